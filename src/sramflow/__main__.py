@@ -1,0 +1,5 @@
+import sys
+
+from sramflow.cli import main
+
+sys.exit(main())

@@ -1,0 +1,315 @@
+"""ONNX -> IR. One small handler per ONNX op; anything else is an error naming the node and op.
+
+BatchNormalization is folded into the Conv before it; Identity, Dropout and shape-only Flatten /
+Reshape / Squeeze become aliases, listed in ``Graph.folded`` with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sramflow.errors import GraphError, UnsupportedOpError
+from sramflow.ir.graph import FoldedNode, Graph, Node
+from sramflow.ir.shapes import infer_shape
+
+SUPPORTED_ONNX_OPS = (
+    "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "Sigmoid", "Mul", "Add",
+    "HardSigmoid", "HardSwish", "GlobalAveragePool", "ReduceMean", "AveragePool", "MaxPool",
+    "Flatten", "Reshape", "Squeeze", "Identity", "Dropout", "Constant", "Softmax",
+)
+
+
+@dataclass
+class _Builder:
+    consts: dict[str, np.ndarray]
+    shapes: dict[str, tuple[int, ...]]
+    alias: dict[str, str] = field(default_factory=dict)
+    nodes: list[Node] = field(default_factory=list)
+    folded: list[FoldedNode] = field(default_factory=list)
+
+    def name(self, t: str) -> str:
+        while t in self.alias:
+            t = self.alias[t]
+        return t
+
+    def is_const(self, t: str) -> bool:
+        return self.name(t) in self.consts
+
+    def const(self, t: str, node: Any) -> np.ndarray:
+        if not self.is_const(t):
+            raise UnsupportedOpError(f"node {node.name!r} ({node.op_type}): input {t!r} must be a constant initializer")
+        return self.consts[self.name(t)]
+
+    def emit(self, onnx_node: Any, op: str, inputs: list[str], attrs: dict[str, Any] | None = None,
+             weights: dict[str, np.ndarray] | None = None) -> None:
+        attrs, weights = attrs or {}, weights or {}
+        ins = [self.name(t) for t in inputs]
+        try:
+            shape = infer_shape(op, [self.shapes[t] for t in ins], attrs, weights)
+        except GraphError as exc:
+            raise GraphError(f"node {onnx_node.name!r} ({onnx_node.op_type}): {exc}") from None
+        out = onnx_node.output[0]
+        self.shapes[out] = shape
+        self.nodes.append(Node(onnx_node.name, op, tuple(ins), out, attrs, weights))
+
+    def fold(self, onnx_node: Any, reason: str) -> None:
+        self.alias[onnx_node.output[0]] = self.name(onnx_node.input[0])
+        self.folded.append(FoldedNode(onnx_node.name, onnx_node.op_type, reason))
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _pads(node: Any, a: dict[str, Any], in_hw: tuple[int, int], k: tuple[int, int], s: tuple[int, int],
+          d: tuple[int, int]) -> tuple[int, int, int, int]:
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if auto in ("NOTSET", ""):
+        p = tuple(int(x) for x in a.get("pads", (0, 0, 0, 0)))
+        return (p[0], p[1], p[2], p[3])
+    if auto == "VALID":
+        return (0, 0, 0, 0)
+    total = [max((-(-in_hw[i] // s[i]) - 1) * s[i] + (k[i] - 1) * d[i] + 1 - in_hw[i], 0) for i in range(2)]
+    first = [t // 2 if auto == "SAME_UPPER" else t - t // 2 for t in total]
+    return (first[0], first[1], total[0] - first[0], total[1] - first[1])
+
+
+def _conv(b: _Builder, n: Any) -> None:
+    a = _attrs(n)
+    w = b.const(n.input[1], n).astype(np.float32)
+    if w.ndim != 4:
+        raise UnsupportedOpError(f"node {n.name!r} (Conv): only 2-D convolutions are supported, weight is {w.ndim}-D")
+    bias = b.const(n.input[2], n).astype(np.float32) if len(n.input) > 2 and n.input[2] else np.zeros(w.shape[0], np.float32)
+    k = (int(w.shape[2]), int(w.shape[3]))
+    s = tuple(int(x) for x in a.get("strides", (1, 1)))
+    d = tuple(int(x) for x in a.get("dilations", (1, 1)))
+    hw = b.shapes[b.name(n.input[0])][2:]
+    attrs = {"kernel": k, "strides": s, "dilations": d, "pads": _pads(n, a, hw, k, s, d), "groups": int(a.get("group", 1))}
+    b.emit(n, "Conv", [n.input[0]], attrs, {"W": w, "B": bias})
+
+
+def _batchnorm(b: _Builder, n: Any) -> None:
+    src = b.name(n.input[0])
+    prev = b.nodes[-1] if b.nodes else None
+    if prev is None or prev.op != "Conv" or prev.output != src:
+        raise UnsupportedOpError(
+            f"node {n.name!r} (BatchNormalization): only a BatchNormalization right after a Conv can be folded; "
+            "fold it before export (model.eval() and constant folding)"
+        )
+    eps = float(_attrs(n).get("epsilon", 1e-5))
+    gamma, beta, mean, var = (b.const(t, n).astype(np.float64) for t in n.input[1:5])
+    scale = gamma / np.sqrt(var + eps)
+    w = (prev.weights["W"].astype(np.float64) * scale[:, None, None, None]).astype(np.float32)
+    bias = ((prev.weights["B"].astype(np.float64) - mean) * scale + beta).astype(np.float32)
+    b.nodes[-1] = Node(prev.name, "Conv", prev.inputs, n.output[0], prev.attrs, {"W": w, "B": bias})
+    b.shapes[n.output[0]] = b.shapes[prev.output]
+    b.folded.append(FoldedNode(n.name, "BatchNormalization", f"folded into Conv {prev.name!r}"))
+
+
+def _gemm(b: _Builder, n: Any) -> None:
+    a = _attrs(n)
+    if int(a.get("transA", 0)):
+        raise UnsupportedOpError(f"node {n.name!r} (Gemm): transA=1 is not supported")
+    w = b.const(n.input[1], n).astype(np.float64) * float(a.get("alpha", 1.0))
+    w = w if int(a.get("transB", 0)) else w.T
+    bias = (b.const(n.input[2], n).astype(np.float64) * float(a.get("beta", 1.0))
+            if len(n.input) > 2 and n.input[2] else np.zeros(w.shape[0]))
+    bias = np.broadcast_to(bias.reshape(-1), (w.shape[0],))
+    b.emit(n, "Gemm", [n.input[0]], {}, {"W": w.astype(np.float32), "B": bias.astype(np.float32)})
+
+
+def _matmul(b: _Builder, n: Any) -> None:
+    w = b.const(n.input[1], n)
+    if w.ndim != 2:
+        raise UnsupportedOpError(f"node {n.name!r} (MatMul): only a 2-D constant right operand is supported")
+    b.emit(n, "Gemm", [n.input[0]], {}, {"W": w.T.astype(np.float32), "B": np.zeros(w.shape[1], np.float32)})
+
+
+def _binary(op: str) -> Callable[[_Builder, Any], None]:
+    def handler(b: _Builder, n: Any) -> None:
+        x, y = n.input[0], n.input[1]
+        if b.is_const(x) and b.is_const(y):
+            fn = np.add if op == "Add" else np.multiply
+            b.consts[n.output[0]] = fn(b.const(x, n), b.const(y, n))
+            b.folded.append(FoldedNode(n.name, op, "constant-folded"))
+        elif b.is_const(x) or b.is_const(y):
+            act, c = (y, x) if b.is_const(x) else (x, y)
+            b.emit(n, op, [act], {}, {"const": b.const(c, n).astype(np.float32)})
+        else:
+            b.emit(n, op, [x, y])
+
+    return handler
+
+
+def _unary(op: str) -> Callable[[_Builder, Any], None]:
+    return lambda b, n: b.emit(n, op, [n.input[0]])
+
+
+def _clip(b: _Builder, n: Any) -> None:
+    a = _attrs(n)
+    lo = float(b.const(n.input[1], n)) if len(n.input) > 1 and n.input[1] else float(a.get("min", -np.inf))
+    hi = float(b.const(n.input[2], n)) if len(n.input) > 2 and n.input[2] else float(a.get("max", np.inf))
+    if lo == 0.0 and hi == np.inf:
+        b.emit(n, "Relu", [n.input[0]])
+    else:
+        b.emit(n, "Clip", [n.input[0]], {"min": lo, "max": hi})
+
+
+def _hardsigmoid(b: _Builder, n: Any) -> None:
+    a = _attrs(n)
+    b.emit(n, "HardSigmoid", [n.input[0]], {"alpha": float(a.get("alpha", 0.2)), "beta": float(a.get("beta", 0.5))})
+
+
+def _reduce_mean(b: _Builder, n: Any) -> None:
+    a = _attrs(n)
+    axes = a.get("axes")
+    if axes is None and len(n.input) > 1 and n.input[1]:
+        axes = b.const(n.input[1], n).tolist()
+    rank = len(b.shapes[b.name(n.input[0])])
+    if sorted(int(x) % rank for x in (axes or [])) != [2, 3] or rank != 4:
+        raise UnsupportedOpError(f"node {n.name!r} (ReduceMean): only the mean over H and W (axes 2, 3) is supported")
+    b.emit(n, "GlobalAveragePool", [n.input[0]])
+    if not int(a.get("keepdims", 1)):
+        out = n.output[0]
+        c = b.shapes[out][1]
+        b.shapes[out] = (1, c)  # same bytes as (1, C, 1, 1)
+
+
+def _pool(op: str) -> Callable[[_Builder, Any], None]:
+    def handler(b: _Builder, n: Any) -> None:
+        a = _attrs(n)
+        if int(a.get("ceil_mode", 0)):
+            raise UnsupportedOpError(f"node {n.name!r} ({op}): ceil_mode=1 is not supported")
+        k = tuple(int(x) for x in a["kernel_shape"])
+        s = tuple(int(x) for x in a.get("strides", (1, 1)))
+        d = tuple(int(x) for x in a.get("dilations", (1, 1)))
+        if d != (1, 1):
+            raise UnsupportedOpError(f"node {n.name!r} ({op}): dilated pooling is not supported")
+        hw = b.shapes[b.name(n.input[0])][2:]
+        attrs = {"kernel": k, "strides": s, "pads": _pads(n, a, hw, k, s, d),
+                 "count_include_pad": int(a.get("count_include_pad", 0))}
+        b.emit(n, op, [n.input[0]], attrs)
+
+    return handler
+
+
+def _reshape_like(b: _Builder, n: Any) -> None:
+    src = b.name(n.input[0])
+    in_shape = b.shapes[src]
+    if n.op_type == "Flatten":
+        axis = int(_attrs(n).get("axis", 1)) % len(in_shape)
+        new = (int(np.prod(in_shape[:axis])), int(np.prod(in_shape[axis:])))
+    elif n.op_type == "Squeeze":
+        axes = _attrs(n).get("axes")
+        if axes is None and len(n.input) > 1 and n.input[1]:
+            axes = b.const(n.input[1], n).tolist()
+        axes = [int(x) % len(in_shape) for x in axes] if axes is not None else [i for i, d in enumerate(in_shape) if d == 1]
+        new = tuple(d for i, d in enumerate(in_shape) if i not in axes)
+    else:
+        target = [int(x) for x in b.const(n.input[1], n).tolist()]
+        target = [in_shape[i] if x == 0 else x for i, x in enumerate(target)]
+        if -1 in target:
+            known = int(np.prod([x for x in target if x != -1]))
+            target[target.index(-1)] = int(np.prod(in_shape)) // max(known, 1)
+        new = tuple(target)
+    if [d for d in in_shape if d != 1] == [d for d in new if d != 1]:
+        b.fold(n, "shape-only view: same bytes in the same order")
+        return
+    b.emit(n, "Reshape", [n.input[0]], {"shape": tuple(new)})
+
+
+def _constant(b: _Builder, n: Any) -> None:
+    import onnx
+
+    a = {x.name: x for x in n.attribute}
+    if "value" not in a:
+        raise UnsupportedOpError(f"node {n.name!r} (Constant): only the 'value' attribute is supported")
+    b.consts[n.output[0]] = onnx.numpy_helper.to_array(a["value"].t)
+    b.folded.append(FoldedNode(n.name, "Constant", "constant tensor"))
+
+
+def _passthrough(reason: str) -> Callable[[_Builder, Any], None]:
+    return lambda b, n: b.fold(n, reason)
+
+
+def _softmax(b: _Builder, n: Any) -> None:
+    b.emit(n, "Softmax", [n.input[0]], {"axis": int(_attrs(n).get("axis", -1))})
+
+
+HANDLERS: dict[str, Callable[[_Builder, Any], None]] = {
+    "Conv": _conv, "BatchNormalization": _batchnorm, "Gemm": _gemm, "MatMul": _matmul,
+    "Add": _binary("Add"), "Mul": _binary("Mul"),
+    "Relu": _unary("Relu"), "Sigmoid": _unary("Sigmoid"), "HardSwish": _unary("HardSwish"),
+    "Clip": _clip, "HardSigmoid": _hardsigmoid,
+    "GlobalAveragePool": _unary("GlobalAveragePool"), "ReduceMean": _reduce_mean,
+    "AveragePool": _pool("AveragePool"), "MaxPool": _pool("MaxPool"),
+    "Flatten": _reshape_like, "Reshape": _reshape_like, "Squeeze": _reshape_like,
+    "Identity": _passthrough("identity"), "Dropout": _passthrough("dropout is the identity at inference"),
+    "Constant": _constant, "Softmax": _softmax,
+}
+assert set(HANDLERS) == set(SUPPORTED_ONNX_OPS)
+
+
+def _input_shape(vi: Any, resolution: int | None) -> tuple[int, ...]:
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
+    if len(dims) != 4:
+        raise GraphError(f"graph input {vi.name!r} must be 4-D NCHW, got {len(dims)} dimensions")
+    dims[0] = 1
+    if resolution is not None:
+        dims[2] = dims[3] = resolution
+    if any(d is None or d <= 0 for d in dims):
+        raise GraphError(f"graph input {vi.name!r} has symbolic spatial size {dims}: pass --resolution")
+    return tuple(int(d) for d in dims)
+
+
+def import_onnx_model(model: Any, resolution: int | None = None, name: str = "onnx") -> Graph:
+    """Convert a loaded ``onnx.ModelProto`` to the IR."""
+    import onnx.numpy_helper
+
+    g = model.graph
+    consts = {init.name: onnx.numpy_helper.to_array(init) for init in g.initializer}
+    inputs = [vi for vi in g.input if vi.name not in consts]
+    if len(inputs) != 1 or len(g.output) != 1:
+        raise GraphError(f"{name}: need exactly one graph input and one output, found {len(inputs)} and {len(g.output)}")
+    b = _Builder(consts=consts, shapes={inputs[0].name: _input_shape(inputs[0], resolution)})
+    seen: set[str] = set()
+    for i, n in enumerate(g.node):
+        if not n.name or n.name in seen:
+            n.name = f"{n.op_type}_{i}"
+        seen.add(n.name)
+        handler = HANDLERS.get(n.op_type)
+        if handler is None or (n.domain not in ("", "ai.onnx")):
+            raise UnsupportedOpError(
+                f"{name}: node {n.name!r} has unsupported op type {n.op_type!r}"
+                f"{' (domain ' + n.domain + ')' if n.domain else ''}; supported: {', '.join(SUPPORTED_ONNX_OPS)}"
+            )
+        handler(b, n)
+    out = b.name(g.output[0].name)
+    if out in b.consts:
+        raise GraphError(f"{name}: graph output is a constant")
+    return Graph(name=name, input=inputs[0].name, output=out, shapes=dict(b.shapes), nodes=tuple(b.nodes),
+                 folded=tuple(b.folded))
+
+
+def import_onnx(path: str | Path, resolution: int | None = None) -> Graph:
+    """Read an ONNX file; errors name the file."""
+    import onnx
+
+    p = Path(path)
+    if not p.exists():
+        raise GraphError(f"{p}: no such ONNX file")
+    try:
+        model = onnx.load(str(p))
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise GraphError(f"{p}: not a readable ONNX model (truncated or corrupt?): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if not model.graph.node:
+        raise GraphError(f"{p}: ONNX model has no nodes (truncated or corrupt?)")
+    return import_onnx_model(model, resolution, name=p.stem)

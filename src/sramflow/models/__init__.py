@@ -1,0 +1,3 @@
+"""Built-in model definitions and safe checkpoint loading (imports torch lazily)."""
+
+MODEL_NAMES = ("efficientnet_b0", "efficientnet_lite0")
