@@ -1,0 +1,157 @@
+"""Typed, frozen hardware description. Units are in the field names.
+
+Every energy and timing number carries a ``Source`` (its component's, or a per-field override in
+``field_sources``): measured, vendor-characterized, OpenRAM analytical, scaled from another node or
+voltage, published, assumed, or a claim being checked. Validation of user input (unknown / duplicate
+keys, units, impossible sizes) lives in ``hw/load.py``; the checks here are the invariants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sramflow.errors import HardwareSpecError
+
+SOURCE_KINDS = ("measured", "vendor", "analytical", "scaled", "published", "assumed", "claimed")
+PORT_KINDS = ("1rw", "1rw1r")
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # one of SOURCE_KINDS
+    ref: str  # where the number comes from: file, datasheet, paper, or the reasoning
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise HardwareSpecError(f"source kind {self.kind!r} must be one of {', '.join(SOURCE_KINDS)}")
+        if not self.ref.strip():
+            raise HardwareSpecError("source ref must say where the number comes from")
+
+
+@dataclass(frozen=True)
+class SramMacro:
+    name: str
+    word_bits: int
+    words: int  # per bank
+    ports: str  # "1rw": one access per cycle; "1rw1r": one read/write + one read per cycle
+    banks: int
+    read_energy_pj: float  # per word access
+    write_energy_pj: float  # per word access
+    idle_energy_pj_per_cycle: float  # clocked but not accessed
+    leakage_uw: float  # per bank
+    clk_to_q_ns: float
+    min_period_ns: float
+    area_um2: float  # per bank
+    vdd_v: float
+    source: Source
+    field_sources: Mapping[str, Source] = field(default_factory=dict)
+    double_buffering: bool = True  # may the mapper split the SRAM into ping-pong halves
+
+    def __post_init__(self) -> None:
+        if self.ports not in PORT_KINDS:
+            raise HardwareSpecError(f"sram {self.name}: ports must be one of {PORT_KINDS}, got {self.ports!r}")
+        for f in ("word_bits", "words", "banks"):
+            if getattr(self, f) <= 0:
+                raise HardwareSpecError(f"sram {self.name}: {f} must be positive, got {getattr(self, f)}")
+        if self.word_bits % 8:
+            raise HardwareSpecError(f"sram {self.name}: word_bits must be a multiple of 8, got {self.word_bits}")
+
+    @property
+    def word_bytes(self) -> int:
+        return self.word_bits // 8
+
+    @property
+    def total_words(self) -> int:
+        return self.words * self.banks
+
+    @property
+    def size_bytes(self) -> int:
+        return self.total_words * self.word_bytes
+
+    def source_of(self, field_name: str) -> Source:
+        return self.field_sources.get(field_name, self.source)
+
+
+@dataclass(frozen=True)
+class OffchipMemory:
+    name: str
+    kind: str  # e.g. "qspi-flash", "psram", "lpddr4", "abstract"
+    bandwidth_bytes_per_cycle: float  # at the accelerator clock
+    latency_cycles: int  # per burst / transaction start
+    read_energy_pj_per_byte: float
+    write_energy_pj_per_byte: float
+    standby_power_uw: float
+    source: Source
+    field_sources: Mapping[str, Source] = field(default_factory=dict)
+    burst_bytes: int = 0  # bytes per transaction after which latency is paid again (0 = once per transfer)
+
+    def __post_init__(self) -> None:
+        if self.bandwidth_bytes_per_cycle <= 0:
+            raise HardwareSpecError(f"offchip {self.name}: bandwidth_bytes_per_cycle must be positive")
+
+    def source_of(self, field_name: str) -> Source:
+        return self.field_sources.get(field_name, self.source)
+
+
+@dataclass(frozen=True)
+class MacArray:
+    macs_per_cycle: int
+    energy_pj_per_mac: float
+    accumulator_bits: int
+    accumulators: int  # output partial sums the array can hold in registers at once
+    leakage_uw: float
+    source: Source
+    field_sources: Mapping[str, Source] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.macs_per_cycle <= 0 or self.accumulators <= 0:
+            raise HardwareSpecError("mac_array: macs_per_cycle and accumulators must be positive")
+
+
+@dataclass(frozen=True)
+class VectorUnit:
+    lanes: int  # element operations per cycle
+    energy_pj_per_op: float  # add, multiply, compare, requantize of one element
+    lut_entries: int  # sigmoid / activation look-up table
+    energy_pj_per_lut: float
+    source: Source
+    field_sources: Mapping[str, Source] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.lanes <= 0:
+            raise HardwareSpecError("vector_unit: lanes must be positive")
+
+
+@dataclass(frozen=True)
+class RegisterFile:
+    bytes_per_lane: int
+    energy_pj_per_access: float
+    source: Source
+
+
+@dataclass(frozen=True)
+class HardwareSpec:
+    name: str
+    description: str
+    clock_mhz: float
+    sram: tuple[SramMacro, ...]
+    offchip: OffchipMemory
+    mac_array: MacArray
+    vector_unit: VectorUnit
+    register_file: RegisterFile | None = None
+
+    def __post_init__(self) -> None:
+        if self.clock_mhz <= 0:
+            raise HardwareSpecError(f"clock_mhz must be positive, got {self.clock_mhz}")
+        if not self.sram:
+            raise HardwareSpecError("sram: at least one macro is required")
+
+    @property
+    def cycle_ns(self) -> float:
+        return 1e3 / self.clock_mhz
+
+    @property
+    def main_sram(self) -> SramMacro:
+        """The macro the mapper tiles into (the first one)."""
+        return self.sram[0]
