@@ -1,0 +1,1 @@
+"""Images and data sets: one preprocessing definition for training, calibration and evaluation."""
