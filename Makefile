@@ -4,7 +4,10 @@ PY ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.stamp-installed
 
-.PHONY: run test venv clean
+.PHONY: run test venv clean train
+
+# HAM10000 folder (metadata CSV + images); CC BY-NC 4.0, never committed.
+HAM10000 ?= ../shared/data/ham10000
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -19,6 +22,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q tests
+
+# Reproduces weights/efficientnet_b0_ham10000.safetensors (CPU, 2 threads, ~30-60 min).
+train: $(STAMP)
+	$(VENV)/bin/python -m sramflow.train --data $(HAM10000) --model efficientnet_b0 --resolution 128 --epochs 10 --out weights/
 
 clean:
 	rm -rf $(VENV) sramflow-out

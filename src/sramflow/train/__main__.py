@@ -1,0 +1,53 @@
+"""``python -m sramflow.train --data ../shared/data/ham10000 --model efficientnet_b0 --resolution 128 --epochs 8 --out weights/``"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sramflow.errors import SramflowError
+from sramflow.train.loop import TrainConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig(data="")
+    p = argparse.ArgumentParser(prog="python -m sramflow.train", description="Fine-tune the HAM10000 reference checkpoint.")
+    p.add_argument("--data", required=True, help="HAM10000 folder (metadata CSV + images, found recursively)")
+    p.add_argument("--model", default=d.model, choices=["efficientnet_b0", "efficientnet_lite0"])
+    p.add_argument("--resolution", type=int, default=d.resolution)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
+    p.add_argument("--balance-alpha", type=float, default=d.balance_alpha)
+    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--split-file", default=d.split_file, help="read if it exists, else written")
+    p.add_argument("--out", default=d.out)
+    p.add_argument("--no-logit-adjust", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    from sramflow.train.loop import train
+
+    cfg = TrainConfig(
+        data=a.data, model=a.model, resolution=a.resolution, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
+        weight_decay=a.weight_decay, label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha,
+        warmup_steps=a.warmup_steps, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
+        logit_adjust=not a.no_logit_adjust,
+    )
+    try:
+        train(cfg)
+    except SramflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

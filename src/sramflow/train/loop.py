@@ -1,0 +1,259 @@
+"""Fine-tune EfficientNet-B0 / -Lite0 on HAM10000 (CPU): one function, one command.
+
+Recipe: start from the Lite0 ImageNet weights, AdamW, linear warm-up then cosine LR, label
+smoothing, class-balanced sampling (class c drawn with mass proportional to n_c**alpha) so the
+rare classes are seen, best epoch chosen by validation balanced accuracy. Afterwards one post-hoc
+logit adjustment (Menon et al., 2021) ``bias_c -= tau * log(prior_c)`` with ``tau`` picked on the
+validation split is folded into the classifier bias: the saved checkpoint is an ordinary model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from sramflow.data.dataset import Batch, Skipped, ham_items, load_arrays
+from sramflow.data.ham10000 import LABELS, Sample, load_ham10000, load_or_make_split, select
+from sramflow.data.preprocess import decode_image, to_array
+from sramflow.errors import DataError
+from sramflow.eval.metrics import Metrics, compute_metrics
+from sramflow.models.efficientnet import EfficientNet, build_model
+from sramflow.train.augment import augment
+from sramflow.train.pretrained import init_from_lite0
+
+TAU_GRID = tuple(round(0.1 * i, 1) for i in range(-5, 16))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str
+    model: str = "efficientnet_b0"
+    resolution: int = 128
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.02
+    label_smoothing: float = 0.1
+    balance_alpha: float = 0.5  # sampling mass of class c ~ n_c**alpha (1 = natural, 0 = uniform)
+    warmup_steps: int = 100
+    seed: int = 0
+    threads: int = 2
+    split_file: str = "weights/ham10000_split.json"
+    out: str = "weights"
+    logit_adjust: bool = True
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _cap(im, resolution: int):  # noqa: ANN001, ANN202 - PIL image
+    """Training cache: keep decoded images no larger than 2*res per side (600x450 originals)."""
+    from PIL import Image
+
+    limit = 2 * resolution
+    if max(im.size) > limit:
+        im = im.copy()
+        im.thumbnail((limit, limit), Image.Resampling.BILINEAR)
+    return im
+
+
+def _decode_train(samples: list[Sample], resolution: int) -> tuple[list, list[int], Skipped]:
+    images, labels, skipped = [], [], Skipped()
+    for s in samples:
+        try:
+            images.append(_cap(decode_image(s.path), resolution))
+            labels.append(s.label)
+        except DataError as exc:
+            skipped.reasons[s.image_id] = str(exc)
+    return images, labels, skipped
+
+
+def _sample_weights(labels: list[int], alpha: float) -> np.ndarray:
+    counts = Counter(labels)
+    w = np.array([counts[y] ** (alpha - 1.0) for y in labels], dtype=np.float64)
+    return w / w.sum()
+
+
+def effective_prior(labels: list[int], alpha: float, num_classes: int) -> np.ndarray:
+    """Class prior the model sees under the balanced sampler: proportional to n_c**alpha."""
+    counts = Counter(labels)
+    p = np.array([max(counts.get(c, 0), 1) ** alpha for c in range(num_classes)], dtype=np.float64)
+    return p / p.sum()
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    model.eval()
+    outs = []
+    for i in range(0, len(x), batch_size):
+        xb = torch.from_numpy(x[i:i + batch_size]).contiguous(memory_format=torch.channels_last)
+        outs.append(model(xb).float().numpy())
+    return np.concatenate(outs) if outs else np.zeros((0, len(LABELS)), np.float32)
+
+
+def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        t = (step - warmup) / max(1, total - warmup)
+        return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+    return f
+
+
+def _param_groups(model: nn.Module, wd: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def save_safetensors(model: nn.Module, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    sd = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.safetensors")
+    save_file(sd, str(tmp), metadata={"format": "pt", "layout": "torchvision"})
+    tmp.replace(path)
+
+
+def _summary(m: Metrics) -> dict:
+    return {"accuracy": round(m.accuracy, 4), "balanced_accuracy": round(m.balanced_accuracy, 4),
+            "mel_sensitivity": None if m.sensitivity is None else round(m.sensitivity, 4),
+            "recall": {c.name: None if c.recall is None else round(c.recall, 3) for c in m.per_class}}
+
+
+def choose_tau(logits: np.ndarray, labels: np.ndarray, log_prior: np.ndarray) -> tuple[float, Metrics]:
+    """Logit-adjustment strength maximising (accuracy + balanced accuracy) / 2 on validation."""
+    best: tuple[float, float, Metrics] | None = None
+    for tau in TAU_GRID:
+        m = compute_metrics(labels, (logits - tau * log_prior).argmax(1), LABELS)
+        score = 0.5 * (m.accuracy + m.balanced_accuracy)
+        if best is None or score > best[1] + 1e-9:
+            best = (tau, score, m)
+    assert best is not None
+    return best[0], best[2]
+
+
+def train(cfg: TrainConfig) -> dict:
+    t_start = time.time()
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    np_rng = np.random.default_rng(cfg.seed)
+    out = Path(cfg.out)
+    ckpt = out / f"{cfg.model}_ham10000.safetensors"
+
+    ds = load_ham10000(cfg.data)
+    if ds.missing:
+        _log(f"{len(ds.missing)} images listed in {ds.metadata.name} are not on disk (skipped), e.g. {', '.join(ds.missing[:5])}")
+    split = load_or_make_split(ds, cfg.split_file, cfg.seed)
+    parts = {k: select(ds, split, k) for k in ("train", "val", "test")}
+    _log(f"data {ds.root}: {len(ds.samples)} images; split {cfg.split_file}: " +
+         ", ".join(f"{k} {len(v)}" for k, v in parts.items()))
+
+    images, labels, skipped_train = _decode_train(parts["train"], cfg.resolution)
+    skipped_val = Skipped()
+    val = load_arrays(ham_items(parts["val"]), cfg.resolution, skipped_val)
+    for name, reason in {**skipped_train.reasons, **skipped_val.reasons}.items():
+        _log(f"skipped {name}: {reason}")
+    _log(f"decoded {len(images)} train, {len(val.names)} val images in {time.time() - t_start:.0f}s; "
+         f"train classes {dict(sorted(Counter(LABELS[y] for y in labels).items()))}")
+
+    model = build_model(cfg.model, len(LABELS), seed=cfg.seed, bn_eps=1e-5)
+    not_init = init_from_lite0(model, cfg.model)
+    _log(f"initialised from Lite0 ImageNet weights; {len(not_init)} tensors not from Lite0 (classifier, SE)")
+    model = model.to(memory_format=torch.channels_last)
+
+    steps_per_epoch = len(images) // cfg.batch_size
+    total = steps_per_epoch * cfg.epochs
+    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, cfg.warmup_steps))
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    weights = _sample_weights(labels, cfg.balance_alpha)
+    history: list[dict] = []
+    best_bal, best_epoch = -1.0, -1
+
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        t0 = time.time()
+        order = np_rng.choice(len(images), size=steps_per_epoch * cfg.batch_size, replace=True, p=weights)
+        running, seen = 0.0, 0
+        for step in range(steps_per_epoch):
+            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            xb = torch.from_numpy(np.stack([to_array(augment(images[i], rng), cfg.resolution) for i in idx]))
+            xb = xb.contiguous(memory_format=torch.channels_last)
+            yb = torch.tensor([labels[i] for i in idx], dtype=torch.long)
+            loss = loss_fn(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            running += float(loss.detach()) * len(idx)
+            seen += len(idx)
+            if (step + 1) % 50 == 0:
+                _log(f"epoch {epoch} step {step + 1}/{steps_per_epoch} loss {running / seen:.4f} "
+                     f"({seen / (time.time() - t0):.1f} img/s)")
+        train_s = time.time() - t0
+        m = compute_metrics(val.labels, predict_logits(model, val.x).argmax(1), LABELS)
+        rec = {"epoch": epoch, "train_loss": round(running / max(seen, 1), 4), "train_s": round(train_s, 1),
+               "lr_end": opt.param_groups[0]["lr"], "val": _summary(m)}
+        history.append(rec)
+        improved = m.balanced_accuracy > best_bal
+        if improved:
+            best_bal, best_epoch = m.balanced_accuracy, epoch
+            save_safetensors(model, ckpt)
+        _log(f"epoch {epoch}/{cfg.epochs} loss {rec['train_loss']} val acc {m.accuracy:.4f} "
+             f"bal {m.balanced_accuracy:.4f} mel-sens {m.sensitivity} ({train_s:.0f}s){' *best*' if improved else ''}")
+        _write_metrics(out, cfg, history, None, t_start)
+
+    # best epoch, then post-hoc logit adjustment chosen on validation
+    from sramflow.models.checkpoint import load_checkpoint
+
+    best = load_checkpoint(ckpt, cfg.model, len(LABELS)).model.to(memory_format=torch.channels_last)
+    val_logits = predict_logits(best, val.x)
+    log_prior = np.log(effective_prior(labels, cfg.balance_alpha, len(LABELS)))
+    tau = 0.0
+    if cfg.logit_adjust:
+        tau, m_adj = choose_tau(val_logits, val.labels, log_prior)
+        with torch.no_grad():
+            best.classifier[1].bias -= torch.from_numpy((tau * log_prior).astype(np.float32))
+        save_safetensors(best, ckpt)
+        _log(f"logit adjustment tau={tau}: val acc {m_adj.accuracy:.4f} bal {m_adj.balanced_accuracy:.4f}")
+
+    skipped_test = Skipped()
+    test = load_arrays(ham_items(parts["test"]), cfg.resolution, skipped_test)
+    final = load_checkpoint(ckpt, cfg.model, len(LABELS)).model.to(memory_format=torch.channels_last)
+    m_val = compute_metrics(val.labels, predict_logits(final, val.x).argmax(1), LABELS)
+    m_test = compute_metrics(test.labels, predict_logits(final, test.x).argmax(1), LABELS)
+    result = {
+        "best_epoch": best_epoch, "logit_adjust_tau": tau,
+        "val": m_val.to_json(), "test": m_test.to_json(),
+        "skipped_images": sorted({**skipped_train.reasons, **skipped_val.reasons, **skipped_test.reasons}),
+        "missing_images": len(ds.missing),
+    }
+    _log(f"final (epoch {best_epoch}, tau {tau}): val acc {m_val.accuracy:.4f} bal {m_val.balanced_accuracy:.4f}; "
+         f"TEST acc {m_test.accuracy:.4f} bal {m_test.balanced_accuracy:.4f} mel-sens {m_test.sensitivity} "
+         f"mel-spec {m_test.specificity}")
+    _write_metrics(out, cfg, history, result, t_start)
+    return result
+
+
+def _write_metrics(out: Path, cfg: TrainConfig, history: list[dict], result: dict | None, t_start: float) -> None:
+    doc = {"config": asdict(cfg), "torch": torch.__version__, "threads": cfg.threads,
+           "wall_time_s": round(time.time() - t_start, 1), "epochs": history, "result": result}
+    path = out / f"{cfg.model}_ham10000.metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
