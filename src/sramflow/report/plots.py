@@ -1,0 +1,116 @@
+"""Plots as PNG bytes (matplotlib, Agg backend). Each function takes plain data, returns an image."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+PALETTE = ("#2f6ea5", "#e07b39", "#3a9a5b", "#c23b3b", "#8a62b3", "#7f7f7f", "#c4a000", "#17a2b8")
+
+
+def _plt():  # noqa: ANN202
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:  # noqa: ANN001
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    _plt().close(fig)
+    return buf.getvalue()
+
+
+def bars_by_category(values: Sequence[float], categories: Sequence[str], ylabel: str, title: str,
+                     log: bool = True) -> bytes:
+    """One bar per layer, coloured by a category (e.g. the binding resource)."""
+    plt = _plt()
+    cats = sorted(set(categories))
+    colors = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    x = np.arange(len(values))
+    ax.bar(x, values, width=1.0, color=[colors[c] for c in categories])
+    for c in cats:
+        ax.bar([0], [0], color=colors[c], label=c)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("layer (graph order)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.set_xlim(-0.5, len(values) - 0.5)
+    ax.legend(fontsize=8, ncol=min(4, len(cats)))
+    return _png(fig)
+
+
+def stacked_bars(series: Mapping[str, Sequence[float]], ylabel: str, title: str, log: bool = False) -> bytes:
+    """Per-layer stacked bars, one stack segment per series."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    names = list(series)
+    n = len(next(iter(series.values()))) if series else 0
+    bottom = np.zeros(n)
+    for i, name in enumerate(names):
+        v = np.asarray(series[name], dtype=float)
+        ax.bar(np.arange(n), v, bottom=bottom, width=1.0, color=PALETTE[i % len(PALETTE)], label=name)
+        bottom += v
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("layer (graph order)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=min(4, len(names)))
+    return _png(fig)
+
+
+def horizontal_bars(values: Mapping[str, float], xlabel: str, title: str, log: bool = False) -> bytes:
+    plt = _plt()
+    labels = list(values)
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(labels) + 1.2))
+    ax.barh(labels, [values[k] for k in labels], color=PALETTE[: len(labels)])
+    if log:
+        ax.set_xscale("log")
+    for i, k in enumerate(labels):
+        ax.text(values[k], i, f" {values[k]:.3g}", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return _png(fig)
+
+
+def line_per_layer(values: Sequence[float], ylabel: str, title: str, log: bool = False,
+                   hline: float | None = None) -> bytes:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(11, 3.2))
+    ax.plot(np.arange(len(values)), values, marker=".", lw=0.8, color=PALETTE[0])
+    if hline is not None:
+        ax.axhline(hline, color=PALETTE[3], lw=0.8, ls="--")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("layer (graph order)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return _png(fig)
+
+
+def confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], title: str) -> bytes:
+    plt = _plt()
+    m = np.asarray(matrix, dtype=float)
+    norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(5.6, 4.8))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=8,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=45)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    return _png(fig)
