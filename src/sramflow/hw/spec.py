@@ -47,6 +47,8 @@ class SramMacro:
     source: Source
     field_sources: Mapping[str, Source] = field(default_factory=dict)
     double_buffering: bool = True  # may the mapper split the SRAM into ping-pong halves
+    tech: str = ""  # process for OpenRAM export, e.g. "sky130"; "" = not stated
+    power_of_two_words: bool = True  # the macro's address decoder needs words = 2^n
 
     def __post_init__(self) -> None:
         if self.ports not in PORT_KINDS:
@@ -56,6 +58,8 @@ class SramMacro:
                 raise HardwareSpecError(f"sram {self.name}: {f} must be positive, got {getattr(self, f)}")
         if self.word_bits % 8:
             raise HardwareSpecError(f"sram {self.name}: word_bits must be a multiple of 8, got {self.word_bits}")
+        if self.power_of_two_words and self.words & (self.words - 1):
+            raise HardwareSpecError(f"sram {self.name}: words must be a power of two, got {self.words}")
 
     @property
     def word_bytes(self) -> int:
@@ -108,6 +112,9 @@ class MacArray:
         if self.macs_per_cycle <= 0 or self.accumulators <= 0:
             raise HardwareSpecError("mac_array: macs_per_cycle and accumulators must be positive")
 
+    def source_of(self, field_name: str) -> Source:
+        return self.field_sources.get(field_name, self.source)
+
 
 @dataclass(frozen=True)
 class VectorUnit:
@@ -121,6 +128,9 @@ class VectorUnit:
     def __post_init__(self) -> None:
         if self.lanes <= 0:
             raise HardwareSpecError("vector_unit: lanes must be positive")
+
+    def source_of(self, field_name: str) -> Source:
+        return self.field_sources.get(field_name, self.source)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,293 @@
+"""Hardware descriptions from YAML / dicts, validated field by field, and the shipped presets.
+
+Every error is a ``HardwareSpecError`` that names the origin (file) and the field path, e.g.
+``design.yaml: sram[0].words: must be a power of two, got 100``. Validation happens here, before any
+dataclass is built; the dataclasses in ``spec.py`` only keep their invariants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sramflow.errors import HardwareSpecError
+from sramflow.hw.spec import (
+    PORT_KINDS,
+    SOURCE_KINDS,
+    HardwareSpec,
+    MacArray,
+    OffchipMemory,
+    RegisterFile,
+    Source,
+    SramMacro,
+    VectorUnit,
+)
+from sramflow.hw.yamlio import load_yaml_file, load_yaml_text
+
+DEFAULT_PRESET = "sky130-design1"
+_OFFCHIP_FILE = "_offchip.yaml"
+
+# Field kinds: how a value is checked and converted.
+POS_INT, NONNEG_INT, POS_FLOAT, NONNEG_FLOAT = "positive int", "int >= 0", "positive number", "number >= 0"
+STR, BOOL, PORTS, SOURCE, FIELD_SOURCES = "string", "boolean", "port kind", "source", "field sources"
+
+_SRAM_FIELDS = {
+    "name": STR, "word_bits": POS_INT, "words": POS_INT, "ports": PORTS, "banks": POS_INT,
+    "read_energy_pj": NONNEG_FLOAT, "write_energy_pj": NONNEG_FLOAT, "idle_energy_pj_per_cycle": NONNEG_FLOAT,
+    "leakage_uw": NONNEG_FLOAT, "clk_to_q_ns": POS_FLOAT, "min_period_ns": POS_FLOAT, "area_um2": NONNEG_FLOAT,
+    "vdd_v": POS_FLOAT, "source": SOURCE, "field_sources": FIELD_SOURCES, "double_buffering": BOOL,
+    "tech": STR, "power_of_two_words": BOOL,
+}
+_OFFCHIP_FIELDS = {
+    "name": STR, "kind": STR, "bandwidth_bytes_per_cycle": POS_FLOAT, "latency_cycles": NONNEG_INT,
+    "read_energy_pj_per_byte": NONNEG_FLOAT, "write_energy_pj_per_byte": NONNEG_FLOAT,
+    "standby_power_uw": NONNEG_FLOAT, "source": SOURCE, "field_sources": FIELD_SOURCES, "burst_bytes": NONNEG_INT,
+}
+_MAC_FIELDS = {
+    "macs_per_cycle": POS_INT, "energy_pj_per_mac": NONNEG_FLOAT, "accumulator_bits": POS_INT,
+    "accumulators": POS_INT, "leakage_uw": NONNEG_FLOAT, "source": SOURCE, "field_sources": FIELD_SOURCES,
+}
+_VECTOR_FIELDS = {
+    "lanes": POS_INT, "energy_pj_per_op": NONNEG_FLOAT, "lut_entries": POS_INT, "energy_pj_per_lut": NONNEG_FLOAT,
+    "source": SOURCE, "field_sources": FIELD_SOURCES,
+}
+_REGFILE_FIELDS = {"bytes_per_lane": POS_INT, "energy_pj_per_access": NONNEG_FLOAT, "source": SOURCE}
+_TOP_FIELDS = ("name", "description", "clock_mhz", "sram", "offchip", "mac_array", "vector_unit", "register_file")
+
+# Name tokens that are units: a key that differs from a known field only in these is a unit mistake.
+_UNIT_TOKENS = {
+    "fj": "fJ", "pj": "pJ", "nj": "nJ", "uj": "uJ", "mj": "mJ", "j": "J",
+    "nw": "nW", "uw": "uW", "mw": "mW", "w": "W",
+    "ps": "ps", "ns": "ns", "us": "us", "ms": "ms", "s": "s",
+    "hz": "Hz", "khz": "kHz", "mhz": "MHz", "ghz": "GHz",
+    "um2": "um^2", "mm2": "mm^2", "nm2": "nm^2", "v": "V", "mv": "mV",
+    "bits": "bits", "bytes": "bytes", "kb": "KB", "kbits": "Kbit", "cycles": "cycles", "cycle": "cycle",
+}
+
+
+def _err(origin: str, path: str, msg: str) -> HardwareSpecError:
+    return HardwareSpecError(f"{origin}: {path}: {msg}")
+
+
+def _stem(key: str) -> tuple[str, ...]:
+    return tuple(t for t in key.lower().split("_") if t not in _UNIT_TOKENS)
+
+
+def _units(key: str) -> list[str]:
+    return [_UNIT_TOKENS[t] for t in key.lower().split("_") if t in _UNIT_TOKENS]
+
+
+def _check_keys(d: Mapping[str, Any], allowed: Mapping[str, str] | tuple[str, ...], path: str, origin: str) -> None:
+    for key in d:
+        if not isinstance(key, str):
+            raise _err(origin, f"{path}{key!r}", "keys must be strings")
+        if key in allowed:
+            continue
+        twin = next((k for k in allowed if _stem(k) == _stem(key) and _units(k) != _units(key)), None)
+        if twin is not None:
+            raise _err(origin, f"{path}{key}", f"wrong unit: expected {twin} (in {' per '.join(_units(twin))}), "
+                       f"got {key} (in {' per '.join(_units(key)) or 'no unit'})")
+        raise _err(origin, f"{path}{key}", f"unknown key; allowed: {', '.join(allowed)}")
+
+
+def _number(value: Any, path: str, origin: str, kind: str) -> float | int:
+    integer = kind in (POS_INT, NONNEG_INT)
+    ok_types = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, ok_types):
+        raise _err(origin, path, f"must be a {kind}, got {value!r} ({type(value).__name__})")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise _err(origin, path, f"must be a finite {kind}, got {value!r}")
+    if kind in (POS_INT, POS_FLOAT) and value <= 0:
+        raise _err(origin, path, f"must be positive, got {value}")
+    if value < 0:
+        raise _err(origin, path, f"must not be negative, got {value}")
+    return int(value) if integer else float(value)
+
+
+def _source(value: Any, path: str, origin: str) -> Source:
+    if not isinstance(value, Mapping):
+        raise _err(origin, path, f"provenance must be a mapping with 'kind' and 'ref', got {value!r}")
+    _check_keys(value, ("kind", "ref"), f"{path}.", origin)
+    for key in ("kind", "ref"):
+        if key not in value:
+            raise _err(origin, f"{path}.{key}", "missing (provenance needs kind and ref)")
+    kind, ref = value["kind"], value["ref"]
+    if kind not in SOURCE_KINDS:
+        raise _err(origin, f"{path}.kind", f"must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
+    if not isinstance(ref, str) or not ref.strip():
+        raise _err(origin, f"{path}.ref", "must say where the number comes from (non-empty string)")
+    return Source(kind=kind, ref=ref.strip())
+
+
+def _value(value: Any, kind: str, path: str, origin: str, fields: Mapping[str, str]) -> Any:
+    if kind == STR:
+        if not isinstance(value, str):
+            raise _err(origin, path, f"must be a string, got {value!r}")
+        return value
+    if kind == BOOL:
+        if not isinstance(value, bool):
+            raise _err(origin, path, f"must be true or false, got {value!r}")
+        return value
+    if kind == PORTS:
+        if value not in PORT_KINDS:
+            raise _err(origin, path, f"must be one of {', '.join(PORT_KINDS)}, got {value!r}")
+        return value
+    if kind == SOURCE:
+        return _source(value, path, origin)
+    if kind == FIELD_SOURCES:
+        if not isinstance(value, Mapping):
+            raise _err(origin, path, "must be a mapping from field name to {kind, ref}")
+        numeric = {k: v for k, v in fields.items() if v not in (STR, BOOL, PORTS, SOURCE, FIELD_SOURCES)}
+        _check_keys(value, numeric, f"{path}.", origin)
+        return {k: _source(v, f"{path}.{k}", origin) for k, v in value.items()}
+    return _number(value, path, origin, kind)
+
+
+def _component(d: Any, cls: type, fields: Mapping[str, str], path: str, origin: str) -> Any:
+    kwargs = _checked_kwargs(d, cls, fields, path, origin)
+    try:
+        return cls(**kwargs)
+    except HardwareSpecError as exc:
+        raise _err(origin, path, str(exc)) from None
+
+
+def _checked_kwargs(d: Any, cls: type, fields: Mapping[str, str], path: str, origin: str) -> dict[str, Any]:
+    if not isinstance(d, Mapping):
+        raise _err(origin, path, f"must be a mapping, got {type(d).__name__}")
+    _check_keys(d, fields, f"{path}.", origin)
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    for name in required:
+        if name not in d:
+            what = "missing provenance" if name == "source" else "missing"
+            raise _err(origin, f"{path}.{name}", what)
+    return {k: _value(v, fields[k], f"{path}.{k}", origin, fields) for k, v in d.items()}
+
+
+def _sram(d: Any, path: str, origin: str) -> SramMacro:
+    kw = _checked_kwargs(d, SramMacro, _SRAM_FIELDS, path, origin)
+    if kw.get("power_of_two_words", True) and kw["words"] & (kw["words"] - 1):
+        raise _err(origin, f"{path}.words", f"must be a power of two, got {kw['words']}")
+    if kw["word_bits"] % 8:
+        raise _err(origin, f"{path}.word_bits", f"must be a multiple of 8, got {kw['word_bits']}")
+    try:
+        return SramMacro(**kw)
+    except HardwareSpecError as exc:
+        raise _err(origin, path, str(exc)) from None
+
+
+def _offchip(d: Any, path: str, origin: str) -> OffchipMemory:
+    if isinstance(d, str):
+        try:
+            return offchip_preset(d)
+        except HardwareSpecError as exc:
+            raise _err(origin, path, str(exc)) from None
+    return _component(d, OffchipMemory, _OFFCHIP_FIELDS, path, origin)
+
+
+def hw_from_dict(d: Any, origin: str = "<dict>") -> HardwareSpec:
+    """Validate a plain dict (as read from YAML) and build the frozen ``HardwareSpec``."""
+    if not isinstance(d, Mapping):
+        raise HardwareSpecError(f"{origin}: the top level must be a mapping, got {type(d).__name__}")
+    _check_keys(d, _TOP_FIELDS, "", origin)
+    for key in ("name", "clock_mhz", "sram", "offchip", "mac_array", "vector_unit"):
+        if key not in d:
+            raise _err(origin, key, "missing")
+    name = _value(d["name"], STR, "name", origin, {})
+    description = _value(d.get("description", ""), STR, "description", origin, {})
+    clock_mhz = _number(d["clock_mhz"], "clock_mhz", origin, POS_FLOAT)
+    macros = d["sram"]
+    if not isinstance(macros, list) or not macros:
+        raise _err(origin, "sram", "must be a list of one or more macros")
+    sram = tuple(_sram(m, f"sram[{i}]", origin) for i, m in enumerate(macros))
+    names = [m.name for m in sram]
+    if len(set(names)) != len(names):
+        raise _err(origin, "sram", f"macro names must be unique, got {names}")
+    regfile = d.get("register_file")
+    return HardwareSpec(
+        name=name, description=description, clock_mhz=clock_mhz, sram=sram,
+        offchip=_offchip(d["offchip"], "offchip", origin),
+        mac_array=_component(d["mac_array"], MacArray, _MAC_FIELDS, "mac_array", origin),
+        vector_unit=_component(d["vector_unit"], VectorUnit, _VECTOR_FIELDS, "vector_unit", origin),
+        register_file=None if regfile is None else _component(regfile, RegisterFile, _REGFILE_FIELDS,
+                                                              "register_file", origin),
+    )
+
+
+def _to_plain(obj: Any) -> Any:
+    if isinstance(obj, Source):
+        return {"kind": obj.kind, "ref": obj.ref}
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple | list):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def hw_to_dict(spec: HardwareSpec) -> dict[str, Any]:
+    """Plain dict (YAML/JSON-ready) that ``hw_from_dict`` turns back into an equal spec."""
+    d = _to_plain(spec)
+    if d.get("register_file") is None:
+        d.pop("register_file", None)
+    return d
+
+
+# ---------------------------------------------------------------- presets
+
+
+def _preset_dir() -> Any:
+    return resources.files("sramflow.hw").joinpath("presets")
+
+
+def list_presets() -> list[str]:
+    """Names of the shipped hardware presets (``sky130-design1`` first)."""
+    names = sorted(p.name[:-5] for p in _preset_dir().iterdir()
+                   if p.name.endswith(".yaml") and not p.name.startswith("_"))
+    return sorted(names, key=lambda n: n != DEFAULT_PRESET)
+
+
+@cache
+def _load_preset(name: str) -> HardwareSpec:
+    text = _preset_dir().joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    return hw_from_dict(load_yaml_text(text, f"preset {name}"), f"preset {name}")
+
+
+@cache
+def _offchip_presets() -> dict[str, OffchipMemory]:
+    text = _preset_dir().joinpath(_OFFCHIP_FILE).read_text(encoding="utf-8")
+    origin = f"preset {_OFFCHIP_FILE}"
+    data = load_yaml_text(text, origin)
+    if not isinstance(data, Mapping):
+        raise HardwareSpecError(f"{origin}: must map names to off-chip memories")
+    return {k: _component(v, OffchipMemory, _OFFCHIP_FIELDS, k, origin) for k, v in data.items()}
+
+
+def list_offchip_presets() -> list[str]:
+    return list(_offchip_presets())
+
+
+def offchip_preset(name: str) -> OffchipMemory:
+    """A named off-chip memory (``qspi-flash``, ``qspi-psram``, ``lpddr4``, ``zigzag-offchip``)."""
+    presets = _offchip_presets()
+    if name not in presets:
+        raise HardwareSpecError(f"unknown off-chip memory {name!r}; known: {', '.join(presets)}")
+    return presets[name]
+
+
+def resolve_hw(name_or_path: str) -> HardwareSpec:
+    """A preset name (see ``list_presets``) or the path of a YAML hardware description."""
+    if name_or_path in list_presets():
+        return _load_preset(name_or_path)
+    path = Path(name_or_path)
+    if path.suffix.lower() in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise HardwareSpecError(f"{name_or_path}: no such file")
+        return hw_from_dict(load_yaml_file(path), path.name)
+    raise HardwareSpecError(
+        f"unknown hardware {name_or_path!r}: not a preset ({', '.join(list_presets())}) and not a YAML file")
