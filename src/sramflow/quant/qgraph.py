@@ -1,0 +1,133 @@
+"""The quantized graph: frozen, typed, everything the integer kernels and the .tflite exporter need.
+
+Tensors keep the IR's NCHW shapes and names. Each ``QOp`` is one TFLite builtin op (``kind``) and may
+cover several IR nodes (a Conv with its ReLU/ReLU6 fused). ``params`` hold the integer data: int8
+weights (IR layout), int32 bias, per-channel multipliers and shifts, lookup tables, int8 constants.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sramflow.errors import QuantizationError
+
+KINDS = (
+    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "LOGISTIC", "MEAN", "RELU", "RELU6",
+    "MAX_POOL_2D", "AVERAGE_POOL_2D",
+)
+FUSED_ACTIVATIONS = ("NONE", "RELU", "RELU6")
+
+
+@dataclass(frozen=True)
+class QTensor:
+    """Per-tensor asymmetric int8: real = scale * (q - zero_point). ``scale`` is a float32 value."""
+
+    name: str
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+
+    def __post_init__(self) -> None:
+        if not (self.scale > 0 and np.isfinite(self.scale)):
+            raise QuantizationError(f"tensor {self.name!r}: scale must be positive and finite, got {self.scale}")
+        if not -128 <= self.zero_point <= 127:
+            raise QuantizationError(f"tensor {self.name!r}: zero point {self.zero_point} outside int8")
+
+
+@dataclass(frozen=True)
+class QOp:
+    name: str
+    kind: str
+    inputs: tuple[str, ...]  # activation tensors only; constants live in params
+    output: str
+    ir_nodes: tuple[str, ...]
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise QuantizationError(f"op {self.name!r}: unknown kind {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class QuantizedGraph:
+    name: str
+    input: str
+    output: str
+    tensors: Mapping[str, QTensor]
+    ops: tuple[QOp, ...]
+    method: str
+    calibration: str  # where the activation ranges came from, e.g. "256 images from ..." or "random (16)"
+
+    def tensor(self, name: str) -> QTensor:
+        return self.tensors[name]
+
+    def op(self, name: str) -> QOp:
+        for o in self.ops:
+            if o.name == name:
+                return o
+        raise KeyError(name)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    return v
+
+
+def save_qgraph(q: QuantizedGraph, folder: str | Path) -> tuple[Path, Path]:
+    """Write ``quantized.npz`` (arrays) and ``quantized.json`` (everything else)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    ops = []
+    for i, o in enumerate(q.ops):
+        keys = {}
+        for k, a in o.params.items():
+            key = f"op{i}__{k}"
+            arrays[key] = np.asarray(a)
+            keys[k] = key
+        ops.append({"name": o.name, "kind": o.kind, "inputs": list(o.inputs), "output": o.output,
+                    "ir_nodes": list(o.ir_nodes), "attrs": {k: _jsonable(v) for k, v in o.attrs.items()},
+                    "params": keys})
+    meta = {"format": "sramflow-quantized-1", "name": q.name, "input": q.input, "output": q.output,
+            "method": q.method, "calibration": q.calibration,
+            "tensors": [{"name": t.name, "shape": list(t.shape), "scale": t.scale, "zero_point": t.zero_point}
+                        for t in q.tensors.values()],
+            "ops": ops}
+    npz, js = folder / "quantized.npz", folder / "quantized.json"
+    np.savez_compressed(npz, **arrays)
+    js.write_text(json.dumps(meta, indent=1))
+    return npz, js
+
+
+def _attr(v: Any) -> Any:
+    return tuple(_attr(x) for x in v) if isinstance(v, list) else v
+
+
+def load_qgraph(folder: str | Path) -> QuantizedGraph:
+    folder = Path(folder)
+    js, npz = folder / "quantized.json", folder / "quantized.npz"
+    if not js.exists() or not npz.exists():
+        raise QuantizationError(f"{folder}: no quantized model (quantized.json + quantized.npz); run 'sramflow quantize' first")
+    meta = json.loads(js.read_text())
+    if meta.get("format") != "sramflow-quantized-1":
+        raise QuantizationError(f"{js}: unknown format {meta.get('format')!r}")
+    with np.load(npz) as arrays:
+        data = {k: arrays[k] for k in arrays.files}
+    tensors = {t["name"]: QTensor(t["name"], tuple(t["shape"]), float(t["scale"]), int(t["zero_point"]))
+               for t in meta["tensors"]}
+    ops = tuple(QOp(o["name"], o["kind"], tuple(o["inputs"]), o["output"], tuple(o["ir_nodes"]),
+                    {k: _attr(v) for k, v in o["attrs"].items()}, {k: data[v] for k, v in o["params"].items()})
+                for o in meta["ops"])
+    return QuantizedGraph(meta["name"], meta["input"], meta["output"], tensors, ops, meta["method"], meta["calibration"])

@@ -1,0 +1,251 @@
+"""The quantize pass: float IR + activation ranges -> QuantizedGraph, to the TFLite int8 spec.
+
+Weights: per-channel symmetric int8 in [-127, 127] (output channel). Activations: per-tensor asymmetric
+int8. Bias: int32 with scale in_scale * w_scale. Multipliers: QuantizeMultiplier of the same double
+expression LiteRT's Prepare functions compute from the float32 scales, op by op (some are float32
+products: that is what LiteRT does, and bit-exactness needs it). ReLU / ReLU6 right after a Conv or
+Gemm are fused as the TFLite converter does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from sramflow.errors import QuantizationError, UnsupportedOpError
+from sramflow.ir.graph import Graph, Node
+from sramflow.quant.calibrate import Range, qparams_from_range
+from sramflow.quant.qgraph import QOp, QTensor, QuantizedGraph
+from sramflow.reference.requant import float32, quantize_multiplier, round_half_away, round_half_away_array
+
+LOGISTIC_SCALE, LOGISTIC_ZP = 1.0 / 256.0, -128
+ADD_LEFT_SHIFT = 20
+
+
+def _fused_activation(node: Node) -> str | None:
+    if node.op == "Relu":
+        return "RELU"
+    if node.op == "Clip" and node.attrs["min"] == 0.0 and node.attrs["max"] == 6.0:
+        return "RELU6"
+    return None
+
+
+def activation_range(kind: str, t: QTensor) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized: zero_point + round(f / scale) in float32, clamped to int8."""
+    def q(f: float) -> int:
+        return t.zero_point + int(round_half_away(float(np.float32(f) / np.float32(t.scale))))
+
+    if kind == "RELU":
+        return max(-128, q(0.0)), 127
+    if kind == "RELU6":
+        return max(-128, q(0.0)), min(127, q(6.0))
+    return -128, 127
+
+
+def quantize_weights_per_channel(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 per output channel (axis 0): scale = max|w| / 127 (float32), q in [-127, 127]."""
+    flat = w.reshape(w.shape[0], -1).astype(np.float64)
+    max_abs = np.abs(flat).max(axis=1)
+    scales = np.where(max_abs > 0, max_abs / 127.0, 1.0).astype(np.float32)
+    q = np.clip(round_half_away_array(flat / scales.astype(np.float64)[:, None]), -127, 127)
+    return q.astype(np.int8).reshape(w.shape), scales
+
+
+def quantize_bias(b: np.ndarray, in_scale: float, w_scales: np.ndarray) -> np.ndarray:
+    bias_scale = (np.float32(in_scale) * w_scales.astype(np.float32)).astype(np.float64)
+    q = round_half_away_array(b.astype(np.float64) / bias_scale)
+    return np.clip(q, -(1 << 31), (1 << 31) - 1).astype(np.int32)
+
+
+def per_channel_multipliers(in_scale: float, w_scales: np.ndarray, out_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """PopulateConvolutionQuantizationParams: double(in) * double(w_c) / double(out)."""
+    pairs = [quantize_multiplier(float(in_scale) * float(s) / float(out_scale)) for s in w_scales]
+    return np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32)
+
+
+def tflite_same_pads(in_hw: tuple[int, int], k: tuple[int, int], s: tuple[int, int], d: tuple[int, int]) -> tuple[int, int, int, int]:
+    """TFLite's SAME padding (ComputePaddingHeightWidth): the extra pixel goes after."""
+    out = [-(-in_hw[i] // s[i]) for i in range(2)]
+    total = [max((out[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 - in_hw[i], 0) for i in range(2)]
+    return (total[0] // 2, total[1] // 2, total[0] - total[0] // 2, total[1] - total[1] // 2)
+
+
+class _Pass:
+    def __init__(self, graph: Graph, act_ranges: Mapping[str, Range]) -> None:
+        self.g = graph
+        self.ranges = act_ranges
+        self.tensors: dict[str, QTensor] = {}
+        self.ops: list[QOp] = []
+        self.consumers = graph.consumers()
+
+    def qtensor(self, name: str) -> QTensor:
+        if name not in self.tensors:
+            r = self.ranges.get(name)
+            if r is None:
+                raise QuantizationError(f"tensor {name!r} has no calibration range")
+            scale, zp = qparams_from_range(r.lo, r.hi)
+            self.tensors[name] = QTensor(name, self.g.shape(name), scale, zp)
+        return self.tensors[name]
+
+    def fixed(self, name: str, scale: float, zp: int) -> QTensor:
+        self.tensors[name] = QTensor(name, self.g.shape(name), float32(scale), zp)
+        return self.tensors[name]
+
+    def fusable(self, n: Node) -> Node | None:
+        users = self.consumers.get(n.output, [])
+        if len(users) != 1 or n.output == self.g.output:
+            return None
+        nxt = self.g.node(users[0])
+        return nxt if _fused_activation(nxt) else None
+
+    def run(self) -> list[QOp]:
+        self.qtensor(self.g.input)
+        fused_away: set[str] = set()
+        for n in self.g.nodes:
+            if n.name in fused_away:
+                continue
+            act = self.fusable(n) if n.op in ("Conv", "Gemm") else None
+            if act is not None:
+                fused_away.add(act.name)
+            handler = getattr(self, f"op_{n.op}", None)
+            if handler is None:
+                raise UnsupportedOpError(
+                    f"node {n.name!r}: op {n.op!r} cannot be quantized to a TFLite int8 builtin "
+                    "(supported: Conv, Gemm, Add, Mul, Sigmoid, Relu, Clip(0,6), GlobalAveragePool, MaxPool, AveragePool)")
+            self.ops.append(handler(n, act))
+        return self.ops
+
+    # ---- one handler per IR op ------------------------------------------------------------------
+    def op_Conv(self, n: Node, act: Node | None) -> QOp:
+        x, w = self.g.shape(n.inputs[0]), n.weights["W"]
+        groups = n.attrs["groups"]
+        if groups == 1:
+            kind = "CONV_2D"
+        elif groups == x[1] and w.shape[0] % groups == 0:
+            kind = "DEPTHWISE_CONV_2D"
+        else:
+            raise UnsupportedOpError(f"node {n.name!r} (Conv): grouped convolution with {groups} groups has no TFLite int8 builtin")
+        return self._weighted(n, act, kind, dict(n.attrs))
+
+    def op_Gemm(self, n: Node, act: Node | None) -> QOp:
+        shape = self.g.shape(n.inputs[0])
+        if int(np.prod(shape[2:], dtype=np.int64)) != 1:
+            raise UnsupportedOpError(f"node {n.name!r} (Gemm): input {shape} must be flat or (N, C, 1, 1)")
+        return self._weighted(n, act, "FULLY_CONNECTED", {})
+
+    def _weighted(self, n: Node, act: Node | None, kind: str, attrs: dict) -> QOp:
+        out_name = act.output if act else n.output
+        tin, tout = self.qtensor(n.inputs[0]), self.qtensor(out_name)
+        fused = _fused_activation(act) if act else "NONE"
+        wq, ws = quantize_weights_per_channel(n.weights["W"])
+        mult, shift = per_channel_multipliers(tin.scale, ws, tout.scale)
+        lo, hi = activation_range(fused, tout)
+        attrs.update(fused=fused, act_min=lo, act_max=hi)
+        params = {"weights": wq, "weight_scales": ws, "bias": quantize_bias(n.weights["B"], tin.scale, ws),
+                  "multiplier": mult, "shift": shift}
+        names = (n.name, act.name) if act else (n.name,)
+        return QOp(n.name, kind, (n.inputs[0],), out_name, names, attrs, params)
+
+    def _const_tensor(self, n: Node) -> QTensor:
+        c = n.weights["const"].astype(np.float32)
+        scale, zp = qparams_from_range(float(c.min()), float(c.max()))
+        t = QTensor(f"{n.name}/const", tuple(c.shape), scale, zp)
+        self.tensors[t.name] = t
+        return t
+
+    def _operands(self, n: Node) -> tuple[QTensor, QTensor, dict]:
+        if len(n.inputs) == 2:
+            return self.qtensor(n.inputs[0]), self.qtensor(n.inputs[1]), {}
+        t = self._const_tensor(n)
+        c = n.weights["const"].astype(np.float64)
+        q = np.clip(round_half_away_array(c / t.scale) + t.zero_point, -128, 127).astype(np.int8)
+        return self.qtensor(n.inputs[0]), t, {"const": q}
+
+    def op_Add(self, n: Node, act: Node | None) -> QOp:
+        a, b, params = self._operands(n)
+        out = self.qtensor(n.output)
+        # add.cc Prepare: float32 2*max(s1, s2), the rest in double.
+        twice_max = float(np.float32(2) * np.float32(max(a.scale, b.scale)))
+        m1, s1 = quantize_multiplier(a.scale / twice_max)
+        m2, s2 = quantize_multiplier(b.scale / twice_max)
+        mo, so = quantize_multiplier(twice_max / float(np.float32(1 << ADD_LEFT_SHIFT) * np.float32(out.scale)))
+        attrs = {"zp1": a.zero_point, "zp2": b.zero_point, "mult1": m1, "shift1": s1, "mult2": m2, "shift2": s2,
+                 "out_mult": mo, "out_shift": so, "out_zp": out.zero_point, "left_shift": ADD_LEFT_SHIFT,
+                 "act_min": -128, "act_max": 127, "const_tensor": b.name if params else ""}
+        return QOp(n.name, "ADD", tuple(n.inputs), n.output, (n.name,), attrs, params)
+
+    def op_Mul(self, n: Node, act: Node | None) -> QOp:
+        a, b, params = self._operands(n)
+        out = self.qtensor(n.output)
+        # mul.cc Prepare: input1_scale * input2_scale / output_scale evaluated in float32.
+        real = float(np.float32(np.float32(a.scale) * np.float32(b.scale)) / np.float32(out.scale))
+        m, s = quantize_multiplier(real)
+        attrs = {"zp1": a.zero_point, "zp2": b.zero_point, "out_mult": m, "out_shift": s, "out_zp": out.zero_point,
+                 "act_min": -128, "act_max": 127, "const_tensor": b.name if params else ""}
+        return QOp(n.name, "MUL", tuple(n.inputs), n.output, (n.name,), attrs, params)
+
+    def op_Sigmoid(self, n: Node, act: Node | None) -> QOp:
+        tin = self.qtensor(n.inputs[0])
+        tout = self.fixed(n.output, LOGISTIC_SCALE, LOGISTIC_ZP)
+        return QOp(n.name, "LOGISTIC", n.inputs, n.output, (n.name,), {}, {"table": logistic_table(tin, tout)})
+
+    def _relu(self, n: Node, kind: str) -> QOp:
+        tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
+        m, s = quantize_multiplier(float(np.float32(tin.scale) / np.float32(tout.scale)))
+        lo, hi = activation_range(kind, tout)
+        attrs = {"x_zp": tin.zero_point, "mult": m, "shift": s, "out_zp": tout.zero_point, "act_min": lo, "act_max": hi}
+        return QOp(n.name, kind, n.inputs, n.output, (n.name,), attrs, {})
+
+    def op_Relu(self, n: Node, act: Node | None) -> QOp:
+        return self._relu(n, "RELU")
+
+    def op_Clip(self, n: Node, act: Node | None) -> QOp:
+        kind = _fused_activation(n)
+        if kind is None:
+            raise UnsupportedOpError(f"node {n.name!r} (Clip [{n.attrs['min']}, {n.attrs['max']}]): only ReLU6 (0, 6) has a TFLite int8 builtin")
+        return self._relu(n, kind)
+
+    def op_GlobalAveragePool(self, n: Node, act: Node | None) -> QOp:
+        tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
+        m, s = quantize_multiplier(float(tin.scale) / float(tout.scale))
+        attrs = {"x_zp": tin.zero_point, "mult": m, "shift": s, "out_zp": tout.zero_point}
+        return QOp(n.name, "MEAN", n.inputs, n.output, (n.name,), attrs, {})
+
+    def _pool(self, n: Node, kind: str) -> QOp:
+        tin = self.qtensor(n.inputs[0])
+        shape_in = self.g.shape(n.inputs[0])
+        k, s, pads = tuple(n.attrs["kernel"]), tuple(n.attrs["strides"]), tuple(n.attrs["pads"])
+        if any(pads) and pads != tflite_same_pads(shape_in[2:], k, s, (1, 1)):
+            raise UnsupportedOpError(f"node {n.name!r} ({n.op}): padding {pads} is neither VALID nor TFLite SAME")
+        if kind == "AVERAGE_POOL_2D" and any(pads) and n.attrs.get("count_include_pad", 0):
+            raise UnsupportedOpError(f"node {n.name!r} (AveragePool): count_include_pad=1 with padding has no TFLite builtin")
+        self.fixed(n.output, tin.scale, tin.zero_point)  # TFLite int8 pooling keeps the input's parameters
+        attrs = {"kernel": k, "strides": s, "pads": pads, "act_min": -128, "act_max": 127}
+        return QOp(n.name, kind, n.inputs, n.output, (n.name,), attrs, {})
+
+    def op_MaxPool(self, n: Node, act: Node | None) -> QOp:
+        return self._pool(n, "MAX_POOL_2D")
+
+    def op_AveragePool(self, n: Node, act: Node | None) -> QOp:
+        return self._pool(n, "AVERAGE_POOL_2D")
+
+
+def logistic_table(tin: QTensor, tout: QTensor) -> np.ndarray:
+    """LiteRT's LUTPopulate for int8 LOGISTIC, in float32 (exp correctly rounded to float32, as glibc's expf)."""
+    q = np.arange(-128, 128, dtype=np.int32)
+    deq = np.float32(tin.scale) * (q - tin.zero_point).astype(np.float32)
+    e = np.exp(-deq.astype(np.float64)).astype(np.float32)
+    y = np.float32(1.0) / (np.float32(1.0) + e)
+    inv = np.float32(1.0) / np.float32(tout.scale)
+    rescaled = round_half_away_array((y * inv).astype(np.float32))
+    out = np.clip(rescaled.astype(np.int64) + tout.zero_point, -128, 127).astype(np.int8)
+    table = np.empty(256, np.int8)
+    table[q.astype(np.int8).view(np.uint8)] = out
+    return table
+
+
+def quantize_with_ranges(graph: Graph, act_ranges: Mapping[str, Range], method: str, calibration: str) -> QuantizedGraph:
+    p = _Pass(graph, act_ranges)
+    ops = p.run()
+    return QuantizedGraph(graph.name, graph.input, graph.output, dict(p.tensors), tuple(ops), method, calibration)

@@ -1,0 +1,1 @@
+"""Integer-only numpy reference kernels, bit-exact with TFLite's reference (BUILTIN_REF) kernels."""

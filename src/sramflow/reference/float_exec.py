@@ -1,0 +1,137 @@
+"""A small float32 executor for the IR (batch N, NCHW): one function per op.
+
+Used for calibration statistics and as the float reference in SQNR figures. Convolutions go through
+torch.nn.functional (fast on CPU); everything else is numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from sramflow.errors import UnsupportedOpError
+from sramflow.ir.graph import Graph, Node
+
+
+def _conv(n: Node, x: np.ndarray) -> np.ndarray:
+    import torch
+    import torch.nn.functional as F
+
+    t, left, b, r = n.attrs["pads"]
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    if any(n.attrs["pads"]):
+        xt = F.pad(xt, (left, r, t, b))
+    with torch.no_grad():
+        y = F.conv2d(xt, torch.from_numpy(n.weights["W"]), torch.from_numpy(n.weights["B"]),
+                     stride=tuple(n.attrs["strides"]), dilation=tuple(n.attrs["dilations"]), groups=n.attrs["groups"])
+    return y.numpy()
+
+
+def _gemm(n: Node, x: np.ndarray) -> np.ndarray:
+    return x.reshape(x.shape[0], -1) @ n.weights["W"].T + n.weights["B"]
+
+
+def _const_operand(n: Node, x: np.ndarray) -> np.ndarray:
+    c = n.weights["const"].astype(np.float32)
+    return c.reshape(1, *c.shape) if c.ndim == x.ndim - 1 and c.ndim > 1 else c
+
+
+def _add(n: Node, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+    return x + (y if y is not None else _const_operand(n, x))
+
+
+def _mul(n: Node, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+    return x * (y if y is not None else _const_operand(n, x))
+
+
+def _sigmoid(n: Node, x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+
+
+def _clip(n: Node, x: np.ndarray) -> np.ndarray:
+    return np.clip(x, n.attrs["min"], n.attrs["max"])
+
+
+def _hardsigmoid(n: Node, x: np.ndarray) -> np.ndarray:
+    return np.clip(n.attrs["alpha"] * x + n.attrs["beta"], 0.0, 1.0).astype(np.float32)
+
+
+def _hardswish(n: Node, x: np.ndarray) -> np.ndarray:
+    return x * np.clip(x / 6.0 + 0.5, 0.0, 1.0)
+
+
+def _gap(n: Node, x: np.ndarray) -> np.ndarray:
+    return x.mean(axis=(2, 3), keepdims=True)
+
+
+def _pool(reduce: str) -> Callable[[Node, np.ndarray], np.ndarray]:
+    def run(n: Node, x: np.ndarray) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        t, left, b, r = n.attrs["pads"]
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        k, s = tuple(n.attrs["kernel"]), tuple(n.attrs["strides"])
+        if reduce == "max":
+            xt = F.pad(xt, (left, r, t, b), value=-np.inf)
+            return F.max_pool2d(xt, k, s).numpy()
+        if (t, left) == (b, r) and t <= k[0] // 2 and left <= k[1] // 2:
+            return F.avg_pool2d(xt, k, s, padding=(t, left), count_include_pad=bool(n.attrs.get("count_include_pad", 0))).numpy()
+        raise UnsupportedOpError(f"node {n.name!r} (AveragePool): asymmetric padding is not supported")
+
+    return run
+
+
+def _softmax(n: Node, x: np.ndarray) -> np.ndarray:
+    axis = n.attrs["axis"]
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _reshape(n: Node, x: np.ndarray) -> np.ndarray:
+    return x.reshape(x.shape[0], *tuple(n.attrs["shape"])[1:])
+
+
+FLOAT_OPS: dict[str, Callable[..., np.ndarray]] = {
+    "Conv": _conv, "Gemm": _gemm, "Add": _add, "Mul": _mul, "Sigmoid": _sigmoid,
+    "Relu": lambda n, x: np.maximum(x, 0.0), "Clip": _clip, "HardSigmoid": _hardsigmoid, "HardSwish": _hardswish,
+    "GlobalAveragePool": _gap, "AveragePool": _pool("avg"), "MaxPool": _pool("max"), "Softmax": _softmax,
+    "Reshape": _reshape,
+}
+
+
+def _as_ir_shape(graph: Graph, name: str, y: np.ndarray) -> np.ndarray:
+    """Batch-N version of the IR shape (e.g. GAP with keepdims=0 gives (N, C))."""
+    shape = graph.shape(name)
+    return y.reshape(y.shape[0], *shape[1:]).astype(np.float32, copy=False)
+
+
+def run_float(graph: Graph, x: np.ndarray, on_tensor: Callable[[str, np.ndarray], None] | None = None,
+              keep_all: bool = False) -> dict[str, np.ndarray]:
+    """Run the float graph on a batch x [N, C, H, W]. Calls ``on_tensor(name, value)`` for the input and
+    every node output; returns the output tensor (or every tensor with ``keep_all``)."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 3:
+        x = x[None]
+    remaining = {t: len(c) for t, c in graph.consumers().items()}
+    env = {graph.input: x}
+    if on_tensor:
+        on_tensor(graph.input, x)
+    kept: dict[str, np.ndarray] = {graph.input: x} if keep_all else {}
+    for n in graph.nodes:
+        fn = FLOAT_OPS.get(n.op)
+        if fn is None:
+            raise UnsupportedOpError(f"node {n.name!r}: no float kernel for op {n.op!r}")
+        y = _as_ir_shape(graph, n.output, fn(n, *(env[t] for t in n.inputs)))
+        env[n.output] = y
+        if on_tensor:
+            on_tensor(n.output, y)
+        if keep_all:
+            kept[n.output] = y
+        for t in n.inputs:
+            remaining[t] -= 1
+            if remaining[t] == 0 and t != graph.output:
+                del env[t]
+    kept[graph.output] = env[graph.output]
+    return kept

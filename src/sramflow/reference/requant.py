@@ -1,0 +1,88 @@
+"""All rounding arithmetic of the integer reference, in one place (TFLite / gemmlowp semantics).
+
+Every function is vectorized over int64 numpy arrays that hold int32 values, so C's int32 behaviour
+(wrap-around, truncating division, arithmetic shifts) is reproduced exactly. Sources:
+tensorflow/lite/kernels/internal/quantization_util.cc (QuantizeMultiplier),
+tensorflow/lite/kernels/internal/common.h (MultiplyByQuantizedMultiplier, no TFLITE_SINGLE_ROUNDING),
+gemmlowp fixedpoint/fixedpoint.h (SaturatingRoundingDoublingHighMul, RoundingDivideByPOT).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+INT32_MIN = -(1 << 31)
+INT32_MAX = (1 << 31) - 1
+
+
+def round_half_away(x: float) -> float:
+    """C's std::round / TfLiteRound: ties away from zero."""
+    return math.copysign(math.floor(abs(x) + 0.5), x)
+
+
+def round_half_away_array(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
+    """QuantizeMultiplier: real = q * 2^(shift - 31), q in [2^30, 2^31) (or 0). Returns (q, shift)."""
+    if real_multiplier == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real_multiplier)
+    q_fixed = int(round_half_away(q * (1 << 31)))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    if shift > 30:
+        return (1 << 31) - 1, 30
+    return q_fixed, shift
+
+
+def wrap_int32(x: np.ndarray) -> np.ndarray:
+    """Two's-complement wrap of int64 values to the int32 range (C int32 overflow on this platform)."""
+    x = np.asarray(x, dtype=np.int64)
+    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
+    """gemmlowp SaturatingRoundingDoublingHighMul on int32 values (held in int64)."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    overflow = (a == INT32_MIN) & (b == INT32_MIN)
+    ab = a * b
+    t = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    high = np.where(t >= 0, t >> 31, -((-t) >> 31))  # C division truncates toward zero
+    return np.where(overflow, INT32_MAX, high)
+
+
+def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray | int) -> np.ndarray:
+    """gemmlowp RoundingDivideByPOT: x / 2^exponent, ties away from zero."""
+    x = np.asarray(x, dtype=np.int64)
+    e = np.asarray(exponent, dtype=np.int64)
+    mask = (np.int64(1) << e) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (x < 0)
+    return (x >> e) + (remainder > threshold)
+
+
+def multiply_by_quantized_multiplier(x: np.ndarray, multiplier: np.ndarray | int,
+                                     shift: np.ndarray | int) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier (double rounding): int32 x times multiplier * 2^(shift - 31)."""
+    shift = np.asarray(shift, dtype=np.int64)
+    left = np.maximum(shift, 0)
+    right = np.maximum(-shift, 0)
+    shifted = wrap_int32(np.asarray(x, dtype=np.int64) << left)
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+
+
+def clamp_to_int8(x: np.ndarray, lo: int = -128, hi: int = 127) -> np.ndarray:
+    return np.clip(x, lo, hi).astype(np.int8)
+
+
+def float32(x: float) -> float:
+    """The value a C++ float holds (scales live in float32 in a .tflite file)."""
+    return float(np.float32(x))

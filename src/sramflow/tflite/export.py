@@ -1,0 +1,236 @@
+"""QuantizedGraph -> .tflite flatbuffer (schema object API bundled in ai-edge-litert; no TensorFlow).
+
+TFLite is NHWC: activations (1, C, H, W) become (1, H, W, C); conv filters [Cout, kh, kw, Cin] with
+quantized_dimension 0; depthwise filters [1, kh, kw, Cout] with quantized_dimension 3; FC [out, in].
+Tensor names are the IR's, so every tensor can be matched to the integer reference by name.
+A convolution whose padding is neither VALID nor TFLite SAME (PyTorch's symmetric padding at stride 2)
+gets an explicit PAD op in front, as the TFLite converter emits; PAD fills with the zero point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sramflow.errors import QuantizationError
+from sramflow.quant.qgraph import QOp, QTensor, QuantizedGraph
+from sramflow.quant.quantize import tflite_same_pads
+
+# (builtin name, op version) per kind; versions are those the converter writes for int8.
+OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "ADD": 2, "MUL": 2, "LOGISTIC": 2,
+               "MEAN": 2, "RELU": 2, "RELU6": 2, "MAX_POOL_2D": 2, "AVERAGE_POOL_2D": 2, "PAD": 2}
+
+
+def nhwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (shape[0], *shape[2:], shape[1]) if len(shape) == 4 else tuple(shape)
+
+
+def to_nhwc(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
+
+
+def to_nchw(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2)) if x.ndim == 4 else x
+
+
+@dataclass
+class _Builder:
+    s: object  # the schema module
+    tensors: list = field(default_factory=list)
+    buffers: list = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    opcodes: dict[str, int] = field(default_factory=dict)
+    codes: list = field(default_factory=list)
+    operators: list = field(default_factory=list)
+
+    def buffer(self, data: np.ndarray | None) -> int:
+        b = self.s.BufferT()
+        if data is not None:
+            b.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=np.uint8)
+        self.buffers.append(b)
+        return len(self.buffers) - 1
+
+    def tensor(self, name: str, shape: tuple[int, ...], ttype: int, scale: list[float] | None = None,
+               zero_point: list[int] | None = None, axis: int = 0, data: np.ndarray | None = None) -> int:
+        t = self.s.TensorT()
+        t.name, t.shape, t.type = name, list(shape), ttype
+        t.buffer = self.buffer(data) if data is not None else 0
+        if scale is not None:
+            q = self.s.QuantizationParametersT()
+            q.scale, q.zeroPoint, q.quantizedDimension = [float(v) for v in scale], [int(v) for v in zero_point], axis
+            t.quantization = q
+        self.tensors.append(t)
+        self.index[name] = len(self.tensors) - 1
+        return self.index[name]
+
+    def activation(self, t: QTensor, shape: tuple[int, ...] | None = None, name: str | None = None) -> int:
+        name = name or t.name
+        if name not in self.index:
+            self.tensor(name, shape or nhwc_shape(t.shape), self.s.TensorType.INT8, [t.scale], [t.zero_point])
+        return self.index[name]
+
+    def op(self, kind: str, inputs: list[int], outputs: list[int], opt_type: int = 0, options: object = None) -> None:
+        if kind not in self.opcodes:
+            c = self.s.OperatorCodeT()
+            c.builtinCode = getattr(self.s.BuiltinOperator, kind)
+            c.deprecatedBuiltinCode = min(c.builtinCode, 127)
+            c.version = OP_VERSIONS[kind]
+            self.codes.append(c)
+            self.opcodes[kind] = len(self.codes) - 1
+        o = self.s.OperatorT()
+        o.opcodeIndex, o.inputs, o.outputs = self.opcodes[kind], inputs, outputs
+        o.builtinOptionsType, o.builtinOptions = opt_type, options
+        self.operators.append(o)
+
+
+def _schema():  # noqa: ANN202
+    from ai_edge_litert import schema_py_generated as s
+
+    return s
+
+
+def _padding(b: _Builder, q: QuantizedGraph, op: QOp, kernel: tuple[int, int], dil: tuple[int, int]) -> tuple[int, int]:
+    """Returns (padding enum, input tensor index), inserting a PAD op when needed."""
+    s = b.s
+    tin = q.tensor(op.inputs[0])
+    pads, strides = tuple(op.attrs["pads"]), tuple(op.attrs["strides"])
+    x = b.activation(tin)
+    if not any(pads):
+        return s.Padding.VALID, x
+    if pads == tflite_same_pads(tin.shape[2:], kernel, strides, dil):
+        return s.Padding.SAME, x
+    t, left, bot, r = pads
+    paddings = np.array([[0, 0], [t, bot], [left, r], [0, 0]], np.int32)
+    p = b.tensor(f"{op.name}/paddings", (4, 2), s.TensorType.INT32, data=paddings)
+    n, c, h, w = tin.shape
+    padded = b.activation(tin, (n, h + t + bot, w + left + r, c), name=f"{op.name}/pad")
+    b.op("PAD", [x, p], [padded], s.BuiltinOptions.PadOptions, s.PadOptionsT())
+    return s.Padding.VALID, padded
+
+
+def _weights_and_bias(b: _Builder, q: QuantizedGraph, op: QOp, w: np.ndarray, axis: int) -> tuple[int, int]:
+    s = b.s
+    ws = op.params["weight_scales"].astype(np.float32)
+    zeros = [0] * len(ws)
+    wi = b.tensor(f"{op.name}/weights", w.shape, s.TensorType.INT8, list(ws), zeros, axis, w.astype(np.int8))
+    bias_scale = (np.float32(q.tensor(op.inputs[0]).scale) * ws).astype(np.float32)
+    bi = b.tensor(f"{op.name}/bias", op.params["bias"].shape, s.TensorType.INT32, list(bias_scale), zeros, 0,
+                  op.params["bias"].astype(np.int32))
+    return wi, bi
+
+
+def _emit_conv(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    s, a = b.s, op.attrs
+    depthwise = op.kind == "DEPTHWISE_CONV_2D"
+    w = op.params["weights"]
+    kernel, dil = (w.shape[2], w.shape[3]), tuple(a["dilations"])
+    padding, x = _padding(b, q, op, kernel, dil)
+    filt = w.transpose(1, 2, 3, 0) if depthwise else w.transpose(0, 2, 3, 1)
+    wi, bi = _weights_and_bias(b, q, op, filt, 3 if depthwise else 0)
+    out = b.activation(q.tensor(op.output))
+    opts = s.DepthwiseConv2DOptionsT() if depthwise else s.Conv2DOptionsT()
+    opts.padding, opts.strideH, opts.strideW = padding, a["strides"][0], a["strides"][1]
+    opts.dilationHFactor, opts.dilationWFactor = dil
+    opts.fusedActivationFunction = getattr(s.ActivationFunctionType, a["fused"])
+    if depthwise:
+        opts.depthMultiplier = w.shape[0] // q.tensor(op.inputs[0]).shape[1]
+        b.op(op.kind, [x, wi, bi], [out], s.BuiltinOptions.DepthwiseConv2DOptions, opts)
+    else:
+        b.op(op.kind, [x, wi, bi], [out], s.BuiltinOptions.Conv2DOptions, opts)
+
+
+def _emit_fc(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    s = b.s
+    x = b.activation(q.tensor(op.inputs[0]))
+    wi, bi = _weights_and_bias(b, q, op, op.params["weights"], 0)
+    out = b.activation(q.tensor(op.output))
+    opts = s.FullyConnectedOptionsT()
+    opts.fusedActivationFunction = getattr(s.ActivationFunctionType, op.attrs["fused"])
+    b.op(op.kind, [x, wi, bi], [out], s.BuiltinOptions.FullyConnectedOptions, opts)
+
+
+def _const_nhwc(c: np.ndarray, rank: int) -> np.ndarray:
+    if c.size == 1:
+        return c.reshape(())
+    if rank == 4 and c.ndim in (3, 4):
+        return to_nhwc(c.reshape((1,) * (4 - c.ndim) + c.shape))
+    if rank == 2 and c.ndim <= 2:
+        return c
+    raise QuantizationError(f"constant operand of shape {c.shape} cannot be laid out in NHWC")
+
+
+def _emit_binary(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    s = b.s
+    x1 = b.activation(q.tensor(op.inputs[0]))
+    if len(op.inputs) == 2:
+        x2 = b.activation(q.tensor(op.inputs[1]))
+    else:
+        ct = q.tensor(op.attrs["const_tensor"])
+        c = _const_nhwc(op.params["const"], len(q.tensor(op.inputs[0]).shape))
+        x2 = b.tensor(ct.name, c.shape, s.TensorType.INT8, [ct.scale], [ct.zero_point], 0, c.astype(np.int8))
+    out = b.activation(q.tensor(op.output))
+    if op.kind == "ADD":
+        opts = s.AddOptionsT()
+        b.op("ADD", [x1, x2], [out], s.BuiltinOptions.AddOptions, opts)
+    else:
+        b.op("MUL", [x1, x2], [out], s.BuiltinOptions.MulOptions, s.MulOptionsT())
+
+
+def _emit_unary(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    x, out = b.activation(q.tensor(op.inputs[0])), b.activation(q.tensor(op.output))
+    b.op(op.kind, [x], [out])
+
+
+def _emit_mean(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    s = b.s
+    x, out_t = b.activation(q.tensor(op.inputs[0])), q.tensor(op.output)
+    axes = b.tensor(f"{op.name}/axes", (2,), s.TensorType.INT32, data=np.array([1, 2], np.int32))
+    out = b.activation(out_t)
+    opts = s.ReducerOptionsT()
+    opts.keepDims = len(out_t.shape) == 4
+    b.op("MEAN", [x, axes], [out], s.BuiltinOptions.ReducerOptions, opts)
+
+
+def _emit_pool(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    s, a = b.s, op.attrs
+    tin = q.tensor(op.inputs[0])
+    x, out = b.activation(tin), b.activation(q.tensor(op.output))
+    opts = s.Pool2DOptionsT()
+    opts.padding = s.Padding.SAME if any(a["pads"]) else s.Padding.VALID
+    opts.strideH, opts.strideW = a["strides"]
+    opts.filterHeight, opts.filterWidth = a["kernel"]
+    b.op(op.kind, [x], [out], s.BuiltinOptions.Pool2DOptions, opts)
+
+
+EMITTERS = {"CONV_2D": _emit_conv, "DEPTHWISE_CONV_2D": _emit_conv, "FULLY_CONNECTED": _emit_fc,
+            "ADD": _emit_binary, "MUL": _emit_binary, "LOGISTIC": _emit_unary, "RELU": _emit_unary,
+            "RELU6": _emit_unary, "MEAN": _emit_mean, "MAX_POOL_2D": _emit_pool, "AVERAGE_POOL_2D": _emit_pool}
+
+
+def tflite_bytes(q: QuantizedGraph) -> bytes:
+    import flatbuffers
+
+    s = _schema()
+    b = _Builder(s)
+    b.buffer(None)  # buffer 0: the empty sentinel every non-constant tensor points at
+    inp = b.activation(q.tensor(q.input))
+    for op in q.ops:
+        EMITTERS[op.kind](b, q, op)
+    sub = s.SubGraphT()
+    sub.tensors, sub.inputs, sub.outputs, sub.operators = b.tensors, [inp], [b.index[q.output]], b.operators
+    sub.name = "main"
+    model = s.ModelT()
+    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, b.codes, [sub], b.buffers
+    model.description = f"sramflow int8 {q.name} ({q.method}; {q.calibration})"
+    fb = flatbuffers.Builder(1 << 20)
+    fb.Finish(model.Pack(fb), file_identifier=b"TFL3")
+    return bytes(fb.Output())
+
+
+def export_tflite(q: QuantizedGraph, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tflite_bytes(q))
+    return path
