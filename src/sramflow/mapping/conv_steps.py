@@ -1,0 +1,116 @@
+"""Enumerate a convolution schedule step by step (for the functional simulator and the count tests).
+
+Each load is issued when the tile an operand needs differs from the one resident in its buffer (biases
+only at the first reduction step of an output tile; partial sums at later ones when they spill).
+Summing the steps reproduces ``ConvSchedule.counts`` exactly; tests check it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from sramflow.mapping.conv import BIAS_BYTES, PSUM_BYTES, ConvSchedule, step_sizes
+from sramflow.mapping.schedule import Step, buffer_of
+
+
+def _ranges(extent: int, tile: int) -> list[tuple[int, int]]:
+    return [(s, min(s + tile, extent)) for s in range(0, extent, tile)]
+
+
+def _tile_iter(sch: ConvSchedule) -> Iterator[dict[str, tuple[int, int] | tuple]]:
+    sh, t = sch.shape, sch.tiling.sizes()
+    r = {d: _ranges(sh.extents[d], t[d]) for d in "gkchw"}
+    r["p"] = list(itertools.product(r["h"], r["w"]))
+    for idx in itertools.product(*[range(len(r[loop])) for loop in sch.tiling.order]):
+        pos = dict(zip(sch.tiling.order, idx))
+        yield {d: (pos[d], r[d][pos[d]]) for d in "gkcp"}
+
+
+class _Slots:
+    """Which tile each operand holds; alternates buffer halves when double buffered."""
+
+    def __init__(self, sch: ConvSchedule) -> None:
+        self.sch, self.resident, self.slot = sch, {}, {}
+
+    def base(self, operand: str, advance: bool) -> int:
+        if advance and self.sch.tiling.double_buffered and operand != "bias":
+            self.slot[operand] = 1 - self.slot.get(operand, 1)
+        return buffer_of(self.sch.buffers, operand, self.slot.get(operand, 0)).base_word
+
+
+def conv_steps(sch: ConvSchedule) -> Iterator[Step]:
+    sh, hw = sch.shape, sch.hw
+    n_c = len(_ranges(sh.c_per_group, sch.tiling.tile_c))
+    slots = _Slots(sch)
+    for tile in _tile_iter(sch):
+        (_, (g0, g1)), (_, (k0, k1)), (ci, (c0, c1)) = tile["g"], tile["k"], tile["c"]
+        _, ((h0, h1), (w0, w1)) = tile["p"]
+        s = {"g": g1 - g0, "k": k1 - k0, "c": c1 - c0, "h": h1 - h0, "w": w1 - w0}
+        q = step_sizes(sh, hw, s)
+        out_region = (("g", g0, g1), ("k", k0, k1), ("h", h0, h1), ("w", w0, w1))
+        if ci == 0 and sh.has_bias:
+            yield from _load(slots, "bias", (g0, g1, k0, k1), (("g", g0, g1), ("k", k0, k1)),
+                             s["g"] * s["k"] * BIAS_BYTES, int(q["b_words"]), BIAS_BYTES)
+        yield from _load(slots, "weights", (g0, g1, k0, k1, c0, c1),
+                         (("g", g0, g1), ("k", k0, k1), ("c", c0, c1)), s["g"] * s["k"] * s["c"] * sh.kernel_h
+                         * sh.kernel_w, int(q["w_words"]), 1)
+        row0, col0 = h0 * sh.stride_h - sh.pad_top, w0 * sh.stride_w - sh.pad_left
+        rows, cols = int(sh.window_rows(s["h"])), int(sh.window_cols(s["w"]))
+        fetched = s["g"] * s["c"] * _clip(row0, rows, sh.in_h) * _clip(col0, cols, sh.in_w)
+        yield from _load(slots, "inputs", (g0, g1, c0, c1, h0, h1, w0, w1),
+                         (("g", g0, g1), ("c", c0, c1), ("row", row0, row0 + rows), ("col", col0, col0 + cols)),
+                         fetched, int(q["i_words"]), 1)
+        psum_words = int(q["p_words"]) if sch.spill_psums else 0
+        if sch.spill_psums and ci > 0:
+            base = slots.base("outputs", True)
+            yield Step("load", "psums", out_region, base, s["g"] * s["k"] * s["h"] * s["w"] * PSUM_BYTES,
+                       sram_writes=psum_words, element_bytes=PSUM_BYTES)
+        reads = int(q["w_words"]) + int(q["i_reads"]) + (int(q["b_words"]) if ci == 0 else 0) \
+            + (psum_words if ci > 0 else 0)
+        last = ci == n_c - 1
+        if not sch.spill_psums and not last:
+            yield Step("compute", "macs", out_region, -1, sram_reads=reads, macs=int(q["macs"]))
+            continue
+        words = int(q["o_words"]) if last else psum_words
+        nbytes = s["g"] * s["k"] * s["h"] * s["w"] * (1 if last else PSUM_BYTES)
+        base = slots.base("outputs", not (sch.spill_psums and ci > 0))
+        yield Step("compute", "macs", out_region, base, sram_reads=reads, sram_writes=words, macs=int(q["macs"]))
+        yield Step("store", "outputs" if last else "psums", out_region, base, nbytes, sram_reads=words,
+                   element_bytes=1 if last else PSUM_BYTES)
+
+
+def _clip(start: int, length: int, extent: int) -> int:
+    return max(0, min(start + length, extent) - max(start, 0))
+
+
+def _load(slots: _Slots, operand: str, key: tuple, region: tuple, nbytes: int, words: int,
+          element_bytes: int) -> Iterator[Step]:
+    if slots.resident.get(operand) == key:
+        return
+    slots.resident[operand] = key
+    yield Step("load", operand, region, slots.base(operand, True), nbytes, sram_writes=words,
+               element_bytes=element_bytes)
+
+
+def summed_counts(steps) -> dict[str, int]:  # noqa: ANN001
+    """Totals of an enumerated schedule, in the terms of ``Counts`` (for tests and the functional sim)."""
+    tot = {"macs": 0, "sram_reads_compute": 0, "sram_writes_compute": 0, "sram_writes_dma": 0, "sram_reads_dma": 0,
+           "offchip_load_bytes": 0, "offchip_store_bytes": 0, "dma_transfers": 0, "steps": 0}
+    for st in steps:
+        if st.kind == "compute":
+            tot["macs"] += st.macs
+            tot["sram_reads_compute"] += st.sram_reads
+            tot["sram_writes_compute"] += st.sram_writes
+            tot["steps"] += 1
+        elif st.kind == "load":
+            tot["sram_writes_dma"] += st.sram_writes
+            tot["offchip_load_bytes"] += st.offchip_bytes
+            tot["dma_transfers"] += 1
+        else:
+            tot["sram_reads_dma"] += st.sram_reads
+            tot["offchip_store_bytes"] += st.offchip_bytes
+            tot["dma_transfers"] += 1
+    return tot
+
+
