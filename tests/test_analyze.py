@@ -75,6 +75,8 @@ def test_peak_activation_is_the_largest_live_set(b0_224) -> None:
     r = b0_224.report
     # stage-2 first block at 112x112: expand output (96 ch) + its sigmoid + the SiLU product
     assert r["peak_activation_bytes_int8"] == 3 * 96 * 112 * 112
+    # fused SiLU in place: the stage-2 depthwise conv holds its 96x112x112 input and 96x56x56 output
+    assert r["peak_activation_bytes_int8_fused"] == 96 * 112 * 112 + 96 * 56 * 56
     biggest_io = max(n["input_bytes_int8"] + n["output_bytes_int8"] for n in r["nodes"])
     assert r["peak_activation_bytes_int8"] >= biggest_io
 

@@ -31,6 +31,7 @@ def analysis_report(loaded: LoadedGraph, sram_bytes: int = DEFAULT_SRAM_BYTES) -
     stats = [node_stats(g, n) for n in g.nodes]
     ops, counts = op_totals(stats)
     peak = peak_activation(g)
+    fused = peak_activation(g, fuse_elementwise=True)
     fitting, n_weights = weight_tensors_fitting(g, sram_bytes)
     folded_params = ir_params(g)
     return {
@@ -52,6 +53,9 @@ def analysis_report(loaded: LoadedGraph, sram_bytes: int = DEFAULT_SRAM_BYTES) -
         "peak_activation_bytes_int8": peak.bytes_int8,
         "peak_activation_node": peak.at_node,
         "peak_activation_note": "sequential schedule in graph order; SiLU is Sigmoid then Mul, as TFLite runs it",
+        "peak_activation_bytes_int8_fused": fused.bytes_int8,
+        "peak_activation_node_fused": fused.at_node,
+        "peak_activation_fused_note": "SiLU as one step and element-wise activations in place over a dying input",
         "sram_bytes": sram_bytes,
         "weight_tensors_fitting_bytes": fitting,
         "weight_tensors_total": n_weights,

@@ -73,25 +73,65 @@ def node_stats(g: Graph, n: Node) -> NodeStats:
     )
 
 
-def peak_activation(g: Graph) -> PeakActivation:
+_UNARY_ELEMENTWISE = ("Sigmoid", "Relu", "Clip", "HardSigmoid", "HardSwish")
+
+
+def _silu_pairs(g: Graph) -> dict[str, str]:
+    """Sigmoid node name -> the Mul that multiplies the Sigmoid's input by it (a SiLU)."""
+    consumers = g.consumers()
+    by_name = {n.name: n for n in g.nodes}
+    pairs: dict[str, str] = {}
+    for n in g.nodes:
+        if n.op != "Sigmoid":
+            continue
+        (x,) = n.inputs
+        users = consumers.get(n.output, [])
+        if len(users) == 1 and by_name[users[0]].op == "Mul" and set(by_name[users[0]].inputs) == {x, n.output}:
+            pairs[n.name] = users[0]
+    return pairs
+
+
+def _steps(g: Graph, fuse: bool) -> list[tuple[str, tuple[str, ...], str, bool]]:
+    """(name, inputs, output, may_work_in_place) per step; with ``fuse`` a SiLU is one in-place step."""
+    pairs = _silu_pairs(g) if fuse else {}
+    skip = set(pairs.values())
+    steps = []
+    for n in g.nodes:
+        if n.name in skip:
+            continue
+        if n.name in pairs:
+            mul = g.node(pairs[n.name])
+            steps.append((mul.name, n.inputs, mul.output, True))
+        else:
+            steps.append((n.name, n.inputs, n.output, fuse and n.op in _UNARY_ELEMENTWISE))
+    return steps
+
+
+def peak_activation(g: Graph, fuse_elementwise: bool = False) -> PeakActivation:
     """Peak bytes held at once when nodes run one after another in graph order.
 
     A tensor is live from its producer until its last consumer has run; the graph input from the
     start, the graph output to the end. Every node needs its inputs and its output at the same time.
+    With ``fuse_elementwise``, SiLU (Sigmoid then Mul) is one step and element-wise activations write
+    over their input when that input dies there (what a hand-written kernel does; TFLite does not).
     """
+    steps = _steps(g, fuse_elementwise)
     last_use: dict[str, int] = {g.input: 0}
-    for i, n in enumerate(g.nodes):
-        last_use.setdefault(n.output, i)
-        for t in n.inputs:
+    born = {g.input: 0}
+    for i, (_, ins, out, _) in enumerate(steps):
+        born[out] = i
+        last_use.setdefault(out, i)
+        for t in ins:
             last_use[t] = i
-    last_use[g.output] = len(g.nodes)
-    born = {g.input: 0} | {n.output: i for i, n in enumerate(g.nodes)}
+    last_use[g.output] = len(steps)
     best = PeakActivation(0, "", ())
-    for i, n in enumerate(g.nodes):
+    for i, (name, ins, out, in_place) in enumerate(steps):
         live = tuple(t for t in born if born[t] <= i <= last_use[t])
-        size = sum(g.numel(t) for t in live) * INT8_BYTES
-        if size > best.bytes_int8:
-            best = PeakActivation(size, n.name, live)
+        size = sum(g.numel(t) for t in live)
+        if in_place and len(ins) == 1 and last_use[ins[0]] == i and ins[0] != g.input:
+            size -= min(g.numel(ins[0]), g.numel(out))
+        if size * INT8_BYTES > best.bytes_int8:
+            best = PeakActivation(size * INT8_BYTES, name, live)
     return best
 
 

@@ -36,7 +36,8 @@ def analysis_table(report: dict) -> str:
         f"Conv/Gemm MACs: {fmt_int(report['conv_gemm_macs'])}",
         f"model size: float32 {fmt_int(report['float32_bytes'])} B, int8 {fmt_int(report['int8_bytes'])} B",
         f"peak live activations (int8, sequential): {fmt_int(report['peak_activation_bytes_int8'])} B "
-        f"at {report['peak_activation_node']}",
+        f"at {report['peak_activation_node']}; with SiLU fused in place "
+        f"{fmt_int(report['peak_activation_bytes_int8_fused'])} B at {report['peak_activation_node_fused']}",
         f"weight tensors fitting {report['sram_bytes']} B at int8: "
         f"{report['weight_tensors_fitting_bytes']} of {report['weight_tensors_total']}",
     ]
