@@ -230,6 +230,11 @@ def _to_plain(obj: Any) -> Any:
     return obj
 
 
+def macro_to_dict(macro: SramMacro) -> dict[str, Any]:
+    """One ``sram:`` entry as a plain dict."""
+    return _to_plain(macro)
+
+
 def hw_to_dict(spec: HardwareSpec) -> dict[str, Any]:
     """Plain dict (YAML/JSON-ready) that ``hw_from_dict`` turns back into an equal spec."""
     d = _to_plain(spec)
