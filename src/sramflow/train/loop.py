@@ -118,15 +118,22 @@ def _param_groups(model: nn.Module, wd: float) -> list[dict]:
     return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def save_safetensors(model: nn.Module, path: Path) -> None:
+def save_safetensors(model: nn.Module, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """float32 state dict in our (torchvision) layout; ``metadata`` (e.g. resolution) goes in the header."""
     from safetensors.torch import save_file
 
     sd = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.safetensors")
-    save_file(sd, str(tmp), metadata={"format": "pt", "layout": "torchvision"})
+    save_file(sd, str(tmp), metadata={"format": "pt", "layout": "torchvision", **(metadata or {})})
     tmp.replace(path)
+
+
+def checkpoint_metadata(cfg: TrainConfig) -> dict[str, str]:
+    """Stored in the safetensors header; ``sramflow evaluate`` reads resolution and class names from it."""
+    return {"model": cfg.model, "resolution": str(cfg.resolution), "classes": ",".join(LABELS),
+            "dataset": "HAM10000 (CC BY-NC 4.0): weights for non-commercial use", "split_file": cfg.split_file}
 
 
 def _summary(m: Metrics) -> dict:
@@ -155,6 +162,7 @@ def train(cfg: TrainConfig) -> dict:
     np_rng = np.random.default_rng(cfg.seed)
     out = Path(cfg.out)
     ckpt = out / f"{cfg.model}_ham10000.safetensors"
+    meta = checkpoint_metadata(cfg)
 
     ds = load_ham10000(cfg.data)
     if ds.missing:
@@ -214,7 +222,7 @@ def train(cfg: TrainConfig) -> dict:
         improved = m.balanced_accuracy > best_bal
         if improved:
             best_bal, best_epoch = m.balanced_accuracy, epoch
-            save_safetensors(model, ckpt)
+            save_safetensors(model, ckpt, meta)
         _log(f"epoch {epoch}/{cfg.epochs} loss {rec['train_loss']} val acc {m.accuracy:.4f} "
              f"bal {m.balanced_accuracy:.4f} mel-sens {m.sensitivity} ({train_s:.0f}s){' *best*' if improved else ''}")
         _write_metrics(out, cfg, history, None, t_start)
@@ -230,7 +238,7 @@ def train(cfg: TrainConfig) -> dict:
         tau, m_adj = choose_tau(val_logits, val.labels, log_prior)
         with torch.no_grad():
             best.classifier[1].bias -= torch.from_numpy((tau * log_prior).astype(np.float32))
-        save_safetensors(best, ckpt)
+        save_safetensors(best, ckpt, meta)
         _log(f"logit adjustment tau={tau}: val acc {m_adj.accuracy:.4f} bal {m_adj.balanced_accuracy:.4f}")
 
     skipped_test = Skipped()

@@ -1,0 +1,44 @@
+"""``sramflow evaluate``: float and INT8 accuracy on HAM10000 or an image folder (torch imported lazily)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _cmd_evaluate(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sramflow.cli import _model_source
+    from sramflow.eval.evaluate import EvalConfig, evaluate, per_class_table
+    from sramflow.jsonio import write_json_atomic
+
+    cfg = EvalConfig(data=a.data, split=a.split, split_file=a.split_file, calib_data=a.calib_data,
+                     calib_images=a.calib_images, calib_method=a.calib_method, batch_size=a.batch_size,
+                     int8=not a.float_only, seed=a.seed, progress=not a.no_progress)
+    result = evaluate(_model_source(a), cfg)
+    print(per_class_table(result))
+    if a.out:
+        path = Path(a.out) / "accuracy_report.json"
+        write_json_atomic(path, result.report)
+        print(f"\nwrote {path}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from sramflow.cli import _add_model_args
+
+    p = sub.add_parser("evaluate", help="float and INT8 accuracy on HAM10000 or an image folder")
+    _add_model_args(p)
+    p.add_argument("--data", required=True, help="HAM10000 folder (metadata CSV, images found recursively) "
+                   "or an image folder <class>/<image>")
+    p.add_argument("--split", choices=("train", "val", "test", "all"), default="test",
+                   help="split of the split file to evaluate; 'all': every image in the folder (default test)")
+    p.add_argument("--split-file", default=None, help="split JSON (default weights/ham10000_split.json)")
+    p.add_argument("--out", default=None, help="folder for accuracy_report.json")
+    p.add_argument("--calib-images", type=int, default=200, help="training images for INT8 calibration (default 200)")
+    p.add_argument("--calib-data", default=None, help="HAM10000 folder holding the training images (default --data)")
+    p.add_argument("--calib-method", choices=("minmax", "percentile", "mse"), default="percentile")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--float-only", action="store_true", help="skip the INT8 half")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_evaluate)

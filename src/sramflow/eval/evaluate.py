@@ -1,0 +1,252 @@
+"""Evaluate a model on HAM10000 (or an image folder): float (torch) and INT8 (the integer reference).
+
+Both halves see exactly the same preprocessed arrays (``sramflow.data.preprocess``). INT8 is
+calibrated on training images only: the ``train`` ids of the split file, found in ``calib_data``
+(default: the evaluated folder). Images that do not decode are skipped by name and counted.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sramflow.data.dataset import Item, Skipped, ham_items, iter_batches
+from sramflow.data.ham10000 import LABELS, MELANOMA, load_ham10000, read_split, select
+from sramflow.data.imagefolder import is_ham10000, load_image_folder
+from sramflow.errors import DataError, SramflowError
+from sramflow.eval.metrics import Metrics, agreement, compute_metrics
+from sramflow.frontend.source import DEFAULT_RESOLUTION, ModelSource
+
+DEFAULT_SPLIT_FILE = "weights/ham10000_split.json"
+SPLITS = ("train", "val", "test", "all")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    data: str
+    split: str = "test"
+    split_file: str | None = None
+    calib_data: str | None = None
+    calib_images: int = 200
+    calib_method: str = "percentile"
+    batch_size: int = 64
+    int8: bool = True
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class EvalData:
+    items: tuple[Item, ...]
+    class_names: tuple[str, ...]
+    missing: tuple[str, ...]  # listed in the metadata, not on disk
+    description: str
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    n_images: int
+    float_metrics: Metrics
+    int8_metrics: Metrics | None
+    agreement: float | None
+    skipped: tuple[str, ...]
+    report: dict[str, Any]
+
+
+def checkpoint_header(path: str | None) -> dict[str, str]:
+    """Metadata of a safetensors checkpoint (resolution, classes), or {} for other files."""
+    if not path or not str(path).endswith(".safetensors") or not Path(path).is_file():
+        return {}
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="np") as f:
+            return dict(f.metadata() or {})
+    except Exception:  # unreadable headers are reported by the checkpoint loader itself
+        return {}
+
+
+def _split_file(cfg: EvalConfig) -> Path | None:
+    if cfg.split_file:
+        p = Path(cfg.split_file)
+        if not p.is_file():
+            raise DataError(f"{p}: split file not found")
+        return p
+    p = Path(DEFAULT_SPLIT_FILE)
+    return p if p.is_file() else None
+
+
+def resolve_data(cfg: EvalConfig, class_names: Sequence[str] | None) -> EvalData:
+    if cfg.split not in SPLITS:
+        raise DataError(f"--split must be one of {', '.join(SPLITS)}, got {cfg.split!r}")
+    if is_ham10000(cfg.data):
+        ds = load_ham10000(cfg.data)
+        split = None
+        if cfg.split != "all":
+            sf = _split_file(cfg)
+            if sf is None:
+                raise DataError(f"--split {cfg.split} needs the split file ({DEFAULT_SPLIT_FILE} or --split-file); "
+                                "or use --split all")
+            split = read_split(sf)
+        samples = select(ds, split, cfg.split)
+        if not samples:
+            raise DataError(f"{cfg.data}: no images of split {cfg.split!r} found (does the split file belong to this data?)")
+        return EvalData(tuple(ham_items(samples)), LABELS, ds.missing, f"HAM10000 {cfg.data} ({cfg.split})")
+    if cfg.split != "all":
+        raise DataError(f"{cfg.data}: an image folder (no HAM10000 metadata CSV) has no splits; use --split all")
+    f = load_image_folder(cfg.data, class_names)
+    return EvalData(f.items, f.class_names, (), f"image folder {cfg.data}")
+
+
+def calibration_items(cfg: EvalConfig) -> list[Item]:
+    """``calib_images`` training images (seeded sample of the split file's train ids)."""
+    root = cfg.calib_data or cfg.data
+    sf = _split_file(cfg)
+    if not is_ham10000(root) or sf is None:
+        raise DataError(f"INT8 calibration needs training images: a HAM10000 folder (--calib-data, now {root}) "
+                        f"and the split file ({DEFAULT_SPLIT_FILE} or --split-file)")
+    train = select(load_ham10000(root), read_split(sf), "train")
+    if not train:
+        raise DataError(f"{root}: holds none of the split file's training images; pass --calib-data with the training "
+                        "images (e.g. ../shared/data/ham10000)")
+    rng = random.Random(cfg.seed)
+    picked = rng.sample(train, min(cfg.calib_images, len(train)))
+    return ham_items(sorted(picked, key=lambda s: s.image_id))
+
+
+def _float_predictor(src: ModelSource, graph: Any) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """Float logits: the torch model for built-in/checkpoint models, the float reference for ONNX."""
+    import torch
+
+    if src.onnx:
+        from sramflow.reference.float_exec import run_float
+
+        return (lambda x: np.asarray(run_float(graph, x), dtype=np.float32).reshape(len(x), -1)), 0
+    if src.checkpoint:
+        from sramflow.models.checkpoint import load_checkpoint
+
+        net = load_checkpoint(src.checkpoint, src.model, src.num_classes, src.trust_checkpoint).model
+    else:
+        from sramflow.models.efficientnet import build_model
+
+        net = build_model(src.model or "efficientnet_b0", src.num_classes or len(LABELS), seed=src.seed)
+    net = net.eval().to(memory_format=torch.channels_last)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return net(torch.from_numpy(x).contiguous(memory_format=torch.channels_last)).numpy()
+
+    return run, int(net.num_classes)
+
+
+def evaluate(src: ModelSource, cfg: EvalConfig) -> EvalResult:
+    from tqdm import tqdm
+
+    from sramflow.frontend.source import load_graph
+
+    header = checkpoint_header(src.checkpoint)
+    resolution = src.resolution or int(header.get("resolution", DEFAULT_RESOLUTION))
+    src = ModelSource(src.model, src.num_classes, resolution, src.checkpoint, src.onnx, src.trust_checkpoint, src.seed)
+    header_classes = tuple(header["classes"].split(",")) if header.get("classes") else None
+    data = resolve_data(cfg, header_classes)
+    loaded = load_graph(src)
+    if loaded.num_classes != len(data.class_names):
+        raise SramflowError(f"the model has {loaded.num_classes} outputs but the data has {len(data.class_names)} classes")
+    predict_float, _ = _float_predictor(src, loaded.graph)
+
+    qgraph, predict_int8 = None, None
+    skipped_calib = Skipped()
+    if cfg.int8:
+        try:
+            from sramflow.quant.api import predict_int8 as _p, quantize_graph
+        except ModuleNotFoundError as exc:
+            raise SramflowError(f"INT8 evaluation needs sramflow.quant.api ({exc}); pass --float-only to skip it") from None
+        calib = list(iter_batches(calibration_items(cfg), resolution, cfg.batch_size, skipped_calib))
+        qgraph = quantize_graph(loaded.graph, [b.x for b in calib], cfg.calib_method)
+        predict_int8 = _p
+
+    skipped = Skipped()
+    y_true, p_float, p_int8 = [], [], []
+    bar = tqdm(total=len(data.items), desc="evaluate", unit="img", disable=not cfg.progress)
+    for batch in iter_batches(data.items, resolution, cfg.batch_size, skipped):
+        y_true.append(batch.labels)
+        p_float.append(predict_float(batch.x).argmax(1))
+        if qgraph is not None and predict_int8 is not None:
+            p_int8.append(np.asarray(predict_int8(qgraph, batch.x)).reshape(len(batch.x), -1).argmax(1))
+        bar.update(len(batch.names))
+    bar.update(len(skipped))
+    bar.close()
+    if not y_true:
+        raise DataError(f"{cfg.data}: none of the {len(data.items)} images decoded")
+    yt, pf = np.concatenate(y_true), np.concatenate(p_float)
+    positive = MELANOMA if MELANOMA in data.class_names else None
+    m_float = compute_metrics(yt, pf, data.class_names, positive)
+    m_int8, agree = None, None
+    if p_int8:
+        pi = np.concatenate(p_int8)
+        m_int8 = compute_metrics(yt, pi, data.class_names, positive)
+        agree = agreement(pf, pi)
+    report = build_report(cfg, src, data, m_float, m_int8, agree, skipped, skipped_calib, resolution)
+    return EvalResult(int(len(yt)), m_float, m_int8, agree, tuple(skipped.names()), report)
+
+
+def build_report(cfg: EvalConfig, src: ModelSource, data: EvalData, m_float: Metrics, m_int8: Metrics | None,
+                 agree: float | None, skipped: Skipped, skipped_calib: Skipped, resolution: int) -> dict[str, Any]:
+    def block(m: Metrics) -> dict[str, Any]:
+        return {**m.to_json(), "top1_agreement_float_vs_int8": agree}
+
+    return {
+        "n_images": m_float.n_images,
+        "data": data.description,
+        "split": cfg.split,
+        "model": src.checkpoint or src.onnx or src.model,
+        "resolution": resolution,
+        "classes": list(data.class_names),
+        "n_skipped_undecodable": len(skipped),
+        "skipped_undecodable": skipped.reasons,
+        "n_missing_from_disk": len(data.missing),
+        "missing_from_disk": list(data.missing),
+        "float": block(m_float),
+        "int8": block(m_int8) if m_int8 is not None else None,
+        "int8_calibration": None if m_int8 is None else {
+            "images": cfg.calib_images, "method": cfg.calib_method, "source": "train split of the split file",
+            "skipped_undecodable": skipped_calib.names()},
+        "top1_agreement_float_vs_int8": agree,
+    }
+
+
+def per_class_table(result: EvalResult) -> str:
+    def f(v: float | None) -> str:
+        return "   -  " if v is None else f"{v:6.3f}"
+
+    mf, mi = result.float_metrics, result.int8_metrics
+    head = f"{'class':<8}{'support':>8}  {'float P':>7} {'R':>6} {'F1':>6}"
+    if mi is not None:
+        head += f"   {'int8 P':>6} {'R':>6} {'F1':>6}"
+    lines = [head, "-" * len(head)]
+    for i, c in enumerate(mf.per_class):
+        row = f"{c.name:<8}{c.support:>8}  {f(c.precision):>7} {f(c.recall)} {f(c.f1)}"
+        if mi is not None:
+            q = mi.per_class[i]
+            row += f"   {f(q.precision)} {f(q.recall)} {f(q.f1)}"
+        lines.append(row)
+    lines.append("-" * len(head))
+
+    def summary(name: str, m: Metrics) -> str:
+        s = f"{name}: accuracy {m.accuracy:.4f}  balanced accuracy {m.balanced_accuracy:.4f}"
+        if m.positive_class:
+            s += f"  {m.positive_class} sensitivity {f(m.sensitivity).strip()} specificity {f(m.specificity).strip()}"
+        return s
+
+    lines.append(summary("float", mf))
+    if mi is not None:
+        lines.append(summary("int8 ", mi))
+        lines.append(f"float-vs-INT8 top-1 agreement {result.agreement:.4f}")
+    lines.append(f"{result.n_images} images evaluated, {len(result.skipped)} skipped (do not decode)"
+                 + (f": {', '.join(result.skipped[:10])}" if result.skipped else ""))
+    return "\n".join(lines)

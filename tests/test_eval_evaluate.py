@@ -1,0 +1,61 @@
+"""``sramflow evaluate`` end to end on a synthetic HAM10000 folder with a random-weight model (float half)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sramflow import cli
+from sramflow.data.ham10000 import LABELS, load_ham10000, make_split, write_split
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cli.main() appends the extra subcommands on every call; start each test from an empty list."""
+    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", [])
+
+
+def main(argv: list[str]) -> int:
+    return cli.main(argv)
+
+
+def _ham(root: Path, n_lesions: int = 21) -> None:
+    rows = []
+    for k in range(n_lesions):
+        rows.append(f"HAM_{k},ISIC_{k:07d},{LABELS[k % 7]},histo,50,male,back\n")
+        p = root / "HAM10000_images_part_1" / f"ISIC_{k:07d}.jpg"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.random.default_rng(k).integers(0, 255, (15, 20, 3), dtype=np.uint8)).save(p)
+    (root / "HAM10000_metadata.csv").write_text("lesion_id,image_id,dx,dx_type,age,sex,localization\n" + "".join(rows))
+
+
+def test_evaluate_float_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "ham"
+    _ham(data)
+    (data / "HAM10000_images_part_1" / "ISIC_0000005.jpg").write_bytes(b"broken")
+    split = tmp_path / "split.json"
+    write_split(make_split(load_ham10000(data).samples, seed=0), split)
+    out = tmp_path / "out"
+    rc = main(["evaluate", "--model", "efficientnet_lite0", "--num-classes", "7", "--resolution", "32",
+               "--data", str(data), "--split", "all", "--split-file", str(split), "--out", str(out),
+               "--float-only", "--no-progress"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "balanced accuracy" in text and "ISIC_0000005" in text
+    rep = json.loads((out / "accuracy_report.json").read_text())
+    assert rep["n_images"] == 20 and rep["n_skipped_undecodable"] == 1
+    assert set(rep["float"]) >= {"accuracy", "balanced_accuracy", "per_class", "mel_sensitivity",
+                                  "mel_specificity", "confusion_matrix", "top1_agreement_float_vs_int8"}
+    assert sum(map(sum, rep["float"]["confusion_matrix"]["counts"])) == 20
+    assert rep["int8"] is None
+
+
+def test_evaluate_image_folder_needs_split_all(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "nv").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "nv" / "a.png")
+    rc = main(["evaluate", "--data", str(tmp_path), "--split", "test", "--float-only", "--no-progress"])
+    assert rc == 2 and "use --split all" in capsys.readouterr().err
