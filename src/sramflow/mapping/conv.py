@@ -243,6 +243,7 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
         "offchip_psum_write_bytes": extra * out_bytes * PSUM_BYTES,
         "dma_transfers": f_w * n["g"] * n["k"] * n["c"] + f_i * n["g"] * n["c"] * n["p"] + b_loads
         + out_tiles * (1 + 2 * extra),
+        "dma_loads": f_w * n["g"] * n["k"] * n["c"] + f_i * n["g"] * n["c"] * n["p"] + b_loads + out_tiles * extra,
     }
 
 

@@ -96,10 +96,12 @@ def _load(slots: _Slots, operand: str, key: tuple, region: tuple, nbytes: int, w
 def summed_counts(steps) -> dict[str, int]:  # noqa: ANN001
     """Totals of an enumerated schedule, in the terms of ``Counts`` (for tests and the functional sim)."""
     tot = {"macs": 0, "sram_reads_compute": 0, "sram_writes_compute": 0, "sram_writes_dma": 0, "sram_reads_dma": 0,
-           "offchip_load_bytes": 0, "offchip_store_bytes": 0, "dma_transfers": 0, "steps": 0}
+           "offchip_load_bytes": 0, "offchip_store_bytes": 0, "dma_transfers": 0, "dma_loads": 0, "steps": 0}
     for st in steps:
         if st.kind == "compute":
             tot["macs"] += st.macs
+            tot["vector_ops"] = tot.get("vector_ops", 0) + st.vector_ops
+            tot["lut_ops"] = tot.get("lut_ops", 0) + st.lut_ops
             tot["sram_reads_compute"] += st.sram_reads
             tot["sram_writes_compute"] += st.sram_writes
             tot["steps"] += 1
@@ -107,6 +109,7 @@ def summed_counts(steps) -> dict[str, int]:  # noqa: ANN001
             tot["sram_writes_dma"] += st.sram_writes
             tot["offchip_load_bytes"] += st.offchip_bytes
             tot["dma_transfers"] += 1
+            tot["dma_loads"] += 1
         else:
             tot["sram_reads_dma"] += st.sram_reads
             tot["offchip_store_bytes"] += st.offchip_bytes

@@ -22,6 +22,7 @@ class Counts:
     offchip_psum_read_bytes: int = 0
     offchip_psum_write_bytes: int = 0
     dma_transfers: int = 0
+    dma_loads: int = 0  # refills of a tile buffer ("swaps")
     mac_cycles: int = 0  # sum over steps of ceil(step MACs / MACs per cycle)
     vector_cycles: int = 0  # sum over steps of ceil(step ops / lanes)
     steps: int = 0

@@ -1,0 +1,153 @@
+"""Vector-unit schedules for non-MAC nodes (activations, add, multiply, SE channel scale, pooling).
+
+Data is treated as ``segments`` (channels, or one flat segment) of ``seg_len`` int8 elements, processed
+in chunks of ``chunk`` elements within a segment. Per chunk of x elements: each full-size input is
+loaded (x bytes, ceil(x / word_bytes) word writes) and read by the vector unit (same words); a per-segment
+scalar (SE scale) is loaded once per segment (1 byte, 1 word) and read once per chunk (1 word); an
+element-wise result is written (ceil(x / word_bytes) words), read by the store DMA and sent off-chip;
+a reduction (global average pool) keeps its sum in the vector unit's accumulator and writes, stores and
+sends one byte per segment. Vector cycles per chunk = ceil((ops + lut look-ups) / lanes); a reduction
+adds its requantize op to the last chunk of each segment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from sramflow.errors import MappingError
+from sramflow.hw.spec import HardwareSpec
+from sramflow.mapping.counts import Counts, ceil_div
+from sramflow.mapping.schedule import Buffer, Step, allocate, buffer_of
+
+
+@dataclass(frozen=True)
+class VectorShape:
+    name: str
+    op: str
+    segments: int
+    seg_len: int
+    full_inputs: int  # full-size int8 operands (1 or 2)
+    const_inputs: int  # how many of them are constants (booked as weights)
+    scale: bool  # a per-segment scalar operand (channel broadcast)
+    reduce: bool  # one output per segment (global average pool)
+    ops_per_elem: int
+    lut_per_elem: int
+
+
+@dataclass(frozen=True)
+class VectorSchedule:
+    shape: VectorShape
+    word_bytes: int
+    lanes: int
+    chunk: int
+    double_buffered: bool
+    buffers: tuple[Buffer, ...]
+
+    @cached_property
+    def counts(self) -> Counts:
+        return Counts(**{k: int(v) for k, v in vector_counts(self.shape, self.word_bytes, self.lanes,
+                                                              self.chunk).items()})
+
+    @property
+    def fits_whole(self) -> bool:
+        return self.chunk >= self.shape.seg_len and self.shape.segments == 1
+
+    def steps(self):  # noqa: ANN201 - generator of Step
+        sh, wb = self.shape, self.word_bytes
+        slot = 0
+        for s in range(sh.segments):
+            if sh.scale:
+                yield Step("load", "scale", (("seg", s, s + 1),), buffer_of(self.buffers, "scale", 0).base_word, 1,
+                           sram_writes=1)
+            for x0 in range(0, sh.seg_len, self.chunk):
+                x = min(self.chunk, sh.seg_len - x0)
+                region = (("seg", s, s + 1), ("elem", x0, x0 + x))
+                if self.double_buffered:
+                    slot = 1 - slot
+                base_in = buffer_of(self.buffers, "inputs", slot).base_word
+                per = ceil_div(x, wb)
+                for j in range(sh.full_inputs):
+                    yield Step("load", f"inputs{j}", region, base_in + j * ceil_div(self.chunk, wb), x,
+                               sram_writes=per)
+                last = x0 + x >= sh.seg_len
+                ops = sh.ops_per_elem * x + (1 if sh.reduce and last else 0)
+                lut = sh.lut_per_elem * x
+                reads = sh.full_inputs * per + (1 if sh.scale else 0)
+                base_out = buffer_of(self.buffers, "outputs", slot).base_word
+                writes = (1 if last else 0) if sh.reduce else per
+                yield Step("compute", "vector", region, base_out, sram_reads=reads, sram_writes=writes,
+                           vector_ops=ops, lut_ops=lut)
+                if writes:
+                    yield Step("store", "outputs", region, base_out, 1 if sh.reduce else x, sram_reads=writes)
+
+
+def vector_counts(sh: VectorShape, wb: int, lanes: int, chunk) -> dict:  # noqa: ANN001
+    n = ceil_div(sh.seg_len, chunk)
+    last = sh.seg_len - (n - 1) * chunk
+    words = (n - 1) * ceil_div(chunk, wb) + ceil_div(last, wb)  # per segment, one operand
+    S, L = sh.segments, sh.seg_len
+    per_chunk = sh.ops_per_elem + sh.lut_per_elem
+    red = 1 if sh.reduce else 0
+    vcyc = (n - 1) * ceil_div(per_chunk * chunk, lanes) + ceil_div(per_chunk * last + red, lanes)
+    const_bytes = S * L * sh.const_inputs
+    out_words = S * red + (1 - red) * S * words
+    return {
+        "vector_ops": S * (sh.ops_per_elem * L + red) + 0 * n,
+        "lut_ops": S * L * sh.lut_per_elem + 0 * n,
+        "sram_reads_compute": S * (sh.full_inputs * words + (n if sh.scale else 0)),
+        "sram_writes_compute": out_words,
+        "sram_writes_dma": S * (sh.full_inputs * words + (1 if sh.scale else 0)),
+        "sram_reads_dma": out_words,
+        "offchip_weight_bytes": const_bytes + 0 * n,
+        "offchip_input_bytes": S * L * sh.full_inputs - const_bytes + (S if sh.scale else 0) + 0 * n,
+        "offchip_output_bytes": (S if sh.reduce else S * L) + 0 * n,
+        "offchip_psum_read_bytes": 0 * n,
+        "offchip_psum_write_bytes": 0 * n,
+        "dma_transfers": S * (sh.full_inputs * n + (1 if sh.scale else 0) + (1 if sh.reduce else n)),
+        "dma_loads": S * (sh.full_inputs * n + (1 if sh.scale else 0)),
+        "vector_cycles": S * vcyc,
+        "mac_cycles": 0 * n,
+        "macs": 0 * n,
+        "register_accesses": 0 * n,
+        "steps": S * n,
+    }
+
+
+def footprint(sh: VectorShape, wb: int, chunk, double):  # noqa: ANN001, ANN201
+    nbuf = np.where(double, 2, 1)
+    out = 1 if sh.reduce else ceil_div(chunk, wb)
+    return (1 if sh.scale else 0) + nbuf * (sh.full_inputs * ceil_div(chunk, wb) + out)
+
+
+def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSchedule:
+    from sramflow.mapping.conv_search import balanced_sizes
+    from sramflow.sim.cost import busy_cycles, energy_pj, objective_value, total_cycles
+
+    wb, cap, lanes = hw.main_sram.word_bytes, hw.main_sram.total_words, hw.vector_unit.lanes
+    chunks = np.array(balanced_sizes(sh.seg_len), dtype=np.int64)
+    best = None
+    for double in ((False, True) if hw.main_sram.double_buffering else (False,)):
+        ok = footprint(sh, wb, chunks, double) <= cap
+        if not ok.any():
+            continue
+        c = vector_counts(sh, wb, lanes, chunks)
+        cyc = total_cycles(busy_cycles(c, hw), double)
+        en = sum(energy_pj(c, hw, cyc).values())
+        obj = objective_value(objective, cyc, en)
+        idx = np.flatnonzero(ok)
+        i = idx[np.lexsort((-chunks[idx], obj[idx]))[0]]
+        if best is None or float(obj[i]) < best[0]:
+            best = (float(obj[i]), double, int(chunks[i]))
+    if best is None:
+        need = int(footprint(sh, wb, 1, False)) * wb
+        raise MappingError(f"node {sh.name!r}: no chunk fits the {cap * wb}-byte SRAM; minimum working set is "
+                           f"{need} bytes")
+    _, double, chunk = best
+    sizes = {"inputs": sh.full_inputs * ceil_div(chunk, wb), "outputs": 1 if sh.reduce else ceil_div(chunk, wb)}
+    if sh.scale:
+        sizes = {"scale": 1} | sizes
+    buffers = allocate(sizes, ("inputs", "outputs") if double else ())
+    return VectorSchedule(sh, wb, lanes, chunk, double, buffers)

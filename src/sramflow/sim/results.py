@@ -1,0 +1,113 @@
+"""Typed simulation results and their JSON forms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sramflow.mapping.counts import Counts
+from sramflow.sim.cost import COMPONENTS
+
+
+@dataclass(frozen=True)
+class Bounds:
+    compute_cycles: int  # MACs / MACs per cycle (vector ops / lanes for vector nodes)
+    offchip_cycles: int  # compulsory bytes (each weight, input, output once) / bandwidth
+    compulsory_bytes: int
+
+    @property
+    def cycles(self) -> int:
+        return max(self.compute_cycles, self.offchip_cycles)
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    name: str
+    op: str
+    unit: str  # "mac" or "vector"
+    counts: Counts
+    busy_cycles: Mapping[str, int]  # offchip, sram_port, mac, vector
+    overlapped: bool  # double buffered: transfers overlap compute
+    cycles: int
+    time_ms: float
+    energy_pj_by_component: Mapping[str, float]
+    bounds: Bounds
+    binding_resource: str
+
+    @property
+    def energy_uj(self) -> float:
+        return sum(self.energy_pj_by_component.values()) * 1e-6
+
+
+def offchip_by_operand(c: Counts) -> dict[str, int]:
+    return {"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes, "outputs": c.offchip_output_bytes,
+            "partial_sums": c.offchip_psum_read_bytes + c.offchip_psum_write_bytes}
+
+
+def _power_mw(energy_uj: float, time_ms: float) -> float:
+    return energy_uj / time_ms if time_ms > 0 else 0.0
+
+
+def node_json(r: NodeResult) -> dict[str, Any]:
+    c = r.counts
+    return {
+        "name": r.name,
+        "op": r.op,
+        "unit": r.unit,
+        "cycles": r.cycles,
+        "time_ms": r.time_ms,
+        "energy_uj": r.energy_uj,
+        "energy_uj_by_component": {k: r.energy_pj_by_component[k] * 1e-6 for k in COMPONENTS},
+        "avg_power_mw": _power_mw(r.energy_uj, r.time_ms),
+        "offchip_bytes": offchip_by_operand(c),
+        "sram_reads": c.sram_reads,
+        "sram_writes": c.sram_writes,
+        "sram_reads_compute": c.sram_reads_compute,
+        "sram_writes_dma": c.sram_writes_dma,
+        "macs": c.macs,
+        "vector_ops": c.vector_ops + c.lut_ops,
+        "dma_transfers": c.dma_transfers,
+        "busy_cycles": dict(r.busy_cycles),
+        "double_buffered": r.overlapped,
+        "lower_bound_cycles": r.bounds.cycles,
+        "lower_bound_compute_cycles": r.bounds.compute_cycles,
+        "lower_bound_offchip_cycles": r.bounds.offchip_cycles,
+        "ratio_to_lower_bound": r.cycles / r.bounds.cycles if r.bounds.cycles else 1.0,
+        "binding_resource": r.binding_resource,
+    }
+
+
+def total_json(nodes: list[NodeResult], clock_mhz: float) -> dict[str, Any]:
+    cyc = sum(r.cycles for r in nodes)
+    lb = sum(r.bounds.cycles for r in nodes)
+    comp = {k: sum(r.energy_pj_by_component[k] for r in nodes) * 1e-6 for k in COMPONENTS}
+    energy = sum(comp.values())
+    time_ms = cyc / (clock_mhz * 1e3)
+    cg = [r for r in nodes if r.unit == "mac"]
+    tot = Counts()
+    for r in nodes:
+        tot = tot + r.counts
+    binding: dict[str, int] = {}
+    for r in nodes:
+        binding[r.binding_resource] = binding.get(r.binding_resource, 0) + 1
+    return {
+        "nodes": len(nodes),
+        "cycles": cyc,
+        "time_ms": time_ms,
+        "energy_uj": energy,
+        "energy_uj_by_component": comp,
+        "avg_power_mw": _power_mw(energy, time_ms),
+        "offchip_bytes": offchip_by_operand(tot),
+        "sram_reads": tot.sram_reads,
+        "sram_writes": tot.sram_writes,
+        "macs": tot.macs,
+        "vector_ops": tot.vector_ops + tot.lut_ops,
+        "lower_bound_cycles": lb,
+        "ratio_to_lower_bound": cyc / lb if lb else 1.0,
+        "binding_resource_counts": binding,
+        "conv_gemm_nodes": len(cg),
+        "conv_gemm_cycles": sum(r.cycles for r in cg),
+        "conv_gemm_energy_uj": sum(r.energy_uj for r in cg),
+        "conv_gemm_lower_bound_cycles": sum(r.bounds.cycles for r in cg),
+    }
