@@ -1,0 +1,36 @@
+"""``sramflow simulate``: map every layer onto the SRAM and simulate inference analytically."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from sramflow.cli import _add_model_args
+
+    p = sub.add_parser("simulate", help="map every layer onto the SRAM, simulate latency / energy / traffic")
+    _add_model_args(p)
+    p.add_argument("--hw", default="sky130-design1", help="hardware preset name or YAML file")
+    p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
+                   help="what the per-layer mapping search minimizes")
+    p.add_argument("--out", default=None, help="folder for layer_mapping.json, weight_mapping_summary.json, "
+                                               "inference_simulator_report.json")
+    p.set_defaults(func=_cmd_simulate)
+
+
+def _cmd_simulate(a: argparse.Namespace) -> int:
+    from sramflow.cli import _model_source
+    from sramflow.frontend.source import load_graph
+    from sramflow.hw.load import resolve_hw
+    from sramflow.sim.api import simulate_graph
+    from sramflow.sim.summary import summary_text
+    from sramflow.sim.writers import write_outputs
+
+    hw = resolve_hw(a.hw)
+    loaded = load_graph(_model_source(a))
+    res = simulate_graph(loaded.graph, hw, a.objective)
+    print(summary_text(res))
+    if a.out:
+        for path in write_outputs(res, a.out):
+            print(f"wrote {path}")
+    return 0

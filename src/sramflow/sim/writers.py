@@ -1,0 +1,66 @@
+"""The three JSON files of ``sramflow simulate``: layer_mapping, weight_mapping_summary, simulator report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sramflow.jsonio import write_json_atomic
+from sramflow.mapping.conv import ConvSchedule
+from sramflow.sim.api import Schedule, SimulationResult
+from sramflow.sim.results import node_json, offchip_by_operand, total_json
+
+
+def _tiling(sch: Schedule) -> dict[str, Any]:
+    if isinstance(sch, ConvSchedule):
+        t = sch.tiling
+        return {"tile_sizes": {"groups": t.tile_g, "out_channels": t.tile_k, "in_channels": t.tile_c,
+                               "out_rows": t.tile_h, "out_cols": t.tile_w,
+                               "kernel": [sch.shape.kernel_h, sch.shape.kernel_w]},
+                "loop_order": list(t.order), "partial_sums": "spilled off-chip" if sch.spill_psums
+                else "kept in accumulators", "double_buffered": t.double_buffered}
+    return {"tile_sizes": {"segments": 1, "elements": sch.chunk}, "loop_order": ["segment", "chunk"],
+            "partial_sums": "vector accumulator" if sch.shape.reduce else "none",
+            "double_buffered": sch.double_buffered}
+
+
+def layer_mapping_json(res: SimulationResult) -> dict[str, Any]:
+    m = res.hw.main_sram
+    layers = []
+    for sch, r in zip(res.schedules, res.nodes):
+        layers.append({
+            "name": r.name, "op": r.op, "unit": r.unit, **_tiling(sch),
+            "resident_operands": sorted({b.operand for b in sch.buffers}),
+            "buffers": [{"operand": b.operand, "slot": b.slot, "word_range": [b.base_word, b.end_word - 1],
+                         "size_words": b.size_words} for b in sch.buffers],
+            "words_used": max((b.end_word for b in sch.buffers), default=0),
+            "swaps": r.counts.dma_loads, "steps": r.counts.steps, "fits_without_tiling": sch.fits_whole,
+        })
+    return {"hw": res.hw.name, "sram": {"name": m.name, "word_bits": m.word_bits, "words": m.total_words,
+                                        "ports": m.ports}, "objective": res.objective, "layers": layers}
+
+
+def weight_mapping_summary_json(res: SimulationResult) -> dict[str, Any]:
+    whole = sum(1 for s in res.schedules if s.fits_whole)
+    tot = {"weights": 0, "inputs": 0, "outputs": 0, "partial_sums": 0}
+    for r in res.nodes:
+        for k, v in offchip_by_operand(r.counts).items():
+            tot[k] += v
+    return {"hw": res.hw.name, "sram_bytes": res.hw.main_sram.size_bytes, "layers": len(res.nodes),
+            "layers_fitting_whole": whole, "layers_tiled": len(res.nodes) - whole,
+            "swaps": sum(r.counts.dma_loads for r in res.nodes), "bytes_moved": sum(tot.values()),
+            "bytes_moved_by_operand": tot}
+
+
+def report_json(res: SimulationResult) -> dict[str, Any]:
+    return {"graph": res.graph_name, "hw": res.hw.name, "hw_description": res.hw.description,
+            "clock_mhz": res.hw.clock_mhz, "objective": res.objective, "simulation_wall_s": res.wall_s,
+            "total": total_json(list(res.nodes), res.hw.clock_mhz), "nodes": [node_json(r) for r in res.nodes],
+            "uncosted_nodes": list(res.uncosted_nodes)}
+
+
+def write_outputs(res: SimulationResult, out_dir: str | Path) -> list[Path]:
+    out = Path(out_dir)
+    return [write_json_atomic(out / "layer_mapping.json", layer_mapping_json(res)),
+            write_json_atomic(out / "weight_mapping_summary.json", weight_mapping_summary_json(res)),
+            write_json_atomic(out / "inference_simulator_report.json", report_json(res))]
