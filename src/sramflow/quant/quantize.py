@@ -144,6 +144,8 @@ class _Pass:
         attrs.update(fused=fused, act_min=lo, act_max=hi)
         params = {"weights": wq, "weight_scales": ws, "bias": quantize_bias(n.weights["B"], tin.scale, ws),
                   "multiplier": mult, "shift": shift}
+        if kind == "FULLY_CONNECTED":
+            params["effective_scale"] = np.array([float(tin.scale) * float(w) / float(tout.scale) for w in ws], np.float64)
         names = (n.name, act.name) if act else (n.name,)
         return QOp(n.name, kind, (n.inputs[0],), out_name, names, attrs, params)
 

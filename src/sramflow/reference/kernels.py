@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, wrap_int32
+from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double, wrap_int32
 
 Pads = tuple[int, int, int, int]  # top, left, bottom, right
 Pair = tuple[int, int]
@@ -86,13 +86,15 @@ def depthwise_conv2d(x: np.ndarray, x_zp: int, w: np.ndarray, bias: np.ndarray, 
     return _requantize(acc, multiplier, shift, out_zp, act_min, act_max)
 
 
-def fully_connected(x: np.ndarray, x_zp: int, w: np.ndarray, bias: np.ndarray, multiplier: np.ndarray,
-                    shift: np.ndarray, out_zp: int, act_min: int, act_max: int) -> np.ndarray:
-    """FullyConnectedPerChannel (integer_ops/fully_connected.h). x: [N, K] (flattened); w: int8 [out, K]."""
+def fully_connected(x: np.ndarray, x_zp: int, w: np.ndarray, bias: np.ndarray, effective_scale: np.ndarray,
+                    out_zp: int, act_min: int, act_max: int) -> np.ndarray:
+    """FullyConnectedPerChannel as LiteRT's reference kernel runs it (integer_ops/fully_connected.h, the
+    overload taking float scales): int32 accumulation, then round(double(acc) * effective_scale[c]).
+    x: [N, K] (flattened); w: int8 [out, K]; effective_scale float64 [out]."""
     xs = (x.reshape(x.shape[0], -1).astype(np.int32) - x_zp).astype(np.float64)
     acc = np.matmul(xs, w.astype(np.float64).T).astype(np.int64)
     acc = wrap_int32(acc + bias.astype(np.int64)[None, :])
-    return _requantize(acc, multiplier, shift, out_zp, act_min, act_max)
+    return clamp_to_int8(scale_by_double(acc, effective_scale[None, :]) + out_zp, act_min, act_max)
 
 
 def add(x1: np.ndarray, x2: np.ndarray, zp1: int, zp2: int, mult1: int, shift1: int, mult2: int, shift2: int,

@@ -79,6 +79,13 @@ def multiply_by_quantized_multiplier(x: np.ndarray, multiplier: np.ndarray | int
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
 
 
+def scale_by_double(acc: np.ndarray, effective_scale: np.ndarray) -> np.ndarray:
+    """LiteRT's reference per-channel FULLY_CONNECTED rescale: (int32) round(double(acc) * scale), with
+    scale = double(in_scale) * double(w_scale) / double(out_scale). LiteRT's BUILTIN_REF kernel does this
+    in double, not with QuantizeMultiplier; bit-exactness with the oracle needs the same arithmetic."""
+    return round_half_away_array(np.asarray(acc, np.float64) * effective_scale).astype(np.int64)
+
+
 def clamp_to_int8(x: np.ndarray, lo: int = -128, hi: int = 127) -> np.ndarray:
     return np.clip(x, lo, hi).astype(np.int8)
 

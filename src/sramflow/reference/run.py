@@ -36,11 +36,11 @@ def _weighted(fn: Callable[..., np.ndarray]) -> Callable[[QuantizedGraph, QOp, d
     def run(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
         a, p = op.attrs, op.params
         x = env[op.inputs[0]]
-        args = (x, q.tensor(op.inputs[0]).zero_point, p["weights"], p["bias"], p["multiplier"], p["shift"],
-                q.tensor(op.output).zero_point, a["act_min"], a["act_max"])
+        x_zp, out_zp = q.tensor(op.inputs[0]).zero_point, q.tensor(op.output).zero_point
         if fn is K.fully_connected:
-            return fn(*args)
-        return fn(*args, tuple(a["strides"]), tuple(a["pads"]), tuple(a["dilations"]))
+            return fn(x, x_zp, p["weights"], p["bias"], p["effective_scale"], out_zp, a["act_min"], a["act_max"])
+        return fn(x, x_zp, p["weights"], p["bias"], p["multiplier"], p["shift"], out_zp, a["act_min"], a["act_max"],
+                  tuple(a["strides"]), tuple(a["pads"]), tuple(a["dilations"]))
 
     return run
 
