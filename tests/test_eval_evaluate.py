@@ -13,12 +13,6 @@ from sramflow import cli
 from sramflow.data.ham10000 import LABELS, load_ham10000, make_split, write_split
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    """cli.main() appends the extra subcommands on every call; start each test from an empty list."""
-    monkeypatch.setattr(cli, "_EXTRA_COMMANDS", [])
-
-
 def main(argv: list[str]) -> int:
     return cli.main(argv)
 

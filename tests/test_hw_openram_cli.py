@@ -71,11 +71,7 @@ def test_sram_design_report_numbers() -> None:
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    # cli.main() appends the optional subcommands to a module-level list on every call, so a second
-    # in-process call registers 'sram' twice; start each call from an empty list.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli, "_EXTRA_COMMANDS", [])
-        rc = main(list(argv))
+    rc = main(list(argv))
     out, err = capsys.readouterr()
     return rc, out, err
 

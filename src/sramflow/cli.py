@@ -54,18 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="folder for model_analysis.json")
     p.add_argument("--sram-bytes", type=int, default=256, help="SRAM capacity for the 'weights fitting' count")
     p.set_defaults(func=_cmd_analyze)
-    for register in _EXTRA_COMMANDS:
+    for register in _load_extra_commands():
         register(sub)
     return parser
 
 
-# Subcommands registered by other modules (kept torch-free at import time).
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
-
-
-def _load_extra_commands() -> None:
+def _load_extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """The ``register`` functions of the subcommand modules (each torch-free at import time)."""
     import importlib
 
+    found = []
     for mod in ("sramflow.cli_hw", "sramflow.cli_quant", "sramflow.cli_sim", "sramflow.cli_eval"):
         try:
             m = importlib.import_module(mod)
@@ -73,11 +71,11 @@ def _load_extra_commands() -> None:
             if exc.name != mod:
                 raise
             continue
-        _EXTRA_COMMANDS.append(m.register)
+        found.append(m.register)
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _load_extra_commands()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -91,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sramflow: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `sramflow sram info --json | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
