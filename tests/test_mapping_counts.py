@@ -1,0 +1,117 @@
+"""Hand-checked counts on tiny layers (16-bit words = 2 bytes, 16 MACs/cycle, 2 off-chip bytes/cycle)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sramflow.errors import MappingError
+from sramflow.hw.spec import HardwareSpec, MacArray, OffchipMemory, SramMacro, Source, VectorUnit
+from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.conv_search import hw_params, make_conv_schedule, search_conv
+from sramflow.mapping.conv_steps import summed_counts
+from sramflow.mapping.vector import VectorSchedule, VectorShape, vector_counts
+from sramflow.sim.api import price
+
+SRC = Source("assumed", "test")
+
+
+def make_hw(accumulators: int = 16, words: int = 128, ports: str = "1rw", double: bool = False) -> HardwareSpec:
+    sram = SramMacro("t", 16, words, ports, 1, 1.0, 1.0, 0.0, 0.0, 1.0, 10.0, 1.0, 1.8, SRC, double_buffering=double)
+    off = OffchipMemory("o", "abstract", 2.0, 0, 10.0, 10.0, 0.0, SRC)
+    return HardwareSpec("t", "test", 100.0, (sram,), off, MacArray(16, 1.0, 32, accumulators, 0.0, SRC),
+                        VectorUnit(1, 1.0, 256, 1.0, SRC))
+
+
+def pw(k: int = 2, c: int = 4, h: int = 2, w: int = 2) -> ConvShape:
+    return ConvShape("pw", 1, k, c, h, w, h, w, 1, 1, 1, 1, 0, 0)
+
+
+def sched(shape: ConvShape, hw: HardwareSpec, sizes: dict, order=("g", "k", "c", "p"), double=False):  # noqa: ANN001, ANN201
+    return make_conv_schedule(shape, hw_params(hw), {"g": 1, "k": 1, "c": 1, "h": 1, "w": 1} | sizes, order, double)
+
+
+def test_pointwise_that_fits() -> None:
+    hw = make_hw()
+    c = sched(pw(), hw, {"k": 2, "c": 4, "h": 2, "w": 2}).counts
+    # weights 2x4 = 8 B -> 4 words; bias 2 x int32 = 8 B -> 4 words; inputs 4 ch x 2 rows x 1 word (2 B) = 8 words
+    assert (c.macs, c.mac_cycles, c.steps) == (32, 2, 1)
+    assert c.sram_writes_dma == 4 + 4 + 8
+    assert c.sram_reads_compute == 4 + 8 + 4  # each weight, input and bias word once
+    assert (c.sram_writes_compute, c.sram_reads_dma) == (4, 4)  # 8 int8 outputs = 4 words, written then stored
+    assert (c.offchip_weight_bytes, c.offchip_input_bytes, c.offchip_output_bytes) == (16, 16, 8)
+    assert (c.dma_transfers, c.dma_loads) == (4, 3)
+    r = price("pw", "Conv", sched(pw(), hw, {"k": 2, "c": 4, "h": 2, "w": 2}), hw)
+    # no double buffering: max(40 B / 2, 20 DMA port accesses) + max(2 MAC cycles, 20 compute accesses)
+    assert r.cycles == 20 + 20
+    assert r.bounds.compute_cycles == 2 and r.bounds.offchip_cycles == 20
+
+
+def test_pointwise_that_must_be_tiled() -> None:
+    hw = make_hw(accumulators=2)
+    s = search_conv(pw(), hw, "latency")
+    assert s.tiling.tile_k * s.tiling.tile_h * s.tiling.tile_w <= 2
+    c = sched(pw(), hw, {"k": 2, "c": 4}).counts  # 4 pixel tiles of 1 pixel x 2 channels, weights resident
+    assert (c.macs, c.mac_cycles, c.steps) == (32, 4, 4)
+    assert c.sram_writes_dma == 4 + 4 + 4 * 4  # weights once, bias once, 4 input tiles of 4 words (1 B each)
+    assert c.sram_reads_compute == 4 * (4 + 4) + 4 * 4  # per step weights + inputs; bias per output tile
+    assert (c.sram_writes_compute, c.sram_reads_dma) == (4, 4)
+    assert (c.offchip_weight_bytes, c.offchip_input_bytes, c.offchip_output_bytes) == (16, 16, 8)
+    assert (c.dma_transfers, c.dma_loads) == (10, 6)
+
+
+def test_depthwise_3x3() -> None:
+    hw = make_hw(accumulators=32)
+    dw = ConvShape("dw", 2, 1, 1, 4, 4, 4, 4, 3, 3, 1, 1, 1, 1)
+    c = sched(dw, hw, {"g": 2, "h": 4, "w": 4}).counts
+    assert (c.macs, c.mac_cycles) == (2 * 16 * 9, 18)
+    # window 6x6 per channel incl. zero padding, rows of ceil(6/2) = 3 words; only the 4x4 image is fetched
+    assert c.sram_writes_dma == 9 + 4 + 2 * 6 * 3
+    assert c.offchip_input_bytes == 32 and c.offchip_weight_bytes == 18 + 8
+    # no registers: each of the 9 kernel offsets re-reads 4 rows x 3 words per channel
+    assert c.sram_reads_compute == 9 + 9 * 2 * 4 * 3 + 4
+    assert (c.sram_writes_compute, c.sram_reads_dma, c.offchip_output_bytes) == (16, 16, 32)
+
+
+def test_add() -> None:
+    sh = VectorShape("add", "Add", 1, 10, 2, 0, False, False, 2, 0)
+    c = vector_counts(sh, 2, 1, 10)
+    assert (c["sram_writes_dma"], c["sram_reads_compute"]) == (10, 10)  # 2 operands x 5 words
+    assert (c["sram_writes_compute"], c["sram_reads_dma"]) == (5, 5)
+    assert (c["offchip_input_bytes"], c["offchip_output_bytes"], c["dma_transfers"]) == (20, 10, 3)
+    assert (c["vector_ops"], c["vector_cycles"]) == (20, 20)
+
+
+@pytest.mark.parametrize("order", [("g", "k", "c", "p"), ("g", "c", "p", "k"), ("g", "p", "k", "c"),
+                                   ("g", "c", "k", "p")])
+@pytest.mark.parametrize("double", [False, True])
+def test_steps_sum_to_closed_form(order, double) -> None:  # noqa: ANN001
+    hw = make_hw(accumulators=8, words=512, double=True)
+    shapes = [(ConvShape("c3", 1, 5, 3, 7, 9, 4, 5, 3, 3, 2, 2, 1, 1), {"k": 2, "c": 2, "h": 2, "w": 2}),
+              (ConvShape("dw", 6, 1, 1, 5, 5, 5, 5, 3, 3, 1, 1, 1, 1), {"g": 4, "h": 2}),
+              (pw(3, 5, 3, 3), {"k": 2, "c": 3, "w": 2})]
+    for shape, sizes in shapes:
+        s = sched(shape, hw, sizes, order, double)
+        got, c = summed_counts(s.steps()), s.counts
+        assert got["macs"] == c.macs and got["steps"] == c.steps
+        assert (got["sram_reads_compute"], got["sram_writes_compute"]) == (c.sram_reads_compute, c.sram_writes_compute)
+        assert (got["sram_writes_dma"], got["sram_reads_dma"]) == (c.sram_writes_dma, c.sram_reads_dma)
+        assert (got["offchip_load_bytes"], got["offchip_store_bytes"]) == (c.offchip_read_bytes, c.offchip_write_bytes)
+        assert (got["dma_transfers"], got["dma_loads"]) == (c.dma_transfers, c.dma_loads)
+
+
+def test_vector_steps_sum_to_closed_form() -> None:
+    sh = VectorShape("se", "Mul", 3, 7, 1, 0, True, False, 2, 0)
+    s = VectorSchedule(sh, 2, 1, 3, False, ())
+    s = dataclasses.replace(s, buffers=__import__("sramflow.mapping.schedule", fromlist=["allocate"]).allocate(
+        {"scale": 1, "inputs": 2, "outputs": 2}, ()))
+    got, c = summed_counts(s.steps()), s.counts
+    assert (got["sram_reads_compute"], got["sram_writes_compute"]) == (c.sram_reads_compute, c.sram_writes_compute)
+    assert (got["sram_writes_dma"], got["dma_transfers"], got["vector_ops"]) == (c.sram_writes_dma, c.dma_transfers,
+                                                                                 c.vector_ops)
+
+
+def test_no_tile_fits_names_layer_and_working_set() -> None:
+    with pytest.raises(MappingError, match=r"'pw'.*minimum working set is \d+ bytes"):
+        search_conv(pw(), make_hw(words=4), "latency")
