@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from sramflow import cli
 from sramflow.cli import main
 from sramflow.errors import HardwareSpecError
 from sramflow.hw.load import hw_from_dict, hw_to_dict, resolve_hw
