@@ -1,0 +1,88 @@
+"""The `quantize` and `verify` jobs end to end (the CLI only parses flags and calls these)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sramflow.errors import DataError, QuantizationError
+from sramflow.frontend.source import ModelSource, load_graph
+from sramflow.jsonio import write_text_atomic
+from sramflow.quant.api import quantize_graph
+from sramflow.quant.calib_data import CalibrationSet, load_calibration, random_calibration
+from sramflow.quant.qgraph import QuantizedGraph, load_qgraph, save_qgraph
+from sramflow.quant.report import build_report
+from sramflow.reference.run import quantize_input
+
+VERIFY_INPUTS = "verify_inputs.npy"  # a few quantized calibration inputs kept for `sramflow verify`
+
+
+@dataclass(frozen=True)
+class QuantizeJob:
+    source: ModelSource
+    out_dir: str
+    method: str = "percentile"
+    calib_data: str | None = None
+    calib_images: int = 256
+    calib_random: int | None = None
+    export_tflite: str | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class QuantizeResult:
+    qgraph: QuantizedGraph
+    report: dict
+    tflite_path: Path
+
+
+def _calibration(job: QuantizeJob, resolution: int) -> CalibrationSet:
+    if job.calib_random is not None and job.calib_data:
+        raise DataError("give either --calib-data or --calib-random, not both")
+    if job.calib_random is not None:
+        return random_calibration(job.calib_random, resolution, job.seed)
+    if not job.calib_data:
+        raise DataError("calibration needs --calib-data FOLDER (real images) or --calib-random N (architecture-only)")
+    return load_calibration(job.calib_data, job.calib_images, resolution, job.seed)
+
+
+def run_quantize(job: QuantizeJob) -> QuantizeResult:
+    from sramflow.tflite.export import export_tflite
+
+    loaded = load_graph(job.source)
+    calib = _calibration(job, loaded.resolution)
+    q = quantize_graph(loaded.graph, calib.images, job.method, calibration=calib.source, seed=job.seed)
+    out = Path(job.out_dir)
+    save_qgraph(q, out)
+    tfl = export_tflite(q, job.export_tflite or out / "model_int8.tflite")
+    np.save(out / VERIFY_INPUTS, quantize_input(q, calib.images[:16]))
+    extra = {"source": loaded.source, "resolution": loaded.resolution, "num_classes": loaded.num_classes,
+             "calibration_images": int(calib.images.shape[0]), "calibration_random": job.calib_random is not None,
+             "skipped_images": list(calib.skipped), "tflite_path": str(tfl),
+             "quantized_model": [str(out / "quantized.npz"), str(out / "quantized.json")]}
+    report = build_report(loaded.graph, q, calib.images, extra)
+    write_text_atomic(out / "quantization_report.json", json.dumps(report, indent=1))
+    return QuantizeResult(q, report, tfl)
+
+
+def run_verify(quantized_dir: str, images: int, out_dir: str, tflite: str | None = None) -> dict:
+    from sramflow.tflite.export import export_tflite
+    from sramflow.tflite.verify import verify
+
+    q = load_qgraph(quantized_dir)
+    inputs_path = Path(quantized_dir) / VERIFY_INPUTS
+    if not inputs_path.exists():
+        raise QuantizationError(f"{inputs_path}: no stored inputs; re-run 'sramflow quantize'")
+    x = np.load(inputs_path)
+    if images < 1 or images > x.shape[0]:
+        raise QuantizationError(f"--images must be between 1 and {x.shape[0]} (inputs stored by quantize)")
+    model = Path(tflite) if tflite else Path(quantized_dir) / "model_int8.tflite"
+    if not model.exists():
+        model = export_tflite(q, Path(out_dir) / "model_int8.tflite")
+    result = verify(q, model, x[:images])
+    report = {"quantized": str(quantized_dir), "tflite": str(model), **result.to_dict()}
+    write_text_atomic(Path(out_dir) / "verify_report.json", json.dumps(report, indent=1))
+    return report
