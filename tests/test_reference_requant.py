@@ -1,0 +1,82 @@
+"""Unit vectors for the rounding arithmetic (gemmlowp / TFLite semantics), against a scalar C model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sramflow.reference.requant import (
+    INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
+)
+
+
+def _c_trunc_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _srdhm_scalar(a: int, b: int) -> int:
+    if a == b == INT32_MIN:
+        return INT32_MAX
+    ab = a * b
+    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+    return _c_trunc_div(ab + nudge, 1 << 31)
+
+
+def _rdbp_scalar(x: int, e: int) -> int:
+    mask = (1 << e) - 1
+    rem = x & mask
+    thr = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> e) + (1 if rem > thr else 0)
+
+
+def test_quantize_multiplier_vectors() -> None:
+    assert quantize_multiplier(0.0) == (0, 0)
+    assert quantize_multiplier(0.5) == (1 << 30, 0)
+    assert quantize_multiplier(1.0) == (1 << 30, 1)
+    assert quantize_multiplier(0.25) == (1 << 30, -1)
+    assert quantize_multiplier(2.0 ** -40) == (0, 0)  # shift below -31 flushes to zero
+    assert quantize_multiplier(2.0 ** 40) == ((1 << 31) - 1, 30)  # clamped at the top
+    # q * 2^31 rounding up to 2^31 renormalizes: (1 - 2^-33) -> 2^31 -> (2^30, shift + 1)
+    assert quantize_multiplier(1.0 - 2.0 ** -33) == (1 << 30, 1)
+
+
+def test_quantize_multiplier_tie_rounds_away_from_zero() -> None:
+    # 0.5 + 2^-32: q * 2^31 = 2^30 + 0.5 exactly, a tie: rounds up (away from zero)
+    assert quantize_multiplier(0.5 + 2.0 ** -32) == ((1 << 30) + 1, 0)
+
+
+@pytest.mark.parametrize(("x", "e", "want"), [
+    (5, 1, 3), (-5, 1, -3), (3, 1, 2), (-3, 1, -2), (4, 1, 2), (-4, 1, -2), (7, 0, 7),
+    (6, 2, 2), (-6, 2, -2), (INT32_MIN, 31, -1), (INT32_MAX, 31, 1), (-1, 31, 0),
+])
+def test_rounding_divide_by_pot_ties_and_signs(x: int, e: int, want: int) -> None:
+    assert int(rounding_divide_by_pot(np.int64(x), e)) == want == _rdbp_scalar(x, e)
+
+
+def test_srdhm_saturates_int32_min_squared() -> None:
+    assert int(saturating_rounding_doubling_high_mul(np.int64(INT32_MIN), INT32_MIN)) == INT32_MAX
+    assert int(saturating_rounding_doubling_high_mul(np.int64(INT32_MIN), INT32_MAX)) == -INT32_MAX
+    assert int(multiply_by_quantized_multiplier(np.int64(INT32_MIN), INT32_MIN, 0)) == INT32_MAX
+
+
+def test_vectorized_matches_scalar_model_on_random_values() -> None:
+    rng = np.random.default_rng(0)
+    a = np.concatenate([rng.integers(INT32_MIN, INT32_MAX, 4000, endpoint=True), [INT32_MIN, INT32_MAX, 0, -1, 1]])
+    b = rng.integers(1 << 30, 1 << 31, a.size)
+    e = rng.integers(0, 32, a.size)
+    got = saturating_rounding_doubling_high_mul(a, b)
+    assert got.tolist() == [_srdhm_scalar(int(x), int(y)) for x, y in zip(a, b)]
+    got = rounding_divide_by_pot(a, e)
+    assert got.tolist() == [_rdbp_scalar(int(x), int(s)) for x, s in zip(a, e)]
+
+
+def test_multiply_by_quantized_multiplier_shift_extremes() -> None:
+    m, s = quantize_multiplier(1.0)
+    x = np.array([-1000, -1, 0, 1, 12345], np.int64)
+    assert multiply_by_quantized_multiplier(x, m, s).tolist() == x.tolist()
+    m, s = quantize_multiplier(2.0 ** -31)  # largest right shift
+    assert multiply_by_quantized_multiplier(np.array([INT32_MAX, INT32_MIN, 1 << 30], np.int64), m, s).tolist() == [1, -1, 1]
+    m, s = quantize_multiplier(2.0 ** 7)  # left shift wraps like C int32
+    assert multiply_by_quantized_multiplier(np.array([3, -3], np.int64), m, s).tolist() == [384, -384]
