@@ -1,0 +1,43 @@
+"""`sramflow sweep`: design-space exploration (torch-free at import; the model loads when the command runs)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from sramflow.cli import _add_model_args
+
+    p = sub.add_parser("sweep", help="design-space exploration: latency/energy/area over hardware parameters")
+    _add_model_args(p)
+    p.add_argument("--space", required=True, help="sweep.yaml: parameter -> list of values (see docs/sweep.md)")
+    p.add_argument("--out", required=True, help="folder for points.sqlite, results.csv, pareto.csv and plots")
+    p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
+                   help="what the mapper minimizes per layer (default latency)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="local process pool (default) or an existing Dask cluster (--address)")
+    p.add_argument("--address", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--workers", type=int, default=None, help="local pool size (default: CPU count; 1 = serial)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_sweep)
+
+
+def _cmd_sweep(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sramflow.cli import _model_source
+    from sramflow.frontend.source import load_graph
+    from sramflow.sweep.run import SweepOptions, run_sweep
+    from sramflow.sweep.space import load_space
+
+    space = load_space(a.space)
+    opts = SweepOptions(Path(a.out), a.objective, a.executor, a.address, a.workers, not a.no_progress)
+    loaded = load_graph(_model_source(a))
+    info = {"model": loaded.model, "num_classes": loaded.num_classes, "resolution": loaded.resolution,
+            "source": loaded.source}
+    s = run_sweep(space, loaded.graph, info, opts)
+    print(f"{s.points} points ({s.unique_configs} distinct): {s.reused} already stored, {s.computed} computed in "
+          f"{s.wall_s:.1f} s ({s.points_per_minute:.0f} points/min); {s.ok} feasible, {s.infeasible} infeasible")
+    for path in s.outputs:
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,104 @@
+"""One design point -> flat metrics, through the analytical simulator (``sramflow.sim.api``).
+
+The graph is lowered once per sweep (``prepare_graph``) and shipped to each worker once; a point only
+maps and prices it for its hardware. Torch-free: workers never import the frontend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sramflow.errors import HardwareSpecError, MappingError
+from sramflow.hw.spec import HardwareSpec
+from sramflow.mapping.conv import ConvShape
+from sramflow.sim.api import PreparedGraph, simulate_prepared
+from sramflow.sim.cost import COMPONENTS
+from sramflow.sim.results import total_json
+from sramflow.sweep.hwpoint import timing_problem
+from sramflow.sweep.store import PointOutcome
+
+METRICS = (
+    "cycles", "latency_ms", "energy_uj", *(f"energy_uj_{c}" for c in COMPONENTS), "avg_power_mw",
+    "offchip_bytes", "offchip_weight_bytes", "offchip_input_bytes", "offchip_output_bytes",
+    "offchip_psum_bytes", "sram_reads", "sram_writes", "lower_bound_cycles", "ratio_to_lower_bound",
+    "sram_bytes", "sram_area_um2",
+)
+AREA_SCOPE = "SRAM macros only (MAC array, vector unit and off-chip memory area not modelled)"
+
+
+@dataclass(frozen=True)
+class PointTask:
+    key: str
+    params: Mapping[str, Any]
+    hw: HardwareSpec
+    weight_bits: Any  # canonical weight_bits (8 when the space does not sweep it)
+    assumptions: tuple[str, ...]
+
+
+def simulator_supports_weight_bits() -> bool:
+    """Whether the mapper can cost packed sub-byte weights (a ``weight_bits`` field on ``ConvShape``)."""
+    return "weight_bits" in {f.name for f in dataclasses.fields(ConvShape)}
+
+
+def sram_area_um2(hw: HardwareSpec) -> float:
+    return sum(m.area_um2 * m.banks for m in hw.sram)
+
+
+def metrics_of(prep: PreparedGraph, hw: HardwareSpec, objective: str) -> dict[str, Any]:
+    """Simulate one point; raises ``MappingError`` when a node cannot be mapped."""
+    res = simulate_prepared(prep, hw, objective)
+    t = total_json(list(res.nodes), hw.clock_mhz)
+    off = t["offchip_bytes"]
+    return {
+        "cycles": t["cycles"], "latency_ms": t["time_ms"], "energy_uj": t["energy_uj"],
+        **{f"energy_uj_{c}": t["energy_uj_by_component"][c] for c in COMPONENTS},
+        "avg_power_mw": t["avg_power_mw"], "offchip_bytes": sum(off.values()),
+        "offchip_weight_bytes": off["weights"], "offchip_input_bytes": off["inputs"],
+        "offchip_output_bytes": off["outputs"], "offchip_psum_bytes": off["partial_sums"],
+        "sram_reads": t["sram_reads"], "sram_writes": t["sram_writes"],
+        "lower_bound_cycles": t["lower_bound_cycles"], "ratio_to_lower_bound": t["ratio_to_lower_bound"],
+        "sram_bytes": hw.main_sram.size_bytes, "sram_area_um2": sram_area_um2(hw),
+    }
+
+
+def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> PointOutcome:
+    """Evaluate one point: metrics, or infeasible with the reason (clock too fast, no tile fits)."""
+    t0 = time.perf_counter()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    reason = timing_problem(task.hw)
+    metrics: dict[str, Any] = {}
+    if reason is None:
+        if task.weight_bits != 8:
+            raise HardwareSpecError("weight_bits other than 8 needs simulator support (checked before the sweep)")
+        try:
+            metrics = metrics_of(prep, task.hw, objective)
+        except MappingError as exc:
+            reason = str(exc)
+    status = "ok" if reason is None else "infeasible"
+    return PointOutcome(task.key, task.params, status, reason or "", metrics, task.assumptions, worker,
+                        time.perf_counter() - t0)
+
+
+def evaluate_batch(prep: PreparedGraph, tasks: Sequence[PointTask], objective: str) -> list[PointOutcome]:
+    return [evaluate_point(prep, t, objective) for t in tasks]
+
+
+# Process-pool workers receive the prepared graph once, through the pool initializer.
+_WORKER_PREP: PreparedGraph | None = None
+
+
+def init_worker(prep: PreparedGraph) -> None:
+    global _WORKER_PREP
+    _WORKER_PREP = prep
+
+
+def evaluate_batch_in_worker(tasks: Sequence[PointTask], objective: str) -> list[PointOutcome]:
+    if _WORKER_PREP is None:
+        raise RuntimeError("worker was not initialized with the prepared graph")
+    return evaluate_batch(_WORKER_PREP, tasks, objective)

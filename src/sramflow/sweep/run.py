@@ -1,0 +1,172 @@
+"""A sweep from space to results: validate, expand, skip what is stored, evaluate the rest, write outputs.
+
+Reused between points: the graph is loaded and lowered once (``prepare_graph``); each worker receives it
+once. Only the per-point mapping and pricing runs per point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sramflow import __version__
+from sramflow.errors import HardwareSpecError
+from sramflow.hw.load import hw_to_dict, resolve_hw
+from sramflow.hw.spec import HardwareSpec
+from sramflow.ir.graph import Graph
+from sramflow.sim.api import OBJECTIVES, PreparedGraph, prepare_graph
+from sramflow.sweep.errors import SweepError, SweepSpaceError
+from sramflow.sweep.evaluate import PointTask, simulator_supports_weight_bits
+from sramflow.sweep.executors import EXECUTORS, run_dask, run_pool, run_serial
+from sramflow.sweep.hwpoint import point_hw
+from sramflow.sweep.outputs import write_outputs
+from sramflow.sweep.space import Point, SweepSpace, expand
+from sramflow.sweep.store import SCHEMA_VERSION, PointOutcome, PointStore, config_key
+
+DB_NAME = "points.sqlite"
+HW_PARAMS = ("sram_words", "sram_word_bits", "sram_banks", "sram_ports", "macs_per_cycle", "clock_mhz", "offchip")
+OUTPUT_EVERY_S = 10.0
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    out_dir: Path
+    objective: str = "latency"
+    executor: str = "local"
+    address: str | None = None
+    workers: int | None = None  # local pool size (default: CPU count); 1 = in this process
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise SweepError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.executor not in EXECUTORS:
+            raise SweepError(f"--executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+        if self.executor == "dask" and not self.address:
+            raise SweepError("--executor dask runs on an existing cluster: give its scheduler with --address")
+        if self.executor == "local" and self.address:
+            raise SweepError("--address is for --executor dask")
+        if self.workers is not None and self.workers < 1:
+            raise SweepError(f"--workers must be at least 1, got {self.workers}")
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    points: int  # in the space
+    unique_configs: int
+    reused: int  # already stored before this run
+    computed: int  # evaluated by this run
+    ok: int
+    infeasible: int
+    wall_s: float
+    run_id: int
+    outputs: tuple[Path, ...]
+
+    @property
+    def points_per_minute(self) -> float:
+        return self.computed / self.wall_s * 60 if self.wall_s > 0 else 0.0
+
+
+def model_identity(graph: Graph, prep: PreparedGraph, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """What the results depend on from the model: the lowered shapes (hashed) and where they came from."""
+    shapes = hashlib.sha256(repr(prep.shapes).encode()).hexdigest()
+    return {"graph": graph.name, "shapes_sha256": shapes, **extra}
+
+
+def check_space(space: SweepSpace, base: HardwareSpec) -> None:
+    """Errors a space can be refused for before any point runs (each value applied alone to the base)."""
+    for name, values in space.params:
+        if name == "weight_bits":
+            if any(v != 8 for v in values) and not simulator_supports_weight_bits():
+                raise SweepSpaceError(
+                    f"weight_bits: {[v for v in values if v != 8]} cannot be simulated yet: the mapper counts one "
+                    "byte per weight (sramflow.mapping.conv.ConvShape has no weight_bits field); only 8 works")
+            continue
+        for v in values:
+            try:
+                point_hw(base, {name: v})
+            except HardwareSpecError as exc:
+                raise SweepSpaceError(f"{name}: value {v!r} does not fit base {base.name!r}: {exc}") from None
+
+
+def make_tasks(points: list[Point], base: HardwareSpec, ident: Mapping[str, Any], objective: str) -> list[PointTask]:
+    tasks = []
+    for point in points:
+        params = dict(point)
+        wb = params.get("weight_bits", 8)
+        try:
+            ph = point_hw(base, {k: v for k, v in params.items() if k in HW_PARAMS})
+        except HardwareSpecError as exc:  # a combination no macro can have (values alone were checked)
+            raise SweepSpaceError(f"point {params}: {exc}") from None
+        config = {"schema": SCHEMA_VERSION, "sramflow": __version__, "model": dict(ident), "objective": objective,
+                  "hw": hw_to_dict(ph.hw), "weight_bits": wb}
+        tasks.append(PointTask(config_key(config), params, ph.hw, wb, ph.assumptions))
+    return tasks
+
+
+def _batches(tasks: list[PointTask], workers: int) -> list[list[PointTask]]:
+    size = max(1, min(8, math.ceil(len(tasks) / (workers * 8))))
+    return [tasks[i:i + size] for i in range(0, len(tasks), size)]
+
+
+def run_sweep(space: SweepSpace, graph: Graph, model_info: Mapping[str, Any], opts: SweepOptions) -> SweepSummary:
+    t0 = time.perf_counter()
+    base = resolve_hw(space.base)
+    check_space(space, base)
+    prep = prepare_graph(graph)
+    ident = model_identity(graph, prep, model_info)
+    points = expand(space)
+    tasks = make_tasks(points, base, ident, opts.objective)
+    out = Path(opts.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with PointStore(out / DB_NAME) as store:
+        unique = list({t.key: t for t in tasks}.values())
+        done = store.done_keys(t.key for t in unique)
+        todo = [t for t in unique if t.key not in done]
+        run_id = store.start_run(opts.executor, len(points), len(todo))
+        counter = _Progress(store, run_id, len(todo), opts.progress,
+                            lambda: write_outputs(out, space, points, tasks, store, plots=False))
+        workers = opts.workers or os.cpu_count() or 1
+        try:
+            if opts.executor == "dask":
+                run_dask(prep, _batches(todo, 4), opts.objective, str(opts.address), counter)
+            elif workers == 1 or len(todo) <= 1:
+                run_serial(prep, _batches(todo, 1), opts.objective, counter)
+            else:
+                run_pool(prep, _batches(todo, workers), opts.objective, min(workers, len(todo)), counter)
+        finally:
+            counter.close()
+        paths = write_outputs(out, space, points, tasks, store, plots=True)
+        stored = store.get_all()
+    mine = [stored[t.key] for t in unique if t.key in stored]
+    return SweepSummary(len(points), len(unique), len(done), counter.count,
+                        sum(s.outcome.status == "ok" for s in mine), sum(s.outcome.status == "infeasible" for s in mine),
+                        time.perf_counter() - t0, run_id, paths)
+
+
+class _Progress:
+    """Commits each outcome, ticks the progress bar, refreshes the CSV outputs now and then."""
+
+    def __init__(self, store: PointStore, run_id: int, total: int, show: bool, refresh: Any) -> None:
+        from tqdm import tqdm
+
+        self.store, self.run_id, self.count, self.refresh = store, run_id, 0, refresh
+        self.bar = tqdm(total=total, unit="pt", desc="sweep", disable=not show, dynamic_ncols=True)
+        self.last = time.monotonic()
+
+    def __call__(self, o: PointOutcome) -> None:
+        self.store.put(o, self.run_id)
+        self.count += 1
+        self.bar.update(1)
+        if time.monotonic() - self.last > OUTPUT_EVERY_S:
+            self.refresh()
+            self.last = time.monotonic()
+
+    def close(self) -> None:
+        self.bar.close()
