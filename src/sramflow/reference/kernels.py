@@ -37,6 +37,12 @@ def _windows(xp: np.ndarray, kernel: Pair, strides: Pair, dilations: Pair, out_h
     return as_strided(xp, shape, st, writeable=False)
 
 
+def exact_float_type(depth: int) -> type:
+    """float32 when every partial sum of ``depth`` products |(q - zp) * w| <= 255 * 127 stays below 2^24
+    (so every float32 addition is exact), else float64 (exact below 2^53)."""
+    return np.float32 if depth * 255 * 127 < (1 << 24) else np.float64
+
+
 def _requantize(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray, out_zp: int,
                 act_min: int, act_max: int) -> np.ndarray:
     """Per-channel requantization of an int32 accumulator shaped (N, C, ...)."""
@@ -55,11 +61,12 @@ def conv2d(x: np.ndarray, x_zp: int, w: np.ndarray, bias: np.ndarray, multiplier
     oh = out_size(h, kh, strides[0], dilations[0], pads[0], pads[2])
     ow = out_size(wd, kw, strides[1], dilations[1], pads[1], pads[3])
     xp = _centered(x, x_zp, pads)
+    ftype = exact_float_type(c * kh * kw)
     if (kh, kw) == (1, 1) and strides == (1, 1):
-        cols = xp.reshape(n, c, h * wd).astype(np.float64)
+        cols = xp.reshape(n, c, h * wd).astype(ftype)
     else:
-        cols = _windows(xp, (kh, kw), strides, dilations, (oh, ow)).reshape(n, c * kh * kw, oh * ow).astype(np.float64)
-    acc = np.matmul(w.reshape(co, -1).astype(np.float64), cols).astype(np.int64)
+        cols = _windows(xp, (kh, kw), strides, dilations, (oh, ow)).reshape(n, c * kh * kw, oh * ow).astype(ftype)
+    acc = np.matmul(w.reshape(co, -1).astype(ftype), cols).astype(np.int64)
     acc = wrap_int32(acc + bias.astype(np.int64)[:, None])
     return _requantize(acc, multiplier, shift, out_zp, act_min, act_max).reshape(n, co, oh, ow)
 
@@ -95,6 +102,18 @@ def fully_connected(x: np.ndarray, x_zp: int, w: np.ndarray, bias: np.ndarray, e
     acc = np.matmul(xs, w.astype(np.float64).T).astype(np.int64)
     acc = wrap_int32(acc + bias.astype(np.int64)[None, :])
     return clamp_to_int8(scale_by_double(acc, effective_scale[None, :]) + out_zp, act_min, act_max)
+
+
+def pairwise_table(fn, zp1: int, zp2: int) -> np.ndarray:  # noqa: ANN001
+    """A 256 x 256 int8 table of a binary kernel over every pair of int8 inputs. ADD and MUL are pure
+    functions of their two int8 operands, so indexing this table is exactly the kernel, only faster."""
+    q = np.arange(256, dtype=np.uint8).view(np.int8)  # row / column i holds the int8 whose byte is i
+    return fn(q[:, None], q[None, :])
+
+
+def lookup_pairwise(table: np.ndarray, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    a, b = np.broadcast_arrays(x1.view(np.uint8), x2.view(np.uint8))
+    return table.reshape(-1)[(a.astype(np.intp) << 8) | b]
 
 
 def add(x1: np.ndarray, x2: np.ndarray, zp1: int, zp2: int, mult1: int, shift1: int, mult2: int, shift2: int,

@@ -49,14 +49,20 @@ def wrap_int32(x: np.ndarray) -> np.ndarray:
 
 
 def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
-    """gemmlowp SaturatingRoundingDoublingHighMul on int32 values (held in int64)."""
+    """gemmlowp SaturatingRoundingDoublingHighMul on int32 values (held in int64).
+
+    Branch-free: the nudge is 2^30 for ab >= 0 and 1 - 2^30 otherwise, and C's truncating division by
+    2^31 is an arithmetic shift after adding 2^31 - 1 to negative values."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
-    overflow = (a == INT32_MIN) & (b == INT32_MIN)
     ab = a * b
-    t = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-    high = np.where(t >= 0, t >> 31, -((-t) >> 31))  # C division truncates toward zero
-    return np.where(overflow, INT32_MAX, high)
+    sign = ab >> 63  # 0 or -1
+    ab += (1 << 30) - (sign & ((1 << 31) - 1))
+    ab += (ab >> 63) & ((1 << 31) - 1)
+    ab >>= 31
+    if np.any(b == INT32_MIN):
+        ab = np.where((a == INT32_MIN) & (b == INT32_MIN), INT32_MAX, ab)
+    return ab
 
 
 def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray | int) -> np.ndarray:
@@ -64,19 +70,18 @@ def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray | int) -> np.ndar
     x = np.asarray(x, dtype=np.int64)
     e = np.asarray(exponent, dtype=np.int64)
     mask = (np.int64(1) << e) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (x < 0)
-    return (x >> e) + (remainder > threshold)
+    threshold = (mask >> 1) - (x >> 63)  # + 1 where x < 0
+    return (x >> e) + ((x & mask) > threshold)
 
 
 def multiply_by_quantized_multiplier(x: np.ndarray, multiplier: np.ndarray | int,
                                      shift: np.ndarray | int) -> np.ndarray:
     """MultiplyByQuantizedMultiplier (double rounding): int32 x times multiplier * 2^(shift - 31)."""
     shift = np.asarray(shift, dtype=np.int64)
-    left = np.maximum(shift, 0)
-    right = np.maximum(-shift, 0)
-    shifted = wrap_int32(np.asarray(x, dtype=np.int64) << left)
-    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+    x = np.asarray(x, dtype=np.int64)
+    if np.any(shift > 0):
+        x = wrap_int32(x << np.maximum(shift, 0))
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, multiplier), np.maximum(-shift, 0))
 
 
 def scale_by_double(acc: np.ndarray, effective_scale: np.ndarray) -> np.ndarray:

@@ -45,17 +45,33 @@ def _weighted(fn: Callable[..., np.ndarray]) -> Callable[[QuantizedGraph, QOp, d
     return run
 
 
-def _add(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
-    a = op.attrs
-    x1, x2 = _operands(q, op, env)
-    return K.add(x1, x2, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"], a["out_mult"],
-                 a["out_shift"], a["out_zp"], a["act_min"], a["act_max"], a["left_shift"])
+def _add_fn(a: dict) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    return lambda x1, x2: K.add(x1, x2, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
+                                a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"], a["left_shift"])
 
 
-def _mul(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
-    a = op.attrs
-    x1, x2 = _operands(q, op, env)
-    return K.mul(x1, x2, a["zp1"], a["zp2"], a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"])
+def _mul_fn(a: dict) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    return lambda x1, x2: K.mul(x1, x2, a["zp1"], a["zp2"], a["out_mult"], a["out_shift"], a["out_zp"],
+                                a["act_min"], a["act_max"])
+
+
+_TABLES: dict[tuple, np.ndarray] = {}  # keyed by the op's kind and integer parameters (a pure function of them)
+TABLE_MIN_ELEMENTS = 4096  # below this the kernel itself is as fast as building a table
+
+
+def _binary(make: Callable[[dict], Callable[[np.ndarray, np.ndarray], np.ndarray]]) -> Callable[[QuantizedGraph, QOp, dict], np.ndarray]:
+    def run(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
+        x1, x2 = _operands(q, op, env)
+        fn = make(dict(op.attrs))
+        if max(x1.size, x2.size) < TABLE_MIN_ELEMENTS:
+            return fn(x1, x2)
+        key = (op.kind, *sorted((k, v) for k, v in op.attrs.items() if k != "const_tensor"))
+        table = _TABLES.get(key)
+        if table is None:
+            table = _TABLES[key] = K.pairwise_table(fn, op.attrs["zp1"], op.attrs["zp2"])
+        return K.lookup_pairwise(table, x1, x2)
+
+    return run
 
 
 def _relu(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
@@ -75,8 +91,8 @@ RUNNERS: dict[str, Callable[[QuantizedGraph, QOp, dict], np.ndarray]] = {
     "CONV_2D": _weighted(K.conv2d),
     "DEPTHWISE_CONV_2D": _weighted(K.depthwise_conv2d),
     "FULLY_CONNECTED": _weighted(K.fully_connected),
-    "ADD": _add,
-    "MUL": _mul,
+    "ADD": _binary(_add_fn),
+    "MUL": _binary(_mul_fn),
     "LOGISTIC": lambda q, op, env: K.logistic(env[op.inputs[0]], op.params["table"]),
     "MEAN": lambda q, op, env: K.mean_hw(env[op.inputs[0]], op.attrs["x_zp"], op.attrs["mult"], op.attrs["shift"], op.attrs["out_zp"]),
     "RELU": _relu,
