@@ -1,0 +1,54 @@
+"""`sramflow run`: the whole flow (torch-free at import)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from sramflow.cli import _add_model_args
+
+    p = sub.add_parser("run", help="the whole flow: analyze, quantize, verify, (evaluate), map, simulate, report")
+    _add_model_args(p)
+    p.add_argument("--hw", default="sky130-design1", help="hardware preset name or YAML file")
+    p.add_argument("--out", default="sramflow-out", help="output folder (default sramflow-out/)")
+    p.add_argument("--data", default=None, help="HAM10000 folder: real calibration images and the accuracy section")
+    p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
+    p.add_argument("--eval-limit", type=int, default=None, help="evaluate at most N images of the split")
+    p.add_argument("--calib-images", type=int, default=256)
+    p.add_argument("--method", default="percentile", choices=("minmax", "percentile", "mse"))
+    p.add_argument("--objective", default="latency", choices=("latency", "energy", "edp"))
+    p.add_argument("--no-functional", action="store_true", help="skip the functional simulation")
+    p.add_argument("--no-host-baseline", action="store_true", help="skip timing LiteRT on this host")
+    p.add_argument("--save-calibration", action="store_true",
+                   help="store the calibrated ranges beside the checkpoint for runs without --data")
+    d = p.add_argument_group("deployment")
+    d.add_argument("--battery-mah", type=float, default=225.0)
+    d.add_argument("--battery-v", type=float, default=3.0)
+    d.add_argument("--inferences-per-hour", type=float, default=60.0)
+    d.add_argument("--devices", type=int, default=1_000_000, help="fleet size for the yearly extrapolation")
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(a: argparse.Namespace) -> int:
+    from sramflow.cli import _model_source
+    from sramflow.report.deployment import DeploymentConfig
+    from sramflow.report.table import render_table
+    from sramflow.run import RunConfig, run
+
+    cfg = RunConfig(
+        source=_model_source(a), hw=a.hw, out_dir=a.out, data=a.data, split=a.split, eval_limit=a.eval_limit,
+        calib_images=a.calib_images, method=a.method, objective=a.objective, functional=not a.no_functional,
+        host_baseline=not a.no_host_baseline, save_calibration=a.save_calibration, seed=a.seed,
+        deployment=DeploymentConfig(battery_mah=a.battery_mah, battery_v=a.battery_v,
+                                    inferences_per_hour=a.inferences_per_hour, devices=a.devices),
+    )
+    res = run(cfg)
+    s = res.summary
+    print()
+    print(render_table(["", "value"], [["latency per inference", f"{s['latency_ms']:.2f} ms"],
+                                       ["energy per inference", f"{s['energy_mj']:.3f} mJ"],
+                                       ["average power", f"{s['avg_power_mw']:.2f} mW"],
+                                       ["off-chip traffic", f"{s['offchip_mb']:.2f} MB"]]))
+    print(f"\nreport: {s['report']}")
+    return 0

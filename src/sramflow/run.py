@@ -1,0 +1,270 @@
+"""`sramflow run`: the whole flow on one model and one hardware description, step by step.
+
+analyze -> quantize (real images, stored calibration, or random, said plainly) -> verify against
+LiteRT's reference kernels -> accuracy (with --data) -> SRAM design -> map + simulate (and the
+write-up's claimed macro beside it) -> functional simulation on real bytes -> baselines -> report.
+Every step writes its JSON atomically into the output folder; the report reads only those files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sramflow.errors import SramflowError
+from sramflow.frontend.source import LoadedGraph, ModelSource, load_graph
+from sramflow.jsonio import write_json_atomic
+from sramflow.report.deployment import DeploymentConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CHECKPOINT = REPO_ROOT / "weights" / "efficientnet_b0_ham10000.safetensors"
+CLAIMED_HW = "sky130-design1-claimed"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    source: ModelSource
+    hw: str = "sky130-design1"
+    out_dir: str = "sramflow-out"
+    data: str | None = None
+    split: str = "test"
+    eval_limit: int | None = None  # evaluate at most this many images of the split
+    calib_images: int = 256
+    method: str = "percentile"
+    objective: str = "latency"
+    functional: bool = True
+    host_baseline: bool = True
+    save_calibration: bool = False  # store the calibration ranges beside the checkpoint (needs --data)
+    deployment: DeploymentConfig = field(default_factory=DeploymentConfig)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out_dir: Path
+    files: tuple[Path, ...]
+    summary: dict[str, Any]
+
+
+def default_source(src: ModelSource) -> ModelSource:
+    """The embedded defaults: the committed B0 HAM10000 checkpoint at the write-up's 224x224."""
+    resolution = src.resolution or 224
+    if src.checkpoint or src.onnx or src.model:
+        return replace(src, resolution=resolution)
+    if not DEFAULT_CHECKPOINT.is_file():
+        raise SramflowError(f"the reference checkpoint {DEFAULT_CHECKPOINT} is missing; pass --checkpoint, --onnx or --model")
+    return replace(src, checkpoint=str(DEFAULT_CHECKPOINT), resolution=resolution)
+
+
+def calibration_file(checkpoint: str | None, resolution: int, method: str) -> Path | None:
+    if not checkpoint:
+        return None
+    p = Path(checkpoint)
+    return p.with_name(f"{p.name.split('.')[0]}.calibration-{resolution}px-{method}.json")
+
+
+class Progress:
+    """Numbered steps on the terminal, with the time each took."""
+
+    def __init__(self, total: int, quiet: bool = False) -> None:
+        self.total, self.i, self.quiet = total, 0, quiet
+
+    def step(self, title: str, fn: Callable[[], Any]) -> Any:
+        self.i += 1
+        if not self.quiet:
+            print(f"[{self.i}/{self.total}] {title} ...", flush=True)
+        t0 = time.perf_counter()
+        out = fn()
+        if not self.quiet:
+            print(f"      done in {time.perf_counter() - t0:.1f} s", flush=True)
+        return out
+
+
+def _write(out: Path, name: str, obj: dict[str, Any], files: list[Path]) -> dict[str, Any]:
+    files.append(write_json_atomic(out / name, obj))
+    return obj
+
+
+@dataclass(frozen=True)
+class Calibration:
+    qgraph: Any  # QuantizedGraph
+    ranges: dict[str, Any]  # tensor -> Range, as calibrated (stored with --save-calibration)
+    sample: np.ndarray  # a few float inputs for verification and the functional run
+    description: str
+
+
+def _from_inputs(graph: Any, x: np.ndarray, method: str, desc: str, seed: int) -> Calibration:
+    from sramflow.quant.api import batches_of
+    from sramflow.quant.calibrate import collect_stats, ranges
+    from sramflow.quant.quantize import quantize_with_ranges
+
+    r = ranges(collect_stats(graph, batches_of(x), seed=seed), method)
+    return Calibration(quantize_with_ranges(graph, r, method, desc), r, x[:4], desc)
+
+
+def calibrate(cfg: RunConfig, loaded: LoadedGraph) -> Calibration:
+    """Real training images with --data; else ranges stored beside the checkpoint; else random inputs."""
+    from sramflow.quant.calib_data import random_calibration
+    from sramflow.quant.calibrate import Range
+    from sramflow.quant.quantize import quantize_with_ranges
+
+    if cfg.data:
+        from sramflow.data.dataset import load_arrays
+        from sramflow.eval.evaluate import EvalConfig, calibration_items
+
+        items = calibration_items(EvalConfig(data=cfg.data, calib_images=cfg.calib_images, seed=cfg.seed))
+        x = load_arrays(items, loaded.resolution).x
+        desc = f"{len(x)} images of the training split of {cfg.data} (seeded sample, seed {cfg.seed})"
+        return _from_inputs(loaded.graph, x, cfg.method, desc, cfg.seed)
+    stored = calibration_file(cfg.source.checkpoint, loaded.resolution, cfg.method)
+    sample = random_calibration(4, loaded.resolution, cfg.seed).images
+    if stored is not None and stored.is_file():
+        data = json.loads(stored.read_text())
+        r = {t: Range(float(lo), float(hi)) for t, (lo, hi) in data["ranges"].items()}
+        if all(n.output in r for n in loaded.graph.nodes) and loaded.graph.input in r:
+            desc = f"ranges stored in {stored.name} ({data['description']})"
+            return Calibration(quantize_with_ranges(loaded.graph, r, cfg.method, desc), r, sample, desc)
+    cal = random_calibration(32, loaded.resolution, cfg.seed)
+    desc = cal.source + "; no --data given and no stored calibration for this checkpoint"
+    return _from_inputs(loaded.graph, cal.images, cfg.method, desc, cfg.seed)
+
+
+def save_calibration_ranges(cal: Calibration, path: Path) -> Path:
+    """Store calibrated activation ranges so later runs without data reuse them (no images stored)."""
+    ranges = {t: [r.lo, r.hi] for t, r in sorted(cal.ranges.items())}
+    return write_json_atomic(path, {"description": cal.description, "method": cal.qgraph.method, "ranges": ranges})
+
+
+def host_litert_ms(tflite_path: Path, x_int8: np.ndarray, repeats: int = 5) -> dict[str, Any]:
+    """Host CPU context: LiteRT's default (XNNPACK) int8 interpreter on the same .tflite, measured here."""
+    import os
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(tflite_path), num_threads=os.cpu_count() or 1)
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]
+    x = np.ascontiguousarray(x_int8[:1].transpose(0, 2, 3, 1)).astype(inp["dtype"])
+    it.set_tensor(inp["index"], x)
+    it.invoke()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        it.invoke()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return {"engine": "LiteRT int8, default op resolver (XNNPACK)", "threads": os.cpu_count() or 1,
+            "timing_ms_median": float(np.median(times)), "repeats": repeats,
+            "note": "host CPU of the machine that ran sramflow: context only, not an embedded target"}
+
+
+def baselines(analysis: dict[str, Any], host: dict[str, Any] | None) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from sramflow.report.baselines import MCUS, estimate_mcu
+
+    macs = analysis["conv_gemm_macs"]
+    weights = analysis["int8_bytes"]
+    peak = analysis["peak_activation_bytes_int8_fused"]
+    mcus = []
+    for m in MCUS:
+        e = estimate_mcu(m, macs, weights, peak)
+        mcus.append({**asdict(m), "latency_ms": e.latency_ms, "energy_mj": e.energy_mj,
+                     "weights_fit_flash": e.weights_fit_flash, "activations_fit_sram": e.activations_fit_sram,
+                     "how": "modelled: MACs x cycles/MAC at the clock; non-MAC layers and memory stalls excluded"})
+    return {"mcus": mcus, "host": host, "macs": macs, "int8_model_bytes": weights,
+            "peak_activation_bytes_int8_fused": peak}
+
+
+def _functional(loaded: LoadedGraph, cal: Calibration, sim_result: Any, out: Path) -> dict[str, Any] | None:
+    try:
+        from sramflow.funcsim.api import run_functional_graph
+    except ModuleNotFoundError:
+        return None
+    return run_functional_graph(loaded.graph, cal.qgraph, sim_result, cal.sample[:1], out)
+
+
+def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
+    from sramflow.api import analysis_report
+    from sramflow.hw.load import resolve_hw
+    from sramflow.hw.report import sram_design_report
+    from sramflow.quant.qgraph import save_qgraph
+    from sramflow.quant.report import build_report as quant_report
+    from sramflow.reference.run import quantize_input
+    from sramflow.sim.api import prepare_graph, simulate_prepared
+    from sramflow.sim.writers import report_json, write_outputs
+    from sramflow.tflite.export import export_tflite
+    from sramflow.tflite.verify import verify
+
+    cfg = replace(cfg, source=default_source(cfg.source))
+    if cfg.save_calibration and not (cfg.data and cfg.source.checkpoint):
+        raise SramflowError("--save-calibration needs --data (training images) and a checkpoint")
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    steps = 8 + (1 if cfg.data else 0)
+    p = Progress(steps, quiet)
+    hw = resolve_hw(cfg.hw)  # fail early on a bad hardware description
+
+    loaded = p.step("load the model and analyze it", lambda: load_graph(cfg.source))
+    analysis = _write(out, "model_analysis.json", analysis_report(loaded, hw.main_sram.size_bytes), files)
+
+    cal = p.step("calibrate and quantize to INT8 (TFLite int8 spec)", lambda: calibrate(cfg, loaded))
+    files += list(save_qgraph(cal.qgraph, out))
+    tflite = export_tflite(cal.qgraph, out / "model_int8.tflite")
+    files.append(tflite)
+    qrep = quant_report(loaded.graph, cal.qgraph, cal.sample, {
+        "source": loaded.source, "resolution": loaded.resolution, "num_classes": loaded.num_classes,
+        "calibration": cal.description, "tflite_path": str(tflite)})
+    _write(out, "quantization_report.json", qrep, files)
+    if cfg.save_calibration:
+        stored = calibration_file(cfg.source.checkpoint, loaded.resolution, cfg.method)
+        files.append(save_calibration_ranges(cal, stored))
+
+    x8 = quantize_input(cal.qgraph, cal.sample[:1])
+    ver = p.step("verify every tensor against LiteRT's reference kernels", lambda: verify(cal.qgraph, tflite, x8))
+    _write(out, "verify_report.json", {"tflite": str(tflite), **ver.to_dict()}, files)
+
+    accuracy = None
+    if cfg.data:
+        accuracy = p.step(f"accuracy on the {cfg.split} split, float and INT8", lambda: _accuracy(cfg))
+        _write(out, "accuracy_report.json", accuracy, files)
+
+    _write(out, "sram_design.json", sram_design_report(hw), files)
+    prep = prepare_graph(loaded.graph)
+    sim = p.step(f"map every layer onto {hw.name} and simulate", lambda: simulate_prepared(prep, hw, cfg.objective))
+    files += write_outputs(sim, out)
+    claimed = p.step(f"the same on the write-up's claimed macro ({CLAIMED_HW})",
+                     lambda: simulate_prepared(prep, resolve_hw(CLAIMED_HW), cfg.objective))
+    _write(out, "claimed_macro_simulation.json", {"hw": CLAIMED_HW, "total": report_json(claimed)["total"]}, files)
+
+    func = p.step("functional simulation on real bytes through the SRAM model",
+                  lambda: _functional(loaded, cal, sim, out) if cfg.functional else None)
+    host = p.step("baselines: modelled microcontrollers, host LiteRT (XNNPACK)",
+                  lambda: host_litert_ms(tflite, x8) if cfg.host_baseline else None)
+    base = _write(out, "baselines.json", baselines(analysis, host), files)
+
+    from sramflow.report.build import build_reports
+
+    sim_report = report_json(sim)
+    idle_uw = sum(m.leakage_uw * m.banks for m in hw.sram) + hw.mac_array.leakage_uw + hw.offchip.standby_power_uw
+    artifacts = {"idle_power_uw": idle_uw, "analysis": analysis, "quantization": qrep, "verify": ver.to_dict(), "accuracy": accuracy,
+                 "sram": sram_design_report(hw), "simulation": sim_report,
+                 "claimed": report_json(claimed), "functional": func, "baselines": base,
+                 "mapping": json.loads((out / "layer_mapping.json").read_text())}
+    summary = p.step("write INTEGRATION_SUMMARY.md, report.html and plots",
+                     lambda: build_reports(artifacts, cfg.deployment, out, files))
+    return RunResult(out, tuple(files), summary)
+
+
+def _accuracy(cfg: RunConfig) -> dict[str, Any]:
+    from sramflow.eval.evaluate import EvalConfig, evaluate
+
+    ecfg = EvalConfig(data=cfg.data, split=cfg.split, calib_images=cfg.calib_images, calib_method=cfg.method,
+                      seed=cfg.seed, limit=cfg.eval_limit)
+    return evaluate(cfg.source, ecfg).report
