@@ -53,3 +53,34 @@ def test_evaluate_image_folder_needs_split_all(tmp_path: Path, capsys: pytest.Ca
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "nv" / "a.png")
     rc = main(["evaluate", "--data", str(tmp_path), "--split", "test", "--float-only", "--no-progress"])
     assert rc == 2 and "use --split all" in capsys.readouterr().err
+
+
+def test_evaluate_int8_calibrated_on_train_split(tmp_path: Path) -> None:
+    data = tmp_path / "ham"
+    _ham(data, n_lesions=28)
+    split = tmp_path / "split.json"
+    write_split(make_split(load_ham10000(data).samples, seed=0), split)
+    out = tmp_path / "out"
+    rc = main(["evaluate", "--model", "efficientnet_lite0", "--num-classes", "7", "--resolution", "32",
+               "--data", str(data), "--split", "test", "--split-file", str(split), "--out", str(out),
+               "--calib-images", "4", "--no-progress"])
+    assert rc == 0
+    rep = json.loads((out / "accuracy_report.json").read_text())
+    assert rep["n_images"] == 7 and rep["int8"]["n_images"] == 7
+    assert 0.0 <= rep["int8"]["top1_agreement_float_vs_int8"] <= 1.0
+    assert rep["int8_calibration"]["source"] == "train split of the split file"
+
+
+def test_evaluate_calibration_needs_training_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, other = tmp_path / "ham", tmp_path / "other"
+    _ham(data)
+    _ham(other, n_lesions=7)
+    split = tmp_path / "split.json"
+    write_split(make_split(load_ham10000(data).samples, seed=0), split)
+    for p in (other / "HAM10000_images_part_1").glob("*.jpg"):  # ids of `other` are only test/val ids here
+        p.rename(p.with_name(p.name.replace("ISIC_00000", "ISIC_99999")))
+    meta = (other / "HAM10000_metadata.csv").read_text().replace("ISIC_00000", "ISIC_99999")
+    (other / "HAM10000_metadata.csv").write_text(meta)
+    rc = main(["evaluate", "--model", "efficientnet_lite0", "--num-classes", "7", "--resolution", "32",
+               "--data", str(other), "--split", "all", "--split-file", str(split), "--no-progress"])
+    assert rc == 2 and "--calib-data" in capsys.readouterr().err

@@ -166,8 +166,10 @@ def evaluate(src: ModelSource, cfg: EvalConfig) -> EvalResult:
             from sramflow.quant.api import predict_int8 as _p, quantize_graph
         except ModuleNotFoundError as exc:
             raise SramflowError(f"INT8 evaluation needs sramflow.quant.api ({exc}); pass --float-only to skip it") from None
-        calib = list(iter_batches(calibration_items(cfg), resolution, cfg.batch_size, skipped_calib))
-        qgraph = quantize_graph(loaded.graph, [b.x for b in calib], cfg.calib_method)
+        calib = [b.x for b in iter_batches(calibration_items(cfg), resolution, cfg.batch_size, skipped_calib)]
+        if not calib:
+            raise DataError("none of the calibration images decoded")
+        qgraph = quantize_graph(loaded.graph, np.concatenate(calib), cfg.calib_method)
         predict_int8 = _p
 
     skipped = Skipped()
