@@ -47,6 +47,7 @@ class ConvShape:
     dilation_h: int = 1
     dilation_w: int = 1
     has_bias: bool = True
+    pool_op: str = ""  # "" for a MAC-array convolution; "max" / "avg": pooling on the vector unit, no weights
 
     @property
     def span_h(self) -> int:  # dilated kernel extent
@@ -66,6 +67,8 @@ class ConvShape:
 
     @property
     def weight_bytes(self) -> int:
+        if self.pool_op:
+            return 0
         return self.groups * self.k_per_group * self.c_per_group * self.kernel_h * self.kernel_w
 
     @property
@@ -95,13 +98,17 @@ class ConvShape:
 
 
 def _clipped_sum(out_n: int, tile: int, stride: int, span: int, pad: int, in_n: int) -> int:
-    total = 0
+    return sum(_clipped_list(out_n, tile, stride, span, pad, in_n))
+
+
+def _clipped_list(out_n: int, tile: int, stride: int, span: int, pad: int, in_n: int) -> list[int]:
+    out = []
     for o0 in range(0, out_n, tile):
         o1 = min(o0 + tile, out_n)
         lo = o0 * stride - pad
         hi = lo + (o1 - o0 - 1) * stride + span
-        total += max(0, min(hi, in_n) - max(lo, 0))
-    return total
+        out.append(max(0, min(hi, in_n) - max(lo, 0)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,11 @@ class ConvTiling:
     tile_w: int
     order: tuple[str, ...]  # tile loops, outermost first (a permutation of LOOPS)
     double_buffered: bool
+    acc_k: int = 0  # output channels per accumulator group (0: the whole k tile, one group per step)
+
+    @property
+    def group_k(self) -> int:
+        return self.acc_k or self.tile_k
 
     def sizes(self) -> dict[str, int]:
         return {"g": self.tile_g, "k": self.tile_k, "c": self.tile_c, "h": self.tile_h, "w": self.tile_w}
@@ -128,6 +140,7 @@ class HwParams:
     register_window_bytes: int  # per-channel input window the array can hold in registers (0: none)
     capacity_words: int
     double_buffering: bool
+    burst_bytes: int = 0  # off-chip bytes per transaction (0: one transaction per DMA transfer)
 
 
 def trips(shape: ConvShape, t: dict):  # noqa: ANN201 - trip counts per loop (arrays or ints)
@@ -164,55 +177,99 @@ def _classes(extent: int, tile):  # noqa: ANN001, ANN202 - [(size, count)] for f
     return [(tile, n - 1), (extent - (n - 1) * tile, 1)]
 
 
-def step_sizes(shape: ConvShape, hw: HwParams, s: dict) -> dict:
-    """Per-step quantities for tiles of sizes ``s`` (ints or arrays)."""
+def bursts(nbytes, burst_bytes: int):  # noqa: ANN001, ANN201 - off-chip transactions of one DMA transfer
+    if burst_bytes <= 0:
+        return 1 + 0 * nbytes
+    return np.maximum(ceil_div(nbytes, burst_bytes), 1)
+
+
+def grouped_words(per_k_bytes, k, ak, wb: int):  # noqa: ANN001, ANN201
+    """Words of a tile split along k into groups of ``ak`` channels, each group starting on a word."""
+    kg = ceil_div(k, ak)
+    last = k - (kg - 1) * ak
+    return (kg - 1) * ceil_div(ak * per_k_bytes, wb) + ceil_div(last * per_k_bytes, wb)
+
+
+def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None) -> dict:  # noqa: ANN001
+    """Per-step quantities for tiles of sizes ``s`` (ints or arrays); ``ak``: output channels per accumulator
+    group (None: the whole k tile). The array computes the step's output tile one k-group at a time (all the
+    tile's pixels, full reduction over the step's channels), so it reads the weights, bias and partial sums
+    of each group once and the whole input window once per group."""
     wb = hw.word_bytes
+    ak = s["k"] if ak is None else ak
+    kg = ceil_div(s["k"], ak)
+    last = s["k"] - (kg - 1) * ak
     rows, cols = shape.window_rows(s["h"]), shape.window_cols(s["w"])
     row_words = ceil_div(cols, wb)
     in_words = s["g"] * s["c"] * rows * row_words
     khw = shape.kernel_h * shape.kernel_w
     reuse = np.logical_or(khw == 1, rows * cols <= hw.register_window_bytes)
-    out_n = s["g"] * s["k"] * s["h"] * s["w"]
-    macs = out_n * s["c"] * khw
+    pix = s["g"] * s["h"] * s["w"]
+    out_n = pix * s["k"]
+    extra_op = pix if shape.pool_op == "avg" else 0 * pix  # average pool: one requantize per output
+    macs = out_n * s["c"] * khw + extra_op * s["k"]
+    per_group_macs = pix * s["c"] * khw + extra_op
+    w_per_k = 0 if shape.pool_op else s["g"] * s["c"] * khw
+    b_per_k = s["g"] * BIAS_BYTES if shape.has_bias else 0 * s["g"]
     return {
-        "w_words": ceil_div(s["g"] * s["k"] * s["c"] * khw, wb),
+        "w_words": grouped_words(w_per_k, s["k"], ak, wb),
         "i_words": in_words,
-        "i_reads": np.where(reuse, in_words, khw * s["g"] * s["c"] * s["h"] * row_words),
-        "b_words": ceil_div(s["g"] * s["k"] * BIAS_BYTES, wb) if shape.has_bias else 0 * s["k"],
-        "o_words": ceil_div(out_n, wb),
-        "p_words": ceil_div(out_n * PSUM_BYTES, wb),
+        "i_reads": kg * np.where(reuse, in_words, khw * s["g"] * s["c"] * s["h"] * row_words),
+        "b_words": grouped_words(b_per_k, s["k"], ak, wb),
+        "o_words": grouped_words(pix, s["k"], ak, wb),
+        "p_words": grouped_words(pix * PSUM_BYTES, s["k"], ak, wb),
         "macs": macs,
-        "mac_cycles": ceil_div(macs, hw.macs_per_cycle),
+        "mac_cycles": (kg - 1) * ceil_div(ak * per_group_macs, hw.macs_per_cycle)
+        + ceil_div(last * per_group_macs, hw.macs_per_cycle),
+        "w_bursts": bursts(s["k"] * w_per_k, hw.burst_bytes) * (w_per_k > 0),
+        "b_bursts": bursts(s["k"] * b_per_k, hw.burst_bytes) * (b_per_k > 0),
+        "o_bursts": bursts(out_n, hw.burst_bytes),
+        "p_bursts": bursts(out_n * PSUM_BYTES, hw.burst_bytes),
     }
 
 
-def class_sums(shape: ConvShape, hw: HwParams, t: dict) -> dict:
-    """Sum over all steps (every (g, k, c, h, w) tile) of each per-step quantity."""
+def class_sums(shape: ConvShape, hw: HwParams, t: dict, ak=None) -> dict:  # noqa: ANN001
+    """Sum over all steps (every (g, k, c, h, w) tile) of each per-step quantity. The 2^5 classes (full or
+    last tile per dimension) sit on five broadcast axes; a quantity that does not depend on a dimension is
+    priced once and weighted by that dimension's trip count instead of its class counts."""
     e = shape.extents
-    total: dict = {}
-    for combo in itertools.product(*[_classes(e[d], t[d]) for d in "gkchw"]):
-        cnt = 1
-        for _, c in combo:
-            cnt = cnt * c
-        q = step_sizes(shape, hw, {d: sz for d, (sz, _) in zip("gkchw", combo)})
-        for key, v in q.items():
-            total[key] = total.get(key, 0) + cnt * v
-    return total
+    sizes, counts, trip = {}, {}, {}
+    for i, d in enumerate("gkchw"):
+        tile = np.asarray(t[d])
+        n = ceil_div(e[d], tile)
+        shp = [1] * 5 + list(tile.shape)
+        shp[i] = 2
+        sizes[d] = np.stack([tile, e[d] - (n - 1) * tile]).reshape(shp)
+        counts[d] = np.stack([n - 1, np.ones_like(n)]).reshape(shp)
+        trip[d] = n
+    q = step_sizes(shape, hw, sizes, ak)
+    out = {}
+    for key, v in q.items():
+        v = np.asarray(v)
+        w = 1
+        for i, d in enumerate("gkchw"):
+            w = w * (counts[d] if v.ndim > i and v.shape[i] == 2 else trip[d])
+        prod = np.asarray(w * v)
+        out[key] = prod.sum(axis=tuple(range(min(5, prod.ndim)))) if prod.ndim else prod
+    return out
 
 
-def footprint_words(shape: ConvShape, hw: HwParams, t: dict, spill, double) -> dict:  # noqa: ANN001
-    q = step_sizes(shape, hw, t)
+def footprint_words(shape: ConvShape, hw: HwParams, t: dict, spill, double, ak=None) -> dict:  # noqa: ANN001
+    q = step_sizes(shape, hw, t, ak)
     nbuf = np.where(double, 2, 1)
     out = np.where(spill, q["p_words"], q["o_words"])
     total = q["b_words"] + nbuf * (q["w_words"] + q["i_words"] + out)
     return {"bias": q["b_words"], "weights": q["w_words"], "inputs": q["i_words"], "outputs": out, "total": total}
 
 
-def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...], clipped_in_bytes) -> dict:
+def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...], clipped_in_bytes,
+                in_bursts=None, ak=None, cs=None) -> dict:  # noqa: ANN001
     """Closed-form totals of a tiling (arrays over candidates or scalars). ``clipped_in_bytes``: the
-    off-chip bytes of all distinct input tiles (groups x channels x clipped rows x clipped cols)."""
+    off-chip bytes of all distinct input tiles (groups x channels x clipped rows x clipped cols);
+    ``in_bursts``: their off-chip transactions (None: one per tile); ``ak``: k per accumulator group;
+    ``cs``: ``class_sums`` of these tiles if already computed (they do not depend on the loop order)."""
     n = trips(shape, t)
-    cs = class_sums(shape, hw, t)
+    cs = class_sums(shape, hw, t, ak) if cs is None else cs
     spill = spills(order, n)
     steps = n["g"] * n["k"] * n["c"] * n["p"]
     out_tiles = n["g"] * n["k"] * n["p"]
@@ -227,6 +284,12 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
     p_words = cs["p_words"] // n["c"]
     extra = np.where(spill, n["c"] - 1, 0)  # psum stores (= psum loads) per output tile
     out_bytes = shape.output_bytes
+    in_tiles = n["g"] * n["c"] * n["p"]
+    in_b = in_tiles if in_bursts is None else in_bursts
+    w_b = cs["w_bursts"] // n["p"] if shape.weight_bytes else 0 * n["k"]
+    b_b = cs["b_bursts"] // (n["c"] * n["p"]) if shape.has_bias else 0 * n["k"]
+    o_b, p_b = cs["o_bursts"] // n["c"], cs["p_bursts"] // n["c"]
+    w_tiles = n["g"] * n["k"] * n["c"] if shape.weight_bytes else 0 * n["k"]
     return {
         "macs": cs["macs"],
         "mac_cycles": cs["mac_cycles"],
@@ -241,10 +304,37 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
         "offchip_output_bytes": out_bytes + 0 * steps,
         "offchip_psum_read_bytes": extra * out_bytes * PSUM_BYTES,
         "offchip_psum_write_bytes": extra * out_bytes * PSUM_BYTES,
-        "dma_transfers": f_w * n["g"] * n["k"] * n["c"] + f_i * n["g"] * n["c"] * n["p"] + b_loads
-        + out_tiles * (1 + 2 * extra),
-        "dma_loads": f_w * n["g"] * n["k"] * n["c"] + f_i * n["g"] * n["c"] * n["p"] + b_loads + out_tiles * extra,
+        "dma_transfers": f_w * w_tiles + f_i * in_tiles + b_loads + out_tiles * (1 + 2 * extra),
+        "dma_loads": f_w * w_tiles + f_i * in_tiles + b_loads + out_tiles * extra,
+        "dma_bursts": f_w * w_b + f_i * in_b + f_b * b_b + o_b + 2 * extra * p_b,
     }
+
+
+def input_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> int:
+    """Off-chip transactions of all distinct input tiles: each tile's clipped window split into bursts."""
+    n = trips(shape, t)
+    if burst_bytes <= 0:
+        return int(n["g"] * n["c"] * n["p"])
+    rows = np.array(_clipped_list(shape.out_h, t["h"], shape.stride_h, shape.span_h, shape.pad_top, shape.in_h))
+    cols = np.array(_clipped_list(shape.out_w, t["w"], shape.stride_w, shape.span_w, shape.pad_left, shape.in_w))
+    area = np.outer(rows, cols)
+    total = 0
+    for (gs, gn), (cs_, cn) in itertools.product(_classes(shape.groups, t["g"]), _classes(shape.c_per_group, t["c"])):
+        total += gn * cn * int(bursts(gs * cs_ * area, burst_bytes).sum())
+    return total
+
+
+def unit_counts(shape: ConvShape, hw: HwParams, c: dict) -> dict:
+    """Counts dict in ``Counts`` terms: pooling runs on the vector unit (its taps are vector ops)."""
+    out = {k: v for k, v in c.items() if k != "spill"}
+    zero = 0 * out["macs"]
+    if shape.pool_op:
+        out.update(vector_ops=out.pop("macs"), vector_cycles=out.pop("mac_cycles"), macs=zero, mac_cycles=zero,
+                   lut_ops=zero, register_accesses=zero)
+    else:
+        out.update(vector_ops=zero, vector_cycles=zero, lut_ops=zero,
+                   register_accesses=out["macs"] if hw.register_window_bytes else zero)
+    return out
 
 
 @dataclass(frozen=True)
@@ -260,9 +350,9 @@ class ConvSchedule:
         t = self.tiling.sizes()
         clipped = self.shape.groups * self.shape.c_per_group * self.shape.clipped_rows(t["h"]) \
             * self.shape.clipped_cols(t["w"])
-        c = conv_counts(self.shape, self.hw, t, self.tiling.order, clipped)
-        reg = c["macs"] if self.hw.register_window_bytes else 0
-        return Counts(**{k: int(v) for k, v in c.items() if k != "spill"}, register_accesses=int(reg))
+        c = conv_counts(self.shape, self.hw, t, self.tiling.order, clipped,
+                        input_bursts(self.shape, t, self.hw.burst_bytes), self.tiling.group_k)
+        return Counts(**{k: int(v) for k, v in unit_counts(self.shape, self.hw, c).items()})
 
     @property
     def fits_whole(self) -> bool:

@@ -47,14 +47,15 @@ def conv_steps(sch: ConvSchedule) -> Iterator[Step]:
         (_, (g0, g1)), (_, (k0, k1)), (ci, (c0, c1)) = tile["g"], tile["k"], tile["c"]
         _, ((h0, h1), (w0, w1)) = tile["p"]
         s = {"g": g1 - g0, "k": k1 - k0, "c": c1 - c0, "h": h1 - h0, "w": w1 - w0}
-        q = step_sizes(sh, hw, s)
+        q = step_sizes(sh, hw, s, sch.tiling.group_k)
         out_region = (("g", g0, g1), ("k", k0, k1), ("h", h0, h1), ("w", w0, w1))
         if ci == 0 and sh.has_bias:
             yield from _load(slots, "bias", (g0, g1, k0, k1), (("g", g0, g1), ("k", k0, k1)),
                              s["g"] * s["k"] * BIAS_BYTES, int(q["b_words"]), BIAS_BYTES)
-        yield from _load(slots, "weights", (g0, g1, k0, k1, c0, c1),
-                         (("g", g0, g1), ("k", k0, k1), ("c", c0, c1)), s["g"] * s["k"] * s["c"] * sh.kernel_h
-                         * sh.kernel_w, int(q["w_words"]), 1)
+        if not sh.pool_op:
+            yield from _load(slots, "weights", (g0, g1, k0, k1, c0, c1),
+                             (("g", g0, g1), ("k", k0, k1), ("c", c0, c1)), s["g"] * s["k"] * s["c"] * sh.kernel_h
+                             * sh.kernel_w, int(q["w_words"]), 1)
         row0, col0 = h0 * sh.stride_h - sh.pad_top, w0 * sh.stride_w - sh.pad_left
         rows, cols = int(sh.window_rows(s["h"])), int(sh.window_cols(s["w"]))
         fetched = s["g"] * s["c"] * _clip(row0, rows, sh.in_h) * _clip(col0, cols, sh.in_w)
@@ -69,13 +70,15 @@ def conv_steps(sch: ConvSchedule) -> Iterator[Step]:
         reads = int(q["w_words"]) + int(q["i_reads"]) + (int(q["b_words"]) if ci == 0 else 0) \
             + (psum_words if ci > 0 else 0)
         last = ci == n_c - 1
+        work = {"vector_ops": int(q["macs"])} if sh.pool_op else {"macs": int(q["macs"])}
+        unit = "vector" if sh.pool_op else "macs"
         if not sch.spill_psums and not last:
-            yield Step("compute", "macs", out_region, -1, sram_reads=reads, macs=int(q["macs"]))
+            yield Step("compute", unit, out_region, -1, sram_reads=reads, **work)
             continue
         words = int(q["o_words"]) if last else psum_words
         nbytes = s["g"] * s["k"] * s["h"] * s["w"] * (1 if last else PSUM_BYTES)
         base = slots.base("outputs", not (sch.spill_psums and ci > 0))
-        yield Step("compute", "macs", out_region, base, sram_reads=reads, sram_writes=words, macs=int(q["macs"]))
+        yield Step("compute", unit, out_region, base, sram_reads=reads, sram_writes=words, **work)
         yield Step("store", "outputs" if last else "psums", out_region, base, nbytes, sram_reads=words,
                    element_bytes=1 if last else PSUM_BYTES)
 
@@ -93,11 +96,15 @@ def _load(slots: _Slots, operand: str, key: tuple, region: tuple, nbytes: int, w
                element_bytes=element_bytes)
 
 
-def summed_counts(steps) -> dict[str, int]:  # noqa: ANN001
-    """Totals of an enumerated schedule, in the terms of ``Counts`` (for tests and the functional sim)."""
+def summed_counts(steps, burst_bytes: int = 0) -> dict[str, int]:  # noqa: ANN001
+    """Totals of an enumerated schedule, in the terms of ``Counts`` (for tests and the functional sim).
+    ``dma_bursts``: each load / store is ceil(offchip bytes / burst_bytes) transactions (at least 1)."""
     tot = {"macs": 0, "sram_reads_compute": 0, "sram_writes_compute": 0, "sram_writes_dma": 0, "sram_reads_dma": 0,
-           "offchip_load_bytes": 0, "offchip_store_bytes": 0, "dma_transfers": 0, "dma_loads": 0, "steps": 0}
+           "offchip_load_bytes": 0, "offchip_store_bytes": 0, "dma_transfers": 0, "dma_loads": 0, "steps": 0,
+           "dma_bursts": 0}
     for st in steps:
+        if st.kind != "compute":
+            tot["dma_bursts"] += max(1, -(-st.offchip_bytes // burst_bytes)) if burst_bytes > 0 else 1
         if st.kind == "compute":
             tot["macs"] += st.macs
             tot["vector_ops"] = tot.get("vector_ops", 0) + st.vector_ops

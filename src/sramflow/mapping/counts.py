@@ -23,6 +23,7 @@ class Counts:
     offchip_psum_write_bytes: int = 0
     dma_transfers: int = 0
     dma_loads: int = 0  # refills of a tile buffer ("swaps")
+    dma_bursts: int = 0  # off-chip transactions: ceil(bytes / burst_bytes) per transfer (1 if burst_bytes is 0)
     mac_cycles: int = 0  # sum over steps of ceil(step MACs / MACs per cycle)
     vector_cycles: int = 0  # sum over steps of ceil(step ops / lanes)
     steps: int = 0

@@ -29,7 +29,20 @@ def lower(g: Graph, n: Node) -> ConvShape | VectorShape:
     if n.op == "GlobalAveragePool":
         _, c, h, w = g.shape(n.inputs[0])
         return VectorShape(n.name, n.op, int(c), int(h * w), 1, 0, False, True, 1, 0)
+    if n.op in ("MaxPool", "AveragePool"):
+        return _pool(g, n)
     raise UnsupportedOpError(f"node {n.name!r}: op {n.op} cannot be costed by the mapper yet")
+
+
+def _pool(g: Graph, n: Node) -> ConvShape:
+    """A pooling window is a depthwise convolution without weights, its taps run on the vector unit."""
+    _, c, ih, iw = g.shape(n.inputs[0])
+    _, _, oh, ow = g.shape(n.output)
+    kh, kw = n.attrs["kernel"]
+    sh, sw = n.attrs["strides"]
+    pt, pl = n.attrs["pads"][0], n.attrs["pads"][1]
+    return ConvShape(n.name, int(c), 1, 1, int(ih), int(iw), int(oh), int(ow), int(kh), int(kw), int(sh), int(sw),
+                     int(pt), int(pl), has_bias=False, pool_op="max" if n.op == "MaxPool" else "avg")
 
 
 def _conv(g: Graph, n: Node) -> ConvShape:

@@ -45,11 +45,12 @@ class VectorSchedule:
     chunk: int
     double_buffered: bool
     buffers: tuple[Buffer, ...]
+    burst_bytes: int = 0  # off-chip bytes per transaction (0: one per transfer)
 
     @cached_property
     def counts(self) -> Counts:
         return Counts(**{k: int(v) for k, v in vector_counts(self.shape, self.word_bytes, self.lanes,
-                                                              self.chunk).items()})
+                                                              self.chunk, self.burst_bytes).items()})
 
     @property
     def fits_whole(self) -> bool:
@@ -84,7 +85,9 @@ class VectorSchedule:
                     yield Step("store", "outputs", region, base_out, 1 if sh.reduce else x, sram_reads=writes)
 
 
-def vector_counts(sh: VectorShape, wb: int, lanes: int, chunk) -> dict:  # noqa: ANN001
+def vector_counts(sh: VectorShape, wb: int, lanes: int, chunk, burst_bytes: int = 0) -> dict:  # noqa: ANN001
+    from sramflow.mapping.conv import bursts
+
     n = ceil_div(sh.seg_len, chunk)
     last = sh.seg_len - (n - 1) * chunk
     words = (n - 1) * ceil_div(chunk, wb) + ceil_div(last, wb)  # per segment, one operand
@@ -94,6 +97,7 @@ def vector_counts(sh: VectorShape, wb: int, lanes: int, chunk) -> dict:  # noqa:
     vcyc = (n - 1) * ceil_div(per_chunk * chunk, lanes) + ceil_div(per_chunk * last + red, lanes)
     const_bytes = S * L * sh.const_inputs
     out_words = S * red + (1 - red) * S * words
+    seg_bursts = (n - 1) * bursts(chunk, burst_bytes) + bursts(last, burst_bytes)  # one operand, one segment
     return {
         "vector_ops": S * (sh.ops_per_elem * L + red) + 0 * n,
         "lut_ops": S * L * sh.lut_per_elem + 0 * n,
@@ -108,6 +112,7 @@ def vector_counts(sh: VectorShape, wb: int, lanes: int, chunk) -> dict:  # noqa:
         "offchip_psum_write_bytes": 0 * n,
         "dma_transfers": S * (sh.full_inputs * n + (1 if sh.scale else 0) + (1 if sh.reduce else n)),
         "dma_loads": S * (sh.full_inputs * n + (1 if sh.scale else 0)),
+        "dma_bursts": S * (sh.full_inputs * seg_bursts + (1 if sh.scale else 0) + (1 if sh.reduce else seg_bursts)),
         "vector_cycles": S * vcyc,
         "mac_cycles": 0 * n,
         "macs": 0 * n,
@@ -133,7 +138,7 @@ def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSc
         ok = footprint(sh, wb, chunks, double) <= cap
         if not ok.any():
             continue
-        c = vector_counts(sh, wb, lanes, chunks)
+        c = vector_counts(sh, wb, lanes, chunks, hw.offchip.burst_bytes)
         cyc = total_cycles(busy_cycles(c, hw), double)
         en = sum(energy_pj(c, hw, cyc).values())
         obj = objective_value(objective, cyc, en)
@@ -150,4 +155,4 @@ def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSc
     if sh.scale:
         sizes = {"scale": 1} | sizes
     buffers = allocate(sizes, ("inputs", "outputs") if double else ())
-    return VectorSchedule(sh, wb, lanes, chunk, double, buffers)
+    return VectorSchedule(sh, wb, lanes, chunk, double, buffers, hw.offchip.burst_bytes)

@@ -78,7 +78,8 @@ def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
     if isinstance(sch, ConvSchedule):
         sh = sch.shape
         nbytes = sh.weight_bytes + sh.bias_bytes + sh.input_bytes + sh.output_bytes
-        compute = ceil_div(sh.macs, hw.mac_array.macs_per_cycle)
+        compute = ceil_div(sch.counts.vector_ops, hw.vector_unit.lanes) if sh.pool_op else \
+            ceil_div(sh.macs, hw.mac_array.macs_per_cycle)
     else:
         c = sch.counts  # vector nodes move each operand exactly once: their traffic is compulsory
         nbytes = c.offchip_bytes
@@ -95,5 +96,6 @@ def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
     energy = {k: float(v) for k, v in energy_pj(cdict, hw, cycles).items()}
     main = {k: busy[k] for k in ("offchip", "sram_port", "mac", "vector")}
     binding = max(main, key=lambda k: (main[k], k))
-    return NodeResult(name, op, "mac" if isinstance(sch, ConvSchedule) else "vector", c, main, bool(overlap),
+    unit = "mac" if isinstance(sch, ConvSchedule) and not sch.shape.pool_op else "vector"
+    return NodeResult(name, op, unit, c, main, bool(overlap),
                       cycles, cycles / (hw.clock_mhz * 1e3), energy, bounds(sch, hw), binding)

@@ -2,7 +2,8 @@
 thousands of candidate tilings at once with the same formulas the report uses).
 
 Cycles: each resource's busy time is
-  offchip  = off-chip bytes / bandwidth + latency_cycles per DMA transfer
+  offchip  = off-chip bytes / bandwidth + latency_cycles per off-chip transaction (one per DMA transfer, or
+             ceil(bytes / burst_bytes) per transfer when the memory states a burst size)
   sram     = port cycles of all word accesses (1RW: one access per cycle per bank; 1RW1R: writes on the
              RW port, reads on either, so max(writes, ceil((reads + writes) / 2)) per bank)
   mac      = sum of per-step ceil(MACs / MACs per cycle); vector = sum of per-step ceil(ops / lanes)
@@ -39,7 +40,7 @@ def busy_cycles(c: Mapping, hw: HardwareSpec) -> dict:
     off = hw.offchip
     nbytes = (c["offchip_weight_bytes"] + c["offchip_input_bytes"] + c["offchip_output_bytes"]
               + c["offchip_psum_read_bytes"] + c["offchip_psum_write_bytes"])
-    link = np.ceil(nbytes / off.bandwidth_bytes_per_cycle) + off.latency_cycles * c["dma_transfers"]
+    link = np.ceil(nbytes / off.bandwidth_bytes_per_cycle) + off.latency_cycles * c["dma_bursts"]
     return {
         "offchip": link.astype(np.int64) if isinstance(link, np.ndarray) else int(link),
         "sram_port": port_cycles(c["sram_reads_compute"] + c["sram_reads_dma"],

@@ -1,0 +1,125 @@
+"""Where each element of a tile lives in the SRAM: the one data-layout definition that the mapper's word
+counts assume and the functional simulator (``sramflow.funcsim``) must use.
+
+Layouts (every buffer starts on a word; elements little-endian, ``element_bytes`` consecutive bytes):
+- conv weights, tile (g, k, c, ky, kx): split along k into accumulator groups of ``ConvTiling.group_k``
+  channels (the last may be smaller); each group starts on a word and holds (g, k_in_group, c, ky, kx)
+  row-major, packed. Bias (g, k) int32, outputs (g, k, h, w) int8 and partial sums (g, k, h, w) int32
+  are split into the same k groups, each group word-aligned and (g, k_in_group, ...) row-major.
+- conv inputs, padded window (g, c, row, col): row-major, every window row starts on a word
+  (``ceil(cols / word_bytes)`` words per row; the pad bytes of a row's last word are unused).
+- vector chunks (elem,): packed.
+The word counts in ``conv.step_sizes`` and ``vector.vector_counts`` are exactly the words these layouts
+span; tests check it against every load step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sramflow.errors import MappingError
+from sramflow.mapping.counts import ceil_div
+from sramflow.mapping.schedule import Buffer, Step
+
+PER_K_OPERANDS = ("weights", "bias", "outputs", "psums")
+
+
+@dataclass(frozen=True)
+class TileLayout:
+    """The layout of one tile in its buffer. ``group_axis`` (index into ``dims``) splits the tile into
+    word-aligned groups of ``group_size``; ``row_aligned``: every run along the last axis starts on a word."""
+
+    dims: tuple[str, ...]
+    extents: tuple[int, ...]
+    element_bytes: int
+    word_bytes: int
+    group_axis: int | None = None
+    group_size: int = 0
+    row_aligned: bool = False
+
+    @property
+    def words(self) -> int:
+        """Words the tile spans (what a DMA load of it writes)."""
+        if self.row_aligned:
+            runs = 1
+            for e in self.extents[:-1]:
+                runs *= e
+            return runs * ceil_div(self.extents[-1] * self.element_bytes, self.word_bytes)
+        if self.group_axis is None:
+            return ceil_div(_numel(self.extents) * self.element_bytes, self.word_bytes)
+        return self._group_base(self.extents[self.group_axis])
+
+    def _group_base(self, k0: int) -> int:  # first word of the group starting at k0 (k0 a multiple of size)
+        ax, size = self.group_axis, self.group_size
+        per_k = _numel(self.extents) // self.extents[ax] * self.element_bytes
+        full, rest = divmod(k0, size)
+        return full * ceil_div(size * per_k, self.word_bytes) + ceil_div(rest * per_k, self.word_bytes)
+
+
+def _numel(extents: tuple[int, ...]) -> int:
+    n = 1
+    for e in extents:
+        n *= e
+    return n
+
+
+def _row_major(index: tuple[int, ...], extents: tuple[int, ...]) -> int:
+    off = 0
+    for i, e in zip(index, extents):
+        off = off * e + i
+    return off
+
+
+def word_address(buffer: Buffer | int, layout: TileLayout, index: tuple[int, ...]) -> tuple[int, int]:
+    """SRAM (word, byte lane) of the first byte of tile element ``index`` (tile-local coordinates, in the
+    order of ``layout.dims``), for a tile held in ``buffer`` (or starting at that base word).
+
+    For the functional simulator: the element's ``layout.element_bytes`` bytes follow little-endian from
+    that lane (an int32 bias or partial sum spans two 16-bit words). Use ``conv_tile_layout(sch, step)`` to
+    get the layout of the tile a Step loads, computes on or stores; the mapper's word counts assume it."""
+    base = buffer.base_word if isinstance(buffer, Buffer) else int(buffer)
+    if len(index) != len(layout.extents) or any(not 0 <= i < e for i, e in zip(index, layout.extents)):
+        raise MappingError(f"index {index} is outside the tile {dict(zip(layout.dims, layout.extents))}")
+    wb, eb = layout.word_bytes, layout.element_bytes
+    if layout.row_aligned:
+        run = _row_major(index[:-1], layout.extents[:-1])
+        byte = run * ceil_div(layout.extents[-1] * eb, wb) * wb + index[-1] * eb
+    elif layout.group_axis is None:
+        byte = _row_major(index, layout.extents) * eb
+    else:
+        ax, size = layout.group_axis, layout.group_size
+        g0 = index[ax] // size * size
+        ext = list(layout.extents)
+        ext[ax] = min(size, layout.extents[ax] - g0)
+        local = list(index)
+        local[ax] -= g0
+        byte = layout._group_base(g0) * wb + _row_major(tuple(local), tuple(ext)) * eb
+    return base + byte // wb, byte % wb
+
+
+def conv_tile_layout(sch, step: Step) -> TileLayout:  # noqa: ANN001 - ConvSchedule (import cycle)
+    """Layout of the tile a convolution Step touches: its operand and region decide dims and extents.
+    A compute step's outputs use the layout of the store that follows it (int8 outputs or int32 psums);
+    for the compute step itself this returns the int8 output layout."""
+    sh, wb = sch.shape, sch.hw.word_bytes
+    ext = {d: b - a for d, a, b in step.region}
+    op = step.operand
+    if op == "inputs":
+        return TileLayout(("g", "c", "row", "col"), (ext["g"], ext["c"], ext["row"], ext["col"]), 1, wb,
+                          row_aligned=True)
+    if op == "weights":
+        dims, eb = ("g", "k", "c", "ky", "kx"), 1
+        extents = (ext["g"], ext["k"], ext["c"], sh.kernel_h, sh.kernel_w)
+    elif op == "bias":
+        dims, extents, eb = ("g", "k"), (ext["g"], ext["k"]), 4
+    elif op in ("outputs", "psums", "macs", "vector"):
+        dims, eb = ("g", "k", "h", "w"), step.element_bytes if op in ("outputs", "psums") else 1
+        extents = (ext["g"], ext["k"], ext["h"], ext["w"])
+    else:
+        raise MappingError(f"no convolution tile layout for operand {op!r}")
+    return TileLayout(dims, extents, eb, wb, group_axis=1, group_size=sch.tiling.group_k)
+
+
+def vector_tile_layout(word_bytes: int, elements: int) -> TileLayout:
+    """Layout of one vector chunk (each input operand, the output): packed int8."""
+    return TileLayout(("elem",), (elements,), 1, word_bytes)
