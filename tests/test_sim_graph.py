@@ -56,3 +56,15 @@ def test_objective_changes_nothing_it_should_not() -> None:
     b = simulate_graph(tiny_graph(), hw, "energy")
     assert sum(r.cycles for r in a.nodes) <= sum(r.cycles for r in b.nodes)
     assert sum(r.energy_uj for r in b.nodes) <= sum(r.energy_uj for r in a.nodes) + 1e-9
+
+
+def test_pooling_nodes_are_costed_on_the_vector_unit() -> None:
+    pool = {"kernel": (2, 2), "strides": (2, 2), "pads": (0, 0, 0, 0)}
+    nodes = (Node("mp", "MaxPool", ("x",), "y", pool), Node("ap", "AveragePool", ("y",), "z", pool))
+    g = Graph("pools", "x", "z", {"x": (1, 2, 4, 4), "y": (1, 2, 2, 2), "z": (1, 2, 1, 1)}, nodes)
+    res = simulate_graph(g, make_hw(), "latency")
+    mp, ap = res.nodes
+    assert (mp.unit, ap.unit) == ("vector", "vector")
+    assert mp.counts.vector_ops == 2 * 4 * 4 and ap.counts.vector_ops == 2 * 1 * (4 + 1)
+    assert mp.counts.offchip_input_bytes == 32 and mp.counts.offchip_output_bytes == 8
+    assert all(r.cycles > 0 and r.energy_uj > 0 for r in res.nodes)
