@@ -1,0 +1,246 @@
+"""Execute a ``ConvSchedule`` step by step: DMA loads pack tensor regions into SRAM words, compute steps
+read their operands back from the words, accumulate in int32 and requantize with the reference arithmetic
+(``sramflow.reference.requant``), stores unpack result words into the off-chip tensor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sramflow.funcsim import layout as L
+from sramflow.funcsim.sram import FunctionalSimError
+from sramflow.funcsim.state import Machine, Resident, region_dict
+from sramflow.mapping.conv import ConvSchedule
+from sramflow.mapping.schedule import Step
+from sramflow.reference.requant import wrap_int32
+
+Requant = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (acc int64 (k, g, h, w), channels (k, g)) -> int8
+
+
+@dataclass(frozen=True)
+class ConvData:
+    """Off-chip data of one convolution: int8 input (C, H, W), weights (G, K, C, kh, kw), int32 bias (G, K)."""
+
+    x: np.ndarray
+    x_zp: int
+    weights: np.ndarray
+    bias: np.ndarray | None
+    requant: Requant
+
+
+class ConvRun:
+    def __init__(self, sch: ConvSchedule, data: ConvData, m: Machine, out: np.ndarray) -> None:
+        self.sch, self.d, self.m, self.out = sch, data, m, out
+        sh = sch.shape
+        self.wb = sch.hw.word_bytes
+        self.ak = getattr(sch.tiling, "group_k", sch.tiling.tile_k)
+        self.res: dict[str, Resident] = {}
+        self.last_write: int = -1  # tag of the compute step whose results the outputs buffer holds
+        self.psum_mem: dict[tuple, np.ndarray] = {}  # off-chip partial sums by output region
+        self.acc_regs: dict[tuple, np.ndarray] = {}  # partial sums held in the accumulators
+        pad = max(sh.span_h, sh.span_w) + max(sh.stride_h, sh.stride_w) * (max(sh.out_h, sh.out_w) + 1)
+        self.pad = pad
+        self.xpad = np.pad(data.x, ((0, 0), (pad, pad), (pad, pad)), constant_values=data.x_zp)
+
+    # ---- loads -----------------------------------------------------------------------------------------
+    def load(self, st: Step) -> None:
+        r = region_dict(st.region)
+        packer = {"bias": self._bias_bytes, "weights": self._weight_bytes, "inputs": self._input_bytes,
+                  "psums": self._psum_bytes}.get(st.operand)
+        if packer is None:
+            raise FunctionalSimError(f"node {self.sch.shape.name!r}: load of unknown operand {st.operand!r}")
+        raw, fetched = packer(r)
+        tag = self.m.new_tag()
+        n = self.m.write(st.base_word, raw, tag, f"{self.sch.shape.name}: load {st.operand}", compute=False)
+        self.m.tally.offchip_read_bytes += fetched
+        if n != st.sram_writes or fetched != st.offchip_bytes:
+            self.m.note(f"{self.sch.shape.name}: load {st.operand} {st.region}: wrote {n} words / {fetched} B, "
+                        f"step says {st.sram_writes} / {st.offchip_bytes}")
+        self.res[st.operand] = Resident(tag, st.base_word, r)
+
+    def _bias_bytes(self, r: dict) -> tuple[np.ndarray, int]:
+        (g0, g1), (k0, k1) = r["g"], r["k"]
+        b = self.d.bias[g0:g1, k0:k1].T
+        return L.pack_grouped(b, self.ak, self.wb, "<i4"), b.size * 4
+
+    def _weight_bytes(self, r: dict) -> tuple[np.ndarray, int]:
+        (g0, g1), (k0, k1), (c0, c1) = r["g"], r["k"], r["c"]
+        w = self.d.weights[g0:g1, k0:k1, c0:c1].transpose(1, 0, 2, 3, 4)
+        return L.pack_grouped(w, self.ak, self.wb, "i1"), w.size
+
+    def _input_bytes(self, r: dict) -> tuple[np.ndarray, int]:
+        sh = self.sch.shape
+        (g0, g1), (c0, c1), (r0, r1), (q0, q1) = r["g"], r["c"], r["row"], r["col"]
+        ch = (np.arange(g0, g1)[:, None] * sh.c_per_group + np.arange(c0, c1)[None, :]).ravel()
+        p = self.pad
+        win = self.xpad[ch, r0 + p:r1 + p, q0 + p:q1 + p]
+        rows_in = max(0, min(r1, sh.in_h) - max(r0, 0))
+        cols_in = max(0, min(q1, sh.in_w) - max(q0, 0))
+        return L.pack_window(np.ascontiguousarray(win), self.wb), ch.size * rows_in * cols_in
+
+    def _psum_bytes(self, r: dict) -> tuple[np.ndarray, int]:
+        key = _out_key(r)
+        if key not in self.psum_mem:
+            raise FunctionalSimError(f"node {self.sch.shape.name!r}: partial sums of {r} loaded back but never "
+                                     "stored off-chip (a dropped spill?)")
+        p = self.psum_mem[key]  # (g, k, h, w) int32
+        return L.pack_grouped(p.transpose(1, 0, 2, 3), self.ak, self.wb, "<i4"), p.size * 4
+
+    # ---- compute ---------------------------------------------------------------------------------------
+    def _resident(self, operand: str) -> Resident:
+        res = self.res.get(operand)
+        if res is None:
+            raise FunctionalSimError(f"node {self.sch.shape.name!r}: compute step needs {operand} never loaded")
+        return res
+
+    def compute(self, st: Step) -> None:
+        sh, name = self.sch.shape, self.sch.shape.name
+        o = region_dict(st.region)
+        (g0, g1), (k0, k1), (h0, h1), (w0, w1) = o["g"], o["k"], o["h"], o["w"]
+        inp = self._resident("inputs")
+        c0, c1 = inp.region["c"]
+        if inp.region["g"] != (g0, g1) or inp.region["row"][0] != h0 * sh.stride_h - sh.pad_top \
+                or inp.region["col"][0] != w0 * sh.stride_w - sh.pad_left:
+            raise FunctionalSimError(f"node {name!r}: resident input window {inp.region} does not serve output "
+                                     f"tile {o}")
+        wres = None if sh.pool_op else self._resident("weights")
+        if wres is not None and (wres.region["g"] != (g0, g1) or wres.region["k"] != (k0, k1)
+                                 or wres.region["c"] != (c0, c1)):
+            raise FunctionalSimError(f"node {name!r}: resident weights {wres.region} do not match output tile {o} "
+                                     f"and input channels {(c0, c1)}")
+        if sh.pool_op:
+            raise FunctionalSimError(f"node {name!r}: pooling schedules are not executed yet")
+        g, k, c, h, w = g1 - g0, k1 - k0, c1 - c0, h1 - h0, w1 - w0
+        first, last = c0 == 0, c1 == sh.c_per_group
+        khw = sh.kernel_h * sh.kernel_w
+        reads0, writes0 = self.m.tally.sram_reads_compute, self.m.tally.sram_writes_compute
+        tag = self.m.new_tag()
+        wofs = L.group_words(k, self.ak, g * c * khw, self.wb)
+        bofs = L.group_words(k, self.ak, g * 4, self.wb)
+        pofs = L.group_words(k, self.ak, g * h * w * 4, self.wb)
+        oofs = L.group_words(k, self.ak, g * h * w, self.wb)
+        for j, (a, b) in enumerate(L.group_bounds(k, self.ak)):
+            kg = b - a
+            rows = self.m.read(np.arange(wres.base + wofs[j], wres.base + wofs[j + 1]), wres.tag,
+                               f"{name}: weights", compute=True)
+            wt = L.unpack_group(rows, (kg, g, c, sh.kernel_h, sh.kernel_w), "i1").astype(np.int64)
+            acc = self._init_acc(j, kg, g, h, w, first, o, bofs, pofs)
+            acc = acc + self._macs(inp, wt, g, c, h, w)
+            self.m.tally.macs += kg * g * c * khw * h * w
+            if last:
+                chans = (np.arange(g0, g1)[None, :] * sh.k_per_group + np.arange(k0 + a, k0 + b)[:, None])
+                q = self.d.requant(wrap_int32(acc), chans)
+                self.m.write(st.base_word + oofs[j], L.pack_grouped(q, kg, self.wb, "i1"), tag,
+                             f"{name}: outputs", compute=True)
+            elif st.sram_writes:
+                self.m.write(st.base_word + pofs[j], L.pack_grouped(wrap_int32(acc).astype("<i4"), kg, self.wb,
+                                                                    "<i4"), tag, f"{name}: psums", compute=True)
+            else:
+                self.acc_regs[(_out_key(o), j)] = acc
+        if last or st.sram_writes:
+            self.last_write = tag
+        self._check_step(st, reads0, writes0)
+
+    def _init_acc(self, j: int, kg: int, g: int, h: int, w: int, first: bool, o: dict,
+                  bofs: list[int], pofs: list[int]) -> np.ndarray:
+        name = self.sch.shape.name
+        if first:
+            if not self.sch.shape.has_bias:
+                return np.zeros((kg, g, h, w), np.int64)
+            bres = self._resident("bias")
+            rows = self.m.read(np.arange(bres.base + bofs[j], bres.base + bofs[j + 1]), bres.tag, f"{name}: bias",
+                               compute=True)
+            return np.broadcast_to(L.unpack_group(rows, (kg, g), "<i4").astype(np.int64)[:, :, None, None],
+                                   (kg, g, h, w))
+        key = (_out_key(o), j)
+        if key in self.acc_regs:
+            return self.acc_regs.pop(key)
+        pres = self.res.get("psums")
+        if pres is None or pres.region != o:
+            raise FunctionalSimError(f"node {name!r}: partial sums of output tile {o} are neither in the "
+                                     "accumulators nor reloaded (a dropped spill?)")
+        rows = self.m.read(np.arange(pres.base + pofs[j], pres.base + pofs[j + 1]), pres.tag, f"{name}: psums",
+                           compute=True)
+        return L.unpack_group(rows, (kg, g, h, w), "<i4").astype(np.int64)
+
+    def _macs(self, inp: Resident, wt: np.ndarray, g: int, c: int, h: int, w: int) -> np.ndarray:
+        """Read the input window (once, or once per kernel offset) and accumulate (k, g, h, w) products."""
+        sh, name = self.sch.shape, self.sch.shape.name
+        (r0, r1), (q0, q1) = inp.region["row"], inp.region["col"]
+        rows, cols = r1 - r0, q1 - q0
+        rw = L.window_row_words(cols, self.wb)
+        reuse = sh.kernel_h * sh.kernel_w == 1 or rows * cols <= self.sch.hw.register_window_bytes
+        zp = self.d.x_zp
+        hs = sh.stride_h * np.arange(h)
+        ws = sh.stride_w * np.arange(w)
+        acc = np.zeros((wt.shape[0], g, h, w), np.int64)
+        if reuse:
+            idx = L.window_word_index(inp.base, g * c, rows, rw, None)
+            win = L.unpack_window(self.m.read(idx, inp.tag, f"{name}: inputs", True), g * c, rows, rw, cols, self.wb)
+            win = win.reshape(g, c, rows, cols).astype(np.int64) - zp
+        for i in range(sh.kernel_h):
+            sel = i * sh.dilation_h + hs
+            for jj in range(sh.kernel_w):
+                cs = jj * sh.dilation_w + ws
+                if not reuse:  # each kernel offset fetches the whole-word rows it needs
+                    idx = L.window_word_index(inp.base, g * c, rows, rw, sel)
+                    part = L.unpack_window(self.m.read(idx, inp.tag, f"{name}: inputs", True), g * c, h, rw, cols,
+                                           self.wb).reshape(g, c, h, cols).astype(np.int64) - zp
+                x = win[:, :, sel][:, :, :, cs] if reuse else part[:, :, :, cs]
+                acc += np.einsum("kgc,gchw->kghw", wt[:, :, :, i, jj], x)
+        return acc
+
+    def _check_step(self, st: Step, reads0: int, writes0: int) -> None:
+        r = self.m.tally.sram_reads_compute - reads0
+        wr = self.m.tally.sram_writes_compute - writes0
+        if (r, wr) != (st.sram_reads, st.sram_writes):
+            self.m.note(f"{self.sch.shape.name}: compute {st.region}: {r} reads / {wr} writes, step says "
+                        f"{st.sram_reads} / {st.sram_writes}")
+
+    # ---- stores ----------------------------------------------------------------------------------------
+    def store(self, st: Step) -> None:
+        sh, name = self.sch.shape, self.sch.shape.name
+        o = region_dict(st.region)
+        (g0, g1), (k0, k1), (h0, h1), (w0, w1) = o["g"], o["k"], o["h"], o["w"]
+        g, k, h, w = g1 - g0, k1 - k0, h1 - h0, w1 - w0
+        psum = st.operand == "psums"
+        dt, eb = ("<i4", 4) if psum else ("i1", 1)
+        ofs = L.group_words(k, self.ak, g * h * w * eb, self.wb)
+        parts = []
+        for j, (a, b) in enumerate(L.group_bounds(k, self.ak)):
+            rows = self.m.read(np.arange(st.base_word + ofs[j], st.base_word + ofs[j + 1]), self.last_write,
+                               f"{name}: store {st.operand}", compute=False)
+            parts.append(L.unpack_group(rows, (b - a, g, h, w), dt))
+        tile = np.concatenate(parts).transpose(1, 0, 2, 3)  # (g, k, h, w)
+        self.m.tally.offchip_write_bytes += tile.size * eb
+        if tile.size * eb != st.offchip_bytes or ofs[-1] != st.sram_reads:
+            self.m.note(f"{name}: store {st.region}: {ofs[-1]} words / {tile.size * eb} B, step says "
+                        f"{st.sram_reads} / {st.offchip_bytes}")
+        if psum:
+            self.psum_mem[_out_key(o)] = tile.copy()
+            return
+        chans = (np.arange(g0, g1)[:, None] * sh.k_per_group + np.arange(k0, k1)[None, :]).ravel()
+        self.out[chans, h0:h1, w0:w1] = tile.reshape(g * k, h, w)
+
+
+def _out_key(o: dict) -> tuple:
+    return (o["g"], o["k"], o["h"], o["w"])
+
+
+def execute_conv(sch: ConvSchedule, data: ConvData, m: Machine, steps: Iterable[Step] | None = None) -> np.ndarray:
+    """Run the schedule (or ``steps``, a variant of it); returns the int8 output (K, OH, OW)."""
+    sh = sch.shape
+    out = np.zeros((sh.groups * sh.k_per_group, sh.out_h, sh.out_w), np.int8)
+    run = ConvRun(sch, data, m, out)
+    for st in (sch.steps() if steps is None else steps):
+        if st.kind == "load":
+            run.load(st)
+        elif st.kind == "compute":
+            run.compute(st)
+        elif st.kind == "store":
+            run.store(st)
+        else:
+            raise FunctionalSimError(f"node {sh.name!r}: unknown step kind {st.kind!r}")
+    return out

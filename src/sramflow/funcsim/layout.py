@@ -1,0 +1,71 @@
+"""Where each element of a tile sits in its SRAM buffer (the mapper's counting conventions, made concrete).
+
+Until ``sramflow.mapping`` publishes a layout function, these follow ``sramflow.mapping.__init__`` and
+``conv.step_sizes``: packed tiles, little-endian elements; weights, biases, outputs and partial sums are
+split along the output channel into accumulator groups of ``ak`` channels, each group starting on a word
+and holding its channels k-major (k, then the rest in tensor order); an input tile is one padded window
+per channel, each window row starting on a word.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def pad_to_words(raw: np.ndarray, wb: int) -> np.ndarray:
+    """uint8 bytes, zero-extended to a whole number of words."""
+    extra = (-raw.size) % wb
+    return np.concatenate([raw, np.zeros(extra, np.uint8)]) if extra else raw
+
+
+def group_bounds(k: int, ak: int) -> list[tuple[int, int]]:
+    return [(j, min(j + ak, k)) for j in range(0, k, ak)]
+
+
+def group_words(k: int, ak: int, per_k_bytes: int, wb: int) -> list[int]:
+    """Word offset of each accumulator group within its buffer, plus the total at the end."""
+    offs = [0]
+    for a, b in group_bounds(k, ak):
+        offs.append(offs[-1] + ceil_div((b - a) * per_k_bytes, wb))
+    return offs
+
+
+def pack_grouped(tile_kfirst: np.ndarray, ak: int, wb: int, dtype: str) -> np.ndarray:
+    """A tile whose first axis is k, as buffer bytes (groups of ``ak`` channels, each word-aligned)."""
+    parts = [pad_to_words(np.ascontiguousarray(tile_kfirst[a:b], dtype).view(np.uint8).ravel(), wb)
+             for a, b in group_bounds(tile_kfirst.shape[0], ak)]
+    return np.concatenate(parts)
+
+
+def unpack_group(rows: np.ndarray, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Words read back (n, word_bytes) -> one group's elements of ``shape`` (little-endian ``dtype``)."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return np.ascontiguousarray(rows).ravel()[:n].view(dtype).reshape(shape)
+
+
+def window_row_words(cols: int, wb: int) -> int:
+    return ceil_div(cols, wb)
+
+
+def pack_window(win: np.ndarray, wb: int) -> np.ndarray:
+    """(channels, rows, cols) int8 -> bytes: each row zero-extended to whole words."""
+    ch, rows, cols = win.shape
+    rw = window_row_words(cols, wb)
+    out = np.zeros((ch, rows, rw * wb), np.uint8)
+    out[:, :, :cols] = win.view(np.uint8)
+    return out.ravel()
+
+
+def window_word_index(base: int, channels: int, rows: int, row_words: int, row_sel: np.ndarray | None) -> np.ndarray:
+    """Word addresses of the window rows ``row_sel`` (all rows if None) of every channel, channel-major."""
+    r = np.arange(rows) if row_sel is None else np.asarray(row_sel)
+    ch = np.arange(channels)[:, None, None] * rows
+    return (base + (ch + r[None, :, None]) * row_words + np.arange(row_words)[None, None, :]).ravel()
+
+
+def unpack_window(rows_bytes: np.ndarray, channels: int, nrows: int, row_words: int, cols: int, wb: int) -> np.ndarray:
+    return rows_bytes.reshape(channels, nrows, row_words * wb)[:, :, :cols].view(np.int8)

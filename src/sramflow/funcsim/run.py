@@ -1,0 +1,174 @@
+"""Functional simulation of a whole quantized graph on the analytical simulator's schedules."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sramflow.errors import UnsupportedOpError
+from sramflow.funcsim.exec_conv import ConvData, execute_conv
+from sramflow.funcsim.exec_vector import VectorData, execute_vector
+from sramflow.funcsim.sram import Sram
+from sramflow.funcsim.state import Machine
+from sramflow.ir.graph import Graph, Node
+from sramflow.mapping.conv import ConvSchedule
+from sramflow.mapping.vector import VectorSchedule
+from sramflow.quant.qgraph import QOp, QuantizedGraph
+from sramflow.reference import kernels as K
+from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double
+from sramflow.reference.run import dequantize, run_int8
+
+COUNT_KEYS = ("sram_reads", "sram_writes", "offchip_bytes", "macs")
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    tensor: str
+    node: str
+    elements: int
+    max_abs_diff: int
+
+
+@dataclass(frozen=True)
+class FunctionalResult:
+    bit_exact: bool
+    tensors_compared: int
+    mismatches: tuple[Mismatch, ...]
+    counts_functional: dict[str, int]
+    counts_analytical: dict[str, int]
+    clobbers: int
+    step_count_notes: tuple[str, ...]
+    logits_int8: np.ndarray
+    logits: np.ndarray
+    predicted_class: int
+    sram_accesses: int
+    wall_s: float
+    reference_wall_s: float
+    trace: np.ndarray | None  # (n, 3) rw, word, data in port order (cycle = row index)
+
+    @property
+    def counts_match(self) -> bool:
+        return self.counts_functional == self.counts_analytical
+
+
+def qop_by_node(q: QuantizedGraph) -> dict[str, QOp]:
+    return {n: op for op in q.ops for n in op.ir_nodes}
+
+
+def _requant(op: QOp, out_zp: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    a, p = op.attrs, op.params
+    if op.kind == "FULLY_CONNECTED":
+        eff = np.asarray(p["effective_scale"], np.float64)
+        return lambda acc, ch: clamp_to_int8(scale_by_double(acc, eff[ch][..., None, None]) + out_zp,
+                                             a["act_min"], a["act_max"])
+    mult, shift = np.asarray(p["multiplier"], np.int64), np.asarray(p["shift"], np.int64)
+    return lambda acc, ch: clamp_to_int8(multiply_by_quantized_multiplier(acc, mult[ch][..., None, None],
+                                                                          shift[ch][..., None, None]) + out_zp,
+                                         a["act_min"], a["act_max"])
+
+
+def conv_data(sch: ConvSchedule, op: QOp, q: QuantizedGraph, x: np.ndarray) -> ConvData:
+    sh = sch.shape
+    w = np.asarray(op.params["weights"])
+    w5 = w.reshape(sh.groups, sh.k_per_group, sh.c_per_group, sh.kernel_h, sh.kernel_w)
+    bias = np.asarray(op.params["bias"], np.int64).reshape(sh.groups, sh.k_per_group) if sh.has_bias else None
+    x3 = x.reshape(sh.groups * sh.c_per_group, sh.in_h, sh.in_w)
+    return ConvData(x3, q.tensor(op.inputs[0]).zero_point, w5, bias, _requant(op, q.tensor(op.output).zero_point))
+
+
+def _vector_kernel(node: Node, op: QOp) -> tuple[Callable[..., np.ndarray], bool]:
+    a = op.attrs
+    fused = node.name != op.ir_nodes[0]  # an activation the quantizer fused into the preceding Conv / Gemm
+    if fused:
+        return (lambda x: clamp_to_int8(x, a["act_min"], a["act_max"])), False
+    if op.kind == "LOGISTIC":
+        return (lambda x: K.logistic(x, op.params["table"])), False
+    if op.kind == "MUL":
+        return (lambda x1, x2: K.mul(x1, x2, a["zp1"], a["zp2"], a["out_mult"], a["out_shift"], a["out_zp"],
+                                     a["act_min"], a["act_max"])), False
+    if op.kind == "ADD":
+        return (lambda x1, x2: K.add(x1, x2, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
+                                     a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"],
+                                     a["left_shift"])), False
+    if op.kind in ("RELU", "RELU6"):
+        return (lambda x: K.relu_x(x, a["x_zp"], a["mult"], a["shift"], a["out_zp"], a["act_min"], a["act_max"])), False
+    if op.kind == "MEAN":
+        return (lambda seg: K.mean_hw(seg.reshape(1, 1, -1, 1), a["x_zp"], a["mult"], a["shift"], a["out_zp"])), True
+    raise UnsupportedOpError(f"node {node.name!r}: the functional simulator has no vector kernel for {op.kind}")
+
+
+def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, np.ndarray]) -> VectorData:
+    sh = sch.shape
+    operands = [env[t].ravel() for t in node.inputs]
+    if op is not None and "const" in op.params and node.name == op.ir_nodes[0]:
+        operands.append(np.asarray(op.params["const"], np.int8).ravel())
+    numel = sh.segments * sh.seg_len
+    full, order, scale = [], [], None
+    for v in operands:
+        if v.size == numel:
+            order.append(("full", len(full)))
+            full.append(v.reshape(sh.segments, sh.seg_len))
+        else:
+            order.append(("scale", 0))
+            scale = np.broadcast_to(v, (sh.segments,)) if v.size == 1 else v
+    if op is None:  # Reshape: a copy
+        return VectorData(tuple(full), scale, tuple(order), lambda x: x, False)
+    kernel, reduce = _vector_kernel(node, op)
+    if not reduce and scale is not None:
+        return VectorData(tuple(full), scale, tuple(order), kernel, False)
+    return VectorData(tuple(full), scale, tuple(order), kernel, reduce)
+
+
+def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np.ndarray, words: int,
+                   word_bytes: int, trace: bool = False) -> FunctionalResult:
+    """Execute every node's schedule on ``x_int8`` (CHW or NCHW) and compare with ``run_int8``."""
+    x = np.asarray(x_int8, np.int8)
+    x = x[None] if x.ndim == 3 else x
+    ops = qop_by_node(q)
+    m = Machine(Sram(words, word_bytes, trace))
+    env: dict[str, np.ndarray] = {graph.input: x[0]}
+    t0 = time.perf_counter()
+    for node, sch in zip(graph.nodes, schedules):
+        op = ops.get(node.name)
+        if op is None and node.op != "Reshape":
+            raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op")
+        if isinstance(sch, ConvSchedule):
+            y = execute_conv(sch, conv_data(sch, op, q, env[node.inputs[0]]), m)
+        else:
+            y = execute_vector(sch, vector_data(sch, node, op, env), m)
+        env[node.output] = y.reshape(graph.shape(node.output)[1:])
+    wall = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    ref = run_int8(q, x)
+    ref_wall = time.perf_counter() - t1
+    mism = []
+    for op in q.ops:
+        got, want = env[op.output].reshape(-1), ref[op.output][0].reshape(-1)
+        diff = np.abs(got.astype(np.int32) - want.astype(np.int32))
+        if diff.any():
+            mism.append(Mismatch(op.output, op.name, int(np.count_nonzero(diff)), int(diff.max())))
+    logits_q = env[graph.output].reshape(-1)
+    logits = dequantize(q, q.output, logits_q)
+    return FunctionalResult(not mism, len(q.ops), tuple(mism), _functional_counts(m), analytical_counts(schedules),
+                            m.sram.clobbers, tuple(m.step_mismatches), logits_q, logits, int(np.argmax(logits)),
+                            m.sram.reads + m.sram.writes, wall, ref_wall,
+                            m.sram.trace.records() if m.sram.trace is not None else None)
+
+
+def _functional_counts(m: Machine) -> dict[str, int]:
+    t = m.tally
+    return {"sram_reads": t.sram_reads_compute + t.sram_reads_dma,
+            "sram_writes": t.sram_writes_compute + t.sram_writes_dma,
+            "offchip_bytes": t.offchip_read_bytes + t.offchip_write_bytes, "macs": t.macs}
+
+
+def analytical_counts(schedules: tuple) -> dict[str, int]:
+    tot = dict.fromkeys(COUNT_KEYS, 0)
+    for s in schedules:
+        c = s.counts
+        for k in COUNT_KEYS:
+            tot[k] += int(getattr(c, k))
+    return tot
