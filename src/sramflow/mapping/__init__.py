@@ -14,6 +14,15 @@ simulator must reproduce them exactly):
   writes, read again by the store DMA.
 - MAC cycles per step = ceil(step MACs / MACs per cycle): the array abstraction is "up to N MACs per
   cycle on the output tile held in the accumulators" (no array geometry in the description).
-- Swaps = DMA loads (refills of a tile buffer). DMA transfers = loads + stores; off-chip latency is paid
-  once per transfer.
+- Swaps = DMA loads (refills of a tile buffer). DMA transfers = loads + stores. Off-chip latency is paid
+  per transaction: ``dma_bursts`` = sum over transfers of max(1, ceil(bytes / burst_bytes)) (one per transfer
+  when the memory's ``burst_bytes`` is 0).
+- Accumulator groups: a conv tile's pixels (g x h x w) fit the accumulators, its k extent need not. The array
+  computes the tile in groups of ``ConvTiling.group_k`` output channels (full reduction over the step's
+  channels per group); weights, bias, outputs and partial sums are stored per group, each group starting on
+  a word, and the input window is read once per group. ``acc_k = 0`` (the default) means one group.
+- Pooling (``ConvShape.pool_op``): a depthwise window without weights on the vector unit, one output per
+  lane per step; taps (and the average's requantize) are vector ops, not MACs.
+- Data layout of every tile: ``sramflow.mapping.layout`` (``word_address``); the word counts above are
+  exactly the words those layouts span.
 """
