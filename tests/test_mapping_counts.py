@@ -115,3 +115,38 @@ def test_vector_steps_sum_to_closed_form() -> None:
 def test_no_tile_fits_names_layer_and_working_set() -> None:
     with pytest.raises(MappingError, match=r"'pw'.*minimum working set is \d+ bytes"):
         search_conv(pw(), make_hw(words=4), "latency")
+
+
+def test_partial_sums_kept_in_sram_by_hand() -> None:
+    # K=4, C=4, 2 pixels, 2 accumulators -> 4 groups of 1 channel; the reduction is split in 2 channel tiles
+    # and c is innermost: the 4 groups' int32 psums (2 pixels x 4 B = 4 words each) stay in the SRAM
+    hw = make_hw(accumulators=2)
+    s = make_conv_schedule(pw(4, 4, 1, 2), hw_params(hw), {"g": 1, "k": 4, "c": 2, "h": 1, "w": 2},
+                           ("g", "k", "p", "c"), False, 1)
+    assert s.keep_psums and not s.spill_psums
+    c = s.counts
+    # step 1: weights 4 x 1 word, inputs 2 words per group, bias 4 x 2 words; psums written 4 x 4 words
+    # step 2: weights 4, inputs 8, psums read 16; int8 outputs written 4 x 1 word
+    assert c.sram_reads_compute == (4 + 8 + 8) + (4 + 8 + 16)
+    assert c.sram_writes_compute == 16 + 4
+    assert c.sram_writes_dma == 2 * 4 + 2 * 2 + 8 and c.sram_reads_dma == 4
+    assert (c.offchip_psum_read_bytes, c.offchip_psum_write_bytes) == (0, 0)
+    assert max(b.end_word for b in s.buffers) == 8 + 4 + 2 + 16  # bias, weights, inputs, int32 output buffer
+    access = [st.psum_access for st in s.steps() if st.kind == "compute"]
+    assert access == ["write", "read"]
+
+
+@pytest.mark.parametrize("order", [("g", "k", "p", "c"), ("g", "p", "k", "c"), ("g", "c", "k", "p")])
+@pytest.mark.parametrize("double", [False, True])
+def test_kept_partial_sum_steps_sum_to_closed_form(order, double) -> None:  # noqa: ANN001
+    hw = make_hw(accumulators=4, words=1024, double=True)
+    cases = [(ConvShape("c3", 1, 7, 5, 7, 9, 4, 5, 3, 3, 2, 2, 1, 1), {"k": 5, "c": 2, "h": 2, "w": 2}, 1),
+             (pw(9, 7, 3, 3), {"k": 6, "c": 3, "w": 2}, 2)]
+    for shape, sizes, gk in cases:
+        s = make_conv_schedule(shape, hw_params(hw), {"g": 1} | {"h": 1} | sizes, order, double, gk)
+        assert s.keep_psums != s.spill_psums  # tiled reduction, several groups: psums live in the SRAM or off-chip
+        got, c = summed_counts(s.steps()), s.counts
+        assert (got["sram_reads_compute"], got["sram_writes_compute"]) == (c.sram_reads_compute, c.sram_writes_compute)
+        assert (got["sram_writes_dma"], got["sram_reads_dma"]) == (c.sram_writes_dma, c.sram_reads_dma)
+        assert (got["offchip_load_bytes"], got["offchip_store_bytes"]) == (c.offchip_read_bytes, c.offchip_write_bytes)
+        assert (got["dma_transfers"], got["dma_loads"], got["steps"]) == (c.dma_transfers, c.dma_loads, c.steps)

@@ -172,6 +172,15 @@ def spills(order: tuple[str, ...], n: dict):  # noqa: ANN201
     return np.logical_and(n["c"] > 1, np.logical_or.reduce(inner))
 
 
+def keeps(order: tuple[str, ...], n: dict, t: dict, ak):  # noqa: ANN001, ANN201
+    """Partial sums stay in the SRAM (int32, the output buffer) across reduction tiles: the reduction is tiled,
+    the output tile stays resident across it (no spill) and it holds more than one accumulator group, so the
+    accumulators cannot carry it from one reduction step to the next. Each later reduction step reads a
+    group's psums back into the accumulators and, unless it is the last, writes them again (read-modify-write
+    through the port)."""
+    return np.logical_and(np.logical_and(n["c"] > 1, np.logical_not(spills(order, n))), np.asarray(ak) < t["k"])
+
+
 def _classes(extent: int, tile):  # noqa: ANN001, ANN202 - [(size, count)] for full and last tiles
     n = ceil_div(extent, tile)
     return [(tile, n - 1), (extent - (n - 1) * tile, 1)]
@@ -271,6 +280,7 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
     n = trips(shape, t)
     cs = class_sums(shape, hw, t, ak) if cs is None else cs
     spill = spills(order, n)
+    keep = keeps(order, n, t, t["k"] if ak is None else ak)
     steps = n["g"] * n["k"] * n["c"] * n["p"]
     out_tiles = n["g"] * n["k"] * n["p"]
     f_w = reload_factor(order, RELEVANT["weights"], n)
@@ -283,6 +293,7 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
     o_words = cs["o_words"] // n["c"]  # sum over distinct output tiles
     p_words = cs["p_words"] // n["c"]
     extra = np.where(spill, n["c"] - 1, 0)  # psum stores (= psum loads) per output tile
+    rmw = np.where(keep, n["c"] - 1, 0)  # psum reads (= psum writes) in the SRAM per output tile, no DMA
     out_bytes = shape.output_bytes
     in_tiles = n["g"] * n["c"] * n["p"]
     in_b = in_tiles if in_bursts is None else in_bursts
@@ -295,8 +306,9 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
         "mac_cycles": cs["mac_cycles"],
         "steps": steps,
         "spill": spill,
-        "sram_reads_compute": cs["w_words"] + cs["i_reads"] + b_words_per_out * n["p"] + extra * p_words,
-        "sram_writes_compute": o_words + extra * p_words,
+        "keep": keep,
+        "sram_reads_compute": cs["w_words"] + cs["i_reads"] + b_words_per_out * n["p"] + (extra + rmw) * p_words,
+        "sram_writes_compute": o_words + (extra + rmw) * p_words,
         "sram_writes_dma": w_loads_words + i_loads_words + f_b * b_words_per_out + extra * p_words,
         "sram_reads_dma": o_words + extra * p_words,
         "offchip_weight_bytes": f_w * shape.weight_bytes + f_b * shape.bias_bytes,
@@ -326,7 +338,7 @@ def input_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> int:
 
 def unit_counts(shape: ConvShape, hw: HwParams, c: dict) -> dict:
     """Counts dict in ``Counts`` terms: pooling runs on the vector unit (its taps are vector ops)."""
-    out = {k: v for k, v in c.items() if k != "spill"}
+    out = {k: v for k, v in c.items() if k not in ("spill", "keep")}
     zero = 0 * out["macs"]
     if shape.pool_op:
         out.update(vector_ops=out.pop("macs"), vector_cycles=out.pop("mac_cycles"), macs=zero, mac_cycles=zero,
@@ -344,6 +356,7 @@ class ConvSchedule:
     tiling: ConvTiling
     buffers: tuple[Buffer, ...]
     spill_psums: bool
+    keep_psums: bool = False  # int32 partial sums held in the SRAM output buffer across reduction tiles
 
     @cached_property
     def counts(self) -> Counts:

@@ -21,7 +21,7 @@ from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
     LOOPS, ConvSchedule, ConvShape, ConvTiling, HwParams, class_sums, conv_counts, footprint_words, input_bursts,
-    spills, step_sizes, trips, unit_counts,
+    keeps, spills, step_sizes, trips, unit_counts,
 )
 from sramflow.mapping.schedule import allocate
 from sramflow.sim.cost import busy_cycles, energy_pj, objective_value, total_cycles
@@ -112,7 +112,7 @@ def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str) -> ConvSched
         c = unit_counts(shape, hwp, raw)
         busy = busy_cycles(c, hw)
         for double in ((False, True) if hwp.double_buffering else (False,)):
-            out = np.where(raw["spill"], q["p_words"], q["o_words"])
+            out = np.where(np.logical_or(raw["spill"], raw["keep"]), q["p_words"], q["o_words"])
             fits = q["b_words"] + (2 if double else 1) * (q["w_words"] + q["i_words"] + out) <= hwp.capacity_words
             if not fits.any():
                 continue
@@ -140,11 +140,13 @@ def make_conv_schedule(shape: ConvShape, hwp: HwParams, sizes: dict[str, int], o
     if tiling.group_k * sizes["g"] * sizes["h"] * sizes["w"] > hwp.accumulators:
         raise MappingError(f"layer {shape.name!r}: an accumulator group of {tiling.group_k} x {sizes['g']} x "
                            f"{sizes['h']} x {sizes['w']} outputs exceeds the {hwp.accumulators} accumulators")
-    spill = bool(spills(tiling.order, trips(shape, sizes)))
-    fp = footprint_words(shape, hwp, sizes, spill, False, tiling.group_k)
+    n = trips(shape, sizes)
+    spill = bool(spills(tiling.order, n))
+    keep = bool(keeps(tiling.order, n, sizes, tiling.group_k))
+    fp = footprint_words(shape, hwp, sizes, spill or keep, False, tiling.group_k)
     words = {op: int(fp[op]) for op in ("bias", "weights", "inputs", "outputs") if int(fp[op]) > 0}
     buffers = allocate(words, tuple(op for op in ("weights", "inputs", "outputs") if op in words) if double else ())
     if buffers and buffers[-1].end_word > hwp.capacity_words:
         raise MappingError(f"layer {shape.name!r}: tiling {tiling} needs {buffers[-1].end_word} words, "
                            f"SRAM has {hwp.capacity_words}")
-    return ConvSchedule(shape, hwp, tiling, buffers, spill)
+    return ConvSchedule(shape, hwp, tiling, buffers, spill, keep)

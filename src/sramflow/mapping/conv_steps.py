@@ -1,7 +1,9 @@
 """Enumerate a convolution schedule step by step (for the functional simulator and the count tests).
 
 Each load is issued when the tile an operand needs differs from the one resident in its buffer (biases
-only at the first reduction step of an output tile; partial sums at later ones when they spill).
+only at the first reduction step of an output tile; partial sums at later ones when they spill). Kept
+partial sums (``keep_psums``) stay in the output buffer: no load / store, the compute steps read and write them
+(``Step.psum_access``).
 Summing the steps reproduces ``ConvSchedule.counts`` exactly; tests check it.
 """
 
@@ -62,7 +64,8 @@ def conv_steps(sch: ConvSchedule) -> Iterator[Step]:
         yield from _load(slots, "inputs", (g0, g1, c0, c1, h0, h1, w0, w1),
                          (("g", g0, g1), ("c", c0, c1), ("row", row0, row0 + rows), ("col", col0, col0 + cols)),
                          fetched, int(q["i_words"]), 1)
-        psum_words = int(q["p_words"]) if sch.spill_psums else 0
+        psum = sch.spill_psums or sch.keep_psums
+        psum_words = int(q["p_words"]) if psum else 0
         if sch.spill_psums and ci > 0:
             base = slots.base("outputs", True)
             yield Step("load", "psums", out_region, base, s["g"] * s["k"] * s["h"] * s["w"] * PSUM_BYTES,
@@ -72,15 +75,25 @@ def conv_steps(sch: ConvSchedule) -> Iterator[Step]:
         last = ci == n_c - 1
         work = {"vector_ops": int(q["macs"])} if sh.pool_op else {"macs": int(q["macs"])}
         unit = "vector" if sh.pool_op else "macs"
-        if not sch.spill_psums and not last:
+        if not psum and not last:
             yield Step("compute", unit, out_region, -1, sram_reads=reads, **work)
             continue
+        access = _psum_access(psum, ci, last)
         words = int(q["o_words"]) if last else psum_words
+        base = slots.base("outputs", not (psum and ci > 0))
+        yield Step("compute", unit, out_region, base, sram_reads=reads, sram_writes=words, psum_access=access,
+                   **work)
+        if sch.keep_psums and not last:
+            continue
         nbytes = s["g"] * s["k"] * s["h"] * s["w"] * (1 if last else PSUM_BYTES)
-        base = slots.base("outputs", not (sch.spill_psums and ci > 0))
-        yield Step("compute", unit, out_region, base, sram_reads=reads, sram_writes=words, **work)
         yield Step("store", "outputs" if last else "psums", out_region, base, nbytes, sram_reads=words,
                    element_bytes=1 if last else PSUM_BYTES)
+
+
+def _psum_access(psum: bool, ci: int, last: bool) -> str:
+    if not psum or (ci == 0 and last):
+        return ""
+    return "write" if ci == 0 else ("read" if last else "rmw")
 
 
 def _clip(start: int, length: int, extent: int) -> int:

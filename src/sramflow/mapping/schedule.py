@@ -43,6 +43,10 @@ class Step:
     vector_ops: int = 0
     lut_ops: int = 0
     element_bytes: int = 1  # 4 for int32 biases and partial sums
+    # compute steps of a tiled reduction whose int32 partial sums live in the SRAM output buffer at
+    # ``base_word`` (spilled and reloaded, or kept there): "write" (first reduction step: bias -> psums),
+    # "rmw" (read psums, accumulate, write psums back), "read" (last: read psums, write int8 outputs); "" none
+    psum_access: str = ""
 
 
 def allocate(sizes_words: dict[str, int], double: tuple[str, ...]) -> tuple[Buffer, ...]:
