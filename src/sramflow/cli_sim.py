@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what the per-layer mapping search minimizes")
     p.add_argument("--out", default=None, help="folder for layer_mapping.json, weight_mapping_summary.json, "
                                                "inference_simulator_report.json")
+    from sramflow.funcsim.cli import add_functional_args
+
+    add_functional_args(p)
     p.set_defaults(func=_cmd_simulate)
 
 
@@ -33,4 +36,8 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
     if a.out:
         for path in write_outputs(res, a.out):
             print(f"wrote {path}")
+    if a.functional:
+        from sramflow.funcsim.cli import run_functional_cmd
+
+        return run_functional_cmd(a, loaded, res)
     return 0
