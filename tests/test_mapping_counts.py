@@ -69,8 +69,14 @@ def test_depthwise_3x3() -> None:
     # window 6x6 per channel incl. zero padding, rows of ceil(6/2) = 3 words; only the 4x4 image is fetched
     assert c.sram_writes_dma == 9 + 4 + 2 * 6 * 3
     assert c.offchip_input_bytes == 32 and c.offchip_weight_bytes == 18 + 8
-    # no registers: each of the 9 kernel offsets re-reads 4 rows x 3 words per channel
-    assert c.sram_reads_compute == 9 + 9 * 2 * 4 * 3 + 4
+    # the 6-byte window row fits the array's 16 input operand registers: each of the 3 kernel rows reads
+    # 4 rows x 3 words per channel once, all 3 kernel columns use it
+    assert c.sram_reads_compute == 9 + 3 * 2 * 4 * 3 + 4
+    # without input registers each of the 9 kernel offsets re-reads 4 rows x 3 words per channel
+    hwp = dataclasses.replace(hw_params(hw), input_row_bytes=0)
+    s0 = make_conv_schedule(dw, hwp, {"g": 2, "k": 1, "c": 1, "h": 4, "w": 4}, ("g", "k", "c", "p"), False)
+    assert s0.counts.sram_reads_compute == 9 + 9 * 2 * 4 * 3 + 4
+    assert summed_counts(s0.steps())["sram_reads_compute"] == s0.counts.sram_reads_compute
     assert (c.sram_writes_compute, c.sram_reads_dma, c.offchip_output_bytes) == (16, 16, 32)
 
 

@@ -141,6 +141,10 @@ class HwParams:
     capacity_words: int
     double_buffering: bool
     burst_bytes: int = 0  # off-chip bytes per transaction (0: one transaction per DMA transfer)
+    # MAC-array model property (assumed, see conv_search.hw_params): one int8 operand register per multiplier,
+    # so the array can hold one input window row of up to this many bytes and apply every kernel column to it
+    # (a row is read from the SRAM once per kernel row instead of once per kernel offset); 0: no such registers
+    input_row_bytes: int = 0
 
 
 def trips(shape: ConvShape, t: dict):  # noqa: ANN201 - trip counts per loop (arrays or ints)
@@ -223,7 +227,8 @@ def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None) -> dict:  # noq
     return {
         "w_words": grouped_words(w_per_k, s["k"], ak, wb),
         "i_words": in_words,
-        "i_reads": kg * np.where(reuse, in_words, khw * s["g"] * s["c"] * s["h"] * row_words),
+        "i_reads": kg * np.where(reuse, in_words, np.where(cols <= hw.input_row_bytes, shape.kernel_h, khw)
+                                 * s["g"] * s["c"] * s["h"] * row_words),
         "b_words": grouped_words(b_per_k, s["k"], ak, wb),
         "o_words": grouped_words(pix, s["k"], ak, wb),
         "p_words": grouped_words(pix * PSUM_BYTES, s["k"], ak, wb),
