@@ -37,7 +37,8 @@ class ConvRun:
         self.wb = sch.hw.word_bytes
         self.ak = getattr(sch.tiling, "group_k", sch.tiling.tile_k)
         self.res: dict[str, Resident] = {}
-        self.last_write: int = -1  # tag of the compute step whose results the outputs buffer holds
+        self.last_write: int = -1
+        self.psum_tag: int = -1  # who wrote the partial sums in the output buffer (a reload or a compute step)  # tag of the compute step whose results the outputs buffer holds
         self.psum_mem: dict[tuple, np.ndarray] = {}  # off-chip partial sums by output region
         self.acc_regs: dict[tuple, np.ndarray] = {}  # partial sums held in the accumulators
         pad = max(sh.span_h, sh.span_w) + max(sh.stride_h, sh.stride_w) * (max(sh.out_h, sh.out_w) + 1)
@@ -59,15 +60,17 @@ class ConvRun:
             self.m.note(f"{self.sch.shape.name}: load {st.operand} {st.region}: wrote {n} words / {fetched} B, "
                         f"step says {st.sram_writes} / {st.offchip_bytes}")
         self.res[st.operand] = Resident(tag, st.base_word, r)
+        if st.operand == "psums":
+            self.psum_tag = tag
 
     def _bias_bytes(self, r: dict) -> tuple[np.ndarray, int]:
         (g0, g1), (k0, k1) = r["g"], r["k"]
-        b = self.d.bias[g0:g1, k0:k1].T
+        b = self.d.bias[g0:g1, k0:k1]
         return L.pack_grouped(b, self.ak, self.wb, "<i4"), b.size * 4
 
     def _weight_bytes(self, r: dict) -> tuple[np.ndarray, int]:
         (g0, g1), (k0, k1), (c0, c1) = r["g"], r["k"], r["c"]
-        w = self.d.weights[g0:g1, k0:k1, c0:c1].transpose(1, 0, 2, 3, 4)
+        w = self.d.weights[g0:g1, k0:k1, c0:c1]
         return L.pack_grouped(w, self.ak, self.wb, "i1"), w.size
 
     def _input_bytes(self, r: dict) -> tuple[np.ndarray, int]:
@@ -86,7 +89,7 @@ class ConvRun:
             raise FunctionalSimError(f"node {self.sch.shape.name!r}: partial sums of {r} loaded back but never "
                                      "stored off-chip (a dropped spill?)")
         p = self.psum_mem[key]  # (g, k, h, w) int32
-        return L.pack_grouped(p.transpose(1, 0, 2, 3), self.ak, self.wb, "<i4"), p.size * 4
+        return L.pack_grouped(p, self.ak, self.wb, "<i4"), p.size * 4
 
     # ---- compute ---------------------------------------------------------------------------------------
     def _resident(self, operand: str) -> Resident:
@@ -117,6 +120,7 @@ class ConvRun:
         khw = sh.kernel_h * sh.kernel_w
         reads0, writes0 = self.m.tally.sram_reads_compute, self.m.tally.sram_writes_compute
         tag = self.m.new_tag()
+        access = getattr(st, "psum_access", "")
         wofs = L.group_words(k, self.ak, g * c * khw, self.wb)
         bofs = L.group_words(k, self.ak, g * 4, self.wb)
         pofs = L.group_words(k, self.ak, g * h * w * 4, self.wb)
@@ -125,45 +129,52 @@ class ConvRun:
             kg = b - a
             rows = self.m.read(np.arange(wres.base + wofs[j], wres.base + wofs[j + 1]), wres.tag,
                                f"{name}: weights", compute=True)
-            wt = L.unpack_group(rows, (kg, g, c, sh.kernel_h, sh.kernel_w), "i1").astype(np.int64)
-            acc = self._init_acc(j, kg, g, h, w, first, o, bofs, pofs)
+            wt = L.unpack_group(rows, (g, kg, c, sh.kernel_h, sh.kernel_w), "i1").astype(np.int64)
+            wt = wt.transpose(1, 0, 2, 3, 4)
+            acc = self._init_acc(st, j, kg, g, h, w, first, o, bofs, pofs)
             acc = acc + self._macs(inp, wt, g, c, h, w)
             self.m.tally.macs += kg * g * c * khw * h * w
             if last:
                 chans = (np.arange(g0, g1)[None, :] * sh.k_per_group + np.arange(k0 + a, k0 + b)[:, None])
                 q = self.d.requant(wrap_int32(acc), chans)
-                self.m.write(st.base_word + oofs[j], L.pack_grouped(q, kg, self.wb, "i1"), tag,
-                             f"{name}: outputs", compute=True)
-            elif st.sram_writes:
-                self.m.write(st.base_word + pofs[j], L.pack_grouped(wrap_int32(acc).astype("<i4"), kg, self.wb,
-                                                                    "<i4"), tag, f"{name}: psums", compute=True)
+                self.m.write(st.base_word + oofs[j], L.pack_grouped(q.transpose(1, 0, 2, 3), kg, self.wb, "i1"),
+                             tag, f"{name}: outputs", compute=True)
+            elif access in ("write", "rmw"):
+                p = wrap_int32(acc).astype("<i4").transpose(1, 0, 2, 3)
+                self.m.write(st.base_word + pofs[j], L.pack_grouped(p, kg, self.wb, "<i4"), tag, f"{name}: psums",
+                             compute=True)
             else:
                 self.acc_regs[(_out_key(o), j)] = acc
-        if last or st.sram_writes:
+        if access in ("write", "rmw") and not last:
+            self.psum_tag = tag
+        if last or access in ("write", "rmw"):
             self.last_write = tag
         self._check_step(st, reads0, writes0)
 
-    def _init_acc(self, j: int, kg: int, g: int, h: int, w: int, first: bool, o: dict,
+    def _init_acc(self, st: Step, j: int, kg: int, g: int, h: int, w: int, first: bool, o: dict,
                   bofs: list[int], pofs: list[int]) -> np.ndarray:
         name = self.sch.shape.name
+        if getattr(st, "psum_access", "") in ("rmw", "read"):  # int32 partial sums in the output buffer
+            pres = self.res.get("psums")
+            if self.sch.spill_psums and (pres is None or pres.region != o):
+                raise FunctionalSimError(f"node {name!r}: partial sums of output tile {o} were not reloaded "
+                                         "(a dropped spill?)")
+            rows = self.m.read(np.arange(st.base_word + pofs[j], st.base_word + pofs[j + 1]), self.psum_tag,
+                               f"{name}: psums", compute=True)
+            return L.unpack_group(rows, (g, kg, h, w), "<i4").astype(np.int64).transpose(1, 0, 2, 3)
         if first:
             if not self.sch.shape.has_bias:
                 return np.zeros((kg, g, h, w), np.int64)
             bres = self._resident("bias")
             rows = self.m.read(np.arange(bres.base + bofs[j], bres.base + bofs[j + 1]), bres.tag, f"{name}: bias",
                                compute=True)
-            return np.broadcast_to(L.unpack_group(rows, (kg, g), "<i4").astype(np.int64)[:, :, None, None],
+            return np.broadcast_to(L.unpack_group(rows, (g, kg), "<i4").astype(np.int64).T[:, :, None, None],
                                    (kg, g, h, w))
         key = (_out_key(o), j)
-        if key in self.acc_regs:
-            return self.acc_regs.pop(key)
-        pres = self.res.get("psums")
-        if pres is None or pres.region != o:
+        if key not in self.acc_regs:
             raise FunctionalSimError(f"node {name!r}: partial sums of output tile {o} are neither in the "
-                                     "accumulators nor reloaded (a dropped spill?)")
-        rows = self.m.read(np.arange(pres.base + pofs[j], pres.base + pofs[j + 1]), pres.tag, f"{name}: psums",
-                           compute=True)
-        return L.unpack_group(rows, (kg, g, h, w), "<i4").astype(np.int64)
+                                     "accumulators nor in the SRAM (a dropped spill?)")
+        return self.acc_regs.pop(key)
 
     def _macs(self, inp: Resident, wt: np.ndarray, g: int, c: int, h: int, w: int) -> np.ndarray:
         """Read the input window (once, or once per kernel offset) and accumulate (k, g, h, w) products."""
@@ -180,11 +191,12 @@ class ConvRun:
             idx = L.window_word_index(inp.base, g * c, rows, rw, None)
             win = L.unpack_window(self.m.read(idx, inp.tag, f"{name}: inputs", True), g * c, rows, rw, cols, self.wb)
             win = win.reshape(g, c, rows, cols).astype(np.int64) - zp
+        per_row = not reuse and cols <= getattr(self.sch.hw, "input_row_bytes", 0)  # a row fits the input registers
         for i in range(sh.kernel_h):
             sel = i * sh.dilation_h + hs
             for jj in range(sh.kernel_w):
                 cs = jj * sh.dilation_w + ws
-                if not reuse:  # each kernel offset fetches the whole-word rows it needs
+                if not reuse and (jj == 0 or not per_row):  # fetch the whole-word rows this offset (row) needs
                     idx = L.window_word_index(inp.base, g * c, rows, rw, sel)
                     part = L.unpack_window(self.m.read(idx, inp.tag, f"{name}: inputs", True), g * c, h, rw, cols,
                                            self.wb).reshape(g, c, h, cols).astype(np.int64) - zp
@@ -212,8 +224,8 @@ class ConvRun:
         for j, (a, b) in enumerate(L.group_bounds(k, self.ak)):
             rows = self.m.read(np.arange(st.base_word + ofs[j], st.base_word + ofs[j + 1]), self.last_write,
                                f"{name}: store {st.operand}", compute=False)
-            parts.append(L.unpack_group(rows, (b - a, g, h, w), dt))
-        tile = np.concatenate(parts).transpose(1, 0, 2, 3)  # (g, k, h, w)
+            parts.append(L.unpack_group(rows, (g, b - a, h, w), dt))
+        tile = np.concatenate(parts, axis=1)  # (g, k, h, w)
         self.m.tally.offchip_write_bytes += tile.size * eb
         if tile.size * eb != st.offchip_bytes or ofs[-1] != st.sram_reads:
             self.m.note(f"{name}: store {st.region}: {ofs[-1]} words / {tile.size * eb} B, step says "

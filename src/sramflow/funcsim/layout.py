@@ -1,10 +1,8 @@
-"""Where each element of a tile sits in its SRAM buffer (the mapper's counting conventions, made concrete).
-
-Until ``sramflow.mapping`` publishes a layout function, these follow ``sramflow.mapping.__init__`` and
-``conv.step_sizes``: packed tiles, little-endian elements; weights, biases, outputs and partial sums are
-split along the output channel into accumulator groups of ``ak`` channels, each group starting on a word
-and holding its channels k-major (k, then the rest in tensor order); an input tile is one padded window
-per channel, each window row starting on a word.
+"""Vectorized packing of whole tiles into buffer words, following ``sramflow.mapping.layout`` (the one
+layout definition): packed little-endian elements; weights (g, k, c, ky, kx), bias (g, k), outputs and
+partial sums (g, k, h, w) split along k (axis 1) into word-aligned accumulator groups of ``ak`` channels,
+each group (g, k_in_group, ...) row-major; input windows (g, c, row, col) with every row on a word.
+Tests check every element against ``mapping.layout.word_address``.
 """
 
 from __future__ import annotations
@@ -34,10 +32,10 @@ def group_words(k: int, ak: int, per_k_bytes: int, wb: int) -> list[int]:
     return offs
 
 
-def pack_grouped(tile_kfirst: np.ndarray, ak: int, wb: int, dtype: str) -> np.ndarray:
-    """A tile whose first axis is k, as buffer bytes (groups of ``ak`` channels, each word-aligned)."""
-    parts = [pad_to_words(np.ascontiguousarray(tile_kfirst[a:b], dtype).view(np.uint8).ravel(), wb)
-             for a, b in group_bounds(tile_kfirst.shape[0], ak)]
+def pack_grouped(tile: np.ndarray, ak: int, wb: int, dtype: str) -> np.ndarray:
+    """A tile (g, k, ...) as buffer bytes: groups of ``ak`` channels along axis 1, each word-aligned."""
+    parts = [pad_to_words(np.ascontiguousarray(tile[:, a:b], dtype).view(np.uint8).ravel(), wb)
+             for a, b in group_bounds(tile.shape[1], ak)]
     return np.concatenate(parts)
 
 

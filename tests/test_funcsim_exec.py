@@ -1,0 +1,130 @@
+"""Functional simulator: bit-exact with the integer reference, counts equal to the analytical model's,
+and deliberately broken schedules caught (overlapping buffers, off-by-one address, dropped psum spill)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sramflow.funcsim.exec_conv import execute_conv
+from sramflow.funcsim.run import conv_data, qop_by_node, run_functional
+from sramflow.funcsim.sram import FunctionalSimError, Sram
+from sramflow.funcsim.state import Machine
+from sramflow.ir.graph import Graph, Node
+from sramflow.mapping.conv_search import hw_params, make_conv_schedule
+from sramflow.quant.api import quantize_graph
+from sramflow.reference.run import quantize_input, run_int8
+from sramflow.sim.api import simulate_graph
+from test_mapping_counts import make_hw
+from test_sim_graph import tiny_graph
+
+
+def _randomized(g: Graph, seed: int = 0) -> Graph:
+    rng = np.random.default_rng(seed)
+    nodes = tuple(dataclasses.replace(n, weights={k: rng.standard_normal(v.shape).astype(np.float32)
+                                                  for k, v in n.weights.items()}) for n in g.nodes)
+    return dataclasses.replace(g, nodes=nodes)
+
+
+def _quantized(g: Graph, seed: int = 0):  # noqa: ANN202
+    x = np.random.default_rng(seed).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
+    q = quantize_graph(g, x)
+    return q, quantize_input(q, x[0])
+
+
+def test_tiny_graph_bit_exact_with_identical_counts() -> None:
+    g = _randomized(tiny_graph())
+    hw = make_hw(double=True)
+    res = simulate_graph(g, hw)
+    q, x = _quantized(g)
+    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.tensors_compared == len(q.ops) and r.mismatches == ()
+    assert r.counts_match and r.counts_functional["macs"] == sum(n.counts.macs for n in res.nodes)
+    assert r.clobbers == 0 and r.step_count_notes == ()
+    ref = run_int8(q, x)[q.output].reshape(-1)
+    assert np.array_equal(r.logits_int8, ref)
+
+
+def _conv_graph(c: int = 6, k: int = 4, hw_px: int = 5) -> Graph:
+    conv = {"kernel": (3, 3), "strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1), "groups": 1}
+    rng = np.random.default_rng(1)
+    node = Node("c", "Conv", ("x",), "y", conv, {"W": rng.standard_normal((k, c, 3, 3)).astype(np.float32),
+                                                 "B": rng.standard_normal(k).astype(np.float32)})
+    return Graph("conv", "x", "y", {"x": (1, c, hw_px, hw_px), "y": (1, k, hw_px, hw_px)}, (node,))
+
+
+def _spilling_schedule(hw):  # noqa: ANN001, ANN202 - reduction tiled outside the pixel loop: psums spill
+    from sramflow.mapping.lower import lower
+
+    g = _conv_graph()
+    shape = lower(g, g.nodes[0])
+    sch = make_conv_schedule(shape, hw_params(hw), {"g": 1, "k": 4, "c": 2, "h": 1, "w": 2}, ("g", "k", "c", "p"),
+                             False)
+    assert sch.spill_psums
+    return g, sch
+
+
+def _run_node(g: Graph, sch, steps=None):  # noqa: ANN001, ANN202
+    q, x = _quantized(g)
+    op = qop_by_node(q)["c"]
+    m = Machine(Sram(128, 2))
+    y = execute_conv(sch, conv_data(sch, op, q, x[0]), m, steps)
+    want = run_int8(q, x)["y"][0]
+    return m, np.array_equal(y, want)
+
+
+def test_spilling_schedule_is_bit_exact() -> None:
+    g, sch = _spilling_schedule(make_hw())
+    m, exact = _run_node(g, sch)
+    assert exact and m.sram.clobbers == 0 and m.step_mismatches == []
+    c = sch.counts
+    assert m.tally.macs == c.macs
+    assert m.tally.sram_reads_compute + m.tally.sram_reads_dma == c.sram_reads
+    assert m.tally.offchip_read_bytes + m.tally.offchip_write_bytes == c.offchip_bytes
+
+
+def _with_buffer(sch, operand: str, base: int):  # noqa: ANN001, ANN202
+    bufs = tuple(dataclasses.replace(b, base_word=base) if b.operand == operand else b for b in sch.buffers)
+    return dataclasses.replace(sch, buffers=bufs)
+
+
+def test_overlapping_buffers_are_caught() -> None:
+    g, sch = _spilling_schedule(make_hw())
+    weights = next(b for b in sch.buffers if b.operand == "weights")
+    m, exact = _run_node(g, _with_buffer(sch, "inputs", weights.base_word))
+    assert m.sram.clobbers > 0 and not exact
+
+
+def test_off_by_one_base_address_is_caught() -> None:
+    g, sch = _spilling_schedule(make_hw())
+    weights = next(b for b in sch.buffers if b.operand == "weights")
+    m, exact = _run_node(g, _with_buffer(sch, "weights", weights.base_word + 1))
+    assert m.sram.clobbers > 0 and not exact
+
+
+def test_dropped_psum_spill_is_caught() -> None:
+    g, sch = _spilling_schedule(make_hw())
+    steps = list(sch.steps())
+    i = next(i for i, s in enumerate(steps) if s.kind == "store" and s.operand == "psums")
+    with pytest.raises(FunctionalSimError, match="never stored"):
+        _run_node(g, sch, steps[:i] + steps[i + 1:])
+
+
+def test_address_outside_the_macro_is_an_error() -> None:
+    g, sch = _spilling_schedule(make_hw())
+    with pytest.raises(FunctionalSimError, match="outside the 128-word macro"):
+        _run_node(g, _with_buffer(sch, "outputs", 127))
+
+
+def test_efficientnet_b0_small_resolution_bit_exact() -> None:
+    from sramflow.frontend.source import ModelSource, load_graph
+    from sramflow.hw.load import resolve_hw
+
+    g = load_graph(ModelSource(model="efficientnet_b0", resolution=16, num_classes=7)).graph
+    hw = resolve_hw("sky130-design1")
+    res = simulate_graph(g, hw)
+    q, x = _quantized(g)
+    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.counts_match and r.clobbers == 0
