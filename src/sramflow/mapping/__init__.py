@@ -9,8 +9,12 @@ simulator must reproduce them exactly):
   written by the DMA (counted as SRAM writes) but never fetched off-chip: off-chip bytes are exact.
 - Compute reads count words: each step reads its weight tile once (a word is latched while its bytes are
   used), its input window once per kernel offset (rows of the window the offset needs, whole row words)
-  unless the kernel is 1x1 or the per-channel window fits the register file, then once; the bias once per
-  output tile, a spilled partial-sum tile once per reload. Results: ceil(n * bytes / word_bytes) word
+  unless the kernel is 1x1 or the per-channel window fits the register file, then once; when a window row
+  (``window_cols`` bytes) fits the MAC array's input operand registers (``HwParams.input_row_bytes``, an
+  assumed property of the array model: one int8 register per multiplier) once per kernel row instead of once
+  per kernel offset (for each kernel row ky and output row, the window row it needs, whole row words; every
+  kernel column takes its inputs from the registers); the bias once per output tile, a spilled or kept
+  partial-sum tile once per later reduction step. Results: ceil(n * bytes / word_bytes) word
   writes, read again by the store DMA.
 - MAC cycles per step = ceil(step MACs / MACs per cycle): the array abstraction is "up to N MACs per
   cycle on the output tile held in the accumulators" (no array geometry in the description).
@@ -21,6 +25,12 @@ simulator must reproduce them exactly):
   computes the tile in groups of ``ConvTiling.group_k`` output channels (full reduction over the step's
   channels per group); weights, bias, outputs and partial sums are stored per group, each group starting on
   a word, and the input window is read once per group. ``acc_k = 0`` (the default) means one group.
+- Partial sums of a tiled reduction (int32, 4 bytes, ``PSUM_BYTES``) live in the accumulators when the
+  output tile is one accumulator group; otherwise in the SRAM output buffer (int32 group layout), either
+  spilled off-chip between reduction steps (``spill_psums``: the reduction loop encloses an output loop) or
+  kept there (``keep_psums``: read-modify-write through the port, no DMA). A compute step with
+  ``psum_access`` "write" writes its groups' psums (p words), "rmw" reads and writes them, "read" reads them
+  and writes the int8 outputs.
 - Pooling (``ConvShape.pool_op``): a depthwise window without weights on the vector unit, one output per
   lane per step; taps (and the average's requantize) are vector ops, not MACs.
 - Data layout of every tile: ``sramflow.mapping.layout`` (``word_address``); the word counts above are

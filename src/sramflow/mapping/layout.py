@@ -8,6 +8,9 @@ Layouts (every buffer starts on a word; elements little-endian, ``element_bytes`
   are split into the same k groups, each group word-aligned and (g, k_in_group, ...) row-major.
 - conv inputs, padded window (g, c, row, col): row-major, every window row starts on a word
   (``ceil(cols / word_bytes)`` words per row; the pad bytes of a row's last word are unused).
+- partial sums kept in the SRAM (``ConvSchedule.keep_psums``) use the psum layout above in the output
+  buffer at the compute step's ``base_word``: the step with ``psum_access`` "write" creates them, "rmw"
+  reads and rewrites them in place, "read" reads them and overwrites the buffer with the int8 output layout.
 - vector chunks (elem,): packed.
 The word counts in ``conv.step_sizes`` and ``vector.vector_counts`` are exactly the words these layouts
 span; tests check it against every load step.
