@@ -98,3 +98,60 @@ def clamp_to_int8(x: np.ndarray, lo: int = -128, hi: int = 127) -> np.ndarray:
 def float32(x: float) -> float:
     """The value a C++ float holds (scales live in float32 in a .tflite file)."""
     return float(np.float32(x))
+
+
+# Exactness bound of the float64 path below: every intermediate is a multiple of 2^-31 below 2^21 in
+# magnitude times a power of two, so it needs at most 52 significant bits (float64 has 53).
+FLOAT_PATH_LIMIT = 1 << 21
+
+
+def requantize_per_channel(acc: np.ndarray, bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray,
+                           out_zp: int, act_min: int, act_max: int) -> np.ndarray:
+    """clamp(MultiplyByQuantizedMultiplier(acc + bias) + out_zp) to int8, channels on the last axis.
+
+    ``acc`` holds integers in any dtype (the float32/float64 matmul output is fine). When every
+    |acc + bias| * 2^max(shift, 0) is below 2^21 the gemmlowp double rounding is done exactly in
+    float64 with a few whole-array operations:
+        r1 = floor(x * M * 2^(left-31) + 1/2)                      (SaturatingRoundingDoublingHighMul)
+        R  = floor((r1 + 2^(e-1) - [r1 < 0] / 2) * 2^-e)            (RoundingDivideByPOT, ties away)
+    with e = max(-shift, 0) (2^(e-1) read as 1/2 for e = 0). Otherwise it falls back to the int64 path
+    (int32 wrap-around included)."""
+    mult = np.asarray(multiplier, np.int64)
+    sh = np.asarray(shift, np.int64)
+    b = np.asarray(bias, np.int64)
+    left = np.maximum(sh, 0)
+    a_max = float(max(acc.max(initial=0), -acc.min(initial=0))) if acc.size else 0.0
+    if (a_max + float(np.abs(b).max(initial=0))) * float(2 ** int(left.max(initial=0))) >= FLOAT_PATH_LIMIT:
+        x = wrap_int32(acc.astype(np.int64) + b)
+        return clamp_to_int8(multiply_by_quantized_multiplier(x, mult, sh) + out_zp, act_min, act_max)
+    e = np.maximum(-sh, 0)
+    m_f = mult.astype(np.float64) * np.exp2((left - 31).astype(np.float64))
+    inv = np.exp2(-e.astype(np.float64))
+    half = np.where(e > 0, np.exp2((e - 1).astype(np.float64)), 0.5)
+    consts = (m_f, b.astype(np.float64) * m_f + 0.5, inv, 0.25 * inv, (half - 0.25) * inv + out_zp)
+    channels = acc.shape[-1] if acc.ndim else 1
+    if m_f.size > 1 and m_f.size != channels:
+        raise ValueError(f"per-channel parameters ({m_f.size}) do not match the last axis ({channels})")
+    flat = np.ascontiguousarray(acc).reshape(-1, channels)
+    out = np.empty(flat.shape, np.int8)
+    rows = max(1, FLOAT_PATH_BLOCK // channels)  # blocks that stay in cache
+    for i in range(0, flat.shape[0], rows):
+        _float_block(flat[i:i + rows], consts, act_min, act_max, out[i:i + rows])
+    return out.reshape(acc.shape)
+
+
+FLOAT_PATH_BLOCK = 1 << 15
+
+
+def _float_block(acc: np.ndarray, consts: tuple[np.ndarray, ...], act_min: int, act_max: int, out: np.ndarray) -> None:
+    m_f, offset, inv, quarter, tail = consts
+    t = np.multiply(acc, m_f, dtype=np.float64)
+    t += offset
+    np.floor(t, out=t)  # r1
+    q = np.copysign(quarter, t)
+    t *= inv
+    t += q
+    t += tail
+    np.floor(t, out=t)
+    np.clip(t, act_min, act_max, out=t)
+    out[...] = t

@@ -1,4 +1,7 @@
-"""Execute a QuantizedGraph with the integer kernels: every tensor, int8, NCHW, batch axis first."""
+"""Execute a QuantizedGraph with the integer kernels: every tensor int8, batch axis first.
+
+Internally every 4-D activation is NHWC (TFLite's layout, see ``nhwc.py``); what ``run_int8`` returns
+is in the IR's NCHW shapes, as before."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import numpy as np
 
 from sramflow.quant.qgraph import QOp, QuantizedGraph
 from sramflow.reference import kernels as K
+from sramflow.reference import nhwc as NH
+from sramflow.reference.blas import single_thread
 from sramflow.reference.requant import clamp_to_int8, round_half_away_array
 
 
@@ -24,25 +29,72 @@ def dequantize(q: QuantizedGraph, name: str, x: np.ndarray) -> np.ndarray:
     return (x.astype(np.float32) - t.zero_point) * np.float32(t.scale)
 
 
+def tflite_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The layout a tensor has inside run_int8 (and in the .tflite): NCHW -> NHWC for 4-D."""
+    return (shape[0], *shape[2:], shape[1]) if len(shape) == 4 else tuple(shape)
+
+
+def to_internal(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if x.ndim == 4 else x
+
+
+def to_ir(x: np.ndarray) -> np.ndarray:
+    return x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
+
+
+def const_operand(c: np.ndarray, rank: int) -> np.ndarray:
+    """An IR (NCHW, numpy-broadcast) constant laid out like the activation it meets."""
+    if rank != 4 or c.ndim <= 1 and c.size == 1:
+        return c
+    c4 = c.reshape((1,) * (4 - c.ndim) + c.shape)
+    return c4.transpose(0, 2, 3, 1)
+
+
 def _operands(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     x1 = env[op.inputs[0]]
     if len(op.inputs) == 2:
         return x1, env[op.inputs[1]]
-    c = op.params["const"]
-    return x1, (c.reshape(1, *c.shape) if c.ndim == x1.ndim - 1 and c.ndim > 1 else c)
+    return x1, const_operand(op.params["const"], x1.ndim)
 
 
-def _weighted(fn: Callable[..., np.ndarray]) -> Callable[[QuantizedGraph, QOp, dict], np.ndarray]:
-    def run(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
-        a, p = op.attrs, op.params
-        x = env[op.inputs[0]]
-        x_zp, out_zp = q.tensor(op.inputs[0]).zero_point, q.tensor(op.output).zero_point
-        if fn is K.fully_connected:
-            return fn(x, x_zp, p["weights"], p["bias"], p["effective_scale"], out_zp, a["act_min"], a["act_max"])
-        return fn(x, x_zp, p["weights"], p["bias"], p["multiplier"], p["shift"], out_zp, a["act_min"], a["act_max"],
-                  tuple(a["strides"]), tuple(a["pads"]), tuple(a["dilations"]))
+_PREPARED: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(weights) -> (weights, exact-dtype matrix)
 
-    return run
+
+def _conv_matrix(w: np.ndarray) -> np.ndarray:
+    hit = _PREPARED.get(id(w))
+    if hit is not None and hit[0] is w:
+        return hit[1]
+    if len(_PREPARED) > 4096:
+        _PREPARED.clear()
+    wm = NH.conv_matrix(w)
+    wm = np.ascontiguousarray(wm, dtype=NH.exact_dtype(wm.T))
+    _PREPARED[id(w)] = (w, wm)
+    return wm
+
+
+def _conv(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
+    a, p = op.attrs, op.params
+    x_zp, out_zp = q.tensor(op.inputs[0]).zero_point, q.tensor(op.output).zero_point
+    groups = int(a.get("groups", 1))
+    wmat = _conv_matrix(p["weights"]) if groups == 1 else None
+    return NH.conv2d(env[op.inputs[0]], x_zp, p["weights"], p["bias"], p["multiplier"], p["shift"], out_zp,
+                     a["act_min"], a["act_max"], tuple(a["strides"]), tuple(a["pads"]), tuple(a["dilations"]),
+                     groups, wmat)
+
+
+def _depthwise(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
+    a, p = op.attrs, op.params
+    x_zp, out_zp = q.tensor(op.inputs[0]).zero_point, q.tensor(op.output).zero_point
+    return NH.depthwise_conv2d(env[op.inputs[0]], x_zp, p["weights"], p["bias"], p["multiplier"], p["shift"],
+                               out_zp, a["act_min"], a["act_max"], tuple(a["strides"]), tuple(a["pads"]),
+                               tuple(a["dilations"]))
+
+
+def _fc(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
+    a, p = op.attrs, op.params
+    x_zp, out_zp = q.tensor(op.inputs[0]).zero_point, q.tensor(op.output).zero_point
+    return K.fully_connected(env[op.inputs[0]], x_zp, p["weights"], p["bias"], p["effective_scale"], out_zp,
+                             a["act_min"], a["act_max"])
 
 
 def _add_fn(a: dict) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -88,17 +140,17 @@ def _pool(fn: Callable[..., np.ndarray]) -> Callable[[QuantizedGraph, QOp, dict]
 
 
 RUNNERS: dict[str, Callable[[QuantizedGraph, QOp, dict], np.ndarray]] = {
-    "CONV_2D": _weighted(K.conv2d),
-    "DEPTHWISE_CONV_2D": _weighted(K.depthwise_conv2d),
-    "FULLY_CONNECTED": _weighted(K.fully_connected),
+    "CONV_2D": _conv,
+    "DEPTHWISE_CONV_2D": _depthwise,
+    "FULLY_CONNECTED": _fc,
     "ADD": _binary(_add_fn),
     "MUL": _binary(_mul_fn),
     "LOGISTIC": lambda q, op, env: K.logistic(env[op.inputs[0]], op.params["table"]),
-    "MEAN": lambda q, op, env: K.mean_hw(env[op.inputs[0]], op.attrs["x_zp"], op.attrs["mult"], op.attrs["shift"], op.attrs["out_zp"]),
+    "MEAN": lambda q, op, env: NH.mean_hw(env[op.inputs[0]], op.attrs["x_zp"], op.attrs["mult"], op.attrs["shift"], op.attrs["out_zp"]),
     "RELU": _relu,
     "RELU6": _relu,
-    "MAX_POOL_2D": _pool(K.max_pool),
-    "AVERAGE_POOL_2D": _pool(K.average_pool),
+    "MAX_POOL_2D": _pool(NH.max_pool),
+    "AVERAGE_POOL_2D": _pool(NH.average_pool),
 }
 
 
@@ -108,24 +160,30 @@ def run_int8(q: QuantizedGraph, x_int8: np.ndarray, keep_all: bool = True) -> di
     x = np.asarray(x_int8)
     if x.dtype != np.int8:
         raise TypeError(f"run_int8 expects int8 input, got {x.dtype}; use quantize_input() first")
-    env = {q.input: x[None] if x.ndim == 3 else x}
+    x = x[None] if x.ndim == 3 else x
+    env = {q.input: to_internal(x)}
     uses: dict[str, int] = {}
     for op in q.ops:
         for t in op.inputs:
             uses[t] = uses.get(t, 0) + 1
-    out = dict(env)
+    out = {q.input: x}
+    with single_thread():
+        _execute(q, env, out, uses, keep_all)
+    out[q.output] = to_ir(env[q.output])
+    return out
+
+
+def _execute(q: QuantizedGraph, env: dict[str, np.ndarray], out: dict[str, np.ndarray], uses: dict[str, int],
+             keep_all: bool) -> None:
     for op in q.ops:
         y = RUNNERS[op.kind](q, op, env)
-        n = y.shape[0]
-        env[op.output] = y.reshape(n, *q.tensor(op.output).shape[1:])
+        env[op.output] = y.reshape(y.shape[0], *tflite_shape(q.tensor(op.output).shape)[1:])
         if keep_all:
-            out[op.output] = env[op.output]
+            out[op.output] = to_ir(env[op.output])
         for t in op.inputs:
             uses[t] -= 1
             if uses[t] == 0 and not keep_all and t != q.output:
                 del env[t]
-    out[q.output] = env[q.output]
-    return out
 
 
 def predict_int8(q: QuantizedGraph, images_float: np.ndarray, batch_size: int = 16) -> np.ndarray:
