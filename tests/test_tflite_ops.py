@@ -61,3 +61,39 @@ def test_every_op_bit_exact_with_litert(tiny, method: str) -> None:  # noqa: ANN
     r = verify(q, tflite_bytes(q), quantize_input(q, test))
     assert r.tensors_compared == 3 * (len(q.ops) + 1)
     assert r.tensors_mismatched == 0, r.first_mismatch
+
+
+class MoreOps(nn.Module):
+    """Grouped conv, HardSwish, general Clip, odd-padded pools and an NCHW-order Reshape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, 1, 1)
+        self.grouped = nn.Conv2d(8, 12, 3, 1, 1, groups=4)  # 4 groups of 2 input channels
+        self.fc = nn.Linear(12 * 4 * 4, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.hardswish(self.conv(x))
+        y = torch.clamp(self.grouped(y), -1.5, 2.0)  # MAXIMUM + MINIMUM
+        y = torch.clamp(y, min=-0.5)  # lower bound only
+        y = nn.functional.max_pool2d(y, 3, 2, padding=1)  # symmetric pad at stride 2: not TFLite SAME
+        y = nn.functional.avg_pool2d(y, 3, 2, padding=1, count_include_pad=True)  # PAD with zp, counted
+        y = y.reshape(1, 6, 8, 4)  # a real reordering (4-D to 4-D), then Flatten (4-D to 2-D)
+        return self.fc(y.flatten(1))
+
+
+@pytest.fixture(scope="module")
+def more():  # noqa: ANN201
+    torch.manual_seed(0)
+    return torch_to_graph(MoreOps().eval(), 16, "moreops")
+
+
+def test_more_ops_bit_exact_with_litert(more) -> None:  # noqa: ANN001
+    rng = np.random.default_rng(2)
+    q = quantize_graph(more, rng.standard_normal((8, 3, 16, 16)).astype(np.float32), "minmax")
+    kinds = collections.Counter(op.kind for op in q.ops)
+    assert set(kinds) >= {"HARD_SWISH", "CLIP", "RESHAPE", "MAX_POOL_2D", "AVERAGE_POOL_2D"}, kinds
+    assert any(op.attrs.get("groups", 1) == 4 for op in q.ops)
+    test = rng.standard_normal((3, 3, 16, 16)).astype(np.float32) * 1.5
+    r = verify(q, tflite_bytes(q), quantize_input(q, test))
+    assert r.tensors_mismatched == 0, r.first_mismatch

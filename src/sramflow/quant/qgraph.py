@@ -19,7 +19,7 @@ from sramflow.errors import QuantizationError
 
 KINDS = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "LOGISTIC", "MEAN", "RELU", "RELU6",
-    "MAX_POOL_2D", "AVERAGE_POOL_2D",
+    "MAX_POOL_2D", "AVERAGE_POOL_2D", "HARD_SWISH", "CLIP", "RESHAPE",
 )
 FUSED_ACTIVATIONS = ("NONE", "RELU", "RELU6")
 

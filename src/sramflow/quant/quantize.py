@@ -99,6 +99,15 @@ class _Pass:
         nxt = self.g.node(users[0])
         return nxt if _fused_activation(nxt) else None
 
+    def hard_swish_mul(self, n: Node) -> Node | None:
+        """Mul(x, HardSigmoid(x)) with ONNX's default alpha 1/6, beta 1/2 is HardSwish (how PyTorch exports
+        it below opset 14): it becomes one HARD_SWISH, as the TFLite converter emits."""
+        users = self.consumers.get(n.output, [])
+        if len(users) != 1 or not np.isclose(n.attrs["alpha"], 1 / 6) or n.attrs["beta"] != 0.5:
+            return None
+        m = self.g.node(users[0])
+        return m if m.op == "Mul" and sorted(m.inputs) == sorted((n.inputs[0], n.output)) else None
+
     def run(self) -> list[QOp]:
         self.qtensor(self.g.input)
         fused_away: set[str] = set()
@@ -106,13 +115,16 @@ class _Pass:
             if n.name in fused_away:
                 continue
             act = self.fusable(n) if n.op in ("Conv", "Gemm") else None
+            if n.op == "HardSigmoid":
+                act = self.hard_swish_mul(n)
             if act is not None:
                 fused_away.add(act.name)
             handler = getattr(self, f"op_{n.op}", None)
             if handler is None:
                 raise UnsupportedOpError(
                     f"node {n.name!r}: op {n.op!r} cannot be quantized to a TFLite int8 builtin "
-                    "(supported: Conv, Gemm, Add, Mul, Sigmoid, Relu, Clip(0,6), GlobalAveragePool, MaxPool, AveragePool)")
+                    "(supported: Conv, Gemm, Add, Mul, Sigmoid, Relu, Clip, HardSwish, GlobalAveragePool, MaxPool, "
+                    "AveragePool, Reshape)")
             self.ops.append(handler(n, act))
         return self.ops
 
@@ -124,8 +136,11 @@ class _Pass:
             kind = "CONV_2D"
         elif groups == x[1] and w.shape[0] % groups == 0:
             kind = "DEPTHWISE_CONV_2D"
+        elif x[1] % groups == 0 and w.shape[0] % groups == 0 and w.shape[1] * groups == x[1]:
+            kind = "CONV_2D"  # grouped: TFLite CONV_2D with filter depth Cin / groups (reference conv.h supports it)
         else:
-            raise UnsupportedOpError(f"node {n.name!r} (Conv): grouped convolution with {groups} groups has no TFLite int8 builtin")
+            raise UnsupportedOpError(f"node {n.name!r} (Conv): {groups} groups do not divide the {x[1]} input and "
+                                     f"{w.shape[0]} output channels")
         return self._weighted(n, act, kind, dict(n.attrs))
 
     def op_Gemm(self, n: Node, act: Node | None) -> QOp:
@@ -204,9 +219,35 @@ class _Pass:
 
     def op_Clip(self, n: Node, act: Node | None) -> QOp:
         kind = _fused_activation(n)
-        if kind is None:
-            raise UnsupportedOpError(f"node {n.name!r} (Clip [{n.attrs['min']}, {n.attrs['max']}]): only ReLU6 (0, 6) has a TFLite int8 builtin")
-        return self._relu(n, kind)
+        if kind is not None:
+            return self._relu(n, kind)
+        # General bounds: TFLite MAXIMUM / MINIMUM with int8 constants, which compare raw int8 values, so
+        # the output keeps the input's scale and zero point and the bounds are quantized with them.
+        tin = self.qtensor(n.inputs[0])
+        self.fixed(n.output, tin.scale, tin.zero_point)
+        lo, hi = float(n.attrs["min"]), float(n.attrs["max"])
+        if lo > hi:
+            raise UnsupportedOpError(f"node {n.name!r} (Clip): min {lo} > max {hi}")
+        attrs = {"lo": clip_bound(lo, tin), "hi": clip_bound(hi, tin)}
+        return QOp(n.name, "CLIP", n.inputs, n.output, (n.name,), attrs, {})
+
+    def op_HardSwish(self, n: Node, act: Node | None) -> QOp:
+        out = act.output if act else n.output
+        tin, tout = self.qtensor(n.inputs[0]), self.qtensor(out)
+        names = (n.name, act.name) if act else (n.name,)
+        return QOp(n.name, "HARD_SWISH", (n.inputs[0],), out, names, {}, {"table": hard_swish_table(tin, tout)})
+
+    def op_HardSigmoid(self, n: Node, act: Node | None) -> QOp:
+        if act is None:
+            raise UnsupportedOpError(
+                f"node {n.name!r} (HardSigmoid alpha={n.attrs['alpha']}, beta={n.attrs['beta']}): TFLite has no int8 "
+                "HardSigmoid builtin; only x * HardSigmoid(x) with alpha 1/6, beta 1/2 (= HARD_SWISH) is supported")
+        return self.op_HardSwish(n, act)
+
+    def op_Reshape(self, n: Node, act: Node | None) -> QOp:
+        tin = self.qtensor(n.inputs[0])
+        self.fixed(n.output, tin.scale, tin.zero_point)  # TFLite RESHAPE / TRANSPOSE keep the parameters
+        return QOp(n.name, "RESHAPE", n.inputs, n.output, (n.name,), {"shape": tuple(self.g.shape(n.output))}, {})
 
     def op_GlobalAveragePool(self, n: Node, act: Node | None) -> QOp:
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
@@ -218,12 +259,18 @@ class _Pass:
         tin = self.qtensor(n.inputs[0])
         shape_in = self.g.shape(n.inputs[0])
         k, s, pads = tuple(n.attrs["kernel"]), tuple(n.attrs["strides"]), tuple(n.attrs["pads"])
-        if any(pads) and pads != tflite_same_pads(shape_in[2:], k, s, (1, 1)):
-            raise UnsupportedOpError(f"node {n.name!r} ({n.op}): padding {pads} is neither VALID nor TFLite SAME")
-        if kind == "AVERAGE_POOL_2D" and any(pads) and n.attrs.get("count_include_pad", 0):
-            raise UnsupportedOpError(f"node {n.name!r} (AveragePool): count_include_pad=1 with padding has no TFLite builtin")
+        same = pads == tflite_same_pads(shape_in[2:], k, s, (1, 1))
+        include = bool(n.attrs.get("count_include_pad", 0)) and any(pads)
+        if kind == "AVERAGE_POOL_2D" and any(pads) and not same and not include:
+            # TFLite's only divisor that excludes padding is SAME's; an explicit PAD would be counted.
+            raise UnsupportedOpError(f"node {n.name!r} (AveragePool): padding {pads} with count_include_pad=0 is "
+                                     "neither VALID nor TFLite SAME, and no TFLite int8 op sequence divides by the "
+                                     "in-bounds count there; export the model with SAME-style or no padding")
         self.fixed(n.output, tin.scale, tin.zero_point)  # TFLite int8 pooling keeps the input's parameters
-        attrs = {"kernel": k, "strides": s, "pads": pads, "act_min": -128, "act_max": 127}
+        # Other padding: MaxPool gets PADV2 with -128 (never wins), AveragePool with count_include_pad=1
+        # gets PAD with the zero point (a real zero, counted), then a VALID pool.
+        attrs = {"kernel": k, "strides": s, "pads": pads, "act_min": -128, "act_max": 127,
+                 "explicit_pad": bool(any(pads) and (include or not same))}
         return QOp(n.name, kind, n.inputs, n.output, (n.name,), attrs, {})
 
     def op_MaxPool(self, n: Node, act: Node | None) -> QOp:
@@ -244,6 +291,25 @@ def logistic_table(tin: QTensor, tout: QTensor) -> np.ndarray:
     out = np.clip(rescaled.astype(np.int64) + tout.zero_point, -128, 127).astype(np.int8)
     table = np.empty(256, np.int8)
     table[q.astype(np.int8).view(np.uint8)] = out
+    return table
+
+
+def clip_bound(v: float, t: QTensor) -> int:
+    """A Clip bound as the int8 constant MAXIMUM / MINIMUM compares with (infinite: no bound)."""
+    if not np.isfinite(v):
+        return -128 if v < 0 else 127
+    return int(np.clip(t.zero_point + round_half_away(v / t.scale), -128, 127))
+
+
+def hard_swish_table(tin: QTensor, tout: QTensor) -> np.ndarray:
+    """LiteRT's int8 HARD_SWISH (reference/hard_swish.h with activations.cc HardSwishPrepare's int16
+    multipliers), evaluated for all 256 inputs: the kernel is a pure function of the input byte."""
+    from sramflow.reference.hard_swish import HardSwishParams, hard_swish_scalar
+
+    prm = HardSwishParams.from_scales(tin.scale, tin.zero_point, tout.scale, tout.zero_point)
+    q = np.arange(-128, 128)
+    table = np.empty(256, np.int8)
+    table[q.astype(np.int8).view(np.uint8)] = [hard_swish_scalar(int(v), prm) for v in q]
     return table
 
 

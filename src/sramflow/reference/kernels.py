@@ -72,7 +72,9 @@ def pairwise_table(fn, zp1: int, zp2: int) -> np.ndarray:  # noqa: ANN001
 
 def lookup_pairwise(table: np.ndarray, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
     a, b = np.broadcast_arrays(x1.view(np.uint8), x2.view(np.uint8))
-    return table.reshape(-1)[(a.astype(np.intp) << 8) | b]
+    idx = a.astype(np.intp) << 8
+    idx |= b
+    return np.take(table.reshape(-1), idx)
 
 
 def add(x1: np.ndarray, x2: np.ndarray, zp1: int, zp2: int, mult1: int, shift1: int, mult2: int, shift2: int,
@@ -92,9 +94,20 @@ def mul(x1: np.ndarray, x2: np.ndarray, zp1: int, zp2: int, out_mult: int, out_s
     return clamp_to_int8(multiply_by_quantized_multiplier(prod, out_mult, out_shift) + out_zp, act_min, act_max)
 
 
+def lookup(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """A 256-entry table indexed by the int8 input's byte: exact for any kernel that is a pure function
+    of one int8 (LOGISTIC, HARD_SWISH)."""
+    return np.take(table, x.view(np.uint8))
+
+
+def clip(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """MAXIMUM with int8 constant lo, then MINIMUM with hi (maximum_minimum.h: raw int8 comparisons)."""
+    return np.minimum(np.maximum(x, np.int8(lo)), np.int8(hi))
+
+
 def logistic(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     """LOGISTIC by LiteRT's 256-entry table (activations.cc), indexed by the input's byte."""
-    return table[x.view(np.uint8)]
+    return np.take(table, x.view(np.uint8))  # np.take: ~2x faster than table[...] here
 
 
 def mean_of_sums(total: np.ndarray, count: int, x_zp: int, multiplier: int, shift: int, out_zp: int) -> np.ndarray:

@@ -134,9 +134,20 @@ def _relu(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
 def _pool(fn: Callable[..., np.ndarray]) -> Callable[[QuantizedGraph, QOp, dict], np.ndarray]:
     def run(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
         a = op.attrs
-        return fn(env[op.inputs[0]], tuple(a["kernel"]), tuple(a["strides"]), tuple(a["pads"]), a["act_min"], a["act_max"])
+        x, pads = env[op.inputs[0]], tuple(a["pads"])
+        if fn is NH.average_pool and a.get("explicit_pad"):  # PAD with the zero point: padding is counted
+            t, left, b, r = pads
+            x = np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=q.tensor(op.inputs[0]).zero_point)
+            pads = (0, 0, 0, 0)
+        return fn(x, tuple(a["kernel"]), tuple(a["strides"]), pads, a["act_min"], a["act_max"])
 
     return run
+
+
+def _reshape(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
+    """RESHAPE of the IR (NCHW element order): to NCHW, reshape, back to the internal layout."""
+    x = to_ir(env[op.inputs[0]])
+    return to_internal(np.ascontiguousarray(x).reshape(x.shape[0], *tuple(op.attrs["shape"])[1:]))
 
 
 RUNNERS: dict[str, Callable[[QuantizedGraph, QOp, dict], np.ndarray]] = {
@@ -145,7 +156,10 @@ RUNNERS: dict[str, Callable[[QuantizedGraph, QOp, dict], np.ndarray]] = {
     "FULLY_CONNECTED": _fc,
     "ADD": _binary(_add_fn),
     "MUL": _binary(_mul_fn),
-    "LOGISTIC": lambda q, op, env: K.logistic(env[op.inputs[0]], op.params["table"]),
+    "LOGISTIC": lambda q, op, env: K.lookup(env[op.inputs[0]], op.params["table"]),
+    "HARD_SWISH": lambda q, op, env: K.lookup(env[op.inputs[0]], op.params["table"]),
+    "CLIP": lambda q, op, env: K.clip(env[op.inputs[0]], op.attrs["lo"], op.attrs["hi"]),
+    "RESHAPE": _reshape,
     "MEAN": lambda q, op, env: NH.mean_hw(env[op.inputs[0]], op.attrs["x_zp"], op.attrs["mult"], op.attrs["shift"], op.attrs["out_zp"]),
     "RELU": _relu,
     "RELU6": _relu,

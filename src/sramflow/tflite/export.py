@@ -20,7 +20,8 @@ from sramflow.quant.quantize import tflite_same_pads
 
 # (builtin name, op version) per kind; versions are those the converter writes for int8.
 OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "ADD": 2, "MUL": 2, "LOGISTIC": 2,
-               "MEAN": 2, "RELU": 2, "RELU6": 2, "MAX_POOL_2D": 2, "AVERAGE_POOL_2D": 2, "PAD": 2}
+               "MEAN": 2, "RELU": 2, "RELU6": 2, "MAX_POOL_2D": 2, "AVERAGE_POOL_2D": 2, "PAD": 2,
+               "PADV2": 2, "HARD_SWISH": 1, "MAXIMUM": 2, "MINIMUM": 2, "RESHAPE": 1, "TRANSPOSE": 2}
 
 
 def nhwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -193,20 +194,82 @@ def _emit_mean(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
     b.op("MEAN", [x, axes], [out], s.BuiltinOptions.ReducerOptions, opts)
 
 
+def _explicit_pad(b: _Builder, q: QuantizedGraph, op: QOp, value: int | None) -> int:
+    """PAD (fills with the zero point) or, with ``value``, PADV2 with that int8 constant."""
+    s = b.s
+    tin = q.tensor(op.inputs[0])
+    t, left, bot, r = op.attrs["pads"]
+    paddings = np.array([[0, 0], [t, bot], [left, r], [0, 0]], np.int32)
+    ins = [b.activation(tin), b.tensor(f"{op.name}/paddings", (4, 2), s.TensorType.INT32, data=paddings)]
+    n, c, h, w = tin.shape
+    padded = b.activation(tin, (n, h + t + bot, w + left + r, c), name=f"{op.name}/pad")
+    if value is None:
+        b.op("PAD", ins, [padded], s.BuiltinOptions.PadOptions, s.PadOptionsT())
+    else:
+        ins.append(b.tensor(f"{op.name}/pad_value", (1,), s.TensorType.INT8, [tin.scale], [tin.zero_point], 0,
+                            np.array([value], np.int8)))
+        b.op("PADV2", ins, [padded], s.BuiltinOptions.PadV2Options, s.PadV2OptionsT())
+    return padded
+
+
 def _emit_pool(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
     s, a = b.s, op.attrs
     tin = q.tensor(op.inputs[0])
-    x, out = b.activation(tin), b.activation(q.tensor(op.output))
+    out = b.activation(q.tensor(op.output))
     opts = s.Pool2DOptionsT()
-    opts.padding = s.Padding.SAME if any(a["pads"]) else s.Padding.VALID
+    if a.get("explicit_pad"):
+        x = _explicit_pad(b, q, op, -128 if op.kind == "MAX_POOL_2D" else None)
+        opts.padding = s.Padding.VALID
+    else:
+        x = b.activation(tin)
+        opts.padding = s.Padding.SAME if any(a["pads"]) else s.Padding.VALID
     opts.strideH, opts.strideW = a["strides"]
     opts.filterHeight, opts.filterWidth = a["kernel"]
     b.op(op.kind, [x], [out], s.BuiltinOptions.Pool2DOptions, opts)
 
 
+def _emit_clip(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    s = b.s
+    tin = q.tensor(op.inputs[0])
+    x, out = b.activation(tin), b.activation(q.tensor(op.output))
+
+    def const(tag: str, v: int) -> int:
+        return b.tensor(f"{op.name}/{tag}", (1,), s.TensorType.INT8, [tin.scale], [tin.zero_point], 0, np.array([v], np.int8))
+
+    lo, hi = op.attrs["lo"], op.attrs["hi"]
+    mid = b.activation(tin, name=f"{op.name}/max") if hi < 127 else out
+    b.op("MAXIMUM", [x, const("min", lo)], [mid])
+    if hi < 127:
+        b.op("MINIMUM", [mid, const("max", hi)], [out])
+
+
+def _emit_reshape(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """The IR reshapes in NCHW element order: TRANSPOSE to NCHW (4-D input), RESHAPE, TRANSPOSE back to
+    NHWC (4-D output)."""
+    s = b.s
+    tin, tout = q.tensor(op.inputs[0]), q.tensor(op.output)
+    x, out = b.activation(tin), b.activation(tout)
+
+    def transpose(src: int, perm: list[int], shape: tuple[int, ...], name: str, dst: int | None = None) -> int:
+        p = b.tensor(f"{name}/perm", (4,), s.TensorType.INT32, data=np.array(perm, np.int32))
+        dst = b.activation(tin, shape, name=name) if dst is None else dst
+        b.op("TRANSPOSE", [src, p], [dst], s.BuiltinOptions.TransposeOptions, s.TransposeOptionsT())
+        return dst
+
+    if len(tin.shape) == 4:
+        x = transpose(x, [0, 3, 1, 2], tuple(tin.shape), f"{op.name}/nchw_in")
+    target = tuple(tout.shape)
+    shape_t = b.tensor(f"{op.name}/shape", (len(target),), s.TensorType.INT32, data=np.array(target, np.int32))
+    r = b.activation(tin, target, name=f"{op.name}/nchw_out") if len(target) == 4 else out
+    b.op("RESHAPE", [x, shape_t], [r])
+    if len(target) == 4:
+        transpose(r, [0, 2, 3, 1], nhwc_shape(target), f"{op.name}/nhwc", out)
+
+
 EMITTERS = {"CONV_2D": _emit_conv, "DEPTHWISE_CONV_2D": _emit_conv, "FULLY_CONNECTED": _emit_fc,
             "ADD": _emit_binary, "MUL": _emit_binary, "LOGISTIC": _emit_unary, "RELU": _emit_unary,
-            "RELU6": _emit_unary, "MEAN": _emit_mean, "MAX_POOL_2D": _emit_pool, "AVERAGE_POOL_2D": _emit_pool}
+            "RELU6": _emit_unary, "MEAN": _emit_mean, "MAX_POOL_2D": _emit_pool, "AVERAGE_POOL_2D": _emit_pool,
+            "HARD_SWISH": _emit_unary, "CLIP": _emit_clip, "RESHAPE": _emit_reshape}
 
 
 def tflite_bytes(q: QuantizedGraph) -> bytes:
