@@ -10,7 +10,7 @@ def _cmd_quantize(a: argparse.Namespace) -> int:
     from sramflow.quant.pipeline import QuantizeJob, run_quantize
 
     job = QuantizeJob(_model_source(a), a.out, a.method, a.calib_data, a.calib_images, a.calib_random,
-                      a.export_tflite, a.seed)
+                      a.export_tflite, a.seed, a.split_file)
     r = run_quantize(job)
     e2e, tot = r.report["end_to_end"], r.report["totals"]
     print(f"quantized {r.qgraph.name}: {len(r.qgraph.ops)} int8 ops, {a.method} calibration on {r.qgraph.calibration}")
@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("quantize", help="calibrate and quantize to TFLite int8; write the report and a .tflite")
     _add_model_args(p)
     p.add_argument("--calib-data", default=None, help="folder of calibration images (HAM10000 or any image folder)")
+    p.add_argument("--split-file", default=None,
+                   help="HAM10000 split file: with a HAM10000 --calib-data, calibrate on its training images only "
+                        "(default weights/ham10000_split.json when it exists)")
     p.add_argument("--calib-images", type=int, default=256, help="number of calibration images (default 256)")
     p.add_argument("--calib-random", type=int, default=None, metavar="N",
                    help="calibrate on N random inputs instead (architecture-only studies; reported as such)")

@@ -7,7 +7,6 @@ calibrated on training images only: the ``train`` ids of the split file, found i
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,13 +109,9 @@ def calibration_items(cfg: EvalConfig) -> list[Item]:
     if not is_ham10000(root) or sf is None:
         raise DataError(f"INT8 calibration needs training images: a HAM10000 folder (--calib-data, now {root}) "
                         f"and the split file ({DEFAULT_SPLIT_FILE} or --split-file)")
-    train = select(load_ham10000(root), read_split(sf), "train")
-    if not train:
-        raise DataError(f"{root}: holds none of the split file's training images; pass --calib-data with the training "
-                        "images (e.g. ../shared/data/ham10000)")
-    rng = random.Random(cfg.seed)
-    picked = rng.sample(train, min(cfg.calib_images, len(train)))
-    return ham_items(sorted(picked, key=lambda s: s.image_id))
+    from sramflow.quant.calib_data import training_calibration_samples
+
+    return ham_items(training_calibration_samples(root, sf, cfg.calib_images, cfg.seed))
 
 
 def _float_predictor(src: ModelSource, graph: Any) -> tuple[Callable[[np.ndarray], np.ndarray], int]:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from sramflow.data.ham10000 import Sample, load_ham10000, read_split, select
+from sramflow.data.imagefolder import is_ham10000
 from sramflow.data.preprocess import IMAGE_SUFFIXES, load_image
 from sramflow.errors import DataError
+
+DEFAULT_SPLIT_FILE = "weights/ham10000_split.json"  # relative to the working directory, as `sramflow evaluate`
 
 
 @dataclass(frozen=True)
@@ -29,25 +34,63 @@ def image_files(folder: str | Path) -> list[Path]:
     return files
 
 
-def load_calibration(folder: str | Path, count: int, resolution: int, seed: int = 0) -> CalibrationSet:
-    """``count`` images in a seeded order over the sorted file list; files that do not decode are
-    skipped, counted and named (the next file takes their place)."""
+def training_calibration_samples(root: str | Path, split_file: str | Path, count: int, seed: int = 0) -> list[Sample]:
+    """``count`` training images of HAM10000 ``root`` (a seeded sample of the split file's ``train`` ids
+    found on disk), sorted by image id. The one definition of INT8 calibration data on HAM10000, used by
+    ``sramflow quantize`` and ``sramflow evaluate``: test and validation images never calibrate."""
+    train = select(load_ham10000(root), read_split(split_file), "train")
+    if not train:
+        raise DataError(f"{root}: holds none of the split file's training images; pass --calib-data with the training "
+                        "images (e.g. ../shared/data/ham10000)")
+    picked = random.Random(seed).sample(train, min(count, len(train)))
+    return sorted(picked, key=lambda s: s.image_id)
+
+
+def _split_file_for(folder: str | Path, split_file: str | Path | None) -> Path | None:
+    """The split file to use when ``folder`` is HAM10000: the one given (it must exist), else the default
+    one if present; None for other folders."""
+    if not is_ham10000(folder):
+        return None
+    if split_file is not None:
+        p = Path(split_file)
+        if not p.is_file():
+            raise DataError(f"{p}: split file not found")
+        return p
+    p = Path(DEFAULT_SPLIT_FILE)
+    return p if p.is_file() else None
+
+
+def load_calibration(folder: str | Path, count: int, resolution: int, seed: int = 0,
+                     split_file: str | Path | None = None) -> CalibrationSet:
+    """Calibration images. A HAM10000 folder with a split file (``split_file`` or the default
+    weights/ham10000_split.json): training-split images only (``training_calibration_samples``).
+    Otherwise ``count`` images in a seeded order over the sorted file list. Files that do not decode
+    are skipped, counted and named (the next file takes their place)."""
     if count < 1:
         raise DataError(f"--calib-images must be at least 1, got {count}")
+    sf = _split_file_for(folder, split_file)
+    if sf is not None:
+        samples = training_calibration_samples(folder, sf, count, seed)
+        return _decode(folder, [s.path for s in samples], count, resolution,
+                       f"training split of HAM10000 {folder} (split file {sf}, seed {seed})")
     files = image_files(folder)
     order = np.random.default_rng(seed).permutation(len(files))
+    return _decode(folder, [files[i] for i in order], count, resolution, f"{folder} (seeded order, seed {seed})")
+
+
+def _decode(folder: str | Path, files: list[Path], count: int, resolution: int, origin: str) -> CalibrationSet:
     images, used, skipped = [], [], []
-    for i in order:
+    for f in files:
         if len(images) == count:
             break
         try:
-            images.append(load_image(files[i], resolution))
-            used.append(str(files[i]))
+            images.append(load_image(f, resolution))
+            used.append(str(f))
         except DataError as exc:
             skipped.append(str(exc))
     if not images:
         raise DataError(f"{folder}: none of the {len(files)} image files decode ({skipped[0] if skipped else ''})")
-    desc = f"{len(images)} real images from {folder} (seed {seed}; {len(skipped)} skipped: did not decode)"
+    desc = f"{len(images)} real images from the {origin}; {len(skipped)} skipped: did not decode"
     return CalibrationSet(np.stack(images), desc, tuple(used), tuple(skipped))
 
 

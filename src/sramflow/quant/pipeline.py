@@ -30,6 +30,7 @@ class QuantizeJob:
     calib_random: int | None = None
     export_tflite: str | None = None
     seed: int = 0
+    split_file: str | None = None  # HAM10000 split (default weights/ham10000_split.json when present)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def _calibration(job: QuantizeJob, resolution: int) -> CalibrationSet:
         return random_calibration(job.calib_random, resolution, job.seed)
     if not job.calib_data:
         raise DataError("calibration needs --calib-data FOLDER (real images) or --calib-random N (architecture-only)")
-    return load_calibration(job.calib_data, job.calib_images, resolution, job.seed)
+    return load_calibration(job.calib_data, job.calib_images, resolution, job.seed, job.split_file)
 
 
 def run_quantize(job: QuantizeJob) -> QuantizeResult:
