@@ -105,3 +105,22 @@ def test_real_images_calibration_order_is_seeded() -> None:
     a = load_calibration(HAM_IMAGES.parent, 3, 16, seed=0)
     b = load_calibration(HAM_IMAGES.parent, 3, 16, seed=0)
     assert a.files == b.files and np.array_equal(a.images, b.images)
+
+
+def test_ham10000_calibration_uses_training_split_only(ham_dir: Path) -> None:  # noqa: F811
+    from sramflow.data.ham10000 import read_split
+
+    split_file = Path(__file__).resolve().parents[1] / "weights" / "ham10000_split.json"
+    if not split_file.is_file():
+        pytest.skip("weights/ham10000_split.json is absent")
+    cal = load_calibration(ham_dir, 6, 16, seed=0, split_file=split_file)
+    train = set(read_split(split_file).ids["train"])
+    assert cal.images.shape[0] == 6 and "training split" in cal.source
+    assert all(Path(f).stem in train for f in cal.files)
+
+
+def test_avgpool_padding_that_tflite_cannot_express_names_the_node() -> None:
+    net = nn.Sequential(nn.Conv2d(3, 4, 1), nn.AvgPool2d(3, 2, padding=1, count_include_pad=False)).eval()
+    g = torch_to_graph(net, 8, "ap")
+    with pytest.raises(UnsupportedOpError, match="AveragePool.*count_include_pad=0"):
+        quantize_graph(g, np.zeros((1, 3, 8, 8), np.float32))

@@ -80,3 +80,23 @@ def test_multiply_by_quantized_multiplier_shift_extremes() -> None:
     assert multiply_by_quantized_multiplier(np.array([INT32_MAX, INT32_MIN, 1 << 30], np.int64), m, s).tolist() == [1, -1, 1]
     m, s = quantize_multiplier(2.0 ** 7)  # left shift wraps like C int32
     assert multiply_by_quantized_multiplier(np.array([3, -3], np.int64), m, s).tolist() == [384, -384]
+
+
+def test_float_requantization_matches_int64_path() -> None:
+    """requantize_per_channel (exact float64 path, int64 fallback) == the int64 gemmlowp path, ties included."""
+    from sramflow.reference.requant import clamp_to_int8, requantize_per_channel, wrap_int32
+
+    rng = np.random.default_rng(3)
+    for trial in range(400):
+        c = int(rng.integers(1, 6))
+        lim = 1 << int(rng.integers(1, 24))  # past 2^21 the int64 fallback runs
+        acc = rng.integers(-lim, lim, (64, c))
+        acc = (acc >> 6) << 6 if trial % 2 else acc  # many exact ties
+        bias = rng.integers(-lim, lim, c)
+        pairs = [quantize_multiplier(float(r)) for r in np.exp2(rng.uniform(-25, 3, c))]
+        pairs[0] = quantize_multiplier(2.0 ** -int(rng.integers(0, 12)))  # power of two: ties
+        m, s = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+        zp = int(rng.integers(-128, 128))
+        want = clamp_to_int8(multiply_by_quantized_multiplier(wrap_int32(acc + bias), m, s) + zp)
+        for dtype in (np.int64, np.float64):
+            assert np.array_equal(requantize_per_channel(acc.astype(dtype), bias, m, s, zp, -128, 127), want)

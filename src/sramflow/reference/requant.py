@@ -5,6 +5,10 @@ Every function is vectorized over int64 numpy arrays that hold int32 values, so 
 tensorflow/lite/kernels/internal/quantization_util.cc (QuantizeMultiplier),
 tensorflow/lite/kernels/internal/common.h (MultiplyByQuantizedMultiplier, no TFLITE_SINGLE_ROUNDING),
 gemmlowp fixedpoint/fixedpoint.h (SaturatingRoundingDoublingHighMul, RoundingDivideByPOT).
+
+Two deliberate exceptions: ``scale_by_double`` (per-channel FULLY_CONNECTED: LiteRT's reference kernel
+rescales in double, not with QuantizeMultiplier, so we do too) and ``requantize_per_channel``, the
+fast path the convolutions use: the same double rounding done exactly in float64 when provably exact.
 """
 
 from __future__ import annotations
