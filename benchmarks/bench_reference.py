@@ -1,6 +1,6 @@
 """Integer reference vs LiteRT BUILTIN_REF (the bit-exact oracle), EfficientNet-B0 @224, batch 1, same run.
 
-    .venv/bin/python benchmarks/bench_reference.py [--resolution 224] [--repeats 5] [--batch 16 --images 32]
+    .venv/bin/python benchmarks/bench_reference.py [--resolution 224] [--repeats 5] [--batch 4 --images 32]
 
 Batch 1: best of ``--repeats`` for ours, BUILTIN_REF and XNNPACK, interleaved in one run (the machine is
 shared: compare the ratios, not the absolute times). Batched: ``predict_int8`` throughput (images/s,
@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--model", default="efficientnet_b0")
     ap.add_argument("--resolution", type=int, default=224)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--images", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
