@@ -90,3 +90,17 @@ def test_report_renders_in_chromium(two_runs: tuple[Path, dict[str, str]], tmp_p
     dom = subprocess.run([chromium, *flags, "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
                          check=True, capture_output=True, text=True, timeout=120).stdout
     assert "BROKEN 0" in dom and "IMAGES 0 " not in dom, dom[:300]
+
+
+def test_run_with_data_adds_accuracy(ham_dir: Path, tmp_path: Path) -> None:
+    cfg = RunConfig(source=ModelSource(model="efficientnet_b0", num_classes=7, resolution=32), out_dir=str(tmp_path),
+                    data=str(ham_dir), calib_images=6, eval_limit=10, host_baseline=False, functional=False)
+    run(cfg, quiet=True)
+    acc = json.loads((tmp_path / "accuracy_report.json").read_text())
+    assert acc["n_images"] + acc["n_skipped_undecodable"] == 10
+    assert acc["int8"] is not None and "balanced_accuracy" in acc["float"]
+    assert "training split" in acc["int8_calibration"]["description"]
+    q = json.loads((tmp_path / "quantization_report.json").read_text())
+    assert "training split" in q["calibration"]
+    assert "Accuracy" in (tmp_path / "report.html").read_text()
+    assert list((tmp_path / "plots").glob("confusion_*.png"))

@@ -232,7 +232,7 @@ def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
 
     accuracy = None
     if cfg.data:
-        accuracy = p.step(f"accuracy on the {cfg.split} split, float and INT8", lambda: _accuracy(cfg))
+        accuracy = p.step(f"accuracy on the {cfg.split} split, float and INT8", lambda: _accuracy(cfg, cal))
         _write(out, "accuracy_report.json", accuracy, files)
 
     _write(out, "sram_design.json", sram_design_report(hw), files)
@@ -262,9 +262,11 @@ def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
     return RunResult(out, tuple(files), summary)
 
 
-def _accuracy(cfg: RunConfig) -> dict[str, Any]:
+def _accuracy(cfg: RunConfig, cal: Calibration) -> dict[str, Any]:
     from sramflow.eval.evaluate import EvalConfig, evaluate
 
     ecfg = EvalConfig(data=cfg.data, split=cfg.split, calib_images=cfg.calib_images, calib_method=cfg.method,
                       seed=cfg.seed, limit=cfg.eval_limit)
-    return evaluate(cfg.source, ecfg).report
+    report = evaluate(cfg.source, ecfg, qgraph=cal.qgraph).report
+    report["int8_calibration"] = {"description": cal.description, "method": cal.qgraph.method}
+    return report

@@ -37,6 +37,7 @@ class EvalConfig:
     int8: bool = True
     seed: int = 0
     progress: bool = True
+    limit: int | None = None  # evaluate only the first N images of the split (in split-file order)
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,9 @@ def _float_predictor(src: ModelSource, graph: Any) -> tuple[Callable[[np.ndarray
     return run, int(net.num_classes)
 
 
-def evaluate(src: ModelSource, cfg: EvalConfig) -> EvalResult:
+def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResult:
+    """Float and INT8 metrics. ``qgraph``: an already calibrated QuantizedGraph of the same model
+    (as ``sramflow run`` has); without it, INT8 is calibrated here on training-split images."""
     from tqdm import tqdm
 
     from sramflow.frontend.source import load_graph
@@ -149,23 +152,26 @@ def evaluate(src: ModelSource, cfg: EvalConfig) -> EvalResult:
     src = ModelSource(src.model, src.num_classes, resolution, src.checkpoint, src.onnx, src.trust_checkpoint, src.seed)
     header_classes = tuple(header["classes"].split(",")) if header.get("classes") else None
     data = resolve_data(cfg, header_classes)
+    if cfg.limit is not None:
+        if cfg.limit < 1:
+            raise DataError(f"the image limit must be at least 1, got {cfg.limit}")
+        data = EvalData(data.items[: cfg.limit], data.class_names, data.missing,
+                        f"{data.description}, first {min(cfg.limit, len(data.items))} images")
     loaded = load_graph(src)
     if loaded.num_classes != len(data.class_names):
         raise SramflowError(f"the model has {loaded.num_classes} outputs but the data has {len(data.class_names)} classes")
     predict_float, _ = _float_predictor(src, loaded.graph)
 
-    qgraph, predict_int8 = None, None
     skipped_calib = Skipped()
-    if cfg.int8:
-        try:
-            from sramflow.quant.api import predict_int8 as _p, quantize_graph
-        except ModuleNotFoundError as exc:
-            raise SramflowError(f"INT8 evaluation needs sramflow.quant.api ({exc}); pass --float-only to skip it") from None
+    if not cfg.int8:
+        qgraph = None
+    elif qgraph is None:
+        from sramflow.quant.api import quantize_graph
+
         calib = [b.x for b in iter_batches(calibration_items(cfg), resolution, cfg.batch_size, skipped_calib)]
         if not calib:
             raise DataError("none of the calibration images decoded")
         qgraph = quantize_graph(loaded.graph, np.concatenate(calib), cfg.calib_method)
-        predict_int8 = _p
 
     skipped = Skipped()
     y_true, p_float, p_int8 = [], [], []
@@ -173,7 +179,9 @@ def evaluate(src: ModelSource, cfg: EvalConfig) -> EvalResult:
     for batch in iter_batches(data.items, resolution, cfg.batch_size, skipped):
         y_true.append(batch.labels)
         p_float.append(predict_float(batch.x).argmax(1))
-        if qgraph is not None and predict_int8 is not None:
+        if qgraph is not None:
+            from sramflow.quant.api import predict_int8
+
             p_int8.append(np.asarray(predict_int8(qgraph, batch.x)).reshape(len(batch.x), -1).argmax(1))
         bar.update(len(batch.names))
     bar.update(len(skipped))
