@@ -39,7 +39,7 @@ class TrainConfig:
     data: str
     model: str = "efficientnet_b0"
     resolution: int = 128
-    epochs: int = 8
+    epochs: int = 5
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.02
