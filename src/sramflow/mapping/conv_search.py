@@ -12,7 +12,10 @@ cycles can differ, by less than one cycle per step). Ties are broken by the othe
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from collections import OrderedDict
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -20,8 +23,8 @@ import numpy as np
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    LOOPS, ConvSchedule, ConvShape, ConvTiling, HwParams, class_sums, conv_counts, footprint_words, input_bursts,
-    keeps, spills, step_sizes, trips, unit_counts,
+    LOOPS, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts, class_sums, conv_counts,
+    footprint_words, keeps, spills, step_sizes, trips, unit_counts,
 )
 from sramflow.mapping.schedule import allocate
 from sramflow.sim.cost import busy_cycles, energy_pj, objective_value, total_cycles
@@ -90,51 +93,225 @@ def _clipped(shape: ConvShape, t: dict) -> np.ndarray:
     return shape.groups * shape.c_per_group * r * c
 
 
+def _runs(values: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    v, c = np.unique(np.asarray(values, dtype=np.int64), return_counts=True)
+    return v, c.astype(np.int64)
+
+
+def _padded_runs(per_tile: dict[int, list[int]], tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate, the distinct clipped extents of its tiles along one axis and how many tiles have each
+    (padded with zero counts to a common width)."""
+    runs = {k: _runs(v) for k, v in per_tile.items()}
+    width = max(len(v) for v, _ in runs.values())
+    vals = np.zeros((len(runs), width), dtype=np.int64)
+    cnts = np.zeros((len(runs), width), dtype=np.int64)
+    keys = np.array(sorted(runs), dtype=np.int64)
+    for i, k in enumerate(keys):
+        v, c = runs[int(k)]
+        vals[i, :len(v)], cnts[i, :len(c)] = v, c
+    pos = np.searchsorted(keys, tiles)
+    return vals[pos], cnts[pos]
+
+
 def _in_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> np.ndarray:
+    """``conv.input_bursts`` of every candidate at once: tiles of equal clipped size are grouped, so the sum runs
+    over (g class, c class, distinct clipped rows, distinct clipped cols) with the number of such tiles."""
     n = trips(shape, t)
-    tiles = n["g"] * n["c"] * n["p"]
-    window = t["g"] * t["c"] * shape.window_rows(t["h"]) * shape.window_cols(t["w"])
-    big = np.flatnonzero(window > burst_bytes) if burst_bytes > 0 else np.array([], dtype=np.int64)
-    out = tiles.copy()
-    for i in big:  # only tiles that can exceed one burst need the exact per-tile sum
-        out[i] = input_bursts(shape, {d: int(v[i]) for d, v in t.items()}, burst_bytes)
+    if burst_bytes <= 0:
+        return n["g"] * n["c"] * n["p"]
+    rows = {int(h): _clipped_list(shape.out_h, int(h), shape.stride_h, shape.span_h, shape.pad_top, shape.in_h)
+            for h in np.unique(t["h"])}
+    cols = {int(w): _clipped_list(shape.out_w, int(w), shape.stride_w, shape.span_w, shape.pad_left, shape.in_w)
+            for w in np.unique(t["w"])}
+    rv, rc = _padded_runs(rows, t["h"])
+    cv, cc = _padded_runs(cols, t["w"])
+    gs = np.stack([t["g"], shape.groups - (n["g"] - 1) * t["g"]], axis=1)
+    gn = np.stack([n["g"] - 1, np.ones_like(n["g"])], axis=1)
+    cs = np.stack([t["c"], shape.c_per_group - (n["c"] - 1) * t["c"]], axis=1)
+    cn = np.stack([n["c"] - 1, np.ones_like(n["c"])], axis=1)
+    nbytes = gs[:, :, None, None, None] * cs[:, None, :, None, None] * rv[:, None, None, :, None] \
+        * cv[:, None, None, None, :]
+    many = gn[:, :, None, None, None] * cn[:, None, :, None, None] * rc[:, None, None, :, None] \
+        * cc[:, None, None, None, :]
+    return (many * bursts(nbytes, burst_bytes)).sum(axis=(1, 2, 3, 4))
+
+
+# Counts fields the pricing reads (sim.cost.busy_cycles / energy_pj); two rows equal in all of them and in the
+# buffering cost exactly the same on every hardware point.
+PRICED = ("offchip_weight_bytes", "offchip_input_bytes", "offchip_output_bytes", "offchip_psum_read_bytes",
+          "offchip_psum_write_bytes", "dma_bursts", "sram_reads_compute", "sram_reads_dma", "sram_writes_compute",
+          "sram_writes_dma", "mac_cycles", "vector_cycles", "macs", "vector_ops", "lut_ops", "register_accesses")
+
+
+@dataclass(frozen=True)
+class TilingTable:
+    """Every fitting (loop order, buffering, tile sizes) of one layer under one ``HwParams`` with its counts:
+    what the search needs that does not depend on energies, bandwidth, latency, clock, ports or banks.
+
+    Rows are in enumeration order (loop order, then single before double buffering, then candidate index),
+    which is the search's tie-break; of rows with equal ``PRICED`` counts and buffering only the first is kept
+    (a later one can never be chosen: it prices the same and loses the tie)."""
+
+    orders: tuple[tuple[str, ...], ...]
+    sizes: np.ndarray  # (rows, 5): tile g, k, c, h, w
+    group_k: np.ndarray  # (rows,) output channels per accumulator group
+    order_index: np.ndarray  # (rows,) into ``orders``
+    double: np.ndarray  # (rows,) bool
+    counts: dict[str, np.ndarray]  # PRICED field -> (rows,) int64
+    enumerated_rows: int  # fitting rows before duplicates were removed
+
+    @property
+    def rows(self) -> int:
+        return int(self.double.size)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.sizes, self.group_k, self.order_index, self.double,
+                                      *self.counts.values()))
+
+
+# Priced counts that depend on the loop order for a given tile (the others, MACs and cycles of the array, do not).
+ORDER_DEPENDENT = ("offchip_weight_bytes", "offchip_input_bytes", "offchip_psum_read_bytes",
+                   "offchip_psum_write_bytes", "dma_bursts", "sram_reads_compute", "sram_reads_dma",
+                   "sram_writes_compute", "sram_writes_dma")
+
+
+def _order_counts(shape: ConvShape, hwp: HwParams, t: dict, pre: dict, order: tuple[str, ...]):  # noqa: ANN202
+    """(priced counts, output-buffer words) of every candidate under one loop order."""
+    raw = conv_counts(shape, hwp, t, order, pre["clipped"], pre["in_b"], pre["ak"], pre["cs"])
+    c = unit_counts(shape, hwp, raw)
+    q, size = pre["q"], t["g"].size
+    out = np.where(np.logical_or(raw["spill"], raw["keep"]), q["p_words"], q["o_words"])
+    return {k: np.broadcast_to(np.asarray(c[k], dtype=np.int64), (size,)) for k in PRICED}, out
+
+
+def _dominated(v: np.ndarray, fits: np.ndarray) -> np.ndarray:
+    """(candidates, orders) mask: a fitting row of an earlier loop order has no count above this row's.
+    ``v``: (candidates, orders, fields) order-dependent counts; the other counts are equal within a candidate."""
+    out = np.zeros(fits.shape, dtype=bool)
+    for b in range(1, v.shape[1]):
+        le = np.all(v[:, :b, :] <= v[:, b:b + 1, :], axis=2)
+        out[:, b] = np.any(np.logical_and(le, fits[:, :b]), axis=1)
     return out
 
 
-def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str) -> ConvSchedule:
-    hwp = hw_params(hw, shape)
-    t = _candidates(shape, hwp)
-    if t["g"].size == 0:
-        raise MappingError(f"layer {shape.name!r}: no tile fits the {hwp.capacity_words * hwp.word_bytes}-byte "
-                           f"SRAM; minimum working set is {min_working_set_bytes(shape, hwp)} bytes")
-    clipped = _clipped(shape, t)
+def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool):  # noqa: ANN202
+    """Fitting rows in enumeration order: (order index, double, candidate index, priced counts) per block."""
     ak = acc_k(t, hwp)
-    in_b = _in_bursts(shape, t, hwp.burst_bytes)
-    cs = class_sums(shape, hwp, t, ak)
-    q = step_sizes(shape, hwp, t, ak)
-    best = None
-    for order in _orders(shape):
-        raw = conv_counts(shape, hwp, t, order, clipped, in_b, ak, cs)
-        c = unit_counts(shape, hwp, raw)
-        busy = busy_cycles(c, hw)
-        for double in ((False, True) if hwp.double_buffering else (False,)):
-            out = np.where(np.logical_or(raw["spill"], raw["keep"]), q["p_words"], q["o_words"])
-            fits = q["b_words"] + (2 if double else 1) * (q["w_words"] + q["i_words"] + out) <= hwp.capacity_words
-            if not fits.any():
-                continue
-            cyc = total_cycles(busy, double)
-            en = sum(energy_pj(c, hw, cyc).values())
-            obj = objective_value(objective, cyc, en)
-            second = en if objective == "latency" else cyc
-            idx = np.flatnonzero(fits)
-            i = idx[np.lexsort((idx, second[idx], obj[idx]))[0]]
-            key = (float(obj[i]), float(second[i]))
-            if best is None or key < best[0]:
-                best = (key, order, double, {d: int(v[i]) for d, v in t.items()}, int(ak[i]))
-    if best is None:
+    pre = {"clipped": _clipped(shape, t), "ak": ak, "in_b": _in_bursts(shape, t, hwp.burst_bytes),
+           "cs": class_sums(shape, hwp, t, ak), "q": step_sizes(shape, hwp, t, ak)}
+    q = pre["q"]
+    per_order = [_order_counts(shape, hwp, t, pre, order) for order in orders]
+    v = np.stack([np.stack([c[k] for k in ORDER_DEPENDENT], axis=1) for c, _ in per_order], axis=1) if prune \
+        else None
+    blocks = {}
+    for double in ((False, True) if hwp.double_buffering else (False,)):
+        fits = np.stack([q["b_words"] + (2 if double else 1) * (q["w_words"] + q["i_words"] + out)
+                         <= hwp.capacity_words for _, out in per_order], axis=1)
+        blocks[double] = np.logical_and(fits, np.logical_not(_dominated(v, fits))) if prune else fits
+    for oi, (c, _) in enumerate(per_order):
+        for double, keep in blocks.items():
+            idx = np.flatnonzero(keep[:, oi])
+            yield oi, double, idx, {k: c[k][idx] for k in PRICED}
+
+
+def _first_of_equal_rows(mat: np.ndarray) -> np.ndarray:
+    """Indices (ascending) of the first of each set of equal rows of an int64 matrix."""
+    if mat.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    mult = np.random.default_rng(0).integers(1, 2**62, size=mat.shape[1], dtype=np.int64) * 2 + 1
+    with np.errstate(over="ignore"):
+        h = (mat.astype(np.uint64) * mult.astype(np.uint64)).sum(axis=1, dtype=np.uint64)
+    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    if not np.array_equal(mat, mat[first[inv.ravel()]]):  # a hash collision: compare whole rows instead
+        _, first = np.unique(mat, axis=0, return_index=True)
+    return np.sort(first)
+
+
+def tiling_table(shape: ConvShape, hwp: HwParams, prune: bool = True) -> TilingTable:
+    """``prune``: drop rows dominated in every priced count by a fitting row of an earlier loop order of the
+    same tile (valid for hardware on which the pricing is monotone, see ``monotone_pricing``)."""
+    t = _candidates(shape, hwp)
+    orders = tuple(_orders(shape))
+    ak = acc_k(t, hwp)
+    parts = list(_rows(shape, hwp, t, orders, prune)) if t["g"].size else []
+    cand = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    order_index = np.concatenate([np.full(p[2].size, p[0]) for p in parts]) if parts else cand.copy()
+    double = np.concatenate([np.full(p[2].size, p[1]) for p in parts]) if parts else np.zeros(0, dtype=bool)
+    counts = {k: np.concatenate([p[3][k] for p in parts]) if parts else cand.copy() for k in PRICED}
+    keep = _first_of_equal_rows(np.stack([double.astype(np.int64), *counts.values()], axis=1))
+    grid = np.stack([t[d] for d in "gkchw"], axis=1) if t["g"].size else np.zeros((0, 5), dtype=np.int64)
+    return TilingTable(orders, grid[cand[keep]], (ak[cand[keep]] if t["g"].size else cand), order_index[keep],
+                       double[keep], {k: v[keep] for k, v in counts.items()}, int(cand.size))
+
+
+class TilingCache:
+    """Least-recently-used ``TilingTable``s per (layer shape without its name, ``HwParams``), bounded in bytes.
+    One per process (``TILING_CACHE``): sweep points that differ only in clock, off-chip memory, energies,
+    ports or banks at equal total words reuse every table."""
+
+    def __init__(self, max_bytes: int = 256 << 20) -> None:
+        self.max_bytes, self.hits, self.misses = max_bytes, 0, 0
+        self._tables: OrderedDict[tuple[ConvShape, HwParams], TilingTable] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, shape: ConvShape, hwp: HwParams) -> TilingTable:
+        key = (dataclasses.replace(shape, name=""), hwp)
+        table = self._tables.get(key)
+        if table is not None:
+            self.hits += 1
+            self._tables.move_to_end(key)
+            return table
+        self.misses += 1
+        table = tiling_table(shape, hwp)
+        self._tables[key] = table
+        self._bytes += table.nbytes
+        while self._bytes > self.max_bytes and len(self._tables) > 1:
+            self._bytes -= self._tables.popitem(last=False)[1].nbytes
+        return table
+
+
+TILING_CACHE = TilingCache()
+
+
+def monotone_pricing(hw: HardwareSpec) -> bool:
+    """Whether cycles and energy never decrease when any priced count grows (at fixed buffering).
+
+    Cycles are maxima and sums of counts, so they never decrease. Energy is counts x non-negative energies, plus
+    leakage x cycles, plus idle energy x banks x (cycles - port cycles), which falls by at most idle x banks per
+    extra port cycle, and an extra port cycle needs at least one more SRAM access; so energy never decreases
+    when every access costs more than idle x banks. Then a row dominated by an earlier row is never chosen."""
+    m = hw.main_sram
+    return min(m.read_energy_pj, m.write_energy_pj) > m.idle_energy_pj_per_cycle * m.banks
+
+
+def best_row(table: TilingTable, hw: HardwareSpec, objective: str) -> int:
+    """The row minimizing (objective, the other metric), first in enumeration order among equals."""
+    c = table.counts
+    cyc = total_cycles(busy_cycles(c, hw), table.double)
+    en = sum(energy_pj(c, hw, cyc).values())
+    obj = objective_value(objective, cyc, en)
+    second = en if objective == "latency" else cyc
+    tied = np.flatnonzero(obj == obj.min())
+    return int(tied[np.argmin(second[tied])])
+
+
+def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str,
+                cache: TilingCache | None = TILING_CACHE) -> ConvSchedule:
+    """The best tiling of ``shape`` on ``hw`` for ``objective``; ``cache`` (None: none) keeps the counts."""
+    hwp = hw_params(hw, shape)
+    prune = monotone_pricing(hw)
+    table = cache.get(shape, hwp) if cache is not None and prune else tiling_table(shape, hwp, prune)
+    if table.enumerated_rows == 0:
+        fits_any = _candidates(shape, hwp)["g"].size > 0
+        if not fits_any:
+            raise MappingError(f"layer {shape.name!r}: no tile fits the {hwp.capacity_words * hwp.word_bytes}-byte "
+                               f"SRAM; minimum working set is {min_working_set_bytes(shape, hwp)} bytes")
         raise MappingError(f"layer {shape.name!r}: no tiling fits the SRAM")
-    _, order, double, sizes, group_k = best
-    return make_conv_schedule(shape, hwp, sizes, order, double, group_k)
+    i = best_row(table, hw, objective)
+    sizes = dict(zip("gkchw", (int(v) for v in table.sizes[i])))
+    return make_conv_schedule(shape, hwp, sizes, table.orders[int(table.order_index[i])], bool(table.double[i]),
+                              int(table.group_k[i]))
 
 
 def make_conv_schedule(shape: ConvShape, hwp: HwParams, sizes: dict[str, int], order: tuple[str, ...],

@@ -17,6 +17,7 @@ from typing import Any
 from sramflow.errors import HardwareSpecError, MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.conv_search import TILING_CACHE
 from sramflow.sim.api import PreparedGraph, simulate_prepared
 from sramflow.sim.cost import COMPONENTS
 from sramflow.sim.results import total_json
@@ -70,6 +71,7 @@ def metrics_of(prep: PreparedGraph, hw: HardwareSpec, objective: str) -> dict[st
 def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> PointOutcome:
     """Evaluate one point: metrics, or infeasible with the reason (clock too fast, no tile fits)."""
     t0 = time.perf_counter()
+    hits0, misses0 = TILING_CACHE.hits, TILING_CACHE.misses
     worker = f"{socket.gethostname()}:{os.getpid()}"
     reason = timing_problem(task.hw)
     metrics: dict[str, Any] = {}
@@ -82,7 +84,7 @@ def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> Poin
             reason = str(exc)
     status = "ok" if reason is None else "infeasible"
     return PointOutcome(task.key, task.params, status, reason or "", metrics, task.assumptions, worker,
-                        time.perf_counter() - t0)
+                        time.perf_counter() - t0, TILING_CACHE.hits - hits0, TILING_CACHE.misses - misses0)
 
 
 def evaluate_batch(prep: PreparedGraph, tasks: Sequence[PointTask], objective: str) -> list[PointOutcome]:

@@ -67,6 +67,13 @@ class SweepSummary:
     wall_s: float
     run_id: int
     outputs: tuple[Path, ...]
+    tiling_cache_hits: int = 0  # layer searches of this run that reused cached counts (in any worker)
+    tiling_cache_misses: int = 0
+
+    @property
+    def tiling_cache_hit_rate(self) -> float:
+        n = self.tiling_cache_hits + self.tiling_cache_misses
+        return self.tiling_cache_hits / n if n else 0.0
 
     @property
     def points_per_minute(self) -> float:
@@ -147,7 +154,7 @@ def run_sweep(space: SweepSpace, graph: Graph, model_info: Mapping[str, Any], op
     mine = [stored[t.key] for t in unique if t.key in stored]
     return SweepSummary(len(points), len(unique), len(done), counter.count,
                         sum(s.outcome.status == "ok" for s in mine), sum(s.outcome.status == "infeasible" for s in mine),
-                        time.perf_counter() - t0, run_id, paths)
+                        time.perf_counter() - t0, run_id, paths, counter.cache_hits, counter.cache_misses)
 
 
 class _Progress:
@@ -157,12 +164,15 @@ class _Progress:
         from tqdm import tqdm
 
         self.store, self.run_id, self.count, self.refresh = store, run_id, 0, refresh
+        self.cache_hits, self.cache_misses = 0, 0
         self.bar = tqdm(total=total, unit="pt", desc="sweep", disable=not show, dynamic_ncols=True)
         self.last = time.monotonic()
 
     def __call__(self, o: PointOutcome) -> None:
         self.store.put(o, self.run_id)
         self.count += 1
+        self.cache_hits += o.tiling_cache_hits
+        self.cache_misses += o.tiling_cache_misses
         self.bar.update(1)
         if time.monotonic() - self.last > OUTPUT_EVERY_S:
             self.refresh()

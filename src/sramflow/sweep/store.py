@@ -49,6 +49,8 @@ class PointOutcome:
     assumptions: tuple[str, ...]
     worker: str
     eval_s: float
+    tiling_cache_hits: int = 0  # this point's layer searches that reused cached counts (not stored)
+    tiling_cache_misses: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,54 @@
+"""The cached, pruned tiling search chooses exactly what the plain exhaustive search chose (the oracle in
+conv_search_reference.py), and sweep points that differ only in pricing numbers reuse the counts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from conv_search_reference import search_conv_reference
+from sramflow.hw.spec import OffchipMemory, Source
+from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.conv_search import TilingCache, search_conv
+from test_mapping_counts import make_hw
+
+SHAPES = (
+    ConvShape("pw", 1, 24, 16, 8, 8, 8, 8, 1, 1, 1, 1, 0, 0),
+    ConvShape("dw", 12, 1, 1, 9, 9, 5, 5, 3, 3, 2, 2, 1, 1),
+    ConvShape("conv", 1, 8, 6, 7, 7, 7, 7, 3, 3, 1, 1, 1, 1),
+    ConvShape("fc", 1, 20, 48, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),
+    ConvShape("pool", 6, 1, 1, 6, 6, 3, 3, 2, 2, 2, 2, 0, 0, has_bias=False, pool_op="avg"),
+)
+
+
+def points():  # noqa: ANN201 - (hardware, objective) pairs: geometry, ports, double buffering, bursts, clock
+    src = Source("assumed", "test")
+    # idle energy 0.3 pJ: the dominance pruning applies; 2.0 pJ (above an access): it must not (no pruning)
+    for words, ports, double, acc, idle in ((128, "1rw", False, 16, 0.0), (512, "1rw1r", True, 32, 0.3),
+                                            (1024, "1rw", True, 8, 2.0)):
+        hw = make_hw(accumulators=acc, words=words, ports=ports, double=double)
+        hw = dataclasses.replace(hw, sram=(dataclasses.replace(hw.main_sram, idle_energy_pj_per_cycle=idle),))
+        for burst, bw, clock in ((0, 2.0, 100.0), (32, 0.5, 50.0)):
+            off = OffchipMemory("o", "abstract", bw, 3, 10.0, 12.0, 1.0, src, burst_bytes=burst)
+            yield dataclasses.replace(hw, offchip=off, clock_mhz=clock)
+
+
+@pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
+def test_search_equals_exhaustive_reference(objective: str) -> None:
+    cache = TilingCache()
+    for hw in points():
+        for shape in SHAPES:
+            got = search_conv(shape, hw, objective, cache)
+            want = search_conv_reference(shape, hw, objective)
+            assert (got.tiling, got.buffers, got.counts) == (want.tiling, want.buffers, want.counts), shape.name
+
+
+def test_pricing_only_changes_reuse_the_counts() -> None:
+    cache = TilingCache()
+    hw = make_hw(words=512)
+    search_conv(SHAPES[0], hw, "latency", cache)
+    slower = dataclasses.replace(hw, clock_mhz=50.0, offchip=dataclasses.replace(hw.offchip, bandwidth_bytes_per_cycle=1.0))
+    search_conv(SHAPES[0], slower, "energy", cache)
+    search_conv(dataclasses.replace(SHAPES[0], name="other"), hw, "edp", cache)
+    assert (cache.hits, cache.misses) == (2, 1)
