@@ -63,13 +63,8 @@ def test_value_the_base_macro_cannot_take_is_refused() -> None:
         check_space(space_from_dict({"sram_words": [64, 100]}), resolve_hw("sky130-design1"))
 
 
-def test_int4_is_refused_while_the_mapper_cannot_cost_it() -> None:
-    from sramflow.sweep.evaluate import simulator_supports_weight_bits
-
-    if simulator_supports_weight_bits():
-        pytest.skip("the mapper supports packed weights now")
-    with pytest.raises(SweepSpaceError, match="weight_bits: .*4.* cannot be simulated yet"):
-        check_space(space_from_dict({"weight_bits": [8, 4]}), resolve_hw("sky130-design1"))
+def test_int4_is_accepted_now_that_the_mapper_costs_packed_weights() -> None:
+    check_space(space_from_dict({"weight_bits": [8, 4, {"pointwise": 4, "default": 8}]}), resolve_hw("sky130-design1"))
 
 
 def test_weight_bits_per_group_canonical_form() -> None:

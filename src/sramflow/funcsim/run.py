@@ -125,6 +125,10 @@ def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, 
 def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np.ndarray, words: int,
                    word_bytes: int, trace: bool = False) -> FunctionalResult:
     """Execute every node's schedule on ``x_int8`` (CHW or NCHW) and compare with ``run_int8``."""
+    packed = [s.shape.name for s in schedules if isinstance(s, ConvSchedule) and s.shape.weight_bits != 8]
+    if packed:  # the executors and the integer reference run int8 weights only
+        raise UnsupportedOpError(f"functional simulation runs 8-bit weights only; {len(packed)} layers have packed "
+                                 f"sub-byte weights (first {packed[0]!r}): simulate them analytically")
     x = np.asarray(x_int8, np.int8)
     x = x[None] if x.ndim == 3 else x
     ops = qop_by_node(q)

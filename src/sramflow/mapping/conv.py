@@ -17,6 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
+from sramflow.errors import MappingError
 from sramflow.mapping.counts import Counts, ceil_div
 from sramflow.mapping.schedule import Buffer
 
@@ -24,6 +25,7 @@ LOOPS = ("g", "k", "c", "p")
 RELEVANT = {"weights": "gkc", "inputs": "gcp", "outputs": "gkp", "bias": "gk"}
 BIAS_BYTES = 4  # int32
 PSUM_BYTES = 4  # int32 partial sums when spilled
+WEIGHT_BITS = (8, 4)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class ConvShape:
     dilation_w: int = 1
     has_bias: bool = True
     pool_op: str = ""  # "" for a MAC-array convolution; "max" / "avg": pooling on the vector unit, no weights
+    weight_bits: int = 8  # 8, or 4: two weights per byte (packed in off-chip memory and in the SRAM)
+
+    def __post_init__(self) -> None:
+        if self.weight_bits not in WEIGHT_BITS:
+            raise MappingError(f"layer {self.name!r}: weight_bits must be one of {WEIGHT_BITS}, got {self.weight_bits}")
 
     @property
     def span_h(self) -> int:  # dilated kernel extent
@@ -67,9 +74,11 @@ class ConvShape:
 
     @property
     def weight_bytes(self) -> int:
+        """Packed weight bytes: ceil(elements x weight_bits / 8)."""
         if self.pool_op:
             return 0
-        return self.groups * self.k_per_group * self.c_per_group * self.kernel_h * self.kernel_w
+        return ceil_div(self.groups * self.k_per_group * self.c_per_group * self.kernel_h * self.kernel_w
+                        * self.weight_bits, 8)
 
     @property
     def bias_bytes(self) -> int:
@@ -196,11 +205,12 @@ def bursts(nbytes, burst_bytes: int):  # noqa: ANN001, ANN201 - off-chip transac
     return np.maximum(ceil_div(nbytes, burst_bytes), 1)
 
 
-def grouped_words(per_k_bytes, k, ak, wb: int):  # noqa: ANN001, ANN201
-    """Words of a tile split along k into groups of ``ak`` channels, each group starting on a word."""
+def grouped_words(per_k, k, ak, wb: int, bits: int = 8):  # noqa: ANN001, ANN201
+    """Words of a tile split along k into groups of ``ak`` channels, each group starting on a word; ``per_k``
+    elements of ``bits`` bits (8: bytes) per channel, packed."""
     kg = ceil_div(k, ak)
     last = k - (kg - 1) * ak
-    return (kg - 1) * ceil_div(ak * per_k_bytes, wb) + ceil_div(last * per_k_bytes, wb)
+    return (kg - 1) * ceil_div(ak * per_k * bits, 8 * wb) + ceil_div(last * per_k * bits, 8 * wb)
 
 
 def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None) -> dict:  # noqa: ANN001
@@ -225,7 +235,8 @@ def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None) -> dict:  # noq
     w_per_k = 0 if shape.pool_op else s["g"] * s["c"] * khw
     b_per_k = s["g"] * BIAS_BYTES if shape.has_bias else 0 * s["g"]
     return {
-        "w_words": grouped_words(w_per_k, s["k"], ak, wb),
+        "w_words": grouped_words(w_per_k, s["k"], ak, wb, shape.weight_bits),
+        "w_bytes": ceil_div(s["k"] * w_per_k * shape.weight_bits, 8),  # packed off-chip bytes of the tile
         "i_words": in_words,
         "i_reads": kg * np.where(reuse, in_words, np.where(cols <= hw.input_row_bytes, shape.kernel_h, khw)
                                  * s["g"] * s["c"] * s["h"] * row_words),
@@ -235,7 +246,7 @@ def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None) -> dict:  # noq
         "macs": macs,
         "mac_cycles": (kg - 1) * ceil_div(ak * per_group_macs, hw.macs_per_cycle)
         + ceil_div(last * per_group_macs, hw.macs_per_cycle),
-        "w_bursts": bursts(s["k"] * w_per_k, hw.burst_bytes) * (w_per_k > 0),
+        "w_bursts": bursts(ceil_div(s["k"] * w_per_k * shape.weight_bits, 8), hw.burst_bytes) * (w_per_k > 0),
         "b_bursts": bursts(s["k"] * b_per_k, hw.burst_bytes) * (b_per_k > 0),
         "o_bursts": bursts(out_n, hw.burst_bytes),
         "p_bursts": bursts(out_n * PSUM_BYTES, hw.burst_bytes),
@@ -316,7 +327,7 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
         "sram_writes_compute": o_words + (extra + rmw) * p_words,
         "sram_writes_dma": w_loads_words + i_loads_words + f_b * b_words_per_out + extra * p_words,
         "sram_reads_dma": o_words + extra * p_words,
-        "offchip_weight_bytes": f_w * shape.weight_bytes + f_b * shape.bias_bytes,
+        "offchip_weight_bytes": f_w * (cs["w_bytes"] // n["p"]) + f_b * shape.bias_bytes,
         "offchip_input_bytes": f_i * clipped_in_bytes,
         "offchip_output_bytes": out_bytes + 0 * steps,
         "offchip_psum_read_bytes": extra * out_bytes * PSUM_BYTES,

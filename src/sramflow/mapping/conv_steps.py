@@ -56,8 +56,7 @@ def conv_steps(sch: ConvSchedule) -> Iterator[Step]:
                              s["g"] * s["k"] * BIAS_BYTES, int(q["b_words"]), BIAS_BYTES)
         if not sh.pool_op:
             yield from _load(slots, "weights", (g0, g1, k0, k1, c0, c1),
-                             (("g", g0, g1), ("k", k0, k1), ("c", c0, c1)), s["g"] * s["k"] * s["c"] * sh.kernel_h
-                             * sh.kernel_w, int(q["w_words"]), 1)
+                             (("g", g0, g1), ("k", k0, k1), ("c", c0, c1)), int(q["w_bytes"]), int(q["w_words"]), 1)
         row0, col0 = h0 * sh.stride_h - sh.pad_top, w0 * sh.stride_w - sh.pad_left
         rows, cols = int(sh.window_rows(s["h"])), int(sh.window_cols(s["w"]))
         fetched = s["g"] * s["c"] * _clip(row0, rows, sh.in_h) * _clip(col0, cols, sh.in_w)

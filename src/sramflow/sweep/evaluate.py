@@ -6,7 +6,6 @@ maps and prices it for its hardware. Torch-free: workers never import the fronte
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import socket
 import time
@@ -14,14 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sramflow.errors import HardwareSpecError, MappingError
+from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
-from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_search import TILING_CACHE
 from sramflow.sim.api import PreparedGraph, simulate_prepared
 from sramflow.sim.cost import COMPONENTS
 from sramflow.sim.results import total_json
 from sramflow.sweep.hwpoint import timing_problem
+from sramflow.sweep.precision import with_weight_bits
 from sramflow.sweep.store import PointOutcome
 
 METRICS = (
@@ -40,11 +39,6 @@ class PointTask:
     hw: HardwareSpec
     weight_bits: Any  # canonical weight_bits (8 when the space does not sweep it)
     assumptions: tuple[str, ...]
-
-
-def simulator_supports_weight_bits() -> bool:
-    """Whether the mapper can cost packed sub-byte weights (a ``weight_bits`` field on ``ConvShape``)."""
-    return "weight_bits" in {f.name for f in dataclasses.fields(ConvShape)}
 
 
 def sram_area_um2(hw: HardwareSpec) -> float:
@@ -68,6 +62,17 @@ def metrics_of(prep: PreparedGraph, hw: HardwareSpec, objective: str) -> dict[st
     }
 
 
+_BY_BITS: dict[Any, tuple[PreparedGraph, PreparedGraph]] = {}  # weight_bits -> (prepared graph, with those bits)
+
+
+def _prepared_for(prep: PreparedGraph, weight_bits: Any) -> PreparedGraph:
+    """The prepared graph with this point's weight precision per layer group (built once per worker)."""
+    hit = _BY_BITS.get(weight_bits)
+    if hit is None or hit[0] is not prep:
+        hit = _BY_BITS[weight_bits] = (prep, with_weight_bits(prep, weight_bits))
+    return hit[1]
+
+
 def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> PointOutcome:
     """Evaluate one point: metrics, or infeasible with the reason (clock too fast, no tile fits)."""
     t0 = time.perf_counter()
@@ -76,10 +81,8 @@ def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> Poin
     reason = timing_problem(task.hw)
     metrics: dict[str, Any] = {}
     if reason is None:
-        if task.weight_bits != 8:
-            raise HardwareSpecError("weight_bits other than 8 needs simulator support (checked before the sweep)")
         try:
-            metrics = metrics_of(prep, task.hw, objective)
+            metrics = metrics_of(_prepared_for(prep, task.weight_bits), task.hw, objective)
         except MappingError as exc:
             reason = str(exc)
     status = "ok" if reason is None else "infeasible"

@@ -9,10 +9,13 @@ INT4 accuracy is NOT measured by the sweep: results carry ``accuracy_assumption`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from sramflow.ir.graph import Graph, Node
+from sramflow.mapping.conv import ConvShape
+from sramflow.sim.api import PreparedGraph
 
 WEIGHT_GROUPS = ("stem", "depthwise", "pointwise", "se", "conv", "classifier")
 ALLOWED_BITS = (8, 4)
@@ -71,3 +74,18 @@ def node_group(graph: Graph, node: Node) -> str | None:
         return "se"
     kh, kw = node.attrs["kernel"]
     return "pointwise" if kh * kw == 1 else "conv"
+
+
+def with_weight_bits(prep: PreparedGraph, value: Any) -> PreparedGraph:
+    """``prep`` with each Conv/Gemm's ``ConvShape.weight_bits`` set from its layer group (packed weights: off-chip
+    bytes, SRAM words and footprint shrink; MAC counts do not change). Pooling shapes have no weights."""
+    bits = group_bits(value)
+    if set(bits.values()) == {8}:
+        return prep
+    shapes = []
+    for node, shape in zip(prep.graph.nodes, prep.shapes):
+        group = node_group(prep.graph, node)
+        if isinstance(shape, ConvShape) and group is not None and not shape.pool_op:
+            shape = dataclasses.replace(shape, weight_bits=bits[group])
+        shapes.append(shape)
+    return PreparedGraph(prep.graph, tuple(shapes))

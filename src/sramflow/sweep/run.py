@@ -22,7 +22,7 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.sim.api import OBJECTIVES, PreparedGraph, prepare_graph
 from sramflow.sweep.errors import SweepError, SweepSpaceError
-from sramflow.sweep.evaluate import PointTask, simulator_supports_weight_bits
+from sramflow.sweep.evaluate import PointTask
 from sramflow.sweep.executors import EXECUTORS, run_dask, run_pool, run_serial
 from sramflow.sweep.hwpoint import point_hw
 from sramflow.sweep.outputs import write_outputs
@@ -89,11 +89,7 @@ def model_identity(graph: Graph, prep: PreparedGraph, extra: Mapping[str, Any]) 
 def check_space(space: SweepSpace, base: HardwareSpec) -> None:
     """Errors a space can be refused for before any point runs (each value applied alone to the base)."""
     for name, values in space.params:
-        if name == "weight_bits":
-            if any(v != 8 for v in values) and not simulator_supports_weight_bits():
-                raise SweepSpaceError(
-                    f"weight_bits: {[v for v in values if v != 8]} cannot be simulated yet: the mapper counts one "
-                    "byte per weight (sramflow.mapping.conv.ConvShape has no weight_bits field); only 8 works")
+        if name == "weight_bits":  # values were checked by the space; every one can be simulated
             continue
         for v in values:
             try:
