@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sramflow.errors import UnsupportedOpError
+from sramflow.funcsim.bulk_conv import execute_conv_bulk
+from sramflow.funcsim.bulk_vector import execute_vector_bulk
 from sramflow.funcsim.exec_conv import ConvData, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.sram import Sram
@@ -122,9 +124,19 @@ def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, 
     return VectorData(tuple(full), scale, tuple(order), kernel, reduce)
 
 
+EXECUTORS = ("bulk", "step")
+
+
 def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np.ndarray, words: int,
-                   word_bytes: int, trace: bool = False) -> FunctionalResult:
-    """Execute every node's schedule on ``x_int8`` (CHW or NCHW) and compare with ``run_int8``."""
+                   word_bytes: int, trace: bool = False, executor: str | None = None) -> FunctionalResult:
+    """Execute every node's schedule on ``x_int8`` (CHW or NCHW) and compare with ``run_int8``.
+    ``executor``: "bulk" (whole step tables per node, the default) or "step" (one ``Step`` at a time, the
+    readable reference path; the only one that records an SRAM trace, so the default with ``trace``)."""
+    executor = executor or ("step" if trace else "bulk")
+    if executor not in EXECUTORS or (trace and executor != "step"):
+        raise ValueError(f"executor {executor!r}: one of {EXECUTORS}; an SRAM trace needs 'step'")
+    run_conv, run_vector = (execute_conv, execute_vector) if executor == "step" else \
+        (execute_conv_bulk, execute_vector_bulk)
     packed = [s.shape.name for s in schedules if isinstance(s, ConvSchedule) and s.shape.weight_bits != 8]
     if packed:  # the executors and the integer reference run int8 weights only
         raise UnsupportedOpError(f"functional simulation runs 8-bit weights only; {len(packed)} layers have packed "
@@ -140,9 +152,9 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
         if op is None and node.op != "Reshape":
             raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op")
         if isinstance(sch, ConvSchedule):
-            y = execute_conv(sch, conv_data(sch, op, q, env[node.inputs[0]]), m)
+            y = run_conv(sch, conv_data(sch, op, q, env[node.inputs[0]]), m)
         else:
-            y = execute_vector(sch, vector_data(sch, node, op, env), m)
+            y = run_vector(sch, vector_data(sch, node, op, env), m)
         env[node.output] = y.reshape(graph.shape(node.output)[1:])
     wall = time.perf_counter() - t0
     t1 = time.perf_counter()
