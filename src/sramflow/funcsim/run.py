@@ -17,6 +17,7 @@ from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.graph import Graph, Node
 from sramflow.mapping.conv import ConvSchedule
+from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.vector import VectorSchedule
 from sramflow.quant.qgraph import QOp, QuantizedGraph
 from sramflow.reference import kernels as K
@@ -83,9 +84,8 @@ def conv_data(sch: ConvSchedule, op: QOp, q: QuantizedGraph, x: np.ndarray) -> C
 
 def _vector_kernel(node: Node, op: QOp) -> tuple[Callable[..., np.ndarray], bool]:
     a = op.attrs
-    fused = node.name != op.ir_nodes[0]  # an activation the quantizer fused into the preceding Conv / Gemm
-    if fused:
-        return (lambda x: clamp_to_int8(x, a["act_min"], a["act_max"])), False
+    if node.name != op.ir_nodes[0]:  # fused activations are FusedSchedules (mapping.fused), skipped by run_functional
+        raise UnsupportedOpError(f"node {node.name!r} is fused into {op.ir_nodes[0]!r}: it has no vector pass")
     if op.kind == "LOGISTIC":
         return (lambda x: K.logistic(x, op.params["table"])), False
     if op.kind == "MUL":
@@ -98,7 +98,9 @@ def _vector_kernel(node: Node, op: QOp) -> tuple[Callable[..., np.ndarray], bool
     if op.kind in ("RELU", "RELU6"):
         return (lambda x: K.relu_x(x, a["x_zp"], a["mult"], a["shift"], a["out_zp"], a["act_min"], a["act_max"])), False
     if op.kind == "MEAN":
-        return (lambda seg: K.mean_hw(seg.reshape(1, 1, -1, 1), a["x_zp"], a["mult"], a["shift"], a["out_zp"])), True
+        # one segment (L,) or all segments (S, L) at once -> one mean per segment
+        return (lambda seg: K.mean_hw(seg.reshape(1, -1, seg.shape[-1], 1), a["x_zp"], a["mult"], a["shift"],
+                                      a["out_zp"])), True
     raise UnsupportedOpError(f"node {node.name!r}: the functional simulator has no vector kernel for {op.kind}")
 
 
@@ -148,6 +150,9 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
     env: dict[str, np.ndarray] = {graph.input: x[0]}
     t0 = time.perf_counter()
     for node, sch in zip(graph.nodes, schedules):
+        if isinstance(sch, FusedSchedule):  # the producer's requantize already clamped: no pass, no accesses
+            env[node.output] = env[node.inputs[0]]
+            continue
         op = ops.get(node.name)
         if op is None and node.op != "Reshape":
             raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op")

@@ -5,14 +5,23 @@ from __future__ import annotations
 import numpy as np
 
 from sramflow.errors import UnsupportedOpError
+from sramflow.ir.fusion import fused_into
 from sramflow.ir.graph import Graph, Node
 from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.vector import VectorShape
 
 # (ops per element, LUT look-ups per element); requantization of the result counts as one op
 UNARY = {"Sigmoid": (0, 1), "HardSigmoid": (0, 1), "HardSwish": (0, 1), "Relu": (1, 0), "Clip": (1, 0),
          "Reshape": (0, 0), "Softmax": (2, 1)}
 BINARY_OPS_PER_ELEM = 2  # the add / multiply and its requantization
+
+
+def lower_graph(g: Graph) -> tuple[ConvShape | VectorShape | FusedShape, ...]:
+    """Every node's shape; an activation fused into its producing Conv / Gemm (as the quantizer fuses it)
+    becomes a ``FusedShape`` naming that layer."""
+    fused = fused_into(g)
+    return tuple(FusedShape(n.name, n.op, fused[n.name]) if n.name in fused else lower(g, n) for n in g.nodes)
 
 
 def lower(g: Graph, n: Node) -> ConvShape | VectorShape:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sramflow.errors import QuantizationError, UnsupportedOpError
+from sramflow.ir.fusion import fused_activation, fused_activation_kind
 from sramflow.ir.graph import Graph, Node
 from sramflow.quant.calibrate import Range, qparams_from_range
 from sramflow.quant.qgraph import QOp, QTensor, QuantizedGraph
@@ -21,14 +22,6 @@ from sramflow.reference.requant import float32, quantize_multiplier, round_half_
 
 LOGISTIC_SCALE, LOGISTIC_ZP = 1.0 / 256.0, -128
 ADD_LEFT_SHIFT = 20
-
-
-def _fused_activation(node: Node) -> str | None:
-    if node.op == "Relu":
-        return "RELU"
-    if node.op == "Clip" and node.attrs["min"] == 0.0 and node.attrs["max"] == 6.0:
-        return "RELU6"
-    return None
 
 
 def activation_range(kind: str, t: QTensor) -> tuple[int, int]:
@@ -93,11 +86,7 @@ class _Pass:
         return self.tensors[name]
 
     def fusable(self, n: Node) -> Node | None:
-        users = self.consumers.get(n.output, [])
-        if len(users) != 1 or n.output == self.g.output:
-            return None
-        nxt = self.g.node(users[0])
-        return nxt if _fused_activation(nxt) else None
+        return fused_activation(self.g, n, self.consumers)
 
     def hard_swish_mul(self, n: Node) -> Node | None:
         """Mul(x, HardSigmoid(x)) with ONNX's default alpha 1/6, beta 1/2 is HardSwish (how PyTorch exports
@@ -152,7 +141,7 @@ class _Pass:
     def _weighted(self, n: Node, act: Node | None, kind: str, attrs: dict) -> QOp:
         out_name = act.output if act else n.output
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(out_name)
-        fused = _fused_activation(act) if act else "NONE"
+        fused = fused_activation_kind(act) if act else "NONE"
         wq, ws = quantize_weights_per_channel(n.weights["W"])
         mult, shift = per_channel_multipliers(tin.scale, ws, tout.scale)
         lo, hi = activation_range(fused, tout)
@@ -218,7 +207,7 @@ class _Pass:
         return self._relu(n, "RELU")
 
     def op_Clip(self, n: Node, act: Node | None) -> QOp:
-        kind = _fused_activation(n)
+        kind = fused_activation_kind(n)
         if kind is not None:
             return self._relu(n, kind)
         # General bounds: TFLite MAXIMUM / MINIMUM with int8 constants, which compare raw int8 values, so

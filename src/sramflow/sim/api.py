@@ -16,19 +16,20 @@ from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvSchedule, ConvShape
 from sramflow.mapping.conv_search import search_conv
 from sramflow.mapping.counts import ceil_div
-from sramflow.mapping.lower import lower
+from sramflow.mapping.fused import FusedSchedule, FusedShape
+from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.vector import VectorSchedule, VectorShape, search_vector
-from sramflow.sim.cost import busy_cycles, energy_pj, total_cycles
+from sramflow.sim.cost import COMPONENTS, busy_cycles, energy_pj, total_cycles
 from sramflow.sim.results import Bounds, NodeResult
 
 OBJECTIVES = ("latency", "energy", "edp")
-Schedule = ConvSchedule | VectorSchedule
+Schedule = ConvSchedule | VectorSchedule | FusedSchedule
 
 
 @dataclass(frozen=True)
 class PreparedGraph:
     graph: Graph
-    shapes: tuple[ConvShape | VectorShape, ...]  # one per graph node, in order
+    shapes: tuple[ConvShape | VectorShape | FusedShape, ...]  # one per graph node, in order
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class SimulationResult:
 
 
 def prepare_graph(graph: Graph) -> PreparedGraph:
-    return PreparedGraph(graph, tuple(lower(graph, n) for n in graph.nodes))
+    return PreparedGraph(graph, lower_graph(graph))
 
 
 def simulate_graph(graph: Graph, hw: HardwareSpec, objective: str = "latency") -> SimulationResult:
@@ -67,7 +68,9 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
                             time.perf_counter() - t0)
 
 
-def map_shape(shape: ConvShape | VectorShape, hw: HardwareSpec, objective: str) -> Schedule:
+def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, objective: str) -> Schedule:
+    if isinstance(shape, FusedShape):
+        return FusedSchedule(shape)
     if isinstance(shape, ConvShape):
         return search_conv(shape, hw, objective)
     return search_vector(shape, hw, objective)
@@ -88,6 +91,10 @@ def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
 
 
 def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
+    if isinstance(sch, FusedSchedule):
+        zero = {k: 0 for k in ("offchip", "sram_port", "mac", "vector")}
+        return NodeResult(name, op, "fused", sch.counts, zero, False, 0, 0.0, {k: 0.0 for k in COMPONENTS},
+                          Bounds(0, 0, 0), "fused", sch.note)
     c = sch.counts
     cdict = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
     busy = {k: int(v) for k, v in busy_cycles(cdict, hw).items()}

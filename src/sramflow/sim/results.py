@@ -25,7 +25,7 @@ class Bounds:
 class NodeResult:
     name: str
     op: str
-    unit: str  # "mac" or "vector"
+    unit: str  # "mac", "vector", or "fused" (an activation applied in its producer's requantize stage)
     counts: Counts
     busy_cycles: Mapping[str, int]  # offchip, sram_port, mac, vector
     overlapped: bool  # double buffered: transfers overlap compute
@@ -33,7 +33,8 @@ class NodeResult:
     time_ms: float
     energy_pj_by_component: Mapping[str, float]
     bounds: Bounds
-    binding_resource: str
+    binding_resource: str  # busiest resource; "fused" for a fused activation
+    note: str = ""  # e.g. which layer a fused activation is part of
 
     @property
     def energy_uj(self) -> float:
@@ -75,6 +76,7 @@ def node_json(r: NodeResult) -> dict[str, Any]:
         "lower_bound_offchip_cycles": r.bounds.offchip_cycles,
         "ratio_to_lower_bound": r.cycles / r.bounds.cycles if r.bounds.cycles else 1.0,
         "binding_resource": r.binding_resource,
+        **({"note": r.note} if r.note else {}),
     }
 
 

@@ -7,11 +7,15 @@ from typing import Any
 
 from sramflow.jsonio import write_json_atomic
 from sramflow.mapping.conv import ConvSchedule
+from sramflow.mapping.fused import FusedSchedule
 from sramflow.sim.api import Schedule, SimulationResult
 from sramflow.sim.results import node_json, offchip_by_operand, total_json
 
 
 def _tiling(sch: Schedule) -> dict[str, Any]:
+    if isinstance(sch, FusedSchedule):
+        return {"tile_sizes": {}, "loop_order": [], "partial_sums": "none", "double_buffered": False,
+                "fused_into": sch.shape.into}
     if isinstance(sch, ConvSchedule):
         t = sch.tiling
         return {"tile_sizes": {"groups": t.tile_g, "out_channels": t.tile_k, "in_channels": t.tile_c,
