@@ -8,12 +8,14 @@ import dataclasses
 import numpy as np
 import pytest
 
+from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.exec_conv import execute_conv
 from sramflow.funcsim.run import conv_data, qop_by_node, run_functional
 from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.graph import Graph, Node
 from sramflow.mapping.conv_search import hw_params, make_conv_schedule
+from sramflow.mapping.steps_table import steps_table
 from sramflow.quant.api import quantize_graph
 from sramflow.reference.run import quantize_input, run_int8
 from sramflow.sim.api import simulate_graph
@@ -66,18 +68,24 @@ def _spilling_schedule(hw):  # noqa: ANN001, ANN202 - reduction tiled outside th
     return g, sch
 
 
-def _run_node(g: Graph, sch, steps=None):  # noqa: ANN001, ANN202
+EXECUTORS = pytest.mark.parametrize("executor", ["step", "bulk"])
+
+
+def _run_node(g: Graph, sch, steps=None, executor: str = "step"):  # noqa: ANN001, ANN202
+    """``steps``: a variant of the schedule as a list of Steps (per-step path) or a StepTable (bulk path)."""
     q, x = _quantized(g)
     op = qop_by_node(q)["c"]
     m = Machine(Sram(128, 2))
-    y = execute_conv(sch, conv_data(sch, op, q, x[0]), m, steps)
+    run = execute_conv if executor == "step" else execute_conv_bulk
+    y = run(sch, conv_data(sch, op, q, x[0]), m, steps)
     want = run_int8(q, x)["y"][0]
     return m, np.array_equal(y, want)
 
 
-def test_spilling_schedule_is_bit_exact() -> None:
+@EXECUTORS
+def test_spilling_schedule_is_bit_exact(executor: str) -> None:
     g, sch = _spilling_schedule(make_hw())
-    m, exact = _run_node(g, sch)
+    m, exact = _run_node(g, sch, executor=executor)
     assert exact and m.sram.clobbers == 0 and m.step_mismatches == []
     c = sch.counts
     assert m.tally.macs == c.macs
@@ -90,32 +98,47 @@ def _with_buffer(sch, operand: str, base: int):  # noqa: ANN001, ANN202
     return dataclasses.replace(sch, buffers=bufs)
 
 
-def test_overlapping_buffers_are_caught() -> None:
+@EXECUTORS
+def test_overlapping_buffers_are_caught(executor: str) -> None:
     g, sch = _spilling_schedule(make_hw())
     weights = next(b for b in sch.buffers if b.operand == "weights")
-    m, exact = _run_node(g, _with_buffer(sch, "inputs", weights.base_word))
+    m, exact = _run_node(g, _with_buffer(sch, "inputs", weights.base_word), executor=executor)
     assert m.sram.clobbers > 0 and not exact
 
 
-def test_off_by_one_base_address_is_caught() -> None:
+@EXECUTORS
+def test_off_by_one_base_address_is_caught(executor: str) -> None:
     g, sch = _spilling_schedule(make_hw())
     weights = next(b for b in sch.buffers if b.operand == "weights")
-    m, exact = _run_node(g, _with_buffer(sch, "weights", weights.base_word + 1))
+    m, exact = _run_node(g, _with_buffer(sch, "weights", weights.base_word + 1), executor=executor)
     assert m.sram.clobbers > 0 and not exact
 
 
-def test_dropped_psum_spill_is_caught() -> None:
+@EXECUTORS
+def test_dropped_psum_spill_is_caught(executor: str) -> None:
     g, sch = _spilling_schedule(make_hw())
     steps = list(sch.steps())
     i = next(i for i, s in enumerate(steps) if s.kind == "store" and s.operand == "psums")
+    keep = np.arange(len(steps)) != i
+    variant = steps[:i] + steps[i + 1:] if executor == "step" else steps_table(sch).take(keep)
     with pytest.raises(FunctionalSimError, match="never stored"):
-        _run_node(g, sch, steps[:i] + steps[i + 1:])
+        _run_node(g, sch, variant, executor)
 
 
-def test_address_outside_the_macro_is_an_error() -> None:
+def test_broken_schedules_give_the_same_clobber_counts_in_both_executors() -> None:
+    g, sch = _spilling_schedule(make_hw())
+    weights = next(b for b in sch.buffers if b.operand == "weights")
+    for broken in (_with_buffer(sch, "inputs", weights.base_word), _with_buffer(sch, "weights", weights.base_word + 1)):
+        (m1, e1), (m2, e2) = (_run_node(g, broken, executor=ex) for ex in ("step", "bulk"))
+        assert m1.sram.clobbers == m2.sram.clobbers > 0 and not e1 and not e2
+        assert m1.tally.as_dict() == m2.tally.as_dict()
+
+
+@EXECUTORS
+def test_address_outside_the_macro_is_an_error(executor: str) -> None:
     g, sch = _spilling_schedule(make_hw())
     with pytest.raises(FunctionalSimError, match="outside the 128-word macro"):
-        _run_node(g, _with_buffer(sch, "outputs", 127))
+        _run_node(g, _with_buffer(sch, "outputs", 127), executor=executor)
 
 
 def test_efficientnet_b0_small_resolution_bit_exact() -> None:
@@ -126,5 +149,9 @@ def test_efficientnet_b0_small_resolution_bit_exact() -> None:
     hw = resolve_hw("sky130-design1")
     res = simulate_graph(g, hw)
     q, x = _quantized(g)
-    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
-    assert r.bit_exact and r.counts_match and r.clobbers == 0
+    rs = [run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes, executor=ex)
+          for ex in ("bulk", "step")]
+    for r in rs:
+        assert r.bit_exact and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
+    assert np.array_equal(rs[0].logits_int8, rs[1].logits_int8) and rs[0].sram_accesses == rs[1].sram_accesses
+    assert rs[0].counts_functional == rs[1].counts_functional

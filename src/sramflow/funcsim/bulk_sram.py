@@ -21,7 +21,7 @@ from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.funcsim.state import Machine
 from sramflow.mapping.counts import ceil_div
 
-_CHUNK_ELEMS = 1 << 21  # rows x words of writer state built at a time
+_CHUNK_ELEMS = 1 << 18  # rows x words of writer state built at a time (int32: fits a core's L2)
 
 
 def layout_map(extents: tuple[int, ...], eb: int, wb: int, group_size: int = 0, row_aligned: bool = False) -> np.ndarray:
@@ -136,16 +136,16 @@ class NodeSram:
         n_rows, cap = self.lo.size, self.capacity
         step = max(64, _CHUNK_ELEMS // cap)
         out = [np.full(g.words.shape, -1, np.int64) for g in groups]
-        carry = np.full(cap, -1, np.int64)
+        carry = np.full(cap, -1, np.int32)
         word = np.arange(cap)
         writes = np.flatnonzero(self.hi > self.lo)
         for a in range(0, n_rows, step):
             b = min(a + step, n_rows)
             wr = writes[np.searchsorted(writes, a):np.searchsorted(writes, b)]
-            state = np.full((b - a + 1, cap), -1, np.int64)
+            state = np.full((b - a + 1, cap), -1, np.int32)
             state[0] = carry
             mask = (word[None, :] >= self.lo[wr, None]) & (word[None, :] < self.hi[wr, None])
-            state[wr - a + 1] = np.where(mask, wr[:, None], -1)
+            state[wr - a + 1] = np.where(mask, wr[:, None].astype(np.int32), np.int32(-1))
             np.maximum.accumulate(state, axis=0, out=state)  # row i - a: the state before row i
             carry = state[-1]
             for g, o in zip(groups, out):
@@ -166,8 +166,10 @@ def classes(*keys: np.ndarray) -> list[np.ndarray]:
     """Indices grouped by equal key tuples (one array of positions per class)."""
     if keys[0].size == 0:
         return []
-    _, inv = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
-    inv = inv.ravel()
-    order = np.argsort(inv, kind="stable")
-    bounds = np.flatnonzero(np.diff(inv[order])) + 1
+    key = np.zeros(keys[0].size, np.int64)
+    for k in keys:  # mixed radix: small non-negative sizes
+        k = np.asarray(k, np.int64)
+        key = key * (int(k.max()) + 1) + k
+    order = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.diff(key[order])) + 1
     return np.split(order, bounds)

@@ -118,8 +118,7 @@ def _operands(t: StepTable, d: VectorData, sh, groups: list[ReadGroup], data: li
 
 def _kernel(d: VectorData, sh, args: list[np.ndarray]) -> np.ndarray:  # noqa: ANN001
     if d.reduce:
-        return np.array([np.asarray(d.kernel(args[0][s]), np.int8).ravel()[0] for s in range(sh.segments)],
-                        np.int8).reshape(-1, 1)
+        return np.asarray(d.kernel(args[0]), np.int8).reshape(sh.segments, 1)  # one mean per segment
     return np.asarray(d.kernel(*args), np.int8).reshape(sh.segments, sh.seg_len)
 
 

@@ -66,6 +66,18 @@ class StepTable:
     def __len__(self) -> int:
         return int(self.kind.size)
 
+    def take(self, keep: np.ndarray) -> StepTable:
+        """The rows where ``keep`` holds (a variant of the schedule, e.g. with a step dropped, for tests)."""
+        keep = np.asarray(keep, bool)
+        new = np.cumsum(keep) - 1
+        r = keep[self.reads.step]
+        reads = OperandReads(new[self.reads.step[r]], self.reads.operand[r], self.reads.base_word[r],
+                             self.reads.words[r])
+        cols = {f: getattr(self, f)[keep] for f in ("kind", "operand", "lo", "hi", "base_word", "words",
+                                                    "offchip_bytes", "sram_reads", "sram_writes", "macs",
+                                                    "vector_ops", "lut_ops", "element_bytes", "psum_access")}
+        return StepTable(self.dims, reads=reads, **cols)
+
     def region_dims(self, operand: str) -> tuple[str, ...]:
         if self.dims == VECTOR_DIMS:
             return _VECTOR_REGION.get(operand, VECTOR_DIMS)

@@ -1,0 +1,112 @@
+"""The bulk executor against the per-step one on single layers of many schedule kinds (loop orders, double
+buffering, kept / spilled partial sums, accumulator groups, no bias, input-row registers), vector schedules,
+its layout maps against mapping.layout, and the run-pipeline entry point."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from sramflow.funcsim.api import run_functional_graph
+from sramflow.funcsim.bulk_conv import execute_conv_bulk
+from sramflow.funcsim.bulk_sram import layout_map
+from sramflow.funcsim.bulk_vector import execute_vector_bulk
+from sramflow.funcsim.exec_conv import ConvData, execute_conv
+from sramflow.funcsim.exec_vector import VectorData, execute_vector
+from sramflow.funcsim.sram import Sram
+from sramflow.funcsim.state import Machine
+from sramflow.mapping.conv_search import hw_params, make_conv_schedule
+from sramflow.mapping.layout import TileLayout, word_address
+from sramflow.mapping.schedule import allocate
+from sramflow.mapping.vector import VectorSchedule, VectorShape
+from sramflow.quant.api import quantize_graph
+from sramflow.sim.api import simulate_graph
+from test_funcsim_exec import _randomized
+from test_mapping_counts import make_hw
+from test_mapping_steps_table import CASES, ONES
+from test_sim_graph import tiny_graph
+
+
+def _conv_data(sh, seed: int = 0) -> ConvData:  # noqa: ANN001
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, (sh.groups * sh.c_per_group, sh.in_h, sh.in_w), dtype=np.int64).astype(np.int8)
+    w = rng.integers(-128, 128, (sh.groups, sh.k_per_group, sh.c_per_group, sh.kernel_h, sh.kernel_w)).astype(np.int8)
+    b = rng.integers(-5000, 5000, (sh.groups, sh.k_per_group)) if sh.has_bias else None
+    return ConvData(x, 3, w, b, lambda acc, ch: np.clip((acc >> 7) + ch[..., None, None] % 5, -128, 127).astype(np.int8))
+
+
+def _both(run_step, run_bulk, sch, data, words: int):  # noqa: ANN001, ANN202
+    out = []
+    for run in (run_step, run_bulk):
+        m = Machine(Sram(words, 2))
+        y = run(sch, data, m)
+        out.append((y, m.tally.as_dict(), m.sram.clobbers, m.sram.reads, m.sram.writes, tuple(m.step_mismatches)))
+    return out
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_bulk_equals_per_step_on_conv_schedules(case: int) -> None:
+    shape, sizes, gk = CASES[case]
+    hw = make_hw(accumulators=8, words=2048, double=True)
+    data = _conv_data(shape, case)
+    modes = set()
+    for order, double, rows in itertools.product(itertools.permutations(("g", "k", "c", "p")), (False, True),
+                                                 (None, 0)):
+        hwp = hw_params(hw, shape)
+        hwp = hwp if rows is None else dataclasses.replace(hwp, input_row_bytes=rows)
+        sch = make_conv_schedule(shape, hwp, ONES | sizes, order, double, gk)
+        modes.add((sch.spill_psums, sch.keep_psums))
+        (y1, *c1), (y2, *c2) = _both(execute_conv, execute_conv_bulk, sch, data, 2048)
+        assert np.array_equal(y1, y2) and c1 == c2 and c1[1] == 0 and c1[4] == ()
+        assert c1[0]["macs"] == sch.counts.macs
+
+
+@pytest.mark.parametrize("kind", ["scale", "add", "reduce"])
+@pytest.mark.parametrize("double", [False, True])
+def test_bulk_equals_per_step_on_vector_schedules(kind: str, double: bool) -> None:
+    sh = {"scale": VectorShape("se", "Mul", 3, 7, 1, 0, True, False, 2, 0),
+          "add": VectorShape("add", "Add", 2, 9, 2, 0, False, False, 2, 0),
+          "reduce": VectorShape("gap", "GlobalAveragePool", 4, 11, 1, 0, False, True, 1, 0)}[kind]
+    sizes = {"inputs": sh.full_inputs * 2, "outputs": 1 if sh.reduce else 2}
+    bufs = allocate(({"scale": 1} if sh.scale else {}) | sizes, ("inputs", "outputs") if double else ())
+    sch = VectorSchedule(sh, 2, 1, 3, double, bufs)
+    rng = np.random.default_rng(1)
+    full = tuple(rng.integers(-128, 128, (sh.segments, sh.seg_len)).astype(np.int8) for _ in range(sh.full_inputs))
+    if kind == "scale":
+        d = VectorData(full, rng.integers(-128, 128, sh.segments).astype(np.int8), (("full", 0), ("scale", 0)),
+                       lambda x, s: (x.astype(np.int16) * s // 128).astype(np.int8), False)
+    elif kind == "add":
+        d = VectorData(full, None, (("full", 0), ("full", 1)), lambda a, b: ((a.astype(np.int16) + b) // 2).astype(np.int8),
+                       False)
+    else:
+        d = VectorData(full, None, (("full", 0),), lambda s: (s.astype(np.int64).sum(axis=-1) // 11).astype(np.int8),
+                       True)
+    (y1, *c1), (y2, *c2) = _both(execute_vector, execute_vector_bulk, sch, d, 128)
+    assert np.array_equal(y1, y2) and c1 == c2 and c1[1] == 0 and c1[4] == ()
+
+
+@pytest.mark.parametrize("extents,eb,group,aligned", [((2, 5, 3), 1, 2, False), ((2, 5), 4, 2, False),
+                                                      ((3, 4, 5), 1, 0, True), ((1, 3, 2, 2), 4, 3, False)])
+def test_layout_map_matches_word_address(extents, eb: int, group: int, aligned: bool) -> None:  # noqa: ANN001
+    pmap = layout_map(extents, eb, 2, group, aligned)
+    lay = TileLayout(tuple("abcd"[:len(extents)]), extents, eb, 2, group_axis=1 if group else None, group_size=group,
+                     row_aligned=aligned)
+    assert pmap.size == lay.words * 2
+    for e, idx in enumerate(np.ndindex(*extents)):
+        word, lane = word_address(0, lay, idx)
+        assert pmap[word * 2 + lane] == e * eb  # the element's first byte
+
+
+def test_run_functional_graph_writes_the_report(tmp_path) -> None:  # noqa: ANN001
+    g = _randomized(tiny_graph())
+    hw = make_hw(double=True)
+    res = simulate_graph(g, hw)
+    x = np.random.default_rng(0).standard_normal(g.shape(g.input)[1:]).astype(np.float32)
+    q = quantize_graph(g, x[None])
+    rep = run_functional_graph(g, q, res, x, tmp_path)
+    assert rep["bit_exact"] and rep["counts_match"] and rep["clobbers"] == 0
+    assert json.loads((tmp_path / "functional_report.json").read_text())["bit_exact"] is True
