@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from conv_search_reference import search_conv_reference
+from sramflow.errors import MappingError
 from sramflow.hw.spec import OffchipMemory, Source
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_search import TilingCache, search_conv
@@ -52,3 +53,21 @@ def test_pricing_only_changes_reuse_the_counts() -> None:
     search_conv(SHAPES[0], slower, "energy", cache)
     search_conv(dataclasses.replace(SHAPES[0], name="other"), hw, "edp", cache)
     assert (cache.hits, cache.misses) == (2, 1)
+
+
+@pytest.mark.parametrize("objective", ["latency", "edp"])
+def test_smaller_srams_filter_the_largest_table_exactly(objective: str) -> None:
+    cache = TilingCache()
+    for words in (1024, 512, 256, 128, 64):
+        hw = make_hw(accumulators=16, words=words, ports="1rw1r", double=True)
+        hw = dataclasses.replace(hw, sram=(dataclasses.replace(hw.main_sram, idle_energy_pj_per_cycle=0.3),))
+        for shape in SHAPES:
+            try:
+                want = search_conv_reference(shape, hw, objective)
+            except MappingError:
+                with pytest.raises(MappingError):
+                    search_conv(shape, hw, objective, cache)
+                continue
+            got = search_conv(shape, hw, objective, cache)
+            assert (got.tiling, got.buffers, got.counts) == (want.tiling, want.buffers, want.counts), (words, shape)
+    assert cache.derived > 0 and cache.misses == len(SHAPES)

@@ -11,9 +11,10 @@ tile per dimension); they work on numpy arrays of candidates (search) and on sca
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -365,6 +366,15 @@ def unit_counts(shape: ConvShape, hw: HwParams, c: dict) -> dict:
     return out
 
 
+@lru_cache(maxsize=1 << 16)
+def schedule_counts(shape: ConvShape, hw: HwParams, tiling: ConvTiling) -> Counts:
+    """Closed-form counts of one tiling (memoized: a sweep prices the same schedules at many points)."""
+    t = tiling.sizes()
+    clipped = shape.groups * shape.c_per_group * shape.clipped_rows(t["h"]) * shape.clipped_cols(t["w"])
+    c = conv_counts(shape, hw, t, tiling.order, clipped, input_bursts(shape, t, hw.burst_bytes), tiling.group_k)
+    return Counts(**{k: int(v) for k, v in unit_counts(shape, hw, c).items()})
+
+
 @dataclass(frozen=True)
 class ConvSchedule:
     shape: ConvShape
@@ -376,12 +386,7 @@ class ConvSchedule:
 
     @cached_property
     def counts(self) -> Counts:
-        t = self.tiling.sizes()
-        clipped = self.shape.groups * self.shape.c_per_group * self.shape.clipped_rows(t["h"]) \
-            * self.shape.clipped_cols(t["w"])
-        c = conv_counts(self.shape, self.hw, t, self.tiling.order, clipped,
-                        input_bursts(self.shape, t, self.hw.burst_bytes), self.tiling.group_k)
-        return Counts(**{k: int(v) for k, v in unit_counts(self.shape, self.hw, c).items()})
+        return schedule_counts(dataclasses.replace(self.shape, name=""), self.hw, self.tiling)
 
     @property
     def fits_whole(self) -> bool:

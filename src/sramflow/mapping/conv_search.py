@@ -157,8 +157,22 @@ class TilingTable:
     group_k: np.ndarray  # (rows,) output channels per accumulator group
     order_index: np.ndarray  # (rows,) into ``orders``
     double: np.ndarray  # (rows,) bool
-    counts: dict[str, np.ndarray]  # PRICED field -> (rows,) int64
+    counts: dict[str, np.ndarray | int]  # PRICED field -> (rows,) int64, or one int for all rows (``_compact``)
     enumerated_rows: int  # fitting rows before duplicates were removed
+    footprint_words: np.ndarray  # (rows,) SRAM words the row's buffers need
+    capacity_words: int  # the SRAM words it was built for
+
+    def within(self, capacity_words: int) -> TilingTable:
+        """The table for a smaller SRAM (all else equal): the rows that fit it. Exact, because a row is only
+        dropped for an earlier row with no larger count and no larger footprint (which fits whenever it does),
+        and rows equal in counts but not in footprint are all kept."""
+        if capacity_words > self.capacity_words:
+            raise ValueError(f"table built for {self.capacity_words} words cannot serve {capacity_words}")
+        k = self.footprint_words <= capacity_words
+        return TilingTable(self.orders, self.sizes[k], self.group_k[k], self.order_index[k], self.double[k],
+                           {f: v[k] if isinstance(v, np.ndarray) else v for f, v in self.counts.items()},
+                           int(np.count_nonzero(k)),
+                           self.footprint_words[k], capacity_words)
 
     @property
     def rows(self) -> int:
@@ -167,7 +181,7 @@ class TilingTable:
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.sizes, self.group_k, self.order_index, self.double,
-                                      *self.counts.values()))
+                                      self.footprint_words, *self.counts.values()) if isinstance(a, np.ndarray))
 
 
 # Priced counts that depend on the loop order for a given tile (the others, MACs and cycles of the array, do not).
@@ -186,8 +200,9 @@ def _order_counts(shape: ConvShape, hwp: HwParams, t: dict, pre: dict, order: tu
 
 
 def _dominated(v: np.ndarray, fits: np.ndarray) -> np.ndarray:
-    """(candidates, orders) mask: a fitting row of an earlier loop order has no count above this row's.
-    ``v``: (candidates, orders, fields) order-dependent counts; the other counts are equal within a candidate."""
+    """(candidates, orders) mask: a fitting row of an earlier loop order has no count and no footprint above this
+    row's. ``v``: (candidates, orders, fields) order-dependent counts and the footprint; the other counts are
+    equal within a candidate."""
     out = np.zeros(fits.shape, dtype=bool)
     for b in range(1, v.shape[1]):
         le = np.all(v[:, :b, :] <= v[:, b:b + 1, :], axis=2)
@@ -204,15 +219,38 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool):
     per_order = [_order_counts(shape, hwp, t, pre, order) for order in orders]
     v = np.stack([np.stack([c[k] for k in ORDER_DEPENDENT], axis=1) for c, _ in per_order], axis=1) if prune \
         else None
-    blocks = {}
+    blocks, fps = {}, {}
     for double in ((False, True) if hwp.double_buffering else (False,)):
-        fits = np.stack([q["b_words"] + (2 if double else 1) * (q["w_words"] + q["i_words"] + out)
-                         <= hwp.capacity_words for _, out in per_order], axis=1)
-        blocks[double] = np.logical_and(fits, np.logical_not(_dominated(v, fits))) if prune else fits
+        fp = np.stack([q["b_words"] + (2 if double else 1) * (q["w_words"] + q["i_words"] + out)
+                       for _, out in per_order], axis=1)
+        fits = fp <= hwp.capacity_words
+        blocks[double] = np.logical_and(fits, np.logical_not(_dominated(np.concatenate([v, fp[:, :, None]], axis=2),
+                                                                        fits))) if prune else fits
+        fps[double] = fp
     for oi, (c, _) in enumerate(per_order):
         for double, keep in blocks.items():
             idx = np.flatnonzero(keep[:, oi])
-            yield oi, double, idx, {k: c[k][idx] for k in PRICED}
+            yield oi, double, idx, {k: c[k][idx] for k in PRICED} | {"footprint_words": fps[double][idx, oi]}
+
+
+def _sieve(mat: np.ndarray, accesses: np.ndarray, rounds: int = 3, per_round: int = 8) -> np.ndarray:
+    """Mask of rows kept after removing rows dominated by a few strong rows (the smallest by a normalized sum).
+    ``mat``: (rows, fields) in enumeration order, every priced count and the footprint. Row y goes when some
+    row x has no field above y's and either comes earlier (wins a tie) or makes fewer SRAM accesses
+    (``accesses``), which costs strictly less energy when ``monotone_pricing`` holds. Transitive, so a removed
+    row may still remove others."""
+    alive = np.ones(mat.shape[0], dtype=bool)
+    span = mat.max(axis=0) - mat.min(axis=0) + 1 if mat.size else np.ones(mat.shape[1])
+    for _ in range(rounds):
+        idx = np.flatnonzero(alive)
+        if idx.size <= per_round:
+            break
+        sub = mat[idx]
+        best = idx[np.argsort((sub / span).sum(axis=1), kind="stable")[:per_round]]
+        for e in best:
+            dom = np.all(sub >= mat[e], axis=1) & ((idx > e) | (accesses[idx] > accesses[e]))
+            alive[idx[dom]] = False
+    return alive
 
 
 def _first_of_equal_rows(mat: np.ndarray) -> np.ndarray:
@@ -238,21 +276,50 @@ def tiling_table(shape: ConvShape, hwp: HwParams, prune: bool = True) -> TilingT
     cand = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
     order_index = np.concatenate([np.full(p[2].size, p[0]) for p in parts]) if parts else cand.copy()
     double = np.concatenate([np.full(p[2].size, p[1]) for p in parts]) if parts else np.zeros(0, dtype=bool)
-    counts = {k: np.concatenate([p[3][k] for p in parts]) if parts else cand.copy() for k in PRICED}
-    keep = _first_of_equal_rows(np.stack([double.astype(np.int64), *counts.values()], axis=1))
+    cols = {k: np.concatenate([p[3][k] for p in parts]) if parts else cand.copy() for k in (*PRICED, "footprint_words")}
+    alive = np.ones(cand.size, dtype=bool)
+    if prune and cand.size:
+        varying = np.stack([v for v in cols.values() if v.min() != v.max()] or [cand * 0], axis=1)
+        acc = cols["sram_reads_compute"] + cols["sram_reads_dma"] + cols["sram_writes_compute"] + cols["sram_writes_dma"]
+        for d in (False, True):
+            rows = np.flatnonzero(double == d)
+            alive[rows] = _sieve(varying[rows], acc[rows])
+    keep = _first_of_equal_rows(np.stack([double.astype(np.int64), *cols.values()], axis=1)[alive])
+    keep = np.flatnonzero(alive)[keep]
     grid = np.stack([t[d] for d in "gkchw"], axis=1) if t["g"].size else np.zeros((0, 5), dtype=np.int64)
-    return TilingTable(orders, grid[cand[keep]], (ak[cand[keep]] if t["g"].size else cand), order_index[keep],
-                       double[keep], {k: v[keep] for k, v in counts.items()}, int(cand.size))
+    fp = cols.pop("footprint_words")
+    return TilingTable(orders, grid[cand[keep]].astype(np.int32), (ak[cand[keep]] if t["g"].size else cand)
+                       .astype(np.int32), order_index[keep].astype(np.int8), double[keep],
+                       _compact({k: v[keep] for k, v in cols.items()}), int(cand.size),
+                       fp[keep].astype(np.int32), hwp.capacity_words)
+
+
+def _compact(c: dict[str, np.ndarray]) -> dict[str, np.ndarray | int]:
+    """The priced counts in fewer arrays, priced identically by ``sim.cost``: off-chip bytes only as read
+    (weights + inputs + psums) and write (outputs + psums) totals, whose integer sums are exact; a count equal on
+    every row as one int."""
+    out: dict[str, np.ndarray | int] = dict(c)
+    out["offchip_weight_bytes"] = c["offchip_weight_bytes"] + c["offchip_input_bytes"] + c["offchip_psum_read_bytes"]
+    out["offchip_output_bytes"] = c["offchip_output_bytes"] + c["offchip_psum_write_bytes"]
+    for k in ("offchip_input_bytes", "offchip_psum_read_bytes", "offchip_psum_write_bytes"):
+        out[k] = 0
+    for k, v in out.items():
+        if isinstance(v, np.ndarray) and v.size and v.min() == v.max():
+            out[k] = int(v[0])
+    return out
 
 
 class TilingCache:
     """Least-recently-used ``TilingTable``s per (layer shape without its name, ``HwParams``), bounded in bytes.
     One per process (``TILING_CACHE``): sweep points that differ only in clock, off-chip memory, energies,
-    ports or banks at equal total words reuse every table."""
+    ports or banks at equal total words reuse a table (a hit); a smaller SRAM with otherwise equal ``HwParams``
+    filters the largest table built so far (``TilingTable.within``, counted as derived); else it is built (a
+    miss)."""
 
-    def __init__(self, max_bytes: int = 256 << 20) -> None:
-        self.max_bytes, self.hits, self.misses = max_bytes, 0, 0
+    def __init__(self, max_bytes: int = 512 << 20) -> None:
+        self.max_bytes, self.hits, self.derived, self.misses = max_bytes, 0, 0, 0
         self._tables: OrderedDict[tuple[ConvShape, HwParams], TilingTable] = OrderedDict()
+        self._largest: dict[tuple[ConvShape, HwParams], tuple[ConvShape, HwParams]] = {}
         self._bytes = 0
 
     def get(self, shape: ConvShape, hwp: HwParams) -> TilingTable:
@@ -262,13 +329,23 @@ class TilingCache:
             self.hits += 1
             self._tables.move_to_end(key)
             return table
-        self.misses += 1
-        table = tiling_table(shape, hwp)
+        sub = (key[0], dataclasses.replace(hwp, capacity_words=0))
+        big = self._tables.get(self._largest.get(sub, key))
+        if big is not None and big.capacity_words >= hwp.capacity_words:
+            self.derived += 1
+            table = big.within(hwp.capacity_words)
+        else:
+            self.misses += 1
+            table = tiling_table(shape, hwp)
+            self._largest[sub] = key
+        self._put(key, table)
+        return table
+
+    def _put(self, key: tuple[ConvShape, HwParams], table: TilingTable) -> None:
         self._tables[key] = table
         self._bytes += table.nbytes
         while self._bytes > self.max_bytes and len(self._tables) > 1:
             self._bytes -= self._tables.popitem(last=False)[1].nbytes
-        return table
 
 
 TILING_CACHE = TilingCache()
@@ -282,7 +359,8 @@ def monotone_pricing(hw: HardwareSpec) -> bool:
     extra port cycle, and an extra port cycle needs at least one more SRAM access; so energy never decreases
     when every access costs more than idle x banks. Then a row dominated by an earlier row is never chosen."""
     m = hw.main_sram
-    return min(m.read_energy_pj, m.write_energy_pj) > m.idle_energy_pj_per_cycle * m.banks
+    return min(m.read_energy_pj, m.write_energy_pj) >= 2 * m.idle_energy_pj_per_cycle * m.banks and \
+        min(m.read_energy_pj, m.write_energy_pj) > 0
 
 
 def best_row(table: TilingTable, hw: HardwareSpec, objective: str) -> int:

@@ -12,8 +12,9 @@ adds its requantize op to the last chunk of each segment.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -127,23 +128,33 @@ def footprint(sh: VectorShape, wb: int, chunk, double):  # noqa: ANN001, ANN201
     return (1 if sh.scale else 0) + nbuf * (sh.full_inputs * ceil_div(chunk, wb) + out)
 
 
-def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSchedule:
+@lru_cache(maxsize=1 << 14)
+def vector_table(sh: VectorShape, wb: int, cap: int, lanes: int, burst_bytes: int, double_buffering: bool) -> tuple:
+    """Per buffering: (double, fitting chunk sizes, their counts); memoized by shape (without its name) and the
+    numbers the counts depend on, so sweep points reuse it."""
     from sramflow.mapping.conv_search import balanced_sizes
+
+    chunks = np.array(balanced_sizes(sh.seg_len), dtype=np.int64)
+    out = []
+    for double in ((False, True) if double_buffering else (False,)):
+        ok = footprint(sh, wb, chunks, double) <= cap
+        if ok.any():
+            c = vector_counts(sh, wb, lanes, chunks[ok], burst_bytes)
+            out.append((double, chunks[ok], {k: np.broadcast_to(np.asarray(v), (int(ok.sum()),)) for k, v in c.items()}))
+    return tuple(out)
+
+
+def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSchedule:
     from sramflow.sim.cost import busy_cycles, energy_pj, objective_value, total_cycles
 
     wb, cap, lanes = hw.main_sram.word_bytes, hw.main_sram.total_words, hw.vector_unit.lanes
-    chunks = np.array(balanced_sizes(sh.seg_len), dtype=np.int64)
     best = None
-    for double in ((False, True) if hw.main_sram.double_buffering else (False,)):
-        ok = footprint(sh, wb, chunks, double) <= cap
-        if not ok.any():
-            continue
-        c = vector_counts(sh, wb, lanes, chunks, hw.offchip.burst_bytes)
+    for double, chunks, c in vector_table(dataclasses.replace(sh, name=""), wb, cap, lanes, hw.offchip.burst_bytes,
+                                          hw.main_sram.double_buffering):
         cyc = total_cycles(busy_cycles(c, hw), double)
         en = sum(energy_pj(c, hw, cyc).values())
         obj = objective_value(objective, cyc, en)
-        idx = np.flatnonzero(ok)
-        i = idx[np.lexsort((-chunks[idx], obj[idx]))[0]]
+        i = np.lexsort((-chunks, obj))[0]
         if best is None or float(obj[i]) < best[0]:
             best = (float(obj[i]), double, int(chunks[i]))
     if best is None:

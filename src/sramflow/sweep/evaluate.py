@@ -76,7 +76,7 @@ def _prepared_for(prep: PreparedGraph, weight_bits: Any) -> PreparedGraph:
 def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> PointOutcome:
     """Evaluate one point: metrics, or infeasible with the reason (clock too fast, no tile fits)."""
     t0 = time.perf_counter()
-    hits0, misses0 = TILING_CACHE.hits, TILING_CACHE.misses
+    c0 = (TILING_CACHE.hits, TILING_CACHE.derived, TILING_CACHE.misses)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     reason = timing_problem(task.hw)
     metrics: dict[str, Any] = {}
@@ -87,7 +87,8 @@ def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> Poin
             reason = str(exc)
     status = "ok" if reason is None else "infeasible"
     return PointOutcome(task.key, task.params, status, reason or "", metrics, task.assumptions, worker,
-                        time.perf_counter() - t0, TILING_CACHE.hits - hits0, TILING_CACHE.misses - misses0)
+                        time.perf_counter() - t0, TILING_CACHE.hits - c0[0], TILING_CACHE.derived - c0[1],
+                        TILING_CACHE.misses - c0[2])
 
 
 def evaluate_batch(prep: PreparedGraph, tasks: Sequence[PointTask], objective: str) -> list[PointOutcome]:

@@ -50,7 +50,8 @@ class PointOutcome:
     worker: str
     eval_s: float
     tiling_cache_hits: int = 0  # this point's layer searches that reused cached counts (not stored)
-    tiling_cache_misses: int = 0
+    tiling_cache_derived: int = 0  # ... that filtered a larger SRAM's cached counts
+    tiling_cache_misses: int = 0  # ... that enumerated the tilings
 
 
 @dataclass(frozen=True)
