@@ -38,12 +38,14 @@ def residents(node: ConvNode) -> Residents:
     last_load = {op: last_of(is_load & (node.op == OP[op]))[cp] for op in ("weights", "inputs", "bias", "psums")}
     li, lw = last_load["inputs"], last_load["weights"]
     node.fail(cp[li < 0], "compute step needs inputs never loaded")
-    node.fail(cp[lw < 0], "compute step needs weights never loaded")
+    if not sh.pool_op:  # pooling has no weights
+        node.fail(cp[lw < 0], "compute step needs weights never loaded")
     serves = node.same_region(li, cp, "g") & (lo["row"][li] == lo["h"][cp] * sh.stride_h - sh.pad_top) \
         & (lo["col"][li] == lo["w"][cp] * sh.stride_w - sh.pad_left)
     node.fail(cp[~serves], "the resident input window does not serve the output tile")
-    node.fail(cp[~(node.same_region(lw, cp, "gk") & node.same_region(lw, li, "c"))],
-              "the resident weights do not match the output tile and input channels")
+    if not sh.pool_op:
+        node.fail(cp[~(node.same_region(lw, cp, "gk") & node.same_region(lw, li, "c"))],
+                  "the resident weights do not match the output tile and input channels")
     first, last = lo["c"][li] == 0, hi["c"][li] == sh.c_per_group
     access = node.t.psum_access[cp]
     reads_psums = (access == RMW) | (access == READ)
@@ -114,11 +116,15 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
         imult, nrows, ncols = _input_multiplicity(node, g, c, h, w, kg)
         imap = layout_map((g, c, nrows, ncols), 1, wb, row_aligned=True)
         rows = cp[cls]
-        jobs.append(("mac", cls, (g, k, c, h, w), wmap, imap, nrows, ncols))
-        groups.append(ReadGroup(rows, _span(base["weights"][cls], wmap.size // wb), res.weights[cls],
-                                np.ones(wmap.size // wb, np.int64)))
+        if sh.pool_op:
+            jobs.append(("pool", cls, (g, k, c, h, w), None, imap, nrows, ncols))
+        else:
+            jobs.append(("mac", cls, (g, k, c, h, w), wmap, imap, nrows, ncols))
+            groups.append(ReadGroup(rows, _span(base["weights"][cls], wmap.size // wb), res.weights[cls],
+                                    np.ones(wmap.size // wb, np.int64)))
+            reads[cls] += wmap.size // wb
         groups.append(ReadGroup(rows, _span(base["inputs"][cls], imult.size), res.inputs[cls], imult))
-        reads[cls] += wmap.size // wb + int(imult.sum())
+        reads[cls] += int(imult.sum())
         for flag, op, per, writer in ((res.reads_bias, "bias", (), res.bias), (res.reads_psums, "psums", (h, w), None)):
             sub = cls[flag[cls]]
             if not sub.size:
@@ -151,7 +157,16 @@ def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: l
     it = iter(data)
     cp = res.cp
     for job in jobs:
-        if job[0] == "mac":
+        if job[0] == "pool":  # one step per output tile (c = 1): its reduced taps land in the accumulators
+            _, cls, (g, _, _, h, w), _, imap, nrows, ncols = job
+            n = cls.size
+            x = next(it).reshape(n, -1)[:, inverse_map(imap)].view(np.int8).reshape(n, g, nrows, ncols)
+            rr = (np.arange(sh.kernel_h) * sh.dilation_h)[:, None] + sh.stride_h * np.arange(h)
+            cc = (np.arange(sh.kernel_w) * sh.dilation_w)[:, None] + sh.stride_w * np.arange(w)
+            taps = x[:, :, rr[:, None, :, None], cc[None, :, None, :]].reshape(n, g, -1, h * w)
+            red = d.pool.reduce(taps, 2).astype(np.float64)  # (n, g, h*w), |value| <= 128 * taps: exact
+            acc += _scatter(node, cp[cls], (g, 1, h, w), red, n_out)
+        elif job[0] == "mac":
             _, cls, (g, k, c, h, w), wmap, imap, nrows, ncols = job
             n = cls.size
             wt = next(it).reshape(n, -1)[:, inverse_map(wmap)].view(np.int8).reshape(n, g, k, -1)
@@ -188,8 +203,9 @@ def _scatter(node: ConvNode, rows: np.ndarray, tile: tuple[int, int, int, int], 
 
 def _count_compute(node: ConvNode, m, res: Residents, reads: np.ndarray, words: np.ndarray) -> None:  # noqa: ANN001
     sh, e, cp = node.sh, node.ext, res.cp
-    m.tally.macs += int((e["g"][cp] * e["k"][cp] * e["c"][res.inputs] * e["h"][cp] * e["w"][cp]).sum()) \
-        * sh.kernel_h * sh.kernel_w
+    if not sh.pool_op:  # pooling taps are vector ops, not MACs
+        m.tally.macs += int((e["g"][cp] * e["k"][cp] * e["c"][res.inputs] * e["h"][cp] * e["w"][cp]).sum()) \
+            * sh.kernel_h * sh.kernel_w
     m.sram.writes += int(words[cp].sum())
     m.tally.sram_writes_compute += int(words[cp].sum())
     bad = np.flatnonzero((reads != node.t.sram_reads[cp]) | (words[cp] != node.t.sram_writes[cp]))
@@ -204,7 +220,10 @@ def _store(node: ConvNode, d: ConvData, m, res: Residents, acc: np.ndarray, st: 
     (a store reading another tile's results, or partial sums where outputs belong, stores nothing)."""
     sh, e = node.sh, node.ext
     gk = sh.groups * sh.k_per_group
-    q = d.requant(wrap_int32(acc).reshape(gk, 1, sh.out_h, sh.out_w), np.arange(gk)[:, None])
+    if sh.pool_op:
+        q = d.pool.finish(acc.reshape(gk, sh.out_h, sh.out_w))
+    else:
+        q = d.requant(wrap_int32(acc).reshape(gk, 1, sh.out_h, sh.out_w), np.arange(gk)[:, None])
     q = np.asarray(q, np.int8).reshape(-1)
     out = np.zeros(gk * sh.out_h * sh.out_w, np.int8)
     is_out = node.op[st] == OP["outputs"]

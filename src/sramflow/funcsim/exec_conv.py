@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sramflow.funcsim import layout as L
+from sramflow.funcsim.pool import PoolSpec
 from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.funcsim.state import Machine, Resident, region_dict
 from sramflow.mapping.conv import ConvSchedule
@@ -21,13 +22,16 @@ Requant = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (acc int64 (k, g, h,
 
 @dataclass(frozen=True)
 class ConvData:
-    """Off-chip data of one convolution: int8 input (C, H, W), weights (G, K, C, kh, kw), int32 bias (G, K)."""
+    """Off-chip data of one convolution: int8 input (C, H, W), weights (G, K, C, kh, kw), int32 bias (G, K).
+    ``x_zp`` is also the value the DMA writes into the window's padding. Pooling (``pool``): no weights nor
+    bias, ``x_zp`` the pool's pad value (``PoolSpec.fill``), the arithmetic of ``pool`` instead of ``requant``."""
 
     x: np.ndarray
     x_zp: int
-    weights: np.ndarray
+    weights: np.ndarray | None
     bias: np.ndarray | None
-    requant: Requant
+    requant: Requant | None
+    pool: PoolSpec | None = None
 
 
 class ConvRun:
@@ -114,7 +118,8 @@ class ConvRun:
             raise FunctionalSimError(f"node {name!r}: resident weights {wres.region} do not match output tile {o} "
                                      f"and input channels {(c0, c1)}")
         if sh.pool_op:
-            raise FunctionalSimError(f"node {name!r}: pooling schedules are not executed yet")
+            self._pool(st, inp, o)
+            return
         g, k, c, h, w = g1 - g0, k1 - k0, c1 - c0, h1 - h0, w1 - w0
         first, last = c0 == 0, c1 == sh.c_per_group
         khw = sh.kernel_h * sh.kernel_w
@@ -176,21 +181,43 @@ class ConvRun:
                                      "accumulators nor in the SRAM (a dropped spill?)")
         return self.acc_regs.pop(key)
 
+    def _pool(self, st: Step, inp: Resident, o: dict) -> None:
+        """A pooling step on the vector unit: the window read as a convolution's, every tap reduced (max or
+        sum), the pool's arithmetic, the int8 tile written (one group: k = 1)."""
+        pool, name = self.d.pool, self.sch.shape.name
+        if pool is None:
+            raise FunctionalSimError(f"node {name!r}: pooling schedule without a pooling op")
+        (g0, g1), (h0, h1), (w0, w1) = o["g"], o["h"], o["w"]
+        g, h, w = g1 - g0, h1 - h0, w1 - w0
+        reads0, writes0 = self.m.tally.sram_reads_compute, self.m.tally.sram_writes_compute
+        tag = self.m.new_tag()
+        taps = np.stack([x for _, _, x in self._taps(inp, g, 1, h, w)])  # (kh*kw, g, 1, h, w) raw int8
+        q = pool.finish(pool.reduce(taps, 0), h0, w0)  # (g, 1, h, w)
+        self.m.write(st.base_word, L.pack_grouped(q, 1, self.wb, "i1"), tag, f"{name}: outputs", compute=True)
+        self.last_write = tag
+        self._check_step(st, reads0, writes0)
+
     def _macs(self, inp: Resident, wt: np.ndarray, g: int, c: int, h: int, w: int) -> np.ndarray:
-        """Read the input window (once, or once per kernel offset) and accumulate (k, g, h, w) products."""
+        """Accumulate (k, g, h, w) products of the weights and the window taps (centred on the zero point)."""
+        acc = np.zeros((wt.shape[0], g, h, w), np.int64)
+        for i, jj, x in self._taps(inp, g, c, h, w):
+            acc += np.einsum("kgc,gchw->kghw", wt[:, :, :, i, jj], x - self.d.x_zp)
+        return acc
+
+    def _taps(self, inp: Resident, g: int, c: int, h: int, w: int):  # noqa: ANN202 - Iterator[(ky, kx, taps)]
+        """Read the input window (once, once per kernel row, or once per kernel offset, as the mapper counts)
+        and yield each kernel offset's raw int8 taps (g, c, h, w) as int64."""
         sh, name = self.sch.shape, self.sch.shape.name
         (r0, r1), (q0, q1) = inp.region["row"], inp.region["col"]
         rows, cols = r1 - r0, q1 - q0
         rw = L.window_row_words(cols, self.wb)
         reuse = sh.kernel_h * sh.kernel_w == 1 or rows * cols <= self.sch.hw.register_window_bytes
-        zp = self.d.x_zp
         hs = sh.stride_h * np.arange(h)
         ws = sh.stride_w * np.arange(w)
-        acc = np.zeros((wt.shape[0], g, h, w), np.int64)
         if reuse:
             idx = L.window_word_index(inp.base, g * c, rows, rw, None)
             win = L.unpack_window(self.m.read(idx, inp.tag, f"{name}: inputs", True), g * c, rows, rw, cols, self.wb)
-            win = win.reshape(g, c, rows, cols).astype(np.int64) - zp
+            win = win.reshape(g, c, rows, cols).astype(np.int64)
         per_row = not reuse and cols <= getattr(self.sch.hw, "input_row_bytes", 0)  # a row fits the input registers
         for i in range(sh.kernel_h):
             sel = i * sh.dilation_h + hs
@@ -199,10 +226,8 @@ class ConvRun:
                 if not reuse and (jj == 0 or not per_row):  # fetch the whole-word rows this offset (row) needs
                     idx = L.window_word_index(inp.base, g * c, rows, rw, sel)
                     part = L.unpack_window(self.m.read(idx, inp.tag, f"{name}: inputs", True), g * c, h, rw, cols,
-                                           self.wb).reshape(g, c, h, cols).astype(np.int64) - zp
-                x = win[:, :, sel][:, :, :, cs] if reuse else part[:, :, :, cs]
-                acc += np.einsum("kgc,gchw->kghw", wt[:, :, :, i, jj], x)
-        return acc
+                                           self.wb).reshape(g, c, h, cols).astype(np.int64)
+                yield i, jj, (win[:, :, sel][:, :, :, cs] if reuse else part[:, :, :, cs])
 
     def _check_step(self, st: Step, reads0: int, writes0: int) -> None:
         r = self.m.tally.sram_reads_compute - reads0
