@@ -233,26 +233,6 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool):
             yield oi, double, idx, {k: c[k][idx] for k in PRICED} | {"footprint_words": fps[double][idx, oi]}
 
 
-def _sieve(mat: np.ndarray, accesses: np.ndarray, rounds: int = 3, per_round: int = 8) -> np.ndarray:
-    """Mask of rows kept after removing rows dominated by a few strong rows (the smallest by a normalized sum).
-    ``mat``: (rows, fields) in enumeration order, every priced count and the footprint. Row y goes when some
-    row x has no field above y's and either comes earlier (wins a tie) or makes fewer SRAM accesses
-    (``accesses``), which costs strictly less energy when ``monotone_pricing`` holds. Transitive, so a removed
-    row may still remove others."""
-    alive = np.ones(mat.shape[0], dtype=bool)
-    span = mat.max(axis=0) - mat.min(axis=0) + 1 if mat.size else np.ones(mat.shape[1])
-    for _ in range(rounds):
-        idx = np.flatnonzero(alive)
-        if idx.size <= per_round:
-            break
-        sub = mat[idx]
-        best = idx[np.argsort((sub / span).sum(axis=1), kind="stable")[:per_round]]
-        for e in best:
-            dom = np.all(sub >= mat[e], axis=1) & ((idx > e) | (accesses[idx] > accesses[e]))
-            alive[idx[dom]] = False
-    return alive
-
-
 def _first_of_equal_rows(mat: np.ndarray) -> np.ndarray:
     """Indices (ascending) of the first of each set of equal rows of an int64 matrix."""
     if mat.shape[0] == 0:
@@ -277,15 +257,7 @@ def tiling_table(shape: ConvShape, hwp: HwParams, prune: bool = True) -> TilingT
     order_index = np.concatenate([np.full(p[2].size, p[0]) for p in parts]) if parts else cand.copy()
     double = np.concatenate([np.full(p[2].size, p[1]) for p in parts]) if parts else np.zeros(0, dtype=bool)
     cols = {k: np.concatenate([p[3][k] for p in parts]) if parts else cand.copy() for k in (*PRICED, "footprint_words")}
-    alive = np.ones(cand.size, dtype=bool)
-    if prune and cand.size:
-        varying = np.stack([v for v in cols.values() if v.min() != v.max()] or [cand * 0], axis=1)
-        acc = cols["sram_reads_compute"] + cols["sram_reads_dma"] + cols["sram_writes_compute"] + cols["sram_writes_dma"]
-        for d in (False, True):
-            rows = np.flatnonzero(double == d)
-            alive[rows] = _sieve(varying[rows], acc[rows])
-    keep = _first_of_equal_rows(np.stack([double.astype(np.int64), *cols.values()], axis=1)[alive])
-    keep = np.flatnonzero(alive)[keep]
+    keep = _first_of_equal_rows(np.stack([double.astype(np.int64), *cols.values()], axis=1))
     grid = np.stack([t[d] for d in "gkchw"], axis=1) if t["g"].size else np.zeros((0, 5), dtype=np.int64)
     fp = cols.pop("footprint_words")
     return TilingTable(orders, grid[cand[keep]].astype(np.int32), (ak[cand[keep]] if t["g"].size else cand)
@@ -359,8 +331,7 @@ def monotone_pricing(hw: HardwareSpec) -> bool:
     extra port cycle, and an extra port cycle needs at least one more SRAM access; so energy never decreases
     when every access costs more than idle x banks. Then a row dominated by an earlier row is never chosen."""
     m = hw.main_sram
-    return min(m.read_energy_pj, m.write_energy_pj) >= 2 * m.idle_energy_pj_per_cycle * m.banks and \
-        min(m.read_energy_pj, m.write_energy_pj) > 0
+    return min(m.read_energy_pj, m.write_energy_pj) > m.idle_energy_pj_per_cycle * m.banks
 
 
 def best_row(table: TilingTable, hw: HardwareSpec, objective: str) -> int:
