@@ -52,9 +52,10 @@ def test_methods_choose_different_ranges() -> None:
 
 
 def test_unquantizable_op_names_the_node() -> None:
-    net = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Hardsigmoid()).eval()
-    g = torch_to_graph(net, 8, "hs")
-    with pytest.raises(UnsupportedOpError, match="HardSigmoid"):
+    net = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Softmax(dim=2)).eval()  # over H: not TFLite's last NHWC axis
+    g = torch_to_graph(net, 8, "sm")
+    node = next(n.name for n in g.nodes if n.op == "Softmax")
+    with pytest.raises(UnsupportedOpError, match=f"{node}.*Softmax axis=2"):
         quantize_graph(g, np.zeros((1, 3, 8, 8), np.float32))
 
 

@@ -100,3 +100,23 @@ def test_float_requantization_matches_int64_path() -> None:
         want = clamp_to_int8(multiply_by_quantized_multiplier(wrap_int32(acc + bias), m, s) + zp)
         for dtype in (np.int64, np.float64):
             assert np.array_equal(requantize_per_channel(acc.astype(dtype), bias, m, s, zp, -128, 127), want)
+
+
+def test_gemmlowp_exp_and_reciprocal_are_close_to_float() -> None:
+    from sramflow.reference.requant import exp_on_negative_values, get_reciprocal
+
+    a = -np.arange(0, 32 << 26, 1 << 19, dtype=np.int64)  # Q5.26 over [-32, 0]
+    got = exp_on_negative_values(a, 5) / 2.0 ** 31
+    assert np.abs(got - np.exp(a / 2.0 ** 26)).max() < 1e-6 and got[0] == (2 ** 31 - 1) / 2 ** 31
+    x = np.arange(1 << 19, 1 << 30, 1 << 22, dtype=np.int64)  # Q12.19 in [1, 2048)
+    r, bits = get_reciprocal(x, 12)
+    assert np.abs(r / 2.0 ** 31 * 2.0 ** -bits - 2.0 ** 19 / x).max() < 1e-6
+
+
+def test_softmax_params_follow_litert_prepare() -> None:
+    from sramflow.reference.requant import softmax_params
+
+    # beta * scale * 2^26 -> QuantizeMultiplier; diff_min = -floor(31 * 2^26 / 2^left_shift); shift 31 is kept
+    assert softmax_params(1.0) == (1 << 30, 27, -15)
+    assert softmax_params(0.0625) == (1 << 30, 23, -248)
+    assert softmax_params(100.0) == ((1 << 31) - 1, 31, 0)

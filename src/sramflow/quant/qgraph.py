@@ -1,7 +1,8 @@
 """The quantized graph: frozen, typed, everything the integer kernels and the .tflite exporter need.
 
 Tensors keep the IR's NCHW shapes and names. Each ``QOp`` is one TFLite builtin op (``kind``) and may
-cover several IR nodes (a Conv with its ReLU/ReLU6 fused). ``params`` hold the integer data: int8
+cover several IR nodes (a Conv with its ReLU/ReLU6 fused); CLIP (MAXIMUM + MINIMUM) and HARD_SIGMOID
+(MUL + ADD, whose intermediate tensor is ``attrs["intermediate"]``) are exported as two builtins. ``params`` hold the integer data: int8
 weights (IR layout), int32 bias, per-channel multipliers and shifts, lookup tables, int8 constants.
 """
 
@@ -19,7 +20,7 @@ from sramflow.errors import QuantizationError
 
 KINDS = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "LOGISTIC", "MEAN", "RELU", "RELU6",
-    "MAX_POOL_2D", "AVERAGE_POOL_2D", "HARD_SWISH", "CLIP", "RESHAPE",
+    "MAX_POOL_2D", "AVERAGE_POOL_2D", "HARD_SWISH", "CLIP", "RESHAPE", "SOFTMAX", "HARD_SIGMOID",
 )
 FUSED_ACTIVATIONS = ("NONE", "RELU", "RELU6")
 
@@ -53,6 +54,13 @@ class QOp:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise QuantizationError(f"op {self.name!r}: unknown kind {self.kind!r}")
+
+    @property
+    def tensors_written(self) -> tuple[str, ...]:
+        """Every activation tensor the op defines in the .tflite, in order: an intermediate the lowering
+        adds (HARD_SIGMOID's MUL result) and then the output."""
+        mid = self.attrs.get("intermediate")
+        return (mid, self.output) if mid else (self.output,)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,19 @@ int8. Bias: int32 with scale in_scale * w_scale. Multipliers: QuantizeMultiplier
 expression LiteRT's Prepare functions compute from the float32 scales, op by op (some are float32
 products: that is what LiteRT does, and bit-exactness needs it). ReLU / ReLU6 right after a Conv or
 Gemm are fused as the TFLite converter does.
+
+Softmax becomes int8 SOFTMAX (beta 1, output scale 1/256, zero point -128) over the last NHWC axis:
+the class axis of (N, C) or the channel axis of NCHW; any other axis is refused.
+
+HardSigmoid on its own (not the x * HardSigmoid(x) that is HARD_SWISH) has no TFLite builtin, and no
+BUILTIN_REF op applies an arbitrary int8 table. It is lowered to MUL by the constant alpha then ADD of the
+constant beta (what the converter emits for alpha * x + beta), kind HARD_SIGMOID here:
+  t = alpha * x   quantized over alpha times the range x can represent (the MUL never saturates),
+  y = t + beta    quantized over the calibrated output range cut to [0, 1], which includes 0, so the
+                  zero point is -128 and the top is at most ~1: int8 saturation of the ADD *is* the clamp
+                  to [0, 1] and no MAXIMUM / MINIMUM is needed.
+Both are pure functions of the int8 input, so the reference evaluates the chain once per input byte into
+two 256-entry tables (t for the intermediate tensor, y for the output) with the MUL and ADD kernels.
 """
 
 from __future__ import annotations
@@ -18,9 +31,11 @@ from sramflow.ir.fusion import fused_activation, fused_activation_kind
 from sramflow.ir.graph import Graph, Node
 from sramflow.quant.calibrate import Range, qparams_from_range
 from sramflow.quant.qgraph import QOp, QTensor, QuantizedGraph
-from sramflow.reference.requant import float32, quantize_multiplier, round_half_away, round_half_away_array
+from sramflow.reference.requant import (float32, quantize_multiplier, round_half_away, round_half_away_array,
+                                       softmax_params)
 
 LOGISTIC_SCALE, LOGISTIC_ZP = 1.0 / 256.0, -128
+SOFTMAX_SCALE, SOFTMAX_ZP = 1.0 / 256.0, -128  # activations.cc SoftmaxPrepare requires these for int8
 ADD_LEFT_SHIFT = 20
 
 
@@ -113,7 +128,7 @@ class _Pass:
                 raise UnsupportedOpError(
                     f"node {n.name!r}: op {n.op!r} cannot be quantized to a TFLite int8 builtin "
                     "(supported: Conv, Gemm, Add, Mul, Sigmoid, Relu, Clip, HardSwish, GlobalAveragePool, MaxPool, "
-                    "AveragePool, Reshape)")
+                    "AveragePool, Reshape, Softmax, HardSigmoid)")
             self.ops.append(handler(n, act))
         return self.ops
 
@@ -164,31 +179,18 @@ class _Pass:
         if len(n.inputs) == 2:
             return self.qtensor(n.inputs[0]), self.qtensor(n.inputs[1]), {}
         t = self._const_tensor(n)
-        c = n.weights["const"].astype(np.float64)
-        q = np.clip(round_half_away_array(c / t.scale) + t.zero_point, -128, 127).astype(np.int8)
-        return self.qtensor(n.inputs[0]), t, {"const": q}
+        return self.qtensor(n.inputs[0]), t, {"const": quantize_constant(n.weights["const"], t)}
 
     def op_Add(self, n: Node, act: Node | None) -> QOp:
         a, b, params = self._operands(n)
-        out = self.qtensor(n.output)
-        # add.cc Prepare: float32 2*max(s1, s2), the rest in double.
-        twice_max = float(np.float32(2) * np.float32(max(a.scale, b.scale)))
-        m1, s1 = quantize_multiplier(a.scale / twice_max)
-        m2, s2 = quantize_multiplier(b.scale / twice_max)
-        mo, so = quantize_multiplier(twice_max / float(np.float32(1 << ADD_LEFT_SHIFT) * np.float32(out.scale)))
-        attrs = {"zp1": a.zero_point, "zp2": b.zero_point, "mult1": m1, "shift1": s1, "mult2": m2, "shift2": s2,
-                 "out_mult": mo, "out_shift": so, "out_zp": out.zero_point, "left_shift": ADD_LEFT_SHIFT,
-                 "act_min": -128, "act_max": 127, "const_tensor": b.name if params else ""}
+        attrs = add_attrs(a, b, self.qtensor(n.output))
+        attrs["const_tensor"] = b.name if params else ""
         return QOp(n.name, "ADD", tuple(n.inputs), n.output, (n.name,), attrs, params)
 
     def op_Mul(self, n: Node, act: Node | None) -> QOp:
         a, b, params = self._operands(n)
-        out = self.qtensor(n.output)
-        # mul.cc Prepare: input1_scale * input2_scale / output_scale evaluated in float32.
-        real = float(np.float32(np.float32(a.scale) * np.float32(b.scale)) / np.float32(out.scale))
-        m, s = quantize_multiplier(real)
-        attrs = {"zp1": a.zero_point, "zp2": b.zero_point, "out_mult": m, "out_shift": s, "out_zp": out.zero_point,
-                 "act_min": -128, "act_max": 127, "const_tensor": b.name if params else ""}
+        attrs = mul_attrs(a, b, self.qtensor(n.output))
+        attrs["const_tensor"] = b.name if params else ""
         return QOp(n.name, "MUL", tuple(n.inputs), n.output, (n.name,), attrs, params)
 
     def op_Sigmoid(self, n: Node, act: Node | None) -> QOp:
@@ -227,11 +229,58 @@ class _Pass:
         return QOp(n.name, "HARD_SWISH", (n.inputs[0],), out, names, {}, {"table": hard_swish_table(tin, tout)})
 
     def op_HardSigmoid(self, n: Node, act: Node | None) -> QOp:
-        if act is None:
+        if act is not None:
+            return self.op_HardSwish(n, act)
+        alpha, beta = float(n.attrs["alpha"]), float(n.attrs["beta"])
+        if alpha == 0.0 or not (np.isfinite(alpha) and np.isfinite(beta)):
+            raise UnsupportedOpError(f"node {n.name!r} (HardSigmoid alpha={alpha}, beta={beta}): alpha must be finite "
+                                     "and nonzero (a constant output is not an int8 MUL + ADD)")
+        tin = self.qtensor(n.inputs[0])
+        lo, hi = sorted((alpha * tin.scale * (-128 - tin.zero_point), alpha * tin.scale * (127 - tin.zero_point)))
+        mid = self._own_tensor(f"{n.name}/scaled", tin.shape, lo, hi)
+        ca = self._own_tensor(f"{n.name}/alpha", (1,), alpha, alpha)
+        cb = self._own_tensor(f"{n.name}/beta", (1,), beta, beta)
+        r = self.ranges.get(n.output)
+        if r is None:
+            raise QuantizationError(f"tensor {n.output!r} has no calibration range")
+        # ADD's Prepare needs its output multiplier 2 max(s_t, s_beta) / (2^20 s_y) below 1: an output that
+        # calibrated to (almost) constant 0 gets at least that much range.
+        floor = 2.0 * 255.0 * 2.0 * max(mid.scale, cb.scale) / (1 << ADD_LEFT_SHIFT)
+        scale, zp = qparams_from_range(0.0, min(max(r.hi, floor), 1.0))
+        out = self.fixed(n.output, scale, zp)
+        mul, add = mul_attrs(tin, ca, mid), add_attrs(mid, cb, out)
+        qa, qb = quantize_constant(np.array([alpha]), ca), quantize_constant(np.array([beta]), cb)
+        mid_table, table = hard_sigmoid_tables(mul, add, qa, qb)
+        attrs = {"alpha": alpha, "beta": beta, "intermediate": mid.name, "alpha_tensor": ca.name,
+                 "beta_tensor": cb.name,
+                 **{f"mul_{k}": v for k, v in mul.items()}, **{f"add_{k}": v for k, v in add.items()}}
+        params = {"alpha": qa, "beta": qb, "mid_table": mid_table, "table": table}
+        return QOp(n.name, "HARD_SIGMOID", (n.inputs[0],), n.output, (n.name,), attrs, params)
+
+    def _own_tensor(self, name: str, shape: tuple[int, ...], lo: float, hi: float) -> QTensor:
+        """A tensor the lowering adds (not in the IR), quantized over [lo, hi] (and 0)."""
+        scale, zp = qparams_from_range(lo, hi)
+        self.tensors[name] = QTensor(name, tuple(shape), scale, zp)
+        return self.tensors[name]
+
+    def op_Softmax(self, n: Node, act: Node | None) -> QOp:
+        shape = self.g.shape(n.inputs[0])
+        axis = int(n.attrs.get("axis", -1))
+        rank = len(shape)
+        norm = axis % rank if -rank <= axis < rank else None
+        last_nhwc = 1 if rank == 4 else rank - 1  # NCHW channel axis is NHWC's last
+        if norm != last_nhwc:
             raise UnsupportedOpError(
-                f"node {n.name!r} (HardSigmoid alpha={n.attrs['alpha']}, beta={n.attrs['beta']}): TFLite has no int8 "
-                "HardSigmoid builtin; only x * HardSigmoid(x) with alpha 1/6, beta 1/2 (= HARD_SWISH) is supported")
-        return self.op_HardSwish(n, act)
+                f"node {n.name!r} (Softmax axis={axis} on {tuple(shape)}): TFLite SOFTMAX normalizes the last NHWC "
+                f"axis only, which is IR axis {last_nhwc} here (the class axis of (N, C), the channel axis of NCHW)")
+        tin = self.qtensor(n.inputs[0])
+        self.fixed(n.output, SOFTMAX_SCALE, SOFTMAX_ZP)
+        try:
+            mult, left, diff_min = softmax_params(tin.scale)
+        except QuantizationError as e:
+            raise QuantizationError(f"node {n.name!r} (Softmax): {e}") from e
+        attrs = {"beta": 1.0, "input_multiplier": mult, "input_left_shift": left, "diff_min": diff_min}
+        return QOp(n.name, "SOFTMAX", n.inputs, n.output, (n.name,), attrs, {})
 
     def op_Reshape(self, n: Node, act: Node | None) -> QOp:
         tin = self.qtensor(n.inputs[0])
@@ -267,6 +316,43 @@ class _Pass:
 
     def op_AveragePool(self, n: Node, act: Node | None) -> QOp:
         return self._pool(n, "AVERAGE_POOL_2D")
+
+
+def quantize_constant(c: np.ndarray, t: QTensor) -> np.ndarray:
+    q = round_half_away_array(np.asarray(c, np.float64) / t.scale) + t.zero_point
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+def add_attrs(a: QTensor, b: QTensor, out: QTensor) -> dict:
+    """ADD's integer parameters (add.cc Prepare: float32 2 * max(s1, s2), the rest in double)."""
+    twice_max = float(np.float32(2) * np.float32(max(a.scale, b.scale)))
+    m1, s1 = quantize_multiplier(a.scale / twice_max)
+    m2, s2 = quantize_multiplier(b.scale / twice_max)
+    real_out = twice_max / float(np.float32(1 << ADD_LEFT_SHIFT) * np.float32(out.scale))
+    if not real_out < 1.0:  # QuantizeMultiplierSmallerThanOneExp: LiteRT aborts
+        raise QuantizationError(f"ADD into {out.name!r}: output multiplier {real_out:.3g} >= 1 (output scale "
+                                f"{out.scale:.3g} is too fine for inputs of scale {max(a.scale, b.scale):.3g})")
+    mo, so = quantize_multiplier(real_out)
+    return {"zp1": a.zero_point, "zp2": b.zero_point, "mult1": m1, "shift1": s1, "mult2": m2, "shift2": s2,
+            "out_mult": mo, "out_shift": so, "out_zp": out.zero_point, "left_shift": ADD_LEFT_SHIFT,
+            "act_min": -128, "act_max": 127}
+
+
+def mul_attrs(a: QTensor, b: QTensor, out: QTensor) -> dict:
+    """MUL's integer parameters (mul.cc Prepare: s1 * s2 / s_out evaluated in float32)."""
+    real = float(np.float32(np.float32(a.scale) * np.float32(b.scale)) / np.float32(out.scale))
+    m, s = quantize_multiplier(real)
+    return {"zp1": a.zero_point, "zp2": b.zero_point, "out_mult": m, "out_shift": s, "out_zp": out.zero_point,
+            "act_min": -128, "act_max": 127}
+
+
+def hard_sigmoid_tables(mul: dict, add: dict, alpha_q: np.ndarray, beta_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The MUL-by-alpha and ADD-beta chain for all 256 int8 inputs: (intermediate table, output table),
+    indexed by the input byte, computed with the reference MUL and ADD kernels."""
+    from sramflow.reference.kernels import hard_sigmoid_chain
+
+    q = np.arange(256, dtype=np.uint8).view(np.int8)
+    return hard_sigmoid_chain(q, mul, add, alpha_q, beta_q)
 
 
 def logistic_table(tin: QTensor, tout: QTensor) -> np.ndarray:

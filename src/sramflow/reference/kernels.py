@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sramflow.errors import QuantizationError
 from sramflow.reference import nhwc
+from sramflow.reference import requant as R
 from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double, wrap_int32
 
 Pads = tuple[int, int, int, int]  # top, left, bottom, right
@@ -141,3 +143,39 @@ def max_pool(x: np.ndarray, kernel: Pair, strides: Pair, pads: Pads, act_min: in
 def average_pool(x: np.ndarray, kernel: Pair, strides: Pair, pads: Pads, act_min: int, act_max: int) -> np.ndarray:
     """AveragePool (integer_ops/pooling.h), NCHW: in-bounds sum / in-bounds count, ties away from zero."""
     return _to_nchw(nhwc.average_pool(_to_nhwc(x), kernel, strides, pads, act_min, act_max))
+
+
+def softmax(x: np.ndarray, input_multiplier: int, input_left_shift: int, diff_min: int) -> np.ndarray:
+    """reference_ops::Softmax<int8_t, int8_t> (reference/softmax.h) over the last axis: exp of the
+    rescaled difference to the row maximum in Q5.26 (gemmlowp), summed in Q12.19, times the reciprocal,
+    to scale 1/256 and zero point -128. Differences below diff_min contribute nothing and give -128."""
+    xi = np.asarray(x, np.int64)
+    diff = xi - xi.max(axis=-1, keepdims=True)
+    live = diff >= diff_min
+    # MultiplyByQuantizedMultiplierGreaterThanOne: SRDHM(x * 2^left_shift, multiplier); |x| * 2^shift < 2^31
+    # wherever live (that is what diff_min guarantees).
+    scaled = R.saturating_rounding_doubling_high_mul(wrap_int32(np.where(live, diff, 0) << input_left_shift),
+                                                     input_multiplier)
+    exps = R.exp_on_negative_values(scaled, R.SOFTMAX_SCALED_DIFF_INTEGER_BITS)
+    terms = np.where(live, R.saturating_rounding_multiply_by_pot(exps, -R.SOFTMAX_ACCUMULATION_INTEGER_BITS), 0)
+    sum_of_exps = wrap_int32(terms.sum(axis=-1, keepdims=True))
+    shifted_scale, bits_over_unit = R.get_reciprocal(sum_of_exps, R.SOFTMAX_ACCUMULATION_INTEGER_BITS)
+    exponent = bits_over_unit + 31 - 8
+    if np.any((exponent < 0) | (exponent > 31)):
+        raise QuantizationError("softmax: a row's sum of exponentials exceeds 2^8 (too many classes near the maximum); "
+                                "LiteRT's reference kernel aborts there (TFLITE_CHECK on the reciprocal exponent)")
+    unsat = R.rounding_divide_by_pot(R.saturating_rounding_doubling_high_mul(shifted_scale, exps), exponent)
+    return np.where(live, clamp_to_int8(unsat - 128), np.int8(-128)).astype(np.int8)
+
+
+def hard_sigmoid_chain(x: np.ndarray, mul_attrs: dict, add_attrs: dict, alpha_q: np.ndarray,
+                       beta_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HardSigmoid as lowered for TFLite: MUL by the int8 constant alpha, then ADD of the int8 constant
+    beta; the output's range [0, <= 1] with zero point -128 makes the ADD's saturation the clamp.
+    Returns (intermediate alpha * x, output)."""
+    m, a = mul_attrs, add_attrs
+    t = mul(x, alpha_q.reshape(()), m["zp1"], m["zp2"], m["out_mult"], m["out_shift"], m["out_zp"],
+            m["act_min"], m["act_max"])
+    y = add(t, beta_q.reshape(()), a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
+            a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"], a["left_shift"])
+    return t, y

@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from sramflow.errors import QuantizationError
+
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 
@@ -159,3 +161,119 @@ def _float_block(acc: np.ndarray, consts: tuple[np.ndarray, ...], act_min: int, 
     np.floor(t, out=t)
     np.clip(t, act_min, act_max, out=t)
     out[...] = t
+
+
+# ---- gemmlowp fixed point (fixedpoint/fixedpoint.h) and LiteRT's int8 SOFTMAX parameters -----------------
+# Arrays of int32 values held in int64; FixedPoint<int32, k> '+'/'-' wrap like C, '*' is
+# SaturatingRoundingDoublingHighMul, so only the raw values appear here.
+
+def saturating_rounding_multiply_by_pot(x: np.ndarray, exponent: int) -> np.ndarray:
+    """gemmlowp SaturatingRoundingMultiplyByPOT<exponent>: saturating x << exponent, or
+    RoundingDivideByPOT(x, -exponent) for a negative exponent."""
+    x = np.asarray(x, np.int64)
+    if exponent <= 0:
+        return rounding_divide_by_pot(x, -exponent)
+    threshold = (1 << (31 - exponent)) - 1
+    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, x << exponent))
+
+
+def rounding_half_sum(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
+    """gemmlowp RoundingHalfSum for int32: (a + b + sign) / 2 with C's truncating division."""
+    s = np.asarray(a, np.int64) + np.asarray(b, np.int64)
+    t = s + np.where(s >= 0, 1, -1)
+    return np.where(t >= 0, t >> 1, -((-t) >> 1))
+
+
+def _exp_on_interval_between_negative_one_quarter_and_0_excl(a: np.ndarray) -> np.ndarray:
+    """FixedPoint<int32, 0> exp(a) for a in [-1/4, 0): Taylor series around -1/8."""
+    srdhm = saturating_rounding_doubling_high_mul
+    constant_term, one_third = 1895147668, 715827883  # exp(-1/8), 1/3 in Q0.31
+    x = wrap_int32(a + (1 << 28))
+    x2 = srdhm(x, x)
+    x3 = srdhm(x2, x)
+    x4 = srdhm(x2, x2)
+    x4_over_4 = saturating_rounding_multiply_by_pot(x4, -2)
+    poly = saturating_rounding_multiply_by_pot(wrap_int32(srdhm(wrap_int32(x4_over_4 + x3), one_third) + x2), -1)
+    return wrap_int32(constant_term + srdhm(constant_term, wrap_int32(x + poly)))
+
+
+EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401),
+              (4, 242))  # exp(-2^e) in Q0.31
+
+
+def exp_on_negative_values(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp exp_on_negative_values: FixedPoint<int32, integer_bits> a <= 0 -> FixedPoint<int32, 0>."""
+    a = np.asarray(a, np.int64)
+    frac = 31 - integer_bits
+    quarter = 1 << (frac - 2)
+    a_mod = wrap_int32((a & (quarter - 1)) - quarter)
+    result = _exp_on_interval_between_negative_one_quarter_and_0_excl(
+        saturating_rounding_multiply_by_pot(a_mod, integer_bits))  # Rescale<0>
+    remainder = wrap_int32(a_mod - a)
+    for exponent, multiplier in EXP_BARREL:
+        if integer_bits > exponent:
+            hit = (remainder & (1 << (frac + exponent))) != 0
+            result = np.where(hit, saturating_rounding_doubling_high_mul(result, multiplier), result)
+    if integer_bits > 5:
+        result = np.where(a < -(1 << (36 - integer_bits)), 0, result)
+    return np.where(a == 0, INT32_MAX, result)
+
+
+def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """gemmlowp one_over_one_plus_x_for_x_in_0_1 (Newton-Raphson, 3 steps), Q0.31 in and out."""
+    srdhm = saturating_rounding_doubling_high_mul
+    half_denominator = rounding_half_sum(a, INT32_MAX)
+    x = wrap_int32(1515870810 + srdhm(half_denominator, -1010580540))  # 48/17 - 32/17 d, in Q2.29
+    for _ in range(3):
+        one_minus = wrap_int32((1 << 29) - srdhm(half_denominator, x))
+        x = wrap_int32(x + saturating_rounding_multiply_by_pot(srdhm(x, one_minus), 2))
+    return saturating_rounding_multiply_by_pot(x, 1)
+
+
+def count_leading_zeros32(x: np.ndarray) -> np.ndarray:
+    """CountLeadingZeros of uint32 values (32 for 0)."""
+    x = np.asarray(x, np.int64) & 0xFFFFFFFF
+    _, exp = np.frexp(x.astype(np.float64))  # x = m * 2^exp, m in [0.5, 1): exp is the bit length
+    return np.where(x == 0, 32, 32 - exp).astype(np.int64)
+
+
+def get_reciprocal(x: np.ndarray, x_integer_digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """common.h GetReciprocal: (Q0.31 1/x scaled into [1/2, 1), num_bits_over_unit) for Q(digits) x > 0."""
+    x = np.asarray(x, np.int64)
+    headroom_plus_one = count_leading_zeros32(x)
+    shifted_minus_one = wrap_int32((((x & 0xFFFFFFFF) << headroom_plus_one) - (1 << 31)) & 0xFFFFFFFF)
+    return one_over_one_plus_x_for_x_in_0_1(shifted_minus_one), x_integer_digits - headroom_plus_one
+
+
+SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5
+SOFTMAX_ACCUMULATION_INTEGER_BITS = 12
+
+
+def preprocess_softmax_scaling(beta: float, input_scale: float, input_integer_bits: int) -> tuple[int, int]:
+    """quantization_util.cc PreprocessSoftmaxScaling (no TFLITE_SINGLE_ROUNDING): QuantizeMultiplier of
+    min(beta * scale * 2^(31 - bits), 2^31 - 1), which must exceed 1 (QuantizeMultiplierGreaterThanOne).
+    Unlike ``quantize_multiplier`` a shift of 31 is kept, as LiteRT keeps it."""
+    real = min(beta * input_scale * float(1 << (31 - input_integer_bits)), float((1 << 31) - 1))
+    if not real > 1.0:
+        raise QuantizationError(f"softmax input scale {input_scale} too small: beta * scale * 2^26 = {real} <= 1")
+    q, shift = math.frexp(real)
+    q_fixed = int(round_half_away(q * (1 << 31)))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    return q_fixed, shift
+
+
+def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total_signed_bits: int = 31) -> int:
+    """quantization_util.cc CalculateInputRadius: floor((2^bits - 1) * 2^(total - bits) / 2^left_shift)."""
+    max_input_rescaled = (1.0 * ((1 << input_integer_bits) - 1) * float(1 << (total_signed_bits - input_integer_bits))
+                          / float(1 << input_left_shift))
+    return int(math.floor(max_input_rescaled))
+
+
+def softmax_params(input_scale: float, beta: float = 1.0) -> tuple[int, int, int]:
+    """SoftmaxPrepare<kReference> for int8: (input_multiplier, input_left_shift, diff_min), from the float32
+    input scale and float beta, both widened to double."""
+    mult, left = preprocess_softmax_scaling(float(np.float32(beta)), float(np.float32(input_scale)),
+                                            SOFTMAX_SCALED_DIFF_INTEGER_BITS)
+    return mult, left, -calculate_input_radius(SOFTMAX_SCALED_DIFF_INTEGER_BITS, left)

@@ -160,6 +160,9 @@ RUNNERS: dict[str, Callable[[QuantizedGraph, QOp, dict], np.ndarray]] = {
     "HARD_SWISH": lambda q, op, env: K.lookup(env[op.inputs[0]], op.params["table"]),
     "CLIP": lambda q, op, env: K.clip(env[op.inputs[0]], op.attrs["lo"], op.attrs["hi"]),
     "RESHAPE": _reshape,
+    "SOFTMAX": lambda q, op, env: K.softmax(env[op.inputs[0]], op.attrs["input_multiplier"],
+                                           op.attrs["input_left_shift"], op.attrs["diff_min"]),
+    "HARD_SIGMOID": lambda q, op, env: K.lookup(env[op.inputs[0]], op.params["table"]),
     "MEAN": lambda q, op, env: NH.mean_hw(env[op.inputs[0]], op.attrs["x_zp"], op.attrs["mult"], op.attrs["shift"], op.attrs["out_zp"]),
     "RELU": _relu,
     "RELU6": _relu,
@@ -187,12 +190,20 @@ def run_int8(q: QuantizedGraph, x_int8: np.ndarray, keep_all: bool = True) -> di
     return out
 
 
+def _intermediates(op: QOp, env: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Tensors a lowering adds inside one op (HARD_SIGMOID's MUL result), for comparison with LiteRT."""
+    if "mid_table" not in op.params:
+        return {}
+    return {op.attrs["intermediate"]: to_ir(K.lookup(env[op.inputs[0]], op.params["mid_table"]))}
+
+
 def _execute(q: QuantizedGraph, env: dict[str, np.ndarray], out: dict[str, np.ndarray], uses: dict[str, int],
              keep_all: bool) -> None:
     for op in q.ops:
         y = RUNNERS[op.kind](q, op, env)
         env[op.output] = y.reshape(y.shape[0], *tflite_shape(q.tensor(op.output).shape)[1:])
         if keep_all:
+            out.update(_intermediates(op, env))
             out[op.output] = to_ir(env[op.output])
         for t in op.inputs:
             uses[t] -= 1

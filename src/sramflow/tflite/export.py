@@ -21,7 +21,8 @@ from sramflow.quant.quantize import tflite_same_pads
 # (builtin name, op version) per kind; versions are those the converter writes for int8.
 OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "ADD": 2, "MUL": 2, "LOGISTIC": 2,
                "MEAN": 2, "RELU": 2, "RELU6": 2, "MAX_POOL_2D": 2, "AVERAGE_POOL_2D": 2, "PAD": 2,
-               "PADV2": 2, "HARD_SWISH": 1, "MAXIMUM": 2, "MINIMUM": 2, "RESHAPE": 1, "TRANSPOSE": 2}
+               "PADV2": 2, "HARD_SWISH": 1, "MAXIMUM": 2, "MINIMUM": 2, "RESHAPE": 1, "TRANSPOSE": 2,
+               "SOFTMAX": 2}
 
 
 def nhwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -266,10 +267,37 @@ def _emit_reshape(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
         transpose(r, [0, 2, 3, 1], nhwc_shape(target), f"{op.name}/nhwc", out)
 
 
+def _emit_softmax(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """SOFTMAX over the last NHWC axis (the quantize pass only accepts that axis), beta 1."""
+    s = b.s
+    x, out = b.activation(q.tensor(op.inputs[0])), b.activation(q.tensor(op.output))
+    opts = s.SoftmaxOptionsT()
+    opts.beta = float(op.attrs["beta"])
+    b.op("SOFTMAX", [x], [out], s.BuiltinOptions.SoftmaxOptions, opts)
+
+
+def _emit_hard_sigmoid(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """HardSigmoid lowered as MUL by the int8 constant alpha, then ADD of the int8 constant beta (the
+    output's [0, <=1] range makes the ADD's saturation the clamp; see quant/quantize.py)."""
+    s, a = b.s, op.attrs
+    x = b.activation(q.tensor(op.inputs[0]))
+    mid = b.activation(q.tensor(a["intermediate"]))
+    out = b.activation(q.tensor(op.output))
+
+    def const(tag: str) -> int:
+        t = q.tensor(a[f"{tag}_tensor"])
+        return b.tensor(t.name, (1,), s.TensorType.INT8, [t.scale], [t.zero_point], 0,
+                        np.asarray(op.params[tag], np.int8).reshape(1))
+
+    b.op("MUL", [x, const("alpha")], [mid], s.BuiltinOptions.MulOptions, s.MulOptionsT())
+    b.op("ADD", [mid, const("beta")], [out], s.BuiltinOptions.AddOptions, s.AddOptionsT())
+
+
 EMITTERS = {"CONV_2D": _emit_conv, "DEPTHWISE_CONV_2D": _emit_conv, "FULLY_CONNECTED": _emit_fc,
             "ADD": _emit_binary, "MUL": _emit_binary, "LOGISTIC": _emit_unary, "RELU": _emit_unary,
             "RELU6": _emit_unary, "MEAN": _emit_mean, "MAX_POOL_2D": _emit_pool, "AVERAGE_POOL_2D": _emit_pool,
-            "HARD_SWISH": _emit_unary, "CLIP": _emit_clip, "RESHAPE": _emit_reshape}
+            "HARD_SWISH": _emit_unary, "CLIP": _emit_clip, "RESHAPE": _emit_reshape,
+            "SOFTMAX": _emit_softmax, "HARD_SIGMOID": _emit_hard_sigmoid}
 
 
 def tflite_bytes(q: QuantizedGraph) -> bytes:

@@ -66,7 +66,7 @@ def run_litert(it, x_int8_nchw: np.ndarray) -> dict[str, np.ndarray]:  # noqa: A
 
 def compare(q: QuantizedGraph, ref: dict[str, np.ndarray], lite: dict[str, np.ndarray]) -> list[TensorDiff]:
     """Every tensor the quantized graph defines, in execution order, against LiteRT's."""
-    names = [q.input] + [op.output for op in q.ops]
+    names = [q.input] + [name for op in q.ops for name in op.tensors_written]
     diffs = []
     for name in names:
         if name not in lite:
