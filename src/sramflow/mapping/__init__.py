@@ -3,6 +3,11 @@
 Counting conventions (shared by the closed forms and every ``steps()`` enumeration; the functional
 simulator must reproduce them exactly):
 - Activations and weights are int8 (1 byte per element), biases and spilled partial sums int32 (4 bytes).
+  ``ConvShape.weight_bits = 4`` packs two weights per byte: a weight tile (or accumulator group) takes
+  ceil(elements x 4 / 8) bytes off-chip and in the SRAM; MACs are unchanged.
+- A Relu / Relu6 that the quantizer fuses into the Conv / Gemm before it (``sramflow.ir.fusion``) is a
+  ``mapping.fused.FusedShape``: its clamp is part of that layer's requantize, it has no steps and zero counts,
+  and it is reported as fused (never dropped).
 - Every buffer starts on a word boundary. A DMA load of a tile writes ceil(bytes / word_bytes) words
   (weights, biases, partial sums, vector chunks: packed; conv input tiles: one padded window per channel,
   each window row starting on a word, so ceil(window_cols / word_bytes) words per row). Zero padding is
