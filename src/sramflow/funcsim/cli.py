@@ -17,7 +17,8 @@ def add_functional_args(p: argparse.ArgumentParser) -> None:
                    help="with --functional: write the SRAM access trace (gzipped text: cycle port r/w word data)")
 
 
-def _input(a: argparse.Namespace, resolution: int):  # noqa: ANN202 - (float CHW image, description)
+def _input(a: argparse.Namespace, chw: tuple[int, int, int]):  # noqa: ANN202 - (float CHW image, description)
+    """The input of the graph's shape ``chw`` (an ONNX model's channels and size, not always 3 x R x R)."""
     import numpy as np
 
     from sramflow.errors import SramflowError
@@ -25,9 +26,11 @@ def _input(a: argparse.Namespace, resolution: int):  # noqa: ANN202 - (float CHW
     if a.image:
         from sramflow.data.preprocess import load_image
 
-        return load_image(a.image, resolution), f"image {a.image}"
+        if chw[0] != 3 or chw[1] != chw[2]:
+            raise SramflowError(f"--image gives a 3 x R x R image; the model's input is {chw}: use --random")
+        return load_image(a.image, chw[1]), f"image {a.image}"
     if a.random:
-        x = np.random.default_rng(a.seed).standard_normal((3, resolution, resolution)).astype(np.float32)
+        x = np.random.default_rng(a.seed).standard_normal(chw).astype(np.float32)
         return x, f"random standard-normal input (seed {a.seed})"
     raise SramflowError("--functional needs an input: --image FILE or --random")
 
@@ -39,7 +42,8 @@ def run_functional_cmd(a: argparse.Namespace, loaded, res) -> int:  # noqa: ANN0
     from sramflow.quant.api import quantize_graph
     from sramflow.reference.run import quantize_input
 
-    x, desc = _input(a, loaded.resolution)
+    c, h, w = loaded.graph.shape(loaded.graph.input)[1:]
+    x, desc = _input(a, (int(c), int(h), int(w)))
     q = quantize_graph(loaded.graph, x[None], calibration=f"the simulated input ({desc})")
     hw = res.hw
     r = run_functional(loaded.graph, q, res.schedules, quantize_input(q, x), hw.main_sram.total_words,

@@ -13,6 +13,7 @@ from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.bulk_vector import execute_vector_bulk
 from sramflow.funcsim.exec_conv import ConvData, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
+from sramflow.funcsim.pool import pool_spec
 from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.graph import Graph, Node
@@ -75,19 +76,39 @@ def _requant(op: QOp, out_zp: int) -> Callable[[np.ndarray, np.ndarray], np.ndar
 
 def conv_data(sch: ConvSchedule, op: QOp, q: QuantizedGraph, x: np.ndarray) -> ConvData:
     sh = sch.shape
+    x_zp = q.tensor(op.inputs[0]).zero_point
+    if sh.pool_op:
+        spec = pool_spec(sh, op.kind, op.attrs, x_zp)
+        return ConvData(x.reshape(sh.groups, sh.in_h, sh.in_w), spec.fill, None, None, None, spec)
     w = np.asarray(op.params["weights"])
     w5 = w.reshape(sh.groups, sh.k_per_group, sh.c_per_group, sh.kernel_h, sh.kernel_w)
     bias = np.asarray(op.params["bias"], np.int64).reshape(sh.groups, sh.k_per_group) if sh.has_bias else None
     x3 = x.reshape(sh.groups * sh.c_per_group, sh.in_h, sh.in_w)
-    return ConvData(x3, q.tensor(op.inputs[0]).zero_point, w5, bias, _requant(op, q.tensor(op.output).zero_point))
+    return ConvData(x3, x_zp, w5, bias, _requant(op, q.tensor(op.output).zero_point))
 
 
-def _vector_kernel(node: Node, op: QOp) -> tuple[Callable[..., np.ndarray], bool]:
+def _softmax_kernel(a: dict, shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+    """SOFTMAX over IR axis 1 (the last NHWC axis) of the whole tensor (``shape`` without batch), given flat."""
+    def run(x: np.ndarray) -> np.ndarray:
+        t = np.moveaxis(x.reshape(shape), 0, -1)
+        y = K.softmax(t, a["input_multiplier"], a["input_left_shift"], a["diff_min"])
+        return np.moveaxis(y, -1, 0).reshape(x.shape)
+
+    return run
+
+
+def _vector_kernel(node: Node, op: QOp, shape: tuple[int, ...] = ()) -> tuple[Callable[..., np.ndarray], bool]:
     a = op.attrs
     if node.name != op.ir_nodes[0]:  # fused activations are FusedSchedules (mapping.fused), skipped by run_functional
         raise UnsupportedOpError(f"node {node.name!r} is fused into {op.ir_nodes[0]!r}: it has no vector pass")
-    if op.kind == "LOGISTIC":
-        return (lambda x: K.logistic(x, op.params["table"])), False
+    if op.kind in ("LOGISTIC", "HARD_SWISH", "HARD_SIGMOID"):  # 256-entry tables (HARD_SWISH: the HardSigmoid's pass)
+        return (lambda x: K.lookup(x, op.params["table"])), False
+    if op.kind == "CLIP":
+        return (lambda x: K.clip(x, a["lo"], a["hi"])), False
+    if op.kind == "RESHAPE":  # IR (NCHW) element order: the bytes are copied unchanged
+        return (lambda x: x), False
+    if op.kind == "SOFTMAX":
+        return _softmax_kernel(a, shape), False
     if op.kind == "MUL":
         return (lambda x1, x2: K.mul(x1, x2, a["zp1"], a["zp2"], a["out_mult"], a["out_shift"], a["out_zp"],
                                      a["act_min"], a["act_max"])), False
@@ -120,7 +141,11 @@ def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, 
             scale = np.broadcast_to(v, (sh.segments,)) if v.size == 1 else v
     if op is None:  # Reshape: a copy
         return VectorData(tuple(full), scale, tuple(order), lambda x: x, False)
-    kernel, reduce = _vector_kernel(node, op)
+    if op.kind == "SOFTMAX" and not sch.fits_whole:
+        raise UnsupportedOpError(f"node {node.name!r} (SOFTMAX): the mapper schedules it as one pass over chunks of "
+                                 f"{sch.chunk} of its {sh.segments * sh.seg_len} elements, but each output needs its "
+                                 "whole row (maximum and sum of exponentials first): not executable as scheduled")
+    kernel, reduce = _vector_kernel(node, op, tuple(env[node.inputs[0]].shape))
     if not reduce and scale is not None:
         return VectorData(tuple(full), scale, tuple(order), kernel, False)
     return VectorData(tuple(full), scale, tuple(order), kernel, reduce)
@@ -150,17 +175,23 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
     env: dict[str, np.ndarray] = {graph.input: x[0]}
     t0 = time.perf_counter()
     for node, sch in zip(graph.nodes, schedules):
-        if isinstance(sch, FusedSchedule):  # the producer's requantize already clamped: no pass, no accesses
-            env[node.output] = env[node.inputs[0]]
+        if isinstance(sch, FusedSchedule):  # the pass of the node it is fused into computed it: no accesses
+            env[node.output] = env[graph.node(sch.shape.into).output]
             continue
         op = ops.get(node.name)
         if op is None and node.op != "Reshape":
             raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op")
+        if op is not None and node.name != op.ir_nodes[0]:
+            env[node.output] = env[op.output]
+            m.note(_fused_but_scheduled(node, op, sch))
+            continue
         if isinstance(sch, ConvSchedule):
             y = run_conv(sch, conv_data(sch, op, q, env[node.inputs[0]]), m)
         else:
             y = run_vector(sch, vector_data(sch, node, op, env), m)
         env[node.output] = y.reshape(graph.shape(node.output)[1:])
+        if op is not None and op.output != node.output:  # the op's result (a fused x * HardSigmoid(x): HARD_SWISH)
+            env[op.output] = env[node.output].reshape(graph.shape(op.output)[1:])
     wall = time.perf_counter() - t0
     t1 = time.perf_counter()
     ref = run_int8(q, x)
@@ -177,6 +208,16 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
                             m.sram.clobbers, tuple(m.step_mismatches), logits_q, logits, int(np.argmax(logits)),
                             m.sram.reads + m.sram.writes, wall, ref_wall,
                             m.sram.trace.records() if m.sram.trace is not None else None)
+
+
+def _fused_but_scheduled(node: Node, op: QOp, sch) -> str:  # noqa: ANN001
+    """The quantized program computes ``node`` inside ``op``'s pass (e.g. the Mul of x * HardSigmoid(x), one
+    HARD_SWISH table), yet the mapper scheduled a pass of its own: it is not executed, so the functional counts
+    fall short of the analytical ones by that pass."""
+    c = sch.counts
+    return (f"{node.name}: {node.op} is part of {op.kind} {op.ir_nodes[0]!r} in the quantized graph but the mapper "
+            f"schedules a pass of its own ({c.sram_reads} SRAM reads, {c.sram_writes} writes, {c.offchip_bytes} "
+            "off-chip bytes): not executed")
 
 
 def _functional_counts(m: Machine) -> dict[str, int]:
