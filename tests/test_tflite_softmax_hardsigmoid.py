@@ -133,3 +133,15 @@ def test_onnx_conv_hard_sigmoid_end_to_end(tmp_path: Path) -> None:
     v = _quantize_and_verify(_save(nodes, inits, [1, 3, 16, 16], [1, 6, 16, 16], tmp_path / "hs.onnx"),
                              tmp_path / "q", {"HARD_SIGMOID"})
     assert v["tensors_compared"] == 3 * 4  # input, conv, alpha * conv, output
+
+
+def test_softmax_row_that_litert_would_abort_on_is_a_typed_error() -> None:
+    """A row whose sum of exponentials reaches 2^9 (512+ classes tied at the maximum) makes LiteRT's
+    reference kernel abort the process (TFLITE_CHECK); the integer reference refuses it first."""
+    from sramflow.errors import QuantizationError
+    from sramflow.reference.kernels import softmax
+    from sramflow.reference.requant import softmax_params
+
+    assert softmax(np.zeros((1, 511), np.int8), *softmax_params(0.1)).shape == (1, 511)
+    with pytest.raises(QuantizationError, match="sum of exponentials"):
+        softmax(np.zeros((1, 600), np.int8), *softmax_params(0.1))
