@@ -162,8 +162,9 @@ def softmax(x: np.ndarray, input_multiplier: int, input_left_shift: int, diff_mi
     shifted_scale, bits_over_unit = R.get_reciprocal(sum_of_exps, R.SOFTMAX_ACCUMULATION_INTEGER_BITS)
     exponent = bits_over_unit + 31 - 8
     if np.any((exponent < 0) | (exponent > 31)):
-        raise QuantizationError("softmax: a row's sum of exponentials reaches 2^9 (512+ classes at or near the maximum); "
-                                "LiteRT's reference kernel aborts there (TFLITE_CHECK on the reciprocal exponent)")
+        raise QuantizationError("softmax: a row's sum of exponentials reaches 2^9 (512+ classes at or near the "
+                                "maximum); LiteRT's reference kernel aborts there (TFLITE_CHECK on the reciprocal "
+                                "exponent)")
     unsat = R.rounding_divide_by_pot(R.saturating_rounding_doubling_high_mul(shifted_scale, exps), exponent)
     return np.where(live, clamp_to_int8(unsat - 128), np.int8(-128)).astype(np.int8)
 
