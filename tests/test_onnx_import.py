@@ -76,9 +76,9 @@ def test_batchnorm_is_folded_exactly(tmp_path: Path) -> None:
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5)
 
 
-def _model(nodes: list, inputs: list, outputs: list, inits: list | None = None) -> onnx.ModelProto:
+def _model(nodes: list, inputs: list, outputs: list, inits: list | None = None, opset: int = 14) -> onnx.ModelProto:
     graph = helper.make_graph(nodes, "g", inputs, outputs, initializer=inits or [])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def test_hand_built_onnx_ops(tmp_path: Path) -> None:
@@ -146,3 +146,15 @@ def test_standalone_batchnorm_rejected(tmp_path: Path) -> None:
     onnx.save(_model([node], [x], [y], inits), p)
     with pytest.raises(UnsupportedOpError, match="lonely_bn"):
         import_onnx(p)
+
+
+def test_old_opset_softmax_over_flattened_dims(tmp_path: Path) -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    p = tmp_path / "sm.onnx"
+    onnx.save(_model([helper.make_node("Softmax", ["x"], ["y"], name="sm")], [x], [y], opset=11), p)
+    with pytest.raises(UnsupportedOpError, match="'sm'.*opset 11"):
+        import_onnx(p)
+    x1 = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 1, 1])
+    onnx.save(_model([helper.make_node("Softmax", ["x"], ["y"], name="sm")], [x1], [y], opset=11), p)
+    assert import_onnx(p).nodes[0].attrs["axis"] == 1

@@ -28,6 +28,7 @@ SUPPORTED_ONNX_OPS = (
 class _Builder:
     consts: dict[str, np.ndarray]
     shapes: dict[str, tuple[int, ...]]
+    opset: int = 13
     alias: dict[str, str] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
     folded: list[FoldedNode] = field(default_factory=list)
@@ -241,7 +242,16 @@ def _passthrough(reason: str) -> Callable[[_Builder, Any], None]:
 
 
 def _softmax(b: _Builder, n: Any) -> None:
-    b.emit(n, "Softmax", [n.input[0]], {"axis": int(_attrs(n).get("axis", -1))})
+    shape = b.shapes[b.name(n.input[0])]
+    if b.opset >= 13:
+        axis = int(_attrs(n).get("axis", -1))
+    else:  # before opset 13: softmax over the input flattened from `axis` (default 1) on
+        axis = int(_attrs(n).get("axis", 1)) % len(shape)
+        if any(d != 1 for d in shape[axis + 1:]):
+            raise UnsupportedOpError(
+                f"node {n.name!r} (Softmax, opset {b.opset}): normalizes over dimensions {axis}.. of {shape} "
+                "together; only a softmax over one axis is supported (export with opset >= 13)")
+    b.emit(n, "Softmax", [n.input[0]], {"axis": axis})
 
 
 HANDLERS: dict[str, Callable[[_Builder, Any], None]] = {
@@ -279,7 +289,8 @@ def import_onnx_model(model: Any, resolution: int | None = None, name: str = "on
     inputs = [vi for vi in g.input if vi.name not in consts]
     if len(inputs) != 1 or len(g.output) != 1:
         raise GraphError(f"{name}: need exactly one graph input and one output, found {len(inputs)} and {len(g.output)}")
-    b = _Builder(consts=consts, shapes={inputs[0].name: _input_shape(inputs[0], resolution)})
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    b = _Builder(consts=consts, shapes={inputs[0].name: _input_shape(inputs[0], resolution)}, opset=opset)
     seen: set[str] = set()
     for i, n in enumerate(g.node):
         if not n.name or n.name in seen:
