@@ -138,12 +138,6 @@ def torch_small_net(hw: int = 16) -> onnx.ModelProto:
 NETS = {"pools": pools_net, "convs": convs_net, "hardswish": hardswish_net, "softmax": softmax_net,
         "hardsigmoid": hardsigmoid_net, "torch_small": torch_small_net}
 HWS = (None, "sky130-design1")  # a 2048-word test macro (double buffering), the 128-word design1 macro
-# The mapper lowers x * HardSigmoid(x) to two vector passes (a table pass and a two-operand Mul) while the
-# quantized program is one HARD_SWISH table: the Mul's pass is costed but has nothing to execute.
-MUL_PASS_COSTED = pytest.mark.xfail(strict=True, reason="mapper costs the Mul of x * HardSigmoid(x) as its own pass "
-                                                        "(mapping.lower_graph does not fuse it into HARD_SWISH)")
-
-
 @lru_cache(maxsize=None)
 def _prepared(name: str, hw_name: str | None):  # noqa: ANN202
     g = import_onnx_model(NETS[name](), name=name)
@@ -176,8 +170,7 @@ def test_onnx_network_bit_exact_without_clobbers(name: str, hw_name: str | None,
 
 
 @pytest.mark.parametrize("hw_name", HWS)
-@pytest.mark.parametrize("name", [pytest.param(n, marks=MUL_PASS_COSTED) if n in ("hardswish", "torch_small") else n
-                                  for n in sorted(NETS)])
+@pytest.mark.parametrize("name", sorted(NETS))
 def test_onnx_network_counts_equal_the_analytical_model(name: str, hw_name: str | None) -> None:
     r = _functional(name, hw_name, "bulk")
     assert r.step_count_notes == ()
@@ -192,17 +185,16 @@ def test_onnx_network_both_executors_agree(name: str, hw_name: str | None) -> No
     assert np.array_equal(a.logits_int8, b.logits_int8) and a.step_count_notes == b.step_count_notes
 
 
-def test_hardswish_mul_pass_is_the_only_count_difference() -> None:
-    """Until the mapper fuses it: the analytical counts exceed the functional ones by exactly the Mul's pass."""
-    r = _functional("hardswish", None, "bulk")
+def test_hardswish_mul_is_fused_into_the_hardsigmoid_pass() -> None:
+    """The Mul of x * HardSigmoid(x) is part of the HardSigmoid's HARD_SWISH table pass: zero counts, reported
+    as fused naming the HardSigmoid, and the functional simulator executes nothing for it."""
     g, _, _, res, _ = _prepared("hardswish", None)[0]
-    mul = next(s for n, s in zip(g.nodes, res.schedules) if n.op == "Mul")
-    c = mul.counts
-    extra = {"sram_reads": c.sram_reads, "sram_writes": c.sram_writes, "offchip_bytes": c.offchip_bytes, "macs": 0}
-    if r.counts_match:
-        pytest.skip("the mapper no longer costs the Mul separately")
-    assert {k: r.counts_analytical[k] - r.counts_functional[k] for k in extra} == extra
-    assert len(r.step_count_notes) == 1 and "HARD_SWISH" in r.step_count_notes[0]
+    hs = next(n for n in g.nodes if n.op == "HardSigmoid")
+    mul = next(r for r in res.nodes if r.op == "Mul")
+    assert mul.unit == "fused" and mul.cycles == 0 and mul.counts.sram_reads == 0 and mul.counts.offchip_bytes == 0
+    assert repr(hs.name) in mul.note and "table look-up" in mul.note
+    r = _functional("hardswish", None, "bulk")
+    assert r.counts_match and r.step_count_notes == ()
 
 
 def test_cli_simulate_functional_on_an_onnx_file(tmp_path) -> None:  # noqa: ANN001

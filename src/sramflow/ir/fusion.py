@@ -1,9 +1,14 @@
-"""Which activations are fused into the Conv / Gemm that produces their input (TFLite fused activation: the
-clamp is part of the producer's requantize stage). One definition for the quantizer and the mapper."""
+"""Which nodes are fused into the node that produces their input, so they have no pass of their own. One
+definition for the quantizer and the mapper:
+- a Relu / Relu6 after a Conv / Gemm: a TFLite fused activation, the clamp is part of the producer's requantize;
+- the Mul of ``x * HardSigmoid(x)`` (HardSwish as PyTorch exports it below opset 14): the quantizer emits one
+  HARD_SWISH table op on the HardSigmoid's pass, whose look-up yields the product."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+import numpy as np
 
 from sramflow.ir.graph import Graph, Node
 
@@ -31,12 +36,32 @@ def fused_activation(graph: Graph, producer: Node, consumers: Mapping[str, list[
     return nxt if fused_activation_kind(nxt) else None
 
 
+def hard_swish_mul(graph: Graph, hsig: Node, consumers: Mapping[str, list[str]]) -> Node | None:
+    """The Mul of Mul(x, HardSigmoid(x)) with ONNX's default alpha 1/6, beta 1/2 (HardSwish), or None: it is the
+    HardSigmoid's only consumer and multiplies exactly that HardSigmoid's input by its output."""
+    if hsig.op != "HardSigmoid" or not np.isclose(hsig.attrs["alpha"], 1 / 6) or hsig.attrs["beta"] != 0.5:
+        return None
+    users = consumers.get(hsig.output, [])
+    if len(users) != 1 or hsig.output == graph.output:
+        return None
+    m = graph.node(users[0])
+    return m if m.op == "Mul" and sorted(m.inputs) == sorted((hsig.inputs[0], hsig.output)) else None
+
+
+def fused_node(graph: Graph, producer: Node, consumers: Mapping[str, list[str]]) -> Node | None:
+    """The node fused into ``producer`` (an activation into a Conv / Gemm, the Mul of HardSwish into its
+    HardSigmoid), or None."""
+    if producer.op == "HardSigmoid":
+        return hard_swish_mul(graph, producer, consumers)
+    return fused_activation(graph, producer, consumers)
+
+
 def fused_into(graph: Graph) -> dict[str, str]:
-    """Activation node name -> the Conv / Gemm node it is fused into."""
+    """Fused node name -> the node it is fused into."""
     consumers = graph.consumers()
     out = {}
     for n in graph.nodes:
-        act = fused_activation(graph, n, consumers)
-        if act is not None:
-            out[act.name] = n.name
+        f = fused_node(graph, n, consumers)
+        if f is not None:
+            out[f.name] = n.name
     return out

@@ -5,9 +5,10 @@ simulator must reproduce them exactly):
 - Activations and weights are int8 (1 byte per element), biases and spilled partial sums int32 (4 bytes).
   ``ConvShape.weight_bits = 4`` packs two weights per byte: a weight tile (or accumulator group) takes
   ceil(elements x 4 / 8) bytes off-chip and in the SRAM; MACs are unchanged.
-- A Relu / Relu6 that the quantizer fuses into the Conv / Gemm before it (``sramflow.ir.fusion``) is a
-  ``mapping.fused.FusedShape``: its clamp is part of that layer's requantize, it has no steps and zero counts,
-  and it is reported as fused (never dropped).
+- A node the quantizer fuses into the node before it (``sramflow.ir.fusion``) is a ``mapping.fused.FusedShape``
+  with no steps and zero counts, reported as fused naming that node (never dropped): a Relu / Relu6 after a
+  Conv / Gemm (the clamp is part of that layer's requantize), the Mul of x * HardSigmoid(x) (the HardSigmoid's
+  pass is one HARD_SWISH table look-up per element that yields the product).
 - Every buffer starts on a word boundary. A DMA load of a tile writes ceil(bytes / word_bytes) words
   (weights, biases, partial sums, vector chunks: packed; conv input tiles: one padded window per channel,
   each window row starting on a word, so ceil(window_cols / word_bytes) words per row). Zero padding is

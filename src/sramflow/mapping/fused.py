@@ -1,6 +1,7 @@
-"""Activations fused into the Conv / Gemm that produces their input (``sramflow.ir.fusion``): the clamp is
-part of that layer's requantize stage, so the node costs nothing of its own. It is still mapped and
-reported (as fused, naming the layer), never dropped."""
+"""Nodes fused into the node that produces their input (``sramflow.ir.fusion``): a Relu / Relu6 whose clamp is
+part of a Conv / Gemm's requantize stage, the Mul of x * HardSigmoid(x) whose product is the HardSigmoid pass's
+HARD_SWISH table look-up. The node costs nothing of its own. It is still mapped and reported (as fused, naming
+the node it is fused into), never dropped."""
 
 from __future__ import annotations
 
@@ -9,12 +10,21 @@ from dataclasses import dataclass
 from sramflow.mapping.counts import Counts
 from sramflow.mapping.schedule import Buffer
 
+# how the producer's pass computes the fused node, by the producer's op
+HOW = {"Conv": "clamp in its requantize stage", "Gemm": "clamp in its requantize stage",
+       "HardSigmoid": "its HARD_SWISH table look-up yields the product"}
+
 
 @dataclass(frozen=True)
 class FusedShape:
     name: str
     op: str
-    into: str  # the Conv / Gemm node whose requantize applies the clamp
+    into: str  # the node whose pass computes this one
+    into_op: str = "Conv"
+
+    @property
+    def how(self) -> str:
+        return HOW[self.into_op]
 
 
 @dataclass(frozen=True)
@@ -27,7 +37,7 @@ class FusedSchedule:
 
     @property
     def note(self) -> str:
-        return f"{self.shape.op} fused into {self.shape.into!r} (clamp in its requantize stage; no pass of its own)"
+        return f"{self.shape.op} fused into {self.shape.into!r} ({self.shape.how}; no pass of its own)"
 
-    def steps(self):  # noqa: ANN201 - no steps: the producer's requantize applies the clamp
+    def steps(self):  # noqa: ANN201 - no steps: the producer's pass computes the node
         return iter(())

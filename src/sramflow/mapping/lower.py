@@ -18,10 +18,11 @@ BINARY_OPS_PER_ELEM = 2  # the add / multiply and its requantization
 
 
 def lower_graph(g: Graph) -> tuple[ConvShape | VectorShape | FusedShape, ...]:
-    """Every node's shape; an activation fused into its producing Conv / Gemm (as the quantizer fuses it)
-    becomes a ``FusedShape`` naming that layer."""
+    """Every node's shape; a node fused into its producer as the quantizer fuses it (``ir.fusion``: an activation
+    into a Conv / Gemm, the Mul of x * HardSigmoid(x) into the HardSigmoid) becomes a ``FusedShape`` naming it."""
     fused = fused_into(g)
-    return tuple(FusedShape(n.name, n.op, fused[n.name]) if n.name in fused else lower(g, n) for n in g.nodes)
+    return tuple(FusedShape(n.name, n.op, fused[n.name], g.node(fused[n.name]).op) if n.name in fused
+                 else lower(g, n) for n in g.nodes)
 
 
 def lower(g: Graph, n: Node) -> ConvShape | VectorShape:

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sramflow.errors import QuantizationError, UnsupportedOpError
-from sramflow.ir.fusion import fused_activation, fused_activation_kind
+from sramflow.ir.fusion import fused_activation, fused_activation_kind, hard_swish_mul
 from sramflow.ir.graph import Graph, Node
 from sramflow.quant.calibrate import Range, qparams_from_range
 from sramflow.quant.qgraph import QOp, QTensor, QuantizedGraph
@@ -104,13 +104,9 @@ class _Pass:
         return fused_activation(self.g, n, self.consumers)
 
     def hard_swish_mul(self, n: Node) -> Node | None:
-        """Mul(x, HardSigmoid(x)) with ONNX's default alpha 1/6, beta 1/2 is HardSwish (how PyTorch exports
-        it below opset 14): it becomes one HARD_SWISH, as the TFLite converter emits."""
-        users = self.consumers.get(n.output, [])
-        if len(users) != 1 or not np.isclose(n.attrs["alpha"], 1 / 6) or n.attrs["beta"] != 0.5:
-            return None
-        m = self.g.node(users[0])
-        return m if m.op == "Mul" and sorted(m.inputs) == sorted((n.inputs[0], n.output)) else None
+        """The Mul of x * HardSigmoid(x) (``ir.fusion.hard_swish_mul``): with the HardSigmoid it becomes one
+        HARD_SWISH, as the TFLite converter emits."""
+        return hard_swish_mul(self.g, n, self.consumers)
 
     def run(self) -> list[QOp]:
         self.qtensor(self.g.input)
