@@ -31,7 +31,7 @@ def execute_vector_bulk(sch: VectorSchedule, d: VectorData, m: Machine, table: S
     writes = (t.kind == LOAD) | ((t.kind == COMPUTE) & (words > 0))
     sram = NodeSram(name, m, np.where(writes, t.base_word, 0), np.where(writes, t.base_word + words, 0))
     _loads(t, d, sram, words, n_el, name)
-    groups, ops = _compute_reads(t, d, cp, wb, name)
+    groups, ops = _compute_reads(t, d, cp, wb, name, sh.passes)
     last_write = last_of((t.kind == COMPUTE) & (words > 0))[st]
     for cls in classes(words[st]):
         w = int(words[st[cls[0]]])
@@ -76,8 +76,9 @@ def _loads(t: StepTable, d: VectorData, sram: NodeSram, words: np.ndarray, n_el:
     sram.m.tally.offchip_read_bytes += int(n_el[ld].sum())
 
 
-def _compute_reads(t: StepTable, d: VectorData, cp: np.ndarray, wb: int, name: str):  # noqa: ANN202
-    """A read group per (operand, chunk size) of the compute steps; checks what each step finds resident."""
+def _compute_reads(t: StepTable, d: VectorData, cp: np.ndarray, wb: int, name: str, passes: int):  # noqa: ANN202
+    """A read group per (operand, chunk size) of the compute steps (full-size operands read ``passes`` times);
+    checks what each step finds resident."""
     groups, ops = [], []
     rd = t.reads
     for key in d.order:
@@ -96,7 +97,8 @@ def _compute_reads(t: StepTable, d: VectorData, cp: np.ndarray, wb: int, name: s
         n = np.ones(cp.size, np.int64) if op == "scale" else t.hi[cp, 1] - t.lo[cp, 1]
         for cls in classes(n):
             w = -(-int(n[cls[0]]) // wb)
-            groups.append(ReadGroup(cp[cls], base[cp[cls]][:, None] + np.arange(w), res[cls], np.ones(w, np.int64)))
+            mult = np.full(w, 1 if op == "scale" else passes, np.int64)
+            groups.append(ReadGroup(cp[cls], base[cp[cls]][:, None] + np.arange(w), res[cls], mult))
             ops.append((key, cls))
     return groups, ops
 

@@ -69,8 +69,10 @@ class VectorRun:
                                      f"{None if res is None else res.region}")
         n = 1 if op == "scale" else region["elem"][1] - region["elem"][0]
         words = L.ceil_div(n, self.sch.word_bytes)
-        rows = self.m.read(np.arange(res.base, res.base + words), res.tag, f"{name}: {op}", compute=True)
-        return rows.ravel()[:n].view(np.int8)
+        passes = 1 if op == "scale" else self.sch.shape.passes  # a row op loops over the resident row
+        rows = self.m.read(np.tile(np.arange(res.base, res.base + words), passes), res.tag, f"{name}: {op}",
+                           compute=True)
+        return rows[:words].ravel()[:n].view(np.int8)
 
     def compute(self, st: Step) -> None:
         r = region_dict(st.region)

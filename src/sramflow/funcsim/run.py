@@ -87,17 +87,16 @@ def conv_data(sch: ConvSchedule, op: QOp, q: QuantizedGraph, x: np.ndarray) -> C
     return ConvData(x3, x_zp, w5, bias, _requant(op, q.tensor(op.output).zero_point))
 
 
-def _softmax_kernel(a: dict, shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
-    """SOFTMAX over IR axis 1 (the last NHWC axis) of the whole tensor (``shape`` without batch), given flat."""
+def _softmax_kernel(a: dict, row: int) -> Callable[[np.ndarray], np.ndarray]:
+    """SOFTMAX over rows of ``row`` contiguous elements (the mapper's segments), of one row or all of them."""
     def run(x: np.ndarray) -> np.ndarray:
-        t = np.moveaxis(x.reshape(shape), 0, -1)
-        y = K.softmax(t, a["input_multiplier"], a["input_left_shift"], a["diff_min"])
-        return np.moveaxis(y, -1, 0).reshape(x.shape)
+        y = K.softmax(x.reshape(-1, row), a["input_multiplier"], a["input_left_shift"], a["diff_min"])
+        return y.reshape(x.shape)
 
     return run
 
 
-def _vector_kernel(node: Node, op: QOp, shape: tuple[int, ...] = ()) -> tuple[Callable[..., np.ndarray], bool]:
+def _vector_kernel(node: Node, op: QOp, row: int = 0) -> tuple[Callable[..., np.ndarray], bool]:
     a = op.attrs
     if node.name != op.ir_nodes[0]:  # fused activations are FusedSchedules (mapping.fused), skipped by run_functional
         raise UnsupportedOpError(f"node {node.name!r} is fused into {op.ir_nodes[0]!r}: it has no vector pass")
@@ -108,7 +107,7 @@ def _vector_kernel(node: Node, op: QOp, shape: tuple[int, ...] = ()) -> tuple[Ca
     if op.kind == "RESHAPE":  # IR (NCHW) element order: the bytes are copied unchanged
         return (lambda x: x), False
     if op.kind == "SOFTMAX":
-        return _softmax_kernel(a, shape), False
+        return _softmax_kernel(a, row), False
     if op.kind == "MUL":
         return (lambda x1, x2: K.mul(x1, x2, a["zp1"], a["zp2"], a["out_mult"], a["out_shift"], a["out_zp"],
                                      a["act_min"], a["act_max"])), False
@@ -141,11 +140,11 @@ def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, 
             scale = np.broadcast_to(v, (sh.segments,)) if v.size == 1 else v
     if op is None:  # Reshape: a copy
         return VectorData(tuple(full), scale, tuple(order), lambda x: x, False)
-    if op.kind == "SOFTMAX" and not sch.fits_whole:
-        raise UnsupportedOpError(f"node {node.name!r} (SOFTMAX): the mapper schedules it as one pass over chunks of "
-                                 f"{sch.chunk} of its {sh.segments * sh.seg_len} elements, but each output needs its "
-                                 "whole row (maximum and sum of exponentials first): not executable as scheduled")
-    kernel, reduce = _vector_kernel(node, op, tuple(env[node.inputs[0]].shape))
+    if op.kind == "SOFTMAX" and not (sh.whole_segment and sch.chunk == sh.seg_len):
+        raise UnsupportedOpError(f"node {node.name!r} (SOFTMAX): the mapper schedules chunks of {sch.chunk} of its "
+                                 f"rows of {sh.seg_len} elements, but each output needs its whole row (maximum and "
+                                 "sum of exponentials first): not executable as scheduled")
+    kernel, reduce = _vector_kernel(node, op, sh.seg_len)
     if not reduce and scale is not None:
         return VectorData(tuple(full), scale, tuple(order), kernel, False)
     return VectorData(tuple(full), scale, tuple(order), kernel, reduce)

@@ -39,6 +39,11 @@ simulator must reproduce them exactly):
   and writes the int8 outputs.
 - Pooling (``ConvShape.pool_op``): a depthwise window without weights on the vector unit, one output per
   lane per step; taps (and the average's requantize) are vector ops, not MACs.
+- Softmax is a row op (``mapping.vector``, ``whole_segment``): one segment per row of the softmax axis (rows
+  must be contiguous in the tensor), the whole row resident, read three times by one compute step (max; subtract,
+  exp look-up, accumulate; subtract, exp look-up again, multiply, shift, clamp: 7 ops + 2 look-ups per element)
+  plus one reciprocal op per row. The exp table (256 entries) is preloaded in the vector unit's LUT like every
+  other table: table loads are not costed for any op.
 - Data layout of every tile: ``sramflow.mapping.layout`` (``word_address``); the word counts above are
   exactly the words those layouts span.
 """

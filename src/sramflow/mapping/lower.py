@@ -13,8 +13,13 @@ from sramflow.mapping.vector import VectorShape
 
 # (ops per element, LUT look-ups per element); requantization of the result counts as one op
 UNARY = {"Sigmoid": (0, 1), "HardSigmoid": (0, 1), "HardSwish": (0, 1), "Relu": (1, 0), "Clip": (1, 0),
-         "Reshape": (0, 0), "Softmax": (2, 1)}
+         "Reshape": (0, 0)}
 BINARY_OPS_PER_ELEM = 2  # the add / multiply and its requantization
+# LiteRT's int8 softmax loops over a resident row three times: max (1 compare per element); subtract, exp look-up
+# (a 256-entry table indexed by max - x in [0, 255]), accumulate (2 ops + 1 look-up); one reciprocal of the sum per
+# row; then subtract and exp look-up again (the kernel recomputes the exponential rather than keeping 4 bytes per
+# element), multiply, shift, clamp (4 ops + 1 look-up).
+SOFTMAX_PASSES, SOFTMAX_OPS_PER_ELEM, SOFTMAX_LUT_PER_ELEM, SOFTMAX_OPS_PER_ROW = 3, 1 + 2 + 4, 2, 1
 
 
 def lower_graph(g: Graph) -> tuple[ConvShape | VectorShape | FusedShape, ...]:
@@ -36,6 +41,8 @@ def lower(g: Graph, n: Node) -> ConvShape | VectorShape:
         return VectorShape(n.name, n.op, 1, g.numel(n.output), 1, 0, False, False, ops, lut)
     if n.op in ("Add", "Mul"):
         return _binary(g, n)
+    if n.op == "Softmax":
+        return _softmax(g, n)
     if n.op == "GlobalAveragePool":
         _, c, h, w = g.shape(n.inputs[0])
         return VectorShape(n.name, n.op, int(c), int(h * w), 1, 0, False, True, 1, 0)
@@ -86,3 +93,16 @@ def _binary(g: Graph, n: Node) -> VectorShape:
         return VectorShape(n.name, n.op, segs, numel // segs, 1, const_full, True, False, BINARY_OPS_PER_ELEM, 0)
     raise UnsupportedOpError(f"node {n.name!r}: {n.op} with operand sizes {operands} (output {numel}) "
                              "is not a supported broadcast")
+
+
+def _softmax(g: Graph, n: Node) -> VectorShape:
+    """One segment per row of the softmax axis; rows must be contiguous in the (NCHW) tensor."""
+    shape = tuple(int(d) for d in g.shape(n.inputs[0]))
+    axis = int(n.attrs.get("axis", -1)) % len(shape)
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    if inner != 1:
+        raise UnsupportedOpError(f"node {n.name!r} (Softmax axis={axis} on {shape}): its rows are strided in the "
+                                 f"NCHW tensor ({inner} elements apart); the mapper loads contiguous rows only")
+    row = shape[axis]
+    return VectorShape(n.name, n.op, g.numel(n.output) // row, row, 1, 0, False, False, SOFTMAX_OPS_PER_ELEM,
+                       SOFTMAX_LUT_PER_ELEM, whole_segment=True, passes=SOFTMAX_PASSES, seg_ops=SOFTMAX_OPS_PER_ROW)

@@ -276,8 +276,10 @@ def _vector_table(sch: VectorSchedule) -> StepTable:
         rows.append({"kind": LOAD, "operand": OP[f"inputs{j}"], "region": region, "base_word": base_in + j * stride,
                      "words": per, "offchip_bytes": x, "sram_writes": per})
     rows.append({"kind": COMPUTE, "operand": OP["vector"], "region": region, "base_word": base_out,
-                 "words": writes, "sram_reads": sh.full_inputs * per + (1 if sh.scale else 0), "sram_writes": writes,
-                 "vector_ops": sh.ops_per_elem * x + (last if sh.reduce else 0), "lut_ops": sh.lut_per_elem * x})
+                 "words": writes, "sram_reads": sh.full_inputs * per * sh.passes + (1 if sh.scale else 0),
+                 "sram_writes": writes,
+                 "vector_ops": sh.ops_per_elem * x + last * ((1 if sh.reduce else 0) + sh.seg_ops),
+                 "lut_ops": sh.lut_per_elem * x})
     rows.append({"kind": STORE, "operand": OP["outputs"], "region": region, "base_word": base_out, "words": writes,
                  "offchip_bytes": np.where(sh.reduce, 1, x), "sram_reads": writes})
     ones = np.ones(x0.size, bool)

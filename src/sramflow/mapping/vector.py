@@ -8,6 +8,11 @@ element-wise result is written (ceil(x / word_bytes) words), read by the store D
 a reduction (global average pool) keeps its sum in the vector unit's accumulator and writes, stores and
 sends one byte per segment. Vector cycles per chunk = ceil((ops + lut look-ups) / lanes); a reduction
 adds its requantize op to the last chunk of each segment.
+
+A row op (``whole_segment``: softmax) needs a whole segment resident: the chunk is the segment, its compute
+step reads the segment's words ``passes`` times (one pass per loop over the row: softmax's max, sum of
+exponentials, outputs) and adds ``seg_ops`` per segment (softmax's reciprocal of the sum). A segment that does
+not fit raises ``MappingError`` with the minimum working set.
 """
 
 from __future__ import annotations
@@ -36,6 +41,13 @@ class VectorShape:
     reduce: bool  # one output per segment (global average pool)
     ops_per_elem: int
     lut_per_elem: int
+    whole_segment: bool = False  # a row op: the chunk is the whole segment
+    passes: int = 1  # reads of each resident chunk by its compute step (> 1 only with whole_segment)
+    seg_ops: int = 0  # vector ops once per segment (on its last chunk)
+
+    def __post_init__(self) -> None:
+        if self.passes < 1 or (self.passes > 1 and not self.whole_segment):
+            raise ValueError(f"node {self.name!r}: {self.passes} passes over a chunk need a whole-segment op")
 
 
 @dataclass(frozen=True)
@@ -75,9 +87,9 @@ class VectorSchedule:
                     yield Step("load", f"inputs{j}", region, base_in + j * ceil_div(self.chunk, wb), x,
                                sram_writes=per)
                 last = x0 + x >= sh.seg_len
-                ops = sh.ops_per_elem * x + (1 if sh.reduce and last else 0)
+                ops = sh.ops_per_elem * x + ((1 if sh.reduce else 0) + sh.seg_ops if last else 0)
                 lut = sh.lut_per_elem * x
-                reads = sh.full_inputs * per + (1 if sh.scale else 0)
+                reads = sh.full_inputs * per * sh.passes + (1 if sh.scale else 0)
                 base_out = buffer_of(self.buffers, "outputs", slot).base_word
                 writes = (1 if last else 0) if sh.reduce else per
                 yield Step("compute", "vector", region, base_out, sram_reads=reads, sram_writes=writes,
@@ -95,14 +107,14 @@ def vector_counts(sh: VectorShape, wb: int, lanes: int, chunk, burst_bytes: int 
     S, L = sh.segments, sh.seg_len
     per_chunk = sh.ops_per_elem + sh.lut_per_elem
     red = 1 if sh.reduce else 0
-    vcyc = (n - 1) * ceil_div(per_chunk * chunk, lanes) + ceil_div(per_chunk * last + red, lanes)
+    vcyc = (n - 1) * ceil_div(per_chunk * chunk, lanes) + ceil_div(per_chunk * last + red + sh.seg_ops, lanes)
     const_bytes = S * L * sh.const_inputs
     out_words = S * red + (1 - red) * S * words
     seg_bursts = (n - 1) * bursts(chunk, burst_bytes) + bursts(last, burst_bytes)  # one operand, one segment
     return {
-        "vector_ops": S * (sh.ops_per_elem * L + red) + 0 * n,
+        "vector_ops": S * (sh.ops_per_elem * L + red + sh.seg_ops) + 0 * n,
         "lut_ops": S * L * sh.lut_per_elem + 0 * n,
-        "sram_reads_compute": S * (sh.full_inputs * words + (n if sh.scale else 0)),
+        "sram_reads_compute": S * (sh.full_inputs * words * sh.passes + (n if sh.scale else 0)),
         "sram_writes_compute": out_words,
         "sram_writes_dma": S * (sh.full_inputs * words + (1 if sh.scale else 0)),
         "sram_reads_dma": out_words,
@@ -134,7 +146,7 @@ def vector_table(sh: VectorShape, wb: int, cap: int, lanes: int, burst_bytes: in
     numbers the counts depend on, so sweep points reuse it."""
     from sramflow.mapping.conv_search import balanced_sizes
 
-    chunks = np.array(balanced_sizes(sh.seg_len), dtype=np.int64)
+    chunks = np.array((sh.seg_len,) if sh.whole_segment else balanced_sizes(sh.seg_len), dtype=np.int64)
     out = []
     for double in ((False, True) if double_buffering else (False,)):
         ok = footprint(sh, wb, chunks, double) <= cap
@@ -158,9 +170,10 @@ def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSc
         if best is None or float(obj[i]) < best[0]:
             best = (float(obj[i]), double, int(chunks[i]))
     if best is None:
-        need = int(footprint(sh, wb, 1, False)) * wb
-        raise MappingError(f"node {sh.name!r}: no chunk fits the {cap * wb}-byte SRAM; minimum working set is "
-                           f"{need} bytes")
+        what = (f"a whole row of {sh.seg_len} elements ({sh.op}) does not fit" if sh.whole_segment
+                else "no chunk fits")
+        need = int(footprint(sh, wb, sh.seg_len if sh.whole_segment else 1, False)) * wb
+        raise MappingError(f"node {sh.name!r}: {what} the {cap * wb}-byte SRAM; minimum working set is {need} bytes")
     _, double, chunk = best
     sizes = {"inputs": sh.full_inputs * ceil_div(chunk, wb), "outputs": 1 if sh.reduce else ceil_div(chunk, wb)}
     if sh.scale:
