@@ -335,9 +335,17 @@ def monotone_pricing(hw: HardwareSpec) -> bool:
 
 
 def best_row(table: TilingTable, hw: HardwareSpec, objective: str) -> int:
-    """The row minimizing (objective, the other metric), first in enumeration order among equals."""
+    """The row minimizing (objective, the other metric), first in enumeration order among equals. For latency
+    only the rows tied at the fewest cycles are priced for energy (the same values, on fewer rows)."""
     c = table.counts
     cyc = total_cycles(busy_cycles(c, hw), table.double)
+    if objective == "latency":
+        tied = np.flatnonzero(cyc == cyc.min())
+        if tied.size == 1:
+            return int(tied[0])
+        sub = {k: v[tied] if isinstance(v, np.ndarray) else v for k, v in c.items()}
+        en = sum(energy_pj(sub, hw, cyc[tied]).values())
+        return int(tied[np.argmin(en)])
     en = sum(energy_pj(c, hw, cyc).values())
     obj = objective_value(objective, cyc, en)
     second = en if objective == "latency" else cyc
