@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="folder for accuracy_report.json")
     p.add_argument("--calib-images", type=int, default=200, help="training images for INT8 calibration (default 200)")
     p.add_argument("--calib-data", default=None, help="HAM10000 folder holding the training images (default --data)")
-    p.add_argument("--calib-method", choices=("minmax", "percentile", "mse"), default="percentile")
+    p.add_argument("--calib-method", choices=("minmax", "percentile", "mse"), default="percentile",
+                   help="activation ranges (default percentile, as sramflow.quant.api)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--float-only", action="store_true", help="skip the INT8 half")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
