@@ -7,6 +7,7 @@ once. Only the per-point mapping and pricing runs per point.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import os
 import time
@@ -123,9 +124,22 @@ def _reuse_order(t: PointTask) -> tuple:
             m.double_buffering, -m.total_words)
 
 
+GROUP_BATCH_CAP = 48  # points of one tiling group per batch at most (a killed sweep loses at most this much)
+
+
 def _batches(tasks: list[PointTask], workers: int) -> list[list[PointTask]]:
+    """Batches of ``tasks`` (in ``_reuse_order``) that keep each tiling group (equal tiling numbers but the SRAM
+    size) on one worker, so its tables are built once per sweep and not once per worker; small groups are
+    packed together up to the usual batch size, a large one is split only beyond ``GROUP_BATCH_CAP``."""
     size = max(1, min(8, math.ceil(len(tasks) / (workers * 8))))
-    return [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    out: list[list[PointTask]] = []
+    for _, grp in itertools.groupby(tasks, key=lambda t: _reuse_order(t)[:-1]):
+        g = list(grp)
+        if out and len(out[-1]) + len(g) <= size:
+            out[-1].extend(g)
+            continue
+        out.extend(g[i:i + GROUP_BATCH_CAP] for i in range(0, len(g), GROUP_BATCH_CAP))
+    return out
 
 
 def run_sweep(space: SweepSpace, graph: Graph, model_info: Mapping[str, Any], opts: SweepOptions) -> SweepSummary:
