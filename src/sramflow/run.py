@@ -267,6 +267,13 @@ def _accuracy(cfg: RunConfig, cal: Calibration) -> dict[str, Any]:
 
     ecfg = EvalConfig(data=cfg.data, split=cfg.split, calib_images=cfg.calib_images, calib_method=cfg.method,
                       seed=cfg.seed, limit=cfg.eval_limit)
+    from sramflow.eval.evaluate import checkpoint_header
+
     report = evaluate(cfg.source, ecfg, qgraph=cal.qgraph).report
     report["int8_calibration"] = {"description": cal.description, "method": cal.qgraph.method}
+    trained = checkpoint_header(cfg.source.checkpoint).get("resolution")
+    if trained and int(trained) != cfg.source.resolution:
+        report["resolution_warning"] = (
+            f"the checkpoint was trained at {trained} px but this run evaluates it at {cfg.source.resolution} px; "
+            f"accuracy at the training resolution is in its model card (or run with --resolution {trained})")
     return report

@@ -130,7 +130,8 @@ def _accuracy_section(a: dict[str, Any], out: Path, files: list[Path]) -> Sectio
     f, i = acc["float"], acc.get("int8") or {}
     rows = [[c, v["support"], v["recall"], (i.get("per_class", {}).get(c) or {}).get("recall")] for c, v in f["per_class"].items()]
     items.insert(0, Table(["class", "support", "float recall", "INT8 recall"], rows))
-    return Section("Accuracy", [f"{acc['n_images']} images ({acc['data']}). Float accuracy {f['accuracy']:.4f}, "
+    warn = [acc["resolution_warning"]] if acc.get("resolution_warning") else []
+    return Section("Accuracy", warn + [f"{acc['n_images']} images ({acc['data']}). Float accuracy {f['accuracy']:.4f}, "
                                 f"balanced {f['balanced_accuracy']:.4f}; INT8 accuracy {i.get('accuracy')}, balanced "
                                 f"{i.get('balanced_accuracy')}; agreement {acc.get('top1_agreement_float_vs_int8')}."], items)
 

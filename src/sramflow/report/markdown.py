@@ -69,6 +69,8 @@ def summary_markdown(a: dict[str, Any], cfg: DeploymentConfig) -> str:
             ["balanced accuracy", f"{fl['balanced_accuracy']:.4f}", i8.get("balanced_accuracy")],
             ["melanoma sensitivity", fl.get("mel_sensitivity"), i8.get("mel_sensitivity")],
         ]), "", f"{acc['n_images']} images: {acc['data']}.", ""]
+        if acc.get("resolution_warning"):
+            parts += [f"**Note:** {acc['resolution_warning']}.", ""]
     b = a["baselines"]
     parts += ["## Baselines", "", _table(["platform", "latency ms", "energy mJ", "fits?", "how"], [
         [x["name"], f"{x['latency_ms']:.0f}", f"{x['energy_mj']:.1f}",
