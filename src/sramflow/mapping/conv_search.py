@@ -27,7 +27,8 @@ from sramflow.mapping.conv import (
     footprint_words, keeps, spills, step_sizes, trips, unit_counts,
 )
 from sramflow.mapping.schedule import allocate
-from sramflow.sim.cost import busy_cycles, energy_pj, objective_value, total_cycles
+from sramflow.mapping.table_price import best_row
+from sramflow.sim.cost import TOTALS
 
 
 def hw_params(hw: HardwareSpec, shape: ConvShape | None = None) -> HwParams:
@@ -148,9 +149,11 @@ class TilingTable:
     """Every fitting (loop order, buffering, tile sizes) of one layer under one ``HwParams`` with its counts:
     what the search needs that does not depend on energies, bandwidth, latency, clock, ports or banks.
 
-    Rows are in enumeration order (loop order, then single before double buffering, then candidate index),
-    which is the search's tie-break; of rows with equal ``PRICED`` counts and buffering only the first is kept
-    (a later one can never be chosen: it prices the same and loses the tie)."""
+    The enumeration order (loop order, then single before double buffering, then candidate index) is the
+    search's tie-break; of rows with equal ``PRICED`` counts and buffering only the first is kept (a later one
+    can never be chosen: it prices the same and loses the tie). Rows are stored single-buffered first, then
+    double-buffered (``single_rows`` of them first), each part in enumeration order; ``rank`` is a row's
+    position in enumeration order. ``counts`` also holds the totals ``TOTALS`` that the pricing reads."""
 
     orders: tuple[tuple[str, ...], ...]
     sizes: np.ndarray  # (rows, 5): tile g, k, c, h, w
@@ -161,6 +164,8 @@ class TilingTable:
     enumerated_rows: int  # fitting rows before duplicates were removed
     footprint_words: np.ndarray  # (rows,) SRAM words the row's buffers need
     capacity_words: int  # the SRAM words it was built for
+    rank: np.ndarray  # (rows,) position in enumeration order (the tie-break)
+    single_rows: int  # the first rows, single-buffered; the rest are double-buffered
 
     def within(self, capacity_words: int) -> TilingTable:
         """The table for a smaller SRAM (all else equal): the rows that fit it. Exact, because a row is only
@@ -171,8 +176,8 @@ class TilingTable:
         k = self.footprint_words <= capacity_words
         return TilingTable(self.orders, self.sizes[k], self.group_k[k], self.order_index[k], self.double[k],
                            {f: v[k] if isinstance(v, np.ndarray) else v for f, v in self.counts.items()},
-                           int(np.count_nonzero(k)),
-                           self.footprint_words[k], capacity_words)
+                           int(np.count_nonzero(k)), self.footprint_words[k], capacity_words, self.rank[k],
+                           int(np.count_nonzero(k[:self.single_rows])))
 
     @property
     def rows(self) -> int:
@@ -180,7 +185,7 @@ class TilingTable:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.sizes, self.group_k, self.order_index, self.double,
+        return sum(a.nbytes for a in (self.sizes, self.group_k, self.order_index, self.double, self.rank,
                                       self.footprint_words, *self.counts.values()) if isinstance(a, np.ndarray))
 
 
@@ -260,10 +265,12 @@ def tiling_table(shape: ConvShape, hwp: HwParams, prune: bool = True) -> TilingT
     keep = _first_of_equal_rows(np.stack([double.astype(np.int64), *cols.values()], axis=1))
     grid = np.stack([t[d] for d in "gkchw"], axis=1) if t["g"].size else np.zeros((0, 5), dtype=np.int64)
     fp = cols.pop("footprint_words")
+    keep = keep[np.argsort(double[keep], kind="stable")]  # single-buffered rows first (``TilingTable``)
     return TilingTable(orders, grid[cand[keep]].astype(np.int32), (ak[cand[keep]] if t["g"].size else cand)
                        .astype(np.int32), order_index[keep].astype(np.int8), double[keep],
                        _compact({k: v[keep] for k, v in cols.items()}), int(cand.size),
-                       fp[keep].astype(np.int32), hwp.capacity_words)
+                       fp[keep].astype(np.int32), hwp.capacity_words, keep.astype(np.int32),
+                       int(np.count_nonzero(~double[keep])))
 
 
 def _compact(c: dict[str, np.ndarray]) -> dict[str, np.ndarray | int]:
@@ -271,6 +278,8 @@ def _compact(c: dict[str, np.ndarray]) -> dict[str, np.ndarray | int]:
     (weights + inputs + psums) and write (outputs + psums) totals, whose integer sums are exact; a count equal on
     every row as one int."""
     out: dict[str, np.ndarray | int] = dict(c)
+    for total, parts in TOTALS.items():
+        out[total] = sum(c[p] for p in parts)
     out["offchip_weight_bytes"] = c["offchip_weight_bytes"] + c["offchip_input_bytes"] + c["offchip_psum_read_bytes"]
     out["offchip_output_bytes"] = c["offchip_output_bytes"] + c["offchip_psum_write_bytes"]
     for k in ("offchip_input_bytes", "offchip_psum_read_bytes", "offchip_psum_write_bytes"):
@@ -332,25 +341,6 @@ def monotone_pricing(hw: HardwareSpec) -> bool:
     when every access costs more than idle x banks. Then a row dominated by an earlier row is never chosen."""
     m = hw.main_sram
     return min(m.read_energy_pj, m.write_energy_pj) > m.idle_energy_pj_per_cycle * m.banks
-
-
-def best_row(table: TilingTable, hw: HardwareSpec, objective: str) -> int:
-    """The row minimizing (objective, the other metric), first in enumeration order among equals. For latency
-    only the rows tied at the fewest cycles are priced for energy (the same values, on fewer rows)."""
-    c = table.counts
-    cyc = total_cycles(busy_cycles(c, hw), table.double)
-    if objective == "latency":
-        tied = np.flatnonzero(cyc == cyc.min())
-        if tied.size == 1:
-            return int(tied[0])
-        sub = {k: v[tied] if isinstance(v, np.ndarray) else v for k, v in c.items()}
-        en = sum(energy_pj(sub, hw, cyc[tied]).values())
-        return int(tied[np.argmin(en)])
-    en = sum(energy_pj(c, hw, cyc).values())
-    obj = objective_value(objective, cyc, en)
-    second = en if objective == "latency" else cyc
-    tied = np.flatnonzero(obj == obj.min())
-    return int(tied[np.argmin(second[tied])])
 
 
 def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str,

@@ -24,6 +24,11 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.counts import ceil_div
 
 RESOURCES = ("offchip", "sram_port", "mac", "vector")
+# sums of counts that a caller pricing many rows may give precomputed (``mapping.conv_search.TilingTable``)
+TOTALS = {"offchip_bytes": ("offchip_weight_bytes", "offchip_input_bytes", "offchip_output_bytes",
+                            "offchip_psum_read_bytes", "offchip_psum_write_bytes"),
+          "sram_reads": ("sram_reads_compute", "sram_reads_dma"),
+          "sram_writes": ("sram_writes_compute", "sram_writes_dma")}
 COMPONENTS = ("offchip", "sram_read", "sram_write", "mac", "vector", "register", "leakage")
 
 
@@ -36,32 +41,41 @@ def port_cycles(reads, writes, hw: HardwareSpec):  # noqa: ANN001, ANN201
     return ceil_div(busy, m.banks)
 
 
-def busy_cycles(c: Mapping, hw: HardwareSpec) -> dict:
+def _total(c: Mapping, key: str):  # noqa: ANN202
+    return c[key] if key in c else sum(c[p] for p in TOTALS[key])
+
+
+def busy_cycles(c: Mapping, hw: HardwareSpec, serial: bool = True) -> dict:
+    """Busy cycles per resource; ``serial=False`` leaves out the split port cycles only the serial (not double
+    buffered) total needs."""
     off = hw.offchip
-    nbytes = (c["offchip_weight_bytes"] + c["offchip_input_bytes"] + c["offchip_output_bytes"]
-              + c["offchip_psum_read_bytes"] + c["offchip_psum_write_bytes"])
-    link = np.ceil(nbytes / off.bandwidth_bytes_per_cycle) + off.latency_cycles * c["dma_bursts"]
-    return {
+    link = np.ceil(_total(c, "offchip_bytes") / off.bandwidth_bytes_per_cycle) + off.latency_cycles * c["dma_bursts"]
+    out = {
         "offchip": link.astype(np.int64) if isinstance(link, np.ndarray) else int(link),
-        "sram_port": port_cycles(c["sram_reads_compute"] + c["sram_reads_dma"],
-                                 c["sram_writes_compute"] + c["sram_writes_dma"], hw),
+        "sram_port": port_cycles(_total(c, "sram_reads"), _total(c, "sram_writes"), hw),
         "mac": c["mac_cycles"],
         "vector": c["vector_cycles"],
-        "dma_port": port_cycles(c["sram_reads_dma"], c["sram_writes_dma"], hw),
-        "compute_port": port_cycles(c["sram_reads_compute"], c["sram_writes_compute"], hw),
     }
+    if serial:
+        out["dma_port"] = port_cycles(c["sram_reads_dma"], c["sram_writes_dma"], hw)
+        out["compute_port"] = port_cycles(c["sram_reads_compute"], c["sram_writes_compute"], hw)
+    return out
 
 
 def total_cycles(b: Mapping, overlap):  # noqa: ANN001, ANN201
-    overlapped = np.maximum(np.maximum(b["offchip"], b["sram_port"]), np.maximum(b["mac"], b["vector"]))
+    """Overlapped where ``overlap`` (a bool or an array of them), serial elsewhere."""
+    if overlap is True or overlap is np.True_:
+        return np.maximum(np.maximum(b["offchip"], b["sram_port"]), np.maximum(b["mac"], b["vector"]))
     serial = np.maximum(b["offchip"], b["dma_port"]) + np.maximum(b["mac"] + b["vector"], b["compute_port"])
+    if overlap is False or overlap is np.False_:
+        return serial
+    overlapped = np.maximum(np.maximum(b["offchip"], b["sram_port"]), np.maximum(b["mac"], b["vector"]))
     return np.where(overlap, overlapped, serial)
 
 
 def energy_pj(c: Mapping, hw: HardwareSpec, cycles) -> dict:  # noqa: ANN001
     m, off, mac, vec = hw.main_sram, hw.offchip, hw.mac_array, hw.vector_unit
-    reads = c["sram_reads_compute"] + c["sram_reads_dma"]
-    writes = c["sram_writes_compute"] + c["sram_writes_dma"]
+    reads, writes = _total(c, "sram_reads"), _total(c, "sram_writes")
     time_s = cycles / (hw.clock_mhz * 1e6)
     static_uw = m.leakage_uw * m.banks + mac.leakage_uw + off.standby_power_uw
     idle = np.maximum(cycles * m.banks - port_cycles(reads, writes, hw) * m.banks, 0)
