@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/sramflow analyze --model efficientnet_b0 --num-classes 7 --resolution 224 --out sramflow-out/
+	$(VENV)/bin/sramflow run --out sramflow-out/
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q tests

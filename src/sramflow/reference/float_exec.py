@@ -46,7 +46,8 @@ def _mul(n: Node, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
 
 
 def _sigmoid(n: Node, x: np.ndarray) -> np.ndarray:
-    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+    with np.errstate(over="ignore"):  # e^-x = inf for very negative x gives the right limit, 0
+        return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
 
 
 def _clip(n: Node, x: np.ndarray) -> np.ndarray:
