@@ -95,8 +95,9 @@ def _write(out: Path, name: str, obj: dict[str, Any], files: list[Path]) -> dict
 class Calibration:
     qgraph: Any  # QuantizedGraph
     ranges: dict[str, Any]  # tensor -> Range, as calibrated (stored with --save-calibration)
-    sample: np.ndarray  # a few float inputs for verification and the functional run
+    sample: np.ndarray  # a few float inputs for verification, SQNR and the functional run
     description: str
+    sample_description: str
 
 
 def _from_inputs(graph: Any, x: np.ndarray, method: str, desc: str, seed: int) -> Calibration:
@@ -105,7 +106,8 @@ def _from_inputs(graph: Any, x: np.ndarray, method: str, desc: str, seed: int) -
     from sramflow.quant.quantize import quantize_with_ranges
 
     r = ranges(collect_stats(graph, batches_of(x), seed=seed), method)
-    return Calibration(quantize_with_ranges(graph, r, method, desc), r, x[:4], desc)
+    return Calibration(quantize_with_ranges(graph, r, method, desc), r, x[:4], desc,
+                       f"the first {min(4, len(x))} calibration inputs")
 
 
 def calibrate(cfg: RunConfig, loaded: LoadedGraph) -> Calibration:
@@ -129,7 +131,9 @@ def calibrate(cfg: RunConfig, loaded: LoadedGraph) -> Calibration:
         r = {t: Range(float(lo), float(hi)) for t, (lo, hi) in data["ranges"].items()}
         if all(n.output in r for n in loaded.graph.nodes) and loaded.graph.input in r:
             desc = f"ranges stored in {stored.name} ({data['description']})"
-            return Calibration(quantize_with_ranges(loaded.graph, r, cfg.method, desc), r, sample, desc)
+            return Calibration(quantize_with_ranges(loaded.graph, r, cfg.method, desc), r, sample, desc,
+                               f"{len(sample)} random standard-normal inputs (no --data given): SQNR on real images "
+                               "needs --data")
     cal = random_calibration(32, loaded.resolution, cfg.seed)
     desc = cal.source + "; no --data given and no stored calibration for this checkpoint"
     return _from_inputs(loaded.graph, cal.images, cfg.method, desc, cfg.seed)
@@ -220,7 +224,7 @@ def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
     files.append(tflite)
     qrep = quant_report(loaded.graph, cal.qgraph, cal.sample, {
         "source": loaded.source, "resolution": loaded.resolution, "num_classes": loaded.num_classes,
-        "calibration": cal.description, "tflite_path": str(tflite)})
+        "calibration": cal.description, "sqnr_inputs": cal.sample_description, "tflite_path": str(tflite)})
     _write(out, "quantization_report.json", qrep, files)
     if cfg.save_calibration:
         stored = calibration_file(cfg.source.checkpoint, loaded.resolution, cfg.method)

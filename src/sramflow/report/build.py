@@ -52,7 +52,8 @@ def _quant_section(a: dict[str, Any], out: Path, files: list[Path]) -> Section:
             ["logit SQNR", f"{e2e['logit_sqnr_db']:.1f} dB"],
             ["LiteRT BUILTIN_REF tensors compared / mismatched",
              f"{v['tensors_compared']} / {v['tensors_mismatched']} (max |diff| {v['max_abs_diff']})"]]
-    return Section("Quantization (TFLite int8 spec)", [q["spec"]], [Table(["", ""], rows), img])
+    notes = [q["spec"]] + ([f"SQNR and agreement measured on {q['sqnr_inputs']}."] if q.get("sqnr_inputs") else [])
+    return Section("Quantization (TFLite int8 spec)", notes, [Table(["", ""], rows), img])
 
 
 def _sram_section(a: dict[str, Any]) -> Section:
