@@ -120,3 +120,33 @@ def test_softmax_params_follow_litert_prepare() -> None:
     assert softmax_params(1.0) == (1 << 30, 27, -15)
     assert softmax_params(0.0625) == (1 << 30, 23, -248)
     assert softmax_params(100.0) == ((1 << 31) - 1, 31, 0)
+
+
+def test_fused_requantization_exponents_ties_and_extremes() -> None:
+    """The one-floor fused path (e <= FUSED_MAX_EXPONENT) == the int64 gemmlowp path at every exponent it
+    takes, on exact ties of both roundings, both signs, zero, and accumulators at the 2^21 float-path limit;
+    past the limit the two-floor path runs and must agree too."""
+    from sramflow.reference.requant import (FLOAT_PATH_LIMIT, FUSED_MAX_EXPONENT, clamp_to_int8,
+                                            requantize_per_channel, wrap_int32)
+
+    rng = np.random.default_rng(11)
+    for e in range(0, FUSED_MAX_EXPONENT + 3):
+        for trial in range(30):
+            c = 4
+            pairs = [quantize_multiplier(float(r) * 2.0 ** -e) for r in rng.uniform(0.5, 1.0, c)]
+            pairs[0] = quantize_multiplier(2.0 ** -(e + 1))  # M = 2^30: y lands on exact halves
+            m, s = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+            lim = FLOAT_PATH_LIMIT // 2 - 1
+            bias = rng.integers(-lim, lim, c)
+            base = rng.integers(-lim, lim, (256, c))
+            ties = (rng.integers(-(1 << 12), 1 << 12, (256, c)) << max(e - 1, 0)) - bias  # (acc + bias) on 2^(e-1) grid
+            acc = np.concatenate([base, ties, np.full((1, c), lim), np.full((1, c), -lim), -bias[None]])
+            acc = np.clip(acc, -lim, lim)
+            zp = int(rng.integers(-128, 128))
+            lo, hi = sorted(int(v) for v in rng.integers(-128, 128, 2)) if trial % 3 == 0 else (-128, 127)
+            want = clamp_to_int8(multiply_by_quantized_multiplier(wrap_int32(acc + bias), m, s) + zp, lo, hi)
+            for dtype in (np.int64, np.float64, np.float32):
+                a = acc.astype(dtype)
+                if dtype is np.float32 and not np.array_equal(a.astype(np.int64), acc):
+                    continue
+                assert np.array_equal(requantize_per_channel(a, bias, m, s, zp, lo, hi), want), (e, trial, dtype)

@@ -20,6 +20,7 @@ from sramflow.reference.requant import clamp_to_int8, requantize_per_channel
 Pads = tuple[int, int, int, int]  # top, left, bottom, right
 Pair = tuple[int, int]
 MAX_CENTERED = 256  # |q - zp| <= 255 for int8 q and zp
+DEPTHWISE_BLOCK = 1 << 15  # float elements of one depthwise accumulator block
 
 
 def out_size(size: int, k: int, stride: int, dilation: int, pad_before: int, pad_after: int) -> int:
@@ -108,16 +109,24 @@ def depthwise_conv2d(x: np.ndarray, x_zp: int, w: np.ndarray, bias: np.ndarray, 
     xp = centered(x, x_zp, pads, dtype)
     if co != c:
         xp = np.repeat(xp, co // c, axis=3)
-    taps = w[:, 0].astype(dtype)  # (Cout, kh, kw)
-    acc = np.zeros((x.shape[0], oh, ow, co), dtype)
-    tmp = np.empty_like(acc)
+    taps = np.ascontiguousarray(w[:, 0].transpose(1, 2, 0), dtype)  # (kh, kw, Cout)
+    n = x.shape[0]
+    acc = np.empty((n, oh, ow, co), dtype)
     sh, sw = strides
-    for i in range(kh):
-        for j in range(kw):
-            r0, c0 = i * dilations[0], j * dilations[1]
-            sl = xp[:, r0:r0 + sh * (oh - 1) + 1:sh, c0:c0 + sw * (ow - 1) + 1:sw, :]
-            np.multiply(sl, taps[:, i, j], out=tmp)
-            acc += tmp
+    rows = max(1, DEPTHWISE_BLOCK // max(1, n * ow * co))  # output rows per block: acc and tmp stay in cache
+    tmp = np.empty((n, min(rows, oh), ow, co), dtype)
+    for r in range(0, oh, rows):
+        k = min(rows, oh - r)
+        a, tb = acc[:, r:r + k], tmp[:, :k]
+        for i in range(kh):
+            for j in range(kw):
+                r0, c0 = r * sh + i * dilations[0], j * dilations[1]
+                sl = xp[:, r0:r0 + sh * (k - 1) + 1:sh, c0:c0 + sw * (ow - 1) + 1:sw, :]
+                if i == 0 and j == 0:
+                    np.multiply(sl, taps[0, 0], out=a)
+                else:
+                    np.multiply(sl, taps[i, j], out=tb)
+                    a += tb
     return requantize_per_channel(acc, bias, multiplier, shift, out_zp, act_min, act_max)
 
 
