@@ -74,7 +74,8 @@ def pairwise_table(fn, zp1: int, zp2: int) -> np.ndarray:  # noqa: ANN001
 
 def lookup_pairwise(table: np.ndarray, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
     a, b = np.broadcast_arrays(x1.view(np.uint8), x2.view(np.uint8))
-    idx = a.astype(np.intp) << 8
+    idx = a.astype(np.intp)
+    idx <<= 8  # in place: one index array, not two
     idx |= b
     return np.take(table.reshape(-1), idx)
 
