@@ -105,7 +105,11 @@ def _from_inputs(graph: Any, x: np.ndarray, method: str, desc: str, seed: int) -
     from sramflow.quant.calibrate import collect_stats, ranges
     from sramflow.quant.quantize import quantize_with_ranges
 
-    r = ranges(collect_stats(graph, batches_of(x), seed=seed), method)
+    from tqdm import tqdm
+
+    batch = 16
+    bar = tqdm(batches_of(x, batch), total=-(-len(x) // batch), desc="calibrate", unit="batch", leave=False)
+    r = ranges(collect_stats(graph, bar, seed=seed), method)
     return Calibration(quantize_with_ranges(graph, r, method, desc), r, x[:4], desc,
                        f"the first {min(4, len(x))} calibration inputs")
 
