@@ -12,19 +12,20 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from collections.abc import Sequence
 
 from sramflow.errors import SramflowError  # noqa: E402
-from sramflow.train.loop import TrainConfig  # noqa: E402
+from sramflow.train.loop import QATConfig, TrainConfig  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig(data="")
+    q = QATConfig(data="", qat_from="")
     p = argparse.ArgumentParser(prog="python -m sramflow.train", description="Fine-tune the HAM10000 reference checkpoint.")
     p.add_argument("--data", required=True, help="HAM10000 folder (metadata CSV + images, found recursively)")
     p.add_argument("--model", default=d.model, choices=["efficientnet_b0", "efficientnet_lite0"])
     p.add_argument("--resolution", type=int, default=d.resolution)
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--lr", type=float, default=None, help=f"default {d.lr} (QAT: {q.lr})")
+    p.add_argument("--weight-decay", type=float, default=None, help=f"default {d.weight_decay} (QAT: {q.weight_decay})")
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
     p.add_argument("--balance-alpha", type=float, default=d.balance_alpha)
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
@@ -33,16 +34,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-file", default=d.split_file, help="read if it exists, else written")
     p.add_argument("--out", default=d.out)
     p.add_argument("--no-logit-adjust", action="store_true")
+    g = p.add_argument_group("quantization-aware fine-tuning (sramflow.train.qat)")
+    g.add_argument("--qat-from", default=None, help="trained checkpoint: run the QAT stage from it instead of base training")
+    g.add_argument("--qat-epochs", type=float, default=q.epochs, help="QAT length in epochs (fractions allowed)")
+    g.add_argument("--qat-distill", type=float, default=q.distill,
+                   help="weight of the KL to the float teacher (the --qat-from model); 1 - it on the label loss")
+    g.add_argument("--qat-momentum", type=float, default=q.momentum, help="EMA momentum of the activation ranges")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    from sramflow.train.loop import train
+    from sramflow.train.loop import train, train_qat
 
+    if a.qat_from:
+        q = QATConfig(
+            data=a.data, qat_from=a.qat_from, model=a.model, resolution=a.resolution, epochs=a.qat_epochs,
+            batch_size=a.batch_size, lr=QATConfig.lr if a.lr is None else a.lr,
+            weight_decay=QATConfig.weight_decay if a.weight_decay is None else a.weight_decay,
+            label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha, distill=a.qat_distill,
+            momentum=a.qat_momentum, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
+        )
+        try:
+            train_qat(q)
+        except SramflowError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     cfg = TrainConfig(
-        data=a.data, model=a.model, resolution=a.resolution, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
-        weight_decay=a.weight_decay, label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha,
+        data=a.data, model=a.model, resolution=a.resolution, epochs=a.epochs, batch_size=a.batch_size,
+        lr=TrainConfig.lr if a.lr is None else a.lr,
+        weight_decay=TrainConfig.weight_decay if a.weight_decay is None else a.weight_decay, label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha,
         warmup_steps=a.warmup_steps, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
         logit_adjust=not a.no_logit_adjust,
     )

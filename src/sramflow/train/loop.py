@@ -268,3 +268,121 @@ def _write_metrics(out: Path, cfg: TrainConfig, history: list[dict], result: dic
     path = out / f"{cfg.model}_ham10000.metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+@dataclass(frozen=True)
+class QATConfig:
+    """Quantization-aware fine-tuning of a trained checkpoint (``sramflow.train.qat``)."""
+
+    data: str
+    qat_from: str
+    model: str = "efficientnet_b0"
+    resolution: int = 128
+    epochs: float = 1.0  # fractions allowed: steps = round(epochs * len(train) / batch)
+    batch_size: int = 32
+    lr: float = 3e-5
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.1
+    balance_alpha: float = 0.5
+    distill: float = 0.0  # weight of KL(float teacher || QAT student); 1 - distill on the label loss
+    momentum: float = 0.95  # EMA of the activation ranges
+    init_batches: int = 4
+    seed: int = 0
+    threads: int = 2
+    split_file: str = "weights/ham10000_split.json"
+    out: str = "weights"
+
+
+def train_qat(cfg: QATConfig) -> dict:
+    """Fine-tune ``cfg.qat_from`` with fake quantization (BN frozen, constant-then-cosine low LR), save the float weights.
+
+    No epoch selection: the last step's weights are saved. Validation float metrics are logged; INT8
+    metrics come from ``sramflow evaluate`` (the integer reference with its own calibration).
+    """
+    from sramflow.models.checkpoint import load_checkpoint
+    from sramflow.train.qat import insert_fake_quant, remove_fake_quant
+
+    t_start = time.time()
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    np_rng = np.random.default_rng(cfg.seed)
+    out = Path(cfg.out)
+    ckpt = out / f"{cfg.model}_ham10000.safetensors"
+    meta = checkpoint_metadata(TrainConfig(data=cfg.data, model=cfg.model, resolution=cfg.resolution,
+                                           split_file=cfg.split_file))
+    model = load_checkpoint(cfg.qat_from, cfg.model, len(LABELS)).model.to(memory_format=torch.channels_last).eval()
+    teacher = None
+    if cfg.distill > 0:
+        teacher = load_checkpoint(cfg.qat_from, cfg.model, len(LABELS)).model.to(memory_format=torch.channels_last).eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+
+    ds = load_ham10000(cfg.data)
+    split = load_or_make_split(ds, cfg.split_file, cfg.seed)
+    parts = {k: select(ds, split, k) for k in ("train", "val")}
+    images, labels, _ = _decode_train(parts["train"], cfg.resolution)
+    val = load_arrays(ham_items(parts["val"]), cfg.resolution, Skipped())
+    _log(f"QAT from {cfg.qat_from}: decoded {len(images)} train, {len(val.names)} val images in {time.time() - t_start:.0f}s")
+    m_before = compute_metrics(val.labels, predict_logits(model, val.x).argmax(1), LABELS)
+
+    weights = _sample_weights(labels, cfg.balance_alpha)
+
+    def batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = np_rng.choice(len(images), size=n, replace=True, p=weights)
+        xb = torch.from_numpy(np.stack([to_array(augment(images[i], rng), cfg.resolution) for i in idx]))
+        return xb.contiguous(memory_format=torch.channels_last), torch.tensor([labels[i] for i in idx], dtype=torch.long)
+
+    # model.eval() throughout: BN uses (and never updates) its running statistics, so folding is exact
+    state = insert_fake_quant(model, cfg.momentum, cfg.seed)
+    state.mode = "init"
+    with torch.no_grad():
+        for _ in range(cfg.init_batches):
+            model(batch(cfg.batch_size)[0])
+    state.finish_init()
+    state.mode = "train"
+    _log(f"fake quant on {len(state.observers)} activation tensors; ranges from {cfg.init_batches} batches")
+
+    steps = max(1, round(cfg.epochs * len(images) / cfg.batch_size))
+    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, 0))
+    ce = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    t0, running = time.time(), 0.0
+    for step in range(steps):
+        xb, yb = batch(cfg.batch_size)
+        logits = model(xb)
+        loss = ce(logits, yb)
+        if teacher is not None:
+            with torch.no_grad():
+                t_logp = torch.log_softmax(teacher(xb), 1)
+            kd = torch.nn.functional.kl_div(torch.log_softmax(logits, 1), t_logp, log_target=True, reduction="batchmean")
+            loss = (1.0 - cfg.distill) * loss + cfg.distill * kd
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        running += float(loss.detach())
+        if (step + 1) % 25 == 0 or step + 1 == steps:
+            _log(f"QAT step {step + 1}/{steps} loss {running / (step + 1):.4f} "
+                 f"({(step + 1) * cfg.batch_size / (time.time() - t0):.1f} img/s)")
+    train_s = time.time() - t0
+    state.mode = "frozen"
+    m_fq = compute_metrics(val.labels, predict_logits(model, val.x).argmax(1), LABELS)
+    remove_fake_quant(state)
+    save_safetensors(model, ckpt, meta)
+    final = load_checkpoint(ckpt, cfg.model, len(LABELS)).model.to(memory_format=torch.channels_last)
+    m_val = compute_metrics(val.labels, predict_logits(final, val.x).argmax(1), LABELS)
+    _log(f"QAT done ({train_s:.0f}s): val float acc {m_before.accuracy:.4f} bal {m_before.balanced_accuracy:.4f} -> "
+         f"{m_val.accuracy:.4f} / {m_val.balanced_accuracy:.4f}; fake-quant val {m_fq.accuracy:.4f} / {m_fq.balanced_accuracy:.4f}")
+    result = {"config": asdict(cfg), "torch": torch.__version__, "steps": steps, "train_s": round(train_s, 1),
+              "wall_time_s": round(time.time() - t_start, 1), "val_before": _summary(m_before),
+              "val_fake_quant": _summary(m_fq), "val": _summary(m_val)}
+    # the base training's metrics (next to --qat-from, else already in --out) plus this stage under "qat"
+    path = out / f"{cfg.model}_ham10000.metrics.json"
+    src = Path(cfg.qat_from).with_name(f"{cfg.model}_ham10000.metrics.json")
+    src = src if src.is_file() else path
+    doc = json.loads(src.read_text()) if src.is_file() else {}
+    doc["qat"] = result
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    return result

@@ -1,0 +1,205 @@
+"""Quantization-aware fine-tuning (QAT) of a trained checkpoint, mirroring the integer pipeline.
+
+The integer reference (``sramflow.quant``, TFLite int8 spec) folds every BatchNorm into its conv,
+quantizes weights per output channel (symmetric int8, [-127, 127], scale max|w|/127) and every
+activation tensor per tensor (asymmetric int8 over a calibrated range that includes 0). This stage
+simulates exactly those roundings in the float forward pass (straight-through estimator), so the
+weights learn to live with per-tensor activation grids:
+
+- Conv + BN: BN is frozen (running statistics, as folding uses them) and folded into the conv; the
+  folded weight is fake-quantized per output channel; the conv output is fake-quantized.
+- SiLU = Sigmoid then Mul: the sigmoid output on the fixed LOGISTIC grid (scale 1/256, zero point
+  -128), the product on its own range.
+- SE: global-average-pool output, fc1 / fc2 outputs, SiLU as above, sigmoid gate at 1/256, the
+  channel multiply; residual Add outputs; the final pool and the classifier (per-channel weights).
+- The input image tensor.
+
+Activation ranges: per-tensor percentile (99.99, as ``sramflow.quant.calibrate``) of a random sample
+of each batch's values (512 per image), started as the mean over a few training batches, then an
+exponential moving average during training. Only the weights are saved: ``sramflow evaluate`` and
+``sramflow run`` calibrate their own ranges, so the checkpoint stays an ordinary float32 state dict.
+
+The fake-quant wiring replaces ``forward`` on the module *instances* (no new submodules, no new
+state-dict keys); :func:`remove_fake_quant` restores the class forwards.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sramflow.models.efficientnet import ConvNormAct, EfficientNet, MBConv, SqueezeExcitation
+
+PERCENTILE = 99.99
+SAMPLES_PER_IMAGE = 512
+LOGISTIC_SCALE = 1.0 / 256.0
+
+
+def _ste(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Forward q, gradient of identity (straight-through estimator)."""
+    return x + (q - x).detach()
+
+
+def fake_quant_range(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """Asymmetric int8 over [lo, hi] (widened to include 0), as ``qparams_from_range``, STE gradient."""
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    scale = max((hi - lo) / 255.0, 1e-8)
+    zp = float(min(max(round(-128.0 - lo / scale), -128), 127))
+    q = torch.clamp(torch.round(x.detach() / scale) + zp, -128.0, 127.0)
+    return _ste(x, (q - zp) * scale)
+
+
+def fake_quant_sigmoid(s: torch.Tensor) -> torch.Tensor:
+    """The LOGISTIC output grid: scale 1/256, zero point -128, i.e. k/256 for k in 0..255."""
+    q = torch.clamp(torch.round(s.detach() / LOGISTIC_SCALE), 0.0, 255.0)
+    return _ste(s, q * LOGISTIC_SCALE)
+
+
+def fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
+    """Per-output-channel symmetric int8 (axis 0), scale max|w| / 127, values in [-127, 127]."""
+    flat = w.detach().reshape(w.shape[0], -1)
+    scale = flat.abs().amax(dim=1).clamp_min(1e-12) / 127.0
+    shape = (-1,) + (1,) * (w.ndim - 1)
+    q = torch.clamp(torch.round(w.detach() / scale.view(shape)), -127.0, 127.0)
+    return _ste(w, q * scale.view(shape))
+
+
+class RangeObserver:
+    """One activation tensor's range: percentile of a per-batch sample, EMA while ``QATState.observing``."""
+
+    def __init__(self, state: QATState, name: str):
+        self.state, self.name = state, name
+        self.lo: float | None = None
+        self.hi: float | None = None
+        self._init: list[tuple[float, float]] = []
+
+    def _batch_range(self, x: torch.Tensor) -> tuple[float, float]:
+        flat = x.detach().reshape(-1).float()
+        k = SAMPLES_PER_IMAGE * max(int(x.shape[0]), 1)
+        if flat.numel() > k:
+            flat = flat[torch.randint(0, flat.numel(), (k,), generator=self.state.gen)]
+        qs = torch.quantile(flat, torch.tensor([1.0 - PERCENTILE / 100.0, PERCENTILE / 100.0]))
+        return min(float(qs[0]), 0.0), max(float(qs[1]), 0.0)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        mode = self.state.mode
+        if mode == "init":
+            self._init.append(self._batch_range(x))
+            return x  # float statistics, like calibration on the float graph
+        if mode == "train":
+            lo, hi = self._batch_range(x)
+            if self.lo is None or self.hi is None:
+                self.lo, self.hi = lo, hi
+            else:
+                m = self.state.momentum
+                self.lo, self.hi = m * self.lo + (1 - m) * lo, m * self.hi + (1 - m) * hi
+        if self.lo is None or self.hi is None:
+            return x
+        return fake_quant_range(x, self.lo, self.hi)
+
+    def finish_init(self) -> None:
+        if self._init:
+            self.lo = sum(r[0] for r in self._init) / len(self._init)
+            self.hi = sum(r[1] for r in self._init) / len(self._init)
+            self._init = []
+
+
+class QATState:
+    """The observers (not part of the model's state dict) and the mode: ``init`` | ``train`` | ``frozen``."""
+
+    def __init__(self, momentum: float = 0.95, seed: int = 0):
+        self.momentum = momentum
+        self.mode = "train"
+        self.gen = torch.Generator().manual_seed(seed)
+        self.observers: dict[str, RangeObserver] = {}
+        self.patched: list[nn.Module] = []
+
+    def obs(self, name: str) -> RangeObserver:
+        self.observers[name] = RangeObserver(self, name)
+        return self.observers[name]
+
+    def finish_init(self) -> None:
+        for o in self.observers.values():
+            o.finish_init()
+
+
+def _folded_conv(seq: ConvNormAct, x: torch.Tensor) -> torch.Tensor:
+    conv, bn = seq[0], seq[1]
+    inv = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # frozen statistics: folding stays consistent
+    w = fake_quant_weight(conv.weight * inv.view(-1, 1, 1, 1))
+    b = bn.bias - bn.running_mean * inv
+    if conv.bias is not None:
+        b = b + conv.bias * inv
+    return F.conv2d(x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
+def _act(kind: nn.Module | None, y: torch.Tensor, mul_obs: RangeObserver | None) -> torch.Tensor:
+    if kind is None:
+        return y
+    if isinstance(kind, nn.SiLU):
+        assert mul_obs is not None
+        return mul_obs(y * fake_quant_sigmoid(torch.sigmoid(y)))
+    if isinstance(kind, nn.ReLU6):  # fused into the conv by the converter: clamps on the conv's grid
+        return torch.clamp(y, 0.0, 6.0)
+    raise TypeError(f"QAT: unsupported activation {type(kind).__name__}")
+
+
+def _patch(state: QATState, mod: nn.Module, fn: Callable) -> None:
+    mod.forward = types.MethodType(fn, mod)
+    state.patched.append(mod)
+
+
+def insert_fake_quant(model: EfficientNet, momentum: float = 0.95, seed: int = 0) -> QATState:
+    """Wire fake quantization into ``model`` in place; returns the state holding the observers."""
+    state = QATState(momentum, seed)
+    for name, mod in model.named_modules():
+        if isinstance(mod, ConvNormAct):
+            out_obs = state.obs(f"{name}.conv")
+            act = mod[2] if len(mod) > 2 else None
+            mul_obs = state.obs(f"{name}.act") if isinstance(act, nn.SiLU) else None
+
+            def f_cna(self, x, out_obs=out_obs, act=act, mul_obs=mul_obs):  # noqa: ANN001, ANN202
+                return _act(act, out_obs(_folded_conv(self, x)), mul_obs)
+            _patch(state, mod, f_cna)
+        elif isinstance(mod, SqueezeExcitation):
+            o_pool, o_fc1, o_act, o_fc2, o_mul = (state.obs(f"{name}.{k}") for k in ("pool", "fc1", "act", "fc2", "mul"))
+
+            def f_se(self, x, o_pool=o_pool, o_fc1=o_fc1, o_act=o_act, o_fc2=o_fc2, o_mul=o_mul):  # noqa: ANN001, ANN202
+                s = o_pool(self.avgpool(x))
+                s = o_fc1(F.conv2d(s, fake_quant_weight(self.fc1.weight), self.fc1.bias))
+                s = _act(self.activation, s, o_act)
+                s = o_fc2(F.conv2d(s, fake_quant_weight(self.fc2.weight), self.fc2.bias))
+                return o_mul(x * fake_quant_sigmoid(torch.sigmoid(s)))
+            _patch(state, mod, f_se)
+        elif isinstance(mod, MBConv) and mod.use_residual:
+            o_add = state.obs(f"{name}.add")
+
+            def f_mb(self, x, o_add=o_add):  # noqa: ANN001, ANN202
+                return o_add(x + self.block(x))
+            _patch(state, mod, f_mb)
+    o_in, o_pool, o_fc = state.obs("input"), state.obs("pool"), state.obs("classifier")
+
+    def f_net(self, x, o_in=o_in, o_pool=o_pool, o_fc=o_fc):  # noqa: ANN001, ANN202
+        h = o_pool(self.avgpool(self.features(o_in(x))))
+        h = self.classifier[0](torch.flatten(h, 1))
+        lin = self.classifier[1]
+        return o_fc(F.linear(h, fake_quant_weight(lin.weight), lin.bias))
+    _patch(state, model, f_net)
+    return state
+
+
+def remove_fake_quant(state: QATState) -> None:
+    for mod in state.patched:
+        del mod.forward
+    state.patched = []
+
+
+def freeze_bn(model: nn.Module) -> None:
+    """BN in eval mode (running statistics) and its statistics never updated; dropout stays as the mode says."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()

@@ -1,0 +1,101 @@
+"""The QAT stage on a tiny synthetic HAM10000 at 32 px: fake quant wires in, trains, the checkpoint loads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sramflow.data.ham10000 import LABELS
+from sramflow.eval.evaluate import checkpoint_header
+from sramflow.models.checkpoint import load_checkpoint
+from sramflow.models.efficientnet import build_model
+from sramflow.train.__main__ import main
+from sramflow.train.loop import TrainConfig, checkpoint_metadata, save_safetensors
+from sramflow.train.qat import (fake_quant_range, fake_quant_sigmoid, fake_quant_weight, insert_fake_quant,
+                                remove_fake_quant)
+
+
+def _ham(root: Path, n: int = 56) -> None:
+    rows = []
+    for k in range(n):
+        rows.append(f"HAM_{k // 2},ISIC_{k:07d},{LABELS[(k // 2) % 7]},histo,50,male,back\n")
+        p = root / "imgs" / f"ISIC_{k:07d}.jpg"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.random.default_rng(k).integers(0, 255, (15, 20, 3), dtype=np.uint8)).save(p)
+    (root / "HAM10000_metadata.csv").write_text("lesion_id,image_id,dx,dx_type,age,sex,localization\n" + "".join(rows))
+
+
+def test_fake_quant_grids() -> None:
+    x = torch.linspace(-1.0, 3.0, 1001, requires_grad=True)
+    q = fake_quant_range(x, -1.0, 3.0)
+    assert len(torch.unique(q.detach())) <= 256
+    assert torch.allclose(q.detach(), x.detach(), atol=4.0 / 255 / 2 + 1e-6)
+    q.sum().backward()
+    assert torch.all(x.grad == 1.0)  # straight-through
+    s = fake_quant_sigmoid(torch.sigmoid(torch.linspace(-8, 8, 999)))
+    assert torch.allclose(s * 256, torch.round(s * 256)) and float(s.max()) <= 255 / 256
+    w = torch.randn(4, 3, 3, 3)
+    wq = fake_quant_weight(w)
+    scale = w.abs().amax(dim=(1, 2, 3)) / 127
+    k = wq / scale.view(-1, 1, 1, 1)
+    assert torch.allclose(k, torch.round(k), atol=1e-4) and float(k.abs().max()) <= 127 + 1e-4
+
+
+def test_insert_and_remove_keep_state_dict() -> None:
+    m = build_model("efficientnet_b0", 7).eval()
+    keys = list(m.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        ref = m(x)
+    st = insert_fake_quant(m)
+    assert list(m.state_dict()) == keys and len(st.observers) > 100
+    st.mode = "init"
+    with torch.no_grad():
+        m(x)
+    st.finish_init()
+    st.mode = "frozen"
+    with torch.no_grad():
+        fq = m(x)
+    assert not torch.equal(fq, ref) and torch.isfinite(fq).all()
+    remove_fake_quant(st)
+    with torch.no_grad():
+        assert torch.equal(m(x), ref)
+
+
+def test_qat_stage_end_to_end(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    _ham(tmp_path / "d")
+    out = tmp_path / "w"
+    base = out / "base.safetensors"
+    cfg = TrainConfig(data="", resolution=32, split_file=str(out / "split.json"))
+    save_safetensors(build_model("efficientnet_b0", 7), base, checkpoint_metadata(cfg))
+    rc = main(["--data", str(tmp_path / "d"), "--qat-from", str(base), "--qat-epochs", "0.2", "--resolution", "32",
+               "--batch-size", "8", "--lr", "1e-3", "--threads", "1", "--out", str(out), "--split-file", str(out / "split.json")])
+    assert rc == 0
+    ckpt = out / "efficientnet_b0_ham10000.safetensors"
+    loaded = load_checkpoint(ckpt)
+    assert loaded.info.model == "efficientnet_b0" and loaded.info.num_classes == 7
+    assert checkpoint_header(str(ckpt)) == checkpoint_header(str(base))
+    doc = json.loads((out / "efficientnet_b0_ham10000.metrics.json").read_text())
+    assert doc["qat"]["steps"] == 1 and np.isfinite(doc["qat"]["train_s"])
+    before = load_checkpoint(base).model.state_dict()
+    after = loaded.model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before if after[k].is_floating_point())
+    assert all(torch.equal(before[k], after[k]) for k in before if "running_" in k)  # BN statistics frozen
+
+
+@pytest.mark.parametrize("distill", [0.5])
+def test_qat_distill_runs(tmp_path: Path, distill: float) -> None:
+    _ham(tmp_path / "d")
+    out = tmp_path / "w"
+    base = out / "base.safetensors"
+    save_safetensors(build_model("efficientnet_b0", 7), base, checkpoint_metadata(TrainConfig(data="", resolution=32)))
+    rc = main(["--data", str(tmp_path / "d"), "--qat-from", str(base), "--qat-epochs", "0.2", "--resolution", "32",
+               "--batch-size", "8", "--qat-distill", str(distill), "--threads", "1", "--out", str(out),
+               "--split-file", str(out / "split.json")])
+    assert rc == 0 and (out / "efficientnet_b0_ham10000.safetensors").is_file()
