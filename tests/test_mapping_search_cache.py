@@ -71,3 +71,30 @@ def test_smaller_srams_filter_the_largest_table_exactly(objective: str) -> None:
             got = search_conv(shape, hw, objective, cache)
             assert (got.tiling, got.buffers, got.counts) == (want.tiling, want.buffers, want.counts), (words, shape)
     assert cache.derived > 0 and cache.misses == len(SHAPES)
+
+
+@pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
+def test_tables_shared_by_burst_sizes_choose_as_the_reference(objective: str) -> None:
+    """One build for several burst sizes (``TilingCache.burst_sizes``): each burst size's table is a superset of
+    its own, and the choice, schedule and counts equal the plain exhaustive search for every burst size, also for
+    smaller SRAMs filtered from the shared table."""
+    src = Source("assumed", "test")
+    cache = TilingCache()
+    cache.burst_sizes = (0, 8, 32, 64)
+    for words in (1024, 256, 64):
+        hw = make_hw(accumulators=16, words=words, ports="1rw1r", double=True)
+        hw = dataclasses.replace(hw, sram=(dataclasses.replace(hw.main_sram, idle_energy_pj_per_cycle=0.3),))
+        for burst in cache.burst_sizes:
+            off = OffchipMemory("o", "abstract", 1.0, 3, 10.0, 12.0, 1.0, src, burst_bytes=burst)
+            h = dataclasses.replace(hw, offchip=off)
+            for shape in SHAPES:
+                try:
+                    want = search_conv_reference(shape, h, objective)
+                except MappingError:
+                    with pytest.raises(MappingError):
+                        search_conv(shape, h, objective, cache)
+                    continue
+                got = search_conv(shape, h, objective, cache)
+                assert (got.tiling, got.buffers, got.counts) == (want.tiling, want.buffers, want.counts), \
+                    (words, burst, shape.name)
+    assert cache.misses == len(SHAPES)  # one build per shape served all four burst sizes and the smaller SRAMs

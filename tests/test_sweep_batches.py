@@ -16,7 +16,7 @@ def _tasks(raw: dict) -> list:
 
 
 def _group(t) -> tuple:  # noqa: ANN001
-    return R._reuse_order(t)[:-1]
+    return R._tiling_group(t)
 
 
 def test_each_tiling_group_is_in_one_batch() -> None:
@@ -38,3 +38,13 @@ def test_a_group_larger_than_the_cap_is_split(monkeypatch) -> None:  # noqa: ANN
     batches = R._batches(tasks, 2)
     assert [len(b) for b in batches] == [5, 5, 2]
     assert list(itertools.chain(*batches)) == tasks
+
+
+def test_a_group_spans_its_burst_sizes_and_each_task_knows_them() -> None:
+    tasks = R._with_group_bursts(_tasks({"sram_words": [128, 256], "macs_per_cycle": [8, 16],
+                                          "offchip": ["qspi-psram", "lpddr4"]}))
+    assert len({_group(t) for t in tasks}) == 2
+    sizes = {t.hw.offchip.burst_bytes for t in tasks}
+    assert len(sizes) == 2 and all(t.burst_sizes == tuple(sorted(sizes)) for t in tasks)
+    batches = R._batches(tasks, 2)
+    assert all(len({_group(t) for t in b}) == 1 for b in batches)

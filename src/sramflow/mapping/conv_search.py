@@ -23,9 +23,10 @@ import numpy as np
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    LOOPS, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts, class_sums, conv_counts,
-    footprint_words, keeps, spills, step_sizes, trips, unit_counts,
+    BIAS_BYTES, LOOPS, PSUM_BYTES, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts, class_sums,
+    conv_counts, footprint_words, keeps, spills, step_sizes, trips, unit_counts,
 )
+from sramflow.mapping.counts import ceil_div
 from sramflow.mapping.schedule import allocate
 from sramflow.mapping.table_price import best_row
 from sramflow.sim.cost import TOTALS
@@ -215,14 +216,59 @@ def _dominated(v: np.ndarray, fits: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool):  # noqa: ANN202
-    """Fitting rows in enumeration order: (order index, double, candidate index, priced counts) per block."""
+def _burst_class_sums(shape: ConvShape, t: dict, burst_bytes: int) -> dict:
+    """The four burst quantities of ``conv.class_sums`` (``w_bursts``, ``b_bursts``, ``o_bursts``, ``p_bursts``,
+    the only ones that depend on the burst size) for another burst size: the same per-step formulas as
+    ``conv.step_sizes`` summed over the same classes (integers: the same values)."""
+    e = shape.extents
+    sizes, counts, trip = {}, {}, {}
+    for i, d in enumerate("gkchw"):
+        tile = np.asarray(t[d])
+        n = ceil_div(e[d], tile)
+        shp = [1] * 5 + list(tile.shape)
+        shp[i] = 2
+        sizes[d] = np.stack([tile, e[d] - (n - 1) * tile]).reshape(shp)
+        counts[d] = np.stack([n - 1, np.ones_like(n)]).reshape(shp)
+        trip[d] = n
+    s = sizes
+    khw = shape.kernel_h * shape.kernel_w
+    pix = s["g"] * s["h"] * s["w"]
+    out_n = pix * s["k"]
+    w_per_k = 0 if shape.pool_op else s["g"] * s["c"] * khw
+    b_per_k = s["g"] * BIAS_BYTES if shape.has_bias else 0 * s["g"]
+    q = {"w_bursts": bursts(ceil_div(s["k"] * w_per_k * shape.weight_bits, 8), burst_bytes) * (w_per_k > 0),
+         "b_bursts": bursts(s["k"] * b_per_k, burst_bytes) * (b_per_k > 0),
+         "o_bursts": bursts(out_n, burst_bytes),
+         "p_bursts": bursts(out_n * PSUM_BYTES, burst_bytes)}
+    out = {}
+    for key, v in q.items():
+        v = np.asarray(v)
+        w = 1
+        for i, d in enumerate("gkchw"):
+            w = w * (counts[d] if v.ndim > i and v.shape[i] == 2 else trip[d])
+        prod = np.asarray(w * v)
+        out[key] = prod.sum(axis=tuple(range(min(5, prod.ndim)))) if prod.ndim else prod
+    return out
+
+
+def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, extra_bursts: tuple = ()):  # noqa: ANN202
+    """Fitting rows in enumeration order: (order index, double, candidate index, priced counts) per block.
+    ``extra_bursts``: other burst sizes whose ``dma_bursts`` (the only count that depends on the burst size) are
+    added as ``dma_bursts@<size>`` columns; they take part in the dominance pruning (a row is dropped only when
+    dominated in every burst column)."""
     ak = acc_k(t, hwp)
     pre = {"clipped": _clipped(shape, t), "ak": ak, "in_b": _in_bursts(shape, t, hwp.burst_bytes),
            "cs": class_sums(shape, hwp, t, ak), "q": step_sizes(shape, hwp, t, ak)}
     q = pre["q"]
     per_order = [_order_counts(shape, hwp, t, pre, order) for order in orders]
-    v = np.stack([np.stack([c[k] for k in ORDER_DEPENDENT], axis=1) for c, _ in per_order], axis=1) if prune \
+    for b in extra_bursts:
+        pre_b = pre | {"in_b": _in_bursts(shape, t, b), "cs": pre["cs"] | _burst_class_sums(shape, t, b)}
+        hwp_b = dataclasses.replace(hwp, burst_bytes=b)
+        for (c, _), order in zip(per_order, orders):
+            c[f"dma_bursts@{b}"] = _order_counts(shape, hwp_b, t, pre_b, order)[0]["dma_bursts"]
+    fields = (*PRICED, *(f"dma_bursts@{b}" for b in extra_bursts))
+    dep = (*ORDER_DEPENDENT, *(f"dma_bursts@{b}" for b in extra_bursts))
+    v = np.stack([np.stack([c[k] for k in dep], axis=1) for c, _ in per_order], axis=1) if prune \
         else None
     blocks, fps = {}, {}
     for double in ((False, True) if hwp.double_buffering else (False,)):
@@ -235,7 +281,7 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool):
     for oi, (c, _) in enumerate(per_order):
         for double, keep in blocks.items():
             idx = np.flatnonzero(keep[:, oi])
-            yield oi, double, idx, {k: c[k][idx] for k in PRICED} | {"footprint_words": fps[double][idx, oi]}
+            yield oi, double, idx, {k: c[k][idx] for k in fields} | {"footprint_words": fps[double][idx, oi]}
 
 
 def _first_of_equal_rows(mat: np.ndarray) -> np.ndarray:
@@ -254,23 +300,41 @@ def _first_of_equal_rows(mat: np.ndarray) -> np.ndarray:
 def tiling_table(shape: ConvShape, hwp: HwParams, prune: bool = True) -> TilingTable:
     """``prune``: drop rows dominated in every priced count by a fitting row of an earlier loop order of the
     same tile (valid for hardware on which the pricing is monotone, see ``monotone_pricing``)."""
+    return tiling_tables(shape, hwp, (hwp.burst_bytes,), prune)[hwp.burst_bytes]
+
+
+def tiling_tables(shape: ConvShape, hwp: HwParams, burst_sizes: tuple[int, ...],
+                  prune: bool = True) -> dict[int, TilingTable]:
+    """One table per burst size in ``burst_sizes`` (``hwp.burst_bytes`` among them), built once: the rows are
+    shared and only ``dma_bursts`` differs. Rows are pruned (duplicates, dominated rows) only when that holds in
+    every burst column, so each table is a superset of the single-burst ``tiling_table``; its extra rows are
+    never chosen (each is equal to or dominated by a row of lower rank for its own burst size, which prices no
+    worse and wins the tie-break), so ``best_row`` picks the same row."""
+    if hwp.burst_bytes not in burst_sizes:
+        raise ValueError(f"burst size {hwp.burst_bytes} not among {burst_sizes}")
+    extra = tuple(sorted({b for b in burst_sizes if b != hwp.burst_bytes}))
     t = _candidates(shape, hwp)
     orders = tuple(_orders(shape))
     ak = acc_k(t, hwp)
-    parts = list(_rows(shape, hwp, t, orders, prune)) if t["g"].size else []
+    parts = list(_rows(shape, hwp, t, orders, prune, extra)) if t["g"].size else []
     cand = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
     order_index = np.concatenate([np.full(p[2].size, p[0]) for p in parts]) if parts else cand.copy()
     double = np.concatenate([np.full(p[2].size, p[1]) for p in parts]) if parts else np.zeros(0, dtype=bool)
-    cols = {k: np.concatenate([p[3][k] for p in parts]) if parts else cand.copy() for k in (*PRICED, "footprint_words")}
+    names = (*PRICED, *(f"dma_bursts@{b}" for b in extra), "footprint_words")
+    cols = {k: np.concatenate([p[3][k] for p in parts]) if parts else cand.copy() for k in names}
     keep = _first_of_equal_rows(np.stack([double.astype(np.int64), *cols.values()], axis=1))
     grid = np.stack([t[d] for d in "gkchw"], axis=1) if t["g"].size else np.zeros((0, 5), dtype=np.int64)
     fp = cols.pop("footprint_words")
     keep = keep[np.argsort(double[keep], kind="stable")]  # single-buffered rows first (``TilingTable``)
-    return TilingTable(orders, grid[cand[keep]].astype(np.int32), (ak[cand[keep]] if t["g"].size else cand)
-                       .astype(np.int32), order_index[keep].astype(np.int8), double[keep],
-                       _compact({k: v[keep] for k, v in cols.items()}), int(cand.size),
-                       fp[keep].astype(np.int32), hwp.capacity_words, keep.astype(np.int32),
-                       int(np.count_nonzero(~double[keep])))
+    by_burst = {hwp.burst_bytes: cols["dma_bursts"]} | {b: cols.pop(f"dma_bursts@{b}") for b in extra}
+    sizes = grid[cand[keep]].astype(np.int32)
+    group_k = (ak[cand[keep]] if t["g"].size else cand).astype(np.int32)
+    oi, dbl, fpk = order_index[keep].astype(np.int8), double[keep], fp[keep].astype(np.int32)
+    rank, single = keep.astype(np.int32), int(np.count_nonzero(~double[keep]))
+    return {b: TilingTable(orders, sizes, group_k, oi, dbl,
+                           _compact({k: v[keep] for k, v in (cols | {"dma_bursts": by_burst[b]}).items()}),
+                           int(cand.size), fpk, hwp.capacity_words, rank, single)
+            for b in (hwp.burst_bytes, *extra)}
 
 
 def _compact(c: dict[str, np.ndarray]) -> dict[str, np.ndarray | int]:
@@ -302,6 +366,9 @@ class TilingCache:
         self._tables: OrderedDict[tuple[ConvShape, HwParams], TilingTable] = OrderedDict()
         self._largest: dict[tuple[ConvShape, HwParams], tuple[ConvShape, HwParams]] = {}
         self._bytes = 0
+        # burst sizes to build together (``tiling_tables``): a sweep sets those of the current tiling group, so a
+        # miss builds the tables of all of them at once (the others are stored as if built, not counted as misses)
+        self.burst_sizes: tuple[int, ...] = ()
 
     def get(self, shape: ConvShape, hwp: HwParams) -> TilingTable:
         key = (dataclasses.replace(shape, name=""), hwp)
@@ -317,8 +384,17 @@ class TilingCache:
             table = big.within(hwp.capacity_words)
         else:
             self.misses += 1
-            table = tiling_table(shape, hwp)
+            bursts_ = self.burst_sizes if hwp.burst_bytes in self.burst_sizes else (hwp.burst_bytes,)
+            tables = tiling_tables(shape, hwp, bursts_)
+            table = tables.pop(hwp.burst_bytes)
             self._largest[sub] = key
+            for b, other in tables.items():  # the other burst sizes' tables of this build
+                okey = (key[0], dataclasses.replace(hwp, burst_bytes=b))
+                osub = (okey[0], dataclasses.replace(okey[1], capacity_words=0))
+                prev = self._tables.get(self._largest.get(osub, okey))
+                if okey not in self._tables and (prev is None or prev.capacity_words <= hwp.capacity_words):
+                    self._put(okey, other)
+                    self._largest[osub] = okey
         self._put(key, table)
         return table
 

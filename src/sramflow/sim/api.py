@@ -9,18 +9,21 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from sramflow.errors import SramflowError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvSchedule, ConvShape
 from sramflow.mapping.conv_search import search_conv
-from sramflow.mapping.counts import ceil_div
+from sramflow.mapping.counts import Counts, ceil_div
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.vector import VectorSchedule, VectorShape, search_vector
 from sramflow.sim.cost import COMPONENTS, busy_cycles, energy_pj, total_cycles
-from sramflow.sim.results import Bounds, NodeResult
+from sramflow.sim.results import Bounds, NodeResult, offchip_by_operand
 
 OBJECTIVES = ("latency", "energy", "edp")
 Schedule = ConvSchedule | VectorSchedule | FusedSchedule
@@ -106,3 +109,106 @@ def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
     unit = "mac" if isinstance(sch, ConvSchedule) and not sch.shape.pool_op else "vector"
     return NodeResult(name, op, unit, c, main, bool(overlap),
                       cycles, cycles / (hw.clock_mhz * 1e3), energy, bounds(sch, hw), binding)
+
+
+_COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(Counts))
+_UNIQUE: dict[int, tuple[PreparedGraph, tuple, np.ndarray]] = {}  # id(prep) -> (prep, first shapes, node -> shape)
+
+
+def _unique_shapes(prep: PreparedGraph) -> tuple[tuple, np.ndarray]:
+    """The distinct shapes (without names; the first node's shape of each) and each node's index into them,
+    computed once per prepared graph."""
+    hit = _UNIQUE.get(id(prep))
+    if hit is None or hit[0] is not prep:
+        index: dict[object, int] = {}
+        first, idx = [], []
+        for shape in prep.shapes:
+            key = dataclasses.replace(shape, name="")
+            if key not in index:
+                index[key] = len(first)
+                first.append(shape)
+            idx.append(index[key])
+        if len(_UNIQUE) >= 16:
+            _UNIQUE.clear()
+        hit = _UNIQUE[id(prep)] = (prep, tuple(first), np.asarray(idx, dtype=np.int64))
+    return hit[1], hit[2]
+
+
+def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency") -> dict[str, Any]:
+    """``sim.results.total_json`` of ``simulate_prepared(prep, hw, objective).nodes`` without building per-node
+    results: each distinct shape is mapped once and all of them are priced in one vectorized pass with the same
+    formulas (``sim.cost``; element-wise, so the same values), and per-node floats are summed in node order as
+    ``total_json`` sums them (identical totals; ``tests/test_sweep_totals.py``). For sweeps, which need totals."""
+    if objective not in OBJECTIVES:
+        raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    shapes, node_idx = _unique_shapes(prep)
+    schedules = [map_shape(shape, hw, objective) for shape in shapes]
+    u = len(schedules)
+    counts = [sch.counts for sch in schedules]
+    mat = np.array([[getattr(c, f) for f in _COUNT_FIELDS] for c in counts], dtype=np.int64).reshape(u, -1)
+    fused = np.array([isinstance(sch, FusedSchedule) for sch in schedules], dtype=bool)
+    priced = np.flatnonzero(~fused)
+    cd = {f: mat[priced, i] for i, f in enumerate(_COUNT_FIELDS)}
+    overlap = np.array([sch.tiling.double_buffered if isinstance(sch, ConvSchedule) else sch.double_buffered
+                        for sch in (schedules[i] for i in priced)], dtype=bool)
+    busy = busy_cycles(cd, hw)
+    cyc_p = np.asarray(total_cycles(busy, overlap), dtype=np.int64)
+    en_p = energy_pj(cd, hw, cyc_p)
+    cycles = np.zeros(u, dtype=np.int64)
+    cycles[priced] = cyc_p
+    energy = {}
+    for k in COMPONENTS:
+        e = np.zeros(u, dtype=np.float64)
+        e[priced] = np.broadcast_to(np.asarray(en_p[k], dtype=np.float64), (priced.size,))
+        energy[k] = e
+    main_keys = ("offchip", "sram_port", "mac", "vector")
+    main = {k: np.zeros(u, dtype=np.int64) for k in main_keys}
+    for k in main_keys:
+        main[k][priced] = np.asarray(busy[k], dtype=np.int64) if k != "offchip" else busy[k]
+    main_l = {k: v.tolist() for k, v in main.items()}
+    binding, lb, mac_unit, node_uj = [], [], [], []
+    en_l = {k: v.tolist() for k, v in energy.items()}
+    for j, sch in enumerate(schedules):
+        if fused[j]:
+            binding.append("fused")
+            lb.append(0)
+            mac_unit.append(False)
+            node_uj.append(0.0)
+            continue
+        m = {k: main_l[k][j] for k in main_keys}
+        binding.append(max(m, key=lambda k: (m[k], k)))
+        lb.append(bounds(sch, hw).cycles)
+        mac_unit.append(isinstance(sch, ConvSchedule) and not sch.shape.pool_op)
+        node_uj.append(sum(en_l[k][j] for k in COMPONENTS) * 1e-6)
+    nodes = node_idx.tolist()
+    cyc_l = cycles.tolist()
+    cyc = sum(cyc_l[j] for j in nodes)
+    lbt = sum(lb[j] for j in nodes)
+    comp = {k: sum(en_l[k][j] for j in nodes) * 1e-6 for k in COMPONENTS}
+    total_e = sum(comp.values())
+    time_ms = cyc / (hw.clock_mhz * 1e3)
+    tot = Counts(**{f: int(v) for f, v in zip(_COUNT_FIELDS, mat[node_idx].sum(axis=0).tolist())})
+    bind: dict[str, int] = {}
+    for j in nodes:
+        bind[binding[j]] = bind.get(binding[j], 0) + 1
+    cg = [j for j in nodes if mac_unit[j]]
+    return {
+        "nodes": len(nodes),
+        "cycles": cyc,
+        "time_ms": time_ms,
+        "energy_uj": total_e,
+        "energy_uj_by_component": comp,
+        "avg_power_mw": total_e / time_ms if time_ms > 0 else 0.0,
+        "offchip_bytes": offchip_by_operand(tot),
+        "sram_reads": tot.sram_reads,
+        "sram_writes": tot.sram_writes,
+        "macs": tot.macs,
+        "vector_ops": tot.vector_ops + tot.lut_ops,
+        "lower_bound_cycles": lbt,
+        "ratio_to_lower_bound": cyc / lbt if lbt else 1.0,
+        "binding_resource_counts": bind,
+        "conv_gemm_nodes": len(cg),
+        "conv_gemm_cycles": sum(cyc_l[j] for j in cg),
+        "conv_gemm_energy_uj": sum(node_uj[j] for j in cg),
+        "conv_gemm_lower_bound_cycles": sum(lb[j] for j in cg),
+    }

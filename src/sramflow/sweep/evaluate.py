@@ -16,9 +16,8 @@ from typing import Any
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv_search import TILING_CACHE
-from sramflow.sim.api import PreparedGraph, simulate_prepared
+from sramflow.sim.api import PreparedGraph, simulate_totals
 from sramflow.sim.cost import COMPONENTS
-from sramflow.sim.results import total_json
 from sramflow.sweep.hwpoint import timing_problem
 from sramflow.sweep.precision import with_weight_bits
 from sramflow.sweep.store import PointOutcome
@@ -39,6 +38,7 @@ class PointTask:
     hw: HardwareSpec
     weight_bits: Any  # canonical weight_bits (8 when the space does not sweep it)
     assumptions: tuple[str, ...]
+    burst_sizes: tuple[int, ...] = ()  # off-chip burst sizes of this point's tiling group (tables built together)
 
 
 def sram_area_um2(hw: HardwareSpec) -> float:
@@ -47,8 +47,7 @@ def sram_area_um2(hw: HardwareSpec) -> float:
 
 def metrics_of(prep: PreparedGraph, hw: HardwareSpec, objective: str) -> dict[str, Any]:
     """Simulate one point; raises ``MappingError`` when a node cannot be mapped."""
-    res = simulate_prepared(prep, hw, objective)
-    t = total_json(list(res.nodes), hw.clock_mhz)
+    t = simulate_totals(prep, hw, objective)  # = total_json(simulate_prepared(...).nodes), without node results
     off = t["offchip_bytes"]
     return {
         "cycles": t["cycles"], "latency_ms": t["time_ms"], "energy_uj": t["energy_uj"],
@@ -79,6 +78,7 @@ def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> Poin
     c0 = (TILING_CACHE.hits, TILING_CACHE.derived, TILING_CACHE.misses)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     reason = timing_problem(task.hw)
+    TILING_CACHE.burst_sizes = tuple(task.burst_sizes)
     metrics: dict[str, Any] = {}
     if reason is None:
         try:

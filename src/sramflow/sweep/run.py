@@ -6,6 +6,7 @@ once. Only the per-point mapping and pricing runs per point.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import math
@@ -116,12 +117,26 @@ def make_tasks(points: list[Point], base: HardwareSpec, ident: Mapping[str, Any]
     return tasks
 
 
-def _reuse_order(t: PointTask) -> tuple:
-    """Evaluation order (results do not depend on it): points sharing the tiling-relevant hardware numbers
-    together, the largest SRAM first, so each worker's tiling cache serves the rest (``TilingCache``)."""
+def _tiling_group(t: PointTask) -> tuple:
+    """The tiling-relevant hardware numbers but the SRAM size and the burst size: points of one group share
+    their tables (one build serves every burst size of the group, ``conv_search.tiling_tables``; a smaller SRAM
+    filters the largest one's)."""
     m, mac = t.hw.main_sram, t.hw.mac_array
-    return (m.word_bits, mac.macs_per_cycle, mac.accumulators, t.hw.offchip.burst_bytes, str(t.weight_bits),
-            m.double_buffering, -m.total_words)
+    return (m.word_bits, mac.macs_per_cycle, mac.accumulators, str(t.weight_bits), m.double_buffering)
+
+
+def _reuse_order(t: PointTask) -> tuple:
+    """Evaluation order (results do not depend on it): points of one tiling group together, the largest SRAM
+    first, so each worker's tiling cache serves the rest (``TilingCache``)."""
+    return (*_tiling_group(t), -t.hw.main_sram.total_words, t.hw.offchip.burst_bytes)
+
+
+def _with_group_bursts(tasks: list[PointTask]) -> list[PointTask]:
+    """Each task with the burst sizes of its tiling group (``PointTask.burst_sizes``)."""
+    sizes: dict[tuple, set[int]] = {}
+    for t in tasks:
+        sizes.setdefault(_tiling_group(t), set()).add(t.hw.offchip.burst_bytes)
+    return [dataclasses.replace(t, burst_sizes=tuple(sorted(sizes[_tiling_group(t)]))) for t in tasks]
 
 
 GROUP_BATCH_CAP = 48  # points of one tiling group per batch at most (a killed sweep loses at most this much)
@@ -133,7 +148,7 @@ def _batches(tasks: list[PointTask], workers: int) -> list[list[PointTask]]:
     packed together up to the usual batch size, a large one is split only beyond ``GROUP_BATCH_CAP``."""
     size = max(1, min(8, math.ceil(len(tasks) / (workers * 8))))
     out: list[list[PointTask]] = []
-    for _, grp in itertools.groupby(tasks, key=lambda t: _reuse_order(t)[:-1]):
+    for _, grp in itertools.groupby(tasks, key=_tiling_group):
         g = list(grp)
         if out and len(out[-1]) + len(g) <= size:
             out[-1].extend(g)
@@ -155,7 +170,7 @@ def run_sweep(space: SweepSpace, graph: Graph, model_info: Mapping[str, Any], op
     with PointStore(out / DB_NAME) as store:
         unique = list({t.key: t for t in tasks}.values())
         done = store.done_keys(t.key for t in unique)
-        todo = sorted((t for t in unique if t.key not in done), key=_reuse_order)
+        todo = _with_group_bursts(sorted((t for t in unique if t.key not in done), key=_reuse_order))
         run_id = store.start_run(opts.executor, len(points), len(todo))
         counter = _Progress(store, run_id, len(todo), opts.progress,
                             lambda: write_outputs(out, space, points, tasks, store, plots=False))

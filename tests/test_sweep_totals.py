@@ -1,0 +1,83 @@
+"""The sweep's lean path ``sim.api.simulate_totals`` returns exactly ``total_json`` of ``simulate_prepared``
+(every key, floats bit for bit), on a tiny network and, where the benchmark's cached graph exists, on
+EfficientNet-B0 @224."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from sramflow.errors import MappingError
+from sramflow.hw.load import resolve_hw
+from sramflow.mapping.conv_search import TilingCache
+from sramflow.sim.api import prepare_graph, simulate_prepared, simulate_totals
+from sramflow.sim.results import total_json
+from sramflow.sweep.hwpoint import point_hw
+from sramflow.sweep.precision import with_weight_bits
+from sweep_tiny import tiny_graph
+
+POINTS = (
+    {},
+    {"sram_words": 64, "sram_word_bits": 8, "sram_ports": "1rw1r", "offchip": "lpddr4", "clock_mhz": 50},
+    {"sram_words": 512, "sram_word_bits": 32, "sram_banks": 2, "macs_per_cycle": 32, "offchip": "zigzag-offchip"},
+    {"sram_words": 256, "sram_word_bits": 16, "macs_per_cycle": 4, "offchip": "qspi-psram"},
+)
+
+
+def _check(prep, objective: str) -> int:  # noqa: ANN001
+    base = resolve_hw("sky130-design1")
+    checked = 0
+    for p in POINTS:
+        hw = point_hw(base, p).hw
+        try:
+            want = total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)
+        except MappingError as exc:
+            with pytest.raises(MappingError, match=str(exc)[:40]):
+                simulate_totals(prep, hw, objective)
+            continue
+        assert simulate_totals(prep, hw, objective) == want, p
+        checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
+def test_totals_equal_simulate_prepared_tiny(tmp_path, objective: str) -> None:  # noqa: ANN001
+    prep = prepare_graph(tiny_graph(tmp_path))
+    assert _check(prep, objective) > 0
+    assert _check(with_weight_bits(prep, 4), objective) > 0
+
+
+B0 = Path("/tmp/sramflow-bench/b0_224.pkl")
+
+
+@pytest.mark.skipif(not B0.exists(), reason="run benchmarks/bench_sweep.py once to cache the B0 graph")
+@pytest.mark.parametrize("objective", ["latency", "edp"])
+def test_totals_equal_simulate_prepared_b0(objective: str) -> None:
+    with B0.open("rb") as f:
+        graph = pickle.load(f)
+    assert _check(prepare_graph(graph), objective) > 0
+
+
+def test_totals_with_shared_burst_tables_equal_fresh_tables(tmp_path) -> None:  # noqa: ANN001
+    """Tables built for several burst sizes at once give the same totals as tables built per burst size."""
+    from sramflow.mapping.conv_search import TILING_CACHE as cache
+
+    prep = prepare_graph(tiny_graph(tmp_path))
+    base = resolve_hw("sky130-design1")
+    hws = [point_hw(base, {"sram_words": w, "offchip": o}).hw
+           for w in (1024, 256) for o in ("qspi-psram", "lpddr4", "zigzag-offchip")]
+    want = []
+    for hw in hws:
+        cache.__init__()
+        want.append(simulate_totals(prep, hw, "energy"))
+    cache.__init__()
+    cache.burst_sizes = tuple(sorted({h.offchip.burst_bytes for h in hws}))
+    assert len(cache.burst_sizes) == 3
+    try:
+        assert [simulate_totals(prep, hw, "energy") for hw in hws] == want
+        builds = cache.misses
+    finally:
+        cache.__init__()
+    assert builds == 4  # the four Conv/Gemm shapes, once for all burst sizes and both SRAM sizes
