@@ -11,7 +11,6 @@ import pytest
 
 from sramflow.errors import MappingError
 from sramflow.hw.load import resolve_hw
-from sramflow.mapping.conv_search import TilingCache
 from sramflow.sim.api import prepare_graph, simulate_prepared, simulate_totals
 from sramflow.sim.results import total_json
 from sramflow.sweep.hwpoint import point_hw

@@ -361,7 +361,7 @@ class TilingCache:
     filters the largest table built so far (``TilingTable.within``, counted as derived); else it is built (a
     miss)."""
 
-    def __init__(self, max_bytes: int = 512 << 20) -> None:
+    def __init__(self, max_bytes: int = 2 << 30) -> None:
         self.max_bytes, self.hits, self.derived, self.misses = max_bytes, 0, 0, 0
         self._tables: OrderedDict[tuple[ConvShape, HwParams], TilingTable] = OrderedDict()
         self._largest: dict[tuple[ConvShape, HwParams], tuple[ConvShape, HwParams]] = {}
@@ -378,10 +378,12 @@ class TilingCache:
             self._tables.move_to_end(key)
             return table
         sub = (key[0], dataclasses.replace(hwp, capacity_words=0))
-        big = self._tables.get(self._largest.get(sub, key))
+        big_key = self._largest.get(sub, key)
+        big = self._tables.get(big_key)
         if big is not None and big.capacity_words >= hwp.capacity_words:
             self.derived += 1
             table = big.within(hwp.capacity_words)
+            self._tables.move_to_end(big_key)  # keep the source of derived tables recent (LRU)
         else:
             self.misses += 1
             bursts_ = self.burst_sizes if hwp.burst_bytes in self.burst_sizes else (hwp.burst_bytes,)
