@@ -254,10 +254,9 @@ def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None) -> dict:  # noq
     }
 
 
-def class_sums(shape: ConvShape, hw: HwParams, t: dict, ak=None) -> dict:  # noqa: ANN001
-    """Sum over all steps (every (g, k, c, h, w) tile) of each per-step quantity. The 2^5 classes (full or
-    last tile per dimension) sit on five broadcast axes; a quantity that does not depend on a dimension is
-    priced once and weighted by that dimension's trip count instead of its class counts."""
+def tile_classes(shape: ConvShape, t: dict) -> tuple[dict, dict, dict]:
+    """Per loop dimension: (sizes, counts) of its two tile classes (full tiles, the last tile) on five
+    broadcast axes (one per dimension, candidates after them), and its trip count."""
     e = shape.extents
     sizes, counts, trip = {}, {}, {}
     for i, d in enumerate("gkchw"):
@@ -268,6 +267,14 @@ def class_sums(shape: ConvShape, hw: HwParams, t: dict, ak=None) -> dict:  # noq
         sizes[d] = np.stack([tile, e[d] - (n - 1) * tile]).reshape(shp)
         counts[d] = np.stack([n - 1, np.ones_like(n)]).reshape(shp)
         trip[d] = n
+    return sizes, counts, trip
+
+
+def class_sums(shape: ConvShape, hw: HwParams, t: dict, ak=None) -> dict:  # noqa: ANN001
+    """Sum over all steps (every (g, k, c, h, w) tile) of each per-step quantity. The 2^5 classes (full or
+    last tile per dimension) sit on five broadcast axes; a quantity that does not depend on a dimension is
+    priced once and weighted by that dimension's trip count instead of its class counts."""
+    sizes, counts, trip = tile_classes(shape, t)
     q = step_sizes(shape, hw, sizes, ak)
     out = {}
     for key, v in q.items():

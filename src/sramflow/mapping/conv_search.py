@@ -24,7 +24,7 @@ from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
     BIAS_BYTES, LOOPS, PSUM_BYTES, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts, class_sums,
-    conv_counts, footprint_words, keeps, spills, step_sizes, trips, unit_counts,
+    conv_counts, footprint_words, keeps, spills, step_sizes, tile_classes, trips, unit_counts,
 )
 from sramflow.mapping.counts import ceil_div
 from sramflow.mapping.schedule import allocate
@@ -220,16 +220,7 @@ def _burst_class_sums(shape: ConvShape, t: dict, burst_bytes: int) -> dict:
     """The four burst quantities of ``conv.class_sums`` (``w_bursts``, ``b_bursts``, ``o_bursts``, ``p_bursts``,
     the only ones that depend on the burst size) for another burst size: the same per-step formulas as
     ``conv.step_sizes`` summed over the same classes (integers: the same values)."""
-    e = shape.extents
-    sizes, counts, trip = {}, {}, {}
-    for i, d in enumerate("gkchw"):
-        tile = np.asarray(t[d])
-        n = ceil_div(e[d], tile)
-        shp = [1] * 5 + list(tile.shape)
-        shp[i] = 2
-        sizes[d] = np.stack([tile, e[d] - (n - 1) * tile]).reshape(shp)
-        counts[d] = np.stack([n - 1, np.ones_like(n)]).reshape(shp)
-        trip[d] = n
+    sizes, counts, trip = tile_classes(shape, t)
     s = sizes
     khw = shape.kernel_h * shape.kernel_w
     pix = s["g"] * s["h"] * s["w"]
