@@ -99,3 +99,34 @@ def test_qat_distill_runs(tmp_path: Path, distill: float) -> None:
                "--batch-size", "8", "--qat-distill", str(distill), "--threads", "1", "--out", str(out),
                "--split-file", str(out / "split.json")])
     assert rc == 0 and (out / "efficientnet_b0_ham10000.safetensors").is_file()
+
+
+def test_float_forward_switch_and_float_weight_runs(tmp_path: Path) -> None:
+    from sramflow.train.qat import float_forward
+
+    m = build_model("efficientnet_b0", 7).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        ref = m(x)
+    st = insert_fake_quant(m)
+    st.mode = "init"
+    with torch.no_grad():
+        m(x)
+    st.finish_init()
+    st.mode = "train"
+    ranges = {k: (o.lo, o.hi) for k, o in st.observers.items()}
+    with float_forward(st), torch.no_grad():
+        assert torch.equal(m(x), ref)  # plain float forward on the same weights
+    assert {k: (o.lo, o.hi) for k, o in st.observers.items()} == ranges  # observers untouched
+    with torch.no_grad():
+        assert not torch.equal(m(x), ref)  # fake quant back on
+    _ham(tmp_path / "d")
+    out = tmp_path / "w"
+    base = out / "base.safetensors"
+    save_safetensors(build_model("efficientnet_b0", 7), base, checkpoint_metadata(TrainConfig(data="", resolution=32)))
+    rc = main(["--data", str(tmp_path / "d"), "--qat-from", str(base), "--qat-epochs", "0.2", "--resolution", "32",
+               "--batch-size", "8", "--qat-float-weight", "0.5", "--qat-distill", "0.5", "--threads", "1",
+               "--out", str(out), "--split-file", str(out / "split.json")])
+    assert rc == 0
+    doc = json.loads((out / "efficientnet_b0_ham10000.metrics.json").read_text())
+    assert doc["qat"]["config"]["float_weight"] == 0.5 and np.isfinite(doc["qat"]["train_s"])

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--qat-epochs", type=float, default=q.epochs, help="QAT length in epochs (fractions allowed)")
     g.add_argument("--qat-distill", type=float, default=q.distill,
                    help="weight of the KL to the float teacher (the --qat-from model); 1 - it on the label loss")
+    g.add_argument("--qat-float-weight", type=float, default=q.float_weight,
+                   help="a in [0, 1): loss = a * L(float forward) + (1 - a) * L(fake-quant forward), same weights "
+                        "(L: label loss, mixed with --qat-distill if given); 2 forward passes per step")
     g.add_argument("--qat-momentum", type=float, default=q.momentum, help="EMA momentum of the activation ranges")
     return p
 
@@ -53,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch_size=a.batch_size, lr=QATConfig.lr if a.lr is None else a.lr,
             weight_decay=QATConfig.weight_decay if a.weight_decay is None else a.weight_decay,
             label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha, distill=a.qat_distill,
+            float_weight=a.qat_float_weight,
             momentum=a.qat_momentum, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
         )
         try:

@@ -285,6 +285,7 @@ class QATConfig:
     label_smoothing: float = 0.1
     balance_alpha: float = 0.5
     distill: float = 0.0  # weight of KL(float teacher || QAT student); 1 - distill on the label loss
+    float_weight: float = 0.0  # a: loss = a * L(float forward) + (1 - a) * L(fake-quant forward), same weights
     momentum: float = 0.95  # EMA of the activation ranges
     init_batches: int = 4
     seed: int = 0
@@ -300,7 +301,7 @@ def train_qat(cfg: QATConfig) -> dict:
     metrics come from ``sramflow evaluate`` (the integer reference with its own calibration).
     """
     from sramflow.models.checkpoint import load_checkpoint
-    from sramflow.train.qat import insert_fake_quant, remove_fake_quant
+    from sramflow.train.qat import float_forward, insert_fake_quant, remove_fake_quant
 
     t_start = time.time()
     torch.set_num_threads(cfg.threads)
@@ -348,17 +349,32 @@ def train_qat(cfg: QATConfig) -> dict:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, 0))
     ce = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     t0, running = time.time(), 0.0
+    if not 0.0 <= cfg.float_weight < 1.0:
+        raise ValueError(f"float_weight must be in [0, 1), got {cfg.float_weight}")
     for step in range(steps):
         xb, yb = batch(cfg.batch_size)
-        logits = model(xb)
-        loss = ce(logits, yb)
+        t_logp = None
         if teacher is not None:
             with torch.no_grad():
                 t_logp = torch.log_softmax(teacher(xb), 1)
-            kd = torch.nn.functional.kl_div(torch.log_softmax(logits, 1), t_logp, log_target=True, reduction="batchmean")
-            loss = (1.0 - cfg.distill) * loss + cfg.distill * kd
+
+        def objective(logits: torch.Tensor, t_logp: torch.Tensor | None = t_logp, yb: torch.Tensor = yb) -> torch.Tensor:
+            loss = ce(logits, yb)
+            if t_logp is not None:
+                kd = torch.nn.functional.kl_div(torch.log_softmax(logits, 1), t_logp, log_target=True, reduction="batchmean")
+                loss = (1.0 - cfg.distill) * loss + cfg.distill * kd
+            return loss
+
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = (1.0 - cfg.float_weight) * objective(model(xb))
+        if cfg.float_weight > 0:  # the float forward on the same weights stays a target
+            loss.backward()  # free the fake-quant graph before building the float one
+            with float_forward(state):
+                loss_f = cfg.float_weight * objective(model(xb))
+            loss_f.backward()
+            loss = loss.detach() + loss_f.detach()
+        else:
+            loss.backward()
         opt.step()
         sched.step()
         running += float(loss.detach())

@@ -20,13 +20,16 @@ exponential moving average during training. Only the weights are saved: ``sramfl
 ``sramflow run`` calibrate their own ranges, so the checkpoint stays an ordinary float32 state dict.
 
 The fake-quant wiring replaces ``forward`` on the module *instances* (no new submodules, no new
-state-dict keys); :func:`remove_fake_quant` restores the class forwards.
+state-dict keys); :func:`remove_fake_quant` restores the class forwards. ``with float_forward(state):``
+runs the plain float forward (class forwards, observers untouched) on the same weights, for a loss on
+both the float and the fake-quant pass (``--qat-float-weight``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -117,6 +120,7 @@ class QATState:
         self.gen = torch.Generator().manual_seed(seed)
         self.observers: dict[str, RangeObserver] = {}
         self.patched: list[nn.Module] = []
+        self.enabled = True  # False: the patched modules run their class (float) forward
 
     def obs(self, name: str) -> RangeObserver:
         self.observers[name] = RangeObserver(self, name)
@@ -149,8 +153,20 @@ def _act(kind: nn.Module | None, y: torch.Tensor, mul_obs: RangeObserver | None)
 
 
 def _patch(state: QATState, mod: nn.Module, fn: Callable) -> None:
-    mod.forward = types.MethodType(fn, mod)
+    def forward(self, x):  # noqa: ANN001, ANN202
+        return fn(self, x) if state.enabled else type(self).forward(self, x)
+    mod.forward = types.MethodType(forward, mod)
     state.patched.append(mod)
+
+
+@contextlib.contextmanager
+def float_forward(state: QATState) -> Iterator[None]:
+    """Inside: the model runs its plain float forward (no fake quant, observers not updated)."""
+    prev, state.enabled = state.enabled, False
+    try:
+        yield
+    finally:
+        state.enabled = prev
 
 
 def insert_fake_quant(model: EfficientNet, momentum: float = 0.95, seed: int = 0) -> QATState:
