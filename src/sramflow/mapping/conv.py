@@ -276,6 +276,12 @@ def class_sums(shape: ConvShape, hw: HwParams, t: dict, ak=None) -> dict:  # noq
     priced once and weighted by that dimension's trip count instead of its class counts."""
     sizes, counts, trip = tile_classes(shape, t)
     q = step_sizes(shape, hw, sizes, ak)
+    return weighted_class_sums(q, counts, trip)
+
+
+def weighted_class_sums(q: dict, counts: dict, trip: dict) -> dict:
+    """Sum each per-step quantity over the tile classes of ``tile_classes``: a quantity that depends on a
+    dimension (class axis of size 2) is weighted by the class counts, otherwise by the trip count."""
     out = {}
     for key, v in q.items():
         v = np.asarray(v)

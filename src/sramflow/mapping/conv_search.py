@@ -24,7 +24,7 @@ from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
     BIAS_BYTES, LOOPS, PSUM_BYTES, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts, class_sums,
-    conv_counts, footprint_words, keeps, spills, step_sizes, tile_classes, trips, unit_counts,
+    conv_counts, footprint_words, keeps, spills, step_sizes, tile_classes, trips, unit_counts, weighted_class_sums,
 )
 from sramflow.mapping.counts import ceil_div
 from sramflow.mapping.schedule import allocate
@@ -231,15 +231,7 @@ def _burst_class_sums(shape: ConvShape, t: dict, burst_bytes: int) -> dict:
          "b_bursts": bursts(s["k"] * b_per_k, burst_bytes) * (b_per_k > 0),
          "o_bursts": bursts(out_n, burst_bytes),
          "p_bursts": bursts(out_n * PSUM_BYTES, burst_bytes)}
-    out = {}
-    for key, v in q.items():
-        v = np.asarray(v)
-        w = 1
-        for i, d in enumerate("gkchw"):
-            w = w * (counts[d] if v.ndim > i and v.shape[i] == 2 else trip[d])
-        prod = np.asarray(w * v)
-        out[key] = prod.sum(axis=tuple(range(min(5, prod.ndim)))) if prod.ndim else prod
-    return out
+    return weighted_class_sums(q, counts, trip)
 
 
 def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, extra_bursts: tuple = ()):  # noqa: ANN202
