@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from sramflow.data.dataset import Batch, Skipped, ham_items, load_arrays
+from sramflow.data.dataset import Skipped, ham_items, load_arrays
 from sramflow.data.ham10000 import LABELS, Sample, load_ham10000, load_or_make_split, select
 from sramflow.data.preprocess import decode_image, to_array
 from sramflow.errors import DataError
 from sramflow.eval.metrics import Metrics, compute_metrics
-from sramflow.models.efficientnet import EfficientNet, build_model
+from sramflow.models.efficientnet import build_model
 from sramflow.train.augment import augment
 from sramflow.train.pretrained import init_from_lite0
 
@@ -157,14 +157,17 @@ def choose_tau(logits: np.ndarray, labels: np.ndarray, log_prior: np.ndarray) ->
     return best
 
 
-def train(cfg: TrainConfig) -> dict:
+def _start(threads: int, seed: int, out_dir: str, model: str) -> tuple[float, random.Random, np.random.Generator, Path, Path]:
+    """Common start of a training stage: threads, seeds (torch, Python, numpy), output paths, the clock."""
     t_start = time.time()
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
-    np_rng = np.random.default_rng(cfg.seed)
-    out = Path(cfg.out)
-    ckpt = out / f"{cfg.model}_ham10000.safetensors"
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    out = Path(out_dir)
+    return t_start, random.Random(seed), np.random.default_rng(seed), out, out / f"{model}_ham10000.safetensors"
+
+
+def train(cfg: TrainConfig) -> dict:
+    t_start, rng, np_rng, out, ckpt = _start(cfg.threads, cfg.seed, cfg.out, cfg.model)
     meta = checkpoint_metadata(cfg)
 
     ds = load_ham10000(cfg.data)
@@ -303,13 +306,7 @@ def train_qat(cfg: QATConfig) -> dict:
     from sramflow.models.checkpoint import load_checkpoint
     from sramflow.train.qat import float_forward, insert_fake_quant, remove_fake_quant
 
-    t_start = time.time()
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
-    np_rng = np.random.default_rng(cfg.seed)
-    out = Path(cfg.out)
-    ckpt = out / f"{cfg.model}_ham10000.safetensors"
+    t_start, rng, np_rng, out, ckpt = _start(cfg.threads, cfg.seed, cfg.out, cfg.model)
     meta = checkpoint_metadata(TrainConfig(data=cfg.data, model=cfg.model, resolution=cfg.resolution,
                                            split_file=cfg.split_file))
     model = load_checkpoint(cfg.qat_from, cfg.model, len(LABELS)).model.to(memory_format=torch.channels_last).eval()
