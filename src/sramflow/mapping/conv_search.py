@@ -352,6 +352,8 @@ class TilingCache:
         # burst sizes to build together (``tiling_tables``): a sweep sets those of the current tiling group, so a
         # miss builds the tables of all of them at once (the others are stored as if built, not counted as misses)
         self.burst_sizes: tuple[int, ...] = ()
+        # whole-graph pricing plans over these tables (``sim.plan.point_plan``), cleared with the tables
+        self.plans: OrderedDict = OrderedDict()
 
     def get(self, shape: ConvShape, hwp: HwParams) -> TilingTable:
         key = (dataclasses.replace(shape, name=""), hwp)
@@ -404,9 +406,10 @@ def monotone_pricing(hw: HardwareSpec) -> bool:
     return min(m.read_energy_pj, m.write_energy_pj) > m.idle_energy_pj_per_cycle * m.banks
 
 
-def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str,
-                cache: TilingCache | None = TILING_CACHE) -> ConvSchedule:
-    """The best tiling of ``shape`` on ``hw`` for ``objective``; ``cache`` (None: none) keeps the counts."""
+def conv_table(shape: ConvShape, hw: HardwareSpec, cache: TilingCache | None = TILING_CACHE,
+               ) -> tuple[HwParams, TilingTable]:
+    """The counting parameters and the tiling table of ``shape`` on ``hw`` (from ``cache`` when the pricing is
+    monotone; None: no cache); ``MappingError`` when no tiling fits."""
     hwp = hw_params(hw, shape)
     prune = monotone_pricing(hw)
     table = cache.get(shape, hwp) if cache is not None and prune else tiling_table(shape, hwp, prune)
@@ -416,10 +419,21 @@ def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str,
             raise MappingError(f"layer {shape.name!r}: no tile fits the {hwp.capacity_words * hwp.word_bytes}-byte "
                                f"SRAM; minimum working set is {min_working_set_bytes(shape, hwp)} bytes")
         raise MappingError(f"layer {shape.name!r}: no tiling fits the SRAM")
-    i = best_row(table, hw, objective)
+    return hwp, table
+
+
+def row_schedule(shape: ConvShape, hwp: HwParams, table: TilingTable, i: int) -> ConvSchedule:
+    """The schedule of row ``i`` of ``table``."""
     sizes = dict(zip("gkchw", (int(v) for v in table.sizes[i])))
     return make_conv_schedule(shape, hwp, sizes, table.orders[int(table.order_index[i])], bool(table.double[i]),
                               int(table.group_k[i]))
+
+
+def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str,
+                cache: TilingCache | None = TILING_CACHE) -> ConvSchedule:
+    """The best tiling of ``shape`` on ``hw`` for ``objective``; ``cache`` (None: none) keeps the counts."""
+    hwp, table = conv_table(shape, hw, cache)
+    return row_schedule(shape, hwp, table, best_row(table, hw, objective))
 
 
 def make_conv_schedule(shape: ConvShape, hwp: HwParams, sizes: dict[str, int], order: tuple[str, ...],

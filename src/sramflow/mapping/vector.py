@@ -156,27 +156,40 @@ def vector_table(sh: VectorShape, wb: int, cap: int, lanes: int, burst_bytes: in
     return tuple(out)
 
 
+def vector_rows(sh: VectorShape, hw: HardwareSpec) -> tuple:
+    """``vector_table`` of ``sh`` on ``hw`` (per buffering: double, fitting chunks, counts); ``MappingError`` when
+    no chunk fits."""
+    wb, cap = hw.main_sram.word_bytes, hw.main_sram.total_words
+    parts = vector_table(dataclasses.replace(sh, name=""), wb, cap, hw.vector_unit.lanes, hw.offchip.burst_bytes,
+                         hw.main_sram.double_buffering)
+    if not parts:
+        what = (f"a whole row of {sh.seg_len} elements ({sh.op}) does not fit" if sh.whole_segment
+                else "no chunk fits")
+        need = int(footprint(sh, wb, sh.seg_len if sh.whole_segment else 1, False)) * wb
+        raise MappingError(f"node {sh.name!r}: {what} the {cap * wb}-byte SRAM; minimum working set is {need} bytes")
+    return parts
+
+
+def vector_schedule(sh: VectorShape, hw: HardwareSpec, chunk: int, double: bool) -> VectorSchedule:
+    wb = hw.main_sram.word_bytes
+    sizes = {"inputs": sh.full_inputs * ceil_div(chunk, wb), "outputs": 1 if sh.reduce else ceil_div(chunk, wb)}
+    if sh.scale:
+        sizes = {"scale": 1} | sizes
+    buffers = allocate(sizes, ("inputs", "outputs") if double else ())
+    return VectorSchedule(sh, wb, hw.vector_unit.lanes, chunk, double, buffers, hw.offchip.burst_bytes)
+
+
 def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSchedule:
+    """The chunk minimizing the objective; ties: single buffering first, then the largest chunk."""
     from sramflow.sim.cost import busy_cycles, energy_pj, objective_value, total_cycles
 
-    wb, cap, lanes = hw.main_sram.word_bytes, hw.main_sram.total_words, hw.vector_unit.lanes
     best = None
-    for double, chunks, c in vector_table(dataclasses.replace(sh, name=""), wb, cap, lanes, hw.offchip.burst_bytes,
-                                          hw.main_sram.double_buffering):
+    for double, chunks, c in vector_rows(sh, hw):
         cyc = total_cycles(busy_cycles(c, hw), double)
         en = sum(energy_pj(c, hw, cyc).values())
         obj = objective_value(objective, cyc, en)
         i = np.lexsort((-chunks, obj))[0]
         if best is None or float(obj[i]) < best[0]:
             best = (float(obj[i]), double, int(chunks[i]))
-    if best is None:
-        what = (f"a whole row of {sh.seg_len} elements ({sh.op}) does not fit" if sh.whole_segment
-                else "no chunk fits")
-        need = int(footprint(sh, wb, sh.seg_len if sh.whole_segment else 1, False)) * wb
-        raise MappingError(f"node {sh.name!r}: {what} the {cap * wb}-byte SRAM; minimum working set is {need} bytes")
-    _, double, chunk = best
-    sizes = {"inputs": sh.full_inputs * ceil_div(chunk, wb), "outputs": 1 if sh.reduce else ceil_div(chunk, wb)}
-    if sh.scale:
-        sizes = {"scale": 1} | sizes
-    buffers = allocate(sizes, ("inputs", "outputs") if double else ())
-    return VectorSchedule(sh, wb, lanes, chunk, double, buffers, hw.offchip.burst_bytes)
+    assert best is not None
+    return vector_schedule(sh, hw, best[2], best[1])

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sramflow.errors import SramflowError
+from sramflow.errors import MappingError, SramflowError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvSchedule, ConvShape
@@ -23,6 +23,8 @@ from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.vector import VectorSchedule, VectorShape, search_vector
 from sramflow.sim.cost import COMPONENTS, busy_cycles, energy_pj, total_cycles
+from sramflow.sim.plan import COUNT_FIELDS as _COUNT_FIELDS
+from sramflow.sim.plan import point_plan
 from sramflow.sim.results import Bounds, NodeResult, offchip_by_operand
 
 OBJECTIVES = ("latency", "energy", "edp")
@@ -80,15 +82,18 @@ def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, obj
 
 
 def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
+    return shape_bounds(sch.shape, sch.counts, hw)
+
+
+def shape_bounds(sh: ConvShape | VectorShape, c: Counts, hw: HardwareSpec) -> Bounds:
+    """Lower bounds of a node with counts ``c``."""
     bw = hw.offchip.bandwidth_bytes_per_cycle
-    if isinstance(sch, ConvSchedule):
-        sh = sch.shape
+    if isinstance(sh, ConvShape):
         nbytes = sh.weight_bytes + sh.bias_bytes + sh.input_bytes + sh.output_bytes
-        compute = ceil_div(sch.counts.vector_ops, hw.vector_unit.lanes) if sh.pool_op else \
+        compute = ceil_div(c.vector_ops, hw.vector_unit.lanes) if sh.pool_op else \
             ceil_div(sh.macs, hw.mac_array.macs_per_cycle)
     else:
-        c = sch.counts  # vector nodes move each operand exactly once: their traffic is compulsory
-        nbytes = c.offchip_bytes
+        nbytes = c.offchip_bytes  # vector nodes move each operand exactly once: their traffic is compulsory
         compute = ceil_div(c.vector_ops + c.lut_ops, hw.vector_unit.lanes)
     return Bounds(int(compute), int(-(-nbytes // bw)), int(nbytes))
 
@@ -111,7 +116,6 @@ def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
                       cycles, cycles / (hw.clock_mhz * 1e3), energy, bounds(sch, hw), binding)
 
 
-_COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(Counts))
 _UNIQUE: dict[int, tuple[PreparedGraph, tuple, np.ndarray]] = {}  # id(prep) -> (prep, first shapes, node -> shape)
 
 
@@ -136,21 +140,28 @@ def _unique_shapes(prep: PreparedGraph) -> tuple[tuple, np.ndarray]:
 
 def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency") -> dict[str, Any]:
     """``sim.results.total_json`` of ``simulate_prepared(prep, hw, objective).nodes`` without building per-node
-    results: each distinct shape is mapped once and all of them are priced in one vectorized pass with the same
-    formulas (``sim.cost``; element-wise, so the same values), and per-node floats are summed in node order as
-    ``total_json`` sums them (identical totals; ``tests/test_sweep_totals.py``). For sweeps, which need totals."""
+    results: every distinct shape's schedule is chosen by one ``sim.plan.PointPlan`` pass (the same rows as
+    ``map_shape``), the chosen counts are priced in one vectorized pass with the same formulas (``sim.cost``;
+    element-wise, so the same values), and per-node floats are summed in node order as ``total_json`` sums them
+    (identical totals; ``tests/test_sweep_totals.py``). For sweeps, which need totals."""
     if objective not in OBJECTIVES:
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     shapes, node_idx = _unique_shapes(prep)
-    schedules = [map_shape(shape, hw, objective) for shape in shapes]
-    u = len(schedules)
-    counts = [sch.counts for sch in schedules]
-    mat = np.array([[getattr(c, f) for f in _COUNT_FIELDS] for c in counts], dtype=np.int64).reshape(u, -1)
-    fused = np.array([isinstance(sch, FusedSchedule) for sch in schedules], dtype=bool)
+    plan = point_plan(shapes, hw)
+    if plan.error is not None:
+        raise MappingError(*plan.error.args)
+    rows = plan.choose(hw, objective)
+    u = len(shapes)
+    mat = np.zeros((u, len(_COUNT_FIELDS)), dtype=np.int64)
+    fused = np.array([j < 0 for j in plan.seg_of], dtype=bool)
+    overlap_u = np.zeros(u, dtype=bool)
+    chosen: list[Counts | None] = [None] * u
+    for i, j in enumerate(plan.seg_of):
+        if j >= 0:
+            chosen[i], mat[i], overlap_u[i] = plan.counts(j, rows[j])
     priced = np.flatnonzero(~fused)
     cd = {f: mat[priced, i] for i, f in enumerate(_COUNT_FIELDS)}
-    overlap = np.array([sch.tiling.double_buffered if isinstance(sch, ConvSchedule) else sch.double_buffered
-                        for sch in (schedules[i] for i in priced)], dtype=bool)
+    overlap = overlap_u[priced]
     busy = busy_cycles(cd, hw)
     cyc_p = np.asarray(total_cycles(busy, overlap), dtype=np.int64)
     en_p = energy_pj(cd, hw, cyc_p)
@@ -168,8 +179,8 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     main_l = {k: v.tolist() for k, v in main.items()}
     binding, lb, mac_unit, node_uj = [], [], [], []
     en_l = {k: v.tolist() for k, v in energy.items()}
-    for j, sch in enumerate(schedules):
-        if fused[j]:
+    for j, (shape, c) in enumerate(zip(shapes, chosen)):
+        if c is None:
             binding.append("fused")
             lb.append(0)
             mac_unit.append(False)
@@ -177,8 +188,8 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
             continue
         m = {k: main_l[k][j] for k in main_keys}
         binding.append(max(m, key=lambda k: (m[k], k)))
-        lb.append(bounds(sch, hw).cycles)
-        mac_unit.append(isinstance(sch, ConvSchedule) and not sch.shape.pool_op)
+        lb.append(shape_bounds(shape, c, hw).cycles)
+        mac_unit.append(isinstance(shape, ConvShape) and not shape.pool_op)
         node_uj.append(sum(en_l[k][j] for k in COMPONENTS) * 1e-6)
     nodes = node_idx.tolist()
     cyc_l = cycles.tolist()
