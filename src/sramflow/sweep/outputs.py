@@ -90,6 +90,9 @@ def _summary(space: SweepSpace, rows: list[dict[str, Any]], store: PointStore) -
 
 
 def _plots(out: Path, names: list[str], rows: list[dict[str, Any]], prow: list[dict[str, Any]]) -> list[Path]:
+    """The fronts and one sensitivity plot per parameter. Cheap by design (they are drawn at the end of every
+    sweep): fixed margins instead of a tight bounding box (which draws each figure twice) and one figure reused
+    for every sensitivity plot."""
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok:
         return []
@@ -99,15 +102,19 @@ def _plots(out: Path, names: list[str], rows: list[dict[str, Any]], prow: list[d
     import matplotlib.pyplot as plt
 
     paths = [_pareto_png(plt, out / "pareto.png", ok, prow)]
-    for name in names:
-        paths.append(_sensitivity_png(plt, out / f"sensitivity_{name}.png", name, ok))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    try:
+        for name in names:
+            paths.append(_sensitivity_png(fig, axes, out / f"sensitivity_{name}.png", name, ok))
+    finally:
+        plt.close(fig)
     return paths
 
 
-def _save(plt: Any, fig: Any, path: Path) -> Path:
+def _save(fig: Any, path: Path) -> Path:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.13, top=0.91, wspace=0.28)
+    fig.savefig(buf, format="png", dpi=110)
     return write_bytes_atomic(path, buf.getvalue())
 
 
@@ -117,16 +124,21 @@ def _pareto_png(plt: Any, path: Path, ok: list[dict[str, Any]], prow: list[dict[
         ax.scatter([float(r[x]) for r in ok], [float(r[y]) for r in ok], s=8, c="0.6", label="feasible points")
         fr = [r for r in prow if r["front"] == front]
         ax.plot([float(r[x]) for r in fr], [float(r[y]) for r in fr], "o-", c="tab:red", ms=4, label="Pareto front")
-        ax.set(xscale="log", yscale="log", xlabel=x, ylabel=y, title=front.replace("_", " "))
+        ax.set(xscale="log", yscale="log", xlabel=x, ylabel=y)
+        ax.set_title(front.replace("_", " "), fontsize=10)
         ax.legend(fontsize=8)
-    return _save(plt, fig, path)
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
 
 
-def _sensitivity_png(plt: Any, path: Path, name: str, ok: list[dict[str, Any]]) -> Path:
+def _sensitivity_png(fig: Any, axes: Any, path: Path, name: str, ok: list[dict[str, Any]]) -> Path:
     values = list(dict.fromkeys(str(r[name]) for r in ok))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("latency_ms", "energy_uj")):
+        ax.clear()
         data = [[float(r[metric]) for r in ok if str(r[name]) == v] for v in values]
         ax.boxplot(data, tick_labels=values)
-        ax.set(yscale="log", xlabel=name, ylabel=metric, title=f"{metric} vs {name} (spread over other parameters)")
-    return _save(plt, fig, path)
+        ax.set(yscale="log", xlabel=name, ylabel=metric)
+        ax.set_title(f"{metric} vs {name} (spread over the other parameters)", fontsize=9)
+    return _save(fig, path)
