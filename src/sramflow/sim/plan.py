@@ -25,6 +25,7 @@ import dataclasses
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from sramflow.mapping.conv import ConvShape, schedule_counts
 from sramflow.mapping.conv_search import TILING_CACHE, TilingCache, conv_table, hw_params, monotone_pricing, row_schedule
 from sramflow.mapping.counts import Counts
 from sramflow.mapping.fused import FusedShape
-from sramflow.mapping.vector import VectorShape, vector_counts, vector_rows
+from sramflow.mapping.vector import VectorShape, footprint, vector_counts, vector_rows, vector_table
 from sramflow.sim.cost import TOTALS, busy_cycles, energy_pj, objective_value, total_cycles
 
 # the counts ``sim.cost`` reads (with the totals it accepts precomputed)
@@ -63,10 +64,14 @@ class _Seg:
     key_max: tuple = ()
     sample: tuple = ()  # every keys' values on a few evenly spaced rows (to pick the most selective key)
     probes: tuple[int, ...] = ()
+    fit: np.ndarray | None = None  # (rows,) bool: the rows that fit this plan's SRAM (None: all)
 
     @property
     def rows(self) -> int:
         return int(self.double.size)
+
+    def fitting(self) -> np.ndarray:
+        return np.arange(self.rows) if self.fit is None else np.flatnonzero(self.fit)
 
 
 def _gather(segs: list[_Seg], picks: list[np.ndarray]) -> tuple[Cols, np.ndarray, np.ndarray, np.ndarray]:
@@ -191,14 +196,14 @@ class PointPlan:
             s = self.segs[j]
             live = [(int((s.sample[i] <= t).sum()), i, int(t)) for i, t in enumerate(lim) if t < s.key_max[i]]
             if not live:
-                out.append(np.arange(s.rows))
+                out.append(s.fitting())
                 continue
             live.sort()
             _, i, t = live[0]
             idx = np.flatnonzero(s.keys[i] <= t)
             for _, i, t in live[1:]:
                 idx = idx[s.keys[i][idx] <= t]
-            out.append(idx)
+            out.append(idx if s.fit is None else idx[s.fit[idx]])
         return out
 
     def counts(self, j: int, row: int) -> tuple[Counts, tuple[int, ...], bool]:
@@ -248,8 +253,10 @@ def _conv_seg(shape: ConvShape, hw: HardwareSpec, cache: TilingCache) -> _Seg:
     return _Seg(shape, cols, table.double, table.rank, True, (hwp, table))
 
 
-def _vector_seg(shape: VectorShape, hw: HardwareSpec) -> _Seg:
-    parts = vector_rows(shape, hw)  # per buffering (single first): chunks ascending
+@lru_cache(maxsize=4096)
+def _vector_all(shape: VectorShape, wb: int, lanes: int, burst: int, double_buffering: bool) -> _Seg:
+    """Every chunk size's row (``vector_table`` on an unbounded SRAM), for every SRAM size (``_Seg.fit``)."""
+    parts = vector_table(shape, wb, 1 << 62, lanes, burst, double_buffering)  # per buffering, chunks ascending
     n = [len(ch) for _, ch, _ in parts]
     cols: Cols = {}
     for f in PRICE_FIELDS:
@@ -261,8 +268,17 @@ def _vector_seg(shape: VectorShape, hw: HardwareSpec) -> _Seg:
     # rank: single before double, the largest chunk first
     rank = np.concatenate([np.arange(k)[::-1] + sum(n[:i]) for i, k in enumerate(n)])
     chunks = np.concatenate([ch for _, ch, _ in parts])
-    source = (hw.main_sram.word_bytes, hw.vector_unit.lanes, hw.offchip.burst_bytes, chunks)
-    return _Seg(shape, cols, double, rank, False, source)
+    return _Seg(shape, cols, double, rank, False, (wb, lanes, burst, chunks))
+
+
+def _vector_seg(shape: VectorShape, hw: HardwareSpec) -> _Seg:
+    m = hw.main_sram
+    s = _vector_all(dataclasses.replace(shape, name=""), m.word_bytes, hw.vector_unit.lanes, hw.offchip.burst_bytes,
+                    m.double_buffering)
+    fit = footprint(shape, m.word_bytes, s.source[3], s.double) <= m.total_words
+    if not fit.any():
+        vector_rows(shape, hw)  # raises the search's error
+    return dataclasses.replace(s, shape=shape, fit=None if fit.all() else fit)
 
 
 def _with_keys(s: _Seg) -> _Seg:
@@ -272,7 +288,8 @@ def _with_keys(s: _Seg) -> _Seg:
     mk = c["mac_cycles"] if isinstance(c["vector_cycles"], int) and c["vector_cycles"] == 0 else \
         np.maximum(c["mac_cycles"], c["vector_cycles"])
     keys = tuple(np.broadcast_to(k, (s.rows,)) for k in (off, rw, mk))
-    probes = tuple(sorted({int(np.argmin(k)) for k in keys}))
+    big = np.iinfo(np.int64).max
+    probes = tuple(sorted({int(np.argmin(k if s.fit is None else np.where(s.fit, k, big))) for k in keys}))
     few = np.linspace(0, s.rows - 1, min(s.rows, 256)).astype(np.int64)
     return dataclasses.replace(s, keys=keys, key_max=tuple(int(k.max()) for k in keys), probes=probes,
                                sample=tuple(k[few] for k in keys))
@@ -296,7 +313,7 @@ def build_plan(shapes: tuple, hw: HardwareSpec, cache: TilingCache = TILING_CACH
         return plan
     small = [j for j, s in enumerate(plan.segs) if s.rows <= WHOLE_ROWS]
     plan.large = [j for j, s in enumerate(plan.segs) if s.rows > WHOLE_ROWS]
-    plan.whole = _Block.of(plan.segs, small, [np.arange(plan.segs[j].rows) for j in small])
+    plan.whole = _Block.of(plan.segs, small, [plan.segs[j].fitting() for j in small])
     for j in plan.large:
         plan.segs[j] = _with_keys(plan.segs[j])
     if plan.large:
