@@ -48,3 +48,16 @@ def test_a_group_spans_its_burst_sizes_and_each_task_knows_them() -> None:
     assert len(sizes) == 2 and all(t.burst_sizes == tuple(sorted(sizes)) for t in tasks)
     batches = R._batches(tasks, 2)
     assert all(len({_group(t) for t in b}) == 1 for b in batches)
+
+
+def test_groups_with_the_largest_tables_run_first() -> None:
+    """Longest first: the group with the most SRAM bytes x accumulators starts first; groups stay contiguous and
+    keep the reuse order inside (largest SRAM first)."""
+    tasks = R._evaluation_order(_tasks({"sram_words": [128, 512], "sram_word_bits": [16, 32],
+                                        "macs_per_cycle": [8, 16], "clock_mhz": [50, 100]}))
+    groups = [g for g, _ in itertools.groupby(tasks, key=_group)]
+    assert len(groups) == len(set(groups)) == 4
+    assert groups[0][:2] == (32, 16) and groups[-1][:2] == (16, 8)
+    for _, grp in itertools.groupby(tasks, key=_group):
+        g = list(grp)
+        assert g == sorted(g, key=R._reuse_order)

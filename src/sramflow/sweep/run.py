@@ -131,6 +131,17 @@ def _reuse_order(t: PointTask) -> tuple:
     return (*_tiling_group(t), -t.hw.main_sram.total_words, t.hw.offchip.burst_bytes)
 
 
+def _evaluation_order(tasks: list[PointTask]) -> list[PointTask]:
+    """``_reuse_order`` with the groups of largest tables first (SRAM bytes x accumulators of the group's largest
+    SRAM, a proxy for its table build time), so the last batches to start are the cheap ones and the workers
+    finish together (longest first); results do not depend on the order."""
+    cost: dict[tuple, int] = {}
+    for t in tasks:
+        g = _tiling_group(t)
+        cost[g] = max(cost.get(g, 0), t.hw.main_sram.size_bytes * t.hw.mac_array.accumulators)
+    return sorted(tasks, key=lambda t: (-cost[_tiling_group(t)], *_reuse_order(t)))
+
+
 def _with_group_bursts(tasks: list[PointTask]) -> list[PointTask]:
     """Each task with the burst sizes of its tiling group (``PointTask.burst_sizes``)."""
     sizes: dict[tuple, set[int]] = {}
@@ -170,7 +181,7 @@ def run_sweep(space: SweepSpace, graph: Graph, model_info: Mapping[str, Any], op
     with PointStore(out / DB_NAME) as store:
         unique = list({t.key: t for t in tasks}.values())
         done = store.done_keys(t.key for t in unique)
-        todo = _with_group_bursts(sorted((t for t in unique if t.key not in done), key=_reuse_order))
+        todo = _with_group_bursts(_evaluation_order([t for t in unique if t.key not in done]))
         run_id = store.start_run(opts.executor, len(points), len(todo))
         counter = _Progress(store, run_id, len(todo), opts.progress,
                             lambda: write_outputs(out, space, points, tasks, store, plots=False))
