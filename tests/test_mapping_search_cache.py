@@ -98,3 +98,40 @@ def test_tables_shared_by_burst_sizes_choose_as_the_reference(objective: str) ->
                 assert (got.tiling, got.buffers, got.counts) == (want.tiling, want.buffers, want.counts), \
                     (words, burst, shape.name)
     assert cache.misses == len(SHAPES)  # one build per shape served all four burst sizes and the smaller SRAMs
+
+
+def test_tables_on_disk_equal_built_tables_and_are_shared(tmp_path) -> None:  # noqa: ANN001
+    """A build is written once (``TableDisk``) and read back by another cache (another process or a later sweep)
+    array for array, for every burst size of the build; an unreadable file is rebuilt; a folder that cannot be
+    written only loses the reuse."""
+    import numpy as np
+
+    from sramflow.mapping.conv_search import TableDisk, hw_params
+
+    hw = make_hw(accumulators=16, words=512, ports="1rw1r", double=True)
+    a, b = TilingCache(disk=TableDisk(tmp_path)), TilingCache(disk=TableDisk(tmp_path))
+    a.burst_sizes = b.burst_sizes = (0, 16, 64)
+    for shape in SHAPES:
+        for burst in a.burst_sizes:
+            hwp = dataclasses.replace(hw_params(hw, shape), burst_bytes=burst)
+            want, got = a.get(shape, hwp), b.get(shape, hwp)
+            for f in dataclasses.fields(want):
+                x, y = getattr(want, f.name), getattr(got, f.name)
+                if isinstance(x, dict):
+                    assert x.keys() == y.keys() and all(type(x[k]) is type(y[k]) and np.array_equal(x[k], y[k])
+                                                        for k in x), (shape.name, f.name)
+                elif isinstance(x, np.ndarray):
+                    assert x.dtype == y.dtype and np.array_equal(x, y), (shape.name, f.name)
+                else:
+                    assert x == y, (shape.name, f.name)
+    assert (a.misses, a.loaded, b.misses, b.loaded) == (len(SHAPES), 0, 0, len(SHAPES))
+    assert len(list(tmp_path.glob("*.npz"))) == len(SHAPES)
+    for p in tmp_path.glob("*.npz"):
+        p.write_bytes(p.read_bytes()[:100])  # truncated
+    c = TilingCache(disk=TableDisk(tmp_path))
+    hwp = hw_params(hw, SHAPES[0])
+    assert c.get(SHAPES[0], hwp).rows == a.get(SHAPES[0], hwp).rows and (c.misses, c.loaded) == (1, 0)
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    d = TilingCache(disk=TableDisk(blocked / "tables"))
+    assert d.get(SHAPES[0], hwp).rows == a.get(SHAPES[0], hwp).rows and d.misses == 1

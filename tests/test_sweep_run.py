@@ -104,3 +104,18 @@ def test_executor_options_are_checked(tmp_path) -> None:  # noqa: ANN001
         SweepOptions(tmp_path, executor="dask")
     with pytest.raises(SweepError, match="--objective must be one of"):
         SweepOptions(tmp_path, objective="speed")
+
+
+def test_a_later_sweep_reads_the_tables_from_disk(graph, tmp_path) -> None:  # noqa: ANN001
+    """Tiling tables go to --out/tables; a later sweep (here another objective, in fresh worker processes) reads them
+    instead of building and gets the results of a sweep without disk tables."""
+    space = space_from_dict(SPACE)
+    first = run_sweep(space, graph, INFO, SweepOptions(tmp_path / "a", workers=2, progress=False))
+    assert first.tiling_cache_misses > 0 and list((tmp_path / "a" / "tables").glob("*.npz"))
+    again = run_sweep(space, graph, INFO, SweepOptions(tmp_path / "b", objective="energy", workers=2, progress=False,
+                                                       tables_dir=tmp_path / "a" / "tables"))
+    assert again.tiling_cache_misses == 0 and again.tiling_cache_loaded > 0
+    fresh = run_sweep(space, graph, INFO, SweepOptions(tmp_path / "c", objective="energy", workers=1, progress=False,
+                                                       disk_tables=False))
+    assert not (tmp_path / "c" / "tables").exists() and not (tmp_path / "b" / "tables").exists()
+    assert fresh.computed == again.computed and _stable(_rows(tmp_path / "b")) == _stable(_rows(tmp_path / "c"))

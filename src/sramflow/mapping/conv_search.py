@@ -13,10 +13,17 @@ cycles can differ, by less than one cycle per step). Ties are broken by the othe
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
+import json
+import os
+import sys
+import tempfile
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -337,6 +344,107 @@ def _compact(c: dict[str, np.ndarray]) -> dict[str, np.ndarray | int]:
     return out
 
 
+TABLE_FORMAT = 1
+# the tables are a function of these modules' code: any change to them gives new disk keys
+TABLE_SOURCES = ("sramflow.mapping.conv", "sramflow.mapping.conv_search", "sramflow.mapping.counts", "sramflow.sim.cost")
+_SHARED = ("sizes", "group_k", "order_index", "double", "footprint_words", "rank")
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    import importlib
+
+    h = hashlib.sha256()
+    for name in TABLE_SOURCES:
+        h.update(Path(importlib.import_module(name).__file__ or "").read_bytes())
+    return h.hexdigest()
+
+
+class TableDisk:
+    """``tiling_tables`` results on disk (one uncompressed ``.npz`` per build), shared by the processes of a sweep and
+    by later sweeps: keyed by the sha256 of (format, the code of ``TABLE_SOURCES``, the layer shape without its name,
+    ``HwParams``, the burst sizes), written atomically (temporary file, rename), least recently used files removed
+    beyond ``max_bytes``. A file that cannot be read is rebuilt (and rewritten)."""
+
+    def __init__(self, folder: str | Path, max_bytes: int = 4 << 30) -> None:
+        self.folder, self.max_bytes = Path(folder), max_bytes
+
+    def path(self, shape: ConvShape, hwp: HwParams, bursts_: tuple[int, ...]) -> Path:
+        text = repr((TABLE_FORMAT, _code_digest(), shape, hwp, tuple(bursts_)))
+        return self.folder / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.npz"
+
+    def load(self, shape: ConvShape, hwp: HwParams, bursts_: tuple[int, ...]) -> dict[int, TilingTable] | None:
+        path = self.path(shape, hwp, bursts_)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(z["meta"].tobytes())
+                shared = {k: z[k] for k in _SHARED}
+                out = {}
+                for b in meta["bursts"]:
+                    counts = {f: (z[f"c{meta['array_of'][str(b)][f]}.{f}"] if f in meta["array_of"][str(b)]
+                                  else int(meta["ints"][str(b)][f])) for f in meta["fields"]}
+                    out[b] = TilingTable(tuple(tuple(o) for o in meta["orders"]), shared["sizes"], shared["group_k"],
+                                         shared["order_index"], shared["double"], counts, meta["enumerated_rows"],
+                                         shared["footprint_words"], meta["capacity_words"], shared["rank"],
+                                         meta["single_rows"])
+            os.utime(path)  # recently used
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None
+        return out if set(out) == set(bursts_) else None
+
+    def save(self, shape: ConvShape, hwp: HwParams, bursts_: tuple[int, ...], tables: dict[int, TilingTable]) -> None:
+        first = tables[bursts_[0]]
+        arrays = {k: getattr(first, k) for k in _SHARED}
+        array_of: dict[str, dict[str, int]] = {}
+        ints: dict[str, dict[str, int]] = {}
+        for b in bursts_:
+            array_of[str(b)], ints[str(b)] = {}, {}
+            for f, v in tables[b].counts.items():
+                if not isinstance(v, np.ndarray):
+                    ints[str(b)][f] = int(v)
+                    continue
+                same = first.counts.get(f)
+                src = bursts_[0] if isinstance(same, np.ndarray) and np.array_equal(same, v) else b
+                array_of[str(b)][f] = src
+                arrays.setdefault(f"c{src}.{f}", v)
+        meta = {"format": TABLE_FORMAT, "bursts": list(bursts_), "fields": list(first.counts), "array_of": array_of,
+                "ints": ints, "orders": [list(o) for o in first.orders], "enumerated_rows": first.enumerated_rows,
+                "capacity_words": first.capacity_words, "single_rows": first.single_rows}
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        path = self.path(shape, hwp, bursts_)
+        try:  # a folder that cannot be written (e.g. on a remote worker) only loses the reuse
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.folder)
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            if not isinstance(sys.exc_info()[1], OSError):
+                raise
+            return
+        self._trim()
+
+    def _trim(self) -> None:
+        files = []
+        for p in self.folder.glob("*.npz"):
+            try:
+                st = p.stat()
+            except OSError:  # removed by another process
+                continue
+            files.append((st.st_mtime, st.st_size, p))
+        total = sum(f[1] for f in files)
+        for _, size, p in sorted(files):
+            if total <= self.max_bytes:
+                break
+            p.unlink(missing_ok=True)
+            total -= size
+
+
 class TilingCache:
     """Least-recently-used ``TilingTable``s per (layer shape without its name, ``HwParams``), bounded in bytes.
     One per process (``TILING_CACHE``): sweep points that differ only in clock, off-chip memory, energies,
@@ -344,8 +452,10 @@ class TilingCache:
     filters the largest table built so far (``TilingTable.within``, counted as derived); else it is built (a
     miss)."""
 
-    def __init__(self, max_bytes: int = 2 << 30) -> None:
+    def __init__(self, max_bytes: int = 2 << 30, disk: TableDisk | None = None) -> None:
         self.max_bytes, self.hits, self.derived, self.misses = max_bytes, 0, 0, 0
+        self.disk = disk  # tables on disk shared by processes and later sweeps; a table read from it is a hit
+        self.loaded = 0  # ... of the hits, how many were read from ``disk``
         self._tables: OrderedDict[tuple[ConvShape, HwParams], TilingTable] = OrderedDict()
         self._largest: dict[tuple[ConvShape, HwParams], tuple[ConvShape, HwParams]] = {}
         self._bytes = 0
@@ -370,9 +480,16 @@ class TilingCache:
             table = big.within(hwp.capacity_words)
             self._tables.move_to_end(big_key)  # keep the source of derived tables recent (LRU)
         else:
-            self.misses += 1
             bursts_ = self.burst_sizes if hwp.burst_bytes in self.burst_sizes else (hwp.burst_bytes,)
-            tables = tiling_tables(shape, hwp, bursts_)
+            tables = self.disk.load(key[0], hwp, bursts_) if self.disk is not None else None
+            if tables is None:
+                self.misses += 1
+                tables = tiling_tables(shape, hwp, bursts_)
+                if self.disk is not None:
+                    self.disk.save(key[0], hwp, bursts_, tables)
+            else:
+                self.hits += 1
+                self.loaded += 1
             table = tables.pop(hwp.burst_bytes)
             self._largest[sub] = key
             for b, other in tables.items():  # the other burst sizes' tables of this build

@@ -11,11 +11,12 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
-from sramflow.mapping.conv_search import TILING_CACHE
+from sramflow.mapping.conv_search import TILING_CACHE, TableDisk
 from sramflow.sim.api import PreparedGraph, simulate_totals
 from sramflow.sim.cost import COMPONENTS
 from sramflow.sweep.hwpoint import timing_problem
@@ -39,6 +40,7 @@ class PointTask:
     weight_bits: Any  # canonical weight_bits (8 when the space does not sweep it)
     assumptions: tuple[str, ...]
     burst_sizes: tuple[int, ...] = ()  # off-chip burst sizes of this point's tiling group (tables built together)
+    tables_dir: str = ""  # on-disk tiling tables shared by the workers and later sweeps ("": none)
 
 
 def sram_area_um2(hw: HardwareSpec) -> float:
@@ -75,10 +77,13 @@ def _prepared_for(prep: PreparedGraph, weight_bits: Any) -> PreparedGraph:
 def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> PointOutcome:
     """Evaluate one point: metrics, or infeasible with the reason (clock too fast, no tile fits)."""
     t0 = time.perf_counter()
-    c0 = (TILING_CACHE.hits, TILING_CACHE.derived, TILING_CACHE.misses)
+    c0 = (TILING_CACHE.hits, TILING_CACHE.derived, TILING_CACHE.misses, TILING_CACHE.loaded)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     reason = timing_problem(task.hw)
     TILING_CACHE.burst_sizes = tuple(task.burst_sizes)
+    disk = TILING_CACHE.disk
+    if (disk.folder if disk is not None else None) != (Path(task.tables_dir) if task.tables_dir else None):
+        TILING_CACHE.disk = TableDisk(task.tables_dir) if task.tables_dir else None
     metrics: dict[str, Any] = {}
     if reason is None:
         try:
@@ -88,11 +93,15 @@ def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> Poin
     status = "ok" if reason is None else "infeasible"
     return PointOutcome(task.key, task.params, status, reason or "", metrics, task.assumptions, worker,
                         time.perf_counter() - t0, TILING_CACHE.hits - c0[0], TILING_CACHE.derived - c0[1],
-                        TILING_CACHE.misses - c0[2])
+                        TILING_CACHE.misses - c0[2], TILING_CACHE.loaded - c0[3])
 
 
 def evaluate_batch(prep: PreparedGraph, tasks: Sequence[PointTask], objective: str) -> list[PointOutcome]:
-    return [evaluate_point(prep, t, objective) for t in tasks]
+    disk = TILING_CACHE.disk
+    try:
+        return [evaluate_point(prep, t, objective) for t in tasks]
+    finally:
+        TILING_CACHE.disk = disk  # a sweep in this process does not leave its table folder to later calls
 
 
 # Process-pool workers receive the prepared graph once, through the pool initializer.

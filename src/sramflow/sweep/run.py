@@ -32,6 +32,7 @@ from sramflow.sweep.space import Point, SweepSpace, expand
 from sramflow.sweep.store import SCHEMA_VERSION, PointOutcome, PointStore, config_key
 
 DB_NAME = "points.sqlite"
+TABLES_DIR = "tables"  # on-disk tiling tables under --out (``conv_search.TableDisk``)
 HW_PARAMS = ("sram_words", "sram_word_bits", "sram_banks", "sram_ports", "macs_per_cycle", "clock_mhz", "offchip")
 OUTPUT_EVERY_S = 10.0
 
@@ -44,6 +45,8 @@ class SweepOptions:
     address: str | None = None
     workers: int | None = None  # local pool size (default: CPU count); 1 = in this process
     progress: bool = True
+    tables_dir: Path | None = None  # on-disk tiling tables (``conv_search.TableDisk``); default: out_dir / "tables"
+    disk_tables: bool = True  # False: none (every process builds its own)
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -72,6 +75,7 @@ class SweepSummary:
     tiling_cache_hits: int = 0  # layer searches of this run that reused cached counts (in any worker)
     tiling_cache_derived: int = 0  # ... that filtered a larger SRAM's counts
     tiling_cache_misses: int = 0  # ... that enumerated the tilings
+    tiling_cache_loaded: int = 0  # ... of the hits, tables read from the on-disk table cache
 
     @property
     def tiling_cache_hit_rate(self) -> float:
@@ -142,12 +146,13 @@ def _evaluation_order(tasks: list[PointTask]) -> list[PointTask]:
     return sorted(tasks, key=lambda t: (-cost[_tiling_group(t)], *_reuse_order(t)))
 
 
-def _with_group_bursts(tasks: list[PointTask]) -> list[PointTask]:
-    """Each task with the burst sizes of its tiling group (``PointTask.burst_sizes``)."""
+def _with_group_bursts(tasks: list[PointTask], tables_dir: str = "") -> list[PointTask]:
+    """Each task with the burst sizes of its tiling group (``PointTask.burst_sizes``) and the table folder."""
     sizes: dict[tuple, set[int]] = {}
     for t in tasks:
         sizes.setdefault(_tiling_group(t), set()).add(t.hw.offchip.burst_bytes)
-    return [dataclasses.replace(t, burst_sizes=tuple(sorted(sizes[_tiling_group(t)]))) for t in tasks]
+    return [dataclasses.replace(t, burst_sizes=tuple(sorted(sizes[_tiling_group(t)])), tables_dir=tables_dir)
+            for t in tasks]
 
 
 GROUP_BATCH_CAP = 48  # points of one tiling group per batch at most (a killed sweep loses at most this much)
@@ -181,7 +186,8 @@ def run_sweep(space: SweepSpace, graph: Graph, model_info: Mapping[str, Any], op
     with PointStore(out / DB_NAME) as store:
         unique = list({t.key: t for t in tasks}.values())
         done = store.done_keys(t.key for t in unique)
-        todo = _with_group_bursts(_evaluation_order([t for t in unique if t.key not in done]))
+        tables = str(Path(opts.tables_dir or out / TABLES_DIR).resolve()) if opts.disk_tables else ""
+        todo = _with_group_bursts(_evaluation_order([t for t in unique if t.key not in done]), tables)
         run_id = store.start_run(opts.executor, len(points), len(todo))
         counter = _Progress(store, run_id, len(todo), opts.progress,
                             lambda: write_outputs(out, space, points, tasks, store, plots=False))
@@ -201,7 +207,7 @@ def run_sweep(space: SweepSpace, graph: Graph, model_info: Mapping[str, Any], op
     return SweepSummary(len(points), len(unique), len(done), counter.count,
                         sum(s.outcome.status == "ok" for s in mine), sum(s.outcome.status == "infeasible" for s in mine),
                         time.perf_counter() - t0, run_id, paths, counter.cache_hits, counter.cache_derived,
-                        counter.cache_misses)
+                        counter.cache_misses, counter.cache_loaded)
 
 
 class _Progress:
@@ -211,7 +217,7 @@ class _Progress:
         from tqdm import tqdm
 
         self.store, self.run_id, self.count, self.refresh = store, run_id, 0, refresh
-        self.cache_hits, self.cache_derived, self.cache_misses = 0, 0, 0
+        self.cache_hits, self.cache_derived, self.cache_misses, self.cache_loaded = 0, 0, 0, 0
         self.bar = tqdm(total=total, unit="pt", desc="sweep", disable=not show, dynamic_ncols=True)
         self.last = time.monotonic()
 
@@ -221,6 +227,7 @@ class _Progress:
         self.cache_hits += o.tiling_cache_hits
         self.cache_derived += o.tiling_cache_derived
         self.cache_misses += o.tiling_cache_misses
+        self.cache_loaded += o.tiling_cache_loaded
         self.bar.update(1)
         if time.monotonic() - self.last > OUTPUT_EVERY_S:
             self.refresh()

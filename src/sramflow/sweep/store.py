@@ -52,6 +52,7 @@ class PointOutcome:
     tiling_cache_hits: int = 0  # this point's layer searches that reused cached counts (not stored)
     tiling_cache_derived: int = 0  # ... that filtered a larger SRAM's cached counts
     tiling_cache_misses: int = 0  # ... that enumerated the tilings
+    tiling_cache_loaded: int = 0  # ... of the hits, tables read from the on-disk table cache
 
 
 @dataclass(frozen=True)
