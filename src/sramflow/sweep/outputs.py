@@ -91,8 +91,8 @@ def _summary(space: SweepSpace, rows: list[dict[str, Any]], store: PointStore) -
 
 def _plots(out: Path, names: list[str], rows: list[dict[str, Any]], prow: list[dict[str, Any]]) -> list[Path]:
     """The fronts and one sensitivity plot per parameter. Cheap by design (they are drawn at the end of every
-    sweep): fixed margins instead of a tight bounding box (which draws each figure twice) and one figure reused
-    for every sensitivity plot."""
+    sweep): fixed margins instead of a tight bounding box (which draws each figure twice), titles at a fixed height
+    (not placed above the tick labels' bounding boxes) and one figure reused for every sensitivity plot."""
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok:
         return []
@@ -125,7 +125,7 @@ def _pareto_png(plt: Any, path: Path, ok: list[dict[str, Any]], prow: list[dict[
         fr = [r for r in prow if r["front"] == front]
         ax.plot([float(r[x]) for r in fr], [float(r[y]) for r in fr], "o-", c="tab:red", ms=4, label="Pareto front")
         ax.set(xscale="log", yscale="log", xlabel=x, ylabel=y)
-        ax.set_title(front.replace("_", " "), fontsize=10)
+        ax.set_title(front.replace("_", " "), fontsize=10, y=1.01)
         ax.legend(fontsize=8)
     try:
         return _save(fig, path)
@@ -140,5 +140,5 @@ def _sensitivity_png(fig: Any, axes: Any, path: Path, name: str, ok: list[dict[s
         data = [[float(r[metric]) for r in ok if str(r[name]) == v] for v in values]
         ax.boxplot(data, tick_labels=values)
         ax.set(yscale="log", xlabel=name, ylabel=metric)
-        ax.set_title(f"{metric} vs {name} (spread over the other parameters)", fontsize=9)
+        ax.set_title(f"{metric} vs {name} (spread over the other parameters)", fontsize=9, y=1.01)
     return _save(fig, path)
