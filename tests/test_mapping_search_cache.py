@@ -125,8 +125,8 @@ def test_tables_on_disk_equal_built_tables_and_are_shared(tmp_path) -> None:  # 
                 else:
                     assert x == y, (shape.name, f.name)
     assert (a.misses, a.loaded, b.misses, b.loaded) == (len(SHAPES), 0, 0, len(SHAPES))
-    assert len(list(tmp_path.glob("*.npz"))) == len(SHAPES)
-    for p in tmp_path.glob("*.npz"):
+    assert len(list(tmp_path.glob("*.tables"))) == len(SHAPES)
+    for p in tmp_path.glob("*.tables"):
         p.write_bytes(p.read_bytes()[:100])  # truncated
     c = TilingCache(disk=TableDisk(tmp_path))
     hwp = hw_params(hw, SHAPES[0])

@@ -111,7 +111,7 @@ def test_a_later_sweep_reads_the_tables_from_disk(graph, tmp_path) -> None:  # n
     instead of building and gets the results of a sweep without disk tables."""
     space = space_from_dict(SPACE)
     first = run_sweep(space, graph, INFO, SweepOptions(tmp_path / "a", workers=2, progress=False))
-    assert first.tiling_cache_misses > 0 and list((tmp_path / "a" / "tables").glob("*.npz"))
+    assert first.tiling_cache_misses > 0 and list((tmp_path / "a" / "tables").glob("*.tables"))
     again = run_sweep(space, graph, INFO, SweepOptions(tmp_path / "b", objective="energy", workers=2, progress=False,
                                                        tables_dir=tmp_path / "a" / "tables"))
     assert again.tiling_cache_misses == 0 and again.tiling_cache_loaded > 0

@@ -19,11 +19,11 @@ import json
 import os
 import sys
 import tempfile
-import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -360,35 +360,64 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
+MAGIC = b"SRAMFLOW-TILING-TABLES\n"
+
+
+def _write_arrays(f: BinaryIO, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """``MAGIC``, an 8-byte header length, a JSON header (``meta`` and each array's dtype, shape, offset), then the
+    arrays' bytes (64-byte aligned offsets from the end of the header)."""
+    layout, offset = {}, 0
+    for name, v in arrays.items():
+        v = np.ascontiguousarray(v)
+        layout[name] = (v.dtype.str, list(v.shape), offset)
+        offset += -(-v.nbytes // 64) * 64
+    head = json.dumps({"meta": meta, "arrays": layout}).encode()
+    f.write(MAGIC + len(head).to_bytes(8, "little") + head)
+    for v in arrays.values():
+        data = np.ascontiguousarray(v).tobytes()
+        f.write(data + bytes(-len(data) % 64))
+
+
+def _read_arrays(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """What ``_write_arrays`` wrote; the arrays are read-only views of ``data``. ``ValueError`` if it is not whole."""
+    if not data.startswith(MAGIC):
+        raise ValueError("not a table file")
+    n = int.from_bytes(data[len(MAGIC):len(MAGIC) + 8], "little")
+    start = len(MAGIC) + 8 + n
+    head = json.loads(data[len(MAGIC) + 8:start])
+    arrays = {}
+    for name, (dtype, shape, offset) in head["arrays"].items():
+        count = int(np.prod(shape))
+        arrays[name] = np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=start + offset).reshape(shape)
+    return head["meta"], arrays
+
+
 class TableDisk:
-    """``tiling_tables`` results on disk (one uncompressed ``.npz`` per build), shared by the processes of a sweep and
-    by later sweeps: keyed by the sha256 of (format, the code of ``TABLE_SOURCES``, the layer shape without its name,
-    ``HwParams``, the burst sizes), written atomically (temporary file, rename), least recently used files removed
-    beyond ``max_bytes``. A file that cannot be read is rebuilt (and rewritten)."""
+    """``tiling_tables`` results on disk (one raw file per build, ``_write_arrays``), shared by the processes of a
+    sweep and by later sweeps: keyed by the sha256 of (format, the code of ``TABLE_SOURCES``, the layer shape without
+    its name, ``HwParams``, the burst sizes), written atomically (temporary file, rename), least recently used files
+    removed beyond ``max_bytes``. A file that cannot be read is rebuilt (and rewritten)."""
 
     def __init__(self, folder: str | Path, max_bytes: int = 4 << 30) -> None:
         self.folder, self.max_bytes = Path(folder), max_bytes
 
     def path(self, shape: ConvShape, hwp: HwParams, bursts_: tuple[int, ...]) -> Path:
         text = repr((TABLE_FORMAT, _code_digest(), shape, hwp, tuple(bursts_)))
-        return self.folder / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.npz"
+        return self.folder / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.tables"
 
     def load(self, shape: ConvShape, hwp: HwParams, bursts_: tuple[int, ...]) -> dict[int, TilingTable] | None:
         path = self.path(shape, hwp, bursts_)
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(z["meta"].tobytes())
-                shared = {k: z[k] for k in _SHARED}
-                out = {}
-                for b in meta["bursts"]:
-                    counts = {f: (z[f"c{meta['array_of'][str(b)][f]}.{f}"] if f in meta["array_of"][str(b)]
-                                  else int(meta["ints"][str(b)][f])) for f in meta["fields"]}
-                    out[b] = TilingTable(tuple(tuple(o) for o in meta["orders"]), shared["sizes"], shared["group_k"],
-                                         shared["order_index"], shared["double"], counts, meta["enumerated_rows"],
-                                         shared["footprint_words"], meta["capacity_words"], shared["rank"],
-                                         meta["single_rows"])
+            meta, z = _read_arrays(path.read_bytes())
+            out = {}
+            for b in meta["bursts"]:
+                counts = {f: (z[f"c{meta['array_of'][str(b)][f]}.{f}"] if f in meta["array_of"][str(b)]
+                              else int(meta["ints"][str(b)][f])) for f in meta["fields"]}
+                out[b] = TilingTable(tuple(tuple(o) for o in meta["orders"]), z["sizes"], z["group_k"],
+                                     z["order_index"], z["double"], counts, meta["enumerated_rows"],
+                                     z["footprint_words"], meta["capacity_words"], z["rank"], meta["single_rows"])
             os.utime(path)  # recently used
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        except (OSError, ValueError, KeyError, TypeError):
             return None
         return out if set(out) == set(bursts_) else None
 
@@ -410,7 +439,6 @@ class TableDisk:
         meta = {"format": TABLE_FORMAT, "bursts": list(bursts_), "fields": list(first.counts), "array_of": array_of,
                 "ints": ints, "orders": [list(o) for o in first.orders], "enumerated_rows": first.enumerated_rows,
                 "capacity_words": first.capacity_words, "single_rows": first.single_rows}
-        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         path = self.path(shape, hwp, bursts_)
         try:  # a folder that cannot be written (e.g. on a remote worker) only loses the reuse
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -419,7 +447,7 @@ class TableDisk:
             return
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
+                _write_arrays(f, meta, arrays)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -431,7 +459,7 @@ class TableDisk:
 
     def _trim(self) -> None:
         files = []
-        for p in self.folder.glob("*.npz"):
+        for p in self.folder.glob("*.tables"):
             try:
                 st = p.stat()
             except OSError:  # removed by another process
