@@ -494,6 +494,17 @@ class TilingCache:
         self.plans: OrderedDict = OrderedDict()
 
     def get(self, shape: ConvShape, hwp: HwParams) -> TilingTable:
+        """The table for exactly ``hwp`` (derived from a larger SRAM's table, and kept, when ``source`` gives one)."""
+        table = self.source(shape, hwp)
+        if table.capacity_words > hwp.capacity_words:
+            table = table.within(hwp.capacity_words)
+            self._put((dataclasses.replace(shape, name=""), hwp), table)
+        return table
+
+    def source(self, shape: ConvShape, hwp: HwParams) -> TilingTable:
+        """The table for ``hwp`` (a hit), else the largest SRAM's table with otherwise equal ``HwParams`` when it is at
+        least as large (derived: its rows with ``footprint_words <= hwp.capacity_words`` are ``hwp``'s table, see
+        ``TilingTable.within``), else one read from ``disk`` (a hit) or built (a miss)."""
         key = (dataclasses.replace(shape, name=""), hwp)
         table = self._tables.get(key)
         if table is not None:
@@ -505,28 +516,27 @@ class TilingCache:
         big = self._tables.get(big_key)
         if big is not None and big.capacity_words >= hwp.capacity_words:
             self.derived += 1
-            table = big.within(hwp.capacity_words)
             self._tables.move_to_end(big_key)  # keep the source of derived tables recent (LRU)
+            return big
+        bursts_ = self.burst_sizes if hwp.burst_bytes in self.burst_sizes else (hwp.burst_bytes,)
+        tables = self.disk.load(key[0], hwp, bursts_) if self.disk is not None else None
+        if tables is None:
+            self.misses += 1
+            tables = tiling_tables(shape, hwp, bursts_)
+            if self.disk is not None:
+                self.disk.save(key[0], hwp, bursts_, tables)
         else:
-            bursts_ = self.burst_sizes if hwp.burst_bytes in self.burst_sizes else (hwp.burst_bytes,)
-            tables = self.disk.load(key[0], hwp, bursts_) if self.disk is not None else None
-            if tables is None:
-                self.misses += 1
-                tables = tiling_tables(shape, hwp, bursts_)
-                if self.disk is not None:
-                    self.disk.save(key[0], hwp, bursts_, tables)
-            else:
-                self.hits += 1
-                self.loaded += 1
-            table = tables.pop(hwp.burst_bytes)
-            self._largest[sub] = key
-            for b, other in tables.items():  # the other burst sizes' tables of this build
-                okey = (key[0], dataclasses.replace(hwp, burst_bytes=b))
-                osub = (okey[0], dataclasses.replace(okey[1], capacity_words=0))
-                prev = self._tables.get(self._largest.get(osub, okey))
-                if okey not in self._tables and (prev is None or prev.capacity_words <= hwp.capacity_words):
-                    self._put(okey, other)
-                    self._largest[osub] = okey
+            self.hits += 1
+            self.loaded += 1
+        table = tables.pop(hwp.burst_bytes)
+        self._largest[sub] = key
+        for b, other in tables.items():  # the other burst sizes' tables of this build
+            okey = (key[0], dataclasses.replace(hwp, burst_bytes=b))
+            osub = (okey[0], dataclasses.replace(okey[1], capacity_words=0))
+            prev = self._tables.get(self._largest.get(osub, okey))
+            if okey not in self._tables and (prev is None or prev.capacity_words <= hwp.capacity_words):
+                self._put(okey, other)
+                self._largest[osub] = okey
         self._put(key, table)
         return table
 
@@ -552,13 +562,21 @@ def monotone_pricing(hw: HardwareSpec) -> bool:
 
 
 def conv_table(shape: ConvShape, hw: HardwareSpec, cache: TilingCache | None = TILING_CACHE,
-               ) -> tuple[HwParams, TilingTable]:
+               larger: bool = False) -> tuple[HwParams, TilingTable]:
     """The counting parameters and the tiling table of ``shape`` on ``hw`` (from ``cache`` when the pricing is
-    monotone; None: no cache); ``MappingError`` when no tiling fits."""
+    monotone; None: no cache); ``MappingError`` when no tiling fits. ``larger``: the table may be one built for a
+    larger SRAM (``TilingCache.source``), of which only the rows with ``footprint_words <= hwp.capacity_words`` fit."""
     hwp = hw_params(hw, shape)
     prune = monotone_pricing(hw)
-    table = cache.get(shape, hwp) if cache is not None and prune else tiling_table(shape, hwp, prune)
-    if table.enumerated_rows == 0:
+    if cache is not None and prune:
+        table = cache.source(shape, hwp) if larger else cache.get(shape, hwp)
+    else:
+        table = tiling_table(shape, hwp, prune)
+    if table.capacity_words > hwp.capacity_words:
+        fits = bool(np.any(table.footprint_words <= hwp.capacity_words))
+    else:
+        fits = table.enumerated_rows > 0
+    if not fits:
         fits_any = _candidates(shape, hwp)["g"].size > 0
         if not fits_any:
             raise MappingError(f"layer {shape.name!r}: no tile fits the {hwp.capacity_words * hwp.word_bytes}-byte "

@@ -70,6 +70,10 @@ class _Seg:
     def rows(self) -> int:
         return int(self.double.size)
 
+    @property
+    def fitting_rows(self) -> int:
+        return self.rows if self.fit is None else int(np.count_nonzero(self.fit))
+
     def fitting(self) -> np.ndarray:
         return np.arange(self.rows) if self.fit is None else np.flatnonzero(self.fit)
 
@@ -248,9 +252,11 @@ def _limits(u: np.ndarray, hw: HardwareSpec, objective: str) -> list[tuple[float
 
 
 def _conv_seg(shape: ConvShape, hw: HardwareSpec, cache: TilingCache) -> _Seg:
-    hwp, table = conv_table(shape, hw, cache)
+    """A larger SRAM's table with its fitting rows marked (``fit``) rather than a filtered copy (``within``)."""
+    hwp, table = conv_table(shape, hw, cache, larger=True)
     cols = {k: table.counts[k] for k in PRICE_FIELDS}
-    return _Seg(shape, cols, table.double, table.rank, True, (hwp, table))
+    fit = table.footprint_words <= hwp.capacity_words if table.capacity_words > hwp.capacity_words else None
+    return _Seg(shape, cols, table.double, table.rank, True, (hwp, table), fit=fit)
 
 
 @lru_cache(maxsize=4096)
@@ -311,8 +317,8 @@ def build_plan(shapes: tuple, hw: HardwareSpec, cache: TilingCache = TILING_CACH
     except MappingError as exc:
         plan.error = exc
         return plan
-    small = [j for j, s in enumerate(plan.segs) if s.rows <= WHOLE_ROWS]
-    plan.large = [j for j, s in enumerate(plan.segs) if s.rows > WHOLE_ROWS]
+    small = [j for j, s in enumerate(plan.segs) if s.fitting_rows <= WHOLE_ROWS]
+    plan.large = [j for j, s in enumerate(plan.segs) if s.fitting_rows > WHOLE_ROWS]
     plan.whole = _Block.of(plan.segs, small, [plan.segs[j].fitting() for j in small])
     for j in plan.large:
         plan.segs[j] = _with_keys(plan.segs[j])
