@@ -374,8 +374,9 @@ def _write_arrays(f: BinaryIO, meta: dict, arrays: dict[str, np.ndarray]) -> Non
     head = json.dumps({"meta": meta, "arrays": layout}).encode()
     f.write(MAGIC + len(head).to_bytes(8, "little") + head)
     for v in arrays.values():
-        data = np.ascontiguousarray(v).tobytes()
-        f.write(data + bytes(-len(data) % 64))
+        v = np.ascontiguousarray(v)
+        f.write(memoryview(v).cast("B") if v.size else b"")  # no copy of the array
+        f.write(bytes(-v.nbytes % 64))
 
 
 def _read_arrays(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
