@@ -2,8 +2,9 @@
 
 A ``PointPlan`` holds, for one prepared graph and the numbers the tables depend on (``hw_params``, vector lanes,
 whether pricing is monotone), every distinct shape's candidate rows: a Conv/Gemm's ``TilingTable`` (from the tiling
-cache) or a vector node's chunk table (``mapping.vector.vector_rows``). It is built once and serves every point with
-those numbers (they differ in clock, off-chip memory, energies, ports or banks). ``PointPlan.choose`` picks, for a
+cache; for a smaller SRAM the larger SRAM's table with its fitting rows marked, ``_Seg.fit``) or a vector node's chunk
+table (every chunk size, built once for all SRAM sizes, fitting ones marked). It is built once and serves every point
+with those numbers (they differ in clock, off-chip memory, energies, ports or banks). ``PointPlan.choose`` picks, for a
 point and objective, the same row per shape as ``search_conv`` / ``search_vector``, with the same ``sim.cost``
 formulas on the same counts (element-wise, so the same values) and the same tie-breaks:
 - conv: least objective, then the other metric (energy for latency, cycles otherwise), then enumeration order;
@@ -59,7 +60,7 @@ class _Seg:
     double: np.ndarray  # (rows,) bool: overlapped (double-buffered) cycle formula
     rank: np.ndarray  # (rows,) tie-break position (lower wins)
     secondary: bool  # conv: ties on the objective go to the other metric first
-    source: object  # (HwParams, TilingTable) for conv, the vector parts for vector
+    source: tuple  # conv: (HwParams, TilingTable); vector: (word bytes, lanes, burst bytes, chunk per row)
     keys: tuple = ()  # (off-chip bytes, SRAM accesses, max(MAC, vector) cycles), large tables only
     key_max: tuple = ()
     sample: tuple = ()  # every keys' values on a few evenly spaced rows (to pick the most selective key)
