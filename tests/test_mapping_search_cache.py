@@ -102,8 +102,10 @@ def test_tables_shared_by_burst_sizes_choose_as_the_reference(objective: str) ->
 
 def test_tables_on_disk_equal_built_tables_and_are_shared(tmp_path) -> None:  # noqa: ANN001
     """A build is written once (``TableDisk``) and read back by another cache (another process or a later sweep)
-    array for array, for every burst size of the build; an unreadable file is rebuilt; a folder that cannot be
-    written only loses the reuse."""
+    array for array, for every burst size of the build; an unreadable file is rebuilt; a killed writer's old
+    temporary file is removed; a folder that cannot be written only loses the reuse."""
+    import os
+
     import numpy as np
 
     from sramflow.mapping.conv_search import TableDisk, hw_params
@@ -131,6 +133,11 @@ def test_tables_on_disk_equal_built_tables_and_are_shared(tmp_path) -> None:  # 
     c = TilingCache(disk=TableDisk(tmp_path))
     hwp = hw_params(hw, SHAPES[0])
     assert c.get(SHAPES[0], hwp).rows == a.get(SHAPES[0], hwp).rows and (c.misses, c.loaded) == (1, 0)
+    stale = tmp_path / ".x.tables.1.tmp"  # a writer killed long ago
+    stale.write_bytes(b"x")
+    os.utime(stale, (0, 0))
+    c.disk.save(SHAPES[0], hwp, (hwp.burst_bytes,), {hwp.burst_bytes: a.get(SHAPES[0], hwp)})
+    assert not stale.exists()
     blocked = tmp_path / "file"
     blocked.write_text("")
     d = TilingCache(disk=TableDisk(blocked / "tables"))

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -459,6 +460,14 @@ class TableDisk:
         self._trim()
 
     def _trim(self) -> None:
+        """Least recently used files removed beyond ``max_bytes``; temporary files of writers killed over an hour ago
+        removed."""
+        for p in self.folder.glob(".*.tmp"):
+            try:
+                if time.time() - p.stat().st_mtime > 3600:
+                    p.unlink()
+            except OSError:
+                pass
         files = []
         for p in self.folder.glob("*.tables"):
             try:
