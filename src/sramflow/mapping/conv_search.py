@@ -529,12 +529,13 @@ class TilingCache:
             self._tables.move_to_end(big_key)  # keep the source of derived tables recent (LRU)
             return big
         bursts_ = self.burst_sizes if hwp.burst_bytes in self.burst_sizes else (hwp.burst_bytes,)
-        tables = self.disk.load(key[0], hwp, bursts_) if self.disk is not None else None
+        disk = self.disk  # read once: a sweep sets it per task (threads of a Dask worker share this cache)
+        tables = disk.load(key[0], hwp, bursts_) if disk is not None else None
         if tables is None:
             self.misses += 1
             tables = tiling_tables(shape, hwp, bursts_)
-            if self.disk is not None:
-                self.disk.save(key[0], hwp, bursts_, tables)
+            if disk is not None:
+                disk.save(key[0], hwp, bursts_, tables)
         else:
             self.hits += 1
             self.loaded += 1

@@ -153,6 +153,8 @@ class PointPlan:
 
     def choose(self, hw: HardwareSpec, objective: str) -> list[int]:
         """Per segment, the row ``search_conv`` / ``search_vector`` would choose on ``hw`` for ``objective``."""
+        if not self.segs:  # only fused nodes
+            return []
         assert self.whole is not None
         blocks = [self.whole, _Block.of(self.segs, self.large, self._cut(hw, objective))] if self.large else \
             [self.whole]
