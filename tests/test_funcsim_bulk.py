@@ -50,7 +50,7 @@ def _both(run_step, run_bulk, sch, data, words: int):  # noqa: ANN001, ANN202
 
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_bulk_equals_per_step_on_conv_schedules(case: int) -> None:
-    shape, sizes, gk = CASES[case]
+    shape, sizes, gk, gh = CASES[case]
     hw = make_hw(accumulators=8, words=2048, double=True)
     data = _conv_data(shape, case)
     modes = set()
@@ -58,7 +58,7 @@ def test_bulk_equals_per_step_on_conv_schedules(case: int) -> None:
                                                  (None, 0)):
         hwp = hw_params(hw, shape)
         hwp = hwp if rows is None else dataclasses.replace(hwp, input_row_bytes=rows)
-        sch = make_conv_schedule(shape, hwp, ONES | sizes, order, double, gk)
+        sch = make_conv_schedule(shape, hwp, ONES | sizes, order, double, gk, gh)
         modes.add((sch.spill_psums, sch.keep_psums))
         (y1, *c1), (y2, *c2) = _both(execute_conv, execute_conv_bulk, sch, data, 2048)
         assert np.array_equal(y1, y2) and c1 == c2 and c1[1] == 0 and c1[4] == ()

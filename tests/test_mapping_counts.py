@@ -51,7 +51,7 @@ def test_pointwise_that_fits() -> None:
 def test_pointwise_that_must_be_tiled() -> None:
     hw = make_hw(accumulators=2)
     s = search_conv(pw(), hw, "latency")
-    assert s.tiling.group_k * s.tiling.tile_h * s.tiling.tile_w <= 2  # one accumulator group at a time
+    assert s.tiling.group_k * s.tiling.group_h * s.tiling.tile_w <= 2  # one accumulator group at a time
     c = sched(pw(), hw, {"k": 2, "c": 4}).counts  # 4 pixel tiles of 1 pixel x 2 channels, weights resident
     assert (c.macs, c.mac_cycles, c.steps) == (32, 4, 4)
     assert c.sram_writes_dma == 4 + 4 + 4 * 4  # weights once, bias once, 4 input tiles of 4 words (1 B each)
@@ -78,6 +78,53 @@ def test_depthwise_3x3() -> None:
     assert s0.counts.sram_reads_compute == 9 + 9 * 2 * 4 * 3 + 4
     assert summed_counts(s0.steps())["sram_reads_compute"] == s0.counts.sram_reads_compute
     assert (c.sram_writes_compute, c.sram_reads_dma, c.offchip_output_bytes) == (16, 16, 32)
+
+
+def test_pointwise_tile_with_more_pixels_than_accumulators() -> None:
+    # 1x1 conv K=2, C=4 on 4x2 pixels, whole layer one tile (8 pixels) on 4 accumulators: a tile row is 2
+    # pixels, so the array runs groups of 1 channel x 2 rows x 2 pixels: 2 k groups x 2 row groups
+    hw = make_hw(accumulators=4)
+    s = make_conv_schedule(pw(2, 4, 4, 2), hw_params(hw), {"g": 1, "k": 2, "c": 4, "h": 4, "w": 2},
+                           ("g", "k", "c", "p"), False, 1, 2)
+    c = s.counts
+    assert (s.tiling.group_k, s.tiling.group_h, c.steps) == (1, 2, 1)
+    # weights 2 groups of 4 B = 2 words; bias 2 groups of 4 B = 2 words; inputs 4 ch x 4 rows x 1 word
+    assert c.sram_writes_dma == 4 + 4 + 16
+    # each of the 4 groups reads its channel's 2 weight words and 2 bias words and its 2 rows x 4 channels
+    assert c.sram_reads_compute == 4 * (2 + 2 + 2 * 4)
+    # each group writes 4 int8 outputs = 2 words to its own block; the store reads all 8 words
+    assert (c.sram_writes_compute, c.sram_reads_dma) == (8, 8)
+    assert (c.macs, c.mac_cycles) == (64, 4)  # 16 MACs per group: 1 cycle each
+    assert (c.offchip_weight_bytes, c.offchip_input_bytes, c.offchip_output_bytes) == (8 + 8, 32, 16)
+    assert (c.dma_transfers, c.dma_loads) == (4, 3)
+    assert summed_counts(s.steps())["sram_reads_compute"] == c.sram_reads_compute
+
+
+def test_depthwise_3x3_row_groups_reread_overlapping_rows_from_the_sram() -> None:
+    # 1 channel, 4x4 output, pad 1, whole layer one tile on 4 accumulators: 4 groups of one output row
+    hw = make_hw(accumulators=4)
+    dw = ConvShape("dw", 1, 1, 1, 4, 4, 4, 4, 3, 3, 1, 1, 1, 1)
+    s = make_conv_schedule(dw, hw_params(hw), {"g": 1, "k": 1, "c": 1, "h": 4, "w": 4}, ("g", "k", "c", "p"),
+                           False, 1, 1)
+    c = s.counts
+    # window 6x6 incl. padding, rows of 3 words; weights 9 B = 5 words; bias 2 words
+    assert c.sram_writes_dma == 6 * 3 + 5 + 2
+    assert c.offchip_input_bytes == 16 and c.offchip_weight_bytes == 9 + 4  # the window is fetched once
+    # per group: weights 5 + bias 2 + its 3 window rows (6 B fit the input registers: once per kernel row) x 3 words
+    assert c.sram_reads_compute == 4 * (5 + 2 + 3 * 3)
+    assert (c.macs, c.mac_cycles) == (144, 4 * 3)  # 36 MACs per group -> 3 cycles
+    assert (c.sram_writes_compute, c.sram_reads_dma) == (4 * 2, 4 * 2)  # 4 int8 outputs per group: 2 words
+    assert summed_counts(s.steps())["sram_reads_compute"] == c.sram_reads_compute
+
+
+def test_row_groups_only_when_pixels_exceed_accumulators() -> None:
+    hw = make_hw(accumulators=4)
+    with pytest.raises(MappingError, match="accumulators"):  # a group of 2 rows x 4 pixels > 4 accumulators
+        make_conv_schedule(pw(2, 4, 4, 4), hw_params(hw), {"g": 1, "k": 1, "c": 4, "h": 4, "w": 4},
+                           ("g", "k", "c", "p"), False, 1, 2)
+    s = search_conv(pw(8, 16, 8, 4), make_hw(accumulators=4, words=128), "energy")
+    t = s.tiling
+    assert t.group_k * t.tile_g * t.group_h * t.tile_w <= 4 and t.tile_g * t.tile_w <= 4
 
 
 def test_add() -> None:

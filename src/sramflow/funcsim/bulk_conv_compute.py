@@ -83,16 +83,22 @@ def _inputs_of(node: ConvNode, cp: np.ndarray) -> np.ndarray:
 
 
 def _input_multiplicity(node: ConvNode, g: int, c: int, h: int, w: int, kg: int) -> tuple[np.ndarray, int, int]:
-    """Reads of each window word by one step (whole window once, once per kernel row, or per kernel offset)."""
+    """Reads of each window word by one step: per accumulator group (``kg`` k groups x row groups of
+    ``node.gh`` rows), the window rows of its output rows (all once, once per kernel row, or per kernel offset)."""
     sh, hw = node.sh, node.sch.hw
     rows, cols = sh.window_rows(h), sh.window_cols(w)
     rw = -(-cols // node.wb)
     khw = sh.kernel_h * sh.kernel_w
-    if khw == 1 or rows * cols <= hw.register_window_bytes:
-        per_row = np.ones(rows, np.int64)
-    else:
-        sel = (np.arange(sh.kernel_h)[:, None] * sh.dilation_h + sh.stride_h * np.arange(h)).ravel()
-        per_row = np.bincount(sel, minlength=rows) * (1 if cols <= hw.input_row_bytes else sh.kernel_w)
+    per_row = np.zeros(rows, np.int64)
+    for r0 in range(0, h, node.gh):
+        hg = min(node.gh, h - r0)
+        grows, top = sh.window_rows(hg), sh.stride_h * r0
+        if khw == 1 or grows * cols <= hw.register_window_bytes:
+            per_row[top:top + grows] += 1
+        else:
+            sel = (np.arange(sh.kernel_h)[:, None] * sh.dilation_h + sh.stride_h * np.arange(hg)).ravel()
+            per_row[top:top + grows] += np.bincount(sel, minlength=grows) \
+                * (1 if cols <= hw.input_row_bytes else sh.kernel_w)
     return np.tile(np.repeat(per_row * kg, rw), g * c), rows, cols
 
 
@@ -111,7 +117,7 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
     reads = np.zeros(cp.size, np.int64)
     for cls in classes(*(size[dim] for dim in "gkchw")):
         g, k, c, h, w = (int(size[dim][cls[0]]) for dim in "gkchw")
-        kg = -(-k // ak)
+        kg, ph = -(-k // ak), -(-h // node.gh)  # k groups, row groups: weights and bias are read once per row group
         wmap = layout_map((g, k, c, sh.kernel_h, sh.kernel_w), 1, wb, ak)
         imult, nrows, ncols = _input_multiplicity(node, g, c, h, w, kg)
         imap = layout_map((g, c, nrows, ncols), 1, wb, row_aligned=True)
@@ -121,19 +127,21 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
         else:
             jobs.append(("mac", cls, (g, k, c, h, w), wmap, imap, nrows, ncols))
             groups.append(ReadGroup(rows, _span(base["weights"][cls], wmap.size // wb), res.weights[cls],
-                                    np.ones(wmap.size // wb, np.int64)))
-            reads[cls] += wmap.size // wb
+                                    np.full(wmap.size // wb, ph, np.int64)))
+            reads[cls] += wmap.size // wb * ph
         groups.append(ReadGroup(rows, _span(base["inputs"][cls], imult.size), res.inputs[cls], imult))
         reads[cls] += int(imult.sum())
         for flag, op, per, writer in ((res.reads_bias, "bias", (), res.bias), (res.reads_psums, "psums", (h, w), None)):
             sub = cls[flag[cls]]
             if not sub.size:
                 continue
-            pmap = layout_map((g, k, *per), 4, wb, ak)
+            pmap = layout_map((g, k, *per), 4, wb, ak, row_group=node.gh if per else 0)
+            times = ph if op == "bias" else 1  # each row group loads its bias; psums: each group its own block
             exp = res.psum_writer[sub] if writer is None else writer[sub]
-            groups.append(ReadGroup(cp[sub], _span(base[op][sub], pmap.size // wb), exp, np.ones(pmap.size // wb, np.int64)))
+            groups.append(ReadGroup(cp[sub], _span(base[op][sub], pmap.size // wb), exp,
+                                    np.full(pmap.size // wb, times, np.int64)))
             jobs.append((op, sub, (g, k), pmap))
-            reads[sub] += pmap.size // wb
+            reads[sub] += pmap.size // wb * times
     st = node.rows(STORE)
     last_write = last_of((node.kind == COMPUTE) & (words > 0))[st]
     for cls in classes(words[st]):

@@ -1,7 +1,8 @@
 """Vectorized packing of whole tiles into buffer words, following ``sramflow.mapping.layout`` (the one
-layout definition): packed little-endian elements; weights (g, k, c, ky, kx), bias (g, k), outputs and
-partial sums (g, k, h, w) split along k (axis 1) into word-aligned accumulator groups of ``ak`` channels,
-each group (g, k_in_group, ...) row-major; input windows (g, c, row, col) with every row on a word.
+layout definition): packed little-endian elements; weights (g, k, c, ky, kx) and bias (g, k) split along k
+(axis 1) into word-aligned accumulator groups of ``ak`` channels, each group (g, k_in_group, ...) row-major;
+outputs and partial sums (g, k, h, w) one word-aligned block per accumulator group (``ak`` channels x ``gh``
+rows, k groups outermost), each block row-major; input windows (g, c, row, col) with every row on a word.
 Tests check every element against ``mapping.layout.word_address``.
 """
 
@@ -36,6 +37,27 @@ def pack_grouped(tile: np.ndarray, ak: int, wb: int, dtype: str) -> np.ndarray:
     """A tile (g, k, ...) as buffer bytes: groups of ``ak`` channels along axis 1, each word-aligned."""
     parts = [pad_to_words(np.ascontiguousarray(tile[:, a:b], dtype).view(np.uint8).ravel(), wb)
              for a, b in group_bounds(tile.shape[1], ak)]
+    return np.concatenate(parts)
+
+
+def block_bounds(k: int, ak: int, h: int, gh: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(k range, row range) of every accumulator group of an output tile, in storage (and compute) order."""
+    return [(kb, hb) for kb in group_bounds(k, ak) for hb in group_bounds(h, gh)]
+
+
+def block_words(k: int, ak: int, h: int, gh: int, per_row_bytes: int, wb: int) -> list[int]:
+    """Word offset of each output block (``block_bounds`` order) plus the total; ``per_row_bytes``: bytes per
+    channel and row (g x w x element bytes)."""
+    offs = [0]
+    for (a, b), (r0, r1) in block_bounds(k, ak, h, gh):
+        offs.append(offs[-1] + ceil_div((b - a) * (r1 - r0) * per_row_bytes, wb))
+    return offs
+
+
+def pack_blocks(tile: np.ndarray, ak: int, gh: int, wb: int, dtype: str) -> np.ndarray:
+    """An output / partial-sum tile (g, k, h, w) as buffer bytes: one word-aligned block per accumulator group."""
+    parts = [pad_to_words(np.ascontiguousarray(tile[:, a:b, r0:r1], dtype).view(np.uint8).ravel(), wb)
+             for (a, b), (r0, r1) in block_bounds(tile.shape[1], ak, tile.shape[2], gh)]
     return np.concatenate(parts)
 
 

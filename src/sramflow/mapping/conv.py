@@ -7,6 +7,17 @@ A tile stays resident in its buffer while only loops it does not depend on advan
 reloaded once per iteration of every loop it does not depend on that encloses a loop it does depend on
 (trip count > 1). The counts here are closed forms over the <= 32 classes of tile sizes (full / last
 tile per dimension); they work on numpy arrays of candidates (search) and on scalars (reports).
+
+Accumulator groups: the array computes a step's output tile (g x k x h x w) in groups that fit the
+accumulators, each doing the full reduction over the step's channels and kernel window: ``group_k`` output
+channels x ``group_h`` whole tile rows (g x group_h x w pixels). A tile whose pixels fit the accumulators is
+one pixel group (``group_h`` = its rows) and ``group_k`` = accumulators // pixels channels; a tile with more
+pixels (its rows, g x w, must still fit) runs one channel at a time over groups of ``group_h`` =
+accumulators // (g x w) rows. Per group the array reads its channels' weights and bias (so the weights once per
+pixel group), its rows' input window (the window rows its output rows span, whole row words; neighbouring
+groups' overlapping rows are re-read from the SRAM, never re-fetched) and its partial sums, and writes its
+outputs (int8, or int32 partial sums) to its own word-aligned block of the output buffer; MAC cycles are
+rounded per group.
 """
 
 from __future__ import annotations
@@ -131,10 +142,15 @@ class ConvTiling:
     order: tuple[str, ...]  # tile loops, outermost first (a permutation of LOOPS)
     double_buffered: bool
     acc_k: int = 0  # output channels per accumulator group (0: the whole k tile, one group per step)
+    acc_h: int = 0  # tile rows per accumulator group (0: all the tile's rows, one pixel group per step)
 
     @property
     def group_k(self) -> int:
         return self.acc_k or self.tile_k
+
+    @property
+    def group_h(self) -> int:
+        return self.acc_h or self.tile_h
 
     def sizes(self) -> dict[str, int]:
         return {"g": self.tile_g, "k": self.tile_k, "c": self.tile_c, "h": self.tile_h, "w": self.tile_w}
@@ -186,13 +202,16 @@ def spills(order: tuple[str, ...], n: dict):  # noqa: ANN201
     return np.logical_and(n["c"] > 1, np.logical_or.reduce(inner))
 
 
-def keeps(order: tuple[str, ...], n: dict, t: dict, ak):  # noqa: ANN001, ANN201
+def keeps(order: tuple[str, ...], n: dict, t: dict, ak, gh=None):  # noqa: ANN001, ANN201
     """Partial sums stay in the SRAM (int32, the output buffer) across reduction tiles: the reduction is tiled,
-    the output tile stays resident across it (no spill) and it holds more than one accumulator group, so the
-    accumulators cannot carry it from one reduction step to the next. Each later reduction step reads a
-    group's psums back into the accumulators and, unless it is the last, writes them again (read-modify-write
-    through the port)."""
-    return np.logical_and(np.logical_and(n["c"] > 1, np.logical_not(spills(order, n))), np.asarray(ak) < t["k"])
+    the output tile stays resident across it (no spill) and it holds more than one accumulator group (``ak``
+    channels x ``gh`` rows; None: all rows), so the accumulators cannot carry it from one reduction step to the
+    next. Each later reduction step reads a group's psums back into the accumulators and, unless it is the
+    last, writes them again (read-modify-write through the port)."""
+    groups = np.asarray(ak) < t["k"]
+    if gh is not None:
+        groups = np.logical_or(groups, np.asarray(gh) < t["h"])
+    return np.logical_and(np.logical_and(n["c"] > 1, np.logical_not(spills(order, n))), groups)
 
 
 def _classes(extent: int, tile):  # noqa: ANN001, ANN202 - [(size, count)] for full and last tiles
@@ -214,39 +233,59 @@ def grouped_words(per_k, k, ak, wb: int, bits: int = 8):  # noqa: ANN001, ANN201
     return (kg - 1) * ceil_div(ak * per_k * bits, 8 * wb) + ceil_div(last * per_k * bits, 8 * wb)
 
 
-def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None) -> dict:  # noqa: ANN001
+def group_classes(extent, size) -> list:  # noqa: ANN001 - [(size, count)] of full groups and the last one
+    n = ceil_div(extent, size)
+    return [(size, n - 1), (extent - (n - 1) * size, 1)]
+
+
+def block_words(kcls: list, hcls: list, per_row_elems, element_bytes: int, wb: int):  # noqa: ANN001, ANN201
+    """Words of an output / partial-sum tile stored as one word-aligned block per accumulator group: ``kcls`` /
+    ``hcls`` the (size, count) classes of its k and row groups, ``per_row_elems`` elements per channel and row."""
+    return sum(kn * hn * ceil_div(ks * hs * per_row_elems * element_bytes, wb) for ks, kn in kcls for hs, hn in hcls)
+
+
+def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None, gh=None) -> dict:  # noqa: ANN001
     """Per-step quantities for tiles of sizes ``s`` (ints or arrays); ``ak``: output channels per accumulator
-    group (None: the whole k tile). The array computes the step's output tile one k-group at a time (all the
-    tile's pixels, full reduction over the step's channels), so it reads the weights, bias and partial sums
-    of each group once and the whole input window once per group."""
+    group (None: the whole k tile), ``gh``: tile rows per accumulator group (None: all rows). The array
+    computes the step's output tile one (k group, row group) at a time, each with the full reduction over the
+    step's channels: per group it reads that group's weights and bias, the input window rows its output rows
+    span (whole, once per kernel row or once per kernel offset, see ``mapping``), and its partial sums."""
     wb = hw.word_bytes
     ak = s["k"] if ak is None else ak
-    kg = ceil_div(s["k"], ak)
-    last = s["k"] - (kg - 1) * ak
+    gh = s["h"] if gh is None else gh
+    kcls, hcls = group_classes(s["k"], ak), group_classes(s["h"], gh)
+    kg, ph = kcls[0][1] + 1, hcls[0][1] + 1  # k groups, row (pixel) groups per step
     rows, cols = shape.window_rows(s["h"]), shape.window_cols(s["w"])
     row_words = ceil_div(cols, wb)
     in_words = s["g"] * s["c"] * rows * row_words
     khw = shape.kernel_h * shape.kernel_w
-    reuse = np.logical_or(khw == 1, rows * cols <= hw.register_window_bytes)
+
+    def rows_read(r):  # noqa: ANN001, ANN202 - window rows one group of r output rows reads per channel
+        reuse = np.logical_or(khw == 1, shape.window_rows(r) * cols <= hw.register_window_bytes)
+        return np.where(reuse, shape.window_rows(r), np.where(cols <= hw.input_row_bytes, shape.kernel_h, khw) * r)
+
     pix = s["g"] * s["h"] * s["w"]
     out_n = pix * s["k"]
-    extra_op = pix if shape.pool_op == "avg" else 0 * pix  # average pool: one requantize per output
-    macs = out_n * s["c"] * khw + extra_op * s["k"]
-    per_group_macs = pix * s["c"] * khw + extra_op
+    avg = 1 if shape.pool_op == "avg" else 0  # average pool: one requantize per output
+    macs = out_n * (s["c"] * khw + avg)
     w_per_k = 0 if shape.pool_op else s["g"] * s["c"] * khw
     b_per_k = s["g"] * BIAS_BYTES if shape.has_bias else 0 * s["g"]
+    w_words = grouped_words(w_per_k, s["k"], ak, wb, shape.weight_bits)
+    b_words = grouped_words(b_per_k, s["k"], ak, wb)
+    gw = s["g"] * s["w"]
     return {
-        "w_words": grouped_words(w_per_k, s["k"], ak, wb, shape.weight_bits),
+        "w_words": w_words,
+        "w_reads": ph * w_words,
         "w_bytes": ceil_div(s["k"] * w_per_k * shape.weight_bits, 8),  # packed off-chip bytes of the tile
         "i_words": in_words,
-        "i_reads": kg * np.where(reuse, in_words, np.where(cols <= hw.input_row_bytes, shape.kernel_h, khw)
-                                 * s["g"] * s["c"] * s["h"] * row_words),
-        "b_words": grouped_words(b_per_k, s["k"], ak, wb),
-        "o_words": grouped_words(pix, s["k"], ak, wb),
-        "p_words": grouped_words(pix * PSUM_BYTES, s["k"], ak, wb),
+        "i_reads": kg * s["g"] * s["c"] * row_words * sum(hn * rows_read(hs) for hs, hn in hcls),
+        "b_words": b_words,
+        "b_reads": ph * b_words,
+        "o_words": block_words(kcls, hcls, gw, 1, wb),
+        "p_words": block_words(kcls, hcls, gw, PSUM_BYTES, wb),
         "macs": macs,
-        "mac_cycles": (kg - 1) * ceil_div(ak * per_group_macs, hw.macs_per_cycle)
-        + ceil_div(last * per_group_macs, hw.macs_per_cycle),
+        "mac_cycles": sum(kn * hn * ceil_div(ks * gw * hs * (s["c"] * khw + avg), hw.macs_per_cycle)
+                          for ks, kn in kcls for hs, hn in hcls),
         "w_bursts": bursts(ceil_div(s["k"] * w_per_k * shape.weight_bits, 8), hw.burst_bytes) * (w_per_k > 0),
         "b_bursts": bursts(s["k"] * b_per_k, hw.burst_bytes) * (b_per_k > 0),
         "o_bursts": bursts(out_n, hw.burst_bytes),
@@ -270,12 +309,12 @@ def tile_classes(shape: ConvShape, t: dict) -> tuple[dict, dict, dict]:
     return sizes, counts, trip
 
 
-def class_sums(shape: ConvShape, hw: HwParams, t: dict, ak=None) -> dict:  # noqa: ANN001
+def class_sums(shape: ConvShape, hw: HwParams, t: dict, ak=None, gh=None) -> dict:  # noqa: ANN001
     """Sum over all steps (every (g, k, c, h, w) tile) of each per-step quantity. The 2^5 classes (full or
     last tile per dimension) sit on five broadcast axes; a quantity that does not depend on a dimension is
     priced once and weighted by that dimension's trip count instead of its class counts."""
     sizes, counts, trip = tile_classes(shape, t)
-    q = step_sizes(shape, hw, sizes, ak)
+    q = step_sizes(shape, hw, sizes, ak, gh)
     return weighted_class_sums(q, counts, trip)
 
 
@@ -293,8 +332,8 @@ def weighted_class_sums(q: dict, counts: dict, trip: dict) -> dict:
     return out
 
 
-def footprint_words(shape: ConvShape, hw: HwParams, t: dict, spill, double, ak=None) -> dict:  # noqa: ANN001
-    q = step_sizes(shape, hw, t, ak)
+def footprint_words(shape: ConvShape, hw: HwParams, t: dict, spill, double, ak=None, gh=None) -> dict:  # noqa: ANN001
+    q = step_sizes(shape, hw, t, ak, gh)
     nbuf = np.where(double, 2, 1)
     out = np.where(spill, q["p_words"], q["o_words"])
     total = q["b_words"] + nbuf * (q["w_words"] + q["i_words"] + out)
@@ -302,15 +341,15 @@ def footprint_words(shape: ConvShape, hw: HwParams, t: dict, spill, double, ak=N
 
 
 def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...], clipped_in_bytes,
-                in_bursts=None, ak=None, cs=None) -> dict:  # noqa: ANN001
+                in_bursts=None, ak=None, cs=None, gh=None) -> dict:  # noqa: ANN001
     """Closed-form totals of a tiling (arrays over candidates or scalars). ``clipped_in_bytes``: the
     off-chip bytes of all distinct input tiles (groups x channels x clipped rows x clipped cols);
-    ``in_bursts``: their off-chip transactions (None: one per tile); ``ak``: k per accumulator group;
-    ``cs``: ``class_sums`` of these tiles if already computed (they do not depend on the loop order)."""
+    ``in_bursts``: their off-chip transactions (None: one per tile); ``ak`` / ``gh``: k / rows per accumulator
+    group; ``cs``: ``class_sums`` of these tiles if already computed (they do not depend on the loop order)."""
     n = trips(shape, t)
-    cs = class_sums(shape, hw, t, ak) if cs is None else cs
+    cs = class_sums(shape, hw, t, ak, gh) if cs is None else cs
     spill = spills(order, n)
-    keep = keeps(order, n, t, t["k"] if ak is None else ak)
+    keep = keeps(order, n, t, t["k"] if ak is None else ak, gh)
     steps = n["g"] * n["k"] * n["c"] * n["p"]
     out_tiles = n["g"] * n["k"] * n["p"]
     f_w = reload_factor(order, RELEVANT["weights"], n)
@@ -319,6 +358,7 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
     w_loads_words = f_w * cs["w_words"] // n["p"]
     i_loads_words = f_i * cs["i_words"] // n["k"]
     b_words_per_out = cs["b_words"] // (n["c"] * n["p"])  # sum over distinct bias tiles
+    b_reads = cs["b_reads"] // n["c"]  # at the first reduction step of every output tile
     b_loads = f_b * n["g"] * n["k"] if shape.has_bias else 0 * n["k"]
     o_words = cs["o_words"] // n["c"]  # sum over distinct output tiles
     p_words = cs["p_words"] // n["c"]
@@ -337,7 +377,7 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
         "steps": steps,
         "spill": spill,
         "keep": keep,
-        "sram_reads_compute": cs["w_words"] + cs["i_reads"] + b_words_per_out * n["p"] + (extra + rmw) * p_words,
+        "sram_reads_compute": cs["w_reads"] + cs["i_reads"] + b_reads + (extra + rmw) * p_words,
         "sram_writes_compute": o_words + (extra + rmw) * p_words,
         "sram_writes_dma": w_loads_words + i_loads_words + f_b * b_words_per_out + extra * p_words,
         "sram_reads_dma": o_words + extra * p_words,
@@ -384,7 +424,8 @@ def schedule_counts(shape: ConvShape, hw: HwParams, tiling: ConvTiling) -> Count
     """Closed-form counts of one tiling (memoized: a sweep prices the same schedules at many points)."""
     t = tiling.sizes()
     clipped = shape.groups * shape.c_per_group * shape.clipped_rows(t["h"]) * shape.clipped_cols(t["w"])
-    c = conv_counts(shape, hw, t, tiling.order, clipped, input_bursts(shape, t, hw.burst_bytes), tiling.group_k)
+    c = conv_counts(shape, hw, t, tiling.order, clipped, input_bursts(shape, t, hw.burst_bytes), tiling.group_k,
+                    gh=tiling.group_h)
     return Counts(**{k: int(v) for k, v in unit_counts(shape, hw, c).items()})
 
 

@@ -49,7 +49,7 @@ def conv_steps(sch: ConvSchedule) -> Iterator[Step]:
         (_, (g0, g1)), (_, (k0, k1)), (ci, (c0, c1)) = tile["g"], tile["k"], tile["c"]
         _, ((h0, h1), (w0, w1)) = tile["p"]
         s = {"g": g1 - g0, "k": k1 - k0, "c": c1 - c0, "h": h1 - h0, "w": w1 - w0}
-        q = step_sizes(sh, hw, s, sch.tiling.group_k)
+        q = step_sizes(sh, hw, s, sch.tiling.group_k, sch.tiling.group_h)
         out_region = (("g", g0, g1), ("k", k0, k1), ("h", h0, h1), ("w", w0, w1))
         if ci == 0 and sh.has_bias:
             yield from _load(slots, "bias", (g0, g1, k0, k1), (("g", g0, g1), ("k", k0, k1)),
@@ -69,7 +69,7 @@ def conv_steps(sch: ConvSchedule) -> Iterator[Step]:
             base = slots.base("outputs", True)
             yield Step("load", "psums", out_region, base, s["g"] * s["k"] * s["h"] * s["w"] * PSUM_BYTES,
                        sram_writes=psum_words, element_bytes=PSUM_BYTES)
-        reads = int(q["w_words"]) + int(q["i_reads"]) + (int(q["b_words"]) if ci == 0 else 0) \
+        reads = int(q["w_reads"]) + int(q["i_reads"]) + (int(q["b_reads"]) if ci == 0 else 0) \
             + (psum_words if ci > 0 else 0)
         last = ci == n_c - 1
         work = {"vector_ops": int(q["macs"])} if sh.pool_op else {"macs": int(q["macs"])}

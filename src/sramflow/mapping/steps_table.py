@@ -192,7 +192,7 @@ def _conv_table(sch: ConvSchedule) -> StepTable:
     hi = {d: r[d][1][idx[d]] for d in "gkchw"}
     s = {d: hi[d] - lo[d] for d in "gkchw"}
     q = {k: np.broadcast_to(np.asarray(v, np.int64), lo["g"].shape) for k, v in
-         step_sizes(sh, sch.hw, s, sch.tiling.group_k).items()}
+         step_sizes(sh, sch.hw, s, sch.tiling.group_k, sch.tiling.group_h).items()}
     ci = idx["c"]
     first, last = ci == 0, ci == n["c"] - 1
     double = sch.tiling.double_buffered
@@ -224,7 +224,7 @@ def _conv_table(sch: ConvSchedule) -> StepTable:
     out_words = np.where(last, q["o_words"], psum_words)
     unit = OP["vector"] if sh.pool_op else OP["macs"]
     work = "vector_ops" if sh.pool_op else "macs"
-    b_read = q["b_words"] * first
+    b_read = q["b_reads"] * first
     p_read = psum_words * ~first
     rows_ = [
         {"kind": LOAD, "operand": OP["bias"], "region": {"g": out_region["g"], "k": out_region["k"]},
@@ -241,7 +241,7 @@ def _conv_table(sch: ConvSchedule) -> StepTable:
         {"kind": LOAD, "operand": OP["psums"], "region": out_region, "base_word": out_base, "words": psum_words,
          "offchip_bytes": out_n * PSUM_BYTES, "sram_writes": psum_words, "element_bytes": PSUM_BYTES},
         {"kind": COMPUTE, "operand": unit, "region": out_region, "base_word": np.where(writes, out_base, -1),
-         "words": out_words * writes, "sram_reads": q["w_words"] + q["i_reads"] + b_read + p_read,
+         "words": out_words * writes, "sram_reads": q["w_reads"] + q["i_reads"] + b_read + p_read,
          "sram_writes": out_words * writes, work: q["macs"], "psum_access": access},
         {"kind": STORE, "operand": np.where(last, OP["outputs"], OP["psums"]), "region": out_region,
          "base_word": out_base, "words": out_words, "offchip_bytes": out_n * np.where(last, 1, PSUM_BYTES),
