@@ -241,7 +241,16 @@ def group_classes(extent, size) -> list:  # noqa: ANN001 - [(size, count)] of fu
 def block_words(kcls: list, hcls: list, per_row_elems, element_bytes: int, wb: int):  # noqa: ANN001, ANN201
     """Words of an output / partial-sum tile stored as one word-aligned block per accumulator group: ``kcls`` /
     ``hcls`` the (size, count) classes of its k and row groups, ``per_row_elems`` elements per channel and row."""
-    return sum(kn * hn * ceil_div(ks * hs * per_row_elems * element_bytes, wb) for ks, kn in kcls for hs, hn in hcls)
+    return _per_group_sum(_group_outputs(kcls, hcls, per_row_elems), lambda n: ceil_div(n * element_bytes, wb))
+
+
+def _group_outputs(kcls: list, hcls: list, per_row_elems) -> list:  # noqa: ANN001
+    """[(outputs of one group, number of such groups)] over the (k class, row class) combinations."""
+    return [(ks * hs * per_row_elems, kn * hn) for ks, kn in kcls for hs, hn in hcls]
+
+
+def _per_group_sum(groups: list, f):  # noqa: ANN001, ANN202 - sum over groups of f(outputs of the group)
+    return sum(n * f(x) for x, n in groups)
 
 
 def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None, gh=None) -> dict:  # noqa: ANN001
@@ -273,6 +282,7 @@ def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None, gh=None) -> dic
     w_words = grouped_words(w_per_k, s["k"], ak, wb, shape.weight_bits)
     b_words = grouped_words(b_per_k, s["k"], ak, wb)
     gw = s["g"] * s["w"]
+    groups = _group_outputs(kcls, hcls, gw)
     return {
         "w_words": w_words,
         "w_reads": ph * w_words,
@@ -281,11 +291,10 @@ def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None, gh=None) -> dic
         "i_reads": kg * s["g"] * s["c"] * row_words * sum(hn * rows_read(hs) for hs, hn in hcls),
         "b_words": b_words,
         "b_reads": ph * b_words,
-        "o_words": block_words(kcls, hcls, gw, 1, wb),
-        "p_words": block_words(kcls, hcls, gw, PSUM_BYTES, wb),
+        "o_words": _per_group_sum(groups, lambda n: ceil_div(n, wb)),
+        "p_words": _per_group_sum(groups, lambda n: ceil_div(n * PSUM_BYTES, wb)),
         "macs": macs,
-        "mac_cycles": sum(kn * hn * ceil_div(ks * gw * hs * (s["c"] * khw + avg), hw.macs_per_cycle)
-                          for ks, kn in kcls for hs, hn in hcls),
+        "mac_cycles": _per_group_sum(groups, lambda n: ceil_div(n * (s["c"] * khw + avg), hw.macs_per_cycle)),
         "w_bursts": bursts(ceil_div(s["k"] * w_per_k * shape.weight_bits, 8), hw.burst_bytes) * (w_per_k > 0),
         "b_bursts": bursts(s["k"] * b_per_k, hw.burst_bytes) * (b_per_k > 0),
         "o_bursts": bursts(out_n, hw.burst_bytes),

@@ -81,6 +81,9 @@ def _candidates(shape: ConvShape, hwp: HwParams) -> dict[str, np.ndarray]:
     axes = [np.array(balanced_sizes(e[d]), dtype=np.int64) for d in "gkchw"]
     grid = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
     grid = grid[grid[:, 0] * grid[:, 4] <= acc]  # a tile row (g x w pixels) fits the accumulators
+    in_words = grid[:, 0] * grid[:, 2] * shape.window_rows(grid[:, 3]) * ceil_div(shape.window_cols(grid[:, 4]),
+                                                                                  hwp.word_bytes)
+    grid = grid[in_words <= hwp.capacity_words]  # the input tile alone (part of every footprint) must fit
     t = {d: np.ascontiguousarray(grid[:, i]) for i, d in enumerate("gkchw")}
     fp = footprint_words(shape, hwp, t, False, False, *acc_groups(t, hwp))["total"]
     keep = fp <= hwp.capacity_words
