@@ -45,6 +45,12 @@ def _psum_mode(sch) -> str:  # noqa: ANN001
     return "partial sums in the accumulators"
 
 
+def _tile(sch) -> str:  # noqa: ANN001
+    t = sch.tiling
+    return (f"tile g{t.tile_g} k{t.tile_k} c{t.tile_c} h{t.tile_h} w{t.tile_w} in accumulator groups of "
+            f"{t.group_k} ch x {t.group_h} row(s)")
+
+
 def _why(r, z: dict, sch) -> str:  # noqa: ANN001
     c = r.counts
     mb = z["mem_energy_breakdown_pJ"]
@@ -56,17 +62,18 @@ def _why(r, z: dict, sch) -> str:  # noqa: ANN001
     if c.offchip_bytes > sum(zz.values()):
         worse = ", ".join(f"{op} {ours[op] / 1e3:,.1f} vs {zz[op] / 1e3:,.1f} kB" for op in "WIO" if ours[op] > zz[op])
         if sch.spill_psums or sch.keep_psums:
-            cause = (f"{_psum_mode(sch)}: ZigZag counts 16-bit partial sums, so its SRAM holds twice the outputs "
-                     "per tile and it re-fetches weights / inputs less")
+            cause = (f"{_tile(sch)}, {_psum_mode(sch)}: ZigZag counts 16-bit partial sums, so its SRAM holds twice "
+                     "the outputs per tile and it re-fetches weights / inputs less")
         else:
-            cause = ("our output tile's pixels are bounded by the accumulators (groups split only k), ZigZag "
-                     "accumulates larger pixel tiles in the SRAM with 16-bit partial sums: fewer overlapping input "
-                     "windows / weight re-fetches")
+            cause = (f"{_tile(sch)}: a tile row must fit the accumulators and input rows are word-aligned, ZigZag "
+                     "packs its input tile and unrolls OX x C over the array: it fits more inputs per weight fetch, "
+                     "fewer overlapping input windows / weight re-fetches")
         reasons.append(f"off-chip {c.offchip_bytes:,} B vs ZigZag {sum(zz.values()):,.0f} B ({worse}; ours incl. "
                        f"int32 bias; {cause})")
     if ours_sram > _zz_sram_words(z):
         reasons.append(f"SRAM port {ours_sram:,} word accesses vs ZigZag <= {_zz_sram_words(z):,.0f} (word-aligned "
-                       "input rows, input window re-read per accumulator group, int32 partial-sum read-modify-write)")
+                       "input rows, weights and input window rows re-read per accumulator group, int32 partial-sum "
+                       "read-modify-write)")
     if c.mac_cycles > z["ideal_cc"]:
         reasons.append(f"MAC cycles {c.mac_cycles:,} vs ideal {z['ideal_cc']:,} (per-group rounding)")
     return "; ".join(reasons) or "ZigZag overlaps transfers we serialize (no room to double-buffer)"
