@@ -186,8 +186,9 @@ class ConvRun:
         return self.acc_regs.pop(key)
 
     def _pool(self, st: Step, inp: Resident, o: dict) -> None:
-        """A pooling step on the vector unit: the window read as a convolution's, every tap reduced (max or
-        sum), the pool's arithmetic, the int8 tile written (one group: k = 1)."""
+        """A pooling step on the vector unit, one accumulator group (k = 1, ``gh`` rows) at a time: the group's
+        window rows read as a convolution's, every tap reduced (max or sum), the pool's arithmetic, the group's
+        int8 block written."""
         pool, name = self.d.pool, self.sch.shape.name
         if pool is None:
             raise FunctionalSimError(f"node {name!r}: pooling schedule without a pooling op")
@@ -195,9 +196,12 @@ class ConvRun:
         g, h, w = g1 - g0, h1 - h0, w1 - w0
         reads0, writes0 = self.m.tally.sram_reads_compute, self.m.tally.sram_writes_compute
         tag = self.m.new_tag()
-        taps = np.stack([x for _, _, x in self._taps(inp, g, 1, 0, h, w)])  # (kh*kw, g, 1, h, w) raw int8
-        q = pool.finish(pool.reduce(taps, 0), h0, w0)  # (g, 1, h, w)
-        self.m.write(st.base_word, L.pack_grouped(q, 1, self.wb, "i1"), tag, f"{name}: outputs", compute=True)
+        oofs = L.block_words(1, 1, h, self.gh, g * w, self.wb)
+        for j, (_, (r0, r1)) in enumerate(L.block_bounds(1, 1, h, self.gh)):
+            taps = np.stack([x for _, _, x in self._taps(inp, g, 1, r0, r1 - r0, w)])  # (kh*kw, g, 1, rows, w) int8
+            q = pool.finish(pool.reduce(taps, 0), h0 + r0, w0)  # (g, 1, rows, w)
+            self.m.write(st.base_word + oofs[j], L.pack_grouped(q, 1, self.wb, "i1"), tag, f"{name}: outputs",
+                         compute=True)
         self.last_write = tag
         self._check_step(st, reads0, writes0)
 
