@@ -127,6 +127,27 @@ def test_row_groups_only_when_pixels_exceed_accumulators() -> None:
     assert t.group_k * t.tile_g * t.group_h * t.tile_w <= 4 and t.tile_g * t.tile_w <= 4
 
 
+def test_partial_sums_are_exact_in_24_bits_up_to_257_products() -> None:
+    # a partial sum excludes the bias: at most n = C x kh x kw products, each |x - zp| <= 255 times |w| <= 128
+    for c, k in ((257, 1), (258, 1), (28, 3), (29, 3), (1152, 1)):
+        n = c * k * k
+        want = 3 if n * 255 * 128 < 2 ** 23 else 4
+        assert ConvShape("p", 1, 1, c, 1, 1, 1, 1, k, k, 1, 1, 0, 0).psum_bytes == want
+    assert (257 * 255 * 128 < 2 ** 23, 258 * 255 * 128 < 2 ** 23) == (True, False)
+    # 1x1 conv K=2, C=4 on 1x2 pixels; tiles of 1 channel x 2 input channels with the reduction outermost: the
+    # 2 partial sums of each output tile are stored after the first reduction step and loaded before the second
+    hw = make_hw()
+    s = sched(pw(2, 4, 1, 2), hw, {"k": 1, "c": 2, "w": 2}, ("g", "c", "k", "p"))
+    c = s.counts
+    assert s.spill_psums and pw().psum_bytes == 3
+    assert (c.offchip_psum_write_bytes, c.offchip_psum_read_bytes) == (4 * 3, 4 * 3)
+    # psums: 2 outputs x 3 B = 3 words per tile, stored (compute writes + DMA reads) and reloaded (DMA writes,
+    # compute reads) once per output tile; the bias (2 words) is read by the last reduction step of each tile
+    assert c.sram_reads_dma == 2 * 3 + 2 * 1  # psum stores + int8 output stores (2 B = 1 word)
+    assert c.sram_reads_compute == 4 * (1 + 2) + 2 * 2 + 2 * 3  # per step weights 1 + inputs 2; bias; psums
+    assert summed_counts(s.steps())["sram_reads_compute"] == c.sram_reads_compute
+
+
 def test_add() -> None:
     sh = VectorShape("add", "Add", 1, 10, 2, 0, False, False, 2, 0)
     c = vector_counts(sh, 2, 1, 10)
@@ -172,19 +193,21 @@ def test_no_tile_fits_names_layer_and_working_set() -> None:
 
 def test_partial_sums_kept_in_sram_by_hand() -> None:
     # K=4, C=4, 2 pixels, 2 accumulators -> 4 groups of 1 channel; the reduction is split in 2 channel tiles
-    # and c is innermost: the 4 groups' int32 psums (2 pixels x 4 B = 4 words each) stay in the SRAM
+    # and c is innermost: the 4 groups' psums (sums of <= 4 products: 3 B exact; 2 pixels x 3 B = 3 words each)
+    # stay in the SRAM
     hw = make_hw(accumulators=2)
     s = make_conv_schedule(pw(4, 4, 1, 2), hw_params(hw), {"g": 1, "k": 4, "c": 2, "h": 1, "w": 2},
                            ("g", "k", "p", "c"), False, 1)
     assert s.keep_psums and not s.spill_psums
     c = s.counts
-    # step 1: weights 4 x 1 word, inputs 2 words per group, bias 4 x 2 words; psums written 4 x 4 words
-    # step 2: weights 4, inputs 8, psums read 16; int8 outputs written 4 x 1 word
-    assert c.sram_reads_compute == (4 + 8 + 8) + (4 + 8 + 16)
-    assert c.sram_writes_compute == 16 + 4
+    # step 1: weights 4 x 1 word, inputs 2 words per group; psums written 4 x 3 words
+    # step 2: weights 4, inputs 8, bias 4 x 2 words (added at the last reduction step), psums read 12; int8
+    # outputs written 4 x 1 word
+    assert c.sram_reads_compute == (4 + 8) + (4 + 8 + 8 + 12)
+    assert c.sram_writes_compute == 12 + 4
     assert c.sram_writes_dma == 2 * 4 + 2 * 2 + 8 and c.sram_reads_dma == 4
     assert (c.offchip_psum_read_bytes, c.offchip_psum_write_bytes) == (0, 0)
-    assert max(b.end_word for b in s.buffers) == 8 + 4 + 2 + 16  # bias, weights, inputs, int32 output buffer
+    assert max(b.end_word for b in s.buffers) == 8 + 4 + 2 + 12  # bias, weights, inputs, 24-bit psum buffer
     access = [st.psum_access for st in s.steps() if st.kind == "compute"]
     assert access == ["write", "read"]
 

@@ -48,16 +48,16 @@ def _exec_words(node: _Node) -> np.ndarray:
         if r.size:
             words[r] = _vec_group_words(e["k"][r], per[r], ak, wb)
     r = node.rows(LOAD, "psums")
-    words[r] = _out_words(node, r, 4)
+    words[r] = _out_words(node, r, sh.psum_bytes)
     r = node.rows(LOAD, "inputs")
     words[r] = e["g"][r] * e["c"][r] * e["row"][r] * -(-e["col"][r] // wb)
     cp = node.rows(COMPUTE)
     c_last = _compute_last(node, cp)
     access = node.t.psum_access[cp]
-    w_out, w_ps = _out_words(node, cp, 1), _out_words(node, cp, 4)
+    w_out, w_ps = _out_words(node, cp, 1), _out_words(node, cp, sh.psum_bytes)
     words[cp] = np.where(c_last, w_out, np.where((access == 1) | (access == 2), w_ps, 0))
     st = np.flatnonzero(node.kind == STORE)
-    words[st] = np.where(node.op[st] == OP["psums"], _out_words(node, st, 4), _out_words(node, st, 1))
+    words[st] = np.where(node.op[st] == OP["psums"], _out_words(node, st, sh.psum_bytes), _out_words(node, st, 1))
     return words
 
 
@@ -122,7 +122,7 @@ def _loads(node: _Node, d: ConvData, sram: NodeSram, words: np.ndarray) -> None:
     sram.set_payload(blocks)
     pl = node.rows(LOAD, "psums")
     _check_psum_reloads(node, pl)
-    fetched[pl] = e["g"][pl] * e["k"][pl] * e["h"][pl] * e["w"][pl] * 4
+    fetched[pl] = e["g"][pl] * e["k"][pl] * e["h"][pl] * e["w"][pl] * sh.psum_bytes
     m.sram.writes += int(words[pl].sum())
     ld = node.rows(LOAD)
     m.tally.sram_writes_dma += int(words[ld].sum())

@@ -49,7 +49,7 @@ def residents(node: ConvNode) -> Residents:
     first, last = lo["c"][li] == 0, hi["c"][li] == sh.c_per_group
     access = node.t.psum_access[cp]
     reads_psums = (access == RMW) | (access == READ)
-    reads_bias = first & ~reads_psums & sh.has_bias
+    reads_bias = last & sh.has_bias  # the accumulators add the bias at the last reduction step
     node.fail(cp[reads_bias & (last_load["bias"] < 0)], "compute step needs bias never loaded")
     if node.sch.spill_psums:
         lp = last_load["psums"]
@@ -135,7 +135,7 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
             sub = cls[flag[cls]]
             if not sub.size:
                 continue
-            pmap = layout_map((g, k, *per), 4, wb, ak, row_group=node.gh if per else 0)
+            pmap = layout_map((g, k, *per), sh.psum_bytes if per else 4, wb, ak, row_group=node.gh if per else 0)
             times = ph if op == "bias" else 1  # each row group loads its bias; psums: each group its own block
             exp = res.psum_writer[sub] if writer is None else writer[sub]
             groups.append(ReadGroup(cp[sub], _span(base[op][sub], pmap.size // wb), exp,
@@ -186,8 +186,9 @@ def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: l
             acc += _scatter(node, cp[cls], (g, k, h, w), part, n_out)
         else:
             op, sub, (g, k), pmap = job
-            vals = next(it).reshape(sub.size, -1)[:, inverse_map(pmap)].copy().view("<i4")
+            raw = next(it)  # partial sums: checked reads only, their values come from the accumulation chain
             if op == "bias":
+                vals = raw.reshape(sub.size, -1)[:, inverse_map(pmap)].copy().view("<i4")
                 h, w = node.ext["h"][cp[sub[0]]], node.ext["w"][cp[sub[0]]]
                 full = np.broadcast_to(vals.reshape(sub.size, g, k, 1, 1), (sub.size, g, k, h, w))
                 acc += _scatter(node, cp[sub], (g, k, int(h), int(w)), full.astype(np.float64), n_out)
@@ -239,7 +240,7 @@ def _store(node: ConvNode, d: ConvData, m, res: Residents, acc: np.ndarray, st: 
     last_of_cp[res.cp] = res.last
     wr = np.maximum(last_write, 0)
     ok = (last_write >= 0) & node.same_region(wr, st, "gkhw") & (last_of_cp[wr] == is_out)
-    nbytes = e["g"][st] * e["k"][st] * e["h"][st] * e["w"][st] * np.where(is_out, 1, 4)
+    nbytes = e["g"][st] * e["k"][st] * e["h"][st] * e["w"][st] * np.where(is_out, 1, sh.psum_bytes)
     m.tally.offchip_write_bytes += int(nbytes.sum())
     good = st[ok & is_out]
     for cls in classes(*(e[dim][good] for dim in "gkhw")):

@@ -40,6 +40,8 @@ class ConvRun:
         sh = sch.shape
         self.wb = sch.hw.word_bytes
         self.ak, self.gh = sch.tiling.group_k, sch.tiling.group_h
+        self.peb = sh.psum_bytes  # bytes of a partial sum in the SRAM / off-chip
+        self.pdt = L.psum_dtype(self.peb)
         self.res: dict[str, Resident] = {}
         self.last_write: int = -1
         self.psum_tag: int = -1  # who wrote the partial sums in the output buffer (a reload or a compute step)  # tag of the compute step whose results the outputs buffer holds
@@ -92,8 +94,8 @@ class ConvRun:
         if key not in self.psum_mem:
             raise FunctionalSimError(f"node {self.sch.shape.name!r}: partial sums of {r} loaded back but never "
                                      "stored off-chip (a dropped spill?)")
-        p = self.psum_mem[key]  # (g, k, h, w) int32
-        return L.pack_blocks(p, self.ak, self.gh, self.wb, "<i4"), p.size * 4
+        p = self.psum_mem[key]  # (g, k, h, w) exact partial sums
+        return L.pack_blocks(p, self.ak, self.gh, self.wb, self.pdt), p.size * self.peb
 
     # ---- compute ---------------------------------------------------------------------------------------
     def _resident(self, operand: str) -> Resident:
@@ -128,7 +130,7 @@ class ConvRun:
         access = getattr(st, "psum_access", "")
         wofs = L.group_words(k, self.ak, g * c * khw, self.wb)
         bofs = L.group_words(k, self.ak, g * 4, self.wb)
-        pofs = L.block_words(k, self.ak, h, self.gh, g * w * 4, self.wb)
+        pofs = L.block_words(k, self.ak, h, self.gh, g * w * self.peb, self.wb)
         oofs = L.block_words(k, self.ak, h, self.gh, g * w, self.wb)
         kgroups = L.group_bounds(k, self.ak)
         for j, ((a, b), (r0, r1)) in enumerate(L.block_bounds(k, self.ak, h, self.gh)):  # one accumulator group
@@ -137,18 +139,26 @@ class ConvRun:
                                f"{name}: weights", compute=True)
             wt = L.unpack_group(rows, (g, kg, c, sh.kernel_h, sh.kernel_w), "i1").astype(np.int64)
             wt = wt.transpose(1, 0, 2, 3, 4)
-            acc = self._init_acc(st, j, (kj, kg), g, hg, w, first, o, bofs, pofs)
+            acc = self._init_acc(st, j, (kj, kg), g, hg, w, first, o, pofs)
             acc = acc + self._macs(inp, wt, g, c, r0, hg, w)
             self.m.tally.macs += kg * g * c * khw * hg * w
+            if last and sh.has_bias:  # the accumulators add the bias at the last reduction step
+                bres = self._resident("bias")
+                rows = self.m.read(np.arange(bres.base + bofs[kj], bres.base + bofs[kj + 1]), bres.tag,
+                                   f"{name}: bias", compute=True)
+                acc = acc + L.unpack_group(rows, (g, kg), "<i4").astype(np.int64).T[:, :, None, None]
             if last:
                 chans = (np.arange(g0, g1)[None, :] * sh.k_per_group + np.arange(k0 + a, k0 + b)[:, None])
                 q = self.d.requant(wrap_int32(acc), chans)
                 self.m.write(st.base_word + oofs[j], L.pack_grouped(q.transpose(1, 0, 2, 3), kg, self.wb, "i1"),
                              tag, f"{name}: outputs", compute=True)
             elif access in ("write", "rmw"):
-                p = wrap_int32(acc).astype("<i4").transpose(1, 0, 2, 3)
-                self.m.write(st.base_word + pofs[j], L.pack_grouped(p, kg, self.wb, "<i4"), tag, f"{name}: psums",
-                             compute=True)
+                if not L.fits(acc, self.pdt):
+                    raise FunctionalSimError(f"node {name!r}: a partial sum of output tile {o} does not fit "
+                                             f"{self.peb} bytes")
+                p = acc.transpose(1, 0, 2, 3)
+                self.m.write(st.base_word + pofs[j], L.pack_grouped(p, kg, self.wb, self.pdt), tag,
+                             f"{name}: psums", compute=True)
             else:
                 self.acc_regs[(_out_key(o), j)] = acc
         if access in ("write", "rmw") and not last:
@@ -158,10 +168,10 @@ class ConvRun:
         self._check_step(st, reads0, writes0)
 
     def _init_acc(self, st: Step, j: int, kgroup: tuple[int, int], g: int, h: int, w: int, first: bool, o: dict,
-                  bofs: list[int], pofs: list[int]) -> np.ndarray:
+                  pofs: list[int]) -> np.ndarray:
         """Accumulators of group ``j`` (``kgroup``: its k group's index and size): the partial sums it left in
-        the SRAM or the accumulators, or its bias at the first reduction step."""
-        kj, kg = kgroup
+        the SRAM or the accumulators, or zero at the first reduction step."""
+        _, kg = kgroup
         name = self.sch.shape.name
         if getattr(st, "psum_access", "") in ("rmw", "read"):  # int32 partial sums in the output buffer
             pres = self.res.get("psums")
@@ -170,15 +180,9 @@ class ConvRun:
                                          "(a dropped spill?)")
             rows = self.m.read(np.arange(st.base_word + pofs[j], st.base_word + pofs[j + 1]), self.psum_tag,
                                f"{name}: psums", compute=True)
-            return L.unpack_group(rows, (g, kg, h, w), "<i4").astype(np.int64).transpose(1, 0, 2, 3)
+            return L.unpack_group(rows, (g, kg, h, w), self.pdt).astype(np.int64).transpose(1, 0, 2, 3)
         if first:
-            if not self.sch.shape.has_bias:
-                return np.zeros((kg, g, h, w), np.int64)
-            bres = self._resident("bias")
-            rows = self.m.read(np.arange(bres.base + bofs[kj], bres.base + bofs[kj + 1]), bres.tag,
-                               f"{name}: bias", compute=True)
-            return np.broadcast_to(L.unpack_group(rows, (g, kg), "<i4").astype(np.int64).T[:, :, None, None],
-                                   (kg, g, h, w))
+            return np.zeros((kg, g, h, w), np.int64)
         key = (_out_key(o), j)
         if key not in self.acc_regs:
             raise FunctionalSimError(f"node {name!r}: partial sums of output tile {o} are neither in the "
@@ -255,9 +259,9 @@ class ConvRun:
         (g0, g1), (k0, k1), (h0, h1), (w0, w1) = o["g"], o["k"], o["h"], o["w"]
         g, k, h, w = g1 - g0, k1 - k0, h1 - h0, w1 - w0
         psum = st.operand == "psums"
-        dt, eb = ("<i4", 4) if psum else ("i1", 1)
+        dt, eb = (self.pdt, self.peb) if psum else ("i1", 1)
         ofs = L.block_words(k, self.ak, h, self.gh, g * w * eb, self.wb)
-        tile = np.zeros((g, k, h, w), dt)
+        tile = np.zeros((g, k, h, w), np.int64 if psum else np.int8)
         for j, ((a, b), (r0, r1)) in enumerate(L.block_bounds(k, self.ak, h, self.gh)):
             rows = self.m.read(np.arange(st.base_word + ofs[j], st.base_word + ofs[j + 1]), self.last_write,
                                f"{name}: store {st.operand}", compute=False)

@@ -2,7 +2,8 @@
 
 Counting conventions (shared by the closed forms and every ``steps()`` enumeration; the functional
 simulator must reproduce them exactly):
-- Activations and weights are int8 (1 byte per element), biases and spilled partial sums int32 (4 bytes).
+- Activations and weights are int8 (1 byte per element), biases int32 (4 bytes), partial sums exact in
+  ``ConvShape.psum_bytes`` bytes (3 when C x kh x kw <= 257, else 4; see below).
   ``ConvShape.weight_bits = 4`` packs two weights per byte: a weight tile (or accumulator group) takes
   ceil(elements x 4 / 8) bytes off-chip and in the SRAM; MACs are unchanged.
 - A node the quantizer fuses into the node before it (``sramflow.ir.fusion``) is a ``mapping.fused.FusedShape``
@@ -36,8 +37,12 @@ simulator must reproduce them exactly):
   weights and bias are read once per group (so once per row group), the input window rows once per group
   (overlapping rows of neighbouring row groups are read again from the SRAM). ``acc_k = acc_h = 0`` (the
   defaults) mean one group.
-- Partial sums of a tiled reduction (int32, 4 bytes, ``PSUM_BYTES``) live in the accumulators when the
-  output tile is one accumulator group; otherwise in the SRAM output buffer (int32 group layout), either
+- Partial sums of a tiled reduction never include the bias: the accumulators start from zero and add the
+  bias at the last reduction step (which loads and reads it). So a partial sum is a sum of at most
+  n = C x kh x kw products (x - zero point) x w, |product| <= 255 x 128, and it is stored exactly in
+  ``ConvShape.psum_bytes`` = the fewest whole bytes holding n x 32,640 with its sign (24 bits up to n = 257,
+  else int32); the functional simulator packs them so and checks they fit. They live in the accumulators
+  when the output tile is one accumulator group; otherwise in the SRAM output buffer (group layout), either
   spilled off-chip between reduction steps (``spill_psums``: the reduction loop encloses an output loop) or
   kept there (``keep_psums``: read-modify-write through the port, no DMA). A compute step with
   ``psum_access`` "write" writes its groups' psums (p words), "rmw" reads and writes them, "read" reads them

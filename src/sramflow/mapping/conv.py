@@ -16,8 +16,8 @@ pixels (its rows, g x w, must still fit) runs one channel at a time over groups 
 accumulators // (g x w) rows. Per group the array reads its channels' weights and bias (so the weights once per
 pixel group), its rows' input window (the window rows its output rows span, whole row words; neighbouring
 groups' overlapping rows are re-read from the SRAM, never re-fetched) and its partial sums, and writes its
-outputs (int8, or int32 partial sums) to its own word-aligned block of the output buffer; MAC cycles are
-rounded per group.
+outputs (int8, or exact partial sums of ``ConvShape.psum_bytes``) to its own word-aligned block of the output
+buffer; MAC cycles are rounded per group.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from sramflow.mapping.schedule import Buffer
 LOOPS = ("g", "k", "c", "p")
 RELEVANT = {"weights": "gkc", "inputs": "gcp", "outputs": "gkp", "bias": "gk"}
 BIAS_BYTES = 4  # int32
-PSUM_BYTES = 4  # int32 partial sums when spilled
+PSUM_BYTES = 4  # the widest partial sum: int32
+PSUM_TERM_BOUND = 255 * 128  # |x - zero point| <= 255 (int8 input and zero point), |w| <= 128 (int8 weight)
 WEIGHT_BITS = (8, 4)
 
 
@@ -91,6 +92,15 @@ class ConvShape:
             return 0
         return ceil_div(self.groups * self.k_per_group * self.c_per_group * self.kernel_h * self.kernel_w
                         * self.weight_bits, 8)
+
+    @property
+    def psum_bytes(self) -> int:
+        """Bytes of an exact partial sum in the SRAM or off-chip (two's complement, little-endian). Partial sums
+        never include the bias (the accumulators add it at the last reduction step), so one is a sum of at most
+        n = c_per_group x kh x kw products with |product| <= ``PSUM_TERM_BOUND``: the fewest whole bytes that
+        hold n x 32,640 with its sign (3 bytes up to n = 257), at most int32."""
+        n = self.c_per_group * self.kernel_h * self.kernel_w
+        return min(PSUM_BYTES, ceil_div((n * PSUM_TERM_BOUND).bit_length() + 1, 8))
 
     @property
     def bias_bytes(self) -> int:
@@ -203,7 +213,7 @@ def spills(order: tuple[str, ...], n: dict):  # noqa: ANN201
 
 
 def keeps(order: tuple[str, ...], n: dict, t: dict, ak, gh=None):  # noqa: ANN001, ANN201
-    """Partial sums stay in the SRAM (int32, the output buffer) across reduction tiles: the reduction is tiled,
+    """Partial sums stay in the SRAM (the output buffer) across reduction tiles: the reduction is tiled,
     the output tile stays resident across it (no spill) and it holds more than one accumulator group (``ak``
     channels x ``gh`` rows; None: all rows), so the accumulators cannot carry it from one reduction step to the
     next. Each later reduction step reads a group's psums back into the accumulators and, unless it is the
@@ -290,15 +300,15 @@ def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None, gh=None) -> dic
         "i_words": in_words,
         "i_reads": kg * s["g"] * s["c"] * row_words * sum(hn * rows_read(hs) for hs, hn in hcls),
         "b_words": b_words,
-        "b_reads": ph * b_words,
+        "b_reads": ph * b_words,  # each group adds its bias at the last reduction step
         "o_words": _per_group_sum(groups, lambda n: ceil_div(n, wb)),
-        "p_words": _per_group_sum(groups, lambda n: ceil_div(n * PSUM_BYTES, wb)),
+        "p_words": _per_group_sum(groups, lambda n: ceil_div(n * shape.psum_bytes, wb)),
         "macs": macs,
         "mac_cycles": _per_group_sum(groups, lambda n: ceil_div(n * (s["c"] * khw + avg), hw.macs_per_cycle)),
         "w_bursts": bursts(ceil_div(s["k"] * w_per_k * shape.weight_bits, 8), hw.burst_bytes) * (w_per_k > 0),
         "b_bursts": bursts(s["k"] * b_per_k, hw.burst_bytes) * (b_per_k > 0),
         "o_bursts": bursts(out_n, hw.burst_bytes),
-        "p_bursts": bursts(out_n * PSUM_BYTES, hw.burst_bytes),
+        "p_bursts": bursts(out_n * shape.psum_bytes, hw.burst_bytes),
     }
 
 
@@ -367,7 +377,7 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
     w_loads_words = f_w * cs["w_words"] // n["p"]
     i_loads_words = f_i * cs["i_words"] // n["k"]
     b_words_per_out = cs["b_words"] // (n["c"] * n["p"])  # sum over distinct bias tiles
-    b_reads = cs["b_reads"] // n["c"]  # at the first reduction step of every output tile
+    b_reads = cs["b_reads"] // n["c"]  # at the last reduction step of every output tile
     b_loads = f_b * n["g"] * n["k"] if shape.has_bias else 0 * n["k"]
     o_words = cs["o_words"] // n["c"]  # sum over distinct output tiles
     p_words = cs["p_words"] // n["c"]
@@ -393,8 +403,8 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
         "offchip_weight_bytes": f_w * (cs["w_bytes"] // n["p"]) + f_b * shape.bias_bytes,
         "offchip_input_bytes": f_i * clipped_in_bytes,
         "offchip_output_bytes": out_bytes + 0 * steps,
-        "offchip_psum_read_bytes": extra * out_bytes * PSUM_BYTES,
-        "offchip_psum_write_bytes": extra * out_bytes * PSUM_BYTES,
+        "offchip_psum_read_bytes": extra * out_bytes * shape.psum_bytes,
+        "offchip_psum_write_bytes": extra * out_bytes * shape.psum_bytes,
         "dma_transfers": f_w * w_tiles + f_i * in_tiles + b_loads + out_tiles * (1 + 2 * extra),
         "dma_loads": f_w * w_tiles + f_i * in_tiles + b_loads + out_tiles * extra,
         "dma_bursts": f_w * w_b + f_i * in_b + f_b * b_b + o_b + 2 * extra * p_b,
@@ -445,7 +455,7 @@ class ConvSchedule:
     tiling: ConvTiling
     buffers: tuple[Buffer, ...]
     spill_psums: bool
-    keep_psums: bool = False  # int32 partial sums held in the SRAM output buffer across reduction tiles
+    keep_psums: bool = False  # partial sums held in the SRAM output buffer across reduction tiles
 
     @cached_property
     def counts(self) -> Counts:

@@ -26,7 +26,7 @@ import numpy as np
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    BIAS_BYTES, LOOPS, PSUM_BYTES, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts, class_sums,
+    BIAS_BYTES, LOOPS, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts, class_sums,
     conv_counts, footprint_words, keeps, spills, step_sizes, tile_classes, trips, unit_counts, weighted_class_sums,
 )
 from sramflow.mapping.counts import ceil_div
@@ -247,7 +247,7 @@ def _burst_class_sums(shape: ConvShape, t: dict, burst_bytes: int) -> dict:
     q = {"w_bursts": bursts(ceil_div(s["k"] * w_per_k * shape.weight_bits, 8), burst_bytes) * (w_per_k > 0),
          "b_bursts": bursts(s["k"] * b_per_k, burst_bytes) * (b_per_k > 0),
          "o_bursts": bursts(out_n, burst_bytes),
-         "p_bursts": bursts(out_n * PSUM_BYTES, burst_bytes)}
+         "p_bursts": bursts(out_n * shape.psum_bytes, burst_bytes)}
     return weighted_class_sums(q, counts, trip)
 
 

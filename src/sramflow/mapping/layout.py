@@ -5,7 +5,8 @@ Layouts (every buffer starts on a word; elements little-endian, ``element_bytes`
 - conv weights, tile (g, k, c, ky, kx): split along k into accumulator groups of ``ConvTiling.group_k``
   channels (the last may be smaller); each group starts on a word and holds (g, k_in_group, c, ky, kx)
   row-major, packed. Bias (g, k) int32 is split into the same k groups, each group word-aligned and
-  (g, k_in_group) row-major. Outputs (g, k, h, w) int8 and partial sums (g, k, h, w) int32 are stored as one
+  (g, k_in_group) row-major. Outputs (g, k, h, w) int8 and partial sums (g, k, h, w), ``ConvShape.psum_bytes``
+  bytes each (little-endian two's complement), are stored as one
   word-aligned block per accumulator group (``ConvTiling.group_k`` channels x ``group_h`` rows; k groups
   outermost, then row groups), each block (g, k_in_group, h_in_group, w) row-major.
 - conv inputs, padded window (g, c, row, col): row-major, every window row starts on a word
@@ -100,7 +101,7 @@ def word_address(buffer: Buffer | int, layout: TileLayout, index: tuple[int, ...
     order of ``layout.dims``), for a tile held in ``buffer`` (or starting at that base word).
 
     For the functional simulator: the element's ``layout.element_bytes`` bytes follow little-endian from
-    that lane (an int32 bias or partial sum spans two 16-bit words). Use ``conv_tile_layout(sch, step)`` to
+    that lane (an int32 bias or a 24 / 32-bit partial sum may span two 16-bit words). Use ``conv_tile_layout(sch, step)`` to
     get the layout of the tile a Step loads, computes on or stores; the mapper's word counts assume it."""
     base = buffer.base_word if isinstance(buffer, Buffer) else int(buffer)
     if len(index) != len(layout.extents) or any(not 0 <= i < e for i, e in zip(index, layout.extents)):
@@ -130,7 +131,7 @@ def word_address(buffer: Buffer | int, layout: TileLayout, index: tuple[int, ...
 
 def conv_tile_layout(sch, step: Step) -> TileLayout:  # noqa: ANN001 - ConvSchedule (import cycle)
     """Layout of the tile a convolution Step touches: its operand and region decide dims and extents.
-    A compute step's outputs use the layout of the store that follows it (int8 outputs or int32 psums);
+    A compute step's outputs use the layout of the store that follows it (int8 outputs or partial sums);
     for the compute step itself this returns the int8 output layout."""
     sh, wb = sch.shape, sch.hw.word_bytes
     ext = {d: b - a for d, a, b in step.region}
