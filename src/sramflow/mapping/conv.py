@@ -271,9 +271,9 @@ def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None, gh=None) -> dic
     span (whole, once per kernel row or once per kernel offset, see ``mapping``), and its partial sums."""
     wb = hw.word_bytes
     ak = s["k"] if ak is None else ak
-    gh = s["h"] if gh is None else gh
-    kcls, hcls = group_classes(s["k"], ak), group_classes(s["h"], gh)
-    kg, ph = kcls[0][1] + 1, hcls[0][1] + 1  # k groups, row (pixel) groups per step
+    kcls = group_classes(s["k"], ak)
+    hcls = [(s["h"], 1)] if gh is None else group_classes(s["h"], gh)  # one row group: the tile's rows
+    kg, ph = kcls[0][1] + 1, (1 if gh is None else hcls[0][1] + 1)  # k groups, row (pixel) groups per step
     rows, cols = shape.window_rows(s["h"]), shape.window_cols(s["w"])
     row_words = ceil_div(cols, wb)
     in_words = s["g"] * s["c"] * rows * row_words
@@ -340,13 +340,16 @@ def class_sums(shape: ConvShape, hw: HwParams, t: dict, ak=None, gh=None) -> dic
 def weighted_class_sums(q: dict, counts: dict, trip: dict) -> dict:
     """Sum each per-step quantity over the tile classes of ``tile_classes``: a quantity that depends on a
     dimension (class axis of size 2) is weighted by the class counts, otherwise by the trip count."""
-    out = {}
+    out, weights = {}, {}
     for key, v in q.items():
         v = np.asarray(v)
-        w = 1
-        for i, d in enumerate("gkchw"):
-            w = w * (counts[d] if v.ndim > i and v.shape[i] == 2 else trip[d])
-        prod = np.asarray(w * v)
+        sig = tuple(v.ndim > i and v.shape[i] == 2 for i in range(5))  # the class axes this quantity has
+        if sig not in weights:  # quantities on the same class axes share their weights
+            w = 1
+            for d, on in zip("gkchw", sig):
+                w = w * (counts[d] if on else trip[d])
+            weights[sig] = w
+        prod = np.asarray(weights[sig] * v)
         out[key] = prod.sum(axis=tuple(range(min(5, prod.ndim)))) if prod.ndim else prod
     return out
 
