@@ -260,7 +260,7 @@ def _group_outputs(kcls: list, hcls: list, per_row_elems) -> list:  # noqa: ANN0
 
 
 def _per_group_sum(groups: list, f):  # noqa: ANN001, ANN202 - sum over groups of f(outputs of the group)
-    return sum(n * f(x) for x, n in groups)
+    return sum(n * f(x) for x, n in groups if np.ndim(n) or n)  # (a scalar count of 0 adds nothing)
 
 
 def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None, gh=None) -> dict:  # noqa: ANN001
