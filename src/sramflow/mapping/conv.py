@@ -388,10 +388,6 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
     rmw = np.where(keep, n["c"] - 1, 0)  # psum reads (= psum writes) in the SRAM per output tile, no DMA
     out_bytes = shape.output_bytes
     in_tiles = n["g"] * n["c"] * n["p"]
-    in_b = in_tiles if in_bursts is None else in_bursts
-    w_b = cs["w_bursts"] // n["p"] if shape.weight_bytes else 0 * n["k"]
-    b_b = cs["b_bursts"] // (n["c"] * n["p"]) if shape.has_bias else 0 * n["k"]
-    o_b, p_b = cs["o_bursts"] // n["c"], cs["p_bursts"] // n["c"]
     w_tiles = n["g"] * n["k"] * n["c"] if shape.weight_bytes else 0 * n["k"]
     return {
         "macs": cs["macs"],
@@ -410,8 +406,26 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
         "offchip_psum_write_bytes": extra * out_bytes * shape.psum_bytes,
         "dma_transfers": f_w * w_tiles + f_i * in_tiles + b_loads + out_tiles * (1 + 2 * extra),
         "dma_loads": f_w * w_tiles + f_i * in_tiles + b_loads + out_tiles * extra,
-        "dma_bursts": f_w * w_b + f_i * in_b + f_b * b_b + o_b + 2 * extra * p_b,
+        "dma_bursts": _dma_bursts(shape, n, cs, in_tiles if in_bursts is None else in_bursts, (f_w, f_i, f_b), extra),
     }
+
+
+def _dma_bursts(shape: ConvShape, n: dict, cs: dict, in_b, f: tuple, extra):  # noqa: ANN001, ANN202
+    """Off-chip transactions of all transfers: ``f`` the weight, input and bias reload factors, ``extra`` the
+    psum spills per output tile, ``in_b`` the transactions of all distinct input tiles."""
+    f_w, f_i, f_b = f
+    w_b = cs["w_bursts"] // n["p"] if shape.weight_bytes else 0 * n["k"]
+    b_b = cs["b_bursts"] // (n["c"] * n["p"]) if shape.has_bias else 0 * n["k"]
+    o_b, p_b = cs["o_bursts"] // n["c"], cs["p_bursts"] // n["c"]
+    return f_w * w_b + f_i * in_b + f_b * b_b + o_b + 2 * extra * p_b
+
+
+def order_dma_bursts(shape: ConvShape, t: dict, order: tuple[str, ...], cs: dict, in_bursts):  # noqa: ANN001, ANN201
+    """``conv_counts(...)["dma_bursts"]`` alone (what another burst size changes), from the burst sums ``cs``."""
+    n = trips(shape, t)
+    f = (reload_factor(order, RELEVANT["weights"], n), reload_factor(order, RELEVANT["inputs"], n),
+         reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n))
+    return _dma_bursts(shape, n, cs, in_bursts, f, np.where(spills(order, n), n["c"] - 1, 0))
 
 
 def input_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> int:

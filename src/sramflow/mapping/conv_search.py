@@ -27,7 +27,8 @@ from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
     BIAS_BYTES, LOOPS, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts, class_sums,
-    conv_counts, footprint_words, keeps, spills, step_sizes, tile_classes, trips, unit_counts, weighted_class_sums,
+    conv_counts, footprint_words, keeps, order_dma_bursts, spills, step_sizes, tile_classes, trips, unit_counts,
+    weighted_class_sums,
 )
 from sramflow.mapping.counts import ceil_div
 from sramflow.mapping.schedule import allocate
@@ -261,11 +262,12 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, 
            "cs": class_sums(shape, hwp, t, ak, gh), "q": step_sizes(shape, hwp, t, ak, gh)}
     q = pre["q"]
     per_order = [_order_counts(shape, hwp, t, pre, order) for order in orders]
+    size = t["g"].size
     for b in extra_bursts:
-        pre_b = pre | {"in_b": _in_bursts(shape, t, b), "cs": pre["cs"] | _burst_class_sums(shape, t, b)}
-        hwp_b = dataclasses.replace(hwp, burst_bytes=b)
+        in_b, cs_b = _in_bursts(shape, t, b), _burst_class_sums(shape, t, b)
         for (c, _), order in zip(per_order, orders):
-            c[f"dma_bursts@{b}"] = _order_counts(shape, hwp_b, t, pre_b, order)[0]["dma_bursts"]
+            c[f"dma_bursts@{b}"] = np.broadcast_to(np.asarray(order_dma_bursts(shape, t, order, cs_b, in_b),
+                                                              dtype=np.int64), (size,))
     fields = (*PRICED, *(f"dma_bursts@{b}" for b in extra_bursts))
     dep = (*ORDER_DEPENDENT, *(f"dma_bursts@{b}" for b in extra_bursts))
     v = np.stack([np.stack([c[k] for k in dep], axis=1) for c, _ in per_order], axis=1) if prune \
