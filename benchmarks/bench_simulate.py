@@ -38,11 +38,18 @@ def _zz_sram_words(z: dict) -> float:
 
 
 def _psum_mode(sch) -> str:  # noqa: ANN001
+    bits = 8 * sch.shape.psum_bytes
     if sch.spill_psums:
-        return "int32 partial sums spilled off-chip"
+        return f"exact {bits}-bit partial sums spilled off-chip"
     if sch.keep_psums:
-        return "int32 partial sums kept in the SRAM (read-modify-write)"
+        return f"exact {bits}-bit partial sums kept in the SRAM (read-modify-write)"
     return "partial sums in the accumulators"
+
+
+def _tile(sch) -> str:  # noqa: ANN001
+    t = sch.tiling
+    return (f"tile g{t.tile_g} k{t.tile_k} c{t.tile_c} h{t.tile_h} w{t.tile_w} in accumulator groups of "
+            f"{t.group_k} ch x {t.group_h} row(s)")
 
 
 def _why(r, z: dict, sch) -> str:  # noqa: ANN001
@@ -56,17 +63,18 @@ def _why(r, z: dict, sch) -> str:  # noqa: ANN001
     if c.offchip_bytes > sum(zz.values()):
         worse = ", ".join(f"{op} {ours[op] / 1e3:,.1f} vs {zz[op] / 1e3:,.1f} kB" for op in "WIO" if ours[op] > zz[op])
         if sch.spill_psums or sch.keep_psums:
-            cause = (f"{_psum_mode(sch)}: ZigZag counts 16-bit partial sums, so its SRAM holds twice the outputs "
-                     "per tile and it re-fetches weights / inputs less")
+            cause = (f"{_tile(sch)}, {_psum_mode(sch)}: ZigZag counts 16-bit partial sums, so its SRAM holds twice "
+                     "the outputs per tile and it re-fetches weights / inputs less")
         else:
-            cause = ("our output tile's pixels are bounded by the accumulators (groups split only k), ZigZag "
-                     "accumulates larger pixel tiles in the SRAM with 16-bit partial sums: fewer overlapping input "
-                     "windows / weight re-fetches")
+            cause = (f"{_tile(sch)}: a tile row must fit the accumulators and input rows are word-aligned, ZigZag "
+                     "packs its input tile and unrolls OX x C over the array: it fits more inputs per weight fetch, "
+                     "fewer overlapping input windows / weight re-fetches")
         reasons.append(f"off-chip {c.offchip_bytes:,} B vs ZigZag {sum(zz.values()):,.0f} B ({worse}; ours incl. "
                        f"int32 bias; {cause})")
     if ours_sram > _zz_sram_words(z):
         reasons.append(f"SRAM port {ours_sram:,} word accesses vs ZigZag <= {_zz_sram_words(z):,.0f} (word-aligned "
-                       "input rows, input window re-read per accumulator group, int32 partial-sum read-modify-write)")
+                       "input rows, weights and input window rows re-read per accumulator group, exact 24/32-bit "
+                       "partial-sum read-modify-write)")
     if c.mac_cycles > z["ideal_cc"]:
         reasons.append(f"MAC cycles {c.mac_cycles:,} vs ideal {z['ideal_cc']:,} (per-group rounding)")
     return "; ".join(reasons) or "ZigZag overlaps transfers we serialize (no room to double-buffer)"
@@ -114,9 +122,10 @@ def main() -> None:
               f"(lower bound {t['conv_gemm_lower_bound_cycles']:,} cycles)")
         if name == "zigzag-tiny":
             print(f"  accumulators in the preset: {hw.mac_array.accumulators} x {hw.mac_array.accumulator_bits} bit "
-                  "(ZigZag's reg_O; int8 x int8 sums over C x kh x kw need 32 bits to be exact, so our partial sums "
-                  "in SRAM / off-chip are int32 while ZigZag counts 16: its psums under-count storage and traffic, "
-                  "and 16-bit accumulators are not exact either; ours are priced as exact int32)")
+                  "(ZigZag's reg_O; an int8 x int8 sum over n = C x kh x kw products needs up to 32 bits to be "
+                  "exact: our partial sums in SRAM / off-chip are exact, 24-bit when n <= 257 (bias added at the "
+                  "last reduction step), else 32-bit, while ZigZag counts 16: its psums under-count storage and "
+                  "traffic, and 16-bit accumulators are not exact either)")
             print(f"  Conv/Gemm vs full network: {t['conv_gemm_cycles']:,} of {t['cycles']:,} cycles, "
                   f"{t['conv_gemm_energy_uj'] / 1e3:.3f} of {t['energy_uj'] / 1e3:.3f} mJ (ZigZag costs the other "
                   f"{t['nodes'] - t['conv_gemm_nodes']} nodes at zero)")

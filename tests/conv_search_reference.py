@@ -11,7 +11,7 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
     ConvSchedule, ConvShape, class_sums, conv_counts, input_bursts, step_sizes, trips, unit_counts,
 )
-from sramflow.mapping.conv_search import _candidates, _clipped, _orders, acc_k, hw_params, make_conv_schedule
+from sramflow.mapping.conv_search import _candidates, _clipped, _orders, acc_groups, hw_params, make_conv_schedule
 from sramflow.sim.cost import busy_cycles, energy_pj, objective_value, total_cycles
 
 
@@ -32,13 +32,13 @@ def search_conv_reference(shape: ConvShape, hw: HardwareSpec, objective: str) ->
     if t["g"].size == 0:
         raise MappingError(f"layer {shape.name!r}: no tile fits")
     clipped = _clipped(shape, t)
-    ak = acc_k(t, hwp)
+    ak, gh = acc_groups(t, hwp)
     in_b = _in_bursts(shape, t, hwp.burst_bytes)
-    cs = class_sums(shape, hwp, t, ak)
-    q = step_sizes(shape, hwp, t, ak)
+    cs = class_sums(shape, hwp, t, ak, gh)
+    q = step_sizes(shape, hwp, t, ak, gh)
     best = None
     for order in _orders(shape):
-        raw = conv_counts(shape, hwp, t, order, clipped, in_b, ak, cs)
+        raw = conv_counts(shape, hwp, t, order, clipped, in_b, ak, cs, gh)
         c = unit_counts(shape, hwp, raw)
         busy = busy_cycles(c, hw)
         for double in ((False, True) if hwp.double_buffering else (False,)):
@@ -54,8 +54,8 @@ def search_conv_reference(shape: ConvShape, hw: HardwareSpec, objective: str) ->
             i = idx[np.lexsort((idx, second[idx], obj[idx]))[0]]
             key = (float(obj[i]), float(second[i]))
             if best is None or key < best[0]:
-                best = (key, order, double, {d: int(v[i]) for d, v in t.items()}, int(ak[i]))
+                best = (key, order, double, {d: int(v[i]) for d, v in t.items()}, int(ak[i]), int(gh[i]))
     if best is None:
         raise MappingError(f"layer {shape.name!r}: no tiling fits the SRAM")
-    _, order, double, sizes, group_k = best
-    return make_conv_schedule(shape, hwp, sizes, order, double, group_k)
+    _, order, double, sizes, group_k, group_h = best
+    return make_conv_schedule(shape, hwp, sizes, order, double, group_k, group_h)

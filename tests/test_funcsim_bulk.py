@@ -19,6 +19,7 @@ from sramflow.funcsim.exec_conv import ConvData, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
+from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_search import hw_params, make_conv_schedule
 from sramflow.mapping.layout import TileLayout, word_address
 from sramflow.mapping.schedule import allocate
@@ -50,7 +51,7 @@ def _both(run_step, run_bulk, sch, data, words: int):  # noqa: ANN001, ANN202
 
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_bulk_equals_per_step_on_conv_schedules(case: int) -> None:
-    shape, sizes, gk = CASES[case]
+    shape, sizes, gk, gh = CASES[case]
     hw = make_hw(accumulators=8, words=2048, double=True)
     data = _conv_data(shape, case)
     modes = set()
@@ -58,11 +59,37 @@ def test_bulk_equals_per_step_on_conv_schedules(case: int) -> None:
                                                  (None, 0)):
         hwp = hw_params(hw, shape)
         hwp = hwp if rows is None else dataclasses.replace(hwp, input_row_bytes=rows)
-        sch = make_conv_schedule(shape, hwp, ONES | sizes, order, double, gk)
+        sch = make_conv_schedule(shape, hwp, ONES | sizes, order, double, gk, gh)
         modes.add((sch.spill_psums, sch.keep_psums))
         (y1, *c1), (y2, *c2) = _both(execute_conv, execute_conv_bulk, sch, data, 2048)
         assert np.array_equal(y1, y2) and c1 == c2 and c1[1] == 0 and c1[4] == ()
         assert c1[0]["macs"] == sch.counts.macs
+
+
+@pytest.mark.parametrize("order", [("g", "k", "c", "p"), ("g", "k", "p", "c")])
+def test_extreme_partial_sums_fit_24_bits(order: tuple[str, ...]) -> None:
+    # C = 257 products of (-128 - 127) x -128 = 32,640 each: the largest exact 24-bit partial sum case; the
+    # reduction is split in two (129 + 128 channels), the psums of the 2 x 1-channel accumulator groups spill or
+    # stay in the SRAM as 3-byte integers
+    sh = ConvShape("big", 1, 2, 257, 1, 2, 1, 2, 1, 1, 1, 1, 0, 0)
+    assert sh.psum_bytes == 3
+    x = np.full((257, 1, 2), -128, np.int8)
+    w = np.full((1, 2, 257, 1, 1), -128, np.int8)
+    data = ConvData(x, 127, w, np.array([[-7, -7]]), lambda acc, ch: np.clip(acc >> 16, -128, 127).astype(np.int8))
+    hw = make_hw(accumulators=1, words=2048)
+    sch = make_conv_schedule(sh, hw_params(hw, sh), {"g": 1, "k": 2, "c": 129, "h": 1, "w": 1}, order, False, 1)
+    assert sch.spill_psums or sch.keep_psums
+    (y1, *c1), (y2, *c2) = _both(execute_conv, execute_conv_bulk, sch, data, 2048)
+    want = np.full((2, 1, 2), (257 * 32640 - 7) >> 16, np.int8)
+    assert np.array_equal(y1, want) and np.array_equal(y2, want) and c1 == c2 and c1[1] == 0 and c1[4] == ()
+
+
+def test_a_partial_sum_that_does_not_fit_is_refused() -> None:
+    from sramflow.funcsim import layout as L
+
+    assert L.fits(np.array([-(1 << 23), (1 << 23) - 1]), L.INT24) and not L.fits(np.array([1 << 23]), L.INT24)
+    v = np.array([-(1 << 23), -1, 0, 5, (1 << 23) - 1])
+    assert np.array_equal(L.unpack_group(L.le_bytes(v, L.INT24), (5,), L.INT24), v)
 
 
 @pytest.mark.parametrize("kind", ["scale", "add", "reduce"])

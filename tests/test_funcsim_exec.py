@@ -93,6 +93,26 @@ def test_spilling_schedule_is_bit_exact(executor: str) -> None:
     assert m.tally.offchip_read_bytes + m.tally.offchip_write_bytes == c.offchip_bytes
 
 
+@EXECUTORS
+@pytest.mark.parametrize("order", [("g", "k", "c", "p"), ("g", "k", "p", "c"), ("g", "p", "c", "k")])
+def test_row_groups_bit_exact_with_counts(executor: str, order: tuple[str, ...]) -> None:
+    # 3x3 conv, 5x5 output, tiles of 5 rows x 2 pixels on 4 accumulators: groups of 1 channel x 2 rows (2, 2, 1);
+    # the reduction is tiled (c = 2 of 6): psums spill, stay in the SRAM, or spill under k innermost
+    from sramflow.mapping.lower import lower
+
+    g = _conv_graph()
+    hw = make_hw(accumulators=4)
+    sch = make_conv_schedule(lower(g, g.nodes[0]), hw_params(hw), {"g": 1, "k": 2, "c": 2, "h": 5, "w": 2}, order,
+                             False, 1, 2)
+    assert sch.spill_psums or sch.keep_psums
+    m, exact = _run_node(g, sch, executor=executor)
+    assert exact and m.sram.clobbers == 0 and m.step_mismatches == []
+    c = sch.counts
+    assert (m.tally.macs, m.tally.sram_reads_compute, m.tally.sram_writes_compute) == (
+        c.macs, c.sram_reads_compute, c.sram_writes_compute)
+    assert m.tally.offchip_read_bytes + m.tally.offchip_write_bytes == c.offchip_bytes
+
+
 def _with_buffer(sch, operand: str, base: int):  # noqa: ANN001, ANN202
     bufs = tuple(dataclasses.replace(b, base_word=base) if b.operand == operand else b for b in sch.buffers)
     return dataclasses.replace(sch, buffers=bufs)

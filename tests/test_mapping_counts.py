@@ -51,7 +51,7 @@ def test_pointwise_that_fits() -> None:
 def test_pointwise_that_must_be_tiled() -> None:
     hw = make_hw(accumulators=2)
     s = search_conv(pw(), hw, "latency")
-    assert s.tiling.group_k * s.tiling.tile_h * s.tiling.tile_w <= 2  # one accumulator group at a time
+    assert s.tiling.group_k * s.tiling.group_h * s.tiling.tile_w <= 2  # one accumulator group at a time
     c = sched(pw(), hw, {"k": 2, "c": 4}).counts  # 4 pixel tiles of 1 pixel x 2 channels, weights resident
     assert (c.macs, c.mac_cycles, c.steps) == (32, 4, 4)
     assert c.sram_writes_dma == 4 + 4 + 4 * 4  # weights once, bias once, 4 input tiles of 4 words (1 B each)
@@ -78,6 +78,74 @@ def test_depthwise_3x3() -> None:
     assert s0.counts.sram_reads_compute == 9 + 9 * 2 * 4 * 3 + 4
     assert summed_counts(s0.steps())["sram_reads_compute"] == s0.counts.sram_reads_compute
     assert (c.sram_writes_compute, c.sram_reads_dma, c.offchip_output_bytes) == (16, 16, 32)
+
+
+def test_pointwise_tile_with_more_pixels_than_accumulators() -> None:
+    # 1x1 conv K=2, C=4 on 4x2 pixels, whole layer one tile (8 pixels) on 4 accumulators: a tile row is 2
+    # pixels, so the array runs groups of 1 channel x 2 rows x 2 pixels: 2 k groups x 2 row groups
+    hw = make_hw(accumulators=4)
+    s = make_conv_schedule(pw(2, 4, 4, 2), hw_params(hw), {"g": 1, "k": 2, "c": 4, "h": 4, "w": 2},
+                           ("g", "k", "c", "p"), False, 1, 2)
+    c = s.counts
+    assert (s.tiling.group_k, s.tiling.group_h, c.steps) == (1, 2, 1)
+    # weights 2 groups of 4 B = 2 words; bias 2 groups of 4 B = 2 words; inputs 4 ch x 4 rows x 1 word
+    assert c.sram_writes_dma == 4 + 4 + 16
+    # each of the 4 groups reads its channel's 2 weight words and 2 bias words and its 2 rows x 4 channels
+    assert c.sram_reads_compute == 4 * (2 + 2 + 2 * 4)
+    # each group writes 4 int8 outputs = 2 words to its own block; the store reads all 8 words
+    assert (c.sram_writes_compute, c.sram_reads_dma) == (8, 8)
+    assert (c.macs, c.mac_cycles) == (64, 4)  # 16 MACs per group: 1 cycle each
+    assert (c.offchip_weight_bytes, c.offchip_input_bytes, c.offchip_output_bytes) == (8 + 8, 32, 16)
+    assert (c.dma_transfers, c.dma_loads) == (4, 3)
+    assert summed_counts(s.steps())["sram_reads_compute"] == c.sram_reads_compute
+
+
+def test_depthwise_3x3_row_groups_reread_overlapping_rows_from_the_sram() -> None:
+    # 1 channel, 4x4 output, pad 1, whole layer one tile on 4 accumulators: 4 groups of one output row
+    hw = make_hw(accumulators=4)
+    dw = ConvShape("dw", 1, 1, 1, 4, 4, 4, 4, 3, 3, 1, 1, 1, 1)
+    s = make_conv_schedule(dw, hw_params(hw), {"g": 1, "k": 1, "c": 1, "h": 4, "w": 4}, ("g", "k", "c", "p"),
+                           False, 1, 1)
+    c = s.counts
+    # window 6x6 incl. padding, rows of 3 words; weights 9 B = 5 words; bias 2 words
+    assert c.sram_writes_dma == 6 * 3 + 5 + 2
+    assert c.offchip_input_bytes == 16 and c.offchip_weight_bytes == 9 + 4  # the window is fetched once
+    # per group: weights 5 + bias 2 + its 3 window rows (6 B fit the input registers: once per kernel row) x 3 words
+    assert c.sram_reads_compute == 4 * (5 + 2 + 3 * 3)
+    assert (c.macs, c.mac_cycles) == (144, 4 * 3)  # 36 MACs per group -> 3 cycles
+    assert (c.sram_writes_compute, c.sram_reads_dma) == (4 * 2, 4 * 2)  # 4 int8 outputs per group: 2 words
+    assert summed_counts(s.steps())["sram_reads_compute"] == c.sram_reads_compute
+
+
+def test_row_groups_only_when_pixels_exceed_accumulators() -> None:
+    hw = make_hw(accumulators=4)
+    with pytest.raises(MappingError, match="accumulators"):  # a group of 2 rows x 4 pixels > 4 accumulators
+        make_conv_schedule(pw(2, 4, 4, 4), hw_params(hw), {"g": 1, "k": 1, "c": 4, "h": 4, "w": 4},
+                           ("g", "k", "c", "p"), False, 1, 2)
+    s = search_conv(pw(8, 16, 8, 4), make_hw(accumulators=4, words=128), "energy")
+    t = s.tiling
+    assert t.group_k * t.tile_g * t.group_h * t.tile_w <= 4 and t.tile_g * t.tile_w <= 4
+
+
+def test_partial_sums_are_exact_in_24_bits_up_to_257_products() -> None:
+    # a partial sum excludes the bias: at most n = C x kh x kw products, each |x - zp| <= 255 times |w| <= 128
+    for c, k in ((257, 1), (258, 1), (28, 3), (29, 3), (1152, 1)):
+        n = c * k * k
+        want = 3 if n * 255 * 128 < 2 ** 23 else 4
+        assert ConvShape("p", 1, 1, c, 1, 1, 1, 1, k, k, 1, 1, 0, 0).psum_bytes == want
+    assert (257 * 255 * 128 < 2 ** 23, 258 * 255 * 128 < 2 ** 23) == (True, False)
+    # 1x1 conv K=2, C=4 on 1x2 pixels; tiles of 1 channel x 2 input channels with the reduction outermost: the
+    # 2 partial sums of each output tile are stored after the first reduction step and loaded before the second
+    hw = make_hw()
+    s = sched(pw(2, 4, 1, 2), hw, {"k": 1, "c": 2, "w": 2}, ("g", "c", "k", "p"))
+    c = s.counts
+    assert s.spill_psums and pw().psum_bytes == 3
+    assert (c.offchip_psum_write_bytes, c.offchip_psum_read_bytes) == (4 * 3, 4 * 3)
+    # psums: 2 outputs x 3 B = 3 words per tile, stored (compute writes + DMA reads) and reloaded (DMA writes,
+    # compute reads) once per output tile; the bias (2 words) is read by the last reduction step of each tile
+    assert c.sram_reads_dma == 2 * 3 + 2 * 1  # psum stores + int8 output stores (2 B = 1 word)
+    assert c.sram_reads_compute == 4 * (1 + 2) + 2 * 2 + 2 * 3  # per step weights 1 + inputs 2; bias; psums
+    assert summed_counts(s.steps())["sram_reads_compute"] == c.sram_reads_compute
 
 
 def test_add() -> None:
@@ -125,19 +193,21 @@ def test_no_tile_fits_names_layer_and_working_set() -> None:
 
 def test_partial_sums_kept_in_sram_by_hand() -> None:
     # K=4, C=4, 2 pixels, 2 accumulators -> 4 groups of 1 channel; the reduction is split in 2 channel tiles
-    # and c is innermost: the 4 groups' int32 psums (2 pixels x 4 B = 4 words each) stay in the SRAM
+    # and c is innermost: the 4 groups' psums (sums of <= 4 products: 3 B exact; 2 pixels x 3 B = 3 words each)
+    # stay in the SRAM
     hw = make_hw(accumulators=2)
     s = make_conv_schedule(pw(4, 4, 1, 2), hw_params(hw), {"g": 1, "k": 4, "c": 2, "h": 1, "w": 2},
                            ("g", "k", "p", "c"), False, 1)
     assert s.keep_psums and not s.spill_psums
     c = s.counts
-    # step 1: weights 4 x 1 word, inputs 2 words per group, bias 4 x 2 words; psums written 4 x 4 words
-    # step 2: weights 4, inputs 8, psums read 16; int8 outputs written 4 x 1 word
-    assert c.sram_reads_compute == (4 + 8 + 8) + (4 + 8 + 16)
-    assert c.sram_writes_compute == 16 + 4
+    # step 1: weights 4 x 1 word, inputs 2 words per group; psums written 4 x 3 words
+    # step 2: weights 4, inputs 8, bias 4 x 2 words (added at the last reduction step), psums read 12; int8
+    # outputs written 4 x 1 word
+    assert c.sram_reads_compute == (4 + 8) + (4 + 8 + 8 + 12)
+    assert c.sram_writes_compute == 12 + 4
     assert c.sram_writes_dma == 2 * 4 + 2 * 2 + 8 and c.sram_reads_dma == 4
     assert (c.offchip_psum_read_bytes, c.offchip_psum_write_bytes) == (0, 0)
-    assert max(b.end_word for b in s.buffers) == 8 + 4 + 2 + 16  # bias, weights, inputs, int32 output buffer
+    assert max(b.end_word for b in s.buffers) == 8 + 4 + 2 + 12  # bias, weights, inputs, 24-bit psum buffer
     access = [st.psum_access for st in s.steps() if st.kind == "compute"]
     assert access == ["write", "read"]
 

@@ -62,7 +62,7 @@ def test_group_must_fit_accumulators() -> None:
 def test_search_uses_groups_to_cut_offchip_traffic() -> None:
     hw = make_hw(accumulators=2, words=64)
     s = search_conv(pw(8, 4, 4, 4), hw, "energy")
-    assert s.tiling.group_k * s.tiling.tile_g * s.tiling.tile_h * s.tiling.tile_w <= 2
+    assert s.tiling.group_k * s.tiling.tile_g * s.tiling.group_h * s.tiling.tile_w <= 2
     assert s.counts.offchip_input_bytes == 4 * 16 * -(-8 // s.tiling.tile_k)  # inputs once per k tile
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from conv_search_reference import search_conv_reference
 from sramflow.errors import MappingError
 from sramflow.hw.spec import OffchipMemory, Source
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_search import TilingCache, search_conv
+from sramflow.mapping.conv_search import TilingCache, hw_params, make_conv_schedule, search_conv, tiling_table
 from test_mapping_counts import make_hw
 
 SHAPES = (
@@ -43,6 +44,27 @@ def test_search_equals_exhaustive_reference(objective: str) -> None:
             got = search_conv(shape, hw, objective, cache)
             want = search_conv_reference(shape, hw, objective)
             assert (got.tiling, got.buffers, got.counts) == (want.tiling, want.buffers, want.counts), shape.name
+
+
+def test_table_counts_equal_each_rows_closed_form() -> None:
+    # the tables price every candidate at once (row-grouped and single-group tiles apart); each row's counts must
+    # be the scalar closed form of its schedule
+    fields = ("macs", "vector_ops", "mac_cycles", "vector_cycles", "dma_bursts", "sram_reads_compute",
+              "sram_writes_compute", "sram_writes_dma", "sram_reads_dma")
+    grouped = 0
+    for hw in list(points())[::2]:
+        for shape in SHAPES:
+            hwp = hw_params(hw, shape)
+            table = tiling_table(shape, hwp, prune=False)
+            for i in range(0, table.rows, max(1, table.rows // 60)):
+                sizes = dict(zip("gkchw", (int(v) for v in table.sizes[i])))
+                sch = make_conv_schedule(shape, hwp, sizes, table.orders[int(table.order_index[i])],
+                                         bool(table.double[i]), int(table.group_k[i]), int(table.group_h[i]))
+                grouped += sch.tiling.group_h < sch.tiling.tile_h
+                for f in fields:
+                    v = table.counts[f]
+                    assert (int(v[i]) if isinstance(v, np.ndarray) else v) == getattr(sch.counts, f), (shape.name, f)
+    assert grouped > 0
 
 
 def test_pricing_only_changes_reuse_the_counts() -> None:

@@ -19,26 +19,32 @@ from test_mapping_counts import make_hw, pw
 from test_mapping_groups import with_bursts
 
 ONES = {"g": 1, "k": 1, "c": 1, "h": 1, "w": 1}
-CASES = [  # shape, tile sizes, k per accumulator group
-    (ConvShape("c3", 1, 7, 5, 7, 9, 4, 5, 3, 3, 2, 2, 1, 1), {"k": 5, "c": 2, "h": 2, "w": 2}, 1),
-    (ConvShape("c3b", 1, 7, 3, 7, 9, 4, 5, 3, 3, 2, 2, 1, 1), {"k": 7, "c": 3, "w": 2}, 2),
-    (pw(9, 7, 3, 3), {"k": 6, "c": 3, "w": 2}, 2),
-    (pw(3, 5, 3, 3), {"k": 2, "c": 3, "w": 2}, 0),
-    (ConvShape("g2", 4, 3, 2, 5, 5, 5, 5, 3, 3, 1, 1, 1, 1), {"g": 2, "k": 3, "c": 2}, 2),
-    (ConvShape("dw", 6, 1, 1, 5, 5, 5, 5, 3, 3, 1, 1, 1, 1), {"g": 4, "h": 2}, 0),
-    (ConvShape("dw5", 3, 1, 1, 9, 9, 5, 5, 5, 5, 2, 2, 2, 2), {"g": 2, "h": 2, "w": 2}, 0),
-    (ConvShape("nb", 1, 4, 3, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1, has_bias=False), {"k": 3, "c": 2, "h": 4}, 1),
+CASES = [  # shape, tile sizes, k per accumulator group, rows per accumulator group (0: all; 8 accumulators)
+    (ConvShape("c3", 1, 7, 5, 7, 9, 4, 5, 3, 3, 2, 2, 1, 1), {"k": 5, "c": 2, "h": 2, "w": 2}, 1, 0),
+    (ConvShape("c3b", 1, 7, 3, 7, 9, 4, 5, 3, 3, 2, 2, 1, 1), {"k": 7, "c": 3, "w": 2}, 2, 0),
+    (pw(9, 7, 3, 3), {"k": 6, "c": 3, "w": 2}, 2, 0),
+    (pw(3, 5, 3, 3), {"k": 2, "c": 3, "w": 2}, 0, 0),
+    (ConvShape("g2", 4, 3, 2, 5, 5, 5, 5, 3, 3, 1, 1, 1, 1), {"g": 2, "k": 3, "c": 2}, 2, 0),
+    (ConvShape("dw", 6, 1, 1, 5, 5, 5, 5, 3, 3, 1, 1, 1, 1), {"g": 4, "h": 2}, 0, 0),
+    (ConvShape("dw5", 3, 1, 1, 9, 9, 5, 5, 5, 5, 2, 2, 2, 2), {"g": 2, "h": 2, "w": 2}, 0, 0),
+    (ConvShape("nb", 1, 4, 3, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1, has_bias=False), {"k": 3, "c": 2, "h": 4}, 1, 0),
+    # more pixels than accumulators: groups of whole tile rows (uneven last group, strides, dilation, depthwise)
+    (ConvShape("c3r", 1, 7, 5, 7, 9, 4, 5, 3, 3, 2, 2, 1, 1), {"k": 3, "c": 2, "h": 4, "w": 3}, 1, 2),
+    (pw(9, 7, 5, 5), {"k": 4, "c": 3, "h": 5, "w": 2}, 1, 3),
+    (ConvShape("dwr", 6, 1, 1, 5, 5, 5, 5, 3, 3, 1, 1, 1, 1), {"g": 2, "h": 5, "w": 3}, 1, 1),
+    (ConvShape("dw5r", 3, 1, 1, 9, 9, 5, 5, 5, 5, 2, 2, 2, 2), {"h": 5, "w": 4}, 1, 2),
+    (ConvShape("nbr", 1, 4, 3, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1, has_bias=False), {"k": 2, "c": 2, "h": 6, "w": 3}, 1, 2),
 ]
 
 
 def _schedules():  # noqa: ANN202
-    for (shape, sizes, gk), order, double, burst in itertools.product(CASES, itertools.permutations(LOOPS),
+    for (shape, sizes, gk, gh), order, double, burst in itertools.product(CASES, itertools.permutations(LOOPS),
                                                                        (False, True), (0, 3)):
         hw = with_bursts(make_hw(accumulators=8, words=2048, double=True), burst)
         hwp = hw_params(hw, shape)
         for rows in (hwp.input_row_bytes, 0):
             yield make_conv_schedule(shape, dataclasses.replace(hwp, input_row_bytes=rows), ONES | sizes, order,
-                                     double, gk), burst
+                                     double, gk, gh), burst
 
 
 def _assert_table_is_steps(sch, burst: int = 0) -> None:  # noqa: ANN001
@@ -65,9 +71,13 @@ def test_conv_tables_equal_steps_for_every_order_buffering_psum_mode() -> None:
 
 
 def test_compute_reads_name_the_last_load_of_each_operand() -> None:
-    shape, sizes, gk = CASES[0]
-    sch = make_conv_schedule(shape, hw_params(make_hw(accumulators=8, words=2048, double=True), shape),
-                             ONES | sizes, ("g", "p", "k", "c"), True, gk)
+    for shape, sizes, gk, gh in (CASES[0], CASES[8]):
+        _assert_reads_follow_loads(make_conv_schedule(
+            shape, hw_params(make_hw(accumulators=8, words=2048, double=True), shape), ONES | sizes,
+            ("g", "p", "k", "c"), True, gk, gh))
+
+
+def _assert_reads_follow_loads(sch) -> None:  # noqa: ANN001
     t = steps_table(sch)
     steps = list(sch.steps())
     last_load: dict[str, int] = {}

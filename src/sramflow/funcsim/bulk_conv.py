@@ -16,7 +16,7 @@ from sramflow.funcsim.bulk_sram import NodeSram, classes, gather_payload, last_o
 from sramflow.funcsim.exec_conv import ConvData
 from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.funcsim.state import Machine
-from sramflow.mapping.conv import ConvSchedule
+from sramflow.mapping.conv import ConvSchedule, block_words, group_classes
 from sramflow.mapping.steps_table import COMPUTE, LOAD, OP, STORE, StepTable, steps_table
 from sramflow.reference.requant import wrap_int32
 
@@ -43,23 +43,29 @@ def _exec_words(node: _Node) -> np.ndarray:
     sh, e, wb, ak = node.sh, node.ext, node.wb, node.ak
     words = np.zeros(len(node.t), np.int64)
     khw = sh.kernel_h * sh.kernel_w
-    for op, per in (("bias", e["g"] * 4), ("weights", e["g"] * e["c"] * khw), ("psums", e["g"] * e["h"] * e["w"] * 4)):
+    for op, per in (("bias", e["g"] * 4), ("weights", e["g"] * e["c"] * khw)):
         r = node.rows(LOAD, op)
         if r.size:
             words[r] = _vec_group_words(e["k"][r], per[r], ak, wb)
+    r = node.rows(LOAD, "psums")
+    words[r] = _out_words(node, r, sh.psum_bytes)
     r = node.rows(LOAD, "inputs")
     words[r] = e["g"][r] * e["c"][r] * e["row"][r] * -(-e["col"][r] // wb)
     cp = node.rows(COMPUTE)
     c_last = _compute_last(node, cp)
     access = node.t.psum_access[cp]
-    pix = e["g"][cp] * e["h"][cp] * e["w"][cp]
-    w_out = _vec_group_words(e["k"][cp], pix, ak, wb)
-    w_ps = _vec_group_words(e["k"][cp], pix * 4, ak, wb)
+    w_out, w_ps = _out_words(node, cp, 1), _out_words(node, cp, sh.psum_bytes)
     words[cp] = np.where(c_last, w_out, np.where((access == 1) | (access == 2), w_ps, 0))
     st = np.flatnonzero(node.kind == STORE)
-    eb = np.where(node.op[st] == OP["psums"], 4, 1)
-    words[st] = _vec_group_words(e["k"][st], e["g"][st] * e["h"][st] * e["w"][st] * eb, ak, wb)
+    words[st] = np.where(node.op[st] == OP["psums"], _out_words(node, st, sh.psum_bytes), _out_words(node, st, 1))
     return words
+
+
+def _out_words(node: _Node, r: np.ndarray, element_bytes: int) -> np.ndarray:
+    """Words of the output / partial-sum tiles of rows ``r``: one word-aligned block per accumulator group."""
+    e = node.ext
+    return block_words(group_classes(e["k"][r], node.ak), group_classes(e["h"][r], node.gh), e["g"][r] * e["w"][r],
+                       element_bytes, node.wb)
 
 
 def _vec_group_words(k: np.ndarray, per_k: np.ndarray, ak: int, wb: int) -> np.ndarray:
@@ -116,7 +122,7 @@ def _loads(node: _Node, d: ConvData, sram: NodeSram, words: np.ndarray) -> None:
     sram.set_payload(blocks)
     pl = node.rows(LOAD, "psums")
     _check_psum_reloads(node, pl)
-    fetched[pl] = e["g"][pl] * e["k"][pl] * e["h"][pl] * e["w"][pl] * 4
+    fetched[pl] = e["g"][pl] * e["k"][pl] * e["h"][pl] * e["w"][pl] * sh.psum_bytes
     m.sram.writes += int(words[pl].sum())
     ld = node.rows(LOAD)
     m.tally.sram_writes_dma += int(words[ld].sum())

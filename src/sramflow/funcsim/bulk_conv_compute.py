@@ -49,7 +49,7 @@ def residents(node: ConvNode) -> Residents:
     first, last = lo["c"][li] == 0, hi["c"][li] == sh.c_per_group
     access = node.t.psum_access[cp]
     reads_psums = (access == RMW) | (access == READ)
-    reads_bias = first & ~reads_psums & sh.has_bias
+    reads_bias = last & sh.has_bias  # the accumulators add the bias at the last reduction step
     node.fail(cp[reads_bias & (last_load["bias"] < 0)], "compute step needs bias never loaded")
     if node.sch.spill_psums:
         lp = last_load["psums"]
@@ -83,16 +83,22 @@ def _inputs_of(node: ConvNode, cp: np.ndarray) -> np.ndarray:
 
 
 def _input_multiplicity(node: ConvNode, g: int, c: int, h: int, w: int, kg: int) -> tuple[np.ndarray, int, int]:
-    """Reads of each window word by one step (whole window once, once per kernel row, or per kernel offset)."""
+    """Reads of each window word by one step: per accumulator group (``kg`` k groups x row groups of
+    ``node.gh`` rows), the window rows of its output rows (all once, once per kernel row, or per kernel offset)."""
     sh, hw = node.sh, node.sch.hw
     rows, cols = sh.window_rows(h), sh.window_cols(w)
     rw = -(-cols // node.wb)
     khw = sh.kernel_h * sh.kernel_w
-    if khw == 1 or rows * cols <= hw.register_window_bytes:
-        per_row = np.ones(rows, np.int64)
-    else:
-        sel = (np.arange(sh.kernel_h)[:, None] * sh.dilation_h + sh.stride_h * np.arange(h)).ravel()
-        per_row = np.bincount(sel, minlength=rows) * (1 if cols <= hw.input_row_bytes else sh.kernel_w)
+    per_row = np.zeros(rows, np.int64)
+    for r0 in range(0, h, node.gh):
+        hg = min(node.gh, h - r0)
+        grows, top = sh.window_rows(hg), sh.stride_h * r0
+        if khw == 1 or grows * cols <= hw.register_window_bytes:
+            per_row[top:top + grows] += 1
+        else:
+            sel = (np.arange(sh.kernel_h)[:, None] * sh.dilation_h + sh.stride_h * np.arange(hg)).ravel()
+            per_row[top:top + grows] += np.bincount(sel, minlength=grows) \
+                * (1 if cols <= hw.input_row_bytes else sh.kernel_w)
     return np.tile(np.repeat(per_row * kg, rw), g * c), rows, cols
 
 
@@ -111,7 +117,7 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
     reads = np.zeros(cp.size, np.int64)
     for cls in classes(*(size[dim] for dim in "gkchw")):
         g, k, c, h, w = (int(size[dim][cls[0]]) for dim in "gkchw")
-        kg = -(-k // ak)
+        kg, ph = -(-k // ak), -(-h // node.gh)  # k groups, row groups: weights and bias are read once per row group
         wmap = layout_map((g, k, c, sh.kernel_h, sh.kernel_w), 1, wb, ak)
         imult, nrows, ncols = _input_multiplicity(node, g, c, h, w, kg)
         imap = layout_map((g, c, nrows, ncols), 1, wb, row_aligned=True)
@@ -121,19 +127,21 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
         else:
             jobs.append(("mac", cls, (g, k, c, h, w), wmap, imap, nrows, ncols))
             groups.append(ReadGroup(rows, _span(base["weights"][cls], wmap.size // wb), res.weights[cls],
-                                    np.ones(wmap.size // wb, np.int64)))
-            reads[cls] += wmap.size // wb
+                                    np.full(wmap.size // wb, ph, np.int64)))
+            reads[cls] += wmap.size // wb * ph
         groups.append(ReadGroup(rows, _span(base["inputs"][cls], imult.size), res.inputs[cls], imult))
         reads[cls] += int(imult.sum())
         for flag, op, per, writer in ((res.reads_bias, "bias", (), res.bias), (res.reads_psums, "psums", (h, w), None)):
             sub = cls[flag[cls]]
             if not sub.size:
                 continue
-            pmap = layout_map((g, k, *per), 4, wb, ak)
+            pmap = layout_map((g, k, *per), sh.psum_bytes if per else 4, wb, ak, row_group=node.gh if per else 0)
+            times = ph if op == "bias" else 1  # each row group loads its bias; psums: each group its own block
             exp = res.psum_writer[sub] if writer is None else writer[sub]
-            groups.append(ReadGroup(cp[sub], _span(base[op][sub], pmap.size // wb), exp, np.ones(pmap.size // wb, np.int64)))
+            groups.append(ReadGroup(cp[sub], _span(base[op][sub], pmap.size // wb), exp,
+                                    np.full(pmap.size // wb, times, np.int64)))
             jobs.append((op, sub, (g, k), pmap))
-            reads[sub] += pmap.size // wb
+            reads[sub] += pmap.size // wb * times
     st = node.rows(STORE)
     last_write = last_of((node.kind == COMPUTE) & (words > 0))[st]
     for cls in classes(words[st]):
@@ -178,8 +186,9 @@ def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: l
             acc += _scatter(node, cp[cls], (g, k, h, w), part, n_out)
         else:
             op, sub, (g, k), pmap = job
-            vals = next(it).reshape(sub.size, -1)[:, inverse_map(pmap)].copy().view("<i4")
+            raw = next(it)  # partial sums: checked reads only, their values come from the accumulation chain
             if op == "bias":
+                vals = raw.reshape(sub.size, -1)[:, inverse_map(pmap)].copy().view("<i4")
                 h, w = node.ext["h"][cp[sub[0]]], node.ext["w"][cp[sub[0]]]
                 full = np.broadcast_to(vals.reshape(sub.size, g, k, 1, 1), (sub.size, g, k, h, w))
                 acc += _scatter(node, cp[sub], (g, k, int(h), int(w)), full.astype(np.float64), n_out)
@@ -231,7 +240,7 @@ def _store(node: ConvNode, d: ConvData, m, res: Residents, acc: np.ndarray, st: 
     last_of_cp[res.cp] = res.last
     wr = np.maximum(last_write, 0)
     ok = (last_write >= 0) & node.same_region(wr, st, "gkhw") & (last_of_cp[wr] == is_out)
-    nbytes = e["g"][st] * e["k"][st] * e["h"][st] * e["w"][st] * np.where(is_out, 1, 4)
+    nbytes = e["g"][st] * e["k"][st] * e["h"][st] * e["w"][st] * np.where(is_out, 1, sh.psum_bytes)
     m.tally.offchip_write_bytes += int(nbytes.sum())
     good = st[ok & is_out]
     for cls in classes(*(e[dim][good] for dim in "gkhw")):

@@ -13,7 +13,7 @@ class ConvNode:
     def __init__(self, sch: ConvSchedule, t: StepTable) -> None:
         self.sch, self.t, self.sh = sch, t, sch.shape
         self.name = f"node {sch.shape.name!r}"
-        self.wb, self.ak = sch.hw.word_bytes, sch.tiling.group_k
+        self.wb, self.ak, self.gh = sch.hw.word_bytes, sch.tiling.group_k, sch.tiling.group_h
         self.lo = {d: t.lo[:, i] for i, d in enumerate(t.dims)}
         self.hi = {d: t.hi[:, i] for i, d in enumerate(t.dims)}
         self.ext = {d: self.hi[d] - self.lo[d] for d in t.dims}

@@ -24,9 +24,11 @@ from sramflow.mapping.counts import ceil_div
 _CHUNK_ELEMS = 1 << 18  # rows x words of writer state built at a time (int32: fits a core's L2)
 
 
-def layout_map(extents: tuple[int, ...], eb: int, wb: int, group_size: int = 0, row_aligned: bool = False) -> np.ndarray:
+def layout_map(extents: tuple[int, ...], eb: int, wb: int, group_size: int = 0, row_aligned: bool = False,
+               row_group: int = 0) -> np.ndarray:
     """Payload byte -> tile-local byte (row-major elements, little-endian lanes), -1 for pad bytes; the layouts
-    of ``mapping.layout`` (grouped along axis 1, or every run along the last axis word-aligned)."""
+    of ``mapping.layout`` (grouped along axis 1, each group also split into blocks of ``row_group`` along axis 2
+    when given, or every run along the last axis word-aligned)."""
     n = int(np.prod(extents))
     local = (np.arange(n, dtype=np.int64)[:, None] * eb + np.arange(eb)).reshape(*extents, eb)
     if row_aligned:
@@ -36,6 +38,9 @@ def layout_map(extents: tuple[int, ...], eb: int, wb: int, group_size: int = 0, 
         return out.ravel()
     if not group_size or len(extents) < 2:
         return _pad(local.ravel(), wb)
+    if row_group:
+        return np.concatenate([_pad(local[:, a:a + group_size, r:r + row_group].ravel(), wb)
+                               for a in range(0, extents[1], group_size) for r in range(0, extents[2], row_group)])
     return np.concatenate([_pad(local[:, a:a + group_size].ravel(), wb) for a in range(0, extents[1], group_size)])
 
 

@@ -39,7 +39,9 @@ class ConvRun:
         self.sch, self.d, self.m, self.out = sch, data, m, out
         sh = sch.shape
         self.wb = sch.hw.word_bytes
-        self.ak = getattr(sch.tiling, "group_k", sch.tiling.tile_k)
+        self.ak, self.gh = sch.tiling.group_k, sch.tiling.group_h
+        self.peb = sh.psum_bytes  # bytes of a partial sum in the SRAM / off-chip
+        self.pdt = L.psum_dtype(self.peb)
         self.res: dict[str, Resident] = {}
         self.last_write: int = -1
         self.psum_tag: int = -1  # who wrote the partial sums in the output buffer (a reload or a compute step)  # tag of the compute step whose results the outputs buffer holds
@@ -92,8 +94,8 @@ class ConvRun:
         if key not in self.psum_mem:
             raise FunctionalSimError(f"node {self.sch.shape.name!r}: partial sums of {r} loaded back but never "
                                      "stored off-chip (a dropped spill?)")
-        p = self.psum_mem[key]  # (g, k, h, w) int32
-        return L.pack_grouped(p, self.ak, self.wb, "<i4"), p.size * 4
+        p = self.psum_mem[key]  # (g, k, h, w) exact partial sums
+        return L.pack_blocks(p, self.ak, self.gh, self.wb, self.pdt), p.size * self.peb
 
     # ---- compute ---------------------------------------------------------------------------------------
     def _resident(self, operand: str) -> Resident:
@@ -128,26 +130,35 @@ class ConvRun:
         access = getattr(st, "psum_access", "")
         wofs = L.group_words(k, self.ak, g * c * khw, self.wb)
         bofs = L.group_words(k, self.ak, g * 4, self.wb)
-        pofs = L.group_words(k, self.ak, g * h * w * 4, self.wb)
-        oofs = L.group_words(k, self.ak, g * h * w, self.wb)
-        for j, (a, b) in enumerate(L.group_bounds(k, self.ak)):
-            kg = b - a
-            rows = self.m.read(np.arange(wres.base + wofs[j], wres.base + wofs[j + 1]), wres.tag,
+        pofs = L.block_words(k, self.ak, h, self.gh, g * w * self.peb, self.wb)
+        oofs = L.block_words(k, self.ak, h, self.gh, g * w, self.wb)
+        kgroups = L.group_bounds(k, self.ak)
+        for j, ((a, b), (r0, r1)) in enumerate(L.block_bounds(k, self.ak, h, self.gh)):  # one accumulator group
+            kg, hg, kj = b - a, r1 - r0, kgroups.index((a, b))
+            rows = self.m.read(np.arange(wres.base + wofs[kj], wres.base + wofs[kj + 1]), wres.tag,
                                f"{name}: weights", compute=True)
             wt = L.unpack_group(rows, (g, kg, c, sh.kernel_h, sh.kernel_w), "i1").astype(np.int64)
             wt = wt.transpose(1, 0, 2, 3, 4)
-            acc = self._init_acc(st, j, kg, g, h, w, first, o, bofs, pofs)
-            acc = acc + self._macs(inp, wt, g, c, h, w)
-            self.m.tally.macs += kg * g * c * khw * h * w
+            acc = self._init_acc(st, j, (kj, kg), g, hg, w, first, o, pofs)
+            acc = acc + self._macs(inp, wt, g, c, r0, hg, w)
+            self.m.tally.macs += kg * g * c * khw * hg * w
+            if last and sh.has_bias:  # the accumulators add the bias at the last reduction step
+                bres = self._resident("bias")
+                rows = self.m.read(np.arange(bres.base + bofs[kj], bres.base + bofs[kj + 1]), bres.tag,
+                                   f"{name}: bias", compute=True)
+                acc = acc + L.unpack_group(rows, (g, kg), "<i4").astype(np.int64).T[:, :, None, None]
             if last:
                 chans = (np.arange(g0, g1)[None, :] * sh.k_per_group + np.arange(k0 + a, k0 + b)[:, None])
                 q = self.d.requant(wrap_int32(acc), chans)
                 self.m.write(st.base_word + oofs[j], L.pack_grouped(q.transpose(1, 0, 2, 3), kg, self.wb, "i1"),
                              tag, f"{name}: outputs", compute=True)
             elif access in ("write", "rmw"):
-                p = wrap_int32(acc).astype("<i4").transpose(1, 0, 2, 3)
-                self.m.write(st.base_word + pofs[j], L.pack_grouped(p, kg, self.wb, "<i4"), tag, f"{name}: psums",
-                             compute=True)
+                if not L.fits(acc, self.pdt):
+                    raise FunctionalSimError(f"node {name!r}: a partial sum of output tile {o} does not fit "
+                                             f"{self.peb} bytes")
+                p = acc.transpose(1, 0, 2, 3)
+                self.m.write(st.base_word + pofs[j], L.pack_grouped(p, kg, self.wb, self.pdt), tag,
+                             f"{name}: psums", compute=True)
             else:
                 self.acc_regs[(_out_key(o), j)] = acc
         if access in ("write", "rmw") and not last:
@@ -156,8 +167,11 @@ class ConvRun:
             self.last_write = tag
         self._check_step(st, reads0, writes0)
 
-    def _init_acc(self, st: Step, j: int, kg: int, g: int, h: int, w: int, first: bool, o: dict,
-                  bofs: list[int], pofs: list[int]) -> np.ndarray:
+    def _init_acc(self, st: Step, j: int, kgroup: tuple[int, int], g: int, h: int, w: int, first: bool, o: dict,
+                  pofs: list[int]) -> np.ndarray:
+        """Accumulators of group ``j`` (``kgroup``: its k group's index and size): the partial sums it left in
+        the SRAM or the accumulators, or zero at the first reduction step."""
+        _, kg = kgroup
         name = self.sch.shape.name
         if getattr(st, "psum_access", "") in ("rmw", "read"):  # int32 partial sums in the output buffer
             pres = self.res.get("psums")
@@ -166,15 +180,9 @@ class ConvRun:
                                          "(a dropped spill?)")
             rows = self.m.read(np.arange(st.base_word + pofs[j], st.base_word + pofs[j + 1]), self.psum_tag,
                                f"{name}: psums", compute=True)
-            return L.unpack_group(rows, (g, kg, h, w), "<i4").astype(np.int64).transpose(1, 0, 2, 3)
+            return L.unpack_group(rows, (g, kg, h, w), self.pdt).astype(np.int64).transpose(1, 0, 2, 3)
         if first:
-            if not self.sch.shape.has_bias:
-                return np.zeros((kg, g, h, w), np.int64)
-            bres = self._resident("bias")
-            rows = self.m.read(np.arange(bres.base + bofs[j], bres.base + bofs[j + 1]), bres.tag, f"{name}: bias",
-                               compute=True)
-            return np.broadcast_to(L.unpack_group(rows, (g, kg), "<i4").astype(np.int64).T[:, :, None, None],
-                                   (kg, g, h, w))
+            return np.zeros((kg, g, h, w), np.int64)
         key = (_out_key(o), j)
         if key not in self.acc_regs:
             raise FunctionalSimError(f"node {name!r}: partial sums of output tile {o} are neither in the "
@@ -182,8 +190,9 @@ class ConvRun:
         return self.acc_regs.pop(key)
 
     def _pool(self, st: Step, inp: Resident, o: dict) -> None:
-        """A pooling step on the vector unit: the window read as a convolution's, every tap reduced (max or
-        sum), the pool's arithmetic, the int8 tile written (one group: k = 1)."""
+        """A pooling step on the vector unit, one accumulator group (k = 1, ``gh`` rows) at a time: the group's
+        window rows read as a convolution's, every tap reduced (max or sum), the pool's arithmetic, the group's
+        int8 block written."""
         pool, name = self.d.pool, self.sch.shape.name
         if pool is None:
             raise FunctionalSimError(f"node {name!r}: pooling schedule without a pooling op")
@@ -191,40 +200,47 @@ class ConvRun:
         g, h, w = g1 - g0, h1 - h0, w1 - w0
         reads0, writes0 = self.m.tally.sram_reads_compute, self.m.tally.sram_writes_compute
         tag = self.m.new_tag()
-        taps = np.stack([x for _, _, x in self._taps(inp, g, 1, h, w)])  # (kh*kw, g, 1, h, w) raw int8
-        q = pool.finish(pool.reduce(taps, 0), h0, w0)  # (g, 1, h, w)
-        self.m.write(st.base_word, L.pack_grouped(q, 1, self.wb, "i1"), tag, f"{name}: outputs", compute=True)
+        oofs = L.block_words(1, 1, h, self.gh, g * w, self.wb)
+        for j, (_, (r0, r1)) in enumerate(L.block_bounds(1, 1, h, self.gh)):
+            taps = np.stack([x for _, _, x in self._taps(inp, g, 1, r0, r1 - r0, w)])  # (kh*kw, g, 1, rows, w) int8
+            q = pool.finish(pool.reduce(taps, 0), h0 + r0, w0)  # (g, 1, rows, w)
+            self.m.write(st.base_word + oofs[j], L.pack_grouped(q, 1, self.wb, "i1"), tag, f"{name}: outputs",
+                         compute=True)
         self.last_write = tag
         self._check_step(st, reads0, writes0)
 
-    def _macs(self, inp: Resident, wt: np.ndarray, g: int, c: int, h: int, w: int) -> np.ndarray:
-        """Accumulate (k, g, h, w) products of the weights and the window taps (centred on the zero point)."""
+    def _macs(self, inp: Resident, wt: np.ndarray, g: int, c: int, r0: int, h: int, w: int) -> np.ndarray:
+        """Accumulate (k, g, h, w) products of the weights and the window taps (centred on the zero point) for
+        the ``h`` output rows from tile row ``r0``."""
         acc = np.zeros((wt.shape[0], g, h, w), np.int64)
-        for i, jj, x in self._taps(inp, g, c, h, w):
+        for i, jj, x in self._taps(inp, g, c, r0, h, w):
             acc += np.einsum("kgc,gchw->kghw", wt[:, :, :, i, jj], x - self.d.x_zp)
         return acc
 
-    def _taps(self, inp: Resident, g: int, c: int, h: int, w: int):  # noqa: ANN202 - Iterator[(ky, kx, taps)]
-        """Read the input window (once, once per kernel row, or once per kernel offset, as the mapper counts)
-        and yield each kernel offset's raw int8 taps (g, c, h, w) as int64."""
+    def _taps(self, inp: Resident, g: int, c: int, r0: int, h: int, w: int):  # noqa: ANN202
+        """Read the window rows of output rows r0 .. r0 + h - 1 of the tile (once, once per kernel row, or once
+        per kernel offset, as the mapper counts) and yield (ky, kx, raw int8 taps (g, c, h, w) as int64) per
+        kernel offset."""
         sh, name = self.sch.shape, self.sch.shape.name
-        (r0, r1), (q0, q1) = inp.region["row"], inp.region["col"]
-        rows, cols = r1 - r0, q1 - q0
+        (wr0, wr1), (q0, q1) = inp.region["row"], inp.region["col"]
+        rows, cols = wr1 - wr0, q1 - q0
+        grows = int(sh.window_rows(h))  # the window rows this group spans
         rw = L.window_row_words(cols, self.wb)
-        reuse = sh.kernel_h * sh.kernel_w == 1 or rows * cols <= self.sch.hw.register_window_bytes
-        hs = sh.stride_h * np.arange(h)
+        reuse = sh.kernel_h * sh.kernel_w == 1 or grows * cols <= self.sch.hw.register_window_bytes
+        top = sh.stride_h * r0  # the group's first window row
+        hs = sh.stride_h * np.arange(h)  # window rows relative to ``top``
         ws = sh.stride_w * np.arange(w)
         if reuse:
-            idx = L.window_word_index(inp.base, g * c, rows, rw, None)
-            win = L.unpack_window(self.m.read(idx, inp.tag, f"{name}: inputs", True), g * c, rows, rw, cols, self.wb)
-            win = win.reshape(g, c, rows, cols).astype(np.int64)
+            idx = L.window_word_index(inp.base, g * c, rows, rw, top + np.arange(grows))
+            win = L.unpack_window(self.m.read(idx, inp.tag, f"{name}: inputs", True), g * c, grows, rw, cols, self.wb)
+            win = win.reshape(g, c, grows, cols).astype(np.int64)
         per_row = not reuse and cols <= getattr(self.sch.hw, "input_row_bytes", 0)  # a row fits the input registers
         for i in range(sh.kernel_h):
             sel = i * sh.dilation_h + hs
             for jj in range(sh.kernel_w):
                 cs = jj * sh.dilation_w + ws
                 if not reuse and (jj == 0 or not per_row):  # fetch the whole-word rows this offset (row) needs
-                    idx = L.window_word_index(inp.base, g * c, rows, rw, sel)
+                    idx = L.window_word_index(inp.base, g * c, rows, rw, top + sel)
                     part = L.unpack_window(self.m.read(idx, inp.tag, f"{name}: inputs", True), g * c, h, rw, cols,
                                            self.wb).reshape(g, c, h, cols).astype(np.int64)
                 yield i, jj, (win[:, :, sel][:, :, :, cs] if reuse else part[:, :, :, cs])
@@ -243,14 +259,13 @@ class ConvRun:
         (g0, g1), (k0, k1), (h0, h1), (w0, w1) = o["g"], o["k"], o["h"], o["w"]
         g, k, h, w = g1 - g0, k1 - k0, h1 - h0, w1 - w0
         psum = st.operand == "psums"
-        dt, eb = ("<i4", 4) if psum else ("i1", 1)
-        ofs = L.group_words(k, self.ak, g * h * w * eb, self.wb)
-        parts = []
-        for j, (a, b) in enumerate(L.group_bounds(k, self.ak)):
+        dt, eb = (self.pdt, self.peb) if psum else ("i1", 1)
+        ofs = L.block_words(k, self.ak, h, self.gh, g * w * eb, self.wb)
+        tile = np.zeros((g, k, h, w), np.int64 if psum else np.int8)
+        for j, ((a, b), (r0, r1)) in enumerate(L.block_bounds(k, self.ak, h, self.gh)):
             rows = self.m.read(np.arange(st.base_word + ofs[j], st.base_word + ofs[j + 1]), self.last_write,
                                f"{name}: store {st.operand}", compute=False)
-            parts.append(L.unpack_group(rows, (g, b - a, h, w), dt))
-        tile = np.concatenate(parts, axis=1)  # (g, k, h, w)
+            tile[:, a:b, r0:r1] = L.unpack_group(rows, (g, b - a, r1 - r0, w), dt)
         self.m.tally.offchip_write_bytes += tile.size * eb
         if tile.size * eb != st.offchip_bytes or ofs[-1] != st.sram_reads:
             self.m.note(f"{name}: store {st.region}: {ofs[-1]} words / {tile.size * eb} B, step says "

@@ -1,7 +1,8 @@
 """Vectorized packing of whole tiles into buffer words, following ``sramflow.mapping.layout`` (the one
-layout definition): packed little-endian elements; weights (g, k, c, ky, kx), bias (g, k), outputs and
-partial sums (g, k, h, w) split along k (axis 1) into word-aligned accumulator groups of ``ak`` channels,
-each group (g, k_in_group, ...) row-major; input windows (g, c, row, col) with every row on a word.
+layout definition): packed little-endian elements; weights (g, k, c, ky, kx) and bias (g, k) split along k
+(axis 1) into word-aligned accumulator groups of ``ak`` channels, each group (g, k_in_group, ...) row-major;
+outputs and partial sums (g, k, h, w) one word-aligned block per accumulator group (``ak`` channels x ``gh``
+rows, k groups outermost), each block row-major; input windows (g, c, row, col) with every row on a word.
 Tests check every element against ``mapping.layout.word_address``.
 """
 
@@ -32,17 +33,69 @@ def group_words(k: int, ak: int, per_k_bytes: int, wb: int) -> list[int]:
     return offs
 
 
+INT24 = "<i3"  # a 3-byte little-endian two's complement integer (partial sums, see ConvShape.psum_bytes)
+
+
+def psum_dtype(element_bytes: int) -> str:
+    """The element type of partial sums of ``element_bytes`` bytes."""
+    return {2: "<i2", 3: INT24, 4: "<i4"}[element_bytes]
+
+
+def dtype_bytes(dtype: str) -> int:
+    return 3 if dtype == INT24 else np.dtype(dtype).itemsize
+
+
+def fits(values: np.ndarray, dtype: str) -> bool:
+    """Whether every value is representable in ``dtype`` (a packed partial sum must be exact)."""
+    half = 1 << (8 * dtype_bytes(dtype) - 1)
+    v = np.asarray(values, np.int64)
+    return bool(v.size == 0 or (v.min() >= -half and v.max() < half))
+
+
+def le_bytes(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Elements as packed little-endian bytes (flat uint8); ``INT24``: the low 3 bytes of each int32."""
+    if dtype == INT24:
+        return np.ascontiguousarray(values, "<i4").view(np.uint8).reshape(-1, 4)[:, :3].ravel()
+    return np.ascontiguousarray(values, dtype).view(np.uint8).ravel()
+
+
 def pack_grouped(tile: np.ndarray, ak: int, wb: int, dtype: str) -> np.ndarray:
     """A tile (g, k, ...) as buffer bytes: groups of ``ak`` channels along axis 1, each word-aligned."""
-    parts = [pad_to_words(np.ascontiguousarray(tile[:, a:b], dtype).view(np.uint8).ravel(), wb)
-             for a, b in group_bounds(tile.shape[1], ak)]
+    parts = [pad_to_words(le_bytes(tile[:, a:b], dtype), wb) for a, b in group_bounds(tile.shape[1], ak)]
+    return np.concatenate(parts)
+
+
+def block_bounds(k: int, ak: int, h: int, gh: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(k range, row range) of every accumulator group of an output tile, in storage (and compute) order."""
+    return [(kb, hb) for kb in group_bounds(k, ak) for hb in group_bounds(h, gh)]
+
+
+def block_words(k: int, ak: int, h: int, gh: int, per_row_bytes: int, wb: int) -> list[int]:
+    """Word offset of each output block (``block_bounds`` order) plus the total; ``per_row_bytes``: bytes per
+    channel and row (g x w x element bytes)."""
+    offs = [0]
+    for (a, b), (r0, r1) in block_bounds(k, ak, h, gh):
+        offs.append(offs[-1] + ceil_div((b - a) * (r1 - r0) * per_row_bytes, wb))
+    return offs
+
+
+def pack_blocks(tile: np.ndarray, ak: int, gh: int, wb: int, dtype: str) -> np.ndarray:
+    """An output / partial-sum tile (g, k, h, w) as buffer bytes: one word-aligned block per accumulator group."""
+    parts = [pad_to_words(le_bytes(tile[:, a:b, r0:r1], dtype), wb)
+             for (a, b), (r0, r1) in block_bounds(tile.shape[1], ak, tile.shape[2], gh)]
     return np.concatenate(parts)
 
 
 def unpack_group(rows: np.ndarray, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    """Words read back (n, word_bytes) -> one group's elements of ``shape`` (little-endian ``dtype``)."""
-    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    return np.ascontiguousarray(rows).ravel()[:n].view(dtype).reshape(shape)
+    """Words read back (n, word_bytes) -> one group's elements of ``shape`` (little-endian ``dtype``; ``INT24``
+    sign-extended to int32)."""
+    n = int(np.prod(shape)) * dtype_bytes(dtype)
+    raw = np.ascontiguousarray(rows).ravel()[:n]
+    if dtype == INT24:
+        b = raw.reshape(-1, 3)
+        sign = np.where(b[:, 2] >= 128, 255, 0).astype(np.uint8)
+        return np.concatenate([b, sign[:, None]], axis=1).view("<i4").reshape(shape)
+    return raw.view(dtype).reshape(shape)
 
 
 def window_row_words(cols: int, wb: int) -> int:

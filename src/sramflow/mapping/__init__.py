@@ -2,7 +2,8 @@
 
 Counting conventions (shared by the closed forms and every ``steps()`` enumeration; the functional
 simulator must reproduce them exactly):
-- Activations and weights are int8 (1 byte per element), biases and spilled partial sums int32 (4 bytes).
+- Activations and weights are int8 (1 byte per element), biases int32 (4 bytes), partial sums exact in
+  ``ConvShape.psum_bytes`` bytes (3 when C x kh x kw <= 257, else 4; see below).
   ``ConvShape.weight_bits = 4`` packs two weights per byte: a weight tile (or accumulator group) takes
   ceil(elements x 4 / 8) bytes off-chip and in the SRAM; MACs are unchanged.
 - A node the quantizer fuses into the node before it (``sramflow.ir.fusion``) is a ``mapping.fused.FusedShape``
@@ -13,26 +14,35 @@ simulator must reproduce them exactly):
   (weights, biases, partial sums, vector chunks: packed; conv input tiles: one padded window per channel,
   each window row starting on a word, so ceil(window_cols / word_bytes) words per row). Zero padding is
   written by the DMA (counted as SRAM writes) but never fetched off-chip: off-chip bytes are exact.
-- Compute reads count words: each step reads its weight tile once (a word is latched while its bytes are
-  used), its input window once per kernel offset (rows of the window the offset needs, whole row words)
-  unless the kernel is 1x1 or the per-channel window fits the register file, then once; when a window row
+- Compute reads count words, per accumulator group (below): each group reads its weights once (a word is
+  latched while its bytes are used), the input window rows of its output rows once per kernel offset (rows the
+  offset needs, whole row words) unless the kernel is 1x1 or the group's per-channel window fits the register
+  file, then once; when a window row
   (``window_cols`` bytes) fits the MAC array's input operand registers (``HwParams.input_row_bytes``, an
   assumed property of the array model: one int8 register per multiplier) once per kernel row instead of once
   per kernel offset (for each kernel row ky and output row, the window row it needs, whole row words; every
-  kernel column takes its inputs from the registers); the bias once per output tile, a spilled or kept
-  partial-sum tile once per later reduction step. Results: ceil(n * bytes / word_bytes) word
-  writes, read again by the store DMA.
-- MAC cycles per step = ceil(step MACs / MACs per cycle): the array abstraction is "up to N MACs per
-  cycle on the output tile held in the accumulators" (no array geometry in the description).
+  kernel column takes its inputs from the registers); its bias at the first reduction step of the output tile,
+  its spilled or kept partial sums at every later one. Results: each group writes ceil(n * bytes / word_bytes)
+  words (its own word-aligned block), read again by the store DMA.
+- MAC cycles per accumulator group = ceil(group MACs / MACs per cycle): the array abstraction is "up to N MACs
+  per cycle on the outputs held in the accumulators" (no array geometry in the description).
 - Swaps = DMA loads (refills of a tile buffer). DMA transfers = loads + stores. Off-chip latency is paid
   per transaction: ``dma_bursts`` = sum over transfers of max(1, ceil(bytes / burst_bytes)) (one per transfer
   when the memory's ``burst_bytes`` is 0).
-- Accumulator groups: a conv tile's pixels (g x h x w) fit the accumulators, its k extent need not. The array
-  computes the tile in groups of ``ConvTiling.group_k`` output channels (full reduction over the step's
-  channels per group); weights, bias, outputs and partial sums are stored per group, each group starting on
-  a word, and the input window is read once per group. ``acc_k = 0`` (the default) means one group.
-- Partial sums of a tiled reduction (int32, 4 bytes, ``PSUM_BYTES``) live in the accumulators when the
-  output tile is one accumulator group; otherwise in the SRAM output buffer (int32 group layout), either
+- Accumulator groups: a conv tile row's pixels (g x w) fit the accumulators; its rows and k extent need not.
+  The array computes the tile in groups of ``ConvTiling.group_k`` output channels x ``group_h`` tile rows (full
+  reduction over the step's channels per group): when the tile's pixels fit the accumulators, all its rows and
+  accumulators // pixels channels; otherwise one channel and accumulators // (g x w) rows. Weights and bias are
+  stored per k group, outputs and partial sums per (k group, row group) block, each starting on a word; the
+  weights and bias are read once per group (so once per row group), the input window rows once per group
+  (overlapping rows of neighbouring row groups are read again from the SRAM). ``acc_k = acc_h = 0`` (the
+  defaults) mean one group.
+- Partial sums of a tiled reduction never include the bias: the accumulators start from zero and add the
+  bias at the last reduction step (which loads and reads it). So a partial sum is a sum of at most
+  n = C x kh x kw products (x - zero point) x w, |product| <= 255 x 128, and it is stored exactly in
+  ``ConvShape.psum_bytes`` = the fewest whole bytes holding n x 32,640 with its sign (24 bits up to n = 257,
+  else int32); the functional simulator packs them so and checks they fit. They live in the accumulators
+  when the output tile is one accumulator group; otherwise in the SRAM output buffer (group layout), either
   spilled off-chip between reduction steps (``spill_psums``: the reduction loop encloses an output loop) or
   kept there (``keep_psums``: read-modify-write through the port, no DMA). A compute step with
   ``psum_access`` "write" writes its groups' psums (p words), "rmw" reads and writes them, "read" reads them

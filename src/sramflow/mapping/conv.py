@@ -7,6 +7,17 @@ A tile stays resident in its buffer while only loops it does not depend on advan
 reloaded once per iteration of every loop it does not depend on that encloses a loop it does depend on
 (trip count > 1). The counts here are closed forms over the <= 32 classes of tile sizes (full / last
 tile per dimension); they work on numpy arrays of candidates (search) and on scalars (reports).
+
+Accumulator groups: the array computes a step's output tile (g x k x h x w) in groups that fit the
+accumulators, each doing the full reduction over the step's channels and kernel window: ``group_k`` output
+channels x ``group_h`` whole tile rows (g x group_h x w pixels). A tile whose pixels fit the accumulators is
+one pixel group (``group_h`` = its rows) and ``group_k`` = accumulators // pixels channels; a tile with more
+pixels (its rows, g x w, must still fit) runs one channel at a time over groups of ``group_h`` =
+accumulators // (g x w) rows. Per group the array reads its channels' weights and bias (so the weights once per
+pixel group), its rows' input window (the window rows its output rows span, whole row words; neighbouring
+groups' overlapping rows are re-read from the SRAM, never re-fetched) and its partial sums, and writes its
+outputs (int8, or exact partial sums of ``ConvShape.psum_bytes``) to its own word-aligned block of the output
+buffer; MAC cycles are rounded per group.
 """
 
 from __future__ import annotations
@@ -25,7 +36,8 @@ from sramflow.mapping.schedule import Buffer
 LOOPS = ("g", "k", "c", "p")
 RELEVANT = {"weights": "gkc", "inputs": "gcp", "outputs": "gkp", "bias": "gk"}
 BIAS_BYTES = 4  # int32
-PSUM_BYTES = 4  # int32 partial sums when spilled
+PSUM_BYTES = 4  # the widest partial sum: int32
+PSUM_TERM_BOUND = 255 * 128  # |x - zero point| <= 255 (int8 input and zero point), |w| <= 128 (int8 weight)
 WEIGHT_BITS = (8, 4)
 
 
@@ -82,6 +94,15 @@ class ConvShape:
                         * self.weight_bits, 8)
 
     @property
+    def psum_bytes(self) -> int:
+        """Bytes of an exact partial sum in the SRAM or off-chip (two's complement, little-endian). Partial sums
+        never include the bias (the accumulators add it at the last reduction step), so one is a sum of at most
+        n = c_per_group x kh x kw products with |product| <= ``PSUM_TERM_BOUND``: the fewest whole bytes that
+        hold n x 32,640 with its sign (3 bytes up to n = 257), at most int32."""
+        n = self.c_per_group * self.kernel_h * self.kernel_w
+        return min(PSUM_BYTES, ceil_div((n * PSUM_TERM_BOUND).bit_length() + 1, 8))
+
+    @property
     def bias_bytes(self) -> int:
         return self.groups * self.k_per_group * BIAS_BYTES if self.has_bias else 0
 
@@ -131,10 +152,15 @@ class ConvTiling:
     order: tuple[str, ...]  # tile loops, outermost first (a permutation of LOOPS)
     double_buffered: bool
     acc_k: int = 0  # output channels per accumulator group (0: the whole k tile, one group per step)
+    acc_h: int = 0  # tile rows per accumulator group (0: all the tile's rows, one pixel group per step)
 
     @property
     def group_k(self) -> int:
         return self.acc_k or self.tile_k
+
+    @property
+    def group_h(self) -> int:
+        return self.acc_h or self.tile_h
 
     def sizes(self) -> dict[str, int]:
         return {"g": self.tile_g, "k": self.tile_k, "c": self.tile_c, "h": self.tile_h, "w": self.tile_w}
@@ -186,13 +212,16 @@ def spills(order: tuple[str, ...], n: dict):  # noqa: ANN201
     return np.logical_and(n["c"] > 1, np.logical_or.reduce(inner))
 
 
-def keeps(order: tuple[str, ...], n: dict, t: dict, ak):  # noqa: ANN001, ANN201
-    """Partial sums stay in the SRAM (int32, the output buffer) across reduction tiles: the reduction is tiled,
-    the output tile stays resident across it (no spill) and it holds more than one accumulator group, so the
-    accumulators cannot carry it from one reduction step to the next. Each later reduction step reads a
-    group's psums back into the accumulators and, unless it is the last, writes them again (read-modify-write
-    through the port)."""
-    return np.logical_and(np.logical_and(n["c"] > 1, np.logical_not(spills(order, n))), np.asarray(ak) < t["k"])
+def keeps(order: tuple[str, ...], n: dict, t: dict, ak, gh=None):  # noqa: ANN001, ANN201
+    """Partial sums stay in the SRAM (the output buffer) across reduction tiles: the reduction is tiled,
+    the output tile stays resident across it (no spill) and it holds more than one accumulator group (``ak``
+    channels x ``gh`` rows; None: all rows), so the accumulators cannot carry it from one reduction step to the
+    next. Each later reduction step reads a group's psums back into the accumulators and, unless it is the
+    last, writes them again (read-modify-write through the port)."""
+    groups = np.asarray(ak) < t["k"]
+    if gh is not None:
+        groups = np.logical_or(groups, np.asarray(gh) < t["h"])
+    return np.logical_and(np.logical_and(n["c"] > 1, np.logical_not(spills(order, n))), groups)
 
 
 def _classes(extent: int, tile):  # noqa: ANN001, ANN202 - [(size, count)] for full and last tiles
@@ -214,43 +243,72 @@ def grouped_words(per_k, k, ak, wb: int, bits: int = 8):  # noqa: ANN001, ANN201
     return (kg - 1) * ceil_div(ak * per_k * bits, 8 * wb) + ceil_div(last * per_k * bits, 8 * wb)
 
 
-def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None) -> dict:  # noqa: ANN001
+def group_classes(extent, size) -> list:  # noqa: ANN001 - [(size, count)] of full groups and the last one
+    n = ceil_div(extent, size)
+    return [(size, n - 1), (extent - (n - 1) * size, 1)]
+
+
+def block_words(kcls: list, hcls: list, per_row_elems, element_bytes: int, wb: int):  # noqa: ANN001, ANN201
+    """Words of an output / partial-sum tile stored as one word-aligned block per accumulator group: ``kcls`` /
+    ``hcls`` the (size, count) classes of its k and row groups, ``per_row_elems`` elements per channel and row."""
+    return _per_group_sum(_group_outputs(kcls, hcls, per_row_elems), lambda n: ceil_div(n * element_bytes, wb))
+
+
+def _group_outputs(kcls: list, hcls: list, per_row_elems) -> list:  # noqa: ANN001
+    """[(outputs of one group, number of such groups)] over the (k class, row class) combinations."""
+    return [(ks * hs * per_row_elems, kn * hn) for ks, kn in kcls for hs, hn in hcls]
+
+
+def _per_group_sum(groups: list, f):  # noqa: ANN001, ANN202 - sum over groups of f(outputs of the group)
+    return sum(n * f(x) for x, n in groups if np.ndim(n) or n)  # (a scalar count of 0 adds nothing)
+
+
+def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None, gh=None) -> dict:  # noqa: ANN001
     """Per-step quantities for tiles of sizes ``s`` (ints or arrays); ``ak``: output channels per accumulator
-    group (None: the whole k tile). The array computes the step's output tile one k-group at a time (all the
-    tile's pixels, full reduction over the step's channels), so it reads the weights, bias and partial sums
-    of each group once and the whole input window once per group."""
+    group (None: the whole k tile), ``gh``: tile rows per accumulator group (None: all rows). The array
+    computes the step's output tile one (k group, row group) at a time, each with the full reduction over the
+    step's channels: per group it reads that group's weights and bias, the input window rows its output rows
+    span (whole, once per kernel row or once per kernel offset, see ``mapping``), and its partial sums."""
     wb = hw.word_bytes
     ak = s["k"] if ak is None else ak
-    kg = ceil_div(s["k"], ak)
-    last = s["k"] - (kg - 1) * ak
+    kcls = group_classes(s["k"], ak)
+    hcls = [(s["h"], 1)] if gh is None else group_classes(s["h"], gh)  # one row group: the tile's rows
+    kg, ph = kcls[0][1] + 1, (1 if gh is None else hcls[0][1] + 1)  # k groups, row (pixel) groups per step
     rows, cols = shape.window_rows(s["h"]), shape.window_cols(s["w"])
     row_words = ceil_div(cols, wb)
     in_words = s["g"] * s["c"] * rows * row_words
     khw = shape.kernel_h * shape.kernel_w
-    reuse = np.logical_or(khw == 1, rows * cols <= hw.register_window_bytes)
+
+    def rows_read(r):  # noqa: ANN001, ANN202 - window rows one group of r output rows reads per channel
+        reuse = np.logical_or(khw == 1, shape.window_rows(r) * cols <= hw.register_window_bytes)
+        return np.where(reuse, shape.window_rows(r), np.where(cols <= hw.input_row_bytes, shape.kernel_h, khw) * r)
+
     pix = s["g"] * s["h"] * s["w"]
     out_n = pix * s["k"]
-    extra_op = pix if shape.pool_op == "avg" else 0 * pix  # average pool: one requantize per output
-    macs = out_n * s["c"] * khw + extra_op * s["k"]
-    per_group_macs = pix * s["c"] * khw + extra_op
+    avg = 1 if shape.pool_op == "avg" else 0  # average pool: one requantize per output
+    macs = out_n * (s["c"] * khw + avg)
     w_per_k = 0 if shape.pool_op else s["g"] * s["c"] * khw
     b_per_k = s["g"] * BIAS_BYTES if shape.has_bias else 0 * s["g"]
+    w_words = grouped_words(w_per_k, s["k"], ak, wb, shape.weight_bits)
+    b_words = grouped_words(b_per_k, s["k"], ak, wb)
+    gw = s["g"] * s["w"]
+    groups = _group_outputs(kcls, hcls, gw)
     return {
-        "w_words": grouped_words(w_per_k, s["k"], ak, wb, shape.weight_bits),
+        "w_words": w_words,
+        "w_reads": ph * w_words,
         "w_bytes": ceil_div(s["k"] * w_per_k * shape.weight_bits, 8),  # packed off-chip bytes of the tile
         "i_words": in_words,
-        "i_reads": kg * np.where(reuse, in_words, np.where(cols <= hw.input_row_bytes, shape.kernel_h, khw)
-                                 * s["g"] * s["c"] * s["h"] * row_words),
-        "b_words": grouped_words(b_per_k, s["k"], ak, wb),
-        "o_words": grouped_words(pix, s["k"], ak, wb),
-        "p_words": grouped_words(pix * PSUM_BYTES, s["k"], ak, wb),
+        "i_reads": kg * s["g"] * s["c"] * row_words * sum(hn * rows_read(hs) for hs, hn in hcls),
+        "b_words": b_words,
+        "b_reads": ph * b_words,  # each group adds its bias at the last reduction step
+        "o_words": _per_group_sum(groups, lambda n: ceil_div(n, wb)),
+        "p_words": _per_group_sum(groups, lambda n: ceil_div(n * shape.psum_bytes, wb)),
         "macs": macs,
-        "mac_cycles": (kg - 1) * ceil_div(ak * per_group_macs, hw.macs_per_cycle)
-        + ceil_div(last * per_group_macs, hw.macs_per_cycle),
+        "mac_cycles": _per_group_sum(groups, lambda n: ceil_div(n * (s["c"] * khw + avg), hw.macs_per_cycle)),
         "w_bursts": bursts(ceil_div(s["k"] * w_per_k * shape.weight_bits, 8), hw.burst_bytes) * (w_per_k > 0),
         "b_bursts": bursts(s["k"] * b_per_k, hw.burst_bytes) * (b_per_k > 0),
         "o_bursts": bursts(out_n, hw.burst_bytes),
-        "p_bursts": bursts(out_n * PSUM_BYTES, hw.burst_bytes),
+        "p_bursts": bursts(out_n * shape.psum_bytes, hw.burst_bytes),
     }
 
 
@@ -270,31 +328,34 @@ def tile_classes(shape: ConvShape, t: dict) -> tuple[dict, dict, dict]:
     return sizes, counts, trip
 
 
-def class_sums(shape: ConvShape, hw: HwParams, t: dict, ak=None) -> dict:  # noqa: ANN001
+def class_sums(shape: ConvShape, hw: HwParams, t: dict, ak=None, gh=None) -> dict:  # noqa: ANN001
     """Sum over all steps (every (g, k, c, h, w) tile) of each per-step quantity. The 2^5 classes (full or
     last tile per dimension) sit on five broadcast axes; a quantity that does not depend on a dimension is
     priced once and weighted by that dimension's trip count instead of its class counts."""
     sizes, counts, trip = tile_classes(shape, t)
-    q = step_sizes(shape, hw, sizes, ak)
+    q = step_sizes(shape, hw, sizes, ak, gh)
     return weighted_class_sums(q, counts, trip)
 
 
 def weighted_class_sums(q: dict, counts: dict, trip: dict) -> dict:
     """Sum each per-step quantity over the tile classes of ``tile_classes``: a quantity that depends on a
     dimension (class axis of size 2) is weighted by the class counts, otherwise by the trip count."""
-    out = {}
+    out, weights = {}, {}
     for key, v in q.items():
         v = np.asarray(v)
-        w = 1
-        for i, d in enumerate("gkchw"):
-            w = w * (counts[d] if v.ndim > i and v.shape[i] == 2 else trip[d])
-        prod = np.asarray(w * v)
+        sig = tuple(v.ndim > i and v.shape[i] == 2 for i in range(5))  # the class axes this quantity has
+        if sig not in weights:  # quantities on the same class axes share their weights
+            w = 1
+            for d, on in zip("gkchw", sig):
+                w = w * (counts[d] if on else trip[d])
+            weights[sig] = w
+        prod = np.asarray(weights[sig] * v)
         out[key] = prod.sum(axis=tuple(range(min(5, prod.ndim)))) if prod.ndim else prod
     return out
 
 
-def footprint_words(shape: ConvShape, hw: HwParams, t: dict, spill, double, ak=None) -> dict:  # noqa: ANN001
-    q = step_sizes(shape, hw, t, ak)
+def footprint_words(shape: ConvShape, hw: HwParams, t: dict, spill, double, ak=None, gh=None) -> dict:  # noqa: ANN001
+    q = step_sizes(shape, hw, t, ak, gh)
     nbuf = np.where(double, 2, 1)
     out = np.where(spill, q["p_words"], q["o_words"])
     total = q["b_words"] + nbuf * (q["w_words"] + q["i_words"] + out)
@@ -302,15 +363,15 @@ def footprint_words(shape: ConvShape, hw: HwParams, t: dict, spill, double, ak=N
 
 
 def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...], clipped_in_bytes,
-                in_bursts=None, ak=None, cs=None) -> dict:  # noqa: ANN001
+                in_bursts=None, ak=None, cs=None, gh=None) -> dict:  # noqa: ANN001
     """Closed-form totals of a tiling (arrays over candidates or scalars). ``clipped_in_bytes``: the
     off-chip bytes of all distinct input tiles (groups x channels x clipped rows x clipped cols);
-    ``in_bursts``: their off-chip transactions (None: one per tile); ``ak``: k per accumulator group;
-    ``cs``: ``class_sums`` of these tiles if already computed (they do not depend on the loop order)."""
+    ``in_bursts``: their off-chip transactions (None: one per tile); ``ak`` / ``gh``: k / rows per accumulator
+    group; ``cs``: ``class_sums`` of these tiles if already computed (they do not depend on the loop order)."""
     n = trips(shape, t)
-    cs = class_sums(shape, hw, t, ak) if cs is None else cs
+    cs = class_sums(shape, hw, t, ak, gh) if cs is None else cs
     spill = spills(order, n)
-    keep = keeps(order, n, t, t["k"] if ak is None else ak)
+    keep = keeps(order, n, t, t["k"] if ak is None else ak, gh)
     steps = n["g"] * n["k"] * n["c"] * n["p"]
     out_tiles = n["g"] * n["k"] * n["p"]
     f_w = reload_factor(order, RELEVANT["weights"], n)
@@ -319,6 +380,7 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
     w_loads_words = f_w * cs["w_words"] // n["p"]
     i_loads_words = f_i * cs["i_words"] // n["k"]
     b_words_per_out = cs["b_words"] // (n["c"] * n["p"])  # sum over distinct bias tiles
+    b_reads = cs["b_reads"] // n["c"]  # at the last reduction step of every output tile
     b_loads = f_b * n["g"] * n["k"] if shape.has_bias else 0 * n["k"]
     o_words = cs["o_words"] // n["c"]  # sum over distinct output tiles
     p_words = cs["p_words"] // n["c"]
@@ -326,10 +388,6 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
     rmw = np.where(keep, n["c"] - 1, 0)  # psum reads (= psum writes) in the SRAM per output tile, no DMA
     out_bytes = shape.output_bytes
     in_tiles = n["g"] * n["c"] * n["p"]
-    in_b = in_tiles if in_bursts is None else in_bursts
-    w_b = cs["w_bursts"] // n["p"] if shape.weight_bytes else 0 * n["k"]
-    b_b = cs["b_bursts"] // (n["c"] * n["p"]) if shape.has_bias else 0 * n["k"]
-    o_b, p_b = cs["o_bursts"] // n["c"], cs["p_bursts"] // n["c"]
     w_tiles = n["g"] * n["k"] * n["c"] if shape.weight_bytes else 0 * n["k"]
     return {
         "macs": cs["macs"],
@@ -337,19 +395,37 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
         "steps": steps,
         "spill": spill,
         "keep": keep,
-        "sram_reads_compute": cs["w_words"] + cs["i_reads"] + b_words_per_out * n["p"] + (extra + rmw) * p_words,
+        "sram_reads_compute": cs["w_reads"] + cs["i_reads"] + b_reads + (extra + rmw) * p_words,
         "sram_writes_compute": o_words + (extra + rmw) * p_words,
         "sram_writes_dma": w_loads_words + i_loads_words + f_b * b_words_per_out + extra * p_words,
         "sram_reads_dma": o_words + extra * p_words,
         "offchip_weight_bytes": f_w * (cs["w_bytes"] // n["p"]) + f_b * shape.bias_bytes,
         "offchip_input_bytes": f_i * clipped_in_bytes,
         "offchip_output_bytes": out_bytes + 0 * steps,
-        "offchip_psum_read_bytes": extra * out_bytes * PSUM_BYTES,
-        "offchip_psum_write_bytes": extra * out_bytes * PSUM_BYTES,
+        "offchip_psum_read_bytes": extra * out_bytes * shape.psum_bytes,
+        "offchip_psum_write_bytes": extra * out_bytes * shape.psum_bytes,
         "dma_transfers": f_w * w_tiles + f_i * in_tiles + b_loads + out_tiles * (1 + 2 * extra),
         "dma_loads": f_w * w_tiles + f_i * in_tiles + b_loads + out_tiles * extra,
-        "dma_bursts": f_w * w_b + f_i * in_b + f_b * b_b + o_b + 2 * extra * p_b,
+        "dma_bursts": _dma_bursts(shape, n, cs, in_tiles if in_bursts is None else in_bursts, (f_w, f_i, f_b), extra),
     }
+
+
+def _dma_bursts(shape: ConvShape, n: dict, cs: dict, in_b, f: tuple, extra):  # noqa: ANN001, ANN202
+    """Off-chip transactions of all transfers: ``f`` the weight, input and bias reload factors, ``extra`` the
+    psum spills per output tile, ``in_b`` the transactions of all distinct input tiles."""
+    f_w, f_i, f_b = f
+    w_b = cs["w_bursts"] // n["p"] if shape.weight_bytes else 0 * n["k"]
+    b_b = cs["b_bursts"] // (n["c"] * n["p"]) if shape.has_bias else 0 * n["k"]
+    o_b, p_b = cs["o_bursts"] // n["c"], cs["p_bursts"] // n["c"]
+    return f_w * w_b + f_i * in_b + f_b * b_b + o_b + 2 * extra * p_b
+
+
+def order_dma_bursts(shape: ConvShape, t: dict, order: tuple[str, ...], cs: dict, in_bursts):  # noqa: ANN001, ANN201
+    """``conv_counts(...)["dma_bursts"]`` alone (what another burst size changes), from the burst sums ``cs``."""
+    n = trips(shape, t)
+    f = (reload_factor(order, RELEVANT["weights"], n), reload_factor(order, RELEVANT["inputs"], n),
+         reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n))
+    return _dma_bursts(shape, n, cs, in_bursts, f, np.where(spills(order, n), n["c"] - 1, 0))
 
 
 def input_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> int:
@@ -384,7 +460,8 @@ def schedule_counts(shape: ConvShape, hw: HwParams, tiling: ConvTiling) -> Count
     """Closed-form counts of one tiling (memoized: a sweep prices the same schedules at many points)."""
     t = tiling.sizes()
     clipped = shape.groups * shape.c_per_group * shape.clipped_rows(t["h"]) * shape.clipped_cols(t["w"])
-    c = conv_counts(shape, hw, t, tiling.order, clipped, input_bursts(shape, t, hw.burst_bytes), tiling.group_k)
+    c = conv_counts(shape, hw, t, tiling.order, clipped, input_bursts(shape, t, hw.burst_bytes), tiling.group_k,
+                    gh=tiling.group_h)
     return Counts(**{k: int(v) for k, v in unit_counts(shape, hw, c).items()})
 
 
@@ -395,7 +472,7 @@ class ConvSchedule:
     tiling: ConvTiling
     buffers: tuple[Buffer, ...]
     spill_psums: bool
-    keep_psums: bool = False  # int32 partial sums held in the SRAM output buffer across reduction tiles
+    keep_psums: bool = False  # partial sums held in the SRAM output buffer across reduction tiles
 
     @cached_property
     def counts(self) -> Counts:

@@ -1,10 +1,13 @@
 """Exhaustive search over convolution tilings, vectorized with numpy, deterministic.
 
 Search space: tile sizes per loop dimension (g, k, c, h, w), loop orders (permutations of the loops with
-more than one tile), single or double buffering. The output tile's pixels (g x h x w) are bounded by the
-accumulators; its k extent is not: the array computes it in groups of ``acc_k = accumulators // pixels``
-output channels (each group re-reads the input window, see ``conv.step_sizes``), so a tile holding more
-outputs than accumulators trades SRAM reads for fewer off-chip reloads. Tile sizes are restricted to the balanced values
+more than one tile), single or double buffering. An output tile row (g x w pixels) is bounded by the
+accumulators; the tile's rows and k extent are not: the array computes it in accumulator groups (``acc_groups``):
+``accumulators // pixels`` output channels at a time when the tile's pixels fit, else one channel over groups
+of ``accumulators // (g x w)`` rows (each group re-reads its weights and input window rows, see
+``conv.step_sizes``), so a tile holding more outputs than accumulators trades SRAM reads for fewer off-chip
+reloads. Every tile whose pixels fit the accumulators is in the space with the same groups as before pixel
+groups existed, so results can only improve. Tile sizes are restricted to the balanced values
 ceil(N / n): any other size t has the same tile count as t' = ceil(N / ceil(N / t)) <= t, hence the same
 reload factors, and loads no more bytes and needs no more SRAM with t' (only the per-step rounding of MAC
 cycles can differ, by less than one cycle per step). Ties are broken by the other metric, then by enumeration order.
@@ -31,8 +34,9 @@ import numpy as np
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    BIAS_BYTES, LOOPS, PSUM_BYTES, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts, class_sums,
-    conv_counts, footprint_words, keeps, spills, step_sizes, tile_classes, trips, unit_counts, weighted_class_sums,
+    BIAS_BYTES, LOOPS, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts, class_sums,
+    conv_counts, footprint_words, keeps, order_dma_bursts, spills, step_sizes, tile_classes, trips, unit_counts,
+    weighted_class_sums,
 )
 from sramflow.mapping.counts import ceil_div
 from sramflow.mapping.schedule import allocate
@@ -62,8 +66,17 @@ def hw_params(hw: HardwareSpec, shape: ConvShape | None = None) -> HwParams:
     )
 
 
-def acc_k(t: dict, hwp: HwParams):  # noqa: ANN201 - output channels per accumulator group
-    return np.minimum(t["k"], np.maximum(hwp.accumulators // (t["g"] * t["h"] * t["w"]), 1))
+def acc_groups(t: dict, hwp: HwParams) -> tuple:
+    """(output channels, tile rows) per accumulator group of each tile: a tile whose pixels fit the
+    accumulators is one pixel group of ``accumulators // pixels`` channels; a larger one (its rows must fit)
+    runs one channel at a time over groups of as many whole rows as fit. Fewer channels or rows per group never
+    help: the weights and the input window are re-read per group and the MAC cycles are rounded per group."""
+    acc = hwp.accumulators
+    pix = t["g"] * t["h"] * t["w"]
+    one = pix <= acc
+    ak = np.where(one, np.minimum(t["k"], np.maximum(acc // pix, 1)), 1)
+    gh = np.where(one, t["h"], np.minimum(t["h"], np.maximum(acc // (t["g"] * t["w"]), 1)))
+    return ak, gh
 
 
 @lru_cache(maxsize=4096)
@@ -76,9 +89,12 @@ def _candidates(shape: ConvShape, hwp: HwParams) -> dict[str, np.ndarray]:
     e = shape.extents
     axes = [np.array(balanced_sizes(e[d]), dtype=np.int64) for d in "gkchw"]
     grid = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
-    grid = grid[grid[:, 0] * grid[:, 3] * grid[:, 4] <= acc]
+    grid = grid[grid[:, 0] * grid[:, 4] <= acc]  # a tile row (g x w pixels) fits the accumulators
+    in_words = grid[:, 0] * grid[:, 2] * shape.window_rows(grid[:, 3]) * ceil_div(shape.window_cols(grid[:, 4]),
+                                                                                  hwp.word_bytes)
+    grid = grid[in_words <= hwp.capacity_words]  # the input tile alone (part of every footprint) must fit
     t = {d: np.ascontiguousarray(grid[:, i]) for i, d in enumerate("gkchw")}
-    fp = footprint_words(shape, hwp, t, False, False, acc_k(t, hwp))["total"]
+    fp = footprint_words(shape, hwp, t, False, False, *acc_groups(t, hwp))["total"]
     keep = fp <= hwp.capacity_words
     return {d: v[keep] for d, v in t.items()}
 
@@ -167,6 +183,7 @@ class TilingTable:
     orders: tuple[tuple[str, ...], ...]
     sizes: np.ndarray  # (rows, 5): tile g, k, c, h, w
     group_k: np.ndarray  # (rows,) output channels per accumulator group
+    group_h: np.ndarray  # (rows,) tile rows per accumulator group
     order_index: np.ndarray  # (rows,) into ``orders``
     double: np.ndarray  # (rows,) bool
     counts: dict[str, np.ndarray | int]  # PRICED field -> (rows,) int64, or one int for all rows (``_compact``)
@@ -183,7 +200,8 @@ class TilingTable:
         if capacity_words > self.capacity_words:
             raise ValueError(f"table built for {self.capacity_words} words cannot serve {capacity_words}")
         k = self.footprint_words <= capacity_words
-        return TilingTable(self.orders, self.sizes[k], self.group_k[k], self.order_index[k], self.double[k],
+        return TilingTable(self.orders, self.sizes[k], self.group_k[k], self.group_h[k], self.order_index[k],
+                           self.double[k],
                            {f: v[k] if isinstance(v, np.ndarray) else v for f, v in self.counts.items()},
                            int(np.count_nonzero(k)), self.footprint_words[k], capacity_words, self.rank[k],
                            int(np.count_nonzero(k[:self.single_rows])))
@@ -194,7 +212,7 @@ class TilingTable:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.sizes, self.group_k, self.order_index, self.double, self.rank,
+        return sum(a.nbytes for a in (self.sizes, self.group_k, self.group_h, self.order_index, self.double, self.rank,
                                       self.footprint_words, *self.counts.values()) if isinstance(a, np.ndarray))
 
 
@@ -206,7 +224,7 @@ ORDER_DEPENDENT = ("offchip_weight_bytes", "offchip_input_bytes", "offchip_psum_
 
 def _order_counts(shape: ConvShape, hwp: HwParams, t: dict, pre: dict, order: tuple[str, ...]):  # noqa: ANN202
     """(priced counts, output-buffer words) of every candidate under one loop order."""
-    raw = conv_counts(shape, hwp, t, order, pre["clipped"], pre["in_b"], pre["ak"], pre["cs"])
+    raw = conv_counts(shape, hwp, t, order, pre["clipped"], pre["in_b"], pre["ak"], pre["cs"], pre["gh"])
     c = unit_counts(shape, hwp, raw)
     q, size = pre["q"], t["g"].size
     out = np.where(np.logical_or(raw["spill"], raw["keep"]), q["p_words"], q["o_words"])
@@ -238,7 +256,7 @@ def _burst_class_sums(shape: ConvShape, t: dict, burst_bytes: int) -> dict:
     q = {"w_bursts": bursts(ceil_div(s["k"] * w_per_k * shape.weight_bits, 8), burst_bytes) * (w_per_k > 0),
          "b_bursts": bursts(s["k"] * b_per_k, burst_bytes) * (b_per_k > 0),
          "o_bursts": bursts(out_n, burst_bytes),
-         "p_bursts": bursts(out_n * PSUM_BYTES, burst_bytes)}
+         "p_bursts": bursts(out_n * shape.psum_bytes, burst_bytes)}
     return weighted_class_sums(q, counts, trip)
 
 
@@ -247,16 +265,17 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, 
     ``extra_bursts``: other burst sizes whose ``dma_bursts`` (the only count that depends on the burst size) are
     added as ``dma_bursts@<size>`` columns; they take part in the dominance pruning (a row is dropped only when
     dominated in every burst column)."""
-    ak = acc_k(t, hwp)
-    pre = {"clipped": _clipped(shape, t), "ak": ak, "in_b": _in_bursts(shape, t, hwp.burst_bytes),
-           "cs": class_sums(shape, hwp, t, ak), "q": step_sizes(shape, hwp, t, ak)}
+    ak, gh = acc_groups(t, hwp)
+    pre = {"clipped": _clipped(shape, t), "ak": ak, "gh": gh, "in_b": _in_bursts(shape, t, hwp.burst_bytes),
+           "cs": class_sums(shape, hwp, t, ak, gh), "q": step_sizes(shape, hwp, t, ak, gh)}
     q = pre["q"]
     per_order = [_order_counts(shape, hwp, t, pre, order) for order in orders]
+    size = t["g"].size
     for b in extra_bursts:
-        pre_b = pre | {"in_b": _in_bursts(shape, t, b), "cs": pre["cs"] | _burst_class_sums(shape, t, b)}
-        hwp_b = dataclasses.replace(hwp, burst_bytes=b)
+        in_b, cs_b = _in_bursts(shape, t, b), _burst_class_sums(shape, t, b)
         for (c, _), order in zip(per_order, orders):
-            c[f"dma_bursts@{b}"] = _order_counts(shape, hwp_b, t, pre_b, order)[0]["dma_bursts"]
+            c[f"dma_bursts@{b}"] = np.broadcast_to(np.asarray(order_dma_bursts(shape, t, order, cs_b, in_b),
+                                                              dtype=np.int64), (size,))
     fields = (*PRICED, *(f"dma_bursts@{b}" for b in extra_bursts))
     dep = (*ORDER_DEPENDENT, *(f"dma_bursts@{b}" for b in extra_bursts))
     v = np.stack([np.stack([c[k] for k in dep], axis=1) for c, _ in per_order], axis=1) if prune \
@@ -306,7 +325,7 @@ def tiling_tables(shape: ConvShape, hwp: HwParams, burst_sizes: tuple[int, ...],
     extra = tuple(sorted({b for b in burst_sizes if b != hwp.burst_bytes}))
     t = _candidates(shape, hwp)
     orders = tuple(_orders(shape))
-    ak = acc_k(t, hwp)
+    ak, gh = acc_groups(t, hwp)
     parts = list(_rows(shape, hwp, t, orders, prune, extra)) if t["g"].size else []
     cand = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
     order_index = np.concatenate([np.full(p[2].size, p[0]) for p in parts]) if parts else cand.copy()
@@ -320,9 +339,10 @@ def tiling_tables(shape: ConvShape, hwp: HwParams, burst_sizes: tuple[int, ...],
     by_burst = {hwp.burst_bytes: cols["dma_bursts"]} | {b: cols.pop(f"dma_bursts@{b}") for b in extra}
     sizes = grid[cand[keep]].astype(np.int32)
     group_k = (ak[cand[keep]] if t["g"].size else cand).astype(np.int32)
+    group_h = (gh[cand[keep]] if t["g"].size else cand).astype(np.int32)
     oi, dbl, fpk = order_index[keep].astype(np.int8), double[keep], fp[keep].astype(np.int32)
     rank, single = keep.astype(np.int32), int(np.count_nonzero(~double[keep]))
-    return {b: TilingTable(orders, sizes, group_k, oi, dbl,
+    return {b: TilingTable(orders, sizes, group_k, group_h, oi, dbl,
                            _compact({k: v[keep] for k, v in (cols | {"dma_bursts": by_burst[b]}).items()}),
                            int(cand.size), fpk, hwp.capacity_words, rank, single)
             for b in (hwp.burst_bytes, *extra)}
@@ -600,7 +620,7 @@ def row_schedule(shape: ConvShape, hwp: HwParams, table: TilingTable, i: int) ->
     """The schedule of row ``i`` of ``table``."""
     sizes = dict(zip("gkchw", (int(v) for v in table.sizes[i])))
     return make_conv_schedule(shape, hwp, sizes, table.orders[int(table.order_index[i])], bool(table.double[i]),
-                              int(table.group_k[i]))
+                              int(table.group_k[i]), int(table.group_h[i]))
 
 
 def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str,
@@ -611,18 +631,18 @@ def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str,
 
 
 def make_conv_schedule(shape: ConvShape, hwp: HwParams, sizes: dict[str, int], order: tuple[str, ...],
-                       double: bool, group_k: int = 0) -> ConvSchedule:
-    """A schedule for explicit tile sizes; ``group_k``: output channels per accumulator group (0: the whole
-    k tile, which must then fit the accumulators with the tile's pixels)."""
+                       double: bool, group_k: int = 0, group_h: int = 0) -> ConvSchedule:
+    """A schedule for explicit tile sizes; ``group_k`` / ``group_h``: output channels / tile rows per
+    accumulator group (0: the whole k tile / all rows; a group must fit the accumulators)."""
     tiling = ConvTiling(sizes["g"], sizes["k"], sizes["c"], sizes["h"], sizes["w"], tuple(order), double,
-                        0 if group_k >= sizes["k"] else group_k)
-    if tiling.group_k * sizes["g"] * sizes["h"] * sizes["w"] > hwp.accumulators:
+                        0 if group_k >= sizes["k"] else group_k, 0 if group_h >= sizes["h"] else group_h)
+    if tiling.group_k * sizes["g"] * tiling.group_h * sizes["w"] > hwp.accumulators:
         raise MappingError(f"layer {shape.name!r}: an accumulator group of {tiling.group_k} x {sizes['g']} x "
-                           f"{sizes['h']} x {sizes['w']} outputs exceeds the {hwp.accumulators} accumulators")
+                           f"{tiling.group_h} x {sizes['w']} outputs exceeds the {hwp.accumulators} accumulators")
     n = trips(shape, sizes)
     spill = bool(spills(tiling.order, n))
-    keep = bool(keeps(tiling.order, n, sizes, tiling.group_k))
-    fp = footprint_words(shape, hwp, sizes, spill or keep, False, tiling.group_k)
+    keep = bool(keeps(tiling.order, n, sizes, tiling.group_k, tiling.group_h))
+    fp = footprint_words(shape, hwp, sizes, spill or keep, False, tiling.group_k, tiling.group_h)
     words = {op: int(fp[op]) for op in ("bias", "weights", "inputs", "outputs") if int(fp[op]) > 0}
     buffers = allocate(words, tuple(op for op in ("weights", "inputs", "outputs") if op in words) if double else ())
     if buffers and buffers[-1].end_word > hwp.capacity_words:

@@ -1,7 +1,8 @@
 """Enumerate a convolution schedule step by step (for the functional simulator and the count tests).
 
 Each load is issued when the tile an operand needs differs from the one resident in its buffer (biases
-only at the first reduction step of an output tile; partial sums at later ones when they spill). Kept
+only at the last reduction step of an output tile, where the accumulators add them; partial sums at every
+later step than the first when they spill). Kept
 partial sums (``keep_psums``) stay in the output buffer: no load / store, the compute steps read and write them
 (``Step.psum_access``).
 Summing the steps reproduces ``ConvSchedule.counts`` exactly; tests check it.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from sramflow.mapping.conv import BIAS_BYTES, PSUM_BYTES, ConvSchedule, step_sizes
+from sramflow.mapping.conv import BIAS_BYTES, ConvSchedule, step_sizes
 from sramflow.mapping.schedule import Step, buffer_of
 
 
@@ -49,9 +50,10 @@ def conv_steps(sch: ConvSchedule) -> Iterator[Step]:
         (_, (g0, g1)), (_, (k0, k1)), (ci, (c0, c1)) = tile["g"], tile["k"], tile["c"]
         _, ((h0, h1), (w0, w1)) = tile["p"]
         s = {"g": g1 - g0, "k": k1 - k0, "c": c1 - c0, "h": h1 - h0, "w": w1 - w0}
-        q = step_sizes(sh, hw, s, sch.tiling.group_k)
+        q = step_sizes(sh, hw, s, sch.tiling.group_k, sch.tiling.group_h)
         out_region = (("g", g0, g1), ("k", k0, k1), ("h", h0, h1), ("w", w0, w1))
-        if ci == 0 and sh.has_bias:
+        last = ci == n_c - 1
+        if last and sh.has_bias:
             yield from _load(slots, "bias", (g0, g1, k0, k1), (("g", g0, g1), ("k", k0, k1)),
                              s["g"] * s["k"] * BIAS_BYTES, int(q["b_words"]), BIAS_BYTES)
         if not sh.pool_op:
@@ -67,11 +69,10 @@ def conv_steps(sch: ConvSchedule) -> Iterator[Step]:
         psum_words = int(q["p_words"]) if psum else 0
         if sch.spill_psums and ci > 0:
             base = slots.base("outputs", True)
-            yield Step("load", "psums", out_region, base, s["g"] * s["k"] * s["h"] * s["w"] * PSUM_BYTES,
-                       sram_writes=psum_words, element_bytes=PSUM_BYTES)
-        reads = int(q["w_words"]) + int(q["i_reads"]) + (int(q["b_words"]) if ci == 0 else 0) \
+            yield Step("load", "psums", out_region, base, s["g"] * s["k"] * s["h"] * s["w"] * sh.psum_bytes,
+                       sram_writes=psum_words, element_bytes=sh.psum_bytes)
+        reads = int(q["w_reads"]) + int(q["i_reads"]) + (int(q["b_reads"]) if last else 0) \
             + (psum_words if ci > 0 else 0)
-        last = ci == n_c - 1
         work = {"vector_ops": int(q["macs"])} if sh.pool_op else {"macs": int(q["macs"])}
         unit = "vector" if sh.pool_op else "macs"
         if not psum and not last:
@@ -84,9 +85,9 @@ def conv_steps(sch: ConvSchedule) -> Iterator[Step]:
                    **work)
         if sch.keep_psums and not last:
             continue
-        nbytes = s["g"] * s["k"] * s["h"] * s["w"] * (1 if last else PSUM_BYTES)
+        nbytes = s["g"] * s["k"] * s["h"] * s["w"] * (1 if last else sh.psum_bytes)
         yield Step("store", "outputs" if last else "psums", out_region, base, nbytes, sram_reads=words,
-                   element_bytes=1 if last else PSUM_BYTES)
+                   element_bytes=1 if last else sh.psum_bytes)
 
 
 def _psum_access(psum: bool, ci: int, last: bool) -> str:

@@ -4,8 +4,11 @@ counts assume and the functional simulator (``sramflow.funcsim``) must use.
 Layouts (every buffer starts on a word; elements little-endian, ``element_bytes`` consecutive bytes):
 - conv weights, tile (g, k, c, ky, kx): split along k into accumulator groups of ``ConvTiling.group_k``
   channels (the last may be smaller); each group starts on a word and holds (g, k_in_group, c, ky, kx)
-  row-major, packed. Bias (g, k) int32, outputs (g, k, h, w) int8 and partial sums (g, k, h, w) int32
-  are split into the same k groups, each group word-aligned and (g, k_in_group, ...) row-major.
+  row-major, packed. Bias (g, k) int32 is split into the same k groups, each group word-aligned and
+  (g, k_in_group) row-major. Outputs (g, k, h, w) int8 and partial sums (g, k, h, w), ``ConvShape.psum_bytes``
+  bytes each (little-endian two's complement), are stored as one
+  word-aligned block per accumulator group (``ConvTiling.group_k`` channels x ``group_h`` rows; k groups
+  outermost, then row groups), each block (g, k_in_group, h_in_group, w) row-major.
 - conv inputs, padded window (g, c, row, col): row-major, every window row starts on a word
   (``ceil(cols / word_bytes)`` words per row; the pad bytes of a row's last word are unused).
 - partial sums kept in the SRAM (``ConvSchedule.keep_psums``) use the psum layout above in the output
@@ -30,7 +33,8 @@ PER_K_OPERANDS = ("weights", "bias", "outputs", "psums")
 @dataclass(frozen=True)
 class TileLayout:
     """The layout of one tile in its buffer. ``group_axis`` (index into ``dims``) splits the tile into
-    word-aligned groups of ``group_size``; ``row_aligned``: every run along the last axis starts on a word."""
+    word-aligned groups of ``group_size``, and each such group along ``row_group_axis`` (0: none) into word-aligned
+    blocks of ``row_group_size``; ``row_aligned``: every run along the last axis starts on a word."""
 
     dims: tuple[str, ...]
     extents: tuple[int, ...]
@@ -39,6 +43,8 @@ class TileLayout:
     group_axis: int | None = None
     group_size: int = 0
     row_aligned: bool = False
+    row_group_axis: int = 0
+    row_group_size: int = 0
 
     @property
     def words(self) -> int:
@@ -50,13 +56,30 @@ class TileLayout:
             return runs * ceil_div(self.extents[-1] * self.element_bytes, self.word_bytes)
         if self.group_axis is None:
             return ceil_div(_numel(self.extents) * self.element_bytes, self.word_bytes)
-        return self._group_base(self.extents[self.group_axis])
+        return self._block_base(self.extents[self.group_axis], 0)
 
-    def _group_base(self, k0: int) -> int:  # first word of the group starting at k0 (k0 a multiple of size)
+    def _blocks(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """(k range, row range) of every block in storage order (one row range when rows are not grouped)."""
         ax, size = self.group_axis, self.group_size
-        per_k = _numel(self.extents) // self.extents[ax] * self.element_bytes
-        full, rest = divmod(k0, size)
-        return full * ceil_div(size * per_k, self.word_bytes) + ceil_div(rest * per_k, self.word_bytes)
+        rows = self.extents[self.row_group_axis] if self.row_group_axis else 1
+        rsize = self.row_group_size if self.row_group_axis else 1
+        return [((a, min(a + size, self.extents[ax])), (r, min(r + rsize, rows)))
+                for a in range(0, self.extents[ax], size) for r in range(0, rows, rsize)]
+
+    def _block_numel(self, kr: tuple[int, int], rr: tuple[int, int]) -> int:
+        ext = list(self.extents)
+        ext[self.group_axis] = kr[1] - kr[0]
+        if self.row_group_axis:
+            ext[self.row_group_axis] = rr[1] - rr[0]
+        return _numel(tuple(ext))
+
+    def _block_base(self, k0: int, r0: int) -> int:  # first word of the block starting at (k0, r0)
+        words = 0
+        for kr, rr in self._blocks():
+            if (kr[0], rr[0]) == (k0, r0):
+                break
+            words += ceil_div(self._block_numel(kr, rr) * self.element_bytes, self.word_bytes)
+        return words
 
 
 def _numel(extents: tuple[int, ...]) -> int:
@@ -78,7 +101,7 @@ def word_address(buffer: Buffer | int, layout: TileLayout, index: tuple[int, ...
     order of ``layout.dims``), for a tile held in ``buffer`` (or starting at that base word).
 
     For the functional simulator: the element's ``layout.element_bytes`` bytes follow little-endian from
-    that lane (an int32 bias or partial sum spans two 16-bit words). Use ``conv_tile_layout(sch, step)`` to
+    that lane (an int32 bias or a 24 / 32-bit partial sum may span two 16-bit words). Use ``conv_tile_layout(sch, step)`` to
     get the layout of the tile a Step loads, computes on or stores; the mapper's word counts assume it."""
     base = buffer.base_word if isinstance(buffer, Buffer) else int(buffer)
     if len(index) != len(layout.extents) or any(not 0 <= i < e for i, e in zip(index, layout.extents)):
@@ -96,13 +119,19 @@ def word_address(buffer: Buffer | int, layout: TileLayout, index: tuple[int, ...
         ext[ax] = min(size, layout.extents[ax] - g0)
         local = list(index)
         local[ax] -= g0
-        byte = layout._group_base(g0) * wb + _row_major(tuple(local), tuple(ext)) * eb
+        r0 = 0
+        if layout.row_group_axis:
+            rax, rsize = layout.row_group_axis, layout.row_group_size
+            r0 = index[rax] // rsize * rsize
+            ext[rax] = min(rsize, layout.extents[rax] - r0)
+            local[rax] -= r0
+        byte = layout._block_base(g0, r0) * wb + _row_major(tuple(local), tuple(ext)) * eb
     return base + byte // wb, byte % wb
 
 
 def conv_tile_layout(sch, step: Step) -> TileLayout:  # noqa: ANN001 - ConvSchedule (import cycle)
     """Layout of the tile a convolution Step touches: its operand and region decide dims and extents.
-    A compute step's outputs use the layout of the store that follows it (int8 outputs or int32 psums);
+    A compute step's outputs use the layout of the store that follows it (int8 outputs or partial sums);
     for the compute step itself this returns the int8 output layout."""
     sh, wb = sch.shape, sch.hw.word_bytes
     ext = {d: b - a for d, a, b in step.region}
@@ -118,6 +147,8 @@ def conv_tile_layout(sch, step: Step) -> TileLayout:  # noqa: ANN001 - ConvSched
     elif op in ("outputs", "psums", "macs", "vector"):
         dims, eb = ("g", "k", "h", "w"), step.element_bytes if op in ("outputs", "psums") else 1
         extents = (ext["g"], ext["k"], ext["h"], ext["w"])
+        return TileLayout(dims, extents, eb, wb, group_axis=1, group_size=sch.tiling.group_k, row_group_axis=2,
+                          row_group_size=sch.tiling.group_h)
     else:
         raise MappingError(f"no convolution tile layout for operand {op!r}")
     return TileLayout(dims, extents, eb, wb, group_axis=1, group_size=sch.tiling.group_k)

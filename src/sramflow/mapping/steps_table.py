@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sramflow.mapping.conv import BIAS_BYTES, PSUM_BYTES, ConvSchedule, step_sizes
+from sramflow.mapping.conv import BIAS_BYTES, ConvSchedule, step_sizes
 from sramflow.mapping.counts import ceil_div
 from sramflow.mapping.schedule import Step, buffer_of
 from sramflow.mapping.vector import VectorSchedule
@@ -192,7 +192,7 @@ def _conv_table(sch: ConvSchedule) -> StepTable:
     hi = {d: r[d][1][idx[d]] for d in "gkchw"}
     s = {d: hi[d] - lo[d] for d in "gkchw"}
     q = {k: np.broadcast_to(np.asarray(v, np.int64), lo["g"].shape) for k, v in
-         step_sizes(sh, sch.hw, s, sch.tiling.group_k).items()}
+         step_sizes(sh, sch.hw, s, sch.tiling.group_k, sch.tiling.group_h).items()}
     ci = idx["c"]
     first, last = ci == 0, ci == n["c"] - 1
     double = sch.tiling.double_buffered
@@ -204,10 +204,10 @@ def _conv_table(sch: ConvSchedule) -> StepTable:
     out_n = s["g"] * s["k"] * s["h"] * s["w"]
     out_region = {d: (lo[d], hi[d]) for d in "gkhw"}
 
-    # loads: bias only considered at the first reduction step (its key compared with the previous such step)
+    # loads: bias only considered at the last reduction step (its key compared with the previous such step)
     bias_ld = np.zeros_like(first)
     if sh.has_bias:
-        fi = np.flatnonzero(first)
+        fi = np.flatnonzero(last)
         bias_ld[fi] = _changed(idx["g"][fi], idx["k"][fi])
     w_ld = _changed(idx["g"], idx["k"], ci) if not sh.pool_op else np.zeros_like(first)
     i_ld = _changed(idx["g"], ci, idx["h"], idx["w"])
@@ -224,7 +224,7 @@ def _conv_table(sch: ConvSchedule) -> StepTable:
     out_words = np.where(last, q["o_words"], psum_words)
     unit = OP["vector"] if sh.pool_op else OP["macs"]
     work = "vector_ops" if sh.pool_op else "macs"
-    b_read = q["b_words"] * first
+    b_read = q["b_reads"] * last
     p_read = psum_words * ~first
     rows_ = [
         {"kind": LOAD, "operand": OP["bias"], "region": {"g": out_region["g"], "k": out_region["k"]},
@@ -239,17 +239,17 @@ def _conv_table(sch: ConvSchedule) -> StepTable:
          "base_word": i_base, "words": q["i_words"], "offchip_bytes": s["g"] * s["c"] * clip,
          "sram_writes": q["i_words"]},
         {"kind": LOAD, "operand": OP["psums"], "region": out_region, "base_word": out_base, "words": psum_words,
-         "offchip_bytes": out_n * PSUM_BYTES, "sram_writes": psum_words, "element_bytes": PSUM_BYTES},
+         "offchip_bytes": out_n * sh.psum_bytes, "sram_writes": psum_words, "element_bytes": sh.psum_bytes},
         {"kind": COMPUTE, "operand": unit, "region": out_region, "base_word": np.where(writes, out_base, -1),
-         "words": out_words * writes, "sram_reads": q["w_words"] + q["i_reads"] + b_read + p_read,
+         "words": out_words * writes, "sram_reads": q["w_reads"] + q["i_reads"] + b_read + p_read,
          "sram_writes": out_words * writes, work: q["macs"], "psum_access": access},
         {"kind": STORE, "operand": np.where(last, OP["outputs"], OP["psums"]), "region": out_region,
-         "base_word": out_base, "words": out_words, "offchip_bytes": out_n * np.where(last, 1, PSUM_BYTES),
-         "sram_reads": out_words, "element_bytes": np.where(last, 1, PSUM_BYTES)},
+         "base_word": out_base, "words": out_words, "offchip_bytes": out_n * np.where(last, 1, sh.psum_bytes),
+         "sram_reads": out_words, "element_bytes": np.where(last, 1, sh.psum_bytes)},
     ]
     present = np.stack([bias_ld, w_ld, i_ld, p_ld, np.ones_like(first), store], axis=1)
     reads = [(4, "weights", w_base, q["w_words"], not sh.pool_op), (4, "inputs", i_base, q["i_words"], True),
-             (4, "bias", b_base, q["b_words"], first & sh.has_bias),
+             (4, "bias", b_base, q["b_words"], last & sh.has_bias),
              (4, "psums", out_base, psum_words, (access == 2) | (access == 3))]
     return _assemble(CONV_DIMS, rows_, present, reads)
 

@@ -18,11 +18,15 @@ def _tiling(sch: Schedule) -> dict[str, Any]:
                 "fused_into": sch.shape.into}
     if isinstance(sch, ConvSchedule):
         t = sch.tiling
+        where = "spilled off-chip" if sch.spill_psums else "kept in the SRAM" if sch.keep_psums \
+            else "kept in accumulators"
         return {"tile_sizes": {"groups": t.tile_g, "out_channels": t.tile_k, "in_channels": t.tile_c,
                                "out_rows": t.tile_h, "out_cols": t.tile_w,
                                "kernel": [sch.shape.kernel_h, sch.shape.kernel_w]},
-                "loop_order": list(t.order), "partial_sums": "spilled off-chip" if sch.spill_psums
-                else "kept in accumulators", "double_buffered": t.double_buffered}
+                "accumulator_group": {"out_channels": t.group_k, "out_rows": t.group_h},
+                "loop_order": list(t.order), "partial_sums": where,
+                "partial_sum_bytes": sch.shape.psum_bytes if sch.spill_psums or sch.keep_psums else 0,
+                "double_buffered": t.double_buffered}
     return {"tile_sizes": {"segments": 1, "elements": sch.chunk}, "loop_order": ["segment", "chunk"],
             "partial_sums": "vector accumulator" if sch.shape.reduce else "none",
             "double_buffered": sch.double_buffered}
