@@ -365,10 +365,10 @@ def _compact(c: dict[str, np.ndarray]) -> dict[str, np.ndarray | int]:
     return out
 
 
-TABLE_FORMAT = 1
+TABLE_FORMAT = 2  # 2: rows carry group_h (accumulator groups over tile rows)
 # the tables are a function of these modules' code: any change to them gives new disk keys
 TABLE_SOURCES = ("sramflow.mapping.conv", "sramflow.mapping.conv_search", "sramflow.mapping.counts", "sramflow.sim.cost")
-_SHARED = ("sizes", "group_k", "order_index", "double", "footprint_words", "rank")
+_SHARED = ("sizes", "group_k", "group_h", "order_index", "double", "footprint_words", "rank")
 
 
 @lru_cache(maxsize=1)
@@ -435,7 +435,7 @@ class TableDisk:
             for b in meta["bursts"]:
                 counts = {f: (z[f"c{meta['array_of'][str(b)][f]}.{f}"] if f in meta["array_of"][str(b)]
                               else int(meta["ints"][str(b)][f])) for f in meta["fields"]}
-                out[b] = TilingTable(tuple(tuple(o) for o in meta["orders"]), z["sizes"], z["group_k"],
+                out[b] = TilingTable(tuple(tuple(o) for o in meta["orders"]), z["sizes"], z["group_k"], z["group_h"],
                                      z["order_index"], z["double"], counts, meta["enumerated_rows"],
                                      z["footprint_words"], meta["capacity_words"], z["rank"], meta["single_rows"])
             os.utime(path)  # recently used
