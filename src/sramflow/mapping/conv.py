@@ -339,18 +339,35 @@ def class_sums(shape: ConvShape, hw: HwParams, t: dict, ak=None, gh=None) -> dic
 
 def weighted_class_sums(q: dict, counts: dict, trip: dict) -> dict:
     """Sum each per-step quantity over the tile classes of ``tile_classes``: a quantity that depends on a
-    dimension (class axis of size 2) is weighted by the class counts, otherwise by the trip count."""
-    out, weights = {}, {}
+    dimension (class axis of size 2) is weighted by the class counts, otherwise by the trip count. The class
+    axes are contracted one at a time (full tiles x their count + last tile x its count), the trip counts of
+    the other dimensions multiplied in once at the end (integers: the same sums as weighting every class)."""
+    out, trips_of = {}, {}
     for key, v in q.items():
         v = np.asarray(v)
-        sig = tuple(v.ndim > i and v.shape[i] == 2 for i in range(5))  # the class axes this quantity has
-        if sig not in weights:  # quantities on the same class axes share their weights
+        if v.ndim < 5:  # not on the class axes (a scalar): every step has it
+            sig = tuple(v.ndim > i and v.shape[i] == 2 for i in range(5))
             w = 1
             for d, on in zip("gkchw", sig):
                 w = w * (counts[d] if on else trip[d])
-            weights[sig] = w
-        prod = np.asarray(weights[sig] * v)
-        out[key] = prod.sum(axis=tuple(range(min(5, prod.ndim)))) if prod.ndim else prod
+            prod = np.asarray(w * v)
+            out[key] = prod.sum(axis=tuple(range(min(5, prod.ndim)))) if prod.ndim else prod
+            continue
+        sig = tuple(v.shape[i] == 2 for i in range(5))  # the class axes this quantity has
+        if sig not in trips_of:  # quantities on the same class axes share the trip weights
+            w = 1
+            for d, on in zip("gkchw", sig):
+                if not on:
+                    w = w * trip[d]
+            trips_of[sig] = w
+        for i, d in enumerate("gkchw"):  # axis i is now the leading one
+            c = counts[d]
+            if sig[i]:
+                c = c.reshape((2,) + (1,) * (4 - i) + c.shape[5:])
+                v = v[0] * c[0] + v[1] * c[1]
+            else:
+                v = v[0]
+        out[key] = trips_of[sig] * v
     return out
 
 

@@ -85,6 +85,12 @@ def balanced_sizes(extent: int) -> tuple[int, ...]:
 
 
 def _candidates(shape: ConvShape, hwp: HwParams) -> dict[str, np.ndarray]:
+    return _candidates_steps(shape, hwp)[0]
+
+
+def _candidates_steps(shape: ConvShape, hwp: HwParams) -> tuple[dict[str, np.ndarray], dict]:
+    """The candidate tiles (those whose smallest footprint fits) and their ``conv.step_sizes`` (with their
+    accumulator groups), computed once for the footprint test."""
     acc = hwp.accumulators
     e = shape.extents
     axes = [np.array(balanced_sizes(e[d]), dtype=np.int64) for d in "gkchw"]
@@ -94,9 +100,10 @@ def _candidates(shape: ConvShape, hwp: HwParams) -> dict[str, np.ndarray]:
                                                                                   hwp.word_bytes)
     grid = grid[in_words <= hwp.capacity_words]  # the input tile alone (part of every footprint) must fit
     t = {d: np.ascontiguousarray(grid[:, i]) for i, d in enumerate("gkchw")}
-    fp = footprint_words(shape, hwp, t, False, False, *acc_groups(t, hwp))["total"]
+    q = step_sizes(shape, hwp, t, *acc_groups(t, hwp))
+    fp = q["b_words"] + q["w_words"] + q["i_words"] + q["o_words"]  # footprint_words(..., False, False)["total"]
     keep = fp <= hwp.capacity_words
-    return {d: v[keep] for d, v in t.items()}
+    return {d: v[keep] for d, v in t.items()}, {k: v[keep] if np.ndim(v) else v for k, v in q.items()}
 
 
 def min_working_set_bytes(shape: ConvShape, hwp: HwParams) -> int:
@@ -139,12 +146,14 @@ def _padded_runs(per_tile: dict[int, list[int]], tiles: np.ndarray) -> tuple[np.
     return vals[pos], cnts[pos]
 
 
-def _in_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> np.ndarray:
-    """``conv.input_bursts`` of every candidate at once: tiles of equal clipped size are grouped, so the sum runs
-    over (g class, c class, distinct clipped rows, distinct clipped cols) with the number of such tiles."""
+def _in_bursts(shape: ConvShape, t: dict, burst_sizes: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """``conv.input_bursts`` of every candidate at once, per burst size: tiles of equal clipped size are grouped,
+    so the sum runs over (g class, c class, distinct clipped rows, distinct clipped cols) with the number of such
+    tiles (their sizes and numbers computed once for all burst sizes)."""
     n = trips(shape, t)
-    if burst_bytes <= 0:
-        return n["g"] * n["c"] * n["p"]
+    out = {b: n["g"] * n["c"] * n["p"] for b in burst_sizes if b <= 0}
+    if len(out) == len(burst_sizes):
+        return out
     rows = {int(h): _clipped_list(shape.out_h, int(h), shape.stride_h, shape.span_h, shape.pad_top, shape.in_h)
             for h in np.unique(t["h"])}
     cols = {int(w): _clipped_list(shape.out_w, int(w), shape.stride_w, shape.span_w, shape.pad_left, shape.in_w)
@@ -159,7 +168,10 @@ def _in_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> np.ndarray:
         * cv[:, None, None, None, :]
     many = gn[:, :, None, None, None] * cn[:, None, :, None, None] * rc[:, None, None, :, None] \
         * cc[:, None, None, None, :]
-    return (many * bursts(nbytes, burst_bytes)).sum(axis=(1, 2, 3, 4))
+    for b in burst_sizes:
+        if b > 0:
+            out[b] = (many * bursts(nbytes, b)).sum(axis=(1, 2, 3, 4))
+    return out
 
 
 # Counts fields the pricing reads (sim.cost.busy_cycles / energy_pj); two rows equal in all of them and in the
@@ -231,22 +243,38 @@ def _order_counts(shape: ConvShape, hwp: HwParams, t: dict, pre: dict, order: tu
     return {k: np.broadcast_to(np.asarray(c[k], dtype=np.int64), (size,)) for k in PRICED}, out
 
 
-def _dominated(v: np.ndarray, fits: np.ndarray) -> np.ndarray:
-    """(candidates, orders) mask: a fitting row of an earlier loop order has no count and no footprint above this
-    row's. ``v``: (candidates, orders, fields) order-dependent counts and the footprint; the other counts are
-    equal within a candidate."""
-    out = np.zeros(fits.shape, dtype=bool)
-    for b in range(1, v.shape[1]):
-        le = np.all(v[:, :b, :] <= v[:, b:b + 1, :], axis=2)
-        out[:, b] = np.any(np.logical_and(le, fits[:, :b]), axis=1)
+def _le_earlier(cols: list[list[np.ndarray]]) -> dict[tuple[int, int], np.ndarray]:
+    """For each pair of loop orders a < b, the candidates whose row under order a has no count above its row under
+    order b. ``cols``: per order, the (candidates,) order-dependent counts (the other counts are equal within a
+    candidate). Field by field on whole columns, so no (candidates, orders, fields) array is built."""
+    out = {}
+    for b in range(1, len(cols)):
+        for a in range(b):
+            le = np.less_equal(cols[a][0], cols[b][0])
+            tmp = np.empty_like(le)
+            for x, y in zip(cols[a][1:], cols[b][1:]):
+                le &= np.less_equal(x, y, out=tmp)
+            out[a, b] = le
     return out
 
 
-def _burst_class_sums(shape: ConvShape, t: dict, burst_bytes: int) -> dict:
+def _dominated(le: dict[tuple[int, int], np.ndarray], fp: list[np.ndarray], fits: list[np.ndarray]) -> list[np.ndarray]:
+    """Per loop order, the (candidates,) mask: a fitting row of an earlier loop order has no count (``le``, see
+    ``_le_earlier``) and no footprint (``fp``, per order) above this row's."""
+    out = [np.zeros(fp[0].shape, dtype=bool)]
+    for b in range(1, len(fp)):
+        dom = np.zeros(fp[b].shape, dtype=bool)
+        for a in range(b):
+            dom |= le[a, b] & fits[a] & (fp[a] <= fp[b])
+        out.append(dom)
+    return out
+
+
+def _burst_class_sums(shape: ConvShape, classes: tuple[dict, dict, dict], burst_bytes: int) -> dict:
     """The four burst quantities of ``conv.class_sums`` (``w_bursts``, ``b_bursts``, ``o_bursts``, ``p_bursts``,
     the only ones that depend on the burst size) for another burst size: the same per-step formulas as
-    ``conv.step_sizes`` summed over the same classes (integers: the same values)."""
-    sizes, counts, trip = tile_classes(shape, t)
+    ``conv.step_sizes`` summed over the same classes (``conv.tile_classes``; integers: the same values)."""
+    sizes, counts, trip = classes
     s = sizes
     khw = shape.kernel_h * shape.kernel_w
     pix = s["g"] * s["h"] * s["w"]
@@ -260,50 +288,56 @@ def _burst_class_sums(shape: ConvShape, t: dict, burst_bytes: int) -> dict:
     return weighted_class_sums(q, counts, trip)
 
 
-def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, extra_bursts: tuple = ()):  # noqa: ANN202
+def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, extra_bursts: tuple = (),  # noqa: ANN202
+          q: dict | None = None):
     """Fitting rows in enumeration order: (order index, double, candidate index, priced counts) per block.
+    ``q``: the candidates' ``conv.step_sizes`` if already computed (``_candidates_steps``).
     ``extra_bursts``: other burst sizes whose ``dma_bursts`` (the only count that depends on the burst size) are
     added as ``dma_bursts@<size>`` columns; they take part in the dominance pruning (a row is dropped only when
     dominated in every burst column)."""
     ak, gh = acc_groups(t, hwp)
-    pre = {"clipped": _clipped(shape, t), "ak": ak, "gh": gh, "in_b": _in_bursts(shape, t, hwp.burst_bytes),
-           "cs": class_sums(shape, hwp, t, ak, gh), "q": step_sizes(shape, hwp, t, ak, gh)}
-    q = pre["q"]
+    in_b = _in_bursts(shape, t, (hwp.burst_bytes, *extra_bursts))
+    classes = tile_classes(shape, t)  # conv.class_sums, with the classes kept for the other burst sizes
+    cs = weighted_class_sums(step_sizes(shape, hwp, classes[0], ak, gh), classes[1], classes[2])
+    q = step_sizes(shape, hwp, t, ak, gh) if q is None else q
+    pre = {"clipped": _clipped(shape, t), "ak": ak, "gh": gh, "in_b": in_b[hwp.burst_bytes], "cs": cs, "q": q}
     per_order = [_order_counts(shape, hwp, t, pre, order) for order in orders]
     size = t["g"].size
     for b in extra_bursts:
-        in_b, cs_b = _in_bursts(shape, t, b), _burst_class_sums(shape, t, b)
+        cs_b = _burst_class_sums(shape, classes, b)
         for (c, _), order in zip(per_order, orders):
-            c[f"dma_bursts@{b}"] = np.broadcast_to(np.asarray(order_dma_bursts(shape, t, order, cs_b, in_b),
+            c[f"dma_bursts@{b}"] = np.broadcast_to(np.asarray(order_dma_bursts(shape, t, order, cs_b, in_b[b]),
                                                               dtype=np.int64), (size,))
     fields = (*PRICED, *(f"dma_bursts@{b}" for b in extra_bursts))
     dep = (*ORDER_DEPENDENT, *(f"dma_bursts@{b}" for b in extra_bursts))
-    v = np.stack([np.stack([c[k] for k in dep], axis=1) for c, _ in per_order], axis=1) if prune \
-        else None
+    le = _le_earlier([[c[k] for k in dep] for c, _ in per_order]) if prune else {}
     blocks, fps = {}, {}
     for double in ((False, True) if hwp.double_buffering else (False,)):
-        fp = np.stack([q["b_words"] + (2 if double else 1) * (q["w_words"] + q["i_words"] + out)
-                       for _, out in per_order], axis=1)
-        fits = fp <= hwp.capacity_words
-        blocks[double] = np.logical_and(fits, np.logical_not(_dominated(np.concatenate([v, fp[:, :, None]], axis=2),
-                                                                        fits))) if prune else fits
+        nbuf = 2 if double else 1
+        fp = [q["b_words"] + nbuf * (q["w_words"] + q["i_words"] + out) for _, out in per_order]
+        fits = [f <= hwp.capacity_words for f in fp]
+        blocks[double] = [f & ~d for f, d in zip(fits, _dominated(le, fp, fits))] if prune else fits
         fps[double] = fp
     for oi, (c, _) in enumerate(per_order):
         for double, keep in blocks.items():
-            idx = np.flatnonzero(keep[:, oi])
-            yield oi, double, idx, {k: c[k][idx] for k in fields} | {"footprint_words": fps[double][idx, oi]}
+            idx = np.flatnonzero(keep[oi])
+            yield oi, double, idx, {k: c[k][idx] for k in fields} | {"footprint_words": fps[double][oi][idx]}
 
 
-def _first_of_equal_rows(mat: np.ndarray) -> np.ndarray:
-    """Indices (ascending) of the first of each set of equal rows of an int64 matrix."""
-    if mat.shape[0] == 0:
+def _first_of_equal_rows(cols: list[np.ndarray]) -> np.ndarray:
+    """Indices (ascending) of the first of each set of equal rows of the int64 matrix with columns ``cols``
+    (a hash of each row, checked column by column; whole rows compared only on a collision)."""
+    if cols[0].size == 0:
         return np.zeros(0, dtype=np.int64)
-    mult = np.random.default_rng(0).integers(1, 2**62, size=mat.shape[1], dtype=np.int64) * 2 + 1
-    with np.errstate(over="ignore"):
-        h = (mat.astype(np.uint64) * mult.astype(np.uint64)).sum(axis=1, dtype=np.uint64)
+    mult = np.random.default_rng(0).integers(1, 2**62, size=len(cols), dtype=np.int64) * 2 + 1
+    h = np.zeros(cols[0].size, dtype=np.uint64)
+    tmp = np.empty_like(h)
+    for col, m in zip(cols, mult.astype(np.uint64)):
+        h += np.multiply(np.ascontiguousarray(col, dtype=np.int64).view(np.uint64), m, out=tmp)
     _, first, inv = np.unique(h, return_index=True, return_inverse=True)
-    if not np.array_equal(mat, mat[first[inv.ravel()]]):  # a hash collision: compare whole rows instead
-        _, first = np.unique(mat, axis=0, return_index=True)
+    rep = first[inv.ravel()]
+    if not all(np.array_equal(col, col[rep]) for col in cols):  # a hash collision: compare whole rows instead
+        _, first = np.unique(np.stack(cols, axis=1), axis=0, return_index=True)
     return np.sort(first)
 
 
@@ -323,19 +357,20 @@ def tiling_tables(shape: ConvShape, hwp: HwParams, burst_sizes: tuple[int, ...],
     if hwp.burst_bytes not in burst_sizes:
         raise ValueError(f"burst size {hwp.burst_bytes} not among {burst_sizes}")
     extra = tuple(sorted({b for b in burst_sizes if b != hwp.burst_bytes}))
-    t = _candidates(shape, hwp)
+    t, q = _candidates_steps(shape, hwp)
     orders = tuple(_orders(shape))
     ak, gh = acc_groups(t, hwp)
-    parts = list(_rows(shape, hwp, t, orders, prune, extra)) if t["g"].size else []
+    parts = list(_rows(shape, hwp, t, orders, prune, extra, q)) if t["g"].size else []
     cand = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
     order_index = np.concatenate([np.full(p[2].size, p[0]) for p in parts]) if parts else cand.copy()
     double = np.concatenate([np.full(p[2].size, p[1]) for p in parts]) if parts else np.zeros(0, dtype=bool)
     names = (*PRICED, *(f"dma_bursts@{b}" for b in extra), "footprint_words")
     cols = {k: np.concatenate([p[3][k] for p in parts]) if parts else cand.copy() for k in names}
-    keep = _first_of_equal_rows(np.stack([double.astype(np.int64), *cols.values()], axis=1))
+    keep = _first_of_equal_rows([double.astype(np.int64), *cols.values()])
     grid = np.stack([t[d] for d in "gkchw"], axis=1) if t["g"].size else np.zeros((0, 5), dtype=np.int64)
     fp = cols.pop("footprint_words")
-    keep = keep[np.argsort(double[keep], kind="stable")]  # single-buffered rows first (``TilingTable``)
+    dk = double[keep]
+    keep = np.concatenate([keep[~dk], keep[dk]])  # single-buffered rows first (``TilingTable``), each in order
     by_burst = {hwp.burst_bytes: cols["dma_bursts"]} | {b: cols.pop(f"dma_bursts@{b}") for b in extra}
     sizes = grid[cand[keep]].astype(np.int32)
     group_k = (ak[cand[keep]] if t["g"].size else cand).astype(np.int32)
