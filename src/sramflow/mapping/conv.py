@@ -312,19 +312,25 @@ def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None, gh=None) -> dic
     }
 
 
-def tile_classes(shape: ConvShape, t: dict) -> tuple[dict, dict, dict]:
+def tile_classes(shape: ConvShape, t: dict, merge: bool = False) -> tuple[dict, dict, dict]:
     """Per loop dimension: (sizes, counts) of its two tile classes (full tiles, the last tile) on five
-    broadcast axes (one per dimension, candidates after them), and its trip count."""
+    broadcast axes (one per dimension, candidates after them), and its trip count. ``merge``: a dimension
+    whose last tile has the full size for every candidate has one class instead (its axis of size 1, its size
+    the tile's, weighted by the trip count in ``weighted_class_sums``): the same sums, half the work."""
     e = shape.extents
     sizes, counts, trip = {}, {}, {}
     for i, d in enumerate("gkchw"):
         tile = np.asarray(t[d])
         n = ceil_div(e[d], tile)
+        last = e[d] - (n - 1) * tile
         shp = [1] * 5 + list(tile.shape)
-        shp[i] = 2
-        sizes[d] = np.stack([tile, e[d] - (n - 1) * tile]).reshape(shp)
-        counts[d] = np.stack([n - 1, np.ones_like(n)]).reshape(shp)
         trip[d] = n
+        if merge and np.array_equal(last, tile):
+            sizes[d], counts[d] = tile.reshape(shp), n.reshape(shp)
+            continue
+        shp[i] = 2
+        sizes[d] = np.stack([tile, last]).reshape(shp)
+        counts[d] = np.stack([n - 1, np.ones_like(n)]).reshape(shp)
     return sizes, counts, trip
 
 

@@ -119,10 +119,10 @@ def _orders(shape: ConvShape) -> list[tuple[str, ...]]:
 
 
 def _clipped(shape: ConvShape, t: dict) -> np.ndarray:
-    rows = {int(h): shape.clipped_rows(int(h)) for h in np.unique(t["h"])}
-    cols = {int(w): shape.clipped_cols(int(w)) for w in np.unique(t["w"])}
-    r = np.array([rows[int(h)] for h in t["h"]], dtype=np.int64)
-    c = np.array([cols[int(w)] for w in t["w"]], dtype=np.int64)
+    hs, hi = np.unique(t["h"], return_inverse=True)
+    ws, wi = np.unique(t["w"], return_inverse=True)
+    r = np.array([shape.clipped_rows(int(h)) for h in hs], dtype=np.int64)[hi.ravel()]
+    c = np.array([shape.clipped_cols(int(w)) for w in ws], dtype=np.int64)[wi.ravel()]
     return shape.groups * shape.c_per_group * r * c
 
 
@@ -297,7 +297,7 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, 
     dominated in every burst column)."""
     ak, gh = acc_groups(t, hwp)
     in_b = _in_bursts(shape, t, (hwp.burst_bytes, *extra_bursts))
-    classes = tile_classes(shape, t)  # conv.class_sums, with the classes kept for the other burst sizes
+    classes = tile_classes(shape, t, merge=True)  # conv.class_sums, classes kept for the other burst sizes
     cs = weighted_class_sums(step_sizes(shape, hwp, classes[0], ak, gh), classes[1], classes[2])
     q = step_sizes(shape, hwp, t, ak, gh) if q is None else q
     pre = {"clipped": _clipped(shape, t), "ak": ak, "gh": gh, "in_b": in_b[hwp.burst_bytes], "cs": cs, "q": q}
@@ -377,8 +377,9 @@ def tiling_tables(shape: ConvShape, hwp: HwParams, burst_sizes: tuple[int, ...],
     group_h = (gh[cand[keep]] if t["g"].size else cand).astype(np.int32)
     oi, dbl, fpk = order_index[keep].astype(np.int8), double[keep], fp[keep].astype(np.int32)
     rank, single = keep.astype(np.int32), int(np.count_nonzero(~double[keep]))
+    kept = {k: v[keep] for k, v in cols.items() if k != "dma_bursts"}  # shared by the burst sizes' tables
     return {b: TilingTable(orders, sizes, group_k, group_h, oi, dbl,
-                           _compact({k: v[keep] for k, v in (cols | {"dma_bursts": by_burst[b]}).items()}),
+                           _compact({k: by_burst[b][keep] if k == "dma_bursts" else kept[k] for k in cols}),
                            int(cand.size), fpk, hwp.capacity_words, rank, single)
             for b in (hwp.burst_bytes, *extra)}
 
