@@ -288,6 +288,46 @@ def _burst_class_sums(shape: ConvShape, classes: tuple[dict, dict, dict], burst_
     return weighted_class_sums(q, counts, trip)
 
 
+PART_MIN = 2048  # candidates from which ``_class_sums`` splits them by which dimensions have one tile class
+
+
+def _class_sums(shape: ConvShape, hwp: HwParams, t: dict, ak: np.ndarray, gh: np.ndarray,
+                extra_bursts: tuple) -> tuple[dict, dict[int, dict]]:
+    """``conv.class_sums`` of the candidates, and ``_burst_class_sums`` per burst size in ``extra_bursts``. A
+    dimension whose last tile has the full size has one tile class (``tile_classes(merge=True)``); many candidates
+    are split into parts of equal such dimensions, so each part is summed over only the classes it has (the same
+    integers, scattered back)."""
+    size = t["g"].size
+    parts = [np.arange(size)]
+    if size >= PART_MIN:
+        e = shape.extents
+        sig = np.zeros(size, dtype=np.int64)
+        for i, d in enumerate("gkchw"):
+            sig |= (e[d] % t[d] == 0).astype(np.int64) << i  # the last tile is full (balanced sizes: also one tile)
+        values, inv = np.unique(sig, return_inverse=True)
+        if values.size > 1:
+            order = np.argsort(inv.ravel(), kind="stable")
+            parts = np.split(order, np.cumsum(np.bincount(inv.ravel()))[:-1])
+    out: dict = {}
+    outs: dict[int, dict] = {b: {} for b in extra_bursts}
+    for idx in parts:
+        whole = idx.size == size
+        tp = t if whole else {d: v[idx] for d, v in t.items()}
+        classes = tile_classes(shape, tp, merge=True)
+        sums = [(out, weighted_class_sums(step_sizes(shape, hwp, classes[0], ak if whole else ak[idx],
+                                                     gh if whole else gh[idx]), classes[1], classes[2]))]
+        sums += [(outs[b], _burst_class_sums(shape, classes, b)) for b in extra_bursts]
+        for dst, src in sums:
+            for k, v in src.items():
+                if whole:
+                    dst[k] = v
+                    continue
+                if k not in dst:
+                    dst[k] = np.empty(size, dtype=np.int64)
+                dst[k][idx] = v
+    return out, outs
+
+
 def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, extra_bursts: tuple = (),  # noqa: ANN202
           q: dict | None = None):
     """Fitting rows in enumeration order: (order index, double, candidate index, priced counts) per block.
@@ -297,14 +337,13 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, 
     dominated in every burst column)."""
     ak, gh = acc_groups(t, hwp)
     in_b = _in_bursts(shape, t, (hwp.burst_bytes, *extra_bursts))
-    classes = tile_classes(shape, t, merge=True)  # conv.class_sums, classes kept for the other burst sizes
-    cs = weighted_class_sums(step_sizes(shape, hwp, classes[0], ak, gh), classes[1], classes[2])
+    cs, cs_extra = _class_sums(shape, hwp, t, ak, gh, extra_bursts)
     q = step_sizes(shape, hwp, t, ak, gh) if q is None else q
     pre = {"clipped": _clipped(shape, t), "ak": ak, "gh": gh, "in_b": in_b[hwp.burst_bytes], "cs": cs, "q": q}
     per_order = [_order_counts(shape, hwp, t, pre, order) for order in orders]
     size = t["g"].size
     for b in extra_bursts:
-        cs_b = _burst_class_sums(shape, classes, b)
+        cs_b = cs_extra[b]
         for (c, _), order in zip(per_order, orders):
             c[f"dma_bursts@{b}"] = np.broadcast_to(np.asarray(order_dma_bursts(shape, t, order, cs_b, in_b[b]),
                                                               dtype=np.int64), (size,))
