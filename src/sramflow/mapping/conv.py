@@ -385,14 +385,37 @@ def footprint_words(shape: ConvShape, hw: HwParams, t: dict, spill, double, ak=N
     return {"bias": q["b_words"], "weights": q["w_words"], "inputs": q["i_words"], "outputs": out, "total": total}
 
 
+# Per-step quantities summed over the distinct tiles of their operand (``tile_sums``): the sum over all steps
+# divided by the trip counts of the loops the operand does not depend on (the steps that revisit a tile).
+TILE_SUM_DIVISORS = {"w_words": ("p",), "w_bytes": ("p",), "w_bursts": ("p",), "i_words": ("k",),
+                     "b_words": ("c", "p"), "b_bursts": ("c", "p"), "b_reads": ("c",), "o_words": ("c",),
+                     "p_words": ("c",), "o_bursts": ("c",), "p_bursts": ("c",)}
+
+
+def tile_sums(n: dict, cs: dict) -> dict:
+    """The loop-order independent sums over distinct tiles of ``conv_counts``, from the class sums ``cs`` (those of
+    its keys in ``TILE_SUM_DIVISORS``) and the trip counts ``n``. Exact: a quantity that does not depend on a
+    loop is summed with that loop's trip count as a factor (``weighted_class_sums``)."""
+    out = {}
+    for k, loops in TILE_SUM_DIVISORS.items():
+        if k in cs:
+            div = 1
+            for loop in loops:
+                div = div * n[loop]
+            out[k] = cs[k] // div
+    return out
+
+
 def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...], clipped_in_bytes,
-                in_bursts=None, ak=None, cs=None, gh=None) -> dict:  # noqa: ANN001
+                in_bursts=None, ak=None, cs=None, gh=None, n=None, ts=None) -> dict:  # noqa: ANN001
     """Closed-form totals of a tiling (arrays over candidates or scalars). ``clipped_in_bytes``: the
     off-chip bytes of all distinct input tiles (groups x channels x clipped rows x clipped cols);
     ``in_bursts``: their off-chip transactions (None: one per tile); ``ak`` / ``gh``: k / rows per accumulator
-    group; ``cs``: ``class_sums`` of these tiles if already computed (they do not depend on the loop order)."""
-    n = trips(shape, t)
+    group; ``cs``: ``class_sums`` of these tiles if already computed, ``n``: their ``trips``, ``ts``: their
+    ``tile_sums`` (none of them depends on the loop order)."""
+    n = trips(shape, t) if n is None else n
     cs = class_sums(shape, hw, t, ak, gh) if cs is None else cs
+    ts = tile_sums(n, cs) if ts is None else ts
     spill = spills(order, n)
     keep = keeps(order, n, t, t["k"] if ak is None else ak, gh)
     steps = n["g"] * n["k"] * n["c"] * n["p"]
@@ -400,13 +423,13 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
     f_w = reload_factor(order, RELEVANT["weights"], n)
     f_i = reload_factor(order, RELEVANT["inputs"], n)
     f_b = reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n)
-    w_loads_words = f_w * cs["w_words"] // n["p"]
-    i_loads_words = f_i * cs["i_words"] // n["k"]
-    b_words_per_out = cs["b_words"] // (n["c"] * n["p"])  # sum over distinct bias tiles
-    b_reads = cs["b_reads"] // n["c"]  # at the last reduction step of every output tile
+    w_loads_words = f_w * ts["w_words"]
+    i_loads_words = f_i * ts["i_words"]
+    b_words_per_out = ts["b_words"]  # sum over distinct bias tiles
+    b_reads = ts["b_reads"]  # at the last reduction step of every output tile
     b_loads = f_b * n["g"] * n["k"] if shape.has_bias else 0 * n["k"]
-    o_words = cs["o_words"] // n["c"]  # sum over distinct output tiles
-    p_words = cs["p_words"] // n["c"]
+    o_words = ts["o_words"]  # sum over distinct output tiles
+    p_words = ts["p_words"]
     extra = np.where(spill, n["c"] - 1, 0)  # psum stores (= psum loads) per output tile
     rmw = np.where(keep, n["c"] - 1, 0)  # psum reads (= psum writes) in the SRAM per output tile, no DMA
     out_bytes = shape.output_bytes
@@ -422,33 +445,36 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
         "sram_writes_compute": o_words + (extra + rmw) * p_words,
         "sram_writes_dma": w_loads_words + i_loads_words + f_b * b_words_per_out + extra * p_words,
         "sram_reads_dma": o_words + extra * p_words,
-        "offchip_weight_bytes": f_w * (cs["w_bytes"] // n["p"]) + f_b * shape.bias_bytes,
+        "offchip_weight_bytes": f_w * ts["w_bytes"] + f_b * shape.bias_bytes,
         "offchip_input_bytes": f_i * clipped_in_bytes,
         "offchip_output_bytes": out_bytes + 0 * steps,
         "offchip_psum_read_bytes": extra * out_bytes * shape.psum_bytes,
         "offchip_psum_write_bytes": extra * out_bytes * shape.psum_bytes,
         "dma_transfers": f_w * w_tiles + f_i * in_tiles + b_loads + out_tiles * (1 + 2 * extra),
         "dma_loads": f_w * w_tiles + f_i * in_tiles + b_loads + out_tiles * extra,
-        "dma_bursts": _dma_bursts(shape, n, cs, in_tiles if in_bursts is None else in_bursts, (f_w, f_i, f_b), extra),
+        "dma_bursts": _dma_bursts(shape, n, ts, in_tiles if in_bursts is None else in_bursts, (f_w, f_i, f_b), extra),
     }
 
 
-def _dma_bursts(shape: ConvShape, n: dict, cs: dict, in_b, f: tuple, extra):  # noqa: ANN001, ANN202
-    """Off-chip transactions of all transfers: ``f`` the weight, input and bias reload factors, ``extra`` the
-    psum spills per output tile, ``in_b`` the transactions of all distinct input tiles."""
+def _dma_bursts(shape: ConvShape, n: dict, ts: dict, in_b, f: tuple, extra):  # noqa: ANN001, ANN202
+    """Off-chip transactions of all transfers: ``ts`` the burst ``tile_sums``, ``f`` the weight, input and bias
+    reload factors, ``extra`` the psum spills per output tile, ``in_b`` the transactions of all distinct input
+    tiles."""
     f_w, f_i, f_b = f
-    w_b = cs["w_bursts"] // n["p"] if shape.weight_bytes else 0 * n["k"]
-    b_b = cs["b_bursts"] // (n["c"] * n["p"]) if shape.has_bias else 0 * n["k"]
-    o_b, p_b = cs["o_bursts"] // n["c"], cs["p_bursts"] // n["c"]
-    return f_w * w_b + f_i * in_b + f_b * b_b + o_b + 2 * extra * p_b
+    w_b = ts["w_bursts"] if shape.weight_bytes else 0 * n["k"]
+    b_b = ts["b_bursts"] if shape.has_bias else 0 * n["k"]
+    return f_w * w_b + f_i * in_b + f_b * b_b + ts["o_bursts"] + 2 * extra * ts["p_bursts"]
 
 
-def order_dma_bursts(shape: ConvShape, t: dict, order: tuple[str, ...], cs: dict, in_bursts):  # noqa: ANN001, ANN201
-    """``conv_counts(...)["dma_bursts"]`` alone (what another burst size changes), from the burst sums ``cs``."""
-    n = trips(shape, t)
+def order_dma_bursts(shape: ConvShape, t: dict, order: tuple[str, ...], cs: dict, in_bursts,  # noqa: ANN001, ANN201
+                     n=None, ts=None):
+    """``conv_counts(...)["dma_bursts"]`` alone (what another burst size changes), from the burst sums ``cs``
+    (or their ``tile_sums`` ``ts``); ``n``: the ``trips`` if already computed."""
+    n = trips(shape, t) if n is None else n
+    ts = tile_sums(n, cs) if ts is None else ts
     f = (reload_factor(order, RELEVANT["weights"], n), reload_factor(order, RELEVANT["inputs"], n),
          reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n))
-    return _dma_bursts(shape, n, cs, in_bursts, f, np.where(spills(order, n), n["c"] - 1, 0))
+    return _dma_bursts(shape, n, ts, in_bursts, f, np.where(spills(order, n), n["c"] - 1, 0))
 
 
 def input_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> int:

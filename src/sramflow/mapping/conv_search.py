@@ -35,8 +35,8 @@ from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
     BIAS_BYTES, LOOPS, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts, class_sums,
-    conv_counts, footprint_words, keeps, order_dma_bursts, spills, step_sizes, tile_classes, trips, unit_counts,
-    weighted_class_sums,
+    conv_counts, footprint_words, keeps, order_dma_bursts, spills, step_sizes, tile_classes, tile_sums, trips,
+    unit_counts, weighted_class_sums,
 )
 from sramflow.mapping.counts import ceil_div
 from sramflow.mapping.schedule import allocate
@@ -146,6 +146,15 @@ def _padded_runs(per_tile: dict[int, list[int]], tiles: np.ndarray) -> tuple[np.
     return vals[pos], cnts[pos]
 
 
+def _size_classes(tile: np.ndarray, extent: int, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(candidates, classes) tile sizes and numbers of tiles of one dimension: full tiles and the last tile, or
+    one class when every candidate's last tile is full (the same sums over tiles)."""
+    last = extent - (n - 1) * tile
+    if np.array_equal(last, tile):
+        return tile[:, None], n[:, None]
+    return np.stack([tile, last], axis=1), np.stack([n - 1, np.ones_like(n)], axis=1)
+
+
 def _in_bursts(shape: ConvShape, t: dict, burst_sizes: tuple[int, ...]) -> dict[int, np.ndarray]:
     """``conv.input_bursts`` of every candidate at once, per burst size: tiles of equal clipped size are grouped,
     so the sum runs over (g class, c class, distinct clipped rows, distinct clipped cols) with the number of such
@@ -160,10 +169,8 @@ def _in_bursts(shape: ConvShape, t: dict, burst_sizes: tuple[int, ...]) -> dict[
             for w in np.unique(t["w"])}
     rv, rc = _padded_runs(rows, t["h"])
     cv, cc = _padded_runs(cols, t["w"])
-    gs = np.stack([t["g"], shape.groups - (n["g"] - 1) * t["g"]], axis=1)
-    gn = np.stack([n["g"] - 1, np.ones_like(n["g"])], axis=1)
-    cs = np.stack([t["c"], shape.c_per_group - (n["c"] - 1) * t["c"]], axis=1)
-    cn = np.stack([n["c"] - 1, np.ones_like(n["c"])], axis=1)
+    gs, gn = _size_classes(t["g"], shape.groups, n["g"])
+    cs, cn = _size_classes(t["c"], shape.c_per_group, n["c"])
     nbytes = gs[:, :, None, None, None] * cs[:, None, :, None, None] * rv[:, None, None, :, None] \
         * cv[:, None, None, None, :]
     many = gn[:, :, None, None, None] * cn[:, None, :, None, None] * rc[:, None, None, :, None] \
@@ -236,7 +243,8 @@ ORDER_DEPENDENT = ("offchip_weight_bytes", "offchip_input_bytes", "offchip_psum_
 
 def _order_counts(shape: ConvShape, hwp: HwParams, t: dict, pre: dict, order: tuple[str, ...]):  # noqa: ANN202
     """(priced counts, output-buffer words) of every candidate under one loop order."""
-    raw = conv_counts(shape, hwp, t, order, pre["clipped"], pre["in_b"], pre["ak"], pre["cs"], pre["gh"])
+    raw = conv_counts(shape, hwp, t, order, pre["clipped"], pre["in_b"], pre["ak"], pre["cs"], pre["gh"], pre["n"],
+                      pre["ts"])
     c = unit_counts(shape, hwp, raw)
     q, size = pre["q"], t["g"].size
     out = np.where(np.logical_or(raw["spill"], raw["keep"]), q["p_words"], q["o_words"])
@@ -339,13 +347,15 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, 
     in_b = _in_bursts(shape, t, (hwp.burst_bytes, *extra_bursts))
     cs, cs_extra = _class_sums(shape, hwp, t, ak, gh, extra_bursts)
     q = step_sizes(shape, hwp, t, ak, gh) if q is None else q
-    pre = {"clipped": _clipped(shape, t), "ak": ak, "gh": gh, "in_b": in_b[hwp.burst_bytes], "cs": cs, "q": q}
+    n = trips(shape, t)
+    pre = {"clipped": _clipped(shape, t), "ak": ak, "gh": gh, "in_b": in_b[hwp.burst_bytes], "cs": cs, "q": q,
+           "n": n, "ts": tile_sums(n, cs)}
     per_order = [_order_counts(shape, hwp, t, pre, order) for order in orders]
     size = t["g"].size
     for b in extra_bursts:
-        cs_b = cs_extra[b]
+        ts_b = tile_sums(n, cs_extra[b])
         for (c, _), order in zip(per_order, orders):
-            c[f"dma_bursts@{b}"] = np.broadcast_to(np.asarray(order_dma_bursts(shape, t, order, cs_b, in_b[b]),
+            c[f"dma_bursts@{b}"] = np.broadcast_to(np.asarray(order_dma_bursts(shape, t, order, {}, in_b[b], n, ts_b),
                                                               dtype=np.int64), (size,))
     fields = (*PRICED, *(f"dma_bursts@{b}" for b in extra_bursts))
     dep = (*ORDER_DEPENDENT, *(f"dma_bursts@{b}" for b in extra_bursts))
