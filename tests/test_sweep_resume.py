@@ -85,3 +85,22 @@ def test_sigkill_then_resume(tmp_path: Path) -> None:
     ref = tmp_path / "uninterrupted"
     run_sweep(load_space(space), loaded.graph, info, SweepOptions(ref, workers=1, progress=False))
     assert _results(out) == _results(ref)
+
+
+def test_cli_table_folder_flags(tmp_path: Path) -> None:
+    """--tables puts the on-disk tiling tables where asked, --no-disk-tables writes none, a non-positive
+    --tables-max-gb is refused with the flag's name; results are the same either way."""
+    onnx = write_tiny_onnx(tmp_path / "tiny.onnx")
+    space = tmp_path / "sweep.yaml"
+    space.write_text("sram_words: [32, 64]\nsram_word_bits: [8, 16]\n")
+    run = lambda out, *extra: subprocess.run(_cli(onnx, space, out) + list(extra),  # noqa: E731
+                                             capture_output=True, text=True, timeout=300)
+    a = run(tmp_path / "a", "--tables", str(tmp_path / "shared-tables"), "--tables-max-gb", "0.5")
+    assert a.returncode == 0, a.stderr
+    assert list((tmp_path / "shared-tables").glob("*.tables")) and not (tmp_path / "a" / "tables").exists()
+    b = run(tmp_path / "b", "--no-disk-tables")
+    assert b.returncode == 0, b.stderr
+    assert not (tmp_path / "b" / "tables").exists()
+    assert _results(tmp_path / "a") == _results(tmp_path / "b")
+    bad = run(tmp_path / "c", "--tables-max-gb", "0")
+    assert bad.returncode == 2 and "--tables-max-gb must be positive" in bad.stderr

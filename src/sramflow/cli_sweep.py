@@ -19,6 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--workers", type=int, default=None, help="local pool size (default: CPU count; 1 = serial)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--tables", default=None,
+                   help="folder for the tiling tables kept on disk and shared by the workers and later sweeps "
+                        "(default: OUT/tables)")
+    p.add_argument("--tables-max-gb", type=float, default=4.0,
+                   help="disk the tables may take; least recently used ones are removed beyond it (default 4)")
+    p.add_argument("--no-disk-tables", action="store_true",
+                   help="keep tiling tables in memory only (each worker builds its own; nothing written)")
     p.set_defaults(func=_cmd_sweep)
 
 
@@ -31,7 +38,8 @@ def _cmd_sweep(a: argparse.Namespace) -> int:
     from sramflow.sweep.space import load_space
 
     space = load_space(a.space)
-    opts = SweepOptions(Path(a.out), a.objective, a.executor, a.address, a.workers, not a.no_progress)
+    opts = SweepOptions(Path(a.out), a.objective, a.executor, a.address, a.workers, not a.no_progress,
+                        Path(a.tables) if a.tables else None, not a.no_disk_tables, int(a.tables_max_gb * 2**30))
     loaded = load_graph(_model_source(a))
     info = {"model": loaded.model, "num_classes": loaded.num_classes, "resolution": loaded.resolution,
             "source": loaded.source}

@@ -41,6 +41,7 @@ class PointTask:
     assumptions: tuple[str, ...]
     burst_sizes: tuple[int, ...] = ()  # off-chip burst sizes of this point's tiling group (tables built together)
     tables_dir: str = ""  # on-disk tiling tables shared by the workers and later sweeps ("": none)
+    tables_max_bytes: int = 4 << 30  # disk they may take (``conv_search.TableDisk.max_bytes``)
 
 
 def sram_area_um2(hw: HardwareSpec) -> float:
@@ -82,8 +83,9 @@ def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> Poin
     reason = timing_problem(task.hw)
     TILING_CACHE.burst_sizes = tuple(task.burst_sizes)
     disk = TILING_CACHE.disk
-    if (disk.folder if disk is not None else None) != (Path(task.tables_dir) if task.tables_dir else None):
-        TILING_CACHE.disk = TableDisk(task.tables_dir) if task.tables_dir else None
+    want = (Path(task.tables_dir), task.tables_max_bytes) if task.tables_dir else None
+    if (None if disk is None else (disk.folder, disk.max_bytes)) != want:
+        TILING_CACHE.disk = TableDisk(task.tables_dir, task.tables_max_bytes) if task.tables_dir else None
     metrics: dict[str, Any] = {}
     if reason is None:
         try:

@@ -47,6 +47,7 @@ class SweepOptions:
     progress: bool = True
     tables_dir: Path | None = None  # on-disk tiling tables (``conv_search.TableDisk``); default: out_dir / "tables"
     disk_tables: bool = True  # False: none (every process builds its own)
+    tables_max_bytes: int = 4 << 30  # disk the tables may take (least recently used removed beyond it)
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -57,6 +58,8 @@ class SweepOptions:
             raise SweepError("--executor dask runs on an existing cluster: give its scheduler with --address")
         if self.executor == "local" and self.address:
             raise SweepError("--address is for --executor dask")
+        if self.tables_max_bytes <= 0:
+            raise SweepError(f"--tables-max-gb must be positive, got {self.tables_max_bytes / 2**30:g}")
         if self.workers is not None and self.workers < 1:
             raise SweepError(f"--workers must be at least 1, got {self.workers}")
 
@@ -146,12 +149,13 @@ def _evaluation_order(tasks: list[PointTask]) -> list[PointTask]:
     return sorted(tasks, key=lambda t: (-cost[_tiling_group(t)], *_reuse_order(t)))
 
 
-def _with_group_bursts(tasks: list[PointTask], tables_dir: str = "") -> list[PointTask]:
+def _with_group_bursts(tasks: list[PointTask], tables_dir: str = "", tables_max_bytes: int = 4 << 30) -> list[PointTask]:
     """Each task with the burst sizes of its tiling group (``PointTask.burst_sizes``) and the table folder."""
     sizes: dict[tuple, set[int]] = {}
     for t in tasks:
         sizes.setdefault(_tiling_group(t), set()).add(t.hw.offchip.burst_bytes)
-    return [dataclasses.replace(t, burst_sizes=tuple(sorted(sizes[_tiling_group(t)])), tables_dir=tables_dir)
+    return [dataclasses.replace(t, burst_sizes=tuple(sorted(sizes[_tiling_group(t)])), tables_dir=tables_dir,
+                                tables_max_bytes=tables_max_bytes)
             for t in tasks]
 
 
@@ -187,7 +191,8 @@ def run_sweep(space: SweepSpace, graph: Graph, model_info: Mapping[str, Any], op
         unique = list({t.key: t for t in tasks}.values())
         done = store.done_keys(t.key for t in unique)
         tables = str(Path(opts.tables_dir or out / TABLES_DIR).resolve()) if opts.disk_tables else ""
-        todo = _with_group_bursts(_evaluation_order([t for t in unique if t.key not in done]), tables)
+        todo = _with_group_bursts(_evaluation_order([t for t in unique if t.key not in done]), tables,
+                                  opts.tables_max_bytes)
         run_id = store.start_run(opts.executor, len(points), len(todo))
         counter = _Progress(store, run_id, len(todo), opts.progress,
                             lambda: write_outputs(out, space, points, tasks, store, plots=False))
