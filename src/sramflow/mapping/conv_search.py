@@ -336,9 +336,10 @@ def _class_sums(shape: ConvShape, hwp: HwParams, t: dict, ak: np.ndarray, gh: np
     return out, outs
 
 
-def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, extra_bursts: tuple = (),  # noqa: ANN202
-          q: dict | None = None):
-    """Fitting rows in enumeration order: (order index, double, candidate index, priced counts) per block.
+def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, extra_bursts: tuple = (),
+          q: dict | None = None) -> tuple[dict[str, np.ndarray], list[tuple]]:
+    """(the priced counts that do not depend on the loop order, per candidate; the fitting rows in enumeration
+    order: (order index, double, candidate index, the other priced counts and the footprint) per block).
     ``q``: the candidates' ``conv.step_sizes`` if already computed (``_candidates_steps``).
     ``extra_bursts``: other burst sizes whose ``dma_bursts`` (the only count that depends on the burst size) are
     added as ``dma_bursts@<size>`` columns; they take part in the dominance pruning (a row is dropped only when
@@ -357,7 +358,6 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, 
         for (c, _), order in zip(per_order, orders):
             c[f"dma_bursts@{b}"] = np.broadcast_to(np.asarray(order_dma_bursts(shape, t, order, {}, in_b[b], n, ts_b),
                                                               dtype=np.int64), (size,))
-    fields = (*PRICED, *(f"dma_bursts@{b}" for b in extra_bursts))
     dep = (*ORDER_DEPENDENT, *(f"dma_bursts@{b}" for b in extra_bursts))
     le = _le_earlier([[c[k] for k in dep] for c, _ in per_order]) if prune else {}
     blocks, fps = {}, {}
@@ -367,26 +367,44 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, 
         fits = [f <= hwp.capacity_words for f in fp]
         blocks[double] = [f & ~d for f, d in zip(fits, _dominated(le, fp, fits))] if prune else fits
         fps[double] = fp
+    out = []
     for oi, (c, _) in enumerate(per_order):
         for double, keep in blocks.items():
             idx = np.flatnonzero(keep[oi])
-            yield oi, double, idx, {k: c[k][idx] for k in fields} | {"footprint_words": fps[double][oi][idx]}
+            out.append((oi, double, idx, {k: c[k][idx] for k in dep} | {"footprint_words": fps[double][oi][idx]}))
+    free = {k: np.ascontiguousarray(v) for k, v in per_order[0][0].items() if k in PRICED and k not in ORDER_DEPENDENT}
+    return free, out
 
 
-def _first_of_equal_rows(cols: list[np.ndarray]) -> np.ndarray:
-    """Indices (ascending) of the first of each set of equal rows of the int64 matrix with columns ``cols``
-    (a hash of each row, checked column by column; whole rows compared only on a collision)."""
-    if cols[0].size == 0:
-        return np.zeros(0, dtype=np.int64)
-    mult = np.random.default_rng(0).integers(1, 2**62, size=len(cols), dtype=np.int64) * 2 + 1
+def _hash(cols: list[np.ndarray], mult: np.ndarray) -> np.ndarray:
     h = np.zeros(cols[0].size, dtype=np.uint64)
     tmp = np.empty_like(h)
-    for col, m in zip(cols, mult.astype(np.uint64)):
+    for col, m in zip(cols, mult):
         h += np.multiply(np.ascontiguousarray(col, dtype=np.int64).view(np.uint64), m, out=tmp)
+    return h
+
+
+def _first_of_equal_rows(cols: list[np.ndarray], keyed: list[np.ndarray] = (),
+                         key: np.ndarray | None = None) -> np.ndarray:
+    """Indices (ascending) of the first of each set of equal rows of the int64 matrix with columns ``cols`` and
+    ``c[key]`` for each ``c`` in ``keyed`` (columns given per key, e.g. per candidate, never gathered whole): a
+    hash of each row, rows of equal hash checked column by column, whole rows compared only on a collision."""
+    if cols[0].size == 0:
+        return np.zeros(0, dtype=np.int64)
+    mult = (np.random.default_rng(0).integers(1, 2**62, size=len(cols) + len(keyed), dtype=np.int64) * 2 + 1
+            ).astype(np.uint64)
+    h = _hash(cols, mult[:len(cols)])
+    if keyed:
+        h += _hash(keyed, mult[len(cols):])[key]
     _, first, inv = np.unique(h, return_index=True, return_inverse=True)
     rep = first[inv.ravel()]
-    if not all(np.array_equal(col, col[rep]) for col in cols):  # a hash collision: compare whole rows instead
-        _, first = np.unique(np.stack(cols, axis=1), axis=0, return_index=True)
+    dup = np.flatnonzero(rep != np.arange(rep.size))  # rows with an earlier row of equal hash
+    same = all(np.array_equal(col[dup], col[rep[dup]]) for col in cols)
+    if keyed and same:
+        kd, kr = key[dup], key[rep[dup]]
+        same = all(np.array_equal(col[kd], col[kr]) for col in keyed)
+    if not same:  # a hash collision: compare whole rows instead
+        _, first = np.unique(np.stack([*cols, *(col[key] for col in keyed)], axis=1), axis=0, return_index=True)
     return np.sort(first)
 
 
@@ -409,13 +427,13 @@ def tiling_tables(shape: ConvShape, hwp: HwParams, burst_sizes: tuple[int, ...],
     t, q = _candidates_steps(shape, hwp)
     orders = tuple(_orders(shape))
     ak, gh = acc_groups(t, hwp)
-    parts = list(_rows(shape, hwp, t, orders, prune, extra, q)) if t["g"].size else []
+    free, parts = _rows(shape, hwp, t, orders, prune, extra, q) if t["g"].size else ({}, [])
     cand = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
     order_index = np.concatenate([np.full(p[2].size, p[0]) for p in parts]) if parts else cand.copy()
     double = np.concatenate([np.full(p[2].size, p[1]) for p in parts]) if parts else np.zeros(0, dtype=bool)
-    names = (*PRICED, *(f"dma_bursts@{b}" for b in extra), "footprint_words")
+    names = (*ORDER_DEPENDENT, *(f"dma_bursts@{b}" for b in extra), "footprint_words")
     cols = {k: np.concatenate([p[3][k] for p in parts]) if parts else cand.copy() for k in names}
-    keep = _first_of_equal_rows([double.astype(np.int64), *cols.values()])
+    keep = _first_of_equal_rows([double.astype(np.int64), *cols.values()], list(free.values()), cand)
     grid = np.stack([t[d] for d in "gkchw"], axis=1) if t["g"].size else np.zeros((0, 5), dtype=np.int64)
     fp = cols.pop("footprint_words")
     dk = double[keep]
@@ -426,9 +444,10 @@ def tiling_tables(shape: ConvShape, hwp: HwParams, burst_sizes: tuple[int, ...],
     group_h = (gh[cand[keep]] if t["g"].size else cand).astype(np.int32)
     oi, dbl, fpk = order_index[keep].astype(np.int8), double[keep], fp[keep].astype(np.int32)
     rank, single = keep.astype(np.int32), int(np.count_nonzero(~double[keep]))
-    kept = {k: v[keep] for k, v in cols.items() if k != "dma_bursts"}  # shared by the burst sizes' tables
+    kept = {k: free[k][cand[keep]] if k in free else cols[k][keep] if k in cols else cand[keep]  # (no rows)
+            for k in PRICED if k != "dma_bursts"}  # shared by the burst sizes' tables
     return {b: TilingTable(orders, sizes, group_k, group_h, oi, dbl,
-                           _compact({k: by_burst[b][keep] if k == "dma_bursts" else kept[k] for k in cols}),
+                           _compact({k: by_burst[b][keep] if k == "dma_bursts" else kept[k] for k in PRICED}),
                            int(cand.size), fpk, hwp.capacity_words, rank, single)
             for b in (hwp.burst_bytes, *extra)}
 
