@@ -122,6 +122,33 @@ def test_tables_shared_by_burst_sizes_choose_as_the_reference(objective: str) ->
     assert cache.misses == len(SHAPES)  # one build per shape served all four burst sizes and the smaller SRAMs
 
 
+def _table_arrays(table) -> dict:  # noqa: ANN001 - every array and number of a TilingTable, counts by name
+    out = {f.name: getattr(table, f.name) for f in dataclasses.fields(table) if f.name != "counts"}
+    return out | {f"counts.{k}": v for k, v in table.counts.items()}
+
+
+def test_class_sums_split_by_tile_classes_change_no_table(monkeypatch) -> None:  # noqa: ANN001
+    """Many candidates are split into parts by which dimensions have one tile class (``conv_search.PART_MIN``);
+    the tables, every array and its order, equal those of the candidates summed whole (also for extra bursts)."""
+    import sramflow.mapping.conv_search as cs
+
+    for hw in points():
+        for shape in SHAPES:
+            hwp = hw_params(hw, shape)
+            bursts_ = tuple(sorted({hwp.burst_bytes, 8, 64}))
+            monkeypatch.setattr(cs, "PART_MIN", 1 << 40)
+            whole = cs.tiling_tables(shape, hwp, bursts_)
+            monkeypatch.setattr(cs, "PART_MIN", 1)
+            parts = cs.tiling_tables(shape, hwp, bursts_)
+            for b in bursts_:
+                a, z = _table_arrays(whole[b]), _table_arrays(parts[b])
+                assert list(a) == list(z), shape.name
+                for k, v in a.items():
+                    w = z[k]
+                    assert type(v) is type(w) and np.array_equal(v, w) and np.asarray(v).dtype == np.asarray(w).dtype, \
+                        (shape.name, b, k)
+
+
 def test_tables_on_disk_equal_built_tables_and_are_shared(tmp_path) -> None:  # noqa: ANN001
     """A build is written once (``TableDisk``) and read back by another cache (another process or a later sweep)
     array for array, for every burst size of the build; an unreadable file is rebuilt; a killed writer's old

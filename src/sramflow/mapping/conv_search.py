@@ -445,24 +445,27 @@ def tiling_tables(shape: ConvShape, hwp: HwParams, burst_sizes: tuple[int, ...],
     oi, dbl, fpk = order_index[keep].astype(np.int8), double[keep], fp[keep].astype(np.int32)
     rank, single = keep.astype(np.int32), int(np.count_nonzero(~double[keep]))
     kept = {k: free[k][cand[keep]] if k in free else cols[k][keep] if k in cols else cand[keep]  # (no rows)
-            for k in PRICED if k != "dma_bursts"}  # shared by the burst sizes' tables
+            for k in PRICED}
+    shared = _compact(kept)  # all but dma_bursts is shared by the burst sizes' tables
     return {b: TilingTable(orders, sizes, group_k, group_h, oi, dbl,
-                           _compact({k: by_burst[b][keep] if k == "dma_bursts" else kept[k] for k in PRICED}),
+                           shared | _compact({"dma_bursts": by_burst[b][keep]}, totals=False),
                            int(cand.size), fpk, hwp.capacity_words, rank, single)
             for b in (hwp.burst_bytes, *extra)}
 
 
-def _compact(c: dict[str, np.ndarray]) -> dict[str, np.ndarray | int]:
+def _compact(c: dict[str, np.ndarray], totals: bool = True) -> dict[str, np.ndarray | int]:
     """The priced counts in fewer arrays, priced identically by ``sim.cost``: off-chip bytes only as read
     (weights + inputs + psums) and write (outputs + psums) totals, whose integer sums are exact; a count equal on
-    every row as one int."""
+    every row as one int. ``totals``: False for counts that are none of those (only the last step)."""
     out: dict[str, np.ndarray | int] = dict(c)
-    for total, parts in TOTALS.items():
-        out[total] = sum(c[p] for p in parts)
-    out["offchip_weight_bytes"] = c["offchip_weight_bytes"] + c["offchip_input_bytes"] + c["offchip_psum_read_bytes"]
-    out["offchip_output_bytes"] = c["offchip_output_bytes"] + c["offchip_psum_write_bytes"]
-    for k in ("offchip_input_bytes", "offchip_psum_read_bytes", "offchip_psum_write_bytes"):
-        out[k] = 0
+    if totals:
+        for total, parts in TOTALS.items():
+            out[total] = sum(c[p] for p in parts)
+        out["offchip_weight_bytes"] = (c["offchip_weight_bytes"] + c["offchip_input_bytes"]
+                                       + c["offchip_psum_read_bytes"])
+        out["offchip_output_bytes"] = c["offchip_output_bytes"] + c["offchip_psum_write_bytes"]
+        for k in ("offchip_input_bytes", "offchip_psum_read_bytes", "offchip_psum_write_bytes"):
+            out[k] = 0
     for k, v in out.items():
         if isinstance(v, np.ndarray) and v.size and v.min() == v.max():
             out[k] = int(v[0])
