@@ -9,27 +9,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ham_synthetic import write_ham
 from sramflow import cli
-from sramflow.data.ham10000 import LABELS, load_ham10000, make_split, write_split
+from sramflow.data.ham10000 import load_ham10000, make_split, write_split
 
 
 def main(argv: list[str]) -> int:
     return cli.main(argv)
 
 
-def _ham(root: Path, n_lesions: int = 21) -> None:
-    rows = []
-    for k in range(n_lesions):
-        rows.append(f"HAM_{k},ISIC_{k:07d},{LABELS[k % 7]},histo,50,male,back\n")
-        p = root / "HAM10000_images_part_1" / f"ISIC_{k:07d}.jpg"
-        p.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.random.default_rng(k).integers(0, 255, (15, 20, 3), dtype=np.uint8)).save(p)
-    (root / "HAM10000_metadata.csv").write_text("lesion_id,image_id,dx,dx_type,age,sex,localization\n" + "".join(rows))
-
-
 def test_evaluate_float_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "ham"
-    _ham(data)
+    write_ham(data, 21, per_lesion=1, folder="HAM10000_images_part_1")
     (data / "HAM10000_images_part_1" / "ISIC_0000005.jpg").write_bytes(b"broken")
     split = tmp_path / "split.json"
     write_split(make_split(load_ham10000(data).samples, seed=0), split)
@@ -57,7 +48,7 @@ def test_evaluate_image_folder_needs_split_all(tmp_path: Path, capsys: pytest.Ca
 
 def test_evaluate_int8_calibrated_on_train_split(tmp_path: Path) -> None:
     data = tmp_path / "ham"
-    _ham(data, n_lesions=28)
+    write_ham(data, 28, per_lesion=1, folder="HAM10000_images_part_1")
     split = tmp_path / "split.json"
     write_split(make_split(load_ham10000(data).samples, seed=0), split)
     out = tmp_path / "out"
@@ -73,8 +64,8 @@ def test_evaluate_int8_calibrated_on_train_split(tmp_path: Path) -> None:
 
 def test_evaluate_calibration_needs_training_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data, other = tmp_path / "ham", tmp_path / "other"
-    _ham(data)
-    _ham(other, n_lesions=7)
+    write_ham(data, 21, per_lesion=1, folder="HAM10000_images_part_1")
+    write_ham(other, 7, per_lesion=1, folder="HAM10000_images_part_1")
     split = tmp_path / "split.json"
     write_split(make_split(load_ham10000(data).samples, seed=0), split)
     for p in (other / "HAM10000_images_part_1").glob("*.jpg"):  # ids of `other` are only test/val ids here

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from sramflow.data.ham10000 import LABELS
+from ham_synthetic import write_ham
 from sramflow.eval.evaluate import checkpoint_header
 from sramflow.models.checkpoint import load_checkpoint
 from sramflow.models.efficientnet import build_model
@@ -18,16 +17,6 @@ from sramflow.train.__main__ import main
 from sramflow.train.loop import TrainConfig, checkpoint_metadata, save_safetensors
 from sramflow.train.qat import (fake_quant_range, fake_quant_sigmoid, fake_quant_weight, insert_fake_quant,
                                 remove_fake_quant)
-
-
-def _ham(root: Path, n: int = 56) -> None:
-    rows = []
-    for k in range(n):
-        rows.append(f"HAM_{k // 2},ISIC_{k:07d},{LABELS[(k // 2) % 7]},histo,50,male,back\n")
-        p = root / "imgs" / f"ISIC_{k:07d}.jpg"
-        p.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.random.default_rng(k).integers(0, 255, (15, 20, 3), dtype=np.uint8)).save(p)
-    (root / "HAM10000_metadata.csv").write_text("lesion_id,image_id,dx,dx_type,age,sex,localization\n" + "".join(rows))
 
 
 def test_fake_quant_grids() -> None:
@@ -69,7 +58,7 @@ def test_insert_and_remove_keep_state_dict() -> None:
 
 def test_qat_stage_end_to_end(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    _ham(tmp_path / "d")
+    write_ham(tmp_path / "d", 56)
     out = tmp_path / "w"
     base = out / "base.safetensors"
     cfg = TrainConfig(data="", resolution=32, split_file=str(out / "split.json"))
@@ -91,7 +80,7 @@ def test_qat_stage_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("distill", [0.5])
 def test_qat_distill_runs(tmp_path: Path, distill: float) -> None:
-    _ham(tmp_path / "d")
+    write_ham(tmp_path / "d", 56)
     out = tmp_path / "w"
     base = out / "base.safetensors"
     save_safetensors(build_model("efficientnet_b0", 7), base, checkpoint_metadata(TrainConfig(data="", resolution=32)))
@@ -120,7 +109,7 @@ def test_float_forward_switch_and_float_weight_runs(tmp_path: Path) -> None:
     assert {k: (o.lo, o.hi) for k, o in st.observers.items()} == ranges  # observers untouched
     with torch.no_grad():
         assert not torch.equal(m(x), ref)  # fake quant back on
-    _ham(tmp_path / "d")
+    write_ham(tmp_path / "d", 56)
     out = tmp_path / "w"
     base = out / "base.safetensors"
     save_safetensors(build_model("efficientnet_b0", 7), base, checkpoint_metadata(TrainConfig(data="", resolution=32)))

