@@ -77,6 +77,18 @@ def test_pricing_only_changes_reuse_the_counts() -> None:
     assert (cache.hits, cache.misses) == (2, 1)
 
 
+def _chooses_as_reference(shape: ConvShape, hw, objective: str, cache: TilingCache, where: object) -> None:  # noqa: ANN001
+    """The cached search picks the reference search's schedule, or both find no tiling."""
+    try:
+        want = search_conv_reference(shape, hw, objective)
+    except MappingError:
+        with pytest.raises(MappingError):
+            search_conv(shape, hw, objective, cache)
+        return
+    got = search_conv(shape, hw, objective, cache)
+    assert (got.tiling, got.buffers, got.counts) == (want.tiling, want.buffers, want.counts), where
+
+
 @pytest.mark.parametrize("objective", ["latency", "edp"])
 def test_smaller_srams_filter_the_largest_table_exactly(objective: str) -> None:
     cache = TilingCache()
@@ -84,14 +96,7 @@ def test_smaller_srams_filter_the_largest_table_exactly(objective: str) -> None:
         hw = make_hw(accumulators=16, words=words, ports="1rw1r", double=True)
         hw = dataclasses.replace(hw, sram=(dataclasses.replace(hw.main_sram, idle_energy_pj_per_cycle=0.3),))
         for shape in SHAPES:
-            try:
-                want = search_conv_reference(shape, hw, objective)
-            except MappingError:
-                with pytest.raises(MappingError):
-                    search_conv(shape, hw, objective, cache)
-                continue
-            got = search_conv(shape, hw, objective, cache)
-            assert (got.tiling, got.buffers, got.counts) == (want.tiling, want.buffers, want.counts), (words, shape)
+            _chooses_as_reference(shape, hw, objective, cache, (words, shape))
     assert cache.derived > 0 and cache.misses == len(SHAPES)
 
 
@@ -110,15 +115,7 @@ def test_tables_shared_by_burst_sizes_choose_as_the_reference(objective: str) ->
             off = OffchipMemory("o", "abstract", 1.0, 3, 10.0, 12.0, 1.0, src, burst_bytes=burst)
             h = dataclasses.replace(hw, offchip=off)
             for shape in SHAPES:
-                try:
-                    want = search_conv_reference(shape, h, objective)
-                except MappingError:
-                    with pytest.raises(MappingError):
-                        search_conv(shape, h, objective, cache)
-                    continue
-                got = search_conv(shape, h, objective, cache)
-                assert (got.tiling, got.buffers, got.counts) == (want.tiling, want.buffers, want.counts), \
-                    (words, burst, shape.name)
+                _chooses_as_reference(shape, h, objective, cache, (words, burst, shape.name))
     assert cache.misses == len(SHAPES)  # one build per shape served all four burst sizes and the smaller SRAMs
 
 
