@@ -10,6 +10,7 @@ import sys
 # 2 spinning threads on ~1 free core ran ~7 img/s instead of ~25). Passive waiting avoids that.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from collections.abc import Sequence
+from functools import partial
 
 from sramflow.errors import SramflowError  # noqa: E402
 from sramflow.train.loop import QATConfig, TrainConfig  # noqa: E402
@@ -59,21 +60,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             float_weight=a.qat_float_weight,
             momentum=a.qat_momentum, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
         )
-        try:
-            train_qat(q)
-        except SramflowError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        return 0
-    cfg = TrainConfig(
-        data=a.data, model=a.model, resolution=a.resolution, epochs=a.epochs, batch_size=a.batch_size,
-        lr=TrainConfig.lr if a.lr is None else a.lr,
-        weight_decay=TrainConfig.weight_decay if a.weight_decay is None else a.weight_decay, label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha,
-        warmup_steps=a.warmup_steps, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
-        logit_adjust=not a.no_logit_adjust,
-    )
+        run = partial(train_qat, q)
+    else:
+        cfg = TrainConfig(
+            data=a.data, model=a.model, resolution=a.resolution, epochs=a.epochs, batch_size=a.batch_size,
+            lr=TrainConfig.lr if a.lr is None else a.lr,
+            weight_decay=TrainConfig.weight_decay if a.weight_decay is None else a.weight_decay,
+            label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha,
+            warmup_steps=a.warmup_steps, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
+            logit_adjust=not a.no_logit_adjust,
+        )
+        run = partial(train, cfg)
     try:
-        train(cfg)
+        run()
     except SramflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
