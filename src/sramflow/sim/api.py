@@ -25,7 +25,7 @@ from sramflow.mapping.vector import VectorSchedule, VectorShape, search_vector
 from sramflow.sim.cost import COMPONENTS, busy_cycles, energy_pj, total_cycles
 from sramflow.sim.plan import COUNT_FIELDS as _COUNT_FIELDS
 from sramflow.sim.plan import point_plan
-from sramflow.sim.results import Bounds, NodeResult, offchip_by_operand
+from sramflow.sim.results import Bounds, NodeResult, totals_json
 
 OBJECTIVES = ("latency", "energy", "edp")
 Schedule = ConvSchedule | VectorSchedule | FusedSchedule
@@ -195,31 +195,13 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     cyc_l = cycles.tolist()
     cyc = sum(cyc_l[j] for j in nodes)
     lbt = sum(lb[j] for j in nodes)
-    comp = {k: sum(en_l[k][j] for j in nodes) * 1e-6 for k in COMPONENTS}
-    total_e = sum(comp.values())
-    time_ms = cyc / (hw.clock_mhz * 1e3)
     tot = Counts(**{f: int(v) for f, v in zip(_COUNT_FIELDS, mat[node_idx].sum(axis=0).tolist())})
     bind: dict[str, int] = {}
     for j in nodes:
         bind[binding[j]] = bind.get(binding[j], 0) + 1
     cg = [j for j in nodes if mac_unit[j]]
-    return {
-        "nodes": len(nodes),
-        "cycles": cyc,
-        "time_ms": time_ms,
-        "energy_uj": total_e,
-        "energy_uj_by_component": comp,
-        "avg_power_mw": total_e / time_ms if time_ms > 0 else 0.0,
-        "offchip_bytes": offchip_by_operand(tot),
-        "sram_reads": tot.sram_reads,
-        "sram_writes": tot.sram_writes,
-        "macs": tot.macs,
-        "vector_ops": tot.vector_ops + tot.lut_ops,
-        "lower_bound_cycles": lbt,
-        "ratio_to_lower_bound": cyc / lbt if lbt else 1.0,
-        "binding_resource_counts": bind,
-        "conv_gemm_nodes": len(cg),
-        "conv_gemm_cycles": sum(cyc_l[j] for j in cg),
-        "conv_gemm_energy_uj": sum(node_uj[j] for j in cg),
-        "conv_gemm_lower_bound_cycles": sum(lb[j] for j in cg),
-    }
+    return totals_json(
+        nodes=len(nodes), cycles=cyc, clock_mhz=hw.clock_mhz,
+        energy_uj_by_component={k: sum(en_l[k][j] for j in nodes) * 1e-6 for k in COMPONENTS}, counts=tot,
+        lower_bound_cycles=lbt, binding=bind,
+        conv_gemm=(len(cg), sum(cyc_l[j] for j in cg), sum(node_uj[j] for j in cg), sum(lb[j] for j in cg)))

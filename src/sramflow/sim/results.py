@@ -81,11 +81,6 @@ def node_json(r: NodeResult) -> dict[str, Any]:
 
 
 def total_json(nodes: list[NodeResult], clock_mhz: float) -> dict[str, Any]:
-    cyc = sum(r.cycles for r in nodes)
-    lb = sum(r.bounds.cycles for r in nodes)
-    comp = {k: sum(r.energy_pj_by_component[k] for r in nodes) * 1e-6 for k in COMPONENTS}
-    energy = sum(comp.values())
-    time_ms = cyc / (clock_mhz * 1e3)
     cg = [r for r in nodes if r.unit == "mac"]
     tot = Counts()
     for r in nodes:
@@ -93,23 +88,38 @@ def total_json(nodes: list[NodeResult], clock_mhz: float) -> dict[str, Any]:
     binding: dict[str, int] = {}
     for r in nodes:
         binding[r.binding_resource] = binding.get(r.binding_resource, 0) + 1
+    return totals_json(
+        nodes=len(nodes), cycles=sum(r.cycles for r in nodes), clock_mhz=clock_mhz,
+        energy_uj_by_component={k: sum(r.energy_pj_by_component[k] for r in nodes) * 1e-6 for k in COMPONENTS},
+        counts=tot, lower_bound_cycles=sum(r.bounds.cycles for r in nodes), binding=binding,
+        conv_gemm=(len(cg), sum(r.cycles for r in cg), sum(r.energy_uj for r in cg), sum(r.bounds.cycles for r in cg)))
+
+
+def totals_json(*, nodes: int, cycles: int, clock_mhz: float, energy_uj_by_component: dict[str, float], counts: Counts,
+                lower_bound_cycles: int, binding: dict[str, int],
+                conv_gemm: tuple[int, int, float, int]) -> dict[str, Any]:
+    """The report's ``total`` object from network sums (``total_json`` sums node results, ``sim.api.simulate_totals``
+    its vectorized per-node values); ``conv_gemm``: (nodes, cycles, energy_uj, lower-bound cycles) of Conv/Gemm."""
+    energy = sum(energy_uj_by_component.values())
+    time_ms = cycles / (clock_mhz * 1e3)
+    lb = lower_bound_cycles
     return {
-        "nodes": len(nodes),
-        "cycles": cyc,
+        "nodes": nodes,
+        "cycles": cycles,
         "time_ms": time_ms,
         "energy_uj": energy,
-        "energy_uj_by_component": comp,
+        "energy_uj_by_component": energy_uj_by_component,
         "avg_power_mw": _power_mw(energy, time_ms),
-        "offchip_bytes": offchip_by_operand(tot),
-        "sram_reads": tot.sram_reads,
-        "sram_writes": tot.sram_writes,
-        "macs": tot.macs,
-        "vector_ops": tot.vector_ops + tot.lut_ops,
+        "offchip_bytes": offchip_by_operand(counts),
+        "sram_reads": counts.sram_reads,
+        "sram_writes": counts.sram_writes,
+        "macs": counts.macs,
+        "vector_ops": counts.vector_ops + counts.lut_ops,
         "lower_bound_cycles": lb,
-        "ratio_to_lower_bound": cyc / lb if lb else 1.0,
+        "ratio_to_lower_bound": cycles / lb if lb else 1.0,
         "binding_resource_counts": binding,
-        "conv_gemm_nodes": len(cg),
-        "conv_gemm_cycles": sum(r.cycles for r in cg),
-        "conv_gemm_energy_uj": sum(r.energy_uj for r in cg),
-        "conv_gemm_lower_bound_cycles": sum(r.bounds.cycles for r in cg),
+        "conv_gemm_nodes": conv_gemm[0],
+        "conv_gemm_cycles": conv_gemm[1],
+        "conv_gemm_energy_uj": conv_gemm[2],
+        "conv_gemm_lower_bound_cycles": conv_gemm[3],
     }
