@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sramflow.report.baselines import MCUS, estimate_mcu
-from sramflow.report.claims import CLAIMS, check_claims
+from sramflow.report.claims import check_claims
 from sramflow.report.deployment import DeploymentConfig, deployment_figures
 from sramflow.report.html import Image, Section, Table, render_page
 

@@ -18,7 +18,6 @@ from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.funcsim.state import Machine
 from sramflow.mapping.conv import ConvSchedule, block_words, group_classes
 from sramflow.mapping.steps_table import COMPUTE, LOAD, OP, STORE, StepTable, steps_table
-from sramflow.reference.requant import wrap_int32
 
 
 def execute_conv_bulk(sch: ConvSchedule, data: ConvData, m: Machine, table: StepTable | None = None) -> np.ndarray:

@@ -34,7 +34,7 @@ import numpy as np
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    BIAS_BYTES, LOOPS, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts, class_sums,
+    BIAS_BYTES, LOOPS, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts,
     conv_counts, footprint_words, keeps, order_dma_bursts, spills, step_sizes, tile_classes, tile_sums, trips,
     unit_counts, weighted_class_sums,
 )
