@@ -64,7 +64,8 @@ def test_qat_stage_end_to_end(tmp_path: Path) -> None:
     cfg = TrainConfig(data="", resolution=32, split_file=str(out / "split.json"))
     save_safetensors(build_model("efficientnet_b0", 7), base, checkpoint_metadata(cfg))
     rc = main(["--data", str(tmp_path / "d"), "--qat-from", str(base), "--qat-epochs", "0.2", "--resolution", "32",
-               "--batch-size", "8", "--lr", "1e-3", "--threads", "1", "--out", str(out), "--split-file", str(out / "split.json")])
+               "--batch-size", "8", "--lr", "1e-3", "--threads", "1", "--workers", "1", "--out", str(out),
+               "--split-file", str(out / "split.json")])
     assert rc == 0
     ckpt = out / "efficientnet_b0_ham10000.safetensors"
     loaded = load_checkpoint(ckpt)

@@ -31,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--balance-alpha", type=float, default=d.balance_alpha)
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
+    p.add_argument("--device", default=d.device, help="auto (cuda if a GPU is visible, else cpu), cpu, cuda, cuda:N")
+    p.add_argument("--workers", type=int, default=d.workers,
+                   help="forked augmentation processes (0: in this process); results do not depend on it")
     p.add_argument("--split-file", default=d.split_file, help="read if it exists, else written")
     p.add_argument("--out", default=d.out)
     p.add_argument("--no-logit-adjust", action="store_true")
@@ -59,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha, distill=a.qat_distill,
             float_weight=a.qat_float_weight,
             momentum=a.qat_momentum, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
+            device=a.device, workers=a.workers,
         )
         run = partial(train_qat, q)
     else:
@@ -68,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             weight_decay=TrainConfig.weight_decay if a.weight_decay is None else a.weight_decay,
             label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha,
             warmup_steps=a.warmup_steps, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
-            logit_adjust=not a.no_logit_adjust,
+            logit_adjust=not a.no_logit_adjust, device=a.device, workers=a.workers,
         )
         run = partial(train, cfg)
     try:

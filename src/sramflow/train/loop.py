@@ -1,20 +1,26 @@
-"""Fine-tune EfficientNet-B0 / -Lite0 on HAM10000 (CPU): one function, one command.
+"""Fine-tune EfficientNet-B0 / -Lite0 on HAM10000 (CPU or a CUDA GPU): one function, one command.
 
 Recipe: start from the Lite0 ImageNet weights, AdamW, linear warm-up then cosine LR, label
 smoothing, class-balanced sampling (class c drawn with mass proportional to n_c**alpha) so the
 rare classes are seen, best epoch chosen by validation balanced accuracy. Afterwards one post-hoc
 logit adjustment (Menon et al., 2021) ``bias_c -= tau * log(prior_c)`` with ``tau`` picked on the
 validation split is folded into the classifier bias: the saved checkpoint is an ordinary model.
+
+Batches: each drawn image gets its own augmentation seed (drawn from the run's seeded generator), so a
+batch is the same whether it is augmented in this process or by ``workers`` forked processes; the
+workers return uint8 images and the batch is normalised on the training device
+(``preprocess.normalize_torch``, equal to ``preprocess.normalize`` bit for bit).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,7 +30,7 @@ from torch import nn
 
 from sramflow.data.dataset import Skipped, ham_items, load_arrays
 from sramflow.data.ham10000 import LABELS, Sample, load_ham10000, load_or_make_split, select
-from sramflow.data.preprocess import decode_image, to_array
+from sramflow.data.preprocess import decode_image, normalize_torch, resize_rgb
 from sramflow.errors import DataError
 from sramflow.eval.metrics import Metrics, compute_metrics
 from sramflow.models.efficientnet import build_model
@@ -51,6 +57,8 @@ class TrainConfig:
     split_file: str = "weights/ham10000_split.json"
     out: str = "weights"
     logit_adjust: bool = True
+    device: str = "auto"  # auto: cuda if available, else cpu
+    workers: int = 0  # forked augmentation processes (0: augment in this process)
 
 
 def _log(msg: str) -> None:
@@ -94,12 +102,75 @@ def effective_prior(labels: list[int], alpha: float, num_classes: int) -> np.nda
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    """Logits of preprocessed images ``x`` (float32 NCHW), on the device the model's parameters are on."""
     model.eval()
+    device = next(model.parameters()).device
     outs = []
     for i in range(0, len(x), batch_size):
-        xb = torch.from_numpy(x[i:i + batch_size]).contiguous(memory_format=torch.channels_last)
-        outs.append(model(xb).float().numpy())
+        xb = torch.from_numpy(x[i:i + batch_size]).to(device).contiguous(memory_format=torch.channels_last)
+        outs.append(model(xb).float().cpu().numpy())
     return np.concatenate(outs) if outs else np.zeros((0, len(LABELS)), np.float32)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when a GPU is visible, else cpu; ``cuda`` without a GPU is an error naming the fix."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DataError(f"--device {name}: torch {torch.__version__} sees no CUDA GPU (use --device cpu or auto)")
+    return torch.device(name)
+
+
+_POOL_IMAGES: list = []  # the decoded training images, inherited by the forked augmentation workers
+
+
+def _augment_batch(task: tuple[np.ndarray, np.ndarray, int], images: list | None = None) -> np.ndarray:
+    """One batch: image i augmented with its own seed, resized: uint8 [B, res, res, 3]."""
+    idx, seeds, resolution = task
+    pool = _POOL_IMAGES if images is None else images
+    return np.stack([resize_rgb(augment(pool[i], random.Random(int(s))), resolution) for i, s in zip(idx, seeds)])
+
+
+class Augmenter:
+    """Augmented training batches, in this process (``workers`` = 0) or by forked worker processes.
+
+    Results do not depend on ``workers``: a batch is a function of its (indices, seeds) task alone.
+    Use as a context manager; with workers, create it before CUDA is initialised (fork).
+    """
+
+    def __init__(self, images: list, resolution: int, workers: int):
+        self.images, self.resolution, self.workers = images, resolution, workers
+        self._pool = None
+
+    def __enter__(self) -> Augmenter:
+        if self.workers > 0:
+            global _POOL_IMAGES
+            _POOL_IMAGES = self.images
+            self._pool = multiprocessing.get_context("fork").Pool(self.workers)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+
+    def batches(self, tasks: Iterable[tuple[np.ndarray, np.ndarray]]) -> Iterator[np.ndarray]:
+        jobs = ((idx, seeds, self.resolution) for idx, seeds in tasks)
+        if self._pool is None:
+            return (_augment_batch(t, self.images) for t in jobs)
+        return self._pool.imap(_augment_batch, jobs)
+
+
+def draw_tasks(np_rng: np.random.Generator, weights: np.ndarray, steps: int, batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``steps`` batches of (image indices drawn with replacement by ``weights``, one augmentation seed each)."""
+    idx = np_rng.choice(len(weights), size=steps * batch_size, replace=True, p=weights)
+    seeds = np_rng.integers(0, 2**63 - 1, size=steps * batch_size, dtype=np.int64)
+    return [(idx[k * batch_size:(k + 1) * batch_size], seeds[k * batch_size:(k + 1) * batch_size]) for k in range(steps)]
+
+
+def to_device(xb: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 NHWC batch -> normalised float32 NCHW (channels-last) on ``device``."""
+    return normalize_torch(torch.from_numpy(xb).to(device, non_blocking=True))
 
 
 def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
@@ -122,7 +193,7 @@ def save_safetensors(model: nn.Module, path: Path, metadata: dict[str, str] | No
     """float32 state dict in our (torchvision) layout; ``metadata`` (e.g. resolution) goes in the header."""
     from safetensors.torch import save_file
 
-    sd = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.safetensors")
@@ -157,18 +228,29 @@ def choose_tau(logits: np.ndarray, labels: np.ndarray, log_prior: np.ndarray) ->
     return best
 
 
-def _start(threads: int, seed: int, out_dir: str, model: str) -> tuple[float, random.Random, np.random.Generator, Path, Path]:
-    """Common start of a training stage: threads, seeds (torch, Python, numpy), output paths, the clock."""
+def _start(threads: int, seed: int) -> tuple[float, np.random.Generator]:
+    """Common start of a training stage: threads, seeds (torch; numpy draws batches and augmentation seeds), the clock."""
     t_start = time.time()
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    out = Path(out_dir)
-    return t_start, random.Random(seed), np.random.default_rng(seed), out, out / f"{model}_ham10000.safetensors"
+    torch.backends.cudnn.benchmark = True  # fixed shapes; only affects CUDA
+    return t_start, np.random.default_rng(seed)
+
+
+@dataclass(frozen=True)
+class _TrainData:
+    """What the base stage trains and selects on, decoded once."""
+
+    images: list
+    labels: list[int]
+    val: object  # dataset.Batch
+    test_samples: list[Sample]
+    skipped: dict[str, str]
+    missing: int
 
 
 def train(cfg: TrainConfig) -> dict:
-    t_start, rng, np_rng, out, ckpt = _start(cfg.threads, cfg.seed, cfg.out, cfg.model)
-    meta = checkpoint_metadata(cfg)
+    t_start, np_rng = _start(cfg.threads, cfg.seed)
 
     ds = load_ham10000(cfg.data)
     if ds.missing:
@@ -186,12 +268,25 @@ def train(cfg: TrainConfig) -> dict:
     _log(f"decoded {len(images)} train, {len(val.names)} val images in {time.time() - t_start:.0f}s; "
          f"train classes {dict(sorted(Counter(LABELS[y] for y in labels).items()))}")
 
+    data = _TrainData(images, labels, val, parts["test"], {**skipped_train.reasons, **skipped_val.reasons}, len(ds.missing))
+    with Augmenter(images, cfg.resolution, cfg.workers) as aug:  # before CUDA is initialised: the workers fork
+        return _train_epochs(cfg, data, aug, np_rng, t_start)
+
+
+def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np.random.Generator, t_start: float) -> dict:
+    out = Path(cfg.out)
+    ckpt = out / f"{cfg.model}_ham10000.safetensors"
+    meta = checkpoint_metadata(cfg)
+    labels, val = data.labels, data.val
+    device = resolve_device(cfg.device)
     model = build_model(cfg.model, len(LABELS), seed=cfg.seed, bn_eps=1e-5)
     not_init = init_from_lite0(model, cfg.model)
-    _log(f"initialised from Lite0 ImageNet weights; {len(not_init)} tensors not from Lite0 (classifier, SE)")
-    model = model.to(memory_format=torch.channels_last)
+    _log(f"initialised from Lite0 ImageNet weights; {len(not_init)} tensors not from Lite0 (classifier, SE); "
+         f"device {device}, {cfg.workers} augmentation workers")
+    model = model.to(device, memory_format=torch.channels_last)
+    labels_t = torch.tensor(labels, dtype=torch.long)
 
-    steps_per_epoch = len(images) // cfg.batch_size
+    steps_per_epoch = len(labels) // cfg.batch_size
     total = steps_per_epoch * cfg.epochs
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, cfg.warmup_steps))
@@ -203,23 +298,21 @@ def train(cfg: TrainConfig) -> dict:
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         t0 = time.time()
-        order = np_rng.choice(len(images), size=steps_per_epoch * cfg.batch_size, replace=True, p=weights)
-        running, seen = 0.0, 0
-        for step in range(steps_per_epoch):
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            xb = torch.from_numpy(np.stack([to_array(augment(images[i], rng), cfg.resolution) for i in idx]))
-            xb = xb.contiguous(memory_format=torch.channels_last)
-            yb = torch.tensor([labels[i] for i in idx], dtype=torch.long)
-            loss = loss_fn(model(xb), yb)
+        tasks = draw_tasks(np_rng, weights, steps_per_epoch, cfg.batch_size)
+        running, seen = torch.zeros((), device=device), 0
+        for step, ((idx, _), xb) in enumerate(zip(tasks, aug.batches(tasks))):
+            yb = labels_t[torch.from_numpy(idx)].to(device, non_blocking=True)
+            loss = loss_fn(model(to_device(xb, device)), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            running += float(loss.detach()) * len(idx)
+            running += loss.detach() * len(idx)
             seen += len(idx)
             if (step + 1) % 50 == 0:
-                _log(f"epoch {epoch} step {step + 1}/{steps_per_epoch} loss {running / seen:.4f} "
+                _log(f"epoch {epoch} step {step + 1}/{steps_per_epoch} loss {float(running) / seen:.4f} "
                      f"({seen / (time.time() - t0):.1f} img/s)")
+        running = float(running)
         train_s = time.time() - t0
         m = compute_metrics(val.labels, predict_logits(model, val.x).argmax(1), LABELS)
         rec = {"epoch": epoch, "train_loss": round(running / max(seen, 1), 4), "train_s": round(train_s, 1),
@@ -236,31 +329,33 @@ def train(cfg: TrainConfig) -> dict:
     # best epoch, then post-hoc logit adjustment chosen on validation
     from sramflow.models.checkpoint import load_checkpoint
 
-    best = load_checkpoint(ckpt, cfg.model, len(LABELS)).model.to(memory_format=torch.channels_last)
+    best = load_checkpoint(ckpt, cfg.model, len(LABELS)).model.to(device, memory_format=torch.channels_last)
     val_logits = predict_logits(best, val.x)
     log_prior = np.log(effective_prior(labels, cfg.balance_alpha, len(LABELS)))
     tau = 0.0
     if cfg.logit_adjust:
         tau, m_adj = choose_tau(val_logits, val.labels, log_prior)
         with torch.no_grad():
-            best.classifier[1].bias -= torch.from_numpy((tau * log_prior).astype(np.float32))
+            best.classifier[1].bias -= torch.from_numpy((tau * log_prior).astype(np.float32)).to(device)
         save_safetensors(best, ckpt, meta)
         _log(f"logit adjustment tau={tau}: val acc {m_adj.accuracy:.4f} bal {m_adj.balanced_accuracy:.4f}")
 
     skipped_test = Skipped()
-    test = load_arrays(ham_items(parts["test"]), cfg.resolution, skipped_test)
-    final = load_checkpoint(ckpt, cfg.model, len(LABELS)).model.to(memory_format=torch.channels_last)
+    test = load_arrays(ham_items(data.test_samples), cfg.resolution, skipped_test)
+    final = load_checkpoint(ckpt, cfg.model, len(LABELS)).model.to(device, memory_format=torch.channels_last)
     m_val = compute_metrics(val.labels, predict_logits(final, val.x).argmax(1), LABELS)
-    m_test = compute_metrics(test.labels, predict_logits(final, test.x).argmax(1), LABELS)
+    # a copy of the data without the test images (e.g. on a lent GPU machine) trains without looking at test
+    m_test = compute_metrics(test.labels, predict_logits(final, test.x).argmax(1), LABELS) if len(test.names) else None
     result = {
         "best_epoch": best_epoch, "logit_adjust_tau": tau,
-        "val": m_val.to_json(), "test": m_test.to_json(),
-        "skipped_images": sorted({**skipped_train.reasons, **skipped_val.reasons, **skipped_test.reasons}),
-        "missing_images": len(ds.missing),
+        "val": m_val.to_json(), "test": None if m_test is None else m_test.to_json(),
+        "skipped_images": sorted({**data.skipped, **skipped_test.reasons}),
+        "missing_images": data.missing,
     }
-    _log(f"final (epoch {best_epoch}, tau {tau}): val acc {m_val.accuracy:.4f} bal {m_val.balanced_accuracy:.4f}; "
-         f"TEST acc {m_test.accuracy:.4f} bal {m_test.balanced_accuracy:.4f} mel-sens {m_test.sensitivity} "
-         f"mel-spec {m_test.specificity}")
+    test_msg = ("no test images in this copy of the data: test not evaluated" if m_test is None else
+                f"TEST acc {m_test.accuracy:.4f} bal {m_test.balanced_accuracy:.4f} mel-sens {m_test.sensitivity} "
+                f"mel-spec {m_test.specificity}")
+    _log(f"final (epoch {best_epoch}, tau {tau}): val acc {m_val.accuracy:.4f} bal {m_val.balanced_accuracy:.4f}; {test_msg}")
     _write_metrics(out, cfg, history, result, t_start)
     return result
 
@@ -295,6 +390,8 @@ class QATConfig:
     threads: int = 2
     split_file: str = "weights/ham10000_split.json"
     out: str = "weights"
+    device: str = "auto"
+    workers: int = 0
 
 
 def train_qat(cfg: QATConfig) -> dict:
@@ -304,52 +401,63 @@ def train_qat(cfg: QATConfig) -> dict:
     metrics come from ``sramflow evaluate`` (the integer reference with its own calibration).
     """
     from sramflow.models.checkpoint import load_checkpoint
-    from sramflow.train.qat import float_forward, insert_fake_quant, remove_fake_quant
 
-    t_start, rng, np_rng, out, ckpt = _start(cfg.threads, cfg.seed, cfg.out, cfg.model)
-    meta = checkpoint_metadata(TrainConfig(data=cfg.data, model=cfg.model, resolution=cfg.resolution,
-                                           split_file=cfg.split_file))
-    model = load_checkpoint(cfg.qat_from, cfg.model, len(LABELS)).model.to(memory_format=torch.channels_last).eval()
-    teacher = None
-    if cfg.distill > 0:
-        teacher = load_checkpoint(cfg.qat_from, cfg.model, len(LABELS)).model.to(memory_format=torch.channels_last).eval()
-        for p in teacher.parameters():
-            p.requires_grad_(False)
-
+    if not 0.0 <= cfg.float_weight < 1.0:
+        raise ValueError(f"float_weight must be in [0, 1), got {cfg.float_weight}")
+    t_start, np_rng = _start(cfg.threads, cfg.seed)
+    model = load_checkpoint(cfg.qat_from, cfg.model, len(LABELS)).model  # a bad checkpoint fails before any data work
     ds = load_ham10000(cfg.data)
     split = load_or_make_split(ds, cfg.split_file, cfg.seed)
     parts = {k: select(ds, split, k) for k in ("train", "val")}
     images, labels, _ = _decode_train(parts["train"], cfg.resolution)
     val = load_arrays(ham_items(parts["val"]), cfg.resolution, Skipped())
     _log(f"QAT from {cfg.qat_from}: decoded {len(images)} train, {len(val.names)} val images in {time.time() - t_start:.0f}s")
-    m_before = compute_metrics(val.labels, predict_logits(model, val.x).argmax(1), LABELS)
-
     weights = _sample_weights(labels, cfg.balance_alpha)
+    steps = max(1, round(cfg.epochs * len(images) / cfg.batch_size))
+    init_tasks = draw_tasks(np_rng, weights, cfg.init_batches, cfg.batch_size)
+    tasks = draw_tasks(np_rng, weights, steps, cfg.batch_size)
+    with Augmenter(images, cfg.resolution, cfg.workers) as aug:  # before CUDA is initialised: the workers fork
+        return _qat_steps(cfg, model, aug, labels, val, init_tasks, tasks, t_start)
 
-    def batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = np_rng.choice(len(images), size=n, replace=True, p=weights)
-        xb = torch.from_numpy(np.stack([to_array(augment(images[i], rng), cfg.resolution) for i in idx]))
-        return xb.contiguous(memory_format=torch.channels_last), torch.tensor([labels[i] for i in idx], dtype=torch.long)
+
+def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[int], val,  # noqa: ANN001 - dataset.Batch
+               init_tasks: list, tasks: list, t_start: float) -> dict:
+    from sramflow.models.checkpoint import load_checkpoint
+    from sramflow.train.qat import float_forward, insert_fake_quant, remove_fake_quant
+
+    out = Path(cfg.out)
+    ckpt = out / f"{cfg.model}_ham10000.safetensors"
+    meta = checkpoint_metadata(TrainConfig(data=cfg.data, model=cfg.model, resolution=cfg.resolution,
+                                           split_file=cfg.split_file))
+    device = resolve_device(cfg.device)
+    model = model.to(device, memory_format=torch.channels_last).eval()
+    teacher = None
+    if cfg.distill > 0:
+        teacher = load_checkpoint(cfg.qat_from, cfg.model, len(LABELS)).model.to(device, memory_format=torch.channels_last).eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+    m_before = compute_metrics(val.labels, predict_logits(model, val.x).argmax(1), LABELS)
+    labels_t = torch.tensor(labels, dtype=torch.long)
 
     # model.eval() throughout: BN uses (and never updates) its running statistics, so folding is exact
     state = insert_fake_quant(model, cfg.momentum, cfg.seed)
     state.mode = "init"
     with torch.no_grad():
-        for _ in range(cfg.init_batches):
-            model(batch(cfg.batch_size)[0])
+        for xb in aug.batches(init_tasks):
+            model(to_device(xb, device))
     state.finish_init()
     state.mode = "train"
-    _log(f"fake quant on {len(state.observers)} activation tensors; ranges from {cfg.init_batches} batches")
+    _log(f"fake quant on {len(state.observers)} activation tensors; ranges from {cfg.init_batches} batches; "
+         f"device {device}, {cfg.workers} augmentation workers")
 
-    steps = max(1, round(cfg.epochs * len(images) / cfg.batch_size))
+    steps = len(tasks)
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, 0))
     ce = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    t0, running = time.time(), 0.0
-    if not 0.0 <= cfg.float_weight < 1.0:
-        raise ValueError(f"float_weight must be in [0, 1), got {cfg.float_weight}")
-    for step in range(steps):
-        xb, yb = batch(cfg.batch_size)
+    t0, running = time.time(), torch.zeros((), device=device)
+    for step, ((idx, _), xa) in enumerate(zip(tasks, aug.batches(tasks))):
+        xb = to_device(xa, device)
+        yb = labels_t[torch.from_numpy(idx)].to(device, non_blocking=True)
         t_logp = None
         if teacher is not None:
             with torch.no_grad():
@@ -374,16 +482,16 @@ def train_qat(cfg: QATConfig) -> dict:
             loss.backward()
         opt.step()
         sched.step()
-        running += float(loss.detach())
+        running += loss.detach()
         if (step + 1) % 25 == 0 or step + 1 == steps:
-            _log(f"QAT step {step + 1}/{steps} loss {running / (step + 1):.4f} "
+            _log(f"QAT step {step + 1}/{steps} loss {float(running) / (step + 1):.4f} "
                  f"({(step + 1) * cfg.batch_size / (time.time() - t0):.1f} img/s)")
     train_s = time.time() - t0
     state.mode = "frozen"
     m_fq = compute_metrics(val.labels, predict_logits(model, val.x).argmax(1), LABELS)
     remove_fake_quant(state)
     save_safetensors(model, ckpt, meta)
-    final = load_checkpoint(ckpt, cfg.model, len(LABELS)).model.to(memory_format=torch.channels_last)
+    final = load_checkpoint(ckpt, cfg.model, len(LABELS)).model.to(device, memory_format=torch.channels_last)
     m_val = compute_metrics(val.labels, predict_logits(final, val.x).argmax(1), LABELS)
     _log(f"QAT done ({train_s:.0f}s): val float acc {m_before.accuracy:.4f} bal {m_before.balanced_accuracy:.4f} -> "
          f"{m_val.accuracy:.4f} / {m_val.balanced_accuracy:.4f}; fake-quant val {m_fq.accuracy:.4f} / {m_fq.balanced_accuracy:.4f}")

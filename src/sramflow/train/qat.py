@@ -83,10 +83,11 @@ class RangeObserver:
     def _batch_range(self, x: torch.Tensor) -> tuple[float, float]:
         flat = x.detach().reshape(-1).float()
         k = SAMPLES_PER_IMAGE * max(int(x.shape[0]), 1)
-        if flat.numel() > k:
-            flat = flat[torch.randint(0, flat.numel(), (k,), generator=self.state.gen)]
-        qs = torch.quantile(flat, torch.tensor([1.0 - PERCENTILE / 100.0, PERCENTILE / 100.0]))
-        return min(float(qs[0]), 0.0), max(float(qs[1]), 0.0)
+        if flat.numel() > k:  # the sample is drawn on the CPU generator: the same positions on any device
+            flat = flat[torch.randint(0, flat.numel(), (k,), generator=self.state.gen).to(flat.device)]
+        q = torch.tensor([1.0 - PERCENTILE / 100.0, PERCENTILE / 100.0], dtype=flat.dtype, device=flat.device)
+        lo, hi = torch.quantile(flat, q).tolist()  # one device->host sync per observer
+        return min(lo, 0.0), max(hi, 0.0)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         mode = self.state.mode
