@@ -2,7 +2,8 @@
 layout definition): packed little-endian elements; weights (g, k, c, ky, kx) and bias (g, k) split along k
 (axis 1) into word-aligned accumulator groups of ``ak`` channels, each group (g, k_in_group, ...) row-major;
 outputs and partial sums (g, k, h, w) one word-aligned block per accumulator group (``ak`` channels x ``gh``
-rows, k groups outermost), each block row-major; input windows (g, c, row, col) with every row on a word, or packed (``mapping.layout.window_packed``).
+rows, k groups outermost), each block row-major; input windows (g, c, row, col) with every row on a word, or
+packed (``mapping.layout.window_packed``).
 Tests check every element against ``mapping.layout.word_address``.
 """
 
