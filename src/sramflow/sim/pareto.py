@@ -17,11 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
-from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_search import conv_table
+from sramflow.mapping.conv import ConvShape, HwParams
+from sramflow.mapping.conv_search import TilingTable, conv_table
 from sramflow.mapping.table_price import table_cycles
 from sramflow.sim.cost import energy_pj
+
+
+REL_TOL = 1e-9  # a certificate's gap must exceed this fraction of the bound (energies are float sums)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,9 @@ class LayerFront:
     nodes: int
     cycles: np.ndarray  # int64
     energy_pj: np.ndarray  # float64
+    key: ConvShape | None = None  # the shape without its name
+    rows: np.ndarray | None = None  # the Pareto rows' indices in ``table``
+    source: tuple[HwParams, TilingTable] | None = None  # ``conv_table``'s (HwParams, table)
 
 
 def layer_fronts(shapes, hw: HardwareSpec) -> list[LayerFront]:  # noqa: ANN001 - shapes of a prepared graph
@@ -46,13 +53,13 @@ def layer_fronts(shapes, hw: HardwareSpec) -> list[LayerFront]:  # noqa: ANN001 
             first.setdefault(key, s)
     out = []
     for key, n in count.items():
-        _, table = conv_table(first[key], hw)
+        hwp, table = conv_table(first[key], hw)
         cyc = table_cycles(table, hw)
         en = np.broadcast_to(sum(energy_pj(table.counts, hw, cyc).values()), cyc.shape).astype(np.float64)
-        order = np.lexsort((en, cyc))
+        order = np.lexsort((table.rank, en, cyc))  # equal rows: the search's tie-break (enumeration order)
         c, e = cyc[order], en[order]
         keep = np.r_[True, np.minimum.accumulate(e)[:-1] > e[1:]] if e.size else np.zeros(0, bool)
-        out.append(LayerFront(first[key].name, n, c[keep].astype(np.int64), e[keep]))
+        out.append(LayerFront(first[key].name, n, c[keep].astype(np.int64), e[keep], key, order[keep], (hwp, table)))
     return out
 
 
@@ -69,20 +76,60 @@ def lagrangian(fronts: list[LayerFront], lam: float) -> tuple[int, float]:
 
 def certificate(fronts: list[LayerFront], cycles_max: float, energy_max_pj: float,
                 lams: np.ndarray | None = None) -> tuple[float, float] | None:
-    """A (lam, gap) with gap = min sum(E + lam C) - (``energy_max_pj`` + lam ``cycles_max``) > 0, proving that no
-    mapping of these layers has cycles <= ``cycles_max`` and energy <= ``energy_max_pj`` (the largest gap over
-    ``lams``, default 0 and a log grid around energy_max / cycles_max); None if no lam proves it."""
+    """A (lam, gap) with gap = min sum(E + lam C) - (``energy_max_pj`` + lam ``cycles_max``) > 0 (beyond ``REL_TOL``
+    of the bound), proving that no mapping of these layers has cycles <= ``cycles_max`` and energy <=
+    ``energy_max_pj`` (the largest relative gap over ``lams``, default 0 and a log grid around energy_max /
+    cycles_max); None if no lam proves it."""
     if lams is None:
         lams = np.r_[0.0, np.logspace(-6, 6, 241) * energy_max_pj / cycles_max]
     best = None
     for lam in lams.tolist():
         cyc, en = lagrangian(fronts, lam)
-        gap = en + lam * cyc - (energy_max_pj + lam * cycles_max)
-        if gap > 0 and (best is None or gap / (energy_max_pj + lam * cycles_max) > best[2]):
-            best = (lam, gap, gap / (energy_max_pj + lam * cycles_max))
+        bound = energy_max_pj + lam * cycles_max
+        gap = en + lam * cyc - bound
+        if gap > REL_TOL * bound and (best is None or gap / bound > best[2]):  # above float rounding
+            best = (lam, gap, gap / bound)
     return None if best is None else (best[0], best[1])
 
 
 def hull(fronts: list[LayerFront], lams: np.ndarray) -> list[tuple[int, float]]:
     """The distinct ``lagrangian`` points over ``lams``, by cycles ascending."""
     return sorted({lagrangian(fronts, float(lam)) for lam in lams})
+
+
+def _lower_hull(c: np.ndarray, e: np.ndarray) -> list[int]:
+    """Indices of the lower convex hull of Pareto points (cycles ascending, energy descending)."""
+    h: list[int] = []
+    for i in range(c.size):
+        while len(h) >= 2:
+            o, a = h[-2], h[-1]
+            if (c[a] - c[o]) * (e[i] - e[o]) - (e[a] - e[o]) * (c[i] - c[o]) > 0:
+                break
+            h.pop()
+        h.append(i)
+    return h
+
+
+def budget_rows(fronts: list[LayerFront], cycles_budget: int) -> dict[ConvShape, int]:
+    """Per distinct shape (``LayerFront.key``), the table row of the least-energy point of the network's lower
+    convex hull whose Conv/Gemm cycles are at most ``cycles_budget``: every layer starts at its fewest cycles and
+    takes, in order of energy saved per extra cycle, the steps along its own hull while the total fits (the
+    greedy of the Lagrangian relaxation; exact on the hull, so within one layer's step of the least energy of
+    any choice within the budget). ``MappingError`` when the fewest cycles exceed the budget."""
+    hulls = [_lower_hull(f.cycles, f.energy_pj) for f in fronts]
+    total = sum(f.nodes * int(f.cycles[0]) for f in fronts)
+    if total > cycles_budget:
+        raise MappingError(f"cycle budget {cycles_budget:,} is below the {total:,} cycles of the fastest mapping of "
+                           "the Conv/Gemm nodes")
+    steps = []
+    for li, (f, h) in enumerate(zip(fronts, hulls)):
+        for j in range(len(h) - 1):
+            dc, de = int(f.cycles[h[j + 1]] - f.cycles[h[j]]), float(f.energy_pj[h[j]] - f.energy_pj[h[j + 1]])
+            steps.append((-de / dc, li, j, f.nodes * dc))
+    at = [0] * len(fronts)
+    for _, li, j, dc in sorted(steps):  # per layer the rates fall along its hull, so its steps come in order
+        if total + dc > cycles_budget:
+            break
+        total += dc
+        at[li] = j + 1
+    return {f.key: int(f.rows[h[i]]) for f, h, i in zip(fronts, hulls, at)}
