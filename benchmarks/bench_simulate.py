@@ -12,6 +12,8 @@ import pickle
 import time
 from pathlib import Path
 
+import numpy as np
+
 ZIGZAG_CYCLES = 2.898e8  # summary_search.json latency_cc: 289,834,501
 ZIGZAG_ENERGY_UJ = 18620.976  # 18.62 mJ, 82 Conv/Gemm nodes, 815 CPU-s of search
 ZIGZAG_SUMMARY = Path(__file__).resolve().parents[2] / "shared/anchors/zigzag/summary_search.json"
@@ -66,18 +68,32 @@ def _why(r, z: dict, sch) -> str:  # noqa: ANN001
             cause = (f"{_tile(sch)}, {_psum_mode(sch)}: ZigZag counts 16-bit partial sums, so its SRAM holds twice "
                      "the outputs per tile and it re-fetches weights / inputs less")
         else:
-            cause = (f"{_tile(sch)}: a tile row must fit the accumulators and input rows are word-aligned, ZigZag "
-                     "packs its input tile and unrolls OX x C over the array: it fits more inputs per weight fetch, "
-                     "fewer overlapping input windows / weight re-fetches")
+            cause = (f"{_tile(sch)}: a tile row must fit the accumulators and input rows are word-aligned unless "
+                     "one accumulator group reads the whole window, ZigZag packs every input tile and unrolls OX x C "
+                     "over the array: it fits more inputs per weight fetch, fewer overlapping input windows / weight "
+                     "re-fetches")
         reasons.append(f"off-chip {c.offchip_bytes:,} B vs ZigZag {sum(zz.values()):,.0f} B ({worse}; ours incl. "
                        f"int32 bias; {cause})")
     if ours_sram > _zz_sram_words(z):
-        reasons.append(f"SRAM port {ours_sram:,} word accesses vs ZigZag <= {_zz_sram_words(z):,.0f} (word-aligned "
-                       "input rows, weights and input window rows re-read per accumulator group, exact 24/32-bit "
-                       "partial-sum read-modify-write)")
+        reasons.append(f"SRAM port {ours_sram:,} word accesses vs ZigZag <= {_zz_sram_words(z):,.0f} (weights and "
+                       "input window rows re-read per accumulator group, word-aligned input rows when a group reads "
+                       "single rows, exact 24/32-bit partial-sum read-modify-write)")
     if c.mac_cycles > z["ideal_cc"]:
         reasons.append(f"MAC cycles {c.mac_cycles:,} vs ideal {z['ideal_cc']:,} (per-group rounding)")
     return "; ".join(reasons) or "ZigZag overlaps transfers we serialize (no room to double-buffer)"
+
+
+def zigzag_port_check() -> str:
+    """ZigZag's cycles against its own SRAM traffic: its SRAM energy over the dearest access (3.5 pJ) is a lower
+    bound on its word accesses, and its SRAM has one 16-bit read/write port (one access per cycle)."""
+    if not ZIGZAG_SUMMARY.exists():
+        return ""
+    zz = json.loads(ZIGZAG_SUMMARY.read_text())["layers"]
+    least = [sum(z["mem_energy_breakdown_pJ"][op][i] for op, i in (("W", 0), ("I", 0), ("O", 1))) / 3.5 for z in zz]
+    below = sum(z["latency_cc"] < a for z, a in zip(zz, least))
+    return (f"  ZigZag's own SRAM energy implies >= {sum(least):,.0f} word accesses on its single 1-access-per-cycle "
+            f"port (energy / 3.5 pJ) for {sum(z['latency_cc'] for z in zz):,.0f} cycles; {below} of {len(zz)} layers "
+            "report fewer cycles than that bound (our port serializes every access)")
 
 
 def per_layer_vs_zigzag(res) -> tuple[list[str], int, int]:  # noqa: ANN001
@@ -113,6 +129,25 @@ def print_model_floor(prep, hw) -> None:  # noqa: ANN001
           + ("no mapping of ours reaches ZigZag's " + " or ".join(
               k for k, v in (("cycles", cyc > ZIGZAG_CYCLES), ("energy", en > ZIGZAG_ENERGY_UJ)) if v)
              if cyc > ZIGZAG_CYCLES or en > ZIGZAG_ENERGY_UJ else "both are below ZigZag's figures"))
+
+
+def print_network_front(prep, hw) -> None:  # noqa: ANN001
+    """The network-level cycles / energy trade-off of the Conv/Gemm nodes (``sim.pareto``): whether any choice of
+    per-layer rows reaches ZigZag's point at all, and a few points of the front's lower convex hull."""
+    from sramflow.sim.pareto import certificate, hull, layer_fronts
+
+    fronts = layer_fronts(prep.shapes, hw)
+    e0 = ZIGZAG_ENERGY_UJ * 1e6
+    cert = certificate(fronts, ZIGZAG_CYCLES, e0)
+    rows = sum(f.cycles.size for f in fronts)
+    verdict = ("no choice of per-layer rows has both (certificate: lam = "
+               f"{cert[0]:.4g} pJ/cycle gives min sum(E + lam C) {cert[1] / 1e6:,.1f} uJ above E0 + lam C0)"
+               if cert else "not excluded by any lam (a knapsack over the rows may reach it)")
+    print(f"  network front ({len(fronts)} distinct Conv/Gemm shapes, {rows} Pareto rows): ZigZag's "
+          f"{ZIGZAG_CYCLES:.4g} cycles and {ZIGZAG_ENERGY_UJ / 1e3:.2f} mJ together: {verdict}")
+    labels = [f"({c / 1e6:,.1f}M x{c / ZIGZAG_CYCLES:.2f}, {e / 1e9:.3f} mJ x{e / e0:.3f})"
+              for c, e in hull(fronts, np.r_[0.0, np.logspace(-3, 4, 29)])]
+    print("    its lower convex hull (cycles, energy): " + ", ".join(dict.fromkeys(labels)))
 
 
 def main() -> None:
@@ -151,6 +186,8 @@ def main() -> None:
                   f"cycles x{t['conv_gemm_cycles'] / ZIGZAG_CYCLES:.3f}, energy "
                   f"x{t['conv_gemm_energy_uj'] / ZIGZAG_ENERGY_UJ:.3f}, search CPU time x{cpu / 815:.5f}")
             print_model_floor(prep, hw)
+            print_network_front(prep, hw)
+            print(zigzag_port_check())
             lines, wc, we = per_layer_vs_zigzag(res)
             print(f"  per layer (82 Conv/Gemm): at most ZigZag's cycles on {wc}, at most its energy on {we}; "
                   f"worse on either: {len(lines)}")

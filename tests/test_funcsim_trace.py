@@ -32,11 +32,12 @@ def test_grouped_packing_matches_word_address() -> None:
         assert raw[word, lane].view(np.int8) == tile[idx]
 
 
-def test_window_packing_matches_word_address() -> None:
+@pytest.mark.parametrize("packed", [False, True])
+def test_window_packing_matches_word_address(packed: bool) -> None:
     win = np.arange(3 * 4 * 5, dtype=np.int64).reshape(3, 4, 5).astype(np.int8)
-    raw = L.pack_window(win, 2).reshape(-1, 2)
-    lay = TileLayout(("c", "row", "col"), (3, 4, 5), 1, 2, row_aligned=True)
-    assert raw.shape[0] == lay.words
+    raw = L.pack_window(win, 2, packed).reshape(-1, 2)
+    lay = TileLayout(("c", "row", "col"), (3, 4, 5), 1, 2, row_aligned=not packed)
+    assert raw.shape[0] == lay.words == (30 if packed else 36)  # 60 B packed; 12 rows of 3 words aligned
     for idx in np.ndindex(*win.shape):
         word, lane = word_address(0, lay, idx)
         assert raw[word, lane].view(np.int8) == win[idx]

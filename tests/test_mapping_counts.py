@@ -54,8 +54,9 @@ def test_pointwise_that_must_be_tiled() -> None:
     assert s.tiling.group_k * s.tiling.group_h * s.tiling.tile_w <= 2  # one accumulator group at a time
     c = sched(pw(), hw, {"k": 2, "c": 4}).counts  # 4 pixel tiles of 1 pixel x 2 channels, weights resident
     assert (c.macs, c.mac_cycles, c.steps) == (32, 4, 4)
-    assert c.sram_writes_dma == 4 + 4 + 4 * 4  # weights once, bias once, 4 input tiles of 4 words (1 B each)
-    assert c.sram_reads_compute == 4 * (4 + 4) + 4 * 4  # per step weights + inputs; bias per output tile
+    # weights once, bias once, 4 input tiles of 4 channels x 1 B, packed (one group reads the whole window): 2 words
+    assert c.sram_writes_dma == 4 + 4 + 4 * 2
+    assert c.sram_reads_compute == 4 * (4 + 2) + 4 * 4  # per step weights + inputs; bias per output tile
     assert (c.sram_writes_compute, c.sram_reads_dma) == (4, 4)
     assert (c.offchip_weight_bytes, c.offchip_input_bytes, c.offchip_output_bytes) == (16, 16, 8)
     assert (c.dma_transfers, c.dma_loads) == (10, 6)
@@ -78,6 +79,29 @@ def test_depthwise_3x3() -> None:
     assert s0.counts.sram_reads_compute == 9 + 9 * 2 * 4 * 3 + 4
     assert summed_counts(s0.steps())["sram_reads_compute"] == s0.counts.sram_reads_compute
     assert (c.sram_writes_compute, c.sram_reads_dma, c.offchip_output_bytes) == (16, 16, 32)
+
+
+def test_packed_input_window_on_odd_widths() -> None:
+    # 1x1 conv K=2, C=3 on a 1x3 image, one tile (3 pixels on 4 accumulators: one group of 1 channel x 3 pixels,
+    # then the second channel): every group reads the whole window once, so it is stored packed
+    hw = make_hw(accumulators=4)
+    s = make_conv_schedule(pw(2, 3, 1, 3), hw_params(hw), {"g": 1, "k": 2, "c": 3, "h": 1, "w": 3},
+                           ("g", "k", "c", "p"), False, 1)
+    c = s.counts
+    # window 3 ch x 1 row x 3 cols = 9 B: 5 words packed (row-aligned: 3 ch x ceil(3 / 2) = 6 words);
+    # weights 2 groups of 3 B = 2 x 2 words; bias 2 groups of 4 B = 2 x 2 words
+    assert c.sram_writes_dma == 5 + 4 + 4
+    # each of the 2 groups (one output channel) reads its 2 weight words, 2 bias words and the 5 window words
+    assert c.sram_reads_compute == 2 * (2 + 2 + 5)
+    assert (c.macs, c.mac_cycles) == (18, 2)  # 9 MACs per group: 1 cycle each
+    assert c.offchip_input_bytes == 9
+    assert summed_counts(s.steps())["sram_writes_dma"] == c.sram_writes_dma
+    assert summed_counts(s.steps())["sram_reads_compute"] == c.sram_reads_compute
+    # a 3x3 kernel reads single window rows (once per kernel row): its window rows stay word-aligned
+    dw = ConvShape("dw", 1, 1, 1, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1)
+    s3 = make_conv_schedule(dw, hw_params(make_hw(accumulators=16)), {"g": 1, "k": 1, "c": 1, "h": 3, "w": 3},
+                            ("g", "k", "c", "p"), False)
+    assert s3.counts.sram_writes_dma == 5 * 3 + 5 + 2  # 5 x 5 window, rows of ceil(5 / 2) = 3 words
 
 
 def test_pointwise_tile_with_more_pixels_than_accumulators() -> None:

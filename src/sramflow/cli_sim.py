@@ -13,6 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hw", default="sky130-design1", help="hardware preset name or YAML file")
     p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
                    help="what the per-layer mapping search minimizes")
+    p.add_argument("--cycle-budget", type=int, default=None,
+                   help="with --objective energy: the least energy of the network within this many cycles (the "
+                        "Conv/Gemm mappings chosen together rather than each layer for its least energy)")
     p.add_argument("--out", default=None, help="folder for layer_mapping.json, weight_mapping_summary.json, "
                                                "inference_simulator_report.json")
     from sramflow.funcsim.cli import add_functional_args
@@ -31,7 +34,7 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
 
     hw = resolve_hw(a.hw)
     loaded = load_graph(_model_source(a))
-    res = simulate_graph(loaded.graph, hw, a.objective)
+    res = simulate_graph(loaded.graph, hw, a.objective, a.cycle_budget)
     print(summary_text(res))
     if a.out:
         for path in write_outputs(res, a.out):

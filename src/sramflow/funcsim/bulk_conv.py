@@ -17,6 +17,7 @@ from sramflow.funcsim.exec_conv import ConvData
 from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.funcsim.state import Machine
 from sramflow.mapping.conv import ConvSchedule, block_words, group_classes
+from sramflow.mapping.layout import window_packed
 from sramflow.mapping.steps_table import COMPUTE, LOAD, OP, STORE, StepTable, steps_table
 
 
@@ -49,7 +50,8 @@ def _exec_words(node: _Node) -> np.ndarray:
     r = node.rows(LOAD, "psums")
     words[r] = _out_words(node, r, sh.psum_bytes)
     r = node.rows(LOAD, "inputs")
-    words[r] = e["g"][r] * e["c"][r] * e["row"][r] * -(-e["col"][r] // wb)
+    n, aligned = e["g"][r] * e["c"][r] * e["row"][r], e["g"][r] * e["c"][r] * e["row"][r] * -(-e["col"][r] // wb)
+    words[r] = np.where(window_packed(node.sch, e["row"][r], e["col"][r]), -(-n * e["col"][r] // wb), aligned)
     cp = node.rows(COMPUTE)
     c_last = _compute_last(node, cp)
     access = node.t.psum_access[cp]
@@ -108,7 +110,10 @@ def _loads(node: _Node, d: ConvData, sram: NodeSram, words: np.ndarray) -> None:
         for cls in classes(*exts):
             r = rows[cls]
             ext = tuple(int(x[cls[0]]) for x in exts)
-            pmap = layout_map(ext, eb, node.wb, row_aligned=True) if aligned else layout_map(ext, eb, node.wb, node.ak)
+            if aligned:  # an input window: rows word-aligned unless packed
+                pmap = layout_map(ext, eb, node.wb, row_aligned=not bool(window_packed(node.sch, ext[2], ext[3])))
+            else:
+                pmap = layout_map(ext, eb, node.wb, node.ak)
             blocks.append((r, gather_payload(src, origin_of(r), source_offsets(pmap, ext, eb, strides), node.wb)))
     r = node.rows(LOAD, "bias")
     fetched[r] = e["g"][r] * e["k"][r] * 4

@@ -9,6 +9,7 @@ import numpy as np
 from sramflow.funcsim.bulk_node import ConvNode, tile_key
 from sramflow.funcsim.bulk_sram import NodeSram, ReadGroup, classes, inverse_map, last_of, layout_map
 from sramflow.funcsim.exec_conv import ConvData
+from sramflow.mapping.layout import window_packed
 from sramflow.mapping.steps_table import COMPUTE, LOAD, OP, STORE
 from sramflow.reference.requant import wrap_int32
 
@@ -87,6 +88,8 @@ def _input_multiplicity(node: ConvNode, g: int, c: int, h: int, w: int, kg: int)
     ``node.gh`` rows), the window rows of its output rows (all once, once per kernel row, or per kernel offset)."""
     sh, hw = node.sh, node.sch.hw
     rows, cols = sh.window_rows(h), sh.window_cols(w)
+    if window_packed(node.sch, rows, cols):  # every group reads the whole packed window once
+        return np.full(-(-g * c * rows * cols // node.wb), kg, np.int64), rows, cols
     rw = -(-cols // node.wb)
     khw = sh.kernel_h * sh.kernel_w
     per_row = np.zeros(rows, np.int64)
@@ -120,7 +123,7 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
         kg, ph = -(-k // ak), -(-h // node.gh)  # k groups, row groups: weights and bias are read once per row group
         wmap = layout_map((g, k, c, sh.kernel_h, sh.kernel_w), 1, wb, ak)
         imult, nrows, ncols = _input_multiplicity(node, g, c, h, w, kg)
-        imap = layout_map((g, c, nrows, ncols), 1, wb, row_aligned=True)
+        imap = layout_map((g, c, nrows, ncols), 1, wb, row_aligned=not bool(window_packed(node.sch, nrows, ncols)))
         rows = cp[cls]
         if sh.pool_op:
             jobs.append(("pool", cls, (g, k, c, h, w), None, imap, nrows, ncols))

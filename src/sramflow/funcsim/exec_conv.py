@@ -14,6 +14,7 @@ from sramflow.funcsim.pool import PoolSpec
 from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.funcsim.state import Machine, Resident, region_dict
 from sramflow.mapping.conv import ConvSchedule
+from sramflow.mapping.layout import window_packed
 from sramflow.mapping.schedule import Step
 from sramflow.reference.requant import wrap_int32
 
@@ -87,7 +88,8 @@ class ConvRun:
         win = self.xpad[ch, r0 + p:r1 + p, q0 + p:q1 + p]
         rows_in = max(0, min(r1, sh.in_h) - max(r0, 0))
         cols_in = max(0, min(q1, sh.in_w) - max(q0, 0))
-        return L.pack_window(np.ascontiguousarray(win), self.wb), ch.size * rows_in * cols_in
+        packed = bool(window_packed(self.sch, r1 - r0, q1 - q0))
+        return L.pack_window(np.ascontiguousarray(win), self.wb, packed), ch.size * rows_in * cols_in
 
     def _psum_bytes(self, r: dict) -> tuple[np.ndarray, int]:
         key = _out_key(r)
@@ -230,7 +232,11 @@ class ConvRun:
         top = sh.stride_h * r0  # the group's first window row
         hs = sh.stride_h * np.arange(h)  # window rows relative to ``top``
         ws = sh.stride_w * np.arange(w)
-        if reuse:
+        if reuse and window_packed(self.sch, rows, cols):  # one row group: the whole packed window, once
+            n = g * c * rows * cols
+            raw = self.m.read(np.arange(inp.base, inp.base + L.ceil_div(n, self.wb)), inp.tag, f"{name}: inputs", True)
+            win = np.ascontiguousarray(raw).ravel()[:n].view(np.int8).reshape(g, c, rows, cols).astype(np.int64)
+        elif reuse:
             idx = L.window_word_index(inp.base, g * c, rows, rw, top + np.arange(grows))
             win = L.unpack_window(self.m.read(idx, inp.tag, f"{name}: inputs", True), g * c, grows, rw, cols, self.wb)
             win = win.reshape(g, c, grows, cols).astype(np.int64)

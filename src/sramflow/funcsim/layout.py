@@ -2,7 +2,8 @@
 layout definition): packed little-endian elements; weights (g, k, c, ky, kx) and bias (g, k) split along k
 (axis 1) into word-aligned accumulator groups of ``ak`` channels, each group (g, k_in_group, ...) row-major;
 outputs and partial sums (g, k, h, w) one word-aligned block per accumulator group (``ak`` channels x ``gh``
-rows, k groups outermost), each block row-major; input windows (g, c, row, col) with every row on a word.
+rows, k groups outermost), each block row-major; input windows (g, c, row, col) with every row on a word, or
+packed (``mapping.layout.window_packed``).
 Tests check every element against ``mapping.layout.word_address``.
 """
 
@@ -102,8 +103,11 @@ def window_row_words(cols: int, wb: int) -> int:
     return ceil_div(cols, wb)
 
 
-def pack_window(win: np.ndarray, wb: int) -> np.ndarray:
-    """(channels, rows, cols) int8 -> bytes: each row zero-extended to whole words."""
+def pack_window(win: np.ndarray, wb: int, packed: bool = False) -> np.ndarray:
+    """(channels, rows, cols) int8 -> bytes: each row zero-extended to whole words, or (``packed``) all bytes in
+    order, the last word zero-extended."""
+    if packed:
+        return pad_to_words(np.ascontiguousarray(win).view(np.uint8).ravel(), wb)
     ch, rows, cols = win.shape
     rw = window_row_words(cols, wb)
     out = np.zeros((ch, rows, rw * wb), np.uint8)

@@ -12,7 +12,10 @@ simulator must reproduce them exactly):
   pass is one HARD_SWISH table look-up per element that yields the product).
 - Every buffer starts on a word boundary. A DMA load of a tile writes ceil(bytes / word_bytes) words
   (weights, biases, partial sums, vector chunks: packed; conv input tiles: one padded window per channel,
-  each window row starting on a word, so ceil(window_cols / word_bytes) words per row). Zero padding is
+  each window row starting on a word, so ceil(window_cols / word_bytes) words per row, unless every accumulator
+  group of the step reads the whole window once (one row group, and a 1x1 kernel or a window that fits the
+  register file: ``conv.packed_window``), then the window is packed too and each group reads its
+  ceil(bytes / word_bytes) words once). Zero padding is
   written by the DMA (counted as SRAM writes) but never fetched off-chip: off-chip bytes are exact.
 - Compute reads count words, per accumulator group (below): each group reads its weights once (a word is
   latched while its bytes are used), the input window rows of its output rows once per kernel offset (rows the

@@ -263,6 +263,19 @@ def _per_group_sum(groups: list, f):  # noqa: ANN001, ANN202 - sum over groups o
     return sum(n * f(x) for x, n in groups if np.ndim(n) or n)  # (a scalar count of 0 adds nothing)
 
 
+def packed_window(shape: ConvShape, hw: HwParams, h, cols, gh=None):  # noqa: ANN001, ANN201
+    """Whether the input window of a step with ``h`` output rows and ``cols`` window columns is stored packed
+    (its (g, c, row, col) bytes consecutive, rows not word-aligned; ``mapping.layout``): exactly when every
+    accumulator group reads the whole window once, i.e. the step is one row group (``gh`` None or at least
+    ``h``) and the group reads its window rows once (a 1x1 kernel, or a window that fits the register file).
+    Then packing only removes the pad bytes of row-aligned rows, from the SRAM footprint, the DMA writes and the
+    compute reads alike; otherwise groups read single window rows and row-aligned rows keep each row read to
+    its own words."""
+    one = True if gh is None else np.asarray(h) <= gh
+    reuse = np.logical_or(shape.kernel_h * shape.kernel_w == 1, shape.window_rows(h) * cols <= hw.register_window_bytes)
+    return np.logical_and(one, reuse)
+
+
 def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None, gh=None) -> dict:  # noqa: ANN001
     """Per-step quantities for tiles of sizes ``s`` (ints or arrays); ``ak``: output channels per accumulator
     group (None: the whole k tile), ``gh``: tile rows per accumulator group (None: all rows). The array
@@ -276,8 +289,9 @@ def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None, gh=None) -> dic
     kg, ph = kcls[0][1] + 1, (1 if gh is None else hcls[0][1] + 1)  # k groups, row (pixel) groups per step
     rows, cols = shape.window_rows(s["h"]), shape.window_cols(s["w"])
     row_words = ceil_div(cols, wb)
-    in_words = s["g"] * s["c"] * rows * row_words
     khw = shape.kernel_h * shape.kernel_w
+    packed = packed_window(shape, hw, s["h"], cols, gh)
+    in_words = np.where(packed, ceil_div(s["g"] * s["c"] * rows * cols, wb), s["g"] * s["c"] * rows * row_words)
 
     def rows_read(r):  # noqa: ANN001, ANN202 - window rows one group of r output rows reads per channel
         reuse = np.logical_or(khw == 1, shape.window_rows(r) * cols <= hw.register_window_bytes)
@@ -298,7 +312,8 @@ def step_sizes(shape: ConvShape, hw: HwParams, s: dict, ak=None, gh=None) -> dic
         "w_reads": ph * w_words,
         "w_bytes": ceil_div(s["k"] * w_per_k * shape.weight_bits, 8),  # packed off-chip bytes of the tile
         "i_words": in_words,
-        "i_reads": kg * s["g"] * s["c"] * row_words * sum(hn * rows_read(hs) for hs, hn in hcls),
+        "i_reads": kg * np.where(packed, in_words,  # a packed window is read whole, once per k group
+                                 s["g"] * s["c"] * row_words * sum(hn * rows_read(hs) for hs, hn in hcls)),
         "b_words": b_words,
         "b_reads": ph * b_words,  # each group adds its bias at the last reduction step
         "o_words": _per_group_sum(groups, lambda n: ceil_div(n, wb)),

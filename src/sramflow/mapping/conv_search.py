@@ -96,8 +96,8 @@ def _candidates_steps(shape: ConvShape, hwp: HwParams) -> tuple[dict[str, np.nda
     axes = [np.array(balanced_sizes(e[d]), dtype=np.int64) for d in "gkchw"]
     grid = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
     grid = grid[grid[:, 0] * grid[:, 4] <= acc]  # a tile row (g x w pixels) fits the accumulators
-    in_words = grid[:, 0] * grid[:, 2] * shape.window_rows(grid[:, 3]) * ceil_div(shape.window_cols(grid[:, 4]),
-                                                                                  hwp.word_bytes)
+    in_words = ceil_div(grid[:, 0] * grid[:, 2] * shape.window_rows(grid[:, 3]) * shape.window_cols(grid[:, 4]),
+                        hwp.word_bytes)  # packed (``conv.packed_window``): no more words than any input layout
     grid = grid[in_words <= hwp.capacity_words]  # the input tile alone (part of every footprint) must fit
     t = {d: np.ascontiguousarray(grid[:, i]) for i, d in enumerate("gkchw")}
     q = step_sizes(shape, hwp, t, *acc_groups(t, hwp))

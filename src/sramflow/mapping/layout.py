@@ -9,8 +9,12 @@ Layouts (every buffer starts on a word; elements little-endian, ``element_bytes`
   bytes each (little-endian two's complement), are stored as one
   word-aligned block per accumulator group (``ConvTiling.group_k`` channels x ``group_h`` rows; k groups
   outermost, then row groups), each block (g, k_in_group, h_in_group, w) row-major.
-- conv inputs, padded window (g, c, row, col): row-major, every window row starts on a word
-  (``ceil(cols / word_bytes)`` words per row; the pad bytes of a row's last word are unused).
+- conv inputs, padded window (g, c, row, col): row-major; packed (``ceil(g c rows cols / word_bytes)`` words,
+  a word may hold the end of one row and the start of the next) when every accumulator group of the step reads
+  the whole window once (``conv.packed_window``: one row group, and a 1x1 kernel or a window that fits the
+  register file), else every window row starts on a word (``ceil(cols / word_bytes)`` words per row; the pad
+  bytes of a row's last word are unused) so that a group reading single rows reads only their words. The DMA
+  writes a packed window in byte order, assembling each word from the bytes it holds (as it does within a row).
 - partial sums kept in the SRAM (``ConvSchedule.keep_psums``) use the psum layout above in the output
   buffer at the compute step's ``base_word``: the step with ``psum_access`` "write" creates them, "rmw"
   reads and rewrites them in place, "read" reads them and overwrites the buffer with the int8 output layout.
@@ -24,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sramflow.errors import MappingError
+from sramflow.mapping.conv import packed_window
 from sramflow.mapping.counts import ceil_div
 from sramflow.mapping.schedule import Buffer, Step
 
@@ -138,7 +143,7 @@ def conv_tile_layout(sch, step: Step) -> TileLayout:  # noqa: ANN001 - ConvSched
     op = step.operand
     if op == "inputs":
         return TileLayout(("g", "c", "row", "col"), (ext["g"], ext["c"], ext["row"], ext["col"]), 1, wb,
-                          row_aligned=True)
+                          row_aligned=not bool(window_packed(sch, ext["row"], ext["col"])))
     if op == "weights":
         dims, eb = ("g", "k", "c", "ky", "kx"), 1
         extents = (ext["g"], ext["k"], ext["c"], sh.kernel_h, sh.kernel_w)
@@ -152,6 +157,14 @@ def conv_tile_layout(sch, step: Step) -> TileLayout:  # noqa: ANN001 - ConvSched
     else:
         raise MappingError(f"no convolution tile layout for operand {op!r}")
     return TileLayout(dims, extents, eb, wb, group_axis=1, group_size=sch.tiling.group_k)
+
+
+def window_packed(sch, rows, cols):  # noqa: ANN001, ANN201 - ConvSchedule (import cycle); ints or arrays
+    """Whether an input window of ``rows`` x ``cols`` (a step's padded window) is stored packed
+    (``conv.packed_window`` of the step's output rows)."""
+    sh = sch.shape
+    h = (rows - sh.span_h) // sh.stride_h + 1
+    return packed_window(sh, sch.hw, h, cols, sch.tiling.group_h)
 
 
 def vector_tile_layout(word_bytes: int, elements: int) -> TileLayout:

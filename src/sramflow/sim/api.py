@@ -46,21 +46,29 @@ class SimulationResult:
     nodes: tuple[NodeResult, ...]
     uncosted_nodes: tuple[str, ...]
     wall_s: float
+    cycle_budget: int | None = None  # energy objective: least energy with at most this many cycles (``sim.pareto``)
 
 
 def prepare_graph(graph: Graph) -> PreparedGraph:
     return PreparedGraph(graph, lower_graph(graph))
 
 
-def simulate_graph(graph: Graph, hw: HardwareSpec, objective: str = "latency") -> SimulationResult:
-    return simulate_prepared(prepare_graph(graph), hw, objective)
+def simulate_graph(graph: Graph, hw: HardwareSpec, objective: str = "latency",
+                   cycle_budget: int | None = None) -> SimulationResult:
+    return simulate_prepared(prepare_graph(graph), hw, objective, cycle_budget)
 
 
-def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency") -> SimulationResult:
+def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",
+                      cycle_budget: int | None = None) -> SimulationResult:
+    """``cycle_budget`` (energy objective only): the network's least energy with at most that many cycles, the
+    vector nodes mapped for energy and the Conv/Gemm nodes chosen together (``sim.pareto.budget_rows``) instead
+    of each layer for its own least energy."""
     if objective not in OBJECTIVES:
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if cycle_budget is not None and objective != "energy":
+        raise SramflowError(f"a cycle budget needs the energy objective, got {objective!r}")
     t0 = time.perf_counter()
-    cache: dict[object, Schedule] = {}
+    cache: dict[object, Schedule] = _budget_schedules(prep, hw, cycle_budget) if cycle_budget is not None else {}
     schedules, results = [], []
     for node, shape in zip(prep.graph.nodes, prep.shapes):
         key = dataclasses.replace(shape, name="")
@@ -70,7 +78,31 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
         schedules.append(sch)
         results.append(price(node.name, node.op, sch, hw))
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
-                            time.perf_counter() - t0)
+                            time.perf_counter() - t0, cycle_budget)
+
+
+def _budget_schedules(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int) -> dict[object, Schedule]:
+    """The Conv/Gemm schedules (by shape without name) of the least energy within ``cycle_budget`` cycles, the
+    cycles of the other nodes (mapped for energy) taken off the budget first."""
+    from sramflow.mapping.conv_search import row_schedule
+    from sramflow.sim.pareto import budget_rows, layer_fronts
+
+    fronts = layer_fronts(prep.shapes, hw)
+    keys = {f.key for f in fronts}
+    other = 0
+    for node, shape in zip(prep.graph.nodes, prep.shapes):
+        if dataclasses.replace(shape, name="") not in keys:
+            other += price(node.name, node.op, map_shape(shape, hw, "energy"), hw).cycles
+    if other > cycle_budget:
+        raise MappingError(f"cycle budget {cycle_budget:,} is below the {other:,} cycles of the nodes off the MAC "
+                           "array")
+    rows = budget_rows(fronts, cycle_budget - other)
+    out: dict[object, Schedule] = {}
+    for f in fronts:
+        assert f.source is not None
+        hwp, table = f.source
+        out[f.key] = row_schedule(f.key, hwp, table, rows[f.key])
+    return out
 
 
 def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, objective: str) -> Schedule:

@@ -10,7 +10,9 @@ def summary_text(res: SimulationResult, top: int = 8) -> str:
     t = total_json(list(res.nodes), res.hw.clock_mhz)
     off = t["offchip_bytes"]
     lines = [
-        f"{res.graph_name} on {res.hw.name} (objective {res.objective}), {t['nodes']} nodes mapped and simulated "
+        f"{res.graph_name} on {res.hw.name} (objective {res.objective}"
+        + (f" within {res.cycle_budget:,} cycles" if res.cycle_budget is not None else "")
+        + f"), {t['nodes']} nodes mapped and simulated "
         f"in {res.wall_s:.3f} s",
         f"  latency   {t['cycles']:,} cycles = {t['time_ms']:.2f} ms at {res.hw.clock_mhz:g} MHz "
         f"(lower bound {t['lower_bound_cycles']:,}, ratio {t['ratio_to_lower_bound']:.2f})",

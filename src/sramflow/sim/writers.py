@@ -45,7 +45,8 @@ def layer_mapping_json(res: SimulationResult) -> dict[str, Any]:
             "swaps": r.counts.dma_loads, "steps": r.counts.steps, "fits_without_tiling": sch.fits_whole,
         })
     return {"hw": res.hw.name, "sram": {"name": m.name, "word_bits": m.word_bits, "words": m.total_words,
-                                        "ports": m.ports}, "objective": res.objective, "layers": layers}
+                                        "ports": m.ports}, "objective": res.objective,
+            "cycle_budget": res.cycle_budget, "layers": layers}
 
 
 def weight_mapping_summary_json(res: SimulationResult) -> dict[str, Any]:
@@ -62,7 +63,8 @@ def weight_mapping_summary_json(res: SimulationResult) -> dict[str, Any]:
 
 def report_json(res: SimulationResult) -> dict[str, Any]:
     return {"graph": res.graph_name, "hw": res.hw.name, "hw_description": res.hw.description,
-            "clock_mhz": res.hw.clock_mhz, "objective": res.objective, "simulation_wall_s": res.wall_s,
+            "clock_mhz": res.hw.clock_mhz, "objective": res.objective, "cycle_budget": res.cycle_budget,
+            "simulation_wall_s": res.wall_s,
             "total": total_json(list(res.nodes), res.hw.clock_mhz), "nodes": [node_json(r) for r in res.nodes],
             "uncosted_nodes": list(res.uncosted_nodes)}
 

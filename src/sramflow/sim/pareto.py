@@ -1,0 +1,135 @@
+"""The network-level trade-off between cycles and energy of the Conv/Gemm nodes (what a network-level objective
+could reach), from the per-layer tiling tables.
+
+Layers run one after another and each is mapped on its own, so a network's Conv/Gemm cycles and energy are the
+sums over its nodes of the chosen rows' cycles and energy. Per distinct shape only its Pareto rows (no row with
+fewer or equal cycles has less energy) can be part of a network-level optimum. For a price ``lam`` (pJ per cycle)
+the mapping minimizing energy + lam x cycles takes, per layer, the row minimizing it (``lagrangian``); these
+points span the lower convex hull of the network's front. They also decide whether a target (C0, E0) is out of
+reach: if some lam gives min sum(E + lam C) > E0 + lam C0, no mapping has C <= C0 and E <= E0 (``certificate``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from sramflow.errors import MappingError
+from sramflow.hw.spec import HardwareSpec
+from sramflow.mapping.conv import ConvShape, HwParams
+from sramflow.mapping.conv_search import TilingTable, conv_table
+from sramflow.mapping.table_price import table_cycles
+from sramflow.sim.cost import energy_pj
+
+
+REL_TOL = 1e-9  # a certificate's gap must exceed this fraction of the bound (energies are float sums)
+
+
+@dataclass(frozen=True)
+class LayerFront:
+    """One distinct Conv/Gemm shape: its node count and its Pareto rows, by cycles ascending (energy
+    descending)."""
+
+    name: str
+    nodes: int
+    cycles: np.ndarray  # int64
+    energy_pj: np.ndarray  # float64
+    key: ConvShape | None = None  # the shape without its name
+    rows: np.ndarray | None = None  # the Pareto rows' indices in ``table``
+    source: tuple[HwParams, TilingTable] | None = None  # ``conv_table``'s (HwParams, table)
+
+
+def layer_fronts(shapes, hw: HardwareSpec) -> list[LayerFront]:  # noqa: ANN001 - shapes of a prepared graph
+    """The Pareto rows of every distinct MAC-array convolution / Gemm of ``shapes`` on ``hw``."""
+    count: Counter = Counter()
+    first: dict = {}
+    for s in shapes:
+        if isinstance(s, ConvShape) and not s.pool_op:
+            key = dataclasses.replace(s, name="")
+            count[key] += 1
+            first.setdefault(key, s)
+    out = []
+    for key, n in count.items():
+        hwp, table = conv_table(first[key], hw)
+        cyc = table_cycles(table, hw)
+        en = np.broadcast_to(sum(energy_pj(table.counts, hw, cyc).values()), cyc.shape).astype(np.float64)
+        order = np.lexsort((table.rank, en, cyc))  # equal rows: the search's tie-break (enumeration order)
+        c, e = cyc[order], en[order]
+        keep = np.r_[True, np.minimum.accumulate(e)[:-1] > e[1:]] if e.size else np.zeros(0, bool)
+        out.append(LayerFront(first[key].name, n, c[keep].astype(np.int64), e[keep], key, order[keep], (hwp, table)))
+    return out
+
+
+def lagrangian(fronts: list[LayerFront], lam: float) -> tuple[int, float]:
+    """(cycles, energy in pJ) of the network whose every layer minimizes energy + ``lam`` x cycles (ties: fewer
+    cycles, the earlier row)."""
+    cyc, en = 0, 0.0
+    for f in fronts:
+        i = int(np.argmin(f.energy_pj + lam * f.cycles))
+        cyc += f.nodes * int(f.cycles[i])
+        en += f.nodes * float(f.energy_pj[i])
+    return cyc, en
+
+
+def certificate(fronts: list[LayerFront], cycles_max: float, energy_max_pj: float,
+                lams: np.ndarray | None = None) -> tuple[float, float] | None:
+    """A (lam, gap) with gap = min sum(E + lam C) - (``energy_max_pj`` + lam ``cycles_max``) > 0 (beyond ``REL_TOL``
+    of the bound), proving that no mapping of these layers has cycles <= ``cycles_max`` and energy <=
+    ``energy_max_pj`` (the largest relative gap over ``lams``, default 0 and a log grid around energy_max /
+    cycles_max); None if no lam proves it."""
+    if lams is None:
+        lams = np.r_[0.0, np.logspace(-6, 6, 241) * energy_max_pj / cycles_max]
+    best = None
+    for lam in lams.tolist():
+        cyc, en = lagrangian(fronts, lam)
+        bound = energy_max_pj + lam * cycles_max
+        gap = en + lam * cyc - bound
+        if gap > REL_TOL * bound and (best is None or gap / bound > best[2]):  # above float rounding
+            best = (lam, gap, gap / bound)
+    return None if best is None else (best[0], best[1])
+
+
+def hull(fronts: list[LayerFront], lams: np.ndarray) -> list[tuple[int, float]]:
+    """The distinct ``lagrangian`` points over ``lams``, by cycles ascending."""
+    return sorted({lagrangian(fronts, float(lam)) for lam in lams})
+
+
+def _lower_hull(c: np.ndarray, e: np.ndarray) -> list[int]:
+    """Indices of the lower convex hull of Pareto points (cycles ascending, energy descending)."""
+    h: list[int] = []
+    for i in range(c.size):
+        while len(h) >= 2:
+            o, a = h[-2], h[-1]
+            if (c[a] - c[o]) * (e[i] - e[o]) - (e[a] - e[o]) * (c[i] - c[o]) > 0:
+                break
+            h.pop()
+        h.append(i)
+    return h
+
+
+def budget_rows(fronts: list[LayerFront], cycles_budget: int) -> dict[ConvShape, int]:
+    """Per distinct shape (``LayerFront.key``), the table row of the least-energy point of the network's lower
+    convex hull whose Conv/Gemm cycles are at most ``cycles_budget``: every layer starts at its fewest cycles and
+    takes, in order of energy saved per extra cycle, the steps along its own hull while the total fits (the
+    greedy of the Lagrangian relaxation; exact on the hull, so within one layer's step of the least energy of
+    any choice within the budget). ``MappingError`` when the fewest cycles exceed the budget."""
+    hulls = [_lower_hull(f.cycles, f.energy_pj) for f in fronts]
+    total = sum(f.nodes * int(f.cycles[0]) for f in fronts)
+    if total > cycles_budget:
+        raise MappingError(f"cycle budget {cycles_budget:,} is below the {total:,} cycles of the fastest mapping of "
+                           "the Conv/Gemm nodes")
+    steps = []
+    for li, (f, h) in enumerate(zip(fronts, hulls)):
+        for j in range(len(h) - 1):
+            dc, de = int(f.cycles[h[j + 1]] - f.cycles[h[j]]), float(f.energy_pj[h[j]] - f.energy_pj[h[j + 1]])
+            steps.append((-de / dc, li, j, f.nodes * dc))
+    at = [0] * len(fronts)
+    for _, li, j, dc in sorted(steps):  # per layer the rates fall along its hull, so its steps come in order
+        if total + dc > cycles_budget:
+            break
+        total += dc
+        at[li] = j + 1
+    return {f.key: int(f.rows[h[i]]) for f, h, i in zip(fronts, hulls, at)}

@@ -1,0 +1,85 @@
+"""The network-level cycles / energy front of the Conv/Gemm nodes (``sim.pareto``): its ends are the latency and
+energy objectives' totals, and a certificate excludes exactly the points no mapping reaches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sramflow.errors import MappingError, SramflowError
+from sramflow.sim.api import prepare_graph, simulate_prepared
+from sramflow.sim.pareto import LayerFront, budget_rows, certificate, hull, lagrangian, layer_fronts
+from sramflow.sim.results import total_json
+from test_mapping_counts import make_hw
+from test_sim_graph import tiny_graph
+
+
+def _setup():  # noqa: ANN202
+    hw = make_hw(accumulators=1, words=32)  # the 3x3 conv then has three Pareto rows, all on its hull
+    prep = prepare_graph(tiny_graph())
+    return hw, prep, layer_fronts(prep.shapes, hw)
+
+
+def _conv_totals(prep, hw, objective: str) -> tuple[int, float]:  # noqa: ANN001
+    t = total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)
+    return t["conv_gemm_cycles"], t["conv_gemm_energy_uj"] * 1e6
+
+
+def test_fronts_are_pareto_and_their_ends_are_the_objectives() -> None:
+    hw, prep, fronts = _setup()
+    assert fronts and sum(f.nodes for f in fronts) == sum(1 for r in simulate_prepared(prep, hw).nodes
+                                                           if r.unit == "mac")
+    for f in fronts:
+        assert np.all(np.diff(f.cycles) > 0) and np.all(np.diff(f.energy_pj) < 0)
+    cyc, en = _conv_totals(prep, hw, "latency")
+    c_inf, e_inf = lagrangian(fronts, 1e12)  # cycles priced far above energy: least cycles, then least energy
+    assert c_inf == cyc and np.isclose(e_inf, en)
+    cyc_e, en_e = _conv_totals(prep, hw, "energy")
+    c0, e0 = lagrangian(fronts, 0.0)
+    assert np.isclose(e0, en_e) and c0 <= cyc_e
+    pts = hull(fronts, np.r_[0.0, np.logspace(-3, 6, 19)])
+    assert pts[0][0] == cyc and pts[-1][0] == c0
+    assert all(b[1] <= a[1] for a, b in zip(pts, pts[1:]))  # more cycles, no more energy
+
+
+def test_budget_rows_by_hand() -> None:
+    # layer a (1 node): (10 cyc, 100 pJ), (20, 60), (30, 58), (40, 50); (30, 58) lies above the hull (the chord from
+    # (20, 60) to (40, 50) passes 55 at 30 cycles). Layer b (2 nodes): (5, 30), (8, 24).
+    a = LayerFront("a", 1, np.array([10, 20, 30, 40]), np.array([100.0, 60, 58, 50]), "a", np.array([7, 6, 5, 4]))
+    b = LayerFront("b", 2, np.array([5, 8]), np.array([30.0, 24]), "b", np.array([0, 1]))
+    # from 10 + 2 x 5 = 20 cycles the steps by energy saved per cycle: a 10 -> 20 (4 pJ/cycle, +10 cycles),
+    # b 5 -> 8 (2 pJ/cycle, +2 x 3 cycles), a 20 -> 40 (0.5 pJ/cycle, +20 cycles); a step that does not fit ends it
+    for budget, rows in ((20, (7, 0)), (29, (7, 0)), (30, (6, 0)), (35, (6, 0)), (36, (6, 1)), (55, (6, 1)),
+                         (56, (4, 1)), (10**9, (4, 1))):
+        assert budget_rows([a, b], budget) == {"a": rows[0], "b": rows[1]}, budget
+    with pytest.raises(MappingError, match="below the 20 cycles"):
+        budget_rows([a, b], 19)
+
+
+def test_certificate_excludes_only_unreachable_points() -> None:
+    hw, prep, fronts = _setup()
+    cyc, en = _conv_totals(prep, hw, "latency")
+    cyc_e, en_e = _conv_totals(prep, hw, "energy")
+    assert certificate(fronts, cyc, en) is None  # the latency objective's own point is reachable
+    assert certificate(fronts, cyc_e, en_e) is None
+    lam, gap = certificate(fronts, cyc - 1, 1e30)  # fewer cycles than the least any mapping has
+    assert lam > 0 and gap > 0
+    assert certificate(fronts, 1e30, en_e * (1 - 1e-6)) is not None  # less energy than the least
+
+
+def test_cycle_budget_trades_cycles_for_energy() -> None:
+    hw, prep, _ = _setup()
+    cyc_l, en_l = _conv_totals(prep, hw, "latency")
+    cyc_e, en_e = _conv_totals(prep, hw, "energy")
+    full = {o: total_json(list(simulate_prepared(prep, hw, o).nodes), hw.clock_mhz) for o in ("latency", "energy")}
+    other = full["energy"]["cycles"] - cyc_e  # the vector nodes, mapped for energy
+    for budget in (cyc_l + other, (cyc_l + cyc_e) // 2 + other, cyc_e + other, 10**12):
+        res = simulate_prepared(prep, hw, "energy", budget)
+        t = total_json(list(res.nodes), hw.clock_mhz)
+        assert res.cycle_budget == budget and t["cycles"] <= budget
+        assert en_e <= t["conv_gemm_energy_uj"] * 1e6 <= en_l * (1 + 1e-12)
+    assert t["conv_gemm_energy_uj"] * 1e6 == pytest.approx(en_e) and t["conv_gemm_cycles"] == cyc_e
+    with pytest.raises(MappingError, match="cycle budget"):
+        simulate_prepared(prep, hw, "energy", cyc_l + other - 1)
+    with pytest.raises(SramflowError, match="energy objective"):
+        simulate_prepared(prep, hw, "latency", 10**12)
