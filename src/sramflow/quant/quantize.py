@@ -355,7 +355,8 @@ def logistic_table(tin: QTensor, tout: QTensor) -> np.ndarray:
     """LiteRT's LUTPopulate for int8 LOGISTIC, in float32 (exp correctly rounded to float32, as glibc's expf)."""
     q = np.arange(-128, 128, dtype=np.int32)
     deq = np.float32(tin.scale) * (q - tin.zero_point).astype(np.float32)
-    e = np.exp(-deq.astype(np.float64)).astype(np.float32)
+    with np.errstate(over="ignore"):  # expf overflows to +inf for inputs below about -88 (glibc too): 1 / (1 + inf) = 0
+        e = np.exp(-deq.astype(np.float64)).astype(np.float32)
     y = np.float32(1.0) / (np.float32(1.0) + e)
     inv = np.float32(1.0) / np.float32(tout.scale)
     rescaled = round_half_away_array((y * inv).astype(np.float32))
