@@ -261,14 +261,16 @@ def test_input_register_bytes_declared_in_every_preset_with_its_source() -> None
 
 
 def test_input_register_bytes_user_file(tmp_path: Path) -> None:
+    from sramflow.mapping.conv_search import hw_params
+
     d = _base()
     d["mac_array"]["input_register_bytes"] = 8
     spec = hw_from_dict(d, "design.yaml")
-    assert spec.mac_array.input_register_bytes == 8
+    assert spec.mac_array.input_register_bytes == 8 and hw_params(spec).input_row_bytes == 8
     del d["mac_array"]["input_register_bytes"]
     d["mac_array"]["field_sources"].pop("input_register_bytes")
     spec = hw_from_dict(d, "design.yaml")  # omitted in a user file: 0, no input operand registers
-    assert spec.mac_array.input_register_bytes == 0
+    assert spec.mac_array.input_register_bytes == 0 and hw_params(spec).input_row_bytes == 0
     # the error names the file and the field
     d["mac_array"]["input_register_bytes"] = -1
     path = tmp_path / "mine.yaml"
