@@ -75,9 +75,12 @@ def _why(r, z: dict, sch) -> str:  # noqa: ANN001
         reasons.append(f"off-chip {c.offchip_bytes:,} B vs ZigZag {sum(zz.values()):,.0f} B ({worse}; ours incl. "
                        f"int32 bias; {cause})")
     if ours_sram > _zz_sram_words(z):
+        per_offset = (" and per kernel offset (no input operand registers: mac_array.input_register_bytes 0, as in "
+                      "ZigZag's array)" if sch.hw.input_row_bytes == 0 and sch.shape.kernel_h * sch.shape.kernel_w > 1
+                      else "")
         reasons.append(f"SRAM port {ours_sram:,} word accesses vs ZigZag <= {_zz_sram_words(z):,.0f} (weights and "
-                       "input window rows re-read per accumulator group, word-aligned input rows when a group reads "
-                       "single rows, exact 24/32-bit partial-sum read-modify-write)")
+                       f"input window rows re-read per accumulator group{per_offset}, word-aligned input rows when a "
+                       "group reads single rows, exact 24/32-bit partial-sum read-modify-write)")
     if c.mac_cycles > z["ideal_cc"]:
         reasons.append(f"MAC cycles {c.mac_cycles:,} vs ideal {z['ideal_cc']:,} (per-group rounding)")
     return "; ".join(reasons) or "ZigZag overlaps transfers we serialize (no room to double-buffer)"

@@ -113,6 +113,25 @@ def test_row_groups_bit_exact_with_counts(executor: str, order: tuple[str, ...])
     assert m.tally.offchip_read_bytes + m.tally.offchip_write_bytes == c.offchip_bytes
 
 
+@EXECUTORS
+def test_no_input_registers_bit_exact_with_counts(executor: str) -> None:
+    # mac_array.input_register_bytes 0 (zigzag-tiny): every kernel offset reads its window row from the SRAM
+    from sramflow.mapping.lower import lower
+
+    g = _conv_graph()
+    counts = {}
+    for regs in (0, 16):
+        hw = make_hw(accumulators=4, input_registers=regs)
+        sch = make_conv_schedule(lower(g, g.nodes[0]), hw_params(hw), {"g": 1, "k": 2, "c": 2, "h": 5, "w": 2},
+                                 ("g", "k", "c", "p"), False, 1, 2)
+        m, exact = _run_node(g, sch, executor=executor)
+        assert exact and m.sram.clobbers == 0 and m.step_mismatches == []
+        c = sch.counts
+        assert (m.tally.macs, m.tally.sram_reads_compute) == (c.macs, c.sram_reads_compute)
+        counts[regs] = c.sram_reads_compute
+    assert counts[0] > counts[16]
+
+
 def _with_buffer(sch, operand: str, base: int):  # noqa: ANN001, ANN202
     bufs = tuple(dataclasses.replace(b, base_word=base) if b.operand == operand else b for b in sch.buffers)
     return dataclasses.replace(sch, buffers=bufs)

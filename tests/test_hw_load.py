@@ -87,6 +87,10 @@ def test_zigzag_preset_matches_anchor_yaml() -> None:
     assert spec.mac_array.macs_per_cycle == arr["sizes"][0] * arr["sizes"][1]
     assert spec.mac_array.energy_pj_per_mac == arr["unit_energy"]
     assert spec.mac_array.accumulator_bits == zz["memories"]["reg_O"]["size"]
+    # no register level for the input operands (I1, I2): only the SRAM and off-chip memory hold them
+    input_regs = [n for n, mem in zz["memories"].items() if {"I1", "I2"} & set(mem["operands"])
+                  and n not in ("sram_256B", "offchip_4MB")]
+    assert input_regs == [] and spec.mac_array.input_register_bytes == 0
 
 
 def test_resolve_yaml_path(tmp_path: Path) -> None:
@@ -236,3 +240,62 @@ def test_unknown_preset_and_missing_file(tmp_path: Path) -> None:
         resolve_hw(str(tmp_path / "gone.yaml"))
     with pytest.raises(HardwareSpecError, match=r"unknown off-chip memory 'x'"):
         offchip_preset("x")
+
+
+# ---------------------------------------------------------------- mac_array.input_register_bytes
+
+
+def test_input_register_bytes_declared_in_every_preset_with_its_source() -> None:
+    from sramflow.hw.load import _preset_dir
+
+    want = {"sky130-design1": 16, "sky130-design1-claimed": 16, "ihp130-2p256x8": 16, "zigzag-tiny": 0}
+    for name in list_presets():
+        raw = load_yaml_text(_preset_dir().joinpath(f"{name}.yaml").read_text(encoding="utf-8"), name)
+        assert "input_register_bytes" in raw["mac_array"], name  # stated, not defaulted
+        mac = resolve_hw(name).mac_array
+        assert "input_register_bytes" in mac.field_sources, name  # its own reason
+        if name in want:
+            assert mac.input_register_bytes == want[name], name
+    zz = resolve_hw("zigzag-tiny").mac_array.source_of("input_register_bytes")
+    assert zz.kind == "assumed" and "tiny_sram_accel.yaml" in zz.ref
+
+
+def test_input_register_bytes_user_file(tmp_path: Path) -> None:
+    from sramflow.mapping.conv_search import hw_params
+
+    d = _base()
+    d["mac_array"]["input_register_bytes"] = 8
+    spec = hw_from_dict(d, "design.yaml")
+    assert spec.mac_array.input_register_bytes == 8 and hw_params(spec).input_row_bytes == 8
+    del d["mac_array"]["input_register_bytes"]
+    d["mac_array"]["field_sources"].pop("input_register_bytes")
+    spec = hw_from_dict(d, "design.yaml")  # omitted in a user file: 0, no input operand registers
+    assert spec.mac_array.input_register_bytes == 0 and hw_params(spec).input_row_bytes == 0
+    # the error names the file and the field
+    d["mac_array"]["input_register_bytes"] = -1
+    path = tmp_path / "mine.yaml"
+    path.write_text(dump_yaml(d), encoding="utf-8")
+    with pytest.raises(HardwareSpecError, match=r"^mine\.yaml: mac_array\.input_register_bytes: must not be negative"):
+        resolve_hw(str(path))
+
+
+def test_input_register_bytes_bad_values() -> None:
+    _bad(lambda d: d["mac_array"].update(input_register_bytes=-16),
+         r"^design\.yaml: mac_array\.input_register_bytes: must not be negative, got -16$")
+    _bad(lambda d: d["mac_array"].update(input_register_bytes=1.5),
+         r"design\.yaml: mac_array\.input_register_bytes: must be a int >= 0, got 1\.5")
+    _bad(lambda d: d["mac_array"].update(input_register_bytes="16"), r"mac_array\.input_register_bytes: must be a int")
+    _bad(lambda d: d["mac_array"].update(input_register_bytes=True), r"mac_array\.input_register_bytes: must be a int")
+    _bad(lambda d: d["mac_array"].update(input_registers=16), r"design\.yaml: mac_array\.input_registers: unknown key")
+    _bad(lambda d: d["mac_array"].update(input_register_bits=d["mac_array"].pop("input_register_bytes")),
+         r"mac_array\.input_register_bits: wrong unit: expected input_register_bytes")
+
+
+def test_shipped_preset_must_state_input_register_bytes() -> None:
+    from sramflow.hw.load import check_preset_fields
+
+    d = _base()
+    check_preset_fields(d, "preset x")
+    del d["mac_array"]["input_register_bytes"]
+    with pytest.raises(HardwareSpecError, match=r"^preset x: mac_array\.input_register_bytes: missing"):
+        check_preset_fields(d, "preset x")

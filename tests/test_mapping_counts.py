@@ -17,11 +17,13 @@ from sramflow.sim.api import price
 SRC = Source("assumed", "test")
 
 
-def make_hw(accumulators: int = 16, words: int = 128, ports: str = "1rw", double: bool = False) -> HardwareSpec:
+def make_hw(accumulators: int = 16, words: int = 128, ports: str = "1rw", double: bool = False,
+            input_registers: int = 16) -> HardwareSpec:
+    """16 input operand registers (one int8 per multiplier, like the sky130 presets) unless told otherwise."""
     sram = SramMacro("t", 16, words, ports, 1, 1.0, 1.0, 0.0, 0.0, 1.0, 10.0, 1.0, 1.8, SRC, double_buffering=double)
     off = OffchipMemory("o", "abstract", 2.0, 0, 10.0, 10.0, 0.0, SRC)
-    return HardwareSpec("t", "test", 100.0, (sram,), off, MacArray(16, 1.0, 32, accumulators, 0.0, SRC),
-                        VectorUnit(1, 1.0, 256, 1.0, SRC))
+    mac = MacArray(16, 1.0, 32, accumulators, 0.0, SRC, input_register_bytes=input_registers)
+    return HardwareSpec("t", "test", 100.0, (sram,), off, mac, VectorUnit(1, 1.0, 256, 1.0, SRC))
 
 
 def pw(k: int = 2, c: int = 4, h: int = 2, w: int = 2) -> ConvShape:
@@ -79,6 +81,32 @@ def test_depthwise_3x3() -> None:
     assert s0.counts.sram_reads_compute == 9 + 9 * 2 * 4 * 3 + 4
     assert summed_counts(s0.steps())["sram_reads_compute"] == s0.counts.sram_reads_compute
     assert (c.sram_writes_compute, c.sram_reads_dma, c.offchip_output_bytes) == (16, 16, 32)
+
+
+def test_input_register_bytes_0_vs_16_on_a_3x3_conv() -> None:
+    # 2 -> 2 channels, 5x5 input, 3x3 kernel, no padding: 3x3 output; the whole layer is one tile and one
+    # accumulator group (9 pixels x 2 channels = 18 <= 32 accumulators), so weights, bias and window are read once
+    # per group and there is a single reduction step (no partial sums)
+    conv = ConvShape("c3", 1, 2, 2, 5, 5, 3, 3, 3, 3, 1, 1, 0, 0)
+    sizes = {"k": 2, "c": 2, "h": 3, "w": 3}
+    weights_words = 2 * 2 * 9 // 2  # 36 int8 weights in 2-byte words
+    bias_words = 2 * 4 // 2  # two int32 biases
+    row_words = -(-5 // 2)  # a 5-byte window row starts on a word: 3 words
+    reads = {}
+    for regs in (0, 16):
+        hw = make_hw(accumulators=32, input_registers=regs)
+        assert hw_params(hw).input_row_bytes == regs
+        s = sched(conv, hw, sizes)
+        assert s.counts.sram_reads_compute == summed_counts(s.steps())["sram_reads_compute"]
+        reads[regs] = s.counts.sram_reads_compute
+        assert (s.counts.macs, s.counts.mac_cycles) == (2 * 9 * 2 * 9, -(-324 // 16))  # registers change no MACs
+    # 16 registers hold a 5-byte row: per channel, output row and kernel row, one window row read, all 3 kernel
+    # columns take their inputs from it; with none, each of the 9 kernel offsets reads its window row again
+    with_regs = 2 * 3 * 3 * row_words  # 54
+    without = 2 * 3 * 9 * row_words  # 162
+    assert reads[16] == weights_words + bias_words + with_regs == 76
+    assert reads[0] == weights_words + bias_words + without == 184
+    assert reads[0] - reads[16] == 2 * 3 * 3 * (3 - 1) * row_words == 108  # the 2 extra kernel columns
 
 
 def test_packed_input_window_on_odd_widths() -> None:

@@ -188,3 +188,18 @@ def test_tables_on_disk_equal_built_tables_and_are_shared(tmp_path) -> None:  # 
     blocked.write_text("")
     d = TilingCache(disk=TableDisk(blocked / "tables"))
     assert d.get(SHAPES[0], hwp).rows == a.get(SHAPES[0], hwp).rows and d.misses == 1
+
+
+def test_disk_and_memory_tables_keyed_by_input_registers(tmp_path) -> None:  # noqa: ANN001
+    """Two hardware descriptions that differ only in ``mac_array.input_register_bytes`` never share a table."""
+    from sramflow.mapping.conv import ConvShape
+    from sramflow.mapping.conv_search import TableDisk, hw_params
+
+    conv = ConvShape("c3", 1, 2, 2, 5, 5, 3, 3, 3, 3, 1, 1, 0, 0)
+    p0, p16 = (hw_params(make_hw(input_registers=r), conv) for r in (0, 16))
+    disk = TableDisk(tmp_path)
+    assert disk.path(conv, p0, (0,)) != disk.path(conv, p16, (0,))
+    cache = TilingCache(disk=disk)
+    t0, t16 = cache.get(conv, p0), cache.get(conv, p16)
+    assert cache.misses == 2 and len(list(tmp_path.glob("*.tables"))) == 2
+    assert t0.counts["sram_reads_compute"].min() > t16.counts["sram_reads_compute"].min()

@@ -41,6 +41,8 @@ def test_scaling_rules_and_recorded_assumptions() -> None:
     assert m.area_um2 > base.main_sram.area_um2 * 4 ** 0.5
     assert m.source_of("read_energy_pj").kind == "scaled"
     assert ph.hw.mac_array.accumulators == 64
+    assert ph.hw.mac_array.input_register_bytes == 64  # one input register byte per lane, as the base's 16 / 16
+    assert point_hw(resolve_hw("zigzag-tiny"), {"macs_per_cycle": 64}).hw.mac_array.input_register_bytes == 0
     assert any("scaled" in a for a in ph.assumptions) and any("1rw1r" in a for a in ph.assumptions)
 
 

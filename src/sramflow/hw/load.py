@@ -50,7 +50,11 @@ _OFFCHIP_FIELDS = {
 _MAC_FIELDS = {
     "macs_per_cycle": POS_INT, "energy_pj_per_mac": NONNEG_FLOAT, "accumulator_bits": POS_INT,
     "accumulators": POS_INT, "leakage_uw": NONNEG_FLOAT, "source": SOURCE, "field_sources": FIELD_SOURCES,
+    "input_register_bytes": NONNEG_INT,
 }
+# Fields a user YAML may omit (their dataclass default is the conservative choice) but every shipped preset must
+# state, with its reason in the component's source or field_sources: hardware assumptions stay visible.
+_PRESET_REQUIRED = {"mac_array": ("input_register_bytes",)}
 _VECTOR_FIELDS = {
     "lanes": POS_INT, "energy_pj_per_op": NONNEG_FLOAT, "lut_entries": POS_INT, "energy_pj_per_lut": NONNEG_FLOAT,
     "source": SOURCE, "field_sources": FIELD_SOURCES,
@@ -260,7 +264,24 @@ def list_presets() -> list[str]:
 @cache
 def _load_preset(name: str) -> HardwareSpec:
     text = _preset_dir().joinpath(f"{name}.yaml").read_text(encoding="utf-8")
-    return hw_from_dict(load_yaml_text(text, f"preset {name}"), f"preset {name}")
+    origin = f"preset {name}"
+    data = load_yaml_text(text, origin)
+    check_preset_fields(data, origin)
+    return hw_from_dict(data, origin)
+
+
+def check_preset_fields(d: Any, origin: str) -> None:
+    """A shipped preset states every field in ``_PRESET_REQUIRED`` (a user YAML may omit them)."""
+    if not isinstance(d, Mapping):
+        return  # hw_from_dict names the problem
+    for section, names in _PRESET_REQUIRED.items():
+        part = d.get(section)
+        if not isinstance(part, Mapping):
+            continue
+        for name in names:
+            if name not in part:
+                raise _err(origin, f"{section}.{name}", "missing (a shipped preset must state it and its source; "
+                           "a user file may omit it, meaning 0)")
 
 
 @cache

@@ -81,7 +81,7 @@ def sram_design_report(spec: HardwareSpec) -> dict[str, Any]:
             "write_energy_pj_per_byte", "standby_power_uw")),
             "bandwidth_mb_per_s": off.bandwidth_bytes_per_cycle * spec.clock_mhz},
         "mac_array": _component(mac, ("macs_per_cycle", "energy_pj_per_mac", "accumulator_bits", "accumulators",
-                                      "leakage_uw")),
+                                      "leakage_uw", "input_register_bytes")),
         "vector_unit": _component(vec, ("lanes", "energy_pj_per_op", "lut_entries", "energy_pj_per_lut")),
         "register_file": None if spec.register_file is None else {
             "bytes_per_lane": spec.register_file.bytes_per_lane,
@@ -123,6 +123,8 @@ def sram_info_text(spec: HardwareSpec, full_refs: bool = False) -> str:
     mac, vec = rep["mac_array"], rep["vector_unit"]
     out.append(f"MAC array: {mac['macs_per_cycle']['value']} MACs/cycle, {mac['energy_pj_per_mac']['value']:g} pJ/MAC "
                f"{_short(mac['energy_pj_per_mac']['source'], width)}")
+    out.append(f"  input registers: {mac['input_register_bytes']['value']} B (one input window row reused across "
+               f"kernel columns) {_short(mac['input_register_bytes']['source'], width)}")
     out.append(f"vector unit: {vec['lanes']['value']} lane(s), {vec['energy_pj_per_op']['value']:g} pJ/op, "
                f"{vec['lut_entries']['value']}-entry LUT {_short(vec['energy_pj_per_op']['source'], width)}")
     claims = rep["writeup_claims"]

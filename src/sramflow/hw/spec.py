@@ -107,10 +107,17 @@ class MacArray:
     leakage_uw: float
     source: Source
     field_sources: Mapping[str, Source] = field(default_factory=dict)
+    # Bytes of int8 input operand registers in the array that hold one input window row, so every kernel column
+    # takes its inputs from them (a row up to this many bytes is read from the SRAM once per kernel row instead of
+    # once per kernel offset). 0: every input operand comes from the SRAM word latch each time. Their energy is
+    # part of energy_pj_per_mac. Omitted in a user YAML: 0 (the conservative choice); shipped presets declare it.
+    input_register_bytes: int = 0
 
     def __post_init__(self) -> None:
         if self.macs_per_cycle <= 0 or self.accumulators <= 0:
             raise HardwareSpecError("mac_array: macs_per_cycle and accumulators must be positive")
+        if self.input_register_bytes < 0:
+            raise HardwareSpecError(f"mac_array: input_register_bytes must be >= 0, got {self.input_register_bytes}")
 
     def source_of(self, field_name: str) -> Source:
         return self.field_sources.get(field_name, self.source)

@@ -21,8 +21,8 @@ simulator must reproduce them exactly):
   latched while its bytes are used), the input window rows of its output rows once per kernel offset (rows the
   offset needs, whole row words) unless the kernel is 1x1 or the group's per-channel window fits the register
   file, then once; when a window row
-  (``window_cols`` bytes) fits the MAC array's input operand registers (``HwParams.input_row_bytes``, an
-  assumed property of the array model: one int8 register per multiplier) once per kernel row instead of once
+  (``window_cols`` bytes) fits the MAC array's input operand registers (``HwParams.input_row_bytes``, the
+  hardware's declared ``mac_array.input_register_bytes``; 0 = none) once per kernel row instead of once
   per kernel offset (for each kernel row ky and output row, the window row it needs, whole row words; every
   kernel column takes its inputs from the registers); its bias at the first reduction step of the output tile,
   its spilled or kept partial sums at every later one. Results: each group writes ceil(n * bytes / word_bytes)

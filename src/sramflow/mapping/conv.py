@@ -177,9 +177,9 @@ class HwParams:
     capacity_words: int
     double_buffering: bool
     burst_bytes: int = 0  # off-chip bytes per transaction (0: one transaction per DMA transfer)
-    # MAC-array model property (assumed, see conv_search.hw_params): one int8 operand register per multiplier,
-    # so the array can hold one input window row of up to this many bytes and apply every kernel column to it
-    # (a row is read from the SRAM once per kernel row instead of once per kernel offset); 0: no such registers
+    # the hardware's mac_array.input_register_bytes (see conv_search.hw_params): the array can hold one input
+    # window row of up to this many bytes and apply every kernel column to it (a row is read from the SRAM once
+    # per kernel row instead of once per kernel offset); 0: no such registers
     input_row_bytes: int = 0
 
 

@@ -47,10 +47,11 @@ from sramflow.sim.cost import TOTALS
 def hw_params(hw: HardwareSpec, shape: ConvShape | None = None) -> HwParams:
     """The counting parameters; pooling (``shape.pool_op``) runs on the vector unit: one output per lane.
 
-    MAC-array model assumption (``input_row_bytes``): every multiplier has an int8 input operand register
-    (a 4x4 array: 16), loaded from the SRAM word latch; together they hold one window row of up to
-    ``macs_per_cycle`` bytes, from which the array takes each kernel column's inputs (a shift / diagonal
-    broadcast, no extra storage). Their energy is part of ``energy_pj_per_mac``. The vector unit has none."""
+    ``input_row_bytes`` is the hardware's declared ``mac_array.input_register_bytes`` (each preset names its
+    source): input operand registers, loaded from the SRAM word latch, that hold one window row of up to that
+    many bytes, from which the array takes each kernel column's inputs (a shift / diagonal broadcast, no extra
+    storage); their energy is part of ``energy_pj_per_mac``. 0: every input comes from the SRAM each time. The
+    vector unit has none."""
     rf = hw.register_file
     pool = shape is not None and bool(shape.pool_op)
     lanes = hw.vector_unit.lanes
@@ -62,7 +63,7 @@ def hw_params(hw: HardwareSpec, shape: ConvShape | None = None) -> HwParams:
         capacity_words=hw.main_sram.total_words,
         double_buffering=hw.main_sram.double_buffering,
         burst_bytes=hw.offchip.burst_bytes,
-        input_row_bytes=0 if pool else hw.mac_array.macs_per_cycle,
+        input_row_bytes=0 if pool else hw.mac_array.input_register_bytes,
     )
 
 

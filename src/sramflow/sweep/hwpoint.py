@@ -106,9 +106,10 @@ def _mac_array(base: MacArray, macs: int) -> tuple[MacArray, list[str]]:
         return base, []
     per_lane = base.accumulators / base.macs_per_cycle
     new = dataclasses.replace(base, macs_per_cycle=macs, accumulators=max(1, round(macs * per_lane)),
-                              leakage_uw=base.leakage_uw * macs / base.macs_per_cycle)
-    return new, [f"mac_array {macs} lanes: accumulators and leakage scaled with lanes, energy per MAC unchanged "
-                 "(assumed)"]
+                              leakage_uw=base.leakage_uw * macs / base.macs_per_cycle,
+                              input_register_bytes=base.input_register_bytes * macs // base.macs_per_cycle)
+    return new, [f"mac_array {macs} lanes: accumulators, input registers and leakage scaled with lanes, energy per "
+                 "MAC unchanged (assumed)"]
 
 
 def point_hw(base: HardwareSpec, params: Mapping[str, Any]) -> PointHw:

@@ -129,7 +129,8 @@ def _tiling_group(t: PointTask) -> tuple:
     their tables (one build serves every burst size of the group, ``conv_search.tiling_tables``; a smaller SRAM
     filters the largest one's)."""
     m, mac = t.hw.main_sram, t.hw.mac_array
-    return (m.word_bits, mac.macs_per_cycle, mac.accumulators, str(t.weight_bits), m.double_buffering)
+    return (m.word_bits, mac.macs_per_cycle, mac.accumulators, mac.input_register_bytes, str(t.weight_bits),
+            m.double_buffering)
 
 
 def _reuse_order(t: PointTask) -> tuple:
