@@ -120,3 +120,11 @@ def test_float_forward_switch_and_float_weight_runs(tmp_path: Path) -> None:
     assert rc == 0
     doc = json.loads((out / "efficientnet_b0_ham10000.metrics.json").read_text())
     assert doc["qat"]["config"]["float_weight"] == 0.5 and np.isfinite(doc["qat"]["train_s"])
+    # a second QAT stage from the first one's checkpoint keeps the first stage's record
+    out2 = tmp_path / "w2"
+    rc = main(["--data", str(tmp_path / "d"), "--qat-from", str(out / "efficientnet_b0_ham10000.safetensors"),
+               "--qat-epochs", "0.2", "--resolution", "32", "--batch-size", "8", "--qat-float-weight", "0.25",
+               "--threads", "1", "--out", str(out2), "--split-file", str(out / "split.json")])
+    assert rc == 0
+    doc2 = json.loads((out2 / "efficientnet_b0_ham10000.metrics.json").read_text())
+    assert [q["config"]["float_weight"] for q in doc2["qat_earlier"]] == [0.5] and doc2["qat"]["config"]["float_weight"] == 0.25

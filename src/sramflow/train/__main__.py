@@ -1,4 +1,4 @@
-"""``python -m sramflow.train --data ../shared/data/ham10000 --model efficientnet_b0 --resolution 128 --epochs 8 --out weights/``"""
+"""``python -m sramflow.train --data ../shared/data/ham10000 --model efficientnet_b0 --resolution 224 --epochs 14 --device auto --workers 4 --out build/train-base/``"""
 
 from __future__ import annotations
 

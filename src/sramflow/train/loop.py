@@ -503,6 +503,8 @@ def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[in
     src = Path(cfg.qat_from).with_name(f"{cfg.model}_ham10000.metrics.json")
     src = src if src.is_file() else path
     doc = json.loads(src.read_text()) if src.is_file() else {}
+    if "qat" in doc:  # QAT from a QAT checkpoint: the earlier stages stay, in order
+        doc.setdefault("qat_earlier", []).append(doc.pop("qat"))
     doc["qat"] = result
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1) + "\n")
