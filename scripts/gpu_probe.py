@@ -18,7 +18,7 @@ from torch import nn
 
 from sramflow.models.efficientnet import build_model
 from sramflow.train.loop import resolve_device
-from sramflow.train.qat import float_forward, insert_fake_quant
+from sramflow.train.qat import float_forward, init_ranges, insert_fake_quant
 
 
 def _time_steps(step, n: int, device: torch.device) -> float:  # noqa: ANN001 - a zero-argument callable
@@ -60,11 +60,7 @@ def main() -> None:
     base_s = _time_steps(base_step, a.steps, device)
     model.eval()
     state = insert_fake_quant(model)
-    state.mode = "init"
-    with torch.no_grad():
-        model(x)
-    state.finish_init()
-    state.mode = "train"
+    init_ranges(model, state, [x])
 
     def qat_step() -> None:
         opt.zero_grad(set_to_none=True)

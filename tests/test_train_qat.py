@@ -15,7 +15,7 @@ from sramflow.models.checkpoint import load_checkpoint
 from sramflow.models.efficientnet import build_model
 from sramflow.train.__main__ import main
 from sramflow.train.loop import TrainConfig, checkpoint_metadata, save_safetensors
-from sramflow.train.qat import (fake_quant_range, fake_quant_sigmoid, fake_quant_weight, insert_fake_quant,
+from sramflow.train.qat import (fake_quant_range, fake_quant_sigmoid, fake_quant_weight, init_ranges, insert_fake_quant,
                                 remove_fake_quant)
 
 
@@ -43,11 +43,7 @@ def test_insert_and_remove_keep_state_dict() -> None:
         ref = m(x)
     st = insert_fake_quant(m)
     assert list(m.state_dict()) == keys and len(st.observers) > 100
-    st.mode = "init"
-    with torch.no_grad():
-        m(x)
-    st.finish_init()
-    st.mode = "frozen"
+    init_ranges(m, st, [x], then="frozen")
     with torch.no_grad():
         fq = m(x)
     assert not torch.equal(fq, ref) and torch.isfinite(fq).all()
@@ -99,11 +95,7 @@ def test_float_forward_switch_and_float_weight_runs(tmp_path: Path) -> None:
     with torch.no_grad():
         ref = m(x)
     st = insert_fake_quant(m)
-    st.mode = "init"
-    with torch.no_grad():
-        m(x)
-    st.finish_init()
-    st.mode = "train"
+    init_ranges(m, st, [x])
     ranges = {k: (o.lo, o.hi) for k, o in st.observers.items()}
     with float_forward(st), torch.no_grad():
         assert torch.equal(m(x), ref)  # plain float forward on the same weights

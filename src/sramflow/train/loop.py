@@ -423,7 +423,7 @@ def train_qat(cfg: QATConfig) -> dict:
 def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[int], val,  # noqa: ANN001 - dataset.Batch
                init_tasks: list, tasks: list, t_start: float) -> dict:
     from sramflow.models.checkpoint import load_checkpoint
-    from sramflow.train.qat import float_forward, insert_fake_quant, remove_fake_quant
+    from sramflow.train.qat import float_forward, init_ranges, insert_fake_quant, remove_fake_quant
 
     out = Path(cfg.out)
     ckpt = out / f"{cfg.model}_ham10000.safetensors"
@@ -441,12 +441,7 @@ def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[in
 
     # model.eval() throughout: BN uses (and never updates) its running statistics, so folding is exact
     state = insert_fake_quant(model, cfg.momentum, cfg.seed)
-    state.mode = "init"
-    with torch.no_grad():
-        for xb in aug.batches(init_tasks):
-            model(to_device(xb, device))
-    state.finish_init()
-    state.mode = "train"
+    init_ranges(model, state, (to_device(xb, device) for xb in aug.batches(init_tasks)))
     _log(f"fake quant on {len(state.observers)} activation tensors; ranges from {cfg.init_batches} batches; "
          f"device {device}, {cfg.workers} augmentation workers")
 

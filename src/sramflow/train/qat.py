@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -207,6 +207,16 @@ def insert_fake_quant(model: EfficientNet, momentum: float = 0.95, seed: int = 0
         return o_fc(F.linear(h, fake_quant_weight(lin.weight), lin.bias))
     _patch(state, model, f_net)
     return state
+
+
+def init_ranges(model: nn.Module, state: QATState, inputs: Iterable[torch.Tensor], then: str = "train") -> None:
+    """Start every observer's range as the mean over ``inputs`` of the float statistics, then switch to ``then``."""
+    state.mode = "init"
+    with torch.no_grad():
+        for x in inputs:
+            model(x)
+    state.finish_init()
+    state.mode = then
 
 
 def remove_fake_quant(state: QATState) -> None:
