@@ -19,6 +19,7 @@ CHECKPOINT = "weights/efficientnet_b0_ham10000.safetensors"
 
 def _litert_ref_ms(q, x, repeats: int = 2) -> float:  # noqa: ANN001 - QuantizedGraph, float NCHW batch
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from bench_reference import best_ms  # benchmarks/ is on sys.path when this file runs as a script
 
     from sramflow.quant.api import quantize_input
     from sramflow.tflite.export import tflite_bytes, to_nhwc
@@ -27,12 +28,7 @@ def _litert_ref_ms(q, x, repeats: int = 2) -> float:  # noqa: ANN001 - Quantized
                       num_threads=1)
     ref.allocate_tensors()
     ref.set_tensor(ref.get_input_details()[0]["index"], to_nhwc(quantize_input(q, x[:1])))
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        ref.invoke()
-        best = min(best, time.perf_counter() - t)
-    return best * 1000.0
+    return best_ms(ref.invoke, repeats)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 
-def _best_ms(fn, repeats: int) -> float:  # noqa: ANN001
+def best_ms(fn, repeats: int) -> float:  # noqa: ANN001
     fn()  # warm-up
     best = float("inf")
     for _ in range(repeats):
@@ -64,7 +64,7 @@ def main() -> None:
     fns = {"ours": lambda: run_int8(q, xq, keep_all=False), "ref": ref.invoke, "xnn": xnn.invoke}
     for _ in range(a.repeats):  # interleaved, so load changes hit all three alike
         for k, fn in fns.items():
-            times[k] = min(times[k], _best_ms(fn, 1))
+            times[k] = min(times[k], best_ms(fn, 1))
     ours, oracle, xnnpack = times["ours"], times["ref"], times["xnn"]
     imgs = np.random.default_rng(1).standard_normal((a.images, 3, a.resolution, a.resolution)).astype(np.float32)
     predict_int8(q, imgs[:a.batch], a.batch)  # warm-up (weight matrices, tables)
