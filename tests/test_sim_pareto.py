@@ -79,7 +79,7 @@ def test_cycle_budget_trades_cycles_for_energy() -> None:
         assert res.cycle_budget == budget and t["cycles"] <= budget
         assert en_e <= t["conv_gemm_energy_uj"] * 1e6 <= en_l * (1 + 1e-12)
     assert t["conv_gemm_energy_uj"] * 1e6 == pytest.approx(en_e) and t["conv_gemm_cycles"] == cyc_e
-    with pytest.raises(MappingError, match=f"below the least feasible {cyc_l + other:,} cycles"):
+    with pytest.raises(MappingError, match=f"below the {cyc_l + other:,} cycles of the least feasible mapping"):
         simulate_prepared(prep, hw, "energy", cyc_l + other - 1)
     with pytest.raises(SramflowError, match="energy objective"):
         simulate_prepared(prep, hw, "latency", 10**12)

@@ -110,17 +110,21 @@ def _lower_hull(c: np.ndarray, e: np.ndarray) -> list[int]:
     return h
 
 
-def budget_rows(fronts: list[LayerFront], cycles_budget: int) -> dict[ConvShape, int]:
+def budget_rows(fronts: list[LayerFront], cycles_budget: int, other_cycles: int = 0) -> dict[ConvShape, int]:
     """Per distinct shape (``LayerFront.key``), the table row of the least-energy point of the network's lower
-    convex hull whose Conv/Gemm cycles are at most ``cycles_budget``: every layer starts at its fewest cycles and
-    takes, in order of energy saved per extra cycle, the steps along its own hull while the total fits (the
-    greedy of the Lagrangian relaxation; exact on the hull, so within one layer's step of the least energy of
-    any choice within the budget). ``MappingError`` when the fewest cycles exceed the budget."""
+    convex hull whose Conv/Gemm cycles are at most ``cycles_budget`` - ``other_cycles`` (the cycles of the nodes
+    off the MAC array): every layer starts at its fewest cycles and takes, in order of energy saved per extra
+    cycle, the steps along its own hull while the total fits (the greedy of the Lagrangian relaxation; exact on
+    the hull, so within one layer's step of the least energy of any choice within the budget). ``MappingError``
+    naming the least feasible budget when the fewest cycles exceed it."""
     hulls = [_lower_hull(f.cycles, f.energy_pj) for f in fronts]
-    total = sum(f.nodes * int(f.cycles[0]) for f in fronts)
-    if total > cycles_budget:
-        raise MappingError(f"cycle budget {cycles_budget:,} is below the {total:,} cycles of the fastest mapping of "
-                           "the Conv/Gemm nodes")
+    fastest = sum(f.nodes * int(f.cycles[0]) for f in fronts)
+    if other_cycles + fastest > cycles_budget:
+        raise MappingError(f"--cycle-budget {cycles_budget:,} is below the {other_cycles + fastest:,} cycles of the "
+                           f"least feasible mapping ({fastest:,} for the Conv/Gemm nodes at their fastest mappings + "
+                           f"{other_cycles:,} for the other nodes mapped for energy): raise the budget or use "
+                           "--objective latency")
+    total = other_cycles + fastest
     steps = []
     for li, (f, h) in enumerate(zip(fronts, hulls)):
         for j in range(len(h) - 1):
