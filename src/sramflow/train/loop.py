@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sramflow.data.dataset import Skipped, ham_items, load_arrays
+from sramflow.data.dataset import Batch, Skipped, ham_items, load_arrays
 from sramflow.data.ham10000 import LABELS, Sample, load_ham10000, load_or_make_split, select
 from sramflow.data.preprocess import decode_image, normalize_torch, resize_rgb
 from sramflow.errors import DataError
@@ -173,6 +173,13 @@ def to_device(xb: np.ndarray, device: torch.device) -> torch.Tensor:
     return normalize_torch(torch.from_numpy(xb).to(device, non_blocking=True))
 
 
+def device_batches(aug: Augmenter, tasks: list[tuple[np.ndarray, np.ndarray]], labels: torch.Tensor,
+                   device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(images, labels) of each task, on ``device``."""
+    for (idx, _), xb in zip(tasks, aug.batches(tasks)):
+        yield to_device(xb, device), labels[torch.from_numpy(idx)].to(device, non_blocking=True)
+
+
 def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
     def f(step: int) -> float:
         if step < warmup:
@@ -243,7 +250,7 @@ class _TrainData:
 
     images: list
     labels: list[int]
-    val: object  # dataset.Batch
+    val: Batch
     test_samples: list[Sample]
     skipped: dict[str, str]
     missing: int
@@ -300,15 +307,14 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
         t0 = time.time()
         tasks = draw_tasks(np_rng, weights, steps_per_epoch, cfg.batch_size)
         running, seen = torch.zeros((), device=device), 0
-        for step, ((idx, _), xb) in enumerate(zip(tasks, aug.batches(tasks))):
-            yb = labels_t[torch.from_numpy(idx)].to(device, non_blocking=True)
-            loss = loss_fn(model(to_device(xb, device)), yb)
+        for step, (xb, yb) in enumerate(device_batches(aug, tasks, labels_t, device)):
+            loss = loss_fn(model(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            running += loss.detach() * len(idx)
-            seen += len(idx)
+            running += loss.detach() * len(yb)
+            seen += len(yb)
             if (step + 1) % 50 == 0:
                 _log(f"epoch {epoch} step {step + 1}/{steps_per_epoch} loss {float(running) / seen:.4f} "
                      f"({seen / (time.time() - t0):.1f} img/s)")
@@ -420,7 +426,7 @@ def train_qat(cfg: QATConfig) -> dict:
         return _qat_steps(cfg, model, aug, labels, val, init_tasks, tasks, t_start)
 
 
-def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[int], val,  # noqa: ANN001 - dataset.Batch
+def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[int], val: Batch,
                init_tasks: list, tasks: list, t_start: float) -> dict:
     from sramflow.models.checkpoint import load_checkpoint
     from sramflow.train.qat import float_forward, init_ranges, insert_fake_quant, remove_fake_quant
@@ -450,9 +456,7 @@ def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[in
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, 0))
     ce = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     t0, running = time.time(), torch.zeros((), device=device)
-    for step, ((idx, _), xa) in enumerate(zip(tasks, aug.batches(tasks))):
-        xb = to_device(xa, device)
-        yb = labels_t[torch.from_numpy(idx)].to(device, non_blocking=True)
+    for step, (xb, yb) in enumerate(device_batches(aug, tasks, labels_t, device)):
         t_logp = None
         if teacher is not None:
             with torch.no_grad():
