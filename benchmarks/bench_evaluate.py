@@ -43,8 +43,8 @@ def main() -> None:
 
     import numpy as np
 
-    from sramflow.data.dataset import Skipped, iter_batches
-    from sramflow.eval.evaluate import EvalConfig, calibration_items, checkpoint_header, evaluate
+    from sramflow.data.dataset import Skipped
+    from sramflow.eval.evaluate import EvalConfig, calibrate_int8, checkpoint_header, evaluate
     from sramflow.frontend.source import ModelSource, load_graph
     from sramflow.quant.api import quantize_graph
 
@@ -52,9 +52,8 @@ def main() -> None:
     src = ModelSource(checkpoint=CHECKPOINT, resolution=resolution)
     cfg = EvalConfig(data=a.data, split="test", limit=a.images, progress=False)
     t0 = time.perf_counter()
-    g = load_graph(src).graph  # as evaluate() calibrates: the training images of the split file
-    calib = np.concatenate([b.x for b in iter_batches(calibration_items(cfg), resolution, cfg.batch_size, Skipped())])
-    qgraph = quantize_graph(g, calib, cfg.calib_method)
+    g = load_graph(src).graph
+    qgraph = calibrate_int8(g, cfg, resolution, Skipped())
     t_cal = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
     res = evaluate(src, cfg, qgraph)

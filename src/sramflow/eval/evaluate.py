@@ -115,6 +115,16 @@ def calibration_items(cfg: EvalConfig) -> list[Item]:
     return ham_items(training_calibration_samples(root, sf, cfg.calib_images, cfg.seed))
 
 
+def calibrate_int8(graph: Any, cfg: EvalConfig, resolution: int, skipped: Skipped) -> Any:
+    """The INT8 model as evaluate() runs it: ``cfg.calib_images`` training images, ``cfg.calib_method`` ranges."""
+    from sramflow.quant.api import quantize_graph
+
+    calib = [b.x for b in iter_batches(calibration_items(cfg), resolution, cfg.batch_size, skipped)]
+    if not calib:
+        raise DataError("none of the calibration images decoded")
+    return quantize_graph(graph, np.concatenate(calib), cfg.calib_method)
+
+
 def _float_predictor(src: ModelSource, graph: Any) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
     """Float logits: the torch model for built-in/checkpoint models, the float reference for ONNX."""
     import torch
@@ -166,12 +176,7 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
     if not cfg.int8:
         qgraph = None
     elif qgraph is None:
-        from sramflow.quant.api import quantize_graph
-
-        calib = [b.x for b in iter_batches(calibration_items(cfg), resolution, cfg.batch_size, skipped_calib)]
-        if not calib:
-            raise DataError("none of the calibration images decoded")
-        qgraph = quantize_graph(loaded.graph, np.concatenate(calib), cfg.calib_method)
+        qgraph = calibrate_int8(loaded.graph, cfg, resolution, skipped_calib)
 
     skipped = Skipped()
     y_true, p_float, p_int8 = [], [], []
