@@ -120,3 +120,46 @@ def test_float_forward_switch_and_float_weight_runs(tmp_path: Path) -> None:
     assert rc == 0
     doc2 = json.loads((out2 / "efficientnet_b0_ham10000.metrics.json").read_text())
     assert [q["config"]["float_weight"] for q in doc2["qat_earlier"]] == [0.5] and doc2["qat"]["config"]["float_weight"] == 0.25
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 39, 512, 12345])
+def test_percentiles_equal_torch_quantile(n: int) -> None:
+    from sramflow.train.qat import _percentiles
+
+    x = torch.randn(n, generator=torch.Generator().manual_seed(n)) * 3
+    qs = (1e-4, 0.9999, 0.5, 0.0, 1.0)
+    assert [float(t) for t in _percentiles(x, qs)] == torch.quantile(x, torch.tensor(qs)).tolist()
+
+
+def test_observer_range_is_a_device_tensor_with_the_ema() -> None:
+    """Two training batches: the range is m * r1 + (1 - m) * r2 of the clamped percentiles, kept as a tensor."""
+    from sramflow.train.qat import QATState, _percentiles
+
+    st = QATState(momentum=0.75, seed=3)
+    obs = st.obs("t")
+    x1, x2 = torch.randn(2, 8, 4, 4) + 2.0, torch.randn(2, 8, 4, 4) * 5  # 256 values: below the sample size, all used
+    r1 = [float(t) for t in _percentiles(x1.reshape(-1), (1e-4, 0.9999))]
+    r2 = [float(t) for t in _percentiles(x2.reshape(-1), (1e-4, 0.9999))]
+    r1, r2 = ([min(r[0], 0.0), max(r[1], 0.0)] for r in (r1, r2))
+    obs(x1)
+    y = obs(x2)
+    assert isinstance(obs.range, torch.Tensor) and obs.range.device == x2.device
+    want = [0.75 * a + 0.25 * b for a, b in zip(r1, r2)]
+    assert obs.lo == pytest.approx(want[0], rel=1e-6) and obs.hi == pytest.approx(want[1], rel=1e-6)
+    assert torch.equal(y, fake_quant_range(x2, obs.lo, obs.hi))  # tensor and float ranges give the same grid
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (a lent GPU machine)")
+def test_observer_does_not_wait_for_the_gpu() -> None:
+    from sramflow.train.qat import QATState
+
+    st = QATState()
+    obs = st.obs("t")
+    x = torch.randn(4, 32, 56, 56, device="cuda")
+    obs(x)  # first call: allocations (pinned host buffers) may sync once
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        obs(x)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

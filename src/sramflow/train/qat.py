@@ -31,6 +31,7 @@ import contextlib
 import types
 from collections.abc import Callable, Iterable, Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,11 +48,16 @@ def _ste(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return x + (q - x).detach()
 
 
-def fake_quant_range(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    """Asymmetric int8 over [lo, hi] (widened to include 0), as ``qparams_from_range``, STE gradient."""
-    lo, hi = min(lo, 0.0), max(hi, 0.0)
-    scale = max((hi - lo) / 255.0, 1e-8)
-    zp = float(min(max(round(-128.0 - lo / scale), -128), 127))
+def fake_quant_range(x: torch.Tensor, lo: float | torch.Tensor, hi: float | torch.Tensor) -> torch.Tensor:
+    """Asymmetric int8 over [lo, hi] (widened to include 0), as ``qparams_from_range``, STE gradient.
+
+    ``lo`` and ``hi`` may be 0-dim tensors on ``x``'s device (the observers' ranges): then scale and zero
+    point are computed there too and nothing waits for the device.
+    """
+    lo_t = torch.as_tensor(lo, dtype=torch.float32, device=x.device).clamp(max=0.0)
+    hi_t = torch.as_tensor(hi, dtype=torch.float32, device=x.device).clamp(min=0.0)
+    scale = ((hi_t - lo_t) / 255.0).clamp(min=1e-8)
+    zp = torch.round(-128.0 - lo_t / scale).clamp(-128.0, 127.0)
     q = torch.clamp(torch.round(x.detach() / scale) + zp, -128.0, 127.0)
     return _ste(x, (q - zp) * scale)
 
@@ -71,23 +77,58 @@ def fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
     return _ste(w, q * scale.view(shape))
 
 
+def _percentiles(flat: torch.Tensor, qs: tuple[float, ...]) -> list[torch.Tensor]:
+    """``torch.quantile(flat, q)`` (linear interpolation) for each q, as 0-dim tensors on ``flat``'s device.
+
+    One sort; the ranks are computed on the host from the length, so unlike ``torch.quantile`` with a
+    tensor of q (which checks q's values on the host) nothing waits for the device.
+    """
+    s = torch.sort(flat).values
+    n = s.numel()
+    out = []
+    for q in qs:
+        rank = np.float32(q) * np.float32(n - 1)  # in float32, as torch.quantile computes the ranks
+        below = min(int(rank), n - 1)
+        above = min(below + 1, n - 1)
+        out.append(torch.lerp(s[below], s[above], float(rank - np.float32(below))))
+    return out
+
+
 class RangeObserver:
-    """One activation tensor's range: percentile of a per-batch sample, EMA while ``QATState.observing``."""
+    """One activation tensor's range: percentile of a per-batch sample, EMA while ``QATState.observing``.
+
+    The range lives on the activations' device as a tensor ``[lo, hi]``: sampling, percentile, EMA and
+    fake quantization never copy a value to the host, so a GPU step does not stall once per observer.
+    ``lo`` / ``hi`` read it back as floats (for logs and tests).
+    """
 
     def __init__(self, state: QATState, name: str):
         self.state, self.name = state, name
-        self.lo: float | None = None
-        self.hi: float | None = None
-        self._init: list[tuple[float, float]] = []
+        self.range: torch.Tensor | None = None
+        self._init: list[torch.Tensor] = []
 
-    def _batch_range(self, x: torch.Tensor) -> tuple[float, float]:
+    @property
+    def lo(self) -> float | None:
+        return None if self.range is None else float(self.range[0])
+
+    @property
+    def hi(self) -> float | None:
+        return None if self.range is None else float(self.range[1])
+
+    def _sample_index(self, n: int, k: int, device: torch.device) -> torch.Tensor:
+        """k positions drawn on the CPU generator (the same positions on any device), copied without a sync."""
+        idx = torch.randint(0, n, (k,), generator=self.state.gen)
+        if device.type == "cuda":
+            return idx.pin_memory().to(device, non_blocking=True)
+        return idx.to(device)
+
+    def _batch_range(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.detach().reshape(-1).float()
         k = SAMPLES_PER_IMAGE * max(int(x.shape[0]), 1)
-        if flat.numel() > k:  # the sample is drawn on the CPU generator: the same positions on any device
-            flat = flat[torch.randint(0, flat.numel(), (k,), generator=self.state.gen).to(flat.device)]
-        q = torch.tensor([1.0 - PERCENTILE / 100.0, PERCENTILE / 100.0], dtype=flat.dtype, device=flat.device)
-        lo, hi = torch.quantile(flat, q).tolist()  # one device->host sync per observer
-        return min(lo, 0.0), max(hi, 0.0)
+        if flat.numel() > k:
+            flat = flat[self._sample_index(flat.numel(), k, flat.device)]
+        lo, hi = _percentiles(flat, (1.0 - PERCENTILE / 100.0, PERCENTILE / 100.0))
+        return torch.stack((lo.clamp(max=0.0), hi.clamp(min=0.0)))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         mode = self.state.mode
@@ -95,20 +136,16 @@ class RangeObserver:
             self._init.append(self._batch_range(x))
             return x  # float statistics, like calibration on the float graph
         if mode == "train":
-            lo, hi = self._batch_range(x)
-            if self.lo is None or self.hi is None:
-                self.lo, self.hi = lo, hi
-            else:
-                m = self.state.momentum
-                self.lo, self.hi = m * self.lo + (1 - m) * lo, m * self.hi + (1 - m) * hi
-        if self.lo is None or self.hi is None:
+            r = self._batch_range(x)
+            m = self.state.momentum
+            self.range = r if self.range is None else m * self.range + (1 - m) * r
+        if self.range is None:
             return x
-        return fake_quant_range(x, self.lo, self.hi)
+        return fake_quant_range(x, self.range[0], self.range[1])
 
     def finish_init(self) -> None:
         if self._init:
-            self.lo = sum(r[0] for r in self._init) / len(self._init)
-            self.hi = sum(r[1] for r in self._init) / len(self._init)
+            self.range = torch.stack(self._init).mean(dim=0)
             self._init = []
 
 
