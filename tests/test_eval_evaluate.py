@@ -60,6 +60,20 @@ def test_evaluate_int8_calibrated_on_train_split(tmp_path: Path) -> None:
     assert rep["n_images"] == 7 and rep["int8"]["n_images"] == 7
     assert 0.0 <= rep["int8"]["top1_agreement_float_vs_int8"] <= 1.0
     assert rep["int8_calibration"]["source"] == "train split of the split file"
+    ci = rep["confidence_intervals"]
+    assert ci["unit"] == "lesion" and ci["n_units"] == 7 and ci["level"] == 0.95
+    for model in ("float", "int8"):
+        lo, hi = ci[model]["accuracy"]
+        assert lo <= rep[model]["accuracy"] <= hi
+    assert set(ci["int8_minus_float"]) == {"accuracy", "balanced_accuracy"}
+    rows = (out / "predictions.csv").read_text().splitlines()
+    assert rows[0] == "image,true,float,int8" and len(rows) == 8
+    cm = np.array(rep["int8"]["confusion_matrix"]["counts"])
+    classes = rep["classes"]
+    for line in rows[1:]:  # the per-image file reproduces the INT8 confusion matrix
+        _, t, _, q = line.split(",")
+        cm[classes.index(t), classes.index(q)] -= 1
+    assert not cm.any()
 
 
 def test_evaluate_calibration_needs_training_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -103,4 +103,6 @@ def test_run_with_data_adds_accuracy(ham_dir: Path, tmp_path: Path) -> None:
     q = json.loads((tmp_path / "quantization_report.json").read_text())
     assert "training split" in q["calibration"]
     assert "Accuracy" in (tmp_path / "report.html").read_text()
+    assert "95% intervals (bootstrap over" in (tmp_path / "report.html").read_text()
+    assert "95% intervals (bootstrap over" in (tmp_path / "INTEGRATION_SUMMARY.md").read_text()
     assert list((tmp_path / "plots").glob("confusion_*.png"))

@@ -9,8 +9,8 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sramflow.cli import _model_source
-    from sramflow.eval.evaluate import EvalConfig, evaluate, per_class_table
-    from sramflow.jsonio import write_json_atomic
+    from sramflow.eval.evaluate import EvalConfig, evaluate, per_class_table, predictions_csv
+    from sramflow.jsonio import write_json_atomic, write_text_atomic
 
     cfg = EvalConfig(data=a.data, split=a.split, split_file=a.split_file, calib_data=a.calib_data,
                      calib_images=a.calib_images, calib_method=a.calib_method, batch_size=a.batch_size,
@@ -20,7 +20,8 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     if a.out:
         path = Path(a.out) / "accuracy_report.json"
         write_json_atomic(path, result.report)
-        print(f"\nwrote {path}")
+        csv = write_text_atomic(Path(a.out) / "predictions.csv", predictions_csv(result, result.report["classes"]))
+        print(f"\nwrote {path} and {csv}")
     return 0
 
 

@@ -7,7 +7,7 @@ calibrated on training images only: the ``train`` ids of the split file, found i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from sramflow.data.dataset import Item, Skipped, ham_items, iter_batches
 from sramflow.data.ham10000 import LABELS, MELANOMA, load_ham10000, read_split, select
 from sramflow.data.imagefolder import is_ham10000, load_image_folder
 from sramflow.errors import DataError, SramflowError
+from sramflow.eval.bootstrap import BootstrapResult, Interval, bootstrap_intervals
 from sramflow.eval.metrics import Metrics, agreement, compute_metrics
 from sramflow.frontend.source import DEFAULT_RESOLUTION, ModelSource
 
@@ -46,6 +47,7 @@ class EvalData:
     class_names: tuple[str, ...]
     missing: tuple[str, ...]  # listed in the metadata, not on disk
     description: str
+    groups: Mapping[str, str] | None = None  # image name -> lesion id (the bootstrap's unit); None: images
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class EvalResult:
     agreement: float | None
     skipped: tuple[str, ...]
     report: dict[str, Any]
+    predictions: tuple[tuple[str, int, int, int | None], ...] = ()  # (image, true, float, INT8) class indices
+    intervals: BootstrapResult | None = None
 
 
 def checkpoint_header(path: str | None) -> dict[str, str]:
@@ -96,7 +100,8 @@ def resolve_data(cfg: EvalConfig, class_names: Sequence[str] | None) -> EvalData
         samples = select(ds, split, cfg.split)
         if not samples:
             raise DataError(f"{cfg.data}: no images of split {cfg.split!r} found (does the split file belong to this data?)")
-        return EvalData(tuple(ham_items(samples)), LABELS, ds.missing, f"HAM10000 {cfg.data} ({cfg.split})")
+        return EvalData(tuple(ham_items(samples)), LABELS, ds.missing, f"HAM10000 {cfg.data} ({cfg.split})",
+                        {s.image_id: s.lesion_id for s in samples})
     if cfg.split != "all":
         raise DataError(f"{cfg.data}: an image folder (no HAM10000 metadata CSV) has no splits; use --split all")
     f = load_image_folder(cfg.data, class_names)
@@ -166,7 +171,7 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
         if cfg.limit < 1:
             raise DataError(f"the image limit must be at least 1, got {cfg.limit}")
         data = EvalData(data.items[: cfg.limit], data.class_names, data.missing,
-                        f"{data.description}, first {min(cfg.limit, len(data.items))} images")
+                        f"{data.description}, first {min(cfg.limit, len(data.items))} images", data.groups)
     loaded = load_graph(src)
     if loaded.num_classes != len(data.class_names):
         raise SramflowError(f"the model has {loaded.num_classes} outputs but the data has {len(data.class_names)} classes")
@@ -179,10 +184,11 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
         qgraph = calibrate_int8(loaded.graph, cfg, resolution, skipped_calib)
 
     skipped = Skipped()
-    y_true, p_float, p_int8 = [], [], []
+    y_true, p_float, p_int8, names = [], [], [], []
     bar = tqdm(total=len(data.items), desc="evaluate", unit="img", disable=not cfg.progress)
     for batch in iter_batches(data.items, resolution, cfg.batch_size, skipped):
         y_true.append(batch.labels)
+        names.extend(batch.names)
         p_float.append(predict_float(batch.x).argmax(1))
         if qgraph is not None:
             from sramflow.quant.api import predict_int8
@@ -196,13 +202,29 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
     yt, pf = np.concatenate(y_true), np.concatenate(p_float)
     positive = MELANOMA if MELANOMA in data.class_names else None
     m_float = compute_metrics(yt, pf, data.class_names, positive)
-    m_int8, agree = None, None
+    m_int8, agree, pi = None, None, None
     if p_int8:
         pi = np.concatenate(p_int8)
         m_int8 = compute_metrics(yt, pi, data.class_names, positive)
         agree = agreement(pf, pi)
+    preds = {"float": pf} if pi is None else {"float": pf, "int8": pi}
+    groups = None if data.groups is None else [data.groups[n] for n in names]
+    ci = bootstrap_intervals(yt, preds, groups, len(data.class_names),
+                             None if positive is None else list(data.class_names).index(positive),
+                             positive or "positive", seed=cfg.seed)
     report = build_report(cfg, src, data, m_float, m_int8, agree, skipped, skipped_calib, resolution)
-    return EvalResult(int(len(yt)), m_float, m_int8, agree, tuple(skipped.names()), report)
+    report["confidence_intervals"] = ci.to_json()
+    rows = tuple((n, int(t), int(f), None if pi is None else int(pi[i]))
+                 for i, (n, t, f) in enumerate(zip(names, yt, pf)))
+    return EvalResult(int(len(yt)), m_float, m_int8, agree, tuple(skipped.names()), report, rows, ci)
+
+
+def predictions_csv(result: EvalResult, class_names: Sequence[str]) -> str:
+    """One line per evaluated image: its name, true class and the float and INT8 predictions (class names)."""
+    lines = ["image,true,float,int8"]
+    for name, t, f, q in result.predictions:
+        lines.append(f"{name},{class_names[t]},{class_names[f]},{'' if q is None else class_names[q]}")
+    return "\n".join(lines) + "\n"
 
 
 def build_report(cfg: EvalConfig, src: ModelSource, data: EvalData, m_float: Metrics, m_int8: Metrics | None,
@@ -257,6 +279,21 @@ def per_class_table(result: EvalResult) -> str:
     if mi is not None:
         lines.append(summary("int8 ", mi))
         lines.append(f"float-vs-INT8 top-1 agreement {result.agreement:.4f}")
+    if result.intervals is not None:
+        lines.append(interval_summary(result.intervals))
     lines.append(f"{result.n_images} images evaluated, {len(result.skipped)} skipped (do not decode)"
                  + (f": {', '.join(result.skipped[:10])}" if result.skipped else ""))
+    return "\n".join(lines)
+
+
+def interval_summary(ci: BootstrapResult) -> str:
+    """The 95 % intervals, one line per model, e.g. ``float  accuracy 0.771-0.809 ...``."""
+    def rng(iv: Interval) -> str:
+        return f"{iv.lo:.3f}..{iv.hi:.3f}"
+
+    head = (f"{ci.level:.0%} intervals (bootstrap over {ci.n_units} {ci.unit}s, {ci.resamples} resamples; "
+            "the same draws for float and INT8):")
+    lines = [head]
+    for model, m in ci.intervals.items():
+        lines.append(f"  {model:<16} " + "  ".join(f"{k.replace('_', ' ')} {rng(v)}" for k, v in m.items()))
     return "\n".join(lines)

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from sramflow.eval.bootstrap import interval_sentence
 from sramflow.jsonio import write_bytes_atomic, write_text_atomic
 from sramflow.report import plots
 from sramflow.report.claims import check_claims
@@ -134,7 +135,8 @@ def _accuracy_section(a: dict[str, Any], out: Path, files: list[Path]) -> Sectio
     warn = [acc["resolution_warning"]] if acc.get("resolution_warning") else []
     return Section("Accuracy", warn + [f"{acc['n_images']} images ({acc['data']}). Float accuracy {f['accuracy']:.4f}, "
                                 f"balanced {f['balanced_accuracy']:.4f}; INT8 accuracy {i.get('accuracy')}, balanced "
-                                f"{i.get('balanced_accuracy')}; agreement {acc.get('top1_agreement_float_vs_int8')}."], items)
+                                f"{i.get('balanced_accuracy')}; agreement {acc.get('top1_agreement_float_vs_int8')}.",
+                                interval_sentence(acc.get("confidence_intervals"))], items)
 
 
 def _baseline_section(a: dict[str, Any], cfg: DeploymentConfig) -> Section:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sramflow.eval.bootstrap import interval_sentence
 from sramflow.report.claims import check_claims
 from sramflow.report.deployment import DeploymentConfig
 from sramflow.report.facts import claim_rows, deployment
@@ -68,7 +69,7 @@ def summary_markdown(a: dict[str, Any], cfg: DeploymentConfig) -> str:
             ["accuracy", f"{fl['accuracy']:.4f}", i8.get("accuracy")],
             ["balanced accuracy", f"{fl['balanced_accuracy']:.4f}", i8.get("balanced_accuracy")],
             ["melanoma sensitivity", fl.get("mel_sensitivity"), i8.get("mel_sensitivity")],
-        ]), "", f"{acc['n_images']} images: {acc['data']}.", ""]
+        ]), "", f"{acc['n_images']} images: {acc['data']}. {interval_sentence(acc.get('confidence_intervals'))}", ""]
         if acc.get("resolution_warning"):
             parts += [f"**Note:** {acc['resolution_warning']}.", ""]
     b = a["baselines"]

@@ -1,0 +1,60 @@
+"""Bootstrap intervals of the accuracy figures: hand-checkable cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sramflow.eval.bootstrap import bootstrap_intervals
+
+
+def test_perfect_predictions_give_a_point_interval() -> None:
+    y = np.array([0, 1, 2, 2, 1, 0])
+    ci = bootstrap_intervals(y, {"float": y, "int8": y}, None, 3, positive=1, positive_name="b", resamples=200)
+    for m in ("float", "int8"):
+        assert {k: (v.lo, v.hi) for k, v in ci.intervals[m].items()} == {
+            "accuracy": (1.0, 1.0), "balanced_accuracy": (1.0, 1.0), "b_sensitivity": (1.0, 1.0)}
+    assert ci.intervals["int8_minus_float"]["accuracy"].to_json() == [0.0, 0.0]  # paired: same draws
+    assert ci.unit == "image" and ci.n_units == 6
+
+
+def test_duplicated_lesions_resample_as_one_unit() -> None:
+    """Each lesion holds two identical images: the lesion bootstrap equals the image bootstrap of one copy each."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 300)
+    p = np.where(rng.random(300) < 0.7, y, rng.integers(0, 4, 300))
+    one = bootstrap_intervals(y, {"float": p}, None, 4, resamples=300, seed=5)
+    lesions = [f"L{i:03d}" for i in range(300)]  # sorted as the images are
+    two = bootstrap_intervals(np.repeat(y, 2), {"float": np.repeat(p, 2)}, np.repeat(lesions, 2), 4, resamples=300, seed=5)
+    assert two.unit == "lesion" and two.n_units == 300
+    for k in ("accuracy", "balanced_accuracy"):
+        assert two.intervals["float"][k].lo == pytest.approx(one.intervals["float"][k].lo, abs=1e-12)
+        assert two.intervals["float"][k].hi == pytest.approx(one.intervals["float"][k].hi, abs=1e-12)
+
+
+def test_accuracy_interval_has_the_binomial_width() -> None:
+    """1,000 independent images at 80 % accuracy: the 95 % interval is about +-1.96 sqrt(0.16 / 1000) = +-0.025."""
+    y = np.zeros(1000, dtype=np.int64)
+    p = np.where(np.arange(1000) < 800, 0, 1)
+    iv = bootstrap_intervals(y, {"float": p}, None, 2, resamples=2000).intervals["float"]["accuracy"]
+    assert iv.lo < 0.8 < iv.hi
+    assert iv.hi - iv.lo == pytest.approx(2 * 1.96 * np.sqrt(0.16 / 1000), rel=0.15)
+
+
+def test_a_class_absent_from_a_resample_is_left_out_of_balanced_accuracy() -> None:
+    """One image of class 1 (always right), 9 of class 0 (all right): every resample scores 1.0, none is NaN."""
+    y = np.array([0] * 9 + [1])
+    ci = bootstrap_intervals(y, {"float": y}, None, 2, positive=1, resamples=500)
+    assert ci.intervals["float"]["balanced_accuracy"].to_json() == [1.0, 1.0]
+    assert ci.intervals["float"]["positive_sensitivity"].to_json() == [1.0, 1.0]  # resamples without it are skipped
+
+
+def test_groups_must_match_the_images() -> None:
+    with pytest.raises(ValueError, match="3 group ids for 2 images"):
+        bootstrap_intervals(np.array([0, 1]), {"float": np.array([0, 1])}, ["a", "b", "c"], 2)
+
+
+def test_no_positive_image_means_no_sensitivity_interval() -> None:
+    y = np.array([0, 0, 2, 2])
+    ci = bootstrap_intervals(y, {"float": y}, None, 3, positive=1, positive_name="mel", resamples=50)
+    assert set(ci.intervals["float"]) == {"accuracy", "balanced_accuracy"}
