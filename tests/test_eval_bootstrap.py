@@ -58,3 +58,35 @@ def test_no_positive_image_means_no_sensitivity_interval() -> None:
     y = np.array([0, 0, 2, 2])
     ci = bootstrap_intervals(y, {"float": y}, None, 3, positive=1, positive_name="mel", resamples=50)
     assert set(ci.intervals["float"]) == {"accuracy", "balanced_accuracy"}
+
+
+def test_compare_predictions_script(tmp_path, capsys) -> None:  # noqa: ANN001 - pytest fixtures
+    """Model b fixes every error of model a: the paired difference is all positive; a vs itself is zero."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from ham_synthetic import write_ham
+    from sramflow.data.ham10000 import LABELS
+
+    spec = importlib.util.spec_from_file_location("cmp", Path(__file__).parents[1] / "scripts" / "compare_predictions.py")
+    cmp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cmp)
+    write_ham(tmp_path / "ham", 40, per_lesion=2)
+    rows_a, rows_b = ["image,true,float,int8"], ["image,true,float,int8"]
+    for k in range(40):
+        t = LABELS[(k // 2) % 7]
+        wrong = LABELS[((k // 2) + 1) % 7]
+        a = wrong if k % 4 == 0 else t
+        rows_a.append(f"ISIC_{k:07d},{t},{a},{a}")
+        rows_b.append(f"ISIC_{k:07d},{t},{t},{t}")
+    (tmp_path / "a.csv").write_text("\n".join(rows_a) + "\n")
+    (tmp_path / "b.csv").write_text("\n".join(rows_b) + "\n")
+    assert cmp.main([str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--data", str(tmp_path / "ham"),
+                     "--names", "old,new", "--out", str(tmp_path / "c.json")]) == 0
+    res = json.loads((tmp_path / "c.json").read_text())
+    assert res["point"] == {"old": {"accuracy": 0.75}, "new": {"accuracy": 1.0}}
+    assert res["intervals"]["unit"] == "lesion" and res["intervals"]["n_units"] == 20
+    lo, hi = res["intervals"]["new_minus_old"]["accuracy"]
+    assert 0.0 < lo <= 0.25 <= hi
+    assert "new_minus_old" in capsys.readouterr().out

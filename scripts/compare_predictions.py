@@ -1,0 +1,67 @@
+"""Is model B better than model A on the same images? Paired lesion bootstrap of two ``predictions.csv`` files.
+
+``python scripts/compare_predictions.py A/predictions.csv B/predictions.csv --data ../shared/data/ham10000
+[--column int8] [--names shipped,new]`` prints (and with ``--out F`` writes as JSON) the 95 % intervals of
+accuracy, balanced accuracy and melanoma sensitivity of both, and of B minus A, resampling whole lesions
+with the same draws for both (``sramflow.eval.bootstrap``). Both files must list the same images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from sramflow.data.ham10000 import LABELS, MELANOMA, find_metadata, read_metadata
+from sramflow.eval.bootstrap import bootstrap_intervals
+from sramflow.jsonio import write_json_atomic
+
+
+def read_predictions(path: Path, column: str) -> dict[str, tuple[str, str]]:
+    """image -> (true class, predicted class in ``column``)."""
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or column not in rows[0]:
+        raise SystemExit(f"{path}: no column {column!r} (a predictions.csv written by sramflow evaluate?)")
+    return {r["image"]: (r["true"], r[column]) for r in rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("a", type=Path)
+    p.add_argument("b", type=Path)
+    p.add_argument("--data", required=True, help="HAM10000 folder (its metadata CSV gives the lesion ids)")
+    p.add_argument("--column", choices=("float", "int8"), default="int8")
+    p.add_argument("--names", default="a,b", help="two names for the report, comma-separated")
+    p.add_argument("--out", type=Path, default=None)
+    a = p.parse_args(argv)
+    name_a, name_b = a.names.split(",")
+    pa, pb = read_predictions(a.a, a.column), read_predictions(a.b, a.column)
+    if set(pa) != set(pb):
+        raise SystemExit(f"{a.a} and {a.b} list different images ({len(set(pa) ^ set(pb))} differ)")
+    lesion = {r.image_id: r.lesion_id for r in read_metadata(find_metadata(Path(a.data)))}
+    images = sorted(pa)
+    missing = [i for i in images if i not in lesion]
+    if missing:
+        raise SystemExit(f"{a.data}: {len(missing)} images have no metadata row, e.g. {missing[0]}")
+    idx = {c: k for k, c in enumerate(LABELS)}
+    y = np.array([idx[pa[i][0]] for i in images])
+    preds = {name_a: np.array([idx[pa[i][1]] for i in images]), name_b: np.array([idx[pb[i][1]] for i in images])}
+    ci = bootstrap_intervals(y, preds, [lesion[i] for i in images], len(LABELS), LABELS.index(MELANOMA), MELANOMA,
+                             paired=(name_b, name_a))
+    point = {n: {"accuracy": float((v == y).mean())} for n, v in preds.items()}
+    print(f"{len(images)} images, {ci.n_units} lesions, column {a.column}; point accuracy "
+          + ", ".join(f"{n} {v['accuracy']:.4f}" for n, v in point.items()))
+    for model, m in ci.intervals.items():
+        print(f"  {model:<24} " + "  ".join(f"{k} {v.lo:.3f}..{v.hi:.3f}" for k, v in m.items()))
+    if a.out:
+        write_json_atomic(a.out, {"a": str(a.a), "b": str(a.b), "column": a.column, "point": point,
+                                  "intervals": ci.to_json()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
