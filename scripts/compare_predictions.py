@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from sramflow.data.ham10000 import LABELS, MELANOMA, find_metadata, read_metadata
-from sramflow.eval.bootstrap import bootstrap_intervals
+from sramflow.eval.bootstrap import bootstrap_intervals, interval_lines
 from sramflow.jsonio import write_json_atomic
 
 
@@ -55,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     point = {n: {"accuracy": float((v == y).mean())} for n, v in preds.items()}
     print(f"{len(images)} images, {ci.n_units} lesions, column {a.column}; point accuracy "
           + ", ".join(f"{n} {v['accuracy']:.4f}" for n, v in point.items()))
-    for model, m in ci.intervals.items():
-        print(f"  {model:<24} " + "  ".join(f"{k} {v.lo:.3f}..{v.hi:.3f}" for k, v in m.items()))
+    print("\n".join(interval_lines(ci, width=24)))
     if a.out:
         write_json_atomic(a.out, {"a": str(a.a), "b": str(a.b), "column": a.column, "point": point,
                                   "intervals": ci.to_json()})

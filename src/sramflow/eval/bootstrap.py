@@ -49,13 +49,9 @@ class BootstrapResult:
         }
 
 
-def _weighted_scores(y: np.ndarray, pred: np.ndarray, w: np.ndarray, k: int, positive: int | None,
-                     positive_name: str) -> dict[str, np.ndarray]:
-    """Accuracy, balanced accuracy and (if ``positive``) its recall, for every row of weights ``w`` [r, n]."""
-    hit = (y == pred).astype(np.float64)
-    onehot = np.eye(k)[y]  # [n, k]
-    support = w @ onehot  # [r, k]
-    correct = (w * hit) @ onehot
+def _scores(support: np.ndarray, correct: np.ndarray, positive: int | None, positive_name: str) -> dict[str, np.ndarray]:
+    """Accuracy, balanced accuracy and (if ``positive``) its recall per resample, from weighted per-class counts
+    ``support`` and ``correct`` [r, k]."""
     with np.errstate(invalid="ignore", divide="ignore"):
         recall = correct / support
     present = support > 0
@@ -96,6 +92,8 @@ def bootstrap_intervals(
         _, unit_of = np.unique(np.asarray(groups), return_inverse=True)
         unit = "lesion"
     n_units = int(unit_of.max()) + 1
+    onehot = np.eye(num_classes)[y]  # [n, k]: each image's true class
+    hits = {m: onehot * (y == np.asarray(p, dtype=np.int64))[:, None] for m, p in preds.items()}  # right ones only
     rng = np.random.default_rng(seed)
     chunks: dict[str, list[dict[str, np.ndarray]]] = {m: [] for m in preds}
     for start in range(0, resamples, BLOCK):  # blocks of resamples bound the memory of the weight matrix
@@ -103,8 +101,9 @@ def bootstrap_intervals(
         counts = np.zeros((r, n_units))
         np.add.at(counts, (np.arange(r)[:, None], rng.integers(0, n_units, size=(r, n_units))), 1.0)
         w = counts[:, unit_of]  # [r, n]: how many times each image is in each resample
-        for m, p in preds.items():
-            chunks[m].append(_weighted_scores(y, np.asarray(p, dtype=np.int64), w, num_classes, positive, positive_name))
+        support = w @ onehot  # [r, k], the same for every model
+        for m, hit in hits.items():
+            chunks[m].append(_scores(support, w @ hit, positive, positive_name))
     scores = {m: {k: np.concatenate([c[k] for c in cs]) for k in cs[0]} for m, cs in chunks.items()}
     intervals: dict[str, dict[str, Interval]] = {  # a sensitivity without any positive image has no interval
         m: {k: _interval(v, level) for k, v in s.items() if not np.isnan(v).all()} for m, s in scores.items()}
@@ -115,15 +114,24 @@ def bootstrap_intervals(
     return BootstrapResult(unit, n_units, resamples, level, seed, intervals)
 
 
+def span(lo: float, hi: float) -> str:
+    """How an interval is printed: ``0.767..0.815``."""
+    return f"{lo:.3f}..{hi:.3f}"
+
+
+def interval_lines(ci: BootstrapResult, width: int = 16) -> list[str]:
+    """One line per model (and per difference): every metric's interval."""
+    return [f"  {model:<{width}} " + "  ".join(f"{k.replace('_', ' ')} {span(v.lo, v.hi)}" for k, v in m.items())
+            for model, m in ci.intervals.items()]
+
+
 def interval_sentence(ci: dict | None) -> str:
     """One sentence from a report's ``confidence_intervals`` block (empty when there is none)."""
     if not ci:
         return ""
-    def r(v: list[float]) -> str:
-        return f"{v[0]:.3f}..{v[1]:.3f}"
-    parts = [f"{m} accuracy {r(ci[m]['accuracy'])}, balanced {r(ci[m]['balanced_accuracy'])}"
+    parts = [f"{m} accuracy {span(*ci[m]['accuracy'])}, balanced {span(*ci[m]['balanced_accuracy'])}"
              for m in ("float", "int8") if m in ci]
     if "int8_minus_float" in ci:
         d = ci["int8_minus_float"]
-        parts.append(f"INT8 - float accuracy {r(d['accuracy'])}, balanced {r(d['balanced_accuracy'])}")
+        parts.append(f"INT8 - float accuracy {span(*d['accuracy'])}, balanced {span(*d['balanced_accuracy'])}")
     return (f"{ci['level']:.0%} intervals (bootstrap over {ci['n_units']} {ci['unit']}s): " + "; ".join(parts) + ".")

@@ -18,7 +18,7 @@ from sramflow.data.dataset import Item, Skipped, ham_items, iter_batches
 from sramflow.data.ham10000 import LABELS, MELANOMA, load_ham10000, read_split, select
 from sramflow.data.imagefolder import is_ham10000, load_image_folder
 from sramflow.errors import DataError, SramflowError
-from sramflow.eval.bootstrap import BootstrapResult, Interval, bootstrap_intervals
+from sramflow.eval.bootstrap import BootstrapResult, bootstrap_intervals, interval_lines
 from sramflow.eval.metrics import Metrics, agreement, compute_metrics
 from sramflow.frontend.source import DEFAULT_RESOLUTION, ModelSource
 
@@ -287,13 +287,7 @@ def per_class_table(result: EvalResult) -> str:
 
 
 def interval_summary(ci: BootstrapResult) -> str:
-    """The 95 % intervals, one line per model, e.g. ``float  accuracy 0.771-0.809 ...``."""
-    def rng(iv: Interval) -> str:
-        return f"{iv.lo:.3f}..{iv.hi:.3f}"
-
+    """The 95 % intervals, one line per model, e.g. ``float  accuracy 0.771..0.809 ...``."""
     head = (f"{ci.level:.0%} intervals (bootstrap over {ci.n_units} {ci.unit}s, {ci.resamples} resamples; "
             "the same draws for float and INT8):")
-    lines = [head]
-    for model, m in ci.intervals.items():
-        lines.append(f"  {model:<16} " + "  ".join(f"{k.replace('_', ' ')} {rng(v)}" for k, v in m.items()))
-    return "\n".join(lines)
+    return "\n".join([head, *interval_lines(ci)])
