@@ -42,7 +42,7 @@ class BootstrapResult:
 
     def to_json(self) -> dict:
         return {
-            "method": f"percentile bootstrap over {self.unit}s (paired: float and INT8 resampled together)",
+            "method": f"percentile bootstrap over {self.unit}s (paired: every model resampled with the same draws)",
             "unit": self.unit, "n_units": self.n_units, "resamples": self.resamples, "level": self.level,
             "seed": self.seed,
             **{model: {k: v.to_json() for k, v in m.items()} for model, m in self.intervals.items()},
