@@ -52,6 +52,8 @@ def test_a_class_absent_from_a_resample_is_left_out_of_balanced_accuracy() -> No
 def test_groups_must_match_the_images() -> None:
     with pytest.raises(ValueError, match="3 group ids for 2 images"):
         bootstrap_intervals(np.array([0, 1]), {"float": np.array([0, 1])}, ["a", "b", "c"], 2)
+    with pytest.raises(ValueError, match="no images to bootstrap"):
+        bootstrap_intervals(np.array([], dtype=np.int64), {"float": np.array([], dtype=np.int64)}, None, 2)
 
 
 def test_no_positive_image_means_no_sensitivity_interval() -> None:
@@ -60,18 +62,24 @@ def test_no_positive_image_means_no_sensitivity_interval() -> None:
     assert set(ci.intervals["float"]) == {"accuracy", "balanced_accuracy"}
 
 
-def test_compare_predictions_script(tmp_path, capsys) -> None:  # noqa: ANN001 - pytest fixtures
-    """Model b fixes every error of model a: the paired difference is all positive; a vs itself is zero."""
+def _compare_script():  # noqa: ANN202 - the module scripts/compare_predictions.py
     import importlib.util
-    import json
     from pathlib import Path
-
-    from ham_synthetic import write_ham
-    from sramflow.data.ham10000 import LABELS
 
     spec = importlib.util.spec_from_file_location("cmp", Path(__file__).parents[1] / "scripts" / "compare_predictions.py")
     cmp = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cmp)
+    return cmp
+
+
+def test_compare_predictions_script(tmp_path, capsys) -> None:  # noqa: ANN001 - pytest fixtures
+    """Model b fixes every error of model a: the paired difference is all positive."""
+    import json
+
+    from ham_synthetic import write_ham
+    from sramflow.data.ham10000 import LABELS
+
+    cmp = _compare_script()
     write_ham(tmp_path / "ham", 40, per_lesion=2)
     rows_a, rows_b = ["image,true,float,int8"], ["image,true,float,int8"]
     for k in range(40):
@@ -90,3 +98,22 @@ def test_compare_predictions_script(tmp_path, capsys) -> None:  # noqa: ANN001 -
     lo, hi = res["intervals"]["new_minus_old"]["accuracy"]
     assert 0.0 < lo <= 0.25 <= hi
     assert "new_minus_old" in capsys.readouterr().out
+
+
+def test_compare_predictions_bad_input(tmp_path) -> None:  # noqa: ANN001 - pytest fixture
+    from ham_synthetic import write_ham
+
+    cmp = _compare_script()
+    write_ham(tmp_path / "ham", 4, per_lesion=2)
+    good = "image,true,float,int8\nISIC_0000000,akiec,akiec,akiec\nISIC_0000001,akiec,bcc,akiec\n"
+    (tmp_path / "a.csv").write_text(good)
+    (tmp_path / "nocol.csv").write_text("image,true,float\nISIC_0000000,akiec,akiec\n")
+    (tmp_path / "other.csv").write_text(good.replace("ISIC_0000001", "ISIC_0000002"))
+    (tmp_path / "unknown.csv").write_text(good.replace("ISIC_0000001", "ISIC_9999999"))
+    data = ["--data", str(tmp_path / "ham")]
+    with pytest.raises(SystemExit, match=r"nocol.csv: no column 'int8'"):
+        cmp.main([str(tmp_path / "a.csv"), str(tmp_path / "nocol.csv"), *data])
+    with pytest.raises(SystemExit, match=r"list different images \(2 differ\)"):
+        cmp.main([str(tmp_path / "a.csv"), str(tmp_path / "other.csv"), *data])
+    with pytest.raises(SystemExit, match=r"1 images have no metadata row, e.g. ISIC_9999999"):
+        cmp.main([str(tmp_path / "unknown.csv"), str(tmp_path / "unknown.csv"), *data])
