@@ -2,6 +2,12 @@
 
 Used for calibration statistics and as the float reference in SQNR figures. Convolutions go through
 torch.nn.functional (fast on CPU); everything else is numpy.
+
+Convolution and Gemm sums run in float32 by default, and their summation order follows torch's and
+BLAS's thread count and kernels, so a value can move by an ulp between machines. ``float64_sums``
+computes them in float64 and rounds each output to float32 once: the order no longer shows (an order
+difference of ~1e-16 relative would have to straddle a float32 rounding boundary), which calibration
+needs so that the same images give the same INT8 ranges on every machine and thread count.
 """
 
 from __future__ import annotations
@@ -14,22 +20,24 @@ from sramflow.errors import UnsupportedOpError
 from sramflow.ir.graph import Graph, Node
 
 
-def _conv(n: Node, x: np.ndarray) -> np.ndarray:
+def _conv(n: Node, x: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
     t, left, b, r = n.attrs["pads"]
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=dtype))
     if any(n.attrs["pads"]):
         xt = F.pad(xt, (left, r, t, b))
+    w, bias = (torch.from_numpy(np.ascontiguousarray(n.weights[k], dtype=dtype)) for k in ("W", "B"))
     with torch.no_grad():
-        y = F.conv2d(xt, torch.from_numpy(n.weights["W"]), torch.from_numpy(n.weights["B"]),
+        y = F.conv2d(xt, w, bias,
                      stride=tuple(n.attrs["strides"]), dilation=tuple(n.attrs["dilations"]), groups=n.attrs["groups"])
     return y.numpy()
 
 
-def _gemm(n: Node, x: np.ndarray) -> np.ndarray:
-    return x.reshape(x.shape[0], -1) @ n.weights["W"].T + n.weights["B"]
+def _gemm(n: Node, x: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    return (x.reshape(x.shape[0], -1).astype(dtype, copy=False) @ n.weights["W"].T.astype(dtype, copy=False)
+            + n.weights["B"].astype(dtype, copy=False))
 
 
 def _const_operand(n: Node, x: np.ndarray) -> np.ndarray:
@@ -100,6 +108,7 @@ FLOAT_OPS: dict[str, Callable[..., np.ndarray]] = {
     "GlobalAveragePool": _gap, "AveragePool": _pool("avg"), "MaxPool": _pool("max"), "Softmax": _softmax,
     "Reshape": _reshape,
 }
+SUM_OPS = ("Conv", "Gemm")  # the ops whose float32 result depends on summation order (take a dtype)
 
 
 def _as_ir_shape(graph: Graph, name: str, y: np.ndarray) -> np.ndarray:
@@ -109,9 +118,10 @@ def _as_ir_shape(graph: Graph, name: str, y: np.ndarray) -> np.ndarray:
 
 
 def run_float(graph: Graph, x: np.ndarray, on_tensor: Callable[[str, np.ndarray], None] | None = None,
-              keep_all: bool = False) -> dict[str, np.ndarray]:
+              keep_all: bool = False, float64_sums: bool = False) -> dict[str, np.ndarray]:
     """Run the float graph on a batch x [N, C, H, W]. Calls ``on_tensor(name, value)`` for the input and
-    every node output; returns the output tensor (or every tensor with ``keep_all``)."""
+    every node output; returns the output tensor (or every tensor with ``keep_all``). Every tensor is
+    float32; ``float64_sums`` computes Conv and Gemm in float64 first (order-independent, module doc)."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 3:
         x = x[None]
@@ -124,7 +134,8 @@ def run_float(graph: Graph, x: np.ndarray, on_tensor: Callable[[str, np.ndarray]
         fn = FLOAT_OPS.get(n.op)
         if fn is None:
             raise UnsupportedOpError(f"node {n.name!r}: no float kernel for op {n.op!r}")
-        y = _as_ir_shape(graph, n.output, fn(n, *(env[t] for t in n.inputs)))
+        args = (n, *(env[t] for t in n.inputs))
+        y = _as_ir_shape(graph, n.output, fn(*args, dtype=np.float64) if float64_sums and n.op in SUM_OPS else fn(*args))
         env[n.output] = y
         if on_tensor:
             on_tensor(n.output, y)
