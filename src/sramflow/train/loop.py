@@ -38,6 +38,14 @@ from sramflow.train.augment import augment
 from sramflow.train.pretrained import init_from_lite0
 
 TAU_GRID = tuple(round(0.1 * i, 1) for i in range(-5, 16))
+TRAIN_ON = ("train", "train+val")  # which split parts a stage trains on
+
+
+def training_parts(train_on: str) -> tuple[str, ...]:
+    """Split parts trained on. ``train+val`` refits a recipe already chosen on val: no epoch selection, no tau."""
+    if train_on not in TRAIN_ON:
+        raise DataError(f"train_on {train_on!r}: expected one of {', '.join(TRAIN_ON)}")
+    return tuple(train_on.split("+"))
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class TrainConfig:
     logit_adjust: bool = True
     device: str = "auto"  # auto: cuda if available, else cpu
     workers: int = 0  # forked augmentation processes (0: augment in this process)
+    train_on: str = "train"  # "train+val": val joins the training data; last epoch kept, no logit adjustment
 
 
 def _log(msg: str) -> None:
@@ -257,6 +266,7 @@ class _TrainData:
 
 
 def train(cfg: TrainConfig) -> dict:
+    fit_parts = training_parts(cfg.train_on)
     t_start, np_rng = _start(cfg.threads, cfg.seed)
 
     ds = load_ham10000(cfg.data)
@@ -267,12 +277,12 @@ def train(cfg: TrainConfig) -> dict:
     _log(f"data {ds.root}: {len(ds.samples)} images; split {cfg.split_file}: " +
          ", ".join(f"{k} {len(v)}" for k, v in parts.items()))
 
-    images, labels, skipped_train = _decode_train(parts["train"], cfg.resolution)
+    images, labels, skipped_train = _decode_train([s for k in fit_parts for s in parts[k]], cfg.resolution)
     skipped_val = Skipped()
     val = load_arrays(ham_items(parts["val"]), cfg.resolution, skipped_val)
     for name, reason in {**skipped_train.reasons, **skipped_val.reasons}.items():
         _log(f"skipped {name}: {reason}")
-    _log(f"decoded {len(images)} train, {len(val.names)} val images in {time.time() - t_start:.0f}s; "
+    _log(f"decoded {len(images)} training images ({cfg.train_on}), {len(val.names)} val images in {time.time() - t_start:.0f}s; "
          f"train classes {dict(sorted(Counter(LABELS[y] for y in labels).items()))}")
 
     data = _TrainData(images, labels, val, parts["test"], {**skipped_train.reasons, **skipped_val.reasons}, len(ds.missing))
@@ -324,7 +334,8 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
         rec = {"epoch": epoch, "train_loss": round(running / max(seen, 1), 4), "train_s": round(train_s, 1),
                "lr_end": opt.param_groups[0]["lr"], "val": _summary(m)}
         history.append(rec)
-        improved = m.balanced_accuracy > best_bal
+        # val in the training data: nothing held out to select on, so every epoch replaces the last (keeps the last)
+        improved = m.balanced_accuracy > best_bal or cfg.train_on != "train"
         if improved:
             best_bal, best_epoch = m.balanced_accuracy, epoch
             save_safetensors(model, ckpt, meta)
@@ -339,7 +350,7 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
     val_logits = predict_logits(best, val.x)
     log_prior = np.log(effective_prior(labels, cfg.balance_alpha, len(LABELS)))
     tau = 0.0
-    if cfg.logit_adjust:
+    if cfg.logit_adjust and cfg.train_on == "train":
         tau, m_adj = choose_tau(val_logits, val.labels, log_prior)
         with torch.no_grad():
             best.classifier[1].bias -= torch.from_numpy((tau * log_prior).astype(np.float32)).to(device)
@@ -353,7 +364,7 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
     # a copy of the data without the test images (e.g. on a lent GPU machine) trains without looking at test
     m_test = compute_metrics(test.labels, predict_logits(final, test.x).argmax(1), LABELS) if len(test.names) else None
     result = {
-        "best_epoch": best_epoch, "logit_adjust_tau": tau,
+        "best_epoch": best_epoch, "logit_adjust_tau": tau, "train_on": cfg.train_on, "train_images": len(labels),
         "val": m_val.to_json(), "test": None if m_test is None else m_test.to_json(),
         "skipped_images": sorted({**data.skipped, **skipped_test.reasons}),
         "missing_images": data.missing,
@@ -398,6 +409,7 @@ class QATConfig:
     out: str = "weights"
     device: str = "auto"
     workers: int = 0
+    train_on: str = "train"  # "train+val": val joins the training data (its metrics are then on training images)
 
 
 def train_qat(cfg: QATConfig) -> dict:
@@ -410,14 +422,15 @@ def train_qat(cfg: QATConfig) -> dict:
 
     if not 0.0 <= cfg.float_weight < 1.0:
         raise ValueError(f"float_weight must be in [0, 1), got {cfg.float_weight}")
+    fit_parts = training_parts(cfg.train_on)
     t_start, np_rng = _start(cfg.threads, cfg.seed)
     model = load_checkpoint(cfg.qat_from, cfg.model, len(LABELS)).model  # a bad checkpoint fails before any data work
     ds = load_ham10000(cfg.data)
     split = load_or_make_split(ds, cfg.split_file, cfg.seed)
     parts = {k: select(ds, split, k) for k in ("train", "val")}
-    images, labels, _ = _decode_train(parts["train"], cfg.resolution)
+    images, labels, _ = _decode_train([s for k in fit_parts for s in parts[k]], cfg.resolution)
     val = load_arrays(ham_items(parts["val"]), cfg.resolution, Skipped())
-    _log(f"QAT from {cfg.qat_from}: decoded {len(images)} train, {len(val.names)} val images in {time.time() - t_start:.0f}s")
+    _log(f"QAT from {cfg.qat_from}: decoded {len(images)} training images ({cfg.train_on}), {len(val.names)} val images in {time.time() - t_start:.0f}s")
     weights = _sample_weights(labels, cfg.balance_alpha)
     steps = max(1, round(cfg.epochs * len(images) / cfg.batch_size))
     init_tasks = draw_tasks(np_rng, weights, cfg.init_batches, cfg.batch_size)
@@ -494,7 +507,7 @@ def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[in
     m_val = compute_metrics(val.labels, predict_logits(final, val.x).argmax(1), LABELS)
     _log(f"QAT done ({train_s:.0f}s): val float acc {m_before.accuracy:.4f} bal {m_before.balanced_accuracy:.4f} -> "
          f"{m_val.accuracy:.4f} / {m_val.balanced_accuracy:.4f}; fake-quant val {m_fq.accuracy:.4f} / {m_fq.balanced_accuracy:.4f}")
-    result = {"config": asdict(cfg), "torch": torch.__version__, "steps": steps, "train_s": round(train_s, 1),
+    result = {"config": asdict(cfg), "torch": torch.__version__, "steps": steps, "train_images": len(labels), "train_s": round(train_s, 1),
               "wall_time_s": round(time.time() - t_start, 1), "val_before": _summary(m_before),
               "val_fake_quant": _summary(m_fq), "val": _summary(m_val)}
     # the base training's metrics (next to --qat-from, else already in --out) plus this stage under "qat"
