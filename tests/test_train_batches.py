@@ -99,12 +99,14 @@ def test_train_on_train_and_val_refits_without_selection(tmp_path: Path) -> None
     doc = json.loads((base / "efficientnet_lite0_ham10000.metrics.json").read_text())
     assert doc["result"]["train_images"] == n_fit and doc["result"]["train_on"] == "train+val"
     assert doc["result"]["best_epoch"] == 2 and doc["result"]["logit_adjust_tau"] == 0.0
+    assert doc["result"]["val_in_training_data"] is True
     assert len(doc["epochs"]) == 2
     qat = tmp_path / "qat"
     assert main([*common, "--qat-from", str(base / "efficientnet_lite0_ham10000.safetensors"), "--qat-epochs", "0.5",
                  "--out", str(qat)]) == 0
     doc = json.loads((qat / "efficientnet_lite0_ham10000.metrics.json").read_text())
     assert doc["qat"]["train_images"] == n_fit and doc["qat"]["steps"] == round(0.5 * n_fit / 8)
+    assert doc["qat"]["val_in_training_data"] is True
 
 
 def test_train_on_rejects_test() -> None:

@@ -48,6 +48,11 @@ def training_parts(train_on: str) -> tuple[str, ...]:
     return tuple(train_on.split("+"))
 
 
+def val_name(train_on: str) -> str:
+    """How logs name the validation figures: with val in the training data they measure fit, not generalisation."""
+    return "val" if train_on == "train" else "val (trained on)"
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     data: str
@@ -339,7 +344,7 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
         if improved:
             best_bal, best_epoch = m.balanced_accuracy, epoch
             save_safetensors(model, ckpt, meta)
-        _log(f"epoch {epoch}/{cfg.epochs} loss {rec['train_loss']} val acc {m.accuracy:.4f} "
+        _log(f"epoch {epoch}/{cfg.epochs} loss {rec['train_loss']} {val_name(cfg.train_on)} acc {m.accuracy:.4f} "
              f"bal {m.balanced_accuracy:.4f} mel-sens {m.sensitivity} ({train_s:.0f}s){' *best*' if improved else ''}")
         _write_metrics(out, cfg, history, None, t_start)
 
@@ -365,6 +370,7 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
     m_test = compute_metrics(test.labels, predict_logits(final, test.x).argmax(1), LABELS) if len(test.names) else None
     result = {
         "best_epoch": best_epoch, "logit_adjust_tau": tau, "train_on": cfg.train_on, "train_images": len(labels),
+        "val_in_training_data": cfg.train_on != "train",
         "val": m_val.to_json(), "test": None if m_test is None else m_test.to_json(),
         "skipped_images": sorted({**data.skipped, **skipped_test.reasons}),
         "missing_images": data.missing,
@@ -372,7 +378,7 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
     test_msg = ("no test images in this copy of the data: test not evaluated" if m_test is None else
                 f"TEST acc {m_test.accuracy:.4f} bal {m_test.balanced_accuracy:.4f} mel-sens {m_test.sensitivity} "
                 f"mel-spec {m_test.specificity}")
-    _log(f"final (epoch {best_epoch}, tau {tau}): val acc {m_val.accuracy:.4f} bal {m_val.balanced_accuracy:.4f}; {test_msg}")
+    _log(f"final (epoch {best_epoch}, tau {tau}): {val_name(cfg.train_on)} acc {m_val.accuracy:.4f} bal {m_val.balanced_accuracy:.4f}; {test_msg}")
     _write_metrics(out, cfg, history, result, t_start)
     return result
 
@@ -505,9 +511,10 @@ def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[in
     save_safetensors(model, ckpt, meta)
     final = load_checkpoint(ckpt, cfg.model, len(LABELS)).model.to(device, memory_format=torch.channels_last)
     m_val = compute_metrics(val.labels, predict_logits(final, val.x).argmax(1), LABELS)
-    _log(f"QAT done ({train_s:.0f}s): val float acc {m_before.accuracy:.4f} bal {m_before.balanced_accuracy:.4f} -> "
+    _log(f"QAT done ({train_s:.0f}s): {val_name(cfg.train_on)} float acc {m_before.accuracy:.4f} bal {m_before.balanced_accuracy:.4f} -> "
          f"{m_val.accuracy:.4f} / {m_val.balanced_accuracy:.4f}; fake-quant val {m_fq.accuracy:.4f} / {m_fq.balanced_accuracy:.4f}")
-    result = {"config": asdict(cfg), "torch": torch.__version__, "steps": steps, "train_images": len(labels), "train_s": round(train_s, 1),
+    result = {"config": asdict(cfg), "torch": torch.__version__, "steps": steps, "train_images": len(labels),
+              "val_in_training_data": cfg.train_on != "train", "train_s": round(train_s, 1),
               "wall_time_s": round(time.time() - t_start, 1), "val_before": _summary(m_before),
               "val_fake_quant": _summary(m_fq), "val": _summary(m_val)}
     # the base training's metrics (next to --qat-from, else already in --out) plus this stage under "qat"
