@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sramflow.data.preprocess import IMAGE_SUFFIXES
 from sramflow.errors import DataError
+from sramflow.jsonio import write_text_atomic
 
 LABELS: tuple[str, ...] = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
 MELANOMA = "mel"
@@ -52,6 +53,7 @@ class Split:
     seed: int
     fractions: tuple[float, float, float]
     ids: dict[str, tuple[str, ...]]  # split name -> sorted image ids
+    fold: str | None = None  # cross-validation fold: which split it was derived from and how (sramflow.data.folds)
 
     def counts(self) -> dict[str, int]:
         return {k: len(v) for k, v in self.ids.items()}
@@ -183,7 +185,9 @@ def write_split(split: Split, path: str | Path) -> None:
         "counts": split.counts(),
         "image_ids": {k: list(v) for k, v in split.ids.items()},
     }
-    p.write_text(json.dumps(doc, indent=1) + "\n")
+    if split.fold is not None:
+        doc["fold"] = split.fold
+    write_text_atomic(p, json.dumps(doc, indent=1) + "\n")
 
 
 def read_split(path: str | Path) -> Split:
@@ -197,7 +201,8 @@ def read_split(path: str | Path) -> Split:
     ids = doc.get("image_ids", {})
     if set(ids) != set(SPLIT_NAMES):
         raise DataError(f"{p}: split file must hold image_ids for {', '.join(SPLIT_NAMES)}")
-    return Split(int(doc["seed"]), tuple(doc["fractions"]), {k: tuple(ids[k]) for k in SPLIT_NAMES})  # type: ignore[arg-type]
+    return Split(int(doc["seed"]), tuple(doc["fractions"]), {k: tuple(ids[k]) for k in SPLIT_NAMES},  # type: ignore[arg-type]
+                 doc.get("fold"))
 
 
 def select(dataset: Ham10000, split: Split | None, name: str) -> list[Sample]:
