@@ -3,7 +3,12 @@
 ``python scripts/compare_predictions.py A/predictions.csv B/predictions.csv --data ../shared/data/ham10000
 [--column int8] [--names shipped,new]`` prints (and with ``--out F`` writes as JSON) the 95 % intervals of
 accuracy, balanced accuracy and melanoma sensitivity of both, and of B minus A, resampling whole lesions
-with the same draws for both (``sramflow.eval.bootstrap``). Both files must list the same images.
+with the same draws for both (``sramflow.eval.bootstrap``). Both sides must list the same images.
+
+Either side may be a comma-separated list of files on disjoint images, pooled into one: the out-of-fold
+predictions of a cross-validation (``sramflow.data.folds``; ``sramflow evaluate --split val`` per fold).
+With one side only, its float and INT8 columns are compared (INT8 minus float, paired), e.g. a recipe's
+pooled cross-validation figures.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 
 from sramflow.data.ham10000 import LABELS, MELANOMA, find_metadata, read_metadata
 from sramflow.eval.bootstrap import bootstrap_intervals, interval_lines
+from sramflow.eval.metrics import compute_metrics
 from sramflow.jsonio import write_json_atomic
 
 
@@ -29,17 +35,35 @@ def read_predictions(path: Path, column: str) -> dict[str, tuple[str, str]]:
     return {r["image"]: (r["true"], r[column]) for r in rows}
 
 
+def read_pooled(paths: str, column: str) -> dict[str, tuple[str, str]]:
+    """Comma-separated ``predictions.csv`` files on disjoint images, pooled (e.g. cross-validation folds)."""
+    pooled: dict[str, tuple[str, str]] = {}
+    seen: dict[str, Path] = {}
+    for path in (Path(x) for x in paths.split(",") if x):
+        part = read_predictions(path, column)
+        twice = next((i for i in part if i in pooled), None)
+        if twice is not None:
+            raise SystemExit(f"{path}: image {twice} is also in {seen[twice]}; pooled files must hold disjoint images")
+        pooled.update(part)
+        seen.update(dict.fromkeys(part, path))
+    return pooled
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("a", type=Path)
-    p.add_argument("b", type=Path)
+    p.add_argument("a", help="predictions.csv (or comma-separated files on disjoint images, pooled)")
+    p.add_argument("b", nargs="?", default=None, help="the same for model B; without it: A's INT8 vs its float")
     p.add_argument("--data", required=True, help="HAM10000 folder (its metadata CSV gives the lesion ids)")
-    p.add_argument("--column", choices=("float", "int8"), default="int8")
+    p.add_argument("--column", choices=("float", "int8"), default="int8", help="the predictions compared (two sides)")
     p.add_argument("--names", default="a,b", help="two names for the report, comma-separated")
     p.add_argument("--out", type=Path, default=None)
     a = p.parse_args(argv)
-    name_a, name_b = a.names.split(",")
-    pa, pb = read_predictions(a.a, a.column), read_predictions(a.b, a.column)
+    if a.b is None:  # one side: its INT8 column against its float column
+        name_a, name_b, column = "float", "int8", "int8 vs float"
+        pa, pb = read_pooled(a.a, "float"), read_pooled(a.a, "int8")
+    else:
+        (name_a, name_b), column = a.names.split(","), a.column
+        pa, pb = read_pooled(a.a, a.column), read_pooled(a.b, a.column)
     if set(pa) != set(pb):
         raise SystemExit(f"{a.a} and {a.b} list different images ({len(set(pa) ^ set(pb))} differ)")
     lesion = {r.image_id: r.lesion_id for r in read_metadata(find_metadata(Path(a.data)))}
@@ -52,12 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     preds = {name_a: np.array([idx[pa[i][1]] for i in images]), name_b: np.array([idx[pb[i][1]] for i in images])}
     ci = bootstrap_intervals(y, preds, [lesion[i] for i in images], len(LABELS), LABELS.index(MELANOMA), MELANOMA,
                              paired=(name_b, name_a))
-    point = {n: {"accuracy": float((v == y).mean())} for n, v in preds.items()}
-    print(f"{len(images)} images, {ci.n_units} lesions, column {a.column}; point accuracy "
-          + ", ".join(f"{n} {v['accuracy']:.4f}" for n, v in point.items()))
+    point = {n: {"accuracy": m.accuracy, "balanced_accuracy": m.balanced_accuracy}
+             for n, m in ((n, compute_metrics(y, v, LABELS)) for n, v in preds.items())}
+    print(f"{len(images)} images, {ci.n_units} lesions, column {column}; point accuracy / balanced accuracy "
+          + ", ".join(f"{n} {v['accuracy']:.4f} / {v['balanced_accuracy']:.4f}" for n, v in point.items()))
     print("\n".join(interval_lines(ci, width=24)))
     if a.out:
-        write_json_atomic(a.out, {"a": str(a.a), "b": str(a.b), "column": a.column, "point": point,
+        write_json_atomic(a.out, {"a": a.a, "b": a.b, "column": column, "point": point,
                                   "intervals": ci.to_json()})
     return 0
 

@@ -93,7 +93,7 @@ def test_compare_predictions_script(tmp_path, capsys) -> None:  # noqa: ANN001 -
     assert cmp.main([str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--data", str(tmp_path / "ham"),
                      "--names", "old,new", "--out", str(tmp_path / "c.json")]) == 0
     res = json.loads((tmp_path / "c.json").read_text())
-    assert res["point"] == {"old": {"accuracy": 0.75}, "new": {"accuracy": 1.0}}
+    assert res["point"]["old"]["accuracy"] == 0.75 and res["point"]["new"] == {"accuracy": 1.0, "balanced_accuracy": 1.0}
     assert res["intervals"]["unit"] == "lesion" and res["intervals"]["n_units"] == 20
     lo, hi = res["intervals"]["new_minus_old"]["accuracy"]
     assert 0.0 < lo <= 0.25 <= hi
@@ -117,3 +117,30 @@ def test_compare_predictions_bad_input(tmp_path) -> None:  # noqa: ANN001 - pyte
         cmp.main([str(tmp_path / "a.csv"), str(tmp_path / "other.csv"), *data])
     with pytest.raises(SystemExit, match=r"1 images have no metadata row, e.g. ISIC_9999999"):
         cmp.main([str(tmp_path / "unknown.csv"), str(tmp_path / "unknown.csv"), *data])
+
+
+def test_compare_predictions_pools_folds_and_compares_int8_with_float(tmp_path, capsys) -> None:  # noqa: ANN001
+    """Two fold files pool into one side; with one side the INT8 column is compared with the float column."""
+    import json
+
+    from ham_synthetic import write_ham
+    from sramflow.data.ham10000 import LABELS
+
+    cmp = _compare_script()
+    write_ham(tmp_path / "ham", 40, per_lesion=2)
+    folds = [["image,true,float,int8"], ["image,true,float,int8"]]
+    for k in range(40):
+        t = LABELS[(k // 2) % 7]
+        q = LABELS[((k // 2) + 1) % 7] if k % 8 == 0 else t  # INT8 wrong on 5 of 40 images, float always right
+        folds[(k // 2) % 2].append(f"ISIC_{k:07d},{t},{t},{q}")  # whole lesions per fold
+    paths = []
+    for i, rows in enumerate(folds):
+        paths.append(tmp_path / f"fold{i}.csv")
+        paths[-1].write_text("\n".join(rows) + "\n")
+    assert cmp.main([",".join(map(str, paths)), "--data", str(tmp_path / "ham"), "--out", str(tmp_path / "c.json")]) == 0
+    res = json.loads((tmp_path / "c.json").read_text())
+    assert res["point"]["float"]["accuracy"] == 1.0 and res["point"]["int8"]["accuracy"] == 35 / 40
+    assert res["intervals"]["n_units"] == 20 and res["intervals"]["int8_minus_float"]["accuracy"][1] <= 0.0
+    assert "int8 vs float" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=r"fold0.csv: image ISIC_0000000 is also in .*fold0.csv; pooled files must hold disjoint"):
+        cmp.main([f"{paths[0]},{paths[0]}", "--data", str(tmp_path / "ham")])
