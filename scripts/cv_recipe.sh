@@ -6,10 +6,11 @@
 #
 #   DATA=../shared/data/ham10000 WORK=build/cv/r128 [FOLDS=5] [PARALLEL=2] [RES=128] [DEVICE=cpu] \
 #     [BASE_ARGS="--epochs 5"] [QAT_ARGS="--qat-epochs 2 --lr 3e-5 --qat-float-weight 0.5"] [EXTRA=...] \
-#     scripts/cv_recipe.sh
+#     [ONLY="1 2"] scripts/cv_recipe.sh
 #
 # Writes WORK/foldIofK/{base,qat,eval-val}/ and WORK/pooled.json; a fold whose eval-val/accuracy_report.json
-# exists is not run again (a killed run resumes). Two recipes' pooled predictions compare with
+# exists is not run again (a killed run resumes). ONLY runs some folds (e.g. spread over machines or sessions);
+# pooled.json pools every finished fold and says how many. Two recipes' pooled predictions compare with
 # scripts/compare_predictions.py A1.csv,A2.csv,... B1.csv,B2.csv,... --data DATA.
 set -eu
 PY=${PY:-.venv/bin/python}
@@ -23,6 +24,7 @@ SPLIT_FILE=${SPLIT_FILE:-weights/ham10000_split.json}
 BASE_ARGS=${BASE_ARGS:---epochs 5}
 QAT_ARGS=${QAT_ARGS:---qat-epochs 2 --lr 3e-5 --qat-float-weight 0.5}
 EXTRA=${EXTRA:-}          # e.g. --batch-size 8 --warmup-steps 1 for a dry run, --workers 4 on a GPU machine
+ONLY=${ONLY:-$(seq 1 "$FOLDS")}
 export OMP_WAIT_POLICY=PASSIVE
 mkdir -p "$WORK"
 $PY -m sramflow.data.folds --data "$DATA" --split-file "$SPLIT_FILE" --folds "$FOLDS" --out "$WORK/splits" > "$WORK/folds.log"
@@ -40,6 +42,7 @@ fold() {  # $1: fold number
 }
 export -f fold
 export PY DATA WORK FOLDS RES DEVICE BASE_ARGS QAT_ARGS EXTRA
-seq 1 "$FOLDS" | xargs -P "$PARALLEL" -I{} bash -c 'set -eu; fold {}'
-preds=$(for i in $(seq 1 "$FOLDS"); do printf '%s,' "$WORK/fold${i}of$FOLDS/eval-val/predictions.csv"; done)
-$PY scripts/compare_predictions.py "${preds%,}" --data "$DATA" --out "$WORK/pooled.json"
+printf '%s\n' $ONLY | xargs -P "$PARALLEL" -I{} bash -c 'set -eu; fold {}'
+preds=$(ls "$WORK"/fold*of"$FOLDS"/eval-val/predictions.csv | paste -sd,)
+echo "pooled: $(echo "$preds" | tr ',' '\n' | wc -l) of $FOLDS folds"
+$PY scripts/compare_predictions.py "$preds" --data "$DATA" --out "$WORK/pooled.json"
