@@ -5,7 +5,7 @@
 # It chooses among recipes on ~6,800 images instead of the 856 of val, and never touches the test split.
 #
 #   DATA=../shared/data/ham10000 WORK=build/cv/r128 [FOLDS=5] [PARALLEL=2] [RES=128] [DEVICE=cpu] \
-#     [BASE_ARGS="--epochs 5"] [QAT_ARGS="--qat-epochs 2 --lr 3e-5 --qat-float-weight 0.5"] [EXTRA=...] \
+#     [BASE_ARGS="--epochs 5 --keep last --no-logit-adjust"] [QAT_ARGS="--qat-epochs 2 --lr 3e-5 --qat-float-weight 0.5"] [EXTRA=...] \
 #     [ONLY="1 2"] scripts/cv_recipe.sh
 #
 # Writes WORK/foldIofK/{base,qat,eval-val}/ and WORK/pooled.json; a fold whose eval-val/accuracy_report.json
@@ -21,7 +21,7 @@ PARALLEL=${PARALLEL:-2}
 RES=${RES:-128}
 DEVICE=${DEVICE:-cpu}
 SPLIT_FILE=${SPLIT_FILE:-weights/ham10000_split.json}
-BASE_ARGS=${BASE_ARGS:---epochs 5}
+BASE_ARGS=${BASE_ARGS:---epochs 5 --keep last --no-logit-adjust}  # nothing chosen on the held-out fold
 QAT_ARGS=${QAT_ARGS:---qat-epochs 2 --lr 3e-5 --qat-float-weight 0.5}
 EXTRA=${EXTRA:-}          # e.g. --batch-size 8 --warmup-steps 1 for a dry run, --workers 4 on a GPU machine
 ONLY=${ONLY:-$(seq 1 "$FOLDS")}

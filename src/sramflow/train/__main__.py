@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from sramflow.errors import SramflowError  # noqa: E402
-from sramflow.train.loop import TRAIN_ON, QATConfig, TrainConfig  # noqa: E402
+from sramflow.train.loop import KEEP, TRAIN_ON, QATConfig, TrainConfig  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-file", default=d.split_file, help="read if it exists, else written")
     p.add_argument("--out", default=d.out)
     p.add_argument("--no-logit-adjust", action="store_true")
+    p.add_argument("--keep", default=d.keep, choices=list(KEEP),
+                   help="base stage: save the epoch with the best validation balanced accuracy, or the last one "
+                        "(cross-validation: nothing chosen on the held-out fold, with --no-logit-adjust)")
     p.add_argument("--train-on", default=d.train_on, choices=list(TRAIN_ON),
                    help="split parts to train on; train+val refits a recipe chosen on val (last epoch kept, no logit "
                         "adjustment; validation figures are then on training images)")
@@ -75,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             weight_decay=TrainConfig.weight_decay if a.weight_decay is None else a.weight_decay,
             label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha,
             warmup_steps=a.warmup_steps, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
-            logit_adjust=not a.no_logit_adjust, device=a.device, workers=a.workers, train_on=a.train_on,
+            logit_adjust=not a.no_logit_adjust, device=a.device, workers=a.workers, train_on=a.train_on, keep=a.keep,
         )
         run = partial(train, cfg)
     try:

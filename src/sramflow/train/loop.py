@@ -39,6 +39,7 @@ from sramflow.train.pretrained import init_from_lite0
 
 TAU_GRID = tuple(round(0.1 * i, 1) for i in range(-5, 16))
 TRAIN_ON = ("train", "train+val")  # which split parts a stage trains on
+KEEP = ("best-val", "last")  # which base epoch is saved
 
 
 def training_parts(train_on: str) -> tuple[str, ...]:
@@ -73,6 +74,7 @@ class TrainConfig:
     device: str = "auto"  # auto: cuda if available, else cpu
     workers: int = 0  # forked augmentation processes (0: augment in this process)
     train_on: str = "train"  # "train+val": val joins the training data; last epoch kept, no logit adjustment
+    keep: str = "best-val"  # which epoch's weights are saved: best validation balanced accuracy, or "last"
 
 
 def _log(msg: str) -> None:
@@ -272,6 +274,8 @@ class _TrainData:
 
 def train(cfg: TrainConfig) -> dict:
     fit_parts = training_parts(cfg.train_on)
+    if cfg.keep not in KEEP:
+        raise DataError(f"keep {cfg.keep!r}: expected one of {', '.join(KEEP)}")
     t_start, np_rng = _start(cfg.threads, cfg.seed)
 
     ds = load_ham10000(cfg.data)
@@ -339,8 +343,8 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
         rec = {"epoch": epoch, "train_loss": round(running / max(seen, 1), 4), "train_s": round(train_s, 1),
                "lr_end": opt.param_groups[0]["lr"], "val": _summary(m)}
         history.append(rec)
-        # val in the training data: nothing held out to select on, so every epoch replaces the last (keeps the last)
-        improved = m.balanced_accuracy > best_bal or cfg.train_on != "train"
+        # "last", or val in the training data (nothing held out to select on): every epoch replaces the one before
+        improved = m.balanced_accuracy > best_bal or cfg.keep == "last" or cfg.train_on != "train"
         if improved:
             best_bal, best_epoch = m.balanced_accuracy, epoch
             save_safetensors(model, ckpt, meta)
