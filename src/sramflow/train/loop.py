@@ -49,9 +49,19 @@ def training_parts(train_on: str) -> tuple[str, ...]:
     return tuple(train_on.split("+"))
 
 
+def val_trained_on(train_on: str) -> bool:
+    """Whether val is in the training data: then nothing is chosen on it and its figures measure fit."""
+    return "val" in training_parts(train_on)
+
+
 def val_name(train_on: str) -> str:
     """How logs name the validation figures: with val in the training data they measure fit, not generalisation."""
-    return "val" if train_on == "train" else "val (trained on)"
+    return "val (trained on)" if val_trained_on(train_on) else "val"
+
+
+def fit_samples(parts: dict[str, list[Sample]], train_on: str) -> list[Sample]:
+    """The samples a stage trains on: the split parts named by ``train_on``, in order."""
+    return [s for k in training_parts(train_on) for s in parts[k]]
 
 
 @dataclass(frozen=True)
@@ -273,7 +283,7 @@ class _TrainData:
 
 
 def train(cfg: TrainConfig) -> dict:
-    fit_parts = training_parts(cfg.train_on)
+    training_parts(cfg.train_on)  # a bad value fails before any data work
     if cfg.keep not in KEEP:
         raise DataError(f"keep {cfg.keep!r}: expected one of {', '.join(KEEP)}")
     t_start, np_rng = _start(cfg.threads, cfg.seed)
@@ -286,7 +296,7 @@ def train(cfg: TrainConfig) -> dict:
     _log(f"data {ds.root}: {len(ds.samples)} images; split {cfg.split_file}: " +
          ", ".join(f"{k} {len(v)}" for k, v in parts.items()))
 
-    images, labels, skipped_train = _decode_train([s for k in fit_parts for s in parts[k]], cfg.resolution)
+    images, labels, skipped_train = _decode_train(fit_samples(parts, cfg.train_on), cfg.resolution)
     skipped_val = Skipped()
     val = load_arrays(ham_items(parts["val"]), cfg.resolution, skipped_val)
     for name, reason in {**skipped_train.reasons, **skipped_val.reasons}.items():
@@ -344,7 +354,7 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
                "lr_end": opt.param_groups[0]["lr"], "val": _summary(m)}
         history.append(rec)
         # "last", or val in the training data (nothing held out to select on): every epoch replaces the one before
-        improved = m.balanced_accuracy > best_bal or cfg.keep == "last" or cfg.train_on != "train"
+        improved = m.balanced_accuracy > best_bal or cfg.keep == "last" or val_trained_on(cfg.train_on)
         if improved:
             best_bal, best_epoch = m.balanced_accuracy, epoch
             save_safetensors(model, ckpt, meta)
@@ -359,7 +369,7 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
     val_logits = predict_logits(best, val.x)
     log_prior = np.log(effective_prior(labels, cfg.balance_alpha, len(LABELS)))
     tau = 0.0
-    if cfg.logit_adjust and cfg.train_on == "train":
+    if cfg.logit_adjust and not val_trained_on(cfg.train_on):
         tau, m_adj = choose_tau(val_logits, val.labels, log_prior)
         with torch.no_grad():
             best.classifier[1].bias -= torch.from_numpy((tau * log_prior).astype(np.float32)).to(device)
@@ -374,7 +384,7 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
     m_test = compute_metrics(test.labels, predict_logits(final, test.x).argmax(1), LABELS) if len(test.names) else None
     result = {
         "best_epoch": best_epoch, "logit_adjust_tau": tau, "train_on": cfg.train_on, "train_images": len(labels),
-        "val_in_training_data": cfg.train_on != "train",
+        "val_in_training_data": val_trained_on(cfg.train_on),
         "val": m_val.to_json(), "test": None if m_test is None else m_test.to_json(),
         "skipped_images": sorted({**data.skipped, **skipped_test.reasons}),
         "missing_images": data.missing,
@@ -432,13 +442,13 @@ def train_qat(cfg: QATConfig) -> dict:
 
     if not 0.0 <= cfg.float_weight < 1.0:
         raise ValueError(f"float_weight must be in [0, 1), got {cfg.float_weight}")
-    fit_parts = training_parts(cfg.train_on)
+    training_parts(cfg.train_on)  # a bad value fails before any data work
     t_start, np_rng = _start(cfg.threads, cfg.seed)
     model = load_checkpoint(cfg.qat_from, cfg.model, len(LABELS)).model  # a bad checkpoint fails before any data work
     ds = load_ham10000(cfg.data)
     split = load_or_make_split(ds, cfg.split_file, cfg.seed)
     parts = {k: select(ds, split, k) for k in ("train", "val")}
-    images, labels, _ = _decode_train([s for k in fit_parts for s in parts[k]], cfg.resolution)
+    images, labels, _ = _decode_train(fit_samples(parts, cfg.train_on), cfg.resolution)
     val = load_arrays(ham_items(parts["val"]), cfg.resolution, Skipped())
     _log(f"QAT from {cfg.qat_from}: decoded {len(images)} training images ({cfg.train_on}), {len(val.names)} val images in {time.time() - t_start:.0f}s")
     weights = _sample_weights(labels, cfg.balance_alpha)
@@ -518,7 +528,7 @@ def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[in
     _log(f"QAT done ({train_s:.0f}s): {val_name(cfg.train_on)} float acc {m_before.accuracy:.4f} bal {m_before.balanced_accuracy:.4f} -> "
          f"{m_val.accuracy:.4f} / {m_val.balanced_accuracy:.4f}; fake-quant val {m_fq.accuracy:.4f} / {m_fq.balanced_accuracy:.4f}")
     result = {"config": asdict(cfg), "torch": torch.__version__, "steps": steps, "train_images": len(labels),
-              "val_in_training_data": cfg.train_on != "train", "train_s": round(train_s, 1),
+              "val_in_training_data": val_trained_on(cfg.train_on), "train_s": round(train_s, 1),
               "wall_time_s": round(time.time() - t_start, 1), "val_before": _summary(m_before),
               "val_fake_quant": _summary(m_fq), "val": _summary(m_val)}
     # the base training's metrics (next to --qat-from, else already in --out) plus this stage under "qat"
