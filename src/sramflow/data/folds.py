@@ -12,13 +12,11 @@ checkpoint gives out-of-fold predictions for every train + val image, which
 from __future__ import annotations
 
 import argparse
-import random
 import sys
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from sramflow.data.ham10000 import Sample, Split, _lesion_labels, load_ham10000, read_split, write_split
+from sramflow.data.ham10000 import Sample, Split, load_ham10000, read_split, shuffled_lesions_by_class, write_split
 from sramflow.errors import DataError
 
 
@@ -28,18 +26,13 @@ def make_folds(samples: Sequence[Sample], split: Split, k: int, seed: int = 0, s
         raise DataError(f"--folds must be at least 2, got {k}")
     pool = set(split.ids["train"]) | set(split.ids["val"])
     fit = [s for s in samples if s.image_id in pool]
-    lesions = _lesion_labels(fit)
-    if len(lesions) < k:
-        raise DataError(f"{source}: {len(lesions)} train + val lesions on disk, fewer than --folds {k}")
-    by_class: dict[int, list[str]] = defaultdict(list)
-    for lid in sorted(lesions):
-        by_class[lesions[lid]].append(lid)
-    rng = random.Random(seed)
+    groups = shuffled_lesions_by_class(fit, seed)
+    n_lesions = sum(len(g) for g in groups)
+    if n_lesions < k:
+        raise DataError(f"{source}: {n_lesions} train + val lesions on disk, fewer than --folds {k}")
     fold_of: dict[str, int] = {}
     start = 0  # deal each class round-robin, continuing where the last class stopped: fold sizes differ by <= 1 lesion
-    for label in sorted(by_class):
-        group = by_class[label]
-        rng.shuffle(group)
+    for group in groups:
         for i, lid in enumerate(group):
             fold_of[lid] = (start + i) % k
         start = (start + len(group)) % k

@@ -147,21 +147,28 @@ def _lesion_labels(samples: tuple[Sample, ...] | list[Sample]) -> dict[str, int]
     return {lid: min(c, key=lambda k: (-c[k], k)) for lid, c in per.items()}
 
 
+def shuffled_lesions_by_class(samples: tuple[Sample, ...] | list[Sample], seed: int) -> list[list[str]]:
+    """The lesion ids of each class (in class order), each list shuffled by one seeded generator: the
+    stratified, deterministic order that splits and cross-validation folds deal lesions from."""
+    lesions = _lesion_labels(samples)
+    by_class: dict[int, list[str]] = defaultdict(list)
+    for lid in sorted(lesions):
+        by_class[lesions[lid]].append(lid)
+    rng = random.Random(seed)
+    groups = [by_class[label] for label in sorted(by_class)]
+    for group in groups:
+        rng.shuffle(group)
+    return groups
+
+
 def make_split(
     samples: tuple[Sample, ...] | list[Sample], seed: int = 0, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
 ) -> Split:
     """Split by ``lesion_id``, stratified by the lesion's class, deterministic for a seed."""
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
         raise DataError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
-    lesions = _lesion_labels(samples)
-    by_class: dict[int, list[str]] = defaultdict(list)
-    for lid in sorted(lesions):
-        by_class[lesions[lid]].append(lid)
-    rng = random.Random(seed)
     assign: dict[str, str] = {}
-    for label in sorted(by_class):
-        group = by_class[label]
-        rng.shuffle(group)
+    for group in shuffled_lesions_by_class(samples, seed):
         n = len(group)
         n_test = round(n * fractions[2])
         n_val = round(n * fractions[1])
