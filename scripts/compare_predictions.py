@@ -26,21 +26,22 @@ from sramflow.eval.metrics import compute_metrics
 from sramflow.jsonio import write_json_atomic
 
 
-def read_predictions(path: Path, column: str) -> dict[str, tuple[str, str]]:
-    """image -> (true class, predicted class in ``column``)."""
+def read_predictions(path: Path, columns: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """image -> its row (true class and the predicted classes of ``columns``, which must all be there)."""
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
-    if not rows or column not in rows[0]:
-        raise SystemExit(f"{path}: no column {column!r} (a predictions.csv written by sramflow evaluate?)")
-    return {r["image"]: (r["true"], r[column]) for r in rows}
+    for column in columns:
+        if not rows or column not in rows[0]:
+            raise SystemExit(f"{path}: no column {column!r} (a predictions.csv written by sramflow evaluate?)")
+    return {r["image"]: r for r in rows}
 
 
-def read_pooled(paths: str, column: str) -> dict[str, tuple[str, str]]:
+def read_pooled(paths: str, columns: tuple[str, ...]) -> dict[str, dict[str, str]]:
     """Comma-separated ``predictions.csv`` files on disjoint images, pooled (e.g. cross-validation folds)."""
-    pooled: dict[str, tuple[str, str]] = {}
+    pooled: dict[str, dict[str, str]] = {}
     seen: dict[str, Path] = {}
     for path in (Path(x) for x in paths.split(",") if x):
-        part = read_predictions(path, column)
+        part = read_predictions(path, columns)
         twice = next((i for i in part if i in pooled), None)
         if twice is not None:
             raise SystemExit(f"{path}: image {twice} is also in {seen[twice]}; pooled files must hold disjoint images")
@@ -60,10 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.b is None:  # one side: its INT8 column against its float column
         name_a, name_b, column = "float", "int8", "int8 vs float"
-        pa, pb = read_pooled(a.a, "float"), read_pooled(a.a, "int8")
+        pa = pb = read_pooled(a.a, ("float", "int8"))
+        col_a, col_b = "float", "int8"
     else:
         (name_a, name_b), column = a.names.split(","), a.column
-        pa, pb = read_pooled(a.a, a.column), read_pooled(a.b, a.column)
+        pa, pb = read_pooled(a.a, (a.column,)), read_pooled(a.b, (a.column,))
+        col_a = col_b = a.column
     if set(pa) != set(pb):
         raise SystemExit(f"{a.a} and {a.b} list different images ({len(set(pa) ^ set(pb))} differ)")
     lesion = {r.image_id: r.lesion_id for r in read_metadata(find_metadata(Path(a.data)))}
@@ -72,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         raise SystemExit(f"{a.data}: {len(missing)} images have no metadata row, e.g. {missing[0]}")
     idx = {c: k for k, c in enumerate(LABELS)}
-    y = np.array([idx[pa[i][0]] for i in images])
-    preds = {name_a: np.array([idx[pa[i][1]] for i in images]), name_b: np.array([idx[pb[i][1]] for i in images])}
+    y = np.array([idx[pa[i]["true"]] for i in images])
+    preds = {name_a: np.array([idx[pa[i][col_a]] for i in images]), name_b: np.array([idx[pb[i][col_b]] for i in images])}
     ci = bootstrap_intervals(y, preds, [lesion[i] for i in images], len(LABELS), LABELS.index(MELANOMA), MELANOMA,
                              paired=(name_b, name_a))
     point = {n: {"accuracy": m.accuracy, "balanced_accuracy": m.balanced_accuracy}
