@@ -109,6 +109,13 @@ def test_train_on_rejects_test() -> None:
         training_parts("train+test")
 
 
+def test_keep_rejects_unknown_value_before_any_data_work(tmp_path: Path) -> None:
+    from sramflow.train.loop import TrainConfig, train
+
+    with pytest.raises(DataError, match="keep 'best': expected one of best-val, last"):
+        train(TrainConfig(data=str(tmp_path / "no-such-folder"), keep="best"))
+
+
 @needs_lite0
 def test_keep_last_epoch_without_logit_adjustment(tmp_path: Path) -> None:
     """--keep last --no-logit-adjust: nothing is chosen on val (cross-validation folds score on it)."""
