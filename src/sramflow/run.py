@@ -201,7 +201,7 @@ def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
     from sramflow.api import analysis_report
     from sramflow.hw.load import resolve_hw
     from sramflow.hw.report import sram_design_report
-    from sramflow.quant.qgraph import save_qgraph
+    from sramflow.ir.qgraph import save_qgraph
     from sramflow.quant.report import build_report as quant_report
     from sramflow.reference.run import quantize_input
     from sramflow.sim.api import prepare_graph, simulate_prepared

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from sramflow.ir.graph import Graph
+from sramflow.ir.qgraph import QuantizedGraph
 from sramflow.quant.calibrate import collect_stats, ranges
-from sramflow.quant.qgraph import QuantizedGraph
 from sramflow.quant.quantize import quantize_with_ranges
 from sramflow.reference.run import predict_int8, quantize_input, run_int8  # noqa: F401  (re-exported)
 

@@ -13,7 +13,7 @@ from sramflow.frontend.source import ModelSource, load_graph
 from sramflow.jsonio import write_text_atomic
 from sramflow.quant.api import quantize_graph
 from sramflow.quant.calib_data import CalibrationSet, load_calibration, random_calibration
-from sramflow.quant.qgraph import QuantizedGraph, load_qgraph, save_qgraph
+from sramflow.ir.qgraph import QuantizedGraph, load_qgraph, save_qgraph
 from sramflow.quant.report import build_report
 from sramflow.reference.run import quantize_input
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sramflow.quant.qgraph import QOp, QuantizedGraph
+from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.reference import kernels as K
 from sramflow.reference import nhwc as NH
 from sramflow.reference.blas import single_thread
