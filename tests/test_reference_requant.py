@@ -159,13 +159,3 @@ def test_runners_bind_every_quantized_op_kind_once():
     assert set(RUNNERS) == set(KINDS)
     assert set(ELEMENTWISE) <= set(RUNNERS)
 
-
-def test_mean_of_sums_lives_below_both_kernel_modules():
-    """kernels.py wraps nhwc.py; the shared MEAN tail sits in requant.py so neither imports the other back."""
-    import ast
-    import inspect
-
-    from sramflow.reference import nhwc
-
-    imported = {n.module for n in ast.walk(ast.parse(inspect.getsource(nhwc))) if isinstance(n, ast.ImportFrom)}
-    assert "sramflow.reference.kernels" not in imported
