@@ -129,10 +129,10 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
             jobs.append(("pool", cls, (g, k, c, h, w), None, imap, nrows, ncols))
         else:
             jobs.append(("mac", cls, (g, k, c, h, w), wmap, imap, nrows, ncols))
-            groups.append(ReadGroup(rows, _span(base["weights"][cls], wmap.size // wb), res.weights[cls],
+            groups.append(ReadGroup(rows, base["weights"][cls], res.weights[cls],
                                     np.full(wmap.size // wb, ph, np.int64)))
             reads[cls] += wmap.size // wb * ph
-        groups.append(ReadGroup(rows, _span(base["inputs"][cls], imult.size), res.inputs[cls], imult))
+        groups.append(ReadGroup(rows, base["inputs"][cls], res.inputs[cls], imult))
         reads[cls] += int(imult.sum())
         for flag, op, per, writer in ((res.reads_bias, "bias", (), res.bias), (res.reads_psums, "psums", (h, w), None)):
             sub = cls[flag[cls]]
@@ -141,23 +141,19 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
             pmap = layout_map((g, k, *per), sh.psum_bytes if per else 4, wb, ak, row_group=node.gh if per else 0)
             times = ph if op == "bias" else 1  # each row group loads its bias; psums: each group its own block
             exp = res.psum_writer[sub] if writer is None else writer[sub]
-            groups.append(ReadGroup(cp[sub], _span(base[op][sub], pmap.size // wb), exp,
+            groups.append(ReadGroup(cp[sub], base[op][sub], exp,
                                     np.full(pmap.size // wb, times, np.int64)))
             jobs.append((op, sub, (g, k), pmap))
             reads[sub] += pmap.size // wb * times
     st = node.rows(STORE)
     last_write = last_of((node.kind == COMPUTE) & (words > 0))[st]
     for cls in classes(words[st]):
-        groups.append(ReadGroup(st[cls], _span(node.t.base_word[st[cls]], int(words[st[cls[0]]])), last_write[cls],
+        groups.append(ReadGroup(st[cls], node.t.base_word[st[cls]], last_write[cls],
                                 np.ones(int(words[st[cls[0]]]), np.int64), compute=False))
     data = sram.read(groups)
     acc = _arithmetic(node, d, res, jobs, [x for x, gr in zip(data, groups) if gr.compute])
     _count_compute(node, m, res, reads, words)
     return _store(node, d, m, res, acc, st, last_write, words)
-
-
-def _span(base: np.ndarray, n: int) -> np.ndarray:
-    return base[:, None] + np.arange(n)[None, :]
 
 
 def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: list[np.ndarray]) -> np.ndarray:
