@@ -130,9 +130,9 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
         else:
             jobs.append(("mac", cls, (g, k, c, h, w), wmap, imap, nrows, ncols))
             groups.append(ReadGroup(rows, base["weights"][cls], res.weights[cls],
-                                    np.full(wmap.size // wb, ph, np.int64)))
+                                    np.full(wmap.size // wb, ph, np.int64), byte_order=inverse_map(wmap)))
             reads[cls] += wmap.size // wb * ph
-        groups.append(ReadGroup(rows, base["inputs"][cls], res.inputs[cls], imult))
+        groups.append(ReadGroup(rows, base["inputs"][cls], res.inputs[cls], imult, byte_order=inverse_map(imap)))
         reads[cls] += int(imult.sum())
         for flag, op, per, writer in ((res.reads_bias, "bias", (), res.bias), (res.reads_psums, "psums", (h, w), None)):
             sub = cls[flag[cls]]
@@ -167,7 +167,7 @@ def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: l
         if job[0] == "pool":  # one step per output tile (c = 1): its reduced taps land in the accumulators
             _, cls, (g, _, _, h, w), _, imap, nrows, ncols = job
             n = cls.size
-            x = next(it).reshape(n, -1)[:, inverse_map(imap)].view(np.int8).reshape(n, g, nrows, ncols)
+            x = next(it).view(np.int8).reshape(n, g, nrows, ncols)
             rr = (np.arange(sh.kernel_h) * sh.dilation_h)[:, None] + sh.stride_h * np.arange(h)
             cc = (np.arange(sh.kernel_w) * sh.dilation_w)[:, None] + sh.stride_w * np.arange(w)
             taps = x[:, :, rr[:, None, :, None], cc[None, :, None, :]].reshape(n, g, -1, h * w)
@@ -176,12 +176,17 @@ def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: l
         elif job[0] == "mac":
             _, cls, (g, k, c, h, w), wmap, imap, nrows, ncols = job
             n = cls.size
-            wt = next(it).reshape(n, -1)[:, inverse_map(wmap)].view(np.int8).reshape(n, g, k, -1)
-            x = next(it).reshape(n, -1)[:, inverse_map(imap)].view(np.int8).reshape(n, g, -1, nrows, ncols)
-            rr = (np.arange(sh.kernel_h) * sh.dilation_h)[:, None] + sh.stride_h * np.arange(h)
-            cc = (np.arange(sh.kernel_w) * sh.dilation_w)[:, None] + sh.stride_w * np.arange(w)
-            patches = x[:, :, :, rr[:, None, :, None], cc[None, :, None, :]].reshape(n, g, -1, h * w)
-            part = np.matmul(wt.astype(np.float64), patches.astype(np.float64) - d.x_zp)
+            wt = next(it).view(np.int8).reshape(n, g, k, -1)
+            x = next(it).view(np.int8).reshape(n, g, -1, nrows, ncols)
+            if sh.kernel_h == sh.kernel_w == 1:  # pointwise: the patches are a strided view of the window
+                sel = x[:, :, :, :sh.stride_h * (h - 1) + 1:sh.stride_h, :sh.stride_w * (w - 1) + 1:sh.stride_w]
+                patches = sel.reshape(n, g, -1, h * w)
+            else:
+                rr = (np.arange(sh.kernel_h) * sh.dilation_h)[:, None] + sh.stride_h * np.arange(h)
+                cc = (np.arange(sh.kernel_w) * sh.dilation_w)[:, None] + sh.stride_w * np.arange(w)
+                patches = x[:, :, :, rr[:, None, :, None], cc[None, :, None, :]].reshape(n, g, -1, h * w)
+            dt = _exact_float(patches.shape[2], d.x_zp)
+            part = np.matmul(wt.astype(dt), patches.astype(dt) - dt(d.x_zp))
             acc += _scatter(node, cp[cls], (g, k, h, w), part, n_out)
         else:
             op, sub, (g, k), pmap = job
@@ -192,6 +197,13 @@ def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: l
                 full = np.broadcast_to(vals.reshape(sub.size, g, k, 1, 1), (sub.size, g, k, h, w))
                 acc += _scatter(node, cp[sub], (g, k, int(h), int(w)), full.astype(np.float64), n_out)
     return np.rint(acc).astype(np.int64)
+
+
+def _exact_float(terms: int, x_zp: int) -> type:
+    """float32 when a dot product of ``terms`` int8 weights and (int8 input - zero point) is an integer below
+    2**24 at every partial sum (float32 sums it exactly), else float64 (exact below 2**53)."""
+    bound = terms * 128 * (128 + abs(int(x_zp)))
+    return np.float32 if bound < 2**24 else np.float64
 
 
 def _tile_index(node: ConvNode, rows: np.ndarray, tile: tuple[int, int, int, int]) -> np.ndarray:

@@ -90,6 +90,7 @@ class ReadGroup:
     expect: np.ndarray
     mult: np.ndarray
     compute: bool = True  # a compute step's operand read (False: a store's DMA read)
+    byte_order: np.ndarray | None = None  # the span's bytes to return, in this order (None: all, (n, W, wb))
 
     @property
     def width(self) -> int:
@@ -130,7 +131,8 @@ class NodeSram:
         self.m.sram.writes += start
 
     def read(self, groups: list[ReadGroup]) -> list[np.ndarray]:
-        """Check and count every group's reads; returns each group's bytes (n, W, wb) as the SRAM holds them."""
+        """Check and count every group's reads; returns each group's bytes as the SRAM holds them: (n, W, wb), or
+        (n, len(byte_order)) for a group with a ``byte_order``."""
         for g in groups:
             check_capacity(self.name, np.atleast_1d(g.base.min(initial=0)),
                            np.atleast_1d(g.base.max(initial=-1) + g.width), self.capacity, "read")
@@ -147,8 +149,9 @@ class NodeSram:
         else:
             self.m.tally.sram_reads_dma += n_reads
         shape = (g.rows.size, g.width)
+        out_shape = (*shape, self.wb) if g.byte_order is None else (shape[0], g.byte_order.size)
         if not g.width or not g.rows.size:
-            return np.zeros((*shape, self.wb), np.uint8)
+            return np.zeros(out_shape, np.uint8)
         a0, a1 = self.atom_of_word[g.base], self.atom_of_word[g.base + g.width - 1]
         other = np.zeros((state.shape[0], state.shape[1] + 1), np.int32)
         np.cumsum(state != g.expect[:, None], axis=1, out=other[:, 1:])
@@ -157,9 +160,12 @@ class NodeSram:
             start = self.log_start[g.expect + 1]
             ok = start >= 0
             if words_of is None or not ok.any():
-                return np.zeros((*shape, self.wb), np.uint8)
+                return np.zeros(out_shape, np.uint8)
             offset = np.where(ok, start - self.lo[np.maximum(g.expect, 0)] + g.base, 0)
-            data = _windows(words_of, offset, g.width).view(np.uint8).reshape(*shape, self.wb)
+            if g.byte_order is None:
+                data = _windows(words_of, offset, np.arange(g.width)).view(np.uint8).reshape(out_shape)
+            else:  # word offset o, byte j of the span: log byte o * wb + j
+                data = _windows(self.log.reshape(-1), offset * self.wb, g.byte_order)
             if not ok.all():
                 data[~ok] = 0
             return data
@@ -172,7 +178,7 @@ class NodeSram:
         data = np.zeros((*shape, self.wb), np.uint8) if words_of is None else \
             words_of[pos].view(np.uint8).reshape(*shape, self.wb)
         data[~ok] = 0
-        return data
+        return data if g.byte_order is None else data.reshape(shape[0], -1)[:, g.byte_order]
 
     def _atom_states(self, groups: list[ReadGroup]) -> list[np.ndarray]:
         """For each group, the writer row of every atom before each of its read rows, (n, atoms)."""
@@ -198,13 +204,13 @@ class NodeSram:
         return out
 
 
-def _windows(words_of: np.ndarray, offset: np.ndarray, width: int) -> np.ndarray:
-    """``words_of[offset[i] + j]`` for j < width, shape (n, width); repeated windows (a resident tile read by
-    many steps) are gathered once and copied as rows."""
+def _windows(items: np.ndarray, offset: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``items[offset[i] + cols[j]]``, shape (n, len(cols)); repeated windows (a resident tile read by many
+    steps) are gathered once and copied as rows."""
     uniq, inverse = np.unique(offset, return_inverse=True)
     if uniq.size * 2 > offset.size:
-        return words_of[offset[:, None] + np.arange(width)]
-    return words_of[uniq[:, None] + np.arange(width)][inverse.reshape(-1)]
+        return items[offset[:, None] + cols]
+    return items[uniq[:, None] + cols][inverse.reshape(-1)]
 
 
 def _word_view(log: np.ndarray) -> np.ndarray | None:
