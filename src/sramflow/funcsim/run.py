@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,9 +22,8 @@ from sramflow.mapping.conv import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.vector import VectorSchedule
 from sramflow.quant.qgraph import QOp, QuantizedGraph
-from sramflow.reference import kernels as K
 from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double
-from sramflow.reference.run import dequantize, run_int8
+from sramflow.reference.run import RUNNERS, dequantize, run_int8
 
 COUNT_KEYS = ("sram_reads", "sram_writes", "offchip_bytes", "macs")
 
@@ -87,44 +87,41 @@ def conv_data(sch: ConvSchedule, op: QOp, q: QuantizedGraph, x: np.ndarray) -> C
     return ConvData(x3, x_zp, w5, bias, _requant(op, q.tensor(op.output).zero_point))
 
 
-def _softmax_kernel(a: dict, row: int) -> Callable[[np.ndarray], np.ndarray]:
-    """SOFTMAX over rows of ``row`` contiguous elements (the mapper's segments), of one row or all of them."""
-    def run(x: np.ndarray) -> np.ndarray:
-        y = K.softmax(x.reshape(-1, row), a["input_multiplier"], a["input_left_shift"], a["diff_min"])
-        return y.reshape(x.shape)
-
-    return run
+_CONST = "<const operand>"  # the name the constant operand of a one-input ADD / MUL gets in a kernel's env
 
 
-def _vector_kernel(node: Node, op: QOp, row: int = 0) -> tuple[Callable[..., np.ndarray], bool]:
-    a = op.attrs
+def _vector_kernel(q: QuantizedGraph, node: Node, op: QOp, row: int = 0) -> tuple[Callable[..., np.ndarray], bool]:
+    """The integer kernel of ``op`` on the operand chunks the schedule gives (any shape, IR element order), from
+    the reference's own dispatch (``reference.run.RUNNERS``): the functional simulator has no kernels of its
+    own. Returns (kernel, whether it reduces each segment to one value)."""
     if node.name != op.ir_nodes[0]:  # fused activations are FusedSchedules (mapping.fused), skipped by run_functional
         raise UnsupportedOpError(f"node {node.name!r} is fused into {op.ir_nodes[0]!r}: it has no vector pass")
-    if op.kind in ("LOGISTIC", "HARD_SWISH", "HARD_SIGMOID"):  # 256-entry tables (HARD_SWISH: the HardSigmoid's pass)
-        return (lambda x: K.lookup(x, op.params["table"])), False
-    if op.kind == "CLIP":
-        return (lambda x: K.clip(x, a["lo"], a["hi"])), False
+    runner = RUNNERS.get(op.kind)
+    if runner is None or op.kind in _NOT_ELEMENTWISE:
+        raise UnsupportedOpError(f"node {node.name!r}: the functional simulator has no vector kernel for {op.kind}")
+    src = op.inputs[0]
     if op.kind == "RESHAPE":  # IR (NCHW) element order: the bytes are copied unchanged
         return (lambda x: x), False
-    if op.kind == "SOFTMAX":
-        return _softmax_kernel(a, row), False
-    if op.kind == "MUL":
-        return (lambda x1, x2: K.mul(x1, x2, a["zp1"], a["zp2"], a["out_mult"], a["out_shift"], a["out_zp"],
-                                     a["act_min"], a["act_max"])), False
-    if op.kind == "ADD":
-        return (lambda x1, x2: K.add(x1, x2, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
-                                     a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"],
-                                     a["left_shift"])), False
-    if op.kind in ("RELU", "RELU6"):
-        return (lambda x: K.relu_x(x, a["x_zp"], a["mult"], a["shift"], a["out_zp"], a["act_min"], a["act_max"])), False
-    if op.kind == "MEAN":
-        # one segment (L,) or all segments (S, L) at once -> one mean per segment
-        return (lambda seg: K.mean_hw(seg.reshape(1, -1, seg.shape[-1], 1), a["x_zp"], a["mult"], a["shift"],
-                                      a["out_zp"])), True
-    raise UnsupportedOpError(f"node {node.name!r}: the functional simulator has no vector kernel for {op.kind}")
+    if op.kind == "SOFTMAX":  # over rows of ``row`` contiguous elements (the mapper's segments)
+        return (lambda x: runner(q, op, {src: x.reshape(-1, row)}).reshape(x.shape)), False
+    if op.kind == "MEAN":  # one segment (L,) or all segments (S, L) -> one mean per segment; NHWC (1, L, 1, S)
+        def mean(seg: np.ndarray) -> np.ndarray:
+            segs = seg.reshape(-1, seg.shape[-1])
+            return runner(q, op, {src: segs.T.reshape(1, segs.shape[1], 1, segs.shape[0])}).reshape(1, -1, 1, 1)
+
+        return mean, True
+    if op.kind in ("ADD", "MUL"):
+        two = op if len(op.inputs) == 2 else dataclasses.replace(op, inputs=(src, _CONST))
+        return (lambda x1, x2: runner(q, two, {two.inputs[0]: x1, two.inputs[1]: x2})), False
+    return (lambda x: runner(q, op, {src: x})), False
 
 
-def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, np.ndarray]) -> VectorData:
+# the kinds the mapper schedules as convolutions (funcsim.exec_conv), not as vector passes
+_NOT_ELEMENTWISE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "AVERAGE_POOL_2D")
+
+
+def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, np.ndarray],
+                q: QuantizedGraph | None = None) -> VectorData:
     sh = sch.shape
     operands = [env[t].ravel() for t in node.inputs]
     if op is not None and "const" in op.params and node.name == op.ir_nodes[0]:
@@ -144,7 +141,7 @@ def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, 
         raise UnsupportedOpError(f"node {node.name!r} (SOFTMAX): the mapper schedules chunks of {sch.chunk} of its "
                                  f"rows of {sh.seg_len} elements, but each output needs its whole row (maximum and "
                                  "sum of exponentials first): not executable as scheduled")
-    kernel, reduce = _vector_kernel(node, op, sh.seg_len)
+    kernel, reduce = _vector_kernel(q, node, op, sh.seg_len)
     if not reduce and scale is not None:
         return VectorData(tuple(full), scale, tuple(order), kernel, False)
     return VectorData(tuple(full), scale, tuple(order), kernel, reduce)
@@ -187,7 +184,7 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
         if isinstance(sch, ConvSchedule):
             y = run_conv(sch, conv_data(sch, op, q, env[node.inputs[0]]), m)
         else:
-            y = run_vector(sch, vector_data(sch, node, op, env), m)
+            y = run_vector(sch, vector_data(sch, node, op, env, q), m)
         env[node.output] = y.reshape(graph.shape(node.output)[1:])
         if op is not None and op.output != node.output:  # the op's result (a fused x * HardSigmoid(x): HARD_SWISH)
             env[op.output] = env[node.output].reshape(graph.shape(op.output)[1:])
