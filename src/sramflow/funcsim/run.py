@@ -62,6 +62,41 @@ def qop_by_node(q: QuantizedGraph) -> dict[str, QOp]:
     return {n: op for op in q.ops for n in op.ir_nodes}
 
 
+@dataclass(frozen=True)
+class BoundNode:
+    """One IR node with the schedule the mapper gave it and the quantized op it belongs to (None: a Reshape,
+    which the quantizer may leave as a copy)."""
+
+    node: Node
+    schedule: object  # ConvSchedule | VectorSchedule | FusedSchedule
+    op: QOp | None
+
+    @property
+    def runs(self) -> bool:
+        """Executed here: not fused into another node's pass, and the first IR node of its quantized op."""
+        return not isinstance(self.schedule, FusedSchedule) and (self.op is None or self.node.name == self.op.ir_nodes[0])
+
+
+def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, ...]:
+    """Pair every node with its schedule and quantized op once, before anything runs; a node without either is
+    an error naming it (the mapper works on the float IR, the quantizer on its own graph: this is their join)."""
+    if len(schedules) != len(graph.nodes):
+        raise UnsupportedOpError(f"{len(schedules)} schedules for the {len(graph.nodes)} nodes of {graph.name!r}: "
+                                 "simulate the same graph that was quantized")
+    ops = qop_by_node(q)
+    out = []
+    for node, sch in zip(graph.nodes, schedules):
+        if sch.shape.name != node.name:
+            raise UnsupportedOpError(f"node {node.name!r} has the schedule of {sch.shape.name!r}: the schedules are "
+                                     "not those of this graph")
+        op = ops.get(node.name)
+        if op is None and node.op != "Reshape" and not isinstance(sch, FusedSchedule):
+            raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op in {q.name!r}: quantize "
+                                     "the graph that was simulated")
+        out.append(BoundNode(node, sch, op))
+    return tuple(out)
+
+
 def _requant(op: QOp, out_zp: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     a, p = op.attrs, op.params
     if op.kind == "FULLY_CONNECTED":
@@ -166,18 +201,16 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
                                  f"sub-byte weights (first {packed[0]!r}): simulate them analytically")
     x = np.asarray(x_int8, np.int8)
     x = x[None] if x.ndim == 3 else x
-    ops = qop_by_node(q)
+    bound = bind(graph, q, schedules)
     m = Machine(Sram(words, word_bytes, trace))
     env: dict[str, np.ndarray] = {graph.input: x[0]}
     t0 = time.perf_counter()
-    for node, sch in zip(graph.nodes, schedules):
+    for b in bound:
+        node, sch, op = b.node, b.schedule, b.op
         if isinstance(sch, FusedSchedule):  # the pass of the node it is fused into computed it: no accesses
             env[node.output] = env[graph.node(sch.shape.into).output]
             continue
-        op = ops.get(node.name)
-        if op is None and node.op != "Reshape":
-            raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op")
-        if op is not None and node.name != op.ir_nodes[0]:
+        if not b.runs:
             env[node.output] = env[op.output]
             m.note(_fused_but_scheduled(node, op, sch))
             continue
