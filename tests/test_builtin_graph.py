@@ -97,11 +97,14 @@ def test_state_spec_is_the_torch_state_dict() -> None:
         assert [(e.key, e.shape) for e in state_spec(get_arch(model), 3)] == [(k, tuple(v.shape)) for k, v in sd.items()]
 
 
-def test_simulate_on_a_builtin_model_does_not_import_torch() -> None:
+def test_simulate_on_a_builtin_model_does_not_import_torch(tmp_path: Path) -> None:
+    """Random weights, and a safetensors checkpoint (read as numpy arrays)."""
+    ckpt = _checkpoint(tmp_path, "efficientnet_b0", 4)
     code = (
         "import sys\n"
         "from sramflow.cli import main\n"
         "rc = main(['simulate', '--model', 'efficientnet_lite0', '--num-classes', '3', '--resolution', '32'])\n"
+        f"rc += main(['simulate', '--checkpoint', {str(ckpt)!r}, '--resolution', '32'])\n"
         "print('RC', rc, 'HEAVY', [m for m in ('torch', 'onnx') if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
