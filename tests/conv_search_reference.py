@@ -12,7 +12,7 @@ from sramflow.mapping.conv import (
     ConvSchedule, ConvShape, class_sums, conv_counts, input_bursts, step_sizes, trips, unit_counts,
 )
 from sramflow.mapping.conv_search import _candidates, _clipped, _orders, acc_groups, hw_params, make_conv_schedule
-from sramflow.sim.cost import busy_cycles, energy_pj, objective_value, total_cycles
+from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 
 
 def _in_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> np.ndarray:

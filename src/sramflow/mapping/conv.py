@@ -30,7 +30,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from sramflow.errors import MappingError
-from sramflow.mapping.counts import Counts, ceil_div
+from sramflow.cost.counts import Counts, ceil_div
 from sramflow.mapping.schedule import Buffer
 
 LOOPS = ("g", "k", "c", "p")

@@ -38,10 +38,10 @@ from sramflow.mapping.conv import (
     conv_counts, footprint_words, keeps, order_dma_bursts, spills, step_sizes, tile_classes, tile_sums, trips,
     unit_counts, weighted_class_sums,
 )
-from sramflow.mapping.counts import ceil_div
+from sramflow.cost.counts import ceil_div
 from sramflow.mapping.schedule import allocate
 from sramflow.mapping.table_price import best_row
-from sramflow.sim.cost import TOTALS
+from sramflow.cost.model import TOTALS
 
 
 def hw_params(hw: HardwareSpec, shape: ConvShape | None = None) -> HwParams:
@@ -182,7 +182,7 @@ def _in_bursts(shape: ConvShape, t: dict, burst_sizes: tuple[int, ...]) -> dict[
     return out
 
 
-# Counts fields the pricing reads (sim.cost.busy_cycles / energy_pj); two rows equal in all of them and in the
+# Counts fields the pricing reads (cost.model.busy_cycles / energy_pj); two rows equal in all of them and in the
 # buffering cost exactly the same on every hardware point.
 PRICED = ("offchip_weight_bytes", "offchip_input_bytes", "offchip_output_bytes", "offchip_psum_read_bytes",
           "offchip_psum_write_bytes", "dma_bursts", "sram_reads_compute", "sram_reads_dma", "sram_writes_compute",
@@ -455,7 +455,7 @@ def tiling_tables(shape: ConvShape, hwp: HwParams, burst_sizes: tuple[int, ...],
 
 
 def _compact(c: dict[str, np.ndarray], totals: bool = True) -> dict[str, np.ndarray | int]:
-    """The priced counts in fewer arrays, priced identically by ``sim.cost``: off-chip bytes only as read
+    """The priced counts in fewer arrays, priced identically by ``cost.model``: off-chip bytes only as read
     (weights + inputs + psums) and write (outputs + psums) totals, whose integer sums are exact; a count equal on
     every row as one int. ``totals``: False for counts that are none of those (only the last step)."""
     out: dict[str, np.ndarray | int] = dict(c)
@@ -475,7 +475,8 @@ def _compact(c: dict[str, np.ndarray], totals: bool = True) -> dict[str, np.ndar
 
 TABLE_FORMAT = 2  # 2: rows carry group_h (accumulator groups over tile rows)
 # the tables are a function of these modules' code: any change to them gives new disk keys
-TABLE_SOURCES = ("sramflow.mapping.conv", "sramflow.mapping.conv_search", "sramflow.mapping.counts", "sramflow.sim.cost")
+TABLE_SOURCES = ("sramflow.mapping.conv", "sramflow.mapping.conv_search", "sramflow.cost.counts", "sramflow.cost.model",
+                 "sramflow.cost.table")
 _SHARED = ("sizes", "group_k", "group_h", "order_index", "double", "footprint_words", "rank")
 
 

@@ -1,7 +1,7 @@
 """Pricing every row of a ``TilingTable`` for one hardware point and picking the best (``best_row``).
 
 Single- and double-buffered rows are stored apart (``TilingTable.single_rows``), so each part gets only its
-own cycle formula (``sim.cost.total_cycles``); for latency only the rows tied at the fewest cycles are priced
+own cycle formula (``cost.model.total_cycles``); for latency only the rows tied at the fewest cycles are priced
 for energy. Same values and the same choice as pricing every row with both formulas: the row minimizing
 (objective, the other metric), first in enumeration order (``TilingTable.rank``) among equals."""
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sramflow.hw.spec import HardwareSpec
-from sramflow.sim.cost import busy_cycles, energy_pj, objective_value, total_cycles
+from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 
 if TYPE_CHECKING:
     from sramflow.mapping.conv_search import TilingTable

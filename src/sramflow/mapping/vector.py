@@ -25,7 +25,7 @@ import numpy as np
 
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
-from sramflow.mapping.counts import Counts, ceil_div
+from sramflow.cost.counts import Counts, ceil_div
 from sramflow.mapping.schedule import Buffer, Step, allocate, buffer_of
 
 
@@ -181,7 +181,7 @@ def vector_schedule(sh: VectorShape, hw: HardwareSpec, chunk: int, double: bool)
 
 def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSchedule:
     """The chunk minimizing the objective; ties: single buffering first, then the largest chunk."""
-    from sramflow.sim.cost import busy_cycles, energy_pj, objective_value, total_cycles
+    from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 
     best = None
     for double, chunks, c in vector_rows(sh, hw):

@@ -18,11 +18,11 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvSchedule, ConvShape
 from sramflow.mapping.conv_search import search_conv
-from sramflow.mapping.counts import Counts, ceil_div
+from sramflow.cost.counts import Counts, ceil_div
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.vector import VectorSchedule, VectorShape, search_vector
-from sramflow.sim.cost import COMPONENTS, busy_cycles, energy_pj, total_cycles
+from sramflow.cost.model import COMPONENTS, busy_cycles, energy_pj, total_cycles
 from sramflow.sim.plan import COUNT_FIELDS as _COUNT_FIELDS
 from sramflow.sim.plan import point_plan
 from sramflow.sim.results import Bounds, NodeResult, totals_json
@@ -170,7 +170,7 @@ def _unique_shapes(prep: PreparedGraph) -> tuple[tuple, np.ndarray]:
 def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency") -> dict[str, Any]:
     """``sim.results.total_json`` of ``simulate_prepared(prep, hw, objective).nodes`` without building per-node
     results: every distinct shape's schedule is chosen by one ``sim.plan.PointPlan`` pass (the same rows as
-    ``map_shape``), the chosen counts are priced in one vectorized pass with the same formulas (``sim.cost``;
+    ``map_shape``), the chosen counts are priced in one vectorized pass with the same formulas (``cost.model``;
     element-wise, so the same values), and per-node floats are summed in node order as ``total_json`` sums them
     (identical totals; ``tests/test_sweep_totals.py``). For sweeps, which need totals."""
     if objective not in OBJECTIVES:

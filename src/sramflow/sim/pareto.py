@@ -22,7 +22,7 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape, HwParams
 from sramflow.mapping.conv_search import TilingTable, conv_table
 from sramflow.mapping.table_price import table_cycles
-from sramflow.sim.cost import energy_pj
+from sramflow.cost.model import energy_pj
 
 
 REL_TOL = 1e-9  # a certificate's gap must exceed this fraction of the bound (energies are float sums)

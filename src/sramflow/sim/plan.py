@@ -5,7 +5,7 @@ whether pricing is monotone), every distinct shape's candidate rows: a Conv/Gemm
 cache; for a smaller SRAM the larger SRAM's table with its fitting rows marked, ``_Seg.fit``) or a vector node's chunk
 table (every chunk size, built once for all SRAM sizes, fitting ones marked). It is built once and serves every point
 with those numbers (they differ in clock, off-chip memory, energies, ports or banks). ``PointPlan.choose`` picks, for a
-point and objective, the same row per shape as ``search_conv`` / ``search_vector``, with the same ``sim.cost``
+point and objective, the same row per shape as ``search_conv`` / ``search_vector``, with the same ``cost.model``
 formulas on the same counts (element-wise, so the same values) and the same tie-breaks:
 - conv: least objective, then the other metric (energy for latency, cycles otherwise), then enumeration order;
 - vector: least objective, then single before double buffering, then the largest chunk.
@@ -34,12 +34,12 @@ from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape, schedule_counts
 from sramflow.mapping.conv_search import TILING_CACHE, TilingCache, conv_table, hw_params, monotone_pricing, row_schedule
-from sramflow.mapping.counts import Counts
+from sramflow.cost.counts import Counts
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.vector import VectorShape, footprint, vector_counts, vector_rows, vector_table
-from sramflow.sim.cost import TOTALS, busy_cycles, energy_pj, objective_value, total_cycles
+from sramflow.cost.model import TOTALS, busy_cycles, energy_pj, objective_value, total_cycles
 
-# the counts ``sim.cost`` reads (with the totals it accepts precomputed)
+# the counts ``cost.model`` reads (with the totals it accepts precomputed)
 PRICE_FIELDS = ("offchip_bytes", "offchip_weight_bytes", "offchip_input_bytes", "offchip_output_bytes",
                 "offchip_psum_read_bytes", "offchip_psum_write_bytes", "dma_bursts", "sram_reads", "sram_writes",
                 "sram_reads_compute", "sram_reads_dma", "sram_writes_compute", "sram_writes_dma", "mac_cycles",

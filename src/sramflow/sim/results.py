@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sramflow.mapping.counts import Counts
-from sramflow.sim.cost import COMPONENTS
+from sramflow.cost.counts import Counts
+from sramflow.cost.model import COMPONENTS
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv_search import TILING_CACHE, TableDisk
 from sramflow.sim.api import PreparedGraph, simulate_totals
-from sramflow.sim.cost import COMPONENTS
+from sramflow.cost.model import COMPONENTS
 from sramflow.sweep.hwpoint import timing_problem
 from sramflow.sweep.precision import with_weight_bits
 from sramflow.sweep.store import PointOutcome
