@@ -21,11 +21,13 @@ from sramflow.mapping.conv_search import search_conv
 from sramflow.cost.counts import Counts, ceil_div
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.lower import lower_graph
+from sramflow.mapping.stage_search import search_staged
+from sramflow.mapping.staging import pair_traffic
 from sramflow.mapping.vector import VectorSchedule, VectorShape, search_vector
-from sramflow.cost.model import COMPONENTS, busy_cycles, energy_pj, total_cycles
+from sramflow.cost.model import COMPONENTS, busy_cycles, components, energy_pj, resources, total_cycles
 from sramflow.sim.plan import COUNT_FIELDS as _COUNT_FIELDS
 from sramflow.sim.plan import point_plan
-from sramflow.sim.results import Bounds, NodeResult, totals_json
+from sramflow.sim.results import Bounds, NodeResult, total_json, totals_json
 
 OBJECTIVES = ("latency", "energy", "edp")
 Schedule = ConvSchedule | VectorSchedule | FusedSchedule
@@ -67,6 +69,9 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if cycle_budget is not None and objective != "energy":
         raise SramflowError(f"a cycle budget needs the energy objective, got {objective!r}")
+    if cycle_budget is not None and len(hw.sram) > 1:
+        raise SramflowError(f"{hw.name}: a cycle budget is not supported with a second SRAM level yet; map it with "
+                            "--objective alone")
     t0 = time.perf_counter()
     cache: dict[object, Schedule] = _budget_schedules(prep, hw, cycle_budget) if cycle_budget is not None else {}
     schedules, results = [], []
@@ -105,9 +110,12 @@ def _budget_schedules(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int) 
 def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, objective: str) -> Schedule:
     if isinstance(shape, FusedShape):
         return FusedSchedule(shape)
+    if len(hw.sram) > 2:
+        raise MappingError(f"{hw.name}: {len(hw.sram)} SRAM levels; the mapper uses at most two (a scratchpad and "
+                           "one level that stages whole operands)")
     if isinstance(shape, ConvShape):
-        return search_conv(shape, hw, objective)
-    return search_vector(shape, hw, objective)
+        return search_staged(shape, hw, objective)
+    return search_vector(shape, hw, objective)  # a vector node moves each operand once: staging saves nothing
 
 
 def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
@@ -127,22 +135,38 @@ def shape_bounds(sh: ConvShape | VectorShape, c: Counts, hw: HardwareSpec) -> Bo
     return Bounds(int(compute), int(-(-nbytes // bw)), int(nbytes))
 
 
+def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] | None:
+    """Bytes per adjacent memory level pair and operand, on hardware with a second SRAM level (else None)."""
+    if len(hw.sram) < 2:
+        return None
+    names = (hw.offchip.name, hw.sram[1].name, hw.main_sram.name)
+    if isinstance(sch, ConvSchedule) and sch.level1 is not None:
+        return pair_traffic(sch.operand_bytes, sch.staged, names)
+    c = sch.counts  # nothing staged: every operand moves between off-chip memory and the first level
+    off, l1, l0 = names
+    direct = {"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes, "outputs": c.offchip_output_bytes,
+              "psums": c.offchip_psum_read_bytes + c.offchip_psum_write_bytes}
+    zero = dict.fromkeys(direct, 0)
+    return {f"{off}<->{l0}": direct, f"{off}<->{l1}": dict(zero), f"{l1}<->{l0}": dict(zero)}
+
+
 def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
+    traffic = level_traffic(sch, hw)
     if isinstance(sch, FusedSchedule):
-        zero = {k: 0 for k in ("offchip", "sram_port", "mac", "vector")}
-        return NodeResult(name, op, "fused", sch.counts, zero, False, 0, 0.0, {k: 0.0 for k in COMPONENTS},
-                          Bounds(0, 0, 0), "fused", sch.note)
+        zero = {k: 0 for k in resources(hw)}
+        return NodeResult(name, op, "fused", sch.counts, zero, False, 0, 0.0, {k: 0.0 for k in components(hw)},
+                          Bounds(0, 0, 0), "fused", sch.note, traffic)
     c = sch.counts
     cdict = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
     busy = {k: int(v) for k, v in busy_cycles(cdict, hw).items()}
     overlap = sch.tiling.double_buffered if isinstance(sch, ConvSchedule) else sch.double_buffered
     cycles = int(total_cycles(busy, overlap))
     energy = {k: float(v) for k, v in energy_pj(cdict, hw, cycles).items()}
-    main = {k: busy[k] for k in ("offchip", "sram_port", "mac", "vector")}
+    main = {k: busy[k] for k in resources(hw)}
     binding = max(main, key=lambda k: (main[k], k))
     unit = "mac" if isinstance(sch, ConvSchedule) and not sch.shape.pool_op else "vector"
-    return NodeResult(name, op, unit, c, main, bool(overlap),
-                      cycles, cycles / (hw.clock_mhz * 1e3), energy, bounds(sch, hw), binding)
+    return NodeResult(name, op, unit, c, main, bool(overlap), cycles, cycles / (hw.clock_mhz * 1e3), energy,
+                      bounds(sch, hw), binding, level_traffic=traffic)
 
 
 _UNIQUE: dict[int, tuple[PreparedGraph, tuple, np.ndarray]] = {}  # id(prep) -> (prep, first shapes, node -> shape)
@@ -175,6 +199,8 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     (identical totals; ``tests/test_sweep_totals.py``). For sweeps, which need totals."""
     if objective not in OBJECTIVES:
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if len(hw.sram) > 1:  # the vectorized plan knows one SRAM level; staging is chosen per node by map_shape
+        return total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)
     shapes, node_idx = _unique_shapes(prep)
     plan = point_plan(shapes, hw)
     if plan.error is not None:
@@ -197,7 +223,7 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     cycles = np.zeros(u, dtype=np.int64)
     cycles[priced] = cyc_p
     energy = {}
-    for k in COMPONENTS:
+    for k in COMPONENTS:  # one-level hardware here: its components
         e = np.zeros(u, dtype=np.float64)
         e[priced] = np.broadcast_to(np.asarray(en_p[k], dtype=np.float64), (priced.size,))
         energy[k] = e

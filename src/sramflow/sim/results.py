@@ -35,6 +35,8 @@ class NodeResult:
     bounds: Bounds
     binding_resource: str  # busiest resource; "fused" for a fused activation
     note: str = ""  # e.g. which layer a fused activation is part of
+    # bytes per adjacent memory level pair and operand, on hardware with a second SRAM level (``sim.api``)
+    level_traffic: Mapping[str, Mapping[str, int]] | None = None
 
     @property
     def energy_uj(self) -> float:
@@ -59,7 +61,7 @@ def node_json(r: NodeResult) -> dict[str, Any]:
         "cycles": r.cycles,
         "time_ms": r.time_ms,
         "energy_uj": r.energy_uj,
-        "energy_uj_by_component": {k: r.energy_pj_by_component[k] * 1e-6 for k in COMPONENTS},
+        "energy_uj_by_component": {k: v * 1e-6 for k, v in r.energy_pj_by_component.items()},
         "avg_power_mw": _power_mw(r.energy_uj, r.time_ms),
         "offchip_bytes": offchip_by_operand(c),
         "sram_reads": c.sram_reads,
@@ -77,7 +79,32 @@ def node_json(r: NodeResult) -> dict[str, Any]:
         "ratio_to_lower_bound": r.cycles / r.bounds.cycles if r.bounds.cycles else 1.0,
         "binding_resource": r.binding_resource,
         **({"note": r.note} if r.note else {}),
+        **_traffic_json(r.level_traffic),
     }
+
+
+def _traffic_json(traffic: Mapping[str, Mapping[str, int]] | None) -> dict[str, Any]:
+    """The ``traffic_bytes_by_level_pair`` key (only on hardware with a second SRAM level)."""
+    if traffic is None:
+        return {}
+    return {"traffic_bytes_by_level_pair": {pair: {_OPERAND_KEYS[o]: v for o, v in ops.items()}
+                                            for pair, ops in traffic.items()}}
+
+
+_OPERAND_KEYS = {"weights": "weights", "inputs": "inputs", "outputs": "outputs", "psums": "partial_sums"}
+
+
+def _sum_traffic(nodes: list[NodeResult]) -> dict[str, dict[str, int]] | None:
+    parts = [r.level_traffic for r in nodes if r.level_traffic is not None]
+    if not parts:
+        return None
+    out: dict[str, dict[str, int]] = {}
+    for t in parts:
+        for pair, ops in t.items():
+            acc = out.setdefault(pair, {})
+            for o, v in ops.items():
+                acc[o] = acc.get(o, 0) + v
+    return out
 
 
 def total_json(nodes: list[NodeResult], clock_mhz: float) -> dict[str, Any]:
@@ -88,11 +115,13 @@ def total_json(nodes: list[NodeResult], clock_mhz: float) -> dict[str, Any]:
     binding: dict[str, int] = {}
     for r in nodes:
         binding[r.binding_resource] = binding.get(r.binding_resource, 0) + 1
-    return totals_json(
+    comps = list(nodes[0].energy_pj_by_component) if nodes else list(COMPONENTS)
+    out = totals_json(
         nodes=len(nodes), cycles=sum(r.cycles for r in nodes), clock_mhz=clock_mhz,
-        energy_uj_by_component={k: sum(r.energy_pj_by_component[k] for r in nodes) * 1e-6 for k in COMPONENTS},
+        energy_uj_by_component={k: sum(r.energy_pj_by_component[k] for r in nodes) * 1e-6 for k in comps},
         counts=tot, lower_bound_cycles=sum(r.bounds.cycles for r in nodes), binding=binding,
         conv_gemm=(len(cg), sum(r.cycles for r in cg), sum(r.energy_uj for r in cg), sum(r.bounds.cycles for r in cg)))
+    return out | _traffic_json(_sum_traffic(nodes))
 
 
 def totals_json(*, nodes: int, cycles: int, clock_mhz: float, energy_uj_by_component: dict[str, float], counts: Counts,
