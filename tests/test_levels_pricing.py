@@ -13,9 +13,8 @@ from sramflow.cost.model import busy_cycles, components, energy_pj, resources
 from sramflow.cost.table import SRAM1, cost_table
 from sramflow.hw.load import resolve_hw
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_search import search_conv
-from sramflow.mapping.stage_search import search_staged
-from sramflow.mapping.staging import Level1Params, OperandBytes, footprint_words, pair_traffic, staged_counts
+from sramflow.mapping.search.choose import search_conv, search_staged
+from sramflow.mapping.staging import Level1Params, OperandBytes, pair_traffic, staged_counts, staged_footprint_words
 from sramflow.sim.api import price
 from sramflow.sim.results import node_json, offchip_by_operand
 
@@ -37,7 +36,7 @@ def test_staged_counts_by_hand() -> None:
     # psum reloads 38 read
     assert (c.sram1_writes, c.sram1_reads) == (32 + 38, 125 + 38)
     assert c.sram_reads_compute == 7  # the first level's accesses do not change
-    assert footprint_words(OPS, ("weights", "psums"), P) == 32 + 50
+    assert staged_footprint_words(OPS, ("weights", "psums"), P) == 32 + 50
     assert staged_counts(BASE, OPS, (), P) is BASE
     out = staged_counts(BASE, OPS, ("outputs",), P)  # outputs: stored into the level, drained once in 256 B bursts
     assert (out.sram1_writes, out.sram1_reads, out.offchip_output_bytes) == (100, 100, 800)
@@ -100,7 +99,7 @@ def test_an_operand_larger_than_the_level_is_never_staged() -> None:
     big = ConvShape("big", 1, 32, 32, 112, 112, 112, 112, 3, 3, 1, 1, 1, 1)  # 392 KiB input and output
     sch = search_staged(big, resolve_hw(L2), "latency")
     assert "inputs" not in sch.staged and "outputs" not in sch.staged
-    assert footprint_words(sch.operand_bytes, sch.staged, sch.level1) <= sch.level1.capacity_words
+    assert staged_footprint_words(sch.operand_bytes, sch.staged, sch.level1) <= sch.level1.capacity_words
 
 
 def test_one_level_hardware_is_untouched() -> None:

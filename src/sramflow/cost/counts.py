@@ -56,5 +56,8 @@ class Counts:
         return self.offchip_read_bytes + self.offchip_write_bytes
 
 
+COUNT_FIELDS = tuple(f.name for f in fields(Counts))
+
+
 def ceil_div(a, b):  # noqa: ANN001, ANN201 - ints or numpy int arrays
     return -(-a // b)

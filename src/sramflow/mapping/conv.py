@@ -130,10 +130,10 @@ class ConvShape:
 
 
 def _clipped_sum(out_n: int, tile: int, stride: int, span: int, pad: int, in_n: int) -> int:
-    return sum(_clipped_list(out_n, tile, stride, span, pad, in_n))
+    return sum(clipped_list(out_n, tile, stride, span, pad, in_n))
 
 
-def _clipped_list(out_n: int, tile: int, stride: int, span: int, pad: int, in_n: int) -> list[int]:
+def clipped_list(out_n: int, tile: int, stride: int, span: int, pad: int, in_n: int) -> list[int]:
     out = []
     for o0 in range(0, out_n, tile):
         o1 = min(o0 + tile, out_n)
@@ -141,6 +141,13 @@ def _clipped_list(out_n: int, tile: int, stride: int, span: int, pad: int, in_n:
         hi = lo + (o1 - o0 - 1) * stride + span
         out.append(max(0, min(hi, in_n) - max(lo, 0)))
     return out
+
+
+@lru_cache(maxsize=4096)
+def balanced_sizes(extent: int) -> tuple[int, ...]:
+    """The tile sizes ceil(extent / n) for n = 1..extent: any other size has the same tile count as one of them
+    and needs no less storage (see ``mapping.search.tiling_table``)."""
+    return tuple(sorted({-(-extent // n) for n in range(1, extent + 1)}))
 
 
 @dataclass(frozen=True)
@@ -178,7 +185,7 @@ class HwParams:
     capacity_words: int
     double_buffering: bool
     burst_bytes: int = 0  # off-chip bytes per transaction (0: one transaction per DMA transfer)
-    # the hardware's mac_array.input_register_bytes (see conv_search.hw_params): the array can hold one input
+    # the hardware's mac_array.input_register_bytes (see search.tiling_table.hw_params): the array can hold one input
     # window row of up to this many bytes and apply every kernel column to it (a row is read from the SRAM once
     # per kernel row instead of once per kernel offset); 0: no such registers
     input_row_bytes: int = 0
@@ -518,8 +525,8 @@ def input_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> int:
     n = trips(shape, t)
     if burst_bytes <= 0:
         return int(n["g"] * n["c"] * n["p"])
-    rows = np.array(_clipped_list(shape.out_h, t["h"], shape.stride_h, shape.span_h, shape.pad_top, shape.in_h))
-    cols = np.array(_clipped_list(shape.out_w, t["w"], shape.stride_w, shape.span_w, shape.pad_left, shape.in_w))
+    rows = np.array(clipped_list(shape.out_h, t["h"], shape.stride_h, shape.span_h, shape.pad_top, shape.in_h))
+    cols = np.array(clipped_list(shape.out_w, t["w"], shape.stride_w, shape.span_w, shape.pad_left, shape.in_w))
     area = np.outer(rows, cols)
     total = 0
     for (gs, gn), (cs_, cn) in itertools.product(_classes(shape.groups, t["g"]), _classes(shape.c_per_group, t["c"])):

@@ -1,7 +1,7 @@
 """Whole operands staged in the second SRAM level (``HardwareSpec.sram[1]``): the counts and the traffic per level
 pair of a conv schedule that stages a set of its operands there.
 
-The policy (``mapping.stage_search`` chooses the set per node by the objective):
+The policy (``mapping.search.choose.search_staged`` chooses the set per node by the objective):
 - A staged operand crosses the off-chip link once, whole: weights (with their biases) and inputs are filled into
   the second level before the node's first step, outputs drained from it after the last, partial sums never leave
   it. That is one transfer per operand, ``conv.bursts`` transactions of it.
@@ -64,7 +64,7 @@ def operand_bytes(c: Counts, weight_bytes: int, input_bytes: int, output_bytes: 
     }
 
 
-def footprint_words(ops: dict[str, OperandBytes], staged: tuple[str, ...], p: Level1Params) -> int:
+def staged_footprint_words(ops: dict[str, OperandBytes], staged: tuple[str, ...], p: Level1Params) -> int:
     return sum(ceil_div(ops[o].footprint, p.word_bytes) for o in staged)
 
 
