@@ -157,3 +157,18 @@ def test_small_network_on_l2_totals_and_files(tmp_path) -> None:  # noqa: ANN001
     write_outputs(res, tmp_path)
     lm = json.loads((tmp_path / "layer_mapping.json").read_text())
     assert all("staged_in_l2" in layer for layer in lm["layers"])
+
+
+def test_functional_simulation_refuses_staged_schedules_by_name() -> None:
+    from types import SimpleNamespace
+
+    from sramflow.errors import UnsupportedOpError
+    from sramflow.funcsim.run import bind
+    from sramflow.sim.api import prepare_graph, simulate_prepared
+
+    g = _small_graph()
+    res = simulate_prepared(prepare_graph(g), resolve_hw(L2), "latency")
+    staged = next(s for s in res.schedules if getattr(s, "staged", ()))
+    with pytest.raises(UnsupportedOpError, match=rf"node '{staged.shape.name}' stages .* second SRAM level; the "
+                       "functional simulator holds one SRAM level"):
+        bind(g, SimpleNamespace(ops=(), name="q"), res.schedules)
