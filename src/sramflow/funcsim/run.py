@@ -89,6 +89,11 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
         if sch.shape.name != node.name:
             raise UnsupportedOpError(f"node {node.name!r} has the schedule of {sch.shape.name!r}: the schedules are "
                                      "not those of this graph")
+        if getattr(sch, "staged", ()):
+            raise UnsupportedOpError(
+                f"node {node.name!r} stages {', '.join(sch.staged)} in a second SRAM level; the functional simulator "
+                "holds one SRAM level and off-chip memory (a second level is priced analytically only, not executed "
+                "yet): simulate this hardware without --functional")
         op = ops.get(node.name)
         if op is None and node.op != "Reshape" and not isinstance(sch, FusedSchedule):
             raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op in {q.name!r}: quantize "
