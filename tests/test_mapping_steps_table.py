@@ -10,10 +10,10 @@ import itertools
 import pytest
 
 from sramflow.mapping.conv import LOOPS, ConvShape
+from sramflow.mapping.conv_schedule import summed_counts
+from sramflow.mapping.schedule import allocate
 from sramflow.mapping.search.choose import make_conv_schedule
 from sramflow.mapping.search.tiling_table import hw_params
-from sramflow.mapping.conv_steps import summed_counts
-from sramflow.mapping.schedule import allocate
 from sramflow.mapping.steps_table import COMPUTE, OPERANDS, steps_table, table_counts
 from sramflow.mapping.vector import VectorSchedule, VectorShape
 from test_mapping_counts import make_hw, pw

@@ -16,10 +16,10 @@ from sramflow.errors import MappingError
 from sramflow.hw.load import resolve_hw
 from sramflow.hw.spec import OffchipMemory, Source
 from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.search import plan as P
 from sramflow.mapping.search.choose import search_conv, search_vector
 from sramflow.mapping.search.table_cache import TilingCache
 from sramflow.mapping.vector import VectorShape
-from sramflow.mapping.search import plan as P
 from sramflow.sim.api import unique_shapes, prepare_graph
 from sramflow.sweep.hwpoint import point_hw
 from test_mapping_counts import make_hw

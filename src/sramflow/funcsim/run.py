@@ -17,7 +17,7 @@ from sramflow.funcsim.pool import pool_spec
 from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.graph import Graph, Node
-from sramflow.mapping.conv import ConvSchedule
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.vector import VectorSchedule
 from sramflow.quant.qgraph import QOp, QuantizedGraph

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sramflow.mapping.conv import BIAS_BYTES, ConvSchedule, step_sizes
 from sramflow.cost.counts import ceil_div
+from sramflow.mapping.conv import BIAS_BYTES, step_sizes
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.schedule import Step, buffer_of
 from sramflow.mapping.vector import VectorSchedule
 
@@ -102,7 +103,7 @@ def steps_table(schedule: ConvSchedule | VectorSchedule) -> StepTable:
 
 
 def table_counts(t: StepTable, burst_bytes: int = 0) -> dict[str, int]:
-    """Column sums in the terms of ``conv_steps.summed_counts``."""
+    """Column sums in the terms of ``conv_schedule.summed_counts``."""
     ld, stn, cp = t.kind == LOAD, t.kind == STORE, t.kind == COMPUTE
     dma = ~cp
     b = np.maximum(1, -(-t.offchip_bytes[dma] // burst_bytes)) if burst_bytes > 0 else np.ones(int(dma.sum()))

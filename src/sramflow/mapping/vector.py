@@ -23,9 +23,9 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from sramflow.cost.counts import Counts, ceil_div
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
-from sramflow.cost.counts import Counts, ceil_div
 from sramflow.mapping.conv import balanced_sizes, bursts
 from sramflow.mapping.schedule import Buffer, Step, allocate, buffer_of
 
@@ -65,6 +65,10 @@ class VectorSchedule:
     def counts(self) -> Counts:
         return Counts(**{k: int(v) for k, v in vector_counts(self.shape, self.word_bytes, self.lanes,
                                                               self.chunk, self.burst_bytes).items()})
+
+    @property
+    def unit(self) -> str:
+        return "vector"
 
     @property
     def fits_whole(self) -> bool:

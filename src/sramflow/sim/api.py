@@ -18,10 +18,11 @@ from sramflow.cost.model import COMPONENTS, RESOURCES, busy_cycles, energy_pj, t
 from sramflow.errors import MappingError, SramflowError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
-from sramflow.mapping.conv import ConvSchedule, ConvShape
-from sramflow.mapping.fused import FusedSchedule, FusedShape
+from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.lower import lower_graph
-from sramflow.mapping.search.choose import OBJECTIVES, Schedule, schedule_overlapped
+from sramflow.mapping.schedule import Schedule
+from sramflow.mapping.search.choose import OBJECTIVES
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import point_plan
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
@@ -89,20 +90,19 @@ def shape_bounds(sh: ConvShape | VectorShape, c: Counts, hw: HardwareSpec) -> Bo
 
 
 def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
-    if isinstance(sch, FusedSchedule):
+    if sch.unit == "fused":
         zero = {k: 0 for k in RESOURCES}
         return NodeResult(name, op, "fused", sch.counts, zero, False, 0, 0.0, {k: 0.0 for k in COMPONENTS},
                           Bounds(0, 0, 0), "fused", sch.note)
     c = sch.counts
     cdict = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
     busy = {k: int(v) for k, v in busy_cycles(cdict, hw).items()}
-    overlap = schedule_overlapped(sch)
+    overlap = sch.double_buffered
     cycles = int(total_cycles(busy, overlap))
     energy = {k: float(v) for k, v in energy_pj(cdict, hw, cycles).items()}
     main = {k: busy[k] for k in RESOURCES}
     binding = max(main, key=lambda k: (main[k], k))
-    unit = "mac" if isinstance(sch, ConvSchedule) and not sch.shape.pool_op else "vector"
-    return NodeResult(name, op, unit, c, main, bool(overlap),
+    return NodeResult(name, op, sch.unit, c, main, bool(overlap),
                       cycles, cycles / (hw.clock_mhz * 1e3), energy, bounds(sch, hw), binding)
 
 

@@ -1,4 +1,5 @@
-"""Enumerate a convolution schedule step by step (for the functional simulator and the count tests).
+"""A convolution's schedule (``ConvSchedule``: tiling, buffers, closed-form counts) and its step enumeration
+(``conv_steps``, what the functional simulator executes).
 
 Each load is issued when the tile an operand needs differs from the one resident in its buffer (biases
 only at the last reduction step of an output tile, where the accumulators add them; partial sums at every
@@ -10,11 +11,49 @@ Summing the steps reproduces ``ConvSchedule.counts`` exactly; tests check it.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
 
-from sramflow.mapping.conv import BIAS_BYTES, ConvSchedule, step_sizes
-from sramflow.mapping.schedule import Step, buffer_of
+from sramflow.cost.counts import Counts
+from sramflow.mapping.conv import (
+    BIAS_BYTES, ConvShape, ConvTiling, HwParams, schedule_counts, step_sizes, trips,
+)
+from sramflow.mapping.schedule import Buffer, Step, buffer_of
+
+
+@dataclass(frozen=True)
+class ConvSchedule:
+    shape: ConvShape
+    hw: HwParams
+    tiling: ConvTiling
+    buffers: tuple[Buffer, ...]
+    spill_psums: bool
+    keep_psums: bool = False  # partial sums held in the SRAM output buffer across reduction tiles
+
+    @cached_property
+    def counts(self) -> Counts:
+        return schedule_counts(dataclasses.replace(self.shape, name=""), self.hw, self.tiling)
+
+    @property
+    def double_buffered(self) -> bool:
+        return self.tiling.double_buffered
+
+    @property
+    def unit(self) -> str:
+        """Pooling runs on the vector unit, every other convolution / Gemm on the MAC array."""
+        return "vector" if self.shape.pool_op else "mac"
+
+    @property
+    def fits_whole(self) -> bool:
+        """One tile per dimension: the whole layer is in the SRAM at once."""
+        n = trips(self.shape, self.tiling.sizes())
+        return all(int(n[d]) == 1 for d in "gkchw")
+
+    def steps(self) -> Iterator[Step]:
+        return conv_steps(self)
 
 
 def _ranges(extent: int, tile: int) -> list[tuple[int, int]]:
