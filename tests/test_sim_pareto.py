@@ -1,5 +1,5 @@
-"""The network-level cycles / energy front of the Conv/Gemm nodes (``mapping.search.budget``): its ends are the latency and
-energy objectives' totals, and a certificate excludes exactly the points no mapping reaches."""
+"""The network-level cycles / energy front of the Conv/Gemm nodes (``mapping.search.budget``): its ends are the
+latency and energy objectives' totals, and a certificate excludes exactly the points no mapping reaches."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""``mapping.search.plan.PointPlan`` chooses, for every shape, exactly the schedule ``search_conv`` / ``search_vector`` choose:
-with every table priced whole and with every table cut by the bounds first (``WHOLE_ROWS = 0``), over hardware
+"""``mapping.search.plan.PointPlan`` chooses, for every shape, exactly the schedule ``search_conv`` /
+``search_vector`` choose: with every table priced whole and with every table cut by the bounds first (``WHOLE_ROWS = 0``), over hardware
 points that vary geometry, ports, banks, double buffering, burst sizes, bandwidth, clock and a non-monotone idle
 energy, for the three objectives, with plans reused across points (the previous choices as probes) and a smaller SRAM
 served by a larger one's tables."""

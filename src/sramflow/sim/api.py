@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,20 @@ class PreparedGraph:
     graph: Graph
     shapes: tuple[ConvShape | VectorShape | FusedShape, ...]  # one per graph node, in order
 
+    @cached_property
+    def distinct_shapes(self) -> tuple[tuple, np.ndarray]:
+        """The distinct shapes (without names; the first node's shape of each) and each node's index into them,
+        computed once (a sweep's plans are keyed by this tuple's identity, ``mapping.search.plan.point_plan``)."""
+        index: dict[object, int] = {}
+        first, idx = [], []
+        for shape in self.shapes:
+            key = dataclasses.replace(shape, name="")
+            if key not in index:
+                index[key] = len(first)
+                first.append(shape)
+            idx.append(index[key])
+        return tuple(first), np.asarray(idx, dtype=np.int64)
+
 
 @dataclass(frozen=True)
 class SimulationResult:
@@ -48,7 +63,8 @@ class SimulationResult:
     nodes: tuple[NodeResult, ...]
     uncosted_nodes: tuple[str, ...]
     wall_s: float
-    cycle_budget: int | None = None  # energy objective: least energy with at most this many cycles (``mapping.search.budget``)
+    # energy objective: least energy with at most this many cycles (``mapping.search.budget``)
+    cycle_budget: int | None = None
 
 
 def prepare_graph(graph: Graph) -> PreparedGraph:
@@ -106,26 +122,8 @@ def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
                       cycles, cycles / (hw.clock_mhz * 1e3), energy, bounds(sch, hw), binding)
 
 
-_UNIQUE: dict[int, tuple[PreparedGraph, tuple, np.ndarray]] = {}  # id(prep) -> (prep, first shapes, node -> shape)
-
-
 def unique_shapes(prep: PreparedGraph) -> tuple[tuple, np.ndarray]:
-    """The distinct shapes (without names; the first node's shape of each) and each node's index into them,
-    computed once per prepared graph."""
-    hit = _UNIQUE.get(id(prep))
-    if hit is None or hit[0] is not prep:
-        index: dict[object, int] = {}
-        first, idx = [], []
-        for shape in prep.shapes:
-            key = dataclasses.replace(shape, name="")
-            if key not in index:
-                index[key] = len(first)
-                first.append(shape)
-            idx.append(index[key])
-        if len(_UNIQUE) >= 16:
-            _UNIQUE.clear()
-        hit = _UNIQUE[id(prep)] = (prep, tuple(first), np.asarray(idx, dtype=np.int64))
-    return hit[1], hit[2]
+    return prep.distinct_shapes
 
 
 def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",

@@ -30,7 +30,6 @@ from sramflow.mapping.vector import VectorSchedule, VectorShape, vector_rows, ve
 OBJECTIVES = ("latency", "energy", "edp")
 
 
-
 def monotone_pricing(hw: HardwareSpec) -> bool:
     """Whether cycles and energy never decrease when any priced count grows (at fixed buffering).
 
