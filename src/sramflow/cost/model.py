@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sramflow.cost.counts import ceil_div
-from sramflow.cost.table import OFFCHIP, SRAM, CostTable, cost_table
+from sramflow.cost.table import OFFCHIP, SRAM, SRAM1, CostTable, cost_table
 from sramflow.hw.spec import HardwareSpec
 
 RESOURCES = ("offchip", "sram_port", "mac", "vector")
@@ -41,7 +41,25 @@ COMPONENT_ACTIONS = {
     "vector": (("vector", "op"), ("vector", "lut")),
     "register": (("register", "access"),),
 }
+# a second SRAM level adds its port as a resource and its accesses as components (only on such hardware, so
+# one-level results keep their keys)
+LEVEL1_RESOURCES = ("sram1_port",)
+LEVEL1_COMPONENT_ACTIONS = {"sram1_read": ((SRAM1, "read"),), "sram1_write": ((SRAM1, "write"),)}
 Hw = HardwareSpec | CostTable
+
+
+def has_level1(hw: Hw) -> bool:
+    return SRAM1 in cost_table(hw).ports
+
+
+def resources(hw: Hw) -> tuple[str, ...]:
+    """The resources whose busy cycles a node reports: ``RESOURCES``, plus the second SRAM level's port."""
+    return (*RESOURCES, *LEVEL1_RESOURCES) if has_level1(hw) else RESOURCES
+
+
+def components(hw: Hw) -> tuple[str, ...]:
+    """The energy components: ``COMPONENTS``, plus the second SRAM level's reads and writes."""
+    return (*COMPONENTS, *LEVEL1_COMPONENT_ACTIONS) if has_level1(hw) else COMPONENTS
 
 
 def _total(c: Mapping, key: str):  # noqa: ANN202
@@ -59,6 +77,8 @@ def action_counts(c: Mapping) -> dict[tuple[str, str], object]:
         ("vector", "op"): c["vector_ops"],
         ("vector", "lut"): c["lut_ops"],
         ("register", "access"): c["register_accesses"],
+        (SRAM1, "read"): c.get("sram1_reads", 0),
+        (SRAM1, "write"): c.get("sram1_writes", 0),
     }
 
 
@@ -83,12 +103,17 @@ def busy_cycles(c: Mapping, hw: Hw, serial: bool = True) -> dict:
         "mac": c["mac_cycles"],
         "vector": c["vector_cycles"],
     }
+    if SRAM1 in t.ports:
+        out["sram1_port"] = port_cycles(c.get("sram1_reads", 0), c.get("sram1_writes", 0), t, SRAM1)
     if serial:
         out["dma_port"] = port_cycles(c["sram_reads_dma"], c["sram_writes_dma"], t)
         out["compute_port"] = port_cycles(c["sram_reads_compute"], c["sram_writes_compute"], t)
     return out
 def total_cycles(b: Mapping, overlap):  # noqa: ANN001, ANN201
-    """Overlapped where ``overlap`` (a bool or an array of them), serial elsewhere."""
+    """Overlapped where ``overlap`` (a bool or an array of them), serial elsewhere. A second SRAM level's port
+    moves data while the off-chip link does (both are transfers): it joins the link's term."""
+    if "sram1_port" in b:
+        b = {**b, "offchip": np.maximum(b["offchip"], b["sram1_port"])}
     if overlap is True or overlap is np.True_:
         return np.maximum(np.maximum(b["offchip"], b["sram_port"]), np.maximum(b["mac"], b["vector"]))
     serial = np.maximum(b["offchip"], b["dma_port"]) + np.maximum(b["mac"] + b["vector"], b["compute_port"])
@@ -112,7 +137,8 @@ def energy_pj(c: Mapping, hw: Hw, cycles) -> dict:  # noqa: ANN001
     t = cost_table(hw)
     n = action_counts(c)
     out = {}
-    for comp, actions in COMPONENT_ACTIONS.items():
+    level1 = SRAM1 in t.ports
+    for comp, actions in (COMPONENT_ACTIONS | LEVEL1_COMPONENT_ACTIONS if level1 else COMPONENT_ACTIONS).items():
         e = n[actions[0]] * t.energy[actions[0]]
         for a in actions[1:]:
             e = e + n[a] * t.energy[a]
@@ -121,7 +147,12 @@ def energy_pj(c: Mapping, hw: Hw, cycles) -> dict:  # noqa: ANN001
     time_s = cycles / (t.clock_mhz * 1e6)
     idle = np.maximum(cycles * banks - port_cycles(n[SRAM, "read"], n[SRAM, "write"], t) * banks, 0)
     out["leakage"] = static_power_uw(t) * time_s * 1e6 + idle * t.energy[SRAM, "idle"]
-    return out
+    if level1:
+        banks1 = t.ports[SRAM1].banks
+        busy1 = port_cycles(n[SRAM1, "read"], n[SRAM1, "write"], t, SRAM1)
+        out["leakage"] = out["leakage"] + np.maximum(cycles * banks1 - busy1 * banks1, 0) * t.energy[SRAM1, "idle"]
+    # the components in ``components(hw)`` order (leakage before the second level's, as the dict was built)
+    return {k: out[k] for k in (*COMPONENTS, *(LEVEL1_COMPONENT_ACTIONS if level1 else ()))}
 
 
 def objective_value(objective: str, cycles, energy):  # noqa: ANN001, ANN201

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sramflow.hw.spec import HardwareSpec, Source
 
 SRAM = "sram0"  # the SRAM level the mapper tiles into (``HardwareSpec.main_sram``)
+SRAM1 = "sram1"  # the second SRAM level, where whole operands are staged (``HardwareSpec.sram[1]``), if any
 OFFCHIP = "offchip"
 
 NO_REGISTER_FILE = Source("assumed", "no register file in the hardware description: its accesses cost nothing")
@@ -83,6 +84,16 @@ def build_table(hw: HardwareSpec) -> CostTable:
         ("mac", "static"): (mac.leakage_uw, "uW", mac.source_of("leakage_uw")),
         (OFFCHIP, "static"): (off.standby_power_uw, "uW", off.source_of("standby_power_uw")),
     }
+    ports = {SRAM: Port(m.ports, m.banks)}
+    if len(hw.sram) > 1:  # entries of the second level only where it exists: one-level tables keep their rows
+        m1 = hw.sram[1]
+        energy |= {
+            (SRAM1, "read"): (m1.read_energy_pj, "pJ/word", m1.source_of("read_energy_pj")),
+            (SRAM1, "write"): (m1.write_energy_pj, "pJ/word", m1.source_of("write_energy_pj")),
+            (SRAM1, "idle"): (m1.idle_energy_pj_per_cycle, "pJ/bank-cycle", m1.source_of("idle_energy_pj_per_cycle")),
+        }
+        static[SRAM1, "static"] = (m1.leakage_uw, "uW/bank", m1.source_of("leakage_uw"))
+        ports[SRAM1] = Port(m1.ports, m1.banks)
     timing = {
         (OFFCHIP, "bandwidth"): (off.bandwidth_bytes_per_cycle, "bytes/cycle",
                                  off.source_of("bandwidth_bytes_per_cycle")),
@@ -95,7 +106,7 @@ def build_table(hw: HardwareSpec) -> CostTable:
         energy={k: v[0] for k, v in energy.items()},
         static_uw={k: v[0] for k, v in static.items()},
         timing={k: v[0] for k, v in timing.items()},
-        ports={SRAM: Port(m.ports, m.banks)},
+        ports=ports,
         sources={k: v[2] for p in parts for k, v in p.items()},
         units={k: v[1] for p in parts for k, v in p.items()},
     )

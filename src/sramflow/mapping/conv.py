@@ -481,10 +481,30 @@ def _dma_bursts(shape: ConvShape, n: dict, ts: dict, in_b, f: tuple, extra):  # 
     """Off-chip transactions of all transfers: ``ts`` the burst ``tile_sums``, ``f`` the weight, input and bias
     reload factors, ``extra`` the psum spills per output tile, ``in_b`` the transactions of all distinct input
     tiles."""
+    by = _bursts_by_operand(shape, n, ts, in_b, f, extra)
+    return by["weights"] + by["inputs"] + by["outputs"] + by["psums"]
+
+
+def _bursts_by_operand(shape: ConvShape, n: dict, ts: dict, in_b, f: tuple, extra) -> dict:  # noqa: ANN001
     f_w, f_i, f_b = f
     w_b = ts["w_bursts"] if shape.weight_bytes else 0 * n["k"]
     b_b = ts["b_bursts"] if shape.has_bias else 0 * n["k"]
-    return f_w * w_b + f_i * in_b + f_b * b_b + ts["o_bursts"] + 2 * extra * ts["p_bursts"]
+    return {"weights": f_w * w_b + f_b * b_b, "inputs": f_i * in_b, "outputs": ts["o_bursts"],
+            "psums": 2 * extra * ts["p_bursts"]}
+
+
+def dma_bursts_by_operand(shape: ConvShape, hw: HwParams, tiling: ConvTiling) -> dict[str, int]:
+    """``schedule_counts(...).dma_bursts`` split by operand (weights with their biases, inputs, outputs, partial
+    sums): what a level between the SRAM and off-chip memory takes off the link when it holds an operand."""
+    t = tiling.sizes()
+    n = trips(shape, t)
+    ts = tile_sums(n, class_sums(shape, hw, t, tiling.group_k, tiling.group_h))
+    order = tiling.order
+    f = (reload_factor(order, RELEVANT["weights"], n), reload_factor(order, RELEVANT["inputs"], n),
+         reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n))
+    by = _bursts_by_operand(shape, n, ts, input_bursts(shape, t, hw.burst_bytes), f,
+                            np.where(spills(order, n), n["c"] - 1, 0))
+    return {k: int(v) for k, v in by.items()}
 
 
 def order_dma_bursts(shape: ConvShape, t: dict, order: tuple[str, ...], cs: dict, in_bursts,  # noqa: ANN001, ANN201

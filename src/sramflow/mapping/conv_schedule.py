@@ -19,9 +19,10 @@ from functools import cached_property
 
 from sramflow.cost.counts import Counts
 from sramflow.mapping.conv import (
-    BIAS_BYTES, ConvShape, ConvTiling, HwParams, schedule_counts, step_sizes, trips,
+    BIAS_BYTES, ConvShape, ConvTiling, HwParams, dma_bursts_by_operand, schedule_counts, step_sizes, trips,
 )
 from sramflow.mapping.schedule import Buffer, Step, buffer_of
+from sramflow.mapping.staging import Level1Params, OperandBytes, operand_bytes, staged_counts
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,27 @@ class ConvSchedule:
     buffers: tuple[Buffer, ...]
     spill_psums: bool
     keep_psums: bool = False  # partial sums held in the SRAM output buffer across reduction tiles
+    staged: tuple[str, ...] = ()  # operands held whole in the second SRAM level (``mapping.staging``)
+    level1: Level1Params | None = None  # that level, when the hardware has one
 
     @cached_property
     def counts(self) -> Counts:
+        base = self.first_level_counts
+        if not self.staged:
+            return base
+        assert self.level1 is not None
+        return staged_counts(base, self.operand_bytes, self.staged, self.level1)
+
+    @property
+    def first_level_counts(self) -> Counts:
+        """The counts with every operand coming from off-chip memory (no second level)."""
         return schedule_counts(dataclasses.replace(self.shape, name=""), self.hw, self.tiling)
+
+    @cached_property
+    def operand_bytes(self) -> dict[str, OperandBytes]:
+        sh = self.shape
+        return operand_bytes(self.first_level_counts, sh.weight_bytes + sh.bias_bytes, sh.input_bytes,
+                             sh.output_bytes, sh.psum_bytes, dma_bursts_by_operand(sh, self.hw, self.tiling))
 
     @property
     def double_buffered(self) -> bool:

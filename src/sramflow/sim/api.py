@@ -15,11 +15,14 @@ from typing import Any
 import numpy as np
 
 from sramflow.cost.counts import COUNT_FIELDS, Counts, ceil_div
-from sramflow.cost.model import COMPONENTS, RESOURCES, busy_cycles, energy_pj, total_cycles
+from sramflow.cost.model import (
+    COMPONENTS, RESOURCES, busy_cycles, components, energy_pj, resources, total_cycles,
+)
 from sramflow.errors import MappingError, SramflowError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.schedule import Schedule
@@ -27,8 +30,9 @@ from sramflow.mapping.search.choose import OBJECTIVES
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import point_plan
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
+from sramflow.mapping.staging import pair_traffic
 from sramflow.mapping.vector import VectorShape
-from sramflow.sim.results import Bounds, NodeResult, network_totals
+from sramflow.sim.results import Bounds, NodeResult, network_totals, total_json
 
 __all__ = ["OBJECTIVES", "PreparedGraph", "SimulationResult", "prepare_graph", "price", "simulate_graph",
            "simulate_prepared", "simulate_totals"]
@@ -105,21 +109,37 @@ def shape_bounds(sh: ConvShape | VectorShape, c: Counts, hw: HardwareSpec) -> Bo
     return Bounds(int(compute), int(-(-nbytes // bw)), int(nbytes))
 
 
+def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] | None:
+    """Bytes per adjacent memory level pair and operand, on hardware with a second SRAM level (else None)."""
+    if len(hw.sram) < 2:
+        return None
+    names = (hw.offchip.name, hw.sram[1].name, hw.main_sram.name)
+    if isinstance(sch, ConvSchedule) and sch.level1 is not None:
+        return pair_traffic(sch.operand_bytes, sch.staged, names)
+    c = sch.counts  # nothing staged: every operand moves between off-chip memory and the first level
+    off, l1, l0 = names
+    direct = {"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes, "outputs": c.offchip_output_bytes,
+              "psums": c.offchip_psum_read_bytes + c.offchip_psum_write_bytes}
+    zero = dict.fromkeys(direct, 0)
+    return {f"{off}<->{l0}": direct, f"{off}<->{l1}": dict(zero), f"{l1}<->{l0}": dict(zero)}
+
+
 def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
+    traffic = level_traffic(sch, hw)
     if sch.unit == "fused":
-        zero = {k: 0 for k in RESOURCES}
-        return NodeResult(name, op, "fused", sch.counts, zero, False, 0, 0.0, {k: 0.0 for k in COMPONENTS},
-                          Bounds(0, 0, 0), "fused", sch.note)
+        zero = {k: 0 for k in resources(hw)}
+        return NodeResult(name, op, "fused", sch.counts, zero, False, 0, 0.0, {k: 0.0 for k in components(hw)},
+                          Bounds(0, 0, 0), "fused", sch.note, traffic)
     c = sch.counts
     cdict = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
     busy = {k: int(v) for k, v in busy_cycles(cdict, hw).items()}
     overlap = sch.double_buffered
     cycles = int(total_cycles(busy, overlap))
     energy = {k: float(v) for k, v in energy_pj(cdict, hw, cycles).items()}
-    main = {k: busy[k] for k in RESOURCES}
+    main = {k: busy[k] for k in resources(hw)}
     binding = max(main, key=lambda k: (main[k], k))
-    return NodeResult(name, op, sch.unit, c, main, bool(overlap),
-                      cycles, cycles / (hw.clock_mhz * 1e3), energy, bounds(sch, hw), binding)
+    return NodeResult(name, op, sch.unit, c, main, bool(overlap), cycles, cycles / (hw.clock_mhz * 1e3), energy,
+                      bounds(sch, hw), binding, level_traffic=traffic)
 
 
 def unique_shapes(prep: PreparedGraph) -> tuple[tuple, np.ndarray]:
@@ -136,6 +156,8 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     tiling tables."""
     if objective not in OBJECTIVES:
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if len(hw.sram) > 1:  # the vectorized plan knows one SRAM level; staging is chosen per node by map_shape
+        return total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)
     shapes, node_idx = unique_shapes(prep)
     plan = point_plan(shapes, hw, cache)
     if plan.error is not None:
@@ -157,7 +179,7 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     cycles = np.zeros(u, dtype=np.int64)
     cycles[priced] = cyc_p
     energy = {}
-    for k in COMPONENTS:
+    for k in COMPONENTS:  # one SRAM level here: its components and resources
         e = np.zeros(u, dtype=np.float64)
         e[priced] = np.broadcast_to(np.asarray(en_p[k], dtype=np.float64), (priced.size,))
         energy[k] = e.tolist()

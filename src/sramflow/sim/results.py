@@ -38,6 +38,8 @@ class NodeResult:
     bounds: Bounds
     binding_resource: str  # busiest resource; "fused" for a fused activation
     note: str = ""  # e.g. which layer a fused activation is part of
+    # bytes per adjacent memory level pair and operand, on hardware with a second SRAM level (``sim.api``)
+    level_traffic: Mapping[str, Mapping[str, int]] | None = None
 
     @property
     def energy_uj(self) -> float:
@@ -62,7 +64,7 @@ def node_json(r: NodeResult) -> dict[str, Any]:
         "cycles": r.cycles,
         "time_ms": r.time_ms,
         "energy_uj": r.energy_uj,
-        "energy_uj_by_component": {k: r.energy_pj_by_component[k] * 1e-6 for k in COMPONENTS},
+        "energy_uj_by_component": {k: v * 1e-6 for k, v in r.energy_pj_by_component.items()},
         "avg_power_mw": _power_mw(r.energy_uj, r.time_ms),
         "offchip_bytes": offchip_by_operand(c),
         "sram_reads": c.sram_reads,
@@ -80,16 +82,45 @@ def node_json(r: NodeResult) -> dict[str, Any]:
         "ratio_to_lower_bound": r.cycles / r.bounds.cycles if r.bounds.cycles else 1.0,
         "binding_resource": r.binding_resource,
         **({"note": r.note} if r.note else {}),
+        **_traffic_json(r.level_traffic),
     }
 
 
+_OPERAND_KEYS = {"weights": "weights", "inputs": "inputs", "outputs": "outputs", "psums": "partial_sums"}
+
+
+def _traffic_json(traffic: Mapping[str, Mapping[str, int]] | None) -> dict[str, Any]:
+    """The ``traffic_bytes_by_level_pair`` key (only on hardware with a second SRAM level)."""
+    if traffic is None:
+        return {}
+    return {"traffic_bytes_by_level_pair": {pair: {_OPERAND_KEYS[o]: v for o, v in ops.items()}
+                                            for pair, ops in traffic.items()}}
+
+
+def _sum_traffic(nodes: list[NodeResult]) -> dict[str, dict[str, int]] | None:
+    parts = [r.level_traffic for r in nodes if r.level_traffic is not None]
+    if not parts:
+        return None
+    out: dict[str, dict[str, int]] = {}
+    for t in parts:
+        for pair, ops in t.items():
+            acc = out.setdefault(pair, {})
+            for o, v in ops.items():
+                acc[o] = acc.get(o, 0) + v
+    return out
+
+
 def total_json(nodes: list[NodeResult], clock_mhz: float) -> dict[str, Any]:
+    """Network totals of node results; on hardware with a second SRAM level also its components and the traffic
+    per level pair (``traffic_bytes_by_level_pair``)."""
+    comps = list(nodes[0].energy_pj_by_component) if nodes else list(COMPONENTS)
     return network_totals(
         range(len(nodes)), clock_mhz, [r.cycles for r in nodes],
-        {k: [r.energy_pj_by_component[k] for r in nodes] for k in COMPONENTS},
+        {k: [r.energy_pj_by_component[k] for r in nodes] for k in comps},
         np.array([[getattr(r.counts, f) for f in COUNT_FIELDS] for r in nodes], dtype=np.int64)
         .reshape(-1, len(COUNT_FIELDS)),
-        [r.binding_resource for r in nodes], [r.bounds.cycles for r in nodes], [r.unit == "mac" for r in nodes])
+        [r.binding_resource for r in nodes], [r.bounds.cycles for r in nodes], [r.unit == "mac" for r in nodes]) \
+        | _traffic_json(_sum_traffic(nodes))
 
 
 def network_totals(node_index: Sequence[int], clock_mhz: float, cycles: Sequence[int],
@@ -97,10 +128,11 @@ def network_totals(node_index: Sequence[int], clock_mhz: float, cycles: Sequence
                    lower_bound_cycles: Sequence[int], mac_unit: Sequence[bool]) -> dict[str, Any]:
     """The report's ``total`` object of a network whose node ``i`` has the values at ``node_index[i]`` of the
     per-unit sequences (one unit per node, or one per distinct shape in the sweep's vectorized path): ``counts`` is
-    (units, ``COUNT_FIELDS``); floats are summed in node order, so both paths give identical totals."""
+    (units, ``COUNT_FIELDS``); floats are summed in node order, so both paths give identical totals. ``energy_pj``
+    holds the components to report, in order."""
     nodes = list(node_index)
     units = len(cycles)
-    node_uj = [sum(energy_pj[k][j] for k in COMPONENTS) * 1e-6 for j in range(units)]
+    node_uj = [sum(energy_pj[k][j] for k in energy_pj) * 1e-6 for j in range(units)]
     bind: dict[str, int] = {}
     for j in nodes:
         bind[binding[j]] = bind.get(binding[j], 0) + 1
@@ -108,7 +140,7 @@ def network_totals(node_index: Sequence[int], clock_mhz: float, cycles: Sequence
     tot = counts[np.asarray(nodes, dtype=np.int64)].sum(axis=0).tolist() if nodes else [0] * len(COUNT_FIELDS)
     return totals_json(
         nodes=len(nodes), cycles=sum(cycles[j] for j in nodes), clock_mhz=clock_mhz,
-        energy_uj_by_component={k: sum(energy_pj[k][j] for j in nodes) * 1e-6 for k in COMPONENTS},
+        energy_uj_by_component={k: sum(energy_pj[k][j] for j in nodes) * 1e-6 for k in energy_pj},
         counts=Counts(**{f: int(v) for f, v in zip(COUNT_FIELDS, tot)}),
         lower_bound_cycles=sum(lower_bound_cycles[j] for j in nodes), binding=bind,
         conv_gemm=(len(cg), sum(cycles[j] for j in cg), sum(node_uj[j] for j in cg),

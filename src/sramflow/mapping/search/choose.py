@@ -11,16 +11,18 @@ chunk minimizing the objective; ties: single buffering first, then the largest c
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 
 from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 from sramflow.errors import MappingError
-from sramflow.hw.spec import HardwareSpec
+from sramflow.hw.spec import HardwareSpec, OffchipMemory, Source
 from sramflow.mapping.conv import ConvShape, ConvTiling, HwParams, footprint_words, keeps, spills, trips
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.schedule import Schedule, allocate
+from sramflow.mapping.staging import STAGEABLE, Level1Params, staged_footprint_words
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
 from sramflow.mapping.search.tiling_table import (
     TilingTable, candidates, hw_params, min_working_set_bytes, tiling_table,
@@ -153,13 +155,80 @@ def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSc
     return vector_schedule(sh, hw, best[2], best[1])
 
 
+# ---------------------------------------------------------------- a second SRAM level (``mapping.staging``)
+
+
+def level1_params(hw: HardwareSpec) -> Level1Params | None:
+    """The second SRAM level's staging parameters, or None on one-level hardware."""
+    if len(hw.sram) < 2:
+        return None
+    m = hw.sram[1]
+    return Level1Params(m.word_bytes, m.total_words, hw.offchip.burst_bytes)
+
+
+def _staged_value(sch: ConvSchedule, hw: HardwareSpec, objective: str) -> float:
+    c = sch.counts
+    cd = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
+    cycles = int(total_cycles({k: int(v) for k, v in busy_cycles(cd, hw).items()}, sch.tiling.double_buffered))
+    return float(objective_value(objective, cycles, float(sum(energy_pj(cd, hw, cycles).values()))))
+
+
+def level1_as_link(hw: HardwareSpec) -> HardwareSpec:
+    """``hw`` with the second SRAM level in place of the off-chip memory (for the tiling search only: the chosen
+    schedules are priced on ``hw`` itself)."""
+    m = hw.sram[1]
+    link = OffchipMemory(
+        name=m.name, kind="sram", bandwidth_bytes_per_cycle=float(m.word_bytes * m.banks), latency_cycles=0,
+        read_energy_pj_per_byte=m.read_energy_pj / m.word_bytes, write_energy_pj_per_byte=m.write_energy_pj / m.word_bytes,
+        standby_power_uw=0.0, source=Source("assumed", f"search stand-in: {m.name} as the refill link"))
+    return dataclasses.replace(hw, sram=hw.sram[:1], offchip=link)
+
+
+def _staged_options(sch: ConvSchedule, hw: HardwareSpec, p: Level1Params, objective: str, rank: int
+                    ) -> tuple[ConvSchedule, tuple]:
+    base = dataclasses.replace(sch, staged=(), level1=p)
+    ops = base.operand_bytes
+    useful = [o for o in STAGEABLE if ops[o].tile_read + ops[o].tile_write > 0]
+    best, best_key = base, (_staged_value(base, hw, objective), rank, 0, ())
+    for n in range(1, len(useful) + 1):
+        for combo in itertools.combinations(useful, n):
+            if staged_footprint_words(ops, combo, p) > p.capacity_words:
+                continue
+            cand = dataclasses.replace(base, staged=combo)
+            key = (_staged_value(cand, hw, objective), rank, n, tuple(STAGEABLE.index(o) for o in combo))
+            if key < best_key:
+                best, best_key = cand, key
+    return best, best_key
+
+
+def search_staged(shape: ConvShape, hw: HardwareSpec, objective: str,
+                  cache: TilingCache | None = DEFAULT_CACHE) -> ConvSchedule:
+    """The conv schedule for ``objective``: ``search_conv``'s, and on hardware with a second SRAM level the best
+    (tiling, staged operands) pair. ``search_conv`` runs twice: on the hardware as it is (every refill from
+    off-chip memory) and with the second level standing in for the off-chip link (``level1_as_link``: every refill
+    from the second level). For each of the two tilings every subset of operands that fits the second level is
+    priced on the real hardware (``mapping.staging`` counts, the cost model) and the least objective value kept
+    (ties: the first tiling, fewer staged operands, then ``STAGEABLE`` order). Not a joint search over tilings and
+    staging sets: a choice between two searched tilings, priced exactly."""
+    sch = search_conv(shape, hw, objective, cache)
+    p = level1_params(hw)
+    if p is None:
+        return sch
+    alt = dataclasses.replace(search_conv(shape, level1_as_link(hw), objective, cache), hw=sch.hw)
+    options = [_staged_options(s, hw, p, objective, rank) for rank, s in enumerate((sch, alt))]
+    return min(options, key=lambda o: o[1])[0]
+
+
 def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, objective: str,
               cache: TilingCache | None = DEFAULT_CACHE) -> Schedule:
     if isinstance(shape, FusedShape):
         return FusedSchedule(shape)
+    if len(hw.sram) > 2:
+        raise MappingError(f"{hw.name}: {len(hw.sram)} SRAM levels; the mapper uses at most two (a scratchpad and "
+                           "one level that stages whole operands)")
     if isinstance(shape, ConvShape):
-        return search_conv(shape, hw, objective, cache)
-    return search_vector(shape, hw, objective)
+        return search_staged(shape, hw, objective, cache)
+    return search_vector(shape, hw, objective)  # a vector node moves each operand once: staging saves nothing
 
 
 def schedule_cycles(sch: Schedule, hw: HardwareSpec) -> int:
