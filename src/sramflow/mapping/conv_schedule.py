@@ -1,28 +1,31 @@
 """A convolution's schedule (``ConvSchedule``: tiling, buffers, closed-form counts) and its step enumeration
-(``conv_steps``, what the functional simulator executes).
+(``conv_step_table``, the one definition of its steps: what the functional simulator executes).
 
 Each load is issued when the tile an operand needs differs from the one resident in its buffer (biases
 only at the last reduction step of an output tile, where the accumulators add them; partial sums at every
-later step than the first when they spill). Kept
-partial sums (``keep_psums``) stay in the output buffer: no load / store, the compute steps read and write them
-(``Step.psum_access``).
-Summing the steps reproduces ``ConvSchedule.counts`` exactly; tests check it.
+later step than the first when they spill). Kept partial sums (``keep_psums``) stay in the output buffer: no
+load / store, the compute steps read and write them (``Step.psum_access``). Summing the steps reproduces
+``ConvSchedule.counts`` exactly; tests check it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+
+import numpy as np
 
 from sramflow.cost.counts import Counts
 from sramflow.mapping.conv import (
     BIAS_BYTES, ConvShape, ConvTiling, HwParams, dma_bursts_by_operand, schedule_counts, step_sizes, trips,
 )
-from sramflow.mapping.schedule import Buffer, Step, buffer_of
+from sramflow.mapping.schedule import Buffer, Step
 from sramflow.mapping.staging import Level1Params, OperandBytes, operand_bytes, staged_counts
+from sramflow.mapping.steps_table import (
+    COMPUTE, CONV_DIMS, LOAD, OP, STORE, StepTable, assemble, changed, slot_base, tile_ranges,
+)
 
 
 @dataclass(frozen=True)
@@ -70,100 +73,89 @@ class ConvSchedule:
         n = trips(self.shape, self.tiling.sizes())
         return all(int(n[d]) == 1 for d in "gkchw")
 
+    def step_table(self) -> StepTable:
+        return conv_step_table(self)
+
     def steps(self) -> Iterator[Step]:
-        return conv_steps(self)
+        t = self.step_table()
+        return (t.step(i) for i in range(len(t)))
 
 
-def _ranges(extent: int, tile: int) -> list[tuple[int, int]]:
-    return [(s, min(s + tile, extent)) for s in range(0, extent, tile)]
+def conv_step_table(sch: ConvSchedule) -> StepTable:
+    """One row per step: loads when the tile an operand needs differs from the resident one (biases only at the
+    last reduction step of an output tile; partial sums at every later step than the first when they spill), the
+    compute step, the store of its outputs or spilled partial sums (kept partial sums stay in the output buffer)."""
+    sh, t, order = sch.shape, sch.tiling.sizes(), sch.tiling.order
+    r = {d: tile_ranges(sh.extents[d], t[d]) for d in "gkchw"}
+    n = {d: r[d][0].size for d in "gkchw"}
+    n["p"] = n["h"] * n["w"]
+    grid = np.indices([n[lp] for lp in order]).reshape(len(order), -1)
+    pos = dict(zip(order, grid))
+    idx = {"g": pos["g"], "k": pos["k"], "c": pos["c"], "h": pos["p"] // n["w"], "w": pos["p"] % n["w"]}
+    lo = {d: r[d][0][idx[d]] for d in "gkchw"}
+    hi = {d: r[d][1][idx[d]] for d in "gkchw"}
+    s = {d: hi[d] - lo[d] for d in "gkchw"}
+    q = {k: np.broadcast_to(np.asarray(v, np.int64), lo["g"].shape) for k, v in
+         step_sizes(sh, sch.hw, s, sch.tiling.group_k, sch.tiling.group_h).items()}
+    ci = idx["c"]
+    first, last = ci == 0, ci == n["c"] - 1
+    double = sch.tiling.double_buffered
+    psum = sch.spill_psums or sch.keep_psums
+    row0, col0 = lo["h"] * sh.stride_h - sh.pad_top, lo["w"] * sh.stride_w - sh.pad_left
+    rows, cols = sh.window_rows(s["h"]), sh.window_cols(s["w"])
+    clip = (np.clip(row0 + rows, 0, sh.in_h) - np.clip(row0, 0, sh.in_h)).clip(0) \
+        * (np.clip(col0 + cols, 0, sh.in_w) - np.clip(col0, 0, sh.in_w)).clip(0)
+    out_n = s["g"] * s["k"] * s["h"] * s["w"]
+    out_region = {d: (lo[d], hi[d]) for d in "gkhw"}
 
-
-def _tile_iter(sch: ConvSchedule) -> Iterator[dict[str, tuple[int, int] | tuple]]:
-    sh, t = sch.shape, sch.tiling.sizes()
-    r = {d: _ranges(sh.extents[d], t[d]) for d in "gkchw"}
-    r["p"] = list(itertools.product(r["h"], r["w"]))
-    for idx in itertools.product(*[range(len(r[loop])) for loop in sch.tiling.order]):
-        pos = dict(zip(sch.tiling.order, idx))
-        yield {d: (pos[d], r[d][pos[d]]) for d in "gkcp"}
-
-
-class _Slots:
-    """Which tile each operand holds; alternates buffer halves when double buffered."""
-
-    def __init__(self, sch: ConvSchedule) -> None:
-        self.sch, self.resident, self.slot = sch, {}, {}
-
-    def base(self, operand: str, advance: bool) -> int:
-        if advance and self.sch.tiling.double_buffered and operand != "bias":
-            self.slot[operand] = 1 - self.slot.get(operand, 1)
-        return buffer_of(self.sch.buffers, operand, self.slot.get(operand, 0)).base_word
-
-
-def conv_steps(sch: ConvSchedule) -> Iterator[Step]:
-    sh, hw = sch.shape, sch.hw
-    n_c = len(_ranges(sh.c_per_group, sch.tiling.tile_c))
-    slots = _Slots(sch)
-    for tile in _tile_iter(sch):
-        (_, (g0, g1)), (_, (k0, k1)), (ci, (c0, c1)) = tile["g"], tile["k"], tile["c"]
-        _, ((h0, h1), (w0, w1)) = tile["p"]
-        s = {"g": g1 - g0, "k": k1 - k0, "c": c1 - c0, "h": h1 - h0, "w": w1 - w0}
-        q = step_sizes(sh, hw, s, sch.tiling.group_k, sch.tiling.group_h)
-        out_region = (("g", g0, g1), ("k", k0, k1), ("h", h0, h1), ("w", w0, w1))
-        last = ci == n_c - 1
-        if last and sh.has_bias:
-            yield from _load(slots, "bias", (g0, g1, k0, k1), (("g", g0, g1), ("k", k0, k1)),
-                             s["g"] * s["k"] * BIAS_BYTES, int(q["b_words"]), BIAS_BYTES)
-        if not sh.pool_op:
-            yield from _load(slots, "weights", (g0, g1, k0, k1, c0, c1),
-                             (("g", g0, g1), ("k", k0, k1), ("c", c0, c1)), int(q["w_bytes"]), int(q["w_words"]), 1)
-        row0, col0 = h0 * sh.stride_h - sh.pad_top, w0 * sh.stride_w - sh.pad_left
-        rows, cols = int(sh.window_rows(s["h"])), int(sh.window_cols(s["w"]))
-        fetched = s["g"] * s["c"] * _clip(row0, rows, sh.in_h) * _clip(col0, cols, sh.in_w)
-        yield from _load(slots, "inputs", (g0, g1, c0, c1, h0, h1, w0, w1),
-                         (("g", g0, g1), ("c", c0, c1), ("row", row0, row0 + rows), ("col", col0, col0 + cols)),
-                         fetched, int(q["i_words"]), 1)
-        psum = sch.spill_psums or sch.keep_psums
-        psum_words = int(q["p_words"]) if psum else 0
-        if sch.spill_psums and ci > 0:
-            base = slots.base("outputs", True)
-            yield Step("load", "psums", out_region, base, s["g"] * s["k"] * s["h"] * s["w"] * sh.psum_bytes,
-                       sram_writes=psum_words, element_bytes=sh.psum_bytes)
-        reads = int(q["w_reads"]) + int(q["i_reads"]) + (int(q["b_reads"]) if last else 0) \
-            + (psum_words if ci > 0 else 0)
-        work = {"vector_ops": int(q["macs"])} if sh.pool_op else {"macs": int(q["macs"])}
-        unit = "vector" if sh.pool_op else "macs"
-        if not psum and not last:
-            yield Step("compute", unit, out_region, -1, sram_reads=reads, **work)
-            continue
-        access = _psum_access(psum, ci, last)
-        words = int(q["o_words"]) if last else psum_words
-        base = slots.base("outputs", not (psum and ci > 0))
-        yield Step("compute", unit, out_region, base, sram_reads=reads, sram_writes=words, psum_access=access,
-                   **work)
-        if sch.keep_psums and not last:
-            continue
-        nbytes = s["g"] * s["k"] * s["h"] * s["w"] * (1 if last else sh.psum_bytes)
-        yield Step("store", "outputs" if last else "psums", out_region, base, nbytes, sram_reads=words,
-                   element_bytes=1 if last else sh.psum_bytes)
-
-
-def _psum_access(psum: bool, ci: int, last: bool) -> str:
-    if not psum or (ci == 0 and last):
-        return ""
-    return "write" if ci == 0 else ("read" if last else "rmw")
-
-
-def _clip(start: int, length: int, extent: int) -> int:
-    return max(0, min(start + length, extent) - max(start, 0))
-
-
-def _load(slots: _Slots, operand: str, key: tuple, region: tuple, nbytes: int, words: int,
-          element_bytes: int) -> Iterator[Step]:
-    if slots.resident.get(operand) == key:
-        return
-    slots.resident[operand] = key
-    yield Step("load", operand, region, slots.base(operand, True), nbytes, sram_writes=words,
-               element_bytes=element_bytes)
+    # loads: bias only considered at the last reduction step (its key compared with the previous such step)
+    bias_ld = np.zeros_like(first)
+    if sh.has_bias:
+        fi = np.flatnonzero(last)
+        bias_ld[fi] = changed(idx["g"][fi], idx["k"][fi])
+    w_ld = changed(idx["g"], idx["k"], ci) if not sh.pool_op else np.zeros_like(first)
+    i_ld = changed(idx["g"], ci, idx["h"], idx["w"])
+    p_ld = np.full_like(first, sch.spill_psums) & ~first
+    writes = np.where(psum, True, last)
+    store = writes & ~(sch.keep_psums & ~last)
+    access = np.where(~np.full_like(first, psum) | (first & last), 0, np.where(first, 1, np.where(last, 3, 2)))
+    out_adv = p_ld | (writes & ~(psum & ~first))
+    out_base = slot_base(sch, "outputs", np.cumsum(out_adv), double)
+    w_base = slot_base(sch, "weights", np.cumsum(w_ld), double)
+    i_base = slot_base(sch, "inputs", np.cumsum(i_ld), double)
+    b_base = slot_base(sch, "bias", np.zeros_like(ci), False)
+    psum_words = q["p_words"] if psum else np.zeros_like(ci)
+    out_words = np.where(last, q["o_words"], psum_words)
+    unit = OP["vector"] if sh.pool_op else OP["macs"]
+    work = "vector_ops" if sh.pool_op else "macs"
+    b_read = q["b_reads"] * last
+    p_read = psum_words * ~first
+    rows_ = [
+        {"kind": LOAD, "operand": OP["bias"], "region": {"g": out_region["g"], "k": out_region["k"]},
+         "base_word": b_base, "words": q["b_words"], "offchip_bytes": s["g"] * s["k"] * BIAS_BYTES,
+         "sram_writes": q["b_words"], "element_bytes": BIAS_BYTES},
+        {"kind": LOAD, "operand": OP["weights"], "region": {"g": out_region["g"], "k": out_region["k"],
+                                                          "c": (lo["c"], hi["c"])}, "base_word": w_base,
+         "words": q["w_words"], "offchip_bytes": q["w_bytes"],
+         "sram_writes": q["w_words"]},
+        {"kind": LOAD, "operand": OP["inputs"], "region": {"g": out_region["g"], "c": (lo["c"], hi["c"]),
+                                                         "row": (row0, row0 + rows), "col": (col0, col0 + cols)},
+         "base_word": i_base, "words": q["i_words"], "offchip_bytes": s["g"] * s["c"] * clip,
+         "sram_writes": q["i_words"]},
+        {"kind": LOAD, "operand": OP["psums"], "region": out_region, "base_word": out_base, "words": psum_words,
+         "offchip_bytes": out_n * sh.psum_bytes, "sram_writes": psum_words, "element_bytes": sh.psum_bytes},
+        {"kind": COMPUTE, "operand": unit, "region": out_region, "base_word": np.where(writes, out_base, -1),
+         "words": out_words * writes, "sram_reads": q["w_reads"] + q["i_reads"] + b_read + p_read,
+         "sram_writes": out_words * writes, work: q["macs"], "psum_access": access},
+        {"kind": STORE, "operand": np.where(last, OP["outputs"], OP["psums"]), "region": out_region,
+         "base_word": out_base, "words": out_words, "offchip_bytes": out_n * np.where(last, 1, sh.psum_bytes),
+         "sram_reads": out_words, "element_bytes": np.where(last, 1, sh.psum_bytes)},
+    ]
+    present = np.stack([bias_ld, w_ld, i_ld, p_ld, np.ones_like(first), store], axis=1)
+    reads = [(4, "weights", w_base, q["w_words"], not sh.pool_op), (4, "inputs", i_base, q["i_words"], True),
+             (4, "bias", b_base, q["b_words"], last & sh.has_bias),
+             (4, "psums", out_base, psum_words, (access == 2) | (access == 3))]
+    return assemble(CONV_DIMS, rows_, present, reads)
 
 
 def summed_counts(steps, burst_bytes: int = 0) -> dict[str, int]:  # noqa: ANN001
