@@ -19,7 +19,7 @@ from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.graph import Graph, Node
 from sramflow.ir.qgraph import QOp, QuantizedGraph
-from sramflow.mapping.conv import ConvSchedule
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.vector import VectorSchedule
 from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double
