@@ -93,7 +93,7 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
             raise UnsupportedOpError(
                 f"node {node.name!r} stages {', '.join(sch.staged)} in a second SRAM level; the functional simulator "
                 "holds one SRAM level and off-chip memory (a second level is priced analytically only, not executed "
-                "yet): simulate this hardware without --functional")
+                "yet): simulate this hardware without --functional (sramflow run: --no-functional)")
         op = ops.get(node.name)
         if op is None and node.op != "Reshape" and not isinstance(sch, FusedSchedule):
             raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op in {q.name!r}: quantize "
