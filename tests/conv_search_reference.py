@@ -8,12 +8,13 @@ import numpy as np
 
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.conv import (
-    ConvSchedule, ConvShape, class_sums, conv_counts, input_bursts, step_sizes, trips, unit_counts,
+    ConvShape, class_sums, conv_counts, input_bursts, step_sizes, trips, unit_counts,
 )
+from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 from sramflow.mapping.search.choose import make_conv_schedule
 from sramflow.mapping.search.tiling_table import _clipped, _orders, acc_groups, candidates, hw_params
-from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 
 
 def _in_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> np.ndarray:

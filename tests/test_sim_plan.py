@@ -1,5 +1,5 @@
-"""``mapping.search.plan.PointPlan`` chooses, for every shape, exactly the schedule ``search_conv`` / ``search_vector`` choose:
-with every table priced whole and with every table cut by the bounds first (``WHOLE_ROWS = 0``), over hardware
+"""``mapping.search.plan.PointPlan`` chooses, for every shape, exactly the schedule ``search_conv`` /
+``search_vector`` choose: with every table priced whole and with every table cut by the bounds first (``WHOLE_ROWS = 0``), over hardware
 points that vary geometry, ports, banks, double buffering, burst sizes, bandwidth, clock and a non-monotone idle
 energy, for the three objectives, with plans reused across points (the previous choices as probes) and a smaller SRAM
 served by a larger one's tables."""
@@ -16,10 +16,10 @@ from sramflow.errors import MappingError
 from sramflow.hw.load import resolve_hw
 from sramflow.hw.spec import OffchipMemory, Source
 from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.search import plan as P
 from sramflow.mapping.search.choose import search_conv, search_vector
 from sramflow.mapping.search.table_cache import TilingCache
 from sramflow.mapping.vector import VectorShape
-from sramflow.mapping.search import plan as P
 from sramflow.sim.api import unique_shapes, prepare_graph
 from sramflow.sweep.hwpoint import point_hw
 from test_mapping_counts import make_hw

@@ -65,7 +65,8 @@ def _builtin(src: ModelSource) -> LoadedGraph:
     if src.checkpoint:
         from pathlib import Path
 
-        from sramflow.models.checkpoint_match import match_state, read_state_numpy
+        from sramflow.models.checkpoint_match import match_state
+        from sramflow.models.state_numpy import read_state_numpy
 
         matched = match_state(read_state_numpy(src.checkpoint, src.trust_checkpoint), Path(src.checkpoint),
                               src.model, src.num_classes)

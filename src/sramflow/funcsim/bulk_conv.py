@@ -16,7 +16,8 @@ from sramflow.funcsim.bulk_sram import NodeSram, classes, gather_payload, last_o
 from sramflow.funcsim.exec_conv import ConvData
 from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.funcsim.state import Machine
-from sramflow.mapping.conv import ConvSchedule, block_words, group_classes
+from sramflow.mapping.conv import block_words, group_classes
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.layout import window_packed
 from sramflow.mapping.steps_table import COMPUTE, LOAD, OP, STORE, StepTable, steps_table
 

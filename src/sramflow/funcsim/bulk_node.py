@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sramflow.funcsim.sram import FunctionalSimError
-from sramflow.mapping.conv import ConvSchedule
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.steps_table import OP, StepTable
 
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sramflow.cost.counts import ceil_div
 from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.funcsim.state import Machine
-from sramflow.cost.counts import ceil_div
 
 _CHUNK_ELEMS = 1 << 18  # rows x words of writer state built at a time (int32: fits a core's L2)
 

@@ -13,7 +13,7 @@ from sramflow.funcsim import layout as L
 from sramflow.funcsim.pool import PoolSpec
 from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.funcsim.state import Machine, Resident, region_dict
-from sramflow.mapping.conv import ConvSchedule
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.layout import window_packed
 from sramflow.mapping.schedule import Step
 from sramflow.reference.requant import wrap_int32

@@ -19,10 +19,10 @@ from sramflow.funcsim.pool import pool_spec
 from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.graph import Graph, Node
-from sramflow.mapping.conv import ConvSchedule
+from sramflow.ir.qgraph import QOp, QuantizedGraph
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.vector import VectorSchedule
-from sramflow.quant.qgraph import QOp, QuantizedGraph
 from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double
 from sramflow.reference.run import RUNNERS, dequantize, run_int8
 

@@ -25,14 +25,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 import numpy as np
 
-from sramflow.errors import MappingError
 from sramflow.cost.counts import Counts, ceil_div
-from sramflow.mapping.schedule import Buffer
-from sramflow.mapping.staging import Level1Params, OperandBytes, operand_bytes, staged_counts
+from sramflow.errors import MappingError
 
 LOOPS = ("g", "k", "c", "p")
 RELEVANT = {"weights": "gkc", "inputs": "gcp", "outputs": "gkp", "bias": "gk"}
@@ -555,45 +553,3 @@ def schedule_counts(shape: ConvShape, hw: HwParams, tiling: ConvTiling) -> Count
     c = conv_counts(shape, hw, t, tiling.order, clipped, input_bursts(shape, t, hw.burst_bytes), tiling.group_k,
                     gh=tiling.group_h)
     return Counts(**{k: int(v) for k, v in unit_counts(shape, hw, c).items()})
-
-
-@dataclass(frozen=True)
-class ConvSchedule:
-    shape: ConvShape
-    hw: HwParams
-    tiling: ConvTiling
-    buffers: tuple[Buffer, ...]
-    spill_psums: bool
-    keep_psums: bool = False  # partial sums held in the SRAM output buffer across reduction tiles
-    staged: tuple[str, ...] = ()  # operands held whole in the second SRAM level (``mapping.staging``)
-    level1: Level1Params | None = None  # that level, when the hardware has one
-
-    @cached_property
-    def counts(self) -> Counts:
-        base = self.first_level_counts
-        if not self.staged:
-            return base
-        assert self.level1 is not None
-        return staged_counts(base, self.operand_bytes, self.staged, self.level1)
-
-    @property
-    def first_level_counts(self) -> Counts:
-        """The counts with every operand coming from off-chip memory (no second level)."""
-        return schedule_counts(dataclasses.replace(self.shape, name=""), self.hw, self.tiling)
-
-    @cached_property
-    def operand_bytes(self) -> dict[str, OperandBytes]:
-        sh = self.shape
-        return operand_bytes(self.first_level_counts, sh.weight_bytes + sh.bias_bytes, sh.input_bytes,
-                             sh.output_bytes, sh.psum_bytes, dma_bursts_by_operand(sh, self.hw, self.tiling))
-
-    @property
-    def fits_whole(self) -> bool:
-        """One tile per dimension: the whole layer is in the SRAM at once."""
-        n = trips(self.shape, self.tiling.sizes())
-        return all(int(n[d]) == 1 for d in "gkchw")
-
-    def steps(self):  # noqa: ANN201 - generator of Step; see conv_steps
-        from sramflow.mapping.conv_steps import conv_steps
-
-        return conv_steps(self)

@@ -34,6 +34,7 @@ class FusedSchedule:
     double_buffered: bool = False
     counts: Counts = Counts()
     fits_whole: bool = True
+    unit: str = "fused"
 
     @property
     def note(self) -> str:

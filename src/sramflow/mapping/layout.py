@@ -27,9 +27,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sramflow.cost.counts import ceil_div
 from sramflow.errors import MappingError
 from sramflow.mapping.conv import packed_window
-from sramflow.cost.counts import ceil_div
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.schedule import Buffer, Step
 
 PER_K_OPERANDS = ("weights", "bias", "outputs", "psums")
@@ -134,7 +135,7 @@ def word_address(buffer: Buffer | int, layout: TileLayout, index: tuple[int, ...
     return base + byte // wb, byte % wb
 
 
-def conv_tile_layout(sch, step: Step) -> TileLayout:  # noqa: ANN001 - ConvSchedule (import cycle)
+def conv_tile_layout(sch: ConvSchedule, step: Step) -> TileLayout:
     """Layout of the tile a convolution Step touches: its operand and region decide dims and extents.
     A compute step's outputs use the layout of the store that follows it (int8 outputs or partial sums);
     for the compute step itself this returns the int8 output layout."""
@@ -159,7 +160,7 @@ def conv_tile_layout(sch, step: Step) -> TileLayout:  # noqa: ANN001 - ConvSched
     return TileLayout(dims, extents, eb, wb, group_axis=1, group_size=sch.tiling.group_k)
 
 
-def window_packed(sch, rows, cols):  # noqa: ANN001, ANN201 - ConvSchedule (import cycle); ints or arrays
+def window_packed(sch: ConvSchedule, rows, cols):  # noqa: ANN001, ANN201 - ints or arrays
     """Whether an input window of ``rows`` x ``cols`` (a step's padded window) is stored packed
     (``conv.packed_window`` of the step's output rows)."""
     sh = sch.shape

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
+
+from sramflow.cost.counts import Counts
 
 OPERANDS = ("bias", "weights", "inputs", "outputs", "scale")
 
@@ -47,6 +51,32 @@ class Step:
     # ``base_word`` (spilled and reloaded, or kept there): "write" (first reduction step: bias -> psums),
     # "rmw" (read psums, accumulate, write psums back), "read" (last: read psums, write int8 outputs); "" none
     psum_access: str = ""
+
+
+class Schedule(Protocol):
+    """What pricing and execution need of any node's schedule (convolution, vector-unit or fused)."""
+
+    @property
+    def shape(self) -> object: ...
+
+    @property
+    def buffers(self) -> tuple[Buffer, ...]: ...
+
+    @property
+    def counts(self) -> Counts: ...
+
+    @property
+    def double_buffered(self) -> bool:
+        """Transfers overlap compute (ping-pong buffers)."""
+
+    @property
+    def unit(self) -> str:
+        """The unit that computes the node: "mac", "vector", or "fused" (computed by its producer's pass)."""
+
+    @property
+    def fits_whole(self) -> bool: ...
+
+    def steps(self) -> Iterator[Step]: ...
 
 
 def allocate(sizes_words: dict[str, int], double: tuple[str, ...]) -> tuple[Buffer, ...]:

@@ -18,16 +18,18 @@ not fit raises ``MappingError`` with the minimum working set.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
 
+from sramflow.cost.counts import Counts, ceil_div
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
-from sramflow.cost.counts import Counts, ceil_div
 from sramflow.mapping.conv import balanced_sizes, bursts
 from sramflow.mapping.schedule import Buffer, Step, allocate, buffer_of
+from sramflow.mapping.steps_table import COMPUTE, LOAD, OP, STORE, VECTOR_DIMS, StepTable, assemble
 
 
 @dataclass(frozen=True)
@@ -67,36 +69,19 @@ class VectorSchedule:
                                                               self.chunk, self.burst_bytes).items()})
 
     @property
+    def unit(self) -> str:
+        return "vector"
+
+    @property
     def fits_whole(self) -> bool:
         return self.chunk >= self.shape.seg_len and self.shape.segments == 1
 
-    def steps(self):  # noqa: ANN201 - generator of Step
-        sh, wb = self.shape, self.word_bytes
-        slot = 0
-        for s in range(sh.segments):
-            if sh.scale:
-                yield Step("load", "scale", (("seg", s, s + 1),), buffer_of(self.buffers, "scale", 0).base_word, 1,
-                           sram_writes=1)
-            for x0 in range(0, sh.seg_len, self.chunk):
-                x = min(self.chunk, sh.seg_len - x0)
-                region = (("seg", s, s + 1), ("elem", x0, x0 + x))
-                if self.double_buffered:
-                    slot = 1 - slot
-                base_in = buffer_of(self.buffers, "inputs", slot).base_word
-                per = ceil_div(x, wb)
-                for j in range(sh.full_inputs):
-                    yield Step("load", f"inputs{j}", region, base_in + j * ceil_div(self.chunk, wb), x,
-                               sram_writes=per)
-                last = x0 + x >= sh.seg_len
-                ops = sh.ops_per_elem * x + ((1 if sh.reduce else 0) + sh.seg_ops if last else 0)
-                lut = sh.lut_per_elem * x
-                reads = sh.full_inputs * per * sh.passes + (1 if sh.scale else 0)
-                base_out = buffer_of(self.buffers, "outputs", slot).base_word
-                writes = (1 if last else 0) if sh.reduce else per
-                yield Step("compute", "vector", region, base_out, sram_reads=reads, sram_writes=writes,
-                           vector_ops=ops, lut_ops=lut)
-                if writes:
-                    yield Step("store", "outputs", region, base_out, 1 if sh.reduce else x, sram_reads=writes)
+    def step_table(self) -> StepTable:
+        return vector_step_table(self)
+
+    def steps(self) -> Iterator[Step]:
+        t = self.step_table()
+        return (t.step(i) for i in range(len(t)))
 
 
 def vector_counts(sh: VectorShape, wb: int, lanes: int, chunk, burst_bytes: int = 0) -> dict:  # noqa: ANN001
@@ -174,3 +159,40 @@ def vector_schedule(sh: VectorShape, hw: HardwareSpec, chunk: int, double: bool)
         sizes = {"scale": 1} | sizes
     buffers = allocate(sizes, ("inputs", "outputs") if double else ())
     return VectorSchedule(sh, wb, hw.vector_unit.lanes, chunk, double, buffers, hw.offchip.burst_bytes)
+
+
+def vector_step_table(sch: VectorSchedule) -> StepTable:
+    sh, wb = sch.shape, sch.word_bytes
+    x0 = np.arange(0, sh.seg_len, sch.chunk, dtype=np.int64)
+    seg = np.repeat(np.arange(sh.segments, dtype=np.int64), x0.size)
+    x0 = np.tile(x0, sh.segments)
+    x = np.minimum(sch.chunk, sh.seg_len - x0)
+    t = np.arange(x0.size)
+    slot = (t + 1) % 2 if sch.double_buffered else np.zeros_like(t)
+    base_in = np.array([buffer_of(sch.buffers, "inputs", k).base_word for k in (0, 1)], np.int64)[slot]
+    base_out = np.array([buffer_of(sch.buffers, "outputs", k).base_word for k in (0, 1)], np.int64)[slot]
+    per = ceil_div(x, wb)
+    last = x0 + x >= sh.seg_len
+    writes = np.where(last, 1, 0) if sh.reduce else per
+    region = {"seg": (seg, seg + 1), "elem": (x0, x0 + x)}
+    scale_base = buffer_of(sch.buffers, "scale", 0).base_word if sh.scale else -1
+    rows = [{"kind": LOAD, "operand": OP["scale"], "region": {"seg": (seg, seg + 1)}, "base_word": scale_base,
+             "words": 1, "offchip_bytes": 1, "sram_writes": 1}]
+    stride = ceil_div(sch.chunk, wb)
+    for j in range(sh.full_inputs):
+        rows.append({"kind": LOAD, "operand": OP[f"inputs{j}"], "region": region, "base_word": base_in + j * stride,
+                     "words": per, "offchip_bytes": x, "sram_writes": per})
+    rows.append({"kind": COMPUTE, "operand": OP["vector"], "region": region, "base_word": base_out,
+                 "words": writes, "sram_reads": sh.full_inputs * per * sh.passes + (1 if sh.scale else 0),
+                 "sram_writes": writes,
+                 "vector_ops": sh.ops_per_elem * x + last * ((1 if sh.reduce else 0) + sh.seg_ops),
+                 "lut_ops": sh.lut_per_elem * x})
+    rows.append({"kind": STORE, "operand": OP["outputs"], "region": region, "base_word": base_out, "words": writes,
+                 "offchip_bytes": np.where(sh.reduce, 1, x), "sram_reads": writes})
+    ones = np.ones(x0.size, bool)
+    present = np.stack([(x0 == 0) & sh.scale] + [ones] * sh.full_inputs + [ones, writes > 0], axis=1)
+    cp = 1 + sh.full_inputs
+    reads = [(cp, f"inputs{j}", base_in + j * stride, per, True) for j in range(sh.full_inputs)]
+    if sh.scale:
+        reads.append((cp, "scale", scale_base, 1, True))
+    return assemble(VECTOR_DIMS, rows, present, reads)

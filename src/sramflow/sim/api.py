@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -20,15 +21,17 @@ from sramflow.cost.model import (
 from sramflow.errors import MappingError, SramflowError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
-from sramflow.mapping.conv import ConvSchedule, ConvShape
-from sramflow.mapping.fused import FusedSchedule, FusedShape
+from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.lower import lower_graph
-from sramflow.mapping.search.choose import OBJECTIVES, Schedule, schedule_overlapped
+from sramflow.mapping.schedule import Schedule
+from sramflow.mapping.search.choose import OBJECTIVES
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import point_plan
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
-from sramflow.mapping.vector import VectorShape
 from sramflow.mapping.staging import pair_traffic
+from sramflow.mapping.vector import VectorShape
 from sramflow.sim.results import Bounds, NodeResult, network_totals, total_json
 
 __all__ = ["OBJECTIVES", "PreparedGraph", "SimulationResult", "prepare_graph", "price", "simulate_graph",
@@ -40,6 +43,20 @@ class PreparedGraph:
     graph: Graph
     shapes: tuple[ConvShape | VectorShape | FusedShape, ...]  # one per graph node, in order
 
+    @cached_property
+    def distinct_shapes(self) -> tuple[tuple, np.ndarray]:
+        """The distinct shapes (without names; the first node's shape of each) and each node's index into them,
+        computed once (a sweep's plans are keyed by this tuple's identity, ``mapping.search.plan.point_plan``)."""
+        index: dict[object, int] = {}
+        first, idx = [], []
+        for shape in self.shapes:
+            key = dataclasses.replace(shape, name="")
+            if key not in index:
+                index[key] = len(first)
+                first.append(shape)
+            idx.append(index[key])
+        return tuple(first), np.asarray(idx, dtype=np.int64)
+
 
 @dataclass(frozen=True)
 class SimulationResult:
@@ -50,7 +67,8 @@ class SimulationResult:
     nodes: tuple[NodeResult, ...]
     uncosted_nodes: tuple[str, ...]
     wall_s: float
-    cycle_budget: int | None = None  # energy objective: least energy with at most this many cycles (``mapping.search.budget``)
+    # energy objective: least energy with at most this many cycles (``mapping.search.budget``)
+    cycle_budget: int | None = None
 
 
 def prepare_graph(graph: Graph) -> PreparedGraph:
@@ -108,43 +126,24 @@ def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] 
 
 def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
     traffic = level_traffic(sch, hw)
-    if isinstance(sch, FusedSchedule):
+    if sch.unit == "fused":
         zero = {k: 0 for k in resources(hw)}
         return NodeResult(name, op, "fused", sch.counts, zero, False, 0, 0.0, {k: 0.0 for k in components(hw)},
                           Bounds(0, 0, 0), "fused", sch.note, traffic)
     c = sch.counts
     cdict = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
     busy = {k: int(v) for k, v in busy_cycles(cdict, hw).items()}
-    overlap = schedule_overlapped(sch)
+    overlap = sch.double_buffered
     cycles = int(total_cycles(busy, overlap))
     energy = {k: float(v) for k, v in energy_pj(cdict, hw, cycles).items()}
     main = {k: busy[k] for k in resources(hw)}
     binding = max(main, key=lambda k: (main[k], k))
-    unit = "mac" if isinstance(sch, ConvSchedule) and not sch.shape.pool_op else "vector"
-    return NodeResult(name, op, unit, c, main, bool(overlap), cycles, cycles / (hw.clock_mhz * 1e3), energy,
+    return NodeResult(name, op, sch.unit, c, main, bool(overlap), cycles, cycles / (hw.clock_mhz * 1e3), energy,
                       bounds(sch, hw), binding, level_traffic=traffic)
 
 
-_UNIQUE: dict[int, tuple[PreparedGraph, tuple, np.ndarray]] = {}  # id(prep) -> (prep, first shapes, node -> shape)
-
-
 def unique_shapes(prep: PreparedGraph) -> tuple[tuple, np.ndarray]:
-    """The distinct shapes (without names; the first node's shape of each) and each node's index into them,
-    computed once per prepared graph."""
-    hit = _UNIQUE.get(id(prep))
-    if hit is None or hit[0] is not prep:
-        index: dict[object, int] = {}
-        first, idx = [], []
-        for shape in prep.shapes:
-            key = dataclasses.replace(shape, name="")
-            if key not in index:
-                index[key] = len(first)
-                first.append(shape)
-            idx.append(index[key])
-        if len(_UNIQUE) >= 16:
-            _UNIQUE.clear()
-        hit = _UNIQUE[id(prep)] = (prep, tuple(first), np.asarray(idx, dtype=np.int64))
-    return hit[1], hit[2]
+    return prep.distinct_shapes
 
 
 def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",

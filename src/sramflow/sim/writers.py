@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sramflow.jsonio import write_json_atomic
-from sramflow.mapping.conv import ConvSchedule
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.sim.api import Schedule, SimulationResult
 from sramflow.sim.results import node_json, offchip_by_operand, total_json

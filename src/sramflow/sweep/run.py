@@ -45,7 +45,8 @@ class SweepOptions:
     address: str | None = None
     workers: int | None = None  # local pool size (default: CPU count); 1 = in this process
     progress: bool = True
-    tables_dir: Path | None = None  # on-disk tiling tables (``mapping.search.table_store.TableDisk``); default: out_dir / "tables"
+    # on-disk tiling tables (``mapping.search.table_store.TableDisk``); default: out_dir / "tables"
+    tables_dir: Path | None = None
     disk_tables: bool = True  # False: none (every process builds its own)
     tables_max_bytes: int = 4 << 30  # disk the tables may take (least recently used removed beyond it)
 
@@ -126,8 +127,8 @@ def make_tasks(points: list[Point], base: HardwareSpec, ident: Mapping[str, Any]
 
 def _tiling_group(t: PointTask) -> tuple:
     """The tiling-relevant hardware numbers but the SRAM size and the burst size: points of one group share
-    their tables (one build serves every burst size of the group, ``mapping.search.tiling_table.tiling_tables``; a smaller SRAM
-    filters the largest one's)."""
+    their tables (one build serves every burst size of the group, ``mapping.search.tiling_table.tiling_tables``; a
+    smaller SRAM filters the largest one's)."""
     m, mac = t.hw.main_sram, t.hw.mac_array
     return (m.word_bits, mac.macs_per_cycle, mac.accumulators, mac.input_register_bytes, str(t.weight_bits),
             m.double_buffering)

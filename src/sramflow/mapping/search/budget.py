@@ -21,9 +21,8 @@ from sramflow.cost.model import energy_pj
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape, HwParams
-from sramflow.mapping.search.choose import (
-    Schedule, conv_table, map_shape, row_schedule, schedule_cycles, table_cycles,
-)
+from sramflow.mapping.schedule import Schedule
+from sramflow.mapping.search.choose import conv_table, map_shape, row_schedule, schedule_cycles, table_cycles
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
 from sramflow.mapping.search.tiling_table import TilingTable
 

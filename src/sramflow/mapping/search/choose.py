@@ -18,9 +18,10 @@ import numpy as np
 from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec, OffchipMemory, Source
-from sramflow.mapping.conv import ConvSchedule, ConvShape, ConvTiling, HwParams, footprint_words, keeps, spills, trips
+from sramflow.mapping.conv import ConvShape, ConvTiling, HwParams, footprint_words, keeps, spills, trips
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule, FusedShape
-from sramflow.mapping.schedule import allocate
+from sramflow.mapping.schedule import Schedule, allocate
 from sramflow.mapping.staging import STAGEABLE, Level1Params, staged_footprint_words
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
 from sramflow.mapping.search.tiling_table import (
@@ -29,8 +30,6 @@ from sramflow.mapping.search.tiling_table import (
 from sramflow.mapping.vector import VectorSchedule, VectorShape, vector_rows, vector_schedule
 
 OBJECTIVES = ("latency", "energy", "edp")
-Schedule = ConvSchedule | VectorSchedule | FusedSchedule
-
 
 
 def monotone_pricing(hw: HardwareSpec) -> bool:
@@ -232,16 +231,11 @@ def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, obj
     return search_vector(shape, hw, objective)  # a vector node moves each operand once: staging saves nothing
 
 
-def schedule_overlapped(sch: ConvSchedule | VectorSchedule) -> bool:
-    """Whether transfers overlap compute (double buffering)."""
-    return sch.tiling.double_buffered if isinstance(sch, ConvSchedule) else sch.double_buffered
-
-
 def schedule_cycles(sch: Schedule, hw: HardwareSpec) -> int:
     """The cycles ``sim`` prices ``sch`` at (0 for a fused activation)."""
-    if isinstance(sch, FusedSchedule):
+    if sch.unit == "fused":
         return 0
     c = sch.counts
     busy = {k: int(v) for k, v in busy_cycles({f.name: getattr(c, f.name) for f in dataclasses.fields(c)}, hw).items()}
-    return int(total_cycles(busy, schedule_overlapped(sch)))
+    return int(total_cycles(busy, sch.double_buffered))
 

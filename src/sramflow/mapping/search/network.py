@@ -8,8 +8,9 @@ import dataclasses
 
 from sramflow.errors import SramflowError
 from sramflow.hw.spec import HardwareSpec
+from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.search.budget import budget_schedules
-from sramflow.mapping.search.choose import OBJECTIVES, Schedule, map_shape
+from sramflow.mapping.search.choose import OBJECTIVES, map_shape
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
 
 

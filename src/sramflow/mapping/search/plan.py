@@ -5,8 +5,8 @@ whether pricing is monotone), every distinct shape's candidate rows: a Conv/Gemm
 cache; for a smaller SRAM the larger SRAM's table with its fitting rows marked, ``_Seg.fit``) or a vector node's chunk
 table (every chunk size, built once for all SRAM sizes, fitting ones marked). It is built once and serves every point
 with those numbers (they differ in clock, off-chip memory, energies, ports or banks). ``PointPlan.choose`` picks, for a
-point and objective, the same row per shape as ``choose.search_conv`` / ``choose.search_vector``, with the same ``cost.model``
-formulas on the same counts (element-wise, so the same values) and the same tie-breaks:
+point and objective, the same row per shape as ``choose.search_conv`` / ``choose.search_vector``, with the same
+``cost.model`` formulas on the same counts (element-wise, so the same values) and the same tie-breaks:
 - conv: least objective, then the other metric (energy for latency, cycles otherwise), then enumeration order;
 - vector: least objective, then single before double buffering, then the largest chunk.
 

@@ -11,13 +11,12 @@ from sramflow.mapping.search.table_store import TableDisk
 from sramflow.mapping.search.tiling_table import TilingTable, tiling_tables
 
 
-
 class TilingCache:
     """Least-recently-used ``TilingTable``s per (layer shape without its name, ``HwParams``), bounded in bytes.
     Its owner passes it to every search (a sweep keeps one per process, see ``sweep.evaluate``): sweep points that
-    differ only in clock, off-chip memory, energies, ports or banks at equal total words reuse a table (a hit); a smaller SRAM with otherwise equal ``HwParams``
-    filters the largest table built so far (``TilingTable.within``, counted as derived); else it is built (a
-    miss)."""
+    differ only in clock, off-chip memory, energies, ports or banks at equal total words reuse a table (a hit); a
+    smaller SRAM with otherwise equal ``HwParams`` filters the largest table built so far (``TilingTable.within``,
+    counted as derived); else it is built (a miss)."""
 
     def __init__(self, max_bytes: int = 2 << 30, disk: TableDisk | None = None) -> None:
         self.max_bytes, self.hits, self.derived, self.misses = max_bytes, 0, 0, 0
