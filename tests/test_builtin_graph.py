@@ -109,3 +109,24 @@ def test_simulate_on_a_builtin_model_does_not_import_torch(tmp_path: Path) -> No
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "RC 0 HEAVY []" in out, out[-800:]
+
+
+def test_batchnorm_is_folded_in_float64_and_rounded_once() -> None:
+    """The fold that defines the built-in graph's weights: float64, one rounding to float32, the same on every CPU
+    (the torch exporter's float32 fold rounds its sqrt differently on some CPUs, so it is not the definition)."""
+    from safetensors.numpy import load_file
+
+    ckpt = Path(__file__).resolve().parents[1] / "weights" / "efficientnet_b0_ham10000.safetensors"
+    if not ckpt.exists():
+        pytest.skip("the committed checkpoint is not in this checkout")
+    sd = load_file(str(ckpt))
+    g = load_graph(ModelSource(checkpoint=str(ckpt), resolution=32)).graph
+    for node, conv, bn in (("features.0.0/Conv", "features.0.0", "features.0.1"),
+                           ("features.4.1.block.1.0/Conv", "features.4.1.block.1.0", "features.4.1.block.1.1")):
+        gamma, beta, mean, var = (sd[f"{bn}.{k}"].astype(np.float64)
+                                  for k in ("weight", "bias", "running_mean", "running_var"))
+        scale = gamma / np.sqrt(var + 1e-5)
+        w = (sd[f"{conv}.weight"].astype(np.float64) * scale[:, None, None, None]).astype(np.float32)
+        b = (beta - mean * scale).astype(np.float32)
+        np.testing.assert_array_equal(g.node(node).weights["W"], w)
+        np.testing.assert_array_equal(g.node(node).weights["B"], b)

@@ -1,4 +1,6 @@
-"""PyTorch module -> ONNX (in memory) -> the same importer as ONNX files: one path into the IR."""
+"""PyTorch module -> ONNX (in memory) -> the same importer as ONNX files. Built-in models do not take this
+path (``frontend.builtin`` builds them without torch); it stays for arbitrary torch modules and as the oracle
+``tests/test_builtin_graph.py`` checks the direct builder against."""
 
 from __future__ import annotations
 

@@ -68,9 +68,12 @@ def source_offsets(pmap: np.ndarray, extents: tuple[int, ...], eb: int, strides:
 
 def gather_payload(src: np.ndarray, origin: np.ndarray, offsets: np.ndarray, wb: int) -> np.ndarray:
     """Payload words (n, words, wb) of n tiles whose first source byte is ``origin``; pad bytes are 0."""
-    flat = np.concatenate([src.reshape(-1).view(np.uint8), np.zeros(1, np.uint8)])
-    idx = np.where(offsets[None, :] >= 0, origin[:, None] + offsets[None, :], flat.size - 1)
-    return flat[idx].reshape(origin.size, -1, wb)
+    flat = np.ascontiguousarray(src).reshape(-1).view(np.uint8)
+    pad = offsets < 0
+    out = _windows(flat, np.asarray(origin, np.int64), np.where(pad, 0, offsets))  # a reloaded tile: gathered once
+    if pad.any():
+        out[:, pad] = 0
+    return out.reshape(origin.size, -1, wb)
 
 
 def check_capacity(name: str, lo: np.ndarray, hi: np.ndarray, capacity: int, what: str) -> None:

@@ -20,8 +20,8 @@ from sramflow.cost.counts import ceil_div
 from sramflow.funcsim.exec_conv import ConvData
 from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
-from sramflow.mapping.conv import ConvSchedule
-from sramflow.mapping.steps_table import LOAD, OP, STORE, StepTable, steps_table
+from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.steps_table import LOAD, OP, STORE, StepTable
 
 # the step-table operands each staged operand covers, and the step kind moving them from the first level's view
 _MOVES = {"weights": ((LOAD, ("weights", "bias")),), "inputs": ((LOAD, ("inputs",)),),
@@ -56,7 +56,7 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
                     l2: Sram) -> np.ndarray:
     """Execute ``sch`` with ``run`` (the bulk executor: it takes the step table) with its staged operands held in
     ``l2``; moves the staged operands' tile traffic from the off-chip tally to the level's counts."""
-    t = steps_table(sch)
+    t = sch.step_table()
     wb, name, base = l2.word_bytes, f"node {sch.shape.name!r}", 0
     staged = set(sch.staged)
     if "weights" in staged:

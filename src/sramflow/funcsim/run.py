@@ -24,6 +24,7 @@ from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.vector import VectorSchedule
 from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double
+from sramflow.reference.blas import single_thread
 from sramflow.reference.run import RUNNERS, dequantize, run_int8
 
 COUNT_KEYS = ("sram_reads", "sram_writes", "offchip_bytes", "macs")
@@ -212,24 +213,8 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
                                  "a trace)")
     env: dict[str, np.ndarray] = {graph.input: x[0]}
     t0 = time.perf_counter()
-    for b in bound:
-        node, sch, op = b.node, b.schedule, b.op
-        if isinstance(sch, FusedSchedule):  # the pass of the node it is fused into computed it: no accesses
-            env[node.output] = env[graph.node(sch.shape.into).output]
-            continue
-        if not b.runs:
-            env[node.output] = env[op.output]
-            m.note(_fused_but_scheduled(node, op, sch))
-            continue
-        if isinstance(sch, ConvSchedule) and sch.staged:
-            y = run_staged_conv(run_conv, sch, conv_data(sch, op, q, env[node.inputs[0]]), m, l2)
-        elif isinstance(sch, ConvSchedule):
-            y = run_conv(sch, conv_data(sch, op, q, env[node.inputs[0]]), m)
-        else:
-            y = run_vector(sch, vector_data(sch, node, op, env, q), m)
-        env[node.output] = y.reshape(graph.shape(node.output)[1:])
-        if op is not None and op.output != node.output:  # the op's result (a fused x * HardSigmoid(x): HARD_SWISH)
-            env[op.output] = env[node.output].reshape(graph.shape(op.output)[1:])
+    with single_thread():  # many small matmuls: BLAS threads only contend for the cores
+        _execute(graph, q, bound, env, m, run_conv, run_vector, l2)
     wall = time.perf_counter() - t0
     t1 = time.perf_counter()
     ref = run_int8(q, x)
@@ -248,6 +233,31 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
                             logits_q, logits, int(np.argmax(logits)),
                             m.sram.reads + m.sram.writes, wall, ref_wall,
                             m.sram.trace.records() if m.sram.trace is not None else None)
+
+
+def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env: dict[str, np.ndarray], m: Machine,
+             run_conv: Callable, run_vector: Callable, l2: Sram | None = None) -> None:
+    """Run every bound node in graph order; each result lands in ``env`` under its tensor name; ``l2``: the second
+    SRAM level, where staged conv operands are held (``funcsim.levels``)."""
+    for b in bound:
+        node, sch, op = b.node, b.schedule, b.op
+        if isinstance(sch, FusedSchedule):  # the pass of the node it is fused into computed it: no accesses
+            env[node.output] = env[graph.node(sch.shape.into).output]
+            continue
+        if not b.runs:
+            env[node.output] = env[op.output]
+            m.note(_fused_but_scheduled(node, op, sch))
+            continue
+        if isinstance(sch, ConvSchedule) and sch.staged:
+            assert l2 is not None
+            y = run_staged_conv(run_conv, sch, conv_data(sch, op, q, env[node.inputs[0]]), m, l2)
+        elif isinstance(sch, ConvSchedule):
+            y = run_conv(sch, conv_data(sch, op, q, env[node.inputs[0]]), m)
+        else:
+            y = run_vector(sch, vector_data(sch, node, op, env, q), m)
+        env[node.output] = y.reshape(graph.shape(node.output)[1:])
+        if op is not None and op.output != node.output:  # the op's result (a fused x * HardSigmoid(x): HARD_SWISH)
+            env[op.output] = env[node.output].reshape(graph.shape(op.output)[1:])
 
 
 def _fused_but_scheduled(node: Node, op: QOp, sch) -> str:  # noqa: ANN001
