@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from sramflow.cost.counts import Counts
@@ -115,8 +116,6 @@ def test_one_level_hardware_is_untouched() -> None:
 
 
 def _small_graph():  # noqa: ANN202
-    import numpy as np
-
     from sramflow.ir.graph import Graph, Node
 
     conv = {"kernel": (3, 3), "strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1), "groups": 1}
@@ -159,16 +158,23 @@ def test_small_network_on_l2_totals_and_files(tmp_path) -> None:  # noqa: ANN001
     assert all("staged_in_l2" in layer for layer in lm["layers"])
 
 
-def test_functional_simulation_refuses_staged_schedules_by_name() -> None:
-    from types import SimpleNamespace
-
-    from sramflow.errors import UnsupportedOpError
-    from sramflow.funcsim.run import bind
+def test_functional_l2_bit_exact_with_counts_equal() -> None:
+    from sramflow.funcsim.run import run_functional
+    from sramflow.quant.api import quantize_graph
+    from sramflow.reference.run import quantize_input
     from sramflow.sim.api import prepare_graph, simulate_prepared
 
     g = _small_graph()
-    res = simulate_prepared(prepare_graph(g), resolve_hw(L2), "latency")
-    staged = next(s for s in res.schedules if getattr(s, "staged", ()))
-    with pytest.raises(UnsupportedOpError, match=rf"node '{staged.shape.name}' stages .* second SRAM level; the "
-                       "functional simulator holds one SRAM level"):
-        bind(g, SimpleNamespace(ops=(), name="q"), res.schedules)
+    x = np.random.default_rng(1).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
+    q = quantize_graph(g, x)
+    xq = quantize_input(q, x[0])
+    hw = resolve_hw(L2)
+    for objective in ("latency", "energy"):
+        res = simulate_prepared(prepare_graph(g), hw, objective)
+        staged = {o for s in res.schedules for o in getattr(s, "staged", ())}
+        assert staged, objective
+        r = run_functional(g, q, res.schedules, xq, hw.main_sram.total_words, hw.main_sram.word_bytes)
+        assert r.bit_exact and r.mismatches == () and r.clobbers == 0, objective
+        assert r.counts_functional == r.counts_analytical and r.counts_match, objective
+        assert r.counts_functional["sram1_writes"] > 0 and r.counts_functional["sram1_reads"] > 0
+        assert r.counts_functional["offchip_bytes"] == sum(n.counts.offchip_bytes for n in res.nodes)

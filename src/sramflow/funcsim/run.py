@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sramflow.errors import UnsupportedOpError
+from sramflow.funcsim.levels import run_staged_conv
 from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.bulk_vector import execute_vector_bulk
 from sramflow.funcsim.exec_conv import ConvData, execute_conv
@@ -27,6 +28,7 @@ from sramflow.reference.blas import single_thread
 from sramflow.reference.run import RUNNERS, dequantize, run_int8
 
 COUNT_KEYS = ("sram_reads", "sram_writes", "offchip_bytes", "macs")
+LEVEL1_COUNT_KEYS = ("sram1_reads", "sram1_writes")  # only where a second SRAM level is simulated
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,6 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
         if sch.shape.name != node.name:
             raise UnsupportedOpError(f"node {node.name!r} has the schedule of {sch.shape.name!r}: the schedules are "
                                      "not those of this graph")
-        if getattr(sch, "staged", ()):
-            raise UnsupportedOpError(
-                f"node {node.name!r} stages {', '.join(sch.staged)} in a second SRAM level; the functional simulator "
-                "holds one SRAM level and off-chip memory (a second level is priced analytically only, not executed "
-                "yet): simulate this hardware without --functional")
         op = ops.get(node.name)
         if op is None and node.op != "Reshape" and not isinstance(sch, FusedSchedule):
             raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op in {q.name!r}: quantize "
@@ -209,10 +206,15 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
     x = x[None] if x.ndim == 3 else x
     bound = bind(graph, q, schedules)
     m = Machine(Sram(words, word_bytes, trace))
+    level1 = next((s.level1 for s in schedules if isinstance(s, ConvSchedule) and s.level1 is not None), None)
+    l2 = None if level1 is None else Sram(level1.capacity_words, level1.word_bytes)
+    if l2 is not None and executor != "bulk" and any(getattr(s, "staged", ()) for s in schedules):
+        raise UnsupportedOpError("a second SRAM level is executed by the bulk executor only (not 'step', not with "
+                                 "a trace)")
     env: dict[str, np.ndarray] = {graph.input: x[0]}
     t0 = time.perf_counter()
     with single_thread():  # many small matmuls: BLAS threads only contend for the cores
-        _execute(graph, q, bound, env, m, run_conv, run_vector)
+        _execute(graph, q, bound, env, m, run_conv, run_vector, l2)
     wall = time.perf_counter() - t0
     t1 = time.perf_counter()
     ref = run_int8(q, x)
@@ -225,15 +227,18 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
             mism.append(Mismatch(op.output, op.name, int(np.count_nonzero(diff)), int(diff.max())))
     logits_q = env[graph.output].reshape(-1)
     logits = dequantize(q, q.output, logits_q)
-    return FunctionalResult(not mism, len(q.ops), tuple(mism), _functional_counts(m), analytical_counts(schedules),
-                            m.sram.clobbers, tuple(m.step_mismatches), logits_q, logits, int(np.argmax(logits)),
+    return FunctionalResult(not mism, len(q.ops), tuple(mism), _functional_counts(m, l2),
+                            analytical_counts(schedules, l2 is not None),
+                            m.sram.clobbers + (l2.clobbers if l2 is not None else 0), tuple(m.step_mismatches),
+                            logits_q, logits, int(np.argmax(logits)),
                             m.sram.reads + m.sram.writes, wall, ref_wall,
                             m.sram.trace.records() if m.sram.trace is not None else None)
 
 
 def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env: dict[str, np.ndarray], m: Machine,
-             run_conv: Callable, run_vector: Callable) -> None:
-    """Run every bound node in graph order; each result lands in ``env`` under its tensor name."""
+             run_conv: Callable, run_vector: Callable, l2: Sram | None = None) -> None:
+    """Run every bound node in graph order; each result lands in ``env`` under its tensor name; ``l2``: the second
+    SRAM level, where staged conv operands are held (``funcsim.levels``)."""
     for b in bound:
         node, sch, op = b.node, b.schedule, b.op
         if isinstance(sch, FusedSchedule):  # the pass of the node it is fused into computed it: no accesses
@@ -243,7 +248,10 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             env[node.output] = env[op.output]
             m.note(_fused_but_scheduled(node, op, sch))
             continue
-        if isinstance(sch, ConvSchedule):
+        if isinstance(sch, ConvSchedule) and sch.staged:
+            assert l2 is not None
+            y = run_staged_conv(run_conv, sch, conv_data(sch, op, q, env[node.inputs[0]]), m, l2)
+        elif isinstance(sch, ConvSchedule):
             y = run_conv(sch, conv_data(sch, op, q, env[node.inputs[0]]), m)
         else:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
@@ -262,17 +270,20 @@ def _fused_but_scheduled(node: Node, op: QOp, sch) -> str:  # noqa: ANN001
             "off-chip bytes): not executed")
 
 
-def _functional_counts(m: Machine) -> dict[str, int]:
+def _functional_counts(m: Machine, l2: Sram | None = None) -> dict[str, int]:
     t = m.tally
-    return {"sram_reads": t.sram_reads_compute + t.sram_reads_dma,
-            "sram_writes": t.sram_writes_compute + t.sram_writes_dma,
-            "offchip_bytes": t.offchip_read_bytes + t.offchip_write_bytes, "macs": t.macs}
+    out = {"sram_reads": t.sram_reads_compute + t.sram_reads_dma,
+           "sram_writes": t.sram_writes_compute + t.sram_writes_dma,
+           "offchip_bytes": t.offchip_read_bytes + t.offchip_write_bytes, "macs": t.macs}
+    return out if l2 is None else out | {"sram1_reads": l2.reads, "sram1_writes": l2.writes}
 
 
-def analytical_counts(schedules: tuple) -> dict[str, int]:
-    tot = dict.fromkeys(COUNT_KEYS, 0)
+def analytical_counts(schedules: tuple, level1: bool = False) -> dict[str, int]:
+    """The compared counts summed over ``schedules``; ``level1``: with the second SRAM level's accesses."""
+    keys = (*COUNT_KEYS, *LEVEL1_COUNT_KEYS) if level1 else COUNT_KEYS
+    tot = dict.fromkeys(keys, 0)
     for s in schedules:
         c = s.counts
-        for k in COUNT_KEYS:
+        for k in keys:
             tot[k] += int(getattr(c, k))
     return tot
