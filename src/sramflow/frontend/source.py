@@ -52,8 +52,8 @@ def load_graph(src: ModelSource) -> LoadedGraph:
         return LoadedGraph(g, src.model or g.name, int(shape_out[-1]), g.shape(g.input)[2], src.onnx,
                            None, None, None, None)
     from sramflow.frontend.torch_export import torch_to_graph
+    from sramflow.models.arch import get_arch
 
-    resolution = src.resolution or DEFAULT_RESOLUTION
     if src.checkpoint:
         from sramflow.models.checkpoint import load_checkpoint
 
@@ -70,5 +70,6 @@ def load_graph(src: ModelSource) -> LoadedGraph:
         entries, numel, layout = len(sd), int(sum(t.numel() for t in sd.values())), None
         source = f"random weights (seed {src.seed})"
     params = int(sum(p.numel() for p in net.parameters()))
+    resolution = src.resolution or get_arch(name).resolution  # each variant's own (B0 224 ... B3 300)
     g = torch_to_graph(net, resolution, name)
     return LoadedGraph(g, name, classes, resolution, source, params, entries, numel, layout)

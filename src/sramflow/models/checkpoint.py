@@ -14,10 +14,11 @@ from typing import Any
 import torch
 
 from sramflow.errors import CheckpointError
-from sramflow.models.arch import get_arch
+from sramflow.models.arch import ARCHS, SCALING, ArchSpec, scaled_variant
 from sramflow.models.efficientnet import EfficientNet, build_model
 from sramflow.models.layouts import (
     LAYOUT_BN_EPS,
+    LAYOUT_PADDING,
     classifier_weight_key,
     detect_layout,
     has_squeeze_excite,
@@ -38,6 +39,7 @@ class CheckpointInfo:
     state_dict_entries: int
     state_dict_numel: int
     bn_eps: float
+    padding: str  # "symmetric" | "tf_same" (see models/efficientnet.py)
 
 
 @dataclass(frozen=True)
@@ -111,54 +113,97 @@ def _describe(keys: list[str], limit: int = 5) -> str:
     return ", ".join(keys[:limit]) + more
 
 
-def load_checkpoint(
-    path: str | Path, model: str | None = None, num_classes: int | None = None, trust: bool = False
-) -> LoadedModel:
-    """Load a checkpoint into a built-in model; infer layout, architecture and class count."""
-    p = Path(path)
-    sd = read_state_dict(p, trust)
-    keys = set(sd)
-    layout = detect_layout(keys)
-    if layout is None:
-        raise CheckpointError(
-            f"{p}: not an EfficientNet checkpoint in torchvision, timm or efficientnet_pytorch layout "
-            f"(first keys: {_describe(sorted(keys))}); export the model to ONNX and use --onnx instead"
-        )
-    inferred = "efficientnet_b0" if has_squeeze_excite(layout, keys) else "efficientnet_lite0"
-    if model is not None and model != inferred:
-        raise CheckpointError(f"{p}: looks like {inferred} ({layout} layout) but --model {model} was given")
-    classes = int(sd[classifier_weight_key(layout)].shape[0])
-    if num_classes is not None and num_classes != classes:
-        raise CheckpointError(f"{p}: classifier has {classes} classes but --num-classes {num_classes} was given")
-    eps = LAYOUT_BN_EPS[layout] if inferred == "efficientnet_b0" else 1e-3
-    net = build_model(inferred, classes, seed=None, bn_eps=eps)
-    ours = net.state_dict()
-    mapping = key_map(layout, get_arch(inferred), list(ours))
+@dataclass(frozen=True)
+class _Fit:
+    """How a state dict fits one architecture in one layout."""
+
+    arch: ArchSpec
+    mapping: dict[str, str]  # our key -> theirs
+    missing: list[str]
+    unexpected: list[str]
+    mismatched: list[str]
+
+    @property
+    def problems(self) -> int:
+        return len(self.missing) + len(self.unexpected) + len(self.mismatched)
+
+    def describe(self) -> str:
+        parts = []
+        if self.missing:
+            parts.append(f"missing keys: {_describe(self.missing)}")
+        if self.unexpected:
+            parts.append(f"unexpected keys: {_describe(self.unexpected)}")
+        if self.mismatched:
+            parts.append(f"shape mismatches: {_describe(self.mismatched)}")
+        return "; ".join(parts)
+
+
+def _fit(arch: ArchSpec, layout: str, sd: dict[str, torch.Tensor], classes: int) -> _Fit:
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        ours = EfficientNet(arch, classes).state_dict()
+    mapping = key_map(layout, arch, list(ours))
     unmapped = [k for k in ours if k not in mapping]
     if unmapped:  # a bug in our tables, not in the user's file
         raise AssertionError(f"no {layout} key for {unmapped[:3]}")
-    theirs_used = set(mapping.values())
+    used = set(mapping.values())
     missing = sorted(mapping[k] for k in ours if mapping[k] not in sd and not k.endswith("num_batches_tracked"))
-    unexpected = sorted(k for k in keys if k not in theirs_used)
-    mismatched = [
-        f"{mapping[k]} {tuple(sd[mapping[k]].shape)} vs expected {tuple(v.shape)}"
-        for k, v in ours.items()
-        if mapping[k] in sd and tuple(sd[mapping[k]].shape) != tuple(v.shape)
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing keys: {_describe(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {_describe(unexpected)}")
-    if mismatched:
-        problems.append(f"shape mismatches: {_describe(mismatched)}")
-    if problems:
-        raise CheckpointError(f"{p}: does not match {inferred} ({layout} layout): " + "; ".join(problems))
-    new_sd = {k: sd[mapping[k]] if mapping[k] in sd else v for k, v in ours.items()}
-    net.load_state_dict(new_sd, strict=True)
+    unexpected = sorted(k for k in sd if k not in used)
+    mismatched = [f"{mapping[k]} {tuple(sd[mapping[k]].shape)} vs expected {tuple(v.shape)}"
+                  for k, v in ours.items() if mapping[k] in sd and tuple(sd[mapping[k]].shape) != tuple(v.shape)]
+    return _Fit(arch, mapping, missing, unexpected, mismatched)
+
+
+def _candidates(squeeze_excite: bool) -> list[ArchSpec]:
+    """Built-in architectures first, then the larger B variants that are only recognised by name."""
+    known = [a for a in ARCHS.values() if a.squeeze_excite == squeeze_excite]
+    if squeeze_excite:
+        known += [scaled_variant(n) for n in SCALING if n not in ARCHS]
+    return known
+
+
+def recognise(sd: dict[str, torch.Tensor], layout: str) -> _Fit:
+    """The known EfficientNet variant the state dict fits best (an exact fit when there is one)."""
+    classes = int(sd[classifier_weight_key(layout)].shape[0])
+    fits = [_fit(a, layout, sd, classes) for a in _candidates(has_squeeze_excite(layout, set(sd)))]
+    return min(fits, key=lambda f: f.problems)
+
+
+def load_checkpoint(
+    path: str | Path, model: str | None = None, num_classes: int | None = None, trust: bool = False
+) -> LoadedModel:
+    """Load a checkpoint into a built-in model; infer layout, architecture (variant) and class count."""
+    p = Path(path)
+    sd = read_state_dict(p, trust)
+    layout = detect_layout(set(sd))
+    if layout is None:
+        raise CheckpointError(
+            f"{p}: not an EfficientNet checkpoint in torchvision, timm or efficientnet_pytorch layout "
+            f"(first keys: {_describe(sorted(sd))}); export the model to ONNX and use --onnx instead"
+        )
+    fit = recognise(sd, layout)
+    name = fit.arch.name
+    if fit.problems == 0 and name not in ARCHS:
+        raise CheckpointError(f"{p}: looks like {name} ({layout} layout), which is not built in "
+                              f"(built in: {', '.join(ARCHS)}); export it to ONNX and use --onnx instead")
+    if model is not None and model != name:
+        what = f"looks like {name}" if fit.problems == 0 else f"is closest to {name} but does not match it either"
+        raise CheckpointError(f"{p}: {what} ({layout} layout) but --model {model} was given"
+                              + ("; drop --model or pass the right one" if fit.problems == 0 else ""))
+    if fit.problems:
+        raise CheckpointError(f"{p}: does not match {name} ({layout} layout), the closest built-in variant: "
+                              + fit.describe())
+    classes = int(sd[classifier_weight_key(layout)].shape[0])
+    if num_classes is not None and num_classes != classes:
+        raise CheckpointError(f"{p}: classifier has {classes} classes but --num-classes {num_classes} was given")
+    eps = LAYOUT_BN_EPS[layout] if fit.arch.squeeze_excite else 1e-3
+    padding = LAYOUT_PADDING[layout]
+    net = build_model(name, classes, seed=None, bn_eps=eps, padding=padding)
+    ours = net.state_dict()
+    net.load_state_dict({k: sd[fit.mapping[k]] if fit.mapping[k] in sd else v for k, v in ours.items()}, strict=True)
     net.eval()
     info = CheckpointInfo(
-        path=str(p), layout=layout, model=inferred, num_classes=classes,
+        path=str(p), layout=layout, model=name, num_classes=classes,
         state_dict_entries=len(sd), state_dict_numel=int(sum(t.numel() for t in sd.values())), bn_eps=eps,
+        padding=padding,
     )
     return LoadedModel(net, info)
