@@ -209,3 +209,25 @@ def test_compound_scaling_matches_the_published_widths() -> None:
         assert (a.stem_channels, a.head_channels, a.stages[-1].out_channels, len(a.blocks())) == (stem, head, last, blocks)
     assert [get_arch(n).resolution for n in expected] == [224, 240, 260, 300]
     assert [s.out_channels for s in get_arch("efficientnet_b3").stages] == [24, 32, 48, 96, 136, 232, 384]
+
+
+def test_parameter_counts_equal_torchvisions() -> None:
+    """torchvision's documented ImageNet (1000-class) parameter counts of efficientnet_b0..b3."""
+    from sramflow.models.efficientnet import EfficientNet
+
+    published = {"efficientnet_b0": 5_288_548, "efficientnet_b1": 7_794_184, "efficientnet_b2": 9_109_994,
+                 "efficientnet_b3": 12_233_232}
+    for name, count in published.items():
+        with torch.device("meta"):
+            net = EfficientNet(get_arch(name), 1000)
+        assert sum(p.numel() for p in net.parameters()) == count, name
+
+
+def test_analysis_names_the_layout_and_padding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sramflow.cli import main
+
+    p = tmp_path / "b1.pth"
+    torch.save(_plain_state_dict("efficientnet_b1", "efficientnet_pytorch", classes=7), p)
+    assert main(["analyze", "--checkpoint", str(p), "--resolution", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "model efficientnet_b1" in out and "efficientnet_pytorch layout, TensorFlow SAME padding" in out
