@@ -231,3 +231,12 @@ def test_analysis_names_the_layout_and_padding(tmp_path: Path, capsys: pytest.Ca
     assert main(["analyze", "--checkpoint", str(p), "--resolution", "32"]) == 0
     out = capsys.readouterr().out
     assert "model efficientnet_b1" in out and "efficientnet_pytorch layout, TensorFlow SAME padding" in out
+
+
+def test_a_damaged_variant_is_reported_against_its_own_variant(tmp_path: Path) -> None:
+    sd = _plain_state_dict("efficientnet_b2", "timm")
+    del sd["blocks.3.1.bn2.running_var"]
+    p = tmp_path / "b2.pth"
+    torch.save(sd, p)
+    with pytest.raises(CheckpointError, match="does not match efficientnet_b2 .*missing keys: blocks.3.1.bn2.running_var$"):
+        load_checkpoint(p)

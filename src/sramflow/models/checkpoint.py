@@ -186,9 +186,11 @@ def load_checkpoint(
         raise CheckpointError(f"{p}: looks like {name} ({layout} layout), which is not built in "
                               f"(built in: {', '.join(ARCHS)}); export it to ONNX and use --onnx instead")
     if model is not None and model != name:
-        what = f"looks like {name}" if fit.problems == 0 else f"is closest to {name} but does not match it either"
-        raise CheckpointError(f"{p}: {what} ({layout} layout) but --model {model} was given"
-                              + ("; drop --model or pass the right one" if fit.problems == 0 else ""))
+        if fit.problems == 0:
+            raise CheckpointError(f"{p}: looks like {name} ({layout} layout) but --model {model} was given; "
+                                  f"drop --model or pass --model {name}")
+        raise CheckpointError(f"{p}: does not match --model {model} ({layout} layout); the closest variant is {name}, "
+                              "and it does not match either: " + fit.describe())
     if fit.problems:
         raise CheckpointError(f"{p}: does not match {name} ({layout} layout), the closest built-in variant: "
                               + fit.describe())
