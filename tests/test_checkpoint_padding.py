@@ -240,3 +240,15 @@ def test_a_damaged_variant_is_reported_against_its_own_variant(tmp_path: Path) -
     torch.save(sd, p)
     with pytest.raises(CheckpointError, match="does not match efficientnet_b2 .*missing keys: blocks.3.1.bn2.running_var$"):
         load_checkpoint(p)
+
+
+def test_tf_same_pads_give_tensorflows_output_size() -> None:
+    from sramflow.models.arch import tf_same_pads
+
+    for size in range(1, 20):
+        for k in (1, 3, 5):
+            for s in (1, 2):
+                before, after = tf_same_pads(size, k, s)
+                assert (before, after) == _same(size, k, s)
+                assert (size + before + after - k) // s + 1 == -(-size // s) and 0 <= after - before <= 1
+    assert tf_same_pads(224, 3, 2) == (0, 1) and tf_same_pads(56, 5, 2) == (1, 2) and tf_same_pads(15, 5, 2) == (2, 2)

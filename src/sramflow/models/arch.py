@@ -98,6 +98,14 @@ _B0_STAGES = (
 
 
 
+def tf_same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """(before, after) of TensorFlow's SAME padding along one axis: output ceil(size / stride), the odd pixel
+    after. How efficientnet_pytorch-layout weights are padded (``layouts.LAYOUT_PADDING``); torch-free so an
+    IR builder can use it too."""
+    total = max((-(-size // stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
 def round_channels(channels: int, width_mult: float, divisor: int = 8) -> int:
     """The channel rounding all three implementations share (TF's round_filters, torchvision's
     _make_divisible): nearest multiple of ``divisor``, at least ``divisor``, bumped up if it lost over 10 %."""

@@ -16,19 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sramflow.models.arch import ArchSpec, BlockSpec, get_arch
+from sramflow.models.arch import ArchSpec, BlockSpec, get_arch, tf_same_pads
 
 PADDINGS = ("symmetric", "tf_same")
 
 
 def _activation(kind: str) -> nn.Module:
     return nn.SiLU() if kind == "silu" else nn.ReLU6()
-
-
-def tf_same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """(before, after) of TensorFlow's SAME padding along one axis."""
-    total = max((-(-size // stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
-    return total // 2, total - total // 2
 
 
 class _ExportAsOnnxConv(torch.autograd.Function):
