@@ -135,9 +135,9 @@ def print_model_floor(prep, hw) -> None:  # noqa: ANN001
 
 
 def print_network_front(prep, hw) -> None:  # noqa: ANN001
-    """The network-level cycles / energy trade-off of the Conv/Gemm nodes (``sim.pareto``): whether any choice of
-    per-layer rows reaches ZigZag's point at all, and a few points of the front's lower convex hull."""
-    from sramflow.sim.pareto import certificate, hull, layer_fronts
+    """The network-level cycles / energy trade-off of the Conv/Gemm nodes (``mapping.search.budget``): whether any
+    choice of per-layer rows reaches ZigZag's point at all, and a few points of the front's lower convex hull."""
+    from sramflow.mapping.search.budget import certificate, hull, layer_fronts
 
     fronts = layer_fronts(prep.shapes, hw)
     e0 = ZIGZAG_ENERGY_UJ * 1e6

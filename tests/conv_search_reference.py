@@ -1,6 +1,6 @@
 """The tiling search as it was before its counts were cached and de-duplicated (commit 7d58370): one loop over
 loop orders and buffering, pricing every fitting candidate. Kept as the test oracle for
-``sramflow.mapping.conv_search.search_conv``, which must choose exactly the same schedule."""
+``sramflow.mapping.search.choose.search_conv``, which must choose exactly the same schedule."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
     ConvSchedule, ConvShape, class_sums, conv_counts, input_bursts, step_sizes, trips, unit_counts,
 )
-from sramflow.mapping.conv_search import _candidates, _clipped, _orders, acc_groups, hw_params, make_conv_schedule
-from sramflow.sim.cost import busy_cycles, energy_pj, objective_value, total_cycles
+from sramflow.mapping.search.choose import make_conv_schedule
+from sramflow.mapping.search.tiling_table import _clipped, _orders, acc_groups, candidates, hw_params
+from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 
 
 def _in_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> np.ndarray:
@@ -28,7 +29,7 @@ def _in_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> np.ndarray:
 
 def search_conv_reference(shape: ConvShape, hw: HardwareSpec, objective: str) -> ConvSchedule:
     hwp = hw_params(hw, shape)
-    t = _candidates(shape, hwp)
+    t = candidates(shape, hwp)
     if t["g"].size == 0:
         raise MappingError(f"layer {shape.name!r}: no tile fits")
     clipped = _clipped(shape, t)

@@ -20,7 +20,8 @@ from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_search import hw_params, make_conv_schedule
+from sramflow.mapping.search.choose import make_conv_schedule
+from sramflow.mapping.search.tiling_table import hw_params
 from sramflow.mapping.layout import TileLayout, word_address
 from sramflow.mapping.schedule import allocate
 from sramflow.mapping.vector import VectorSchedule, VectorShape

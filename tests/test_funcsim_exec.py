@@ -14,7 +14,8 @@ from sramflow.funcsim.run import conv_data, qop_by_node, run_functional
 from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.graph import Graph, Node
-from sramflow.mapping.conv_search import hw_params, make_conv_schedule
+from sramflow.mapping.search.choose import make_conv_schedule
+from sramflow.mapping.search.tiling_table import hw_params
 from sramflow.mapping.steps_table import steps_table
 from sramflow.quant.api import quantize_graph
 from sramflow.reference.run import quantize_input, run_int8

@@ -17,7 +17,8 @@ from sramflow.funcsim.pool import pool_spec
 from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_search import hw_params, make_conv_schedule
+from sramflow.mapping.search.choose import make_conv_schedule
+from sramflow.mapping.search.tiling_table import hw_params
 from sramflow.mapping.conv_steps import summed_counts
 from sramflow.mapping.steps_table import steps_table, table_counts
 from sramflow.reference import kernels as K

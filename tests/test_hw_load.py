@@ -261,7 +261,7 @@ def test_input_register_bytes_declared_in_every_preset_with_its_source() -> None
 
 
 def test_input_register_bytes_user_file(tmp_path: Path) -> None:
-    from sramflow.mapping.conv_search import hw_params
+    from sramflow.mapping.search.tiling_table import hw_params
 
     d = _base()
     d["mac_array"]["input_register_bytes"] = 8

@@ -9,7 +9,8 @@ import pytest
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec, MacArray, OffchipMemory, SramMacro, Source, VectorUnit
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_search import hw_params, make_conv_schedule, search_conv
+from sramflow.mapping.search.choose import make_conv_schedule, search_conv
+from sramflow.mapping.search.tiling_table import hw_params
 from sramflow.mapping.conv_steps import summed_counts
 from sramflow.mapping.vector import VectorSchedule, VectorShape, vector_counts
 from sramflow.sim.api import price

@@ -11,7 +11,7 @@ import numpy as np
 from sramflow.funcsim.run import run_functional
 from sramflow.ir.fusion import fused_into
 from sramflow.ir.graph import Graph, Node
-from sramflow.mapping.counts import Counts
+from sramflow.cost.counts import Counts
 from sramflow.quant.api import quantize_graph
 from sramflow.reference.run import quantize_input
 from sramflow.sim.api import simulate_graph

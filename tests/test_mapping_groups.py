@@ -11,7 +11,8 @@ import pytest
 from sramflow.errors import MappingError
 from sramflow.hw.spec import OffchipMemory, Source
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_search import hw_params, make_conv_schedule, search_conv
+from sramflow.mapping.search.choose import make_conv_schedule, search_conv
+from sramflow.mapping.search.tiling_table import hw_params
 from sramflow.mapping.conv_steps import summed_counts
 from sramflow.mapping.layout import conv_tile_layout, word_address
 from test_mapping_counts import make_hw, pw

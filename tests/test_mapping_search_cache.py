@@ -12,7 +12,9 @@ from conv_search_reference import search_conv_reference
 from sramflow.errors import MappingError
 from sramflow.hw.spec import OffchipMemory, Source
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_search import TilingCache, hw_params, make_conv_schedule, search_conv, tiling_table
+from sramflow.mapping.search.choose import make_conv_schedule, search_conv
+from sramflow.mapping.search.table_cache import TilingCache
+from sramflow.mapping.search.tiling_table import hw_params, tiling_table
 from test_mapping_counts import make_hw
 
 SHAPES = (
@@ -125,9 +127,9 @@ def _table_arrays(table) -> dict:  # noqa: ANN001 - every array and number of a 
 
 
 def test_class_sums_split_by_tile_classes_change_no_table(monkeypatch) -> None:  # noqa: ANN001
-    """Many candidates are split into parts by which dimensions have one tile class (``conv_search.PART_MIN``);
+    """Many candidates are split into parts by which dimensions have one tile class (``tiling_table.PART_MIN``);
     the tables, every array and its order, equal those of the candidates summed whole (also for extra bursts)."""
-    import sramflow.mapping.conv_search as cs
+    import sramflow.mapping.search.tiling_table as cs
 
     for hw in points():
         for shape in SHAPES:
@@ -154,7 +156,8 @@ def test_tables_on_disk_equal_built_tables_and_are_shared(tmp_path) -> None:  # 
 
     import numpy as np
 
-    from sramflow.mapping.conv_search import TableDisk, hw_params
+    from sramflow.mapping.search.table_store import TableDisk
+    from sramflow.mapping.search.tiling_table import hw_params
 
     hw = make_hw(accumulators=16, words=512, ports="1rw1r", double=True)
     a, b = TilingCache(disk=TableDisk(tmp_path)), TilingCache(disk=TableDisk(tmp_path))
@@ -193,7 +196,8 @@ def test_tables_on_disk_equal_built_tables_and_are_shared(tmp_path) -> None:  # 
 def test_disk_and_memory_tables_keyed_by_input_registers(tmp_path) -> None:  # noqa: ANN001
     """Two hardware descriptions that differ only in ``mac_array.input_register_bytes`` never share a table."""
     from sramflow.mapping.conv import ConvShape
-    from sramflow.mapping.conv_search import TableDisk, hw_params
+    from sramflow.mapping.search.table_store import TableDisk
+    from sramflow.mapping.search.tiling_table import hw_params
 
     conv = ConvShape("c3", 1, 2, 2, 5, 5, 3, 3, 3, 3, 1, 1, 0, 0)
     p0, p16 = (hw_params(make_hw(input_registers=r), conv) for r in (0, 16))

@@ -11,7 +11,8 @@ import pytest
 from sramflow.errors import MappingError, UnsupportedOpError
 from sramflow.ir.graph import Graph, Node
 from sramflow.mapping.lower import lower_graph
-from sramflow.mapping.vector import VectorShape, search_vector
+from sramflow.mapping.search.choose import search_vector
+from sramflow.mapping.vector import VectorShape
 from test_mapping_counts import make_hw
 from test_mapping_steps_table import _assert_table_is_steps
 

@@ -10,7 +10,8 @@ import itertools
 import pytest
 
 from sramflow.mapping.conv import LOOPS, ConvShape
-from sramflow.mapping.conv_search import hw_params, make_conv_schedule
+from sramflow.mapping.search.choose import make_conv_schedule
+from sramflow.mapping.search.tiling_table import hw_params
 from sramflow.mapping.conv_steps import summed_counts
 from sramflow.mapping.schedule import allocate
 from sramflow.mapping.steps_table import COMPUTE, OPERANDS, steps_table, table_counts

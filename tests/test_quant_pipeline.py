@@ -11,12 +11,12 @@ import torch
 from torch import nn
 
 from sramflow.cli import main
+from sramflow.data.calibration import load_calibration
 from sramflow.errors import DataError, UnsupportedOpError
 from sramflow.frontend.torch_export import torch_to_graph, torch_to_onnx_bytes
+from sramflow.ir.qgraph import load_qgraph, save_qgraph
 from sramflow.quant.api import predict_int8, quantize_graph, quantize_input, run_int8
-from sramflow.quant.calib_data import load_calibration
 from sramflow.quant.calibrate import choose_range
-from sramflow.quant.qgraph import load_qgraph, save_qgraph
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 HAM_IMAGES = SHARED / "data" / "ham10000" / "images"

@@ -150,3 +150,12 @@ def test_fused_requantization_exponents_ties_and_extremes() -> None:
                 if dtype is np.float32 and not np.array_equal(a.astype(np.int64), acc):
                     continue
                 assert np.array_equal(requantize_per_channel(a, bias, m, s, zp, lo, hi), want), (e, trial, dtype)
+
+
+def test_runners_bind_every_quantized_op_kind_once():
+    from sramflow.ir.qgraph import KINDS
+    from sramflow.reference.run import ELEMENTWISE, RUNNERS
+
+    assert set(RUNNERS) == set(KINDS)
+    assert set(ELEMENTWISE) <= set(RUNNERS)
+

@@ -1,4 +1,4 @@
-"""The network-level cycles / energy front of the Conv/Gemm nodes (``sim.pareto``): its ends are the latency and
+"""The network-level cycles / energy front of the Conv/Gemm nodes (``mapping.search.budget``): its ends are the latency and
 energy objectives' totals, and a certificate excludes exactly the points no mapping reaches."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 
 from sramflow.errors import MappingError, SramflowError
 from sramflow.sim.api import prepare_graph, simulate_prepared
-from sramflow.sim.pareto import LayerFront, budget_rows, certificate, hull, lagrangian, layer_fronts
+from sramflow.mapping.search.budget import LayerFront, budget_rows, certificate, hull, lagrangian, layer_fronts
 from sramflow.sim.results import total_json
 from test_mapping_counts import make_hw
 from test_sim_graph import tiny_graph

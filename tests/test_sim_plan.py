@@ -1,4 +1,4 @@
-"""``sim.plan.PointPlan`` chooses, for every shape, exactly the schedule ``search_conv`` / ``search_vector`` choose:
+"""``mapping.search.plan.PointPlan`` chooses, for every shape, exactly the schedule ``search_conv`` / ``search_vector`` choose:
 with every table priced whole and with every table cut by the bounds first (``WHOLE_ROWS = 0``), over hardware
 points that vary geometry, ports, banks, double buffering, burst sizes, bandwidth, clock and a non-monotone idle
 energy, for the three objectives, with plans reused across points (the previous choices as probes) and a smaller SRAM
@@ -16,10 +16,11 @@ from sramflow.errors import MappingError
 from sramflow.hw.load import resolve_hw
 from sramflow.hw.spec import OffchipMemory, Source
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_search import TilingCache, search_conv
-from sramflow.mapping.vector import VectorShape, search_vector
-from sramflow.sim import plan as P
-from sramflow.sim.api import _unique_shapes, prepare_graph
+from sramflow.mapping.search.choose import search_conv, search_vector
+from sramflow.mapping.search.table_cache import TilingCache
+from sramflow.mapping.vector import VectorShape
+from sramflow.mapping.search import plan as P
+from sramflow.sim.api import unique_shapes, prepare_graph
 from sramflow.sweep.hwpoint import point_hw
 from test_mapping_counts import make_hw
 from test_mapping_search_cache import SHAPES
@@ -93,7 +94,7 @@ B0 = Path("/tmp/sramflow-bench/b0_224.pkl")
 def test_plan_chooses_as_the_search_b0() -> None:
     """B0 @224: large tables (cut by the bounds) on a slow and a fast off-chip memory, 1RW and 1RW1R."""
     with B0.open("rb") as f:
-        shapes, _ = _unique_shapes(prepare_graph(pickle.load(f)))
+        shapes, _ = unique_shapes(prepare_graph(pickle.load(f)))
     cache = TilingCache()
     base = resolve_hw("sky130-design1")
     for off in ("qspi-psram", "lpddr4"):

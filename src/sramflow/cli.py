@@ -7,36 +7,15 @@ import sys
 from collections.abc import Callable, Sequence
 
 from sramflow import __version__
+from sramflow.cli_args import add_model_args, model_source
 from sramflow.errors import SramflowError
-from sramflow.models import MODEL_NAMES
-
-
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--model", choices=MODEL_NAMES, default=None,
-                   help="built-in architecture (default efficientnet_b0; inferred from --checkpoint)")
-    g.add_argument("--num-classes", type=int, default=None, help="classes (default 7; inferred from --checkpoint)")
-    g.add_argument("--resolution", type=int, default=None, help="input height = width in pixels (default: the variant's own, 224 for B0 and Lite0)")
-    g.add_argument("--checkpoint", default=None,
-                   help=".pth/.pt/.safetensors in torchvision, timm or efficientnet_pytorch layout")
-    g.add_argument("--onnx", default=None, help="an ONNX CNN instead of a built-in model")
-    g.add_argument("--trust-checkpoint", action="store_true",
-                   help="allow full pickles (can run arbitrary code): only for files you trust")
-    g.add_argument("--seed", type=int, default=0, help="seed of random weights when no checkpoint is given")
-
-
-def _model_source(a: argparse.Namespace):  # noqa: ANN202
-    from sramflow.frontend.source import ModelSource
-
-    return ModelSource(model=a.model, num_classes=a.num_classes, resolution=a.resolution, checkpoint=a.checkpoint,
-                       onnx=a.onnx, trust_checkpoint=a.trust_checkpoint, seed=a.seed)
 
 
 def _cmd_analyze(a: argparse.Namespace) -> int:
     from sramflow.api import analyze
     from sramflow.report.table import analysis_table
 
-    result = analyze(_model_source(a), a.out, sram_bytes=a.sram_bytes)
+    result = analyze(model_source(a), a.out, sram_bytes=a.sram_bytes)
     print(analysis_table(result.report))
     if a.out:
         print(f"\nwrote {a.out.rstrip('/')}/model_analysis.json")
@@ -51,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sramflow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("analyze", help="layers, parameters, MACs, activation sizes, peak memory")
-    _add_model_args(p)
+    add_model_args(p)
     p.add_argument("--out", default=None, help="folder for model_analysis.json")
     p.add_argument("--sram-bytes", type=int, default=256, help="SRAM capacity for the 'weights fitting' count")
     p.set_defaults(func=_cmd_analyze)

@@ -8,14 +8,14 @@ import argparse
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sramflow.cli import _model_source
+    from sramflow.cli_args import model_source
     from sramflow.eval.evaluate import EvalConfig, evaluate, per_class_table, predictions_csv
     from sramflow.jsonio import write_json_atomic, write_text_atomic
 
     cfg = EvalConfig(data=a.data, split=a.split, split_file=a.split_file, calib_data=a.calib_data,
                      calib_images=a.calib_images, calib_method=a.calib_method, batch_size=a.batch_size,
                      int8=not a.float_only, seed=a.seed, progress=not a.no_progress)
-    result = evaluate(_model_source(a), cfg)
+    result = evaluate(model_source(a), cfg)
     print(per_class_table(result))
     if a.out:
         path = Path(a.out) / "accuracy_report.json"
@@ -26,10 +26,10 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sramflow.cli import _add_model_args
+    from sramflow.cli_args import add_model_args
 
     p = sub.add_parser("evaluate", help="float and INT8 accuracy on HAM10000 or an image folder")
-    _add_model_args(p)
+    add_model_args(p)
     p.add_argument("--data", required=True, help="HAM10000 folder (metadata CSV, images found recursively) "
                    "or an image folder <class>/<image>")
     p.add_argument("--split", choices=("train", "val", "test", "all"), default="test",

@@ -94,23 +94,6 @@ def class_names_for(num_classes: int, checkpoint: str | None) -> tuple[str, ...]
     return tuple(f"class{i}" for i in range(num_classes))
 
 
-def _stored_ranges(checkpoint: str | None, graph: Any, resolution: int, method: str) -> tuple[dict, str] | None:
-    from sramflow.quant.calibrate import Range
-    from sramflow.run import calibration_file
-
-    stored = calibration_file(checkpoint, resolution, method)
-    if stored is None or not stored.is_file():
-        return None
-    try:
-        data = json.loads(stored.read_text())
-        r = {t: Range(float(lo), float(hi)) for t, (lo, hi) in data["ranges"].items()}
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{stored}: unreadable stored calibration ({exc}); delete it or pass --calib-data") from None
-    if graph.input not in r or not all(n.output in r for n in graph.nodes):
-        return None
-    return r, f"ranges stored in {stored.name} ({data.get('description', 'no description')})"
-
-
 def _other_resolutions(checkpoint: str | None, method: str) -> str:
     if not checkpoint:
         return ""
@@ -121,9 +104,10 @@ def _other_resolutions(checkpoint: str | None, method: str) -> str:
 
 
 def calibrated(a: argparse.Namespace, loaded: Any) -> Any:
-    """The QuantizedGraph, calibrated as `sramflow quantize` would, else from stored ranges."""
-    from sramflow.quant.api import quantize_graph
-    from sramflow.quant.calib_data import load_calibration, random_calibration
+    """The QuantizedGraph, calibrated as `sramflow quantize` would (``flow.calibration``), else from the
+    ranges stored beside the checkpoint."""
+    from sramflow.data.calibration import load_calibration, random_calibration
+    from sramflow.flow.calibration import calibrate, calibration_file, stored_ranges
 
     if a.calib_random is not None and a.calib_data:
         raise DataError("give either --calib-data or --calib-random, not both")
@@ -132,19 +116,21 @@ def calibrated(a: argparse.Namespace, loaded: Any) -> Any:
     elif a.calib_data:
         cal = load_calibration(a.calib_data, a.calib_images, loaded.resolution, a.seed, a.split_file)
     else:
-        stored = _stored_ranges(a.checkpoint, loaded.graph, loaded.resolution, a.method)
+        stored = stored_ranges(calibration_file(a.checkpoint, loaded.resolution, a.method), loaded.graph)
         if stored is None:
             raise DataError("the INT8 model needs calibration: --calib-data FOLDER (real images, as 'sramflow "
                             f"quantize') or --calib-random N; no stored {a.method} ranges beside the checkpoint "
                             f"match this model at {loaded.resolution} px{_other_resolutions(a.checkpoint, a.method)}")
         from sramflow.quant.quantize import quantize_with_ranges
 
-        return quantize_with_ranges(loaded.graph, stored[0], a.method, stored[1])
-    return quantize_graph(loaded.graph, cal.images, a.method, calibration=cal.source, seed=a.seed)
+        path = calibration_file(a.checkpoint, loaded.resolution, a.method)
+        return quantize_with_ranges(loaded.graph, stored[0], a.method,
+                                    f"ranges stored in {path.name if path else '?'} ({stored[1]})")
+    return calibrate(loaded.graph, cal.images, a.method, cal.source, a.seed).qgraph
 
 
 def predict(a: argparse.Namespace) -> tuple[list[Prediction], dict[str, Any]]:
-    from sramflow.cli import _model_source
+    from sramflow.cli_args import model_source
     from sramflow.eval.evaluate import checkpoint_header
     from sramflow.frontend.source import load_graph
     from sramflow.reference.float_exec import run_float
@@ -153,7 +139,7 @@ def predict(a: argparse.Namespace) -> tuple[list[Prediction], dict[str, Any]]:
     if bool(a.image) == bool(a.tensor):
         raise DataError("give --image FILE [FILE ...] or --tensor X.npy (one of them)")
     tensor = read_tensor(a.tensor) if a.tensor else None
-    src = _model_source(a)
+    src = model_source(a)
     if src.resolution is None:  # the tensor's size, else the checkpoint's own, else the variant's default
         header_res = checkpoint_header(src.checkpoint).get("resolution")
         res = tensor.shape[2] if tensor is not None else int(header_res) if header_res else None
@@ -206,10 +192,10 @@ def _cmd_predict(a: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sramflow.cli import _add_model_args
+    from sramflow.cli_args import add_model_args
 
     p = sub.add_parser("predict", help="class and probabilities of the float and the INT8 model for images or tensors")
-    _add_model_args(p)
+    add_model_args(p)
     g = p.add_argument_group("inputs")
     g.add_argument("--image", nargs="+", default=None, metavar="FILE",
                    help="images (the evaluation preprocessing: RGB, bilinear resize, ImageNet normalization)")

@@ -6,10 +6,10 @@ import argparse
 
 
 def _cmd_quantize(a: argparse.Namespace) -> int:
-    from sramflow.cli import _model_source
-    from sramflow.quant.pipeline import QuantizeJob, run_quantize
+    from sramflow.cli_args import model_source
+    from sramflow.flow.quantize import QuantizeJob, run_quantize
 
-    job = QuantizeJob(_model_source(a), a.out, a.method, a.calib_data, a.calib_images, a.calib_random,
+    job = QuantizeJob(model_source(a), a.out, a.method, a.calib_data, a.calib_images, a.calib_random,
                       a.export_tflite, a.seed, a.split_file)
     r = run_quantize(job)
     e2e, tot = r.report["end_to_end"], r.report["totals"]
@@ -26,7 +26,7 @@ def _cmd_quantize(a: argparse.Namespace) -> int:
 
 
 def _cmd_verify(a: argparse.Namespace) -> int:
-    from sramflow.quant.pipeline import run_verify
+    from sramflow.flow.quantize import run_verify
 
     r = run_verify(a.quantized, a.images, a.out, a.tflite)
     print(f"{r['tensors_compared']} tensors compared over {r['images']} inputs, {r['tensors_mismatched']} mismatched, "
@@ -38,10 +38,10 @@ def _cmd_verify(a: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sramflow.cli import _add_model_args
+    from sramflow.cli_args import add_model_args
 
     p = sub.add_parser("quantize", help="calibrate and quantize to TFLite int8; write the report and a .tflite")
-    _add_model_args(p)
+    add_model_args(p)
     p.add_argument("--calib-data", default=None, help="folder of calibration images (HAM10000 or any image folder)")
     p.add_argument("--split-file", default=None,
                    help="HAM10000 split file: with a HAM10000 --calib-data, calibrate on its training images only "

@@ -6,10 +6,10 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sramflow.cli import _add_model_args
+    from sramflow.cli_args import add_model_args
 
     p = sub.add_parser("run", help="the whole flow: analyze, quantize, verify, (evaluate), map, simulate, report")
-    _add_model_args(p)
+    add_model_args(p)
     p.add_argument("--hw", default="sky130-design1", help="hardware preset name or YAML file")
     p.add_argument("--out", default="sramflow-out", help="output folder (default sramflow-out/)")
     p.add_argument("--data", default=None, help="HAM10000 folder: real calibration images and the accuracy section")
@@ -31,13 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
-    from sramflow.cli import _model_source
+    from sramflow.cli_args import model_source
     from sramflow.report.deployment import DeploymentConfig
     from sramflow.report.table import render_table
     from sramflow.run import RunConfig, run
 
     cfg = RunConfig(
-        source=_model_source(a), hw=a.hw, out_dir=a.out, data=a.data, split=a.split, eval_limit=a.eval_limit,
+        source=model_source(a), hw=a.hw, out_dir=a.out, data=a.data, split=a.split, eval_limit=a.eval_limit,
         calib_images=a.calib_images, method=a.method, objective=a.objective, functional=not a.no_functional,
         host_baseline=not a.no_host_baseline, save_calibration=a.save_calibration, seed=a.seed,
         deployment=DeploymentConfig(battery_mah=a.battery_mah, battery_v=a.battery_v,

@@ -6,10 +6,10 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sramflow.cli import _add_model_args
+    from sramflow.cli_args import add_model_args
 
     p = sub.add_parser("simulate", help="map every layer onto the SRAM, simulate latency / energy / traffic")
-    _add_model_args(p)
+    add_model_args(p)
     p.add_argument("--hw", default="sky130-design1", help="hardware preset name or YAML file")
     p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
                    help="what the per-layer mapping search minimizes")
@@ -18,14 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "Conv/Gemm mappings chosen together rather than each layer for its least energy)")
     p.add_argument("--out", default=None, help="folder for layer_mapping.json, weight_mapping_summary.json, "
                                                "inference_simulator_report.json")
-    from sramflow.funcsim.cli import add_functional_args
+    from sramflow.cli_functional import add_functional_args
 
     add_functional_args(p)
     p.set_defaults(func=_cmd_simulate)
 
 
 def _cmd_simulate(a: argparse.Namespace) -> int:
-    from sramflow.cli import _model_source
+    from sramflow.cli_args import model_source
     from sramflow.frontend.source import load_graph
     from sramflow.hw.load import resolve_hw
     from sramflow.sim.api import simulate_graph
@@ -33,14 +33,14 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
     from sramflow.sim.writers import write_outputs
 
     hw = resolve_hw(a.hw)
-    loaded = load_graph(_model_source(a))
+    loaded = load_graph(model_source(a))
     res = simulate_graph(loaded.graph, hw, a.objective, a.cycle_budget)
     print(summary_text(res))
     if a.out:
         for path in write_outputs(res, a.out):
             print(f"wrote {path}")
     if a.functional:
-        from sramflow.funcsim.cli import run_functional_cmd
+        from sramflow.cli_functional import run_functional_cmd
 
         return run_functional_cmd(a, loaded, res)
     return 0

@@ -6,10 +6,10 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sramflow.cli import _add_model_args
+    from sramflow.cli_args import add_model_args
 
     p = sub.add_parser("sweep", help="design-space exploration: latency/energy/area over hardware parameters")
-    _add_model_args(p)
+    add_model_args(p)
     p.add_argument("--space", required=True, help="sweep.yaml: parameter -> list of values (see docs/sweep.md)")
     p.add_argument("--out", required=True, help="folder for points.sqlite, results.csv, pareto.csv and plots")
     p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _cmd_sweep(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sramflow.cli import _model_source
+    from sramflow.cli_args import model_source
     from sramflow.frontend.source import load_graph
     from sramflow.sweep.run import SweepOptions, run_sweep
     from sramflow.sweep.space import load_space
@@ -40,7 +40,7 @@ def _cmd_sweep(a: argparse.Namespace) -> int:
     space = load_space(a.space)
     opts = SweepOptions(Path(a.out), a.objective, a.executor, a.address, a.workers, not a.no_progress,
                         Path(a.tables) if a.tables else None, not a.no_disk_tables, int(a.tables_max_gb * 2**30))
-    loaded = load_graph(_model_source(a))
+    loaded = load_graph(model_source(a))
     info = {"model": loaded.model, "num_classes": loaded.num_classes, "resolution": loaded.resolution,
             "source": loaded.source}
     s = run_sweep(space, loaded.graph, info, opts)

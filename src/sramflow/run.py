@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 
 from sramflow.errors import SramflowError
+from sramflow.flow.calibration import (SAMPLE_INPUTS, Calibration, calibration_file, from_ranges, save_ranges,
+                                       stored_ranges)
+from sramflow.flow.calibration import calibrate as flow_calibrate
 from sramflow.frontend.source import LoadedGraph, ModelSource, load_graph
 from sramflow.jsonio import write_json_atomic
 from sramflow.report.deployment import DeploymentConfig
@@ -62,13 +65,6 @@ def default_source(src: ModelSource) -> ModelSource:
     return replace(src, checkpoint=str(DEFAULT_CHECKPOINT), resolution=resolution)
 
 
-def calibration_file(checkpoint: str | None, resolution: int, method: str) -> Path | None:
-    if not checkpoint:
-        return None
-    p = Path(checkpoint)
-    return p.with_name(f"{p.name.split('.')[0]}.calibration-{resolution}px-{method}.json")
-
-
 class Progress:
     """Numbered steps on the terminal, with the time each took."""
 
@@ -91,62 +87,29 @@ def _write(out: Path, name: str, obj: dict[str, Any], files: list[Path]) -> dict
     return obj
 
 
-@dataclass(frozen=True)
-class Calibration:
-    qgraph: Any  # QuantizedGraph
-    ranges: dict[str, Any]  # tensor -> Range, as calibrated (stored with --save-calibration)
-    sample: np.ndarray  # a few float inputs for verification, SQNR and the functional run
-    description: str
-    sample_description: str
-
-
-def _from_inputs(graph: Any, x: np.ndarray, method: str, desc: str, seed: int) -> Calibration:
-    from sramflow.quant.api import batches_of
-    from sramflow.quant.calibrate import collect_stats, ranges
-    from sramflow.quant.quantize import quantize_with_ranges
-
-    from tqdm import tqdm
-
-    batch = 16
-    bar = tqdm(batches_of(x, batch), total=-(-len(x) // batch), desc="calibrate", unit="batch", leave=False)
-    r = ranges(collect_stats(graph, bar, seed=seed), method)
-    return Calibration(quantize_with_ranges(graph, r, method, desc), r, x[:4], desc,
-                       f"the first {min(4, len(x))} calibration inputs")
-
-
 def calibrate(cfg: RunConfig, loaded: LoadedGraph) -> Calibration:
     """Real training images with --data; else ranges stored beside the checkpoint; else random inputs."""
-    from sramflow.quant.calib_data import random_calibration
-    from sramflow.quant.calibrate import Range
-    from sramflow.quant.quantize import quantize_with_ranges
+    from sramflow.data.calibration import random_calibration
 
     if cfg.data:
+        from sramflow.data.calibration import training_items
         from sramflow.data.dataset import load_arrays
-        from sramflow.eval.evaluate import EvalConfig, calibration_items
 
-        items = calibration_items(EvalConfig(data=cfg.data, calib_images=cfg.calib_images, seed=cfg.seed))
+        items = training_items(cfg.data, None, cfg.calib_images, cfg.seed)
         x = load_arrays(items, loaded.resolution).x
         desc = f"{len(x)} images of the training split of {cfg.data} (seeded sample, seed {cfg.seed})"
-        return _from_inputs(loaded.graph, x, cfg.method, desc, cfg.seed)
+        return flow_calibrate(loaded.graph, x, cfg.method, desc, cfg.seed, progress=True)
     stored = calibration_file(cfg.source.checkpoint, loaded.resolution, cfg.method)
-    sample = random_calibration(4, loaded.resolution, cfg.seed).images
-    if stored is not None and stored.is_file():
-        data = json.loads(stored.read_text())
-        r = {t: Range(float(lo), float(hi)) for t, (lo, hi) in data["ranges"].items()}
-        if all(n.output in r for n in loaded.graph.nodes) and loaded.graph.input in r:
-            desc = f"ranges stored in {stored.name} ({data['description']})"
-            return Calibration(quantize_with_ranges(loaded.graph, r, cfg.method, desc), r, sample, desc,
-                               f"{len(sample)} random standard-normal inputs (no --data given): SQNR on real images "
-                               "needs --data")
+    found = stored_ranges(stored, loaded.graph)
+    if stored is not None and found is not None:
+        r, origin = found
+        sample = random_calibration(SAMPLE_INPUTS, loaded.resolution, cfg.seed).images
+        return from_ranges(loaded.graph, r, cfg.method, f"ranges stored in {stored.name} ({origin})", sample,
+                           f"{len(sample)} random standard-normal inputs (no --data given): SQNR on real images "
+                           "needs --data")
     cal = random_calibration(32, loaded.resolution, cfg.seed)
     desc = cal.source + "; no --data given and no stored calibration for this checkpoint"
-    return _from_inputs(loaded.graph, cal.images, cfg.method, desc, cfg.seed)
-
-
-def save_calibration_ranges(cal: Calibration, path: Path) -> Path:
-    """Store calibrated activation ranges so later runs without data reuse them (no images stored)."""
-    ranges = {t: [r.lo, r.hi] for t, r in sorted(cal.ranges.items())}
-    return write_json_atomic(path, {"description": cal.description, "method": cal.qgraph.method, "ranges": ranges})
+    return flow_calibrate(loaded.graph, cal.images, cfg.method, desc, cfg.seed, progress=True)
 
 
 def host_litert_ms(tflite_path: Path, x_int8: np.ndarray, repeats: int = 5) -> dict[str, Any]:
@@ -201,7 +164,7 @@ def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
     from sramflow.api import analysis_report
     from sramflow.hw.load import resolve_hw
     from sramflow.hw.report import sram_design_report
-    from sramflow.quant.qgraph import save_qgraph
+    from sramflow.ir.qgraph import save_qgraph
     from sramflow.quant.report import build_report as quant_report
     from sramflow.reference.run import quantize_input
     from sramflow.sim.api import prepare_graph, simulate_prepared
@@ -232,7 +195,7 @@ def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
     _write(out, "quantization_report.json", qrep, files)
     if cfg.save_calibration:
         stored = calibration_file(cfg.source.checkpoint, loaded.resolution, cfg.method)
-        files.append(save_calibration_ranges(cal, stored))
+        files.append(save_ranges(cal, stored))
 
     x8 = quantize_input(cal.qgraph, cal.sample[:1])
     ver = p.step("verify every tensor against LiteRT's reference kernels", lambda: verify(cal.qgraph, tflite, x8))

@@ -14,13 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from sramflow.data.calibration import training_items
 from sramflow.data.dataset import Item, Skipped, ham_items, iter_batches
 from sramflow.data.ham10000 import LABELS, MELANOMA, load_ham10000, read_split, select
 from sramflow.data.imagefolder import is_ham10000, load_image_folder
 from sramflow.errors import DataError, SramflowError
 from sramflow.eval.bootstrap import BootstrapResult, bootstrap_intervals, interval_lines
 from sramflow.eval.metrics import Metrics, agreement, compute_metrics
+from sramflow.flow.calibration import calibrate
 from sramflow.frontend.source import DEFAULT_RESOLUTION, ModelSource
+from sramflow.ir.graph import Graph
+from sramflow.ir.qgraph import QuantizedGraph
 
 DEFAULT_SPLIT_FILE = "weights/ham10000_split.json"
 SPLITS = ("train", "val", "test", "all")
@@ -110,24 +114,15 @@ def resolve_data(cfg: EvalConfig, class_names: Sequence[str] | None) -> EvalData
 
 def calibration_items(cfg: EvalConfig) -> list[Item]:
     """``calib_images`` training images (seeded sample of the split file's train ids)."""
-    root = cfg.calib_data or cfg.data
-    sf = _split_file(cfg)
-    if not is_ham10000(root) or sf is None:
-        raise DataError(f"INT8 calibration needs training images: a HAM10000 folder (--calib-data, now {root}) "
-                        f"and the split file ({DEFAULT_SPLIT_FILE} or --split-file)")
-    from sramflow.quant.calib_data import training_calibration_samples
-
-    return ham_items(training_calibration_samples(root, sf, cfg.calib_images, cfg.seed))
+    return training_items(cfg.calib_data or cfg.data, cfg.split_file or None, cfg.calib_images, cfg.seed)
 
 
-def calibrate_int8(graph: Any, cfg: EvalConfig, resolution: int, skipped: Skipped) -> Any:
+def calibrate_int8(graph: Graph, cfg: EvalConfig, resolution: int, skipped: Skipped) -> QuantizedGraph:
     """The INT8 model as evaluate() runs it: ``cfg.calib_images`` training images, ``cfg.calib_method`` ranges."""
-    from sramflow.quant.api import quantize_graph
-
     calib = [b.x for b in iter_batches(calibration_items(cfg), resolution, cfg.batch_size, skipped)]
     if not calib:
         raise DataError("none of the calibration images decoded")
-    return quantize_graph(graph, np.concatenate(calib), cfg.calib_method)
+    return calibrate(graph, np.concatenate(calib), cfg.calib_method).qgraph
 
 
 def _float_predictor(src: ModelSource, graph: Any) -> tuple[Callable[[np.ndarray], np.ndarray], int]:

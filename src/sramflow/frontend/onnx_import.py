@@ -106,13 +106,21 @@ def _batchnorm(b: _Builder, n: Any) -> None:
             "fold it before export (model.eval() and constant folding)"
         )
     eps = float(_attrs(n).get("epsilon", 1e-5))
-    gamma, beta, mean, var = (b.const(t, n).astype(np.float64) for t in n.input[1:5])
-    scale = gamma / np.sqrt(var + eps)
-    w = (prev.weights["W"].astype(np.float64) * scale[:, None, None, None]).astype(np.float32)
-    bias = ((prev.weights["B"].astype(np.float64) - mean) * scale + beta).astype(np.float32)
+    w, bias = fold_batchnorm(prev.weights["W"], prev.weights["B"], *(b.const(t, n) for t in n.input[1:5]), eps)
     b.nodes[-1] = Node(prev.name, "Conv", prev.inputs, n.output[0], prev.attrs, {"W": w, "B": bias})
     b.shapes[n.output[0]] = b.shapes[prev.output]
     b.folded.append(FoldedNode(n.name, "BatchNormalization", f"folded into Conv {prev.name!r}"))
+
+
+def fold_batchnorm(w: np.ndarray, bias: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,
+                   var: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Conv weights and bias with the BatchNormalization after them folded in: in float64, rounded once to
+    float32 (the ONNX importer and the built-in graph builder share it)."""
+    f64 = [np.asarray(a, np.float64) for a in (gamma, beta, mean, var)]
+    scale = f64[0] / np.sqrt(f64[3] + eps)
+    w_out = (np.asarray(w, np.float64) * scale[:, None, None, None]).astype(np.float32)
+    b_out = ((np.asarray(bias, np.float64) - f64[2]) * scale + f64[1]).astype(np.float32)
+    return w_out, b_out
 
 
 def _gemm(b: _Builder, n: Any) -> None:

@@ -51,25 +51,39 @@ def load_graph(src: ModelSource) -> LoadedGraph:
         shape_out = g.shape(g.output)
         return LoadedGraph(g, src.model or g.name, int(shape_out[-1]), g.shape(g.input)[2], src.onnx,
                            None, None, None, None)
-    from sramflow.frontend.torch_export import torch_to_graph
+    return _builtin(src)
+
+
+def _builtin(src: ModelSource) -> LoadedGraph:
+    """A built-in architecture, built straight into the IR (no torch; ``frontend.builtin``), with checkpoint
+    weights (safetensors read as numpy) or seeded random ones (``models.state.random_state``)."""
+    from sramflow.frontend.builtin import builtin_graph
     from sramflow.models.arch import get_arch
+    from sramflow.models.state import random_state, state_numel, state_spec, trainable_params
 
+    padding = "symmetric"
     if src.checkpoint:
-        from sramflow.models.checkpoint import load_checkpoint
+        from pathlib import Path
 
-        loaded = load_checkpoint(src.checkpoint, src.model, src.num_classes, src.trust_checkpoint)
-        net, info = loaded.model, loaded.info
-        name, classes, source = info.model, info.num_classes, src.checkpoint
-        entries, numel, layout = info.state_dict_entries, info.state_dict_numel, info.layout
+        from sramflow.models.checkpoint_match import match_state
+        from sramflow.models.state_numpy import read_state_numpy
+
+        matched = match_state(read_state_numpy(src.checkpoint, src.trust_checkpoint), Path(src.checkpoint),
+                              src.model, src.num_classes)
+        info = matched.info
+        name, classes, source, eps = info.model, info.num_classes, src.checkpoint, info.bn_eps
+        entries, numel, layout, padding = info.state_dict_entries, info.state_dict_numel, info.layout, info.padding
+        state = {k: v for k, v in matched.state.items() if v is not None}
+        spec = state_spec(get_arch(name), classes)
     else:
-        from sramflow.models.efficientnet import build_model
-
         name, classes = src.model or DEFAULT_MODEL, src.num_classes or DEFAULT_NUM_CLASSES
-        net = build_model(name, classes, seed=src.seed)
-        sd = net.state_dict()
-        entries, numel, layout = len(sd), int(sum(t.numel() for t in sd.values())), None
+        if classes < 1:
+            raise SramflowError(f"--num-classes must be >= 1, got {classes}")
+        arch = get_arch(name)
+        spec = state_spec(arch, classes)
+        state, eps = random_state(arch, classes, src.seed), 1e-5
+        entries, numel, layout = len(spec), state_numel(spec), None
         source = f"random weights (seed {src.seed})"
-    params = int(sum(p.numel() for p in net.parameters()))
     resolution = src.resolution or get_arch(name).resolution  # each variant's own (B0 224 ... B3 300)
-    g = torch_to_graph(net, resolution, name)
-    return LoadedGraph(g, name, classes, resolution, source, params, entries, numel, layout)
+    g = builtin_graph(get_arch(name), state, resolution, eps, name, padding)
+    return LoadedGraph(g, name, classes, resolution, source, trainable_params(spec), entries, numel, layout)

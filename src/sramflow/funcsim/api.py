@@ -11,8 +11,8 @@ import numpy as np
 from sramflow.funcsim.report import report_dict
 from sramflow.funcsim.run import run_functional
 from sramflow.ir.graph import Graph
+from sramflow.ir.qgraph import QuantizedGraph
 from sramflow.jsonio import write_json_atomic
-from sramflow.quant.qgraph import QuantizedGraph
 from sramflow.reference.run import quantize_input
 
 

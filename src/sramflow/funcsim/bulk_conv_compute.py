@@ -129,10 +129,10 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
             jobs.append(("pool", cls, (g, k, c, h, w), None, imap, nrows, ncols))
         else:
             jobs.append(("mac", cls, (g, k, c, h, w), wmap, imap, nrows, ncols))
-            groups.append(ReadGroup(rows, _span(base["weights"][cls], wmap.size // wb), res.weights[cls],
-                                    np.full(wmap.size // wb, ph, np.int64)))
+            groups.append(ReadGroup(rows, base["weights"][cls], res.weights[cls],
+                                    np.full(wmap.size // wb, ph, np.int64), byte_order=inverse_map(wmap)))
             reads[cls] += wmap.size // wb * ph
-        groups.append(ReadGroup(rows, _span(base["inputs"][cls], imult.size), res.inputs[cls], imult))
+        groups.append(ReadGroup(rows, base["inputs"][cls], res.inputs[cls], imult, byte_order=inverse_map(imap)))
         reads[cls] += int(imult.sum())
         for flag, op, per, writer in ((res.reads_bias, "bias", (), res.bias), (res.reads_psums, "psums", (h, w), None)):
             sub = cls[flag[cls]]
@@ -141,23 +141,19 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
             pmap = layout_map((g, k, *per), sh.psum_bytes if per else 4, wb, ak, row_group=node.gh if per else 0)
             times = ph if op == "bias" else 1  # each row group loads its bias; psums: each group its own block
             exp = res.psum_writer[sub] if writer is None else writer[sub]
-            groups.append(ReadGroup(cp[sub], _span(base[op][sub], pmap.size // wb), exp,
+            groups.append(ReadGroup(cp[sub], base[op][sub], exp,
                                     np.full(pmap.size // wb, times, np.int64)))
             jobs.append((op, sub, (g, k), pmap))
             reads[sub] += pmap.size // wb * times
     st = node.rows(STORE)
     last_write = last_of((node.kind == COMPUTE) & (words > 0))[st]
     for cls in classes(words[st]):
-        groups.append(ReadGroup(st[cls], _span(node.t.base_word[st[cls]], int(words[st[cls[0]]])), last_write[cls],
+        groups.append(ReadGroup(st[cls], node.t.base_word[st[cls]], last_write[cls],
                                 np.ones(int(words[st[cls[0]]]), np.int64), compute=False))
     data = sram.read(groups)
     acc = _arithmetic(node, d, res, jobs, [x for x, gr in zip(data, groups) if gr.compute])
     _count_compute(node, m, res, reads, words)
     return _store(node, d, m, res, acc, st, last_write, words)
-
-
-def _span(base: np.ndarray, n: int) -> np.ndarray:
-    return base[:, None] + np.arange(n)[None, :]
 
 
 def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: list[np.ndarray]) -> np.ndarray:
@@ -171,7 +167,7 @@ def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: l
         if job[0] == "pool":  # one step per output tile (c = 1): its reduced taps land in the accumulators
             _, cls, (g, _, _, h, w), _, imap, nrows, ncols = job
             n = cls.size
-            x = next(it).reshape(n, -1)[:, inverse_map(imap)].view(np.int8).reshape(n, g, nrows, ncols)
+            x = next(it).view(np.int8).reshape(n, g, nrows, ncols)
             rr = (np.arange(sh.kernel_h) * sh.dilation_h)[:, None] + sh.stride_h * np.arange(h)
             cc = (np.arange(sh.kernel_w) * sh.dilation_w)[:, None] + sh.stride_w * np.arange(w)
             taps = x[:, :, rr[:, None, :, None], cc[None, :, None, :]].reshape(n, g, -1, h * w)
@@ -180,12 +176,17 @@ def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: l
         elif job[0] == "mac":
             _, cls, (g, k, c, h, w), wmap, imap, nrows, ncols = job
             n = cls.size
-            wt = next(it).reshape(n, -1)[:, inverse_map(wmap)].view(np.int8).reshape(n, g, k, -1)
-            x = next(it).reshape(n, -1)[:, inverse_map(imap)].view(np.int8).reshape(n, g, -1, nrows, ncols)
-            rr = (np.arange(sh.kernel_h) * sh.dilation_h)[:, None] + sh.stride_h * np.arange(h)
-            cc = (np.arange(sh.kernel_w) * sh.dilation_w)[:, None] + sh.stride_w * np.arange(w)
-            patches = x[:, :, :, rr[:, None, :, None], cc[None, :, None, :]].reshape(n, g, -1, h * w)
-            part = np.matmul(wt.astype(np.float64), patches.astype(np.float64) - d.x_zp)
+            wt = next(it).view(np.int8).reshape(n, g, k, -1)
+            x = next(it).view(np.int8).reshape(n, g, -1, nrows, ncols)
+            if sh.kernel_h == sh.kernel_w == 1:  # pointwise: the patches are a strided view of the window
+                sel = x[:, :, :, :sh.stride_h * (h - 1) + 1:sh.stride_h, :sh.stride_w * (w - 1) + 1:sh.stride_w]
+                patches = sel.reshape(n, g, -1, h * w)
+            else:
+                rr = (np.arange(sh.kernel_h) * sh.dilation_h)[:, None] + sh.stride_h * np.arange(h)
+                cc = (np.arange(sh.kernel_w) * sh.dilation_w)[:, None] + sh.stride_w * np.arange(w)
+                patches = x[:, :, :, rr[:, None, :, None], cc[None, :, None, :]].reshape(n, g, -1, h * w)
+            dt = _exact_float(patches.shape[2], d.x_zp)
+            part = np.matmul(wt.astype(dt), patches.astype(dt) - dt(d.x_zp))
             acc += _scatter(node, cp[cls], (g, k, h, w), part, n_out)
         else:
             op, sub, (g, k), pmap = job
@@ -196,6 +197,13 @@ def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: l
                 full = np.broadcast_to(vals.reshape(sub.size, g, k, 1, 1), (sub.size, g, k, h, w))
                 acc += _scatter(node, cp[sub], (g, k, int(h), int(w)), full.astype(np.float64), n_out)
     return np.rint(acc).astype(np.int64)
+
+
+def _exact_float(terms: int, x_zp: int) -> type:
+    """float32 when a dot product of ``terms`` int8 weights and (int8 input - zero point) is an integer below
+    2**24 at every partial sum (float32 sums it exactly), else float64 (exact below 2**53)."""
+    bound = terms * 128 * (128 + abs(int(x_zp)))
+    return np.float32 if bound < 2**24 else np.float64
 
 
 def _tile_index(node: ConvNode, rows: np.ndarray, tile: tuple[int, int, int, int]) -> np.ndarray:

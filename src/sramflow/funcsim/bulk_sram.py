@@ -19,7 +19,7 @@ import numpy as np
 
 from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.funcsim.state import Machine
-from sramflow.mapping.counts import ceil_div
+from sramflow.cost.counts import ceil_div
 
 _CHUNK_ELEMS = 1 << 18  # rows x words of writer state built at a time (int32: fits a core's L2)
 
@@ -82,18 +82,32 @@ def check_capacity(name: str, lo: np.ndarray, hi: np.ndarray, capacity: int, wha
 
 @dataclass(frozen=True)
 class ReadGroup:
-    """Reads by steps ``rows`` of the words ``words`` (n, W), each expecting writer row ``expect``; ``mult``
-    (W,): how many times a step reads each word (0: not read)."""
+    """Reads by steps ``rows`` of the words ``base[i] .. base[i] + W - 1`` (each step one contiguous span), each
+    expecting writer row ``expect``; ``mult`` (W,): how many times a step reads each word (0: not read)."""
 
     rows: np.ndarray
-    words: np.ndarray
+    base: np.ndarray
     expect: np.ndarray
     mult: np.ndarray
     compute: bool = True  # a compute step's operand read (False: a store's DMA read)
+    byte_order: np.ndarray | None = None  # the span's bytes to return, in this order (None: all, (n, W, wb))
+
+    @property
+    def width(self) -> int:
+        return int(self.mult.size)
+
+    @property
+    def words(self) -> np.ndarray:
+        """(n, W) word addresses."""
+        return self.base[:, None] + np.arange(self.width)
 
 
 class NodeSram:
-    """Writers of one node: row ``i`` writes words ``[lo[i], hi[i])``; loads' bytes in ``log``."""
+    """Writers of one node: row ``i`` writes words ``[lo[i], hi[i])``; loads' bytes in ``log``.
+
+    Word state is kept per atom (a run of words that every write covers whole or not at all: the words between
+    consecutive write boundaries), not per word: a node writes a handful of buffers, so a few atoms stand for
+    the macro's words and the last writer of a word is its atom's."""
 
     def __init__(self, name: str, m: Machine, lo: np.ndarray, hi: np.ndarray) -> None:
         self.name, self.m = name, m
@@ -102,6 +116,9 @@ class NodeSram:
         self.lo, self.hi = lo, hi
         self.log_start = np.full(lo.size + 1, -1, np.int64)  # index 0: "no writer"
         self.log = np.zeros((0, self.wb), np.uint8)
+        writes = hi > lo
+        self.bounds = np.unique(np.concatenate([lo[writes], hi[writes], [0, self.capacity]]))
+        self.atom_of_word = (np.searchsorted(self.bounds, np.arange(self.capacity), side="right") - 1).astype(np.intp)
 
     def set_payload(self, blocks: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """``blocks``: (load rows, their bytes (n, words, wb)); all loads with known bytes, given at once."""
@@ -114,50 +131,95 @@ class NodeSram:
         self.m.sram.writes += start
 
     def read(self, groups: list[ReadGroup]) -> list[np.ndarray]:
-        """Check and count every group's reads; returns each group's bytes (n, W, wb) as the SRAM holds them."""
-        writers = self._writers(groups)
-        out = []
-        for g, wr in zip(groups, writers):
-            check_capacity(self.name, np.atleast_1d(g.words.min(initial=0)), np.atleast_1d(g.words.max(initial=-1) + 1),
-                           self.capacity, "read")
-            bad = (wr != g.expect[:, None]) & (g.mult[None, :] > 0)
-            self.m.sram.clobbers += int((bad * g.mult[None, :]).sum())
-            n = int(g.mult.sum()) * g.rows.size
-            self.m.sram.reads += n
-            if g.compute:
-                self.m.tally.sram_reads_compute += n
-            else:
-                self.m.tally.sram_reads_dma += n
-            start = self.log_start[wr + 1]
-            ok = start >= 0
-            pos = np.where(ok, start + g.words - self.lo[np.maximum(wr, 0)], 0)
-            data = self.log[pos] if self.log.size else np.zeros((*pos.shape, self.wb), np.uint8)
-            data[~ok] = 0
-            out.append(data)
-        return out
+        """Check and count every group's reads; returns each group's bytes as the SRAM holds them: (n, W, wb), or
+        (n, len(byte_order)) for a group with a ``byte_order``."""
+        for g in groups:
+            check_capacity(self.name, np.atleast_1d(g.base.min(initial=0)),
+                           np.atleast_1d(g.base.max(initial=-1) + g.width), self.capacity, "read")
+        states = self._atom_states(groups)
+        words_of = _word_view(self.log)
+        return [self._read_group(g, st, words_of) for g, st in zip(groups, states)]
 
-    def _writers(self, groups: list[ReadGroup]) -> list[np.ndarray]:
-        """Writer row of every (read row, word), from the word state before each read row."""
-        n_rows, cap = self.lo.size, self.capacity
-        step = max(64, _CHUNK_ELEMS // cap)
-        out = [np.full(g.words.shape, -1, np.int64) for g in groups]
-        carry = np.full(cap, -1, np.int32)
-        word = np.arange(cap)
+    def _read_group(self, g: ReadGroup, state: np.ndarray, words_of: np.ndarray | None) -> np.ndarray:
+        """``state`` (n, atoms): the writer of every atom before each read row."""
+        n_reads = int(g.mult.sum()) * g.rows.size
+        self.m.sram.reads += n_reads
+        if g.compute:
+            self.m.tally.sram_reads_compute += n_reads
+        else:
+            self.m.tally.sram_reads_dma += n_reads
+        shape = (g.rows.size, g.width)
+        out_shape = (*shape, self.wb) if g.byte_order is None else (shape[0], g.byte_order.size)
+        if not g.width or not g.rows.size:
+            return np.zeros(out_shape, np.uint8)
+        a0, a1 = self.atom_of_word[g.base], self.atom_of_word[g.base + g.width - 1]
+        other = np.zeros((state.shape[0], state.shape[1] + 1), np.int32)
+        np.cumsum(state != g.expect[:, None], axis=1, out=other[:, 1:])
+        rows = np.arange(shape[0])
+        if not (other[rows, a1 + 1] - other[rows, a0]).any():  # every word of every span holds what is expected
+            start = self.log_start[g.expect + 1]
+            ok = start >= 0
+            if words_of is None or not ok.any():
+                return np.zeros(out_shape, np.uint8)
+            offset = np.where(ok, start - self.lo[np.maximum(g.expect, 0)] + g.base, 0)
+            if g.byte_order is None:
+                data = _windows(words_of, offset, np.arange(g.width)).view(np.uint8).reshape(out_shape)
+            else:  # word offset o, byte j of the span: log byte o * wb + j
+                data = _windows(self.log.reshape(-1), offset * self.wb, g.byte_order)
+            if not ok.all():
+                data[~ok] = 0
+            return data
+        wr = state[rows[:, None], self.atom_of_word[g.words]]
+        bad = (wr != g.expect[:, None]) & (g.mult[None, :] > 0)
+        self.m.sram.clobbers += int((bad * g.mult[None, :]).sum())
+        start = self.log_start[wr + 1]
+        ok = start >= 0
+        pos = np.where(ok, start + g.words - self.lo[np.maximum(wr, 0)], 0)
+        data = np.zeros((*shape, self.wb), np.uint8) if words_of is None else \
+            words_of[pos].view(np.uint8).reshape(*shape, self.wb)
+        data[~ok] = 0
+        return data if g.byte_order is None else data.reshape(shape[0], -1)[:, g.byte_order]
+
+    def _atom_states(self, groups: list[ReadGroup]) -> list[np.ndarray]:
+        """For each group, the writer row of every atom before each of its read rows, (n, atoms)."""
+        n_rows, n_atoms = self.lo.size, self.bounds.size - 1
+        step = max(64, _CHUNK_ELEMS // n_atoms)
+        out = [np.full((g.rows.size, n_atoms), -1, np.int32) for g in groups]
+        carry = np.full(n_atoms, -1, np.int32)
         writes = np.flatnonzero(self.hi > self.lo)
+        first_word = self.bounds[:-1]
         for a in range(0, n_rows, step):
             b = min(a + step, n_rows)
             wr = writes[np.searchsorted(writes, a):np.searchsorted(writes, b)]
-            state = np.full((b - a + 1, cap), -1, np.int32)
+            state = np.full((b - a + 1, n_atoms), -1, np.int32)
             state[0] = carry
-            mask = (word[None, :] >= self.lo[wr, None]) & (word[None, :] < self.hi[wr, None])
+            mask = (first_word[None, :] >= self.lo[wr, None]) & (first_word[None, :] < self.hi[wr, None])
             state[wr - a + 1] = np.where(mask, wr[:, None].astype(np.int32), np.int32(-1))
             np.maximum.accumulate(state, axis=0, out=state)  # row i - a: the state before row i
             carry = state[-1]
             for g, o in zip(groups, out):
                 s0, s1 = np.searchsorted(g.rows, a), np.searchsorted(g.rows, b)
                 if s1 > s0:
-                    o[s0:s1] = state[(g.rows[s0:s1] - a)[:, None], g.words[s0:s1]]
+                    o[s0:s1] = state[g.rows[s0:s1] - a]
         return out
+
+
+def _windows(items: np.ndarray, offset: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``items[offset[i] + cols[j]]``, shape (n, len(cols)); repeated windows (a resident tile read by many
+    steps) are gathered once and copied as rows."""
+    uniq, inverse = np.unique(offset, return_inverse=True)
+    if uniq.size * 2 > offset.size:
+        return items[offset[:, None] + cols]
+    return items[uniq[:, None] + cols][inverse.reshape(-1)]
+
+
+def _word_view(log: np.ndarray) -> np.ndarray | None:
+    """The load log as one item per word (a 1-D array indexable by word position), or None when empty."""
+    if not log.size:
+        return None
+    wb = log.shape[1]
+    dtype = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}.get(wb, np.dtype((np.void, wb)))
+    return np.ascontiguousarray(log).view(dtype).reshape(-1)
 
 
 def last_of(mask: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ def execute_vector_bulk(sch: VectorSchedule, d: VectorData, m: Machine, table: S
     last_write = last_of((t.kind == COMPUTE) & (words > 0))[st]
     for cls in classes(words[st]):
         w = int(words[st[cls[0]]])
-        groups.append(ReadGroup(st[cls], t.base_word[st[cls]][:, None] + np.arange(w), last_write[cls],
+        groups.append(ReadGroup(st[cls], t.base_word[st[cls]], last_write[cls],
                                 np.ones(w, np.int64), compute=False))
     data = sram.read(groups)
     reads = np.zeros(t.kind.size, np.int64)
@@ -98,7 +98,7 @@ def _compute_reads(t: StepTable, d: VectorData, cp: np.ndarray, wb: int, name: s
         for cls in classes(n):
             w = -(-int(n[cls[0]]) // wb)
             mult = np.full(w, 1 if op == "scale" else passes, np.int64)
-            groups.append(ReadGroup(cp[cls], base[cp[cls]][:, None] + np.arange(w), res[cls], mult))
+            groups.append(ReadGroup(cp[cls], base[cp[cls]], res[cls], mult))
             ops.append((key, cls))
     return groups, ops
 

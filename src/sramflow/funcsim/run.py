@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,13 +18,12 @@ from sramflow.funcsim.pool import pool_spec
 from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.graph import Graph, Node
+from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.mapping.conv import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.vector import VectorSchedule
-from sramflow.quant.qgraph import QOp, QuantizedGraph
-from sramflow.reference import kernels as K
 from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double
-from sramflow.reference.run import dequantize, run_int8
+from sramflow.reference.run import RUNNERS, dequantize, run_int8
 
 COUNT_KEYS = ("sram_reads", "sram_writes", "offchip_bytes", "macs")
 
@@ -62,6 +62,46 @@ def qop_by_node(q: QuantizedGraph) -> dict[str, QOp]:
     return {n: op for op in q.ops for n in op.ir_nodes}
 
 
+@dataclass(frozen=True)
+class BoundNode:
+    """One IR node with the schedule the mapper gave it and the quantized op it belongs to (None: a Reshape,
+    which the quantizer may leave as a copy)."""
+
+    node: Node
+    schedule: object  # ConvSchedule | VectorSchedule | FusedSchedule
+    op: QOp | None
+
+    @property
+    def runs(self) -> bool:
+        """Executed here: not fused into another node's pass, and the first IR node of its quantized op."""
+        return not isinstance(self.schedule, FusedSchedule) and (self.op is None or self.node.name == self.op.ir_nodes[0])
+
+
+def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, ...]:
+    """Pair every node with its schedule and quantized op once, before anything runs; a node without either is
+    an error naming it (the mapper works on the float IR, the quantizer on its own graph: this is their join)."""
+    if len(schedules) != len(graph.nodes):
+        raise UnsupportedOpError(f"{len(schedules)} schedules for the {len(graph.nodes)} nodes of {graph.name!r}: "
+                                 "simulate the same graph that was quantized")
+    ops = qop_by_node(q)
+    out = []
+    for node, sch in zip(graph.nodes, schedules):
+        if sch.shape.name != node.name:
+            raise UnsupportedOpError(f"node {node.name!r} has the schedule of {sch.shape.name!r}: the schedules are "
+                                     "not those of this graph")
+        if getattr(sch, "staged", ()):
+            raise UnsupportedOpError(
+                f"node {node.name!r} stages {', '.join(sch.staged)} in a second SRAM level; the functional simulator "
+                "holds one SRAM level and off-chip memory (a second level is priced analytically only, not executed "
+                "yet): simulate this hardware without --functional")
+        op = ops.get(node.name)
+        if op is None and node.op != "Reshape" and not isinstance(sch, FusedSchedule):
+            raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op in {q.name!r}: quantize "
+                                     "the graph that was simulated")
+        out.append(BoundNode(node, sch, op))
+    return tuple(out)
+
+
 def _requant(op: QOp, out_zp: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     a, p = op.attrs, op.params
     if op.kind == "FULLY_CONNECTED":
@@ -87,44 +127,41 @@ def conv_data(sch: ConvSchedule, op: QOp, q: QuantizedGraph, x: np.ndarray) -> C
     return ConvData(x3, x_zp, w5, bias, _requant(op, q.tensor(op.output).zero_point))
 
 
-def _softmax_kernel(a: dict, row: int) -> Callable[[np.ndarray], np.ndarray]:
-    """SOFTMAX over rows of ``row`` contiguous elements (the mapper's segments), of one row or all of them."""
-    def run(x: np.ndarray) -> np.ndarray:
-        y = K.softmax(x.reshape(-1, row), a["input_multiplier"], a["input_left_shift"], a["diff_min"])
-        return y.reshape(x.shape)
-
-    return run
+_CONST = "<const operand>"  # the name the constant operand of a one-input ADD / MUL gets in a kernel's env
 
 
-def _vector_kernel(node: Node, op: QOp, row: int = 0) -> tuple[Callable[..., np.ndarray], bool]:
-    a = op.attrs
+def _vector_kernel(q: QuantizedGraph, node: Node, op: QOp, row: int = 0) -> tuple[Callable[..., np.ndarray], bool]:
+    """The integer kernel of ``op`` on the operand chunks the schedule gives (any shape, IR element order), from
+    the reference's own dispatch (``reference.run.RUNNERS``): the functional simulator has no kernels of its
+    own. Returns (kernel, whether it reduces each segment to one value)."""
     if node.name != op.ir_nodes[0]:  # fused activations are FusedSchedules (mapping.fused), skipped by run_functional
         raise UnsupportedOpError(f"node {node.name!r} is fused into {op.ir_nodes[0]!r}: it has no vector pass")
-    if op.kind in ("LOGISTIC", "HARD_SWISH", "HARD_SIGMOID"):  # 256-entry tables (HARD_SWISH: the HardSigmoid's pass)
-        return (lambda x: K.lookup(x, op.params["table"])), False
-    if op.kind == "CLIP":
-        return (lambda x: K.clip(x, a["lo"], a["hi"])), False
+    runner = RUNNERS.get(op.kind)
+    if runner is None or op.kind in _NOT_ELEMENTWISE:
+        raise UnsupportedOpError(f"node {node.name!r}: the functional simulator has no vector kernel for {op.kind}")
+    src = op.inputs[0]
     if op.kind == "RESHAPE":  # IR (NCHW) element order: the bytes are copied unchanged
         return (lambda x: x), False
-    if op.kind == "SOFTMAX":
-        return _softmax_kernel(a, row), False
-    if op.kind == "MUL":
-        return (lambda x1, x2: K.mul(x1, x2, a["zp1"], a["zp2"], a["out_mult"], a["out_shift"], a["out_zp"],
-                                     a["act_min"], a["act_max"])), False
-    if op.kind == "ADD":
-        return (lambda x1, x2: K.add(x1, x2, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
-                                     a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"],
-                                     a["left_shift"])), False
-    if op.kind in ("RELU", "RELU6"):
-        return (lambda x: K.relu_x(x, a["x_zp"], a["mult"], a["shift"], a["out_zp"], a["act_min"], a["act_max"])), False
-    if op.kind == "MEAN":
-        # one segment (L,) or all segments (S, L) at once -> one mean per segment
-        return (lambda seg: K.mean_hw(seg.reshape(1, -1, seg.shape[-1], 1), a["x_zp"], a["mult"], a["shift"],
-                                      a["out_zp"])), True
-    raise UnsupportedOpError(f"node {node.name!r}: the functional simulator has no vector kernel for {op.kind}")
+    if op.kind == "SOFTMAX":  # over rows of ``row`` contiguous elements (the mapper's segments)
+        return (lambda x: runner(q, op, {src: x.reshape(-1, row)}).reshape(x.shape)), False
+    if op.kind == "MEAN":  # one segment (L,) or all segments (S, L) -> one mean per segment; NHWC (1, L, 1, S)
+        def mean(seg: np.ndarray) -> np.ndarray:
+            segs = seg.reshape(-1, seg.shape[-1])
+            return runner(q, op, {src: segs.T.reshape(1, segs.shape[1], 1, segs.shape[0])}).reshape(1, -1, 1, 1)
+
+        return mean, True
+    if op.kind in ("ADD", "MUL"):
+        two = op if len(op.inputs) == 2 else dataclasses.replace(op, inputs=(src, _CONST))
+        return (lambda x1, x2: runner(q, two, {two.inputs[0]: x1, two.inputs[1]: x2})), False
+    return (lambda x: runner(q, op, {src: x})), False
 
 
-def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, np.ndarray]) -> VectorData:
+# the kinds the mapper schedules as convolutions (funcsim.exec_conv), not as vector passes
+_NOT_ELEMENTWISE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "AVERAGE_POOL_2D")
+
+
+def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, np.ndarray],
+                q: QuantizedGraph | None = None) -> VectorData:
     sh = sch.shape
     operands = [env[t].ravel() for t in node.inputs]
     if op is not None and "const" in op.params and node.name == op.ir_nodes[0]:
@@ -144,7 +181,7 @@ def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, 
         raise UnsupportedOpError(f"node {node.name!r} (SOFTMAX): the mapper schedules chunks of {sch.chunk} of its "
                                  f"rows of {sh.seg_len} elements, but each output needs its whole row (maximum and "
                                  "sum of exponentials first): not executable as scheduled")
-    kernel, reduce = _vector_kernel(node, op, sh.seg_len)
+    kernel, reduce = _vector_kernel(q, node, op, sh.seg_len)
     if not reduce and scale is not None:
         return VectorData(tuple(full), scale, tuple(order), kernel, False)
     return VectorData(tuple(full), scale, tuple(order), kernel, reduce)
@@ -169,25 +206,23 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
                                  f"sub-byte weights (first {packed[0]!r}): simulate them analytically")
     x = np.asarray(x_int8, np.int8)
     x = x[None] if x.ndim == 3 else x
-    ops = qop_by_node(q)
+    bound = bind(graph, q, schedules)
     m = Machine(Sram(words, word_bytes, trace))
     env: dict[str, np.ndarray] = {graph.input: x[0]}
     t0 = time.perf_counter()
-    for node, sch in zip(graph.nodes, schedules):
+    for b in bound:
+        node, sch, op = b.node, b.schedule, b.op
         if isinstance(sch, FusedSchedule):  # the pass of the node it is fused into computed it: no accesses
             env[node.output] = env[graph.node(sch.shape.into).output]
             continue
-        op = ops.get(node.name)
-        if op is None and node.op != "Reshape":
-            raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op")
-        if op is not None and node.name != op.ir_nodes[0]:
+        if not b.runs:
             env[node.output] = env[op.output]
             m.note(_fused_but_scheduled(node, op, sch))
             continue
         if isinstance(sch, ConvSchedule):
             y = run_conv(sch, conv_data(sch, op, q, env[node.inputs[0]]), m)
         else:
-            y = run_vector(sch, vector_data(sch, node, op, env), m)
+            y = run_vector(sch, vector_data(sch, node, op, env, q), m)
         env[node.output] = y.reshape(graph.shape(node.output)[1:])
         if op is not None and op.output != node.output:  # the op's result (a fused x * HardSigmoid(x): HARD_SWISH)
             env[op.output] = env[node.output].reshape(graph.shape(op.output)[1:])

@@ -60,7 +60,11 @@ _VECTOR_FIELDS = {
     "source": SOURCE, "field_sources": FIELD_SOURCES,
 }
 _REGFILE_FIELDS = {"bytes_per_lane": POS_INT, "energy_pj_per_access": NONNEG_FLOAT, "source": SOURCE}
-_TOP_FIELDS = ("name", "description", "clock_mhz", "sram", "offchip", "mac_array", "vector_unit", "register_file")
+_TOP_FIELDS = ("name", "description", "clock_mhz", "memories", "sram", "offchip", "mac_array", "vector_unit",
+               "register_file")
+# One entry of a ``memories:`` list names its kind by its only key. The MAC array's registers, level 0, are
+# described by ``mac_array`` (accumulators, input_register_bytes), so the list starts at the first SRAM level.
+_LEVEL_KEYS = ("sram", "offchip")
 
 # Name tokens that are units: a key that differs from a known field only in these is a unit mistake.
 _UNIT_TOKENS = {
@@ -193,28 +197,92 @@ def _offchip(d: Any, path: str, origin: str) -> OffchipMemory:
     return _component(d, OffchipMemory, _OFFCHIP_FIELDS, path, origin)
 
 
+def _memories(levels: Any, origin: str) -> tuple[tuple[SramMacro, ...], OffchipMemory]:
+    """The ``memories:`` form: SRAM levels innermost first, then exactly one off-chip memory, last."""
+    if not isinstance(levels, list) or len(levels) < 2:
+        raise _err(origin, "memories", "must be a list: one or more '- sram: {...}' levels, innermost first, "
+                   "then one '- offchip: ...'")
+    srams: list[SramMacro] = []
+    for i, entry in enumerate(levels):
+        path = f"memories[{i}]"
+        if not isinstance(entry, Mapping) or len(entry) != 1:
+            raise _err(origin, path, f"must be a mapping with exactly one key ({' or '.join(_LEVEL_KEYS)}), "
+                       f"got {entry!r}")
+        _check_keys(entry, _LEVEL_KEYS, f"{path}.", origin)
+        (kind, body), = entry.items()
+        last = i == len(levels) - 1
+        if kind == "offchip" and not last:
+            raise _err(origin, f"{path}.offchip", "the off-chip memory must be the last (outermost) level")
+        if kind == "sram" and last:
+            raise _err(origin, path, "the last (outermost) level must be '- offchip: ...'")
+        if kind == "offchip":
+            return tuple(srams), _offchip(body, f"{path}.offchip", origin)
+        macro = _preset_macro(body, f"{path}.sram", origin) if isinstance(body, str) else _sram(
+            body, f"{path}.sram", origin)
+        if srams and macro.size_bytes <= srams[-1].size_bytes:
+            raise _err(origin, f"{path}.sram", f"level {macro.name!r} holds {macro.size_bytes} B, no more than the "
+                       f"level inside it ({srams[-1].name!r}, {srams[-1].size_bytes} B): an outer level must be "
+                       "larger (words x banks x word_bits / 8)")
+        if any(m.name == macro.name for m in srams):
+            raise _err(origin, f"{path}.sram.name", f"level names must be unique, {macro.name!r} appears twice")
+        srams.append(macro)
+    raise AssertionError("unreachable: the last entry is checked above")
+
+
+_LOADING: set[str] = set()  # presets being loaded, so a preset that names itself is an error, not a recursion
+
+
+def _preset_macro(name: str, path: str, origin: str) -> SramMacro:
+    """``- sram: <preset>``: that preset's innermost SRAM level, so a preset reuses a macro without copying it."""
+    if name not in list_presets():
+        raise _err(origin, path, f"{name!r} is not a preset ({', '.join(list_presets())}); give the level's "
+                   "fields or a preset name")
+    if name in _LOADING:
+        raise _err(origin, path, f"preset {name!r} refers to itself")
+    return _load_preset(name).main_sram
+
+
+def _old_form(d: Mapping[str, Any], origin: str) -> tuple[tuple[SramMacro, ...], OffchipMemory]:
+    """The ``sram:`` + ``offchip:`` form: one SRAM level and its off-chip memory."""
+    for key in ("sram", "offchip"):
+        if key not in d:
+            raise _err(origin, key, "missing")
+    macros = d["sram"]
+    if not isinstance(macros, list) or not macros:
+        raise _err(origin, "sram", "must be a list of one or more macros")
+    names = [m.get("name") if isinstance(m, Mapping) else None for m in macros]
+    if len(set(names)) != len(names):
+        raise _err(origin, "sram", f"macro names must be unique, got {names}")
+    if len(macros) > 1:
+        raise _err(origin, "sram", f"lists {len(macros)} macros; the 'sram:' form describes one SRAM level. For "
+                   "several levels write a 'memories:' list instead, innermost first: '- sram: {...}' per level, "
+                   "then '- offchip: ...' (see sky130-design1-l2)")
+    sram = (_sram(macros[0], "sram[0]", origin),)
+    return sram, _offchip(d["offchip"], "offchip", origin)
+
+
 def hw_from_dict(d: Any, origin: str = "<dict>") -> HardwareSpec:
     """Validate a plain dict (as read from YAML) and build the frozen ``HardwareSpec``."""
     if not isinstance(d, Mapping):
         raise HardwareSpecError(f"{origin}: the top level must be a mapping, got {type(d).__name__}")
     _check_keys(d, _TOP_FIELDS, "", origin)
-    for key in ("name", "clock_mhz", "sram", "offchip", "mac_array", "vector_unit"):
+    for key in ("name", "clock_mhz", "mac_array", "vector_unit"):
         if key not in d:
             raise _err(origin, key, "missing")
     name = _value(d["name"], STR, "name", origin, {})
     description = _value(d.get("description", ""), STR, "description", origin, {})
     clock_mhz = _number(d["clock_mhz"], "clock_mhz", origin, POS_FLOAT)
-    macros = d["sram"]
-    if not isinstance(macros, list) or not macros:
-        raise _err(origin, "sram", "must be a list of one or more macros")
-    sram = tuple(_sram(m, f"sram[{i}]", origin) for i, m in enumerate(macros))
-    names = [m.name for m in sram]
-    if len(set(names)) != len(names):
-        raise _err(origin, "sram", f"macro names must be unique, got {names}")
+    if "memories" in d:
+        both = [k for k in ("sram", "offchip") if k in d]
+        if both:
+            raise _err(origin, both[0], "given together with 'memories:'; the memories list already holds every "
+                       "SRAM level and the off-chip memory, so remove this key")
+        sram, offchip = _memories(d["memories"], origin)
+    else:
+        sram, offchip = _old_form(d, origin)
     regfile = d.get("register_file")
     return HardwareSpec(
-        name=name, description=description, clock_mhz=clock_mhz, sram=sram,
-        offchip=_offchip(d["offchip"], "offchip", origin),
+        name=name, description=description, clock_mhz=clock_mhz, sram=sram, offchip=offchip,
         mac_array=_component(d["mac_array"], MacArray, _MAC_FIELDS, "mac_array", origin),
         vector_unit=_component(d["vector_unit"], VectorUnit, _VECTOR_FIELDS, "vector_unit", origin),
         register_file=None if regfile is None else _component(regfile, RegisterFile, _REGFILE_FIELDS,
@@ -240,10 +308,15 @@ def macro_to_dict(macro: SramMacro) -> dict[str, Any]:
 
 
 def hw_to_dict(spec: HardwareSpec) -> dict[str, Any]:
-    """Plain dict (YAML/JSON-ready) that ``hw_from_dict`` turns back into an equal spec."""
+    """Plain dict (YAML/JSON-ready) that ``hw_from_dict`` turns back into an equal spec: the ``sram:`` +
+    ``offchip:`` form for one SRAM level (as every one-level file is written), ``memories:`` for more."""
     d = _to_plain(spec)
     if d.get("register_file") is None:
         d.pop("register_file", None)
+    if len(spec.sram) > 1:
+        levels = [{"sram": m} for m in d.pop("sram")] + [{"offchip": d.pop("offchip")}]
+        d = {k: v for k, v in d.items() if k in ("name", "description", "clock_mhz")} | {"memories": levels} | {
+            k: v for k, v in d.items() if k not in ("name", "description", "clock_mhz")}
     return d
 
 
@@ -267,7 +340,11 @@ def _load_preset(name: str) -> HardwareSpec:
     origin = f"preset {name}"
     data = load_yaml_text(text, origin)
     check_preset_fields(data, origin)
-    return hw_from_dict(data, origin)
+    _LOADING.add(name)
+    try:
+        return hw_from_dict(data, origin)
+    finally:
+        _LOADING.discard(name)
 
 
 def check_preset_fields(d: Any, origin: str) -> None:

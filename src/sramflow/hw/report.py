@@ -68,9 +68,19 @@ def _claims_comparison(spec: HardwareSpec) -> dict[str, Any] | None:
     return {"against": CLAIMED_PRESET, "claims_source": _src(c.source), "fields": rows}
 
 
+def memories_report(spec: HardwareSpec) -> list[dict[str, Any]]:
+    """Every memory level, innermost first, with its capacity, port and per-byte energies."""
+    return [{"level": lv.index, "name": lv.name, "kind": lv.kind, "size_bytes": lv.size_bytes,
+             "port_bytes_per_cycle": lv.port_bytes_per_cycle, "read_energy_pj_per_byte": lv.read_energy_pj_per_byte,
+             "write_energy_pj_per_byte": lv.write_energy_pj_per_byte, "source": _src(lv.source)}
+            for lv in spec.memories]
+
+
 def sram_design_report(spec: HardwareSpec) -> dict[str, Any]:
-    """The ``sram_design.json`` document: every macro, with energies, their provenance and power at the clock."""
+    """The ``sram_design.json`` document: every macro, with energies, their provenance and power at the clock.
+    A spec with more than one SRAM level adds ``memories`` (every level); one-level documents keep their form."""
     off, mac, vec = spec.offchip, spec.mac_array, spec.vector_unit
+    levels = {"memories": memories_report(spec)} if len(spec.sram) > 1 else {}
     return {
         "hardware": spec.name, "description": spec.description, "clock_mhz": spec.clock_mhz,
         "cycle_ns": spec.cycle_ns,
@@ -88,6 +98,7 @@ def sram_design_report(spec: HardwareSpec) -> dict[str, Any]:
             "energy_pj_per_access": spec.register_file.energy_pj_per_access,
             "source": _src(spec.register_file.source)},
         "writeup_claims": _claims_comparison(spec),
+        **levels,
     }
 
 
@@ -101,6 +112,14 @@ def sram_info_text(spec: HardwareSpec, full_refs: bool = False) -> str:
     rep = sram_design_report(spec)
     width = 10_000 if full_refs else 90
     out = [f"{spec.name}: {spec.description}".strip(), f"clock {spec.clock_mhz:g} MHz ({spec.cycle_ns:g} ns)", ""]
+    out.append("memory levels (innermost first):")
+    for lv in memories_report(spec):
+        size = "unbounded" if lv["size_bytes"] is None else f"{lv['size_bytes']:,} B"
+        energy = ("energy inside the MAC energy" if lv["kind"] == "registers" else
+                  f"read {lv['read_energy_pj_per_byte']:.4g} / write {lv['write_energy_pj_per_byte']:.4g} pJ/B")
+        out.append(f"  L{lv['level']} {lv['name']:<14} {lv['kind']:<9} {size:>12}  port {lv['port_bytes_per_cycle']:g}"
+                   f" B/cycle  {energy}  [{lv['source']['kind']}]")
+    out.append("")
     for m in rep["sram"]:
         out.append(f"SRAM {m['name']} ({m['tech'] or 'tech not stated'}, {m['vdd_v']:g} V): {m['organization']}, "
                    f"{m['ports']}, {m['size_bytes']} bytes")

@@ -15,6 +15,7 @@ from sramflow.errors import HardwareSpecError
 
 SOURCE_KINDS = ("measured", "vendor", "analytical", "scaled", "published", "assumed", "claimed")
 PORT_KINDS = ("1rw", "1rw1r")
+LEVEL_KINDS = ("registers", "sram", "offchip")
 
 
 @dataclass(frozen=True)
@@ -148,10 +149,26 @@ class RegisterFile:
 
 
 @dataclass(frozen=True)
+class MemoryLevel:
+    """One level of the memory hierarchy as the cost model sees it (a view built from the components)."""
+
+    index: int  # 0 = the MAC array's registers, then the SRAM levels, the off-chip memory last
+    name: str
+    kind: str  # one of LEVEL_KINDS
+    size_bytes: int | None  # None: unbounded (off-chip)
+    port_bytes_per_cycle: float  # what its port(s) move per cycle at most
+    read_energy_pj_per_byte: float
+    write_energy_pj_per_byte: float
+    source: Source  # where the energies come from
+
+
+@dataclass(frozen=True)
 class HardwareSpec:
     name: str
     description: str
     clock_mhz: float
+    # The on-chip SRAM levels, innermost first: ``sram[0]`` is the scratchpad the MAC array reads, each later
+    # entry a larger level between it and the off-chip memory.
     sram: tuple[SramMacro, ...]
     offchip: OffchipMemory
     mac_array: MacArray
@@ -163,6 +180,9 @@ class HardwareSpec:
             raise HardwareSpecError(f"clock_mhz must be positive, got {self.clock_mhz}")
         if not self.sram:
             raise HardwareSpecError("sram: at least one macro is required")
+        names = [m.name for m in self.sram]
+        if len(set(names)) != len(names):
+            raise HardwareSpecError(f"sram level names must be unique, got {names}")
 
     @property
     def cycle_ns(self) -> float:
@@ -172,3 +192,20 @@ class HardwareSpec:
     def main_sram(self) -> SramMacro:
         """The macro the mapper tiles into (the first one)."""
         return self.sram[0]
+
+    @property
+    def memories(self) -> tuple[MemoryLevel, ...]:
+        """Every memory level, innermost first: registers, the SRAM levels, off-chip memory."""
+        mac, off = self.mac_array, self.offchip
+        reg_bytes = mac.accumulators * mac.accumulator_bits // 8 + mac.input_register_bytes
+        regs = MemoryLevel(0, "registers", "registers", reg_bytes, float(reg_bytes), 0.0, 0.0, Source(
+            "assumed", "the MAC array's accumulators and input registers; their energy is inside energy_pj_per_mac"))
+        srams = tuple(
+            MemoryLevel(i + 1, m.name, "sram", m.size_bytes, float(m.word_bytes * m.banks * (2 if m.ports == "1rw1r"
+                        else 1)), m.read_energy_pj / m.word_bytes, m.write_energy_pj / m.word_bytes,
+                        m.source_of("read_energy_pj"))
+            for i, m in enumerate(self.sram))
+        outer = MemoryLevel(len(self.sram) + 1, off.name, "offchip", None, off.bandwidth_bytes_per_cycle,
+                            off.read_energy_pj_per_byte, off.write_energy_pj_per_byte,
+                            off.source_of("read_energy_pj_per_byte"))
+        return (regs, *srams, outer)

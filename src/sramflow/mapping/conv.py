@@ -30,8 +30,9 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from sramflow.errors import MappingError
-from sramflow.mapping.counts import Counts, ceil_div
+from sramflow.cost.counts import Counts, ceil_div
 from sramflow.mapping.schedule import Buffer
+from sramflow.mapping.staging import Level1Params, OperandBytes, operand_bytes, staged_counts
 
 LOOPS = ("g", "k", "c", "p")
 RELEVANT = {"weights": "gkc", "inputs": "gcp", "outputs": "gkp", "bias": "gk"}
@@ -129,10 +130,10 @@ class ConvShape:
 
 
 def _clipped_sum(out_n: int, tile: int, stride: int, span: int, pad: int, in_n: int) -> int:
-    return sum(_clipped_list(out_n, tile, stride, span, pad, in_n))
+    return sum(clipped_list(out_n, tile, stride, span, pad, in_n))
 
 
-def _clipped_list(out_n: int, tile: int, stride: int, span: int, pad: int, in_n: int) -> list[int]:
+def clipped_list(out_n: int, tile: int, stride: int, span: int, pad: int, in_n: int) -> list[int]:
     out = []
     for o0 in range(0, out_n, tile):
         o1 = min(o0 + tile, out_n)
@@ -140,6 +141,13 @@ def _clipped_list(out_n: int, tile: int, stride: int, span: int, pad: int, in_n:
         hi = lo + (o1 - o0 - 1) * stride + span
         out.append(max(0, min(hi, in_n) - max(lo, 0)))
     return out
+
+
+@lru_cache(maxsize=4096)
+def balanced_sizes(extent: int) -> tuple[int, ...]:
+    """The tile sizes ceil(extent / n) for n = 1..extent: any other size has the same tile count as one of them
+    and needs no less storage (see ``mapping.search.tiling_table``)."""
+    return tuple(sorted({-(-extent // n) for n in range(1, extent + 1)}))
 
 
 @dataclass(frozen=True)
@@ -177,7 +185,7 @@ class HwParams:
     capacity_words: int
     double_buffering: bool
     burst_bytes: int = 0  # off-chip bytes per transaction (0: one transaction per DMA transfer)
-    # the hardware's mac_array.input_register_bytes (see conv_search.hw_params): the array can hold one input
+    # the hardware's mac_array.input_register_bytes (see search.tiling_table.hw_params): the array can hold one input
     # window row of up to this many bytes and apply every kernel column to it (a row is read from the SRAM once
     # per kernel row instead of once per kernel offset); 0: no such registers
     input_row_bytes: int = 0
@@ -475,10 +483,30 @@ def _dma_bursts(shape: ConvShape, n: dict, ts: dict, in_b, f: tuple, extra):  # 
     """Off-chip transactions of all transfers: ``ts`` the burst ``tile_sums``, ``f`` the weight, input and bias
     reload factors, ``extra`` the psum spills per output tile, ``in_b`` the transactions of all distinct input
     tiles."""
+    by = _bursts_by_operand(shape, n, ts, in_b, f, extra)
+    return by["weights"] + by["inputs"] + by["outputs"] + by["psums"]
+
+
+def _bursts_by_operand(shape: ConvShape, n: dict, ts: dict, in_b, f: tuple, extra) -> dict:  # noqa: ANN001
     f_w, f_i, f_b = f
     w_b = ts["w_bursts"] if shape.weight_bytes else 0 * n["k"]
     b_b = ts["b_bursts"] if shape.has_bias else 0 * n["k"]
-    return f_w * w_b + f_i * in_b + f_b * b_b + ts["o_bursts"] + 2 * extra * ts["p_bursts"]
+    return {"weights": f_w * w_b + f_b * b_b, "inputs": f_i * in_b, "outputs": ts["o_bursts"],
+            "psums": 2 * extra * ts["p_bursts"]}
+
+
+def dma_bursts_by_operand(shape: ConvShape, hw: HwParams, tiling: ConvTiling) -> dict[str, int]:
+    """``schedule_counts(...).dma_bursts`` split by operand (weights with their biases, inputs, outputs, partial
+    sums): what a level between the SRAM and off-chip memory takes off the link when it holds an operand."""
+    t = tiling.sizes()
+    n = trips(shape, t)
+    ts = tile_sums(n, class_sums(shape, hw, t, tiling.group_k, tiling.group_h))
+    order = tiling.order
+    f = (reload_factor(order, RELEVANT["weights"], n), reload_factor(order, RELEVANT["inputs"], n),
+         reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n))
+    by = _bursts_by_operand(shape, n, ts, input_bursts(shape, t, hw.burst_bytes), f,
+                            np.where(spills(order, n), n["c"] - 1, 0))
+    return {k: int(v) for k, v in by.items()}
 
 
 def order_dma_bursts(shape: ConvShape, t: dict, order: tuple[str, ...], cs: dict, in_bursts,  # noqa: ANN001, ANN201
@@ -497,8 +525,8 @@ def input_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> int:
     n = trips(shape, t)
     if burst_bytes <= 0:
         return int(n["g"] * n["c"] * n["p"])
-    rows = np.array(_clipped_list(shape.out_h, t["h"], shape.stride_h, shape.span_h, shape.pad_top, shape.in_h))
-    cols = np.array(_clipped_list(shape.out_w, t["w"], shape.stride_w, shape.span_w, shape.pad_left, shape.in_w))
+    rows = np.array(clipped_list(shape.out_h, t["h"], shape.stride_h, shape.span_h, shape.pad_top, shape.in_h))
+    cols = np.array(clipped_list(shape.out_w, t["w"], shape.stride_w, shape.span_w, shape.pad_left, shape.in_w))
     area = np.outer(rows, cols)
     total = 0
     for (gs, gn), (cs_, cn) in itertools.product(_classes(shape.groups, t["g"]), _classes(shape.c_per_group, t["c"])):
@@ -537,10 +565,27 @@ class ConvSchedule:
     buffers: tuple[Buffer, ...]
     spill_psums: bool
     keep_psums: bool = False  # partial sums held in the SRAM output buffer across reduction tiles
+    staged: tuple[str, ...] = ()  # operands held whole in the second SRAM level (``mapping.staging``)
+    level1: Level1Params | None = None  # that level, when the hardware has one
 
     @cached_property
     def counts(self) -> Counts:
+        base = self.first_level_counts
+        if not self.staged:
+            return base
+        assert self.level1 is not None
+        return staged_counts(base, self.operand_bytes, self.staged, self.level1)
+
+    @property
+    def first_level_counts(self) -> Counts:
+        """The counts with every operand coming from off-chip memory (no second level)."""
         return schedule_counts(dataclasses.replace(self.shape, name=""), self.hw, self.tiling)
+
+    @cached_property
+    def operand_bytes(self) -> dict[str, OperandBytes]:
+        sh = self.shape
+        return operand_bytes(self.first_level_counts, sh.weight_bytes + sh.bias_bytes, sh.input_bytes,
+                             sh.output_bytes, sh.psum_bytes, dma_bursts_by_operand(sh, self.hw, self.tiling))
 
     @property
     def fits_whole(self) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sramflow.mapping.counts import Counts
+from sramflow.cost.counts import Counts
 from sramflow.mapping.schedule import Buffer
 
 # how the producer's pass computes the fused node, by the producer's op

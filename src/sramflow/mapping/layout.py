@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from sramflow.errors import MappingError
 from sramflow.mapping.conv import packed_window
-from sramflow.mapping.counts import ceil_div
+from sramflow.cost.counts import ceil_div
 from sramflow.mapping.schedule import Buffer, Step
 
 PER_K_OPERANDS = ("weights", "bias", "outputs", "psums")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sramflow.mapping.conv import BIAS_BYTES, ConvSchedule, step_sizes
-from sramflow.mapping.counts import ceil_div
+from sramflow.cost.counts import ceil_div
 from sramflow.mapping.schedule import Step, buffer_of
 from sramflow.mapping.vector import VectorSchedule
 

@@ -25,7 +25,8 @@ import numpy as np
 
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
-from sramflow.mapping.counts import Counts, ceil_div
+from sramflow.cost.counts import Counts, ceil_div
+from sramflow.mapping.conv import balanced_sizes, bursts
 from sramflow.mapping.schedule import Buffer, Step, allocate, buffer_of
 
 
@@ -99,8 +100,6 @@ class VectorSchedule:
 
 
 def vector_counts(sh: VectorShape, wb: int, lanes: int, chunk, burst_bytes: int = 0) -> dict:  # noqa: ANN001
-    from sramflow.mapping.conv import bursts
-
     n = ceil_div(sh.seg_len, chunk)
     last = sh.seg_len - (n - 1) * chunk
     words = (n - 1) * ceil_div(chunk, wb) + ceil_div(last, wb)  # per segment, one operand
@@ -144,8 +143,6 @@ def footprint(sh: VectorShape, wb: int, chunk, double):  # noqa: ANN001, ANN201
 def vector_table(sh: VectorShape, wb: int, cap: int, lanes: int, burst_bytes: int, double_buffering: bool) -> tuple:
     """Per buffering: (double, fitting chunk sizes, their counts); memoized by shape (without its name) and the
     numbers the counts depend on, so sweep points reuse it."""
-    from sramflow.mapping.conv_search import balanced_sizes
-
     chunks = np.array((sh.seg_len,) if sh.whole_segment else balanced_sizes(sh.seg_len), dtype=np.int64)
     out = []
     for double in ((False, True) if double_buffering else (False,)):
@@ -177,19 +174,3 @@ def vector_schedule(sh: VectorShape, hw: HardwareSpec, chunk: int, double: bool)
         sizes = {"scale": 1} | sizes
     buffers = allocate(sizes, ("inputs", "outputs") if double else ())
     return VectorSchedule(sh, wb, hw.vector_unit.lanes, chunk, double, buffers, hw.offchip.burst_bytes)
-
-
-def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSchedule:
-    """The chunk minimizing the objective; ties: single buffering first, then the largest chunk."""
-    from sramflow.sim.cost import busy_cycles, energy_pj, objective_value, total_cycles
-
-    best = None
-    for double, chunks, c in vector_rows(sh, hw):
-        cyc = total_cycles(busy_cycles(c, hw), double)
-        en = sum(energy_pj(c, hw, cyc).values())
-        obj = objective_value(objective, cyc, en)
-        i = np.lexsort((-chunks, obj))[0]
-        if best is None or float(obj[i]) < best[0]:
-            best = (float(obj[i]), double, int(chunks[i]))
-    assert best is not None
-    return vector_schedule(sh, hw, best[2], best[1])

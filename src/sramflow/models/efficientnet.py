@@ -154,7 +154,8 @@ class EfficientNet(nn.Module):
 
 def build_model(name: str, num_classes: int, seed: int | None = 0, bn_eps: float = 1e-5,
                 padding: str = "symmetric") -> EfficientNet:
-    """Build a model with deterministic random weights (``seed``) in eval mode.
+    """Build a model with deterministic random weights (``seed``, drawn by ``models.state.random_state``) in
+    eval mode; ``seed=None`` leaves torch's own initialization (for weights loaded right after).
 
     ``bn_eps``: torchvision and timm use 1e-5, efficientnet_pytorch and TF-derived weights 1e-3.
     ``padding``: "symmetric" (torchvision, timm) or "tf_same" (efficientnet_pytorch, TF-derived weights).
@@ -165,4 +166,10 @@ def build_model(name: str, num_classes: int, seed: int | None = 0, bn_eps: float
         raise SramflowError(f"--num-classes must be >= 1, got {num_classes}")
     if seed is not None:
         torch.manual_seed(seed)
-    return EfficientNet(get_arch(name), num_classes, bn_eps, padding).eval()
+    net = EfficientNet(get_arch(name), num_classes, bn_eps, padding).eval()
+    if seed is not None:  # the same seeded weights as the torch-free graph builder (models.state)
+        from sramflow.models.state import random_state
+
+        weights = random_state(net.arch, num_classes, seed)
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()}, strict=True)
+    return net

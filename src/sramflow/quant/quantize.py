@@ -29,8 +29,9 @@ import numpy as np
 from sramflow.errors import QuantizationError, UnsupportedOpError
 from sramflow.ir.fusion import fused_activation, fused_activation_kind, hard_swish_mul
 from sramflow.ir.graph import Graph, Node
+from sramflow.ir.qgraph import QOp, QTensor, QuantizedGraph
+from sramflow.ir.shapes import tflite_same_pads
 from sramflow.quant.calibrate import Range, qparams_from_range
-from sramflow.quant.qgraph import QOp, QTensor, QuantizedGraph
 from sramflow.reference.requant import (float32, quantize_multiplier, round_half_away, round_half_away_array,
                                        softmax_params)
 
@@ -70,13 +71,6 @@ def per_channel_multipliers(in_scale: float, w_scales: np.ndarray, out_scale: fl
     """PopulateConvolutionQuantizationParams: double(in) * double(w_c) / double(out)."""
     pairs = [quantize_multiplier(float(in_scale) * float(s) / float(out_scale)) for s in w_scales]
     return np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32)
-
-
-def tflite_same_pads(in_hw: tuple[int, int], k: tuple[int, int], s: tuple[int, int], d: tuple[int, int]) -> tuple[int, int, int, int]:
-    """TFLite's SAME padding (ComputePaddingHeightWidth): the extra pixel goes after."""
-    out = [-(-in_hw[i] // s[i]) for i in range(2)]
-    total = [max((out[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 - in_hw[i], 0) for i in range(2)]
-    return (total[0] // 2, total[1] // 2, total[0] - total[0] // 2, total[1] - total[1] // 2)
 
 
 class _Pass:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sramflow.ir.graph import Graph
-from sramflow.quant.qgraph import QuantizedGraph
+from sramflow.ir.qgraph import QuantizedGraph
 from sramflow.reference.float_exec import run_float
 from sramflow.reference.run import dequantize, quantize_input, run_int8
 

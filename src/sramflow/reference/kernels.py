@@ -14,7 +14,8 @@ import numpy as np
 from sramflow.errors import QuantizationError
 from sramflow.reference import nhwc
 from sramflow.reference import requant as R
-from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double, wrap_int32
+from sramflow.reference.requant import (clamp_to_int8, mean_of_sums, multiply_by_quantized_multiplier,
+                                       scale_by_double, wrap_int32)
 
 Pads = tuple[int, int, int, int]  # top, left, bottom, right
 Pair = tuple[int, int]
@@ -111,15 +112,6 @@ def clip(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
 def logistic(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     """LOGISTIC by LiteRT's 256-entry table (activations.cc), indexed by the input's byte."""
     return np.take(table, x.view(np.uint8))  # np.take: ~2x faster than table[...] here
-
-
-def mean_of_sums(total: np.ndarray, count: int, x_zp: int, multiplier: int, shift: int, out_zp: int) -> np.ndarray:
-    """QuantizedMeanOrSum's tail: the sum less zp * count, times the multiplier with 1/count folded in
-    as the reference does."""
-    fold = min(count.bit_length() - 1, 32, 31 + shift)
-    m = ((multiplier << fold) // count) if fold >= 0 else ((multiplier >> -fold) // count)
-    shifted = wrap_int32(total - x_zp * count)
-    return clamp_to_int8(multiply_by_quantized_multiplier(shifted, m, shift - fold) + out_zp)
 
 
 def mean_hw(x: np.ndarray, x_zp: int, multiplier: int, shift: int, out_zp: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from sramflow.reference.requant import clamp_to_int8, requantize_per_channel
+from sramflow.reference.requant import clamp_to_int8, mean_of_sums, requantize_per_channel
 
 Pads = tuple[int, int, int, int]  # top, left, bottom, right
 Pair = tuple[int, int]
@@ -132,8 +132,6 @@ def depthwise_conv2d(x: np.ndarray, x_zp: int, w: np.ndarray, bias: np.ndarray, 
 
 def mean_hw(x: np.ndarray, x_zp: int, multiplier: int, shift: int, out_zp: int) -> np.ndarray:
     """MEAN over H and W of NHWC x (reference/reduce.h QuantizedMeanOrSum); output (N, 1, 1, C)."""
-    from sramflow.reference.kernels import mean_of_sums
-
     count = x.shape[1] * x.shape[2]
     total = x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
     return mean_of_sums(total, count, x_zp, multiplier, shift, out_zp)

@@ -101,6 +101,15 @@ def clamp_to_int8(x: np.ndarray, lo: int = -128, hi: int = 127) -> np.ndarray:
     return np.clip(x, lo, hi).astype(np.int8)
 
 
+def mean_of_sums(total: np.ndarray, count: int, x_zp: int, multiplier: int, shift: int, out_zp: int) -> np.ndarray:
+    """QuantizedMeanOrSum's tail: the sum less zp * count, times the multiplier with 1/count folded in
+    as the reference does."""
+    fold = min(count.bit_length() - 1, 32, 31 + shift)
+    m = ((multiplier << fold) // count) if fold >= 0 else ((multiplier >> -fold) // count)
+    shifted = wrap_int32(total - x_zp * count)
+    return clamp_to_int8(multiply_by_quantized_multiplier(shifted, m, shift - fold) + out_zp)
+
+
 def float32(x: float) -> float:
     """The value a C++ float holds (scales live in float32 in a .tflite file)."""
     return float(np.float32(x))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sramflow.quant.qgraph import QOp, QuantizedGraph
+from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.reference import kernels as K
 from sramflow.reference import nhwc as NH
 from sramflow.reference.blas import single_thread
@@ -97,38 +97,72 @@ def _fc(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
                              a["act_min"], a["act_max"])
 
 
-def _add_fn(a: dict) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+Kernel = Callable[..., np.ndarray]  # int8 operand(s) -> int8 result
+
+
+def _table_kernel(op: QOp) -> Kernel:
+    return lambda x: K.lookup(x, op.params["table"])
+
+
+def _clip_kernel(op: QOp) -> Kernel:
+    return lambda x: K.clip(x, op.attrs["lo"], op.attrs["hi"])
+
+
+def _relu_kernel(op: QOp) -> Kernel:
+    a = op.attrs
+    return lambda x: K.relu_x(x, a["x_zp"], a["mult"], a["shift"], a["out_zp"], a["act_min"], a["act_max"])
+
+
+def _add_kernel(op: QOp) -> Kernel:
+    a = op.attrs
     return lambda x1, x2: K.add(x1, x2, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
                                 a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"], a["left_shift"])
 
 
-def _mul_fn(a: dict) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+def _mul_kernel(op: QOp) -> Kernel:
+    a = op.attrs
     return lambda x1, x2: K.mul(x1, x2, a["zp1"], a["zp2"], a["out_mult"], a["out_shift"], a["out_zp"],
                                 a["act_min"], a["act_max"])
+
+
+# Element-wise ops: the kernel does not depend on the layout, so the integer reference (below) and the
+# functional simulator (on SRAM segments) can bind an op to the same function.
+ELEMENTWISE: dict[str, Callable[[QOp], Kernel]] = {
+    "LOGISTIC": _table_kernel,
+    "HARD_SWISH": _table_kernel,
+    "HARD_SIGMOID": _table_kernel,
+    "CLIP": _clip_kernel,
+    "RELU": _relu_kernel,
+    "RELU6": _relu_kernel,
+    "ADD": _add_kernel,
+    "MUL": _mul_kernel,
+}
+
+
+def elementwise_kernel(op: QOp) -> Kernel:
+    """``op``'s integer kernel on raw int8 operands of any layout: one operand, or two that broadcast
+    (ADD, MUL; a constant operand comes from ``op.params["const"]``)."""
+    return ELEMENTWISE[op.kind](op)
 
 
 _TABLES: dict[tuple, np.ndarray] = {}  # keyed by the op's kind and integer parameters (a pure function of them)
 TABLE_MIN_ELEMENTS = 4096  # below this the kernel itself is as fast as building a table
 
 
-def _binary(make: Callable[[dict], Callable[[np.ndarray, np.ndarray], np.ndarray]]) -> Callable[[QuantizedGraph, QOp, dict], np.ndarray]:
-    def run(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
-        x1, x2 = _operands(q, op, env)
-        fn = make(dict(op.attrs))
-        if max(x1.size, x2.size) < TABLE_MIN_ELEMENTS:
-            return fn(x1, x2)
-        key = (op.kind, *sorted((k, v) for k, v in op.attrs.items() if k != "const_tensor"))
-        table = _TABLES.get(key)
-        if table is None:
-            table = _TABLES[key] = K.pairwise_table(fn, op.attrs["zp1"], op.attrs["zp2"])
-        return K.lookup_pairwise(table, x1, x2)
-
-    return run
+def _unary(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
+    return elementwise_kernel(op)(env[op.inputs[0]])
 
 
-def _relu(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
-    a = op.attrs
-    return K.relu_x(env[op.inputs[0]], a["x_zp"], a["mult"], a["shift"], a["out_zp"], a["act_min"], a["act_max"])
+def _binary(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
+    x1, x2 = _operands(q, op, env)
+    fn = elementwise_kernel(op)
+    if max(x1.size, x2.size) < TABLE_MIN_ELEMENTS:
+        return fn(x1, x2)
+    key = (op.kind, *sorted((k, v) for k, v in op.attrs.items() if k != "const_tensor"))
+    table = _TABLES.get(key)
+    if table is None:
+        table = _TABLES[key] = K.pairwise_table(fn, op.attrs["zp1"], op.attrs["zp2"])
+    return K.lookup_pairwise(table, x1, x2)
 
 
 def _pool(fn: Callable[..., np.ndarray]) -> Callable[[QuantizedGraph, QOp, dict], np.ndarray]:
@@ -150,22 +184,16 @@ def _reshape(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarr
     return to_internal(np.ascontiguousarray(x).reshape(x.shape[0], *tuple(op.attrs["shape"])[1:]))
 
 
+# The one op -> kernel binding of the integer reference: every QOp kind, on the tensors of ``env`` (NHWC).
 RUNNERS: dict[str, Callable[[QuantizedGraph, QOp, dict], np.ndarray]] = {
     "CONV_2D": _conv,
     "DEPTHWISE_CONV_2D": _depthwise,
     "FULLY_CONNECTED": _fc,
-    "ADD": _binary(_add_fn),
-    "MUL": _binary(_mul_fn),
-    "LOGISTIC": lambda q, op, env: K.lookup(env[op.inputs[0]], op.params["table"]),
-    "HARD_SWISH": lambda q, op, env: K.lookup(env[op.inputs[0]], op.params["table"]),
-    "CLIP": lambda q, op, env: K.clip(env[op.inputs[0]], op.attrs["lo"], op.attrs["hi"]),
+    **{kind: (_binary if kind in ("ADD", "MUL") else _unary) for kind in ELEMENTWISE},
     "RESHAPE": _reshape,
     "SOFTMAX": lambda q, op, env: K.softmax(env[op.inputs[0]], op.attrs["input_multiplier"],
                                            op.attrs["input_left_shift"], op.attrs["diff_min"]),
-    "HARD_SIGMOID": lambda q, op, env: K.lookup(env[op.inputs[0]], op.params["table"]),
     "MEAN": lambda q, op, env: NH.mean_hw(env[op.inputs[0]], op.attrs["x_zp"], op.attrs["mult"], op.attrs["shift"], op.attrs["out_zp"]),
-    "RELU": _relu,
-    "RELU6": _relu,
     "MAX_POOL_2D": _pool(NH.max_pool),
     "AVERAGE_POOL_2D": _pool(NH.average_pool),
 }

@@ -13,22 +13,26 @@ from typing import Any
 
 import numpy as np
 
+from sramflow.cost.counts import COUNT_FIELDS, Counts, ceil_div
+from sramflow.cost.model import (
+    COMPONENTS, RESOURCES, busy_cycles, components, energy_pj, resources, total_cycles,
+)
 from sramflow.errors import MappingError, SramflowError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvSchedule, ConvShape
-from sramflow.mapping.conv_search import search_conv
-from sramflow.mapping.counts import Counts, ceil_div
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.lower import lower_graph
-from sramflow.mapping.vector import VectorSchedule, VectorShape, search_vector
-from sramflow.sim.cost import COMPONENTS, busy_cycles, energy_pj, total_cycles
-from sramflow.sim.plan import COUNT_FIELDS as _COUNT_FIELDS
-from sramflow.sim.plan import point_plan
-from sramflow.sim.results import Bounds, NodeResult, totals_json
+from sramflow.mapping.search.choose import OBJECTIVES, Schedule, schedule_overlapped
+from sramflow.mapping.search.network import choose_schedules
+from sramflow.mapping.search.plan import point_plan
+from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
+from sramflow.mapping.vector import VectorShape
+from sramflow.mapping.staging import pair_traffic
+from sramflow.sim.results import Bounds, NodeResult, network_totals, total_json
 
-OBJECTIVES = ("latency", "energy", "edp")
-Schedule = ConvSchedule | VectorSchedule | FusedSchedule
+__all__ = ["OBJECTIVES", "PreparedGraph", "SimulationResult", "prepare_graph", "price", "simulate_graph",
+           "simulate_prepared", "simulate_totals"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class SimulationResult:
     nodes: tuple[NodeResult, ...]
     uncosted_nodes: tuple[str, ...]
     wall_s: float
-    cycle_budget: int | None = None  # energy objective: least energy with at most this many cycles (``sim.pareto``)
+    cycle_budget: int | None = None  # energy objective: least energy with at most this many cycles (``mapping.search.budget``)
 
 
 def prepare_graph(graph: Graph) -> PreparedGraph:
@@ -61,53 +65,13 @@ def simulate_graph(graph: Graph, hw: HardwareSpec, objective: str = "latency",
 def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",
                       cycle_budget: int | None = None) -> SimulationResult:
     """``cycle_budget`` (energy objective only): the network's least energy with at most that many cycles, the
-    vector nodes mapped for energy and the Conv/Gemm nodes chosen together (``sim.pareto.budget_rows``) instead
+    vector nodes mapped for energy and the Conv/Gemm nodes chosen together (``mapping.search.budget``) instead
     of each layer for its own least energy."""
-    if objective not in OBJECTIVES:
-        raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    if cycle_budget is not None and objective != "energy":
-        raise SramflowError(f"a cycle budget needs the energy objective, got {objective!r}")
     t0 = time.perf_counter()
-    cache: dict[object, Schedule] = _budget_schedules(prep, hw, cycle_budget) if cycle_budget is not None else {}
-    schedules, results = [], []
-    for node, shape in zip(prep.graph.nodes, prep.shapes):
-        key = dataclasses.replace(shape, name="")
-        if key not in cache:
-            cache[key] = map_shape(shape, hw, objective)
-        sch = dataclasses.replace(cache[key], shape=shape)
-        schedules.append(sch)
-        results.append(price(node.name, node.op, sch, hw))
+    schedules = choose_schedules(prep.shapes, hw, objective, cycle_budget)
+    results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
                             time.perf_counter() - t0, cycle_budget)
-
-
-def _budget_schedules(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int) -> dict[object, Schedule]:
-    """The Conv/Gemm schedules (by shape without name) of the least energy within ``cycle_budget`` cycles, the
-    cycles of the other nodes (mapped for energy) taken off the budget first."""
-    from sramflow.mapping.conv_search import row_schedule
-    from sramflow.sim.pareto import budget_rows, layer_fronts
-
-    fronts = layer_fronts(prep.shapes, hw)
-    keys = {f.key for f in fronts}
-    other = 0
-    for node, shape in zip(prep.graph.nodes, prep.shapes):
-        if dataclasses.replace(shape, name="") not in keys:
-            other += price(node.name, node.op, map_shape(shape, hw, "energy"), hw).cycles
-    rows = budget_rows(fronts, cycle_budget, other)
-    out: dict[object, Schedule] = {}
-    for f in fronts:
-        assert f.source is not None
-        hwp, table = f.source
-        out[f.key] = row_schedule(f.key, hwp, table, rows[f.key])
-    return out
-
-
-def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, objective: str) -> Schedule:
-    if isinstance(shape, FusedShape):
-        return FusedSchedule(shape)
-    if isinstance(shape, ConvShape):
-        return search_conv(shape, hw, objective)
-    return search_vector(shape, hw, objective)
 
 
 def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
@@ -127,28 +91,44 @@ def shape_bounds(sh: ConvShape | VectorShape, c: Counts, hw: HardwareSpec) -> Bo
     return Bounds(int(compute), int(-(-nbytes // bw)), int(nbytes))
 
 
+def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] | None:
+    """Bytes per adjacent memory level pair and operand, on hardware with a second SRAM level (else None)."""
+    if len(hw.sram) < 2:
+        return None
+    names = (hw.offchip.name, hw.sram[1].name, hw.main_sram.name)
+    if isinstance(sch, ConvSchedule) and sch.level1 is not None:
+        return pair_traffic(sch.operand_bytes, sch.staged, names)
+    c = sch.counts  # nothing staged: every operand moves between off-chip memory and the first level
+    off, l1, l0 = names
+    direct = {"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes, "outputs": c.offchip_output_bytes,
+              "psums": c.offchip_psum_read_bytes + c.offchip_psum_write_bytes}
+    zero = dict.fromkeys(direct, 0)
+    return {f"{off}<->{l0}": direct, f"{off}<->{l1}": dict(zero), f"{l1}<->{l0}": dict(zero)}
+
+
 def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
+    traffic = level_traffic(sch, hw)
     if isinstance(sch, FusedSchedule):
-        zero = {k: 0 for k in ("offchip", "sram_port", "mac", "vector")}
-        return NodeResult(name, op, "fused", sch.counts, zero, False, 0, 0.0, {k: 0.0 for k in COMPONENTS},
-                          Bounds(0, 0, 0), "fused", sch.note)
+        zero = {k: 0 for k in resources(hw)}
+        return NodeResult(name, op, "fused", sch.counts, zero, False, 0, 0.0, {k: 0.0 for k in components(hw)},
+                          Bounds(0, 0, 0), "fused", sch.note, traffic)
     c = sch.counts
     cdict = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
     busy = {k: int(v) for k, v in busy_cycles(cdict, hw).items()}
-    overlap = sch.tiling.double_buffered if isinstance(sch, ConvSchedule) else sch.double_buffered
+    overlap = schedule_overlapped(sch)
     cycles = int(total_cycles(busy, overlap))
     energy = {k: float(v) for k, v in energy_pj(cdict, hw, cycles).items()}
-    main = {k: busy[k] for k in ("offchip", "sram_port", "mac", "vector")}
+    main = {k: busy[k] for k in resources(hw)}
     binding = max(main, key=lambda k: (main[k], k))
     unit = "mac" if isinstance(sch, ConvSchedule) and not sch.shape.pool_op else "vector"
-    return NodeResult(name, op, unit, c, main, bool(overlap),
-                      cycles, cycles / (hw.clock_mhz * 1e3), energy, bounds(sch, hw), binding)
+    return NodeResult(name, op, unit, c, main, bool(overlap), cycles, cycles / (hw.clock_mhz * 1e3), energy,
+                      bounds(sch, hw), binding, level_traffic=traffic)
 
 
 _UNIQUE: dict[int, tuple[PreparedGraph, tuple, np.ndarray]] = {}  # id(prep) -> (prep, first shapes, node -> shape)
 
 
-def _unique_shapes(prep: PreparedGraph) -> tuple[tuple, np.ndarray]:
+def unique_shapes(prep: PreparedGraph) -> tuple[tuple, np.ndarray]:
     """The distinct shapes (without names; the first node's shape of each) and each node's index into them,
     computed once per prepared graph."""
     hit = _UNIQUE.get(id(prep))
@@ -167,21 +147,25 @@ def _unique_shapes(prep: PreparedGraph) -> tuple[tuple, np.ndarray]:
     return hit[1], hit[2]
 
 
-def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency") -> dict[str, Any]:
+def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",
+                    cache: TilingCache = DEFAULT_CACHE) -> dict[str, Any]:
     """``sim.results.total_json`` of ``simulate_prepared(prep, hw, objective).nodes`` without building per-node
-    results: every distinct shape's schedule is chosen by one ``sim.plan.PointPlan`` pass (the same rows as
-    ``map_shape``), the chosen counts are priced in one vectorized pass with the same formulas (``sim.cost``;
-    element-wise, so the same values), and per-node floats are summed in node order as ``total_json`` sums them
-    (identical totals; ``tests/test_sweep_totals.py``). For sweeps, which need totals."""
+    results: every distinct shape's schedule is chosen by one ``mapping.search.plan.PointPlan`` pass (the same rows
+    as ``simulate_prepared``), the chosen counts are priced in one vectorized pass with the same formulas
+    (``cost.model``; element-wise, so the same values), and the totals summed by the same ``network_totals``
+    (identical totals; ``tests/test_sweep_totals.py``). For sweeps, which need totals; ``cache``: the caller's
+    tiling tables."""
     if objective not in OBJECTIVES:
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    shapes, node_idx = _unique_shapes(prep)
-    plan = point_plan(shapes, hw)
+    if len(hw.sram) > 1:  # the vectorized plan knows one SRAM level; staging is chosen per node by map_shape
+        return total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)
+    shapes, node_idx = unique_shapes(prep)
+    plan = point_plan(shapes, hw, cache)
     if plan.error is not None:
         raise MappingError(*plan.error.args)
     rows = plan.choose(hw, objective)
     u = len(shapes)
-    mat = np.zeros((u, len(_COUNT_FIELDS)), dtype=np.int64)
+    mat = np.zeros((u, len(COUNT_FIELDS)), dtype=np.int64)
     fused = np.array([j < 0 for j in plan.seg_of], dtype=bool)
     overlap_u = np.zeros(u, dtype=bool)
     chosen: list[Counts | None] = [None] * u
@@ -189,48 +173,30 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
         if j >= 0:
             chosen[i], mat[i], overlap_u[i] = plan.counts(j, rows[j])
     priced = np.flatnonzero(~fused)
-    cd = {f: mat[priced, i] for i, f in enumerate(_COUNT_FIELDS)}
-    overlap = overlap_u[priced]
+    cd = {f: mat[priced, i] for i, f in enumerate(COUNT_FIELDS)}
     busy = busy_cycles(cd, hw)
-    cyc_p = np.asarray(total_cycles(busy, overlap), dtype=np.int64)
+    cyc_p = np.asarray(total_cycles(busy, overlap_u[priced]), dtype=np.int64)
     en_p = energy_pj(cd, hw, cyc_p)
     cycles = np.zeros(u, dtype=np.int64)
     cycles[priced] = cyc_p
     energy = {}
-    for k in COMPONENTS:
+    for k in COMPONENTS:  # one SRAM level here: its components and resources
         e = np.zeros(u, dtype=np.float64)
         e[priced] = np.broadcast_to(np.asarray(en_p[k], dtype=np.float64), (priced.size,))
-        energy[k] = e
-    main_keys = ("offchip", "sram_port", "mac", "vector")
-    main = {k: np.zeros(u, dtype=np.int64) for k in main_keys}
-    for k in main_keys:
+        energy[k] = e.tolist()
+    main = {k: np.zeros(u, dtype=np.int64) for k in RESOURCES}
+    for k in RESOURCES:
         main[k][priced] = np.asarray(busy[k], dtype=np.int64) if k != "offchip" else busy[k]
     main_l = {k: v.tolist() for k, v in main.items()}
-    binding, lb, mac_unit, node_uj = [], [], [], []
-    en_l = {k: v.tolist() for k, v in energy.items()}
+    binding, lb, mac_unit = [], [], []
     for j, (shape, c) in enumerate(zip(shapes, chosen)):
         if c is None:
             binding.append("fused")
             lb.append(0)
             mac_unit.append(False)
-            node_uj.append(0.0)
             continue
-        m = {k: main_l[k][j] for k in main_keys}
+        m = {k: main_l[k][j] for k in RESOURCES}
         binding.append(max(m, key=lambda k: (m[k], k)))
         lb.append(shape_bounds(shape, c, hw).cycles)
         mac_unit.append(isinstance(shape, ConvShape) and not shape.pool_op)
-        node_uj.append(sum(en_l[k][j] for k in COMPONENTS) * 1e-6)
-    nodes = node_idx.tolist()
-    cyc_l = cycles.tolist()
-    cyc = sum(cyc_l[j] for j in nodes)
-    lbt = sum(lb[j] for j in nodes)
-    tot = Counts(**{f: int(v) for f, v in zip(_COUNT_FIELDS, mat[node_idx].sum(axis=0).tolist())})
-    bind: dict[str, int] = {}
-    for j in nodes:
-        bind[binding[j]] = bind.get(binding[j], 0) + 1
-    cg = [j for j in nodes if mac_unit[j]]
-    return totals_json(
-        nodes=len(nodes), cycles=cyc, clock_mhz=hw.clock_mhz,
-        energy_uj_by_component={k: sum(en_l[k][j] for j in nodes) * 1e-6 for k in COMPONENTS}, counts=tot,
-        lower_bound_cycles=lbt, binding=bind,
-        conv_gemm=(len(cg), sum(cyc_l[j] for j in cg), sum(node_uj[j] for j in cg), sum(lb[j] for j in cg)))
+    return network_totals(node_idx.tolist(), hw.clock_mhz, cycles.tolist(), energy, mat, binding, lb, mac_unit)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from sramflow.mapping.counts import Counts
-from sramflow.sim.cost import COMPONENTS
+import numpy as np
+
+from sramflow.cost.counts import COUNT_FIELDS, Counts
+from sramflow.cost.model import COMPONENTS
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class NodeResult:
     bounds: Bounds
     binding_resource: str  # busiest resource; "fused" for a fused activation
     note: str = ""  # e.g. which layer a fused activation is part of
+    # bytes per adjacent memory level pair and operand, on hardware with a second SRAM level (``sim.api``)
+    level_traffic: Mapping[str, Mapping[str, int]] | None = None
 
     @property
     def energy_uj(self) -> float:
@@ -59,7 +64,7 @@ def node_json(r: NodeResult) -> dict[str, Any]:
         "cycles": r.cycles,
         "time_ms": r.time_ms,
         "energy_uj": r.energy_uj,
-        "energy_uj_by_component": {k: r.energy_pj_by_component[k] * 1e-6 for k in COMPONENTS},
+        "energy_uj_by_component": {k: v * 1e-6 for k, v in r.energy_pj_by_component.items()},
         "avg_power_mw": _power_mw(r.energy_uj, r.time_ms),
         "offchip_bytes": offchip_by_operand(c),
         "sram_reads": c.sram_reads,
@@ -77,29 +82,76 @@ def node_json(r: NodeResult) -> dict[str, Any]:
         "ratio_to_lower_bound": r.cycles / r.bounds.cycles if r.bounds.cycles else 1.0,
         "binding_resource": r.binding_resource,
         **({"note": r.note} if r.note else {}),
+        **_traffic_json(r.level_traffic),
     }
 
 
+_OPERAND_KEYS = {"weights": "weights", "inputs": "inputs", "outputs": "outputs", "psums": "partial_sums"}
+
+
+def _traffic_json(traffic: Mapping[str, Mapping[str, int]] | None) -> dict[str, Any]:
+    """The ``traffic_bytes_by_level_pair`` key (only on hardware with a second SRAM level)."""
+    if traffic is None:
+        return {}
+    return {"traffic_bytes_by_level_pair": {pair: {_OPERAND_KEYS[o]: v for o, v in ops.items()}
+                                            for pair, ops in traffic.items()}}
+
+
+def _sum_traffic(nodes: list[NodeResult]) -> dict[str, dict[str, int]] | None:
+    parts = [r.level_traffic for r in nodes if r.level_traffic is not None]
+    if not parts:
+        return None
+    out: dict[str, dict[str, int]] = {}
+    for t in parts:
+        for pair, ops in t.items():
+            acc = out.setdefault(pair, {})
+            for o, v in ops.items():
+                acc[o] = acc.get(o, 0) + v
+    return out
+
+
 def total_json(nodes: list[NodeResult], clock_mhz: float) -> dict[str, Any]:
-    cg = [r for r in nodes if r.unit == "mac"]
-    tot = Counts()
-    for r in nodes:
-        tot = tot + r.counts
-    binding: dict[str, int] = {}
-    for r in nodes:
-        binding[r.binding_resource] = binding.get(r.binding_resource, 0) + 1
+    """Network totals of node results; on hardware with a second SRAM level also its components and the traffic
+    per level pair (``traffic_bytes_by_level_pair``)."""
+    comps = list(nodes[0].energy_pj_by_component) if nodes else list(COMPONENTS)
+    return network_totals(
+        range(len(nodes)), clock_mhz, [r.cycles for r in nodes],
+        {k: [r.energy_pj_by_component[k] for r in nodes] for k in comps},
+        np.array([[getattr(r.counts, f) for f in COUNT_FIELDS] for r in nodes], dtype=np.int64)
+        .reshape(-1, len(COUNT_FIELDS)),
+        [r.binding_resource for r in nodes], [r.bounds.cycles for r in nodes], [r.unit == "mac" for r in nodes]) \
+        | _traffic_json(_sum_traffic(nodes))
+
+
+def network_totals(node_index: Sequence[int], clock_mhz: float, cycles: Sequence[int],
+                   energy_pj: dict[str, Sequence[float]], counts: np.ndarray, binding: Sequence[str],
+                   lower_bound_cycles: Sequence[int], mac_unit: Sequence[bool]) -> dict[str, Any]:
+    """The report's ``total`` object of a network whose node ``i`` has the values at ``node_index[i]`` of the
+    per-unit sequences (one unit per node, or one per distinct shape in the sweep's vectorized path): ``counts`` is
+    (units, ``COUNT_FIELDS``); floats are summed in node order, so both paths give identical totals. ``energy_pj``
+    holds the components to report, in order."""
+    nodes = list(node_index)
+    units = len(cycles)
+    node_uj = [sum(energy_pj[k][j] for k in energy_pj) * 1e-6 for j in range(units)]
+    bind: dict[str, int] = {}
+    for j in nodes:
+        bind[binding[j]] = bind.get(binding[j], 0) + 1
+    cg = [j for j in nodes if mac_unit[j]]
+    tot = counts[np.asarray(nodes, dtype=np.int64)].sum(axis=0).tolist() if nodes else [0] * len(COUNT_FIELDS)
     return totals_json(
-        nodes=len(nodes), cycles=sum(r.cycles for r in nodes), clock_mhz=clock_mhz,
-        energy_uj_by_component={k: sum(r.energy_pj_by_component[k] for r in nodes) * 1e-6 for k in COMPONENTS},
-        counts=tot, lower_bound_cycles=sum(r.bounds.cycles for r in nodes), binding=binding,
-        conv_gemm=(len(cg), sum(r.cycles for r in cg), sum(r.energy_uj for r in cg), sum(r.bounds.cycles for r in cg)))
+        nodes=len(nodes), cycles=sum(cycles[j] for j in nodes), clock_mhz=clock_mhz,
+        energy_uj_by_component={k: sum(energy_pj[k][j] for j in nodes) * 1e-6 for k in energy_pj},
+        counts=Counts(**{f: int(v) for f, v in zip(COUNT_FIELDS, tot)}),
+        lower_bound_cycles=sum(lower_bound_cycles[j] for j in nodes), binding=bind,
+        conv_gemm=(len(cg), sum(cycles[j] for j in cg), sum(node_uj[j] for j in cg),
+                   sum(lower_bound_cycles[j] for j in cg)))
 
 
 def totals_json(*, nodes: int, cycles: int, clock_mhz: float, energy_uj_by_component: dict[str, float], counts: Counts,
                 lower_bound_cycles: int, binding: dict[str, int],
                 conv_gemm: tuple[int, int, float, int]) -> dict[str, Any]:
-    """The report's ``total`` object from network sums (``total_json`` sums node results, ``sim.api.simulate_totals``
-    its vectorized per-node values); ``conv_gemm``: (nodes, cycles, energy_uj, lower-bound cycles) of Conv/Gemm."""
+    """The report's ``total`` object from network sums (``network_totals``); ``conv_gemm``: (nodes, cycles,
+    energy_uj, lower-bound cycles) of Conv/Gemm."""
     energy = sum(energy_uj_by_component.values())
     time_ms = cycles / (clock_mhz * 1e3)
     lb = lower_bound_cycles

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sramflow.cost.model import COMPONENTS
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
-from sramflow.mapping.conv_search import TILING_CACHE, TableDisk
+from sramflow.mapping.search.table_cache import TilingCache
+from sramflow.mapping.search.table_store import TableDisk
 from sramflow.sim.api import PreparedGraph, simulate_totals
-from sramflow.sim.cost import COMPONENTS
 from sramflow.sweep.hwpoint import timing_problem
 from sramflow.sweep.precision import with_weight_bits
 from sramflow.sweep.store import PointOutcome
@@ -41,16 +42,22 @@ class PointTask:
     assumptions: tuple[str, ...]
     burst_sizes: tuple[int, ...] = ()  # off-chip burst sizes of this point's tiling group (tables built together)
     tables_dir: str = ""  # on-disk tiling tables shared by the workers and later sweeps ("": none)
-    tables_max_bytes: int = 4 << 30  # disk they may take (``conv_search.TableDisk.max_bytes``)
+    tables_max_bytes: int = 4 << 30  # disk they may take (``mapping.search.table_store.TableDisk.max_bytes``)
 
 
 def sram_area_um2(hw: HardwareSpec) -> float:
     return sum(m.area_um2 * m.banks for m in hw.sram)
 
 
-def metrics_of(prep: PreparedGraph, hw: HardwareSpec, objective: str) -> dict[str, Any]:
+# The sweep's tiling tables in this process (a worker keeps them across its tasks); each task sets the burst sizes
+# built together and the table folder (threads of a Dask worker share it).
+SWEEP_TABLES = TilingCache()
+
+
+def metrics_of(prep: PreparedGraph, hw: HardwareSpec, objective: str,
+               tables: TilingCache = SWEEP_TABLES) -> dict[str, Any]:
     """Simulate one point; raises ``MappingError`` when a node cannot be mapped."""
-    t = simulate_totals(prep, hw, objective)  # = total_json(simulate_prepared(...).nodes), without node results
+    t = simulate_totals(prep, hw, objective, tables)  # = total_json(simulate_prepared(...).nodes), lean
     off = t["offchip_bytes"]
     return {
         "cycles": t["cycles"], "latency_ms": t["time_ms"], "energy_uj": t["energy_uj"],
@@ -78,32 +85,29 @@ def _prepared_for(prep: PreparedGraph, weight_bits: Any) -> PreparedGraph:
 def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> PointOutcome:
     """Evaluate one point: metrics, or infeasible with the reason (clock too fast, no tile fits)."""
     t0 = time.perf_counter()
-    c0 = (TILING_CACHE.hits, TILING_CACHE.derived, TILING_CACHE.misses, TILING_CACHE.loaded)
+    tables = SWEEP_TABLES
+    c0 = (tables.hits, tables.derived, tables.misses, tables.loaded)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     reason = timing_problem(task.hw)
-    TILING_CACHE.burst_sizes = tuple(task.burst_sizes)
-    disk = TILING_CACHE.disk
+    tables.burst_sizes = tuple(task.burst_sizes)
+    disk = tables.disk
     want = (Path(task.tables_dir), task.tables_max_bytes) if task.tables_dir else None
     if (None if disk is None else (disk.folder, disk.max_bytes)) != want:
-        TILING_CACHE.disk = TableDisk(task.tables_dir, task.tables_max_bytes) if task.tables_dir else None
+        tables.disk = TableDisk(task.tables_dir, task.tables_max_bytes) if task.tables_dir else None
     metrics: dict[str, Any] = {}
     if reason is None:
         try:
-            metrics = metrics_of(_prepared_for(prep, task.weight_bits), task.hw, objective)
+            metrics = metrics_of(_prepared_for(prep, task.weight_bits), task.hw, objective, tables)
         except MappingError as exc:
             reason = str(exc)
     status = "ok" if reason is None else "infeasible"
     return PointOutcome(task.key, task.params, status, reason or "", metrics, task.assumptions, worker,
-                        time.perf_counter() - t0, TILING_CACHE.hits - c0[0], TILING_CACHE.derived - c0[1],
-                        TILING_CACHE.misses - c0[2], TILING_CACHE.loaded - c0[3])
+                        time.perf_counter() - t0, tables.hits - c0[0], tables.derived - c0[1],
+                        tables.misses - c0[2], tables.loaded - c0[3])
 
 
 def evaluate_batch(prep: PreparedGraph, tasks: Sequence[PointTask], objective: str) -> list[PointOutcome]:
-    disk = TILING_CACHE.disk
-    try:
-        return [evaluate_point(prep, t, objective) for t in tasks]
-    finally:
-        TILING_CACHE.disk = disk  # a sweep in this process does not leave its table folder to later calls
+    return [evaluate_point(prep, t, objective) for t in tasks]
 
 
 # Process-pool workers receive the prepared graph once, through the pool initializer.

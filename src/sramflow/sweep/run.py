@@ -32,7 +32,7 @@ from sramflow.sweep.space import Point, SweepSpace, expand
 from sramflow.sweep.store import SCHEMA_VERSION, PointOutcome, PointStore, config_key
 
 DB_NAME = "points.sqlite"
-TABLES_DIR = "tables"  # on-disk tiling tables under --out (``conv_search.TableDisk``)
+TABLES_DIR = "tables"  # on-disk tiling tables under --out (``mapping.search.table_store.TableDisk``)
 HW_PARAMS = ("sram_words", "sram_word_bits", "sram_banks", "sram_ports", "macs_per_cycle", "clock_mhz", "offchip")
 OUTPUT_EVERY_S = 10.0
 
@@ -45,7 +45,7 @@ class SweepOptions:
     address: str | None = None
     workers: int | None = None  # local pool size (default: CPU count); 1 = in this process
     progress: bool = True
-    tables_dir: Path | None = None  # on-disk tiling tables (``conv_search.TableDisk``); default: out_dir / "tables"
+    tables_dir: Path | None = None  # on-disk tiling tables (``mapping.search.table_store.TableDisk``); default: out_dir / "tables"
     disk_tables: bool = True  # False: none (every process builds its own)
     tables_max_bytes: int = 4 << 30  # disk the tables may take (least recently used removed beyond it)
 
@@ -126,7 +126,7 @@ def make_tasks(points: list[Point], base: HardwareSpec, ident: Mapping[str, Any]
 
 def _tiling_group(t: PointTask) -> tuple:
     """The tiling-relevant hardware numbers but the SRAM size and the burst size: points of one group share
-    their tables (one build serves every burst size of the group, ``conv_search.tiling_tables``; a smaller SRAM
+    their tables (one build serves every burst size of the group, ``mapping.search.tiling_table.tiling_tables``; a smaller SRAM
     filters the largest one's)."""
     m, mac = t.hw.main_sram, t.hw.mac_array
     return (m.word_bits, mac.macs_per_cycle, mac.accumulators, mac.input_register_bytes, str(t.weight_bits),

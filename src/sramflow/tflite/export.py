@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from sramflow.errors import QuantizationError
-from sramflow.quant.qgraph import QOp, QTensor, QuantizedGraph
-from sramflow.quant.quantize import tflite_same_pads
+from sramflow.ir.qgraph import QOp, QTensor, QuantizedGraph
+from sramflow.ir.shapes import tflite_same_pads
 
 # (builtin name, op version) per kind; versions are those the converter writes for int8.
 OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "ADD": 2, "MUL": 2, "LOGISTIC": 2,

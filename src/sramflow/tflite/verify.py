@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sramflow.quant.qgraph import QuantizedGraph
+from sramflow.ir.qgraph import QuantizedGraph
 from sramflow.reference.run import run_int8
 from sramflow.tflite.export import to_nchw, to_nhwc
 

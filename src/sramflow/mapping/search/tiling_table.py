@@ -6,42 +6,26 @@ accumulators; the tile's rows and k extent are not: the array computes it in acc
 ``accumulators // pixels`` output channels at a time when the tile's pixels fit, else one channel over groups
 of ``accumulators // (g x w)`` rows (each group re-reads its weights and input window rows, see
 ``conv.step_sizes``), so a tile holding more outputs than accumulators trades SRAM reads for fewer off-chip
-reloads. Every tile whose pixels fit the accumulators is in the space with the same groups as before pixel
-groups existed, so results can only improve. Tile sizes are restricted to the balanced values
-ceil(N / n): any other size t has the same tile count as t' = ceil(N / ceil(N / t)) <= t, hence the same
-reload factors, and loads no more bytes and needs no more SRAM with t' (only the per-step rounding of MAC
-cycles can differ, by less than one cycle per step). Ties are broken by the other metric, then by enumeration order.
+reloads. Tile sizes are restricted to the balanced values ceil(N / n) (``conv.balanced_sizes``): any other size
+t has the same tile count as t' = ceil(N / ceil(N / t)) <= t, hence the same reload factors, and loads no more
+bytes and needs no more SRAM with t' (only the per-step rounding of MAC cycles can differ, by less than one cycle
+per step). The rows of a ``TilingTable`` are the candidates the choice (``choose.best_row``) prices.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import itertools
-import json
-import os
-import sys
-import tempfile
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
-from sramflow.errors import MappingError
+from sramflow.cost.counts import ceil_div
+from sramflow.cost.model import TOTALS
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    BIAS_BYTES, LOOPS, ConvSchedule, ConvShape, ConvTiling, HwParams, _clipped_list, bursts,
-    conv_counts, footprint_words, keeps, order_dma_bursts, spills, step_sizes, tile_classes, tile_sums, trips,
-    unit_counts, weighted_class_sums,
+    BIAS_BYTES, LOOPS, ConvShape, HwParams, balanced_sizes, bursts, clipped_list, conv_counts, footprint_words,
+    order_dma_bursts, step_sizes, tile_classes, tile_sums, trips, unit_counts, weighted_class_sums,
 )
-from sramflow.mapping.counts import ceil_div
-from sramflow.mapping.schedule import allocate
-from sramflow.mapping.table_price import best_row
-from sramflow.sim.cost import TOTALS
 
 
 def hw_params(hw: HardwareSpec, shape: ConvShape | None = None) -> HwParams:
@@ -80,12 +64,7 @@ def acc_groups(t: dict, hwp: HwParams) -> tuple:
     return ak, gh
 
 
-@lru_cache(maxsize=4096)
-def balanced_sizes(extent: int) -> tuple[int, ...]:
-    return tuple(sorted({-(-extent // n) for n in range(1, extent + 1)}))
-
-
-def _candidates(shape: ConvShape, hwp: HwParams) -> dict[str, np.ndarray]:
+def candidates(shape: ConvShape, hwp: HwParams) -> dict[str, np.ndarray]:
     return _candidates_steps(shape, hwp)[0]
 
 
@@ -164,9 +143,9 @@ def _in_bursts(shape: ConvShape, t: dict, burst_sizes: tuple[int, ...]) -> dict[
     out = {b: n["g"] * n["c"] * n["p"] for b in burst_sizes if b <= 0}
     if len(out) == len(burst_sizes):
         return out
-    rows = {int(h): _clipped_list(shape.out_h, int(h), shape.stride_h, shape.span_h, shape.pad_top, shape.in_h)
+    rows = {int(h): clipped_list(shape.out_h, int(h), shape.stride_h, shape.span_h, shape.pad_top, shape.in_h)
             for h in np.unique(t["h"])}
-    cols = {int(w): _clipped_list(shape.out_w, int(w), shape.stride_w, shape.span_w, shape.pad_left, shape.in_w)
+    cols = {int(w): clipped_list(shape.out_w, int(w), shape.stride_w, shape.span_w, shape.pad_left, shape.in_w)
             for w in np.unique(t["w"])}
     rv, rc = _padded_runs(rows, t["h"])
     cv, cc = _padded_runs(cols, t["w"])
@@ -182,7 +161,7 @@ def _in_bursts(shape: ConvShape, t: dict, burst_sizes: tuple[int, ...]) -> dict[
     return out
 
 
-# Counts fields the pricing reads (sim.cost.busy_cycles / energy_pj); two rows equal in all of them and in the
+# Counts fields the pricing reads (cost.model.busy_cycles / energy_pj); two rows equal in all of them and in the
 # buffering cost exactly the same on every hardware point.
 PRICED = ("offchip_weight_bytes", "offchip_input_bytes", "offchip_output_bytes", "offchip_psum_read_bytes",
           "offchip_psum_write_bytes", "dma_bursts", "sram_reads_compute", "sram_reads_dma", "sram_writes_compute",
@@ -455,7 +434,7 @@ def tiling_tables(shape: ConvShape, hwp: HwParams, burst_sizes: tuple[int, ...],
 
 
 def _compact(c: dict[str, np.ndarray], totals: bool = True) -> dict[str, np.ndarray | int]:
-    """The priced counts in fewer arrays, priced identically by ``sim.cost``: off-chip bytes only as read
+    """The priced counts in fewer arrays, priced identically by ``cost.model``: off-chip bytes only as read
     (weights + inputs + psums) and write (outputs + psums) totals, whose integer sums are exact; a count equal on
     every row as one int. ``totals``: False for counts that are none of those (only the last step)."""
     out: dict[str, np.ndarray | int] = dict(c)
@@ -472,288 +451,3 @@ def _compact(c: dict[str, np.ndarray], totals: bool = True) -> dict[str, np.ndar
             out[k] = int(v[0])
     return out
 
-
-TABLE_FORMAT = 2  # 2: rows carry group_h (accumulator groups over tile rows)
-# the tables are a function of these modules' code: any change to them gives new disk keys
-TABLE_SOURCES = ("sramflow.mapping.conv", "sramflow.mapping.conv_search", "sramflow.mapping.counts", "sramflow.sim.cost")
-_SHARED = ("sizes", "group_k", "group_h", "order_index", "double", "footprint_words", "rank")
-
-
-@lru_cache(maxsize=1)
-def _code_digest() -> str:
-    import importlib
-
-    h = hashlib.sha256()
-    for name in TABLE_SOURCES:
-        h.update(Path(importlib.import_module(name).__file__ or "").read_bytes())
-    return h.hexdigest()
-
-
-MAGIC = b"SRAMFLOW-TILING-TABLES\n"
-
-
-def _write_arrays(f: BinaryIO, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-    """``MAGIC``, an 8-byte header length, a JSON header (``meta`` and each array's dtype, shape, offset), then the
-    arrays' bytes (64-byte aligned offsets from the end of the header)."""
-    layout, offset = {}, 0
-    for name, v in arrays.items():
-        v = np.ascontiguousarray(v)
-        layout[name] = (v.dtype.str, list(v.shape), offset)
-        offset += -(-v.nbytes // 64) * 64
-    head = json.dumps({"meta": meta, "arrays": layout}).encode()
-    f.write(MAGIC + len(head).to_bytes(8, "little") + head)
-    for v in arrays.values():
-        v = np.ascontiguousarray(v)
-        f.write(memoryview(v).cast("B") if v.size else b"")  # no copy of the array
-        f.write(bytes(-v.nbytes % 64))
-
-
-def _read_arrays(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
-    """What ``_write_arrays`` wrote; the arrays are read-only views of ``data``. ``ValueError`` if it is not whole."""
-    if not data.startswith(MAGIC):
-        raise ValueError("not a table file")
-    n = int.from_bytes(data[len(MAGIC):len(MAGIC) + 8], "little")
-    start = len(MAGIC) + 8 + n
-    head = json.loads(data[len(MAGIC) + 8:start])
-    arrays = {}
-    for name, (dtype, shape, offset) in head["arrays"].items():
-        count = int(np.prod(shape))
-        arrays[name] = np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=start + offset).reshape(shape)
-    return head["meta"], arrays
-
-
-class TableDisk:
-    """``tiling_tables`` results on disk (one raw file per build, ``_write_arrays``), shared by the processes of a
-    sweep and by later sweeps: keyed by the sha256 of (format, the code of ``TABLE_SOURCES``, the layer shape without
-    its name, ``HwParams``, the burst sizes), written atomically (temporary file, rename), least recently used files
-    removed beyond ``max_bytes``. A file that cannot be read is rebuilt (and rewritten)."""
-
-    def __init__(self, folder: str | Path, max_bytes: int = 4 << 30) -> None:
-        self.folder, self.max_bytes = Path(folder), max_bytes
-
-    def path(self, shape: ConvShape, hwp: HwParams, bursts_: tuple[int, ...]) -> Path:
-        text = repr((TABLE_FORMAT, _code_digest(), shape, hwp, tuple(bursts_)))
-        return self.folder / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.tables"
-
-    def load(self, shape: ConvShape, hwp: HwParams, bursts_: tuple[int, ...]) -> dict[int, TilingTable] | None:
-        path = self.path(shape, hwp, bursts_)
-        try:
-            meta, z = _read_arrays(path.read_bytes())
-            out = {}
-            for b in meta["bursts"]:
-                counts = {f: (z[f"c{meta['array_of'][str(b)][f]}.{f}"] if f in meta["array_of"][str(b)]
-                              else int(meta["ints"][str(b)][f])) for f in meta["fields"]}
-                out[b] = TilingTable(tuple(tuple(o) for o in meta["orders"]), z["sizes"], z["group_k"], z["group_h"],
-                                     z["order_index"], z["double"], counts, meta["enumerated_rows"],
-                                     z["footprint_words"], meta["capacity_words"], z["rank"], meta["single_rows"])
-            os.utime(path)  # recently used
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        return out if set(out) == set(bursts_) else None
-
-    def save(self, shape: ConvShape, hwp: HwParams, bursts_: tuple[int, ...], tables: dict[int, TilingTable]) -> None:
-        first = tables[bursts_[0]]
-        arrays = {k: getattr(first, k) for k in _SHARED}
-        array_of: dict[str, dict[str, int]] = {}
-        ints: dict[str, dict[str, int]] = {}
-        for b in bursts_:
-            array_of[str(b)], ints[str(b)] = {}, {}
-            for f, v in tables[b].counts.items():
-                if not isinstance(v, np.ndarray):
-                    ints[str(b)][f] = int(v)
-                    continue
-                same = first.counts.get(f)
-                src = bursts_[0] if isinstance(same, np.ndarray) and np.array_equal(same, v) else b
-                array_of[str(b)][f] = src
-                arrays.setdefault(f"c{src}.{f}", v)
-        meta = {"format": TABLE_FORMAT, "bursts": list(bursts_), "fields": list(first.counts), "array_of": array_of,
-                "ints": ints, "orders": [list(o) for o in first.orders], "enumerated_rows": first.enumerated_rows,
-                "capacity_words": first.capacity_words, "single_rows": first.single_rows}
-        path = self.path(shape, hwp, bursts_)
-        try:  # a folder that cannot be written (e.g. on a remote worker) only loses the reuse
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.folder)
-        except OSError:
-            return
-        try:
-            with os.fdopen(fd, "wb") as f:
-                _write_arrays(f, meta, arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            if not isinstance(sys.exc_info()[1], OSError):
-                raise
-            return
-        self._trim()
-
-    def _trim(self) -> None:
-        """Least recently used files removed beyond ``max_bytes``; temporary files of writers killed over an hour ago
-        removed."""
-        for p in self.folder.glob(".*.tmp"):
-            try:
-                if time.time() - p.stat().st_mtime > 3600:
-                    p.unlink()
-            except OSError:
-                pass
-        files = []
-        for p in self.folder.glob("*.tables"):
-            try:
-                st = p.stat()
-            except OSError:  # removed by another process
-                continue
-            files.append((st.st_mtime, st.st_size, p))
-        total = sum(f[1] for f in files)
-        for _, size, p in sorted(files):
-            if total <= self.max_bytes:
-                break
-            p.unlink(missing_ok=True)
-            total -= size
-
-
-class TilingCache:
-    """Least-recently-used ``TilingTable``s per (layer shape without its name, ``HwParams``), bounded in bytes.
-    One per process (``TILING_CACHE``): sweep points that differ only in clock, off-chip memory, energies,
-    ports or banks at equal total words reuse a table (a hit); a smaller SRAM with otherwise equal ``HwParams``
-    filters the largest table built so far (``TilingTable.within``, counted as derived); else it is built (a
-    miss)."""
-
-    def __init__(self, max_bytes: int = 2 << 30, disk: TableDisk | None = None) -> None:
-        self.max_bytes, self.hits, self.derived, self.misses = max_bytes, 0, 0, 0
-        self.disk = disk  # tables on disk shared by processes and later sweeps; a table read from it is a hit
-        self.loaded = 0  # ... of the hits, how many were read from ``disk``
-        self._tables: OrderedDict[tuple[ConvShape, HwParams], TilingTable] = OrderedDict()
-        self._largest: dict[tuple[ConvShape, HwParams], tuple[ConvShape, HwParams]] = {}
-        self._bytes = 0
-        # burst sizes to build together (``tiling_tables``): a sweep sets those of the current tiling group, so a
-        # miss builds the tables of all of them at once (the others are stored as if built, not counted as misses)
-        self.burst_sizes: tuple[int, ...] = ()
-        # whole-graph pricing plans over these tables (``sim.plan.point_plan``), cleared with the tables
-        self.plans: OrderedDict = OrderedDict()
-
-    def get(self, shape: ConvShape, hwp: HwParams) -> TilingTable:
-        """The table for exactly ``hwp`` (derived from a larger SRAM's table, and kept, when ``source`` gives one)."""
-        table = self.source(shape, hwp)
-        if table.capacity_words > hwp.capacity_words:
-            table = table.within(hwp.capacity_words)
-            self._put((dataclasses.replace(shape, name=""), hwp), table)
-        return table
-
-    def source(self, shape: ConvShape, hwp: HwParams) -> TilingTable:
-        """The table for ``hwp`` (a hit), else the largest SRAM's table with otherwise equal ``HwParams`` when it is at
-        least as large (derived: its rows with ``footprint_words <= hwp.capacity_words`` are ``hwp``'s table, see
-        ``TilingTable.within``), else one read from ``disk`` (a hit) or built (a miss)."""
-        key = (dataclasses.replace(shape, name=""), hwp)
-        table = self._tables.get(key)
-        if table is not None:
-            self.hits += 1
-            self._tables.move_to_end(key)
-            return table
-        sub = (key[0], dataclasses.replace(hwp, capacity_words=0))
-        big_key = self._largest.get(sub, key)
-        big = self._tables.get(big_key)
-        if big is not None and big.capacity_words >= hwp.capacity_words:
-            self.derived += 1
-            self._tables.move_to_end(big_key)  # keep the source of derived tables recent (LRU)
-            return big
-        bursts_ = self.burst_sizes if hwp.burst_bytes in self.burst_sizes else (hwp.burst_bytes,)
-        disk = self.disk  # read once: a sweep sets it per task (threads of a Dask worker share this cache)
-        tables = disk.load(key[0], hwp, bursts_) if disk is not None else None
-        if tables is None:
-            self.misses += 1
-            tables = tiling_tables(shape, hwp, bursts_)
-            if disk is not None:
-                disk.save(key[0], hwp, bursts_, tables)
-        else:
-            self.hits += 1
-            self.loaded += 1
-        table = tables.pop(hwp.burst_bytes)
-        self._largest[sub] = key
-        for b, other in tables.items():  # the other burst sizes' tables of this build
-            okey = (key[0], dataclasses.replace(hwp, burst_bytes=b))
-            osub = (okey[0], dataclasses.replace(okey[1], capacity_words=0))
-            prev = self._tables.get(self._largest.get(osub, okey))
-            if okey not in self._tables and (prev is None or prev.capacity_words <= hwp.capacity_words):
-                self._put(okey, other)
-                self._largest[osub] = okey
-        self._put(key, table)
-        return table
-
-    def _put(self, key: tuple[ConvShape, HwParams], table: TilingTable) -> None:
-        self._tables[key] = table
-        self._bytes += table.nbytes
-        while self._bytes > self.max_bytes and len(self._tables) > 1:
-            self._bytes -= self._tables.popitem(last=False)[1].nbytes
-
-
-TILING_CACHE = TilingCache()
-
-
-def monotone_pricing(hw: HardwareSpec) -> bool:
-    """Whether cycles and energy never decrease when any priced count grows (at fixed buffering).
-
-    Cycles are maxima and sums of counts, so they never decrease. Energy is counts x non-negative energies, plus
-    leakage x cycles, plus idle energy x banks x (cycles - port cycles), which falls by at most idle x banks per
-    extra port cycle, and an extra port cycle needs at least one more SRAM access; so energy never decreases
-    when every access costs more than idle x banks. Then a row dominated by an earlier row is never chosen."""
-    m = hw.main_sram
-    return min(m.read_energy_pj, m.write_energy_pj) > m.idle_energy_pj_per_cycle * m.banks
-
-
-def conv_table(shape: ConvShape, hw: HardwareSpec, cache: TilingCache | None = TILING_CACHE,
-               larger: bool = False) -> tuple[HwParams, TilingTable]:
-    """The counting parameters and the tiling table of ``shape`` on ``hw`` (from ``cache`` when the pricing is
-    monotone; None: no cache); ``MappingError`` when no tiling fits. ``larger``: the table may be one built for a
-    larger SRAM (``TilingCache.source``), of which only the rows with ``footprint_words <= hwp.capacity_words`` fit."""
-    hwp = hw_params(hw, shape)
-    prune = monotone_pricing(hw)
-    if cache is not None and prune:
-        table = cache.source(shape, hwp) if larger else cache.get(shape, hwp)
-    else:
-        table = tiling_table(shape, hwp, prune)
-    if table.capacity_words > hwp.capacity_words:
-        fits = bool(np.any(table.footprint_words <= hwp.capacity_words))
-    else:
-        fits = table.enumerated_rows > 0
-    if not fits:
-        fits_any = _candidates(shape, hwp)["g"].size > 0
-        if not fits_any:
-            raise MappingError(f"layer {shape.name!r}: no tile fits the {hwp.capacity_words * hwp.word_bytes}-byte "
-                               f"SRAM; minimum working set is {min_working_set_bytes(shape, hwp)} bytes")
-        raise MappingError(f"layer {shape.name!r}: no tiling fits the SRAM")
-    return hwp, table
-
-
-def row_schedule(shape: ConvShape, hwp: HwParams, table: TilingTable, i: int) -> ConvSchedule:
-    """The schedule of row ``i`` of ``table``."""
-    sizes = dict(zip("gkchw", (int(v) for v in table.sizes[i])))
-    return make_conv_schedule(shape, hwp, sizes, table.orders[int(table.order_index[i])], bool(table.double[i]),
-                              int(table.group_k[i]), int(table.group_h[i]))
-
-
-def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str,
-                cache: TilingCache | None = TILING_CACHE) -> ConvSchedule:
-    """The best tiling of ``shape`` on ``hw`` for ``objective``; ``cache`` (None: none) keeps the counts."""
-    hwp, table = conv_table(shape, hw, cache)
-    return row_schedule(shape, hwp, table, best_row(table, hw, objective))
-
-
-def make_conv_schedule(shape: ConvShape, hwp: HwParams, sizes: dict[str, int], order: tuple[str, ...],
-                       double: bool, group_k: int = 0, group_h: int = 0) -> ConvSchedule:
-    """A schedule for explicit tile sizes; ``group_k`` / ``group_h``: output channels / tile rows per
-    accumulator group (0: the whole k tile / all rows; a group must fit the accumulators)."""
-    tiling = ConvTiling(sizes["g"], sizes["k"], sizes["c"], sizes["h"], sizes["w"], tuple(order), double,
-                        0 if group_k >= sizes["k"] else group_k, 0 if group_h >= sizes["h"] else group_h)
-    if tiling.group_k * sizes["g"] * tiling.group_h * sizes["w"] > hwp.accumulators:
-        raise MappingError(f"layer {shape.name!r}: an accumulator group of {tiling.group_k} x {sizes['g']} x "
-                           f"{tiling.group_h} x {sizes['w']} outputs exceeds the {hwp.accumulators} accumulators")
-    n = trips(shape, sizes)
-    spill = bool(spills(tiling.order, n))
-    keep = bool(keeps(tiling.order, n, sizes, tiling.group_k, tiling.group_h))
-    fp = footprint_words(shape, hwp, sizes, spill or keep, False, tiling.group_k, tiling.group_h)
-    words = {op: int(fp[op]) for op in ("bias", "weights", "inputs", "outputs") if int(fp[op]) > 0}
-    buffers = allocate(words, tuple(op for op in ("weights", "inputs", "outputs") if op in words) if double else ())
-    if buffers and buffers[-1].end_word > hwp.capacity_words:
-        raise MappingError(f"layer {shape.name!r}: tiling {tiling} needs {buffers[-1].end_word} words, "
-                           f"SRAM has {hwp.capacity_words}")
-    return ConvSchedule(shape, hwp, tiling, buffers, spill, keep)

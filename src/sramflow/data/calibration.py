@@ -1,4 +1,7 @@
-"""Calibration inputs: real images from a folder (HAM10000 or any image folder), or random inputs."""
+"""Which inputs calibrate INT8: real images from a folder (HAM10000 or any image folder), or random inputs.
+
+This module chooses and decodes the images; ``sramflow.flow.calibration`` turns them into a quantized graph.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sramflow.data.dataset import Item, ham_items
 from sramflow.data.ham10000 import Sample, load_ham10000, read_split, select
 from sramflow.data.imagefolder import is_ham10000
 from sramflow.data.preprocess import IMAGE_SUFFIXES, load_image
@@ -46,11 +50,18 @@ def training_calibration_samples(root: str | Path, split_file: str | Path, count
     return sorted(picked, key=lambda s: s.image_id)
 
 
-def _split_file_for(folder: str | Path, split_file: str | Path | None) -> Path | None:
-    """The split file to use when ``folder`` is HAM10000: the one given (it must exist), else the default
-    one if present; None for other folders."""
-    if not is_ham10000(folder):
-        return None
+def training_items(root: str | Path, split_file: str | Path | None, count: int, seed: int = 0) -> list[Item]:
+    """``training_calibration_samples`` as data-set items, for ``sramflow evaluate`` and ``sramflow run --data``:
+    ``root`` must be HAM10000 and the split file (``split_file``, else the default one) must exist."""
+    sf = _given_or_default_split_file(split_file)
+    if not is_ham10000(root) or sf is None:
+        raise DataError(f"INT8 calibration needs training images: a HAM10000 folder (--calib-data, now {root}) "
+                        f"and the split file ({DEFAULT_SPLIT_FILE} or --split-file)")
+    return ham_items(training_calibration_samples(root, sf, count, seed))
+
+
+def _given_or_default_split_file(split_file: str | Path | None) -> Path | None:
+    """The split file given (it must exist), else the default one if present."""
     if split_file is not None:
         p = Path(split_file)
         if not p.is_file():
@@ -58,6 +69,12 @@ def _split_file_for(folder: str | Path, split_file: str | Path | None) -> Path |
         return p
     p = Path(DEFAULT_SPLIT_FILE)
     return p if p.is_file() else None
+
+
+def _split_file_for(folder: str | Path, split_file: str | Path | None) -> Path | None:
+    """The split file to use when ``folder`` is HAM10000: the one given (it must exist), else the default
+    one if present; None for other folders."""
+    return _given_or_default_split_file(split_file) if is_ham10000(folder) else None
 
 
 def load_calibration(folder: str | Path, count: int, resolution: int, seed: int = 0,

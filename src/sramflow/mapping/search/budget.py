@@ -17,12 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sramflow.cost.model import energy_pj
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape, HwParams
-from sramflow.mapping.conv_search import TilingTable, conv_table
-from sramflow.mapping.table_price import table_cycles
-from sramflow.sim.cost import energy_pj
+from sramflow.mapping.search.choose import (
+    Schedule, conv_table, map_shape, row_schedule, schedule_cycles, table_cycles,
+)
+from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
+from sramflow.mapping.search.tiling_table import TilingTable
 
 
 REL_TOL = 1e-9  # a certificate's gap must exceed this fraction of the bound (energies are float sums)
@@ -42,7 +45,8 @@ class LayerFront:
     source: tuple[HwParams, TilingTable] | None = None  # ``conv_table``'s (HwParams, table)
 
 
-def layer_fronts(shapes, hw: HardwareSpec) -> list[LayerFront]:  # noqa: ANN001 - shapes of a prepared graph
+def layer_fronts(shapes, hw: HardwareSpec,  # noqa: ANN001 - shapes of a prepared graph
+                 cache: TilingCache | None = DEFAULT_CACHE) -> list[LayerFront]:
     """The Pareto rows of every distinct MAC-array convolution / Gemm of ``shapes`` on ``hw``."""
     count: Counter = Counter()
     first: dict = {}
@@ -53,7 +57,7 @@ def layer_fronts(shapes, hw: HardwareSpec) -> list[LayerFront]:  # noqa: ANN001 
             first.setdefault(key, s)
     out = []
     for key, n in count.items():
-        hwp, table = conv_table(first[key], hw)
+        hwp, table = conv_table(first[key], hw, cache)
         cyc = table_cycles(table, hw)
         en = np.broadcast_to(sum(energy_pj(table.counts, hw, cyc).values()), cyc.shape).astype(np.float64)
         order = np.lexsort((table.rank, en, cyc))  # equal rows: the search's tie-break (enumeration order)
@@ -137,3 +141,22 @@ def budget_rows(fronts: list[LayerFront], cycles_budget: int, other_cycles: int 
         total += dc
         at[li] = j + 1
     return {f.key: int(f.rows[h[i]]) for f, h, i in zip(fronts, hulls, at)}
+
+
+def budget_schedules(shapes, hw: HardwareSpec, cycle_budget: int,  # noqa: ANN001 - shapes of a prepared graph
+                     cache: TilingCache | None = DEFAULT_CACHE) -> dict[object, Schedule]:
+    """The Conv/Gemm schedules (by shape without name) of the least energy within ``cycle_budget`` cycles, the
+    cycles of the other nodes (mapped for energy) taken off the budget first."""
+    fronts = layer_fronts(shapes, hw, cache)
+    keys = {f.key for f in fronts}
+    other = 0
+    for shape in shapes:
+        if dataclasses.replace(shape, name="") not in keys:
+            other += schedule_cycles(map_shape(shape, hw, "energy", cache), hw)
+    rows = budget_rows(fronts, cycle_budget, other)
+    out: dict[object, Schedule] = {}
+    for f in fronts:
+        assert f.source is not None
+        hwp, table = f.source
+        out[f.key] = row_schedule(f.key, hwp, table, rows[f.key])
+    return out

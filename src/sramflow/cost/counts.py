@@ -27,6 +27,10 @@ class Counts:
     mac_cycles: int = 0  # sum over steps of ceil(step MACs / MACs per cycle)
     vector_cycles: int = 0  # sum over steps of ceil(step ops / lanes)
     steps: int = 0
+    # The second SRAM level (``HardwareSpec.sram[1]``, "sram1"), where a node stages whole operands
+    # (``mapping.staging``): its word accesses. Zero on one-level hardware.
+    sram1_reads: int = 0  # tile refills to the first level, outputs drained off-chip
+    sram1_writes: int = 0  # whole operands filled from off-chip, stores and partial sums from the first level
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
@@ -50,6 +54,9 @@ class Counts:
     @property
     def offchip_bytes(self) -> int:
         return self.offchip_read_bytes + self.offchip_write_bytes
+
+
+COUNT_FIELDS = tuple(f.name for f in fields(Counts))
 
 
 def ceil_div(a, b):  # noqa: ANN001, ANN201 - ints or numpy int arrays

@@ -1,8 +1,14 @@
-"""``sramflow simulate --functional``: run the schedule on real INT8 data (flags hooked into cli_sim)."""
+"""``sramflow simulate --functional``: run the schedule on real INT8 data (flags hooked into cli_sim; the
+functional simulator itself is ``sramflow.funcsim``)."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sramflow.frontend.source import LoadedGraph
+    from sramflow.sim.api import SimulationResult
 
 
 def add_functional_args(p: argparse.ArgumentParser) -> None:
@@ -35,16 +41,16 @@ def _input(a: argparse.Namespace, chw: tuple[int, int, int]):  # noqa: ANN202 - 
     raise SramflowError("--functional needs an input: --image FILE or --random")
 
 
-def run_functional_cmd(a: argparse.Namespace, loaded, res) -> int:  # noqa: ANN001 - LoadedGraph, SimulationResult
+def run_functional_cmd(a: argparse.Namespace, loaded: LoadedGraph, res: SimulationResult) -> int:
     """Quantize (calibrated on the input itself), execute, compare, write the report. 0 when all checks pass."""
+    from sramflow.flow.calibration import calibrate
     from sramflow.funcsim.report import write_report, write_trace
     from sramflow.funcsim.run import run_functional
-    from sramflow.quant.api import quantize_graph
     from sramflow.reference.run import quantize_input
 
     c, h, w = loaded.graph.shape(loaded.graph.input)[1:]
     x, desc = _input(a, (int(c), int(h), int(w)))
-    q = quantize_graph(loaded.graph, x[None], calibration=f"the simulated input ({desc})")
+    q = calibrate(loaded.graph, x[None], description=f"the simulated input ({desc})").qgraph
     hw = res.hw
     r = run_functional(loaded.graph, q, res.schedules, quantize_input(q, x), hw.main_sram.total_words,
                        hw.main_sram.word_bytes, trace=bool(a.trace))

@@ -5,7 +5,7 @@ whether pricing is monotone), every distinct shape's candidate rows: a Conv/Gemm
 cache; for a smaller SRAM the larger SRAM's table with its fitting rows marked, ``_Seg.fit``) or a vector node's chunk
 table (every chunk size, built once for all SRAM sizes, fitting ones marked). It is built once and serves every point
 with those numbers (they differ in clock, off-chip memory, energies, ports or banks). ``PointPlan.choose`` picks, for a
-point and objective, the same row per shape as ``search_conv`` / ``search_vector``, with the same ``sim.cost``
+point and objective, the same row per shape as ``choose.search_conv`` / ``choose.search_vector``, with the same ``cost.model``
 formulas on the same counts (element-wise, so the same values) and the same tie-breaks:
 - conv: least objective, then the other metric (energy for latency, cycles otherwise), then enumeration order;
 - vector: least objective, then single before double buffering, then the largest chunk.
@@ -30,21 +30,22 @@ from functools import lru_cache
 
 import numpy as np
 
+from sramflow.cost.counts import COUNT_FIELDS, Counts
+from sramflow.cost.model import TOTALS, busy_cycles, energy_pj, objective_value, total_cycles
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape, schedule_counts
-from sramflow.mapping.conv_search import TILING_CACHE, TilingCache, conv_table, hw_params, monotone_pricing, row_schedule
-from sramflow.mapping.counts import Counts
 from sramflow.mapping.fused import FusedShape
+from sramflow.mapping.search.choose import conv_table, monotone_pricing, row_schedule
+from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
+from sramflow.mapping.search.tiling_table import hw_params
 from sramflow.mapping.vector import VectorShape, footprint, vector_counts, vector_rows, vector_table
-from sramflow.sim.cost import TOTALS, busy_cycles, energy_pj, objective_value, total_cycles
 
-# the counts ``sim.cost`` reads (with the totals it accepts precomputed)
+# the counts ``cost.model`` reads (with the totals it accepts precomputed)
 PRICE_FIELDS = ("offchip_bytes", "offchip_weight_bytes", "offchip_input_bytes", "offchip_output_bytes",
                 "offchip_psum_read_bytes", "offchip_psum_write_bytes", "dma_bursts", "sram_reads", "sram_writes",
                 "sram_reads_compute", "sram_reads_dma", "sram_writes_compute", "sram_writes_dma", "mac_cycles",
                 "vector_cycles", "macs", "vector_ops", "lut_ops", "register_accesses")
-COUNT_FIELDS = tuple(f.name for f in dataclasses.fields(Counts))
 WHOLE_ROWS = 4096  # tables up to this many rows are priced whole at every point
 PLANS_KEPT = 4  # plans per tiling cache (points are evaluated grouped by plan)
 MARGIN = 1e-9
@@ -140,7 +141,7 @@ class _Block:
 
 @dataclass
 class PointPlan:
-    shapes: tuple  # the distinct shapes (``sim.api._unique_shapes``)
+    shapes: tuple  # the distinct shapes (``sim.api.unique_shapes``)
     segs: list[_Seg] = field(default_factory=list)
     seg_of: list[int] = field(default_factory=list)  # per shape: its segment, -1 for a fused shape
     error: MappingError | None = None
@@ -304,7 +305,7 @@ def _with_keys(s: _Seg) -> _Seg:
                                sample=tuple(k[few] for k in keys))
 
 
-def build_plan(shapes: tuple, hw: HardwareSpec, cache: TilingCache = TILING_CACHE) -> PointPlan:
+def build_plan(shapes: tuple, hw: HardwareSpec, cache: TilingCache = DEFAULT_CACHE) -> PointPlan:
     plan = PointPlan(shapes)
     try:
         for shape in shapes:
@@ -331,7 +332,7 @@ def build_plan(shapes: tuple, hw: HardwareSpec, cache: TilingCache = TILING_CACH
     return plan
 
 
-def point_plan(shapes: tuple, hw: HardwareSpec, cache: TilingCache = TILING_CACHE) -> PointPlan:
+def point_plan(shapes: tuple, hw: HardwareSpec, cache: TilingCache = DEFAULT_CACHE) -> PointPlan:
     """The plan for ``shapes`` on ``hw`` from ``cache.plans`` (least recently used dropped beyond ``PLANS_KEPT``);
     a reused plan counts its Conv/Gemm tables as cache hits."""
     key = (id(shapes), hw_params(hw), hw.vector_unit.lanes, monotone_pricing(hw))

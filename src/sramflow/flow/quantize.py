@@ -1,4 +1,5 @@
-"""The `quantize` and `verify` jobs end to end (the CLI only parses flags and calls these)."""
+"""The `quantize` and `verify` jobs end to end: calibrate, quantize, export the .tflite, check it against
+LiteRT (the CLI only parses flags and calls these)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
+from sramflow.data.calibration import CalibrationSet, load_calibration, random_calibration
 from sramflow.errors import DataError, QuantizationError
+from sramflow.flow.calibration import calibrate
 from sramflow.frontend.source import ModelSource, load_graph
+from sramflow.ir.qgraph import QuantizedGraph, load_qgraph, save_qgraph
 from sramflow.jsonio import write_text_atomic
-from sramflow.quant.api import quantize_graph
-from sramflow.quant.calib_data import CalibrationSet, load_calibration, random_calibration
-from sramflow.quant.qgraph import QuantizedGraph, load_qgraph, save_qgraph
 from sramflow.quant.report import build_report
 from sramflow.reference.run import quantize_input
+from sramflow.tflite.export import export_tflite
+from sramflow.tflite.verify import verify
 
 VERIFY_INPUTS = "verify_inputs.npy"  # a few quantized calibration inputs kept for `sramflow verify`
 
@@ -51,11 +54,9 @@ def _calibration(job: QuantizeJob, resolution: int) -> CalibrationSet:
 
 
 def run_quantize(job: QuantizeJob) -> QuantizeResult:
-    from sramflow.tflite.export import export_tflite
-
     loaded = load_graph(job.source)
     calib = _calibration(job, loaded.resolution)
-    q = quantize_graph(loaded.graph, calib.images, job.method, calibration=calib.source, seed=job.seed)
+    q = calibrate(loaded.graph, calib.images, job.method, calib.source, job.seed).qgraph
     out = Path(job.out_dir)
     save_qgraph(q, out)
     tfl = export_tflite(q, job.export_tflite or out / "model_int8.tflite")
@@ -70,9 +71,6 @@ def run_quantize(job: QuantizeJob) -> QuantizeResult:
 
 
 def run_verify(quantized_dir: str, images: int, out_dir: str, tflite: str | None = None) -> dict:
-    from sramflow.tflite.export import export_tflite
-    from sramflow.tflite.verify import verify
-
     q = load_qgraph(quantized_dir)
     inputs_path = Path(quantized_dir) / VERIFY_INPUTS
     if not inputs_path.exists():

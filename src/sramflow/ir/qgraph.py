@@ -4,6 +4,9 @@ Tensors keep the IR's NCHW shapes and names. Each ``QOp`` is one TFLite builtin 
 cover several IR nodes (a Conv with its ReLU/ReLU6 fused); CLIP (MAXIMUM + MINIMUM) and HARD_SIGMOID
 (MUL + ADD, whose intermediate tensor is ``attrs["intermediate"]``) are exported as two builtins. ``params`` hold the integer data: int8
 weights (IR layout), int32 bias, per-channel multipliers and shifts, lookup tables, int8 constants.
+
+It is pure data in the IR layer: ``quant`` builds it, and the integer reference, the .tflite exporter and the
+functional simulator read it without importing the quantizer.
 """
 
 from __future__ import annotations

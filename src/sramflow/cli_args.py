@@ -1,0 +1,36 @@
+"""Arguments every model-taking subcommand shares (``--model``, ``--checkpoint``, ``--onnx``, ...).
+
+Imported by ``cli.py`` and each ``cli_*`` module; torch-free, so ``sramflow --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from sramflow.models import MODEL_NAMES
+
+if TYPE_CHECKING:
+    from sramflow.frontend.source import ModelSource
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", choices=MODEL_NAMES, default=None,
+                   help="built-in architecture (default efficientnet_b0; inferred from --checkpoint)")
+    g.add_argument("--num-classes", type=int, default=None, help="classes (default 7; inferred from --checkpoint)")
+    g.add_argument("--resolution", type=int, default=None, help="input height = width in pixels (default: the variant's own, 224 for B0 and Lite0)")
+    g.add_argument("--checkpoint", default=None,
+                   help=".pth/.pt/.safetensors in torchvision, timm or efficientnet_pytorch layout")
+    g.add_argument("--onnx", default=None, help="an ONNX CNN instead of a built-in model")
+    g.add_argument("--trust-checkpoint", action="store_true",
+                   help="allow full pickles (can run arbitrary code): only for files you trust")
+    g.add_argument("--seed", type=int, default=0, help="seed of random weights when no checkpoint is given")
+
+
+def model_source(a: argparse.Namespace) -> ModelSource:
+    """The model the parsed ``add_model_args`` flags name."""
+    from sramflow.frontend.source import ModelSource
+
+    return ModelSource(model=a.model, num_classes=a.num_classes, resolution=a.resolution, checkpoint=a.checkpoint,
+                       onnx=a.onnx, trust_checkpoint=a.trust_checkpoint, seed=a.seed)

@@ -1,0 +1,247 @@
+"""Schedule choice for one shape: the best row of a Conv/Gemm's tiling table (``best_row``, via ``search_conv``), the
+best chunk of a vector node (``search_vector``), and ``map_shape`` over all shape kinds. Whole graphs for one
+hardware point are chosen at once by ``plan.PointPlan`` (the same rows), and under a cycle budget by ``budget``.
+
+Conv/Gemm rows: single- and double-buffered rows are stored apart (``TilingTable.single_rows``), so each part gets
+only its own cycle formula (``cost.model.total_cycles``); for latency only the rows tied at the fewest cycles are
+priced for energy. Same values and the same choice as pricing every row with both formulas: the row minimizing
+(objective, the other metric), first in enumeration order (``TilingTable.rank``) among equals. Vector nodes: the
+chunk minimizing the objective; ties: single buffering first, then the largest chunk."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+
+from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
+from sramflow.errors import MappingError
+from sramflow.hw.spec import HardwareSpec, OffchipMemory, Source
+from sramflow.mapping.conv import ConvSchedule, ConvShape, ConvTiling, HwParams, footprint_words, keeps, spills, trips
+from sramflow.mapping.fused import FusedSchedule, FusedShape
+from sramflow.mapping.schedule import allocate
+from sramflow.mapping.staging import STAGEABLE, Level1Params, staged_footprint_words
+from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
+from sramflow.mapping.search.tiling_table import (
+    TilingTable, candidates, hw_params, min_working_set_bytes, tiling_table,
+)
+from sramflow.mapping.vector import VectorSchedule, VectorShape, vector_rows, vector_schedule
+
+OBJECTIVES = ("latency", "energy", "edp")
+Schedule = ConvSchedule | VectorSchedule | FusedSchedule
+
+
+
+def monotone_pricing(hw: HardwareSpec) -> bool:
+    """Whether cycles and energy never decrease when any priced count grows (at fixed buffering).
+
+    Cycles are maxima and sums of counts, so they never decrease. Energy is counts x non-negative energies, plus
+    leakage x cycles, plus idle energy x banks x (cycles - port cycles), which falls by at most idle x banks per
+    extra port cycle, and an extra port cycle needs at least one more SRAM access; so energy never decreases
+    when every access costs more than idle x banks. Then a row dominated by an earlier row is never chosen."""
+    m = hw.main_sram
+    return min(m.read_energy_pj, m.write_energy_pj) > m.idle_energy_pj_per_cycle * m.banks
+
+
+def conv_table(shape: ConvShape, hw: HardwareSpec, cache: TilingCache | None = DEFAULT_CACHE,
+               larger: bool = False) -> tuple[HwParams, TilingTable]:
+    """The counting parameters and the tiling table of ``shape`` on ``hw`` (from ``cache`` when the pricing is
+    monotone; None: no cache); ``MappingError`` when no tiling fits. ``larger``: the table may be one built for a
+    larger SRAM (``TilingCache.source``), of which only the rows with ``footprint_words <= hwp.capacity_words`` fit."""
+    hwp = hw_params(hw, shape)
+    prune = monotone_pricing(hw)
+    if cache is not None and prune:
+        table = cache.source(shape, hwp) if larger else cache.get(shape, hwp)
+    else:
+        table = tiling_table(shape, hwp, prune)
+    if table.capacity_words > hwp.capacity_words:
+        fits = bool(np.any(table.footprint_words <= hwp.capacity_words))
+    else:
+        fits = table.enumerated_rows > 0
+    if not fits:
+        fits_any = candidates(shape, hwp)["g"].size > 0
+        if not fits_any:
+            raise MappingError(f"layer {shape.name!r}: no tile fits the {hwp.capacity_words * hwp.word_bytes}-byte "
+                               f"SRAM; minimum working set is {min_working_set_bytes(shape, hwp)} bytes")
+        raise MappingError(f"layer {shape.name!r}: no tiling fits the SRAM")
+    return hwp, table
+
+
+def row_schedule(shape: ConvShape, hwp: HwParams, table: TilingTable, i: int) -> ConvSchedule:
+    """The schedule of row ``i`` of ``table``."""
+    sizes = dict(zip("gkchw", (int(v) for v in table.sizes[i])))
+    return make_conv_schedule(shape, hwp, sizes, table.orders[int(table.order_index[i])], bool(table.double[i]),
+                              int(table.group_k[i]), int(table.group_h[i]))
+
+
+def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str,
+                cache: TilingCache | None = DEFAULT_CACHE) -> ConvSchedule:
+    """The best tiling of ``shape`` on ``hw`` for ``objective``; ``cache`` (None: none) keeps the counts."""
+    hwp, table = conv_table(shape, hw, cache)
+    return row_schedule(shape, hwp, table, best_row(table, hw, objective))
+
+
+def make_conv_schedule(shape: ConvShape, hwp: HwParams, sizes: dict[str, int], order: tuple[str, ...],
+                       double: bool, group_k: int = 0, group_h: int = 0) -> ConvSchedule:
+    """A schedule for explicit tile sizes; ``group_k`` / ``group_h``: output channels / tile rows per
+    accumulator group (0: the whole k tile / all rows; a group must fit the accumulators)."""
+    tiling = ConvTiling(sizes["g"], sizes["k"], sizes["c"], sizes["h"], sizes["w"], tuple(order), double,
+                        0 if group_k >= sizes["k"] else group_k, 0 if group_h >= sizes["h"] else group_h)
+    if tiling.group_k * sizes["g"] * tiling.group_h * sizes["w"] > hwp.accumulators:
+        raise MappingError(f"layer {shape.name!r}: an accumulator group of {tiling.group_k} x {sizes['g']} x "
+                           f"{tiling.group_h} x {sizes['w']} outputs exceeds the {hwp.accumulators} accumulators")
+    n = trips(shape, sizes)
+    spill = bool(spills(tiling.order, n))
+    keep = bool(keeps(tiling.order, n, sizes, tiling.group_k, tiling.group_h))
+    fp = footprint_words(shape, hwp, sizes, spill or keep, False, tiling.group_k, tiling.group_h)
+    words = {op: int(fp[op]) for op in ("bias", "weights", "inputs", "outputs") if int(fp[op]) > 0}
+    buffers = allocate(words, tuple(op for op in ("weights", "inputs", "outputs") if op in words) if double else ())
+    if buffers and buffers[-1].end_word > hwp.capacity_words:
+        raise MappingError(f"layer {shape.name!r}: tiling {tiling} needs {buffers[-1].end_word} words, "
+                           f"SRAM has {hwp.capacity_words}")
+    return ConvSchedule(shape, hwp, tiling, buffers, spill, keep)
+
+
+def _part(counts: dict, lo: int, hi: int) -> dict:
+    return {k: v[lo:hi] if isinstance(v, np.ndarray) else v for k, v in counts.items()}
+
+
+def _subset(counts: dict, idx: np.ndarray) -> dict:
+    return {k: v[idx] if isinstance(v, np.ndarray) else v for k, v in counts.items()}
+
+
+def table_cycles(table: TilingTable, hw: HardwareSpec) -> np.ndarray:
+    """Cycles of every row: serial for the single-buffered part, overlapped for the double-buffered one."""
+    c, s, n = table.counts, table.single_rows, table.rows
+    parts = []
+    if s:
+        parts.append(np.broadcast_to(total_cycles(busy_cycles(_part(c, 0, s), hw), False), (s,)))
+    if n > s:
+        parts.append(np.broadcast_to(total_cycles(busy_cycles(_part(c, s, n), hw, serial=False), True), (n - s,)))
+    return np.concatenate(parts) if len(parts) > 1 else np.asarray(parts[0] if parts else np.zeros(0, np.int64))
+
+
+def _first_ranked(table: TilingTable, idx: np.ndarray) -> int:
+    return int(idx[np.argmin(table.rank[idx])])
+
+
+def best_row(table: TilingTable, hw: HardwareSpec, objective: str) -> int:
+    """The row minimizing (objective, the other metric), first in enumeration order among equals."""
+    cyc = table_cycles(table, hw)
+    if objective == "latency":
+        tied = np.flatnonzero(cyc == cyc.min())
+        if tied.size == 1:
+            return int(tied[0])
+        en = sum(energy_pj(_subset(table.counts, tied), hw, cyc[tied]).values())
+        return _first_ranked(table, tied[en == en.min()])
+    en = sum(energy_pj(table.counts, hw, cyc).values())
+    obj = objective_value(objective, cyc, en)
+    tied = np.flatnonzero(obj == obj.min())
+    second = cyc[tied]
+    return _first_ranked(table, tied[second == second.min()])
+
+
+def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSchedule:
+    """The chunk minimizing the objective; ties: single buffering first, then the largest chunk."""
+    best = None
+    for double, chunks, c in vector_rows(sh, hw):
+        cyc = total_cycles(busy_cycles(c, hw), double)
+        en = sum(energy_pj(c, hw, cyc).values())
+        obj = objective_value(objective, cyc, en)
+        i = np.lexsort((-chunks, obj))[0]
+        if best is None or float(obj[i]) < best[0]:
+            best = (float(obj[i]), double, int(chunks[i]))
+    assert best is not None
+    return vector_schedule(sh, hw, best[2], best[1])
+
+
+# ---------------------------------------------------------------- a second SRAM level (``mapping.staging``)
+
+
+def level1_params(hw: HardwareSpec) -> Level1Params | None:
+    """The second SRAM level's staging parameters, or None on one-level hardware."""
+    if len(hw.sram) < 2:
+        return None
+    m = hw.sram[1]
+    return Level1Params(m.word_bytes, m.total_words, hw.offchip.burst_bytes)
+
+
+def _staged_value(sch: ConvSchedule, hw: HardwareSpec, objective: str) -> float:
+    c = sch.counts
+    cd = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
+    cycles = int(total_cycles({k: int(v) for k, v in busy_cycles(cd, hw).items()}, sch.tiling.double_buffered))
+    return float(objective_value(objective, cycles, float(sum(energy_pj(cd, hw, cycles).values()))))
+
+
+def level1_as_link(hw: HardwareSpec) -> HardwareSpec:
+    """``hw`` with the second SRAM level in place of the off-chip memory (for the tiling search only: the chosen
+    schedules are priced on ``hw`` itself)."""
+    m = hw.sram[1]
+    link = OffchipMemory(
+        name=m.name, kind="sram", bandwidth_bytes_per_cycle=float(m.word_bytes * m.banks), latency_cycles=0,
+        read_energy_pj_per_byte=m.read_energy_pj / m.word_bytes, write_energy_pj_per_byte=m.write_energy_pj / m.word_bytes,
+        standby_power_uw=0.0, source=Source("assumed", f"search stand-in: {m.name} as the refill link"))
+    return dataclasses.replace(hw, sram=hw.sram[:1], offchip=link)
+
+
+def _staged_options(sch: ConvSchedule, hw: HardwareSpec, p: Level1Params, objective: str, rank: int
+                    ) -> tuple[ConvSchedule, tuple]:
+    base = dataclasses.replace(sch, staged=(), level1=p)
+    ops = base.operand_bytes
+    useful = [o for o in STAGEABLE if ops[o].tile_read + ops[o].tile_write > 0]
+    best, best_key = base, (_staged_value(base, hw, objective), rank, 0, ())
+    for n in range(1, len(useful) + 1):
+        for combo in itertools.combinations(useful, n):
+            if staged_footprint_words(ops, combo, p) > p.capacity_words:
+                continue
+            cand = dataclasses.replace(base, staged=combo)
+            key = (_staged_value(cand, hw, objective), rank, n, tuple(STAGEABLE.index(o) for o in combo))
+            if key < best_key:
+                best, best_key = cand, key
+    return best, best_key
+
+
+def search_staged(shape: ConvShape, hw: HardwareSpec, objective: str,
+                  cache: TilingCache | None = DEFAULT_CACHE) -> ConvSchedule:
+    """The conv schedule for ``objective``: ``search_conv``'s, and on hardware with a second SRAM level the best
+    (tiling, staged operands) pair. ``search_conv`` runs twice: on the hardware as it is (every refill from
+    off-chip memory) and with the second level standing in for the off-chip link (``level1_as_link``: every refill
+    from the second level). For each of the two tilings every subset of operands that fits the second level is
+    priced on the real hardware (``mapping.staging`` counts, the cost model) and the least objective value kept
+    (ties: the first tiling, fewer staged operands, then ``STAGEABLE`` order). Not a joint search over tilings and
+    staging sets: a choice between two searched tilings, priced exactly."""
+    sch = search_conv(shape, hw, objective, cache)
+    p = level1_params(hw)
+    if p is None:
+        return sch
+    alt = dataclasses.replace(search_conv(shape, level1_as_link(hw), objective, cache), hw=sch.hw)
+    options = [_staged_options(s, hw, p, objective, rank) for rank, s in enumerate((sch, alt))]
+    return min(options, key=lambda o: o[1])[0]
+
+
+def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, objective: str,
+              cache: TilingCache | None = DEFAULT_CACHE) -> Schedule:
+    if isinstance(shape, FusedShape):
+        return FusedSchedule(shape)
+    if len(hw.sram) > 2:
+        raise MappingError(f"{hw.name}: {len(hw.sram)} SRAM levels; the mapper uses at most two (a scratchpad and "
+                           "one level that stages whole operands)")
+    if isinstance(shape, ConvShape):
+        return search_staged(shape, hw, objective, cache)
+    return search_vector(shape, hw, objective)  # a vector node moves each operand once: staging saves nothing
+
+
+def schedule_overlapped(sch: ConvSchedule | VectorSchedule) -> bool:
+    """Whether transfers overlap compute (double buffering)."""
+    return sch.tiling.double_buffered if isinstance(sch, ConvSchedule) else sch.double_buffered
+
+
+def schedule_cycles(sch: Schedule, hw: HardwareSpec) -> int:
+    """The cycles ``sim`` prices ``sch`` at (0 for a fused activation)."""
+    if isinstance(sch, FusedSchedule):
+        return 0
+    c = sch.counts
+    busy = {k: int(v) for k, v in busy_cycles({f.name: getattr(c, f.name) for f in dataclasses.fields(c)}, hw).items()}
+    return int(total_cycles(busy, schedule_overlapped(sch)))
+
