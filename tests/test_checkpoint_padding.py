@@ -252,3 +252,15 @@ def test_tf_same_pads_give_tensorflows_output_size() -> None:
                 assert (before, after) == _same(size, k, s)
                 assert (size + before + after - k) // s + 1 == -(-size // s) and 0 <= after - before <= 1
     assert tf_same_pads(224, 3, 2) == (0, 1) and tf_same_pads(56, 5, 2) == (1, 2) and tf_same_pads(15, 5, 2) == (2, 2)
+
+
+def test_torch_export_and_builtin_builder_agree_on_tf_same_pads(tmp_path: Path) -> None:
+    """The two ways into the IR (torch model -> ONNX -> import; the torch-free builder) pad alike."""
+    from sramflow.frontend.torch_export import torch_to_graph
+
+    p = tmp_path / "b0.pth"
+    torch.save(_plain_state_dict("efficientnet_b0", "efficientnet_pytorch"), p)
+    built = load_graph(ModelSource(checkpoint=str(p), resolution=40)).graph
+    exported = torch_to_graph(load_checkpoint(p).model, 40, "b0")
+    pads = [[tuple(n.attrs["pads"]) for n in g.nodes if n.op == "Conv"] for g in (built, exported)]
+    assert pads[0] == pads[1] and (0, 0, 1, 1) in pads[0] and (1, 1, 2, 2) in pads[0]
