@@ -44,7 +44,8 @@ def _load_extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]
     import importlib
 
     found = []
-    for mod in ("sramflow.cli_hw", "sramflow.cli_quant", "sramflow.cli_sim", "sramflow.cli_eval", "sramflow.cli_sweep", "sramflow.cli_run"):
+    for mod in ("sramflow.cli_hw", "sramflow.cli_quant", "sramflow.cli_sim", "sramflow.cli_eval", "sramflow.cli_sweep", "sramflow.cli_run",
+                "sramflow.cli_predict"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as exc:

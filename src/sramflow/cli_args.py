@@ -8,16 +8,18 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from sramflow.models import MODEL_NAMES
+
 if TYPE_CHECKING:
     from sramflow.frontend.source import ModelSource
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--model", choices=("efficientnet_b0", "efficientnet_lite0"), default=None,
+    g.add_argument("--model", choices=MODEL_NAMES, default=None,
                    help="built-in architecture (default efficientnet_b0; inferred from --checkpoint)")
     g.add_argument("--num-classes", type=int, default=None, help="classes (default 7; inferred from --checkpoint)")
-    g.add_argument("--resolution", type=int, default=None, help="input height = width in pixels (default 224)")
+    g.add_argument("--resolution", type=int, default=None, help="input height = width in pixels (default: the variant's own, 224 for B0 and Lite0)")
     g.add_argument("--checkpoint", default=None,
                    help=".pth/.pt/.safetensors in torchvision, timm or efficientnet_pytorch layout")
     g.add_argument("--onnx", default=None, help="an ONNX CNN instead of a built-in model")

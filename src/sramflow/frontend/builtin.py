@@ -20,7 +20,7 @@ from sramflow.errors import GraphError
 from sramflow.frontend.onnx_import import fold_batchnorm
 from sramflow.ir.graph import FoldedNode, Graph, Node
 from sramflow.ir.shapes import infer_shape
-from sramflow.models.arch import ArchSpec
+from sramflow.models.arch import ArchSpec, tf_same_pads
 from sramflow.models.layouts import _GLOBAL_ROLES, _tv_block_roles
 
 INPUT, OUTPUT = "input", "logits"
@@ -39,8 +39,9 @@ def _scope(module_path: str) -> str:
 
 
 class _Emitter:
-    def __init__(self, state: Mapping[str, np.ndarray], bn_eps: float, resolution: int) -> None:
-        self.state, self.eps = state, bn_eps
+    def __init__(self, state: Mapping[str, np.ndarray], bn_eps: float, resolution: int,
+                 padding: str = "symmetric") -> None:
+        self.state, self.eps, self.padding = state, bn_eps, padding
         self.shapes: dict[str, tuple[int, ...]] = {INPUT: (1, 3, resolution, resolution)}
         self.nodes: list[Node] = []
         self.folded: list[FoldedNode] = []
@@ -65,10 +66,18 @@ class _Emitter:
             w, b = fold_batchnorm(w, b, *(self.state[f"{bn}.{k}"] for k in ("weight", "bias", "running_mean",
                                                                            "running_var")), self.eps)
         k = int(w.shape[2])
-        pad = (k - 1) // 2
         attrs = {"kernel": (k, int(w.shape[3])), "strides": (stride, stride), "dilations": (1, 1),
-                 "pads": (pad, pad, pad, pad), "groups": groups}
+                 "pads": self.pads(x, k, stride), "groups": groups}
         return self.emit(module, "Conv", [x], attrs, {"W": w, "B": b})
+
+    def pads(self, x: str, k: int, stride: int) -> tuple[int, int, int, int]:
+        """(top, left, bottom, right): (k-1)//2 everywhere, or TensorFlow's SAME for the input's size
+        (models.efficientnet.TfSameConv2d, which the torch path exports as the same Conv)."""
+        if self.padding == "tf_same":
+            (t, b), (left, r) = (tf_same_pads(n, k, stride) for n in self.shapes[x][2:])
+            return (t, left, b, r)
+        pad = (k - 1) // 2
+        return (pad, pad, pad, pad)
 
     def act(self, module: str, x: str, kind: str) -> str:
         if kind == "silu":
@@ -85,9 +94,10 @@ class _Emitter:
 
 
 def builtin_graph(arch: ArchSpec, state: Mapping[str, np.ndarray], resolution: int, bn_eps: float,
-                  name: str | None = None) -> Graph:
-    """The inference graph of ``arch`` with ``state`` (our torchvision keys), batch 1, ``resolution`` square."""
-    e = _Emitter(state, bn_eps, resolution)
+                  name: str | None = None, padding: str = "symmetric") -> Graph:
+    """The inference graph of ``arch`` with ``state`` (our torchvision keys), batch 1, ``resolution`` square;
+    ``padding``: "symmetric" or "tf_same" (``models.layouts.LAYOUT_PADDING``)."""
+    e = _Emitter(state, bn_eps, resolution, padding)
     roles = _GLOBAL_ROLES["torchvision"]
     x = e.conv_norm_act(roles["stem_conv"].rsplit(".", 1)[0], INPUT, 2, act=arch.activation)
     for b in arch.blocks():

@@ -61,7 +61,7 @@ def _builtin(src: ModelSource) -> LoadedGraph:
     from sramflow.models.arch import get_arch
     from sramflow.models.state import random_state, state_numel, state_spec, trainable_params
 
-    resolution = src.resolution or DEFAULT_RESOLUTION
+    padding = "symmetric"
     if src.checkpoint:
         from pathlib import Path
 
@@ -72,7 +72,7 @@ def _builtin(src: ModelSource) -> LoadedGraph:
                               src.model, src.num_classes)
         info = matched.info
         name, classes, source, eps = info.model, info.num_classes, src.checkpoint, info.bn_eps
-        entries, numel, layout = info.state_dict_entries, info.state_dict_numel, info.layout
+        entries, numel, layout, padding = info.state_dict_entries, info.state_dict_numel, info.layout, info.padding
         state = {k: v for k, v in matched.state.items() if v is not None}
         spec = state_spec(get_arch(name), classes)
     else:
@@ -84,5 +84,6 @@ def _builtin(src: ModelSource) -> LoadedGraph:
         state, eps = random_state(arch, classes, src.seed), 1e-5
         entries, numel, layout = len(spec), state_numel(spec), None
         source = f"random weights (seed {src.seed})"
-    g = builtin_graph(get_arch(name), state, resolution, eps, name)
+    resolution = src.resolution or get_arch(name).resolution  # each variant's own (B0 224 ... B3 300)
+    g = builtin_graph(get_arch(name), state, resolution, eps, name, padding)
     return LoadedGraph(g, name, classes, resolution, source, trainable_params(spec), entries, numel, layout)

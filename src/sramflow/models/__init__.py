@@ -1,3 +1,5 @@
 """Built-in model definitions and safe checkpoint loading (imports torch lazily)."""
 
-MODEL_NAMES = ("efficientnet_b0", "efficientnet_lite0")
+from sramflow.models.arch import MODEL_NAMES
+
+__all__ = ["MODEL_NAMES"]

@@ -1,8 +1,14 @@
-"""EfficientNet architecture specs, torch-free: shared by the model code and the key mapper."""
+"""EfficientNet architecture specs, torch-free: shared by the model code, the key mapper and any IR builder.
+
+B1..B3 are B0 under compound scaling (Tan & Le 2019): channel counts times a width multiplier rounded to a
+multiple of 8 (never below 90 % of the exact product), layer counts times a depth multiplier rounded up. The
+scaled specs are ordinary ``ArchSpec``s, so every consumer reads scaled channel and layer counts directly.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from sramflow.errors import SramflowError
 
@@ -56,7 +62,10 @@ class ArchSpec:
     stages: tuple[StageSpec, ...]
     squeeze_excite: bool
     activation: str  # "silu" | "relu6"
-    dropout: float
+    dropout: float  # training only: inference ignores it
+    resolution: int = 224  # the input size the variant was designed (and usually trained) for
+    width_mult: float = 1.0  # compound scaling already applied to the channel counts above
+    depth_mult: float = 1.0  # ... and to the layer counts
 
     def blocks(self) -> tuple[BlockSpec, ...]:
         out: list[BlockSpec] = []
@@ -87,11 +96,68 @@ _B0_STAGES = (
     StageSpec(6, 3, 1, 192, 320, 1),
 )
 
+
+
+def tf_same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """(before, after) of TensorFlow's SAME padding along one axis: output ceil(size / stride), the odd pixel
+    after. How efficientnet_pytorch-layout weights are padded (``layouts.LAYOUT_PADDING``); torch-free so an
+    IR builder can use it too."""
+    total = max((-(-size // stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def round_channels(channels: int, width_mult: float, divisor: int = 8) -> int:
+    """The channel rounding all three implementations share (TF's round_filters, torchvision's
+    _make_divisible): nearest multiple of ``divisor``, at least ``divisor``, bumped up if it lost over 10 %."""
+    exact = channels * width_mult
+    out = max(divisor, int(exact + divisor / 2) // divisor * divisor)
+    return out + divisor if out < 0.9 * exact else out
+
+
+def round_layers(layers: int, depth_mult: float) -> int:
+    return int(math.ceil(layers * depth_mult))
+
+
+def compound_scale(base: ArchSpec, name: str, width_mult: float, depth_mult: float, resolution: int,
+                   dropout: float) -> ArchSpec:
+    """``base`` (unscaled) widened and deepened; stem and head channels scale with the width too."""
+    stages = tuple(
+        StageSpec(st.expand_ratio, st.kernel, st.stride, round_channels(st.in_channels, width_mult),
+                  round_channels(st.out_channels, width_mult), round_layers(st.layers, depth_mult))
+        for st in base.stages
+    )
+    return replace(base, name=name, stem_channels=round_channels(base.stem_channels, width_mult),
+                   head_channels=round_channels(base.head_channels, width_mult), stages=stages, dropout=dropout,
+                   resolution=resolution, width_mult=width_mult, depth_mult=depth_mult)
+
+
+_B0 = ArchSpec("efficientnet_b0", 32, 1280, _B0_STAGES, True, "silu", 0.2)
+
+# (width, depth, resolution, dropout) of the EfficientNet paper / TF reference, as torchvision, timm and
+# efficientnet_pytorch use them. B4..B7 are only named when recognising a checkpoint, not built in.
+SCALING: dict[str, tuple[float, float, int, float]] = {
+    "efficientnet_b0": (1.0, 1.0, 224, 0.2),
+    "efficientnet_b1": (1.0, 1.1, 240, 0.2),
+    "efficientnet_b2": (1.1, 1.2, 260, 0.3),
+    "efficientnet_b3": (1.2, 1.4, 300, 0.3),
+    "efficientnet_b4": (1.4, 1.8, 380, 0.4),
+    "efficientnet_b5": (1.6, 2.2, 456, 0.4),
+    "efficientnet_b6": (1.8, 2.6, 528, 0.5),
+    "efficientnet_b7": (2.0, 3.1, 600, 0.5),
+}
+BUILT_IN_SCALED = ("efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3")
+
+
+def scaled_variant(name: str) -> ArchSpec:
+    return compound_scale(_B0, name, *SCALING[name])
+
+
 ARCHS: dict[str, ArchSpec] = {
-    "efficientnet_b0": ArchSpec("efficientnet_b0", 32, 1280, _B0_STAGES, True, "silu", 0.2),
-    # Lite0: same convolution shapes, no squeeze-and-excitation, ReLU6 (TF EfficientNet-Lite).
+    **{name: scaled_variant(name) for name in BUILT_IN_SCALED},
+    # Lite0: same convolution shapes as B0, no squeeze-and-excitation, ReLU6 (TF EfficientNet-Lite).
     "efficientnet_lite0": ArchSpec("efficientnet_lite0", 32, 1280, _B0_STAGES, False, "relu6", 0.2),
 }
+MODEL_NAMES = tuple(ARCHS)
 
 
 def get_arch(name: str) -> ArchSpec:

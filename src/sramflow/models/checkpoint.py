@@ -24,11 +24,11 @@ class LoadedModel:
 def load_checkpoint(
     path: str | Path, model: str | None = None, num_classes: int | None = None, trust: bool = False
 ) -> LoadedModel:
-    """Load a checkpoint into a built-in model; infer layout, architecture and class count."""
+    """Load a checkpoint into a built-in model; infer layout, architecture (variant), padding and class count."""
     p = Path(path)
     matched = match_state(read_state_dict(p, trust), p, model, num_classes)
     info = matched.info
-    net = build_model(info.model, info.num_classes, seed=None, bn_eps=info.bn_eps)
+    net = build_model(info.model, info.num_classes, seed=None, bn_eps=info.bn_eps, padding=info.padding)
     ours = net.state_dict()
     net.load_state_dict({k: ours[k] if v is None else v for k, v in matched.state.items()}, strict=True)
     net.eval()

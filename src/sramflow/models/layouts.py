@@ -70,8 +70,13 @@ _BLOCK_ROLES = {
 
 LAYOUTS = tuple(_GLOBAL_ROLES)
 
-# Default BatchNorm epsilon of each implementation's EfficientNet-B0 (not stored in checkpoints).
+# Default BatchNorm epsilon of each implementation's EfficientNet-B* (not stored in checkpoints).
 LAYOUT_BN_EPS = {"torchvision": 1e-5, "timm": 1e-5, "efficientnet_pytorch": 1e-3}
+# How each implementation pads (not stored in checkpoints either): efficientnet_pytorch ports TensorFlow's
+# weights and pads like TensorFlow's SAME (Conv2dStaticSamePadding / Conv2dDynamicSamePadding); torchvision
+# and timm's efficientnet_b* pad (k-1)//2. (timm's tf_efficientnet_* also pad SAME, but their keys are the
+# timm ones: a file cannot tell, so timm files are read as the non-tf_ models.)
+LAYOUT_PADDING = {"torchvision": "symmetric", "timm": "symmetric", "efficientnet_pytorch": "tf_same"}
 
 
 def _role_prefixes(layout: str, arch: ArchSpec) -> list[tuple[str, str]]:

@@ -28,8 +28,10 @@ def analysis_table(report: dict) -> str:
         for n in report["nodes"]
     ]
     table = render_table(["node", "op", "output", "params", "MACs", "in B", "out B", "w B (int8)"], rows, "llrrrrrr")
+    layout = report.get("checkpoint_layout")
+    source = f"{report['source']}; {layout_phrase(layout)}" if layout else report["source"]
     summary = [
-        f"model {report['model']} ({report['source']}), {report['resolution']}x{report['resolution']}, "
+        f"model {report['model']} ({source}), {report['resolution']}x{report['resolution']}, "
         f"{report['num_classes']} classes, {len(report['nodes'])} IR nodes",
         f"parameters: {fmt_int(report['total_params'])} (after BN folding {fmt_int(report['folded_params'])}); "
         f"state dict: {fmt_int(report['state_dict_entries'])} entries, {fmt_int(report['state_dict_numel'])} numbers",
@@ -42,3 +44,11 @@ def analysis_table(report: dict) -> str:
         f"{report['weight_tensors_fitting_bytes']} of {report['weight_tensors_total']}",
     ]
     return table + "\n\n" + "\n".join(summary)
+
+
+def layout_phrase(layout: str) -> str:
+    """'efficientnet_pytorch layout, TensorFlow SAME padding': what a checkpoint's key names told us."""
+    from sramflow.models.layouts import LAYOUT_PADDING
+
+    pad = {"tf_same": "TensorFlow SAME padding", "symmetric": "symmetric padding"}[LAYOUT_PADDING[layout]]
+    return f"{layout} layout, {pad}"

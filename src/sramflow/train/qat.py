@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sramflow.models.efficientnet import ConvNormAct, EfficientNet, MBConv, SqueezeExcitation
+from sramflow.models.efficientnet import ConvNormAct, EfficientNet, MBConv, SqueezeExcitation, padded_input
 
 PERCENTILE = 99.99
 SAMPLES_PER_IMAGE = 512
@@ -176,7 +176,7 @@ def _folded_conv(seq: ConvNormAct, x: torch.Tensor) -> torch.Tensor:
     b = bn.bias - bn.running_mean * inv
     if conv.bias is not None:
         b = b + conv.bias * inv
-    return F.conv2d(x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups)
+    return F.conv2d(padded_input(conv, x), w, b, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
 def _act(kind: nn.Module | None, y: torch.Tensor, mul_obs: RangeObserver | None) -> torch.Tensor:
