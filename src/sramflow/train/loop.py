@@ -313,8 +313,8 @@ def train(cfg: TrainConfig, sitting: Sitting = Sitting()) -> dict:
         raise DataError(f"ema_decay {cfg.ema_decay}: expected 0 (off) or a decay in (0, 1), e.g. 0.999")
     if not 0.0 <= cfg.lr_min_ratio <= 1.0:
         raise DataError(f"lr_min_ratio {cfg.lr_min_ratio}: expected a fraction of the base LR in [0, 1]")
-    if sitting.resume:
-        read_state(cfg.out, "base", Path(cfg.out) / f"{cfg.model}_ham10000.metrics.json")  # no state fails before any data work
+    # no state (or a QAT stage's) fails before any data work
+    saved = read_state(cfg.out, "base", Path(cfg.out) / f"{cfg.model}_ham10000.metrics.json") if sitting.resume else None
     t_start, np_rng = _start(cfg.threads, cfg.seed)
 
     ds = load_ham10000(cfg.data)
@@ -337,18 +337,18 @@ def train(cfg: TrainConfig, sitting: Sitting = Sitting()) -> dict:
     data = _TrainData(images, labels, dec.names, val, parts["test"], {**skipped_train.reasons, **skipped_val.reasons},
                       len(ds.missing))
     with Augmenter(images, cfg.resolution, cfg.workers) as aug:  # before CUDA is initialised: the workers fork
-        return _train_epochs(cfg, data, aug, np_rng, t_start, sitting)
+        return _train_epochs(cfg, data, aug, np_rng, t_start, sitting, saved)
 
 
 def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np.random.Generator, t_start: float,
-                  sitting: Sitting) -> dict:
+                  sitting: Sitting, saved: SavedState | None) -> dict:
     out = Path(cfg.out)
     ckpt = out / f"{cfg.model}_ham10000.safetensors"
     meta = checkpoint_metadata(cfg)
     labels, val = data.labels, data.val
     device = resolve_device(cfg.device)
     model = build_model(cfg.model, len(LABELS), seed=cfg.seed, bn_eps=1e-5)
-    if not sitting.resume:
+    if saved is None:
         not_init = init_from_lite0(model, cfg.model)
         _log(f"initialised from Lite0 ImageNet weights; {len(not_init)} tensors not from Lite0 (classifier, SE); "
              f"device {device}, {cfg.workers} augmentation workers")
@@ -367,9 +367,8 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
     best_bal, best_epoch, best_sd, done, sittings = -1.0, -1, None, 0, 1
     elapsed_before = 0.0
     key = data_key(data.names, labels, len(val.names))
-    if sitting.resume:
-        saved = read_state(out, "base", out / f"{cfg.model}_ham10000.metrics.json")
-        check_same_run(saved, asdict(cfg), key)
+    if saved is not None:
+        _log_changes(check_same_run(saved, asdict(cfg), key))
         model.load_state_dict(unprefixed("model", saved.tensors), strict=True)
         load_optimizer(opt, saved)
         load_scheduler(sched, saved)
@@ -466,6 +465,14 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
     return result
 
 
+def _log_changes(changes: list[str]) -> None:
+    if changes:
+        rounding = any(c.startswith(("threads", "device")) for c in changes)
+        _log("changed since the last sitting: " + "; ".join(changes) +
+             (" (a different thread count or device can round differently: the result then equals an uninterrupted "
+              "run's up to float rounding, not bit for bit)" if rounding else ""))
+
+
 def _write_base_state(out: Path, cfg: TrainConfig, key: dict, epoch: int, model: nn.Module, opt: torch.optim.Optimizer,
                       sched: torch.optim.lr_scheduler.LRScheduler, ema: EMA | None, np_rng: np.random.Generator,
                       best_sd: dict | None, best_bal: float, best_epoch: int, history: list[dict], sittings: int,
@@ -548,7 +555,7 @@ def train_qat(cfg: QATConfig, sitting: Sitting = Sitting()) -> dict:
     _log(f"QAT from {cfg.qat_from}: decoded {len(images)} training images ({cfg.train_on}), {len(val.names)} val images in {time.time() - t_start:.0f}s")
     key = {**data_key(dec.names, labels, len(val.names)), "qat_from_sha256": file_sha256(cfg.qat_from)[:16]}
     if saved is not None:
-        check_same_run(saved, asdict(cfg), key)
+        _log_changes(check_same_run(saved, asdict(cfg), key))
     weights = _sample_weights(labels, cfg.balance_alpha)
     steps = max(1, round(cfg.epochs * len(images) / cfg.batch_size))
     # every task is drawn here from the seed, so a resumed run draws the same ones and skips those already done

@@ -106,8 +106,11 @@ def _finished(metrics_path: Path) -> bool:
     return doc.get("result") is not None or "qat" in doc
 
 
-def check_same_run(saved: SavedState, config: dict, data_key: dict) -> None:
-    """The resumed run must be the run that wrote the state: same configuration (but ``MAY_DIFFER``), same data."""
+def check_same_run(saved: SavedState, config: dict, data_key: dict) -> list[str]:
+    """The resumed run must be the run that wrote the state: same configuration (but ``MAY_DIFFER``), same data.
+
+    Returns the ``MAY_DIFFER`` fields that changed, as ``field: before -> now``.
+    """
     before = saved.info["config"]
     for k in sorted(set(before) | set(config)):
         if k in MAY_DIFFER or k == "out":  # the state was read from out: it is that run's folder, however spelled
@@ -120,6 +123,7 @@ def check_same_run(saved: SavedState, config: dict, data_key: dict) -> None:
         if saved.info["data_key"].get(k) != v:
             raise ResumeError(f"{saved.path}: the {k.replace('_', ' ')} differ from the run that wrote the state "
                               f"({saved.info['data_key'].get(k)} then, {v} now): same data folder and split file needed")
+    return [f"{k}: {before.get(k)} -> {config.get(k)}" for k in sorted(MAY_DIFFER) if before.get(k) != config.get(k)]
 
 
 def data_key(names: Iterable[str], labels: Iterable[int], n_val: int) -> dict:
