@@ -173,3 +173,19 @@ def test_qat_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, ham: t
     for k in ("val_before", "val_fake_quant", "val", "steps"):
         assert a[k] == b[k]
     assert b["sittings"] == 2
+
+
+def test_other_training_images_or_qat_start_are_named() -> None:
+    from sramflow.train.state import SavedState, check_same_run, data_key
+
+    cfg = {"model": "efficientnet_b0", "threads": 2, "out": "a/"}
+    key = data_key(["ISIC_1", "ISIC_2"], [0, 1], 5)
+    saved = SavedState(Path("a/train-state.safetensors"), {}, {"config": cfg, "data_key": {**key, "qat_from_sha256": "ab"}})
+    # threads may change (reported), out is the folder the state was read from however spelled
+    assert check_same_run(saved, {**cfg, "threads": 1, "out": "a"}, {**key, "qat_from_sha256": "ab"}) == ["threads: 2 -> 1"]
+    with pytest.raises(ResumeError, match="hash of the training image ids and labels differs"):
+        check_same_run(saved, cfg, {**data_key(["ISIC_1", "ISIC_2"], [0, 2], 5), "qat_from_sha256": "ab"})
+    with pytest.raises(ResumeError, match=r"--qat-from checkpoint \(sha256\) differs .*\(ab then, cd now\)"):
+        check_same_run(saved, cfg, {**key, "qat_from_sha256": "cd"})
+    with pytest.raises(ResumeError, match="model='efficientnet_b0'.*model='efficientnet_lite0'"):
+        check_same_run(saved, {**cfg, "model": "efficientnet_lite0"}, key)

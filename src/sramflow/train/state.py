@@ -121,9 +121,18 @@ def check_same_run(saved: SavedState, config: dict, data_key: dict) -> list[str]
                               f"(only {', '.join(sorted(MAY_DIFFER))} may change between sittings)")
     for k, v in data_key.items():
         if saved.info["data_key"].get(k) != v:
-            raise ResumeError(f"{saved.path}: the {k.replace('_', ' ')} differ from the run that wrote the state "
-                              f"({saved.info['data_key'].get(k)} then, {v} now): same data folder and split file needed")
+            what, fix = _DATA_KEYS.get(k, (k, "the same inputs"))
+            raise ResumeError(f"{saved.path}: the {what} differs from the run that wrote the state "
+                              f"({saved.info['data_key'].get(k)} then, {v} now); resuming needs {fix}")
     return [f"{k}: {before.get(k)} -> {config.get(k)}" for k in sorted(MAY_DIFFER) if before.get(k) != config.get(k)]
+
+
+_DATA_KEYS = {  # data_key field: (what it is, what resuming needs)
+    "training_images": ("number of training images", "the same data folder and split file"),
+    "training_ids_sha256": ("hash of the training image ids and labels", "the same data folder and split file"),
+    "val_images": ("number of val images", "the same data folder and split file"),
+    "qat_from_sha256": ("--qat-from checkpoint (sha256)", "the same --qat-from file"),
+}
 
 
 def data_key(names: Iterable[str], labels: Iterable[int], n_val: int) -> dict:
