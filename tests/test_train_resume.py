@@ -113,7 +113,8 @@ def test_resume_errors_name_the_cause(tmp_path: Path, ham: tuple[Path, Path], ca
     assert main([*_base_args(ham, "--ema", "0"), "--resume", str(out)]) == 2
     assert "ema_decay=0.9" in capsys.readouterr().err
     # the QAT stage does not take a base stage's state
-    assert main([*_base_args(ham), "--qat-from", str(out / CKPT), "--resume", str(out)]) == 2
+    qat_args = [a for a in _base_args(ham) if a not in ("--ema", "0.9", "--lr-min-ratio", "0.05")]
+    assert main([*qat_args, "--qat-from", str(out / CKPT), "--resume", str(out)]) == 2
     assert "written by the base stage" in capsys.readouterr().err
     # --threads may change between sittings; the run then finishes and has nothing left to resume
     assert main([*_base_args(ham, "--threads", "2"), "--resume", str(out)]) == 0
@@ -189,3 +190,9 @@ def test_other_training_images_or_qat_start_are_named() -> None:
         check_same_run(saved, cfg, {**key, "qat_from_sha256": "cd"})
     with pytest.raises(ResumeError, match="model='efficientnet_b0'.*model='efficientnet_lite0'"):
         check_same_run(saved, {**cfg, "model": "efficientnet_lite0"}, key)
+
+
+def test_base_stage_options_are_refused_by_the_qat_stage(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["--data", "x", "--qat-from", "y.safetensors", "--ema", "0.999"])
+    assert "base-stage options" in capsys.readouterr().err

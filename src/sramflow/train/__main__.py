@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="base stage: evaluate, select and save an exponential moving average of the weights "
                         "(e.g. 0.999; 0: off)")
     p.add_argument("--lr-min-ratio", type=float, default=d.lr_min_ratio,
-                   help="the cosine schedule (its length: --epochs) ends at this fraction of --lr")
+                   help="base stage: the cosine schedule (its length: --epochs) ends at this fraction of --lr")
     p.add_argument("--no-logit-adjust", action="store_true")
     p.add_argument("--keep", default=d.keep, choices=list(KEEP),
                    help="base stage: save the epoch with the best validation balanced accuracy, or the last one "
@@ -73,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.resume is not None and a.out is not None and Path(a.out).resolve() != Path(a.resume).resolve():
         p.error(f"--resume {a.resume} continues the run in that folder; --out {a.out} differs (drop --out)")
+    if a.qat_from and (a.ema != TrainConfig.ema_decay or a.lr_min_ratio != TrainConfig.lr_min_ratio):
+        p.error("--ema and --lr-min-ratio are base-stage options; the QAT stage (--qat-from) does not take them")
     if a.epochs_this_sitting is not None and a.epochs_this_sitting < 1:
         p.error(f"--epochs-this-sitting {a.epochs_this_sitting}: expected at least 1")
     # the config records --out as given the first time: keep that spelling when resuming
