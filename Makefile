@@ -29,17 +29,31 @@ test: $(STAMP)
 # --device auto takes a CUDA GPU when one is visible (TRAIN_WORKERS=4 there). The 224 px GPU experiment of session 3
 # (not shipped: MODEL_CARD.md) is scripts/gpu_train_variants.sh, with TRAIN_RES=224 TRAIN_EPOCHS=14 for one variant.
 # Augmentation seeds are per image since session 3, so a rerun gives an equivalent, not bit-identical, checkpoint.
+# Sittings: every stage writes train-state.safetensors in its folder after each epoch; a killed `make train`, or one
+# stopped by TRAIN_SITTING=N (N epochs per stage and call), continues where it was when run again (--resume), with
+# the same result as one uninterrupted run. A base stage that finished is not run again: delete TRAIN_BASE for that.
 TRAIN_RES ?= 128
 TRAIN_EPOCHS ?= 5
 TRAIN_WORKERS ?= 0
 TRAIN_BASE ?= build/train-base
+TRAIN_OUT ?= weights
+TRAIN_SITTING ?=
+TRAIN_ARGS ?=
 QAT_ARGS ?= --qat-epochs 2 --lr 3e-5 --qat-float-weight 0.5
 TRAIN_CMD = OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/python -m sramflow.train --data $(HAM10000) --model efficientnet_b0 \
-	--resolution $(TRAIN_RES) --device auto --workers $(TRAIN_WORKERS)
+	--resolution $(TRAIN_RES) --device auto --workers $(TRAIN_WORKERS) $(TRAIN_ARGS) \
+	$(if $(TRAIN_SITTING),--epochs-this-sitting $(TRAIN_SITTING))
+TRAIN_STATE = train-state.safetensors
+resume_if_state = $$(test -f $(1)/$(TRAIN_STATE) && echo --resume $(1)/)
+BASE_CKPT = $(TRAIN_BASE)/efficientnet_b0_ham10000.safetensors
 train: $(STAMP)
 	@mkdir -p $(TRAIN_BASE)
-	$(TRAIN_CMD) --epochs $(TRAIN_EPOCHS) --out $(TRAIN_BASE)/
-	$(TRAIN_CMD) --qat-from $(TRAIN_BASE)/efficientnet_b0_ham10000.safetensors $(QAT_ARGS) --threads 1 --out weights/
+	@if [ -f $(BASE_CKPT) ] && [ ! -f $(TRAIN_BASE)/$(TRAIN_STATE) ]; then \
+	  echo "base stage: finished before ($(BASE_CKPT)); delete $(TRAIN_BASE) to train it again"; \
+	else set -x; $(TRAIN_CMD) --epochs $(TRAIN_EPOCHS) --out $(TRAIN_BASE)/ $(call resume_if_state,$(TRAIN_BASE)); fi
+	@if [ -f $(TRAIN_BASE)/$(TRAIN_STATE) ]; then echo "base stage: stopped after this sitting; make train continues it"; \
+	else set -x; $(TRAIN_CMD) --qat-from $(BASE_CKPT) $(QAT_ARGS) --threads 1 --out $(TRAIN_OUT)/ \
+	  $(call resume_if_state,$(TRAIN_OUT)); fi
 
 # One QAT stage alone, for trying other settings (QAT_ARGS) from a trained checkpoint; writes build/qat/ and
 # evaluates it on the validation split (never on test: weights/MODEL_CARD.md, selection rule).

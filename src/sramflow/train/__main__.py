@@ -11,9 +11,11 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 
 from sramflow.errors import SramflowError  # noqa: E402
 from sramflow.train.loop import KEEP, TRAIN_ON, QATConfig, TrainConfig  # noqa: E402
+from sramflow.train.state import Sitting  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=d.workers,
                    help="forked augmentation processes (0: in this process); results do not depend on it")
     p.add_argument("--split-file", default=d.split_file, help="read if it exists, else written")
-    p.add_argument("--out", default=d.out)
+    p.add_argument("--out", default=None, help=f"output folder (default {d.out}; with --resume: the resumed folder)")
+    p.add_argument("--resume", metavar="DIR", default=None,
+                   help="continue the run whose --out was DIR from its last finished epoch (same options; only "
+                        "--data, --threads, --device and --workers may change); the state is written there every epoch")
+    p.add_argument("--epochs-this-sitting", type=int, default=None, metavar="N",
+                   help="stop after N finished epochs (state kept); continue later with --resume")
+    p.add_argument("--ema", type=float, default=d.ema_decay, metavar="DECAY",
+                   help="base stage: evaluate, select and save an exponential moving average of the weights "
+                        "(e.g. 0.999; 0: off)")
+    p.add_argument("--lr-min-ratio", type=float, default=d.lr_min_ratio,
+                   help="base stage: the cosine schedule (its length: --epochs) ends at this fraction of --lr")
     p.add_argument("--no-logit-adjust", action="store_true")
     p.add_argument("--keep", default=d.keep, choices=list(KEEP),
                    help="base stage: save the epoch with the best validation balanced accuracy, or the last one "
@@ -57,7 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    a = build_parser().parse_args(argv)
+    p = build_parser()
+    a = p.parse_args(argv)
+    if a.resume is not None and a.out is not None and Path(a.out).resolve() != Path(a.resume).resolve():
+        p.error(f"--resume {a.resume} continues the run in that folder; --out {a.out} differs (drop --out)")
+    if a.qat_from and (a.ema != TrainConfig.ema_decay or a.lr_min_ratio != TrainConfig.lr_min_ratio):
+        p.error("--ema and --lr-min-ratio are base-stage options; the QAT stage (--qat-from) does not take them")
+    if a.epochs_this_sitting is not None and a.epochs_this_sitting < 1:
+        p.error(f"--epochs-this-sitting {a.epochs_this_sitting}: expected at least 1")
+    # the config records --out as given the first time: keep that spelling when resuming
+    a.out = a.out if a.out is not None else a.resume if a.resume is not None else TrainConfig.out
+    sitting = Sitting(resume=a.resume is not None, epochs=a.epochs_this_sitting)
     from sramflow.train.loop import train, train_qat
 
     if a.qat_from:
@@ -70,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             momentum=a.qat_momentum, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
             device=a.device, workers=a.workers, train_on=a.train_on,
         )
-        run = partial(train_qat, q)
+        run = partial(train_qat, q, sitting)
     else:
         cfg = TrainConfig(
             data=a.data, model=a.model, resolution=a.resolution, epochs=a.epochs, batch_size=a.batch_size,
@@ -79,8 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha,
             warmup_steps=a.warmup_steps, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
             logit_adjust=not a.no_logit_adjust, device=a.device, workers=a.workers, train_on=a.train_on, keep=a.keep,
+            ema_decay=a.ema, lr_min_ratio=a.lr_min_ratio,
         )
-        run = partial(train, cfg)
+        run = partial(train, cfg, sitting)
     try:
         run()
     except SramflowError as exc:

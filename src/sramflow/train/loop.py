@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import os
 import random
 import time
 from collections import Counter
@@ -36,6 +37,9 @@ from sramflow.eval.metrics import Metrics, compute_metrics
 from sramflow.models.efficientnet import build_model
 from sramflow.train.augment import augment
 from sramflow.train.pretrained import init_from_lite0
+from sramflow.train.state import (EMA, SavedState, Sitting, check_same_run, data_key, file_sha256, load_optimizer,
+                                  load_scheduler, optimizer_state, prefixed, read_state, rng_state, scheduler_state,
+                                  set_rng_state, state_path, unprefixed, write_state)
 
 TAU_GRID = tuple(round(0.1 * i, 1) for i in range(-5, 16))
 TRAIN_ON = ("train", "train+val")  # which split parts a stage trains on
@@ -85,6 +89,8 @@ class TrainConfig:
     workers: int = 0  # forked augmentation processes (0: augment in this process)
     train_on: str = "train"  # "train+val": val joins the training data; last epoch kept, no logit adjustment
     keep: str = "best-val"  # which epoch's weights are saved: best validation balanced accuracy, or "last"
+    ema_decay: float = 0.0  # > 0: evaluate, select and save an exponential moving average of the weights
+    lr_min_ratio: float = 0.01  # the cosine ends at this fraction of lr (its length: epochs)
 
 
 def _log(msg: str) -> None:
@@ -102,15 +108,24 @@ def _cap(im, resolution: int):  # noqa: ANN001, ANN202 - PIL image
     return im
 
 
-def _decode_train(samples: list[Sample], resolution: int) -> tuple[list, list[int], Skipped]:
-    images, labels, skipped = [], [], Skipped()
+@dataclass(frozen=True)
+class _Decoded:
+    images: list  # PIL images, capped at 2 * resolution per side
+    labels: list[int]
+    names: list[str]  # image ids, in the order of images
+    skipped: Skipped
+
+
+def _decode_train(samples: list[Sample], resolution: int) -> _Decoded:
+    out = _Decoded([], [], [], Skipped())
     for s in samples:
         try:
-            images.append(_cap(decode_image(s.path), resolution))
-            labels.append(s.label)
+            out.images.append(_cap(decode_image(s.path), resolution))
+            out.labels.append(s.label)
+            out.names.append(s.image_id)
         except DataError as exc:
-            skipped.reasons[s.image_id] = str(exc)
-    return images, labels, skipped
+            out.skipped.reasons[s.image_id] = str(exc)
+    return out
 
 
 def _sample_weights(labels: list[int], alpha: float) -> np.ndarray:
@@ -206,12 +221,13 @@ def device_batches(aug: Augmenter, tasks: list[tuple[np.ndarray, np.ndarray]], l
         yield to_device(xb, device), labels[torch.from_numpy(idx)].to(device, non_blocking=True)
 
 
-def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
+def _lr_lambda(total: int, warmup: int, floor: float = 0.01) -> Callable[[int], float]:
+    """Linear warm-up over ``warmup`` steps, then a cosine from 1 to ``floor`` (times the base LR) at step ``total``."""
     def f(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
         t = (step - warmup) / max(1, total - warmup)
-        return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
     return f
 
 
@@ -224,9 +240,14 @@ def _param_groups(model: nn.Module, wd: float) -> list[dict]:
 
 def save_safetensors(model: nn.Module, path: Path, metadata: dict[str, str] | None = None) -> None:
     """float32 state dict in our (torchvision) layout; ``metadata`` (e.g. resolution) goes in the header."""
+    save_state_dict(model.state_dict(), path, metadata)
+
+
+def save_state_dict(state_dict: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+    """:func:`save_safetensors` of a state dict, written to a temporary file then renamed (atomic)."""
     from safetensors.torch import save_file
 
-    sd = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    sd = {k: v.detach().cpu().contiguous().clone() for k, v in state_dict.items()}
     sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.safetensors")
@@ -276,16 +297,24 @@ class _TrainData:
 
     images: list
     labels: list[int]
+    names: list[str]
     val: Batch
     test_samples: list[Sample]
     skipped: dict[str, str]
     missing: int
 
 
-def train(cfg: TrainConfig) -> dict:
+def train(cfg: TrainConfig, sitting: Sitting = Sitting()) -> dict:
+    """Base fine-tuning; ``sitting``: resume from ``cfg.out``'s state and/or stop after some epochs (state kept)."""
     training_parts(cfg.train_on)  # a bad value fails before any data work
     if cfg.keep not in KEEP:
         raise DataError(f"keep {cfg.keep!r}: expected one of {', '.join(KEEP)}")
+    if not 0.0 <= cfg.ema_decay < 1.0:
+        raise DataError(f"ema_decay {cfg.ema_decay}: expected 0 (off) or a decay in (0, 1), e.g. 0.999")
+    if not 0.0 <= cfg.lr_min_ratio <= 1.0:
+        raise DataError(f"lr_min_ratio {cfg.lr_min_ratio}: expected a fraction of the base LR in [0, 1]")
+    # no state (or a QAT stage's) fails before any data work
+    saved = read_state(cfg.out, "base", Path(cfg.out) / f"{cfg.model}_ham10000.metrics.json") if sitting.resume else None
     t_start, np_rng = _start(cfg.threads, cfg.seed)
 
     ds = load_ham10000(cfg.data)
@@ -296,7 +325,8 @@ def train(cfg: TrainConfig) -> dict:
     _log(f"data {ds.root}: {len(ds.samples)} images; split {cfg.split_file}: " +
          ", ".join(f"{k} {len(v)}" for k, v in parts.items()))
 
-    images, labels, skipped_train = _decode_train(fit_samples(parts, cfg.train_on), cfg.resolution)
+    dec = _decode_train(fit_samples(parts, cfg.train_on), cfg.resolution)
+    images, labels, skipped_train = dec.images, dec.labels, dec.skipped
     skipped_val = Skipped()
     val = load_arrays(ham_items(parts["val"]), cfg.resolution, skipped_val)
     for name, reason in {**skipped_train.reasons, **skipped_val.reasons}.items():
@@ -304,34 +334,60 @@ def train(cfg: TrainConfig) -> dict:
     _log(f"decoded {len(images)} training images ({cfg.train_on}), {len(val.names)} val images in {time.time() - t_start:.0f}s; "
          f"train classes {dict(sorted(Counter(LABELS[y] for y in labels).items()))}")
 
-    data = _TrainData(images, labels, val, parts["test"], {**skipped_train.reasons, **skipped_val.reasons}, len(ds.missing))
+    data = _TrainData(images, labels, dec.names, val, parts["test"], {**skipped_train.reasons, **skipped_val.reasons},
+                      len(ds.missing))
     with Augmenter(images, cfg.resolution, cfg.workers) as aug:  # before CUDA is initialised: the workers fork
-        return _train_epochs(cfg, data, aug, np_rng, t_start)
+        return _train_epochs(cfg, data, aug, np_rng, t_start, sitting, saved)
 
 
-def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np.random.Generator, t_start: float) -> dict:
+def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np.random.Generator, t_start: float,
+                  sitting: Sitting, saved: SavedState | None) -> dict:
     out = Path(cfg.out)
     ckpt = out / f"{cfg.model}_ham10000.safetensors"
     meta = checkpoint_metadata(cfg)
     labels, val = data.labels, data.val
     device = resolve_device(cfg.device)
     model = build_model(cfg.model, len(LABELS), seed=cfg.seed, bn_eps=1e-5)
-    not_init = init_from_lite0(model, cfg.model)
-    _log(f"initialised from Lite0 ImageNet weights; {len(not_init)} tensors not from Lite0 (classifier, SE); "
-         f"device {device}, {cfg.workers} augmentation workers")
+    if saved is None:
+        not_init = init_from_lite0(model, cfg.model)
+        _log(f"initialised from Lite0 ImageNet weights; {len(not_init)} tensors not from Lite0 (classifier, SE); "
+             f"device {device}, {cfg.workers} augmentation workers")
     model = model.to(device, memory_format=torch.channels_last)
     labels_t = torch.tensor(labels, dtype=torch.long)
 
     steps_per_epoch = len(labels) // cfg.batch_size
     total = steps_per_epoch * cfg.epochs
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, cfg.warmup_steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, cfg.warmup_steps, cfg.lr_min_ratio))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     weights = _sample_weights(labels, cfg.balance_alpha)
+    ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    kept = model if ema is None else ema.module  # what is evaluated, selected and saved
     history: list[dict] = []
-    best_bal, best_epoch = -1.0, -1
+    best_bal, best_epoch, best_sd, done, sittings = -1.0, -1, None, 0, 1
+    elapsed_before = 0.0
+    key = data_key(data.names, labels, len(val.names))
+    if saved is not None:
+        _log_changes(check_same_run(saved, asdict(cfg), key))
+        model.load_state_dict(unprefixed("model", saved.tensors), strict=True)
+        load_optimizer(opt, saved)
+        load_scheduler(sched, saved)
+        if ema is not None:
+            ema.load(unprefixed("ema", saved.tensors), saved.info["ema_updates"])
+        set_rng_state(saved, np_rng)
+        b = saved.info["best"]
+        best_bal, best_epoch, done = b["balanced_accuracy"], b["epoch"], saved.info["epoch"]
+        history, sittings, elapsed_before = saved.info["history"], saved.info["sittings"] + 1, saved.info["elapsed_s"]
+        best_sd = unprefixed("best", saved.tensors)
+        if best_sd:  # the state is written before the checkpoint: make them agree
+            save_state_dict(best_sd, ckpt, meta)
+        _log(f"resumed from {saved.path} after epoch {done}/{cfg.epochs} (sitting {sittings}; best epoch {best_epoch}); "
+             f"device {device}, {cfg.workers} augmentation workers")
 
-    for epoch in range(1, cfg.epochs + 1):
+    def elapsed() -> float:
+        return elapsed_before + time.time() - t_start
+
+    for epoch in range(done + 1, cfg.epochs + 1):
         model.train()
         t0 = time.time()
         tasks = draw_tasks(np_rng, weights, steps_per_epoch, cfg.batch_size)
@@ -342,6 +398,8 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update(model)
             running += loss.detach() * len(yb)
             seen += len(yb)
             if (step + 1) % 50 == 0:
@@ -349,7 +407,7 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
                      f"({seen / (time.time() - t0):.1f} img/s)")
         running = float(running)
         train_s = time.time() - t0
-        m = compute_metrics(val.labels, predict_logits(model, val.x).argmax(1), LABELS)
+        m = compute_metrics(val.labels, predict_logits(kept, val.x).argmax(1), LABELS)
         rec = {"epoch": epoch, "train_loss": round(running / max(seen, 1), 4), "train_s": round(train_s, 1),
                "lr_end": opt.param_groups[0]["lr"], "val": _summary(m)}
         history.append(rec)
@@ -357,10 +415,19 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
         improved = m.balanced_accuracy > best_bal or cfg.keep == "last" or val_trained_on(cfg.train_on)
         if improved:
             best_bal, best_epoch = m.balanced_accuracy, epoch
-            save_safetensors(model, ckpt, meta)
+            best_sd = {k: v.detach().cpu().clone() for k, v in kept.state_dict().items()}
+        # the state first: a run killed before the checkpoint below is written rewrites it from the state
+        _write_base_state(out, cfg, key, epoch, model, opt, sched, ema, np_rng, best_sd, best_bal, best_epoch,
+                          history, sittings, elapsed())
+        if improved:
+            save_state_dict(best_sd, ckpt, meta)
         _log(f"epoch {epoch}/{cfg.epochs} loss {rec['train_loss']} {val_name(cfg.train_on)} acc {m.accuracy:.4f} "
              f"bal {m.balanced_accuracy:.4f} mel-sens {m.sensitivity} ({train_s:.0f}s){' *best*' if improved else ''}")
-        _write_metrics(out, cfg, history, None, t_start)
+        _write_metrics(out, cfg, history, None, elapsed(), sittings)
+        if sitting.epochs is not None and epoch - done >= sitting.epochs and epoch < cfg.epochs:
+            _log(f"stopping after {sitting.epochs} epochs this sitting (epoch {epoch}/{cfg.epochs}); continue with "
+                 f"the same command plus --resume {out}")
+            return {"stopped_after_epoch": epoch, "epochs": cfg.epochs}
 
     # best epoch, then post-hoc logit adjustment chosen on validation
     from sramflow.models.checkpoint import load_checkpoint
@@ -393,16 +460,48 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
                 f"TEST acc {m_test.accuracy:.4f} bal {m_test.balanced_accuracy:.4f} mel-sens {m_test.sensitivity} "
                 f"mel-spec {m_test.specificity}")
     _log(f"final (epoch {best_epoch}, tau {tau}): {val_name(cfg.train_on)} acc {m_val.accuracy:.4f} bal {m_val.balanced_accuracy:.4f}; {test_msg}")
-    _write_metrics(out, cfg, history, result, t_start)
+    _write_metrics(out, cfg, history, result, elapsed(), sittings)
+    state_path(out).unlink(missing_ok=True)  # finished: nothing left to resume
     return result
 
 
-def _write_metrics(out: Path, cfg: TrainConfig, history: list[dict], result: dict | None, t_start: float) -> None:
-    doc = {"config": asdict(cfg), "torch": torch.__version__, "threads": cfg.threads,
-           "wall_time_s": round(time.time() - t_start, 1), "epochs": history, "result": result}
-    path = out / f"{cfg.model}_ham10000.metrics.json"
+def _log_changes(changes: list[str]) -> None:
+    if changes:
+        rounding = any(c.startswith(("threads", "device")) for c in changes)
+        _log("changed since the last sitting: " + "; ".join(changes) +
+             (" (a different thread count or device can round differently: the result then equals an uninterrupted "
+              "run's up to float rounding, not bit for bit)" if rounding else ""))
+
+
+def _write_base_state(out: Path, cfg: TrainConfig, key: dict, epoch: int, model: nn.Module, opt: torch.optim.Optimizer,
+                      sched: torch.optim.lr_scheduler.LRScheduler, ema: EMA | None, np_rng: np.random.Generator,
+                      best_sd: dict | None, best_bal: float, best_epoch: int, history: list[dict], sittings: int,
+                      elapsed_s: float) -> None:
+    opt_tensors, opt_info = optimizer_state(opt)
+    rng_tensors, rng_info = rng_state(np_rng)
+    tensors = {**prefixed("model", model.state_dict()), **opt_tensors, **rng_tensors, **prefixed("best", best_sd or {})}
+    if ema is not None:
+        tensors.update(prefixed("ema", ema.module.state_dict()))
+    info = {"stage": "base", "config": asdict(cfg), "data_key": key, "epoch": epoch, "optimizer": opt_info,
+            "scheduler": scheduler_state(sched), "rng": rng_info, "ema_updates": 0 if ema is None else ema.updates,
+            "best": {"epoch": best_epoch, "balanced_accuracy": best_bal}, "history": history, "sittings": sittings,
+            "elapsed_s": elapsed_s, "torch": torch.__version__}
+    write_state(out, tensors, info)
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    """Atomic: a temporary file renamed over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def _write_metrics(out: Path, cfg: TrainConfig, history: list[dict], result: dict | None, wall_time_s: float,
+                   sittings: int = 1) -> None:
+    doc = {"config": asdict(cfg), "torch": torch.__version__, "threads": cfg.threads,
+           "wall_time_s": round(wall_time_s, 1), "sittings": sittings, "epochs": history, "result": result}
+    _write_json(out / f"{cfg.model}_ham10000.metrics.json", doc)
 
 
 @dataclass(frozen=True)
@@ -432,35 +531,53 @@ class QATConfig:
     train_on: str = "train"  # "train+val": val joins the training data (its metrics are then on training images)
 
 
-def train_qat(cfg: QATConfig) -> dict:
+def train_qat(cfg: QATConfig, sitting: Sitting = Sitting()) -> dict:
     """Fine-tune ``cfg.qat_from`` with fake quantization (BN frozen, constant-then-cosine low LR), save the float weights.
 
     No epoch selection: the last step's weights are saved. Validation float metrics are logged; INT8
-    metrics come from ``sramflow evaluate`` (the integer reference with its own calibration).
+    metrics come from ``sramflow evaluate`` (the integer reference with its own calibration). The state is
+    written after every ``round(len(train) / batch)`` steps (an epoch) for ``--resume``.
     """
     from sramflow.models.checkpoint import load_checkpoint
 
     if not 0.0 <= cfg.float_weight < 1.0:
         raise ValueError(f"float_weight must be in [0, 1), got {cfg.float_weight}")
     training_parts(cfg.train_on)  # a bad value fails before any data work
+    saved = read_state(cfg.out, "qat") if sitting.resume else None
     t_start, np_rng = _start(cfg.threads, cfg.seed)
     model = load_checkpoint(cfg.qat_from, cfg.model, len(LABELS)).model  # a bad checkpoint fails before any data work
     ds = load_ham10000(cfg.data)
     split = load_or_make_split(ds, cfg.split_file, cfg.seed)
     parts = {k: select(ds, split, k) for k in ("train", "val")}
-    images, labels, _ = _decode_train(fit_samples(parts, cfg.train_on), cfg.resolution)
+    dec = _decode_train(fit_samples(parts, cfg.train_on), cfg.resolution)
+    images, labels = dec.images, dec.labels
     val = load_arrays(ham_items(parts["val"]), cfg.resolution, Skipped())
     _log(f"QAT from {cfg.qat_from}: decoded {len(images)} training images ({cfg.train_on}), {len(val.names)} val images in {time.time() - t_start:.0f}s")
+    key = {**data_key(dec.names, labels, len(val.names)), "qat_from_sha256": file_sha256(cfg.qat_from)[:16]}
+    if saved is not None:
+        _log_changes(check_same_run(saved, asdict(cfg), key))
     weights = _sample_weights(labels, cfg.balance_alpha)
     steps = max(1, round(cfg.epochs * len(images) / cfg.batch_size))
+    # every task is drawn here from the seed, so a resumed run draws the same ones and skips those already done
     init_tasks = draw_tasks(np_rng, weights, cfg.init_batches, cfg.batch_size)
     tasks = draw_tasks(np_rng, weights, steps, cfg.batch_size)
+    epoch_steps = max(1, round(len(images) / cfg.batch_size))
     with Augmenter(images, cfg.resolution, cfg.workers) as aug:  # before CUDA is initialised: the workers fork
-        return _qat_steps(cfg, model, aug, labels, val, init_tasks, tasks, t_start)
+        return _qat_steps(cfg, model, aug, labels, val, init_tasks, tasks, t_start,
+                          _QATSitting(sitting, saved, key, epoch_steps, np_rng))
+
+
+@dataclass(frozen=True)
+class _QATSitting:
+    sitting: Sitting
+    saved: SavedState | None
+    data_key: dict
+    epoch_steps: int  # the state is written after every epoch_steps steps
+    np_rng: np.random.Generator
 
 
 def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[int], val: Batch,
-               init_tasks: list, tasks: list, t_start: float) -> dict:
+               init_tasks: list, tasks: list, t_start: float, sit: _QATSitting) -> dict:
     from sramflow.models.checkpoint import load_checkpoint
     from sramflow.train.qat import float_forward, init_ranges, insert_fake_quant, remove_fake_quant
 
@@ -475,21 +592,42 @@ def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[in
         teacher = load_checkpoint(cfg.qat_from, cfg.model, len(LABELS)).model.to(device, memory_format=torch.channels_last).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
-    m_before = compute_metrics(val.labels, predict_logits(model, val.x).argmax(1), LABELS)
+    saved = sit.saved
+    before = saved.info["val_before"] if saved is not None else (
+        _summary(compute_metrics(val.labels, predict_logits(model, val.x).argmax(1), LABELS)))
     labels_t = torch.tensor(labels, dtype=torch.long)
 
     # model.eval() throughout: BN uses (and never updates) its running statistics, so folding is exact
     state = insert_fake_quant(model, cfg.momentum, cfg.seed)
-    init_ranges(model, state, (to_device(xb, device) for xb in aug.batches(init_tasks)))
-    _log(f"fake quant on {len(state.observers)} activation tensors; ranges from {cfg.init_batches} batches; "
-         f"device {device}, {cfg.workers} augmentation workers")
-
     steps = len(tasks)
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, 0))
+    running, done, train_s_before, elapsed_before, sittings = torch.zeros((), device=device), 0, 0.0, 0.0, 1
+    if saved is None:
+        init_ranges(model, state, (to_device(xb, device) for xb in aug.batches(init_tasks)))
+        _log(f"fake quant on {len(state.observers)} activation tensors; ranges from {cfg.init_batches} batches; "
+             f"device {device}, {cfg.workers} augmentation workers")
+    else:
+        model.load_state_dict(unprefixed("model", saved.tensors), strict=True)
+        for name, r in unprefixed("obs", saved.tensors).items():
+            state.observers[name].range = r.to(device)
+        state.gen.set_state(saved.tensors["qat.gen"])
+        load_optimizer(opt, saved)
+        load_scheduler(sched, saved)
+        set_rng_state(saved, sit.np_rng)
+        running = saved.tensors["qat.running"].to(device)
+        done, train_s_before = saved.info["step"], saved.info["train_s"]
+        elapsed_before, sittings = saved.info["elapsed_s"], saved.info["sittings"] + 1
+        _log(f"resumed from {saved.path} after step {done}/{steps} (sitting {sittings}); device {device}, "
+             f"{cfg.workers} augmentation workers")
     ce = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    t0, running = time.time(), torch.zeros((), device=device)
-    for step, (xb, yb) in enumerate(device_batches(aug, tasks, labels_t, device)):
+
+    def elapsed() -> float:
+        return elapsed_before + time.time() - t_start
+
+    t0, epochs_now = time.time(), 0
+    todo = tasks[done:]
+    for step, (xb, yb) in enumerate(device_batches(aug, todo, labels_t, device), start=done):
         t_logp = None
         if teacher is not None:
             with torch.no_grad():
@@ -517,19 +655,34 @@ def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[in
         running += loss.detach()
         if (step + 1) % 25 == 0 or step + 1 == steps:
             _log(f"QAT step {step + 1}/{steps} loss {float(running) / (step + 1):.4f} "
-                 f"({(step + 1) * cfg.batch_size / (time.time() - t0):.1f} img/s)")
-    train_s = time.time() - t0
+                 f"({(step + 1 - done) * cfg.batch_size / (time.time() - t0):.1f} img/s)")
+        if (step + 1) % sit.epoch_steps == 0 and step + 1 < steps:
+            epochs_now += 1
+            opt_tensors, opt_info = optimizer_state(opt)
+            rng_tensors, rng_info = rng_state(sit.np_rng)
+            obs = {k: o.range for k, o in state.observers.items() if o.range is not None}
+            write_state(out, {**prefixed("model", model.state_dict()), **opt_tensors, **rng_tensors,
+                              **prefixed("obs", obs), "qat.gen": state.gen.get_state(), "qat.running": running},
+                        {"stage": "qat", "config": asdict(cfg), "data_key": sit.data_key, "step": step + 1,
+                         "optimizer": opt_info, "scheduler": scheduler_state(sched), "rng": rng_info,
+                         "val_before": before, "train_s": train_s_before + time.time() - t0, "elapsed_s": elapsed(),
+                         "sittings": sittings, "torch": torch.__version__})
+            if sit.sitting.epochs is not None and epochs_now >= sit.sitting.epochs:
+                _log(f"stopping after {epochs_now} epochs this sitting (step {step + 1}/{steps}); continue with the "
+                     f"same command plus --resume {out}")
+                return {"stopped_after_step": step + 1, "steps": steps}
+    train_s = train_s_before + time.time() - t0
     state.mode = "frozen"
     m_fq = compute_metrics(val.labels, predict_logits(model, val.x).argmax(1), LABELS)
     remove_fake_quant(state)
     save_safetensors(model, ckpt, meta)
     final = load_checkpoint(ckpt, cfg.model, len(LABELS)).model.to(device, memory_format=torch.channels_last)
     m_val = compute_metrics(val.labels, predict_logits(final, val.x).argmax(1), LABELS)
-    _log(f"QAT done ({train_s:.0f}s): {val_name(cfg.train_on)} float acc {m_before.accuracy:.4f} bal {m_before.balanced_accuracy:.4f} -> "
+    _log(f"QAT done ({train_s:.0f}s): {val_name(cfg.train_on)} float acc {before['accuracy']:.4f} bal {before['balanced_accuracy']:.4f} -> "
          f"{m_val.accuracy:.4f} / {m_val.balanced_accuracy:.4f}; fake-quant val {m_fq.accuracy:.4f} / {m_fq.balanced_accuracy:.4f}")
     result = {"config": asdict(cfg), "torch": torch.__version__, "steps": steps, "train_images": len(labels),
               "val_in_training_data": val_trained_on(cfg.train_on), "train_s": round(train_s, 1),
-              "wall_time_s": round(time.time() - t_start, 1), "val_before": _summary(m_before),
+              "wall_time_s": round(elapsed(), 1), "sittings": sittings, "val_before": before,
               "val_fake_quant": _summary(m_fq), "val": _summary(m_val)}
     # the base training's metrics (next to --qat-from, else already in --out) plus this stage under "qat"
     path = out / f"{cfg.model}_ham10000.metrics.json"
@@ -539,6 +692,6 @@ def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[in
     if "qat" in doc:  # QAT from a QAT checkpoint: the earlier stages stay, in order
         doc.setdefault("qat_earlier", []).append(doc.pop("qat"))
     doc["qat"] = result
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1) + "\n")
+    _write_json(path, doc)
+    state_path(out).unlink(missing_ok=True)  # finished: nothing left to resume
     return result
