@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ham_synthetic import write_ham
+from helpers.ham import write_ham
 from sramflow import cli
 from sramflow.data.ham10000 import load_ham10000, make_split, write_split
 

@@ -26,10 +26,8 @@ from sramflow.mapping.schedule import allocate
 from sramflow.mapping.vector import VectorSchedule, VectorShape
 from sramflow.quant.api import quantize_graph
 from sramflow.sim.api import simulate_graph
-from test_funcsim_exec import _randomized
-from test_mapping_counts import make_hw
-from test_mapping_steps_table import CASES, ONES
-from test_sim_graph import tiny_graph
+from helpers.mapping import ONES, make_hw, CONV_CASES
+from helpers.graphs import tiny_graph, randomized
 
 
 def _conv_data(sh, seed: int = 0) -> ConvData:  # noqa: ANN001
@@ -49,9 +47,9 @@ def _both(run_step, run_bulk, sch, data, words: int):  # noqa: ANN001, ANN202
     return out
 
 
-@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
 def test_bulk_equals_per_step_on_conv_schedules(case: int) -> None:
-    shape, sizes, gk, gh = CASES[case]
+    shape, sizes, gk, gh = CONV_CASES[case]
     hw = make_hw(accumulators=8, words=2048, double=True)
     data = _conv_data(shape, case)
     modes = set()
@@ -129,7 +127,7 @@ def test_layout_map_matches_word_address(extents, eb: int, group: int, aligned: 
 
 
 def test_run_functional_graph_writes_the_report(tmp_path) -> None:  # noqa: ANN001
-    g = _randomized(tiny_graph())
+    g = randomized(tiny_graph())
     hw = make_hw(double=True)
     res = simulate_graph(g, hw)
     x = np.random.default_rng(0).standard_normal(g.shape(g.input)[1:]).astype(np.float32)

@@ -20,7 +20,7 @@ from sramflow.hw.load import resolve_hw
 from sramflow.quant.api import quantize_graph
 from sramflow.reference.run import quantize_input
 from sramflow.sim.api import simulate_graph
-from test_mapping_counts import make_hw
+from helpers.mapping import make_hw
 
 
 class Net:
@@ -129,7 +129,7 @@ def torch_small_net(hw: int = 16) -> onnx.ModelProto:
     import torch
 
     from sramflow.frontend.torch_export import torch_to_onnx_bytes
-    from test_onnx_import import Small
+    from helpers.torch_nets import Small
 
     torch.manual_seed(0)
     return onnx.load_from_string(torch_to_onnx_bytes(Small(), hw))

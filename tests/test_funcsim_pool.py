@@ -21,7 +21,7 @@ from sramflow.mapping.conv_search import hw_params, make_conv_schedule
 from sramflow.mapping.conv_steps import summed_counts
 from sramflow.mapping.steps_table import steps_table, table_counts
 from sramflow.reference import kernels as K
-from test_mapping_counts import make_hw
+from helpers.mapping import make_hw
 
 ZP = 5
 # (name, kind, kernel, stride, (top, left, bottom, right), explicit_pad), on a 3 x 7 x 8 input

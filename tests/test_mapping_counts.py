@@ -7,27 +7,13 @@ import dataclasses
 import pytest
 
 from sramflow.errors import MappingError
-from sramflow.hw.spec import HardwareSpec, MacArray, OffchipMemory, SramMacro, Source, VectorUnit
+from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_search import hw_params, make_conv_schedule, search_conv
 from sramflow.mapping.conv_steps import summed_counts
 from sramflow.mapping.vector import VectorSchedule, VectorShape, vector_counts
 from sramflow.sim.api import price
-
-SRC = Source("assumed", "test")
-
-
-def make_hw(accumulators: int = 16, words: int = 128, ports: str = "1rw", double: bool = False,
-            input_registers: int = 16) -> HardwareSpec:
-    """16 input operand registers (one int8 per multiplier, like the sky130 presets) unless told otherwise."""
-    sram = SramMacro("t", 16, words, ports, 1, 1.0, 1.0, 0.0, 0.0, 1.0, 10.0, 1.0, 1.8, SRC, double_buffering=double)
-    off = OffchipMemory("o", "abstract", 2.0, 0, 10.0, 10.0, 0.0, SRC)
-    mac = MacArray(16, 1.0, 32, accumulators, 0.0, SRC, input_register_bytes=input_registers)
-    return HardwareSpec("t", "test", 100.0, (sram,), off, mac, VectorUnit(1, 1.0, 256, 1.0, SRC))
-
-
-def pw(k: int = 2, c: int = 4, h: int = 2, w: int = 2) -> ConvShape:
-    return ConvShape("pw", 1, k, c, h, w, h, w, 1, 1, 1, 1, 0, 0)
+from helpers.mapping import make_hw, pw
 
 
 def sched(shape: ConvShape, hw: HardwareSpec, sizes: dict, order=("g", "k", "c", "p"), double=False):  # noqa: ANN001, ANN201

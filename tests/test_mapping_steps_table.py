@@ -11,34 +11,13 @@ import pytest
 
 from sramflow.mapping.conv import LOOPS, ConvShape
 from sramflow.mapping.conv_search import hw_params, make_conv_schedule
-from sramflow.mapping.conv_steps import summed_counts
 from sramflow.mapping.schedule import allocate
-from sramflow.mapping.steps_table import COMPUTE, OPERANDS, steps_table, table_counts
+from sramflow.mapping.steps_table import COMPUTE, OPERANDS, steps_table
 from sramflow.mapping.vector import VectorSchedule, VectorShape
-from test_mapping_counts import make_hw, pw
-from test_mapping_groups import with_bursts
-
-ONES = {"g": 1, "k": 1, "c": 1, "h": 1, "w": 1}
-CASES = [  # shape, tile sizes, k per accumulator group, rows per accumulator group (0: all; 8 accumulators)
-    (ConvShape("c3", 1, 7, 5, 7, 9, 4, 5, 3, 3, 2, 2, 1, 1), {"k": 5, "c": 2, "h": 2, "w": 2}, 1, 0),
-    (ConvShape("c3b", 1, 7, 3, 7, 9, 4, 5, 3, 3, 2, 2, 1, 1), {"k": 7, "c": 3, "w": 2}, 2, 0),
-    (pw(9, 7, 3, 3), {"k": 6, "c": 3, "w": 2}, 2, 0),
-    (pw(3, 5, 3, 3), {"k": 2, "c": 3, "w": 2}, 0, 0),
-    (ConvShape("g2", 4, 3, 2, 5, 5, 5, 5, 3, 3, 1, 1, 1, 1), {"g": 2, "k": 3, "c": 2}, 2, 0),
-    (ConvShape("dw", 6, 1, 1, 5, 5, 5, 5, 3, 3, 1, 1, 1, 1), {"g": 4, "h": 2}, 0, 0),
-    (ConvShape("dw5", 3, 1, 1, 9, 9, 5, 5, 5, 5, 2, 2, 2, 2), {"g": 2, "h": 2, "w": 2}, 0, 0),
-    (ConvShape("nb", 1, 4, 3, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1, has_bias=False), {"k": 3, "c": 2, "h": 4}, 1, 0),
-    # more pixels than accumulators: groups of whole tile rows (uneven last group, strides, dilation, depthwise)
-    (ConvShape("c3r", 1, 7, 5, 7, 9, 4, 5, 3, 3, 2, 2, 1, 1), {"k": 3, "c": 2, "h": 4, "w": 3}, 1, 2),
-    (pw(9, 7, 5, 5), {"k": 4, "c": 3, "h": 5, "w": 2}, 1, 3),
-    (ConvShape("dwr", 6, 1, 1, 5, 5, 5, 5, 3, 3, 1, 1, 1, 1), {"g": 2, "h": 5, "w": 3}, 1, 1),
-    (ConvShape("dw5r", 3, 1, 1, 9, 9, 5, 5, 5, 5, 2, 2, 2, 2), {"h": 5, "w": 4}, 1, 2),
-    (ConvShape("nbr", 1, 4, 3, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1, has_bias=False), {"k": 2, "c": 2, "h": 6, "w": 3}, 1, 2),
-]
-
+from helpers.mapping import ONES, make_hw, with_bursts, CONV_CASES, assert_table_is_steps
 
 def _schedules():  # noqa: ANN202
-    for (shape, sizes, gk, gh), order, double, burst in itertools.product(CASES, itertools.permutations(LOOPS),
+    for (shape, sizes, gk, gh), order, double, burst in itertools.product(CONV_CASES, itertools.permutations(LOOPS),
                                                                        (False, True), (0, 3)):
         hw = with_bursts(make_hw(accumulators=8, words=2048, double=True), burst)
         hwp = hw_params(hw, shape)
@@ -47,31 +26,16 @@ def _schedules():  # noqa: ANN202
                                      double, gk, gh), burst
 
 
-def _assert_table_is_steps(sch, burst: int = 0) -> None:  # noqa: ANN001
-    t = steps_table(sch)
-    steps = list(sch.steps())
-    assert len(t) == len(steps)
-    assert [t.step(i) for i in range(len(t))] == steps
-    got, want = table_counts(t, burst), summed_counts(steps, burst)
-    assert {k: got[k] for k in want} == want
-    c = sch.counts
-    assert (got["macs"], got["vector_ops"], got["steps"]) == (c.macs, c.vector_ops, c.steps)
-    assert (got["sram_reads_compute"], got["sram_writes_compute"]) == (c.sram_reads_compute, c.sram_writes_compute)
-    assert (got["sram_writes_dma"], got["sram_reads_dma"]) == (c.sram_writes_dma, c.sram_reads_dma)
-    assert (got["offchip_load_bytes"], got["offchip_store_bytes"]) == (c.offchip_read_bytes, c.offchip_write_bytes)
-    assert (got["dma_transfers"], got["dma_loads"], got["dma_bursts"]) == (c.dma_transfers, c.dma_loads, c.dma_bursts)
-
-
 def test_conv_tables_equal_steps_for_every_order_buffering_psum_mode() -> None:
     modes = set()
     for sch, burst in _schedules():
-        _assert_table_is_steps(sch, burst)
+        assert_table_is_steps(sch, burst)
         modes.add((sch.spill_psums, sch.keep_psums, sch.tiling.double_buffered))
     assert {(True, False), (False, True), (False, False)} <= {m[:2] for m in modes}
 
 
 def test_compute_reads_name_the_last_load_of_each_operand() -> None:
-    for shape, sizes, gk, gh in (CASES[0], CASES[8]):
+    for shape, sizes, gk, gh in (CONV_CASES[0], CONV_CASES[8]):
         _assert_reads_follow_loads(make_conv_schedule(
             shape, hw_params(make_hw(accumulators=8, words=2048, double=True), shape), ONES | sizes,
             ("g", "p", "k", "c"), True, gk, gh))
@@ -99,7 +63,7 @@ def test_pooling_tables_equal_steps(pool: str) -> None:
     sh = ConvShape("p", 3, 1, 1, 7, 7, 4, 4, 3, 3, 2, 2, 1, 1, has_bias=False, pool_op=pool)
     hw = make_hw(words=512, double=True)
     for order, double in itertools.product((("g", "k", "c", "p"), ("p", "c", "k", "g")), (False, True)):
-        _assert_table_is_steps(make_conv_schedule(sh, hw_params(hw, sh), ONES, order, double))
+        assert_table_is_steps(make_conv_schedule(sh, hw_params(hw, sh), ONES, order, double))
 
 
 @pytest.mark.parametrize("double", [False, True])
@@ -112,4 +76,4 @@ def test_vector_tables_equal_steps(kind: str, double: bool) -> None:
     sizes = {"inputs": sh.full_inputs * 2, "outputs": 1 if sh.reduce else 2}
     bufs = allocate(({"scale": 1} if sh.scale else {}) | sizes, ("inputs", "outputs") if double else ())
     sch = VectorSchedule(sh, 2, 1, chunk, double, bufs, 3)
-    _assert_table_is_steps(sch, 3)
+    assert_table_is_steps(sch, 3)

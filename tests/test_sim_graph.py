@@ -9,24 +9,8 @@ import numpy as np
 from sramflow.ir.graph import Graph, Node
 from sramflow.sim.api import simulate_graph
 from sramflow.sim.writers import write_outputs
-from test_mapping_counts import make_hw
-
-
-def tiny_graph() -> Graph:
-    conv = {"kernel": (3, 3), "strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1), "groups": 1}
-    nodes = (
-        Node("c", "Conv", ("x",), "y", conv, {"W": np.ones((4, 3, 3, 3), np.float32), "B": np.zeros(4, np.float32)}),
-        Node("s", "Sigmoid", ("y",), "ys"),
-        Node("m", "Mul", ("y", "ys"), "z"),
-        Node("p", "GlobalAveragePool", ("z",), "g"),
-        Node("se", "Mul", ("z", "g"), "u"),
-        Node("a", "Add", ("u", "z"), "v"),
-        Node("p2", "GlobalAveragePool", ("v",), "q"),
-        Node("fc", "Gemm", ("q",), "out", {}, {"W": np.ones((3, 4), np.float32), "B": np.zeros(3, np.float32)}),
-    )
-    shapes = {"x": (1, 3, 6, 6), "y": (1, 4, 6, 6), "ys": (1, 4, 6, 6), "z": (1, 4, 6, 6), "g": (1, 4, 1, 1),
-              "u": (1, 4, 6, 6), "v": (1, 4, 6, 6), "q": (1, 4, 1, 1), "out": (1, 3)}
-    return Graph("tiny", "x", "out", shapes, nodes)
+from helpers.mapping import make_hw
+from helpers.graphs import tiny_graph
 
 
 def test_every_node_costed_and_files_written(tmp_path) -> None:  # noqa: ANN001

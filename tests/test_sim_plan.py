@@ -21,8 +21,7 @@ from sramflow.mapping.vector import VectorShape, search_vector
 from sramflow.sim import plan as P
 from sramflow.sim.api import _unique_shapes, prepare_graph
 from sramflow.sweep.hwpoint import point_hw
-from test_mapping_counts import make_hw
-from test_mapping_search_cache import SHAPES
+from helpers.mapping import make_hw, SEARCH_SHAPES
 
 VECTORS = (
     VectorShape("sig", "Sigmoid", 1, 600, 1, 0, False, False, 1, 1),
@@ -69,7 +68,7 @@ def _want(shape, hw, objective: str, cache: TilingCache) -> tuple:  # noqa: ANN0
 @pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
 def test_plan_chooses_as_the_search(monkeypatch, whole_rows: int, objective: str) -> None:  # noqa: ANN001
     monkeypatch.setattr(P, "WHOLE_ROWS", whole_rows)
-    shapes = (*SHAPES, *VECTORS)
+    shapes = (*SEARCH_SHAPES, *VECTORS)
     cache, ref = TilingCache(), TilingCache()
     checked = 0
     for hw in _points():

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from sweep_tiny import write_tiny_onnx
+from helpers.tiny_onnx import write_tiny_onnx
 
 from sramflow.frontend.source import ModelSource, load_graph
 from sramflow.sweep.run import SweepOptions, run_sweep

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sweep_tiny import tiny_graph
+from helpers.tiny_onnx import tiny_onnx_graph
 
 from sramflow.sweep.errors import SweepError
 from sramflow.sweep.run import SweepOptions, run_sweep
@@ -30,7 +30,7 @@ def _stable(rows: list[dict]) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory):  # noqa: ANN001, ANN201
-    return tiny_graph(tmp_path_factory.mktemp("tiny"))
+    return tiny_onnx_graph(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")

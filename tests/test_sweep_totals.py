@@ -15,7 +15,7 @@ from sramflow.sim.api import prepare_graph, simulate_prepared, simulate_totals
 from sramflow.sim.results import total_json
 from sramflow.sweep.hwpoint import point_hw
 from sramflow.sweep.precision import with_weight_bits
-from sweep_tiny import tiny_graph
+from helpers.tiny_onnx import tiny_onnx_graph
 
 POINTS = (
     {},
@@ -43,7 +43,7 @@ def _check(prep, objective: str) -> int:  # noqa: ANN001
 
 @pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
 def test_totals_equal_simulate_prepared_tiny(tmp_path, objective: str) -> None:  # noqa: ANN001
-    prep = prepare_graph(tiny_graph(tmp_path))
+    prep = prepare_graph(tiny_onnx_graph(tmp_path))
     assert _check(prep, objective) > 0
     assert _check(with_weight_bits(prep, 4), objective) > 0
 
@@ -63,7 +63,7 @@ def test_totals_with_shared_burst_tables_equal_fresh_tables(tmp_path) -> None:  
     """Tables built for several burst sizes at once give the same totals as tables built per burst size."""
     from sramflow.mapping.conv_search import TILING_CACHE as cache
 
-    prep = prepare_graph(tiny_graph(tmp_path))
+    prep = prepare_graph(tiny_onnx_graph(tmp_path))
     base = resolve_hw("sky130-design1")
     hws = [point_hw(base, {"sram_words": w, "offchip": o}).hw
            for w in (1024, 256) for o in ("qspi-psram", "lpddr4", "zigzag-offchip")]

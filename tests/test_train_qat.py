@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from ham_synthetic import write_ham
+from helpers.ham import write_ham
 from sramflow.eval.evaluate import checkpoint_header
 from sramflow.models.checkpoint import load_checkpoint
 from sramflow.models.efficientnet import build_model
