@@ -50,7 +50,7 @@ def test_pointwise_that_must_be_tiled() -> None:
     assert (c.dma_transfers, c.dma_loads) == (10, 6)
 
 
-def test_depthwise_3x3() -> None:
+def test_depthwise_3x3_window_rows_come_from_the_input_registers() -> None:
     hw = make_hw(accumulators=32)
     dw = ConvShape("dw", 2, 1, 1, 4, 4, 4, 4, 3, 3, 1, 1, 1, 1)
     c = sched(dw, hw, {"g": 2, "h": 4, "w": 4}).counts
@@ -186,7 +186,7 @@ def test_partial_sums_are_exact_in_24_bits_up_to_257_products() -> None:
     assert summed_counts(s.steps())["sram_reads_compute"] == c.sram_reads_compute
 
 
-def test_add() -> None:
+def test_elementwise_add_reads_both_operands_once_and_writes_one_output() -> None:
     sh = VectorShape("add", "Add", 1, 10, 2, 0, False, False, 2, 0)
     c = vector_counts(sh, 2, 1, 10)
     assert (c["sram_writes_dma"], c["sram_reads_compute"]) == (10, 10)  # 2 operands x 5 words

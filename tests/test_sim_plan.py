@@ -7,8 +7,6 @@ served by a larger one's tables."""
 from __future__ import annotations
 
 import dataclasses
-import pickle
-from pathlib import Path
 
 import pytest
 
@@ -85,14 +83,11 @@ def test_plan_chooses_as_the_search(monkeypatch, whole_rows: int, objective: str
     assert checked >= 250 and len(cache.plans) == P.PLANS_KEPT and cache.derived > 0
 
 
-B0 = Path("/tmp/sramflow-bench/b0_224.pkl")
-
-
-@pytest.mark.skipif(not B0.exists(), reason="run benchmarks/bench_sweep.py once to cache the B0 graph")
-def test_plan_chooses_as_the_search_b0() -> None:
+@pytest.mark.slow
+@pytest.mark.xdist_group("b0_224")
+def test_plan_chooses_as_the_search_b0(b0_graph_224) -> None:  # noqa: ANN001
     """B0 @224: large tables (cut by the bounds) on a slow and a fast off-chip memory, 1RW and 1RW1R."""
-    with B0.open("rb") as f:
-        shapes, _ = _unique_shapes(prepare_graph(pickle.load(f)))
+    shapes, _ = _unique_shapes(prepare_graph(b0_graph_224))
     cache = TilingCache()
     base = resolve_hw("sky130-design1")
     for off in ("qspi-psram", "lpddr4"):

@@ -1,11 +1,8 @@
 """The sweep's lean path ``sim.api.simulate_totals`` returns exactly ``total_json`` of ``simulate_prepared``
-(every key, floats bit for bit), on a tiny network and, where the benchmark's cached graph exists, on
-EfficientNet-B0 @224."""
+(every key, floats bit for bit), on a tiny network and on EfficientNet-B0 @224."""
 
 from __future__ import annotations
 
-import pickle
-from pathlib import Path
 
 import pytest
 
@@ -48,15 +45,11 @@ def test_totals_equal_simulate_prepared_tiny(tmp_path, objective: str) -> None: 
     assert _check(with_weight_bits(prep, 4), objective) > 0
 
 
-B0 = Path("/tmp/sramflow-bench/b0_224.pkl")
-
-
-@pytest.mark.skipif(not B0.exists(), reason="run benchmarks/bench_sweep.py once to cache the B0 graph")
+@pytest.mark.slow
+@pytest.mark.xdist_group("b0_224")
 @pytest.mark.parametrize("objective", ["latency", "edp"])
-def test_totals_equal_simulate_prepared_b0(objective: str) -> None:
-    with B0.open("rb") as f:
-        graph = pickle.load(f)
-    assert _check(prepare_graph(graph), objective) > 0
+def test_totals_equal_simulate_prepared_b0(b0_graph_224, objective: str) -> None:  # noqa: ANN001
+    assert _check(prepare_graph(b0_graph_224), objective) > 0
 
 
 def test_totals_with_shared_burst_tables_equal_fresh_tables(tmp_path) -> None:  # noqa: ANN001
