@@ -46,6 +46,7 @@ def test_evaluate_image_folder_needs_split_all(tmp_path: Path, capsys: pytest.Ca
     assert rc == 2 and "use --split all" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_evaluate_int8_calibrated_on_train_split(tmp_path: Path) -> None:
     data = tmp_path / "ham"
     write_ham(data, 28, per_lesion=1, folder="HAM10000_images_part_1")

@@ -47,6 +47,7 @@ def _both(run_step, run_bulk, sch, data, words: int):  # noqa: ANN001, ANN202
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", range(len(CONV_CASES)))
 def test_bulk_equals_per_step_on_conv_schedules(case: int) -> None:
     shape, sizes, gk, gh = CONV_CASES[case]

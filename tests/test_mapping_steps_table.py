@@ -26,6 +26,7 @@ def _schedules():  # noqa: ANN202
                                      double, gk, gh), burst
 
 
+@pytest.mark.slow
 def test_conv_tables_equal_steps_for_every_order_buffering_psum_mode() -> None:
     modes = set()
     for sch, burst in _schedules():

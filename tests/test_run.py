@@ -32,6 +32,10 @@ def _cfg(out: Path) -> RunConfig:
                      host_baseline=False, functional=False)
 
 
+# the tests reading the two runs share one worker under pytest-xdist, so the runs happen once
+TWO_RUNS = pytest.mark.xdist_group("two_runs")
+
+
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """Two runs into the same folder; the first run's JSON is kept in memory to compare."""
@@ -42,6 +46,8 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return a, first
 
 
+@pytest.mark.slow
+@TWO_RUNS
 def test_every_output_is_written(two_runs: tuple[Path, dict[str, str]]) -> None:
     a, _ = two_runs
     for name in EXPECTED:
@@ -57,6 +63,8 @@ def test_every_output_is_written(two_runs: tuple[Path, dict[str, str]]) -> None:
     assert "claims vs measured" in md and "random standard-normal" in md  # says plainly what it calibrated on
 
 
+@pytest.mark.slow
+@TWO_RUNS
 def test_runs_are_deterministic(two_runs: tuple[Path, dict[str, str]]) -> None:
     a, first = two_runs
     assert sorted(first) == sorted(f.name for f in a.glob("*.json"))
@@ -67,6 +75,8 @@ def test_runs_are_deterministic(two_runs: tuple[Path, dict[str, str]]) -> None:
             assert first[f.name] == f.read_text(), f.name
 
 
+@pytest.mark.slow
+@TWO_RUNS
 def test_report_renders_in_chromium(two_runs: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -93,6 +103,7 @@ def test_report_renders_in_chromium(two_runs: tuple[Path, dict[str, str]], tmp_p
     assert "BROKEN 0" in dom and "IMAGES 0 " not in dom, dom[:300]
 
 
+@pytest.mark.slow
 def test_run_with_data_adds_accuracy(ham_dir: Path, tmp_path: Path) -> None:
     cfg = RunConfig(source=ModelSource(model="efficientnet_b0", num_classes=7, resolution=32), out_dir=str(tmp_path),
                     data=str(ham_dir), calib_images=6, eval_limit=10, host_baseline=False, functional=False)

@@ -83,6 +83,7 @@ def test_a_rerun_recomputes_nothing(serial, graph) -> None:  # noqa: ANN001
     assert _rows(out) == before
 
 
+@pytest.mark.slow
 def test_process_pool_equals_serial(serial, graph, tmp_path) -> None:  # noqa: ANN001
     s = run_sweep(space_from_dict(SPACE), graph, INFO, SweepOptions(tmp_path, workers=2, progress=False))
     assert s.computed == 24
@@ -106,6 +107,7 @@ def test_executor_options_are_checked(tmp_path) -> None:  # noqa: ANN001
         SweepOptions(tmp_path, objective="speed")
 
 
+@pytest.mark.slow
 def test_a_later_sweep_reads_the_tables_from_disk(graph, tmp_path) -> None:  # noqa: ANN001
     """Tiling tables go to --out/tables; a later sweep (here another objective, in fresh worker processes) reads them
     instead of building and gets the results of a sweep without disk tables."""

@@ -56,6 +56,7 @@ def test_resolve_device() -> None:
             resolve_device("cuda")
 
 
+@pytest.mark.slow
 @needs_lite0
 def test_train_without_test_images_with_workers(tmp_path: Path) -> None:
     """A data copy without the test split's images (as sent to a lent GPU) trains; test is reported as not evaluated."""
@@ -75,6 +76,7 @@ def test_train_without_test_images_with_workers(tmp_path: Path) -> None:
     assert doc["config"]["workers"] == 2 and doc["config"]["device"] == "cpu"
 
 
+@pytest.mark.slow
 @needs_lite0
 def test_train_on_train_and_val_refits_without_selection(tmp_path: Path) -> None:
     """--train-on train+val: val joins both stages' training data; the last epoch is kept and no tau is fitted."""
@@ -116,6 +118,7 @@ def test_keep_rejects_unknown_value_before_any_data_work(tmp_path: Path) -> None
         train(TrainConfig(data=str(tmp_path / "no-such-folder"), keep="best"))
 
 
+@pytest.mark.slow
 @needs_lite0
 def test_keep_last_epoch_without_logit_adjustment(tmp_path: Path) -> None:
     """--keep last --no-logit-adjust: nothing is chosen on val (cross-validation folds score on it)."""

@@ -35,6 +35,7 @@ def test_fake_quant_grids() -> None:
     assert torch.allclose(k, torch.round(k), atol=1e-4) and float(k.abs().max()) <= 127 + 1e-4
 
 
+@pytest.mark.slow
 def test_insert_and_remove_keep_state_dict() -> None:
     m = build_model("efficientnet_b0", 7).eval()
     keys = list(m.state_dict())
@@ -52,6 +53,7 @@ def test_insert_and_remove_keep_state_dict() -> None:
         assert torch.equal(m(x), ref)
 
 
+@pytest.mark.slow
 def test_qat_stage_end_to_end(tmp_path: Path) -> None:
     torch.manual_seed(0)
     write_ham(tmp_path / "d", 56)
@@ -87,6 +89,7 @@ def test_qat_distill_runs(tmp_path: Path, distill: float) -> None:
     assert rc == 0 and (out / "efficientnet_b0_ham10000.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_float_forward_switch_and_float_weight_runs(tmp_path: Path) -> None:
     from sramflow.train.qat import float_forward
 
