@@ -28,8 +28,7 @@ def ham_dir() -> Path:
 @pytest.fixture(scope="session")
 def b0_graph_224():  # noqa: ANN201
     """EfficientNet-B0 @224, 7 classes, random weights (seed 0), built once per test process (~5 s): the
-    equivalence checks on full-size layers need its shapes, not trained weights. Tests using it carry
-    ``pytest.mark.xdist_group("b0_224")`` so that ``make test`` builds it on one worker only."""
+    equivalence checks on full-size layers need its shapes, not trained weights."""
     from sramflow.frontend.source import ModelSource, load_graph
 
     return load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=224)).graph

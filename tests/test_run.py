@@ -32,10 +32,6 @@ def _cfg(out: Path) -> RunConfig:
                      host_baseline=False, functional=False)
 
 
-# the tests reading the two runs share one worker under pytest-xdist, so the runs happen once
-TWO_RUNS = pytest.mark.xdist_group("two_runs")
-
-
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """Two runs into the same folder; the first run's JSON is kept in memory to compare."""
@@ -47,7 +43,6 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 
 @pytest.mark.slow
-@TWO_RUNS
 def test_every_output_is_written(two_runs: tuple[Path, dict[str, str]]) -> None:
     a, _ = two_runs
     for name in EXPECTED:
@@ -64,7 +59,6 @@ def test_every_output_is_written(two_runs: tuple[Path, dict[str, str]]) -> None:
 
 
 @pytest.mark.slow
-@TWO_RUNS
 def test_runs_are_deterministic(two_runs: tuple[Path, dict[str, str]]) -> None:
     a, first = two_runs
     assert sorted(first) == sorted(f.name for f in a.glob("*.json"))
@@ -76,7 +70,6 @@ def test_runs_are_deterministic(two_runs: tuple[Path, dict[str, str]]) -> None:
 
 
 @pytest.mark.slow
-@TWO_RUNS
 def test_report_renders_in_chromium(two_runs: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:

@@ -84,7 +84,6 @@ def test_plan_chooses_as_the_search(monkeypatch, whole_rows: int, objective: str
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("b0_224")
 def test_plan_chooses_as_the_search_b0(b0_graph_224) -> None:  # noqa: ANN001
     """B0 @224: large tables (cut by the bounds) on a slow and a fast off-chip memory, 1RW and 1RW1R."""
     shapes, _ = _unique_shapes(prepare_graph(b0_graph_224))

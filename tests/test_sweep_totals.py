@@ -46,7 +46,6 @@ def test_totals_equal_simulate_prepared_tiny(tmp_path, objective: str) -> None: 
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("b0_224")
 @pytest.mark.parametrize("objective", ["latency", "edp"])
 def test_totals_equal_simulate_prepared_b0(b0_graph_224, objective: str) -> None:  # noqa: ANN001
     assert _check(prepare_graph(b0_graph_224), objective) > 0
