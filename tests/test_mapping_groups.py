@@ -1,5 +1,5 @@
 """Accumulator groups (output tiles larger than the accumulators), bursts, pooling and the SRAM layout:
-hand-checked counts and steps() == closed form (same tiny hardware as test_mapping_counts)."""
+hand-checked counts and steps() == closed form (the tiny hardware of helpers.mapping.make_hw)."""
 
 from __future__ import annotations
 

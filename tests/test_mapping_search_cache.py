@@ -1,5 +1,5 @@
 """The cached, pruned tiling search chooses exactly what the plain exhaustive search chose (the oracle in
-conv_search_reference.py), and sweep points that differ only in pricing numbers reuse the counts."""
+helpers/conv_search_reference.py), and sweep points that differ only in pricing numbers reuse the counts."""
 
 from __future__ import annotations
 

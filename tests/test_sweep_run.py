@@ -15,7 +15,7 @@ from sramflow.sweep.space import space_from_dict
 
 SPACE = {"sram_words": [4, 64, 128], "sram_word_bits": [8, 16], "sram_ports": ["1rw", "1rw1r"],
          "clock_mhz": [100, 200]}
-INFO = {"model": "tiny", "num_classes": 7, "resolution": 16, "source": "tests/sweep_tiny.py"}
+INFO = {"model": "tiny", "num_classes": 7, "resolution": 16, "source": "tests/helpers/tiny_onnx.py"}
 VOLATILE = ("run_id", "eval_s")
 
 

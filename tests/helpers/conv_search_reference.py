@@ -1,6 +1,10 @@
 """The tiling search as it was before its counts were cached and de-duplicated (commit 7d58370): one loop over
 loop orders and buffering, pricing every fitting candidate. Kept as the test oracle for
-``sramflow.mapping.conv_search.search_conv``, which must choose exactly the same schedule."""
+``sramflow.mapping.conv_search.search_conv``, which must choose exactly the same schedule.
+
+Not yet independent: it still prices candidates with the vectorized closed forms of ``mapping.conv`` and the
+candidate set of ``conv_search``, so it checks the caching, pruning and de-duplication, not those counts (they are
+checked against the enumerated steps in test_mapping_steps_table.py and test_mapping_search_cache.py)."""
 
 from __future__ import annotations
 
