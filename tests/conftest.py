@@ -23,3 +23,12 @@ def ham_dir() -> Path:
     if not (HAM_DIR / "HAM10000_metadata.csv").is_file():
         pytest.skip("../shared/data/ham10000 is absent")
     return HAM_DIR
+
+
+@pytest.fixture(scope="session")
+def b0_graph_224():  # noqa: ANN201
+    """EfficientNet-B0 @224, 7 classes, random weights (seed 0), built once per test process (~5 s): the
+    equivalence checks on full-size layers need its shapes, not trained weights."""
+    from sramflow.frontend.source import ModelSource, load_graph
+
+    return load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=224)).graph

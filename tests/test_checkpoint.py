@@ -78,7 +78,7 @@ def test_wrappers_and_prefixes(tmp_path: Path, wrapper: str | None, suffix: str)
     assert _same_weights(load_checkpoint(p).model, sd)
 
 
-def test_safetensors(tmp_path: Path) -> None:
+def test_safetensors_checkpoint_loads_with_its_model_recognized(tmp_path: Path) -> None:
     sd = _sd("efficientnet_lite0", 7)
     p = tmp_path / "m.safetensors"
     save_file({k: v.contiguous() for k, v in sd.items()}, str(p))

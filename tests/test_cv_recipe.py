@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
-from ham_synthetic import write_ham
-from lite0_helper import needs_lite0
+from helpers.ham import write_ham
+from helpers.lite0 import needs_lite0
 from sramflow.data.ham10000 import load_ham10000, make_split, write_split
 
 ROOT = Path(__file__).parents[1]
+
+pytestmark = pytest.mark.slow
 
 
 @needs_lite0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ham_synthetic import write_ham
+from helpers.ham import write_ham
 from sramflow.data.folds import main, make_folds
 from sramflow.data.ham10000 import load_ham10000, make_split, read_split, write_split
 from sramflow.errors import DataError

@@ -143,7 +143,7 @@ def test_bad_fractions() -> None:
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared HAM10000 images not present")
-def test_shared_slice(tmp_path: Path) -> None:
+def test_first_40_real_metadata_rows_load_and_preprocess(tmp_path: Path) -> None:
     """The first 40 rows of the real metadata, with the real images, through loader and preprocessing."""
     lines = (SHARED / "HAM10000_metadata.csv").read_text().splitlines()[:41]
     (tmp_path / "HAM10000_metadata.csv").write_text("\n".join(lines) + "\n")

@@ -76,7 +76,7 @@ def test_compare_predictions_script(tmp_path, capsys) -> None:  # noqa: ANN001 -
     """Model b fixes every error of model a: the paired difference is all positive."""
     import json
 
-    from ham_synthetic import write_ham
+    from helpers.ham import write_ham
     from sramflow.data.ham10000 import LABELS
 
     cmp = _compare_script()
@@ -101,7 +101,7 @@ def test_compare_predictions_script(tmp_path, capsys) -> None:  # noqa: ANN001 -
 
 
 def test_compare_predictions_bad_input(tmp_path) -> None:  # noqa: ANN001 - pytest fixture
-    from ham_synthetic import write_ham
+    from helpers.ham import write_ham
 
     cmp = _compare_script()
     write_ham(tmp_path / "ham", 4, per_lesion=2)
@@ -123,7 +123,7 @@ def test_compare_predictions_pools_folds_and_compares_int8_with_float(tmp_path, 
     """Two fold files pool into one side; with one side the INT8 column is compared with the float column."""
     import json
 
-    from ham_synthetic import write_ham
+    from helpers.ham import write_ham
     from sramflow.data.ham10000 import LABELS
 
     cmp = _compare_script()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ham_synthetic import write_ham
+from helpers.ham import write_ham
 from sramflow import cli
 from sramflow.data.ham10000 import load_ham10000, make_split, write_split
 
@@ -46,6 +46,7 @@ def test_evaluate_image_folder_needs_split_all(tmp_path: Path, capsys: pytest.Ca
     assert rc == 2 and "use --split all" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_evaluate_int8_calibrated_on_train_split(tmp_path: Path) -> None:
     data = tmp_path / "ham"
     write_ham(data, 28, per_lesion=1, folder="HAM10000_images_part_1")

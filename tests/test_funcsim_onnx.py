@@ -13,14 +13,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from sramflow.errors import UnsupportedOpError
 from sramflow.frontend.onnx_import import import_onnx_model
 from sramflow.funcsim.run import run_functional
 from sramflow.hw.load import resolve_hw
 from sramflow.quant.api import quantize_graph
 from sramflow.reference.run import quantize_input
 from sramflow.sim.api import simulate_graph
-from test_mapping_counts import make_hw
+from helpers.mapping import make_hw
 
 
 class Net:
@@ -129,7 +128,7 @@ def torch_small_net(hw: int = 16) -> onnx.ModelProto:
     import torch
 
     from sramflow.frontend.torch_export import torch_to_onnx_bytes
-    from test_onnx_import import Small
+    from helpers.torch_nets import Small
 
     torch.manual_seed(0)
     return onnx.load_from_string(torch_to_onnx_bytes(Small(), hw))
@@ -142,20 +141,14 @@ HWS = (None, "sky130-design1")  # a 2048-word test macro (double buffering), the
 def _prepared(name: str, hw_name: str | None):  # noqa: ANN202
     g = import_onnx_model(NETS[name](), name=name)
     x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
-    try:
-        q = quantize_graph(g, x)
-    except UnsupportedOpError as e:
-        return None, str(e)
+    q = quantize_graph(g, x)  # every net here must quantize: an UnsupportedOpError fails the test
     hw = resolve_hw(hw_name) if hw_name else make_hw(double=True)
-    return (g, q, hw, simulate_graph(g, hw), quantize_input(q, x[0])), ""
+    return g, q, hw, simulate_graph(g, hw), quantize_input(q, x[0])
 
 
 @lru_cache(maxsize=None)
 def _functional(name: str, hw_name: str | None, executor: str):  # noqa: ANN202
-    prep, why = _prepared(name, hw_name)
-    if prep is None:
-        pytest.skip(f"{name}: the quantizer does not accept it yet ({why})")
-    g, q, hw, res, x = prep
+    g, q, hw, res, x = _prepared(name, hw_name)
     return run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes,
                           executor=executor)
 
@@ -188,7 +181,7 @@ def test_onnx_network_both_executors_agree(name: str, hw_name: str | None) -> No
 def test_hardswish_mul_is_fused_into_the_hardsigmoid_pass() -> None:
     """The Mul of x * HardSigmoid(x) is part of the HardSigmoid's HARD_SWISH table pass: zero counts, reported
     as fused naming the HardSigmoid, and the functional simulator executes nothing for it."""
-    g, _, _, res, _ = _prepared("hardswish", None)[0]
+    g, _, _, res, _ = _prepared("hardswish", None)
     hs = next(n for n in g.nodes if n.op == "HardSigmoid")
     mul = next(r for r in res.nodes if r.op == "Mul")
     assert mul.unit == "fused" and mul.cycles == 0 and mul.counts.sram_reads == 0 and mul.counts.offchip_bytes == 0

@@ -22,7 +22,7 @@ from sramflow.mapping.search.choose import make_conv_schedule
 from sramflow.mapping.search.tiling_table import hw_params
 from sramflow.mapping.steps_table import steps_table, table_counts
 from sramflow.reference import kernels as K
-from test_mapping_counts import make_hw
+from helpers.mapping import make_hw
 
 ZP = 5
 # (name, kind, kernel, stride, (top, left, bottom, right), explicit_pad), on a 3 x 7 x 8 input

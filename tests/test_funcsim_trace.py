@@ -15,8 +15,8 @@ from sramflow.funcsim.report import read_trace, write_trace
 from sramflow.funcsim.run import run_functional
 from sramflow.mapping.layout import TileLayout, word_address
 from sramflow.sim.api import simulate_graph
-from test_funcsim_exec import _conv_graph, _quantized
-from test_mapping_counts import make_hw
+from helpers.mapping import make_hw
+from helpers.graphs import conv_graph, quantized
 
 TB = Path(__file__).parent / "data" / "sram_replay_tb.v"
 MACRO = "sky130_sram_256byte_1rw1r_16x128.v"
@@ -44,10 +44,10 @@ def test_window_packing_matches_word_address(packed: bool) -> None:
 
 
 def _trace(tmp_path: Path) -> Path:
-    g = _conv_graph(c=3, k=2, hw_px=3)
+    g = conv_graph(c=3, k=2, hw_px=3)
     hw = make_hw()
     res = simulate_graph(g, hw)
-    q, x = _quantized(g)
+    q, x = quantized(g)
     r = run_functional(g, q, res.schedules, x, 128, 2, trace=True)
     assert r.bit_exact and r.counts_match and r.clobbers == 0
     assert len(r.trace) == r.counts_functional["sram_reads"] + r.counts_functional["sram_writes"]

@@ -42,16 +42,21 @@ def test_preset_loads_and_round_trips(name: str) -> None:
 def test_every_number_has_provenance(name: str) -> None:
     spec = resolve_hw(name)
     for comp in (*spec.sram, spec.offchip, spec.mac_array, spec.vector_unit):
+        checked = 0
         for f in dataclasses.fields(comp):
             if isinstance(getattr(comp, f.name), float):
                 src = comp.source_of(f.name)
                 assert src.ref.strip(), (name, f.name)
+                checked += 1
+        assert checked > 0, (name, type(comp).__name__)  # each component has priced figures to source
 
 
 @pytest.mark.parametrize("name", list_offchip_presets())
 def test_offchip_presets(name: str) -> None:
     mem = offchip_preset(name)
     assert mem.name == name and mem.bandwidth_bytes_per_cycle > 0
+    assert mem.read_energy_pj_per_byte > 0 and mem.write_energy_pj_per_byte > 0, name  # off-chip traffic is priced
+    assert mem.source_of("read_energy_pj_per_byte").ref.strip(), name
 
 
 def test_design1_organization_and_claims() -> None:

@@ -75,7 +75,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return rc, out, err
 
 
-def test_cli_info(capsys: pytest.CaptureFixture[str]) -> None:
+def test_sram_info_prints_the_macro_as_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = _run(capsys, "sram", "info", "--hw", "sky130-design1")
     assert rc == 0 and "16 bits" in out and "256 bytes" in out and "[scaled]" in out and "write-up claims" in out
     rc, out, _ = _run(capsys, "sram", "info", "--hw", "zigzag-tiny", "--json")

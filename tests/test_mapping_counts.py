@@ -7,28 +7,14 @@ import dataclasses
 import pytest
 
 from sramflow.errors import MappingError
-from sramflow.hw.spec import HardwareSpec, MacArray, OffchipMemory, SramMacro, Source, VectorUnit
+from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import summed_counts
 from sramflow.mapping.search.choose import make_conv_schedule, search_conv
 from sramflow.mapping.search.tiling_table import hw_params
 from sramflow.mapping.vector import VectorSchedule, VectorShape, vector_counts
 from sramflow.sim.api import price
-
-SRC = Source("assumed", "test")
-
-
-def make_hw(accumulators: int = 16, words: int = 128, ports: str = "1rw", double: bool = False,
-            input_registers: int = 16) -> HardwareSpec:
-    """16 input operand registers (one int8 per multiplier, like the sky130 presets) unless told otherwise."""
-    sram = SramMacro("t", 16, words, ports, 1, 1.0, 1.0, 0.0, 0.0, 1.0, 10.0, 1.0, 1.8, SRC, double_buffering=double)
-    off = OffchipMemory("o", "abstract", 2.0, 0, 10.0, 10.0, 0.0, SRC)
-    mac = MacArray(16, 1.0, 32, accumulators, 0.0, SRC, input_register_bytes=input_registers)
-    return HardwareSpec("t", "test", 100.0, (sram,), off, mac, VectorUnit(1, 1.0, 256, 1.0, SRC))
-
-
-def pw(k: int = 2, c: int = 4, h: int = 2, w: int = 2) -> ConvShape:
-    return ConvShape("pw", 1, k, c, h, w, h, w, 1, 1, 1, 1, 0, 0)
+from helpers.mapping import make_hw, pw
 
 
 def sched(shape: ConvShape, hw: HardwareSpec, sizes: dict, order=("g", "k", "c", "p"), double=False):  # noqa: ANN001, ANN201
@@ -65,7 +51,7 @@ def test_pointwise_that_must_be_tiled() -> None:
     assert (c.dma_transfers, c.dma_loads) == (10, 6)
 
 
-def test_depthwise_3x3() -> None:
+def test_depthwise_3x3_window_rows_come_from_the_input_registers() -> None:
     hw = make_hw(accumulators=32)
     dw = ConvShape("dw", 2, 1, 1, 4, 4, 4, 4, 3, 3, 1, 1, 1, 1)
     c = sched(dw, hw, {"g": 2, "h": 4, "w": 4}).counts
@@ -201,7 +187,7 @@ def test_partial_sums_are_exact_in_24_bits_up_to_257_products() -> None:
     assert summed_counts(s.steps())["sram_reads_compute"] == c.sram_reads_compute
 
 
-def test_add() -> None:
+def test_elementwise_add_reads_both_operands_once_and_writes_one_output() -> None:
     sh = VectorShape("add", "Add", 1, 10, 2, 0, False, False, 2, 0)
     c = vector_counts(sh, 2, 1, 10)
     assert (c["sram_writes_dma"], c["sram_reads_compute"]) == (10, 10)  # 2 operands x 5 words

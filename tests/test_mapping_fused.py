@@ -16,7 +16,7 @@ from sramflow.quant.api import quantize_graph
 from sramflow.reference.run import quantize_input
 from sramflow.sim.api import simulate_graph
 from sramflow.sim.results import node_json
-from test_mapping_counts import make_hw
+from helpers.mapping import make_hw
 
 
 def relu_graph() -> Graph:

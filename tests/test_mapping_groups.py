@@ -1,41 +1,17 @@
 """Accumulator groups (output tiles larger than the accumulators), bursts, pooling and the SRAM layout:
-hand-checked counts and steps() == closed form (same tiny hardware as test_mapping_counts)."""
+hand-checked counts and steps() == closed form (the tiny hardware of helpers.mapping.make_hw)."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 
 import pytest
 
 from sramflow.errors import MappingError
-from sramflow.hw.spec import OffchipMemory, Source
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_schedule import summed_counts
+from sramflow.mapping.search.choose import search_conv
 from sramflow.mapping.layout import conv_tile_layout, word_address
-from sramflow.mapping.search.choose import make_conv_schedule, search_conv
-from sramflow.mapping.search.tiling_table import hw_params
-from test_mapping_counts import make_hw, pw
-
-ONES = {"g": 1, "k": 1, "c": 1, "h": 1, "w": 1}
-
-
-def with_bursts(hw, burst_bytes: int):  # noqa: ANN001, ANN201
-    off = OffchipMemory("o", "abstract", 2.0, 3, 10.0, 10.0, 0.0, Source("assumed", "test"), burst_bytes=burst_bytes)
-    return dataclasses.replace(hw, offchip=off)
-
-
-def sched(shape, hw, sizes, order=("g", "k", "c", "p"), double=False, group_k=0):  # noqa: ANN001, ANN201
-    return make_conv_schedule(shape, hw_params(hw, shape), ONES | sizes, order, double, group_k)
-
-
-def assert_steps_match(s, burst_bytes: int = 0) -> None:  # noqa: ANN001
-    got, c = summed_counts(s.steps(), burst_bytes), s.counts
-    assert (got["macs"], got.get("vector_ops", 0), got["steps"]) == (c.macs, c.vector_ops, c.steps)
-    assert (got["sram_reads_compute"], got["sram_writes_compute"]) == (c.sram_reads_compute, c.sram_writes_compute)
-    assert (got["sram_writes_dma"], got["sram_reads_dma"]) == (c.sram_writes_dma, c.sram_reads_dma)
-    assert (got["offchip_load_bytes"], got["offchip_store_bytes"]) == (c.offchip_read_bytes, c.offchip_write_bytes)
-    assert (got["dma_transfers"], got["dma_loads"], got["dma_bursts"]) == (c.dma_transfers, c.dma_loads, c.dma_bursts)
+from helpers.mapping import make_hw, with_bursts, pw, sched, assert_steps_match
 
 
 def test_output_tile_larger_than_accumulators_by_hand() -> None:

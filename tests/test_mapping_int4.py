@@ -14,8 +14,7 @@ from sramflow.ir.graph import Graph, Node
 from sramflow.mapping.conv import ConvShape
 from sramflow.sim.api import prepare_graph, simulate_prepared
 from sramflow.sweep.precision import with_weight_bits
-from test_mapping_counts import make_hw, pw
-from test_mapping_groups import assert_steps_match, sched, with_bursts
+from helpers.mapping import make_hw, with_bursts, pw, sched, assert_steps_match
 
 
 def test_int4_halves_weight_bytes_and_words_by_hand() -> None:

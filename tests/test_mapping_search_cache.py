@@ -1,5 +1,5 @@
 """The cached, pruned tiling search chooses exactly what the plain exhaustive search chose (the oracle in
-conv_search_reference.py), and sweep points that differ only in pricing numbers reuse the counts."""
+helpers/conv_search_reference.py), and sweep points that differ only in pricing numbers reuse the counts."""
 
 from __future__ import annotations
 
@@ -8,23 +8,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from conv_search_reference import search_conv_reference
+from helpers.conv_search_reference import search_conv_reference
 from sramflow.errors import MappingError
 from sramflow.hw.spec import OffchipMemory, Source
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.search.choose import make_conv_schedule, search_conv
 from sramflow.mapping.search.table_cache import TilingCache
 from sramflow.mapping.search.tiling_table import hw_params, tiling_table
-from test_mapping_counts import make_hw
-
-SHAPES = (
-    ConvShape("pw", 1, 24, 16, 8, 8, 8, 8, 1, 1, 1, 1, 0, 0),
-    ConvShape("dw", 12, 1, 1, 9, 9, 5, 5, 3, 3, 2, 2, 1, 1),
-    ConvShape("conv", 1, 8, 6, 7, 7, 7, 7, 3, 3, 1, 1, 1, 1),
-    ConvShape("fc", 1, 20, 48, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),
-    ConvShape("pool", 6, 1, 1, 6, 6, 3, 3, 2, 2, 2, 2, 0, 0, has_bias=False, pool_op="avg"),
-)
-
+from helpers.mapping import make_hw, SEARCH_SHAPES
 
 def points():  # noqa: ANN201 - (hardware, objective) pairs: geometry, ports, double buffering, bursts, clock
     src = Source("assumed", "test")
@@ -42,7 +33,7 @@ def points():  # noqa: ANN201 - (hardware, objective) pairs: geometry, ports, do
 def test_search_equals_exhaustive_reference(objective: str) -> None:
     cache = TilingCache()
     for hw in points():
-        for shape in SHAPES:
+        for shape in SEARCH_SHAPES:
             got = search_conv(shape, hw, objective, cache)
             want = search_conv_reference(shape, hw, objective)
             assert (got.tiling, got.buffers, got.counts) == (want.tiling, want.buffers, want.counts), shape.name
@@ -55,7 +46,7 @@ def test_table_counts_equal_each_rows_closed_form() -> None:
               "sram_writes_compute", "sram_writes_dma", "sram_reads_dma")
     grouped = 0
     for hw in list(points())[::2]:
-        for shape in SHAPES:
+        for shape in SEARCH_SHAPES:
             hwp = hw_params(hw, shape)
             table = tiling_table(shape, hwp, prune=False)
             for i in range(0, table.rows, max(1, table.rows // 60)):
@@ -72,10 +63,10 @@ def test_table_counts_equal_each_rows_closed_form() -> None:
 def test_pricing_only_changes_reuse_the_counts() -> None:
     cache = TilingCache()
     hw = make_hw(words=512)
-    search_conv(SHAPES[0], hw, "latency", cache)
+    search_conv(SEARCH_SHAPES[0], hw, "latency", cache)
     slower = dataclasses.replace(hw, clock_mhz=50.0, offchip=dataclasses.replace(hw.offchip, bandwidth_bytes_per_cycle=1.0))
-    search_conv(SHAPES[0], slower, "energy", cache)
-    search_conv(dataclasses.replace(SHAPES[0], name="other"), hw, "edp", cache)
+    search_conv(SEARCH_SHAPES[0], slower, "energy", cache)
+    search_conv(dataclasses.replace(SEARCH_SHAPES[0], name="other"), hw, "edp", cache)
     assert (cache.hits, cache.misses) == (2, 1)
 
 
@@ -97,9 +88,9 @@ def test_smaller_srams_filter_the_largest_table_exactly(objective: str) -> None:
     for words in (1024, 512, 256, 128, 64):
         hw = make_hw(accumulators=16, words=words, ports="1rw1r", double=True)
         hw = dataclasses.replace(hw, sram=(dataclasses.replace(hw.main_sram, idle_energy_pj_per_cycle=0.3),))
-        for shape in SHAPES:
+        for shape in SEARCH_SHAPES:
             _chooses_as_reference(shape, hw, objective, cache, (words, shape))
-    assert cache.derived > 0 and cache.misses == len(SHAPES)
+    assert cache.derived > 0 and cache.misses == len(SEARCH_SHAPES)
 
 
 @pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
@@ -116,9 +107,9 @@ def test_tables_shared_by_burst_sizes_choose_as_the_reference(objective: str) ->
         for burst in cache.burst_sizes:
             off = OffchipMemory("o", "abstract", 1.0, 3, 10.0, 12.0, 1.0, src, burst_bytes=burst)
             h = dataclasses.replace(hw, offchip=off)
-            for shape in SHAPES:
+            for shape in SEARCH_SHAPES:
                 _chooses_as_reference(shape, h, objective, cache, (words, burst, shape.name))
-    assert cache.misses == len(SHAPES)  # one build per shape served all four burst sizes and the smaller SRAMs
+    assert cache.misses == len(SEARCH_SHAPES)  # one build per shape served all four burst sizes and the smaller SRAMs
 
 
 def _table_arrays(table) -> dict:  # noqa: ANN001 - every array and number of a TilingTable, counts by name
@@ -132,7 +123,7 @@ def test_class_sums_split_by_tile_classes_change_no_table(monkeypatch) -> None: 
     import sramflow.mapping.search.tiling_table as cs
 
     for hw in points():
-        for shape in SHAPES:
+        for shape in SEARCH_SHAPES:
             hwp = hw_params(hw, shape)
             bursts_ = tuple(sorted({hwp.burst_bytes, 8, 64}))
             monkeypatch.setattr(cs, "PART_MIN", 1 << 40)
@@ -162,7 +153,7 @@ def test_tables_on_disk_equal_built_tables_and_are_shared(tmp_path) -> None:  # 
     hw = make_hw(accumulators=16, words=512, ports="1rw1r", double=True)
     a, b = TilingCache(disk=TableDisk(tmp_path)), TilingCache(disk=TableDisk(tmp_path))
     a.burst_sizes = b.burst_sizes = (0, 16, 64)
-    for shape in SHAPES:
+    for shape in SEARCH_SHAPES:
         for burst in a.burst_sizes:
             hwp = dataclasses.replace(hw_params(hw, shape), burst_bytes=burst)
             want, got = a.get(shape, hwp), b.get(shape, hwp)
@@ -175,22 +166,22 @@ def test_tables_on_disk_equal_built_tables_and_are_shared(tmp_path) -> None:  # 
                     assert x.dtype == y.dtype and np.array_equal(x, y), (shape.name, f.name)
                 else:
                     assert x == y, (shape.name, f.name)
-    assert (a.misses, a.loaded, b.misses, b.loaded) == (len(SHAPES), 0, 0, len(SHAPES))
-    assert len(list(tmp_path.glob("*.tables"))) == len(SHAPES)
+    assert (a.misses, a.loaded, b.misses, b.loaded) == (len(SEARCH_SHAPES), 0, 0, len(SEARCH_SHAPES))
+    assert len(list(tmp_path.glob("*.tables"))) == len(SEARCH_SHAPES)
     for p in tmp_path.glob("*.tables"):
         p.write_bytes(p.read_bytes()[:100])  # truncated
     c = TilingCache(disk=TableDisk(tmp_path))
-    hwp = hw_params(hw, SHAPES[0])
-    assert c.get(SHAPES[0], hwp).rows == a.get(SHAPES[0], hwp).rows and (c.misses, c.loaded) == (1, 0)
+    hwp = hw_params(hw, SEARCH_SHAPES[0])
+    assert c.get(SEARCH_SHAPES[0], hwp).rows == a.get(SEARCH_SHAPES[0], hwp).rows and (c.misses, c.loaded) == (1, 0)
     stale = tmp_path / ".x.tables.1.tmp"  # a writer killed long ago
     stale.write_bytes(b"x")
     os.utime(stale, (0, 0))
-    c.disk.save(SHAPES[0], hwp, (hwp.burst_bytes,), {hwp.burst_bytes: a.get(SHAPES[0], hwp)})
+    c.disk.save(SEARCH_SHAPES[0], hwp, (hwp.burst_bytes,), {hwp.burst_bytes: a.get(SEARCH_SHAPES[0], hwp)})
     assert not stale.exists()
     blocked = tmp_path / "file"
     blocked.write_text("")
     d = TilingCache(disk=TableDisk(blocked / "tables"))
-    assert d.get(SHAPES[0], hwp).rows == a.get(SHAPES[0], hwp).rows and d.misses == 1
+    assert d.get(SEARCH_SHAPES[0], hwp).rows == a.get(SEARCH_SHAPES[0], hwp).rows and d.misses == 1
 
 
 def test_disk_and_memory_tables_keyed_by_input_registers(tmp_path) -> None:  # noqa: ANN001

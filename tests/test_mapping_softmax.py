@@ -13,8 +13,7 @@ from sramflow.ir.graph import Graph, Node
 from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.search.choose import search_vector
 from sramflow.mapping.vector import VectorShape
-from test_mapping_counts import make_hw
-from test_mapping_steps_table import _assert_table_is_steps
+from helpers.mapping import make_hw, assert_table_is_steps
 
 
 def softmax_graph(shape: tuple[int, ...], axis: int = 1) -> Graph:
@@ -39,7 +38,7 @@ def test_softmax_steps_table_and_closed_form_agree(double: bool) -> None:
     (sh,) = lower_graph(softmax_graph((4, 7, 1, 1)))
     sch = search_vector(sh, make_hw(words=512, double=double), "latency")
     assert sch.chunk == 7 and sch.double_buffered == double
-    _assert_table_is_steps(sch)
+    assert_table_is_steps(sch)
 
 
 def test_row_that_cannot_fit_names_node_and_working_set() -> None:

@@ -95,6 +95,7 @@ def test_cli_quantize_onnx_random_then_verify(tmp_path: Path, capsys: pytest.Cap
     assert v["tensors_mismatched"] == 0 and v["tensors_compared"] == 3 * 7 and v["first_mismatch"] is None
 
 
+@pytest.mark.slow
 def test_cli_empty_calibration_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "empty").mkdir()
     rc = main(["quantize", "--resolution", "32", "--calib-data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])

@@ -9,37 +9,21 @@ import numpy as np
 from sramflow.ir.graph import Graph, Node
 from sramflow.sim.api import simulate_graph
 from sramflow.sim.writers import write_outputs
-from test_mapping_counts import make_hw
-
-
-def tiny_graph() -> Graph:
-    conv = {"kernel": (3, 3), "strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1), "groups": 1}
-    nodes = (
-        Node("c", "Conv", ("x",), "y", conv, {"W": np.ones((4, 3, 3, 3), np.float32), "B": np.zeros(4, np.float32)}),
-        Node("s", "Sigmoid", ("y",), "ys"),
-        Node("m", "Mul", ("y", "ys"), "z"),
-        Node("p", "GlobalAveragePool", ("z",), "g"),
-        Node("se", "Mul", ("z", "g"), "u"),
-        Node("a", "Add", ("u", "z"), "v"),
-        Node("p2", "GlobalAveragePool", ("v",), "q"),
-        Node("fc", "Gemm", ("q",), "out", {}, {"W": np.ones((3, 4), np.float32), "B": np.zeros(3, np.float32)}),
-    )
-    shapes = {"x": (1, 3, 6, 6), "y": (1, 4, 6, 6), "ys": (1, 4, 6, 6), "z": (1, 4, 6, 6), "g": (1, 4, 1, 1),
-              "u": (1, 4, 6, 6), "v": (1, 4, 6, 6), "q": (1, 4, 1, 1), "out": (1, 3)}
-    return Graph("tiny", "x", "out", shapes, nodes)
+from helpers.mapping import make_hw
+from helpers.graphs import tiny_graph
 
 
 def test_every_node_costed_and_files_written(tmp_path) -> None:  # noqa: ANN001
     hw = make_hw(double=True)
     res = simulate_graph(tiny_graph(), hw, "latency")
-    assert res.uncosted_nodes == ()
+    assert [r.name for r in res.nodes] == [n.name for n in tiny_graph().nodes]  # every node, in graph order
     assert all(r.cycles > 0 and r.energy_uj > 0 for r in res.nodes)
     assert [r.unit for r in res.nodes].count("mac") == 2
     conv = res.nodes[0]
     assert conv.counts.macs == 4 * 3 * 9 * 36 and conv.cycles >= conv.bounds.cycles
     write_outputs(res, tmp_path)
     rep = json.loads((tmp_path / "inference_simulator_report.json").read_text())
-    assert rep["uncosted_nodes"] == [] and len(rep["nodes"]) == 8
+    assert [n["name"] for n in rep["nodes"]] == [n.name for n in tiny_graph().nodes]
     assert rep["total"]["cycles"] == sum(n["cycles"] for n in rep["nodes"])
     assert abs(rep["total"]["energy_uj"] - sum(rep["total"]["energy_uj_by_component"].values())) < 1e-9
     assert rep["total"]["conv_gemm_cycles"] == sum(n["cycles"] for n in rep["nodes"] if n["unit"] == "mac")

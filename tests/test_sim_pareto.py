@@ -10,8 +10,8 @@ from sramflow.errors import MappingError, SramflowError
 from sramflow.mapping.search.budget import LayerFront, budget_rows, certificate, hull, lagrangian, layer_fronts
 from sramflow.sim.api import prepare_graph, simulate_prepared
 from sramflow.sim.results import total_json
-from test_mapping_counts import make_hw
-from test_sim_graph import tiny_graph
+from helpers.mapping import make_hw
+from helpers.graphs import tiny_graph
 
 
 def _setup():  # noqa: ANN202

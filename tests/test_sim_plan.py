@@ -1,5 +1,5 @@
-"""``mapping.search.plan.PointPlan`` chooses, for every shape, exactly the schedule ``search_conv`` /
-``search_vector`` choose: with every table priced whole and with every table cut by the bounds first (``WHOLE_ROWS = 0``), over hardware
+"""``mapping.search.plan.PointPlan`` chooses, for every shape, exactly the schedule ``search_conv`` / ``search_vector`` choose:
+with every table priced whole and with every table cut by the bounds first (``WHOLE_ROWS = 0``), over hardware
 points that vary geometry, ports, banks, double buffering, burst sizes, bandwidth, clock and a non-monotone idle
 energy, for the three objectives, with plans reused across points (the previous choices as probes) and a smaller SRAM
 served by a larger one's tables."""
@@ -7,8 +7,6 @@ served by a larger one's tables."""
 from __future__ import annotations
 
 import dataclasses
-import pickle
-from pathlib import Path
 
 import pytest
 
@@ -16,14 +14,13 @@ from sramflow.errors import MappingError
 from sramflow.hw.load import resolve_hw
 from sramflow.hw.spec import OffchipMemory, Source
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.search import plan as P
 from sramflow.mapping.search.choose import search_conv, search_vector
 from sramflow.mapping.search.table_cache import TilingCache
 from sramflow.mapping.vector import VectorShape
+from sramflow.mapping.search import plan as P
 from sramflow.sim.api import unique_shapes, prepare_graph
 from sramflow.sweep.hwpoint import point_hw
-from test_mapping_counts import make_hw
-from test_mapping_search_cache import SHAPES
+from helpers.mapping import make_hw, SEARCH_SHAPES
 
 VECTORS = (
     VectorShape("sig", "Sigmoid", 1, 600, 1, 0, False, False, 1, 1),
@@ -70,7 +67,7 @@ def _want(shape, hw, objective: str, cache: TilingCache) -> tuple:  # noqa: ANN0
 @pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
 def test_plan_chooses_as_the_search(monkeypatch, whole_rows: int, objective: str) -> None:  # noqa: ANN001
     monkeypatch.setattr(P, "WHOLE_ROWS", whole_rows)
-    shapes = (*SHAPES, *VECTORS)
+    shapes = (*SEARCH_SHAPES, *VECTORS)
     cache, ref = TilingCache(), TilingCache()
     checked = 0
     for hw in _points():
@@ -87,14 +84,10 @@ def test_plan_chooses_as_the_search(monkeypatch, whole_rows: int, objective: str
     assert checked >= 250 and len(cache.plans) == P.PLANS_KEPT and cache.derived > 0
 
 
-B0 = Path("/tmp/sramflow-bench/b0_224.pkl")
-
-
-@pytest.mark.skipif(not B0.exists(), reason="run benchmarks/bench_sweep.py once to cache the B0 graph")
-def test_plan_chooses_as_the_search_b0() -> None:
+@pytest.mark.slow
+def test_plan_chooses_as_the_search_b0(b0_graph_224) -> None:  # noqa: ANN001
     """B0 @224: large tables (cut by the bounds) on a slow and a fast off-chip memory, 1RW and 1RW1R."""
-    with B0.open("rb") as f:
-        shapes, _ = unique_shapes(prepare_graph(pickle.load(f)))
+    shapes, _ = unique_shapes(prepare_graph(b0_graph_224))
     cache = TilingCache()
     base = resolve_hw("sky130-design1")
     for off in ("qspi-psram", "lpddr4"):

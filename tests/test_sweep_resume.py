@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from sweep_tiny import write_tiny_onnx
+import pytest
+
+from helpers.tiny_onnx import write_tiny_onnx
 
 from sramflow.frontend.source import ModelSource, load_graph
 from sramflow.sweep.run import SweepOptions, run_sweep
@@ -48,6 +50,7 @@ def _cli(onnx: Path, space: Path, out: Path) -> list[str]:
             "--workers", "1", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume(tmp_path: Path) -> None:
     onnx = write_tiny_onnx(tmp_path / "tiny.onnx")
     space = tmp_path / "sweep.yaml"
@@ -87,6 +90,7 @@ def test_sigkill_then_resume(tmp_path: Path) -> None:
     assert _results(out) == _results(ref)
 
 
+@pytest.mark.slow
 def test_cli_table_folder_flags(tmp_path: Path) -> None:
     """--tables puts the on-disk tiling tables where asked, --no-disk-tables writes none, a non-positive
     --tables-max-gb is refused with the flag's name; results are the same either way."""

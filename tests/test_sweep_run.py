@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sweep_tiny import tiny_graph
+from helpers.tiny_onnx import tiny_onnx_graph
 
 from sramflow.sweep.errors import SweepError
 from sramflow.sweep.run import SweepOptions, run_sweep
@@ -15,7 +15,7 @@ from sramflow.sweep.space import space_from_dict
 
 SPACE = {"sram_words": [4, 64, 128], "sram_word_bits": [8, 16], "sram_ports": ["1rw", "1rw1r"],
          "clock_mhz": [100, 200]}
-INFO = {"model": "tiny", "num_classes": 7, "resolution": 16, "source": "tests/sweep_tiny.py"}
+INFO = {"model": "tiny", "num_classes": 7, "resolution": 16, "source": "tests/helpers/tiny_onnx.py"}
 VOLATILE = ("run_id", "eval_s")
 
 
@@ -30,7 +30,7 @@ def _stable(rows: list[dict]) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory):  # noqa: ANN001, ANN201
-    return tiny_graph(tmp_path_factory.mktemp("tiny"))
+    return tiny_onnx_graph(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,7 @@ def test_a_rerun_recomputes_nothing(serial, graph) -> None:  # noqa: ANN001
     assert _rows(out) == before
 
 
+@pytest.mark.slow
 def test_process_pool_equals_serial(serial, graph, tmp_path) -> None:  # noqa: ANN001
     s = run_sweep(space_from_dict(SPACE), graph, INFO, SweepOptions(tmp_path, workers=2, progress=False))
     assert s.computed == 24
@@ -106,6 +107,7 @@ def test_executor_options_are_checked(tmp_path) -> None:  # noqa: ANN001
         SweepOptions(tmp_path, objective="speed")
 
 
+@pytest.mark.slow
 def test_a_later_sweep_reads_the_tables_from_disk(graph, tmp_path) -> None:  # noqa: ANN001
     """Tiling tables go to --out/tables; a later sweep (here another objective, in fresh worker processes) reads them
     instead of building and gets the results of a sweep without disk tables."""

@@ -63,7 +63,8 @@ def test_value_the_base_macro_cannot_take_is_refused() -> None:
         check_space(space_from_dict({"sram_words": [64, 100]}), resolve_hw("sky130-design1"))
 
 
-def test_int4_is_accepted_now_that_the_mapper_costs_packed_weights() -> None:
+def test_int4_and_per_group_weight_bits_pass_the_space_check() -> None:
+    # the check raises SweepSpaceError on a value it refuses; passing without one is the claim
     check_space(space_from_dict({"weight_bits": [8, 4, {"pointwise": 4, "default": 8}]}), resolve_hw("sky130-design1"))
 
 

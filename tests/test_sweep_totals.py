@@ -1,11 +1,8 @@
 """The sweep's lean path ``sim.api.simulate_totals`` returns exactly ``total_json`` of ``simulate_prepared``
-(every key, floats bit for bit), on a tiny network and, where the benchmark's cached graph exists, on
-EfficientNet-B0 @224."""
+(every key, floats bit for bit), on a tiny network and on EfficientNet-B0 @224."""
 
 from __future__ import annotations
 
-import pickle
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +12,7 @@ from sramflow.sim.api import prepare_graph, simulate_prepared, simulate_totals
 from sramflow.sim.results import total_json
 from sramflow.sweep.hwpoint import point_hw
 from sramflow.sweep.precision import with_weight_bits
-from sweep_tiny import tiny_graph
+from helpers.tiny_onnx import tiny_onnx_graph
 
 POINTS = (
     {},
@@ -43,27 +40,22 @@ def _check(prep, objective: str) -> int:  # noqa: ANN001
 
 @pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
 def test_totals_equal_simulate_prepared_tiny(tmp_path, objective: str) -> None:  # noqa: ANN001
-    prep = prepare_graph(tiny_graph(tmp_path))
+    prep = prepare_graph(tiny_onnx_graph(tmp_path))
     assert _check(prep, objective) > 0
     assert _check(with_weight_bits(prep, 4), objective) > 0
 
 
-B0 = Path("/tmp/sramflow-bench/b0_224.pkl")
-
-
-@pytest.mark.skipif(not B0.exists(), reason="run benchmarks/bench_sweep.py once to cache the B0 graph")
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["latency", "edp"])
-def test_totals_equal_simulate_prepared_b0(objective: str) -> None:
-    with B0.open("rb") as f:
-        graph = pickle.load(f)
-    assert _check(prepare_graph(graph), objective) > 0
+def test_totals_equal_simulate_prepared_b0(b0_graph_224, objective: str) -> None:  # noqa: ANN001
+    assert _check(prepare_graph(b0_graph_224), objective) > 0
 
 
 def test_totals_with_shared_burst_tables_equal_fresh_tables(tmp_path) -> None:  # noqa: ANN001
     """Tables built for several burst sizes at once give the same totals as tables built per burst size."""
     from sramflow.mapping.search.table_cache import TilingCache
 
-    prep = prepare_graph(tiny_graph(tmp_path))
+    prep = prepare_graph(tiny_onnx_graph(tmp_path))
     base = resolve_hw("sky130-design1")
     hws = [point_hw(base, {"sram_words": w, "offchip": o}).hw
            for w in (1024, 256) for o in ("qspi-psram", "lpddr4", "zigzag-offchip")]

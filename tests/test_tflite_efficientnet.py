@@ -10,6 +10,8 @@ from sramflow.quant.api import quantize_graph, quantize_input
 from sramflow.tflite.export import tflite_bytes
 from sramflow.tflite.verify import verify
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize(("model", "classes"), [("efficientnet_b0", 7), ("efficientnet_lite0", 1000)])
 def test_efficientnet_bit_exact(model: str, classes: int) -> None:

@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ham_synthetic import write_ham
-from lite0_helper import needs_lite0
+from helpers.ham import write_ham
+from helpers.lite0 import needs_lite0
 from sramflow.data.ham10000 import load_ham10000, make_split, write_split
 from sramflow.data.preprocess import normalize, normalize_torch, resize_rgb, to_array
 from sramflow.errors import DataError
@@ -56,6 +56,7 @@ def test_resolve_device() -> None:
             resolve_device("cuda")
 
 
+@pytest.mark.slow
 @needs_lite0
 def test_train_without_test_images_with_workers(tmp_path: Path) -> None:
     """A data copy without the test split's images (as sent to a lent GPU) trains; test is reported as not evaluated."""
@@ -75,6 +76,7 @@ def test_train_without_test_images_with_workers(tmp_path: Path) -> None:
     assert doc["config"]["workers"] == 2 and doc["config"]["device"] == "cpu"
 
 
+@pytest.mark.slow
 @needs_lite0
 def test_train_on_train_and_val_refits_without_selection(tmp_path: Path) -> None:
     """--train-on train+val: val joins both stages' training data; the last epoch is kept and no tau is fitted."""
@@ -116,6 +118,7 @@ def test_keep_rejects_unknown_value_before_any_data_work(tmp_path: Path) -> None
         train(TrainConfig(data=str(tmp_path / "no-such-folder"), keep="best"))
 
 
+@pytest.mark.slow
 @needs_lite0
 def test_keep_last_epoch_without_logit_adjustment(tmp_path: Path) -> None:
     """--keep last --no-logit-adjust: nothing is chosen on val (cross-validation folds score on it)."""

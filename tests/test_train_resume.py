@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ham_synthetic import write_ham
-from lite0_helper import needs_lite0
+from helpers.ham import write_ham
+from helpers.lite0 import needs_lite0
 from sramflow.data.ham10000 import load_ham10000, make_split, write_split
 from sramflow.models.efficientnet import build_model
 from sramflow.train.__main__ import main

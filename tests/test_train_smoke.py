@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from ham_synthetic import write_ham
-from lite0_helper import needs_lite0
+from helpers.ham import write_ham
+from helpers.lite0 import needs_lite0
 from sramflow.data.ham10000 import read_split
 from sramflow.eval.evaluate import checkpoint_header
 from sramflow.models.checkpoint import load_checkpoint

@@ -41,5 +41,5 @@ def write_tiny_onnx(path: Path, resolution: int = 16) -> Path:
     return path
 
 
-def tiny_graph(tmp: Path) -> Graph:
+def tiny_onnx_graph(tmp: Path) -> Graph:
     return import_onnx(write_tiny_onnx(tmp / "tiny.onnx"))

@@ -1,6 +1,10 @@
 """The tiling search as it was before its counts were cached and de-duplicated (commit 7d58370): one loop over
 loop orders and buffering, pricing every fitting candidate. Kept as the test oracle for
-``sramflow.mapping.search.choose.search_conv``, which must choose exactly the same schedule."""
+``sramflow.mapping.search.choose.search_conv``, which must choose exactly the same schedule.
+
+Not yet independent: it still prices candidates with the vectorized closed forms of ``mapping.conv`` and the
+candidate set of ``mapping.search.tiling_table``, so it checks the caching, pruning and de-duplication, not those counts (they are
+checked against the enumerated steps in test_mapping_steps_table.py and test_mapping_search_cache.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ import numpy as np
 
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
-from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.conv import (
     ConvShape, class_sums, conv_counts, input_bursts, step_sizes, trips, unit_counts,
 )
-from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
+from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.search.choose import make_conv_schedule
 from sramflow.mapping.search.tiling_table import _clipped, _orders, acc_groups, candidates, hw_params
+from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 
 
 def _in_bursts(shape: ConvShape, t: dict, burst_bytes: int) -> np.ndarray:

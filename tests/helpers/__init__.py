@@ -1,0 +1,9 @@
+"""Helpers shared by the test modules (test modules import from here, never from each other).
+
+- ``helpers.mapping``: the tiny hand-checkable hardware (``make_hw``), shapes, schedules and the steps() checks.
+- ``helpers.graphs``: small IR graphs built by hand, and their quantization.
+- ``helpers.tiny_onnx``: a tiny CNN as an ONNX file (no torch).
+- ``helpers.torch_nets``: a small torch module covering the exporter's operators.
+- ``helpers.ham``: a synthetic HAM10000 folder; ``helpers.lite0``: skip without the Lite0 ImageNet weights.
+- ``helpers.conv_search_reference``: an exhaustive tiling search, the oracle for the real search.
+"""

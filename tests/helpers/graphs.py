@@ -1,0 +1,53 @@
+"""Small IR graphs built by hand (no torch, no ONNX), random weights for them, and their INT8 quantization."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sramflow.ir.graph import Graph, Node
+from sramflow.quant.api import quantize_graph
+from sramflow.reference.run import quantize_input
+
+
+def tiny_graph() -> Graph:
+    """Conv 3x3, SiLU, squeeze-excite style pool x multiply, residual add, pool and classifier on a 6x6 input."""
+    conv = {"kernel": (3, 3), "strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1), "groups": 1}
+    nodes = (
+        Node("c", "Conv", ("x",), "y", conv, {"W": np.ones((4, 3, 3, 3), np.float32), "B": np.zeros(4, np.float32)}),
+        Node("s", "Sigmoid", ("y",), "ys"),
+        Node("m", "Mul", ("y", "ys"), "z"),
+        Node("p", "GlobalAveragePool", ("z",), "g"),
+        Node("se", "Mul", ("z", "g"), "u"),
+        Node("a", "Add", ("u", "z"), "v"),
+        Node("p2", "GlobalAveragePool", ("v",), "q"),
+        Node("fc", "Gemm", ("q",), "out", {}, {"W": np.ones((3, 4), np.float32), "B": np.zeros(3, np.float32)}),
+    )
+    shapes = {"x": (1, 3, 6, 6), "y": (1, 4, 6, 6), "ys": (1, 4, 6, 6), "z": (1, 4, 6, 6), "g": (1, 4, 1, 1),
+              "u": (1, 4, 6, 6), "v": (1, 4, 6, 6), "q": (1, 4, 1, 1), "out": (1, 3)}
+    return Graph("tiny", "x", "out", shapes, nodes)
+
+
+def conv_graph(c: int = 6, k: int = 4, hw_px: int = 5) -> Graph:
+    """One 3x3 convolution (padding 1) with random weights and bias."""
+    conv = {"kernel": (3, 3), "strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1), "groups": 1}
+    rng = np.random.default_rng(1)
+    node = Node("c", "Conv", ("x",), "y", conv, {"W": rng.standard_normal((k, c, 3, 3)).astype(np.float32),
+                                                 "B": rng.standard_normal(k).astype(np.float32)})
+    return Graph("conv", "x", "y", {"x": (1, c, hw_px, hw_px), "y": (1, k, hw_px, hw_px)}, (node,))
+
+
+def randomized(g: Graph, seed: int = 0) -> Graph:
+    """``g`` with standard-normal weights (``tiny_graph``'s all-ones weights make every channel alike)."""
+    rng = np.random.default_rng(seed)
+    nodes = tuple(dataclasses.replace(n, weights={k: rng.standard_normal(v.shape).astype(np.float32)
+                                                  for k, v in n.weights.items()}) for n in g.nodes)
+    return dataclasses.replace(g, nodes=nodes)
+
+
+def quantized(g: Graph, seed: int = 0):  # noqa: ANN201
+    """``g`` quantized on two random inputs, and the first of them quantized."""
+    x = np.random.default_rng(seed).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
+    q = quantize_graph(g, x)
+    return q, quantize_input(q, x[0])
