@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from sramflow import __version__
+from sramflow.cli_checks import OneLineParser, existing_file, out_dir, positive_int
 from sramflow.errors import SramflowError
 
 
@@ -14,11 +15,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=("efficientnet_b0", "efficientnet_lite0"), default=None,
                    help="built-in architecture (default efficientnet_b0; inferred from --checkpoint)")
-    g.add_argument("--num-classes", type=int, default=None, help="classes (default 7; inferred from --checkpoint)")
-    g.add_argument("--resolution", type=int, default=None, help="input height = width in pixels (default 224)")
-    g.add_argument("--checkpoint", default=None,
+    g.add_argument("--num-classes", type=positive_int, default=None, help="classes (default 7; inferred from --checkpoint)")
+    g.add_argument("--resolution", type=positive_int, default=None, help="input height = width in pixels (default 224)")
+    g.add_argument("--checkpoint", default=None, type=existing_file,
                    help=".pth/.pt/.safetensors in torchvision, timm or efficientnet_pytorch layout")
-    g.add_argument("--onnx", default=None, help="an ONNX CNN instead of a built-in model")
+    g.add_argument("--onnx", default=None, type=existing_file, help="an ONNX CNN instead of a built-in model")
     g.add_argument("--trust-checkpoint", action="store_true",
                    help="allow full pickles (can run arbitrary code): only for files you trust")
     g.add_argument("--seed", type=int, default=0, help="seed of random weights when no checkpoint is given")
@@ -43,7 +44,7 @@ def _cmd_analyze(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sramflow",
         description="Quantize a CNN to INT8, map it onto a tiny on-chip SRAM, and simulate it honestly.",
     )
@@ -51,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("analyze", help="layers, parameters, MACs, activation sizes, peak memory")
     _add_model_args(p)
-    p.add_argument("--out", default=None, help="folder for model_analysis.json")
-    p.add_argument("--sram-bytes", type=int, default=256, help="SRAM capacity for the 'weights fitting' count")
+    p.add_argument("--out", default=None, type=out_dir, help="folder for model_analysis.json")
+    p.add_argument("--sram-bytes", type=positive_int, default=256, help="SRAM capacity for the 'weights fitting' count")
     p.set_defaults(func=_cmd_analyze)
     for register in _load_extra_commands():
         register(sub)
@@ -77,7 +78,12 @@ def _load_extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a slip on the command line: one line already printed, nothing run
+        if exc.code == 2:
+            return 2
+        raise
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -7,15 +7,16 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     from sramflow.cli import _add_model_args
+    from sramflow.cli_checks import existing_dir, hardware, out_dir, positive_float, positive_int
 
     p = sub.add_parser("run", help="the whole flow: analyze, quantize, verify, (evaluate), map, simulate, report")
     _add_model_args(p)
-    p.add_argument("--hw", default="sky130-design1", help="hardware preset name or YAML file")
-    p.add_argument("--out", default="sramflow-out", help="output folder (default sramflow-out/)")
-    p.add_argument("--data", default=None, help="HAM10000 folder: real calibration images and the accuracy section")
+    p.add_argument("--hw", default="sky130-design1", type=hardware, help="hardware preset name or YAML file")
+    p.add_argument("--out", default="sramflow-out", type=out_dir, help="output folder (default sramflow-out/)")
+    p.add_argument("--data", default=None, type=existing_dir, help="HAM10000 folder: real calibration images and the accuracy section")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
-    p.add_argument("--eval-limit", type=int, default=None, help="evaluate at most N images of the split")
-    p.add_argument("--calib-images", type=int, default=256)
+    p.add_argument("--eval-limit", type=positive_int, default=None, help="evaluate at most N images of the split")
+    p.add_argument("--calib-images", type=positive_int, default=256)
     p.add_argument("--method", default="percentile", choices=("minmax", "percentile", "mse"))
     p.add_argument("--objective", default="latency", choices=("latency", "energy", "edp"))
     p.add_argument("--no-functional", action="store_true", help="skip the functional simulation")
@@ -23,10 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-calibration", action="store_true",
                    help="store the calibrated ranges beside the checkpoint for runs without --data")
     d = p.add_argument_group("deployment")
-    d.add_argument("--battery-mah", type=float, default=225.0)
-    d.add_argument("--battery-v", type=float, default=3.0)
-    d.add_argument("--inferences-per-hour", type=float, default=60.0)
-    d.add_argument("--devices", type=int, default=1_000_000, help="fleet size for the yearly extrapolation")
+    d.add_argument("--battery-mah", type=positive_float, default=225.0)
+    d.add_argument("--battery-v", type=positive_float, default=3.0)
+    d.add_argument("--inferences-per-hour", type=positive_float, default=60.0)
+    d.add_argument("--devices", type=positive_int, default=1_000_000, help="fleet size for the yearly extrapolation")
     p.set_defaults(func=_cmd_run)
 
 

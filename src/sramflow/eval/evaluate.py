@@ -22,7 +22,8 @@ from sramflow.eval.bootstrap import BootstrapResult, bootstrap_intervals, interv
 from sramflow.eval.metrics import Metrics, agreement, compute_metrics
 from sramflow.frontend.source import DEFAULT_RESOLUTION, ModelSource
 
-DEFAULT_SPLIT_FILE = "weights/ham10000_split.json"
+# Beside the committed checkpoint, found from the package (not the working directory) so `run --data` works anywhere.
+DEFAULT_SPLIT_FILE = str(Path(__file__).resolve().parents[3] / "weights" / "ham10000_split.json")
 SPLITS = ("train", "val", "test", "all")
 
 
@@ -94,8 +95,8 @@ def resolve_data(cfg: EvalConfig, class_names: Sequence[str] | None) -> EvalData
         if cfg.split != "all":
             sf = _split_file(cfg)
             if sf is None:
-                raise DataError(f"--split {cfg.split} needs the split file ({DEFAULT_SPLIT_FILE} or --split-file); "
-                                "or use --split all")
+                raise DataError(f"--split {cfg.split} needs the split file {DEFAULT_SPLIT_FILE} (evaluate also takes "
+                                "--split-file); or use --split all")
             split = read_split(sf)
         samples = select(ds, split, cfg.split)
         if not samples:
@@ -113,8 +114,8 @@ def calibration_items(cfg: EvalConfig) -> list[Item]:
     root = cfg.calib_data or cfg.data
     sf = _split_file(cfg)
     if not is_ham10000(root) or sf is None:
-        raise DataError(f"INT8 calibration needs training images: a HAM10000 folder (--calib-data, now {root}) "
-                        f"and the split file ({DEFAULT_SPLIT_FILE} or --split-file)")
+        raise DataError(f"INT8 calibration needs training images: a HAM10000 folder (now {root}) and the split file "
+                        f"{DEFAULT_SPLIT_FILE} (evaluate also takes --calib-data and --split-file)")
     from sramflow.quant.calib_data import training_calibration_samples
 
     return ham_items(training_calibration_samples(root, sf, cfg.calib_images, cfg.seed))
