@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from sramflow import __version__
 from sramflow.cli_checks import OneLineParser, existing_file, out_dir, positive_int
 from sramflow.errors import SramflowError
+from sramflow.jsonio import provenance_scope
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -76,6 +77,17 @@ def _load_extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]
     return found
 
 
+def _provenance(args: argparse.Namespace, argv: list[str]):  # noqa: ANN202
+    import shlex
+
+    from sramflow.hw.report import hardware_inputs
+    from sramflow.jsonio import input_file, make_provenance
+
+    inputs = (input_file("checkpoint", getattr(args, "checkpoint", None)) + input_file("onnx", getattr(args, "onnx", None))
+              + hardware_inputs(getattr(args, "hw", None)))
+    return make_provenance(shlex.join(["sramflow", *argv]), inputs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -88,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with provenance_scope(_provenance(args, sys.argv[1:] if argv is None else list(argv))):
+            return int(args.func(args) or 0)
     except SramflowError as exc:
         print(f"sramflow: error: {exc}", file=sys.stderr)
         return 2

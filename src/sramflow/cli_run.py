@@ -26,9 +26,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = p.add_argument_group("deployment")
     d.add_argument("--battery-mah", type=positive_float, default=225.0)
     d.add_argument("--battery-v", type=positive_float, default=3.0)
+    d.add_argument("--battery-max-ma", type=positive_float, default=0.2,
+                   help="current the battery is rated to deliver (default 0.2 mA, a CR2032 coin cell)")
+    d.add_argument("--battery-name", default=None, help="what the battery is, for the report (default: a CR2032 coin "
+                   "cell; 'a battery' when --battery-mah/-v/-max-ma are changed)")
     d.add_argument("--inferences-per-hour", type=positive_float, default=60.0)
     d.add_argument("--devices", type=positive_int, default=1_000_000, help="fleet size for the yearly extrapolation")
     p.set_defaults(func=_cmd_run)
+
+
+def _battery_name(a: argparse.Namespace) -> str:
+    from sramflow.report.deployment import DeploymentConfig
+
+    d = DeploymentConfig()
+    same = (a.battery_mah, a.battery_v, a.battery_max_ma) == (d.battery_mah, d.battery_v, d.battery_max_ma)
+    return d.battery_name if same else "battery"
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
@@ -41,7 +53,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
         source=_model_source(a), hw=a.hw, out_dir=a.out, data=a.data, split=a.split, eval_limit=a.eval_limit,
         calib_images=a.calib_images, method=a.method, objective=a.objective, functional=not a.no_functional,
         host_baseline=not a.no_host_baseline, save_calibration=a.save_calibration, seed=a.seed,
-        deployment=DeploymentConfig(battery_mah=a.battery_mah, battery_v=a.battery_v,
+        deployment=DeploymentConfig(battery_mah=a.battery_mah, battery_v=a.battery_v, battery_max_ma=a.battery_max_ma,
+                                    battery_name=a.battery_name or _battery_name(a),
                                     inferences_per_hour=a.inferences_per_hour, devices=a.devices),
     )
     res = run(cfg)

@@ -5,8 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from sramflow.hw.spec import HardwareSpec, Source, SramMacro
+from sramflow.jsonio import InputFile, input_file
 
 CLAIMED_PRESET = "sky130-design1-claimed"
+
+
+def hardware_inputs(name_or_path: str | None) -> tuple[InputFile, ...]:
+    """The YAML files a hardware argument reads (a preset's file and the named off-chip memories), for provenance."""
+    from importlib import resources
+
+    from sramflow.hw.load import list_presets
+
+    if name_or_path is None:
+        return ()
+    presets = resources.files("sramflow.hw").joinpath("presets")
+    if name_or_path in list_presets():
+        path = str(presets.joinpath(f"{name_or_path}.yaml"))
+    else:
+        path = name_or_path
+    return input_file("hardware", path) + input_file("offchip_presets", str(presets.joinpath("_offchip.yaml")))
 
 
 def _src(s: Source) -> dict[str, Any]:
