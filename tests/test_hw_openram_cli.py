@@ -107,9 +107,9 @@ def test_cli_openram_config(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (("sram", "info", "--hw", "nope"), "unknown hardware 'nope'"),
-    (("sram", "import-lib", "/nonexistent/x.lib"), "x.lib: cannot read"),
-    (("sram", "import-lib", "x.lib", "--vdd", "-1"), "--vdd must be positive, got -1.0"),
+    (("sram", "info", "--hw", "nope"), "argument --hw: 'nope' is neither a preset"),
+    (("sram", "import-lib", "/nonexistent/x.lib"), "argument lib: /nonexistent/x.lib: no such file"),
+    (("sram", "import-lib", __file__, "--vdd", "-1"), "argument --vdd: must be a positive finite number, got -1"),
     (("sram", "openram-config", "--macro", "other"), "no SRAM macro 'other'; macros: design1"),
     (("sram", "openram-config", "--hw", "ihp130-2p256x8"), "OpenRAM tech must be one of"),
 ])

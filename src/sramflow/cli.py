@@ -8,7 +8,9 @@ from collections.abc import Callable, Sequence
 
 from sramflow import __version__
 from sramflow.cli_args import add_model_args, model_source
+from sramflow.cli_checks import OneLineParser, existing_file, out_dir, positive_int
 from sramflow.errors import SramflowError
+from sramflow.jsonio import provenance_scope
 
 
 def _cmd_analyze(a: argparse.Namespace) -> int:
@@ -23,7 +25,7 @@ def _cmd_analyze(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sramflow",
         description="Quantize a CNN to INT8, map it onto a tiny on-chip SRAM, and simulate it honestly.",
     )
@@ -31,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("analyze", help="layers, parameters, MACs, activation sizes, peak memory")
     add_model_args(p)
-    p.add_argument("--out", default=None, help="folder for model_analysis.json")
-    p.add_argument("--sram-bytes", type=int, default=256, help="SRAM capacity for the 'weights fitting' count")
+    p.add_argument("--out", default=None, type=out_dir, help="folder for model_analysis.json")
+    p.add_argument("--sram-bytes", type=positive_int, default=256, help="SRAM capacity for the 'weights fitting' count")
     p.set_defaults(func=_cmd_analyze)
     for register in _load_extra_commands():
         register(sub)
@@ -56,14 +58,31 @@ def _load_extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]
     return found
 
 
+def _provenance(args: argparse.Namespace, argv: list[str]):  # noqa: ANN202
+    import shlex
+
+    from sramflow.hw.report import hardware_inputs
+    from sramflow.jsonio import input_file, make_provenance
+
+    inputs = (input_file("checkpoint", getattr(args, "checkpoint", None)) + input_file("onnx", getattr(args, "onnx", None))
+              + hardware_inputs(getattr(args, "hw", None)))
+    return make_provenance(shlex.join(["sramflow", *argv]), inputs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a slip on the command line: one line already printed, nothing run
+        if exc.code == 2:
+            return 2
+        raise
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with provenance_scope(_provenance(args, sys.argv[1:] if argv is None else list(argv))):
+            return int(args.func(args) or 0)
     except SramflowError as exc:
         print(f"sramflow: error: {exc}", file=sys.stderr)
         return 2

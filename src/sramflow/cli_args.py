@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from sramflow.cli_checks import existing_file, positive_int
 from sramflow.models import MODEL_NAMES
 
 if TYPE_CHECKING:
@@ -18,11 +19,11 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=MODEL_NAMES, default=None,
                    help="built-in architecture (default efficientnet_b0; inferred from --checkpoint)")
-    g.add_argument("--num-classes", type=int, default=None, help="classes (default 7; inferred from --checkpoint)")
-    g.add_argument("--resolution", type=int, default=None, help="input height = width in pixels (default: the variant's own, 224 for B0 and Lite0)")
-    g.add_argument("--checkpoint", default=None,
+    g.add_argument("--num-classes", type=positive_int, default=None, help="classes (default 7; inferred from --checkpoint)")
+    g.add_argument("--resolution", type=positive_int, default=None, help="input height = width in pixels (default: the variant's own, 224 for B0 and Lite0)")
+    g.add_argument("--checkpoint", default=None, type=existing_file,
                    help=".pth/.pt/.safetensors in torchvision, timm or efficientnet_pytorch layout")
-    g.add_argument("--onnx", default=None, help="an ONNX CNN instead of a built-in model")
+    g.add_argument("--onnx", default=None, type=existing_file, help="an ONNX CNN instead of a built-in model")
     g.add_argument("--trust-checkpoint", action="store_true",
                    help="allow full pickles (can run arbitrary code): only for files you trust")
     g.add_argument("--seed", type=int, default=0, help="seed of random weights when no checkpoint is given")

@@ -27,20 +27,21 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from sramflow.cli_args import add_model_args
+    from sramflow.cli_checks import existing_dir, existing_file, out_dir, positive_int
 
     p = sub.add_parser("evaluate", help="float and INT8 accuracy on HAM10000 or an image folder")
     add_model_args(p)
-    p.add_argument("--data", required=True, help="HAM10000 folder (metadata CSV, images found recursively) "
+    p.add_argument("--data", required=True, type=existing_dir, help="HAM10000 folder (metadata CSV, images found recursively) "
                    "or an image folder <class>/<image>")
     p.add_argument("--split", choices=("train", "val", "test", "all"), default="test",
                    help="split of the split file to evaluate; 'all': every image in the folder (default test)")
-    p.add_argument("--split-file", default=None, help="split JSON (default weights/ham10000_split.json)")
-    p.add_argument("--out", default=None, help="folder for accuracy_report.json")
-    p.add_argument("--calib-images", type=int, default=200, help="training images for INT8 calibration (default 200)")
-    p.add_argument("--calib-data", default=None, help="HAM10000 folder holding the training images (default --data)")
+    p.add_argument("--split-file", default=None, type=existing_file, help="split JSON (default weights/ham10000_split.json)")
+    p.add_argument("--out", default=None, type=out_dir, help="folder for accuracy_report.json")
+    p.add_argument("--calib-images", type=positive_int, default=200, help="training images for INT8 calibration (default 200)")
+    p.add_argument("--calib-data", default=None, type=existing_dir, help="HAM10000 folder holding the training images (default --data)")
     p.add_argument("--calib-method", choices=("minmax", "percentile", "mse"), default="percentile",
                    help="activation ranges (default percentile, as sramflow.quant.api)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--float-only", action="store_true", help="skip the INT8 half")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_evaluate)

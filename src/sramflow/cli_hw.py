@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from sramflow.cli_checks import existing_file, hardware, positive_float
+
 HW_HELP = "hardware: a preset name (sky130-design1, ...) or a YAML file (default sky130-design1)"
 
 
@@ -68,22 +70,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="sram_command", metavar="SRAM_COMMAND", required=True)
 
     info = sub.add_parser("info", help="organization, energies with provenance, power at the clock")
-    info.add_argument("--hw", default="sky130-design1", help=HW_HELP)
+    info.add_argument("--hw", default="sky130-design1", type=hardware, help=HW_HELP)
     info.add_argument("--json", action="store_true", help="print sram_design.json content")
     info.add_argument("--full", action="store_true", help="print provenance references in full")
     info.set_defaults(func=_cmd_info)
 
     imp = sub.add_parser("import-lib", help="read a Liberty (.lib) SRAM macro, print it as YAML (one sram entry)")
-    imp.add_argument("lib", help="Liberty file")
-    imp.add_argument("--vdd", type=float, default=None,
+    imp.add_argument("lib", type=existing_file, help="Liberty file")
+    imp.add_argument("--vdd", type=positive_float, default=None,
                      help="scale dynamic energy by (VDD / nominal)^2 and mark the provenance 'scaled'")
     imp.add_argument("--name", default=None, help="macro name (default: the Liberty cell name)")
-    imp.add_argument("--openram-mhz", type=float, default=100.0,
+    imp.add_argument("--openram-mhz", type=positive_float, default=100.0,
                      help="event rate of OpenRAM's power numbers (mW) for the mW -> pJ conversion (default 100)")
     imp.set_defaults(func=_cmd_import_lib)
 
     cfg = sub.add_parser("openram-config", help="write an OpenRAM configuration for a macro")
-    cfg.add_argument("--hw", default="sky130-design1", help=HW_HELP)
+    cfg.add_argument("--hw", default="sky130-design1", type=hardware, help=HW_HELP)
     cfg.add_argument("--macro", default=None, help="macro name (default: the first)")
     cfg.add_argument("--tech", default=None, help="OpenRAM tech (default: the macro's tech)")
     cfg.add_argument("--corner", default="TT", help="process corner (default TT)")

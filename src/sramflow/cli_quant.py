@@ -39,24 +39,25 @@ def _cmd_verify(a: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from sramflow.cli_args import add_model_args
+    from sramflow.cli_checks import existing_dir, existing_file, out_dir, out_file, positive_int
 
     p = sub.add_parser("quantize", help="calibrate and quantize to TFLite int8; write the report and a .tflite")
     add_model_args(p)
-    p.add_argument("--calib-data", default=None, help="folder of calibration images (HAM10000 or any image folder)")
-    p.add_argument("--split-file", default=None,
+    p.add_argument("--calib-data", default=None, type=existing_dir, help="folder of calibration images (HAM10000 or any image folder)")
+    p.add_argument("--split-file", default=None, type=existing_file,
                    help="HAM10000 split file: with a HAM10000 --calib-data, calibrate on its training images only "
                         "(default weights/ham10000_split.json when it exists)")
-    p.add_argument("--calib-images", type=int, default=256, help="number of calibration images (default 256)")
-    p.add_argument("--calib-random", type=int, default=None, metavar="N",
+    p.add_argument("--calib-images", type=positive_int, default=256, help="number of calibration images (default 256)")
+    p.add_argument("--calib-random", type=positive_int, default=None, metavar="N",
                    help="calibrate on N random inputs instead (architecture-only studies; reported as such)")
     p.add_argument("--method", choices=("minmax", "percentile", "mse"), default="percentile")
-    p.add_argument("--export-tflite", default=None, metavar="PATH", help="where to write the .tflite (default OUT/model_int8.tflite)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--export-tflite", default=None, type=out_file, metavar="PATH", help="where to write the .tflite (default OUT/model_int8.tflite)")
+    p.add_argument("--out", required=True, type=out_dir, help="output folder")
     p.set_defaults(func=_cmd_quantize)
 
     v = sub.add_parser("verify", help="integer reference vs LiteRT's reference kernels, every tensor")
-    v.add_argument("--quantized", required=True, help="folder written by 'sramflow quantize'")
-    v.add_argument("--images", type=int, default=4, help="inputs to compare (from those stored by quantize)")
-    v.add_argument("--tflite", default=None, help="the .tflite to check (default QUANTIZED/model_int8.tflite)")
-    v.add_argument("--out", required=True, help="folder for verify_report.json")
+    v.add_argument("--quantized", required=True, type=existing_dir, help="folder written by 'sramflow quantize'")
+    v.add_argument("--images", type=positive_int, default=4, help="inputs to compare (from those stored by quantize)")
+    v.add_argument("--tflite", default=None, type=existing_file, help="the .tflite to check (default QUANTIZED/model_int8.tflite)")
+    v.add_argument("--out", required=True, type=out_dir, help="folder for verify_report.json")
     v.set_defaults(func=_cmd_verify)

@@ -7,15 +7,16 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     from sramflow.cli_args import add_model_args
+    from sramflow.cli_checks import existing_dir, hardware, out_dir, positive_float, positive_int
 
     p = sub.add_parser("run", help="the whole flow: analyze, quantize, verify, (evaluate), map, simulate, report")
     add_model_args(p)
-    p.add_argument("--hw", default="sky130-design1", help="hardware preset name or YAML file")
-    p.add_argument("--out", default="sramflow-out", help="output folder (default sramflow-out/)")
-    p.add_argument("--data", default=None, help="HAM10000 folder: real calibration images and the accuracy section")
+    p.add_argument("--hw", default="sky130-design1", type=hardware, help="hardware preset name or YAML file")
+    p.add_argument("--out", default="sramflow-out", type=out_dir, help="output folder (default sramflow-out/)")
+    p.add_argument("--data", default=None, type=existing_dir, help="HAM10000 folder: real calibration images and the accuracy section")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
-    p.add_argument("--eval-limit", type=int, default=None, help="evaluate at most N images of the split")
-    p.add_argument("--calib-images", type=int, default=256)
+    p.add_argument("--eval-limit", type=positive_int, default=None, help="evaluate at most N images of the split")
+    p.add_argument("--calib-images", type=positive_int, default=256)
     p.add_argument("--method", default="percentile", choices=("minmax", "percentile", "mse"))
     p.add_argument("--objective", default="latency", choices=("latency", "energy", "edp"))
     p.add_argument("--no-functional", action="store_true", help="skip the functional simulation")
@@ -23,11 +24,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-calibration", action="store_true",
                    help="store the calibrated ranges beside the checkpoint for runs without --data")
     d = p.add_argument_group("deployment")
-    d.add_argument("--battery-mah", type=float, default=225.0)
-    d.add_argument("--battery-v", type=float, default=3.0)
-    d.add_argument("--inferences-per-hour", type=float, default=60.0)
-    d.add_argument("--devices", type=int, default=1_000_000, help="fleet size for the yearly extrapolation")
+    d.add_argument("--battery-mah", type=positive_float, default=225.0)
+    d.add_argument("--battery-v", type=positive_float, default=3.0)
+    d.add_argument("--battery-max-ma", type=positive_float, default=0.2,
+                   help="current the battery is rated to deliver (default 0.2 mA, a CR2032 coin cell)")
+    d.add_argument("--battery-name", default=None, help="what the battery is, for the report (default: a CR2032 coin "
+                   "cell; 'a battery' when --battery-mah/-v/-max-ma are changed)")
+    d.add_argument("--inferences-per-hour", type=positive_float, default=60.0)
+    d.add_argument("--devices", type=positive_int, default=1_000_000, help="fleet size for the yearly extrapolation")
     p.set_defaults(func=_cmd_run)
+
+
+def _battery_name(a: argparse.Namespace) -> str:
+    from sramflow.report.deployment import DeploymentConfig
+
+    d = DeploymentConfig()
+    same = (a.battery_mah, a.battery_v, a.battery_max_ma) == (d.battery_mah, d.battery_v, d.battery_max_ma)
+    return d.battery_name if same else "battery"
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
@@ -40,7 +53,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
         source=model_source(a), hw=a.hw, out_dir=a.out, data=a.data, split=a.split, eval_limit=a.eval_limit,
         calib_images=a.calib_images, method=a.method, objective=a.objective, functional=not a.no_functional,
         host_baseline=not a.no_host_baseline, save_calibration=a.save_calibration, seed=a.seed,
-        deployment=DeploymentConfig(battery_mah=a.battery_mah, battery_v=a.battery_v,
+        deployment=DeploymentConfig(battery_mah=a.battery_mah, battery_v=a.battery_v, battery_max_ma=a.battery_max_ma,
+                                    battery_name=a.battery_name or _battery_name(a),
                                     inferences_per_hour=a.inferences_per_hour, devices=a.devices),
     )
     res = run(cfg)

@@ -7,16 +7,17 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     from sramflow.cli_args import add_model_args
+    from sramflow.cli_checks import hardware, out_dir, positive_int
 
     p = sub.add_parser("simulate", help="map every layer onto the SRAM, simulate latency / energy / traffic")
     add_model_args(p)
-    p.add_argument("--hw", default="sky130-design1", help="hardware preset name or YAML file")
+    p.add_argument("--hw", default="sky130-design1", type=hardware, help="hardware preset name or YAML file")
     p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
                    help="what the per-layer mapping search minimizes")
-    p.add_argument("--cycle-budget", type=int, default=None,
+    p.add_argument("--cycle-budget", type=positive_int, default=None,
                    help="with --objective energy: the least energy of the network within this many cycles (the "
                         "Conv/Gemm mappings chosen together rather than each layer for its least energy)")
-    p.add_argument("--out", default=None, help="folder for layer_mapping.json, weight_mapping_summary.json, "
+    p.add_argument("--out", default=None, type=out_dir, help="folder for layer_mapping.json, weight_mapping_summary.json, "
                                                "inference_simulator_report.json")
     from sramflow.cli_functional import add_functional_args
 

@@ -7,22 +7,23 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     from sramflow.cli_args import add_model_args
+    from sramflow.cli_checks import existing_file, out_dir, positive_float, positive_int
 
     p = sub.add_parser("sweep", help="design-space exploration: latency/energy/area over hardware parameters")
     add_model_args(p)
-    p.add_argument("--space", required=True, help="sweep.yaml: parameter -> list of values (see docs/sweep.md)")
-    p.add_argument("--out", required=True, help="folder for points.sqlite, results.csv, pareto.csv and plots")
+    p.add_argument("--space", required=True, type=existing_file, help="sweep.yaml: parameter -> list of values (see docs/sweep.md)")
+    p.add_argument("--out", required=True, type=out_dir, help="folder for points.sqlite, results.csv, pareto.csv and plots")
     p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
                    help="what the mapper minimizes per layer (default latency)")
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help="local process pool (default) or an existing Dask cluster (--address)")
     p.add_argument("--address", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--workers", type=int, default=None, help="local pool size (default: CPU count; 1 = serial)")
+    p.add_argument("--workers", type=positive_int, default=None, help="local pool size (default: CPU count; 1 = serial)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--tables", default=None,
+    p.add_argument("--tables", default=None, type=out_dir,
                    help="folder for the tiling tables kept on disk and shared by the workers and later sweeps "
                         "(default: OUT/tables)")
-    p.add_argument("--tables-max-gb", type=float, default=4.0,
+    p.add_argument("--tables-max-gb", type=positive_float, default=4.0,
                    help="disk the tables may take; least recently used ones are removed beyond it (default 4)")
     p.add_argument("--no-disk-tables", action="store_true",
                    help="keep tiling tables in memory only (each worker builds its own; nothing written)")

@@ -3,7 +3,8 @@
 analyze -> quantize (real images, stored calibration, or random, said plainly) -> verify against
 LiteRT's reference kernels -> accuracy (with --data) -> SRAM design -> map + simulate (and the
 write-up's claimed macro beside it) -> functional simulation on real bytes -> baselines -> report.
-Every step writes its JSON atomically into the output folder; the report reads only those files.
+Every step writes its JSON atomically into the output folder (each with its provenance) and hands its typed
+result on; the report is built from those results, never from the files read back.
 """
 
 from __future__ import annotations
@@ -152,15 +153,106 @@ def baselines(analysis: dict[str, Any], host: dict[str, Any] | None) -> dict[str
             "peak_activation_bytes_int8_fused": peak}
 
 
-def _functional(loaded: LoadedGraph, cal: Calibration, sim_result: Any, out: Path) -> dict[str, Any] | None:
+def _functional(loaded: LoadedGraph, cal: Calibration, sim_result: Any, out: Path, input_label: str) -> dict[str, Any] | None:
     try:
         from sramflow.funcsim.api import run_functional_graph
     except ModuleNotFoundError:
         return None
-    return run_functional_graph(loaded.graph, cal.qgraph, sim_result, cal.sample[:1], out)
+    return run_functional_graph(loaded.graph, cal.qgraph, sim_result, cal.sample[:1], out, input_label=input_label)
+
+
+def sample_label(cfg: RunConfig, n: int) -> str:
+    """What the verification sample is: without --data it is always random inputs, whatever the calibration was."""
+    if cfg.data:
+        return f"the first {n} calibration images (training split of {cfg.data})"
+    return f"{n} random standard-normal inputs (seed {cfg.seed}; real images need --data)"
+
+
+# Components whose figures can carry an assumed range, as (report name, attribute of HardwareSpec).
+_RANGED = (("offchip", "offchip"), ("mac_array", "mac_array"), ("vector_unit", "vector_unit"))
+_UNITS = {"pj": "pJ", "uw": "uW", "cycles": "cycles", "bytes": "B", "cycle": "cycle", "ns": "ns", "um2": "um^2"}
+
+
+def _unit(field_name: str) -> str:
+    tokens = [_UNITS[t] for t in field_name.split("_") if t in _UNITS]
+    return "/".join(tokens) if len(tokens) <= 2 else " ".join(tokens)
+
+
+def _with_field(hw: Any, component: str, field_name: str, value: float) -> Any:
+    if component.startswith("sram["):
+        i = int(component[5:-1])
+        old = hw.sram[i]
+        v = type(getattr(old, field_name))(value)
+        return replace(hw, sram=tuple(replace(m, **{field_name: v}) if j == i else m for j, m in enumerate(hw.sram)))
+    part = getattr(hw, component)
+    return replace(hw, **{component: replace(part, **{field_name: type(getattr(part, field_name))(value)})})
+
+
+def sensitivity(prep: Any, hw: Any, objective: str, base: Any) -> Any:
+    """The headline with each assumed figure that states a range at its low and its high end (one at a time)."""
+    from dataclasses import fields
+
+    from sramflow.report.inputs import Sensitivity, SensitivityPoint
+    from sramflow.sim.api import simulate_prepared
+    from sramflow.sim.writers import report_json
+
+    parts = [(f"sram[{i}]", m) for i, m in enumerate(hw.sram)] + [(name, getattr(hw, attr)) for name, attr in _RANGED]
+    points, unranged = [], []
+    for comp, part in parts:
+        for f in fields(part):
+            value = getattr(part, f.name)
+            if f.name in ("source", "field_sources") or isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            src = part.source_of(f.name)
+            if src.kind != "assumed":
+                continue
+            if src.low is None or src.high is None:
+                unranged.append(f"{comp}.{f.name}")
+                continue
+            for end, at in (("low", src.low), ("high", src.high)):
+                t = report_json(simulate_prepared(prep, _with_field(hw, comp, f.name, at), objective))["total"]
+                points.append(SensitivityPoint(comp, f.name, _unit(f.name), float(value), end, float(at),
+                                               t["time_ms"], t["energy_uj"] / 1e3))
+    return Sensitivity(base["time_ms"], base["energy_uj"] / 1e3, tuple(points), tuple(unranged))
+
+
+def _provenance(cfg: RunConfig, stored_calibration: Path | None) -> Any:
+    from sramflow.hw.report import hardware_inputs
+    from sramflow.jsonio import current_provenance, input_file, make_provenance
+
+    outer = current_provenance()
+    command = outer.command if outer else f"sramflow.run.run(out_dir={cfg.out_dir!r}, hw={cfg.hw!r}) (Python API)"
+    inputs = (input_file("checkpoint", cfg.source.checkpoint) + input_file("onnx", cfg.source.onnx)
+              + hardware_inputs(cfg.hw) + input_file("calibration", stored_calibration))
+    return make_provenance(command, inputs)
+
+
+def _notes(cfg: RunConfig, resolution: int) -> tuple[str, ...]:
+    """Said at the top of the report: what makes this run's figures differ from what the checkpoint was made for."""
+    from sramflow.eval.evaluate import checkpoint_header
+
+    trained = checkpoint_header(cfg.source.checkpoint).get("resolution")
+    if trained and int(trained) != resolution:
+        return (f"The checkpoint was trained at {trained} px; this run simulates {resolution} px inputs (the write-up's "
+                f"size). Latency, energy and traffic are those of {resolution} px inference; its accuracy figures on "
+                f"file are at {trained} px.",)
+    return ()
 
 
 def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
+    from sramflow.jsonio import provenance_scope
+
+    cfg = replace(cfg, source=default_source(cfg.source))
+    out = Path(cfg.out_dir)
+    if out.exists() and not out.is_dir():
+        raise SramflowError(f"{out} is a file; the output folder must be a folder (it is created if missing)")
+    stored = calibration_file(cfg.source.checkpoint, cfg.source.resolution or 224, cfg.method)
+    used_stored = stored if (stored is not None and stored.is_file() and not cfg.data) else None
+    with provenance_scope(_provenance(cfg, used_stored)):
+        return _run(cfg, out, quiet)
+
+
+def _run(cfg: RunConfig, out: Path, quiet: bool) -> RunResult:
     from sramflow.api import analysis_report
     from sramflow.hw.load import resolve_hw
     from sramflow.hw.report import sram_design_report
@@ -168,17 +260,15 @@ def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
     from sramflow.quant.report import build_report as quant_report
     from sramflow.reference.run import quantize_input
     from sramflow.sim.api import prepare_graph, simulate_prepared
-    from sramflow.sim.writers import report_json, write_outputs
+    from sramflow.sim.writers import layer_mapping_json, report_json, write_outputs
     from sramflow.tflite.export import export_tflite
     from sramflow.tflite.verify import verify
 
-    cfg = replace(cfg, source=default_source(cfg.source))
     if cfg.save_calibration and not (cfg.data and cfg.source.checkpoint):
         raise SramflowError("--save-calibration needs --data (training images) and a checkpoint")
-    out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
-    steps = 8 + (1 if cfg.data else 0)
+    steps = 9 + (1 if cfg.data else 0)
     p = Progress(steps, quiet)
     hw = resolve_hw(cfg.hw)  # fail early on a bad hardware description
 
@@ -197,6 +287,7 @@ def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
         stored = calibration_file(cfg.source.checkpoint, loaded.resolution, cfg.method)
         files.append(save_ranges(cal, stored))
 
+    label = sample_label(cfg, len(cal.sample))
     x8 = quantize_input(cal.qgraph, cal.sample[:1])
     ver = p.step("verify every tensor against LiteRT's reference kernels", lambda: verify(cal.qgraph, tflite, x8))
     _write(out, "verify_report.json", {"tflite": str(tflite), **ver.to_dict()}, files)
@@ -215,21 +306,25 @@ def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
     _write(out, "claimed_macro_simulation.json", {"hw": CLAIMED_HW, "total": report_json(claimed)["total"]}, files)
 
     func = p.step("functional simulation on real bytes through the SRAM model",
-                  lambda: _functional(loaded, cal, sim, out) if cfg.functional else None)
+                  lambda: _functional(loaded, cal, sim, out, f"the first of {label}") if cfg.functional else None)
     host = p.step("baselines: modelled microcontrollers, host LiteRT (XNNPACK)",
                   lambda: host_litert_ms(tflite, x8) if cfg.host_baseline else None)
     base = _write(out, "baselines.json", baselines(analysis, host), files)
 
     from sramflow.report.build import build_reports
+    from sramflow.report.inputs import ReportInputs, checkpoint_accuracy
 
-    sim_report = report_json(sim)
+    sens = p.step("sensitivity: the headline at either end of each assumed figure's range",
+                  lambda: sensitivity(prep, hw, cfg.objective, report_json(sim)["total"]))
     idle_uw = sum(m.leakage_uw * m.banks for m in hw.sram) + hw.mac_array.leakage_uw + hw.offchip.standby_power_uw
-    artifacts = {"idle_power_uw": idle_uw, "analysis": analysis, "quantization": qrep, "verify": ver.to_dict(), "accuracy": accuracy,
-                 "sram": sram_design_report(hw), "simulation": sim_report,
-                 "claimed": report_json(claimed), "functional": func, "baselines": base,
-                 "mapping": json.loads((out / "layer_mapping.json").read_text())}
+    inputs = ReportInputs(
+        analysis=analysis, quantization=qrep, verify=ver.to_dict(), accuracy=accuracy, sram=sram_design_report(hw),
+        simulation=report_json(sim), claimed=report_json(claimed), mapping=layer_mapping_json(sim), functional=func,
+        baselines=base, hw=hw, idle_power_uw=idle_uw, sensitivity=sens,
+        checkpoint=checkpoint_accuracy(cfg.source.checkpoint), sample_label=label,
+        notes=_notes(cfg, loaded.resolution))
     summary = p.step("write INTEGRATION_SUMMARY.md, report.html and plots",
-                     lambda: build_reports(artifacts, cfg.deployment, out, files))
+                     lambda: build_reports(inputs, cfg.deployment, out, files))
     return RunResult(out, tuple(files), summary)
 
 

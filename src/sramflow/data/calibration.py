@@ -17,7 +17,9 @@ from sramflow.data.imagefolder import is_ham10000
 from sramflow.data.preprocess import IMAGE_SUFFIXES, load_image
 from sramflow.errors import DataError
 
-DEFAULT_SPLIT_FILE = "weights/ham10000_split.json"  # relative to the working directory, as `sramflow evaluate`
+# the committed split beside the checkpoint, found from the package (not the working directory) so commands work
+# from any folder of a checkout or editable install
+DEFAULT_SPLIT_FILE = str(Path(__file__).resolve().parents[3] / "weights" / "ham10000_split.json")
 
 
 @dataclass(frozen=True)

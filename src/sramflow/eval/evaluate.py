@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sramflow.data.calibration import training_items
+from sramflow.data.calibration import DEFAULT_SPLIT_FILE, training_items
 from sramflow.data.dataset import Item, Skipped, ham_items, iter_batches
 from sramflow.data.ham10000 import LABELS, MELANOMA, load_ham10000, read_split, select
 from sramflow.data.imagefolder import is_ham10000, load_image_folder
@@ -26,7 +26,7 @@ from sramflow.frontend.source import DEFAULT_RESOLUTION, ModelSource
 from sramflow.ir.graph import Graph
 from sramflow.ir.qgraph import QuantizedGraph
 
-DEFAULT_SPLIT_FILE = "weights/ham10000_split.json"
+# Beside the committed checkpoint, found from the package (not the working directory) so `run --data` works anywhere.
 SPLITS = ("train", "val", "test", "all")
 
 
@@ -98,8 +98,8 @@ def resolve_data(cfg: EvalConfig, class_names: Sequence[str] | None) -> EvalData
         if cfg.split != "all":
             sf = _split_file(cfg)
             if sf is None:
-                raise DataError(f"--split {cfg.split} needs the split file ({DEFAULT_SPLIT_FILE} or --split-file); "
-                                "or use --split all")
+                raise DataError(f"--split {cfg.split} needs the split file {DEFAULT_SPLIT_FILE} (evaluate also takes "
+                                "--split-file); or use --split all")
             split = read_split(sf)
         samples = select(ds, split, cfg.split)
         if not samples:

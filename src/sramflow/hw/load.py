@@ -119,7 +119,7 @@ def _number(value: Any, path: str, origin: str, kind: str) -> float | int:
 def _source(value: Any, path: str, origin: str) -> Source:
     if not isinstance(value, Mapping):
         raise _err(origin, path, f"provenance must be a mapping with 'kind' and 'ref', got {value!r}")
-    _check_keys(value, ("kind", "ref"), f"{path}.", origin)
+    _check_keys(value, ("kind", "ref", "low", "high"), f"{path}.", origin)
     for key in ("kind", "ref"):
         if key not in value:
             raise _err(origin, f"{path}.{key}", "missing (provenance needs kind and ref)")
@@ -128,7 +128,15 @@ def _source(value: Any, path: str, origin: str) -> Source:
         raise _err(origin, f"{path}.kind", f"must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
     if not isinstance(ref, str) or not ref.strip():
         raise _err(origin, f"{path}.ref", "must say where the number comes from (non-empty string)")
-    return Source(kind=kind, ref=ref.strip())
+    if ("low" in value) != ("high" in value):
+        raise _err(origin, path, "a range needs both low and high")
+    if "low" not in value:
+        return Source(kind=kind, ref=ref.strip())
+    low = _number(value["low"], f"{path}.low", origin, NONNEG_FLOAT)
+    high = _number(value["high"], f"{path}.high", origin, NONNEG_FLOAT)
+    if low > high:
+        raise _err(origin, path, f"low ({low:g}) must not exceed high ({high:g})")
+    return Source(kind=kind, ref=ref.strip(), low=low, high=high)
 
 
 def _value(value: Any, kind: str, path: str, origin: str, fields: Mapping[str, str]) -> Any:
@@ -292,7 +300,8 @@ def hw_from_dict(d: Any, origin: str = "<dict>") -> HardwareSpec:
 
 def _to_plain(obj: Any) -> Any:
     if isinstance(obj, Source):
-        return {"kind": obj.kind, "ref": obj.ref}
+        rng = {} if obj.low is None else {"low": obj.low, "high": obj.high}
+        return {"kind": obj.kind, "ref": obj.ref, **rng}
     if dataclasses.is_dataclass(obj):
         return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Mapping):

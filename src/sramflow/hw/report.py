@@ -5,12 +5,30 @@ from __future__ import annotations
 from typing import Any
 
 from sramflow.hw.spec import HardwareSpec, Source, SramMacro
+from sramflow.jsonio import InputFile, input_file
 
 CLAIMED_PRESET = "sky130-design1-claimed"
 
 
-def _src(s: Source) -> dict[str, str]:
-    return {"kind": s.kind, "ref": s.ref}
+def hardware_inputs(name_or_path: str | None) -> tuple[InputFile, ...]:
+    """The YAML files a hardware argument reads (a preset's file and the named off-chip memories), for provenance."""
+    from importlib import resources
+
+    from sramflow.hw.load import list_presets
+
+    if name_or_path is None:
+        return ()
+    presets = resources.files("sramflow.hw").joinpath("presets")
+    if name_or_path in list_presets():
+        path = str(presets.joinpath(f"{name_or_path}.yaml"))
+    else:
+        path = name_or_path
+    return input_file("hardware", path) + input_file("offchip_presets", str(presets.joinpath("_offchip.yaml")))
+
+
+def _src(s: Source) -> dict[str, Any]:
+    rng = {} if s.low is None else {"low": s.low, "high": s.high}
+    return {"kind": s.kind, "ref": s.ref, **rng}
 
 
 def _power_mw(energy_pj: float, clock_mhz: float) -> float:
@@ -134,11 +152,14 @@ def sram_info_text(spec: HardwareSpec, full_refs: bool = False) -> str:
                    f"{'meets' if at['meets_clock'] else 'MISSES'} the clock (slack {at['slack_ns']:.3g} ns)")
         out.append("")
     off = rep["offchip"]
-    out.append(f"off-chip {off['name']} ({off['kind']}): {off['bandwidth_bytes_per_cycle']['value']:g} B/cycle "
-               f"({off['bandwidth_mb_per_s']:g} MB/s), latency {off['latency_cycles']['value']} cycles, "
-               f"read {off['read_energy_pj_per_byte']['value']:g} pJ/B, write {off['write_energy_pj_per_byte']['value']:g}"
-               f" pJ/B, standby {off['standby_power_uw']['value']:g} uW  "
-               f"{_short(off['bandwidth_bytes_per_cycle']['source'], width)}")
+    out.append(f"off-chip {off['name']} ({off['kind']}): {off['bandwidth_mb_per_s']:g} MB/s at this clock")
+    units = {"bandwidth_bytes_per_cycle": "B/cycle", "latency_cycles": "cycles", "burst_bytes": "B",
+             "read_energy_pj_per_byte": "pJ/B", "write_energy_pj_per_byte": "pJ/B", "standby_power_uw": "uW"}
+    for key, unit in units.items():  # each figure with its own provenance label, not its component's
+        it = off[key]
+        src = it["source"]
+        rng = f" (range {src['low']:g}-{src['high']:g})" if "low" in src else ""
+        out.append(f"  {key:<26}{it['value']:>12.6g} {unit + rng:<20} {_short(src, width)}")
     mac, vec = rep["mac_array"], rep["vector_unit"]
     out.append(f"MAC array: {mac['macs_per_cycle']['value']} MACs/cycle, {mac['energy_pj_per_mac']['value']:g} pJ/MAC "
                f"{_short(mac['energy_pj_per_mac']['source'], width)}")

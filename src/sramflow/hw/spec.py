@@ -22,12 +22,20 @@ LEVEL_KINDS = ("registers", "sram", "offchip")
 class Source:
     kind: str  # one of SOURCE_KINDS
     ref: str  # where the number comes from: file, datasheet, paper, or the reasoning
+    # The plausible range of an estimate (in the field's own unit), so reports can show what the headline becomes
+    # at either end; None where the source pins the number.
+    low: float | None = None
+    high: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in SOURCE_KINDS:
             raise HardwareSpecError(f"source kind {self.kind!r} must be one of {', '.join(SOURCE_KINDS)}")
         if not self.ref.strip():
             raise HardwareSpecError("source ref must say where the number comes from")
+        if (self.low is None) != (self.high is None):
+            raise HardwareSpecError("source range needs both low and high")
+        if self.low is not None and self.high is not None and not 0 <= self.low <= self.high:
+            raise HardwareSpecError(f"source range must satisfy 0 <= low <= high, got {self.low}..{self.high}")
 
 
 @dataclass(frozen=True)

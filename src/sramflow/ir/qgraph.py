@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sramflow.errors import QuantizationError
+from sramflow.jsonio import write_json_atomic
 
 KINDS = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "LOGISTIC", "MEAN", "RELU", "RELU6",
@@ -118,7 +119,7 @@ def save_qgraph(q: QuantizedGraph, folder: str | Path) -> tuple[Path, Path]:
             "ops": ops}
     npz, js = folder / "quantized.npz", folder / "quantized.json"
     np.savez_compressed(npz, **arrays)
-    js.write_text(json.dumps(meta, indent=1))
+    write_json_atomic(js, meta)  # atomic, and with the run's provenance
     return npz, js
 
 

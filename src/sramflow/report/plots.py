@@ -27,8 +27,18 @@ def _png(fig) -> bytes:  # noqa: ANN001
     return buf.getvalue()
 
 
+def _label_top(ax, values: Sequence[float], names: Sequence[str] | None, top: int = 5) -> None:  # noqa: ANN001
+    """Name the ``top`` largest layers on the plot itself (a PNG has no hover): which layers dominate."""
+    if not names or not len(values):
+        return
+    v = np.asarray(values, dtype=float)
+    for i in sorted(np.argsort(v)[::-1][:top]):
+        ax.annotate(names[i], (i, v[i]), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=7,
+                    rotation=30, color="#1d2329")
+
+
 def bars_by_category(values: Sequence[float], categories: Sequence[str], ylabel: str, title: str,
-                     log: bool = True) -> bytes:
+                     log: bool = True, names: Sequence[str] | None = None) -> bytes:
     """One bar per layer, coloured by a category (e.g. the binding resource)."""
     plt = _plt()
     cats = sorted(set(categories))
@@ -45,6 +55,9 @@ def bars_by_category(values: Sequence[float], categories: Sequence[str], ylabel:
     ax.set_title(title)
     ax.set_xlim(-0.5, len(values) - 0.5)
     ax.legend(fontsize=8, ncol=min(4, len(cats)))
+    _label_top(ax, values, names)
+    if names:
+        ax.set_xlabel("layer (graph order; the five largest named)")
     return _png(fig)
 
 
@@ -84,7 +97,7 @@ def horizontal_bars(values: Mapping[str, float], xlabel: str, title: str, log: b
 
 
 def line_per_layer(values: Sequence[float], ylabel: str, title: str, log: bool = False,
-                   hline: float | None = None) -> bytes:
+                   hline: float | None = None, names: Sequence[str] | None = None) -> bytes:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(11, 3.2))
     ax.plot(np.arange(len(values)), values, marker=".", lw=0.8, color=PALETTE[0])
@@ -92,9 +105,10 @@ def line_per_layer(values: Sequence[float], ylabel: str, title: str, log: bool =
         ax.axhline(hline, color=PALETTE[3], lw=0.8, ls="--")
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("layer (graph order)")
+    ax.set_xlabel("layer (graph order; the five largest named)" if names else "layer (graph order)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
+    _label_top(ax, values, names)
     return _png(fig)
 
 

@@ -1,0 +1,97 @@
+"""Argument checks that run while the command line is parsed, so a slip costs no work.
+
+Each function is an argparse ``type``: it returns the converted value or raises ``ArgumentTypeError`` with the fix.
+argparse prefixes the message with the argument's name; ``OneLineParser`` prints it as one line and exits 2.
+Only the standard library is imported here: ``sramflow --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Errors as one line (argument, problem, fix) and exit status 2, without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"sramflow: error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(2)
+
+
+def _number(text: str, kind: type, what: str) -> float | int:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
+def positive_int(text: str) -> int:
+    value = int(_number(text, int, "a whole number"))
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(_number(text, float, "a number"))
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def out_dir(text: str) -> str:
+    """An output folder: may not exist yet, but neither it nor a parent may be a file."""
+    p = Path(text)
+    for q in (p, *p.parents):
+        if q.exists():
+            if not q.is_dir():
+                which = "is a file" if q == p else f"lies under {q}, which is a file"
+                raise argparse.ArgumentTypeError(f"{text} {which}; give a folder (it is created if missing)")
+            break
+    return text
+
+
+def out_file(text: str) -> str:
+    """An output file path: not an existing folder, and its parent not a file."""
+    p = Path(text)
+    if p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file path")
+    out_dir(str(p.parent))
+    return text
+
+
+def existing_file(text: str) -> str:
+    p = Path(text)
+    if p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file")
+    if not p.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return text
+
+
+def existing_dir(text: str) -> str:
+    p = Path(text)
+    if p.is_file():
+        raise argparse.ArgumentTypeError(f"{text} is a file; give a folder")
+    if not p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+    return text
+
+
+def hardware(text: str) -> str:
+    """A preset name or a YAML file (a folder or a missing file is named here; the YAML is checked when loaded)."""
+    from sramflow.hw.load import list_presets
+
+    if text in list_presets():
+        return text
+    p = Path(text)
+    if p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a preset name ({', '.join(list_presets())}) "
+                                         "or a YAML file")
+    if not p.is_file():
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a preset ({', '.join(list_presets())}) nor an "
+                                         "existing YAML file")
+    return text

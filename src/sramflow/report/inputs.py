@@ -1,0 +1,114 @@
+"""What the report is built from: typed results handed over by the run, never its own JSON read back."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sramflow.hw.spec import HardwareSpec
+
+
+@dataclass(frozen=True)
+class SensitivityPoint:
+    """The headline with one assumed figure at one end of its range (every other figure as described)."""
+
+    component: str  # "offchip", "sram[0]", "mac_array", "vector_unit"
+    field: str
+    unit: str
+    value: float  # as described
+    end: str  # "low" | "high"
+    at: float  # the figure used
+    time_ms: float
+    energy_mj: float
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    base_time_ms: float
+    base_energy_mj: float
+    points: tuple[SensitivityPoint, ...]
+    unranged: tuple[str, ...]  # assumed figures whose description states no range ("mac_array.leakage_uw", ...)
+
+    def span(self) -> tuple[float, float, float, float]:
+        """Least and greatest latency (ms) and energy (mJ) over the points, the described headline included."""
+        ts = [self.base_time_ms, *(p.time_ms for p in self.points)]
+        es = [self.base_energy_mj, *(p.energy_mj for p in self.points)]
+        return min(ts), max(ts), min(es), max(es)
+
+
+@dataclass(frozen=True)
+class CheckpointAccuracy:
+    """The shipped checkpoint's own figures, from the metrics file written when it was trained and evaluated."""
+
+    metrics_file: str
+    split: str
+    n_images: int
+    float_accuracy: float
+    int8_accuracy: float
+    float_balanced: float
+    int8_balanced: float
+    trained_resolution: int | None
+    float_interval: tuple[float, float]  # Wilson 95 % over images
+
+    @property
+    def interval_note(self) -> str:
+        return "Wilson 95 % interval over images (lesions are not resampled, so it is a little narrow)"
+
+
+def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n <= 0:
+        return (0.0, 1.0)
+    d = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / d
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (centre - half, centre + half)
+
+
+def checkpoint_accuracy(checkpoint: str | None) -> CheckpointAccuracy | None:
+    """Test-split figures of ``<stem>.metrics.json`` beside the checkpoint (QAT result when present), or None."""
+    if not checkpoint:
+        return None
+    p = Path(checkpoint)
+    mf = p.with_name(f"{p.name.split('.')[0]}.metrics.json")
+    if not mf.is_file():
+        return None
+    try:
+        d = json.loads(mf.read_text())
+        result = d.get("qat_result") or {}
+        test = result.get("test")
+        config = (d.get("qat") or {}).get("config") or d.get("config") or {}
+        if not test:
+            return None
+        fl, i8, n = test["float"], test["int8"], int(test["n_images"])
+        res = config.get("resolution")
+        return CheckpointAccuracy(mf.name, "test", n, float(fl["accuracy"]), float(i8["accuracy"]),
+                                  float(fl["balanced_accuracy"]), float(i8["balanced_accuracy"]),
+                                  int(res) if res else None, wilson_interval(float(fl["accuracy"]), n))
+    except (KeyError, TypeError, ValueError):
+        return None  # a metrics file of another shape: the report then says no figures are on file
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Every result the report shows, as the run computed it (the JSON files hold the same documents)."""
+
+    analysis: Mapping[str, Any]
+    quantization: Mapping[str, Any]
+    verify: Mapping[str, Any]
+    accuracy: Mapping[str, Any] | None  # with --data
+    sram: Mapping[str, Any]  # sram_design.json
+    simulation: Mapping[str, Any]  # inference_simulator_report.json
+    claimed: Mapping[str, Any]  # the same schedule on the write-up's claimed macro
+    mapping: Mapping[str, Any]  # layer_mapping.json
+    functional: Mapping[str, Any] | None
+    baselines: Mapping[str, Any]
+    hw: HardwareSpec
+    idle_power_uw: float  # between inferences: SRAM and MAC leakage + off-chip standby
+    sensitivity: Sensitivity | None
+    checkpoint: CheckpointAccuracy | None  # the shipped checkpoint's figures on file
+    sample_label: str  # what the SQNR / agreement figures were measured on
+    notes: tuple[str, ...] = ()  # said at the top of the report (e.g. a resolution mismatch)
