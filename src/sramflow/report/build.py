@@ -6,7 +6,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sramflow.eval.bootstrap import interval_sentence
 from sramflow.jsonio import write_bytes_atomic, write_text_atomic
 from sramflow.report import plots
 from sramflow.report.claims import check_claims
@@ -22,6 +21,7 @@ from sramflow.report.hardware import (
 from sramflow.report.html import Image, Section, Table, render_page
 from sramflow.report.inputs import ReportInputs
 from sramflow.report.markdown import summary_markdown
+from sramflow.report.rows import accuracy_paragraphs, functional_rows, perf_rows, quant_rows
 
 RESOURCES = ("offchip", "sram_port", "mac", "vector")
 CLAIM_HEADERS = ("item", "write-up", "this run", "claimed macro", "how")
@@ -46,20 +46,6 @@ def _model_section(a: ReportInputs, out: Path, files: list[Path]) -> Section:
         "Output activation size per layer", names=[n["name"] for n in nodes]), "activation bytes per layer")
     return Section("Model", [f"{m['model']} from {m['source']}, {m['resolution']}x{m['resolution']}, "
                              f"{m['num_classes']} classes."], [Table(["quantity", "value"], rows), img])
-
-
-def quant_rows(a: ReportInputs) -> list[list[str]]:
-    """The quantization rows; agreement and SQNR say in the row what inputs they were measured on."""
-    q, v = a.quantization, a.verify
-    t, e2e = q["totals"], q["end_to_end"]
-    sq = e2e["logit_sqnr_db"]
-    return [["calibration", q["calibration"]], ["method", q["method"]],
-            ["float32 weight bytes", f"{t['float32_weight_bytes']:,}"], ["int8 total bytes", f"{t['int8_total_bytes']:,}"],
-            ["compression", f"{t['compression_ratio']}:1"],
-            [f"float vs INT8 top-1 agreement, on {a.sample_label}", f"{e2e['top1_agreement']:.3f}"],
-            [f"logit SQNR, on {a.sample_label}", "exact" if sq is None else f"{sq:.1f} dB"],
-            ["LiteRT BUILTIN_REF tensors compared / mismatched",
-             f"{v['tensors_compared']} / {v['tensors_mismatched']} (max |diff| {v['max_abs_diff']})"]]
 
 
 def _quant_section(a: ReportInputs, out: Path, files: list[Path]) -> Section:
@@ -101,19 +87,6 @@ def _mapping_section(a: ReportInputs, out: Path, files: list[Path]) -> Section:
                                          "fits whole"], rows, "per-layer tiling (click to open)"),))
 
 
-def perf_rows(a: ReportInputs) -> list[list[Any]]:
-    sim = a.simulation
-    t = sim["total"]
-    return [["cycles", t["cycles"]], ["latency", f"{t['time_ms']:.2f} ms"], ["energy", f"{t['energy_uj'] / 1e3:.3f} mJ"],
-            ["average power", f"{t['avg_power_mw']:.2f} mW"], ["MACs", t["macs"]],
-            ["SRAM reads / writes", f"{t['sram_reads']:,} / {t['sram_writes']:,}"],
-            ["off-chip bytes", f"{sum(t['offchip_bytes'].values()):,}"],
-            ["energy by component (uJ)", ", ".join(f"{k} {v:,.1f}" for k, v in t["energy_uj_by_component"].items())],
-            ["lower bound cycles (sum)", t["lower_bound_cycles"]], ["ratio to lower bound", f"{t['ratio_to_lower_bound']:.2f}"],
-            ["binding resource (layers)", ", ".join(f"{k} {v}" for k, v in t["binding_resource_counts"].items())],
-            ["uncosted nodes", len(sim["uncosted_nodes"])]]
-
-
 def _perf_section(a: ReportInputs, out: Path, files: list[Path]) -> Section:
     sim = a.simulation
     nodes, t = sim["nodes"], sim["total"]
@@ -138,16 +111,6 @@ def _perf_section(a: ReportInputs, out: Path, files: list[Path]) -> Section:
         [Table(["quantity", "value"], perf_rows(a)), lat, busy, energy, traffic, bound])
 
 
-def functional_rows(f: dict[str, Any]) -> list[list[str]]:
-    mism = f.get("mismatches") or {}
-    count = mism.get("count", 0) if isinstance(mism, dict) else len(mism)
-    return [["input", str(f.get("input"))], ["bit-exact with the integer reference", "yes" if f.get("bit_exact") else "no"],
-            ["tensors compared", str(f.get("tensors_compared"))], ["mismatched tensors", str(count)],
-            ["counts equal to the analytical model", "yes" if f.get("counts_match") else "no"],
-            ["clobbers (live data overwritten)", str(f.get("clobbers"))],
-            ["predicted class", str(f.get("predicted_class"))], ["wall time", f"{f.get('wall_s', 0):.1f} s"]]
-
-
 def _functional_section(a: ReportInputs) -> Section | None:
     f = a.functional
     if not f:
@@ -155,29 +118,6 @@ def _functional_section(a: ReportInputs) -> Section | None:
     return Section("Functional simulation (measured on real bytes)",
                    ["The schedule executed on INT8 bytes through a model of the SRAM."],
                    [Table(["check", "result"], functional_rows(dict(f)))])
-
-
-def accuracy_paragraphs(a: ReportInputs) -> list[str]:
-    acc = a.accuracy
-    if acc:
-        f, i = acc["float"], acc.get("int8") or {}
-        warn = [acc["resolution_warning"]] if acc.get("resolution_warning") else []
-        return warn + [f"Measured by this run: {acc['n_images']} images ({acc['data']}). Float accuracy "
-                       f"{f['accuracy']:.4f}, balanced {f['balanced_accuracy']:.4f}; INT8 accuracy {i.get('accuracy')}, "
-                       f"balanced {i.get('balanced_accuracy')}; agreement {acc.get('top1_agreement_float_vs_int8')}.",
-                       interval_sentence(acc.get("confidence_intervals"))]
-    ck = a.checkpoint
-    claim = "The write-up claims 88.75 % float and 88.73 % INT8 accuracy."
-    if ck is None:
-        return [claim, "No accuracy figures are on file for this model; the run's own accuracy needs --data "
-                       "(a HAM10000 folder)."]
-    lo, hi = ck.float_interval
-    res = f", trained and evaluated at {ck.trained_resolution} px" if ck.trained_resolution else ""
-    return [claim, f"The shipped checkpoint's figures on file ({ck.metrics_file}, {ck.split} split, {ck.n_images:,} "
-                   f"images{res}): float {100 * ck.float_accuracy:.1f} % (balanced {ck.float_balanced:.3f}; "
-                   f"{ck.interval_note}: {100 * lo:.1f}-{100 * hi:.1f} %), INT8 {100 * ck.int8_accuracy:.1f} % "
-                   f"(balanced {ck.int8_balanced:.3f}).",
-            "This run did not measure accuracy: that needs --data (a HAM10000 folder)."]
 
 
 def _accuracy_section(a: ReportInputs, out: Path, files: list[Path]) -> Section:

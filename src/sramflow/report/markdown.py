@@ -15,6 +15,7 @@ from sramflow.report.hardware import (
     sensitivity_sentence,
 )
 from sramflow.report.inputs import ReportInputs
+from sramflow.report.rows import accuracy_paragraphs, functional_rows, perf_rows, quant_rows
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -28,8 +29,6 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def summary_markdown(a: ReportInputs, cfg: DeploymentConfig) -> str:
-    from sramflow.report.build import accuracy_paragraphs, functional_rows, perf_rows, quant_rows
-
     m, q, sim = a.analysis, a.quantization, a.simulation
     t = sim["total"]
     v = a.verify
