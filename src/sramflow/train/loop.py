@@ -34,10 +34,11 @@ from sramflow.data.ham10000 import LABELS, Sample, load_ham10000, load_or_make_s
 from sramflow.data.preprocess import decode_image, normalize_torch, resize_rgb
 from sramflow.errors import DataError
 from sramflow.eval.metrics import Metrics, compute_metrics
+from sramflow.jsonio import sha256_file
 from sramflow.models.efficientnet import build_model
 from sramflow.train.augment import augment
 from sramflow.train.pretrained import init_from_lite0
-from sramflow.train.state import (EMA, SavedState, Sitting, check_same_run, data_key, file_sha256, load_optimizer,
+from sramflow.train.state import (EMA, SavedState, Sitting, check_same_run, data_key, load_optimizer,
                                   load_scheduler, optimizer_state, prefixed, read_state, rng_state, scheduler_state,
                                   set_rng_state, state_path, unprefixed, write_state)
 
@@ -553,7 +554,7 @@ def train_qat(cfg: QATConfig, sitting: Sitting = Sitting()) -> dict:
     images, labels = dec.images, dec.labels
     val = load_arrays(ham_items(parts["val"]), cfg.resolution, Skipped())
     _log(f"QAT from {cfg.qat_from}: decoded {len(images)} training images ({cfg.train_on}), {len(val.names)} val images in {time.time() - t_start:.0f}s")
-    key = {**data_key(dec.names, labels, len(val.names)), "qat_from_sha256": file_sha256(cfg.qat_from)[:16]}
+    key = {**data_key(dec.names, labels, len(val.names)), "qat_from_sha256": sha256_file(cfg.qat_from)[:16]}
     if saved is not None:
         _log_changes(check_same_run(saved, asdict(cfg), key))
     weights = _sample_weights(labels, cfg.balance_alpha)

@@ -142,14 +142,6 @@ def data_key(names: Iterable[str], labels: Iterable[int], n_val: int) -> dict:
     return {"training_images": len(labels), "training_ids_sha256": h[:16], "val_images": n_val}
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 # --- RNG states: python, numpy (global and the run's generator), torch (CPU and CUDA) -----------------------
 
 def rng_state(run_rng: np.random.Generator) -> tuple[dict[str, torch.Tensor], dict]:
