@@ -10,7 +10,7 @@ import pytest
 import sramflow.api
 import sramflow.run
 from sramflow.cli import main
-from sramflow.eval.evaluate import DEFAULT_SPLIT_FILE, EvalConfig, _split_file
+from sramflow.data.calibration import DEFAULT_SPLIT_FILE, given_or_default_split_file
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_default_split_file_does_not_depend_on_the_working_directory(tmp_path: P
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert Path(DEFAULT_SPLIT_FILE).is_absolute()
-    found = _split_file(EvalConfig(data=str(tmp_path)))
+    found = given_or_default_split_file(None)
     assert found is not None and found.name == "ham10000_split.json" and found.is_file()
 
 

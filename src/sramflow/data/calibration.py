@@ -55,14 +55,14 @@ def training_calibration_samples(root: str | Path, split_file: str | Path, count
 def training_items(root: str | Path, split_file: str | Path | None, count: int, seed: int = 0) -> list[Item]:
     """``training_calibration_samples`` as data-set items, for ``sramflow evaluate`` and ``sramflow run --data``:
     ``root`` must be HAM10000 and the split file (``split_file``, else the default one) must exist."""
-    sf = _given_or_default_split_file(split_file)
+    sf = given_or_default_split_file(split_file)
     if not is_ham10000(root) or sf is None:
         raise DataError(f"INT8 calibration needs training images: a HAM10000 folder (--calib-data, now {root}) "
                         f"and the split file ({DEFAULT_SPLIT_FILE} or --split-file)")
     return ham_items(training_calibration_samples(root, sf, count, seed))
 
 
-def _given_or_default_split_file(split_file: str | Path | None) -> Path | None:
+def given_or_default_split_file(split_file: str | Path | None) -> Path | None:
     """The split file given (it must exist), else the default one if present."""
     if split_file is not None:
         p = Path(split_file)
@@ -76,7 +76,7 @@ def _given_or_default_split_file(split_file: str | Path | None) -> Path | None:
 def _split_file_for(folder: str | Path, split_file: str | Path | None) -> Path | None:
     """The split file to use when ``folder`` is HAM10000: the one given (it must exist), else the default
     one if present; None for other folders."""
-    return _given_or_default_split_file(split_file) if is_ham10000(folder) else None
+    return given_or_default_split_file(split_file) if is_ham10000(folder) else None
 
 
 def load_calibration(folder: str | Path, count: int, resolution: int, seed: int = 0,

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sramflow.data.calibration import DEFAULT_SPLIT_FILE, training_items
+from sramflow.data.calibration import DEFAULT_SPLIT_FILE, given_or_default_split_file, training_items
 from sramflow.data.dataset import Item, Skipped, ham_items, iter_batches
 from sramflow.data.ham10000 import LABELS, MELANOMA, load_ham10000, read_split, select
 from sramflow.data.imagefolder import is_ham10000, load_image_folder
@@ -79,16 +79,6 @@ def checkpoint_header(path: str | None) -> dict[str, str]:
         return {}
 
 
-def _split_file(cfg: EvalConfig) -> Path | None:
-    if cfg.split_file:
-        p = Path(cfg.split_file)
-        if not p.is_file():
-            raise DataError(f"{p}: split file not found")
-        return p
-    p = Path(DEFAULT_SPLIT_FILE)
-    return p if p.is_file() else None
-
-
 def resolve_data(cfg: EvalConfig, class_names: Sequence[str] | None) -> EvalData:
     if cfg.split not in SPLITS:
         raise DataError(f"--split must be one of {', '.join(SPLITS)}, got {cfg.split!r}")
@@ -96,7 +86,7 @@ def resolve_data(cfg: EvalConfig, class_names: Sequence[str] | None) -> EvalData
         ds = load_ham10000(cfg.data)
         split = None
         if cfg.split != "all":
-            sf = _split_file(cfg)
+            sf = given_or_default_split_file(cfg.split_file or None)
             if sf is None:
                 raise DataError(f"--split {cfg.split} needs the split file {DEFAULT_SPLIT_FILE} (evaluate also takes "
                                 "--split-file); or use --split all")
