@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sramflow.errors import QuantizationError
 from sramflow.reference.requant import quantize_multiplier
 
 INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
@@ -81,8 +82,9 @@ def rdbpot16(x: int, e: int) -> int:
     (not the 0 of an exact rounding shift). LiteRT reaches e >= 16 on the reluish path whenever the input
     scale is below about 1.8e-7 (hires_input_scale / (3 / 32768) < 2^-16), e.g. a collapsed activation
     calibrated to the minimum scale."""
-    if not 0 <= e <= 31:  # gemmlowp asserts it; HardSwishPrepare's QuantizeMultiplier never yields more
-        raise ValueError(f"RoundingDivideByPOT exponent {e} outside [0, 31]")
+    if not 0 <= e <= 31:  # gemmlowp asserts it; e < 0 is an output multiplier >= 1, which Prepare refuses
+        raise QuantizationError(f"HARD_SWISH: RoundingDivideByPOT exponent {e} outside [0, 31] (LiteRT's "
+                                "HardSwishPrepare refuses an output multiplier >= 1)")
     mask = _wrap16((1 << e) - 1)
     remainder = _wrap16(x & mask)
     threshold = _wrap16((mask >> 1) + (1 if x < 0 else 0))
