@@ -216,7 +216,7 @@ class _Pass:
         out = act.output if act else n.output
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(out)
         names = (n.name, act.name) if act else (n.name,)
-        return QOp(n.name, "HARD_SWISH", (n.inputs[0],), out, names, {}, {"table": hard_swish_table(tin, tout)})
+        return QOp(n.name, "HARD_SWISH", (n.inputs[0],), out, names, {}, {"table": hard_swish_table(tin, tout, n.name)})
 
     def op_HardSigmoid(self, n: Node, act: Node | None) -> QOp:
         if act is not None:
@@ -367,12 +367,18 @@ def clip_bound(v: float, t: QTensor) -> int:
     return int(np.clip(t.zero_point + round_half_away(v / t.scale), -128, 127))
 
 
-def hard_swish_table(tin: QTensor, tout: QTensor) -> np.ndarray:
+def hard_swish_table(tin: QTensor, tout: QTensor, node: str) -> np.ndarray:
     """LiteRT's int8 HARD_SWISH (reference/hard_swish.h with activations.cc HardSwishPrepare's int16
     multipliers), evaluated for all 256 inputs: the kernel is a pure function of the input byte."""
     from sramflow.reference.hard_swish import HardSwishParams, hard_swish_scalar
 
     prm = HardSwishParams.from_scales(tin.scale, tin.zero_point, tout.scale, tout.zero_point)
+    if prm.output_multiplier_exponent > 0:  # HardSwishPrepare: TF_LITE_ENSURE(output_multiplier_exponent <= 0)
+        raise QuantizationError(
+            f"node {node!r} (HardSwish): output scale {tout.scale:.3g} ({tout.name!r}) is below input scale "
+            f"{tin.scale:.3g} / 128, an output multiplier >= 1 that LiteRT's HARD_SWISH refuses in Prepare; the "
+            "output calibrated to an almost constant range: calibrate on inputs that reach this layer's positive "
+            "range (e.g. real images instead of --calib-random)")
     q = np.arange(-128, 128)
     table = np.empty(256, np.int8)
     table[q.astype(np.int8).view(np.uint8)] = [hard_swish_scalar(int(v), prm) for v in q]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sramflow.errors import QuantizationError
 from sramflow.reference.requant import quantize_multiplier
 
 INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
@@ -74,10 +75,20 @@ def saturating_left_shift16(v: int, amount: int) -> int:
     return max(INT16_MIN, min(INT16_MAX, v * (1 << amount)))
 
 
-def rdbpot(x: int, e: int) -> int:
-    mask = (1 << e) - 1
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> e) + (1 if (x & mask) > threshold else 0)
+def rdbpot16(x: int, e: int) -> int:
+    """gemmlowp RoundingDivideByPOT on an int16 ``x``, as hard_swish.h calls it: every intermediate is an
+    int16, including ``mask = Dup<int16_t>((1ll << e) - 1)``. For e >= 16 that mask truncates to -1, so the
+    "rounding" adds 1 to every x >= 0 and nothing to x < 0: the result is +1 for x >= 0 and -1 for x < 0
+    (not the 0 of an exact rounding shift). LiteRT reaches e >= 16 on the reluish path whenever the input
+    scale is below about 1.8e-7 (hires_input_scale / (3 / 32768) < 2^-16), e.g. a collapsed activation
+    calibrated to the minimum scale."""
+    if not 0 <= e <= 31:  # gemmlowp asserts it; e < 0 is an output multiplier >= 1, which Prepare refuses
+        raise QuantizationError(f"HARD_SWISH: RoundingDivideByPOT exponent {e} outside [0, 31] (LiteRT's "
+                                "HardSwishPrepare refuses an output multiplier >= 1)")
+    mask = _wrap16((1 << e) - 1)
+    remainder = _wrap16(x & mask)
+    threshold = _wrap16((mask >> 1) + (1 if x < 0 else 0))
+    return _wrap16((x >> e) + (1 if remainder > threshold else 0))
 
 
 def hard_swish_scalar(q: int, p: HardSwishParams) -> int:
@@ -91,8 +102,8 @@ def hard_swish_scalar(q: int, p: HardSwishParams) -> int:
     if p.reluish_multiplier_exponent > 0:
         reluish = saturating_left_shift16(reluish, 1)
     if p.reluish_multiplier_exponent < 0:
-        reluish = rdbpot(reluish, -p.reluish_multiplier_exponent)
+        reluish = rdbpot16(reluish, -p.reluish_multiplier_exponent)
     reluish = _wrap16((reluish + (1 << 15)) >> 1)
     out = sdhm16(reluish, preshift_out)
-    out = _wrap16(rdbpot(out, -p.output_multiplier_exponent)) + p.output_zero_point
+    out = _wrap16(rdbpot16(out, -p.output_multiplier_exponent) + p.output_zero_point)  # int16_t +=
     return max(-128, min(127, out))
