@@ -51,18 +51,15 @@ def reason(sch: ConvSchedule, r: NodeResult, hw: HardwareSpec) -> str:
     refetched = ", ".join(f"{k} x{v:.1f}" for k, v in f.items())
     sram = hw.main_sram.size_bytes
     if r.bounds.io_bytes > r.bounds.compulsory_bytes:
-        # the outputs of one accumulator group are all that accumulate at once: each weight fetched serves at most
-        # its pixels, each input fetched at most its channels (times the taps that share it)
-        pix, k = t.group_h * t.tile_w * t.tile_g, t.group_k
-        floor = 1 / pix + 1 / k
-        per_mac = sch.counts.offchip_bytes / sch.shape.macs
-        why = (f"capacity-limited reuse: an accumulator group holds {k} channels x {pix} pixels "
-               f"({hw.mac_array.accumulators} accumulators), so the weights and inputs cost >= 1/{pix} + 1/{k} = "
-               f"{floor:.3f} B/MAC; the schedule moves {per_mac:.3f} B/MAC; the bound "
-               f"({r.bounds.io_bytes / sch.shape.macs:.3f} B/MAC) lets partial sums live anywhere in the "
-               f"{onchip_capacity_bytes(hw)} B on chip (the SRAM holds {sram} B"
-               f"{', halved by double buffering' if t.double_buffered else ''}) and is sqrt(2) below the tight "
-               "matrix-product constant")
+        c, macs = sch.counts, sch.shape.macs
+        split = (f"weights {c.offchip_weight_bytes / macs:.3f} + inputs {c.offchip_input_bytes / macs:.3f} + outputs "
+                 f"{(c.offchip_output_bytes + c.offchip_psum_read_bytes + c.offchip_psum_write_bytes) / macs:.3f}")
+        why = (f"capacity-limited reuse: the schedule moves {split} B/MAC; the output tile that accumulates over "
+               f"the reduction is {t.tile_k * t.tile_g} channels x {t.tile_h * t.tile_w} pixels (the {sram} B SRAM"
+               f"{', halved by double buffering,' if t.double_buffered else ''} holds its operand tiles, the "
+               f"{hw.mac_array.accumulators} accumulators {t.group_k} x {t.group_h * t.tile_w} of its outputs), "
+               f"while the bound ({r.bounds.io_bytes / macs:.3f} B/MAC) lets any data sit anywhere in the "
+               f"{onchip_capacity_bytes(hw)} B on chip and is sqrt(2) below the tight matrix-product constant")
     elif worst == "inputs":
         sh = sch.shape
         n_k = -(-sh.k_per_group // t.tile_k)
