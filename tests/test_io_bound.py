@@ -83,7 +83,7 @@ def test_segment_lemma_holds_for_every_operand_subset(shape: ConvShape) -> None:
             base = wsize + bin(xm).count("1")
             best[base:base + n_z + 1] = np.maximum(best[base:base + n_z + 1], gains)
     best = np.maximum.accumulate(best)
-    bound = [macs_per_segment(t, reuse, caps, len(macs)) for t in range(best.size)]
+    bound = macs_per_segment(np.arange(best.size), reuse, caps, len(macs)).tolist()
     assert all(int(b) <= f for b, f in zip(best, bound)), list(zip(best.tolist(), bound))
     assert best[-1] == len(macs) == bound[-1]
 
@@ -220,7 +220,7 @@ def test_bound_properties() -> None:
     assert compulsory_bytes(skip) == 16 + 4 * 4 + 16 < skip.weight_bytes + skip.input_bytes + skip.output_bytes
     grid = np.linspace(0, 10, 101)
     brute = max(w * x * (10 - w - x) for w in grid[grid <= 2] for x in grid[grid <= 5] if w + x <= 10)
-    assert abs(max_product(10, (2, 5, 9)) - brute) < 1e-6
+    assert abs(float(max_product(10, (2, 5, 9))) - brute) < 1e-6
     assert io_lower_bound_elements(0, 1, (1, 1, 1), 4) == 0
 
 

@@ -63,6 +63,7 @@ def onchip_capacity_bytes(hw: HardwareSpec) -> int:
     return sum(int(m.size_bytes) for m in hw.memories if m.size_bytes is not None)
 
 
+@lru_cache(maxsize=4096)
 def tap_counts(out_n: int, kernel: int, stride: int, dilation: int, pad: int, in_n: int) -> TapCounts:
     """Exact counts by enumeration of the out_n x kernel taps of one dimension (input index o*stride - pad + r*d)."""
     idx = (np.arange(out_n)[:, None] * stride - pad + np.arange(kernel)[None, :] * dilation).ravel()
@@ -95,37 +96,38 @@ def compulsory_bytes(shape: ConvShape) -> int:
     return shape.weight_bytes + shape.bias_bytes + used_input_bytes(shape) + shape.output_bytes
 
 
-def max_product(total: float, caps: tuple[float, float, float]) -> float:
+def max_product(total, caps: tuple[float, float, float]):  # noqa: ANN001, ANN201 - float or numpy array
     """max w*x*z subject to w + x + z <= total and 0 <= each <= its cap (water-filling: the smallest cap binds
     first, the rest is shared equally; log of the product is concave, so this is the optimum)."""
-    left, n, prod = float(total), 3, 1.0
-    for cap in sorted(caps):
-        v = min(float(cap), left / n)
-        prod *= v
-        left -= v
-        n -= 1
+    left = np.asarray(total, dtype=np.float64)
+    prod = np.ones_like(left)
+    for n, cap in zip((3, 2, 1), sorted(caps)):
+        v = np.minimum(float(cap), left / n)
+        prod = prod * v
+        left = left - v
     return prod
 
 
-def macs_per_segment(total_elements: float, reuse: int, caps: tuple[int, int, int], macs: int) -> int:
-    """Most MACs a segment can perform touching at most ``total_elements`` distinct weights, inputs and outputs
-    (Loomis-Whitney on the im2col view, each input standing for at most ``reuse`` im2col entries)."""
-    return min(macs, math.floor(math.sqrt(reuse * max_product(total_elements, caps)) + 1e-9))
+def macs_per_segment(total_elements, reuse: int, caps: tuple[int, int, int], macs: int):  # noqa: ANN001, ANN201
+    """Most MACs a segment can perform touching at most ``total_elements`` (a number or an array of them)
+    distinct weights, inputs and outputs (Loomis-Whitney on the im2col view, each input standing for at most
+    ``reuse`` im2col entries): eq. 3 of docs/io_lower_bound.md."""
+    return np.minimum(macs, np.floor(np.sqrt(reuse * max_product(total_elements, caps)) + 1e-9)).astype(np.int64)
 
 
 def io_lower_bound_elements(macs: int, reuse: int, caps: tuple[int, int, int], capacity_elements: int) -> int:
     """Element transfers of any schedule of ``macs`` MACs with ``capacity_elements`` on chip: the best over
-    segment sizes S' of S' x (ceil(macs / F(2S + S')) - 1) (docs/io_lower_bound.md, eq. 4)."""
+    segment sizes S' of S' x (ceil(macs / F(2S + S')) - 1) (docs/io_lower_bound.md, eq. 4), on a geometric grid
+    of S' (any S' gives a valid bound; the grid only looks for the best)."""
     if macs <= 0:
         return 0
     s = max(int(capacity_elements), 1)
-    best = 0
-    for seg in sorted({max(1, int(round(f * s))) for f in _SEGMENT_FACTORS} | {4 * s}):
-        per = macs_per_segment(2 * s + seg, reuse, caps, macs)
-        if per <= 0:
-            continue
-        best = max(best, seg * (-(-macs // per) - 1))
-    return best
+    seg = np.unique(np.concatenate([np.maximum(1, np.rint(_SEGMENT_FACTORS * s)).astype(np.int64), [4 * s]]))
+    per = macs_per_segment(2 * s + seg, reuse, caps, macs)
+    ok = per > 0
+    if not ok.any():
+        return 0
+    return int((seg[ok] * (-(-macs // per[ok]) - 1)).max())
 
 
 def io_lower_bound_bytes(shape: ConvShape, capacity_bytes: int) -> int:
