@@ -106,7 +106,7 @@ def _perf_section(a: ReportInputs, out: Path, files: list[Path]) -> Section:
         log=True, hline=1.0, names=names), "lower bound ratio")
     traffic_bound = _plot(out, files, "offchip_traffic_to_lower_bound", plots.line_per_layer(
         [n["ratio_to_offchip_lower_bound"] for n in nodes], "off-chip bytes / lower bound",
-        "Off-chip traffic per layer over the tighter of its compulsory and I/O (pebble game) bounds",
+        "Off-chip traffic / max(compulsory, I/O bound) per layer",
         log=True, hline=1.0, names=names), "off-chip traffic bound ratio")
     return Section(f"Latency, energy and power on {sim['hw']} (modelled)", [
         "Analytical simulation: counts from the schedule, cycles from the binding resource of each layer, energy = "
