@@ -50,7 +50,7 @@ def reason(sch: ConvSchedule, r: NodeResult, hw: HardwareSpec) -> str:
         (", double-buffered" if t.double_buffered else "")
     refetched = ", ".join(f"{k} x{v:.1f}" for k, v in f.items())
     sram = hw.main_sram.size_bytes
-    if r.bounds.io_bytes > r.bounds.compulsory_bytes:
+    if r.bounds.offchip_kind == "io":
         c, macs = sch.counts, sch.shape.macs
         split = (f"weights {c.offchip_weight_bytes / macs:.3f} + inputs {c.offchip_input_bytes / macs:.3f} + outputs "
                  f"{(c.offchip_output_bytes + c.offchip_psum_read_bytes + c.offchip_psum_write_bytes) / macs:.3f}")
@@ -103,13 +103,13 @@ def main() -> None:
         return render_table(
             ["layer", "shape", "off-chip B", "compulsory B", "I/O bound B", "tighter", "ratio"],
             [[r.name, _shape_text(sch), f"{sch.counts.offchip_bytes:,}", f"{r.bounds.compulsory_bytes:,}",
-              f"{r.bounds.io_bytes:,}", "io" if r.bounds.io_bytes > r.bounds.compulsory_bytes else "compulsory",
+              f"{r.bounds.io_bytes:,}", r.bounds.offchip_kind,
               f"{q:.2f}"] for sch, r, q in sel], "llrrrlr")
 
     if a.all:
         print(table(rows))
     within = sum(q <= 2.0 for _, _, q in rows)
-    io_tight = sum(r.bounds.io_bytes > r.bounds.compulsory_bytes for _, r, _ in rows)
+    io_tight = sum(r.bounds.offchip_kind == "io" for _, r, _ in rows)
     traffic = sum(sch.counts.offchip_bytes for sch, _, _ in rows)
     bound = sum(r.bounds.offchip_bytes for _, r, _ in rows)
     print(f"\nConv/Gemm nodes: {len(rows)}; within 2x of the tighter bound: {within}; the I/O bound is the tighter "

@@ -40,23 +40,6 @@ class TapCounts:
     max_reuse: int  # the most (output index, kernel tap) pairs that read one input index
 
 
-@dataclass(frozen=True)
-class OffchipBound:
-    """The two lower bounds on one node's off-chip bytes; ``bytes`` is the tighter (larger) one."""
-
-    compulsory_bytes: int
-    io_bytes: int  # 0 where the node has no MACs (pooling, vector nodes) or the capacity makes it vacuous
-
-    @property
-    def bytes(self) -> int:
-        return max(self.compulsory_bytes, self.io_bytes)
-
-    @property
-    def kind(self) -> str:
-        """Which bound is the tighter: "io" (capacity-limited reuse) or "compulsory" (each operand once)."""
-        return "io" if self.io_bytes > self.compulsory_bytes else "compulsory"
-
-
 def onchip_capacity_bytes(hw: HardwareSpec) -> int:
     """Every byte that can hold data on chip: all SRAM levels, the accumulators and the input operand registers
     (``HardwareSpec.memories`` minus the off-chip level)."""
@@ -148,13 +131,8 @@ def _key(shape: ConvShape) -> ConvShape:  # the name does not change the bound: 
 def _io_bound_cached(shape: ConvShape, capacity_bytes: int) -> int:
     e = min(1.0, shape.weight_bits / 8)
     th, tw = _taps(shape)
-    macs = shape.groups * shape.k_per_group * shape.c_per_group * th.real_taps * tw.real_taps
     caps = (shape.groups * shape.k_per_group * shape.c_per_group * shape.kernel_h * shape.kernel_w,
             used_input_bytes(shape), shape.output_bytes)
-    q = io_lower_bound_elements(macs, th.max_reuse * tw.max_reuse, caps, math.floor(capacity_bytes / e))
+    q = io_lower_bound_elements(real_macs(shape), th.max_reuse * tw.max_reuse, caps, math.floor(capacity_bytes / e))
     return (math.floor(q * e) + shape.bias_bytes) if q > 0 else 0
 
-
-def offchip_bound(shape: ConvShape, hw: HardwareSpec) -> OffchipBound:
-    """Both bounds of a Conv/Gemm (or pooling) node on ``hw``."""
-    return OffchipBound(compulsory_bytes(shape), io_lower_bound_bytes(shape, onchip_capacity_bytes(hw)))

@@ -30,6 +30,11 @@ class Bounds:
         """The tighter of the two off-chip traffic bounds."""
         return max(self.compulsory_bytes, self.io_bytes)
 
+    @property
+    def offchip_kind(self) -> str:
+        """Which bound is the tighter: "io" (capacity-limited reuse) or "compulsory" (each operand once)."""
+        return "io" if self.io_bytes > self.compulsory_bytes else "compulsory"
+
 
 def traffic_ratio(traffic_bytes: int, bound_bytes: int) -> float:
     """Off-chip traffic over its lower bound (1.0 where the bound is 0: nothing need move, nothing moved)."""
@@ -108,7 +113,7 @@ def _offchip_bound_json(traffic_bytes: int, b: Bounds) -> dict[str, Any]:
     """Per node: both off-chip traffic bounds, the tighter one, which it is, and the traffic's ratio to it."""
     return {"compulsory_bytes": b.compulsory_bytes, "io_lower_bound_bytes": b.io_bytes,
             "offchip_lower_bound_bytes": b.offchip_bytes,
-            "offchip_lower_bound_kind": "io" if b.io_bytes > b.compulsory_bytes else "compulsory",
+            "offchip_lower_bound_kind": b.offchip_kind,
             "ratio_to_offchip_lower_bound": traffic_ratio(traffic_bytes, b.offchip_bytes)}
 
 
