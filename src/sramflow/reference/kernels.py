@@ -9,9 +9,12 @@ outputs are int8; accumulation is exact (int32 semantics, wrapped like C where i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from sramflow.errors import QuantizationError
+from sramflow.ir.qgraph import QOp
 from sramflow.reference import nhwc
 from sramflow.reference import requant as R
 from sramflow.reference.requant import (clamp_to_int8, mean_of_sums, multiply_by_quantized_multiplier,
@@ -173,3 +176,52 @@ def hard_sigmoid_chain(x: np.ndarray, mul_attrs: dict, add_attrs: dict, alpha_q:
     y = add(t, beta_q.reshape(()), a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
             a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"], a["left_shift"])
     return t, y
+
+
+Kernel = Callable[..., np.ndarray]  # int8 operand(s) -> int8 result
+
+
+def _table_kernel(op: QOp) -> Kernel:
+    return lambda x: lookup(x, op.params["table"])
+
+
+def _clip_kernel(op: QOp) -> Kernel:
+    return lambda x: clip(x, op.attrs["lo"], op.attrs["hi"])
+
+
+def _relu_kernel(op: QOp) -> Kernel:
+    a = op.attrs
+    return lambda x: relu_x(x, a["x_zp"], a["mult"], a["shift"], a["out_zp"], a["act_min"], a["act_max"])
+
+
+def _add_kernel(op: QOp) -> Kernel:
+    a = op.attrs
+    return lambda x1, x2: add(x1, x2, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
+                              a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"], a["left_shift"])
+
+
+def _mul_kernel(op: QOp) -> Kernel:
+    a = op.attrs
+    return lambda x1, x2: mul(x1, x2, a["zp1"], a["zp2"], a["out_mult"], a["out_shift"], a["out_zp"],
+                              a["act_min"], a["act_max"])
+
+
+# Element-wise kinds -> kernel factory: the kernel does not depend on the layout, so the integer reference
+# (reference.run) and the functional simulator (on SRAM segments) bind an op to the same function. A new
+# element-wise op adds its kernel above and one entry here.
+ELEMENTWISE: dict[str, Callable[[QOp], Kernel]] = {
+    "LOGISTIC": _table_kernel,
+    "HARD_SWISH": _table_kernel,
+    "HARD_SIGMOID": _table_kernel,
+    "CLIP": _clip_kernel,
+    "RELU": _relu_kernel,
+    "RELU6": _relu_kernel,
+    "ADD": _add_kernel,
+    "MUL": _mul_kernel,
+}
+
+
+def elementwise_kernel(op: QOp) -> Kernel:
+    """``op``'s integer kernel on raw int8 operands of any layout: one operand, or two that broadcast
+    (ADD, MUL; a constant operand comes from ``op.params["const"]``)."""
+    return ELEMENTWISE[op.kind](op)
