@@ -94,9 +94,14 @@ def _hardswish(a: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
     return x * np.clip(x / 6.0 + 0.5, 0.0, 1.0)
 
 
+def _leaky_relu(a: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
+    return np.where(x >= 0, x, np.float32(a["alpha"]) * x).astype(np.float32)
+
+
 BINARY_COST = VectorCost(2, 0)  # the add / multiply and its requantization
 LUT_COST = VectorCost(0, 1)  # a 256-entry table look-up yields the requantized result
 CLAMP_COST = VectorCost(1, 0)  # rescale-and-clamp as one op
+SELECT_COST = VectorCost(2, 0)  # the sign test picks one of two multipliers, then rescale-and-clamp
 
 ELEMENTWISE_OPS: tuple[ElementwiseOp, ...] = (
     ElementwiseOp("Add", 2, lambda a, x, y: x + y, BINARY_COST, (OnnxForm("Add", fold=np.add),),
@@ -110,6 +115,8 @@ ELEMENTWISE_OPS: tuple[ElementwiseOp, ...] = (
                   (("alpha", 0.2), ("beta", 0.5)), kinds=("HARD_SIGMOID",)),
     ElementwiseOp("HardSwish", 1, _hardswish, LUT_COST, (OnnxForm("HardSwish"),),
                   kinds=(TfliteBuiltin("HARD_SWISH", 1),)),
+    ElementwiseOp("LeakyRelu", 1, _leaky_relu, SELECT_COST, (OnnxForm("LeakyRelu"),), (("alpha", 0.01),),
+                  kinds=(TfliteBuiltin("LEAKY_RELU", 2, "LeakyReluOptions", (("alpha", "alpha"),)),)),
 )
 BY_OP: dict[str, ElementwiseOp] = {e.op: e for e in ELEMENTWISE_OPS}
 BUILTINS: dict[str, TfliteBuiltin] = {k.kind: k for e in ELEMENTWISE_OPS for k in e.kinds

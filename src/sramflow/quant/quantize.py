@@ -115,10 +115,9 @@ class _Pass:
                 fused_away.add(act.name)
             handler = getattr(self, f"op_{n.op}", None)
             if handler is None:
+                supported = ", ".join(m[3:] for m in dir(self) if m.startswith("op_"))
                 raise UnsupportedOpError(
-                    f"node {n.name!r}: op {n.op!r} cannot be quantized to a TFLite int8 builtin "
-                    "(supported: Conv, Gemm, Add, Mul, Sigmoid, Relu, Clip, HardSwish, GlobalAveragePool, MaxPool, "
-                    "AveragePool, Reshape, Softmax, HardSigmoid)")
+                    f"node {n.name!r}: op {n.op!r} cannot be quantized to a TFLite int8 builtin (supported: {supported})")
             self.ops.append(handler(n, act))
         return self.ops
 
@@ -197,6 +196,18 @@ class _Pass:
 
     def op_Relu(self, n: Node, act: Node | None) -> QOp:
         return self._relu(n, "RELU")
+
+    def op_LeakyRelu(self, n: Node, act: Node | None) -> QOp:
+        """LEAKY_RELU with its own calibrated output range; activations.cc LeakyReluPrepare's multipliers:
+        float32 s_in * alpha / s_out and s_in / s_out, each QuantizeMultiplier'd as a double."""
+        tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
+        alpha = np.float32(n.attrs["alpha"])
+        s_in, s_out = np.float32(tin.scale), np.float32(tout.scale)
+        ma, sa = quantize_multiplier(float(np.float32(s_in * alpha) / s_out))
+        mi, si = quantize_multiplier(float(s_in / s_out))
+        attrs = {"alpha": float(alpha), "x_zp": tin.zero_point, "out_zp": tout.zero_point,
+                 "mult_identity": mi, "shift_identity": si, "mult_alpha": ma, "shift_alpha": sa}
+        return QOp(n.name, "LEAKY_RELU", n.inputs, n.output, (n.name,), attrs, {})
 
     def op_Clip(self, n: Node, act: Node | None) -> QOp:
         kind = fused_activation_kind(n)

@@ -131,6 +131,22 @@ def relu_x(x: np.ndarray, x_zp: int, multiplier: int, shift: int, out_zp: int, a
     return clamp_to_int8(raw, act_min, act_max)
 
 
+def leaky_relu(x: np.ndarray, x_zp: int, mult_identity: int, shift_identity: int, mult_alpha: int,
+               shift_alpha: int, out_zp: int) -> np.ndarray:
+    """LEAKY_RELU (reference/leaky_relu.h QuantizeLeakyRelu): x - zp >= 0 is rescaled by the identity multiplier,
+    below 0 by the alpha one, then the output zero point is added and the result saturates to int8.
+    A negative alpha (negative multiplier): LiteRT's BUILTIN_REF rounds the positive products' ties down, as
+    -MultiplyByQuantizedMultiplier(-v, m) does; measured over all 256 inputs (tests/test_elementwise_ops.py),
+    where gemmlowp's rounding of v * m itself would round them up."""
+    v = x.astype(np.int64) - x_zp
+    pos = multiply_by_quantized_multiplier(v, mult_identity, shift_identity)
+    if mult_alpha < 0:
+        neg = -multiply_by_quantized_multiplier(-v, mult_alpha, shift_alpha)
+    else:
+        neg = multiply_by_quantized_multiplier(v, mult_alpha, shift_alpha)
+    return clamp_to_int8(np.where(v >= 0, pos, neg) + out_zp)
+
+
 def max_pool(x: np.ndarray, kernel: Pair, strides: Pair, pads: Pads, act_min: int, act_max: int) -> np.ndarray:
     """MaxPool (integer_ops/pooling.h), NCHW: the maximum over the in-bounds taps (padding never wins)."""
     return _to_nchw(nhwc.max_pool(_to_nhwc(x), kernel, strides, pads, act_min, act_max))
@@ -194,6 +210,12 @@ def _relu_kernel(op: QOp) -> Kernel:
     return lambda x: relu_x(x, a["x_zp"], a["mult"], a["shift"], a["out_zp"], a["act_min"], a["act_max"])
 
 
+def _leaky_relu_kernel(op: QOp) -> Kernel:
+    a = op.attrs
+    return lambda x: leaky_relu(x, a["x_zp"], a["mult_identity"], a["shift_identity"], a["mult_alpha"],
+                                a["shift_alpha"], a["out_zp"])
+
+
 def _add_kernel(op: QOp) -> Kernel:
     a = op.attrs
     return lambda x1, x2: add(x1, x2, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
@@ -216,6 +238,7 @@ ELEMENTWISE: dict[str, Callable[[QOp], Kernel]] = {
     "CLIP": _clip_kernel,
     "RELU": _relu_kernel,
     "RELU6": _relu_kernel,
+    "LEAKY_RELU": _leaky_relu_kernel,
     "ADD": _add_kernel,
     "MUL": _mul_kernel,
 }

@@ -1,0 +1,146 @@
+"""Element-wise operators added through the ir.elementwise table, each end to end: ONNX import, float semantics,
+int8 quantization, integer reference bit-exact with LiteRT BUILTIN_REF (every tensor), costed on the vector
+unit, and functional simulation bit-exact with counts equal to the analytical model's and no clobbers.
+LEAKY_RELU is also checked exhaustively: all 256 int8 inputs for a sweep of alphas and input / output
+scales and zero points."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from sramflow.frontend.onnx_import import import_onnx_model
+from sramflow.funcsim.run import run_functional
+from sramflow.hw.load import resolve_hw
+from sramflow.ir.graph import Graph, Node
+from sramflow.mapping.lower import lower
+from sramflow.quant.api import quantize_graph
+from sramflow.quant.calibrate import Range
+from sramflow.quant.quantize import quantize_with_ranges
+from sramflow.reference.float_exec import run_float
+from sramflow.reference.run import dequantize, quantize_input, run_int8
+from sramflow.sim.api import simulate_graph
+from sramflow.tflite.export import tflite_bytes
+from sramflow.tflite.verify import verify
+from helpers.mapping import make_hw
+
+
+class _Net:
+    """A small ONNX graph under construction (NCHW float32, one input ``x``)."""
+
+    def __init__(self, c: int, hw: int, seed: int) -> None:
+        self.nodes: list = []
+        self.inits: list = []
+        self.rng = np.random.default_rng(seed)
+        self.n = 0
+        self.shape_in = (1, c, hw, hw)
+
+    def const(self, arr: np.ndarray) -> str:
+        self.n += 1
+        name = f"k{self.n}"
+        self.inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def op(self, op: str, inputs: list[str], **attrs) -> str:  # noqa: ANN003
+        self.n += 1
+        out = f"{op.lower()}{self.n}"
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def conv(self, x: str, cin: int, cout: int) -> str:
+        w = self.const((self.rng.standard_normal((cout, cin, 3, 3)) * 0.5).astype(np.float32))
+        b = self.const((self.rng.standard_normal(cout) * 0.1).astype(np.float32))
+        return self.op("Conv", [x, w, b], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+
+    def head(self, y: str, c: int) -> onnx.ModelProto:
+        y = self.op("Flatten", [self.op("GlobalAveragePool", [y])])
+        y = self.op("Gemm", [y, self.const(self.rng.standard_normal((c, 4)).astype(np.float32)),
+                             self.const(np.zeros(4, np.float32))])
+        g = helper.make_graph(self.nodes, "net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, self.shape_in)],
+                              [helper.make_tensor_value_info(y, TensorProto.FLOAT, None)], self.inits)
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def leaky_relu_net() -> onnx.ModelProto:
+    n = _Net(3, 10, seed=5)
+    y = n.op("LeakyRelu", [n.conv("x", 3, 6)], alpha=0.1)
+    y = n.op("LeakyRelu", [n.conv(y, 6, 6)])  # ONNX's default alpha 0.01
+    return n.head(y, 6)
+
+
+NETS = {"leaky_relu": (leaky_relu_net, {"LEAKY_RELU"})}
+HWS = (None, "sky130-design1")  # a 2048-word test macro (double buffering), the 128-word design1 macro
+
+
+@lru_cache(maxsize=None)
+def _prepared(name: str):  # noqa: ANN202
+    g = import_onnx_model(NETS[name][0](), name=name)
+    x = np.random.default_rng(0).standard_normal((4, *g.shape(g.input)[1:])).astype(np.float32)
+    return g, quantize_graph(g, x, "minmax"), x
+
+
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_network_bit_exact_with_litert(name: str) -> None:
+    g, q, x = _prepared(name)
+    assert NETS[name][1] <= {op.kind for op in q.ops}
+    test = np.concatenate([x, 2.0 * np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)])
+    r = verify(q, tflite_bytes(q), quantize_input(q, test))  # beyond the calibration range too
+    assert r.tensors_compared == len(test) * (len(q.ops) + 1)
+    assert r.tensors_mismatched == 0, r.first_mismatch
+
+
+@pytest.mark.parametrize("hw_name", HWS)
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_network_functional_bit_exact_counts_equal(name: str, hw_name: str | None) -> None:
+    g, q, x = _prepared(name)
+    hw = resolve_hw(hw_name) if hw_name else make_hw(double=True)
+    res = simulate_graph(g, hw)
+    costed = [r for r in res.nodes if r.op in {n.op for n in g.nodes if n.op not in ("Conv", "Gemm")}]
+    assert costed and all(r.unit == "vector" and r.cycles > 0 for r in costed if r.op != "Reshape")
+    r = run_functional(g, q, res.schedules, quantize_input(q, x[0]), hw.main_sram.total_words,
+                       hw.main_sram.word_bytes)
+    assert r.mismatches == () and r.bit_exact and r.tensors_compared > 0 and r.clobbers == 0
+    assert r.step_count_notes == () and r.counts_functional == r.counts_analytical and r.counts_match
+
+
+def test_leaky_relu_float_semantics_and_vector_cost() -> None:
+    g, _, x = _prepared("leaky_relu")
+    acts = run_float(g, x, keep_all=True)
+    for n in (n for n in g.nodes if n.op == "LeakyRelu"):
+        v = acts[n.inputs[0]]
+        assert np.array_equal(acts[n.output], np.where(v >= 0, v, np.float32(n.attrs["alpha"]) * v))
+        sh = lower(g, n)
+        assert (sh.ops_per_elem, sh.lut_per_elem) == (2, 0) and sh.segments * sh.seg_len == g.numel(n.output)
+    assert [n.attrs["alpha"] for n in g.nodes if n.op == "LeakyRelu"] == [pytest.approx(0.1), pytest.approx(0.01)]
+
+
+def _one_op(op: str, attrs: dict, shape: tuple[int, ...] = (1, 4, 8, 8)) -> Graph:
+    return Graph("one", "x", "y", {"x": shape, "y": shape}, (Node("n0", op, ("x",), "y", attrs),))
+
+
+ALL_INT8 = np.arange(-128, 128, dtype=np.int8).reshape(1, 4, 8, 8)  # every int8 value once
+# (input range, output range): zero points from -128 to 127, output scales finer and coarser than the input's
+RANGES = [((-1.0, 1.0), (-0.1, 1.0)), ((-4.0, 12.0), (-0.5, 12.0)), ((0.0, 3.0), (0.0, 3.0)),
+          ((-30.0, 0.5), (-4.0, 0.5)), ((-0.02, 0.01), (-0.002, 0.01)), ((-2.0, 2.0), (-8.0, 8.0))]
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.1, 0.2, 0.25, 0.3333, 0.5, 1.5, -0.25, -0.5, -1.5])
+@pytest.mark.parametrize("ranges", RANGES + [((-1.0, 1.0), (-1.0, 1.0)), ((-1.0, 1.0), (-2.0, 2.0))])  # exact ties
+def test_leaky_relu_all_256_inputs_bit_exact_with_litert(alpha: float, ranges: tuple) -> None:
+    (lo, hi), (olo, ohi) = ranges
+    g = _one_op("LeakyRelu", {"alpha": alpha})
+    q = quantize_with_ranges(g, {"x": Range(lo, hi), "y": Range(olo, ohi)}, "minmax", "test")
+    assert q.ops[0].kind == "LEAKY_RELU"
+    r = verify(q, tflite_bytes(q), ALL_INT8)
+    assert r.tensors_compared == 2 and r.tensors_mismatched == 0, r.first_mismatch
+    # and within one output step of the float op on the dequantized input (MultiplyByQuantizedMultiplier rounds
+    # twice, so half a step is not guaranteed)
+    xf = dequantize(q, "x", ALL_INT8).astype(np.float64)
+    want = np.clip(np.where(xf >= 0, xf, alpha * xf), q.tensor("y").scale * (-128 - q.tensor("y").zero_point),
+                   q.tensor("y").scale * (127 - q.tensor("y").zero_point))
+    got = dequantize(q, "y", run_int8(q, ALL_INT8)["y"]).astype(np.float64)
+    assert np.abs(got - want).max() <= q.tensor("y").scale * (1 + 1e-5)
