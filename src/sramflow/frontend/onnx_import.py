@@ -148,13 +148,14 @@ def _elementwise(e: ElementwiseOp, form: OnnxForm) -> Callable[[_Builder, Any], 
         if b.is_const(x) and b.is_const(y) and form.fold is not None:
             b.consts[n.output[0]] = form.fold(b.const(x, n), b.const(y, n))
             b.folded.append(FoldedNode(n.name, n.op_type, "constant-folded"))
-        elif form.const_map is not None or not e.commutative:
-            if b.is_const(x) or not b.is_const(y):
-                raise UnsupportedOpError(
-                    f"node {n.name!r} ({n.op_type}): only an activation {n.op_type.lower()} a constant (second "
-                    f"input {y!r} a constant initializer) is supported")
-            c = b.const(y, n).astype(np.float32)
-            b.emit(n, e.op, [x], {}, {"const": form.const_map(c) if form.const_map else c})
+        elif b.is_const(x) and (form.const_map is not None or not e.commutative):
+            raise UnsupportedOpError(f"node {n.name!r} ({n.op_type}): a constant first operand ({x!r}) is not "
+                                     "supported; only activation (op) constant")
+        elif form.const_map is not None:
+            if not b.is_const(y):
+                raise UnsupportedOpError(f"node {n.name!r} ({n.op_type}): the second operand {y!r} must be a "
+                                         "constant initializer")
+            b.emit(n, e.op, [x], {}, {"const": form.const_map(b.const(y, n).astype(np.float32))})
         elif b.is_const(x) or b.is_const(y):
             act, c = (y, x) if b.is_const(x) else (x, y)
             b.emit(n, e.op, [act], {}, {"const": b.const(c, n).astype(np.float32)})
