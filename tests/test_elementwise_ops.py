@@ -13,6 +13,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from sramflow.errors import UnsupportedOpError
 from sramflow.frontend.onnx_import import import_onnx_model
 from sramflow.funcsim.run import run_functional
 from sramflow.hw.load import resolve_hw
@@ -72,7 +73,19 @@ def leaky_relu_net() -> onnx.ModelProto:
     return n.head(y, 6)
 
 
-NETS = {"leaky_relu": (leaky_relu_net, {"LEAKY_RELU"})}
+def sub_net() -> onnx.ModelProto:
+    """Sub by constants as a normalization and inside the network (per channel, scalar, full size), and of two
+    activations."""
+    n = _Net(3, 8, seed=6)
+    y = n.op("Sub", ["x", n.const(np.array([0.5, -0.2, 0.1], np.float32).reshape(1, 3, 1, 1))])
+    y = n.conv(y, 3, 6)
+    y = n.op("Relu", [n.op("Sub", [y, n.const(np.float32(0.3))])])
+    z = n.conv(y, 6, 6)
+    y = n.op("Sub", [z, n.const(n.rng.uniform(-1, 1, (1, 6, 8, 8)).astype(np.float32))])
+    return n.head(n.op("Sub", [y, z]), 6)
+
+
+NETS = {"leaky_relu": (leaky_relu_net, {"LEAKY_RELU"}), "sub": (sub_net, {"SUB"})}
 HWS = (None, "sky130-design1")  # a 2048-word test macro (double buffering), the 128-word design1 macro
 
 
@@ -118,6 +131,17 @@ def test_leaky_relu_float_semantics_and_vector_cost() -> None:
     assert [n.attrs["alpha"] for n in g.nodes if n.op == "LeakyRelu"] == [pytest.approx(0.1), pytest.approx(0.01)]
 
 
+def test_sub_imports_activation_minus_constant_and_refuses_constant_minus_activation() -> None:
+    g, q, _ = _prepared("sub")
+    subs = [n for n in g.nodes if n.op == "Sub"]
+    assert len(subs) == 4 and sum("const" in n.weights for n in subs) == 3
+    assert sum(op.kind == "SUB" for op in q.ops) == 4
+    n = _Net(3, 4, seed=0)
+    model = n.head(n.op("Sub", [n.const(np.float32(1.0)), "x"]), 3)
+    with pytest.raises(UnsupportedOpError, match="sub.*constant first operand"):
+        import_onnx_model(model)
+
+
 def _one_op(op: str, attrs: dict, shape: tuple[int, ...] = (1, 4, 8, 8)) -> Graph:
     return Graph("one", "x", "y", {"x": shape, "y": shape}, (Node("n0", op, ("x",), "y", attrs),))
 
@@ -144,3 +168,29 @@ def test_leaky_relu_all_256_inputs_bit_exact_with_litert(alpha: float, ranges: t
                    q.tensor("y").scale * (127 - q.tensor("y").zero_point))
     got = dequantize(q, "y", run_int8(q, ALL_INT8)["y"]).astype(np.float64)
     assert np.abs(got - want).max() <= q.tensor("y").scale * (1 + 1e-5)
+
+
+@pytest.mark.parametrize("c", [0.3, -1.25, 0.0])
+@pytest.mark.parametrize("ranges", RANGES)
+def test_sub_constant_all_256_inputs_bit_exact_with_litert(c: float, ranges: tuple) -> None:
+    (lo, hi), (olo, ohi) = ranges
+    shape = (1, 4, 8, 8)
+    g = Graph("one", "x", "y", {"x": shape, "y": shape},
+              (Node("n0", "Sub", ("x",), "y", {}, {"const": np.array([c], np.float32)}),))
+    q = quantize_with_ranges(g, {"x": Range(lo, hi), "y": Range(olo - c, ohi - c)}, "minmax", "test")
+    assert q.ops[0].kind == "SUB"
+    r = verify(q, tflite_bytes(q), ALL_INT8)
+    assert r.tensors_compared == 2 and r.tensors_mismatched == 0, r.first_mismatch
+    got = dequantize(q, "y", run_int8(q, ALL_INT8)["y"]).astype(np.float64)
+    t = q.tensor("y")
+    want = np.clip(dequantize(q, "x", ALL_INT8) - c, t.scale * (-128 - t.zero_point), t.scale * (127 - t.zero_point))
+    cq = q.tensor(q.ops[0].attrs["const_tensor"]).scale  # the constant is itself quantized
+    assert np.abs(got - want).max() <= t.scale + cq + 1e-6
+
+
+def test_sub_float_semantics() -> None:
+    g, _, x = _prepared("sub")
+    acts = run_float(g, x, keep_all=True)
+    first = g.nodes[0]
+    assert first.op == "Sub"
+    np.testing.assert_array_equal(acts[first.output], x - first.weights["const"])

@@ -108,6 +108,8 @@ ELEMENTWISE_OPS: tuple[ElementwiseOp, ...] = (
                   kinds=(TfliteBuiltin("ADD", 2, "AddOptions"),)),
     ElementwiseOp("Mul", 2, lambda a, x, y: x * y, BINARY_COST, (OnnxForm("Mul", fold=np.multiply),),
                   kinds=(TfliteBuiltin("MUL", 2, "MulOptions"),)),
+    ElementwiseOp("Sub", 2, lambda a, x, y: x - y, BINARY_COST, (OnnxForm("Sub", fold=np.subtract),),
+                  commutative=False, kinds=(TfliteBuiltin("SUB", 2, "SubOptions"),)),
     ElementwiseOp("Sigmoid", 1, _sigmoid, LUT_COST, (OnnxForm("Sigmoid"),), kinds=(TfliteBuiltin("LOGISTIC", 2),)),
     ElementwiseOp("Relu", 1, _relu, CLAMP_COST, (OnnxForm("Relu"),), kinds=(TfliteBuiltin("RELU", 2),)),
     ElementwiseOp("Clip", 1, _clip, CLAMP_COST, (), kinds=(TfliteBuiltin("RELU6", 2), "CLIP")),

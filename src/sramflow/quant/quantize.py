@@ -176,6 +176,14 @@ class _Pass:
         attrs["const_tensor"] = b.name if params else ""
         return QOp(n.name, "ADD", tuple(n.inputs), n.output, (n.name,), attrs, params)
 
+    def op_Sub(self, n: Node, act: Node | None) -> QOp:
+        """SUB: sub.cc PrepareGeneralSubOp computes ADD's parameters (left shift 20, 2 max(s1, s2)); the kernel
+        subtracts the rescaled second operand. The TFLite converter keeps x - c as SUB with the constant."""
+        a, b, params = self._operands(n)
+        attrs = add_attrs(a, b, self.qtensor(n.output))
+        attrs["const_tensor"] = b.name if params else ""
+        return QOp(n.name, "SUB", tuple(n.inputs), n.output, (n.name,), attrs, params)
+
     def op_Mul(self, n: Node, act: Node | None) -> QOp:
         a, b, params = self._operands(n)
         attrs = mul_attrs(a, b, self.qtensor(n.output))

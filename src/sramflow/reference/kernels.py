@@ -85,12 +85,14 @@ def lookup_pairwise(table: np.ndarray, x1: np.ndarray, x2: np.ndarray) -> np.nda
 
 
 def add(x1: np.ndarray, x2: np.ndarray, zp1: int, zp2: int, mult1: int, shift1: int, mult2: int, shift2: int,
-        out_mult: int, out_shift: int, out_zp: int, act_min: int, act_max: int, left_shift: int = 20) -> np.ndarray:
+        out_mult: int, out_shift: int, out_zp: int, act_min: int, act_max: int, left_shift: int = 20,
+        subtract: bool = False) -> np.ndarray:
     """Add (integer_ops/add.h): inputs (q - zp) << 20, each rescaled, summed, rescaled to the output.
-    Broadcasting follows numpy (the same result as TFLite's BroadcastAdd6DSlow)."""
+    Broadcasting follows numpy (the same result as TFLite's BroadcastAdd6DSlow). ``subtract``: Sub
+    (reference/sub.h SubElementwise), the same steps with the rescaled second input subtracted."""
     a = multiply_by_quantized_multiplier((x1.astype(np.int64) - zp1) << left_shift, mult1, shift1)
     b = multiply_by_quantized_multiplier((x2.astype(np.int64) - zp2) << left_shift, mult2, shift2)
-    raw = multiply_by_quantized_multiplier(wrap_int32(a + b), out_mult, out_shift) + out_zp
+    raw = multiply_by_quantized_multiplier(wrap_int32(a - b if subtract else a + b), out_mult, out_shift) + out_zp
     return clamp_to_int8(raw, act_min, act_max)
 
 
@@ -217,9 +219,10 @@ def _leaky_relu_kernel(op: QOp) -> Kernel:
 
 
 def _add_kernel(op: QOp) -> Kernel:
-    a = op.attrs
+    a, sub = op.attrs, op.kind == "SUB"
     return lambda x1, x2: add(x1, x2, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
-                              a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"], a["left_shift"])
+                              a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"], a["left_shift"],
+                              sub)
 
 
 def _mul_kernel(op: QOp) -> Kernel:
@@ -240,6 +243,7 @@ ELEMENTWISE: dict[str, Callable[[QOp], Kernel]] = {
     "RELU6": _relu_kernel,
     "LEAKY_RELU": _leaky_relu_kernel,
     "ADD": _add_kernel,
+    "SUB": _add_kernel,
     "MUL": _mul_kernel,
 }
 
