@@ -155,7 +155,11 @@ def _elementwise(e: ElementwiseOp, form: OnnxForm) -> Callable[[_Builder, Any], 
             if not b.is_const(y):
                 raise UnsupportedOpError(f"node {n.name!r} ({n.op_type}): the second operand {y!r} must be a "
                                          "constant initializer")
-            b.emit(n, e.op, [x], {}, {"const": form.const_map(b.const(y, n).astype(np.float32))})
+            try:
+                c = form.const_map(b.const(y, n).astype(np.float32))
+            except GraphError as exc:
+                raise GraphError(f"node {n.name!r} ({n.op_type}): {exc}") from None
+            b.emit(n, e.op, [x], {}, {"const": c})
         elif b.is_const(x) or b.is_const(y):
             act, c = (y, x) if b.is_const(x) else (x, y)
             b.emit(n, e.op, [act], {}, {"const": b.const(c, n).astype(np.float32)})
