@@ -13,7 +13,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from sramflow.errors import UnsupportedOpError
+from sramflow.errors import GraphError, UnsupportedOpError
 from sramflow.frontend.onnx_import import import_onnx_model
 from sramflow.funcsim.run import run_functional
 from sramflow.hw.load import resolve_hw
@@ -85,7 +85,17 @@ def sub_net() -> onnx.ModelProto:
     return n.head(n.op("Sub", [y, z]), 6)
 
 
-NETS = {"leaky_relu": (leaky_relu_net, {"LEAKY_RELU"}), "sub": (sub_net, {"SUB"})}
+def div_net() -> onnx.ModelProto:
+    """(x - mean) / std, then Div by a scalar and by a full-size constant inside the network."""
+    n = _Net(3, 8, seed=7)
+    y = n.op("Sub", ["x", n.const(np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1))])
+    y = n.op("Div", [y, n.const(np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1))])
+    y = n.op("Div", [n.conv(y, 3, 6), n.const(np.float32(3.0))])
+    y = n.op("Div", [y, n.const(n.rng.uniform(0.5, 2.0, (1, 6, 8, 8)).astype(np.float32))])
+    return n.head(y, 6)
+
+
+NETS = {"leaky_relu": (leaky_relu_net, {"LEAKY_RELU"}), "sub": (sub_net, {"SUB"}), "div": (div_net, {"MUL"})}
 HWS = (None, "sky130-design1")  # a 2048-word test macro (double buffering), the 128-word design1 macro
 
 
@@ -194,3 +204,20 @@ def test_sub_float_semantics() -> None:
     first = g.nodes[0]
     assert first.op == "Sub"
     np.testing.assert_array_equal(acts[first.output], x - first.weights["const"])
+
+
+def test_div_by_constant_is_mul_by_float32_reciprocal() -> None:
+    g, q, x = _prepared("div")
+    divs = [n for n in g.nodes if n.name.startswith("div")]
+    assert len(divs) == 3 and all(n.op == "Mul" for n in divs)
+    std = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
+    np.testing.assert_array_equal(divs[0].weights["const"], np.float32(1) / std)
+    acts = run_float(g, x, keep_all=True)
+    np.testing.assert_allclose(acts[divs[0].output], acts[divs[0].inputs[0]] / std, rtol=1e-6, atol=1e-7)
+    assert [op.kind for op in q.ops if op.name.startswith("div")] == ["MUL"] * 3
+    n = _Net(3, 4, seed=0)
+    with pytest.raises(GraphError, match="div[0-9]+. \\(Div\\): Div by a constant that holds 0"):
+        import_onnx_model(n.head(n.op("Div", ["x", n.const(np.array([1.0, 0.0, 2.0], np.float32).reshape(1, 3, 1, 1))]), 3))
+    n = _Net(3, 4, seed=0)
+    with pytest.raises(UnsupportedOpError, match="second operand .* must be a constant"):
+        import_onnx_model(n.head(n.op("Div", ["x", n.op("Relu", ["x"])]), 3))

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from sramflow.errors import GraphError
+
 FloatFn = Callable[..., np.ndarray]  # (node attrs, x[, y]) -> float32 result, batch axis first
 
 
@@ -98,6 +100,15 @@ def _leaky_relu(a: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, x, np.float32(a["alpha"]) * x).astype(np.float32)
 
 
+def _reciprocal(c: np.ndarray) -> np.ndarray:
+    """Div by c as Mul by 1 / c, rounded once to float32 (TensorFlow's Reciprocal of a float32 constant)."""
+    c = np.asarray(c, np.float32)
+    if not np.all(np.isfinite(c)) or np.any(c == 0):
+        raise GraphError(f"Div by a constant that holds 0 or a non-finite value ({c.ravel()[:4]}...): it has "
+                         "no finite reciprocal to multiply by")
+    return (np.float32(1.0) / c).astype(np.float32)
+
+
 BINARY_COST = VectorCost(2, 0)  # the add / multiply and its requantization
 LUT_COST = VectorCost(0, 1)  # a 256-entry table look-up yields the requantized result
 CLAMP_COST = VectorCost(1, 0)  # rescale-and-clamp as one op
@@ -106,7 +117,8 @@ SELECT_COST = VectorCost(2, 0)  # the sign test picks one of two multipliers, th
 ELEMENTWISE_OPS: tuple[ElementwiseOp, ...] = (
     ElementwiseOp("Add", 2, lambda a, x, y: x + y, BINARY_COST, (OnnxForm("Add", fold=np.add),),
                   kinds=(TfliteBuiltin("ADD", 2, "AddOptions"),)),
-    ElementwiseOp("Mul", 2, lambda a, x, y: x * y, BINARY_COST, (OnnxForm("Mul", fold=np.multiply),),
+    ElementwiseOp("Mul", 2, lambda a, x, y: x * y, BINARY_COST,
+                  (OnnxForm("Mul", fold=np.multiply), OnnxForm("Div", fold=np.divide, const_map=_reciprocal)),
                   kinds=(TfliteBuiltin("MUL", 2, "MulOptions"),)),
     ElementwiseOp("Sub", 2, lambda a, x, y: x - y, BINARY_COST, (OnnxForm("Sub", fold=np.subtract),),
                   commutative=False, kinds=(TfliteBuiltin("SUB", 2, "SubOptions"),)),
