@@ -95,7 +95,17 @@ def div_net() -> onnx.ModelProto:
     return n.head(y, 6)
 
 
-NETS = {"leaky_relu": (leaky_relu_net, {"LEAKY_RELU"}), "sub": (sub_net, {"SUB"}), "div": (div_net, {"MUL"})}
+def prelu_net() -> onnx.ModelProto:
+    """PRelu as PyTorch exports nn.PReLU(C) (slope (C, 1, 1)) and nn.PReLU() (one slope)."""
+    n = _Net(3, 8, seed=8)
+    y = n.op("PRelu", [n.conv("x", 3, 6), n.const(np.array([0.25, -0.1, 0.0, 0.5, 1.2, 0.05], np.float32)
+                                                  .reshape(6, 1, 1))])
+    y = n.op("PRelu", [n.conv(y, 6, 6), n.const(np.array([0.2], np.float32))])
+    return n.head(y, 6)
+
+
+NETS = {"leaky_relu": (leaky_relu_net, {"LEAKY_RELU"}), "sub": (sub_net, {"SUB"}), "div": (div_net, {"MUL"}),
+        "prelu": (prelu_net, {"PRELU"})}
 HWS = (None, "sky130-design1")  # a 2048-word test macro (double buffering), the 128-word design1 macro
 
 
@@ -221,3 +231,27 @@ def test_div_by_constant_is_mul_by_float32_reciprocal() -> None:
     n = _Net(3, 4, seed=0)
     with pytest.raises(UnsupportedOpError, match="second operand .* must be a constant"):
         import_onnx_model(n.head(n.op("Div", ["x", n.op("Relu", ["x"])]), 3))
+
+
+def test_prelu_float_semantics_and_vector_cost() -> None:
+    g, _, x = _prepared("prelu")
+    acts = run_float(g, x, keep_all=True)
+    n = next(n for n in g.nodes if n.op == "PRelu")
+    v, slope = acts[n.inputs[0]], n.weights["const"].reshape(1, 6, 1, 1)
+    np.testing.assert_array_equal(acts[n.output], np.where(v >= 0, v, slope * v))
+    sh = lower(g, n)
+    assert (sh.ops_per_elem, sh.segments) == (3, 6)  # one segment per channel, the slope its scale operand
+
+
+@pytest.mark.parametrize("slope", [(0.25, -0.1, 0.0, 1.5), (0.01, 0.02, 0.03, 0.04), (-0.5, 2.0, -1.0, 0.3)])
+@pytest.mark.parametrize("ranges", RANGES)
+def test_prelu_all_256_inputs_every_channel_bit_exact_with_litert(slope: tuple, ranges: tuple) -> None:
+    (lo, hi), (olo, ohi) = ranges
+    shape = (1, 4, 8, 8)
+    c = np.array(slope, np.float32).reshape(4, 1, 1)
+    g = Graph("one", "x", "y", {"x": shape, "y": shape}, (Node("n0", "PRelu", ("x",), "y", {}, {"const": c}),))
+    q = quantize_with_ranges(g, {"x": Range(lo, hi), "y": Range(olo, ohi)}, "minmax", "test")
+    assert q.ops[0].kind == "PRELU"
+    x8 = np.stack([np.roll(ALL_INT8, 64 * k) for k in range(4)])[:, 0]  # each channel sees all 256 values
+    r = verify(q, tflite_bytes(q), x8)
+    assert r.tensors_compared == 2 * len(x8) and r.tensors_mismatched == 0, r.first_mismatch

@@ -100,6 +100,10 @@ def _leaky_relu(a: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, x, np.float32(a["alpha"]) * x).astype(np.float32)
 
 
+def _prelu(a: Mapping[str, Any], x: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    return np.where(x >= 0, x, slope * x).astype(np.float32)
+
+
 def _reciprocal(c: np.ndarray) -> np.ndarray:
     """Div by c as Mul by 1 / c, rounded once to float32 (TensorFlow's Reciprocal of a float32 constant)."""
     c = np.asarray(c, np.float32)
@@ -113,6 +117,7 @@ BINARY_COST = VectorCost(2, 0)  # the add / multiply and its requantization
 LUT_COST = VectorCost(0, 1)  # a 256-entry table look-up yields the requantized result
 CLAMP_COST = VectorCost(1, 0)  # rescale-and-clamp as one op
 SELECT_COST = VectorCost(2, 0)  # the sign test picks one of two multipliers, then rescale-and-clamp
+PRELU_COST = VectorCost(3, 0)  # the sign test, the product with the slope, then rescale-and-clamp
 
 ELEMENTWISE_OPS: tuple[ElementwiseOp, ...] = (
     ElementwiseOp("Add", 2, lambda a, x, y: x + y, BINARY_COST, (OnnxForm("Add", fold=np.add),),
@@ -131,6 +136,9 @@ ELEMENTWISE_OPS: tuple[ElementwiseOp, ...] = (
                   kinds=(TfliteBuiltin("HARD_SWISH", 1),)),
     ElementwiseOp("LeakyRelu", 1, _leaky_relu, SELECT_COST, (OnnxForm("LeakyRelu"),), (("alpha", 0.01),),
                   kinds=(TfliteBuiltin("LEAKY_RELU", 2, "LeakyReluOptions", (("alpha", "alpha"),)),)),
+    # the slope is a constant (per channel or one value): const_map only insists on that
+    ElementwiseOp("PRelu", 2, _prelu, PRELU_COST, (OnnxForm("PRelu", const_map=lambda c: c),), commutative=False,
+                  kinds=(TfliteBuiltin("PRELU", 1),)),
 )
 BY_OP: dict[str, ElementwiseOp] = {e.op: e for e in ELEMENTWISE_OPS}
 BUILTINS: dict[str, TfliteBuiltin] = {k.kind: k for e in ELEMENTWISE_OPS for k in e.kinds

@@ -217,6 +217,18 @@ class _Pass:
                  "mult_identity": mi, "shift_identity": si, "mult_alpha": ma, "shift_alpha": sa}
         return QOp(n.name, "LEAKY_RELU", n.inputs, n.output, (n.name,), attrs, {})
 
+    def op_PRelu(self, n: Node, act: Node | None) -> QOp:
+        """PRELU with the slope an int8 constant quantized over its own range; activations.cc PreluPrepare's
+        multipliers: float32 s_in / s_out and s_in * s_alpha / s_out, each QuantizeMultiplier'd as a double."""
+        tin, talpha, params = self._operands(n)
+        tout = self.qtensor(n.output)
+        s_in, s_a, s_out = np.float32(tin.scale), np.float32(talpha.scale), np.float32(tout.scale)
+        m1, s1 = quantize_multiplier(float(s_in / s_out))
+        m2, s2 = quantize_multiplier(float(np.float32(s_in * s_a) / s_out))
+        attrs = {"zp1": tin.zero_point, "zp2": talpha.zero_point, "out_zp": tout.zero_point, "mult1": m1,
+                 "shift1": s1, "mult2": m2, "shift2": s2, "const_tensor": talpha.name}
+        return QOp(n.name, "PRELU", n.inputs, n.output, (n.name,), attrs, params)
+
     def op_Clip(self, n: Node, act: Node | None) -> QOp:
         kind = fused_activation_kind(n)
         if kind is not None:

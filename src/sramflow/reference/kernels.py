@@ -149,6 +149,17 @@ def leaky_relu(x: np.ndarray, x_zp: int, mult_identity: int, shift_identity: int
     return clamp_to_int8(np.where(v >= 0, pos, neg) + out_zp)
 
 
+def prelu(x: np.ndarray, alpha: np.ndarray, x_zp: int, alpha_zp: int, mult1: int, shift1: int, mult2: int,
+          shift2: int, out_zp: int) -> np.ndarray:
+    """PRELU (reference/prelu.h BroadcastPrelu4DSlow): x - zp >= 0 rescaled by multiplier 1, below 0 its product
+    with (alpha - alpha_zp) rescaled by multiplier 2; plus the output zero point, saturated to int8.
+    ``alpha`` broadcasts against x (numpy rules)."""
+    v = x.astype(np.int64) - x_zp
+    pos = multiply_by_quantized_multiplier(v, mult1, shift1)
+    neg = multiply_by_quantized_multiplier(v * (alpha.astype(np.int64) - alpha_zp), mult2, shift2)
+    return clamp_to_int8(np.where(v >= 0, pos, neg) + out_zp)
+
+
 def max_pool(x: np.ndarray, kernel: Pair, strides: Pair, pads: Pads, act_min: int, act_max: int) -> np.ndarray:
     """MaxPool (integer_ops/pooling.h), NCHW: the maximum over the in-bounds taps (padding never wins)."""
     return _to_nchw(nhwc.max_pool(_to_nhwc(x), kernel, strides, pads, act_min, act_max))
@@ -218,6 +229,12 @@ def _leaky_relu_kernel(op: QOp) -> Kernel:
                                 a["shift_alpha"], a["out_zp"])
 
 
+def _prelu_kernel(op: QOp) -> Kernel:
+    a = op.attrs
+    return lambda x, alpha: prelu(x, alpha, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
+                                  a["out_zp"])
+
+
 def _add_kernel(op: QOp) -> Kernel:
     a, sub = op.attrs, op.kind == "SUB"
     return lambda x1, x2: add(x1, x2, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
@@ -242,6 +259,7 @@ ELEMENTWISE: dict[str, Callable[[QOp], Kernel]] = {
     "RELU": _relu_kernel,
     "RELU6": _relu_kernel,
     "LEAKY_RELU": _leaky_relu_kernel,
+    "PRELU": _prelu_kernel,
     "ADD": _add_kernel,
     "SUB": _add_kernel,
     "MUL": _mul_kernel,
