@@ -255,3 +255,36 @@ def test_prelu_all_256_inputs_every_channel_bit_exact_with_litert(slope: tuple, 
     x8 = np.stack([np.roll(ALL_INT8, 64 * k) for k in range(4)])[:, 0]  # each channel sees all 256 values
     r = verify(q, tflite_bytes(q), x8)
     assert r.tensors_compared == 2 * len(x8) and r.tensors_mismatched == 0, r.first_mismatch
+
+
+def test_every_elementwise_row_is_read_by_every_stage() -> None:
+    """Each row of ir.elementwise reaches the importer, shapes, float executor, quantizer, kernels, exporter and
+    mapper: a row that one of them missed would fail only on a network that uses it."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    from sramflow.frontend.onnx_import import HANDLERS
+    from sramflow.ir.elementwise import ELEMENTWISE_OPS, TfliteBuiltin
+    from sramflow.ir.graph import OPS
+    from sramflow.ir.qgraph import KINDS
+    from sramflow.ir.shapes import SHAPE_FNS
+    from sramflow.quant.quantize import _Pass
+    from sramflow.reference.float_exec import FLOAT_OPS
+    from sramflow.reference.kernels import ELEMENTWISE
+    from sramflow.reference.run import RUNNERS
+    from sramflow.tflite.export import EMITTERS, OP_VERSIONS
+
+    for e in ELEMENTWISE_OPS:
+        assert e.op in OPS and e.op in SHAPE_FNS and e.op in FLOAT_OPS and hasattr(_Pass, f"op_{e.op}"), e.op
+        assert all(HANDLERS.get(f.onnx_op) is not None for f in e.onnx), e.op
+        for k in e.kinds:
+            kind = k.kind if isinstance(k, TfliteBuiltin) else k
+            assert kind in KINDS and kind in ELEMENTWISE and kind in RUNNERS and kind in EMITTERS, kind
+            if isinstance(k, TfliteBuiltin):
+                assert OP_VERSIONS[kind] == k.version and hasattr(schema.BuiltinOperator, kind)
+                assert not k.options or hasattr(schema, f"{k.options}T") and hasattr(schema.BuiltinOptions, k.options)
+        shape = (1, 4, 3, 3)
+        weights = {"const": np.ones((4, 1, 1), np.float32)} if e.arity == 2 else {}
+        attrs = {"min": 0.0, "max": 1.0} if e.op == "Clip" else e.attr_values({})
+        g = Graph("one", "x", "y", {"x": shape, "y": shape}, (Node("n0", e.op, ("x",), "y", attrs, weights),))
+        sh = lower(g, g.nodes[0])
+        assert (sh.ops_per_elem, sh.lut_per_elem) == (e.vector.ops_per_elem, e.vector.lut_per_elem), e.op
