@@ -170,19 +170,19 @@ class _Pass:
         t = self._const_tensor(n)
         return self.qtensor(n.inputs[0]), t, {"const": quantize_constant(n.weights["const"], t)}
 
-    def op_Add(self, n: Node, act: Node | None) -> QOp:
+    def _add_like(self, n: Node, kind: str) -> QOp:
         a, b, params = self._operands(n)
         attrs = add_attrs(a, b, self.qtensor(n.output))
         attrs["const_tensor"] = b.name if params else ""
-        return QOp(n.name, "ADD", tuple(n.inputs), n.output, (n.name,), attrs, params)
+        return QOp(n.name, kind, tuple(n.inputs), n.output, (n.name,), attrs, params)
+
+    def op_Add(self, n: Node, act: Node | None) -> QOp:
+        return self._add_like(n, "ADD")
 
     def op_Sub(self, n: Node, act: Node | None) -> QOp:
         """SUB: sub.cc PrepareGeneralSubOp computes ADD's parameters (left shift 20, 2 max(s1, s2)); the kernel
         subtracts the rescaled second operand. The TFLite converter keeps x - c as SUB with the constant."""
-        a, b, params = self._operands(n)
-        attrs = add_attrs(a, b, self.qtensor(n.output))
-        attrs["const_tensor"] = b.name if params else ""
-        return QOp(n.name, "SUB", tuple(n.inputs), n.output, (n.name,), attrs, params)
+        return self._add_like(n, "SUB")
 
     def op_Mul(self, n: Node, act: Node | None) -> QOp:
         a, b, params = self._operands(n)
