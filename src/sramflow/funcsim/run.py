@@ -18,6 +18,7 @@ from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.pool import pool_spec
 from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
+from sramflow.ir.elementwise import BINARY_KINDS
 from sramflow.ir.graph import Graph, Node
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.mapping.conv_schedule import ConvSchedule
@@ -148,7 +149,7 @@ def _vector_kernel(q: QuantizedGraph, node: Node, op: QOp, row: int = 0) -> tupl
             return runner(q, op, {src: segs.T.reshape(1, segs.shape[1], 1, segs.shape[0])}).reshape(1, -1, 1, 1)
 
         return mean, True
-    if op.kind in ("ADD", "MUL"):
+    if op.kind in BINARY_KINDS:  # two operands, or one and params["const"]
         two = op if len(op.inputs) == 2 else dataclasses.replace(op, inputs=(src, _CONST))
         return (lambda x1, x2: runner(q, two, {two.inputs[0]: x1, two.inputs[1]: x2})), False
     return (lambda x: runner(q, op, {src: x})), False

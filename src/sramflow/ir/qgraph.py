@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 
 from sramflow.errors import QuantizationError
+from sramflow.ir.elementwise import ELEMENTWISE_KINDS
 from sramflow.jsonio import write_json_atomic
 
 KINDS = (
-    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "LOGISTIC", "MEAN", "RELU", "RELU6",
-    "MAX_POOL_2D", "AVERAGE_POOL_2D", "HARD_SWISH", "CLIP", "RESHAPE", "SOFTMAX", "HARD_SIGMOID",
+    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MEAN", "MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "SOFTMAX",
+    *ELEMENTWISE_KINDS,  # the element-wise kinds come from ir.elementwise
 )
 FUSED_ACTIVATIONS = ("NONE", "RELU", "RELU6")
 

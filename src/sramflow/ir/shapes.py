@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from sramflow.errors import GraphError
+from sramflow.ir.elementwise import ELEMENTWISE_OPS
 
 Shape = tuple[int, ...]
 
@@ -75,8 +76,8 @@ def _reshape(ins: Sequence[Shape], attrs: Mapping[str, Any], weights: Mapping[st
 
 
 SHAPE_FNS: dict[str, Callable[[Sequence[Shape], Mapping[str, Any], Mapping[str, np.ndarray]], Shape]] = {
-    "Conv": _conv, "Gemm": _gemm, "Add": _broadcast, "Mul": _broadcast,
-    "Sigmoid": _same, "Relu": _same, "Clip": _same, "HardSigmoid": _same, "HardSwish": _same, "Softmax": _same,
+    "Conv": _conv, "Gemm": _gemm, **{e.op: (_broadcast if e.arity == 2 else _same) for e in ELEMENTWISE_OPS},
+    "Softmax": _same,
     "GlobalAveragePool": _gap, "AveragePool": _pool, "MaxPool": _pool, "Reshape": _reshape,
 }
 
