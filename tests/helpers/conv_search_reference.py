@@ -130,7 +130,7 @@ def _window(out_n: int, stride: int, kernel: int, dilation: int) -> int:
     return (out_n - 1) * stride + (kernel - 1) * dilation + 1
 
 
-def _groups(shape: ConvShape, p: _Params, tile: dict[str, int]) -> tuple[int, int]:
+def _groups(p: _Params, tile: dict[str, int]) -> tuple[int, int]:
     """(output channels, tile rows) per accumulator group."""
     pixels = tile["g"] * tile["h"] * tile["w"]
     if pixels <= p.accumulators:
@@ -331,6 +331,8 @@ def price(c: dict[str, int], hw: HardwareSpec, double: bool) -> tuple[int, float
             + max(c["mac_cycles"] + c["vector_cycles"], port(c["sram_reads_compute"], c["sram_writes_compute"]))
     static_uw = m.leakage_uw * m.banks + mac.leakage_uw + off.standby_power_uw
     idle_bank_cycles = max(cycles * m.banks - sram * m.banks, 0)
+    # summed in the order the energy components are reported (off-chip, SRAM reads, SRAM writes, MACs, vector,
+    # registers, static + idle): floating-point sums depend on their order, and an exact tie must stay a tie
     energy = (read_bytes * off.read_energy_pj_per_byte + write_bytes * off.write_energy_pj_per_byte) \
         + reads * m.read_energy_pj + writes * m.write_energy_pj + c["macs"] * mac.energy_pj_per_mac \
         + (c["vector_ops"] * vec.energy_pj_per_op + c["lut_ops"] * vec.energy_pj_per_lut) \
@@ -350,7 +352,7 @@ def search_conv_reference(shape: ConvShape, hw: HardwareSpec, objective: str) ->
     for order in _orders(shape):
         for double in (False, True) if m.double_buffering else (False,):
             for t in tiles:
-                gk, gh = _groups(shape, p, t)
+                gk, gh = _groups(p, t)
                 c, words = _counts(shape, p, tuple(t[d] for d in DIMS), order, gk, gh, hw.offchip.burst_bytes)
                 slots = 2 if double else 1
                 need = words.get("bias", 0) + slots * sum(w for op, w in words.items() if op != "bias")
