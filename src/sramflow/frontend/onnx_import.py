@@ -17,6 +17,7 @@ from sramflow.errors import GraphError, UnsupportedOpError
 from sramflow.ir.elementwise import ELEMENTWISE_OPS, ElementwiseOp, OnnxForm
 from sramflow.ir.graph import FoldedNode, Graph, Node
 from sramflow.ir.shapes import infer_shape
+from sramflow.padding import same_pads_2d
 
 
 @dataclass
@@ -73,9 +74,7 @@ def _pads(node: Any, a: dict[str, Any], in_hw: tuple[int, int], k: tuple[int, in
         return (p[0], p[1], p[2], p[3])
     if auto == "VALID":
         return (0, 0, 0, 0)
-    total = [max((-(-in_hw[i] // s[i]) - 1) * s[i] + (k[i] - 1) * d[i] + 1 - in_hw[i], 0) for i in range(2)]
-    first = [t // 2 if auto == "SAME_UPPER" else t - t // 2 for t in total]
-    return (first[0], first[1], total[0] - first[0], total[1] - first[1])
+    return same_pads_2d(in_hw, k, s, d, lower=auto == "SAME_LOWER")
 
 
 def _conv(b: _Builder, n: Any) -> None:
