@@ -22,7 +22,7 @@ from sramflow.mapping.conv import (
     BIAS_BYTES, ConvShape, ConvTiling, HwParams, dma_bursts_by_operand, schedule_counts, step_sizes, trips,
 )
 from sramflow.mapping.schedule import Buffer, Step
-from sramflow.mapping.staging import Level1Params, OperandBytes, operand_bytes, staged_counts
+from sramflow.mapping.staging import Hierarchy, OperandBytes, operand_bytes, staged_counts
 from sramflow.mapping.steps_table import (
     COMPUTE, CONV_DIMS, LOAD, OP, STORE, StepTable, assemble, changed, slot_base, tile_ranges,
 )
@@ -36,16 +36,21 @@ class ConvSchedule:
     buffers: tuple[Buffer, ...]
     spill_psums: bool
     keep_psums: bool = False  # partial sums held in the SRAM output buffer across reduction tiles
-    staged: tuple[str, ...] = ()  # operands held whole in the second SRAM level (``mapping.staging``)
-    level1: Level1Params | None = None  # that level, when the hardware has one
+    staged: tuple[str, ...] = ()  # operands held whole in an outer SRAM level (``mapping.staging``)
+    staged_levels: tuple[int, ...] = ()  # the SRAM level (>= 1) each of ``staged`` is held in
+    levels: Hierarchy | None = None  # the outer SRAM levels, when the hardware has any
 
     @cached_property
     def counts(self) -> Counts:
         base = self.first_level_counts
         if not self.staged:
             return base
-        assert self.level1 is not None
-        return staged_counts(base, self.operand_bytes, self.staged, self.level1)
+        assert self.levels is not None and len(self.staged_levels) == len(self.staged)
+        return staged_counts(base, self.operand_bytes, self.staged, self.staged_levels, self.levels)
+
+    def staged_in(self, k: int) -> tuple[str, ...]:
+        """The operands held whole in SRAM level ``k``."""
+        return tuple(o for o, lv in zip(self.staged, self.staged_levels) if lv == k)
 
     @property
     def first_level_counts(self) -> Counts:
