@@ -19,6 +19,8 @@ from sramflow.mapping.staging import Hierarchy, LevelParams, OperandBytes, footp
 from sramflow.sim.api import price
 from sramflow.sim.results import node_json, offchip_by_operand
 
+from tests.helpers.graphs import small_conv_graph
+
 L2 = "sky130-design1-l2"
 OPS = {"weights": OperandBytes(1000, 0, 250, 250, 10), "inputs": OperandBytes(5000, 0, 1000, 1000, 30),
        "outputs": OperandBytes(0, 800, 800, 800, 6), "psums": OperandBytes(300, 300, 0, 400, 4)}
@@ -117,25 +119,6 @@ def test_one_level_hardware_is_untouched() -> None:
                                                  "leakage"]
 
 
-def _small_graph():  # noqa: ANN202
-    from sramflow.ir.graph import Graph, Node
-
-    conv = {"kernel": (3, 3), "strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1), "groups": 1}
-    pw = {"kernel": (1, 1), "strides": (1, 1), "dilations": (1, 1), "pads": (0, 0, 0, 0), "groups": 1}
-    rng = np.random.default_rng(0)
-    nodes = (
-        Node("c", "Conv", ("x",), "y", conv, {"W": rng.normal(size=(16, 8, 3, 3)).astype(np.float32),
-                                              "B": np.zeros(16, np.float32)}),
-        Node("r", "Relu", ("y",), "yr"),
-        Node("p", "Conv", ("yr",), "z", pw, {"W": rng.normal(size=(32, 16, 1, 1)).astype(np.float32),
-                                             "B": np.zeros(32, np.float32)}),
-        Node("a", "Add", ("z", "z"), "out"),
-    )
-    shapes = {"x": (1, 8, 12, 12), "y": (1, 16, 12, 12), "yr": (1, 16, 12, 12), "z": (1, 32, 12, 12),
-              "out": (1, 32, 12, 12)}
-    return Graph("small", "x", "out", shapes, nodes)
-
-
 def test_small_network_on_l2_totals_and_files(tmp_path) -> None:  # noqa: ANN001
     import json
 
@@ -144,7 +127,7 @@ def test_small_network_on_l2_totals_and_files(tmp_path) -> None:  # noqa: ANN001
     from sramflow.sim.writers import write_outputs
 
     hw = resolve_hw(L2)
-    prep = prepare_graph(_small_graph())
+    prep = prepare_graph(small_conv_graph())
     res = simulate_prepared(prep, hw, "latency")
     assert any(s.staged for s in res.schedules if hasattr(s, "staged"))
     tot = total_json(list(res.nodes), hw.clock_mhz)
@@ -166,7 +149,7 @@ def test_functional_l2_bit_exact_with_counts_equal() -> None:
     from sramflow.reference.run import quantize_input
     from sramflow.sim.api import prepare_graph, simulate_prepared
 
-    g = _small_graph()
+    g = small_conv_graph()
     x = np.random.default_rng(1).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
     q = quantize_graph(g, x)
     xq = quantize_input(q, x[0])
