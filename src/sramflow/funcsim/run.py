@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sramflow.errors import UnsupportedOpError
+from sramflow.errors import GraphMismatchError, UnsupportedOpError
 from sramflow.funcsim.levels import run_staged_conv
 from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.bulk_vector import execute_vector_bulk
@@ -22,6 +22,7 @@ from sramflow.ir.graph import Graph, Node
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule
+from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.vector import VectorSchedule
 from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double
 from sramflow.reference.blas import single_thread
@@ -65,10 +66,6 @@ class FunctionalResult:
         return self.counts_functional == self.counts_analytical
 
 
-def qop_by_node(q: QuantizedGraph) -> dict[str, QOp]:
-    return {n: op for op in q.ops for n in op.ir_nodes}
-
-
 @dataclass(frozen=True)
 class BoundNode:
     """One IR node with the schedule the mapper gave it and the quantized op it belongs to (None: a Reshape,
@@ -85,18 +82,22 @@ class BoundNode:
 
 
 def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, ...]:
-    """Pair every node with its schedule and quantized op once, before anything runs; a node without either is
-    an error naming it (the mapper works on the float IR, the quantizer on its own graph: this is their join)."""
-    if len(schedules) != len(graph.nodes):
-        raise UnsupportedOpError(f"{len(schedules)} schedules for the {len(graph.nodes)} nodes of {graph.name!r}: "
-                                 "simulate the same graph that was quantized")
-    ops = qop_by_node(q)
+    """Pair every node with its schedule and quantized op once, by position, before anything runs. The join is
+    structural: ``q`` must have been quantized from ``graph`` (``QuantizedGraph.check_source``) and each schedule's
+    shape must be the lowering of the node at its position (``mapping.lower.lower_graph``); otherwise a
+    ``GraphMismatchError`` names the command to rerun. A node that the quantizer left without an op is an error
+    naming it (a Reshape may be such a copy)."""
+    ops = q.ops_by_position(graph)
+    shapes = lower_graph(graph)
+    if len(schedules) != len(shapes):
+        raise GraphMismatchError(f"{len(schedules)} schedules for the {len(shapes)} nodes of {graph.name!r}: they "
+                                 "were made from another graph; rerun 'sramflow simulate' on this model and resolution")
     out = []
-    for node, sch in zip(graph.nodes, schedules):
-        if sch.shape.name != node.name:
-            raise UnsupportedOpError(f"node {node.name!r} has the schedule of {sch.shape.name!r}: the schedules are "
-                                     "not those of this graph")
-        op = ops.get(node.name)
+    for node, shape, sch, op in zip(graph.nodes, shapes, schedules, ops):
+        if sch.shape != shape:
+            raise GraphMismatchError(f"node {node.name!r} of {graph.name!r}: its schedule was made for "
+                                     f"{sch.shape.name!r} with another shape; the schedules were made from another "
+                                     "graph: rerun 'sramflow simulate' on this model and resolution")
         if op is None and node.op != "Reshape" and not isinstance(sch, FusedSchedule):
             raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op in {q.name!r}: quantize "
                                      "the graph that was simulated")
