@@ -19,7 +19,7 @@ from sramflow.mapping.staging import Hierarchy, LevelParams, OperandBytes, footp
 from sramflow.sim.api import price
 from sramflow.sim.results import node_json, offchip_by_operand
 
-from tests.helpers.graphs import small_conv_graph
+from helpers.graphs import small_conv_graph
 
 L2 = "sky130-design1-l2"
 OPS = {"weights": OperandBytes(1000, 0, 250, 250, 10), "inputs": OperandBytes(5000, 0, 1000, 1000, 30),

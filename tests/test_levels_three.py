@@ -22,7 +22,7 @@ from sramflow.mapping.staging import Hierarchy, LevelParams, OperandBytes, fits,
 from sramflow.sim.api import prepare_graph, simulate_prepared
 from sramflow.sim.results import total_json
 
-from tests.helpers.graphs import small_conv_graph
+from helpers.graphs import small_conv_graph
 
 
 def three_level_yaml() -> dict:

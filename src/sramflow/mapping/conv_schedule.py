@@ -161,33 +161,3 @@ def conv_step_table(sch: ConvSchedule) -> StepTable:
              (4, "bias", b_base, q["b_words"], last & sh.has_bias),
              (4, "psums", out_base, psum_words, (access == 2) | (access == 3))]
     return assemble(CONV_DIMS, rows_, present, reads)
-
-
-def summed_counts(steps, burst_bytes: int = 0) -> dict[str, int]:  # noqa: ANN001
-    """Totals of an enumerated schedule, in the terms of ``Counts`` (for tests and the functional sim).
-    ``dma_bursts``: each load / store is ceil(offchip bytes / burst_bytes) transactions (at least 1)."""
-    tot = {"macs": 0, "sram_reads_compute": 0, "sram_writes_compute": 0, "sram_writes_dma": 0, "sram_reads_dma": 0,
-           "offchip_load_bytes": 0, "offchip_store_bytes": 0, "dma_transfers": 0, "dma_loads": 0, "steps": 0,
-           "dma_bursts": 0}
-    for st in steps:
-        if st.kind != "compute":
-            tot["dma_bursts"] += max(1, -(-st.offchip_bytes // burst_bytes)) if burst_bytes > 0 else 1
-        if st.kind == "compute":
-            tot["macs"] += st.macs
-            tot["vector_ops"] = tot.get("vector_ops", 0) + st.vector_ops
-            tot["lut_ops"] = tot.get("lut_ops", 0) + st.lut_ops
-            tot["sram_reads_compute"] += st.sram_reads
-            tot["sram_writes_compute"] += st.sram_writes
-            tot["steps"] += 1
-        elif st.kind == "load":
-            tot["sram_writes_dma"] += st.sram_writes
-            tot["offchip_load_bytes"] += st.offchip_bytes
-            tot["dma_transfers"] += 1
-            tot["dma_loads"] += 1
-        else:
-            tot["sram_reads_dma"] += st.sram_reads
-            tot["offchip_store_bytes"] += st.offchip_bytes
-            tot["dma_transfers"] += 1
-    return tot
-
-
