@@ -28,10 +28,12 @@ from helpers.graphs import small_conv_graph
 def three_level_yaml() -> dict:
     """``sky130-design1-l2`` with a 4 KiB level (2 banks of its 2 KiB macro) inserted between design1 and l2."""
     d = load_yaml_text(_preset_dir().joinpath("sky130-design1-l2.yaml").read_text(encoding="utf-8"), "test")
-    l2 = d["memories"][1]["sram"]
+    at = next(i for i, e in enumerate(d["memories"]) if isinstance(e.get("sram"), dict) and e["sram"]["name"] == "l2")
+    l2 = d["memories"][at]["sram"]
     mid = copy.deepcopy(l2) | {"name": "l1b", "banks": 2}
     mid["source"] = dict(l2["source"], ref="2 banks of the sky130-design1-l2 level-2 bank; " + l2["source"]["ref"])
-    d["name"], d["memories"] = "design1-4k-64k", [d["memories"][0], {"sram": mid}, *d["memories"][1:]]
+    d["name"] = "design1-4k-64k"
+    d["memories"].insert(at, {"sram": mid})
     return d
 
 
