@@ -31,3 +31,8 @@ class MappingError(SramflowError):
 
 class QuantizationError(SramflowError):
     """A graph cannot be quantized as asked."""
+
+
+class GraphMismatchError(SramflowError):
+    """Two artefacts that must come from one graph (its quantized form, its schedules) come from different ones;
+    the message names the command to rerun."""

@@ -29,7 +29,7 @@ import numpy as np
 from sramflow.errors import QuantizationError, UnsupportedOpError
 from sramflow.ir.fusion import fused_activation, fused_activation_kind, hard_swish_mul
 from sramflow.ir.graph import Graph, Node
-from sramflow.ir.qgraph import QOp, QTensor, QuantizedGraph
+from sramflow.ir.qgraph import QOp, QTensor, QuantizedGraph, graph_fingerprint
 from sramflow.ir.shapes import tflite_same_pads
 from sramflow.quant.calibrate import Range, qparams_from_range
 from sramflow.reference.requant import (float32, quantize_multiplier, round_half_away, round_half_away_array,
@@ -419,4 +419,5 @@ def hard_swish_table(tin: QTensor, tout: QTensor, node: str) -> np.ndarray:
 def quantize_with_ranges(graph: Graph, act_ranges: Mapping[str, Range], method: str, calibration: str) -> QuantizedGraph:
     p = _Pass(graph, act_ranges)
     ops = p.run()
-    return QuantizedGraph(graph.name, graph.input, graph.output, dict(p.tensors), tuple(ops), method, calibration)
+    return QuantizedGraph(graph.name, graph.input, graph.output, dict(p.tensors), tuple(ops), method, calibration,
+                          graph_fingerprint(graph))

@@ -31,7 +31,7 @@ from sramflow.mapping.search.choose import OBJECTIVES
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import point_plan
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
-from sramflow.mapping.staging import pair_traffic
+from sramflow.mapping.staging import direct_traffic, pair_traffic
 from sramflow.mapping.vector import VectorShape
 from sramflow.sim.results import Bounds, NodeResult, network_totals, total_json
 
@@ -114,18 +114,16 @@ def shape_bounds(sh: ConvShape | VectorShape, c: Counts, hw: HardwareSpec) -> Bo
 
 
 def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] | None:
-    """Bytes per adjacent memory level pair and operand, on hardware with a second SRAM level (else None)."""
+    """Bytes per adjacent memory level pair and operand, on hardware with outer SRAM levels (else None)."""
     if len(hw.sram) < 2:
         return None
-    names = (hw.offchip.name, hw.sram[1].name, hw.main_sram.name)
-    if isinstance(sch, ConvSchedule) and sch.level1 is not None:
-        return pair_traffic(sch.operand_bytes, sch.staged, names)
+    names = tuple(m.name for m in hw.sram)
+    if isinstance(sch, ConvSchedule) and sch.levels is not None:
+        return pair_traffic(sch.operand_bytes, sch.staged, sch.staged_levels, hw.offchip.name, names)
     c = sch.counts  # nothing staged: every operand moves between off-chip memory and the first level
-    off, l1, l0 = names
-    direct = {"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes, "outputs": c.offchip_output_bytes,
-              "psums": c.offchip_psum_read_bytes + c.offchip_psum_write_bytes}
-    zero = dict.fromkeys(direct, 0)
-    return {f"{off}<->{l0}": direct, f"{off}<->{l1}": dict(zero), f"{l1}<->{l0}": dict(zero)}
+    return direct_traffic({"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes,
+                           "outputs": c.offchip_output_bytes,
+                           "psums": c.offchip_psum_read_bytes + c.offchip_psum_write_bytes}, hw.offchip.name, names)
 
 
 def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
