@@ -21,9 +21,12 @@ class FusedShape:
     op: str
     into: str  # the node whose pass computes this one
     into_op: str = "Conv"
+    epilogue: bool = False  # part of the element-wise chain on the producer's output path (``mapping.epilogue``)
 
     @property
     def how(self) -> str:
+        if self.epilogue:
+            return "its epilogue on the vector unit, applied to each output tile before it is written"
         return HOW[self.into_op]
 
 

@@ -23,6 +23,7 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.epilogue import DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, epilogue_delta
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
 from sramflow.mapping.lower import lower_graph
@@ -43,6 +44,7 @@ __all__ = ["OBJECTIVES", "PreparedGraph", "SimulationResult", "prepare_graph", "
 class PreparedGraph:
     graph: Graph
     shapes: tuple[ConvShape | VectorShape | FusedShape, ...]  # one per graph node, in order
+    fusion: str = "none"  # ``mapping.epilogue.FUSION_MODES``
 
     @cached_property
     def distinct_shapes(self) -> tuple[tuple, np.ndarray]:
@@ -70,15 +72,32 @@ class SimulationResult:
     wall_s: float
     # energy objective: least energy with at most this many cycles (``mapping.search.budget``)
     cycle_budget: int | None = None
+    fusion: str = "none"
+
+    @property
+    def fusion_note(self) -> str:
+        return DEPTH_FIRST_NOTE if self.fusion == "depth-first" else ""
 
 
-def prepare_graph(graph: Graph) -> PreparedGraph:
-    return PreparedGraph(graph, lower_graph(graph))
+def prepare_graph(graph: Graph, fusion: str = "none") -> PreparedGraph:
+    if fusion not in FUSION_MODES:
+        raise SramflowError(f"fusion must be one of {', '.join(FUSION_MODES)}, got {fusion!r}")
+    return PreparedGraph(graph, lower_graph(graph, fusion), fusion)
 
 
 def simulate_graph(graph: Graph, hw: HardwareSpec, objective: str = "latency",
-                   cycle_budget: int | None = None) -> SimulationResult:
-    return simulate_prepared(prepare_graph(graph), hw, objective, cycle_budget)
+                   cycle_budget: int | None = None, fusion: str = "none") -> SimulationResult:
+    return simulate_prepared(prepare_graph(graph, fusion), hw, objective, cycle_budget)
+
+
+def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec) -> tuple[Schedule, ...]:  # noqa: ANN001
+    """Each Conv / Gemm with an epilogue (``mapping.epilogue``) gets the group's schedule around its own."""
+    chains: dict[str, list[str]] = {}
+    for sh in prep.shapes:
+        if isinstance(sh, FusedShape) and sh.epilogue:
+            chains.setdefault(sh.into, []).append(sh.name)
+    return tuple(EpilogueSchedule(s, tuple(chains[s.shape.name]), hw.vector_unit.lanes)
+                 if s.shape.name in chains else s for s in schedules)
 
 
 def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",
@@ -87,10 +106,10 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     vector nodes mapped for energy and the Conv/Gemm nodes chosen together (``mapping.search.budget``) instead
     of each layer for its own least energy."""
     t0 = time.perf_counter()
-    schedules = choose_schedules(prep.shapes, hw, objective, cycle_budget)
+    schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw)
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
-                            time.perf_counter() - t0, cycle_budget)
+                            time.perf_counter() - t0, cycle_budget, prep.fusion)
 
 
 def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
@@ -118,8 +137,9 @@ def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] 
     if len(hw.sram) < 2:
         return None
     names = tuple(m.name for m in hw.sram)
-    if isinstance(sch, ConvSchedule) and sch.levels is not None:
-        return pair_traffic(sch.operand_bytes, sch.staged, sch.staged_levels, hw.offchip.name, names)
+    conv = sch.conv if isinstance(sch, EpilogueSchedule) else sch
+    if isinstance(conv, ConvSchedule) and conv.levels is not None:
+        return pair_traffic(conv.operand_bytes, conv.staged, conv.staged_levels, hw.offchip.name, names)
     c = sch.counts  # nothing staged: every operand moves between off-chip memory and the first level
     return direct_traffic({"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes,
                            "outputs": c.offchip_output_bytes,
@@ -173,6 +193,11 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     for i, j in enumerate(plan.seg_of):
         if j >= 0:
             chosen[i], mat[i], overlap_u[i] = plan.counts(j, rows[j])
+            if isinstance(shapes[i], ConvShape) and (shapes[i].epilogue_ops or shapes[i].epilogue_lut):
+                d = epilogue_delta(shapes[i], hw.vector_unit.lanes)  # as ``fuse_schedules`` adds it
+                chosen[i] = dataclasses.replace(chosen[i], **{k: getattr(chosen[i], k) + v for k, v in d.items()})
+                for k, v in d.items():
+                    mat[i, COUNT_FIELDS.index(k)] += v
     priced = np.flatnonzero(~fused)
     cd = {f: mat[priced, i] for i, f in enumerate(COUNT_FIELDS)}
     busy = busy_cycles(cd, hw)
