@@ -1,0 +1,78 @@
+"""Epilogue fusion (issue 17 item 1): a Conv / Gemm and its element-wise chain are one group; the functional
+simulator executes the group's schedule on real bytes, bit-exact, with the analytical counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from sramflow.errors import SramflowError
+from sramflow.funcsim.run import run_functional
+from sramflow.ir.elementwise import BY_OP
+from sramflow.mapping.epilogue import EpilogueSchedule
+from sramflow.mapping.fused import FusedShape
+from sramflow.mapping.lower import lower_graph
+from sramflow.sim.api import prepare_graph, simulate_graph
+from helpers.graphs import quantized, se_block_graph
+from helpers.mapping import make_hw
+
+
+def _by_name(res):  # noqa: ANN001, ANN202
+    return {n.name: n for n in res.nodes}
+
+
+def test_chains_are_fused_into_their_producers() -> None:
+    shapes = {s.name: s for s in lower_graph(se_block_graph(), "epilogue")}
+    assert {n: (s.into, s.epilogue) for n, s in shapes.items() if isinstance(s, FusedShape)} == {
+        "hs": ("exp", True), "hm": ("exp", True), "ds": ("dw", True), "dm": ("dw", True),
+        "rr": ("red", False), "sg": ("sex", True)}
+    # HardSwish: the HardSigmoid's look-up yields the product (its Mul costs nothing); SiLU: look-up + Mul
+    lut, mul = BY_OP["Sigmoid"].vector, BY_OP["Mul"].vector
+    assert (shapes["exp"].epilogue_ops, shapes["exp"].epilogue_lut) == (lut.ops_per_elem, lut.lut_per_elem) == (0, 1)
+    assert (shapes["dw"].epilogue_ops, shapes["dw"].epilogue_lut) == (mul.ops_per_elem, 1 + mul.lut_per_elem)
+    assert all(not isinstance(s, FusedShape) or not s.epilogue for s in lower_graph(se_block_graph()))
+
+
+@pytest.mark.parametrize("executor", ["bulk", "step"])
+@pytest.mark.parametrize("double", [False, True])
+def test_fused_groups_bit_exact_with_identical_counts(executor: str, double: bool) -> None:
+    g = se_block_graph()
+    hw = make_hw(double=double)
+    res = simulate_graph(g, hw, fusion="epilogue")
+    assert sum(isinstance(s, EpilogueSchedule) for s in res.schedules) == 3
+    q, x = quantized(g)
+    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes, executor=executor)
+    assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
+    # the inner tensors of the three chains (HardSwish is one op; SiLU's Sigmoid; ...) are never materialized
+    assert r.tensors_compared == len(q.ops) - 4
+
+
+def test_fusion_removes_exactly_the_chains_round_trips() -> None:
+    g = se_block_graph()
+    hw = make_hw(double=True)
+    none, epi = _by_name(simulate_graph(g, hw)), _by_name(simulate_graph(g, hw, fusion="epilogue"))
+    chains = ("hs", "hm", "ds", "dm", "sg")
+    for n in ("exp", "dw", "sex"):  # the group's traffic and SRAM accesses are the conv's own
+        assert epi[n].counts.offchip_bytes == none[n].counts.offchip_bytes
+        assert epi[n].counts.sram_reads == none[n].counts.sram_reads
+    assert sum(epi[n].counts.offchip_bytes for n in chains) == 0
+    saved = sum(n.counts.offchip_bytes for n in none.values()) - sum(n.counts.offchip_bytes for n in epi.values())
+    assert saved == sum(none[n].counts.offchip_bytes for n in chains) > 0
+    # the integer work is unchanged: the same vector ops and look-ups, now on the producers' output paths
+    for k in ("vector_ops", "lut_ops", "macs"):
+        assert sum(getattr(n.counts, k) for n in epi.values()) == sum(getattr(n.counts, k) for n in none.values())
+
+
+def test_steps_sum_to_the_group_counts() -> None:
+    g = se_block_graph()
+    hw = make_hw()
+    for s in simulate_graph(g, hw, fusion="epilogue").schedules:
+        if isinstance(s, EpilogueSchedule):
+            steps = list(s.steps())
+            assert sum(st.vector_ops for st in steps) == s.counts.vector_ops
+            assert sum(st.lut_ops for st in steps) == s.counts.lut_ops
+            assert sum(st.macs for st in steps) == s.counts.macs
+
+
+def test_unknown_fusion_mode_is_an_error() -> None:
+    with pytest.raises(SramflowError, match="fusion must be one of"):
+        prepare_graph(se_block_graph(), "layer")
