@@ -42,6 +42,7 @@ class RunConfig:
     calib_images: int = 256
     method: str = "percentile"
     objective: str = "latency"
+    fusion: str = "none"  # ``mapping.epilogue.FUSION_MODES``
     functional: bool = True
     host_baseline: bool = True
     save_calibration: bool = False  # store the calibration ranges beside the checkpoint (needs --data)
@@ -298,7 +299,7 @@ def _run(cfg: RunConfig, out: Path, quiet: bool) -> RunResult:
         _write(out, "accuracy_report.json", accuracy, files)
 
     _write(out, "sram_design.json", sram_design_report(hw), files)
-    prep = prepare_graph(loaded.graph)
+    prep = prepare_graph(loaded.graph, cfg.fusion)
     sim = p.step(f"map every layer onto {hw.name} and simulate", lambda: simulate_prepared(prep, hw, cfg.objective))
     files += write_outputs(sim, out)
     claimed = p.step(f"the same on the write-up's claimed macro ({CLAIMED_HW})",

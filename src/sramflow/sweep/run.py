@@ -49,6 +49,7 @@ class SweepOptions:
     tables_dir: Path | None = None
     disk_tables: bool = True  # False: none (every process builds its own)
     tables_max_bytes: int = 4 << 30  # disk the tables may take (least recently used removed beyond it)
+    fusion: str = "none"  # ``mapping.epilogue.FUSION_MODES``
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -183,7 +184,7 @@ def run_sweep(space: SweepSpace, graph: Graph, model_info: Mapping[str, Any], op
     t0 = time.perf_counter()
     base = resolve_hw(space.base)
     check_space(space, base)
-    prep = prepare_graph(graph)
+    prep = prepare_graph(graph, opts.fusion)
     ident = model_identity(graph, prep, model_info)
     points = expand(space)
     tasks = make_tasks(points, base, ident, opts.objective)
