@@ -76,3 +76,36 @@ def test_steps_sum_to_the_group_counts() -> None:
 def test_unknown_fusion_mode_is_an_error() -> None:
     with pytest.raises(SramflowError, match="fusion must be one of"):
         prepare_graph(se_block_graph(), "layer")
+
+
+PROV = {"sramflow_version": "0", "git_commit": None, "command": "sramflow simulate", "inputs": {}}
+
+
+def test_reports_list_the_groups_and_the_schemas_accept_them() -> None:
+    import jsonschema
+
+    from sramflow.report.jsonschemas import load_schema
+    from sramflow.sim.writers import layer_mapping_json, report_json
+
+    res = simulate_graph(se_block_graph(), make_hw(double=True), fusion="depth-first")
+    rep, lm = report_json(res), layer_mapping_json(res)
+    assert rep["fusion"] == lm["fusion"] == "depth-first" and "not implemented" in rep["fusion_note"]
+    groups = {g["producer"]: g for g in rep["fusion_groups"]}
+    assert {p: g["members"] for p, g in groups.items()} == {"exp": ["hs", "hm"], "dw": ["ds", "dm"], "sex": ["sg"]}
+    node = {n["name"]: n for n in rep["nodes"]}
+    assert groups["dw"]["offchip_bytes_by_operand"] == node["dw"]["offchip_bytes"] and node["ds"]["unit"] == "fused"
+    layers = {lay["name"]: lay for lay in lm["layers"]}
+    assert layers["ds"]["fusion_group"] == "dw" and layers["dw"]["epilogue"] == ["ds", "dm"]
+    assert "fusion_group" not in layers["rr"]  # the quantizer's own Relu fusion is not an epilogue group
+    for name, doc in (("inference_simulator_report", rep), ("layer_mapping", lm)):
+        jsonschema.validate({**doc, "provenance": PROV}, load_schema(name), cls=jsonschema.Draft202012Validator)
+    bad = {**rep, "provenance": PROV, "fusion_groups": [{"producer": "dw", "op": "Conv", "members": []}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, load_schema("inference_simulator_report"), cls=jsonschema.Draft202012Validator)
+
+
+def test_cli_fusion_choices_are_the_mappers() -> None:
+    from sramflow.cli_args import FUSION_CHOICES, FUSION_DEFAULT
+    from sramflow.mapping.epilogue import FUSION_MODES
+
+    assert FUSION_CHOICES == FUSION_MODES and FUSION_DEFAULT in FUSION_MODES
