@@ -24,7 +24,8 @@ def test_chains_are_fused_into_their_producers() -> None:
     shapes = {s.name: s for s in lower_graph(se_block_graph(), "epilogue")}
     assert {n: (s.into, s.epilogue) for n, s in shapes.items() if isinstance(s, FusedShape)} == {
         "hs": ("exp", True), "hm": ("exp", True), "ds": ("dw", True), "dm": ("dw", True),
-        "rr": ("red", False), "sg": ("sex", True)}
+        "rr": ("red", False), "sg": ("sex", True), "sc": ("prj", True)}
+    assert shapes["sc"].input_scale and shapes["prj"].input_scale_ops == BY_OP["Mul"].vector.ops_per_elem
     # HardSwish: the HardSigmoid's look-up yields the product (its Mul costs nothing); SiLU: look-up + Mul
     lut, mul = BY_OP["Sigmoid"].vector, BY_OP["Mul"].vector
     assert (shapes["exp"].epilogue_ops, shapes["exp"].epilogue_lut) == (lut.ops_per_elem, lut.lut_per_elem) == (0, 1)
@@ -38,25 +39,28 @@ def test_fused_groups_bit_exact_with_identical_counts(executor: str, double: boo
     g = se_block_graph()
     hw = make_hw(double=double)
     res = simulate_graph(g, hw, fusion="epilogue")
-    assert sum(isinstance(s, EpilogueSchedule) for s in res.schedules) == 3
+    assert sum(isinstance(s, EpilogueSchedule) for s in res.schedules) == 4
     q, x = quantized(g)
     r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes, executor=executor)
     assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
-    # the inner tensors of the three chains (HardSwish is one op; SiLU's Sigmoid; ...) are never materialized
-    assert r.tensors_compared == len(q.ops) - 4
+    # never materialized: HARD_SWISH, SiLU's LOGISTIC and MUL inside groups, the SE LOGISTIC, the scaled tensor
+    assert r.tensors_compared == len(q.ops) - 5
 
 
 def test_fusion_removes_exactly_the_chains_round_trips() -> None:
     g = se_block_graph()
     hw = make_hw(double=True)
     none, epi = _by_name(simulate_graph(g, hw)), _by_name(simulate_graph(g, hw, fusion="epilogue"))
-    chains = ("hs", "hm", "ds", "dm", "sg")
+    chains = ("hs", "hm", "ds", "dm", "sg", "sc")
     for n in ("exp", "dw", "sex"):  # the group's traffic and SRAM accesses are the conv's own
         assert epi[n].counts.offchip_bytes == none[n].counts.offchip_bytes
         assert epi[n].counts.sram_reads == none[n].counts.sram_reads
     assert sum(epi[n].counts.offchip_bytes for n in chains) == 0
     saved = sum(n.counts.offchip_bytes for n in none.values()) - sum(n.counts.offchip_bytes for n in epi.values())
-    assert saved == sum(none[n].counts.offchip_bytes for n in chains) > 0
+    # the SE scale's pass is gone; its consumer reads the scale bytes of its channels with every input tile load
+    scale_bytes = epi["prj"].counts.offchip_input_bytes - none["prj"].counts.offchip_input_bytes
+    assert 0 < scale_bytes < none["sc"].counts.offchip_bytes
+    assert saved == sum(none[n].counts.offchip_bytes for n in chains) - scale_bytes
     # the integer work is unchanged: the same vector ops and look-ups, now on the producers' output paths
     for k in ("vector_ops", "lut_ops", "macs"):
         assert sum(getattr(n.counts, k) for n in epi.values()) == sum(getattr(n.counts, k) for n in none.values())
@@ -71,6 +75,8 @@ def test_steps_sum_to_the_group_counts() -> None:
             assert sum(st.vector_ops for st in steps) == s.counts.vector_ops
             assert sum(st.lut_ops for st in steps) == s.counts.lut_ops
             assert sum(st.macs for st in steps) == s.counts.macs
+            assert sum(st.offchip_bytes for st in steps) == s.counts.offchip_bytes
+            assert sum(st.kind == "load" for st in steps) == s.counts.dma_loads
 
 
 def test_unknown_fusion_mode_is_an_error() -> None:
@@ -91,7 +97,9 @@ def test_reports_list_the_groups_and_the_schemas_accept_them() -> None:
     rep, lm = report_json(res), layer_mapping_json(res)
     assert rep["fusion"] == lm["fusion"] == "depth-first" and "not implemented" in rep["fusion_note"]
     groups = {g["producer"]: g for g in rep["fusion_groups"]}
-    assert {p: g["members"] for p, g in groups.items()} == {"exp": ["hs", "hm"], "dw": ["ds", "dm"], "sex": ["sg"]}
+    assert {p: g["members"] for p, g in groups.items()} == {"exp": ["hs", "hm"], "dw": ["ds", "dm"], "sex": ["sg"],
+                                                            "prj": ["sc"]}
+    assert groups["prj"]["input_scale"] == "sc" and groups["dw"]["input_scale"] is None
     node = {n["name"]: n for n in rep["nodes"]}
     assert groups["dw"]["offchip_bytes_by_operand"] == node["dw"]["offchip_bytes"] and node["ds"]["unit"] == "fused"
     layers = {lay["name"]: lay for lay in lm["layers"]}

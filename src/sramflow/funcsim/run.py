@@ -22,7 +22,7 @@ from sramflow.ir.elementwise import BINARY_KINDS
 from sramflow.ir.graph import Graph, Node
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.mapping.conv_schedule import ConvSchedule
-from sramflow.mapping.epilogue import EpilogueSchedule
+from sramflow.mapping.epilogue import EpilogueSchedule, scale_bytes_loaded
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.vector import VectorSchedule
@@ -253,6 +253,7 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
         node, sch, op = b.node, b.schedule, b.op
         if isinstance(sch, FusedSchedule) and sch.shape.epilogue:  # computed by its group's pass (below)
             continue
+        x_in = env.get(node.inputs[0]) if node.inputs else None
         if isinstance(sch, FusedSchedule):  # the pass of the node it is fused into computed it: no accesses
             env[node.output] = env[graph.node(sch.shape.into).output]
             continue
@@ -262,12 +263,17 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             continue
         out_name = node.output
         if isinstance(sch, EpilogueSchedule):  # the chain runs on the requantized outputs before they are written
-            chain = _chain_ops(sch.members, op_of)
-            sch, out_name = sch.conv, graph.node(sch.members[-1]).output
-            data = conv_data(sch, op, q, env[node.inputs[0]])
-            data = dataclasses.replace(data, requant=_with_epilogue(data.requant, q, op.output, chain))
+            if sch.input_scale:
+                x_in = _scaled_input(q, op_of[sch.input_scale], env)
+                m.tally.offchip_read_bytes += scale_bytes_loaded(sch.conv.step_table())
+            group, sch = sch, sch.conv
+            data = conv_data(sch, op, q, x_in)
+            if group.members:
+                out_name = graph.node(group.members[-1]).output
+                chain = _chain_ops(group.members, op_of)
+                data = dataclasses.replace(data, requant=_with_epilogue(data.requant, q, op.output, chain))
         elif isinstance(sch, ConvSchedule):
-            data = conv_data(sch, op, q, env[node.inputs[0]])
+            data = conv_data(sch, op, q, x_in)
         if isinstance(sch, ConvSchedule) and sch.staged:
             y = run_staged_conv(run_conv, sch, data, m, outer)
         elif isinstance(sch, ConvSchedule):
@@ -280,6 +286,19 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
         env[node.output] = y.reshape(graph.shape(node.output)[1:])
         if op is not None and op.output != node.output:  # the op's result (a fused x * HardSigmoid(x): HARD_SWISH)
             env[op.output] = env[node.output].reshape(graph.shape(op.output)[1:])
+
+
+def _scaled_input(q: QuantizedGraph, op: QOp | None, env: dict[str, np.ndarray]) -> np.ndarray:
+    """The input an SE-scaled convolution's loads write to the SRAM: x times the channel's scale with the MUL
+    kernel's int8 rounding (element-wise, so each loaded tile equals the DMA path's scaled tile); the scale bytes
+    of every input load are tallied from the step table (``mapping.epilogue.scale_bytes_loaded``)."""
+    if op is None:
+        raise UnsupportedOpError("an SE scale fused into a convolution's input path has no quantized op")
+    x1, x2 = (env[t] for t in op.inputs)
+    if x1.size < x2.size:
+        x1, x2 = x2, x1
+    ins = {op.inputs[0]: env[op.inputs[0]], op.inputs[1]: env[op.inputs[1]]}
+    return RUNNERS[op.kind](q, op, ins).reshape(x1.shape)
 
 
 def _chain_ops(members: tuple[str, ...], op_of: dict[str, QOp | None]) -> tuple[QOp, ...]:

@@ -115,3 +115,23 @@ def epilogue_chains(graph: Graph) -> dict[str, tuple[str, ...]]:
         if chain:
             out[n.name] = chain
     return out
+
+
+def input_scales(graph: Graph) -> dict[str, str]:
+    """SE channel-scale Mul -> the Conv that applies it on its input path (``--fusion epilogue``): a Mul of a
+    feature map (N, C, H, W) by a (N, C, 1, 1) vector whose only consumer is a Conv reading it as its input; the
+    scaled tensor is then never written (the Conv's loads scale each channel as it arrives)."""
+    consumers = graph.consumers()
+    out: dict[str, str] = {}
+    for n in graph.nodes:
+        if n.op != "Mul" or len(n.inputs) != 2 or "const" in n.weights or n.output == graph.output:
+            continue
+        a, b = (graph.shape(t) for t in n.inputs)
+        full, vec = (a, b) if len(a) == 4 and b == (a[0], a[1], 1, 1) else (b, a)
+        users = consumers.get(n.output, [])
+        if len(full) != 4 or vec != (full[0], full[1], 1, 1) or full[2] * full[3] == 1 or len(users) != 1:
+            continue
+        c = graph.node(users[0])
+        if c.op == "Conv" and c.inputs[0] == n.output:
+            out[n.name] = c.name
+    return out

@@ -67,6 +67,8 @@ class ConvShape:
     # element-wise chain applied on the output path (0, 0: none); the tiling's counts do not depend on them
     epilogue_ops: int = 0
     epilogue_lut: int = 0
+    # vector-unit ops per input element loaded when an SE channel scale is applied on the input path (0: none)
+    input_scale_ops: int = 0
 
     def __post_init__(self) -> None:
         if self.weight_bits not in WEIGHT_BITS:

@@ -8,7 +8,7 @@ import numpy as np
 
 from sramflow.errors import UnsupportedOpError
 from sramflow.ir.elementwise import BY_OP
-from sramflow.ir.fusion import epilogue_chains, fused_into
+from sramflow.ir.fusion import epilogue_chains, fused_into, input_scales
 from sramflow.ir.graph import Graph, Node
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.fused import FusedShape
@@ -31,16 +31,22 @@ def lower_graph(g: Graph, fusion: str = "none") -> tuple[ConvShape | VectorShape
     fused = fused_into(g)
     chains = epilogue_chains(g) if fusion != "none" else {}
     epi = {m: p for p, chain in chains.items() for m in chain}
+    scales = input_scales(g) if fusion != "none" else {}
+    scaled = {c: m for m, c in scales.items()}
     out = []
     for n in g.nodes:
         if n.name in epi:
             out.append(FusedShape(n.name, n.op, epi[n.name], g.node(epi[n.name]).op, epilogue=True))
+        elif n.name in scales:
+            out.append(FusedShape(n.name, n.op, scales[n.name], "Conv", epilogue=True, input_scale=True))
         elif n.name in fused:
             out.append(FusedShape(n.name, n.op, fused[n.name], g.node(fused[n.name]).op))
         else:
             sh = lower(g, n)
             if n.name in chains:
                 sh = dataclasses.replace(sh, **_epilogue_cost(g, chains[n.name]))
+            if n.name in scaled:
+                sh = dataclasses.replace(sh, input_scale_ops=BY_OP["Mul"].vector.ops_per_elem)
             out.append(sh)
     return tuple(out)
 

@@ -23,12 +23,12 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
-from sramflow.mapping.epilogue import DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, epilogue_delta
+from sramflow.mapping.epilogue import DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, with_epilogue
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
 from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.schedule import Schedule
-from sramflow.mapping.search.choose import OBJECTIVES
+from sramflow.mapping.search.choose import OBJECTIVES, row_schedule
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import point_plan
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
@@ -93,11 +93,15 @@ def simulate_graph(graph: Graph, hw: HardwareSpec, objective: str = "latency",
 def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec) -> tuple[Schedule, ...]:  # noqa: ANN001
     """Each Conv / Gemm with an epilogue (``mapping.epilogue``) gets the group's schedule around its own."""
     chains: dict[str, list[str]] = {}
+    scale: dict[str, str] = {}
     for sh in prep.shapes:
-        if isinstance(sh, FusedShape) and sh.epilogue:
+        if isinstance(sh, FusedShape) and sh.input_scale:
+            scale[sh.into] = sh.name
+        elif isinstance(sh, FusedShape) and sh.epilogue:
             chains.setdefault(sh.into, []).append(sh.name)
-    return tuple(EpilogueSchedule(s, tuple(chains[s.shape.name]), hw.vector_unit.lanes)
-                 if s.shape.name in chains else s for s in schedules)
+    return tuple(EpilogueSchedule(s, tuple(chains.get(s.shape.name, ())), hw.vector_unit.lanes,
+                                  scale.get(s.shape.name, ""), hw.offchip.burst_bytes)
+                 if s.shape.name in chains or s.shape.name in scale else s for s in schedules)
 
 
 def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",
@@ -193,11 +197,11 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     for i, j in enumerate(plan.seg_of):
         if j >= 0:
             chosen[i], mat[i], overlap_u[i] = plan.counts(j, rows[j])
-            if isinstance(shapes[i], ConvShape) and (shapes[i].epilogue_ops or shapes[i].epilogue_lut):
-                d = epilogue_delta(shapes[i], hw.vector_unit.lanes)  # as ``fuse_schedules`` adds it
-                chosen[i] = dataclasses.replace(chosen[i], **{k: getattr(chosen[i], k) + v for k, v in d.items()})
-                for k, v in d.items():
-                    mat[i, COUNT_FIELDS.index(k)] += v
+            sh = shapes[i]
+            if isinstance(sh, ConvShape) and (sh.epilogue_ops or sh.epilogue_lut or sh.input_scale_ops):
+                conv = row_schedule(plan.segs[j].shape, *plan.segs[j].source, rows[j]) if sh.input_scale_ops else None
+                chosen[i] = with_epilogue(chosen[i], sh, hw.vector_unit.lanes, conv, hw.offchip.burst_bytes)
+                mat[i] = [getattr(chosen[i], f) for f in COUNT_FIELDS]  # as ``fuse_schedules`` adds it
     priced = np.flatnonzero(~fused)
     cd = {f: mat[priced, i] for i, f in enumerate(COUNT_FIELDS)}
     busy = busy_cycles(cd, hw)

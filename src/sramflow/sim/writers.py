@@ -15,9 +15,11 @@ from sramflow.sim.results import node_json, offchip_by_operand, total_json
 
 def _tiling(sch: Schedule) -> dict[str, Any]:
     if isinstance(sch, EpilogueSchedule):
-        return {**_tiling(sch.conv), "fusion_group": sch.shape.name, "epilogue": list(sch.members)}
+        return {**_tiling(sch.conv), "fusion_group": sch.shape.name, "epilogue": list(sch.members),
+                "input_scale": sch.input_scale or None}
     if isinstance(sch, FusedSchedule):
-        group = {"fusion_group": sch.shape.into} if sch.shape.epilogue else {}
+        group = {"fusion_group": sch.shape.into, "fused_on": "input path" if sch.shape.input_scale else "output path"} \
+            if sch.shape.epilogue else {}
         return {"tile_sizes": {}, "loop_order": [], "partial_sums": "none", "double_buffered": False,
                 "fused_into": sch.shape.into, **group}
     if isinstance(sch, ConvSchedule):
@@ -75,7 +77,9 @@ def fusion_groups_json(res: SimulationResult) -> list[dict[str, Any]]:
     out = []
     for sch, r in zip(res.schedules, res.nodes):
         if isinstance(sch, EpilogueSchedule):
-            out.append({"producer": r.name, "op": r.op, "members": list(sch.members),
+            scale = [sch.input_scale] if sch.input_scale else []
+            out.append({"producer": r.name, "op": r.op, "members": scale + list(sch.members),
+                        "input_scale": sch.input_scale or None,
                         "offchip_bytes_by_operand": offchip_by_operand(r.counts),
                         "level_bytes_by_operand": r.level_traffic})
     return out
