@@ -117,3 +117,29 @@ def test_cli_fusion_choices_are_the_mappers() -> None:
     from sramflow.mapping.epilogue import FUSION_MODES
 
     assert FUSION_CHOICES == FUSION_MODES and FUSION_DEFAULT in FUSION_MODES
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["sky130-design1", "sky130-design1-l2"])
+def test_b0_224_fused_bit_exact(preset: str, b0_graph_224) -> None:  # noqa: ANN001
+    import numpy as np
+
+    from sramflow.hw.load import resolve_hw
+    from sramflow.quant.api import quantize_graph
+    from sramflow.reference.run import quantize_input, run_int8
+    from sramflow.sim.results import total_json
+
+    g, hw = b0_graph_224, resolve_hw(preset)
+    res = simulate_graph(g, hw, fusion="epilogue")
+    none = simulate_graph(g, hw)
+    groups = [s for s in res.schedules if isinstance(s, EpilogueSchedule)]
+    assert len(groups) >= 81  # every Conv is followed by SiLU or (SE) Sigmoid, or reads an SE-scaled input
+    off = lambda r: total_json(list(r.nodes), hw.clock_mhz)["offchip_bytes"]  # noqa: E731
+    assert sum(off(res).values()) < sum(off(none).values())
+    x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
+    q = quantize_graph(g, x)
+    xq = quantize_input(q, x[0])
+    r = run_functional(g, q, res.schedules, xq, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.mismatches == () and r.clobbers == 0 and r.counts_match
+    assert r.tensors_compared < len(q.ops)
+    assert np.array_equal(r.logits_int8, run_int8(q, xq)[q.output].reshape(-1))

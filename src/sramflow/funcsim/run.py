@@ -90,13 +90,15 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
     ``GraphMismatchError`` names the command to rerun. A node that the quantizer left without an op is an error
     naming it (a Reshape may be such a copy)."""
     ops = q.ops_by_position(graph)
-    shapes = lower_graph(graph, "epilogue" if any(isinstance(s, EpilogueSchedule) for s in schedules) else "none")
+    fusion = "epilogue" if any(isinstance(s, EpilogueSchedule) or getattr(s.shape, "epilogue", False)
+                               for s in schedules) else "none"
+    shapes = _accepted_shapes(graph, fusion)
     if len(schedules) != len(shapes):
         raise GraphMismatchError(f"{len(schedules)} schedules for the {len(shapes)} nodes of {graph.name!r}: they "
                                  "were made from another graph; rerun 'sramflow simulate' on this model and resolution")
     out = []
     for node, shape, sch, op in zip(graph.nodes, shapes, schedules, ops):
-        if sch.shape != shape:
+        if sch.shape not in shape:
             raise GraphMismatchError(f"node {node.name!r} of {graph.name!r}: its schedule was made for "
                                      f"{sch.shape.name!r} with another shape; the schedules were made from another "
                                      "graph: rerun 'sramflow simulate' on this model and resolution")
@@ -105,6 +107,25 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
                                      "the graph that was simulated")
         out.append(BoundNode(node, sch, op))
     return tuple(out)
+
+
+def _accepted_shapes(graph: Graph, fusion: str) -> list[tuple]:
+    """Per node, the shapes its schedule may have under ``fusion``: the lowering's, and where an SE scale may have
+    been left to a pass of its own (``sim.api.decide_input_scales``), the Mul's own shape and its consumer's
+    shape without the scale."""
+    fused = lower_graph(graph, fusion)
+    if fusion == "none":
+        return [(s,) for s in fused]
+    plain = lower_graph(graph, "none")
+    out = []
+    for f, p in zip(fused, plain):
+        if getattr(f, "input_scale", False):
+            out.append((f, p))
+        elif getattr(f, "input_scale_ops", 0):
+            out.append((f, dataclasses.replace(f, input_scale_ops=0)))
+        else:
+            out.append((f,))
+    return out
 
 
 def _requant(op: QOp, out_zp: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:

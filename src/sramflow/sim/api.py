@@ -26,9 +26,9 @@ from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.epilogue import DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, with_epilogue
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
-from sramflow.mapping.lower import lower_graph
+from sramflow.mapping.lower import lower, lower_graph
 from sramflow.mapping.schedule import Schedule
-from sramflow.mapping.search.choose import OBJECTIVES, row_schedule
+from sramflow.mapping.search.choose import OBJECTIVES, map_shape, row_schedule
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import point_plan
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
@@ -104,6 +104,35 @@ def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec) -> tuple[Sc
                  if s.shape.name in chains or s.shape.name in scale else s for s in schedules)
 
 
+def _objective_value(results: list[NodeResult], objective: str) -> float:
+    cycles = sum(r.cycles for r in results)
+    energy = sum(r.energy_uj for r in results)
+    return {"latency": (cycles, energy), "energy": (energy, cycles), "edp": (cycles * energy, cycles)}[objective]
+
+
+def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec,
+                        objective: str) -> tuple[Schedule, ...]:
+    """Keep an SE scale on its consumer's input path only where the objective gains: the scale bytes come with
+    every input tile load, so a consumer that reloads its input often (small tiles on a small SRAM) may move more
+    than the scale's own pass (read x, write x). Otherwise the Mul gets its own vector pass again and the consumer
+    its schedule without the scale (a per-group fallback)."""
+    out = list(schedules)
+    index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
+    for i, sh in enumerate(prep.shapes):
+        if not (isinstance(sh, FusedShape) and sh.input_scale):
+            continue
+        j = index[sh.into]
+        fused = out[j]
+        conv = dataclasses.replace(fused.conv, shape=dataclasses.replace(fused.shape, input_scale_ops=0))
+        plain = dataclasses.replace(fused, conv=conv, input_scale="") if fused.members else conv
+        mul = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
+        keep = [price(sh.into, "Conv", fused, hw)]
+        back = [price(sh.into, "Conv", plain, hw), price(sh.name, "Mul", mul, hw)]
+        if _objective_value(back, objective) < _objective_value(keep, objective):
+            out[i], out[j] = mul, plain
+    return tuple(out)
+
+
 def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",
                       cycle_budget: int | None = None) -> SimulationResult:
     """``cycle_budget`` (energy objective only): the network's least energy with at most that many cycles, the
@@ -111,6 +140,7 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     of each layer for its own least energy."""
     t0 = time.perf_counter()
     schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw)
+    schedules = decide_input_scales(prep, schedules, hw, objective)
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
                             time.perf_counter() - t0, cycle_budget, prep.fusion)
@@ -182,7 +212,9 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     tiling tables."""
     if objective not in OBJECTIVES:
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    if len(hw.sram) > 1:  # the vectorized plan knows one SRAM level; staging is chosen per node by map_shape
+    scales = any(isinstance(s, FusedShape) and s.input_scale for s in prep.shapes)
+    if len(hw.sram) > 1 or scales:  # the vectorized plan knows one SRAM level (staging is chosen per node by
+        # map_shape) and no per-group fusion decision (``decide_input_scales``)
         return total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)
     shapes, node_idx = unique_shapes(prep)
     plan = point_plan(shapes, hw, cache)
