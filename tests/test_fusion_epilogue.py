@@ -133,7 +133,7 @@ def test_b0_224_fused_bit_exact(preset: str, b0_graph_224) -> None:  # noqa: ANN
     res = simulate_graph(g, hw, fusion="epilogue")
     none = simulate_graph(g, hw)
     groups = [s for s in res.schedules if isinstance(s, EpilogueSchedule)]
-    assert len(groups) >= 81  # every Conv is followed by SiLU or (SE) Sigmoid, or reads an SE-scaled input
+    assert len(groups) >= 65  # every Conv but the 16 projections is followed by SiLU or (SE) Sigmoid
     off = lambda r: total_json(list(r.nodes), hw.clock_mhz)["offchip_bytes"]  # noqa: E731
     assert sum(off(res).values()) < sum(off(none).values())
     x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
