@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # ``mapping.epilogue.FUSION_MODES`` (spelled here so that ``--help`` imports no mapping code; a test compares them)
 FUSION_CHOICES = ("none", "epilogue", "depth-first")
-FUSION_DEFAULT = "none"
+FUSION_DEFAULT = "depth-first"
 
 
 def add_fusion_arg(p: argparse.ArgumentParser) -> None:

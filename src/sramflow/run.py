@@ -42,7 +42,7 @@ class RunConfig:
     calib_images: int = 256
     method: str = "percentile"
     objective: str = "latency"
-    fusion: str = "none"  # ``mapping.epilogue.FUSION_MODES``
+    fusion: str = "depth-first"  # ``mapping.epilogue.FUSION_MODES``; the CLI's default (``cli_args.FUSION_DEFAULT``)
     functional: bool = True
     host_baseline: bool = True
     save_calibration: bool = False  # store the calibration ranges beside the checkpoint (needs --data)
