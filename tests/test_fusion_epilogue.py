@@ -136,6 +136,13 @@ def test_b0_224_fused_bit_exact(preset: str, b0_graph_224) -> None:  # noqa: ANN
     assert len(groups) >= 65  # every Conv but the 16 projections is followed by SiLU or (SE) Sigmoid
     off = lambda r: total_json(list(r.nodes), hw.clock_mhz)["offchip_bytes"]  # noqa: E731
     assert sum(off(res).values()) < sum(off(none).values())
+    if preset == "sky130-design1":  # --fusion none is the unfused model, figure for figure
+        assert sum(off(none).values()) == 194_909_391
+        assert total_json(list(none.nodes), hw.clock_mhz)["cycles"] == 625_392_832
+    for r in res.nodes:  # the level pairs carry every off-chip byte of a group, the SE scale bytes included
+        if r.level_traffic is not None:
+            pairs = {k: v for k, v in r.level_traffic.items() if k.startswith(hw.offchip.name + "<->")}
+            assert sum(sum(v.values()) for v in pairs.values()) == r.counts.offchip_bytes, r.name
     x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
     q = quantize_graph(g, x)
     xq = quantize_input(q, x[0])

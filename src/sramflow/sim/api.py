@@ -173,7 +173,11 @@ def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] 
     names = tuple(m.name for m in hw.sram)
     conv = sch.conv if isinstance(sch, EpilogueSchedule) else sch
     if isinstance(conv, ConvSchedule) and conv.levels is not None:
-        return pair_traffic(conv.operand_bytes, conv.staged, conv.staged_levels, hw.offchip.name, names)
+        out = pair_traffic(conv.operand_bytes, conv.staged, conv.staged_levels, hw.offchip.name, names)
+        # an SE scale on the input path: its bytes come from off-chip memory with each input tile load
+        out[f"{hw.offchip.name}<->{names[0]}"]["inputs"] += sch.counts.offchip_input_bytes - \
+            conv.counts.offchip_input_bytes
+        return out
     c = sch.counts  # nothing staged: every operand moves between off-chip memory and the first level
     return direct_traffic({"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes,
                            "outputs": c.offchip_output_bytes,
