@@ -315,11 +315,8 @@ def _scaled_input(q: QuantizedGraph, op: QOp | None, env: dict[str, np.ndarray])
     of every input load are tallied from the step table (``mapping.epilogue.scale_bytes_loaded``)."""
     if op is None:
         raise UnsupportedOpError("an SE scale fused into a convolution's input path has no quantized op")
-    x1, x2 = (env[t] for t in op.inputs)
-    if x1.size < x2.size:
-        x1, x2 = x2, x1
-    ins = {op.inputs[0]: env[op.inputs[0]], op.inputs[1]: env[op.inputs[1]]}
-    return RUNNERS[op.kind](q, op, ins).reshape(x1.shape)
+    x = max((env[t] for t in op.inputs), key=lambda v: v.size)  # the feature map (the other is the scale vector)
+    return RUNNERS[op.kind](q, op, {t: env[t] for t in op.inputs}).reshape(x.shape)
 
 
 def _chain_ops(members: tuple[str, ...], op_of: dict[str, QOp | None]) -> tuple[QOp, ...]:
