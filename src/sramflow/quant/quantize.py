@@ -67,9 +67,31 @@ def quantize_bias(b: np.ndarray, in_scale: float, w_scales: np.ndarray) -> np.nd
     return np.clip(q, -(1 << 31), (1 << 31) - 1).astype(np.int32)
 
 
-def per_channel_multipliers(in_scale: float, w_scales: np.ndarray, out_scale: float) -> tuple[np.ndarray, np.ndarray]:
+# QuantizeMultiplier's shift exceeds 30 exactly when the real multiplier rounds to 2^30 or more: frexp's
+# fraction f in [0.5, 1) becomes round(f * 2^31) = 2^31 from f >= 1 - 2^-32 on, i.e. real >= 2^30 - 2^-2.
+# reference.requant saturates such a shift at 30; LiteRT's default (double-rounding) build does not and
+# computes x * (1 << shift) with shift >= 31, undefined behaviour in C (BUILTIN_REF was seen taking the shift
+# mod 32). No int8 model the converter writes can be computed right there, so the quantizer refuses it.
+LITERT_MULTIPLIER_LIMIT = 2.0**30 - 0.25
+
+
+def check_multiplier(real: float, where: str, in_scale: float, out_scale: float) -> None:
+    """A named QuantizationError when LiteRT cannot apply the requantization multiplier ``real`` (>= 2^30)."""
+    if real >= LITERT_MULTIPLIER_LIMIT:
+        raise QuantizationError(
+            f"{where}: requantization multiplier {real:.4g} >= 2^30 (input scale {in_scale:.4g} over output scale "
+            f"{out_scale:.4g}); LiteRT's QuantizeMultiplier shift would exceed 30 and its kernel overflows. The "
+            "output range is calibrated to almost nothing (a dead activation?): calibrate on data that reaches it, "
+            "or remove the node")
+
+
+def per_channel_multipliers(in_scale: float, w_scales: np.ndarray, out_scale: float,
+                            where: str = "per-channel requantization") -> tuple[np.ndarray, np.ndarray]:
     """PopulateConvolutionQuantizationParams: double(in) * double(w_c) / double(out)."""
-    pairs = [quantize_multiplier(float(in_scale) * float(s) / float(out_scale)) for s in w_scales]
+    reals = [float(in_scale) * float(s) / float(out_scale) for s in w_scales]
+    check_multiplier(max(reals, default=0.0), where, float(in_scale) * float(max(w_scales, default=0.0)),
+                     float(out_scale))
+    pairs = [quantize_multiplier(r) for r in reals]
     return np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32)
 
 
@@ -147,7 +169,7 @@ class _Pass:
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(out_name)
         fused = fused_activation_kind(act) if act else "NONE"
         wq, ws = quantize_weights_per_channel(n.weights["W"])
-        mult, shift = per_channel_multipliers(tin.scale, ws, tout.scale)
+        mult, shift = per_channel_multipliers(tin.scale, ws, tout.scale, f"node {n.name!r} ({n.op})")
         lo, hi = activation_range(fused, tout)
         attrs.update(fused=fused, act_min=lo, act_max=hi)
         params = {"weights": wq, "weight_scales": ws, "bias": quantize_bias(n.weights["B"], tin.scale, ws),
@@ -197,7 +219,9 @@ class _Pass:
 
     def _relu(self, n: Node, kind: str) -> QOp:
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
-        m, s = quantize_multiplier(float(np.float32(tin.scale) / np.float32(tout.scale)))
+        real = float(np.float32(tin.scale) / np.float32(tout.scale))
+        check_multiplier(real, f"node {n.name!r} ({n.op} as {kind})", tin.scale, tout.scale)
+        m, s = quantize_multiplier(real)
         lo, hi = activation_range(kind, tout)
         attrs = {"x_zp": tin.zero_point, "mult": m, "shift": s, "out_zp": tout.zero_point, "act_min": lo, "act_max": hi}
         return QOp(n.name, kind, n.inputs, n.output, (n.name,), attrs, {})
@@ -211,6 +235,7 @@ class _Pass:
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
         alpha = np.float32(n.attrs["alpha"])
         s_in, s_out = np.float32(tin.scale), np.float32(tout.scale)
+        check_multiplier(float(s_in / s_out) * max(1.0, abs(float(alpha))), f"node {n.name!r} (LeakyRelu)", s_in, s_out)
         ma, sa = quantize_multiplier(float(np.float32(s_in * alpha) / s_out))
         mi, si = quantize_multiplier(float(s_in / s_out))
         attrs = {"alpha": float(alpha), "x_zp": tin.zero_point, "out_zp": tout.zero_point,
@@ -223,6 +248,8 @@ class _Pass:
         tin, talpha, params = self._operands(n)
         tout = self.qtensor(n.output)
         s_in, s_a, s_out = np.float32(tin.scale), np.float32(talpha.scale), np.float32(tout.scale)
+        check_multiplier(max(float(s_in / s_out), float(np.float32(s_in * s_a) / s_out)), f"node {n.name!r} (PRelu)",
+                         s_in, s_out)
         m1, s1 = quantize_multiplier(float(s_in / s_out))
         m2, s2 = quantize_multiplier(float(np.float32(s_in * s_a) / s_out))
         attrs = {"zp1": tin.zero_point, "zp2": talpha.zero_point, "out_zp": tout.zero_point, "mult1": m1,
@@ -310,6 +337,8 @@ class _Pass:
 
     def op_GlobalAveragePool(self, n: Node, act: Node | None) -> QOp:
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
+        check_multiplier(float(tin.scale) / float(tout.scale), f"node {n.name!r} (GlobalAveragePool)", tin.scale,
+                         tout.scale)
         m, s = quantize_multiplier(float(tin.scale) / float(tout.scale))
         attrs = {"x_zp": tin.zero_point, "mult": m, "shift": s, "out_zp": tout.zero_point}
         return QOp(n.name, "MEAN", n.inputs, n.output, (n.name,), attrs, {})
@@ -362,6 +391,7 @@ def add_attrs(a: QTensor, b: QTensor, out: QTensor) -> dict:
 def mul_attrs(a: QTensor, b: QTensor, out: QTensor) -> dict:
     """MUL's integer parameters (mul.cc Prepare: s1 * s2 / s_out evaluated in float32)."""
     real = float(np.float32(np.float32(a.scale) * np.float32(b.scale)) / np.float32(out.scale))
+    check_multiplier(real, f"MUL into {out.name!r}", float(np.float32(a.scale) * np.float32(b.scale)), out.scale)
     m, s = quantize_multiplier(real)
     return {"zp1": a.zero_point, "zp2": b.zero_point, "out_mult": m, "out_shift": s, "out_zp": out.zero_point,
             "act_min": -128, "act_max": 127}
