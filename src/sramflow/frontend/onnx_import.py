@@ -200,19 +200,34 @@ def _reduce_mean(b: _Builder, n: Any) -> None:
 def _pool(op: str) -> Callable[[_Builder, Any], None]:
     def handler(b: _Builder, n: Any) -> None:
         a = _attrs(n)
-        if int(a.get("ceil_mode", 0)):
-            raise UnsupportedOpError(f"node {n.name!r} ({op}): ceil_mode=1 is not supported")
         k = tuple(int(x) for x in a["kernel_shape"])
         s = tuple(int(x) for x in a.get("strides", (1, 1)))
         d = tuple(int(x) for x in a.get("dilations", (1, 1)))
         if d != (1, 1):
             raise UnsupportedOpError(f"node {n.name!r} ({op}): dilated pooling is not supported")
         hw = b.shapes[b.name(n.input[0])][2:]
-        attrs = {"kernel": k, "strides": s, "pads": _pads(n, a, hw, k, s, d),
-                 "count_include_pad": int(a.get("count_include_pad", 0))}
+        pads = _pads(n, a, hw, k, s, d)
+        ceil = _ceil_pads(hw, k, s, pads) if int(a.get("ceil_mode", 0)) else (0, 0)
+        attrs = {"kernel": k, "strides": s, "pads": (pads[0], pads[1], pads[2] + ceil[0], pads[3] + ceil[1]),
+                 "count_include_pad": int(a.get("count_include_pad", 0)), "ceil_pads": ceil}
         b.emit(n, op, [n.input[0]], attrs)
 
     return handler
+
+
+def _ceil_pads(hw: tuple[int, ...], k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, int, int, int]
+               ) -> tuple[int, int]:
+    """ceil_mode=1 as PyTorch computes it (pooling_output_shape, the rule ONNX adopted at opset 19): the output is
+    ceil((n + pads - k) / s) + 1 unless the last window would start past the input and its leading pad. The
+    extra rows / columns this reaches past the bottom / right pad: pooled as padding that is never counted."""
+    out = []
+    for i, (n, kk, ss) in enumerate(zip(hw, k, s)):
+        lead, trail = pads[i], pads[i + 2]
+        o = -(-(n + lead + trail - kk) // ss) + 1
+        if (o - 1) * ss >= n + lead:
+            o -= 1
+        out.append(max(0, (o - 1) * ss + kk - (n + lead + trail)))
+    return (out[0], out[1])
 
 
 def _reshape_like(b: _Builder, n: Any) -> None:

@@ -5,7 +5,8 @@ Canonical ops (and what they carry):
   Gemm      W [out, in], B [out]  (y = x @ W.T + B)
   element-wise ops (``ir.elementwise``: Add, Mul, ... with their attrs): one input, or two activation inputs,
             or one input and weights["const"] (broadcast, NCHW)
-  GlobalAveragePool; AveragePool, MaxPool (attrs kernel, strides, pads); Softmax (attrs axis)
+  GlobalAveragePool; AveragePool, MaxPool (attrs kernel, strides, pads, count_include_pad, ceil_pads: the
+            (bottom, right) part of pads that ceil_mode added, never counted by an average); Softmax (attrs axis)
   Reshape   attrs shape (a reordering of elements in NCHW order; costed as a copy)
 """
 

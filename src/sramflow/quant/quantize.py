@@ -344,21 +344,34 @@ class _Pass:
         return QOp(n.name, "MEAN", n.inputs, n.output, (n.name,), attrs, {})
 
     def _pool(self, n: Node, kind: str) -> QOp:
+        """A TFLite pool reads a window placed by its top / left offset and divides an average by the in-bounds
+        taps; SAME is the only padding it skips. Every other padding becomes an explicit pad first, as
+        torch-mlir / onnx2tf lower it: MaxPool gets PADV2 with -128 (never wins, so it may cover ceil_mode's
+        extra rows too), AveragePool gets PAD with the zero point for the pads it counts (count_include_pad=1:
+        a real zero), then a VALID pool, or a SAME one whose skipped padding is exactly the pads not counted
+        (ceil_mode's extra rows / columns, or all pads with count_include_pad=0). Anything else has no TFLite
+        int8 form and is refused by name."""
         tin = self.qtensor(n.inputs[0])
-        shape_in = self.g.shape(n.inputs[0])
+        shape_in = tuple(self.g.shape(n.inputs[0])[2:])
         k, s, pads = tuple(n.attrs["kernel"]), tuple(n.attrs["strides"]), tuple(n.attrs["pads"])
-        same = pads == tflite_same_pads(shape_in[2:], k, s, (1, 1))
-        include = bool(n.attrs.get("count_include_pad", 0)) and any(pads)
-        if kind == "AVERAGE_POOL_2D" and any(pads) and not same and not include:
-            # TFLite's only divisor that excludes padding is SAME's; an explicit PAD would be counted.
-            raise UnsupportedOpError(f"node {n.name!r} (AveragePool): padding {pads} with count_include_pad=0 is "
-                                     "neither VALID nor TFLite SAME, and no TFLite int8 op sequence divides by the "
-                                     "in-bounds count there; export the model with SAME-style or no padding")
+        eh, ew = tuple(n.attrs.get("ceil_pads", (0, 0)))
+        if kind == "MAX_POOL_2D":
+            pre = (0, 0, 0, 0) if pads == tflite_same_pads(shape_in, k, s, (1, 1)) else pads
+        elif n.attrs.get("count_include_pad", 0):
+            pre = (pads[0], pads[1], pads[2] - eh, pads[3] - ew)
+        else:
+            pre = (0, 0, 0, 0)
+        rest = tuple(p - q for p, q in zip(pads, pre))
+        padded = (shape_in[0] + pre[0] + pre[2], shape_in[1] + pre[1] + pre[3])
+        if any(rest) and rest != tflite_same_pads(padded, k, s, (1, 1)):
+            raise UnsupportedOpError(
+                f"node {n.name!r} ({n.op} kernel {k} stride {s} on {shape_in[0]}x{shape_in[1]}): padding {pads} "
+                f"(ceil_mode adds {(eh, ew)}, count_include_pad={int(n.attrs.get('count_include_pad', 0))}) leaves "
+                f"{rest} uncounted after PAD, which is neither VALID nor TFLite SAME on {padded[0]}x{padded[1]} "
+                f"({tflite_same_pads(padded, k, s, (1, 1))}); no TFLite int8 op sequence divides by these counts")
         self.fixed(n.output, tin.scale, tin.zero_point)  # TFLite int8 pooling keeps the input's parameters
-        # Other padding: MaxPool gets PADV2 with -128 (never wins), AveragePool with count_include_pad=1
-        # gets PAD with the zero point (a real zero, counted), then a VALID pool.
         attrs = {"kernel": k, "strides": s, "pads": pads, "act_min": -128, "act_max": 127,
-                 "explicit_pad": bool(any(pads) and (include or not same))}
+                 "explicit_pad": bool(any(pre)), "pre_pad": pre, "padding": "SAME" if any(rest) else "VALID"}
         return QOp(n.name, kind, n.inputs, n.output, (n.name,), attrs, {})
 
     def op_MaxPool(self, n: Node, act: Node | None) -> QOp:

@@ -69,9 +69,14 @@ def _pool(reduce: str) -> Callable[[Node, np.ndarray], np.ndarray]:
         if reduce == "max":
             xt = F.pad(xt, (left, r, t, b), value=-np.inf)
             return F.max_pool2d(xt, k, s).numpy()
-        if (t, left) == (b, r) and t <= k[0] // 2 and left <= k[1] // 2:
-            return F.avg_pool2d(xt, k, s, padding=(t, left), count_include_pad=bool(n.attrs.get("count_include_pad", 0))).numpy()
-        raise UnsupportedOpError(f"node {n.name!r} (AveragePool): asymmetric padding is not supported")
+        # window sum over window count: every pad is counted with count_include_pad, except what ceil_mode
+        # added past the bottom / right pad (PyTorch and ONNX never count that)
+        eh, ew = n.attrs.get("ceil_pads", (0, 0))
+        counted = (t, left, b - eh, r - ew) if n.attrs.get("count_include_pad", 0) else (0, 0, 0, 0)
+        ones = F.pad(torch.ones((1, 1, *xt.shape[2:])), (counted[1], counted[3], counted[0], counted[2]), value=1.0)
+        ones = F.pad(ones, (left - counted[1], r - counted[3], t - counted[0], b - counted[2]))
+        total = F.avg_pool2d(F.pad(xt, (left, r, t, b)), k, s, divisor_override=1)
+        return (total / F.avg_pool2d(ones, k, s, divisor_override=1)).numpy()
 
     return run
 

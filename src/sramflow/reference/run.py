@@ -128,9 +128,9 @@ def _pool(fn: Callable[..., np.ndarray]) -> Callable[[QuantizedGraph, QOp, dict]
         a = op.attrs
         x, pads = env[op.inputs[0]], tuple(a["pads"])
         if fn is NH.average_pool and a.get("explicit_pad"):  # PAD with the zero point: padding is counted
-            t, left, b, r = pads
+            t, left, b, r = a.get("pre_pad", pads)
             x = np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=q.tensor(op.inputs[0]).zero_point)
-            pads = (0, 0, 0, 0)
+            pads = tuple(p - e for p, e in zip(pads, (t, left, b, r)))  # the rest: SAME's skipped padding
         return fn(x, tuple(a["kernel"]), tuple(a["strides"]), pads, a["act_min"], a["act_max"])
 
     return run

@@ -202,7 +202,7 @@ def _explicit_pad(b: _Builder, q: QuantizedGraph, op: QOp, value: int | None) ->
     """PAD (fills with the zero point) or, with ``value``, PADV2 with that int8 constant."""
     s = b.s
     tin = q.tensor(op.inputs[0])
-    t, left, bot, r = op.attrs["pads"]
+    t, left, bot, r = op.attrs.get("pre_pad", op.attrs["pads"])
     paddings = np.array([[0, 0], [t, bot], [left, r], [0, 0]], np.int32)
     ins = [b.activation(tin), b.tensor(f"{op.name}/paddings", (4, 2), s.TensorType.INT32, data=paddings)]
     n, c, h, w = tin.shape
@@ -221,12 +221,9 @@ def _emit_pool(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
     tin = q.tensor(op.inputs[0])
     out = b.activation(q.tensor(op.output))
     opts = s.Pool2DOptionsT()
-    if a.get("explicit_pad"):
-        x = _explicit_pad(b, q, op, -128 if op.kind == "MAX_POOL_2D" else None)
-        opts.padding = s.Padding.VALID
-    else:
-        x = b.activation(tin)
-        opts.padding = s.Padding.SAME if any(a["pads"]) else s.Padding.VALID
+    x = _explicit_pad(b, q, op, -128 if op.kind == "MAX_POOL_2D" else None) if a.get("explicit_pad") else b.activation(tin)
+    same = a["padding"] == "SAME" if "padding" in a else not a.get("explicit_pad") and any(a["pads"])
+    opts.padding = s.Padding.SAME if same else s.Padding.VALID
     opts.strideH, opts.strideW = a["strides"]
     opts.filterHeight, opts.filterWidth = a["kernel"]
     b.op(op.kind, [x], [out], s.BuiltinOptions.Pool2DOptions, opts)
