@@ -374,6 +374,16 @@ class _Pass:
                  "explicit_pad": bool(any(pre)), "pre_pad": pre, "padding": "SAME" if any(rest) else "VALID"}
         return QOp(n.name, kind, n.inputs, n.output, (n.name,), attrs, {})
 
+    def op_Resize(self, n: Node, act: Node | None) -> QOp:
+        """RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR keep the input's scale and zero point (the converter's
+        same-scale rule for both), so the int8 kernels interpolate raw values."""
+        tin = self.qtensor(n.inputs[0])
+        self.fixed(n.output, tin.scale, tin.zero_point)
+        kind = "RESIZE_BILINEAR" if n.attrs["mode"] == "linear" else "RESIZE_NEAREST_NEIGHBOR"
+        attrs = {"size": tuple(int(v) for v in n.attrs["size"]), "align_corners": bool(n.attrs["align_corners"]),
+                 "half_pixel_centers": bool(n.attrs["half_pixel_centers"])}
+        return QOp(n.name, kind, n.inputs, n.output, (n.name,), attrs, {})
+
     def op_MaxPool(self, n: Node, act: Node | None) -> QOp:
         return self._pool(n, "MAX_POOL_2D")
 

@@ -91,10 +91,37 @@ def _reshape(n: Node, x: np.ndarray) -> np.ndarray:
     return x.reshape(x.shape[0], *tuple(n.attrs["shape"])[1:])
 
 
+def _resize(n: Node, x: np.ndarray) -> np.ndarray:
+    """ONNX Resize on H and W with the coordinate rule of the node's TFLite flags: nearest takes
+    floor(source) (round with align_corners), linear interpolates the two neighbours of the source clamped to
+    the image."""
+    align, half = bool(n.attrs["align_corners"]), bool(n.attrs["half_pixel_centers"])
+    y = x
+    for axis, out_n in ((2, int(n.attrs["size"][0])), (3, int(n.attrs["size"][1]))):
+        in_n = y.shape[axis]
+        i = np.arange(out_n, dtype=np.float64)
+        if align and out_n > 1:
+            src = i * (in_n - 1) / (out_n - 1)
+        elif half:
+            src = (i + 0.5) * in_n / out_n - 0.5
+        else:
+            src = i * in_n / out_n
+        if n.attrs["mode"] == "nearest":  # half pixel: floor(src + 0.5), ONNX's round_prefer_ceil
+            idx = np.clip(np.floor(src + 0.5) if align or half else np.floor(src), 0, in_n - 1).astype(np.int64)
+            y = np.take(y, idx, axis=axis)
+            continue
+        src = np.clip(src, 0, in_n - 1)
+        lo = np.floor(src).astype(np.int64)
+        hi = np.minimum(lo + 1, in_n - 1)
+        w = (src - lo).reshape([-1 if a == axis else 1 for a in range(4)])
+        y = np.take(y, lo, axis=axis) * (1 - w) + np.take(y, hi, axis=axis) * w
+    return y.astype(np.float32)
+
+
 FLOAT_OPS: dict[str, Callable[..., np.ndarray]] = {
     "Conv": _conv, "Gemm": _gemm, **{op: _elementwise for op in BY_OP},
     "GlobalAveragePool": _gap, "AveragePool": _pool("avg"), "MaxPool": _pool("max"), "Softmax": _softmax,
-    "Reshape": _reshape,
+    "Reshape": _reshape, "Resize": _resize,
 }
 SUM_OPS = ("Conv", "Gemm")  # the ops whose float32 result depends on summation order (take a dtype)
 

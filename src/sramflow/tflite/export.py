@@ -23,7 +23,9 @@ from sramflow.ir.shapes import tflite_same_pads
 # builtins' versions are in their ir.elementwise rows.
 OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "MEAN": 2, "MAX_POOL_2D": 2,
                "AVERAGE_POOL_2D": 2, "PAD": 2, "PADV2": 2, "MAXIMUM": 2, "MINIMUM": 2, "RESHAPE": 1,
-               "TRANSPOSE": 2, "SOFTMAX": 2, **{k: b.version for k, b in BUILTINS.items()}}
+               "TRANSPOSE": 2, "SOFTMAX": 2, **{k: b.version for k, b in BUILTINS.items()},
+               # int8 is version 2, half_pixel_centers (and align_corners for nearest) 3: one opcode serves both
+               "RESIZE_NEAREST_NEIGHBOR": 3, "RESIZE_BILINEAR": 3}
 
 
 def nhwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -293,11 +295,25 @@ def _emit_hard_sigmoid(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
     b.op("ADD", [mid, const("beta")], [out], s.BuiltinOptions.AddOptions, s.AddOptionsT())
 
 
+def _emit_resize(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """RESIZE_* with the output size as an int32 constant [OH, OW] and the coordinate flags."""
+    s, a = b.s, op.attrs
+    x, out = b.activation(q.tensor(op.inputs[0])), b.activation(q.tensor(op.output))
+    size = b.tensor(f"{op.name}/size", (2,), s.TensorType.INT32, data=np.array(a["size"], np.int32))
+    if op.kind == "RESIZE_BILINEAR":
+        opts, otype = s.ResizeBilinearOptionsT(), s.BuiltinOptions.ResizeBilinearOptions
+    else:
+        opts, otype = s.ResizeNearestNeighborOptionsT(), s.BuiltinOptions.ResizeNearestNeighborOptions
+    opts.alignCorners, opts.halfPixelCenters = bool(a["align_corners"]), bool(a["half_pixel_centers"])
+    b.op(op.kind, [x, size], [out], otype, opts)
+
+
 EMITTERS = {"CONV_2D": _emit_conv, "DEPTHWISE_CONV_2D": _emit_conv, "FULLY_CONNECTED": _emit_fc,
             **{kind: _emit_elementwise for kind in BUILTINS},
             "MEAN": _emit_mean, "MAX_POOL_2D": _emit_pool, "AVERAGE_POOL_2D": _emit_pool,
             "CLIP": _emit_clip, "RESHAPE": _emit_reshape, "SOFTMAX": _emit_softmax,
-            "HARD_SIGMOID": _emit_hard_sigmoid}
+            "HARD_SIGMOID": _emit_hard_sigmoid, "RESIZE_NEAREST_NEIGHBOR": _emit_resize,
+            "RESIZE_BILINEAR": _emit_resize}
 
 
 def tflite_bytes(q: QuantizedGraph) -> bytes:
