@@ -270,3 +270,27 @@ def test_resize_modes_tflite_cannot_compute_are_refused_by_name() -> None:
     with pytest.raises(UnsupportedOpError, match=r"node '[^']*Resize' \(Resize mode=cubic .*no TFLite "
                        "RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR computes these coordinates"):
         torch_to_graph(_Interp(scale_factor=2, mode="bicubic", align_corners=False), 6, "cubic")
+
+
+@pytest.mark.parametrize("key", sorted(__import__("sramflow.frontend.onnx_import", fromlist=["_RESIZE_FLAGS"])
+                                       ._RESIZE_FLAGS))
+@pytest.mark.parametrize("in_hw,out_hw", [((4, 6), (8, 12)), ((6, 4), (9, 6)), ((6, 8), (3, 4))])
+def test_every_accepted_onnx_resize_mode_imports_with_onnx_semantics(key: tuple, in_hw: tuple, out_hw: tuple) -> None:
+    """Each (mode, coordinate_transformation_mode, nearest_mode) the importer maps to TFLite flags: the float
+    executor on those flags equals onnxruntime on the ONNX node (sizes given; x2, x1.5, x0.5)."""
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from sramflow.frontend.onnx_import import import_onnx_model
+
+    mode, coord, nearest = key
+    attrs = {"mode": mode, "coordinate_transformation_mode": coord} | ({"nearest_mode": nearest} if nearest else {})
+    sizes = numpy_helper.from_array(np.array([1, 2, *out_hw], np.int64), "sizes")
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="rs", **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 2, *in_hw))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [sizes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    x = np.random.default_rng(6).standard_normal((1, 2, *in_hw)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    g = import_onnx_model(model, name="resize")
+    np.testing.assert_allclose(run_float(g, x)[g.output], want, rtol=1e-5, atol=1e-6)
