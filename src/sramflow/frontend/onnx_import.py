@@ -200,19 +200,83 @@ def _reduce_mean(b: _Builder, n: Any) -> None:
 def _pool(op: str) -> Callable[[_Builder, Any], None]:
     def handler(b: _Builder, n: Any) -> None:
         a = _attrs(n)
-        if int(a.get("ceil_mode", 0)):
-            raise UnsupportedOpError(f"node {n.name!r} ({op}): ceil_mode=1 is not supported")
         k = tuple(int(x) for x in a["kernel_shape"])
         s = tuple(int(x) for x in a.get("strides", (1, 1)))
         d = tuple(int(x) for x in a.get("dilations", (1, 1)))
         if d != (1, 1):
             raise UnsupportedOpError(f"node {n.name!r} ({op}): dilated pooling is not supported")
         hw = b.shapes[b.name(n.input[0])][2:]
-        attrs = {"kernel": k, "strides": s, "pads": _pads(n, a, hw, k, s, d),
-                 "count_include_pad": int(a.get("count_include_pad", 0))}
+        pads = _pads(n, a, hw, k, s, d)
+        ceil = _ceil_pads(hw, k, s, pads) if int(a.get("ceil_mode", 0)) else (0, 0)
+        attrs = {"kernel": k, "strides": s, "pads": (pads[0], pads[1], pads[2] + ceil[0], pads[3] + ceil[1]),
+                 "count_include_pad": int(a.get("count_include_pad", 0)), "ceil_pads": ceil}
         b.emit(n, op, [n.input[0]], attrs)
 
     return handler
+
+
+def _ceil_pads(hw: tuple[int, ...], k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, int, int, int]
+               ) -> tuple[int, int]:
+    """ceil_mode=1 as PyTorch computes it (pooling_output_shape, the rule ONNX adopted at opset 19): the output is
+    ceil((n + pads - k) / s) + 1 unless the last window would start past the input and its leading pad. The
+    extra rows / columns this reaches past the bottom / right pad: pooled as padding that is never counted."""
+    out = []
+    for i, (n, kk, ss) in enumerate(zip(hw, k, s)):
+        lead, trail = pads[i], pads[i + 2]
+        o = -(-(n + lead + trail - kk) // ss) + 1
+        if (o - 1) * ss >= n + lead:
+            o -= 1
+        out.append(max(0, (o - 1) * ss + kk - (n + lead + trail)))
+    return (out[0], out[1])
+
+
+# ONNX Resize (mode, coordinate_transformation_mode, nearest_mode) -> TFLite (align_corners, half_pixel_centers):
+# the pairs whose source coordinates the TFLite kernels compute the same way (resize_nearest_neighbor.h,
+# resize_bilinear.h); pytorch_half_pixel equals half_pixel when the output axis has more than one pixel.
+_RESIZE_FLAGS = {
+    ("nearest", "asymmetric", "floor"): (False, False),  # torch F.interpolate(mode="nearest")
+    ("nearest", "align_corners", "round_prefer_ceil"): (True, False),
+    ("nearest", "half_pixel", "round_prefer_ceil"): (False, True),
+    ("nearest", "pytorch_half_pixel", "round_prefer_ceil"): (False, True),
+    ("nearest", "tf_half_pixel_for_nn", "floor"): (False, True),
+    ("linear", "asymmetric", ""): (False, False),
+    ("linear", "align_corners", ""): (True, False),  # torch bilinear, align_corners=True
+    ("linear", "half_pixel", ""): (False, True),
+    ("linear", "pytorch_half_pixel", ""): (False, True),  # torch bilinear, align_corners=False
+}
+
+
+def _resize(b: _Builder, n: Any) -> None:
+    a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in _attrs(n).items()}
+    mode = a.get("mode", "nearest")
+    coord = a.get("coordinate_transformation_mode", "half_pixel" if b.opset >= 11 else "asymmetric")
+    nearest = a.get("nearest_mode", "round_prefer_floor" if b.opset >= 11 else "floor") if mode == "nearest" else ""
+    key = (mode, coord, nearest)
+    where = f"node {n.name!r} (Resize mode={mode} coordinate_transformation_mode={coord}" + \
+        (f" nearest_mode={nearest})" if nearest else ")")
+    if key not in _RESIZE_FLAGS or int(a.get("antialias", 0)) or int(a.get("exclude_outside", 0)):
+        raise UnsupportedOpError(f"{where}: no TFLite RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR computes these "
+                                 f"coordinates; supported: {sorted(_RESIZE_FLAGS)} without antialias")
+    shape = b.shapes[b.name(n.input[0])]
+    inputs = list(n.input) + [""] * 4
+    scales_at, sizes_at = (1, 2) if b.opset < 11 else (2, 3)
+    if inputs[sizes_at]:
+        size = tuple(int(v) for v in b.const(inputs[sizes_at], n).tolist())
+        scales = tuple(o / i for o, i in zip(size, shape))
+    else:
+        scales = tuple(float(v) for v in b.const(inputs[scales_at], n).tolist())
+        size = tuple(int(np.floor(i * s)) for i, s in zip(shape, scales))
+    if len(size) != 4 or tuple(size[:2]) != tuple(shape[:2]) or min(size) < 1:
+        raise UnsupportedOpError(f"{where}: resizes {shape} to {size}; only H and W may change")
+    if any(o != i * sc for o, i, sc in zip(size[2:], shape[2:], scales[2:])):
+        raise UnsupportedOpError(f"{where}: scales {scales[2:]} give {size[2:]} from {shape[2:]}, not an exact "
+                                 "multiple; TFLite derives its scale from the sizes (in / out): pass sizes instead")
+    align, half = _RESIZE_FLAGS[key]
+    if coord == "pytorch_half_pixel" and min(size[2:]) == 1:
+        raise UnsupportedOpError(f"{where}: pytorch_half_pixel to one pixel samples coordinate 0, TFLite's half "
+                                 "pixel centers do not")
+    b.emit(n, "Resize", [n.input[0]], {"mode": mode, "size": tuple(size[2:]), "align_corners": align,
+                                       "half_pixel_centers": half})
 
 
 def _reshape_like(b: _Builder, n: Any) -> None:
@@ -275,7 +339,7 @@ HANDLERS: dict[str, Callable[[_Builder, Any], None]] = {
     "AveragePool": _pool("AveragePool"), "MaxPool": _pool("MaxPool"),
     "Flatten": _reshape_like, "Reshape": _reshape_like, "Squeeze": _reshape_like,
     "Identity": _passthrough("identity"), "Dropout": _passthrough("dropout is the identity at inference"),
-    "Constant": _constant, "Softmax": _softmax,
+    "Constant": _constant, "Softmax": _softmax, "Resize": _resize,
 }
 SUPPORTED_ONNX_OPS = tuple(HANDLERS)
 

@@ -16,6 +16,7 @@ from sramflow.funcsim.bulk_vector import execute_vector_bulk
 from sramflow.funcsim.exec_conv import ConvData, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.pool import pool_spec
+from sramflow.funcsim.resize import RESIZE_KINDS, resize_data
 from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.elementwise import BINARY_KINDS
@@ -167,6 +168,8 @@ _NOT_ELEMENTWISE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL
 def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, np.ndarray],
                 q: QuantizedGraph | None = None) -> VectorData:
     sh = sch.shape
+    if op is not None and op.kind in RESIZE_KINDS:  # a gather of source taps, not element-wise operands
+        return resize_data(sch, op, env[node.inputs[0]])
     operands = [env[t].ravel() for t in node.inputs]
     if op is not None and "const" in op.params and node.name == op.ir_nodes[0]:
         operands.append(np.asarray(op.params["const"], np.int8).ravel())

@@ -31,6 +31,7 @@ from sramflow.jsonio import write_json_atomic
 
 KINDS = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MEAN", "MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "SOFTMAX",
+    "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
     *ELEMENTWISE_KINDS,  # the element-wise kinds come from ir.elementwise
 )
 FUSED_ACTIVATIONS = ("NONE", "RELU", "RELU6")

@@ -70,10 +70,16 @@ def _reshape(ins: Sequence[Shape], attrs: Mapping[str, Any], weights: Mapping[st
     return shape
 
 
+def _resize(ins: Sequence[Shape], attrs: Mapping[str, Any], weights: Mapping[str, np.ndarray]) -> Shape:
+    n, c = ins[0][:2]
+    return (n, c, *(int(d) for d in attrs["size"]))
+
+
 SHAPE_FNS: dict[str, Callable[[Sequence[Shape], Mapping[str, Any], Mapping[str, np.ndarray]], Shape]] = {
     "Conv": _conv, "Gemm": _gemm, **{e.op: (_broadcast if e.arity == 2 else _same) for e in ELEMENTWISE_OPS},
     "Softmax": _same,
     "GlobalAveragePool": _gap, "AveragePool": _pool, "MaxPool": _pool, "Reshape": _reshape,
+    "Resize": _resize,
 }
 
 

@@ -19,6 +19,13 @@ from sramflow.mapping.vector import VectorShape
 # row; then subtract and exp look-up again (the kernel recomputes the exponential rather than keeping 4 bytes per
 # element), multiply, shift, clamp (4 ops + 1 look-up).
 SOFTMAX_PASSES, SOFTMAX_OPS_PER_ELEM, SOFTMAX_LUT_PER_ELEM, SOFTMAX_OPS_PER_ROW = 3, 1 + 2 + 4, 2, 1
+# Resize is a gather: for every output pixel the DMA fetches its source taps from off-chip (nearest: 1, bilinear:
+# 4 neighbours; no reuse between neighbouring outputs, so a bilinear x2 upsample reads 4 bytes per output) into
+# the SRAM, as the operands of an element-wise pass. Nearest only copies (no ops, as a Reshape); bilinear runs
+# ResizeBilinearInteger's inner loop per output: 4 weight products and 4 tap products, 3 adds, the rounding add
+# and the shift by 20.
+RESIZE_TAPS = {"nearest": 1, "linear": 4}
+RESIZE_OPS_PER_ELEM = {"nearest": 0, "linear": 4 + 4 + 3 + 1 + 1}
 
 
 def lower_graph(g: Graph) -> tuple[ConvShape | VectorShape | FusedShape, ...]:
@@ -50,6 +57,11 @@ def lower(g: Graph, n: Node) -> ConvShape | VectorShape:
         return VectorShape(n.name, n.op, int(c), int(h * w), 1, 0, False, True, 1, 0)
     if n.op in ("MaxPool", "AveragePool"):
         return _pool(g, n)
+    if n.op == "Resize":
+        _, c, oh, ow = g.shape(n.output)
+        mode = n.attrs["mode"]
+        return VectorShape(n.name, n.op, int(c), int(oh * ow), RESIZE_TAPS[mode], 0, False, False,
+                           RESIZE_OPS_PER_ELEM[mode], 0)
     raise UnsupportedOpError(f"node {n.name!r}: op {n.op} cannot be costed by the mapper yet")
 
 

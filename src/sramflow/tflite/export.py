@@ -23,7 +23,9 @@ from sramflow.ir.shapes import tflite_same_pads
 # builtins' versions are in their ir.elementwise rows.
 OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "MEAN": 2, "MAX_POOL_2D": 2,
                "AVERAGE_POOL_2D": 2, "PAD": 2, "PADV2": 2, "MAXIMUM": 2, "MINIMUM": 2, "RESHAPE": 1,
-               "TRANSPOSE": 2, "SOFTMAX": 2, **{k: b.version for k, b in BUILTINS.items()}}
+               "TRANSPOSE": 2, "SOFTMAX": 2, **{k: b.version for k, b in BUILTINS.items()},
+               # int8 is version 2, half_pixel_centers (and align_corners for nearest) 3: one opcode serves both
+               "RESIZE_NEAREST_NEIGHBOR": 3, "RESIZE_BILINEAR": 3}
 
 
 def nhwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -202,7 +204,7 @@ def _explicit_pad(b: _Builder, q: QuantizedGraph, op: QOp, value: int | None) ->
     """PAD (fills with the zero point) or, with ``value``, PADV2 with that int8 constant."""
     s = b.s
     tin = q.tensor(op.inputs[0])
-    t, left, bot, r = op.attrs["pads"]
+    t, left, bot, r = op.attrs.get("pre_pad", op.attrs["pads"])
     paddings = np.array([[0, 0], [t, bot], [left, r], [0, 0]], np.int32)
     ins = [b.activation(tin), b.tensor(f"{op.name}/paddings", (4, 2), s.TensorType.INT32, data=paddings)]
     n, c, h, w = tin.shape
@@ -221,12 +223,9 @@ def _emit_pool(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
     tin = q.tensor(op.inputs[0])
     out = b.activation(q.tensor(op.output))
     opts = s.Pool2DOptionsT()
-    if a.get("explicit_pad"):
-        x = _explicit_pad(b, q, op, -128 if op.kind == "MAX_POOL_2D" else None)
-        opts.padding = s.Padding.VALID
-    else:
-        x = b.activation(tin)
-        opts.padding = s.Padding.SAME if any(a["pads"]) else s.Padding.VALID
+    x = _explicit_pad(b, q, op, -128 if op.kind == "MAX_POOL_2D" else None) if a.get("explicit_pad") else b.activation(tin)
+    same = a["padding"] == "SAME" if "padding" in a else not a.get("explicit_pad") and any(a["pads"])
+    opts.padding = s.Padding.SAME if same else s.Padding.VALID
     opts.strideH, opts.strideW = a["strides"]
     opts.filterHeight, opts.filterWidth = a["kernel"]
     b.op(op.kind, [x], [out], s.BuiltinOptions.Pool2DOptions, opts)
@@ -296,11 +295,25 @@ def _emit_hard_sigmoid(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
     b.op("ADD", [mid, const("beta")], [out], s.BuiltinOptions.AddOptions, s.AddOptionsT())
 
 
+def _emit_resize(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """RESIZE_* with the output size as an int32 constant [OH, OW] and the coordinate flags."""
+    s, a = b.s, op.attrs
+    x, out = b.activation(q.tensor(op.inputs[0])), b.activation(q.tensor(op.output))
+    size = b.tensor(f"{op.name}/size", (2,), s.TensorType.INT32, data=np.array(a["size"], np.int32))
+    if op.kind == "RESIZE_BILINEAR":
+        opts, otype = s.ResizeBilinearOptionsT(), s.BuiltinOptions.ResizeBilinearOptions
+    else:
+        opts, otype = s.ResizeNearestNeighborOptionsT(), s.BuiltinOptions.ResizeNearestNeighborOptions
+    opts.alignCorners, opts.halfPixelCenters = bool(a["align_corners"]), bool(a["half_pixel_centers"])
+    b.op(op.kind, [x, size], [out], otype, opts)
+
+
 EMITTERS = {"CONV_2D": _emit_conv, "DEPTHWISE_CONV_2D": _emit_conv, "FULLY_CONNECTED": _emit_fc,
             **{kind: _emit_elementwise for kind in BUILTINS},
             "MEAN": _emit_mean, "MAX_POOL_2D": _emit_pool, "AVERAGE_POOL_2D": _emit_pool,
             "CLIP": _emit_clip, "RESHAPE": _emit_reshape, "SOFTMAX": _emit_softmax,
-            "HARD_SIGMOID": _emit_hard_sigmoid}
+            "HARD_SIGMOID": _emit_hard_sigmoid, "RESIZE_NEAREST_NEIGHBOR": _emit_resize,
+            "RESIZE_BILINEAR": _emit_resize}
 
 
 def tflite_bytes(q: QuantizedGraph) -> bytes:
