@@ -44,15 +44,19 @@ class _Builder:
 
     def emit(self, onnx_node: Any, op: str, inputs: list[str], attrs: dict[str, Any] | None = None,
              weights: dict[str, np.ndarray] | None = None) -> None:
+        self.add(onnx_node, onnx_node.name, op, inputs, onnx_node.output[0], attrs, weights)
+
+    def add(self, onnx_node: Any, name: str, op: str, inputs: list[str], out: str, attrs: dict[str, Any] | None = None,
+            weights: dict[str, np.ndarray] | None = None) -> None:
+        """One IR node ``name`` writing ``out`` (an ONNX node may become several, e.g. Split)."""
         attrs, weights = attrs or {}, weights or {}
         ins = [self.name(t) for t in inputs]
         try:
             shape = infer_shape(op, [self.shapes[t] for t in ins], attrs, weights)
         except GraphError as exc:
             raise GraphError(f"node {onnx_node.name!r} ({onnx_node.op_type}): {exc}") from None
-        out = onnx_node.output[0]
         self.shapes[out] = shape
-        self.nodes.append(Node(onnx_node.name, op, tuple(ins), out, attrs, weights))
+        self.nodes.append(Node(name, op, tuple(ins), out, attrs, weights))
 
     def fold(self, onnx_node: Any, reason: str) -> None:
         self.alias[onnx_node.output[0]] = self.name(onnx_node.input[0])

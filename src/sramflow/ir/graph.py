@@ -7,6 +7,8 @@ Canonical ops (and what they carry):
             or one input and weights["const"] (broadcast, NCHW)
   GlobalAveragePool; AveragePool, MaxPool (attrs kernel, strides, pads); Softmax (attrs axis)
   Reshape   attrs shape (a reordering of elements in NCHW order; costed as a copy)
+  data-movement ops (``ir.movement``): Concat (attrs axis; any number of inputs), Slice (axis, start, end),
+            Pad (pads (t, l, b, r), value), ChannelShuffle (groups)
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import numpy as np
 
 from sramflow.errors import GraphError
 from sramflow.ir.elementwise import ELEMENTWISE_OPS
+from sramflow.ir.movement import MOVEMENT_OPS
 
 OPS = (
     "Conv", "Gemm", *(e.op for e in ELEMENTWISE_OPS),
-    "GlobalAveragePool", "AveragePool", "MaxPool", "Softmax", "Reshape",
+    "GlobalAveragePool", "AveragePool", "MaxPool", "Softmax", "Reshape", *(m.op for m in MOVEMENT_OPS),
 )
 MAC_OPS = ("Conv", "Gemm")
 

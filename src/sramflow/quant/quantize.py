@@ -29,6 +29,7 @@ import numpy as np
 from sramflow.errors import QuantizationError, UnsupportedOpError
 from sramflow.ir.fusion import fused_activation, fused_activation_kind, hard_swish_mul
 from sramflow.ir.graph import Graph, Node
+from sramflow.ir.movement import BY_OP as MOVES
 from sramflow.ir.qgraph import QOp, QTensor, QuantizedGraph, graph_fingerprint
 from sramflow.ir.shapes import tflite_same_pads
 from sramflow.quant.calibrate import Range, qparams_from_range
@@ -76,10 +77,10 @@ def per_channel_multipliers(in_scale: float, w_scales: np.ndarray, out_scale: fl
 class _Pass:
     def __init__(self, graph: Graph, act_ranges: Mapping[str, Range]) -> None:
         self.g = graph
-        self.ranges = act_ranges
         self.tensors: dict[str, QTensor] = {}
         self.ops: list[QOp] = []
         self.consumers = graph.consumers()
+        self.ranges = act_ranges
 
     def qtensor(self, name: str) -> QTensor:
         if name not in self.tensors:
@@ -114,6 +115,8 @@ class _Pass:
             if act is not None:
                 fused_away.add(act.name)
             handler = getattr(self, f"op_{n.op}", None)
+            if handler is None and n.op in MOVES:  # a data-movement op that only keeps its input's parameters
+                handler = self._same_scale
             if handler is None:
                 supported = ", ".join(m[3:] for m in dir(self) if m.startswith("op_"))
                 raise UnsupportedOpError(
@@ -204,6 +207,13 @@ class _Pass:
 
     def op_Relu(self, n: Node, act: Node | None) -> QOp:
         return self._relu(n, "RELU")
+
+    def _same_scale(self, n: Node, act: Node | None = None, **attrs: object) -> QOp:
+        """A data-movement op (``ir.movement``) whose int8 output keeps the input's scale and zero point (TFLite
+        SLICE, PAD, RESHAPE / TRANSPOSE: the quantization spec's same-scale restriction)."""
+        tin = self.qtensor(n.inputs[0])
+        self.fixed(n.output, tin.scale, tin.zero_point)
+        return QOp(n.name, MOVES[n.op].kind, n.inputs, n.output, (n.name,), {**n.attrs, **attrs}, {})
 
     def op_LeakyRelu(self, n: Node, act: Node | None) -> QOp:
         """LEAKY_RELU with its own calibrated output range; activations.cc LeakyReluPrepare's multipliers:
