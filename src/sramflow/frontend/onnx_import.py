@@ -16,6 +16,7 @@ import numpy as np
 from sramflow.errors import GraphError, UnsupportedOpError
 from sramflow.ir.elementwise import ELEMENTWISE_OPS, ElementwiseOp, OnnxForm
 from sramflow.ir.graph import FoldedNode, Graph, Node
+from sramflow.ir.movement import concat_requantize
 from sramflow.ir.shapes import infer_shape
 from sramflow.padding import same_pads_2d
 
@@ -244,6 +245,21 @@ def _reshape_like(b: _Builder, n: Any) -> None:
     b.emit(n, "Reshape", [n.input[0]], {"shape": tuple(new)})
 
 
+def _axis(b: _Builder, n: Any, t: str, axis: int) -> int:
+    rank = len(b.shapes[b.name(t)])
+    if not -rank <= axis < rank:
+        raise UnsupportedOpError(f"node {n.name!r} ({n.op_type}): axis {axis} outside a rank-{rank} tensor")
+    if axis % rank == 0:
+        raise UnsupportedOpError(f"node {n.name!r} ({n.op_type}): along the batch axis is not supported (batch 1)")
+    return axis % rank
+
+
+def _concat(b: _Builder, n: Any) -> None:
+    if any(b.is_const(t) for t in n.input):
+        raise UnsupportedOpError(f"node {n.name!r} (Concat): a constant input is not supported; only activations")
+    b.emit(n, "Concat", list(n.input), {"axis": _axis(b, n, n.input[0], int(_attrs(n)["axis"]))})
+
+
 def _constant(b: _Builder, n: Any) -> None:
     import onnx
 
@@ -280,6 +296,7 @@ HANDLERS: dict[str, Callable[[_Builder, Any], None]] = {
     "Flatten": _reshape_like, "Reshape": _reshape_like, "Squeeze": _reshape_like,
     "Identity": _passthrough("identity"), "Dropout": _passthrough("dropout is the identity at inference"),
     "Constant": _constant, "Softmax": _softmax,
+    "Concat": _concat,
 }
 SUPPORTED_ONNX_OPS = tuple(HANDLERS)
 
@@ -322,7 +339,9 @@ def import_onnx_model(model: Any, resolution: int | None = None, name: str = "on
     out = b.name(g.output[0].name)
     if out in b.consts:
         raise GraphError(f"{name}: graph output is a constant")
-    return Graph(name=name, input=inputs[0].name, output=out, shapes=dict(b.shapes), nodes=tuple(b.nodes),
+    nodes = concat_requantize(b.nodes, out, lambda nm, op, ins, o: Node(nm, op, ins, o))
+    shapes = dict(b.shapes) | {n.output: b.shapes[n.inputs[0]] for n in nodes if n.op == "Requantize"}
+    return Graph(name=name, input=inputs[0].name, output=out, shapes=shapes, nodes=tuple(nodes),
                  folded=tuple(b.folded))
 
 

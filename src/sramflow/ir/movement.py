@@ -15,12 +15,19 @@ spec's same-scale ops), and a quantizer ``op_<Op>`` exists only where that is no
 - "gather": a copy by channel planes, the load of output plane c reading input plane ``gather(attrs, C)[c]``:
   every byte loaded and stored once.
 What stays code per op: the importer's handler and the .tflite emitter.
+
+``concat_requantize`` is the one rule, read by the importer (it inserts the nodes), the quantizer and the mapper,
+for which Concat inputs can be given the Concat's own scale and zero point (TFLite's int8 CONCATENATION requires
+every input to have the output's): an input produced by an op whose output scale is free and read by nothing
+else. Any other input (the graph input, a tensor also read elsewhere, the output of an op with a fixed or
+inherited scale) gets a Requantize node in front of the Concat: TFLite's QUANTIZE int8 -> int8, the converter's
+requantize op.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -51,14 +58,64 @@ class MovementOp:
                              "only it names its plane order)")
 
 
+def _concat_shape(ins: Sequence[Shape], a: Mapping[str, Any]) -> Shape:
+    axis = int(a["axis"])
+    rest = {tuple(s[:axis]) + tuple(s[axis + 1:]) for s in ins}
+    if len(rest) != 1 or not all(len(s) == len(ins[0]) for s in ins):
+        raise GraphError(f"Concat on axis {axis}: input shapes {list(ins)} differ off that axis")
+    out = list(ins[0])
+    out[axis] = sum(int(s[axis]) for s in ins)
+    return tuple(out)
+
+
+def _concat(a: Mapping[str, Any], xs: Sequence[np.ndarray], fill: float) -> np.ndarray:
+    return np.concatenate(xs, axis=int(a["axis"]))
+
+
 MOVEMENT_OPS: tuple[MovementOp, ...] = (
+    MovementOp("Concat", "CONCATENATION", _concat_shape, _concat, "addressing",
+               "each input's producer stores straight into its contiguous block of the output"),
 )
 BY_OP: dict[str, MovementOp] = {m.op: m for m in MOVEMENT_OPS}
 BY_KIND: dict[str, MovementOp] = {m.kind: m for m in MOVEMENT_OPS}
 MOVEMENT_KINDS: tuple[str, ...] = tuple(BY_KIND)
+
+# Ops whose int8 output scale and zero point the quantizer takes from the output's own range, with no constraint
+# of the op's (so it can be the Concat's): everything else is fixed (LOGISTIC, SOFTMAX, HardSigmoid's [0, 1]) or
+# inherited from the input (pooling, Reshape, Clip's MAXIMUM / MINIMUM, the movement ops).
+FREE_SCALE_OPS = ("Conv", "Gemm", "Add", "Sub", "Mul", "Relu", "LeakyRelu", "PRelu", "HardSwish",
+                  "GlobalAveragePool", "Requantize")
+
 
 def contiguous_block(shape: Shape, axis: int) -> bool:
     """A block along ``axis`` is one contiguous run of the NCHW tensor (every dimension before it is 1), so
     producers or consumers can address it in place."""
     return all(int(d) == 1 for d in shape[:axis])
 
+
+def concat_input_shares_scale(producer_op: str | None, readers: int, is_graph_output: bool) -> bool:
+    """Whether a Concat input can take the Concat's scale and zero point (module doc)."""
+    return producer_op in FREE_SCALE_OPS and readers == 1 and not is_graph_output
+
+
+def concat_requantize(nodes: Sequence[Any], graph_output: str, make_node: Callable[..., Any]) -> list[Any]:
+    """``nodes`` (``ir.graph.Node``, topological) with a Requantize node inserted in front of every Concat input
+    that cannot share the Concat's scale; ``make_node(name, op, inputs, output)`` builds one. The Requantize's
+    output tensor is named ``<concat>/requant<i>`` and has the input's shape."""
+    producer = {n.output: n.op for n in nodes}
+    readers: dict[str, int] = {}
+    for n in nodes:
+        for t in n.inputs:
+            readers[t] = readers.get(t, 0) + 1
+    out: list[Any] = []
+    for n in nodes:
+        if n.op != "Concat":
+            out.append(n)
+            continue
+        ins = list(n.inputs)
+        for i, t in enumerate(n.inputs):
+            if not concat_input_shares_scale(producer.get(t), readers[t], t == graph_output):
+                ins[i] = f"{n.name}/requant{i}"
+                out.append(make_node(f"{n.name}/requant{i}", "Requantize", (t,), ins[i]))
+        out.append(replace(n, inputs=tuple(ins)))
+    return out

@@ -23,7 +23,8 @@ from sramflow.ir.shapes import tflite_same_pads
 # builtins' versions are in their ir.elementwise rows.
 OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "MEAN": 2, "MAX_POOL_2D": 2,
                "AVERAGE_POOL_2D": 2, "PAD": 2, "PADV2": 2, "MAXIMUM": 2, "MINIMUM": 2, "RESHAPE": 1,
-               "TRANSPOSE": 2, "SOFTMAX": 2, **{k: b.version for k, b in BUILTINS.items()}}
+               "TRANSPOSE": 2, "SOFTMAX": 2, "CONCATENATION": 2, **{k: b.version for k, b in BUILTINS.items()}}
+NHWC_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}  # an NCHW axis of a 4-D tensor -> its NHWC axis
 
 
 def nhwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -296,11 +297,25 @@ def _emit_hard_sigmoid(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
     b.op("ADD", [mid, const("beta")], [out], s.BuiltinOptions.AddOptions, s.AddOptionsT())
 
 
+def _nhwc_axis(axis: int, rank: int) -> int:
+    return NHWC_AXIS[axis] if rank == 4 else axis
+
+
+def _emit_concat(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """CONCATENATION: every input already has the output's scale and zero point (a QUANTIZE in front otherwise)."""
+    s = b.s
+    ins = [b.activation(q.tensor(t)) for t in op.inputs]
+    out_t = q.tensor(op.output)
+    opts = s.ConcatenationOptionsT()
+    opts.axis = _nhwc_axis(int(op.attrs["axis"]), len(out_t.shape))
+    b.op("CONCATENATION", ins, [b.activation(out_t)], s.BuiltinOptions.ConcatenationOptions, opts)
+
+
 EMITTERS = {"CONV_2D": _emit_conv, "DEPTHWISE_CONV_2D": _emit_conv, "FULLY_CONNECTED": _emit_fc,
             **{kind: _emit_elementwise for kind in BUILTINS},
             "MEAN": _emit_mean, "MAX_POOL_2D": _emit_pool, "AVERAGE_POOL_2D": _emit_pool,
             "CLIP": _emit_clip, "RESHAPE": _emit_reshape, "SOFTMAX": _emit_softmax,
-            "HARD_SIGMOID": _emit_hard_sigmoid}
+            "HARD_SIGMOID": _emit_hard_sigmoid, "CONCATENATION": _emit_concat}
 
 
 def tflite_bytes(q: QuantizedGraph) -> bytes:
