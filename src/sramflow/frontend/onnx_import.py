@@ -260,6 +260,49 @@ def _concat(b: _Builder, n: Any) -> None:
     b.emit(n, "Concat", list(n.input), {"axis": _axis(b, n, n.input[0], int(_attrs(n)["axis"]))})
 
 
+def _split(b: _Builder, n: Any) -> None:
+    """Split as one Slice per output (the same bytes as TFLite's SPLIT / SPLIT_V, which have several outputs)."""
+    a = _attrs(n)
+    axis = _axis(b, n, n.input[0], int(a.get("axis", 0)))
+    size = b.shapes[b.name(n.input[0])][axis]
+    if len(n.input) > 1 and n.input[1]:
+        sizes = [int(v) for v in b.const(n.input[1], n).tolist()]
+    elif "split" in a:
+        sizes = [int(v) for v in a["split"]]
+    else:
+        k = len(n.output)
+        sizes = [-(-size // k)] * (k - 1) + [size - (k - 1) * -(-size // k)]
+    if sum(sizes) != size or len(sizes) != len(n.output) or min(sizes) <= 0:
+        raise UnsupportedOpError(f"node {n.name!r} (Split): sizes {sizes} do not split {size} into {len(n.output)}")
+    start = 0
+    for i, (out, k) in enumerate(zip(n.output, sizes)):
+        b.add(n, f"{n.name}/{i}" if len(n.output) > 1 else n.name, "Slice", [n.input[0]], out,
+              {"axis": axis, "start": start, "end": start + k})
+        start += k
+
+
+def _slice(b: _Builder, n: Any) -> None:
+    shape = b.shapes[b.name(n.input[0])]
+    consts = [b.const(t, n).astype(np.int64).tolist() if t else None for t in list(n.input[1:5]) + [""] * 4][:4]
+    starts, ends, axes, steps = consts
+    axes = axes if axes is not None else list(range(len(starts)))
+    steps = steps if steps is not None else [1] * len(starts)
+    cut = []
+    for s, e, ax, st in zip(starts, ends, axes, steps):
+        ax = int(ax) % len(shape)
+        d = shape[ax]
+        s, e = (max(0, min(d, v + d if v < 0 else v)) for v in (s, e))
+        if (s, e) != (0, d):
+            if st != 1:
+                raise UnsupportedOpError(f"node {n.name!r} (Slice): step {st} on axis {ax}; only step 1 is supported")
+            cut.append((ax, s, e))
+    if len(cut) != 1:
+        raise UnsupportedOpError(f"node {n.name!r} (Slice): cuts {len(cut)} axes of {shape}; exactly one is "
+                                 "supported")
+    ax, s, e = cut[0]
+    b.emit(n, "Slice", [n.input[0]], {"axis": _axis(b, n, n.input[0], ax), "start": s, "end": e})
+
+
 def _constant(b: _Builder, n: Any) -> None:
     import onnx
 
@@ -296,7 +339,7 @@ HANDLERS: dict[str, Callable[[_Builder, Any], None]] = {
     "Flatten": _reshape_like, "Reshape": _reshape_like, "Squeeze": _reshape_like,
     "Identity": _passthrough("identity"), "Dropout": _passthrough("dropout is the identity at inference"),
     "Constant": _constant, "Softmax": _softmax,
-    "Concat": _concat,
+    "Concat": _concat, "Split": _split, "Slice": _slice,
 }
 SUPPORTED_ONNX_OPS = tuple(HANDLERS)
 

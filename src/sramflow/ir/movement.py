@@ -68,13 +68,30 @@ def _concat_shape(ins: Sequence[Shape], a: Mapping[str, Any]) -> Shape:
     return tuple(out)
 
 
+def _slice_shape(ins: Sequence[Shape], a: Mapping[str, Any]) -> Shape:
+    axis, start, end = int(a["axis"]), int(a["start"]), int(a["end"])
+    if not 0 <= start < end <= ins[0][axis]:
+        raise GraphError(f"Slice [{start}, {end}) of axis {axis} is empty or outside {ins[0]}")
+    out = list(ins[0])
+    out[axis] = end - start
+    return tuple(out)
+
+
 def _concat(a: Mapping[str, Any], xs: Sequence[np.ndarray], fill: float) -> np.ndarray:
     return np.concatenate(xs, axis=int(a["axis"]))
+
+
+def _slice(a: Mapping[str, Any], xs: Sequence[np.ndarray], fill: float) -> np.ndarray:
+    idx = [slice(None)] * xs[0].ndim
+    idx[int(a["axis"])] = slice(int(a["start"]), int(a["end"]))
+    return np.ascontiguousarray(xs[0][tuple(idx)])
 
 
 MOVEMENT_OPS: tuple[MovementOp, ...] = (
     MovementOp("Concat", "CONCATENATION", _concat_shape, _concat, "addressing",
                "each input's producer stores straight into its contiguous block of the output"),
+    MovementOp("Slice", "SLICE", _slice_shape, _slice, "addressing",
+               "its consumers load the contiguous block of the input in place"),
 )
 BY_OP: dict[str, MovementOp] = {m.op: m for m in MOVEMENT_OPS}
 BY_KIND: dict[str, MovementOp] = {m.kind: m for m in MOVEMENT_OPS}

@@ -23,7 +23,8 @@ from sramflow.ir.shapes import tflite_same_pads
 # builtins' versions are in their ir.elementwise rows.
 OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "MEAN": 2, "MAX_POOL_2D": 2,
                "AVERAGE_POOL_2D": 2, "PAD": 2, "PADV2": 2, "MAXIMUM": 2, "MINIMUM": 2, "RESHAPE": 1,
-               "TRANSPOSE": 2, "SOFTMAX": 2, "CONCATENATION": 2, **{k: b.version for k, b in BUILTINS.items()}}
+               "TRANSPOSE": 2, "SOFTMAX": 2, "CONCATENATION": 2, "SLICE": 2,
+               **{k: b.version for k, b in BUILTINS.items()}}
 NHWC_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}  # an NCHW axis of a 4-D tensor -> its NHWC axis
 
 
@@ -311,11 +312,24 @@ def _emit_concat(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
     b.op("CONCATENATION", ins, [b.activation(out_t)], s.BuiltinOptions.ConcatenationOptions, opts)
 
 
+def _emit_slice(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """SLICE with int32 begin / size in NHWC."""
+    s, a = b.s, op.attrs
+    tin, tout = q.tensor(op.inputs[0]), q.tensor(op.output)
+    rank = len(tin.shape)
+    begin = np.zeros(rank, np.int32)
+    begin[_nhwc_axis(int(a["axis"]), rank)] = int(a["start"])
+    size = np.array(nhwc_shape(tout.shape), np.int32)
+    ins = [b.activation(tin), b.tensor(f"{op.name}/begin", (rank,), s.TensorType.INT32, data=begin),
+           b.tensor(f"{op.name}/size", (rank,), s.TensorType.INT32, data=size)]
+    b.op("SLICE", ins, [b.activation(tout)], s.BuiltinOptions.SliceOptions, s.SliceOptionsT())
+
+
 EMITTERS = {"CONV_2D": _emit_conv, "DEPTHWISE_CONV_2D": _emit_conv, "FULLY_CONNECTED": _emit_fc,
             **{kind: _emit_elementwise for kind in BUILTINS},
             "MEAN": _emit_mean, "MAX_POOL_2D": _emit_pool, "AVERAGE_POOL_2D": _emit_pool,
             "CLIP": _emit_clip, "RESHAPE": _emit_reshape, "SOFTMAX": _emit_softmax,
-            "HARD_SIGMOID": _emit_hard_sigmoid, "CONCATENATION": _emit_concat}
+            "HARD_SIGMOID": _emit_hard_sigmoid, "CONCATENATION": _emit_concat, "SLICE": _emit_slice}
 
 
 def tflite_bytes(q: QuantizedGraph) -> bytes:
