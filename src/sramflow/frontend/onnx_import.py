@@ -303,6 +303,21 @@ def _slice(b: _Builder, n: Any) -> None:
     b.emit(n, "Slice", [n.input[0]], {"axis": _axis(b, n, n.input[0], ax), "start": s, "end": e})
 
 
+def _pad(b: _Builder, n: Any) -> None:
+    a = _attrs(n)
+    mode = a.get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode != "constant":
+        raise UnsupportedOpError(f"node {n.name!r} (Pad): mode {mode!r}; only 'constant' is supported")
+    pads = b.const(n.input[1], n).tolist() if len(n.input) > 1 and n.input[1] else list(a.get("pads", ()))
+    value = float(b.const(n.input[2], n)) if len(n.input) > 2 and n.input[2] else float(a.get("value", 0.0))
+    if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0:
+        raise UnsupportedOpError(f"node {n.name!r} (Pad): pads {pads}; only non-negative padding of H and W of a "
+                                 "4-D tensor is supported")
+    b.emit(n, "Pad", [n.input[0]], {"pads": (int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])),
+                                     "value": value})
+
+
 def _constant(b: _Builder, n: Any) -> None:
     import onnx
 
@@ -339,7 +354,7 @@ HANDLERS: dict[str, Callable[[_Builder, Any], None]] = {
     "Flatten": _reshape_like, "Reshape": _reshape_like, "Squeeze": _reshape_like,
     "Identity": _passthrough("identity"), "Dropout": _passthrough("dropout is the identity at inference"),
     "Constant": _constant, "Softmax": _softmax,
-    "Concat": _concat, "Split": _split, "Slice": _slice,
+    "Concat": _concat, "Split": _split, "Slice": _slice, "Pad": _pad,
 }
 SUPPORTED_ONNX_OPS = tuple(HANDLERS)
 

@@ -77,6 +77,12 @@ def _slice_shape(ins: Sequence[Shape], a: Mapping[str, Any]) -> Shape:
     return tuple(out)
 
 
+def _pad_shape(ins: Sequence[Shape], a: Mapping[str, Any]) -> Shape:
+    n, c, h, w = ins[0]
+    t, left, b, r = a["pads"]
+    return (n, c, h + t + b, w + left + r)
+
+
 def _concat(a: Mapping[str, Any], xs: Sequence[np.ndarray], fill: float) -> np.ndarray:
     return np.concatenate(xs, axis=int(a["axis"]))
 
@@ -87,11 +93,17 @@ def _slice(a: Mapping[str, Any], xs: Sequence[np.ndarray], fill: float) -> np.nd
     return np.ascontiguousarray(xs[0][tuple(idx)])
 
 
+def _pad(a: Mapping[str, Any], xs: Sequence[np.ndarray], fill: float) -> np.ndarray:
+    t, left, b, r = a["pads"]
+    return np.pad(xs[0], ((0, 0), (0, 0), (t, b), (left, r)), constant_values=np.asarray(fill, xs[0].dtype))
+
+
 MOVEMENT_OPS: tuple[MovementOp, ...] = (
     MovementOp("Concat", "CONCATENATION", _concat_shape, _concat, "addressing",
                "each input's producer stores straight into its contiguous block of the output"),
     MovementOp("Slice", "SLICE", _slice_shape, _slice, "addressing",
                "its consumers load the contiguous block of the input in place"),
+    MovementOp("Pad", "PAD", _pad_shape, _pad, "window"),
 )
 BY_OP: dict[str, MovementOp] = {m.op: m for m in MOVEMENT_OPS}
 BY_KIND: dict[str, MovementOp] = {m.kind: m for m in MOVEMENT_OPS}

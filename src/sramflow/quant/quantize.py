@@ -228,6 +228,13 @@ class _Pass:
         self.fixed(n.output, tin.scale, tin.zero_point)
         return QOp(n.name, MOVES[n.op].kind, n.inputs, n.output, (n.name,), {**n.attrs, **attrs}, {})
 
+    def op_Pad(self, n: Node, act: Node | None) -> QOp:
+        """PAD (value 0: pad.cc fills with the output zero point) or PADV2 with the value quantized with the
+        input's parameters (saturating to int8 when outside its range); ``fill`` is that int8 value."""
+        tin = self.qtensor(n.inputs[0])
+        fill = clip_bound(float(n.attrs["value"]), tin) if n.attrs["value"] != 0.0 else tin.zero_point
+        return self._same_scale(n, fill=int(fill))
+
     def op_Requantize(self, n: Node, act: Node | None) -> QOp:
         """QUANTIZE int8 -> int8 (quantize.cc Prepare: QuantizeMultiplier(double(s_in) / double(s_out)); Eval:
         reference_ops::Requantize, MultiplyByQuantizedMultiplier(q - zp_in) + zp_out clamped to int8)."""

@@ -325,11 +325,27 @@ def _emit_slice(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
     b.op("SLICE", ins, [b.activation(tout)], s.BuiltinOptions.SliceOptions, s.SliceOptionsT())
 
 
+def _emit_pad(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """PAD (value 0: fills with the zero point) or PADV2 with the int8 fill, written straight to the output."""
+    s = b.s
+    tin, tout = q.tensor(op.inputs[0]), q.tensor(op.output)
+    t, left, bot, r = op.attrs["pads"]
+    ins = [b.activation(tin), b.tensor(f"{op.name}/paddings", (4, 2), s.TensorType.INT32,
+                                       data=np.array([[0, 0], [t, bot], [left, r], [0, 0]], np.int32))]
+    out = b.activation(tout)
+    if float(op.attrs["value"]) == 0.0:
+        b.op("PAD", ins, [out], s.BuiltinOptions.PadOptions, s.PadOptionsT())
+        return
+    ins.append(b.tensor(f"{op.name}/pad_value", (1,), s.TensorType.INT8, [tin.scale], [tin.zero_point], 0,
+                        np.array([op.attrs["fill"]], np.int8)))
+    b.op("PADV2", ins, [out], s.BuiltinOptions.PadV2Options, s.PadV2OptionsT())
+
+
 EMITTERS = {"CONV_2D": _emit_conv, "DEPTHWISE_CONV_2D": _emit_conv, "FULLY_CONNECTED": _emit_fc,
             **{kind: _emit_elementwise for kind in BUILTINS},
             "MEAN": _emit_mean, "MAX_POOL_2D": _emit_pool, "AVERAGE_POOL_2D": _emit_pool,
             "CLIP": _emit_clip, "RESHAPE": _emit_reshape, "SOFTMAX": _emit_softmax,
-            "HARD_SIGMOID": _emit_hard_sigmoid, "CONCATENATION": _emit_concat, "SLICE": _emit_slice}
+            "HARD_SIGMOID": _emit_hard_sigmoid, "CONCATENATION": _emit_concat, "SLICE": _emit_slice, "PAD": _emit_pad}
 
 
 def tflite_bytes(q: QuantizedGraph) -> bytes:
