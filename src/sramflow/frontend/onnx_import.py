@@ -27,6 +27,9 @@ class _Builder:
     shapes: dict[str, tuple[int, ...]]
     opset: int = 13
     alias: dict[str, str] = field(default_factory=dict)
+    # channel shuffle in flight: a 5-D view (1, g, C/g, H, W) of a 4-D tensor and its transpose, as
+    # tensor -> (stage "grouped" | "shuffled", the 4-D source, groups); only the closing Reshape may read them
+    views: dict[str, tuple[str, str, int]] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
     folded: list[FoldedNode] = field(default_factory=list)
 
@@ -52,6 +55,11 @@ class _Builder:
         """One IR node ``name`` writing ``out`` (an ONNX node may become several, e.g. Split)."""
         attrs, weights = attrs or {}, weights or {}
         ins = [self.name(t) for t in inputs]
+        for t in ins:
+            if t in self.views:
+                raise UnsupportedOpError(f"node {onnx_node.name!r} ({onnx_node.op_type}) reads {t!r}, a 5-D view of "
+                                         "a channel shuffle; only Reshape -> Transpose(0, 2, 1, 3, 4) -> Reshape back "
+                                         "to 4-D is supported")
         try:
             shape = infer_shape(op, [self.shapes[t] for t in ins], attrs, weights)
         except GraphError as exc:
@@ -222,7 +230,12 @@ def _pool(op: str) -> Callable[[_Builder, Any], None]:
 
 def _reshape_like(b: _Builder, n: Any) -> None:
     src = b.name(n.input[0])
-    in_shape = b.shapes[src]
+    if src in b.views:  # the 5-D view of a channel shuffle has no IR shape
+        _, source, g = b.views[src]
+        c, h, w = b.shapes[source][1:]
+        in_shape = (1, c // g, g, h, w) if b.views[src][0] == "shuffled" else (1, g, c // g, h, w)
+    else:
+        in_shape = b.shapes[src]
     if n.op_type == "Flatten":
         axis = int(_attrs(n).get("axis", 1)) % len(in_shape)
         new = (int(np.prod(in_shape[:axis])), int(np.prod(in_shape[axis:])))
@@ -239,10 +252,44 @@ def _reshape_like(b: _Builder, n: Any) -> None:
             known = int(np.prod([x for x in target if x != -1]))
             target[target.index(-1)] = int(np.prod(in_shape)) // max(known, 1)
         new = tuple(target)
+    if _shuffle_view(b, n, src, in_shape, tuple(new)):
+        return
     if [d for d in in_shape if d != 1] == [d for d in new if d != 1]:
         b.fold(n, "shape-only view: same bytes in the same order")
         return
     b.emit(n, "Reshape", [n.input[0]], {"shape": tuple(new)})
+
+
+def _shuffle_view(b: _Builder, n: Any, src: str, in_shape: tuple[int, ...], new: tuple[int, ...]) -> bool:
+    """The Reshapes of a channel shuffle as torch.onnx.export writes ShuffleNet's channel_shuffle: (1, C, H, W) ->
+    (1, g, C/g, H, W) opens the view; (1, C/g, g, H, W) after the Transpose -> (1, C, H, W) closes it as one
+    ChannelShuffle node (the Transpose is the only data movement: ``ir.movement``)."""
+    if src in b.views:
+        stage, source, g = b.views[src]
+        if stage != "shuffled" or new != tuple(b.shapes[source]):
+            raise UnsupportedOpError(f"node {n.name!r} (Reshape) reshapes the 5-D channel-shuffle view {src!r} to "
+                                     f"{new}; only the Transpose(0, 2, 1, 3, 4) and a Reshape back to "
+                                     f"{tuple(b.shapes[source])} are supported")
+        b.emit(n, "ChannelShuffle", [source], {"groups": g})
+        return True
+    if len(in_shape) == 4 and len(new) == 5 and in_shape[0] == new[0] == 1 and new[3:] == in_shape[2:] \
+            and new[1] * new[2] == in_shape[1]:
+        b.views[n.output[0]] = ("grouped", src, int(new[1]))
+        b.folded.append(FoldedNode(n.name, n.op_type, "channel shuffle: 5-D view of the channels in groups"))
+        return True
+    return False
+
+
+def _transpose(b: _Builder, n: Any) -> None:
+    src = b.name(n.input[0])
+    perm = tuple(int(p) for p in _attrs(n).get("perm", ()))
+    if src not in b.views or b.views[src][0] != "grouped" or perm != (0, 2, 1, 3, 4):
+        raise UnsupportedOpError(f"node {n.name!r} (Transpose perm={list(perm)}): only the channel shuffle's "
+                                 "Transpose(0, 2, 1, 3, 4) of a (1, g, C/g, H, W) view is supported")
+    _, source, g = b.views[src]
+    b.views[n.output[0]] = ("shuffled", source, g)
+    b.folded.append(FoldedNode(n.name, n.op_type, "channel shuffle: transposed groups (the ChannelShuffle node "
+                                                  "that closes the view moves the data)"))
 
 
 def _axis(b: _Builder, n: Any, t: str, axis: int) -> int:
@@ -354,7 +401,7 @@ HANDLERS: dict[str, Callable[[_Builder, Any], None]] = {
     "Flatten": _reshape_like, "Reshape": _reshape_like, "Squeeze": _reshape_like,
     "Identity": _passthrough("identity"), "Dropout": _passthrough("dropout is the identity at inference"),
     "Constant": _constant, "Softmax": _softmax,
-    "Concat": _concat, "Split": _split, "Slice": _slice, "Pad": _pad,
+    "Concat": _concat, "Split": _split, "Slice": _slice, "Pad": _pad, "Transpose": _transpose,
 }
 SUPPORTED_ONNX_OPS = tuple(HANDLERS)
 

@@ -83,6 +83,12 @@ def _pad_shape(ins: Sequence[Shape], a: Mapping[str, Any]) -> Shape:
     return (n, c, h + t + b, w + left + r)
 
 
+def _shuffle_shape(ins: Sequence[Shape], a: Mapping[str, Any]) -> Shape:
+    if len(ins[0]) != 4 or ins[0][1] % int(a["groups"]):
+        raise GraphError(f"ChannelShuffle of {ins[0]} in {a['groups']} groups: channels must divide")
+    return tuple(ins[0])
+
+
 def _concat(a: Mapping[str, Any], xs: Sequence[np.ndarray], fill: float) -> np.ndarray:
     return np.concatenate(xs, axis=int(a["axis"]))
 
@@ -98,12 +104,25 @@ def _pad(a: Mapping[str, Any], xs: Sequence[np.ndarray], fill: float) -> np.ndar
     return np.pad(xs[0], ((0, 0), (0, 0), (t, b), (left, r)), constant_values=np.asarray(fill, xs[0].dtype))
 
 
+def shuffle_order(channels: int, groups: int) -> np.ndarray:
+    """Output channel o reads input channel order[o]: view (groups, C / groups), transpose, flatten (ShuffleNet's
+    channel_shuffle)."""
+    return np.arange(channels).reshape(groups, channels // groups).T.reshape(-1)
+
+
+def _shuffle(a: Mapping[str, Any], xs: Sequence[np.ndarray], fill: float) -> np.ndarray:
+    return np.ascontiguousarray(xs[0][:, shuffle_order(xs[0].shape[1], int(a["groups"]))])
+
+
 MOVEMENT_OPS: tuple[MovementOp, ...] = (
     MovementOp("Concat", "CONCATENATION", _concat_shape, _concat, "addressing",
                "each input's producer stores straight into its contiguous block of the output"),
     MovementOp("Slice", "SLICE", _slice_shape, _slice, "addressing",
                "its consumers load the contiguous block of the input in place"),
     MovementOp("Pad", "PAD", _pad_shape, _pad, "window"),
+    # not folded into the consumer's load addressing: a convolution's input tiles span several channel planes
+    MovementOp("ChannelShuffle", "CHANNEL_SHUFFLE", _shuffle_shape, _shuffle, "gather",
+               gather=lambda a, c: shuffle_order(c, int(a["groups"]))),
 )
 BY_OP: dict[str, MovementOp] = {m.op: m for m in MOVEMENT_OPS}
 BY_KIND: dict[str, MovementOp] = {m.kind: m for m in MOVEMENT_OPS}
