@@ -406,6 +406,39 @@ HANDLERS: dict[str, Callable[[_Builder, Any], None]] = {
 SUPPORTED_ONNX_OPS = tuple(HANDLERS)
 
 
+def _fold_constants(b: _Builder, n: Any) -> bool:
+    """Shape computations as torch.onnx.export writes them (``x.chunk``, ``nn.ZeroPad2d``: Shape, Gather, Div,
+    Concat, ConstantOfShape, Cast ... of constants): ``Shape`` of an activation is its IR shape, and a node whose
+    inputs are all constants is evaluated once by ONNX's own reference evaluator. True when folded."""
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    ins = [t for t in n.input if t]
+    if n.op_type == "Shape" and ins and not b.is_const(ins[0]):
+        src = b.name(ins[0])
+        if src in b.views:
+            raise UnsupportedOpError(f"node {n.name!r} (Shape) reads the 5-D channel-shuffle view {src!r}")
+        a = _attrs(n)
+        shape = np.array(b.shapes[src], np.int64)
+        b.consts[n.output[0]] = shape[int(a.get("start", 0)):a.get("end")]
+        b.folded.append(FoldedNode(n.name, n.op_type, "shape of an activation: a constant at batch 1"))
+        return True
+    if n.op_type == "Constant" or not ins or not all(b.is_const(t) for t in ins) or len(n.output) != 1:
+        return False
+    values = {t: b.const(t, n) for t in ins}
+    graph = onnx.helper.make_graph(
+        [n], "fold", [onnx.helper.make_tensor_value_info(t, onnx.helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+                      for t, v in values.items()], [onnx.helper.make_tensor_value_info(n.output[0], 0, None)])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", b.opset)])
+    try:
+        (value,) = ReferenceEvaluator(model).run(None, values)
+    except Exception as exc:  # the evaluator's own errors: name the node
+        raise GraphError(f"node {n.name!r} ({n.op_type}): constant folding failed: {exc}") from None
+    b.consts[n.output[0]] = np.asarray(value)
+    b.folded.append(FoldedNode(n.name, n.op_type, "constant-folded"))
+    return True
+
+
 def _input_shape(vi: Any, resolution: int | None) -> tuple[int, ...]:
     dims = [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
     if len(dims) != 4:
@@ -434,6 +467,8 @@ def import_onnx_model(model: Any, resolution: int | None = None, name: str = "on
         if not n.name or n.name in seen:
             n.name = f"{n.op_type}_{i}"
         seen.add(n.name)
+        if n.domain in ("", "ai.onnx") and _fold_constants(b, n):
+            continue
         handler = HANDLERS.get(n.op_type)
         if handler is None or (n.domain not in ("", "ai.onnx")):
             raise UnsupportedOpError(
