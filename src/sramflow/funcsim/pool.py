@@ -22,10 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from sramflow.errors import UnsupportedOpError
+from sramflow.ir.movement import MOVEMENT_OPS
 from sramflow.mapping.conv import ConvShape
 from sramflow.reference.requant import clamp_to_int8
 
-POOL_KINDS = {"MAX_POOL_2D": "max", "AVERAGE_POOL_2D": "avg"}
+# a "window" movement op (ir.movement: Pad) is a 1 x 1 max whose padded taps hold its int8 fill
+POOL_KINDS = {"MAX_POOL_2D": "max", "AVERAGE_POOL_2D": "avg",
+              **{m.kind: "max" for m in MOVEMENT_OPS if m.mapping == "window"}}
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ def pool_spec(shape: ConvShape, kind: str, attrs: dict, x_zp: int) -> PoolSpec:
     if op is None or op != shape.pool_op:
         raise UnsupportedOpError(f"node {shape.name!r}: quantized op {kind} does not match the {shape.pool_op!r} "
                                  "pooling schedule")
+    if kind not in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):  # a window movement op: one tap, the byte or the fill
+        return PoolSpec("max", int(attrs["fill"]), np.ones((shape.out_h, shape.out_w), np.int64), -128, 127)
     lo, hi = int(attrs["act_min"]), int(attrs["act_max"])
     if op == "max":
         return PoolSpec("max", -128, np.ones((shape.out_h, shape.out_w), np.int64), lo, hi)

@@ -21,6 +21,8 @@ from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.elementwise import BINARY_KINDS
 from sramflow.ir.graph import Graph, Node
+from sramflow.ir.movement import BY_KIND as MOVE_KINDS
+from sramflow.ir.movement import BY_OP as MOVES
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule
@@ -145,7 +147,7 @@ def _vector_kernel(q: QuantizedGraph, node: Node, op: QOp, row: int = 0) -> tupl
     if runner is None or op.kind in _NOT_ELEMENTWISE:
         raise UnsupportedOpError(f"node {node.name!r}: the functional simulator has no vector kernel for {op.kind}")
     src = op.inputs[0]
-    if op.kind == "RESHAPE":  # IR (NCHW) element order: the bytes are copied unchanged
+    if op.kind == "RESHAPE" or op.kind in MOVE_KINDS:  # copies; a "gather" op's loads gathered the planes
         return (lambda x: x), False
     if op.kind == "SOFTMAX":  # over rows of ``row`` contiguous elements (the mapper's segments)
         return (lambda x: runner(q, op, {src: x.reshape(-1, row)}).reshape(x.shape)), False
@@ -171,6 +173,10 @@ def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, 
     if op is not None and op.kind in RESIZE_KINDS:  # a gather of source taps, not element-wise operands
         return resize_data(sch, op, env[node.inputs[0]])
     operands = [env[t].ravel() for t in node.inputs]
+    gather = MOVES[node.op].gather if node.op in MOVES else None
+    if gather is not None:  # the load of output plane c reads input plane gather[c] (ir.movement "gather")
+        x = env[node.inputs[0]]
+        operands = [x.reshape(x.shape[0], -1)[gather(node.attrs, x.shape[0])].ravel()]
     if op is not None and "const" in op.params and node.name == op.ir_nodes[0]:
         operands.append(np.asarray(op.params["const"], np.int8).ravel())
     numel = sh.segments * sh.seg_len
@@ -250,6 +256,9 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
     outer SRAM levels 1, 2, ..., where staged conv operands are held (``funcsim.levels``)."""
     for b in bound:
         node, sch, op = b.node, b.schedule, b.op
+        if isinstance(sch, FusedSchedule) and sch.shape.into == node.name:  # pure addressing (Concat, Slice)
+            env[node.output] = MOVES[node.op].apply(node.attrs, [env[t][None] for t in node.inputs], 0)[0]
+            continue
         if isinstance(sch, FusedSchedule):  # the pass of the node it is fused into computed it: no accesses
             env[node.output] = env[graph.node(sch.shape.into).output]
             continue

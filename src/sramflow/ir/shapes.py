@@ -9,6 +9,7 @@ import numpy as np
 
 from sramflow.errors import GraphError
 from sramflow.ir.elementwise import ELEMENTWISE_OPS
+from sramflow.ir.movement import MOVEMENT_OPS
 # TFLite's SAME padding (ComputePaddingHeightWidth) as (top, left, bottom, right), the extra pixel after: the
 # quantizer and the .tflite exporter compare an op's explicit pads against it.
 from sramflow.padding import same_pads_2d as tflite_same_pads  # noqa: F401
@@ -80,6 +81,7 @@ SHAPE_FNS: dict[str, Callable[[Sequence[Shape], Mapping[str, Any], Mapping[str, 
     "Softmax": _same,
     "GlobalAveragePool": _gap, "AveragePool": _pool, "MaxPool": _pool, "Reshape": _reshape,
     "Resize": _resize,
+    **{m.op: (lambda ins, attrs, weights, m=m: m.shape(ins, attrs)) for m in MOVEMENT_OPS},
 }
 
 

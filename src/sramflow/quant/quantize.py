@@ -29,6 +29,8 @@ import numpy as np
 from sramflow.errors import QuantizationError, UnsupportedOpError
 from sramflow.ir.fusion import fused_activation, fused_activation_kind, hard_swish_mul
 from sramflow.ir.graph import Graph, Node
+from sramflow.ir.movement import BY_OP as MOVES
+from sramflow.ir.movement import concat_input_shares_scale
 from sramflow.ir.qgraph import QOp, QTensor, QuantizedGraph, graph_fingerprint
 from sramflow.ir.shapes import tflite_same_pads
 from sramflow.quant.calibrate import Range, qparams_from_range
@@ -98,10 +100,10 @@ def per_channel_multipliers(in_scale: float, w_scales: np.ndarray, out_scale: fl
 class _Pass:
     def __init__(self, graph: Graph, act_ranges: Mapping[str, Range]) -> None:
         self.g = graph
-        self.ranges = act_ranges
         self.tensors: dict[str, QTensor] = {}
         self.ops: list[QOp] = []
         self.consumers = graph.consumers()
+        self.ranges = concat_shared_ranges(graph, act_ranges, self.consumers)
 
     def qtensor(self, name: str) -> QTensor:
         if name not in self.tensors:
@@ -136,6 +138,8 @@ class _Pass:
             if act is not None:
                 fused_away.add(act.name)
             handler = getattr(self, f"op_{n.op}", None)
+            if handler is None and n.op in MOVES:  # a data-movement op that only keeps its input's parameters
+                handler = self._same_scale
             if handler is None:
                 supported = ", ".join(m[3:] for m in dir(self) if m.startswith("op_"))
                 raise UnsupportedOpError(
@@ -228,6 +232,41 @@ class _Pass:
 
     def op_Relu(self, n: Node, act: Node | None) -> QOp:
         return self._relu(n, "RELU")
+
+    def op_Concat(self, n: Node, act: Node | None) -> QOp:
+        """CONCATENATION: concatenation.cc Prepare requires every int8 input's scale and zero point to equal the
+        output's; ``concat_shared_ranges`` gave them the Concat's range (a Requantize in front of the others)."""
+        tout = self.qtensor(n.output)
+        for t in n.inputs:
+            tin = self.qtensor(t)
+            if (tin.scale, tin.zero_point) != (tout.scale, tout.zero_point):
+                raise QuantizationError(f"node {n.name!r} (Concat): input {t!r} has scale {tin.scale:.6g} / zero "
+                                        f"point {tin.zero_point}, the output {tout.scale:.6g} / {tout.zero_point}; "
+                                        "TFLite's int8 CONCATENATION needs them equal")
+        return QOp(n.name, "CONCATENATION", n.inputs, n.output, (n.name,), {"axis": int(n.attrs["axis"])}, {})
+
+    def _same_scale(self, n: Node, act: Node | None = None, **attrs: object) -> QOp:
+        """A data-movement op (``ir.movement``) whose int8 output keeps the input's scale and zero point (TFLite
+        SLICE, PAD, RESHAPE / TRANSPOSE: the quantization spec's same-scale restriction)."""
+        tin = self.qtensor(n.inputs[0])
+        self.fixed(n.output, tin.scale, tin.zero_point)
+        return QOp(n.name, MOVES[n.op].kind, n.inputs, n.output, (n.name,), {**n.attrs, **attrs}, {})
+
+    def op_Pad(self, n: Node, act: Node | None) -> QOp:
+        """PAD (value 0: pad.cc fills with the output zero point) or PADV2 with the value quantized with the
+        input's parameters (saturating to int8 when outside its range); ``fill`` is that int8 value."""
+        tin = self.qtensor(n.inputs[0])
+        fill = clip_bound(float(n.attrs["value"]), tin) if n.attrs["value"] != 0.0 else tin.zero_point
+        return self._same_scale(n, fill=int(fill))
+
+    def op_Requantize(self, n: Node, act: Node | None) -> QOp:
+        """QUANTIZE int8 -> int8 (quantize.cc Prepare: QuantizeMultiplier(double(s_in) / double(s_out)); Eval:
+        reference_ops::Requantize, MultiplyByQuantizedMultiplier(q - zp_in) + zp_out clamped to int8)."""
+        tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
+        m, s = quantize_multiplier(float(tin.scale) / float(tout.scale))
+        attrs = {"x_zp": tin.zero_point, "mult": m, "shift": s, "out_zp": tout.zero_point, "act_min": -128,
+                 "act_max": 127}
+        return QOp(n.name, "QUANTIZE", n.inputs, n.output, (n.name,), attrs, {})
 
     def op_LeakyRelu(self, n: Node, act: Node | None) -> QOp:
         """LEAKY_RELU with its own calibrated output range; activations.cc LeakyReluPrepare's multipliers:
@@ -389,6 +428,24 @@ class _Pass:
 
     def op_AveragePool(self, n: Node, act: Node | None) -> QOp:
         return self._pool(n, "AVERAGE_POOL_2D")
+
+
+def concat_shared_ranges(g: Graph, act_ranges: Mapping[str, Range],
+                         consumers: Mapping[str, list[str]]) -> dict[str, Range]:
+    """The activation ranges with every Concat input given its Concat's range, so they quantize to the same scale
+    and zero point (what TFLite's int8 CONCATENATION needs). Only an input that ``ir.movement`` says can share it:
+    anything else must have a Requantize in front (the ONNX importer inserts them)."""
+    out = dict(act_ranges)
+    producer = {n.output: n.op for n in g.nodes}
+    for n in (n for n in g.nodes if n.op == "Concat"):
+        for t in n.inputs:
+            if not concat_input_shares_scale(producer.get(t), len(consumers.get(t, [])), t == g.output):
+                raise QuantizationError(f"node {n.name!r} (Concat): input {t!r} cannot take the Concat's scale (it "
+                                        "is read elsewhere or its producer fixes its scale) and has no Requantize in "
+                                        "front; build the graph with ir.movement.concat_requantize")
+            if n.output in act_ranges:
+                out[t] = act_ranges[n.output]
+    return out
 
 
 def quantize_constant(c: np.ndarray, t: QTensor) -> np.ndarray:

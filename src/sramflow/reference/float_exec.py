@@ -19,6 +19,7 @@ import numpy as np
 from sramflow.errors import UnsupportedOpError
 from sramflow.ir.elementwise import BY_OP
 from sramflow.ir.graph import Graph, Node
+from sramflow.ir.movement import BY_OP as MOVES
 
 
 def _conv(n: Node, x: np.ndarray, dtype: type = np.float32) -> np.ndarray:
@@ -118,10 +119,15 @@ def _resize(n: Node, x: np.ndarray) -> np.ndarray:
     return y.astype(np.float32)
 
 
+def _movement(n: Node, *xs: np.ndarray) -> np.ndarray:
+    """An ``ir.movement`` row's index arithmetic (Pad fills with its float value)."""
+    return MOVES[n.op].apply(n.attrs, xs, float(n.attrs.get("value", 0.0)))
+
+
 FLOAT_OPS: dict[str, Callable[..., np.ndarray]] = {
     "Conv": _conv, "Gemm": _gemm, **{op: _elementwise for op in BY_OP},
     "GlobalAveragePool": _gap, "AveragePool": _pool("avg"), "MaxPool": _pool("max"), "Softmax": _softmax,
-    "Reshape": _reshape, "Resize": _resize,
+    "Reshape": _reshape, "Resize": _resize, **{op: _movement for op in MOVES},
 }
 SUM_OPS = ("Conv", "Gemm")  # the ops whose float32 result depends on summation order (take a dtype)
 

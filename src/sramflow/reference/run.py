@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from sramflow.ir.elementwise import BINARY_KINDS
+from sramflow.ir.movement import BY_KIND as MOVES
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.reference import kernels as K
 from sramflow.reference import nhwc as NH
@@ -151,6 +152,13 @@ def _resize(fn: Callable[..., np.ndarray]) -> Callable[[QuantizedGraph, QOp, dic
     return run
 
 
+def _movement(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
+    """A data-movement op (``ir.movement``) on the IR's NCHW view: int8 in, the same bytes rearranged out (Pad
+    fills with its quantized value)."""
+    xs = [to_ir(env[t]) for t in op.inputs]
+    return to_internal(MOVES[op.kind].apply(op.attrs, xs, op.attrs.get("fill", 0)))
+
+
 # The one op -> kernel binding of the integer reference: every QOp kind, on the tensors of ``env`` (NHWC).
 RUNNERS: dict[str, Callable[[QuantizedGraph, QOp, dict], np.ndarray]] = {
     "CONV_2D": _conv,
@@ -165,6 +173,7 @@ RUNNERS: dict[str, Callable[[QuantizedGraph, QOp, dict], np.ndarray]] = {
     "AVERAGE_POOL_2D": _pool(NH.average_pool),
     "RESIZE_NEAREST_NEIGHBOR": _resize(RS.resize_nearest),
     "RESIZE_BILINEAR": _resize(RS.resize_bilinear),
+    **{kind: _movement for kind in MOVES},
 }
 
 
