@@ -31,3 +31,8 @@ class MappingError(SramflowError):
 
 class QuantizationError(SramflowError):
     """A graph cannot be quantized as asked."""
+
+
+class PrecisionError(SramflowError, ValueError):
+    """A weight-precision spec (``--weight-bits``, a sweep's ``weight_bits``) is malformed; the message names the
+    token. Also a ValueError: the sweep's parameter checks catch ValueError."""
