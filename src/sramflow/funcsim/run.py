@@ -13,7 +13,7 @@ from sramflow.errors import UnsupportedOpError
 from sramflow.funcsim.levels import run_staged_conv
 from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.bulk_vector import execute_vector_bulk
-from sramflow.funcsim.exec_conv import ConvData, execute_conv
+from sramflow.funcsim.exec_conv import ConvData, check_weight_bits, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.pool import pool_spec
 from sramflow.funcsim.sram import Sram
@@ -198,10 +198,10 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
         raise ValueError(f"executor {executor!r}: one of {EXECUTORS}; an SRAM trace needs 'step'")
     run_conv, run_vector = (execute_conv, execute_vector) if executor == "step" else \
         (execute_conv_bulk, execute_vector_bulk)
-    packed = [s.shape.name for s in schedules if isinstance(s, ConvSchedule) and s.shape.weight_bits != 8]
-    if packed:  # the executors and the integer reference run int8 weights only
-        raise UnsupportedOpError(f"functional simulation runs 8-bit weights only; {len(packed)} layers have packed "
-                                 f"sub-byte weights (first {packed[0]!r}): simulate them analytically")
+    packed = [s.shape.name for s in schedules if isinstance(s, ConvSchedule) and s.shape.weight_bits != 8 and "weights" in s.staged]
+    if packed:  # funcsim.levels moves int8 weights through the second level
+        raise UnsupportedOpError(f"a second SRAM level holds 8-bit weights only; {len(packed)} staged layers have "
+                                 f"packed 4-bit weights (first {packed[0]!r}): simulate them analytically")
     x = np.asarray(x_int8, np.int8)
     x = x[None] if x.ndim == 3 else x
     bound = bind(graph, q, schedules)
@@ -252,7 +252,9 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             assert l2 is not None
             y = run_staged_conv(run_conv, sch, conv_data(sch, op, q, env[node.inputs[0]]), m, l2)
         elif isinstance(sch, ConvSchedule):
-            y = run_conv(sch, conv_data(sch, op, q, env[node.inputs[0]]), m)
+            data = conv_data(sch, op, q, env[node.inputs[0]])
+            check_weight_bits(sch, data.weights, int(op.attrs.get("weight_bits", 8)))
+            y = run_conv(sch, data, m)
         else:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
         env[node.output] = y.reshape(graph.shape(node.output)[1:])

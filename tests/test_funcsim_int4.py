@@ -1,0 +1,115 @@
+"""The functional simulator runs packed 4-bit weights through the SRAM (two per byte, the word layout the
+analytical model counts): bit-exact against the integer reference, counts equal to the analytical model, no
+clobbers, on both executors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from helpers.graphs import conv_graph, quantized, randomized, tiny_graph
+from helpers.mapping import make_hw, sched
+from sramflow.frontend.source import ModelSource, load_graph
+from sramflow.funcsim.bulk_conv import execute_conv_bulk
+from sramflow.funcsim.exec_conv import execute_conv
+from sramflow.funcsim.run import conv_data, qop_by_node, run_functional
+from sramflow.funcsim.sram import FunctionalSimError, Sram
+from sramflow.funcsim.state import Machine
+from sramflow.hw.load import resolve_hw
+from sramflow.mapping.conv import grouped_words
+from sramflow.mapping.lower import lower
+from sramflow.quant.weight_bits import with_weight_bits as quantize_bits
+from sramflow.reference.run import run_int8
+from sramflow.sim.api import prepare_graph, simulate_prepared
+from sramflow.sweep.precision import with_weight_bits as price_bits
+
+EXECUTORS = pytest.mark.parametrize("executor", ["step", "bulk"])
+
+
+def _split_byte_schedule(hw):  # noqa: ANN001, ANN202
+    """3x3 conv, 6 -> 4 channels, tiles of c = 3: 27 weights (13.5 bytes) per channel, accumulator groups of
+    3 channels (81 nibbles: the group's last byte half full, then word padding). On 2-byte words channel 1's
+    first weight is the high nibble of the byte whose low nibble is channel 0's last, in the middle of a word."""
+    g = conv_graph()
+    shape = dataclasses.replace(lower(g, g.nodes[0]), weight_bits=4)
+    sch = sched(shape, hw, {"k": 4, "c": 3, "h": 1, "w": 5}, ("g", "k", "c", "p"), group_k=3)
+    return g, sch
+
+
+def test_the_split_byte_case_is_what_it_claims() -> None:
+    _, sch = _split_byte_schedule(make_hw())
+    assert sch.shape.weight_bits == 4 and sch.tiling.group_k == 3
+    per_k = 3 * 9
+    assert per_k % 2 == 1 and (3 * per_k) % 2 == 1  # a channel boundary inside a byte; a half-full last byte
+    load = next(st for st in sch.steps() if st.kind == "load" and st.operand == "weights")
+    words = -(-3 * per_k // 4) + -(-1 * per_k // 4)  # 2 x 2 nibbles per word, each group word-aligned: 21 + 7
+    assert grouped_words(per_k, 4, 3, 2, 4) == words == 28
+    assert load.sram_writes == words and load.offchip_bytes == -(-4 * per_k // 2) == 54
+
+
+@EXECUTORS
+@pytest.mark.parametrize("order", [("g", "k", "c", "p"), ("g", "p", "c", "k")])
+def test_split_byte_layer_bit_exact_with_counts(executor: str, order: tuple[str, ...]) -> None:
+    hw = make_hw()
+    g, sch0 = _split_byte_schedule(hw)
+    sch = sched(sch0.shape, hw, {"k": 4, "c": 3, "h": 1, "w": 5}, order, group_k=3)
+    q8, x = quantized(g)
+    q = quantize_bits(g, q8, "4")
+    m = Machine(Sram(128, 2))
+    run = execute_conv if executor == "step" else execute_conv_bulk
+    y = run(sch, conv_data(sch, qop_by_node(q)["c"], q, x[0]), m)
+    want = run_int8(q, x)["y"][0]
+    assert np.array_equal(y, want)
+    assert not np.array_equal(want, run_int8(q8, x)["y"][0])  # the 4-bit model is another model
+    assert m.sram.clobbers == 0 and m.step_mismatches == []
+    c = sch.counts
+    assert m.tally.macs == c.macs
+    assert m.tally.sram_reads_compute + m.tally.sram_reads_dma == c.sram_reads
+    assert m.tally.sram_writes_compute + m.tally.sram_writes_dma == c.sram_writes
+    assert m.tally.offchip_read_bytes + m.tally.offchip_write_bytes == c.offchip_bytes
+
+
+@EXECUTORS
+def test_int8_values_in_a_4bit_schedule_are_refused(executor: str) -> None:
+    hw = make_hw()
+    g, sch = _split_byte_schedule(hw)
+    q, x = quantized(g)  # 8-bit weights: most do not fit a nibble
+    run = execute_conv if executor == "step" else execute_conv_bulk
+    with pytest.raises(Exception, match=r"outside \[-8, 7\]"):
+        run(sch, conv_data(sch, qop_by_node(q)["c"], q, x[0]), Machine(Sram(128, 2)))
+
+
+def _functional(g, spec: str, hw, executor: str = "bulk"):  # noqa: ANN001, ANN202
+    q8, x = quantized(g)
+    q = quantize_bits(g, q8, spec)
+    res = simulate_prepared(price_bits(prepare_graph(g), spec), hw)
+    return res, run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes,
+                               executor=executor)
+
+
+@EXECUTORS
+def test_tiny_graph_int4_bit_exact_with_counts(executor: str) -> None:
+    res, r = _functional(randomized(tiny_graph()), "4", make_hw(double=True), executor)
+    assert any(getattr(s.shape, "weight_bits", 8) == 4 for s in res.schedules)
+    assert r.bit_exact and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
+
+
+@pytest.mark.parametrize("spec", ["4", "pointwise=4,default=8", "stem=8,classifier=8,default=4"])
+def test_b0_structure_mixed_bit_exact_with_counts(spec: str) -> None:
+    g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=32, seed=3)).graph
+    res, r = _functional(g, spec, resolve_hw("sky130-design1"))
+    bits = {s.shape.weight_bits for s in res.schedules if hasattr(s.shape, "weight_bits") and not s.shape.pool_op
+            and s.shape.weight_bytes}
+    assert 4 in bits and (bits == {4}) == (spec == "4")
+    assert r.bit_exact and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
+
+
+def test_schedule_and_model_precision_must_agree() -> None:
+    g = randomized(tiny_graph())
+    q, x = quantized(g)  # INT8 model, 4-bit schedules
+    hw = make_hw(double=True)
+    res = simulate_prepared(price_bits(prepare_graph(g), "4"), hw)
+    with pytest.raises(FunctionalSimError, match="quantized with 8-bit"):
+        run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
