@@ -7,7 +7,7 @@ symmetric int8 weights never use -128. They are held as int8 values (the integer
 simulator's kernels take int8 arrays; a value in [-7, 7] is exact there), and packed two per byte only where
 they are stored: the SRAM (``sramflow.funcsim``) and the .tflite (``TensorType.INT4``). Activations stay int8,
 biases int32 with scale in_scale x w_scale, multipliers from the new weight scales exactly as for int8.
-A weighted op's ``attrs["weight_bits"]`` says which (absent: 8).
+A weighted op's ``attrs["weight_bits"]`` says which (absent: 8) and ``attrs["weight_group"]`` its layer group.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from sramflow.errors import QuantizationError
 from sramflow.ir.graph import Graph
-from sramflow.ir.precision import all_int8, node_weight_bits
+from sramflow.ir.precision import all_int8, group_bits, node_group, node_weight_bits
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.quant.quantize import per_channel_multipliers, quantize_bias
 from sramflow.reference.requant import round_half_away_array
@@ -69,11 +69,27 @@ def with_weight_bits(graph: Graph, q: QuantizedGraph, spec: Any) -> QuantizedGra
     ops = []
     for op in q.ops:
         if "weights" in op.params:
-            bits = node_weight_bits(graph, graph.node(op.ir_nodes[0]), spec)
-            if bits != 8:
-                op = _requantized(graph, q, op, bits)
+            node = graph.node(op.ir_nodes[0])
+            bits = node_weight_bits(graph, node, spec)
+            op = _requantized(graph, q, op, bits) if bits != 8 else op
+            op = dataclasses.replace(op, attrs=dict(op.attrs, weight_bits=bits, weight_group=node_group(graph, node)))
         ops.append(op)
     return dataclasses.replace(q, ops=tuple(ops))
+
+
+def spec_mismatches(q: QuantizedGraph, spec: Any) -> list[str]:
+    """Weighted ops of a stored model whose bits are not those ``spec`` gives their group (an op without a
+    recorded group is an INT8 model's: it matches an all-8 spec only)."""
+    bits = group_bits(spec)
+    bad = []
+    for op in q.ops:
+        if "weights" not in op.params:
+            continue
+        group = op.attrs.get("weight_group")
+        want = bits[group] if group in bits else (8 if all_int8(spec) else None)
+        if want != op_weight_bits(op):
+            bad.append(f"{op.name} ({group or 'no group recorded'}): {op_weight_bits(op)} bits")
+    return bad
 
 
 def weight_bits_summary(q: QuantizedGraph) -> dict[str, int]:
