@@ -20,7 +20,8 @@ def _cmd_quantize(a: argparse.Namespace) -> int:
               f"packed two per byte; TensorType.INT4 in the .tflite), {by.get('8', 0)} INT8")
     if r.report["skipped_images"]:
         print(f"skipped {len(r.report['skipped_images'])} images that do not decode: " + "; ".join(r.report["skipped_images"][:3]))
-    print(f"weights {tot['float32_weight_bytes']:,} B float32 -> {tot['int8_total_bytes']:,} B int8 (+bias), "
+    packed = "int8" if tot["packed_total_bytes"] == tot["int8_total_bytes"] else "packed int8/int4"
+    print(f"weights {tot['float32_weight_bytes']:,} B float32 -> {tot['packed_total_bytes']:,} B {packed} (+bias), "
           f"{tot['compression_ratio']}:1")
     sq = e2e["logit_sqnr_db"]
     print(f"float vs int8 on {e2e['images']} calibration inputs: top-1 agreement {e2e['top1_agreement']:.1%}, "
