@@ -18,7 +18,11 @@ from sramflow.funcsim.run import conv_data, qop_by_node, run_functional
 from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
 from sramflow.hw.load import resolve_hw
+from sramflow.funcsim import layout as L
+from sramflow.funcsim.bulk_sram import layout_map
+from sramflow.ir.precision import pack_int4
 from sramflow.mapping.conv import grouped_words
+from sramflow.mapping.layout import TileLayout, bit_address, conv_tile_layout
 from sramflow.mapping.lower import lower
 from sramflow.quant.weight_bits import with_weight_bits as quantize_bits
 from sramflow.reference.run import run_int8
@@ -45,8 +49,28 @@ def test_the_split_byte_case_is_what_it_claims() -> None:
     assert per_k % 2 == 1 and (3 * per_k) % 2 == 1  # a channel boundary inside a byte; a half-full last byte
     load = next(st for st in sch.steps() if st.kind == "load" and st.operand == "weights")
     words = -(-3 * per_k // 4) + -(-1 * per_k // 4)  # 2 x 2 nibbles per word, each group word-aligned: 21 + 7
-    assert grouped_words(per_k, 4, 3, 2, 4) == words == 28
+    lay = conv_tile_layout(sch, load)
+    assert lay.element_bits == 4 and lay.words == grouped_words(per_k, 4, 3, 2, 4) == words == 28
     assert load.sram_writes == words and load.offchip_bytes == -(-4 * per_k // 2) == 54
+    # channel 1 starts in the high nibble of byte 13 (lane 1 of word 6), which holds channel 0's last weight
+    assert bit_address(0, lay, (0, 0, 2, 2, 2)) == (6, 1, 0) and bit_address(0, lay, (0, 1, 0, 0, 0)) == (6, 1, 4)
+    assert bit_address(0, lay, (0, 3, 0, 0, 0)) == (21, 0, 0)  # the second group starts on a word
+
+
+@pytest.mark.parametrize("extents, group", [((1, 4, 3, 3, 3), 3), ((2, 3, 1, 3, 3), 2), ((1, 5, 7, 1, 1), 0)])
+def test_int4_packing_matches_bit_address(extents: tuple[int, ...], group: int) -> None:
+    """The step executor's packing and the bulk executor's nibble map put every weight where
+    ``mapping.layout.bit_address`` (the layout the word counts assume) says."""
+    tile = (np.arange(int(np.prod(extents))) % 15 - 7).astype(np.int8).reshape(extents)
+    lay = TileLayout(("g", "k", "c", "ky", "kx"), extents, 1, 2, group_axis=1 if group else None,
+                     group_size=group, element_bits=4)
+    raw = (L.pack_grouped_int4(tile, group, 2) if group else L.pad_to_words(pack_int4(tile), 2)).reshape(-1, 2)
+    nmap = layout_map(extents, 1, 4, group)  # payload nibble -> element, 4 nibbles per 2-byte word
+    assert raw.shape[0] == lay.words == nmap.size // 4
+    for e, idx in enumerate(np.ndindex(*extents)):
+        word, lane, bit = bit_address(0, lay, idx)
+        assert ((int(raw[word, lane]) >> bit) & 0xF) == (int(tile[idx]) & 0xF)
+        assert nmap[word * 4 + lane * 2 + bit // 4] == e
 
 
 @EXECUTORS
