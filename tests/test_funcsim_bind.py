@@ -1,5 +1,6 @@
-"""The functional simulator joins the mapper's schedules (float IR) and the quantized graph once, up front:
-a mismatch is a named error before anything runs."""
+"""The functional simulator joins the mapper's schedules and the quantized graph structurally, once, up front: the
+quantized graph records the IR graph it was quantized from, each schedule must be the lowering of the node at its
+position, and a mismatch is a named error (naming the command to rerun) before anything runs."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sramflow.errors import UnsupportedOpError
+from sramflow.errors import GraphMismatchError, UnsupportedOpError
 from sramflow.frontend.source import ModelSource, load_graph
 from sramflow.funcsim.run import bind
+from sramflow.ir.qgraph import graph_fingerprint, load_qgraph, save_qgraph
 from sramflow.hw.load import resolve_hw
 from sramflow.quant.api import quantize_graph
 from sramflow.sim.api import simulate_graph
@@ -33,10 +35,28 @@ def test_every_node_gets_its_schedule_and_op(lite0) -> None:  # noqa: ANN001
 
 def test_mismatches_are_named_errors(lite0) -> None:  # noqa: ANN001
     g, q, schedules = lite0
-    with pytest.raises(UnsupportedOpError, match="schedules for the"):
+    with pytest.raises(GraphMismatchError, match="schedules for the.*rerun 'sramflow simulate'"):
         bind(g, q, schedules[:-1])
-    with pytest.raises(UnsupportedOpError, match="has the schedule of"):
+    with pytest.raises(GraphMismatchError, match=f"node '{g.nodes[0].name}'.*rerun 'sramflow simulate'"):
         bind(g, q, (schedules[1], schedules[0], *schedules[2:]))
     last = g.nodes[-1].name
     with pytest.raises(UnsupportedOpError, match=f"node '{last}'.*no quantized op"):
         bind(g, dataclasses.replace(q, ops=q.ops[:-1]), schedules)
+
+
+def test_the_join_is_structural_not_by_name(lite0, tmp_path) -> None:  # noqa: ANN001
+    g, q, schedules = lite0
+    assert q.source_graph == graph_fingerprint(g)
+    assert [op for op in q.ops_by_position(g) if op is not None][0] is q.ops[0]
+    # same node names, other shapes: a model built at another resolution
+    g64 = load_graph(ModelSource(model="efficientnet_lite0", num_classes=3, resolution=64)).graph
+    assert [n.name for n in g64.nodes] == [n.name for n in g.nodes] and graph_fingerprint(g64) != q.source_graph
+    with pytest.raises(GraphMismatchError, match="was not quantized from graph.*rerun 'sramflow quantize'"):
+        bind(g64, q, simulate_graph(g64, resolve_hw("sky130-design1")).schedules)
+    q64 = dataclasses.replace(q, source_graph=graph_fingerprint(g64))
+    with pytest.raises(GraphMismatchError, match="another shape.*rerun 'sramflow simulate'"):
+        bind(g64, q64, schedules)
+    with pytest.raises(GraphMismatchError, match="no recorded source graph"):
+        bind(g, dataclasses.replace(q, source_graph=""), schedules)
+    save_qgraph(q, tmp_path)
+    assert load_qgraph(tmp_path).source_graph == q.source_graph

@@ -10,7 +10,7 @@ import pytest
 
 from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.exec_conv import execute_conv
-from sramflow.funcsim.run import conv_data, qop_by_node, run_functional
+from sramflow.funcsim.run import conv_data, run_functional
 from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.graph import Graph
@@ -53,7 +53,7 @@ EXECUTORS = pytest.mark.parametrize("executor", ["step", "bulk"])
 def _run_node(g: Graph, sch, steps=None, executor: str = "step"):  # noqa: ANN001, ANN202
     """``steps``: a variant of the schedule as a list of Steps (per-step path) or a StepTable (bulk path)."""
     q, x = quantized(g)
-    op = qop_by_node(q)["c"]
+    op = dict(zip((n.name for n in g.nodes), q.ops_by_position(g)))["c"]
     m = Machine(Sram(128, 2))
     run = execute_conv if executor == "step" else execute_conv_bulk
     y = run(sch, conv_data(sch, op, q, x[0]), m, steps)

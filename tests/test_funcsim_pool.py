@@ -17,11 +17,12 @@ from sramflow.funcsim.pool import pool_spec
 from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_schedule import summed_counts
 from sramflow.mapping.search.choose import make_conv_schedule
 from sramflow.mapping.search.tiling_table import hw_params
-from sramflow.mapping.steps_table import steps_table, table_counts
+from sramflow.mapping.steps_table import steps_table
 from sramflow.reference import kernels as K
+
+from helpers.counts import summed_counts, table_counts
 from helpers.mapping import make_hw
 
 ZP = 5

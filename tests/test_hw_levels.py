@@ -47,7 +47,7 @@ def test_memories_form_builds_every_level_innermost_first() -> None:
 
 @pytest.mark.parametrize(("mutate", "match"), [
     (lambda d: d["memories"].insert(1, {"srma": {}}),
-     r"^levels\.yaml: memories\[1\]\.srma: unknown key; allowed: sram, offchip$"),
+     r"^levels\.yaml: memories\[1\]\.srma: unknown key; allowed: registers, sram, offchip$"),
     (lambda d: d["memories"][1]["sram"].update(read_energy_nj=d["memories"][1]["sram"].pop("read_energy_pj")),
      r"^levels\.yaml: memories\[1\]\.sram\.read_energy_nj: wrong unit: expected read_energy_pj \(in pJ\), "
      r"got read_energy_nj \(in nJ\)$"),
@@ -119,3 +119,44 @@ def test_sram_info_lists_every_level(capsys: pytest.CaptureFixture[str]) -> None
     assert [ln[:3] for ln in lines] == [["L0", "registers", "registers"], ["L1", "design1", "sram"],
                                         ["L2", "l2", "sram"], ["L3", "qspi-psram", "offchip"]]
     assert "65,536 B" in out and "SRAM l2 (sky130, 1.8 V): 32 x 256 words x 64 bits" in out
+
+
+def _with_registers(**fields: Any) -> dict[str, Any]:
+    d = _levels_doc()
+    regs = {"name": "registers", "size_bytes": 16 * 4 + 16, "read_energy_pj_per_byte": 0.0,
+            "write_energy_pj_per_byte": 0.0, "source": {"kind": "assumed", "ref": "inside energy_pj_per_mac"}}
+    d["memories"].insert(0, {"registers": regs | fields})
+    return d
+
+
+def test_the_mac_registers_may_be_stated_as_level_zero() -> None:
+    spec = resolve_hw(L2)
+    r = spec.memories[0]
+    assert (r.index, r.name, r.kind, r.size_bytes) == (0, "registers", "registers", 16 * 32 // 8 + 16)
+    assert (r.read_energy_pj_per_byte, r.write_energy_pj_per_byte) == (0.0, 0.0)
+    assert "energy_pj_per_mac" in r.source.ref and spec.registers is not None
+    d = _with_registers()
+    stated = hw_from_dict(d, "levels.yaml")
+    assert stated.memories[0].source.ref == "inside energy_pj_per_mac"
+    assert hw_from_dict(hw_to_dict(stated)) == stated and hw_to_dict(stated)["memories"][0]["registers"]
+    # what the mapper and the cost model see does not change: only the description does
+    plain = hw_from_dict(_levels_doc())
+    assert stated.sram == plain.sram and stated.mac_array == plain.mac_array and stated.registers is not None
+
+
+@pytest.mark.parametrize("fields, match", [
+    ({"size_bytes": 64}, r"memories\[0\]\.registers\.size_bytes: is 64, but mac_array holds 80 B"),
+    ({"read_energy_pj_per_byte": 0.5}, r"memories\[0\]\.registers\.read_energy_pj_per_byte: must be 0: .* "
+                                       r"inside mac_array\.energy_pj_per_mac"),
+    ({"source": None}, r"memories\[0\]\.registers\.source"),
+])
+def test_a_stated_register_level_must_agree_with_the_mac_array(fields: dict, match: str) -> None:
+    with pytest.raises(HardwareSpecError, match=match):
+        hw_from_dict(_with_registers(**fields), "levels.yaml")
+
+
+def test_the_registers_come_first() -> None:
+    d = _with_registers()
+    d["memories"].insert(1, d["memories"].pop(0))
+    with pytest.raises(HardwareSpecError, match=r"memories\[1\]\.registers: .* must be the first"):
+        hw_from_dict(d, "levels.yaml")

@@ -11,41 +11,44 @@ import pytest
 
 from sramflow.cost.counts import Counts
 from sramflow.cost.model import busy_cycles, components, energy_pj, resources
-from sramflow.cost.table import SRAM1, cost_table
+from sramflow.cost.table import cost_table, sram_level
 from sramflow.hw.load import resolve_hw
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.search.choose import search_conv, search_staged
-from sramflow.mapping.staging import Level1Params, OperandBytes, pair_traffic, staged_counts, staged_footprint_words
+from sramflow.mapping.staging import Hierarchy, LevelParams, OperandBytes, footprint_words, pair_traffic, staged_counts
 from sramflow.sim.api import price
 from sramflow.sim.results import node_json, offchip_by_operand
+
+from helpers.graphs import small_conv_graph
 
 L2 = "sky130-design1-l2"
 OPS = {"weights": OperandBytes(1000, 0, 250, 250, 10), "inputs": OperandBytes(5000, 0, 1000, 1000, 30),
        "outputs": OperandBytes(0, 800, 800, 800, 6), "psums": OperandBytes(300, 300, 0, 400, 4)}
 BASE = Counts(offchip_weight_bytes=1000, offchip_input_bytes=5000, offchip_output_bytes=800,
               offchip_psum_read_bytes=300, offchip_psum_write_bytes=300, dma_bursts=50, sram_reads_compute=7)
-P = Level1Params(word_bytes=8, capacity_words=1024, offchip_burst_bytes=256)
+P = Hierarchy((LevelParams("big", word_bytes=8, capacity_words=1024),), first_level_bytes=256, offchip_burst_bytes=256)
+SRAM1 = sram_level(1)
 
 
 def test_staged_counts_by_hand() -> None:
-    c = staged_counts(BASE, OPS, ("weights", "psums"), P)
+    c = staged_counts(BASE, OPS, ("weights", "psums"), (1, 1), P)
     # weights cross the link once (250 B, one transaction), partial sums never; inputs and outputs as tiles
     assert (c.offchip_weight_bytes, c.offchip_input_bytes, c.offchip_output_bytes) == (250, 5000, 800)
     assert (c.offchip_psum_read_bytes, c.offchip_psum_write_bytes) == (0, 0)
     assert c.dma_bursts == 30 + 6 + 1
     # second level: fill ceil(250/8) = 32 + psum spills ceil(300/8) = 38 written; refills ceil(1000/8) = 125 +
     # psum reloads 38 read
-    assert (c.sram1_writes, c.sram1_reads) == (32 + 38, 125 + 38)
+    assert (c.level_writes, c.level_reads) == ((32 + 38,), (125 + 38,))
     assert c.sram_reads_compute == 7  # the first level's accesses do not change
-    assert staged_footprint_words(OPS, ("weights", "psums"), P) == 32 + 50
-    assert staged_counts(BASE, OPS, (), P) is BASE
-    out = staged_counts(BASE, OPS, ("outputs",), P)  # outputs: stored into the level, drained once in 256 B bursts
-    assert (out.sram1_writes, out.sram1_reads, out.offchip_output_bytes) == (100, 100, 800)
+    assert footprint_words(OPS, ("weights", "psums"), (1, 1), P) == (32 + 50,)
+    assert staged_counts(BASE, OPS, (), (), P) is BASE
+    out = staged_counts(BASE, OPS, ("outputs",), (1,), P)  # outputs: stored into the level, drained once in 256 B bursts
+    assert (out.level_writes, out.level_reads, out.offchip_output_bytes) == ((100,), (100,), 800)
     assert out.dma_bursts == 10 + 30 + math.ceil(800 / 256) + 4
 
 
 def test_pair_traffic_by_hand() -> None:
-    t = pair_traffic(OPS, ("inputs",), ("off", "big", "small"))
+    t = pair_traffic(OPS, ("inputs",), (1,), "off", ("small", "big"))
     assert t["off<->big"] == {"weights": 0, "inputs": 1000, "outputs": 0, "psums": 0}
     assert t["big<->small"] == {"weights": 0, "inputs": 5000, "outputs": 0, "psums": 0}
     assert t["off<->small"] == {"weights": 1000, "inputs": 0, "outputs": 800, "psums": 600}
@@ -80,12 +83,12 @@ def test_l2_pricing_of_a_pointwise_layer(objective: str) -> None:
             assert offchip_by_operand(c)[o] == b.whole
     r = price("pw", "Conv", sch, hw)
     # counts x table, by hand
-    assert r.energy_pj_by_component["sram1_read"] == c.sram1_reads * l2.read_energy_pj
-    assert r.energy_pj_by_component["sram1_write"] == c.sram1_writes * l2.write_energy_pj
-    assert r.busy_cycles["sram1_port"] == math.ceil((c.sram1_reads + c.sram1_writes) / l2.banks)
+    assert r.energy_pj_by_component["sram1_read"] == c.level_access(1)[0] * l2.read_energy_pj
+    assert r.energy_pj_by_component["sram1_write"] == c.level_access(1)[1] * l2.write_energy_pj
+    assert r.busy_cycles["sram1_port"] == math.ceil(sum(c.level_access(1)) / l2.banks)
     assert r.energy_pj_by_component["sram_read"] == c.sram_reads * hw.main_sram.read_energy_pj
     # the chosen pair is no worse than nothing staged with the one-level tiling
-    plain = dataclasses.replace(search_conv(PW, hw, objective), staged=(), level1=sch.level1)
+    plain = dataclasses.replace(search_conv(PW, hw, objective), staged=(), staged_levels=(), levels=sch.levels)
     rp = price("pw", "Conv", plain, hw)
     val = {"latency": lambda x: x.cycles, "energy": lambda x: x.energy_uj, "edp": lambda x: x.cycles * x.energy_uj}
     assert val[objective](r) <= val[objective](rp) * (1 + 1e-12)
@@ -100,38 +103,20 @@ def test_an_operand_larger_than_the_level_is_never_staged() -> None:
     big = ConvShape("big", 1, 32, 32, 112, 112, 112, 112, 3, 3, 1, 1, 1, 1)  # 392 KiB input and output
     sch = search_staged(big, resolve_hw(L2), "latency")
     assert "inputs" not in sch.staged and "outputs" not in sch.staged
-    assert staged_footprint_words(sch.operand_bytes, sch.staged, sch.level1) <= sch.level1.capacity_words
+    assert footprint_words(sch.operand_bytes, sch.staged, sch.staged_levels, sch.levels)[0] <= \
+        sch.levels.outer[0].capacity_words
 
 
 def test_one_level_hardware_is_untouched() -> None:
     hw = resolve_hw("sky130-design1")
     sch = search_staged(PW, hw, "latency")
-    assert sch == search_conv(PW, hw, "latency") and sch.staged == () and sch.level1 is None
+    assert sch == search_conv(PW, hw, "latency") and sch.staged == () and sch.levels is None
     r = price("pw", "Conv", sch, hw)
     assert "traffic_bytes_by_level_pair" not in node_json(r) and "sram1_port" not in r.busy_cycles
     cd = dataclasses.asdict(sch.counts)
     assert set(busy_cycles(cd, hw)) == {"offchip", "sram_port", "mac", "vector", "dma_port", "compute_port"}
     assert list(energy_pj(cd, hw, r.cycles)) == ["offchip", "sram_read", "sram_write", "mac", "vector", "register",
                                                  "leakage"]
-
-
-def _small_graph():  # noqa: ANN202
-    from sramflow.ir.graph import Graph, Node
-
-    conv = {"kernel": (3, 3), "strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1), "groups": 1}
-    pw = {"kernel": (1, 1), "strides": (1, 1), "dilations": (1, 1), "pads": (0, 0, 0, 0), "groups": 1}
-    rng = np.random.default_rng(0)
-    nodes = (
-        Node("c", "Conv", ("x",), "y", conv, {"W": rng.normal(size=(16, 8, 3, 3)).astype(np.float32),
-                                              "B": np.zeros(16, np.float32)}),
-        Node("r", "Relu", ("y",), "yr"),
-        Node("p", "Conv", ("yr",), "z", pw, {"W": rng.normal(size=(32, 16, 1, 1)).astype(np.float32),
-                                             "B": np.zeros(32, np.float32)}),
-        Node("a", "Add", ("z", "z"), "out"),
-    )
-    shapes = {"x": (1, 8, 12, 12), "y": (1, 16, 12, 12), "yr": (1, 16, 12, 12), "z": (1, 32, 12, 12),
-              "out": (1, 32, 12, 12)}
-    return Graph("small", "x", "out", shapes, nodes)
 
 
 def test_small_network_on_l2_totals_and_files(tmp_path) -> None:  # noqa: ANN001
@@ -142,7 +127,7 @@ def test_small_network_on_l2_totals_and_files(tmp_path) -> None:  # noqa: ANN001
     from sramflow.sim.writers import write_outputs
 
     hw = resolve_hw(L2)
-    prep = prepare_graph(_small_graph())
+    prep = prepare_graph(small_conv_graph())
     res = simulate_prepared(prep, hw, "latency")
     assert any(s.staged for s in res.schedules if hasattr(s, "staged"))
     tot = total_json(list(res.nodes), hw.clock_mhz)
@@ -164,7 +149,7 @@ def test_functional_l2_bit_exact_with_counts_equal() -> None:
     from sramflow.reference.run import quantize_input
     from sramflow.sim.api import prepare_graph, simulate_prepared
 
-    g = _small_graph()
+    g = small_conv_graph()
     x = np.random.default_rng(1).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
     q = quantize_graph(g, x)
     xq = quantize_input(q, x[0])

@@ -9,11 +9,12 @@ import pytest
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_schedule import summed_counts
 from sramflow.mapping.search.choose import make_conv_schedule, search_conv
 from sramflow.mapping.search.tiling_table import hw_params
 from sramflow.mapping.vector import VectorSchedule, VectorShape, vector_counts
 from sramflow.sim.api import price
+
+from helpers.counts import summed_counts
 from helpers.mapping import make_hw, pw
 
 

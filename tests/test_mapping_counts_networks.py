@@ -11,8 +11,10 @@ import pytest
 from sramflow.cost.counts import Counts
 from sramflow.frontend.source import ModelSource, load_graph
 from sramflow.hw.load import resolve_hw
-from sramflow.mapping.steps_table import steps_table, table_counts
+from sramflow.mapping.steps_table import steps_table
 from sramflow.sim.api import prepare_graph, simulate_prepared
+
+from helpers.counts import table_counts
 
 
 def enumerated(sch, burst_bytes: int) -> dict[str, int]:  # noqa: ANN001 - a conv or vector schedule

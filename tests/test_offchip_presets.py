@@ -67,3 +67,27 @@ def test_a_bad_range_is_named(source: dict, message: str) -> None:
 
 def test_every_offchip_preset_loads() -> None:
     assert set(GROUNDED) <= set(list_offchip_presets())
+
+
+def test_lpddr4_is_the_memspecs_device_energy_and_says_what_it_leaves_out() -> None:
+    off = offchip_preset("lpddr4")
+    assert "MICRON_6Gb_LPDDR4-3200_32bit_A" in off.source.ref and "controller and PHY" in off.source.ref
+    # Micron's IDD method on the memspec's currents (mA) and timings (tCK 0.625 ns), as the provenance derives it
+    tck, rc, ras = 0.625, 97, 68
+    act_pj = sum(v * (i0 * rc - i3n * ras - i2n * (rc - ras)) * tck for v, i0, i3n, i2n in
+                 ((1.8, 3.5, 2.25, 2.0), (1.1, 45.0, 30.0, 27.0), (1.1, 0.75, 0.75, 0.75)))
+    read = ((275 - 30) * 1.1 + (150 - 0.75) * 1.1) / 6.4  # mW / (GB/s) = pJ per byte
+    write = ((210 - 30) * 1.1 + (55 - 0.75) * 1.1) / 6.4
+    assert off.read_energy_pj_per_byte == pytest.approx(read + act_pj / 2048, abs=0.01)
+    assert off.write_energy_pj_per_byte == pytest.approx(write + act_pj / 2048, abs=0.01)
+    assert off.source_of("read_energy_pj_per_byte").high == pytest.approx(read + act_pj / 32, abs=0.01)
+    assert off.standby_power_uw == pytest.approx((1.2 * 1.8 + 3.0 * 1.1 + 0.75 * 1.1) * 1000)
+
+
+def test_flash_names_its_dc_table() -> None:
+    off = offchip_preset("qspi-flash")
+    assert "MC25VF256" in off.source.ref
+    assert "IDDR2" in off.source_of("read_energy_pj_per_byte").ref
+    assert off.read_energy_pj_per_byte == pytest.approx(25e-3 * 3.3 / 40e6 * 1e12 + 4.43e-3 * 3.0 / 48e6 * 1e12,
+                                                        abs=0.1)
+    assert off.standby_power_uw == pytest.approx(30 * 3.3 + 45 * 3.0)

@@ -51,3 +51,22 @@ def quantized(g: Graph, seed: int = 0):  # noqa: ANN201
     x = np.random.default_rng(seed).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
     q = quantize_graph(g, x)
     return q, quantize_input(q, x[0])
+
+
+def small_conv_graph() -> Graph:
+    """A 3x3 Conv, Relu, a pointwise Conv and an Add at 12x12: operands of 0.5-4.5 KiB, so SRAM levels of a few
+    KiB stage some of them."""
+    conv = {"kernel": (3, 3), "strides": (1, 1), "dilations": (1, 1), "pads": (1, 1, 1, 1), "groups": 1}
+    pw = {"kernel": (1, 1), "strides": (1, 1), "dilations": (1, 1), "pads": (0, 0, 0, 0), "groups": 1}
+    rng = np.random.default_rng(0)
+    nodes = (
+        Node("c", "Conv", ("x",), "y", conv, {"W": rng.normal(size=(16, 8, 3, 3)).astype(np.float32),
+                                              "B": np.zeros(16, np.float32)}),
+        Node("r", "Relu", ("y",), "yr"),
+        Node("p", "Conv", ("yr",), "z", pw, {"W": rng.normal(size=(32, 16, 1, 1)).astype(np.float32),
+                                             "B": np.zeros(32, np.float32)}),
+        Node("a", "Add", ("z", "z"), "out"),
+    )
+    shapes = {"x": (1, 8, 12, 12), "y": (1, 16, 12, 12), "yr": (1, 16, 12, 12), "z": (1, 32, 12, 12),
+              "out": (1, 32, 12, 12)}
+    return Graph("small", "x", "out", shapes, nodes)

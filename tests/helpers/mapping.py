@@ -7,11 +7,11 @@ import dataclasses
 
 from sramflow.hw.spec import HardwareSpec, MacArray, OffchipMemory, SramMacro, Source, VectorUnit
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.conv_schedule import summed_counts
 from sramflow.mapping.search.choose import make_conv_schedule
 from sramflow.mapping.search.tiling_table import hw_params
-from sramflow.mapping.steps_table import steps_table, table_counts
+from sramflow.mapping.steps_table import steps_table
 
+from helpers.counts import summed_counts, table_counts
 from helpers.step_oracle import reference_steps
 
 SRC = Source("assumed", "test")

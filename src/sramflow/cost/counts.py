@@ -27,13 +27,21 @@ class Counts:
     mac_cycles: int = 0  # sum over steps of ceil(step MACs / MACs per cycle)
     vector_cycles: int = 0  # sum over steps of ceil(step ops / lanes)
     steps: int = 0
-    # The second SRAM level (``HardwareSpec.sram[1]``, "sram1"), where a node stages whole operands
-    # (``mapping.staging``): its word accesses. Zero on one-level hardware.
-    sram1_reads: int = 0  # tile refills to the first level, outputs drained off-chip
-    sram1_writes: int = 0  # whole operands filled from off-chip, stores and partial sums from the first level
+    # The outer SRAM levels (``HardwareSpec.sram[k]``, k >= 1, "sram<k>"), where a node stages whole operands
+    # (``mapping.staging``): their word accesses, index 0 = level 1. Empty on one-level hardware and for nodes that
+    # stage nothing (read as zeros).
+    level_reads: tuple[int, ...] = ()  # tile refills to the level inside, transits, outputs drained off-chip
+    level_writes: tuple[int, ...] = ()  # whole operands filled from off-chip, stores and spills from the level inside
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        return Counts(**{f: getattr(self, f) + getattr(other, f) for f in COUNT_FIELDS},
+                      **{f: _add_levels(getattr(self, f), getattr(other, f)) for f in LEVEL_FIELDS})
+
+    def level_access(self, k: int) -> tuple[int, int]:
+        """(word reads, word writes) of SRAM level ``k`` >= 1; zeros where this node does not use it."""
+        i = k - 1
+        return (self.level_reads[i] if i < len(self.level_reads) else 0,
+                self.level_writes[i] if i < len(self.level_writes) else 0)
 
     @property
     def sram_reads(self) -> int:
@@ -56,7 +64,14 @@ class Counts:
         return self.offchip_read_bytes + self.offchip_write_bytes
 
 
-COUNT_FIELDS = tuple(f.name for f in fields(Counts))
+# the scalar fields (one int, or one numpy array when many candidates are priced at once) and the per-level ones
+LEVEL_FIELDS = ("level_reads", "level_writes")
+COUNT_FIELDS = tuple(f.name for f in fields(Counts) if f.name not in LEVEL_FIELDS)
+
+
+def _add_levels(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    n = max(len(a), len(b))
+    return tuple((a[i] if i < len(a) else 0) + (b[i] if i < len(b) else 0) for i in range(n))
 
 
 def ceil_div(a, b):  # noqa: ANN001, ANN201 - ints or numpy int arrays

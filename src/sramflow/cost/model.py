@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sramflow.cost.counts import ceil_div
-from sramflow.cost.table import OFFCHIP, SRAM, SRAM1, CostTable, cost_table
+from sramflow.cost.table import OFFCHIP, SRAM, CostTable, cost_table, outer_levels
 from sramflow.hw.spec import HardwareSpec
 
 RESOURCES = ("offchip", "sram_port", "mac", "vector")
@@ -41,34 +41,42 @@ COMPONENT_ACTIONS = {
     "vector": (("vector", "op"), ("vector", "lut")),
     "register": (("register", "access"),),
 }
-# a second SRAM level adds its port as a resource and its accesses as components (only on such hardware, so
-# one-level results keep their keys)
-LEVEL1_RESOURCES = ("sram1_port",)
-LEVEL1_COMPONENT_ACTIONS = {"sram1_read": ((SRAM1, "read"),), "sram1_write": ((SRAM1, "write"),)}
+# each outer SRAM level k >= 1 adds its port ("sram<k>_port") as a resource and its accesses ("sram<k>_read",
+# "sram<k>_write") as components (only on such hardware, so one-level results keep their keys)
 Hw = HardwareSpec | CostTable
 
 
-def has_level1(hw: Hw) -> bool:
-    return SRAM1 in cost_table(hw).ports
+def level_resources(t: CostTable) -> tuple[str, ...]:
+    return tuple(f"{lv}_port" for lv in outer_levels(t))
+
+
+def level_component_actions(t: CostTable) -> dict[str, tuple[tuple[str, str], ...]]:
+    return {f"{lv}_{act}": ((lv, act),) for lv in outer_levels(t) for act in ("read", "write")}
 
 
 def resources(hw: Hw) -> tuple[str, ...]:
-    """The resources whose busy cycles a node reports: ``RESOURCES``, plus the second SRAM level's port."""
-    return (*RESOURCES, *LEVEL1_RESOURCES) if has_level1(hw) else RESOURCES
+    """The resources whose busy cycles a node reports: ``RESOURCES``, plus each outer SRAM level's port."""
+    return (*RESOURCES, *level_resources(cost_table(hw)))
 
 
 def components(hw: Hw) -> tuple[str, ...]:
-    """The energy components: ``COMPONENTS``, plus the second SRAM level's reads and writes."""
-    return (*COMPONENTS, *LEVEL1_COMPONENT_ACTIONS) if has_level1(hw) else COMPONENTS
+    """The energy components: ``COMPONENTS``, plus each outer SRAM level's reads and writes."""
+    return (*COMPONENTS, *level_component_actions(cost_table(hw)))
 
 
 def _total(c: Mapping, key: str):  # noqa: ANN202
     return c[key] if key in c else sum(c[p] for p in TOTALS[key])
 
 
-def action_counts(c: Mapping) -> dict[tuple[str, str], object]:
-    """How many times each priced action happens, from ``Counts`` fields (ints or arrays)."""
-    return {
+def action_counts(c: Mapping, t: CostTable | None = None) -> dict[tuple[str, str], object]:
+    """How many times each priced action happens, from ``Counts`` fields (ints or arrays); with ``t``, also each of
+    its outer SRAM levels' reads and writes (``Counts.level_reads`` / ``level_writes``, zero where absent)."""
+    reads, writes = c.get("level_reads", ()), c.get("level_writes", ())
+    levels = {}
+    for i, lv in enumerate(outer_levels(t) if t is not None else ()):
+        levels[lv, "read"] = reads[i] if i < len(reads) else 0
+        levels[lv, "write"] = writes[i] if i < len(writes) else 0
+    return levels | {
         (OFFCHIP, "read_byte"): c["offchip_weight_bytes"] + c["offchip_input_bytes"] + c["offchip_psum_read_bytes"],
         (OFFCHIP, "write_byte"): c["offchip_output_bytes"] + c["offchip_psum_write_bytes"],
         (SRAM, "read"): _total(c, "sram_reads"),
@@ -77,8 +85,6 @@ def action_counts(c: Mapping) -> dict[tuple[str, str], object]:
         ("vector", "op"): c["vector_ops"],
         ("vector", "lut"): c["lut_ops"],
         ("register", "access"): c["register_accesses"],
-        (SRAM1, "read"): c.get("sram1_reads", 0),
-        (SRAM1, "write"): c.get("sram1_writes", 0),
     }
 
 
@@ -103,17 +109,22 @@ def busy_cycles(c: Mapping, hw: Hw, serial: bool = True) -> dict:
         "mac": c["mac_cycles"],
         "vector": c["vector_cycles"],
     }
-    if SRAM1 in t.ports:
-        out["sram1_port"] = port_cycles(c.get("sram1_reads", 0), c.get("sram1_writes", 0), t, SRAM1)
+    n = action_counts(c, t)
+    for lv in outer_levels(t):
+        out[f"{lv}_port"] = port_cycles(n[lv, "read"], n[lv, "write"], t, lv)
     if serial:
         out["dma_port"] = port_cycles(c["sram_reads_dma"], c["sram_writes_dma"], t)
         out["compute_port"] = port_cycles(c["sram_reads_compute"], c["sram_writes_compute"], t)
     return out
 def total_cycles(b: Mapping, overlap):  # noqa: ANN001, ANN201
-    """Overlapped where ``overlap`` (a bool or an array of them), serial elsewhere. A second SRAM level's port
+    """Overlapped where ``overlap`` (a bool or an array of them), serial elsewhere. An outer SRAM level's port
     moves data while the off-chip link does (both are transfers): it joins the link's term."""
-    if "sram1_port" in b:
-        b = {**b, "offchip": np.maximum(b["offchip"], b["sram1_port"])}
+    outer = [k for k in b if k.startswith("sram") and k.endswith("_port") and k[4:-5].isdigit()]
+    if outer:
+        link = b["offchip"]
+        for k in outer:
+            link = np.maximum(link, b[k])
+        b = {**b, "offchip": link}
     if overlap is True or overlap is np.True_:
         return np.maximum(np.maximum(b["offchip"], b["sram_port"]), np.maximum(b["mac"], b["vector"]))
     serial = np.maximum(b["offchip"], b["dma_port"]) + np.maximum(b["mac"] + b["vector"], b["compute_port"])
@@ -135,10 +146,10 @@ def static_power_uw(t: CostTable):  # noqa: ANN201
 def energy_pj(c: Mapping, hw: Hw, cycles) -> dict:  # noqa: ANN001
     """Energy per component (``COMPONENTS``) in pJ: counts x the table's energies, plus leakage x time."""
     t = cost_table(hw)
-    n = action_counts(c)
+    n = action_counts(c, t)
     out = {}
-    level1 = SRAM1 in t.ports
-    for comp, actions in (COMPONENT_ACTIONS | LEVEL1_COMPONENT_ACTIONS if level1 else COMPONENT_ACTIONS).items():
+    levels = level_component_actions(t)
+    for comp, actions in (COMPONENT_ACTIONS | levels).items():
         e = n[actions[0]] * t.energy[actions[0]]
         for a in actions[1:]:
             e = e + n[a] * t.energy[a]
@@ -147,12 +158,12 @@ def energy_pj(c: Mapping, hw: Hw, cycles) -> dict:  # noqa: ANN001
     time_s = cycles / (t.clock_mhz * 1e6)
     idle = np.maximum(cycles * banks - port_cycles(n[SRAM, "read"], n[SRAM, "write"], t) * banks, 0)
     out["leakage"] = static_power_uw(t) * time_s * 1e6 + idle * t.energy[SRAM, "idle"]
-    if level1:
-        banks1 = t.ports[SRAM1].banks
-        busy1 = port_cycles(n[SRAM1, "read"], n[SRAM1, "write"], t, SRAM1)
-        out["leakage"] = out["leakage"] + np.maximum(cycles * banks1 - busy1 * banks1, 0) * t.energy[SRAM1, "idle"]
-    # the components in ``components(hw)`` order (leakage before the second level's, as the dict was built)
-    return {k: out[k] for k in (*COMPONENTS, *(LEVEL1_COMPONENT_ACTIONS if level1 else ()))}
+    for lv in outer_levels(t):  # each outer level's bank-cycles without an access, in level order
+        banks_k = t.ports[lv].banks
+        busy_k = port_cycles(n[lv, "read"], n[lv, "write"], t, lv)
+        out["leakage"] = out["leakage"] + np.maximum(cycles * banks_k - busy_k * banks_k, 0) * t.energy[lv, "idle"]
+    # the components in ``components(hw)`` order (leakage before the outer levels', as the dict was built)
+    return {k: out[k] for k in (*COMPONENTS, *levels)}
 
 
 def objective_value(objective: str, cycles, energy):  # noqa: ANN001, ANN201

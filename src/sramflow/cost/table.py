@@ -1,8 +1,8 @@
 """The hardware as data for pricing: one table per ``HardwareSpec``, built once, of every action's energy and the
 resources' timing and static power, each entry with its ``Source`` (Accelergy's energy reference table).
 
-Keys are (level, action): a level is a memory level (``sram0``: the macro the mapper tiles into, ``offchip``) or a
-compute unit (``mac``, ``vector``, ``register``); an action is what one count of it costs, e.g. ("sram0", "read")
+Keys are (level, action): a level is a memory level (``sram0``: the macro the mapper tiles into; ``sram1``,
+``sram2``, ...: the outer SRAM levels, as many as the hardware lists; ``offchip``) or a compute unit (``mac``, ``vector``, ``register``); an action is what one count of it costs, e.g. ("sram0", "read")
 per word read, ("offchip", "read_byte") per byte read over the link. ``model.energy_pj`` multiplies counts by
 these entries; ``model.busy_cycles`` reads the timing entries.
 """
@@ -15,8 +15,19 @@ from dataclasses import dataclass
 from sramflow.hw.spec import HardwareSpec, Source
 
 SRAM = "sram0"  # the SRAM level the mapper tiles into (``HardwareSpec.main_sram``)
-SRAM1 = "sram1"  # the second SRAM level, where whole operands are staged (``HardwareSpec.sram[1]``), if any
 OFFCHIP = "offchip"
+
+
+
+def sram_level(k: int) -> str:
+    """The table's name of SRAM level ``k`` (``HardwareSpec.sram[k]``; 0 is the one the mapper tiles into)."""
+    return f"sram{k}"
+
+
+def outer_levels(t: CostTable) -> tuple[str, ...]:
+    """The outer SRAM levels (k >= 1) that ``t`` prices, innermost first."""
+    return tuple(lv for lv in t.ports if lv != SRAM)
+
 
 NO_REGISTER_FILE = Source("assumed", "no register file in the hardware description: its accesses cost nothing")
 
@@ -85,15 +96,15 @@ def build_table(hw: HardwareSpec) -> CostTable:
         (OFFCHIP, "static"): (off.standby_power_uw, "uW", off.source_of("standby_power_uw")),
     }
     ports = {SRAM: Port(m.ports, m.banks)}
-    if len(hw.sram) > 1:  # entries of the second level only where it exists: one-level tables keep their rows
-        m1 = hw.sram[1]
+    for k, mk in enumerate(hw.sram[1:], start=1):  # outer levels' rows only where they exist
+        lv = sram_level(k)
         energy |= {
-            (SRAM1, "read"): (m1.read_energy_pj, "pJ/word", m1.source_of("read_energy_pj")),
-            (SRAM1, "write"): (m1.write_energy_pj, "pJ/word", m1.source_of("write_energy_pj")),
-            (SRAM1, "idle"): (m1.idle_energy_pj_per_cycle, "pJ/bank-cycle", m1.source_of("idle_energy_pj_per_cycle")),
+            (lv, "read"): (mk.read_energy_pj, "pJ/word", mk.source_of("read_energy_pj")),
+            (lv, "write"): (mk.write_energy_pj, "pJ/word", mk.source_of("write_energy_pj")),
+            (lv, "idle"): (mk.idle_energy_pj_per_cycle, "pJ/bank-cycle", mk.source_of("idle_energy_pj_per_cycle")),
         }
-        static[SRAM1, "static"] = (m1.leakage_uw, "uW/bank", m1.source_of("leakage_uw"))
-        ports[SRAM1] = Port(m1.ports, m1.banks)
+        static[lv, "static"] = (mk.leakage_uw, "uW/bank", mk.source_of("leakage_uw"))
+        ports[lv] = Port(mk.ports, mk.banks)
     timing = {
         (OFFCHIP, "bandwidth"): (off.bandwidth_bytes_per_cycle, "bytes/cycle",
                                  off.source_of("bandwidth_bytes_per_cycle")),

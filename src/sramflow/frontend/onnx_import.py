@@ -14,14 +14,10 @@ from typing import Any
 import numpy as np
 
 from sramflow.errors import GraphError, UnsupportedOpError
+from sramflow.ir.elementwise import ELEMENTWISE_OPS, ElementwiseOp, OnnxForm
 from sramflow.ir.graph import FoldedNode, Graph, Node
 from sramflow.ir.shapes import infer_shape
-
-SUPPORTED_ONNX_OPS = (
-    "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "Sigmoid", "Mul", "Add",
-    "HardSigmoid", "HardSwish", "GlobalAveragePool", "ReduceMean", "AveragePool", "MaxPool",
-    "Flatten", "Reshape", "Squeeze", "Identity", "Dropout", "Constant", "Softmax",
-)
+from sramflow.padding import same_pads_2d
 
 
 @dataclass
@@ -78,9 +74,7 @@ def _pads(node: Any, a: dict[str, Any], in_hw: tuple[int, int], k: tuple[int, in
         return (p[0], p[1], p[2], p[3])
     if auto == "VALID":
         return (0, 0, 0, 0)
-    total = [max((-(-in_hw[i] // s[i]) - 1) * s[i] + (k[i] - 1) * d[i] + 1 - in_hw[i], 0) for i in range(2)]
-    first = [t // 2 if auto == "SAME_UPPER" else t - t // 2 for t in total]
-    return (first[0], first[1], total[0] - first[0], total[1] - first[1])
+    return same_pads_2d(in_hw, k, s, d, lower=auto == "SAME_LOWER")
 
 
 def _conv(b: _Builder, n: Any) -> None:
@@ -142,20 +136,36 @@ def _matmul(b: _Builder, n: Any) -> None:
     b.emit(n, "Gemm", [n.input[0]], {}, {"W": w.T.astype(np.float32), "B": np.zeros(w.shape[1], np.float32)})
 
 
-def _binary(op: str) -> Callable[[_Builder, Any], None]:
-    def handler(b: _Builder, n: Any) -> None:
+def _elementwise(e: ElementwiseOp, form: OnnxForm) -> Callable[[_Builder, Any], None]:
+    """The handler of an element-wise row (``ir.elementwise``): its attributes with their defaults; for two
+    operands, constant folding, a constant operand as ``weights["const"]`` (rewritten by ``form.const_map``)."""
+    def unary(b: _Builder, n: Any) -> None:
+        b.emit(n, e.op, [n.input[0]], e.attr_values(_attrs(n)) if e.attrs else {})
+
+    def binary(b: _Builder, n: Any) -> None:
         x, y = n.input[0], n.input[1]
-        if b.is_const(x) and b.is_const(y):
-            fn = np.add if op == "Add" else np.multiply
-            b.consts[n.output[0]] = fn(b.const(x, n), b.const(y, n))
-            b.folded.append(FoldedNode(n.name, op, "constant-folded"))
+        if b.is_const(x) and b.is_const(y) and form.fold is not None:
+            b.consts[n.output[0]] = form.fold(b.const(x, n), b.const(y, n))
+            b.folded.append(FoldedNode(n.name, n.op_type, "constant-folded"))
+        elif b.is_const(x) and (form.const_map is not None or not e.commutative):
+            raise UnsupportedOpError(f"node {n.name!r} ({n.op_type}): a constant first operand ({x!r}) is not "
+                                     "supported; only activation (op) constant")
+        elif form.const_map is not None:
+            if not b.is_const(y):
+                raise UnsupportedOpError(f"node {n.name!r} ({n.op_type}): the second operand {y!r} must be a "
+                                         "constant initializer")
+            try:
+                c = form.const_map(b.const(y, n).astype(np.float32))
+            except GraphError as exc:
+                raise GraphError(f"node {n.name!r} ({n.op_type}): {exc}") from None
+            b.emit(n, e.op, [x], {}, {"const": c})
         elif b.is_const(x) or b.is_const(y):
             act, c = (y, x) if b.is_const(x) else (x, y)
-            b.emit(n, op, [act], {}, {"const": b.const(c, n).astype(np.float32)})
+            b.emit(n, e.op, [act], {}, {"const": b.const(c, n).astype(np.float32)})
         else:
-            b.emit(n, op, [x, y])
+            b.emit(n, e.op, [x, y])
 
-    return handler
+    return binary if e.arity == 2 else unary
 
 
 def _unary(op: str) -> Callable[[_Builder, Any], None]:
@@ -170,11 +180,6 @@ def _clip(b: _Builder, n: Any) -> None:
         b.emit(n, "Relu", [n.input[0]])
     else:
         b.emit(n, "Clip", [n.input[0]], {"min": lo, "max": hi})
-
-
-def _hardsigmoid(b: _Builder, n: Any) -> None:
-    a = _attrs(n)
-    b.emit(n, "HardSigmoid", [n.input[0]], {"alpha": float(a.get("alpha", 0.2)), "beta": float(a.get("beta", 0.5))})
 
 
 def _reduce_mean(b: _Builder, n: Any) -> None:
@@ -264,16 +269,15 @@ def _softmax(b: _Builder, n: Any) -> None:
 
 HANDLERS: dict[str, Callable[[_Builder, Any], None]] = {
     "Conv": _conv, "BatchNormalization": _batchnorm, "Gemm": _gemm, "MatMul": _matmul,
-    "Add": _binary("Add"), "Mul": _binary("Mul"),
-    "Relu": _unary("Relu"), "Sigmoid": _unary("Sigmoid"), "HardSwish": _unary("HardSwish"),
-    "Clip": _clip, "HardSigmoid": _hardsigmoid,
+    **{f.onnx_op: _elementwise(e, f) for e in ELEMENTWISE_OPS for f in e.onnx},
+    "Clip": _clip,
     "GlobalAveragePool": _unary("GlobalAveragePool"), "ReduceMean": _reduce_mean,
     "AveragePool": _pool("AveragePool"), "MaxPool": _pool("MaxPool"),
     "Flatten": _reshape_like, "Reshape": _reshape_like, "Squeeze": _reshape_like,
     "Identity": _passthrough("identity"), "Dropout": _passthrough("dropout is the identity at inference"),
     "Constant": _constant, "Softmax": _softmax,
 }
-assert set(HANDLERS) == set(SUPPORTED_ONNX_OPS)
+SUPPORTED_ONNX_OPS = tuple(HANDLERS)
 
 
 def _input_shape(vi: Any, resolution: int | None) -> tuple[int, ...]:

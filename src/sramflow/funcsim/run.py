@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sramflow.errors import UnsupportedOpError
+from sramflow.errors import GraphMismatchError, UnsupportedOpError
 from sramflow.funcsim.levels import run_staged_conv
 from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.bulk_vector import execute_vector_bulk
@@ -18,17 +18,23 @@ from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.pool import pool_spec
 from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
+from sramflow.ir.elementwise import BINARY_KINDS
 from sramflow.ir.graph import Graph, Node
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule
+from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.vector import VectorSchedule
 from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double
 from sramflow.reference.blas import single_thread
 from sramflow.reference.run import RUNNERS, dequantize, run_int8
 
 COUNT_KEYS = ("sram_reads", "sram_writes", "offchip_bytes", "macs")
-LEVEL1_COUNT_KEYS = ("sram1_reads", "sram1_writes")  # only where a second SRAM level is simulated
+
+
+def level_count_keys(levels: int) -> tuple[str, ...]:
+    """The compared count keys of the outer SRAM levels 1..``levels`` (only where they are simulated)."""
+    return tuple(f"sram{k}_{a}" for k in range(1, levels + 1) for a in ("reads", "writes"))
 
 
 @dataclass(frozen=True)
@@ -61,10 +67,6 @@ class FunctionalResult:
         return self.counts_functional == self.counts_analytical
 
 
-def qop_by_node(q: QuantizedGraph) -> dict[str, QOp]:
-    return {n: op for op in q.ops for n in op.ir_nodes}
-
-
 @dataclass(frozen=True)
 class BoundNode:
     """One IR node with the schedule the mapper gave it and the quantized op it belongs to (None: a Reshape,
@@ -81,18 +83,22 @@ class BoundNode:
 
 
 def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, ...]:
-    """Pair every node with its schedule and quantized op once, before anything runs; a node without either is
-    an error naming it (the mapper works on the float IR, the quantizer on its own graph: this is their join)."""
-    if len(schedules) != len(graph.nodes):
-        raise UnsupportedOpError(f"{len(schedules)} schedules for the {len(graph.nodes)} nodes of {graph.name!r}: "
-                                 "simulate the same graph that was quantized")
-    ops = qop_by_node(q)
+    """Pair every node with its schedule and quantized op once, by position, before anything runs. The join is
+    structural: ``q`` must have been quantized from ``graph`` (``QuantizedGraph.check_source``) and each schedule's
+    shape must be the lowering of the node at its position (``mapping.lower.lower_graph``); otherwise a
+    ``GraphMismatchError`` names the command to rerun. A node that the quantizer left without an op is an error
+    naming it (a Reshape may be such a copy)."""
+    ops = q.ops_by_position(graph)
+    shapes = lower_graph(graph)
+    if len(schedules) != len(shapes):
+        raise GraphMismatchError(f"{len(schedules)} schedules for the {len(shapes)} nodes of {graph.name!r}: they "
+                                 "were made from another graph; rerun 'sramflow simulate' on this model and resolution")
     out = []
-    for node, sch in zip(graph.nodes, schedules):
-        if sch.shape.name != node.name:
-            raise UnsupportedOpError(f"node {node.name!r} has the schedule of {sch.shape.name!r}: the schedules are "
-                                     "not those of this graph")
-        op = ops.get(node.name)
+    for node, shape, sch, op in zip(graph.nodes, shapes, schedules, ops):
+        if sch.shape != shape:
+            raise GraphMismatchError(f"node {node.name!r} of {graph.name!r}: its schedule was made for "
+                                     f"{sch.shape.name!r} with another shape; the schedules were made from another "
+                                     "graph: rerun 'sramflow simulate' on this model and resolution")
         if op is None and node.op != "Reshape" and not isinstance(sch, FusedSchedule):
             raise UnsupportedOpError(f"node {node.name!r} ({node.op}) has no quantized op in {q.name!r}: quantize "
                                      "the graph that was simulated")
@@ -148,7 +154,7 @@ def _vector_kernel(q: QuantizedGraph, node: Node, op: QOp, row: int = 0) -> tupl
             return runner(q, op, {src: segs.T.reshape(1, segs.shape[1], 1, segs.shape[0])}).reshape(1, -1, 1, 1)
 
         return mean, True
-    if op.kind in ("ADD", "MUL"):
+    if op.kind in BINARY_KINDS:  # two operands, or one and params["const"]
         two = op if len(op.inputs) == 2 else dataclasses.replace(op, inputs=(src, _CONST))
         return (lambda x1, x2: runner(q, two, {two.inputs[0]: x1, two.inputs[1]: x2})), False
     return (lambda x: runner(q, op, {src: x})), False
@@ -198,23 +204,24 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
         raise ValueError(f"executor {executor!r}: one of {EXECUTORS}; an SRAM trace needs 'step'")
     run_conv, run_vector = (execute_conv, execute_vector) if executor == "step" else \
         (execute_conv_bulk, execute_vector_bulk)
-    packed = [s.shape.name for s in schedules if isinstance(s, ConvSchedule) and s.shape.weight_bits != 8 and "weights" in s.staged]
-    if packed:  # funcsim.levels moves int8 weights through the second level
-        raise UnsupportedOpError(f"a second SRAM level holds 8-bit weights only; {len(packed)} staged layers have "
+    packed = [s.shape.name for s in schedules
+              if isinstance(s, ConvSchedule) and s.shape.weight_bits != 8 and "weights" in s.staged]
+    if packed:  # funcsim.levels moves int8 weights through the outer levels
+        raise UnsupportedOpError(f"an outer SRAM level holds 8-bit weights only; {len(packed)} staged layers have "
                                  f"packed 4-bit weights (first {packed[0]!r}): simulate them analytically")
     x = np.asarray(x_int8, np.int8)
     x = x[None] if x.ndim == 3 else x
     bound = bind(graph, q, schedules)
     m = Machine(Sram(words, word_bytes, trace))
-    level1 = next((s.level1 for s in schedules if isinstance(s, ConvSchedule) and s.level1 is not None), None)
-    l2 = None if level1 is None else Sram(level1.capacity_words, level1.word_bytes)
-    if l2 is not None and executor != "bulk" and any(getattr(s, "staged", ()) for s in schedules):
-        raise UnsupportedOpError("a second SRAM level is executed by the bulk executor only (not 'step', not with "
+    h = next((s.levels for s in schedules if isinstance(s, ConvSchedule) and s.levels is not None), None)
+    outer = () if h is None else tuple(Sram(p.capacity_words, p.word_bytes) for p in h.outer)
+    if outer and executor != "bulk" and any(getattr(s, "staged", ()) for s in schedules):
+        raise UnsupportedOpError("outer SRAM levels are executed by the bulk executor only (not 'step', not with "
                                  "a trace)")
     env: dict[str, np.ndarray] = {graph.input: x[0]}
     t0 = time.perf_counter()
     with single_thread():  # many small matmuls: BLAS threads only contend for the cores
-        _execute(graph, q, bound, env, m, run_conv, run_vector, l2)
+        _execute(graph, q, bound, env, m, run_conv, run_vector, outer)
     wall = time.perf_counter() - t0
     t1 = time.perf_counter()
     ref = run_int8(q, x)
@@ -227,18 +234,18 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
             mism.append(Mismatch(op.output, op.name, int(np.count_nonzero(diff)), int(diff.max())))
     logits_q = env[graph.output].reshape(-1)
     logits = dequantize(q, q.output, logits_q)
-    return FunctionalResult(not mism, len(q.ops), tuple(mism), _functional_counts(m, l2),
-                            analytical_counts(schedules, l2 is not None),
-                            m.sram.clobbers + (l2.clobbers if l2 is not None else 0), tuple(m.step_mismatches),
+    return FunctionalResult(not mism, len(q.ops), tuple(mism), _functional_counts(m, outer),
+                            analytical_counts(schedules, len(outer)),
+                            m.sram.clobbers + sum(lv.clobbers for lv in outer), tuple(m.step_mismatches),
                             logits_q, logits, int(np.argmax(logits)),
                             m.sram.reads + m.sram.writes, wall, ref_wall,
                             m.sram.trace.records() if m.sram.trace is not None else None)
 
 
 def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env: dict[str, np.ndarray], m: Machine,
-             run_conv: Callable, run_vector: Callable, l2: Sram | None = None) -> None:
-    """Run every bound node in graph order; each result lands in ``env`` under its tensor name; ``l2``: the second
-    SRAM level, where staged conv operands are held (``funcsim.levels``)."""
+             run_conv: Callable, run_vector: Callable, outer: tuple[Sram, ...] = ()) -> None:
+    """Run every bound node in graph order; each result lands in ``env`` under its tensor name; ``outer``: the
+    outer SRAM levels 1, 2, ..., where staged conv operands are held (``funcsim.levels``)."""
     for b in bound:
         node, sch, op = b.node, b.schedule, b.op
         if isinstance(sch, FusedSchedule):  # the pass of the node it is fused into computed it: no accesses
@@ -248,13 +255,10 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             env[node.output] = env[op.output]
             m.note(_fused_but_scheduled(node, op, sch))
             continue
-        if isinstance(sch, ConvSchedule) and sch.staged:
-            assert l2 is not None
-            y = run_staged_conv(run_conv, sch, conv_data(sch, op, q, env[node.inputs[0]]), m, l2)
-        elif isinstance(sch, ConvSchedule):
+        if isinstance(sch, ConvSchedule):
             data = conv_data(sch, op, q, env[node.inputs[0]])
             check_weight_bits(sch, data.weights, int(op.attrs.get("weight_bits", 8)))
-            y = run_conv(sch, data, m)
+            y = run_staged_conv(run_conv, sch, data, m, outer) if sch.staged else run_conv(sch, data, m)
         else:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
         env[node.output] = y.reshape(graph.shape(node.output)[1:])
@@ -272,20 +276,25 @@ def _fused_but_scheduled(node: Node, op: QOp, sch) -> str:  # noqa: ANN001
             "off-chip bytes): not executed")
 
 
-def _functional_counts(m: Machine, l2: Sram | None = None) -> dict[str, int]:
+def _functional_counts(m: Machine, outer: tuple[Sram, ...] = ()) -> dict[str, int]:
     t = m.tally
     out = {"sram_reads": t.sram_reads_compute + t.sram_reads_dma,
            "sram_writes": t.sram_writes_compute + t.sram_writes_dma,
            "offchip_bytes": t.offchip_read_bytes + t.offchip_write_bytes, "macs": t.macs}
-    return out if l2 is None else out | {"sram1_reads": l2.reads, "sram1_writes": l2.writes}
+    for k, lv in enumerate(outer, start=1):
+        out |= {f"sram{k}_reads": lv.reads, f"sram{k}_writes": lv.writes}
+    return out
 
 
-def analytical_counts(schedules: tuple, level1: bool = False) -> dict[str, int]:
-    """The compared counts summed over ``schedules``; ``level1``: with the second SRAM level's accesses."""
-    keys = (*COUNT_KEYS, *LEVEL1_COUNT_KEYS) if level1 else COUNT_KEYS
-    tot = dict.fromkeys(keys, 0)
+def analytical_counts(schedules: tuple, levels: int = 0) -> dict[str, int]:
+    """The compared counts summed over ``schedules``; ``levels``: with the accesses of outer SRAM levels 1..levels."""
+    tot = dict.fromkeys((*COUNT_KEYS, *level_count_keys(levels)), 0)
     for s in schedules:
         c = s.counts
-        for k in keys:
+        for k in COUNT_KEYS:
             tot[k] += int(getattr(c, k))
+        for k in range(1, levels + 1):
+            reads, writes = c.level_access(k)
+            tot[f"sram{k}_reads"] += reads
+            tot[f"sram{k}_writes"] += writes
     return tot

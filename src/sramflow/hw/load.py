@@ -22,9 +22,11 @@ from sramflow.hw.spec import (
     MacArray,
     OffchipMemory,
     RegisterFile,
+    RegisterLevel,
     Source,
     SramMacro,
     VectorUnit,
+    mac_register_bytes,
 )
 from sramflow.hw.yamlio import load_yaml_file, load_yaml_text
 
@@ -62,9 +64,12 @@ _VECTOR_FIELDS = {
 _REGFILE_FIELDS = {"bytes_per_lane": POS_INT, "energy_pj_per_access": NONNEG_FLOAT, "source": SOURCE}
 _TOP_FIELDS = ("name", "description", "clock_mhz", "memories", "sram", "offchip", "mac_array", "vector_unit",
                "register_file")
-# One entry of a ``memories:`` list names its kind by its only key. The MAC array's registers, level 0, are
-# described by ``mac_array`` (accumulators, input_register_bytes), so the list starts at the first SRAM level.
-_LEVEL_KEYS = ("sram", "offchip")
+# One entry of a ``memories:`` list names its kind by its only key. The MAC array's registers, level 0, may be stated
+# first (``- registers: {...}``: capacity, energies, provenance); without it they are derived from ``mac_array``
+# (accumulators, input_register_bytes), as in every older file.
+_LEVEL_KEYS = ("registers", "sram", "offchip")
+_REGISTERS_FIELDS = {"name": STR, "size_bytes": POS_INT, "read_energy_pj_per_byte": NONNEG_FLOAT,
+                     "write_energy_pj_per_byte": NONNEG_FLOAT, "source": SOURCE}
 
 # Name tokens that are units: a key that differs from a known field only in these is a unit mistake.
 _UNIT_TOKENS = {
@@ -205,12 +210,14 @@ def _offchip(d: Any, path: str, origin: str) -> OffchipMemory:
     return _component(d, OffchipMemory, _OFFCHIP_FIELDS, path, origin)
 
 
-def _memories(levels: Any, origin: str) -> tuple[tuple[SramMacro, ...], OffchipMemory]:
-    """The ``memories:`` form: SRAM levels innermost first, then exactly one off-chip memory, last."""
+def _memories(levels: Any, origin: str) -> tuple[RegisterLevel | None, tuple[SramMacro, ...], OffchipMemory]:
+    """The ``memories:`` form: optionally the MAC array's registers first, then SRAM levels innermost first, then
+    exactly one off-chip memory, last."""
     if not isinstance(levels, list) or len(levels) < 2:
-        raise _err(origin, "memories", "must be a list: one or more '- sram: {...}' levels, innermost first, "
-                   "then one '- offchip: ...'")
+        raise _err(origin, "memories", "must be a list: optionally '- registers: {...}', then one or more "
+                   "'- sram: {...}' levels, innermost first, then one '- offchip: ...'")
     srams: list[SramMacro] = []
+    registers = None
     for i, entry in enumerate(levels):
         path = f"memories[{i}]"
         if not isinstance(entry, Mapping) or len(entry) != 1:
@@ -219,12 +226,20 @@ def _memories(levels: Any, origin: str) -> tuple[tuple[SramMacro, ...], OffchipM
         _check_keys(entry, _LEVEL_KEYS, f"{path}.", origin)
         (kind, body), = entry.items()
         last = i == len(levels) - 1
+        if kind == "registers":
+            if i != 0:
+                raise _err(origin, f"{path}.registers", "the MAC array's registers must be the first (innermost) "
+                           "level")
+            registers = _component(body, RegisterLevel, _REGISTERS_FIELDS, f"{path}.registers", origin)
+            continue
         if kind == "offchip" and not last:
             raise _err(origin, f"{path}.offchip", "the off-chip memory must be the last (outermost) level")
         if kind == "sram" and last:
             raise _err(origin, path, "the last (outermost) level must be '- offchip: ...'")
         if kind == "offchip":
-            return tuple(srams), _offchip(body, f"{path}.offchip", origin)
+            if not srams:
+                raise _err(origin, "memories", "needs at least one '- sram: {...}' level")
+            return registers, tuple(srams), _offchip(body, f"{path}.offchip", origin)
         macro = _preset_macro(body, f"{path}.sram", origin) if isinstance(body, str) else _sram(
             body, f"{path}.sram", origin)
         if srams and macro.size_bytes <= srams[-1].size_bytes:
@@ -235,6 +250,21 @@ def _memories(levels: Any, origin: str) -> tuple[tuple[SramMacro, ...], OffchipM
             raise _err(origin, f"{path}.sram.name", f"level names must be unique, {macro.name!r} appears twice")
         srams.append(macro)
     raise AssertionError("unreachable: the last entry is checked above")
+
+
+def _check_registers(r: RegisterLevel | None, mac: MacArray, origin: str) -> None:
+    """A stated register level agrees with the MAC array the mapper uses, and its energy is not priced twice."""
+    if r is None:
+        return
+    path = "memories[0].registers"
+    if r.size_bytes != mac_register_bytes(mac):
+        raise _err(origin, f"{path}.size_bytes", f"is {r.size_bytes}, but mac_array holds {mac_register_bytes(mac)} B "
+                   "(accumulators x accumulator_bits / 8 + input_register_bytes): state the same capacity")
+    for f in ("read_energy_pj_per_byte", "write_energy_pj_per_byte"):
+        if getattr(r, f):
+            raise _err(origin, f"{path}.{f}", "must be 0: the registers' accesses are priced inside "
+                       "mac_array.energy_pj_per_mac (a MAC's energy includes its operand and accumulator registers); "
+                       "state that in source")
 
 
 _LOADING: set[str] = set()  # presets being loaded, so a preset that names itself is an error, not a recursion
@@ -285,16 +315,18 @@ def hw_from_dict(d: Any, origin: str = "<dict>") -> HardwareSpec:
         if both:
             raise _err(origin, both[0], "given together with 'memories:'; the memories list already holds every "
                        "SRAM level and the off-chip memory, so remove this key")
-        sram, offchip = _memories(d["memories"], origin)
+        registers, sram, offchip = _memories(d["memories"], origin)
     else:
-        sram, offchip = _old_form(d, origin)
+        registers, (sram, offchip) = None, _old_form(d, origin)
     regfile = d.get("register_file")
+    mac = _component(d["mac_array"], MacArray, _MAC_FIELDS, "mac_array", origin)
+    _check_registers(registers, mac, origin)
     return HardwareSpec(
-        name=name, description=description, clock_mhz=clock_mhz, sram=sram, offchip=offchip,
-        mac_array=_component(d["mac_array"], MacArray, _MAC_FIELDS, "mac_array", origin),
+        name=name, description=description, clock_mhz=clock_mhz, sram=sram, offchip=offchip, mac_array=mac,
         vector_unit=_component(d["vector_unit"], VectorUnit, _VECTOR_FIELDS, "vector_unit", origin),
         register_file=None if regfile is None else _component(regfile, RegisterFile, _REGFILE_FIELDS,
                                                               "register_file", origin),
+        registers=registers,
     )
 
 
@@ -318,12 +350,15 @@ def macro_to_dict(macro: SramMacro) -> dict[str, Any]:
 
 def hw_to_dict(spec: HardwareSpec) -> dict[str, Any]:
     """Plain dict (YAML/JSON-ready) that ``hw_from_dict`` turns back into an equal spec: the ``sram:`` +
-    ``offchip:`` form for one SRAM level (as every one-level file is written), ``memories:`` for more."""
+    ``offchip:`` form for one SRAM level (as every one-level file is written), ``memories:`` for more or where the
+    registers are stated as a level."""
     d = _to_plain(spec)
     if d.get("register_file") is None:
         d.pop("register_file", None)
-    if len(spec.sram) > 1:
-        levels = [{"sram": m} for m in d.pop("sram")] + [{"offchip": d.pop("offchip")}]
+    registers = d.pop("registers", None)
+    if len(spec.sram) > 1 or registers is not None:
+        levels = [{"registers": registers}] if registers is not None else []
+        levels += [{"sram": m} for m in d.pop("sram")] + [{"offchip": d.pop("offchip")}]
         d = {k: v for k, v in d.items() if k in ("name", "description", "clock_mhz")} | {"memories": levels} | {
             k: v for k, v in d.items() if k not in ("name", "description", "clock_mhz")}
     return d

@@ -157,6 +157,23 @@ class RegisterFile:
 
 
 @dataclass(frozen=True)
+class RegisterLevel:
+    """The MAC array's registers (its accumulators and input operand registers) described as memory level 0, as a
+    ``memories:`` list may state it: capacity and per-byte energies with their provenance. The capacity is the MAC
+    array's (``accumulators`` x ``accumulator_bits`` / 8 + ``input_register_bytes``), which the mapper uses."""
+
+    name: str
+    size_bytes: int
+    read_energy_pj_per_byte: float
+    write_energy_pj_per_byte: float
+    source: Source
+
+
+def mac_register_bytes(mac: MacArray) -> int:
+    return mac.accumulators * mac.accumulator_bits // 8 + mac.input_register_bytes
+
+
+@dataclass(frozen=True)
 class MemoryLevel:
     """One level of the memory hierarchy as the cost model sees it (a view built from the components)."""
 
@@ -182,6 +199,7 @@ class HardwareSpec:
     mac_array: MacArray
     vector_unit: VectorUnit
     register_file: RegisterFile | None = None
+    registers: RegisterLevel | None = None  # level 0 as the YAML states it; None: derived from ``mac_array``
 
     def __post_init__(self) -> None:
         if self.clock_mhz <= 0:
@@ -191,6 +209,9 @@ class HardwareSpec:
         names = [m.name for m in self.sram]
         if len(set(names)) != len(names):
             raise HardwareSpecError(f"sram level names must be unique, got {names}")
+        if self.registers is not None and self.registers.size_bytes != mac_register_bytes(self.mac_array):
+            raise HardwareSpecError(f"registers: {self.registers.size_bytes} B, but the MAC array holds "
+                                    f"{mac_register_bytes(self.mac_array)} B")
 
     @property
     def cycle_ns(self) -> float:
@@ -204,10 +225,12 @@ class HardwareSpec:
     @property
     def memories(self) -> tuple[MemoryLevel, ...]:
         """Every memory level, innermost first: registers, the SRAM levels, off-chip memory."""
-        mac, off = self.mac_array, self.offchip
-        reg_bytes = mac.accumulators * mac.accumulator_bits // 8 + mac.input_register_bytes
+        mac, off, r = self.mac_array, self.offchip, self.registers
+        reg_bytes = mac_register_bytes(mac)
         regs = MemoryLevel(0, "registers", "registers", reg_bytes, float(reg_bytes), 0.0, 0.0, Source(
-            "assumed", "the MAC array's accumulators and input registers; their energy is inside energy_pj_per_mac"))
+            "assumed", "the MAC array's accumulators and input registers; their energy is inside energy_pj_per_mac")
+        ) if r is None else MemoryLevel(0, r.name, "registers", r.size_bytes, float(reg_bytes),
+                                        r.read_energy_pj_per_byte, r.write_energy_pj_per_byte, r.source)
         srams = tuple(
             MemoryLevel(i + 1, m.name, "sram", m.size_bytes, float(m.word_bytes * m.banks * (2 if m.ports == "1rw1r"
                         else 1)), m.read_energy_pj / m.word_bytes, m.write_energy_pj / m.word_bytes,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sramflow.ir.elementwise import UNARY_OPS
 from sramflow.ir.graph import Graph, Node
 
 INT8_BYTES = 1
@@ -73,7 +74,7 @@ def node_stats(g: Graph, n: Node) -> NodeStats:
     )
 
 
-_UNARY_ELEMENTWISE = ("Sigmoid", "Relu", "Clip", "HardSigmoid", "HardSwish")
+_UNARY_ELEMENTWISE = UNARY_OPS
 
 
 def _silu_pairs(g: Graph) -> dict[str, str]:

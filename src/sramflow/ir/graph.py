@@ -3,8 +3,8 @@
 Canonical ops (and what they carry):
   Conv      W [Cout, Cin/groups, kh, kw], B [Cout]; attrs kernel, strides, pads (t, l, b, r), dilations, groups
   Gemm      W [out, in], B [out]  (y = x @ W.T + B)
-  Add, Mul  two activation inputs, or one input and weights["const"] (broadcast, NCHW)
-  Sigmoid, Relu, HardSwish; Clip (attrs min, max); HardSigmoid (attrs alpha, beta)
+  element-wise ops (``ir.elementwise``: Add, Mul, ... with their attrs): one input, or two activation inputs,
+            or one input and weights["const"] (broadcast, NCHW)
   GlobalAveragePool; AveragePool, MaxPool (attrs kernel, strides, pads); Softmax (attrs axis)
   Reshape   attrs shape (a reordering of elements in NCHW order; costed as a copy)
 """
@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from sramflow.errors import GraphError
+from sramflow.ir.elementwise import ELEMENTWISE_OPS
 
 OPS = (
-    "Conv", "Gemm", "Add", "Mul", "Sigmoid", "Relu", "Clip", "HardSigmoid", "HardSwish",
+    "Conv", "Gemm", *(e.op for e in ELEMENTWISE_OPS),
     "GlobalAveragePool", "AveragePool", "MaxPool", "Softmax", "Reshape",
 )
 MAC_OPS = ("Conv", "Gemm")

@@ -7,10 +7,15 @@ weights (IR layout), int32 bias, per-channel multipliers and shifts, lookup tabl
 
 It is pure data in the IR layer: ``quant`` builds it, and the integer reference, the .tflite exporter and the
 functional simulator read it without importing the quantizer.
+
+A quantized graph records the IR graph it was quantized from (``source_graph``: ``graph_fingerprint`` of it, the
+structure and shapes, not the weights' values), so a consumer joins the two structurally: ``ops_by_position``
+gives each IR node's QOp by position once the fingerprints agree, and names a mismatch otherwise.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,12 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from sramflow.errors import QuantizationError
+from sramflow.errors import GraphMismatchError, QuantizationError
+from sramflow.ir.elementwise import ELEMENTWISE_KINDS
+from sramflow.ir.graph import Graph
 from sramflow.jsonio import write_json_atomic
 
 KINDS = (
-    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "LOGISTIC", "MEAN", "RELU", "RELU6",
-    "MAX_POOL_2D", "AVERAGE_POOL_2D", "HARD_SWISH", "CLIP", "RESHAPE", "SOFTMAX", "HARD_SIGMOID",
+    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MEAN", "MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "SOFTMAX",
+    *ELEMENTWISE_KINDS,  # the element-wise kinds come from ir.elementwise
 )
 FUSED_ACTIVATIONS = ("NONE", "RELU", "RELU6")
 
@@ -76,6 +83,7 @@ class QuantizedGraph:
     ops: tuple[QOp, ...]
     method: str
     calibration: str  # where the activation ranges came from, e.g. "256 images from ..." or "random (16)"
+    source_graph: str = ""  # ``graph_fingerprint`` of the IR graph it was quantized from ("": not recorded)
 
     def tensor(self, name: str) -> QTensor:
         return self.tensors[name]
@@ -85,6 +93,39 @@ class QuantizedGraph:
             if o.name == name:
                 return o
         raise KeyError(name)
+
+    def check_source(self, graph: Graph) -> None:
+        """``GraphMismatchError`` unless this graph was quantized from ``graph`` (same structure and shapes)."""
+        fp = graph_fingerprint(graph)
+        if self.source_graph != fp:
+            was = f"fingerprint {self.source_graph[:12]}" if self.source_graph else "no recorded source graph"
+            raise GraphMismatchError(
+                f"quantized graph {self.name!r} ({was}) was not quantized from graph {graph.name!r} (fingerprint "
+                f"{fp[:12]}): rerun 'sramflow quantize' (or 'sramflow run') on this model and resolution")
+
+    def ops_by_position(self, graph: Graph) -> tuple[QOp | None, ...]:
+        """The QOp covering each node of ``graph``, by position (None: a node the quantizer left out, e.g. a
+        Reshape copy), after ``check_source``."""
+        self.check_source(graph)
+        position = {n.name: i for i, n in enumerate(graph.nodes)}
+        out: list[QOp | None] = [None] * len(graph.nodes)
+        for op in self.ops:
+            for n in op.ir_nodes:
+                out[position[n]] = op
+        return tuple(out)
+
+
+def graph_fingerprint(graph: Graph) -> str:
+    """SHA-256 of a graph's structure: its input and output, every node's name, op, inputs, output, attributes and
+    weight shapes in order, and every tensor's shape. Two graphs lowered to the same schedules and quantized to the
+    same ops agree; the weights' values are not hashed (cheap on full-size models)."""
+    h = hashlib.sha256()
+    h.update(repr((graph.input, graph.output, sorted((k, tuple(v)) for k, v in graph.shapes.items()))).encode())
+    for n in graph.nodes:
+        attrs = sorted((k, repr(v)) for k, v in n.attrs.items())
+        weights = sorted((k, tuple(np.shape(v))) for k, v in n.weights.items())
+        h.update(repr((n.name, n.op, tuple(n.inputs), n.output, attrs, weights)).encode())
+    return h.hexdigest()
 
 
 def _jsonable(v: Any) -> Any:
@@ -113,7 +154,7 @@ def save_qgraph(q: QuantizedGraph, folder: str | Path) -> tuple[Path, Path]:
                     "ir_nodes": list(o.ir_nodes), "attrs": {k: _jsonable(v) for k, v in o.attrs.items()},
                     "params": keys})
     meta = {"format": "sramflow-quantized-1", "name": q.name, "input": q.input, "output": q.output,
-            "method": q.method, "calibration": q.calibration,
+            "method": q.method, "calibration": q.calibration, "source_graph": q.source_graph,
             "tensors": [{"name": t.name, "shape": list(t.shape), "scale": t.scale, "zero_point": t.zero_point}
                         for t in q.tensors.values()],
             "ops": ops}
@@ -142,4 +183,5 @@ def load_qgraph(folder: str | Path) -> QuantizedGraph:
     ops = tuple(QOp(o["name"], o["kind"], tuple(o["inputs"]), o["output"], tuple(o["ir_nodes"]),
                     {k: _attr(v) for k, v in o["attrs"].items()}, {k: data[v] for k, v in o["params"].items()})
                 for o in meta["ops"])
-    return QuantizedGraph(meta["name"], meta["input"], meta["output"], tensors, ops, meta["method"], meta["calibration"])
+    return QuantizedGraph(meta["name"], meta["input"], meta["output"], tensors, ops, meta["method"], meta["calibration"],
+                          meta.get("source_graph", ""))

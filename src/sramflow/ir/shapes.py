@@ -8,6 +8,10 @@ from typing import Any
 import numpy as np
 
 from sramflow.errors import GraphError
+from sramflow.ir.elementwise import ELEMENTWISE_OPS
+# TFLite's SAME padding (ComputePaddingHeightWidth) as (top, left, bottom, right), the extra pixel after: the
+# quantizer and the .tflite exporter compare an op's explicit pads against it.
+from sramflow.padding import same_pads_2d as tflite_same_pads  # noqa: F401
 
 Shape = tuple[int, ...]
 
@@ -20,14 +24,6 @@ def _spatial(h: int, w: int, attrs: Mapping[str, Any]) -> tuple[int, int]:
     ho = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
     wo = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
     return ho, wo
-
-
-def tflite_same_pads(in_hw: tuple[int, int], k: tuple[int, int], s: tuple[int, int], d: tuple[int, int]) -> tuple[int, int, int, int]:
-    """TFLite's SAME padding (ComputePaddingHeightWidth) as (top, left, bottom, right): the extra pixel goes
-    after. The quantizer and the .tflite exporter both compare an op's explicit pads against it."""
-    out = [-(-in_hw[i] // s[i]) for i in range(2)]
-    total = [max((out[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 - in_hw[i], 0) for i in range(2)]
-    return (total[0] // 2, total[1] // 2, total[0] - total[0] // 2, total[1] - total[1] // 2)
 
 
 def _conv(ins: Sequence[Shape], attrs: Mapping[str, Any], weights: Mapping[str, np.ndarray]) -> Shape:
@@ -75,8 +71,8 @@ def _reshape(ins: Sequence[Shape], attrs: Mapping[str, Any], weights: Mapping[st
 
 
 SHAPE_FNS: dict[str, Callable[[Sequence[Shape], Mapping[str, Any], Mapping[str, np.ndarray]], Shape]] = {
-    "Conv": _conv, "Gemm": _gemm, "Add": _broadcast, "Mul": _broadcast,
-    "Sigmoid": _same, "Relu": _same, "Clip": _same, "HardSigmoid": _same, "HardSwish": _same, "Softmax": _same,
+    "Conv": _conv, "Gemm": _gemm, **{e.op: (_broadcast if e.arity == 2 else _same) for e in ELEMENTWISE_OPS},
+    "Softmax": _same,
     "GlobalAveragePool": _gap, "AveragePool": _pool, "MaxPool": _pool, "Reshape": _reshape,
 }
 

@@ -22,7 +22,7 @@ from sramflow.mapping.conv import (
     BIAS_BYTES, ConvShape, ConvTiling, HwParams, dma_bursts_by_operand, schedule_counts, step_sizes, trips,
 )
 from sramflow.mapping.schedule import Buffer, Step
-from sramflow.mapping.staging import Level1Params, OperandBytes, operand_bytes, staged_counts
+from sramflow.mapping.staging import Hierarchy, OperandBytes, operand_bytes, staged_counts
 from sramflow.mapping.steps_table import (
     COMPUTE, CONV_DIMS, LOAD, OP, STORE, StepTable, assemble, changed, slot_base, tile_ranges,
 )
@@ -36,16 +36,21 @@ class ConvSchedule:
     buffers: tuple[Buffer, ...]
     spill_psums: bool
     keep_psums: bool = False  # partial sums held in the SRAM output buffer across reduction tiles
-    staged: tuple[str, ...] = ()  # operands held whole in the second SRAM level (``mapping.staging``)
-    level1: Level1Params | None = None  # that level, when the hardware has one
+    staged: tuple[str, ...] = ()  # operands held whole in an outer SRAM level (``mapping.staging``)
+    staged_levels: tuple[int, ...] = ()  # the SRAM level (>= 1) each of ``staged`` is held in
+    levels: Hierarchy | None = None  # the outer SRAM levels, when the hardware has any
 
     @cached_property
     def counts(self) -> Counts:
         base = self.first_level_counts
         if not self.staged:
             return base
-        assert self.level1 is not None
-        return staged_counts(base, self.operand_bytes, self.staged, self.level1)
+        assert self.levels is not None and len(self.staged_levels) == len(self.staged)
+        return staged_counts(base, self.operand_bytes, self.staged, self.staged_levels, self.levels)
+
+    def staged_in(self, k: int) -> tuple[str, ...]:
+        """The operands held whole in SRAM level ``k``."""
+        return tuple(o for o, lv in zip(self.staged, self.staged_levels) if lv == k)
 
     @property
     def first_level_counts(self) -> Counts:
@@ -156,33 +161,3 @@ def conv_step_table(sch: ConvSchedule) -> StepTable:
              (4, "bias", b_base, q["b_words"], last & sh.has_bias),
              (4, "psums", out_base, psum_words, (access == 2) | (access == 3))]
     return assemble(CONV_DIMS, rows_, present, reads)
-
-
-def summed_counts(steps, burst_bytes: int = 0) -> dict[str, int]:  # noqa: ANN001
-    """Totals of an enumerated schedule, in the terms of ``Counts`` (for tests and the functional sim).
-    ``dma_bursts``: each load / store is ceil(offchip bytes / burst_bytes) transactions (at least 1)."""
-    tot = {"macs": 0, "sram_reads_compute": 0, "sram_writes_compute": 0, "sram_writes_dma": 0, "sram_reads_dma": 0,
-           "offchip_load_bytes": 0, "offchip_store_bytes": 0, "dma_transfers": 0, "dma_loads": 0, "steps": 0,
-           "dma_bursts": 0}
-    for st in steps:
-        if st.kind != "compute":
-            tot["dma_bursts"] += max(1, -(-st.offchip_bytes // burst_bytes)) if burst_bytes > 0 else 1
-        if st.kind == "compute":
-            tot["macs"] += st.macs
-            tot["vector_ops"] = tot.get("vector_ops", 0) + st.vector_ops
-            tot["lut_ops"] = tot.get("lut_ops", 0) + st.lut_ops
-            tot["sram_reads_compute"] += st.sram_reads
-            tot["sram_writes_compute"] += st.sram_writes
-            tot["steps"] += 1
-        elif st.kind == "load":
-            tot["sram_writes_dma"] += st.sram_writes
-            tot["offchip_load_bytes"] += st.offchip_bytes
-            tot["dma_transfers"] += 1
-            tot["dma_loads"] += 1
-        else:
-            tot["sram_reads_dma"] += st.sram_reads
-            tot["offchip_store_bytes"] += st.offchip_bytes
-            tot["dma_transfers"] += 1
-    return tot
-
-

@@ -5,16 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from sramflow.errors import UnsupportedOpError
+from sramflow.ir.elementwise import BY_OP
 from sramflow.ir.fusion import fused_into
 from sramflow.ir.graph import Graph, Node
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.vector import VectorShape
 
-# (ops per element, LUT look-ups per element); requantization of the result counts as one op
-UNARY = {"Sigmoid": (0, 1), "HardSigmoid": (0, 1), "HardSwish": (0, 1), "Relu": (1, 0), "Clip": (1, 0),
-         "Reshape": (0, 0)}
-BINARY_OPS_PER_ELEM = 2  # the add / multiply and its requantization
+# Element-wise ops cost what their ir.elementwise row says (VectorCost: ops and LUT look-ups per element,
+# requantization of the result counting as one op); a Reshape is a copy (no ops).
 # LiteRT's int8 softmax loops over a resident row three times: max (1 compare per element); subtract, exp look-up
 # (a 256-entry table indexed by max - x in [0, 255]), accumulate (2 ops + 1 look-up); one reciprocal of the sum per
 # row; then subtract and exp look-up again (the kernel recomputes the exponential rather than keeping 4 bytes per
@@ -36,11 +35,14 @@ def lower(g: Graph, n: Node) -> ConvShape | VectorShape:
     if n.op == "Gemm":
         k, c = n.weights["W"].shape
         return ConvShape(n.name, 1, int(k), int(c), 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, has_bias="B" in n.weights)
-    if n.op in UNARY:
-        ops, lut = UNARY[n.op]
-        return VectorShape(n.name, n.op, 1, g.numel(n.output), 1, 0, False, False, ops, lut)
-    if n.op in ("Add", "Mul"):
-        return _binary(g, n)
+    if n.op in BY_OP:
+        cost = BY_OP[n.op].vector
+        if BY_OP[n.op].arity == 2:
+            return _binary(g, n, cost.ops_per_elem)
+        return VectorShape(n.name, n.op, 1, g.numel(n.output), 1, 0, False, False, cost.ops_per_elem,
+                           cost.lut_per_elem)
+    if n.op == "Reshape":
+        return VectorShape(n.name, n.op, 1, g.numel(n.output), 1, 0, False, False, 0, 0)
     if n.op == "Softmax":
         return _softmax(g, n)
     if n.op == "GlobalAveragePool":
@@ -74,7 +76,7 @@ def _conv(g: Graph, n: Node) -> ConvShape:
                      int(kh), int(kw), int(sh), int(sw), int(pt), int(pl), int(dh), int(dw), "B" in n.weights)
 
 
-def _binary(g: Graph, n: Node) -> VectorShape:
+def _binary(g: Graph, n: Node, ops_per_elem: int) -> VectorShape:
     out = g.shape(n.output)
     numel = g.numel(n.output)
     sizes = [g.numel(t) for t in n.inputs]
@@ -86,11 +88,11 @@ def _binary(g: Graph, n: Node) -> VectorShape:
     small = [s for s in operands if s != numel]
     const_full = sum(1 for s in consts if s == numel)
     if not small:
-        return VectorShape(n.name, n.op, 1, numel, full, const_full, False, False, BINARY_OPS_PER_ELEM, 0)
+        return VectorShape(n.name, n.op, 1, numel, full, const_full, False, False, ops_per_elem, 0)
     channels = out[1] if len(out) > 1 else 1
     if len(small) == 1 and small[0] in (1, channels) and full == 1:
         segs = int(channels) if small[0] == channels else 1
-        return VectorShape(n.name, n.op, segs, numel // segs, 1, const_full, True, False, BINARY_OPS_PER_ELEM, 0)
+        return VectorShape(n.name, n.op, segs, numel // segs, 1, const_full, True, False, ops_per_elem, 0)
     raise UnsupportedOpError(f"node {n.name!r}: {n.op} with operand sizes {operands} (output {numel}) "
                              "is not a supported broadcast")
 

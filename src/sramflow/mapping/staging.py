@@ -1,17 +1,23 @@
-"""Whole operands staged in the second SRAM level (``HardwareSpec.sram[1]``): the counts and the traffic per level
-pair of a conv schedule that stages a set of its operands there.
+"""Whole operands staged in an outer SRAM level (``HardwareSpec.sram[k]``, k >= 1): the counts and the traffic per
+level pair of a conv schedule that stages a set of its operands there, for any number of SRAM levels.
 
-The policy (``mapping.search.choose.search_staged`` chooses the set per node by the objective):
+The policy (``mapping.search.choose.search_staged`` chooses, per node by the objective, which operands to stage and
+in which level):
 - A staged operand crosses the off-chip link once, whole: weights (with their biases) and inputs are filled into
-  the second level before the node's first step, outputs drained from it after the last, partial sums never leave
+  their level k before the node's first step, outputs drained from it after the last, partial sums never leave
   it. That is one transfer per operand, ``conv.bursts`` transactions of it.
-- Every tile refill of a staged operand into the first level (and every store of a staged output or spilled
-  partial sum) moves between the two SRAM levels instead: the first level's accesses do not change, the second
-  level's port is a resource and its accesses are priced at its energies.
-- Second-level accesses are whole words of that level: ceil(bytes / word_bytes) per operand and direction of a
-  node (its DMA side streams packed words).
-- The staged operands must fit the second level together, each starting on a word: ceil(bytes / word_bytes) words
-  (partial sums: the whole output in ``ConvShape.psum_bytes`` per element).
+- Every tile refill of an operand staged in level k (and every store of a staged output or spilled partial sum)
+  moves over each adjacent level pair between level k and the first level: k <-> k-1, ..., 1 <-> 0. The first
+  level's accesses do not change. A level j strictly between (1 <= j < k) is a transit: each tile byte is written
+  into it and read out of it once, in its words. Each level's port is a resource and its accesses are priced at
+  its energies. Unstaged operands move between off-chip memory and the first level directly, as on one-level
+  hardware.
+- Level accesses are whole words of that level: ceil(bytes / word_bytes) per operand and direction of a node (its
+  DMA side streams packed words).
+- The operands staged in a level must fit it together, each starting on a word: ceil(bytes / word_bytes) words
+  (partial sums: the whole output in ``ConvShape.psum_bytes`` per element). A level that tiles pass through also
+  reserves a transit buffer of the first level's size (no tile is larger).
+With one outer level this is exactly the two-level model (no transits).
 """
 
 from __future__ import annotations
@@ -25,19 +31,33 @@ STAGEABLE = ("weights", "inputs", "outputs", "psums")
 
 
 @dataclass(frozen=True)
-class Level1Params:
-    """The second SRAM level as the staging counts need it."""
+class LevelParams:
+    """One outer SRAM level (k >= 1) as the staging counts need it."""
 
+    name: str
     word_bytes: int
     capacity_words: int
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """The SRAM levels beyond the first, innermost first (``outer[0]`` is level 1), and what staging needs of the
+    rest of the hardware."""
+
+    outer: tuple[LevelParams, ...]
+    first_level_bytes: int  # the first level's size: the transit buffer a level reserves when tiles pass it
     offchip_burst_bytes: int  # the off-chip memory's; 0 = one transaction per transfer
+
+    def level(self, k: int) -> LevelParams:
+        """SRAM level ``k`` (1-based: level 0 is the first level, which the tiling owns)."""
+        return self.outer[k - 1]
 
 
 @dataclass(frozen=True)
 class OperandBytes:
     """One operand of a conv node: what its tiles move over the first level's DMA (``tile_read``: into the first
-    level, ``tile_write``: out of it), its bytes when moved whole once (``whole``), its footprint in the second
-    level and its off-chip transactions as tiles."""
+    level, ``tile_write``: out of it), its bytes when moved whole once (``whole``), its footprint in the level it
+    is staged in and its off-chip transactions as tiles."""
 
     tile_read: int
     tile_write: int
@@ -64,18 +84,51 @@ def operand_bytes(c: Counts, weight_bytes: int, input_bytes: int, output_bytes: 
     }
 
 
-def staged_footprint_words(ops: dict[str, OperandBytes], staged: tuple[str, ...], p: Level1Params) -> int:
-    return sum(ceil_div(ops[o].footprint, p.word_bytes) for o in staged)
+def footprint_words(ops: dict[str, OperandBytes], staged: tuple[str, ...], levels: tuple[int, ...],
+                    h: Hierarchy) -> tuple[int, ...]:
+    """Words each outer level (index 0 = level 1) must hold: its staged operands, plus a transit buffer where an
+    operand staged further out passes through it."""
+    out = []
+    for k, p in enumerate(h.outer, start=1):
+        words = sum(ceil_div(ops[o].footprint, p.word_bytes) for o, lv in zip(staged, levels) if lv == k)
+        if any(lv > k for lv in levels):
+            words += ceil_div(h.first_level_bytes, p.word_bytes)
+        out.append(words)
+    return tuple(out)
 
 
-def staged_counts(c: Counts, ops: dict[str, OperandBytes], staged: tuple[str, ...], p: Level1Params) -> Counts:
-    """``c`` (one-level counts) with ``staged`` operands held whole in the second level."""
+def fits(ops: dict[str, OperandBytes], staged: tuple[str, ...], levels: tuple[int, ...], h: Hierarchy) -> bool:
+    return all(w <= p.capacity_words for w, p in zip(footprint_words(ops, staged, levels, h), h.outer))
+
+
+def level_accesses(ops: dict[str, OperandBytes], staged: tuple[str, ...], levels: tuple[int, ...], h: Hierarchy
+                   ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(word reads, word writes) of each outer level, index 0 = level 1."""
+    reads, writes = [0] * len(h.outer), [0] * len(h.outer)
+    for o, k in zip(staged, levels):
+        b = ops[o]
+        for j in range(1, k):  # transit levels: every tile byte in and out once, both directions
+            wb = h.level(j).word_bytes
+            moved = ceil_div(b.tile_read, wb) + ceil_div(b.tile_write, wb)
+            reads[j - 1] += moved
+            writes[j - 1] += moved
+        wb = h.level(k).word_bytes
+        if o == "outputs":  # stores from the level inside in, drained off-chip once
+            writes[k - 1] += ceil_div(b.tile_write, wb)
+            reads[k - 1] += ceil_div(b.whole, wb)
+        else:  # filled once from off-chip (partial sums: never), every refill and spill to and from the level inside
+            writes[k - 1] += ceil_div(b.whole, wb) + ceil_div(b.tile_write, wb)
+            reads[k - 1] += ceil_div(b.tile_read, wb)
+    return tuple(reads), tuple(writes)
+
+
+def staged_counts(c: Counts, ops: dict[str, OperandBytes], staged: tuple[str, ...], levels: tuple[int, ...],
+                  h: Hierarchy) -> Counts:
+    """``c`` (one-level counts) with operand ``staged[i]`` held whole in SRAM level ``levels[i]`` (>= 1)."""
     if not staged:
         return c
-    wb = p.word_bytes
     off = {"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes, "outputs": c.offchip_output_bytes,
            "psums": c.offchip_psum_read_bytes + c.offchip_psum_write_bytes}
-    reads = writes = 0
     bursts = 0
     for o in STAGEABLE:
         b = ops[o]
@@ -83,37 +136,47 @@ def staged_counts(c: Counts, ops: dict[str, OperandBytes], staged: tuple[str, ..
             bursts += b.tile_bursts
             continue
         off[o] = b.whole
-        bursts += _transactions(b.whole, p.offchip_burst_bytes)
-        if o == "outputs":  # stores from the first level in, drained off-chip once
-            writes += ceil_div(b.tile_write, wb)
-            reads += ceil_div(b.whole, wb)
-        else:  # filled once from off-chip (partial sums: never), every refill and spill to and from the first level
-            writes += ceil_div(b.whole, wb) + ceil_div(b.tile_write, wb)
-            reads += ceil_div(b.tile_read, wb)
+        bursts += _transactions(b.whole, h.offchip_burst_bytes)
+    reads, writes = level_accesses(ops, staged, levels, h)
     psums_off = "psums" not in staged
     return dataclasses.replace(
         c, offchip_weight_bytes=off["weights"], offchip_input_bytes=off["inputs"], offchip_output_bytes=off["outputs"],
         offchip_psum_read_bytes=c.offchip_psum_read_bytes if psums_off else 0,
         offchip_psum_write_bytes=c.offchip_psum_write_bytes if psums_off else 0,
-        dma_bursts=bursts, sram1_reads=reads, sram1_writes=writes)
+        dma_bursts=bursts, level_reads=reads, level_writes=writes)
 
 
-def pair_traffic(ops: dict[str, OperandBytes], staged: tuple[str, ...], names: tuple[str, str, str]
-                 ) -> dict[str, dict[str, int]]:
-    """Bytes per adjacent level pair and operand (both directions), ``names`` = (off-chip, second, first level).
-    Off-chip to the first level directly: unstaged operands; off-chip to the second: staged ones, whole; the
-    second to the first: the staged operands' tiles."""
-    off, l1, l0 = names
-    out: dict[str, dict[str, int]] = {f"{off}<->{l0}": {}, f"{off}<->{l1}": {}, f"{l1}<->{l0}": {}}
+def level_pairs(offchip: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The level-pair keys, ``names`` the SRAM levels innermost first: off-chip <-> the first level (unstaged
+    operands), then per outer level k: off-chip <-> k and k <-> k-1."""
+    out = [f"{offchip}<->{names[0]}"]
+    for k in range(1, len(names)):
+        out += [f"{offchip}<->{names[k]}", f"{names[k]}<->{names[k - 1]}"]
+    return tuple(out)
+
+
+def pair_traffic(ops: dict[str, OperandBytes], staged: tuple[str, ...], levels: tuple[int, ...], offchip: str,
+                 names: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """Bytes per adjacent level pair and operand (both directions), ``names`` the SRAM levels innermost first.
+    Off-chip to the first level directly: unstaged operands; off-chip to level k: the operands staged there, whole;
+    each pair between level k and the first: those operands' tiles."""
+    out = {pair: dict.fromkeys(STAGEABLE, 0) for pair in level_pairs(offchip, names)}
+    where = dict(zip(staged, levels))
     for o in STAGEABLE:
         b = ops[o]
         tiles = b.tile_read + b.tile_write
-        if o in staged:
-            out[f"{off}<->{l1}"][o] = b.whole
-            out[f"{l1}<->{l0}"][o] = tiles
-            out[f"{off}<->{l0}"][o] = 0
-        else:
-            out[f"{off}<->{l0}"][o] = tiles
-            out[f"{off}<->{l1}"][o] = 0
-            out[f"{l1}<->{l0}"][o] = 0
+        k = where.get(o, 0)
+        if k == 0:
+            out[f"{offchip}<->{names[0]}"][o] = tiles
+            continue
+        out[f"{offchip}<->{names[k]}"][o] = b.whole
+        for j in range(1, k + 1):
+            out[f"{names[j]}<->{names[j - 1]}"][o] = tiles
+    return out
+
+
+def direct_traffic(direct: dict[str, int], offchip: str, names: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    """A node that stages nothing: every operand (``direct``, bytes) between off-chip memory and the first level."""
+    out = {pair: dict.fromkeys(direct, 0) for pair in level_pairs(offchip, names)}
+    out[f"{offchip}<->{names[0]}"] = dict(direct)
     return out

@@ -97,19 +97,6 @@ def steps_table(schedule: Schedule) -> StepTable:
     return table()
 
 
-def table_counts(t: StepTable, burst_bytes: int = 0) -> dict[str, int]:
-    """Column sums in the terms of ``conv_schedule.summed_counts``."""
-    ld, stn, cp = t.kind == LOAD, t.kind == STORE, t.kind == COMPUTE
-    dma = ~cp
-    b = np.maximum(1, -(-t.offchip_bytes[dma] // burst_bytes)) if burst_bytes > 0 else np.ones(int(dma.sum()))
-    return {"macs": int(t.macs[cp].sum()), "vector_ops": int(t.vector_ops[cp].sum()),
-            "lut_ops": int(t.lut_ops[cp].sum()), "sram_reads_compute": int(t.sram_reads[cp].sum()),
-            "sram_writes_compute": int(t.sram_writes[cp].sum()), "sram_writes_dma": int(t.sram_writes[ld].sum()),
-            "sram_reads_dma": int(t.sram_reads[stn].sum()), "offchip_load_bytes": int(t.offchip_bytes[ld].sum()),
-            "offchip_store_bytes": int(t.offchip_bytes[stn].sum()), "dma_transfers": int(dma.sum()),
-            "dma_loads": int(ld.sum()), "steps": int(cp.sum()), "dma_bursts": int(b.sum())}
-
-
 # ---- assembly: each schedule step expands into a fixed list of candidate rows with a presence mask ---------
 
 def assemble(dims: tuple[str, ...], rows: list[dict], present: np.ndarray, reads: list[tuple]) -> StepTable:

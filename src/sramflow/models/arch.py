@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass, replace
 
 from sramflow.errors import SramflowError
+# TensorFlow's SAME padding along one axis ((before, after), the odd pixel after): how efficientnet_pytorch-layout
+# weights are padded (``layouts.LAYOUT_PADDING``); re-exported under the name the model code and builders use.
+from sramflow.padding import same_pads as tf_same_pads  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -96,14 +99,6 @@ _B0_STAGES = (
     StageSpec(6, 3, 1, 192, 320, 1),
 )
 
-
-
-def tf_same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """(before, after) of TensorFlow's SAME padding along one axis: output ceil(size / stride), the odd pixel
-    after. How efficientnet_pytorch-layout weights are padded (``layouts.LAYOUT_PADDING``); torch-free so an
-    IR builder can use it too."""
-    total = max((-(-size // stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
-    return total // 2, total - total // 2
 
 
 def round_channels(channels: int, width_mult: float, divisor: int = 8) -> int:

@@ -29,7 +29,7 @@ import numpy as np
 from sramflow.errors import QuantizationError, UnsupportedOpError
 from sramflow.ir.fusion import fused_activation, fused_activation_kind, hard_swish_mul
 from sramflow.ir.graph import Graph, Node
-from sramflow.ir.qgraph import QOp, QTensor, QuantizedGraph
+from sramflow.ir.qgraph import QOp, QTensor, QuantizedGraph, graph_fingerprint
 from sramflow.ir.shapes import tflite_same_pads
 from sramflow.quant.calibrate import Range, qparams_from_range
 from sramflow.reference.requant import (float32, quantize_multiplier, round_half_away, round_half_away_array,
@@ -115,10 +115,9 @@ class _Pass:
                 fused_away.add(act.name)
             handler = getattr(self, f"op_{n.op}", None)
             if handler is None:
+                supported = ", ".join(m[3:] for m in dir(self) if m.startswith("op_"))
                 raise UnsupportedOpError(
-                    f"node {n.name!r}: op {n.op!r} cannot be quantized to a TFLite int8 builtin "
-                    "(supported: Conv, Gemm, Add, Mul, Sigmoid, Relu, Clip, HardSwish, GlobalAveragePool, MaxPool, "
-                    "AveragePool, Reshape, Softmax, HardSigmoid)")
+                    f"node {n.name!r}: op {n.op!r} cannot be quantized to a TFLite int8 builtin (supported: {supported})")
             self.ops.append(handler(n, act))
         return self.ops
 
@@ -171,11 +170,19 @@ class _Pass:
         t = self._const_tensor(n)
         return self.qtensor(n.inputs[0]), t, {"const": quantize_constant(n.weights["const"], t)}
 
-    def op_Add(self, n: Node, act: Node | None) -> QOp:
+    def _add_like(self, n: Node, kind: str) -> QOp:
         a, b, params = self._operands(n)
         attrs = add_attrs(a, b, self.qtensor(n.output))
         attrs["const_tensor"] = b.name if params else ""
-        return QOp(n.name, "ADD", tuple(n.inputs), n.output, (n.name,), attrs, params)
+        return QOp(n.name, kind, tuple(n.inputs), n.output, (n.name,), attrs, params)
+
+    def op_Add(self, n: Node, act: Node | None) -> QOp:
+        return self._add_like(n, "ADD")
+
+    def op_Sub(self, n: Node, act: Node | None) -> QOp:
+        """SUB: sub.cc PrepareGeneralSubOp computes ADD's parameters (left shift 20, 2 max(s1, s2)); the kernel
+        subtracts the rescaled second operand. The TFLite converter keeps x - c as SUB with the constant."""
+        return self._add_like(n, "SUB")
 
     def op_Mul(self, n: Node, act: Node | None) -> QOp:
         a, b, params = self._operands(n)
@@ -197,6 +204,30 @@ class _Pass:
 
     def op_Relu(self, n: Node, act: Node | None) -> QOp:
         return self._relu(n, "RELU")
+
+    def op_LeakyRelu(self, n: Node, act: Node | None) -> QOp:
+        """LEAKY_RELU with its own calibrated output range; activations.cc LeakyReluPrepare's multipliers:
+        float32 s_in * alpha / s_out and s_in / s_out, each QuantizeMultiplier'd as a double."""
+        tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
+        alpha = np.float32(n.attrs["alpha"])
+        s_in, s_out = np.float32(tin.scale), np.float32(tout.scale)
+        ma, sa = quantize_multiplier(float(np.float32(s_in * alpha) / s_out))
+        mi, si = quantize_multiplier(float(s_in / s_out))
+        attrs = {"alpha": float(alpha), "x_zp": tin.zero_point, "out_zp": tout.zero_point,
+                 "mult_identity": mi, "shift_identity": si, "mult_alpha": ma, "shift_alpha": sa}
+        return QOp(n.name, "LEAKY_RELU", n.inputs, n.output, (n.name,), attrs, {})
+
+    def op_PRelu(self, n: Node, act: Node | None) -> QOp:
+        """PRELU with the slope an int8 constant quantized over its own range; activations.cc PreluPrepare's
+        multipliers: float32 s_in / s_out and s_in * s_alpha / s_out, each QuantizeMultiplier'd as a double."""
+        tin, talpha, params = self._operands(n)
+        tout = self.qtensor(n.output)
+        s_in, s_a, s_out = np.float32(tin.scale), np.float32(talpha.scale), np.float32(tout.scale)
+        m1, s1 = quantize_multiplier(float(s_in / s_out))
+        m2, s2 = quantize_multiplier(float(np.float32(s_in * s_a) / s_out))
+        attrs = {"zp1": tin.zero_point, "zp2": talpha.zero_point, "out_zp": tout.zero_point, "mult1": m1,
+                 "shift1": s1, "mult2": m2, "shift2": s2, "const_tensor": talpha.name}
+        return QOp(n.name, "PRELU", n.inputs, n.output, (n.name,), attrs, params)
 
     def op_Clip(self, n: Node, act: Node | None) -> QOp:
         kind = fused_activation_kind(n)
@@ -388,4 +419,5 @@ def hard_swish_table(tin: QTensor, tout: QTensor, node: str) -> np.ndarray:
 def quantize_with_ranges(graph: Graph, act_ranges: Mapping[str, Range], method: str, calibration: str) -> QuantizedGraph:
     p = _Pass(graph, act_ranges)
     ops = p.run()
-    return QuantizedGraph(graph.name, graph.input, graph.output, dict(p.tensors), tuple(ops), method, calibration)
+    return QuantizedGraph(graph.name, graph.input, graph.output, dict(p.tensors), tuple(ops), method, calibration,
+                          graph_fingerprint(graph))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from sramflow.errors import UnsupportedOpError
+from sramflow.ir.elementwise import BY_OP
 from sramflow.ir.graph import Graph, Node
 
 
@@ -45,29 +46,12 @@ def _const_operand(n: Node, x: np.ndarray) -> np.ndarray:
     return c.reshape(1, *c.shape) if c.ndim == x.ndim - 1 and c.ndim > 1 else c
 
 
-def _add(n: Node, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-    return x + (y if y is not None else _const_operand(n, x))
-
-
-def _mul(n: Node, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-    return x * (y if y is not None else _const_operand(n, x))
-
-
-def _sigmoid(n: Node, x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):  # e^-x = inf for very negative x gives the right limit, 0
-        return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
-
-
-def _clip(n: Node, x: np.ndarray) -> np.ndarray:
-    return np.clip(x, n.attrs["min"], n.attrs["max"])
-
-
-def _hardsigmoid(n: Node, x: np.ndarray) -> np.ndarray:
-    return np.clip(n.attrs["alpha"] * x + n.attrs["beta"], 0.0, 1.0).astype(np.float32)
-
-
-def _hardswish(n: Node, x: np.ndarray) -> np.ndarray:
-    return x * np.clip(x / 6.0 + 0.5, 0.0, 1.0)
+def _elementwise(n: Node, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+    """An ``ir.elementwise`` row's float semantics; a binary op's constant operand laid out against x."""
+    e = BY_OP[n.op]
+    if e.arity == 1:
+        return e.float_fn(n.attrs, x)
+    return e.float_fn(n.attrs, x, y if y is not None else _const_operand(n, x))
 
 
 def _gap(n: Node, x: np.ndarray) -> np.ndarray:
@@ -103,8 +87,7 @@ def _reshape(n: Node, x: np.ndarray) -> np.ndarray:
 
 
 FLOAT_OPS: dict[str, Callable[..., np.ndarray]] = {
-    "Conv": _conv, "Gemm": _gemm, "Add": _add, "Mul": _mul, "Sigmoid": _sigmoid,
-    "Relu": lambda n, x: np.maximum(x, 0.0), "Clip": _clip, "HardSigmoid": _hardsigmoid, "HardSwish": _hardswish,
+    "Conv": _conv, "Gemm": _gemm, **{op: _elementwise for op in BY_OP},
     "GlobalAveragePool": _gap, "AveragePool": _pool("avg"), "MaxPool": _pool("max"), "Softmax": _softmax,
     "Reshape": _reshape,
 }

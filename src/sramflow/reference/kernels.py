@@ -9,9 +9,12 @@ outputs are int8; accumulation is exact (int32 semantics, wrapped like C where i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from sramflow.errors import QuantizationError
+from sramflow.ir.qgraph import QOp
 from sramflow.reference import nhwc
 from sramflow.reference import requant as R
 from sramflow.reference.requant import (clamp_to_int8, mean_of_sums, multiply_by_quantized_multiplier,
@@ -82,12 +85,14 @@ def lookup_pairwise(table: np.ndarray, x1: np.ndarray, x2: np.ndarray) -> np.nda
 
 
 def add(x1: np.ndarray, x2: np.ndarray, zp1: int, zp2: int, mult1: int, shift1: int, mult2: int, shift2: int,
-        out_mult: int, out_shift: int, out_zp: int, act_min: int, act_max: int, left_shift: int = 20) -> np.ndarray:
+        out_mult: int, out_shift: int, out_zp: int, act_min: int, act_max: int, left_shift: int = 20,
+        subtract: bool = False) -> np.ndarray:
     """Add (integer_ops/add.h): inputs (q - zp) << 20, each rescaled, summed, rescaled to the output.
-    Broadcasting follows numpy (the same result as TFLite's BroadcastAdd6DSlow)."""
+    Broadcasting follows numpy (the same result as TFLite's BroadcastAdd6DSlow). ``subtract``: Sub
+    (reference/sub.h SubElementwise), the same steps with the rescaled second input subtracted."""
     a = multiply_by_quantized_multiplier((x1.astype(np.int64) - zp1) << left_shift, mult1, shift1)
     b = multiply_by_quantized_multiplier((x2.astype(np.int64) - zp2) << left_shift, mult2, shift2)
-    raw = multiply_by_quantized_multiplier(wrap_int32(a + b), out_mult, out_shift) + out_zp
+    raw = multiply_by_quantized_multiplier(wrap_int32(a - b if subtract else a + b), out_mult, out_shift) + out_zp
     return clamp_to_int8(raw, act_min, act_max)
 
 
@@ -126,6 +131,33 @@ def relu_x(x: np.ndarray, x_zp: int, multiplier: int, shift: int, out_zp: int, a
     """RELU / RELU6 (activations.cc QuantizedReluX -> ReluX): rescale to the output, then clamp."""
     raw = multiply_by_quantized_multiplier(x.astype(np.int64) - x_zp, multiplier, shift) + out_zp
     return clamp_to_int8(raw, act_min, act_max)
+
+
+def leaky_relu(x: np.ndarray, x_zp: int, mult_identity: int, shift_identity: int, mult_alpha: int,
+               shift_alpha: int, out_zp: int) -> np.ndarray:
+    """LEAKY_RELU (reference/leaky_relu.h QuantizeLeakyRelu): x - zp >= 0 is rescaled by the identity multiplier,
+    below 0 by the alpha one, then the output zero point is added and the result saturates to int8.
+    A negative alpha (negative multiplier): LiteRT's BUILTIN_REF rounds the positive products' ties down, as
+    -MultiplyByQuantizedMultiplier(-v, m) does; measured over all 256 inputs (tests/test_elementwise_ops.py),
+    where gemmlowp's rounding of v * m itself would round them up."""
+    v = x.astype(np.int64) - x_zp
+    pos = multiply_by_quantized_multiplier(v, mult_identity, shift_identity)
+    if mult_alpha < 0:
+        neg = -multiply_by_quantized_multiplier(-v, mult_alpha, shift_alpha)
+    else:
+        neg = multiply_by_quantized_multiplier(v, mult_alpha, shift_alpha)
+    return clamp_to_int8(np.where(v >= 0, pos, neg) + out_zp)
+
+
+def prelu(x: np.ndarray, alpha: np.ndarray, x_zp: int, alpha_zp: int, mult1: int, shift1: int, mult2: int,
+          shift2: int, out_zp: int) -> np.ndarray:
+    """PRELU (reference/prelu.h BroadcastPrelu4DSlow): x - zp >= 0 rescaled by multiplier 1, below 0 its product
+    with (alpha - alpha_zp) rescaled by multiplier 2; plus the output zero point, saturated to int8.
+    ``alpha`` broadcasts against x (numpy rules)."""
+    v = x.astype(np.int64) - x_zp
+    pos = multiply_by_quantized_multiplier(v, mult1, shift1)
+    neg = multiply_by_quantized_multiplier(v * (alpha.astype(np.int64) - alpha_zp), mult2, shift2)
+    return clamp_to_int8(np.where(v >= 0, pos, neg) + out_zp)
 
 
 def max_pool(x: np.ndarray, kernel: Pair, strides: Pair, pads: Pads, act_min: int, act_max: int) -> np.ndarray:
@@ -173,3 +205,68 @@ def hard_sigmoid_chain(x: np.ndarray, mul_attrs: dict, add_attrs: dict, alpha_q:
     y = add(t, beta_q.reshape(()), a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
             a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"], a["left_shift"])
     return t, y
+
+
+Kernel = Callable[..., np.ndarray]  # int8 operand(s) -> int8 result
+
+
+def _table_kernel(op: QOp) -> Kernel:
+    return lambda x: lookup(x, op.params["table"])
+
+
+def _clip_kernel(op: QOp) -> Kernel:
+    return lambda x: clip(x, op.attrs["lo"], op.attrs["hi"])
+
+
+def _relu_kernel(op: QOp) -> Kernel:
+    a = op.attrs
+    return lambda x: relu_x(x, a["x_zp"], a["mult"], a["shift"], a["out_zp"], a["act_min"], a["act_max"])
+
+
+def _leaky_relu_kernel(op: QOp) -> Kernel:
+    a = op.attrs
+    return lambda x: leaky_relu(x, a["x_zp"], a["mult_identity"], a["shift_identity"], a["mult_alpha"],
+                                a["shift_alpha"], a["out_zp"])
+
+
+def _prelu_kernel(op: QOp) -> Kernel:
+    a = op.attrs
+    return lambda x, alpha: prelu(x, alpha, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
+                                  a["out_zp"])
+
+
+def _add_kernel(op: QOp) -> Kernel:
+    a, sub = op.attrs, op.kind == "SUB"
+    return lambda x1, x2: add(x1, x2, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
+                              a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"], a["left_shift"],
+                              sub)
+
+
+def _mul_kernel(op: QOp) -> Kernel:
+    a = op.attrs
+    return lambda x1, x2: mul(x1, x2, a["zp1"], a["zp2"], a["out_mult"], a["out_shift"], a["out_zp"],
+                              a["act_min"], a["act_max"])
+
+
+# Element-wise kinds -> kernel factory: the kernel does not depend on the layout, so the integer reference
+# (reference.run) and the functional simulator (on SRAM segments) bind an op to the same function. A new
+# element-wise op adds its kernel above and one entry here.
+ELEMENTWISE: dict[str, Callable[[QOp], Kernel]] = {
+    "LOGISTIC": _table_kernel,
+    "HARD_SWISH": _table_kernel,
+    "HARD_SIGMOID": _table_kernel,
+    "CLIP": _clip_kernel,
+    "RELU": _relu_kernel,
+    "RELU6": _relu_kernel,
+    "LEAKY_RELU": _leaky_relu_kernel,
+    "PRELU": _prelu_kernel,
+    "ADD": _add_kernel,
+    "SUB": _add_kernel,
+    "MUL": _mul_kernel,
+}
+
+
+def elementwise_kernel(op: QOp) -> Kernel:
+    """``op``'s integer kernel on raw int8 operands of any layout: one operand, or two that broadcast
+    (ADD, MUL; a constant operand comes from ``op.params["const"]``)."""
+    return ELEMENTWISE[op.kind](op)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sramflow.ir.elementwise import BINARY_KINDS
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.reference import kernels as K
 from sramflow.reference import nhwc as NH
@@ -97,52 +98,9 @@ def _fc(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
                              a["act_min"], a["act_max"])
 
 
-Kernel = Callable[..., np.ndarray]  # int8 operand(s) -> int8 result
-
-
-def _table_kernel(op: QOp) -> Kernel:
-    return lambda x: K.lookup(x, op.params["table"])
-
-
-def _clip_kernel(op: QOp) -> Kernel:
-    return lambda x: K.clip(x, op.attrs["lo"], op.attrs["hi"])
-
-
-def _relu_kernel(op: QOp) -> Kernel:
-    a = op.attrs
-    return lambda x: K.relu_x(x, a["x_zp"], a["mult"], a["shift"], a["out_zp"], a["act_min"], a["act_max"])
-
-
-def _add_kernel(op: QOp) -> Kernel:
-    a = op.attrs
-    return lambda x1, x2: K.add(x1, x2, a["zp1"], a["zp2"], a["mult1"], a["shift1"], a["mult2"], a["shift2"],
-                                a["out_mult"], a["out_shift"], a["out_zp"], a["act_min"], a["act_max"], a["left_shift"])
-
-
-def _mul_kernel(op: QOp) -> Kernel:
-    a = op.attrs
-    return lambda x1, x2: K.mul(x1, x2, a["zp1"], a["zp2"], a["out_mult"], a["out_shift"], a["out_zp"],
-                                a["act_min"], a["act_max"])
-
-
-# Element-wise ops: the kernel does not depend on the layout, so the integer reference (below) and the
-# functional simulator (on SRAM segments) can bind an op to the same function.
-ELEMENTWISE: dict[str, Callable[[QOp], Kernel]] = {
-    "LOGISTIC": _table_kernel,
-    "HARD_SWISH": _table_kernel,
-    "HARD_SIGMOID": _table_kernel,
-    "CLIP": _clip_kernel,
-    "RELU": _relu_kernel,
-    "RELU6": _relu_kernel,
-    "ADD": _add_kernel,
-    "MUL": _mul_kernel,
-}
-
-
-def elementwise_kernel(op: QOp) -> Kernel:
-    """``op``'s integer kernel on raw int8 operands of any layout: one operand, or two that broadcast
-    (ADD, MUL; a constant operand comes from ``op.params["const"]``)."""
-    return ELEMENTWISE[op.kind](op)
+Kernel = K.Kernel
+ELEMENTWISE = K.ELEMENTWISE  # kind -> int8 kernel factory, one table in reference.kernels
+elementwise_kernel = K.elementwise_kernel
 
 
 _TABLES: dict[tuple, np.ndarray] = {}  # keyed by the op's kind and integer parameters (a pure function of them)
@@ -189,7 +147,7 @@ RUNNERS: dict[str, Callable[[QuantizedGraph, QOp, dict], np.ndarray]] = {
     "CONV_2D": _conv,
     "DEPTHWISE_CONV_2D": _depthwise,
     "FULLY_CONNECTED": _fc,
-    **{kind: (_binary if kind in ("ADD", "MUL") else _unary) for kind in ELEMENTWISE},
+    **{kind: (_binary if kind in BINARY_KINDS else _unary) for kind in ELEMENTWISE},
     "RESHAPE": _reshape,
     "SOFTMAX": lambda q, op, env: K.softmax(env[op.inputs[0]], op.attrs["input_multiplier"],
                                            op.attrs["input_left_shift"], op.attrs["diff_min"]),

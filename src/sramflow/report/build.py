@@ -104,11 +104,15 @@ def _perf_section(a: ReportInputs, out: Path, files: list[Path]) -> Section:
     bound = _plot(out, files, "distance_to_lower_bound", plots.line_per_layer(
         [n["ratio_to_lower_bound"] for n in nodes], "cycles / lower bound", "Distance to the per-layer lower bound",
         log=True, hline=1.0, names=names), "lower bound ratio")
+    traffic_bound = _plot(out, files, "offchip_traffic_to_lower_bound", plots.line_per_layer(
+        [n["ratio_to_offchip_lower_bound"] for n in nodes], "off-chip bytes / lower bound",
+        "Off-chip traffic / max(compulsory, I/O bound) per layer",
+        log=True, hline=1.0, names=names), "off-chip traffic bound ratio")
     return Section(f"Latency, energy and power on {sim['hw']} (modelled)", [
         "Analytical simulation: counts from the schedule, cycles from the binding resource of each layer, energy = "
         "counts x per-access energies of the hardware description + leakage x time. Every energy is an estimate with "
         "the provenance in the hardware table above.", sensitivity_sentence(a.sensitivity)],
-        [Table(["quantity", "value"], perf_rows(a)), lat, busy, energy, traffic, bound])
+        [Table(["quantity", "value"], perf_rows(a)), lat, busy, energy, traffic, bound, traffic_bound])
 
 
 def _functional_section(a: ReportInputs) -> Section | None:

@@ -32,6 +32,10 @@ def perf_rows(a: ReportInputs) -> list[list[Any]]:
             ["off-chip bytes", f"{sum(t['offchip_bytes'].values()):,}"],
             ["energy by component (uJ)", ", ".join(f"{k} {v:,.1f}" for k, v in t["energy_uj_by_component"].items())],
             ["lower bound cycles (sum)", t["lower_bound_cycles"]], ["ratio to lower bound", f"{t['ratio_to_lower_bound']:.2f}"],
+            ["off-chip bytes lower bound (sum per layer of max(compulsory, I/O bound); docs/io_lower_bound.md)",
+             f"{t['offchip_lower_bound_bytes']:,} (traffic / bound {t['ratio_to_offchip_lower_bound']:.2f})"],
+            ["Conv/Gemm off-chip bytes / their lower bound",
+             f"{t['conv_gemm_offchip_bytes']:,} / {t['conv_gemm_offchip_lower_bound_bytes']:,}"],
             ["binding resource (layers)", ", ".join(f"{k} {v}" for k, v in t["binding_resource_counts"].items())],
             ["uncosted nodes", len(sim["uncosted_nodes"])]]
 

@@ -24,13 +24,14 @@ from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedShape
+from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
 from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.search.choose import OBJECTIVES
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import point_plan
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
-from sramflow.mapping.staging import pair_traffic
+from sramflow.mapping.staging import direct_traffic, pair_traffic
 from sramflow.mapping.vector import VectorShape
 from sramflow.sim.results import Bounds, NodeResult, network_totals, total_json
 
@@ -97,31 +98,32 @@ def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
 
 
 def shape_bounds(sh: ConvShape | VectorShape, c: Counts, hw: HardwareSpec) -> Bounds:
-    """Lower bounds of a node with counts ``c``."""
+    """Lower bounds of a node with counts ``c``: compute cycles, compulsory off-chip bytes (and their cycles) and,
+    for a Conv/Gemm, the communication bound given the on-chip capacity (``mapping.io_bound``)."""
     bw = hw.offchip.bandwidth_bytes_per_cycle
+    io = 0
     if isinstance(sh, ConvShape):
-        nbytes = sh.weight_bytes + sh.bias_bytes + sh.input_bytes + sh.output_bytes
+        nbytes = compulsory_bytes(sh)
+        io = io_lower_bound_bytes(sh, onchip_capacity_bytes(hw))
         compute = ceil_div(c.vector_ops, hw.vector_unit.lanes) if sh.pool_op else \
             ceil_div(sh.macs, hw.mac_array.macs_per_cycle)
     else:
         nbytes = c.offchip_bytes  # vector nodes move each operand exactly once: their traffic is compulsory
         compute = ceil_div(c.vector_ops + c.lut_ops, hw.vector_unit.lanes)
-    return Bounds(int(compute), int(-(-nbytes // bw)), int(nbytes))
+    return Bounds(int(compute), int(-(-nbytes // bw)), int(nbytes), int(io))
 
 
 def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] | None:
-    """Bytes per adjacent memory level pair and operand, on hardware with a second SRAM level (else None)."""
+    """Bytes per adjacent memory level pair and operand, on hardware with outer SRAM levels (else None)."""
     if len(hw.sram) < 2:
         return None
-    names = (hw.offchip.name, hw.sram[1].name, hw.main_sram.name)
-    if isinstance(sch, ConvSchedule) and sch.level1 is not None:
-        return pair_traffic(sch.operand_bytes, sch.staged, names)
+    names = tuple(m.name for m in hw.sram)
+    if isinstance(sch, ConvSchedule) and sch.levels is not None:
+        return pair_traffic(sch.operand_bytes, sch.staged, sch.staged_levels, hw.offchip.name, names)
     c = sch.counts  # nothing staged: every operand moves between off-chip memory and the first level
-    off, l1, l0 = names
-    direct = {"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes, "outputs": c.offchip_output_bytes,
-              "psums": c.offchip_psum_read_bytes + c.offchip_psum_write_bytes}
-    zero = dict.fromkeys(direct, 0)
-    return {f"{off}<->{l0}": direct, f"{off}<->{l1}": dict(zero), f"{l1}<->{l0}": dict(zero)}
+    return direct_traffic({"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes,
+                           "outputs": c.offchip_output_bytes,
+                           "psums": c.offchip_psum_read_bytes + c.offchip_psum_write_bytes}, hw.offchip.name, names)
 
 
 def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
@@ -187,15 +189,19 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     for k in RESOURCES:
         main[k][priced] = np.asarray(busy[k], dtype=np.int64) if k != "offchip" else busy[k]
     main_l = {k: v.tolist() for k, v in main.items()}
-    binding, lb, mac_unit = [], [], []
+    binding, lb, mac_unit, lb_bytes = [], [], [], []
     for j, (shape, c) in enumerate(zip(shapes, chosen)):
         if c is None:
             binding.append("fused")
             lb.append(0)
+            lb_bytes.append(0)
             mac_unit.append(False)
             continue
         m = {k: main_l[k][j] for k in RESOURCES}
         binding.append(max(m, key=lambda k: (m[k], k)))
-        lb.append(shape_bounds(shape, c, hw).cycles)
+        b = shape_bounds(shape, c, hw)
+        lb.append(b.cycles)
+        lb_bytes.append(b.offchip_bytes)
         mac_unit.append(isinstance(shape, ConvShape) and not shape.pool_op)
-    return network_totals(node_idx.tolist(), hw.clock_mhz, cycles.tolist(), energy, mat, binding, lb, mac_unit)
+    return network_totals(node_idx.tolist(), hw.clock_mhz, cycles.tolist(), energy, mat, binding, lb, mac_unit,
+                          lb_bytes)

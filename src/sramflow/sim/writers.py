@@ -43,7 +43,8 @@ def layer_mapping_json(res: SimulationResult) -> dict[str, Any]:
                          "size_words": b.size_words} for b in sch.buffers],
             "words_used": max((b.end_word for b in sch.buffers), default=0),
             "swaps": r.counts.dma_loads, "steps": r.counts.steps, "fits_without_tiling": sch.fits_whole,
-            **({"staged_in_" + res.hw.sram[1].name: list(getattr(sch, "staged", ()))} if len(res.hw.sram) > 1 else {}),
+            **{"staged_in_" + m.name: list(sch.staged_in(k) if isinstance(sch, ConvSchedule) else ())
+               for k, m in enumerate(res.hw.sram[1:], start=1)},
         })
     return {"hw": res.hw.name, "sram": {"name": m.name, "word_bits": m.word_bits, "words": m.total_words,
                                         "ports": m.ports}, "objective": res.objective,

@@ -18,15 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from sramflow.errors import QuantizationError
+from sramflow.ir.elementwise import BUILTINS, TfliteBuiltin
 from sramflow.ir.precision import pack_int4
 from sramflow.ir.qgraph import QOp, QTensor, QuantizedGraph
 from sramflow.ir.shapes import tflite_same_pads
 
-# (builtin name, op version) per kind; versions are those the converter writes for int8.
-OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "ADD": 2, "MUL": 2, "LOGISTIC": 2,
-               "MEAN": 2, "RELU": 2, "RELU6": 2, "MAX_POOL_2D": 2, "AVERAGE_POOL_2D": 2, "PAD": 2,
-               "PADV2": 2, "HARD_SWISH": 1, "MAXIMUM": 2, "MINIMUM": 2, "RESHAPE": 1, "TRANSPOSE": 2,
-               "SOFTMAX": 2}
+# (builtin name, op version) per kind; versions are those the converter writes for int8. The element-wise
+# builtins' versions are in their ir.elementwise rows.
+OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "MEAN": 2, "MAX_POOL_2D": 2,
+               "AVERAGE_POOL_2D": 2, "PAD": 2, "PADV2": 2, "MAXIMUM": 2, "MINIMUM": 2, "RESHAPE": 1,
+               "TRANSPOSE": 2, "SOFTMAX": 2, **{k: b.version for k, b in BUILTINS.items()}}
 
 
 def nhwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -170,26 +171,28 @@ def _const_nhwc(c: np.ndarray, rank: int) -> np.ndarray:
     raise QuantizationError(f"constant operand of shape {c.shape} cannot be laid out in NHWC")
 
 
-def _emit_binary(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+def _options(b: _Builder, spec: TfliteBuiltin, op: QOp) -> tuple[int, object]:
+    """(BuiltinOptions type, options object) of an element-wise builtin, from its ir.elementwise row."""
+    if not spec.options:
+        return 0, None
+    opts = getattr(b.s, f"{spec.options}T")()
+    for field_name, attr in spec.option_fields:
+        setattr(opts, field_name, op.attrs[attr])
+    return getattr(b.s.BuiltinOptions, spec.options), opts
+
+
+def _emit_elementwise(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """One element-wise builtin (its ir.elementwise row): the activation(s), or the activation and the int8
+    constant operand (``params["const"]``, tensor ``attrs["const_tensor"]``), then the output."""
     s = b.s
-    x1 = b.activation(q.tensor(op.inputs[0]))
-    if len(op.inputs) == 2:
-        x2 = b.activation(q.tensor(op.inputs[1]))
-    else:
+    ins = [b.activation(q.tensor(t)) for t in op.inputs]
+    if "const" in op.params:
         ct = q.tensor(op.attrs["const_tensor"])
         c = _const_nhwc(op.params["const"], len(q.tensor(op.inputs[0]).shape))
-        x2 = b.tensor(ct.name, c.shape, s.TensorType.INT8, [ct.scale], [ct.zero_point], 0, c.astype(np.int8))
+        ins.append(b.tensor(ct.name, c.shape, s.TensorType.INT8, [ct.scale], [ct.zero_point], 0, c.astype(np.int8)))
     out = b.activation(q.tensor(op.output))
-    if op.kind == "ADD":
-        opts = s.AddOptionsT()
-        b.op("ADD", [x1, x2], [out], s.BuiltinOptions.AddOptions, opts)
-    else:
-        b.op("MUL", [x1, x2], [out], s.BuiltinOptions.MulOptions, s.MulOptionsT())
-
-
-def _emit_unary(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
-    x, out = b.activation(q.tensor(op.inputs[0])), b.activation(q.tensor(op.output))
-    b.op(op.kind, [x], [out])
+    spec = BUILTINS[op.kind]
+    b.op(op.kind, ins, [out], *_options(b, spec, op))
 
 
 def _emit_mean(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
@@ -301,10 +304,10 @@ def _emit_hard_sigmoid(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
 
 
 EMITTERS = {"CONV_2D": _emit_conv, "DEPTHWISE_CONV_2D": _emit_conv, "FULLY_CONNECTED": _emit_fc,
-            "ADD": _emit_binary, "MUL": _emit_binary, "LOGISTIC": _emit_unary, "RELU": _emit_unary,
-            "RELU6": _emit_unary, "MEAN": _emit_mean, "MAX_POOL_2D": _emit_pool, "AVERAGE_POOL_2D": _emit_pool,
-            "HARD_SWISH": _emit_unary, "CLIP": _emit_clip, "RESHAPE": _emit_reshape,
-            "SOFTMAX": _emit_softmax, "HARD_SIGMOID": _emit_hard_sigmoid}
+            **{kind: _emit_elementwise for kind in BUILTINS},
+            "MEAN": _emit_mean, "MAX_POOL_2D": _emit_pool, "AVERAGE_POOL_2D": _emit_pool,
+            "CLIP": _emit_clip, "RESHAPE": _emit_reshape, "SOFTMAX": _emit_softmax,
+            "HARD_SIGMOID": _emit_hard_sigmoid}
 
 
 def tflite_bytes(q: QuantizedGraph) -> bytes:

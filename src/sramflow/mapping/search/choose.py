@@ -22,7 +22,7 @@ from sramflow.mapping.conv import ConvShape, ConvTiling, HwParams, footprint_wor
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.schedule import Schedule, allocate
-from sramflow.mapping.staging import STAGEABLE, Level1Params, staged_footprint_words
+from sramflow.mapping.staging import STAGEABLE, Hierarchy, LevelParams, fits
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
 from sramflow.mapping.search.tiling_table import (
     TilingTable, candidates, hw_params, min_working_set_bytes, tiling_table,
@@ -155,15 +155,15 @@ def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSc
     return vector_schedule(sh, hw, best[2], best[1])
 
 
-# ---------------------------------------------------------------- a second SRAM level (``mapping.staging``)
+# ---------------------------------------------------------------- outer SRAM levels (``mapping.staging``)
 
 
-def level1_params(hw: HardwareSpec) -> Level1Params | None:
-    """The second SRAM level's staging parameters, or None on one-level hardware."""
+def hierarchy(hw: HardwareSpec) -> Hierarchy | None:
+    """The outer SRAM levels' staging parameters, or None on one-level hardware."""
     if len(hw.sram) < 2:
         return None
-    m = hw.sram[1]
-    return Level1Params(m.word_bytes, m.total_words, hw.offchip.burst_bytes)
+    return Hierarchy(tuple(LevelParams(m.name, m.word_bytes, m.total_words) for m in hw.sram[1:]),
+                     hw.main_sram.size_bytes, hw.offchip.burst_bytes)
 
 
 def _staged_value(sch: ConvSchedule, hw: HardwareSpec, objective: str) -> float:
@@ -173,10 +173,10 @@ def _staged_value(sch: ConvSchedule, hw: HardwareSpec, objective: str) -> float:
     return float(objective_value(objective, cycles, float(sum(energy_pj(cd, hw, cycles).values()))))
 
 
-def level1_as_link(hw: HardwareSpec) -> HardwareSpec:
-    """``hw`` with the second SRAM level in place of the off-chip memory (for the tiling search only: the chosen
+def level_as_link(hw: HardwareSpec, k: int = 1) -> HardwareSpec:
+    """``hw`` with SRAM level ``k`` (>= 1) in place of the off-chip memory (for the tiling search only: the chosen
     schedules are priced on ``hw`` itself)."""
-    m = hw.sram[1]
+    m = hw.sram[k]
     link = OffchipMemory(
         name=m.name, kind="sram", bandwidth_bytes_per_cycle=float(m.word_bytes * m.banks), latency_cycles=0,
         read_energy_pj_per_byte=m.read_energy_pj / m.word_bytes, write_energy_pj_per_byte=m.write_energy_pj / m.word_bytes,
@@ -184,38 +184,47 @@ def level1_as_link(hw: HardwareSpec) -> HardwareSpec:
     return dataclasses.replace(hw, sram=hw.sram[:1], offchip=link)
 
 
-def _staged_options(sch: ConvSchedule, hw: HardwareSpec, p: Level1Params, objective: str, rank: int
-                    ) -> tuple[ConvSchedule, tuple]:
-    base = dataclasses.replace(sch, staged=(), level1=p)
-    ops = base.operand_bytes
-    useful = [o for o in STAGEABLE if ops[o].tile_read + ops[o].tile_write > 0]
-    best, best_key = base, (_staged_value(base, hw, objective), rank, 0, ())
+def _placements(useful: list[str], levels: int):  # noqa: ANN202 - yields (operands, their levels)
+    """Every non-empty set of ``useful`` operands with a level (1..``levels``) for each: fewer operands first."""
     for n in range(1, len(useful) + 1):
         for combo in itertools.combinations(useful, n):
-            if staged_footprint_words(ops, combo, p) > p.capacity_words:
-                continue
-            cand = dataclasses.replace(base, staged=combo)
-            key = (_staged_value(cand, hw, objective), rank, n, tuple(STAGEABLE.index(o) for o in combo))
-            if key < best_key:
-                best, best_key = cand, key
+            for where in itertools.product(range(1, levels + 1), repeat=n):
+                yield combo, where
+
+
+def _staged_options(sch: ConvSchedule, hw: HardwareSpec, h: Hierarchy, objective: str, rank: int
+                    ) -> tuple[ConvSchedule, tuple]:
+    base = dataclasses.replace(sch, staged=(), staged_levels=(), levels=h)
+    ops = base.operand_bytes
+    useful = [o for o in STAGEABLE if ops[o].tile_read + ops[o].tile_write > 0]
+    best, best_key = base, (_staged_value(base, hw, objective), rank, 0, (), ())
+    for combo, where in _placements(useful, len(h.outer)):
+        if not fits(ops, combo, where, h):
+            continue
+        cand = dataclasses.replace(base, staged=combo, staged_levels=where)
+        key = (_staged_value(cand, hw, objective), rank, len(combo), tuple(STAGEABLE.index(o) for o in combo), where)
+        if key < best_key:
+            best, best_key = cand, key
     return best, best_key
 
 
 def search_staged(shape: ConvShape, hw: HardwareSpec, objective: str,
                   cache: TilingCache | None = DEFAULT_CACHE) -> ConvSchedule:
-    """The conv schedule for ``objective``: ``search_conv``'s, and on hardware with a second SRAM level the best
-    (tiling, staged operands) pair. ``search_conv`` runs twice: on the hardware as it is (every refill from
-    off-chip memory) and with the second level standing in for the off-chip link (``level1_as_link``: every refill
-    from the second level). For each of the two tilings every subset of operands that fits the second level is
-    priced on the real hardware (``mapping.staging`` counts, the cost model) and the least objective value kept
-    (ties: the first tiling, fewer staged operands, then ``STAGEABLE`` order). Not a joint search over tilings and
-    staging sets: a choice between two searched tilings, priced exactly."""
+    """The conv schedule for ``objective``: ``search_conv``'s, and on hardware with outer SRAM levels the best
+    (tiling, staged operands and their levels) pair. ``search_conv`` runs once on the hardware as it is (every
+    refill from off-chip memory) and once per outer level k with that level standing in for the off-chip link
+    (``level_as_link``: every refill from level k). For each of these tilings every placement of operands in
+    levels that fits (``staging.fits``) is priced on the real hardware (``mapping.staging`` counts, the cost
+    model) and the least objective value kept (ties: the earlier tiling, fewer staged operands, ``STAGEABLE``
+    order, inner levels). Not a joint search over tilings and placements: a choice among searched tilings, priced
+    exactly. Any number of SRAM levels; with two this is the two-level choice."""
     sch = search_conv(shape, hw, objective, cache)
-    p = level1_params(hw)
-    if p is None:
+    h = hierarchy(hw)
+    if h is None:
         return sch
-    alt = dataclasses.replace(search_conv(shape, level1_as_link(hw), objective, cache), hw=sch.hw)
-    options = [_staged_options(s, hw, p, objective, rank) for rank, s in enumerate((sch, alt))]
+    alts = [dataclasses.replace(search_conv(shape, level_as_link(hw, k), objective, cache), hw=sch.hw)
+            for k in range(1, len(hw.sram))]
+    options = [_staged_options(s, hw, h, objective, rank) for rank, s in enumerate((sch, *alts))]
     return min(options, key=lambda o: o[1])[0]
 
 
@@ -223,9 +232,6 @@ def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, obj
               cache: TilingCache | None = DEFAULT_CACHE) -> Schedule:
     if isinstance(shape, FusedShape):
         return FusedSchedule(shape)
-    if len(hw.sram) > 2:
-        raise MappingError(f"{hw.name}: {len(hw.sram)} SRAM levels; the mapper uses at most two (a scratchpad and "
-                           "one level that stages whole operands)")
     if isinstance(shape, ConvShape):
         return search_staged(shape, hw, objective, cache)
     return search_vector(shape, hw, objective)  # a vector node moves each operand once: staging saves nothing
