@@ -14,7 +14,7 @@ from helpers.mapping import make_hw, sched
 from sramflow.frontend.source import ModelSource, load_graph
 from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.exec_conv import execute_conv
-from sramflow.funcsim.run import conv_data, qop_by_node, run_functional
+from sramflow.funcsim.run import conv_data, run_functional
 from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
 from sramflow.hw.load import resolve_hw
@@ -28,6 +28,10 @@ from sramflow.quant.weight_bits import with_weight_bits as quantize_bits
 from sramflow.reference.run import run_int8
 from sramflow.sim.api import prepare_graph, simulate_prepared
 from sramflow.sweep.precision import with_weight_bits as price_bits
+
+def _op(g, q, name: str):  # noqa: ANN001, ANN202 - the quantized op of node ``name``
+    return dict(zip((n.name for n in g.nodes), q.ops_by_position(g)))[name]
+
 
 EXECUTORS = pytest.mark.parametrize("executor", ["step", "bulk"])
 
@@ -83,7 +87,7 @@ def test_split_byte_layer_bit_exact_with_counts(executor: str, order: tuple[str,
     q = quantize_bits(g, q8, "4")
     m = Machine(Sram(128, 2))
     run = execute_conv if executor == "step" else execute_conv_bulk
-    y = run(sch, conv_data(sch, qop_by_node(q)["c"], q, x[0]), m)
+    y = run(sch, conv_data(sch, _op(g, q, "c"), q, x[0]), m)
     want = run_int8(q, x)["y"][0]
     assert np.array_equal(y, want)
     assert not np.array_equal(want, run_int8(q8, x)["y"][0])  # the 4-bit model is another model
@@ -102,7 +106,7 @@ def test_int8_values_in_a_4bit_schedule_are_refused(executor: str) -> None:
     q, x = quantized(g)  # 8-bit weights: most do not fit a nibble
     run = execute_conv if executor == "step" else execute_conv_bulk
     with pytest.raises(Exception, match=r"outside \[-8, 7\]"):
-        run(sch, conv_data(sch, qop_by_node(q)["c"], q, x[0]), Machine(Sram(128, 2)))
+        run(sch, conv_data(sch, _op(g, q, "c"), q, x[0]), Machine(Sram(128, 2)))
 
 
 def _functional(g, spec: str, hw, executor: str = "bulk"):  # noqa: ANN001, ANN202

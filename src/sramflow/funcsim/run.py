@@ -95,7 +95,7 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
                                  "were made from another graph; rerun 'sramflow simulate' on this model and resolution")
     out = []
     for node, shape, sch, op in zip(graph.nodes, shapes, schedules, ops):
-        if sch.shape != shape:
+        if _unpacked(sch.shape) != shape:  # packed weights (--weight-bits) are the same layer
             raise GraphMismatchError(f"node {node.name!r} of {graph.name!r}: its schedule was made for "
                                      f"{sch.shape.name!r} with another shape; the schedules were made from another "
                                      "graph: rerun 'sramflow simulate' on this model and resolution")
@@ -104,6 +104,10 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
                                      "the graph that was simulated")
         out.append(BoundNode(node, sch, op))
     return tuple(out)
+
+
+def _unpacked(shape):  # noqa: ANN001, ANN202 - a schedule's shape with 8-bit weights, as lower_graph makes it
+    return dataclasses.replace(shape, weight_bits=8) if getattr(shape, "weight_bits", 8) != 8 else shape
 
 
 def _requant(op: QOp, out_zp: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
