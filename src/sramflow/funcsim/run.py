@@ -13,7 +13,7 @@ from sramflow.errors import GraphMismatchError, UnsupportedOpError
 from sramflow.funcsim.levels import run_staged_conv
 from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.bulk_vector import execute_vector_bulk
-from sramflow.funcsim.exec_conv import ConvData, execute_conv
+from sramflow.funcsim.exec_conv import ConvData, check_weight_bits, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.pool import pool_spec
 from sramflow.funcsim.resize import RESIZE_KINDS, resize_data
@@ -98,7 +98,7 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
                                  "were made from another graph; rerun 'sramflow simulate' on this model and resolution")
     out = []
     for node, shape, sch, op in zip(graph.nodes, shapes, schedules, ops):
-        if sch.shape != shape:
+        if _unpacked(sch.shape) != shape:  # packed weights (--weight-bits) are the same layer
             raise GraphMismatchError(f"node {node.name!r} of {graph.name!r}: its schedule was made for "
                                      f"{sch.shape.name!r} with another shape; the schedules were made from another "
                                      "graph: rerun 'sramflow simulate' on this model and resolution")
@@ -107,6 +107,10 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
                                      "the graph that was simulated")
         out.append(BoundNode(node, sch, op))
     return tuple(out)
+
+
+def _unpacked(shape):  # noqa: ANN001, ANN202 - a schedule's shape with 8-bit weights, as lower_graph makes it
+    return dataclasses.replace(shape, weight_bits=8) if getattr(shape, "weight_bits", 8) != 8 else shape
 
 
 def _requant(op: QOp, out_zp: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -213,10 +217,11 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
         raise ValueError(f"executor {executor!r}: one of {EXECUTORS}; an SRAM trace needs 'step'")
     run_conv, run_vector = (execute_conv, execute_vector) if executor == "step" else \
         (execute_conv_bulk, execute_vector_bulk)
-    packed = [s.shape.name for s in schedules if isinstance(s, ConvSchedule) and s.shape.weight_bits != 8]
-    if packed:  # the executors and the integer reference run int8 weights only
-        raise UnsupportedOpError(f"functional simulation runs 8-bit weights only; {len(packed)} layers have packed "
-                                 f"sub-byte weights (first {packed[0]!r}): simulate them analytically")
+    packed = [s.shape.name for s in schedules
+              if isinstance(s, ConvSchedule) and s.shape.weight_bits != 8 and "weights" in s.staged]
+    if packed:  # funcsim.levels moves int8 weights through the outer levels
+        raise UnsupportedOpError(f"an outer SRAM level holds 8-bit weights only; {len(packed)} staged layers have "
+                                 f"packed 4-bit weights (first {packed[0]!r}): simulate them analytically")
     x = np.asarray(x_int8, np.int8)
     x = x[None] if x.ndim == 3 else x
     bound = bind(graph, q, schedules)
@@ -266,10 +271,10 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             env[node.output] = env[op.output]
             m.note(_fused_but_scheduled(node, op, sch))
             continue
-        if isinstance(sch, ConvSchedule) and sch.staged:
-            y = run_staged_conv(run_conv, sch, conv_data(sch, op, q, env[node.inputs[0]]), m, outer)
-        elif isinstance(sch, ConvSchedule):
-            y = run_conv(sch, conv_data(sch, op, q, env[node.inputs[0]]), m)
+        if isinstance(sch, ConvSchedule):
+            data = conv_data(sch, op, q, env[node.inputs[0]])
+            check_weight_bits(sch, data.weights, int(op.attrs.get("weight_bits", 8)))
+            y = run_staged_conv(run_conv, sch, data, m, outer) if sch.staged else run_conv(sch, data, m)
         else:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
         env[node.output] = y.reshape(graph.shape(node.output)[1:])

@@ -5,6 +5,9 @@ quantized_dimension 0; depthwise filters [1, kh, kw, Cout] with quantized_dimens
 Tensor names are the IR's, so every tensor can be matched to the integer reference by name.
 A convolution whose padding is neither VALID nor TFLite SAME (PyTorch's symmetric padding at stride 2)
 gets an explicit PAD op in front, as the TFLite converter emits; PAD fills with the zero point.
+INT4 weights (``attrs["weight_bits"] == 4``, ``quant.weight_bits``) are TensorType.INT4 tensors packed two per
+byte, low nibble first (``ir.precision.pack_int4``); the installed LiteRT's BUILTIN_REF CONV_2D,
+DEPTHWISE_CONV_2D and FULLY_CONNECTED run them (tests/test_int4_weights.py checks it tensor by tensor).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from sramflow.errors import QuantizationError
 from sramflow.ir.elementwise import BUILTINS, TfliteBuiltin
+from sramflow.ir.precision import pack_int4
 from sramflow.ir.qgraph import QOp, QTensor, QuantizedGraph
 from sramflow.ir.shapes import tflite_same_pads
 
@@ -125,7 +129,10 @@ def _weights_and_bias(b: _Builder, q: QuantizedGraph, op: QOp, w: np.ndarray, ax
     s = b.s
     ws = op.params["weight_scales"].astype(np.float32)
     zeros = [0] * len(ws)
-    wi = b.tensor(f"{op.name}/weights", w.shape, s.TensorType.INT8, list(ws), zeros, axis, w.astype(np.int8))
+    if int(op.attrs.get("weight_bits", 8)) == 4:  # LiteRT INT4: two per byte, low nibble first (ir.precision)
+        wi = b.tensor(f"{op.name}/weights", w.shape, s.TensorType.INT4, list(ws), zeros, axis, pack_int4(w))
+    else:
+        wi = b.tensor(f"{op.name}/weights", w.shape, s.TensorType.INT8, list(ws), zeros, axis, w.astype(np.int8))
     bias_scale = (np.float32(q.tensor(op.inputs[0]).scale) * ws).astype(np.float32)
     bi = b.tensor(f"{op.name}/bias", op.params["bias"].shape, s.TensorType.INT32, list(bias_scale), zeros, 0,
                   op.params["bias"].astype(np.int32))
