@@ -1,0 +1,174 @@
+"""One layer's best tiling on one hardware point without building its ``TilingTable``: a lower bound first, then
+exact counts only for the candidates that can still win (``simulate``'s path; sweeps and cycle budgets, which price
+the same rows at many points, keep building tables).
+
+For every candidate tile (``tiling_table._candidates_steps``) the counts of any loop order are at least those with
+every reload factor 1 and no partial-sum spill or keep (``conv.conv_counts`` with ``factors``: every count is a sum
+of non-negative terms in them), and its input transactions at least max(tiles, ceil(bytes / burst)). Priced with the
+same formulas, per buffering, these bound the objective of every row of the candidate from below: cycles never
+decrease when a count grows, and energy neither where ``choose.monotone_pricing`` holds (the only case this path is
+used for the energy and edp objectives; latency needs only the cycles). The few candidates of least bound are priced
+exactly; their best objective U keeps every candidate whose bound is at most U (relative margin ``MARGIN`` for float
+rounding), so every row tied at the best objective is priced exactly, and among those the choice is
+``choose.best_row``'s: least objective, then the other metric (energy for latency, cycles otherwise), then
+enumeration order (loop order, single before double buffering, candidate index). Rows that a table would drop as
+duplicates or as dominated lose those ties, so the choice is the table's (tests/test_mapping_search_bounded.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
+from sramflow.hw.spec import HardwareSpec
+from sramflow.mapping.conv import ConvShape, HwParams, conv_counts, tile_sums, trips, unit_counts
+from sramflow.mapping.search.tiling_table import (
+    PRICED, _candidates_steps, _class_sums, _clipped, _in_bursts, _order_counts, _orders, acc_groups,
+)
+
+MARGIN = 1e-9  # relative slack on the bound (energies are float sums)
+FIRST = 16  # candidates of least bound priced exactly for the first U (more if none of their rows fits)
+
+
+@dataclass(frozen=True)
+class BoundedChoice:
+    """The chosen row: tile sizes (g, k, c, h, w), loop order, buffering and accumulator groups."""
+
+    sizes: dict[str, int]
+    order: tuple[str, ...]
+    double: bool
+    group_k: int
+    group_h: int
+
+
+def _price(c: dict, double, hw: HardwareSpec, objective: str, energy: bool):  # noqa: ANN001, ANN202
+    """(cycles, objective, energy or None) of rows with counts ``c`` and buffering ``double`` (bool or array)."""
+    cyc = total_cycles(busy_cycles(c, hw, serial=double is not True), double)
+    size = np.shape(double) or np.shape(cyc)
+    cyc = np.broadcast_to(cyc, size)
+    if not energy:
+        return cyc, objective_value(objective, cyc, 0.0), None
+    en = np.broadcast_to(sum(energy_pj(c, hw, cyc).values()), size)
+    return cyc, objective_value(objective, cyc, en), en
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """The candidate tiles of one layer and what their counts need that no loop order changes."""
+
+    t: dict  # tile sizes per dimension
+    q: dict  # ``conv.step_sizes``
+    ak: np.ndarray
+    gh: np.ndarray
+    cs: dict  # ``conv.class_sums``
+    n: dict  # ``conv.trips``
+    ts: dict  # ``conv.tile_sums``
+    clipped: np.ndarray  # off-chip bytes of all distinct input tiles
+
+    def take(self, idx: np.ndarray) -> _Candidates:
+        def sub(d: dict) -> dict:
+            return {k: v[idx] if np.ndim(v) else v for k, v in d.items()}
+        return _Candidates(sub(self.t), sub(self.q), self.ak[idx], self.gh[idx], sub(self.cs), sub(self.n),
+                           sub(self.ts), self.clipped[idx])
+
+
+def _bounds(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k: _Candidates) -> np.ndarray:
+    """Per candidate, a lower bound of the objective of each of its rows (any loop order, either buffering)."""
+    tiles = k.n["g"] * k.n["c"] * k.n["p"]
+    in_b = tiles if hwp.burst_bytes <= 0 else np.maximum(tiles, -(-k.clipped // hwp.burst_bytes))
+    raw = conv_counts(shape, hwp, k.t, (), k.clipped, in_b, k.ak, k.cs, k.gh, k.n, k.ts,
+                      factors=(1, 1, 1, False, False))
+    c = {f: v for f, v in unit_counts(shape, hwp, raw).items() if f in PRICED}
+    energy = objective != "latency"
+    lb = _price(c, False, hw, objective, energy)[1]
+    if hwp.double_buffering:
+        lb = np.minimum(lb, _price(c, True, hw, objective, energy)[1])
+    return np.broadcast_to(lb, k.t["g"].shape)
+
+
+@dataclass(frozen=True, eq=False)
+class _Tied:
+    """The rows of one batch of candidates tied at the batch's least objective."""
+
+    obj: float
+    second: np.ndarray  # the other metric
+    rank: np.ndarray  # enumeration order
+    oi: np.ndarray  # loop order index
+    double: np.ndarray
+    cand: np.ndarray  # candidate index
+
+
+def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k: _Candidates, idx: np.ndarray,
+           orders: tuple) -> _Tied | None:
+    """The fitting rows of candidates ``idx`` tied at their least objective (None: no row fits), priced exactly
+    with the tables' counts (``tiling_table._order_counts``)."""
+    s = k.take(idx)
+    in_b = _in_bursts(shape, s.t, (hwp.burst_bytes,))[hwp.burst_bytes]
+    pre = {"clipped": s.clipped, "ak": s.ak, "gh": s.gh, "in_b": in_b, "cs": s.cs, "q": s.q, "n": s.n, "ts": s.ts}
+    cols: dict[str, list] = {f: [] for f in PRICED}
+    oi, double, cand = [], [], []
+    for o, order in enumerate(orders):
+        c, out = _order_counts(shape, hwp, s.t, pre, order)
+        for dbl in ((False, True) if hwp.double_buffering else (False,)):
+            fp = s.q["b_words"] + (2 if dbl else 1) * (s.q["w_words"] + s.q["i_words"] + out)
+            rows = np.flatnonzero(fp <= hwp.capacity_words)
+            for f in PRICED:
+                cols[f].append(c[f][rows])
+            oi.append(np.full(rows.size, o))
+            double.append(np.full(rows.size, dbl))
+            cand.append(idx[rows])
+    cand_a = np.concatenate(cand)
+    if cand_a.size == 0:
+        return None
+    c = {f: np.concatenate(v) for f, v in cols.items()}
+    oi_a, dbl_a = np.concatenate(oi), np.concatenate(double)
+    cyc, obj, _ = _price(c, dbl_a, hw, objective, objective != "latency")
+    tied = np.flatnonzero(obj == obj.min())
+    if objective == "latency":  # energy only for the rows tied at the fewest cycles (``choose.best_row``)
+        second = sum(energy_pj({f: v[tied] for f, v in c.items()}, hw, cyc[tied]).values()) * np.ones(tied.size)
+    else:
+        second = cyc[tied] * 1.0
+    rank = (oi_a[tied] * 2 + dbl_a[tied]) * (k.t["g"].size + 1) + cand_a[tied]
+    return _Tied(float(obj[tied[0]]), second, rank, oi_a[tied], dbl_a[tied], cand_a[tied])
+
+
+def bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str) -> BoundedChoice | None:
+    """The row ``choose.best_row`` would choose from ``shape``'s table on ``hw`` (see the module text); None when
+    no row fits. Only for latency, or for hardware whose pricing is monotone.
+
+    Best first: candidates in ascending bound, priced exactly in batches (doubling), until the next bound exceeds
+    the best objective found (U); every candidate left has a bound above U, so none of its rows can tie the best."""
+    t, q = _candidates_steps(shape, hwp)
+    if t["g"].size == 0:
+        return None
+    ak, gh = acc_groups(t, hwp)
+    cs, _ = _class_sums(shape, hwp, t, ak, gh, ())
+    n = trips(shape, t)
+    k = _Candidates(t, q, ak, gh, cs, n, tile_sums(n, cs), _clipped(shape, t))
+    orders = tuple(_orders(shape))
+    lb = _bounds(shape, hwp, hw, objective, k)
+    by_bound = np.argsort(lb, kind="stable")
+    best: list[_Tied] = []
+    u, pos, batch = np.inf, 0, FIRST
+    while pos < by_bound.size and lb[by_bound[pos]] <= u * (1 + MARGIN):
+        idx = by_bound[pos:pos + batch]
+        idx = np.sort(idx[lb[idx] <= u * (1 + MARGIN)])
+        pos, batch = pos + batch, batch * 2
+        got = _exact(shape, hwp, hw, objective, k, idx, orders)
+        if got is not None and got.obj <= u:
+            best = [b for b in best if b.obj == got.obj] + [got]
+            u = got.obj
+    if not best:
+        return None
+    second = np.concatenate([b.second for b in best])
+    rank = np.concatenate([b.rank for b in best])
+    tied = np.flatnonzero(second == second.min())
+    i = int(tied[np.argmin(rank[tied])])
+    at = np.cumsum([b.rank.size for b in best])
+    m = int(np.searchsorted(at, i, side="right"))
+    b, i = best[m], i - int(at[m] - best[m].rank.size)
+    j = int(b.cand[i])
+    return BoundedChoice({d: int(t[d][j]) for d in "gkchw"}, orders[int(b.oi[i])], bool(b.double[i]), int(ak[j]),
+                         int(gh[j]))

@@ -1,0 +1,89 @@
+"""The bounded search (``mapping.search.bounded``, ``search_conv`` without a cache) chooses exactly what the plain
+exhaustive search chose (the oracle in helpers/conv_search_reference.py) and what the tables choose, and its bounds
+are lower bounds of every row's counts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from helpers.conv_search_reference import search_conv_reference
+from helpers.mapping import SEARCH_SHAPES, make_hw
+from sramflow.errors import MappingError
+from sramflow.hw.spec import OffchipMemory, Source
+from sramflow.mapping.conv import conv_counts, tile_sums, trips, unit_counts
+from sramflow.mapping.search import bounded
+from sramflow.mapping.search.choose import search_conv
+from sramflow.mapping.search.table_cache import TilingCache
+from sramflow.mapping.search.tiling_table import (
+    PRICED, _class_sums, _clipped, _in_bursts, _orders, acc_groups, candidates, hw_params,
+)
+
+
+def points():  # noqa: ANN201 - geometry, ports, banks, buffering, bursts, bandwidth, latency, clock, idle energy
+    src = Source("assumed", "test")
+    for words, ports, double, acc, idle, banks in ((128, "1rw", False, 16, 0.0, 1), (512, "1rw1r", True, 32, 0.3, 2),
+                                                   (1024, "1rw", True, 8, 2.0, 1), (64, "1rw", True, 16, 0.1, 4)):
+        hw = make_hw(accumulators=acc, words=words, ports=ports, double=double)
+        hw = dataclasses.replace(hw, sram=(dataclasses.replace(hw.main_sram, idle_energy_pj_per_cycle=idle,
+                                                               banks=banks),))
+        for burst, bw, lat, clock in ((0, 2.0, 3, 100.0), (32, 0.5, 18, 50.0), (16, 16.0, 1, 100.0)):
+            off = OffchipMemory("o", "abstract", bw, lat, 10.0, 12.0, 1.0, src, burst_bytes=burst)
+            yield dataclasses.replace(hw, offchip=off, clock_mhz=clock)
+
+
+@pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
+def test_bounded_search_equals_reference_and_tables(objective: str) -> None:
+    cache = TilingCache()
+    checked = 0
+    for hw in points():
+        for shape in SEARCH_SHAPES:
+            try:
+                want = search_conv_reference(shape, hw, objective)
+            except MappingError:
+                with pytest.raises(MappingError):
+                    search_conv(shape, hw, objective)
+                continue
+            got = search_conv(shape, hw, objective)  # no cache: the bounded search
+            table = search_conv(shape, hw, objective, cache)
+            assert (got.tiling, got.buffers, got.counts) == (want.tiling, want.buffers, want.counts), (shape.name, hw)
+            assert (got.tiling, got.buffers) == (table.tiling, table.buffers), shape.name
+            checked += 1
+    assert checked >= 50
+
+
+def test_few_candidates_priced_first_still_choose_the_same(monkeypatch) -> None:  # noqa: ANN001
+    """With one candidate priced for the first bound (and its rows possibly not fitting), the choice is the same."""
+    monkeypatch.setattr(bounded, "FIRST", 1)
+    for hw in list(points())[::3]:
+        for shape in SEARCH_SHAPES:
+            try:
+                want = search_conv_reference(shape, hw, "edp")
+            except MappingError:
+                continue
+            assert search_conv(shape, hw, "edp").tiling == want.tiling, shape.name
+
+
+def test_bound_counts_are_at_most_every_orders_counts() -> None:
+    for hw in list(points())[::2]:
+        for shape in SEARCH_SHAPES:
+            hwp = hw_params(hw, shape)
+            t = candidates(shape, hwp)
+            if t["g"].size == 0:
+                continue
+            ak, gh = acc_groups(t, hwp)
+            cs, _ = _class_sums(shape, hwp, t, ak, gh, ())
+            n = trips(shape, t)
+            clipped = _clipped(shape, t)
+            tiles = n["g"] * n["c"] * n["p"]
+            in_b = _in_bursts(shape, t, (hwp.burst_bytes,))[hwp.burst_bytes]
+            in_lb = tiles if hwp.burst_bytes <= 0 else np.maximum(tiles, -(-clipped // hwp.burst_bytes))
+            assert np.all(in_lb <= in_b)
+            lb = unit_counts(shape, hwp, conv_counts(shape, hwp, t, (), clipped, in_lb, ak, cs, gh, n,
+                                                     tile_sums(n, cs), factors=(1, 1, 1, False, False)))
+            for order in _orders(shape):
+                exact = unit_counts(shape, hwp, conv_counts(shape, hwp, t, order, clipped, in_b, ak, cs, gh))
+                for f in PRICED:
+                    assert np.all(np.asarray(lb[f]) <= np.asarray(exact[f])), (shape.name, order, f)
