@@ -34,8 +34,10 @@ def points():  # noqa: ANN201 - geometry, ports, banks, buffering, bursts, bandw
             yield dataclasses.replace(hw, offchip=off, clock_mhz=clock)
 
 
+@pytest.mark.parametrize("small", [bounded.SMALL, 0])  # 0: every shape's candidates are bounded first
 @pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
-def test_bounded_search_equals_reference_and_tables(objective: str) -> None:
+def test_bounded_search_equals_reference_and_tables(monkeypatch, objective: str, small: int) -> None:  # noqa: ANN001
+    monkeypatch.setattr(bounded, "SMALL", small)
     cache = TilingCache()
     checked = 0
     for hw in points():
@@ -55,8 +57,19 @@ def test_bounded_search_equals_reference_and_tables(objective: str) -> None:
 
 
 def test_few_candidates_priced_first_still_choose_the_same(monkeypatch) -> None:  # noqa: ANN001
-    """With one candidate priced for the first bound (and its rows possibly not fitting), the choice is the same."""
+    """With one candidate priced for the first bound (and its rows possibly not fitting), the choice is the same;
+    the bounds leave candidates unpriced (so the choice depends on them being right)."""
     monkeypatch.setattr(bounded, "FIRST", 1)
+    monkeypatch.setattr(bounded, "SMALL", 0)
+    priced = []
+    exact = bounded._exact
+
+    def counting(shape, hwp, hw, objective, k, idx, orders):  # noqa: ANN001, ANN202
+        priced.append(idx.size)
+        return exact(shape, hwp, hw, objective, k, idx, orders)
+
+    monkeypatch.setattr(bounded, "_exact", counting)
+    total = 0
     for hw in list(points())[::3]:
         for shape in SEARCH_SHAPES:
             try:
@@ -64,6 +77,8 @@ def test_few_candidates_priced_first_still_choose_the_same(monkeypatch) -> None:
             except MappingError:
                 continue
             assert search_conv(shape, hw, "edp").tiling == want.tiling, shape.name
+            total += candidates(shape, hw_params(hw, shape))["g"].size
+    assert 0 < sum(priced) < total / 2
 
 
 def test_bound_counts_are_at_most_every_orders_counts() -> None:

@@ -29,7 +29,9 @@ from sramflow.mapping.search.tiling_table import (
 )
 
 MARGIN = 1e-9  # relative slack on the bound (energies are float sums)
-FIRST = 16  # candidates of least bound priced exactly for the first U (more if none of their rows fits)
+FIRST = 32  # candidates of least bound priced exactly for the first U; each later batch GROWTH times larger
+GROWTH = 4
+SMALL = 512  # up to this many candidates are priced exactly at once, without bounds (cheaper than bounding them)
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective:
     """The row ``choose.best_row`` would choose from ``shape``'s table on ``hw`` (see the module text); None when
     no row fits. Only for latency, or for hardware whose pricing is monotone.
 
-    Best first: candidates in ascending bound, priced exactly in batches (doubling), until the next bound exceeds
+    Best first: candidates in ascending bound, priced exactly in batches (growing), until the next bound exceeds
     the best objective found (U); every candidate left has a bound above U, so none of its rows can tie the best."""
     t, q = _candidates_steps(shape, hwp)
     if t["g"].size == 0:
@@ -148,14 +150,15 @@ def bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective:
     n = trips(shape, t)
     k = _Candidates(t, q, ak, gh, cs, n, tile_sums(n, cs), _clipped(shape, t))
     orders = tuple(_orders(shape))
-    lb = _bounds(shape, hwp, hw, objective, k)
+    size = t["g"].size
+    lb = _bounds(shape, hwp, hw, objective, k) if size > SMALL else np.zeros(size)
     by_bound = np.argsort(lb, kind="stable")
     best: list[_Tied] = []
-    u, pos, batch = np.inf, 0, FIRST
+    u, pos, batch = np.inf, 0, FIRST if size > SMALL else size
     while pos < by_bound.size and lb[by_bound[pos]] <= u * (1 + MARGIN):
         idx = by_bound[pos:pos + batch]
         idx = np.sort(idx[lb[idx] <= u * (1 + MARGIN)])
-        pos, batch = pos + batch, batch * 2
+        pos, batch = pos + batch, batch * GROWTH
         got = _exact(shape, hwp, hw, objective, k, idx, orders)
         if got is not None and got.obj <= u:
             best = [b for b in best if b.obj == got.obj] + [got]
