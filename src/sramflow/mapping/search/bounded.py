@@ -29,9 +29,9 @@ from sramflow.mapping.search.tiling_table import (
 )
 
 MARGIN = 1e-9  # relative slack on the bound (energies are float sums)
-FIRST = 32  # candidates of least bound priced exactly for the first U; each later batch GROWTH times larger
+FIRST = 1024  # candidates of least bound priced exactly for the first U; each later batch GROWTH times larger
 GROWTH = 4
-SMALL = 512  # up to this many candidates are priced exactly at once, without bounds (cheaper than bounding them)
+SMALL = 8192  # up to this many candidates are priced exactly at once, without bounds (cheaper than bounding them)
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,8 @@ def bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective:
     """The row ``choose.best_row`` would choose from ``shape``'s table on ``hw`` (see the module text); None when
     no row fits. Only for latency, or for hardware whose pricing is monotone.
 
-    Best first: candidates in ascending bound, priced exactly in batches (growing), until the next bound exceeds
-    the best objective found (U); every candidate left has a bound above U, so none of its rows can tie the best."""
+    Best first: the unpriced candidates of least bound, priced exactly in batches (growing), until every unpriced
+    candidate's bound exceeds the best objective found (U), so none of their rows can tie the best."""
     t, q = _candidates_steps(shape, hwp)
     if t["g"].size == 0:
         return None
@@ -152,13 +152,17 @@ def bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective:
     orders = tuple(_orders(shape))
     size = t["g"].size
     lb = _bounds(shape, hwp, hw, objective, k) if size > SMALL else np.zeros(size)
-    by_bound = np.argsort(lb, kind="stable")
     best: list[_Tied] = []
-    u, pos, batch = np.inf, 0, FIRST if size > SMALL else size
-    while pos < by_bound.size and lb[by_bound[pos]] <= u * (1 + MARGIN):
-        idx = by_bound[pos:pos + batch]
-        idx = np.sort(idx[lb[idx] <= u * (1 + MARGIN)])
-        pos, batch = pos + batch, batch * GROWTH
+    u, batch = np.inf, FIRST if size > SMALL else size
+    done = np.zeros(size, dtype=bool)
+    while True:
+        idx = np.flatnonzero(~done & (lb <= u * (1 + MARGIN)))
+        if idx.size == 0:
+            break
+        if idx.size > batch:  # the batch of least bound
+            idx = np.sort(idx[np.argpartition(lb[idx], batch - 1)[:batch]])
+        done[idx] = True
+        batch *= GROWTH
         got = _exact(shape, hwp, hw, objective, k, idx, orders)
         if got is not None and got.obj <= u:
             best = [b for b in best if b.obj == got.obj] + [got]
