@@ -15,7 +15,7 @@ from sramflow.errors import MappingError
 from sramflow.hw.spec import OffchipMemory, Source
 from sramflow.mapping.conv import conv_counts, tile_sums, trips, unit_counts
 from sramflow.mapping.search import bounded
-from sramflow.mapping.search.choose import search_conv
+from sramflow.mapping.search.choose import monotone_pricing, search_conv
 from sramflow.mapping.search.table_cache import TilingCache
 from sramflow.mapping.search.tiling_table import (
     PRICED, _class_sums, _clipped, _in_bursts, _orders, acc_groups, candidates, hw_params,
@@ -102,3 +102,43 @@ def test_bound_counts_are_at_most_every_orders_counts() -> None:
                 exact = unit_counts(shape, hwp, conv_counts(shape, hwp, t, order, clipped, in_b, ak, cs, gh))
                 for f in PRICED:
                     assert np.all(np.asarray(lb[f]) <= np.asarray(exact[f])), (shape.name, order, f)
+
+
+def test_both_bounds_are_at_most_each_candidates_best_row() -> None:
+    """``_link_bounds`` and ``_bounds`` of every candidate are at most the objective of each of its fitting rows
+    (for latency, and for the other objectives where pricing is monotone: where the bounded search is used)."""
+    import itertools
+
+    from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
+    from sramflow.mapping.search.tiling_table import _candidates_steps
+
+    checked = 0
+    for hw, objective in itertools.product(list(points())[::2], ("latency", "energy", "edp")):
+        if objective != "latency" and not monotone_pricing(hw):  # the search prices a table there
+            continue
+        for shape in SEARCH_SHAPES:
+            hwp = hw_params(hw, shape)
+            t, q = _candidates_steps(shape, hwp)
+            if t["g"].size == 0:
+                continue
+            ak, gh = acc_groups(t, hwp)
+            clipped = _clipped(shape, t)
+            orders = tuple(_orders(shape))
+            k = bounded._Candidates.of(shape, hwp, t, q, ak, gh, clipped, np.arange(t["g"].size))
+            link = bounded._link_bounds(shape, hwp, hw, objective, t, clipped, orders)
+            full = bounded._bounds(shape, hwp, hw, objective, k)
+            in_b = _in_bursts(shape, t, (hwp.burst_bytes,))[hwp.burst_bytes]
+            for order in orders:
+                raw = conv_counts(shape, hwp, t, order, clipped, in_b, ak, None, gh)
+                c = unit_counts(shape, hwp, raw)
+                out = np.where(np.logical_or(raw["spill"], raw["keep"]), q["p_words"], q["o_words"])
+                for double in ((False, True) if hwp.double_buffering else (False,)):
+                    fits = q["b_words"] + (2 if double else 1) * (q["w_words"] + q["i_words"] + out) \
+                        <= hwp.capacity_words
+                    cyc = total_cycles(busy_cycles(c, hw), double)
+                    obj = objective_value(objective, cyc, sum(energy_pj(c, hw, cyc).values()))
+                    obj = np.broadcast_to(obj, fits.shape)
+                    slack = obj * (1 + bounded.MARGIN)
+                    assert np.all((link <= slack) | ~fits) and np.all((full <= slack) | ~fits), (shape.name, order)
+                    checked += int(fits.sum())
+    assert checked > 1000
