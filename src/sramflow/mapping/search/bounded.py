@@ -26,10 +26,10 @@ import numpy as np
 from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    RELEVANT, ConvShape, HwParams, conv_counts, reload_factor, spills, tile_sums, trips, unit_counts,
+    RELEVANT, ConvShape, HwParams, conv_counts, reload_factor, spills, step_sizes, tile_sums, trips, unit_counts,
 )
 from sramflow.mapping.search.tiling_table import (
-    PRICED, _candidates_steps, _class_sums, _clipped, _in_bursts, _order_counts, _orders, acc_groups,
+    PRICED, _candidates_steps, _class_sums, _clipped, _in_bursts, _order_counts, _orders, acc_groups, tile_grid,
 )
 
 MARGIN = 1e-9  # relative slack on the bound (energies are float sums)
@@ -77,14 +77,16 @@ class _Candidates:
     clipped: np.ndarray  # off-chip bytes of all distinct input tiles
 
     @staticmethod
-    def of(shape: ConvShape, hwp: HwParams, t: dict, q: dict, ak: np.ndarray, gh: np.ndarray, clipped: np.ndarray,
-           idx: np.ndarray) -> _Candidates:
-        """Candidates ``idx`` (ascending) of all those in ``t``, with their class sums."""
+    def of(shape: ConvShape, hwp: HwParams, t: dict, q: dict | None, ak: np.ndarray, gh: np.ndarray,
+           clipped: np.ndarray, idx: np.ndarray) -> _Candidates:
+        """Candidates ``idx`` (ascending) of all those in ``t``, with their class sums (and step sizes, when ``q``
+        has none)."""
         ts_ = {d: v[idx] for d, v in t.items()}
         cs, _ = _class_sums(shape, hwp, ts_, ak[idx], gh[idx], ())
         n = trips(shape, ts_)
-        return _Candidates(idx, int(t["g"].size), ts_, {k: v[idx] if np.ndim(v) else v for k, v in q.items()},
-                           ak[idx], gh[idx], cs, n, tile_sums(n, cs), clipped[idx])
+        qs = step_sizes(shape, hwp, ts_, ak[idx], gh[idx]) if q is None else \
+            {k: v[idx] if np.ndim(v) else v for k, v in q.items()}
+        return _Candidates(idx, int(t["g"].size), ts_, qs, ak[idx], gh[idx], cs, n, tile_sums(n, cs), clipped[idx])
 
     def take(self, idx: np.ndarray) -> _Candidates:
         def sub(d: dict) -> dict:
@@ -127,7 +129,8 @@ def _link_bounds(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: s
                     "offchip_input_bytes": f_i * clipped, "offchip_output_bytes": shape.output_bytes,
                     "offchip_psum_read_bytes": psum, "offchip_psum_write_bytes": psum,
                     "dma_bursts": f_w * tiles_w + f_i * tiles_in + tiles_out}
-        lb = np.minimum(lb, _min_price(c, hwp, hw, objective))
+        # every other count 0: the serial and the overlapped formula both give the link's cycles
+        lb = np.minimum(lb, _price(c, False, hw, objective, objective != "latency")[1])
     return lb
 
 
@@ -225,27 +228,29 @@ def bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective:
     are priced for a first U; the candidates whose off-chip bound is at most U get their class sums and the full
     bound (``_bounds``), and are priced best first (``_best_first``) until every unpriced candidate's bound exceeds
     U, so none of their rows can tie the best."""
-    t, q = _candidates_steps(shape, hwp)
+    t = tile_grid(shape, hwp)
     size = t["g"].size
     if size == 0:
         return None
-    ak, gh = acc_groups(t, hwp)
-    clipped = _clipped(shape, t)
     orders = tuple(_orders(shape))
     best = _Best()
-    if size <= SMALL:
-        k = _Candidates.of(shape, hwp, t, q, ak, gh, clipped, np.arange(size))
-        best.add(_exact(shape, hwp, hw, objective, k, np.arange(size), orders))
-    else:
+    if size <= SMALL:  # the candidates (whose smallest footprint fits), priced at once
+        t, q = _candidates_steps(shape, hwp)
+        ak, gh = acc_groups(t, hwp)
+        k = _Candidates.of(shape, hwp, t, q, ak, gh, _clipped(shape, t), np.arange(t["g"].size))
+        best.add(_exact(shape, hwp, hw, objective, k, np.arange(t["g"].size), orders))
+    else:  # the grid: its tiles that are no candidates have no fitting row, and it keeps the candidates' order
+        ak, gh = acc_groups(t, hwp)
+        clipped = _clipped(shape, t)
         link = _link_bounds(shape, hwp, hw, objective, t, clipped, orders)
         m = min(FIRST, size)
         first = np.sort(np.argpartition(link, m - 1)[:m])
-        k = _Candidates.of(shape, hwp, t, q, ak, gh, clipped, first)
+        k = _Candidates.of(shape, hwp, t, None, ak, gh, clipped, first)
         best.add(_exact(shape, hwp, hw, objective, k, np.arange(first.size), orders))
         live = np.flatnonzero(link <= best.limit())
         live = live[~np.isin(live, first, assume_unique=True)]
         if live.size:
-            k = _Candidates.of(shape, hwp, t, q, ak, gh, clipped, live)
+            k = _Candidates.of(shape, hwp, t, None, ak, gh, clipped, live)
             _best_first(shape, hwp, hw, objective, k, _bounds(shape, hwp, hw, objective, k), orders, best, FIRST)
     if not best.rows:
         return None
