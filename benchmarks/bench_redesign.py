@@ -44,7 +44,7 @@ from sramflow.frontend.source import ModelSource, load_graph
 from sramflow.hw.load import resolve_hw
 from sramflow.sim.api import simulate_graph
 g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=224)).graph
-simulate_graph(g, resolve_hw("sky130-design1"))  # the sweep's previous point: imports and shared tables warm
+simulate_graph(g, resolve_hw("sky130-design1"))  # the previous point: imports and numpy warm
 hw = resolve_hw(sys.argv[1])
 if sys.argv[2] == "time":
     t, c = time.perf_counter(), time.process_time(); simulate_graph(g, hw)
