@@ -25,6 +25,7 @@ from sramflow.reference.run import quantize_input, run_int8
 from sramflow.sim.api import simulate_graph
 from sramflow.tflite.export import tflite_bytes
 from sramflow.tflite.verify import verify
+from helpers.end_to_end import HWS, assert_bit_exact_with_litert, assert_functional_bit_exact
 from helpers.mapping import make_hw
 from helpers.movement_nets import Net, dense_block_net, height_concat_net, pad_net, shufflenet_unit_net
 
@@ -32,7 +33,6 @@ NETS = {"dense_block": (dense_block_net, {"CONCATENATION", "QUANTIZE"}),
         "shufflenet_unit": (shufflenet_unit_net, {"SLICE", "CONCATENATION", "QUANTIZE", "CHANNEL_SHUFFLE"}),
         "pad": (pad_net, {"PAD"}), "height_concat": (height_concat_net, {"CONCATENATION", "SLICE"})}
 MAPPED = ("dense_block", "shufflenet_unit", "pad")
-HWS = (None, "sky130-design1")
 
 
 @lru_cache(maxsize=None)
@@ -44,25 +44,16 @@ def _prepared(name: str):  # noqa: ANN202
 
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_network_bit_exact_with_litert(name: str) -> None:
-    g, q, x = _prepared(name)
+    _, q, x = _prepared(name)
     assert NETS[name][1] <= {op.kind for op in q.ops}
-    test = np.concatenate([x, 2.0 * np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)])
-    r = verify(q, tflite_bytes(q), quantize_input(q, test))  # beyond the calibration range too
-    assert r.tensors_compared == len(test) * (len(q.ops) + 1)
-    assert r.tensors_mismatched == 0, r.first_mismatch
+    assert_bit_exact_with_litert(q, x)
 
 
 @pytest.mark.parametrize("hw_name", HWS)
 @pytest.mark.parametrize("name", MAPPED)
 def test_network_functional_bit_exact_counts_equal(name: str, hw_name: str | None) -> None:
     g, q, x = _prepared(name)
-    hw = resolve_hw(hw_name) if hw_name else make_hw(double=True)
-    res = simulate_graph(g, hw)
-    for ex in ("bulk", "step"):
-        r = run_functional(g, q, res.schedules, quantize_input(q, x[0]), hw.main_sram.total_words,
-                           hw.main_sram.word_bytes, executor=ex)
-        assert r.mismatches == () and r.bit_exact and r.tensors_compared == len(q.ops) and r.clobbers == 0
-        assert r.step_count_notes == () and r.counts_functional == r.counts_analytical
+    assert_functional_bit_exact(g, q, x, hw_name, tensors=len(q.ops))
 
 
 def test_concat_inputs_share_its_scale_or_are_requantized() -> None:

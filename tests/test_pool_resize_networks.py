@@ -22,10 +22,10 @@ from sramflow.funcsim.run import run_functional
 from sramflow.hw.load import resolve_hw
 from sramflow.quant.api import quantize_graph
 from sramflow.reference.float_exec import run_float
-from sramflow.reference.run import quantize_input
 from sramflow.sim.api import simulate_graph
 from sramflow.tflite.export import tflite_bytes
 from sramflow.tflite.verify import verify
+from helpers.end_to_end import HWS, assert_bit_exact_with_litert, assert_functional_bit_exact
 from helpers.mapping import make_hw
 
 
@@ -98,7 +98,6 @@ class TinyUNet(nn.Module):
 
 
 NETS = {"fire": (FireNet, 20), "inception_pools": (InceptionPools, 14), "tiny_unet": (TinyUNet, 12)}
-HWS = (None, "sky130-design1")  # a 2048-word test macro (double buffering), the 128-word design1 macro
 
 
 @lru_cache(maxsize=None)
@@ -123,26 +122,17 @@ def test_network_float_import_equals_pytorch(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_network_bit_exact_with_litert(name: str) -> None:
-    _, g, q, x = _prepared(name)
-    test = np.concatenate([x, 2.0 * np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)])
-    r = verify(q, tflite_bytes(q), quantize_input(q, test))  # beyond the calibration range too
-    assert r.tensors_compared == len(test) * (len(q.ops) + 1)
-    assert r.tensors_mismatched == 0, r.first_mismatch
+    _, _, q, x = _prepared(name)
+    assert_bit_exact_with_litert(q, x)
 
 
 @pytest.mark.parametrize("hw_name", HWS)
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_network_functional_bit_exact_counts_equal(name: str, hw_name: str | None) -> None:
     _, g, q, x = _prepared(name)
-    hw = resolve_hw(hw_name) if hw_name else make_hw(double=True)
-    res = simulate_graph(g, hw)
+    res = assert_functional_bit_exact(g, q, x, hw_name)
     moved = [r for r in res.nodes if r.op in ("MaxPool", "AveragePool", "Resize")]
     assert moved and all(r.unit == "vector" and r.cycles > 0 for r in moved)
-    for executor in ("bulk", "step"):
-        r = run_functional(g, q, res.schedules, quantize_input(q, x[0]), hw.main_sram.total_words,
-                           hw.main_sram.word_bytes, executor=executor)
-        assert r.mismatches == () and r.bit_exact and r.tensors_compared > 0 and r.clobbers == 0
-        assert r.step_count_notes == () and r.counts_functional == r.counts_analytical and r.counts_match
 
 
 def test_the_pools_take_every_tflite_form() -> None:

@@ -1,6 +1,7 @@
 """Small ONNX networks (onnx.helper, no torch) with the data-movement operators: a DenseNet-style block (Concat),
 a ShuffleNet unit (Split, Concat, channel shuffle as torch.onnx.export writes it: Reshape, Transpose, Reshape),
-a network with constant Pad, and a Slice / Concat on the height axis."""
+a network with constant Pad, and a Slice / Concat on the height axis. ``Net``, the builder, also serves the
+element-wise operator networks."""
 
 from __future__ import annotations
 
