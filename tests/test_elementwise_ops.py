@@ -23,7 +23,7 @@ from sramflow.reference.float_exec import run_float
 from sramflow.reference.run import dequantize, run_int8
 from sramflow.tflite.export import tflite_bytes
 from sramflow.tflite.verify import verify
-from helpers.end_to_end import HWS, assert_bit_exact_with_litert, assert_functional_bit_exact
+from helpers.end_to_end import HWS, assert_bit_exact_with_litert, assert_functional_bit_exact, import_and_quantize
 from helpers.movement_nets import Net
 
 
@@ -71,9 +71,7 @@ NETS = {"leaky_relu": (leaky_relu_net, {"LEAKY_RELU"}), "sub": (sub_net, {"SUB"}
 
 @lru_cache(maxsize=None)
 def _prepared(name: str):  # noqa: ANN202
-    g = import_onnx_model(NETS[name][0](), name=name)
-    x = np.random.default_rng(0).standard_normal((4, *g.shape(g.input)[1:])).astype(np.float32)
-    return g, quantize_graph(g, x, "minmax"), x
+    return import_and_quantize(NETS[name][0](), name)
 
 
 @pytest.mark.parametrize("name", sorted(NETS))

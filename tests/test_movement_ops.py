@@ -25,7 +25,7 @@ from sramflow.reference.run import quantize_input, run_int8
 from sramflow.sim.api import simulate_graph
 from sramflow.tflite.export import tflite_bytes
 from sramflow.tflite.verify import verify
-from helpers.end_to_end import HWS, assert_bit_exact_with_litert, assert_functional_bit_exact
+from helpers.end_to_end import HWS, assert_bit_exact_with_litert, assert_functional_bit_exact, import_and_quantize
 from helpers.mapping import make_hw
 from helpers.movement_nets import Net, dense_block_net, height_concat_net, pad_net, shufflenet_unit_net
 
@@ -37,9 +37,7 @@ MAPPED = ("dense_block", "shufflenet_unit", "pad")
 
 @lru_cache(maxsize=None)
 def _prepared(name: str):  # noqa: ANN202
-    g = import_onnx_model(NETS[name][0](), name=name)
-    x = np.random.default_rng(0).standard_normal((4, *g.shape(g.input)[1:])).astype(np.float32)
-    return g, quantize_graph(g, x, "minmax"), x
+    return import_and_quantize(NETS[name][0](), name)
 
 
 @pytest.mark.parametrize("name", sorted(NETS))

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from sramflow.frontend.onnx_import import import_onnx_model
 from sramflow.funcsim.run import run_functional
 from sramflow.hw.load import resolve_hw
 from sramflow.ir.graph import Graph
 from sramflow.ir.qgraph import QuantizedGraph
+from sramflow.quant.api import quantize_graph
 from sramflow.reference.run import quantize_input
 from sramflow.sim.api import SimulationResult, simulate_graph
 from sramflow.tflite.export import tflite_bytes
@@ -17,6 +19,13 @@ from sramflow.tflite.verify import verify
 from helpers.mapping import make_hw
 
 HWS = (None, "sky130-design1")  # a 2048-word test macro (double buffering), the 128-word design1 macro
+
+
+def import_and_quantize(model: object, name: str) -> tuple[Graph, QuantizedGraph, np.ndarray]:
+    """An ONNX model imported, and quantized (min / max) on 4 seeded standard-normal inputs, which it returns."""
+    g = import_onnx_model(model, name=name)
+    x = np.random.default_rng(0).standard_normal((4, *g.shape(g.input)[1:])).astype(np.float32)
+    return g, quantize_graph(g, x, "minmax"), x
 
 
 def assert_bit_exact_with_litert(q: QuantizedGraph, x: np.ndarray) -> None:
@@ -31,7 +40,8 @@ def assert_functional_bit_exact(g: Graph, q: QuantizedGraph, x: np.ndarray, hw_n
                                 executors: tuple[str, ...] = ("bulk", "step"), tensors: int | None = None
                                 ) -> SimulationResult:
     """Simulate ``g`` on ``hw_name`` (None: the test macro) and execute its schedules on ``x[0]`` with each
-    executor: bit-exact (on ``tensors`` tensors where given), counts equal, no clobbers. Returns the simulation for op-specific cost checks."""
+    executor: bit-exact (on ``tensors`` tensors where given), counts equal, no clobbers. Returns the simulation
+    for op-specific cost checks."""
     hw = resolve_hw(hw_name) if hw_name else make_hw(double=True)
     res = simulate_graph(g, hw)
     for executor in executors:
