@@ -16,7 +16,6 @@ from sramflow.errors import GraphError, UnsupportedOpError
 from sramflow.frontend.onnx_import import import_onnx_model
 from sramflow.ir.graph import Graph, Node
 from sramflow.mapping.lower import lower
-from sramflow.quant.api import quantize_graph
 from sramflow.quant.calibrate import Range
 from sramflow.quant.quantize import quantize_with_ranges
 from sramflow.reference.float_exec import run_float
