@@ -2,15 +2,19 @@
 same run: the tree of commit BEFORE (default bc576ff) is unpacked with ``git archive`` into a temporary folder
 and timed the same way, through its own CLI.
 
-    .venv/bin/python benchmarks/bench_redesign.py [--no-before] [--before-commit REV] [--repeat 3]
+    .venv/bin/python benchmarks/bench_redesign.py [--no-before] [--before-commit REV] [--repeat 3] [--only 64k]
 
 Figures (wall seconds on this machine; "process" = a new Python process, imports included):
   simulate      `sramflow simulate --model efficientnet_b0 --num-classes 7 --resolution 224 --hw sky130-design1`
   functional    the functional simulation of B0@224 on sky130-design1 (the wall the CLI prints for
                 `simulate --functional --random`; the committed checkpoint's weights when present)
   64k process   `sramflow simulate` of B0@224 on design1 with 64 KiB of SRAM (words x 256, a temporary YAML)
-  64k warm      the same point simulated inside one process right after design1 (a sweep's next point), and the
-                top of its profile (own time per function: where the time goes)
+  64k warm      the same point simulated inside one process right after design1 (`simulate_graph`, imports and
+                numpy warm, nothing of design1's search reusable), and the top of its profile (own time per
+                function: where the time goes)
+  64k sweep     the 64 KiB point at half the clock priced the way a sweep prices it (`simulate_totals`) right after
+                the 64 KiB point at the preset's clock, whose tiling tables it reuses (a sweep's next point of
+                the same tiling group); "64k sweep 1st" (no target) is that first point, which builds the tables
 Timings on a shared machine are noisy: the least of ``--repeat`` runs is printed, with the CPU seconds of that
 process (user + sys) beside it, which other load disturbs less than the wall.
 """
@@ -31,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "weights" / "efficientnet_b0_ham10000.safetensors"
 BEFORE = "bc576ff"
 SIM_ARGS = ["simulate", "--model", "efficientnet_b0", "--num-classes", "7", "--resolution", "224"]
-TARGETS = {"simulate": 3.0, "functional": 10.0, "64k process": 2.0, "64k warm": 0.3}
+TARGETS = {"simulate": 3.0, "functional": 10.0, "64k process": 2.0, "64k warm": 0.3, "64k sweep": 0.3,
+           "64k sweep 1st": None}
 
 _WARM = r"""
 import cProfile, io, pstats, sys, time
@@ -39,11 +44,20 @@ from sramflow.frontend.source import ModelSource, load_graph
 from sramflow.hw.load import resolve_hw
 from sramflow.sim.api import simulate_graph
 g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=224)).graph
-simulate_graph(g, resolve_hw("sky130-design1"))  # the sweep's previous point: imports and shared tables warm
+simulate_graph(g, resolve_hw("sky130-design1"))  # the previous point: imports and numpy warm
 hw = resolve_hw(sys.argv[1])
 if sys.argv[2] == "time":
     t, c = time.perf_counter(), time.process_time(); simulate_graph(g, hw)
     print(f"WARM {time.perf_counter() - t:.3f} CPU {time.process_time() - c:.3f}")
+elif sys.argv[2] == "sweep":
+    import dataclasses
+    from sramflow.sim.api import prepare_graph, simulate_totals
+    prep = prepare_graph(g)
+    t, c = time.perf_counter(), time.process_time(); simulate_totals(prep, hw)
+    print(f"FIRST {time.perf_counter() - t:.3f} CPU {time.process_time() - c:.3f}")
+    slow = dataclasses.replace(hw, clock_mhz=hw.clock_mhz / 2)
+    t, c = time.perf_counter(), time.process_time(); simulate_totals(prep, slow)
+    print(f"NEXT {time.perf_counter() - t:.3f} CPU {time.process_time() - c:.3f}")
 else:
     prof = cProfile.Profile(); prof.enable(); simulate_graph(g, hw); prof.disable()
     out = io.StringIO(); pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(40)
@@ -84,22 +98,28 @@ def _yaml_64k(tree: Path, folder: Path) -> Path:
     return out
 
 
-def measure(tree: Path, folder: Path, repeat: int) -> dict[str, object]:
+def measure(tree: Path, folder: Path, repeat: int, only_64k: bool = False) -> dict[str, object]:
     fig: dict[str, object] = {}
-    fig["simulate"], fig["simulate cpu"] = _least([_run(tree, ["-m", "sramflow", *SIM_ARGS, "--hw", "sky130-design1"])
-                                                   for _ in range(repeat)])
-    ckpt = ["--checkpoint", str(CHECKPOINT), "--resolution", "224"] if CHECKPOINT.exists() else SIM_ARGS[1:]
-    _, out, fig["functional cpu"] = _run(tree, ["-m", "sramflow", "simulate", *ckpt, "--hw", "sky130-design1",
-                                                "--functional", "--random"])
-    m = re.search(r"functional: bit_exact=(\w+).*counts_match=(\w+) clobbers=(\d+).* wall ([\d.]+) s", out)
-    fig["functional"] = float(m.group(4)) if m else None
-    fig["functional checks"] = f"bit_exact={m.group(1)} counts_match={m.group(2)} clobbers={m.group(3)}" if m else "?"
+    if not only_64k:
+        fig["simulate"], fig["simulate cpu"] = _least([_run(tree, ["-m", "sramflow", *SIM_ARGS, "--hw",
+                                                                   "sky130-design1"]) for _ in range(repeat)])
+        ckpt = ["--checkpoint", str(CHECKPOINT), "--resolution", "224"] if CHECKPOINT.exists() else SIM_ARGS[1:]
+        _, out, fig["functional cpu"] = _run(tree, ["-m", "sramflow", "simulate", *ckpt, "--hw", "sky130-design1",
+                                                    "--functional", "--random"])
+        m = re.search(r"functional: bit_exact=(\w+).*counts_match=(\w+) clobbers=(\d+).* wall ([\d.]+) s", out)
+        fig["functional"] = float(m.group(4)) if m else None
+        fig["functional checks"] = f"bit_exact={m.group(1)} counts_match={m.group(2)} clobbers={m.group(3)}" if m \
+            else "?"
     hw = _yaml_64k(tree, folder)
     fig["64k process"], fig["64k process cpu"] = _least([_run(tree, ["-m", "sramflow", *SIM_ARGS, "--hw", str(hw)])
                                                          for _ in range(repeat)])
     warm = [re.search(r"WARM ([\d.]+) CPU ([\d.]+)", _run(tree, ["-c", _WARM, str(hw), "time"])[1])
             for _ in range(repeat)]
     fig["64k warm"], fig["64k warm cpu"] = min((float(w.group(1)), float(w.group(2))) for w in warm)
+    sweep = [_run(tree, ["-c", _WARM, str(hw), "sweep"])[1] for _ in range(repeat)]
+    for key, tag in (("64k sweep 1st", "FIRST"), ("64k sweep", "NEXT")):
+        got = [re.search(tag + r" ([\d.]+) CPU ([\d.]+)", out) for out in sweep]
+        fig[key], fig[key + " cpu"] = min((float(w.group(1)), float(w.group(2))) for w in got)
     fig["64k profile"] = re.search(r"PROFILE (.*)", _run(tree, ["-c", _WARM, str(hw), "profile"])[1]).group(1)
     return fig
 
@@ -117,22 +137,28 @@ def main() -> None:
     ap.add_argument("--no-before", dest="before", action="store_false", help="skip the pre-redesign tree")
     ap.add_argument("--before-commit", default=BEFORE)
     ap.add_argument("--repeat", type=int, default=3, help="runs per figure (the least is printed)")
+    ap.add_argument("--only", choices=["64k"], help="only the 64 KiB figures")
     a = ap.parse_args()
+    only = a.only == "64k"
     with tempfile.TemporaryDirectory(prefix="sramflow-bench-") as tmp:
         folder = Path(tmp)
-        now = measure(ROOT, folder, a.repeat)
-        before = measure(_before_tree(a.before_commit, folder), folder, a.repeat) if a.before else {}
+        now = measure(ROOT, folder, a.repeat, only)
+        before = measure(_before_tree(a.before_commit, folder), folder, a.repeat, only) if a.before else {}
     print(f"{'figure (wall s)':<14} {'now':>8} {'target':>8} {'before (' + a.before_commit + ')':>18}   "
-          "process CPU s now / before")
+          "CPU s now / before")
     for key, target in TARGETS.items():
         b, n = before.get(key), now.get(key)
-        ok = "ok  " if n is not None and n <= target else "OVER"
+        if key not in now:
+            continue
+        ok = "    " if target is None else "ok  " if n is not None and n <= target else "OVER"
+        limit = "-" if target is None else "<= " + format(target, "g")
         cpu = f"{_fmt(now.get(key + ' cpu'))} / {_fmt(before.get(key + ' cpu'))}" if key + " cpu" in now else ""
-        print(f"{key:<14} {_fmt(n):>8} {'<= ' + format(target, 'g'):>8} {_fmt(b):>18}  {ok} {cpu}")
-    print("(functional CPU: the whole process, model loading, mapping and quantization included; 64k warm CPU: "
-          "the simulate_graph call)")
-    print(f"functional checks now: {now['functional checks']}"
-          + (f"; before: {before['functional checks']}" if before else ""))
+        print(f"{key:<14} {_fmt(n):>8} {limit:>8} {_fmt(b):>18}  {ok} {cpu}")
+    print("(CPU: user + sys of the whole process for simulate, functional (model loading, mapping and quantization "
+          "included) and 64k process; of the timed call for 64k warm and the sweep figures)")
+    if not only:
+        print(f"functional checks now: {now['functional checks']}"
+              + (f"; before: {before['functional checks']}" if before else ""))
     print(f"64k warm, top of the profile now: {now['64k profile']}")
     if before:
         print(f"64k warm, top of the profile before: {before['64k profile']}")

@@ -143,33 +143,70 @@ def test_hard_sigmoid_as_exported_all_inputs(alpha_beta: tuple[float, float]) ->
 RELU_OUTS = [(0.0, 1e-6), (0.0, 0.5), (0.0, 6.0), (-1.0, 30.0)]
 
 
-def _relu_graphs(op: str, huge_multiplier: bool) -> list:
-    """Standalone Relu / Relu6 over UNARY_IN x RELU_OUTS: those whose input / output scale ratio is below
-    2^30 (``huge_multiplier`` False), or the others."""
+def _relu_cases(op: str) -> list[tuple[int, Range, Range]]:
+    return [(i, _range(s, zp), Range(*o)) for i, ((s, zp), o) in enumerate(itertools.product(UNARY_IN, RELU_OUTS))]
+
+
+def _relu_graphs(op: str) -> list:
+    """Standalone Relu / Relu6 over UNARY_IN x RELU_OUTS whose input / output scale ratio is below 2^30 (the
+    others are refused: test below)."""
     attrs = {"min": 0.0, "max": 6.0} if op == "Clip" else {}
-    graphs = [_quantized_unary(i, op, attrs, _range(s, zp), Range(*o))
-              for i, ((s, zp), o) in enumerate(itertools.product(UNARY_IN, RELU_OUTS))]
+    graphs = []
+    for i, x_range, y_range in _relu_cases(op):
+        try:
+            graphs.append(_quantized_unary(i, op, attrs, x_range, y_range))
+        except QuantizationError:
+            continue
     assert {g.ops[0].kind for g in graphs} == {"RELU" if op == "Relu" else "RELU6"}
-    return [g for g in graphs if (g.tensor(g.input).scale / g.tensor(g.output).scale >= 2.0**30) == huge_multiplier]
+    assert all(g.tensor(g.input).scale / g.tensor(g.output).scale < 2.0**30 for g in graphs)
+    return graphs
 
 
 @pytest.mark.parametrize("op", ["Relu", "Clip"])
 def test_relu_and_relu6_standalone_all_inputs(op: str) -> None:
-    graphs = _relu_graphs(op, huge_multiplier=False)
+    graphs = _relu_graphs(op)
     assert len(graphs) >= 150
     _check_unary(graphs)
 
 
-@pytest.mark.xfail(strict=True, reason="known: a RELU multiplier >= 2^30 (input scale >= 2^30 output scales, e.g. "
-                   "40 into a dead ReLU's 1e-8) makes QuantizeMultiplier's shift exceed 30; LiteRT's double-rounding "
-                   "build does not saturate it (only under TFLITE_SINGLE_ROUNDING) and computes x * (1 << shift) "
-                   "with shift >= 31, undefined behaviour in C (observed: the shift taken mod 32); "
-                   "reference.requant.quantize_multiplier saturates to (2^31 - 1, 30). The quantizer should refuse "
-                   "such a tensor pair with a named error instead.")
-def test_relu_with_a_multiplier_above_2_to_the_30_matches_litert() -> None:
-    graphs = _relu_graphs("Relu", huge_multiplier=True)
-    assert graphs
-    _check_unary(graphs)
+@pytest.mark.parametrize("op", ["Relu", "Clip"])
+def test_relu_with_a_multiplier_above_2_to_the_30_is_refused_by_name(op: str) -> None:
+    """A RELU multiplier >= 2^30 (input scale >= 2^30 output scales, e.g. 40 into a dead ReLU's 1e-8) makes
+    QuantizeMultiplier's shift exceed 30; LiteRT's double-rounding build does not saturate it (only under
+    TFLITE_SINGLE_ROUNDING) and computes x * (1 << shift) with shift >= 31, undefined behaviour in C (observed:
+    the shift taken mod 32). The quantizer refuses such a pair, naming the node and both scales; every pair
+    whose float32 ratio is below the limit quantizes."""
+    from sramflow.quant.calibrate import qparams_from_range
+    from sramflow.quant.quantize import LITERT_MULTIPLIER_LIMIT
+
+    attrs = {"min": 0.0, "max": 6.0} if op == "Clip" else {}
+    refused = 0
+    for i, x_range, y_range in _relu_cases(op):
+        s_in = qparams_from_range(x_range.lo, x_range.hi)[0]
+        s_out = qparams_from_range(min(y_range.lo, 0.0), y_range.hi)[0]
+        huge = float(np.float32(s_in) / np.float32(s_out)) >= LITERT_MULTIPLIER_LIMIT
+        if not huge:
+            continue
+        refused += 1
+        with pytest.raises(QuantizationError, match=rf"node '{op.lower()}{i}' \({op} as RELU6?\): requantization "
+                           r"multiplier .* >= 2\^30 \(input scale .* over output scale 1e-08\)"):
+            _quantized_unary(i, op, attrs, x_range, y_range)
+    assert refused >= 5
+    assert len(_relu_graphs(op)) + refused == len(_relu_cases(op))
+
+
+def test_the_multiplier_limit_is_where_quantize_multipliers_shift_passes_30() -> None:
+    from sramflow.quant.quantize import LITERT_MULTIPLIER_LIMIT, check_multiplier
+    from sramflow.reference.requant import quantize_multiplier
+
+    below = np.nextafter(LITERT_MULTIPLIER_LIMIT, 0.0)
+    assert quantize_multiplier(below) == ((1 << 31) - 1, 30)  # the largest multiplier LiteRT applies right
+    check_multiplier(below, "n", 1.0, 1.0)
+    import math
+    frac, exp = math.frexp(LITERT_MULTIPLIER_LIMIT)
+    assert exp == 30 and round(frac * 2**31) == 2**31  # rounds up: the shift becomes 31
+    with pytest.raises(QuantizationError, match="'mul1'"):
+        mul_attrs(qtensor("a", (1, 4), 40.0, 0), qtensor("b", (1, 4), 1.0, 0), qtensor("mul1", (1, 4), 1e-8, 0))
 
 
 BINARY_SCALES = [1e-8, 0.004, 0.05, 1.0]

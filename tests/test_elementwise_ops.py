@@ -11,133 +11,82 @@ from functools import lru_cache
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from sramflow.errors import GraphError, UnsupportedOpError
 from sramflow.frontend.onnx_import import import_onnx_model
-from sramflow.funcsim.run import run_functional
-from sramflow.hw.load import resolve_hw
 from sramflow.ir.graph import Graph, Node
 from sramflow.mapping.lower import lower
-from sramflow.quant.api import quantize_graph
 from sramflow.quant.calibrate import Range
 from sramflow.quant.quantize import quantize_with_ranges
 from sramflow.reference.float_exec import run_float
-from sramflow.reference.run import dequantize, quantize_input, run_int8
-from sramflow.sim.api import simulate_graph
+from sramflow.reference.run import dequantize, run_int8
 from sramflow.tflite.export import tflite_bytes
 from sramflow.tflite.verify import verify
-from helpers.mapping import make_hw
-
-
-class _Net:
-    """A small ONNX graph under construction (NCHW float32, one input ``x``)."""
-
-    def __init__(self, c: int, hw: int, seed: int) -> None:
-        self.nodes: list = []
-        self.inits: list = []
-        self.rng = np.random.default_rng(seed)
-        self.n = 0
-        self.shape_in = (1, c, hw, hw)
-
-    def const(self, arr: np.ndarray) -> str:
-        self.n += 1
-        name = f"k{self.n}"
-        self.inits.append(numpy_helper.from_array(np.asarray(arr), name))
-        return name
-
-    def op(self, op: str, inputs: list[str], **attrs) -> str:  # noqa: ANN003
-        self.n += 1
-        out = f"{op.lower()}{self.n}"
-        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
-        return out
-
-    def conv(self, x: str, cin: int, cout: int) -> str:
-        w = self.const((self.rng.standard_normal((cout, cin, 3, 3)) * 0.5).astype(np.float32))
-        b = self.const((self.rng.standard_normal(cout) * 0.1).astype(np.float32))
-        return self.op("Conv", [x, w, b], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-
-    def head(self, y: str, c: int) -> onnx.ModelProto:
-        y = self.op("Flatten", [self.op("GlobalAveragePool", [y])])
-        y = self.op("Gemm", [y, self.const(self.rng.standard_normal((c, 4)).astype(np.float32)),
-                             self.const(np.zeros(4, np.float32))])
-        g = helper.make_graph(self.nodes, "net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, self.shape_in)],
-                              [helper.make_tensor_value_info(y, TensorProto.FLOAT, None)], self.inits)
-        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+from helpers.end_to_end import HWS, assert_bit_exact_with_litert, assert_functional_bit_exact, import_and_quantize
+from helpers.movement_nets import Net
 
 
 def leaky_relu_net() -> onnx.ModelProto:
-    n = _Net(3, 10, seed=5)
-    y = n.op("LeakyRelu", [n.conv("x", 3, 6)], alpha=0.1)
-    y = n.op("LeakyRelu", [n.conv(y, 6, 6)])  # ONNX's default alpha 0.01
+    n = Net(3, 10, seed=5)
+    y = n.op("LeakyRelu", [n.conv("x", 3, 6, relu=False)], alpha=0.1)
+    y = n.op("LeakyRelu", [n.conv(y, 6, 6, relu=False)])  # ONNX's default alpha 0.01
     return n.head(y, 6)
 
 
 def sub_net() -> onnx.ModelProto:
     """Sub by constants as a normalization and inside the network (per channel, scalar, full size), and of two
     activations."""
-    n = _Net(3, 8, seed=6)
+    n = Net(3, 8, seed=6)
     y = n.op("Sub", ["x", n.const(np.array([0.5, -0.2, 0.1], np.float32).reshape(1, 3, 1, 1))])
-    y = n.conv(y, 3, 6)
+    y = n.conv(y, 3, 6, relu=False)
     y = n.op("Relu", [n.op("Sub", [y, n.const(np.float32(0.3))])])
-    z = n.conv(y, 6, 6)
+    z = n.conv(y, 6, 6, relu=False)
     y = n.op("Sub", [z, n.const(n.rng.uniform(-1, 1, (1, 6, 8, 8)).astype(np.float32))])
     return n.head(n.op("Sub", [y, z]), 6)
 
 
 def div_net() -> onnx.ModelProto:
     """(x - mean) / std, then Div by a scalar and by a full-size constant inside the network."""
-    n = _Net(3, 8, seed=7)
+    n = Net(3, 8, seed=7)
     y = n.op("Sub", ["x", n.const(np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1))])
     y = n.op("Div", [y, n.const(np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1))])
-    y = n.op("Div", [n.conv(y, 3, 6), n.const(np.float32(3.0))])
+    y = n.op("Div", [n.conv(y, 3, 6, relu=False), n.const(np.float32(3.0))])
     y = n.op("Div", [y, n.const(n.rng.uniform(0.5, 2.0, (1, 6, 8, 8)).astype(np.float32))])
     return n.head(y, 6)
 
 
 def prelu_net() -> onnx.ModelProto:
     """PRelu as PyTorch exports nn.PReLU(C) (slope (C, 1, 1)) and nn.PReLU() (one slope)."""
-    n = _Net(3, 8, seed=8)
-    y = n.op("PRelu", [n.conv("x", 3, 6), n.const(np.array([0.25, -0.1, 0.0, 0.5, 1.2, 0.05], np.float32)
+    n = Net(3, 8, seed=8)
+    y = n.op("PRelu", [n.conv("x", 3, 6, relu=False), n.const(np.array([0.25, -0.1, 0.0, 0.5, 1.2, 0.05], np.float32)
                                                   .reshape(6, 1, 1))])
-    y = n.op("PRelu", [n.conv(y, 6, 6), n.const(np.array([0.2], np.float32))])
+    y = n.op("PRelu", [n.conv(y, 6, 6, relu=False), n.const(np.array([0.2], np.float32))])
     return n.head(y, 6)
 
 
 NETS = {"leaky_relu": (leaky_relu_net, {"LEAKY_RELU"}), "sub": (sub_net, {"SUB"}), "div": (div_net, {"MUL"}),
         "prelu": (prelu_net, {"PRELU"})}
-HWS = (None, "sky130-design1")  # a 2048-word test macro (double buffering), the 128-word design1 macro
 
 
 @lru_cache(maxsize=None)
 def _prepared(name: str):  # noqa: ANN202
-    g = import_onnx_model(NETS[name][0](), name=name)
-    x = np.random.default_rng(0).standard_normal((4, *g.shape(g.input)[1:])).astype(np.float32)
-    return g, quantize_graph(g, x, "minmax"), x
+    return import_and_quantize(NETS[name][0](), name)
 
 
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_network_bit_exact_with_litert(name: str) -> None:
-    g, q, x = _prepared(name)
+    _, q, x = _prepared(name)
     assert NETS[name][1] <= {op.kind for op in q.ops}
-    test = np.concatenate([x, 2.0 * np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)])
-    r = verify(q, tflite_bytes(q), quantize_input(q, test))  # beyond the calibration range too
-    assert r.tensors_compared == len(test) * (len(q.ops) + 1)
-    assert r.tensors_mismatched == 0, r.first_mismatch
+    assert_bit_exact_with_litert(q, x)
 
 
 @pytest.mark.parametrize("hw_name", HWS)
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_network_functional_bit_exact_counts_equal(name: str, hw_name: str | None) -> None:
     g, q, x = _prepared(name)
-    hw = resolve_hw(hw_name) if hw_name else make_hw(double=True)
-    res = simulate_graph(g, hw)
+    res = assert_functional_bit_exact(g, q, x, hw_name, executors=("bulk",))
     costed = [r for r in res.nodes if r.op in {n.op for n in g.nodes if n.op not in ("Conv", "Gemm")}]
     assert costed and all(r.unit == "vector" and r.cycles > 0 for r in costed if r.op != "Reshape")
-    r = run_functional(g, q, res.schedules, quantize_input(q, x[0]), hw.main_sram.total_words,
-                       hw.main_sram.word_bytes)
-    assert r.mismatches == () and r.bit_exact and r.tensors_compared > 0 and r.clobbers == 0
-    assert r.step_count_notes == () and r.counts_functional == r.counts_analytical and r.counts_match
 
 
 def test_leaky_relu_float_semantics_and_vector_cost() -> None:
@@ -156,7 +105,7 @@ def test_sub_imports_activation_minus_constant_and_refuses_constant_minus_activa
     subs = [n for n in g.nodes if n.op == "Sub"]
     assert len(subs) == 4 and sum("const" in n.weights for n in subs) == 3
     assert sum(op.kind == "SUB" for op in q.ops) == 4
-    n = _Net(3, 4, seed=0)
+    n = Net(3, 4, seed=0)
     model = n.head(n.op("Sub", [n.const(np.float32(1.0)), "x"]), 3)
     with pytest.raises(UnsupportedOpError, match="sub.*constant first operand"):
         import_onnx_model(model)
@@ -225,10 +174,10 @@ def test_div_by_constant_is_mul_by_float32_reciprocal() -> None:
     acts = run_float(g, x, keep_all=True)
     np.testing.assert_allclose(acts[divs[0].output], acts[divs[0].inputs[0]] / std, rtol=1e-6, atol=1e-7)
     assert [op.kind for op in q.ops if op.name.startswith("div")] == ["MUL"] * 3
-    n = _Net(3, 4, seed=0)
+    n = Net(3, 4, seed=0)
     with pytest.raises(GraphError, match="div[0-9]+. \\(Div\\): Div by a constant that holds 0"):
         import_onnx_model(n.head(n.op("Div", ["x", n.const(np.array([1.0, 0.0, 2.0], np.float32).reshape(1, 3, 1, 1))]), 3))
-    n = _Net(3, 4, seed=0)
+    n = Net(3, 4, seed=0)
     with pytest.raises(UnsupportedOpError, match="second operand .* must be a constant"):
         import_onnx_model(n.head(n.op("Div", ["x", n.op("Relu", ["x"])]), 3))
 

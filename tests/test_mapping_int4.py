@@ -69,10 +69,15 @@ def test_sweep_sets_bits_per_layer_group() -> None:
     assert w4 < w8 and macs[0] == macs[1]
 
 
-def test_functional_simulator_refuses_int4() -> None:
+def test_functional_simulator_refuses_a_model_quantized_at_other_bits() -> None:
+    """Packed weights run (tests/test_funcsim_int4.py); an INT8 model on 4-bit schedules is refused by name."""
     from sramflow.funcsim.run import run_functional
+    from sramflow.funcsim.sram import FunctionalSimError
+    from helpers.graphs import conv_graph, quantized
 
-    prep = with_weight_bits(prepare_graph(_two_conv_graph()), 4)
+    g = conv_graph()
+    prep = with_weight_bits(prepare_graph(g), 4)
     res = simulate_prepared(prep, make_hw(words=512))
-    with pytest.raises(UnsupportedOpError, match="8-bit weights only"):
-        run_functional(prep.graph, None, res.schedules, np.zeros((3, 6, 6), np.int8), 512, 2)  # type: ignore[arg-type]
+    q, x = quantized(g)
+    with pytest.raises(FunctionalSimError, match="simulate with the --weight-bits"):
+        run_functional(g, q, res.schedules, x, 512, 2)

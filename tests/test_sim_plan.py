@@ -69,9 +69,10 @@ def test_plan_chooses_as_the_search(monkeypatch, whole_rows: int, objective: str
     monkeypatch.setattr(P, "WHOLE_ROWS", whole_rows)
     shapes = (*SEARCH_SHAPES, *VECTORS)
     cache, ref = TilingCache(), TilingCache()
+    plans = P.PlanCache(cache)
     checked = 0
     for hw in _points():
-        plan = P.point_plan(shapes, hw, cache)
+        plan = P.point_plan(shapes, hw, plans)
         if plan.error is not None:
             with pytest.raises(MappingError, match=str(plan.error)[:30]):
                 for shape in shapes:
@@ -81,7 +82,7 @@ def test_plan_chooses_as_the_search(monkeypatch, whole_rows: int, objective: str
         for shape, j in zip(shapes, plan.seg_of):
             assert _chosen(plan, j, rows[j]) == _want(shape, hw, objective, ref), (shape.name, hw.main_sram)
             checked += 1
-    assert checked >= 250 and len(cache.plans) == P.PLANS_KEPT and cache.derived > 0
+    assert checked >= 250 and len(plans.plans) == P.PLANS_KEPT and cache.derived > 0
 
 
 @pytest.mark.slow
@@ -89,11 +90,12 @@ def test_plan_chooses_as_the_search_b0(b0_graph_224) -> None:  # noqa: ANN001
     """B0 @224: large tables (cut by the bounds) on a slow and a fast off-chip memory, 1RW and 1RW1R."""
     shapes, _ = unique_shapes(prepare_graph(b0_graph_224))
     cache = TilingCache()
+    plans = P.PlanCache(cache)
     base = resolve_hw("sky130-design1")
     for off in ("qspi-psram", "lpddr4"):
         for ports, objective in (("1rw", "latency"), ("1rw1r", "latency"), ("1rw", "edp")):
             hw = point_hw(base, {"sram_words": 512, "sram_word_bits": 32, "offchip": off, "sram_ports": ports}).hw
-            plan = P.point_plan(shapes, hw, cache)
+            plan = P.point_plan(shapes, hw, plans)
             assert plan.large
             rows = plan.choose(hw, objective)
             for j in plan.large:

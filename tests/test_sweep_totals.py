@@ -53,15 +53,17 @@ def test_totals_equal_simulate_prepared_b0(b0_graph_224, objective: str) -> None
 
 def test_totals_with_shared_burst_tables_equal_fresh_tables(tmp_path) -> None:  # noqa: ANN001
     """Tables built for several burst sizes at once give the same totals as tables built per burst size."""
+    from sramflow.mapping.search.plan import PlanCache
     from sramflow.mapping.search.table_cache import TilingCache
 
     prep = prepare_graph(tiny_onnx_graph(tmp_path))
     base = resolve_hw("sky130-design1")
     hws = [point_hw(base, {"sram_words": w, "offchip": o}).hw
            for w in (1024, 256) for o in ("qspi-psram", "lpddr4", "zigzag-offchip")]
-    want = [simulate_totals(prep, hw, "energy", TilingCache()) for hw in hws]
+    want = [simulate_totals(prep, hw, "energy", PlanCache(TilingCache())) for hw in hws]
     cache = TilingCache()
     cache.burst_sizes = tuple(sorted({h.offchip.burst_bytes for h in hws}))
     assert len(cache.burst_sizes) == 3
-    assert [simulate_totals(prep, hw, "energy", cache) for hw in hws] == want
+    plans = PlanCache(cache)
+    assert [simulate_totals(prep, hw, "energy", plans) for hw in hws] == want
     assert cache.misses == 4  # the four Conv/Gemm shapes, once for all burst sizes and both SRAM sizes

@@ -41,6 +41,25 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="seed of random weights when no checkpoint is given")
 
 
+def weight_bits_arg(text: str) -> int | str:
+    """argparse type of ``--weight-bits``: the canonical spec, or a one-line error naming the bad token."""
+    from sramflow.errors import PrecisionError
+    from sramflow.ir.precision import canonical_weight_bits
+
+    try:
+        return canonical_weight_bits(text)
+    except PrecisionError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_weight_bits_arg(p: argparse.ArgumentParser) -> None:
+    from sramflow.ir.precision import SPEC_HELP
+
+    p.add_argument("--weight-bits", default=8, type=weight_bits_arg, metavar="SPEC",
+                   help=f"weight precision per layer group: {SPEC_HELP}; INT4 is per-channel symmetric [-7, 7], "
+                        "packed two per byte (default 8)")
+
+
 def model_source(a: argparse.Namespace) -> ModelSource:
     """The model the parsed ``add_model_args`` flags name."""
     from sramflow.frontend.source import ModelSource

@@ -43,19 +43,20 @@ def _input(a: argparse.Namespace, chw: tuple[int, int, int]):  # noqa: ANN202 - 
 
 def run_functional_cmd(a: argparse.Namespace, loaded: LoadedGraph, res: SimulationResult) -> int:
     """Quantize (calibrated on the input itself), execute, compare, write the report. 0 when all checks pass."""
-    from sramflow.flow.calibration import calibrate
+    from sramflow.flow.calibration import at_weight_bits, calibrate
     from sramflow.funcsim.report import write_report, write_trace
     from sramflow.funcsim.run import run_functional
     from sramflow.reference.run import quantize_input
 
     c, h, w = loaded.graph.shape(loaded.graph.input)[1:]
     x, desc = _input(a, (int(c), int(h), int(w)))
-    q = calibrate(loaded.graph, x[None], description=f"the simulated input ({desc})").qgraph
+    cal = calibrate(loaded.graph, x[None], description=f"the simulated input ({desc})")
+    q = at_weight_bits(cal, loaded.graph, getattr(a, "weight_bits", 8)).qgraph
     hw = res.hw
     r = run_functional(loaded.graph, q, res.schedules, quantize_input(q, x), hw.main_sram.total_words,
                        hw.main_sram.word_bytes, trace=bool(a.trace))
     meta = {"model": loaded.model, "source": loaded.source, "resolution": loaded.resolution, "hw": hw.name,
-            "input": desc, "calibration": q.calibration}
+            "input": desc, "calibration": q.calibration, "weight_bits": getattr(a, "weight_bits", 8)}
     print(f"functional: bit_exact={r.bit_exact} ({r.tensors_compared} tensors, {len(r.mismatches)} mismatched) "
           f"counts_match={r.counts_match} clobbers={r.clobbers} class={r.predicted_class} wall {r.wall_s:.1f} s "
           f"(integer reference {r.reference_wall_s:.2f} s)")

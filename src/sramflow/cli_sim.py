@@ -6,7 +6,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sramflow.cli_args import add_fusion_arg, add_model_args
+    from sramflow.cli_args import add_fusion_arg, add_model_args, add_weight_bits_arg
     from sramflow.cli_checks import hardware, out_dir, positive_int
 
     p = sub.add_parser("simulate", help="map every layer onto the SRAM, simulate latency / energy / traffic")
@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_fusion_arg(p)
     p.add_argument("--out", default=None, type=out_dir, help="folder for layer_mapping.json, weight_mapping_summary.json, "
                                                "inference_simulator_report.json")
+    add_weight_bits_arg(p)
     from sramflow.cli_functional import add_functional_args
 
     add_functional_args(p)
@@ -30,13 +31,17 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
     from sramflow.cli_args import model_source
     from sramflow.frontend.source import load_graph
     from sramflow.hw.load import resolve_hw
-    from sramflow.sim.api import simulate_graph
+    from sramflow.sim.api import prepare_graph, simulate_prepared
+    from sramflow.sweep.precision import with_weight_bits
     from sramflow.sim.summary import summary_text
     from sramflow.sim.writers import write_outputs
 
     hw = resolve_hw(a.hw)
     loaded = load_graph(model_source(a))
-    res = simulate_graph(loaded.graph, hw, a.objective, a.cycle_budget, a.fusion)
+    prep = with_weight_bits(prepare_graph(loaded.graph, a.fusion), a.weight_bits)  # packed weights per layer group
+    res = simulate_prepared(prep, hw, a.objective, a.cycle_budget)
+    if a.weight_bits != 8:
+        print(f"weights: --weight-bits {a.weight_bits} (INT4 packed two per byte)")
     print(summary_text(res))
     if a.out:
         for path in write_outputs(res, a.out):

@@ -33,6 +33,11 @@ class QuantizationError(SramflowError):
     """A graph cannot be quantized as asked."""
 
 
+class PrecisionError(SramflowError, ValueError):
+    """A weight-precision spec (``--weight-bits``, a sweep's ``weight_bits``) is malformed; the message names the
+    token. Also a ValueError: the sweep's parameter checks catch ValueError."""
+
+
 class GraphMismatchError(SramflowError):
     """Two artefacts that must come from one graph (its quantized form, its schedules) come from different ones;
     the message names the command to rerun."""

@@ -21,6 +21,7 @@ import numpy as np
 from sramflow.errors import SramflowError
 from sramflow.flow.calibration import (SAMPLE_INPUTS, Calibration, calibration_file, from_ranges, save_ranges,
                                        stored_ranges)
+from sramflow.flow.calibration import at_weight_bits
 from sramflow.flow.calibration import calibrate as flow_calibrate
 from sramflow.frontend.source import LoadedGraph, ModelSource, load_graph
 from sramflow.jsonio import write_json_atomic
@@ -48,6 +49,7 @@ class RunConfig:
     save_calibration: bool = False  # store the calibration ranges beside the checkpoint (needs --data)
     deployment: DeploymentConfig = field(default_factory=DeploymentConfig)
     seed: int = 0
+    weight_bits: int | str = 8  # --weight-bits spec (ir.precision): INT4 weights for the layer groups it names
 
 
 @dataclass(frozen=True)
@@ -232,12 +234,18 @@ def _notes(cfg: RunConfig, resolution: int) -> tuple[str, ...]:
     """Said at the top of the report: what makes this run's figures differ from what the checkpoint was made for."""
     from sramflow.eval.evaluate import checkpoint_header
 
+    notes: tuple[str, ...] = ()
+    if cfg.weight_bits != 8:
+        notes = (f"Weights at --weight-bits {cfg.weight_bits} (INT4: per-channel symmetric [-7, 7], packed two per "
+                 "byte): quantization, verification, latency, energy, traffic and the functional check are of this "
+                 "mixed model; accuracy figures are the INT8 model's (INT4 accuracy is not measured yet: it needs "
+                 "quantization-aware training).",)
     trained = checkpoint_header(cfg.source.checkpoint).get("resolution")
     if trained and int(trained) != resolution:
-        return (f"The checkpoint was trained at {trained} px; this run simulates {resolution} px inputs (the write-up's "
-                f"size). Latency, energy and traffic are those of {resolution} px inference; its accuracy figures on "
-                f"file are at {trained} px.",)
-    return ()
+        return notes + (f"The checkpoint was trained at {trained} px; this run simulates {resolution} px inputs (the "
+                        f"write-up's size). Latency, energy and traffic are those of {resolution} px inference; its "
+                        f"accuracy figures on file are at {trained} px.",)
+    return notes
 
 
 def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
@@ -262,6 +270,7 @@ def _run(cfg: RunConfig, out: Path, quiet: bool) -> RunResult:
     from sramflow.reference.run import quantize_input
     from sramflow.sim.api import prepare_graph, simulate_prepared
     from sramflow.sim.writers import layer_mapping_json, report_json, write_outputs
+    from sramflow.sweep.precision import with_weight_bits
     from sramflow.tflite.export import export_tflite
     from sramflow.tflite.verify import verify
 
@@ -276,7 +285,8 @@ def _run(cfg: RunConfig, out: Path, quiet: bool) -> RunResult:
     loaded = p.step("load the model and analyze it", lambda: load_graph(cfg.source))
     analysis = _write(out, "model_analysis.json", analysis_report(loaded, hw.main_sram.size_bytes), files)
 
-    cal = p.step("calibrate and quantize to INT8 (TFLite int8 spec)", lambda: calibrate(cfg, loaded))
+    cal = p.step("calibrate and quantize to INT8 (TFLite int8 spec)",
+                 lambda: at_weight_bits(calibrate(cfg, loaded), loaded.graph, cfg.weight_bits))
     files += list(save_qgraph(cal.qgraph, out))
     tflite = export_tflite(cal.qgraph, out / "model_int8.tflite")
     files.append(tflite)
@@ -299,7 +309,7 @@ def _run(cfg: RunConfig, out: Path, quiet: bool) -> RunResult:
         _write(out, "accuracy_report.json", accuracy, files)
 
     _write(out, "sram_design.json", sram_design_report(hw), files)
-    prep = prepare_graph(loaded.graph, cfg.fusion)
+    prep = with_weight_bits(prepare_graph(loaded.graph, cfg.fusion), cfg.weight_bits)  # the quantized model's packed weights
     sim = p.step(f"map every layer onto {hw.name} and simulate", lambda: simulate_prepared(prep, hw, cfg.objective))
     files += write_outputs(sim, out)
     claimed = p.step(f"the same on the write-up's claimed macro ({CLAIMED_HW})",

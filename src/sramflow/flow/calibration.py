@@ -7,10 +7,12 @@ keeps its ranges (to store them) and a few float inputs to check the INT8 model 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from sramflow.jsonio import write_json_atomic
 from sramflow.quant.api import batches_of, observe_ranges
 from sramflow.quant.calibrate import Range
 from sramflow.quant.quantize import quantize_with_ranges
+from sramflow.quant.weight_bits import with_weight_bits
 
 BATCH = 16  # calibration inputs per float-executor pass (part of the result: see quant.api.observe_ranges)
 SAMPLE_INPUTS = 4  # float inputs kept for verification, SQNR and the functional run
@@ -55,6 +58,13 @@ def from_ranges(graph: Graph, ranges: Mapping[str, Range], method: str, descript
     """Quantize with ranges calibrated earlier (no images); ``sample`` is what the caller checks it on."""
     return Calibration(quantize_with_ranges(graph, ranges, method, description), ranges, sample, description,
                        sample_description)
+
+
+def at_weight_bits(cal: Calibration, graph: Graph, weight_bits: Any) -> Calibration:
+    """``cal`` with its model's weights at the bits ``weight_bits`` (``--weight-bits``) gives each layer group
+    (``quant.weight_bits``); ``cal`` itself for all 8. Activation ranges are unchanged."""
+    q = with_weight_bits(graph, cal.qgraph, weight_bits)
+    return cal if q is cal.qgraph else dataclasses.replace(cal, qgraph=q)
 
 
 def calibration_file(checkpoint: str | None, resolution: int, method: str) -> Path | None:

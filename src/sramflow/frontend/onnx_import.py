@@ -16,6 +16,7 @@ import numpy as np
 from sramflow.errors import GraphError, UnsupportedOpError
 from sramflow.ir.elementwise import ELEMENTWISE_OPS, ElementwiseOp, OnnxForm
 from sramflow.ir.graph import FoldedNode, Graph, Node
+from sramflow.ir.movement import concat_requantize
 from sramflow.ir.shapes import infer_shape
 from sramflow.padding import same_pads_2d
 
@@ -26,6 +27,9 @@ class _Builder:
     shapes: dict[str, tuple[int, ...]]
     opset: int = 13
     alias: dict[str, str] = field(default_factory=dict)
+    # channel shuffle in flight: a 5-D view (1, g, C/g, H, W) of a 4-D tensor and its transpose, as
+    # tensor -> (stage "grouped" | "shuffled", the 4-D source, groups); only the closing Reshape may read them
+    views: dict[str, tuple[str, str, int]] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
     folded: list[FoldedNode] = field(default_factory=list)
 
@@ -44,15 +48,24 @@ class _Builder:
 
     def emit(self, onnx_node: Any, op: str, inputs: list[str], attrs: dict[str, Any] | None = None,
              weights: dict[str, np.ndarray] | None = None) -> None:
+        self.add(onnx_node, onnx_node.name, op, inputs, onnx_node.output[0], attrs, weights)
+
+    def add(self, onnx_node: Any, name: str, op: str, inputs: list[str], out: str, attrs: dict[str, Any] | None = None,
+            weights: dict[str, np.ndarray] | None = None) -> None:
+        """One IR node ``name`` writing ``out`` (an ONNX node may become several, e.g. Split)."""
         attrs, weights = attrs or {}, weights or {}
         ins = [self.name(t) for t in inputs]
+        for t in ins:
+            if t in self.views:
+                raise UnsupportedOpError(f"node {onnx_node.name!r} ({onnx_node.op_type}) reads {t!r}, a 5-D view of "
+                                         "a channel shuffle; only Reshape -> Transpose(0, 2, 1, 3, 4) -> Reshape back "
+                                         "to 4-D is supported")
         try:
             shape = infer_shape(op, [self.shapes[t] for t in ins], attrs, weights)
         except GraphError as exc:
             raise GraphError(f"node {onnx_node.name!r} ({onnx_node.op_type}): {exc}") from None
-        out = onnx_node.output[0]
         self.shapes[out] = shape
-        self.nodes.append(Node(onnx_node.name, op, tuple(ins), out, attrs, weights))
+        self.nodes.append(Node(name, op, tuple(ins), out, attrs, weights))
 
     def fold(self, onnx_node: Any, reason: str) -> None:
         self.alias[onnx_node.output[0]] = self.name(onnx_node.input[0])
@@ -200,24 +213,93 @@ def _reduce_mean(b: _Builder, n: Any) -> None:
 def _pool(op: str) -> Callable[[_Builder, Any], None]:
     def handler(b: _Builder, n: Any) -> None:
         a = _attrs(n)
-        if int(a.get("ceil_mode", 0)):
-            raise UnsupportedOpError(f"node {n.name!r} ({op}): ceil_mode=1 is not supported")
         k = tuple(int(x) for x in a["kernel_shape"])
         s = tuple(int(x) for x in a.get("strides", (1, 1)))
         d = tuple(int(x) for x in a.get("dilations", (1, 1)))
         if d != (1, 1):
             raise UnsupportedOpError(f"node {n.name!r} ({op}): dilated pooling is not supported")
         hw = b.shapes[b.name(n.input[0])][2:]
-        attrs = {"kernel": k, "strides": s, "pads": _pads(n, a, hw, k, s, d),
-                 "count_include_pad": int(a.get("count_include_pad", 0))}
+        pads = _pads(n, a, hw, k, s, d)
+        ceil = _ceil_pads(hw, k, s, pads) if int(a.get("ceil_mode", 0)) else (0, 0)
+        attrs = {"kernel": k, "strides": s, "pads": (pads[0], pads[1], pads[2] + ceil[0], pads[3] + ceil[1]),
+                 "count_include_pad": int(a.get("count_include_pad", 0)), "ceil_pads": ceil}
         b.emit(n, op, [n.input[0]], attrs)
 
     return handler
 
 
+def _ceil_pads(hw: tuple[int, ...], k: tuple[int, ...], s: tuple[int, ...], pads: tuple[int, int, int, int]
+               ) -> tuple[int, int]:
+    """ceil_mode=1 as PyTorch computes it (pooling_output_shape, the rule ONNX adopted at opset 19): the output is
+    ceil((n + pads - k) / s) + 1 unless the last window would start past the input and its leading pad. The
+    extra rows / columns this reaches past the bottom / right pad: pooled as padding that is never counted."""
+    out = []
+    for i, (n, kk, ss) in enumerate(zip(hw, k, s)):
+        lead, trail = pads[i], pads[i + 2]
+        o = -(-(n + lead + trail - kk) // ss) + 1
+        if (o - 1) * ss >= n + lead:
+            o -= 1
+        out.append(max(0, (o - 1) * ss + kk - (n + lead + trail)))
+    return (out[0], out[1])
+
+
+# ONNX Resize (mode, coordinate_transformation_mode, nearest_mode) -> TFLite (align_corners, half_pixel_centers):
+# the pairs whose source coordinates the TFLite kernels compute the same way (resize_nearest_neighbor.h,
+# resize_bilinear.h); pytorch_half_pixel equals half_pixel when the output axis has more than one pixel.
+_RESIZE_FLAGS = {
+    ("nearest", "asymmetric", "floor"): (False, False),  # torch F.interpolate(mode="nearest")
+    ("nearest", "align_corners", "round_prefer_ceil"): (True, False),
+    ("nearest", "half_pixel", "round_prefer_ceil"): (False, True),
+    ("nearest", "pytorch_half_pixel", "round_prefer_ceil"): (False, True),
+    ("nearest", "tf_half_pixel_for_nn", "floor"): (False, True),
+    ("linear", "asymmetric", ""): (False, False),
+    ("linear", "align_corners", ""): (True, False),  # torch bilinear, align_corners=True
+    ("linear", "half_pixel", ""): (False, True),
+    ("linear", "pytorch_half_pixel", ""): (False, True),  # torch bilinear, align_corners=False
+}
+
+
+def _resize(b: _Builder, n: Any) -> None:
+    a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in _attrs(n).items()}
+    mode = a.get("mode", "nearest")
+    coord = a.get("coordinate_transformation_mode", "half_pixel" if b.opset >= 11 else "asymmetric")
+    nearest = a.get("nearest_mode", "round_prefer_floor" if b.opset >= 11 else "floor") if mode == "nearest" else ""
+    key = (mode, coord, nearest)
+    where = f"node {n.name!r} (Resize mode={mode} coordinate_transformation_mode={coord}" + \
+        (f" nearest_mode={nearest})" if nearest else ")")
+    if key not in _RESIZE_FLAGS or int(a.get("antialias", 0)) or int(a.get("exclude_outside", 0)):
+        raise UnsupportedOpError(f"{where}: no TFLite RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR computes these "
+                                 f"coordinates; supported: {sorted(_RESIZE_FLAGS)} without antialias")
+    shape = b.shapes[b.name(n.input[0])]
+    inputs = list(n.input) + [""] * 4
+    scales_at, sizes_at = (1, 2) if b.opset < 11 else (2, 3)
+    if inputs[sizes_at]:
+        size = tuple(int(v) for v in b.const(inputs[sizes_at], n).tolist())
+        scales = tuple(o / i for o, i in zip(size, shape))
+    else:
+        scales = tuple(float(v) for v in b.const(inputs[scales_at], n).tolist())
+        size = tuple(int(np.floor(i * s)) for i, s in zip(shape, scales))
+    if len(size) != 4 or tuple(size[:2]) != tuple(shape[:2]) or min(size) < 1:
+        raise UnsupportedOpError(f"{where}: resizes {shape} to {size}; only H and W may change")
+    if any(o != i * sc for o, i, sc in zip(size[2:], shape[2:], scales[2:])):
+        raise UnsupportedOpError(f"{where}: scales {scales[2:]} give {size[2:]} from {shape[2:]}, not an exact "
+                                 "multiple; TFLite derives its scale from the sizes (in / out): pass sizes instead")
+    align, half = _RESIZE_FLAGS[key]
+    if coord == "pytorch_half_pixel" and min(size[2:]) == 1:
+        raise UnsupportedOpError(f"{where}: pytorch_half_pixel to one pixel samples coordinate 0, TFLite's half "
+                                 "pixel centers do not")
+    b.emit(n, "Resize", [n.input[0]], {"mode": mode, "size": tuple(size[2:]), "align_corners": align,
+                                       "half_pixel_centers": half})
+
+
 def _reshape_like(b: _Builder, n: Any) -> None:
     src = b.name(n.input[0])
-    in_shape = b.shapes[src]
+    if src in b.views:  # the 5-D view of a channel shuffle has no IR shape
+        _, source, g = b.views[src]
+        c, h, w = b.shapes[source][1:]
+        in_shape = (1, c // g, g, h, w) if b.views[src][0] == "shuffled" else (1, g, c // g, h, w)
+    else:
+        in_shape = b.shapes[src]
     if n.op_type == "Flatten":
         axis = int(_attrs(n).get("axis", 1)) % len(in_shape)
         new = (int(np.prod(in_shape[:axis])), int(np.prod(in_shape[axis:])))
@@ -234,10 +316,117 @@ def _reshape_like(b: _Builder, n: Any) -> None:
             known = int(np.prod([x for x in target if x != -1]))
             target[target.index(-1)] = int(np.prod(in_shape)) // max(known, 1)
         new = tuple(target)
+    if _shuffle_view(b, n, src, in_shape, tuple(new)):
+        return
     if [d for d in in_shape if d != 1] == [d for d in new if d != 1]:
         b.fold(n, "shape-only view: same bytes in the same order")
         return
     b.emit(n, "Reshape", [n.input[0]], {"shape": tuple(new)})
+
+
+def _shuffle_view(b: _Builder, n: Any, src: str, in_shape: tuple[int, ...], new: tuple[int, ...]) -> bool:
+    """The Reshapes of a channel shuffle as torch.onnx.export writes ShuffleNet's channel_shuffle: (1, C, H, W) ->
+    (1, g, C/g, H, W) opens the view; (1, C/g, g, H, W) after the Transpose -> (1, C, H, W) closes it as one
+    ChannelShuffle node (the Transpose is the only data movement: ``ir.movement``)."""
+    if src in b.views:
+        stage, source, g = b.views[src]
+        if stage != "shuffled" or new != tuple(b.shapes[source]):
+            raise UnsupportedOpError(f"node {n.name!r} (Reshape) reshapes the 5-D channel-shuffle view {src!r} to "
+                                     f"{new}; only the Transpose(0, 2, 1, 3, 4) and a Reshape back to "
+                                     f"{tuple(b.shapes[source])} are supported")
+        b.emit(n, "ChannelShuffle", [source], {"groups": g})
+        return True
+    if len(in_shape) == 4 and len(new) == 5 and in_shape[0] == new[0] == 1 and new[3:] == in_shape[2:] \
+            and new[1] * new[2] == in_shape[1]:
+        b.views[n.output[0]] = ("grouped", src, int(new[1]))
+        b.folded.append(FoldedNode(n.name, n.op_type, "channel shuffle: 5-D view of the channels in groups"))
+        return True
+    return False
+
+
+def _transpose(b: _Builder, n: Any) -> None:
+    src = b.name(n.input[0])
+    perm = tuple(int(p) for p in _attrs(n).get("perm", ()))
+    if src not in b.views or b.views[src][0] != "grouped" or perm != (0, 2, 1, 3, 4):
+        raise UnsupportedOpError(f"node {n.name!r} (Transpose perm={list(perm)}): only the channel shuffle's "
+                                 "Transpose(0, 2, 1, 3, 4) of a (1, g, C/g, H, W) view is supported")
+    _, source, g = b.views[src]
+    b.views[n.output[0]] = ("shuffled", source, g)
+    b.folded.append(FoldedNode(n.name, n.op_type, "channel shuffle: transposed groups (the ChannelShuffle node "
+                                                  "that closes the view moves the data)"))
+
+
+def _axis(b: _Builder, n: Any, t: str, axis: int) -> int:
+    rank = len(b.shapes[b.name(t)])
+    if not -rank <= axis < rank:
+        raise UnsupportedOpError(f"node {n.name!r} ({n.op_type}): axis {axis} outside a rank-{rank} tensor")
+    if axis % rank == 0:
+        raise UnsupportedOpError(f"node {n.name!r} ({n.op_type}): along the batch axis is not supported (batch 1)")
+    return axis % rank
+
+
+def _concat(b: _Builder, n: Any) -> None:
+    if any(b.is_const(t) for t in n.input):
+        raise UnsupportedOpError(f"node {n.name!r} (Concat): a constant input is not supported; only activations")
+    b.emit(n, "Concat", list(n.input), {"axis": _axis(b, n, n.input[0], int(_attrs(n)["axis"]))})
+
+
+def _split(b: _Builder, n: Any) -> None:
+    """Split as one Slice per output (the same bytes as TFLite's SPLIT / SPLIT_V, which have several outputs)."""
+    a = _attrs(n)
+    axis = _axis(b, n, n.input[0], int(a.get("axis", 0)))
+    size = b.shapes[b.name(n.input[0])][axis]
+    if len(n.input) > 1 and n.input[1]:
+        sizes = [int(v) for v in b.const(n.input[1], n).tolist()]
+    elif "split" in a:
+        sizes = [int(v) for v in a["split"]]
+    else:
+        k = len(n.output)
+        sizes = [-(-size // k)] * (k - 1) + [size - (k - 1) * -(-size // k)]
+    if sum(sizes) != size or len(sizes) != len(n.output) or min(sizes) <= 0:
+        raise UnsupportedOpError(f"node {n.name!r} (Split): sizes {sizes} do not split {size} into {len(n.output)}")
+    start = 0
+    for i, (out, k) in enumerate(zip(n.output, sizes)):
+        b.add(n, f"{n.name}/{i}" if len(n.output) > 1 else n.name, "Slice", [n.input[0]], out,
+              {"axis": axis, "start": start, "end": start + k})
+        start += k
+
+
+def _slice(b: _Builder, n: Any) -> None:
+    shape = b.shapes[b.name(n.input[0])]
+    consts = [b.const(t, n).astype(np.int64).tolist() if t else None for t in list(n.input[1:5]) + [""] * 4][:4]
+    starts, ends, axes, steps = consts
+    axes = axes if axes is not None else list(range(len(starts)))
+    steps = steps if steps is not None else [1] * len(starts)
+    cut = []
+    for s, e, ax, st in zip(starts, ends, axes, steps):
+        ax = int(ax) % len(shape)
+        d = shape[ax]
+        s, e = (max(0, min(d, v + d if v < 0 else v)) for v in (s, e))
+        if (s, e) != (0, d):
+            if st != 1:
+                raise UnsupportedOpError(f"node {n.name!r} (Slice): step {st} on axis {ax}; only step 1 is supported")
+            cut.append((ax, s, e))
+    if len(cut) != 1:
+        raise UnsupportedOpError(f"node {n.name!r} (Slice): cuts {len(cut)} axes of {shape}; exactly one is "
+                                 "supported")
+    ax, s, e = cut[0]
+    b.emit(n, "Slice", [n.input[0]], {"axis": _axis(b, n, n.input[0], ax), "start": s, "end": e})
+
+
+def _pad(b: _Builder, n: Any) -> None:
+    a = _attrs(n)
+    mode = a.get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode != "constant":
+        raise UnsupportedOpError(f"node {n.name!r} (Pad): mode {mode!r}; only 'constant' is supported")
+    pads = b.const(n.input[1], n).tolist() if len(n.input) > 1 and n.input[1] else list(a.get("pads", ()))
+    value = float(b.const(n.input[2], n)) if len(n.input) > 2 and n.input[2] else float(a.get("value", 0.0))
+    if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0:
+        raise UnsupportedOpError(f"node {n.name!r} (Pad): pads {pads}; only non-negative padding of H and W of a "
+                                 "4-D tensor is supported")
+    b.emit(n, "Pad", [n.input[0]], {"pads": (int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])),
+                                     "value": value})
 
 
 def _constant(b: _Builder, n: Any) -> None:
@@ -275,9 +464,43 @@ HANDLERS: dict[str, Callable[[_Builder, Any], None]] = {
     "AveragePool": _pool("AveragePool"), "MaxPool": _pool("MaxPool"),
     "Flatten": _reshape_like, "Reshape": _reshape_like, "Squeeze": _reshape_like,
     "Identity": _passthrough("identity"), "Dropout": _passthrough("dropout is the identity at inference"),
-    "Constant": _constant, "Softmax": _softmax,
+    "Constant": _constant, "Softmax": _softmax, "Resize": _resize,
+    "Concat": _concat, "Split": _split, "Slice": _slice, "Pad": _pad, "Transpose": _transpose,
 }
 SUPPORTED_ONNX_OPS = tuple(HANDLERS)
+
+
+def _fold_constants(b: _Builder, n: Any) -> bool:
+    """Shape computations as torch.onnx.export writes them (``x.chunk``, ``nn.ZeroPad2d``: Shape, Gather, Div,
+    Concat, ConstantOfShape, Cast ... of constants): ``Shape`` of an activation is its IR shape, and a node whose
+    inputs are all constants is evaluated once by ONNX's own reference evaluator. True when folded."""
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    ins = [t for t in n.input if t]
+    if n.op_type == "Shape" and ins and not b.is_const(ins[0]):
+        src = b.name(ins[0])
+        if src in b.views:
+            raise UnsupportedOpError(f"node {n.name!r} (Shape) reads the 5-D channel-shuffle view {src!r}")
+        a = _attrs(n)
+        shape = np.array(b.shapes[src], np.int64)
+        b.consts[n.output[0]] = shape[int(a.get("start", 0)):a.get("end")]
+        b.folded.append(FoldedNode(n.name, n.op_type, "shape of an activation: a constant at batch 1"))
+        return True
+    if n.op_type == "Constant" or not ins or not all(b.is_const(t) for t in ins) or len(n.output) != 1:
+        return False
+    values = {t: b.const(t, n) for t in ins}
+    graph = onnx.helper.make_graph(
+        [n], "fold", [onnx.helper.make_tensor_value_info(t, onnx.helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+                      for t, v in values.items()], [onnx.helper.make_tensor_value_info(n.output[0], 0, None)])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", b.opset)])
+    try:
+        (value,) = ReferenceEvaluator(model).run(None, values)
+    except Exception as exc:  # the evaluator's own errors: name the node
+        raise GraphError(f"node {n.name!r} ({n.op_type}): constant folding failed: {exc}") from None
+    b.consts[n.output[0]] = np.asarray(value)
+    b.folded.append(FoldedNode(n.name, n.op_type, "constant-folded"))
+    return True
 
 
 def _input_shape(vi: Any, resolution: int | None) -> tuple[int, ...]:
@@ -308,6 +531,8 @@ def import_onnx_model(model: Any, resolution: int | None = None, name: str = "on
         if not n.name or n.name in seen:
             n.name = f"{n.op_type}_{i}"
         seen.add(n.name)
+        if n.domain in ("", "ai.onnx") and _fold_constants(b, n):
+            continue
         handler = HANDLERS.get(n.op_type)
         if handler is None or (n.domain not in ("", "ai.onnx")):
             raise UnsupportedOpError(
@@ -318,7 +543,9 @@ def import_onnx_model(model: Any, resolution: int | None = None, name: str = "on
     out = b.name(g.output[0].name)
     if out in b.consts:
         raise GraphError(f"{name}: graph output is a constant")
-    return Graph(name=name, input=inputs[0].name, output=out, shapes=dict(b.shapes), nodes=tuple(b.nodes),
+    nodes = concat_requantize(b.nodes, out, lambda nm, op, ins, o: Node(nm, op, ins, o))
+    shapes = dict(b.shapes) | {n.output: b.shapes[n.inputs[0]] for n in nodes if n.op == "Requantize"}
+    return Graph(name=name, input=inputs[0].name, output=out, shapes=shapes, nodes=tuple(nodes),
                  folded=tuple(b.folded))
 
 

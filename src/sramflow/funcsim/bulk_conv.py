@@ -12,7 +12,8 @@ import numpy as np
 from sramflow.funcsim.bulk_conv_compute import run_compute_and_stores
 from sramflow.funcsim.bulk_node import ConvNode as _Node
 from sramflow.funcsim.bulk_node import tile_key as _tile_key
-from sramflow.funcsim.bulk_sram import NodeSram, classes, gather_payload, last_of, layout_map, source_offsets
+from sramflow.funcsim.bulk_sram import (NodeSram, classes, gather_payload, last_of, layout_map, pack_int4_payload,
+                                        source_offsets)
 from sramflow.funcsim.exec_conv import ConvData
 from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.funcsim.state import Machine
@@ -44,10 +45,11 @@ def _exec_words(node: _Node) -> np.ndarray:
     sh, e, wb, ak = node.sh, node.ext, node.wb, node.ak
     words = np.zeros(len(node.t), np.int64)
     khw = sh.kernel_h * sh.kernel_w
-    for op, per in (("bias", e["g"] * 4), ("weights", e["g"] * e["c"] * khw)):
+    per_word = wb * 8 // sh.weight_bits  # weights per word: wb bytes, or 2 x wb packed 4-bit ones
+    for op, per, units in (("bias", e["g"] * 4, wb), ("weights", e["g"] * e["c"] * khw, per_word)):
         r = node.rows(LOAD, op)
         if r.size:
-            words[r] = _vec_group_words(e["k"][r], per[r], ak, wb)
+            words[r] = _vec_group_words(e["k"][r], per[r], ak, units)
     r = node.rows(LOAD, "psums")
     words[r] = _out_words(node, r, sh.psum_bytes)
     r = node.rows(LOAD, "inputs")
@@ -113,13 +115,18 @@ def _loads(node: _Node, d: ConvData, sram: NodeSram, words: np.ndarray) -> None:
             ext = tuple(int(x[cls[0]]) for x in exts)
             if aligned:  # an input window: rows word-aligned unless packed
                 pmap = layout_map(ext, eb, node.wb, row_aligned=not bool(window_packed(node.sch, ext[2], ext[3])))
+            elif op == "weights" and sh.weight_bits == 4:  # the map is per nibble: 2 x wb nibbles per word
+                pmap = layout_map(ext, eb, 2 * node.wb, node.ak)
+                offsets = source_offsets(pmap, ext, eb, strides)
+                blocks.append((r, pack_int4_payload(src, origin_of(r), offsets, node.wb)))
+                continue
             else:
                 pmap = layout_map(ext, eb, node.wb, node.ak)
             blocks.append((r, gather_payload(src, origin_of(r), source_offsets(pmap, ext, eb, strides), node.wb)))
     r = node.rows(LOAD, "bias")
     fetched[r] = e["g"][r] * e["k"][r] * 4
     r = node.rows(LOAD, "weights")
-    fetched[r] = e["g"][r] * e["k"][r] * e["c"][r] * khw
+    fetched[r] = -(-e["g"][r] * e["k"][r] * e["c"][r] * khw * sh.weight_bits // 8)  # packed bytes
     r = node.rows(LOAD, "inputs")
     rows_in = np.clip(node.hi["row"][r], 0, sh.in_h) - np.clip(lo["row"][r], 0, sh.in_h)
     cols_in = np.clip(node.hi["col"][r], 0, sh.in_w) - np.clip(lo["col"][r], 0, sh.in_w)

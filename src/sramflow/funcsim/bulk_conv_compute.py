@@ -9,6 +9,7 @@ import numpy as np
 from sramflow.funcsim.bulk_node import ConvNode, tile_key
 from sramflow.funcsim.bulk_sram import NodeSram, ReadGroup, classes, inverse_map, last_of, layout_map
 from sramflow.funcsim.exec_conv import ConvData
+from sramflow.ir.precision import unpack_int4
 from sramflow.mapping.layout import window_packed
 from sramflow.mapping.steps_table import COMPUTE, LOAD, OP, STORE
 from sramflow.reference.requant import wrap_int32
@@ -121,17 +122,20 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
     for cls in classes(*(size[dim] for dim in "gkchw")):
         g, k, c, h, w = (int(size[dim][cls[0]]) for dim in "gkchw")
         kg, ph = -(-k // ak), -(-h // node.gh)  # k groups, row groups: weights and bias are read once per row group
-        wmap = layout_map((g, k, c, sh.kernel_h, sh.kernel_w), 1, wb, ak)
+        per_word = wb * 8 // sh.weight_bits  # weights per word (packed 4-bit: a map per nibble)
+        wmap = layout_map((g, k, c, sh.kernel_h, sh.kernel_w), 1, per_word, ak)
         imult, nrows, ncols = _input_multiplicity(node, g, c, h, w, kg)
         imap = layout_map((g, c, nrows, ncols), 1, wb, row_aligned=not bool(window_packed(node.sch, nrows, ncols)))
         rows = cp[cls]
         if sh.pool_op:
             jobs.append(("pool", cls, (g, k, c, h, w), None, imap, nrows, ncols))
         else:
-            jobs.append(("mac", cls, (g, k, c, h, w), wmap, imap, nrows, ncols))
+            wwords = wmap.size // per_word
+            order, decode = _weight_decoder(wmap, wwords * wb, sh.weight_bits)
+            jobs.append(("mac", cls, (g, k, c, h, w), decode, imap, nrows, ncols))
             groups.append(ReadGroup(rows, base["weights"][cls], res.weights[cls],
-                                    np.full(wmap.size // wb, ph, np.int64), byte_order=inverse_map(wmap)))
-            reads[cls] += wmap.size // wb * ph
+                                    np.full(wwords, ph, np.int64), byte_order=order))
+            reads[cls] += wwords * ph
         groups.append(ReadGroup(rows, base["inputs"][cls], res.inputs[cls], imult, byte_order=inverse_map(imap)))
         reads[cls] += int(imult.sum())
         for flag, op, per, writer in ((res.reads_bias, "bias", (), res.bias), (res.reads_psums, "psums", (h, w), None)):
@@ -156,6 +160,16 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
     return _store(node, d, m, res, acc, st, last_write, words)
 
 
+def _weight_decoder(wmap: np.ndarray, span_bytes: int, bits: int):  # noqa: ANN202 - (byte order, decoder)
+    """What a weight read returns and how it becomes int8 weights in tile order: 8-bit, the weight bytes in
+    element order (``inverse_map``), viewed as int8; packed 4-bit, every byte of the span, split into nibbles
+    (sign-extended) and put in element order by the nibble map ``wmap``."""
+    inv = inverse_map(wmap)
+    if bits == 8:
+        return inv, lambda raw: raw.view(np.int8)
+    return np.arange(span_bytes), lambda raw: unpack_int4(raw)[:, inv]
+
+
 def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: list[np.ndarray]) -> np.ndarray:
     """int64 accumulators of the whole layer (G*K, OH, OW): bias + the products of every reduction step."""
     sh = node.sh
@@ -174,9 +188,9 @@ def _arithmetic(node: ConvNode, d: ConvData, res: Residents, jobs: list, data: l
             red = d.pool.reduce(taps, 2).astype(np.float64)  # (n, g, h*w), |value| <= 128 * taps: exact
             acc += _scatter(node, cp[cls], (g, 1, h, w), red, n_out)
         elif job[0] == "mac":
-            _, cls, (g, k, c, h, w), wmap, imap, nrows, ncols = job
+            _, cls, (g, k, c, h, w), decode, imap, nrows, ncols = job
             n = cls.size
-            wt = next(it).view(np.int8).reshape(n, g, k, -1)
+            wt = decode(next(it)).reshape(n, g, k, -1)
             x = next(it).view(np.int8).reshape(n, g, -1, nrows, ncols)
             if sh.kernel_h == sh.kernel_w == 1:  # pointwise: the patches are a strided view of the window
                 sel = x[:, :, :, :sh.stride_h * (h - 1) + 1:sh.stride_h, :sh.stride_w * (w - 1) + 1:sh.stride_w]

@@ -76,6 +76,18 @@ def gather_payload(src: np.ndarray, origin: np.ndarray, offsets: np.ndarray, wb:
     return out.reshape(origin.size, -1, wb)
 
 
+def pack_int4_payload(src: np.ndarray, origin: np.ndarray, offsets: np.ndarray, wb: int) -> np.ndarray:
+    """Payload words (n, words, wb) of n packed 4-bit weight tiles: ``offsets`` maps payload nibbles (2 x wb per
+    word) to source elements (-1: a pad nibble, 0); nibble 2i is byte i's low half (``ir.precision.pack_int4``).
+    A value outside [-8, 7] would not survive the packing: an error, not a wrapped weight."""
+    vals = gather_payload(np.asarray(src, np.int8), origin, offsets, 1).reshape(origin.size, -1).view(np.int8)
+    if vals.size and (vals.min() < -8 or vals.max() > 7):
+        raise FunctionalSimError(f"4-bit weights outside [-8, 7] (min {int(vals.min())}, max {int(vals.max())}): "
+                                 "quantize the layer at 4 bits")
+    nib = vals.view(np.uint8) & 0x0F
+    return (nib[:, 0::2] | (nib[:, 1::2] << 4)).reshape(origin.size, -1, wb)
+
+
 def check_capacity(name: str, lo: np.ndarray, hi: np.ndarray, capacity: int, what: str) -> None:
     used = hi > lo
     if used.any() and (lo[used].min() < 0 or hi[used].max() > capacity):

@@ -121,7 +121,8 @@ def _operands(t: StepTable, d: VectorData, sh, groups: list[ReadGroup], data: li
 def _kernel(d: VectorData, sh, args: list[np.ndarray]) -> np.ndarray:  # noqa: ANN001
     if d.reduce:
         return np.asarray(d.kernel(args[0]), np.int8).reshape(sh.segments, 1)  # one mean per segment
-    return np.asarray(d.kernel(*args), np.int8).reshape(sh.segments, sh.seg_len)
+    y = d.kernel(*args, at=(0, sh.seg_len)) if d.positional else d.kernel(*args)
+    return np.asarray(y, np.int8).reshape(sh.segments, sh.seg_len)
 
 
 def _store(t: StepTable, sh, d: VectorData, y: np.ndarray, st: np.ndarray, last_write: np.ndarray,  # noqa: ANN001

@@ -78,6 +78,8 @@ class ConvRun:
     def _weight_bytes(self, r: dict) -> tuple[np.ndarray, int]:
         (g0, g1), (k0, k1), (c0, c1) = r["g"], r["k"], r["c"]
         w = self.d.weights[g0:g1, k0:k1, c0:c1]
+        if self.sch.shape.weight_bits == 4:  # packed two per byte off-chip and in the SRAM
+            return L.pack_grouped_int4(w, self.ak, self.wb), L.ceil_div(w.size, 2)
         return L.pack_grouped(w, self.ak, self.wb, "i1"), w.size
 
     def _input_bytes(self, r: dict) -> tuple[np.ndarray, int]:
@@ -130,7 +132,7 @@ class ConvRun:
         reads0, writes0 = self.m.tally.sram_reads_compute, self.m.tally.sram_writes_compute
         tag = self.m.new_tag()
         access = getattr(st, "psum_access", "")
-        wofs = L.group_words(k, self.ak, g * c * khw, self.wb)
+        wofs = L.group_words(k, self.ak, g * c * khw, self.wb, sh.weight_bits)
         bofs = L.group_words(k, self.ak, g * 4, self.wb)
         pofs = L.block_words(k, self.ak, h, self.gh, g * w * self.peb, self.wb)
         oofs = L.block_words(k, self.ak, h, self.gh, g * w, self.wb)
@@ -139,7 +141,9 @@ class ConvRun:
             kg, hg, kj = b - a, r1 - r0, kgroups.index((a, b))
             rows = self.m.read(np.arange(wres.base + wofs[kj], wres.base + wofs[kj + 1]), wres.tag,
                                f"{name}: weights", compute=True)
-            wt = L.unpack_group(rows, (g, kg, c, sh.kernel_h, sh.kernel_w), "i1").astype(np.int64)
+            wshape = (g, kg, c, sh.kernel_h, sh.kernel_w)
+            wt = (L.unpack_group_int4(rows, wshape) if sh.weight_bits == 4 else
+                  L.unpack_group(rows, wshape, "i1")).astype(np.int64)
             wt = wt.transpose(1, 0, 2, 3, 4)
             acc = self._init_acc(st, j, (kj, kg), g, hg, w, first, o, pofs)
             acc = acc + self._macs(inp, wt, g, c, r0, hg, w)
@@ -281,6 +285,20 @@ class ConvRun:
             return
         chans = (np.arange(g0, g1)[:, None] * sh.k_per_group + np.arange(k0, k1)[None, :]).ravel()
         self.out[chans, h0:h1, w0:w1] = tile.reshape(g * k, h, w)
+
+
+def check_weight_bits(sch: ConvSchedule, weights: np.ndarray | None, op_bits: int) -> None:
+    """The schedule's packed weights (``ConvShape.weight_bits``) are the quantized op's (``attrs["weight_bits"]``),
+    and 4-bit weights fit a nibble: the SRAM holds what the analytical model priced, or nothing runs."""
+    sh = sch.shape
+    if sh.pool_op or weights is None:
+        return
+    if sh.weight_bits != op_bits:
+        raise FunctionalSimError(f"node {sh.name!r}: scheduled with {sh.weight_bits}-bit weights but quantized with "
+                                 f"{op_bits}-bit ones: simulate with the --weight-bits the model was quantized with")
+    if sh.weight_bits == 4 and weights.size and (weights.min() < -8 or weights.max() > 7):
+        raise FunctionalSimError(f"node {sh.name!r}: 4-bit weights outside [-8, 7] (min {int(weights.min())}, max "
+                                 f"{int(weights.max())}): quantize it at 4 bits")
 
 
 def _out_key(o: dict) -> tuple:

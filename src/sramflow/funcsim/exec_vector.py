@@ -26,6 +26,7 @@ class VectorData:
     order: tuple[tuple[str, int], ...]
     kernel: Callable[..., np.ndarray]
     reduce: bool
+    positional: bool = False  # the kernel also takes ``at`` = (first, end) element of its chunk in the segment
 
 
 class VectorRun:
@@ -87,7 +88,7 @@ class VectorRun:
             y = self.d.kernel(np.concatenate(self.seg_acc))
             self.seg_acc = []
         else:
-            y = self.d.kernel(*args)
+            y = self.d.kernel(*args, at=r["elem"]) if self.d.positional else self.d.kernel(*args)
         y = np.ascontiguousarray(np.asarray(y, np.int8).ravel())
         self.m.write(st.base_word, L.pad_to_words(y.view(np.uint8), self.sch.word_bytes), tag,
                      f"{self.sch.shape.name}: outputs", compute=True)

@@ -4,12 +4,18 @@ layout definition): packed little-endian elements; weights (g, k, c, ky, kx) and
 outputs and partial sums (g, k, h, w) one word-aligned block per accumulator group (``ak`` channels x ``gh``
 rows, k groups outermost), each block row-major; input windows (g, c, row, col) with every row on a word, or
 packed (``mapping.layout.window_packed``).
+Packed 4-bit weights (``ConvShape.weight_bits == 4``): the same groups, each group's elements packed two per
+byte in row-major order (``ir.precision.pack_int4``: element 2i in the low nibble), a group of an odd element
+count leaving its last high nibble 0; a channel's weights may start mid-byte, and a byte (with the channels
+on either side of it) mid-word. ``mapping.conv.grouped_words`` counts exactly these words.
 Tests check every element against ``mapping.layout.word_address``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from sramflow.ir.precision import pack_int4, unpack_int4
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -26,11 +32,12 @@ def group_bounds(k: int, ak: int) -> list[tuple[int, int]]:
     return [(j, min(j + ak, k)) for j in range(0, k, ak)]
 
 
-def group_words(k: int, ak: int, per_k_bytes: int, wb: int) -> list[int]:
-    """Word offset of each accumulator group within its buffer, plus the total at the end."""
+def group_words(k: int, ak: int, per_k: int, wb: int, bits: int = 8) -> list[int]:
+    """Word offset of each accumulator group within its buffer, plus the total at the end; ``per_k`` elements of
+    ``bits`` bits (8: ``per_k`` bytes) per channel, each group packed."""
     offs = [0]
     for a, b in group_bounds(k, ak):
-        offs.append(offs[-1] + ceil_div((b - a) * per_k_bytes, wb))
+        offs.append(offs[-1] + ceil_div((b - a) * per_k * bits, 8 * wb))
     return offs
 
 
@@ -64,6 +71,17 @@ def pack_grouped(tile: np.ndarray, ak: int, wb: int, dtype: str) -> np.ndarray:
     """A tile (g, k, ...) as buffer bytes: groups of ``ak`` channels along axis 1, each word-aligned."""
     parts = [pad_to_words(le_bytes(tile[:, a:b], dtype), wb) for a, b in group_bounds(tile.shape[1], ak)]
     return np.concatenate(parts)
+
+
+def pack_grouped_int4(tile: np.ndarray, ak: int, wb: int) -> np.ndarray:
+    """A weight tile (g, k, ...) of 4-bit values as buffer bytes: groups of ``ak`` channels, each packed two per
+    byte and word-aligned."""
+    return np.concatenate([pad_to_words(pack_int4(tile[:, a:b]), wb) for a, b in group_bounds(tile.shape[1], ak)])
+
+
+def unpack_group_int4(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Words read back (n, word_bytes) -> one packed 4-bit group's int8 elements of ``shape``."""
+    return unpack_int4(np.ascontiguousarray(rows).ravel(), int(np.prod(shape))).reshape(shape)
 
 
 def block_bounds(k: int, ak: int, h: int, gh: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:

@@ -8,7 +8,9 @@ reduction over every tap of the window equals the reference:
 - average, TFLite SAME padding (``explicit_pad`` False): 0, so the window sum is the in-image sum, divided by
   the in-image tap count of that output pixel (pooling.h);
 - average with explicit padding (``count_include_pad``: the quantizer's PAD with the zero point + VALID):
-  the zero point, divided by kernel_h x kernel_w.
+  the zero point, divided by kernel_h x kernel_w; where ceil_mode reaches past that pad (PAD + SAME: those
+  taps are not counted) the DMA still writes the zero point, so the accumulator of each such output pixel
+  starts at -zero point x its uncounted taps (``offset``, set like a bias) and the divisor is its counted taps.
 Rounding of the average: (sum +- count / 2) / count truncated toward zero (ties away from zero), then the
 activation clamp, as ``reference.nhwc.average_pool``.
 """
@@ -20,10 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from sramflow.errors import UnsupportedOpError
+from sramflow.ir.movement import MOVEMENT_OPS
 from sramflow.mapping.conv import ConvShape
 from sramflow.reference.requant import clamp_to_int8
 
-POOL_KINDS = {"MAX_POOL_2D": "max", "AVERAGE_POOL_2D": "avg"}
+# a "window" movement op (ir.movement: Pad) is a 1 x 1 max whose padded taps hold its int8 fill
+POOL_KINDS = {"MAX_POOL_2D": "max", "AVERAGE_POOL_2D": "avg",
+              **{m.kind: "max" for m in MOVEMENT_OPS if m.mapping == "window"}}
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class PoolSpec:
     count: np.ndarray
     act_min: int
     act_max: int
+    offset: np.ndarray | None = None  # (OH, OW) accumulator start of each output pixel (average), else 0
 
     def finish(self, total: np.ndarray, h0: int = 0, w0: int = 0) -> np.ndarray:
         """Reduced taps (..., h, w) of the output pixels starting at (h0, w0) -> int8 (max: the maximum,
@@ -44,6 +50,8 @@ class PoolSpec:
         if self.op == "max":
             return clamp_to_int8(t, self.act_min, self.act_max)
         count = self.count[h0:h0 + t.shape[-2], w0:w0 + t.shape[-1]]
+        if self.offset is not None:
+            t = t + self.offset[h0:h0 + t.shape[-2], w0:w0 + t.shape[-1]]
         half = count // 2
         q = np.where(t > 0, (t + half) // count, -((-(t - half)) // count))
         return clamp_to_int8(q, self.act_min, self.act_max)
@@ -60,17 +68,26 @@ def pool_spec(shape: ConvShape, kind: str, attrs: dict, x_zp: int) -> PoolSpec:
     if op is None or op != shape.pool_op:
         raise UnsupportedOpError(f"node {shape.name!r}: quantized op {kind} does not match the {shape.pool_op!r} "
                                  "pooling schedule")
+    if kind not in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):  # a window movement op: one tap, the byte or the fill
+        return PoolSpec("max", int(attrs["fill"]), np.ones((shape.out_h, shape.out_w), np.int64), -128, 127)
     lo, hi = int(attrs["act_min"]), int(attrs["act_max"])
     if op == "max":
         return PoolSpec("max", -128, np.ones((shape.out_h, shape.out_w), np.int64), lo, hi)
-    if attrs.get("explicit_pad"):
-        count = np.full((shape.out_h, shape.out_w), shape.kernel_h * shape.kernel_w, np.int64)
-        return PoolSpec("avg", int(x_zp), count, lo, hi)
-    ch = _in_bounds(shape.out_h, shape.stride_h, shape.kernel_h, shape.pad_top, shape.in_h)
-    cw = _in_bounds(shape.out_w, shape.stride_w, shape.kernel_w, shape.pad_left, shape.in_w)
+    if attrs.get("explicit_pad"):  # counted: the image and the PAD (pre_pad) around it
+        t, left, b, r = attrs.get("pre_pad", (shape.pad_top, shape.pad_left, 0, 0))
+        ch = _in_bounds(shape.out_h, shape.stride_h, shape.kernel_h, shape.pad_top, -t, shape.in_h + b)
+        cw = _in_bounds(shape.out_w, shape.stride_w, shape.kernel_w, shape.pad_left, -left, shape.in_w + r)
+        count = np.outer(ch, cw)
+        if "pre_pad" not in attrs:  # a quantized graph from before pre_pad: the PAD covered all the padding
+            count = np.full_like(count, shape.kernel_h * shape.kernel_w)
+        uncounted = shape.kernel_h * shape.kernel_w - count
+        return PoolSpec("avg", int(x_zp), count, lo, hi, -int(x_zp) * uncounted if uncounted.any() else None)
+    ch = _in_bounds(shape.out_h, shape.stride_h, shape.kernel_h, shape.pad_top, 0, shape.in_h)
+    cw = _in_bounds(shape.out_w, shape.stride_w, shape.kernel_w, shape.pad_left, 0, shape.in_w)
     return PoolSpec("avg", 0, np.outer(ch, cw), lo, hi)
 
 
-def _in_bounds(out_n: int, stride: int, k: int, pad: int, in_n: int) -> np.ndarray:
+def _in_bounds(out_n: int, stride: int, k: int, pad: int, lo: int, hi: int) -> np.ndarray:
+    """Taps of each output's window (starting at out * stride - pad) that lie in [lo, hi)."""
     start = np.arange(out_n) * stride - pad
-    return (np.clip(start + k, 0, in_n) - np.clip(start, 0, in_n)).astype(np.int64)
+    return (np.clip(start + k, lo, hi) - np.clip(start, lo, hi)).astype(np.int64)

@@ -13,13 +13,16 @@ from sramflow.errors import GraphMismatchError, UnsupportedOpError
 from sramflow.funcsim.levels import run_staged_conv
 from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.bulk_vector import execute_vector_bulk
-from sramflow.funcsim.exec_conv import ConvData, execute_conv
+from sramflow.funcsim.exec_conv import ConvData, check_weight_bits, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.pool import pool_spec
+from sramflow.funcsim.resize import RESIZE_KINDS, resize_data
 from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.elementwise import BINARY_KINDS
 from sramflow.ir.graph import Graph, Node
+from sramflow.ir.movement import BY_KIND as MOVE_KINDS
+from sramflow.ir.movement import BY_OP as MOVES
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule, scale_bytes_loaded
@@ -98,7 +101,7 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
                                  "were made from another graph; rerun 'sramflow simulate' on this model and resolution")
     out = []
     for node, shape, sch, op in zip(graph.nodes, shapes, schedules, ops):
-        if sch.shape not in shape:
+        if _unpacked(sch.shape) not in shape:  # packed weights (--weight-bits) are the same layer
             raise GraphMismatchError(f"node {node.name!r} of {graph.name!r}: its schedule was made for "
                                      f"{sch.shape.name!r} with another shape; the schedules were made from another "
                                      "graph: rerun 'sramflow simulate' on this model and resolution")
@@ -126,6 +129,10 @@ def _accepted_shapes(graph: Graph, fusion: str) -> list[tuple]:
         else:
             out.append((f,))
     return out
+
+
+def _unpacked(shape):  # noqa: ANN001, ANN202 - a schedule's shape with 8-bit weights, as lower_graph makes it
+    return dataclasses.replace(shape, weight_bits=8) if getattr(shape, "weight_bits", 8) != 8 else shape
 
 
 def _requant(op: QOp, out_zp: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -166,7 +173,7 @@ def _vector_kernel(q: QuantizedGraph, node: Node, op: QOp, row: int = 0) -> tupl
     if runner is None or op.kind in _NOT_ELEMENTWISE:
         raise UnsupportedOpError(f"node {node.name!r}: the functional simulator has no vector kernel for {op.kind}")
     src = op.inputs[0]
-    if op.kind == "RESHAPE":  # IR (NCHW) element order: the bytes are copied unchanged
+    if op.kind == "RESHAPE" or op.kind in MOVE_KINDS:  # copies; a "gather" op's loads gathered the planes
         return (lambda x: x), False
     if op.kind == "SOFTMAX":  # over rows of ``row`` contiguous elements (the mapper's segments)
         return (lambda x: runner(q, op, {src: x.reshape(-1, row)}).reshape(x.shape)), False
@@ -189,7 +196,13 @@ _NOT_ELEMENTWISE = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL
 def vector_data(sch: VectorSchedule, node: Node, op: QOp | None, env: dict[str, np.ndarray],
                 q: QuantizedGraph | None = None) -> VectorData:
     sh = sch.shape
+    if op is not None and op.kind in RESIZE_KINDS:  # a gather of source taps, not element-wise operands
+        return resize_data(sch, op, env[node.inputs[0]])
     operands = [env[t].ravel() for t in node.inputs]
+    gather = MOVES[node.op].gather if node.op in MOVES else None
+    if gather is not None:  # the load of output plane c reads input plane gather[c] (ir.movement "gather")
+        x = env[node.inputs[0]]
+        operands = [x.reshape(x.shape[0], -1)[gather(node.attrs, x.shape[0])].ravel()]
     if op is not None and "const" in op.params and node.name == op.ir_nodes[0]:
         operands.append(np.asarray(op.params["const"], np.int8).ravel())
     numel = sh.segments * sh.seg_len
@@ -227,10 +240,11 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
     run_conv, run_vector = (execute_conv, execute_vector) if executor == "step" else \
         (execute_conv_bulk, execute_vector_bulk)
     convs = [s.conv if isinstance(s, EpilogueSchedule) else s for s in schedules]
-    packed = [s.shape.name for s in convs if isinstance(s, ConvSchedule) and s.shape.weight_bits != 8]
-    if packed:  # the executors and the integer reference run int8 weights only
-        raise UnsupportedOpError(f"functional simulation runs 8-bit weights only; {len(packed)} layers have packed "
-                                 f"sub-byte weights (first {packed[0]!r}): simulate them analytically")
+    packed = [s.shape.name for s in convs
+              if isinstance(s, ConvSchedule) and s.shape.weight_bits != 8 and "weights" in s.staged]
+    if packed:  # funcsim.levels moves int8 weights through the outer levels
+        raise UnsupportedOpError(f"an outer SRAM level holds 8-bit weights only; {len(packed)} staged layers have "
+                                 f"packed 4-bit weights (first {packed[0]!r}): simulate them analytically")
     x = np.asarray(x_int8, np.int8)
     x = x[None] if x.ndim == 3 else x
     bound = bind(graph, q, schedules)
@@ -274,6 +288,9 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
         node, sch, op = b.node, b.schedule, b.op
         if isinstance(sch, FusedSchedule) and sch.shape.epilogue:  # computed by its group's pass (below)
             continue
+        if isinstance(sch, FusedSchedule) and sch.shape.into == node.name:  # pure addressing (Concat, Slice)
+            env[node.output] = MOVES[node.op].apply(node.attrs, [env[t][None] for t in node.inputs], 0)[0]
+            continue
         x_in = env.get(node.inputs[0]) if node.inputs else None
         if isinstance(sch, FusedSchedule):  # the pass of the node it is fused into computed it: no accesses
             env[node.output] = env[graph.node(sch.shape.into).output]
@@ -295,10 +312,9 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
                 data = dataclasses.replace(data, requant=_with_epilogue(data.requant, q, op.output, chain))
         elif isinstance(sch, ConvSchedule):
             data = conv_data(sch, op, q, x_in)
-        if isinstance(sch, ConvSchedule) and sch.staged:
-            y = run_staged_conv(run_conv, sch, data, m, outer)
-        elif isinstance(sch, ConvSchedule):
-            y = run_conv(sch, data, m)
+        if isinstance(sch, ConvSchedule):
+            check_weight_bits(sch, data.weights, int(op.attrs.get("weight_bits", 8)))
+            y = run_staged_conv(run_conv, sch, data, m, outer) if sch.staged else run_conv(sch, data, m)
         else:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
         if out_name != node.output:

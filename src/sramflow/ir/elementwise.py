@@ -139,6 +139,9 @@ ELEMENTWISE_OPS: tuple[ElementwiseOp, ...] = (
     # the slope is a constant (per channel or one value): const_map only insists on that
     ElementwiseOp("PRelu", 2, _prelu, PRELU_COST, (OnnxForm("PRelu", const_map=lambda c: c),), commutative=False,
                   kinds=(TfliteBuiltin("PRELU", 1),)),
+    # no ONNX form: inserted in front of a Concat input that cannot share the Concat's scale (ir.movement);
+    # the float identity, TFLite's QUANTIZE int8 -> int8 (quantize.cc: MultiplyByQuantizedMultiplier, then clamp)
+    ElementwiseOp("Requantize", 1, lambda a, x: x, CLAMP_COST, (), kinds=(TfliteBuiltin("QUANTIZE", 2),)),
 )
 BY_OP: dict[str, ElementwiseOp] = {e.op: e for e in ELEMENTWISE_OPS}
 BUILTINS: dict[str, TfliteBuiltin] = {k.kind: k for e in ELEMENTWISE_OPS for k in e.kinds

@@ -5,8 +5,13 @@ Canonical ops (and what they carry):
   Gemm      W [out, in], B [out]  (y = x @ W.T + B)
   element-wise ops (``ir.elementwise``: Add, Mul, ... with their attrs): one input, or two activation inputs,
             or one input and weights["const"] (broadcast, NCHW)
-  GlobalAveragePool; AveragePool, MaxPool (attrs kernel, strides, pads); Softmax (attrs axis)
+  GlobalAveragePool; AveragePool, MaxPool (attrs kernel, strides, pads, count_include_pad, ceil_pads: the
+            (bottom, right) part of pads that ceil_mode added, never counted by an average); Softmax (attrs axis)
   Reshape   attrs shape (a reordering of elements in NCHW order; costed as a copy)
+  Resize    attrs mode ("nearest" / "linear"), size (OH, OW), align_corners, half_pixel_centers (the TFLite
+            coordinate flags the ONNX coordinate_transformation_mode maps to)
+  data-movement ops (``ir.movement``): Concat (attrs axis; any number of inputs), Slice (axis, start, end),
+            Pad (pads (t, l, b, r), value), ChannelShuffle (groups)
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import numpy as np
 
 from sramflow.errors import GraphError
 from sramflow.ir.elementwise import ELEMENTWISE_OPS
+from sramflow.ir.movement import MOVEMENT_OPS
 
 OPS = (
     "Conv", "Gemm", *(e.op for e in ELEMENTWISE_OPS),
-    "GlobalAveragePool", "AveragePool", "MaxPool", "Softmax", "Reshape",
+    "GlobalAveragePool", "AveragePool", "MaxPool", "Softmax", "Reshape", "Resize", *(m.op for m in MOVEMENT_OPS),
 )
 MAC_OPS = ("Conv", "Gemm")
 

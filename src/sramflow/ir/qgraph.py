@@ -27,11 +27,14 @@ import numpy as np
 from sramflow.errors import GraphMismatchError, QuantizationError
 from sramflow.ir.elementwise import ELEMENTWISE_KINDS
 from sramflow.ir.graph import Graph
+from sramflow.ir.movement import MOVEMENT_KINDS
 from sramflow.jsonio import write_json_atomic
 
 KINDS = (
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MEAN", "MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "SOFTMAX",
+    "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
     *ELEMENTWISE_KINDS,  # the element-wise kinds come from ir.elementwise
+    *MOVEMENT_KINDS,  # the data-movement kinds from ir.movement
 )
 FUSED_ACTIVATIONS = ("NONE", "RELU", "RELU6")
 

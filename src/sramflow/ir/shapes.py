@@ -9,6 +9,7 @@ import numpy as np
 
 from sramflow.errors import GraphError
 from sramflow.ir.elementwise import ELEMENTWISE_OPS
+from sramflow.ir.movement import MOVEMENT_OPS
 # TFLite's SAME padding (ComputePaddingHeightWidth) as (top, left, bottom, right), the extra pixel after: the
 # quantizer and the .tflite exporter compare an op's explicit pads against it.
 from sramflow.padding import same_pads_2d as tflite_same_pads  # noqa: F401
@@ -70,10 +71,17 @@ def _reshape(ins: Sequence[Shape], attrs: Mapping[str, Any], weights: Mapping[st
     return shape
 
 
+def _resize(ins: Sequence[Shape], attrs: Mapping[str, Any], weights: Mapping[str, np.ndarray]) -> Shape:
+    n, c = ins[0][:2]
+    return (n, c, *(int(d) for d in attrs["size"]))
+
+
 SHAPE_FNS: dict[str, Callable[[Sequence[Shape], Mapping[str, Any], Mapping[str, np.ndarray]], Shape]] = {
     "Conv": _conv, "Gemm": _gemm, **{e.op: (_broadcast if e.arity == 2 else _same) for e in ELEMENTWISE_OPS},
     "Softmax": _same,
     "GlobalAveragePool": _gap, "AveragePool": _pool, "MaxPool": _pool, "Reshape": _reshape,
+    "Resize": _resize,
+    **{m.op: (lambda ins, attrs, weights, m=m: m.shape(ins, attrs)) for m in MOVEMENT_OPS},
 }
 
 

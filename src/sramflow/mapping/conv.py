@@ -434,22 +434,27 @@ def tile_sums(n: dict, cs: dict) -> dict:
 
 
 def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...], clipped_in_bytes,
-                in_bursts=None, ak=None, cs=None, gh=None, n=None, ts=None) -> dict:  # noqa: ANN001
+                in_bursts=None, ak=None, cs=None, gh=None, n=None, ts=None, factors=None) -> dict:  # noqa: ANN001
     """Closed-form totals of a tiling (arrays over candidates or scalars). ``clipped_in_bytes``: the
     off-chip bytes of all distinct input tiles (groups x channels x clipped rows x clipped cols);
     ``in_bursts``: their off-chip transactions (None: one per tile); ``ak`` / ``gh``: k / rows per accumulator
     group; ``cs``: ``class_sums`` of these tiles if already computed, ``n``: their ``trips``, ``ts``: their
-    ``tile_sums`` (none of them depends on the loop order)."""
+    ``tile_sums`` (none of them depends on the loop order). ``factors``: (weight, input, bias reload factors,
+    spill, keep) in place of those of ``order``; every count grows with each of them (non-negative terms), so
+    (1, 1, 1, False, False) gives a lower bound of every loop order's counts (``search.bounded``)."""
     n = trips(shape, t) if n is None else n
     cs = class_sums(shape, hw, t, ak, gh) if cs is None else cs
     ts = tile_sums(n, cs) if ts is None else ts
-    spill = spills(order, n)
-    keep = keeps(order, n, t, t["k"] if ak is None else ak, gh)
+    if factors is None:
+        spill = spills(order, n)
+        keep = keeps(order, n, t, t["k"] if ak is None else ak, gh)
+        f_w = reload_factor(order, RELEVANT["weights"], n)
+        f_i = reload_factor(order, RELEVANT["inputs"], n)
+        f_b = reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n)
+    else:
+        f_w, f_i, f_b, spill, keep = factors
     steps = n["g"] * n["k"] * n["c"] * n["p"]
     out_tiles = n["g"] * n["k"] * n["p"]
-    f_w = reload_factor(order, RELEVANT["weights"], n)
-    f_i = reload_factor(order, RELEVANT["inputs"], n)
-    f_b = reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n)
     w_loads_words = f_w * ts["w_words"]
     i_loads_words = f_i * ts["i_words"]
     b_words_per_out = ts["b_words"]  # sum over distinct bias tiles

@@ -8,11 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sramflow.cost.counts import Counts
+from sramflow.ir.movement import MOVEMENT_OPS
 from sramflow.mapping.schedule import Buffer
 
 # how the producer's pass computes the fused node, by the producer's op
 HOW = {"Conv": "clamp in its requantize stage", "Gemm": "clamp in its requantize stage",
-       "HardSigmoid": "its HARD_SWISH table look-up yields the product"}
+       "HardSigmoid": "its HARD_SWISH table look-up yields the product",
+       # pure addressing (``into`` is the node itself, ``ir.movement`` mapping "addressing"): no byte moves
+       **{m.op: f"pure addressing: {m.how}" for m in MOVEMENT_OPS if m.mapping == "addressing"}}
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class FusedSchedule:
 
     @property
     def note(self) -> str:
+        if self.shape.into == self.shape.name:
+            return f"{self.shape.op}: {self.shape.how} (no pass of its own)"
         return f"{self.shape.op} fused into {self.shape.into!r} ({self.shape.how}; no pass of its own)"
 
     def steps(self):  # noqa: ANN201 - no steps: the producer's pass computes the node

@@ -4,7 +4,9 @@ counts assume and the functional simulator (``sramflow.funcsim``) must use.
 Layouts (every buffer starts on a word; elements little-endian, ``element_bytes`` consecutive bytes):
 - conv weights, tile (g, k, c, ky, kx): split along k into accumulator groups of ``ConvTiling.group_k``
   channels (the last may be smaller); each group starts on a word and holds (g, k_in_group, c, ky, kx)
-  row-major, packed. Bias (g, k) int32 is split into the same k groups, each group word-aligned and
+  row-major, packed; packed 4-bit weights (``ConvShape.weight_bits`` 4, ``TileLayout.element_bits``) the
+  same, two per byte within each group, element 2i in the low nibble (a channel may start mid-byte, a group's
+  last byte may be half full). Bias (g, k) int32 is split into the same k groups, each group word-aligned and
   (g, k_in_group) row-major. Outputs (g, k, h, w) int8 and partial sums (g, k, h, w), ``ConvShape.psum_bytes``
   bytes each (little-endian two's complement), are stored as one
   word-aligned block per accumulator group (``ConvTiling.group_k`` channels x ``group_h`` rows; k groups
@@ -51,6 +53,15 @@ class TileLayout:
     row_aligned: bool = False
     row_group_axis: int = 0
     row_group_size: int = 0
+    element_bits: int = 8  # 4: packed weights, two per byte (element_bytes 1, not row-aligned)
+
+    def __post_init__(self) -> None:
+        if self.element_bits not in (8, 4) or (self.element_bits < 8 and (self.element_bytes != 1 or self.row_aligned)):
+            raise MappingError(f"tile {self.dims}: {self.element_bits}-bit elements are packed 1-byte ones, never "
+                               "row-aligned")
+
+    def _span_bytes(self, numel: int) -> int:  # bytes ``numel`` consecutive elements take
+        return ceil_div(numel * self.element_bytes * self.element_bits, 8)
 
     @property
     def words(self) -> int:
@@ -61,7 +72,7 @@ class TileLayout:
                 runs *= e
             return runs * ceil_div(self.extents[-1] * self.element_bytes, self.word_bytes)
         if self.group_axis is None:
-            return ceil_div(_numel(self.extents) * self.element_bytes, self.word_bytes)
+            return ceil_div(self._span_bytes(_numel(self.extents)), self.word_bytes)
         return self._block_base(self.extents[self.group_axis], 0)
 
     def _blocks(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -84,7 +95,7 @@ class TileLayout:
         for kr, rr in self._blocks():
             if (kr[0], rr[0]) == (k0, r0):
                 break
-            words += ceil_div(self._block_numel(kr, rr) * self.element_bytes, self.word_bytes)
+            words += ceil_div(self._span_bytes(self._block_numel(kr, rr)), self.word_bytes)
         return words
 
 
@@ -108,16 +119,24 @@ def word_address(buffer: Buffer | int, layout: TileLayout, index: tuple[int, ...
 
     For the functional simulator: the element's ``layout.element_bytes`` bytes follow little-endian from
     that lane (an int32 bias or a 24 / 32-bit partial sum may span two 16-bit words). Use ``conv_tile_layout(sch, step)`` to
-    get the layout of the tile a Step loads, computes on or stores; the mapper's word counts assume it."""
+    get the layout of the tile a Step loads, computes on or stores; the mapper's word counts assume it.
+    A packed 4-bit element shares its byte: ``bit_address`` says which half."""
+    word, lane, _ = bit_address(buffer, layout, index)
+    return word, lane
+
+
+def bit_address(buffer: Buffer | int, layout: TileLayout, index: tuple[int, ...]) -> tuple[int, int, int]:
+    """(word, byte lane, first bit in that byte) of tile element ``index``: bit 0 for whole-byte elements, 0 or 4
+    (low / high nibble) for packed 4-bit ones."""
     base = buffer.base_word if isinstance(buffer, Buffer) else int(buffer)
     if len(index) != len(layout.extents) or any(not 0 <= i < e for i, e in zip(index, layout.extents)):
         raise MappingError(f"index {index} is outside the tile {dict(zip(layout.dims, layout.extents))}")
-    wb, eb = layout.word_bytes, layout.element_bytes
+    wb, eb, bits = layout.word_bytes, layout.element_bytes, layout.element_bits
     if layout.row_aligned:
         run = _row_major(index[:-1], layout.extents[:-1])
-        byte = run * ceil_div(layout.extents[-1] * eb, wb) * wb + index[-1] * eb
+        bit = (run * ceil_div(layout.extents[-1] * eb, wb) * wb + index[-1] * eb) * 8
     elif layout.group_axis is None:
-        byte = _row_major(index, layout.extents) * eb
+        bit = _row_major(index, layout.extents) * eb * bits
     else:
         ax, size = layout.group_axis, layout.group_size
         g0 = index[ax] // size * size
@@ -131,8 +150,9 @@ def word_address(buffer: Buffer | int, layout: TileLayout, index: tuple[int, ...
             r0 = index[rax] // rsize * rsize
             ext[rax] = min(rsize, layout.extents[rax] - r0)
             local[rax] -= r0
-        byte = layout._block_base(g0, r0) * wb + _row_major(tuple(local), tuple(ext)) * eb
-    return base + byte // wb, byte % wb
+        bit = layout._block_base(g0, r0) * wb * 8 + _row_major(tuple(local), tuple(ext)) * eb * bits
+    byte = bit // 8
+    return base + byte // wb, byte % wb, bit % 8
 
 
 def conv_tile_layout(sch: ConvSchedule, step: Step) -> TileLayout:
@@ -146,8 +166,9 @@ def conv_tile_layout(sch: ConvSchedule, step: Step) -> TileLayout:
         return TileLayout(("g", "c", "row", "col"), (ext["g"], ext["c"], ext["row"], ext["col"]), 1, wb,
                           row_aligned=not bool(window_packed(sch, ext["row"], ext["col"])))
     if op == "weights":
-        dims, eb = ("g", "k", "c", "ky", "kx"), 1
         extents = (ext["g"], ext["k"], ext["c"], sh.kernel_h, sh.kernel_w)
+        return TileLayout(("g", "k", "c", "ky", "kx"), extents, 1, wb, group_axis=1, group_size=sch.tiling.group_k,
+                          element_bits=sh.weight_bits)
     elif op == "bias":
         dims, extents, eb = ("g", "k"), (ext["g"], ext["k"]), 4
     elif op in ("outputs", "psums", "macs", "vector"):

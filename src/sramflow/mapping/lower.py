@@ -10,6 +10,8 @@ from sramflow.errors import UnsupportedOpError
 from sramflow.ir.elementwise import BY_OP
 from sramflow.ir.fusion import epilogue_chains, fused_into, input_scales
 from sramflow.ir.graph import Graph, Node
+from sramflow.ir.movement import BY_OP as MOVES
+from sramflow.ir.movement import contiguous_block
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.vector import VectorShape
@@ -21,6 +23,13 @@ from sramflow.mapping.vector import VectorShape
 # row; then subtract and exp look-up again (the kernel recomputes the exponential rather than keeping 4 bytes per
 # element), multiply, shift, clamp (4 ops + 1 look-up).
 SOFTMAX_PASSES, SOFTMAX_OPS_PER_ELEM, SOFTMAX_LUT_PER_ELEM, SOFTMAX_OPS_PER_ROW = 3, 1 + 2 + 4, 2, 1
+# Resize is a gather: for every output pixel the DMA fetches its source taps from off-chip (nearest: 1, bilinear:
+# 4 neighbours; no reuse between neighbouring outputs, so a bilinear x2 upsample reads 4 bytes per output) into
+# the SRAM, as the operands of an element-wise pass. Nearest only copies (no ops, as a Reshape); bilinear runs
+# ResizeBilinearInteger's inner loop per output: 4 weight products and 4 tap products, 3 adds, the rounding add
+# and the shift by 20.
+RESIZE_TAPS = {"nearest": 1, "linear": 4}
+RESIZE_OPS_PER_ELEM = {"nearest": 0, "linear": 4 + 4 + 3 + 1 + 1}
 
 
 def lower_graph(g: Graph, fusion: str = "none") -> tuple[ConvShape | VectorShape | FusedShape, ...]:
@@ -67,7 +76,36 @@ def _epilogue_cost(g: Graph, chain: tuple[str, ...]) -> dict[str, int]:
     return {"epilogue_ops": ops, "epilogue_lut": lut}
 
 
-def lower(g: Graph, n: Node) -> ConvShape | VectorShape:
+def _addressing(g: Graph, n: Node) -> FusedShape:
+    """An "addressing" movement op (Concat, Slice): pure addressing when each block is one contiguous run of the NCHW tensor (every dimension
+    before the axis is 1: channels at batch 1); a strided block would move bytes, which is not modelled."""
+    shape = g.shape(n.output if n.op == "Concat" else n.inputs[0])
+    if not contiguous_block(shape, int(n.attrs["axis"])):
+        raise UnsupportedOpError(f"node {n.name!r}: {n.op} on axis {n.attrs['axis']} of {shape} has strided blocks "
+                                 "in the NCHW tensor; the mapper costs only contiguous blocks (channels) as "
+                                 "addressing, and has no copy pass for strided ones")
+    return FusedShape(n.name, n.op, n.name, n.op)
+
+
+def _window(g: Graph, n: Node) -> ConvShape:
+    """A "window" movement op (Pad) moves every byte: a 1 x 1 window pass (the pooling path, on the vector unit) over the padded input,
+    whose out-of-image taps the DMA fills with the pad value; every input byte is loaded once and every output
+    byte stored once."""
+    _, c, ih, iw = g.shape(n.inputs[0])
+    _, _, oh, ow = g.shape(n.output)
+    pt, pl = n.attrs["pads"][0], n.attrs["pads"][1]
+    return ConvShape(n.name, int(c), 1, 1, int(ih), int(iw), int(oh), int(ow), 1, 1, 1, 1, int(pt), int(pl),
+                     has_bias=False, pool_op="max")
+
+
+def _gather(g: Graph, n: Node) -> VectorShape:
+    """A "gather" movement op (the channel shuffle) moves every byte: one segment per output channel plane (H x W
+    contiguous), loaded from the input plane its row's ``gather`` names and stored in place."""
+    _, c, h, w = g.shape(n.output)
+    return VectorShape(n.name, n.op, int(c), int(h * w), 1, 0, False, False, 0, 0)
+
+
+def lower(g: Graph, n: Node) -> ConvShape | VectorShape | FusedShape:
     if n.op == "Conv":
         return _conv(g, n)
     if n.op == "Gemm":
@@ -83,11 +121,18 @@ def lower(g: Graph, n: Node) -> ConvShape | VectorShape:
         return VectorShape(n.name, n.op, 1, g.numel(n.output), 1, 0, False, False, 0, 0)
     if n.op == "Softmax":
         return _softmax(g, n)
+    if n.op in MOVES:
+        return MOVEMENT_LOWERING[MOVES[n.op].mapping](g, n)
     if n.op == "GlobalAveragePool":
         _, c, h, w = g.shape(n.inputs[0])
         return VectorShape(n.name, n.op, int(c), int(h * w), 1, 0, False, True, 1, 0)
     if n.op in ("MaxPool", "AveragePool"):
         return _pool(g, n)
+    if n.op == "Resize":
+        _, c, oh, ow = g.shape(n.output)
+        mode = n.attrs["mode"]
+        return VectorShape(n.name, n.op, int(c), int(oh * ow), RESIZE_TAPS[mode], 0, False, False,
+                           RESIZE_OPS_PER_ELEM[mode], 0)
     raise UnsupportedOpError(f"node {n.name!r}: op {n.op} cannot be costed by the mapper yet")
 
 
@@ -146,3 +191,6 @@ def _softmax(g: Graph, n: Node) -> VectorShape:
     row = shape[axis]
     return VectorShape(n.name, n.op, g.numel(n.output) // row, row, 1, 0, False, False, SOFTMAX_OPS_PER_ELEM,
                        SOFTMAX_LUT_PER_ELEM, whole_segment=True, passes=SOFTMAX_PASSES, seg_ops=SOFTMAX_OPS_PER_ROW)
+
+
+MOVEMENT_LOWERING = {"addressing": _addressing, "window": _window, "gather": _gather}  # by ir.movement mapping

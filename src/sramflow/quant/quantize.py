@@ -29,6 +29,8 @@ import numpy as np
 from sramflow.errors import QuantizationError, UnsupportedOpError
 from sramflow.ir.fusion import fused_activation, fused_activation_kind, hard_swish_mul
 from sramflow.ir.graph import Graph, Node
+from sramflow.ir.movement import BY_OP as MOVES
+from sramflow.ir.movement import concat_input_shares_scale
 from sramflow.ir.qgraph import QOp, QTensor, QuantizedGraph, graph_fingerprint
 from sramflow.ir.shapes import tflite_same_pads
 from sramflow.quant.calibrate import Range, qparams_from_range
@@ -67,19 +69,41 @@ def quantize_bias(b: np.ndarray, in_scale: float, w_scales: np.ndarray) -> np.nd
     return np.clip(q, -(1 << 31), (1 << 31) - 1).astype(np.int32)
 
 
-def per_channel_multipliers(in_scale: float, w_scales: np.ndarray, out_scale: float) -> tuple[np.ndarray, np.ndarray]:
+# QuantizeMultiplier's shift exceeds 30 exactly when the real multiplier rounds to 2^30 or more: frexp's
+# fraction f in [0.5, 1) becomes round(f * 2^31) = 2^31 from f >= 1 - 2^-32 on, i.e. real >= 2^30 - 2^-2.
+# reference.requant saturates such a shift at 30; LiteRT's default (double-rounding) build does not and
+# computes x * (1 << shift) with shift >= 31, undefined behaviour in C (BUILTIN_REF was seen taking the shift
+# mod 32). No int8 model the converter writes can be computed right there, so the quantizer refuses it.
+LITERT_MULTIPLIER_LIMIT = 2.0**30 - 0.25
+
+
+def check_multiplier(real: float, where: str, in_scale: float, out_scale: float) -> None:
+    """A named QuantizationError when LiteRT cannot apply the requantization multiplier ``real`` (>= 2^30)."""
+    if real >= LITERT_MULTIPLIER_LIMIT:
+        raise QuantizationError(
+            f"{where}: requantization multiplier {real:.4g} >= 2^30 (input scale {in_scale:.4g} over output scale "
+            f"{out_scale:.4g}); LiteRT's QuantizeMultiplier shift would exceed 30 and its kernel overflows. The "
+            "output range is calibrated to almost nothing (a dead activation?): calibrate on data that reaches it, "
+            "or remove the node")
+
+
+def per_channel_multipliers(in_scale: float, w_scales: np.ndarray, out_scale: float,
+                            where: str = "per-channel requantization") -> tuple[np.ndarray, np.ndarray]:
     """PopulateConvolutionQuantizationParams: double(in) * double(w_c) / double(out)."""
-    pairs = [quantize_multiplier(float(in_scale) * float(s) / float(out_scale)) for s in w_scales]
+    reals = [float(in_scale) * float(s) / float(out_scale) for s in w_scales]
+    check_multiplier(max(reals, default=0.0), where, float(in_scale) * float(max(w_scales, default=0.0)),
+                     float(out_scale))
+    pairs = [quantize_multiplier(r) for r in reals]
     return np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32)
 
 
 class _Pass:
     def __init__(self, graph: Graph, act_ranges: Mapping[str, Range]) -> None:
         self.g = graph
-        self.ranges = act_ranges
         self.tensors: dict[str, QTensor] = {}
         self.ops: list[QOp] = []
         self.consumers = graph.consumers()
+        self.ranges = concat_shared_ranges(graph, act_ranges, self.consumers)
 
     def qtensor(self, name: str) -> QTensor:
         if name not in self.tensors:
@@ -114,6 +138,8 @@ class _Pass:
             if act is not None:
                 fused_away.add(act.name)
             handler = getattr(self, f"op_{n.op}", None)
+            if handler is None and n.op in MOVES:  # a data-movement op that only keeps its input's parameters
+                handler = self._same_scale
             if handler is None:
                 supported = ", ".join(m[3:] for m in dir(self) if m.startswith("op_"))
                 raise UnsupportedOpError(
@@ -147,7 +173,7 @@ class _Pass:
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(out_name)
         fused = fused_activation_kind(act) if act else "NONE"
         wq, ws = quantize_weights_per_channel(n.weights["W"])
-        mult, shift = per_channel_multipliers(tin.scale, ws, tout.scale)
+        mult, shift = per_channel_multipliers(tin.scale, ws, tout.scale, f"node {n.name!r} ({n.op})")
         lo, hi = activation_range(fused, tout)
         attrs.update(fused=fused, act_min=lo, act_max=hi)
         params = {"weights": wq, "weight_scales": ws, "bias": quantize_bias(n.weights["B"], tin.scale, ws),
@@ -197,7 +223,9 @@ class _Pass:
 
     def _relu(self, n: Node, kind: str) -> QOp:
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
-        m, s = quantize_multiplier(float(np.float32(tin.scale) / np.float32(tout.scale)))
+        real = float(np.float32(tin.scale) / np.float32(tout.scale))
+        check_multiplier(real, f"node {n.name!r} ({n.op} as {kind})", tin.scale, tout.scale)
+        m, s = quantize_multiplier(real)
         lo, hi = activation_range(kind, tout)
         attrs = {"x_zp": tin.zero_point, "mult": m, "shift": s, "out_zp": tout.zero_point, "act_min": lo, "act_max": hi}
         return QOp(n.name, kind, n.inputs, n.output, (n.name,), attrs, {})
@@ -205,12 +233,48 @@ class _Pass:
     def op_Relu(self, n: Node, act: Node | None) -> QOp:
         return self._relu(n, "RELU")
 
+    def op_Concat(self, n: Node, act: Node | None) -> QOp:
+        """CONCATENATION: concatenation.cc Prepare requires every int8 input's scale and zero point to equal the
+        output's; ``concat_shared_ranges`` gave them the Concat's range (a Requantize in front of the others)."""
+        tout = self.qtensor(n.output)
+        for t in n.inputs:
+            tin = self.qtensor(t)
+            if (tin.scale, tin.zero_point) != (tout.scale, tout.zero_point):
+                raise QuantizationError(f"node {n.name!r} (Concat): input {t!r} has scale {tin.scale:.6g} / zero "
+                                        f"point {tin.zero_point}, the output {tout.scale:.6g} / {tout.zero_point}; "
+                                        "TFLite's int8 CONCATENATION needs them equal")
+        return QOp(n.name, "CONCATENATION", n.inputs, n.output, (n.name,), {"axis": int(n.attrs["axis"])}, {})
+
+    def _same_scale(self, n: Node, act: Node | None = None, **attrs: object) -> QOp:
+        """A data-movement op (``ir.movement``) whose int8 output keeps the input's scale and zero point (TFLite
+        SLICE, PAD, RESHAPE / TRANSPOSE: the quantization spec's same-scale restriction)."""
+        tin = self.qtensor(n.inputs[0])
+        self.fixed(n.output, tin.scale, tin.zero_point)
+        return QOp(n.name, MOVES[n.op].kind, n.inputs, n.output, (n.name,), {**n.attrs, **attrs}, {})
+
+    def op_Pad(self, n: Node, act: Node | None) -> QOp:
+        """PAD (value 0: pad.cc fills with the output zero point) or PADV2 with the value quantized with the
+        input's parameters (saturating to int8 when outside its range); ``fill`` is that int8 value."""
+        tin = self.qtensor(n.inputs[0])
+        fill = clip_bound(float(n.attrs["value"]), tin) if n.attrs["value"] != 0.0 else tin.zero_point
+        return self._same_scale(n, fill=int(fill))
+
+    def op_Requantize(self, n: Node, act: Node | None) -> QOp:
+        """QUANTIZE int8 -> int8 (quantize.cc Prepare: QuantizeMultiplier(double(s_in) / double(s_out)); Eval:
+        reference_ops::Requantize, MultiplyByQuantizedMultiplier(q - zp_in) + zp_out clamped to int8)."""
+        tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
+        m, s = quantize_multiplier(float(tin.scale) / float(tout.scale))
+        attrs = {"x_zp": tin.zero_point, "mult": m, "shift": s, "out_zp": tout.zero_point, "act_min": -128,
+                 "act_max": 127}
+        return QOp(n.name, "QUANTIZE", n.inputs, n.output, (n.name,), attrs, {})
+
     def op_LeakyRelu(self, n: Node, act: Node | None) -> QOp:
         """LEAKY_RELU with its own calibrated output range; activations.cc LeakyReluPrepare's multipliers:
         float32 s_in * alpha / s_out and s_in / s_out, each QuantizeMultiplier'd as a double."""
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
         alpha = np.float32(n.attrs["alpha"])
         s_in, s_out = np.float32(tin.scale), np.float32(tout.scale)
+        check_multiplier(float(s_in / s_out) * max(1.0, abs(float(alpha))), f"node {n.name!r} (LeakyRelu)", s_in, s_out)
         ma, sa = quantize_multiplier(float(np.float32(s_in * alpha) / s_out))
         mi, si = quantize_multiplier(float(s_in / s_out))
         attrs = {"alpha": float(alpha), "x_zp": tin.zero_point, "out_zp": tout.zero_point,
@@ -223,6 +287,8 @@ class _Pass:
         tin, talpha, params = self._operands(n)
         tout = self.qtensor(n.output)
         s_in, s_a, s_out = np.float32(tin.scale), np.float32(talpha.scale), np.float32(tout.scale)
+        check_multiplier(max(float(s_in / s_out), float(np.float32(s_in * s_a) / s_out)), f"node {n.name!r} (PRelu)",
+                         s_in, s_out)
         m1, s1 = quantize_multiplier(float(s_in / s_out))
         m2, s2 = quantize_multiplier(float(np.float32(s_in * s_a) / s_out))
         attrs = {"zp1": tin.zero_point, "zp2": talpha.zero_point, "out_zp": tout.zero_point, "mult1": m1,
@@ -310,26 +376,51 @@ class _Pass:
 
     def op_GlobalAveragePool(self, n: Node, act: Node | None) -> QOp:
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
+        check_multiplier(float(tin.scale) / float(tout.scale), f"node {n.name!r} (GlobalAveragePool)", tin.scale,
+                         tout.scale)
         m, s = quantize_multiplier(float(tin.scale) / float(tout.scale))
         attrs = {"x_zp": tin.zero_point, "mult": m, "shift": s, "out_zp": tout.zero_point}
         return QOp(n.name, "MEAN", n.inputs, n.output, (n.name,), attrs, {})
 
     def _pool(self, n: Node, kind: str) -> QOp:
+        """A TFLite pool reads a window placed by its top / left offset and divides an average by the in-bounds
+        taps; SAME is the only padding it skips. Every other padding becomes an explicit pad first, as
+        torch-mlir / onnx2tf lower it: MaxPool gets PADV2 with -128 (never wins, so it may cover ceil_mode's
+        extra rows too), AveragePool gets PAD with the zero point for the pads it counts (count_include_pad=1:
+        a real zero), then a VALID pool, or a SAME one whose skipped padding is exactly the pads not counted
+        (ceil_mode's extra rows / columns, or all pads with count_include_pad=0). Anything else has no TFLite
+        int8 form and is refused by name."""
         tin = self.qtensor(n.inputs[0])
-        shape_in = self.g.shape(n.inputs[0])
+        shape_in = tuple(self.g.shape(n.inputs[0])[2:])
         k, s, pads = tuple(n.attrs["kernel"]), tuple(n.attrs["strides"]), tuple(n.attrs["pads"])
-        same = pads == tflite_same_pads(shape_in[2:], k, s, (1, 1))
-        include = bool(n.attrs.get("count_include_pad", 0)) and any(pads)
-        if kind == "AVERAGE_POOL_2D" and any(pads) and not same and not include:
-            # TFLite's only divisor that excludes padding is SAME's; an explicit PAD would be counted.
-            raise UnsupportedOpError(f"node {n.name!r} (AveragePool): padding {pads} with count_include_pad=0 is "
-                                     "neither VALID nor TFLite SAME, and no TFLite int8 op sequence divides by the "
-                                     "in-bounds count there; export the model with SAME-style or no padding")
+        eh, ew = tuple(n.attrs.get("ceil_pads", (0, 0)))
+        if kind == "MAX_POOL_2D":
+            pre = (0, 0, 0, 0) if pads == tflite_same_pads(shape_in, k, s, (1, 1)) else pads
+        elif n.attrs.get("count_include_pad", 0):
+            pre = (pads[0], pads[1], pads[2] - eh, pads[3] - ew)
+        else:
+            pre = (0, 0, 0, 0)
+        rest = tuple(p - q for p, q in zip(pads, pre))
+        padded = (shape_in[0] + pre[0] + pre[2], shape_in[1] + pre[1] + pre[3])
+        if any(rest) and rest != tflite_same_pads(padded, k, s, (1, 1)):
+            raise UnsupportedOpError(
+                f"node {n.name!r} ({n.op} kernel {k} stride {s} on {shape_in[0]}x{shape_in[1]}): padding {pads} "
+                f"(ceil_mode adds {(eh, ew)}, count_include_pad={int(n.attrs.get('count_include_pad', 0))}) leaves "
+                f"{rest} uncounted after PAD, which is neither VALID nor TFLite SAME on {padded[0]}x{padded[1]} "
+                f"({tflite_same_pads(padded, k, s, (1, 1))}); no TFLite int8 op sequence divides by these counts")
         self.fixed(n.output, tin.scale, tin.zero_point)  # TFLite int8 pooling keeps the input's parameters
-        # Other padding: MaxPool gets PADV2 with -128 (never wins), AveragePool with count_include_pad=1
-        # gets PAD with the zero point (a real zero, counted), then a VALID pool.
         attrs = {"kernel": k, "strides": s, "pads": pads, "act_min": -128, "act_max": 127,
-                 "explicit_pad": bool(any(pads) and (include or not same))}
+                 "explicit_pad": bool(any(pre)), "pre_pad": pre, "padding": "SAME" if any(rest) else "VALID"}
+        return QOp(n.name, kind, n.inputs, n.output, (n.name,), attrs, {})
+
+    def op_Resize(self, n: Node, act: Node | None) -> QOp:
+        """RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR keep the input's scale and zero point (the converter's
+        same-scale rule for both), so the int8 kernels interpolate raw values."""
+        tin = self.qtensor(n.inputs[0])
+        self.fixed(n.output, tin.scale, tin.zero_point)
+        kind = "RESIZE_BILINEAR" if n.attrs["mode"] == "linear" else "RESIZE_NEAREST_NEIGHBOR"
+        attrs = {"size": tuple(int(v) for v in n.attrs["size"]), "align_corners": bool(n.attrs["align_corners"]),
+                 "half_pixel_centers": bool(n.attrs["half_pixel_centers"])}
         return QOp(n.name, kind, n.inputs, n.output, (n.name,), attrs, {})
 
     def op_MaxPool(self, n: Node, act: Node | None) -> QOp:
@@ -337,6 +428,24 @@ class _Pass:
 
     def op_AveragePool(self, n: Node, act: Node | None) -> QOp:
         return self._pool(n, "AVERAGE_POOL_2D")
+
+
+def concat_shared_ranges(g: Graph, act_ranges: Mapping[str, Range],
+                         consumers: Mapping[str, list[str]]) -> dict[str, Range]:
+    """The activation ranges with every Concat input given its Concat's range, so they quantize to the same scale
+    and zero point (what TFLite's int8 CONCATENATION needs). Only an input that ``ir.movement`` says can share it:
+    anything else must have a Requantize in front (the ONNX importer inserts them)."""
+    out = dict(act_ranges)
+    producer = {n.output: n.op for n in g.nodes}
+    for n in (n for n in g.nodes if n.op == "Concat"):
+        for t in n.inputs:
+            if not concat_input_shares_scale(producer.get(t), len(consumers.get(t, [])), t == g.output):
+                raise QuantizationError(f"node {n.name!r} (Concat): input {t!r} cannot take the Concat's scale (it "
+                                        "is read elsewhere or its producer fixes its scale) and has no Requantize in "
+                                        "front; build the graph with ir.movement.concat_requantize")
+            if n.output in act_ranges:
+                out[t] = act_ranges[n.output]
+    return out
 
 
 def quantize_constant(c: np.ndarray, t: QTensor) -> np.ndarray:
@@ -362,6 +471,7 @@ def add_attrs(a: QTensor, b: QTensor, out: QTensor) -> dict:
 def mul_attrs(a: QTensor, b: QTensor, out: QTensor) -> dict:
     """MUL's integer parameters (mul.cc Prepare: s1 * s2 / s_out evaluated in float32)."""
     real = float(np.float32(np.float32(a.scale) * np.float32(b.scale)) / np.float32(out.scale))
+    check_multiplier(real, f"MUL into {out.name!r}", float(np.float32(a.scale) * np.float32(b.scale)), out.scale)
     m, s = quantize_multiplier(real)
     return {"zp1": a.zero_point, "zp2": b.zero_point, "out_mult": m, "out_shift": s, "out_zp": out.zero_point,
             "act_min": -128, "act_max": 127}

@@ -49,17 +49,20 @@ def layer_sqnr(graph: Graph, q: QuantizedGraph, images: np.ndarray, batch_size: 
 def build_report(graph: Graph, q: QuantizedGraph, images: np.ndarray, extra: dict) -> dict:
     acc, f_logits, i_logits = layer_sqnr(graph, q, images)
     layers = []
-    w_int8 = b_int32 = 0
+    w_int8 = b_int32 = w_packed = 0
     for op in q.ops:
         t = q.tensor(op.output)
         entry = {"name": op.name, "tflite_op": op.kind, "ir_nodes": list(op.ir_nodes), "output": op.output,
                  "activation_scale": t.scale, "activation_zero_point": t.zero_point}
         if "weights" in op.params:
             ws = op.params["weight_scales"]
-            entry.update(weight_scale_min=float(ws.min()), weight_scale_max=float(ws.max()),
-                         weight_bytes=int(op.params["weights"].size), bias_bytes=int(op.params["bias"].size * 4),
+            bits = int(op.attrs.get("weight_bits", 8))
+            packed = -(-int(op.params["weights"].size) * bits // 8)  # INT4: two per byte
+            entry.update(weight_scale_min=float(ws.min()), weight_scale_max=float(ws.max()), weight_bits=bits,
+                         weight_bytes=packed, bias_bytes=int(op.params["bias"].size * 4),
                          fused_activation=op.attrs["fused"])
             w_int8 += int(op.params["weights"].size)
+            w_packed += packed
             b_int32 += int(op.params["bias"].size * 4)
         a = acc.get(op.output)
         entry["sqnr_db"] = sqnr_db(a.signal, a.noise) if a else None
@@ -72,8 +75,11 @@ def build_report(graph: Graph, q: QuantizedGraph, images: np.ndarray, extra: dic
         "int8_weight_bytes": w_int8,
         "int32_bias_bytes": b_int32,
         "int8_total_bytes": w_int8 + b_int32,
-        "compression_ratio": round(float_params * 4 / max(w_int8 + b_int32, 1), 3),
-        "compression_note": "4:1 on weights; int32 biases keep their 4 bytes",
+        "packed_weight_bytes": w_packed,  # INT4 weights two per byte (= int8_weight_bytes for an all-INT8 model)
+        "packed_total_bytes": w_packed + b_int32,
+        "compression_ratio": round(float_params * 4 / max(w_packed + b_int32, 1), 3),
+        "compression_note": ("4:1 on weights; int32 biases keep their 4 bytes" if w_packed == w_int8 else
+                             "4:1 on INT8 weights, 8:1 on INT4 ones; int32 biases keep their 4 bytes"),
     }
     return {
         "model": q.name, "method": q.method, "calibration": q.calibration,

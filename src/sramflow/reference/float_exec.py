@@ -19,6 +19,7 @@ import numpy as np
 from sramflow.errors import UnsupportedOpError
 from sramflow.ir.elementwise import BY_OP
 from sramflow.ir.graph import Graph, Node
+from sramflow.ir.movement import BY_OP as MOVES
 
 
 def _conv(n: Node, x: np.ndarray, dtype: type = np.float32) -> np.ndarray:
@@ -69,9 +70,14 @@ def _pool(reduce: str) -> Callable[[Node, np.ndarray], np.ndarray]:
         if reduce == "max":
             xt = F.pad(xt, (left, r, t, b), value=-np.inf)
             return F.max_pool2d(xt, k, s).numpy()
-        if (t, left) == (b, r) and t <= k[0] // 2 and left <= k[1] // 2:
-            return F.avg_pool2d(xt, k, s, padding=(t, left), count_include_pad=bool(n.attrs.get("count_include_pad", 0))).numpy()
-        raise UnsupportedOpError(f"node {n.name!r} (AveragePool): asymmetric padding is not supported")
+        # window sum over window count: every pad is counted with count_include_pad, except what ceil_mode
+        # added past the bottom / right pad (PyTorch and ONNX never count that)
+        eh, ew = n.attrs.get("ceil_pads", (0, 0))
+        counted = (t, left, b - eh, r - ew) if n.attrs.get("count_include_pad", 0) else (0, 0, 0, 0)
+        ones = F.pad(torch.ones((1, 1, *xt.shape[2:])), (counted[1], counted[3], counted[0], counted[2]), value=1.0)
+        ones = F.pad(ones, (left - counted[1], r - counted[3], t - counted[0], b - counted[2]))
+        total = F.avg_pool2d(F.pad(xt, (left, r, t, b)), k, s, divisor_override=1)
+        return (total / F.avg_pool2d(ones, k, s, divisor_override=1)).numpy()
 
     return run
 
@@ -86,10 +92,42 @@ def _reshape(n: Node, x: np.ndarray) -> np.ndarray:
     return x.reshape(x.shape[0], *tuple(n.attrs["shape"])[1:])
 
 
+def _resize(n: Node, x: np.ndarray) -> np.ndarray:
+    """ONNX Resize on H and W with the coordinate rule of the node's TFLite flags: nearest takes
+    floor(source) (round with align_corners), linear interpolates the two neighbours of the source clamped to
+    the image."""
+    align, half = bool(n.attrs["align_corners"]), bool(n.attrs["half_pixel_centers"])
+    y = x
+    for axis, out_n in ((2, int(n.attrs["size"][0])), (3, int(n.attrs["size"][1]))):
+        in_n = y.shape[axis]
+        i = np.arange(out_n, dtype=np.float64)
+        if align and out_n > 1:
+            src = i * (in_n - 1) / (out_n - 1)
+        elif half:
+            src = (i + 0.5) * in_n / out_n - 0.5
+        else:
+            src = i * in_n / out_n
+        if n.attrs["mode"] == "nearest":  # half pixel: floor(src + 0.5), ONNX's round_prefer_ceil
+            idx = np.clip(np.floor(src + 0.5) if align or half else np.floor(src), 0, in_n - 1).astype(np.int64)
+            y = np.take(y, idx, axis=axis)
+            continue
+        src = np.clip(src, 0, in_n - 1)
+        lo = np.floor(src).astype(np.int64)
+        hi = np.minimum(lo + 1, in_n - 1)
+        w = (src - lo).reshape([-1 if a == axis else 1 for a in range(4)])
+        y = np.take(y, lo, axis=axis) * (1 - w) + np.take(y, hi, axis=axis) * w
+    return y.astype(np.float32)
+
+
+def _movement(n: Node, *xs: np.ndarray) -> np.ndarray:
+    """An ``ir.movement`` row's index arithmetic (Pad fills with its float value)."""
+    return MOVES[n.op].apply(n.attrs, xs, float(n.attrs.get("value", 0.0)))
+
+
 FLOAT_OPS: dict[str, Callable[..., np.ndarray]] = {
     "Conv": _conv, "Gemm": _gemm, **{op: _elementwise for op in BY_OP},
     "GlobalAveragePool": _gap, "AveragePool": _pool("avg"), "MaxPool": _pool("max"), "Softmax": _softmax,
-    "Reshape": _reshape,
+    "Reshape": _reshape, "Resize": _resize, **{op: _movement for op in MOVES},
 }
 SUM_OPS = ("Conv", "Gemm")  # the ops whose float32 result depends on summation order (take a dtype)
 

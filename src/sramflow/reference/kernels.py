@@ -258,6 +258,7 @@ ELEMENTWISE: dict[str, Callable[[QOp], Kernel]] = {
     "CLIP": _clip_kernel,
     "RELU": _relu_kernel,
     "RELU6": _relu_kernel,
+    "QUANTIZE": _relu_kernel,  # int8 -> int8 Requantize: the same rescale and clamp (to the int8 range)
     "LEAKY_RELU": _leaky_relu_kernel,
     "PRELU": _prelu_kernel,
     "ADD": _add_kernel,

@@ -10,9 +10,11 @@ from collections.abc import Callable
 import numpy as np
 
 from sramflow.ir.elementwise import BINARY_KINDS
+from sramflow.ir.movement import BY_KIND as MOVES
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.reference import kernels as K
 from sramflow.reference import nhwc as NH
+from sramflow.reference import resize as RS
 from sramflow.reference.blas import single_thread
 from sramflow.reference.requant import clamp_to_int8, round_half_away_array
 
@@ -128,9 +130,9 @@ def _pool(fn: Callable[..., np.ndarray]) -> Callable[[QuantizedGraph, QOp, dict]
         a = op.attrs
         x, pads = env[op.inputs[0]], tuple(a["pads"])
         if fn is NH.average_pool and a.get("explicit_pad"):  # PAD with the zero point: padding is counted
-            t, left, b, r = pads
+            t, left, b, r = a.get("pre_pad", pads)
             x = np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=q.tensor(op.inputs[0]).zero_point)
-            pads = (0, 0, 0, 0)
+            pads = tuple(p - e for p, e in zip(pads, (t, left, b, r)))  # the rest: SAME's skipped padding
         return fn(x, tuple(a["kernel"]), tuple(a["strides"]), pads, a["act_min"], a["act_max"])
 
     return run
@@ -140,6 +142,21 @@ def _reshape(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarr
     """RESHAPE of the IR (NCHW element order): to NCHW, reshape, back to the internal layout."""
     x = to_ir(env[op.inputs[0]])
     return to_internal(np.ascontiguousarray(x).reshape(x.shape[0], *tuple(op.attrs["shape"])[1:]))
+
+
+def _resize(fn: Callable[..., np.ndarray]) -> Callable[[QuantizedGraph, QOp, dict], np.ndarray]:
+    def run(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
+        a = op.attrs
+        return fn(env[op.inputs[0]], tuple(a["size"]), bool(a["align_corners"]), bool(a["half_pixel_centers"]))
+
+    return run
+
+
+def _movement(q: QuantizedGraph, op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
+    """A data-movement op (``ir.movement``) on the IR's NCHW view: int8 in, the same bytes rearranged out (Pad
+    fills with its quantized value)."""
+    xs = [to_ir(env[t]) for t in op.inputs]
+    return to_internal(MOVES[op.kind].apply(op.attrs, xs, op.attrs.get("fill", 0)))
 
 
 # The one op -> kernel binding of the integer reference: every QOp kind, on the tensors of ``env`` (NHWC).
@@ -154,6 +171,9 @@ RUNNERS: dict[str, Callable[[QuantizedGraph, QOp, dict], np.ndarray]] = {
     "MEAN": lambda q, op, env: NH.mean_hw(env[op.inputs[0]], op.attrs["x_zp"], op.attrs["mult"], op.attrs["shift"], op.attrs["out_zp"]),
     "MAX_POOL_2D": _pool(NH.max_pool),
     "AVERAGE_POOL_2D": _pool(NH.average_pool),
+    "RESIZE_NEAREST_NEIGHBOR": _resize(RS.resize_nearest),
+    "RESIZE_BILINEAR": _resize(RS.resize_bilinear),
+    **{kind: _movement for kind in MOVES},
 }
 
 

@@ -30,8 +30,7 @@ from sramflow.mapping.lower import lower, lower_graph
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.search.choose import OBJECTIVES, map_shape, row_schedule
 from sramflow.mapping.search.network import choose_schedules
-from sramflow.mapping.search.plan import point_plan
-from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
+from sramflow.mapping.search.plan import DEFAULT_PLANS, PlanCache, point_plan
 from sramflow.mapping.staging import direct_traffic, pair_traffic
 from sramflow.mapping.vector import VectorShape
 from sramflow.sim.results import Bounds, NodeResult, network_totals, total_json
@@ -207,13 +206,13 @@ def unique_shapes(prep: PreparedGraph) -> tuple[tuple, np.ndarray]:
 
 
 def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",
-                    cache: TilingCache = DEFAULT_CACHE) -> dict[str, Any]:
+                    plans: PlanCache = DEFAULT_PLANS) -> dict[str, Any]:
     """``sim.results.total_json`` of ``simulate_prepared(prep, hw, objective).nodes`` without building per-node
     results: every distinct shape's schedule is chosen by one ``mapping.search.plan.PointPlan`` pass (the same rows
     as ``simulate_prepared``), the chosen counts are priced in one vectorized pass with the same formulas
     (``cost.model``; element-wise, so the same values), and the totals summed by the same ``network_totals``
-    (identical totals; ``tests/test_sweep_totals.py``). For sweeps, which need totals; ``cache``: the caller's
-    tiling tables."""
+    (identical totals; ``tests/test_sweep_totals.py``). For sweeps, which need totals; ``plans``: the caller's
+    plans and tiling tables."""
     if objective not in OBJECTIVES:
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     scales = any(isinstance(s, FusedShape) and s.input_scale for s in prep.shapes)
@@ -221,7 +220,7 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
         # map_shape) and no per-group fusion decision (``decide_input_scales``)
         return total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)
     shapes, node_idx = unique_shapes(prep)
-    plan = point_plan(shapes, hw, cache)
+    plan = point_plan(shapes, hw, plans)
     if plan.error is not None:
         raise MappingError(*plan.error.args)
     rows = plan.choose(hw, objective)

@@ -17,6 +17,7 @@ from typing import Any
 from sramflow.cost.model import COMPONENTS
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
+from sramflow.mapping.search.plan import PlanCache
 from sramflow.mapping.search.table_cache import TilingCache
 from sramflow.mapping.search.table_store import TableDisk
 from sramflow.sim.api import PreparedGraph, simulate_totals
@@ -52,12 +53,13 @@ def sram_area_um2(hw: HardwareSpec) -> float:
 # The sweep's tiling tables in this process (a worker keeps them across its tasks); each task sets the burst sizes
 # built together and the table folder (threads of a Dask worker share it).
 SWEEP_TABLES = TilingCache()
+SWEEP_PLANS = PlanCache(SWEEP_TABLES)  # the whole-graph plans priced over those tables
 
 
 def metrics_of(prep: PreparedGraph, hw: HardwareSpec, objective: str,
-               tables: TilingCache = SWEEP_TABLES) -> dict[str, Any]:
+               plans: PlanCache = SWEEP_PLANS) -> dict[str, Any]:
     """Simulate one point; raises ``MappingError`` when a node cannot be mapped."""
-    t = simulate_totals(prep, hw, objective, tables)  # = total_json(simulate_prepared(...).nodes), lean
+    t = simulate_totals(prep, hw, objective, plans)  # = total_json(simulate_prepared(...).nodes), lean
     off = t["offchip_bytes"]
     return {
         "cycles": t["cycles"], "latency_ms": t["time_ms"], "energy_uj": t["energy_uj"],
@@ -97,7 +99,7 @@ def evaluate_point(prep: PreparedGraph, task: PointTask, objective: str) -> Poin
     metrics: dict[str, Any] = {}
     if reason is None:
         try:
-            metrics = metrics_of(_prepared_for(prep, task.weight_bits), task.hw, objective, tables)
+            metrics = metrics_of(_prepared_for(prep, task.weight_bits), task.hw, objective, SWEEP_PLANS)
         except MappingError as exc:
             reason = str(exc)
     status = "ok" if reason is None else "infeasible"

@@ -5,6 +5,9 @@ quantized_dimension 0; depthwise filters [1, kh, kw, Cout] with quantized_dimens
 Tensor names are the IR's, so every tensor can be matched to the integer reference by name.
 A convolution whose padding is neither VALID nor TFLite SAME (PyTorch's symmetric padding at stride 2)
 gets an explicit PAD op in front, as the TFLite converter emits; PAD fills with the zero point.
+INT4 weights (``attrs["weight_bits"] == 4``, ``quant.weight_bits``) are TensorType.INT4 tensors packed two per
+byte, low nibble first (``ir.precision.pack_int4``); the installed LiteRT's BUILTIN_REF CONV_2D,
+DEPTHWISE_CONV_2D and FULLY_CONNECTED run them (tests/test_int4_weights.py checks it tensor by tensor).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from sramflow.errors import QuantizationError
 from sramflow.ir.elementwise import BUILTINS, TfliteBuiltin
+from sramflow.ir.precision import pack_int4
 from sramflow.ir.qgraph import QOp, QTensor, QuantizedGraph
 from sramflow.ir.shapes import tflite_same_pads
 
@@ -23,7 +27,11 @@ from sramflow.ir.shapes import tflite_same_pads
 # builtins' versions are in their ir.elementwise rows.
 OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "MEAN": 2, "MAX_POOL_2D": 2,
                "AVERAGE_POOL_2D": 2, "PAD": 2, "PADV2": 2, "MAXIMUM": 2, "MINIMUM": 2, "RESHAPE": 1,
-               "TRANSPOSE": 2, "SOFTMAX": 2, **{k: b.version for k, b in BUILTINS.items()}}
+               "TRANSPOSE": 2, "SOFTMAX": 2, "CONCATENATION": 2, "SLICE": 2, **{k: b.version for k, b in BUILTINS.items()},
+               # int8 is version 2, half_pixel_centers (and align_corners for nearest) 3: one opcode serves both
+               "RESIZE_NEAREST_NEIGHBOR": 3, "RESIZE_BILINEAR": 3}
+TRANSPOSE_5D_VERSION = 4  # op_version.cc: TRANSPOSE of more than 4 dimensions is version 4
+NHWC_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}  # an NCHW axis of a 4-D tensor -> its NHWC axis
 
 
 def nhwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -74,7 +82,9 @@ class _Builder:
             self.tensor(name, shape or nhwc_shape(t.shape), self.s.TensorType.INT8, [t.scale], [t.zero_point])
         return self.index[name]
 
-    def op(self, kind: str, inputs: list[int], outputs: list[int], opt_type: int = 0, options: object = None) -> None:
+    def op(self, kind: str, inputs: list[int], outputs: list[int], opt_type: int = 0, options: object = None,
+           version: int = 0) -> None:
+        """One operator; ``version``: at least this op version (the code's version is the highest any use needs)."""
         if kind not in self.opcodes:
             c = self.s.OperatorCodeT()
             c.builtinCode = getattr(self.s.BuiltinOperator, kind)
@@ -82,6 +92,8 @@ class _Builder:
             c.version = OP_VERSIONS[kind]
             self.codes.append(c)
             self.opcodes[kind] = len(self.codes) - 1
+        code = self.codes[self.opcodes[kind]]
+        code.version = max(code.version, version)
         o = self.s.OperatorT()
         o.opcodeIndex, o.inputs, o.outputs = self.opcodes[kind], inputs, outputs
         o.builtinOptionsType, o.builtinOptions = opt_type, options
@@ -117,7 +129,10 @@ def _weights_and_bias(b: _Builder, q: QuantizedGraph, op: QOp, w: np.ndarray, ax
     s = b.s
     ws = op.params["weight_scales"].astype(np.float32)
     zeros = [0] * len(ws)
-    wi = b.tensor(f"{op.name}/weights", w.shape, s.TensorType.INT8, list(ws), zeros, axis, w.astype(np.int8))
+    if int(op.attrs.get("weight_bits", 8)) == 4:  # LiteRT INT4: two per byte, low nibble first (ir.precision)
+        wi = b.tensor(f"{op.name}/weights", w.shape, s.TensorType.INT4, list(ws), zeros, axis, pack_int4(w))
+    else:
+        wi = b.tensor(f"{op.name}/weights", w.shape, s.TensorType.INT8, list(ws), zeros, axis, w.astype(np.int8))
     bias_scale = (np.float32(q.tensor(op.inputs[0]).scale) * ws).astype(np.float32)
     bi = b.tensor(f"{op.name}/bias", op.params["bias"].shape, s.TensorType.INT32, list(bias_scale), zeros, 0,
                   op.params["bias"].astype(np.int32))
@@ -202,7 +217,7 @@ def _explicit_pad(b: _Builder, q: QuantizedGraph, op: QOp, value: int | None) ->
     """PAD (fills with the zero point) or, with ``value``, PADV2 with that int8 constant."""
     s = b.s
     tin = q.tensor(op.inputs[0])
-    t, left, bot, r = op.attrs["pads"]
+    t, left, bot, r = op.attrs.get("pre_pad", op.attrs["pads"])
     paddings = np.array([[0, 0], [t, bot], [left, r], [0, 0]], np.int32)
     ins = [b.activation(tin), b.tensor(f"{op.name}/paddings", (4, 2), s.TensorType.INT32, data=paddings)]
     n, c, h, w = tin.shape
@@ -221,12 +236,9 @@ def _emit_pool(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
     tin = q.tensor(op.inputs[0])
     out = b.activation(q.tensor(op.output))
     opts = s.Pool2DOptionsT()
-    if a.get("explicit_pad"):
-        x = _explicit_pad(b, q, op, -128 if op.kind == "MAX_POOL_2D" else None)
-        opts.padding = s.Padding.VALID
-    else:
-        x = b.activation(tin)
-        opts.padding = s.Padding.SAME if any(a["pads"]) else s.Padding.VALID
+    x = _explicit_pad(b, q, op, -128 if op.kind == "MAX_POOL_2D" else None) if a.get("explicit_pad") else b.activation(tin)
+    same = a["padding"] == "SAME" if "padding" in a else not a.get("explicit_pad") and any(a["pads"])
+    opts.padding = s.Padding.SAME if same else s.Padding.VALID
     opts.strideH, opts.strideW = a["strides"]
     opts.filterHeight, opts.filterWidth = a["kernel"]
     b.op(op.kind, [x], [out], s.BuiltinOptions.Pool2DOptions, opts)
@@ -296,11 +308,88 @@ def _emit_hard_sigmoid(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
     b.op("ADD", [mid, const("beta")], [out], s.BuiltinOptions.AddOptions, s.AddOptionsT())
 
 
+def _emit_resize(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """RESIZE_* with the output size as an int32 constant [OH, OW] and the coordinate flags."""
+    s, a = b.s, op.attrs
+    x, out = b.activation(q.tensor(op.inputs[0])), b.activation(q.tensor(op.output))
+    size = b.tensor(f"{op.name}/size", (2,), s.TensorType.INT32, data=np.array(a["size"], np.int32))
+    if op.kind == "RESIZE_BILINEAR":
+        opts, otype = s.ResizeBilinearOptionsT(), s.BuiltinOptions.ResizeBilinearOptions
+    else:
+        opts, otype = s.ResizeNearestNeighborOptionsT(), s.BuiltinOptions.ResizeNearestNeighborOptions
+    opts.alignCorners, opts.halfPixelCenters = bool(a["align_corners"]), bool(a["half_pixel_centers"])
+    b.op(op.kind, [x, size], [out], otype, opts)
+
+
+def _nhwc_axis(axis: int, rank: int) -> int:
+    return NHWC_AXIS[axis] if rank == 4 else axis
+
+
+def _emit_concat(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """CONCATENATION: every input already has the output's scale and zero point (a QUANTIZE in front otherwise)."""
+    s = b.s
+    ins = [b.activation(q.tensor(t)) for t in op.inputs]
+    out_t = q.tensor(op.output)
+    opts = s.ConcatenationOptionsT()
+    opts.axis = _nhwc_axis(int(op.attrs["axis"]), len(out_t.shape))
+    b.op("CONCATENATION", ins, [b.activation(out_t)], s.BuiltinOptions.ConcatenationOptions, opts)
+
+
+def _emit_slice(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """SLICE with int32 begin / size in NHWC."""
+    s, a = b.s, op.attrs
+    tin, tout = q.tensor(op.inputs[0]), q.tensor(op.output)
+    rank = len(tin.shape)
+    begin = np.zeros(rank, np.int32)
+    begin[_nhwc_axis(int(a["axis"]), rank)] = int(a["start"])
+    size = np.array(nhwc_shape(tout.shape), np.int32)
+    ins = [b.activation(tin), b.tensor(f"{op.name}/begin", (rank,), s.TensorType.INT32, data=begin),
+           b.tensor(f"{op.name}/size", (rank,), s.TensorType.INT32, data=size)]
+    b.op("SLICE", ins, [b.activation(tout)], s.BuiltinOptions.SliceOptions, s.SliceOptionsT())
+
+
+def _emit_pad(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """PAD (value 0: fills with the zero point) or PADV2 with the int8 fill, written straight to the output."""
+    s = b.s
+    tin, tout = q.tensor(op.inputs[0]), q.tensor(op.output)
+    t, left, bot, r = op.attrs["pads"]
+    ins = [b.activation(tin), b.tensor(f"{op.name}/paddings", (4, 2), s.TensorType.INT32,
+                                       data=np.array([[0, 0], [t, bot], [left, r], [0, 0]], np.int32))]
+    out = b.activation(tout)
+    if float(op.attrs["value"]) == 0.0:
+        b.op("PAD", ins, [out], s.BuiltinOptions.PadOptions, s.PadOptionsT())
+        return
+    ins.append(b.tensor(f"{op.name}/pad_value", (1,), s.TensorType.INT8, [tin.scale], [tin.zero_point], 0,
+                        np.array([op.attrs["fill"]], np.int8)))
+    b.op("PADV2", ins, [out], s.BuiltinOptions.PadV2Options, s.PadV2OptionsT())
+
+
+def _emit_channel_shuffle(b: _Builder, q: QuantizedGraph, op: QOp) -> None:
+    """ShuffleNet's channel shuffle in NHWC, as the converter writes the exported graph: RESHAPE to
+    (1, H, W, g, C/g), TRANSPOSE (0, 1, 2, 4, 3), RESHAPE back to (1, H, W, C)."""
+    s = b.s
+    tin, tout = q.tensor(op.inputs[0]), q.tensor(op.output)
+    n, c, h, w = tin.shape
+    g = int(op.attrs["groups"])
+
+    def shape(tag: str, dims: tuple[int, ...]) -> int:
+        return b.tensor(f"{op.name}/{tag}", (len(dims),), s.TensorType.INT32, data=np.array(dims, np.int32))
+
+    grouped = b.activation(tin, (n, h, w, g, c // g), name=f"{op.name}/grouped")
+    b.op("RESHAPE", [b.activation(tin), shape("grouped_shape", (n, h, w, g, c // g))], [grouped])
+    shuffled = b.activation(tin, (n, h, w, c // g, g), name=f"{op.name}/shuffled")
+    b.op("TRANSPOSE", [grouped, shape("perm", (0, 1, 2, 4, 3))], [shuffled], s.BuiltinOptions.TransposeOptions,
+         s.TransposeOptionsT(), TRANSPOSE_5D_VERSION)
+    b.op("RESHAPE", [shuffled, shape("shape", nhwc_shape(tout.shape))], [b.activation(tout)])
+
+
 EMITTERS = {"CONV_2D": _emit_conv, "DEPTHWISE_CONV_2D": _emit_conv, "FULLY_CONNECTED": _emit_fc,
             **{kind: _emit_elementwise for kind in BUILTINS},
             "MEAN": _emit_mean, "MAX_POOL_2D": _emit_pool, "AVERAGE_POOL_2D": _emit_pool,
             "CLIP": _emit_clip, "RESHAPE": _emit_reshape, "SOFTMAX": _emit_softmax,
-            "HARD_SIGMOID": _emit_hard_sigmoid}
+            "HARD_SIGMOID": _emit_hard_sigmoid, "RESIZE_NEAREST_NEIGHBOR": _emit_resize,
+            "RESIZE_BILINEAR": _emit_resize, "CONCATENATION": _emit_concat, "SLICE": _emit_slice, "PAD": _emit_pad,
+            "CHANNEL_SHUFFLE": _emit_channel_shuffle}
 
 
 def tflite_bytes(q: QuantizedGraph) -> bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from typing import NoReturn
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.schedule import Schedule, allocate
 from sramflow.mapping.staging import STAGEABLE, Hierarchy, LevelParams, fits
+from sramflow.mapping.search.bounded import bounded_choice
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
 from sramflow.mapping.search.tiling_table import (
     TilingTable, candidates, hw_params, min_working_set_bytes, tiling_table,
@@ -59,12 +61,15 @@ def conv_table(shape: ConvShape, hw: HardwareSpec, cache: TilingCache | None = D
     else:
         fits = table.enumerated_rows > 0
     if not fits:
-        fits_any = candidates(shape, hwp)["g"].size > 0
-        if not fits_any:
-            raise MappingError(f"layer {shape.name!r}: no tile fits the {hwp.capacity_words * hwp.word_bytes}-byte "
-                               f"SRAM; minimum working set is {min_working_set_bytes(shape, hwp)} bytes")
-        raise MappingError(f"layer {shape.name!r}: no tiling fits the SRAM")
+        _no_fit(shape, hwp)
     return hwp, table
+
+
+def _no_fit(shape: ConvShape, hwp: HwParams) -> NoReturn:
+    if candidates(shape, hwp)["g"].size == 0:
+        raise MappingError(f"layer {shape.name!r}: no tile fits the {hwp.capacity_words * hwp.word_bytes}-byte "
+                           f"SRAM; minimum working set is {min_working_set_bytes(shape, hwp)} bytes")
+    raise MappingError(f"layer {shape.name!r}: no tiling fits the SRAM")
 
 
 def row_schedule(shape: ConvShape, hwp: HwParams, table: TilingTable, i: int) -> ConvSchedule:
@@ -75,8 +80,17 @@ def row_schedule(shape: ConvShape, hwp: HwParams, table: TilingTable, i: int) ->
 
 
 def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str,
-                cache: TilingCache | None = DEFAULT_CACHE) -> ConvSchedule:
-    """The best tiling of ``shape`` on ``hw`` for ``objective``; ``cache`` (None: none) keeps the counts."""
+                cache: TilingCache | None = None) -> ConvSchedule:
+    """The best tiling of ``shape`` on ``hw`` for ``objective``. ``cache``: tiling tables to build and reuse (a
+    caller that prices the same shape at many points); None: no table, the candidates that can win are priced
+    directly (``bounded``: the same choice, a fraction of the work) where that is exact (latency, or monotone
+    pricing), else an uncached unpruned table."""
+    if cache is None and (objective == "latency" or monotone_pricing(hw)):
+        hwp = hw_params(hw, shape)
+        got = bounded_choice(shape, hwp, hw, objective)
+        if got is None:
+            _no_fit(shape, hwp)
+        return make_conv_schedule(shape, hwp, got.sizes, got.order, got.double, got.group_k, got.group_h)
     hwp, table = conv_table(shape, hw, cache)
     return row_schedule(shape, hwp, table, best_row(table, hw, objective))
 
@@ -209,7 +223,7 @@ def _staged_options(sch: ConvSchedule, hw: HardwareSpec, h: Hierarchy, objective
 
 
 def search_staged(shape: ConvShape, hw: HardwareSpec, objective: str,
-                  cache: TilingCache | None = DEFAULT_CACHE) -> ConvSchedule:
+                  cache: TilingCache | None = None) -> ConvSchedule:
     """The conv schedule for ``objective``: ``search_conv``'s, and on hardware with outer SRAM levels the best
     (tiling, staged operands and their levels) pair. ``search_conv`` runs once on the hardware as it is (every
     refill from off-chip memory) and once per outer level k with that level standing in for the off-chip link
@@ -229,7 +243,7 @@ def search_staged(shape: ConvShape, hw: HardwareSpec, objective: str,
 
 
 def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, objective: str,
-              cache: TilingCache | None = DEFAULT_CACHE) -> Schedule:
+              cache: TilingCache | None = None) -> Schedule:
     if isinstance(shape, FusedShape):
         return FusedSchedule(shape)
     if isinstance(shape, ConvShape):

@@ -11,11 +11,11 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.search.budget import budget_schedules
 from sramflow.mapping.search.choose import OBJECTIVES, map_shape
-from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
+from sramflow.mapping.search.table_cache import TilingCache
 
 
 def choose_schedules(shapes, hw: HardwareSpec, objective: str,  # noqa: ANN001 - one shape per graph node
-                     cycle_budget: int | None = None, cache: TilingCache | None = DEFAULT_CACHE) -> list[Schedule]:
+                     cycle_budget: int | None = None, cache: TilingCache | None = None) -> list[Schedule]:
     """One schedule per shape, each distinct shape (without its name) chosen once: for ``objective``, or (energy
     objective only) the network's least energy with at most ``cycle_budget`` cycles (``budget.budget_schedules``:
     the vector nodes mapped for energy, the Conv/Gemm nodes chosen together)."""

@@ -332,17 +332,32 @@ def build_plan(shapes: tuple, hw: HardwareSpec, cache: TilingCache = DEFAULT_CAC
     return plan
 
 
-def point_plan(shapes: tuple, hw: HardwareSpec, cache: TilingCache = DEFAULT_CACHE) -> PointPlan:
-    """The plan for ``shapes`` on ``hw`` from ``cache.plans`` (least recently used dropped beyond ``PLANS_KEPT``);
-    a reused plan counts its Conv/Gemm tables as cache hits."""
-    key = (id(shapes), hw_params(hw), hw.vector_unit.lanes, monotone_pricing(hw))
-    plans: OrderedDict = cache.plans
-    hit = plans.get(key)
-    if hit is not None and hit.shapes is shapes:
-        plans.move_to_end(key)
-        cache.hits += hit.uses_cache
-        return hit
-    plan = plans[key] = build_plan(shapes, hw, cache)
-    while len(plans) > PLANS_KEPT:
-        plans.popitem(last=False)
-    return plan
+class PlanCache:
+    """Whole-graph pricing plans (``PointPlan``), least recently used dropped beyond ``kept``, over the tables of one
+    ``TilingCache`` (``tables``): the caller owns both (a sweep keeps one per process, ``simulate_totals`` uses
+    ``DEFAULT_PLANS``); the tiling cache holds only tables."""
+
+    def __init__(self, tables: TilingCache, kept: int = PLANS_KEPT) -> None:
+        self.tables, self.kept = tables, kept
+        self.plans: OrderedDict[tuple, PointPlan] = OrderedDict()
+
+    def get(self, shapes: tuple, hw: HardwareSpec) -> PointPlan:
+        """The plan for ``shapes`` on ``hw``; a reused plan counts its Conv/Gemm tables as ``tables`` hits."""
+        key = (id(shapes), hw_params(hw), hw.vector_unit.lanes, monotone_pricing(hw))
+        hit = self.plans.get(key)
+        if hit is not None and hit.shapes is shapes:
+            self.plans.move_to_end(key)
+            self.tables.hits += hit.uses_cache
+            return hit
+        plan = self.plans[key] = build_plan(shapes, hw, self.tables)
+        while len(self.plans) > self.kept:
+            self.plans.popitem(last=False)
+        return plan
+
+
+DEFAULT_PLANS = PlanCache(DEFAULT_CACHE)  # for callers that keep none of their own
+
+
+def point_plan(shapes: tuple, hw: HardwareSpec, plans: PlanCache = DEFAULT_PLANS) -> PointPlan:
+    """The plan for ``shapes`` on ``hw`` from ``plans`` (``PlanCache.get``)."""
+    return plans.get(shapes, hw)

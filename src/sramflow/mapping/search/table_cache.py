@@ -1,5 +1,6 @@
 """In-memory tiling tables: ``TilingCache``, a least-recently-used store bounded in bytes that a caller owns (the
-sweep keeps one per process; ``simulate`` uses ``DEFAULT_CACHE``)."""
+sweep keeps one per process; ``simulate_totals`` and cycle budgets use ``DEFAULT_CACHE``). Tables only: the plans
+priced over them are kept apart (``plan.PlanCache``)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,6 @@ class TilingCache:
         # burst sizes to build together (``tiling_tables``): a sweep sets those of the current tiling group, so a
         # miss builds the tables of all of them at once (the others are stored as if built, not counted as misses)
         self.burst_sizes: tuple[int, ...] = ()
-        # whole-graph pricing plans over these tables (``plan.point_plan``), cleared with the tables
-        self.plans: OrderedDict = OrderedDict()
 
     def get(self, shape: ConvShape, hwp: HwParams) -> TilingTable:
         """The table for exactly ``hwp`` (derived from a larger SRAM's table, and kept, when ``source`` gives one)."""
@@ -86,4 +85,4 @@ class TilingCache:
             self._bytes -= self._tables.popitem(last=False)[1].nbytes
 
 
-DEFAULT_CACHE = TilingCache()  # for callers that keep none of their own (``simulate``)
+DEFAULT_CACHE = TilingCache()  # for callers that keep none of their own

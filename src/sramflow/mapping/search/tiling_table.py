@@ -71,19 +71,31 @@ def candidates(shape: ConvShape, hwp: HwParams) -> dict[str, np.ndarray]:
 def _candidates_steps(shape: ConvShape, hwp: HwParams) -> tuple[dict[str, np.ndarray], dict]:
     """The candidate tiles (those whose smallest footprint fits) and their ``conv.step_sizes`` (with their
     accumulator groups), computed once for the footprint test."""
-    acc = hwp.accumulators
-    e = shape.extents
-    axes = [np.array(balanced_sizes(e[d]), dtype=np.int64) for d in "gkchw"]
-    grid = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
-    grid = grid[grid[:, 0] * grid[:, 4] <= acc]  # a tile row (g x w pixels) fits the accumulators
-    in_words = ceil_div(grid[:, 0] * grid[:, 2] * shape.window_rows(grid[:, 3]) * shape.window_cols(grid[:, 4]),
-                        hwp.word_bytes)  # packed (``conv.packed_window``): no more words than any input layout
-    grid = grid[in_words <= hwp.capacity_words]  # the input tile alone (part of every footprint) must fit
-    t = {d: np.ascontiguousarray(grid[:, i]) for i, d in enumerate("gkchw")}
+    t = tile_grid(shape, hwp)
     q = step_sizes(shape, hwp, t, *acc_groups(t, hwp))
     fp = q["b_words"] + q["w_words"] + q["i_words"] + q["o_words"]  # footprint_words(..., False, False)["total"]
     keep = fp <= hwp.capacity_words
     return {d: v[keep] for d, v in t.items()}, {k: v[keep] if np.ndim(v) else v for k, v in q.items()}
+
+
+def tile_grid(shape: ConvShape, hwp: HwParams) -> dict[str, np.ndarray]:
+    """The balanced tile sizes whose row fits the accumulators and whose smallest footprint's lower bound fits the
+    SRAM: a superset of the candidates (those whose smallest footprint fits), in the same order. The bound: each
+    buffer packed whole (inputs as ``conv.packed_window``, weights, bias and outputs without the word rounding of
+    each accumulator group), no more words than any layout of it."""
+    e = shape.extents
+    wb = hwp.word_bytes
+    axes = [np.array(balanced_sizes(e[d]), dtype=np.int64) for d in "gkchw"]
+    grid = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
+    grid = grid[grid[:, 0] * grid[:, 4] <= hwp.accumulators]  # a tile row (g x w pixels) fits the accumulators
+    g, k, c, h, w = (grid[:, i] for i in range(5))
+    words = ceil_div(g * c * shape.window_rows(h) * shape.window_cols(w), wb) + ceil_div(g * k * h * w, wb)
+    if not shape.pool_op:
+        words += ceil_div(k * g * c * shape.kernel_h * shape.kernel_w * shape.weight_bits, 8 * wb)
+    if shape.has_bias:
+        words += ceil_div(k * g * BIAS_BYTES, wb)
+    grid = grid[words <= hwp.capacity_words]
+    return {d: np.ascontiguousarray(grid[:, i]) for i, d in enumerate("gkchw")}
 
 
 def min_working_set_bytes(shape: ConvShape, hwp: HwParams) -> int:

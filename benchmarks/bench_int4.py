@@ -1,0 +1,52 @@
+"""Mixed INT8 / INT4 weights on B0 @224 with the shipped checkpoint, sky130-design1 (issue 21, items 1-2):
+off-chip weight bytes, latency, energy and total traffic per inference for four ``--weight-bits`` specs, from
+the analytical simulator (the same figures as ``sramflow simulate --checkpoint ... --weight-bits SPEC``; the
+functional simulator reproduces its counts exactly, tests/test_funcsim_int4.py). Also the packed weight
+bytes of the model itself (each layer's weights once).
+
+Accuracy is NOT measured here: INT4 weights need quantization-aware training first (a later step of issue 21);
+post-training INT4 accuracy of this checkpoint is unknown and these rows say nothing about it.
+
+Run: PYTHONPATH=src .venv/bin/python benchmarks/bench_int4.py
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sramflow.frontend.source import ModelSource, load_graph
+from sramflow.hw.load import resolve_hw
+from sramflow.mapping.conv import ConvShape
+from sramflow.sim.api import prepare_graph, simulate_prepared
+from sramflow.sim.writers import report_json
+from sramflow.sweep.precision import with_weight_bits
+
+CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "efficientnet_b0_ham10000.safetensors"
+SPECS = (("all 8", "8"), ("pointwise 4", "pointwise=4,default=8"),
+         ("all but stem/classifier 4", "stem=8,classifier=8,default=4"), ("all 4", "4"))
+
+
+def main() -> None:
+    loaded = load_graph(ModelSource(checkpoint=str(CHECKPOINT), resolution=224))
+    hw = resolve_hw("sky130-design1")
+    base = prepare_graph(loaded.graph)
+    rows = []
+    for label, spec in SPECS:
+        t0 = time.perf_counter()
+        prep = with_weight_bits(base, spec)
+        tot = report_json(simulate_prepared(prep, hw))["total"]
+        model_bytes = sum(s.weight_bytes for s in prep.shapes if isinstance(s, ConvShape))
+        rows.append((label, spec, model_bytes, tot["offchip_bytes"]["weights"], tot["time_ms"],
+                     tot["energy_uj"] / 1e3, sum(tot["offchip_bytes"].values()) / 1e6, time.perf_counter() - t0))
+    w8 = rows[0][3]
+    print(f"B0 @224, {CHECKPOINT.name}, {hw.name}, objective latency; accuracy not measured (needs QAT)")
+    print(f"{'weights':28s} {'model B':>10s} {'off-chip weight B':>18s} {'vs all 8':>9s} {'latency ms':>11s} "
+          f"{'energy mJ':>10s} {'off-chip MB':>12s}")
+    for label, spec, mb, wb, ms, mj, mbytes, wall in rows:
+        print(f"{label:28s} {mb:>10,d} {wb:>18,d} {wb / w8 - 1:>+9.1%} {ms:>11,.2f} {mj:>10.3f} {mbytes:>12.2f}"
+              f"   ({spec}; {wall:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
