@@ -16,8 +16,8 @@ Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energ
 What is left on the table: the residual Add and the SE global average pool still have passes of their own (2.4 MB
 of pool reads and 0.6 MB of Add traffic on design1), and on design1 every SE scale falls back to its own pass
 (the scale bytes that come with each input tile load cost more); the remaining traffic is the convolutions' own
-(156.5 MB on design1: inputs re-read per output-channel tile), which only depth-first groups and better tilings
-reduce.
+(156.5 MB on design1: weights and inputs re-read between tiles of a 256-byte SRAM), which only depth-first groups
+and better tilings reduce.
 """
 
 from __future__ import annotations
