@@ -15,6 +15,18 @@ if TYPE_CHECKING:
     from sramflow.frontend.source import ModelSource
 
 
+# ``mapping.epilogue.FUSION_MODES`` (spelled here so that ``--help`` imports no mapping code; a test compares them)
+FUSION_CHOICES = ("none", "epilogue", "depth-first")
+FUSION_DEFAULT = "depth-first"
+
+
+def add_fusion_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fusion", choices=FUSION_CHOICES, default=FUSION_DEFAULT,
+                   help="operator fusion: none (every node its own pass), epilogue (a Conv/Gemm with its element-wise "
+                        "chain is one group whose inner tensors are never written), depth-first (not implemented "
+                        f"yet: falls back to epilogue per group); default {FUSION_DEFAULT}")
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=MODEL_NAMES, default=None,

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sramflow.cli_args import add_model_args, add_weight_bits_arg
+    from sramflow.cli_args import add_fusion_arg, add_model_args, add_weight_bits_arg
     from sramflow.cli_checks import existing_dir, hardware, out_dir, positive_float, positive_int
 
     p = sub.add_parser("run", help="the whole flow: analyze, quantize, verify, (evaluate), map, simulate, report")
@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calib-images", type=positive_int, default=256)
     p.add_argument("--method", default="percentile", choices=("minmax", "percentile", "mse"))
     p.add_argument("--objective", default="latency", choices=("latency", "energy", "edp"))
+    add_fusion_arg(p)
     p.add_argument("--no-functional", action="store_true", help="skip the functional simulation")
     p.add_argument("--no-host-baseline", action="store_true", help="skip timing LiteRT on this host")
     p.add_argument("--save-calibration", action="store_true",
@@ -52,7 +53,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
 
     cfg = RunConfig(
         source=model_source(a), hw=a.hw, out_dir=a.out, data=a.data, split=a.split, eval_limit=a.eval_limit,
-        calib_images=a.calib_images, method=a.method, objective=a.objective, functional=not a.no_functional,
+        calib_images=a.calib_images, method=a.method, objective=a.objective, fusion=a.fusion, functional=not a.no_functional,
         host_baseline=not a.no_host_baseline, save_calibration=a.save_calibration, seed=a.seed,
         weight_bits=a.weight_bits,
         deployment=DeploymentConfig(battery_mah=a.battery_mah, battery_v=a.battery_v, battery_max_ma=a.battery_max_ma,

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sramflow.cli_args import add_model_args, add_weight_bits_arg
+    from sramflow.cli_args import add_fusion_arg, add_model_args, add_weight_bits_arg
     from sramflow.cli_checks import hardware, out_dir, positive_int
 
     p = sub.add_parser("simulate", help="map every layer onto the SRAM, simulate latency / energy / traffic")
@@ -17,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cycle-budget", type=positive_int, default=None,
                    help="with --objective energy: the least energy of the network within this many cycles (the "
                         "Conv/Gemm mappings chosen together rather than each layer for its least energy)")
+    add_fusion_arg(p)
     p.add_argument("--out", default=None, type=out_dir, help="folder for layer_mapping.json, weight_mapping_summary.json, "
                                                "inference_simulator_report.json")
     add_weight_bits_arg(p)
@@ -37,7 +38,7 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
 
     hw = resolve_hw(a.hw)
     loaded = load_graph(model_source(a))
-    prep = with_weight_bits(prepare_graph(loaded.graph), a.weight_bits)  # packed weights priced per layer group
+    prep = with_weight_bits(prepare_graph(loaded.graph, a.fusion), a.weight_bits)  # packed weights per layer group
     res = simulate_prepared(prep, hw, a.objective, a.cycle_budget)
     if a.weight_bits != 8:
         print(f"weights: --weight-bits {a.weight_bits} (INT4 packed two per byte)")

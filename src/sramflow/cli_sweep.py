@@ -6,11 +6,12 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sramflow.cli_args import add_model_args
+    from sramflow.cli_args import add_fusion_arg, add_model_args
     from sramflow.cli_checks import existing_file, out_dir, positive_float, positive_int
 
     p = sub.add_parser("sweep", help="design-space exploration: latency/energy/area over hardware parameters")
     add_model_args(p)
+    add_fusion_arg(p)
     p.add_argument("--space", required=True, type=existing_file, help="sweep.yaml: parameter -> list of values (see docs/sweep.md)")
     p.add_argument("--out", required=True, type=out_dir, help="folder for points.sqlite, results.csv, pareto.csv and plots")
     p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
@@ -40,7 +41,8 @@ def _cmd_sweep(a: argparse.Namespace) -> int:
 
     space = load_space(a.space)
     opts = SweepOptions(Path(a.out), a.objective, a.executor, a.address, a.workers, not a.no_progress,
-                        Path(a.tables) if a.tables else None, not a.no_disk_tables, int(a.tables_max_gb * 2**30))
+                        Path(a.tables) if a.tables else None, not a.no_disk_tables, int(a.tables_max_gb * 2**30),
+                        fusion=a.fusion)
     loaded = load_graph(model_source(a))
     info = {"model": loaded.model, "num_classes": loaded.num_classes, "resolution": loaded.resolution,
             "source": loaded.source}

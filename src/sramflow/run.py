@@ -43,6 +43,7 @@ class RunConfig:
     calib_images: int = 256
     method: str = "percentile"
     objective: str = "latency"
+    fusion: str = "depth-first"  # ``mapping.epilogue.FUSION_MODES``; the CLI's default (``cli_args.FUSION_DEFAULT``)
     functional: bool = True
     host_baseline: bool = True
     save_calibration: bool = False  # store the calibration ranges beside the checkpoint (needs --data)
@@ -308,7 +309,7 @@ def _run(cfg: RunConfig, out: Path, quiet: bool) -> RunResult:
         _write(out, "accuracy_report.json", accuracy, files)
 
     _write(out, "sram_design.json", sram_design_report(hw), files)
-    prep = with_weight_bits(prepare_graph(loaded.graph), cfg.weight_bits)  # the quantized model's packed weights
+    prep = with_weight_bits(prepare_graph(loaded.graph, cfg.fusion), cfg.weight_bits)  # the quantized model's packed weights
     sim = p.step(f"map every layer onto {hw.name} and simulate", lambda: simulate_prepared(prep, hw, cfg.objective))
     files += write_outputs(sim, out)
     claimed = p.step(f"the same on the write-up's claimed macro ({CLAIMED_HW})",

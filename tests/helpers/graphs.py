@@ -70,3 +70,44 @@ def small_conv_graph() -> Graph:
     shapes = {"x": (1, 8, 12, 12), "y": (1, 16, 12, 12), "yr": (1, 16, 12, 12), "z": (1, 32, 12, 12),
               "out": (1, 32, 12, 12)}
     return Graph("small", "x", "out", shapes, nodes)
+
+
+def se_block_graph(res: int = 6) -> Graph:
+    """An MBConv-like block with every epilogue pattern, random weights: 1x1 expand + HardSwish, depthwise 3x3 +
+    SiLU, squeeze-excite (global pool, 1x1 reduce + Relu, 1x1 expand + Sigmoid, channel scale), 1x1 project, the
+    residual Add, global pool and a classifier."""
+    def conv(k: int, groups: int = 1) -> dict:
+        p = k // 2
+        return {"kernel": (k, k), "strides": (1, 1), "dilations": (1, 1), "pads": (p, p, p, p), "groups": groups}
+
+    rng = np.random.default_rng(3)
+
+    def w(*shape: int) -> dict:
+        return {"W": rng.standard_normal(shape).astype(np.float32), "B": rng.standard_normal(shape[0]).astype(np.float32)}
+
+    c, e, s = 4, 8, 2
+    nodes = (
+        Node("exp", "Conv", ("x",), "e", conv(1), w(e, c, 1, 1)),
+        Node("hs", "HardSigmoid", ("e",), "ehs", {"alpha": 1 / 6, "beta": 0.5}),
+        Node("hm", "Mul", ("e", "ehs"), "eh"),
+        Node("dw", "Conv", ("eh",), "d", conv(3, e), w(e, 1, 3, 3)),
+        Node("ds", "Sigmoid", ("d",), "dsig"),
+        Node("dm", "Mul", ("d", "dsig"), "dact"),
+        Node("gap", "GlobalAveragePool", ("dact",), "g"),
+        Node("red", "Conv", ("g",), "r", conv(1), w(s, e, 1, 1)),
+        Node("rr", "Relu", ("r",), "rrl"),
+        Node("sex", "Conv", ("rrl",), "sx", conv(1), w(e, s, 1, 1)),
+        Node("sg", "Sigmoid", ("sx",), "sxs"),
+        Node("sc", "Mul", ("dact", "sxs"), "scaled"),
+        Node("prj", "Conv", ("scaled",), "pj", conv(1), w(c, e, 1, 1)),
+        Node("add", "Add", ("pj", "x"), "y"),
+        Node("gp2", "GlobalAveragePool", ("y",), "q"),
+        Node("fc", "Gemm", ("q",), "out", {}, {"W": rng.standard_normal((3, c)).astype(np.float32),
+                                              "B": np.zeros(3, np.float32)}),
+    )
+    full = lambda ch: (1, ch, res, res)  # noqa: E731
+    one = lambda ch: (1, ch, 1, 1)  # noqa: E731
+    shapes = {"x": full(c), "e": full(e), "ehs": full(e), "eh": full(e), "d": full(e), "dsig": full(e),
+              "dact": full(e), "g": one(e), "r": one(s), "rrl": one(s), "sx": one(e), "sxs": one(e),
+              "scaled": full(e), "pj": full(c), "y": full(c), "q": one(c), "out": (1, 3)}
+    return Graph("se_block", "x", "out", shapes, nodes)

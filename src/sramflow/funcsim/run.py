@@ -25,6 +25,7 @@ from sramflow.ir.movement import BY_KIND as MOVE_KINDS
 from sramflow.ir.movement import BY_OP as MOVES
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.epilogue import EpilogueSchedule, scale_bytes_loaded
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.vector import VectorSchedule
@@ -92,13 +93,15 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
     ``GraphMismatchError`` names the command to rerun. A node that the quantizer left without an op is an error
     naming it (a Reshape may be such a copy)."""
     ops = q.ops_by_position(graph)
-    shapes = lower_graph(graph)
+    fusion = "epilogue" if any(isinstance(s, EpilogueSchedule) or getattr(s.shape, "epilogue", False)
+                               for s in schedules) else "none"
+    shapes = _accepted_shapes(graph, fusion)
     if len(schedules) != len(shapes):
         raise GraphMismatchError(f"{len(schedules)} schedules for the {len(shapes)} nodes of {graph.name!r}: they "
                                  "were made from another graph; rerun 'sramflow simulate' on this model and resolution")
     out = []
     for node, shape, sch, op in zip(graph.nodes, shapes, schedules, ops):
-        if _unpacked(sch.shape) != shape:  # packed weights (--weight-bits) are the same layer
+        if _unpacked(sch.shape) not in shape:  # packed weights (--weight-bits) are the same layer
             raise GraphMismatchError(f"node {node.name!r} of {graph.name!r}: its schedule was made for "
                                      f"{sch.shape.name!r} with another shape; the schedules were made from another "
                                      "graph: rerun 'sramflow simulate' on this model and resolution")
@@ -107,6 +110,25 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
                                      "the graph that was simulated")
         out.append(BoundNode(node, sch, op))
     return tuple(out)
+
+
+def _accepted_shapes(graph: Graph, fusion: str) -> list[tuple]:
+    """Per node, the shapes its schedule may have under ``fusion``: the lowering's, and where an SE scale may have
+    been left to a pass of its own (``sim.api.decide_input_scales``), the Mul's own shape and its consumer's
+    shape without the scale."""
+    fused = lower_graph(graph, fusion)
+    if fusion == "none":
+        return [(s,) for s in fused]
+    plain = lower_graph(graph, "none")
+    out = []
+    for f, p in zip(fused, plain):
+        if getattr(f, "input_scale", False):
+            out.append((f, p))
+        elif getattr(f, "input_scale_ops", 0):
+            out.append((f, dataclasses.replace(f, input_scale_ops=0)))
+        else:
+            out.append((f,))
+    return out
 
 
 def _unpacked(shape):  # noqa: ANN001, ANN202 - a schedule's shape with 8-bit weights, as lower_graph makes it
@@ -217,7 +239,8 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
         raise ValueError(f"executor {executor!r}: one of {EXECUTORS}; an SRAM trace needs 'step'")
     run_conv, run_vector = (execute_conv, execute_vector) if executor == "step" else \
         (execute_conv_bulk, execute_vector_bulk)
-    packed = [s.shape.name for s in schedules
+    convs = [s.conv if isinstance(s, EpilogueSchedule) else s for s in schedules]
+    packed = [s.shape.name for s in convs
               if isinstance(s, ConvSchedule) and s.shape.weight_bits != 8 and "weights" in s.staged]
     if packed:  # funcsim.levels moves int8 weights through the outer levels
         raise UnsupportedOpError(f"an outer SRAM level holds 8-bit weights only; {len(packed)} staged layers have "
@@ -226,9 +249,9 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
     x = x[None] if x.ndim == 3 else x
     bound = bind(graph, q, schedules)
     m = Machine(Sram(words, word_bytes, trace))
-    h = next((s.levels for s in schedules if isinstance(s, ConvSchedule) and s.levels is not None), None)
+    h = next((s.levels for s in convs if isinstance(s, ConvSchedule) and s.levels is not None), None)
     outer = () if h is None else tuple(Sram(p.capacity_words, p.word_bytes) for p in h.outer)
-    if outer and executor != "bulk" and any(getattr(s, "staged", ()) for s in schedules):
+    if outer and executor != "bulk" and any(getattr(s, "staged", ()) for s in convs):
         raise UnsupportedOpError("outer SRAM levels are executed by the bulk executor only (not 'step', not with "
                                  "a trace)")
     env: dict[str, np.ndarray] = {graph.input: x[0]}
@@ -240,14 +263,15 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
     ref = run_int8(q, x)
     ref_wall = time.perf_counter() - t1
     mism = []
-    for op in q.ops:
+    materialized = [op for op in q.ops if op.output in env]  # a fused chain's inner tensors are never written
+    for op in materialized:
         got, want = env[op.output].reshape(-1), ref[op.output][0].reshape(-1)
         diff = np.abs(got.astype(np.int32) - want.astype(np.int32))
         if diff.any():
             mism.append(Mismatch(op.output, op.name, int(np.count_nonzero(diff)), int(diff.max())))
     logits_q = env[graph.output].reshape(-1)
     logits = dequantize(q, q.output, logits_q)
-    return FunctionalResult(not mism, len(q.ops), tuple(mism), _functional_counts(m, outer),
+    return FunctionalResult(not mism, len(materialized), tuple(mism), _functional_counts(m, outer),
                             analytical_counts(schedules, len(outer)),
                             m.sram.clobbers + sum(lv.clobbers for lv in outer), tuple(m.step_mismatches),
                             logits_q, logits, int(np.argmax(logits)),
@@ -259,11 +283,15 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
              run_conv: Callable, run_vector: Callable, outer: tuple[Sram, ...] = ()) -> None:
     """Run every bound node in graph order; each result lands in ``env`` under its tensor name; ``outer``: the
     outer SRAM levels 1, 2, ..., where staged conv operands are held (``funcsim.levels``)."""
+    op_of = {b.node.name: b.op for b in bound}
     for b in bound:
         node, sch, op = b.node, b.schedule, b.op
+        if isinstance(sch, FusedSchedule) and sch.shape.epilogue:  # computed by its group's pass (below)
+            continue
         if isinstance(sch, FusedSchedule) and sch.shape.into == node.name:  # pure addressing (Concat, Slice)
             env[node.output] = MOVES[node.op].apply(node.attrs, [env[t][None] for t in node.inputs], 0)[0]
             continue
+        x_in = env.get(node.inputs[0]) if node.inputs else None
         if isinstance(sch, FusedSchedule):  # the pass of the node it is fused into computed it: no accesses
             env[node.output] = env[graph.node(sch.shape.into).output]
             continue
@@ -271,15 +299,64 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             env[node.output] = env[op.output]
             m.note(_fused_but_scheduled(node, op, sch))
             continue
+        out_name = node.output
+        if isinstance(sch, EpilogueSchedule):  # the chain runs on the requantized outputs before they are written
+            if sch.input_scale:
+                x_in = _scaled_input(q, op_of[sch.input_scale], env)
+                m.tally.offchip_read_bytes += scale_bytes_loaded(sch.conv.step_table())
+            group, sch = sch, sch.conv
+            data = conv_data(sch, op, q, x_in)
+            if group.members:
+                out_name = graph.node(group.members[-1]).output
+                chain = _chain_ops(group.members, op_of)
+                data = dataclasses.replace(data, requant=_with_epilogue(data.requant, q, op.output, chain))
+        elif isinstance(sch, ConvSchedule):
+            data = conv_data(sch, op, q, x_in)
         if isinstance(sch, ConvSchedule):
-            data = conv_data(sch, op, q, env[node.inputs[0]])
             check_weight_bits(sch, data.weights, int(op.attrs.get("weight_bits", 8)))
             y = run_staged_conv(run_conv, sch, data, m, outer) if sch.staged else run_conv(sch, data, m)
         else:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
+        if out_name != node.output:
+            env[out_name] = y.reshape(graph.shape(out_name)[1:])
+            continue
         env[node.output] = y.reshape(graph.shape(node.output)[1:])
         if op is not None and op.output != node.output:  # the op's result (a fused x * HardSigmoid(x): HARD_SWISH)
             env[op.output] = env[node.output].reshape(graph.shape(op.output)[1:])
+
+
+def _scaled_input(q: QuantizedGraph, op: QOp | None, env: dict[str, np.ndarray]) -> np.ndarray:
+    """The input an SE-scaled convolution's loads write to the SRAM: x times the channel's scale with the MUL
+    kernel's int8 rounding (element-wise, so each loaded tile equals the DMA path's scaled tile); the scale bytes
+    of every input load are tallied from the step table (``mapping.epilogue.scale_bytes_loaded``)."""
+    if op is None:
+        raise UnsupportedOpError("an SE scale fused into a convolution's input path has no quantized op")
+    x = max((env[t] for t in op.inputs), key=lambda v: v.size)  # the feature map (the other is the scale vector)
+    return RUNNERS[op.kind](q, op, {t: env[t] for t in op.inputs}).reshape(x.shape)
+
+
+def _chain_ops(members: tuple[str, ...], op_of: dict[str, QOp | None]) -> tuple[QOp, ...]:
+    """The quantized ops of a fused chain, in order (a HardSwish's two IR nodes are one HARD_SWISH op)."""
+    out: list[QOp] = []
+    for name in members:
+        op = op_of[name]
+        if op is None:
+            raise UnsupportedOpError(f"node {name!r} of a fused epilogue has no quantized op")
+        if not out or out[-1] is not op:
+            out.append(op)
+    return tuple(out)
+
+
+def _with_epilogue(requant: Callable, q: QuantizedGraph, src: str, chain: tuple[QOp, ...]) -> Callable:
+    """``requant`` followed by the chain's integer kernels (``reference.run.RUNNERS``, element-wise, any shape),
+    each link reading the tensors of the tile computed before it: the arithmetic of the unfused ops, unchanged."""
+    def run(acc: np.ndarray, ch: np.ndarray) -> np.ndarray:
+        vals = {src: requant(acc, ch)}
+        for op in chain:
+            vals[op.output] = RUNNERS[op.kind](q, op, {t: vals[t] for t in op.inputs})
+        return vals[chain[-1].output]
+
+    return run
 
 
 def _fused_but_scheduled(node: Node, op: QOp, sch) -> str:  # noqa: ANN001

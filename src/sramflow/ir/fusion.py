@@ -65,3 +65,73 @@ def fused_into(graph: Graph) -> dict[str, str]:
         if f is not None:
             out[f.name] = n.name
     return out
+
+
+# Epilogue fusion (``--fusion epilogue``): the element-wise chain after a Conv / Gemm runs on its output path
+# (the vector unit takes each requantized output tile before it is written), so the chain's intermediate tensors
+# are never written to a memory level. The patterns, each with the producer's (or the previous link's) output as
+# its only full-size operand and every intermediate consumed inside the chain only:
+# SiLU (Sigmoid(t) and Mul(t, Sigmoid(t))), HardSwish (HardSigmoid(t) and its Mul, one HARD_SWISH look-up),
+# and a lone Sigmoid or HardSigmoid.
+def _chain_link(graph: Graph, t: str, consumers: Mapping[str, list[str]]) -> tuple[str, ...]:
+    """The nodes of one epilogue link reading tensor ``t`` (its output is the last node's), or ()."""
+    if t == graph.output:
+        return ()
+    users = [graph.node(u) for u in consumers.get(t, [])]
+    act = [u for u in users if u.op in ("Sigmoid", "HardSigmoid") and list(u.inputs) == [t]]
+    if len(act) != 1:
+        return ()
+    a = act[0]
+    mul = hard_swish_mul(graph, a, consumers) if a.op == "HardSigmoid" else _silu_mul(graph, a, consumers)
+    if mul is not None and len(users) == 2 and mul in users:
+        return a.name, mul.name
+    return (a.name,) if len(users) == 1 else ()
+
+
+def _silu_mul(graph: Graph, sig: Node, consumers: Mapping[str, list[str]]) -> Node | None:
+    """The Mul of x * Sigmoid(x) (SiLU), the Sigmoid's only consumer, or None."""
+    users = consumers.get(sig.output, [])
+    if len(users) != 1 or sig.output == graph.output:
+        return None
+    m = graph.node(users[0])
+    return m if m.op == "Mul" and sorted(m.inputs) == sorted((sig.inputs[0], sig.output)) else None
+
+
+def epilogue_chains(graph: Graph) -> dict[str, tuple[str, ...]]:
+    """Conv / Gemm node -> the nodes of the element-wise chain fused into its output path, in graph order (only
+    producers with a non-empty chain). A Relu / Relu6 the quantizer already fuses (``fused_activation``) stays
+    where it is (the requantize clamp) and the chain starts after it."""
+    consumers = graph.consumers()
+    out: dict[str, tuple[str, ...]] = {}
+    for n in graph.nodes:
+        if n.op not in FUSING_OPS:
+            continue
+        act = fused_activation(graph, n, consumers)
+        t = act.output if act is not None else n.output
+        chain: tuple[str, ...] = ()
+        while link := _chain_link(graph, t, consumers):
+            chain += link
+            t = graph.node(link[-1]).output
+        if chain:
+            out[n.name] = chain
+    return out
+
+
+def input_scales(graph: Graph) -> dict[str, str]:
+    """SE channel-scale Mul -> the Conv that applies it on its input path (``--fusion epilogue``): a Mul of a
+    feature map (N, C, H, W) by a (N, C, 1, 1) vector whose only consumer is a Conv reading it as its input; the
+    scaled tensor is then never written (the Conv's loads scale each channel as it arrives)."""
+    consumers = graph.consumers()
+    out: dict[str, str] = {}
+    for n in graph.nodes:
+        if n.op != "Mul" or len(n.inputs) != 2 or "const" in n.weights or n.output == graph.output:
+            continue
+        a, b = (graph.shape(t) for t in n.inputs)
+        full, vec = (a, b) if len(a) == 4 and b == (a[0], a[1], 1, 1) else (b, a)
+        users = consumers.get(n.output, [])
+        if len(full) != 4 or vec != (full[0], full[1], 1, 1) or full[2] * full[3] == 1 or len(users) != 1:
+            continue
+        c = graph.node(users[0])
+        if c.op == "Conv" and c.inputs[0] == n.output:
+            out[n.name] = c.name
+    return out

@@ -10,6 +10,12 @@ simulator must reproduce them exactly):
   with no steps and zero counts, reported as fused naming that node (never dropped): a Relu / Relu6 after a
   Conv / Gemm (the clamp is part of that layer's requantize), the Mul of x * HardSigmoid(x) (the HardSigmoid's
   pass is one HARD_SWISH table look-up per element that yields the product).
+- With ``--fusion epilogue`` (``mapping.epilogue``) the element-wise chain after a Conv / Gemm is also a
+  ``FusedShape`` (``epilogue=True``) and costs its producer ``epilogue_ops`` vector ops and ``epilogue_lut``
+  look-ups per output element, on the compute steps that write int8 outputs (no SRAM accesses, no DMA: the chain
+  runs between the requantize stage and the write); an SE scale fused into its consumer's input path adds one
+  off-chip transfer of the tile's channels' scale bytes per input tile load and ``input_scale_ops`` vector ops per
+  loaded element.
 - Every buffer starts on a word boundary. A DMA load of a tile writes ceil(bytes / word_bytes) words
   (weights, biases, partial sums, vector chunks: packed; conv input tiles: one padded window per channel,
   each window row starting on a word, so ceil(window_cols / word_bytes) words per row, unless every accumulator

@@ -63,6 +63,12 @@ class ConvShape:
     has_bias: bool = True
     pool_op: str = ""  # "" for a MAC-array convolution; "max" / "avg": pooling on the vector unit, no weights
     weight_bits: int = 8  # 8, or 4: two weights per byte (packed in off-chip memory and in the SRAM)
+    # epilogue fusion (``mapping.epilogue``): vector-unit ops and table look-ups per output element of the
+    # element-wise chain applied on the output path (0, 0: none); the tiling's counts do not depend on them
+    epilogue_ops: int = 0
+    epilogue_lut: int = 0
+    # vector-unit ops per input element loaded when an SE channel scale is applied on the input path (0: none)
+    input_scale_ops: int = 0
 
     def __post_init__(self) -> None:
         if self.weight_bits not in WEIGHT_BITS:

@@ -24,9 +24,15 @@ class FusedShape:
     op: str
     into: str  # the node whose pass computes this one
     into_op: str = "Conv"
+    epilogue: bool = False  # part of the element-wise chain on the producer's output path (``mapping.epilogue``)
+    input_scale: bool = False  # an SE channel scale applied on its consumer's (``into``) input path
 
     @property
     def how(self) -> str:
+        if self.input_scale:
+            return "its input loads multiply each channel by the scale vector (int8 MUL) as they arrive"
+        if self.epilogue:
+            return "its epilogue on the vector unit, applied to each output tile before it is written"
         return HOW[self.into_op]
 
 

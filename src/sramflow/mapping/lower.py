@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from sramflow.errors import UnsupportedOpError
 from sramflow.ir.elementwise import BY_OP
-from sramflow.ir.fusion import fused_into
+from sramflow.ir.fusion import epilogue_chains, fused_into, input_scales
 from sramflow.ir.graph import Graph, Node
 from sramflow.ir.movement import BY_OP as MOVES
 from sramflow.ir.movement import contiguous_block
@@ -30,12 +32,48 @@ RESIZE_TAPS = {"nearest": 1, "linear": 4}
 RESIZE_OPS_PER_ELEM = {"nearest": 0, "linear": 4 + 4 + 3 + 1 + 1}
 
 
-def lower_graph(g: Graph) -> tuple[ConvShape | VectorShape | FusedShape, ...]:
+def lower_graph(g: Graph, fusion: str = "none") -> tuple[ConvShape | VectorShape | FusedShape, ...]:
     """Every node's shape; a node fused into its producer as the quantizer fuses it (``ir.fusion``: an activation
-    into a Conv / Gemm, the Mul of x * HardSigmoid(x) into the HardSigmoid) becomes a ``FusedShape`` naming it."""
+    into a Conv / Gemm, the Mul of x * HardSigmoid(x) into the HardSigmoid) becomes a ``FusedShape`` naming it.
+    ``fusion`` other than "none" (``mapping.epilogue``; "depth-first" falls back to it): the element-wise chain
+    after a Conv / Gemm is fused into its output path too, its cost on the producer's ``ConvShape``."""
     fused = fused_into(g)
-    return tuple(FusedShape(n.name, n.op, fused[n.name], g.node(fused[n.name]).op) if n.name in fused
-                 else lower(g, n) for n in g.nodes)
+    chains = epilogue_chains(g) if fusion != "none" else {}
+    epi = {m: p for p, chain in chains.items() for m in chain}
+    scales = input_scales(g) if fusion != "none" else {}
+    scaled = {c: m for m, c in scales.items()}
+    out = []
+    for n in g.nodes:
+        if n.name in epi:
+            out.append(FusedShape(n.name, n.op, epi[n.name], g.node(epi[n.name]).op, epilogue=True))
+        elif n.name in scales:
+            out.append(FusedShape(n.name, n.op, scales[n.name], "Conv", epilogue=True, input_scale=True))
+        elif n.name in fused:
+            out.append(FusedShape(n.name, n.op, fused[n.name], g.node(fused[n.name]).op))
+        else:
+            sh = lower(g, n)
+            if n.name in chains:
+                sh = dataclasses.replace(sh, **_epilogue_cost(g, chains[n.name]))
+            if n.name in scaled:
+                sh = dataclasses.replace(sh, input_scale_ops=BY_OP["Mul"].vector.ops_per_elem)
+            out.append(sh)
+    return tuple(out)
+
+
+def _epilogue_cost(g: Graph, chain: tuple[str, ...]) -> dict[str, int]:
+    """Vector-unit ops and look-ups per element of a fused chain: each link's ``ir.elementwise`` row, except the Mul
+    of a HardSwish, which the HardSigmoid's HARD_SWISH look-up yields (``ir.fusion.hard_swish_mul``)."""
+    ops = lut = 0
+    prev = ""
+    for name in chain:
+        n = g.node(name)
+        hswish = n.op == "Mul" and prev == "HardSigmoid"
+        prev = n.op
+        if hswish:
+            continue
+        ops += BY_OP[n.op].vector.ops_per_elem
+        lut += BY_OP[n.op].vector.lut_per_elem
+    return {"epilogue_ops": ops, "epilogue_lut": lut}
 
 
 def _addressing(g: Graph, n: Node) -> FusedShape:

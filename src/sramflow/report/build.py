@@ -21,7 +21,9 @@ from sramflow.report.hardware import (
 from sramflow.report.html import Image, Section, Table, render_page
 from sramflow.report.inputs import ReportInputs
 from sramflow.report.markdown import summary_markdown
-from sramflow.report.rows import accuracy_paragraphs, functional_rows, perf_rows, quant_rows
+from sramflow.report.rows import (
+    FUSION_HEADERS, accuracy_paragraphs, functional_rows, fusion_rows, fusion_sentence, perf_rows, quant_rows,
+)
 
 RESOURCES = ("offchip", "sram_port", "mac", "vector")
 CLAIM_HEADERS = ("item", "write-up", "this run", "claimed macro", "how")
@@ -111,8 +113,9 @@ def _perf_section(a: ReportInputs, out: Path, files: list[Path]) -> Section:
     return Section(f"Latency, energy and power on {sim['hw']} (modelled)", [
         "Analytical simulation: counts from the schedule, cycles from the binding resource of each layer, energy = "
         "counts x per-access energies of the hardware description + leakage x time. Every energy is an estimate with "
-        "the provenance in the hardware table above.", sensitivity_sentence(a.sensitivity)],
-        [Table(["quantity", "value"], perf_rows(a)), lat, busy, energy, traffic, bound, traffic_bound])
+        "the provenance in the hardware table above.", sensitivity_sentence(a.sensitivity), fusion_sentence(sim)],
+        [Table(["quantity", "value"], perf_rows(a)), lat, busy, energy, traffic, bound, traffic_bound],
+        (Table(FUSION_HEADERS, fusion_rows(sim), "fused groups"),) if sim.get("fusion_groups") else ())
 
 
 def _functional_section(a: ReportInputs) -> Section | None:

@@ -15,7 +15,9 @@ from sramflow.report.hardware import (
     sensitivity_sentence,
 )
 from sramflow.report.inputs import ReportInputs
-from sramflow.report.rows import accuracy_paragraphs, functional_rows, perf_rows, quant_rows
+from sramflow.report.rows import (
+    FUSION_HEADERS, accuracy_paragraphs, functional_rows, fusion_rows, fusion_sentence, perf_rows, quant_rows,
+)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -50,6 +52,9 @@ def summary_markdown(a: ReportInputs, cfg: DeploymentConfig) -> str:
         "",
         sensitivity_sentence(a.sensitivity),
         "",
+        fusion_sentence(sim),
+        "",
+        *([_table(FUSION_HEADERS, fusion_rows(sim)), ""] if sim.get("fusion_groups") else []),
         "## The write-up's claims vs this run",
         "",
         _table(["item", "write-up", "this run", "claimed macro", "how"],

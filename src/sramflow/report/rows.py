@@ -71,3 +71,27 @@ def accuracy_paragraphs(a: ReportInputs) -> list[str]:
                    f"{ck.interval_note}: {100 * lo:.1f}-{100 * hi:.1f} %), INT8 {100 * ck.int8_accuracy:.1f} % "
                    f"(balanced {ck.int8_balanced:.3f}).",
             "This run did not measure accuracy: that needs --data (a HAM10000 folder)."]
+
+
+FUSION_HEADERS = ["group (producer)", "op", "fused nodes", "off-chip kB: weights", "inputs", "outputs"]
+
+
+def fusion_sentence(sim: dict[str, Any]) -> str:
+    """What fusion the simulation ran with (``inference_simulator_report.json``: fusion, fusion_groups)."""
+    mode = sim.get("fusion", "none")
+    if mode == "none":
+        return "Fusion: none (every node is its own pass through off-chip memory, except the activations the " \
+               "quantizer folds into a Conv's requantize)."
+    groups = sim.get("fusion_groups", [])
+    fused = sum(len(g["members"]) for g in groups)
+    note = f" {sim['fusion_note']}." if sim.get("fusion_note") else ""
+    return (f"Fusion: {mode}, {len(groups)} groups: {fused} element-wise nodes run on a Conv/Gemm's output path "
+            f"(or, for an SE scale, its consumer's input path), so their tensors are never written to a memory "
+            f"level; per node, a fused node's counts are its group's producer's.{note}")
+
+
+def fusion_rows(sim: dict[str, Any]) -> list[list[Any]]:
+    """One row per fused group: its producer, the nodes fused into it and its off-chip bytes by operand."""
+    return [[g["producer"], g["op"], ", ".join(g["members"]),
+             *(f"{g['offchip_bytes_by_operand'].get(k, 0) / 1e3:,.1f}" for k in ("weights", "inputs", "outputs"))]
+            for g in sim.get("fusion_groups", [])]

@@ -23,11 +23,12 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.epilogue import DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, with_epilogue
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
-from sramflow.mapping.lower import lower_graph
+from sramflow.mapping.lower import lower, lower_graph
 from sramflow.mapping.schedule import Schedule
-from sramflow.mapping.search.choose import OBJECTIVES
+from sramflow.mapping.search.choose import OBJECTIVES, map_shape, row_schedule
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import DEFAULT_PLANS, PlanCache, point_plan
 from sramflow.mapping.staging import direct_traffic, pair_traffic
@@ -42,6 +43,7 @@ __all__ = ["OBJECTIVES", "PreparedGraph", "SimulationResult", "prepare_graph", "
 class PreparedGraph:
     graph: Graph
     shapes: tuple[ConvShape | VectorShape | FusedShape, ...]  # one per graph node, in order
+    fusion: str = "none"  # ``mapping.epilogue.FUSION_MODES``
 
     @cached_property
     def distinct_shapes(self) -> tuple[tuple, np.ndarray]:
@@ -69,15 +71,65 @@ class SimulationResult:
     wall_s: float
     # energy objective: least energy with at most this many cycles (``mapping.search.budget``)
     cycle_budget: int | None = None
+    fusion: str = "none"
+
+    @property
+    def fusion_note(self) -> str:
+        return DEPTH_FIRST_NOTE if self.fusion == "depth-first" else ""
 
 
-def prepare_graph(graph: Graph) -> PreparedGraph:
-    return PreparedGraph(graph, lower_graph(graph))
+def prepare_graph(graph: Graph, fusion: str = "none") -> PreparedGraph:
+    if fusion not in FUSION_MODES:
+        raise SramflowError(f"fusion must be one of {', '.join(FUSION_MODES)}, got {fusion!r}")
+    return PreparedGraph(graph, lower_graph(graph, fusion), fusion)
 
 
 def simulate_graph(graph: Graph, hw: HardwareSpec, objective: str = "latency",
-                   cycle_budget: int | None = None) -> SimulationResult:
-    return simulate_prepared(prepare_graph(graph), hw, objective, cycle_budget)
+                   cycle_budget: int | None = None, fusion: str = "none") -> SimulationResult:
+    return simulate_prepared(prepare_graph(graph, fusion), hw, objective, cycle_budget)
+
+
+def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec) -> tuple[Schedule, ...]:  # noqa: ANN001
+    """Each Conv / Gemm with an epilogue (``mapping.epilogue``) gets the group's schedule around its own."""
+    chains: dict[str, list[str]] = {}
+    scale: dict[str, str] = {}
+    for sh in prep.shapes:
+        if isinstance(sh, FusedShape) and sh.input_scale:
+            scale[sh.into] = sh.name
+        elif isinstance(sh, FusedShape) and sh.epilogue:
+            chains.setdefault(sh.into, []).append(sh.name)
+    return tuple(EpilogueSchedule(s, tuple(chains.get(s.shape.name, ())), hw.vector_unit.lanes,
+                                  scale.get(s.shape.name, ""), hw.offchip.burst_bytes)
+                 if s.shape.name in chains or s.shape.name in scale else s for s in schedules)
+
+
+def _objective_value(results: list[NodeResult], objective: str) -> float:
+    cycles = sum(r.cycles for r in results)
+    energy = sum(r.energy_uj for r in results)
+    return {"latency": (cycles, energy), "energy": (energy, cycles), "edp": (cycles * energy, cycles)}[objective]
+
+
+def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec,
+                        objective: str) -> tuple[Schedule, ...]:
+    """Keep an SE scale on its consumer's input path only where the objective gains: the scale bytes come with
+    every input tile load, so a consumer that reloads its input often (small tiles on a small SRAM) may move more
+    than the scale's own pass (read x, write x). Otherwise the Mul gets its own vector pass again and the consumer
+    its schedule without the scale (a per-group fallback)."""
+    out = list(schedules)
+    index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
+    for i, sh in enumerate(prep.shapes):
+        if not (isinstance(sh, FusedShape) and sh.input_scale):
+            continue
+        j = index[sh.into]
+        fused = out[j]
+        conv = dataclasses.replace(fused.conv, shape=dataclasses.replace(fused.shape, input_scale_ops=0))
+        plain = dataclasses.replace(fused, conv=conv, input_scale="") if fused.members else conv
+        mul = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
+        keep = [price(sh.into, "Conv", fused, hw)]
+        back = [price(sh.into, "Conv", plain, hw), price(sh.name, "Mul", mul, hw)]
+        if _objective_value(back, objective) < _objective_value(keep, objective):
+            out[i], out[j] = mul, plain
+    return tuple(out)
 
 
 def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",
@@ -86,10 +138,11 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     vector nodes mapped for energy and the Conv/Gemm nodes chosen together (``mapping.search.budget``) instead
     of each layer for its own least energy."""
     t0 = time.perf_counter()
-    schedules = choose_schedules(prep.shapes, hw, objective, cycle_budget)
+    schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw)
+    schedules = decide_input_scales(prep, schedules, hw, objective)
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
-                            time.perf_counter() - t0, cycle_budget)
+                            time.perf_counter() - t0, cycle_budget, prep.fusion)
 
 
 def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
@@ -117,8 +170,13 @@ def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] 
     if len(hw.sram) < 2:
         return None
     names = tuple(m.name for m in hw.sram)
-    if isinstance(sch, ConvSchedule) and sch.levels is not None:
-        return pair_traffic(sch.operand_bytes, sch.staged, sch.staged_levels, hw.offchip.name, names)
+    conv = sch.conv if isinstance(sch, EpilogueSchedule) else sch
+    if isinstance(conv, ConvSchedule) and conv.levels is not None:
+        out = pair_traffic(conv.operand_bytes, conv.staged, conv.staged_levels, hw.offchip.name, names)
+        # an SE scale on the input path: its bytes come from off-chip memory with each input tile load
+        out[f"{hw.offchip.name}<->{names[0]}"]["inputs"] += sch.counts.offchip_input_bytes - \
+            conv.counts.offchip_input_bytes
+        return out
     c = sch.counts  # nothing staged: every operand moves between off-chip memory and the first level
     return direct_traffic({"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes,
                            "outputs": c.offchip_output_bytes,
@@ -157,7 +215,9 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     plans and tiling tables."""
     if objective not in OBJECTIVES:
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    if len(hw.sram) > 1:  # the vectorized plan knows one SRAM level; staging is chosen per node by map_shape
+    scales = any(isinstance(s, FusedShape) and s.input_scale for s in prep.shapes)
+    if len(hw.sram) > 1 or scales:  # the vectorized plan knows one SRAM level (staging is chosen per node by
+        # map_shape) and no per-group fusion decision (``decide_input_scales``)
         return total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)
     shapes, node_idx = unique_shapes(prep)
     plan = point_plan(shapes, hw, plans)
@@ -172,6 +232,11 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     for i, j in enumerate(plan.seg_of):
         if j >= 0:
             chosen[i], mat[i], overlap_u[i] = plan.counts(j, rows[j])
+            sh = shapes[i]
+            if isinstance(sh, ConvShape) and (sh.epilogue_ops or sh.epilogue_lut or sh.input_scale_ops):
+                conv = row_schedule(plan.segs[j].shape, *plan.segs[j].source, rows[j]) if sh.input_scale_ops else None
+                chosen[i] = with_epilogue(chosen[i], sh, hw.vector_unit.lanes, conv, hw.offchip.burst_bytes)
+                mat[i] = [getattr(chosen[i], f) for f in COUNT_FIELDS]  # as ``fuse_schedules`` adds it
     priced = np.flatnonzero(~fused)
     cd = {f: mat[priced, i] for i, f in enumerate(COUNT_FIELDS)}
     busy = busy_cycles(cd, hw)

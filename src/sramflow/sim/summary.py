@@ -13,7 +13,7 @@ def summary_text(res: SimulationResult, top: int = 8) -> str:
         f"{res.graph_name} on {res.hw.name} (objective {res.objective}"
         + (f" within {res.cycle_budget:,} cycles" if res.cycle_budget is not None else "")
         + f"), {t['nodes']} nodes mapped and simulated "
-        f"in {res.wall_s:.3f} s",
+        f"in {res.wall_s:.3f} s, fusion {res.fusion}" + (f" ({res.fusion_note})" if res.fusion_note else ""),
         f"  latency   {t['cycles']:,} cycles = {t['time_ms']:.2f} ms at {res.hw.clock_mhz:g} MHz "
         f"(lower bound {t['lower_bound_cycles']:,}, ratio {t['ratio_to_lower_bound']:.2f})",
         f"  energy    {t['energy_uj'] / 1e3:.3f} mJ, average power {t['avg_power_mw']:.2f} mW",

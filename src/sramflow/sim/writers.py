@@ -7,15 +7,21 @@ from typing import Any
 
 from sramflow.jsonio import write_json_atomic
 from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.sim.api import Schedule, SimulationResult
 from sramflow.sim.results import node_json, offchip_by_operand, total_json
 
 
 def _tiling(sch: Schedule) -> dict[str, Any]:
+    if isinstance(sch, EpilogueSchedule):
+        return {**_tiling(sch.conv), "fusion_group": sch.shape.name, "epilogue": list(sch.members),
+                "input_scale": sch.input_scale or None}
     if isinstance(sch, FusedSchedule):
+        group = {"fusion_group": sch.shape.into, "fused_on": "input path" if sch.shape.input_scale else "output path"} \
+            if sch.shape.epilogue else {}
         return {"tile_sizes": {}, "loop_order": [], "partial_sums": "none", "double_buffered": False,
-                "fused_into": sch.shape.into}
+                "fused_into": sch.shape.into, **group}
     if isinstance(sch, ConvSchedule):
         t = sch.tiling
         where = "spilled off-chip" if sch.spill_psums else "kept in the SRAM" if sch.keep_psums \
@@ -43,11 +49,12 @@ def layer_mapping_json(res: SimulationResult) -> dict[str, Any]:
                          "size_words": b.size_words} for b in sch.buffers],
             "words_used": max((b.end_word for b in sch.buffers), default=0),
             "swaps": r.counts.dma_loads, "steps": r.counts.steps, "fits_without_tiling": sch.fits_whole,
-            **{"staged_in_" + m.name: list(sch.staged_in(k) if isinstance(sch, ConvSchedule) else ())
+            **{"staged_in_" + m.name: list(sch.staged_in(k) if isinstance(sch, (ConvSchedule, EpilogueSchedule)) else ())
                for k, m in enumerate(res.hw.sram[1:], start=1)},
         })
     return {"hw": res.hw.name, "sram": {"name": m.name, "word_bits": m.word_bits, "words": m.total_words,
                                         "ports": m.ports}, "objective": res.objective,
+            "fusion": res.fusion, "fusion_note": res.fusion_note,
             "cycle_budget": res.cycle_budget, "layers": layers}
 
 
@@ -63,10 +70,26 @@ def weight_mapping_summary_json(res: SimulationResult) -> dict[str, Any]:
             "bytes_moved_by_operand": tot}
 
 
+def fusion_groups_json(res: SimulationResult) -> list[dict[str, Any]]:
+    """One entry per fused group (``mapping.epilogue``): its nodes, the tensor it writes, its off-chip bytes by
+    operand and, on hardware with outer SRAM levels, the bytes between each pair of levels by operand. The group's
+    counts are its producer node's (the members report zero and name it)."""
+    out = []
+    for sch, r in zip(res.schedules, res.nodes):
+        if isinstance(sch, EpilogueSchedule):
+            scale = [sch.input_scale] if sch.input_scale else []
+            out.append({"producer": r.name, "op": r.op, "members": scale + list(sch.members),
+                        "input_scale": sch.input_scale or None,
+                        "offchip_bytes_by_operand": offchip_by_operand(r.counts),
+                        "level_bytes_by_operand": r.level_traffic})
+    return out
+
+
 def report_json(res: SimulationResult) -> dict[str, Any]:
     return {"graph": res.graph_name, "hw": res.hw.name, "hw_description": res.hw.description,
             "clock_mhz": res.hw.clock_mhz, "objective": res.objective, "cycle_budget": res.cycle_budget,
-            "simulation_wall_s": res.wall_s,
+            "simulation_wall_s": res.wall_s, "fusion": res.fusion, "fusion_note": res.fusion_note,
+            "fusion_groups": fusion_groups_json(res),
             "total": total_json(list(res.nodes), res.hw.clock_mhz), "nodes": [node_json(r) for r in res.nodes],
             "uncosted_nodes": list(res.uncosted_nodes)}
 

@@ -38,4 +38,4 @@ def with_weight_bits(prep: PreparedGraph, value: Any) -> PreparedGraph:
         if isinstance(shape, ConvShape) and group is not None and not shape.pool_op:
             shape = dataclasses.replace(shape, weight_bits=bits[group])
         shapes.append(shape)
-    return PreparedGraph(prep.graph, tuple(shapes))
+    return dataclasses.replace(prep, shapes=tuple(shapes))  # the same graph and fusion mode

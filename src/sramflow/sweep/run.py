@@ -22,6 +22,7 @@ from sramflow.errors import HardwareSpecError
 from sramflow.hw.load import hw_to_dict, resolve_hw
 from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
+from sramflow.mapping.epilogue import FUSION_MODES
 from sramflow.sim.api import OBJECTIVES, PreparedGraph, prepare_graph
 from sramflow.sweep.errors import SweepError, SweepSpaceError
 from sramflow.sweep.evaluate import PointTask
@@ -49,8 +50,11 @@ class SweepOptions:
     tables_dir: Path | None = None
     disk_tables: bool = True  # False: none (every process builds its own)
     tables_max_bytes: int = 4 << 30  # disk the tables may take (least recently used removed beyond it)
+    fusion: str = "depth-first"  # ``mapping.epilogue.FUSION_MODES``; the CLI's default (``cli_args.FUSION_DEFAULT``)
 
     def __post_init__(self) -> None:
+        if self.fusion not in FUSION_MODES:
+            raise SweepError(f"--fusion must be one of {', '.join(FUSION_MODES)}, got {self.fusion!r}")
         if self.objective not in OBJECTIVES:
             raise SweepError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if self.executor not in EXECUTORS:
@@ -183,7 +187,7 @@ def run_sweep(space: SweepSpace, graph: Graph, model_info: Mapping[str, Any], op
     t0 = time.perf_counter()
     base = resolve_hw(space.base)
     check_space(space, base)
-    prep = prepare_graph(graph)
+    prep = prepare_graph(graph, opts.fusion)
     ident = model_identity(graph, prep, model_info)
     points = expand(space)
     tasks = make_tasks(points, base, ident, opts.objective)

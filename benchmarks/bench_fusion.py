@@ -1,0 +1,102 @@
+"""Operator fusion on EfficientNet-B0 @224 (issue 17 item 6): off-chip traffic, latency and energy per inference
+with ``--fusion none`` and ``--fusion epilogue`` in one run, on sky130-design1, sky130-design1-l2 and design1
+with 64 KiB of SRAM (the user edit of ``bench_redesign.py``: the preset's ``words: 128`` scaled to 32768).
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_fusion.py [--functional]
+
+The targets of issue 17 (design1 <= 160 MB, 64 KiB <= 20 MB with epilogue fusion) are printed beside the
+figures with whether they are met. ``--functional`` also executes the fused schedules of design1 on real bytes
+(random weights and input) and prints bit-exactness and the count comparison. Depth-first groups (item 2) are
+not implemented: ``--fusion depth-first`` falls back to epilogue fusion and is not measured separately.
+
+Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energy mJ per inference):
+  sky130-design1      none 194.91 / 6253.93 / 195.701   epilogue 164.10 / 5369.87 / 166.006  (target <= 160: not met)
+  sky130-design1-l2   none 140.84 / 5022.46 / 157.252   epilogue 109.26 / 4076.63 / 124.976
+  design1, 64 KiB     none  59.50 / 2205.05 /  62.872   epilogue  25.16 / 1290.78 /  29.922  (target <= 20: not met)
+What is left on the table: the residual Add and the SE global average pool still have passes of their own (2.4 MB
+of pool reads and 0.6 MB of Add traffic on design1), and on design1 every SE scale falls back to its own pass
+(the scale bytes that come with each input tile load cost more); the remaining traffic is the convolutions' own
+(156.5 MB on design1: weights and inputs re-read between tiles of a 256-byte SRAM), which only depth-first groups
+and better tilings reduce.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from sramflow.frontend.source import ModelSource, load_graph  # noqa: E402
+from sramflow.hw.load import resolve_hw  # noqa: E402
+from sramflow.sim.api import prepare_graph, simulate_prepared  # noqa: E402
+from sramflow.sim.results import total_json  # noqa: E402
+
+TARGETS_MB = {("sky130-design1", "epilogue"): 160.0, ("sky130-design1-64k", "epilogue"): 20.0}
+MODES = ("none", "epilogue")
+
+
+def yaml_64k(folder: Path) -> Path:
+    text = (ROOT / "src/sramflow/hw/presets/sky130-design1.yaml").read_text()
+    text, n = re.subn(r"(?m)^(\s+words:) 128$", r"\1 32768", text)
+    if n != 1:
+        raise RuntimeError("sky130-design1.yaml: expected one 'words: 128' line to scale to 64 KiB")
+    out = folder / "design1-64k.yaml"
+    out.write_text(text.replace("name: sky130-design1\n", "name: sky130-design1-64k\n"))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--functional", action="store_true", help="also run the functional simulation on design1")
+    a = ap.parse_args()
+    g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=224)).graph
+    preps = {m: prepare_graph(g, m) for m in MODES}
+    with tempfile.TemporaryDirectory() as tmp:
+        hws = [resolve_hw("sky130-design1"), resolve_hw("sky130-design1-l2"), resolve_hw(str(yaml_64k(Path(tmp))))]
+    print(f"{'hardware':22s} {'fusion':9s} {'off-chip MB':>12s} {'weights':>8s} {'inputs':>8s} {'outputs':>8s} "
+          f"{'latency ms':>11s} {'energy mJ':>10s} {'groups':>7s} {'wall s':>7s}  target")
+    results = {}
+    for hw in hws:
+        for m in MODES:
+            t0 = time.perf_counter()
+            res = simulate_prepared(preps[m], hw, "latency")
+            wall = time.perf_counter() - t0
+            tot = total_json(list(res.nodes), hw.clock_mhz)
+            off = tot["offchip_bytes"]
+            mb = sum(off.values()) / 1e6
+            groups = sum(1 for s in res.schedules if getattr(s, "members", None) is not None)
+            target = TARGETS_MB.get((hw.name, m))
+            verdict = "" if target is None else f"<= {target:g} MB: {'met' if mb <= target else 'NOT met'}"
+            print(f"{hw.name:22s} {m:9s} {mb:12.2f} {off['weights'] / 1e6:8.2f} {off['inputs'] / 1e6:8.2f} "
+                  f"{off['outputs'] / 1e6:8.2f} {tot['time_ms']:11.2f} {tot['energy_uj'] / 1e3:10.3f} {groups:7d} "
+                  f"{wall:7.2f}  {verdict}")
+            results[(hw.name, m)] = res
+    for hw in hws:
+        n, e = (total_json(list(results[(hw.name, m)].nodes), hw.clock_mhz) for m in MODES)
+        print(f"{hw.name}: epilogue fusion saves {(sum(n['offchip_bytes'].values()) - sum(e['offchip_bytes'].values())) / 1e6:.2f} MB, "
+              f"{n['time_ms'] - e['time_ms']:.1f} ms, {(n['energy_uj'] - e['energy_uj']) / 1e3:.3f} mJ per inference")
+    if a.functional:
+        import numpy as np
+
+        from sramflow.funcsim.run import run_functional
+        from sramflow.quant.api import quantize_graph
+        from sramflow.reference.run import quantize_input
+
+        hw = hws[0]
+        x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
+        q = quantize_graph(g, x)
+        r = run_functional(g, q, results[(hw.name, "epilogue")].schedules, quantize_input(q, x[0]),
+                           hw.main_sram.total_words, hw.main_sram.word_bytes)
+        print(f"functional ({hw.name}, epilogue): bit_exact={r.bit_exact} ({r.tensors_compared} materialized tensors) "
+              f"counts_match={r.counts_match} clobbers={r.clobbers} wall {r.wall_s:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

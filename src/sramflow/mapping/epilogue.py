@@ -1,0 +1,149 @@
+"""Epilogue fusion: a Conv / Gemm and the element-wise chain on its output path (``ir.fusion.epilogue_chains``)
+are one group with one schedule, the convolution's.
+
+The chain runs on the vector unit between the requantize stage and the SRAM write of each output tile: the
+accumulators' requantized int8 outputs pass through the chain's table look-ups and ALU ops (each link with the
+int8 rounding of its own TFLite kernel) and only the chain's last tensor is written, so the SRAM words, DMA
+transfers and off-chip bytes are the convolution's own (its output has the chain's output size: every link is
+element-wise). What the group adds is the vector unit's work: ``ConvShape.epilogue_ops`` ALU ops and
+``epilogue_lut`` look-ups per output element, priced by the same cost model (vector energy per op / look-up;
+vector cycles = ceil(work / lanes) over the layer's output stream, added to the compute time like any vector
+work). The chain's tensors other than the last are never materialized.
+
+An SE channel scale (``ir.fusion.input_scales``: Mul of the feature map x by the excitation vector) is applied on
+its consumer Conv's input path instead: each input tile load reads x and, in one more transfer, the scale bytes
+of the tile's channels (one per channel; the DMA streams a tile channel by channel, so one scale byte is in use at
+a time), and the vector unit multiplies every loaded element with the int8 rounding of the MUL
+(``ConvShape.input_scale_ops`` ops per element) before it is written to the SRAM. The scaled tensor is never
+written; the SRAM words are the convolution's own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from sramflow.cost.counts import Counts, ceil_div
+from sramflow.mapping.conv import RELEVANT, ConvShape, bursts, group_classes, reload_factor, trips
+from sramflow.mapping.schedule import Buffer, Step
+from sramflow.mapping.steps_table import CONV_DIMS, LOAD, OP, StepTable
+
+FUSION_MODES = ("none", "epilogue", "depth-first")
+DEPTH_FIRST_NOTE = ("depth-first groups are not implemented yet: every group falls back to epilogue fusion "
+                    "(issue 17 item 2)")
+
+
+def epilogue_delta(shape: ConvShape, lanes: int) -> dict[str, int]:
+    """The counts the epilogue adds to the convolution's (zero without one)."""
+    n = shape.output_bytes  # int8 outputs: one per element
+    work = (shape.epilogue_ops + shape.epilogue_lut) * n
+    return {"vector_ops": shape.epilogue_ops * n, "lut_ops": shape.epilogue_lut * n,
+            "vector_cycles": ceil_div(work, lanes) if work else 0}
+
+
+def input_scale_delta(conv, lanes: int, burst_bytes: int) -> dict[str, int]:  # noqa: ANN001 - a ConvSchedule
+    """The counts an SE scale on the input path adds to the convolution's schedule ``conv`` (zero without one):
+    per input tile load one off-chip transfer of its channels' scale bytes, and ``input_scale_ops`` vector ops per
+    loaded element (the loads into the first SRAM level, wherever they come from)."""
+    sh = conv.shape
+    if not sh.input_scale_ops:
+        return {}
+    t = conv.tiling.sizes()
+    n = trips(sh, t)
+    f_i = int(reload_factor(conv.tiling.order, RELEVANT["inputs"], n))
+    per_pixel_tile = [(gs * cs, gn * cn) for gs, gn in group_classes(sh.groups, t["g"])
+                      for cs, cn in group_classes(sh.c_per_group, t["c"]) if gn and cn]
+    loads = f_i * int(n["p"]) * sum(cnt for _, cnt in per_pixel_tile)
+    nbytes = f_i * int(n["p"]) * sh.groups * sh.c_per_group
+    nburst = f_i * int(n["p"]) * sum(cnt * int(bursts(b, burst_bytes)) for b, cnt in per_pixel_tile)
+    work = sh.input_scale_ops * conv.first_level_counts.offchip_input_bytes
+    return {"offchip_input_bytes": nbytes, "dma_transfers": loads, "dma_loads": loads, "dma_bursts": nburst,
+            "vector_ops": work, "vector_cycles": ceil_div(work, lanes)}
+
+
+def scale_bytes_loaded(table: StepTable) -> int:
+    """The scale bytes an input-scaled convolution's step table loads: one per channel of every input tile load
+    (what the functional simulator tallies for the scale transfers, ``input_scale_delta``)."""
+    rows = (table.kind == LOAD) & (table.operand == OP["inputs"])
+    g, c = CONV_DIMS.index("g"), CONV_DIMS.index("c")
+    ext = (table.hi[rows, g] - table.lo[rows, g]) * (table.hi[rows, c] - table.lo[rows, c])
+    return int(np.sum(ext, dtype=np.int64))
+
+
+def with_epilogue(c: Counts, shape: ConvShape, lanes: int, conv=None, burst_bytes: int = 0) -> Counts:  # noqa: ANN001
+    d = epilogue_delta(shape, lanes)
+    for k, v in (input_scale_delta(conv, lanes, burst_bytes) if conv is not None else {}).items():
+        d[k] = d.get(k, 0) + v
+    return dataclasses.replace(c, **{k: getattr(c, k) + v for k, v in d.items()})
+
+
+@dataclass(frozen=True)
+class EpilogueSchedule:
+    """A fused group's schedule: the convolution's (``conv``, any of its schedule types) with the epilogue's vector
+    work on every compute step that writes int8 outputs. ``members``: the fused nodes, in order."""
+
+    conv: object  # ConvSchedule
+    members: tuple[str, ...]  # the output-path chain, in order
+    lanes: int
+    input_scale: str = ""  # the SE scale Mul applied on the input path ("" none)
+    burst_bytes: int = 0  # off-chip bytes per transaction (0: one per transfer)
+
+    @property
+    def shape(self) -> ConvShape:
+        return self.conv.shape
+
+    @property
+    def buffers(self) -> tuple[Buffer, ...]:
+        return self.conv.buffers
+
+    @property
+    def double_buffered(self) -> bool:
+        return self.conv.double_buffered
+
+    @property
+    def unit(self) -> str:
+        return self.conv.unit
+
+    @property
+    def fits_whole(self) -> bool:
+        return self.conv.fits_whole
+
+    @cached_property
+    def counts(self) -> Counts:
+        return with_epilogue(self.conv.counts, self.shape, self.lanes, self.conv, self.burst_bytes)
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - the conv schedule's other attributes (tiling, staged, ...)
+        if name.startswith("__") or name == "conv":
+            raise AttributeError(name)
+        return getattr(self.conv, name)
+
+    def steps(self) -> Iterator[Step]:
+        """The convolution's steps; each compute step that writes int8 outputs also runs the epilogue on them; with
+        an input scale, each input load is preceded by the load of its channels' scale bytes and scales its
+        elements."""
+        sh = self.shape
+        for st in self.conv.steps():
+            if st.kind == "load" and st.operand == "inputs" and sh.input_scale_ops:
+                ch = _extent(st.region, "g") * _extent(st.region, "c")
+                yield Step("load", "scale", tuple(r for r in st.region if r[0] in "gc"), -1, offchip_bytes=ch)
+                st = dataclasses.replace(st, vector_ops=st.vector_ops + sh.input_scale_ops * st.offchip_bytes)
+            if st.kind == "compute" and st.psum_access in ("", "read") and st.sram_writes:
+                n = _region_elems(st.region)
+                st = dataclasses.replace(st, vector_ops=st.vector_ops + sh.epilogue_ops * n,
+                                         lut_ops=st.lut_ops + sh.epilogue_lut * n)
+            yield st
+
+
+def _extent(region: tuple[tuple[str, int, int], ...], dim: str) -> int:
+    return next((b - a for d, a, b in region if d == dim), 1)
+
+
+def _region_elems(region: tuple[tuple[str, int, int], ...]) -> int:
+    n = 1
+    for _, a, b in region:
+        n *= b - a
+    return n

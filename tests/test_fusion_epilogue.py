@@ -1,0 +1,157 @@
+"""Epilogue fusion (issue 17 item 1): a Conv / Gemm and its element-wise chain are one group; the functional
+simulator executes the group's schedule on real bytes, bit-exact, with the analytical counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from sramflow.errors import SramflowError
+from sramflow.funcsim.run import run_functional
+from sramflow.ir.elementwise import BY_OP
+from sramflow.ir.fusion import input_scales
+from sramflow.mapping.epilogue import EpilogueSchedule
+from sramflow.mapping.fused import FusedShape
+from sramflow.mapping.lower import lower_graph
+from sramflow.sim.api import prepare_graph, simulate_graph
+from helpers.graphs import quantized, se_block_graph
+from helpers.mapping import make_hw
+
+
+def _by_name(res):  # noqa: ANN001, ANN202
+    return {n.name: n for n in res.nodes}
+
+
+def test_chains_are_fused_into_their_producers() -> None:
+    shapes = {s.name: s for s in lower_graph(se_block_graph(), "epilogue")}
+    assert {n: (s.into, s.epilogue) for n, s in shapes.items() if isinstance(s, FusedShape)} == {
+        "hs": ("exp", True), "hm": ("exp", True), "ds": ("dw", True), "dm": ("dw", True),
+        "rr": ("red", False), "sg": ("sex", True), "sc": ("prj", True)}
+    assert shapes["sc"].input_scale and shapes["prj"].input_scale_ops == BY_OP["Mul"].vector.ops_per_elem
+    # HardSwish: the HardSigmoid's look-up yields the product (its Mul costs nothing); SiLU: look-up + Mul
+    lut, mul = BY_OP["Sigmoid"].vector, BY_OP["Mul"].vector
+    assert (shapes["exp"].epilogue_ops, shapes["exp"].epilogue_lut) == (lut.ops_per_elem, lut.lut_per_elem) == (0, 1)
+    assert (shapes["dw"].epilogue_ops, shapes["dw"].epilogue_lut) == (mul.ops_per_elem, 1 + mul.lut_per_elem)
+    assert all(not isinstance(s, FusedShape) or not s.epilogue for s in lower_graph(se_block_graph()))
+
+
+@pytest.mark.parametrize("executor", ["bulk", "step"])
+@pytest.mark.parametrize("double", [False, True])
+def test_fused_groups_bit_exact_with_identical_counts(executor: str, double: bool) -> None:
+    g = se_block_graph()
+    hw = make_hw(double=double)
+    res = simulate_graph(g, hw, fusion="epilogue")
+    assert sum(isinstance(s, EpilogueSchedule) for s in res.schedules) == 4
+    q, x = quantized(g)
+    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes, executor=executor)
+    assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
+    # never materialized: HARD_SWISH, SiLU's LOGISTIC and MUL inside groups, the SE LOGISTIC, the scaled tensor
+    assert r.tensors_compared == len(q.ops) - 5
+
+
+def test_fusion_removes_exactly_the_chains_round_trips() -> None:
+    g = se_block_graph()
+    hw = make_hw(double=True)
+    none, epi = _by_name(simulate_graph(g, hw)), _by_name(simulate_graph(g, hw, fusion="epilogue"))
+    chains = ("hs", "hm", "ds", "dm", "sg", "sc")
+    for n in ("exp", "dw", "sex"):  # the group's traffic and SRAM accesses are the conv's own
+        assert epi[n].counts.offchip_bytes == none[n].counts.offchip_bytes
+        assert epi[n].counts.sram_reads == none[n].counts.sram_reads
+    assert sum(epi[n].counts.offchip_bytes for n in chains) == 0
+    saved = sum(n.counts.offchip_bytes for n in none.values()) - sum(n.counts.offchip_bytes for n in epi.values())
+    # the SE scale's pass is gone; its consumer reads the scale bytes of its channels with every input tile load
+    scale_bytes = epi["prj"].counts.offchip_input_bytes - none["prj"].counts.offchip_input_bytes
+    assert 0 < scale_bytes < none["sc"].counts.offchip_bytes
+    assert saved == sum(none[n].counts.offchip_bytes for n in chains) - scale_bytes
+    # the integer work is unchanged: the same vector ops and look-ups, now on the producers' output paths
+    for k in ("vector_ops", "lut_ops", "macs"):
+        assert sum(getattr(n.counts, k) for n in epi.values()) == sum(getattr(n.counts, k) for n in none.values())
+
+
+def test_steps_sum_to_the_group_counts() -> None:
+    g = se_block_graph()
+    hw = make_hw()
+    for s in simulate_graph(g, hw, fusion="epilogue").schedules:
+        if isinstance(s, EpilogueSchedule):
+            steps = list(s.steps())
+            assert sum(st.vector_ops for st in steps) == s.counts.vector_ops
+            assert sum(st.lut_ops for st in steps) == s.counts.lut_ops
+            assert sum(st.macs for st in steps) == s.counts.macs
+            assert sum(st.offchip_bytes for st in steps) == s.counts.offchip_bytes
+            assert sum(st.kind == "load" for st in steps) == s.counts.dma_loads
+
+
+def test_unknown_fusion_mode_is_an_error() -> None:
+    with pytest.raises(SramflowError, match="fusion must be one of"):
+        prepare_graph(se_block_graph(), "layer")
+
+
+PROV = {"sramflow_version": "0", "git_commit": None, "command": "sramflow simulate", "inputs": {}}
+
+
+def test_reports_list_the_groups_and_the_schemas_accept_them() -> None:
+    import jsonschema
+
+    from sramflow.report.jsonschemas import load_schema
+    from sramflow.sim.writers import layer_mapping_json, report_json
+
+    res = simulate_graph(se_block_graph(), make_hw(double=True), fusion="depth-first")
+    rep, lm = report_json(res), layer_mapping_json(res)
+    assert rep["fusion"] == lm["fusion"] == "depth-first" and "not implemented" in rep["fusion_note"]
+    groups = {g["producer"]: g for g in rep["fusion_groups"]}
+    assert {p: g["members"] for p, g in groups.items()} == {"exp": ["hs", "hm"], "dw": ["ds", "dm"], "sex": ["sg"],
+                                                            "prj": ["sc"]}
+    assert groups["prj"]["input_scale"] == "sc" and groups["dw"]["input_scale"] is None
+    node = {n["name"]: n for n in rep["nodes"]}
+    assert groups["dw"]["offchip_bytes_by_operand"] == node["dw"]["offchip_bytes"] and node["ds"]["unit"] == "fused"
+    layers = {lay["name"]: lay for lay in lm["layers"]}
+    assert layers["ds"]["fusion_group"] == "dw" and layers["dw"]["epilogue"] == ["ds", "dm"]
+    assert "fusion_group" not in layers["rr"]  # the quantizer's own Relu fusion is not an epilogue group
+    for name, doc in (("inference_simulator_report", rep), ("layer_mapping", lm)):
+        jsonschema.validate({**doc, "provenance": PROV}, load_schema(name), cls=jsonschema.Draft202012Validator)
+    bad = {**rep, "provenance": PROV, "fusion_groups": [{"producer": "dw", "op": "Conv", "members": []}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, load_schema("inference_simulator_report"), cls=jsonschema.Draft202012Validator)
+
+
+def test_cli_fusion_choices_are_the_mappers() -> None:
+    from sramflow.cli_args import FUSION_CHOICES, FUSION_DEFAULT
+    from sramflow.mapping.epilogue import FUSION_MODES
+
+    assert FUSION_CHOICES == FUSION_MODES and FUSION_DEFAULT in FUSION_MODES
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["sky130-design1", "sky130-design1-l2"])
+def test_b0_224_fused_bit_exact(preset: str, b0_graph_224) -> None:  # noqa: ANN001
+    import numpy as np
+
+    from sramflow.hw.load import resolve_hw
+    from sramflow.quant.api import quantize_graph
+    from sramflow.reference.run import quantize_input, run_int8
+    from sramflow.sim.results import total_json
+
+    g, hw = b0_graph_224, resolve_hw(preset)
+    res = simulate_graph(g, hw, fusion="epilogue")
+    none = simulate_graph(g, hw)
+    groups = [s for s in res.schedules if isinstance(s, EpilogueSchedule)]
+    assert len(groups) >= 65  # every Conv but the 16 projections is followed by SiLU or (SE) Sigmoid
+    off = lambda r: total_json(list(r.nodes), hw.clock_mhz)["offchip_bytes"]  # noqa: E731
+    assert sum(off(res).values()) < sum(off(none).values())
+    if preset == "sky130-design1":  # --fusion none is the unfused model, figure for figure
+        assert sum(off(none).values()) == 194_909_391
+        # on 256 bytes the scale bytes that come with every input tile load of a projection cost more than the SE
+        # scale's own pass, so every one falls back to it (``decide_input_scales``)
+        scales = input_scales(g)
+        assert len(scales) == 16 and all(r.unit == "vector" for r in res.nodes if r.name in scales)
+        assert total_json(list(none.nodes), hw.clock_mhz)["cycles"] == 625_392_832
+    for r in res.nodes:  # the level pairs carry every off-chip byte of a group, the SE scale bytes included
+        if r.level_traffic is not None:
+            pairs = {k: v for k, v in r.level_traffic.items() if k.startswith(hw.offchip.name + "<->")}
+            assert sum(sum(v.values()) for v in pairs.values()) == r.counts.offchip_bytes, r.name
+    x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
+    q = quantize_graph(g, x)
+    xq = quantize_input(q, x[0])
+    r = run_functional(g, q, res.schedules, xq, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.mismatches == () and r.clobbers == 0 and r.counts_match
+    assert r.tensors_compared < len(q.ops)
+    assert np.array_equal(r.logits_int8, run_int8(q, xq)[q.output].reshape(-1))
