@@ -1,4 +1,4 @@
-"""The model-zoo benchmark (issue 22 item 4): every network of ``zoo_nets.py`` (own PyTorch definitions, random
+"""The model-zoo benchmark (issue 22 item 4): every network of ``tests/helpers/zoo.py`` (own PyTorch definitions, random
 weights, exported with torch.onnx.export opset 17 at 96 px into a temporary folder) and the built-in
 EfficientNet-B0 through the chain a user runs, via the same library calls as the CLI:
 
@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT.parent / "tests"))  # helpers.zoo: the definitions, shared with tests/test_zoo.py
 
 import numpy as np  # noqa: E402
 
@@ -92,7 +92,7 @@ def run_network(name: str, folder: Path, resolution: int) -> ZooRow:
     from sramflow.reference.run import quantize_input
     from sramflow.sim.api import prepare_graph, simulate_prepared
     from sramflow.sim.results import total_json
-    import zoo_nets
+    from helpers import zoo as zoo_nets
 
     row = ZooRow(name)
     if name in zoo_nets.BUILTIN:
@@ -103,9 +103,12 @@ def run_network(name: str, folder: Path, resolution: int) -> ZooRow:
     loaded = _stage(row, "import", lambda: load_graph(src))
     if loaded is None:
         return _skip(row, "import")
-    if name in zoo_nets.BUILTIN:
-        row.params = sum(int(np.prod(v.shape)) for v in loaded.graph.initializers.values()) \
-            if hasattr(loaded.graph, "initializers") else 0
+    if name in zoo_nets.BUILTIN:  # counted on the imported graph (BN folded), as analyze counts them
+        from sramflow.ir.analysis import node_macs
+
+        g = loaded.graph
+        row.params = sum(int(w.size) for n in g.nodes for w in n.weights.values())
+        row.macs = sum(node_macs(g, n) for n in g.nodes)
     qdir = folder / f"{name}_q"
 
     def quantize() -> Any:
@@ -187,7 +190,7 @@ def table(rows: list[ZooRow]) -> str:
 
 
 def main() -> int:
-    import zoo_nets
+    from helpers import zoo as zoo_nets
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nets", default=",".join([*zoo_nets.ZOO, *zoo_nets.BUILTIN]),

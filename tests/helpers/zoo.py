@@ -1,7 +1,7 @@
 """A model zoo the project builds itself (issue 22 item 4): PyTorch definitions that follow the published
 architectures' structure (block types, operator sequence, strides, skip and concat topology) at reduced width and
 depth so each exports and runs in seconds at 96 px. Random weights from a fixed seed; BatchNorm statistics are
-randomized too so BN folding is exercised with non-trivial values. Shared by ``bench_zoo.py`` and
+randomized too so BN folding is exercised with non-trivial values. Shared by ``benchmarks/bench_zoo.py`` and
 ``tests/test_zoo.py``. Nothing is downloaded.
 
 Each builder returns an ``nn.Module`` in eval mode taking (1, 3, R, R)."""
