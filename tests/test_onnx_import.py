@@ -117,15 +117,24 @@ def test_corrupt_onnx_file(tmp_path: Path) -> None:
         import_onnx(tmp_path / "nope.onnx")
 
 
-def test_standalone_batchnorm_rejected(tmp_path: Path) -> None:
+def test_standalone_batchnorm_becomes_per_channel_mul_add(tmp_path: Path) -> None:
+    """A BatchNormalization with no Conv before it (DenseNet's BN after a Concat) imports as x * s + t per channel,
+    the MUL and ADD the TFLite converter writes, equal to the ONNX definition computed here."""
+    from sramflow.reference.float_exec import run_float
+
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
-    inits = [helper.make_tensor(n, TensorProto.FLOAT, [2], [1.0, 1.0]) for n in ("s", "b", "m", "v")]
-    node = helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], name="lonely_bn")
+    vals = {"s": [1.5, -0.5], "b": [0.25, 2.0], "m": [0.1, -3.0], "v": [4.0, 0.25]}
+    inits = [helper.make_tensor(n, TensorProto.FLOAT, [2], v) for n, v in vals.items()]
+    node = helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], name="lonely_bn", epsilon=1e-3)
     p = tmp_path / "bn.onnx"
     onnx.save(_model([node], [x], [y], inits), p)
-    with pytest.raises(UnsupportedOpError, match="lonely_bn"):
-        import_onnx(p)
+    g = import_onnx(p)
+    assert [n.op for n in g.nodes] == ["Mul", "Add"] and g.nodes[-1].name == "lonely_bn"
+    xin = np.random.default_rng(0).standard_normal((1, 2, 4, 4)).astype(np.float32)
+    s, b, m, v = (np.array(vals[k], np.float64).reshape(1, 2, 1, 1) for k in "sbmv")
+    want = (xin - m) / np.sqrt(v + 1e-3) * s + b
+    np.testing.assert_allclose(run_float(g, xin)[g.output], want, rtol=1e-6, atol=1e-6)
 
 
 def test_old_opset_softmax_over_flattened_dims(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """ONNX -> IR. One small handler per ONNX op; anything else is an error naming the node and op.
 
-BatchNormalization is folded into the Conv before it; Identity, Dropout and shape-only Flatten /
+BatchNormalization is folded into the Conv before it (elsewhere: a per-channel Mul and Add); Identity, Dropout and shape-only Flatten /
 Reshape / Squeeze become aliases, listed in ``Graph.folded`` with the reason.
 """
 
@@ -107,16 +107,26 @@ def _conv(b: _Builder, n: Any) -> None:
 def _batchnorm(b: _Builder, n: Any) -> None:
     src = b.name(n.input[0])
     prev = b.nodes[-1] if b.nodes else None
-    if prev is None or prev.op != "Conv" or prev.output != src:
-        raise UnsupportedOpError(
-            f"node {n.name!r} (BatchNormalization): only a BatchNormalization right after a Conv can be folded; "
-            "fold it before export (model.eval() and constant folding)"
-        )
     eps = float(_attrs(n).get("epsilon", 1e-5))
+    if prev is None or prev.op != "Conv" or prev.output != src:
+        _batchnorm_affine(b, n, eps)
+        return
     w, bias = fold_batchnorm(prev.weights["W"], prev.weights["B"], *(b.const(t, n) for t in n.input[1:5]), eps)
     b.nodes[-1] = Node(prev.name, "Conv", prev.inputs, n.output[0], prev.attrs, {"W": w, "B": bias})
     b.shapes[n.output[0]] = b.shapes[prev.output]
     b.folded.append(FoldedNode(n.name, "BatchNormalization", f"folded into Conv {prev.name!r}"))
+
+
+def _batchnorm_affine(b: _Builder, n: Any, eps: float) -> None:
+    """A BatchNormalization with no Conv right before it (DenseNet's pre-activation BN after a Concat) as the
+    per-channel Mul and Add the TFLite converter writes for it: x * s + (beta - mean * s), s = gamma /
+    sqrt(var + eps), computed in float64 and rounded once to float32."""
+    gamma, beta, mean, var = (b.const(t, n).astype(np.float64) for t in n.input[1:5])
+    s = gamma / np.sqrt(var + eps)
+    c = (-1, 1, 1)
+    mul_out = f"{n.output[0]}/mul"
+    b.add(n, f"{n.name}/mul", "Mul", [n.input[0]], mul_out, {}, {"const": s.astype(np.float32).reshape(c)})
+    b.add(n, n.name, "Add", [mul_out], n.output[0], {}, {"const": (beta - mean * s).astype(np.float32).reshape(c)})
 
 
 def fold_batchnorm(w: np.ndarray, bias: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray,

@@ -1,0 +1,27 @@
+"""The model zoo of ``helpers.zoo`` (issue 22 item 4) stays working end to end: three of its small networks,
+exported with torch.onnx.export as a user would, import, quantize, match LiteRT's BUILTIN_REF on every tensor
+(calibration inputs and inputs twice as wide) and run bit-exact through the functional simulator on
+sky130-design1 with counts equal to the analytical model's. ``benchmarks/bench_zoo.py`` runs the whole zoo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+
+from helpers import zoo
+from helpers.end_to_end import assert_bit_exact_with_litert, assert_functional_bit_exact, import_and_quantize
+
+# Concat / channel split / shuffle; fire modules with ceil-mode max pools; dense blocks with a BN after Concat
+NETS = ("shufflenet_v2", "squeezenet1_1", "densenet")
+
+
+@pytest.mark.slow  # ~30 s on 2 cores: the step executor on squeezenet1_1
+@pytest.mark.parametrize("name", NETS)
+def test_zoo_network_end_to_end(name: str, tmp_path: Path) -> None:
+    model = onnx.load(zoo.export(name, tmp_path, resolution=64))
+    g, q, x = import_and_quantize(model, name)
+    assert_bit_exact_with_litert(q, x)
+    res = assert_functional_bit_exact(g, q, x, "sky130-design1")
+    assert res.uncosted_nodes == ()
