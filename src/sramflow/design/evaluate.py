@@ -73,15 +73,20 @@ def _tasks(points: Sequence[DesignPoint], ident: Mapping[str, Any], objective: s
 def evaluate_space(graph: Graph, space: AdviseSpace, model_info: Mapping[str, Any],
                    opts: EvalOptions) -> list[DesignResult]:
     """Every point of ``space`` evaluated (or read back from ``out_dir/points.sqlite`` when already done)."""
+    return evaluate_points(graph, list(design_points(space)), model_info, opts)
+
+
+def evaluate_points(graph: Graph, points: Sequence[DesignPoint], model_info: Mapping[str, Any],
+                    opts: EvalOptions) -> list[DesignResult]:
+    """These points evaluated (or read back from ``out_dir/points.sqlite`` when already done), in order."""
     from tqdm import tqdm
 
-    points = list(design_points(space))
     out = Path(opts.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results: list[DesignResult] = []
     with PointStore(out / DB_NAME) as store:
         per_fusion = []
-        for fusion in space.fusion:
+        for fusion in dict.fromkeys(p.fusion for p in points):
             prep = prepare_graph(graph, fusion)
             mine = [p for p in points if p.fusion == fusion]
             per_fusion.append((prep, mine, _tasks(mine, model_identity(graph, prep, model_info), opts.objective)))
