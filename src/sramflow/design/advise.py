@@ -6,8 +6,9 @@ Bounds (valid for every design of the space; tests check them against the simula
   here reads each weight from off-chip at least once per inference (the simulator has no weights-resident mode);
 - latency >= max(MACs / (MACs per cycle x clock), weight bytes / off-chip bandwidth);
 - average power >= the design's static power (leakage).
-A point whose own bounds miss a target is pruned without mapping, unless no point's bounds meet every target
-(then every point is simulated, so the closest designs are real figures).
+A point whose own bounds miss a target is pruned without mapping; when no point's bounds meet every target, the
+``CLOSEST_SIMULATED`` points whose bounds come closest (then the smallest) are simulated, so the closest designs
+reported are simulated figures.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from sramflow.sweep.precision import accuracy_assumption, with_weight_bits
 CLAIM_LATENCY_MS = 36.6
 CLAIM_ENERGY_MJ = 0.45
 CLAIM_POWER_MW = 12.4
+
+
+CLOSEST_SIMULATED = 24  # points simulated when no point's bounds meet every target
 
 
 class AdviseError(SramflowError):
@@ -148,7 +152,14 @@ def advise(graph: Graph, model_info: Mapping[str, Any], space: AdviseSpace, targ
     pb = [(p, point_bounds(p, *work[str(p.weight_bits)])) for p in points]
     bvals = [{"latency_ms": b.latency_ms, "energy_mj": b.energy_mj, "avg_power_mw": b.avg_power_mw} for _, b in pb]
     hopeful = [all(meets(v, targets).values()) for v in bvals]
-    keep = {id(p) for (p, _), h in zip(pb, hopeful, strict=True) if h or not prune or not any(hopeful)}
+    if not prune:
+        keep = {id(p) for p, _ in pb}
+    elif any(hopeful):
+        keep = {id(p) for (p, _), h in zip(pb, hopeful, strict=True) if h}
+    else:  # no point can meet every target: simulate those whose bounds come closest, for the closest designs
+        ratio = [max(v[k] / lim for k, lim in targets.as_dict().items()) for v in bvals]
+        order = sorted(range(len(pb)), key=lambda i: (ratio[i], area_power(pb[i][0].hw).total_mm2))
+        keep = {id(pb[i][0]) for i in order[:CLOSEST_SIMULATED]}
     pruned = tuple((p, b) for p, b in pb if id(p) not in keep)
     results = evaluate_points(graph, [p for p in points if id(p) in keep], model_info, opts)
     argmin = {k: min(zip(pb, bvals, strict=True), key=lambda x: x[1][k])[0] for k in targets.as_dict()}
