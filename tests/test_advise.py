@@ -59,7 +59,7 @@ def test_some_designs_meet_the_cheapest_is_reported_and_bounds_hold(tmp_path: Pa
     # the lower bounds are below every simulated figure
     assert a.space_bounds["energy_mj"] <= min(r.energy_mj for r in ok)
     assert a.space_bounds["latency_ms"] <= min(r.latency_ms for r in ok)
-    d, paths = write_outputs(a, tmp_path)
+    d, paths = write_outputs(a, tmp_path, "energy")
     assert d["feasible"] and d["bounds"] == {}
     hw = resolve_hw(str(tmp_path / d["designs"][0]["hw_yaml"]))
     assert hw.sram[0].size_bytes == d["designs"][0]["params"]["sram_bytes"]
@@ -74,7 +74,7 @@ def test_no_design_meets_gives_the_energy_bound(tmp_path: Path) -> None:
     b = a.bounds["energy_mj"]
     assert b["provable"] and b["bound"] > 0.001 and "weights" in b["why"]
     assert len(a.results) == 8 and not a.pruned  # nothing hopeful: every point simulated for the closest designs
-    d, _ = write_outputs(a, tmp_path)
+    d, _ = write_outputs(a, tmp_path, "energy")
     assert not d["feasible"] and d["designs"]
     assert any("rules it out" in line for line in answer_lines(d))
 

@@ -57,7 +57,7 @@ def _cmd_advise(a: argparse.Namespace) -> int:
             "source": loaded.source}
     opts = EvalOptions(str(a.out), a.objective, a.workers or 0, a.executor, a.address, not a.no_progress)
     adv = advise(loaded.graph, info, GRIDS[a.grid], targets, opts, prune=not a.no_prune)
-    d, paths = write_outputs(adv, Path(a.out))
+    d, paths = write_outputs(adv, Path(a.out), a.objective)
     print("\n".join(answer_lines(d)))
     for path in paths:
         print(f"wrote {path}")

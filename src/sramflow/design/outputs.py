@@ -18,13 +18,13 @@ from sramflow.sweep.precision import accuracy_assumption
 TOP_N = 5
 
 
-def _design(r: DesignResult, a: Advice, out: Path, rank: int) -> dict[str, Any]:
+def _design(r: DesignResult, a: Advice, out: Path, rank: int, objective: str) -> dict[str, Any]:
     hw_dir = out / "hw"
     hw_dir.mkdir(parents=True, exist_ok=True)
     path = hw_dir / f"design{rank}.yaml"
     path.write_text(dump_yaml(hw_to_dict(r.point.hw)))
     wb = r.point.weight_bits
-    args = ["--fusion", r.point.fusion] + ([] if wb == 8 else ["--weight-bits", str(wb)])
+    args = ["--objective", objective, "--fusion", r.point.fusion] + ([] if wb == 8 else ["--weight-bits", str(wb)])
     return {"hw_yaml": str(path.relative_to(out)), "simulate_args": args, "params": dict(r.point.params),
             "area_mm2": r.area_mm2, "area_mm2_by_part": {"sram": list(r.area.sram_mm2), "mac_array": r.area.mac_array_mm2,
                                                           "accumulators": r.area.accumulators_mm2,
@@ -35,10 +35,10 @@ def _design(r: DesignResult, a: Advice, out: Path, rank: int) -> dict[str, Any]:
             "accuracy": accuracy_assumption(wb), "assumptions": list(r.point.assumptions)}
 
 
-def advice_dict(a: Advice, out: Path) -> dict[str, Any]:
+def advice_dict(a: Advice, out: Path, objective: str) -> dict[str, Any]:
     feas = a.feasible
     shown = feas[:TOP_N] if feas else a.closest(TOP_N)
-    designs = [_design(r, a, out, i + 1) for i, r in enumerate(shown)]
+    designs = [_design(r, a, out, i + 1, objective) for i, r in enumerate(shown)]
     s = a.space
     return {
         "targets": a.targets.as_dict(), "feasible": bool(feas), "designs": designs,
@@ -102,9 +102,9 @@ def answer_lines(d: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_outputs(a: Advice, out: Path) -> tuple[dict[str, Any], list[Path]]:
+def write_outputs(a: Advice, out: Path, objective: str) -> tuple[dict[str, Any], list[Path]]:
     out.mkdir(parents=True, exist_ok=True)
-    d = advice_dict(a, out)
+    d = advice_dict(a, out, objective)
     (out / "advise.json").write_text(json.dumps(d, indent=2, default=str))
     md = ["# What it would take", "", *[f"    {line}" for line in answer_lines(d)], "",
           "## Area model (per-unit figures and their provenance)", "", "| figure | value | unit | kind | source |",
