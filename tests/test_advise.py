@@ -93,3 +93,15 @@ def test_help_does_not_import_torch() -> None:
     code = ("import sys; from sramflow.cli import build_parser; build_parser(); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_a_second_run_reuses_the_stored_points(tmp_path: Path) -> None:
+    from sramflow.sweep.store import PointStore
+
+    t = Targets(latency_ms=0.5, energy_mj=0.01, avg_power_mw=100)
+    first = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False))
+    again = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False))
+    with PointStore(tmp_path / "points.sqlite") as store:
+        runs = store.runs()
+    assert [r["points_todo"] for r in runs] == [8, 0]
+    assert [r.energy_mj for r in again.results] == [r.energy_mj for r in first.results]
