@@ -105,3 +105,11 @@ def test_a_second_run_reuses_the_stored_points(tmp_path: Path) -> None:
         runs = store.runs()
     assert [r["points_todo"] for r in runs] == [8, 0]
     assert [r.energy_mj for r in again.results] == [r.energy_mj for r in first.results]
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "nan", "abc"])
+def test_cli_refuses_impossible_targets_in_one_line(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from sramflow.cli import main
+
+    assert main(["advise", "--model", "efficientnet_b0", "--out", "x", "--target-energy-mj", bad]) == 2
+    assert "--target-energy-mj" in capsys.readouterr().err
