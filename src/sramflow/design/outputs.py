@@ -26,9 +26,9 @@ def _design(r: DesignResult, a: Advice, out: Path, rank: int, objective: str) ->
     wb = r.point.weight_bits
     args = ["--objective", objective, "--fusion", r.point.fusion] + ([] if wb == 8 else ["--weight-bits", str(wb)])
     return {"hw_yaml": str(path.relative_to(out)), "simulate_args": args, "params": dict(r.point.params),
-            "area_mm2": r.area_mm2, "area_mm2_by_part": {"sram": list(r.area.sram_mm2), "mac_array": r.area.mac_array_mm2,
-                                                          "accumulators": r.area.accumulators_mm2,
-                                                          "vector_unit": r.area.vector_unit_mm2},
+            "area_mm2": r.area_mm2,
+            "area_mm2_by_part": {"sram": list(r.area.sram_mm2), "mac_array": r.area.mac_array_mm2,
+                                 "accumulators": r.area.accumulators_mm2, "vector_unit": r.area.vector_unit_mm2},
             "latency_ms": r.latency_ms, "energy_mj": r.energy_mj, "avg_power_mw": r.avg_power_mw,
             "static_power_uw": r.area.static_power_uw, "offchip_bytes": r.metrics.get("offchip_bytes"),
             "shortfall": shortfall(r, a.targets), "binding": binding(r, a.targets),
@@ -89,7 +89,8 @@ def answer_lines(d: dict[str, Any]) -> list[str]:
     head = (f"targets: {t['latency_ms']:g} ms, {t['energy_mj']:g} mJ, {t['avg_power_mw']:g} mW; "
             f"{d['searched']['points']} designs ({d['searched']['simulated']} simulated, "
             f"{d['searched']['pruned_by_bounds']} pruned by bounds)")
-    lines = [head, ("cheapest designs meeting every target:" if d["feasible"] else "no design meets every target; closest:")]
+    lines = [head, "cheapest designs meeting every target:" if d["feasible"]
+             else "no design meets every target; closest:"]
     for i, x in enumerate(d["designs"][:3]):
         p = x["params"]
         lines.append(f"  {i + 1}. {x['area_mm2']:.3g} mm2: SRAM {p['sram_bytes']:,} B"
@@ -98,7 +99,8 @@ def answer_lines(d: dict[str, Any]) -> list[str]:
                      f"weights {p['weight_bits']}: {x['latency_ms']:.4g} ms, {x['energy_mj']:.4g} mJ, "
                      f"{x['avg_power_mw']:.4g} mW, off-chip {x['offchip_bytes'] or 0:,} B; binds: {x['binding']}")
     for k, b in d["bounds"].items():
-        lines.append(f"  {k} {b['target']:g}: bound {b['bound']:.4g}{' (rules it out)' if b['provable'] else ''}: {b['why']}")
+        rules = " (rules it out)" if b["provable"] else ""
+        lines.append(f"  {k} {b['target']:g}: bound {b['bound']:.4g}{rules}: {b['why']}")
     return lines
 
 
