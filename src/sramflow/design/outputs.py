@@ -59,6 +59,7 @@ def _plots(a: Advice, out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.ticker
     import matplotlib.pyplot as plt
 
     ok = a.ok
@@ -71,8 +72,11 @@ def _plots(a: Advice, out: Path) -> list[Path]:
             front = sorted(xy[i] for i in pareto_front(xy))
             ax.plot(*zip(*front, strict=True), "r.-", label="Pareto front")
         ax.axhline(target, color="k", ls="--", label=f"target {target:g} {unit}")
+        lb = a.space_bounds[metric]
+        ax.axhline(lb, color="g", ls=":", label=f"lower bound over the space {lb:.3g} {unit}")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("silicon area (mm2)")
         ax.set_ylabel(f"{metric.split('_')[0]} ({unit})")
         ax.legend(fontsize=7)
