@@ -46,7 +46,7 @@ def _load_extra_commands() -> list[Callable[[argparse._SubParsersAction], None]]
     import importlib
 
     found = []
-    for mod in ("sramflow.cli_hw", "sramflow.cli_quant", "sramflow.cli_sim", "sramflow.cli_eval", "sramflow.cli_sweep", "sramflow.cli_run",
+    for mod in ("sramflow.cli_hw", "sramflow.cli_quant", "sramflow.cli_sim", "sramflow.cli_eval", "sramflow.cli_sweep", "sramflow.cli_advise", "sramflow.cli_run",
                 "sramflow.cli_predict"):
         try:
             m = importlib.import_module(mod)
