@@ -1,13 +1,21 @@
 """Residual Add fused into the producing conv's output path (issue 17 item 1): which Add joins which Conv's group
-(``ir.fusion.residual_adds``). The mapper and the functional simulator do not use it yet."""
+(``ir.fusion.residual_adds``) and the convolution schedule's skip tile operand (``ConvShape.residual``: loads,
+words, counts). Not yet wired into ``--fusion``: the functional simulator does not execute the skip loads yet."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
+from sramflow.errors import MappingError
 from sramflow.ir.fusion import residual_adds
 from sramflow.ir.graph import Graph, Node
 from helpers.graphs import se_block_graph
+from sramflow.mapping.search.choose import make_conv_schedule
+from sramflow.mapping.search.tiling_table import hw_params
+from sramflow.mapping.steps_table import LOAD, OP
+from helpers.mapping import CONV_CASES, ONES, assert_steps_match, make_hw, with_bursts
 
 
 def _with_nodes(g: Graph, replace: dict[str, Node], after: str = "", extra: tuple[Node, ...] = (),
@@ -51,3 +59,40 @@ def test_b0_every_skip_add_joins_its_linear_project_conv(b0_graph_224) -> None: 
         c = g.node(conv)
         assert c.attrs["kernel"] == (1, 1) and c.attrs["groups"] == 1
         assert producer[c.inputs[0]].op == "Mul"  # the SE-scaled input: the block's project conv
+
+
+def _residual(sch):  # noqa: ANN001, ANN202 - the schedule with a residual Add on its output path
+    return dataclasses.replace(sch, shape=dataclasses.replace(sch.shape, residual=True))
+
+
+@pytest.mark.parametrize("double", [False, True])
+@pytest.mark.parametrize("burst", [0, 3])
+def test_skip_loads_mirror_the_output_stores_and_sum_to_the_counts(double: bool, burst: int) -> None:
+    hw = with_bursts(make_hw(accumulators=8, words=4096, double=double), burst) if burst else \
+        make_hw(accumulators=8, words=4096, double=double)
+    tried = 0
+    for shape, sizes, gk, gh in CONV_CASES:
+        for order in (("g", "k", "p", "c"), ("g", "c", "k", "p")):
+            plain = make_conv_schedule(shape, hw_params(hw, shape), ONES | sizes, order, double, gk, gh)
+            if plain.spill_psums or plain.keep_psums:
+                with pytest.raises(MappingError, match="residual Add"):
+                    _residual(plain)
+                continue
+            tried += 1
+            sch = _residual(plain)
+            assert_steps_match(sch, burst)
+            c, p = sch.counts, plain.counts
+            # one skip load per output tile, the mirror of its store, read once by the vector unit
+            assert c.offchip_input_bytes - p.offchip_input_bytes == p.offchip_output_bytes == shape.output_bytes
+            assert c.sram_writes_dma - p.sram_writes_dma == p.sram_reads_dma == c.sram_reads_compute - p.sram_reads_compute
+            assert c.dma_loads - p.dma_loads == p.dma_transfers - p.dma_loads
+            assert (c.macs, c.sram_writes_compute, c.offchip_output_bytes) == (p.macs, p.sram_writes_compute,
+                                                                               p.offchip_output_bytes)
+            # the skip tile lands in the output buffer (the footprint is the plain schedule's)
+            assert sch.buffers == plain.buffers
+            t = sch.step_table()
+            rows = (t.kind == LOAD) & (t.operand == OP["skip"])
+            outs = [(b.base_word, b.base_word + b.size_words) for b in sch.buffers if b.operand == "outputs"]
+            assert all(any(a <= lo and lo + n <= b for a, b in outs)
+                       for lo, n in zip(t.base_word[rows].tolist(), t.words[rows].tolist()))
+    assert tried >= 8
