@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from sramflow.errors import MappingError
+from sramflow.funcsim.bulk_conv import execute_conv_bulk
+from sramflow.funcsim.exec_conv import ConvData, execute_conv
+from sramflow.funcsim.sram import Sram
+from sramflow.funcsim.state import Machine
 from sramflow.ir.fusion import residual_adds
 from sramflow.ir.graph import Graph, Node
 from helpers.graphs import se_block_graph
@@ -61,6 +66,14 @@ def test_b0_every_skip_add_joins_its_linear_project_conv(b0_graph_224) -> None: 
         assert producer[c.inputs[0]].op == "Mul"  # the SE-scaled input: the block's project conv
 
 
+def _conv_data(sh, seed: int = 0) -> ConvData:  # noqa: ANN001
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, (sh.groups * sh.c_per_group, sh.in_h, sh.in_w)).astype(np.int8)
+    w = rng.integers(-128, 128, (sh.groups, sh.k_per_group, sh.c_per_group, sh.kernel_h, sh.kernel_w)).astype(np.int8)
+    b = rng.integers(-5000, 5000, (sh.groups, sh.k_per_group)) if sh.has_bias else None
+    return ConvData(x, 3, w, b, lambda acc, ch: np.clip((acc >> 7) + ch[..., None, None] % 5, -128, 127).astype(np.int8))
+
+
 def _residual(sch):  # noqa: ANN001, ANN202 - the schedule with a residual Add on its output path
     return dataclasses.replace(sch, shape=dataclasses.replace(sch.shape, residual=True))
 
@@ -96,3 +109,52 @@ def test_skip_loads_mirror_the_output_stores_and_sum_to_the_counts(double: bool,
             assert all(any(a <= lo and lo + n <= b for a, b in outs)
                        for lo, n in zip(t.base_word[rows].tolist(), t.words[rows].tolist()))
     assert tried >= 8
+
+
+def _add(q: np.ndarray, s: np.ndarray) -> np.ndarray:  # a stand-in element-wise int8 sum (any one will do here)
+    return np.clip(q.astype(np.int64) + s, -128, 127).astype(np.int8)
+
+
+@pytest.mark.parametrize("executor", ["step", "bulk"])
+def test_executors_add_the_skip_tiles_they_load(executor: str) -> None:
+    run = {"step": execute_conv, "bulk": execute_conv_bulk}[executor]
+    hw = make_hw(accumulators=8, words=4096, double=True)
+    tried = 0
+    for case, (shape, sizes, gk, gh) in enumerate(CONV_CASES):
+        if shape.pool_op:
+            continue
+        plain = make_conv_schedule(shape, hw_params(hw, shape), ONES | sizes, ("g", "k", "p", "c"), True, gk, gh)
+        if plain.spill_psums or plain.keep_psums:
+            continue
+        tried += 1
+        rng = np.random.default_rng(case)
+        data = _conv_data(shape, case)
+        skip = rng.integers(-128, 128, (shape.groups * shape.k_per_group, shape.out_h, shape.out_w)).astype(np.int8)
+        want = _add(execute_conv(plain, data, Machine(Sram(4096, 2))), skip)
+        sch = _residual(plain)
+        m = Machine(Sram(4096, 2))
+        y = run(sch, dataclasses.replace(data, skip=skip, residual=_add), m)
+        assert np.array_equal(y, want), shape.name
+        c, t = sch.counts, m.tally
+        assert (t.sram_reads_compute, t.sram_writes_compute, t.sram_writes_dma, t.sram_reads_dma) == \
+            (c.sram_reads_compute, c.sram_writes_compute, c.sram_writes_dma, c.sram_reads_dma), shape.name
+        assert (t.offchip_read_bytes, t.offchip_write_bytes) == (c.offchip_read_bytes, c.offchip_write_bytes)
+        assert m.sram.clobbers == 0 and not m.step_mismatches, (shape.name, m.step_mismatches)
+    assert tried >= 5
+
+
+def test_a_skip_tile_where_the_outputs_are_not_is_caught() -> None:
+    hw = make_hw(accumulators=8, words=4096)
+    plain = next(s for s in (make_conv_schedule(sh, hw_params(hw, sh), ONES | sizes, ("g", "k", "p", "c"), False, gk, gh)
+                             for sh, sizes, gk, gh in CONV_CASES) if not (s.spill_psums or s.keep_psums))
+    sch, shape = _residual(plain), plain.shape
+    t = sch.step_table()
+    rows = np.flatnonzero((t.kind == LOAD) & (t.operand == OP["skip"]))
+    moved = dataclasses.replace(t, base_word=t.base_word.copy())
+    moved.base_word[rows[1]] += 1  # the second skip tile lands one word off
+    data = dataclasses.replace(_conv_data(shape), skip=np.zeros((shape.k_per_group, shape.out_h, shape.out_w),
+                                                                np.int8), residual=_add)
+    for run, steps in ((execute_conv, [moved.step(i) for i in range(len(moved))]), (execute_conv_bulk, moved)):
+        m = Machine(Sram(4096, 2))
+        run(sch, data, m, steps)
+        assert m.sram.clobbers > 0, run.__name__  # the sum read words the skip load did not write
