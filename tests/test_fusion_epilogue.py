@@ -8,7 +8,7 @@ import pytest
 from sramflow.errors import SramflowError
 from sramflow.funcsim.run import run_functional
 from sramflow.ir.elementwise import BY_OP
-from sramflow.ir.fusion import input_scales
+from sramflow.ir.fusion import input_scales, residual_adds
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.lower import lower_graph
@@ -154,6 +154,10 @@ def test_b0_224_fused_bit_exact(preset: str, b0_graph_224) -> None:  # noqa: ANN
         scales = input_scales(g)
         assert len(scales) == 16 and all(r.unit == "vector" for r in res.nodes if r.name in scales)
         assert total_json(list(none.nodes), hw.clock_mhz)["cycles"] == 625_392_832
+        # 7 of the 9 residual Adds join their project conv; the other 2 convs keep partial sums in the output buffer
+        fused_adds = [s.residual for s in groups if s.residual]
+        assert len(fused_adds) == 7 and all(r.unit == "vector" for r in res.nodes
+                                              if r.name in set(residual_adds(g)) - set(fused_adds))
     for r in res.nodes:  # the level pairs carry every off-chip byte of a group, the SE scale bytes included
         if r.level_traffic is not None:
             pairs = {k: v for k, v in r.level_traffic.items() if k.startswith(hw.offchip.name + "<->")}
