@@ -1,6 +1,7 @@
 """Residual Add fused into the producing conv's output path (issue 17 item 1): which Add joins which Conv's group
-(``ir.fusion.residual_adds``) and the convolution schedule's skip tile operand (``ConvShape.residual``: loads,
-words, counts). Not yet wired into ``--fusion``: the functional simulator does not execute the skip loads yet."""
+(``ir.fusion.residual_adds``), the convolution schedule's skip tile operand (``ConvShape.residual``: loads, words,
+counts, footprint) and both conv executors running it (bit-exact, counts equal, no clobbers), on single layers and
+on B0."""
 
 from __future__ import annotations
 
@@ -158,3 +159,28 @@ def test_a_skip_tile_where_the_outputs_are_not_is_caught() -> None:
         m = Machine(Sram(4096, 2))
         run(sch, data, m, steps)
         assert m.sram.clobbers > 0, run.__name__  # the sum read words the skip load did not write
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["step", "bulk"])
+def test_b0_residual_groups_bit_exact_on_both_executors(executor: str) -> None:
+    """B0 at 32 px (the per-step executor needs ~20 s there; B0@224 runs the bulk one in test_fusion_epilogue): every
+    fused residual Add adds the skip tiles it loads, bit-exact with LiteRT's kernels, counts equal, no clobbers."""
+    from sramflow.frontend.source import ModelSource, load_graph
+    from sramflow.funcsim.run import run_functional
+    from sramflow.hw.load import resolve_hw
+    from sramflow.mapping.epilogue import EpilogueSchedule
+    from sramflow.quant.api import quantize_graph
+    from sramflow.reference.run import quantize_input, run_int8
+    from sramflow.sim.api import simulate_graph
+
+    g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=32)).graph
+    hw = resolve_hw("sky130-design1")
+    res = simulate_graph(g, hw, fusion="epilogue")
+    assert len([s for s in res.schedules if isinstance(s, EpilogueSchedule) and s.residual]) == 7
+    x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
+    q = quantize_graph(g, x)
+    xq = quantize_input(q, x[0])
+    r = run_functional(g, q, res.schedules, xq, hw.main_sram.total_words, hw.main_sram.word_bytes, executor=executor)
+    assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
+    assert np.array_equal(r.logits_int8, run_int8(q, xq)[q.output].reshape(-1))
