@@ -16,9 +16,9 @@ Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energ
 What is left on the table: the SE global average pool still has a pass of its own (2.4 MB of pool reads on
 design1); a residual Add joins its project conv only where the conv's schedule keeps no partial sums in the output
 buffer and stages nothing (the skip tile is loaded into the output tile's words): 7 of B0's 9 on design1, none on
-design1-l2 (its project convs stage operands in the second level); and on design1 every SE scale falls back to its own pass
-(the scale bytes that come with each input tile load cost more); the remaining traffic is the convolutions' own
-(156.5 MB on design1: weights and inputs re-read between tiles of a 256-byte SRAM), which only depth-first groups
+design1-l2 (its project convs stage operands in the second level); and on design1 every SE scale falls back to its
+own pass (the scale bytes that come with each input tile load cost more); the remaining traffic is the
+convolutions' own (156.6 MB on design1, the fused skip loads included: weights and inputs re-read between tiles of a 256-byte SRAM), which only depth-first groups
 and better tilings reduce.
 """
 

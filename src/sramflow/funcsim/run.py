@@ -334,7 +334,8 @@ def _with_residual(data: ConvData, graph: Graph, q: QuantizedGraph, add: QOp | N
     """The residual Add's skip tensor and ADD kernel (``reference.run.RUNNERS``, element-wise) on a convolution's
     data, and the tensor the group writes (the Add's output)."""
     if add is None:
-        raise UnsupportedOpError(f"the residual Add {name!r} fused into a convolution's output path has no quantized op")
+        raise UnsupportedOpError(f"the residual Add {name!r} fused into a convolution's output path has no quantized "
+                                 "op: quantize the graph that was simulated")
     if src not in add.inputs:
         raise UnsupportedOpError(f"the residual Add {name!r} does not read its convolution's output {src!r}")
     node = graph.node(name)

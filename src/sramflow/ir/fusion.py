@@ -138,8 +138,9 @@ def input_scales(graph: Graph) -> dict[str, str]:
 
 
 def residual_adds(graph: Graph) -> dict[str, str]:
-    """Residual Add -> the Conv whose output path adds the skip tensor (``--fusion epilogue``; ``sim.api.fuse_schedules``
-    decides per group whether the chosen schedule allows it, ``ConvShape.residual``). An Add of two feature maps of the same shape (no
+    """Residual Add -> the Conv whose output path adds the skip tensor (``--fusion epilogue``;
+    ``sim.api.fuse_schedules`` decides per group whether the chosen schedule allows it, ``ConvShape.residual``).
+    An Add of two feature maps of the same shape (no
     broadcast, no constant) where one operand is the output of a Conv that nothing else reads (so the Conv has no
     fused activation and no output-path chain of its own: MBConv's linear project conv) and the other operand, the
     skip, exists before that Conv runs (a graph input or produced earlier in graph order): the Conv's requantized

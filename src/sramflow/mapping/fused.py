@@ -31,7 +31,8 @@ class FusedShape:
     @property
     def how(self) -> str:
         if self.residual:
-            return "its skip tile is loaded into the output buffer and added (int8 ADD) before each output tile is written"
+            return ("its producer loads the skip tile into the output buffer and adds it (int8 ADD) before each output "
+                    "tile is written")
         if self.input_scale:
             return "its input loads multiply each channel by the scale vector (int8 MUL) as they arrive"
         if self.epilogue:
