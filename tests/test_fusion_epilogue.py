@@ -8,7 +8,7 @@ import pytest
 from sramflow.errors import SramflowError
 from sramflow.funcsim.run import run_functional
 from sramflow.ir.elementwise import BY_OP
-from sramflow.ir.fusion import input_scales
+from sramflow.ir.fusion import input_scales, residual_adds
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.lower import lower_graph
@@ -25,7 +25,8 @@ def test_chains_are_fused_into_their_producers() -> None:
     shapes = {s.name: s for s in lower_graph(se_block_graph(), "epilogue")}
     assert {n: (s.into, s.epilogue) for n, s in shapes.items() if isinstance(s, FusedShape)} == {
         "hs": ("exp", True), "hm": ("exp", True), "ds": ("dw", True), "dm": ("dw", True),
-        "rr": ("red", False), "sg": ("sex", True), "sc": ("prj", True)}
+        "rr": ("red", False), "sg": ("sex", True), "sc": ("prj", True), "add": ("prj", True)}
+    assert shapes["add"].residual and not shapes["prj"].residual  # set where the chosen schedule allows it
     assert shapes["sc"].input_scale and shapes["prj"].input_scale_ops == BY_OP["Mul"].vector.ops_per_elem
     # HardSwish: the HardSigmoid's look-up yields the product (its Mul costs nothing); SiLU: look-up + Mul
     lut, mul = BY_OP["Sigmoid"].vector, BY_OP["Mul"].vector
@@ -45,23 +46,32 @@ def test_fused_groups_bit_exact_with_identical_counts(executor: str, double: boo
     r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes, executor=executor)
     assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
     # never materialized: HARD_SWISH, SiLU's LOGISTIC and MUL inside groups, the SE LOGISTIC, the scaled tensor
-    assert r.tensors_compared == len(q.ops) - 5
+    # (where its scale stays on the input path), the project conv's output (its residual Add reads the skip tile on
+    # the output path)
+    prj = _by_name(res)["prj"]
+    assert [s.residual for s in res.schedules if isinstance(s, EpilogueSchedule) and s.residual] == ["add"]
+    assert _by_name(res)["add"].counts.offchip_bytes == 0 and prj.counts.offchip_input_bytes > 0
+    scaled = res.schedules[[n.name for n in g.nodes].index("prj")].input_scale != ""
+    assert r.tensors_compared == len(q.ops) - 5 - scaled
 
 
 def test_fusion_removes_exactly_the_chains_round_trips() -> None:
     g = se_block_graph()
-    hw = make_hw(double=True)
+    hw = make_hw()  # single buffers: here the SE scale stays on the input path (on double buffers it does not pay)
     none, epi = _by_name(simulate_graph(g, hw)), _by_name(simulate_graph(g, hw, fusion="epilogue"))
-    chains = ("hs", "hm", "ds", "dm", "sg", "sc")
+    chains = ("hs", "hm", "ds", "dm", "sg", "sc", "add")
     for n in ("exp", "dw", "sex"):  # the group's traffic and SRAM accesses are the conv's own
         assert epi[n].counts.offchip_bytes == none[n].counts.offchip_bytes
         assert epi[n].counts.sram_reads == none[n].counts.sram_reads
     assert sum(epi[n].counts.offchip_bytes for n in chains) == 0
     saved = sum(n.counts.offchip_bytes for n in none.values()) - sum(n.counts.offchip_bytes for n in epi.values())
-    # the SE scale's pass is gone; its consumer reads the scale bytes of its channels with every input tile load
-    scale_bytes = epi["prj"].counts.offchip_input_bytes - none["prj"].counts.offchip_input_bytes
+    # the SE scale's pass is gone; its consumer reads the scale bytes of its channels with every input tile load;
+    # the residual Add's pass is gone; the project conv loads each skip tile once (the output's bytes)
+    skip_bytes = none["prj"].counts.offchip_output_bytes
+    scale_bytes = epi["prj"].counts.offchip_input_bytes - none["prj"].counts.offchip_input_bytes - skip_bytes
     assert 0 < scale_bytes < none["sc"].counts.offchip_bytes
-    assert saved == sum(none[n].counts.offchip_bytes for n in chains) - scale_bytes
+    assert none["add"].counts.offchip_bytes == 3 * skip_bytes  # its own pass: read both operands, write the sum
+    assert saved == sum(none[n].counts.offchip_bytes for n in chains) - scale_bytes - skip_bytes
     # the integer work is unchanged: the same vector ops and look-ups, now on the producers' output paths
     for k in ("vector_ops", "lut_ops", "macs"):
         assert sum(getattr(n.counts, k) for n in epi.values()) == sum(getattr(n.counts, k) for n in none.values())
@@ -99,7 +109,7 @@ def test_reports_list_the_groups_and_the_schemas_accept_them() -> None:
     assert rep["fusion"] == lm["fusion"] == "depth-first" and "not implemented" in rep["fusion_note"]
     groups = {g["producer"]: g for g in rep["fusion_groups"]}
     assert {p: g["members"] for p, g in groups.items()} == {"exp": ["hs", "hm"], "dw": ["ds", "dm"], "sex": ["sg"],
-                                                            "prj": ["sc"]}
+                                                            "prj": ["sc", "add"]}
     assert groups["prj"]["input_scale"] == "sc" and groups["dw"]["input_scale"] is None
     node = {n["name"]: n for n in rep["nodes"]}
     assert groups["dw"]["offchip_bytes_by_operand"] == node["dw"]["offchip_bytes"] and node["ds"]["unit"] == "fused"
@@ -144,6 +154,10 @@ def test_b0_224_fused_bit_exact(preset: str, b0_graph_224) -> None:  # noqa: ANN
         scales = input_scales(g)
         assert len(scales) == 16 and all(r.unit == "vector" for r in res.nodes if r.name in scales)
         assert total_json(list(none.nodes), hw.clock_mhz)["cycles"] == 625_392_832
+        # 7 of the 9 residual Adds join their project conv; the other 2 convs keep partial sums in the output buffer
+        fused_adds = [s.residual for s in groups if s.residual]
+        assert len(fused_adds) == 7 and all(r.unit == "vector" for r in res.nodes
+                                              if r.name in set(residual_adds(g)) - set(fused_adds))
     for r in res.nodes:  # the level pairs carry every off-chip byte of a group, the SE scale bytes included
         if r.level_traffic is not None:
             pairs = {k: v for k, v in r.level_traffic.items() if k.startswith(hw.offchip.name + "<->")}

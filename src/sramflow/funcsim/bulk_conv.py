@@ -52,6 +52,8 @@ def _exec_words(node: _Node) -> np.ndarray:
             words[r] = _vec_group_words(e["k"][r], per[r], ak, units)
     r = node.rows(LOAD, "psums")
     words[r] = _out_words(node, r, sh.psum_bytes)
+    r = node.rows(LOAD, "skip")  # the skip tile, in the output tile's layout
+    words[r] = _out_words(node, r, 1)
     r = node.rows(LOAD, "inputs")
     n, aligned = e["g"][r] * e["c"][r] * e["row"][r], e["g"][r] * e["c"][r] * e["row"][r] * -(-e["col"][r] // wb)
     words[r] = np.where(window_packed(node.sch, e["row"][r], e["col"][r]), -(-n * e["col"][r] // wb), aligned)
@@ -107,6 +109,13 @@ def _loads(node: _Node, d: ConvData, sram: NodeSram, words: np.ndarray) -> None:
                    True, lambda r: (lo["g"][r] * C + lo["c"][r]) * hp * wp + (lo["row"][r] + pad) * wp
                    + lo["col"][r] + pad),
     }
+    if node.rows(LOAD, "skip").size:
+        if d.skip is None or d.residual is None:
+            raise FunctionalSimError(f"{node.name}: skip tile loads without the residual Add's skip tensor")
+        OH, OW = sh.out_h, sh.out_w
+        specs["skip"] = (np.ascontiguousarray(d.skip, np.int8).reshape(G, K, OH, OW),
+                         lambda r: (e["g"][r], e["k"][r], e["h"][r], e["w"][r]), (K * OH * OW, OH * OW, OW, 1), 1,
+                         False, lambda r: ((lo["g"][r] * K + lo["k"][r]) * OH + lo["h"][r]) * OW + lo["w"][r])
     for op, (src, ext_of, strides, eb, aligned, origin_of) in specs.items():
         rows = node.rows(LOAD, op)
         exts = [np.broadcast_to(x, rows.shape) for x in ext_of(rows)]
@@ -120,6 +129,8 @@ def _loads(node: _Node, d: ConvData, sram: NodeSram, words: np.ndarray) -> None:
                 offsets = source_offsets(pmap, ext, eb, strides)
                 blocks.append((r, pack_int4_payload(src, origin_of(r), offsets, node.wb)))
                 continue
+            elif op == "skip":  # one word-aligned block per accumulator group, as the outputs
+                pmap = layout_map(ext, eb, node.wb, node.ak, row_group=node.gh)
             else:
                 pmap = layout_map(ext, eb, node.wb, node.ak)
             blocks.append((r, gather_payload(src, origin_of(r), source_offsets(pmap, ext, eb, strides), node.wb)))
@@ -131,6 +142,8 @@ def _loads(node: _Node, d: ConvData, sram: NodeSram, words: np.ndarray) -> None:
     rows_in = np.clip(node.hi["row"][r], 0, sh.in_h) - np.clip(lo["row"][r], 0, sh.in_h)
     cols_in = np.clip(node.hi["col"][r], 0, sh.in_w) - np.clip(lo["col"][r], 0, sh.in_w)
     fetched[r] = e["g"][r] * e["c"][r] * rows_in.clip(0) * cols_in.clip(0)
+    r = node.rows(LOAD, "skip")
+    fetched[r] = e["g"][r] * e["k"][r] * e["h"][r] * e["w"][r]
     sram.set_payload(blocks)
     pl = node.rows(LOAD, "psums")
     _check_psum_reloads(node, pl)
@@ -143,7 +156,7 @@ def _loads(node: _Node, d: ConvData, sram: NodeSram, words: np.ndarray) -> None:
     for i in bad[:3]:
         m.note(f"{node.sh.name}: load {node.t.step(int(i)).region}: wrote {words[i]} words / {fetched[i]} B, step "
                f"says {t.sram_writes[i]} / {t.offchip_bytes[i]}")
-    unknown = ld[~np.isin(node.op[ld], (OP["bias"], OP["weights"], OP["inputs"], OP["psums"]))]
+    unknown = ld[~np.isin(node.op[ld], (OP["bias"], OP["weights"], OP["inputs"], OP["psums"], OP["skip"]))]
     node.fail(unknown, "load of an unknown operand")
 
 

@@ -112,7 +112,7 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
     rd = node.t.reads
     pos = np.searchsorted(cp, rd.step)
     base = {}
-    for op in ("weights", "inputs", "bias", "psums"):
+    for op in ("weights", "inputs", "bias", "psums", "skip"):
         base[op] = np.full(cp.size, -1, np.int64)
         sel = rd.operand == OP[op]
         base[op][pos[sel]] = rd.base_word[sel]
@@ -149,6 +149,9 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
                                     np.full(pmap.size // wb, times, np.int64)))
             jobs.append((op, sub, (g, k), pmap))
             reads[sub] += pmap.size // wb * times
+    skips = _skip_reads(node, res, base["skip"], reads)
+    k0 = len(groups)
+    groups += [gr for _, gr in skips]
     st = node.rows(STORE)
     last_write = last_of((node.kind == COMPUTE) & (words > 0))[st]
     for cls in classes(words[st]):
@@ -156,8 +159,42 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
                                 np.ones(int(words[st[cls[0]]]), np.int64), compute=False))
     data = sram.read(groups)
     acc = _arithmetic(node, d, res, jobs, [x for x, gr in zip(data, groups) if gr.compute])
+    skip = _skip_tensor(node, list(zip(skips, data[k0:k0 + len(skips)])))
     _count_compute(node, m, res, reads, words)
-    return _store(node, d, m, res, acc, st, last_write, words)
+    return _store(node, d, m, res, acc, st, last_write, words, skip)
+
+
+def _skip_reads(node: ConvNode, res: Residents, base: np.ndarray, reads: np.ndarray) -> list:
+    """A residual Add's skip tile reads (``ConvShape.residual``): every last reduction step reads the words of its
+    output tile, which the skip load of that tile wrote; [(tile extents, ReadGroup)] by tile size. Adds the words
+    to ``reads``."""
+    if not node.sh.residual:
+        return []
+    cp = res.cp
+    sk = last_of((node.kind == LOAD) & (node.op == OP["skip"]))[cp]
+    sub = np.flatnonzero(res.last)
+    node.fail(cp[sub[(sk[sub] < 0) | ~node.same_region(np.maximum(sk[sub], 0), cp[sub], "gkhw")]],
+              "the resident skip tile does not serve the output tile")
+    out = []
+    for cls in classes(*(node.ext[dim][cp[sub]] for dim in "gkhw")):
+        rows = sub[cls]
+        tile = tuple(int(node.ext[dim][cp[rows[0]]]) for dim in "gkhw")
+        pmap = layout_map(tile, 1, node.wb, node.ak, row_group=node.gh)
+        out.append((tile, ReadGroup(cp[rows], base[rows], sk[rows], np.ones(pmap.size // node.wb, np.int64),
+                                    byte_order=inverse_map(pmap))))
+        reads[rows] += pmap.size // node.wb
+    return out
+
+
+def _skip_tensor(node: ConvNode, read: list) -> np.ndarray | None:
+    """The skip tensor (G*K*OH*OW,) assembled from the tiles read back from the SRAM (None: no residual Add)."""
+    if not node.sh.residual:
+        return None
+    sh = node.sh
+    out = np.zeros(sh.groups * sh.k_per_group * sh.out_h * sh.out_w, np.int8)
+    for (tile, gr), x in read:
+        out[_tile_index(node, gr.rows, tile).ravel()] = np.asarray(x).view(np.int8).ravel()
+    return out
 
 
 def _weight_decoder(wmap: np.ndarray, span_bytes: int, bits: int):  # noqa: ANN202 - (byte order, decoder)
@@ -249,7 +286,7 @@ def _count_compute(node: ConvNode, m, res: Residents, reads: np.ndarray, words: 
 
 
 def _store(node: ConvNode, d: ConvData, m, res: Residents, acc: np.ndarray, st: np.ndarray,  # noqa: ANN001
-           last_write: np.ndarray, words: np.ndarray) -> np.ndarray:
+           last_write: np.ndarray, words: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:
     """Requantize the layer; each output store takes its tile from the compute step whose results it reads
     (a store reading another tile's results, or partial sums where outputs belong, stores nothing)."""
     sh, e = node.sh, node.ext
@@ -259,6 +296,8 @@ def _store(node: ConvNode, d: ConvData, m, res: Residents, acc: np.ndarray, st: 
     else:
         q = d.requant(wrap_int32(acc).reshape(gk, 1, sh.out_h, sh.out_w), np.arange(gk)[:, None])
     q = np.asarray(q, np.int8).reshape(-1)
+    if skip is not None:  # the residual Add: each requantized output plus its skip element read from the SRAM
+        q = np.asarray(d.residual(q, skip), np.int8).reshape(-1)
     out = np.zeros(gk * sh.out_h * sh.out_w, np.int8)
     is_out = node.op[st] == OP["outputs"]
     last_of_cp = np.zeros(len(node.t), bool)

@@ -19,13 +19,17 @@ from sramflow.mapping.schedule import Step
 from sramflow.reference.requant import wrap_int32
 
 Requant = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (acc int64 (k, g, h, w), channels (k, g)) -> int8
+Residual = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (outputs int8, skip int8, same shape) -> their int8 sum
 
 
 @dataclass(frozen=True)
 class ConvData:
     """Off-chip data of one convolution: int8 input (C, H, W), weights (G, K, C, kh, kw), int32 bias (G, K).
     ``x_zp`` is also the value the DMA writes into the window's padding. Pooling (``pool``): no weights nor
-    bias, ``x_zp`` the pool's pad value (``PoolSpec.fill``), the arithmetic of ``pool`` instead of ``requant``."""
+    bias, ``x_zp`` the pool's pad value (``PoolSpec.fill``), the arithmetic of ``pool`` instead of ``requant``.
+    A residual Add on the output path (``ConvShape.residual``): ``skip`` the int8 skip tensor (G x K, OH, OW) the
+    skip tile loads read, ``residual`` the ADD kernel's arithmetic applied to each requantized tile and its skip
+    tile read back from the SRAM."""
 
     x: np.ndarray
     x_zp: int
@@ -33,6 +37,8 @@ class ConvData:
     bias: np.ndarray | None
     requant: Requant | None
     pool: PoolSpec | None = None
+    skip: np.ndarray | None = None
+    residual: Residual | None = None
 
 
 class ConvRun:
@@ -56,7 +62,7 @@ class ConvRun:
     def load(self, st: Step) -> None:
         r = region_dict(st.region)
         packer = {"bias": self._bias_bytes, "weights": self._weight_bytes, "inputs": self._input_bytes,
-                  "psums": self._psum_bytes}.get(st.operand)
+                  "psums": self._psum_bytes, "skip": self._skip_bytes}.get(st.operand)
         if packer is None:
             raise FunctionalSimError(f"node {self.sch.shape.name!r}: load of unknown operand {st.operand!r}")
         raw, fetched = packer(r)
@@ -69,6 +75,15 @@ class ConvRun:
         self.res[st.operand] = Resident(tag, st.base_word, r)
         if st.operand == "psums":
             self.psum_tag = tag
+
+    def _skip_bytes(self, r: dict) -> tuple[np.ndarray, int]:
+        """The skip tile in the output tile's layout (one word-aligned block per accumulator group)."""
+        sh = self.sch.shape
+        if self.d.skip is None or self.d.residual is None:
+            raise FunctionalSimError(f"node {sh.name!r}: skip tile load without the residual Add's skip tensor")
+        (g0, g1), (k0, k1), (h0, h1), (w0, w1) = r["g"], r["k"], r["h"], r["w"]
+        skip = self.d.skip.reshape(sh.groups, sh.k_per_group, sh.out_h, sh.out_w)[g0:g1, k0:k1, h0:h1, w0:w1]
+        return L.pack_blocks(skip, self.ak, self.gh, self.wb, "i1"), skip.size
 
     def _bias_bytes(self, r: dict) -> tuple[np.ndarray, int]:
         (g0, g1), (k0, k1) = r["g"], r["k"]
@@ -156,6 +171,9 @@ class ConvRun:
             if last:
                 chans = (np.arange(g0, g1)[None, :] * sh.k_per_group + np.arange(k0 + a, k0 + b)[:, None])
                 q = self.d.requant(wrap_int32(acc), chans)
+                if sh.residual:  # the skip tile in these words, read before the sum overwrites it
+                    q = self.d.residual(q, self._skip_block(st.base_word + oofs[j], oofs[j + 1] - oofs[j], o,
+                                                            (g, kg, hg, w)))
                 self.m.write(st.base_word + oofs[j], L.pack_grouped(q.transpose(1, 0, 2, 3), kg, self.wb, "i1"),
                              tag, f"{name}: outputs", compute=True)
             elif access in ("write", "rmw"):
@@ -172,6 +190,16 @@ class ConvRun:
         if last or access in ("write", "rmw"):
             self.last_write = tag
         self._check_step(st, reads0, writes0)
+
+    def _skip_block(self, base: int, words: int, o: dict, shape: tuple[int, int, int, int]) -> np.ndarray:
+        """One accumulator group's skip block (k, g, h, w), read from the words its output block is written to (the
+        SRAM checks that the skip load wrote them)."""
+        res = self._resident("skip")
+        if res.region != o:
+            raise FunctionalSimError(f"node {self.sch.shape.name!r}: the resident skip tile {res.region} does not "
+                                     f"serve output tile {o}")
+        rows = self.m.read(np.arange(base, base + words), res.tag, f"{self.sch.shape.name}: skip", compute=True)
+        return L.unpack_group(rows, shape, "i1").transpose(1, 0, 2, 3)
 
     def _init_acc(self, st: Step, j: int, kgroup: tuple[int, int], g: int, h: int, w: int, first: bool, o: dict,
                   pofs: list[int]) -> np.ndarray:

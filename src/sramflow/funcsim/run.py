@@ -24,6 +24,7 @@ from sramflow.ir.graph import Graph, Node
 from sramflow.ir.movement import BY_KIND as MOVE_KINDS
 from sramflow.ir.movement import BY_OP as MOVES
 from sramflow.ir.qgraph import QOp, QuantizedGraph
+from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule, scale_bytes_loaded
 from sramflow.mapping.fused import FusedSchedule
@@ -113,19 +114,20 @@ def bind(graph: Graph, q: QuantizedGraph, schedules: tuple) -> tuple[BoundNode, 
 
 
 def _accepted_shapes(graph: Graph, fusion: str) -> list[tuple]:
-    """Per node, the shapes its schedule may have under ``fusion``: the lowering's, and where an SE scale may have
-    been left to a pass of its own (``sim.api.decide_input_scales``), the Mul's own shape and its consumer's
-    shape without the scale."""
+    """Per node, the shapes its schedule may have under ``fusion``: the lowering's, and where an SE scale or a
+    residual Add may have been left to a pass of its own (``sim.api.decide_input_scales``, ``fuse_schedules``),
+    the node's own shape and its Conv's shape without the scale; a Conv's shape with ``residual`` set."""
     fused = lower_graph(graph, fusion)
     if fusion == "none":
         return [(s,) for s in fused]
     plain = lower_graph(graph, "none")
     out = []
     for f, p in zip(fused, plain):
-        if getattr(f, "input_scale", False):
+        if getattr(f, "input_scale", False) or getattr(f, "residual", False):  # or left to a pass of its own
             out.append((f, p))
-        elif getattr(f, "input_scale_ops", 0):
-            out.append((f, dataclasses.replace(f, input_scale_ops=0)))
+        elif isinstance(f, ConvShape):  # with or without its SE scale, with or without a residual Add
+            out.append(tuple(dataclasses.replace(f, input_scale_ops=s, residual=r)
+                             for s in {f.input_scale_ops, 0} for r in (False, True)))
         else:
             out.append((f,))
     return out
@@ -306,6 +308,8 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
                 m.tally.offchip_read_bytes += scale_bytes_loaded(sch.conv.step_table())
             group, sch = sch, sch.conv
             data = conv_data(sch, op, q, x_in)
+            if group.residual:  # the skip tile of every output tile is added on the output path
+                data, out_name = _with_residual(data, graph, q, op_of[group.residual], group.residual, op.output, env)
             if group.members:
                 out_name = graph.node(group.members[-1]).output
                 chain = _chain_ops(group.members, op_of)
@@ -323,6 +327,24 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
         env[node.output] = y.reshape(graph.shape(node.output)[1:])
         if op is not None and op.output != node.output:  # the op's result (a fused x * HardSigmoid(x): HARD_SWISH)
             env[op.output] = env[node.output].reshape(graph.shape(op.output)[1:])
+
+
+def _with_residual(data: ConvData, graph: Graph, q: QuantizedGraph, add: QOp | None, name: str, src: str,
+                   env: dict[str, np.ndarray]) -> tuple[ConvData, str]:
+    """The residual Add's skip tensor and ADD kernel (``reference.run.RUNNERS``, element-wise) on a convolution's
+    data, and the tensor the group writes (the Add's output)."""
+    if add is None:
+        raise UnsupportedOpError(f"the residual Add {name!r} fused into a convolution's output path has no quantized "
+                                 "op: quantize the graph that was simulated")
+    if src not in add.inputs:
+        raise UnsupportedOpError(f"the residual Add {name!r} does not read its convolution's output {src!r}")
+    node = graph.node(name)
+    skip = next(t for t in add.inputs if t != src)
+
+    def residual(out: np.ndarray, s: np.ndarray) -> np.ndarray:
+        return RUNNERS[add.kind](q, add, {src: out, skip: s}).reshape(out.shape)
+
+    return dataclasses.replace(data, skip=env[skip].reshape(-1, *env[skip].shape[-2:]), residual=residual), node.output
 
 
 def _scaled_input(q: QuantizedGraph, op: QOp | None, env: dict[str, np.ndarray]) -> np.ndarray:

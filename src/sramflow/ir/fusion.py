@@ -135,3 +135,34 @@ def input_scales(graph: Graph) -> dict[str, str]:
         if c.op == "Conv" and c.inputs[0] == n.output:
             out[n.name] = c.name
     return out
+
+
+def residual_adds(graph: Graph) -> dict[str, str]:
+    """Residual Add -> the Conv whose output path adds the skip tensor (``--fusion epilogue``;
+    ``sim.api.fuse_schedules`` decides per group whether the chosen schedule allows it, ``ConvShape.residual``).
+    An Add of two feature maps of the same shape (no
+    broadcast, no constant) where one operand is the output of a Conv that nothing else reads (so the Conv has no
+    fused activation and no output-path chain of its own: MBConv's linear project conv) and the other operand, the
+    skip, exists before that Conv runs (a graph input or produced earlier in graph order): the Conv's requantized
+    output tile and the skip tile of the same region are added with the ADD kernel's int8 arithmetic and only the
+    sum is written. Where both operands qualify, the Conv later in graph order is chosen."""
+    consumers = graph.consumers()
+    order = {n.name: i for i, n in enumerate(graph.nodes)}
+    producer = {n.output: n for n in graph.nodes}
+
+    def made_before(t: str, conv: Node) -> bool:
+        p = producer.get(t)
+        return p is None or order[p.name] < order[conv.name]
+
+    out: dict[str, str] = {}
+    for n in graph.nodes:
+        if n.op != "Add" or len(n.inputs) != 2 or n.weights or n.inputs[0] == n.inputs[1]:
+            continue
+        a, b = n.inputs
+        if graph.shape(a) != graph.shape(b) or len(graph.shape(a)) != 4:
+            continue
+        cands = [p for t, skip in ((a, b), (b, a)) if (p := producer.get(t)) is not None and p.op == "Conv"
+                 and consumers.get(t, []) == [n.name] and t != graph.output and made_before(skip, p)]
+        if cands:
+            out[n.name] = max(cands, key=lambda p: order[p.name]).name
+    return out

@@ -69,6 +69,11 @@ class ConvShape:
     epilogue_lut: int = 0
     # vector-unit ops per input element loaded when an SE channel scale is applied on the input path (0: none)
     input_scale_ops: int = 0
+    # a residual Add on the output path (``mapping.epilogue``): before the last reduction step of each output tile
+    # the skip tile (int8, the output tile's region and word layout) is loaded into the output buffer, and the
+    # vector unit reads it, adds the requantized outputs (its ADD ops are in ``epilogue_ops``) and writes the sum
+    # over it; the buffer footprint is unchanged
+    residual: bool = False
 
     def __post_init__(self) -> None:
         if self.weight_bits not in WEIGHT_BITS:

@@ -18,6 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from sramflow.cost.counts import Counts
+from sramflow.errors import MappingError
 from sramflow.mapping.conv import (
     BIAS_BYTES, ConvShape, ConvTiling, HwParams, dma_bursts_by_operand, schedule_counts, step_sizes, trips,
 )
@@ -40,6 +41,12 @@ class ConvSchedule:
     staged_levels: tuple[int, ...] = ()  # the SRAM level (>= 1) each of ``staged`` is held in
     levels: Hierarchy | None = None  # the outer SRAM levels, when the hardware has any
 
+    def __post_init__(self) -> None:
+        if self.shape.residual and (self.spill_psums or self.keep_psums or self.staged):
+            raise MappingError(f"layer {self.shape.name!r}: a residual Add on the output path loads the skip tile "
+                               "into the output buffer, which must not hold partial sums (spilled or kept) and whose "
+                               "operands must come from off-chip (none staged); map the Add as its own pass")
+
     @cached_property
     def counts(self) -> Counts:
         base = self.first_level_counts
@@ -55,7 +62,8 @@ class ConvSchedule:
     @property
     def first_level_counts(self) -> Counts:
         """The counts with every operand coming from off-chip memory (no second level)."""
-        return schedule_counts(dataclasses.replace(self.shape, name=""), self.hw, self.tiling)
+        base = schedule_counts(dataclasses.replace(self.shape, name=""), self.hw, self.tiling)
+        return residual_counts(base, self) if self.shape.residual else base
 
     @cached_property
     def operand_bytes(self) -> dict[str, OperandBytes]:
@@ -84,6 +92,20 @@ class ConvSchedule:
     def steps(self) -> Iterator[Step]:
         t = self.step_table()
         return (t.step(i) for i in range(len(t)))
+
+
+def residual_counts(base: Counts, sch: ConvSchedule) -> Counts:
+    """``base`` plus the skip tile loads of a residual Add on the output path (``ConvShape.residual``): one load per
+    output tile, the mirror of its store (the same bytes, words and off-chip transactions, partial sums never being
+    in the output buffer), and the vector unit's read of every skip word."""
+    stores = base.dma_transfers - base.dma_loads  # one per output tile (no partial sum spills)
+    bursts = dma_bursts_by_operand(sch.shape, sch.hw, sch.tiling)["outputs"]
+    return dataclasses.replace(
+        base, offchip_input_bytes=base.offchip_input_bytes + base.offchip_output_bytes,
+        sram_writes_dma=base.sram_writes_dma + base.sram_reads_dma,
+        sram_reads_compute=base.sram_reads_compute + base.sram_reads_dma,
+        dma_transfers=base.dma_transfers + stores, dma_loads=base.dma_loads + stores,
+        dma_bursts=base.dma_bursts + bursts)
 
 
 def conv_step_table(sch: ConvSchedule) -> StepTable:
@@ -135,6 +157,8 @@ def conv_step_table(sch: ConvSchedule) -> StepTable:
     work = "vector_ops" if sh.pool_op else "macs"
     b_read = q["b_reads"] * last
     p_read = psum_words * ~first
+    skip = last & sh.residual  # the skip tile, loaded into the output buffer before the output tile is written
+    s_read = q["o_words"] * skip
     rows_ = [
         {"kind": LOAD, "operand": OP["bias"], "region": {"g": out_region["g"], "k": out_region["k"]},
          "base_word": b_base, "words": q["b_words"], "offchip_bytes": s["g"] * s["k"] * BIAS_BYTES,
@@ -149,15 +173,18 @@ def conv_step_table(sch: ConvSchedule) -> StepTable:
          "sram_writes": q["i_words"]},
         {"kind": LOAD, "operand": OP["psums"], "region": out_region, "base_word": out_base, "words": psum_words,
          "offchip_bytes": out_n * sh.psum_bytes, "sram_writes": psum_words, "element_bytes": sh.psum_bytes},
+        {"kind": LOAD, "operand": OP["skip"], "region": out_region, "base_word": out_base, "words": q["o_words"],
+         "offchip_bytes": out_n, "sram_writes": q["o_words"]},
         {"kind": COMPUTE, "operand": unit, "region": out_region, "base_word": np.where(writes, out_base, -1),
-         "words": out_words * writes, "sram_reads": q["w_reads"] + q["i_reads"] + b_read + p_read,
+         "words": out_words * writes, "sram_reads": q["w_reads"] + q["i_reads"] + b_read + p_read + s_read,
          "sram_writes": out_words * writes, work: q["macs"], "psum_access": access},
         {"kind": STORE, "operand": np.where(last, OP["outputs"], OP["psums"]), "region": out_region,
          "base_word": out_base, "words": out_words, "offchip_bytes": out_n * np.where(last, 1, sh.psum_bytes),
          "sram_reads": out_words, "element_bytes": np.where(last, 1, sh.psum_bytes)},
     ]
-    present = np.stack([bias_ld, w_ld, i_ld, p_ld, np.ones_like(first), store], axis=1)
-    reads = [(4, "weights", w_base, q["w_words"], not sh.pool_op), (4, "inputs", i_base, q["i_words"], True),
-             (4, "bias", b_base, q["b_words"], last & sh.has_bias),
-             (4, "psums", out_base, psum_words, (access == 2) | (access == 3))]
+    present = np.stack([bias_ld, w_ld, i_ld, p_ld, skip, np.ones_like(first), store], axis=1)
+    reads = [(5, "weights", w_base, q["w_words"], not sh.pool_op), (5, "inputs", i_base, q["i_words"], True),
+             (5, "bias", b_base, q["b_words"], last & sh.has_bias),
+             (5, "psums", out_base, psum_words, (access == 2) | (access == 3)),
+             (5, "skip", out_base, q["o_words"], skip)]
     return assemble(CONV_DIMS, rows_, present, reads)

@@ -28,6 +28,7 @@ from functools import cached_property
 import numpy as np
 
 from sramflow.cost.counts import Counts, ceil_div
+from sramflow.ir.elementwise import BY_OP
 from sramflow.mapping.conv import RELEVANT, ConvShape, bursts, group_classes, reload_factor, trips
 from sramflow.mapping.schedule import Buffer, Step
 from sramflow.mapping.steps_table import CONV_DIMS, LOAD, OP, StepTable
@@ -37,11 +38,20 @@ DEPTH_FIRST_NOTE = ("depth-first groups are not implemented yet: every group fal
                     "(issue 17 item 2)")
 
 
+def output_path_ops(shape: ConvShape) -> tuple[int, int]:
+    """Vector ops and look-ups per output element on the output path: the chain's, plus the ADD of a residual Add
+    (``ConvShape.residual``; its skip loads are in the convolution's own counts, ``conv_schedule.residual_counts``)."""
+    add = BY_OP["Add"].vector
+    return (shape.epilogue_ops + (add.ops_per_elem if shape.residual else 0),
+            shape.epilogue_lut + (add.lut_per_elem if shape.residual else 0))
+
+
 def epilogue_delta(shape: ConvShape, lanes: int) -> dict[str, int]:
     """The counts the epilogue adds to the convolution's (zero without one)."""
     n = shape.output_bytes  # int8 outputs: one per element
-    work = (shape.epilogue_ops + shape.epilogue_lut) * n
-    return {"vector_ops": shape.epilogue_ops * n, "lut_ops": shape.epilogue_lut * n,
+    ops, lut = output_path_ops(shape)
+    work = (ops + lut) * n
+    return {"vector_ops": ops * n, "lut_ops": lut * n,
             "vector_cycles": ceil_div(work, lanes) if work else 0}
 
 
@@ -60,7 +70,8 @@ def input_scale_delta(conv, lanes: int, burst_bytes: int) -> dict[str, int]:  # 
     loads = f_i * int(n["p"]) * sum(cnt for _, cnt in per_pixel_tile)
     nbytes = f_i * int(n["p"]) * sh.groups * sh.c_per_group
     nburst = f_i * int(n["p"]) * sum(cnt * int(bursts(b, burst_bytes)) for b, cnt in per_pixel_tile)
-    work = sh.input_scale_ops * conv.first_level_counts.offchip_input_bytes
+    skip = sh.output_bytes if sh.residual else 0  # skip tile loads are not scaled (``residual_counts``)
+    work = sh.input_scale_ops * (conv.first_level_counts.offchip_input_bytes - skip)
     return {"offchip_input_bytes": nbytes, "dma_transfers": loads, "dma_loads": loads, "dma_bursts": nburst,
             "vector_ops": work, "vector_cycles": ceil_div(work, lanes)}
 
@@ -91,6 +102,7 @@ class EpilogueSchedule:
     lanes: int
     input_scale: str = ""  # the SE scale Mul applied on the input path ("" none)
     burst_bytes: int = 0  # off-chip bytes per transaction (0: one per transfer)
+    residual: str = ""  # the residual Add whose skip tile the output path adds ("" none; ``ConvShape.residual``)
 
     @property
     def shape(self) -> ConvShape:
@@ -133,8 +145,8 @@ class EpilogueSchedule:
                 st = dataclasses.replace(st, vector_ops=st.vector_ops + sh.input_scale_ops * st.offchip_bytes)
             if st.kind == "compute" and st.psum_access in ("", "read") and st.sram_writes:
                 n = _region_elems(st.region)
-                st = dataclasses.replace(st, vector_ops=st.vector_ops + sh.epilogue_ops * n,
-                                         lut_ops=st.lut_ops + sh.epilogue_lut * n)
+                ops, lut = output_path_ops(sh)
+                st = dataclasses.replace(st, vector_ops=st.vector_ops + ops * n, lut_ops=st.lut_ops + lut * n)
             yield st
 
 

@@ -26,9 +26,13 @@ class FusedShape:
     into_op: str = "Conv"
     epilogue: bool = False  # part of the element-wise chain on the producer's output path (``mapping.epilogue``)
     input_scale: bool = False  # an SE channel scale applied on its consumer's (``into``) input path
+    residual: bool = False  # a residual Add whose skip tile its producer (``into``) adds on its output path
 
     @property
     def how(self) -> str:
+        if self.residual:
+            return ("its producer loads the skip tile into the output buffer and adds it (int8 ADD) before each output "
+                    "tile is written")
         if self.input_scale:
             return "its input loads multiply each channel by the scale vector (int8 MUL) as they arrive"
         if self.epilogue:

@@ -8,7 +8,7 @@ import numpy as np
 
 from sramflow.errors import UnsupportedOpError
 from sramflow.ir.elementwise import BY_OP
-from sramflow.ir.fusion import epilogue_chains, fused_into, input_scales
+from sramflow.ir.fusion import epilogue_chains, fused_into, input_scales, residual_adds
 from sramflow.ir.graph import Graph, Node
 from sramflow.ir.movement import BY_OP as MOVES
 from sramflow.ir.movement import contiguous_block
@@ -36,15 +36,19 @@ def lower_graph(g: Graph, fusion: str = "none") -> tuple[ConvShape | VectorShape
     """Every node's shape; a node fused into its producer as the quantizer fuses it (``ir.fusion``: an activation
     into a Conv / Gemm, the Mul of x * HardSigmoid(x) into the HardSigmoid) becomes a ``FusedShape`` naming it.
     ``fusion`` other than "none" (``mapping.epilogue``; "depth-first" falls back to it): the element-wise chain
-    after a Conv / Gemm is fused into its output path too, its cost on the producer's ``ConvShape``."""
+    after a Conv / Gemm is fused into its output path too, its cost on the producer's ``ConvShape``; a residual Add
+    (``ir.fusion.residual_adds``) becomes a ``FusedShape(residual=True)`` naming its Conv."""
     fused = fused_into(g)
     chains = epilogue_chains(g) if fusion != "none" else {}
     epi = {m: p for p, chain in chains.items() for m in chain}
     scales = input_scales(g) if fusion != "none" else {}
     scaled = {c: m for m, c in scales.items()}
+    residuals = residual_adds(g) if fusion != "none" else {}
     out = []
     for n in g.nodes:
-        if n.name in epi:
+        if n.name in residuals:  # the producer's shape stays plain: ``sim.api`` sets ``residual`` where it fits
+            out.append(FusedShape(n.name, n.op, residuals[n.name], "Conv", epilogue=True, residual=True))
+        elif n.name in epi:
             out.append(FusedShape(n.name, n.op, epi[n.name], g.node(epi[n.name]).op, epilogue=True))
         elif n.name in scales:
             out.append(FusedShape(n.name, n.op, scales[n.name], "Conv", epilogue=True, input_scale=True))

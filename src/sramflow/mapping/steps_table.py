@@ -18,7 +18,8 @@ from sramflow.mapping.schedule import Schedule, Step, buffer_of
 KINDS = ("load", "store", "compute")
 LOAD, STORE, COMPUTE = 0, 1, 2
 OPERANDS = ("bias", "weights", "inputs", "psums", "outputs", "macs", "vector", "scale", "inputs0", "inputs1",
-            "inputs2", "inputs3")  # a bilinear resize gathers 4 taps per output (mapping.lower)
+            "inputs2", "inputs3",  # a bilinear resize gathers 4 taps per output (mapping.lower)
+            "skip")  # the skip tile of a residual Add on a convolution's output path (mapping.epilogue)
 OP = {name: i for i, name in enumerate(OPERANDS)}
 PSUM_ACCESS = ("", "write", "rmw", "read")
 CONV_DIMS = ("g", "k", "c", "h", "w", "row", "col")

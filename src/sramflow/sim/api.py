@@ -89,18 +89,34 @@ def simulate_graph(graph: Graph, hw: HardwareSpec, objective: str = "latency",
     return simulate_prepared(prepare_graph(graph, fusion), hw, objective, cycle_budget)
 
 
-def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec) -> tuple[Schedule, ...]:  # noqa: ANN001
-    """Each Conv / Gemm with an epilogue (``mapping.epilogue``) gets the group's schedule around its own."""
+def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec,  # noqa: ANN001
+                   objective: str = "latency") -> tuple[Schedule, ...]:
+    """Each Conv / Gemm with an epilogue (``mapping.epilogue``) gets the group's schedule around its own. A
+    residual Add joins its Conv's group where the chosen schedule leaves the output buffer free of partial sums
+    and stages nothing (``ConvShape.residual``: the skip tile is loaded into the output tile's words, so the
+    footprint the search saw is unchanged); elsewhere the Add keeps a pass of its own (a per-group fallback)."""
     chains: dict[str, list[str]] = {}
     scale: dict[str, str] = {}
-    for sh in prep.shapes:
-        if isinstance(sh, FusedShape) and sh.input_scale:
+    residual: dict[str, str] = {}
+    schedules = list(schedules)
+    index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
+    for i, sh in enumerate(prep.shapes):
+        if isinstance(sh, FusedShape) and sh.residual:
+            conv = schedules[index[sh.into]]
+            if conv.spill_psums or conv.keep_psums or conv.staged:
+                schedules[i] = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
+            else:
+                schedules[index[sh.into]] = dataclasses.replace(conv, shape=dataclasses.replace(conv.shape,
+                                                                                                residual=True))
+                residual[sh.into] = sh.name
+        elif isinstance(sh, FusedShape) and sh.input_scale:
             scale[sh.into] = sh.name
         elif isinstance(sh, FusedShape) and sh.epilogue:
             chains.setdefault(sh.into, []).append(sh.name)
     return tuple(EpilogueSchedule(s, tuple(chains.get(s.shape.name, ())), hw.vector_unit.lanes,
-                                  scale.get(s.shape.name, ""), hw.offchip.burst_bytes)
-                 if s.shape.name in chains or s.shape.name in scale else s for s in schedules)
+                                  scale.get(s.shape.name, ""), hw.offchip.burst_bytes, residual.get(s.shape.name, ""))
+                 if s.shape.name in chains or s.shape.name in scale or s.shape.name in residual else s
+                 for s in schedules)
 
 
 def _objective_value(results: list[NodeResult], objective: str) -> float:
@@ -123,7 +139,7 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
         j = index[sh.into]
         fused = out[j]
         conv = dataclasses.replace(fused.conv, shape=dataclasses.replace(fused.shape, input_scale_ops=0))
-        plain = dataclasses.replace(fused, conv=conv, input_scale="") if fused.members else conv
+        plain = dataclasses.replace(fused, conv=conv, input_scale="") if fused.members or fused.residual else conv
         mul = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
         keep = [price(sh.into, "Conv", fused, hw)]
         back = [price(sh.into, "Conv", plain, hw), price(sh.name, "Mul", mul, hw)]
@@ -138,7 +154,7 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     vector nodes mapped for energy and the Conv/Gemm nodes chosen together (``mapping.search.budget``) instead
     of each layer for its own least energy."""
     t0 = time.perf_counter()
-    schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw)
+    schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
     schedules = decide_input_scales(prep, schedules, hw, objective)
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
@@ -215,9 +231,9 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     plans and tiling tables."""
     if objective not in OBJECTIVES:
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    scales = any(isinstance(s, FusedShape) and s.input_scale for s in prep.shapes)
+    scales = any(isinstance(s, FusedShape) and (s.input_scale or s.residual) for s in prep.shapes)
     if len(hw.sram) > 1 or scales:  # the vectorized plan knows one SRAM level (staging is chosen per node by
-        # map_shape) and no per-group fusion decision (``decide_input_scales``)
+        # map_shape) and no per-group fusion decision (``decide_input_scales``, ``fuse_schedules``' residuals)
         return total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)
     shapes, node_idx = unique_shapes(prep)
     plan = point_plan(shapes, hw, plans)

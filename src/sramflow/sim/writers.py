@@ -78,7 +78,8 @@ def fusion_groups_json(res: SimulationResult) -> list[dict[str, Any]]:
     for sch, r in zip(res.schedules, res.nodes):
         if isinstance(sch, EpilogueSchedule):
             scale = [sch.input_scale] if sch.input_scale else []
-            out.append({"producer": r.name, "op": r.op, "members": scale + list(sch.members),
+            out.append({"producer": r.name, "op": r.op,
+                        "members": scale + list(sch.members) + ([sch.residual] if sch.residual else []),
                         "input_scale": sch.input_scale or None,
                         "offchip_bytes_by_operand": offchip_by_operand(r.counts),
                         "level_bytes_by_operand": r.level_traffic})
