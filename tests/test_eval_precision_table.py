@@ -36,3 +36,17 @@ def test_other_checkpoint_is_not_used(tmp_path: Path) -> None:
 def test_measured_spec_found_under_any_spelling(tmp_path: Path) -> None:
     m = measured_accuracy("default=8,pointwise=4", "abc", write(tmp_path))
     assert m.entry == ENTRY and m.note.startswith("measured (PTQ, test split, 1500 images)")
+
+
+def test_table_from_reports_keys_by_canonical_spec(tmp_path: Path) -> None:
+    from sramflow.eval.precision_table import file_sha256, table_from_reports
+
+    ck = tmp_path / "m.safetensors"
+    ck.write_bytes(b"x")
+    blk = {"accuracy": 0.5, "balanced_accuracy": 0.4}
+    ci = {k: {"accuracy": [0.4, 0.6], "balanced_accuracy": [0.3, 0.5]} for k in ("int8", "mixed", "mixed_minus_int8")}
+    rep = {"split": "test", "n_images": 7, "resolution": 32, "int8": blk, "mixed": blk, "weight_bits": 4,
+           "confidence_intervals": ci}
+    t = table_from_reports([rep], ck)
+    assert t["checkpoint_sha256"] == file_sha256(ck) and set(t["entries"]) == {"8", "4"}
+    assert t["entries"]["4"]["method"] == "PTQ" and t["entries"]["4"]["balanced_accuracy_ci95"] == [0.3, 0.5]

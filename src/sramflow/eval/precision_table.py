@@ -45,3 +45,29 @@ def measured_accuracy(spec: Any, checkpoint_sha256: str | None, table: str | Pat
     if entry is None:
         return Measured(None, f"spec {spec_key(spec)} not in {path}: accuracy assumed")
     return Measured(dict(entry), f"measured ({entry['method']}, {entry['split']} split, {entry['n_images']} images)")
+
+
+def _row(report: dict[str, Any], block: str, method: str) -> dict[str, Any]:
+    m, ci = report[block], report["confidence_intervals"][block]
+    return {"method": method, "split": report["split"], "n_images": report["n_images"],
+            "resolution": report["resolution"], "accuracy": m["accuracy"], "accuracy_ci95": ci["accuracy"],
+            "balanced_accuracy": m["balanced_accuracy"], "balanced_accuracy_ci95": ci["balanced_accuracy"],
+            **({"minus_int8_ci95": report["confidence_intervals"]["mixed_minus_int8"]} if block == "mixed" else {})}
+
+
+def table_from_reports(reports: list[dict[str, Any]], checkpoint: str | Path, method: str = "PTQ") -> dict[str, Any]:
+    """The table from `sramflow evaluate --weight-bits SPEC --out DIR` reports of one checkpoint: the INT8 row
+    ("8") from the first, one row per mixed spec."""
+    entries = {"8": _row(reports[0], "int8", "INT8 post-training calibration")}
+    for r in reports:
+        entries[spec_key(r["weight_bits"])] = _row(r, "mixed", method)
+    return {"checkpoint": Path(checkpoint).name, "checkpoint_sha256": file_sha256(checkpoint),
+            "source": "sramflow evaluate --weight-bits SPEC (accuracy_report.json); intervals: 95 % paired "
+                      "percentile bootstrap over lesions", "entries": entries}
+
+
+if __name__ == "__main__":  # python -m sramflow.eval.precision_table CHECKPOINT OUT REPORT.json...
+    import sys
+
+    reps = [json.loads(Path(p).read_text()) for p in sys.argv[3:]]
+    Path(sys.argv[2]).write_text(json.dumps(table_from_reports(reps, sys.argv[1]), indent=1) + "\n")
