@@ -52,7 +52,8 @@ def _row(report: dict[str, Any], block: str, method: str) -> dict[str, Any]:
     return {"method": method, "split": report["split"], "n_images": report["n_images"],
             "resolution": report["resolution"], "accuracy": m["accuracy"], "accuracy_ci95": ci["accuracy"],
             "balanced_accuracy": m["balanced_accuracy"], "balanced_accuracy_ci95": ci["balanced_accuracy"],
-            **({"minus_int8_ci95": report["confidence_intervals"]["mixed_minus_int8"]} if block == "mixed" else {})}
+            # absent in reports written before evaluate paired mixed with int8
+            "minus_int8_ci95": report["confidence_intervals"].get("mixed_minus_int8") if block == "mixed" else None}
 
 
 def table_from_reports(reports: list[dict[str, Any]], checkpoint: str | Path, method: str = "PTQ") -> dict[str, Any]:
