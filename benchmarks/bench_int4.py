@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sramflow.frontend.source import ModelSource, load_graph
 from sramflow.hw.load import resolve_hw
+from sramflow.eval.precision_table import file_sha256, measured_accuracy
 from sramflow.mapping.conv import ConvShape
 from sramflow.sim.api import prepare_graph, simulate_prepared
 from sramflow.sim.writers import report_json
@@ -40,12 +41,19 @@ def main() -> None:
         rows.append((label, spec, model_bytes, tot["offchip_bytes"]["weights"], tot["time_ms"],
                      tot["energy_uj"] / 1e3, sum(tot["offchip_bytes"].values()) / 1e6, time.perf_counter() - t0))
     w8 = rows[0][3]
-    print(f"B0 @224, {CHECKPOINT.name}, {hw.name}, objective latency; accuracy not measured (needs QAT)")
+    print(f"B0 @224, {CHECKPOINT.name}, {hw.name}, objective latency; accuracy from weights/precision_accuracy.json "
+          "where measured (same checkpoint sha256), else assumed")
     print(f"{'weights':28s} {'model B':>10s} {'off-chip weight B':>18s} {'vs all 8':>9s} {'latency ms':>11s} "
           f"{'energy mJ':>10s} {'off-chip MB':>12s}")
     for label, spec, mb, wb, ms, mj, mbytes, wall in rows:
         print(f"{label:28s} {mb:>10,d} {wb:>18,d} {wb / w8 - 1:>+9.1%} {ms:>11,.2f} {mj:>10.3f} {mbytes:>12.2f}"
               f"   ({spec}; {wall:.1f} s)")
+    sha = file_sha256(CHECKPOINT)
+    for label, spec, *_ in rows:
+        m = measured_accuracy(spec, sha)
+        acc = ("" if m.entry is None else f"balanced accuracy {m.entry['balanced_accuracy']:.4f} "
+               f"{m.entry['balanced_accuracy_ci95']}, accuracy {m.entry['accuracy']:.4f}; ")
+        print(f"{label:28s} {acc}{m.note}")
 
 
 if __name__ == "__main__":

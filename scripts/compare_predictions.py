@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     y = np.array([idx[pa[i]["true"]] for i in images])
     preds = {name_a: np.array([idx[pa[i][col_a]] for i in images]), name_b: np.array([idx[pb[i][col_b]] for i in images])}
     ci = bootstrap_intervals(y, preds, [lesion[i] for i in images], len(LABELS), LABELS.index(MELANOMA), MELANOMA,
-                             paired=(name_b, name_a))
+                             paired=((name_b, name_a),))
     point = {n: {"accuracy": m.accuracy, "balanced_accuracy": m.balanced_accuracy}
              for n, m in ((n, compute_metrics(y, v, LABELS)) for n, v in preds.items())}
     print(f"{len(images)} images, {ci.n_units} lesions, column {column}; point accuracy / balanced accuracy "

@@ -90,3 +90,22 @@ def test_evaluate_calibration_needs_training_images(tmp_path: Path, capsys: pyte
     rc = main(["evaluate", "--model", "efficientnet_lite0", "--num-classes", "7", "--resolution", "32",
                "--data", str(other), "--split", "all", "--split-file", str(split), "--no-progress"])
     assert rc == 2 and "--calib-data" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluate_weight_bits_adds_a_paired_mixed_column(tmp_path: Path) -> None:
+    data = tmp_path / "ham"
+    write_ham(data, 28, per_lesion=1, folder="HAM10000_images_part_1")
+    split = tmp_path / "split.json"
+    write_split(make_split(load_ham10000(data).samples, seed=0), split)
+    out = tmp_path / "out"
+    rc = main(["evaluate", "--model", "efficientnet_lite0", "--num-classes", "7", "--resolution", "32",
+               "--data", str(data), "--split", "test", "--split-file", str(split), "--out", str(out),
+               "--calib-images", "4", "--no-progress", "--weight-bits", "4"])
+    assert rc == 0
+    rep = json.loads((out / "accuracy_report.json").read_text())
+    assert rep["weight_bits"] == 4 and rep["mixed"]["n_images"] == 7 and rep["mixed"]["method"].startswith("PTQ")
+    ci = rep["confidence_intervals"]
+    lo, hi = ci["mixed"]["balanced_accuracy"]
+    assert lo <= rep["mixed"]["balanced_accuracy"] <= hi
+    assert set(ci["mixed_minus_int8"]) == {"accuracy", "balanced_accuracy"} and "mixed_minus_float" in ci

@@ -14,9 +14,14 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
     cfg = EvalConfig(data=a.data, split=a.split, split_file=a.split_file, calib_data=a.calib_data,
                      calib_images=a.calib_images, calib_method=a.calib_method, batch_size=a.batch_size,
-                     int8=not a.float_only, seed=a.seed, progress=not a.no_progress)
+                     int8=not a.float_only, seed=a.seed, progress=not a.no_progress,
+                     weight_bits=a.weight_bits)
     result = evaluate(model_source(a), cfg)
     print(per_class_table(result))
+    mixed = result.report.get("mixed")
+    if mixed:
+        print(f"mixed ({mixed['weight_bits']}, {mixed['method']}): accuracy {mixed['accuracy']:.4f}, "
+              f"balanced accuracy {mixed['balanced_accuracy']:.4f}")
     if a.out:
         path = Path(a.out) / "accuracy_report.json"
         write_json_atomic(path, result.report)
@@ -43,5 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="activation ranges (default percentile, as sramflow.quant.api)")
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--float-only", action="store_true", help="skip the INT8 half")
+    from sramflow.cli_args import add_weight_bits_arg
+
+    add_weight_bits_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_evaluate)

@@ -71,11 +71,11 @@ def _interval(v: np.ndarray, level: float) -> Interval:
 def bootstrap_intervals(
     y_true: np.ndarray, preds: Mapping[str, np.ndarray], groups: Sequence[str] | None, num_classes: int,
     positive: int | None = None, positive_name: str = "positive", resamples: int = RESAMPLES, level: float = LEVEL,
-    seed: int = 0, paired: tuple[str, str] = ("int8", "float"),
+    seed: int = 0, paired: Sequence[tuple[str, str]] = (("int8", "float"), ("mixed", "int8"), ("mixed", "float")),
 ) -> BootstrapResult:
     """Intervals of accuracy, balanced accuracy and the recall of class ``positive`` (key
     ``<positive_name>_sensitivity``) for each model in ``preds``
-    (e.g. ``{"float": ..., "int8": ...}``) and, when both models of ``paired`` are given, of their difference
+    (e.g. ``{"float": ..., "int8": ...}``) and, for each pair of ``paired`` whose two models are given, of their difference
     (key ``<a>_minus_<b>``; the same resamples for both, so the difference is paired).
 
     ``groups``: the resampling unit of each image (lesion ids); ``None`` resamples images.
@@ -107,10 +107,10 @@ def bootstrap_intervals(
     scores = {m: {k: np.concatenate([c[k] for c in cs]) for k in cs[0]} for m, cs in chunks.items()}
     intervals: dict[str, dict[str, Interval]] = {  # a sensitivity without any positive image has no interval
         m: {k: _interval(v, level) for k, v in s.items() if not np.isnan(v).all()} for m, s in scores.items()}
-    a, b = paired
-    if a in scores and b in scores:
-        intervals[f"{a}_minus_{b}"] = {k: _interval(scores[a][k] - scores[b][k], level)
-                                         for k in ("accuracy", "balanced_accuracy")}
+    for a, b in paired:
+        if a in scores and b in scores:
+            intervals[f"{a}_minus_{b}"] = {k: _interval(scores[a][k] - scores[b][k], level)
+                                             for k in ("accuracy", "balanced_accuracy")}
     return BootstrapResult(unit, n_units, resamples, level, seed, intervals)
 
 

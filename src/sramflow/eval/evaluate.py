@@ -43,6 +43,7 @@ class EvalConfig:
     seed: int = 0
     progress: bool = True
     limit: int | None = None  # evaluate only the first N images of the split (in split-file order)
+    weight_bits: int | str = 8  # --weight-bits spec; not all 8: a third, mixed-precision column (post-training)
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,17 @@ def _float_predictor(src: ModelSource, graph: Any) -> tuple[Callable[[np.ndarray
     return run, int(net.num_classes)
 
 
+def _mixed_graph(graph: Any, qgraph: Any, spec: int | str) -> Any:
+    """The INT8 graph with the spec's groups requantized to INT4 (``quant.weight_bits``); None when there is
+    no INT8 graph or the spec is all 8 (the mixed column would repeat the int8 one)."""
+    from sramflow.ir.precision import all_int8
+    from sramflow.quant.weight_bits import with_weight_bits
+
+    if qgraph is None or all_int8(spec):
+        return None
+    return with_weight_bits(graph, qgraph, spec)
+
+
 def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResult:
     """Float and INT8 metrics. ``qgraph``: an already calibrated QuantizedGraph of the same model
     (as ``sramflow run`` has); without it, INT8 is calibrated here on training-split images."""
@@ -167,9 +179,10 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
         qgraph = None
     elif qgraph is None:
         qgraph = calibrate_int8(loaded.graph, cfg, resolution, skipped_calib)
+    mixed = _mixed_graph(loaded.graph, qgraph, cfg.weight_bits)
 
     skipped = Skipped()
-    y_true, p_float, p_int8, names = [], [], [], []
+    y_true, p_float, p_int8, p_mixed, names = [], [], [], [], []
     bar = tqdm(total=len(data.items), desc="evaluate", unit="img", disable=not cfg.progress)
     for batch in iter_batches(data.items, resolution, cfg.batch_size, skipped):
         y_true.append(batch.labels)
@@ -179,6 +192,8 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
             from sramflow.quant.api import predict_int8
 
             p_int8.append(np.asarray(predict_int8(qgraph, batch.x)).reshape(len(batch.x), -1).argmax(1))
+            if mixed is not None:
+                p_mixed.append(np.asarray(predict_int8(mixed, batch.x)).reshape(len(batch.x), -1).argmax(1))
         bar.update(len(batch.names))
     bar.update(len(skipped))
     bar.close()
@@ -193,12 +208,19 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
         m_int8 = compute_metrics(yt, pi, data.class_names, positive)
         agree = agreement(pf, pi)
     preds = {"float": pf} if pi is None else {"float": pf, "int8": pi}
+    if p_mixed:
+        preds["mixed"] = np.concatenate(p_mixed)
     groups = None if data.groups is None else [data.groups[n] for n in names]
     ci = bootstrap_intervals(yt, preds, groups, len(data.class_names),
                              None if positive is None else list(data.class_names).index(positive),
                              positive or "positive", seed=cfg.seed)
     report = build_report(cfg, src, data, m_float, m_int8, agree, skipped, skipped_calib, resolution)
     report["confidence_intervals"] = ci.to_json()
+    if "mixed" in preds:
+        report["weight_bits"] = cfg.weight_bits
+        report["mixed"] = {**compute_metrics(yt, preds["mixed"], data.class_names, positive).to_json(),
+                           "weight_bits": cfg.weight_bits, "method": "PTQ (post-training, no QAT)",
+                           "top1_agreement_int8_vs_mixed": agreement(pi, preds["mixed"])}
     rows = tuple((n, int(t), int(f), None if pi is None else int(pi[i]))
                  for i, (n, t, f) in enumerate(zip(names, yt, pf)))
     return EvalResult(int(len(yt)), m_float, m_int8, agree, tuple(skipped.names()), report, rows, ci)

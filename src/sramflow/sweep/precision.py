@@ -4,7 +4,9 @@ A ``weight_bits`` value is 8, 4, or a mapping ``{group: bits}`` over WEIGHT_GROU
 groups not named). Its canonical form is the int when every group has the same precision, otherwise a
 string ``"stem=8,depthwise=4,..."`` listing every group, so equal settings hash equally.
 
-INT4 accuracy is NOT measured by the sweep: results carry ``accuracy_assumption`` saying so.
+INT4 accuracy is NOT measured by the sweep: results carry ``accuracy_assumption`` saying so, unless
+weights/precision_accuracy.json (``sramflow.eval.precision_table``) holds a measured row for the spec and the
+checkpoint's sha256.
 """
 
 from __future__ import annotations
@@ -22,7 +24,17 @@ INT4_ASSUMPTION = ("INT4 accuracy not measured; assumed unchanged from INT8 (opt
                    "usually lose accuracy without quantization-aware training)")
 
 
-def accuracy_assumption(value: Any) -> str:
+def accuracy_assumption(value: Any, checkpoint_sha256: str | None = None) -> str:
+    """The measured figure when the table has this spec for this checkpoint (``checkpoint_sha256``; None: no
+    checkpoint known, so no table row can be trusted), otherwise the assumption."""
+    if checkpoint_sha256 is not None:
+        from sramflow.eval.precision_table import measured_accuracy
+
+        m = measured_accuracy(value, checkpoint_sha256)
+        if m.entry is not None:
+            e = m.entry
+            return (f"{m.note}: accuracy {e['accuracy']:.4f} {e['accuracy_ci95']}, balanced accuracy "
+                    f"{e['balanced_accuracy']:.4f} {e['balanced_accuracy_ci95']}")
     return INT4_ASSUMPTION if 4 in group_bits(value).values() else INT8_ASSUMPTION
 
 

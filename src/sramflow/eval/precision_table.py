@@ -1,0 +1,74 @@
+"""The measured accuracy of each ``--weight-bits`` spec (weights/precision_accuracy.json): read by the sweep and
+benchmarks/bench_int4.py so a measured spec is labelled measured and every other one stays "assumed".
+
+The table is tied to one checkpoint by its sha256: figures of another checkpoint are never used for this one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sramflow.ir.precision import canonical_weight_bits
+
+DEFAULT_TABLE = Path(__file__).resolve().parents[3] / "weights" / "precision_accuracy.json"
+
+
+@dataclass(frozen=True)
+class Measured:
+    entry: dict[str, Any] | None  # the table's row for the spec; None: not measured (use the assumption)
+    note: str  # why it was or was not used, for the report
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def spec_key(spec: Any) -> str:
+    """The table key: the canonical spec as text ("8", "4", "stem=8,...")."""
+    return str(canonical_weight_bits(spec))
+
+
+def measured_accuracy(spec: Any, checkpoint_sha256: str | None, table: str | Path = DEFAULT_TABLE) -> Measured:
+    path = Path(table)
+    if not path.is_file():
+        return Measured(None, f"no measured accuracy table at {path}: accuracy assumed")
+    doc = json.loads(path.read_text())
+    if checkpoint_sha256 is not None and doc.get("checkpoint_sha256") != checkpoint_sha256:
+        return Measured(None, f"{path} was measured on checkpoint sha256 {doc.get('checkpoint_sha256')}, not "
+                              f"{checkpoint_sha256}: not used, accuracy assumed (re-run `sramflow evaluate "
+                              f"--weight-bits SPEC` on this checkpoint)")
+    entry = doc.get("entries", {}).get(spec_key(spec))
+    if entry is None:
+        return Measured(None, f"spec {spec_key(spec)} not in {path}: accuracy assumed")
+    return Measured(dict(entry), f"measured ({entry['method']}, {entry['split']} split, {entry['n_images']} images)")
+
+
+def _row(report: dict[str, Any], block: str, method: str) -> dict[str, Any]:
+    m, ci = report[block], report["confidence_intervals"][block]
+    return {"method": method, "split": report["split"], "n_images": report["n_images"],
+            "resolution": report["resolution"], "accuracy": m["accuracy"], "accuracy_ci95": ci["accuracy"],
+            "balanced_accuracy": m["balanced_accuracy"], "balanced_accuracy_ci95": ci["balanced_accuracy"],
+            # absent in reports written before evaluate paired mixed with int8
+            "minus_int8_ci95": report["confidence_intervals"].get("mixed_minus_int8") if block == "mixed" else None}
+
+
+def table_from_reports(reports: list[dict[str, Any]], checkpoint: str | Path, method: str = "PTQ") -> dict[str, Any]:
+    """The table from `sramflow evaluate --weight-bits SPEC --out DIR` reports of one checkpoint: the INT8 row
+    ("8") from the first, one row per mixed spec."""
+    entries = {"8": _row(reports[0], "int8", "INT8 post-training calibration")}
+    for r in reports:
+        entries[spec_key(r["weight_bits"])] = _row(r, "mixed", method)
+    return {"checkpoint": Path(checkpoint).name, "checkpoint_sha256": file_sha256(checkpoint),
+            "source": "sramflow evaluate --weight-bits SPEC (accuracy_report.json); intervals: 95 % paired "
+                      "percentile bootstrap over lesions", "entries": entries}
+
+
+if __name__ == "__main__":  # python -m sramflow.eval.precision_table CHECKPOINT OUT REPORT.json...
+    import sys
+
+    reps = [json.loads(Path(p).read_text()) for p in sys.argv[3:]]
+    Path(sys.argv[2]).write_text(json.dumps(table_from_reports(reps, sys.argv[1]), indent=1) + "\n")
