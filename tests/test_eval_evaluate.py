@@ -46,13 +46,18 @@ def test_evaluate_image_folder_needs_split_all(tmp_path: Path, capsys: pytest.Ca
     assert rc == 2 and "use --split all" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_evaluate_int8_calibrated_on_train_split(tmp_path: Path) -> None:
+def _ham_with_split(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A synthetic HAM10000 folder, its seeded lesion split file and an output folder path."""
     data = tmp_path / "ham"
     write_ham(data, 28, per_lesion=1, folder="HAM10000_images_part_1")
     split = tmp_path / "split.json"
     write_split(make_split(load_ham10000(data).samples, seed=0), split)
-    out = tmp_path / "out"
+    return data, split, tmp_path / "out"
+
+
+@pytest.mark.slow
+def test_evaluate_int8_calibrated_on_train_split(tmp_path: Path) -> None:
+    data, split, out = _ham_with_split(tmp_path)
     rc = main(["evaluate", "--model", "efficientnet_lite0", "--num-classes", "7", "--resolution", "32",
                "--data", str(data), "--split", "test", "--split-file", str(split), "--out", str(out),
                "--calib-images", "4", "--no-progress"])
@@ -94,11 +99,7 @@ def test_evaluate_calibration_needs_training_images(tmp_path: Path, capsys: pyte
 
 @pytest.mark.slow
 def test_evaluate_weight_bits_adds_a_paired_mixed_column(tmp_path: Path) -> None:
-    data = tmp_path / "ham"
-    write_ham(data, 28, per_lesion=1, folder="HAM10000_images_part_1")
-    split = tmp_path / "split.json"
-    write_split(make_split(load_ham10000(data).samples, seed=0), split)
-    out = tmp_path / "out"
+    data, split, out = _ham_with_split(tmp_path)
     rc = main(["evaluate", "--model", "efficientnet_lite0", "--num-classes", "7", "--resolution", "32",
                "--data", str(data), "--split", "test", "--split-file", str(split), "--out", str(out),
                "--calib-images", "4", "--no-progress", "--weight-bits", "4"])
