@@ -196,12 +196,12 @@ def test_relu_with_a_multiplier_above_2_to_the_30_is_refused_by_name(op: str) ->
 
 
 def test_the_multiplier_limit_is_where_quantize_multipliers_shift_passes_30() -> None:
-    from sramflow.quant.quantize import LITERT_MULTIPLIER_LIMIT, check_multiplier
+    from sramflow.quant.quantize import LITERT_MULTIPLIER_LIMIT, checked_multiplier
     from sramflow.reference.requant import quantize_multiplier
 
     below = np.nextafter(LITERT_MULTIPLIER_LIMIT, 0.0)
     assert quantize_multiplier(below) == ((1 << 31) - 1, 30)  # the largest multiplier LiteRT applies right
-    check_multiplier(below, "n", 1.0, 1.0)
+    assert checked_multiplier(below, "n", 1.0, 1.0) == ((1 << 31) - 1, 30)
     import math
     frac, exp = math.frexp(LITERT_MULTIPLIER_LIMIT)
     assert exp == 30 and round(frac * 2**31) == 2**31  # rounds up: the shift becomes 31

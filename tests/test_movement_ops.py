@@ -90,6 +90,14 @@ def test_requantize_all_256_inputs_bit_exact_with_litert() -> None:
         assert r.tensors_compared == 2 and r.tensors_mismatched == 0, r.first_mismatch
 
 
+def test_requantize_to_a_collapsed_range_is_refused_by_name() -> None:
+    """A Requantize whose output range is calibrated to almost nothing needs a multiplier LiteRT cannot apply."""
+    shape = (1, 4, 8, 8)
+    g = Graph("r", "x", "y", {"x": shape, "y": shape}, (Node("rq", "Requantize", ("x",), "y"),))
+    with pytest.raises(QuantizationError, match="'rq' \\(Requantize\\).*>= 2\\^30"):
+        quantize_with_ranges(g, {"x": Range(-1e4, 1e4), "y": Range(-1e-9, 1e-9)}, "minmax", "test")
+
+
 def test_addressing_and_data_moving_ops_costed_as_stated() -> None:
     """Channel Concat and Slice are pure addressing (no pass, no bytes); the Requantize, the channel shuffle and
     Pad move every byte once in and once out."""

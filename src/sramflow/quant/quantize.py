@@ -77,23 +77,24 @@ def quantize_bias(b: np.ndarray, in_scale: float, w_scales: np.ndarray) -> np.nd
 LITERT_MULTIPLIER_LIMIT = 2.0**30 - 0.25
 
 
-def check_multiplier(real: float, where: str, in_scale: float, out_scale: float) -> None:
-    """A named QuantizationError when LiteRT cannot apply the requantization multiplier ``real`` (>= 2^30)."""
+def checked_multiplier(real: float, where: str, in_scale: float, out_scale: float) -> tuple[int, int]:
+    """QuantizeMultiplier(``real``), or a named QuantizationError where LiteRT cannot apply it (>= 2^30).
+
+    Every requantization multiplier the quantizer writes goes through here, so no op can miss the check."""
     if real >= LITERT_MULTIPLIER_LIMIT:
         raise QuantizationError(
             f"{where}: requantization multiplier {real:.4g} >= 2^30 (input scale {in_scale:.4g} over output scale "
             f"{out_scale:.4g}); LiteRT's QuantizeMultiplier shift would exceed 30 and its kernel overflows. The "
             "output range is calibrated to almost nothing (a dead activation?): calibrate on data that reaches it, "
             "or remove the node")
+    return quantize_multiplier(real)
 
 
 def per_channel_multipliers(in_scale: float, w_scales: np.ndarray, out_scale: float,
                             where: str = "per-channel requantization") -> tuple[np.ndarray, np.ndarray]:
     """PopulateConvolutionQuantizationParams: double(in) * double(w_c) / double(out)."""
     reals = [float(in_scale) * float(s) / float(out_scale) for s in w_scales]
-    check_multiplier(max(reals, default=0.0), where, float(in_scale) * float(max(w_scales, default=0.0)),
-                     float(out_scale))
-    pairs = [quantize_multiplier(r) for r in reals]
+    pairs = [checked_multiplier(r, where, float(in_scale) * float(s), float(out_scale)) for r, s in zip(reals, w_scales)]
     return np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32)
 
 
@@ -224,8 +225,7 @@ class _Pass:
     def _relu(self, n: Node, kind: str) -> QOp:
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
         real = float(np.float32(tin.scale) / np.float32(tout.scale))
-        check_multiplier(real, f"node {n.name!r} ({n.op} as {kind})", tin.scale, tout.scale)
-        m, s = quantize_multiplier(real)
+        m, s = checked_multiplier(real, f"node {n.name!r} ({n.op} as {kind})", tin.scale, tout.scale)
         lo, hi = activation_range(kind, tout)
         attrs = {"x_zp": tin.zero_point, "mult": m, "shift": s, "out_zp": tout.zero_point, "act_min": lo, "act_max": hi}
         return QOp(n.name, kind, n.inputs, n.output, (n.name,), attrs, {})
@@ -263,7 +263,8 @@ class _Pass:
         """QUANTIZE int8 -> int8 (quantize.cc Prepare: QuantizeMultiplier(double(s_in) / double(s_out)); Eval:
         reference_ops::Requantize, MultiplyByQuantizedMultiplier(q - zp_in) + zp_out clamped to int8)."""
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
-        m, s = quantize_multiplier(float(tin.scale) / float(tout.scale))
+        m, s = checked_multiplier(float(tin.scale) / float(tout.scale), f"node {n.name!r} (Requantize)", tin.scale,
+                                  tout.scale)
         attrs = {"x_zp": tin.zero_point, "mult": m, "shift": s, "out_zp": tout.zero_point, "act_min": -128,
                  "act_max": 127}
         return QOp(n.name, "QUANTIZE", n.inputs, n.output, (n.name,), attrs, {})
@@ -274,9 +275,9 @@ class _Pass:
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
         alpha = np.float32(n.attrs["alpha"])
         s_in, s_out = np.float32(tin.scale), np.float32(tout.scale)
-        check_multiplier(float(s_in / s_out) * max(1.0, abs(float(alpha))), f"node {n.name!r} (LeakyRelu)", s_in, s_out)
-        ma, sa = quantize_multiplier(float(np.float32(s_in * alpha) / s_out))
-        mi, si = quantize_multiplier(float(s_in / s_out))
+        where = f"node {n.name!r} (LeakyRelu)"
+        ma, sa = checked_multiplier(float(np.float32(s_in * alpha) / s_out), where, s_in, s_out)
+        mi, si = checked_multiplier(float(s_in / s_out), where, s_in, s_out)
         attrs = {"alpha": float(alpha), "x_zp": tin.zero_point, "out_zp": tout.zero_point,
                  "mult_identity": mi, "shift_identity": si, "mult_alpha": ma, "shift_alpha": sa}
         return QOp(n.name, "LEAKY_RELU", n.inputs, n.output, (n.name,), attrs, {})
@@ -287,10 +288,9 @@ class _Pass:
         tin, talpha, params = self._operands(n)
         tout = self.qtensor(n.output)
         s_in, s_a, s_out = np.float32(tin.scale), np.float32(talpha.scale), np.float32(tout.scale)
-        check_multiplier(max(float(s_in / s_out), float(np.float32(s_in * s_a) / s_out)), f"node {n.name!r} (PRelu)",
-                         s_in, s_out)
-        m1, s1 = quantize_multiplier(float(s_in / s_out))
-        m2, s2 = quantize_multiplier(float(np.float32(s_in * s_a) / s_out))
+        where = f"node {n.name!r} (PRelu)"
+        m1, s1 = checked_multiplier(float(s_in / s_out), where, s_in, s_out)
+        m2, s2 = checked_multiplier(float(np.float32(s_in * s_a) / s_out), where, s_in, s_out)
         attrs = {"zp1": tin.zero_point, "zp2": talpha.zero_point, "out_zp": tout.zero_point, "mult1": m1,
                  "shift1": s1, "mult2": m2, "shift2": s2, "const_tensor": talpha.name}
         return QOp(n.name, "PRELU", n.inputs, n.output, (n.name,), attrs, params)
@@ -376,9 +376,8 @@ class _Pass:
 
     def op_GlobalAveragePool(self, n: Node, act: Node | None) -> QOp:
         tin, tout = self.qtensor(n.inputs[0]), self.qtensor(n.output)
-        check_multiplier(float(tin.scale) / float(tout.scale), f"node {n.name!r} (GlobalAveragePool)", tin.scale,
-                         tout.scale)
-        m, s = quantize_multiplier(float(tin.scale) / float(tout.scale))
+        m, s = checked_multiplier(float(tin.scale) / float(tout.scale), f"node {n.name!r} (GlobalAveragePool)",
+                                  tin.scale, tout.scale)
         attrs = {"x_zp": tin.zero_point, "mult": m, "shift": s, "out_zp": tout.zero_point}
         return QOp(n.name, "MEAN", n.inputs, n.output, (n.name,), attrs, {})
 
@@ -471,8 +470,8 @@ def add_attrs(a: QTensor, b: QTensor, out: QTensor) -> dict:
 def mul_attrs(a: QTensor, b: QTensor, out: QTensor) -> dict:
     """MUL's integer parameters (mul.cc Prepare: s1 * s2 / s_out evaluated in float32)."""
     real = float(np.float32(np.float32(a.scale) * np.float32(b.scale)) / np.float32(out.scale))
-    check_multiplier(real, f"MUL into {out.name!r}", float(np.float32(a.scale) * np.float32(b.scale)), out.scale)
-    m, s = quantize_multiplier(real)
+    m, s = checked_multiplier(real, f"MUL into {out.name!r}", float(np.float32(a.scale) * np.float32(b.scale)),
+                              out.scale)
     return {"zp1": a.zero_point, "zp2": b.zero_point, "out_mult": m, "out_shift": s, "out_zp": out.zero_point,
             "act_min": -128, "act_max": 127}
 
