@@ -69,7 +69,8 @@ def design_rows(a: ReportInputs, w: WhatItWouldTake) -> list[list[object]]:
 
 def bound_rows(w: WhatItWouldTake) -> list[list[object]]:
     return [[_NAMES[b.target], _claim(w.targets, b.target), f"{b.bound:.4g} {TARGET_UNITS[b.target]}",
-             "yes" if b.provable else "no (no searched design meets it, but the bound does not exclude one)", b.why]
+             "yes" if b.provable else "no: none of the simulated designs meets it, but the bound does not rule it out",
+             b.why]
             for b in w.bounds]
 
 
