@@ -16,6 +16,7 @@ from sramflow.design.evaluate import EvalOptions
 from sramflow.design.outputs import advice_dict
 from sramflow.design.space import AdviseSpace
 from sramflow.frontend.source import ModelSource, load_graph
+from sramflow.hw.load import resolve_hw
 from sramflow.report import advice as section
 from sramflow.report.inputs import DesignFigures, TargetBound, WhatItWouldTake
 from sramflow.run import ADVISE_SHOWN, RunConfig, advice_from_dict, hardware_text, run
@@ -130,7 +131,7 @@ def _run_inputs(time_ms: float, energy_uj: float, offchip_bytes: int) -> SimpleN
     total = {"time_ms": time_ms, "energy_uj": energy_uj, "avg_power_mw": energy_uj / time_ms,
              "offchip_bytes": {"weights": offchip_bytes}, "energy_uj_by_component": {"offchip": 0.75 * energy_uj,
                                                                                       "sram": 0.25 * energy_uj}}
-    return SimpleNamespace(simulation={"hw": "hw-under-test", "total": total})
+    return SimpleNamespace(simulation={"hw": "sky130-design1", "total": total}, hw=resolve_hw("sky130-design1"))
 
 
 def _design(area: float, ms: float, mj: float) -> DesignFigures:
@@ -148,6 +149,8 @@ def test_feasible_section_names_the_cheapest_and_its_area_ratio() -> None:
     # 20 / 0.45 is further from its target than 1000 / 36.6
     assert rows[0][2:] == ["0.5", "1,000.00", "20.000", "20.00", "5.00", "none",
                            "energy_mj at 4444% of its target; energy dominated by offchip (75%)"]
+    assert rows[0][:2] == ["design1 (this run, modelled)",
+                           "sky130-design1: SRAM 256 B, 16 MACs/cycle, 100 MHz, qspi-psram"]
     assert rows[1][0] == "cheapest meeting every claim #1 (estimate)" and rows[1][7] == "latency, energy, average power"
 
 
@@ -165,7 +168,6 @@ def test_infeasible_section_gives_the_bound_and_why() -> None:
 def test_section_input_from_the_advise_json_contract_keys_only() -> None:
     """Only the contract keys (issue 18 item 4) are required; unknown parameters are shown as they are."""
     from sramflow.hw.area import area_power
-    from sramflow.hw.load import resolve_hw
 
     d = {"targets": {"latency_ms": 36.6, "energy_mj": 0.45, "avg_power_mw": 12.4}, "feasible": False,
          "designs": [{"hw_yaml": "hw/design1.yaml", "simulate_args": ["--fusion", "none"], "area_mm2": 1.5,

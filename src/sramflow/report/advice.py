@@ -13,6 +13,7 @@ DESIGN_HEADERS = ("design", "hardware", "area (mm2)", "latency (ms)", "energy (m
                   "off-chip (MB)", "meets", "binds")
 BOUND_HEADERS = ("target", "claim", "lower bound over the space", "rules it out", "why")
 RERUN_HEADERS = ("design", "re-simulate with")
+DESIGN1 = "sky130-design1"  # the write-up's hardware, the default of `sramflow run`
 _NAMES = {"latency_ms": "latency", "energy_mj": "energy", "avg_power_mw": "average power"}
 
 
@@ -39,8 +40,12 @@ def design1_figures(a: ReportInputs, w: WhatItWouldTake) -> DesignFigures:
     t = a.simulation["total"]
     values = {"latency_ms": float(t["time_ms"]), "energy_mj": t["energy_uj"] / 1e3,
               "avg_power_mw": float(t["avg_power_mw"])}
+    hw = a.hw
+    srams = " + ".join(f"{m.size_bytes:,} B" for m in hw.sram)
+    what = (f"{hw.name}: SRAM {srams}, {hw.mac_array.macs_per_cycle:,} MACs/cycle, {hw.clock_mhz:g} MHz, "
+            f"{hw.offchip.name}" + (f", fusion {a.simulation['fusion']}" if a.simulation.get("fusion") else ""))
     return DesignFigures(
-        f"{a.simulation['hw']}: this run's hardware", w.design1_area_mm2, values["latency_ms"], values["energy_mj"],
+        what, w.design1_area_mm2, values["latency_ms"], values["energy_mj"],
         values["avg_power_mw"], sum(t["offchip_bytes"].values()) / 1e6,
         binding_text(values, w.targets, t["energy_uj_by_component"], float(t["energy_uj"])), "this run")
 
@@ -59,8 +64,9 @@ def _labels(w: WhatItWouldTake) -> list[str]:
 def design_rows(a: ReportInputs, w: WhatItWouldTake) -> list[list[object]]:
     """design1 first, then the designs the search reports; every figure with its unit in the header."""
     rows = []
-    for label, d in (("design1 (this run, modelled)", design1_figures(a, w)), *zip(_labels(w), w.designs,
-                                                                                       strict=True)):
+    this = "design1" if a.hw.name == DESIGN1 else a.hw.name
+    for label, d in ((f"{this} (this run, modelled)", design1_figures(a, w)), *zip(_labels(w), w.designs,
+                                                                                  strict=True)):
         rows.append([label, d.hardware, f"{d.area_mm2:.3g}", f"{d.latency_ms:,.2f}", f"{d.energy_mj:,.3f}",
                      f"{d.avg_power_mw:,.2f}", "-" if d.offchip_mb is None else f"{d.offchip_mb:,.2f}",
                      _meets(d, w.targets), d.binding])

@@ -200,9 +200,9 @@ def build_reports(a: ReportInputs, cfg: DeploymentConfig, out: Path, files: list
     sim = a.simulation
     t = sim["total"]
     sections = [s for s in (
-        _claims_section(a, cfg), _advice_section(a, out, files), _hardware_section(a), _model_section(a, out, files), _quant_section(a, out, files),
-        _mapping_section(a, out, files), _perf_section(a, out, files), _functional_section(a),
-        _accuracy_section(a, out, files), _baseline_section(a, cfg)) if s is not None]
+        _claims_section(a, cfg), _advice_section(a, out, files), _hardware_section(a), _model_section(a, out, files),
+        _quant_section(a, out, files), _mapping_section(a, out, files), _perf_section(a, out, files),
+        _functional_section(a), _accuracy_section(a, out, files), _baseline_section(a, cfg)) if s is not None]
     kpis = [("latency (modelled)", f"{t['time_ms']:,.1f} ms"), ("energy / inference", f"{t['energy_uj'] / 1e3:.2f} mJ"),
             ("average power", f"{t['avg_power_mw']:.1f} mW"),
             ("off-chip traffic", f"{sum(t['offchip_bytes'].values()) / 1e6:.1f} MB"),
