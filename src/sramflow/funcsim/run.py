@@ -286,6 +286,7 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
     """Run every bound node in graph order; each result lands in ``env`` under its tensor name; ``outer``: the
     outer SRAM levels 1, 2, ..., where staged conv operands are held (``funcsim.levels``)."""
     op_of = {b.node.name: b.op for b in bound}
+    held: dict[tuple[int, int], tuple[int, int]] = {}  # depth-first groups' resident tensors (``funcsim.levels``)
     for b in bound:
         node, sch, op = b.node, b.schedule, b.op
         if isinstance(sch, FusedSchedule) and sch.shape.epilogue:  # computed by its group's pass (below)
@@ -318,7 +319,7 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             data = conv_data(sch, op, q, x_in)
         if isinstance(sch, ConvSchedule):
             check_weight_bits(sch, data.weights, int(op.attrs.get("weight_bits", 8)))
-            y = run_staged_conv(run_conv, sch, data, m, outer) if sch.staged else run_conv(sch, data, m)
+            y = run_staged_conv(run_conv, sch, data, m, outer, held) if sch.staged else run_conv(sch, data, m)
         else:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
         if out_name != node.output:
