@@ -169,7 +169,7 @@ def candidate_edges(graph: Graph, schedules: tuple[Schedule, ...]) -> list[tuple
         if isinstance(cons, EpilogueSchedule) and (cons.input_scale or cons.residual) or _conv(cons).shape.residual:
             out.append((i, j, t, "the consumer scales its input or adds a skip tile from off-chip memory"))
             continue
-        between = [k for k in range(i + 1, j) if _conv(schedules[k]) is not None
+        between = [k for k in range(i + 1, j) if hasattr(schedules[k], "staged")
                    and not isinstance(schedules[k], FusedSchedule)]
         out.append((i, j, t, f"{len(between)} Conv / Gemm passes run in between" if between else ""))
     return out

@@ -24,6 +24,7 @@ from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first import Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups
+from sramflow.mapping.depth_first_split import SplitSchedule, choose_splits
 from sramflow.mapping.epilogue import DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, with_epilogue
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
@@ -163,7 +164,9 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
     schedules = decide_input_scales(prep, schedules, hw, objective)
     groups: tuple[Group, ...] = ()
-    if prep.fusion == "depth-first":  # cross-layer residency in outer SRAM levels (none on one-level hardware)
+    if prep.fusion == "depth-first":  # bands / chunks of a layer, then cross-layer residency, in outer SRAM levels
+        # (none on one-level hardware)
+        schedules = choose_splits(schedules, hw, objective)
         schedules, groups = plan_groups(prep.graph, schedules, hw, objective)
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
@@ -194,6 +197,9 @@ def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] 
     """Bytes per adjacent memory level pair and operand, on hardware with outer SRAM levels (else None)."""
     if len(hw.sram) < 2:
         return None
+    if isinstance(sch, SplitSchedule):  # the parts' traffic, summed
+        parts = [level_traffic(p.schedule, hw) or {} for p in sch.parts]
+        return {pair: {o: sum(t[pair][o] for t in parts) for o in parts[0][pair]} for pair in parts[0]}
     names = tuple(m.name for m in hw.sram)
     conv = sch.conv if isinstance(sch, EpilogueSchedule) else sch
     if isinstance(conv, ConvSchedule) and conv.levels is not None:
@@ -220,7 +226,8 @@ def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
     cdict = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
     busy = {k: int(v) for k, v in busy_cycles(cdict, hw).items()}
     overlap = sch.double_buffered
-    cycles = int(total_cycles(busy, overlap))
+    # a layer run in parts: they run one after the other, so its cycles are the parts' sum
+    cycles = sch.cycles(hw) if isinstance(sch, SplitSchedule) else int(total_cycles(busy, overlap))
     energy = {k: float(v) for k, v in energy_pj(cdict, hw, cycles).items()}
     main = {k: busy[k] for k in resources(hw)}
     binding = max(main, key=lambda k: (main[k], k))
