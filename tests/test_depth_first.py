@@ -120,8 +120,12 @@ def test_b0_224_depth_first_on_l2_bit_exact(b0_graph_224) -> None:  # noqa: ANN0
 
     g = b0_graph_224
     hw = resolve_hw(L2)
+    from sramflow.mapping.depth_first_split import SplitSchedule
+
     res = simulate_graph(g, hw, fusion="depth-first")
     assert sum(x.kept for x in res.groups) >= 10
+    axes = {s.axis for s in res.schedules if isinstance(s, SplitSchedule)}
+    assert axes == {"rows", "channels", "rows x channels"}
     xs = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
     q = quantize_graph(g, xs)
     r = run_functional(g, q, res.schedules, quantize_input(q, xs[0]), hw.main_sram.total_words,

@@ -19,35 +19,50 @@ from sramflow.mapping.epilogue import EpilogueSchedule
 
 
 def part_data(data: ConvData, split: SplitSchedule, p: Part) -> ConvData:
-    """The layer's data as part ``p`` sees it: rows [in_row0, in_row1) of the input (and its output rows of the skip
-    tensor) for a band; channels [ch0, ch1) of the weights, biases, requantization (its per-channel multipliers are
-    indexed from ch0) and skip tensor for a chunk, and of the input for a depthwise layer."""
-    if split.axis == "rows":
-        skip = None if data.skip is None else data.skip[:, p.row0:p.row1]
-        return dataclasses.replace(data, x=data.x[:, p.in_row0:p.in_row1], skip=skip)
+    """The layer's data as part ``p`` sees it: input rows [in_row0, in_row1) (the band with its halo rows) and
+    output rows [row0, row1) of the skip tensor; output channels [ch0, ch1) of the weights, biases,
+    requantization (its per-channel multipliers indexed from ch0) and skip tensor, and of the input for a depthwise
+    layer (whose groups are its channels)."""
     c0, c1 = p.ch0, p.ch1
     sh = split.shape
-    x = data.x[c0 * sh.c_per_group:c1 * sh.c_per_group] if sh.groups > 1 else data.x
+    oc0 = first_channel(split, p)
+    x = data.x[:, p.in_row0:p.in_row1]
+    if sh.groups > 1:
+        x = x[c0 * sh.c_per_group:c1 * sh.c_per_group]
     w = data.weights[c0:c1] if sh.groups > 1 else data.weights[:, c0:c1]
     b = None if data.bias is None else (data.bias[c0:c1] if sh.groups > 1 else data.bias[:, c0:c1])
     full = data.requant
     assert full is not None
 
     def requant(acc: np.ndarray, ch: np.ndarray) -> np.ndarray:
-        return full(acc, ch + c0)
+        return full(acc, ch + oc0)
 
-    skip = None if data.skip is None else data.skip[c0:c1]
+    n = _out_channels(p)
+    skip = None if data.skip is None else data.skip[oc0:oc0 + n, p.row0:p.row1]
     return dataclasses.replace(data, x=x, weights=w, bias=b, requant=requant, skip=skip)
 
 
 def run_split_conv(run: Callable[..., np.ndarray], split: SplitSchedule, data: ConvData, m: Machine,
                    outer: tuple[Sram, ...], held: dict) -> np.ndarray:
     """Execute every part of ``split`` on ``data`` (the whole layer's); returns the layer's int8 output
-    (G x K, OH, OW)."""
-    ys = []
+    (G x K, OH, OW), each part's outputs in their rows and channels."""
+    sh = split.shape
+    out = np.zeros((sh.groups * sh.k_per_group, sh.out_h, sh.out_w), np.int8)
     for p in split.parts:
         conv = p.schedule.conv if isinstance(p.schedule, EpilogueSchedule) else p.schedule
         d = part_data(data, split, p)
         y = run_staged_conv(run, conv, d, m, outer, held) if conv.staged else run(conv, d, m)
-        ys.append(np.asarray(y).reshape(-1, conv.shape.out_h, conv.shape.out_w))
-    return np.concatenate(ys, axis=1 if split.axis == "rows" else 0)
+        oc0, n = first_channel(split, p), _out_channels(p)
+        out[oc0:oc0 + n, p.row0:p.row1] = np.asarray(y).reshape(n, p.row1 - p.row0, sh.out_w)
+    return out
+
+
+def first_channel(split: SplitSchedule, p: Part) -> int:
+    """The layer's first output channel that part ``p`` computes (``ch0`` counts groups in a grouped layer)."""
+    sh = split.shape
+    return p.ch0 * (sh.k_per_group if sh.groups > 1 else 1)
+
+
+def _out_channels(p: Part) -> int:
+    ps = (p.schedule.conv if isinstance(p.schedule, EpilogueSchedule) else p.schedule).shape
+    return ps.groups * ps.k_per_group

@@ -100,16 +100,22 @@ class SplitSchedule:
 
     @property
     def halo_bytes(self) -> int:
-        """Input bytes the bands load more than once (rows shared by neighbouring bands); 0 for channel chunks."""
+        """Input bytes the bands read more than once (the rows neighbouring bands share; each part's whole input
+        rows counted once per part, less each channel chunk's input counted once); 0 without row bands."""
         sh = self.shape
-        if self.axis != "rows":
-            return 0
-        rows = sum(p.in_row1 - p.in_row0 for p in self.parts)
-        return (rows - sh.in_h) * sh.in_w * sh.groups * sh.c_per_group
+        once = {}
+        read = 0
+        for p in self.parts:
+            ps = _conv(p.schedule).shape
+            cin = ps.groups * ps.c_per_group
+            read += (p.in_row1 - p.in_row0) * sh.in_w * cin
+            once[(p.ch0, p.ch1)] = sh.in_h * sh.in_w * cin
+        return read - sum(once.values())
 
     def describe(self) -> dict[str, object]:
         return {"axis": self.axis, "parts": len(self.parts), "halo_bytes": self.halo_bytes,
-                "ranges": [[p.row0, p.row1] if self.axis == "rows" else [p.ch0, p.ch1] for p in self.parts]}
+                "bands": len({(p.row0, p.row1) for p in self.parts}),
+                "channel_chunks": len({(p.ch0, p.ch1) for p in self.parts})}
 
     def cycles(self, hw: HardwareSpec) -> int:
         """The parts run one after the other: the sum of their cycles."""
@@ -154,54 +160,80 @@ def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
     return [(a, min(n, a + step)) for a in range(0, n, step)]
 
 
-def split_parts(sh: ConvShape, axis: str, parts: int) -> list[tuple[ConvShape, int, int, int, int, int, int]]:
-    """(sub-shape, row0, row1, in_row0, in_row1, ch0, ch1) of each part."""
-    if axis == "rows":
-        out = []
-        for r0, r1 in _ranges(sh.out_h, parts):
-            sub, a, b = band_shape(sh, r0, r1)
-            out.append((sub, r0, r1, a, b, 0, sh.groups * sh.k_per_group))
-        return out
+def split_parts(sh: ConvShape, axis: str, parts: int, chunks: int = 1
+                ) -> list[tuple[ConvShape, int, int, int, int, int, int]]:
+    """(sub-shape, row0, row1, in_row0, in_row1, ch0, ch1) of each part: ``parts`` row bands for ``axis`` "rows"
+    (times ``chunks`` channel chunks each), ``parts`` channel chunks for "channels"; band-major order."""
+    bands, chunks = (parts, chunks) if axis == "rows" else (1, parts)
     n = sh.groups if sh.groups > 1 else sh.k_per_group
-    return [(chunk_shape(sh, c0, c1), 0, sh.out_h, 0, sh.in_h, c0, c1) for c0, c1 in _ranges(n, parts)]
+    out = []
+    for r0, r1 in _ranges(sh.out_h, bands):
+        band, a, b = band_shape(sh, r0, r1)
+        for c0, c1 in _ranges(n, chunks):
+            out.append((chunk_shape(band, c0, c1) if (c0, c1) != (0, n) else band, r0, r1, a, b, c0, c1))
+    return out
 
 
-def _value(cycles: int, energy: float, objective: str) -> tuple[float, float]:
+def _value(cycles: float, energy: float, objective: str) -> tuple[float, float]:
     return {"latency": (cycles, energy), "energy": (energy, cycles), "edp": (cycles * energy, cycles)}[objective]
+
+
+def _cuts(sh: ConvShape) -> list[tuple[str, int, int]]:
+    """(axis, bands or chunks, chunks per band) of every cut tried: row bands, channel chunks and both."""
+    axes = splittable(sh)
+    n = sh.groups if sh.groups > 1 else sh.k_per_group
+    rows = [r for r in (1, *PART_COUNTS) if r <= sh.out_h] if "rows" in axes else [1]
+    chans = [c for c in (1, *PART_COUNTS) if c <= n] if "channels" in axes else [1]
+    return [("rows", r, c) if r > 1 else ("channels", c, 1) for r in rows for c in chans if (r, c) != (1, 1)]
+
+
+def _whole_bytes(sh: ConvShape) -> int:
+    return sh.input_bytes + sh.weight_bytes + sh.bias_bytes + sh.output_bytes
+
+
+def _wasted(sch: Schedule) -> bool:
+    """Whether the layer moves more off-chip bytes than its compulsory ones (inputs, weights, outputs once):
+    otherwise no cut can save any."""
+    sh = sch.shape
+    return sch.counts.offchip_bytes > sh.input_bytes + sh.weight_bytes + sh.bias_bytes + sh.output_bytes
 
 
 def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -> Schedule:
     """``sch`` (a Conv / Gemm's per-layer schedule) or the split of it that the objective favours most."""
     conv = _conv(sch)
-    if not isinstance(conv, ConvSchedule) or hierarchy(hw) is None:
-        return sch
-    axes = splittable(conv.shape)
-    if not axes:
+    if not isinstance(conv, ConvSchedule) or hierarchy(hw) is None or not _wasted(sch):
         return sch
     base = _value(*schedule_metrics(sch, hw), objective)
     best: tuple[tuple[float, float], SplitSchedule] | None = None
-    for axis in axes:
-        for parts in PART_COUNTS:
-            cut = split_parts(conv.shape, axis, parts)
-            if len(cut) < 2:
-                continue
-            got = []
-            for sub, *span in cut:
-                key = dataclasses.replace(sub, name="")
-                if key not in memo:
-                    memo[key] = search_staged(sub, hw, objective)
-                part_conv = memo[key]
-                if part_conv.shape.name != conv.shape.name:  # an equal part of another layer: the same schedule
-                    part_conv = dataclasses.replace(part_conv, shape=sub)
-                part = dataclasses.replace(sch, conv=part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
-                got.append(Part(part, *span))
-            cyc = en = 0.0
-            for p in got:
-                c, e = schedule_metrics(p.schedule, hw)
-                cyc, en = cyc + c, en + e
-            val = _value(cyc, en, objective)
-            if val < base and (best is None or val < best[0]):
-                best = (val, SplitSchedule(sch, axis, tuple(got)))
+    room = max(m.size_bytes for m in hw.sram[1:])
+    whole: list[tuple[int, int]] = []  # (bands, chunks) whose every part fits the largest level with all operands
+    for axis, parts, chunks in _cuts(conv.shape):
+        bands, chunks = (parts, chunks) if axis == "rows" else (1, parts)
+        if any(bands >= b and chunks >= c for b, c in whole):
+            continue  # a finer cut of one whose parts already fit whole only adds halo rows and reloads
+        cut = split_parts(conv.shape, "rows", bands, chunks) if bands > 1 else split_parts(conv.shape, axis, chunks)
+        if len(cut) < 2:
+            continue
+        if all(_whole_bytes(sub) <= room for sub, *_ in cut):
+            whole.append((bands, chunks))
+        got = []
+        for sub, *span in cut:
+            key = dataclasses.replace(sub, name="")
+            if key not in memo:
+                memo[key] = search_staged(sub, hw, objective)
+            part_conv = memo[key]
+            if part_conv.shape.name != conv.shape.name:  # an equal part of another layer: the same schedule
+                part_conv = dataclasses.replace(part_conv, shape=sub)
+            part = dataclasses.replace(sch, conv=part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
+            got.append(Part(part, *span))
+        cyc = en = 0.0
+        for p in got:
+            c, e = schedule_metrics(p.schedule, hw)
+            cyc, en = cyc + c, en + e
+        val = _value(cyc, en, objective)
+        if val < base and (best is None or val < best[0]):
+            label = "channels" if bands == 1 else "rows" if chunks == 1 else "rows x channels"
+            best = (val, SplitSchedule(sch, label, tuple(got)))
     return sch if best is None else best[1]
 
 

@@ -229,6 +229,7 @@ def _staged_options(sch: ConvSchedule, hw: HardwareSpec, h: Hierarchy, objective
         if any(placed.get(o) != k for o, k in need.items()) or not fits(ops, combo, where, h):
             continue
         cand = dataclasses.replace(base, staged=combo, staged_levels=where)
+        cand.__dict__["operand_bytes"] = ops  # the tiling's, as computed once above (cached_property's slot)
         key = (_staged_value(cand, hw, objective), rank, len(combo), tuple(STAGEABLE.index(o) for o in combo), where)
         if best is None or key < best_key:
             best, best_key = cand, key
