@@ -39,8 +39,10 @@ from sramflow.hw.load import resolve_hw  # noqa: E402
 from sramflow.sim.api import prepare_graph, simulate_prepared  # noqa: E402
 from sramflow.sim.results import total_json  # noqa: E402
 
-TARGETS_MB = {("sky130-design1", "epilogue"): 160.0, ("sky130-design1-64k", "epilogue"): 20.0}
-MODES = ("none", "epilogue")
+TARGETS_MB = {("sky130-design1", "epilogue"): 160.0, ("sky130-design1-64k", "epilogue"): 20.0,
+              ("sky130-design1", "depth-first"): 160.0, ("sky130-design1-64k", "depth-first"): 10.0,
+              ("sky130-design1-l2", "depth-first"): 12.0}
+MODES = ("none", "epilogue", "depth-first")
 
 
 def yaml_64k(folder: Path) -> Path:
@@ -72,17 +74,23 @@ def main() -> int:
             tot = total_json(list(res.nodes), hw.clock_mhz)
             off = tot["offchip_bytes"]
             mb = sum(off.values()) / 1e6
-            groups = sum(1 for s in res.schedules if getattr(s, "members", None) is not None)
+            groups = sum(1 for s in res.schedules if getattr(s, "members", None) is not None
+                         or getattr(s, "parts", None) is not None)
             target = TARGETS_MB.get((hw.name, m))
             verdict = "" if target is None else f"<= {target:g} MB: {'met' if mb <= target else 'NOT met'}"
             print(f"{hw.name:22s} {m:9s} {mb:12.2f} {off['weights'] / 1e6:8.2f} {off['inputs'] / 1e6:8.2f} "
                   f"{off['outputs'] / 1e6:8.2f} {tot['time_ms']:11.2f} {tot['energy_uj'] / 1e3:10.3f} {groups:7d} "
                   f"{wall:7.2f}  {verdict}")
             results[(hw.name, m)] = res
+            if m == "depth-first":
+                print(f"    {res.fusion_note}")
     for hw in hws:
-        n, e = (total_json(list(results[(hw.name, m)].nodes), hw.clock_mhz) for m in MODES)
-        print(f"{hw.name}: epilogue fusion saves {(sum(n['offchip_bytes'].values()) - sum(e['offchip_bytes'].values())) / 1e6:.2f} MB, "
-              f"{n['time_ms'] - e['time_ms']:.1f} ms, {(n['energy_uj'] - e['energy_uj']) / 1e3:.3f} mJ per inference")
+        n, e, d = (total_json(list(results[(hw.name, m)].nodes), hw.clock_mhz) for m in MODES)
+        mb = {k: sum(t["offchip_bytes"].values()) / 1e6 for k, t in (("n", n), ("e", e), ("d", d))}
+        print(f"{hw.name}: epilogue fusion saves {mb['n'] - mb['e']:.2f} MB, {n['time_ms'] - e['time_ms']:.1f} ms, "
+              f"{(n['energy_uj'] - e['energy_uj']) / 1e3:.3f} mJ per inference; depth-first saves "
+              f"{mb['e'] - mb['d']:.2f} MB, {e['time_ms'] - d['time_ms']:.1f} ms, "
+              f"{(e['energy_uj'] - d['energy_uj']) / 1e3:.3f} mJ more")
     if a.functional:
         import numpy as np
 

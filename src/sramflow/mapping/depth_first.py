@@ -270,14 +270,17 @@ def _try_edge(cur: list[Schedule], held: dict[int, dict[str, tuple[int, int]]], 
     return _value(pair, hw, objective), pair[0], pair[1], base
 
 
-def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...]) -> str:
-    """One line for the reports: how many groups keep their tensor on chip, and what is not implemented."""
+def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_layers: dict[str, int]) -> str:
+    """One line for the reports: the layers run in bands / chunks (``split_layers``: how many per cut), the
+    Conv -> Conv edges whose tensor stays on chip, and what is not implemented."""
     kept = [g for g in groups if g.kept]
     saved = 2 * sum(g.tensor_bytes for g in kept)
-    where = ", ".join(sorted({level_names[g.level] for g in kept}))
-    head = (f"depth-first: {len(kept)} of {len(groups)} Conv -> Conv edges keep their tensor in {where} "
-            f"({saved / 1e6:.2f} MB of off-chip drain + fill saved); the others fall back to epilogue fusion"
-            if kept else f"depth-first: none of {len(groups)} Conv -> Conv edges keeps its tensor on chip; every "
-            "group falls back to epilogue fusion")
-    return head + (". Row bands with line buffers for tensors larger than a level are not implemented "
-                   "(issue 17 item 2, phase 2)")
+    cuts = ", ".join(f"{n} in {axis}" for axis, n in sorted(split_layers.items()))
+    head = f"depth-first: {sum(split_layers.values())} layers run in parts ({cuts or 'none'}) with their operands " \
+           f"staged per part in {level_names[1]}" if len(level_names) > 1 else "depth-first"
+    head += (f"; {len(kept)} of {len(groups)} Conv -> Conv edges keep their tensor in "
+             f"{', '.join(sorted({level_names[g.level] for g in kept}))} ({saved:,} B of off-chip drain + fill saved)"
+             if kept else f"; none of {len(groups)} Conv -> Conv edges keeps its tensor on chip")
+    return head + ("; everything else falls back to epilogue fusion. Bands of several layers with line buffers "
+                   "between them are not implemented (issue 17 item 2, phase 2): every tensor a group does not "
+                   "keep crosses off-chip once each way")

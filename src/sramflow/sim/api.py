@@ -82,7 +82,11 @@ class SimulationResult:
             return ""
         if len(self.hw.sram) < 2:
             return DEPTH_FIRST_NOTE
-        return groups_note(self.groups, tuple(m.name for m in self.hw.sram))
+        cuts: dict[str, int] = {}
+        for s in self.schedules:
+            if isinstance(s, SplitSchedule):
+                cuts[s.axis] = cuts.get(s.axis, 0) + 1
+        return groups_note(self.groups, tuple(m.name for m in self.hw.sram), cuts)
 
 
 def prepare_graph(graph: Graph, fusion: str = "none") -> PreparedGraph:
