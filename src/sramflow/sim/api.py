@@ -82,6 +82,9 @@ class SimulationResult:
             return ""
         if len(self.hw.sram) < 2:
             return DEPTH_FIRST_NOTE
+        if self.cycle_budget is not None:
+            return ("depth-first groups are not searched under a cycle budget (the budgeted per-layer choice stands): "
+                    "every group falls back to epilogue fusion")
         cuts: dict[str, int] = {}
         for s in self.schedules:
             if isinstance(s, SplitSchedule):
@@ -168,8 +171,9 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
     schedules = decide_input_scales(prep, schedules, hw, objective)
     groups: tuple[Group, ...] = ()
-    if prep.fusion == "depth-first":  # bands / chunks of a layer, then cross-layer residency, in outer SRAM levels
-        # (none on one-level hardware)
+    if prep.fusion == "depth-first" and cycle_budget is None:  # bands / chunks of a layer, then cross-layer
+        # residency, in outer SRAM levels (none on one-level hardware); under a cycle budget the budgeted choice
+        # stands (a part-wise re-choice for energy could exceed the budget)
         schedules = choose_splits(schedules, hw, objective)
         schedules, groups = plan_groups(prep.graph, schedules, hw, objective)
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
