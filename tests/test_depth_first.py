@@ -188,3 +188,28 @@ def price_cycles(sch, hw) -> int:  # noqa: ANN001
     from sramflow.sim.api import price
 
     return price("x", "Conv", sch, hw).cycles
+
+
+def test_reports_list_split_layers_and_edges_and_the_schemas_accept_them() -> None:
+    import jsonschema
+
+    from sramflow.report.jsonschemas import load_schema
+    from sramflow.sim.writers import layer_mapping_json
+
+    res = simulate_graph(small_conv_graph(), _l2_of(1), fusion="depth-first")
+    rep, lm = report_json(res), layer_mapping_json(res)
+    prov = {"sramflow_version": "0", "git_commit": None, "command": "sramflow simulate", "inputs": {}}
+    jsonschema.validate({**rep, "provenance": prov}, load_schema("inference_simulator_report"))
+    jsonschema.validate({**lm, "provenance": prov}, load_schema("layer_mapping"))
+    split = {x["name"]: x.get("depth_first_split") for x in lm["layers"]}
+    assert split["p"] == {"axis": "rows", "parts": 2, "halo_bytes": 0, "bands": 2, "channel_chunks": 1}
+    assert split["c"]["axis"] == "channels" and split["a"] is None
+    se = simulate_graph(se_block_graph(16), _l2_of(1), fusion="depth-first")
+    groups = {g["producer"]: g for g in report_json(se)["fusion_groups"]}
+    node = {n["name"]: n for n in report_json(se)["nodes"]}
+    assert groups["prj"]["depth_first_split"]["axis"] == "rows" and groups["exp"]["resident_in_level"] == ["outputs"]
+    assert groups["prj"]["offchip_bytes_by_operand"] == node["prj"]["offchip_bytes"]
+    edges = [(g["producer"], g["consumer"], g["kept"]) for g in report_json(se)["depth_first_groups"]]
+    assert edges == [("exp", "dw", True), ("dw", "gap", False), ("red", "sex", True)]
+    assert "a barrier" in report_json(se)["depth_first_groups"][1]["reason"]
+    assert "2 layers run in parts (1 in channels, 1 in rows)" in rep["fusion_note"]

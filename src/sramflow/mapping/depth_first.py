@@ -146,7 +146,8 @@ def _group_output(graph: Graph, i: int, sch: Schedule, schedules: tuple[Schedule
 
 
 def candidate_edges(graph: Graph, schedules: tuple[Schedule, ...]) -> list[tuple[int, int, str, str]]:
-    """(producer index, consumer index, tensor, "" or why the edge cannot be a group), in graph order."""
+    """(producer index, consumer index, tensor, "" or why the edge cannot be a group), in graph order; a tensor with
+    several readers is listed once, with its first reader."""
     readers = graph.consumers()
     index = {n.name: i for i, n in enumerate(graph.nodes)}
     out = []
@@ -157,10 +158,12 @@ def candidate_edges(graph: Graph, schedules: tuple[Schedule, ...]) -> list[tuple
         t = _group_output(graph, i, sch, schedules)
         if t == graph.output or conv.shape.residual or (isinstance(sch, EpilogueSchedule) and sch.residual):
             continue
-        who = readers.get(t, [])
+        who = list(dict.fromkeys(readers.get(t, [])))  # a node reading it twice (x + x) is one reader
+        if len(who) > 1:
+            ops = ", ".join(graph.nodes[index[w]].op for w in who)
+            out.append((i, index[who[0]], t, f"read by {len(who)} nodes ({ops}): a barrier (an SE pool, a skip); "
+                                             "it crosses off-chip once each way"))
         if len(who) != 1:
-            if len(who) > 1 and any(_conv(schedules[index[w]]) is not None for w in who):
-                out.append((i, index[who[0]], t, f"read by {len(who)} nodes (a barrier: an SE pool or a skip)"))
             continue
         j = index[who[0]]
         cons = schedules[j]

@@ -84,7 +84,7 @@ def fusion_groups_json(res: SimulationResult) -> list[dict[str, Any]]:
         split = sch.describe() if isinstance(sch, SplitSchedule) else None
         if isinstance(sch, SplitSchedule):
             sch = sch.whole  # the group's members are the whole layer's; its counts are the parts' (``r``)
-        if isinstance(sch, EpilogueSchedule):
+        if isinstance(sch, EpilogueSchedule):  # (a layer split without an epilogue: its node and layer_mapping entry)
             scale = [sch.input_scale] if sch.input_scale else []
             out.append({"producer": r.name, "op": r.op,
                         "members": scale + list(sch.members) + ([sch.residual] if sch.residual else []),
