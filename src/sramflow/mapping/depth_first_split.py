@@ -205,7 +205,7 @@ def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) ->
         return sch
     base = _value(*schedule_metrics(sch, hw), objective)
     best: tuple[tuple[float, float], SplitSchedule] | None = None
-    room = max(m.size_bytes for m in hw.sram[1:])
+    room = max((m.size_bytes for m in hw.sram[1:]), default=hw.main_sram.size_bytes)
     whole: list[tuple[int, int]] = []  # (bands, chunks) whose every part fits the largest level with all operands
     for axis, parts, chunks in _cuts(conv.shape):
         bands, chunks = (parts, chunks) if axis == "rows" else (1, parts)
