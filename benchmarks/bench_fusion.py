@@ -13,7 +13,7 @@ Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energ
   sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 163.89 / 5364.57 / 165.806  depth-first = epilogue
                       (target <= 160: not met; one SRAM level: every depth-first group falls back)
   sky130-design1-l2   none 130.04 / 5022.46 / 147.559  epilogue  98.46 / 4076.63 / 115.282
-                      depth-first 37.22 / 2400.44 / 53.650  (target <= 12: not met; mapping ~12 s)
+                      depth-first 37.22 / 2400.44 / 53.650  (target <= 12: not met; mapping 12-49 s)
   design1, 64 KiB     none  59.50 / 2205.05 /  62.872  epilogue  24.80 / 1278.57 /  29.570  depth-first = epilogue
                       (targets <= 20 / <= 10: not met; one SRAM level)
 design1-l2 none / epilogue moved from 140.84 / 109.26 MB when staging placements started to be ranked by (objective,
