@@ -18,7 +18,8 @@ from sramflow.errors import HardwareSpecError
 from sramflow.hw.load import resolve_hw
 
 SPACE = AdviseSpace(sram_bytes=(256, 4096), macs_per_cycle=(16, 64), clock_mhz=(100.0,),
-                    offchip=("qspi-psram", "lpddr4"), weight_bits=(8,), fusion=("none",))
+                    offchip=("qspi-psram", "lpddr4"), weight_bits=(8,), fusion=("none",),
+                     weights_on_chip=(False,))
 
 
 def test_default_spaces_span_the_issue_ranges() -> None:
@@ -28,8 +29,9 @@ def test_default_spaces_span_the_issue_ranges() -> None:
         assert {"qspi-psram", "qspi-flash", "lpddr4"} <= set(s.offchip)
     pts = list(design_points(COARSE))
     big = [p for p in pts if p.params["sram_bytes"] == 8 * 2**20][0]
-    assert big.hw.sram[0].size_bytes == 8 * 2**20  # whole banks of the 256 B design1 macro
-    assert big.hw.sram[0].read_energy_pj == resolve_hw("sky130-design1").sram[0].read_energy_pj
+    assert big.hw.sram[0].size_bytes == 8 * 2**20  # whole copies of the least-area macro on file (IHP 2 KiB)
+    assert big.memories[0].macro.name == "RM_IHPSG13_1P_256x64_c2_bm_bist" and big.memories[0].macros == 4096
+    assert big.hw.sram[0].read_energy_pj == big.memories[0].macro.read_energy_pj  # one macro per word access
     assert all(p.hw.cycle_ns >= p.hw.sram[0].min_period_ns for p in pts)
 
 

@@ -2,9 +2,10 @@
 or the closest ones and a lower bound that shows why no design in the space meets a target.
 
 Bounds (valid for every design of the space; tests check them against the simulated figures):
-- energy >= MACs x the array's energy per MAC + the weight bytes x the off-chip read energy per byte: every design
-  here reads each weight from off-chip at least once per inference (the simulator has no weights-resident mode);
-- latency >= max(MACs / (MACs per cycle x clock), weight bytes / off-chip bandwidth);
+- energy >= MACs x the array's energy per MAC + the weight bytes x the outermost memory's read energy per byte:
+  every design reads each weight from its outermost memory at least once per inference (off-chip, or the on-chip
+  weight store of a design holding all weights on chip);
+- latency >= max(MACs / (MACs per cycle x clock), weight bytes / outermost memory bandwidth);
 - average power >= the design's static power (leakage).
 A point whose own bounds miss a target is pruned without mapping; when no point's bounds meet every target, the
 ``CLOSEST_SIMULATED`` points whose bounds come closest (then the smallest) are simulated, so the closest designs
@@ -13,6 +14,7 @@ reported are simulated figures.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -72,12 +74,27 @@ def _work(graph: Graph, weight_bits: Any) -> tuple[int, int]:
     return sum(s.macs for s in convs), sum(s.weight_bytes for s in convs)
 
 
+LIVE_TENSORS = 3  # input, output and one residual operand live at once: what the weight store holds besides weights
+
+
+def resident_bytes(graph: Graph, weight_bytes: int) -> int:
+    """What an on-chip store must hold so nothing goes off-chip: every weight plus ``LIVE_TENSORS`` x the largest
+    int8 activation tensor (a sufficient rule for a layer-by-layer schedule: a layer's input, its output and one
+    residual operand kept for a later Add)."""
+    largest = max(math.prod(s) for s in graph.shapes.values())
+    return weight_bytes + LIVE_TENSORS * largest
+
+
 def point_bounds(p: DesignPoint, macs: int, weight_bytes: int) -> PointBounds:
     hw = p.hw
     e_pj = macs * hw.mac_array.energy_pj_per_mac + weight_bytes * hw.offchip.read_energy_pj_per_byte
     cycles = max(macs / hw.mac_array.macs_per_cycle, weight_bytes / hw.offchip.bandwidth_bytes_per_cycle)
-    return PointBounds(e_pj * 1e-9, cycles / (hw.clock_mhz * 1e3), area_power(hw).static_power_uw / 1e3,
-                       macs, weight_bytes)
+    return PointBounds(e_pj * 1e-9, cycles / (hw.clock_mhz * 1e3),
+                       _area(p).static_power_uw / 1e3, macs, weight_bytes)
+
+
+def _area(p: DesignPoint) -> Any:
+    return area_power(p.hw, p.memories or None, p.store)
 
 
 def meets(values: Mapping[str, float], t: Targets) -> dict[str, bool]:
@@ -111,6 +128,7 @@ class Advice:
     pruned: tuple[tuple[DesignPoint, PointBounds], ...]
     bounds: Mapping[str, Mapping[str, Any]]  # per target that no design meets
     space_bounds: Mapping[str, float]  # minimum of each bound over the space
+    weight_bytes: Mapping[str, int] = dataclasses.field(default_factory=dict)  # per str(weight_bits)
 
     @property
     def ok(self) -> list[DesignResult]:
@@ -124,31 +142,71 @@ class Advice:
         return sorted(self.ok, key=lambda r: (shortfall(r, self.targets), r.area_mm2))[:n]
 
 
-def _bound_reasons(space_b: Mapping[str, float], argmin: Mapping[str, tuple[DesignPoint, PointBounds]],
+def _group_bounds(pb: Sequence[tuple[DesignPoint, PointBounds]], bvals: Sequence[Mapping[str, float]],
+                  keys: Sequence[str], onchip: bool) -> tuple[dict[str, float], dict[str, tuple[DesignPoint, PointBounds]]]:
+    """The minimum of each bound over the points with (``onchip``) or without weights held on chip."""
+    idx = [i for i, (p, _) in enumerate(pb) if bool(p.store) == onchip]
+    if not idx:
+        return {}, {}
+    arg = {k: min(idx, key=lambda i: bvals[i][k]) for k in keys}
+    return {k: bvals[arg[k]][k] for k in keys}, {k: pb[arg[k]] for k in keys}
+
+
+def _bound_reasons(pb: Sequence[tuple[DesignPoint, PointBounds]], bvals: Sequence[Mapping[str, float]],
                    t: Targets, missed: Sequence[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
+    keys = list(t.as_dict())
+    off_b, off_arg = _group_bounds(pb, bvals, keys, onchip=False)
+    on_b, on_arg = _group_bounds(pb, bvals, keys, onchip=True)
+    space_b = {k: min(x[k] for x in (off_b, on_b) if x) for k in keys}
     for k in missed:
-        p, b = argmin[k]
+        lim = t.as_dict()[k]
+        entry: dict[str, Any] = {"target": lim, "bound": space_b[k], "provable": space_b[k] > lim}
+        if off_b:
+            p, b = off_arg[k]
+            entry["bound_offchip_weights"] = off_b[k]
+        if on_b:
+            q, c = on_arg[k]
+            entry["bound_weights_on_chip"] = on_b[k]
+            smallest = min((pp for pp, _ in pb if pp.store), key=lambda pp: pp.store.area_um2)
+            entry["weights_on_chip_from_mm2"] = smallest.store.area_um2 / 1e6
+            entry["weights_on_chip_store_bytes"] = smallest.store.size_bytes
         if k == "energy_mj":
-            why = (f"every design reads the {b.weight_bytes:,} B of weights from off-chip at least once per inference "
-                   f"and runs {b.macs:,} MACs; the cheapest in energy ({p.hw.offchip.name}, "
-                   f"{p.hw.offchip.read_energy_pj_per_byte} pJ/B, {p.hw.mac_array.energy_pj_per_mac} pJ/MAC, "
-                   f"weights {p.weight_bits}) needs >= {space_b[k]:.4g} mJ")
+            parts = []
+            if off_b:
+                parts.append(f"{lim:g} mJ {'is below' if off_b[k] > lim else 'is above'} the energy of fetching the "
+                             f"{b.weight_bytes:,} B of weights ({p.weight_bits}) once per inference from any off-chip "
+                             f"memory in the space and running {b.macs:,} MACs: >= {off_b[k]:.4g} mJ "
+                             f"({p.hw.offchip.name}, {p.hw.offchip.read_energy_pj_per_byte:.4g} pJ/B, "
+                             f"{p.hw.mac_array.energy_pj_per_mac} pJ/MAC)")
+            if on_b:
+                verdict = ("only designs holding all weights on chip can meet it" if off_b and off_b[k] > lim >= on_b[k]
+                           else "designs holding all weights on chip need" if on_b[k] > lim
+                           else "designs holding all weights on chip")
+                parts.append(f"{verdict}: >= {on_b[k]:.4g} mJ ({c.weight_bytes:,} B read from an on-chip store at "
+                             f"{q.hw.offchip.read_energy_pj_per_byte:.4g} pJ/B + MACs), from "
+                             f"{entry['weights_on_chip_from_mm2']:.4g} mm2 of SRAM for the store "
+                             f"({entry['weights_on_chip_store_bytes']:,} B: weights + activations), weights written "
+                             "once at boot")
+            why = "; ".join(parts)
         elif k == "latency_ms":
+            p, b = (off_arg if off_b and (not on_b or off_b[k] <= on_b[k]) else on_arg)[k]
             why = (f"{b.macs:,} MACs at <= {p.hw.mac_array.macs_per_cycle} MACs/cycle and {p.hw.clock_mhz:g} MHz, and "
                    f"{b.weight_bytes:,} B of weights over {p.hw.offchip.name}, take >= {space_b[k]:.4g} ms")
         else:
             why = f"the smallest design's static (leakage) power alone is >= {space_b[k]:.4g} mW"
-        out[k] = {"target": t.as_dict()[k], "bound": space_b[k], "provable": space_b[k] > t.as_dict()[k], "why": why}
+        entry["why"] = why
+        out[k] = entry
     return out
 
 
 def advise(graph: Graph, model_info: Mapping[str, Any], space: AdviseSpace, targets: Targets,
            opts: EvalOptions, prune: bool = True) -> Advice:
-    points = list(design_points(space))
+    work = {str(wb): _work(graph, wb) for wb in space.weight_bits}
+    resident = {k: resident_bytes(graph, w) for k, (_, w) in work.items()}
+    points = list(design_points(space, resident))
     if not points:
         raise AdviseError("advise space has no point (every clock above the macro's maximum frequency?)")
-    work = {str(wb): _work(graph, wb) for wb in space.weight_bits}
     pb = [(p, point_bounds(p, *work[str(p.weight_bits)])) for p in points]
     bvals = [{"latency_ms": b.latency_ms, "energy_mj": b.energy_mj, "avg_power_mw": b.avg_power_mw} for _, b in pb]
     hopeful = [all(meets(v, targets).values()) for v in bvals]
@@ -158,15 +216,15 @@ def advise(graph: Graph, model_info: Mapping[str, Any], space: AdviseSpace, targ
         keep = {id(p) for (p, _), h in zip(pb, hopeful, strict=True) if h}
     else:  # no point can meet every target: simulate those whose bounds come closest, for the closest designs
         ratio = [max(v[k] / lim for k, lim in targets.as_dict().items()) for v in bvals]
-        order = sorted(range(len(pb)), key=lambda i: (ratio[i], area_power(pb[i][0].hw).total_mm2))
+        order = sorted(range(len(pb)), key=lambda i: (ratio[i], _area(pb[i][0]).total_mm2))
         keep = {id(pb[i][0]) for i in order[:CLOSEST_SIMULATED]}
     pruned = tuple((p, b) for p, b in pb if id(p) not in keep)
     results = evaluate_points(graph, [p for p in points if id(p) in keep], model_info, opts)
-    argmin = {k: min(zip(pb, bvals, strict=True), key=lambda x: x[1][k])[0] for k in targets.as_dict()}
     space_b = {k: min(v[k] for v in bvals) for k in targets.as_dict()}
     ok = [r for r in results if r.status == "ok"]
     missed = [k for k in targets.as_dict() if not any(meets(_values(r), targets)[k] for r in ok)]
-    return Advice(targets, space, tuple(results), pruned, _bound_reasons(space_b, argmin, targets, missed), space_b)
+    return Advice(targets, space, tuple(results), pruned, _bound_reasons(pb, bvals, targets, missed), space_b,
+                  {k: w for k, (_, w) in work.items()})
 
 
 def accuracy_note(weight_bits: Any) -> str:
