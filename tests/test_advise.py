@@ -52,7 +52,7 @@ def test_impossible_targets_are_refused(bad: float) -> None:
 
 def test_some_designs_meet_the_cheapest_is_reported_and_bounds_hold(tmp_path: Path) -> None:
     t = Targets(latency_ms=0.5, energy_mj=0.01, avg_power_mw=100)
-    a = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False))
+    a = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False), refine=False)
     ok = a.ok
     assert len(ok) == 8
     meets = [r for r in ok if r.latency_ms <= 0.5 and r.energy_mj <= 0.01 and r.avg_power_mw <= 100]
@@ -71,7 +71,7 @@ def test_some_designs_meet_the_cheapest_is_reported_and_bounds_hold(tmp_path: Pa
 
 def test_no_design_meets_gives_the_energy_bound(tmp_path: Path) -> None:
     t = Targets(latency_ms=0.5, energy_mj=0.001, avg_power_mw=100)
-    a = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False))
+    a = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False), refine=False)
     assert a.feasible == []
     b = a.bounds["energy_mj"]
     assert b["provable"] and b["bound"] > 0.001 and "weights" in b["why"]
@@ -84,7 +84,7 @@ def test_no_design_meets_gives_the_energy_bound(tmp_path: Path) -> None:
 def test_pruned_points_are_counted_not_simulated(tmp_path: Path) -> None:
     # 239,616 MACs at 16 MACs/cycle and 100 MHz take >= 0.15 ms: the 16-MAC points are pruned at 0.1 ms
     t = Targets(latency_ms=0.1, energy_mj=0.01, avg_power_mw=100)
-    a = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False))
+    a = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False), refine=False)
     assert len(a.results) + len(a.pruned) == 8
     assert {p.params["macs_per_cycle"] for p, _ in a.pruned} == {16}
     assert all(b.latency_ms > 0.1 for _, b in a.pruned)
@@ -101,8 +101,8 @@ def test_a_second_run_reuses_the_stored_points(tmp_path: Path) -> None:
     from sramflow.sweep.store import PointStore
 
     t = Targets(latency_ms=0.5, energy_mj=0.01, avg_power_mw=100)
-    first = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False))
-    again = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False))
+    first = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False), refine=False)
+    again = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False), refine=False)
     with PointStore(tmp_path / "points.sqlite") as store:
         runs = store.runs()
     assert [r["points_todo"] for r in runs] == [8, 0]

@@ -129,6 +129,7 @@ class Advice:
     bounds: Mapping[str, Mapping[str, Any]]  # per target that no design meets
     space_bounds: Mapping[str, float]  # minimum of each bound over the space
     weight_bytes: Mapping[str, int] = dataclasses.field(default_factory=dict)  # per str(weight_bits)
+    refined: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # what refinement searched (REFINE_RULE)
 
     @property
     def ok(self) -> list[DesignResult]:
@@ -200,8 +201,83 @@ def _bound_reasons(pb: Sequence[tuple[DesignPoint, PointBounds]], bvals: Sequenc
     return out
 
 
+# Refinement around the front: each front design's neighbours one step away in SRAM size, MAC count or clock
+# (``REFINE_LADDERS``, a finer ladder than the grids), everything else kept.
+REFINE_LADDERS: Mapping[str, tuple[float, ...]] = {
+    "sram_bytes": tuple(2 ** k for k in range(8, 24)),  # 256 B .. 8 MiB
+    "macs_per_cycle": (16, 32, 64, 128, 256, 512, 1024),
+    "clock_mhz": (50.0, 75.0, 100.0, 125.0, 150.0, 175.0),
+}
+REFINE_FRONT = 8  # front designs refined (cheapest feasible first, else closest first)
+REFINE_MAX = 16  # neighbours simulated at most (best bounds first); the others are recorded as pruned
+REFINE_RULE = (
+    f"one round: the {REFINE_FRONT} best simulated designs (cheapest feasible, else closest), each parameter of "
+    "sram_bytes, macs_per_cycle, clock_mhz moved one step on its ladder (others kept); a neighbour is pruned when "
+    "its lower bounds miss a target while a design meets every target, or when it cannot be cheaper than the "
+    "cheapest feasible design, or (nothing feasible) when its bounds' worst ratio to the targets is no better "
+    f"than the closest simulated design's; at most {REFINE_MAX} are simulated, best bounds first")
+
+
+def _key(p: DesignPoint) -> tuple[Any, ...]:
+    return tuple(sorted((k, str(v)) for k, v in p.params.items()))
+
+
+def _neighbours(p: DesignPoint, space: AdviseSpace, resident: Mapping[str, int]) -> list[DesignPoint]:
+    out = []
+    for name, ladder in REFINE_LADDERS.items():
+        v = p.params[name]
+        if v not in ladder:
+            continue
+        i = ladder.index(v)
+        for j in (i - 1, i + 1):
+            if not 0 <= j < len(ladder):
+                continue
+            pr = {**p.params, name: ladder[j]}
+            if pr["l2_bytes"] and pr["l2_bytes"] <= pr["sram_bytes"]:
+                continue
+            one = dataclasses.replace(
+                space, sram_bytes=(int(pr["sram_bytes"]),), l2_bytes=(pr["l2_bytes"],),
+                macs_per_cycle=(int(pr["macs_per_cycle"]),), clock_mhz=(float(pr["clock_mhz"]),),
+                offchip=(space.offchip[0] if pr["weights_on_chip"] else pr["offchip"],), fusion=(pr["fusion"],),
+                weight_bits=(pr["weight_bits"],), weights_on_chip=(pr["weights_on_chip"],))
+            out += list(design_points(one, resident))
+    return out
+
+
+def _refine(graph: Graph, model_info: Mapping[str, Any], space: AdviseSpace, targets: Targets, opts: EvalOptions,
+            work: Mapping[str, tuple[int, int]], resident: Mapping[str, int], results: Sequence[DesignResult],
+            seen: set[tuple[Any, ...]]) -> tuple[list[DesignResult], list[tuple[DesignPoint, PointBounds]], dict]:
+    ok = [r for r in results if r.status == "ok"]
+    feas = sorted((r for r in ok if shortfall(r, targets) <= 1.0), key=lambda r: r.area_mm2)
+    front = feas[:REFINE_FRONT] if feas else sorted(ok, key=lambda r: (shortfall(r, targets), r.area_mm2))[
+        :REFINE_FRONT]
+    cand: dict[tuple[Any, ...], tuple[DesignPoint, PointBounds]] = {}
+    for r in front:
+        for q in _neighbours(r.point, space, resident):
+            if _key(q) not in seen and _key(q) not in cand:
+                cand[_key(q)] = (q, point_bounds(q, *work[str(q.weight_bits)]))
+    best = min((shortfall(r, targets) for r in ok), default=float("inf"))
+
+    def ratio(b: PointBounds) -> float:
+        v = {"latency_ms": b.latency_ms, "energy_mj": b.energy_mj, "avg_power_mw": b.avg_power_mw}
+        return max(v[k] / lim for k, lim in targets.as_dict().items())
+
+    def hopeless(q: DesignPoint, b: PointBounds) -> bool:
+        if feas:
+            return ratio(b) > 1.0 or _area(q).total_mm2 >= feas[0].area_mm2
+        return ratio(b) >= best
+
+    hopeful = sorted((x for x in cand.values() if not hopeless(*x)), key=lambda x: (ratio(x[1]), _area(x[0]).total_mm2))
+    run, skipped = hopeful[:REFINE_MAX], [x for x in cand.values() if x not in hopeful[:REFINE_MAX]]
+    new = evaluate_points(graph, [q for q, _ in run], model_info, opts) if run else []
+    record = {"rule": REFINE_RULE, "front": [dict(r.point.params) for r in front], "neighbours": len(cand),
+              "simulated": len(run), "pruned": len(skipped),
+              "simulated_points": [dict(q.params) for q, _ in run]}
+    return new, skipped, record
+
+
 def advise(graph: Graph, model_info: Mapping[str, Any], space: AdviseSpace, targets: Targets,
-           opts: EvalOptions, prune: bool = True) -> Advice:
+           opts: EvalOptions, prune: bool = True, refine: bool = True) -> Advice:
     work = {str(wb): _work(graph, wb) for wb in space.weight_bits}
     resident = {k: resident_bytes(graph, w) for k, (_, w) in work.items()}
     points = list(design_points(space, resident))
@@ -220,11 +296,17 @@ def advise(graph: Graph, model_info: Mapping[str, Any], space: AdviseSpace, targ
         keep = {id(pb[i][0]) for i in order[:CLOSEST_SIMULATED]}
     pruned = tuple((p, b) for p, b in pb if id(p) not in keep)
     results = evaluate_points(graph, [p for p in points if id(p) in keep], model_info, opts)
+    refined: dict[str, Any] = {"rule": REFINE_RULE, "done": False}
+    if refine:
+        new, skipped, refined = _refine(graph, model_info, space, targets, opts, work, resident, results,
+                                        {_key(p) for p in points})
+        results, pruned = [*results, *new], (*pruned, *skipped)
+        refined["done"] = True
     space_b = {k: min(v[k] for v in bvals) for k in targets.as_dict()}
     ok = [r for r in results if r.status == "ok"]
     missed = [k for k in targets.as_dict() if not any(meets(_values(r), targets)[k] for r in ok)]
-    return Advice(targets, space, tuple(results), pruned, _bound_reasons(pb, bvals, targets, missed), space_b,
-                  {k: w for k, (_, w) in work.items()})
+    return Advice(targets, space, tuple(results), tuple(pruned), _bound_reasons(pb, bvals, targets, missed),
+                  space_b, {k: w for k, (_, w) in work.items()}, refined)
 
 
 def accuracy_note(weight_bits: Any) -> str:

@@ -50,7 +50,10 @@ def advice_dict(a: Advice, out: Path, objective: str) -> dict[str, Any]:
         "designs_are": "cheapest feasible by area" if feas else "closest (smallest worst figure/target ratio)",
         "bounds": a.bounds, "space_lower_bounds": a.space_bounds,
         "searched": {"space": s.as_dict(), "base": s.base, "bank_rule": COMPOSE_RULE, "points": len(a.results) + len(a.pruned), "simulated": len(a.results),
-                     "pruned_by_bounds": len(a.pruned), "ok": len(a.ok),
+                     "pruned_by_bounds": len(a.pruned), "ok": len(a.ok), "refined": dict(a.refined),
+                     "bounds_rule": "a point is pruned when a lower bound (energy, latency, static power; "
+                                    "sramflow.design.advise) misses a target; when none can meet every target, the "
+                                    "points whose bounds come closest are simulated",
                      "infeasible": [{"params": dict(r.point.params), "reason": r.reason}
                                     for r in a.results if r.status != "ok"][:20]},
         "area_model": {k: f.as_dict() for k, f in figures().items()},

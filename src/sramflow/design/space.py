@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sramflow.errors import HardwareSpecError
+from sramflow.errors import HardwareSpecError, SramflowError
 from sramflow.hw.area import (
     CHEAPEST,
     IHP_MACROS,
@@ -198,3 +198,78 @@ def boot_cost(store: ComposedMemory, weight_bytes: int) -> dict[str, Any]:
                           f"{flash.read_energy_pj_per_byte} pJ/B and written into the store at "
                           f"{store.macro.write_energy_pj / wb:.4g} pJ/B; the store stays powered between inferences "
                           "(its leakage is in each inference's energy)"}
+
+
+# ---------------------------------------------------------------- the space as a YAML file (--space FILE)
+
+_LIST_KINDS = {"sram_bytes": "bytes", "l2_bytes": "bytes", "macs_per_cycle": "count", "clock_mhz": "MHz",
+               "offchip": "name", "fusion": "name", "weight_bits": "weight bits", "weights_on_chip": "bool"}
+SPACE_KEYS = ("base", *_LIST_KINDS, "bank_macro")
+
+
+def _space_value(key: str, kind: str, v: Any, origin: str) -> Any:
+    where = f"{origin}: {key}"
+    if kind in ("bytes", "count"):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise HardwareSpecError(f"{where}: {v!r} must be a whole number of "
+                                    f"{'bytes (e.g. 4096, not 4KiB)' if kind == 'bytes' else 'MACs per cycle'}")
+        return v
+    if kind == "MHz":
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise HardwareSpecError(f"{where}: {v!r} must be a number of MHz (e.g. 100, not '100MHz')")
+        return float(v)
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise HardwareSpecError(f"{where}: {v!r} must be true or false")
+        return v
+    if kind == "weight bits":
+        from sramflow.ir.precision import canonical_weight_bits
+
+        try:
+            if isinstance(v, bool) or not isinstance(v, int | str):
+                raise ValueError("not a number or a per-group spec")
+            return canonical_weight_bits(v)
+        except (SramflowError, ValueError) as exc:
+            raise HardwareSpecError(f"{where}: {v!r} must be 8, 4 or a per-group spec like {MIXED_8_4!r} "
+                                    f"({exc})") from None
+    if not isinstance(v, str):
+        raise HardwareSpecError(f"{where}: {v!r} must be a name")
+    return v
+
+
+def space_from_dict(d: Any, origin: str) -> AdviseSpace:
+    """A space from a plain dict (as read from YAML): unknown keys (and unit mistakes such as ``clock_ghz``) are
+    refused naming the key and ``origin``; omitted keys keep ``COARSE``'s values."""
+    from sramflow.hw.load import _check_keys
+
+    if not isinstance(d, Mapping):
+        raise HardwareSpecError(f"{origin}: the top level must be a mapping of {', '.join(SPACE_KEYS)}")
+    _check_keys(d, SPACE_KEYS, "", origin)
+    kw: dict[str, Any] = {}
+    for key, v in d.items():
+        if key in ("base", "bank_macro"):
+            if not isinstance(v, str):
+                raise HardwareSpecError(f"{origin}: {key}: must be a name, got {v!r}")
+            kw[key] = v
+            continue
+        if not isinstance(v, list) or not v:
+            raise HardwareSpecError(f"{origin}: {key}: must be a non-empty list, got {v!r}")
+        vals = [_space_value(key, _LIST_KINDS[key], x, origin) for x in v]
+        dup = sorted({str(x) for x in vals if vals.count(x) > 1})
+        if dup:
+            raise HardwareSpecError(f"{origin}: {key}: lists {', '.join(dup)} more than once")
+        kw[key] = tuple(vals)
+    try:
+        return dataclasses.replace(COARSE, **kw)
+    except HardwareSpecError as exc:
+        raise HardwareSpecError(f"{origin}: {exc}") from None
+
+
+def load_space(path: str) -> AdviseSpace:
+    """``--space FILE``: strict YAML (a duplicate key is refused with its line) read into an ``AdviseSpace``."""
+    from pathlib import Path
+
+    from sramflow.hw.yamlio import load_yaml_file
+
+    p = Path(path)
+    return space_from_dict(load_yaml_file(p), str(p))
