@@ -146,6 +146,7 @@ def test_energy_target_only_on_chip_weights_can_meet_says_so(tmp_path: Path) -> 
     assert b["bound_offchip_weights"] == pytest.approx((239_616 * 4.4 + 1_664 * 68.35) * 1e-9)
     assert b["bound_weights_on_chip"] == pytest.approx((239_616 * 4.4 + 1_664 * 49.634 / 8) * 1e-9)
     assert b["provable"] and "designs holding all weights on chip need" in b["why"]
+    assert b["mac_energy_mj"] == pytest.approx(239_616 * 4.4e-9) and "MACs alone take" in b["why"]
     assert b["weights_on_chip_store_bytes"] >= 1_664 + 3 * 4_608 and "mm2 of SRAM" in b["why"]
     a3 = advise(g, {"model": "small"}, TINY, Targets(10.0, 0.0011, 1000.0),
                 EvalOptions(str(tmp_path / "c"), progress=False), refine=False)

@@ -180,6 +180,13 @@ def _bound_reasons(pb: Sequence[tuple[DesignPoint, PointBounds]], bvals: Sequenc
                              f"memory in the space and running {b.macs:,} MACs: >= {off_b[k]:.4g} mJ "
                              f"({p.hw.offchip.name}, {p.hw.offchip.read_energy_pj_per_byte:.4g} pJ/B, "
                              f"{p.hw.mac_array.energy_pj_per_mac} pJ/MAC)")
+            mp, mb = (off_arg if off_b else on_arg)[k]
+            pj_mac = mp.hw.mac_array.energy_pj_per_mac
+            entry["mac_energy_mj"] = mb.macs * pj_mac * 1e-9
+            if entry["mac_energy_mj"] > lim:
+                parts.append(f"the {mb.macs:,} MACs alone take {entry['mac_energy_mj']:.4g} mJ at {pj_mac} pJ/MAC, "
+                             "above the target whatever the memories: it needs a lower energy per MAC (supply "
+                             "voltage, node) or fewer MACs (the network)")
             if on_b:
                 verdict = ("only designs holding all weights on chip can meet it" if off_b and off_b[k] > lim >= on_b[k]
                            else "designs holding all weights on chip need" if on_b[k] > lim
