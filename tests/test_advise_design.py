@@ -4,7 +4,6 @@ their bound, refinement recorded, and a recommended design re-simulated (same fi
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 

@@ -143,8 +143,11 @@ class Advice:
         return sorted(self.ok, key=lambda r: (shortfall(r, self.targets), r.area_mm2))[:n]
 
 
-def _group_bounds(pb: Sequence[tuple[DesignPoint, PointBounds]], bvals: Sequence[Mapping[str, float]],
-                  keys: Sequence[str], onchip: bool) -> tuple[dict[str, float], dict[str, tuple[DesignPoint, PointBounds]]]:
+Pair = tuple[DesignPoint, PointBounds]
+
+
+def _group_bounds(pb: Sequence[Pair], bvals: Sequence[Mapping[str, float]], keys: Sequence[str],
+                  onchip: bool) -> tuple[dict[str, float], dict[str, Pair]]:
     """The minimum of each bound over the points with (``onchip``) or without weights held on chip."""
     idx = [i for i, (p, _) in enumerate(pb) if bool(p.store) == onchip]
     if not idx:

@@ -49,7 +49,8 @@ def advice_dict(a: Advice, out: Path, objective: str) -> dict[str, Any]:
         "targets": a.targets.as_dict(), "feasible": bool(feas), "designs": designs,
         "designs_are": "cheapest feasible by area" if feas else "closest (smallest worst figure/target ratio)",
         "bounds": a.bounds, "space_lower_bounds": a.space_bounds,
-        "searched": {"space": s.as_dict(), "base": s.base, "bank_rule": COMPOSE_RULE, "points": len(a.results) + len(a.pruned), "simulated": len(a.results),
+        "searched": {"space": s.as_dict(), "base": s.base, "bank_rule": COMPOSE_RULE,
+                     "points": len(a.results) + len(a.pruned), "simulated": len(a.results),
                      "pruned_by_bounds": len(a.pruned), "ok": len(a.ok), "refined": dict(a.refined),
                      "bounds_rule": "a point is pruned when a lower bound (energy, latency, static power; "
                                     "sramflow.design.advise) misses a target; when none can meet every target, the "

@@ -25,12 +25,12 @@ from sramflow.errors import HardwareSpecError, SramflowError
 from sramflow.hw.area import (
     CHEAPEST,
     IHP_MACROS,
+    LOGIC_LEAKAGE_UW_PER_MM2,
     BankMacro,
     ComposedMemory,
     compose,
     design1_macro,
     logic_leakage_uw,
-    LOGIC_LEAKAGE_UW_PER_MM2,
 )
 from sramflow.hw.load import list_offchip_presets, offchip_preset, resolve_hw
 from sramflow.hw.spec import HardwareSpec, OffchipMemory, Source
@@ -127,7 +127,8 @@ def weight_store(store: ComposedMemory, clock_mhz: float) -> OffchipMemory:
            f"hw.area.COMPOSE_RULE; per-byte energies = the macro's per word / {wb:g} B ({m.source.ref})")
     return OffchipMemory(
         name=f"onchip-store-{store.size_bytes}", kind="onchip-sram", bandwidth_bytes_per_cycle=p * wb,
-        latency_cycles=1, read_energy_pj_per_byte=m.read_energy_pj / wb, write_energy_pj_per_byte=m.write_energy_pj / wb,
+        latency_cycles=1, read_energy_pj_per_byte=m.read_energy_pj / wb,
+        write_energy_pj_per_byte=m.write_energy_pj / wb,
         standby_power_uw=standby, source=Source(m.source.kind, ref),
         field_sources={"latency_cycles": Source("assumed", "one cycle to start an on-chip access (registered "
                                                 "address), no transaction overhead"),
