@@ -137,6 +137,7 @@ def test_energy_target_only_on_chip_weights_can_meet_says_so(tmp_path: Path) -> 
     assert any(not r.point.store for r in a.ok)
     d, _ = write_outputs(a, tmp_path, "energy")
     assert d["feasible"] and d["designs"][0]["weights_on_chip"] and d["designs"][0]["boot"]["energy_mj"] > 0
+    assert set(d["best_per_kind"]) == {"weights_on_chip"}  # no off-chip design meets 0.003 mJ
     # bounds: 239,616 MACs x 4.4 pJ + 1,664 B x 68.35 pJ/B (lpddr4) = 0.0011680 mJ off-chip;
     # + 1,664 B x 49.634 / 8 pJ/B (the store's 2 KiB macro) = 0.0010646 mJ on chip
     a2 = advise(g, {"model": "small"}, TINY, Targets(10.0, 0.0005, 1000.0),

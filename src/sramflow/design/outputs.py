@@ -19,7 +19,7 @@ from sramflow.sweep.precision import accuracy_assumption
 TOP_N = 5
 
 
-def _design(r: DesignResult, a: Advice, out: Path, rank: int, objective: str) -> dict[str, Any]:
+def _design(r: DesignResult, a: Advice, out: Path, rank: int | str, objective: str) -> dict[str, Any]:
     hw_dir = out / "hw"
     hw_dir.mkdir(parents=True, exist_ok=True)
     path = hw_dir / f"design{rank}.yaml"
@@ -44,10 +44,17 @@ def advice_dict(a: Advice, out: Path, objective: str) -> dict[str, Any]:
     feas = a.feasible
     shown = feas[:TOP_N] if feas else a.closest(TOP_N)
     designs = [_design(r, a, out, i + 1, objective) for i, r in enumerate(shown)]
+    # the best design of each kind (weights read off-chip / held on chip), so both answers are on record
+    per_kind = {}
+    for kind, on in (("weights_offchip", False), ("weights_on_chip", True)):
+        pool = [r for r in (feas or a.closest(len(a.ok))) if (r.point.store is not None) == on]
+        if pool:
+            per_kind[kind] = _design(pool[0], a, out, f"_{kind}", objective)
     s = a.space
     return {
         "targets": a.targets.as_dict(), "feasible": bool(feas), "designs": designs,
         "designs_are": "cheapest feasible by area" if feas else "closest (smallest worst figure/target ratio)",
+        "best_per_kind": per_kind,
         "bounds": a.bounds, "space_lower_bounds": a.space_bounds,
         "searched": {"space": s.as_dict(), "base": s.base, "bank_rule": COMPOSE_RULE,
                      "points": len(a.results) + len(a.pruned), "simulated": len(a.results),
@@ -102,6 +109,17 @@ def _plots(a: Advice, out: Path) -> list[Path]:
     return paths
 
 
+def _design_line(label: str, x: dict[str, Any]) -> str:
+    p = x["params"]
+    return (f"  {label} {x['area_mm2']:.3g} mm2: SRAM {p['sram_bytes']:,} B"
+            + (f" + L2 {p['l2_bytes']:,} B" if p["l2_bytes"] else "")
+            + (f" + weights on chip ({x['weight_store']['size_bytes']:,} B store)" if x["weights_on_chip"] else "")
+            + f", {p['macs_per_cycle']} MACs, {p['clock_mhz']:g} MHz, {p['offchip']}, fusion {p['fusion']}, "
+            f"weights {p['weight_bits']}: {x['latency_ms']:.4g} ms, {x['energy_mj']:.4g} mJ, "
+            f"{x['avg_power_mw']:.4g} mW, {'store' if x['weights_on_chip'] else 'off-chip'} traffic "
+            f"{x['offchip_bytes'] or 0:,} B; binds: {x['binding']}")
+
+
 def answer_lines(d: dict[str, Any]) -> list[str]:
     t = d["targets"]
     head = (f"targets: {t['latency_ms']:g} ms, {t['energy_mj']:g} mJ, {t['avg_power_mw']:g} mW; "
@@ -109,16 +127,11 @@ def answer_lines(d: dict[str, Any]) -> list[str]:
             f"{d['searched']['pruned_by_bounds']} pruned by bounds)")
     lines = [head, "cheapest designs meeting every target:" if d["feasible"]
              else "no design meets every target; closest:"]
-    for i, x in enumerate(d["designs"][:3]):
-        p = x["params"]
-        lines.append(f"  {i + 1}. {x['area_mm2']:.3g} mm2: SRAM {p['sram_bytes']:,} B"
-                     + (f" + L2 {p['l2_bytes']:,} B" if p["l2_bytes"] else "")
-                     + (f" + weights on chip ({x['weight_store']['size_bytes']:,} B store)" if x["weights_on_chip"]
-                        else "")
-                     + f", {p['macs_per_cycle']} MACs, {p['clock_mhz']:g} MHz, {p['offchip']}, fusion {p['fusion']}, "
-                     f"weights {p['weight_bits']}: {x['latency_ms']:.4g} ms, {x['energy_mj']:.4g} mJ, "
-                     f"{x['avg_power_mw']:.4g} mW, {'store' if x['weights_on_chip'] else 'off-chip'} traffic "
-                     f"{x['offchip_bytes'] or 0:,} B; binds: {x['binding']}")
+    shown = d["designs"][:3]
+    lines += [_design_line(f"{i + 1}.", x) for i, x in enumerate(shown)]
+    for kind, x in d.get("best_per_kind", {}).items():
+        if all(x["params"] != y["params"] for y in shown):
+            lines.append(_design_line(f"best with {kind.replace('_', ' ').replace('offchip', 'off-chip')}:", x))
     for k, b in d["bounds"].items():
         rules = " (rules it out)" if b["provable"] else ""
         lines.append(f"  {k} {b['target']:g}: bound {b['bound']:.4g}{rules}: {b['why']}")
