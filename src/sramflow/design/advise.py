@@ -8,7 +8,8 @@ Bounds (valid for every design of the space; tests check them against the simula
 - latency >= max(MACs / (MACs per cycle x clock), weight bytes / outermost memory bandwidth);
 - average power >= the design's static power (leakage).
 A point whose own bounds miss a target is pruned without mapping; when no point's bounds meet every target, the
-``CLOSEST_SIMULATED`` points whose bounds come closest (then the smallest) are simulated, so the closest designs
+``CLOSEST_SIMULATED`` points whose bounds come closest (then the smallest; half of them with weights off-chip, half
+with weights on chip, where the space has both) are simulated, so the closest designs
 reported are simulated figures.
 """
 
@@ -35,7 +36,7 @@ CLAIM_ENERGY_MJ = 0.45
 CLAIM_POWER_MW = 12.4
 
 
-CLOSEST_SIMULATED = 24  # points simulated when no point's bounds meet every target
+CLOSEST_SIMULATED = 24  # points simulated when no point's bounds meet every target (half per weights kind)
 
 
 class AdviseError(SramflowError):
@@ -303,7 +304,9 @@ def advise(graph: Graph, model_info: Mapping[str, Any], space: AdviseSpace, targ
     else:  # no point can meet every target: simulate those whose bounds come closest, for the closest designs
         ratio = [max(v[k] / lim for k, lim in targets.as_dict().items()) for v in bvals]
         order = sorted(range(len(pb)), key=lambda i: (ratio[i], _area(pb[i][0]).total_mm2))
-        keep = {id(pb[i][0]) for i in order[:CLOSEST_SIMULATED]}
+        kinds = {bool(p.store) for p, _ in pb}  # split between weights off-chip / on chip, so both are answered
+        keep = {id(pb[i][0]) for on in kinds
+                for i in [i for i in order if bool(pb[i][0].store) == on][:CLOSEST_SIMULATED // len(kinds)]}
     pruned = tuple((p, b) for p, b in pb if id(p) not in keep)
     results = evaluate_points(graph, [p for p in points if id(p) in keep], model_info, opts)
     refined: dict[str, Any] = {"rule": REFINE_RULE, "done": False}
