@@ -89,6 +89,8 @@ def test_pruned_points_are_counted_not_simulated(tmp_path: Path) -> None:
     assert {p.params["macs_per_cycle"] for p, _ in a.pruned} == {16}
     assert all(b.latency_ms > 0.1 for _, b in a.pruned)
     assert {r.point.params["macs_per_cycle"] for r in a.results} == {64}
+    d, _ = write_outputs(a, tmp_path, "energy")
+    assert d["searched"]["pruned_bound_misses"]["latency_ms"] == len(a.pruned) == 4
 
 
 def test_help_does_not_import_torch() -> None:

@@ -59,6 +59,11 @@ def advice_dict(a: Advice, out: Path, objective: str) -> dict[str, Any]:
         "searched": {"space": s.as_dict(), "base": s.base, "bank_rule": COMPOSE_RULE,
                      "points": len(a.results) + len(a.pruned), "simulated": len(a.results),
                      "pruned_by_bounds": len(a.pruned), "ok": len(a.ok), "refined": dict(a.refined),
+                     "pruned_bound_misses": {k: sum(getattr(b, k) > lim for _, b in a.pruned)
+                                             for k, lim in a.targets.as_dict().items()},
+                     "pruned_weights_on_chip": sum(p.store is not None for p, _ in a.pruned),
+                     "not_generated": "grid points with an L2 no larger than L1, or a clock faster than a macro's "
+                                      "minimum period; weights-on-chip points once, not per off-chip memory",
                      "bounds_rule": "a point is pruned when a lower bound (energy, latency, static power; "
                                     "sramflow.design.advise) misses a target; when none can meet every target, the "
                                     "points whose bounds come closest are simulated",
