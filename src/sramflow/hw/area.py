@@ -2,15 +2,18 @@
 
 Used by ``sramflow advise`` to price designs. Rules (stated so reports can repeat them):
 
-- SRAM: an on-chip memory is built from banks of one *characterized* macro (the macros on file in
-  ../shared/sram, areas read from their Liberty/layout files). A memory larger than one macro is
-  ``ceil(bytes / macro_bytes)`` copies of it plus a bank-periphery overhead (address decode, output mux, wiring)
-  that is assumed, with a range. No scaling rule fitted on 2-16 Kbit macros is extrapolated to MiB.
+- SRAM: an on-chip memory is built from whole copies of one macro whose figures are all on file
+  (``IHP_MACROS``: the IHP SG13G2 vendor Liberty files in ../shared/sram; design1's macro from its preset), the
+  macro giving the least area at that size, organized as parallel banks of stacked macros (``compose``,
+  ``COMPOSE_RULE``), plus a bank-periphery overhead (address decode, output mux, wiring) that is assumed, with a
+  range. No scaling rule fitted on 2-16 Kbit macros is extrapolated to MiB. ``SKY130_MACROS`` / ``bank_plan``
+  keep the sky130 areas on file (OpenRAM analytical: their energies are not used).
 - MAC array, accumulators, vector unit: per-unit areas from Horowitz (ISSCC 2014, 45 nm) scaled to 130 nm by
   the square of the feature size ((130/45)^2 = 8.35), labelled ``scaled``; flip-flop area from the sky130 standard
   cell library (sky130_fd_sc_hd__dfxtp_1); placement utilization assumed.
-- Static power: the SRAM leakage the spec states per bank (its provenance is the spec's) plus logic leakage per
-  mm2 assumed with a range (no sky130 logic leakage characterization on file).
+- Static power: the SRAM leakage (macros x their leakage; provenance the macro's) plus logic leakage per mm2
+  assumed with a range (no sky130 logic leakage characterization on file); advise states the logic leakage as the
+  spec's ``mac_array.leakage_uw`` so the simulator prices it.
 
 Off-chip memories are separate dies: they add no on-chip area here (their pads/controller are inside the assumed
 periphery overhead).
