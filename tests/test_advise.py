@@ -18,7 +18,8 @@ from sramflow.errors import HardwareSpecError
 from sramflow.hw.load import resolve_hw
 
 SPACE = AdviseSpace(sram_bytes=(256, 4096), macs_per_cycle=(16, 64), clock_mhz=(100.0,),
-                    offchip=("qspi-psram", "lpddr4"), weight_bits=(8,), fusion=("none",))
+                    offchip=("qspi-psram", "lpddr4"), weight_bits=(8,), fusion=("none",),
+                     weights_on_chip=(False,))
 
 
 def test_default_spaces_span_the_issue_ranges() -> None:
@@ -28,8 +29,9 @@ def test_default_spaces_span_the_issue_ranges() -> None:
         assert {"qspi-psram", "qspi-flash", "lpddr4"} <= set(s.offchip)
     pts = list(design_points(COARSE))
     big = [p for p in pts if p.params["sram_bytes"] == 8 * 2**20][0]
-    assert big.hw.sram[0].size_bytes == 8 * 2**20  # whole banks of the 256 B design1 macro
-    assert big.hw.sram[0].read_energy_pj == resolve_hw("sky130-design1").sram[0].read_energy_pj
+    assert big.hw.sram[0].size_bytes == 8 * 2**20  # whole copies of the least-area macro on file (IHP 2 KiB)
+    assert big.memories[0].macro.name == "RM_IHPSG13_1P_256x64_c2_bm_bist" and big.memories[0].macros == 4096
+    assert big.hw.sram[0].read_energy_pj == big.memories[0].macro.read_energy_pj  # one macro per word access
     assert all(p.hw.cycle_ns >= p.hw.sram[0].min_period_ns for p in pts)
 
 
@@ -50,7 +52,7 @@ def test_impossible_targets_are_refused(bad: float) -> None:
 
 def test_some_designs_meet_the_cheapest_is_reported_and_bounds_hold(tmp_path: Path) -> None:
     t = Targets(latency_ms=0.5, energy_mj=0.01, avg_power_mw=100)
-    a = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False))
+    a = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False), refine=False)
     ok = a.ok
     assert len(ok) == 8
     meets = [r for r in ok if r.latency_ms <= 0.5 and r.energy_mj <= 0.01 and r.avg_power_mw <= 100]
@@ -69,7 +71,7 @@ def test_some_designs_meet_the_cheapest_is_reported_and_bounds_hold(tmp_path: Pa
 
 def test_no_design_meets_gives_the_energy_bound(tmp_path: Path) -> None:
     t = Targets(latency_ms=0.5, energy_mj=0.001, avg_power_mw=100)
-    a = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False))
+    a = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False), refine=False)
     assert a.feasible == []
     b = a.bounds["energy_mj"]
     assert b["provable"] and b["bound"] > 0.001 and "weights" in b["why"]
@@ -82,11 +84,13 @@ def test_no_design_meets_gives_the_energy_bound(tmp_path: Path) -> None:
 def test_pruned_points_are_counted_not_simulated(tmp_path: Path) -> None:
     # 239,616 MACs at 16 MACs/cycle and 100 MHz take >= 0.15 ms: the 16-MAC points are pruned at 0.1 ms
     t = Targets(latency_ms=0.1, energy_mj=0.01, avg_power_mw=100)
-    a = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False))
+    a = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False), refine=False)
     assert len(a.results) + len(a.pruned) == 8
     assert {p.params["macs_per_cycle"] for p, _ in a.pruned} == {16}
     assert all(b.latency_ms > 0.1 for _, b in a.pruned)
     assert {r.point.params["macs_per_cycle"] for r in a.results} == {64}
+    d, _ = write_outputs(a, tmp_path, "energy")
+    assert d["searched"]["pruned_bound_misses"]["latency_ms"] == len(a.pruned) == 4
 
 
 def test_help_does_not_import_torch() -> None:
@@ -99,8 +103,8 @@ def test_a_second_run_reuses_the_stored_points(tmp_path: Path) -> None:
     from sramflow.sweep.store import PointStore
 
     t = Targets(latency_ms=0.5, energy_mj=0.01, avg_power_mw=100)
-    first = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False))
-    again = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False))
+    first = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False), refine=False)
+    again = advise(small_conv_graph(), {"model": "small"}, SPACE, t, EvalOptions(str(tmp_path), progress=False), refine=False)
     with PointStore(tmp_path / "points.sqlite") as store:
         runs = store.runs()
     assert [r["points_todo"] for r in runs] == [8, 0]

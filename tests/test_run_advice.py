@@ -144,7 +144,8 @@ def test_feasible_section_names_the_cheapest_and_its_area_ratio() -> None:
                         10.0)
     head, est, _ = section.advice_paragraphs(a, w)  # type: ignore[arg-type]
     assert "takes 2 mm2 of silicon (4x design1's 0.5 mm2)" in head and "30.00 ms, 0.360 mJ, 12.00 mW" in head
-    assert "would add 0.01 mJ to this run's 20.000 mJ" in est  # 10 uW x 1 s
+    leak = resolve_hw("sky130-design1").mac_array.leakage_uw
+    assert f"this run's 20.000 mJ would move by {(10.0 - leak) * 1e-3:+.3g} mJ" in est  # (10 uW - preset's) x 1 s
     rows = section.design_rows(a, w)  # type: ignore[arg-type]
     # 20 / 0.45 is further from its target than 1000 / 36.6
     assert rows[0][2:] == ["0.5", "1,000.00", "20.000", "20.00", "5.00", "none",

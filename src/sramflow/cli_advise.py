@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target-power-mw", type=_target, default=CLAIM_POWER_MW,
                    help=f"average power; default {CLAIM_POWER_MW} (the write-up's claim)")
     p.add_argument("--grid", choices=("coarse", "fine"), default="coarse", help="search space (default coarse)")
+    p.add_argument("--space", default=None, metavar="FILE",
+                   help="search space as YAML (docs/advise_space.yaml is the default); replaces --grid")
+    p.add_argument("--no-refine", action="store_true", help="do not search the neighbours of the front designs")
     p.add_argument("--objective", choices=("latency", "energy", "edp"), default="energy",
                    help="what the mapper minimizes per layer (default energy)")
     p.add_argument("--no-prune", action="store_true", help="simulate points whose lower bounds miss a target too")
@@ -48,15 +51,16 @@ def _cmd_advise(a: argparse.Namespace) -> int:
     from sramflow.design.advise import Targets, advise
     from sramflow.design.evaluate import EvalOptions
     from sramflow.design.outputs import answer_lines, write_outputs
-    from sramflow.design.space import GRIDS
+    from sramflow.design.space import GRIDS, load_space
     from sramflow.frontend.source import load_graph
 
     targets = Targets(a.target_latency_ms, a.target_energy_mj, a.target_power_mw)
+    space = load_space(a.space) if a.space else GRIDS[a.grid]  # before loading the model: a bad file fails fast
     loaded = load_graph(model_source(a))
     info = {"model": loaded.model, "num_classes": loaded.num_classes, "resolution": loaded.resolution,
             "source": loaded.source}
     opts = EvalOptions(str(a.out), a.objective, a.workers or 0, a.executor, a.address, not a.no_progress)
-    adv = advise(loaded.graph, info, GRIDS[a.grid], targets, opts, prune=not a.no_prune)
+    adv = advise(loaded.graph, info, space, targets, opts, prune=not a.no_prune, refine=not a.no_refine)
     d, paths = write_outputs(adv, Path(a.out), a.objective)
     print("\n".join(answer_lines(d)))
     for path in paths:

@@ -23,8 +23,10 @@ FUSION_DEFAULT = "depth-first"
 def add_fusion_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fusion", choices=FUSION_CHOICES, default=FUSION_DEFAULT,
                    help="operator fusion: none (every node its own pass), epilogue (a Conv/Gemm with its element-wise "
-                        "chain is one group whose inner tensors are never written), depth-first (not implemented "
-                        f"yet: falls back to epilogue per group); default {FUSION_DEFAULT}")
+                        "chain is one group whose inner tensors are never written), depth-first (epilogue, plus, "
+                        "with an outer SRAM level, layers run in row bands / channel chunks staged per part and "
+                        "Conv -> Conv tensors kept in that level; elsewhere it falls back to epilogue); default "
+                        f"{FUSION_DEFAULT}")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:

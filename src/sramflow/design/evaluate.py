@@ -1,6 +1,6 @@
 """Evaluate the advise space with the sweep's machinery: each point's key, store (resumable after SIGKILL: a
 finished point is committed at once and skipped on re-run) and executors are the sweep's; advise adds fusion
-to the key and prices each point's silicon area and logic leakage (``hw.area``)."""
+to the key and prices each point's silicon area (``hw.area``)."""
 
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ class DesignResult:
 
     @property
     def energy_mj(self) -> float:
-        """Simulated energy plus the logic leakage the simulator does not price (hw.area)."""
-        return float(self.metrics["energy_uj"]) / 1e3 + self.area.logic_leakage_uw * self.latency_ms * 1e-6
+        """The simulated energy: the spec prices the logic leakage as ``mac_array.leakage_uw`` (design.space), so
+        ``sramflow simulate`` on the design's YAML gives this very figure."""
+        return float(self.metrics["energy_uj"]) / 1e3
 
     @property
     def avg_power_mw(self) -> float:
@@ -117,5 +118,6 @@ def evaluate_points(graph: Graph, points: Sequence[DesignPoint], model_info: Map
         for _, mine, tasks in per_fusion:
             for p, t in zip(mine, tasks, strict=True):
                 o = stored[t.key].outcome
-                results.append(DesignResult(p, t.key, o.status, o.reason, o.metrics, area_power(p.hw)))
+                results.append(DesignResult(p, t.key, o.status, o.reason, o.metrics,
+                                            area_power(p.hw, p.memories or None, p.store)))
     return results

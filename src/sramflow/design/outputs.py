@@ -9,8 +9,9 @@ from typing import Any
 
 from sramflow.design.advise import Advice, binding, shortfall
 from sramflow.design.evaluate import DesignResult
-from sramflow.hw.area import figures
-from sramflow.hw.load import hw_to_dict
+from sramflow.design.space import bank_macros, boot_cost
+from sramflow.hw.area import COMPOSE_RULE, figures
+from sramflow.hw.load import hw_to_dict, resolve_hw
 from sramflow.hw.yamlio import dump_yaml
 from sramflow.sweep.pareto import pareto_front
 from sramflow.sweep.precision import accuracy_assumption
@@ -18,7 +19,7 @@ from sramflow.sweep.precision import accuracy_assumption
 TOP_N = 5
 
 
-def _design(r: DesignResult, a: Advice, out: Path, rank: int, objective: str) -> dict[str, Any]:
+def _design(r: DesignResult, a: Advice, out: Path, rank: int | str, objective: str) -> dict[str, Any]:
     hw_dir = out / "hw"
     hw_dir.mkdir(parents=True, exist_ok=True)
     path = hw_dir / f"design{rank}.yaml"
@@ -32,26 +33,51 @@ def _design(r: DesignResult, a: Advice, out: Path, rank: int, objective: str) ->
             "latency_ms": r.latency_ms, "energy_mj": r.energy_mj, "avg_power_mw": r.avg_power_mw,
             "static_power_uw": r.area.static_power_uw, "offchip_bytes": r.metrics.get("offchip_bytes"),
             "shortfall": shortfall(r, a.targets), "binding": binding(r, a.targets),
-            "accuracy": accuracy_assumption(wb), "assumptions": list(r.point.assumptions)}
+            "accuracy": accuracy_assumption(wb), "assumptions": list(r.point.assumptions),
+            "sram_levels": [c.as_dict() for c in r.point.memories],
+            "weights_on_chip": r.point.store is not None,
+            "weight_store": r.point.store.as_dict() if r.point.store else None,
+            "boot": boot_cost(r.point.store, a.weight_bytes[str(wb)]) if r.point.store else None}
 
 
 def advice_dict(a: Advice, out: Path, objective: str) -> dict[str, Any]:
     feas = a.feasible
     shown = feas[:TOP_N] if feas else a.closest(TOP_N)
     designs = [_design(r, a, out, i + 1, objective) for i, r in enumerate(shown)]
+    # the best design of each kind (weights read off-chip / held on chip), so both answers are on record
+    per_kind = {}
+    for kind, on in (("weights_offchip", False), ("weights_on_chip", True)):
+        pool = [r for r in (feas or a.closest(len(a.ok))) if (r.point.store is not None) == on]
+        if pool:
+            per_kind[kind] = _design(pool[0], a, out, f"_{kind}", objective)
     s = a.space
     return {
         "targets": a.targets.as_dict(), "feasible": bool(feas), "designs": designs,
         "designs_are": "cheapest feasible by area" if feas else "closest (smallest worst figure/target ratio)",
+        "best_per_kind": per_kind,
         "bounds": a.bounds, "space_lower_bounds": a.space_bounds,
-        "searched": {"space": {k: list(getattr(s, k)) for k in ("sram_bytes", "l2_bytes", "macs_per_cycle",
-                                                                 "clock_mhz", "offchip", "fusion", "weight_bits")},
-                     "base": s.base, "points": len(a.results) + len(a.pruned), "simulated": len(a.results),
-                     "pruned_by_bounds": len(a.pruned), "ok": len(a.ok),
+        "searched": {"space": s.as_dict(), "base": s.base, "bank_rule": COMPOSE_RULE,
+                     "points": len(a.results) + len(a.pruned), "simulated": len(a.results),
+                     "pruned_by_bounds": len(a.pruned), "ok": len(a.ok), "refined": dict(a.refined),
+                     "pruned_bound_misses": {k: sum(getattr(b, k) > lim for _, b in a.pruned)
+                                             for k, lim in a.targets.as_dict().items()},
+                     "pruned_weights_on_chip": sum(p.store is not None for p, _ in a.pruned),
+                     "not_generated": "grid points with an L2 no larger than L1, or a clock faster than a macro's "
+                                      "minimum period; weights-on-chip points once, not per off-chip memory",
+                     "bounds_rule": "a point is pruned when a lower bound (energy, latency, static power; "
+                                    "sramflow.design.advise) misses a target; when none can meet every target, the "
+                                    "points whose bounds come closest are simulated",
                      "infeasible": [{"params": dict(r.point.params), "reason": r.reason}
                                     for r in a.results if r.status != "ok"][:20]},
         "area_model": {k: f.as_dict() for k, f in figures().items()},
-        "energy_note": "simulated energy (sramflow.sim, provenance in each hw YAML) + logic leakage (area_model)",
+        "bank_macros": {m.name: {"bytes": m.size_bytes, "word_bits": m.word_bits, "ports": m.ports,
+                                 "read_energy_pj": m.read_energy_pj, "write_energy_pj": m.write_energy_pj,
+                                 "idle_energy_pj_per_cycle": m.idle_energy_pj_per_cycle, "leakage_uw": m.leakage_uw,
+                                 "min_period_ns": m.min_period_ns, "area_um2": m.area_um2, "vdd_v": m.vdd_v,
+                                 "tech": m.tech, "kind": m.source.kind, "ref": m.source.ref}
+                        for m in bank_macros(resolve_hw(s.base)).values()},
+        "energy_note": "simulated energy (sramflow.sim, provenance in each hw YAML; the logic leakage of area_model is "
+                       "the YAML's mac_array.leakage_uw): re-simulating a design's YAML gives the same figures",
     }
 
 
@@ -88,6 +114,17 @@ def _plots(a: Advice, out: Path) -> list[Path]:
     return paths
 
 
+def _design_line(label: str, x: dict[str, Any]) -> str:
+    p = x["params"]
+    return (f"  {label} {x['area_mm2']:.3g} mm2: SRAM {p['sram_bytes']:,} B"
+            + (f" + L2 {p['l2_bytes']:,} B" if p["l2_bytes"] else "")
+            + (f" + weights on chip ({x['weight_store']['size_bytes']:,} B store)" if x["weights_on_chip"] else "")
+            + f", {p['macs_per_cycle']} MACs, {p['clock_mhz']:g} MHz, {p['offchip']}, fusion {p['fusion']}, "
+            f"weights {p['weight_bits']}: {x['latency_ms']:.4g} ms, {x['energy_mj']:.4g} mJ, "
+            f"{x['avg_power_mw']:.4g} mW, {'store' if x['weights_on_chip'] else 'off-chip'} traffic "
+            f"{x['offchip_bytes'] or 0:,} B; binds: {x['binding']}")
+
+
 def answer_lines(d: dict[str, Any]) -> list[str]:
     t = d["targets"]
     head = (f"targets: {t['latency_ms']:g} ms, {t['energy_mj']:g} mJ, {t['avg_power_mw']:g} mW; "
@@ -95,13 +132,11 @@ def answer_lines(d: dict[str, Any]) -> list[str]:
             f"{d['searched']['pruned_by_bounds']} pruned by bounds)")
     lines = [head, "cheapest designs meeting every target:" if d["feasible"]
              else "no design meets every target; closest:"]
-    for i, x in enumerate(d["designs"][:3]):
-        p = x["params"]
-        lines.append(f"  {i + 1}. {x['area_mm2']:.3g} mm2: SRAM {p['sram_bytes']:,} B"
-                     + (f" + L2 {p['l2_bytes']:,} B" if p["l2_bytes"] else "")
-                     + f", {p['macs_per_cycle']} MACs, {p['clock_mhz']:g} MHz, {p['offchip']}, fusion {p['fusion']}, "
-                     f"weights {p['weight_bits']}: {x['latency_ms']:.4g} ms, {x['energy_mj']:.4g} mJ, "
-                     f"{x['avg_power_mw']:.4g} mW, off-chip {x['offchip_bytes'] or 0:,} B; binds: {x['binding']}")
+    shown = d["designs"][:3]
+    lines += [_design_line(f"{i + 1}.", x) for i, x in enumerate(shown)]
+    for kind, x in d.get("best_per_kind", {}).items():
+        if all(x["params"] != y["params"] for y in shown):
+            lines.append(_design_line(f"best with {kind.replace('_', ' ').replace('offchip', 'off-chip')}:", x))
     for k, b in d["bounds"].items():
         rules = " (rules it out)" if b["provable"] else ""
         lines.append(f"  {k} {b['target']:g}: bound {b['bound']:.4g}{rules}: {b['why']}")

@@ -20,9 +20,10 @@ import numpy as np
 
 from sramflow.cost.counts import ceil_div
 from sramflow.funcsim.exec_conv import ConvData
-from sramflow.funcsim.sram import Sram
+from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
 from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.depth_first import ResidentConvSchedule
 from sramflow.mapping.steps_table import LOAD, OP, STORE, StepTable
 
 # the step-table operands each staged operand covers, and the step kind moving them from the first level's view
@@ -55,14 +56,19 @@ def _through(level: Sram, m: Machine, base: int, blob: bytes, what: str, count_r
 
 
 def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: ConvData, m: Machine,
-                    outer: tuple[Sram, ...]) -> np.ndarray:
+                    outer: tuple[Sram, ...], held: dict[tuple[int, int], tuple[int, int]] | None = None
+                    ) -> np.ndarray:
     """Execute ``sch`` with ``run`` (the bulk executor: it takes the step table) with each staged operand held in its
     level (``outer[k - 1]`` is SRAM level k); moves the staged operands' tile traffic from the off-chip tally to
-    the levels' counts."""
+    the levels' counts. ``held``: the tensors depth-first groups leave in a level, (level, base word) -> (tag,
+    bytes) (``mapping.depth_first``): a resident output is written there and stays (no drain), a resident input is
+    read from the producer's words (tag-checked: a clobber if anything overwrote them) instead of being filled."""
     t = sch.step_table()
     name = f"node {sch.shape.name!r}"
-    base = [0] * len(outer)  # next free word of each level
+    base = [0] * len(outer)  # next free word of each level (the resident tensors sit above, at their own base)
     where = dict(zip(sch.staged, sch.staged_levels))
+    kept = {o: sch.resident_in(o) for o in sch.resident} if isinstance(sch, ResidentConvSchedule) else {}
+    held = {} if held is None else held
 
     def hold(o: str, blob: bytes, count_read: bool) -> bytes:
         lv = outer[where[o] - 1]
@@ -77,7 +83,11 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
         data = dataclasses.replace(data, weights=np.frombuffer(back[: w.nbytes], np.int8).reshape(w.shape),
                                    bias=None if data.bias is None else
                                    np.frombuffer(back[w.nbytes:], "<i4").astype(np.int64).reshape(b.shape))
-    if "inputs" in where:
+    if "inputs" in kept:
+        x = np.asarray(data.x, np.int8)
+        back = resident_read(outer, held, kept["inputs"], x.nbytes, f"{name}: resident inputs")
+        data = dataclasses.replace(data, x=np.frombuffer(back, np.int8).reshape(x.shape))
+    elif "inputs" in where:
         x = np.asarray(data.x, np.int8)
         data = dataclasses.replace(data, x=np.frombuffer(hold("inputs", x.tobytes(), False), np.int8).reshape(x.shape))
     whole = {"weights": sch.shape.weight_bytes + sch.shape.bias_bytes, "inputs": sch.shape.input_bytes}
@@ -91,15 +101,38 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
             transit.reads += ceil_div(load, wb) + ceil_div(store, wb)
             transit.writes += ceil_div(load, wb) + ceil_div(store, wb)
         lv = outer[k - 1]
-        if o in ("weights", "inputs"):  # refills come from the level; the operand crossed the link once
-            tally.offchip_read_bytes += whole[o] - load
+        if o in ("weights", "inputs"):  # refills come from the level; the operand crossed the link once (never
+            # when a depth-first group's producer left it there)
+            tally.offchip_read_bytes += (0 if o in kept else whole[o]) - load
             lv.reads += ceil_div(load, lv.word_bytes)
         elif o == "psums":  # spills go to the level and back, never off-chip
             tally.offchip_read_bytes -= load
             tally.offchip_write_bytes -= store
             lv.reads += ceil_div(load, lv.word_bytes)
             lv.writes += ceil_div(store, lv.word_bytes)
-    if "outputs" in where:  # stored into the level from the one inside, drained off-chip once: the bytes go through it
+    if "outputs" in kept:  # stored into the level and left there for the group's consumer: never drained
+        out = np.asarray(y, np.int8)
+        k, b0 = kept["outputs"]
+        lv = outer[k - 1]
+        tag = m.new_tag()
+        lv.write(b0, _padded(out.tobytes(), lv.word_bytes), tag, f"{name}: resident outputs in level {k}")
+        held[(k, b0)] = (tag, out.nbytes)
+        tally.offchip_write_bytes -= _moved(t, STORE, ("outputs",))
+    elif "outputs" in where:  # stored into the level from the one inside, drained off-chip once: the bytes pass it
         out = np.asarray(y, np.int8)
         y = np.frombuffer(hold("outputs", out.tobytes(), True), np.int8).reshape(out.shape)
     return y
+
+
+def resident_read(outer: tuple[Sram, ...], held: dict[tuple[int, int], tuple[int, int]], at: tuple[int, int],
+                  nbytes: int, what: str) -> bytes:
+    """The bytes a depth-first group's producer left at ``at`` = (level, base word), read through the words' tags
+    (the read stands for the consumer's tile refills, which are counted instead)."""
+    if at not in held or held[at][1] != nbytes:
+        raise FunctionalSimError(f"{what}: no {nbytes}-byte tensor was left at word {at[1]} of level {at[0]} by its "
+                                 "producer; the depth-first schedules were made for another graph")
+    lv = outer[at[0] - 1]
+    n = ceil_div(nbytes, lv.word_bytes)
+    back = lv.read(np.arange(at[1], at[1] + n), held[at][0], what)
+    lv.reads -= n
+    return np.asarray(back, np.uint8).reshape(-1)[:nbytes].tobytes()

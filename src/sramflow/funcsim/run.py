@@ -17,6 +17,7 @@ from sramflow.funcsim.exec_conv import ConvData, check_weight_bits, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.pool import pool_spec
 from sramflow.funcsim.resize import RESIZE_KINDS, resize_data
+from sramflow.funcsim.split import run_split_conv
 from sramflow.funcsim.sram import Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.elementwise import BINARY_KINDS
@@ -26,6 +27,7 @@ from sramflow.ir.movement import BY_OP as MOVES
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.depth_first_split import SplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule, scale_bytes_loaded
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower_graph
@@ -241,7 +243,8 @@ def run_functional(graph: Graph, q: QuantizedGraph, schedules: tuple, x_int8: np
         raise ValueError(f"executor {executor!r}: one of {EXECUTORS}; an SRAM trace needs 'step'")
     run_conv, run_vector = (execute_conv, execute_vector) if executor == "step" else \
         (execute_conv_bulk, execute_vector_bulk)
-    convs = [s.conv if isinstance(s, EpilogueSchedule) else s for s in schedules]
+    parts = [p.schedule for s in schedules if isinstance(s, SplitSchedule) for p in s.parts]
+    convs = [s.conv if isinstance(s, EpilogueSchedule) else s for s in (*schedules, *parts)]
     packed = [s.shape.name for s in convs
               if isinstance(s, ConvSchedule) and s.shape.weight_bits != 8 and "weights" in s.staged]
     if packed:  # funcsim.levels moves int8 weights through the outer levels
@@ -286,6 +289,7 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
     """Run every bound node in graph order; each result lands in ``env`` under its tensor name; ``outer``: the
     outer SRAM levels 1, 2, ..., where staged conv operands are held (``funcsim.levels``)."""
     op_of = {b.node.name: b.op for b in bound}
+    held: dict[tuple[int, int], tuple[int, int]] = {}  # depth-first groups' resident tensors (``funcsim.levels``)
     for b in bound:
         node, sch, op = b.node, b.schedule, b.op
         if isinstance(sch, FusedSchedule) and sch.shape.epilogue:  # computed by its group's pass (below)
@@ -302,10 +306,14 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             m.note(_fused_but_scheduled(node, op, sch))
             continue
         out_name = node.output
+        split = None
+        if isinstance(sch, SplitSchedule):  # a layer in depth-first parts: the whole layer's data, run part by part
+            split, sch = sch, sch.whole
         if isinstance(sch, EpilogueSchedule):  # the chain runs on the requantized outputs before they are written
             if sch.input_scale:
                 x_in = _scaled_input(q, op_of[sch.input_scale], env)
-                m.tally.offchip_read_bytes += scale_bytes_loaded(sch.conv.step_table())
+                parts = [p.schedule for p in split.parts] if split is not None else [sch]
+                m.tally.offchip_read_bytes += sum(scale_bytes_loaded(s.conv.step_table()) for s in parts)
             group, sch = sch, sch.conv
             data = conv_data(sch, op, q, x_in)
             if group.residual:  # the skip tile of every output tile is added on the output path
@@ -318,7 +326,10 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             data = conv_data(sch, op, q, x_in)
         if isinstance(sch, ConvSchedule):
             check_weight_bits(sch, data.weights, int(op.attrs.get("weight_bits", 8)))
-            y = run_staged_conv(run_conv, sch, data, m, outer) if sch.staged else run_conv(sch, data, m)
+            if split is not None:
+                y = run_split_conv(run_conv, split, data, m, outer, held)
+            else:
+                y = run_staged_conv(run_conv, sch, data, m, outer, held) if sch.staged else run_conv(sch, data, m)
         else:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
         if out_name != node.output:

@@ -2,15 +2,18 @@
 
 Used by ``sramflow advise`` to price designs. Rules (stated so reports can repeat them):
 
-- SRAM: an on-chip memory is built from banks of one *characterized* macro (the macros on file in
-  ../shared/sram, areas read from their Liberty/layout files). A memory larger than one macro is
-  ``ceil(bytes / macro_bytes)`` copies of it plus a bank-periphery overhead (address decode, output mux, wiring)
-  that is assumed, with a range. No scaling rule fitted on 2-16 Kbit macros is extrapolated to MiB.
+- SRAM: an on-chip memory is built from whole copies of one macro whose figures are all on file
+  (``IHP_MACROS``: the IHP SG13G2 vendor Liberty files in ../shared/sram; design1's macro from its preset), the
+  macro giving the least area at that size, organized as parallel banks of stacked macros (``compose``,
+  ``COMPOSE_RULE``), plus a bank-periphery overhead (address decode, output mux, wiring) that is assumed, with a
+  range. No scaling rule fitted on 2-16 Kbit macros is extrapolated to MiB. ``SKY130_MACROS`` / ``bank_plan``
+  keep the sky130 areas on file (OpenRAM analytical: their energies are not used).
 - MAC array, accumulators, vector unit: per-unit areas from Horowitz (ISSCC 2014, 45 nm) scaled to 130 nm by
   the square of the feature size ((130/45)^2 = 8.35), labelled ``scaled``; flip-flop area from the sky130 standard
   cell library (sky130_fd_sc_hd__dfxtp_1); placement utilization assumed.
-- Static power: the SRAM leakage the spec states per bank (its provenance is the spec's) plus logic leakage per
-  mm2 assumed with a range (no sky130 logic leakage characterization on file).
+- Static power: the SRAM leakage (macros x their leakage; provenance the macro's) plus logic leakage per mm2
+  assumed with a range (no sky130 logic leakage characterization on file); advise states the logic leakage as the
+  spec's ``mac_array.leakage_uw`` so the simulator prices it.
 
 Off-chip memories are separate dies: they add no on-chip area here (their pads/controller are inside the assumed
 periphery overhead).
@@ -22,7 +25,7 @@ import math
 from dataclasses import dataclass
 
 from sramflow.errors import HardwareSpecError
-from sramflow.hw.spec import HardwareSpec, Source
+from sramflow.hw.spec import HardwareSpec, Source, SramMacro
 
 # feature-size scaling of area from 45 nm (Horowitz) to 130 nm: area ~ L^2
 AREA_SCALE_45_TO_130 = (130.0 / 45.0) ** 2
@@ -151,16 +154,193 @@ def figures() -> dict[str, Figure]:
     return out
 
 
-def area_power(spec: HardwareSpec) -> AreaPower:
-    """Area and static power of ``spec``. SRAM area is the spec's per-bank macro area x banks, plus the bank
-    overhead when there is more than one bank; logic from the per-unit figures above."""
-    sram = tuple(m.area_um2 * m.banks * (1.0 + (BANK_OVERHEAD.value if m.banks > 1 else 0.0)) / 1e6
-                 for m in spec.sram)
+def logic_area_mm2(spec: HardwareSpec) -> tuple[float, float, float]:
+    """MAC array, accumulators + input registers, vector unit (mm2), from the per-unit figures above."""
     util = UTILIZATION.value
     mac = spec.mac_array.macs_per_cycle * MAC_AREA_UM2.value / util / 1e6
     acc = (spec.mac_array.accumulators * spec.mac_array.accumulator_bits
            + 8 * spec.mac_array.input_register_bytes) * FLOP_AREA_UM2.value / util / 1e6
     vec = spec.vector_unit.lanes * VECTOR_LANE_AREA_UM2.value / util / 1e6
-    logic_mm2 = mac + acc + vec
-    return AreaPower(sram, mac, acc, vec, sum(m.leakage_uw * m.banks for m in spec.sram),
-                     logic_mm2 * LOGIC_LEAKAGE_UW_PER_MM2.value)
+    return mac, acc, vec
+
+
+def logic_leakage_uw(spec: HardwareSpec) -> float:
+    """The logic's static power: its area x ``LOGIC_LEAKAGE_UW_PER_MM2`` (advise states it as the spec's
+    ``mac_array.leakage_uw`` so the simulator prices it: one implementation)."""
+    return sum(logic_area_mm2(spec)) * LOGIC_LEAKAGE_UW_PER_MM2.value
+
+
+def area_power(spec: HardwareSpec, composed: tuple[ComposedMemory, ...] | None = None,
+               store: ComposedMemory | None = None) -> AreaPower:
+    """Area and static power of ``spec``. SRAM: from ``composed`` (the levels as ``compose`` built them, innermost
+    first) when given, else the spec's per-bank macro area x banks plus the bank overhead when banked; ``store``:
+    an on-chip weight store standing in for the off-chip memory (its area and leakage are added as one more SRAM
+    level). Logic from the per-unit figures above; its leakage is ``logic_leakage_uw``."""
+    if composed is not None:
+        sram = tuple(c.area_um2 / 1e6 for c in composed)
+        sram_leak = sum(c.leakage_uw for c in composed)
+    else:
+        sram = tuple(m.area_um2 * m.banks * (1.0 + (BANK_OVERHEAD.value if m.banks > 1 else 0.0)) / 1e6
+                     for m in spec.sram)
+        sram_leak = sum(m.leakage_uw * m.banks for m in spec.sram)
+    if store is not None:
+        sram, sram_leak = (*sram, store.area_um2 / 1e6), sram_leak + store.leakage_uw
+    mac, acc, vec = logic_area_mm2(spec)
+    return AreaPower(sram, mac, acc, vec, sram_leak, logic_leakage_uw(spec))
+
+# ---------------------------------------------------------------- bank building blocks (issue 18 item 1)
+
+_IHP = "ihp_sg13g2_vendor/"
+_IHP_HOW = ("vendor Liberty, typ 1.2 V 25 C (IHP-GmbH/IHP-Open-PDK, Apache-2.0): clock-pin internal_power in pJ "
+            "per toggle (unit stated in the file) for read, write and idle (enable low), cell_leakage_power, area, "
+            "clock-to-DOUT maximum; the file declares no minimum period, so clock-to-q is the lower bound used")
+
+
+@dataclass(frozen=True)
+class BankMacro:
+    """An SRAM macro with every figure on file (energies, leakage, timing, area), usable as a bank building block.
+
+    ``sramflow.hw.liberty.read_liberty`` of ``path`` gives these numbers (tests/test_area_banks.py checks it)."""
+
+    name: str
+    tech: str
+    path: str  # under ../shared/sram (or a preset for design1)
+    word_bits: int
+    words: int
+    ports: str  # as sramflow models it: "1rw" or "1rw1r" (IHP's two-port 2rw macros as 1rw1r)
+    read_energy_pj: float
+    write_energy_pj: float
+    idle_energy_pj_per_cycle: float
+    leakage_uw: float
+    clk_to_q_ns: float
+    min_period_ns: float
+    area_um2: float
+    vdd_v: float
+    source: Source
+
+    @property
+    def size_bytes(self) -> int:
+        return self.word_bits * self.words // 8
+
+
+def _ihp(cell: str, file: str, word_bits: int, words: int, ports: str, read: float, write: float, idle: float,
+         leak_uw: float, clk_q: float, area_um2: float) -> BankMacro:
+    return BankMacro(cell, "ihp-sg13g2", _IHP + file, word_bits, words, ports, read, write, idle, leak_uw, clk_q,
+                     clk_q, area_um2, 1.2, Source("vendor", f"../shared/sram/{_IHP}{file}: {_IHP_HOW}"))
+
+
+# Every macro on file whose energies, leakage, timing and area are all characterized, read with
+# ``read_liberty``. Left out, and why: the OpenRAM sky130 libraries (analytical energies that are not physical, a
+# 1 nW-per-gate leakage placeholder: ../shared/sram/README.md), GF180MCU (a 180 nm process with no stated power
+# unit). design1 is kept so the write-up's macro stays in the space (its figures: the sky130-design1 preset).
+IHP_MACROS: tuple[BankMacro, ...] = (
+    _ihp("RM_IHPSG13_2P_256x8_c2_bm_bist", "RM_IHPSG13_2P_256x8_c2_bm_bist_typ_1p20V_25C.lib", 8, 256, "1rw1r",
+         8.285, 10.9594, 0.2964, 0.0398626, 3.1519, 38147.5147),
+    _ihp("RM_IHPSG13_2P_64x32_c2", "RM_IHPSG13_2P_64x32_c2_typ_1p20V_25C.lib", 32, 64, "1rw1r",
+         20.3627, 26.4624, 0.2739, 0.0398626, 3.2972, 52620.8821),
+    _ihp("RM_IHPSG13_1P_1024x8_c2_bm_bist", "RM_IHPSG13_1P_1024x8_c2_bm_bist_typ_1p20V_25C.lib", 8, 1024, "1rw",
+         15.5961, 19.9179, 0.3069, 0.0990077, 4.4225, 49419.2448),
+    _ihp("RM_IHPSG13_1P_256x64_c2_bm_bist", "RM_IHPSG13_1P_256x64_c2_bm_bist_typ_1p20V_25C.lib", 64, 256, "1rw",
+         49.634, 63.4365, 0.3104, 0.1980155, 3.2707, 93180.5344),
+)
+
+
+def design1_macro(spec_macro: SramMacro) -> BankMacro:
+    """design1's macro (sky130-design1 preset: energies scaled from IHP to 1.8 V, layout area measured)."""
+    m = spec_macro
+    return BankMacro(m.name, m.tech or "sky130", "preset sky130-design1", m.word_bits, m.words, m.ports,
+                     m.read_energy_pj, m.write_energy_pj, m.idle_energy_pj_per_cycle, m.leakage_uw, m.clk_to_q_ns,
+                     m.min_period_ns, m.area_um2, m.vdd_v, m.source)
+
+
+CHEAPEST = "cheapest"  # the bank-macro choice: the least-area composition among the macros given
+
+COMPOSE_RULE = (
+    "A memory of N bytes is built from whole copies of one macro on file (no scaling rule is fitted or "
+    "extrapolated): n = N / macro bytes macros, organized as P parallel banks (P = the fewest that give the MAC "
+    "array one byte per MAC per cycle, ceil(MACs per cycle / macro word bytes), at most n; a power of two) of "
+    "D = n / P macros stacked in depth. One macro per bank is accessed per word, so read/write energy per word "
+    "is the macro's; the other macros of a bank have their clock gated (assumed; the gating cells are not "
+    "priced), so idle energy per bank-cycle is one macro's; leakage and area are n macros', plus the bank "
+    "periphery overhead when n > 1; timing is the macro's (the wiring of a MiB-size array is not priced: an "
+    "underestimate of energy and delay for the largest memories). Per capacity the macro giving the least area "
+    "is used (ties: the lower read energy per byte).")
+
+
+@dataclass(frozen=True)
+class ComposedMemory:
+    """One on-chip memory level built by ``compose``: the macro, how many, and how they are organized."""
+
+    macro: BankMacro
+    macros: int
+    parallel_banks: int
+
+    @property
+    def depth(self) -> int:
+        return self.macros // self.parallel_banks
+
+    @property
+    def size_bytes(self) -> int:
+        return self.macros * self.macro.size_bytes
+
+    @property
+    def area_um2(self) -> float:
+        return self.macros * self.macro.area_um2 * (1.0 + (BANK_OVERHEAD.value if self.macros > 1 else 0.0))
+
+    @property
+    def leakage_uw(self) -> float:
+        return self.macros * self.macro.leakage_uw
+
+    def sram(self, name: str) -> SramMacro:
+        """The level as the simulator sees it: ``parallel_banks`` banks of ``depth`` stacked macros each."""
+        m, d = self.macro, self.depth
+        rule = Source("assumed", f"{d} x {m.name} per bank, {self.parallel_banks} banks: {COMPOSE_RULE}")
+        per_bank = Source(m.source.kind, f"{m.source.ref}; per bank x{d} stacked macros"
+                          + (f", + {BANK_OVERHEAD.value:.0%} bank periphery (assumed)" if self.macros > 1 else ""))
+        return SramMacro(
+            name=name, word_bits=m.word_bits, words=m.words * d, ports=m.ports, banks=self.parallel_banks,
+            read_energy_pj=m.read_energy_pj, write_energy_pj=m.write_energy_pj,
+            idle_energy_pj_per_cycle=m.idle_energy_pj_per_cycle, leakage_uw=m.leakage_uw * d,
+            clk_to_q_ns=m.clk_to_q_ns, min_period_ns=m.min_period_ns,
+            area_um2=self.area_um2 / self.parallel_banks, vdd_v=m.vdd_v, source=m.source,
+            field_sources={"words": rule, "leakage_uw": per_bank, "area_um2": per_bank,
+                           "idle_energy_pj_per_cycle": Source("assumed", f"{m.source.ref}; one macro per bank "
+                                                              "clocked, the stacked others clock-gated (assumed)")},
+            double_buffering=True, tech=m.tech, power_of_two_words=(m.words * d) & (m.words * d - 1) == 0)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"macro": self.macro.name, "macro_source": self.macro.source.ref, "macro_bytes": self.macro.size_bytes,
+                "macros": self.macros, "parallel_banks": self.parallel_banks, "depth": self.depth,
+                "size_bytes": self.size_bytes, "area_mm2": self.area_um2 / 1e6, "leakage_uw": self.leakage_uw,
+                "read_energy_pj_per_word": self.macro.read_energy_pj, "word_bits": self.macro.word_bits,
+                "vdd_v": self.macro.vdd_v, "tech": self.macro.tech}
+
+
+def _pow2_floor(n: int) -> int:
+    return 1 << (max(n, 1).bit_length() - 1)
+
+
+def compose(size_bytes: int, macs_per_cycle: int, macros: tuple[BankMacro, ...],
+            at_least: bool = False) -> ComposedMemory:
+    """The cheapest (least area) memory of exactly ``size_bytes`` built from whole copies of one of ``macros``
+    (``COMPOSE_RULE``); refuses a size that no macro divides (no partial macro, no scaling). ``at_least``: the
+    cheapest memory holding at least ``size_bytes`` (whole macros, a whole number per bank), for a store whose
+    capacity needs no power of two."""
+    if size_bytes <= 0:
+        raise HardwareSpecError(f"bank composition: size_bytes must be positive, got {size_bytes}")
+    options = []
+    for m in macros:
+        if not at_least and size_bytes % m.size_bytes:
+            continue
+        n = math.ceil(size_bytes / m.size_bytes)
+        want = max(1, math.ceil(macs_per_cycle * 8 / m.word_bits))
+        p = min(_pow2_floor(n), _pow2_floor(want) if want & (want - 1) == 0 else _pow2_floor(want) * 2)
+        if at_least:
+            n = math.ceil(n / p) * p
+        while n % p:  # a whole number of macros per bank
+            p //= 2
+        options.append(ComposedMemory(m, n, p))
+    if not options:
+        raise HardwareSpecError(f"bank composition: {size_bytes} B is not a whole number of any macro on file "
+                                f"({', '.join(f'{m.name} {m.size_bytes} B' for m in macros)})")
+    return min(options, key=lambda c: (c.area_um2, c.macro.read_energy_pj / (c.macro.word_bits / 8)))

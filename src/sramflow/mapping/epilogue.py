@@ -34,8 +34,9 @@ from sramflow.mapping.schedule import Buffer, Step
 from sramflow.mapping.steps_table import CONV_DIMS, LOAD, OP, StepTable
 
 FUSION_MODES = ("none", "epilogue", "depth-first")
-DEPTH_FIRST_NOTE = ("depth-first groups are not implemented yet: every group falls back to epilogue fusion "
-                    "(issue 17 item 2)")
+DEPTH_FIRST_NOTE = ("depth-first groups keep tensors in an outer SRAM level (mapping.depth_first); this hardware has "
+                    "none, so every group falls back to epilogue fusion. Row bands with line buffers are not "
+                    "implemented (issue 17 item 2, phase 2)")
 
 
 def output_path_ops(shape: ConvShape) -> tuple[int, int]:

@@ -103,7 +103,7 @@ class DesignFigures:
     hardware: str  # what it is: SRAM, MAC array, clock, off-chip memory, fusion, weights
     area_mm2: float
     latency_ms: float
-    energy_mj: float  # simulated energy + the logic leakage the simulator does not price (hw.area)
+    energy_mj: float  # simulated, the logic leakage of the area model (hw.area) priced in the design's YAML
     avg_power_mw: float
     offchip_mb: float | None
     binding: str  # the target it misses most (or comes closest to), and what dominates its energy
@@ -133,7 +133,7 @@ class WhatItWouldTake:
     searched: str  # what was searched, simulated and pruned
     folder: str  # where advise.json, ADVICE.md and hw/designN.yaml were written
     design1_area_mm2: float  # this run's hardware priced by the same area model (hw.area)
-    design1_logic_leakage_uw: float  # what advise would add to this run's energy (the simulator does not price it)
+    design1_logic_leakage_uw: float  # design1's logic leakage as the search prices it (hw.area)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.depth_first import Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups
+from sramflow.mapping.depth_first_split import SplitSchedule, choose_splits
 from sramflow.mapping.epilogue import DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, with_epilogue
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
@@ -72,10 +74,22 @@ class SimulationResult:
     # energy objective: least energy with at most this many cycles (``mapping.search.budget``)
     cycle_budget: int | None = None
     fusion: str = "none"
+    groups: tuple[Group, ...] = ()  # depth-first groups' edges as decided (``mapping.depth_first``)
 
     @property
     def fusion_note(self) -> str:
-        return DEPTH_FIRST_NOTE if self.fusion == "depth-first" else ""
+        if self.fusion != "depth-first":
+            return ""
+        if len(self.hw.sram) < 2:
+            return DEPTH_FIRST_NOTE
+        if self.cycle_budget is not None:
+            return ("depth-first groups are not searched under a cycle budget (the budgeted per-layer choice stands): "
+                    "every group falls back to epilogue fusion")
+        cuts: dict[str, int] = {}
+        for s in self.schedules:
+            if isinstance(s, SplitSchedule):
+                cuts[s.axis] = cuts.get(s.axis, 0) + 1
+        return groups_note(self.groups, tuple(m.name for m in self.hw.sram), cuts)
 
 
 def prepare_graph(graph: Graph, fusion: str = "none") -> PreparedGraph:
@@ -156,9 +170,15 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     t0 = time.perf_counter()
     schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
     schedules = decide_input_scales(prep, schedules, hw, objective)
+    groups: tuple[Group, ...] = ()
+    if prep.fusion == "depth-first" and cycle_budget is None:  # bands / chunks of a layer, then cross-layer
+        # residency, in outer SRAM levels (none on one-level hardware); under a cycle budget the budgeted choice
+        # stands (a part-wise re-choice for energy could exceed the budget)
+        schedules = choose_splits(schedules, hw, objective)
+        schedules, groups = plan_groups(prep.graph, schedules, hw, objective)
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
-                            time.perf_counter() - t0, cycle_budget, prep.fusion)
+                            time.perf_counter() - t0, cycle_budget, prep.fusion, groups)
 
 
 def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
@@ -185,10 +205,15 @@ def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] 
     """Bytes per adjacent memory level pair and operand, on hardware with outer SRAM levels (else None)."""
     if len(hw.sram) < 2:
         return None
+    if isinstance(sch, SplitSchedule):  # the parts' traffic, summed
+        parts = [level_traffic(p.schedule, hw) or {} for p in sch.parts]
+        return {pair: {o: sum(t[pair][o] for t in parts) for o in parts[0][pair]} for pair in parts[0]}
     names = tuple(m.name for m in hw.sram)
     conv = sch.conv if isinstance(sch, EpilogueSchedule) else sch
     if isinstance(conv, ConvSchedule) and conv.levels is not None:
         out = pair_traffic(conv.operand_bytes, conv.staged, conv.staged_levels, hw.offchip.name, names)
+        if isinstance(conv, ResidentConvSchedule):  # a depth-first group's tensor does not cross the link
+            out = kept_traffic(out, conv, hw.offchip.name, names)
         # an SE scale on the input path: its bytes come from off-chip memory with each input tile load
         out[f"{hw.offchip.name}<->{names[0]}"]["inputs"] += sch.counts.offchip_input_bytes - \
             conv.counts.offchip_input_bytes
@@ -209,7 +234,8 @@ def price(name: str, op: str, sch: Schedule, hw: HardwareSpec) -> NodeResult:
     cdict = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
     busy = {k: int(v) for k, v in busy_cycles(cdict, hw).items()}
     overlap = sch.double_buffered
-    cycles = int(total_cycles(busy, overlap))
+    # a layer run in parts: they run one after the other, so its cycles are the parts' sum
+    cycles = sch.cycles(hw) if isinstance(sch, SplitSchedule) else int(total_cycles(busy, overlap))
     energy = {k: float(v) for k, v in energy_pj(cdict, hw, cycles).items()}
     main = {k: busy[k] for k in resources(hw)}
     binding = max(main, key=lambda k: (main[k], k))

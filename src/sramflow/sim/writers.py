@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from sramflow.jsonio import write_json_atomic
 from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.depth_first_split import SplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.sim.api import Schedule, SimulationResult
@@ -14,6 +16,8 @@ from sramflow.sim.results import node_json, offchip_by_operand, total_json
 
 
 def _tiling(sch: Schedule) -> dict[str, Any]:
+    if isinstance(sch, SplitSchedule):  # a layer in depth-first bands / chunks: the first part's tiling
+        return {**_tiling(sch.parts[0].schedule), "depth_first_split": sch.describe()}
     if isinstance(sch, EpilogueSchedule):
         return {**_tiling(sch.conv), "fusion_group": sch.shape.name, "epilogue": list(sch.members),
                 "input_scale": sch.input_scale or None}
@@ -49,7 +53,8 @@ def layer_mapping_json(res: SimulationResult) -> dict[str, Any]:
                          "size_words": b.size_words} for b in sch.buffers],
             "words_used": max((b.end_word for b in sch.buffers), default=0),
             "swaps": r.counts.dma_loads, "steps": r.counts.steps, "fits_without_tiling": sch.fits_whole,
-            **{"staged_in_" + m.name: list(sch.staged_in(k) if isinstance(sch, (ConvSchedule, EpilogueSchedule)) else ())
+            **{"staged_in_" + m.name: list(sch.staged_in(k) if isinstance(sch, (ConvSchedule, EpilogueSchedule,
+                                                                                SplitSchedule)) else ())
                for k, m in enumerate(res.hw.sram[1:], start=1)},
         })
     return {"hw": res.hw.name, "sram": {"name": m.name, "word_bits": m.word_bits, "words": m.total_words,
@@ -76,21 +81,33 @@ def fusion_groups_json(res: SimulationResult) -> list[dict[str, Any]]:
     counts are its producer node's (the members report zero and name it)."""
     out = []
     for sch, r in zip(res.schedules, res.nodes):
-        if isinstance(sch, EpilogueSchedule):
+        split = sch.describe() if isinstance(sch, SplitSchedule) else None
+        if isinstance(sch, SplitSchedule):
+            sch = sch.whole  # the group's members are the whole layer's; its counts are the parts' (``r``)
+        if isinstance(sch, EpilogueSchedule):  # (a layer split without an epilogue: its node and layer_mapping entry)
             scale = [sch.input_scale] if sch.input_scale else []
             out.append({"producer": r.name, "op": r.op,
                         "members": scale + list(sch.members) + ([sch.residual] if sch.residual else []),
                         "input_scale": sch.input_scale or None,
                         "offchip_bytes_by_operand": offchip_by_operand(r.counts),
-                        "level_bytes_by_operand": r.level_traffic})
+                        "level_bytes_by_operand": r.level_traffic,
+                        **({"depth_first_split": split} if split else {}),
+                        **({"resident_in_level": list(sch.conv.resident)}
+                           if getattr(sch.conv, "resident", ()) else {})})
     return out
+
+
+def depth_first_groups_json(res: SimulationResult) -> list[dict[str, Any]]:
+    """Every Conv -> Conv edge ``mapping.depth_first`` considered: the tensor, its bytes, the level and first word
+    that hold it where it stays on chip (``kept``), else why the edge falls back to epilogue fusion."""
+    return [dataclasses.asdict(g) for g in res.groups]
 
 
 def report_json(res: SimulationResult) -> dict[str, Any]:
     return {"graph": res.graph_name, "hw": res.hw.name, "hw_description": res.hw.description,
             "clock_mhz": res.hw.clock_mhz, "objective": res.objective, "cycle_budget": res.cycle_budget,
             "simulation_wall_s": res.wall_s, "fusion": res.fusion, "fusion_note": res.fusion_note,
-            "fusion_groups": fusion_groups_json(res),
+            "fusion_groups": fusion_groups_json(res), "depth_first_groups": depth_first_groups_json(res),
             "total": total_json(list(res.nodes), res.hw.clock_mhz), "nodes": [node_json(r) for r in res.nodes],
             "uncosted_nodes": list(res.uncosted_nodes)}
 

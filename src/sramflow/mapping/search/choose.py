@@ -180,11 +180,19 @@ def hierarchy(hw: HardwareSpec) -> Hierarchy | None:
                      hw.main_sram.size_bytes, hw.offchip.burst_bytes)
 
 
-def _staged_value(sch: ConvSchedule, hw: HardwareSpec, objective: str) -> float:
+def schedule_metrics(sch: Schedule, hw: HardwareSpec) -> tuple[int, float]:
+    """(cycles, energy pJ) of one schedule, as ``sim`` prices it."""
     c = sch.counts
     cd = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
-    cycles = int(total_cycles({k: int(v) for k, v in busy_cycles(cd, hw).items()}, sch.tiling.double_buffered))
-    return float(objective_value(objective, cycles, float(sum(energy_pj(cd, hw, cycles).values()))))
+    cycles = int(total_cycles({k: int(v) for k, v in busy_cycles(cd, hw).items()}, sch.double_buffered))
+    return cycles, float(sum(energy_pj(cd, hw, cycles).values()))
+
+
+def _staged_value(sch: ConvSchedule, hw: HardwareSpec, objective: str) -> tuple[float, float]:
+    """(objective, the other metric), as ``best_row`` ranks rows: under latency a placement that ties on cycles
+    (a MAC-bound layer) but moves fewer off-chip bytes wins on energy instead of the tie going to staging less."""
+    cycles, energy = schedule_metrics(sch, hw)
+    return float(objective_value(objective, cycles, energy)), float(energy if objective == "latency" else cycles)
 
 
 def level_as_link(hw: HardwareSpec, k: int = 1) -> HardwareSpec:
@@ -206,18 +214,24 @@ def _placements(useful: list[str], levels: int):  # noqa: ANN202 - yields (opera
                 yield combo, where
 
 
-def _staged_options(sch: ConvSchedule, hw: HardwareSpec, h: Hierarchy, objective: str, rank: int
-                    ) -> tuple[ConvSchedule, tuple]:
+def _staged_options(sch: ConvSchedule, hw: HardwareSpec, h: Hierarchy, objective: str, rank: int,
+                    require: tuple[tuple[str, int], ...] = ()) -> tuple[ConvSchedule | None, tuple]:
+    """The best placement of ``sch``'s operands; ``require``: (operand, level) pairs every placement must hold
+    (a depth-first group's resident tensors, ``mapping.depth_first``); (None, ()) when none fits."""
     base = dataclasses.replace(sch, staged=(), staged_levels=(), levels=h)
     ops = base.operand_bytes
-    useful = [o for o in STAGEABLE if ops[o].tile_read + ops[o].tile_write > 0]
-    best, best_key = base, (_staged_value(base, hw, objective), rank, 0, (), ())
+    need = dict(require)
+    useful = [o for o in STAGEABLE if ops[o].tile_read + ops[o].tile_write > 0 or o in need]
+    best: ConvSchedule | None = None if need else base
+    best_key: tuple = () if need else (_staged_value(base, hw, objective), rank, 0, (), ())
     for combo, where in _placements(useful, len(h.outer)):
-        if not fits(ops, combo, where, h):
+        placed = dict(zip(combo, where))
+        if any(placed.get(o) != k for o, k in need.items()) or not fits(ops, combo, where, h):
             continue
         cand = dataclasses.replace(base, staged=combo, staged_levels=where)
+        cand.__dict__["operand_bytes"] = ops  # the tiling's, as computed once above (cached_property's slot)
         key = (_staged_value(cand, hw, objective), rank, len(combo), tuple(STAGEABLE.index(o) for o in combo), where)
-        if key < best_key:
+        if best is None or key < best_key:
             best, best_key = cand, key
     return best, best_key
 
@@ -229,17 +243,26 @@ def search_staged(shape: ConvShape, hw: HardwareSpec, objective: str,
     refill from off-chip memory) and once per outer level k with that level standing in for the off-chip link
     (``level_as_link``: every refill from level k). For each of these tilings every placement of operands in
     levels that fits (``staging.fits``) is priced on the real hardware (``mapping.staging`` counts, the cost
-    model) and the least objective value kept (ties: the earlier tiling, fewer staged operands, ``STAGEABLE``
-    order, inner levels). Not a joint search over tilings and placements: a choice among searched tilings, priced
-    exactly. Any number of SRAM levels; with two this is the two-level choice."""
+    model) and the least (objective, other metric) kept, as ``best_row`` ranks rows (ties: the earlier tiling,
+    fewer staged operands, ``STAGEABLE`` order, inner levels). Not a joint search over tilings and placements: a
+    choice among searched tilings, priced exactly. Any number of SRAM levels; with two this is the two-level choice."""
+    got = search_staged_with(shape, hw, objective, cache)
+    assert got is not None  # nothing required: the unstaged placement always exists
+    return got
+
+
+def search_staged_with(shape: ConvShape, hw: HardwareSpec, objective: str, cache: TilingCache | None = None,
+                       require: tuple[tuple[str, int], ...] = ()) -> ConvSchedule | None:
+    """``search_staged`` with ``require``: (operand, level) pairs the placement must hold (None: none fits)."""
     sch = search_conv(shape, hw, objective, cache)
     h = hierarchy(hw)
     if h is None:
-        return sch
+        return None if require else sch
     alts = [dataclasses.replace(search_conv(shape, level_as_link(hw, k), objective, cache), hw=sch.hw)
             for k in range(1, len(hw.sram))]
-    options = [_staged_options(s, hw, h, objective, rank) for rank, s in enumerate((sch, *alts))]
-    return min(options, key=lambda o: o[1])[0]
+    options = [o for o in (_staged_options(s, hw, h, objective, rank, require)
+                           for rank, s in enumerate((sch, *alts))) if o[0] is not None]
+    return min(options, key=lambda o: o[1])[0] if options else None
 
 
 def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, objective: str,

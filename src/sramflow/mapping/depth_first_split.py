@@ -1,0 +1,245 @@
+"""Depth-first bands of one layer (``--fusion depth-first``, issue 17 item 2, the one-layer case of phase 2): a
+Conv / Gemm runs as a sequence of sub-convolutions, each small enough that the operands a whole layer could not
+stage fit an outer SRAM level.
+
+Two ways to cut a layer (``split_parts``):
+- **row bands**: output rows [r0, r1) per part. Its input band is rows [r0 * stride - pad_top, (r1 - 1) * stride
+  - pad_top + kernel span), clipped to the image (the clipped rows are the padding of the first / last band). The
+  halo: rows shared by two neighbouring bands (kernel span - stride of them) are loaded by both, i.e. re-read (from
+  off-chip memory, or from the level the band's input is staged in), never recomputed; ``SplitSchedule.halo_bytes``
+  counts them. Weights are per part (staged once per band where the level holds them).
+- **channel chunks**: output channels [k0, k1) per part (groups for a depthwise layer, whose inputs are split
+  with them). Each chunk's weights can be staged whole; the input is read once per chunk (for a depthwise layer
+  once in all).
+Each part is a ``ConvShape`` of its own, mapped by ``search_staged`` (tiling and placement in the outer levels),
+with the layer's epilogue / SE scale on it (the same element-wise work, on its outputs / inputs). Counts are the
+parts' sums; cycles are the sum of the parts' cycles (they run one after the other; ``part_metrics``). Equal parts
+share one search (the shape without a name is the key). The mapper keeps a split only where the objective (then
+the other metric) improves on the whole layer's schedule: on hardware without an outer level no split can help
+and none is searched.
+
+Not cut: pooling (vector-unit windows), a layer whose Add on the output path loads skip tiles (its schedule may
+stage nothing, ``ConvSchedule``), and bands of a multi-layer chain (line buffers between layers: not implemented).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+from sramflow.cost.counts import Counts
+from sramflow.hw.spec import HardwareSpec
+from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.epilogue import EpilogueSchedule
+from sramflow.mapping.schedule import Schedule, Step
+from sramflow.mapping.search.choose import hierarchy, schedule_metrics, search_staged
+
+PART_COUNTS = (2, 4, 8, 16)  # parts tried per axis (equal parts, the last one smaller)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One sub-convolution: its schedule (a ``ConvSchedule``, or an ``EpilogueSchedule`` around one) and what it
+    covers of the layer: output rows [row0, row1) and input rows [in_row0, in_row1) for a band; output channels
+    (groups for a depthwise layer) [ch0, ch1) for a chunk."""
+
+    schedule: Schedule
+    row0: int
+    row1: int
+    in_row0: int
+    in_row1: int
+    ch0: int
+    ch1: int
+
+
+@dataclass(frozen=True)
+class SplitSchedule:
+    """A layer run as ``parts`` along ``axis`` ("rows" or "channels"); ``whole``: the layer's own schedule (the
+    per-layer fallback it was compared with, and what the functional simulator builds the layer's data from)."""
+
+    whole: Schedule
+    axis: str
+    parts: tuple[Part, ...]
+
+    @property
+    def shape(self) -> ConvShape:
+        return self.whole.shape
+
+    @cached_property
+    def counts(self) -> Counts:
+        total = self.parts[0].schedule.counts
+        for p in self.parts[1:]:
+            total = total + p.schedule.counts
+        return total
+
+    @property
+    def buffers(self):  # noqa: ANN201 - the first part's (every part's buffers are reported per part)
+        return self.parts[0].schedule.buffers
+
+    @property
+    def double_buffered(self) -> bool:
+        return self.parts[0].schedule.double_buffered
+
+    @property
+    def unit(self) -> str:
+        return self.whole.unit
+
+    @property
+    def fits_whole(self) -> bool:
+        return False
+
+    @property
+    def staged(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(o for p in self.parts for o in _conv(p.schedule).staged))
+
+    def staged_in(self, k: int) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(o for p in self.parts for o in _conv(p.schedule).staged_in(k)))
+
+    @property
+    def halo_bytes(self) -> int:
+        """Input bytes the bands read more than once (the rows neighbouring bands share; each part's whole input
+        rows counted once per part, less each channel chunk's input counted once); 0 without row bands."""
+        sh = self.shape
+        once = {}
+        read = 0
+        for p in self.parts:
+            ps = _conv(p.schedule).shape
+            cin = ps.groups * ps.c_per_group
+            read += (p.in_row1 - p.in_row0) * sh.in_w * cin
+            once[(p.ch0, p.ch1)] = sh.in_h * sh.in_w * cin
+        return read - sum(once.values())
+
+    def describe(self) -> dict[str, object]:
+        return {"axis": self.axis, "parts": len(self.parts), "halo_bytes": self.halo_bytes,
+                "bands": len({(p.row0, p.row1) for p in self.parts}),
+                "channel_chunks": len({(p.ch0, p.ch1) for p in self.parts})}
+
+    def cycles(self, hw: HardwareSpec) -> int:
+        """The parts run one after the other: the sum of their cycles."""
+        return sum(schedule_metrics(p.schedule, hw)[0] for p in self.parts)
+
+    def steps(self) -> Iterator[Step]:
+        for p in self.parts:
+            yield from p.schedule.steps()
+
+
+def _conv(sch: Schedule) -> ConvSchedule:
+    return sch.conv if isinstance(sch, EpilogueSchedule) else sch
+
+
+def band_shape(sh: ConvShape, r0: int, r1: int) -> tuple[ConvShape, int, int]:
+    """The sub-convolution of output rows [r0, r1) and its input rows [a, b) (clipped to the image)."""
+    a = r0 * sh.stride_h - sh.pad_top
+    b = (r1 - 1) * sh.stride_h - sh.pad_top + sh.span_h
+    lo, hi = max(a, 0), min(b, sh.in_h)
+    return dataclasses.replace(sh, in_h=hi - lo, out_h=r1 - r0, pad_top=lo - a), lo, hi
+
+
+def chunk_shape(sh: ConvShape, c0: int, c1: int) -> ConvShape:
+    """Output channels [c0, c1) (groups of a depthwise layer, with their inputs)."""
+    if sh.groups > 1:
+        return dataclasses.replace(sh, groups=c1 - c0)
+    return dataclasses.replace(sh, k_per_group=c1 - c0)
+
+
+def splittable(sh: ConvShape) -> tuple[str, ...]:
+    """The axes ``sh`` can be cut along."""
+    if sh.pool_op or sh.residual:
+        return ()
+    axes = ["rows"] if sh.out_h > 1 else []
+    if sh.groups == 1 or sh.k_per_group == 1:  # plain or depthwise: the output channels are independent
+        axes.append("channels")
+    return tuple(axes)
+
+
+def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
+    step = -(-n // parts)
+    return [(a, min(n, a + step)) for a in range(0, n, step)]
+
+
+def split_parts(sh: ConvShape, axis: str, parts: int, chunks: int = 1
+                ) -> list[tuple[ConvShape, int, int, int, int, int, int]]:
+    """(sub-shape, row0, row1, in_row0, in_row1, ch0, ch1) of each part: ``parts`` row bands for ``axis`` "rows"
+    (times ``chunks`` channel chunks each), ``parts`` channel chunks for "channels"; band-major order."""
+    bands, chunks = (parts, chunks) if axis == "rows" else (1, parts)
+    n = sh.groups if sh.groups > 1 else sh.k_per_group
+    out = []
+    for r0, r1 in _ranges(sh.out_h, bands):
+        band, a, b = band_shape(sh, r0, r1)
+        for c0, c1 in _ranges(n, chunks):
+            out.append((chunk_shape(band, c0, c1) if (c0, c1) != (0, n) else band, r0, r1, a, b, c0, c1))
+    return out
+
+
+def _value(cycles: float, energy: float, objective: str) -> tuple[float, float]:
+    return {"latency": (cycles, energy), "energy": (energy, cycles), "edp": (cycles * energy, cycles)}[objective]
+
+
+def _cuts(sh: ConvShape) -> list[tuple[str, int, int]]:
+    """(axis, bands or chunks, chunks per band) of every cut tried: row bands, channel chunks and both."""
+    axes = splittable(sh)
+    n = sh.groups if sh.groups > 1 else sh.k_per_group
+    rows = [r for r in (1, *PART_COUNTS) if r <= sh.out_h] if "rows" in axes else [1]
+    chans = [c for c in (1, *PART_COUNTS) if c <= n] if "channels" in axes else [1]
+    return [("rows", r, c) if r > 1 else ("channels", c, 1) for r in rows for c in chans if (r, c) != (1, 1)]
+
+
+def _whole_bytes(sh: ConvShape) -> int:
+    return sh.input_bytes + sh.weight_bytes + sh.bias_bytes + sh.output_bytes
+
+
+def _wasted(sch: Schedule) -> bool:
+    """Whether the layer moves more off-chip bytes than its compulsory ones (inputs, weights, outputs once):
+    otherwise no cut can save any."""
+    sh = sch.shape
+    return sch.counts.offchip_bytes > sh.input_bytes + sh.weight_bytes + sh.bias_bytes + sh.output_bytes
+
+
+def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -> Schedule:
+    """``sch`` (a Conv / Gemm's per-layer schedule) or the split of it that the objective favours most."""
+    conv = _conv(sch)
+    if not isinstance(conv, ConvSchedule) or hierarchy(hw) is None or not _wasted(sch):
+        return sch
+    base = _value(*schedule_metrics(sch, hw), objective)
+    best: tuple[tuple[float, float], SplitSchedule] | None = None
+    room = max((m.size_bytes for m in hw.sram[1:]), default=hw.main_sram.size_bytes)
+    whole: list[tuple[int, int]] = []  # (bands, chunks) whose every part fits the largest level with all operands
+    for axis, parts, chunks in _cuts(conv.shape):
+        bands, chunks = (parts, chunks) if axis == "rows" else (1, parts)
+        if any(bands >= b and chunks >= c for b, c in whole):
+            continue  # a finer cut of one whose parts already fit whole only adds halo rows and reloads
+        cut = split_parts(conv.shape, "rows", bands, chunks) if bands > 1 else split_parts(conv.shape, axis, chunks)
+        if len(cut) < 2:
+            continue
+        if all(_whole_bytes(sub) <= room for sub, *_ in cut):
+            whole.append((bands, chunks))
+        got = []
+        for sub, *span in cut:
+            key = dataclasses.replace(sub, name="")
+            if key not in memo:
+                memo[key] = search_staged(sub, hw, objective)
+            part_conv = memo[key]
+            if part_conv.shape.name != conv.shape.name:  # an equal part of another layer: the same schedule
+                part_conv = dataclasses.replace(part_conv, shape=sub)
+            part = dataclasses.replace(sch, conv=part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
+            got.append(Part(part, *span))
+        cyc = en = 0.0
+        for p in got:
+            c, e = schedule_metrics(p.schedule, hw)
+            cyc, en = cyc + c, en + e
+        val = _value(cyc, en, objective)
+        if val < base and (best is None or val < best[0]):
+            label = "channels" if bands == 1 else "rows" if chunks == 1 else "rows x channels"
+            best = (val, SplitSchedule(sch, label, tuple(got)))
+    return sch if best is None else best[1]
+
+
+def choose_splits(schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str) -> tuple[Schedule, ...]:
+    """Every Conv / Gemm's schedule, split where that wins (``choose_split``); one-level hardware: unchanged."""
+    if hierarchy(hw) is None:
+        return schedules
+    memo: dict = {}
+    return tuple(choose_split(s, hw, objective, memo) for s in schedules)
