@@ -188,3 +188,6 @@ def test_hardware_text_says_mixed_weights_plainly() -> None:
          "fusion": "depth-first", "weight_bits": "stem=8,depthwise=8,pointwise=4,se=8,conv=4,classifier=8"}
     assert hardware_text(p) == ("SRAM 4 KiB + L2 1 MiB, 256 MACs/cycle, 175 MHz, lpddr4, fusion depth-first, "
                                 "weights 4 bit: pointwise, conv; 8 bit elsewhere")
+    assert hardware_text({"sram_bytes": 256, "weights_on_chip": True, "x": 1}) == (
+        "SRAM 256 B, all weights held on chip (loaded once at boot), x 1")
+    assert hardware_text({"sram_bytes": 256, "weights_on_chip": False}) == "SRAM 256 B"

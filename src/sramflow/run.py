@@ -311,7 +311,8 @@ def _weights(spec: Any) -> str:
 
 def hardware_text(params: dict[str, Any]) -> str:
     """A design's parameters in words; parameters this function does not know are listed as they are."""
-    known = ("sram_bytes", "l2_bytes", "macs_per_cycle", "clock_mhz", "offchip", "fusion", "weight_bits")
+    known = ("sram_bytes", "l2_bytes", "macs_per_cycle", "clock_mhz", "offchip", "fusion", "weight_bits",
+             "weights_on_chip")
     words = []
     if "sram_bytes" in params:
         words.append(f"SRAM {_size(int(params['sram_bytes']))}"
@@ -326,6 +327,8 @@ def hardware_text(params: dict[str, Any]) -> str:
         words.append(f"fusion {params['fusion']}")
     if "weight_bits" in params:
         words.append(f"weights {_weights(params['weight_bits'])}")
+    if params.get("weights_on_chip"):
+        words.append("all weights held on chip (loaded once at boot)")
     words += [f"{k} {v}" for k, v in params.items() if k not in known]
     return ", ".join(words)
 
