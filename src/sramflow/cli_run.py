@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     w = p.add_argument_group("what it would take (the cheapest design meeting the write-up's claims)")
     w.add_argument("--advise", action=argparse.BooleanOptionalAction, default=True,
                    help="search the design space for the write-up's claims on this model and add the section "
-                        "(sramflow advise with its defaults, into OUT/advise/; ~35 s of CPU for B0); "
+                        "(sramflow advise with its defaults, into OUT/advise/; ~1 min of CPU for B0); "
                         "--no-advise skips it")
     w.add_argument("--advise-grid", choices=("coarse", "fine"), default="coarse",
                    help="the space searched (default coarse; fine takes much longer)")
