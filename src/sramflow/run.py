@@ -60,7 +60,7 @@ class RunConfig:
     advise: bool = True
     advise_grid: str = "coarse"  # a name of design.space.GRIDS
     advise_space: AdviseSpace | None = None  # a space of its own instead of the grid (API, tests)
-    # processes for the search; 0: one per CPU. One by default: the default search simulates 24 B0 designs, and
+    # processes for the search; 0: one per CPU. One by default: the default search simulates ~40 B0 designs, and
     # spawning a pool (per fusion mode) cost more CPU than it saved on 2 cores (36.5 s CPU serial, 55.2 s with 2,
     # measured before the refinement of issue 18 was merged)
     advise_workers: int = 1
