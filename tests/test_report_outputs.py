@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     o = tmp_path_factory.mktemp("run")
     rc = main(["run", "--model", "efficientnet_lite0", "--num-classes", "7", "--resolution", "32", "--out", str(o),
-               "--no-host-baseline"])
+               "--no-host-baseline", "--no-advise"])  # the section and advise/: test_run_advice.py
     assert rc == 0
     return o
 

@@ -25,6 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-calibration", action="store_true",
                    help="store the calibrated ranges beside the checkpoint for runs without --data")
     add_weight_bits_arg(p)
+    w = p.add_argument_group("what it would take (the cheapest design meeting the write-up's claims)")
+    w.add_argument("--advise", action=argparse.BooleanOptionalAction, default=True,
+                   help="search the design space for the write-up's claims on this model and add the section "
+                        "(sramflow advise with its defaults, into OUT/advise/; ~1 min of CPU for B0); "
+                        "--no-advise skips it")
+    w.add_argument("--advise-grid", choices=("coarse", "fine"), default="coarse",
+                   help="the space searched (default coarse; fine takes much longer)")
+    w.add_argument("--advise-workers", type=positive_int, default=1,
+                   help="processes for the search (default 1: a pool costs more than it saves on the default space)")
     d = p.add_argument_group("deployment")
     d.add_argument("--battery-mah", type=positive_float, default=225.0)
     d.add_argument("--battery-v", type=positive_float, default=3.0)
@@ -55,7 +64,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
         source=model_source(a), hw=a.hw, out_dir=a.out, data=a.data, split=a.split, eval_limit=a.eval_limit,
         calib_images=a.calib_images, method=a.method, objective=a.objective, fusion=a.fusion, functional=not a.no_functional,
         host_baseline=not a.no_host_baseline, save_calibration=a.save_calibration, seed=a.seed,
-        weight_bits=a.weight_bits,
+        weight_bits=a.weight_bits, advise=a.advise, advise_grid=a.advise_grid, advise_workers=a.advise_workers,
         deployment=DeploymentConfig(battery_mah=a.battery_mah, battery_v=a.battery_v, battery_max_ma=a.battery_max_ma,
                                     battery_name=a.battery_name or _battery_name(a),
                                     inferences_per_hour=a.inferences_per_hour, devices=a.devices),
@@ -67,5 +76,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
                                        ["energy per inference", f"{s['energy_mj']:.3f} mJ"],
                                        ["average power", f"{s['avg_power_mw']:.2f} mW"],
                                        ["off-chip traffic", f"{s['offchip_mb']:.2f} MB"]]))
+    if s.get("what_it_would_take"):
+        print(f"\nwhat it would take: {s['what_it_would_take']}")
     print(f"\nreport: {s['report']}")
     return 0

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,12 @@ from sramflow.flow.calibration import calibrate as flow_calibrate
 from sramflow.frontend.source import LoadedGraph, ModelSource, load_graph
 from sramflow.jsonio import write_json_atomic
 from sramflow.report.deployment import DeploymentConfig
+
+if TYPE_CHECKING:
+    from sramflow.design.space import AdviseSpace
+    from sramflow.hw.area import AreaPower
+    from sramflow.hw.spec import HardwareSpec
+    from sramflow.report.inputs import WhatItWouldTake
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CHECKPOINT = REPO_ROOT / "weights" / "efficientnet_b0_ham10000.safetensors"
@@ -50,6 +56,14 @@ class RunConfig:
     deployment: DeploymentConfig = field(default_factory=DeploymentConfig)
     seed: int = 0
     weight_bits: int | str = 8  # --weight-bits spec (ir.precision): INT4 weights for the layer groups it names
+    # "What it would take": search the design space (sramflow.design) for the write-up's claims on this run's model
+    advise: bool = True
+    advise_grid: str = "coarse"  # a name of design.space.GRIDS
+    advise_space: AdviseSpace | None = None  # a space of its own instead of the grid (API, tests)
+    # processes for the search; 0: one per CPU. One by default: the default search simulates ~40 B0 designs, and
+    # spawning a pool (per fusion mode) cost more CPU than it saved on 2 cores (36.5 s CPU serial, 55.2 s with 2,
+    # measured before the refinement of issue 18 was merged)
+    advise_workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -248,6 +262,163 @@ def _notes(cfg: RunConfig, resolution: int) -> tuple[str, ...]:
     return notes
 
 
+ADVISE_DIR = "advise"
+ADVISE_OBJECTIVE = "energy"  # what `sramflow advise` maps with by default: the section shows what that command reports
+ADVISE_SHOWN = 3  # designs in the section (advise.json lists more)
+
+
+def _shown_path(path: str) -> str:
+    """A path as a reader would type it: relative to the working folder when inside it."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+def model_args(src: ModelSource, loaded: LoadedGraph) -> list[str]:
+    """The model arguments of a ``sramflow`` command that loads the same model as this run."""
+    args: list[str] = []
+    if src.checkpoint:
+        args += ["--checkpoint", _shown_path(src.checkpoint)]
+    if src.onnx:
+        args += ["--onnx", _shown_path(src.onnx)]
+    if src.model:
+        args += ["--model", src.model]
+    if src.num_classes:
+        args += ["--num-classes", str(src.num_classes)]
+    args += ["--resolution", str(loaded.resolution)]
+    if src.trust_checkpoint:
+        args.append("--trust-checkpoint")
+    return args
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale:,} {unit}"
+    return f"{n:,} B"
+
+
+def _weights(spec: Any) -> str:
+    """'8' or the groups that are not 8 bit ("4 bit: pointwise, conv; 8 elsewhere")."""
+    if not isinstance(spec, str) or "=" not in spec:
+        return f"{spec} bit"
+    pairs = dict(x.split("=", 1) for x in spec.split(","))
+    low = {g: b for g, b in pairs.items() if b != "8"}
+    by_bits = {b: [g for g, x in low.items() if x == b] for b in dict.fromkeys(low.values())}
+    return "; ".join(f"{b} bit: {', '.join(gs)}" for b, gs in by_bits.items()) + "; 8 bit elsewhere"
+
+
+def hardware_text(params: dict[str, Any]) -> str:
+    """A design's parameters in words; parameters this function does not know are listed as they are."""
+    known = ("sram_bytes", "l2_bytes", "macs_per_cycle", "clock_mhz", "offchip", "fusion", "weight_bits",
+             "weights_on_chip")
+    words = []
+    if "sram_bytes" in params:
+        words.append(f"SRAM {_size(int(params['sram_bytes']))}"
+                     + (f" + L2 {_size(int(params['l2_bytes']))}" if params.get("l2_bytes") else ""))
+    if "macs_per_cycle" in params:
+        words.append(f"{params['macs_per_cycle']:,} MACs/cycle")
+    if "clock_mhz" in params:
+        words.append(f"{params['clock_mhz']:g} MHz")
+    if "offchip" in params:
+        words.append(str(params["offchip"]))
+    if "fusion" in params:
+        words.append(f"fusion {params['fusion']}")
+    if "weight_bits" in params:
+        words.append(f"weights {_weights(params['weight_bits'])}")
+    if params.get("weights_on_chip"):
+        words.append("all weights held on chip (loaded once at boot)")
+    words += [f"{k} {v}" for k, v in params.items() if k not in known]
+    return ", ".join(words)
+
+
+def _searched_text(searched: dict[str, Any], grid: str) -> str:
+    if {"points", "simulated", "pruned_by_bounds"} <= set(searched):
+        return (f"{searched['points']:,} designs of the {grid} space ({searched['simulated']:,} simulated, "
+                f"{searched['pruned_by_bounds']:,} pruned by their lower bounds without mapping)")
+    return ", ".join(f"{k} {v}" for k, v in searched.items() if isinstance(v, int | float | str))
+
+
+def advice_from_dict(d: dict[str, Any], folder: str, grid: str, rerun_prefix: list[str], design1: AreaPower
+                     ) -> WhatItWouldTake:
+    """The section's typed input from the search's result (the advise.json contract: targets, feasible, designs,
+    bounds, searched), the folder it was written to and this run's hardware (``hw.area.AreaPower``)."""
+    import shlex
+
+    from sramflow.report.inputs import DesignFigures, TargetBound, WhatItWouldTake
+
+    designs = []
+    for x in d["designs"][:ADVISE_SHOWN]:
+        off = x.get("offchip_bytes")
+        cmd = [*rerun_prefix, "--hw", str(Path(folder) / x["hw_yaml"]), *x["simulate_args"]]
+        designs.append(DesignFigures(hardware_text(dict(x.get("params") or {})), float(x["area_mm2"]),
+                                     float(x["latency_ms"]), float(x["energy_mj"]), float(x["avg_power_mw"]),
+                                     None if off is None else off / 1e6, str(x["binding"]), shlex.join(cmd)))
+    targets = {k: float(v) for k, v in d["targets"].items()}
+    bounds = tuple(TargetBound(k, targets[k], float(b["bound"]), bool(b.get("provable", b["bound"] > targets[k])),
+                               str(b["why"])) for k, b in d["bounds"].items())
+    return WhatItWouldTake(targets, bool(d["feasible"]), tuple(designs), bounds, _searched_text(d["searched"], grid),
+                           folder, design1.total_mm2, design1.logic_leakage_uw)
+
+
+def _publish(staging: Path, final: Path, files: list[Path]) -> None:
+    """Move every file the search wrote into ``final`` (one atomic rename each: a reader never sees half a file);
+    hardware YAMLs of an earlier run that this one did not write are removed."""
+    import os
+    import shutil
+
+    moved = set()
+    for src in sorted(p for p in staging.rglob("*") if p.is_file()):
+        dst = final / src.relative_to(staging)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+        moved.add(dst)
+        files.append(dst)
+    for old in (final / "hw").glob("*.yaml"):
+        if old not in moved:
+            old.unlink()
+    shutil.rmtree(staging)
+
+
+def what_it_would_take(cfg: RunConfig, loaded: LoadedGraph, hw: HardwareSpec, out: Path, files: list[Path],
+                       quiet: bool) -> WhatItWouldTake:
+    """Search the design space for the write-up's claims on this run's model (``sramflow advise`` with its
+    defaults), write its outputs into ``out/advise/`` and return the section's input.
+    The search's point store starts empty every run, so every figure comes from the code that runs now."""
+    import json
+    import tempfile
+
+    from sramflow.design.advise import Targets, advise
+    from sramflow.design.evaluate import EvalOptions
+    from sramflow.design.outputs import write_outputs
+    from sramflow.design.space import GRIDS
+    from sramflow.hw.area import area_power
+
+    if cfg.advise_space is None and cfg.advise_grid not in GRIDS:
+        raise SramflowError(f"advise grid {cfg.advise_grid!r} unknown; known: {', '.join(GRIDS)} (--advise-grid)")
+    space = cfg.advise_space if cfg.advise_space is not None else GRIDS[cfg.advise_grid]
+    grid = "given" if cfg.advise_space is not None else cfg.advise_grid
+    final = out / ADVISE_DIR
+    final.mkdir(parents=True, exist_ok=True)
+    for stale in final.glob("points.sqlite*"):
+        stale.unlink()
+    info = {"model": loaded.model, "num_classes": loaded.num_classes, "resolution": loaded.resolution,
+            "source": loaded.source}
+    opts = EvalOptions(str(final), ADVISE_OBJECTIVE, cfg.advise_workers, progress=not quiet)
+    adv = advise(loaded.graph, info, space, Targets(), opts)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final))
+    d, _ = write_outputs(adv, staging, ADVISE_OBJECTIVE)
+    (staging / "advise.json").unlink()  # written below, atomically and with this run's provenance
+    _publish(staging, final, files)
+    doc = json.loads(json.dumps(d, default=str))  # plain JSON types, as write_outputs writes them
+    _write(final, "advise.json", doc, files)
+    folder = str(out / ADVISE_DIR)
+    return advice_from_dict(doc, folder, grid, ["sramflow", "simulate", *model_args(cfg.source, loaded)],
+                            area_power(hw))
+
+
 def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
     from sramflow.jsonio import provenance_scope
 
@@ -278,7 +449,7 @@ def _run(cfg: RunConfig, out: Path, quiet: bool) -> RunResult:
         raise SramflowError("--save-calibration needs --data (training images) and a checkpoint")
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
-    steps = 9 + (1 if cfg.data else 0)
+    steps = 9 + (1 if cfg.data else 0) + (1 if cfg.advise else 0)
     p = Progress(steps, quiet)
     hw = resolve_hw(cfg.hw)  # fail early on a bad hardware description
 
@@ -327,13 +498,17 @@ def _run(cfg: RunConfig, out: Path, quiet: bool) -> RunResult:
 
     sens = p.step("sensitivity: the headline at either end of each assumed figure's range",
                   lambda: sensitivity(prep, hw, cfg.objective, report_json(sim)["total"]))
+    advice = None
+    if cfg.advise:
+        advice = p.step("what it would take: the cheapest design meeting the write-up's claims (sramflow.design)",
+                           lambda: what_it_would_take(cfg, loaded, hw, out, files, quiet))
     idle_uw = sum(m.leakage_uw * m.banks for m in hw.sram) + hw.mac_array.leakage_uw + hw.offchip.standby_power_uw
     inputs = ReportInputs(
         analysis=analysis, quantization=qrep, verify=ver.to_dict(), accuracy=accuracy, sram=sram_design_report(hw),
         simulation=report_json(sim), claimed=report_json(claimed), mapping=layer_mapping_json(sim), functional=func,
         baselines=base, hw=hw, idle_power_uw=idle_uw, sensitivity=sens,
         checkpoint=checkpoint_accuracy(cfg.source.checkpoint), sample_label=label,
-        notes=_notes(cfg, loaded.resolution))
+        notes=_notes(cfg, loaded.resolution), advice=advice)
     summary = p.step("write INTEGRATION_SUMMARY.md, report.html and plots",
                      lambda: build_reports(inputs, cfg.deployment, out, files))
     return RunResult(out, tuple(files), summary)

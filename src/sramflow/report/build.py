@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sramflow.jsonio import write_bytes_atomic, write_text_atomic
-from sramflow.report import plots
+from sramflow.report import advice, plots
 from sramflow.report.claims import check_claims
 from sramflow.report.deployment import DeploymentConfig, battery_sentence
 from sramflow.report.facts import claim_rows, deployment, run_context
@@ -180,13 +180,29 @@ def _claims_section(a: ReportInputs, cfg: DeploymentConfig) -> Section:
          Table(["claim", "what it implies", "verdict"], checks, "the write-up's arithmetic, checked")])
 
 
+def _advice_section(a: ReportInputs, out: Path, files: list[Path]) -> Section | None:
+    w = a.advice
+    if w is None:
+        return None
+    img = _plot(out, files, "what_it_would_take", plots.labelled_scatter(
+        advice.plot_points(a, w), "silicon area (mm2, estimate)", "energy per inference (mJ, modelled)",
+        "design1 and the designs the search reports", advice.plot_lines(w)), "energy vs area of the designs")
+    items: list[Table | Image] = [Table(advice.DESIGN_HEADERS, advice.design_rows(a, w),
+                                        "design1 (this run) beside the designs of the search")]
+    if w.bounds:
+        items.append(Table(advice.BOUND_HEADERS, advice.bound_rows(w), "targets no searched design meets"))
+    items.append(img)
+    return Section(advice.SECTION_TITLE, advice.advice_paragraphs(a, w), items,
+                   (Table(advice.RERUN_HEADERS, advice.rerun_rows(w), "how to re-simulate each design"),))
+
+
 def build_reports(a: ReportInputs, cfg: DeploymentConfig, out: Path, files: list[Path]) -> dict[str, Any]:
     sim = a.simulation
     t = sim["total"]
     sections = [s for s in (
-        _claims_section(a, cfg), _hardware_section(a), _model_section(a, out, files), _quant_section(a, out, files),
-        _mapping_section(a, out, files), _perf_section(a, out, files), _functional_section(a),
-        _accuracy_section(a, out, files), _baseline_section(a, cfg)) if s is not None]
+        _claims_section(a, cfg), _advice_section(a, out, files), _hardware_section(a), _model_section(a, out, files),
+        _quant_section(a, out, files), _mapping_section(a, out, files), _perf_section(a, out, files),
+        _functional_section(a), _accuracy_section(a, out, files), _baseline_section(a, cfg)) if s is not None]
     kpis = [("latency (modelled)", f"{t['time_ms']:,.1f} ms"), ("energy / inference", f"{t['energy_uj'] / 1e3:.2f} mJ"),
             ("average power", f"{t['avg_power_mw']:.1f} mW"),
             ("off-chip traffic", f"{sum(t['offchip_bytes'].values()) / 1e6:.1f} MB"),
@@ -203,4 +219,5 @@ def build_reports(a: ReportInputs, cfg: DeploymentConfig, out: Path, files: list
     md = summary_markdown(a, cfg)
     files.append(write_text_atomic(out / "INTEGRATION_SUMMARY.md", md))
     return {"latency_ms": t["time_ms"], "energy_mj": t["energy_uj"] / 1e3, "avg_power_mw": t["avg_power_mw"],
-            "offchip_mb": sum(t["offchip_bytes"].values()) / 1e6, "report": str(out / "report.html")}
+            "offchip_mb": sum(t["offchip_bytes"].values()) / 1e6, "report": str(out / "report.html"),
+            "what_it_would_take": advice.advice_paragraphs(a, a.advice)[0] if a.advice else None}

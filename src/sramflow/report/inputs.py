@@ -92,6 +92,50 @@ def checkpoint_accuracy(checkpoint: str | None) -> CheckpointAccuracy | None:
         return None  # a metrics file of another shape: the report then says no figures are on file
 
 
+TARGET_UNITS = {"latency_ms": "ms", "energy_mj": "mJ", "avg_power_mw": "mW"}
+
+
+@dataclass(frozen=True)
+class DesignFigures:
+    """One design of the "What it would take" section, as the design search (``sramflow advise``) reported it:
+    modelled figures on hardware priced by the area model (estimates), and how to re-simulate it."""
+
+    hardware: str  # what it is: SRAM, MAC array, clock, off-chip memory, fusion, weights
+    area_mm2: float
+    latency_ms: float
+    energy_mj: float  # simulated, the logic leakage of the area model (hw.area) priced in the design's YAML
+    avg_power_mw: float
+    offchip_mb: float | None
+    binding: str  # the target it misses most (or comes closest to), and what dominates its energy
+    rerun: str  # the ``sramflow simulate`` command that re-simulates it
+
+
+@dataclass(frozen=True)
+class TargetBound:
+    """A target no searched design meets, and the lower bound over the whole space that says why."""
+
+    target: str  # "latency_ms" | "energy_mj" | "avg_power_mw"
+    target_value: float
+    bound: float  # least value any design of the space can reach (a lower bound, not a simulation)
+    provable: bool  # bound > target: no design of the space can meet it
+    why: str
+
+
+@dataclass(frozen=True)
+class WhatItWouldTake:
+    """The cheapest designs (silicon area) meeting the write-up's claims, or the closest and the bounds that rule
+    the claims out, beside this run's design1; computed by ``sramflow.design`` for this run's model."""
+
+    targets: Mapping[str, float]  # latency_ms, energy_mj, avg_power_mw
+    feasible: bool  # some searched design meets every target
+    designs: tuple[DesignFigures, ...]  # cheapest feasible first, or the closest (smallest worst figure/target)
+    bounds: tuple[TargetBound, ...]  # one per target that no design meets
+    searched: str  # what was searched, simulated and pruned
+    folder: str  # where advise.json, ADVICE.md and hw/designN.yaml were written
+    design1_area_mm2: float  # this run's hardware priced by the same area model (hw.area)
+    design1_logic_leakage_uw: float  # design1's logic leakage as the search prices it (hw.area)
+
+
 @dataclass(frozen=True)
 class ReportInputs:
     """Every result the report shows, as the run computed it (the JSON files hold the same documents)."""
@@ -112,3 +156,4 @@ class ReportInputs:
     checkpoint: CheckpointAccuracy | None  # the shipped checkpoint's figures on file
     sample_label: str  # what the SQNR / agreement figures were measured on
     notes: tuple[str, ...] = ()  # said at the top of the report (e.g. a resolution mismatch)
+    advice: WhatItWouldTake | None = None  # "What it would take" (None: the run was told not to search)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sramflow.report import advice
 from sramflow.report.claims import check_claims
 from sramflow.report.deployment import DeploymentConfig, battery_sentence
 from sramflow.report.facts import claim_rows, deployment, run_context
@@ -28,6 +29,20 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def _advice_part(a: ReportInputs) -> list[str]:
+    w = a.advice
+    if w is None:
+        return []
+    parts = [f"## {advice.SECTION_TITLE}", ""]
+    for p in advice.advice_paragraphs(a, w):
+        parts += [p, ""]
+    parts += [_table(advice.DESIGN_HEADERS, advice.design_rows(a, w)), ""]
+    if w.bounds:
+        parts += [_table(advice.BOUND_HEADERS, advice.bound_rows(w)), ""]
+    parts += [_table(advice.RERUN_HEADERS, [[label, f"`{cmd}`"] for label, cmd in advice.rerun_rows(w)]), ""]
+    return parts
 
 
 def summary_markdown(a: ReportInputs, cfg: DeploymentConfig) -> str:
@@ -63,6 +78,7 @@ def summary_markdown(a: ReportInputs, cfg: DeploymentConfig) -> str:
         _table(["claim", "what it implies", "verdict"], [[c.claim, c.implied, c.verdict]
                                                          for c in check_claims(ctx=run_context(a))]),
         "",
+        *_advice_part(a),
         "## Hardware and where each number comes from",
         "",
         a.sram["description"],

@@ -128,3 +128,31 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str], tit
     ax.set_ylabel("true")
     ax.set_title(title)
     return _png(fig)
+
+
+def labelled_scatter(points: Sequence[tuple[str, float, float]], xlabel: str, ylabel: str, title: str,
+                     hlines: Sequence[tuple[str, float]] = ()) -> bytes:
+    """A few named points on log-log axes, each labelled on the plot, with labelled horizontal reference lines."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (name, x, y) in enumerate(points):
+        ax.scatter([x], [y], s=28, color=PALETTE[0] if i else PALETTE[3], zorder=3)
+        # below its point when a point close by sits higher (designs of about the same area and figure), else above
+        higher = any(y0 > y and max(x / x0, x0 / x) < 1.15 and y0 / y < 1.5 for _, x0, y0 in points)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, -11 if higher else 4), fontsize=8)
+    for j, (name, y) in enumerate(hlines):
+        ax.axhline(y, color=PALETTE[(2 + j) % len(PALETTE)], lw=0.9, ls="--" if j == 0 else ":", label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    import matplotlib.ticker
+
+    # plain numbers at 1, 2 and 5 of each decade ("3 x 10^-1" labels crowd the axis)
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "125" else "")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if hlines:
+        ax.legend(fontsize=8)
+    return _png(fig)
