@@ -134,10 +134,12 @@ class PoolPlan:
 
 def pool_plan(conv) -> PoolPlan | None:  # noqa: ANN001 - a ConvSchedule
     """The running-sum plan of a global average pool fused into the output path of ``conv``, or None where it does
-    not fit: a staged or pooling schedule, a g / k loop (of more than one trip) inside the pixel loop (every channel's
-    sum would stay live), or fewer free words above the schedule's buffers than one channel tile's sums need."""
+    not fit: a pooling schedule, outputs staged in an outer level (the means go off-chip from the first level, next
+    to the output stores; staged weights or inputs change nothing here), a g / k loop (of more than one trip)
+    inside the pixel loop (every channel's sum would stay live), or fewer free words above the schedule's buffers
+    than one channel tile's sums need."""
     sh, hw = conv.shape, conv.hw
-    if getattr(conv, "staged", ()) or sh.pool_op or not conv.buffers:
+    if "outputs" in getattr(conv, "staged", ()) or sh.pool_op or not conv.buffers:
         return None
     t = conv.tiling.sizes()
     n = trips(sh, t)
@@ -180,7 +182,7 @@ class EpilogueSchedule:
     def __post_init__(self) -> None:
         if self.pool and self.pool_plan is None:
             raise MappingError(f"layer {self.shape.name!r}: the global average pool {self.pool!r} cannot be "
-                               "accumulated on its output path (a g / k loop inside the pixel loop, staged operands, "
+                               "accumulated on its output path (a g / k loop inside the pixel loop, staged outputs, "
                                "or no free SRAM words for one channel tile's int32 sums): map the pool as its own pass")
 
     @cached_property
