@@ -10,16 +10,24 @@ figures with whether they are met. ``--functional`` also executes the fused sche
 not implemented: ``--fusion depth-first`` falls back to epilogue fusion and is not measured separately.
 
 Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energy mJ per inference):
-  sky130-design1      none 194.91 / 6253.93 / 195.701   epilogue 163.89 / 5364.57 / 165.806  (target <= 160: not met)
-  sky130-design1-l2   none 140.84 / 5022.46 / 157.252   epilogue 109.26 / 4076.63 / 124.976
-  design1, 64 KiB     none  59.50 / 2205.05 /  62.872   epilogue  24.80 / 1278.57 /  29.570  (target <= 20: not met)
-What is left on the table: the SE global average pool still has a pass of its own (2.4 MB of pool reads on
-design1); a residual Add joins its project conv only where the conv's schedule keeps no partial sums in the output
-buffer and stages nothing (the skip tile is loaded into the output tile's words): 7 of B0's 9 on design1, none on
-design1-l2 (its project convs stage operands in the second level); and on design1 every SE scale falls back to its
-own pass (the scale bytes that come with each input tile load cost more); the remaining traffic is the
-convolutions' own (156.6 MB on design1, the fused skip loads included: weights and inputs re-read between tiles of a 256-byte SRAM), which only depth-first groups
-and better tilings reduce.
+  sky130-design1      none 194.91 / 6253.93 / 195.701   epilogue 161.59 / 5302.92 / 163.599  (target <= 160: not met)
+  sky130-design1-l2   none 140.84 / 5022.46 / 157.252   epilogue 107.03 / 4016.97 / 122.710
+  design1, 64 KiB     none  59.50 / 2205.05 /  62.872   epilogue  22.43 / 1215.96 /  27.292  (target <= 20: not met)
+The SE global average pools accumulate on their depthwise conv's output path (int32 running sums of one channel
+tile in spare SRAM words above the conv's buffers): 16 of B0's 17 on design1 (2.31 MB of pool reads gone); the
+classifier's pool keeps its pass (the last 1x1 conv's schedule fills the 128 words; the best tiling with room for the
+sums is slower than conv + pool pass, so the objective keeps it). What is left on the table on design1:
+- 2 of the 9 residual Adds keep their pass (their project convs keep partial sums in the output buffer). Re-tiling
+  those convs without partial sums would join the Add and save latency (features.2.1: 16.13 M against 16.26 M
+  cycles) but moves more off-chip (5.57 against 4.82 MB): the latency objective would take it and traffic would rise.
+- every SE scale falls back to its own pass, rightly for the tilings chosen: the scale bytes that come with each input
+  tile load (reload factor x pixel tiles x channels) exceed the pass's read + write everywhere but features.1.0-3.1,
+  and there the extra DMA transfers and vector work still cost more cycles. Choosing the project conv's tiling with
+  the scale in the objective (a fused-group re-search) would fuse features.1.0's scale: 0.44 MB and 0.43 M cycles
+  less (top 40 rows of its tiling table; not done: it would add a tiling-table search per SE block to every run).
+- the remaining traffic is the convolutions' own (156.6 MB: weights and inputs re-read between tiles of a 256-byte
+  SRAM), which only depth-first groups and better tilings reduce. The traffic-lowering re-tilings above (~0.5 MB)
+  would still leave design1 above 160 MB with epilogue fusion alone.
 """
 
 from __future__ import annotations
