@@ -138,3 +138,21 @@ def test_fusing_the_pool_removes_its_pass_and_keeps_the_integer_work() -> None:
     assert by(none)["gap"].counts.offchip_input_bytes == 8 * 36  # its own pass reads the whole feature map back
     for k in ("vector_ops", "lut_ops", "macs"):
         assert sum(getattr(n.counts, k) for n in epi.nodes) == sum(getattr(n.counts, k) for n in none.nodes)
+
+
+def test_sums_overlapping_the_conv_s_buffers_are_refused_by_the_functional_simulator() -> None:
+    import numpy as np
+
+    from sramflow.funcsim.pool import execute_fused_pool
+    from sramflow.funcsim.sram import FunctionalSimError, Sram
+    from sramflow.funcsim.state import Machine
+
+    g = se_block_graph()
+    res = simulate_graph(g, make_hw(), fusion="epilogue")
+    _, grp = _with_dw(res, g, {"g": 3, "h": 1, "w": 3}, ("g", "k", "c", "p"))
+    end = max(b.end_word for b in grp.conv.buffers)
+    out = np.zeros((8, 1, 6, 6), np.int8)
+    mean = {"x_zp": 0, "mult": 1 << 30, "shift": 0, "out_zp": 0}
+    bad = dataclasses.replace(grp.pool_plan, base_word=end - 1)
+    with pytest.raises(FunctionalSimError, match="overlap the convolution's buffers"):
+        execute_fused_pool(bad, grp.conv.step_table(), out, mean, Machine(Sram(128, 2)), end)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sramflow.errors import UnsupportedOpError
+from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.ir.movement import MOVEMENT_OPS
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.epilogue import SUM_BYTES, PoolPlan
@@ -98,16 +99,21 @@ def _in_bounds(out_n: int, stride: int, k: int, pad: int, lo: int, hi: int) -> n
     return (np.clip(start + k, lo, hi) - np.clip(start, lo, hi)).astype(np.int64)
 
 
-def execute_fused_pool(plan: PoolPlan, table, out: np.ndarray, mean: dict, m) -> np.ndarray:  # noqa: ANN001
+def execute_fused_pool(plan: PoolPlan, table, out: np.ndarray, mean: dict, m,  # noqa: ANN001 - StepTable, Machine
+                       buffers_end: int) -> np.ndarray:
     """A global average pool accumulated on a convolution group's output path (``mapping.epilogue.pool_plan``),
     on its step table's output stores in order: each final output tile's int8 elements (``out``, the group's
     written tensor (G, K, OH, OW)) are added per channel to int32 running sums held in the SRAM words at
     ``plan.base_word`` (read back unless it is the channel tile's first pixel tile, written back unless it is the
     last); at the last, the MEAN kernel's arithmetic (``reference.requant.mean_of_sums``, ``mean``: the op's x_zp,
-    mult, shift, out_zp) gives the int8 means, written into the same words and stored off-chip. The sums' words lie
-    above every buffer of the schedule (the plan), so they live across the convolution's steps untouched; every
-    access goes through ``m`` (counted; a word read that holds anything but what was written last is a clobber).
+    mult, shift, out_zp) gives the int8 means, written into the same words and stored off-chip. The sums' words must
+    lie above every buffer of the schedule (``buffers_end``, checked), so the convolution's steps, executed before,
+    never touch them and replaying the pool after them is the interleaved order's result; every access goes
+    through ``m`` (counted; a word read that holds anything but what was written last is a clobber).
     Returns the pool's output (G x K,) int8."""
+    if plan.base_word < buffers_end:
+        raise FunctionalSimError(f"fused pool sums at word {plan.base_word} overlap the convolution's buffers (which "
+                                 f"end at word {buffers_end}): the pool must keep its own pass")
     g_, k_, oh, ow = out.shape
     lo, hi = table.lo, table.hi
     d = {name: i for i, name in enumerate(table.dims)}

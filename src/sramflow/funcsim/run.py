@@ -343,7 +343,8 @@ def _run_fused_pool(group: EpilogueSchedule, node: Node, op_of: dict[str, QOp | 
                                  "quantized MEAN op: quantize the graph that was simulated")
     sh = group.shape
     out = np.asarray(y, np.int8).reshape(sh.groups, sh.k_per_group, sh.out_h, sh.out_w)
-    means = execute_fused_pool(group.pool_plan, group.conv.step_table(), out, op.attrs, m)
+    end = max(b.end_word for b in group.conv.buffers)
+    means = execute_fused_pool(group.pool_plan, group.conv.step_table(), out, op.attrs, m, end)
     env[node.output] = means.reshape(graph.shape(node.output)[1:])
 
 
