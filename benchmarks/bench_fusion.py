@@ -12,11 +12,11 @@ not implemented: ``--fusion depth-first`` falls back to epilogue fusion and is n
 Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energy mJ per inference):
   sky130-design1      none 194.91 / 6253.93 / 195.701   epilogue 161.59 / 5302.92 / 163.599  (target <= 160: not met)
   sky130-design1-l2   none 140.84 / 5022.46 / 157.252   epilogue 107.03 / 4016.97 / 122.710
-  design1, 64 KiB     none  59.50 / 2205.05 /  62.872   epilogue  22.43 / 1215.96 /  27.292  (target <= 20: not met)
+  design1, 64 KiB     none  59.50 / 2205.05 /  62.872   epilogue  22.49 / 1217.34 /  27.350  (target <= 20: not met)
 The SE global average pools accumulate on their depthwise conv's output path (int32 running sums of one channel
-tile in spare SRAM words above the conv's buffers): 16 of B0's 17 on design1 (2.31 MB of pool reads gone); the
-classifier's pool keeps its pass (the last 1x1 conv's schedule fills the 128 words; the best tiling with room for the
-sums is slower than conv + pool pass, so the objective keeps it). What is left on the table on design1:
+tile in spare SRAM words above the conv's buffers): all 16 of B0's on design1 (2.31 MB of pool reads gone). The
+classifier's pool is not fused (``ir.fusion.fused_pools``; on design1 the last 1x1 conv's schedule fills the 128 words
+anyway, and its best tiling with room for the sums is slower than conv + pool pass). What is left on design1:
 - 2 of the 9 residual Adds keep their pass (their project convs keep partial sums in the output buffer). Re-tiling
   those convs without partial sums would join the Add and save latency (features.2.1: 16.13 M against 16.26 M
   cycles) but moves more off-chip (5.57 against 4.82 MB): the latency objective would take it and traffic would rise.

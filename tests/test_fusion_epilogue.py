@@ -159,8 +159,7 @@ def test_b0_224_fused_bit_exact(preset: str, b0_graph_224) -> None:  # noqa: ANN
         assert len(scales) == 16 and all(r.unit == "vector" for r in res.nodes if r.name in scales)
         assert total_json(list(none.nodes), hw.clock_mhz)["cycles"] == 625_392_832
         # 7 of the 9 residual Adds join their project conv; the other 2 convs keep partial sums in the output buffer
-        # every SE pool accumulates on its depthwise conv's output path; the classifier's pool keeps its pass (the
-        # last 1x1 conv's schedule fills the 128 words)
+        # every SE pool accumulates on its depthwise conv's output path; the classifier's pool keeps its pass
         assert len([s.pool for s in groups if s.pool]) == 16
         assert [r.unit for r in res.nodes if r.op == "GlobalAveragePool" and r.unit != "fused"] == ["vector"]
         fused_adds = [s.residual for s in groups if s.residual]
