@@ -10,26 +10,7 @@ executes the fused schedules of design1 on real bytes (random weights and input)
 count comparison.
 
 Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energy mJ per inference):
-  sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 163.89 / 5364.57 / 165.806  depth-first = epilogue
-                      (target <= 160: not met; one SRAM level: every depth-first group falls back)
-  sky130-design1-l2   none 130.04 / 5022.46 / 147.559  epilogue  98.46 / 4076.63 / 115.282
-                      depth-first 37.22 / 2400.44 / 53.650  (target <= 12: not met; mapping 12-49 s)
-  design1, 64 KiB     none  59.50 / 2205.05 /  62.872  epilogue  24.80 / 1278.57 /  29.570  depth-first = epilogue
-                      (targets <= 20 / <= 10: not met; one SRAM level)
-design1-l2 none / epilogue moved from 140.84 / 109.26 MB when staging placements started to be ranked by (objective,
-other metric) like tilings: a MAC-bound layer now stages what saves energy instead of staging less on a cycle tie.
-Depth-first on design1-l2: 38 layers run in row bands / channel chunks with their operands staged per part in l2
-(weights 47.88 -> 7.72 MB, inputs 42.41 -> 21.33 MB), and 16 SE reduce -> expand edges keep their tensor in l2.
-What is left on the table: every intermediate tensor still crosses off-chip once each way (8.17 MB of outputs and
-as much of inputs): bands of several layers with line buffers between them (DeFiNES' fully cached mode) are not
-implemented, nor anything depth-first on one SRAM level; under the latency objective a layer bound by the SRAM port
-(the 256 B scratchpad's) keeps input refills from off-chip that a finer cut would stage (energy breaks exact ties
-only); the SE scale bytes come from off-chip with every input tile load of a project conv (1.43 MB on design1-l2
-depth-first); the SE global average pool still has a pass of its own;
-a residual Add joins its project conv only where the conv's schedule keeps no partial sums in the output buffer
-and stages nothing (7 of B0's 9 on design1, none on design1-l2); on design1 every SE scale falls back to its own
-pass; the rest of design1's traffic is the convolutions' own (156.6 MB, the fused skip loads included: weights and
-inputs re-read between tiles of a 256-byte SRAM).
+FIGURES_PLACEHOLDER
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ def test_chains_are_fused_into_their_producers() -> None:
     shapes = {s.name: s for s in lower_graph(se_block_graph(), "epilogue")}
     assert {n: (s.into, s.epilogue) for n, s in shapes.items() if isinstance(s, FusedShape)} == {
         "hs": ("exp", True), "hm": ("exp", True), "ds": ("dw", True), "dm": ("dw", True),
-        "rr": ("red", False), "sg": ("sex", True), "sc": ("prj", True), "add": ("prj", True)}
+        "rr": ("red", False), "sg": ("sex", True), "sc": ("prj", True), "add": ("prj", True), "gap": ("dw", True)}
     assert shapes["add"].residual and not shapes["prj"].residual  # set where the chosen schedule allows it
+    assert shapes["gap"].pool and not shapes["gp2"].__class__ is FusedShape  # gp2 reads the Add's sum, no group's
     assert shapes["sc"].input_scale and shapes["prj"].input_scale_ops == BY_OP["Mul"].vector.ops_per_elem
     # HardSwish: the HardSigmoid's look-up yields the product (its Mul costs nothing); SiLU: look-up + Mul
     lut, mul = BY_OP["Sigmoid"].vector, BY_OP["Mul"].vector
@@ -59,10 +60,13 @@ def test_fusion_removes_exactly_the_chains_round_trips() -> None:
     g = se_block_graph()
     hw = make_hw()  # single buffers: here the SE scale stays on the input path (on double buffers it does not pay)
     none, epi = _by_name(simulate_graph(g, hw)), _by_name(simulate_graph(g, hw, fusion="epilogue"))
-    chains = ("hs", "hm", "ds", "dm", "sg", "sc", "add")
-    for n in ("exp", "dw", "sex"):  # the group's traffic and SRAM accesses are the conv's own
+    chains = ("hs", "hm", "ds", "dm", "sg", "sc", "add", "gap")
+    for n in ("exp", "sex"):  # the group's traffic and SRAM accesses are the conv's own
         assert epi[n].counts.offchip_bytes == none[n].counts.offchip_bytes
         assert epi[n].counts.sram_reads == none[n].counts.sram_reads
+    # the SE pool on the depthwise conv's output path: the group writes its means too (one byte per channel)
+    means = none["gap"].counts.offchip_output_bytes
+    assert means == 8 and epi["dw"].counts.offchip_bytes == none["dw"].counts.offchip_bytes + means
     assert sum(epi[n].counts.offchip_bytes for n in chains) == 0
     saved = sum(n.counts.offchip_bytes for n in none.values()) - sum(n.counts.offchip_bytes for n in epi.values())
     # the SE scale's pass is gone; its consumer reads the scale bytes of its channels with every input tile load;
@@ -71,7 +75,7 @@ def test_fusion_removes_exactly_the_chains_round_trips() -> None:
     scale_bytes = epi["prj"].counts.offchip_input_bytes - none["prj"].counts.offchip_input_bytes - skip_bytes
     assert 0 < scale_bytes < none["sc"].counts.offchip_bytes
     assert none["add"].counts.offchip_bytes == 3 * skip_bytes  # its own pass: read both operands, write the sum
-    assert saved == sum(none[n].counts.offchip_bytes for n in chains) - scale_bytes - skip_bytes
+    assert saved == sum(none[n].counts.offchip_bytes for n in chains) - scale_bytes - skip_bytes - means
     # the integer work is unchanged: the same vector ops and look-ups, now on the producers' output paths
     for k in ("vector_ops", "lut_ops", "macs"):
         assert sum(getattr(n.counts, k) for n in epi.values()) == sum(getattr(n.counts, k) for n in none.values())
@@ -155,6 +159,9 @@ def test_b0_224_fused_bit_exact(preset: str, b0_graph_224) -> None:  # noqa: ANN
         assert len(scales) == 16 and all(r.unit == "vector" for r in res.nodes if r.name in scales)
         assert total_json(list(none.nodes), hw.clock_mhz)["cycles"] == 625_392_832
         # 7 of the 9 residual Adds join their project conv; the other 2 convs keep partial sums in the output buffer
+        # every SE pool accumulates on its depthwise conv's output path; the classifier's pool keeps its pass
+        assert len([s.pool for s in groups if s.pool]) == 16
+        assert [r.unit for r in res.nodes if r.op == "GlobalAveragePool" and r.unit != "fused"] == ["vector"]
         fused_adds = [s.residual for s in groups if s.residual]
         assert len(fused_adds) == 7 and all(r.unit == "vector" for r in res.nodes
                                               if r.name in set(residual_adds(g)) - set(fused_adds))

@@ -13,6 +13,9 @@ reduction over every tap of the window equals the reference:
   starts at -zero point x its uncounted taps (``offset``, set like a bias) and the divisor is its counted taps.
 Rounding of the average: (sum +- count / 2) / count truncated toward zero (ties away from zero), then the
 activation clamp, as ``reference.nhwc.average_pool``.
+
+A global average pool fused into a convolution group's output path (``execute_fused_pool``) accumulates running
+int32 sums in SRAM words and finishes with the MEAN kernel's arithmetic (``reference.requant.mean_of_sums``).
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from sramflow.errors import UnsupportedOpError
+from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.ir.movement import MOVEMENT_OPS
 from sramflow.mapping.conv import ConvShape
-from sramflow.reference.requant import clamp_to_int8
+from sramflow.mapping.epilogue import SUM_BYTES, PoolPlan
+from sramflow.mapping.steps_table import OP, STORE
+from sramflow.reference.requant import clamp_to_int8, mean_of_sums, wrap_int32
 
 # a "window" movement op (ir.movement: Pad) is a 1 x 1 max whose padded taps hold its int8 fill
 POOL_KINDS = {"MAX_POOL_2D": "max", "AVERAGE_POOL_2D": "avg",
@@ -91,3 +97,57 @@ def _in_bounds(out_n: int, stride: int, k: int, pad: int, lo: int, hi: int) -> n
     """Taps of each output's window (starting at out * stride - pad) that lie in [lo, hi)."""
     start = np.arange(out_n) * stride - pad
     return (np.clip(start + k, lo, hi) - np.clip(start, lo, hi)).astype(np.int64)
+
+
+def execute_fused_pool(plan: PoolPlan, table, out: np.ndarray, mean: dict, m,  # noqa: ANN001 - StepTable, Machine
+                       buffers_end: int) -> np.ndarray:
+    """A global average pool accumulated on a convolution group's output path (``mapping.epilogue.pool_plan``),
+    on its step table's output stores in order: each final output tile's int8 elements (``out``, the group's
+    written tensor (G, K, OH, OW)) are added per channel to int32 running sums held in the SRAM words at
+    ``plan.base_word`` (read back unless it is the channel tile's first pixel tile, written back unless it is the
+    last); at the last, the MEAN kernel's arithmetic (``reference.requant.mean_of_sums``, ``mean``: the op's x_zp,
+    mult, shift, out_zp) gives the int8 means, written into the same words and stored off-chip. The sums' words must
+    lie above every buffer of the schedule (``buffers_end``, checked), so the convolution's steps, executed before,
+    never touch them and replaying the pool after them is the interleaved order's result; every access goes
+    through ``m`` (counted; a word read that holds anything but what was written last is a clobber).
+    Returns the pool's output (G x K,) int8."""
+    if plan.base_word < buffers_end:
+        raise FunctionalSimError(f"fused pool sums at word {plan.base_word} overlap the convolution's buffers (which "
+                                 f"end at word {buffers_end}): the pool must keep its own pass")
+    g_, k_, oh, ow = out.shape
+    lo, hi = table.lo, table.hi
+    d = {name: i for i, name in enumerate(table.dims)}
+    rows = np.flatnonzero((table.kind == STORE) & (table.operand == OP["outputs"]))
+    wb, wpc = plan.word_bytes, plan.words_per_channel
+    result = np.zeros(g_ * k_, np.int8)
+    seen: dict[tuple[int, ...], int] = {}
+    tag = -1
+    for r in rows:
+        g0, g1, k0, k1 = (int(lo[r, d["g"]]), int(hi[r, d["g"]]), int(lo[r, d["k"]]), int(hi[r, d["k"]]))
+        tile = out[g0:g1, k0:k1, lo[r, d["h"]]:hi[r, d["h"]], lo[r, d["w"]]:hi[r, d["w"]]]
+        add = tile.astype(np.int64).sum(axis=(2, 3)).reshape(-1)
+        key = (g0, g1, k0, k1)
+        i = seen[key] = seen.get(key, 0) + 1
+        ch = add.size
+        sums = np.zeros(ch, np.int64)
+        if i > 1:  # the running sums of this channel tile, written after its previous pixel tile
+            raw = m.read(np.arange(plan.base_word, plan.base_word + ch * wpc), tag, "pool sums", compute=True)
+            sums = raw.reshape(ch, wpc * wb)[:, :SUM_BYTES].copy().view("<i4").reshape(ch).astype(np.int64)
+        sums = wrap_int32(sums + add)
+        tag = m.new_tag()
+        if i < plan.pixel_tiles:
+            words = np.zeros((ch, wpc * wb), np.uint8)
+            words[:, :SUM_BYTES] = sums.astype("<i4").view(np.uint8).reshape(ch, SUM_BYTES)
+            m.write(plan.base_word, words.reshape(-1), tag, "pool sums", compute=True)
+            continue
+        q = mean_of_sums(sums, oh * ow, int(mean["x_zp"]), int(mean["mult"]), int(mean["shift"]),
+                         int(mean["out_zp"]))
+        nw = -(-ch // wb)
+        packed = np.zeros(nw * wb, np.uint8)
+        packed[:ch] = q.astype(np.int8).view(np.uint8)
+        m.write(plan.base_word, packed, tag, "pool means", compute=True)
+        back = m.read(np.arange(plan.base_word, plan.base_word + nw), tag, "pool means store", compute=False)
+        m.tally.offchip_write_bytes += ch
+        idx = (np.arange(g0, g1)[:, None] * k_ + np.arange(k0, k1)[None, :]).reshape(-1)
+        result[idx] = back.reshape(-1)[:ch].view(np.int8)
+    return result

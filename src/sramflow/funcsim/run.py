@@ -15,7 +15,7 @@ from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.bulk_vector import execute_vector_bulk
 from sramflow.funcsim.exec_conv import ConvData, check_weight_bits, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
-from sramflow.funcsim.pool import pool_spec
+from sramflow.funcsim.pool import execute_fused_pool, pool_spec
 from sramflow.funcsim.resize import RESIZE_KINDS, resize_data
 from sramflow.funcsim.split import run_split_conv
 from sramflow.funcsim.sram import Sram
@@ -125,7 +125,8 @@ def _accepted_shapes(graph: Graph, fusion: str) -> list[tuple]:
     plain = lower_graph(graph, "none")
     out = []
     for f, p in zip(fused, plain):
-        if getattr(f, "input_scale", False) or getattr(f, "residual", False):  # or left to a pass of its own
+        if getattr(f, "input_scale", False) or getattr(f, "residual", False) or getattr(f, "pool", False):
+            # or left to a pass of its own
             out.append((f, p))
         elif isinstance(f, ConvShape):  # with or without its SE scale, with or without a residual Add
             out.append(tuple(dataclasses.replace(f, input_scale_ops=s, residual=r)
@@ -309,12 +310,14 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
         split = None
         if isinstance(sch, SplitSchedule):  # a layer in depth-first parts: the whole layer's data, run part by part
             split, sch = sch, sch.whole
+        pool = None  # a fused global average pool: (its group, its node) once the group's output is written
         if isinstance(sch, EpilogueSchedule):  # the chain runs on the requantized outputs before they are written
             if sch.input_scale:
                 x_in = _scaled_input(q, op_of[sch.input_scale], env)
                 parts = [p.schedule for p in split.parts] if split is not None else [sch]
                 m.tally.offchip_read_bytes += sum(scale_bytes_loaded(s.conv.step_table()) for s in parts)
             group, sch = sch, sch.conv
+            pool = (group, graph.node(group.pool)) if group.pool else None
             data = conv_data(sch, op, q, x_in)
             if group.residual:  # the skip tile of every output tile is added on the output path
                 data, out_name = _with_residual(data, graph, q, op_of[group.residual], group.residual, op.output, env)
@@ -332,12 +335,28 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
                 y = run_staged_conv(run_conv, sch, data, m, outer, held) if sch.staged else run_conv(sch, data, m)
         else:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
+        if pool is not None:  # the running sums of every output tile, in the schedule's store order
+            _run_fused_pool(pool[0], pool[1], op_of, y, m, env, graph)
         if out_name != node.output:
             env[out_name] = y.reshape(graph.shape(out_name)[1:])
             continue
         env[node.output] = y.reshape(graph.shape(node.output)[1:])
         if op is not None and op.output != node.output:  # the op's result (a fused x * HardSigmoid(x): HARD_SWISH)
             env[op.output] = env[node.output].reshape(graph.shape(op.output)[1:])
+
+
+def _run_fused_pool(group: EpilogueSchedule, node: Node, op_of: dict[str, QOp | None], y: np.ndarray, m: Machine,
+                    env: dict[str, np.ndarray], graph: Graph) -> None:
+    """The group's fused global average pool (``funcsim.pool.execute_fused_pool``) on the tensor it wrote."""
+    op = op_of[node.name]
+    if op is None or op.kind != "MEAN":
+        raise UnsupportedOpError(f"the global average pool {node.name!r} fused into {group.shape.name!r} has no "
+                                 "quantized MEAN op: quantize the graph that was simulated")
+    sh = group.shape
+    out = np.asarray(y, np.int8).reshape(sh.groups, sh.k_per_group, sh.out_h, sh.out_w)
+    end = max(b.end_word for b in group.conv.buffers)
+    means = execute_fused_pool(group.pool_plan, group.conv.step_table(), out, op.attrs, m, end)
+    env[node.output] = means.reshape(graph.shape(node.output)[1:])
 
 
 def _with_residual(data: ConvData, graph: Graph, q: QuantizedGraph, add: QOp | None, name: str, src: str,

@@ -166,3 +166,28 @@ def residual_adds(graph: Graph) -> dict[str, str]:
         if cands:
             out[n.name] = max(cands, key=lambda p: order[p.name]).name
     return out
+
+
+def fused_pools(graph: Graph) -> dict[str, str]:
+    """GlobalAveragePool -> the Conv / Gemm whose output path accumulates it (``--fusion epilogue``; ``sim.api``
+    decides per group whether the chosen schedule has room for the running sums, ``mapping.epilogue.pool_plan``):
+    a pool reading the tensor a Conv's group writes (its epilogue chain's last tensor, else its fused activation's
+    or its own output) that something else reads too: the SE squeeze after a depthwise conv's SiLU. A classifier's
+    pool (the tensor's only reader) is not fused yet: ``sim.api.simulate_totals`` would lose its vectorized path
+    (tiling tables) for every plain CNN, and its conv's output would still be written. Each output tile adds its elements to
+    per-channel int32 sums as it is written; the pool's int8 means come from the sums with the MEAN kernel's
+    rounding, and the pool has no pass of its own."""
+    consumers = graph.consumers()
+    chains = epilogue_chains(graph)
+    out: dict[str, str] = {}
+    for n in graph.nodes:
+        if n.op not in FUSING_OPS:
+            continue
+        act = fused_activation(graph, n, consumers)
+        t = graph.node(chains[n.name][-1]).output if n.name in chains else (act or n).output
+        for u in consumers.get(t, []):
+            p = graph.node(u)
+            se = len(consumers.get(t, [])) > 1  # the SE squeeze: the feature map is also scaled (read again)
+            if p.op == "GlobalAveragePool" and se and t != graph.output and len(graph.shape(t)) == 4:
+                out[p.name] = n.name
+    return out

@@ -203,6 +203,8 @@ def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) ->
     conv = _conv(sch)
     if not isinstance(conv, ConvSchedule) or hierarchy(hw) is None or not _wasted(sch):
         return sch
+    if isinstance(sch, EpilogueSchedule) and sch.pool:  # its running sums span every output tile of the whole layer
+        return sch
     base = _value(*schedule_metrics(sch, hw), objective)
     best: tuple[tuple[float, float], SplitSchedule] | None = None
     room = max((m.size_bytes for m in hw.sram[1:]), default=hw.main_sram.size_bytes)

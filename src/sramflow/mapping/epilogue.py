@@ -16,6 +16,18 @@ of the tile's channels (one per channel; the DMA streams a tile channel by chann
 a time), and the vector unit multiplies every loaded element with the int8 rounding of the MUL
 (``ConvShape.input_scale_ops`` ops per element) before it is written to the SRAM. The scaled tensor is never
 written; the SRAM words are the convolution's own.
+
+A global average pool of the group's output (``ir.fusion.fused_pools``: the SE squeeze, the classifier's pool) is
+accumulated on the output path (``pool_plan``): where the tiling visits every pixel tile of a channel tile before
+the next channel tile (no g / k loop inside the pixel loop), only that channel tile's int32 running sums are live,
+and they are held in ``ceil(4 / word_bytes)`` SRAM words per channel above the convolution's buffers (the mapper
+chose those buffers without them, so the pool is fused only where the macro has that many words to spare; else it
+keeps its own pass). Each final output tile: the vector unit adds its requantized elements per channel (one op per
+element), reading the running sums before (all but the channel tile's first pixel tile) and writing them back after
+(all but its last); at the last, one op per channel turns the sum into the MEAN kernel's int8 (``reference.requant.
+mean_of_sums``: the sum less zero point x count, times the multiplier with 1 / count folded in), written into the
+same words and stored off-chip (one DMA transfer of the channel tile's bytes). The pool's input is never read
+back.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from functools import cached_property
 import numpy as np
 
 from sramflow.cost.counts import Counts, ceil_div
+from sramflow.errors import MappingError
 from sramflow.ir.elementwise import BY_OP
 from sramflow.mapping.conv import RELEVANT, ConvShape, bursts, group_classes, reload_factor, trips
 from sramflow.mapping.schedule import Buffer, Step
@@ -86,9 +99,70 @@ def scale_bytes_loaded(table: StepTable) -> int:
     return int(np.sum(ext, dtype=np.int64))
 
 
-def with_epilogue(c: Counts, shape: ConvShape, lanes: int, conv=None, burst_bytes: int = 0) -> Counts:  # noqa: ANN001
+SUM_BYTES = 4  # a pool's running sum per channel: int32, as TFLite's QuantizedMeanOrSum accumulates
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    """Where and how a fused global average pool accumulates (``pool_plan``): the running sums of one channel tile
+    (``tile_channels`` channels, ``words_per_channel`` words each) at ``base_word``; ``pixel_tiles`` final output
+    tiles per channel tile; the channel tiles' sizes and counts (edge tiles are smaller)."""
+
+    base_word: int
+    words_per_channel: int
+    word_bytes: int
+    tile_channels: int
+    pixel_tiles: int
+    channel_tiles: tuple[tuple[int, int], ...]  # (channels, how many such tiles)
+    elements: int  # output elements the sums add (G x K x OH x OW)
+
+    @property
+    def channels(self) -> int:
+        return sum(s * n for s, n in self.channel_tiles)
+
+    def delta(self, lanes: int, burst_bytes: int) -> dict[str, int]:
+        """The counts the pool adds to its group: the sum words' reads and writes, the result words, one DMA store
+        per channel tile, one op per element and one per channel."""
+        rmw = (self.pixel_tiles - 1) * self.channels * self.words_per_channel
+        result = sum(n * ceil_div(s, self.word_bytes) for s, n in self.channel_tiles)
+        stores = sum(n for _, n in self.channel_tiles)
+        work = self.elements + self.channels
+        return {"sram_reads_compute": rmw, "sram_writes_compute": rmw + result, "sram_reads_dma": result,
+                "offchip_output_bytes": self.channels, "dma_transfers": stores,
+                "dma_bursts": sum(n * int(bursts(s, burst_bytes)) for s, n in self.channel_tiles),
+                "vector_ops": work, "vector_cycles": ceil_div(work, lanes)}
+
+
+def pool_plan(conv) -> PoolPlan | None:  # noqa: ANN001 - a ConvSchedule
+    """The running-sum plan of a global average pool fused into the output path of ``conv``, or None where it does
+    not fit: a pooling schedule, outputs staged in an outer level (the means go off-chip from the first level, next
+    to the output stores; staged weights or inputs change nothing here), a g / k loop (of more than one trip)
+    inside the pixel loop (every channel's sum would stay live), or fewer free words above the schedule's buffers
+    than one channel tile's sums need."""
+    sh, hw = conv.shape, conv.hw
+    if "outputs" in getattr(conv, "staged", ()) or sh.pool_op or not conv.buffers:
+        return None
+    t = conv.tiling.sizes()
+    n = trips(sh, t)
+    loops = [d for d in conv.tiling.order if int(n[d]) > 1]
+    if "p" in loops and any(d in "gk" for d in loops[loops.index("p") + 1:]):
+        return None
+    wpc = ceil_div(SUM_BYTES, hw.word_bytes)
+    base = max(b.end_word for b in conv.buffers)
+    if base + t["g"] * t["k"] * wpc > hw.capacity_words:
+        return None
+    tiles = tuple((gs * ks, gn * kn) for gs, gn in group_classes(sh.groups, t["g"])
+                  for ks, kn in group_classes(sh.k_per_group, t["k"]) if gn and kn)
+    return PoolPlan(base, wpc, hw.word_bytes, t["g"] * t["k"], int(n["p"]), tiles,
+                    sh.output_bytes)
+
+
+def with_epilogue(c: Counts, shape: ConvShape, lanes: int, conv=None, burst_bytes: int = 0,  # noqa: ANN001
+                  pool: PoolPlan | None = None) -> Counts:
     d = epilogue_delta(shape, lanes)
     for k, v in (input_scale_delta(conv, lanes, burst_bytes) if conv is not None else {}).items():
+        d[k] = d.get(k, 0) + v
+    for k, v in (pool.delta(lanes, burst_bytes) if pool is not None else {}).items():
         d[k] = d.get(k, 0) + v
     return dataclasses.replace(c, **{k: getattr(c, k) + v for k, v in d.items()})
 
@@ -104,6 +178,17 @@ class EpilogueSchedule:
     input_scale: str = ""  # the SE scale Mul applied on the input path ("" none)
     burst_bytes: int = 0  # off-chip bytes per transaction (0: one per transfer)
     residual: str = ""  # the residual Add whose skip tile the output path adds ("" none; ``ConvShape.residual``)
+    pool: str = ""  # the global average pool accumulated on the output path ("" none; ``pool_plan``)
+
+    def __post_init__(self) -> None:
+        if self.pool and self.pool_plan is None:
+            raise MappingError(f"layer {self.shape.name!r}: the global average pool {self.pool!r} cannot be "
+                               "accumulated on its output path (a g / k loop inside the pixel loop, staged outputs, "
+                               "or no free SRAM words for one channel tile's int32 sums): map the pool as its own pass")
+
+    @cached_property
+    def pool_plan(self) -> PoolPlan | None:
+        return pool_plan(self.conv) if self.pool else None
 
     @property
     def shape(self) -> ConvShape:
@@ -127,7 +212,7 @@ class EpilogueSchedule:
 
     @cached_property
     def counts(self) -> Counts:
-        return with_epilogue(self.conv.counts, self.shape, self.lanes, self.conv, self.burst_bytes)
+        return with_epilogue(self.conv.counts, self.shape, self.lanes, self.conv, self.burst_bytes, self.pool_plan)
 
     def __getattr__(self, name: str):  # noqa: ANN204 - the conv schedule's other attributes (tiling, staged, ...)
         if name.startswith("__") or name == "conv":
@@ -137,18 +222,41 @@ class EpilogueSchedule:
     def steps(self) -> Iterator[Step]:
         """The convolution's steps; each compute step that writes int8 outputs also runs the epilogue on them; with
         an input scale, each input load is preceded by the load of its channels' scale bytes and scales its
-        elements."""
+        elements; with a fused pool, each output store is preceded by the pool's work on its tile (``pool_steps``)."""
         sh = self.shape
-        for st in self.conv.steps():
+        steps = self.conv.steps()
+        for st in (pool_steps(steps, self.pool_plan) if self.pool_plan is not None else steps):
             if st.kind == "load" and st.operand == "inputs" and sh.input_scale_ops:
                 ch = _extent(st.region, "g") * _extent(st.region, "c")
                 yield Step("load", "scale", tuple(r for r in st.region if r[0] in "gc"), -1, offchip_bytes=ch)
                 st = dataclasses.replace(st, vector_ops=st.vector_ops + sh.input_scale_ops * st.offchip_bytes)
-            if st.kind == "compute" and st.psum_access in ("", "read") and st.sram_writes:
+            if st.kind == "compute" and st.operand != "pool" and st.psum_access in ("", "read") and st.sram_writes:
                 n = _region_elems(st.region)
                 ops, lut = output_path_ops(sh)
                 st = dataclasses.replace(st, vector_ops=st.vector_ops + ops * n, lut_ops=st.lut_ops + lut * n)
             yield st
+
+
+def pool_steps(steps: Iterator[Step], plan: PoolPlan) -> Iterator[Step]:
+    """``steps`` with a fused pool's work before each output store (a final output tile): a vector compute step that
+    adds the tile's elements to its channels' running sums (reading them unless it is the channel tile's first pixel
+    tile, writing them back unless it is the last); after the last, the MEAN of each channel (written into the sum
+    words) and the DMA store of the channel tile's int8 means."""
+    seen: dict[tuple, int] = {}
+    for st in steps:
+        if st.kind == "store" and st.operand == "outputs":
+            key = tuple(r for r in st.region if r[0] in "gk")
+            i = seen[key] = seen.get(key, 0) + 1
+            ch = _extent(st.region, "g") * _extent(st.region, "k")
+            first, last = i == 1, i == plan.pixel_tiles
+            sums = ch * plan.words_per_channel
+            res = ceil_div(ch, plan.word_bytes)
+            yield Step("compute", "pool", st.region, plan.base_word, sram_reads=0 if first else sums,
+                       sram_writes=res if last else sums,
+                       vector_ops=_region_elems(st.region) + (ch if last else 0))
+            if last:
+                yield Step("store", "pool", key, plan.base_word, offchip_bytes=ch, sram_reads=res)
+        yield st
 
 
 def _extent(region: tuple[tuple[str, int, int], ...], dim: str) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 
 from sramflow.errors import UnsupportedOpError
 from sramflow.ir.elementwise import BY_OP
-from sramflow.ir.fusion import epilogue_chains, fused_into, input_scales, residual_adds
+from sramflow.ir.fusion import epilogue_chains, fused_into, fused_pools, input_scales, residual_adds
 from sramflow.ir.graph import Graph, Node
 from sramflow.ir.movement import BY_OP as MOVES
 from sramflow.ir.movement import contiguous_block
@@ -37,16 +37,20 @@ def lower_graph(g: Graph, fusion: str = "none") -> tuple[ConvShape | VectorShape
     into a Conv / Gemm, the Mul of x * HardSigmoid(x) into the HardSigmoid) becomes a ``FusedShape`` naming it.
     ``fusion`` other than "none" (``mapping.epilogue``; "depth-first" falls back to it): the element-wise chain
     after a Conv / Gemm is fused into its output path too, its cost on the producer's ``ConvShape``; a residual Add
-    (``ir.fusion.residual_adds``) becomes a ``FusedShape(residual=True)`` naming its Conv."""
+    (``ir.fusion.residual_adds``) becomes a ``FusedShape(residual=True)`` naming its Conv, a global average pool
+    of a Conv group's output (``ir.fusion.fused_pools``) a ``FusedShape(pool=True)``."""
     fused = fused_into(g)
     chains = epilogue_chains(g) if fusion != "none" else {}
     epi = {m: p for p, chain in chains.items() for m in chain}
     scales = input_scales(g) if fusion != "none" else {}
     scaled = {c: m for m, c in scales.items()}
     residuals = residual_adds(g) if fusion != "none" else {}
+    pools = fused_pools(g) if fusion != "none" else {}
     out = []
     for n in g.nodes:
-        if n.name in residuals:  # the producer's shape stays plain: ``sim.api`` sets ``residual`` where it fits
+        if n.name in pools:  # like a residual Add: ``sim.api`` fuses it where the chosen schedule has room
+            out.append(FusedShape(n.name, n.op, pools[n.name], g.node(pools[n.name]).op, epilogue=True, pool=True))
+        elif n.name in residuals:  # the producer's shape stays plain: ``sim.api`` sets ``residual`` where it fits
             out.append(FusedShape(n.name, n.op, residuals[n.name], "Conv", epilogue=True, residual=True))
         elif n.name in epi:
             out.append(FusedShape(n.name, n.op, epi[n.name], g.node(epi[n.name]).op, epilogue=True))

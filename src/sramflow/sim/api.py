@@ -25,7 +25,7 @@ from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first import Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups
 from sramflow.mapping.depth_first_split import SplitSchedule, choose_splits
-from sramflow.mapping.epilogue import DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, with_epilogue
+from sramflow.mapping.epilogue import DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, pool_plan, with_epilogue
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
 from sramflow.mapping.lower import lower, lower_graph
@@ -108,10 +108,13 @@ def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec,  # noqa: AN
     """Each Conv / Gemm with an epilogue (``mapping.epilogue``) gets the group's schedule around its own. A
     residual Add joins its Conv's group where the chosen schedule leaves the output buffer free of partial sums
     and stages nothing (``ConvShape.residual``: the skip tile is loaded into the output tile's words, so the
-    footprint the search saw is unchanged); elsewhere the Add keeps a pass of its own (a per-group fallback)."""
+    footprint the search saw is unchanged); elsewhere the Add keeps a pass of its own (a per-group fallback). A
+    global average pool joins its Conv's group where the chosen schedule has room for one channel tile's running
+    sums (``mapping.epilogue.pool_plan``); elsewhere it keeps its pass."""
     chains: dict[str, list[str]] = {}
     scale: dict[str, str] = {}
     residual: dict[str, str] = {}
+    pool: dict[str, str] = {}
     schedules = list(schedules)
     index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
     for i, sh in enumerate(prep.shapes):
@@ -123,13 +126,19 @@ def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec,  # noqa: AN
                 schedules[index[sh.into]] = dataclasses.replace(conv, shape=dataclasses.replace(conv.shape,
                                                                                                 residual=True))
                 residual[sh.into] = sh.name
+        elif isinstance(sh, FusedShape) and sh.pool:
+            if pool_plan(schedules[index[sh.into]]) is None:
+                schedules[i] = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
+            else:
+                pool[sh.into] = sh.name
         elif isinstance(sh, FusedShape) and sh.input_scale:
             scale[sh.into] = sh.name
         elif isinstance(sh, FusedShape) and sh.epilogue:
             chains.setdefault(sh.into, []).append(sh.name)
     return tuple(EpilogueSchedule(s, tuple(chains.get(s.shape.name, ())), hw.vector_unit.lanes,
-                                  scale.get(s.shape.name, ""), hw.offchip.burst_bytes, residual.get(s.shape.name, ""))
-                 if s.shape.name in chains or s.shape.name in scale or s.shape.name in residual else s
+                                  scale.get(s.shape.name, ""), hw.offchip.burst_bytes, residual.get(s.shape.name, ""),
+                                  pool.get(s.shape.name, ""))
+                 if any(s.shape.name in d for d in (chains, scale, residual, pool)) else s
                  for s in schedules)
 
 
@@ -153,12 +162,37 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
         j = index[sh.into]
         fused = out[j]
         conv = dataclasses.replace(fused.conv, shape=dataclasses.replace(fused.shape, input_scale_ops=0))
-        plain = dataclasses.replace(fused, conv=conv, input_scale="") if fused.members or fused.residual else conv
+        plain = dataclasses.replace(fused, conv=conv, input_scale="") if fused.members or fused.residual or \
+            fused.pool else conv
         mul = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
         keep = [price(sh.into, "Conv", fused, hw)]
         back = [price(sh.into, "Conv", plain, hw), price(sh.name, "Mul", mul, hw)]
         if _objective_value(back, objective) < _objective_value(keep, objective):
             out[i], out[j] = mul, plain
+    return tuple(out)
+
+
+def decide_pools(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec,
+                 objective: str) -> tuple[Schedule, ...]:
+    """Keep a global average pool on its Conv's output path only where the objective gains (the running sums' word
+    accesses and the vector work against the pool's own pass, which reads the whole feature map back); otherwise the
+    pool gets its own pass again (a per-group fallback)."""
+    out = list(schedules)
+    index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
+    for i, sh in enumerate(prep.shapes):
+        if not (isinstance(sh, FusedShape) and sh.pool) or not isinstance(out[index[sh.into]], EpilogueSchedule):
+            continue
+        j = index[sh.into]
+        fused = out[j]
+        if fused.pool != sh.name:
+            continue
+        plain = dataclasses.replace(fused, pool="") if fused.members or fused.residual or fused.input_scale \
+            else fused.conv
+        own = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
+        keep = [price(sh.into, "Conv", fused, hw)]
+        back = [price(sh.into, "Conv", plain, hw), price(sh.name, sh.op, own, hw)]
+        if _objective_value(back, objective) < _objective_value(keep, objective):
+            out[i], out[j] = own, plain
     return tuple(out)
 
 
@@ -170,6 +204,7 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     t0 = time.perf_counter()
     schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
     schedules = decide_input_scales(prep, schedules, hw, objective)
+    schedules = decide_pools(prep, schedules, hw, objective)
     groups: tuple[Group, ...] = ()
     if prep.fusion == "depth-first" and cycle_budget is None:  # bands / chunks of a layer, then cross-layer
         # residency, in outer SRAM levels (none on one-level hardware); under a cycle budget the budgeted choice
@@ -214,9 +249,11 @@ def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] 
         out = pair_traffic(conv.operand_bytes, conv.staged, conv.staged_levels, hw.offchip.name, names)
         if isinstance(conv, ResidentConvSchedule):  # a depth-first group's tensor does not cross the link
             out = kept_traffic(out, conv, hw.offchip.name, names)
-        # an SE scale on the input path: its bytes come from off-chip memory with each input tile load
-        out[f"{hw.offchip.name}<->{names[0]}"]["inputs"] += sch.counts.offchip_input_bytes - \
-            conv.counts.offchip_input_bytes
+        # an SE scale on the input path: its bytes come from off-chip memory with each input tile load; a fused
+        # pool's means go off-chip from the first level
+        pair = out[f"{hw.offchip.name}<->{names[0]}"]
+        pair["inputs"] += sch.counts.offchip_input_bytes - conv.counts.offchip_input_bytes
+        pair["outputs"] += sch.counts.offchip_output_bytes - conv.counts.offchip_output_bytes
         return out
     c = sch.counts  # nothing staged: every operand moves between off-chip memory and the first level
     return direct_traffic({"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes,
@@ -257,7 +294,7 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     plans and tiling tables."""
     if objective not in OBJECTIVES:
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    scales = any(isinstance(s, FusedShape) and (s.input_scale or s.residual) for s in prep.shapes)
+    scales = any(isinstance(s, FusedShape) and (s.input_scale or s.residual or s.pool) for s in prep.shapes)
     if len(hw.sram) > 1 or scales:  # the vectorized plan knows one SRAM level (staging is chosen per node by
         # map_shape) and no per-group fusion decision (``decide_input_scales``, ``fuse_schedules``' residuals)
         return total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)

@@ -1,0 +1,159 @@
+"""The SE global average pool fused into its producer's output path (issue 17 item 1): which pool joins which
+Conv's group (``ir.fusion.fused_pools``), where its int32 running sums live (``mapping.epilogue.pool_plan``: SRAM
+words above the convolution's buffers, one channel tile at a time), its counts and steps, and the functional
+simulator accumulating it on the words, bit-exact with the MEAN kernel, counts equal, no clobbers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sramflow.errors import MappingError
+from sramflow.funcsim.run import run_functional
+from sramflow.ir.fusion import fused_pools
+from sramflow.mapping.epilogue import EpilogueSchedule, pool_plan
+from sramflow.mapping.fused import FusedSchedule
+from sramflow.mapping.vector import VectorSchedule
+from sramflow.sim.api import simulate_graph
+from helpers.graphs import quantized, se_block_graph
+from sramflow.mapping.search.choose import make_conv_schedule
+from sramflow.mapping.search.tiling_table import hw_params
+from helpers.mapping import ONES, make_hw, sched
+
+
+def _names(g) -> list[str]:  # noqa: ANN001
+    return [n.name for n in g.nodes]
+
+
+def _with_dw(res, g, sizes: dict, order: tuple, double: bool = False, group_h: int = 0):  # noqa: ANN001, ANN202
+    """The simulated schedules with the depthwise group's convolution tiled as given (its pool kept fused)."""
+    i = _names(g).index("dw")
+    grp = res.schedules[i]
+    hwp = hw_params(make_hw(double=double), grp.shape)
+    conv = make_conv_schedule(grp.shape, hwp, ONES | sizes, order, double, 0, group_h)
+    out = list(res.schedules)
+    out[i] = dataclasses.replace(grp, conv=conv)
+    return tuple(out), out[i]
+
+
+def _functional(g, schedules, hw, executor: str = "bulk"):  # noqa: ANN001, ANN202
+    q, x = quantized(g)
+    return run_functional(g, q, schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes, executor=executor)
+
+
+def test_the_se_pool_joins_the_depthwise_group_and_a_pool_of_an_add_does_not() -> None:
+    assert fused_pools(se_block_graph()) == {"gap": "dw"}  # gp2 reads the residual Add's sum, no conv's group
+
+
+def test_b0_every_se_pool_joins_the_conv_before_it(b0_graph_224) -> None:  # noqa: ANN001
+    g = b0_graph_224
+    pools = fused_pools(g)
+    every = [n.name for n in g.nodes if n.op == "GlobalAveragePool"]
+    assert sorted(pools) == sorted(every[:-1]) and len(pools) == 16  # the classifier's pool (the last) is not fused
+    for p, conv in pools.items():  # the SE squeeze after the depthwise conv's SiLU
+        assert g.node(conv).op == "Conv" and _names(g).index(conv) < _names(g).index(p)
+
+
+@pytest.mark.parametrize("executor", ["bulk", "step"])
+@pytest.mark.parametrize("sizes,order,double,group_h", [
+    ({"g": 3, "h": 1, "w": 3}, ("g", "k", "c", "p"), False, 0),  # edge channel tiles (8 = 3 + 3 + 2), 12 pixel tiles
+    ({"g": 1, "h": 6, "w": 6}, ("p", "g", "k", "c"), True, 2),  # one pixel tile: the sums are never written back
+    ({"g": 1, "h": 1, "w": 4}, ("k", "c", "g", "p"), True, 0),  # ragged pixel tiles, one channel at a time (as on B0)
+])
+def test_fused_pool_bit_exact_counts_equal_no_clobbers(executor: str, sizes: dict, order: tuple, double: bool,
+                                                       group_h: int) -> None:
+    g = se_block_graph()
+    hw = make_hw(double=double)
+    res = simulate_graph(g, hw, fusion="epilogue")
+    schedules, grp = _with_dw(res, g, sizes, order, double, group_h)
+    assert grp.pool == "gap" and grp.pool_plan is not None
+    assert isinstance(schedules[_names(g).index("gap")], FusedSchedule)
+    r = _functional(g, schedules, hw, executor)
+    assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
+    # the pool's output is materialized (the SE squeeze reads it) and compared with the integer reference
+    q, _ = quantized(g)
+    assert "g" in {op.output for op in q.ops} and r.tensors_compared >= 8
+
+
+def test_pool_steps_sum_to_the_group_counts() -> None:
+    g = se_block_graph()
+    hw = make_hw()
+    res = simulate_graph(g, hw, fusion="epilogue")
+    _, grp = _with_dw(res, g, {"g": 3, "h": 1, "w": 3}, ("g", "k", "c", "p"))
+    plan = grp.pool_plan
+    assert (plan.tile_channels, plan.pixel_tiles, plan.channel_tiles, plan.words_per_channel) == \
+        (3, 12, ((3, 2), (2, 1)), 2)
+    steps = list(grp.steps())
+    c, base = grp.counts, grp.conv.counts
+    for k in ("sram_reads", "sram_writes", "offchip_bytes", "vector_ops", "macs"):
+        assert sum(getattr(st, k) for st in steps) == getattr(c, k), k
+    # the pool adds: 11 of 12 pixel tiles read and write 2 words per channel, the means (2 words per tile of 3 or 2
+    # channels) written and stored, one byte per channel off-chip, one op per element and per channel
+    assert c.sram_reads - base.sram_reads == 11 * 8 * 2 + (2 + 2 + 1)
+    assert c.sram_writes - base.sram_writes == 11 * 8 * 2 + (2 + 2 + 1)
+    assert c.offchip_output_bytes - base.offchip_output_bytes == 8
+    assert c.dma_transfers - base.dma_transfers == 3
+    pool_ops = 8 * 6 * 6 + 8
+    assert c.vector_ops - base.vector_ops - grp.shape.epilogue_ops * 8 * 36 == pool_ops
+    pool = [st for st in steps if st.operand == "pool"]
+    assert [st.kind for st in pool].count("store") == 3 and min(st.base_word for st in pool) >= \
+        max(b.end_word for b in grp.conv.buffers)
+
+
+def test_no_room_or_a_channel_loop_inside_the_pixel_loop_keeps_the_pool_s_pass() -> None:
+    g = se_block_graph()
+    hw = make_hw()
+    res = simulate_graph(g, hw, fusion="epilogue")
+    grp = res.schedules[_names(g).index("dw")]
+    inner = sched(grp.shape, hw, {"g": 2, "h": 2, "w": 2}, ("k", "c", "p", "g"))  # every channel's sum stays live
+    assert pool_plan(inner) is None
+    with pytest.raises(MappingError, match="global average pool 'gap'"):
+        dataclasses.replace(grp, conv=inner)
+    # the sums of one channel tile (2 words) need that many free words above the convolution's buffers
+    conv = sched(grp.shape, hw, {"g": 1, "h": 2, "w": 6}, ("g", "k", "c", "p"))
+    end = max(b.end_word for b in conv.buffers)
+    room = lambda words: dataclasses.replace(conv, hw=dataclasses.replace(conv.hw, capacity_words=words))  # noqa: E731
+    assert pool_plan(room(end + 1)) is None and pool_plan(room(end + 2)).base_word == end
+
+
+def test_the_objective_decides_and_the_pool_s_own_pass_is_bit_exact() -> None:
+    """On 16 words the sums fit beside the depthwise conv's 1 x 2 tiles, but reading and writing them for every
+    2 outputs costs more SRAM port cycles than the pool's own pass: the latency objective keeps the pass."""
+    g = se_block_graph()
+    hw = make_hw(words=16)
+    res = simulate_graph(g, hw, fusion="epilogue")
+    grp = res.schedules[_names(g).index("dw")]
+    assert pool_plan(grp.conv) is not None and grp.pool == ""
+    assert isinstance(res.schedules[_names(g).index("gap")], VectorSchedule)
+    out = _functional(g, res.schedules, hw)
+    assert out.bit_exact and out.counts_match and out.clobbers == 0
+
+
+def test_fusing_the_pool_removes_its_pass_and_keeps_the_integer_work() -> None:
+    g = se_block_graph()
+    hw = make_hw()
+    none, epi = simulate_graph(g, hw), simulate_graph(g, hw, fusion="epilogue")
+    by = lambda res: {n.name: n for n in res.nodes}  # noqa: E731
+    assert by(epi)["gap"].counts.offchip_bytes == 0 and by(epi)["gap"].unit == "fused"
+    assert by(none)["gap"].counts.offchip_input_bytes == 8 * 36  # its own pass reads the whole feature map back
+    for k in ("vector_ops", "lut_ops", "macs"):
+        assert sum(getattr(n.counts, k) for n in epi.nodes) == sum(getattr(n.counts, k) for n in none.nodes)
+
+
+def test_sums_overlapping_the_conv_s_buffers_are_refused_by_the_functional_simulator() -> None:
+    import numpy as np
+
+    from sramflow.funcsim.pool import execute_fused_pool
+    from sramflow.funcsim.sram import FunctionalSimError, Sram
+    from sramflow.funcsim.state import Machine
+
+    g = se_block_graph()
+    res = simulate_graph(g, make_hw(), fusion="epilogue")
+    _, grp = _with_dw(res, g, {"g": 3, "h": 1, "w": 3}, ("g", "k", "c", "p"))
+    end = max(b.end_word for b in grp.conv.buffers)
+    out = np.zeros((8, 1, 6, 6), np.int8)
+    mean = {"x_zp": 0, "mult": 1 << 30, "shift": 0, "out_zp": 0}
+    bad = dataclasses.replace(grp.pool_plan, base_word=end - 1)
+    with pytest.raises(FunctionalSimError, match="overlap the convolution's buffers"):
+        execute_fused_pool(bad, grp.conv.step_table(), out, mean, Machine(Sram(128, 2)), end)
