@@ -28,7 +28,7 @@ import numpy as np
 from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    BIAS_BYTES, RELEVANT, ConvShape, HwParams, conv_counts, order_dma_bursts, reload_factor, spills, step_sizes,
+    BIAS_BYTES, RELEVANT, ConvShape, HwParams, conv_counts, reload_factor, spills, step_sizes,
     tile_sums, trips, unit_counts,
 )
 from sramflow.mapping.search.tiling_table import (
@@ -165,20 +165,19 @@ def _cheap_bounds(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: 
     in_b = _in_bursts_bound(hwp, n["g"] * n["c"] * n["p"], clipped)
     raw = conv_counts(shape, hwp, t, (), clipped, in_b, ak, cs, gh, n, ts, factors=(1, 1, 1, False, False))
     c = {f: v for f, v in unit_counts(shape, hwp, raw).items() if f in PRICED}
-    read = write = bursts = None
-    for order in orders:
+    read = bursts = None
+    psum_bytes = shape.output_bytes * shape.psum_bytes
+    for order in orders:  # ``conv.conv_counts``' off-chip bytes and ``conv._dma_bursts``, term by term
         f_w = reload_factor(order, RELEVANT["weights"], n)
         f_i = reload_factor(order, RELEVANT["inputs"], n)
         f_b = reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n)
         extra = np.where(spills(order, n), n["c"] - 1, 0)
-        psum = extra * (shape.output_bytes * shape.psum_bytes)
-        r = f_w * shape.weight_bytes + f_b * shape.bias_bytes + f_i * clipped + psum
-        w = shape.output_bytes + psum
-        b = order_dma_bursts(shape, t, order, {}, in_b, n, ts)
-        read, write, bursts = (r, w, b) if read is None else \
-            (np.minimum(read, r), np.minimum(write, w), np.minimum(bursts, b))
+        r = f_w * shape.weight_bytes + f_b * shape.bias_bytes + f_i * clipped + extra * psum_bytes
+        b = f_w * ts["w_bursts"] + f_b * ts["b_bursts"] + f_i * in_b + ts["o_bursts"] + 2 * extra * ts["p_bursts"]
+        read, bursts = (r, b) if read is None else (np.minimum(read, r), np.minimum(bursts, b))
+    # written bytes: the outputs (an order with the reduction loop innermost spills no partial sums)
     c |= {"offchip_weight_bytes": read, "offchip_input_bytes": 0, "offchip_psum_read_bytes": 0,
-          "offchip_output_bytes": write, "offchip_psum_write_bytes": 0, "dma_bursts": bursts}
+          "offchip_output_bytes": shape.output_bytes, "offchip_psum_write_bytes": 0, "dma_bursts": bursts}
     return np.broadcast_to(_min_price(c, hwp, hw, objective), t["g"].shape)
 
 
