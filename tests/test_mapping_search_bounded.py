@@ -22,6 +22,26 @@ from sramflow.mapping.search.tiling_table import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_choices():  # noqa: ANN202 - every test here searches (the memo of earlier choices would answer instead)
+    bounded._MEMO.clear()
+    yield
+    bounded._MEMO.clear()
+
+
+def test_choices_are_memoized_by_shape_and_pricing() -> None:
+    """A second search of an equal shape (another name) on an equally priced hardware point is the memo's answer;
+    another clock (pricing key) is searched again."""
+    hw = next(points())
+    shape = SEARCH_SHAPES[0]
+    first = search_conv(shape, hw, "latency")
+    assert len(bounded._MEMO) == 1
+    again = search_conv(dataclasses.replace(shape, name="other"), dataclasses.replace(hw, name="copy"), "latency")
+    assert len(bounded._MEMO) == 1 and again.tiling == first.tiling and again.shape.name == "other"
+    search_conv(shape, dataclasses.replace(hw, clock_mhz=hw.clock_mhz / 2), "latency")
+    assert len(bounded._MEMO) == 2
+
+
 def points():  # noqa: ANN201 - geometry, ports, banks, buffering, bursts, bandwidth, latency, clock, idle energy
     src = Source("assumed", "test")
     for words, ports, double, acc, idle, banks in ((128, "1rw", False, 16, 0.0, 1), (512, "1rw1r", True, 32, 0.3, 2),

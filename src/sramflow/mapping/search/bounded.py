@@ -21,11 +21,14 @@ would drop as duplicates or as dominated lose those ties, so the choice is the t
 
 from __future__ import annotations
 
+import dataclasses
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
+from sramflow.cost.table import cost_table
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
     BIAS_BYTES, RELEVANT, ConvShape, HwParams, conv_counts, reload_factor, spills, step_sizes,
@@ -267,7 +270,37 @@ def _best_first(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: st
         best.add(_exact(shape, hwp, hw, objective, k, idx, orders))
 
 
+def pricing_key(hw: HardwareSpec) -> tuple:
+    """What the pricing of ``hw`` reads (``cost.table.cost_table``: clock, energies, static power, timing, ports, in
+    the table's order, which its float sums follow): equal keys price every count identically."""
+    t = cost_table(hw)
+    return (t.clock_mhz, tuple(t.energy.items()), tuple(t.static_uw.items()), tuple(t.timing.items()),
+            tuple((k, p.kind, p.banks) for k, p in t.ports.items()))
+
+
 def bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str) -> BoundedChoice | None:
+    """``_bounded_choice``, memoized per (shape without its name, ``hwp``, ``pricing_key(hw)``, objective): B0
+    repeats layer shapes across calls (each hardware point a process maps, tests and ``simulate`` after ``run``), and
+    the choice depends on nothing else."""
+    return _memo(dataclasses.replace(shape, name=""), hwp, pricing_key(hw), objective, hw)
+
+
+_MEMO: OrderedDict[tuple, BoundedChoice | None] = OrderedDict()
+MEMO_KEPT = 4096  # choices kept (least recently used dropped)
+
+
+def _memo(shape: ConvShape, hwp: HwParams, key: tuple, objective: str, hw: HardwareSpec) -> BoundedChoice | None:
+    k = (shape, hwp, key, objective)
+    if k in _MEMO:
+        _MEMO.move_to_end(k)
+        return _MEMO[k]
+    got = _MEMO[k] = _bounded_choice(shape, hwp, hw, objective)
+    if len(_MEMO) > MEMO_KEPT:
+        _MEMO.popitem(last=False)
+    return got
+
+
+def _bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str) -> BoundedChoice | None:
     """The row ``choose.best_row`` would choose from ``shape``'s table on ``hw`` (see the module text); None when
     no row fits. Only for latency, or for hardware whose pricing is monotone.
 
