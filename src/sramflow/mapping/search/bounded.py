@@ -22,6 +22,7 @@ would drop as duplicates or as dominated lose those ties, so the choice is the t
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -289,14 +290,20 @@ _MEMO: OrderedDict[tuple, BoundedChoice | None] = OrderedDict()
 MEMO_KEPT = 4096  # choices kept (least recently used dropped)
 
 
+_MEMO_LOCK = threading.Lock()  # threads of a Dask worker share the memo (the search itself runs outside the lock)
+
+
 def _memo(shape: ConvShape, hwp: HwParams, key: tuple, objective: str, hw: HardwareSpec) -> BoundedChoice | None:
     k = (shape, hwp, key, objective)
-    if k in _MEMO:
-        _MEMO.move_to_end(k)
-        return _MEMO[k]
-    got = _MEMO[k] = _bounded_choice(shape, hwp, hw, objective)
-    if len(_MEMO) > MEMO_KEPT:
-        _MEMO.popitem(last=False)
+    with _MEMO_LOCK:
+        if k in _MEMO:
+            _MEMO.move_to_end(k)
+            return _MEMO[k]
+    got = _bounded_choice(shape, hwp, hw, objective)
+    with _MEMO_LOCK:
+        _MEMO[k] = got
+        while len(_MEMO) > MEMO_KEPT:
+            _MEMO.popitem(last=False)
     return got
 
 
