@@ -32,3 +32,32 @@ def b0_graph_224():  # noqa: ANN201
     from sramflow.frontend.source import ModelSource, load_graph
 
     return load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=224)).graph
+
+
+@pytest.fixture(scope="session")
+def b0_int8_224(b0_graph_224, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    """(x, q): two random images (seed 0) and ``b0_graph_224`` quantized on them (~5 s), built once per test run. Under
+    pytest-xdist the first worker to need it writes it to the run's shared temporary folder (under a lock) and the
+    other workers read it; the functional B0@224 checks of several files need exactly this graph and input."""
+    import fcntl
+    import os
+    import pickle
+
+    import numpy as np
+
+    from sramflow.quant.api import quantize_graph
+
+    g = b0_graph_224
+    x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return x, quantize_graph(g, x)
+    path = tmp_path_factory.getbasetemp().parent / "b0_int8_224.pkl"  # this run's folder, shared by its workers
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.is_file():
+            q = pickle.loads(path.read_bytes())
+        else:
+            q = quantize_graph(g, x)
+            path.write_bytes(pickle.dumps(q))
+    q.check_source(g)  # quantized from this structure (the other worker built the same seeded graph)
+    return x, q

@@ -136,11 +136,10 @@ def test_cli_fusion_choices_are_the_mappers() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["sky130-design1", "sky130-design1-l2"])
-def test_b0_224_fused_bit_exact(preset: str, b0_graph_224) -> None:  # noqa: ANN001
+def test_b0_224_fused_bit_exact(preset: str, b0_graph_224, b0_int8_224) -> None:  # noqa: ANN001
     import numpy as np
 
     from sramflow.hw.load import resolve_hw
-    from sramflow.quant.api import quantize_graph
     from sramflow.reference.run import quantize_input, run_int8
     from sramflow.sim.results import total_json
 
@@ -169,8 +168,7 @@ def test_b0_224_fused_bit_exact(preset: str, b0_graph_224) -> None:  # noqa: ANN
         if r.level_traffic is not None:
             pairs = {k: v for k, v in r.level_traffic.items() if k.startswith(hw.offchip.name + "<->")}
             assert sum(sum(v.values()) for v in pairs.values()) == r.counts.offchip_bytes, r.name
-    x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
-    q = quantize_graph(g, x)
+    x, q = b0_int8_224  # two random images (seed 0) and the graph quantized on them
     xq = quantize_input(q, x[0])
     r = run_functional(g, q, res.schedules, xq, hw.main_sram.total_words, hw.main_sram.word_bytes)
     assert r.bit_exact and r.mismatches == () and r.clobbers == 0 and r.counts_match

@@ -110,9 +110,8 @@ def test_small_network_on_three_levels_bit_exact_counts_equal() -> None:
 
 
 @pytest.mark.slow
-def test_b0_224_on_three_levels(b0_graph_224) -> None:  # noqa: ANN001
+def test_b0_224_on_three_levels(b0_graph_224, b0_int8_224) -> None:  # noqa: ANN001
     from sramflow.funcsim.run import run_functional
-    from sramflow.quant.api import quantize_graph
     from sramflow.reference.run import quantize_input
 
     g = b0_graph_224
@@ -122,8 +121,7 @@ def test_b0_224_on_three_levels(b0_graph_224) -> None:  # noqa: ANN001
                      HW3.clock_mhz)
     assert tot["cycles"] <= two["cycles"]  # a level more only adds placements (same tilings searched, plus one)
     assert {k for s in res.schedules if isinstance(s, ConvSchedule) for k in s.staged_levels} == {1, 2}
-    x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
-    q = quantize_graph(g, x)
+    x, q = b0_int8_224  # two random images (seed 0) and the graph quantized on them
     r = run_functional(g, q, res.schedules, quantize_input(q, x[0]), HW3.main_sram.total_words,
                        HW3.main_sram.word_bytes)
     assert r.bit_exact and r.clobbers == 0 and r.counts_functional == r.counts_analytical

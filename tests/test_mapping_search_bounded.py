@@ -22,6 +22,26 @@ from sramflow.mapping.search.tiling_table import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_choices():  # noqa: ANN202 - every test here searches (the memo of earlier choices would answer instead)
+    bounded._MEMO.clear()
+    yield
+    bounded._MEMO.clear()
+
+
+def test_choices_are_memoized_by_shape_and_pricing() -> None:
+    """A second search of an equal shape (another name) on an equally priced hardware point is the memo's answer;
+    another clock (pricing key) is searched again."""
+    hw = next(points())
+    shape = SEARCH_SHAPES[0]
+    first = search_conv(shape, hw, "latency")
+    assert len(bounded._MEMO) == 1
+    again = search_conv(dataclasses.replace(shape, name="other"), dataclasses.replace(hw, name="copy"), "latency")
+    assert len(bounded._MEMO) == 1 and again.tiling == first.tiling and again.shape.name == "other"
+    search_conv(shape, dataclasses.replace(hw, clock_mhz=hw.clock_mhz / 2), "latency")
+    assert len(bounded._MEMO) == 2
+
+
 def points():  # noqa: ANN201 - geometry, ports, banks, buffering, bursts, bandwidth, latency, clock, idle energy
     src = Source("assumed", "test")
     for words, ports, double, acc, idle, banks in ((128, "1rw", False, 16, 0.0, 1), (512, "1rw1r", True, 32, 0.3, 2),
@@ -106,8 +126,32 @@ def test_bound_counts_are_at_most_every_orders_counts() -> None:
                     assert np.all(np.asarray(lb[f]) <= np.asarray(exact[f])), (shape.name, order, f)
 
 
+def test_sum_bounds_are_at_most_the_class_and_tile_sums() -> None:
+    """``bounded.sum_bounds`` (closed forms over the layer's extents) is at most every class sum and tile sum that
+    ``conv.conv_counts`` reads, candidate by candidate, on every test shape and geometry (pooling, depthwise,
+    strided, partial last tiles, bursts)."""
+    checked = 0
+    for hw in points():
+        for shape in (*ORACLE_SHAPES, *SEARCH_SHAPES):
+            hwp = hw_params(hw, shape)
+            t = candidates(shape, hwp)
+            if t["g"].size == 0:
+                continue
+            ak, gh = acc_groups(t, hwp)
+            cs, _ = _class_sums(shape, hwp, t, ak, gh, ())
+            n = trips(shape, t)
+            ts = tile_sums(n, cs)
+            lo_cs, lo_ts = bounded.sum_bounds(shape, hwp, t, ak, gh, n, _clipped(shape, t))
+            for got, want in ((lo_cs, cs), (lo_ts, ts)):
+                for key, lo in got.items():
+                    assert np.all(np.asarray(lo) <= want[key]), (shape.name, key)
+                    checked += 1
+            assert np.any(np.asarray(lo_cs["i_reads"]) > 0) or shape.pool_op  # not a bound of 0
+    assert checked > 1000
+
+
 def test_both_bounds_are_at_most_each_candidates_best_row() -> None:
-    """``_link_bounds`` and ``_bounds`` of every candidate are at most the objective of each of its fitting rows
+    """``_cheap_bounds`` and ``_bounds`` of every candidate are at most the objective of each of its fitting rows
     (for latency, and for the other objectives where pricing is monotone: where the bounded search is used)."""
     import itertools
 
@@ -127,7 +171,7 @@ def test_both_bounds_are_at_most_each_candidates_best_row() -> None:
             clipped = _clipped(shape, t)
             orders = tuple(_orders(shape))
             k = bounded._Candidates.of(shape, hwp, t, q, ak, gh, clipped, np.arange(t["g"].size))
-            link = bounded._link_bounds(shape, hwp, hw, objective, t, clipped, orders)
+            link = bounded._cheap_bounds(shape, hwp, hw, objective, t, ak, gh, clipped, orders)
             full = bounded._bounds(shape, hwp, hw, objective, k)
             in_b = _in_bursts(shape, t, (hwp.burst_bytes,))[hwp.burst_bytes]
             for order in orders:

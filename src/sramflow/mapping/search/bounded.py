@@ -7,33 +7,41 @@ every reload factor 1 and no partial-sum spill or keep (``conv.conv_counts`` wit
 of non-negative terms in them), and its input transactions at least max(tiles, ceil(bytes / burst)). Priced with the
 same formulas, per buffering, these bound the objective of every row of the candidate from below: cycles never
 decrease when a count grows, and energy neither where ``choose.monotone_pricing`` holds (the only case this path is
-used for the energy and edp objectives; latency needs only the cycles). A cheaper bound from the off-chip counts
-alone (``_link_bounds``: exact reload factors per loop order, every other count 0) needs no class sums, so it is
-computed for every candidate first. The candidates of least bound are priced exactly; their best objective U keeps
-every candidate whose bounds are at most U (relative margin ``MARGIN`` for float rounding), so every row tied at the
-best objective is priced exactly, and among those the choice is
-``choose.best_row``'s: least objective, then the other metric (energy for latency, cycles otherwise), then
-enumeration order (loop order, single before double buffering, candidate index). Rows that a table would drop as
-duplicates or as dominated lose those ties, so the choice is the table's (tests/test_mapping_search_bounded.py).
+used for the energy and edp objectives; latency needs only the cycles). A cheaper bound (``_cheap_bounds``) needs no
+class sums, so it is computed for every candidate first: the class and tile sums bounded in closed form over the
+layer's extents (``sum_bounds``), and the off-chip counts the least over the loop orders of each order's exact ones.
+The ``FIRST`` candidates of least cheap bound are priced exactly; their best objective U keeps every candidate whose
+bounds are at most U (relative margin ``MARGIN`` for float rounding), which then get their class sums and the full
+bound (``_bounds``) and are priced best first, so every row tied at the best objective is priced exactly, and among
+those the choice is ``choose.best_row``'s: least objective, then the other metric (energy for latency, cycles
+otherwise), then enumeration order (loop order, single before double buffering, candidate index). Rows that a table
+would drop as duplicates or as dominated lose those ties, so the choice is the table's
+(tests/test_mapping_search_bounded.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
+from sramflow.cost.table import cost_table
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    RELEVANT, ConvShape, HwParams, conv_counts, reload_factor, spills, step_sizes, tile_sums, trips, unit_counts,
+    BIAS_BYTES, RELEVANT, ConvShape, HwParams, conv_counts, reload_factor, spills, step_sizes,
+    tile_sums, trips, unit_counts,
 )
 from sramflow.mapping.search.tiling_table import (
     PRICED, _candidates_steps, _class_sums, _clipped, _in_bursts, _order_counts, _orders, acc_groups, tile_grid,
 )
 
 MARGIN = 1e-9  # relative slack on the bound (energies are float sums)
-FIRST = 1024  # candidates of least bound priced exactly for the first U; each later batch GROWTH times larger
+FIRST = 64  # candidates of least bound priced exactly for the first U
+BATCH = 1024  # then the candidates left are priced best first in batches of this many, each GROWTH times larger
 GROWTH = 4
 SMALL = 8192  # up to this many candidates are priced exactly at once, without bounds (cheaper than bounding them)
 
@@ -108,30 +116,73 @@ def _min_price(c: dict, hwp: HwParams, hw: HardwareSpec, objective: str):  # noq
     return np.minimum(lb, _price(c, True, hw, objective, energy)[1]) if hwp.double_buffering else lb
 
 
-def _link_bounds(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, t: dict, clipped: np.ndarray,
-                 orders: tuple) -> np.ndarray:
-    """Per candidate, a lower bound from the off-chip counts alone (no class sums: cheap for every candidate), per
-    loop order: its reload factors and spills exactly (``conv.conv_counts``), the weight tiles' bytes at least the
-    layer's packed weight bytes, one transaction at least per weight, input and output tile transfer (and
-    ``_in_bursts_bound``); every other count 0."""
+def sum_bounds(shape: ConvShape, hwp: HwParams, t: dict, ak: np.ndarray, gh: np.ndarray, n: dict,
+               clipped: np.ndarray) -> tuple[dict, dict]:
+    """Per candidate, lower bounds of the class sums (``conv.class_sums``: macs, mac_cycles, w_reads, i_reads) and
+    tile sums (``conv.tile_sums``) that ``conv.conv_counts`` reads, in closed form over the layer's extents (no
+    tile classes). Each per-step quantity of ``conv.step_sizes`` is at least its exact share of the layer:
+      w_words >= k g c kh kw bits / (8 word) (per accumulator group a ceiling), row groups per step
+        ceil(h / gh) >= h / gh, so w_reads >= bits kh kw G K C OH n_w / (8 word gh) over all steps;
+      input reads per step >= ceil(k / ak) g c h w / word (a window is at least the tile's pixels, each group reads
+        each of its rows at least once, and the packed window is read once per k group), so i_reads >= G C K OH OW
+        / (ak word);
+      MAC cycles, a sum of per-group ceilings, >= ceil(MACs / MACs per cycle);
+    and each sum over distinct tiles is at least the layer's bytes in words (a sum of ceilings is at least the
+    ceiling of the sum), its transactions at least one per tile and ceil(bytes / burst). Integer floors of these
+    real bounds, so still at most the exact integers (tests/test_mapping_search_bounded.py)."""
+    e = shape.extents
+    wb, burst = hwp.word_bytes, hwp.burst_bytes
+    khw = shape.kernel_h * shape.kernel_w
+    outs = e["g"] * e["k"] * e["h"] * e["w"]
+    w_bits = 0 if shape.pool_op else e["g"] * e["k"] * e["c"] * khw * shape.weight_bits
+    macs = outs * e["c"] * khw + (outs * n["c"] if shape.pool_op == "avg" else 0)
+    bias = BIAS_BYTES if shape.has_bias else 0
+
+    def transfers(tiles, nbytes: int):  # noqa: ANN001, ANN202 - off-chip transactions of ``tiles`` transfers
+        return tiles if burst <= 0 else np.maximum(tiles, -(-nbytes // burst))
+
+    # the quantities equal for every candidate stay ints (``conv_counts`` broadcasts them)
+    cs = {"macs": macs, "mac_cycles": -(-macs // hwp.macs_per_cycle),
+          "w_reads": w_bits * e["h"] * n["w"] // (8 * wb * gh) if w_bits else 0,
+          "i_reads": e["g"] * e["c"] * e["k"] * e["h"] * e["w"] // (ak * wb)}
+    out_tiles = n["g"] * n["k"] * n["p"]
+    ts = {"w_words": w_bits // (8 * wb), "w_bytes": shape.weight_bytes,
+          "w_bursts": transfers(n["g"] * n["k"] * n["c"], shape.weight_bytes) if w_bits else 0,
+          "i_words": np.maximum(clipped, e["g"] * e["c"] * e["h"] * e["w"]) // wb,
+          "b_words": e["g"] * e["k"] * bias // wb,
+          "b_reads": bias * e["g"] * e["k"] * e["h"] * n["w"] // (gh * wb) if bias else 0,
+          "b_bursts": transfers(n["g"] * n["k"], shape.bias_bytes) if bias else 0,
+          "o_words": outs // wb, "p_words": outs * shape.psum_bytes // wb,
+          "o_bursts": transfers(out_tiles, outs), "p_bursts": transfers(out_tiles, outs * shape.psum_bytes)}
+    return cs, ts
+
+
+def _cheap_bounds(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, t: dict, ak: np.ndarray,
+                  gh: np.ndarray, clipped: np.ndarray, orders: tuple) -> np.ndarray:
+    """Per candidate, a lower bound of the objective of each of its rows without class sums (cheap for every
+    candidate): ``sum_bounds`` with every reload factor 1 and no partial-sum spill or keep for the SRAM and array
+    counts (as ``_bounds``), and for the off-chip counts their least over the loop orders, each order's read bytes,
+    written bytes and transactions computed as in ``conv.conv_counts`` (exact reload factors and spills, the
+    ``sum_bounds`` tile sums and ``_in_bursts_bound``). Every order's counts are at least these, field by field."""
     n = trips(shape, t)
-    tiles_in = _in_bursts_bound(hwp, n["g"] * n["c"] * n["p"], clipped)
-    tiles_w = n["g"] * n["k"] * n["c"] if shape.weight_bytes else 0
-    tiles_out = n["g"] * n["k"] * n["p"]
-    zero = {f: 0 for f in PRICED}
-    lb = np.full(t["g"].shape, np.inf)
-    for order in orders:
+    cs, ts = sum_bounds(shape, hwp, t, ak, gh, n, clipped)
+    in_b = _in_bursts_bound(hwp, n["g"] * n["c"] * n["p"], clipped)
+    raw = conv_counts(shape, hwp, t, (), clipped, in_b, ak, cs, gh, n, ts, factors=(1, 1, 1, False, False))
+    c = {f: v for f, v in unit_counts(shape, hwp, raw).items() if f in PRICED}
+    read = bursts = None
+    psum_bytes = shape.output_bytes * shape.psum_bytes
+    for order in orders:  # ``conv.conv_counts``' off-chip bytes and ``conv._dma_bursts``, term by term
         f_w = reload_factor(order, RELEVANT["weights"], n)
         f_i = reload_factor(order, RELEVANT["inputs"], n)
         f_b = reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n)
-        psum = np.where(spills(order, n), n["c"] - 1, 0) * shape.output_bytes * shape.psum_bytes
-        c = zero | {"offchip_weight_bytes": f_w * shape.weight_bytes + f_b * shape.bias_bytes,
-                    "offchip_input_bytes": f_i * clipped, "offchip_output_bytes": shape.output_bytes,
-                    "offchip_psum_read_bytes": psum, "offchip_psum_write_bytes": psum,
-                    "dma_bursts": f_w * tiles_w + f_i * tiles_in + tiles_out}
-        # every other count 0: the serial and the overlapped formula both give the link's cycles
-        lb = np.minimum(lb, _price(c, False, hw, objective, objective != "latency")[1])
-    return lb
+        extra = np.where(spills(order, n), n["c"] - 1, 0)
+        r = f_w * shape.weight_bytes + f_b * shape.bias_bytes + f_i * clipped + extra * psum_bytes
+        b = f_w * ts["w_bursts"] + f_b * ts["b_bursts"] + f_i * in_b + ts["o_bursts"] + 2 * extra * ts["p_bursts"]
+        read, bursts = (r, b) if read is None else (np.minimum(read, r), np.minimum(bursts, b))
+    # written bytes: the outputs (an order with the reduction loop innermost spills no partial sums)
+    c |= {"offchip_weight_bytes": read, "offchip_input_bytes": 0, "offchip_psum_read_bytes": 0,
+          "offchip_output_bytes": shape.output_bytes, "offchip_psum_write_bytes": 0, "dma_bursts": bursts}
+    return np.broadcast_to(_min_price(c, hwp, hw, objective), t["g"].shape)
 
 
 def _bounds(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k: _Candidates) -> np.ndarray:
@@ -220,14 +271,50 @@ def _best_first(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: st
         best.add(_exact(shape, hwp, hw, objective, k, idx, orders))
 
 
+def pricing_key(hw: HardwareSpec) -> tuple:
+    """What the pricing of ``hw`` reads (``cost.table.cost_table``: clock, energies, static power, timing, ports, in
+    the table's order, which its float sums follow): equal keys price every count identically."""
+    t = cost_table(hw)
+    return (t.clock_mhz, tuple(t.energy.items()), tuple(t.static_uw.items()), tuple(t.timing.items()),
+            tuple((k, p.kind, p.banks) for k, p in t.ports.items()))
+
+
 def bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str) -> BoundedChoice | None:
+    """``_bounded_choice``, memoized per (shape without its name, ``hwp``, ``pricing_key(hw)``, objective): B0
+    repeats layer shapes across calls (each hardware point a process maps, tests and ``simulate`` after ``run``), and
+    the choice depends on nothing else."""
+    return _memo(dataclasses.replace(shape, name=""), hwp, pricing_key(hw), objective, hw)
+
+
+_MEMO: OrderedDict[tuple, BoundedChoice | None] = OrderedDict()
+MEMO_KEPT = 4096  # choices kept (least recently used dropped)
+
+
+_MEMO_LOCK = threading.Lock()  # threads of a Dask worker share the memo (the search itself runs outside the lock)
+
+
+def _memo(shape: ConvShape, hwp: HwParams, key: tuple, objective: str, hw: HardwareSpec) -> BoundedChoice | None:
+    k = (shape, hwp, key, objective)
+    with _MEMO_LOCK:
+        if k in _MEMO:
+            _MEMO.move_to_end(k)
+            return _MEMO[k]
+    got = _bounded_choice(shape, hwp, hw, objective)
+    with _MEMO_LOCK:
+        _MEMO[k] = got
+        while len(_MEMO) > MEMO_KEPT:
+            _MEMO.popitem(last=False)
+    return got
+
+
+def _bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str) -> BoundedChoice | None:
     """The row ``choose.best_row`` would choose from ``shape``'s table on ``hw`` (see the module text); None when
     no row fits. Only for latency, or for hardware whose pricing is monotone.
 
-    Up to ``SMALL`` candidates are priced at once. More: the ``FIRST`` of least off-chip bound (``_link_bounds``)
-    are priced for a first U; the candidates whose off-chip bound is at most U get their class sums and the full
-    bound (``_bounds``), and are priced best first (``_best_first``) until every unpriced candidate's bound exceeds
-    U, so none of their rows can tie the best."""
+    Up to ``SMALL`` candidates are priced at once. More: the ``FIRST`` of least cheap bound (``_cheap_bounds``) are
+    priced for a first U; the candidates whose cheap bound is at most U get their class sums and the full bound
+    (``_bounds``), and are priced best first (``_best_first``, batches from ``BATCH``) until every unpriced
+    candidate's bound exceeds U, so none of their rows can tie the best."""
     t = tile_grid(shape, hwp)
     size = t["g"].size
     if size == 0:
@@ -242,16 +329,21 @@ def bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective:
     else:  # the grid: its tiles that are no candidates have no fitting row, and it keeps the candidates' order
         ak, gh = acc_groups(t, hwp)
         clipped = _clipped(shape, t)
-        link = _link_bounds(shape, hwp, hw, objective, t, clipped, orders)
-        m = min(FIRST, size)
-        first = np.sort(np.argpartition(link, m - 1)[:m])
-        k = _Candidates.of(shape, hwp, t, None, ak, gh, clipped, first)
-        best.add(_exact(shape, hwp, hw, objective, k, np.arange(first.size), orders))
-        live = np.flatnonzero(link <= best.limit())
-        live = live[~np.isin(live, first, assume_unique=True)]
+        lb = _cheap_bounds(shape, hwp, hw, objective, t, ak, gh, clipped, orders)
+        done, m = np.zeros(size, dtype=bool), FIRST
+        while not best.rows and not done.all():  # the first U: batches of least cheap bound until a row fits
+            idx = np.flatnonzero(~done)
+            if idx.size > m:
+                idx = np.sort(idx[np.argpartition(lb[idx], m - 1)[:m]])
+            done[idx], m = True, m * GROWTH
+            k = _Candidates.of(shape, hwp, t, None, ak, gh, clipped, idx)
+            best.add(_exact(shape, hwp, hw, objective, k, np.arange(idx.size), orders))
+        live = np.flatnonzero(~done & (lb <= best.limit()))
+        lb = lb[live]
         if live.size:
             k = _Candidates.of(shape, hwp, t, None, ak, gh, clipped, live)
-            _best_first(shape, hwp, hw, objective, k, _bounds(shape, hwp, hw, objective, k), orders, best, FIRST)
+            _best_first(shape, hwp, hw, objective, k, np.maximum(lb, _bounds(shape, hwp, hw, objective, k)), orders,
+                        best, BATCH)
     if not best.rows:
         return None
     rows = best.rows

@@ -86,16 +86,16 @@ def tile_grid(shape: ConvShape, hwp: HwParams) -> dict[str, np.ndarray]:
     e = shape.extents
     wb = hwp.word_bytes
     axes = [np.array(balanced_sizes(e[d]), dtype=np.int64) for d in "gkchw"]
-    grid = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
-    grid = grid[grid[:, 0] * grid[:, 4] <= hwp.accumulators]  # a tile row (g x w pixels) fits the accumulators
-    g, k, c, h, w = (grid[:, i] for i in range(5))
+    # the five axes broadcast (g, k, c, h, w), so no candidate array is built before the filters
+    g, k, c, h, w = (a.reshape([-1 if i == j else 1 for j in range(5)]) for i, a in enumerate(axes))
     words = ceil_div(g * c * shape.window_rows(h) * shape.window_cols(w), wb) + ceil_div(g * k * h * w, wb)
     if not shape.pool_op:
-        words += ceil_div(k * g * c * shape.kernel_h * shape.kernel_w * shape.weight_bits, 8 * wb)
+        words = words + ceil_div(k * g * c * shape.kernel_h * shape.kernel_w * shape.weight_bits, 8 * wb)
     if shape.has_bias:
-        words += ceil_div(k * g * BIAS_BYTES, wb)
-    grid = grid[words <= hwp.capacity_words]
-    return {d: np.ascontiguousarray(grid[:, i]) for i, d in enumerate("gkchw")}
+        words = words + ceil_div(k * g * BIAS_BYTES, wb)
+    # a tile row (g x w pixels) fits the accumulators; in the order of the rows of the (g, k, c, h, w) product
+    keep = np.nonzero((words <= hwp.capacity_words) & (g * w <= hwp.accumulators))
+    return {d: a[i] for d, a, i in zip("gkchw", axes, keep)}
 
 
 def min_working_set_bytes(shape: ConvShape, hwp: HwParams) -> int:
@@ -110,11 +110,19 @@ def _orders(shape: ConvShape) -> list[tuple[str, ...]]:
     return [idle + p for p in itertools.permutations(active)]
 
 
+def per_size(extent: int, f) -> np.ndarray:  # noqa: ANN001
+    """``f(size)`` for every balanced tile size of ``extent``, indexed by the size (a look-up table: tile sizes
+    are few, candidates many)."""
+    lut = np.zeros(extent + 1, dtype=np.int64)
+    for v in balanced_sizes(extent):
+        lut[v] = f(v)
+    return lut
+
+
 def _clipped(shape: ConvShape, t: dict) -> np.ndarray:
-    hs, hi = np.unique(t["h"], return_inverse=True)
-    ws, wi = np.unique(t["w"], return_inverse=True)
-    r = np.array([shape.clipped_rows(int(h)) for h in hs], dtype=np.int64)[hi.ravel()]
-    c = np.array([shape.clipped_cols(int(w)) for w in ws], dtype=np.int64)[wi.ravel()]
+    """Off-chip bytes of all distinct input tiles of each candidate (groups x channels x clipped rows x cols)."""
+    r = per_size(shape.out_h, shape.clipped_rows)[t["h"]]
+    c = per_size(shape.out_w, shape.clipped_cols)[t["w"]]
     return shape.groups * shape.c_per_group * r * c
 
 
