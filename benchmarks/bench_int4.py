@@ -4,8 +4,11 @@ the analytical simulator (the same figures as ``sramflow simulate --checkpoint .
 functional simulator reproduces its counts exactly, tests/test_funcsim_int4.py). Also the packed weight
 bytes of the model itself (each layer's weights once).
 
-Accuracy is NOT measured here: INT4 weights need quantization-aware training first (a later step of issue 21);
-post-training INT4 accuracy of this checkpoint is unknown and these rows say nothing about it.
+Accuracy is not measured here: it is read from weights/precision_accuracy.json (``sramflow evaluate --weight-bits
+SPEC`` on the test split), per checkpoint sha256: the shipped checkpoint's rows (INT8, post-training INT4), then
+the rows of each other checkpoint in QAT_CHECKPOINTS that exists (trained with INT4 fake quantization,
+``python -m sramflow.train --qat-from ... --weight-bits SPEC``). The traffic figures do not depend on the weight
+values, so they hold for those checkpoints too.
 
 Run: PYTHONPATH=src .venv/bin/python benchmarks/bench_int4.py
 """
@@ -24,6 +27,7 @@ from sramflow.sim.writers import report_json
 from sramflow.sweep.precision import with_weight_bits
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "efficientnet_b0_ham10000.safetensors"
+QAT_CHECKPOINTS = (CHECKPOINT.with_name("efficientnet_b0_ham10000_w4pw.safetensors"),)
 SPECS = (("all 8", "8"), ("pointwise 4", "pointwise=4,default=8"),
          ("all but stem/classifier 4", "stem=8,classifier=8,default=4"), ("all 4", "4"))
 
@@ -48,12 +52,16 @@ def main() -> None:
     for label, spec, mb, wb, ms, mj, mbytes, wall in rows:
         print(f"{label:28s} {mb:>10,d} {wb:>18,d} {wb / w8 - 1:>+9.1%} {ms:>11,.2f} {mj:>10.3f} {mbytes:>12.2f}"
               f"   ({spec}; {wall:.1f} s)")
-    sha = file_sha256(CHECKPOINT)
-    for label, spec, *_ in rows:
-        m = measured_accuracy(spec, sha)
-        acc = ("" if m.entry is None else f"balanced accuracy {m.entry['balanced_accuracy']:.4f} "
-               f"{m.entry['balanced_accuracy_ci95']}, accuracy {m.entry['accuracy']:.4f}; ")
-        print(f"{label:28s} {acc}{m.note}")
+    for ckpt in (CHECKPOINT, *(c for c in QAT_CHECKPOINTS if c.is_file())):
+        sha = file_sha256(ckpt)
+        print(f"{ckpt.name} (sha256 {sha[:12]}):")
+        for label, spec, *_ in rows:
+            m = measured_accuracy(spec, sha)
+            if m.entry is None and ckpt != CHECKPOINT:
+                continue  # a QAT checkpoint is measured at the spec it was trained for (and INT8)
+            acc = ("" if m.entry is None else f"balanced accuracy {m.entry['balanced_accuracy']:.4f} "
+                   f"{m.entry['balanced_accuracy_ci95']}, accuracy {m.entry['accuracy']:.4f}; ")
+            print(f"  {label:28s} {acc}{m.note}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Is model B better than model A on the same images? Paired lesion bootstrap of two ``predictions.csv`` files.
 
 ``python scripts/compare_predictions.py A/predictions.csv B/predictions.csv --data ../shared/data/ham10000
-[--column int8] [--names shipped,new]`` prints (and with ``--out F`` writes as JSON) the 95 % intervals of
+[--column int8] [--column-b mixed] [--names shipped,new]`` prints (and with ``--out F`` writes as JSON) the 95 % intervals of
 accuracy, balanced accuracy and melanoma sensitivity of both, and of B minus A, resampling whole lesions
 with the same draws for both (``sramflow.eval.bootstrap``). Both sides must list the same images.
 
@@ -55,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("a", help="predictions.csv (or comma-separated files on disjoint images, pooled)")
     p.add_argument("b", nargs="?", default=None, help="the same for model B; without it: A's INT8 vs its float")
     p.add_argument("--data", required=True, help="HAM10000 folder (its metadata CSV gives the lesion ids)")
-    p.add_argument("--column", choices=("float", "int8"), default="int8", help="the predictions compared (two sides)")
+    p.add_argument("--column", choices=("float", "int8", "mixed"), default="int8",
+                   help="the predictions compared (two sides)")
+    p.add_argument("--column-b", choices=("float", "int8", "mixed"), default=None,
+                   help="B's column when it differs from A's (e.g. a mixed INT4 model against a shipped INT8 one)")
     p.add_argument("--names", default="a,b", help="two names for the report, comma-separated")
     p.add_argument("--out", type=Path, default=None)
     a = p.parse_args(argv)
@@ -64,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         pa = pb = read_pooled(a.a, ("float", "int8"))
         col_a, col_b = "float", "int8"
     else:
-        (name_a, name_b), column = a.names.split(","), a.column
-        pa, pb = read_pooled(a.a, (a.column,)), read_pooled(a.b, (a.column,))
-        col_a = col_b = a.column
+        col_a, col_b = a.column, a.column_b or a.column
+        (name_a, name_b), column = a.names.split(","), col_a if col_a == col_b else f"{col_b} vs {col_a}"
+        pa, pb = read_pooled(a.a, (col_a,)), read_pooled(a.b, (col_b,))
     if set(pa) != set(pb):
         raise SystemExit(f"{a.a} and {a.b} list different images ({len(set(pa) ^ set(pb))} differ)")
     lesion = {r.image_id: r.lesion_id for r in read_metadata(find_metadata(Path(a.data)))}

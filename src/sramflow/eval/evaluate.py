@@ -65,6 +65,7 @@ class EvalResult:
     report: dict[str, Any]
     predictions: tuple[tuple[str, int, int, int | None], ...] = ()  # (image, true, float, INT8) class indices
     intervals: BootstrapResult | None = None
+    mixed: tuple[int, ...] = ()  # --weight-bits: the mixed-precision prediction of each row, in order
 
 
 def checkpoint_header(path: str | None) -> dict[str, str]:
@@ -223,14 +224,17 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
                            "top1_agreement_int8_vs_mixed": agreement(pi, preds["mixed"])}
     rows = tuple((n, int(t), int(f), None if pi is None else int(pi[i]))
                  for i, (n, t, f) in enumerate(zip(names, yt, pf)))
-    return EvalResult(int(len(yt)), m_float, m_int8, agree, tuple(skipped.names()), report, rows, ci)
+    mixed = tuple(int(v) for v in preds["mixed"]) if "mixed" in preds else ()
+    return EvalResult(int(len(yt)), m_float, m_int8, agree, tuple(skipped.names()), report, rows, ci, mixed)
 
 
 def predictions_csv(result: EvalResult, class_names: Sequence[str]) -> str:
-    """One line per evaluated image: its name, true class and the float and INT8 predictions (class names)."""
-    lines = ["image,true,float,int8"]
-    for name, t, f, q in result.predictions:
-        lines.append(f"{name},{class_names[t]},{class_names[f]},{'' if q is None else class_names[q]}")
+    """One line per evaluated image: its name, true class and the float and INT8 predictions (class names), and
+    the mixed-precision one when ``--weight-bits`` gave a mixed column (so it can be compared across checkpoints)."""
+    lines = ["image,true,float,int8" + (",mixed" if result.mixed else "")]
+    for k, (name, t, f, q) in enumerate(result.predictions):
+        mixed = f",{class_names[result.mixed[k]]}" if result.mixed else ""
+        lines.append(f"{name},{class_names[t]},{class_names[f]},{'' if q is None else class_names[q]}{mixed}")
     return "\n".join(lines) + "\n"
 
 

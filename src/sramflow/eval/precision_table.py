@@ -1,7 +1,9 @@
 """The measured accuracy of each ``--weight-bits`` spec (weights/precision_accuracy.json): read by the sweep and
 benchmarks/bench_int4.py so a measured spec is labelled measured and every other one stays "assumed".
 
-The table is tied to one checkpoint by its sha256: figures of another checkpoint are never used for this one.
+Every row is tied to one checkpoint by its sha256: figures of another checkpoint are never used for this one. The
+top level holds the shipped checkpoint's rows; ``other_checkpoints`` the rows of others (e.g. a model trained with
+INT4 fake quantization, ``python -m sramflow.train --weight-bits``), each block with its own name and sha256.
 """
 
 from __future__ import annotations
@@ -37,10 +39,15 @@ def measured_accuracy(spec: Any, checkpoint_sha256: str | None, table: str | Pat
     if not path.is_file():
         return Measured(None, f"no measured accuracy table at {path}: accuracy assumed")
     doc = json.loads(path.read_text())
-    if checkpoint_sha256 is not None and doc.get("checkpoint_sha256") != checkpoint_sha256:
-        return Measured(None, f"{path} was measured on checkpoint sha256 {doc.get('checkpoint_sha256')}, not "
-                              f"{checkpoint_sha256}: not used, accuracy assumed (re-run `sramflow evaluate "
-                              f"--weight-bits SPEC` on this checkpoint)")
+    blocks = [doc, *doc.get("other_checkpoints", [])]
+    if checkpoint_sha256 is not None:
+        mine = [b for b in blocks if b.get("checkpoint_sha256") == checkpoint_sha256]
+        if not mine:
+            return Measured(None, f"{path} was measured on checkpoint sha256 "
+                                  f"{', '.join(str(b.get('checkpoint_sha256')) for b in blocks)}, not "
+                                  f"{checkpoint_sha256}: not used, accuracy assumed (re-run `sramflow evaluate "
+                                  f"--weight-bits SPEC` on this checkpoint)")
+        doc = mine[0]
     entry = doc.get("entries", {}).get(spec_key(spec))
     if entry is None:
         return Measured(None, f"spec {spec_key(spec)} not in {path}: accuracy assumed")
@@ -67,8 +74,31 @@ def table_from_reports(reports: list[dict[str, Any]], checkpoint: str | Path, me
                       "percentile bootstrap over lesions", "entries": entries}
 
 
-if __name__ == "__main__":  # python -m sramflow.eval.precision_table CHECKPOINT OUT REPORT.json...
-    import sys
+def merged(doc: dict[str, Any] | None, table: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` (an existing table, or None) with ``table`` (one checkpoint's, from ``table_from_reports``) put in:
+    it replaces the block of the same sha256, top level or in ``other_checkpoints``, else joins the latter. A
+    table without a top-level block (None) becomes ``table`` itself."""
+    if doc is None:
+        return table
+    sha = table["checkpoint_sha256"]
+    if doc.get("checkpoint_sha256") == sha:
+        return {**table, **({"other_checkpoints": doc["other_checkpoints"]} if "other_checkpoints" in doc else {})}
+    others = [b for b in doc.get("other_checkpoints", []) if b.get("checkpoint_sha256") != sha]
+    block = {k: v for k, v in table.items() if k != "source"}
+    return {**doc, "other_checkpoints": [*others, block]}
 
-    reps = [json.loads(Path(p).read_text()) for p in sys.argv[3:]]
-    Path(sys.argv[2]).write_text(json.dumps(table_from_reports(reps, sys.argv[1]), indent=1) + "\n")
+
+if __name__ == "__main__":  # python -m sramflow.eval.precision_table CHECKPOINT OUT REPORT.json... [--method M]
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m sramflow.eval.precision_table",
+                                 description="put one checkpoint's rows into the table OUT (other checkpoints' kept)")
+    ap.add_argument("checkpoint")
+    ap.add_argument("out")
+    ap.add_argument("reports", nargs="+", help="accuracy_report.json of `sramflow evaluate --weight-bits SPEC`")
+    ap.add_argument("--method", default="PTQ", help="how the mixed rows' weights were made (PTQ, QAT ...)")
+    a = ap.parse_args()
+    reps = [json.loads(Path(p).read_text()) for p in a.reports]
+    out = Path(a.out)
+    new = table_from_reports(reps, a.checkpoint, a.method)
+    out.write_text(json.dumps(merged(json.loads(out.read_text()) if out.is_file() else None, new), indent=1) + "\n")

@@ -13,9 +13,18 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from sramflow.errors import SramflowError  # noqa: E402
+from sramflow.errors import PrecisionError, SramflowError  # noqa: E402
+from sramflow.ir.precision import SPEC_HELP, canonical_weight_bits  # noqa: E402
 from sramflow.train.loop import KEEP, TRAIN_ON, QATConfig, TrainConfig  # noqa: E402
 from sramflow.train.state import Sitting  # noqa: E402
+
+
+def _weight_bits(text: str) -> int | str:
+    """argparse type: the canonical spec through the one parser (``sramflow.ir.precision``) quantize uses."""
+    try:
+        return canonical_weight_bits(text)
+    except PrecisionError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a in [0, 1): loss = a * L(float forward) + (1 - a) * L(fake-quant forward), same weights "
                         "(L: label loss, mixed with --qat-distill if given); 2 forward passes per step")
     g.add_argument("--qat-momentum", type=float, default=q.momentum, help="EMA momentum of the activation ranges")
+    g.add_argument("--weight-bits", default=q.weight_bits, type=_weight_bits, metavar="SPEC",
+                   help=f"QAT stage: weight fake-quant grid per layer group, as `sramflow quantize --weight-bits`: "
+                        f"{SPEC_HELP}; INT4 is per-channel symmetric [-7, 7] (default 8)")
     return p
 
 
@@ -75,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error(f"--resume {a.resume} continues the run in that folder; --out {a.out} differs (drop --out)")
     if a.qat_from and (a.ema != TrainConfig.ema_decay or a.lr_min_ratio != TrainConfig.lr_min_ratio):
         p.error("--ema and --lr-min-ratio are base-stage options; the QAT stage (--qat-from) does not take them")
+    if not a.qat_from and a.weight_bits != QATConfig.weight_bits:
+        p.error("--weight-bits is a QAT-stage option (with --qat-from): the base stage trains float weights")
     if a.epochs_this_sitting is not None and a.epochs_this_sitting < 1:
         p.error(f"--epochs-this-sitting {a.epochs_this_sitting}: expected at least 1")
     # the config records --out as given the first time: keep that spelling when resuming
@@ -90,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha, distill=a.qat_distill,
             float_weight=a.qat_float_weight,
             momentum=a.qat_momentum, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
-            device=a.device, workers=a.workers, train_on=a.train_on,
+            device=a.device, workers=a.workers, train_on=a.train_on, weight_bits=a.weight_bits,
         )
         run = partial(train_qat, q, sitting)
     else:

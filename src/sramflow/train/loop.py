@@ -34,6 +34,7 @@ from sramflow.data.ham10000 import LABELS, Sample, load_ham10000, load_or_make_s
 from sramflow.data.preprocess import decode_image, normalize_torch, resize_rgb
 from sramflow.errors import DataError
 from sramflow.eval.metrics import Metrics, compute_metrics
+from sramflow.ir.precision import canonical_weight_bits
 from sramflow.jsonio import sha256_file
 from sramflow.models.efficientnet import build_model
 from sramflow.train.augment import augment
@@ -530,6 +531,7 @@ class QATConfig:
     device: str = "auto"
     workers: int = 0
     train_on: str = "train"  # "train+val": val joins the training data (its metrics are then on training images)
+    weight_bits: int | str = 8  # canonical --weight-bits spec (sramflow.ir.precision): the weights' fake-quant grid
 
 
 def train_qat(cfg: QATConfig, sitting: Sitting = Sitting()) -> dict:
@@ -544,7 +546,12 @@ def train_qat(cfg: QATConfig, sitting: Sitting = Sitting()) -> dict:
     if not 0.0 <= cfg.float_weight < 1.0:
         raise ValueError(f"float_weight must be in [0, 1), got {cfg.float_weight}")
     training_parts(cfg.train_on)  # a bad value fails before any data work
+    if cfg.weight_bits != canonical_weight_bits(cfg.weight_bits):  # one spelling per spec: resume compares it
+        raise ValueError(f"weight_bits {cfg.weight_bits!r}: pass canonical_weight_bits(spec) "
+                         f"({canonical_weight_bits(cfg.weight_bits)!r})")
     saved = read_state(cfg.out, "qat") if sitting.resume else None
+    if saved is not None:  # states written before --weight-bits existed were all-INT8 runs
+        saved.info["config"].setdefault("weight_bits", 8)
     t_start, np_rng = _start(cfg.threads, cfg.seed)
     model = load_checkpoint(cfg.qat_from, cfg.model, len(LABELS)).model  # a bad checkpoint fails before any data work
     ds = load_ham10000(cfg.data)
@@ -599,7 +606,7 @@ def _qat_steps(cfg: QATConfig, model: nn.Module, aug: Augmenter, labels: list[in
     labels_t = torch.tensor(labels, dtype=torch.long)
 
     # model.eval() throughout: BN uses (and never updates) its running statistics, so folding is exact
-    state = insert_fake_quant(model, cfg.momentum, cfg.seed)
+    state = insert_fake_quant(model, cfg.momentum, cfg.seed, cfg.weight_bits)
     steps = len(tasks)
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, 0))

@@ -36,7 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sramflow.ir.precision import group_bits
 from sramflow.models.efficientnet import ConvNormAct, EfficientNet, MBConv, SqueezeExcitation, padded_input
+from sramflow.quant.weight_bits import quantize_weights_bits
 
 PERCENTILE = 99.99
 SAMPLES_PER_IMAGE = 512
@@ -68,8 +70,20 @@ def fake_quant_sigmoid(s: torch.Tensor) -> torch.Tensor:
     return _ste(s, q * LOGISTIC_SCALE)
 
 
-def fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
-    """Per-output-channel symmetric int8 (axis 0), scale max|w| / 127, values in [-127, 127]."""
+def fake_quant_weight(w: torch.Tensor, bits: int = 8) -> torch.Tensor:
+    """Per-output-channel symmetric (axis 0), STE gradient.
+
+    8 bits: scale max|w| / 127, values in [-127, 127] (torch rounding, as this stage always did). 4 bits: the
+    integer pipeline's own quantizer (``quantize_weights_bits``: [-7, 7], float32 scale max|w| / 7, rounding half
+    away from zero in float64) on the host, so the fake-quant weights are its dequantized weights bit for bit and
+    the grid cannot drift from what ``sramflow quantize --weight-bits`` produces.
+    """
+    if bits != 8:
+        q, scales = quantize_weights_bits(w.detach().cpu().numpy(), bits)
+        deq = q.astype(np.float32) * scales.reshape((-1,) + (1,) * (w.ndim - 1))
+        # _ste's w + (deq - w) is deq exactly: deq - w is exact by Sterbenz (|deq - w| <= scale / 2 < |w| unless
+        # the code is 0, where deq - w = -w), so the forward sees the quantizer's weights bit for bit
+        return _ste(w, torch.from_numpy(deq).to(w.device, w.dtype))
     flat = w.detach().reshape(w.shape[0], -1)
     scale = flat.abs().amax(dim=1).clamp_min(1e-12) / 127.0
     shape = (-1,) + (1,) * (w.ndim - 1)
@@ -169,10 +183,10 @@ class QATState:
             o.finish_init()
 
 
-def _folded_conv(seq: ConvNormAct, x: torch.Tensor) -> torch.Tensor:
+def _folded_conv(seq: ConvNormAct, x: torch.Tensor, bits: int = 8) -> torch.Tensor:
     conv, bn = seq[0], seq[1]
     inv = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # frozen statistics: folding stays consistent
-    w = fake_quant_weight(conv.weight * inv.view(-1, 1, 1, 1))
+    w = fake_quant_weight(conv.weight * inv.view(-1, 1, 1, 1), bits)
     b = bn.bias - bn.running_mean * inv
     if conv.bias is not None:
         b = b + conv.bias * inv
@@ -207,26 +221,44 @@ def float_forward(state: QATState) -> Iterator[None]:
         state.enabled = prev
 
 
-def insert_fake_quant(model: EfficientNet, momentum: float = 0.95, seed: int = 0) -> QATState:
-    """Wire fake quantization into ``model`` in place; returns the state holding the observers."""
+def conv_weight_group(model: EfficientNet, name: str, conv: nn.Conv2d) -> str:
+    """The ``--weight-bits`` layer group (``sramflow.ir.precision.WEIGHT_GROUPS``) of a ConvNormAct's conv, by the
+    rules ``node_group`` applies to the exported graph: the conv on the image is the stem, a conv with one group
+    per input channel is depthwise, other 1x1 convs pointwise (the head conv included), the rest ``conv``."""
+    if model.features[0][0] is conv:
+        return "stem"
+    if conv.groups > 1 and conv.groups == conv.in_channels:
+        return "depthwise"
+    return "pointwise" if tuple(conv.kernel_size) == (1, 1) else "conv"
+
+
+def insert_fake_quant(model: EfficientNet, momentum: float = 0.95, seed: int = 0,
+                      weight_bits: int | str | dict = 8) -> QATState:
+    """Wire fake quantization into ``model`` in place; returns the state holding the observers.
+
+    ``weight_bits``: a ``--weight-bits`` spec (``sramflow.ir.precision``, the parser ``sramflow quantize`` uses):
+    each group's folded weights are fake-quantized at its bits; SE fc1 / fc2 are group ``se``, the Linear
+    ``classifier``. Activations stay int8 whatever the spec."""
+    bits = group_bits(weight_bits)
     state = QATState(momentum, seed)
     for name, mod in model.named_modules():
         if isinstance(mod, ConvNormAct):
             out_obs = state.obs(f"{name}.conv")
             act = mod[2] if len(mod) > 2 else None
             mul_obs = state.obs(f"{name}.act") if isinstance(act, nn.SiLU) else None
+            wb = bits[conv_weight_group(model, name, mod[0])]
 
-            def f_cna(self, x, out_obs=out_obs, act=act, mul_obs=mul_obs):  # noqa: ANN001, ANN202
-                return _act(act, out_obs(_folded_conv(self, x)), mul_obs)
+            def f_cna(self, x, out_obs=out_obs, act=act, mul_obs=mul_obs, wb=wb):  # noqa: ANN001, ANN202
+                return _act(act, out_obs(_folded_conv(self, x, wb)), mul_obs)
             _patch(state, mod, f_cna)
         elif isinstance(mod, SqueezeExcitation):
             o_pool, o_fc1, o_act, o_fc2, o_mul = (state.obs(f"{name}.{k}") for k in ("pool", "fc1", "act", "fc2", "mul"))
 
-            def f_se(self, x, o_pool=o_pool, o_fc1=o_fc1, o_act=o_act, o_fc2=o_fc2, o_mul=o_mul):  # noqa: ANN001, ANN202
+            def f_se(self, x, o_pool=o_pool, o_fc1=o_fc1, o_act=o_act, o_fc2=o_fc2, o_mul=o_mul, wb=bits["se"]):  # noqa: ANN001, ANN202
                 s = o_pool(self.avgpool(x))
-                s = o_fc1(F.conv2d(s, fake_quant_weight(self.fc1.weight), self.fc1.bias))
+                s = o_fc1(F.conv2d(s, fake_quant_weight(self.fc1.weight, wb), self.fc1.bias))
                 s = _act(self.activation, s, o_act)
-                s = o_fc2(F.conv2d(s, fake_quant_weight(self.fc2.weight), self.fc2.bias))
+                s = o_fc2(F.conv2d(s, fake_quant_weight(self.fc2.weight, wb), self.fc2.bias))
                 return o_mul(x * fake_quant_sigmoid(torch.sigmoid(s)))
             _patch(state, mod, f_se)
         elif isinstance(mod, MBConv) and mod.use_residual:
@@ -237,11 +269,11 @@ def insert_fake_quant(model: EfficientNet, momentum: float = 0.95, seed: int = 0
             _patch(state, mod, f_mb)
     o_in, o_pool, o_fc = state.obs("input"), state.obs("pool"), state.obs("classifier")
 
-    def f_net(self, x, o_in=o_in, o_pool=o_pool, o_fc=o_fc):  # noqa: ANN001, ANN202
+    def f_net(self, x, o_in=o_in, o_pool=o_pool, o_fc=o_fc, wb=bits["classifier"]):  # noqa: ANN001, ANN202
         h = o_pool(self.avgpool(self.features(o_in(x))))
         h = self.classifier[0](torch.flatten(h, 1))
         lin = self.classifier[1]
-        return o_fc(F.linear(h, fake_quant_weight(lin.weight), lin.bias))
+        return o_fc(F.linear(h, fake_quant_weight(lin.weight, wb), lin.bias))
     _patch(state, model, f_net)
     return state
 
