@@ -10,7 +10,34 @@ executes the fused schedules of design1 on real bytes (random weights and input)
 count comparison.
 
 Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energy mJ per inference):
-FIGURES_PLACEHOLDER
+  sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 161.59 / 5302.92 / 163.599  depth-first = epilogue
+                      (target <= 160: not met; one SRAM level: every depth-first group falls back)
+  sky130-design1-l2   none 130.04 / 5022.46 / 147.559  epilogue  96.23 / 4016.97 / 113.017
+                      depth-first 36.89 / 2406.58 / 53.104  (target <= 12: not met; mapping 12-17 s)
+  design1, 64 KiB     none  59.50 / 2205.05 /  62.872  epilogue  22.49 / 1217.34 /  27.350  depth-first = epilogue
+                      (targets <= 20 / <= 10: not met; one SRAM level)
+design1-l2 none / epilogue moved from 140.84 / 109.26 MB when staging placements started to be ranked by (objective,
+other metric) like tilings: a MAC-bound layer now stages what saves energy instead of staging less on a cycle tie.
+The SE global average pools accumulate on their depthwise conv's output path (int32 running sums of one channel
+tile in spare SRAM words above the conv's buffers): all 16 of B0's on design1 (2.31 MB of pool reads gone); a conv
+carrying a fused pool is not split into depth-first parts. Depth-first on design1-l2: 28 layers run in row bands /
+channel chunks with their operands staged per part in l2 (weights 47.88 -> 7.59 MB, inputs 40.18 -> 21.14 MB), and
+16 SE reduce -> expand edges keep their tensor in l2.
+What is left on the table: every intermediate tensor still crosses off-chip once each way (8.17 MB of outputs and
+as much of inputs): bands of several layers with line buffers between them (DeFiNES' fully cached mode) are not
+implemented, nor anything depth-first on one SRAM level; under the latency objective a layer bound by the SRAM port
+(the 256 B scratchpad's) keeps input refills from off-chip that a finer cut would stage (energy breaks exact ties
+only); the SE scale bytes come from off-chip with every input tile load of a project conv. On design1:
+- 2 of the 9 residual Adds keep their pass (their project convs keep partial sums in the output buffer). Re-tiling
+  those convs without partial sums would join the Add and save latency (features.2.1: 16.13 M against 16.26 M
+  cycles) but moves more off-chip (5.57 against 4.82 MB): the latency objective would take it and traffic would rise.
+- every SE scale falls back to its own pass, rightly for the tilings chosen: the scale bytes that come with each input
+  tile load exceed the pass's read + write everywhere but features.1.0-3.1, and there the extra DMA transfers and
+  vector work still cost more cycles (a fused-group tiling re-search would fuse features.1.0's: 0.44 MB less).
+- the remaining traffic is the convolutions' own (156.6 MB: weights and inputs re-read between tiles of a 256-byte
+  SRAM). Letting depth-first splits run on one-level hardware was measured once, before the pool
+  fusion: 25 layers would split, 5,364.57 -> 5,312.46 ms, 163.89 -> 163.56 MB; not enabled (the tiling owns the one
+  SRAM level, and 0.3 MB does not reach 160 MB).
 """
 
 from __future__ import annotations
