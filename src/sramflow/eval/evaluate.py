@@ -221,8 +221,8 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
         report["weight_bits"] = cfg.weight_bits
         report["mixed"] = {**compute_metrics(yt, preds["mixed"], data.class_names, positive).to_json(),
                            "weight_bits": cfg.weight_bits,
-                           "method": "quantized post-training from this checkpoint's weights (a QAT-trained "
-                                     "checkpoint says so in its .metrics.json)",
+                           "method": "PTQ of this checkpoint's weights (a QAT-trained checkpoint "
+                                     "says so in its .metrics.json)",
                            "top1_agreement_int8_vs_mixed": agreement(pi, preds["mixed"])}
     rows = tuple((n, int(t), int(f), None if pi is None else int(pi[i]))
                  for i, (n, t, f) in enumerate(zip(names, yt, pf)))
