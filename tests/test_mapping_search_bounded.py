@@ -103,16 +103,24 @@ def test_few_candidates_priced_first_still_choose_the_same(monkeypatch) -> None:
     assert 0 < sum(priced) < total / 2
 
 
+def _candidate_sums(shape, hwp):  # noqa: ANN001, ANN202
+    """The candidate table of ``shape`` with its accumulator groups, class sums and trips; None when empty."""
+    t = candidates(shape, hwp)
+    if t["g"].size == 0:
+        return None
+    ak, gh = acc_groups(t, hwp)
+    cs, _ = _class_sums(shape, hwp, t, ak, gh, ())
+    return t, ak, gh, cs, trips(shape, t)
+
+
 def test_bound_counts_are_at_most_every_orders_counts() -> None:
     for hw in list(points())[::2]:
         for shape in SEARCH_SHAPES:
             hwp = hw_params(hw, shape)
-            t = candidates(shape, hwp)
-            if t["g"].size == 0:
+            got = _candidate_sums(shape, hwp)
+            if got is None:
                 continue
-            ak, gh = acc_groups(t, hwp)
-            cs, _ = _class_sums(shape, hwp, t, ak, gh, ())
-            n = trips(shape, t)
+            t, ak, gh, cs, n = got
             clipped = _clipped(shape, t)
             tiles = n["g"] * n["c"] * n["p"]
             in_b = _in_bursts(shape, t, (hwp.burst_bytes,))[hwp.burst_bytes]
@@ -134,12 +142,10 @@ def test_sum_bounds_are_at_most_the_class_and_tile_sums() -> None:
     for hw in points():
         for shape in (*ORACLE_SHAPES, *SEARCH_SHAPES):
             hwp = hw_params(hw, shape)
-            t = candidates(shape, hwp)
-            if t["g"].size == 0:
+            got = _candidate_sums(shape, hwp)
+            if got is None:
                 continue
-            ak, gh = acc_groups(t, hwp)
-            cs, _ = _class_sums(shape, hwp, t, ak, gh, ())
-            n = trips(shape, t)
+            t, ak, gh, cs, n = got
             ts = tile_sums(n, cs)
             lo_cs, lo_ts = bounded.sum_bounds(shape, hwp, t, ak, gh, n, _clipped(shape, t))
             for got, want in ((lo_cs, cs), (lo_ts, ts)):
