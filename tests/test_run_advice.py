@@ -115,6 +115,24 @@ def test_no_advise_skips_the_section(runs: tuple[Path, Path]) -> None:
     assert not (off / "plots" / "what_it_would_take.png").exists()
 
 
+def test_no_advise_removes_an_earlier_runs_section_outputs(tmp_path: Path) -> None:
+    from sramflow.run import drop_stale_advice
+
+    (tmp_path / "advise" / "hw").mkdir(parents=True)
+    (tmp_path / "advise" / "advise.json").write_text("{}")
+    (tmp_path / "advise" / "hw" / "design1.yaml").write_text("x: 1")
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "what_it_would_take.png").write_bytes(b"png")
+    (tmp_path / "plots" / "roofline.png").write_bytes(b"png")
+    drop_stale_advice(tmp_path)
+    assert not (tmp_path / "advise").exists() and not (tmp_path / "plots" / "what_it_would_take.png").exists()
+    assert (tmp_path / "plots" / "roofline.png").is_file()  # the run's other outputs are left alone
+    (tmp_path / "advise").mkdir()
+    (tmp_path / "advise" / "notes.txt").write_text("the user's")
+    drop_stale_advice(tmp_path)  # a folder without our advise.json is not ours to remove
+    assert (tmp_path / "advise" / "notes.txt").is_file()
+
+
 def test_cli_flags() -> None:
     from sramflow.cli import build_parser
 

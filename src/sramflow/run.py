@@ -419,6 +419,17 @@ def what_it_would_take(cfg: RunConfig, loaded: LoadedGraph, hw: HardwareSpec, ou
                             area_power(hw))
 
 
+def drop_stale_advice(out: Path) -> None:
+    """Remove the "What it would take" outputs an earlier run wrote into ``out`` (``--no-advise`` now): the folder's
+    files must describe this run. Only a folder holding an advise.json (ours) is removed."""
+    import shutil
+
+    folder = out / ADVISE_DIR
+    if (folder / "advise.json").is_file():
+        shutil.rmtree(folder)
+    (out / "plots" / "what_it_would_take.png").unlink(missing_ok=True)
+
+
 def run(cfg: RunConfig, quiet: bool = False) -> RunResult:
     from sramflow.jsonio import provenance_scope
 
@@ -499,6 +510,8 @@ def _run(cfg: RunConfig, out: Path, quiet: bool) -> RunResult:
     sens = p.step("sensitivity: the headline at either end of each assumed figure's range",
                   lambda: sensitivity(prep, hw, cfg.objective, report_json(sim)["total"]))
     advice = None
+    if not cfg.advise:
+        drop_stale_advice(out)
     if cfg.advise:
         advice = p.step("what it would take: the cheapest design meeting the write-up's claims (sramflow.design)",
                            lambda: what_it_would_take(cfg, loaded, hw, out, files, quiet))
