@@ -37,7 +37,7 @@ def test_bank_macros_are_the_liberty_files_numbers() -> None:
     from sramflow.hw.liberty import read_liberty
 
     for m in area.IHP_MACROS:
-        lib = read_liberty(SHARED_SRAM / m.path)
+        lib = read_liberty(SHARED_SRAM / area.IHP_LIBERTY[m.name])
         assert (lib.word_bits, lib.words, lib.vdd_v) == (m.word_bits, m.words, m.vdd_v), m.name
         for f in ("read_energy_pj", "write_energy_pj", "idle_energy_pj_per_cycle", "leakage_uw", "area_um2"):
             assert getattr(lib, f) == pytest.approx(getattr(m, f), rel=1e-6), (m.name, f)

@@ -26,14 +26,13 @@ from sramflow.hw.area import (
     CHEAPEST,
     IHP_MACROS,
     LOGIC_LEAKAGE_UW_PER_MM2,
-    BankMacro,
     ComposedMemory,
     compose,
     design1_macro,
     logic_leakage_uw,
 )
 from sramflow.hw.load import list_offchip_presets, offchip_preset, resolve_hw
-from sramflow.hw.spec import HardwareSpec, OffchipMemory, Source
+from sramflow.hw.spec import HardwareSpec, OffchipMemory, Source, SramMacro
 from sramflow.mapping.epilogue import FUSION_MODES
 from sramflow.sweep.hwpoint import point_hw, timing_problem
 
@@ -44,7 +43,7 @@ MIXED_8_4 = "stem=8,depthwise=8,pointwise=4,se=8,conv=4,classifier=8"  # canonic
 BOOT_MEMORY = "qspi-flash"  # where the weights come from at boot when they are held on chip
 
 
-def bank_macros(base: HardwareSpec) -> dict[str, BankMacro]:
+def bank_macros(base: HardwareSpec) -> dict[str, SramMacro]:
     """Every macro usable as a bank, by name: the IHP vendor macros and the base preset's own macro."""
     return {m.name: m for m in (*IHP_MACROS, design1_macro(base.main_sram))}
 
@@ -111,7 +110,7 @@ class DesignPoint:
     store: ComposedMemory | None = None  # the on-chip weight store (weights held on chip), else None
 
 
-def _macros(space: AdviseSpace, base: HardwareSpec) -> tuple[BankMacro, ...]:
+def _macros(space: AdviseSpace, base: HardwareSpec) -> tuple[SramMacro, ...]:
     known = bank_macros(base)
     return tuple(known.values()) if space.bank_macro == CHEAPEST else (known[space.bank_macro],)
 

@@ -22,7 +22,7 @@ periphery overhead).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sramflow.errors import HardwareSpecError
 from sramflow.hw.spec import HardwareSpec, Source, SramMacro
@@ -196,61 +196,38 @@ _IHP_HOW = ("vendor Liberty, typ 1.2 V 25 C (IHP-GmbH/IHP-Open-PDK, Apache-2.0):
             "clock-to-DOUT maximum; the file declares no minimum period, so clock-to-q is the lower bound used")
 
 
-@dataclass(frozen=True)
-class BankMacro:
-    """An SRAM macro with every figure on file (energies, leakage, timing, area), usable as a bank building block.
-
-    ``sramflow.hw.liberty.read_liberty`` of ``path`` gives these numbers (tests/test_area_banks.py checks it)."""
-
-    name: str
-    tech: str
-    path: str  # under ../shared/sram (or a preset for design1)
-    word_bits: int
-    words: int
-    ports: str  # as sramflow models it: "1rw" or "1rw1r" (IHP's two-port 2rw macros as 1rw1r)
-    read_energy_pj: float
-    write_energy_pj: float
-    idle_energy_pj_per_cycle: float
-    leakage_uw: float
-    clk_to_q_ns: float
-    min_period_ns: float
-    area_um2: float
-    vdd_v: float
-    source: Source
-
-    @property
-    def size_bytes(self) -> int:
-        return self.word_bits * self.words // 8
-
-
 def _ihp(cell: str, file: str, word_bits: int, words: int, ports: str, read: float, write: float, idle: float,
-         leak_uw: float, clk_q: float, area_um2: float) -> BankMacro:
-    return BankMacro(cell, "ihp-sg13g2", _IHP + file, word_bits, words, ports, read, write, idle, leak_uw, clk_q,
-                     clk_q, area_um2, 1.2, Source("vendor", f"../shared/sram/{_IHP}{file}: {_IHP_HOW}"))
+         leak_uw: float, clk_q: float, area_um2: float) -> SramMacro:
+    """One IHP vendor macro as a one-bank ``SramMacro`` (ports as sramflow models them: IHP's two-port 2rw macros
+    as "1rw1r"); ``read_liberty`` of ``IHP_LIBERTY[cell]`` gives these numbers (tests/test_advise_design.py)."""
+    return SramMacro(name=cell, word_bits=word_bits, words=words, ports=ports, banks=1, read_energy_pj=read,
+                     write_energy_pj=write, idle_energy_pj_per_cycle=idle, leakage_uw=leak_uw, clk_to_q_ns=clk_q,
+                     min_period_ns=clk_q, area_um2=area_um2, vdd_v=1.2,
+                     source=Source("vendor", f"../shared/sram/{_IHP}{file}: {_IHP_HOW}"), tech="ihp-sg13g2")
 
 
 # Every macro on file whose energies, leakage, timing and area are all characterized, read with
 # ``read_liberty``. Left out, and why: the OpenRAM sky130 libraries (analytical energies that are not physical, a
 # 1 nW-per-gate leakage placeholder: ../shared/sram/README.md), GF180MCU (a 180 nm process with no stated power
 # unit). design1 is kept so the write-up's macro stays in the space (its figures: the sky130-design1 preset).
-IHP_MACROS: tuple[BankMacro, ...] = (
-    _ihp("RM_IHPSG13_2P_256x8_c2_bm_bist", "RM_IHPSG13_2P_256x8_c2_bm_bist_typ_1p20V_25C.lib", 8, 256, "1rw1r",
-         8.285, 10.9594, 0.2964, 0.0398626, 3.1519, 38147.5147),
-    _ihp("RM_IHPSG13_2P_64x32_c2", "RM_IHPSG13_2P_64x32_c2_typ_1p20V_25C.lib", 32, 64, "1rw1r",
-         20.3627, 26.4624, 0.2739, 0.0398626, 3.2972, 52620.8821),
-    _ihp("RM_IHPSG13_1P_1024x8_c2_bm_bist", "RM_IHPSG13_1P_1024x8_c2_bm_bist_typ_1p20V_25C.lib", 8, 1024, "1rw",
-         15.5961, 19.9179, 0.3069, 0.0990077, 4.4225, 49419.2448),
-    _ihp("RM_IHPSG13_1P_256x64_c2_bm_bist", "RM_IHPSG13_1P_256x64_c2_bm_bist_typ_1p20V_25C.lib", 64, 256, "1rw",
-         49.634, 63.4365, 0.3104, 0.1980155, 3.2707, 93180.5344),
+_IHP_ROWS = (  # cell, Liberty file, word bits, words, ports, read / write / idle pJ, leakage uW, clk-to-q ns, area um2
+    ("RM_IHPSG13_2P_256x8_c2_bm_bist", "RM_IHPSG13_2P_256x8_c2_bm_bist_typ_1p20V_25C.lib", 8, 256, "1rw1r",
+     8.285, 10.9594, 0.2964, 0.0398626, 3.1519, 38147.5147),
+    ("RM_IHPSG13_2P_64x32_c2", "RM_IHPSG13_2P_64x32_c2_typ_1p20V_25C.lib", 32, 64, "1rw1r",
+     20.3627, 26.4624, 0.2739, 0.0398626, 3.2972, 52620.8821),
+    ("RM_IHPSG13_1P_1024x8_c2_bm_bist", "RM_IHPSG13_1P_1024x8_c2_bm_bist_typ_1p20V_25C.lib", 8, 1024, "1rw",
+     15.5961, 19.9179, 0.3069, 0.0990077, 4.4225, 49419.2448),
+    ("RM_IHPSG13_1P_256x64_c2_bm_bist", "RM_IHPSG13_1P_256x64_c2_bm_bist_typ_1p20V_25C.lib", 64, 256, "1rw",
+     49.634, 63.4365, 0.3104, 0.1980155, 3.2707, 93180.5344),
 )
+IHP_MACROS: tuple[SramMacro, ...] = tuple(_ihp(*row) for row in _IHP_ROWS)
+IHP_LIBERTY = {row[0]: _IHP + row[1] for row in _IHP_ROWS}  # macro name -> its Liberty file under ../shared/sram
 
 
-def design1_macro(spec_macro: SramMacro) -> BankMacro:
-    """design1's macro (sky130-design1 preset: energies scaled from IHP to 1.8 V, layout area measured)."""
-    m = spec_macro
-    return BankMacro(m.name, m.tech or "sky130", "preset sky130-design1", m.word_bits, m.words, m.ports,
-                     m.read_energy_pj, m.write_energy_pj, m.idle_energy_pj_per_cycle, m.leakage_uw, m.clk_to_q_ns,
-                     m.min_period_ns, m.area_um2, m.vdd_v, m.source)
+def design1_macro(spec_macro: SramMacro) -> SramMacro:
+    """design1's macro (sky130-design1 preset: energies scaled from IHP to 1.8 V, layout area measured) as one
+    bank: its per-bank figures are the macro's."""
+    return replace(spec_macro, banks=1, tech=spec_macro.tech or "sky130")
 
 
 CHEAPEST = "cheapest"  # the bank-macro choice: the least-area composition among the macros given
@@ -271,7 +248,7 @@ COMPOSE_RULE = (
 class ComposedMemory:
     """One on-chip memory level built by ``compose``: the macro, how many, and how they are organized."""
 
-    macro: BankMacro
+    macro: SramMacro
     macros: int
     parallel_banks: int
 
@@ -320,7 +297,7 @@ def _pow2_floor(n: int) -> int:
     return 1 << (max(n, 1).bit_length() - 1)
 
 
-def compose(size_bytes: int, macs_per_cycle: int, macros: tuple[BankMacro, ...],
+def compose(size_bytes: int, macs_per_cycle: int, macros: tuple[SramMacro, ...],
             at_least: bool = False) -> ComposedMemory:
     """The cheapest (least area) memory of exactly ``size_bytes`` built from whole copies of one of ``macros``
     (``COMPOSE_RULE``); refuses a size that no macro divides (no partial macro, no scaling). ``at_least``: the
