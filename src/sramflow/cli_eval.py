@@ -15,13 +15,20 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     cfg = EvalConfig(data=a.data, split=a.split, split_file=a.split_file, calib_data=a.calib_data,
                      calib_images=a.calib_images, calib_method=a.calib_method, batch_size=a.batch_size,
                      int8=not a.float_only, seed=a.seed, progress=not a.no_progress,
-                     weight_bits=a.weight_bits)
+                     weight_bits=a.weight_bits, tta=a.tta)
     result = evaluate(model_source(a), cfg)
     print(per_class_table(result))
     mixed = result.report.get("mixed")
     if mixed:
         print(f"mixed ({mixed['weight_bits']}, {mixed['method']}): accuracy {mixed['accuracy']:.4f}, "
               f"balanced accuracy {mixed['balanced_accuracy']:.4f}")
+    tta = result.report.get("tta")
+    if tta:
+        print(f"\ntest-time augmentation {tta['mode']} ({tta['passes']} passes: {', '.join(tta['views'])}; "
+              f"costs {tta['passes']} x one inference's latency and energy), beside the single-pass figures above:")
+        for k in ("float_tta", "int8_tta", "mixed_tta"):
+            if k in tta:
+                print(f"  {k:<10} accuracy {tta[k]['accuracy']:.4f}  balanced accuracy {tta[k]['balanced_accuracy']:.4f}")
     if a.out:
         path = Path(a.out) / "accuracy_report.json"
         write_json_atomic(path, result.report)
@@ -51,5 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     from sramflow.cli_args import add_weight_bits_arg
 
     add_weight_bits_arg(p)
+    p.add_argument("--tta", choices=("none", "hflip", "flips"), default="none",
+                   help="test-time augmentation: also classify from flipped views (hflip: 2 passes; flips: 4, with "
+                        "vertical and both) and sum the outputs; reported beside the single-pass figures, and costs "
+                        "that many inferences (default none)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_evaluate)

@@ -16,6 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, type=existing_dir, help="HAM10000 folder: real calibration images and the accuracy section")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
     p.add_argument("--eval-limit", type=positive_int, default=None, help="evaluate at most N images of the split")
+    p.add_argument("--tta", choices=("none", "hflip", "flips"), default="none",
+                   help="with --data: also measure test-time augmentation (hflip: 2 passes, flips: 4), reported "
+                        "beside the single-pass accuracy with its cost, that many times one inference's latency and "
+                        "energy (default none)")
     p.add_argument("--calib-images", type=positive_int, default=256)
     p.add_argument("--method", default="percentile", choices=("minmax", "percentile", "mse"))
     p.add_argument("--objective", default="latency", choices=("latency", "energy", "edp"))
@@ -61,7 +65,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from sramflow.run import RunConfig, run
 
     cfg = RunConfig(
-        source=model_source(a), hw=a.hw, out_dir=a.out, data=a.data, split=a.split, eval_limit=a.eval_limit,
+        source=model_source(a), hw=a.hw, out_dir=a.out, data=a.data, split=a.split, eval_limit=a.eval_limit, tta=a.tta,
         calib_images=a.calib_images, method=a.method, objective=a.objective, fusion=a.fusion, functional=not a.no_functional,
         host_baseline=not a.no_host_baseline, save_calibration=a.save_calibration, seed=a.seed,
         weight_bits=a.weight_bits, advise=a.advise, advise_grid=a.advise_grid, advise_workers=a.advise_workers,

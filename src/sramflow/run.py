@@ -46,6 +46,7 @@ class RunConfig:
     data: str | None = None
     split: str = "test"
     eval_limit: int | None = None  # evaluate at most this many images of the split
+    tta: str = "none"  # with --data: test-time augmentation measured beside the single pass (eval.tta)
     calib_images: int = 256
     method: str = "percentile"
     objective: str = "latency"
@@ -458,6 +459,8 @@ def _run(cfg: RunConfig, out: Path, quiet: bool) -> RunResult:
 
     if cfg.save_calibration and not (cfg.data and cfg.source.checkpoint):
         raise SramflowError("--save-calibration needs --data (training images) and a checkpoint")
+    if cfg.tta != "none" and not cfg.data:
+        raise SramflowError(f"--tta {cfg.tta} measures accuracy, which needs --data (a HAM10000 folder)")
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     steps = 9 + (1 if cfg.data else 0) + (1 if cfg.advise else 0)
@@ -531,7 +534,7 @@ def _accuracy(cfg: RunConfig, cal: Calibration) -> dict[str, Any]:
     from sramflow.eval.evaluate import EvalConfig, evaluate
 
     ecfg = EvalConfig(data=cfg.data, split=cfg.split, calib_images=cfg.calib_images, calib_method=cfg.method,
-                      seed=cfg.seed, limit=cfg.eval_limit)
+                      seed=cfg.seed, limit=cfg.eval_limit, tta=cfg.tta)
     from sramflow.eval.evaluate import checkpoint_header
 
     report = evaluate(cfg.source, ecfg, qgraph=cal.qgraph).report

@@ -120,7 +120,8 @@ def span(lo: float, hi: float) -> str:
 
 
 def interval_lines(ci: BootstrapResult, width: int = 16) -> list[str]:
-    """One line per model (and per difference): every metric's interval."""
+    """One line per model (and per difference): every metric's interval, names padded to one column."""
+    width = max([width, *(len(m) for m in ci.intervals)])
     return [f"  {model:<{width}} " + "  ".join(f"{k.replace('_', ' ')} {span(v.lo, v.hi)}" for k, v in m.items())
             for model, m in ci.intervals.items()]
 

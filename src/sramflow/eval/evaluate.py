@@ -21,6 +21,7 @@ from sramflow.data.imagefolder import is_ham10000, load_image_folder
 from sramflow.errors import DataError, SramflowError
 from sramflow.eval.bootstrap import BootstrapResult, bootstrap_intervals, interval_lines
 from sramflow.eval.metrics import Metrics, agreement, compute_metrics
+from sramflow.eval.tta import tta_description, tta_logits, tta_passes
 from sramflow.flow.calibration import calibrate
 from sramflow.frontend.source import DEFAULT_RESOLUTION, ModelSource
 from sramflow.ir.graph import Graph
@@ -44,6 +45,7 @@ class EvalConfig:
     progress: bool = True
     limit: int | None = None  # evaluate only the first N images of the split (in split-file order)
     weight_bits: int | str = 8  # --weight-bits spec; not all 8: a third, mixed-precision column (post-training)
+    tta: str = "none"  # test-time augmentation (eval.tta.TTA_MODES), reported beside the single-pass figures
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
 
     from sramflow.frontend.source import load_graph
 
+    tta_passes(cfg.tta)  # refuse an unknown mode before any work
     header = checkpoint_header(src.checkpoint)
     resolution = src.resolution or int(header.get("resolution", DEFAULT_RESOLUTION))
     src = ModelSource(src.model, src.num_classes, resolution, src.checkpoint, src.onnx, src.trust_checkpoint, src.seed)
@@ -184,17 +187,26 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
 
     skipped = Skipped()
     y_true, p_float, p_int8, p_mixed, names = [], [], [], [], []
-    bar = tqdm(total=len(data.items), desc="evaluate", unit="img", disable=not cfg.progress)
+    tta_preds: dict[str, list[np.ndarray]] = {}
+    predictors: dict[str, Callable[[np.ndarray], np.ndarray]] = {"float": predict_float}
+    if qgraph is not None:
+        from sramflow.quant.api import predict_int8
+
+        predictors["int8"] = lambda x: predict_int8(qgraph, x)
+        if mixed is not None:
+            predictors["mixed"] = lambda x: predict_int8(mixed, x)
+    single = {"float": p_float, "int8": p_int8, "mixed": p_mixed}
+    bar = tqdm(total=len(data.items), desc="evaluate" + ("" if cfg.tta == "none" else f" (TTA {cfg.tta})"),
+               unit="img", disable=not cfg.progress)
     for batch in iter_batches(data.items, resolution, cfg.batch_size, skipped):
         y_true.append(batch.labels)
         names.extend(batch.names)
-        p_float.append(predict_float(batch.x).argmax(1))
-        if qgraph is not None:
-            from sramflow.quant.api import predict_int8
-
-            p_int8.append(np.asarray(predict_int8(qgraph, batch.x)).reshape(len(batch.x), -1).argmax(1))
-            if mixed is not None:
-                p_mixed.append(np.asarray(predict_int8(mixed, batch.x)).reshape(len(batch.x), -1).argmax(1))
+        for name, predict in predictors.items():
+            logits = np.asarray(predict(batch.x)).reshape(len(batch.x), -1)
+            single[name].append(logits.argmax(1))
+            if cfg.tta != "none":
+                tta_preds.setdefault(f"{name}_tta", []).append(
+                    tta_logits(predict, batch.x, cfg.tta, identity=logits).argmax(1))
         bar.update(len(batch.names))
     bar.update(len(skipped))
     bar.close()
@@ -211,10 +223,13 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
     preds = {"float": pf} if pi is None else {"float": pf, "int8": pi}
     if p_mixed:
         preds["mixed"] = np.concatenate(p_mixed)
+    preds.update({k: np.concatenate(v) for k, v in tta_preds.items()})
     groups = None if data.groups is None else [data.groups[n] for n in names]
+    paired = (("int8", "float"), ("mixed", "int8"), ("mixed", "float"),
+              *((f"{m}_tta", m) for m in ("float", "int8", "mixed")))
     ci = bootstrap_intervals(yt, preds, groups, len(data.class_names),
                              None if positive is None else list(data.class_names).index(positive),
-                             positive or "positive", seed=cfg.seed)
+                             positive or "positive", seed=cfg.seed, paired=paired)
     report = build_report(cfg, src, data, m_float, m_int8, agree, skipped, skipped_calib, resolution)
     report["confidence_intervals"] = ci.to_json()
     if "mixed" in preds:
@@ -224,6 +239,9 @@ def evaluate(src: ModelSource, cfg: EvalConfig, qgraph: Any = None) -> EvalResul
                            "method": "PTQ of this checkpoint's weights (a QAT-trained checkpoint "
                                      "says so in its .metrics.json)",
                            "top1_agreement_int8_vs_mixed": agreement(pi, preds["mixed"])}
+    if tta_preds:
+        report["tta"] = {**tta_description(cfg.tta),
+                         **{k: compute_metrics(yt, preds[k], data.class_names, positive).to_json() for k in tta_preds}}
     rows = tuple((n, int(t), int(f), None if pi is None else int(pi[i]))
                  for i, (n, t, f) in enumerate(zip(names, yt, pf)))
     mixed = tuple(int(v) for v in preds["mixed"]) if "mixed" in preds else ()

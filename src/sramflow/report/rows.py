@@ -58,7 +58,7 @@ def accuracy_paragraphs(a: ReportInputs) -> list[str]:
         return warn + [f"Measured by this run: {acc['n_images']} images ({acc['data']}). Float accuracy "
                        f"{f['accuracy']:.4f}, balanced {f['balanced_accuracy']:.4f}; INT8 accuracy {i.get('accuracy')}, "
                        f"balanced {i.get('balanced_accuracy')}; agreement {acc.get('top1_agreement_float_vs_int8')}.",
-                       interval_sentence(acc.get("confidence_intervals"))]
+                       interval_sentence(acc.get("confidence_intervals")), *tta_sentences(a)]
     ck = a.checkpoint
     claim = "The write-up claims 88.75 % float and 88.73 % INT8 accuracy."
     if ck is None:
@@ -71,6 +71,20 @@ def accuracy_paragraphs(a: ReportInputs) -> list[str]:
                    f"{ck.interval_note}: {100 * lo:.1f}-{100 * hi:.1f} %), INT8 {100 * ck.int8_accuracy:.1f} % "
                    f"(balanced {ck.int8_balanced:.3f}).",
             "This run did not measure accuracy: that needs --data (a HAM10000 folder)."]
+
+
+def tta_sentences(a: ReportInputs) -> list[str]:
+    """With ``run --tta``: the augmented accuracy beside the single pass, and its cost on this run's hardware."""
+    t = (a.accuracy or {}).get("tta")
+    if not t:
+        return []
+    k, tot = t["passes"], a.simulation["total"]
+    figs = "; ".join(f"{name.replace('_tta', '')} {t[name]['accuracy']:.4f} (balanced {t[name]['balanced_accuracy']:.4f})"
+                     for name in ("float_tta", "int8_tta", "mixed_tta") if name in t)
+    return [f"Test-time augmentation ({t['mode']}: {', '.join(t['views'])}; output vectors summed): {figs}. It is not "
+            f"the single-pass model above: each image costs {k} inferences, {k} x {tot['time_ms']:,.2f} ms = "
+            f"{k * tot['time_ms']:,.2f} ms and {k} x {tot['energy_uj'] / 1e3:.3f} mJ = "
+            f"{k * tot['energy_uj'] / 1e3:.3f} mJ on this hardware (the add of the output vectors is not simulated)."]
 
 
 FUSION_HEADERS = ["group (producer)", "op", "fused nodes", "off-chip kB: weights", "inputs", "outputs"]
