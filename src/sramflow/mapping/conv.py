@@ -467,8 +467,10 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
     b_loads = f_b * n["g"] * n["k"] if shape.has_bias else 0 * n["k"]
     o_words = ts["o_words"]  # sum over distinct output tiles
     p_words = ts["p_words"]
-    extra = np.where(spill, n["c"] - 1, 0)  # psum stores (= psum loads) per output tile
-    rmw = np.where(keep, n["c"] - 1, 0)  # psum reads (= psum writes) in the SRAM per output tile, no DMA
+    # psum stores (= psum loads) per output tile; psum reads (= psum writes) in the SRAM per output tile, no DMA
+    # (a bound's factors give False: 0, so no array of zeros is built for every candidate)
+    extra = 0 if spill is False else np.where(spill, n["c"] - 1, 0)
+    rmw = 0 if keep is False else np.where(keep, n["c"] - 1, 0)
     out_bytes = shape.output_bytes
     in_tiles = n["g"] * n["c"] * n["p"]
     w_tiles = n["g"] * n["k"] * n["c"] if shape.weight_bytes else 0 * n["k"]
