@@ -46,7 +46,7 @@ FIRST = 64  # candidates of least bound priced exactly for the first U
 BATCH = 1024  # then the candidates left are priced best first in batches of this many, each GROWTH times larger
 GROWTH = 4
 SHARPEN = 2048  # order-free bounds first sharpened at once (least first, then GROWTH times more each time)
-SMALL = 8192  # up to this many candidates are priced exactly at once, without bounds (cheaper than bounding them)
+SMALL = 1024  # up to this many candidates are priced exactly at once, without bounds (cheaper than bounding them)
 
 
 @dataclass(frozen=True)

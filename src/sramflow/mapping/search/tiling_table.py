@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -126,15 +127,20 @@ def _clipped(shape: ConvShape, t: dict) -> np.ndarray:
     return shape.groups * shape.c_per_group * r * c
 
 
-def _runs(values: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    v, c = np.unique(np.asarray(values, dtype=np.int64), return_counts=True)
-    return v, c.astype(np.int64)
+@lru_cache(maxsize=1 << 14)
+def _clipped_runs(out_n: int, tile: int, stride: int, span: int, pad: int, in_n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct clipped extents (``conv.clipped_list``) of the tiles of size ``tile`` along one axis and how many
+    tiles have each (memoized, read-only: the bounded search prices the same few tile sizes of an axis many times)."""
+    v, c = np.unique(np.asarray(clipped_list(out_n, tile, stride, span, pad, in_n), dtype=np.int64),
+                     return_counts=True)
+    c = c.astype(np.int64)
+    v.flags.writeable = c.flags.writeable = False
+    return v, c
 
 
-def _padded_runs(per_tile: dict[int, list[int]], tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _padded_runs(runs: dict[int, tuple[np.ndarray, np.ndarray]], tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per candidate, the distinct clipped extents of its tiles along one axis and how many tiles have each
-    (padded with zero counts to a common width)."""
-    runs = {k: _runs(v) for k, v in per_tile.items()}
+    (``runs`` per tile size, padded with zero counts to a common width)."""
     width = max(len(v) for v, _ in runs.values())
     vals = np.zeros((len(runs), width), dtype=np.int64)
     cnts = np.zeros((len(runs), width), dtype=np.int64)
@@ -163,9 +169,9 @@ def _in_bursts(shape: ConvShape, t: dict, burst_sizes: tuple[int, ...]) -> dict[
     out = {b: n["g"] * n["c"] * n["p"] for b in burst_sizes if b <= 0}
     if len(out) == len(burst_sizes):
         return out
-    rows = {int(h): clipped_list(shape.out_h, int(h), shape.stride_h, shape.span_h, shape.pad_top, shape.in_h)
+    rows = {int(h): _clipped_runs(shape.out_h, int(h), shape.stride_h, shape.span_h, shape.pad_top, shape.in_h)
             for h in np.unique(t["h"])}
-    cols = {int(w): clipped_list(shape.out_w, int(w), shape.stride_w, shape.span_w, shape.pad_left, shape.in_w)
+    cols = {int(w): _clipped_runs(shape.out_w, int(w), shape.stride_w, shape.span_w, shape.pad_left, shape.in_w)
             for w in np.unique(t["w"])}
     rv, rc = _padded_runs(rows, t["h"])
     cv, cc = _padded_runs(cols, t["w"])
