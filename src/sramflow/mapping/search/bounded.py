@@ -267,27 +267,28 @@ def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k:
     raw = conv_counts(shape, hwp, s.t, (), s.clipped, in_b, s.ak, s.cs, s.gh, s.n, s.ts, factors=f)
     c = unit_counts(shape, hwp, raw)
     out = np.where(np.logical_or(f[3], f[4]), s.q["p_words"], s.q["o_words"])  # (orders, candidates)
-    cols: dict[str, list] = {f: [] for f in PRICED}
+    varying = [f for f in PRICED if np.ndim(c[f])]  # the others are one int for every row
+    cols: dict[str, list] = {f: [] for f in varying}
     oi, double, cand = [], [], []
     for dbl in ((False, True) if hwp.double_buffering else (False,)):
         fp = s.q["b_words"] + (2 if dbl else 1) * (s.q["w_words"] + s.q["i_words"] + out)
         o_rows, rows = np.nonzero(fp <= hwp.capacity_words)
-        for name in PRICED:
+        for name in varying:
             v = c[name]
-            cols[name].append(v[o_rows, rows] if np.ndim(v) == 2 else v[rows] if np.ndim(v) else
-                              np.full(rows.size, v, dtype=np.int64))
+            cols[name].append(v[o_rows, rows] if np.ndim(v) == 2 else v[rows])
         oi.append(o_rows)
         double.append(np.full(rows.size, dbl))
         cand.append(s.index[rows])
     cand_a = np.concatenate(cand)
     if cand_a.size == 0:
         return None
-    c = {f: np.concatenate(v) for f, v in cols.items()}
+    c = {f: np.concatenate(cols[f]) if f in cols else int(c[f]) for f in PRICED}
     oi_a, dbl_a = np.concatenate(oi), np.concatenate(double)
     cyc, obj, _ = _price(c, dbl_a, hw, objective, objective != "latency")
     tied = np.flatnonzero(obj == obj.min())
     if objective == "latency":  # energy only for the rows tied at the fewest cycles (``choose.best_row``)
-        second = sum(energy_pj({f: v[tied] for f, v in c.items()}, hw, cyc[tied]).values()) * np.ones(tied.size)
+        at = {f: v[tied] if np.ndim(v) else v for f, v in c.items()}
+        second = sum(energy_pj(at, hw, cyc[tied]).values()) * np.ones(tied.size)
     else:
         second = cyc[tied] * 1.0
     rank = (oi_a[tied] * 2 + dbl_a[tied]) * (k.total + 1) + cand_a[tied]
