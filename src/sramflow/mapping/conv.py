@@ -514,6 +514,13 @@ def _bursts_by_operand(shape: ConvShape, n: dict, ts: dict, in_b, f: tuple, extr
 def dma_bursts_by_operand(shape: ConvShape, hw: HwParams, tiling: ConvTiling) -> dict[str, int]:
     """``schedule_counts(...).dma_bursts`` split by operand (weights with their biases, inputs, outputs, partial
     sums): what a level between the SRAM and off-chip memory takes off the link when it holds an operand."""
+    return dict(_dma_bursts_by_operand(dataclasses.replace(shape, name=""), hw, tiling))
+
+
+@lru_cache(maxsize=1 << 14)
+def _dma_bursts_by_operand(shape: ConvShape, hw: HwParams, tiling: ConvTiling) -> tuple[tuple[str, int], ...]:
+    """Memoized (as ``schedule_counts``): the staging search prices each searched tiling's placements, and depth-first
+    parts repeat tilings."""
     t = tiling.sizes()
     n = trips(shape, t)
     ts = tile_sums(n, class_sums(shape, hw, t, tiling.group_k, tiling.group_h))
@@ -522,7 +529,7 @@ def dma_bursts_by_operand(shape: ConvShape, hw: HwParams, tiling: ConvTiling) ->
          reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n))
     by = _bursts_by_operand(shape, n, ts, input_bursts(shape, t, hw.burst_bytes), f,
                             np.where(spills(order, n), n["c"] - 1, 0))
-    return {k: int(v) for k, v in by.items()}
+    return tuple((k, int(v)) for k, v in by.items())
 
 
 def order_dma_bursts(shape: ConvShape, t: dict, order: tuple[str, ...], cs: dict, in_bursts,  # noqa: ANN001, ANN201
