@@ -18,6 +18,22 @@ Figures (wall seconds on this machine; "process" = a new Python process, imports
                 the same tiling group); "64k sweep 1st" (no target) is that first point, which builds the tables
 Timings on a shared machine are noisy: the least of ``--repeat`` runs is printed, with the CPU seconds of that
 process (user + sys) beside it, which other load disturbs less than the wall.
+
+Measured 2026-12-03 (session 9, branch ``warm``: the bounded search's order-free bound for every candidate and the
+per-order cheap bound only where it can still win, every loop order priced in one call, shapes of more than 1024
+candidates bounded, memoized clipped runs and ``dma_bursts_by_operand``), CPU seconds, least of 3, the two trees
+alternating run by run on this 2-core machine while other helpers' tests and a training run loaded it (load average
+3-5: the figures are inflated and noisy, the ratio is what to read):
+  64k warm            main 550877d 0.56 (0.68 0.56 0.58)  ->  warm 0.39 (0.39 0.41 0.40)   target 0.3: not met
+  64k process         main 1.11 (1.11 1.35 1.11)          ->  warm 0.93 (1.16 0.93 1.06)   (whole process, CPU)
+  B0@224 on sky130-design1-l2, depth-first, ``simulate_prepared`` latency (mapping included, model built before):
+                      main 10.55 (11.90 10.91 10.55)      ->  warm 9.03 (9.12 9.16 9.03)
+The chosen schedules are unchanged: the ``simulate --out`` JSONs of B0 and Lite0 @224 on sky130-design1, its 64 KiB
+edit and sky130-design1-l2, objectives latency, energy and edp, are byte-identical to main's (run times excluded).
+What the 64k warm point still spends (about 0.25 s of the 0.39 in the bounded search, the rest in ``search_vector``
+and pricing the chosen schedules): the order-free bound over 25-60 K grid candidates per large layer (~2.5 ms
+each), class sums and exact pricing of the ~1 K candidates per large layer whose bounds stay under the best
+objective (the first incumbent is already optimal on every B0 layer, so only tighter bounds would price fewer).
 """
 
 from __future__ import annotations
