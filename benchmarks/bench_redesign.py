@@ -33,7 +33,8 @@ edit and sky130-design1-l2, objectives latency, energy and edp, are byte-identic
 What the 64k warm point still spends (about 0.25 s of the 0.39 in the bounded search, the rest in ``search_vector``
 and pricing the chosen schedules): the order-free bound over 25-60 K grid candidates per large layer (~2.5 ms
 each), class sums and exact pricing of the ~1 K candidates per large layer whose bounds stay under the best
-objective (the first incumbent is already optimal on every B0 layer, so only tighter bounds would price fewer).
+objective (the first incumbent is already optimal on every large B0 layer but the stem, so only tighter bounds
+would price fewer).
 """
 
 from __future__ import annotations
