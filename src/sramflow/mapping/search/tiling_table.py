@@ -122,9 +122,18 @@ def per_size(extent: int, f) -> np.ndarray:  # noqa: ANN001
 
 def _clipped(shape: ConvShape, t: dict) -> np.ndarray:
     """Off-chip bytes of all distinct input tiles of each candidate (groups x channels x clipped rows x cols)."""
-    r = per_size(shape.out_h, shape.clipped_rows)[t["h"]]
-    c = per_size(shape.out_w, shape.clipped_cols)[t["w"]]
+    r = _clipped_lut(shape.out_h, shape.stride_h, shape.span_h, shape.pad_top, shape.in_h)[t["h"]]
+    c = _clipped_lut(shape.out_w, shape.stride_w, shape.span_w, shape.pad_left, shape.in_w)[t["w"]]
     return shape.groups * shape.c_per_group * r * c
+
+
+@lru_cache(maxsize=4096)
+def _clipped_lut(out_n: int, stride: int, span: int, pad: int, in_n: int) -> np.ndarray:
+    """``per_size`` of the clipped extents summed over an axis's tiles (``ConvShape.clipped_rows`` / ``clipped_cols``),
+    memoized per axis geometry (read-only): every search of a layer shape on any hardware reads the same table."""
+    lut = per_size(out_n, lambda tile: sum(clipped_list(out_n, tile, stride, span, pad, in_n)))
+    lut.flags.writeable = False
+    return lut
 
 
 @lru_cache(maxsize=1 << 14)
