@@ -18,6 +18,27 @@ Figures (wall seconds on this machine; "process" = a new Python process, imports
                 the same tiling group); "64k sweep 1st" (no target) is that first point, which builds the tables
 Timings on a shared machine are noisy: the least of ``--repeat`` runs is printed, with the CPU seconds of that
 process (user + sys) beside it, which other load disturbs less than the wall.
+
+Measured 2026-12-03 10:27-10:30 UTC (session 9, branch ``warm``: the bounded search's order-free bound for every
+candidate and the per-order cheap bound only where it can still win, every loop order priced in one call, shapes of
+more than 1024 candidates bounded, memoized clipped extents and ``dma_bursts_by_operand``), CPU seconds of 6 runs
+each, the two trees alternating run by run (/tmp scripts calling this file's ``_run`` and ``_WARM``) on this 2-core
+machine while other helpers' jobs and a training run loaded it: single runs vary by +-30 %, so read the least and
+the ratio:
+  64k warm     main 550877d  0.56 0.72 0.55 0.58 0.65 0.54 (least 0.54)
+               warm          0.59 0.58 0.47 0.42 0.41 0.62 (least 0.41)    target 0.3: not met
+  64k process  main          1.20 1.61 1.25 1.15 1.20 1.10 (least 1.10)
+               warm          1.34 1.36 1.17 1.15 0.92 1.31 (least 0.92)    (whole process)
+  B0@224 on sky130-design1-l2, depth-first, ``simulate_prepared`` latency (mapping and pricing; model built before):
+               main          12.00 12.99 11.45 10.46 10.75 11.95 (least 10.46)
+               warm          9.72 8.42 9.34 9.43 7.72 10.02 (least 7.72)
+The chosen schedules are unchanged: the ``simulate --out`` JSONs of B0 and Lite0 @224 on sky130-design1, its 64 KiB
+edit and sky130-design1-l2, objectives latency, energy and edp, are byte-identical to main's (run times excluded).
+What the 64k warm point still spends (about 0.25-0.3 s of it in the bounded search, the rest in ``search_vector``
+and pricing the chosen schedules): the order-free bound over 25-60 K grid candidates per large layer (~2.5 ms
+each), class sums and exact pricing of the ~1 K candidates per large layer whose bounds stay under the best
+objective (the first incumbent is already optimal on every large B0 layer but the stem, so only tighter bounds
+would price fewer).
 """
 
 from __future__ import annotations

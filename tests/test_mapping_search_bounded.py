@@ -158,7 +158,9 @@ def test_sum_bounds_are_at_most_the_class_and_tile_sums() -> None:
 
 def test_both_bounds_are_at_most_each_candidates_best_row() -> None:
     """``_cheap_bounds`` and ``_bounds`` of every candidate are at most the objective of each of its fitting rows
-    (for latency, and for the other objectives where pricing is monotone: where the bounded search is used)."""
+    (for latency, and for the other objectives where pricing is monotone: where the bounded search is used), and
+    the order-free bound (``_OrderFree``, priced by ``_min_price``: the overlapped price alone where double
+    buffering is allowed) is at most ``_cheap_bounds``."""
     import itertools
 
     from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
@@ -179,6 +181,9 @@ def test_both_bounds_are_at_most_each_candidates_best_row() -> None:
             k = bounded._Candidates.of(shape, hwp, t, q, ak, gh, clipped, np.arange(t["g"].size))
             link = bounded._cheap_bounds(shape, hwp, hw, objective, t, ak, gh, clipped, orders)
             full = bounded._bounds(shape, hwp, hw, objective, k)
+            # the order-free bound the search computes for every candidate is at most the cheap one it sharpens to
+            free = bounded._min_price(bounded._OrderFree.of(shape, hwp, t, ak, gh, clipped).c, hwp, hw, objective)
+            assert np.all(free <= link), shape.name
             in_b = _in_bursts(shape, t, (hwp.burst_bytes,))[hwp.burst_bytes]
             for order in orders:
                 raw = conv_counts(shape, hwp, t, order, clipped, in_b, ak, None, gh)

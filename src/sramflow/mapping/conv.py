@@ -467,8 +467,10 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
     b_loads = f_b * n["g"] * n["k"] if shape.has_bias else 0 * n["k"]
     o_words = ts["o_words"]  # sum over distinct output tiles
     p_words = ts["p_words"]
-    extra = np.where(spill, n["c"] - 1, 0)  # psum stores (= psum loads) per output tile
-    rmw = np.where(keep, n["c"] - 1, 0)  # psum reads (= psum writes) in the SRAM per output tile, no DMA
+    # psum stores (= psum loads) per output tile; psum reads (= psum writes) in the SRAM per output tile, no DMA
+    # (a bound's factors give False: 0, so no array of zeros is built for every candidate)
+    extra = 0 if spill is False else np.where(spill, n["c"] - 1, 0)
+    rmw = 0 if keep is False else np.where(keep, n["c"] - 1, 0)
     out_bytes = shape.output_bytes
     in_tiles = n["g"] * n["c"] * n["p"]
     w_tiles = n["g"] * n["k"] * n["c"] if shape.weight_bytes else 0 * n["k"]
@@ -512,6 +514,13 @@ def _bursts_by_operand(shape: ConvShape, n: dict, ts: dict, in_b, f: tuple, extr
 def dma_bursts_by_operand(shape: ConvShape, hw: HwParams, tiling: ConvTiling) -> dict[str, int]:
     """``schedule_counts(...).dma_bursts`` split by operand (weights with their biases, inputs, outputs, partial
     sums): what a level between the SRAM and off-chip memory takes off the link when it holds an operand."""
+    return dict(_dma_bursts_by_operand(dataclasses.replace(shape, name=""), hw, tiling))
+
+
+@lru_cache(maxsize=1 << 14)
+def _dma_bursts_by_operand(shape: ConvShape, hw: HwParams, tiling: ConvTiling) -> tuple[tuple[str, int], ...]:
+    """Memoized (as ``schedule_counts``): the staging search prices each searched tiling's placements, and depth-first
+    parts repeat tilings."""
     t = tiling.sizes()
     n = trips(shape, t)
     ts = tile_sums(n, class_sums(shape, hw, t, tiling.group_k, tiling.group_h))
@@ -520,7 +529,7 @@ def dma_bursts_by_operand(shape: ConvShape, hw: HwParams, tiling: ConvTiling) ->
          reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n))
     by = _bursts_by_operand(shape, n, ts, input_bursts(shape, t, hw.burst_bytes), f,
                             np.where(spills(order, n), n["c"] - 1, 0))
-    return {k: int(v) for k, v in by.items()}
+    return tuple((k, int(v)) for k, v in by.items())
 
 
 def order_dma_bursts(shape: ConvShape, t: dict, order: tuple[str, ...], cs: dict, in_bursts,  # noqa: ANN001, ANN201

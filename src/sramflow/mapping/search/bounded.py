@@ -7,12 +7,14 @@ every reload factor 1 and no partial-sum spill or keep (``conv.conv_counts`` wit
 of non-negative terms in them), and its input transactions at least max(tiles, ceil(bytes / burst)). Priced with the
 same formulas, per buffering, these bound the objective of every row of the candidate from below: cycles never
 decrease when a count grows, and energy neither where ``choose.monotone_pricing`` holds (the only case this path is
-used for the energy and edp objectives; latency needs only the cycles). A cheaper bound (``_cheap_bounds``) needs no
-class sums, so it is computed for every candidate first: the class and tile sums bounded in closed form over the
-layer's extents (``sum_bounds``), and the off-chip counts the least over the loop orders of each order's exact ones.
-The ``FIRST`` candidates of least cheap bound are priced exactly; their best objective U keeps every candidate whose
-bounds are at most U (relative margin ``MARGIN`` for float rounding), which then get their class sums and the full
-bound (``_bounds``) and are priced best first, so every row tied at the best objective is priced exactly, and among
+used for the energy and edp objectives; latency needs only the cycles). Two cheaper bounds need no class sums: the
+order-free bound (``_OrderFree``: the class and tile sums bounded in closed form over the layer's extents,
+``sum_bounds``, every reload factor 1), computed for every candidate first, and the cheap bound (``_sharpened``), the
+same with the off-chip counts the least over the loop orders of each order's exact ones, computed only for the
+candidates whose order-free bound can still win (on B0 at 64 KiB about a tenth for latency). The ``FIRST`` candidates
+of least cheap bound are priced exactly; their best objective U keeps every candidate whose bounds are at most U
+(relative margin ``MARGIN`` for float rounding), which then get their class sums and the full bound (``_bounds``) and
+are priced best first, so every row tied at the best objective is priced exactly, and among
 those the choice is ``choose.best_row``'s: least objective, then the other metric (energy for latency, cycles
 otherwise), then enumeration order (loop order, single before double buffering, candidate index). Rows that a table
 would drop as duplicates or as dominated lose those ties, so the choice is the table's
@@ -32,18 +34,19 @@ from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_c
 from sramflow.cost.table import cost_table
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    BIAS_BYTES, RELEVANT, ConvShape, HwParams, conv_counts, reload_factor, spills, step_sizes,
+    BIAS_BYTES, RELEVANT, ConvShape, HwParams, conv_counts, keeps, reload_factor, spills, step_sizes,
     tile_sums, trips, unit_counts,
 )
 from sramflow.mapping.search.tiling_table import (
-    PRICED, _candidates_steps, _class_sums, _clipped, _in_bursts, _order_counts, _orders, acc_groups, tile_grid,
+    PRICED, _candidates_steps, _class_sums, _clipped, _in_bursts, _orders, acc_groups, tile_grid,
 )
 
 MARGIN = 1e-9  # relative slack on the bound (energies are float sums)
 FIRST = 64  # candidates of least bound priced exactly for the first U
 BATCH = 1024  # then the candidates left are priced best first in batches of this many, each GROWTH times larger
 GROWTH = 4
-SMALL = 8192  # up to this many candidates are priced exactly at once, without bounds (cheaper than bounding them)
+SHARPEN = 2048  # order-free bounds first sharpened at once (least first, then GROWTH times more each time)
+SMALL = 1024  # up to this many candidates are priced exactly at once, without bounds (cheaper than bounding them)
 
 
 @dataclass(frozen=True)
@@ -110,10 +113,13 @@ def _in_bursts_bound(hwp: HwParams, tiles: np.ndarray, clipped: np.ndarray) -> n
 
 
 def _min_price(c: dict, hwp: HwParams, hw: HardwareSpec, objective: str):  # noqa: ANN202
-    """The least objective of counts ``c`` over the bufferings ``hwp`` allows."""
-    energy = objective != "latency"
-    lb = _price(c, False, hw, objective, energy)[1]
-    return np.minimum(lb, _price(c, True, hw, objective, energy)[1]) if hwp.double_buffering else lb
+    """The least objective of counts ``c`` over the bufferings ``hwp`` allows. With double buffering that is the
+    overlapped price alone: ``cost.model.total_cycles`` overlapped is the largest of the link (with the outer
+    ports), SRAM port, MAC and vector cycles, each at most the serial max(link, DMA port) + max(MAC + vector,
+    compute port) (the port cycles of all accesses are at most those of the DMA's plus the compute's: a ceiling of
+    a sum, and a max of sums, are at most the sums of the parts'), and with equal counts energy grows with the
+    cycles (leakage and idle energy), so every objective is no larger overlapped."""
+    return _price(c, hwp.double_buffering, hw, objective, objective != "latency")[1]
 
 
 def sum_bounds(shape: ConvShape, hwp: HwParams, t: dict, ak: np.ndarray, gh: np.ndarray, n: dict,
@@ -157,18 +163,40 @@ def sum_bounds(shape: ConvShape, hwp: HwParams, t: dict, ak: np.ndarray, gh: np.
     return cs, ts
 
 
-def _cheap_bounds(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, t: dict, ak: np.ndarray,
-                  gh: np.ndarray, clipped: np.ndarray, orders: tuple) -> np.ndarray:
-    """Per candidate, a lower bound of the objective of each of its rows without class sums (cheap for every
-    candidate): ``sum_bounds`` with every reload factor 1 and no partial-sum spill or keep for the SRAM and array
-    counts (as ``_bounds``), and for the off-chip counts their least over the loop orders, each order's read bytes,
-    written bytes and transactions computed as in ``conv.conv_counts`` (exact reload factors and spills, the
-    ``sum_bounds`` tile sums and ``_in_bursts_bound``). Every order's counts are at least these, field by field."""
-    n = trips(shape, t)
-    cs, ts = sum_bounds(shape, hwp, t, ak, gh, n, clipped)
-    in_b = _in_bursts_bound(hwp, n["g"] * n["c"] * n["p"], clipped)
-    raw = conv_counts(shape, hwp, t, (), clipped, in_b, ak, cs, gh, n, ts, factors=(1, 1, 1, False, False))
-    c = {f: v for f, v in unit_counts(shape, hwp, raw).items() if f in PRICED}
+@dataclass(frozen=True, eq=False)
+class _OrderFree:
+    """Every candidate's priced counts with every reload factor 1 and no partial-sum spill or keep (``sum_bounds``
+    for the class and tile sums, ``_in_bursts_bound`` for the input transactions), at most every loop order's, field
+    by field; and what the per-order off-chip terms of ``_sharpened`` read."""
+
+    c: dict  # PRICED field -> (candidates,) array or one int for all
+    n: dict  # ``conv.trips``
+    ts: dict  # ``sum_bounds`` tile sums
+    in_b: np.ndarray
+    clipped: np.ndarray
+
+    @staticmethod
+    def of(shape: ConvShape, hwp: HwParams, t: dict, ak: np.ndarray, gh: np.ndarray, clipped: np.ndarray) -> _OrderFree:
+        n = trips(shape, t)
+        cs, ts = sum_bounds(shape, hwp, t, ak, gh, n, clipped)
+        in_b = _in_bursts_bound(hwp, n["g"] * n["c"] * n["p"], clipped)
+        raw = conv_counts(shape, hwp, t, (), clipped, in_b, ak, cs, gh, n, ts, factors=(1, 1, 1, False, False))
+        return _OrderFree({f: v for f, v in unit_counts(shape, hwp, raw).items() if f in PRICED}, n, ts, in_b, clipped)
+
+    def take(self, idx: np.ndarray) -> _OrderFree:
+        def sub(d: dict) -> dict:
+            return {k: v[idx] if np.ndim(v) else v for k, v in d.items()}
+        return _OrderFree(sub(self.c), sub(self.n), sub(self.ts), self.in_b[idx], self.clipped[idx])
+
+
+def _sharpened(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, f: _OrderFree,
+               orders: tuple) -> np.ndarray:
+    """Per candidate of ``f``, the cheap bound: ``f``'s counts with the off-chip counts replaced by their least over
+    the loop orders, each order's read bytes, written bytes and transactions computed as in ``conv.conv_counts``
+    (exact reload factors and spills, the ``sum_bounds`` tile sums and ``_in_bursts_bound``). Every order's counts
+    are at least these, field by field, and these at least ``f``'s (each factor at least 1, each spill at least 0),
+    so this bound is at least the order-free one."""
+    n, ts, clipped = f.n, f.ts, f.clipped
     read = bursts = None
     psum_bytes = shape.output_bytes * shape.psum_bytes
     for order in orders:  # ``conv.conv_counts``' off-chip bytes and ``conv._dma_bursts``, term by term
@@ -177,12 +205,19 @@ def _cheap_bounds(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: 
         f_b = reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n)
         extra = np.where(spills(order, n), n["c"] - 1, 0)
         r = f_w * shape.weight_bytes + f_b * shape.bias_bytes + f_i * clipped + extra * psum_bytes
-        b = f_w * ts["w_bursts"] + f_b * ts["b_bursts"] + f_i * in_b + ts["o_bursts"] + 2 * extra * ts["p_bursts"]
+        b = f_w * ts["w_bursts"] + f_b * ts["b_bursts"] + f_i * f.in_b + ts["o_bursts"] + 2 * extra * ts["p_bursts"]
         read, bursts = (r, b) if read is None else (np.minimum(read, r), np.minimum(bursts, b))
     # written bytes: the outputs (an order with the reduction loop innermost spills no partial sums)
-    c |= {"offchip_weight_bytes": read, "offchip_input_bytes": 0, "offchip_psum_read_bytes": 0,
-          "offchip_output_bytes": shape.output_bytes, "offchip_psum_write_bytes": 0, "dma_bursts": bursts}
-    return np.broadcast_to(_min_price(c, hwp, hw, objective), t["g"].shape)
+    c = f.c | {"offchip_weight_bytes": read, "offchip_input_bytes": 0, "offchip_psum_read_bytes": 0,
+               "offchip_output_bytes": shape.output_bytes, "offchip_psum_write_bytes": 0, "dma_bursts": bursts}
+    return np.broadcast_to(_min_price(c, hwp, hw, objective), clipped.shape)
+
+
+def _cheap_bounds(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, t: dict, ak: np.ndarray,
+                  gh: np.ndarray, clipped: np.ndarray, orders: tuple) -> np.ndarray:
+    """Per candidate, a lower bound of the objective of each of its rows without class sums: ``_sharpened`` of
+    every candidate (the search sharpens only those whose order-free bound can still win)."""
+    return _sharpened(shape, hwp, hw, objective, _OrderFree.of(shape, hwp, t, ak, gh, clipped), orders)
 
 
 def _bounds(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k: _Candidates) -> np.ndarray:
@@ -206,34 +241,54 @@ class _Tied:
     cand: np.ndarray  # candidate index (among all)
 
 
+def _order_factors(orders: tuple, n: dict, t: dict, ak: np.ndarray, gh: np.ndarray) -> tuple:
+    """``conv.conv_counts``' (weight, input, bias reload factors, spill, keep) of every loop order, stacked on a
+    leading axis (orders, candidates): one ``conv_counts`` call prices every order (the same integers per row)."""
+    size = ak.shape
+    cols: list[list] = [[], [], [], [], []]
+    for order in orders:
+        got = (reload_factor(order, RELEVANT["weights"], n), reload_factor(order, RELEVANT["inputs"], n),
+               reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n), spills(order, n),
+               keeps(order, n, t, ak, gh))
+        for col, v in zip(cols, got):
+            col.append(np.broadcast_to(v, size))
+    return tuple(np.stack(col) for col in cols)
+
+
 def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k: _Candidates, idx: np.ndarray,
            orders: tuple) -> _Tied | None:
     """The fitting rows of candidates ``idx`` (positions in ``k``) tied at their least objective (None: no row
-    fits), priced exactly with the tables' counts (``tiling_table._order_counts``)."""
+    fits), priced exactly with the tables' counts (``conv.conv_counts`` of each loop order, all orders in one call
+    on (orders, candidates) arrays; the rows' enumeration order is their ``rank``, so the choice does not depend
+    on the order they are gathered in)."""
     s = k.take(idx)
     in_b = _in_bursts(shape, s.t, (hwp.burst_bytes,))[hwp.burst_bytes]
-    pre = {"clipped": s.clipped, "ak": s.ak, "gh": s.gh, "in_b": in_b, "cs": s.cs, "q": s.q, "n": s.n, "ts": s.ts}
-    cols: dict[str, list] = {f: [] for f in PRICED}
+    f = _order_factors(orders, s.n, s.t, s.ak, s.gh)
+    raw = conv_counts(shape, hwp, s.t, (), s.clipped, in_b, s.ak, s.cs, s.gh, s.n, s.ts, factors=f)
+    c = unit_counts(shape, hwp, raw)
+    out = np.where(np.logical_or(f[3], f[4]), s.q["p_words"], s.q["o_words"])  # (orders, candidates)
+    varying = [f for f in PRICED if np.ndim(c[f])]  # the others are one int for every row
+    cols: dict[str, list] = {f: [] for f in varying}
     oi, double, cand = [], [], []
-    for o, order in enumerate(orders):
-        c, out = _order_counts(shape, hwp, s.t, pre, order)
-        for dbl in ((False, True) if hwp.double_buffering else (False,)):
-            fp = s.q["b_words"] + (2 if dbl else 1) * (s.q["w_words"] + s.q["i_words"] + out)
-            rows = np.flatnonzero(fp <= hwp.capacity_words)
-            for f in PRICED:
-                cols[f].append(c[f][rows])
-            oi.append(np.full(rows.size, o))
-            double.append(np.full(rows.size, dbl))
-            cand.append(s.index[rows])
+    for dbl in ((False, True) if hwp.double_buffering else (False,)):
+        fp = s.q["b_words"] + (2 if dbl else 1) * (s.q["w_words"] + s.q["i_words"] + out)
+        o_rows, rows = np.nonzero(fp <= hwp.capacity_words)
+        for name in varying:
+            v = c[name]
+            cols[name].append(v[o_rows, rows] if np.ndim(v) == 2 else v[rows])
+        oi.append(o_rows)
+        double.append(np.full(rows.size, dbl))
+        cand.append(s.index[rows])
     cand_a = np.concatenate(cand)
     if cand_a.size == 0:
         return None
-    c = {f: np.concatenate(v) for f, v in cols.items()}
+    c = {f: np.concatenate(cols[f]) if f in cols else int(c[f]) for f in PRICED}
     oi_a, dbl_a = np.concatenate(oi), np.concatenate(double)
     cyc, obj, _ = _price(c, dbl_a, hw, objective, objective != "latency")
     tied = np.flatnonzero(obj == obj.min())
     if objective == "latency":  # energy only for the rows tied at the fewest cycles (``choose.best_row``)
-        second = sum(energy_pj({f: v[tied] for f, v in c.items()}, hw, cyc[tied]).values()) * np.ones(tied.size)
+        at = {f: v[tied] if np.ndim(v) else v for f, v in c.items()}
+        second = sum(energy_pj(at, hw, cyc[tied]).values()) * np.ones(tied.size)
     else:
         second = cyc[tied] * 1.0
     rank = (oi_a[tied] * 2 + dbl_a[tied]) * (k.total + 1) + cand_a[tied]
@@ -311,8 +366,10 @@ def _bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective
     """The row ``choose.best_row`` would choose from ``shape``'s table on ``hw`` (see the module text); None when
     no row fits. Only for latency, or for hardware whose pricing is monotone.
 
-    Up to ``SMALL`` candidates are priced at once. More: the ``FIRST`` of least cheap bound (``_cheap_bounds``) are
-    priced for a first U; the candidates whose cheap bound is at most U get their class sums and the full bound
+    Up to ``SMALL`` candidates are priced at once. More: the ``FIRST`` of least cheap bound (the order-free bound of
+    every candidate, sharpened where it is least, ``least``) are priced for a first U; the candidates whose
+    order-free bound is at most U are sharpened, and those whose cheap bound is at most U get their class sums and
+    the full bound
     (``_bounds``), and are priced best first (``_best_first``, batches from ``BATCH``) until every unpriced
     candidate's bound exceeds U, so none of their rows can tie the best."""
     t = tile_grid(shape, hwp)
@@ -329,21 +386,45 @@ def _bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective
     else:  # the grid: its tiles that are no candidates have no fitting row, and it keeps the candidates' order
         ak, gh = acc_groups(t, hwp)
         clipped = _clipped(shape, t)
-        lb = _cheap_bounds(shape, hwp, hw, objective, t, ak, gh, clipped, orders)
-        done, m = np.zeros(size, dtype=bool), FIRST
+        free = _OrderFree.of(shape, hwp, t, ak, gh, clipped)
+        lb = np.array(np.broadcast_to(_min_price(free.c, hwp, hw, objective), (size,)), dtype=np.float64)
+        sharp, done, m = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool), FIRST
+
+        def sharpen(idx: np.ndarray) -> np.ndarray:  # ``idx`` with its order-free bounds replaced by the cheap ones
+            blunt = idx[~sharp[idx]]
+            if blunt.size:
+                lb[blunt], sharp[blunt] = _sharpened(shape, hwp, hw, objective, free.take(blunt), orders), True
+            return idx
+
+        def least(m: int) -> np.ndarray:
+            """The ``m`` unpriced candidates of least bound, each sharpened: the least sharpened ones, once every
+            unsharpened candidate's order-free bound exceeds the largest of them (their cheap bound is no less).
+            Order-free bounds can rank poorly (energy): those of least bound are sharpened in growing chunks."""
+            chunk = SHARPEN
+            while True:
+                idx = np.flatnonzero(~done & sharp)
+                if idx.size > m:
+                    idx = np.sort(idx[np.argpartition(lb[idx], m - 1)[:m]])
+                top = lb[idx].max() if idx.size == m else np.inf
+                blunt = np.flatnonzero(~done & ~sharp & (lb <= top))
+                if blunt.size == 0:
+                    return idx
+                if blunt.size > chunk:
+                    blunt = blunt[np.argpartition(lb[blunt], chunk - 1)[:chunk]]
+                sharpen(blunt)
+                chunk *= GROWTH
+
         while not best.rows and not done.all():  # the first U: batches of least cheap bound until a row fits
-            idx = np.flatnonzero(~done)
-            if idx.size > m:
-                idx = np.sort(idx[np.argpartition(lb[idx], m - 1)[:m]])
+            idx = least(m)
             done[idx], m = True, m * GROWTH
             k = _Candidates.of(shape, hwp, t, None, ak, gh, clipped, idx)
             best.add(_exact(shape, hwp, hw, objective, k, np.arange(idx.size), orders))
-        live = np.flatnonzero(~done & (lb <= best.limit()))
-        lb = lb[live]
+        live = sharpen(np.flatnonzero(~done & (lb <= best.limit())))
+        live = live[lb[live] <= best.limit()]
         if live.size:
             k = _Candidates.of(shape, hwp, t, None, ak, gh, clipped, live)
-            _best_first(shape, hwp, hw, objective, k, np.maximum(lb, _bounds(shape, hwp, hw, objective, k)), orders,
-                        best, BATCH)
+            _best_first(shape, hwp, hw, objective, k, np.maximum(lb[live], _bounds(shape, hwp, hw, objective, k)),
+                        orders, best, BATCH)
     if not best.rows:
         return None
     rows = best.rows

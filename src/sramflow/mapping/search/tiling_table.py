@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -121,20 +122,34 @@ def per_size(extent: int, f) -> np.ndarray:  # noqa: ANN001
 
 def _clipped(shape: ConvShape, t: dict) -> np.ndarray:
     """Off-chip bytes of all distinct input tiles of each candidate (groups x channels x clipped rows x cols)."""
-    r = per_size(shape.out_h, shape.clipped_rows)[t["h"]]
-    c = per_size(shape.out_w, shape.clipped_cols)[t["w"]]
+    r = _clipped_lut(shape.out_h, shape.stride_h, shape.span_h, shape.pad_top, shape.in_h)[t["h"]]
+    c = _clipped_lut(shape.out_w, shape.stride_w, shape.span_w, shape.pad_left, shape.in_w)[t["w"]]
     return shape.groups * shape.c_per_group * r * c
 
 
-def _runs(values: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    v, c = np.unique(np.asarray(values, dtype=np.int64), return_counts=True)
-    return v, c.astype(np.int64)
+@lru_cache(maxsize=4096)
+def _clipped_lut(out_n: int, stride: int, span: int, pad: int, in_n: int) -> np.ndarray:
+    """``per_size`` of the clipped extents summed over an axis's tiles (``ConvShape.clipped_rows`` / ``clipped_cols``),
+    memoized per axis geometry (read-only): every search of a layer shape on any hardware reads the same table."""
+    lut = per_size(out_n, lambda tile: sum(clipped_list(out_n, tile, stride, span, pad, in_n)))
+    lut.flags.writeable = False
+    return lut
 
 
-def _padded_runs(per_tile: dict[int, list[int]], tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@lru_cache(maxsize=1 << 14)
+def _clipped_runs(out_n: int, tile: int, stride: int, span: int, pad: int, in_n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct clipped extents (``conv.clipped_list``) of the tiles of size ``tile`` along one axis and how many
+    tiles have each (memoized, read-only: the bounded search prices the same few tile sizes of an axis many times)."""
+    v, c = np.unique(np.asarray(clipped_list(out_n, tile, stride, span, pad, in_n), dtype=np.int64),
+                     return_counts=True)
+    c = c.astype(np.int64)
+    v.flags.writeable = c.flags.writeable = False
+    return v, c
+
+
+def _padded_runs(runs: dict[int, tuple[np.ndarray, np.ndarray]], tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per candidate, the distinct clipped extents of its tiles along one axis and how many tiles have each
-    (padded with zero counts to a common width)."""
-    runs = {k: _runs(v) for k, v in per_tile.items()}
+    (``runs`` per tile size, padded with zero counts to a common width)."""
     width = max(len(v) for v, _ in runs.values())
     vals = np.zeros((len(runs), width), dtype=np.int64)
     cnts = np.zeros((len(runs), width), dtype=np.int64)
@@ -163,9 +178,9 @@ def _in_bursts(shape: ConvShape, t: dict, burst_sizes: tuple[int, ...]) -> dict[
     out = {b: n["g"] * n["c"] * n["p"] for b in burst_sizes if b <= 0}
     if len(out) == len(burst_sizes):
         return out
-    rows = {int(h): clipped_list(shape.out_h, int(h), shape.stride_h, shape.span_h, shape.pad_top, shape.in_h)
+    rows = {int(h): _clipped_runs(shape.out_h, int(h), shape.stride_h, shape.span_h, shape.pad_top, shape.in_h)
             for h in np.unique(t["h"])}
-    cols = {int(w): clipped_list(shape.out_w, int(w), shape.stride_w, shape.span_w, shape.pad_left, shape.in_w)
+    cols = {int(w): _clipped_runs(shape.out_w, int(w), shape.stride_w, shape.span_w, shape.pad_left, shape.in_w)
             for w in np.unique(t["w"])}
     rv, rc = _padded_runs(rows, t["h"])
     cv, cc = _padded_runs(cols, t["w"])
