@@ -76,7 +76,8 @@ def test_report_renders_in_chromium(two_runs: tuple[Path, dict[str, str]], tmp_p
 @pytest.mark.slow
 def test_run_with_data_adds_accuracy(ham_dir: Path, tmp_path: Path) -> None:
     cfg = RunConfig(source=ModelSource(model="efficientnet_b0", num_classes=7, resolution=32), out_dir=str(tmp_path),
-                    data=str(ham_dir), calib_images=6, eval_limit=10, host_baseline=False, functional=False)
+                    data=str(ham_dir), calib_images=6, eval_limit=10, host_baseline=False, functional=False,
+                    advise=False)  # the accuracy outputs only: the design search (~2 min) is test_run_advice.py's
     run(cfg, quiet=True)
     acc = json.loads((tmp_path / "accuracy_report.json").read_text())
     assert acc["n_images"] + acc["n_skipped_undecodable"] == 10
