@@ -26,7 +26,7 @@ METRICS = "efficientnet_lite0_ham10000.metrics.json"
 @pytest.fixture(scope="module")
 def ham(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("ham")
-    write_ham(root / "d", 140)  # 10 lesions per class: train, val and test all non-empty
+    write_ham(root / "d", 42, per_lesion=1)  # 6 lesions per class: train 28, val 7, test 7 images (4 steps an epoch)
     write_split(make_split(load_ham10000(root / "d").samples, 0), root / "split.json")
     return root / "d", root / "split.json"
 
