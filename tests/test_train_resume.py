@@ -93,6 +93,7 @@ def test_killed_before_the_checkpoint_write_resumes_from_the_state(tmp_path: Pat
     assert (out / CKPT).is_file()
 
 
+@pytest.mark.slow
 @needs_lite0
 def test_resume_errors_name_the_cause(tmp_path: Path, ham: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
     empty = tmp_path / "empty"
@@ -152,6 +153,7 @@ def test_cosine_floor() -> None:
     assert _lr_lambda(100, 10)(100) == pytest.approx(0.01)  # the default floor, as before
 
 
+@pytest.mark.slow
 def test_qat_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, ham: tuple[Path, Path]) -> None:
     """QAT (fake-quant ranges, their sampling generator, distillation, float + fake-quant loss) over 2.5 epochs
     at once, or stopped after 1 epoch and resumed: the same weights, bit for bit."""
