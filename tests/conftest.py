@@ -36,28 +36,36 @@ def b0_graph_224():  # noqa: ANN201
 
 @pytest.fixture(scope="session")
 def b0_int8_224(b0_graph_224, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
-    """(x, q): two random images (seed 0) and ``b0_graph_224`` quantized on them (~5 s), built once per test run. Under
-    pytest-xdist the first worker to need it writes it to the run's shared temporary folder (under a lock) and the
-    other workers read it; the functional B0@224 checks of several files need exactly this graph and input."""
-    import fcntl
-    import os
-    import pickle
-
+    """(x, q): two random images (seed 0) and ``b0_graph_224`` quantized on them (~5 s), built once per test run
+    (``helpers.once``: under pytest-xdist one worker builds it, the others read it); the functional B0@224 checks of
+    several files need exactly this graph and input."""
     import numpy as np
 
+    from helpers.once import built_once
     from sramflow.quant.api import quantize_graph
 
     g = b0_graph_224
     x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return x, quantize_graph(g, x)
-    path = tmp_path_factory.getbasetemp().parent / "b0_int8_224.pkl"  # this run's folder, shared by its workers
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.is_file():
-            q = pickle.loads(path.read_bytes())
-        else:
-            q = quantize_graph(g, x)
-            path.write_bytes(pickle.dumps(q))
-    q.check_source(g)  # quantized from this structure (the other worker built the same seeded graph)
+    q = built_once(tmp_path_factory, "b0_int8_224", lambda: quantize_graph(g, x))
+    q.check_source(g)  # quantized from this structure (another worker built the same seeded graph)
     return x, q
+
+
+@pytest.fixture(scope="session")
+def b0_224_simulated(b0_graph_224, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    """``simulated(preset, fusion)``: ``simulate_graph(b0_graph_224, resolve_hw(preset), "latency", fusion=fusion)``,
+    each (preset, fusion) mapped once per test run (``helpers.once``; 1-3 s each, ~14 s for depth-first on
+    sky130-design1-l2): the B0@224 tests of several files inspect and execute the same schedules."""
+    from helpers.once import built_once
+    from sramflow.hw.load import resolve_hw
+    from sramflow.sim.api import simulate_graph
+
+    done: dict = {}
+
+    def simulated(preset: str, fusion: str = "none"):  # noqa: ANN202
+        if (preset, fusion) not in done:
+            done[preset, fusion] = built_once(tmp_path_factory, f"b0_224_sim_{preset}_{fusion}",
+                                              lambda: simulate_graph(b0_graph_224, resolve_hw(preset), fusion=fusion))
+        return done[preset, fusion]
+
+    return simulated
