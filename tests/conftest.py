@@ -11,6 +11,15 @@ SHARED = REPO.parent / "shared"
 HAM_DIR = SHARED / "data" / "ham10000"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files holding a test marked ``slow`` first, each file's tests in their own order: `make test` hands whole files
+    to its workers in this order (``--dist loadfile --no-loadscope-reorder``), so the long files start early and
+    the many short ones even out the workers' ends (xdist's own order, most tests first, left the few-test B0@224
+    and training files for last, one worker finishing them alone)."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)  # stable: the collection's order within each part
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.is_dir():
