@@ -109,8 +109,8 @@ def test_int8_values_in_a_4bit_schedule_are_refused(executor: str) -> None:
         run(sch, conv_data(sch, _op(g, q, "c"), q, x[0]), Machine(Sram(128, 2)))
 
 
-def _functional(g, spec: str, hw, executor: str = "bulk"):  # noqa: ANN001, ANN202
-    q8, x = quantized(g)
+def _functional(g, spec: str, hw, executor: str = "bulk", q8x=None):  # noqa: ANN001, ANN202
+    q8, x = q8x or quantized(g)
     q = quantize_bits(g, q8, spec)
     res = simulate_prepared(price_bits(prepare_graph(g), spec), hw)
     return res, run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes,
@@ -124,10 +124,16 @@ def test_tiny_graph_int4_bit_exact_with_counts(executor: str) -> None:
     assert r.bit_exact and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
 
 
-@pytest.mark.parametrize("spec", ["4", "pointwise=4,default=8", "stem=8,classifier=8,default=4"])
-def test_b0_structure_mixed_bit_exact_with_counts(spec: str) -> None:
+@pytest.fixture(scope="module")
+def b0_32_int8():  # noqa: ANN201 - B0@32 (seed 3) and its INT8 quantization, which every spec below starts from
     g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=32, seed=3)).graph
-    res, r = _functional(g, spec, resolve_hw("sky130-design1"))
+    return g, quantized(g)
+
+
+@pytest.mark.parametrize("spec", ["4", "pointwise=4,default=8", "stem=8,classifier=8,default=4"])
+def test_b0_structure_mixed_bit_exact_with_counts(spec: str, b0_32_int8) -> None:  # noqa: ANN001
+    g, q8x = b0_32_int8
+    res, r = _functional(g, spec, resolve_hw("sky130-design1"), q8x=q8x)
     bits = {s.shape.weight_bits for s in res.schedules if hasattr(s.shape, "weight_bits") and not s.shape.pool_op
             and s.shape.weight_bytes}
     assert 4 in bits and (bits == {4}) == (spec == "4")
