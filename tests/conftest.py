@@ -78,3 +78,18 @@ def b0_224_simulated(b0_graph_224, tmp_path_factory: pytest.TempPathFactory):  #
         return done[preset, fusion]
 
     return simulated
+
+
+@pytest.fixture(scope="session")
+def b0_32_int8(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """(g, q, x): B0's structure at 32 px (random weights, seed 3), quantized on two random inputs and the first of
+    them quantized (``helpers.graphs.quantized``), built once per test run (``helpers.once``): the INT4 tests of
+    test_int4_weights and test_funcsim_int4 start from it."""
+    from helpers.graphs import quantized
+    from helpers.once import built_once
+    from sramflow.frontend.source import ModelSource, load_graph
+
+    g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=32, seed=3)).graph
+    q, x = built_once(tmp_path_factory, "b0_32_int8", lambda: quantized(g))
+    q.check_source(g)
+    return g, q, x

@@ -11,7 +11,6 @@ import pytest
 
 from helpers.graphs import conv_graph, quantized, randomized, tiny_graph
 from helpers.mapping import make_hw, sched
-from sramflow.frontend.source import ModelSource, load_graph
 from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.exec_conv import execute_conv
 from sramflow.funcsim.run import conv_data, run_functional
@@ -124,16 +123,10 @@ def test_tiny_graph_int4_bit_exact_with_counts(executor: str) -> None:
     assert r.bit_exact and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
 
 
-@pytest.fixture(scope="module")
-def b0_32_int8():  # noqa: ANN201 - B0@32 (seed 3) and its INT8 quantization, which every spec below starts from
-    g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=32, seed=3)).graph
-    return g, quantized(g)
-
-
 @pytest.mark.parametrize("spec", ["4", "pointwise=4,default=8", "stem=8,classifier=8,default=4"])
 def test_b0_structure_mixed_bit_exact_with_counts(spec: str, b0_32_int8) -> None:  # noqa: ANN001
-    g, q8x = b0_32_int8
-    res, r = _functional(g, spec, resolve_hw("sky130-design1"), q8x=q8x)
+    g, q8, x = b0_32_int8  # B0@32 (seed 3) quantized on two random inputs; every spec starts from it
+    res, r = _functional(g, spec, resolve_hw("sky130-design1"), q8x=(q8, x))
     bits = {s.shape.weight_bits for s in res.schedules if hasattr(s.shape, "weight_bits") and not s.shape.pool_op
             and s.shape.weight_bytes}
     assert 4 in bits and (bits == {4}) == (spec == "4")
