@@ -93,3 +93,25 @@ def b0_32_int8(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     q, x = built_once(tmp_path_factory, "b0_32_int8", lambda: quantized(g))
     q.check_source(g)
     return g, q, x
+
+
+@pytest.fixture(scope="session")
+def lite0_32_runs(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """(folder, first): ``sramflow run`` on Lite0 at 32 px (7 classes) with no host timing, functional replay or design
+    search, run twice into one folder, and the first run's JSON files (name -> text), built once per test run
+    (``helpers.once``): test_run.py checks its files and that the second run repeats the first, test_run_advice.py
+    that a run told to skip the design search writes none of it."""
+    from helpers.once import built_once, run_folder
+    from sramflow.frontend.source import ModelSource
+    from sramflow.run import RunConfig, run
+
+    def build():  # noqa: ANN202
+        a = run_folder(tmp_path_factory, "lite0_32_runs")
+        cfg = RunConfig(source=ModelSource(model="efficientnet_lite0", num_classes=7, resolution=32), out_dir=str(a),
+                        host_baseline=False, functional=False, advise=False)
+        run(cfg, quiet=True)
+        first = {f.name: f.read_text() for f in a.glob("*.json")}
+        run(cfg, quiet=True)
+        return a, first
+
+    return built_once(tmp_path_factory, "lite0_32_runs", build)

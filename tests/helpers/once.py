@@ -8,6 +8,7 @@ import fcntl
 import os
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -30,3 +31,11 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
         tmp.write_bytes(pickle.dumps(obj))
         tmp.replace(path)
         return obj
+
+
+def run_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder for outputs ``built_once`` makes under ``name``: in this run's folder shared by the xdist workers (the
+    one that builds writes it, the others read it), or the usual fresh temporary folder without xdist."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return tmp_path_factory.mktemp(name)
+    return tmp_path_factory.getbasetemp().parent / name
