@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 @needs_lite0
 def test_cv_recipe_pools_out_of_fold_predictions_and_resumes(tmp_path: Path) -> None:
-    write_ham(tmp_path / "d", 140)
+    write_ham(tmp_path / "d", 42, per_lesion=1)  # 6 lesions per class: train 28, val 7, test 7 images
     split = make_split(load_ham10000(tmp_path / "d").samples, 0)
     write_split(split, tmp_path / "split.json")
     env = {**os.environ, "PY": sys.executable, "DATA": str(tmp_path / "d"), "WORK": str(tmp_path / "w"), "FOLDS": "2",

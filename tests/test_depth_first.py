@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 
 from sramflow.cost.counts import ceil_div
@@ -114,20 +113,17 @@ def test_one_level_hardware_falls_back_to_epilogue_fusion() -> None:
 
 
 @pytest.mark.slow
-def test_b0_224_depth_first_on_l2_bit_exact(b0_graph_224) -> None:  # noqa: ANN001
-    from sramflow.quant.api import quantize_graph
+def test_b0_224_depth_first_on_l2_bit_exact(b0_graph_224, b0_int8_224, b0_224_simulated) -> None:  # noqa: ANN001
+    from sramflow.mapping.depth_first_split import SplitSchedule
     from sramflow.reference.run import quantize_input
 
     g = b0_graph_224
     hw = resolve_hw(L2)
-    from sramflow.mapping.depth_first_split import SplitSchedule
-
-    res = simulate_graph(g, hw, fusion="depth-first")
+    res = b0_224_simulated(L2, "depth-first")
     assert sum(x.kept for x in res.groups) >= 10
     axes = {s.axis for s in res.schedules if isinstance(s, SplitSchedule)}
     assert axes == {"rows", "channels", "rows x channels"}
-    xs = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
-    q = quantize_graph(g, xs)
+    xs, q = b0_int8_224  # two random images (seed 0) and the graph quantized on them
     r = run_functional(g, q, res.schedules, quantize_input(q, xs[0]), hw.main_sram.total_words,
                        hw.main_sram.word_bytes)
     assert r.bit_exact and r.clobbers == 0 and r.counts_functional == r.counts_analytical

@@ -11,7 +11,6 @@ import pytest
 
 from helpers.graphs import conv_graph, quantized, randomized, tiny_graph
 from helpers.mapping import make_hw, sched
-from sramflow.frontend.source import ModelSource, load_graph
 from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.exec_conv import execute_conv
 from sramflow.funcsim.run import conv_data, run_functional
@@ -109,8 +108,8 @@ def test_int8_values_in_a_4bit_schedule_are_refused(executor: str) -> None:
         run(sch, conv_data(sch, _op(g, q, "c"), q, x[0]), Machine(Sram(128, 2)))
 
 
-def _functional(g, spec: str, hw, executor: str = "bulk"):  # noqa: ANN001, ANN202
-    q8, x = quantized(g)
+def _functional(g, spec: str, hw, executor: str = "bulk", q8x=None):  # noqa: ANN001, ANN202
+    q8, x = q8x or quantized(g)
     q = quantize_bits(g, q8, spec)
     res = simulate_prepared(price_bits(prepare_graph(g), spec), hw)
     return res, run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes,
@@ -125,9 +124,9 @@ def test_tiny_graph_int4_bit_exact_with_counts(executor: str) -> None:
 
 
 @pytest.mark.parametrize("spec", ["4", "pointwise=4,default=8", "stem=8,classifier=8,default=4"])
-def test_b0_structure_mixed_bit_exact_with_counts(spec: str) -> None:
-    g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=32, seed=3)).graph
-    res, r = _functional(g, spec, resolve_hw("sky130-design1"))
+def test_b0_structure_mixed_bit_exact_with_counts(spec: str, b0_32_int8) -> None:  # noqa: ANN001
+    g, q8, x = b0_32_int8  # B0@32 (seed 3) quantized on two random inputs; every spec starts from it
+    res, r = _functional(g, spec, resolve_hw("sky130-design1"), q8x=(q8, x))
     bits = {s.shape.weight_bits for s in res.schedules if hasattr(s.shape, "weight_bits") and not s.shape.pool_op
             and s.shape.weight_bytes}
     assert 4 in bits and (bits == {4}) == (spec == "4")

@@ -136,7 +136,7 @@ def test_cli_fusion_choices_are_the_mappers() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["sky130-design1", "sky130-design1-l2"])
-def test_b0_224_fused_bit_exact(preset: str, b0_graph_224, b0_int8_224) -> None:  # noqa: ANN001
+def test_b0_224_fused_bit_exact(preset: str, b0_graph_224, b0_int8_224, b0_224_simulated) -> None:  # noqa: ANN001
     import numpy as np
 
     from sramflow.hw.load import resolve_hw
@@ -144,8 +144,8 @@ def test_b0_224_fused_bit_exact(preset: str, b0_graph_224, b0_int8_224) -> None:
     from sramflow.sim.results import total_json
 
     g, hw = b0_graph_224, resolve_hw(preset)
-    res = simulate_graph(g, hw, fusion="epilogue")
-    none = simulate_graph(g, hw)
+    res = b0_224_simulated(preset, "epilogue")  # simulate_graph(g, hw, fusion="epilogue"), shared
+    none = b0_224_simulated(preset)  # simulate_graph(g, hw)
     groups = [s for s in res.schedules if isinstance(s, EpilogueSchedule)]
     assert len(groups) >= 65  # every Conv but the 16 projections is followed by SiLU or (SE) Sigmoid
     off = lambda r: total_json(list(r.nodes), hw.clock_mhz)["offchip_bytes"]  # noqa: E731

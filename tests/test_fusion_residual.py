@@ -164,26 +164,35 @@ def test_a_skip_tile_where_the_outputs_are_not_is_caught() -> None:
         assert m.sram.clobbers > 0, run.__name__  # the sum read words the skip load did not write
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("executor", ["step", "bulk"])
-def test_b0_residual_groups_bit_exact_on_both_executors(executor: str) -> None:
-    """B0 at 32 px (the per-step executor needs ~20 s there; B0@224 runs the bulk one in test_fusion_epilogue): every
-    fused residual Add adds the skip tiles it loads, bit-exact with LiteRT's kernels, counts equal, no clobbers."""
+@pytest.fixture(scope="module")
+def b0_32_residual():  # noqa: ANN201
+    """B0 at 32 px, its epilogue-fused schedules on sky130-design1, its quantization on two random images (seed 0)
+    and the first of them quantized: both executors below run the same."""
     from sramflow.frontend.source import ModelSource, load_graph
-    from sramflow.funcsim.run import run_functional
     from sramflow.hw.load import resolve_hw
-    from sramflow.mapping.epilogue import EpilogueSchedule
     from sramflow.quant.api import quantize_graph
-    from sramflow.reference.run import quantize_input, run_int8
+    from sramflow.reference.run import quantize_input
     from sramflow.sim.api import simulate_graph
 
     g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=32)).graph
     hw = resolve_hw("sky130-design1")
     res = simulate_graph(g, hw, fusion="epilogue")
-    assert len([s for s in res.schedules if isinstance(s, EpilogueSchedule) and s.residual]) == 7
     x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
     q = quantize_graph(g, x)
-    xq = quantize_input(q, x[0])
+    return g, hw, res, q, quantize_input(q, x[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["step", "bulk"])
+def test_b0_residual_groups_bit_exact_on_both_executors(executor: str, b0_32_residual) -> None:  # noqa: ANN001
+    """B0 at 32 px (the per-step executor needs ~20 s there; B0@224 runs the bulk one in test_fusion_epilogue): every
+    fused residual Add adds the skip tiles it loads, bit-exact with LiteRT's kernels, counts equal, no clobbers."""
+    from sramflow.funcsim.run import run_functional
+    from sramflow.mapping.epilogue import EpilogueSchedule
+    from sramflow.reference.run import run_int8
+
+    g, hw, res, q, xq = b0_32_residual
+    assert len([s for s in res.schedules if isinstance(s, EpilogueSchedule) and s.residual]) == 7
     r = run_functional(g, q, res.schedules, xq, hw.main_sram.total_words, hw.main_sram.word_bytes, executor=executor)
     assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
     assert np.array_equal(r.logits_int8, run_int8(q, xq)[q.output].reshape(-1))

@@ -9,19 +9,11 @@ import pytest
 
 from helpers.graphs import quantized, randomized, tiny_graph
 from sramflow.errors import PrecisionError
-from sramflow.frontend.source import ModelSource, load_graph
 from sramflow.ir.precision import canonical_weight_bits, group_bits, node_group, pack_int4, unpack_int4
 from sramflow.quant.weight_bits import op_weight_bits, weight_bits_summary, with_weight_bits
 from sramflow.reference.run import run_int8
 from sramflow.tflite.export import tflite_bytes
 from sramflow.tflite.verify import verify
-
-
-@pytest.fixture(scope="module")
-def b0():  # noqa: ANN201 - B0's structure (random weights) at 32 px, quantized on two random inputs
-    g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=32, seed=3)).graph
-    q, x = quantized(g)
-    return g, q, x
 
 
 @pytest.mark.parametrize("text, token", [("pointwise=4,bogus=8", "bogus=8"), ("3", "'3'"),
@@ -52,8 +44,8 @@ def test_int4_packing_is_low_nibble_first_and_round_trips() -> None:
 
 
 @pytest.mark.parametrize("spec", ["4", "pointwise=4,default=8", "stem=8,classifier=8,default=4"])
-def test_quantize_spec_on_b0_structure(b0, spec: str) -> None:  # noqa: ANN001
-    g, q, _ = b0
+def test_quantize_spec_on_b0_structure(b0_32_int8, spec: str) -> None:  # noqa: ANN001
+    g, q, _ = b0_32_int8  # B0@32 (seed 3) quantized on two random inputs
     q4 = with_weight_bits(g, q, spec)
     bits = group_bits(spec)
     for op in q4.ops:
@@ -69,14 +61,14 @@ def test_quantize_spec_on_b0_structure(b0, spec: str) -> None:  # noqa: ANN001
     assert weight_bits_summary(q) == {"8": weight_bits_summary(q)["8"]}
 
 
-def test_all8_spec_is_the_int8_model(b0) -> None:  # noqa: ANN001
-    g, q, _ = b0
+def test_all8_spec_is_the_int8_model(b0_32_int8) -> None:  # noqa: ANN001
+    g, q, _ = b0_32_int8  # B0@32 (seed 3) quantized on two random inputs
     assert with_weight_bits(g, q, "8") is q
 
 
 @pytest.mark.parametrize("spec", ["4", "pointwise=4,default=8"])
-def test_int4_model_matches_litert_reference_kernels(b0, spec: str) -> None:  # noqa: ANN001
-    g, q, x = b0
+def test_int4_model_matches_litert_reference_kernels(b0_32_int8, spec: str) -> None:  # noqa: ANN001
+    g, q, x = b0_32_int8  # B0@32 (seed 3) quantized on two random inputs
     q4 = with_weight_bits(g, q, spec)
     x = x if x.ndim == 4 else x[None]
     r = verify(q4, tflite_bytes(q4), x)
@@ -96,8 +88,8 @@ def test_litert_check_is_sensitive_to_the_nibble_order(monkeypatch) -> None:  # 
     assert r.tensors_mismatched > 0
 
 
-def test_int4_reference_differs_from_int8(b0) -> None:  # noqa: ANN001
-    g, q, x = b0
+def test_int4_reference_differs_from_int8(b0_32_int8) -> None:  # noqa: ANN001
+    g, q, x = b0_32_int8  # B0@32 (seed 3) quantized on two random inputs
     q4 = with_weight_bits(g, q, "4")
     a, b = run_int8(q, x if x.ndim == 4 else x[None]), run_int8(q4, x if x.ndim == 4 else x[None])
     assert not np.array_equal(a[q.output], b[q.output]) or not all(

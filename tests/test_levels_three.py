@@ -15,7 +15,7 @@ import pytest
 from sramflow.cost.counts import Counts
 from sramflow.cost.model import components, resources
 from sramflow.cost.table import cost_table
-from sramflow.hw.load import _preset_dir, hw_from_dict, resolve_hw
+from sramflow.hw.load import _preset_dir, hw_from_dict
 from sramflow.hw.yamlio import load_yaml_text
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.staging import Hierarchy, LevelParams, OperandBytes, fits, pair_traffic, staged_counts
@@ -110,15 +110,15 @@ def test_small_network_on_three_levels_bit_exact_counts_equal() -> None:
 
 
 @pytest.mark.slow
-def test_b0_224_on_three_levels(b0_graph_224, b0_int8_224) -> None:  # noqa: ANN001
+def test_b0_224_on_three_levels(b0_graph_224, b0_int8_224, b0_224_simulated) -> None:  # noqa: ANN001
     from sramflow.funcsim.run import run_functional
     from sramflow.reference.run import quantize_input
 
     g = b0_graph_224
     res = simulate_prepared(prepare_graph(g), HW3, "latency")
     tot = _check_totals(res, HW3)
-    two = total_json(list(simulate_prepared(prepare_graph(g), resolve_hw("sky130-design1-l2"), "latency").nodes),
-                     HW3.clock_mhz)
+    # simulate_prepared(prepare_graph(g), sky130-design1-l2, "latency"), shared with test_fusion_epilogue
+    two = total_json(list(b0_224_simulated("sky130-design1-l2").nodes), HW3.clock_mhz)
     assert tot["cycles"] <= two["cycles"]  # a level more only adds placements (same tilings searched, plus one)
     assert {k for s in res.schedules if isinstance(s, ConvSchedule) for k in s.staged_levels} == {1, 2}
     x, q = b0_int8_224  # two random images (seed 0) and the graph quantized on them

@@ -108,7 +108,7 @@ def test_the_spec_is_parsed_as_quantize_parses_it(capsys: pytest.CaptureFixture)
 
 @pytest.mark.slow
 def test_resume_keeps_the_spec_and_refuses_another(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    write_ham(tmp_path / "d", 140)
+    write_ham(tmp_path / "d", 42, per_lesion=1)  # 6 lesions per class: train 28, val 7, test 7 images
     split = tmp_path / "split.json"
     write_split(make_split(load_ham10000(tmp_path / "d").samples, 0), split)
     base = tmp_path / "base.safetensors"

@@ -26,19 +26,11 @@ def _strip_timing(obj):  # noqa: ANN001, ANN202
     return obj
 
 
-def _cfg(out: Path) -> RunConfig:
-    return RunConfig(source=ModelSource(model="efficientnet_lite0", num_classes=7, resolution=32), out_dir=str(out),
-                     host_baseline=False, functional=False, advise=False)  # the section: test_run_advice.py
-
-
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """Two runs into the same folder; the first run's JSON is kept in memory to compare."""
-    a = tmp_path_factory.mktemp("run")
-    run(_cfg(a), quiet=True)
-    first = {f.name: f.read_text() for f in a.glob("*.json")}
-    run(_cfg(a), quiet=True)
-    return a, first
+def two_runs(lite0_32_runs: tuple[Path, dict[str, str]]) -> tuple[Path, dict[str, str]]:
+    """Two runs of Lite0 @32 px (no functional replay, no design search: the section is test_run_advice.py's) into
+    the same folder; the first run's JSON is kept in memory to compare (conftest's ``lite0_32_runs``)."""
+    return lite0_32_runs
 
 
 @pytest.mark.slow
@@ -76,7 +68,8 @@ def test_report_renders_in_chromium(two_runs: tuple[Path, dict[str, str]], tmp_p
 @pytest.mark.slow
 def test_run_with_data_adds_accuracy(ham_dir: Path, tmp_path: Path) -> None:
     cfg = RunConfig(source=ModelSource(model="efficientnet_b0", num_classes=7, resolution=32), out_dir=str(tmp_path),
-                    data=str(ham_dir), calib_images=6, eval_limit=10, host_baseline=False, functional=False)
+                    data=str(ham_dir), calib_images=6, eval_limit=10, host_baseline=False, functional=False,
+                    advise=False)  # the accuracy outputs only: the design search (~2 min) is test_run_advice.py's
     run(cfg, quiet=True)
     acc = json.loads((tmp_path / "accuracy_report.json").read_text())
     assert acc["n_images"] + acc["n_skipped_undecodable"] == 10

@@ -33,12 +33,12 @@ def _cfg(out: Path, **kw: object) -> RunConfig:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """One run with the section, one told to skip it."""
-    on, off = tmp_path_factory.mktemp("advise_on"), tmp_path_factory.mktemp("advise_off")
+def runs(tmp_path_factory: pytest.TempPathFactory, lite0_32_runs: tuple[Path, dict]) -> tuple[Path, Path]:
+    """One run with the section, one told to skip it (the same model and options less the design search:
+    conftest's ``lite0_32_runs``, which test_run.py checks too)."""
+    on = tmp_path_factory.mktemp("advise_on")
     run(_cfg(on), quiet=True)
-    run(_cfg(off, advise=False), quiet=True)
-    return on, off
+    return on, lite0_32_runs[0]
 
 
 @pytest.fixture(scope="module")

@@ -61,7 +61,7 @@ def test_resolve_device() -> None:
 def test_train_without_test_images_with_workers(tmp_path: Path) -> None:
     """A data copy without the test split's images (as sent to a lent GPU) trains; test is reported as not evaluated."""
     from sramflow.train.__main__ import main
-    write_ham(tmp_path / "d", 140)  # 10 lesions per class: train, val and test all non-empty
+    write_ham(tmp_path / "d", 42, per_lesion=1)  # 6 lesions per class: train 28, val 7, test 7 images
     split = make_split(load_ham10000(tmp_path / "d").samples, 0)
     write_split(split, tmp_path / "split.json")
     for image_id in split.ids["test"]:
@@ -81,7 +81,7 @@ def test_train_without_test_images_with_workers(tmp_path: Path) -> None:
 def test_train_on_train_and_val_refits_without_selection(tmp_path: Path) -> None:
     """--train-on train+val: val joins both stages' training data; the last epoch is kept and no tau is fitted."""
     from sramflow.train.__main__ import main
-    write_ham(tmp_path / "d", 140)
+    write_ham(tmp_path / "d", 42, per_lesion=1)  # 6 lesions per class: train 28, val 7, test 7 images
     split = make_split(load_ham10000(tmp_path / "d").samples, 0)
     write_split(split, tmp_path / "split.json")
     n_fit = len(split.ids["train"]) + len(split.ids["val"])
@@ -123,7 +123,7 @@ def test_keep_rejects_unknown_value_before_any_data_work(tmp_path: Path) -> None
 def test_keep_last_epoch_without_logit_adjustment(tmp_path: Path) -> None:
     """--keep last --no-logit-adjust: nothing is chosen on val (cross-validation folds score on it)."""
     from sramflow.train.__main__ import main
-    write_ham(tmp_path / "d", 140)
+    write_ham(tmp_path / "d", 42, per_lesion=1)  # 6 lesions per class: train 28, val 7, test 7 images
     write_split(make_split(load_ham10000(tmp_path / "d").samples, 0), tmp_path / "split.json")
     out = tmp_path / "w"
     assert main(["--data", str(tmp_path / "d"), "--model", "efficientnet_lite0", "--resolution", "32", "--batch-size", "8",

@@ -26,7 +26,7 @@ METRICS = "efficientnet_lite0_ham10000.metrics.json"
 @pytest.fixture(scope="module")
 def ham(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("ham")
-    write_ham(root / "d", 140)  # 10 lesions per class: train, val and test all non-empty
+    write_ham(root / "d", 42, per_lesion=1)  # 6 lesions per class: train 28, val 7, test 7 images (4 steps an epoch)
     write_split(make_split(load_ham10000(root / "d").samples, 0), root / "split.json")
     return root / "d", root / "split.json"
 
@@ -93,6 +93,7 @@ def test_killed_before_the_checkpoint_write_resumes_from_the_state(tmp_path: Pat
     assert (out / CKPT).is_file()
 
 
+@pytest.mark.slow
 @needs_lite0
 def test_resume_errors_name_the_cause(tmp_path: Path, ham: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
     empty = tmp_path / "empty"
@@ -152,6 +153,7 @@ def test_cosine_floor() -> None:
     assert _lr_lambda(100, 10)(100) == pytest.approx(0.01)  # the default floor, as before
 
 
+@pytest.mark.slow
 def test_qat_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, ham: tuple[Path, Path]) -> None:
     """QAT (fake-quant ranges, their sampling generator, distillation, float + fake-quant loss) over 2.5 epochs
     at once, or stopped after 1 epoch and resumed: the same weights, bit for bit."""
