@@ -108,7 +108,8 @@ def kept_traffic(traffic: dict[str, dict[str, int]], sch: ResidentConvSchedule, 
 @dataclass(frozen=True)
 class Group:
     """One depth-first group edge as decided: the tensor between ``producer`` and ``consumer``, where it would
-    live, and whether it stays there (``kept``) or why not."""
+    live (for a band group: the level and the first word of its first band), and whether it stays on chip
+    (``kept``) or why not."""
 
     tensor: str
     producer: str
@@ -118,6 +119,8 @@ class Group:
     base_word: int
     kept: bool
     reason: str
+    bands: int = 0  # > 0: kept band by band (``mapping.depth_first_bands``), the tensor never whole in the level
+    recomputed_macs: int = 0  # a band group's halo rows, computed again by the producer for each band needing them
 
 
 def _conv(sch: Schedule) -> ConvSchedule | None:
@@ -275,15 +278,24 @@ def _try_edge(cur: list[Schedule], held: dict[int, dict[str, tuple[int, int]]], 
 
 def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_layers: dict[str, int]) -> str:
     """One line for the reports: the layers run in bands / chunks (``split_layers``: how many per cut), the
-    Conv -> Conv edges whose tensor stays on chip, and what is not implemented."""
-    kept = [g for g in groups if g.kept]
+    Conv -> Conv edges whose tensor stays on chip whole, the band groups (``mapping.depth_first_bands``), and what
+    is not implemented."""
+    kept = [g for g in groups if g.kept and not g.bands]
+    banded = [g for g in groups if g.kept and g.bands]
     saved = 2 * sum(g.tensor_bytes for g in kept)
     cuts = ", ".join(f"{n} in {axis}" for axis, n in sorted(split_layers.items()))
     head = f"depth-first: {sum(split_layers.values())} layers run in parts ({cuts or 'none'}) with their operands " \
            f"staged per part in {level_names[1]}" if len(level_names) > 1 else "depth-first"
     head += (f"; {len(kept)} of {len(groups)} Conv -> Conv edges keep their tensor in "
              f"{', '.join(sorted({level_names[g.level] for g in kept}))} ({saved:,} B of off-chip drain + fill saved)"
-             if kept else f"; none of {len(groups)} Conv -> Conv edges keeps its tensor on chip")
-    return head + ("; everything else falls back to epilogue fusion. Bands of several layers with line buffers "
-                   "between them are not implemented (issue 17 item 2, phase 2): every tensor a group does not "
-                   "keep crosses off-chip once each way")
+             if kept else f"; none of {len(groups)} Conv -> Conv edges keeps its whole tensor on chip")
+    if banded:
+        head += (f"; {len(banded)} run as band groups of two layers with the band in "
+                 f"{', '.join(sorted({level_names[g.level] for g in banded}))} "
+                 f"({2 * sum(g.tensor_bytes for g in banded):,} B of off-chip drain + fill saved; halo rows recomputed: "
+                 f"{sum(g.recomputed_macs for g in banded):,} MACs; their SE pools unfused)")
+    else:
+        head += "; no band group of two layers wins"
+    return head + ("; everything else falls back to epilogue fusion. Not implemented: band groups of more than two "
+                   "layers, halo rows cached instead of recomputed, depth-first on one SRAM level; every tensor no group "
+                   "keeps crosses off-chip once each way")

@@ -1,0 +1,303 @@
+"""Depth-first band groups (``--fusion depth-first``; issue 17 item 2, phase 2): two layers run band by band with the
+intermediate band held in an outer SRAM level, so a tensor too large for the level never leaves the chip.
+
+A band group is a producer Conv (with its fused epilogue; typically the MBConv expand 1x1, also the stem 3x3) and
+the one Conv that reads its output (typically the depthwise kxk). The consumer's output rows are cut into ``n``
+row bands (``depth_first_split.split_parts``); for band [r0, r1) the consumer needs its input rows [a, b)
+(``band_shape``: the band with its halo rows, clipped to the image), and the producer computes exactly its output
+rows [a, b) (``band_shape`` of the producer: its own input band, read from off-chip memory as today). The band
+runs as two sub-convolutions, one after the other:
+- the producer's part writes its output band into level k (``ResidentConvSchedule`` with ``outputs`` resident at
+  the top of the level: stored from the first level into level k, never drained);
+- the consumer's part reads it from there (``inputs`` resident at the same words: never filled from off-chip) and
+  writes its output band off-chip as today.
+Each part is mapped by ``search_staged_with`` (the searched tilings and placements, with the resident operand
+required in level k); the other staged operands of a part sit below the band (``depth_first._placed``).
+
+Halo rows are **recomputed**: neighbouring bands of a kxk consumer share kernel span - stride input rows, and the
+producer computes them again for each band that needs them (no line buffer is kept between bands). What that costs
+is counted: the recomputed rows' MACs and epilogue work are in the producer's parts (``BandSplitSchedule.
+recomputed_macs``), their input rows are read again from off-chip (the producer's ``halo_bytes``), and the consumer
+reads its halo rows from level k (its ``halo_bytes``). Caching the halo rows in the level (DeFiNES' fully cached
+mode) is not built: the band is stored channel-major (C x rows x W), so the cached rows of a band are not contiguous
+with the next band's new rows, and the consumer's input tiles read one contiguous region.
+
+The SE global average pool fused on the consumer's output path (``mapping.epilogue.PoolPlan``) keeps the int32
+running sums of one channel tile in spare words of the first level across the whole layer; with bands, the
+producer's part runs in between and owns those words, and all channels' sums would have to live across bands. So a
+banded consumer's pool is **unfused**: the pool gets its own pass again (reading the consumer's output back from
+off-chip), and that pass is priced in the comparison that decides the group.
+
+Which edges qualify (``band_edges``): the producer's output (after its epilogue) has exactly one reader, the
+consumer; every node between them in graph order is an epilogue node fused into the producer (so nothing else
+reads or runs in between); neither is in a depth-first residency group (``depth_first.plan_groups``) nor carries a
+residual Add or an SE scale on its input path; the producer is a plain or grouped Conv with more than one output
+row, not a pool. Per edge, level and band count (``BAND_ROWS``: output rows per band, coarse to fine), the group is
+priced as the sum of its parts' (cycles, energy) plus the pool's own pass, and kept only where the objective (then
+the other metric) improves on the two layers' current schedules (whole, or split by ``depth_first_split``) with the
+pool fused; elsewhere both fall back. Counts are the parts' sums, cycles the sum of the parts' cycles (they run one
+after the other; the producer's and the consumer's parts of a band never overlap).
+
+Not built: chains of more than two layers in one band group (project 1x1 + Add -> next expand -> depthwise), halo
+caching, the pool's running sums kept across bands, and band groups on one-level hardware (there the tiling owns
+the only SRAM level).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from sramflow.cost.counts import ceil_div
+from sramflow.hw.spec import HardwareSpec
+from sramflow.ir.graph import Graph
+from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.depth_first import Group, ResidentConvSchedule, _group_output, _placed, _resident, _words
+from sramflow.mapping.depth_first_split import Part, SplitSchedule, band_shape, split_parts
+from sramflow.mapping.epilogue import EpilogueSchedule
+from sramflow.mapping.fused import FusedSchedule
+from sramflow.mapping.lower import lower
+from sramflow.mapping.schedule import Schedule
+from sramflow.mapping.search.choose import hierarchy, map_shape, schedule_metrics, search_staged_with
+
+BAND_ROWS = (28, 16, 14, 8, 7, 4, 2, 1)  # consumer output rows per band tried (coarse first; the last band smaller)
+
+
+@dataclass(frozen=True)
+class BandSplitSchedule(SplitSchedule):
+    """One layer of a band group: its parts are the group's bands (``parts[i]`` of the producer and of the consumer
+    run one after the other, band by band), ``role`` "producer" (outputs resident in ``level``) or "consumer"
+    (inputs resident there), ``partner`` the other layer's node name."""
+
+    role: str = "producer"
+    partner: str = ""
+    level: int = 1
+
+    @property
+    def recomputed_macs(self) -> int:
+        """MACs the bands compute more than the whole layer (the producer's recomputed halo rows; 0 for the
+        consumer, whose bands do not overlap in their outputs)."""
+        return sum(_conv(p.schedule).shape.macs for p in self.parts) - self.shape.macs
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "band_group": {"role": self.role, "partner": self.partner, "level": self.level,
+                                                     "recomputed_macs": self.recomputed_macs}}
+
+
+def _conv(sch: Schedule) -> ConvSchedule:
+    return sch.conv if isinstance(sch, EpilogueSchedule) else sch
+
+
+def _whole(sch: Schedule) -> Schedule:
+    return sch.whole if isinstance(sch, SplitSchedule) else sch
+
+
+def _metrics(sch: Schedule, hw: HardwareSpec) -> tuple[float, float]:
+    """(cycles, energy pJ) as ``sim.api.price`` prices it: a split layer's parts run one after the other."""
+    if isinstance(sch, SplitSchedule):
+        cyc = en = 0.0
+        for p in sch.parts:
+            c, e = schedule_metrics(p.schedule, hw)
+            cyc, en = cyc + c, en + e
+        return cyc, en
+    if sch.unit == "fused":
+        return 0.0, 0.0
+    c, e = schedule_metrics(sch, hw)
+    return float(c), e
+
+
+def _value(scheds: list[Schedule], hw: HardwareSpec, objective: str) -> tuple[float, float]:
+    cyc = en = 0.0
+    for s in scheds:
+        c, e = _metrics(s, hw)
+        cyc, en = cyc + c, en + e
+    return {"latency": (cyc, en), "energy": (en, cyc), "edp": (cyc * en, cyc)}[objective]
+
+
+@dataclass(frozen=True)
+class BandEdge:
+    """A producer -> consumer edge a band group may take: node indices, the tensor, the fused pool on the
+    consumer's output path (its node index, -1 none)."""
+
+    producer: int
+    consumer: int
+    tensor: str
+    pool: int
+
+
+def band_edges(graph: Graph, schedules: tuple[Schedule, ...]) -> list[tuple[BandEdge, str]]:
+    """Every Conv -> Conv edge with one reader, and "" or why it cannot be a band group, in graph order."""
+    readers = graph.consumers()
+    index = {n.name: i for i, n in enumerate(graph.nodes)}
+    out = []
+    for i, sch in enumerate(schedules):
+        if isinstance(sch, (FusedSchedule, BandSplitSchedule)) or not isinstance(_conv(_whole(sch)), ConvSchedule):
+            continue
+        p = _whole(sch)
+        t = _group_output(graph, i, p, schedules)
+        who = list(dict.fromkeys(readers.get(t, [])))
+        if t == graph.output or len(who) != 1:
+            continue
+        j = index[who[0]]
+        c = _whole(schedules[j])
+        if isinstance(schedules[j], (FusedSchedule, BandSplitSchedule)) or not isinstance(_conv(c), ConvSchedule):
+            continue
+        edge = BandEdge(i, j, t, _pool_index(graph, c, index))
+        out.append((edge, _why_not(graph, schedules, p, c, i, j)))
+    return out
+
+
+def _pool_index(graph: Graph, c: Schedule, index: dict[str, int]) -> int:
+    return index[c.pool] if isinstance(c, EpilogueSchedule) and c.pool else -1
+
+
+def _why_not(graph: Graph, schedules: tuple[Schedule, ...], p: Schedule, c: Schedule, i: int, j: int) -> str:
+    pc, cc = _conv(p), _conv(c)
+    if isinstance(pc, ResidentConvSchedule) or isinstance(cc, ResidentConvSchedule):
+        return "a layer of the edge already keeps a whole tensor in a level (a residency group)"
+    if pc.shape.residual or cc.shape.residual or getattr(p, "residual", "") or getattr(c, "residual", ""):
+        return "a residual Add on an output path loads skip tiles from off-chip memory"
+    if getattr(p, "input_scale", "") or getattr(c, "input_scale", ""):
+        return "an SE scale on an input path"
+    if pc.shape.pool_op or cc.shape.pool_op or pc.shape.out_h < 2 or cc.shape.out_h < 2:
+        return "a pool, or a layer of one output row: no row bands"
+    between = [k for k in range(i + 1, j) if not (isinstance(schedules[k], FusedSchedule)
+                                                  and schedules[k].shape.epilogue
+                                                  and schedules[k].shape.into == graph.nodes[i].name)]
+    if between:
+        return f"{len(between)} nodes run between the two layers"
+    return ""
+
+
+def _band_cut(p: ConvShape, c: ConvShape, rows: int) -> list[tuple[tuple, tuple]]:
+    """Per band: (producer sub-shape, its output rows [a, b), its input rows), (consumer sub-shape, its output rows
+    [r0, r1), its input rows [a, b)); the consumer's input band is the producer's output band."""
+    bands = ceil_div(c.out_h, rows)
+    out = []
+    for sub, r0, r1, a, b, _, _ in split_parts(c, "rows", bands):
+        psub, pa, pb = band_shape(p, a, b)
+        out.append(((psub, a, b, pa, pb), (sub, r0, r1, a, b)))
+    return out
+
+
+class _Searcher:
+    """``search_staged_with`` per (sub-shape, required placement), memoized by the shape without its name."""
+
+    def __init__(self, hw: HardwareSpec, objective: str) -> None:
+        self.hw, self.objective = hw, objective
+        self.memo: dict = {}
+
+    def __call__(self, sub: ConvShape, require: tuple[tuple[str, int], ...]) -> ConvSchedule | None:
+        key = (dataclasses.replace(sub, name=""), require)
+        if key not in self.memo:
+            self.memo[key] = search_staged_with(sub, self.hw, self.objective, require=require)
+        got = self.memo[key]
+        return None if got is None else dataclasses.replace(got, shape=sub)
+
+
+def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
+    return dataclasses.replace(sch, conv=conv) if isinstance(sch, EpilogueSchedule) else conv
+
+
+def try_bands(p: Schedule, c: Schedule, rows: int, k: int, search: _Searcher
+              ) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
+    """The band group of ``p`` -> ``c`` (whole-layer schedules; ``c`` without a fused pool) with ``rows`` consumer
+    output rows per band and the band in level ``k``, or None where a band does not fit the level beside its
+    parts' other staged operands."""
+    h = hierarchy(search.hw)
+    assert h is not None
+    cap, wb = h.level(k).capacity_words, h.level(k).word_bytes
+    cut = _band_cut(_conv(p).shape, _conv(c).shape, rows)
+    if len(cut) < 2 or any(ceil_div(ps[0].output_bytes, wb) > cap for ps, _ in cut):
+        return None
+    prod, cons = [], []
+    for (psub, a, b, pa, pb), (csub, r0, r1, ca, cb) in cut:
+        new_p, new_c = search(psub, (("outputs", k),)), search(csub, (("inputs", k),))
+        if new_p is None or new_c is None:
+            return None
+        base = cap - _words(new_p, "outputs", k)
+        where = {"outputs": (k, base)}
+        if not (_placed(new_p, where) and _placed(new_c, {"inputs": (k, base)})):
+            return None
+        prod.append(Part(_rewrap(p, _resident(new_p, where)), a, b, pa, pb, 0, _channels(psub)))
+        cons.append(Part(_rewrap(c, _resident(new_c, {"inputs": (k, base)})), r0, r1, ca, cb, 0, _channels(csub)))
+    pn, cn = _conv(p).shape.name, _conv(c).shape.name
+    return (BandSplitSchedule(p, "rows", tuple(prod), "producer", cn, k),
+            BandSplitSchedule(c, "rows", tuple(cons), "consumer", pn, k))
+
+
+def _channels(sh: ConvShape) -> int:
+    return sh.groups if sh.groups > 1 else sh.k_per_group
+
+
+def _unpooled(c: Schedule) -> Schedule:
+    """The consumer's whole schedule without its fused pool (``EpilogueSchedule`` only if something else is fused)."""
+    if not (isinstance(c, EpilogueSchedule) and c.pool):
+        return c
+    return dataclasses.replace(c, pool="") if c.members or c.input_scale or c.residual else c.conv
+
+
+def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Group, ...], hw: HardwareSpec,
+               objective: str) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
+    """The schedules with every band group the objective favours (``BandSplitSchedule`` on both layers, the
+    consumer's fused pool back in a pass of its own), and ``groups`` (``depth_first.plan_groups``' edges) with each
+    band-group edge's decision: an edge already listed is replaced where it is kept in bands, else its reason says
+    why bands did not win either; an edge not listed there (a split layer's) is added. One-level hardware: nothing
+    changes."""
+    h = hierarchy(hw)
+    if h is None:
+        return schedules, groups
+    cur = list(schedules)
+    out = list(groups)
+    at = {(g.producer, g.consumer): n for n, g in enumerate(out)}
+    search = _Searcher(hw, objective)
+    for edge, why in band_edges(graph, tuple(cur)):
+        i, j = edge.producer, edge.consumer
+        pname, cname = graph.nodes[i].name, graph.nodes[j].name
+        nbytes = graph.numel(edge.tensor)
+        if (pname, cname) in at and out[at[(pname, cname)]].kept:
+            continue
+        decided = _decide(graph, cur, edge, why, hw, objective, search, len(h.outer))
+        if decided[0] is not None:
+            prod, cons, pool = decided[0]
+            cur[i], cur[j] = prod, cons
+            if pool is not None:
+                cur[edge.pool] = pool
+            g = Group(edge.tensor, pname, cname, nbytes, prod.level, _conv(prod.parts[0].schedule).resident_base[0],
+                      True, "", bands=len(prod.parts), recomputed_macs=prod.recomputed_macs)
+        else:
+            g = Group(edge.tensor, pname, cname, nbytes, 0, 0, False, decided[1])
+        if (pname, cname) in at:
+            old = out[at[(pname, cname)]]
+            out[at[(pname, cname)]] = g if g.kept else dataclasses.replace(old, reason=f"{old.reason}; in bands: "
+                                                                                        f"{decided[1]}")
+        else:
+            out.append(g if g.kept else dataclasses.replace(g, reason=f"in bands: {decided[1]}"))
+    return tuple(cur), tuple(out)
+
+
+def _decide(graph: Graph, cur: list[Schedule], edge: BandEdge, why: str, hw: HardwareSpec, objective: str,
+            search: _Searcher, levels: int
+            ) -> tuple[tuple[BandSplitSchedule, BandSplitSchedule, Schedule | None] | None, str]:
+    """The best band group of ``edge`` (with the pool's own pass, or None without a pool), or why none is kept."""
+    if why:
+        return None, why
+    i, j = edge.producer, edge.consumer
+    p, c = _whole(cur[i]), _unpooled(_whole(cur[j]))
+    pool = map_shape(lower(graph, graph.nodes[edge.pool]), hw, objective) if edge.pool >= 0 else None
+    before = _value([cur[i], cur[j]], hw, objective)
+    best = None
+    for k in range(1, levels + 1):
+        for rows in BAND_ROWS:
+            got = try_bands(p, c, rows, k, search)
+            if got is None:
+                continue
+            val = _value([*got, *([pool] if pool is not None else [])], hw, objective)
+            if best is None or val < best[0]:
+                best = (val, got)
+    if best is None:
+        return None, "no band fits an outer level beside its parts' staged operands"
+    if not best[0] < before:
+        return None, f"per-layer mapping is as good for {objective}" + (" (with the pool fused)" if pool else "")
+    return (*best[1], pool), ""
