@@ -58,63 +58,108 @@ def test_band_cut_and_recomputed_halo_by_hand() -> None:
     assert all(p[0].output_bytes == c[0].input_bytes for p, c in cut)  # the band the consumer reads
 
 
-def test_a_band_group_keeps_the_expand_output_on_chip_and_runs_bit_exact() -> None:
+def _with_halo(res, hw, halo: str) -> tuple:  # noqa: ANN001
+    """``res``'s schedules with its band group rebuilt with ``halo`` (same level and rows per band)."""
+    from sramflow.mapping.depth_first_bands import _Searcher, try_bands
+
+    b = _bands(res)
+    p, c = b["exp"], b["dw"]
+    got = try_bands(p.whole, c.whole, c.parts[0].row1 - c.parts[0].row0, c.level, _Searcher(hw, res.objective), halo)
+    assert got is not None
+    names = [n.name for n in res.nodes]
+    out = list(res.schedules)
+    out[names.index("exp")], out[names.index("dw")] = got
+    return tuple(out)
+
+
+def test_a_band_group_keeps_the_expand_output_on_chip() -> None:
     """se_block at 24x24 on design1 + a 2 KiB level: the 4.6 KiB expand output does not fit the level whole, so
     expand -> depthwise runs as a band group: no producer band is drained, no consumer band filled from off-chip,
-    the SE pool gets its own pass; less off-chip traffic than epilogue fusion; executed band by band on real
-    bytes: bit-exact (the expand output, assembled from its bands, included), counts equal, no clobbers."""
+    the SE pool gets its own pass, less off-chip traffic than epilogue fusion. The halo rows are cached: each band's
+    producer part computes only rows no earlier band computed and writes them right after the halo rows, which were
+    copied to the front of the band region (counted as level reads and writes)."""
     g = se_block_graph(24)
     hw = _small_l2(1)
     df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
     bands = _bands(df)
     assert set(bands) == {"exp", "dw"}
     p, c = bands["exp"], bands["dw"]
-    assert (p.role, p.partner, c.role, c.partner) == ("producer", "dw", "consumer", "exp")
+    assert (p.role, p.partner, c.role, c.partner, p.halo) == ("producer", "dw", "consumer", "exp", "cache")
     assert len(p.parts) == len(c.parts) >= 2
-    for pp, cp in zip(p.parts, c.parts):
+    row_words = 8 * 24 // hw.sram[1].word_bytes  # a band row: 8 channels x 24 columns
+    region = c.parts[0].schedule.conv.resident_base[0]
+    for i, (pp, cp) in enumerate(zip(p.parts, c.parts)):
         pc, cc = _conv(pp.schedule), _conv(cp.schedule)
         assert isinstance(pc, ResidentConvSchedule) and pc.resident == ("outputs",)
         assert isinstance(cc, ResidentConvSchedule) and cc.resident == ("inputs",)
-        assert pc.resident_base == cc.resident_base
         assert pc.counts.offchip_output_bytes == 0 and cc.counts.offchip_input_bytes == 0
-        assert (pp.row0, pp.row1) == (cp.in_row0, cp.in_row1)  # the producer computes the rows the band reads
+        assert cp.in_row1 == pp.row1 and cc.resident_base == (region,)
+        assert pc.resident_base == (region + (pp.row0 - cp.in_row0) * row_words,)  # after the halo rows
+        assert cc.copied_words == (0 if i == 0 else (pp.row0 - cp.in_row0) * row_words)
+        before = dataclasses.replace(cc, copied_words=0).counts
+        assert cc.counts.level_access(1) == tuple(x + cc.copied_words for x in before.level_access(1))
+    assert [pp.row0 for pp in p.parts[1:]] == [pp.row1 for pp in p.parts[:-1]]  # no row computed twice
+    assert p.recomputed_macs == 0 and c.recomputed_macs == 0
     assert p.counts == sum((x.schedule.counts for x in p.parts[1:]), p.parts[0].schedule.counts)
-    assert p.recomputed_macs == sum(_conv(x.schedule).shape.macs for x in p.parts) - p.shape.macs > 0
-    assert c.recomputed_macs == 0
     # the pool is unfused: its own pass, priced; the depthwise's whole schedule carries no pool
     sched = dict(zip((n.name for n in df.nodes), df.schedules))
     assert isinstance(sched["gap"], VectorSchedule) and not getattr(c.whole, "pool", "")
     group = next(x for x in df.groups if x.kept and x.bands)
-    assert (group.producer, group.consumer, group.bands, group.recomputed_macs) == \
-        ("exp", "dw", len(p.parts), p.recomputed_macs)
+    assert (group.producer, group.consumer, group.bands, group.halo, group.cached_halo_bytes) == \
+        ("exp", "dw", len(p.parts), "cache", c.cached_halo_bytes)
+    assert c.cached_halo_bytes == sum(_conv(x.schedule).copied_words for x in c.parts) * hw.sram[1].word_bytes > 0
     off = lambda r: sum(n.counts.offchip_bytes for n in r.nodes)  # noqa: E731
     assert off(df) < off(epi)
     assert "1 run as band groups of two layers" in report_json(df)["fusion_note"]
+
+
+@pytest.mark.parametrize("halo", ["cache", "recompute"])
+def test_band_groups_run_bit_exact_with_identical_counts(halo: str) -> None:
+    """Executed band by band on real bytes, either halo mode: bit-exact (the expand output, assembled from its
+    bands, included), counts equal to the analytical model, no clobbers. Recompute: every band's producer part
+    computes the band's halo rows again (counted as MACs) and the band sits at the top of the level."""
+    g = se_block_graph(24)
+    hw = _small_l2(1)
+    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    schedules = _with_halo(df, hw, halo)
+    p = next(s for s in schedules if isinstance(s, BandSplitSchedule))
+    if halo == "recompute":
+        assert p.recomputed_macs == sum(_conv(x.schedule).shape.macs for x in p.parts) - p.shape.macs > 0
+        assert all(_conv(x.schedule).copied_words == 0 for s in schedules if isinstance(s, BandSplitSchedule)
+                   for x in s.parts)
     q, x = quantized(g)
-    r = run_functional(g, q, df.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    r = run_functional(g, q, schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
     r_epi = run_functional(g, q, epi.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
     assert r.bit_exact and r.mismatches == () and r.clobbers == 0 and r.counts_match
     assert r.tensors_compared == r_epi.tensors_compared  # the expand output is materialized (in bands) and compared
     assert r.counts_functional["sram1_writes"] > 0
 
 
-def test_a_band_read_after_the_next_band_overwrote_it_is_caught() -> None:
-    """The consumer's band must be read before the producer's next band overwrites it: a consumer part that looks
-    at other words than its producer part wrote fails with the words' owner named."""
+@pytest.mark.parametrize("halo", ["cache", "recompute"])
+def test_a_band_read_from_the_wrong_words_is_caught(halo: str) -> None:
+    """The consumer's band must be read from the words its producer part (and the halo copy) wrote: a consumer
+    part looking one word lower, or a producer part writing one row lower, is caught (a missing band, clobbered
+    words or wrong bytes)."""
     g = se_block_graph(24)
     hw = _small_l2(1)
     res = simulate_graph(g, hw, fusion="depth-first")
+    schedules = _with_halo(res, hw, halo)
     q, x = quantized(g)
-    i = [n.name for n in g.nodes].index("dw")
-    c = res.schedules[i]
-    part = c.parts[1]
+    i = [n.name for n in g.nodes].index("exp" if halo == "cache" else "dw")
+    s = schedules[i]
+    part = s.parts[1]
     conv = _conv(part.schedule)
+    shift = 8 * 24 // hw.sram[1].word_bytes if halo == "cache" else 1
     moved = dataclasses.replace(part.schedule, conv=dataclasses.replace(conv, resident_base=(conv.resident_base[0]
-                                                                                              - 1,)))
-    bad = dataclasses.replace(c, parts=(c.parts[0], dataclasses.replace(part, schedule=moved), *c.parts[2:]))
-    with pytest.raises(FunctionalSimError, match="was left"):
-        run_functional(g, q, (*res.schedules[:i], bad, *res.schedules[i + 1:]), x, hw.main_sram.total_words,
-                       hw.main_sram.word_bytes)
+                                                                                              - shift,)))
+    bad = dataclasses.replace(s, parts=(s.parts[0], dataclasses.replace(part, schedule=moved), *s.parts[2:]))
+    try:
+        r = run_functional(g, q, (*schedules[:i], bad, *schedules[i + 1:]), x, hw.main_sram.total_words,
+                           hw.main_sram.word_bytes)
+    except FunctionalSimError as e:
+        assert "was left" in str(e) or "where the consumer part reads it" in str(e)
+    else:
+        assert r.clobbers > 0 and not r.bit_exact
 
 
 def test_no_band_group_where_the_whole_tensor_fits_or_there_is_one_level() -> None:

@@ -55,6 +55,9 @@ class ResidentConvSchedule(ConvSchedule):
 
     resident: tuple[str, ...] = ()
     resident_base: tuple[int, ...] = ()
+    # level words read and written (each) before this part runs to move a band group's cached halo rows to the
+    # front of its band (``mapping.depth_first_bands``, halo "cache"); in the level of the resident inputs
+    copied_words: int = 0
 
     @cached_property
     def counts(self) -> Counts:
@@ -73,7 +76,8 @@ def _transactions(nbytes: int, burst_bytes: int) -> int:
 
 def kept_counts(c: Counts, sch: ResidentConvSchedule) -> Counts:
     """``c`` (the staged counts) without the off-chip fill of a resident input and the drain of a resident output,
-    nor their accesses of the level (the fill write, the drain read)."""
+    nor their accesses of the level (the fill write, the drain read); plus the level reads and writes of a band
+    group's cached halo rows (``copied_words``)."""
     h = sch.levels
     if not sch.resident or h is None:
         return c
@@ -91,6 +95,10 @@ def kept_counts(c: Counts, sch: ResidentConvSchedule) -> Counts:
         else:
             d_out += whole
             reads[k - 1] -= words
+    if sch.copied_words:
+        k = where["inputs"]
+        reads[k - 1] += sch.copied_words
+        writes[k - 1] += sch.copied_words
     return dataclasses.replace(c, offchip_input_bytes=c.offchip_input_bytes - d_in,
                                offchip_output_bytes=c.offchip_output_bytes - d_out,
                                dma_bursts=c.dma_bursts - bursts, level_reads=tuple(reads), level_writes=tuple(writes))
@@ -120,7 +128,9 @@ class Group:
     kept: bool
     reason: str
     bands: int = 0  # > 0: kept band by band (``mapping.depth_first_bands``), the tensor never whole in the level
-    recomputed_macs: int = 0  # a band group's halo rows, computed again by the producer for each band needing them
+    halo: str = ""  # a band group's halo rows: "recompute", "cache", or "none" in channel chunks ("" other edges)
+    recomputed_macs: int = 0  # halo "recompute": the MACs the producer computes again for the bands needing them
+    cached_halo_bytes: int = 0  # halo "cache": the bytes moved within the level to keep the halo rows
 
 
 def _conv(sch: Schedule) -> ConvSchedule | None:
@@ -292,10 +302,13 @@ def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_l
     if banded:
         head += (f"; {len(banded)} run as band groups of two layers with the band in "
                  f"{', '.join(sorted({level_names[g.level] for g in banded}))} "
-                 f"({2 * sum(g.tensor_bytes for g in banded):,} B of off-chip drain + fill saved; halo rows recomputed: "
-                 f"{sum(g.recomputed_macs for g in banded):,} MACs; their SE pools unfused)")
+                 f"({2 * sum(g.tensor_bytes for g in banded):,} B of off-chip drain + fill saved; halo rows cached in "
+                 f"{sum(g.halo == 'cache' for g in banded)} ({sum(g.cached_halo_bytes for g in banded):,} B moved "
+                 f"within the level), recomputed in {sum(g.halo == 'recompute' for g in banded)} "
+                 f"({sum(g.recomputed_macs for g in banded):,} MACs), {sum(g.halo == 'none' for g in banded)} in "
+                 "channel chunks (no halo); their SE pools unfused)")
     else:
         head += "; no band group of two layers wins"
     return head + ("; everything else falls back to epilogue fusion. Not implemented: band groups of more than two "
-                   "layers, halo rows cached instead of recomputed, depth-first on one SRAM level; every tensor no group "
+                   "layers, the SE pool's sums kept across bands, depth-first on one SRAM level; every tensor no group "
                    "keeps crosses off-chip once each way")

@@ -54,7 +54,7 @@ from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first import Group, ResidentConvSchedule, _group_output, _placed, _resident, _words
-from sramflow.mapping.depth_first_split import Part, SplitSchedule, band_shape, split_parts
+from sramflow.mapping.depth_first_split import PART_COUNTS, Part, SplitSchedule, band_shape, chunk_shape, split_parts
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower
@@ -62,6 +62,7 @@ from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.search.choose import hierarchy, map_shape, schedule_metrics, search_staged_with
 
 BAND_ROWS = (28, 16, 14, 8, 7, 4, 2, 1)  # consumer output rows per band tried (coarse first; the last band smaller)
+HALO_MODES = ("cache", "recompute")  # how neighbouring bands' shared input rows are produced (``try_bands``)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,15 @@ class BandSplitSchedule(SplitSchedule):
     role: str = "producer"
     partner: str = ""
     level: int = 1
+    halo: str = "recompute"  # ``HALO_MODES``, or "none" for channel chunks
+
+    @property
+    def cached_halo_bytes(self) -> int:
+        """Bytes of halo rows moved within the level (halo "cache": read and written once each per band that
+        reuses them; counted on the consumer's parts, ``ResidentConvSchedule.copied_words``)."""
+        h = _conv(self.parts[0].schedule).levels
+        words = sum(_conv(p.schedule).copied_words for p in self.parts)
+        return 0 if h is None else words * h.level(self.level).word_bytes
 
     @property
     def recomputed_macs(self) -> int:
@@ -82,7 +92,8 @@ class BandSplitSchedule(SplitSchedule):
 
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "band_group": {"role": self.role, "partner": self.partner, "level": self.level,
-                                                     "recomputed_macs": self.recomputed_macs}}
+                                                     "halo": self.halo, "recomputed_macs": self.recomputed_macs,
+                                                     "cached_halo_bytes": self.cached_halo_bytes}}
 
 
 def _conv(sch: Schedule) -> ConvSchedule:
@@ -170,14 +181,35 @@ def _why_not(graph: Graph, schedules: tuple[Schedule, ...], p: Schedule, c: Sche
     return ""
 
 
-def _band_cut(p: ConvShape, c: ConvShape, rows: int) -> list[tuple[tuple, tuple]]:
-    """Per band: (producer sub-shape, its output rows [a, b), its input rows), (consumer sub-shape, its output rows
-    [r0, r1), its input rows [a, b)); the consumer's input band is the producer's output band."""
+def _band_cut(p: ConvShape, c: ConvShape, rows: int, halo: str = "recompute") -> list[tuple[tuple, tuple]]:
+    """Per band: the producer part and the consumer part as (sub-shape, row0, row1, in_row0, in_row1, ch0, ch1)
+    (``depth_first_split.Part``'s fields): the consumer's output rows [r0, r1) read its input rows [a, b); the
+    producer computes its output rows [n, b). Halo "recompute": the whole input band of the consumer (n = a);
+    "cache": only the rows no earlier band computed (n = the previous band's b, the rows [a, n) being in the level
+    already; a last band whose rows were all computed before recomputes its last row, so every part has rows)."""
     bands = ceil_div(c.out_h, rows)
     out = []
+    done = None  # the producer's rows computed so far end here
     for sub, r0, r1, a, b, _, _ in split_parts(c, "rows", bands):
-        psub, pa, pb = band_shape(p, a, b)
-        out.append(((psub, a, b, pa, pb), (sub, r0, r1, a, b)))
+        n = a if halo == "recompute" or done is None else min(max(a, done), b - 1)
+        psub, pa, pb = band_shape(p, n, b)
+        out.append(((psub, n, b, pa, pb, 0, _channels(psub)), (sub, r0, r1, a, b, 0, _channels(sub))))
+        done = b
+    return out
+
+
+def chunkable(p: ConvShape, c: ConvShape) -> bool:
+    """Whether the group can be cut in channel chunks: a plain producer and a depthwise consumer of its channels
+    (each output channel of the consumer reads only the same channel of the producer)."""
+    return p.groups == 1 and c.groups == p.k_per_group and c.c_per_group == 1 and c.k_per_group == 1
+
+
+def _chunk_cut(p: ConvShape, c: ConvShape, chunks: int) -> list[tuple[tuple, tuple]]:
+    """Per channel chunk [k0, k1): the producer part (its output channels k0..k1-1, every row; its whole input) and
+    the consumer part (the same channels, every row), as in ``_band_cut``. No halo: the chunks share no element."""
+    out = []
+    for sub, r0, r1, a, b, k0, k1 in split_parts(c, "channels", chunks):
+        out.append(((chunk_shape(p, k0, k1), 0, p.out_h, 0, p.in_h, k0, k1), (sub, r0, r1, a, b, k0, k1)))
     return out
 
 
@@ -200,31 +232,47 @@ def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
     return dataclasses.replace(sch, conv=conv) if isinstance(sch, EpilogueSchedule) else conv
 
 
-def try_bands(p: Schedule, c: Schedule, rows: int, k: int, search: _Searcher
+def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, halo: str = "recompute"
               ) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
-    """The band group of ``p`` -> ``c`` (whole-layer schedules; ``c`` without a fused pool) with ``rows`` consumer
-    output rows per band and the band in level ``k``, or None where a band does not fit the level beside its
-    parts' other staged operands."""
+    """The band group of ``p`` -> ``c`` (whole-layer schedules; ``c`` without a fused pool) with the part in level
+    ``k``: row bands of ``count`` consumer output rows each, their halo rows handled by ``halo`` ("cache" or
+    "recompute"), or (``halo`` "none") ``count`` channel chunks; None where a part does not fit the level beside its
+    other staged operands (or, for "cache", a band row is not a whole number of the level's words).
+
+    "recompute" and chunks: each part sits at the top of the level (its own size). "cache": the band region (the
+    largest band) sits at the top of the level, its rows stored one after the other (each row: all channels of
+    it); before band i runs, its halo rows [a, n) are copied from where band i-1 left them to the front of the
+    region (the consumer part's ``copied_words``), and the producer part writes its new rows [n, b) right after
+    them."""
     h = hierarchy(search.hw)
     assert h is not None
     cap, wb = h.level(k).capacity_words, h.level(k).word_bytes
-    cut = _band_cut(_conv(p).shape, _conv(c).shape, rows)
-    if len(cut) < 2 or any(ceil_div(ps[0].output_bytes, wb) > cap for ps, _ in cut):
+    psh, csh = _conv(p).shape, _conv(c).shape
+    if halo == "none" and not chunkable(psh, csh):
+        return None
+    cut = _chunk_cut(psh, csh, count) if halo == "none" else _band_cut(psh, csh, count, halo)
+    row_bytes = psh.groups * psh.k_per_group * psh.out_w  # one row of the band: every channel of it
+    if len(cut) < 2 or halo == "cache" and row_bytes % wb:
+        return None
+    region = max(ceil_div(cs[0].input_bytes, wb) for _, cs in cut)
+    if region > cap:
         return None
     prod, cons = [], []
-    for (psub, a, b, pa, pb), (csub, r0, r1, ca, cb) in cut:
+    for i, ((psub, *pspan), (csub, *cspan)) in enumerate(cut):
         new_p, new_c = search(psub, (("outputs", k),)), search(csub, (("inputs", k),))
         if new_p is None or new_c is None:
             return None
-        base = cap - _words(new_p, "outputs", k)
-        where = {"outputs": (k, base)}
-        if not (_placed(new_p, where) and _placed(new_c, {"inputs": (k, base)})):
+        base = cap - region if halo == "cache" else cap - _words(new_p, "outputs", k)
+        halo_words = (pspan[0] - cspan[2]) * row_bytes // wb if halo == "cache" else 0  # rows [a, n) in front
+        # the producer's other staged operands stay below the whole band (the cached rows included)
+        if not (_placed(new_p, {"outputs": (k, base)}) and _placed(new_c, {"inputs": (k, base)})):
             return None
-        prod.append(Part(_rewrap(p, _resident(new_p, where)), a, b, pa, pb, 0, _channels(psub)))
-        cons.append(Part(_rewrap(c, _resident(new_c, {"inputs": (k, base)})), r0, r1, ca, cb, 0, _channels(csub)))
-    pn, cn = _conv(p).shape.name, _conv(c).shape.name
-    return (BandSplitSchedule(p, "rows", tuple(prod), "producer", cn, k),
-            BandSplitSchedule(c, "rows", tuple(cons), "consumer", pn, k))
+        prod.append(Part(_rewrap(p, _resident(new_p, {"outputs": (k, base + halo_words)})), *pspan))
+        consumer = dataclasses.replace(_resident(new_c, {"inputs": (k, base)}), copied_words=halo_words if i else 0)
+        cons.append(Part(_rewrap(c, consumer), *cspan))
+    axis = "channels" if halo == "none" else "rows"
+    return (BandSplitSchedule(p, axis, tuple(prod), "producer", csh.name, k, halo),
+            BandSplitSchedule(c, axis, tuple(cons), "consumer", psh.name, k, halo))
 
 
 def _channels(sh: ConvShape) -> int:
@@ -264,8 +312,9 @@ def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Grou
             cur[i], cur[j] = prod, cons
             if pool is not None:
                 cur[edge.pool] = pool
-            g = Group(edge.tensor, pname, cname, nbytes, prod.level, _conv(prod.parts[0].schedule).resident_base[0],
-                      True, "", bands=len(prod.parts), recomputed_macs=prod.recomputed_macs)
+            g = Group(edge.tensor, pname, cname, nbytes, prod.level, _conv(cons.parts[0].schedule).resident_base[0],
+                      True, "", bands=len(prod.parts), halo=prod.halo, recomputed_macs=prod.recomputed_macs,
+                      cached_halo_bytes=cons.cached_halo_bytes)
         else:
             g = Group(edge.tensor, pname, cname, nbytes, 0, 0, False, decided[1])
         if (pname, cname) in at:
@@ -289,8 +338,9 @@ def _decide(graph: Graph, cur: list[Schedule], edge: BandEdge, why: str, hw: Har
     before = _value([cur[i], cur[j]], hw, objective)
     best = None
     for k in range(1, levels + 1):
-        for rows in BAND_ROWS:
-            got = try_bands(p, c, rows, k, search)
+        cuts = [(r, m) for r in BAND_ROWS for m in HALO_MODES] + [(n, "none") for n in PART_COUNTS]
+        for count, halo in cuts:
+            got = try_bands(p, c, count, k, search, halo)
             if got is None:
                 continue
             val = _value([*got, *([pool] if pool is not None else [])], hw, objective)
