@@ -58,71 +58,94 @@ def test_band_cut_and_recomputed_halo_by_hand() -> None:
     assert all(p[0].output_bytes == c[0].input_bytes for p, c in cut)  # the band the consumer reads
 
 
-def _with_halo(res, hw, halo: str) -> tuple:  # noqa: ANN001
-    """``res``'s schedules with its band group rebuilt with ``halo`` (same level and rows per band)."""
+def _with_halo(g, res, epi, hw, halo: str) -> tuple:  # noqa: ANN001
+    """``res``'s schedules with its band group rebuilt with ``halo`` in the same level: row bands of 4 rows, or
+    ("none") 4 channel chunks with the SE pool fused per chunk where it fits, as in ``epi`` (the epilogue-fused
+    schedules); a row-band consumer's pool gets its own pass."""
     from sramflow.mapping.depth_first_bands import _Searcher, try_bands
+    from sramflow.mapping.lower import lower
+    from sramflow.mapping.search.choose import map_shape
 
-    b = _bands(res)
-    p, c = b["exp"], b["dw"]
-    got = try_bands(p.whole, c.whole, c.parts[0].row1 - c.parts[0].row0, c.level, _Searcher(hw, res.objective), halo)
+    names = [n.name for n in g.nodes]
+    p, c = _bands(res)["exp"], _bands(res)["dw"]
+    pooled = epi.schedules[names.index("dw")]
+    plain = dataclasses.replace(pooled, pool="")
+    got = try_bands(p.whole, plain, 4, c.level, _Searcher(hw, res.objective), halo, pooled)
     assert got is not None
-    names = [n.name for n in res.nodes]
     out = list(res.schedules)
     out[names.index("exp")], out[names.index("dw")] = got
+    gap = names.index("gap")
+    out[gap] = epi.schedules[gap] if got[1].whole.pool else map_shape(lower(g, g.nodes[gap]), hw, res.objective)
     return tuple(out)
 
 
 def test_a_band_group_keeps_the_expand_output_on_chip() -> None:
     """se_block at 24x24 on design1 + a 2 KiB level: the 4.6 KiB expand output does not fit the level whole, so
-    expand -> depthwise runs as a band group: no producer band is drained, no consumer band filled from off-chip,
-    the SE pool gets its own pass, less off-chip traffic than epilogue fusion. The halo rows are cached: each band's
-    producer part computes only rows no earlier band computed and writes them right after the halo rows, which were
-    copied to the front of the band region (counted as level reads and writes)."""
+    expand -> depthwise runs as a band group: no producer part is drained, no consumer part filled from off-chip,
+    less off-chip traffic than epilogue fusion; the group and its cut are reported."""
     g = se_block_graph(24)
     hw = _small_l2(1)
     df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
     bands = _bands(df)
     assert set(bands) == {"exp", "dw"}
     p, c = bands["exp"], bands["dw"]
-    assert (p.role, p.partner, c.role, c.partner, p.halo) == ("producer", "dw", "consumer", "exp", "cache")
+    assert (p.role, p.partner, c.role, c.partner, p.halo == c.halo) == ("producer", "dw", "consumer", "exp", True)
     assert len(p.parts) == len(c.parts) >= 2
-    row_words = 8 * 24 // hw.sram[1].word_bytes  # a band row: 8 channels x 24 columns
-    region = c.parts[0].schedule.conv.resident_base[0]
-    for i, (pp, cp) in enumerate(zip(p.parts, c.parts)):
+    for pp, cp in zip(p.parts, c.parts):
         pc, cc = _conv(pp.schedule), _conv(cp.schedule)
         assert isinstance(pc, ResidentConvSchedule) and pc.resident == ("outputs",)
         assert isinstance(cc, ResidentConvSchedule) and cc.resident == ("inputs",)
         assert pc.counts.offchip_output_bytes == 0 and cc.counts.offchip_input_bytes == 0
-        assert cp.in_row1 == pp.row1 and cc.resident_base == (region,)
+        assert cp.in_row1 == pp.row1 and (cp.ch0, cp.ch1) == (pp.ch0, pp.ch1)  # the producer computes its band
+    assert p.counts == sum((x.schedule.counts for x in p.parts[1:]), p.parts[0].schedule.counts)
+    group = next(x for x in df.groups if x.kept and x.bands)
+    assert (group.producer, group.consumer, group.bands, group.halo) == ("exp", "dw", len(p.parts), p.halo)
+    sched = dict(zip((n.name for n in df.nodes), df.schedules))
+    assert group.pool_pass == isinstance(sched["gap"], VectorSchedule) == (not getattr(c.whole, "pool", ""))
+    off = lambda r: sum(n.counts.offchip_bytes for n in r.nodes)  # noqa: E731
+    assert off(df) < off(epi)
+    assert "1 run as band groups of two layers" in report_json(df)["fusion_note"]
+
+
+def test_cached_halo_rows_by_hand() -> None:
+    """Halo "cache", 4 rows per band: each band's producer part computes only rows no earlier band computed and
+    writes them right after the halo rows, which were copied to the front of the band region (counted as level
+    reads and writes on the consumer part); the row-band consumer's pool gets its own pass."""
+    g = se_block_graph(24)
+    hw = _small_l2(1)
+    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    p, c = (s for s in _with_halo(g, df, epi, hw, "cache") if isinstance(s, BandSplitSchedule))
+    assert (p.axis, p.halo, len(p.parts), c.whole.pool) == ("rows", "cache", 6, "")
+    row_words = 8 * 24 // hw.sram[1].word_bytes  # a band row: 8 channels x 24 columns
+    region = c.parts[0].schedule.conv.resident_base[0]
+    assert region == hw.sram[1].total_words - 6 * row_words  # the largest band (6 input rows) at the top
+    for i, (pp, cp) in enumerate(zip(p.parts, c.parts)):
+        pc, cc = _conv(pp.schedule), _conv(cp.schedule)
+        assert cc.resident_base == (region,)
         assert pc.resident_base == (region + (pp.row0 - cp.in_row0) * row_words,)  # after the halo rows
         assert cc.copied_words == (0 if i == 0 else (pp.row0 - cp.in_row0) * row_words)
         before = dataclasses.replace(cc, copied_words=0).counts
         assert cc.counts.level_access(1) == tuple(x + cc.copied_words for x in before.level_access(1))
     assert [pp.row0 for pp in p.parts[1:]] == [pp.row1 for pp in p.parts[:-1]]  # no row computed twice
     assert p.recomputed_macs == 0 and c.recomputed_macs == 0
-    assert p.counts == sum((x.schedule.counts for x in p.parts[1:]), p.parts[0].schedule.counts)
-    # the pool is unfused: its own pass, priced; the depthwise's whole schedule carries no pool
-    sched = dict(zip((n.name for n in df.nodes), df.schedules))
-    assert isinstance(sched["gap"], VectorSchedule) and not getattr(c.whole, "pool", "")
-    group = next(x for x in df.groups if x.kept and x.bands)
-    assert (group.producer, group.consumer, group.bands, group.halo, group.cached_halo_bytes) == \
-        ("exp", "dw", len(p.parts), "cache", c.cached_halo_bytes)
-    assert c.cached_halo_bytes == sum(_conv(x.schedule).copied_words for x in c.parts) * hw.sram[1].word_bytes > 0
-    off = lambda r: sum(n.counts.offchip_bytes for n in r.nodes)  # noqa: E731
-    assert off(df) < off(epi)
-    assert "1 run as band groups of two layers" in report_json(df)["fusion_note"]
+    assert c.cached_halo_bytes == 5 * 2 * 8 * 24  # 5 bands after the first reuse 2 rows of 8 x 24 bytes
 
 
-@pytest.mark.parametrize("halo", ["cache", "recompute"])
+@pytest.mark.parametrize("halo", ["cache", "recompute", "none"])
 def test_band_groups_run_bit_exact_with_identical_counts(halo: str) -> None:
-    """Executed band by band on real bytes, either halo mode: bit-exact (the expand output, assembled from its
-    bands, included), counts equal to the analytical model, no clobbers. Recompute: every band's producer part
-    computes the band's halo rows again (counted as MACs) and the band sits at the top of the level."""
+    """Executed part by part on real bytes, every halo mode: bit-exact (the expand output, assembled from its
+    parts, included), counts equal to the analytical model, no clobbers. Recompute: every band's producer part
+    computes the band's halo rows again (counted as MACs) and the band sits at the top of the level. Channel
+    chunks ("none"): no halo; the depthwise keeps its SE pool fused, each chunk's running sums its channels'."""
     g = se_block_graph(24)
     hw = _small_l2(1)
     df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
-    schedules = _with_halo(df, hw, halo)
-    p = next(s for s in schedules if isinstance(s, BandSplitSchedule))
+    schedules = _with_halo(g, df, epi, hw, halo)
+    p, c = (s for s in schedules if isinstance(s, BandSplitSchedule))
+    if halo == "none":
+        assert (p.axis, len(p.parts), c.whole.pool) == ("channels", 4, "gap")
+        assert [(x.ch0, x.ch1) for x in c.parts] == [(0, 2), (2, 4), (4, 6), (6, 8)] and p.recomputed_macs == 0
+        assert all(x.schedule.pool_plan.channels == 2 for x in c.parts)
     if halo == "recompute":
         assert p.recomputed_macs == sum(_conv(x.schedule).shape.macs for x in p.parts) - p.shape.macs > 0
         assert all(_conv(x.schedule).copied_words == 0 for s in schedules if isinstance(s, BandSplitSchedule)
@@ -142,10 +165,11 @@ def test_a_band_read_from_the_wrong_words_is_caught(halo: str) -> None:
     words or wrong bytes)."""
     g = se_block_graph(24)
     hw = _small_l2(1)
-    res = simulate_graph(g, hw, fusion="depth-first")
-    schedules = _with_halo(res, hw, halo)
+    res, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    schedules = _with_halo(g, res, epi, hw, halo)
     q, x = quantized(g)
     i = [n.name for n in g.nodes].index("exp" if halo == "cache" else "dw")
+    assert isinstance(schedules[i], BandSplitSchedule)
     s = schedules[i]
     part = s.parts[1]
     conv = _conv(part.schedule)

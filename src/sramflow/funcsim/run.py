@@ -18,7 +18,7 @@ from sramflow.funcsim.exec_conv import ConvData, check_weight_bits, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.pool import execute_fused_pool, pool_spec
 from sramflow.funcsim.resize import RESIZE_KINDS, resize_data
-from sramflow.funcsim.split import run_split_conv
+from sramflow.funcsim.split import first_channel, run_split_conv
 from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.elementwise import BINARY_KINDS
@@ -351,7 +351,7 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
         else:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
         if pool is not None:  # the running sums of every output tile, in the schedule's store order
-            _run_fused_pool(pool[0], pool[1], op_of, y, m, env, graph)
+            _run_fused_pool(pool[0], pool[1], op_of, y, m, env, graph, split)
         _store(env, graph, node, op, out_name, y)
     if pending:
         raise FunctionalSimError(f"band-group producer(s) {', '.join(map(repr, pending))} never met their consumer")
@@ -369,17 +369,24 @@ def _store(env: dict[str, np.ndarray], graph: Graph, node: Node, op: QOp | None,
 
 
 def _run_fused_pool(group: EpilogueSchedule, node: Node, op_of: dict[str, QOp | None], y: np.ndarray, m: Machine,
-                    env: dict[str, np.ndarray], graph: Graph) -> None:
-    """The group's fused global average pool (``funcsim.pool.execute_fused_pool``) on the tensor it wrote."""
+                    env: dict[str, np.ndarray], graph: Graph, split: SplitSchedule | None = None) -> None:
+    """The group's fused global average pool (``funcsim.pool.execute_fused_pool``) on the tensor it wrote; a layer
+    run in channel chunks (a band group's depthwise consumer): each chunk's own pool on its channels, in turn."""
     op = op_of[node.name]
     if op is None or op.kind != "MEAN":
         raise UnsupportedOpError(f"the global average pool {node.name!r} fused into {group.shape.name!r} has no "
                                  "quantized MEAN op: quantize the graph that was simulated")
     sh = group.shape
     out = np.asarray(y, np.int8).reshape(sh.groups, sh.k_per_group, sh.out_h, sh.out_w)
-    end = max(b.end_word for b in group.conv.buffers)
-    means = execute_fused_pool(group.pool_plan, group.conv.step_table(), out, op.attrs, m, end)
-    env[node.output] = means.reshape(graph.shape(node.output)[1:])
+    parts = [(p.schedule, first_channel(split, p)) for p in split.parts] if split is not None else [(group, 0)]
+    means = []
+    for s, c0 in parts:
+        ps = s.shape
+        mine = out.reshape(-1, sh.out_h, sh.out_w)[c0:c0 + ps.groups * ps.k_per_group]
+        end = max(b.end_word for b in s.conv.buffers)
+        means.append(execute_fused_pool(s.pool_plan, s.conv.step_table(),
+                                        mine.reshape(ps.groups, ps.k_per_group, ps.out_h, ps.out_w), op.attrs, m, end))
+    env[node.output] = np.concatenate(means).reshape(graph.shape(node.output)[1:])
 
 
 def _with_residual(data: ConvData, graph: Graph, q: QuantizedGraph, add: QOp | None, name: str, src: str,

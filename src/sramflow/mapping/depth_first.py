@@ -131,6 +131,7 @@ class Group:
     halo: str = ""  # a band group's halo rows: "recompute", "cache", or "none" in channel chunks ("" other edges)
     recomputed_macs: int = 0  # halo "recompute": the MACs the producer computes again for the bands needing them
     cached_halo_bytes: int = 0  # halo "cache": the bytes moved within the level to keep the halo rows
+    pool_pass: bool = False  # the consumer's fused SE pool went back to a pass of its own (row bands)
 
 
 def _conv(sch: Schedule) -> ConvSchedule | None:
@@ -306,7 +307,7 @@ def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_l
                  f"{sum(g.halo == 'cache' for g in banded)} ({sum(g.cached_halo_bytes for g in banded):,} B moved "
                  f"within the level), recomputed in {sum(g.halo == 'recompute' for g in banded)} "
                  f"({sum(g.recomputed_macs for g in banded):,} MACs), {sum(g.halo == 'none' for g in banded)} in "
-                 "channel chunks (no halo); their SE pools unfused)")
+                 f"channel chunks (no halo); {sum(g.pool_pass for g in banded)} SE pools back in a pass of their own)")
     else:
         head += "; no band group of two layers wins"
     return head + ("; everything else falls back to epilogue fusion. Not implemented: band groups of more than two "

@@ -55,7 +55,7 @@ from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first import Group, ResidentConvSchedule, _group_output, _placed, _resident, _words
 from sramflow.mapping.depth_first_split import PART_COUNTS, Part, SplitSchedule, band_shape, chunk_shape, split_parts
-from sramflow.mapping.epilogue import EpilogueSchedule
+from sramflow.mapping.epilogue import EpilogueSchedule, pool_plan
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower
 from sramflow.mapping.schedule import Schedule
@@ -232,8 +232,8 @@ def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
     return dataclasses.replace(sch, conv=conv) if isinstance(sch, EpilogueSchedule) else conv
 
 
-def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, halo: str = "recompute"
-              ) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
+def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, halo: str = "recompute",
+              pooled: Schedule | None = None) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
     """The band group of ``p`` -> ``c`` (whole-layer schedules; ``c`` without a fused pool) with the part in level
     ``k``: row bands of ``count`` consumer output rows each, their halo rows handled by ``halo`` ("cache" or
     "recompute"), or (``halo`` "none") ``count`` channel chunks; None where a part does not fit the level beside its
@@ -243,7 +243,11 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
     largest band) sits at the top of the level, its rows stored one after the other (each row: all channels of
     it); before band i runs, its halo rows [a, n) are copied from where band i-1 left them to the front of the
     region (the consumer part's ``copied_words``), and the producer part writes its new rows [n, b) right after
-    them."""
+    them.
+
+    ``pooled``: the consumer's whole schedule with its fused pool. Channel chunks keep the pool fused where every
+    consumer part has room for it (``epilogue.pool_plan``): a chunk computes every row of its channels, so its own
+    running sums are those channels' whole pool (the consumer's ``whole`` then carries the pool)."""
     h = hierarchy(search.hw)
     assert h is not None
     cap, wb = h.level(k).capacity_words, h.level(k).word_bytes
@@ -269,10 +273,14 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
             return None
         prod.append(Part(_rewrap(p, _resident(new_p, {"outputs": (k, base + halo_words)})), *pspan))
         consumer = dataclasses.replace(_resident(new_c, {"inputs": (k, base)}), copied_words=halo_words if i else 0)
-        cons.append(Part(_rewrap(c, consumer), *cspan))
+        cons.append(Part(consumer, *cspan))
     axis = "channels" if halo == "none" else "rows"
+    keep_pool = halo == "none" and isinstance(pooled, EpilogueSchedule) and bool(pooled.pool) \
+        and all(pool_plan(x.schedule) is not None for x in cons)
+    whole = pooled if keep_pool else c
+    cons = [dataclasses.replace(x, schedule=_rewrap(whole, x.schedule)) for x in cons]
     return (BandSplitSchedule(p, axis, tuple(prod), "producer", csh.name, k, halo),
-            BandSplitSchedule(c, axis, tuple(cons), "consumer", psh.name, k, halo))
+            BandSplitSchedule(whole, axis, tuple(cons), "consumer", psh.name, k, halo))
 
 
 def _channels(sh: ConvShape) -> int:
@@ -314,7 +322,7 @@ def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Grou
                 cur[edge.pool] = pool
             g = Group(edge.tensor, pname, cname, nbytes, prod.level, _conv(cons.parts[0].schedule).resident_base[0],
                       True, "", bands=len(prod.parts), halo=prod.halo, recomputed_macs=prod.recomputed_macs,
-                      cached_halo_bytes=cons.cached_halo_bytes)
+                      cached_halo_bytes=cons.cached_halo_bytes, pool_pass=pool is not None)
         else:
             g = Group(edge.tensor, pname, cname, nbytes, 0, 0, False, decided[1])
         if (pname, cname) in at:
@@ -334,20 +342,21 @@ def _decide(graph: Graph, cur: list[Schedule], edge: BandEdge, why: str, hw: Har
         return None, why
     i, j = edge.producer, edge.consumer
     p, c = _whole(cur[i]), _unpooled(_whole(cur[j]))
-    pool = map_shape(lower(graph, graph.nodes[edge.pool]), hw, objective) if edge.pool >= 0 else None
+    own = map_shape(lower(graph, graph.nodes[edge.pool]), hw, objective) if edge.pool >= 0 else None
     before = _value([cur[i], cur[j]], hw, objective)
     best = None
     for k in range(1, levels + 1):
         cuts = [(r, m) for r in BAND_ROWS for m in HALO_MODES] + [(n, "none") for n in PART_COUNTS]
         for count, halo in cuts:
-            got = try_bands(p, c, count, k, search, halo)
+            got = try_bands(p, c, count, k, search, halo, _whole(cur[j]))
             if got is None:
                 continue
+            pool = own if own is not None and not getattr(got[1].whole, "pool", "") else None  # unfused: its pass
             val = _value([*got, *([pool] if pool is not None else [])], hw, objective)
             if best is None or val < best[0]:
-                best = (val, got)
+                best = (val, got, pool)
     if best is None:
         return None, "no band fits an outer level beside its parts' staged operands"
     if not best[0] < before:
-        return None, f"per-layer mapping is as good for {objective}" + (" (with the pool fused)" if pool else "")
-    return (*best[1], pool), ""
+        return None, f"per-layer mapping is as good for {objective}" + (" (with the pool fused)" if own else "")
+    return (*best[1], best[2]), ""
