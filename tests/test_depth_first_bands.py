@@ -201,7 +201,12 @@ def test_b0_224_band_groups_on_l2_bit_exact(b0_graph_224, b0_int8_224) -> None: 
     g = b0_graph_224
     hw = resolve_hw(L2)
     res = simulate_graph(g, hw, fusion="depth-first")
-    assert sum(1 for x in res.groups if x.kept and x.bands) >= 1
+    assert sum(1 for x in res.groups if x.kept and x.bands) >= 8
+    bands = _bands(res)
+    for name, s in bands.items():  # every layer in one group, paired with its partner
+        other = bands[s.partner]
+        assert (other.partner, {s.role, other.role}, len(other.parts)) == (name, {"producer", "consumer"}, len(s.parts))
+    assert {s.halo for s in bands.values()} >= {"cache", "none"}
     xs, q = b0_int8_224
     r = run_functional(g, q, res.schedules, quantize_input(q, xs[0]), hw.main_sram.total_words,
                        hw.main_sram.word_bytes)

@@ -1,51 +1,55 @@
-"""Depth-first band groups (``--fusion depth-first``; issue 17 item 2, phase 2): two layers run band by band with the
-intermediate band held in an outer SRAM level, so a tensor too large for the level never leaves the chip.
+"""Depth-first band groups (``--fusion depth-first``; issue 17 item 2, phase 2): two layers run part by part with
+the intermediate part held in an outer SRAM level, so a tensor too large for the level never leaves the chip.
 
-A band group is a producer Conv (with its fused epilogue; typically the MBConv expand 1x1, also the stem 3x3) and
-the one Conv that reads its output (typically the depthwise kxk). The consumer's output rows are cut into ``n``
-row bands (``depth_first_split.split_parts``); for band [r0, r1) the consumer needs its input rows [a, b)
-(``band_shape``: the band with its halo rows, clipped to the image), and the producer computes exactly its output
-rows [a, b) (``band_shape`` of the producer: its own input band, read from off-chip memory as today). The band
-runs as two sub-convolutions, one after the other:
-- the producer's part writes its output band into level k (``ResidentConvSchedule`` with ``outputs`` resident at
-  the top of the level: stored from the first level into level k, never drained);
-- the consumer's part reads it from there (``inputs`` resident at the same words: never filled from off-chip) and
-  writes its output band off-chip as today.
-Each part is mapped by ``search_staged_with`` (the searched tilings and placements, with the resident operand
-required in level k); the other staged operands of a part sit below the band (``depth_first._placed``).
+A band group is a producer Conv (with its fused epilogue; the MBConv expand 1x1, also the stem 3x3 or a project
+1x1 feeding the next expand) and the one Conv that reads its output (typically the depthwise kxk). Two cuts:
+- **row bands** (``_band_cut``): the consumer's output rows are cut into bands of ``BAND_ROWS`` rows
+  (``depth_first_split.split_parts``); band [r0, r1) needs the consumer's input rows [a, b) (``band_shape``: the
+  band with its halo rows, clipped to the image), which the producer computes (``band_shape`` of the producer: its
+  own input band, read from off-chip memory as today);
+- **channel chunks** (``_chunk_cut``, a depthwise consumer of a plain producer only): the producer computes output
+  channels [k0, k1) of every row (its whole input read once per chunk) and the consumer the same channels. No halo.
+Each part runs as two sub-convolutions, one after the other: the producer's part writes its output into level k
+(``ResidentConvSchedule`` with ``outputs`` resident: stored from the first level into level k, never drained); the
+consumer's part reads it from there (``inputs`` resident: never filled from off-chip) and writes its output
+off-chip as today. Each part is mapped by ``search_staged_with`` (the searched tilings and placements, with the
+resident operand required in level k); the parts' other staged operands sit below the band (``depth_first._placed``).
 
-Halo rows are **recomputed**: neighbouring bands of a kxk consumer share kernel span - stride input rows, and the
-producer computes them again for each band that needs them (no line buffer is kept between bands). What that costs
-is counted: the recomputed rows' MACs and epilogue work are in the producer's parts (``BandSplitSchedule.
-recomputed_macs``), their input rows are read again from off-chip (the producer's ``halo_bytes``), and the consumer
-reads its halo rows from level k (its ``halo_bytes``). Caching the halo rows in the level (DeFiNES' fully cached
-mode) is not built: the band is stored channel-major (C x rows x W), so the cached rows of a band are not contiguous
-with the next band's new rows, and the consumer's input tiles read one contiguous region.
+Halo rows (kernel span - stride input rows shared by neighbouring bands) are **cached** where a band row (all
+channels of one row) is a whole number of the level's words: the band region (the largest band) sits at the top of
+the level with its rows stored one after the other; before band i runs, its halo rows are copied from where band
+i-1 left them to the front of the region (``ResidentConvSchedule.copied_words`` level reads and writes on the
+consumer's part, reported as ``cached_halo_bytes``), and the producer's part computes only the rows no earlier band
+computed and writes them after the halo rows. (The copy, not a ring buffer, keeps the band one contiguous region for
+the consumer's input tiles.) Elsewhere they are **recomputed**: the producer's part computes the band's whole input,
+its halo rows included (``BandSplitSchedule.recomputed_macs``; their input rows re-read from off-chip, the
+producer's ``halo_bytes``), and each band sits at the top of the level.
 
 The SE global average pool fused on the consumer's output path (``mapping.epilogue.PoolPlan``) keeps the int32
-running sums of one channel tile in spare words of the first level across the whole layer; with bands, the
-producer's part runs in between and owns those words, and all channels' sums would have to live across bands. So a
-banded consumer's pool is **unfused**: the pool gets its own pass again (reading the consumer's output back from
-off-chip), and that pass is priced in the comparison that decides the group.
+running sums of one channel tile in spare words of the first level over every pixel tile of those channels. A
+channel chunk computes every row of its channels, so each chunk keeps the pool fused with its own sums (where every
+consumer part has room for them). Row bands would need every channel's sums kept across bands, while the producer's
+part runs in between and owns the first level: a row-band consumer's pool is **unfused** (it gets its own pass
+again, reading the consumer's output back from off-chip), and that pass is priced in the comparison that decides.
 
 Which edges qualify (``band_edges``): the producer's output (after its epilogue) has exactly one reader, the
-consumer; every node between them in graph order is an epilogue node fused into the producer (so nothing else
-reads or runs in between); neither is in a depth-first residency group (``depth_first.plan_groups``) nor carries a
-residual Add or an SE scale on its input path; the producer is a plain or grouped Conv with more than one output
-row, not a pool. Per edge, level and band count (``BAND_ROWS``: output rows per band, coarse to fine), the group is
-priced as the sum of its parts' (cycles, energy) plus the pool's own pass, and kept only where the objective (then
-the other metric) improves on the two layers' current schedules (whole, or split by ``depth_first_split``) with the
-pool fused; elsewhere both fall back. Counts are the parts' sums, cycles the sum of the parts' cycles (they run one
-after the other; the producer's and the consumer's parts of a band never overlap).
+consumer; every node between them in graph order is an epilogue node fused into the producer; neither is in a
+residency group (``depth_first.plan_groups``, which runs first and keeps whole tensors where they fit) nor carries a
+residual Add or an SE scale on its input path; both have more than one output row and neither is a pool. Per edge
+and level every cut (``_candidates``) is priced as the sum of its parts' (cycles, energy) plus the pool's own pass
+where it was unfused, and the best is kept only where the objective (then the other metric) improves on the two
+layers' current schedules (whole, or split by ``depth_first_split``) with the pool fused; elsewhere both fall back.
+Counts are the parts' sums, cycles the sum of the parts' cycles (they run one after the other).
 
-Not built: chains of more than two layers in one band group (project 1x1 + Add -> next expand -> depthwise), halo
-caching, the pool's running sums kept across bands, and band groups on one-level hardware (there the tiling owns
-the only SRAM level).
+Not built: chains of more than two layers in one group (project 1x1 + Add -> next expand -> depthwise: the residual
+Add reads a skip tensor from off-chip), the pool's running sums kept across row bands, and band groups on one-level
+hardware (there the tiling owns the only SRAM level).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sramflow.cost.counts import ceil_div
@@ -296,8 +300,9 @@ def _unpooled(c: Schedule) -> Schedule:
 
 def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Group, ...], hw: HardwareSpec,
                objective: str) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
-    """The schedules with every band group the objective favours (``BandSplitSchedule`` on both layers, the
-    consumer's fused pool back in a pass of its own), and ``groups`` (``depth_first.plan_groups``' edges) with each
+    """The schedules with every band group the objective favours (``BandSplitSchedule`` on both layers, a row-band
+    consumer's fused pool back in a pass of its own; edges decided largest tensor first, a layer in one group at
+    most), and ``groups`` (``depth_first.plan_groups``' edges) with each
     band-group edge's decision: an edge already listed is replaced where it is kept in bands, else its reason says
     why bands did not win either; an edge not listed there (a split layer's) is added. One-level hardware: nothing
     changes."""
@@ -308,12 +313,17 @@ def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Grou
     out = list(groups)
     at = {(g.producer, g.consumer): n for n, g in enumerate(out)}
     search = _Searcher(hw, objective)
-    for edge, why in band_edges(graph, tuple(cur)):
+    # the largest tensors first: a layer joins one band group at most, so an expand 1x1 between a small edge (from
+    # the project before it) and a large one (to its depthwise) is kept for the large one
+    edges = sorted(band_edges(graph, tuple(cur)), key=lambda e: -graph.numel(e[0].tensor))
+    for edge, why in edges:
         i, j = edge.producer, edge.consumer
         pname, cname = graph.nodes[i].name, graph.nodes[j].name
         nbytes = graph.numel(edge.tensor)
         if (pname, cname) in at and out[at[(pname, cname)]].kept:
             continue
+        if not why and (isinstance(cur[i], BandSplitSchedule) or isinstance(cur[j], BandSplitSchedule)):
+            why = "a layer of the edge is in a band group already (of a larger tensor)"
         decided = _decide(graph, cur, edge, why, hw, objective, search, len(h.outer))
         if decided[0] is not None:
             prod, cons, pool = decided[0]
@@ -334,6 +344,22 @@ def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Grou
     return tuple(cur), tuple(out)
 
 
+def _candidates(p: Schedule, c: Schedule, pooled: Schedule, k: int, search: _Searcher
+                ) -> Iterator[tuple[BandSplitSchedule, BandSplitSchedule]]:
+    """Every band group ``try_bands`` makes of the edge in level ``k``: row bands of each ``BAND_ROWS`` count with
+    their halo rows cached, or recomputed where caching does not fit (the recomputing producer parts compute a
+    superset of the caching ones' rows, so they are searched only then), and channel chunks of each
+    ``PART_COUNTS`` count."""
+    for rows in BAND_ROWS:
+        got = next((g for g in (try_bands(p, c, rows, k, search, m) for m in HALO_MODES) if g is not None), None)
+        if got is not None:
+            yield got
+    for chunks in PART_COUNTS:
+        got = try_bands(p, c, chunks, k, search, "none", pooled)
+        if got is not None:
+            yield got
+
+
 def _decide(graph: Graph, cur: list[Schedule], edge: BandEdge, why: str, hw: HardwareSpec, objective: str,
             search: _Searcher, levels: int
             ) -> tuple[tuple[BandSplitSchedule, BandSplitSchedule, Schedule | None] | None, str]:
@@ -346,11 +372,7 @@ def _decide(graph: Graph, cur: list[Schedule], edge: BandEdge, why: str, hw: Har
     before = _value([cur[i], cur[j]], hw, objective)
     best = None
     for k in range(1, levels + 1):
-        cuts = [(r, m) for r in BAND_ROWS for m in HALO_MODES] + [(n, "none") for n in PART_COUNTS]
-        for count, halo in cuts:
-            got = try_bands(p, c, count, k, search, halo, _whole(cur[j]))
-            if got is None:
-                continue
+        for got in _candidates(p, c, _whole(cur[j]), k, search):
             pool = own if own is not None and not getattr(got[1].whole, "pool", "") else None  # unfused: its pass
             val = _value([*got, *([pool] if pool is not None else [])], hw, objective)
             if best is None or val < best[0]:
