@@ -143,7 +143,7 @@ def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
     return dataclasses.replace(sch, conv=conv) if isinstance(sch, EpilogueSchedule) else conv
 
 
-def _group_output(graph: Graph, i: int, sch: Schedule, schedules: tuple[Schedule, ...]) -> str:
+def group_output(graph: Graph, i: int, sch: Schedule, schedules: tuple[Schedule, ...]) -> str:
     """The tensor the group writes; an activation the quantizer folds into the Conv's requantize (a Relu:
     ``FusedSchedule`` into the Conv, not an epilogue) names the same bytes, so its output is followed."""
     t = graph.node(sch.members[-1]).output if isinstance(sch, EpilogueSchedule) and sch.members \
@@ -169,7 +169,7 @@ def candidate_edges(graph: Graph, schedules: tuple[Schedule, ...]) -> list[tuple
         conv = _conv(sch)
         if conv is None or isinstance(sch, FusedSchedule):
             continue
-        t = _group_output(graph, i, sch, schedules)
+        t = group_output(graph, i, sch, schedules)
         if t == graph.output or conv.shape.residual or (isinstance(sch, EpilogueSchedule) and sch.residual):
             continue
         who = list(dict.fromkeys(readers.get(t, [])))  # a node reading it twice (x + x) is one reader
@@ -192,18 +192,18 @@ def candidate_edges(graph: Graph, schedules: tuple[Schedule, ...]) -> list[tuple
     return out
 
 
-def _words(sch: ConvSchedule, o: str, k: int) -> int:
+def operand_words(sch: ConvSchedule, o: str, k: int) -> int:
     assert sch.levels is not None
     return ceil_div(sch.operand_bytes[o].footprint, sch.levels.level(k).word_bytes)
 
 
-def _placed(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> bool:
+def placed(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> bool:
     """Whether the staged operands that are not resident (from word 0 up, with any transit buffer) end below every
     resident operand of the same level, and resident operands do not overlap."""
     h = sch.levels
     assert h is not None
     fp = footprint_words(sch.operand_bytes, sch.staged, sch.staged_levels, h)
-    spans = [(k, b, b + _words(sch, o, k)) for o, (k, b) in resident.items()]
+    spans = [(k, b, b + operand_words(sch, o, k)) for o, (k, b) in resident.items()]
     for k, lo, hi in spans:
         low = fp[k - 1] - sum(h2 - l2 for k2, l2, h2 in spans if k2 == k)
         if lo < low or hi > h.level(k).capacity_words:
@@ -211,7 +211,7 @@ def _placed(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> bool:
     return not any(a[0] == b[0] and a[1] < b[2] and b[1] < a[2] for n, a in enumerate(spans) for b in spans[n + 1:])
 
 
-def _resident(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> ResidentConvSchedule:
+def as_resident(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> ResidentConvSchedule:
     names = tuple(o for o in RESIDENT if o in resident)
     fields = {f.name: getattr(sch, f.name) for f in dataclasses.fields(ConvSchedule)}
     return ResidentConvSchedule(**fields, resident=names, resident_base=tuple(resident[o][1] for o in names))
@@ -273,17 +273,17 @@ def _try_edge(cur: list[Schedule], held: dict[int, dict[str, tuple[int, int]]], 
     new_c = search_staged_with(c.shape, hw, objective, require=(("inputs", k),))
     if new_p is None or new_c is None:
         return None
-    words = _words(new_p, "outputs", k)
+    words = operand_words(new_p, "outputs", k)
     top = new_p.levels.level(k).capacity_words
     inp = mine.get("inputs")
-    base = inp[1] - words if inp is not None and inp[0] == k and inp[1] + _words(new_p, "inputs", k) == top \
+    base = inp[1] - words if inp is not None and inp[0] == k and inp[1] + operand_words(new_p, "inputs", k) == top \
         else top - words
     if base < 0:
         return None
     mine["outputs"] = (k, base)
-    if not (_placed(new_p, mine) and _placed(new_c, {"inputs": (k, base)})):
+    if not (placed(new_p, mine) and placed(new_c, {"inputs": (k, base)})):
         return None
-    pair = [_rewrap(cur[i], _resident(new_p, mine)), _rewrap(cur[j], _resident(new_c, {"inputs": (k, base)}))]
+    pair = [_rewrap(cur[i], as_resident(new_p, mine)), _rewrap(cur[j], as_resident(new_c, {"inputs": (k, base)}))]
     return _value(pair, hw, objective), pair[0], pair[1], base
 
 

@@ -13,7 +13,7 @@ Each part runs as two sub-convolutions, one after the other: the producer's part
 (``ResidentConvSchedule`` with ``outputs`` resident: stored from the first level into level k, never drained); the
 consumer's part reads it from there (``inputs`` resident: never filled from off-chip) and writes its output
 off-chip as today. Each part is mapped by ``search_staged_with`` (the searched tilings and placements, with the
-resident operand required in level k); the parts' other staged operands sit below the band (``depth_first._placed``).
+resident operand required in level k); the parts' other staged operands sit below the band (``depth_first.placed``).
 
 Halo rows (kernel span - stride input rows shared by neighbouring bands) are **cached** where a band row (all
 channels of one row) is a whole number of the level's words: the band region (the largest band) sits at the top of
@@ -57,7 +57,7 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
-from sramflow.mapping.depth_first import Group, ResidentConvSchedule, _group_output, _placed, _resident, _words
+from sramflow.mapping.depth_first import Group, ResidentConvSchedule, as_resident, group_output, operand_words, placed
 from sramflow.mapping.depth_first_split import PART_COUNTS, Part, SplitSchedule, band_shape, chunk_shape, split_parts
 from sramflow.mapping.epilogue import EpilogueSchedule, pool_plan
 from sramflow.mapping.fused import FusedSchedule
@@ -150,7 +150,7 @@ def band_edges(graph: Graph, schedules: tuple[Schedule, ...]) -> list[tuple[Band
         if isinstance(sch, (FusedSchedule, BandSplitSchedule)) or not isinstance(_conv(_whole(sch)), ConvSchedule):
             continue
         p = _whole(sch)
-        t = _group_output(graph, i, p, schedules)
+        t = group_output(graph, i, p, schedules)
         who = list(dict.fromkeys(readers.get(t, [])))
         if t == graph.output or len(who) != 1:
             continue
@@ -270,13 +270,13 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
         new_p, new_c = search(psub, (("outputs", k),)), search(csub, (("inputs", k),))
         if new_p is None or new_c is None:
             return None
-        base = cap - region if halo == "cache" else cap - _words(new_p, "outputs", k)
+        base = cap - region if halo == "cache" else cap - operand_words(new_p, "outputs", k)
         halo_words = (pspan[0] - cspan[2]) * row_bytes // wb if halo == "cache" else 0  # rows [a, n) in front
         # the producer's other staged operands stay below the whole band (the cached rows included)
-        if not (_placed(new_p, {"outputs": (k, base)}) and _placed(new_c, {"inputs": (k, base)})):
+        if not (placed(new_p, {"outputs": (k, base)}) and placed(new_c, {"inputs": (k, base)})):
             return None
-        prod.append(Part(_rewrap(p, _resident(new_p, {"outputs": (k, base + halo_words)})), *pspan))
-        consumer = dataclasses.replace(_resident(new_c, {"inputs": (k, base)}), copied_words=halo_words if i else 0)
+        prod.append(Part(_rewrap(p, as_resident(new_p, {"outputs": (k, base + halo_words)})), *pspan))
+        consumer = dataclasses.replace(as_resident(new_c, {"inputs": (k, base)}), copied_words=halo_words if i else 0)
         cons.append(Part(consumer, *cspan))
     axis = "channels" if halo == "none" else "rows"
     keep_pool = halo == "none" and isinstance(pooled, EpilogueSchedule) and bool(pooled.pool) \
