@@ -24,7 +24,7 @@ from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first import Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups
-from sramflow.mapping.depth_first_bands import plan_bands
+from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands
 from sramflow.mapping.depth_first_split import SplitSchedule, choose_splits
 from sramflow.mapping.epilogue import DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, pool_plan, with_epilogue
 from sramflow.mapping.fused import FusedShape
@@ -88,7 +88,7 @@ class SimulationResult:
                     "every group falls back to epilogue fusion")
         cuts: dict[str, int] = {}
         for s in self.schedules:
-            if isinstance(s, SplitSchedule):
+            if isinstance(s, SplitSchedule) and not isinstance(s, BandSplitSchedule):  # band groups: in ``groups``
                 cuts[s.axis] = cuts.get(s.axis, 0) + 1
         return groups_note(self.groups, tuple(m.name for m in self.hw.sram), cuts)
 
