@@ -1,10 +1,14 @@
-"""A depth-first band group (``mapping.depth_first_bands``) executed on real bytes: band by band, the producer's part
-runs on its input band (``funcsim.split.part_data``) and leaves its output band in the outer level
-(``funcsim.levels.run_staged_conv``, resident output: stored, tagged, never drained); then the consumer's part reads
-that band through the producer's word tags (a clobber, or a missing band, if anything overwrote it) and writes its
-output band. The next band's producer part overwrites the same words only after that. The producer's whole output
-is put together from its bands (a halo row is recomputed by the next band; both computations must agree) so the
-run compares it with the integer reference like any materialized tensor."""
+"""A depth-first band group (``mapping.depth_first_bands``) executed on real bytes, part by part: the producer's part
+runs on its slice of the layer's data (``funcsim.split.part_data``: its input band, or its output channels) and
+leaves its output in the outer level (``funcsim.levels.run_staged_conv``, resident output: stored, tagged, never
+drained); then the consumer's part reads it from there through the writer's word tags and writes its output off-chip.
+The next part's producer overwrites those words only after that. Row bands with cached halo rows keep their rows in
+a ``BandRegion`` (row after row; the halo rows copied to the front of the next band, each word read and written
+once, as the consumer part's ``copied_words`` count them); recomputed halos and channel chunks keep each part's
+tensor as one tagged block (``held``, as a residency group's). A read of words that hold anything else is a clobber,
+a band not where the consumer part reads it an error. The producer's whole output is put together from its parts
+(a recomputed halo row must equal the row an earlier band computed) and compared with the integer reference like
+any materialized tensor."""
 
 from __future__ import annotations
 

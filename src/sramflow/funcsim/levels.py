@@ -72,7 +72,9 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
     level (``outer[k - 1]`` is SRAM level k); moves the staged operands' tile traffic from the off-chip tally to
     the levels' counts. ``held``: the tensors depth-first groups leave in a level, (level, base word) -> (tag,
     bytes) (``mapping.depth_first``): a resident output is written there and stays (no drain), a resident input is
-    read from the producer's words (tag-checked: a clobber if anything overwrote them) instead of being filled."""
+    read from the producer's words (tag-checked: a clobber if anything overwrote them) instead of being filled.
+    ``resident_io``: a band group's band region with cached halo rows (``funcsim.bands.BandRegion``), which reads the
+    resident input and writes the resident output row by row instead (``held`` is not used for them)."""
     t = sch.step_table()
     name = f"node {sch.shape.name!r}"
     base = [0] * len(outer)  # next free word of each level (the resident tensors sit above, at their own base)
