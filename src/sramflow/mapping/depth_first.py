@@ -11,8 +11,8 @@ Conv / Gemm pass with no SE scale on its input path and no residual Add on its o
 off-chip tensors tile by tile, ``mapping.epilogue``), the producer has no residual Add either, and no Conv / Gemm
 runs between them (vector passes never touch outer levels). An SE global average pool reads the depthwise output
 as well, so that tensor has two readers: the SE is a barrier and the depthwise output crosses off-chip once each
-way, as in epilogue fusion. Tensors too large for the level (early 112x112 / 56x56 blocks) stay per layer: row
-bands with line buffers (DeFiNES' fully cached halo) are not implemented (phase 2).
+way, as in epilogue fusion. Tensors too large for the level (early 112x112 / 56x56 blocks) are not kept here:
+``mapping.depth_first_bands`` (phase 2) runs such a pair part by part with each band in the level.
 
 Per edge and level the producer is re-mapped with its output staged in level k and the consumer with its input
 staged there (``search_staged_with``: the same searched tilings and placements, restricted), and the pair is
