@@ -1,10 +1,12 @@
-"""Depth-first band groups (issue 17 item 2, phase 2): a producer conv and its consumer conv run band by band with the
-band held in an outer SRAM level (``mapping.depth_first_bands``), analytical and functional."""
+"""Depth-first band groups (issue 17 item 2, phase 2): a producer conv and its consumer conv run part by part (row
+bands, halo rows cached or recomputed, or channel chunks) with the part held in an outer SRAM level
+(``mapping.depth_first_bands``), analytical and functional."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import jsonschema
 import numpy as np
 import pytest
 
@@ -16,8 +18,9 @@ from sramflow.mapping.depth_first import ResidentConvSchedule
 from sramflow.mapping.depth_first_bands import BandSplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.vector import VectorSchedule
+from sramflow.report.jsonschemas import load_schema
 from sramflow.sim.api import simulate_graph
-from sramflow.sim.writers import report_json
+from sramflow.sim.writers import layer_mapping_json, report_json
 from helpers.graphs import quantized, se_block_graph
 
 L2 = "sky130-design1-l2"
@@ -104,7 +107,17 @@ def test_a_band_group_keeps_the_expand_output_on_chip() -> None:
     assert group.pool_pass == isinstance(sched["gap"], VectorSchedule) == (not getattr(c.whole, "pool", ""))
     off = lambda r: sum(n.counts.offchip_bytes for n in r.nodes)  # noqa: E731
     assert off(df) < off(epi)
-    assert "1 run as band groups of two layers" in report_json(df)["fusion_note"]
+    rep, lm = report_json(df), layer_mapping_json(df)
+    assert "1 run as band groups of two layers" in rep["fusion_note"]
+    prov = {"sramflow_version": "0", "git_commit": None, "command": "sramflow simulate", "inputs": {}}
+    jsonschema.validate({**rep, "provenance": prov}, load_schema("inference_simulator_report"))
+    jsonschema.validate({**lm, "provenance": prov}, load_schema("layer_mapping"))
+    split = {x["name"]: x.get("depth_first_split") for x in lm["layers"]}
+    assert split["exp"]["band_group"] == {"role": "producer", "partner": "dw", "level": 1, "halo": p.halo,
+                                          "recomputed_macs": p.recomputed_macs,
+                                          "cached_halo_bytes": p.cached_halo_bytes}
+    edge = next(x for x in rep["depth_first_groups"] if x["producer"] == "exp")
+    assert (edge["kept"], edge["bands"], edge["halo"]) == (True, len(p.parts), p.halo)
 
 
 def test_cached_halo_rows_by_hand() -> None:
