@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -55,14 +56,25 @@ def _through(level: Sram, m: Machine, base: int, blob: bytes, what: str, count_r
     return np.asarray(back, np.uint8).reshape(-1)[: len(blob)].tobytes(), base + n
 
 
+class ResidentIO(Protocol):
+    """How a band group keeps its band in a level when its halo rows are cached (``funcsim.bands``): the resident
+    input is read, and the resident output written, by it instead of as one tagged block."""
+
+    def read_input(self, x: np.ndarray, at: tuple[int, int]) -> np.ndarray: ...
+
+    def write_output(self, out: np.ndarray, at: tuple[int, int]) -> None: ...
+
+
 def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: ConvData, m: Machine,
-                    outer: tuple[Sram, ...], held: dict[tuple[int, int], tuple[int, int]] | None = None
-                    ) -> np.ndarray:
+                    outer: tuple[Sram, ...], held: dict[tuple[int, int], tuple[int, int]] | None = None,
+                    resident_io: ResidentIO | None = None) -> np.ndarray:
     """Execute ``sch`` with ``run`` (the bulk executor: it takes the step table) with each staged operand held in its
     level (``outer[k - 1]`` is SRAM level k); moves the staged operands' tile traffic from the off-chip tally to
     the levels' counts. ``held``: the tensors depth-first groups leave in a level, (level, base word) -> (tag,
     bytes) (``mapping.depth_first``): a resident output is written there and stays (no drain), a resident input is
-    read from the producer's words (tag-checked: a clobber if anything overwrote them) instead of being filled."""
+    read from the producer's words (tag-checked: a clobber if anything overwrote them) instead of being filled.
+    ``resident_io``: a band group's band region with cached halo rows (``funcsim.bands.BandRegion``), which reads the
+    resident input and writes the resident output row by row instead (``held`` is not used for them)."""
     t = sch.step_table()
     name = f"node {sch.shape.name!r}"
     base = [0] * len(outer)  # next free word of each level (the resident tensors sit above, at their own base)
@@ -83,7 +95,9 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
         data = dataclasses.replace(data, weights=np.frombuffer(back[: w.nbytes], np.int8).reshape(w.shape),
                                    bias=None if data.bias is None else
                                    np.frombuffer(back[w.nbytes:], "<i4").astype(np.int64).reshape(b.shape))
-    if "inputs" in kept:
+    if "inputs" in kept and resident_io is not None:
+        data = dataclasses.replace(data, x=resident_io.read_input(np.asarray(data.x, np.int8), kept["inputs"]))
+    elif "inputs" in kept:
         x = np.asarray(data.x, np.int8)
         back = resident_read(outer, held, kept["inputs"], x.nbytes, f"{name}: resident inputs")
         data = dataclasses.replace(data, x=np.frombuffer(back, np.int8).reshape(x.shape))
@@ -114,9 +128,12 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
         out = np.asarray(y, np.int8)
         k, b0 = kept["outputs"]
         lv = outer[k - 1]
-        tag = m.new_tag()
-        lv.write(b0, _padded(out.tobytes(), lv.word_bytes), tag, f"{name}: resident outputs in level {k}")
-        held[(k, b0)] = (tag, out.nbytes)
+        if resident_io is not None:
+            resident_io.write_output(out, (k, b0))
+        else:
+            tag = m.new_tag()
+            lv.write(b0, _padded(out.tobytes(), lv.word_bytes), tag, f"{name}: resident outputs in level {k}")
+            held[(k, b0)] = (tag, out.nbytes)
         tally.offchip_write_bytes -= _moved(t, STORE, ("outputs",))
     elif "outputs" in where:  # stored into the level from the one inside, drained off-chip once: the bytes pass it
         out = np.asarray(y, np.int8)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sramflow.errors import GraphMismatchError, UnsupportedOpError
+from sramflow.funcsim.bands import run_band_group
 from sramflow.funcsim.levels import run_staged_conv
 from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.bulk_vector import execute_vector_bulk
@@ -17,8 +18,8 @@ from sramflow.funcsim.exec_conv import ConvData, check_weight_bits, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.pool import execute_fused_pool, pool_spec
 from sramflow.funcsim.resize import RESIZE_KINDS, resize_data
-from sramflow.funcsim.split import run_split_conv
-from sramflow.funcsim.sram import Sram
+from sramflow.funcsim.split import first_channel, run_split_conv
+from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
 from sramflow.ir.elementwise import BINARY_KINDS
 from sramflow.ir.graph import Graph, Node
@@ -27,6 +28,7 @@ from sramflow.ir.movement import BY_OP as MOVES
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.depth_first_bands import BandSplitSchedule
 from sramflow.mapping.depth_first_split import SplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule, scale_bytes_loaded
 from sramflow.mapping.fused import FusedSchedule
@@ -291,6 +293,7 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
     outer SRAM levels 1, 2, ..., where staged conv operands are held (``funcsim.levels``)."""
     op_of = {b.node.name: b.op for b in bound}
     held: dict[tuple[int, int], tuple[int, int]] = {}  # depth-first groups' resident tensors (``funcsim.levels``)
+    pending: dict[str, tuple] = {}  # band-group producers, run band by band with their consumer (``funcsim.bands``)
     for b in bound:
         node, sch, op = b.node, b.schedule, b.op
         if isinstance(sch, FusedSchedule) and sch.shape.epilogue:  # computed by its group's pass (below)
@@ -310,6 +313,8 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
         split = None
         if isinstance(sch, SplitSchedule):  # a layer in depth-first parts: the whole layer's data, run part by part
             split, sch = sch, sch.whole
+            if isinstance(split, BandSplitSchedule) and split.role == "consumer":  # every input band is read from
+                x_in = np.zeros(graph.shape(node.inputs[0])[1:], np.int8)  # the level: x gives only its shape
         pool = None  # a fused global average pool: (its group, its node) once the group's output is written
         if isinstance(sch, EpilogueSchedule):  # the chain runs on the requantized outputs before they are written
             if sch.input_scale:
@@ -329,34 +334,59 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             data = conv_data(sch, op, q, x_in)
         if isinstance(sch, ConvSchedule):
             check_weight_bits(sch, data.weights, int(op.attrs.get("weight_bits", 8)))
-            if split is not None:
+            if isinstance(split, BandSplitSchedule) and split.role == "producer":  # runs with its consumer
+                pending[node.name] = (split, data, node, op, out_name)
+                continue
+            if isinstance(split, BandSplitSchedule):
+                if split.partner not in pending:
+                    raise FunctionalSimError(f"node {node.name!r}: its band group's producer {split.partner!r} has "
+                                             "not run before it; the schedules were made for another graph")
+                p_split, p_data, p_node, p_op, p_out = pending.pop(split.partner)
+                y_p, y = run_band_group(run_conv, p_split, p_data, split, data, m, outer, held)
+                _store(env, graph, p_node, p_op, p_out, y_p)
+            elif split is not None:
                 y = run_split_conv(run_conv, split, data, m, outer, held)
             else:
                 y = run_staged_conv(run_conv, sch, data, m, outer, held) if sch.staged else run_conv(sch, data, m)
         else:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
         if pool is not None:  # the running sums of every output tile, in the schedule's store order
-            _run_fused_pool(pool[0], pool[1], op_of, y, m, env, graph)
-        if out_name != node.output:
-            env[out_name] = y.reshape(graph.shape(out_name)[1:])
-            continue
-        env[node.output] = y.reshape(graph.shape(node.output)[1:])
-        if op is not None and op.output != node.output:  # the op's result (a fused x * HardSigmoid(x): HARD_SWISH)
-            env[op.output] = env[node.output].reshape(graph.shape(op.output)[1:])
+            _run_fused_pool(pool[0], pool[1], op_of, y, m, env, graph, split)
+        _store(env, graph, node, op, out_name, y)
+    if pending:
+        raise FunctionalSimError(f"band-group producer(s) {', '.join(map(repr, pending))} never met their consumer")
+
+
+def _store(env: dict[str, np.ndarray], graph: Graph, node: Node, op: QOp | None, out_name: str, y: np.ndarray) -> None:
+    """Put a node's result in ``env``: under the tensor its group writes (``out_name``), else under its output and
+    its quantized op's."""
+    if out_name != node.output:
+        env[out_name] = y.reshape(graph.shape(out_name)[1:])
+        return
+    env[node.output] = y.reshape(graph.shape(node.output)[1:])
+    if op is not None and op.output != node.output:  # the op's result (a fused x * HardSigmoid(x): HARD_SWISH)
+        env[op.output] = env[node.output].reshape(graph.shape(op.output)[1:])
 
 
 def _run_fused_pool(group: EpilogueSchedule, node: Node, op_of: dict[str, QOp | None], y: np.ndarray, m: Machine,
-                    env: dict[str, np.ndarray], graph: Graph) -> None:
-    """The group's fused global average pool (``funcsim.pool.execute_fused_pool``) on the tensor it wrote."""
+                    env: dict[str, np.ndarray], graph: Graph, split: SplitSchedule | None = None) -> None:
+    """The group's fused global average pool (``funcsim.pool.execute_fused_pool``) on the tensor it wrote; a layer
+    run in channel chunks (a band group's depthwise consumer): each chunk's own pool on its channels, in turn."""
     op = op_of[node.name]
     if op is None or op.kind != "MEAN":
         raise UnsupportedOpError(f"the global average pool {node.name!r} fused into {group.shape.name!r} has no "
                                  "quantized MEAN op: quantize the graph that was simulated")
     sh = group.shape
     out = np.asarray(y, np.int8).reshape(sh.groups, sh.k_per_group, sh.out_h, sh.out_w)
-    end = max(b.end_word for b in group.conv.buffers)
-    means = execute_fused_pool(group.pool_plan, group.conv.step_table(), out, op.attrs, m, end)
-    env[node.output] = means.reshape(graph.shape(node.output)[1:])
+    parts = [(p.schedule, first_channel(split, p)) for p in split.parts] if split is not None else [(group, 0)]
+    means = []
+    for s, c0 in parts:
+        ps = s.shape
+        mine = out.reshape(-1, sh.out_h, sh.out_w)[c0:c0 + ps.groups * ps.k_per_group]
+        end = max(b.end_word for b in s.conv.buffers)
+        means.append(execute_fused_pool(s.pool_plan, s.conv.step_table(),
+                                        mine.reshape(ps.groups, ps.k_per_group, ps.out_h, ps.out_w), op.attrs, m, end))
+    env[node.output] = np.concatenate(means).reshape(graph.shape(node.output)[1:])
 
 
 def _with_residual(data: ConvData, graph: Graph, q: QuantizedGraph, add: QOp | None, name: str, src: str,

@@ -37,7 +37,7 @@ def part_data(data: ConvData, split: SplitSchedule, p: Part) -> ConvData:
     def requant(acc: np.ndarray, ch: np.ndarray) -> np.ndarray:
         return full(acc, ch + oc0)
 
-    n = _out_channels(p)
+    n = out_channels(p)
     skip = None if data.skip is None else data.skip[oc0:oc0 + n, p.row0:p.row1]
     return dataclasses.replace(data, x=x, weights=w, bias=b, requant=requant, skip=skip)
 
@@ -52,7 +52,7 @@ def run_split_conv(run: Callable[..., np.ndarray], split: SplitSchedule, data: C
         conv = p.schedule.conv if isinstance(p.schedule, EpilogueSchedule) else p.schedule
         d = part_data(data, split, p)
         y = run_staged_conv(run, conv, d, m, outer, held) if conv.staged else run(conv, d, m)
-        oc0, n = first_channel(split, p), _out_channels(p)
+        oc0, n = first_channel(split, p), out_channels(p)
         out[oc0:oc0 + n, p.row0:p.row1] = np.asarray(y).reshape(n, p.row1 - p.row0, sh.out_w)
     return out
 
@@ -63,6 +63,6 @@ def first_channel(split: SplitSchedule, p: Part) -> int:
     return p.ch0 * (sh.k_per_group if sh.groups > 1 else 1)
 
 
-def _out_channels(p: Part) -> int:
+def out_channels(p: Part) -> int:
     ps = (p.schedule.conv if isinstance(p.schedule, EpilogueSchedule) else p.schedule).shape
     return ps.groups * ps.k_per_group

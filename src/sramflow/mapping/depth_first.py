@@ -11,8 +11,8 @@ Conv / Gemm pass with no SE scale on its input path and no residual Add on its o
 off-chip tensors tile by tile, ``mapping.epilogue``), the producer has no residual Add either, and no Conv / Gemm
 runs between them (vector passes never touch outer levels). An SE global average pool reads the depthwise output
 as well, so that tensor has two readers: the SE is a barrier and the depthwise output crosses off-chip once each
-way, as in epilogue fusion. Tensors too large for the level (early 112x112 / 56x56 blocks) stay per layer: row
-bands with line buffers (DeFiNES' fully cached halo) are not implemented (phase 2).
+way, as in epilogue fusion. Tensors too large for the level (early 112x112 / 56x56 blocks) are not kept here:
+``mapping.depth_first_bands`` (phase 2) runs such a pair part by part with each band in the level.
 
 Per edge and level the producer is re-mapped with its output staged in level k and the consumer with its input
 staged there (``search_staged_with``: the same searched tilings and placements, restricted), and the pair is
@@ -55,6 +55,9 @@ class ResidentConvSchedule(ConvSchedule):
 
     resident: tuple[str, ...] = ()
     resident_base: tuple[int, ...] = ()
+    # level words read and written (each) before this part runs to move a band group's cached halo rows to the
+    # front of its band (``mapping.depth_first_bands``, halo "cache"); in the level of the resident inputs
+    copied_words: int = 0
 
     @cached_property
     def counts(self) -> Counts:
@@ -73,7 +76,8 @@ def _transactions(nbytes: int, burst_bytes: int) -> int:
 
 def kept_counts(c: Counts, sch: ResidentConvSchedule) -> Counts:
     """``c`` (the staged counts) without the off-chip fill of a resident input and the drain of a resident output,
-    nor their accesses of the level (the fill write, the drain read)."""
+    nor their accesses of the level (the fill write, the drain read); plus the level reads and writes of a band
+    group's cached halo rows (``copied_words``)."""
     h = sch.levels
     if not sch.resident or h is None:
         return c
@@ -91,6 +95,10 @@ def kept_counts(c: Counts, sch: ResidentConvSchedule) -> Counts:
         else:
             d_out += whole
             reads[k - 1] -= words
+    if sch.copied_words:
+        k = where["inputs"]
+        reads[k - 1] += sch.copied_words
+        writes[k - 1] += sch.copied_words
     return dataclasses.replace(c, offchip_input_bytes=c.offchip_input_bytes - d_in,
                                offchip_output_bytes=c.offchip_output_bytes - d_out,
                                dma_bursts=c.dma_bursts - bursts, level_reads=tuple(reads), level_writes=tuple(writes))
@@ -108,7 +116,8 @@ def kept_traffic(traffic: dict[str, dict[str, int]], sch: ResidentConvSchedule, 
 @dataclass(frozen=True)
 class Group:
     """One depth-first group edge as decided: the tensor between ``producer`` and ``consumer``, where it would
-    live, and whether it stays there (``kept``) or why not."""
+    live (for a band group: the level and the first word of its first band), and whether it stays on chip
+    (``kept``) or why not."""
 
     tensor: str
     producer: str
@@ -118,6 +127,11 @@ class Group:
     base_word: int
     kept: bool
     reason: str
+    bands: int = 0  # > 0: kept band by band (``mapping.depth_first_bands``), the tensor never whole in the level
+    halo: str = ""  # a band group's halo rows: "recompute", "cache", or "none" in channel chunks ("" other edges)
+    recomputed_macs: int = 0  # halo "recompute": the MACs the producer computes again for the bands needing them
+    cached_halo_bytes: int = 0  # halo "cache": the bytes moved within the level to keep the halo rows
+    pool_pass: bool = False  # the consumer's fused SE pool went back to a pass of its own (row bands)
 
 
 def _conv(sch: Schedule) -> ConvSchedule | None:
@@ -129,7 +143,7 @@ def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
     return dataclasses.replace(sch, conv=conv) if isinstance(sch, EpilogueSchedule) else conv
 
 
-def _group_output(graph: Graph, i: int, sch: Schedule, schedules: tuple[Schedule, ...]) -> str:
+def group_output(graph: Graph, i: int, sch: Schedule, schedules: tuple[Schedule, ...]) -> str:
     """The tensor the group writes; an activation the quantizer folds into the Conv's requantize (a Relu:
     ``FusedSchedule`` into the Conv, not an epilogue) names the same bytes, so its output is followed."""
     t = graph.node(sch.members[-1]).output if isinstance(sch, EpilogueSchedule) and sch.members \
@@ -155,7 +169,7 @@ def candidate_edges(graph: Graph, schedules: tuple[Schedule, ...]) -> list[tuple
         conv = _conv(sch)
         if conv is None or isinstance(sch, FusedSchedule):
             continue
-        t = _group_output(graph, i, sch, schedules)
+        t = group_output(graph, i, sch, schedules)
         if t == graph.output or conv.shape.residual or (isinstance(sch, EpilogueSchedule) and sch.residual):
             continue
         who = list(dict.fromkeys(readers.get(t, [])))  # a node reading it twice (x + x) is one reader
@@ -178,18 +192,18 @@ def candidate_edges(graph: Graph, schedules: tuple[Schedule, ...]) -> list[tuple
     return out
 
 
-def _words(sch: ConvSchedule, o: str, k: int) -> int:
+def operand_words(sch: ConvSchedule, o: str, k: int) -> int:
     assert sch.levels is not None
     return ceil_div(sch.operand_bytes[o].footprint, sch.levels.level(k).word_bytes)
 
 
-def _placed(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> bool:
+def placed(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> bool:
     """Whether the staged operands that are not resident (from word 0 up, with any transit buffer) end below every
     resident operand of the same level, and resident operands do not overlap."""
     h = sch.levels
     assert h is not None
     fp = footprint_words(sch.operand_bytes, sch.staged, sch.staged_levels, h)
-    spans = [(k, b, b + _words(sch, o, k)) for o, (k, b) in resident.items()]
+    spans = [(k, b, b + operand_words(sch, o, k)) for o, (k, b) in resident.items()]
     for k, lo, hi in spans:
         low = fp[k - 1] - sum(h2 - l2 for k2, l2, h2 in spans if k2 == k)
         if lo < low or hi > h.level(k).capacity_words:
@@ -197,7 +211,7 @@ def _placed(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> bool:
     return not any(a[0] == b[0] and a[1] < b[2] and b[1] < a[2] for n, a in enumerate(spans) for b in spans[n + 1:])
 
 
-def _resident(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> ResidentConvSchedule:
+def as_resident(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> ResidentConvSchedule:
     names = tuple(o for o in RESIDENT if o in resident)
     fields = {f.name: getattr(sch, f.name) for f in dataclasses.fields(ConvSchedule)}
     return ResidentConvSchedule(**fields, resident=names, resident_base=tuple(resident[o][1] for o in names))
@@ -259,31 +273,43 @@ def _try_edge(cur: list[Schedule], held: dict[int, dict[str, tuple[int, int]]], 
     new_c = search_staged_with(c.shape, hw, objective, require=(("inputs", k),))
     if new_p is None or new_c is None:
         return None
-    words = _words(new_p, "outputs", k)
+    words = operand_words(new_p, "outputs", k)
     top = new_p.levels.level(k).capacity_words
     inp = mine.get("inputs")
-    base = inp[1] - words if inp is not None and inp[0] == k and inp[1] + _words(new_p, "inputs", k) == top \
+    base = inp[1] - words if inp is not None and inp[0] == k and inp[1] + operand_words(new_p, "inputs", k) == top \
         else top - words
     if base < 0:
         return None
     mine["outputs"] = (k, base)
-    if not (_placed(new_p, mine) and _placed(new_c, {"inputs": (k, base)})):
+    if not (placed(new_p, mine) and placed(new_c, {"inputs": (k, base)})):
         return None
-    pair = [_rewrap(cur[i], _resident(new_p, mine)), _rewrap(cur[j], _resident(new_c, {"inputs": (k, base)}))]
+    pair = [_rewrap(cur[i], as_resident(new_p, mine)), _rewrap(cur[j], as_resident(new_c, {"inputs": (k, base)}))]
     return _value(pair, hw, objective), pair[0], pair[1], base
 
 
 def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_layers: dict[str, int]) -> str:
     """One line for the reports: the layers run in bands / chunks (``split_layers``: how many per cut), the
-    Conv -> Conv edges whose tensor stays on chip, and what is not implemented."""
-    kept = [g for g in groups if g.kept]
+    Conv -> Conv edges whose tensor stays on chip whole, the band groups (``mapping.depth_first_bands``), and what
+    is not implemented."""
+    kept = [g for g in groups if g.kept and not g.bands]
+    banded = [g for g in groups if g.kept and g.bands]
     saved = 2 * sum(g.tensor_bytes for g in kept)
     cuts = ", ".join(f"{n} in {axis}" for axis, n in sorted(split_layers.items()))
     head = f"depth-first: {sum(split_layers.values())} layers run in parts ({cuts or 'none'}) with their operands " \
            f"staged per part in {level_names[1]}" if len(level_names) > 1 else "depth-first"
     head += (f"; {len(kept)} of {len(groups)} Conv -> Conv edges keep their tensor in "
              f"{', '.join(sorted({level_names[g.level] for g in kept}))} ({saved:,} B of off-chip drain + fill saved)"
-             if kept else f"; none of {len(groups)} Conv -> Conv edges keeps its tensor on chip")
-    return head + ("; everything else falls back to epilogue fusion. Bands of several layers with line buffers "
-                   "between them are not implemented (issue 17 item 2, phase 2): every tensor a group does not "
-                   "keep crosses off-chip once each way")
+             if kept else f"; none of {len(groups)} Conv -> Conv edges keeps its whole tensor on chip")
+    if banded:
+        head += (f"; {len(banded)} run as band groups of two layers with the band in "
+                 f"{', '.join(sorted({level_names[g.level] for g in banded}))} "
+                 f"({2 * sum(g.tensor_bytes for g in banded):,} B of off-chip drain + fill saved; halo rows cached in "
+                 f"{sum(g.halo == 'cache' for g in banded)} ({sum(g.cached_halo_bytes for g in banded):,} B moved "
+                 f"within the level), recomputed in {sum(g.halo == 'recompute' for g in banded)} "
+                 f"({sum(g.recomputed_macs for g in banded):,} MACs), {sum(g.halo == 'none' for g in banded)} in "
+                 f"channel chunks (no halo); {sum(g.pool_pass for g in banded)} SE pools back in a pass of their own)")
+    else:
+        head += "; no band group of two layers wins"
+    return head + ("; everything else falls back to epilogue fusion. Not implemented: band groups of more than two "
+                   "layers, the SE pool's sums kept across bands, depth-first on one SRAM level; every tensor no group "
+                   "keeps crosses off-chip once each way")

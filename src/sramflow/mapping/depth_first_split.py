@@ -19,8 +19,8 @@ the other metric) improves on the whole layer's schedule: on hardware without an
 and none is searched.
 
 Not cut: pooling (vector-unit windows), a layer whose Add on the output path loads skip tiles (its schedule may
-stage nothing, ``ConvSchedule``), and bands of a multi-layer chain (line buffers between layers: not implemented).
-"""
+stage nothing, ``ConvSchedule``). Bands of two layers with the band between them in the level are
+``mapping.depth_first_bands`` (which reuses ``split_parts`` / ``band_shape`` / ``chunk_shape``)."""
 
 from __future__ import annotations
 

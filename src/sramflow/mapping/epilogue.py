@@ -47,9 +47,10 @@ from sramflow.mapping.schedule import Buffer, Step
 from sramflow.mapping.steps_table import CONV_DIMS, LOAD, OP, StepTable
 
 FUSION_MODES = ("none", "epilogue", "depth-first")
-DEPTH_FIRST_NOTE = ("depth-first groups keep tensors in an outer SRAM level (mapping.depth_first); this hardware has "
-                    "none, so every group falls back to epilogue fusion. Row bands with line buffers are not "
-                    "implemented (issue 17 item 2, phase 2)")
+DEPTH_FIRST_NOTE = ("depth-first groups keep tensors, whole or band by band, in an outer SRAM level "
+                    "(mapping.depth_first, mapping.depth_first_bands); this hardware has none, so every group falls "
+                    "back to epilogue fusion. Depth-first on one SRAM level (the band beside the tiles) is not "
+                    "implemented")
 
 
 def output_path_ops(shape: ConvShape) -> tuple[int, int]:

@@ -24,6 +24,7 @@ from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first import Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups
+from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands
 from sramflow.mapping.depth_first_split import SplitSchedule, choose_splits
 from sramflow.mapping.epilogue import DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, pool_plan, with_epilogue
 from sramflow.mapping.fused import FusedShape
@@ -87,7 +88,7 @@ class SimulationResult:
                     "every group falls back to epilogue fusion")
         cuts: dict[str, int] = {}
         for s in self.schedules:
-            if isinstance(s, SplitSchedule):
+            if isinstance(s, SplitSchedule) and not isinstance(s, BandSplitSchedule):  # band groups: in ``groups``
                 cuts[s.axis] = cuts.get(s.axis, 0) + 1
         return groups_note(self.groups, tuple(m.name for m in self.hw.sram), cuts)
 
@@ -211,6 +212,7 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
         # stands (a part-wise re-choice for energy could exceed the budget)
         schedules = choose_splits(schedules, hw, objective)
         schedules, groups = plan_groups(prep.graph, schedules, hw, objective)
+        schedules, groups = plan_bands(prep.graph, schedules, groups, hw, objective)  # two layers band by band
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
                             time.perf_counter() - t0, cycle_budget, prep.fusion, groups)

@@ -1,0 +1,384 @@
+"""Depth-first band groups (``--fusion depth-first``; issue 17 item 2, phase 2): two layers run part by part with
+the intermediate part held in an outer SRAM level, so a tensor too large for the level never leaves the chip.
+
+A band group is a producer Conv (with its fused epilogue; the MBConv expand 1x1, also the stem 3x3 or a project
+1x1 feeding the next expand) and the one Conv that reads its output (typically the depthwise kxk). Two cuts:
+- **row bands** (``_band_cut``): the consumer's output rows are cut into bands of ``BAND_ROWS`` rows
+  (``depth_first_split.split_parts``); band [r0, r1) needs the consumer's input rows [a, b) (``band_shape``: the
+  band with its halo rows, clipped to the image), which the producer computes (``band_shape`` of the producer: its
+  own input band, read from off-chip memory as today);
+- **channel chunks** (``_chunk_cut``, a depthwise consumer of a plain producer only): the producer computes output
+  channels [k0, k1) of every row (its whole input read once per chunk) and the consumer the same channels. No halo.
+Each part runs as two sub-convolutions, one after the other: the producer's part writes its output into level k
+(``ResidentConvSchedule`` with ``outputs`` resident: stored from the first level into level k, never drained); the
+consumer's part reads it from there (``inputs`` resident: never filled from off-chip) and writes its output
+off-chip as today. Each part is mapped by ``search_staged_with`` (the searched tilings and placements, with the
+resident operand required in level k); the parts' other staged operands sit below the band (``depth_first.placed``).
+
+Halo rows (kernel span - stride input rows shared by neighbouring bands) are **cached** where a band row (all
+channels of one row) is a whole number of the level's words: the band region (the largest band) sits at the top of
+the level with its rows stored one after the other; before band i runs, its halo rows are copied from where band
+i-1 left them to the front of the region (``ResidentConvSchedule.copied_words`` level reads and writes on the
+consumer's part, reported as ``cached_halo_bytes``), and the producer's part computes only the rows no earlier band
+computed and writes them after the halo rows. (The copy, not a ring buffer, keeps the band one contiguous region for
+the consumer's input tiles.) Elsewhere they are **recomputed**: the producer's part computes the band's whole input,
+its halo rows included (``BandSplitSchedule.recomputed_macs``; their input rows re-read from off-chip, the
+producer's ``halo_bytes``), and each band sits at the top of the level.
+
+The SE global average pool fused on the consumer's output path (``mapping.epilogue.PoolPlan``) keeps the int32
+running sums of one channel tile in spare words of the first level over every pixel tile of those channels. A
+channel chunk computes every row of its channels, so each chunk keeps the pool fused with its own sums (where every
+consumer part has room for them). Row bands would need every channel's sums kept across bands, while the producer's
+part runs in between and owns the first level: a row-band consumer's pool is **unfused** (it gets its own pass
+again, reading the consumer's output back from off-chip), and that pass is priced in the comparison that decides.
+
+Which edges qualify (``band_edges``): the producer's output (after its epilogue) has exactly one reader, the
+consumer; every node between them in graph order is an epilogue node fused into the producer; neither is in a
+residency group (``depth_first.plan_groups``, which runs first and keeps whole tensors where they fit) nor carries a
+residual Add or an SE scale on its input path; both have more than one output row and neither is a pool. Per edge
+and level every cut (``_candidates``) is priced as the sum of its parts' (cycles, energy) plus the pool's own pass
+where it was unfused, and the best is kept only where the objective (then the other metric) improves on the two
+layers' current schedules (whole, or split by ``depth_first_split``) with the pool fused; elsewhere both fall back.
+Counts are the parts' sums, cycles the sum of the parts' cycles (they run one after the other).
+
+Not built: chains of more than two layers in one group (project 1x1 + Add -> next expand -> depthwise: the residual
+Add reads a skip tensor from off-chip), the pool's running sums kept across row bands, and band groups on one-level
+hardware (there the tiling owns the only SRAM level).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sramflow.cost.counts import ceil_div
+from sramflow.hw.spec import HardwareSpec
+from sramflow.ir.graph import Graph
+from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.depth_first import Group, ResidentConvSchedule, as_resident, group_output, operand_words, placed
+from sramflow.mapping.depth_first_split import PART_COUNTS, Part, SplitSchedule, band_shape, chunk_shape, split_parts
+from sramflow.mapping.epilogue import EpilogueSchedule, pool_plan
+from sramflow.mapping.fused import FusedSchedule
+from sramflow.mapping.lower import lower
+from sramflow.mapping.schedule import Schedule
+from sramflow.mapping.search.choose import hierarchy, map_shape, schedule_metrics, search_staged_with
+
+BAND_ROWS = (28, 16, 14, 8, 7, 4, 2, 1)  # consumer output rows per band tried (coarse first; the last band smaller)
+HALO_MODES = ("cache", "recompute")  # how neighbouring bands' shared input rows are produced (``try_bands``)
+
+
+@dataclass(frozen=True)
+class BandSplitSchedule(SplitSchedule):
+    """One layer of a band group: its parts are the group's bands (``parts[i]`` of the producer and of the consumer
+    run one after the other, band by band), ``role`` "producer" (outputs resident in ``level``) or "consumer"
+    (inputs resident there), ``partner`` the other layer's node name."""
+
+    role: str = "producer"
+    partner: str = ""
+    level: int = 1
+    halo: str = "recompute"  # ``HALO_MODES``, or "none" for channel chunks
+
+    @property
+    def cached_halo_bytes(self) -> int:
+        """Bytes of halo rows moved within the level (halo "cache": read and written once each per band that
+        reuses them; counted on the consumer's parts, ``ResidentConvSchedule.copied_words``)."""
+        h = _conv(self.parts[0].schedule).levels
+        words = sum(_conv(p.schedule).copied_words for p in self.parts)
+        return 0 if h is None else words * h.level(self.level).word_bytes
+
+    @property
+    def recomputed_macs(self) -> int:
+        """MACs the bands compute more than the whole layer (the producer's recomputed halo rows; 0 for the
+        consumer, whose bands do not overlap in their outputs)."""
+        return sum(_conv(p.schedule).shape.macs for p in self.parts) - self.shape.macs
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "band_group": {"role": self.role, "partner": self.partner, "level": self.level,
+                                                     "halo": self.halo, "recomputed_macs": self.recomputed_macs,
+                                                     "cached_halo_bytes": self.cached_halo_bytes}}
+
+
+def _conv(sch: Schedule) -> ConvSchedule:
+    return sch.conv if isinstance(sch, EpilogueSchedule) else sch
+
+
+def _whole(sch: Schedule) -> Schedule:
+    return sch.whole if isinstance(sch, SplitSchedule) else sch
+
+
+def _metrics(sch: Schedule, hw: HardwareSpec) -> tuple[float, float]:
+    """(cycles, energy pJ) as ``sim.api.price`` prices it: a split layer's parts run one after the other."""
+    if isinstance(sch, SplitSchedule):
+        cyc = en = 0.0
+        for p in sch.parts:
+            c, e = schedule_metrics(p.schedule, hw)
+            cyc, en = cyc + c, en + e
+        return cyc, en
+    if sch.unit == "fused":
+        return 0.0, 0.0
+    c, e = schedule_metrics(sch, hw)
+    return float(c), e
+
+
+def _value(scheds: list[Schedule], hw: HardwareSpec, objective: str) -> tuple[float, float]:
+    cyc = en = 0.0
+    for s in scheds:
+        c, e = _metrics(s, hw)
+        cyc, en = cyc + c, en + e
+    return {"latency": (cyc, en), "energy": (en, cyc), "edp": (cyc * en, cyc)}[objective]
+
+
+@dataclass(frozen=True)
+class BandEdge:
+    """A producer -> consumer edge a band group may take: node indices, the tensor, the fused pool on the
+    consumer's output path (its node index, -1 none)."""
+
+    producer: int
+    consumer: int
+    tensor: str
+    pool: int
+
+
+def band_edges(graph: Graph, schedules: tuple[Schedule, ...]) -> list[tuple[BandEdge, str]]:
+    """Every Conv -> Conv edge with one reader, and "" or why it cannot be a band group, in graph order."""
+    readers = graph.consumers()
+    index = {n.name: i for i, n in enumerate(graph.nodes)}
+    out = []
+    for i, sch in enumerate(schedules):
+        if isinstance(sch, (FusedSchedule, BandSplitSchedule)) or not isinstance(_conv(_whole(sch)), ConvSchedule):
+            continue
+        p = _whole(sch)
+        t = group_output(graph, i, p, schedules)
+        who = list(dict.fromkeys(readers.get(t, [])))
+        if t == graph.output or len(who) != 1:
+            continue
+        j = index[who[0]]
+        c = _whole(schedules[j])
+        if isinstance(schedules[j], (FusedSchedule, BandSplitSchedule)) or not isinstance(_conv(c), ConvSchedule):
+            continue
+        edge = BandEdge(i, j, t, _pool_index(graph, c, index))
+        out.append((edge, _why_not(graph, schedules, p, c, i, j)))
+    return out
+
+
+def _pool_index(graph: Graph, c: Schedule, index: dict[str, int]) -> int:
+    return index[c.pool] if isinstance(c, EpilogueSchedule) and c.pool else -1
+
+
+def _why_not(graph: Graph, schedules: tuple[Schedule, ...], p: Schedule, c: Schedule, i: int, j: int) -> str:
+    pc, cc = _conv(p), _conv(c)
+    if isinstance(pc, ResidentConvSchedule) or isinstance(cc, ResidentConvSchedule):
+        return "a layer of the edge already keeps a whole tensor in a level (a residency group)"
+    if pc.shape.residual or cc.shape.residual or getattr(p, "residual", "") or getattr(c, "residual", ""):
+        return "a residual Add on an output path loads skip tiles from off-chip memory"
+    if getattr(p, "input_scale", "") or getattr(c, "input_scale", ""):
+        return "an SE scale on an input path"
+    if pc.shape.pool_op or cc.shape.pool_op or pc.shape.out_h < 2 or cc.shape.out_h < 2:
+        return "a pool, or a layer of one output row: no row bands"
+    between = [k for k in range(i + 1, j) if not (isinstance(schedules[k], FusedSchedule)
+                                                  and schedules[k].shape.epilogue
+                                                  and schedules[k].shape.into == graph.nodes[i].name)]
+    if between:
+        return f"{len(between)} nodes run between the two layers"
+    return ""
+
+
+def _band_cut(p: ConvShape, c: ConvShape, rows: int, halo: str = "recompute") -> list[tuple[tuple, tuple]]:
+    """Per band: the producer part and the consumer part as (sub-shape, row0, row1, in_row0, in_row1, ch0, ch1)
+    (``depth_first_split.Part``'s fields): the consumer's output rows [r0, r1) read its input rows [a, b); the
+    producer computes its output rows [n, b). Halo "recompute": the whole input band of the consumer (n = a);
+    "cache": only the rows no earlier band computed (n = the previous band's b, the rows [a, n) being in the level
+    already; a last band whose rows were all computed before recomputes its last row, so every part has rows)."""
+    bands = ceil_div(c.out_h, rows)
+    out = []
+    done = None  # the producer's rows computed so far end here
+    for sub, r0, r1, a, b, _, _ in split_parts(c, "rows", bands):
+        n = a if halo == "recompute" or done is None else min(max(a, done), b - 1)
+        psub, pa, pb = band_shape(p, n, b)
+        out.append(((psub, n, b, pa, pb, 0, _channels(psub)), (sub, r0, r1, a, b, 0, _channels(sub))))
+        done = b
+    return out
+
+
+def chunkable(p: ConvShape, c: ConvShape) -> bool:
+    """Whether the group can be cut in channel chunks: a plain producer and a depthwise consumer of its channels
+    (each output channel of the consumer reads only the same channel of the producer)."""
+    return p.groups == 1 and c.groups == p.k_per_group and c.c_per_group == 1 and c.k_per_group == 1
+
+
+def _chunk_cut(p: ConvShape, c: ConvShape, chunks: int) -> list[tuple[tuple, tuple]]:
+    """Per channel chunk [k0, k1): the producer part (its output channels k0..k1-1, every row; its whole input) and
+    the consumer part (the same channels, every row), as in ``_band_cut``. No halo: the chunks share no element."""
+    out = []
+    for sub, r0, r1, a, b, k0, k1 in split_parts(c, "channels", chunks):
+        out.append(((chunk_shape(p, k0, k1), 0, p.out_h, 0, p.in_h, k0, k1), (sub, r0, r1, a, b, k0, k1)))
+    return out
+
+
+class _Searcher:
+    """``search_staged_with`` per (sub-shape, required placement), memoized by the shape without its name."""
+
+    def __init__(self, hw: HardwareSpec, objective: str) -> None:
+        self.hw, self.objective = hw, objective
+        self.memo: dict = {}
+
+    def __call__(self, sub: ConvShape, require: tuple[tuple[str, int], ...]) -> ConvSchedule | None:
+        key = (dataclasses.replace(sub, name=""), require)
+        if key not in self.memo:
+            self.memo[key] = search_staged_with(sub, self.hw, self.objective, require=require)
+        got = self.memo[key]
+        return None if got is None else dataclasses.replace(got, shape=sub)
+
+
+def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
+    return dataclasses.replace(sch, conv=conv) if isinstance(sch, EpilogueSchedule) else conv
+
+
+def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, halo: str = "recompute",
+              pooled: Schedule | None = None) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
+    """The band group of ``p`` -> ``c`` (whole-layer schedules; ``c`` without a fused pool) with the part in level
+    ``k``: row bands of ``count`` consumer output rows each, their halo rows handled by ``halo`` ("cache" or
+    "recompute"), or (``halo`` "none") ``count`` channel chunks; None where a part does not fit the level beside its
+    other staged operands (or, for "cache", a band row is not a whole number of the level's words).
+
+    "recompute" and chunks: each part sits at the top of the level (its own size). "cache": the band region (the
+    largest band) sits at the top of the level, its rows stored one after the other (each row: all channels of
+    it); before band i runs, its halo rows [a, n) are copied from where band i-1 left them to the front of the
+    region (the consumer part's ``copied_words``), and the producer part writes its new rows [n, b) right after
+    them.
+
+    ``pooled``: the consumer's whole schedule with its fused pool. Channel chunks keep the pool fused where every
+    consumer part has room for it (``epilogue.pool_plan``): a chunk computes every row of its channels, so its own
+    running sums are those channels' whole pool (the consumer's ``whole`` then carries the pool)."""
+    h = hierarchy(search.hw)
+    assert h is not None
+    cap, wb = h.level(k).capacity_words, h.level(k).word_bytes
+    psh, csh = _conv(p).shape, _conv(c).shape
+    if halo == "none" and not chunkable(psh, csh):
+        return None
+    cut = _chunk_cut(psh, csh, count) if halo == "none" else _band_cut(psh, csh, count, halo)
+    row_bytes = psh.groups * psh.k_per_group * psh.out_w  # one row of the band: every channel of it
+    if len(cut) < 2 or halo == "cache" and row_bytes % wb:
+        return None
+    region = max(ceil_div(cs[0].input_bytes, wb) for _, cs in cut)
+    if region > cap:
+        return None
+    prod, cons = [], []
+    for i, ((psub, *pspan), (csub, *cspan)) in enumerate(cut):
+        new_p, new_c = search(psub, (("outputs", k),)), search(csub, (("inputs", k),))
+        if new_p is None or new_c is None:
+            return None
+        base = cap - region if halo == "cache" else cap - operand_words(new_p, "outputs", k)
+        halo_words = (pspan[0] - cspan[2]) * row_bytes // wb if halo == "cache" else 0  # rows [a, n) in front
+        # the producer's other staged operands stay below the whole band (the cached rows included)
+        if not (placed(new_p, {"outputs": (k, base)}) and placed(new_c, {"inputs": (k, base)})):
+            return None
+        prod.append(Part(_rewrap(p, as_resident(new_p, {"outputs": (k, base + halo_words)})), *pspan))
+        consumer = dataclasses.replace(as_resident(new_c, {"inputs": (k, base)}), copied_words=halo_words if i else 0)
+        cons.append(Part(consumer, *cspan))
+    axis = "channels" if halo == "none" else "rows"
+    keep_pool = halo == "none" and isinstance(pooled, EpilogueSchedule) and bool(pooled.pool) \
+        and all(pool_plan(x.schedule) is not None for x in cons)
+    whole = pooled if keep_pool else c
+    cons = [dataclasses.replace(x, schedule=_rewrap(whole, x.schedule)) for x in cons]
+    return (BandSplitSchedule(p, axis, tuple(prod), "producer", csh.name, k, halo),
+            BandSplitSchedule(whole, axis, tuple(cons), "consumer", psh.name, k, halo))
+
+
+def _channels(sh: ConvShape) -> int:
+    return sh.groups if sh.groups > 1 else sh.k_per_group
+
+
+def _unpooled(c: Schedule) -> Schedule:
+    """The consumer's whole schedule without its fused pool (``EpilogueSchedule`` only if something else is fused)."""
+    if not (isinstance(c, EpilogueSchedule) and c.pool):
+        return c
+    return dataclasses.replace(c, pool="") if c.members or c.input_scale or c.residual else c.conv
+
+
+def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Group, ...], hw: HardwareSpec,
+               objective: str) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
+    """The schedules with every band group the objective favours (``BandSplitSchedule`` on both layers, a row-band
+    consumer's fused pool back in a pass of its own; edges decided largest tensor first, a layer in one group at
+    most), and ``groups`` (``depth_first.plan_groups``' edges) with each
+    band-group edge's decision: an edge already listed is replaced where it is kept in bands, else its reason says
+    why bands did not win either; an edge not listed there (a split layer's) is added. One-level hardware: nothing
+    changes."""
+    h = hierarchy(hw)
+    if h is None:
+        return schedules, groups
+    cur = list(schedules)
+    out = list(groups)
+    at = {(g.producer, g.consumer): n for n, g in enumerate(out)}
+    search = _Searcher(hw, objective)
+    # the largest tensors first: a layer joins one band group at most, so an expand 1x1 between a small edge (from
+    # the project before it) and a large one (to its depthwise) is kept for the large one
+    edges = sorted(band_edges(graph, tuple(cur)), key=lambda e: -graph.numel(e[0].tensor))
+    for edge, why in edges:
+        i, j = edge.producer, edge.consumer
+        pname, cname = graph.nodes[i].name, graph.nodes[j].name
+        nbytes = graph.numel(edge.tensor)
+        if (pname, cname) in at and out[at[(pname, cname)]].kept:
+            continue
+        if not why and (isinstance(cur[i], BandSplitSchedule) or isinstance(cur[j], BandSplitSchedule)):
+            why = "a layer of the edge is in a band group already (of a larger tensor)"
+        decided = _decide(graph, cur, edge, why, hw, objective, search, len(h.outer))
+        if decided[0] is not None:
+            prod, cons, pool = decided[0]
+            cur[i], cur[j] = prod, cons
+            if pool is not None:
+                cur[edge.pool] = pool
+            g = Group(edge.tensor, pname, cname, nbytes, prod.level, _conv(cons.parts[0].schedule).resident_base[0],
+                      True, "", bands=len(prod.parts), halo=prod.halo, recomputed_macs=prod.recomputed_macs,
+                      cached_halo_bytes=cons.cached_halo_bytes, pool_pass=pool is not None)
+        else:
+            g = Group(edge.tensor, pname, cname, nbytes, 0, 0, False, decided[1])
+        if (pname, cname) in at:
+            old = out[at[(pname, cname)]]
+            out[at[(pname, cname)]] = g if g.kept else dataclasses.replace(old, reason=f"{old.reason}; in bands: "
+                                                                                        f"{decided[1]}")
+        else:
+            out.append(g if g.kept else dataclasses.replace(g, reason=f"in bands: {decided[1]}"))
+    return tuple(cur), tuple(out)
+
+
+def _candidates(p: Schedule, c: Schedule, pooled: Schedule, k: int, search: _Searcher
+                ) -> Iterator[tuple[BandSplitSchedule, BandSplitSchedule]]:
+    """Every band group ``try_bands`` makes of the edge in level ``k``: row bands of each ``BAND_ROWS`` count with
+    their halo rows cached, or recomputed where caching does not fit (the recomputing producer parts compute a
+    superset of the caching ones' rows, so they are searched only then), and channel chunks of each
+    ``PART_COUNTS`` count."""
+    for rows in BAND_ROWS:
+        got = next((g for g in (try_bands(p, c, rows, k, search, m) for m in HALO_MODES) if g is not None), None)
+        if got is not None:
+            yield got
+    for chunks in PART_COUNTS:
+        got = try_bands(p, c, chunks, k, search, "none", pooled)
+        if got is not None:
+            yield got
+
+
+def _decide(graph: Graph, cur: list[Schedule], edge: BandEdge, why: str, hw: HardwareSpec, objective: str,
+            search: _Searcher, levels: int
+            ) -> tuple[tuple[BandSplitSchedule, BandSplitSchedule, Schedule | None] | None, str]:
+    """The best band group of ``edge`` (with the pool's own pass, or None without a pool), or why none is kept."""
+    if why:
+        return None, why
+    i, j = edge.producer, edge.consumer
+    p, c = _whole(cur[i]), _unpooled(_whole(cur[j]))
+    own = map_shape(lower(graph, graph.nodes[edge.pool]), hw, objective) if edge.pool >= 0 else None
+    before = _value([cur[i], cur[j]], hw, objective)
+    best = None
+    for k in range(1, levels + 1):
+        for got in _candidates(p, c, _whole(cur[j]), k, search):
+            pool = own if own is not None and not getattr(got[1].whole, "pool", "") else None  # unfused: its pass
+            val = _value([*got, *([pool] if pool is not None else [])], hw, objective)
+            if best is None or val < best[0]:
+                best = (val, got, pool)
+    if best is None:
+        return None, "no band fits an outer level beside its parts' staged operands"
+    if not best[0] < before:
+        return None, f"per-layer mapping is as good for {objective}" + (" (with the pool fused)" if own else "")
+    return (*best[1], best[2]), ""

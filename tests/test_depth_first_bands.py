@@ -1,0 +1,227 @@
+"""Depth-first band groups (issue 17 item 2, phase 2): a producer conv and its consumer conv run part by part (row
+bands, halo rows cached or recomputed, or channel chunks) with the part held in an outer SRAM level
+(``mapping.depth_first_bands``), analytical and functional."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jsonschema
+import numpy as np
+import pytest
+
+from sramflow.funcsim.run import run_functional
+from sramflow.funcsim.sram import FunctionalSimError
+from sramflow.hw.load import resolve_hw
+from sramflow.mapping.conv import ConvShape
+from sramflow.mapping.depth_first import ResidentConvSchedule
+from sramflow.mapping.depth_first_bands import BandSplitSchedule
+from sramflow.mapping.epilogue import EpilogueSchedule
+from sramflow.mapping.vector import VectorSchedule
+from sramflow.report.jsonschemas import load_schema
+from sramflow.sim.api import simulate_graph
+from sramflow.sim.writers import layer_mapping_json, report_json
+from helpers.graphs import quantized, se_block_graph
+
+L2 = "sky130-design1-l2"
+
+
+def _conv(s):  # noqa: ANN001, ANN202
+    return s.conv if isinstance(s, EpilogueSchedule) else s
+
+
+def _small_l2(banks: int):  # noqa: ANN202 - design1-l2 with its level cut to ``banks`` 2 KiB banks
+    from sramflow.hw.load import _preset_dir, hw_from_dict
+    from sramflow.hw.yamlio import load_yaml_text
+
+    d = load_yaml_text(_preset_dir().joinpath("sky130-design1-l2.yaml").read_text(encoding="utf-8"), "test")
+    at = next(i for i, e in enumerate(d["memories"]) if isinstance(e.get("sram"), dict) and e["sram"]["name"] == "l2")
+    d["memories"][at]["sram"]["banks"] = banks
+    d["name"] = f"design1-l2-{2 * banks}k"
+    return hw_from_dict(d, "design1-l2-small.yaml")
+
+
+def _bands(res) -> dict[str, BandSplitSchedule]:  # noqa: ANN001
+    return {n.name: s for n, s in zip(res.nodes, res.schedules) if isinstance(s, BandSplitSchedule)}
+
+
+def test_band_cut_and_recomputed_halo_by_hand() -> None:
+    """expand 1x1 (4 -> 8 channels) -> depthwise 3x3 (stride 1, SAME) at 12x12, 4 consumer rows per band: the
+    consumer's bands read producer rows [0, 5), [3, 9), [7, 12); the producer computes exactly those, so rows 3-4
+    and 7-8 are computed twice: 4 rows x 12 columns x 8 channels x 4 MACs = 1,536 recomputed MACs."""
+    from sramflow.mapping.depth_first_bands import _band_cut
+
+    exp = ConvShape("exp", 1, 8, 4, 12, 12, 12, 12, 1, 1, 1, 1, 0, 0)
+    dw = ConvShape("dw", 8, 1, 1, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1)
+    cut = _band_cut(exp, dw, 4)
+    assert [(p[1], p[2], p[3], p[4]) for p, _ in cut] == [(0, 5, 0, 5), (3, 9, 3, 9), (7, 12, 7, 12)]
+    assert [(c[1], c[2], c[3], c[4]) for _, c in cut] == [(0, 4, 0, 5), (4, 8, 3, 9), (8, 12, 7, 12)]
+    assert [c[0].pad_top for _, c in cut] == [1, 0, 0]  # only the first band reads the top padding row
+    assert sum(p[0].macs for p, _ in cut) - exp.macs == 4 * 12 * 8 * 4 == 1536
+    assert all(p[0].output_bytes == c[0].input_bytes for p, c in cut)  # the band the consumer reads
+
+
+def _with_halo(g, res, epi, hw, halo: str) -> tuple:  # noqa: ANN001
+    """``res``'s schedules with its band group rebuilt with ``halo`` in the same level: row bands of 4 rows, or
+    ("none") 4 channel chunks with the SE pool fused per chunk where it fits, as in ``epi`` (the epilogue-fused
+    schedules); a row-band consumer's pool gets its own pass."""
+    from sramflow.mapping.depth_first_bands import _Searcher, try_bands
+    from sramflow.mapping.lower import lower
+    from sramflow.mapping.search.choose import map_shape
+
+    names = [n.name for n in g.nodes]
+    p, c = _bands(res)["exp"], _bands(res)["dw"]
+    pooled = epi.schedules[names.index("dw")]
+    plain = dataclasses.replace(pooled, pool="")
+    got = try_bands(p.whole, plain, 4, c.level, _Searcher(hw, res.objective), halo, pooled)
+    assert got is not None
+    out = list(res.schedules)
+    out[names.index("exp")], out[names.index("dw")] = got
+    gap = names.index("gap")
+    out[gap] = epi.schedules[gap] if got[1].whole.pool else map_shape(lower(g, g.nodes[gap]), hw, res.objective)
+    return tuple(out)
+
+
+def test_a_band_group_keeps_the_expand_output_on_chip() -> None:
+    """se_block at 24x24 on design1 + a 2 KiB level: the 4.6 KiB expand output does not fit the level whole, so
+    expand -> depthwise runs as a band group: no producer part is drained, no consumer part filled from off-chip,
+    less off-chip traffic than epilogue fusion; the group and its cut are reported."""
+    g = se_block_graph(24)
+    hw = _small_l2(1)
+    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    bands = _bands(df)
+    assert set(bands) == {"exp", "dw"}
+    p, c = bands["exp"], bands["dw"]
+    assert (p.role, p.partner, c.role, c.partner, p.halo == c.halo) == ("producer", "dw", "consumer", "exp", True)
+    assert len(p.parts) == len(c.parts) >= 2
+    for pp, cp in zip(p.parts, c.parts):
+        pc, cc = _conv(pp.schedule), _conv(cp.schedule)
+        assert isinstance(pc, ResidentConvSchedule) and pc.resident == ("outputs",)
+        assert isinstance(cc, ResidentConvSchedule) and cc.resident == ("inputs",)
+        assert pc.counts.offchip_output_bytes == 0 and cc.counts.offchip_input_bytes == 0
+        assert cp.in_row1 == pp.row1 and (cp.ch0, cp.ch1) == (pp.ch0, pp.ch1)  # the producer computes its band
+    assert p.counts == sum((x.schedule.counts for x in p.parts[1:]), p.parts[0].schedule.counts)
+    group = next(x for x in df.groups if x.kept and x.bands)
+    assert (group.producer, group.consumer, group.bands, group.halo) == ("exp", "dw", len(p.parts), p.halo)
+    sched = dict(zip((n.name for n in df.nodes), df.schedules))
+    assert group.pool_pass == isinstance(sched["gap"], VectorSchedule) == (not getattr(c.whole, "pool", ""))
+    off = lambda r: sum(n.counts.offchip_bytes for n in r.nodes)  # noqa: E731
+    assert off(df) < off(epi)
+    rep, lm = report_json(df), layer_mapping_json(df)
+    assert "1 run as band groups of two layers" in rep["fusion_note"]
+    prov = {"sramflow_version": "0", "git_commit": None, "command": "sramflow simulate", "inputs": {}}
+    jsonschema.validate({**rep, "provenance": prov}, load_schema("inference_simulator_report"))
+    jsonschema.validate({**lm, "provenance": prov}, load_schema("layer_mapping"))
+    split = {x["name"]: x.get("depth_first_split") for x in lm["layers"]}
+    assert split["exp"]["band_group"] == {"role": "producer", "partner": "dw", "level": 1, "halo": p.halo,
+                                          "recomputed_macs": p.recomputed_macs,
+                                          "cached_halo_bytes": p.cached_halo_bytes}
+    edge = next(x for x in rep["depth_first_groups"] if x["producer"] == "exp")
+    assert (edge["kept"], edge["bands"], edge["halo"]) == (True, len(p.parts), p.halo)
+
+
+def test_cached_halo_rows_by_hand() -> None:
+    """Halo "cache", 4 rows per band: each band's producer part computes only rows no earlier band computed and
+    writes them right after the halo rows, which were copied to the front of the band region (counted as level
+    reads and writes on the consumer part); the row-band consumer's pool gets its own pass."""
+    g = se_block_graph(24)
+    hw = _small_l2(1)
+    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    p, c = (s for s in _with_halo(g, df, epi, hw, "cache") if isinstance(s, BandSplitSchedule))
+    assert (p.axis, p.halo, len(p.parts), c.whole.pool) == ("rows", "cache", 6, "")
+    row_words = 8 * 24 // hw.sram[1].word_bytes  # a band row: 8 channels x 24 columns
+    region = c.parts[0].schedule.conv.resident_base[0]
+    assert region == hw.sram[1].total_words - 6 * row_words  # the largest band (6 input rows) at the top
+    for i, (pp, cp) in enumerate(zip(p.parts, c.parts)):
+        pc, cc = _conv(pp.schedule), _conv(cp.schedule)
+        assert cc.resident_base == (region,)
+        assert pc.resident_base == (region + (pp.row0 - cp.in_row0) * row_words,)  # after the halo rows
+        assert cc.copied_words == (0 if i == 0 else (pp.row0 - cp.in_row0) * row_words)
+        before = dataclasses.replace(cc, copied_words=0).counts
+        assert cc.counts.level_access(1) == tuple(x + cc.copied_words for x in before.level_access(1))
+    assert [pp.row0 for pp in p.parts[1:]] == [pp.row1 for pp in p.parts[:-1]]  # no row computed twice
+    assert p.recomputed_macs == 0 and c.recomputed_macs == 0
+    assert c.cached_halo_bytes == 5 * 2 * 8 * 24  # 5 bands after the first reuse 2 rows of 8 x 24 bytes
+
+
+@pytest.mark.parametrize("halo", ["cache", "recompute", "none"])
+def test_band_groups_run_bit_exact_with_identical_counts(halo: str) -> None:
+    """Executed part by part on real bytes, every halo mode: bit-exact (the expand output, assembled from its
+    parts, included), counts equal to the analytical model, no clobbers. Recompute: every band's producer part
+    computes the band's halo rows again (counted as MACs) and the band sits at the top of the level. Channel
+    chunks ("none"): no halo; the depthwise keeps its SE pool fused, each chunk's running sums its channels'."""
+    g = se_block_graph(24)
+    hw = _small_l2(1)
+    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    schedules = _with_halo(g, df, epi, hw, halo)
+    p, c = (s for s in schedules if isinstance(s, BandSplitSchedule))
+    if halo == "none":
+        assert (p.axis, len(p.parts), c.whole.pool) == ("channels", 4, "gap")
+        assert [(x.ch0, x.ch1) for x in c.parts] == [(0, 2), (2, 4), (4, 6), (6, 8)] and p.recomputed_macs == 0
+        assert all(x.schedule.pool_plan.channels == 2 for x in c.parts)
+    if halo == "recompute":
+        assert p.recomputed_macs == sum(_conv(x.schedule).shape.macs for x in p.parts) - p.shape.macs > 0
+        assert all(_conv(x.schedule).copied_words == 0 for s in schedules if isinstance(s, BandSplitSchedule)
+                   for x in s.parts)
+    q, x = quantized(g)
+    r = run_functional(g, q, schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    r_epi = run_functional(g, q, epi.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.mismatches == () and r.clobbers == 0 and r.counts_match
+    assert r.tensors_compared == r_epi.tensors_compared  # the expand output is materialized (in bands) and compared
+    assert r.counts_functional["sram1_writes"] > 0
+
+
+@pytest.mark.parametrize("halo", ["cache", "recompute"])
+def test_a_band_read_from_the_wrong_words_is_caught(halo: str) -> None:
+    """The consumer's band must be read from the words its producer part (and the halo copy) wrote: a consumer
+    part looking one word lower, or a producer part writing one row lower, is caught (a missing band, clobbered
+    words or wrong bytes)."""
+    g = se_block_graph(24)
+    hw = _small_l2(1)
+    res, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    schedules = _with_halo(g, res, epi, hw, halo)
+    q, x = quantized(g)
+    i = [n.name for n in g.nodes].index("exp" if halo == "cache" else "dw")
+    assert isinstance(schedules[i], BandSplitSchedule)
+    s = schedules[i]
+    part = s.parts[1]
+    conv = _conv(part.schedule)
+    shift = 8 * 24 // hw.sram[1].word_bytes if halo == "cache" else 1
+    moved = dataclasses.replace(part.schedule, conv=dataclasses.replace(conv, resident_base=(conv.resident_base[0]
+                                                                                              - shift,)))
+    bad = dataclasses.replace(s, parts=(s.parts[0], dataclasses.replace(part, schedule=moved), *s.parts[2:]))
+    try:
+        r = run_functional(g, q, (*schedules[:i], bad, *schedules[i + 1:]), x, hw.main_sram.total_words,
+                           hw.main_sram.word_bytes)
+    except FunctionalSimError as e:
+        assert "was left" in str(e) or "where the consumer part reads it" in str(e)
+    else:
+        assert r.clobbers > 0 and not r.bit_exact
+
+
+def test_no_band_group_where_the_whole_tensor_fits_or_there_is_one_level() -> None:
+    g = se_block_graph(6)
+    res = simulate_graph(g, resolve_hw(L2), fusion="depth-first")
+    assert not _bands(res) and any(x.kept and not x.bands for x in res.groups)
+    one = simulate_graph(se_block_graph(24), resolve_hw("sky130-design1"), fusion="depth-first")
+    assert not _bands(one) and one.groups == ()
+
+
+@pytest.mark.slow
+def test_b0_224_band_groups_on_l2_bit_exact(b0_graph_224, b0_int8_224) -> None:  # noqa: ANN001
+    from sramflow.reference.run import quantize_input
+
+    g = b0_graph_224
+    hw = resolve_hw(L2)
+    res = simulate_graph(g, hw, fusion="depth-first")
+    assert sum(1 for x in res.groups if x.kept and x.bands) >= 8
+    bands = _bands(res)
+    for name, s in bands.items():  # every layer in one group, paired with its partner
+        other = bands[s.partner]
+        assert (other.partner, {s.role, other.role}, len(other.parts)) == (name, {"producer", "consumer"}, len(s.parts))
+    assert {s.halo for s in bands.values()} >= {"cache", "none"}
+    xs, q = b0_int8_224
+    r = run_functional(g, q, res.schedules, quantize_input(q, xs[0]), hw.main_sram.total_words,
+                       hw.main_sram.word_bytes)
+    assert r.bit_exact and r.clobbers == 0 and r.counts_functional == r.counts_analytical
+    assert np.isfinite(r.logits).all()
