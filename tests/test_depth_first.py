@@ -18,7 +18,7 @@ from sramflow.sim.api import simulate_graph
 from sramflow.sim.results import total_json
 from sramflow.sim.writers import report_json
 from helpers.graphs import quantized, se_block_graph, small_conv_graph
-from helpers.mapping import make_hw
+from helpers.mapping import make_hw, small_l2
 
 L2 = "sky130-design1-l2"
 
@@ -131,16 +131,6 @@ def test_b0_224_depth_first_on_l2_bit_exact(b0_graph_224, b0_int8_224, b0_224_si
 
 # ---------------------------------------------------------------- one layer in bands / chunks (depth_first_split)
 
-def _l2_of(banks: int):  # noqa: ANN202 - design1-l2 with its level cut to ``banks`` 2 KiB banks
-    from sramflow.hw.load import _preset_dir, hw_from_dict
-    from sramflow.hw.yamlio import load_yaml_text
-
-    d = load_yaml_text(_preset_dir().joinpath("sky130-design1-l2.yaml").read_text(encoding="utf-8"), "test")
-    at = next(i for i, e in enumerate(d["memories"]) if isinstance(e.get("sram"), dict) and e["sram"]["name"] == "l2")
-    d["memories"][at]["sram"]["banks"] = banks
-    d["name"] = f"design1-l2-{2 * banks}k"
-    return hw_from_dict(d, "design1-l2-small.yaml")
-
 
 def test_bands_and_their_halo_by_hand() -> None:
     from sramflow.mapping.conv import ConvShape
@@ -161,7 +151,7 @@ def test_layers_split_on_a_small_level_run_bit_exact() -> None:
     and fewer cycles than whole layers; executed part by part, bit-exact, counts equal, no clobbers."""
     from sramflow.mapping.depth_first_split import SplitSchedule
 
-    hw = _l2_of(1)
+    hw = small_l2(1)
     for g in (small_conv_graph(), se_block_graph(16)):
         df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
         splits = {n.name: s for n, s in zip(df.nodes, df.schedules) if isinstance(s, SplitSchedule)}
@@ -192,7 +182,7 @@ def test_reports_list_split_layers_and_edges_and_the_schemas_accept_them() -> No
     from sramflow.report.jsonschemas import load_schema
     from sramflow.sim.writers import layer_mapping_json
 
-    res = simulate_graph(small_conv_graph(), _l2_of(1), fusion="depth-first")
+    res = simulate_graph(small_conv_graph(), small_l2(1), fusion="depth-first")
     rep, lm = report_json(res), layer_mapping_json(res)
     prov = {"sramflow_version": "0", "git_commit": None, "command": "sramflow simulate", "inputs": {}}
     jsonschema.validate({**rep, "provenance": prov}, load_schema("inference_simulator_report"))
@@ -200,7 +190,7 @@ def test_reports_list_split_layers_and_edges_and_the_schemas_accept_them() -> No
     split = {x["name"]: x.get("depth_first_split") for x in lm["layers"]}
     assert split["p"] == {"axis": "rows", "parts": 2, "halo_bytes": 0, "bands": 2, "channel_chunks": 1}
     assert split["c"]["axis"] == "channels" and split["a"] is None
-    se = simulate_graph(se_block_graph(16), _l2_of(1), fusion="depth-first")
+    se = simulate_graph(se_block_graph(16), small_l2(1), fusion="depth-first")
     groups = {g["producer"]: g for g in report_json(se)["fusion_groups"]}
     node = {n["name"]: n for n in report_json(se)["nodes"]}
     assert groups["prj"]["depth_first_split"]["axis"] == "rows" and groups["exp"]["resident_in_level"] == ["outputs"]

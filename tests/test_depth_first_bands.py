@@ -22,6 +22,7 @@ from sramflow.report.jsonschemas import load_schema
 from sramflow.sim.api import simulate_graph
 from sramflow.sim.writers import layer_mapping_json, report_json
 from helpers.graphs import quantized, se_block_graph
+from helpers.mapping import small_l2
 
 L2 = "sky130-design1-l2"
 
@@ -29,16 +30,6 @@ L2 = "sky130-design1-l2"
 def _conv(s):  # noqa: ANN001, ANN202
     return s.conv if isinstance(s, EpilogueSchedule) else s
 
-
-def _small_l2(banks: int):  # noqa: ANN202 - design1-l2 with its level cut to ``banks`` 2 KiB banks
-    from sramflow.hw.load import _preset_dir, hw_from_dict
-    from sramflow.hw.yamlio import load_yaml_text
-
-    d = load_yaml_text(_preset_dir().joinpath("sky130-design1-l2.yaml").read_text(encoding="utf-8"), "test")
-    at = next(i for i, e in enumerate(d["memories"]) if isinstance(e.get("sram"), dict) and e["sram"]["name"] == "l2")
-    d["memories"][at]["sram"]["banks"] = banks
-    d["name"] = f"design1-l2-{2 * banks}k"
-    return hw_from_dict(d, "design1-l2-small.yaml")
 
 
 def _bands(res) -> dict[str, BandSplitSchedule]:  # noqa: ANN001
@@ -87,7 +78,7 @@ def test_a_band_group_keeps_the_expand_output_on_chip() -> None:
     expand -> depthwise runs as a band group: no producer part is drained, no consumer part filled from off-chip,
     less off-chip traffic than epilogue fusion; the group and its cut are reported."""
     g = se_block_graph(24)
-    hw = _small_l2(1)
+    hw = small_l2(1)
     df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
     bands = _bands(df)
     assert set(bands) == {"exp", "dw"}
@@ -125,7 +116,7 @@ def test_cached_halo_rows_by_hand() -> None:
     writes them right after the halo rows, which were copied to the front of the band region (counted as level
     reads and writes on the consumer part); the row-band consumer's pool gets its own pass."""
     g = se_block_graph(24)
-    hw = _small_l2(1)
+    hw = small_l2(1)
     df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
     p, c = (s for s in _with_halo(g, df, epi, hw, "cache") if isinstance(s, BandSplitSchedule))
     assert (p.axis, p.halo, len(p.parts), c.whole.pool) == ("rows", "cache", 6, "")
@@ -151,7 +142,7 @@ def test_band_groups_run_bit_exact_with_identical_counts(halo: str) -> None:
     computes the band's halo rows again (counted as MACs) and the band sits at the top of the level. Channel
     chunks ("none"): no halo; the depthwise keeps its SE pool fused, each chunk's running sums its channels'."""
     g = se_block_graph(24)
-    hw = _small_l2(1)
+    hw = small_l2(1)
     df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
     schedules = _with_halo(g, df, epi, hw, halo)
     p, c = (s for s in schedules if isinstance(s, BandSplitSchedule))
@@ -177,7 +168,7 @@ def test_a_band_read_from_the_wrong_words_is_caught(halo: str) -> None:
     part looking one word lower, or a producer part writing one row lower, is caught (a missing band, clobbered
     words or wrong bytes)."""
     g = se_block_graph(24)
-    hw = _small_l2(1)
+    hw = small_l2(1)
     res, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
     schedules = _with_halo(g, res, epi, hw, halo)
     q, x = quantized(g)

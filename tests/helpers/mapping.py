@@ -94,3 +94,15 @@ def assert_table_is_steps(sch, burst: int = 0) -> None:  # noqa: ANN001
     assert (got["sram_writes_dma"], got["sram_reads_dma"]) == (c.sram_writes_dma, c.sram_reads_dma)
     assert (got["offchip_load_bytes"], got["offchip_store_bytes"]) == (c.offchip_read_bytes, c.offchip_write_bytes)
     assert (got["dma_transfers"], got["dma_loads"], got["dma_bursts"]) == (c.dma_transfers, c.dma_loads, c.dma_bursts)
+
+
+def small_l2(banks: int):  # noqa: ANN201 - a HardwareSpec
+    """sky130-design1-l2 with its 64 KiB level cut to ``banks`` 2 KiB banks (depth-first tests on small networks)."""
+    from sramflow.hw.load import _preset_dir, hw_from_dict
+    from sramflow.hw.yamlio import load_yaml_text
+
+    d = load_yaml_text(_preset_dir().joinpath("sky130-design1-l2.yaml").read_text(encoding="utf-8"), "test")
+    at = next(i for i, e in enumerate(d["memories"]) if isinstance(e.get("sram"), dict) and e["sram"]["name"] == "l2")
+    d["memories"][at]["sram"]["banks"] = banks
+    d["name"] = f"design1-l2-{2 * banks}k"
+    return hw_from_dict(d, "design1-l2-small.yaml")

@@ -31,6 +31,7 @@ below the resident tensors.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -41,7 +42,7 @@ from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.schedule import Schedule
-from sramflow.mapping.search.choose import schedule_metrics, search_staged_with
+from sramflow.mapping.search.choose import objective_key, schedule_metrics, search_staged_with
 from sramflow.mapping.staging import Hierarchy, footprint_words
 
 RESIDENT = ("inputs", "outputs")
@@ -217,12 +218,15 @@ def as_resident(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> Resi
     return ResidentConvSchedule(**fields, resident=names, resident_base=tuple(resident[o][1] for o in names))
 
 
-def _value(pair: list[Schedule], hw: HardwareSpec, objective: str) -> tuple[float, float]:
+def summed_value(scheds: list[Schedule], hw: HardwareSpec, objective: str,
+                 metrics: Callable[[Schedule, HardwareSpec], tuple[float, float]] = schedule_metrics,
+                 ) -> tuple[float, float]:
+    """``objective_key`` of schedules that run one after the other (their cycles and energies summed)."""
     cyc = en = 0.0
-    for s in pair:
-        c, e = schedule_metrics(s, hw)
+    for s in scheds:
+        c, e = metrics(s, hw)
         cyc, en = cyc + c, en + e
-    return {"latency": (cyc, en), "energy": (en, cyc), "edp": (cyc * en, cyc)}[objective]
+    return objective_key(cyc, en, objective)
 
 
 def plan_groups(graph: Graph, schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str
@@ -245,7 +249,7 @@ def plan_groups(graph: Graph, schedules: tuple[Schedule, ...], hw: HardwareSpec,
             got = _try_edge(cur, held, i, j, k, hw, objective)
             if got is not None and (best is None or got[0] < best[0]):
                 best = (*got, k)
-        before = _value([cur[i], cur[j]], hw, objective)
+        before = summed_value([cur[i], cur[j]], hw, objective)
         if best is None:
             groups.append(Group(t, graph.nodes[i].name, graph.nodes[j].name, nbytes, 0, 0, False,
                                 "does not fit an outer level beside the working operands"))
@@ -284,7 +288,7 @@ def _try_edge(cur: list[Schedule], held: dict[int, dict[str, tuple[int, int]]], 
     if not (placed(new_p, mine) and placed(new_c, {"inputs": (k, base)})):
         return None
     pair = [_rewrap(cur[i], as_resident(new_p, mine)), _rewrap(cur[j], as_resident(new_c, {"inputs": (k, base)}))]
-    return _value(pair, hw, objective), pair[0], pair[1], base
+    return summed_value(pair, hw, objective), pair[0], pair[1], base
 
 
 def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_layers: dict[str, int]) -> str:

@@ -57,7 +57,9 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
-from sramflow.mapping.depth_first import Group, ResidentConvSchedule, as_resident, group_output, operand_words, placed
+from sramflow.mapping.depth_first import (
+    Group, ResidentConvSchedule, as_resident, group_output, operand_words, placed, summed_value,
+)
 from sramflow.mapping.depth_first_split import PART_COUNTS, Part, SplitSchedule, band_shape, chunk_shape, split_parts
 from sramflow.mapping.epilogue import EpilogueSchedule, pool_plan
 from sramflow.mapping.fused import FusedSchedule
@@ -123,11 +125,7 @@ def _metrics(sch: Schedule, hw: HardwareSpec) -> tuple[float, float]:
 
 
 def _value(scheds: list[Schedule], hw: HardwareSpec, objective: str) -> tuple[float, float]:
-    cyc = en = 0.0
-    for s in scheds:
-        c, e = _metrics(s, hw)
-        cyc, en = cyc + c, en + e
-    return {"latency": (cyc, en), "energy": (en, cyc), "edp": (cyc * en, cyc)}[objective]
+    return summed_value(scheds, hw, objective, _metrics)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.schedule import Schedule, Step
-from sramflow.mapping.search.choose import hierarchy, schedule_metrics, search_staged
+from sramflow.mapping.search.choose import hierarchy, objective_key, schedule_metrics, search_staged
 
 PART_COUNTS = (2, 4, 8, 16)  # parts tried per axis (equal parts, the last one smaller)
 
@@ -174,10 +174,6 @@ def split_parts(sh: ConvShape, axis: str, parts: int, chunks: int = 1
     return out
 
 
-def _value(cycles: float, energy: float, objective: str) -> tuple[float, float]:
-    return {"latency": (cycles, energy), "energy": (energy, cycles), "edp": (cycles * energy, cycles)}[objective]
-
-
 def _cuts(sh: ConvShape) -> list[tuple[str, int, int]]:
     """(axis, bands or chunks, chunks per band) of every cut tried: row bands, channel chunks and both."""
     axes = splittable(sh)
@@ -205,7 +201,7 @@ def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) ->
         return sch
     if isinstance(sch, EpilogueSchedule) and sch.pool:  # its running sums span every output tile of the whole layer
         return sch
-    base = _value(*schedule_metrics(sch, hw), objective)
+    base = objective_key(*schedule_metrics(sch, hw), objective)
     best: tuple[tuple[float, float], SplitSchedule] | None = None
     room = max((m.size_bytes for m in hw.sram[1:]), default=hw.main_sram.size_bytes)
     whole: list[tuple[int, int]] = []  # (bands, chunks) whose every part fits the largest level with all operands
@@ -232,7 +228,7 @@ def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) ->
         for p in got:
             c, e = schedule_metrics(p.schedule, hw)
             cyc, en = cyc + c, en + e
-        val = _value(cyc, en, objective)
+        val = objective_key(cyc, en, objective)
         if val < base and (best is None or val < best[0]):
             label = "channels" if bands == 1 else "rows" if chunks == 1 else "rows x channels"
             best = (val, SplitSchedule(sch, label, tuple(got)))

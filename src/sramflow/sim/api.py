@@ -31,7 +31,7 @@ from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
 from sramflow.mapping.lower import lower, lower_graph
 from sramflow.mapping.schedule import Schedule
-from sramflow.mapping.search.choose import OBJECTIVES, map_shape, row_schedule
+from sramflow.mapping.search.choose import OBJECTIVES, map_shape, objective_key, row_schedule
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import DEFAULT_PLANS, PlanCache, point_plan
 from sramflow.mapping.staging import direct_traffic, pair_traffic
@@ -143,10 +143,10 @@ def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec,  # noqa: AN
                  for s in schedules)
 
 
-def _objective_value(results: list[NodeResult], objective: str) -> float:
+def _objective_value(results: list[NodeResult], objective: str) -> tuple[float, float]:
     cycles = sum(r.cycles for r in results)
     energy = sum(r.energy_uj for r in results)
-    return {"latency": (cycles, energy), "energy": (energy, cycles), "edp": (cycles * energy, cycles)}[objective]
+    return objective_key(cycles, energy, objective)
 
 
 def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec,

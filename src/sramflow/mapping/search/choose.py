@@ -180,6 +180,11 @@ def hierarchy(hw: HardwareSpec) -> Hierarchy | None:
                      hw.main_sram.size_bytes, hw.offchip.burst_bytes)
 
 
+def objective_key(cycles: float, energy: float, objective: str) -> tuple[float, float]:
+    """How schedules are ranked under ``objective``: the objective first, the other metric on ties."""
+    return {"latency": (cycles, energy), "energy": (energy, cycles), "edp": (cycles * energy, cycles)}[objective]
+
+
 def schedule_metrics(sch: Schedule, hw: HardwareSpec) -> tuple[int, float]:
     """(cycles, energy pJ) of one schedule, as ``sim`` prices it."""
     c = sch.counts
