@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from sramflow.cost.counts import ceil_div
@@ -13,6 +14,7 @@ from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.hw.load import resolve_hw
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first import ResidentConvSchedule
+from sramflow.mapping.depth_first_bands import BandSplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.sim.api import simulate_graph
 from sramflow.sim.results import total_json
@@ -123,10 +125,18 @@ def test_b0_224_depth_first_on_l2_bit_exact(b0_graph_224, b0_int8_224, b0_224_si
     assert sum(x.kept for x in res.groups) >= 10
     axes = {s.axis for s in res.schedules if isinstance(s, SplitSchedule)}
     assert axes == {"rows", "channels", "rows x channels"}
+    # two-layer band groups (mapping.depth_first_bands): every banded layer is paired with its partner
+    assert sum(1 for x in res.groups if x.kept and x.bands) >= 8
+    bands = {n.name: s for n, s in zip(res.nodes, res.schedules) if isinstance(s, BandSplitSchedule)}
+    for name, s in bands.items():
+        other = bands[s.partner]
+        assert (other.partner, {s.role, other.role}, len(other.parts)) == (name, {"producer", "consumer"}, len(s.parts))
+    assert {s.halo for s in bands.values()} >= {"cache", "none"}
     xs, q = b0_int8_224  # two random images (seed 0) and the graph quantized on them
     r = run_functional(g, q, res.schedules, quantize_input(q, xs[0]), hw.main_sram.total_words,
                        hw.main_sram.word_bytes)
     assert r.bit_exact and r.clobbers == 0 and r.counts_functional == r.counts_analytical
+    assert np.isfinite(r.logits).all()
 
 
 # ---------------------------------------------------------------- one layer in bands / chunks (depth_first_split)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 
 import jsonschema
-import numpy as np
 import pytest
 
 from sramflow.funcsim.run import run_functional
@@ -29,7 +28,6 @@ L2 = "sky130-design1-l2"
 
 def _conv(s):  # noqa: ANN001, ANN202
     return s.conv if isinstance(s, EpilogueSchedule) else s
-
 
 
 def _bands(res) -> dict[str, BandSplitSchedule]:  # noqa: ANN001
@@ -196,23 +194,3 @@ def test_no_band_group_where_the_whole_tensor_fits_or_there_is_one_level() -> No
     assert not _bands(res) and any(x.kept and not x.bands for x in res.groups)
     one = simulate_graph(se_block_graph(24), resolve_hw("sky130-design1"), fusion="depth-first")
     assert not _bands(one) and one.groups == ()
-
-
-@pytest.mark.slow
-def test_b0_224_band_groups_on_l2_bit_exact(b0_graph_224, b0_int8_224) -> None:  # noqa: ANN001
-    from sramflow.reference.run import quantize_input
-
-    g = b0_graph_224
-    hw = resolve_hw(L2)
-    res = simulate_graph(g, hw, fusion="depth-first")
-    assert sum(1 for x in res.groups if x.kept and x.bands) >= 8
-    bands = _bands(res)
-    for name, s in bands.items():  # every layer in one group, paired with its partner
-        other = bands[s.partner]
-        assert (other.partner, {s.role, other.role}, len(other.parts)) == (name, {"producer", "consumer"}, len(s.parts))
-    assert {s.halo for s in bands.values()} >= {"cache", "none"}
-    xs, q = b0_int8_224
-    r = run_functional(g, q, res.schedules, quantize_input(q, xs[0]), hw.main_sram.total_words,
-                       hw.main_sram.word_bytes)
-    assert r.bit_exact and r.clobbers == 0 and r.counts_functional == r.counts_analytical
-    assert np.isfinite(r.logits).all()

@@ -106,19 +106,28 @@ def assemble(dims: tuple[str, ...], rows: list[dict], present: np.ndarray, reads
     n, m = present.shape
     flat = present.ravel()
     row_of = np.cumsum(flat) - 1  # table row of every present candidate
+    total = int(row_of[-1]) + 1 if row_of.size else 0
+    # Scatter each candidate's present rows straight into the table: filling an (n, m) grid and masking it costs
+    # n * m per column, and most candidates (a tile load) are present on few steps.
+    present_rows = [present[:, j] for j in range(m)]
+    dest = [row_of.reshape(n, m)[:, j][present_rows[j]] for j in range(m)]
+
+    def picked(value, j: int):  # noqa: ANN001, ANN202
+        v = np.asarray(value)
+        return v if v.size == 1 else np.broadcast_to(v, (n,))[present_rows[j]]
 
     def col(key: str, default: int = 0, dtype=np.int64) -> np.ndarray:  # noqa: ANN001
-        a = np.empty((n, m), dtype)
+        a = np.empty(total, dtype)
         for j, r in enumerate(rows):
-            a[:, j] = r.get(key, default)
-        return a.ravel()[flat]
+            a[dest[j]] = picked(r.get(key, default), j)
+        return a
 
     def bounds(which: int) -> np.ndarray:
-        a = np.zeros((n, m, len(dims)), np.int64)
+        a = np.zeros((total, len(dims)), np.int64)
         for j, r in enumerate(rows):
-            for d, (lo, hi) in r.get("region", {}).items():
-                a[:, j, dims.index(d)] = lo if which == 0 else hi
-        return a.reshape(n * m, len(dims))[flat]
+            for d, lo_hi in r.get("region", {}).items():
+                a[dest[j], dims.index(d)] = picked(lo_hi[which], j)
+        return a
 
     cols = {k: col(k) for k in ("kind", "operand", "base_word", "words", "offchip_bytes", "sram_reads",
                                  "sram_writes", "macs", "vector_ops", "lut_ops", "psum_access")}
