@@ -166,7 +166,8 @@ def test_a_skip_tile_where_the_outputs_are_not_is_caught() -> None:
 
 @pytest.fixture(scope="module")
 def b0_32_residual():  # noqa: ANN201
-    """B0 at 32 px, its epilogue-fused schedules on sky130-design1, its quantization on two random images (seed 0)
+    """B0 at 16 px (its residual Adds at 4x4 down to 1x1; the skip tiles' spatial tiling is checked layer by layer
+    above), its epilogue-fused schedules on sky130-design1, its quantization on two random images (seed 0)
     and the first of them quantized: both executors below run the same."""
     from sramflow.frontend.source import ModelSource, load_graph
     from sramflow.hw.load import resolve_hw
@@ -174,7 +175,7 @@ def b0_32_residual():  # noqa: ANN201
     from sramflow.reference.run import quantize_input
     from sramflow.sim.api import simulate_graph
 
-    g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=32)).graph
+    g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=16)).graph
     hw = resolve_hw("sky130-design1")
     res = simulate_graph(g, hw, fusion="epilogue")
     x = np.random.default_rng(0).standard_normal((2, *g.shape(g.input)[1:])).astype(np.float32)
@@ -185,7 +186,7 @@ def b0_32_residual():  # noqa: ANN201
 @pytest.mark.slow
 @pytest.mark.parametrize("executor", ["step", "bulk"])
 def test_b0_residual_groups_bit_exact_on_both_executors(executor: str, b0_32_residual) -> None:  # noqa: ANN001
-    """B0 at 32 px (the per-step executor needs ~20 s there; B0@224 runs the bulk one in test_fusion_epilogue): every
+    """B0 at 16 px (the per-step executor needs ~12 s there, ~20 s at 32 px; B0@224 runs the bulk one in test_fusion_epilogue): every
     fused residual Add adds the skip tiles it loads, bit-exact with LiteRT's kernels, counts equal, no clobbers."""
     from sramflow.funcsim.run import run_functional
     from sramflow.mapping.epilogue import EpilogueSchedule
