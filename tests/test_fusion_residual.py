@@ -165,7 +165,7 @@ def test_a_skip_tile_where_the_outputs_are_not_is_caught() -> None:
 
 
 @pytest.fixture(scope="module")
-def b0_32_residual():  # noqa: ANN201
+def b0_16_residual():  # noqa: ANN201
     """B0 at 16 px (its residual Adds at 4x4 down to 1x1; the skip tiles' spatial tiling is checked layer by layer
     above), its epilogue-fused schedules on sky130-design1, its quantization on two random images (seed 0)
     and the first of them quantized: both executors below run the same."""
@@ -185,14 +185,14 @@ def b0_32_residual():  # noqa: ANN201
 
 @pytest.mark.slow
 @pytest.mark.parametrize("executor", ["step", "bulk"])
-def test_b0_residual_groups_bit_exact_on_both_executors(executor: str, b0_32_residual) -> None:  # noqa: ANN001
-    """B0 at 16 px (the per-step executor needs ~12 s there, ~20 s at 32 px; B0@224 runs the bulk one in test_fusion_epilogue): every
+def test_b0_residual_groups_bit_exact_on_both_executors(executor: str, b0_16_residual) -> None:  # noqa: ANN001
+    """B0 at 16 px (the per-step executor needs ~12 s there; B0@224 runs the bulk one in test_fusion_epilogue): every
     fused residual Add adds the skip tiles it loads, bit-exact with LiteRT's kernels, counts equal, no clobbers."""
     from sramflow.funcsim.run import run_functional
     from sramflow.mapping.epilogue import EpilogueSchedule
     from sramflow.reference.run import run_int8
 
-    g, hw, res, q, xq = b0_32_residual
+    g, hw, res, q, xq = b0_16_residual
     assert len([s for s in res.schedules if isinstance(s, EpilogueSchedule) and s.residual]) == 7
     r = run_functional(g, q, res.schedules, xq, hw.main_sram.total_words, hw.main_sram.word_bytes, executor=executor)
     assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
