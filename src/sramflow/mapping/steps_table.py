@@ -107,27 +107,32 @@ def assemble(dims: tuple[str, ...], rows: list[dict], present: np.ndarray, reads
     flat = present.ravel()
     row_of = np.cumsum(flat) - 1  # table row of every present candidate
     total = int(row_of[-1]) + 1 if row_of.size else 0
-    # Scatter each candidate's present rows straight into the table: filling an (n, m) grid and masking it costs
-    # n * m per column, and most candidates (a tile load) are present on few steps.
-    present_rows = [present[:, j] for j in range(m)]
-    dest = [row_of.reshape(n, m)[:, j][present_rows[j]] for j in range(m)]
+    # Scatter each candidate's present rows straight into the table by integer index: filling an (n, m) grid and
+    # masking it costs n * m per column, and most candidates (a tile load) are present on few steps.
+    grid = row_of.reshape(n, m)
+    at = [np.flatnonzero(present[:, j]) for j in range(m)]  # the steps where candidate j is present
+    dest = [grid[at[j], j] for j in range(m)]
 
     def picked(value, j: int):  # noqa: ANN001, ANN202
         v = np.asarray(value)
-        return v if v.size == 1 else np.broadcast_to(v, (n,))[present_rows[j]]
+        if v.size == 1:
+            return v.reshape(())
+        return (v if v.shape == (n,) else np.broadcast_to(v, (n,)))[at[j]]
 
     def col(key: str, default: int = 0, dtype=np.int64) -> np.ndarray:  # noqa: ANN001
         a = np.empty(total, dtype)
         for j, r in enumerate(rows):
-            a[dest[j]] = picked(r.get(key, default), j)
+            if dest[j].size:
+                a[dest[j]] = picked(r.get(key, default), j)
         return a
 
     def bounds(which: int) -> np.ndarray:
-        a = np.zeros((total, len(dims)), np.int64)
+        a = np.zeros((len(dims), total), np.int64)  # dimension-major: each scatter writes one contiguous row
         for j, r in enumerate(rows):
-            for d, lo_hi in r.get("region", {}).items():
-                a[dest[j], dims.index(d)] = picked(lo_hi[which], j)
-        return a
+            if dest[j].size:
+                for d, lo_hi in r.get("region", {}).items():
+                    a[dims.index(d)][dest[j]] = picked(lo_hi[which], j)
+        return a.T  # (rows, dims), column-major: every dimension's column contiguous for the executors
 
     cols = {k: col(k) for k in ("kind", "operand", "base_word", "words", "offchip_bytes", "sram_reads",
                                  "sram_writes", "macs", "vector_ops", "lut_ops", "psum_access")}
