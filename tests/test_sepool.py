@@ -157,3 +157,31 @@ def test_sums_overlapping_the_conv_s_buffers_are_refused_by_the_functional_simul
     bad = dataclasses.replace(grp.pool_plan, base_word=end - 1)
     with pytest.raises(FunctionalSimError, match="overlap the convolution's buffers"):
         execute_fused_pool(bad, grp.conv.step_table(), out, mean, Machine(Sram(128, 2)), end)
+
+
+@pytest.mark.parametrize("sizes,order,double,group_h", [
+    ({"g": 3, "h": 1, "w": 3}, ("g", "k", "c", "p"), False, 0),  # edge channel tiles, 12 pixel tiles
+    ({"g": 1, "h": 6, "w": 6}, ("p", "g", "k", "c"), True, 2),  # one pixel tile
+    ({"g": 1, "h": 1, "w": 4}, ("k", "c", "g", "p"), True, 0),  # ragged pixel tiles
+])
+def test_channel_tiles_at_once_equal_store_by_store(sizes: dict, order: tuple, double: bool, group_h: int) -> None:
+    """The fused pool's fast path (a channel tile's pixel tiles summed at once, its middle sum words counted, not
+    moved) gives the store-by-store replay's means, SRAM reads and writes, tally and clobbers."""
+    import numpy as np
+
+    from sramflow.funcsim import pool
+    from sramflow.funcsim.sram import Sram
+    from sramflow.funcsim.state import Machine
+
+    g = se_block_graph()
+    res = simulate_graph(g, make_hw(double=double), fusion="epilogue")
+    _, grp = _with_dw(res, g, sizes, order, double, group_h)
+    end = max(b.end_word for b in grp.conv.buffers)
+    out = np.random.default_rng(1).integers(-128, 128, (8, 1, 6, 6)).astype(np.int8)
+    mean = {"x_zp": -3, "mult": 1_518_500_250, "shift": -2, "out_zp": 5}
+    got = []
+    for trace in (False, True):  # a traced SRAM takes the store-by-store path
+        m = Machine(Sram(128, 2, trace=trace))
+        means = pool.execute_fused_pool(grp.pool_plan, grp.conv.step_table(), out, mean, m, end)
+        got.append((means.tolist(), m.sram.reads, m.sram.writes, m.sram.clobbers, m.tally))
+    assert got[0] == got[1] and got[0][3] == 0
