@@ -157,16 +157,16 @@ def test_sum_bounds_are_at_most_the_class_and_tile_sums() -> None:
 
 
 def test_both_bounds_are_at_most_each_candidates_best_row() -> None:
-    """``_cheap_bounds`` and ``_bounds`` of every candidate are at most the objective of each of its fitting rows
-    (for latency, and for the other objectives where pricing is monotone: where the bounded search is used), and
-    the order-free bound (``_OrderFree``, priced by ``_min_price``: the overlapped price alone where double
-    buffering is allowed) is at most ``_cheap_bounds``."""
+    """``_cheap_bounds``, ``_ordered`` and ``_bounds`` of every candidate are at most the objective of each of its
+    fitting rows (for latency, and for the other objectives where pricing is monotone: where the bounded search is
+    used), and the order-free bound (``_OrderFree``, priced by ``_min_price``: the overlapped price alone where
+    double buffering is allowed) is at most ``_cheap_bounds`` and ``_ordered``."""
     import itertools
 
     from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
     from sramflow.mapping.search.tiling_table import _candidates_steps
 
-    checked = 0
+    checked = tighter = 0
     for hw, objective in itertools.product(list(points())[::2], ("latency", "energy", "edp")):
         if objective != "latency" and not monotone_pricing(hw):  # the search prices a table there
             continue
@@ -182,8 +182,11 @@ def test_both_bounds_are_at_most_each_candidates_best_row() -> None:
             link = bounded._cheap_bounds(shape, hwp, hw, objective, t, ak, gh, clipped, orders)
             full = bounded._bounds(shape, hwp, hw, objective, k)
             # the order-free bound the search computes for every candidate is at most the cheap one it sharpens to
-            free = bounded._min_price(bounded._OrderFree.of(shape, hwp, t, ak, gh, clipped).c, hwp, hw, objective)
-            assert np.all(free <= link), shape.name
+            of = bounded._OrderFree.of(shape, hwp, t, ak, gh, clipped)
+            free = bounded._min_price(of.c, hwp, hw, objective)
+            ordered = bounded._ordered(shape, hwp, hw, objective, of, t, ak, gh, orders)
+            assert np.all(free <= link) and np.all(free <= ordered), shape.name
+            tighter += int(np.sum(ordered > link))
             in_b = _in_bursts(shape, t, (hwp.burst_bytes,))[hwp.burst_bytes]
             for order in orders:
                 raw = conv_counts(shape, hwp, t, order, clipped, in_b, ak, None, gh)
@@ -197,5 +200,6 @@ def test_both_bounds_are_at_most_each_candidates_best_row() -> None:
                     obj = np.broadcast_to(obj, fits.shape)
                     slack = obj * (1 + bounded.MARGIN)
                     assert np.all((link <= slack) | ~fits) and np.all((full <= slack) | ~fits), (shape.name, order)
+                    assert np.all((ordered <= slack) | ~fits), (shape.name, order)
                     checked += int(fits.sum())
-    assert checked > 1000
+    assert checked > 1000 and tighter > 0  # the ordered bound is tighter than the cheap one somewhere

@@ -171,6 +171,7 @@ class _OrderFree:
 
     c: dict  # PRICED field -> (candidates,) array or one int for all
     n: dict  # ``conv.trips``
+    cs: dict  # ``sum_bounds`` class sums
     ts: dict  # ``sum_bounds`` tile sums
     in_b: np.ndarray
     clipped: np.ndarray
@@ -181,12 +182,13 @@ class _OrderFree:
         cs, ts = sum_bounds(shape, hwp, t, ak, gh, n, clipped)
         in_b = _in_bursts_bound(hwp, n["g"] * n["c"] * n["p"], clipped)
         raw = conv_counts(shape, hwp, t, (), clipped, in_b, ak, cs, gh, n, ts, factors=(1, 1, 1, False, False))
-        return _OrderFree({f: v for f, v in unit_counts(shape, hwp, raw).items() if f in PRICED}, n, ts, in_b, clipped)
+        return _OrderFree({f: v for f, v in unit_counts(shape, hwp, raw).items() if f in PRICED}, n, cs, ts, in_b,
+                          clipped)
 
     def take(self, idx: np.ndarray) -> _OrderFree:
         def sub(d: dict) -> dict:
             return {k: v[idx] if np.ndim(v) else v for k, v in d.items()}
-        return _OrderFree(sub(self.c), sub(self.n), sub(self.ts), self.in_b[idx], self.clipped[idx])
+        return _OrderFree(sub(self.c), sub(self.n), sub(self.cs), sub(self.ts), self.in_b[idx], self.clipped[idx])
 
 
 def _sharpened(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, f: _OrderFree,
@@ -211,6 +213,21 @@ def _sharpened(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str
     c = f.c | {"offchip_weight_bytes": read, "offchip_input_bytes": 0, "offchip_psum_read_bytes": 0,
                "offchip_output_bytes": shape.output_bytes, "offchip_psum_write_bytes": 0, "dma_bursts": bursts}
     return np.broadcast_to(_min_price(c, hwp, hw, objective), clipped.shape)
+
+
+def _ordered(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, f: _OrderFree, t: dict,
+             ak: np.ndarray, gh: np.ndarray, orders: tuple) -> np.ndarray:
+    """Per candidate of ``f`` (tiles ``t``), the ordered bound: ``conv.conv_counts`` of every loop order with its
+    exact reload factors, spill and keep (``_order_factors``) on ``f``'s class and tile sum bounds and input
+    transactions, priced per order (all orders in one call on (orders, candidates) arrays), the least over the
+    orders. Every count grows with each sum and factor, so each order's rows count at least these field by field
+    (on chip too: a spill's partial sums and a reload's words pass through the SRAM port), and these at least
+    ``f``'s (each factor at least 1): at least the cheap bound's off-chip terms, and the SRAM traffic of spills and
+    reloads besides."""
+    fac = _order_factors(orders, f.n, t, ak, gh)
+    raw = conv_counts(shape, hwp, t, (), f.clipped, f.in_b, ak, f.cs, gh, f.n, f.ts, factors=fac)
+    c = {k: v for k, v in unit_counts(shape, hwp, raw).items() if k in PRICED}
+    return np.broadcast_to(_min_price(c, hwp, hw, objective), (len(orders), f.clipped.size)).min(axis=0)
 
 
 def _cheap_bounds(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, t: dict, ak: np.ndarray,
@@ -421,6 +438,11 @@ def _bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective
             best.add(_exact(shape, hwp, hw, objective, k, np.arange(idx.size), orders))
         live = sharpen(np.flatnonzero(~done & (lb <= best.limit())))
         live = live[lb[live] <= best.limit()]
+        if live.size:  # the ordered bound before any class sums (the cheap one leaves a spill's SRAM traffic out)
+            sub = {d: v[live] for d, v in t.items()}
+            lb[live] = np.maximum(lb[live], _ordered(shape, hwp, hw, objective, free.take(live), sub, ak[live],
+                                                     gh[live], orders))
+            live = live[lb[live] <= best.limit()]
         if live.size:
             k = _Candidates.of(shape, hwp, t, None, ak, gh, clipped, live)
             _best_first(shape, hwp, hw, objective, k, np.maximum(lb[live], _bounds(shape, hwp, hw, objective, k)),
