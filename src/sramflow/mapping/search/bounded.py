@@ -131,7 +131,9 @@ def sum_bounds(shape: ConvShape, hwp: HwParams, t: dict, ak: np.ndarray, gh: np.
         ceil(h / gh) >= h / gh, so w_reads >= bits kh kw G K C OH n_w / (8 word gh) over all steps;
       input reads per step >= ceil(k / ak) g c h w / word (a window is at least the tile's pixels, each group reads
         each of its rows at least once, and the packed window is read once per k group), so i_reads >= G C K OH OW
-        / (ak word);
+        / (ak word); where every window row a group spans is read (a 1 x 1 kernel, or no dilation and stride <=
+        kernel height: then a group's kernel rows are no fewer than its window rows), each step's reads are at
+        least ceil(k / ak) times its input tile's in-image bytes / word, so i_reads >= K clipped / (ak word);
       MAC cycles, a sum of per-group ceilings, >= ceil(MACs / MACs per cycle);
     and each sum over distinct tiles is at least the layer's bytes in words (a sum of ceilings is at least the
     ceiling of the sum), its transactions at least one per tile and ceil(bytes / burst). Integer floors of these
@@ -147,10 +149,14 @@ def sum_bounds(shape: ConvShape, hwp: HwParams, t: dict, ak: np.ndarray, gh: np.
     def transfers(tiles, nbytes: int):  # noqa: ANN001, ANN202 - off-chip transactions of ``tiles`` transfers
         return tiles if burst <= 0 else np.maximum(tiles, -(-nbytes // burst))
 
+    pixels = e["g"] * e["c"] * e["h"] * e["w"]
+    # a row group reads every window row it spans unless it reads kernel rows (``conv.step_sizes``' rows_read): at
+    # most as many where the kernel is 1 x 1 (read whole) or undilated with stride <= kernel height
+    whole_rows = khw == 1 or (shape.span_h == shape.kernel_h and shape.stride_h <= shape.kernel_h)
     # the quantities equal for every candidate stay ints (``conv_counts`` broadcasts them)
     cs = {"macs": macs, "mac_cycles": -(-macs // hwp.macs_per_cycle),
           "w_reads": w_bits * e["h"] * n["w"] // (8 * wb * gh) if w_bits else 0,
-          "i_reads": e["g"] * e["c"] * e["k"] * e["h"] * e["w"] // (ak * wb)}
+          "i_reads": e["k"] * (np.maximum(pixels, clipped) if whole_rows else pixels) // (ak * wb)}
     out_tiles = n["g"] * n["k"] * n["p"]
     ts = {"w_words": w_bits // (8 * wb), "w_bytes": shape.weight_bytes,
           "w_bursts": transfers(n["g"] * n["k"] * n["c"], shape.weight_bytes) if w_bits else 0,
