@@ -39,6 +39,15 @@ and pricing the chosen schedules): the order-free bound over 25-60 K grid candid
 each), class sums and exact pricing of the ~1 K candidates per large layer whose bounds stay under the best
 objective (the first incumbent is already optimal on every large B0 layer but the stem, so only tighter bounds
 would price fewer).
+
+Session 11 (2026-12-04, 80350ca): two tighter bounds (``bounded._ordered``: every loop order's exact factors on the
+sum bounds, so a spilling order's SRAM traffic counts; input reads at least the in-image input bytes where every
+window row is read) cut the candidates priced exactly on the large layers from 38-1,024 to 0-56 (the stem's first
+incumbent is now its optimum), with every chosen schedule unchanged. The warm point did not measurably move: CPU
+seconds of 4 alternating one-point processes, this tree 0.40 0.45 0.42 0.50 against the tree before 0.42 0.43 0.47
+0.49 (the machine ~10 % slower than in session 9); the least of ``--repeat 3`` was 0.43. What remains is spread
+thin: the order-free bound over every grid candidate (~5 ms per large layer), class sums of the incumbents, pricing
+the 82 chosen convolutions, ``search_vector`` (71 calls), each a few hundred small numpy operations per layer.
 """
 
 from __future__ import annotations
