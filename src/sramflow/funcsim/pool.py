@@ -155,10 +155,8 @@ def _pool_channel_tile(plan: PoolPlan, adds: np.ndarray, key: tuple[int, int, in
     one's are added; with nothing else between them in the SRAM, every read returns the previous write, so all but
     the last write-then-read are counted (as ``_fused_pool_rows`` counts them) without moving their bytes, and the
     last partial sums, the means and their store go through ``m`` with their bytes."""
-    g0, g1, k0, k1 = key
     ch, n = adds.shape
-    wb, wpc = plan.word_bytes, plan.words_per_channel
-    words = ch * wpc
+    words = ch * plan.words_per_channel
     sums = adds[:, 0]
     if n > 1:
         silent = n - 2  # write-then-read pairs of pixel tiles 1 .. n - 2, counted only
@@ -166,13 +164,25 @@ def _pool_channel_tile(plan: PoolPlan, adds: np.ndarray, key: tuple[int, int, in
         m.sram.reads += silent * words
         m.tally.sram_writes_compute += silent * words
         m.tally.sram_reads_compute += silent * words
-        partial = np.zeros((ch, wpc * wb), np.uint8)
-        partial[:, :SUM_BYTES] = wrap_int32(adds[:, :-1].sum(axis=1)).astype("<i4").view(np.uint8).reshape(ch, -1)
         tag = m.new_tag()
-        m.write(plan.base_word, partial.reshape(-1), tag, "pool sums", compute=True)
+        m.write(plan.base_word, _sum_words(plan, wrap_int32(adds[:, :-1].sum(axis=1))), tag, "pool sums", compute=True)
         raw = m.read(np.arange(plan.base_word, plan.base_word + words), tag, "pool sums", compute=True)
-        sums = raw.reshape(ch, wpc * wb)[:, :SUM_BYTES].copy().view("<i4").reshape(ch).astype(np.int64) + adds[:, -1]
+        sums = _word_sums(plan, raw, ch) + adds[:, -1]
     _finish_means(plan, wrap_int32(sums), key, k_, pixels, mean, m, result)
+
+
+def _sum_words(plan: PoolPlan, sums: np.ndarray) -> np.ndarray:
+    """The bytes of the sum words holding ``sums`` (one channel each): int32 little-endian in the first
+    ``SUM_BYTES`` of each channel's ``words_per_channel`` words, zeros after."""
+    words = np.zeros((sums.size, plan.words_per_channel * plan.word_bytes), np.uint8)
+    words[:, :SUM_BYTES] = sums.astype("<i4").view(np.uint8).reshape(sums.size, SUM_BYTES)
+    return words.reshape(-1)
+
+
+def _word_sums(plan: PoolPlan, raw: np.ndarray, ch: int) -> np.ndarray:
+    """The ``ch`` int32 sums in the sum words ``raw`` read back (``_sum_words``' layout), as int64."""
+    per = plan.words_per_channel * plan.word_bytes
+    return raw.reshape(ch, per)[:, :SUM_BYTES].copy().view("<i4").reshape(ch).astype(np.int64)
 
 
 def _finish_means(plan: PoolPlan, sums: np.ndarray, key: tuple[int, int, int, int], k_: int, pixels: int,
@@ -197,7 +207,7 @@ def _fused_pool_rows(plan: PoolPlan, lo: np.ndarray, hi: np.ndarray, d: dict, ro
                      mean: dict, m) -> np.ndarray:  # noqa: ANN001 - Machine
     """The fused pool store by store, every sum word written and read through ``m`` with its bytes."""
     g_, k_, oh, ow = out.shape
-    wb, wpc = plan.word_bytes, plan.words_per_channel
+    wpc = plan.words_per_channel
     result = np.zeros(g_ * k_, np.int8)
     seen: dict[tuple[int, ...], int] = {}
     tag = -1
@@ -211,13 +221,11 @@ def _fused_pool_rows(plan: PoolPlan, lo: np.ndarray, hi: np.ndarray, d: dict, ro
         sums = np.zeros(ch, np.int64)
         if i > 1:  # the running sums of this channel tile, written after its previous pixel tile
             raw = m.read(np.arange(plan.base_word, plan.base_word + ch * wpc), tag, "pool sums", compute=True)
-            sums = raw.reshape(ch, wpc * wb)[:, :SUM_BYTES].copy().view("<i4").reshape(ch).astype(np.int64)
+            sums = _word_sums(plan, raw, ch)
         sums = wrap_int32(sums + add)
         if i < plan.pixel_tiles:
             tag = m.new_tag()
-            words = np.zeros((ch, wpc * wb), np.uint8)
-            words[:, :SUM_BYTES] = sums.astype("<i4").view(np.uint8).reshape(ch, SUM_BYTES)
-            m.write(plan.base_word, words.reshape(-1), tag, "pool sums", compute=True)
+            m.write(plan.base_word, _sum_words(plan, sums), tag, "pool sums", compute=True)
             continue
         _finish_means(plan, sums, key, k_, oh * ow, mean, m, result)
     return result
