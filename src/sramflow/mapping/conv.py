@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -570,11 +571,38 @@ def unit_counts(shape: ConvShape, hw: HwParams, c: dict) -> dict:
     return out
 
 
-@lru_cache(maxsize=1 << 16)
+_COUNTS: dict[tuple, Counts] = {}  # (shape without its name, hw, tiling) -> counts, oldest first
+COUNTS_KEPT = 1 << 16
+_COUNTS_LOCK = threading.Lock()  # threads of a Dask worker share the memo
+
+
 def schedule_counts(shape: ConvShape, hw: HwParams, tiling: ConvTiling) -> Counts:
-    """Closed-form counts of one tiling (memoized: a sweep prices the same schedules at many points)."""
-    t = tiling.sizes()
-    clipped = shape.groups * shape.c_per_group * shape.clipped_rows(t["h"]) * shape.clipped_cols(t["w"])
-    c = conv_counts(shape, hw, t, tiling.order, clipped, input_bursts(shape, t, hw.burst_bytes), tiling.group_k,
-                    gh=tiling.group_h)
-    return Counts(**{k: int(v) for k, v in unit_counts(shape, hw, c).items()})
+    """Closed-form counts of one tiling (memoized: a sweep prices the same schedules at many points, and the
+    bounded search leaves the counts it priced its choice at, ``remember_counts``)."""
+    key = (shape, hw, tiling)
+    got = _COUNTS.get(key)
+    if got is None:
+        t = tiling.sizes()
+        clipped = shape.groups * shape.c_per_group * shape.clipped_rows(t["h"]) * shape.clipped_cols(t["w"])
+        c = conv_counts(shape, hw, t, tiling.order, clipped, input_bursts(shape, t, hw.burst_bytes),
+                        tiling.group_k, gh=tiling.group_h)
+        got = Counts(**{k: int(v) for k, v in unit_counts(shape, hw, c).items()})
+        remember_counts(shape, hw, tiling, got)
+    return got
+
+
+def remember_counts(shape: ConvShape, hw: HwParams, tiling: ConvTiling, counts: Counts) -> None:
+    """Memoizes ``counts`` as ``schedule_counts(shape, hw, tiling)``: for a caller that computed the same closed
+    form on arrays (``search.bounded``; tests/test_mapping_search_bounded.py checks they are equal)."""
+    with _COUNTS_LOCK:
+        _COUNTS[(shape, hw, tiling)] = counts
+        while len(_COUNTS) > COUNTS_KEPT:
+            del _COUNTS[next(iter(_COUNTS))]
+
+
+def _forget_counts() -> None:
+    with _COUNTS_LOCK:
+        _COUNTS.clear()
+
+
+schedule_counts.cache_clear = _forget_counts  # type: ignore[attr-defined]  # as ``functools.lru_cache``'s

@@ -133,8 +133,7 @@ def vector_table(sh: VectorShape, wb: int, cap: int, lanes: int, burst_bytes: in
     for double in ((False, True) if double_buffering else (False,)):
         ok = footprint(sh, wb, chunks, double) <= cap
         if ok.any():
-            c = vector_counts(sh, wb, lanes, chunks[ok], burst_bytes)
-            out.append((double, chunks[ok], {k: np.broadcast_to(np.asarray(v), (int(ok.sum()),)) for k, v in c.items()}))
+            out.append((double, chunks[ok], vector_counts(sh, wb, lanes, chunks[ok], burst_bytes)))
     return tuple(out)
 
 

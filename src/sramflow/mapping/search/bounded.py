@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sramflow.cost.counts import Counts
 from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 from sramflow.cost.table import cost_table
 from sramflow.hw.spec import HardwareSpec
@@ -58,6 +59,7 @@ class BoundedChoice:
     double: bool
     group_k: int
     group_h: int
+    counts: Counts  # its ``conv.schedule_counts``, as priced here
 
 
 def _price(c: dict, double, hw: HardwareSpec, objective: str, energy: bool):  # noqa: ANN001, ANN202
@@ -262,6 +264,7 @@ class _Tied:
     oi: np.ndarray  # loop order index
     double: np.ndarray
     cand: np.ndarray  # candidate index (among all)
+    counts: dict  # every ``Counts`` field of these rows (``conv.schedule_counts``' integers)
 
 
 def _order_factors(orders: tuple, n: dict, t: dict, ak: np.ndarray, gh: np.ndarray) -> tuple:
@@ -292,7 +295,7 @@ def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k:
     out = np.where(np.logical_or(f[3], f[4]), s.q["p_words"], s.q["o_words"])  # (orders, candidates)
     varying = [f for f in PRICED if np.ndim(c[f])]  # the others are one int for every row
     cols: dict[str, list] = {f: [] for f in varying}
-    oi, double, cand = [], [], []
+    oi, double, cand, pos = [], [], [], []
     for dbl in ((False, True) if hwp.double_buffering else (False,)):
         fp = s.q["b_words"] + (2 if dbl else 1) * (s.q["w_words"] + s.q["i_words"] + out)
         o_rows, rows = np.nonzero(fp <= hwp.capacity_words)
@@ -302,9 +305,11 @@ def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k:
         oi.append(o_rows)
         double.append(np.full(rows.size, dbl))
         cand.append(s.index[rows])
+        pos.append(rows)
     cand_a = np.concatenate(cand)
     if cand_a.size == 0:
         return None
+    every = c
     c = {f: np.concatenate(cols[f]) if f in cols else int(c[f]) for f in PRICED}
     oi_a, dbl_a = np.concatenate(oi), np.concatenate(double)
     cyc, obj, _ = _price(c, dbl_a, hw, objective, objective != "latency")
@@ -315,7 +320,10 @@ def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k:
     else:
         second = cyc[tied] * 1.0
     rank = (oi_a[tied] * 2 + dbl_a[tied]) * (k.total + 1) + cand_a[tied]
-    return _Tied(float(obj[tied[0]]), second, rank, oi_a[tied], dbl_a[tied], cand_a[tied])
+    o_t, p_t = oi_a[tied], np.concatenate(pos)[tied]
+    counts = {f: v[o_t, p_t] if np.ndim(v) == 2 else v[p_t] if np.ndim(v) else np.full(tied.size, int(v))
+              for f, v in every.items()}
+    return _Tied(float(obj[tied[0]]), second, rank, o_t, dbl_a[tied], cand_a[tied], counts)
 
 
 class _Best:
@@ -465,4 +473,4 @@ def _bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective
     b, i = rows[m], i - int(at[m] - rows[m].rank.size)
     j = int(b.cand[i])
     return BoundedChoice({d: int(t[d][j]) for d in "gkchw"}, orders[int(b.oi[i])], bool(b.double[i]), int(ak[j]),
-                         int(gh[j]))
+                         int(gh[j]), Counts(**{f: int(v[i]) for f, v in b.counts.items()}))

@@ -19,7 +19,9 @@ import numpy as np
 from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec, OffchipMemory, Source
-from sramflow.mapping.conv import ConvShape, ConvTiling, HwParams, footprint_words, keeps, spills, trips
+from sramflow.mapping.conv import (
+    ConvShape, ConvTiling, HwParams, footprint_words, keeps, remember_counts, spills, trips,
+)
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.schedule import Schedule, allocate
@@ -90,7 +92,9 @@ def search_conv(shape: ConvShape, hw: HardwareSpec, objective: str,
         got = bounded_choice(shape, hwp, hw, objective)
         if got is None:
             _no_fit(shape, hwp)
-        return make_conv_schedule(shape, hwp, got.sizes, got.order, got.double, got.group_k, got.group_h)
+        sch = make_conv_schedule(shape, hwp, got.sizes, got.order, got.double, got.group_k, got.group_h)
+        remember_counts(dataclasses.replace(shape, name=""), hwp, sch.tiling, got.counts)
+        return sch
     hwp, table = conv_table(shape, hw, cache)
     return row_schedule(shape, hwp, table, best_row(table, hw, objective))
 
