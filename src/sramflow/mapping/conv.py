@@ -203,9 +203,21 @@ class HwParams:
 
 def trips(shape: ConvShape, t: dict):  # noqa: ANN201 - trip counts per loop (arrays or ints)
     e = shape.extents
-    n = {d: ceil_div(e[d], t[d]) for d in "gkchw"}
+    n = {d: _trips_of(e[d])[t[d]] if isinstance(t[d], np.ndarray) and t[d].size >= LOOKUP_MIN else ceil_div(e[d], t[d])
+         for d in "gkchw"}
     n["p"] = n["h"] * n["w"]
     return n
+
+
+LOOKUP_MIN = 256  # from this many tiles a look-up of each tile size's trips is faster than dividing
+
+
+@lru_cache(maxsize=1024)
+def _trips_of(extent: int) -> np.ndarray:
+    """ceil(extent / size) at index size (1..extent; index 0 unused)."""
+    lut = ceil_div(extent, np.maximum(np.arange(extent + 1, dtype=np.int64), 1))
+    lut.flags.writeable = False
+    return lut
 
 
 def reload_factor(order: tuple[str, ...], relevant: str, n: dict):  # noqa: ANN201

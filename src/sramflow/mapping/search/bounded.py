@@ -270,15 +270,14 @@ class _Tied:
 def _order_factors(orders: tuple, n: dict, t: dict, ak: np.ndarray, gh: np.ndarray) -> tuple:
     """``conv.conv_counts``' (weight, input, bias reload factors, spill, keep) of every loop order, stacked on a
     leading axis (orders, candidates): one ``conv_counts`` call prices every order (the same integers per row)."""
-    size = ak.shape
-    cols: list[list] = [[], [], [], [], []]
-    for order in orders:
+    out = tuple(np.empty((len(orders), *ak.shape), dtype=dt) for dt in (np.int64, np.int64, np.int64, bool, bool))
+    for i, order in enumerate(orders):
         got = (reload_factor(order, RELEVANT["weights"], n), reload_factor(order, RELEVANT["inputs"], n),
                reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n), spills(order, n),
                keeps(order, n, t, ak, gh))
-        for col, v in zip(cols, got):
-            col.append(np.broadcast_to(v, size))
-    return tuple(np.stack(col) for col in cols)
+        for col, v in zip(out, got):
+            col[i] = v  # a factor of 1 for every candidate is the int 1: broadcast on assignment
+    return out
 
 
 def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k: _Candidates, idx: np.ndarray,

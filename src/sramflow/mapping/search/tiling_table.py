@@ -58,10 +58,11 @@ def acc_groups(t: dict, hwp: HwParams) -> tuple:
     runs one channel at a time over groups of as many whole rows as fit. Fewer channels or rows per group never
     help: the weights and the input window are re-read per group and the MAC cycles are rounded per group."""
     acc = hwp.accumulators
-    pix = t["g"] * t["h"] * t["w"]
-    one = pix <= acc
-    ak = np.where(one, np.minimum(t["k"], np.maximum(acc // pix, 1)), 1)
-    gh = np.where(one, t["h"], np.minimum(t["h"], np.maximum(acc // (t["g"] * t["w"]), 1)))
+    row = t["g"] * t["w"]
+    # one pixel group (g h w <= acc) exactly when acc // (g w) >= h, and a larger tile has acc // (g h w) = 0: so
+    # neither case needs a mask (ak = 1, gh = the rows that fit; ak = the channels that fit, gh = h)
+    ak = np.minimum(t["k"], np.maximum(acc // (row * t["h"]), 1))
+    gh = np.minimum(t["h"], np.maximum(acc // row, 1))
     return ak, gh
 
 
