@@ -14,8 +14,8 @@ from helpers.mapping import SEARCH_SHAPES, make_hw
 from sramflow.errors import MappingError
 from sramflow.hw.spec import OffchipMemory, Source
 from sramflow.mapping import conv
-from sramflow.mapping.conv import conv_counts, tile_sums, trips, unit_counts
-from sramflow.mapping.search import bounded
+from sramflow.mapping.conv import conv_counts, step_sizes, tile_sums, trips, unit_counts
+from sramflow.mapping.search import bounded, tiling_table
 from sramflow.mapping.search.choose import monotone_pricing, search_conv
 from sramflow.mapping.search.table_cache import TilingCache
 from sramflow.mapping.search.tiling_table import (
@@ -112,8 +112,29 @@ def _candidate_sums(shape, hwp):  # noqa: ANN001, ANN202
     if t["g"].size == 0:
         return None
     ak, gh = acc_groups(t, hwp)
-    cs, _ = _class_sums(shape, hwp, t, ak, gh, ())
+    cs, _, _ = _class_sums(shape, hwp, t, ak, gh, ())
     return t, ak, gh, cs, trips(shape, t)
+
+
+@pytest.mark.parametrize("part_min", [tiling_table.PART_MIN, 1])  # 1: candidates summed in parts, scattered back
+def test_class_sums_give_each_candidates_own_step_sizes(monkeypatch, part_min: int) -> None:  # noqa: ANN001
+    """The step sizes ``_class_sums`` returns (its full-tile class) are ``conv.step_sizes`` of the candidates."""
+    monkeypatch.setattr(tiling_table, "PART_MIN", part_min)
+    checked = 0
+    for hw in list(points())[::2]:
+        for shape in SEARCH_SHAPES:
+            hwp = hw_params(hw, shape)
+            t = candidates(shape, hwp)
+            if t["g"].size == 0:
+                continue
+            ak, gh = acc_groups(t, hwp)
+            want = step_sizes(shape, hwp, t, ak, gh)
+            got = _class_sums(shape, hwp, t, ak, gh, ())[2]
+            assert set(got) == set(want)
+            for k, v in want.items():
+                assert np.array_equal(np.broadcast_to(got[k], t["g"].shape), np.broadcast_to(v, t["g"].shape)), k
+            checked += 1
+    assert checked > 20
 
 
 def test_bound_counts_are_at_most_every_orders_counts() -> None:

@@ -35,7 +35,7 @@ from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_c
 from sramflow.cost.table import cost_table
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    BIAS_BYTES, RELEVANT, ConvShape, HwParams, conv_counts, keeps, reload_factor, spills, step_sizes,
+    BIAS_BYTES, RELEVANT, ConvShape, HwParams, conv_counts, keeps, reload_factor, spills,
     tile_sums, trips, unit_counts,
 )
 from sramflow.mapping.search.tiling_table import (
@@ -95,10 +95,10 @@ class _Candidates:
         """Candidates ``idx`` (ascending) of all those in ``t``, with their class sums (and step sizes, when ``q``
         has none)."""
         ts_ = {d: v[idx] for d, v in t.items()}
-        cs, _ = _class_sums(shape, hwp, ts_, ak[idx], gh[idx], ())
+        cs, _, qs = _class_sums(shape, hwp, ts_, ak[idx], gh[idx], ())
         n = trips(shape, ts_)
-        qs = step_sizes(shape, hwp, ts_, ak[idx], gh[idx]) if q is None else \
-            {k: v[idx] if np.ndim(v) else v for k, v in q.items()}
+        if q is not None:
+            qs = {k: v[idx] if np.ndim(v) else v for k, v in q.items()}
         return _Candidates(idx, int(t["g"].size), ts_, qs, ak[idx], gh[idx], cs, n, tile_sums(n, cs), clipped[idx])
 
     def take(self, idx: np.ndarray) -> _Candidates:
@@ -292,25 +292,21 @@ def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k:
     raw = conv_counts(shape, hwp, s.t, (), s.clipped, in_b, s.ak, s.cs, s.gh, s.n, s.ts, factors=f)
     c = unit_counts(shape, hwp, raw)
     out = np.where(np.logical_or(f[3], f[4]), s.q["p_words"], s.q["o_words"])  # (orders, candidates)
-    varying = [f for f in PRICED if np.ndim(c[f])]  # the others are one int for every row
-    cols: dict[str, list] = {f: [] for f in varying}
-    oi, double, cand, pos = [], [], [], []
+    oi, double, pos = [], [], []
     for dbl in ((False, True) if hwp.double_buffering else (False,)):
         fp = s.q["b_words"] + (2 if dbl else 1) * (s.q["w_words"] + s.q["i_words"] + out)
         o_rows, rows = np.nonzero(fp <= hwp.capacity_words)
-        for name in varying:
-            v = c[name]
-            cols[name].append(v[o_rows, rows] if np.ndim(v) == 2 else v[rows])
         oi.append(o_rows)
         double.append(np.full(rows.size, dbl))
-        cand.append(s.index[rows])
         pos.append(rows)
-    cand_a = np.concatenate(cand)
-    if cand_a.size == 0:
+    oi_a, dbl_a, pos_a = np.concatenate(oi), np.concatenate(double), np.concatenate(pos)
+    if pos_a.size == 0:
         return None
+    cand_a = s.index[pos_a]
     every = c
-    c = {f: np.concatenate(cols[f]) if f in cols else int(c[f]) for f in PRICED}
-    oi_a, dbl_a = np.concatenate(oi), np.concatenate(double)
+    # the fitting rows' counts (orders x candidates arrays, candidate arrays, or one int for every row)
+    c = {f: v[oi_a, pos_a] if np.ndim(v) == 2 else v[pos_a] if np.ndim(v) else int(v)
+         for f, v in ((f, every[f]) for f in PRICED)}
     cyc, obj, _ = _price(c, dbl_a, hw, objective, objective != "latency")
     tied = np.flatnonzero(obj == obj.min())
     if objective == "latency":  # energy only for the rows tied at the fewest cycles (``choose.best_row``)
@@ -319,7 +315,7 @@ def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k:
     else:
         second = cyc[tied] * 1.0
     rank = (oi_a[tied] * 2 + dbl_a[tied]) * (k.total + 1) + cand_a[tied]
-    o_t, p_t = oi_a[tied], np.concatenate(pos)[tied]
+    o_t, p_t = oi_a[tied], pos_a[tied]
     counts = {f: v[o_t, p_t] if np.ndim(v) == 2 else v[p_t] if np.ndim(v) else np.full(tied.size, int(v))
               for f, v in every.items()}
     return _Tied(float(obj[tied[0]]), second, rank, o_t, dbl_a[tied], cand_a[tied], counts)

@@ -316,8 +316,9 @@ PART_MIN = 2048  # candidates from which ``_class_sums`` splits them by which di
 
 
 def _class_sums(shape: ConvShape, hwp: HwParams, t: dict, ak: np.ndarray, gh: np.ndarray,
-                extra_bursts: tuple) -> tuple[dict, dict[int, dict]]:
-    """``conv.class_sums`` of the candidates, and ``_burst_class_sums`` per burst size in ``extra_bursts``. A
+                extra_bursts: tuple) -> tuple[dict, dict[int, dict], dict]:
+    """``conv.class_sums`` of the candidates, ``_burst_class_sums`` per burst size in ``extra_bursts``, and the
+    candidates' own ``conv.step_sizes`` (those of their full tiles, the first class of every dimension). A
     dimension whose last tile has the full size has one tile class (``tile_classes(merge=True)``); many candidates
     are split into parts of equal such dimensions, so each part is summed over only the classes it has (the same
     integers, scattered back)."""
@@ -334,12 +335,14 @@ def _class_sums(shape: ConvShape, hwp: HwParams, t: dict, ak: np.ndarray, gh: np
             parts = np.split(order, np.cumsum(np.bincount(inv.ravel()))[:-1])
     out: dict = {}
     outs: dict[int, dict] = {b: {} for b in extra_bursts}
+    full: dict = {}
     for idx in parts:
         whole = idx.size == size
         tp = t if whole else {d: v[idx] for d, v in t.items()}
         classes = tile_classes(shape, tp, merge=True)
-        sums = [(out, weighted_class_sums(step_sizes(shape, hwp, classes[0], ak if whole else ak[idx],
-                                                     gh if whole else gh[idx]), classes[1], classes[2]))]
+        q = step_sizes(shape, hwp, classes[0], ak if whole else ak[idx], gh if whole else gh[idx])
+        sums = [(out, weighted_class_sums(q, classes[1], classes[2])),
+                (full, {k: v[0, 0, 0, 0, 0] if np.ndim(v) > 5 else v for k, v in q.items()})]
         sums += [(outs[b], _burst_class_sums(shape, classes, b)) for b in extra_bursts]
         for dst, src in sums:
             for k, v in src.items():
@@ -349,7 +352,7 @@ def _class_sums(shape: ConvShape, hwp: HwParams, t: dict, ak: np.ndarray, gh: np
                 if k not in dst:
                     dst[k] = np.empty(size, dtype=np.int64)
                 dst[k][idx] = v
-    return out, outs
+    return out, outs, full
 
 
 def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, extra_bursts: tuple = (),
@@ -362,7 +365,7 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, 
     dominated in every burst column)."""
     ak, gh = acc_groups(t, hwp)
     in_b = _in_bursts(shape, t, (hwp.burst_bytes, *extra_bursts))
-    cs, cs_extra = _class_sums(shape, hwp, t, ak, gh, extra_bursts)
+    cs, cs_extra, _ = _class_sums(shape, hwp, t, ak, gh, extra_bursts)
     q = step_sizes(shape, hwp, t, ak, gh) if q is None else q
     n = trips(shape, t)
     pre = {"clipped": _clipped(shape, t), "ak": ak, "gh": gh, "in_b": in_b[hwp.burst_bytes], "cs": cs, "q": q,
