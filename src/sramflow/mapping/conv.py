@@ -452,14 +452,17 @@ def tile_sums(n: dict, cs: dict) -> dict:
 
 
 def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...], clipped_in_bytes,
-                in_bursts=None, ak=None, cs=None, gh=None, n=None, ts=None, factors=None) -> dict:  # noqa: ANN001
+                in_bursts=None, ak=None, cs=None, gh=None, n=None, ts=None, factors=None,
+                priced_only: bool = False) -> dict:  # noqa: ANN001
     """Closed-form totals of a tiling (arrays over candidates or scalars). ``clipped_in_bytes``: the
     off-chip bytes of all distinct input tiles (groups x channels x clipped rows x clipped cols);
     ``in_bursts``: their off-chip transactions (None: one per tile); ``ak`` / ``gh``: k / rows per accumulator
     group; ``cs``: ``class_sums`` of these tiles if already computed, ``n``: their ``trips``, ``ts``: their
     ``tile_sums`` (none of them depends on the loop order). ``factors``: (weight, input, bias reload factors,
     spill, keep) in place of those of ``order``; every count grows with each of them (non-negative terms), so
-    (1, 1, 1, False, False) gives a lower bound of every loop order's counts (``search.bounded``)."""
+    (1, 1, 1, False, False) gives a lower bound of every loop order's counts (``search.bounded``).
+    ``priced_only``: without the counts the pricing does not read (steps, DMA transfers and loads), and a count
+    equal for every tile stays one int (the bounded search's bounds)."""
     n = trips(shape, t) if n is None else n
     cs = class_sums(shape, hw, t, ak, gh) if cs is None else cs
     ts = tile_sums(n, cs) if ts is None else ts
@@ -471,41 +474,46 @@ def conv_counts(shape: ConvShape, hw: HwParams, t: dict, order: tuple[str, ...],
         f_b = reload_factor(tuple(x for x in order if x != "c"), RELEVANT["bias"], n)
     else:
         f_w, f_i, f_b, spill, keep = factors
-    steps = n["g"] * n["k"] * n["c"] * n["p"]
-    out_tiles = n["g"] * n["k"] * n["p"]
-    w_loads_words = f_w * ts["w_words"]
-    i_loads_words = f_i * ts["i_words"]
-    b_words_per_out = ts["b_words"]  # sum over distinct bias tiles
-    b_reads = ts["b_reads"]  # at the last reduction step of every output tile
-    b_loads = f_b * n["g"] * n["k"] if shape.has_bias else 0 * n["k"]
-    o_words = ts["o_words"]  # sum over distinct output tiles
     p_words = ts["p_words"]
     # psum stores (= psum loads) per output tile; psum reads (= psum writes) in the SRAM per output tile, no DMA
     # (a bound's factors give False: 0, so no array of zeros is built for every candidate)
     extra = 0 if spill is False else np.where(spill, n["c"] - 1, 0)
     rmw = 0 if keep is False else np.where(keep, n["c"] - 1, 0)
+    spilled = extra * p_words
+    psums = spilled if keep is False else (extra + rmw) * p_words  # spilled and kept partial sums, SRAM side
     out_bytes = shape.output_bytes
     in_tiles = n["g"] * n["c"] * n["p"]
-    w_tiles = n["g"] * n["k"] * n["c"] if shape.weight_bytes else 0 * n["k"]
-    return {
-        "macs": cs["macs"],
-        "mac_cycles": cs["mac_cycles"],
-        "steps": steps,
-        "spill": spill,
-        "keep": keep,
-        "sram_reads_compute": cs["w_reads"] + cs["i_reads"] + b_reads + (extra + rmw) * p_words,
-        "sram_writes_compute": o_words + (extra + rmw) * p_words,
-        "sram_writes_dma": w_loads_words + i_loads_words + f_b * b_words_per_out + extra * p_words,
-        "sram_reads_dma": o_words + extra * p_words,
-        "offchip_weight_bytes": f_w * ts["w_bytes"] + f_b * shape.bias_bytes,
-        "offchip_input_bytes": f_i * clipped_in_bytes,
-        "offchip_output_bytes": out_bytes + 0 * steps,
+    priced = {
+        "sram_reads_compute": cs["w_reads"] + cs["i_reads"] + ts["b_reads"] + psums,  # bias: last reduction step
+        "sram_writes_compute": ts["o_words"] + psums,
+        "sram_writes_dma": _times(f_w, ts["w_words"]) + _times(f_i, ts["i_words"]) + _times(f_b, ts["b_words"])
+        + spilled,
+        "sram_reads_dma": ts["o_words"] + spilled,
+        "offchip_weight_bytes": _times(f_w, ts["w_bytes"]) + _times(f_b, shape.bias_bytes),
+        "offchip_input_bytes": _times(f_i, clipped_in_bytes),
+        "offchip_output_bytes": out_bytes,
         "offchip_psum_read_bytes": extra * out_bytes * shape.psum_bytes,
         "offchip_psum_write_bytes": extra * out_bytes * shape.psum_bytes,
+    }
+    bursts_ = _dma_bursts(shape, n, ts, in_tiles if in_bursts is None else in_bursts, (f_w, f_i, f_b), extra)
+    if priced_only:
+        return {"macs": cs["macs"], "mac_cycles": cs["mac_cycles"]} | priced | {"dma_bursts": bursts_}
+    steps = n["g"] * n["k"] * n["c"] * n["p"]
+    out_tiles = n["g"] * n["k"] * n["p"]
+    b_loads = f_b * n["g"] * n["k"] if shape.has_bias else 0 * n["k"]
+    w_tiles = n["g"] * n["k"] * n["c"] if shape.weight_bytes else 0 * n["k"]
+    priced["offchip_output_bytes"] = out_bytes + 0 * steps
+    return {"macs": cs["macs"], "mac_cycles": cs["mac_cycles"], "steps": steps, "spill": spill, "keep": keep} \
+        | priced | {
         "dma_transfers": f_w * w_tiles + f_i * in_tiles + b_loads + out_tiles * (1 + 2 * extra),
         "dma_loads": f_w * w_tiles + f_i * in_tiles + b_loads + out_tiles * extra,
-        "dma_bursts": _dma_bursts(shape, n, ts, in_tiles if in_bursts is None else in_bursts, (f_w, f_i, f_b), extra),
+        "dma_bursts": bursts_,
     }
+
+
+def _times(factor, x):  # noqa: ANN001, ANN202
+    """``factor * x``; a reload factor of the int 1 (a bound's) returns ``x`` itself (no copy of an array)."""
+    return x if type(factor) is int and factor == 1 else factor * x
 
 
 def _dma_bursts(shape: ConvShape, n: dict, ts: dict, in_b, f: tuple, extra):  # noqa: ANN001, ANN202

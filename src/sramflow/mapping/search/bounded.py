@@ -189,7 +189,8 @@ class _OrderFree:
         n = trips(shape, t)
         cs, ts = sum_bounds(shape, hwp, t, ak, gh, n, clipped)
         in_b = _in_bursts_bound(hwp, n["g"] * n["c"] * n["p"], clipped)
-        raw = conv_counts(shape, hwp, t, (), clipped, in_b, ak, cs, gh, n, ts, factors=(1, 1, 1, False, False))
+        raw = conv_counts(shape, hwp, t, (), clipped, in_b, ak, cs, gh, n, ts, factors=(1, 1, 1, False, False),
+                          priced_only=True)
         return _OrderFree({f: v for f, v in unit_counts(shape, hwp, raw).items() if f in PRICED}, n, cs, ts, in_b,
                           clipped)
 
@@ -233,7 +234,7 @@ def _ordered(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, 
     ``f``'s (each factor at least 1): at least the cheap bound's off-chip terms, and the SRAM traffic of spills and
     reloads besides."""
     fac = _order_factors(orders, f.n, t, ak, gh)
-    raw = conv_counts(shape, hwp, t, (), f.clipped, f.in_b, ak, f.cs, gh, f.n, f.ts, factors=fac)
+    raw = conv_counts(shape, hwp, t, (), f.clipped, f.in_b, ak, f.cs, gh, f.n, f.ts, factors=fac, priced_only=True)
     c = {k: v for k, v in unit_counts(shape, hwp, raw).items() if k in PRICED}
     return np.broadcast_to(_min_price(c, hwp, hw, objective), (len(orders), f.clipped.size)).min(axis=0)
 
@@ -249,7 +250,7 @@ def _bounds(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k
     """Per candidate, a lower bound of the objective of each of its rows (any loop order, either buffering)."""
     in_b = _in_bursts_bound(hwp, k.n["g"] * k.n["c"] * k.n["p"], k.clipped)
     raw = conv_counts(shape, hwp, k.t, (), k.clipped, in_b, k.ak, k.cs, k.gh, k.n, k.ts,
-                      factors=(1, 1, 1, False, False))
+                      factors=(1, 1, 1, False, False), priced_only=True)
     c = {f: v for f, v in unit_counts(shape, hwp, raw).items() if f in PRICED}
     return np.broadcast_to(_min_price(c, hwp, hw, objective), k.t["g"].shape)
 
