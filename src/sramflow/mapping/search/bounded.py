@@ -287,7 +287,7 @@ def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k:
     fits), priced exactly with the tables' counts (``conv.conv_counts`` of each loop order, all orders in one call
     on (orders, candidates) arrays; the rows' enumeration order is their ``rank``, so the choice does not depend
     on the order they are gathered in)."""
-    s = k.take(idx)
+    s = k if idx.size == k.index.size else k.take(idx)  # (positions are distinct: all of them is k itself)
     in_b = _in_bursts(shape, s.t, (hwp.burst_bytes,))[hwp.burst_bytes]
     f = _order_factors(orders, s.n, s.t, s.ak, s.gh)
     raw = conv_counts(shape, hwp, s.t, (), s.clipped, in_b, s.ak, s.cs, s.gh, s.n, s.ts, factors=f)

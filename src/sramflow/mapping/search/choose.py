@@ -164,7 +164,7 @@ def search_vector(sh: VectorShape, hw: HardwareSpec, objective: str) -> VectorSc
     best = None
     for double, chunks, c in vector_rows(sh, hw):
         cyc = total_cycles(busy_cycles(c, hw), double)
-        en = sum(energy_pj(c, hw, cyc).values())
+        en = 0.0 if objective == "latency" else sum(energy_pj(c, hw, cyc).values())  # latency ties: largest chunk
         obj = objective_value(objective, cyc, en)
         i = np.lexsort((-chunks, obj))[0]
         if best is None or float(obj[i]) < best[0]:
