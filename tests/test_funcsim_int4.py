@@ -123,7 +123,8 @@ def test_tiny_graph_int4_bit_exact_with_counts(executor: str) -> None:
     assert r.bit_exact and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
 
 
-@pytest.mark.parametrize("spec", ["4", "pointwise=4,default=8", "stem=8,classifier=8,default=4"])
+@pytest.mark.parametrize("spec", ["4", "pointwise=4,default=8", "stem=8,classifier=8,default=4",
+                                  "default=8,features.[5-8].*=4,features.6.*fc2=4"])
 def test_b0_structure_mixed_bit_exact_with_counts(spec: str, b0_32_int8) -> None:  # noqa: ANN001
     g, q8, x = b0_32_int8  # B0@32 (seed 3) quantized on two random inputs; every spec starts from it
     res, r = _functional(g, spec, resolve_hw("sky130-design1"), q8x=(q8, x))

@@ -9,7 +9,10 @@ import pytest
 
 from helpers.graphs import quantized, randomized, tiny_graph
 from sramflow.errors import PrecisionError
-from sramflow.ir.precision import canonical_weight_bits, group_bits, node_group, pack_int4, unpack_int4
+from sramflow.ir.precision import (
+    all_int8, canonical_weight_bits, check_layers, group_bits, layer_bits, layer_name, node_group, node_weight_bits,
+    pack_int4, unpack_int4,
+)
 from sramflow.quant.weight_bits import op_weight_bits, weight_bits_summary, with_weight_bits
 from sramflow.reference.run import run_int8
 from sramflow.tflite.export import tflite_bytes
@@ -19,7 +22,10 @@ from sramflow.tflite.verify import verify
 @pytest.mark.parametrize("text, token", [("pointwise=4,bogus=8", "bogus=8"), ("3", "'3'"),
                                          ("pointwise=3,default=8", "pointwise=3"),
                                          ("pointwise=4,pointwise=8,default=8", "pointwise=8"),
-                                         ("pointwise4", "pointwise4")])
+                                         ("pointwise4", "pointwise4"),
+                                         ("default=8,features.6.*=3", "features.6.*=3"),
+                                         ("default=8,features.6.*=4,features.6.*=8", "features.6.*=8"),
+                                         ("default=8,pointwize=4", "pointwize=4")])
 def test_bad_specs_name_the_token(text: str, token: str) -> None:
     with pytest.raises(PrecisionError) as e:
         group_bits(text)
@@ -32,6 +38,34 @@ def test_spec_forms() -> None:
     assert mixed["pointwise"] == 4 and {b for g, b in mixed.items() if g != "pointwise"} == {8}
     assert canonical_weight_bits("stem=8,classifier=8,default=4") == \
         "stem=8,depthwise=4,pointwise=4,se=4,conv=4,classifier=8"
+
+
+def test_layer_tokens() -> None:
+    """A layer pattern overrides its group; the last matching token wins; the canonical form keeps them in order."""
+    spec = "pointwise=4,default=8,features.6.*=8,features.6.1.*=4"
+    assert layer_bits(spec) == (("features.6.*", 8), ("features.6.1.*", 4))
+    assert canonical_weight_bits(spec) == ("stem=8,depthwise=8,pointwise=4,se=8,conv=8,classifier=8,"
+                                           "features.6.*=8,features.6.1.*=4")
+    assert canonical_weight_bits(canonical_weight_bits(spec)) == canonical_weight_bits(spec)
+    assert canonical_weight_bits({"default": 8, "classifier.1": 8}) != 8  # a named layer keeps the string form
+    assert not all_int8("default=8,features.8.0=4") and all_int8("default=8,features.8.0=8")
+    assert layer_name("features.6.1.block.0.0/Conv") == "features.6.1.block.0.0"
+
+
+def test_layer_tokens_pick_layers_of_the_graph(b0_32_int8) -> None:  # noqa: ANN001
+    g, q, _ = b0_32_int8
+    spec = "default=8,features.6.*=4,features.6.1.block.0.0=8"
+    bits = {layer_name(n.name): node_weight_bits(g, n, spec) for n in g.nodes if node_group(g, n)}
+    four = {n for n, b in bits.items() if b == 4}
+    assert four and all(n.startswith("features.6.") for n in four) and "features.6.1.block.0.0" not in four
+    assert "features.6.1.block.3.0" in four  # the project conv of the same block
+    q4 = with_weight_bits(g, q, spec)
+    got = {layer_name(op.ir_nodes[0]): op_weight_bits(op) for op in q4.ops if "weights" in op.params}
+    assert got == bits
+    with pytest.raises(PrecisionError, match="features.60"):
+        check_layers(g, "default=8,features.60.*=4")
+    with pytest.raises(PrecisionError, match="matches no weighted layer"):
+        with_weight_bits(g, q, "default=8,features.60.*=4")
 
 
 def test_int4_packing_is_low_nibble_first_and_round_trips() -> None:

@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from sramflow.errors import MappingError, UnsupportedOpError
+from sramflow.errors import MappingError, PrecisionError, UnsupportedOpError
 from sramflow.ir.graph import Graph, Node
 from sramflow.mapping.conv import ConvShape
 from sramflow.sim.api import prepare_graph, simulate_prepared
@@ -67,6 +67,14 @@ def test_sweep_sets_bits_per_layer_group() -> None:
     w4 = sum(r.counts.offchip_weight_bytes for r in simulate_prepared(with_weight_bits(prep, 4), hw).nodes)
     macs = [sum(r.counts.macs for r in simulate_prepared(p, hw).nodes) for p in (prep, with_weight_bits(prep, 4))]
     assert w4 < w8 and macs[0] == macs[1]
+
+
+def test_sweep_sets_bits_per_layer_token() -> None:
+    prep = prepare_graph(_two_conv_graph())  # layers "stem" and "pw": a bare name is a group, a pattern needs a mark
+    assert [s.weight_bits for s in with_weight_bits(prep, {"default": 8, "st?m": 4}).shapes] == [4, 8]
+    assert [s.weight_bits for s in with_weight_bits(prep, {"default": 4, "pw*": 8}).shapes] == [4, 8]
+    with pytest.raises(PrecisionError, match="matches no weighted layer"):
+        with_weight_bits(prep, {"default": 8, "nosuch.*": 4})
 
 
 def test_functional_simulator_refuses_a_model_quantized_at_other_bits() -> None:

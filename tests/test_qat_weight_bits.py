@@ -94,6 +94,44 @@ def test_torch_layer_groups_are_the_graphs_groups() -> None:
     assert sum(v for (grp, _), v in torch_groups.items() if grp == "pointwise") == 32
 
 
+def test_torch_layer_names_are_the_graphs_layer_names() -> None:
+    """A layer token (``features.6.*=4``) names the same layers, with the same groups, in QAT as in the graph."""
+    from sramflow.frontend.builtin import builtin_graph
+    from sramflow.ir.precision import layer_name
+    from sramflow.models.arch import get_arch
+    from sramflow.train.qat import layer_groups
+
+    m = build_model("efficientnet_b0", 7).eval()
+    g = builtin_graph(get_arch("efficientnet_b0"), {k: v.numpy() for k, v in m.state_dict().items()}, 64, 1e-5)
+    graph = {layer_name(n.name): node_group(g, n) for n in g.nodes if node_group(g, n) is not None}
+    assert layer_groups(m) == graph and len(graph) == 82
+
+
+def test_layer_tokens_fake_quantize_only_their_layers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``insert_fake_quant`` with a layer token: the named conv's weights go on the INT4 grid, no other layer's; a
+    token naming no layer is refused before anything is wired."""
+    from sramflow.errors import PrecisionError
+    from sramflow.train import qat
+
+    m = build_model("efficientnet_b0", 7).eval()
+    calls: list[tuple[tuple[int, ...], int]] = []
+    real = qat.fake_quant_weight
+
+    def spy(w: torch.Tensor, bits: int = 8) -> torch.Tensor:
+        calls.append((tuple(w.shape), bits))
+        return real(w, bits)
+
+    state = qat.insert_fake_quant(m, weight_bits="default=8,features.6.1.block.3.*=4")
+    monkeypatch.setattr(qat, "fake_quant_weight", spy)
+    with torch.no_grad():
+        m(torch.zeros(1, 3, 32, 32))
+    qat.remove_fake_quant(state)
+    assert len(calls) == 82
+    assert [c for c in calls if c[1] == 4] == [(tuple(m.features[6][1].block[3][0].weight.shape), 4)]
+    with pytest.raises(PrecisionError, match="features.9"):
+        qat.insert_fake_quant(build_model("efficientnet_b0", 7), weight_bits="default=8,features.9.*=4")
+
+
 def test_the_spec_is_parsed_as_quantize_parses_it(capsys: pytest.CaptureFixture) -> None:
     a = build_parser().parse_args(["--data", "d", "--qat-from", "c", "--weight-bits", "default=8,pointwise=4"])
     assert a.weight_bits == canonical_weight_bits(PW4) == "stem=8,depthwise=8,pointwise=4,se=8,conv=8,classifier=8"

@@ -19,7 +19,7 @@ import numpy as np
 
 from sramflow.errors import QuantizationError
 from sramflow.ir.graph import Graph
-from sramflow.ir.precision import all_int8, group_bits, node_group, node_weight_bits
+from sramflow.ir.precision import all_int8, check_layers, node_group, node_weight_bits, weight_bits_of
 from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.quant.quantize import per_channel_multipliers, quantize_bias
 from sramflow.reference.requant import round_half_away_array
@@ -66,6 +66,7 @@ def with_weight_bits(graph: Graph, q: QuantizedGraph, spec: Any) -> QuantizedGra
     the spec is all 8. The activation quantization (ranges, zero points) is unchanged."""
     if all_int8(spec):
         return q
+    check_layers(graph, spec)
     ops = []
     for op in q.ops:
         if "weights" in op.params:
@@ -78,15 +79,14 @@ def with_weight_bits(graph: Graph, q: QuantizedGraph, spec: Any) -> QuantizedGra
 
 
 def spec_mismatches(q: QuantizedGraph, spec: Any) -> list[str]:
-    """Weighted ops of a stored model whose bits are not those ``spec`` gives their group (an op without a
-    recorded group is an INT8 model's: it matches an all-8 spec only)."""
-    bits = group_bits(spec)
+    """Weighted ops of a stored model whose bits are not those ``spec`` gives their layer or group (an op without
+    a recorded group is an INT8 model's: it matches an all-8 spec only)."""
     bad = []
     for op in q.ops:
         if "weights" not in op.params:
             continue
         group = op.attrs.get("weight_group")
-        want = bits[group] if group in bits else (8 if all_int8(spec) else None)
+        want = weight_bits_of(op.ir_nodes[0], group, spec) if group else (8 if all_int8(spec) else None)
         if want != op_weight_bits(op):
             bad.append(f"{op.name} ({group or 'no group recorded'}): {op_weight_bits(op)} bits")
     return bad

@@ -1,8 +1,9 @@
 """Weight precision per layer group for the sweep: 8 or 4 bits (the spec parser is ``sramflow.ir.precision``).
 
 A ``weight_bits`` value is 8, 4, or a mapping ``{group: bits}`` over WEIGHT_GROUPS (``default`` fills the
-groups not named). Its canonical form is the int when every group has the same precision, otherwise a
-string ``"stem=8,depthwise=4,..."`` listing every group, so equal settings hash equally.
+groups not named) with optional layer patterns (``features.6.*``: single layers). Its canonical form is the int
+when every group has the same precision and no layer is named, otherwise a string ``"stem=8,depthwise=4,..."``
+listing every group and then the layer tokens, so equal settings hash equally.
 
 INT4 accuracy is NOT measured by the sweep: results carry ``accuracy_assumption`` saying so, unless
 weights/precision_accuracy.json (``sramflow.eval.precision_table``) holds a measured row for the spec and the
@@ -14,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sramflow.ir.precision import (ALLOWED_BITS, WEIGHT_GROUPS, canonical_weight_bits,  # noqa: F401
-                                   group_bits, node_group)  # re-exported: the sweep's names
+from sramflow.ir.precision import (ALLOWED_BITS, WEIGHT_GROUPS, all_int8, canonical_weight_bits,  # noqa: F401
+                                   check_layers, group_bits, node_group, node_weight_bits,
+                                   spec_bit_widths)  # re-exported: the sweep's names
 from sramflow.mapping.conv import ConvShape
 from sramflow.sim.api import PreparedGraph
 
@@ -35,19 +37,19 @@ def accuracy_assumption(value: Any, checkpoint_sha256: str | None = None) -> str
             e = m.entry
             return (f"{m.note}: accuracy {e['accuracy']:.4f} {e['accuracy_ci95']}, balanced accuracy "
                     f"{e['balanced_accuracy']:.4f} {e['balanced_accuracy_ci95']}")
-    return INT4_ASSUMPTION if 4 in group_bits(value).values() else INT8_ASSUMPTION
+    return INT4_ASSUMPTION if 4 in spec_bit_widths(value) else INT8_ASSUMPTION
 
 
 def with_weight_bits(prep: PreparedGraph, value: Any) -> PreparedGraph:
-    """``prep`` with each Conv/Gemm's ``ConvShape.weight_bits`` set from its layer group (packed weights: off-chip
-    bytes, SRAM words and footprint shrink; MAC counts do not change). Pooling shapes have no weights."""
-    bits = group_bits(value)
-    if set(bits.values()) == {8}:
+    """``prep`` with each Conv/Gemm's ``ConvShape.weight_bits`` set from its layer group or layer token (packed
+    weights: off-chip bytes, SRAM words and footprint shrink; MAC counts do not change). Pooling shapes have no
+    weights."""
+    if all_int8(value):
         return prep
+    check_layers(prep.graph, value)
     shapes = []
     for node, shape in zip(prep.graph.nodes, prep.shapes):
-        group = node_group(prep.graph, node)
-        if isinstance(shape, ConvShape) and group is not None and not shape.pool_op:
-            shape = dataclasses.replace(shape, weight_bits=bits[group])
+        if isinstance(shape, ConvShape) and node_group(prep.graph, node) is not None and not shape.pool_op:
+            shape = dataclasses.replace(shape, weight_bits=node_weight_bits(prep.graph, node, value))
         shapes.append(shape)
     return dataclasses.replace(prep, shapes=tuple(shapes))  # the same graph and fusion mode

@@ -73,7 +73,7 @@ PARAMETERS: dict[str, Parameter] = {p.name: p for p in (
     Parameter("macs_per_cycle", _pos_int, "MAC lanes (accumulators scale along, one per lane)"),
     Parameter("clock_mhz", _pos_number, "accelerator clock (off-chip link keeps its bytes per second)"),
     Parameter("offchip", _choice(list_offchip_presets), "named off-chip memory preset"),
-    Parameter("weight_bits", canonical_weight_bits, "8, 4, or {group: bits} per layer group"),
+    Parameter("weight_bits", canonical_weight_bits, "8, 4, or {group: bits} per layer group (and layer patterns)"),
 )}
 SPACE_KEYS = ("base", "random", "seed")
 

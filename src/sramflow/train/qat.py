@@ -28,6 +28,7 @@ both the float and the fake-quant pass (``--qat-float-weight``).
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import types
 from collections.abc import Callable, Iterable, Iterator
 
@@ -36,7 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sramflow.ir.precision import group_bits
+from sramflow.errors import PrecisionError
+from sramflow.ir.precision import layer_bits, layer_name, weight_bits_of
 from sramflow.models.efficientnet import ConvNormAct, EfficientNet, MBConv, SqueezeExcitation, padded_input
 from sramflow.quant.weight_bits import quantize_weights_bits
 
@@ -232,21 +234,49 @@ def conv_weight_group(model: EfficientNet, name: str, conv: nn.Conv2d) -> str:
     return "pointwise" if tuple(conv.kernel_size) == (1, 1) else "conv"
 
 
+def layer_groups(model: EfficientNet) -> dict[str, str]:
+    """Every weighted layer's name (its conv's module path: the exported graph's node name before its ``/``,
+    ``sramflow.ir.precision.layer_name``) and ``--weight-bits`` group, in module order."""
+    out: dict[str, str] = {}
+    for name, mod in model.named_modules():
+        if isinstance(mod, ConvNormAct):
+            out[f"{name}.0"] = conv_weight_group(model, name, mod[0])
+        elif isinstance(mod, SqueezeExcitation):
+            out[f"{name}.fc1"] = out[f"{name}.fc2"] = "se"
+    out["classifier.1"] = "classifier"
+    return out
+
+
+def check_layer_names(names: list[str], weight_bits: int | str | dict) -> None:
+    """``PrecisionError`` naming a layer token of the spec that matches none of ``names``."""
+    for pattern, _ in layer_bits(weight_bits):
+        if not any(fnmatch.fnmatchcase(layer_name(n), pattern) for n in names):
+            raise PrecisionError(f"weight bits token {pattern!r}: matches no weighted layer of the model (layer names "
+                                 f"are conv module paths, e.g. {', '.join(names[:3])}, ...)")
+
+
 def insert_fake_quant(model: EfficientNet, momentum: float = 0.95, seed: int = 0,
                       weight_bits: int | str | dict = 8) -> QATState:
     """Wire fake quantization into ``model`` in place; returns the state holding the observers.
 
     ``weight_bits``: a ``--weight-bits`` spec (``sramflow.ir.precision``, the parser ``sramflow quantize`` uses):
-    each group's folded weights are fake-quantized at its bits; SE fc1 / fc2 are group ``se``, the Linear
+    each layer's folded weights are fake-quantized at its bits (its layer token's, else its group's; a layer's
+    name is its conv's module path, as in the exported graph); SE fc1 / fc2 are group ``se``, the Linear
     ``classifier``. Activations stay int8 whatever the spec."""
-    bits = group_bits(weight_bits)
+    groups = layer_groups(model)
+    names = list(groups)
+    check_layer_names(names, weight_bits)
+
+    def bits_of(name: str) -> int:
+        return weight_bits_of(name, groups[name], weight_bits)
+
     state = QATState(momentum, seed)
     for name, mod in model.named_modules():
         if isinstance(mod, ConvNormAct):
             out_obs = state.obs(f"{name}.conv")
             act = mod[2] if len(mod) > 2 else None
             mul_obs = state.obs(f"{name}.act") if isinstance(act, nn.SiLU) else None
-            wb = bits[conv_weight_group(model, name, mod[0])]
+            wb = bits_of(f"{name}.0")
 
             def f_cna(self, x, out_obs=out_obs, act=act, mul_obs=mul_obs, wb=wb):  # noqa: ANN001, ANN202
                 return _act(act, out_obs(_folded_conv(self, x, wb)), mul_obs)
@@ -254,11 +284,12 @@ def insert_fake_quant(model: EfficientNet, momentum: float = 0.95, seed: int = 0
         elif isinstance(mod, SqueezeExcitation):
             o_pool, o_fc1, o_act, o_fc2, o_mul = (state.obs(f"{name}.{k}") for k in ("pool", "fc1", "act", "fc2", "mul"))
 
-            def f_se(self, x, o_pool=o_pool, o_fc1=o_fc1, o_act=o_act, o_fc2=o_fc2, o_mul=o_mul, wb=bits["se"]):  # noqa: ANN001, ANN202
+            def f_se(self, x, o_pool=o_pool, o_fc1=o_fc1, o_act=o_act, o_fc2=o_fc2, o_mul=o_mul,  # noqa: ANN001, ANN202
+                     wb1=bits_of(f"{name}.fc1"), wb2=bits_of(f"{name}.fc2")):
                 s = o_pool(self.avgpool(x))
-                s = o_fc1(F.conv2d(s, fake_quant_weight(self.fc1.weight, wb), self.fc1.bias))
+                s = o_fc1(F.conv2d(s, fake_quant_weight(self.fc1.weight, wb1), self.fc1.bias))
                 s = _act(self.activation, s, o_act)
-                s = o_fc2(F.conv2d(s, fake_quant_weight(self.fc2.weight, wb), self.fc2.bias))
+                s = o_fc2(F.conv2d(s, fake_quant_weight(self.fc2.weight, wb2), self.fc2.bias))
                 return o_mul(x * fake_quant_sigmoid(torch.sigmoid(s)))
             _patch(state, mod, f_se)
         elif isinstance(mod, MBConv) and mod.use_residual:
@@ -269,7 +300,7 @@ def insert_fake_quant(model: EfficientNet, momentum: float = 0.95, seed: int = 0
             _patch(state, mod, f_mb)
     o_in, o_pool, o_fc = state.obs("input"), state.obs("pool"), state.obs("classifier")
 
-    def f_net(self, x, o_in=o_in, o_pool=o_pool, o_fc=o_fc, wb=bits["classifier"]):  # noqa: ANN001, ANN202
+    def f_net(self, x, o_in=o_in, o_pool=o_pool, o_fc=o_fc, wb=bits_of("classifier.1")):  # noqa: ANN001, ANN202
         h = o_pool(self.avgpool(self.features(o_in(x))))
         h = self.classifier[0](torch.flatten(h, 1))
         lin = self.classifier[1]
