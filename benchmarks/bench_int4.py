@@ -1,5 +1,5 @@
 """Mixed INT8 / INT4 weights on B0 @224 with the shipped checkpoint, sky130-design1 (issue 21, items 1-2):
-off-chip weight bytes, latency, energy and total traffic per inference for four ``--weight-bits`` specs, from
+off-chip weight bytes, latency, energy and total traffic per inference for five ``--weight-bits`` specs, from
 the analytical simulator (the same figures as ``sramflow simulate --checkpoint ... --weight-bits SPEC``; the
 functional simulator reproduces its counts exactly, tests/test_funcsim_int4.py). Also the packed weight
 bytes of the model itself (each layer's weights once).
@@ -28,8 +28,13 @@ from sramflow.sweep.precision import with_weight_bits
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "efficientnet_b0_ham10000.safetensors"
 QAT_CHECKPOINTS = (CHECKPOINT.with_name("efficientnet_b0_ham10000_w4pw.safetensors"),)
+# the pointwise convs of stages 4-8 whose per-layer INT4 KL on validation is <= 0.005 (scripts/int4_sensitivity.py;
+# the first project conv of stages 4-6 are the three above it): 73 % of the INT8 weight traffic
+SENSITIVITY_MIX = "default=8,features.[4-7].*.block.[03].0=4,features.8.0=4,features.[456].0.block.3.0=8"
 SPECS = (("all 8", "8"), ("pointwise 4", "pointwise=4,default=8"),
-         ("all but stem/classifier 4", "stem=8,classifier=8,default=4"), ("all 4", "4"))
+         ("all but stem/classifier 4", "stem=8,classifier=8,default=4"), ("all 4", "4"),
+         ("sensitivity mix (KL<=0.005)", SENSITIVITY_MIX))
+GOAL_CUT, GOAL_LOSS = 0.35, 0.01  # issue 21: >= 35 % less weight traffic, <= 1 point balanced accuracy lost
 
 
 def main() -> None:
@@ -62,6 +67,17 @@ def main() -> None:
             acc = ("" if m.entry is None else f"balanced accuracy {m.entry['balanced_accuracy']:.4f} "
                    f"{m.entry['balanced_accuracy_ci95']}, accuracy {m.entry['accuracy']:.4f}; ")
             print(f"  {label:28s} {acc}{m.note}")
+    int8 = measured_accuracy("8", file_sha256(CHECKPOINT)).entry
+    for label, spec, _, wb, *_ in rows[1:]:
+        m = measured_accuracy(spec, file_sha256(CHECKPOINT)).entry
+        if m is None or int8 is None:
+            continue
+        loss = int8["balanced_accuracy"] - m["balanced_accuracy"]
+        ci = m.get("minus_int8_ci95") or {}
+        ok = 1 - wb / w8 >= GOAL_CUT and loss <= GOAL_LOSS
+        print(f"goal ({label}, PTQ of {CHECKPOINT.name}): weight traffic {1 - wb / w8:.1%} less (>= {GOAL_CUT:.0%}), "
+              f"balanced accuracy {-loss * 100:+.2f} points vs INT8 (>= {-GOAL_LOSS * 100:.0f}; paired 95 % interval "
+              f"{ci.get('balanced_accuracy')}): {'met' if ok else 'not met'} on the test split")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,21 @@ def test_rows_of_each_checkpoint_are_found_by_its_hash(tmp_path: Path) -> None:
     assert doc["entries"][PW4]["balanced_accuracy"] == 0.56 and doc["other_checkpoints"][0]["checkpoint"] == "w4pw"
 
 
+def test_a_row_added_later_keeps_the_rows_before() -> None:
+    """``merged(..., add=True)``: a spec measured later joins the checkpoint's block; without it the block is replaced;
+    a re-measured spec is replaced either way, in the top-level block and in ``other_checkpoints``."""
+    layer = "stem=8,depthwise=8,pointwise=8,se=8,conv=8,classifier=8,features.6.*=4"
+    later = {"checkpoint": "shipped", "checkpoint_sha256": "aaa", "source": "s", "entries": {layer: _entry("PTQ", 0.6)}}
+    for doc in (merged(None, _table("shipped", "aaa", "PTQ", 0.55)),
+                merged(merged(None, _table("x", "xxx", "PTQ", 0.5)), _table("shipped", "aaa", "PTQ", 0.55))):
+        added = merged(doc, later, add=True)
+        block = added if added["checkpoint_sha256"] == "aaa" else added["other_checkpoints"][-1]
+        assert set(block["entries"]) == {PW4, layer} and block["entries"][PW4]["balanced_accuracy"] == 0.55
+        replaced = merged(doc, later)
+        block = replaced if replaced["checkpoint_sha256"] == "aaa" else replaced["other_checkpoints"][-1]
+        assert set(block["entries"]) == {layer}
+
+
 def test_a_mixed_column_is_compared_with_another_checkpoints_int8(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     """predictions.csv carries the mixed predictions, and compare_predictions pairs them with another model's INT8
     column: the QAT INT4 model is judged against the shipped INT8 model on the same lesions."""
