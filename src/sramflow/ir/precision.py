@@ -156,12 +156,17 @@ def node_weight_bits(graph: Graph, node: Node, value: Any) -> int:
 def check_layers(graph: Graph, value: Any) -> None:
     """``PrecisionError`` naming a layer token that matches no weighted layer of ``graph`` (a typo would otherwise
     quantize nothing it names)."""
-    names = [layer_name(n.name) for n in graph.nodes if node_group(graph, n) is not None]
+    check_layer_names([layer_name(n.name) for n in graph.nodes if node_group(graph, n) is not None], value,
+                      repr(graph.name), "node names before their first '/'")
+
+
+def check_layer_names(names: list[str], value: Any, model: str, naming: str) -> None:
+    """``PrecisionError`` naming a layer token of ``value`` that matches none of the layer ``names`` of ``model``
+    (``naming``: how its layers are named, for the message)."""
     for pattern, _ in layer_bits(value):
         if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
-            near = ", ".join(names[:3])
-            raise PrecisionError(f"weight bits token {pattern!r}: matches no weighted layer of {graph.name!r} (layer "
-                                 f"names are node names before their first '/', e.g. {near}, ...)")
+            raise PrecisionError(f"weight bits token {pattern!r}: matches no weighted layer of {model} (layer names are "
+                                 f"{naming}, e.g. {', '.join(names[:3])}, ...)")
 
 
 def pack_int4(values: np.ndarray) -> np.ndarray:

@@ -28,7 +28,6 @@ both the float and the fake-quant pass (``--qat-float-weight``).
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import types
 from collections.abc import Callable, Iterable, Iterator
 
@@ -37,8 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sramflow.errors import PrecisionError
-from sramflow.ir.precision import layer_bits, layer_name, weight_bits_of
+from sramflow.ir.precision import check_layer_names, weight_bits_of
 from sramflow.models.efficientnet import ConvNormAct, EfficientNet, MBConv, SqueezeExcitation, padded_input
 from sramflow.quant.weight_bits import quantize_weights_bits
 
@@ -247,14 +245,6 @@ def layer_groups(model: EfficientNet) -> dict[str, str]:
     return out
 
 
-def check_layer_names(names: list[str], weight_bits: int | str | dict) -> None:
-    """``PrecisionError`` naming a layer token of the spec that matches none of ``names``."""
-    for pattern, _ in layer_bits(weight_bits):
-        if not any(fnmatch.fnmatchcase(layer_name(n), pattern) for n in names):
-            raise PrecisionError(f"weight bits token {pattern!r}: matches no weighted layer of the model (layer names "
-                                 f"are conv module paths, e.g. {', '.join(names[:3])}, ...)")
-
-
 def insert_fake_quant(model: EfficientNet, momentum: float = 0.95, seed: int = 0,
                       weight_bits: int | str | dict = 8) -> QATState:
     """Wire fake quantization into ``model`` in place; returns the state holding the observers.
@@ -264,8 +254,7 @@ def insert_fake_quant(model: EfficientNet, momentum: float = 0.95, seed: int = 0
     name is its conv's module path, as in the exported graph); SE fc1 / fc2 are group ``se``, the Linear
     ``classifier``. Activations stay int8 whatever the spec."""
     groups = layer_groups(model)
-    names = list(groups)
-    check_layer_names(names, weight_bits)
+    check_layer_names(list(groups), weight_bits, "the model", "conv module paths")
 
     def bits_of(name: str) -> int:
         return weight_bits_of(name, groups[name], weight_bits)

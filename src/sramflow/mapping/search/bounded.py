@@ -291,7 +291,7 @@ def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k:
     in_b = _in_bursts(shape, s.t, (hwp.burst_bytes,))[hwp.burst_bytes]
     f = _order_factors(orders, s.n, s.t, s.ak, s.gh)
     raw = conv_counts(shape, hwp, s.t, (), s.clipped, in_b, s.ak, s.cs, s.gh, s.n, s.ts, factors=f)
-    c = unit_counts(shape, hwp, raw)
+    full = unit_counts(shape, hwp, raw)
     out = np.where(np.logical_or(f[3], f[4]), s.q["p_words"], s.q["o_words"])  # (orders, candidates)
     oi, double, pos = [], [], []
     for dbl in ((False, True) if hwp.double_buffering else (False,)):
@@ -304,10 +304,7 @@ def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k:
     if pos_a.size == 0:
         return None
     cand_a = s.index[pos_a]
-    every = c
-    # the fitting rows' counts (orders x candidates arrays, candidate arrays, or one int for every row)
-    c = {f: v[oi_a, pos_a] if np.ndim(v) == 2 else v[pos_a] if np.ndim(v) else int(v)
-         for f, v in ((f, every[f]) for f in PRICED)}
+    c = {f: _rows_of(full[f], oi_a, pos_a) for f in PRICED}
     cyc, obj, _ = _price(c, dbl_a, hw, objective, objective != "latency")
     tied = np.flatnonzero(obj == obj.min())
     if objective == "latency":  # energy only for the rows tied at the fewest cycles (``choose.best_row``)
@@ -317,9 +314,14 @@ def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k:
         second = cyc[tied] * 1.0
     rank = (oi_a[tied] * 2 + dbl_a[tied]) * (k.total + 1) + cand_a[tied]
     o_t, p_t = oi_a[tied], pos_a[tied]
-    counts = {f: v[o_t, p_t] if np.ndim(v) == 2 else v[p_t] if np.ndim(v) else np.full(tied.size, int(v))
-              for f, v in every.items()}
+    counts = {f: np.broadcast_to(_rows_of(v, o_t, p_t), tied.shape) for f, v in full.items()}
     return _Tied(float(obj[tied[0]]), second, rank, o_t, dbl_a[tied], cand_a[tied], counts)
+
+
+def _rows_of(v, o: np.ndarray, p: np.ndarray):  # noqa: ANN001, ANN202
+    """Rows (loop order ``o``, candidate position ``p``) of a count: an (orders, candidates) array, a candidates
+    array, or one int for every row (kept an int)."""
+    return v[o, p] if np.ndim(v) == 2 else v[p] if np.ndim(v) else int(v)
 
 
 class _Best:
