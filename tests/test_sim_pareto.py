@@ -11,7 +11,8 @@ from sramflow.mapping.search.budget import LayerFront, budget_rows, certificate,
 from sramflow.sim.api import prepare_graph, simulate_prepared
 from sramflow.sim.results import total_json
 from helpers.mapping import make_hw
-from helpers.graphs import tiny_graph
+from helpers.graphs import se_block_graph, tiny_graph
+from sramflow.hw.load import resolve_hw
 
 
 def _setup():  # noqa: ANN202
@@ -83,3 +84,24 @@ def test_cycle_budget_trades_cycles_for_energy() -> None:
         simulate_prepared(prep, hw, "energy", cyc_l + other - 1)
     with pytest.raises(SramflowError, match="energy objective"):
         simulate_prepared(prep, hw, "latency", 10**12)
+
+
+def test_cycle_budget_holds_with_fused_groups() -> None:
+    # an SE block on design1 at 12 px: the budgeted Conv rows assume the SE scale fused, then the scale falls back
+    # to a pass of its own and the groups' vector work adds cycles the per-row budget never saw
+    hw = resolve_hw("sky130-design1")
+    prep = prepare_graph(se_block_graph(12), fusion="epilogue")
+    fastest = total_json(list(simulate_prepared(prep, hw, "latency").nodes), hw.clock_mhz)
+    least = total_json(list(simulate_prepared(prep, hw, "energy").nodes), hw.clock_mhz)
+    assert least["cycles"] > fastest["cycles"] * 1.2  # room for a budget to matter
+    energies = []
+    for factor in (1.0, 1.01, 1.05, 1.1, 1.2):
+        budget = int(fastest["cycles"] * factor)
+        t = total_json(list(simulate_prepared(prep, hw, "energy", budget).nodes), hw.clock_mhz)
+        assert t["cycles"] <= budget, factor
+        assert t["energy_uj"] <= fastest["energy_uj"]  # never worse than the fastest mapping, which fits
+        energies.append(t["energy_uj"])
+    assert energies[-1] < energies[0]  # a larger budget buys energy
+    with pytest.raises(MappingError, match=f"below the {fastest['cycles']:,} cycles of the least feasible mapping "
+                                           r"\(the latency objective's, fusion epilogue\)"):
+        simulate_prepared(prep, hw, "energy", fastest["cycles"] - 1)

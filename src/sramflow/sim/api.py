@@ -203,9 +203,9 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     vector nodes mapped for energy and the Conv/Gemm nodes chosen together (``mapping.search.budget``) instead
     of each layer for its own least energy."""
     t0 = time.perf_counter()
-    schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
-    schedules = decide_input_scales(prep, schedules, hw, objective)
-    schedules = decide_pools(prep, schedules, hw, objective)
+    if cycle_budget is not None and objective != "energy":
+        raise SramflowError(f"a cycle budget needs the energy objective, got {objective!r}")
+    schedules = _choose(prep, hw, objective) if cycle_budget is None else _within_budget(prep, hw, cycle_budget)
     groups: tuple[Group, ...] = ()
     if prep.fusion == "depth-first" and cycle_budget is None:  # bands / chunks of a layer, then cross-layer
         # residency, in outer SRAM levels (none on one-level hardware); under a cycle budget the budgeted choice
@@ -216,6 +216,67 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
                             time.perf_counter() - t0, cycle_budget, prep.fusion, groups)
+
+
+BUDGET_ROUNDS = 24  # re-choices under a cycle budget at most (B0 on design1: 1-12)
+BUDGET_RESOLUTION = 10_000  # the bisection stops within this fraction of the budget
+
+
+def _choose(prep: PreparedGraph, hw: HardwareSpec, objective: str, cycle_budget: int | None = None
+            ) -> tuple[Schedule, ...]:
+    """Per-layer schedules (or the budgeted Conv/Gemm rows), then the fused groups and their per-group fallbacks."""
+    schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
+    schedules = decide_input_scales(prep, schedules, hw, objective)
+    return decide_pools(prep, schedules, hw, objective)
+
+
+def _network_cost(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec) -> tuple[int, float]:
+    """(cycles, energy in uJ) of the whole graph."""
+    results = [price(n.name, n.op, s, hw) for n, s in zip(prep.graph.nodes, schedules)]
+    return sum(r.cycles for r in results), sum(r.energy_uj for r in results)
+
+
+def _within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int) -> tuple[Schedule, ...]:
+    """The energy objective's schedules within ``cycle_budget`` network cycles. The budget chooses the Conv/Gemm
+    rows on their own shapes (``mapping.search.budget``); the groups they land in then add cycles that choice does
+    not see (an epilogue's vector work, a fused SE scale that falls back to a pass of its own, each decided for
+    energy). So the budget handed to that choice is searched: lowered by the overshoot (doubling while the choice
+    does not move), then bisected between the largest that fits and the smallest that does not, to
+    1 / ``BUDGET_RESOLUTION`` of the budget. The fastest mapping (the latency objective's) is taken where it fits and uses less energy than that
+    choice or none fits; where it does not fit either, ``MappingError`` names its cycles."""
+    fit: tuple[int, tuple[Schedule, ...], float] | None = None  # the largest target that fits, its choice, its uJ
+    over_at: int | None = None  # the smallest target that overshoots (or is below any mapping)
+    target, last, stuck = cycle_budget, None, 0
+    for _ in range(BUDGET_ROUNDS):
+        try:
+            schedules = _choose(prep, hw, "energy", target)
+            cycles, energy = _network_cost(prep, schedules, hw)
+        except MappingError:
+            cycles = None
+        if cycles is not None and cycles <= cycle_budget:
+            fit = (target, schedules, energy)
+            if target == cycle_budget:
+                break
+        else:
+            over_at = target
+        if fit is None and cycles is not None:  # nothing fits yet: step down by the overshoot
+            stuck = stuck + 1 if cycles == last else 0  # the greedy's last step is larger than the overshoot
+            target, last = target - ((cycles - cycle_budget) << stuck), cycles
+        elif fit is None:
+            break  # below every mapping before anything fit
+        else:
+            assert over_at is not None
+            if over_at - fit[0] <= max(1, cycle_budget // BUDGET_RESOLUTION):
+                break
+            target = (fit[0] + over_at) // 2
+    fastest = _choose(prep, hw, "latency")
+    cycles, energy = _network_cost(prep, fastest, hw)
+    if cycles <= cycle_budget:  # the budgeted choice is a heuristic around fused groups: never worse than this
+        return fastest if fit is None or energy < fit[2] else fit[1]
+    if fit is not None:
+        return fit[1]
+    raise MappingError(f"--cycle-budget {cycle_budget:,} is below the {cycles:,} cycles of the least feasible mapping "
+                       f"(the latency objective's, fusion {prep.fusion}): raise the budget or use --objective latency")
 
 
 def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
