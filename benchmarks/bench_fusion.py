@@ -19,8 +19,7 @@ Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energ
 design1 with a cycle budget (``--objective energy --cycle-budget N``, N above the latency objective's 530,292,474
 cycles; off-chip MB / ms / mJ): +0.5 % 159.58 / 5325.38 / 161.968, +1 % 155.96 / 5349.45 / 157.698, +2 % 152.81 /
 5392.39 / 154.312, +5 % 140.26 / 5530.32 / 142.508. The <= 160 MB target is reached at 0.42 % more latency than the
-latency objective's schedule, with 1.0 % less energy; until this tree a budget was exceeded by the cycles fused
-groups add (+0.2 % asked, +2.9 % run).
+latency objective's schedule, with 1.0 % less energy.
 Depth-first under the other objectives (printed before the budgets; session 9, same tree; off-chip MB / ms / mJ): design1 energy
 108.45 / 7671.90 / 121.857 and edp 120.82 / 5963.89 / 126.884 (the <= 160 MB traffic is reached by a schedule that
 trades latency for energy, not under the default latency objective); design1-l2 energy 23.77 / 2574.44 / 41.145, edp
