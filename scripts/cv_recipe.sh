@@ -2,7 +2,8 @@
 # Cross-validate one training recipe: K folds of the train + val lesions (sramflow.data.folds), each trained
 # (base, then QAT) on the other folds and evaluated on its own (float and INT8, the integer reference); the
 # out-of-fold predictions of all train + val images are pooled into one figure with lesion-bootstrap intervals.
-# It chooses among recipes on ~6,800 images instead of the 856 of val, and never touches the test split.
+# It chooses among recipes on ~6,800 images instead of the 856 of val, and never touches the test split (the fold
+# files leave it out, so no stage evaluates it).
 #
 #   DATA=../shared/data/ham10000 WORK=build/cv/r128 [FOLDS=5] [PARALLEL=2] [RES=128] [DEVICE=cpu] \
 #     [BASE_ARGS="--epochs 5 --keep last --no-logit-adjust"] [QAT_ARGS="--qat-epochs 2 --lr 3e-5 --qat-float-weight 0.5"] [EXTRA=...] \
@@ -29,7 +30,8 @@ EVAL_ARGS=${EVAL_ARGS:-}  # e.g. --weight-bits SPEC: the held-out fold's mixed-p
 ONLY=${ONLY:-$(seq 1 "$FOLDS")}
 export OMP_WAIT_POLICY=PASSIVE
 mkdir -p "$WORK"
-$PY -m sramflow.data.folds --data "$DATA" --split-file "$SPLIT_FILE" --folds "$FOLDS" --out "$WORK/splits" > "$WORK/folds.log"
+$PY -m sramflow.data.folds --data "$DATA" --split-file "$SPLIT_FILE" --folds "$FOLDS" --without-test --out "$WORK/splits" \
+  > "$WORK/folds.log"  # no fold run evaluates (or logs) the test split
 
 fold() {  # $1: fold number
   set -f  # EVAL_ARGS may hold a --weight-bits layer pattern (features.6.*): never a file glob

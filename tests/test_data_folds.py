@@ -57,3 +57,17 @@ def test_fold_files_round_trip_and_bad_input(tmp_path: Path, capsys: pytest.Capt
     assert "--folds must be at least 2, got 1" in capsys.readouterr().err
     with pytest.raises(DataError, match="train \\+ val lesions on disk, fewer than --folds 1000"):
         make_folds(ds.samples, split, 1000, source="s.json")
+
+
+def test_folds_without_test_never_hold_a_test_image(tmp_path: Path) -> None:
+    ds, split = _data(tmp_path)
+    with_test, without = make_folds(ds.samples, split, 3), make_folds(ds.samples, split, 3, with_test=False)
+    for a, b in zip(with_test, without):
+        assert b.ids["test"] == () and a.ids["test"] == split.ids["test"] and split.ids["test"]
+        assert (a.ids["train"], a.ids["val"]) == (b.ids["train"], b.ids["val"])  # the same folds otherwise
+        assert b.fold is not None and b.fold.endswith("test left out")
+    write_split(split, tmp_path / "split.json")
+    out = tmp_path / "f"
+    assert main(["--data", str(tmp_path / "d"), "--split-file", str(tmp_path / "split.json"), "--out", str(out),
+                 "--folds", "3", "--without-test"]) == 0
+    assert read_split(out / "fold1of3.json").ids["test"] == ()

@@ -20,8 +20,10 @@ from sramflow.data.ham10000 import Sample, Split, load_ham10000, read_split, shu
 from sramflow.errors import DataError
 
 
-def make_folds(samples: Sequence[Sample], split: Split, k: int, seed: int = 0, source: str = "the split") -> tuple[Split, ...]:
-    """``k`` splits: fold i's lesions (of ``split``'s train + val) as val, the rest as train, test unchanged."""
+def make_folds(samples: Sequence[Sample], split: Split, k: int, seed: int = 0, source: str = "the split",
+               with_test: bool = True) -> tuple[Split, ...]:
+    """``k`` splits: fold i's lesions (of ``split``'s train + val) as val, the rest as train, test unchanged (or
+    empty without ``with_test``: a recipe chosen on folds then never evaluates, nor logs, the test split)."""
     if k < 2:
         raise DataError(f"--folds must be at least 2, got {k}")
     pool = set(split.ids["train"]) | set(split.ids["val"])
@@ -41,10 +43,11 @@ def make_folds(samples: Sequence[Sample], split: Split, k: int, seed: int = 0, s
     for f in range(k):
         val = tuple(sorted(s.image_id for s in fit if fold_of[s.lesion_id] == f))
         train = tuple(sorted(s.image_id for s in fit if fold_of[s.lesion_id] != f))
-        ids = {"train": train, "val": val, "test": split.ids["test"]}
+        ids = {"train": train, "val": val, "test": split.ids["test"] if with_test else ()}
         fractions = tuple(round(len(ids[x]) / n, 4) for x in ("train", "val", "test"))
         folds.append(Split(seed, fractions, ids,  # type: ignore[arg-type]
-                           f"fold {f + 1} of {k} of the train + val lesions of {source} (seed {seed}); test unchanged"))
+                           f"fold {f + 1} of {k} of the train + val lesions of {source} (seed {seed}); "
+                           + ("test unchanged" if with_test else "test left out")))
     return tuple(folds)
 
 
@@ -55,10 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder for fold1ofK.json ... foldKofK.json")
+    p.add_argument("--without-test", action="store_true",
+                   help="leave the test images out of the fold files: training and evaluating on a fold then never "
+                        "looks at test (the end-of-training test figure is not computed)")
     a = p.parse_args(argv)
     try:
         split = read_split(a.split_file)
-        folds = make_folds(load_ham10000(a.data).samples, split, a.folds, a.seed, a.split_file)
+        folds = make_folds(load_ham10000(a.data).samples, split, a.folds, a.seed, a.split_file, not a.without_test)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
