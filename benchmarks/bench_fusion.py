@@ -36,6 +36,15 @@ Depth-first on design1-l2 (36.89 MB / 2406.58 ms / 53.104 mJ before band groups,
   depthwise layers give their SE pool a pass of its own again (priced in the decision);
 - 19 further layers run in row bands / channel chunks of one layer with their operands staged per part in l2, and
   16 SE reduce -> expand edges keep their tensor in l2 whole.
+How far the targets are (B0@224, arithmetic on the graph's tensor sizes): a schedule with every MBConv block one
+group (expand, depthwise, SE, project, Add; stem and head with their SiLU) moves the input (0.15 MB), the weights
+once (4.09 MB) and each tensor between groups once each way (2 x 0.98 MB, the stem's 0.40 MB output included, plus
+2 x 0.06 MB of the head's output into the classifier pool): ~6.3 MB. The SE barrier (the pool needs the whole
+depthwise output before the scale) costs either a second pass over each block's input with the expand and
+depthwise recomputed (+0.97 MB of reads and +52 % MACs: those convs hold 200.7 of the 384.5 M) or the depthwise
+output off-chip once each way (+4.61 MB). So <= 10 MB (64 KiB) and <= 12 MB (design1-l2) need block groups of three
+or more layers with line buffers and the SE handled by recompute or a spill: the per-group compulsory traffic of
+today's groups is 22.13 MB on design1-l2 and 17.82 MB on 64 KiB, above both targets whatever the tiling.
 What is left on the table: the project 1x1 convs read 12.0 MB of inputs (their SE-scaled inputs, reloaded per tile:
 under the latency objective a layer bound by the SRAM port (the 256 B scratchpad's) keeps input refills from
 off-chip that a finer cut would stage; energy breaks exact ties only), so 12 MB is out of reach until those are
