@@ -5,6 +5,7 @@ missing, finished or different run's state is a clear error naming what differs.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -64,16 +65,17 @@ def test_base_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, ham: 
     algorithms make even two uninterrupted runs differ in the last bits).
     """
     whole, parts = tmp_path / "whole", tmp_path / "parts"
-    assert main([*_base_args(ham), "--out", str(whole)]) == 0
+    mix = ("--mixup", "0.2", "--cutmix", "1.0")  # their draws come from the generator the state restores
+    assert main([*_base_args(ham, *mix), "--out", str(whole)]) == 0
     assert not (whole / STATE_NAME).exists()  # finished: nothing to resume
 
-    assert main([*_base_args(ham), "--out", str(parts), "--epochs-this-sitting", "1"]) == 0
+    assert main([*_base_args(ham, *mix), "--out", str(parts), "--epochs-this-sitting", "1"]) == 0
     saved = read_state(parts, "base")
     assert saved.info["epoch"] == 1 and saved.info["ema_updates"] > 0 and any(k.startswith("ema.") for k in saved.tensors)
     assert json.loads((parts / METRICS).read_text())["result"] is None
-    assert main([*_base_args(ham), "--resume", str(parts), "--epochs-this-sitting", "1"]) == 0
+    assert main([*_base_args(ham, *mix), "--resume", str(parts), "--epochs-this-sitting", "1"]) == 0
     assert read_state(parts, "base").info["epoch"] == 2
-    assert main([*_base_args(ham), "--resume", str(parts)]) == 0
+    assert main([*_base_args(ham, *mix), "--resume", str(parts)]) == 0
     assert not (parts / STATE_NAME).exists()
 
     _same_tensors(whole / CKPT, parts / CKPT)
@@ -81,6 +83,18 @@ def test_base_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, ham: 
     assert b["sittings"] == 3 and a["sittings"] == 1
     assert _without_times(a) == _without_times(b)  # history, best epoch, tau and every val/test figure
     assert a["config"]["ema_decay"] == 0.9 and a["config"]["lr_min_ratio"] == 0.05
+    assert (a["config"]["mixup_alpha"], a["config"]["cutmix_alpha"]) == (0.2, 1.0)
+
+
+def test_a_state_older_than_an_option_resumes_with_the_option_off() -> None:
+    from sramflow.train.state import SavedState, check_same_run
+
+    now = asdict(TrainConfig(data="d"))
+    old = {k: v for k, v in now.items() if k not in ("mixup_alpha", "cutmix_alpha")}  # written before mixup existed
+    saved = SavedState(Path("s"), {}, {"config": old, "data_key": {}})
+    assert check_same_run(saved, now, {}, asdict(TrainConfig(data="d"))) == []
+    with pytest.raises(ResumeError, match="mixup_alpha=0.0.*this command has mixup_alpha=0.2"):
+        check_same_run(saved, {**now, "mixup_alpha": 0.2}, {}, asdict(TrainConfig(data="d")))
 
 
 @needs_lite0

@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(e.g. 0.999; 0: off)")
     p.add_argument("--lr-min-ratio", type=float, default=d.lr_min_ratio,
                    help="base stage: the cosine schedule (its length: --epochs) ends at this fraction of --lr")
+    p.add_argument("--mixup", type=float, default=d.mixup_alpha, metavar="ALPHA",
+                   help="base stage: mixup, lam ~ Beta(ALPHA, ALPHA) per batch, soft targets (0: off)")
+    p.add_argument("--cutmix", type=float, default=d.cutmix_alpha, metavar="ALPHA",
+                   help="base stage: CutMix likewise (0: off); with --mixup too, each batch takes one, 50 / 50")
     p.add_argument("--no-logit-adjust", action="store_true")
     p.add_argument("--keep", default=d.keep, choices=list(KEEP),
                    help="base stage: save the epoch with the best validation balanced accuracy, or the last one "
@@ -85,8 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.resume is not None and a.out is not None and Path(a.out).resolve() != Path(a.resume).resolve():
         p.error(f"--resume {a.resume} continues the run in that folder; --out {a.out} differs (drop --out)")
-    if a.qat_from and (a.ema != TrainConfig.ema_decay or a.lr_min_ratio != TrainConfig.lr_min_ratio):
-        p.error("--ema and --lr-min-ratio are base-stage options; the QAT stage (--qat-from) does not take them")
+    if a.qat_from and (a.ema != TrainConfig.ema_decay or a.lr_min_ratio != TrainConfig.lr_min_ratio
+                       or a.mixup != TrainConfig.mixup_alpha or a.cutmix != TrainConfig.cutmix_alpha):
+        p.error("--ema, --lr-min-ratio, --mixup and --cutmix are base-stage options; the QAT stage (--qat-from) does "
+                "not take them")
+    if a.mixup < 0 or a.cutmix < 0:
+        p.error(f"--mixup / --cutmix: alpha must be >= 0 (0: off), got {a.mixup} / {a.cutmix}")
     if not a.qat_from and a.weight_bits != QATConfig.weight_bits:
         p.error("--weight-bits is a QAT-stage option (with --qat-from): the base stage trains float weights")
     if a.epochs_this_sitting is not None and a.epochs_this_sitting < 1:
@@ -115,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             label_smoothing=a.label_smoothing, balance_alpha=a.balance_alpha,
             warmup_steps=a.warmup_steps, seed=a.seed, threads=a.threads, split_file=a.split_file, out=a.out,
             logit_adjust=not a.no_logit_adjust, device=a.device, workers=a.workers, train_on=a.train_on, keep=a.keep,
-            ema_decay=a.ema, lr_min_ratio=a.lr_min_ratio,
+            ema_decay=a.ema, lr_min_ratio=a.lr_min_ratio, mixup_alpha=a.mixup, cutmix_alpha=a.cutmix,
         )
         run = partial(train, cfg, sitting)
     try:

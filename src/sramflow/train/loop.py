@@ -38,6 +38,7 @@ from sramflow.ir.precision import canonical_weight_bits
 from sramflow.jsonio import sha256_file
 from sramflow.models.efficientnet import build_model
 from sramflow.train.augment import augment
+from sramflow.train.mix import mix_batch
 from sramflow.train.pretrained import init_from_lite0
 from sramflow.train.state import (EMA, SavedState, Sitting, check_same_run, data_key, load_optimizer,
                                   load_scheduler, optimizer_state, prefixed, read_state, rng_state, scheduler_state,
@@ -93,6 +94,8 @@ class TrainConfig:
     keep: str = "best-val"  # which epoch's weights are saved: best validation balanced accuracy, or "last"
     ema_decay: float = 0.0  # > 0: evaluate, select and save an exponential moving average of the weights
     lr_min_ratio: float = 0.01  # the cosine ends at this fraction of lr (its length: epochs)
+    mixup_alpha: float = 0.0  # > 0: mixup with lam ~ Beta(alpha, alpha) (``train.mix``)
+    cutmix_alpha: float = 0.0  # > 0: CutMix likewise; with both, each batch takes one, 50 / 50
 
 
 def _log(msg: str) -> None:
@@ -370,7 +373,7 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
     elapsed_before = 0.0
     key = data_key(data.names, labels, len(val.names))
     if saved is not None:
-        _log_changes(check_same_run(saved, asdict(cfg), key))
+        _log_changes(check_same_run(saved, asdict(cfg), key, asdict(TrainConfig(data=cfg.data))))
         model.load_state_dict(unprefixed("model", saved.tensors), strict=True)
         load_optimizer(opt, saved)
         load_scheduler(sched, saved)
@@ -395,7 +398,8 @@ def _train_epochs(cfg: TrainConfig, data: _TrainData, aug: Augmenter, np_rng: np
         tasks = draw_tasks(np_rng, weights, steps_per_epoch, cfg.batch_size)
         running, seen = torch.zeros((), device=device), 0
         for step, (xb, yb) in enumerate(device_batches(aug, tasks, labels_t, device)):
-            loss = loss_fn(model(xb), yb)
+            xm, target = mix_batch(xb, yb, len(LABELS), np_rng, cfg.mixup_alpha, cfg.cutmix_alpha)
+            loss = loss_fn(model(xm), target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

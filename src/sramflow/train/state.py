@@ -106,12 +106,14 @@ def _finished(metrics_path: Path) -> bool:
     return doc.get("result") is not None or "qat" in doc
 
 
-def check_same_run(saved: SavedState, config: dict, data_key: dict) -> list[str]:
+def check_same_run(saved: SavedState, config: dict, data_key: dict, defaults: dict | None = None) -> list[str]:
     """The resumed run must be the run that wrote the state: same configuration (but ``MAY_DIFFER``), same data.
+    A field the state lacks (an option added since it was written) counts as its value in ``defaults``, the
+    option's off-value, so such a state still resumes when the option is left off.
 
     Returns the ``MAY_DIFFER`` fields that changed, as ``field: before -> now``.
     """
-    before = saved.info["config"]
+    before = {**(defaults or {}), **saved.info["config"]}
     for k in sorted(set(before) | set(config)):
         if k in MAY_DIFFER or k == "out":  # the state was read from out: it is that run's folder, however spelled
             continue
