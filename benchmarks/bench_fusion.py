@@ -10,18 +10,18 @@ executes the fused schedules of design1 and the depth-first ones of design1-l2 (
 (random weights and input) and prints bit-exactness and the count comparison.
 
 Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energy mJ per inference):
-  sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 161.59 / 5302.92 / 163.599  depth-first = epilogue
+  sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 161.15 / 5298.66 / 163.182  depth-first = epilogue
                       (target <= 160: not met; one SRAM level: every depth-first group falls back)
   sky130-design1-l2   none 130.04 / 5022.46 / 147.559  epilogue  96.23 / 4016.97 / 113.017
                       depth-first 30.06 / 2352.91 / 47.005  (target <= 12: not met; mapping 25-65 s on 2 shared cores)
   design1, 64 KiB     none  59.50 / 2205.05 /  62.872  epilogue  22.49 / 1217.34 /  27.350  depth-first = epilogue
                       (targets <= 20 / <= 10: not met; one SRAM level)
-design1 with a cycle budget (``--objective energy --cycle-budget N``, N above the latency objective's 530,292,474
-cycles; off-chip MB / ms / mJ): +0.5 % 159.58 / 5325.38 / 161.968, +1 % 155.96 / 5349.45 / 157.698, +2 % 152.81 /
-5392.39 / 154.312, +5 % 140.26 / 5530.32 / 142.508. The <= 160 MB target is reached at 0.42 % more latency than the
-latency objective's schedule, with 1.0 % less energy.
-Depth-first under the other objectives (printed before the budgets; session 9, same tree; off-chip MB / ms / mJ): design1 energy
-108.45 / 7671.90 / 121.857 and edp 120.82 / 5963.89 / 126.884 (the <= 160 MB traffic is reached by a schedule that
+design1 with a cycle budget (``--objective energy --cycle-budget N``, N above the latency objective's 529,865,978
+cycles; off-chip MB / ms / mJ): +0.5 % 160.33 / 5323.04 / 162.621, +1 % 155.96 / 5349.45 / 157.698, +2 % 152.81 /
+5392.39 / 154.312, +5 % 140.26 / 5530.32 / 142.508. The <= 160 MB target is reached at 0.96 % more latency than the
+latency objective's schedule, with 3.4 % less energy.
+Depth-first under the other objectives (printed before the budgets; off-chip MB / ms / mJ): design1 energy
+108.14 / 7663.44 / 121.537 and edp 120.38 / 5959.63 / 126.466 (the <= 160 MB traffic is reached by a schedule that
 trades latency for energy, not under the default latency objective); design1-l2 energy 23.77 / 2574.44 / 41.145, edp
 27.17 / 2371.06 / 43.768; 64 KiB energy 20.54 / 1367.94 / 25.517, edp 21.69 / 1245.51 / 26.578.
 design1-l2 none / epilogue moved from 140.84 / 109.26 MB when staging placements started to be ranked by (objective,
@@ -56,9 +56,11 @@ int32 sums kept across row bands, nor is anything depth-first on one SRAM level.
 - 2 of the 9 residual Adds keep their pass (their project convs keep partial sums in the output buffer). Re-tiling
   those convs without partial sums would join the Add and save latency (features.2.1: 16.13 M against 16.26 M
   cycles) but moves more off-chip (5.57 against 4.82 MB): the latency objective would take it and traffic would rise.
-- every SE scale falls back to its own pass, rightly for the tilings chosen: the scale bytes that come with each input
-  tile load exceed the pass's read + write everywhere but features.1.0-3.1, and there the extra DMA transfers and
-  vector work still cost more cycles (a fused-group tiling re-search would fuse features.1.0's: 0.44 MB less).
+- 15 of the 16 SE scales fall back to their own pass: with the projection's chosen tiling and its 8 next best, the
+  scale bytes that come with each input tile load, the extra DMA transfers and the vector work cost more cycles than
+  the pass's read + write. features.1.0's projection, re-tiled for the scale (``sim.api.decide_input_scales``),
+  carries it: 0.44 MB and 0.43 M cycles less. Under latency, re-tiling features.2.1's would save 1.8 MB for +1.4 %
+  of its cycles; the cycle budget below buys such trades.
 - the remaining traffic is the convolutions' own (156.6 MB: weights and inputs re-read between tiles of a 256-byte
   SRAM). Letting depth-first splits run on one-level hardware was measured once, before the pool
   fusion: 25 layers would split, 5,364.57 -> 5,312.46 ms, 163.89 -> 163.56 MB; not enabled (the tiling owns the one

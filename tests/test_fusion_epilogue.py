@@ -153,9 +153,11 @@ def test_b0_224_fused_bit_exact(preset: str, b0_graph_224, b0_int8_224, b0_224_s
     if preset == "sky130-design1":  # --fusion none is the unfused model, figure for figure
         assert sum(off(none).values()) == 194_909_391
         # on 256 bytes the scale bytes that come with every input tile load of a projection cost more than the SE
-        # scale's own pass, so every one falls back to it (``decide_input_scales``)
+        # scale's own pass, with the chosen tiling and the next best ones, for all but features.1.0's: re-tiled for
+        # the scale, its projection carries it (``decide_input_scales``); the other 15 fall back to their pass
         scales = input_scales(g)
-        assert len(scales) == 16 and all(r.unit == "vector" for r in res.nodes if r.name in scales)
+        passes = [r.name for r in res.nodes if r.name in scales and r.unit == "vector"]
+        assert len(scales) == 16 and len(passes) == 15 and "features.1.0.block.1/Mul" not in passes
         assert total_json(list(none.nodes), hw.clock_mhz)["cycles"] == 625_392_832
         # 7 of the 9 residual Adds join their project conv; the other 2 convs keep partial sums in the output buffer
         # every SE pool accumulates on its depthwise conv's output path; the classifier's pool keeps its pass
@@ -174,3 +176,34 @@ def test_b0_224_fused_bit_exact(preset: str, b0_graph_224, b0_int8_224, b0_224_s
     assert r.bit_exact and r.mismatches == () and r.clobbers == 0 and r.counts_match
     assert r.tensors_compared < len(q.ops)
     assert np.array_equal(r.logits_int8, run_int8(q, xq)[q.output].reshape(-1))
+
+
+def test_se_scale_decision_is_the_best_of_its_options_and_may_retile(b0_graph_224) -> None:  # noqa: ANN001
+    """On design1 each SE scale's group is kept fused with the chosen tiling, re-tiled for the scale, or split back
+    into the Mul's pass, whichever the objective prefers: no option beats the decision. B0's features.1.0 needs the
+    re-tiling (its chosen tiling reloads the input too often to carry the scale; a larger-tile one carries it in
+    fewer cycles than the Mul's own pass)."""
+    from sramflow.hw.load import resolve_hw
+    from sramflow.mapping.depth_first import summed_value
+    from sramflow.mapping.search.choose import map_shape
+    from sramflow.sim.api import _researched
+
+    hw = resolve_hw("sky130-design1")
+    prep = prepare_graph(b0_graph_224, "epilogue")
+    res = simulate_graph(b0_graph_224, hw, fusion="epilogue")
+    index = {n.name: i for i, n in enumerate(b0_graph_224.nodes)}
+    retiled = []
+    for i, sh in enumerate(prep.shapes):
+        if not (isinstance(sh, FusedShape) and sh.input_scale):
+            continue
+        j = index[sh.into]
+        chosen = [res.schedules[j]] if isinstance(res.schedules[j], EpilogueSchedule) and \
+            res.schedules[j].input_scale else [res.schedules[j], res.schedules[i]]
+        best = summed_value(chosen, hw, "latency")
+        first = map_shape(prep.shapes[j], hw, "latency")  # the conv's own tiling, as the group started
+        if len(chosen) == 1:
+            for option in _researched(chosen[0], hw, "latency"):
+                assert best <= summed_value([option], hw, "latency"), sh.into
+            if chosen[0].conv.tiling != first.tiling:
+                retiled.append(sh.into)
+    assert retiled == ["features.1.0.block.2.0/Conv"]

@@ -23,7 +23,9 @@ from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
-from sramflow.mapping.depth_first import Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups
+from sramflow.mapping.depth_first import (
+    Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups, summed_value,
+)
 from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands
 from sramflow.mapping.depth_first_split import SplitSchedule, choose_splits
 from sramflow.mapping.epilogue import DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, pool_plan, with_epilogue
@@ -31,7 +33,7 @@ from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
 from sramflow.mapping.lower import lower, lower_graph
 from sramflow.mapping.schedule import Schedule
-from sramflow.mapping.search.choose import OBJECTIVES, map_shape, objective_key, row_schedule
+from sramflow.mapping.search.choose import OBJECTIVES, best_rows, conv_table, map_shape, objective_key, row_schedule
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import DEFAULT_PLANS, PlanCache, point_plan
 from sramflow.mapping.staging import direct_traffic, pair_traffic
@@ -149,12 +151,19 @@ def _objective_value(results: list[NodeResult], objective: str) -> tuple[float, 
     return objective_key(cycles, energy, objective)
 
 
+RESEARCH_ROWS = 8  # a fused SE scale's group re-searched over the convolution's this many best tilings
+
+
 def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec,
-                        objective: str) -> tuple[Schedule, ...]:
+                        objective: str, research: bool = True) -> tuple[Schedule, ...]:
     """Keep an SE scale on its consumer's input path only where the objective gains: the scale bytes come with
     every input tile load, so a consumer that reloads its input often (small tiles on a small SRAM) may move more
     than the scale's own pass (read x, write x). Otherwise the Mul gets its own vector pass again and the consumer
-    its schedule without the scale (a per-group fallback)."""
+    its schedule without the scale (a per-group fallback). The convolution's tiling was chosen without the scale, so
+    before falling back on one-level hardware the group is also priced with each of its ``RESEARCH_ROWS`` best
+    tilings (fewer, larger input loads can win once the scale rides on them); the best of those and the fallback
+    is kept. Not under a cycle budget (``research=False``): the budgeted rows stand, as a re-tiling for energy could
+    exceed the budget."""
     out = list(schedules)
     index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
     for i, sh in enumerate(prep.shapes):
@@ -166,11 +175,34 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
         plain = dataclasses.replace(fused, conv=conv, input_scale="") if fused.members or fused.residual or \
             fused.pool else conv
         mul = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
-        keep = [price(sh.into, "Conv", fused, hw)]
-        back = [price(sh.into, "Conv", plain, hw), price(sh.name, "Mul", mul, hw)]
-        if _objective_value(back, objective) < _objective_value(keep, objective):
-            out[i], out[j] = mul, plain
+        def value(option: list[Schedule]) -> tuple[float, float]:
+            return summed_value(option, hw, objective)
+
+        best = min([[fused], [plain, mul]], key=value)
+        if research and best[0] is not fused:  # the scale loses with the chosen tiling: would another carry it?
+            best = min([*([f] for f in _researched(fused, hw, objective)), best], key=value)
+        if best[0] is not fused:
+            out[j] = best[0]
+            if len(best) > 1:
+                out[i] = mul
     return tuple(out)
+
+
+def _researched(fused: EpilogueSchedule, hw: HardwareSpec, objective: str) -> list[EpilogueSchedule]:
+    """``fused`` with each of its convolution's ``RESEARCH_ROWS`` best tilings (one-level hardware; none where a
+    tiling cannot carry the group: partial sums in the output buffer under a residual Add, no room for a fused
+    pool's sums)."""
+    if len(hw.sram) > 1 or not isinstance(fused.conv, ConvSchedule):
+        return []
+    sh = fused.conv.shape
+    hwp, table = conv_table(sh, hw)
+    out = []
+    for r in best_rows(table, hw, objective, RESEARCH_ROWS):
+        try:
+            out.append(dataclasses.replace(fused, conv=row_schedule(sh, hwp, table, int(r))))
+        except MappingError:  # partial sums where a residual Add's skip tile goes, or no room for a pool's sums
+            continue
+    return out
 
 
 def decide_pools(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec,
@@ -226,7 +258,7 @@ def _choose(prep: PreparedGraph, hw: HardwareSpec, objective: str, cycle_budget:
             ) -> tuple[Schedule, ...]:
     """Per-layer schedules (or the budgeted Conv/Gemm rows), then the fused groups and their per-group fallbacks."""
     schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
-    schedules = decide_input_scales(prep, schedules, hw, objective)
+    schedules = decide_input_scales(prep, schedules, hw, objective, research=cycle_budget is None)
     return decide_pools(prep, schedules, hw, objective)
 
 

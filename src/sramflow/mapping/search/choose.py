@@ -139,6 +139,15 @@ def table_cycles(table: TilingTable, hw: HardwareSpec) -> np.ndarray:
     return np.concatenate(parts) if len(parts) > 1 else np.asarray(parts[0] if parts else np.zeros(0, np.int64))
 
 
+def best_rows(table: TilingTable, hw: HardwareSpec, objective: str, n: int) -> np.ndarray:
+    """The ``n`` best rows of ``table`` by ``objective`` on the convolution alone (``objective_key``: the other
+    metric on ties, then the table's rank)."""
+    cyc = table_cycles(table, hw)
+    en = np.broadcast_to(sum(energy_pj(table.counts, hw, cyc).values()), cyc.shape)
+    first, second = {"latency": (cyc, en), "energy": (en, cyc), "edp": (cyc * en, cyc)}[objective]
+    return np.lexsort((table.rank, second, first))[:n]
+
+
 def _first_ranked(table: TilingTable, idx: np.ndarray) -> int:
     return int(idx[np.argmin(table.rank[idx])])
 
