@@ -60,7 +60,7 @@ int32 sums kept across row bands, nor is anything depth-first on one SRAM level.
   scale bytes that come with each input tile load, the extra DMA transfers and the vector work cost more cycles than
   the pass's read + write. features.1.0's projection, re-tiled for the scale (``sim.api.decide_input_scales``),
   carries it: 0.44 MB and 0.43 M cycles less. Under latency, re-tiling features.2.1's would save 1.8 MB for +1.4 %
-  of its cycles; the cycle budget below buys such trades.
+  of its cycles; a cycle budget (above) buys such trades.
 - the remaining traffic is the convolutions' own (156.6 MB: weights and inputs re-read between tiles of a 256-byte
   SRAM). Letting depth-first splits run on one-level hardware was measured once, before the pool
   fusion: 25 layers would split, 5,364.57 -> 5,312.46 ms, 163.89 -> 163.56 MB; not enabled (the tiling owns the one
