@@ -10,8 +10,9 @@
 #     [ONLY="1 2"] [EVAL_ARGS="--weight-bits pointwise=4,default=8"] scripts/cv_recipe.sh
 #
 # Writes WORK/foldIofK/{base,qat,eval-val}/ and WORK/pooled.json; a fold whose eval-val/accuracy_report.json
-# exists is not run again (a killed run resumes). ONLY runs some folds (e.g. spread over machines or sessions);
-# pooled.json pools every finished fold and says how many. Two recipes' pooled predictions compare with
+# exists is not run again, a stage that finished is not trained again, and one stopped mid-way continues from its
+# last finished epoch (train --resume): a killed run, or one spread over sessions, resumes. ONLY runs some folds
+# (e.g. spread over machines or sessions); pooled.json pools every finished fold and says how many. Two recipes' pooled predictions compare with
 # scripts/compare_predictions.py A1.csv,A2.csv,... B1.csv,B2.csv,... --data DATA. EVAL_ARGS go to each fold's
 # `sramflow evaluate` (with --weight-bits SPEC it adds the mixed-precision column, pooled as pooled-mixed.json).
 set -eu
@@ -33,19 +34,31 @@ mkdir -p "$WORK"
 $PY -m sramflow.data.folds --data "$DATA" --split-file "$SPLIT_FILE" --folds "$FOLDS" --without-test --out "$WORK/splits" \
   > "$WORK/folds.log"  # no fold run evaluates (or logs) the test split
 
+train_stage() {  # $1: the stage's folder, $2: its log, then the python -m sramflow.train arguments
+  local dir=$1 log=$2; shift 2
+  if [ -f "$dir/train-state.safetensors" ]; then  # stopped mid-way (killed, or another session): continue it
+    echo "resuming $dir" >> "$log"
+    $PY -m sramflow.train "$@" --resume "$dir/" >> "$log" 2>&1
+  elif [ -f "$dir/efficientnet_b0_ham10000.safetensors" ]; then  # finished (the state goes when a stage ends)
+    echo "$dir finished before" >> "$log"
+  else
+    $PY -m sramflow.train "$@" --out "$dir/" > "$log" 2>&1
+  fi
+}
+
 fold() {  # $1: fold number
   set -f  # EVAL_ARGS may hold a --weight-bits layer pattern (features.6.*): never a file glob
   local name=fold${1}of$FOLDS d=$WORK/fold${1}of$FOLDS split=$WORK/splits/fold${1}of$FOLDS.json
   [ -f "$d/eval-val/accuracy_report.json" ] && { echo "$name: done before"; return 0; }
   mkdir -p "$d"
   local common="--data $DATA --model efficientnet_b0 --resolution $RES --device $DEVICE --threads 1 --split-file $split $EXTRA"
-  $PY -m sramflow.train $common $BASE_ARGS --out "$d/base/" > "$d/base.log" 2>&1
-  $PY -m sramflow.train $common --qat-from "$d/base/efficientnet_b0_ham10000.safetensors" $QAT_ARGS --out "$d/qat/" > "$d/qat.log" 2>&1
+  train_stage "$d/base" "$d/base.log" $common $BASE_ARGS
+  train_stage "$d/qat" "$d/qat.log" $common --qat-from "$d/base/efficientnet_b0_ham10000.safetensors" $QAT_ARGS
   $PY -m sramflow evaluate --checkpoint "$d/qat/efficientnet_b0_ham10000.safetensors" --data "$DATA" --split val \
     --split-file "$split" --no-progress $EVAL_ARGS --out "$d/eval-val" > "$d/eval.log" 2>&1
   echo "$name: $(grep -E '^(float|int8) *:' "$d/eval.log" | tr -s ' ' | paste -sd ';')"
 }
-export -f fold
+export -f fold train_stage
 export PY DATA WORK FOLDS RES DEVICE BASE_ARGS QAT_ARGS EXTRA EVAL_ARGS
 printf '%s\n' $ONLY | xargs -P "$PARALLEL" -I{} bash -c 'set -eu; fold {}'
 preds=$(ls "$WORK"/fold*of"$FOLDS"/eval-val/predictions.csv | paste -sd,)

@@ -42,3 +42,40 @@ def test_cv_recipe_pools_out_of_fold_predictions_and_resumes(tmp_path: Path) -> 
     assert len(images) == n_fit and not images & set(split.ids["test"])  # every train + val image once, no test image
     again = subprocess.run(["bash", str(ROOT / "scripts" / "cv_recipe.sh")], cwd=ROOT, env=env, capture_output=True, text=True)
     assert again.returncode == 0 and again.stdout.count("done before") == 2
+
+
+@needs_lite0
+def test_cv_recipe_continues_a_stage_stopped_mid_way_and_skips_a_finished_one(tmp_path: Path) -> None:
+    write_ham(tmp_path / "d", 42, per_lesion=1)
+    write_split(make_split(load_ham10000(tmp_path / "d").samples, 0), tmp_path / "split.json")
+    work = tmp_path / "w"
+    env = {**os.environ, "PY": sys.executable, "DATA": str(tmp_path / "d"), "WORK": str(work), "FOLDS": "2",
+           "RES": "32", "SPLIT_FILE": str(tmp_path / "split.json"), "BASE_ARGS": "--epochs 2",
+           "QAT_ARGS": "--qat-epochs 0.1", "EXTRA": "--batch-size 8 --warmup-steps 1", "ONLY": "1"}
+    subprocess.run([sys.executable, "-m", "sramflow.data.folds", "--data", env["DATA"], "--split-file",
+                    env["SPLIT_FILE"], "--folds", "2", "--without-test", "--out", str(work / "splits")], check=True,
+                   cwd=ROOT, capture_output=True)
+    base = work / "fold1of2" / "base"
+    first = subprocess.run([sys.executable, "-m", "sramflow.train", "--data", env["DATA"], "--model", "efficientnet_b0",
+                            "--resolution", "32", "--device", "cpu", "--threads", "1", "--split-file",
+                            str(work / "splits" / "fold1of2.json"), "--batch-size", "8", "--warmup-steps", "1",
+                            "--epochs", "2", "--out", f"{base}/", "--epochs-this-sitting", "1"],
+                           cwd=ROOT, capture_output=True, text=True)  # what the script runs, stopped after epoch 1
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert (base / "train-state.safetensors").exists()
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "cv_recipe.sh")], cwd=ROOT, env=env, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    log = (work / "fold1of2" / "base.log").read_text()
+    assert f"resuming {base}" in log and "resumed from" in log and "after epoch 1/2" in log
+    assert not (base / "train-state.safetensors").exists()  # finished
+    assert json.loads((base / "efficientnet_b0_ham10000.metrics.json").read_text())["sittings"] == 2
+    (work / "fold1of2" / "eval-val" / "accuracy_report.json").unlink()  # the evaluation again, not the training
+    stamp = (base / "efficientnet_b0_ham10000.safetensors").stat().st_mtime_ns
+    again = subprocess.run(["bash", str(ROOT / "scripts" / "cv_recipe.sh")], cwd=ROOT, env=env, capture_output=True,
+                           text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "finished before" in (work / "fold1of2" / "base.log").read_text()
+    assert "finished before" in (work / "fold1of2" / "qat.log").read_text()
+    assert (base / "efficientnet_b0_ham10000.safetensors").stat().st_mtime_ns == stamp
+    assert (work / "fold1of2" / "eval-val" / "accuracy_report.json").exists()
