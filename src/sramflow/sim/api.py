@@ -175,12 +175,11 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
         plain = dataclasses.replace(fused, conv=conv, input_scale="") if fused.members or fused.residual or \
             fused.pool else conv
         mul = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
-        def value(option: list[Schedule]) -> tuple[float, float]:
-            return summed_value(option, hw, objective)
-
-        best = min([[fused], [plain, mul]], key=value)
+        options = [[fused], [plain, mul]]
+        best = min(options, key=lambda o: summed_value(o, hw, objective))
         if research and best[0] is not fused:  # the scale loses with the chosen tiling: would another carry it?
-            best = min([*([f] for f in _researched(fused, hw, objective)), best], key=value)
+            options = [*([f] for f in _researched(fused, hw, objective)), best]
+            best = min(options, key=lambda o: summed_value(o, hw, objective))
         if best[0] is not fused:
             out[j] = best[0]
             if len(best) > 1:
@@ -274,8 +273,9 @@ def _within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int) -> 
     not see (an epilogue's vector work, a fused SE scale that falls back to a pass of its own, each decided for
     energy). So the budget handed to that choice is searched: lowered by the overshoot (doubling while the choice
     does not move), then bisected between the largest that fits and the smallest that does not, to
-    1 / ``BUDGET_RESOLUTION`` of the budget. The fastest mapping (the latency objective's) is taken where it fits and uses less energy than that
-    choice or none fits; where it does not fit either, ``MappingError`` names its cycles."""
+    1 / ``BUDGET_RESOLUTION`` of the budget. The fastest mapping (the latency objective's) is taken where it fits
+    and uses less energy than that choice, or where none fits; where it does not fit either, ``MappingError`` names
+    its cycles."""
     fit: tuple[int, tuple[Schedule, ...], float] | None = None  # the largest target that fits, its choice, its uJ
     over_at: int | None = None  # the smallest target that overshoots (or is below any mapping)
     target, last, stuck = cycle_budget, None, 0

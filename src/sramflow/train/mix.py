@@ -15,8 +15,9 @@ import torch.nn.functional as F
 def mix_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int, rng: np.random.Generator, mixup_alpha: float,
               cutmix_alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(images, targets) of batch ``x`` (N, C, H, W) with labels ``y``: ``x`` and ``y`` themselves when both
-    alphas are 0 (the loss takes class indices, bit for bit the unmixed run); else soft targets of mixup (``lam x + (1 - lam) x[perm]``) or CutMix (a box of area ~``1 - lam`` pasted from
-    ``x[perm]``, ``lam`` then recomputed from the box as clipped), lam ~ Beta(alpha, alpha)."""
+    alphas are 0 (the loss takes class indices, bit for bit the unmixed run); else the soft targets of mixup
+    (``lam x + (1 - lam) x[perm]``) or CutMix (a box of area ~``1 - lam`` pasted from ``x[perm]``, ``lam`` then
+    recomputed from the box as clipped), lam ~ Beta(alpha, alpha)."""
     modes = [(m, a) for m, a in (("mixup", mixup_alpha), ("cutmix", cutmix_alpha)) if a > 0]
     if not modes:
         return x, y
