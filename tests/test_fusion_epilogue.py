@@ -207,3 +207,42 @@ def test_se_scale_decision_is_the_best_of_its_options_and_may_retile(b0_graph_22
             if chosen[0].conv.tiling != first.tiling:
                 retiled.append(sh.into)
     assert retiled == ["features.1.0.block.2.0/Conv"]
+
+
+def test_under_a_budget_a_retiled_scale_never_takes_more_cycles_than_its_fallback(b0_graph_224) -> None:  # noqa: ANN001
+    """Under a cycle budget the SE decision may re-tile for energy only within the fallback's cycles (the budget's
+    search counted those); without a budget an energy re-tiling may be slower."""
+    import dataclasses
+
+    from sramflow.hw.load import resolve_hw
+    from sramflow.mapping.depth_first import summed_value
+    from sramflow.mapping.lower import lower
+    from sramflow.mapping.search.choose import map_shape
+    from sramflow.mapping.search.network import choose_schedules
+    from sramflow.sim.api import decide_input_scales, fuse_schedules
+
+    hw = resolve_hw("sky130-design1")
+    prep = prepare_graph(b0_graph_224, "epilogue")
+    budget = 535_000_000  # ~1 % above the latency objective's cycles: the budgeted rows of B0 on design1
+    start = fuse_schedules(prep, choose_schedules(prep.shapes, hw, "energy", budget), hw, "energy")
+    capped = decide_input_scales(prep, start, hw, "energy", under_budget=True)
+    free = decide_input_scales(prep, start, hw, "energy")
+    index = {n.name: i for i, n in enumerate(b0_graph_224.nodes)}
+    slower = 0
+    for i, sh in enumerate(prep.shapes):
+        if not (isinstance(sh, FusedShape) and sh.input_scale):
+            continue
+        j, fused = index[sh.into], start[index[sh.into]]
+        conv = dataclasses.replace(fused.conv, shape=dataclasses.replace(fused.shape, input_scale_ops=0))
+        plain = dataclasses.replace(fused, conv=conv, input_scale="") if fused.members or fused.pool else conv
+        mul = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, "energy")
+        fallback = summed_value([plain, mul], hw, "latency")[0]
+        for decided, counter in ((capped, "capped"), (free, "free")):
+            group = decided[j]
+            if isinstance(group, EpilogueSchedule) and group.input_scale and group is not fused:
+                cycles = summed_value([group], hw, "latency")[0]
+                if counter == "capped":
+                    assert cycles <= fallback, sh.into
+                else:
+                    slower += cycles > fallback
+    assert slower >= 1  # the cap binds: uncapped, some energy re-tilings of budgeted rows are slower (4 of 16)

@@ -155,15 +155,15 @@ RESEARCH_ROWS = 8  # a fused SE scale's group re-searched over the convolution's
 
 
 def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec,
-                        objective: str, research: bool = True) -> tuple[Schedule, ...]:
+                        objective: str, under_budget: bool = False) -> tuple[Schedule, ...]:
     """Keep an SE scale on its consumer's input path only where the objective gains: the scale bytes come with
     every input tile load, so a consumer that reloads its input often (small tiles on a small SRAM) may move more
     than the scale's own pass (read x, write x). Otherwise the Mul gets its own vector pass again and the consumer
     its schedule without the scale (a per-group fallback). The convolution's tiling was chosen without the scale, so
     before falling back on one-level hardware the group is also priced with each of its ``RESEARCH_ROWS`` best
     tilings (fewer, larger input loads can win once the scale rides on them); the best of those and the fallback
-    is kept. Not under a cycle budget (``research=False``): the budgeted rows stand, as a re-tiling for energy could
-    exceed the budget."""
+    is kept. Under a cycle budget the tilings are the fastest ones and a re-tiling is kept only where it takes no
+    more cycles than the fallback (one chosen for energy alone could exceed the budget)."""
     out = list(schedules)
     index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
     for i, sh in enumerate(prep.shapes):
@@ -177,9 +177,12 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
         mul = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
         options = [[fused], [plain, mul]]
         best = min(options, key=lambda o: summed_value(o, hw, objective))
-        if research and best[0] is not fused:  # the scale loses with the chosen tiling: would another carry it?
-            options = [*([f] for f in _researched(fused, hw, objective)), best]
-            best = min(options, key=lambda o: summed_value(o, hw, objective))
+        if best[0] is not fused:  # the scale loses with the chosen tiling: would another carry it?
+            found = [[f] for f in _researched(fused, hw, "latency" if under_budget else objective)]
+            if under_budget:
+                limit = summed_value(best, hw, "latency")[0]
+                found = [o for o in found if summed_value(o, hw, "latency")[0] <= limit]
+            best = min([*found, best], key=lambda o: summed_value(o, hw, objective))
         if best[0] is not fused:
             out[j] = best[0]
             if len(best) > 1:
@@ -257,7 +260,7 @@ def _choose(prep: PreparedGraph, hw: HardwareSpec, objective: str, cycle_budget:
             ) -> tuple[Schedule, ...]:
     """Per-layer schedules (or the budgeted Conv/Gemm rows), then the fused groups and their per-group fallbacks."""
     schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
-    schedules = decide_input_scales(prep, schedules, hw, objective, research=cycle_budget is None)
+    schedules = decide_input_scales(prep, schedules, hw, objective, under_budget=cycle_budget is not None)
     return decide_pools(prep, schedules, hw, objective)
 
 
