@@ -12,9 +12,10 @@
 # Writes WORK/foldIofK/{base,qat,eval-val}/ and WORK/pooled.json; a fold whose eval-val/accuracy_report.json
 # exists is not run again, a stage that finished is not trained again, and one stopped mid-way continues from its
 # last finished epoch (train --resume): a killed run, or one spread over sessions, resumes. ONLY runs some folds
-# (e.g. spread over machines or sessions); pooled.json pools every finished fold and says how many. Two recipes' pooled predictions compare with
-# scripts/compare_predictions.py A1.csv,A2.csv,... B1.csv,B2.csv,... --data DATA. EVAL_ARGS go to each fold's
-# `sramflow evaluate` (with --weight-bits SPEC it adds the mixed-precision column, pooled as pooled-mixed.json).
+# (e.g. spread over machines or sessions); pooled.json pools every finished fold and says how many. Two recipes'
+# pooled predictions compare with scripts/compare_predictions.py A1.csv,A2.csv,... B1.csv,B2.csv,... --data DATA.
+# EVAL_ARGS go to each fold's `sramflow evaluate` (with --weight-bits SPEC it adds the mixed-precision column,
+# pooled as pooled-mixed.json).
 set -eu
 PY=${PY:-.venv/bin/python}
 DATA=${DATA:?set DATA to the HAM10000 folder}

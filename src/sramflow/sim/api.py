@@ -33,7 +33,7 @@ from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
 from sramflow.mapping.lower import lower, lower_graph
 from sramflow.mapping.schedule import Schedule
-from sramflow.mapping.search.choose import OBJECTIVES, best_rows, conv_table, map_shape, objective_key, row_schedule
+from sramflow.mapping.search.choose import OBJECTIVES, best_rows, conv_table, map_shape, row_schedule
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import DEFAULT_PLANS, PlanCache, point_plan
 from sramflow.mapping.staging import direct_traffic, pair_traffic
@@ -145,12 +145,6 @@ def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec,  # noqa: AN
                  for s in schedules)
 
 
-def _objective_value(results: list[NodeResult], objective: str) -> tuple[float, float]:
-    cycles = sum(r.cycles for r in results)
-    energy = sum(r.energy_uj for r in results)
-    return objective_key(cycles, energy, objective)
-
-
 RESEARCH_ROWS = 8  # a fused SE scale's group re-searched over the convolution's this many best tilings
 
 
@@ -224,9 +218,7 @@ def decide_pools(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: Hardw
         plain = dataclasses.replace(fused, pool="") if fused.members or fused.residual or fused.input_scale \
             else fused.conv
         own = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
-        keep = [price(sh.into, "Conv", fused, hw)]
-        back = [price(sh.into, "Conv", plain, hw), price(sh.name, sh.op, own, hw)]
-        if _objective_value(back, objective) < _objective_value(keep, objective):
+        if summed_value([plain, own], hw, objective) < summed_value([fused], hw, objective):
             out[i], out[j] = own, plain
     return tuple(out)
 

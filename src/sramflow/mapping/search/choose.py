@@ -144,8 +144,8 @@ def best_rows(table: TilingTable, hw: HardwareSpec, objective: str, n: int) -> n
     metric on ties, then the table's rank)."""
     cyc = table_cycles(table, hw)
     en = np.broadcast_to(sum(energy_pj(table.counts, hw, cyc).values()), cyc.shape)
-    first, second = {"latency": (cyc, en), "energy": (en, cyc), "edp": (cyc * en, cyc)}[objective]
-    return np.lexsort((table.rank, second, first))[:n]
+    second = en if objective == "latency" else cyc
+    return np.lexsort((table.rank, second, objective_value(objective, cyc, en)))[:n]
 
 
 def _first_ranked(table: TilingTable, idx: np.ndarray) -> int:
