@@ -3,6 +3,8 @@ simulator executes the group's schedule on real bytes, bit-exact, with the analy
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from sramflow.errors import SramflowError
@@ -186,7 +188,7 @@ def test_se_scale_decision_is_the_best_of_its_options_and_may_retile(b0_graph_22
     from sramflow.hw.load import resolve_hw
     from sramflow.mapping.depth_first import summed_value
     from sramflow.mapping.search.choose import map_shape
-    from sramflow.sim.api import _researched
+    from sramflow.sim.api import _held, _researched
 
     hw = resolve_hw("sky130-design1")
     prep = prepare_graph(b0_graph_224, "epilogue")
@@ -202,8 +204,9 @@ def test_se_scale_decision_is_the_best_of_its_options_and_may_retile(b0_graph_22
         best = summed_value(chosen, hw, "latency")
         first = map_shape(prep.shapes[j], hw, "latency")  # the conv's own tiling, as the group started
         if len(chosen) == 1:
-            for option in _researched(chosen[0], hw, "latency"):
-                assert best <= summed_value([option], hw, "latency"), sh.into
+            for option in [chosen[0], *_researched(chosen[0], hw, "latency")]:  # per-load or held scale bytes
+                for o in (option, dataclasses.replace(option, scale_held=False), _held(option)):
+                    assert o is None or best <= summed_value([o], hw, "latency"), sh.into
             if chosen[0].conv.tiling != first.tiling:
                 retiled.append(sh.into)
     assert retiled == ["features.1.0.block.2.0/Conv"]

@@ -18,6 +18,7 @@ from sramflow.funcsim.exec_conv import ConvData, check_weight_bits, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
 from sramflow.funcsim.pool import execute_fused_pool, pool_spec
 from sramflow.funcsim.resize import RESIZE_KINDS, resize_data
+from sramflow.funcsim.scale import run_input_scale
 from sramflow.funcsim.split import first_channel, run_split_conv
 from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
@@ -30,7 +31,7 @@ from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first_bands import BandSplitSchedule
 from sramflow.mapping.depth_first_split import SplitSchedule
-from sramflow.mapping.epilogue import EpilogueSchedule, scale_bytes_loaded
+from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower_graph
 from sramflow.mapping.vector import VectorSchedule
@@ -319,8 +320,9 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
         if isinstance(sch, EpilogueSchedule):  # the chain runs on the requantized outputs before they are written
             if sch.input_scale:
                 x_in = _scaled_input(q, op_of[sch.input_scale], env)
-                parts = [p.schedule for p in split.parts] if split is not None else [sch]
-                m.tally.offchip_read_bytes += sum(scale_bytes_loaded(s.conv.step_table()) for s in parts)
+                vec = _scale_vector(op_of[sch.input_scale], env)
+                for part, v in _scale_parts(sch, split, vec):
+                    run_input_scale(part, v, m)
             group, sch = sch, sch.conv
             pool = (group, graph.node(group.pool)) if group.pool else None
             data = conv_data(sch, op, q, x_in)
@@ -409,12 +411,34 @@ def _with_residual(data: ConvData, graph: Graph, q: QuantizedGraph, add: QOp | N
 
 def _scaled_input(q: QuantizedGraph, op: QOp | None, env: dict[str, np.ndarray]) -> np.ndarray:
     """The input an SE-scaled convolution's loads write to the SRAM: x times the channel's scale with the MUL
-    kernel's int8 rounding (element-wise, so each loaded tile equals the DMA path's scaled tile); the scale bytes
-    of every input load are tallied from the step table (``mapping.epilogue.scale_bytes_loaded``)."""
+    kernel's int8 rounding (element-wise, so each loaded tile equals the DMA path's scaled tile); the scale
+    bytes of every input load are fetched or read from the held vector by ``funcsim.scale.run_input_scale``."""
     if op is None:
         raise UnsupportedOpError("an SE scale fused into a convolution's input path has no quantized op")
     x = max((env[t] for t in op.inputs), key=lambda v: v.size)  # the feature map (the other is the scale vector)
     return RUNNERS[op.kind](q, op, {t: env[t] for t in op.inputs}).reshape(x.shape)
+
+
+def _scale_vector(op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
+    """The excitation vector of an SE scale's MUL (the input that ``_scaled_input`` does not take as the feature
+    map), one int8 per channel."""
+    ins = [env[t] for t in op.inputs]
+    x = max(range(len(ins)), key=lambda i: ins[i].size)
+    return ins[1 - x].reshape(-1)
+
+
+def _scale_parts(group: EpilogueSchedule, split: SplitSchedule | None, vec: np.ndarray
+                 ) -> list[tuple[EpilogueSchedule, np.ndarray]]:
+    """Each group of a (possibly split) input-scaled layer with its input channels' scales: every channel for a row
+    band or an output-channel chunk; a grouped layer's chunk of groups, its groups' channels."""
+    if split is None:
+        return [(group, vec)]
+    out = []
+    for p in split.parts:
+        ps = p.schedule.shape
+        lo = p.ch0 * ps.c_per_group if ps.groups < split.shape.groups else 0
+        out.append((p.schedule, vec[lo:lo + ps.groups * ps.c_per_group]))
+    return out
 
 
 def _chain_ops(members: tuple[str, ...], op_of: dict[str, QOp | None]) -> tuple[QOp, ...]:

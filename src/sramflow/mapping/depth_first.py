@@ -141,7 +141,7 @@ def _conv(sch: Schedule) -> ConvSchedule | None:
 
 
 def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
-    return dataclasses.replace(sch, conv=conv) if isinstance(sch, EpilogueSchedule) else conv
+    return sch.with_conv(conv) if isinstance(sch, EpilogueSchedule) else conv
 
 
 def group_output(graph: Graph, i: int, sch: Schedule, schedules: tuple[Schedule, ...]) -> str:

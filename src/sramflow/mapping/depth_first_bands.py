@@ -231,7 +231,7 @@ class _Searcher:
 
 
 def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
-    return dataclasses.replace(sch, conv=conv) if isinstance(sch, EpilogueSchedule) else conv
+    return sch.with_conv(conv) if isinstance(sch, EpilogueSchedule) else conv
 
 
 def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, halo: str = "recompute",

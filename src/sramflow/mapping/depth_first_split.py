@@ -222,7 +222,7 @@ def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) ->
             part_conv = memo[key]
             if part_conv.shape.name != conv.shape.name:  # an equal part of another layer: the same schedule
                 part_conv = dataclasses.replace(part_conv, shape=sub)
-            part = dataclasses.replace(sch, conv=part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
+            part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
             got.append(Part(part, *span))
         cyc = en = 0.0
         for p in got:

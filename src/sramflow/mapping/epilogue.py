@@ -15,7 +15,11 @@ its consumer Conv's input path instead: each input tile load reads x and, in one
 of the tile's channels (one per channel; the DMA streams a tile channel by channel, so one scale byte is in use at
 a time), and the vector unit multiplies every loaded element with the int8 rounding of the MUL
 (``ConvShape.input_scale_ops`` ops per element) before it is written to the SRAM. The scaled tensor is never
-written; the SRAM words are the convolution's own.
+written; the SRAM words are the convolution's own. Where the macro has the words to spare above the
+convolution's buffers (and a fused pool's sums), the excitation vector is instead held there whole for the layer
+(``scale_plan``): one DMA transfer of its bytes, then each input tile load reads the words holding its channels'
+bytes (SRAM reads on the port) instead of a transfer from off-chip memory. ``sim.api.decide_input_scales`` takes
+the held vector, the per-load transfers or the scale's own pass, whichever the objective prefers.
 
 A global average pool of the group's output (``ir.fusion.fused_pools``: the SE squeeze, the classifier's pool) is
 accumulated on the output path (``pool_plan``): where the tiling visits every pixel tile of a channel tile before
@@ -70,13 +74,20 @@ def epilogue_delta(shape: ConvShape, lanes: int) -> dict[str, int]:
             "vector_cycles": ceil_div(work, lanes) if work else 0}
 
 
-def input_scale_delta(conv, lanes: int, burst_bytes: int) -> dict[str, int]:  # noqa: ANN001 - a ConvSchedule
+def input_scale_delta(conv, lanes: int, burst_bytes: int,  # noqa: ANN001 - a ConvSchedule
+                      held: ScalePlan | None = None) -> dict[str, int]:
     """The counts an SE scale on the input path adds to the convolution's schedule ``conv`` (zero without one):
-    per input tile load one off-chip transfer of its channels' scale bytes, and ``input_scale_ops`` vector ops per
-    loaded element (the loads into the first SRAM level, wherever they come from)."""
+    ``input_scale_ops`` vector ops per loaded element (the loads into the first SRAM level, wherever they come
+    from), and per input tile load one off-chip transfer of its channels' scale bytes, or with the vector ``held``
+    in the SRAM its one load and the words each input tile load reads (``ScalePlan.delta``)."""
     sh = conv.shape
     if not sh.input_scale_ops:
         return {}
+    skip = sh.output_bytes if sh.residual else 0  # skip tile loads are not scaled (``residual_counts``)
+    work = sh.input_scale_ops * (conv.first_level_counts.offchip_input_bytes - skip)
+    out = {"vector_ops": work, "vector_cycles": ceil_div(work, lanes)}
+    if held is not None:
+        return out | held.delta(burst_bytes)
     t = conv.tiling.sizes()
     n = trips(sh, t)
     f_i = int(reload_factor(conv.tiling.order, RELEVANT["inputs"], n))
@@ -85,10 +96,62 @@ def input_scale_delta(conv, lanes: int, burst_bytes: int) -> dict[str, int]:  # 
     loads = f_i * int(n["p"]) * sum(cnt for _, cnt in per_pixel_tile)
     nbytes = f_i * int(n["p"]) * sh.groups * sh.c_per_group
     nburst = f_i * int(n["p"]) * sum(cnt * int(bursts(b, burst_bytes)) for b, cnt in per_pixel_tile)
-    skip = sh.output_bytes if sh.residual else 0  # skip tile loads are not scaled (``residual_counts``)
-    work = sh.input_scale_ops * (conv.first_level_counts.offchip_input_bytes - skip)
-    return {"offchip_input_bytes": nbytes, "dma_transfers": loads, "dma_loads": loads, "dma_bursts": nburst,
-            "vector_ops": work, "vector_cycles": ceil_div(work, lanes)}
+    return out | {"offchip_input_bytes": nbytes, "dma_transfers": loads, "dma_loads": loads, "dma_bursts": nburst}
+
+
+def scale_words(g0: int, g1: int, c0: int, c1: int, c_per_group: int, word_bytes: int) -> int:
+    """The words of a held excitation vector (byte g x C + c for group g, channel c) that hold the scale bytes of
+    groups [g0, g1) x channels [c0, c1): what one input tile load reads."""
+    if g1 - g0 == 1 or c1 - c0 == c_per_group:  # one contiguous run of bytes
+        first, last = g0 * c_per_group + c0, (g1 - 1) * c_per_group + c1 - 1
+        return last // word_bytes - first // word_bytes + 1
+    idx = np.arange(g0, g1)[:, None] * c_per_group + np.arange(c0, c1)[None, :]
+    return int(np.unique(idx // word_bytes).size)
+
+
+@dataclass(frozen=True)
+class ScalePlan:
+    """An SE excitation vector held whole in the first SRAM level for one layer (``scale_plan``): ``channels``
+    bytes (one per input channel, G x C) in the words from ``base_word``, loaded once; ``word_reads``: the words
+    all input tile loads read from it."""
+
+    base_word: int
+    word_bytes: int
+    channels: int
+    word_reads: int
+
+    @property
+    def words(self) -> int:
+        return ceil_div(self.channels, self.word_bytes)
+
+    def delta(self, burst_bytes: int) -> dict[str, int]:
+        """The vector's one load (an off-chip transfer of its bytes written to its words) and its reads."""
+        return {"offchip_input_bytes": self.channels, "dma_transfers": 1, "dma_loads": 1,
+                "dma_bursts": int(bursts(self.channels, burst_bytes)), "sram_writes_dma": self.words,
+                "sram_reads_compute": self.word_reads}
+
+
+def scale_plan(conv, pool: PoolPlan | None = None) -> ScalePlan | None:  # noqa: ANN001 - a ConvSchedule
+    """Where an input-scaled convolution ``conv`` can hold its excitation vector: the words above its buffers (and
+    above a fused ``pool``'s sums), or None where the macro has fewer to spare (the tiling was chosen without
+    them). Each input tile load reads the words of its (group, channel) extent; the loads are the conv's, as
+    ``input_scale_delta`` counts them."""
+    sh, hw = conv.shape, conv.hw
+    if not sh.input_scale_ops or not conv.buffers:
+        return None
+    base = max(b.end_word for b in conv.buffers)
+    if pool is not None:
+        base = max(base, pool.base_word + pool.tile_channels * pool.words_per_channel)
+    channels = sh.groups * sh.c_per_group
+    if base + ceil_div(channels, hw.word_bytes) > hw.capacity_words:
+        return None
+    t = conv.tiling.sizes()
+    n = trips(sh, t)
+    f_i = int(reload_factor(conv.tiling.order, RELEVANT["inputs"], n))
+    per_load = sum(scale_words(g0, min(g0 + t["g"], sh.groups), c0, min(c0 + t["c"], sh.c_per_group),
+                               sh.c_per_group, hw.word_bytes)
+                   for g0 in range(0, sh.groups, t["g"]) for c0 in range(0, sh.c_per_group, t["c"]))
+    return ScalePlan(base, hw.word_bytes, channels, f_i * int(n["p"]) * per_load)
 
 
 def scale_bytes_loaded(table: StepTable) -> int:
@@ -159,9 +222,9 @@ def pool_plan(conv) -> PoolPlan | None:  # noqa: ANN001 - a ConvSchedule
 
 
 def with_epilogue(c: Counts, shape: ConvShape, lanes: int, conv=None, burst_bytes: int = 0,  # noqa: ANN001
-                  pool: PoolPlan | None = None) -> Counts:
+                  pool: PoolPlan | None = None, scale: ScalePlan | None = None) -> Counts:
     d = epilogue_delta(shape, lanes)
-    for k, v in (input_scale_delta(conv, lanes, burst_bytes) if conv is not None else {}).items():
+    for k, v in (input_scale_delta(conv, lanes, burst_bytes, scale) if conv is not None else {}).items():
         d[k] = d.get(k, 0) + v
     for k, v in (pool.delta(lanes, burst_bytes) if pool is not None else {}).items():
         d[k] = d.get(k, 0) + v
@@ -180,16 +243,30 @@ class EpilogueSchedule:
     burst_bytes: int = 0  # off-chip bytes per transaction (0: one per transfer)
     residual: str = ""  # the residual Add whose skip tile the output path adds ("" none; ``ConvShape.residual``)
     pool: str = ""  # the global average pool accumulated on the output path ("" none; ``pool_plan``)
+    scale_held: bool = False  # the input scale's excitation vector held in the SRAM (``scale_plan``)
 
     def __post_init__(self) -> None:
         if self.pool and self.pool_plan is None:
             raise MappingError(f"layer {self.shape.name!r}: the global average pool {self.pool!r} cannot be "
                                "accumulated on its output path (a g / k loop inside the pixel loop, staged outputs, "
                                "or no free SRAM words for one channel tile's int32 sums): map the pool as its own pass")
+        if self.scale_held and self.scale_plan is None:
+            raise MappingError(f"layer {self.shape.name!r}: no SE scale vector to hold, or no free SRAM words above "
+                               "its buffers for it: load the scale bytes with each input tile instead")
 
     @cached_property
     def pool_plan(self) -> PoolPlan | None:
         return pool_plan(self.conv) if self.pool else None
+
+    @cached_property
+    def scale_plan(self) -> ScalePlan | None:
+        return scale_plan(self.conv, self.pool_plan) if self.scale_held and self.input_scale else None
+
+    def with_conv(self, conv) -> EpilogueSchedule:  # noqa: ANN001 - a ConvSchedule
+        """The group around another schedule of its convolution (a part, a re-tiling); the vector stays held where
+        that schedule has the words for it."""
+        held = self.scale_held and scale_plan(conv, pool_plan(conv) if self.pool else None) is not None
+        return dataclasses.replace(self, conv=conv, scale_held=held)
 
     @property
     def shape(self) -> ConvShape:
@@ -213,7 +290,8 @@ class EpilogueSchedule:
 
     @cached_property
     def counts(self) -> Counts:
-        return with_epilogue(self.conv.counts, self.shape, self.lanes, self.conv, self.burst_bytes, self.pool_plan)
+        return with_epilogue(self.conv.counts, self.shape, self.lanes, self.conv, self.burst_bytes, self.pool_plan,
+                             self.scale_plan)
 
     def __getattr__(self, name: str):  # noqa: ANN204 - the conv schedule's other attributes (tiling, staged, ...)
         if name.startswith("__") or name == "conv":
@@ -222,14 +300,24 @@ class EpilogueSchedule:
 
     def steps(self) -> Iterator[Step]:
         """The convolution's steps; each compute step that writes int8 outputs also runs the epilogue on them; with
-        an input scale, each input load is preceded by the load of its channels' scale bytes and scales its
-        elements; with a fused pool, each output store is preceded by the pool's work on its tile (``pool_steps``)."""
-        sh = self.shape
+        an input scale, each input load is preceded by the load of its channels' scale bytes (with the vector held:
+        its one load first, then per input load the read of the words holding them) and scales its elements; with a
+        fused pool, each output store is preceded by the pool's work on its tile (``pool_steps``)."""
+        sh, held = self.shape, self.scale_plan
         steps = self.conv.steps()
+        if held is not None:
+            yield Step("load", "scale", (("g", 0, sh.groups), ("c", 0, sh.c_per_group)), held.base_word,
+                       offchip_bytes=held.channels, sram_writes=held.words)
         for st in (pool_steps(steps, self.pool_plan) if self.pool_plan is not None else steps):
             if st.kind == "load" and st.operand == "inputs" and sh.input_scale_ops:
-                ch = _extent(st.region, "g") * _extent(st.region, "c")
-                yield Step("load", "scale", tuple(r for r in st.region if r[0] in "gc"), -1, offchip_bytes=ch)
+                gc = tuple(r for r in st.region if r[0] in "gc")
+                if held is None:
+                    ch = _extent(st.region, "g") * _extent(st.region, "c")
+                    yield Step("load", "scale", gc, -1, offchip_bytes=ch)
+                else:
+                    (g0, g1), (c0, c1) = _span(st.region, "g"), _span(st.region, "c")
+                    yield Step("compute", "scale", gc, held.base_word + (g0 * sh.c_per_group + c0) // held.word_bytes,
+                               sram_reads=scale_words(g0, g1, c0, c1, sh.c_per_group, held.word_bytes))
                 st = dataclasses.replace(st, vector_ops=st.vector_ops + sh.input_scale_ops * st.offchip_bytes)
             if st.kind == "compute" and st.operand != "pool" and st.psum_access in ("", "read") and st.sram_writes:
                 n = _region_elems(st.region)
@@ -262,6 +350,10 @@ def pool_steps(steps: Iterator[Step], plan: PoolPlan) -> Iterator[Step]:
 
 def _extent(region: tuple[tuple[str, int, int], ...], dim: str) -> int:
     return next((b - a for d, a, b in region if d == dim), 1)
+
+
+def _span(region: tuple[tuple[str, int, int], ...], dim: str) -> tuple[int, int]:
+    return next(((a, b) for d, a, b in region if d == dim), (0, 1))
 
 
 def _region_elems(region: tuple[tuple[str, int, int], ...]) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sramflow.mapping.depth_first_split import SplitSchedule
+from sramflow.mapping.epilogue import EpilogueSchedule
+from sramflow.mapping.vector import VectorSchedule
 from sramflow.sim.api import SimulationResult
 from sramflow.sim.results import total_json
 
@@ -23,9 +26,29 @@ def summary_text(res: SimulationResult, top: int = 8) -> str:
         f"  Conv/Gemm {t['conv_gemm_nodes']} nodes: {t['conv_gemm_cycles']:,} cycles, "
         f"{t['conv_gemm_energy_uj'] / 1e3:.3f} mJ",
         "  binding resource (nodes): " + ", ".join(f"{k} {v}" for k, v in sorted(t["binding_resource_counts"].items())),
+        *_se_scale_lines(res),
         f"  slowest {top} nodes:",
     ]
     for r in sorted(res.nodes, key=lambda r: -r.cycles)[:top]:
         lines.append(f"    {r.name:52s} {r.cycles:>12,} cyc  {r.energy_uj:10.1f} uJ  bound by {r.binding_resource}"
                      f"  ({r.cycles / max(r.bounds.cycles, 1):.1f}x lower bound)")
     return "\n".join(lines)
+
+
+def _se_scale_lines(res: SimulationResult) -> list[str]:
+    """Where the SE channel scales ran: on their consumer's input path (the excitation vector held in the SRAM, or
+    its bytes fetched with every input tile load), or in a Mul pass of their own; nothing without fusion."""
+    if res.fusion == "none":
+        return []
+    on_path = held = 0
+    for s in res.schedules:
+        parts = [p.schedule for p in s.parts] if isinstance(s, SplitSchedule) else [s]
+        groups = [p for p in parts if isinstance(p, EpilogueSchedule) and p.input_scale]
+        on_path += bool(groups)
+        held += any(p.scale_held for p in groups)
+    passes = sum(1 for s in res.schedules if isinstance(s, VectorSchedule) and s.shape.op == "Mul" and s.shape.scale)
+    if not on_path + passes:
+        return []
+    return [f"  SE scales {on_path + passes}: {on_path} on their consumer's input path ({held} with the excitation "
+            f"vector held in the SRAM, {on_path - held} fetched with every input tile load), {passes} in a pass of "
+            "their own"]

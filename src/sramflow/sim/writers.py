@@ -20,7 +20,7 @@ def _tiling(sch: Schedule) -> dict[str, Any]:
         return {**_tiling(sch.parts[0].schedule), "depth_first_split": sch.describe()}
     if isinstance(sch, EpilogueSchedule):
         return {**_tiling(sch.conv), "fusion_group": sch.shape.name, "epilogue": list(sch.members),
-                "input_scale": sch.input_scale or None}
+                "input_scale": sch.input_scale or None, **({"scale_held": sch.scale_held} if sch.input_scale else {})}
     if isinstance(sch, FusedSchedule):
         group = {"fusion_group": sch.shape.into, "fused_on": "input path" if sch.shape.input_scale else "output path"} \
             if sch.shape.epilogue else {}
@@ -89,6 +89,7 @@ def fusion_groups_json(res: SimulationResult) -> list[dict[str, Any]]:
             out.append({"producer": r.name, "op": r.op,
                         "members": scale + list(sch.members) + ([sch.residual] if sch.residual else []),
                         "input_scale": sch.input_scale or None,
+                        **({"scale_held": sch.scale_held} if sch.input_scale else {}),
                         "offchip_bytes_by_operand": offchip_by_operand(r.counts),
                         "level_bytes_by_operand": r.level_traffic,
                         **({"depth_first_split": split} if split else {}),

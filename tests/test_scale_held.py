@@ -1,0 +1,107 @@
+"""An SE scale's excitation vector held in the SRAM above its group's buffers (``mapping.epilogue.scale_plan``):
+loaded once, then read per input tile load instead of fetched from off-chip memory with every load."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+
+from sramflow.errors import MappingError
+from sramflow.funcsim.run import run_functional
+from sramflow.funcsim.sram import FunctionalSimError
+from sramflow.mapping.epilogue import EpilogueSchedule, scale_bytes_loaded, scale_plan, scale_words
+from sramflow.sim.api import _held, simulate_graph
+from helpers.graphs import quantized, se_block_graph
+from helpers.mapping import make_hw
+
+
+def _project(res):  # noqa: ANN001, ANN202 - the se block's input-scaled projection and its index
+    i = [n.name for n in se_block_graph().nodes].index("prj")
+    return i, res.schedules[i]
+
+
+def _held_schedules(words: int, double: bool = False):  # noqa: ANN202
+    g = se_block_graph()
+    hw = make_hw(words=words, double=double)
+    res = simulate_graph(g, hw, fusion="epilogue")
+    i, prj = _project(res)
+    assert isinstance(prj, EpilogueSchedule) and prj.input_scale == "sc"
+    held = prj if prj.scale_held else _held(prj)
+    assert held is not None
+    per_load = dataclasses.replace(held, scale_held=False)
+    return g, hw, res, i, per_load, held
+
+
+@pytest.mark.parametrize(("g0", "g1", "c0", "c1", "cpg", "wb"), [
+    *itertools.product((0, 1, 3), (4,), (0, 1, 2), (3, 5), (5,), (1, 2, 4)),
+    (0, 6, 0, 1, 1, 8), (5, 9, 0, 1, 1, 2), (0, 1, 3, 40, 40, 8)])
+def test_scale_words_are_the_words_holding_the_extent(g0: int, g1: int, c0: int, c1: int, cpg: int, wb: int) -> None:
+    held = {(g * cpg + c) // wb for g in range(g0, g1) for c in range(c0, c1)}
+    assert scale_words(g0, g1, c0, c1, cpg, wb) == len(held)
+
+
+@pytest.mark.parametrize("double", [False, True])
+def test_a_held_vector_moves_its_bytes_once_and_reads_its_words_per_load(double: bool) -> None:
+    _, _, _, _, per_load, held = _held_schedules(1024, double)
+    plan = held.scale_plan
+    fetched = scale_bytes_loaded(held.conv.step_table())  # the bytes every input load fetched before
+    assert plan.channels == 8 and fetched > plan.channels
+    a, b = per_load.counts, held.counts
+    assert a.offchip_input_bytes - b.offchip_input_bytes == fetched - plan.channels
+    assert b.sram_reads_compute - a.sram_reads_compute == plan.word_reads > 0
+    assert b.sram_writes_dma - a.sram_writes_dma == plan.words
+    assert a.vector_ops == b.vector_ops and a.macs == b.macs  # the same scaling work, the same convolution
+    assert plan.base_word >= max(buf.end_word for buf in held.buffers)
+    steps = list(held.steps())  # the steps are the counts, step by step
+    for field in ("offchip_bytes", "sram_reads", "sram_writes", "vector_ops", "macs"):
+        total = sum(getattr(st, field) for st in steps)
+        want = {"offchip_bytes": b.offchip_bytes, "sram_reads": b.sram_reads, "sram_writes": b.sram_writes}
+        assert total == want.get(field, getattr(b, field, None)), field
+    assert sum(st.kind == "load" for st in steps) == b.dma_loads
+
+
+@pytest.mark.parametrize("executor", ["bulk", "step"])
+@pytest.mark.parametrize("double", [False, True])
+def test_held_vector_bit_exact_with_identical_counts(executor: str, double: bool) -> None:
+    g, hw, res, i, _, held = _held_schedules(1024, double)
+    schedules = list(res.schedules)
+    schedules[i] = held
+    q, x = quantized(g)
+    r = run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes,
+                       executor=executor)
+    assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
+
+
+def test_a_held_vector_over_the_buffers_is_caught() -> None:
+    g, hw, res, i, _, held = _held_schedules(1024)
+    held.__dict__["scale_plan"] = dataclasses.replace(held.scale_plan, base_word=0)  # a planning error, injected
+    schedules = list(res.schedules)
+    schedules[i] = held
+    q, x = quantized(g)
+    with pytest.raises(FunctionalSimError, match="overlaps the group's buffers"):
+        run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+
+
+def test_no_room_for_the_vector_is_a_mapping_error() -> None:
+    _, _, _, _, per_load, _ = _held_schedules(1024)
+    tight = dataclasses.replace(per_load.conv, hw=dataclasses.replace(
+        per_load.conv.hw, capacity_words=max(b.end_word for b in per_load.buffers)))
+    assert scale_plan(tight) is None
+    with pytest.raises(MappingError, match="no free SRAM words above its buffers"):
+        dataclasses.replace(per_load, conv=tight, scale_held=True)
+    assert per_load.with_conv(tight).scale_held is False  # a part without the words loads the bytes per tile
+
+
+def test_the_decision_holds_the_vector_where_the_objective_gains() -> None:
+    """With room in the SRAM and the energy objective, the vector is held (one load instead of a transfer per input
+    tile); the result is never worse than either way of loading the scale."""
+    from sramflow.mapping.depth_first import summed_value
+
+    g, hw, res, i, per_load, held = _held_schedules(1024)
+    res_e = simulate_graph(g, hw, "energy", fusion="epilogue")
+    chosen = res_e.schedules[i]
+    assert isinstance(chosen, EpilogueSchedule) and chosen.input_scale and chosen.scale_held
+    value = summed_value([chosen], hw, "energy")
+    assert value < summed_value([dataclasses.replace(chosen, scale_held=False)], hw, "energy")
