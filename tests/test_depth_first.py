@@ -132,6 +132,11 @@ def test_b0_224_depth_first_on_l2_bit_exact(b0_graph_224, b0_int8_224, b0_224_si
         other = bands[s.partner]
         assert (other.partner, {s.role, other.role}, len(other.parts)) == (name, {"producer", "consumer"}, len(s.parts))
     assert {s.halo for s in bands.values()} >= {"cache", "none"}
+    # the SE scales' excitation vectors held in l2 (the 256 B first level has no room), whole layers and parts
+    held = [p for s in res.schedules for p in (s.parts if isinstance(s, SplitSchedule) else [s])
+            for p in ([p.schedule] if isinstance(s, SplitSchedule) else [p])
+            if isinstance(p, EpilogueSchedule) and p.input_scale and p.scale_level == 1]
+    assert len({p.shape.name for p in held}) >= 12
     xs, q = b0_int8_224  # two random images (seed 0) and the graph quantized on them
     r = run_functional(g, q, res.schedules, quantize_input(q, xs[0]), hw.main_sram.total_words,
                        hw.main_sram.word_bytes)

@@ -205,8 +205,8 @@ def test_se_scale_decision_is_the_best_of_its_options_and_may_retile(b0_graph_22
         first = map_shape(prep.shapes[j], hw, "latency")  # the conv's own tiling, as the group started
         if len(chosen) == 1:
             for option in [chosen[0], *_researched(chosen[0], hw, "latency")]:  # per-load or held scale bytes
-                for o in (option, dataclasses.replace(option, scale_held=False), _held(option)):
-                    assert o is None or best <= summed_value([o], hw, "latency"), sh.into
+                for o in (option, dataclasses.replace(option, scale_level=None), *_held(option)):
+                    assert best <= summed_value([o], hw, "latency"), sh.into
             if chosen[0].conv.tiling != first.tiling:
                 retiled.append(sh.into)
     assert retiled == ["features.1.0.block.2.0/Conv"]

@@ -28,9 +28,8 @@ def _held_schedules(words: int, double: bool = False):  # noqa: ANN202
     res = simulate_graph(g, hw, fusion="epilogue")
     i, prj = _project(res)
     assert isinstance(prj, EpilogueSchedule) and prj.input_scale == "sc"
-    held = prj if prj.scale_held else _held(prj)
-    assert held is not None
-    per_load = dataclasses.replace(held, scale_held=False)
+    held = prj if prj.scale_level == 0 else dataclasses.replace(prj, scale_level=0)
+    per_load = dataclasses.replace(held, scale_level=None)
     return g, hw, res, i, per_load, held
 
 
@@ -89,9 +88,10 @@ def test_no_room_for_the_vector_is_a_mapping_error() -> None:
     tight = dataclasses.replace(per_load.conv, hw=dataclasses.replace(
         per_load.conv.hw, capacity_words=max(b.end_word for b in per_load.buffers)))
     assert scale_plan(tight) is None
-    with pytest.raises(MappingError, match="no free SRAM words above its buffers"):
-        dataclasses.replace(per_load, conv=tight, scale_held=True)
-    assert per_load.with_conv(tight).scale_held is False  # a part without the words loads the bytes per tile
+    with pytest.raises(MappingError, match="no free words for it in SRAM level 0"):
+        dataclasses.replace(per_load, conv=tight, scale_level=0)
+    held = dataclasses.replace(per_load, scale_level=0)
+    assert held.with_conv(tight).scale_level is None  # a part without the words loads the bytes per tile
 
 
 def test_the_decision_holds_the_vector_where_the_objective_gains() -> None:
@@ -104,4 +104,58 @@ def test_the_decision_holds_the_vector_where_the_objective_gains() -> None:
     chosen = res_e.schedules[i]
     assert isinstance(chosen, EpilogueSchedule) and chosen.input_scale and chosen.scale_held
     value = summed_value([chosen], hw, "energy")
-    assert value < summed_value([dataclasses.replace(chosen, scale_held=False)], hw, "energy")
+    assert value < summed_value([dataclasses.replace(chosen, scale_level=None)], hw, "energy")
+    assert _held(chosen) == []  # one SRAM level: nowhere else to hold it
+
+
+def _l2_held(res_px: int = 12):  # noqa: ANN202 - the se block on design1-l2: its projection with the vector in l2
+    from sramflow.hw.load import resolve_hw
+
+    g = se_block_graph(res_px)
+    hw = resolve_hw("sky130-design1-l2")
+    res = simulate_graph(g, hw, fusion="epilogue")
+    i, prj = _project(res)
+    assert isinstance(prj, EpilogueSchedule) and prj.input_scale == "sc"
+    held = prj if prj.scale_level == 1 else dataclasses.replace(prj, scale_level=1)
+    return g, hw, res, i, dataclasses.replace(held, scale_level=None), held
+
+
+def test_a_vector_held_in_level_1_reads_that_level_per_load() -> None:
+    """On design1-l2 the first level (256 B) has no room; the vector sits in l2 above the staged operands: one
+    off-chip load, then one transfer of the load's channels from l2 per input tile load (no off-chip burst)."""
+    _, hw, res, _, per_load, held = _l2_held()
+    plan = held.scale_plan
+    assert plan.level == 1 and plan.word_bytes == 8 and plan.channels == 8
+    from sramflow.mapping.staging import footprint_words
+
+    conv = held.conv
+    assert plan.base_word >= footprint_words(conv.operand_bytes, conv.staged, conv.staged_levels, conv.levels)[0]
+    a, b = per_load.counts, held.counts
+    fetched = scale_bytes_loaded(conv.step_table())
+    assert a.offchip_input_bytes - b.offchip_input_bytes == fetched - plan.channels
+    assert b.dma_bursts < a.dma_bursts and b.dma_loads == a.dma_loads + 1  # one fill; the same loads, from l2
+    assert b.level_reads[0] - a.level_reads[0] == plan.word_reads and b.level_writes[0] - a.level_writes[0] == 1
+    assert b.sram_reads == a.sram_reads and b.sram_writes == a.sram_writes  # the first level is not touched
+    chosen = res.schedules[_project(res)[0]]
+    assert chosen.scale_level == 1  # the decision takes it here: fewer bursts, fewer cycles
+
+
+def test_a_vector_held_in_level_1_bit_exact_with_identical_counts() -> None:  # outer levels: the bulk executor
+    g, hw, res, i, _, held = _l2_held()
+    schedules = list(res.schedules)
+    schedules[i] = held
+    q, x = quantized(g)
+    r = run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.counts_match and r.clobbers == 0
+    assert r.counts_functional == r.counts_analytical
+
+
+def test_a_vector_held_over_level_1_operands_is_caught() -> None:
+    g, hw, res, i, _, held = _l2_held()
+    assert held.conv.staged  # something is staged in l2 below the vector
+    held.__dict__["scale_plan"] = dataclasses.replace(held.scale_plan, base_word=0)
+    schedules = list(res.schedules)
+    schedules[i] = held
+    q, x = quantized(g)
+    with pytest.raises(FunctionalSimError, match="level 1 overlaps"):
+        run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes)

@@ -322,7 +322,7 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
                 x_in = _scaled_input(q, op_of[sch.input_scale], env)
                 vec = _scale_vector(op_of[sch.input_scale], env)
                 for part, v in _scale_parts(sch, split, vec):
-                    run_input_scale(part, v, m)
+                    run_input_scale(part, v, m, outer)
             group, sch = sch, sch.conv
             pool = (group, graph.node(group.pool)) if group.pool else None
             data = conv_data(sch, op, q, x_in)

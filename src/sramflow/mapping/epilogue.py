@@ -48,6 +48,7 @@ from sramflow.errors import MappingError
 from sramflow.ir.elementwise import BY_OP
 from sramflow.mapping.conv import RELEVANT, ConvShape, bursts, group_classes, reload_factor, trips
 from sramflow.mapping.schedule import Buffer, Step
+from sramflow.mapping.staging import footprint_words
 from sramflow.mapping.steps_table import CONV_DIMS, LOAD, OP, StepTable
 
 FUSION_MODES = ("none", "epilogue", "depth-first")
@@ -111,47 +112,67 @@ def scale_words(g0: int, g1: int, c0: int, c1: int, c_per_group: int, word_bytes
 
 @dataclass(frozen=True)
 class ScalePlan:
-    """An SE excitation vector held whole in the first SRAM level for one layer (``scale_plan``): ``channels``
-    bytes (one per input channel, G x C) in the words from ``base_word``, loaded once; ``word_reads``: the words
-    all input tile loads read from it."""
+    """An SE excitation vector held whole for one layer (``scale_plan``): ``channels`` bytes (one per input channel,
+    G x C) in SRAM level ``level`` from word ``base_word`` (level 0: the first level, above the convolution's buffers;
+    level 1: the next level out, above the operands the schedule stages there), loaded once; each of the ``loads``
+    input tile loads reads the words holding its channels' bytes, ``word_reads`` in all."""
 
+    level: int
     base_word: int
     word_bytes: int
     channels: int
+    loads: int
     word_reads: int
 
     @property
     def words(self) -> int:
         return ceil_div(self.channels, self.word_bytes)
 
-    def delta(self, burst_bytes: int) -> dict[str, int]:
-        """The vector's one load (an off-chip transfer of its bytes written to its words) and its reads."""
-        return {"offchip_input_bytes": self.channels, "dma_transfers": 1, "dma_loads": 1,
-                "dma_bursts": int(bursts(self.channels, burst_bytes)), "sram_writes_dma": self.words,
-                "sram_reads_compute": self.word_reads}
+    def delta(self, burst_bytes: int) -> dict[str, object]:
+        """The vector's one load from off-chip memory into its words, and the reads: on the first level's port (the
+        vector unit reads the words), or from level 1 with one transfer per input tile load (no off-chip burst)."""
+        fill = {"offchip_input_bytes": self.channels, "dma_transfers": 1, "dma_loads": 1,
+                "dma_bursts": int(bursts(self.channels, burst_bytes))}
+        if self.level == 0:
+            return fill | {"sram_writes_dma": self.words, "sram_reads_compute": self.word_reads}
+        at = (0,) * (self.level - 1)
+        return fill | {"dma_transfers": 1 + self.loads, "dma_loads": 1 + self.loads,
+                       "level_reads": (*at, self.word_reads), "level_writes": (*at, self.words)}
 
 
-def scale_plan(conv, pool: PoolPlan | None = None) -> ScalePlan | None:  # noqa: ANN001 - a ConvSchedule
-    """Where an input-scaled convolution ``conv`` can hold its excitation vector: the words above its buffers (and
-    above a fused ``pool``'s sums), or None where the macro has fewer to spare (the tiling was chosen without
-    them). Each input tile load reads the words of its (group, channel) extent; the loads are the conv's, as
-    ``input_scale_delta`` counts them."""
+SCALE_LEVELS = (0, 1)  # where a held vector may sit: the first level, or the next one out (no transit levels)
+
+
+def scale_plan(conv, pool: PoolPlan | None = None, level: int = 0) -> ScalePlan | None:  # noqa: ANN001
+    """Where an input-scaled convolution ``conv`` (a ``ConvSchedule``) can hold its excitation vector in SRAM level
+    ``level``, or None where that level has fewer words to spare (the tiling and the staging were chosen without
+    them): level 0 above its buffers (and a fused ``pool``'s sums), level 1 above its staged operands there (a
+    schedule holding a depth-first group's resident tensor keeps none: the tensor's words are the group's)."""
     sh, hw = conv.shape, conv.hw
     if not sh.input_scale_ops or not conv.buffers:
         return None
-    base = max(b.end_word for b in conv.buffers)
-    if pool is not None:
-        base = max(base, pool.base_word + pool.tile_channels * pool.words_per_channel)
     channels = sh.groups * sh.c_per_group
-    if base + ceil_div(channels, hw.word_bytes) > hw.capacity_words:
+    if level == 0:
+        base = max(b.end_word for b in conv.buffers)
+        if pool is not None:
+            base = max(base, pool.base_word + pool.tile_channels * pool.words_per_channel)
+        wb, capacity = hw.word_bytes, hw.capacity_words
+    else:
+        h = getattr(conv, "levels", None)
+        if h is None or level > len(h.outer) or getattr(conv, "resident", ()):
+            return None
+        lv = h.level(level)
+        base = footprint_words(conv.operand_bytes, conv.staged, conv.staged_levels, h)[level - 1]
+        wb, capacity = lv.word_bytes, lv.capacity_words
+    if base + ceil_div(channels, wb) > capacity:
         return None
     t = conv.tiling.sizes()
     n = trips(sh, t)
     f_i = int(reload_factor(conv.tiling.order, RELEVANT["inputs"], n))
-    per_load = sum(scale_words(g0, min(g0 + t["g"], sh.groups), c0, min(c0 + t["c"], sh.c_per_group),
-                               sh.c_per_group, hw.word_bytes)
-                   for g0 in range(0, sh.groups, t["g"]) for c0 in range(0, sh.c_per_group, t["c"]))
-    return ScalePlan(base, hw.word_bytes, channels, f_i * int(n["p"]) * per_load)
+    tiles = [(g0, min(g0 + t["g"], sh.groups), c0, min(c0 + t["c"], sh.c_per_group))
+             for g0 in range(0, sh.groups, t["g"]) for c0 in range(0, sh.c_per_group, t["c"])]
+    per_load = sum(scale_words(*e, sh.c_per_group, wb) for e in tiles)
+    return ScalePlan(level, base, wb, channels, f_i * int(n["p"]) * len(tiles), f_i * int(n["p"]) * per_load)
 
 
 def scale_bytes_loaded(table: StepTable) -> int:
@@ -225,10 +246,18 @@ def with_epilogue(c: Counts, shape: ConvShape, lanes: int, conv=None, burst_byte
                   pool: PoolPlan | None = None, scale: ScalePlan | None = None) -> Counts:
     d = epilogue_delta(shape, lanes)
     for k, v in (input_scale_delta(conv, lanes, burst_bytes, scale) if conv is not None else {}).items():
-        d[k] = d.get(k, 0) + v
+        d[k] = _plus(d.get(k, 0), v)
     for k, v in (pool.delta(lanes, burst_bytes) if pool is not None else {}).items():
-        d[k] = d.get(k, 0) + v
-    return dataclasses.replace(c, **{k: getattr(c, k) + v for k, v in d.items()})
+        d[k] = _plus(d.get(k, 0), v)
+    return dataclasses.replace(c, **{k: _plus(getattr(c, k), v) for k, v in d.items()})
+
+
+def _plus(a, b):  # noqa: ANN001, ANN202 - a count, or per-level counts (tuples, added level by level)
+    if not isinstance(b, tuple):
+        return a + b
+    a = a if isinstance(a, tuple) else ()
+    n = max(len(a), len(b))
+    return tuple((a[i] if i < len(a) else 0) + (b[i] if i < len(b) else 0) for i in range(n))
 
 
 @dataclass(frozen=True)
@@ -243,30 +272,38 @@ class EpilogueSchedule:
     burst_bytes: int = 0  # off-chip bytes per transaction (0: one per transfer)
     residual: str = ""  # the residual Add whose skip tile the output path adds ("" none; ``ConvShape.residual``)
     pool: str = ""  # the global average pool accumulated on the output path ("" none; ``pool_plan``)
-    scale_held: bool = False  # the input scale's excitation vector held in the SRAM (``scale_plan``)
+    scale_level: int | None = None  # the SRAM level holding the input scale's excitation vector (``scale_plan``)
 
     def __post_init__(self) -> None:
         if self.pool and self.pool_plan is None:
             raise MappingError(f"layer {self.shape.name!r}: the global average pool {self.pool!r} cannot be "
                                "accumulated on its output path (a g / k loop inside the pixel loop, staged outputs, "
                                "or no free SRAM words for one channel tile's int32 sums): map the pool as its own pass")
-        if self.scale_held and self.scale_plan is None:
-            raise MappingError(f"layer {self.shape.name!r}: no SE scale vector to hold, or no free SRAM words above "
-                               "its buffers for it: load the scale bytes with each input tile instead")
+        if self.scale_level is not None and self.scale_plan is None:
+            raise MappingError(f"layer {self.shape.name!r}: no SE scale vector to hold, or no free words for it in "
+                               f"SRAM level {self.scale_level}: load the scale bytes with each input tile instead")
 
     @cached_property
     def pool_plan(self) -> PoolPlan | None:
         return pool_plan(self.conv) if self.pool else None
 
+    @property
+    def scale_held(self) -> bool:
+        return self.scale_level is not None
+
     @cached_property
     def scale_plan(self) -> ScalePlan | None:
-        return scale_plan(self.conv, self.pool_plan) if self.scale_held and self.input_scale else None
+        if self.scale_level is None or not self.input_scale:
+            return None
+        return scale_plan(self.conv, self.pool_plan, self.scale_level)
 
     def with_conv(self, conv) -> EpilogueSchedule:  # noqa: ANN001 - a ConvSchedule
-        """The group around another schedule of its convolution (a part, a re-tiling); the vector stays held where
-        that schedule has the words for it."""
-        held = self.scale_held and scale_plan(conv, pool_plan(conv) if self.pool else None) is not None
-        return dataclasses.replace(self, conv=conv, scale_held=held)
+        """The group around another schedule of its convolution (a part, a re-tiling, a group's resident form); the
+        vector stays held where that schedule has the words for it in the same level."""
+        lv = self.scale_level
+        if lv is not None and scale_plan(conv, pool_plan(conv) if self.pool else None, lv) is None:
+            lv = None
+        return dataclasses.replace(self, conv=conv, scale_level=lv)
 
     @property
     def shape(self) -> ConvShape:
@@ -306,14 +343,17 @@ class EpilogueSchedule:
         sh, held = self.shape, self.scale_plan
         steps = self.conv.steps()
         if held is not None:
-            yield Step("load", "scale", (("g", 0, sh.groups), ("c", 0, sh.c_per_group)), held.base_word,
-                       offchip_bytes=held.channels, sram_writes=held.words)
+            yield Step("load", "scale", (("g", 0, sh.groups), ("c", 0, sh.c_per_group)),
+                       held.base_word if held.level == 0 else -1, offchip_bytes=held.channels,
+                       sram_writes=held.words if held.level == 0 else 0)
         for st in (pool_steps(steps, self.pool_plan) if self.pool_plan is not None else steps):
             if st.kind == "load" and st.operand == "inputs" and sh.input_scale_ops:
                 gc = tuple(r for r in st.region if r[0] in "gc")
                 if held is None:
                     ch = _extent(st.region, "g") * _extent(st.region, "c")
                     yield Step("load", "scale", gc, -1, offchip_bytes=ch)
+                elif held.level > 0:  # one transfer from the level (its word reads are the level's counts)
+                    yield Step("load", "scale", gc, -1)
                 else:
                     (g0, g1), (c0, c1) = _span(st.region, "g"), _span(st.region, "c")
                     yield Step("compute", "scale", gc, held.base_word + (g0 * sh.c_per_group + c0) // held.word_bytes,

@@ -28,8 +28,8 @@ from sramflow.mapping.depth_first import (
 )
 from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands
 from sramflow.mapping.depth_first_split import SplitSchedule, choose_splits
-from sramflow.mapping.epilogue import (DEPTH_FIRST_NOTE, FUSION_MODES, EpilogueSchedule, pool_plan, scale_plan,
-                                      with_epilogue)
+from sramflow.mapping.epilogue import (DEPTH_FIRST_NOTE, FUSION_MODES, SCALE_LEVELS, EpilogueSchedule, pool_plan,
+                                      scale_plan, with_epilogue)
 from sramflow.mapping.fused import FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
 from sramflow.mapping.lower import lower, lower_graph
@@ -157,9 +157,10 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
     its schedule without the scale (a per-group fallback). The convolution's tiling was chosen without the scale, so
     before falling back on one-level hardware the group is also priced with each of its ``RESEARCH_ROWS`` best
     tilings (fewer, larger input loads can win once the scale rides on them); the best of those and the fallback
-    is kept. Where the SRAM has the words above the group's buffers, the excitation vector may instead be held
-    there for the layer (one load, then SRAM reads per input tile: ``mapping.epilogue.scale_plan``), with the chosen
-    tiling and the re-searched ones; the objective picks among all of these. Under a cycle budget the tilings are
+    is kept. Where an SRAM level has the words (the first above the group's buffers, the next above its staged
+    operands), the excitation vector may instead be held there for the layer (one load, then reads per input tile:
+    ``mapping.epilogue.scale_plan``), with the chosen tiling and the re-searched ones; the objective picks among all
+    of these. Under a cycle budget the tilings are
     the fastest ones, and a held vector or a re-tiling is kept only where it takes no more cycles than the better
     of the fused group and the fallback (one chosen for energy alone could exceed the budget)."""
     out = list(schedules)
@@ -175,10 +176,10 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
         mul = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
         best = min([[fused], [plain, mul]], key=lambda o: summed_value(o, hw, objective))
         limit = summed_value(best, hw, "latency")[0]
-        found = [[h] for h in (_held(fused),) if h is not None]
+        found = [[h] for h in _held(fused)]
         if len(best) > 1:  # the scale loses with the chosen tiling: would another carry it?
             found += [[f] for g in _researched(fused, hw, "latency" if under_budget else objective)
-                      for f in (g, _held(g)) if f is not None]
+                      for f in (g, *_held(g))]
         if under_budget:
             found = [o for o in found if summed_value(o, hw, "latency")[0] <= limit]
         best = min([*found, best], key=lambda o: summed_value(o, hw, objective))
@@ -189,11 +190,11 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
     return tuple(out)
 
 
-def _held(fused: EpilogueSchedule) -> EpilogueSchedule | None:
-    """``fused`` with its excitation vector held in the SRAM above its buffers, where there are the words for it."""
-    if fused.scale_held or scale_plan(fused.conv, fused.pool_plan) is None:
-        return None
-    return dataclasses.replace(fused, scale_held=True)
+def _held(fused: EpilogueSchedule) -> list[EpilogueSchedule]:
+    """``fused`` with its excitation vector held in each SRAM level that has the words for it
+    (``mapping.epilogue.SCALE_LEVELS``: above the buffers in the first level, above the staged operands in the next)."""
+    return [dataclasses.replace(fused, scale_level=lv) for lv in SCALE_LEVELS
+            if lv != fused.scale_level and scale_plan(fused.conv, fused.pool_plan, lv) is not None]
 
 
 def _researched(fused: EpilogueSchedule, hw: HardwareSpec, objective: str) -> list[EpilogueSchedule]:

@@ -15,12 +15,19 @@ from sramflow.sim.api import Schedule, SimulationResult
 from sramflow.sim.results import node_json, offchip_by_operand, total_json
 
 
+def _scale_level_name(sch: EpilogueSchedule) -> str | None:
+    """The SRAM level holding an input scale's excitation vector (None: its bytes come with every input tile load)."""
+    if sch.scale_level is None:
+        return None
+    return sch.conv.levels.level(sch.scale_level).name if sch.scale_level else "first SRAM level"
+
+
 def _tiling(sch: Schedule) -> dict[str, Any]:
     if isinstance(sch, SplitSchedule):  # a layer in depth-first bands / chunks: the first part's tiling
         return {**_tiling(sch.parts[0].schedule), "depth_first_split": sch.describe()}
     if isinstance(sch, EpilogueSchedule):
         return {**_tiling(sch.conv), "fusion_group": sch.shape.name, "epilogue": list(sch.members),
-                "input_scale": sch.input_scale or None, **({"scale_held": sch.scale_held} if sch.input_scale else {})}
+                "input_scale": sch.input_scale or None, **({"scale_held_in": _scale_level_name(sch)} if sch.input_scale else {})}
     if isinstance(sch, FusedSchedule):
         group = {"fusion_group": sch.shape.into, "fused_on": "input path" if sch.shape.input_scale else "output path"} \
             if sch.shape.epilogue else {}
@@ -89,7 +96,7 @@ def fusion_groups_json(res: SimulationResult) -> list[dict[str, Any]]:
             out.append({"producer": r.name, "op": r.op,
                         "members": scale + list(sch.members) + ([sch.residual] if sch.residual else []),
                         "input_scale": sch.input_scale or None,
-                        **({"scale_held": sch.scale_held} if sch.input_scale else {}),
+                        **({"scale_held_in": _scale_level_name(sch)} if sch.input_scale else {}),
                         "offchip_bytes_by_operand": offchip_by_operand(r.counts),
                         "level_bytes_by_operand": r.level_traffic,
                         **({"depth_first_split": split} if split else {}),
