@@ -50,10 +50,11 @@ def test_band_cut_and_recomputed_halo_by_hand() -> None:
     assert all(p[0].output_bytes == c[0].input_bytes for p, c in cut)  # the band the consumer reads
 
 
-def _with_halo(g, res, epi, hw, halo: str) -> tuple:  # noqa: ANN001
+def _with_halo(g, res, epi, hw, halo: str, carry: bool = False) -> tuple:  # noqa: ANN001
     """``res``'s schedules with its band group rebuilt with ``halo`` in the same level: row bands of 4 rows, or
     ("none") 4 channel chunks with the SE pool fused per chunk where it fits, as in ``epi`` (the epilogue-fused
-    schedules); a row-band consumer's pool gets its own pass."""
+    schedules); a row-band consumer's pool gets its own pass, or (``carry``) stays fused with its sums carried
+    across the bands in the level."""
     from sramflow.mapping.depth_first_bands import _Searcher, try_bands
     from sramflow.mapping.lower import lower
     from sramflow.mapping.search.choose import map_shape
@@ -62,7 +63,7 @@ def _with_halo(g, res, epi, hw, halo: str) -> tuple:  # noqa: ANN001
     p, c = _bands(res)["exp"], _bands(res)["dw"]
     pooled = epi.schedules[names.index("dw")]
     plain = dataclasses.replace(pooled, pool="")
-    got = try_bands(p.whole, plain, 4, c.level, _Searcher(hw, res.objective), halo, pooled)
+    got = try_bands(p.whole, plain, 4, c.level, _Searcher(hw, res.objective), halo, pooled, carry)
     assert got is not None
     out = list(res.schedules)
     out[names.index("exp")], out[names.index("dw")] = got
@@ -194,3 +195,55 @@ def test_no_band_group_where_the_whole_tensor_fits_or_there_is_one_level() -> No
     assert not _bands(res) and any(x.kept and not x.bands for x in res.groups)
     one = simulate_graph(se_block_graph(24), resolve_hw("sky130-design1"), fusion="depth-first")
     assert not _bands(one) and one.groups == ()
+
+
+@pytest.mark.parametrize("halo", ["cache", "recompute"])
+def test_a_row_band_pool_carries_its_sums_across_the_bands(halo: str) -> None:
+    """Row bands with the SE pool kept fused: every channel's int32 sum is carried from band to band in the top
+    words of the level (the band region below them): the first band stores its sums there, the middle ones load
+    and store them, the last loads them and finishes the means. Bit-exact, counts equal, no clobbers; the pool's
+    own pass is gone, and its read of the depthwise output with it."""
+    from sramflow.mapping.epilogue import SUM_BYTES
+
+    g = se_block_graph(24)
+    hw = small_l2(2)  # 4 KiB: the band region and the 8 sums (1 KiB would hold the band only)
+    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    schedules = _with_halo(g, df, epi, hw, halo, carry=True)
+    plain = _with_halo(g, df, epi, hw, halo)
+    p, c = (s for s in schedules if isinstance(s, BandSplitSchedule))
+    assert (c.axis, c.whole.pool) == ("rows", "gap")
+    lv = hw.sram[1]
+    carries = [x.schedule.pool_carry for x in c.parts]
+    assert [(y.carry_in, y.carry_out) for y in carries] == [(False, True), *[(True, True)] * (len(carries) - 2),
+                                                              (True, False)]
+    wpc = -(-SUM_BYTES // lv.word_bytes)
+    assert {y.base_word for y in carries} == {lv.total_words - 8 * wpc}  # 8 channels' sums at the top
+    assert all(_conv(x.schedule).resident_base[0] < carries[0].base_word for x in c.parts)
+    names = [n.name for n in g.nodes]
+    gap = names.index("gap")
+    assert schedules[gap] is epi.schedules[gap] and epi.schedules[gap].shape.into == "dw"  # no pass of its own
+    carried = sum(x.schedule.counts.level_access(1)[0] for x in c.parts) - \
+        sum(_conv(x.schedule).counts.level_access(1)[0] for x in c.parts)
+    assert carried == (len(c.parts) - 1) * 8 * wpc  # every band but the first reads the 8 sums
+    off = lambda ss: sum(s.counts.offchip_bytes for s in ss if hasattr(s, "counts"))  # noqa: E731
+    assert off(schedules) < off(plain)
+    q, x = quantized(g)
+    r = run_functional(g, q, schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.mismatches == () and r.clobbers == 0 and r.counts_match
+
+
+def test_carried_pool_sums_over_the_band_region_are_caught() -> None:
+    g = se_block_graph(24)
+    hw = small_l2(2)  # 4 KiB: the band region and the 8 sums (1 KiB would hold the band only)
+    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    schedules = list(_with_halo(g, df, epi, hw, "cache", carry=True))
+    i = [n.name for n in g.nodes].index("dw")
+    c = schedules[i]
+    parts = []
+    for x in c.parts:  # the sums planned one band row lower: over the band region
+        cy = dataclasses.replace(x.schedule.pool_carry, base_word=x.schedule.pool_carry.base_word - 8)
+        parts.append(dataclasses.replace(x, schedule=dataclasses.replace(x.schedule, pool_carry=cy)))
+    schedules[i] = dataclasses.replace(c, parts=tuple(parts))
+    q, x = quantized(g)
+    with pytest.raises(FunctionalSimError, match="overlap the band region"):
+        run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes)

@@ -137,6 +137,66 @@ def execute_fused_pool(plan: PoolPlan, table, out: np.ndarray, mean: dict, m,  #
     return result
 
 
+def execute_carried_pool(plan: PoolPlan, table, out: np.ndarray, pixels: int, mean: dict, m,  # noqa: ANN001
+                         buffers_end: int, level, prev_tag: int | None) -> tuple[np.ndarray | None, int]:
+    """One row band's share of a global average pool whose running sums are carried from band to band in an outer
+    SRAM level (``mapping.epilogue.PoolCarry``), store by store as ``_fused_pool_rows``: ``out`` is the band's
+    output rows (G, K, rows, OW), ``pixels`` the layer's (the means' divisor). A channel tile's first pixel tile starts from the sums the band before stored in
+    ``level`` (``carry_in``: read there through ``prev_tag``, the previous band's tag, loaded into the sum words and
+    read back); its last stores them there (``carry_out``: written into the sum words, read by the DMA, written into
+    the level's words under this band's tag) instead of finishing the means. Returns (the pool's int8 output after
+    the last band, else None; this band's tag)."""
+    cy = plan.carry
+    if plan.base_word < buffers_end:
+        raise FunctionalSimError(f"fused pool sums at word {plan.base_word} overlap the convolution's buffers (which "
+                                 f"end at word {buffers_end}): the pool must keep its own pass")
+    if cy.carry_in and prev_tag is None:
+        raise FunctionalSimError("a carried pool's band reads sums no band before it stored")
+    g_, k_, oh, ow = out.shape
+    lo, hi = table.lo, table.hi
+    d = {name: i for i, name in enumerate(table.dims)}
+    rows = np.flatnonzero((table.kind == STORE) & (table.operand == OP["outputs"]))
+    wpc = plan.words_per_channel
+    per = cy.words_per_channel * level.word_bytes  # one channel's bytes in the level: its int32 sum, then zeros
+    result = np.zeros(g_ * k_, np.int8) if not cy.carry_out else None
+    seen: dict[tuple[int, ...], int] = {}
+    tag, band_tag = -1, m.new_tag()
+    for r in rows:
+        g0, g1, k0, k1 = (int(lo[r, d["g"]]), int(hi[r, d["g"]]), int(lo[r, d["k"]]), int(hi[r, d["k"]]))
+        if g1 - g0 > 1 and k1 - k0 < k_:
+            raise FunctionalSimError("a carried pool's channel tile must be one run of channels")
+        c0, ch = g0 * k_ + k0, (g1 - g0) * (k1 - k0)
+        words = np.arange(cy.base_word + c0 * cy.words_per_channel, cy.base_word + (c0 + ch) * cy.words_per_channel)
+        tile = out[g0:g1, k0:k1, lo[r, d["h"]]:hi[r, d["h"]], lo[r, d["w"]]:hi[r, d["w"]]]
+        add = tile.astype(np.int64).sum(axis=(2, 3)).reshape(-1)
+        key = (g0, g1, k0, k1)
+        i = seen[key] = seen.get(key, 0) + 1
+        sums = np.zeros(ch, np.int64)
+        if i == 1 and cy.carry_in:  # the sums the band before stored, loaded into the sum words
+            raw = np.asarray(level.read(words, prev_tag, "carried pool sums"), np.uint8).reshape(ch, per)
+            carried = raw[:, :SUM_BYTES].copy().view("<i4").reshape(ch).astype(np.int64)
+            tag = m.new_tag()
+            m.write(plan.base_word, _sum_words(plan, carried), tag, "carried pool sums", compute=False)
+        if i > 1 or cy.carry_in:
+            raw = m.read(np.arange(plan.base_word, plan.base_word + ch * wpc), tag, "pool sums", compute=True)
+            sums = _word_sums(plan, raw, ch)
+        sums = wrap_int32(sums + add)
+        if i < plan.pixel_tiles:
+            tag = m.new_tag()
+            m.write(plan.base_word, _sum_words(plan, sums), tag, "pool sums", compute=True)
+            continue
+        if cy.carry_out:  # back to the level for the next band
+            tag = m.new_tag()
+            m.write(plan.base_word, _sum_words(plan, sums), tag, "pool sums", compute=True)
+            m.read(np.arange(plan.base_word, plan.base_word + ch * wpc), tag, "carried pool sums store", compute=False)
+            data = np.zeros((ch, per), np.uint8)
+            data[:, :SUM_BYTES] = sums.astype("<i4").view(np.uint8).reshape(ch, SUM_BYTES)
+            level.write(int(words[0]), data.reshape(-1), band_tag, "carried pool sums")
+            continue
+        _finish_means(plan, sums, key, k_, pixels, mean, m, result)
+    return result, band_tag
+
+
 def _channel_tile_runs(box: np.ndarray, pixel_tiles: int) -> np.ndarray | None:
     """The first store row of each channel tile when every channel tile's ``pixel_tiles`` output tiles are stored
     one after another (the order the fused pool is planned for: channel tiles outermost), else None."""

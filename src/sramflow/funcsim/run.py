@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sramflow.cost.counts import ceil_div
 from sramflow.errors import GraphMismatchError, UnsupportedOpError
 from sramflow.funcsim.bands import run_band_group
 from sramflow.funcsim.levels import run_staged_conv
@@ -16,7 +17,7 @@ from sramflow.funcsim.bulk_conv import execute_conv_bulk
 from sramflow.funcsim.bulk_vector import execute_vector_bulk
 from sramflow.funcsim.exec_conv import ConvData, check_weight_bits, execute_conv
 from sramflow.funcsim.exec_vector import VectorData, execute_vector
-from sramflow.funcsim.pool import execute_fused_pool, pool_spec
+from sramflow.funcsim.pool import execute_carried_pool, execute_fused_pool, pool_spec
 from sramflow.funcsim.resize import RESIZE_KINDS, resize_data
 from sramflow.funcsim.scale import run_input_scale
 from sramflow.funcsim.split import first_channel, run_split_conv
@@ -353,7 +354,7 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
         else:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
         if pool is not None:  # the running sums of every output tile, in the schedule's store order
-            _run_fused_pool(pool[0], pool[1], op_of, y, m, env, graph, split)
+            _run_fused_pool(pool[0], pool[1], op_of, y, m, env, graph, split, outer)
         _store(env, graph, node, op, out_name, y)
     if pending:
         raise FunctionalSimError(f"band-group producer(s) {', '.join(map(repr, pending))} never met their consumer")
@@ -371,7 +372,8 @@ def _store(env: dict[str, np.ndarray], graph: Graph, node: Node, op: QOp | None,
 
 
 def _run_fused_pool(group: EpilogueSchedule, node: Node, op_of: dict[str, QOp | None], y: np.ndarray, m: Machine,
-                    env: dict[str, np.ndarray], graph: Graph, split: SplitSchedule | None = None) -> None:
+                    env: dict[str, np.ndarray], graph: Graph, split: SplitSchedule | None = None,
+                    outer: tuple[Sram, ...] = ()) -> None:
     """The group's fused global average pool (``funcsim.pool.execute_fused_pool``) on the tensor it wrote; a layer
     run in channel chunks (a band group's depthwise consumer): each chunk's own pool on its channels, in turn."""
     op = op_of[node.name]
@@ -380,6 +382,9 @@ def _run_fused_pool(group: EpilogueSchedule, node: Node, op_of: dict[str, QOp | 
                                  "quantized MEAN op: quantize the graph that was simulated")
     sh = group.shape
     out = np.asarray(y, np.int8).reshape(sh.groups, sh.k_per_group, sh.out_h, sh.out_w)
+    if split is not None and split.axis == "rows" and any(p.schedule.pool_carry for p in split.parts):
+        env[node.output] = _run_carried_pool(split, out, op.attrs, m, outer).reshape(graph.shape(node.output)[1:])
+        return
     parts = [(p.schedule, first_channel(split, p)) for p in split.parts] if split is not None else [(group, 0)]
     means = []
     for s, c0 in parts:
@@ -389,6 +394,30 @@ def _run_fused_pool(group: EpilogueSchedule, node: Node, op_of: dict[str, QOp | 
         means.append(execute_fused_pool(s.pool_plan, s.conv.step_table(),
                                         mine.reshape(ps.groups, ps.k_per_group, ps.out_h, ps.out_w), op.attrs, m, end))
     env[node.output] = np.concatenate(means).reshape(graph.shape(node.output)[1:])
+
+
+def _run_carried_pool(split: SplitSchedule, out: np.ndarray, mean: dict, m: Machine, outer: tuple[Sram, ...]
+                      ) -> np.ndarray:
+    """A pool fused into a layer run in row bands, its sums carried from band to band in an outer level
+    (``funcsim.pool.execute_carried_pool``): each band's output rows in turn; the last band gives the means."""
+    result, tag = None, None
+    for p in split.parts:
+        s = p.schedule
+        cy = s.pool_carry
+        if cy is None or cy.level > len(outer):
+            raise FunctionalSimError(f"{split.shape.name}: a row band's pool sums are not carried in an outer level "
+                                     "this run has")
+        at = s.conv.resident_in("inputs") if hasattr(s.conv, "resident_in") else None
+        lv = outer[cy.level - 1]
+        if at is not None and at[0] == cy.level and at[1] + ceil_div(s.shape.input_bytes, lv.word_bytes) > cy.base_word:
+            raise FunctionalSimError(f"{split.shape.name}: the carried pool sums at word {cy.base_word} of level "
+                                     f"{cy.level} overlap the band region")
+        end = max(b.end_word for b in s.conv.buffers)
+        result, tag = execute_carried_pool(s.pool_plan, s.conv.step_table(), out[:, :, p.row0:p.row1], out.shape[2] *
+                                           out.shape[3], mean, m, end, outer[cy.level - 1], tag)
+    if result is None:
+        raise FunctionalSimError(f"{split.shape.name}: the last row band stored its pool sums instead of the means")
+    return result
 
 
 def _with_residual(data: ConvData, graph: Graph, q: QuantizedGraph, add: QOp | None, name: str, src: str,

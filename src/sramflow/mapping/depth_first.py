@@ -133,6 +133,7 @@ class Group:
     recomputed_macs: int = 0  # halo "recompute": the MACs the producer computes again for the bands needing them
     cached_halo_bytes: int = 0  # halo "cache": the bytes moved within the level to keep the halo rows
     pool_pass: bool = False  # the consumer's fused SE pool went back to a pass of its own (row bands)
+    pool_carried: bool = False  # the consumer's fused SE pool kept, its sums carried across the row bands
 
 
 def _conv(sch: Schedule) -> ConvSchedule | None:
@@ -311,9 +312,10 @@ def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_l
                  f"{sum(g.halo == 'cache' for g in banded)} ({sum(g.cached_halo_bytes for g in banded):,} B moved "
                  f"within the level), recomputed in {sum(g.halo == 'recompute' for g in banded)} "
                  f"({sum(g.recomputed_macs for g in banded):,} MACs), {sum(g.halo == 'none' for g in banded)} in "
-                 f"channel chunks (no halo); {sum(g.pool_pass for g in banded)} SE pools back in a pass of their own)")
+                 f"channel chunks (no halo); {sum(g.pool_carried for g in banded)} SE pools with their sums carried "
+                 f"across row bands in the level, {sum(g.pool_pass for g in banded)} back in a pass of their own)")
     else:
         head += "; no band group of two layers wins"
     return head + ("; everything else falls back to epilogue fusion. Not implemented: band groups of more than two "
-                   "layers, the SE pool's sums kept across bands, depth-first on one SRAM level; every tensor no group "
+                   "layers, depth-first on one SRAM level; every tensor no group "
                    "keeps crosses off-chip once each way")

@@ -28,9 +28,14 @@ producer's ``halo_bytes``), and each band sits at the top of the level.
 The SE global average pool fused on the consumer's output path (``mapping.epilogue.PoolPlan``) keeps the int32
 running sums of one channel tile in spare words of the first level over every pixel tile of those channels. A
 channel chunk computes every row of its channels, so each chunk keeps the pool fused with its own sums (where every
-consumer part has room for them). Row bands would need every channel's sums kept across bands, while the producer's
-part runs in between and owns the first level: a row-band consumer's pool is **unfused** (it gets its own pass
-again, reading the consumer's output back from off-chip), and that pass is priced in the comparison that decides.
+consumer part has room for them). Row bands need every channel's sums kept from band to band while the producer's
+part runs in between and owns the first level: they are **carried** in the top words of the level
+(``epilogue.PoolCarry``, ``ceil(4 / word bytes)`` words per channel; the band region sits below them). Each band's
+channel tiles load their sums from there before their first pixel tile (all but the first band) and store them back
+after their last (all but the last band, which finishes the means); the consumer parts store their outputs straight
+off-chip, next to the sums. Where that does not fit (the level, or a part's first-level words), the pool is
+**unfused** (its own pass again, reading the consumer's output back from off-chip). Both are priced in the
+comparison that decides.
 
 Which edges qualify (``band_edges``): the producer's output (after its epilogue) has exactly one reader, the
 consumer; every node between them in graph order is an epilogue node fused into the producer; neither is in a
@@ -42,8 +47,8 @@ layers' current schedules (whole, or split by ``depth_first_split``) with the po
 Counts are the parts' sums, cycles the sum of the parts' cycles (they run one after the other).
 
 Not built: chains of more than two layers in one group (project 1x1 + Add -> next expand -> depthwise: the residual
-Add reads a skip tensor from off-chip), the pool's running sums kept across row bands, and band groups on one-level
-hardware (there the tiling owns the only SRAM level).
+Add reads a skip tensor from off-chip), and band groups on one-level hardware (there the tiling owns the only SRAM
+level).
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ from sramflow.mapping.depth_first import (
     Group, ResidentConvSchedule, as_resident, group_output, operand_words, placed, summed_value,
 )
 from sramflow.mapping.depth_first_split import PART_COUNTS, Part, SplitSchedule, band_shape, chunk_shape, split_parts
-from sramflow.mapping.epilogue import EpilogueSchedule, pool_plan
+from sramflow.mapping.epilogue import SUM_BYTES, EpilogueSchedule, PoolCarry, pool_plan
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower
 from sramflow.mapping.schedule import Schedule
@@ -235,7 +240,8 @@ def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
 
 
 def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, halo: str = "recompute",
-              pooled: Schedule | None = None) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
+              pooled: Schedule | None = None, carry: bool = False
+              ) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
     """The band group of ``p`` -> ``c`` (whole-layer schedules; ``c`` without a fused pool) with the part in level
     ``k``: row bands of ``count`` consumer output rows each, their halo rows handled by ``halo`` ("cache" or
     "recompute"), or (``halo`` "none") ``count`` channel chunks; None where a part does not fit the level beside its
@@ -249,13 +255,23 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
 
     ``pooled``: the consumer's whole schedule with its fused pool. Channel chunks keep the pool fused where every
     consumer part has room for it (``epilogue.pool_plan``): a chunk computes every row of its channels, so its own
-    running sums are those channels' whole pool (the consumer's ``whole`` then carries the pool)."""
+    running sums are those channels' whole pool (the consumer's ``whole`` then carries the pool). ``carry`` (row
+    bands): the pool stays fused, every channel's running sum carried from band to band in the top words of the
+    level (``epilogue.PoolCarry``; the band region sits below them), where every consumer part has room for its
+    channel tile's sums."""
     h = hierarchy(search.hw)
     assert h is not None
     cap, wb = h.level(k).capacity_words, h.level(k).word_bytes
     psh, csh = _conv(p).shape, _conv(c).shape
     if halo == "none" and not chunkable(psh, csh):
         return None
+    carry_wpc = ceil_div(SUM_BYTES, wb)
+    if carry:
+        if halo == "none" or not (isinstance(pooled, EpilogueSchedule) and pooled.pool):
+            return None
+        cap -= _channels(csh) * carry_wpc  # the sums at the top of the level, the band region below them
+        if cap <= 0:
+            return None
     cut = _chunk_cut(psh, csh, count) if halo == "none" else _band_cut(psh, csh, count, halo)
     row_bytes = psh.groups * psh.k_per_group * psh.out_w  # one row of the band: every channel of it
     if len(cut) < 2 or halo == "cache" and row_bytes % wb:
@@ -277,12 +293,30 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
         consumer = dataclasses.replace(as_resident(new_c, {"inputs": (k, base)}), copied_words=halo_words if i else 0)
         cons.append(Part(consumer, *cspan))
     axis = "channels" if halo == "none" else "rows"
+    if carry:  # the sums are stored from the first level, next to the outputs: those are not staged here
+        cons = [dataclasses.replace(x, schedule=_outputs_unstaged(x.schedule)) for x in cons]
+        carries = [PoolCarry(k, cap, carry_wpc, i > 0, i < len(cons) - 1) for i in range(len(cons))]
+        if any(pool_plan(x.schedule, cy) is None for x, cy in zip(cons, carries)):
+            return None
+        cons = [dataclasses.replace(x, schedule=dataclasses.replace(pooled, conv=x.schedule, pool_carry=cy))
+                for x, cy in zip(cons, carries)]
+        return (BandSplitSchedule(p, axis, tuple(prod), "producer", csh.name, k, halo),
+                BandSplitSchedule(pooled, axis, tuple(cons), "consumer", psh.name, k, halo))
     keep_pool = halo == "none" and isinstance(pooled, EpilogueSchedule) and bool(pooled.pool) \
         and all(pool_plan(x.schedule) is not None for x in cons)
     whole = pooled if keep_pool else c
     cons = [dataclasses.replace(x, schedule=_rewrap(whole, x.schedule)) for x in cons]
     return (BandSplitSchedule(p, axis, tuple(prod), "producer", csh.name, k, halo),
             BandSplitSchedule(whole, axis, tuple(cons), "consumer", psh.name, k, halo))
+
+
+def _outputs_unstaged(conv: ConvSchedule) -> ConvSchedule:
+    """``conv`` with its outputs stored straight off-chip where it staged them in a level (fewer staged operands
+    always fit)."""
+    if "outputs" not in conv.staged:
+        return conv
+    keep = [(o, lv) for o, lv in zip(conv.staged, conv.staged_levels) if o != "outputs"]
+    return dataclasses.replace(conv, staged=tuple(o for o, _ in keep), staged_levels=tuple(lv for _, lv in keep))
 
 
 def _channels(sh: ConvShape) -> int:
@@ -330,7 +364,8 @@ def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Grou
                 cur[edge.pool] = pool
             g = Group(edge.tensor, pname, cname, nbytes, prod.level, _conv(cons.parts[0].schedule).resident_base[0],
                       True, "", bands=len(prod.parts), halo=prod.halo, recomputed_macs=prod.recomputed_macs,
-                      cached_halo_bytes=cons.cached_halo_bytes, pool_pass=pool is not None)
+                      cached_halo_bytes=cons.cached_halo_bytes, pool_pass=pool is not None,
+                      pool_carried=any(getattr(x.schedule, "pool_carry", None) for x in cons.parts))
         else:
             g = Group(edge.tensor, pname, cname, nbytes, 0, 0, False, decided[1])
         if (pname, cname) in at:
@@ -349,9 +384,11 @@ def _candidates(p: Schedule, c: Schedule, pooled: Schedule, k: int, search: _Sea
     superset of the caching ones' rows, so they are searched only then), and channel chunks of each
     ``PART_COUNTS`` count."""
     for rows in BAND_ROWS:
-        got = next((g for g in (try_bands(p, c, rows, k, search, m) for m in HALO_MODES) if g is not None), None)
-        if got is not None:
-            yield got
+        for carry in (True, False):  # the pool's sums carried across the bands, or the pool in a pass of its own
+            got = next((g for g in (try_bands(p, c, rows, k, search, m, pooled, carry) for m in HALO_MODES)
+                        if g is not None), None)
+            if got is not None:
+                yield got
     for chunks in PART_COUNTS:
         got = try_bands(p, c, chunks, k, search, "none", pooled)
         if got is not None:

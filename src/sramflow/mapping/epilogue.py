@@ -188,10 +188,26 @@ SUM_BYTES = 4  # a pool's running sum per channel: int32, as TFLite's QuantizedM
 
 
 @dataclass(frozen=True)
+class PoolCarry:
+    """A fused pool's running sums carried between the row bands of a layer (``mapping.depth_first_bands``): every
+    channel's int32 sum in ``words_per_channel`` words of SRAM level ``level`` from word ``base_word`` (channel c at
+    ``base_word + c * words_per_channel``); ``carry_in``: this band's channel tiles start from the sums the band
+    before left there (loaded into the first level's sum words) instead of zero; ``carry_out``: they end by storing
+    the sums back there instead of the means off-chip (every band but the last)."""
+
+    level: int
+    base_word: int
+    words_per_channel: int
+    carry_in: bool
+    carry_out: bool
+
+
+@dataclass(frozen=True)
 class PoolPlan:
     """Where and how a fused global average pool accumulates (``pool_plan``): the running sums of one channel tile
     (``tile_channels`` channels, ``words_per_channel`` words each) at ``base_word``; ``pixel_tiles`` final output
-    tiles per channel tile; the channel tiles' sizes and counts (edge tiles are smaller)."""
+    tiles per channel tile; the channel tiles' sizes and counts (edge tiles are smaller); ``carry``: the sums carried
+    across row bands in an outer level (None: the layer's whole pool)."""
 
     base_word: int
     words_per_channel: int
@@ -200,30 +216,48 @@ class PoolPlan:
     pixel_tiles: int
     channel_tiles: tuple[tuple[int, int], ...]  # (channels, how many such tiles)
     elements: int  # output elements the sums add (G x K x OH x OW)
+    carry: PoolCarry | None = None
 
     @property
     def channels(self) -> int:
         return sum(s * n for s, n in self.channel_tiles)
 
-    def delta(self, lanes: int, burst_bytes: int) -> dict[str, int]:
+    def delta(self, lanes: int, burst_bytes: int) -> dict[str, object]:
         """The counts the pool adds to its group: the sum words' reads and writes, the result words, one DMA store
-        per channel tile, one op per element and one per channel."""
-        rmw = (self.pixel_tiles - 1) * self.channels * self.words_per_channel
-        result = sum(n * ceil_div(s, self.word_bytes) for s, n in self.channel_tiles)
-        stores = sum(n for _, n in self.channel_tiles)
-        work = self.elements + self.channels
-        return {"sram_reads_compute": rmw, "sram_writes_compute": rmw + result, "sram_reads_dma": result,
-                "offchip_output_bytes": self.channels, "dma_transfers": stores,
-                "dma_bursts": sum(n * int(bursts(s, burst_bytes)) for s, n in self.channel_tiles),
-                "vector_ops": work, "vector_cycles": ceil_div(work, lanes)}
+        per channel tile, one op per element and one per channel. Carried sums: per channel tile one transfer in
+        from the outer level (its words read there, written into the sum words, read by the first pixel tile) and
+        / or one out (the last pixel tile writes sums, not means; the DMA reads them and writes the level's words)
+        instead of the means' store and their ops."""
+        words = self.channels * self.words_per_channel
+        tiles = sum(n for _, n in self.channel_tiles)
+        cin, cout = (self.carry.carry_in, self.carry.carry_out) if self.carry is not None else (False, False)
+        reads = (self.pixel_tiles - (0 if cin else 1)) * words
+        if cout:
+            writes, dma_reads = self.pixel_tiles * words, words
+        else:
+            result = sum(n * ceil_div(s, self.word_bytes) for s, n in self.channel_tiles)
+            writes, dma_reads = (self.pixel_tiles - 1) * words + result, result
+        work = self.elements + (0 if cout else self.channels)
+        out = {"sram_reads_compute": reads, "sram_writes_compute": writes, "sram_reads_dma": dma_reads,
+               "vector_ops": work, "vector_cycles": ceil_div(work, lanes), "dma_transfers": tiles}
+        if not cout:
+            out |= {"offchip_output_bytes": self.channels,
+                    "dma_bursts": sum(n * int(bursts(s, burst_bytes)) for s, n in self.channel_tiles)}
+        if self.carry is not None:
+            at = (0,) * (self.carry.level - 1)
+            level_words = self.channels * self.carry.words_per_channel
+            out |= {"level_reads": (*at, level_words if cin else 0), "level_writes": (*at, level_words if cout else 0)}
+        if cin:
+            out |= {"sram_writes_dma": words, "dma_transfers": 2 * tiles, "dma_loads": tiles}
+        return out
 
 
-def pool_plan(conv) -> PoolPlan | None:  # noqa: ANN001 - a ConvSchedule
+def pool_plan(conv, carry: PoolCarry | None = None) -> PoolPlan | None:  # noqa: ANN001 - a ConvSchedule
     """The running-sum plan of a global average pool fused into the output path of ``conv``, or None where it does
     not fit: a pooling schedule, outputs staged in an outer level (the means go off-chip from the first level, next
     to the output stores; staged weights or inputs change nothing here), a g / k loop (of more than one trip)
     inside the pixel loop (every channel's sum would stay live), or fewer free words above the schedule's buffers
-    than one channel tile's sums need."""
+    than one channel tile's sums need. ``carry``: the sums carried across row bands (``PoolCarry``)."""
     sh, hw = conv.shape, conv.hw
     if "outputs" in getattr(conv, "staged", ()) or sh.pool_op or not conv.buffers:
         return None
@@ -238,8 +272,7 @@ def pool_plan(conv) -> PoolPlan | None:  # noqa: ANN001 - a ConvSchedule
         return None
     tiles = tuple((gs * ks, gn * kn) for gs, gn in group_classes(sh.groups, t["g"])
                   for ks, kn in group_classes(sh.k_per_group, t["k"]) if gn and kn)
-    return PoolPlan(base, wpc, hw.word_bytes, t["g"] * t["k"], int(n["p"]), tiles,
-                    sh.output_bytes)
+    return PoolPlan(base, wpc, hw.word_bytes, t["g"] * t["k"], int(n["p"]), tiles, sh.output_bytes, carry)
 
 
 def with_epilogue(c: Counts, shape: ConvShape, lanes: int, conv=None, burst_bytes: int = 0,  # noqa: ANN001
@@ -273,6 +306,7 @@ class EpilogueSchedule:
     residual: str = ""  # the residual Add whose skip tile the output path adds ("" none; ``ConvShape.residual``)
     pool: str = ""  # the global average pool accumulated on the output path ("" none; ``pool_plan``)
     scale_level: int | None = None  # the SRAM level holding the input scale's excitation vector (``scale_plan``)
+    pool_carry: PoolCarry | None = None  # a row band's pool sums carried to and from an outer level
 
     def __post_init__(self) -> None:
         if self.pool and self.pool_plan is None:
@@ -285,7 +319,7 @@ class EpilogueSchedule:
 
     @cached_property
     def pool_plan(self) -> PoolPlan | None:
-        return pool_plan(self.conv) if self.pool else None
+        return pool_plan(self.conv, self.pool_carry) if self.pool else None
 
     @property
     def scale_held(self) -> bool:
@@ -301,7 +335,7 @@ class EpilogueSchedule:
         """The group around another schedule of its convolution (a part, a re-tiling, a group's resident form); the
         vector stays held where that schedule has the words for it in the same level."""
         lv = self.scale_level
-        if lv is not None and scale_plan(conv, pool_plan(conv) if self.pool else None, lv) is None:
+        if lv is not None and scale_plan(conv, pool_plan(conv, self.pool_carry) if self.pool else None, lv) is None:
             lv = None
         return dataclasses.replace(self, conv=conv, scale_level=lv)
 
@@ -370,8 +404,11 @@ def pool_steps(steps: Iterator[Step], plan: PoolPlan) -> Iterator[Step]:
     """``steps`` with a fused pool's work before each output store (a final output tile): a vector compute step that
     adds the tile's elements to its channels' running sums (reading them unless it is the channel tile's first pixel
     tile, writing them back unless it is the last); after the last, the MEAN of each channel (written into the sum
-    words) and the DMA store of the channel tile's int8 means."""
+    words) and the DMA store of the channel tile's int8 means. Carried sums (``PoolCarry``): before the first pixel
+    tile a DMA load of the channel tile's sums from the outer level (the first then reads them too); at the last,
+    the sums written back and stored to the level instead of the means."""
     seen: dict[tuple, int] = {}
+    cin, cout = (plan.carry.carry_in, plan.carry.carry_out) if plan.carry is not None else (False, False)
     for st in steps:
         if st.kind == "store" and st.operand == "outputs":
             key = tuple(r for r in st.region if r[0] in "gk")
@@ -379,12 +416,14 @@ def pool_steps(steps: Iterator[Step], plan: PoolPlan) -> Iterator[Step]:
             ch = _extent(st.region, "g") * _extent(st.region, "k")
             first, last = i == 1, i == plan.pixel_tiles
             sums = ch * plan.words_per_channel
-            res = ceil_div(ch, plan.word_bytes)
-            yield Step("compute", "pool", st.region, plan.base_word, sram_reads=0 if first else sums,
+            res = sums if cout else ceil_div(ch, plan.word_bytes)
+            if first and cin:
+                yield Step("load", "pool", key, plan.base_word, sram_writes=sums)
+            yield Step("compute", "pool", st.region, plan.base_word, sram_reads=0 if first and not cin else sums,
                        sram_writes=res if last else sums,
-                       vector_ops=_region_elems(st.region) + (ch if last else 0))
+                       vector_ops=_region_elems(st.region) + (ch if last and not cout else 0))
             if last:
-                yield Step("store", "pool", key, plan.base_word, offchip_bytes=ch, sram_reads=res)
+                yield Step("store", "pool", key, plan.base_word, offchip_bytes=0 if cout else ch, sram_reads=res)
         yield st
 
 
