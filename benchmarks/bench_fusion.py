@@ -10,31 +10,43 @@ executes the fused schedules of design1 and the depth-first ones of design1-l2 (
 (random weights and input) and prints bit-exactness and the count comparison.
 
 Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energy mJ per inference):
-  sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 161.15 / 5298.66 / 163.182  depth-first = epilogue
+  sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 160.79 / 5298.25 / 162.952  depth-first = epilogue
                       (target <= 160: not met; one SRAM level: every depth-first group falls back)
-  sky130-design1-l2   none 130.04 / 5022.46 / 147.559  epilogue  96.23 / 4016.97 / 113.017
-                      depth-first 30.06 / 2352.91 / 47.005  (target <= 12: not met; mapping 25-65 s on 2 shared cores)
+  sky130-design1-l2   none 130.04 / 5022.46 / 147.559  epilogue  92.39 / 3961.82 / 111.525
+                      depth-first 20.04 / 2170.20 / 39.120  (target <= 12: not met; mapping 8-65 s on 2 shared cores)
   design1, 64 KiB     none  59.50 / 2205.05 /  62.872  epilogue  22.49 / 1217.34 /  27.350  depth-first = epilogue
-                      (targets <= 20 / <= 10: not met; one SRAM level)
-design1 with a cycle budget (``--objective energy --cycle-budget N``, N above the latency objective's 529,865,978
-cycles; off-chip MB / ms / mJ): +0.5 % 160.33 / 5323.04 / 162.621, +1 % 155.96 / 5349.45 / 157.698, +2 % 152.81 /
-5392.39 / 154.312, +5 % 140.26 / 5530.32 / 142.508. The <= 160 MB target is reached at 0.96 % more latency than the
-latency objective's schedule, with 3.4 % less energy.
+                      (targets <= 20 / <= 10: not met under latency; one SRAM level)
+design1 with a cycle budget (``--objective energy --cycle-budget N``, N above the latency objective's 529,825,100
+cycles; off-chip MB / ms / mJ): +0.5 % 160.79 / 5298.25 / 162.952 (the latency objective's mapping: the budgeted
+choice found nothing cheaper in between), +1 % 155.96 / 5349.45 / 157.698, +2 % 152.81 / 5392.39 / 154.312, +5 %
+140.26 / 5530.32 / 142.508. The <= 160 MB target is reached at 0.97 % more latency than the latency objective's
+schedule, with 3.2 % less energy.
 Depth-first under the other objectives (printed before the budgets; off-chip MB / ms / mJ): design1 energy
-108.14 / 7663.44 / 121.537 and edp 120.38 / 5959.63 / 126.466 (the <= 160 MB traffic is reached by a schedule that
-trades latency for energy, not under the default latency objective); design1-l2 energy 23.77 / 2574.44 / 41.145, edp
-27.17 / 2371.06 / 43.768; 64 KiB energy 20.54 / 1367.94 / 25.517, edp 21.69 / 1245.51 / 26.578.
+108.05 / 7647.98 / 121.508 and edp 120.01 / 5959.22 / 126.237 (the <= 160 MB traffic is reached by a schedule that
+trades latency for energy, not under the default latency objective); design1-l2 energy 19.51 / 2360.43 / 38.286, edp
+19.01 / 2201.90 / 37.925; 64 KiB energy 19.85 / 1363.18 / 24.891 (<= 20 MB met under the energy objective, at 12 %
+more latency: 15 of its 16 SE excitation vectors held in the SRAM), edp 20.77 / 1245.05 / 25.751.
 design1-l2 none / epilogue moved from 140.84 / 109.26 MB when staging placements started to be ranked by (objective,
 other metric) like tilings: a MAC-bound layer now stages what saves energy instead of staging less on a cycle tie.
 The SE global average pools accumulate on their depthwise conv's output path (int32 running sums of one channel
 tile in spare SRAM words above the conv's buffers): all 16 of B0's on design1 (2.31 MB of pool reads gone).
-Depth-first on design1-l2 (36.89 MB / 2406.58 ms / 53.104 mJ before band groups, 30.06 / 2352.91 / 47.005 with them):
+The SE channel scales run on their projection's input path. Their excitation vector is held for the layer where an
+SRAM level has the words (``mapping.epilogue.scale_plan``): above the buffers in the first level, or above the
+staged operands in the next level out. Elsewhere every input tile load fetches its channels' scale bytes with an
+off-chip burst of their own. On design1 the scale falls back to the Mul's own pass for 15 of the 16 (features.1.0's
+projection holds its 32 bytes: 161.15 -> 160.79 MB); on design1-l2 all 16 hold theirs in l2 (30.06 -> 21.39 MB: the
+11 Mul passes and 1.43 MB of per-load scale bytes gone, and the projections, now fused, split and stage their
+inputs in l2); on 64 KiB the latency objective keeps the per-load transfers (hidden behind port-bound layers, while
+the held vector's reads use the port), the energy objective holds 15.
+Depth-first on design1-l2 (36.89 MB / 2406.58 ms / 53.104 mJ before band groups, 30.06 / 2352.91 / 47.005 with them,
+21.39 / 2200.84 / 40.525 with the SE vectors in l2, 20.04 / 2170.20 / 39.120 with the row-band pools' sums carried):
 - band groups of two layers (``mapping/depth_first_bands.py``) keep 10 tensors on chip part by part in l2 (6.75 MB
   of drain + fill saved): stem -> depthwise of features.1.0 and the expand -> depthwise of features.2.0, 2.1, 3.0
-  and 4.0 in row bands (7-28 bands, halo rows cached: 1.51 MB moved within l2, none recomputed), the expand ->
-  depthwise of features.3.1, 5.0, 5.1, 5.2 and 6.0 in 4-8 channel chunks (SE pool fused per chunk); 4 row-band
-  depthwise layers give their SE pool a pass of its own again (priced in the decision);
-- 19 further layers run in row bands / channel chunks of one layer with their operands staged per part in l2, and
+  and 4.0 in row bands (halo rows cached: 1.29 MB moved within l2, none recomputed), the expand -> depthwise of
+  features.3.1, 5.0, 5.1, 5.2 and 6.0 in 4-8 channel chunks (SE pool fused per chunk); the 4 row-band depthwise
+  layers that have their SE pool fused carry its int32 sums from band to band in the top words of l2
+  (``epilogue.PoolCarry``: 1.35 MB of pool reads and 0.3 M cycles gone);
+- 21 further layers run in row bands / channel chunks of one layer with their operands staged per part in l2, and
   16 SE reduce -> expand edges keep their tensor in l2 whole.
 How far the targets are (B0@224, arithmetic on the graph's tensor sizes): a schedule with every MBConv block one
 group (expand, depthwise, SE, project, Add; stem and head with their SiLU) moves the input (0.15 MB), the weights
@@ -44,23 +56,23 @@ depthwise output before the scale) costs either a second pass over each block's 
 depthwise recomputed (+0.97 MB of reads and +52 % MACs: those convs hold 200.7 of the 384.5 M) or the depthwise
 output off-chip once each way (+4.61 MB). So <= 10 MB (64 KiB) and <= 12 MB (design1-l2) need block groups of three
 or more layers with line buffers and the SE handled by recompute or a spill: the per-group compulsory traffic of
-today's groups is 22.13 MB on design1-l2 and 17.82 MB on 64 KiB, above both targets whatever the tiling.
-What is left on the table: the project 1x1 convs read 12.0 MB of inputs (their SE-scaled inputs, reloaded per tile:
-under the latency objective a layer bound by the SRAM port (the 256 B scratchpad's) keeps input refills from
-off-chip that a finer cut would stage; energy breaks exact ties only), so 12 MB is out of reach until those are
-staged; the SE scale bytes come from off-chip with every input tile load of a project conv; the expand -> depthwise
-of features.4.1, 4.2, 6.1-6.3 and 7.0 stay per layer (a band group ties or loses on latency: its producer parts
-cannot stage their weights beside the band); the project 1x1 (+ residual Add) -> next expand edge is not a group
-(the Add's skip tile comes from off-chip, and groups of more than two layers are not built), nor are the pool's
-int32 sums kept across row bands, nor is anything depth-first on one SRAM level. On design1:
+today's groups is 18.44 MB on design1-l2 and 17.82 MB on 64 KiB, above both targets whatever the tiling.
+What is left on the table on design1-l2 (20.04 MB): the projections move 9.86 MB (their inputs are the depthwise
+outputs, spilled at the SE barrier, ~4.6 MB; the 7x7 ones re-read weights and inputs that l2 cannot hold beside each
+other: features.7.0's 370 KB of weights twice); the expand convs 4.29 MB; 9 residual Adds keep a pass of their own
+(0.63 MB: their projections stage operands in l2, and a skip tile is loaded from off-chip into the output buffer only
+where nothing is staged); the pools of features.4.0 and 6.0 and the classifier keep theirs (0.15 MB); the project
+1x1 (+ residual Add) -> next expand edge is not a group (the Add's skip tile comes from off-chip, and groups of more
+than two layers are not built), nor is anything depth-first on one SRAM level. On design1:
 - 2 of the 9 residual Adds keep their pass (their project convs keep partial sums in the output buffer). Re-tiling
   those convs without partial sums would join the Add and save latency (features.2.1: 16.13 M against 16.26 M
   cycles) but moves more off-chip (5.57 against 4.82 MB): the latency objective would take it and traffic would rise.
-- 15 of the 16 SE scales fall back to their own pass: with the projection's chosen tiling and its 8 next best, the
-  scale bytes that come with each input tile load, the extra DMA transfers and the vector work cost more cycles than
-  the pass's read + write. features.1.0's projection, re-tiled for the scale (``sim.api.decide_input_scales``),
-  carries it: 0.44 MB and 0.43 M cycles less. Under latency, re-tiling features.2.1's would save 1.8 MB for +1.4 %
-  of its cycles; a cycle budget (above) buys such trades.
+- 15 of the 16 SE scales fall back to their own pass: no excitation vector fits beside the buffers of 256 bytes, and
+  with the projection's chosen tiling and its 8 next best, the scale bytes that come with each input tile load (an
+  off-chip burst each), the extra DMA transfers and the vector work cost more cycles than the pass's read + write.
+  features.1.0's projection, re-tiled for the scale (``sim.api.decide_input_scales``), holds its vector. Under
+  latency, re-tiling features.2.1's would save 1.8 MB for +1.4 % of its cycles; a cycle budget (above) buys such
+  trades.
 - the remaining traffic is the convolutions' own (156.6 MB: weights and inputs re-read between tiles of a 256-byte
   SRAM). Letting depth-first splits run on one-level hardware was measured once, before the pool
   fusion: 25 layers would split, 5,364.57 -> 5,312.46 ms, 163.89 -> 163.56 MB; not enabled (the tiling owns the one
