@@ -227,6 +227,12 @@ def test_a_row_band_pool_carries_its_sums_across_the_bands(halo: str) -> None:
     assert carried == (len(c.parts) - 1) * 8 * wpc  # every band but the first reads the 8 sums
     off = lambda ss: sum(s.counts.offchip_bytes for s in ss if hasattr(s, "counts"))  # noqa: E731
     assert off(schedules) < off(plain)
+    from sramflow.sim.api import level_traffic
+
+    pair = f"{lv.name}<->{hw.sram[0].name}"  # the sums cross between l2 and the first level, never off-chip
+    moved = sum(level_traffic(x.schedule, hw)[pair]["outputs"] - level_traffic(_conv(x.schedule), hw)[pair]["outputs"]
+                for x in c.parts)
+    assert moved == 2 * (len(c.parts) - 1) * 8 * wpc * lv.word_bytes
     q, x = quantized(g)
     r = run_functional(g, q, schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
     assert r.bit_exact and r.mismatches == () and r.clobbers == 0 and r.counts_match

@@ -138,6 +138,15 @@ def test_a_vector_held_in_level_1_reads_that_level_per_load() -> None:
     assert b.sram_reads == a.sram_reads and b.sram_writes == a.sram_writes  # the first level is not touched
     chosen = res.schedules[_project(res)[0]]
     assert chosen.scale_level == 1  # the decision takes it here: fewer bursts, fewer cycles
+    from sramflow.sim.api import level_traffic
+
+    t, t0 = level_traffic(held, hw), level_traffic(per_load, hw)  # the vector: off-chip -> l2 once, l2 -> loads
+    names = [m.name for m in hw.sram]
+    off = hw.offchip.name
+    assert t[f"{off}<->{names[1]}"]["inputs"] - t0[f"{off}<->{names[1]}"]["inputs"] == plan.channels
+    assert t[f"{names[1]}<->{names[0]}"]["inputs"] - t0[f"{names[1]}<->{names[0]}"]["inputs"] == \
+        plan.word_reads * plan.word_bytes
+    assert sum(v for pair, d in t.items() if pair.startswith(off) for v in d.values()) == b.offchip_bytes
 
 
 def test_a_vector_held_in_level_1_bit_exact_with_identical_counts() -> None:  # outer levels: the bulk executor

@@ -352,11 +352,25 @@ def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] 
         out = pair_traffic(conv.operand_bytes, conv.staged, conv.staged_levels, hw.offchip.name, names)
         if isinstance(conv, ResidentConvSchedule):  # a depth-first group's tensor does not cross the link
             out = kept_traffic(out, conv, hw.offchip.name, names)
-        # an SE scale on the input path: its bytes come from off-chip memory with each input tile load; a fused
-        # pool's means go off-chip from the first level
+        # an SE scale on the input path: its bytes come from off-chip memory with each input tile load, or its
+        # vector once into the level holding it (from level k, each load's words into the vector unit); a fused
+        # pool's means go off-chip from the first level, its sums carried across row bands to and from level k
         pair = out[f"{hw.offchip.name}<->{names[0]}"]
-        pair["inputs"] += sch.counts.offchip_input_bytes - conv.counts.offchip_input_bytes
+        extra = sch.counts.offchip_input_bytes - conv.counts.offchip_input_bytes
+        held = getattr(sch, "scale_plan", None)
+        if held is not None and held.level > 0:
+            out[f"{hw.offchip.name}<->{names[held.level]}"]["inputs"] += held.channels
+            for j in range(1, held.level + 1):
+                out[f"{names[j]}<->{names[j - 1]}"]["inputs"] += held.word_reads * held.word_bytes
+            extra -= held.channels
+        pair["inputs"] += extra
         pair["outputs"] += sch.counts.offchip_output_bytes - conv.counts.offchip_output_bytes
+        pool = getattr(sch, "pool_plan", None)
+        if pool is not None and pool.carry is not None:
+            cy = pool.carry
+            wb = hw.sram[cy.level].word_bytes
+            moved = pool.channels * cy.words_per_channel * wb * (int(cy.carry_in) + int(cy.carry_out))
+            out[f"{names[cy.level]}<->{names[cy.level - 1]}"]["outputs"] += moved
         return out
     c = sch.counts  # nothing staged: every operand moves between off-chip memory and the first level
     return direct_traffic({"weights": c.offchip_weight_bytes, "inputs": c.offchip_input_bytes,
