@@ -140,61 +140,55 @@ def execute_fused_pool(plan: PoolPlan, table, out: np.ndarray, mean: dict, m,  #
 def execute_carried_pool(plan: PoolPlan, table, out: np.ndarray, pixels: int, mean: dict, m,  # noqa: ANN001
                          buffers_end: int, level, prev_tag: int | None) -> tuple[np.ndarray | None, int]:
     """One row band's share of a global average pool whose running sums are carried from band to band in an outer
-    SRAM level (``mapping.epilogue.PoolCarry``), store by store as ``_fused_pool_rows``: ``out`` is the band's
-    output rows (G, K, rows, OW), ``pixels`` the layer's (the means' divisor). A channel tile's first pixel tile starts from the sums the band before stored in
-    ``level`` (``carry_in``: read there through ``prev_tag``, the previous band's tag, loaded into the sum words and
-    read back); its last stores them there (``carry_out``: written into the sum words, read by the DMA, written into
-    the level's words under this band's tag) instead of finishing the means. Returns (the pool's int8 output after
-    the last band, else None; this band's tag)."""
-    cy = plan.carry
+    SRAM level (``mapping.epilogue.PoolCarry``), store by store (``_fused_pool_rows``): ``out`` is the band's
+    output rows (G, K, rows, OW), ``pixels`` the layer's (the means' divisor). A channel tile's first pixel tile
+    starts from the sums the band before stored in ``level`` (``carry_in``: read there through ``prev_tag``, the
+    previous band's tag, loaded into the sum words and read back); its last stores them there (``carry_out``:
+    written into the sum words, read by the DMA, written into the level's words under this band's tag) instead of
+    finishing the means. Returns (the pool's int8 output after the last band, else None; this band's tag)."""
     if plan.base_word < buffers_end:
         raise FunctionalSimError(f"fused pool sums at word {plan.base_word} overlap the convolution's buffers (which "
                                  f"end at word {buffers_end}): the pool must keep its own pass")
-    if cy.carry_in and prev_tag is None:
+    if plan.carry.carry_in and prev_tag is None:
         raise FunctionalSimError("a carried pool's band reads sums no band before it stored")
-    g_, k_, oh, ow = out.shape
-    lo, hi = table.lo, table.hi
     d = {name: i for i, name in enumerate(table.dims)}
     rows = np.flatnonzero((table.kind == STORE) & (table.operand == OP["outputs"]))
-    wpc = plan.words_per_channel
-    per = cy.words_per_channel * level.word_bytes  # one channel's bytes in the level: its int32 sum, then zeros
-    result = np.zeros(g_ * k_, np.int8) if not cy.carry_out else None
-    seen: dict[tuple[int, ...], int] = {}
-    tag, band_tag = -1, m.new_tag()
-    for r in rows:
-        g0, g1, k0, k1 = (int(lo[r, d["g"]]), int(hi[r, d["g"]]), int(lo[r, d["k"]]), int(hi[r, d["k"]]))
-        if g1 - g0 > 1 and k1 - k0 < k_:
-            raise FunctionalSimError("a carried pool's channel tile must be one run of channels")
-        c0, ch = g0 * k_ + k0, (g1 - g0) * (k1 - k0)
-        words = np.arange(cy.base_word + c0 * cy.words_per_channel, cy.base_word + (c0 + ch) * cy.words_per_channel)
-        tile = out[g0:g1, k0:k1, lo[r, d["h"]]:hi[r, d["h"]], lo[r, d["w"]]:hi[r, d["w"]]]
-        add = tile.astype(np.int64).sum(axis=(2, 3)).reshape(-1)
-        key = (g0, g1, k0, k1)
-        i = seen[key] = seen.get(key, 0) + 1
-        sums = np.zeros(ch, np.int64)
-        if i == 1 and cy.carry_in:  # the sums the band before stored, loaded into the sum words
-            raw = np.asarray(level.read(words, prev_tag, "carried pool sums"), np.uint8).reshape(ch, per)
-            carried = raw[:, :SUM_BYTES].copy().view("<i4").reshape(ch).astype(np.int64)
-            tag = m.new_tag()
-            m.write(plan.base_word, _sum_words(plan, carried), tag, "carried pool sums", compute=False)
-        if i > 1 or cy.carry_in:
-            raw = m.read(np.arange(plan.base_word, plan.base_word + ch * wpc), tag, "pool sums", compute=True)
-            sums = _word_sums(plan, raw, ch)
-        sums = wrap_int32(sums + add)
-        if i < plan.pixel_tiles:
-            tag = m.new_tag()
-            m.write(plan.base_word, _sum_words(plan, sums), tag, "pool sums", compute=True)
-            continue
-        if cy.carry_out:  # back to the level for the next band
-            tag = m.new_tag()
-            m.write(plan.base_word, _sum_words(plan, sums), tag, "pool sums", compute=True)
-            m.read(np.arange(plan.base_word, plan.base_word + ch * wpc), tag, "carried pool sums store", compute=False)
-            data = np.zeros((ch, per), np.uint8)
-            data[:, :SUM_BYTES] = sums.astype("<i4").view(np.uint8).reshape(ch, SUM_BYTES)
-            level.write(int(words[0]), data.reshape(-1), band_tag, "carried pool sums")
-            continue
-        _finish_means(plan, sums, key, k_, pixels, mean, m, result)
-    return result, band_tag
+    carried = _Carried(level, prev_tag, m.new_tag())
+    return _fused_pool_rows(plan, table.lo, table.hi, d, rows, out, mean, m, pixels, carried), carried.band_tag
+
+
+@dataclass
+class _Carried:
+    """Where a row band's pool sums come from and go (``execute_carried_pool``): the outer level's model, the tag
+    the band before wrote them under, and this band's."""
+
+    level: object  # funcsim.sram.Sram
+    prev_tag: int | None
+    band_tag: int
+
+    def load(self, plan: PoolPlan, c0: int, ch: int, m) -> int:  # noqa: ANN001 - Machine
+        """The channel tile's carried sums into the first level's sum words; the tag they are written under."""
+        cy, per = plan.carry, plan.carry.words_per_channel * self.level.word_bytes
+        raw = np.asarray(self.level.read(self._words(cy, c0, ch), self.prev_tag, "carried pool sums"), np.uint8)
+        sums = raw.reshape(ch, per)[:, :SUM_BYTES].copy().view("<i4").reshape(ch).astype(np.int64)
+        tag = m.new_tag()
+        m.write(plan.base_word, _sum_words(plan, sums), tag, "carried pool sums", compute=False)
+        return tag
+
+    def store(self, plan: PoolPlan, c0: int, sums: np.ndarray, m) -> None:  # noqa: ANN001 - Machine
+        """The channel tile's final sums written into the sum words, read by the DMA, written into the level."""
+        ch, cy = sums.size, plan.carry
+        tag = m.new_tag()
+        m.write(plan.base_word, _sum_words(plan, sums), tag, "pool sums", compute=True)
+        m.read(np.arange(plan.base_word, plan.base_word + ch * plan.words_per_channel), tag, "carried pool sums "
+               "store", compute=False)
+        data = np.zeros((ch, cy.words_per_channel * self.level.word_bytes), np.uint8)
+        data[:, :SUM_BYTES] = sums.astype("<i4").view(np.uint8).reshape(ch, SUM_BYTES)
+        self.level.write(int(self._words(cy, c0, ch)[0]), data.reshape(-1), self.band_tag, "carried pool sums")
+
+    @staticmethod
+    def _words(cy, c0: int, ch: int) -> np.ndarray:  # noqa: ANN001 - PoolCarry
+        return np.arange(cy.base_word + c0 * cy.words_per_channel, cy.base_word + (c0 + ch) * cy.words_per_channel)
 
 
 def _channel_tile_runs(box: np.ndarray, pixel_tiles: int) -> np.ndarray | None:
@@ -264,28 +258,39 @@ def _finish_means(plan: PoolPlan, sums: np.ndarray, key: tuple[int, int, int, in
 
 
 def _fused_pool_rows(plan: PoolPlan, lo: np.ndarray, hi: np.ndarray, d: dict, rows: np.ndarray, out: np.ndarray,
-                     mean: dict, m) -> np.ndarray:  # noqa: ANN001 - Machine
-    """The fused pool store by store, every sum word written and read through ``m`` with its bytes."""
+                     mean: dict, m, pixels: int | None = None,  # noqa: ANN001 - Machine
+                     carried: _Carried | None = None) -> np.ndarray | None:
+    """The fused pool store by store, every sum word written and read through ``m`` with its bytes; ``pixels``: the
+    means' divisor (default: the pixels of ``out``); ``carried``: a row band's sums carried in an outer level
+    (``execute_carried_pool``; None after a band that stores them instead of the means)."""
     g_, k_, oh, ow = out.shape
     wpc = plan.words_per_channel
-    result = np.zeros(g_ * k_, np.int8)
+    cin = carried is not None and plan.carry.carry_in
+    cout = carried is not None and plan.carry.carry_out
+    result = None if cout else np.zeros(g_ * k_, np.int8)
     seen: dict[tuple[int, ...], int] = {}
     tag = -1
     for r in rows:
         g0, g1, k0, k1 = (int(lo[r, d["g"]]), int(hi[r, d["g"]]), int(lo[r, d["k"]]), int(hi[r, d["k"]]))
+        if carried is not None and g1 - g0 > 1 and k1 - k0 < k_:
+            raise FunctionalSimError("a carried pool's channel tile must be one run of channels")
         tile = out[g0:g1, k0:k1, lo[r, d["h"]]:hi[r, d["h"]], lo[r, d["w"]]:hi[r, d["w"]]]
         add = tile.astype(np.int64).sum(axis=(2, 3)).reshape(-1)
         key = (g0, g1, k0, k1)
         i = seen[key] = seen.get(key, 0) + 1
         ch = add.size
         sums = np.zeros(ch, np.int64)
-        if i > 1:  # the running sums of this channel tile, written after its previous pixel tile
+        if i == 1 and cin:  # the sums the band before stored
+            tag = carried.load(plan, g0 * k_ + k0, ch, m)
+        if i > 1 or cin:  # the running sums of this channel tile, written after its previous pixel tile (or loaded)
             raw = m.read(np.arange(plan.base_word, plan.base_word + ch * wpc), tag, "pool sums", compute=True)
             sums = _word_sums(plan, raw, ch)
         sums = wrap_int32(sums + add)
         if i < plan.pixel_tiles:
             tag = m.new_tag()
             m.write(plan.base_word, _sum_words(plan, sums), tag, "pool sums", compute=True)
-            continue
-        _finish_means(plan, sums, key, k_, oh * ow, mean, m, result)
+        elif cout:
+            carried.store(plan, g0 * k_ + k0, sums, m)
+        else:
+            _finish_means(plan, sums, key, k_, oh * ow if pixels is None else pixels, mean, m, result)
     return result
