@@ -168,3 +168,15 @@ def test_a_vector_held_over_level_1_operands_is_caught() -> None:
     q, x = quantized(g)
     with pytest.raises(FunctionalSimError, match="level 1 overlaps"):
         run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+
+
+def test_the_summary_says_where_the_se_scales_and_pools_ran() -> None:
+    from sramflow.hw.load import resolve_hw
+    from sramflow.sim.summary import summary_text
+
+    g = se_block_graph(12)
+    l2 = summary_text(simulate_graph(g, resolve_hw("sky130-design1-l2"), fusion="depth-first"))
+    assert "SE scales 1: 1 on their consumer's input path (1 with the excitation vector held in the SRAM" in l2
+    assert "global average pools 2: " in l2
+    none = summary_text(simulate_graph(g, resolve_hw("sky130-design1-l2"), fusion="none"))
+    assert "SE scales" not in none and "global average pools" not in none

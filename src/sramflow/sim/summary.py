@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sramflow.mapping.depth_first_split import SplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
+from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.vector import VectorSchedule
 from sramflow.sim.api import SimulationResult
 from sramflow.sim.results import total_json
@@ -27,6 +28,7 @@ def summary_text(res: SimulationResult, top: int = 8) -> str:
         f"{t['conv_gemm_energy_uj'] / 1e3:.3f} mJ",
         "  binding resource (nodes): " + ", ".join(f"{k} {v}" for k, v in sorted(t["binding_resource_counts"].items())),
         *_se_scale_lines(res),
+        *_pool_lines(res),
         f"  slowest {top} nodes:",
     ]
     for r in sorted(res.nodes, key=lambda r: -r.cycles)[:top]:
@@ -52,3 +54,18 @@ def _se_scale_lines(res: SimulationResult) -> list[str]:
     return [f"  SE scales {on_path + passes}: {on_path} on their consumer's input path ({held} with the excitation "
             f"vector held in the SRAM, {on_path - held} fetched with every input tile load), {passes} in a pass of "
             "their own"]
+
+
+def _pool_lines(res: SimulationResult) -> list[str]:
+    """Where the global average pools ran: on their conv's output path (the running sums carried across row bands
+    in an outer level where the conv runs in bands), or in a pass of their own; nothing without fusion."""
+    if res.fusion == "none":
+        return []
+    pools = [(r.name, s) for r, s in zip(res.nodes, res.schedules) if r.op == "GlobalAveragePool"]
+    if not pools:
+        return []
+    fused = [name for name, s in pools if isinstance(s, FusedSchedule)]
+    carried = sum(1 for s in res.schedules if isinstance(s, SplitSchedule)
+                  and any(getattr(p.schedule, "pool_carry", None) for p in s.parts))
+    return [f"  global average pools {len(pools)}: {len(fused)} on their conv's output path ({carried} with the sums "
+            f"carried across row bands), {len(pools) - len(fused)} in a pass of their own"]
