@@ -15,11 +15,13 @@ its consumer Conv's input path instead: each input tile load reads x and, in one
 of the tile's channels (one per channel; the DMA streams a tile channel by channel, so one scale byte is in use at
 a time), and the vector unit multiplies every loaded element with the int8 rounding of the MUL
 (``ConvShape.input_scale_ops`` ops per element) before it is written to the SRAM. The scaled tensor is never
-written; the SRAM words are the convolution's own. Where the macro has the words to spare above the
-convolution's buffers (and a fused pool's sums), the excitation vector is instead held there whole for the layer
-(``scale_plan``): one DMA transfer of its bytes, then each input tile load reads the words holding its channels'
-bytes (SRAM reads on the port) instead of a transfer from off-chip memory. ``sim.api.decide_input_scales`` takes
-the held vector, the per-load transfers or the scale's own pass, whichever the objective prefers.
+written; the SRAM words are the convolution's own. Where an SRAM level has the words to spare, the excitation
+vector is instead held there whole for the layer (``scale_plan``): in the first level above the convolution's
+buffers (and a fused pool's sums), or in the next level out above the operands the schedule stages there. One load
+of its bytes from off-chip memory, then each input tile load reads the words holding its channels' bytes (on the
+first level's port, or with one transfer from the outer level) instead of a transfer from off-chip memory with a
+burst of its own. ``sim.api.decide_input_scales`` takes the held vector, the per-load transfers or the scale's own
+pass, whichever the objective prefers.
 
 A global average pool of the group's output (``ir.fusion.fused_pools``: the SE squeeze, the classifier's pool) is
 accumulated on the output path (``pool_plan``): where the tiling visits every pixel tile of a channel tile before
@@ -31,7 +33,8 @@ element), reading the running sums before (all but the channel tile's first pixe
 (all but its last); at the last, one op per channel turns the sum into the MEAN kernel's int8 (``reference.requant.
 mean_of_sums``: the sum less zero point x count, times the multiplier with 1 / count folded in), written into the
 same words and stored off-chip (one DMA transfer of the channel tile's bytes). The pool's input is never read
-back.
+back. A layer run in row bands carries every channel's sum from band to band in an outer level (``PoolCarry``,
+``mapping.depth_first_bands``).
 """
 
 from __future__ import annotations
