@@ -180,3 +180,16 @@ def test_the_summary_says_where_the_se_scales_and_pools_ran() -> None:
     assert "global average pools 2: " in l2
     none = summary_text(simulate_graph(g, resolve_hw("sky130-design1-l2"), fusion="none"))
     assert "SE scales" not in none and "global average pools" not in none
+
+
+def test_the_report_names_the_level_holding_each_vector() -> None:
+    from sramflow.hw.load import resolve_hw
+    from sramflow.report.rows import fusion_rows, fusion_sentence
+    from sramflow.sim.writers import report_json
+
+    sim = report_json(simulate_graph(se_block_graph(12), resolve_hw("sky130-design1-l2"), fusion="depth-first"))
+    group = next(g for g in sim["fusion_groups"] if g["input_scale"])
+    assert (group["producer"], group["scale_held_in"]) == ("prj", "l2")
+    assert "1 SE scales run on their consumer's input path, 1 of them with the excitation vector held" in \
+        fusion_sentence(sim)
+    assert any(r[0] == "prj" and "(SE vector held in l2)" in r[2] for r in fusion_rows(sim))
