@@ -59,7 +59,10 @@ or more layers with line buffers and the SE handled by recompute or a spill: the
 today's groups is 18.44 MB on design1-l2 and 17.82 MB on 64 KiB, above both targets whatever the tiling.
 What is left on the table on design1-l2 (20.04 MB): the projections move 9.86 MB (their inputs are the depthwise
 outputs, spilled at the SE barrier, ~4.6 MB; the 7x7 ones re-read weights and inputs that l2 cannot hold beside each
-other: features.7.0's 370 KB of weights twice); the expand convs 4.29 MB; 9 residual Adds keep a pass of their own
+other: features.7.0's 370 KB of weights twice); weights cross the link 7.99 MB for 4.09 MB unique: layers whose
+weights and input do not fit l2 together run in rows x channels parts that stage their weight chunk again for every
+row band (a chunk kept in l2 across its row bands, channels outer, would read each weight once and the input once
+per chunk: not built); the expand convs 4.29 MB; 9 residual Adds keep a pass of their own
 (0.63 MB: their projections stage operands in l2, and a skip tile is loaded from off-chip into the output buffer only
 where nothing is staged); the pools of features.4.0 and 6.0 and the classifier keep theirs (0.15 MB); the project
 1x1 (+ residual Add) -> next expand edge is not a group (the Add's skip tile comes from off-chip, and groups of more
