@@ -116,7 +116,7 @@ def test_one_level_hardware_falls_back_to_epilogue_fusion() -> None:
 
 @pytest.mark.slow
 def test_b0_224_depth_first_on_l2_bit_exact(b0_graph_224, b0_int8_224, b0_224_simulated) -> None:  # noqa: ANN001
-    from sramflow.mapping.depth_first_split import SplitSchedule
+    from sramflow.mapping.depth_first_split import KEPT_AXIS, SplitSchedule
     from sramflow.reference.run import quantize_input
 
     g = b0_graph_224
@@ -124,7 +124,7 @@ def test_b0_224_depth_first_on_l2_bit_exact(b0_graph_224, b0_int8_224, b0_224_si
     res = b0_224_simulated(L2, "depth-first")
     assert sum(x.kept for x in res.groups) >= 10
     axes = {s.axis for s in res.schedules if isinstance(s, SplitSchedule)}
-    assert axes == {"rows", "channels", "rows x channels"}
+    assert axes >= {"rows", "channels", KEPT_AXIS}  # the last: a chunk's weights kept in l2 across its row bands
     # two-layer band groups (mapping.depth_first_bands): every banded layer is paired with its partner
     assert sum(1 for x in res.groups if x.kept and x.bands) >= 8
     bands = {n.name: s for n, s in zip(res.nodes, res.schedules) if isinstance(s, BandSplitSchedule)}

@@ -1,5 +1,6 @@
 """Outer SRAM levels in the functional simulator (any number): the operands a conv schedule stages in level k
-(``mapping.staging``) are held in that level as real bytes.
+(``mapping.staging``) are held in that level as real bytes. Weights kept from the part before (a channel chunk's
+row bands, ``mapping.depth_first_split.KEPT_AXIS``) are read where that part wrote them, through their tags.
 
 Per staged node: weights (int8, then the int32 biases) and inputs are written whole into their level (off-chip ->
 level k, counted in its words) and read back through its tags (a word not holding what was written is a
@@ -83,15 +84,23 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
     held = {} if held is None else held
 
     def hold(o: str, blob: bytes, count_read: bool) -> bytes:
-        lv = outer[where[o] - 1]
-        back, base[where[o] - 1] = _through(lv, m, base[where[o] - 1], blob,
-                                            f"{name}: {o} in {lv.words}-word level {where[o]}", count_read)
+        lv, b0 = outer[where[o] - 1], base[where[o] - 1]
+        back, base[where[o] - 1] = _through(lv, m, b0, blob, f"{name}: {o} in {lv.words}-word level {where[o]}",
+                                            count_read)
+        if o == "weights":  # the next parts of a channel chunk may keep them (``depth_first_split.KEPT_AXIS``)
+            held[(where[o], b0)] = (int(lv.tag[b0]), len(blob))
         return back
 
     if "weights" in where:
         w = np.asarray(data.weights, np.int8)
         b = np.zeros(0, "<i4") if data.bias is None else np.asarray(data.bias, "<i4")
-        back = hold("weights", w.tobytes() + b.tobytes(), False)
+        blob = w.tobytes() + b.tobytes()
+        if "weights" in kept:  # left by the part before, at the bottom of the level: read through their tags
+            k, b0 = kept["weights"]
+            back = resident_read(outer, held, (k, b0), len(blob), f"{name}: kept weights")
+            base[k - 1] = b0 + ceil_div(len(blob), outer[k - 1].word_bytes)
+        else:
+            back = hold("weights", blob, False)
         data = dataclasses.replace(data, weights=np.frombuffer(back[: w.nbytes], np.int8).reshape(w.shape),
                                    bias=None if data.bias is None else
                                    np.frombuffer(back[w.nbytes:], "<i4").astype(np.int64).reshape(b.shape))

@@ -45,14 +45,15 @@ from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.search.choose import objective_key, schedule_metrics, search_staged_with
 from sramflow.mapping.staging import Hierarchy, footprint_words
 
-RESIDENT = ("inputs", "outputs")
+RESIDENT = ("weights", "inputs", "outputs")
 
 
 @dataclass(frozen=True)
 class ResidentConvSchedule(ConvSchedule):
     """A conv schedule whose staged input and / or output stays in its outer level across a depth-first group's
-    edge: ``resident`` names them (a subset of ``staged``), ``resident_base`` the first word of each in its
-    level."""
+    edge, or whose staged weights stay there from the part before (a channel chunk's row bands,
+    ``depth_first_split``): ``resident`` names them (a subset of ``staged``), ``resident_base`` the first word of
+    each in its level."""
 
     resident: tuple[str, ...] = ()
     resident_base: tuple[int, ...] = ()
@@ -76,21 +77,24 @@ def _transactions(nbytes: int, burst_bytes: int) -> int:
 
 
 def kept_counts(c: Counts, sch: ResidentConvSchedule) -> Counts:
-    """``c`` (the staged counts) without the off-chip fill of a resident input and the drain of a resident output,
-    nor their accesses of the level (the fill write, the drain read); plus the level reads and writes of a band
-    group's cached halo rows (``copied_words``)."""
+    """``c`` (the staged counts) without the off-chip fill of resident weights or a resident input and the drain of
+    a resident output, nor their accesses of the level (the fill write, the drain read); plus the level reads and
+    writes of a band group's cached halo rows (``copied_words``)."""
     h = sch.levels
     if not sch.resident or h is None:
         return c
     where = dict(zip(sch.staged, sch.staged_levels))
     reads, writes = list(c.level_reads), list(c.level_writes)
-    d_in = d_out = bursts = 0
+    d_w = d_in = d_out = bursts = 0
     for o in sch.resident:
         whole = sch.operand_bytes[o].whole
         k = where[o]
         words = ceil_div(whole, h.level(k).word_bytes)
         bursts += _transactions(whole, h.offchip_burst_bytes)
-        if o == "inputs":
+        if o == "weights":
+            d_w += whole
+            writes[k - 1] -= words
+        elif o == "inputs":
             d_in += whole
             writes[k - 1] -= words
         else:
@@ -100,7 +104,8 @@ def kept_counts(c: Counts, sch: ResidentConvSchedule) -> Counts:
         k = where["inputs"]
         reads[k - 1] += sch.copied_words
         writes[k - 1] += sch.copied_words
-    return dataclasses.replace(c, offchip_input_bytes=c.offchip_input_bytes - d_in,
+    return dataclasses.replace(c, offchip_weight_bytes=c.offchip_weight_bytes - d_w,
+                               offchip_input_bytes=c.offchip_input_bytes - d_in,
                                offchip_output_bytes=c.offchip_output_bytes - d_out,
                                dma_bursts=c.dma_bursts - bursts, level_reads=tuple(reads), level_writes=tuple(writes))
 

@@ -18,6 +18,12 @@ share one search (the shape without a name is the key). The mapper keeps a split
 the other metric) improves on the whole layer's schedule: on hardware without an outer level no split can help
 and none is searched.
 
+A third cut, ``KEPT_AXIS`` (channel chunks x row bands, chunk-major): every part stages its weights in level 1 (at
+the bottom of the level, where parts stage their weights first), and only each chunk's first band fills them from
+off-chip memory; its other bands keep them there (``ResidentConvSchedule`` with resident weights: no fill, the
+fill's level writes gone). Every weight crosses the link once, and the input once per chunk: for layers whose weights
+and input do not fit the level together, where plain row bands x chunks re-read every chunk's weights per band.
+
 Not cut: pooling (vector-unit windows), a layer whose Add on the output path loads skip tiles (its schedule may
 stage nothing, ``ConvSchedule``). Bands of two layers with the band between them in the level are
 ``mapping.depth_first_bands`` (which reuses ``split_parts`` / ``band_shape`` / ``chunk_shape``)."""
@@ -35,7 +41,9 @@ from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.schedule import Schedule, Step
-from sramflow.mapping.search.choose import hierarchy, objective_key, schedule_metrics, search_staged
+from sramflow.mapping.depth_first import as_resident
+from sramflow.mapping.search.choose import (hierarchy, objective_key, schedule_metrics, search_staged,
+                                          search_staged_with)
 
 PART_COUNTS = (2, 4, 8, 16)  # parts tried per axis (equal parts, the last one smaller)
 
@@ -232,7 +240,59 @@ def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) ->
         if val < base and (best is None or val < best[0]):
             label = "channels" if bands == 1 else "rows" if chunks == 1 else "rows x channels"
             best = (val, SplitSchedule(sch, label, tuple(got)))
+    for bands, chunks in _kept_cuts(conv.shape):
+        got = _weights_kept(sch, conv, bands, chunks, hw, objective, memo)
+        if got is None:
+            continue
+        val = summed_key(got, hw, objective)
+        if val < base and (best is None or val < best[0]):
+            best = (val, SplitSchedule(sch, KEPT_AXIS, tuple(got)))
     return sch if best is None else best[1]
+
+
+KEPT_AXIS = "channels x rows"  # channel chunks outermost, each chunk's weights kept in the level across its rows
+
+
+def summed_key(parts: list[Part], hw: HardwareSpec, objective: str) -> tuple[float, float]:
+    cyc = en = 0.0
+    for p in parts:
+        c, e = schedule_metrics(p.schedule, hw)
+        cyc, en = cyc + c, en + e
+    return objective_key(cyc, en, objective)
+
+
+def _kept_cuts(sh: ConvShape) -> list[tuple[int, int]]:
+    """(bands, chunks) of the cuts whose chunks keep their weights across their row bands: at least two of each
+    (one chunk is the layer's whole weights, kept by staging them; one band keeps nothing); not grouped layers,
+    whose chunks read their own input channels."""
+    if "rows" not in splittable(sh) or "channels" not in splittable(sh) or sh.groups > 1:
+        return []
+    return [(r, c) for r in PART_COUNTS if r <= sh.out_h for c in (1, *PART_COUNTS) if 1 < c <= sh.k_per_group]
+
+
+def _weights_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: HardwareSpec, objective: str,
+                  memo: dict) -> list[Part] | None:
+    """The parts of ``bands`` row bands x ``chunks`` channel chunks, chunk-major, each chunk's weights staged in
+    level 1 by its first band (from the bottom of the level, where every part stages its weights first) and kept
+    there for its other bands (``ResidentConvSchedule`` with resident weights: no fill); None where a part cannot
+    stage its weights."""
+    cut = sorted(split_parts(conv.shape, "rows", bands, chunks), key=lambda x: (x[5], x[1]))  # chunk-major
+    if len({x[5] for x in cut}) < 2 or len({x[1] for x in cut}) < 2:
+        return None
+    out = []
+    for sub, *span in cut:
+        key = (dataclasses.replace(sub, name=""), "weights in 1")
+        if key not in memo:
+            memo[key] = search_staged_with(sub, hw, objective, require=(("weights", 1),))
+        part_conv = memo[key]
+        if part_conv is None:
+            return None
+        part_conv = dataclasses.replace(part_conv, shape=sub)
+        if span[0] > 0:  # not the chunk's first band: its weights are in the level already
+            part_conv = as_resident(part_conv, {"weights": (1, 0)})
+        part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
+        out.append(Part(part, *span))
+    return out
 
 
 def choose_splits(schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str) -> tuple[Schedule, ...]:

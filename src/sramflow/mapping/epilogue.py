@@ -162,8 +162,9 @@ def scale_plan(conv, pool: PoolPlan | None = None, level: int = 0) -> ScalePlan 
         wb, capacity = hw.word_bytes, hw.capacity_words
     else:
         h = getattr(conv, "levels", None)
-        if h is None or level > len(h.outer) or getattr(conv, "resident", ()):
-            return None
+        if h is None or level > len(h.outer) or set(getattr(conv, "resident", ())) - {"weights"}:
+            return None  # a group's resident band or tensor has words of its own in the level; kept weights are
+            # staged operands like the others, below the vector
         lv = h.level(level)
         base = footprint_words(conv.operand_bytes, conv.staged, conv.staged_levels, h)[level - 1]
         wb, capacity = lv.word_bytes, lv.capacity_words
