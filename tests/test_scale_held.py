@@ -73,16 +73,6 @@ def test_held_vector_bit_exact_with_identical_counts(executor: str, double: bool
     assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
 
 
-def test_a_held_vector_over_the_buffers_is_caught() -> None:
-    g, hw, res, i, _, held = _held_schedules(1024)
-    held.__dict__["scale_plan"] = dataclasses.replace(held.scale_plan, base_word=0)  # a planning error, injected
-    schedules = list(res.schedules)
-    schedules[i] = held
-    q, x = quantized(g)
-    with pytest.raises(FunctionalSimError, match="overlaps the group's buffers"):
-        run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
-
-
 def test_no_room_for_the_vector_is_a_mapping_error() -> None:
     _, _, _, _, per_load, _ = _held_schedules(1024)
     tight = dataclasses.replace(per_load.conv, hw=dataclasses.replace(
@@ -159,14 +149,17 @@ def test_a_vector_held_in_level_1_bit_exact_with_identical_counts() -> None:  # 
     assert r.counts_functional == r.counts_analytical
 
 
-def test_a_vector_held_over_level_1_operands_is_caught() -> None:
-    g, hw, res, i, _, held = _l2_held()
-    assert held.conv.staged  # something is staged in l2 below the vector
+@pytest.mark.parametrize("level", [0, 1])
+def test_a_held_vector_over_the_layers_words_is_caught(level: int) -> None:
+    """Planned at word 0 (a planning error, injected): over the first level's buffers, or over the operands the
+    schedule stages in level 1."""
+    g, hw, res, i, _, held = _held_schedules(1024) if level == 0 else _l2_held()
+    assert level == 0 or held.conv.staged  # something is staged in l2 below the vector
     held.__dict__["scale_plan"] = dataclasses.replace(held.scale_plan, base_word=0)
     schedules = list(res.schedules)
     schedules[i] = held
     q, x = quantized(g)
-    with pytest.raises(FunctionalSimError, match="level 1 overlaps"):
+    with pytest.raises(FunctionalSimError, match=f"level {level} overlaps the group's buffers, pool sums or staged"):
         run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
 
 
