@@ -162,9 +162,10 @@ def test_bands_and_their_halo_by_hand() -> None:
 
 def test_layers_split_on_a_small_level_run_bit_exact() -> None:
     """On design1 + a 2 KiB level the chain's tensors (2.3 and 4.6 KiB) do not fit whole: the 3x3 conv runs in
-    output-channel chunks and the 1x1 conv in row bands (each part's operands staged), with less off-chip traffic
-    and fewer cycles than whole layers; executed part by part, bit-exact, counts equal, no clobbers."""
-    from sramflow.mapping.depth_first_split import SplitSchedule
+    output-channel chunks that keep its input in the level from chunk to chunk and the 1x1 conv in row bands (each
+    part's operands staged), with less off-chip traffic and fewer cycles than whole layers; executed part by part,
+    bit-exact, counts equal, no clobbers."""
+    from sramflow.mapping.depth_first_split import INPUTS_KEPT_AXIS, SplitSchedule
 
     hw = small_l2(1)
     for g in (small_conv_graph(), se_block_graph(16)):
@@ -180,7 +181,9 @@ def test_layers_split_on_a_small_level_run_bit_exact() -> None:
         assert r.bit_exact and r.mismatches == () and r.clobbers == 0 and r.counts_match, g.name
     small = simulate_graph(small_conv_graph(), hw, fusion="depth-first")
     assert {n.name: (s.axis, len(s.parts)) for n, s in zip(small.nodes, small.schedules)
-            if isinstance(s, SplitSchedule)} == {"c": ("channels", 2), "p": ("rows", 2)}
+            if isinstance(s, SplitSchedule)} == {"c": (INPUTS_KEPT_AXIS, 2), "p": ("rows", 2)}
+    c = next(s for n, s in zip(small.nodes, small.schedules) if n.name == "c")
+    assert c.counts.offchip_input_bytes == c.shape.input_bytes  # read once: the second chunk keeps it
     halo = next(s for s in small.schedules if isinstance(s, SplitSchedule) and s.axis == "rows").halo_bytes
     assert halo == 0  # a 1x1 conv's bands share no input rows
 
@@ -204,7 +207,7 @@ def test_reports_list_split_layers_and_edges_and_the_schemas_accept_them() -> No
     jsonschema.validate({**lm, "provenance": prov}, load_schema("layer_mapping"))
     split = {x["name"]: x.get("depth_first_split") for x in lm["layers"]}
     assert split["p"] == {"axis": "rows", "parts": 2, "halo_bytes": 0, "bands": 2, "channel_chunks": 1}
-    assert split["c"]["axis"] == "channels" and split["a"] is None
+    assert split["c"]["axis"] == "rows x channels, input kept" and split["a"] is None
     se = simulate_graph(se_block_graph(16), small_l2(1), fusion="depth-first")
     groups = {g["producer"]: g for g in report_json(se)["fusion_groups"]}
     node = {n["name"]: n for n in report_json(se)["nodes"]}
@@ -213,4 +216,4 @@ def test_reports_list_split_layers_and_edges_and_the_schemas_accept_them() -> No
     edges = [(g["producer"], g["consumer"], g["kept"]) for g in report_json(se)["depth_first_groups"]]
     assert edges == [("exp", "dw", True), ("dw", "gap", False), ("red", "sex", True)]
     assert "a barrier" in report_json(se)["depth_first_groups"][1]["reason"]
-    assert "2 layers run in parts (1 in channels, 1 in rows)" in rep["fusion_note"]
+    assert "2 layers run in parts (1 in rows, 1 in rows x channels, input kept)" in rep["fusion_note"]

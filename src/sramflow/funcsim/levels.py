@@ -1,6 +1,7 @@
 """Outer SRAM levels in the functional simulator (any number): the operands a conv schedule stages in level k
-(``mapping.staging``) are held in that level as real bytes. Weights kept from the part before (a channel chunk's
-row bands, ``mapping.depth_first_split.KEPT_AXIS``) are read where that part wrote them, through their tags.
+(``mapping.staging``) are held in that level as real bytes. Weights or an input kept from the part before (a channel
+chunk's row bands, a row band's channel chunks: ``mapping.depth_first_split``) are read where that part wrote
+them, through their tags.
 
 Per staged node: weights (int8, then the int32 biases) and inputs are written whole into their level (off-chip ->
 level k, counted in its words) and read back through its tags (a word not holding what was written is a
@@ -87,7 +88,7 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
         lv, b0 = outer[where[o] - 1], base[where[o] - 1]
         back, base[where[o] - 1] = _through(lv, m, b0, blob, f"{name}: {o} in {lv.words}-word level {where[o]}",
                                             count_read)
-        if o == "weights":  # the next parts of a channel chunk may keep them (``depth_first_split.KEPT_AXIS``)
+        if o in ("weights", "inputs"):  # the next parts of a chunk (a band) may keep them (``depth_first_split``)
             held[(where[o], b0)] = (int(lv.tag[b0]), len(blob))
         return back
 

@@ -61,7 +61,7 @@ def run_input_scale(group: EpilogueSchedule, scale: np.ndarray, m: Machine, oute
 def _first_free_word(group: EpilogueSchedule, level: int, outer: tuple[Sram, ...]) -> int:
     """The first word of SRAM ``level`` that the layer leaves free: above the first level's buffers and a fused
     pool's sums; above the operands ``funcsim.levels.run_staged_conv`` writes into level 1 (weights with their
-    biases, inputs, outputs, each from the next free word)."""
+    biases, inputs, outputs, each from the next free word) and above any resident region there."""
     conv = group.conv
     if level == 0:
         end = max(b.end_word for b in conv.buffers)
@@ -72,7 +72,14 @@ def _first_free_word(group: EpilogueSchedule, level: int, outer: tuple[Sram, ...
                                  f"run does not have ({len(outer)} outer levels)")
     sh, wb = conv.shape, outer[level - 1].word_bytes
     size = {"weights": sh.weight_bytes + sh.bias_bytes, "inputs": sh.input_bytes, "outputs": sh.output_bytes}
-    return sum(ceil_div(size[o], wb) for o, lv in zip(conv.staged, conv.staged_levels) if lv == level and o in size)
+    end = 0
+    for o in ("weights", "inputs", "outputs"):  # run_staged_conv's order; a resident region where it was left
+        at = conv.resident_in(o) if hasattr(conv, "resident_in") else None
+        if at is not None and at[0] == level:
+            end = max(end, at[1] + ceil_div(size[o], wb))
+        elif o in conv.staged_in(level):
+            end += ceil_div(size[o], wb)
+    return end
 
 
 def _words(g0: int, g1: int, c0: int, c1: int, c_per_group: int, word_bytes: int) -> np.ndarray:

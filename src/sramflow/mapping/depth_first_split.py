@@ -23,6 +23,10 @@ the bottom of the level, where parts stage their weights first), and only each c
 off-chip memory; its other bands keep them there (``ResidentConvSchedule`` with resident weights: no fill, the
 fill's level writes gone). Every weight crosses the link once, and the input once per chunk: for layers whose weights
 and input do not fit the level together, where plain row bands x chunks re-read every chunk's weights per band.
+Its mirror, ``INPUTS_KEPT_AXIS`` (row bands x channel chunks, band-major; one band: the whole input): each band's
+first chunk stages its input band above its own weights, and the band's other chunks keep it there (resident
+inputs; they may stage their weights below it and nothing else). The input crosses the link once, each weight chunk
+once per band. The split decision prices these beside the plain cuts.
 
 Not cut: pooling (vector-unit windows), a layer whose Add on the output path loads skip tiles (its schedule may
 stage nothing, ``ConvSchedule``). Bands of two layers with the band between them in the level are
@@ -41,7 +45,7 @@ from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.schedule import Schedule, Step
-from sramflow.mapping.depth_first import as_resident
+from sramflow.mapping.depth_first import as_resident, operand_words
 from sramflow.mapping.search.choose import (hierarchy, objective_key, schedule_metrics, search_staged,
                                           search_staged_with)
 
@@ -241,16 +245,18 @@ def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) ->
             label = "channels" if bands == 1 else "rows" if chunks == 1 else "rows x channels"
             best = (val, SplitSchedule(sch, label, tuple(got)))
     for bands, chunks in _kept_cuts(conv.shape):
-        got = _weights_kept(sch, conv, bands, chunks, hw, objective, memo)
-        if got is None:
-            continue
-        val = summed_key(got, hw, objective)
-        if val < base and (best is None or val < best[0]):
-            best = (val, SplitSchedule(sch, KEPT_AXIS, tuple(got)))
+        for axis, make in ((KEPT_AXIS, _weights_kept), (INPUTS_KEPT_AXIS, _inputs_kept)):
+            got = make(sch, conv, bands, chunks, hw, objective, memo)
+            if got is None:
+                continue
+            val = summed_key(got, hw, objective)
+            if val < base and (best is None or val < best[0]):
+                best = (val, SplitSchedule(sch, axis, tuple(got)))
     return sch if best is None else best[1]
 
 
 KEPT_AXIS = "channels x rows"  # channel chunks outermost, each chunk's weights kept in the level across its rows
+INPUTS_KEPT_AXIS = "rows x channels, input kept"  # row bands outermost, each band's input kept across its chunks
 
 
 def summed_key(parts: list[Part], hw: HardwareSpec, objective: str) -> tuple[float, float]:
@@ -262,12 +268,13 @@ def summed_key(parts: list[Part], hw: HardwareSpec, objective: str) -> tuple[flo
 
 
 def _kept_cuts(sh: ConvShape) -> list[tuple[int, int]]:
-    """(bands, chunks) of the cuts whose chunks keep their weights across their row bands: at least two of each
-    (one chunk is the layer's whole weights, kept by staging them; one band keeps nothing); not grouped layers,
-    whose chunks read their own input channels."""
-    if "rows" not in splittable(sh) or "channels" not in splittable(sh) or sh.groups > 1:
+    """(bands, chunks) of the cuts that keep an operand in the level from part to part: weights across a chunk's
+    row bands, or a band's input across its channel chunks (one band: the whole input); not grouped layers, whose
+    chunks read their own input channels."""
+    if "channels" not in splittable(sh) or sh.groups > 1:
         return []
-    return [(r, c) for r in PART_COUNTS if r <= sh.out_h for c in (1, *PART_COUNTS) if 1 < c <= sh.k_per_group]
+    rows = [r for r in (1, *PART_COUNTS) if r <= sh.out_h] if "rows" in splittable(sh) else [1]
+    return [(r, c) for r in rows for c in PART_COUNTS if c <= sh.k_per_group]
 
 
 def _weights_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: HardwareSpec, objective: str,
@@ -276,6 +283,8 @@ def _weights_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw
     level 1 by its first band (from the bottom of the level, where every part stages its weights first) and kept
     there for its other bands (``ResidentConvSchedule`` with resident weights: no fill); None where a part cannot
     stage its weights."""
+    if bands < 2:
+        return None
     cut = sorted(split_parts(conv.shape, "rows", bands, chunks), key=lambda x: (x[5], x[1]))  # chunk-major
     if len({x[5] for x in cut}) < 2 or len({x[1] for x in cut}) < 2:
         return None
@@ -301,3 +310,36 @@ def choose_splits(schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: 
         return schedules
     memo: dict = {}
     return tuple(choose_split(s, hw, objective, memo) for s in schedules)
+
+
+def _inputs_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: HardwareSpec, objective: str,
+                 memo: dict) -> list[Part] | None:
+    """The parts of ``bands`` row bands x ``chunks`` channel chunks, band-major, every part staging its input band
+    in level 1; each band's first chunk fills it from off-chip memory (above that part's weights where it stages
+    them: parts stage their weights first), the band's other chunks keep it there (``ResidentConvSchedule`` with a
+    resident input: no fill); None where a part cannot stage its input, stages more weights than fit below it, or
+    stages anything else in the level."""
+    cut = split_parts(conv.shape, "rows", bands, chunks) if bands > 1 else split_parts(conv.shape, "channels", chunks)
+    if len({x[5] for x in cut}) < 2:
+        return None
+    out = []
+    at = 0
+    for sub, *span in cut:  # band-major
+        key = (dataclasses.replace(sub, name=""), "inputs in 1")
+        if key not in memo:
+            memo[key] = search_staged_with(sub, hw, objective, require=(("inputs", 1),))
+        part_conv = memo[key]
+        if part_conv is None:
+            return None
+        part_conv = dataclasses.replace(part_conv, shape=sub)
+        weights = operand_words(part_conv, "weights", 1) if "weights" in part_conv.staged_in(1) else 0
+        if span[4] == 0:  # the band's first chunk: its input lands above its weights
+            at = weights
+        elif weights > at or set(part_conv.staged) - {"weights", "inputs"} or \
+                at + operand_words(part_conv, "inputs", 1) > part_conv.levels.level(1).capacity_words:
+            return None  # the kept input sits where the first chunk put it: only this part's weights below it
+        else:
+            part_conv = as_resident(part_conv, {"inputs": (1, at)})
+        part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
+        out.append(Part(part, *span))
+    return out

@@ -162,11 +162,14 @@ def scale_plan(conv, pool: PoolPlan | None = None, level: int = 0) -> ScalePlan 
         wb, capacity = hw.word_bytes, hw.capacity_words
     else:
         h = getattr(conv, "levels", None)
-        if h is None or level > len(h.outer) or set(getattr(conv, "resident", ())) - {"weights"}:
-            return None  # a group's resident band or tensor has words of its own in the level; kept weights are
-            # staged operands like the others, below the vector
+        if h is None or level > len(h.outer):
+            return None
         lv = h.level(level)
         base = footprint_words(conv.operand_bytes, conv.staged, conv.staged_levels, h)[level - 1]
+        for o in getattr(conv, "resident", ()):  # a resident region has its own words: the vector goes above it
+            k, at = conv.resident_in(o)
+            if k == level:
+                base = max(base, at + ceil_div(conv.operand_bytes[o].footprint, lv.word_bytes))
         wb, capacity = lv.word_bytes, lv.capacity_words
     if base + ceil_div(channels, wb) > capacity:
         return None
