@@ -290,26 +290,14 @@ def _weights_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw
         return None
     out = []
     for sub, *span in cut:
-        key = (dataclasses.replace(sub, name=""), "weights in 1")
-        if key not in memo:
-            memo[key] = search_staged_with(sub, hw, objective, require=(("weights", 1),))
-        part_conv = memo[key]
+        part_conv = _staging(sub, "weights", hw, objective, memo)
         if part_conv is None:
             return None
-        part_conv = dataclasses.replace(part_conv, shape=sub)
         if span[0] > 0:  # not the chunk's first band: its weights are in the level already
             part_conv = as_resident(part_conv, {"weights": (1, 0)})
         part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
         out.append(Part(part, *span))
     return out
-
-
-def choose_splits(schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str) -> tuple[Schedule, ...]:
-    """Every Conv / Gemm's schedule, split where that wins (``choose_split``); one-level hardware: unchanged."""
-    if hierarchy(hw) is None:
-        return schedules
-    memo: dict = {}
-    return tuple(choose_split(s, hw, objective, memo) for s in schedules)
 
 
 def _inputs_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: HardwareSpec, objective: str,
@@ -325,13 +313,9 @@ def _inputs_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw:
     out = []
     at = 0
     for sub, *span in cut:  # band-major
-        key = (dataclasses.replace(sub, name=""), "inputs in 1")
-        if key not in memo:
-            memo[key] = search_staged_with(sub, hw, objective, require=(("inputs", 1),))
-        part_conv = memo[key]
+        part_conv = _staging(sub, "inputs", hw, objective, memo)
         if part_conv is None:
             return None
-        part_conv = dataclasses.replace(part_conv, shape=sub)
         weights = operand_words(part_conv, "weights", 1) if "weights" in part_conv.staged_in(1) else 0
         if span[4] == 0:  # the band's first chunk: its input lands above its weights
             at = weights
@@ -343,3 +327,20 @@ def _inputs_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw:
         part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
         out.append(Part(part, *span))
     return out
+
+
+def _staging(sub: ConvShape, operand: str, hw: HardwareSpec, objective: str, memo: dict) -> ConvSchedule | None:
+    """``sub``'s best schedule with ``operand`` staged in level 1 (None where it cannot be), memoized by shape."""
+    key = (dataclasses.replace(sub, name=""), f"{operand} in 1")
+    if key not in memo:
+        memo[key] = search_staged_with(sub, hw, objective, require=((operand, 1),))
+    got = memo[key]
+    return None if got is None else dataclasses.replace(got, shape=sub)
+
+
+def choose_splits(schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str) -> tuple[Schedule, ...]:
+    """Every Conv / Gemm's schedule, split where that wins (``choose_split``); one-level hardware: unchanged."""
+    if hierarchy(hw) is None:
+        return schedules
+    memo: dict = {}
+    return tuple(choose_split(s, hw, objective, memo) for s in schedules)
