@@ -13,7 +13,7 @@ Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energ
   sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 160.79 / 5298.25 / 162.952  depth-first = epilogue
                       (target <= 160: not met; one SRAM level: every depth-first group falls back)
   sky130-design1-l2   none 130.04 / 5022.46 / 147.559  epilogue  92.39 / 3961.82 / 111.525
-                      depth-first 18.96 / 2118.26 / 37.916  (target <= 12: not met; mapping 8-65 s on 2 shared cores)
+                      depth-first 15.91 / 2118.26 / 35.080  (target <= 12: not met; mapping 10-25 s on 2 shared cores)
   design1, 64 KiB     none  59.50 / 2205.05 /  62.872  epilogue  22.49 / 1217.34 /  27.350  depth-first = epilogue
                       (targets <= 20 / <= 10: not met under latency; one SRAM level)
 design1 with a cycle budget (``--objective energy --cycle-budget N``, N above the latency objective's 529,825,100
@@ -23,8 +23,8 @@ choice found nothing cheaper in between), +1 % 155.96 / 5349.45 / 157.698, +2 % 
 schedule, with 3.2 % less energy.
 Depth-first under the other objectives (printed before the budgets; off-chip MB / ms / mJ): design1 energy
 108.05 / 7647.98 / 121.508 and edp 120.01 / 5959.22 / 126.237 (the <= 160 MB traffic is reached by a schedule that
-trades latency for energy, not under the default latency objective); design1-l2 energy 16.59 / 2358.76 / 35.563, edp
-16.04 / 2192.81 / 35.070; 64 KiB energy 19.85 / 1363.18 / 24.891 (<= 20 MB met under the energy objective, at 12 %
+trades latency for energy, not under the default latency objective); design1-l2 energy 15.67 / 2366.26 / 34.793, edp
+15.34 / 2193.19 / 34.421; 64 KiB energy 19.85 / 1363.18 / 24.891 (<= 20 MB met under the energy objective, at 12 %
 more latency: 15 of its 16 SE excitation vectors held in the SRAM), edp 20.77 / 1245.05 / 25.751.
 design1-l2 none / epilogue moved from 140.84 / 109.26 MB when staging placements started to be ranked by (objective,
 other metric) like tilings: a MAC-bound layer now stages what saves energy instead of staging less on a cycle tie.
@@ -40,16 +40,19 @@ inputs in l2); on 64 KiB the latency objective keeps the per-load transfers (hid
 the held vector's reads use the port), the energy objective holds 15.
 Depth-first on design1-l2 (36.89 MB / 2406.58 ms / 53.104 mJ before band groups, 30.06 / 2352.91 / 47.005 with them,
 21.39 / 2200.84 / 40.525 with the SE vectors in l2, 20.04 / 2170.20 / 39.120 with the row-band pools' sums carried,
-18.96 / 2118.26 / 37.916 with weight chunks kept across row bands):
+18.96 / 2118.26 / 37.916 with weight chunks kept across row bands, 15.91 / 2118.26 / 35.080 with input bands kept
+across channel chunks too):
 - band groups of two layers (``mapping/depth_first_bands.py``) keep 10 tensors on chip part by part in l2 (6.75 MB
   of drain + fill saved): stem -> depthwise of features.1.0 and the expand -> depthwise of features.2.0, 2.1, 3.0
   and 4.0 in row bands (halo rows cached: 1.29 MB moved within l2, none recomputed), the expand -> depthwise of
   features.3.1, 5.0, 5.1, 5.2 and 6.0 in 4-8 channel chunks (SE pool fused per chunk); the 4 row-band depthwise
   layers that have their SE pool fused carry its int32 sums from band to band in the top words of l2
   (``epilogue.PoolCarry``: 1.35 MB of pool reads and 0.3 M cycles gone);
-- 21 further layers run in parts of one layer with their operands staged per part in l2: 5 in row bands, 16 in
+- 21 further layers run in parts of one layer with their operands staged per part in l2: 5 in row bands; 9 in
   channel chunks x row bands, chunk-major, each chunk's weights staged once and kept in l2 across its row bands
-  (``depth_first_split.KEPT_AXIS``: weights 7.99 -> 4.66 MB for 4.09 MB unique, inputs read once per chunk); and
+  (``depth_first_split.KEPT_AXIS``); 7 in row bands x channel chunks, band-major, each band's input staged once and
+  kept across its chunks (``INPUTS_KEPT_AXIS``: the 7x7 projections read their 33-56 KB input once). Before these
+  two cuts B0's weights crossed the link 7.99 MB for 4.09 MB unique; now 6.28 MB, and inputs 10.71 -> 6.04 MB.
   16 SE reduce -> expand edges keep their tensor in l2 whole.
 How far the targets are (B0@224, arithmetic on the graph's tensor sizes): a schedule with every MBConv block one
 group (expand, depthwise, SE, project, Add; stem and head with their SiLU) moves the input (0.15 MB), the weights
@@ -57,13 +60,13 @@ once (4.09 MB) and each tensor between groups once each way (2 x 0.98 MB, the st
 2 x 0.06 MB of the head's output into the classifier pool): ~6.3 MB. The SE barrier (the pool needs the whole
 depthwise output before the scale) costs either a second pass over each block's input with the expand and
 depthwise recomputed (+0.97 MB of reads and +52 % MACs: those convs hold 200.7 of the 384.5 M) or the depthwise
-output off-chip once each way (+4.61 MB). So <= 10 MB (64 KiB) and <= 12 MB (design1-l2) need block groups of three
-or more layers with line buffers and the SE handled by recompute or a spill: the per-group compulsory traffic of
-today's groups is 18.44 MB on design1-l2 and 17.82 MB on 64 KiB, above both targets whatever the tiling.
-What is left on the table on design1-l2 (18.96 MB): the projections move 9.96 MB (their inputs are the depthwise
-outputs, spilled at the SE barrier, ~4.6 MB; the 7x7 ones, cut into up to 16 weight chunks, read their input once
-per chunk: features.6.1's 56 KB input 16.7 times, because under latency the cuts tie on cycles and a finer one
-wins on energy); the expand convs 3.54 MB; 9 residual Adds keep a pass of their own
+output off-chip once each way (+4.61 MB). So <= 10 MB (64 KiB) needs block groups of three or more layers with line
+buffers and the SE handled by recompute (the groups on 64 KiB, one level, carry 17.82 MB of compulsory traffic
+whatever the tiling); on design1-l2 the spill variant (~11 MB) would meet 12 MB: today's 15.91 MB still spills
+each block's depthwise output at the SE barrier and crosses each block boundary, and reads the skip tensors again.
+What is left on the table on design1-l2 (15.91 MB): the projections move 6.90 MB (their inputs are the depthwise
+outputs, spilled at the SE barrier, ~2.3 MB one way, and their weights); the depthwise and SE convs 3.91 MB (the
+depthwise outputs written); the expand convs 3.54 MB; 9 residual Adds keep a pass of their own
 (0.63 MB: their projections stage operands in l2, and a skip tile is loaded from off-chip into the output buffer only
 where nothing is staged); the pools of features.4.0 and 6.0 and the classifier keep theirs (0.15 MB); the project
 1x1 (+ residual Add) -> next expand edge is not a group (the Add's skip tile comes from off-chip, and groups of more
