@@ -27,7 +27,8 @@ def _tiling(sch: Schedule) -> dict[str, Any]:
         return {**_tiling(sch.parts[0].schedule), "depth_first_split": sch.describe()}
     if isinstance(sch, EpilogueSchedule):
         return {**_tiling(sch.conv), "fusion_group": sch.shape.name, "epilogue": list(sch.members),
-                "input_scale": sch.input_scale or None, **({"scale_held_in": _scale_level_name(sch)} if sch.input_scale else {})}
+                "input_scale": sch.input_scale or None,
+                **({"scale_held_in": _scale_level_name(sch)} if sch.input_scale else {})}
     if isinstance(sch, FusedSchedule):
         group = {"fusion_group": sch.shape.into, "fused_on": "input path" if sch.shape.input_scale else "output path"} \
             if sch.shape.epilogue else {}
