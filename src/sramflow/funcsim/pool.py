@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sramflow.errors import UnsupportedOpError
-from sramflow.funcsim.sram import FunctionalSimError
+from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.ir.movement import MOVEMENT_OPS
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.epilogue import SUM_BYTES, PoolPlan
@@ -162,7 +162,7 @@ class _Carried:
     """Where a row band's pool sums come from and go (``execute_carried_pool``): the outer level's model, the tag
     the band before wrote them under, and this band's."""
 
-    level: object  # funcsim.sram.Sram
+    level: Sram
     prev_tag: int | None
     band_tag: int
 

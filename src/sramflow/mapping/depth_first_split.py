@@ -45,7 +45,7 @@ from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.schedule import Schedule, Step
-from sramflow.mapping.depth_first import as_resident, operand_words
+from sramflow.mapping.depth_first import as_resident, operand_words, summed_value
 from sramflow.mapping.search.choose import (hierarchy, objective_key, schedule_metrics, search_staged,
                                           search_staged_with)
 
@@ -236,11 +236,7 @@ def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) ->
                 part_conv = dataclasses.replace(part_conv, shape=sub)
             part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
             got.append(Part(part, *span))
-        cyc = en = 0.0
-        for p in got:
-            c, e = schedule_metrics(p.schedule, hw)
-            cyc, en = cyc + c, en + e
-        val = objective_key(cyc, en, objective)
+        val = summed_value([p.schedule for p in got], hw, objective)
         if val < base and (best is None or val < best[0]):
             label = "channels" if bands == 1 else "rows" if chunks == 1 else "rows x channels"
             best = (val, SplitSchedule(sch, label, tuple(got)))
@@ -249,7 +245,7 @@ def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) ->
             got = make(sch, conv, bands, chunks, hw, objective, memo)
             if got is None:
                 continue
-            val = summed_key(got, hw, objective)
+            val = summed_value([p.schedule for p in got], hw, objective)
             if val < base and (best is None or val < best[0]):
                 best = (val, SplitSchedule(sch, axis, tuple(got)))
     return sch if best is None else best[1]
@@ -257,14 +253,6 @@ def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) ->
 
 KEPT_AXIS = "channels x rows"  # channel chunks outermost, each chunk's weights kept in the level across its rows
 INPUTS_KEPT_AXIS = "rows x channels, input kept"  # row bands outermost, each band's input kept across its chunks
-
-
-def summed_key(parts: list[Part], hw: HardwareSpec, objective: str) -> tuple[float, float]:
-    cyc = en = 0.0
-    for p in parts:
-        c, e = schedule_metrics(p.schedule, hw)
-        cyc, en = cyc + c, en + e
-    return objective_key(cyc, en, objective)
 
 
 def _kept_cuts(sh: ConvShape) -> list[tuple[int, int]]:

@@ -284,20 +284,14 @@ def pool_plan(conv, carry: PoolCarry | None = None) -> PoolPlan | None:  # noqa:
 
 def with_epilogue(c: Counts, shape: ConvShape, lanes: int, conv=None, burst_bytes: int = 0,  # noqa: ANN001
                   pool: PoolPlan | None = None, scale: ScalePlan | None = None) -> Counts:
-    d = epilogue_delta(shape, lanes)
-    for k, v in (input_scale_delta(conv, lanes, burst_bytes, scale) if conv is not None else {}).items():
-        d[k] = _plus(d.get(k, 0), v)
-    for k, v in (pool.delta(lanes, burst_bytes) if pool is not None else {}).items():
-        d[k] = _plus(d.get(k, 0), v)
-    return dataclasses.replace(c, **{k: _plus(getattr(c, k), v) for k, v in d.items()})
-
-
-def _plus(a, b):  # noqa: ANN001, ANN202 - a count, or per-level counts (tuples, added level by level)
-    if not isinstance(b, tuple):
-        return a + b
-    a = a if isinstance(a, tuple) else ()
-    n = max(len(a), len(b))
-    return tuple((a[i] if i < len(a) else 0) + (b[i] if i < len(b) else 0) for i in range(n))
+    deltas = [epilogue_delta(shape, lanes)]
+    if conv is not None:
+        deltas.append(input_scale_delta(conv, lanes, burst_bytes, scale))
+    if pool is not None:
+        deltas.append(pool.delta(lanes, burst_bytes))
+    for d in deltas:  # Counts' sum adds the per-level counts level by level
+        c = c + Counts(**d)
+    return c
 
 
 @dataclass(frozen=True)

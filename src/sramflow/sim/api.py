@@ -175,12 +175,12 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
             fused.pool else conv
         mul = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
         best = min([[fused], [plain, mul]], key=lambda o: summed_value(o, hw, objective))
-        limit = summed_value(best, hw, "latency")[0]
         found = [[h] for h in _held(fused)]
         if len(best) > 1:  # the scale loses with the chosen tiling: would another carry it?
             found += [[f] for g in _researched(fused, hw, "latency" if under_budget else objective)
                       for f in (g, *_held(g))]
         if under_budget:
+            limit = summed_value(best, hw, "latency")[0]
             found = [o for o in found if summed_value(o, hw, "latency")[0] <= limit]
         best = min([*found, best], key=lambda o: summed_value(o, hw, objective))
         if best[0] is not fused:
