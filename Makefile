@@ -44,6 +44,9 @@ TRAIN_BASE ?= build/train-base
 TRAIN_OUT ?= weights
 TRAIN_SITTING ?=
 TRAIN_ARGS ?=
+# The base stage's recipe, chosen on the cross-validation folds (MODEL_CARD.md, session 14): class mass ~ n_c^0.25,
+# the last epoch kept and no logit adjustment, so nothing is chosen on the validation split either.
+TRAIN_BASE_ARGS ?= --balance-alpha 0.25 --keep last --no-logit-adjust
 QAT_ARGS ?= --qat-epochs 2 --lr 3e-5 --qat-float-weight 0.5
 TRAIN_CMD = OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/python -m sramflow.train --data $(HAM10000) --model efficientnet_b0 \
 	--resolution $(TRAIN_RES) --device auto --workers $(TRAIN_WORKERS) $(TRAIN_ARGS) \
@@ -55,7 +58,7 @@ train: $(STAMP)
 	@mkdir -p $(TRAIN_BASE)
 	@if [ -f $(BASE_CKPT) ] && [ ! -f $(TRAIN_BASE)/$(TRAIN_STATE) ]; then \
 	  echo "base stage: finished before ($(BASE_CKPT)); delete $(TRAIN_BASE) to train it again"; \
-	else set -x; $(TRAIN_CMD) --epochs $(TRAIN_EPOCHS) --out $(TRAIN_BASE)/ $(call resume_if_state,$(TRAIN_BASE)); fi
+	else set -x; $(TRAIN_CMD) $(TRAIN_BASE_ARGS) --epochs $(TRAIN_EPOCHS) --out $(TRAIN_BASE)/ $(call resume_if_state,$(TRAIN_BASE)); fi
 	@if [ -f $(TRAIN_BASE)/$(TRAIN_STATE) ]; then echo "base stage: stopped after this sitting; make train continues it"; \
 	else set -x; $(TRAIN_CMD) --qat-from $(BASE_CKPT) $(QAT_ARGS) --threads 1 --out $(TRAIN_OUT)/ \
 	  $(call resume_if_state,$(TRAIN_OUT)); fi
