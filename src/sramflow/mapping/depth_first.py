@@ -43,7 +43,7 @@ from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.search.choose import objective_key, schedule_metrics, search_staged_with
-from sramflow.mapping.staging import Hierarchy, footprint_words
+from sramflow.mapping.staging import Hierarchy, footprint_words, transactions
 
 RESIDENT = ("weights", "inputs", "outputs")
 
@@ -72,10 +72,6 @@ class ResidentConvSchedule(ConvSchedule):
         return dict(zip(self.staged, self.staged_levels))[operand], self.resident_base[self.resident.index(operand)]
 
 
-def _transactions(nbytes: int, burst_bytes: int) -> int:
-    return 0 if nbytes <= 0 else 1 if burst_bytes <= 0 else ceil_div(nbytes, burst_bytes)
-
-
 def kept_counts(c: Counts, sch: ResidentConvSchedule) -> Counts:
     """``c`` (the staged counts) without the off-chip fill of resident weights or a resident input and the drain of
     a resident output, nor their accesses of the level (the fill write, the drain read); plus the level reads and
@@ -90,7 +86,7 @@ def kept_counts(c: Counts, sch: ResidentConvSchedule) -> Counts:
         whole = sch.operand_bytes[o].whole
         k = where[o]
         words = ceil_div(whole, h.level(k).word_bytes)
-        bursts += _transactions(whole, h.offchip_burst_bytes)
+        bursts += transactions(whole, h.offchip_burst_bytes)
         if o == "weights":
             d_w += whole
             writes[k - 1] -= words
@@ -305,7 +301,9 @@ def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_l
     banded = [g for g in groups if g.kept and g.bands]
     saved = 2 * sum(g.tensor_bytes for g in kept)
     cuts = ", ".join(f"{n} in {axis}" for axis, n in sorted(split_layers.items()))
-    head = f"depth-first: {sum(split_layers.values())} layers run in parts ({cuts or 'none'}) with their operands " \
+    n_split = sum(split_layers.values())
+    head = f"depth-first: {n_split} {'layer runs' if n_split == 1 else 'layers run'} in parts ({cuts or 'none'}) " \
+        "with their operands " \
            f"staged per part in {level_names[1]}" if len(level_names) > 1 else "depth-first"
     head += (f"; {len(kept)} of {len(groups)} Conv -> Conv edges keep their tensor in "
              f"{', '.join(sorted({level_names[g.level] for g in kept}))} ({saved:,} B of off-chip drain + fill saved)"

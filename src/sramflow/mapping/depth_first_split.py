@@ -208,6 +208,15 @@ def _wasted(sch: Schedule) -> bool:
 
 def choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -> Schedule:
     """``sch`` (a Conv / Gemm's per-layer schedule) or the split of it that the objective favours most."""
+    seen = memo.get(("cut", id(sch)))  # this very schedule cut before (``sim.api.decide_input_scales``)
+    if seen is not None and seen[0] is sch:
+        return seen[1]
+    got = _choose_split(sch, hw, objective, memo)
+    memo[("cut", id(sch))] = (sch, got)  # the schedule kept alive with its id
+    return got
+
+
+def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -> Schedule:
     conv = _conv(sch)
     if not isinstance(conv, ConvSchedule) or hierarchy(hw) is None or not _wasted(sch):
         return sch
@@ -326,9 +335,11 @@ def _staging(sub: ConvShape, operand: str, hw: HardwareSpec, objective: str, mem
     return None if got is None else dataclasses.replace(got, shape=sub)
 
 
-def choose_splits(schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str) -> tuple[Schedule, ...]:
-    """Every Conv / Gemm's schedule, split where that wins (``choose_split``); one-level hardware: unchanged."""
+def choose_splits(schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str, memo: dict | None = None
+                  ) -> tuple[Schedule, ...]:
+    """Every Conv / Gemm's schedule, split where that wins (``choose_split``); one-level hardware: unchanged.
+    ``memo``: the parts' searches of earlier ``choose_split`` calls for the same hardware and objective."""
     if hierarchy(hw) is None:
         return schedules
-    memo: dict = {}
+    memo = {} if memo is None else memo
     return tuple(choose_split(s, hw, objective, memo) for s in schedules)

@@ -66,7 +66,7 @@ class OperandBytes:
     tile_bursts: int
 
 
-def _transactions(nbytes: int, burst_bytes: int) -> int:
+def transactions(nbytes: int, burst_bytes: int) -> int:
     if nbytes <= 0:
         return 0
     return 1 if burst_bytes <= 0 else ceil_div(nbytes, burst_bytes)
@@ -136,7 +136,7 @@ def staged_counts(c: Counts, ops: dict[str, OperandBytes], staged: tuple[str, ..
             bursts += b.tile_bursts
             continue
         off[o] = b.whole
-        bursts += _transactions(b.whole, h.offchip_burst_bytes)
+        bursts += transactions(b.whole, h.offchip_burst_bytes)
     reads, writes = level_accesses(ops, staged, levels, h)
     psums_off = "psums" not in staged
     return dataclasses.replace(

@@ -27,7 +27,7 @@ from sramflow.mapping.depth_first import (
     Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups, summed_value,
 )
 from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands
-from sramflow.mapping.depth_first_split import SplitSchedule, choose_splits
+from sramflow.mapping.depth_first_split import SplitSchedule, choose_split, choose_splits
 from sramflow.mapping.epilogue import (DEPTH_FIRST_NOTE, FUSION_MODES, SCALE_LEVELS, EpilogueSchedule, pool_plan,
                                       scale_plan, with_epilogue)
 from sramflow.mapping.fused import FusedShape
@@ -150,7 +150,8 @@ RESEARCH_ROWS = 8  # a fused SE scale's group re-searched over the convolution's
 
 
 def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec,
-                        objective: str, under_budget: bool = False) -> tuple[Schedule, ...]:
+                        objective: str, under_budget: bool = False, split_memo: dict | None = None
+                        ) -> tuple[Schedule, ...]:
     """Keep an SE scale on its consumer's input path only where the objective gains: the scale bytes come with
     every input tile load, so a consumer that reloads its input often (small tiles on a small SRAM) may move more
     than the scale's own pass (read x, write x). Otherwise the Mul gets its own vector pass again and the consumer
@@ -165,6 +166,15 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
     of the fused group and the fallback (one chosen for energy alone could exceed the budget)."""
     out = list(schedules)
     index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
+    split_memo = {} if split_memo is None else split_memo  # parts and cuts, shared with ``choose_splits``
+
+    def value(option: list[Schedule], obj: str) -> tuple[float, float]:
+        """The option as it will run: with depth-first fusion the consumer is cut into parts where that wins
+        (``choose_split``), so each way of running the scale is priced after its own cut."""
+        if prep.fusion == "depth-first" and not under_budget:
+            option = [choose_split(option[0], hw, objective, split_memo), *option[1:]]
+        return summed_value(option, hw, obj)
+
     for i, sh in enumerate(prep.shapes):
         if not (isinstance(sh, FusedShape) and sh.input_scale):
             continue
@@ -174,15 +184,15 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
         plain = dataclasses.replace(fused, conv=conv, input_scale="") if fused.members or fused.residual or \
             fused.pool else conv
         mul = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
-        best = min([[fused], [plain, mul]], key=lambda o: summed_value(o, hw, objective))
+        best = min([[fused], [plain, mul]], key=lambda o: value(o, objective))
         found = [[h] for h in _held(fused)]
         if len(best) > 1:  # the scale loses with the chosen tiling: would another carry it?
             found += [[f] for g in _researched(fused, hw, "latency" if under_budget else objective)
                       for f in (g, *_held(g))]
         if under_budget:
-            limit = summed_value(best, hw, "latency")[0]
-            found = [o for o in found if summed_value(o, hw, "latency")[0] <= limit]
-        best = min([*found, best], key=lambda o: summed_value(o, hw, objective))
+            limit = value(best, "latency")[0]
+            found = [o for o in found if value(o, "latency")[0] <= limit]
+        best = min([*found, best], key=lambda o: value(o, objective))
         if best[0] is not fused:
             out[j] = best[0]
             if len(best) > 1:
@@ -244,12 +254,14 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     t0 = time.perf_counter()
     if cycle_budget is not None and objective != "energy":
         raise SramflowError(f"a cycle budget needs the energy objective, got {objective!r}")
-    schedules = _choose(prep, hw, objective) if cycle_budget is None else _within_budget(prep, hw, cycle_budget)
+    split_memo: dict = {}  # the parts' searches: the scale decision cuts its options as ``choose_splits`` will
+    schedules = _choose(prep, hw, objective, split_memo=split_memo) if cycle_budget is None \
+        else _within_budget(prep, hw, cycle_budget)
     groups: tuple[Group, ...] = ()
     if prep.fusion == "depth-first" and cycle_budget is None:  # bands / chunks of a layer, then cross-layer
         # residency, in outer SRAM levels (none on one-level hardware); under a cycle budget the budgeted choice
         # stands (a part-wise re-choice for energy could exceed the budget)
-        schedules = choose_splits(schedules, hw, objective)
+        schedules = choose_splits(schedules, hw, objective, split_memo)
         schedules, groups = plan_groups(prep.graph, schedules, hw, objective)
         schedules, groups = plan_bands(prep.graph, schedules, groups, hw, objective)  # two layers band by band
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
@@ -261,11 +273,12 @@ BUDGET_ROUNDS = 24  # re-choices under a cycle budget at most (B0 on design1: 1-
 BUDGET_RESOLUTION = 10_000  # the bisection stops within this fraction of the budget
 
 
-def _choose(prep: PreparedGraph, hw: HardwareSpec, objective: str, cycle_budget: int | None = None
-            ) -> tuple[Schedule, ...]:
+def _choose(prep: PreparedGraph, hw: HardwareSpec, objective: str, cycle_budget: int | None = None,
+            split_memo: dict | None = None) -> tuple[Schedule, ...]:
     """Per-layer schedules (or the budgeted Conv/Gemm rows), then the fused groups and their per-group fallbacks."""
     schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
-    schedules = decide_input_scales(prep, schedules, hw, objective, under_budget=cycle_budget is not None)
+    schedules = decide_input_scales(prep, schedules, hw, objective, under_budget=cycle_budget is not None,
+                                    split_memo=split_memo)
     return decide_pools(prep, schedules, hw, objective)
 
 

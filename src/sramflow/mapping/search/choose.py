@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import threading
+from collections import OrderedDict
 from typing import NoReturn
 
 import numpy as np
 
+from sramflow.cost.counts import ceil_div
 from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec, OffchipMemory, Source
@@ -25,8 +28,10 @@ from sramflow.mapping.conv import (
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.schedule import Schedule, allocate
-from sramflow.mapping.staging import STAGEABLE, Hierarchy, LevelParams, fits
-from sramflow.mapping.search.bounded import bounded_choice
+from sramflow.mapping.staging import (
+    STAGEABLE, Hierarchy, LevelParams, OperandBytes, fits, level_accesses, staged_counts, transactions,
+)
+from sramflow.mapping.search.bounded import MEMO_KEPT, bounded_choice, pricing_key
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
 from sramflow.mapping.search.tiling_table import (
     TilingTable, candidates, hw_params, min_working_set_bytes, tiling_table,
@@ -262,8 +267,12 @@ def search_staged(shape: ConvShape, hw: HardwareSpec, objective: str,
     (``level_as_link``: every refill from level k). For each of these tilings every placement of operands in
     levels that fits (``staging.fits``) is priced on the real hardware (``mapping.staging`` counts, the cost
     model) and the least (objective, other metric) kept, as ``best_row`` ranks rows (ties: the earlier tiling,
-    fewer staged operands, ``STAGEABLE`` order, inner levels). Not a joint search over tilings and placements: a
-    choice among searched tilings, priced exactly. Any number of SRAM levels; with two this is the two-level choice."""
+    fewer staged operands, ``STAGEABLE`` order, inner levels). Beside these, ``placement_tilings``: per placement
+    that fits, the tiling table's rows that price best with that placement's operands staged, each priced exactly
+    with its own placement (ranked after the link searches' tilings on ties). A joint search over tilings and
+    placements, except that the table ranking estimates the staged operands' off-chip transactions and only the
+    ``PLACEMENT_ROWS`` best rows per placement are priced exactly. Any number of SRAM levels; with two this is the
+    two-level choice."""
     got = search_staged_with(shape, hw, objective, cache)
     assert got is not None  # nothing required: the unstaged placement always exists
     return got
@@ -280,7 +289,127 @@ def search_staged_with(shape: ConvShape, hw: HardwareSpec, objective: str, cache
             for k in range(1, len(hw.sram))]
     options = [o for o in (_staged_options(s, hw, h, objective, rank, require)
                            for rank, s in enumerate((sch, *alts))) if o[0] is not None]
+    rank = len(alts) + 1
+    for s, combo, where in placement_tilings(shape, hw, h, objective, require):
+        options.append(_placed(s, combo, where, hw, h, objective, rank))
+        rank += 1
     return min(options, key=lambda o: o[1])[0] if options else None
+
+
+def _placed(sch: ConvSchedule, combo: tuple[str, ...], where: tuple[int, ...], hw: HardwareSpec, h: Hierarchy,
+            objective: str, rank: int) -> tuple[ConvSchedule, tuple]:
+    """``sch`` (an unstaged row schedule) with ``combo`` staged in levels ``where``, and its key as
+    ``_staged_options`` ranks placements."""
+    cand = dataclasses.replace(sch, staged=combo, staged_levels=where, levels=h)
+    ops = cand.__dict__["operand_bytes"] = sch.operand_bytes  # the row's, computed once (cached_property slots)
+    cand.__dict__["counts"] = staged_counts(sch.counts, ops, combo, where, h)
+    return cand, (_staged_value(cand, hw, objective), rank, len(combo), tuple(STAGEABLE.index(o) for o in combo),
+                  where)
+
+
+PLACEMENT_ROWS = 2  # per placement: the tiling table's rows best under its pricing, then priced exactly
+
+
+def placement_tilings(shape: ConvShape, hw: HardwareSpec, h: Hierarchy, objective: str,
+                      require: tuple[tuple[str, int], ...] = ()
+                      ) -> list[tuple[ConvSchedule, tuple[str, ...], tuple[int, ...]]]:
+    """The tilings that are best for a placement rather than for one link, each with its placement: for every
+    placement of operands in the outer levels that fits (and holds ``require``), the ``PLACEMENT_ROWS`` rows of the
+    tiling table that price best with those operands staged (``_placement_counts``, every row at once). The link
+    searches miss these: with the partial sums held in level 1, a reduction-outermost tiling reads each weight once
+    and spills its partial sums to level 1, where either link's pricing sees the spills cross its link."""
+    if shape.residual:  # its skip tiles come into the output buffer: nothing may be staged (``ConvSchedule``)
+        return []
+    unnamed = dataclasses.replace(shape, name="")
+    key = (unnamed, hw_params(hw, shape), pricing_key(hw), h, objective, tuple(o for o, _ in require))
+    with _PLACEMENT_LOCK:
+        got = _PLACEMENT_MEMO.get(key)
+    if got is None:
+        got = _placement_rows(unnamed, hw, h, objective, tuple(o for o, _ in require))
+        with _PLACEMENT_LOCK:
+            _PLACEMENT_MEMO[key] = got
+            while len(_PLACEMENT_MEMO) > MEMO_KEPT:
+                _PLACEMENT_MEMO.popitem(last=False)
+    need = dict(require)
+    return [(_named(sch, shape), combo, where) for sch, combo, where in got
+            if all(dict(zip(combo, where)).get(o) == k for o, k in need.items())]
+
+
+def _named(sch: ConvSchedule, shape: ConvShape) -> ConvSchedule:
+    """``sch`` for ``shape`` (equal but for its name), with the counts it has computed: they do not read the name."""
+    out = dataclasses.replace(sch, shape=shape)
+    out.__dict__.update({k: sch.__dict__[k] for k in ("counts", "operand_bytes") if k in sch.__dict__})
+    return out
+
+
+_PLACEMENT_MEMO: OrderedDict[tuple, tuple] = OrderedDict()  # as ``bounded``'s memo: shapes repeat across calls
+_PLACEMENT_LOCK = threading.Lock()
+
+
+def _placement_rows(shape: ConvShape, hw: HardwareSpec, h: Hierarchy, objective: str, required: tuple[str, ...]
+                    ) -> tuple[tuple[ConvSchedule, tuple[str, ...], tuple[int, ...]], ...]:
+    """``placement_tilings`` of every placement that fits, for a shape without its name: of the operands that
+    move (in some row) and the ``required`` ones."""
+    hwp, table = conv_table(shape, hw)
+    if not table.rank.size:
+        return ()
+    sh = shape
+    whole = {"weights": sh.weight_bytes + sh.bias_bytes, "inputs": sh.input_bytes, "outputs": sh.output_bytes,
+             "psums": 0}
+    footprint = {**whole, "psums": sh.output_bytes * sh.psum_bytes}
+    ops = {o: OperandBytes(0, 0, whole[o], footprint[o], 0) for o in STAGEABLE}
+    tiles = _tile_bytes(table.counts)
+    picked: list[tuple[int, tuple[str, ...], tuple[int, ...]]] = []
+    useful = [o for o in STAGEABLE if np.any(tiles[o][0] + tiles[o][1] > 0) or o in required]
+    for combo, where in _placements(useful, len(h.outer)):
+        if not fits(ops, combo, where, h):
+            continue
+        c = _placement_counts(table.counts, tiles, whole, dict(zip(combo, where)), h)
+        cyc = total_cycles(busy_cycles(c, hw), table.double)
+        en = sum(energy_pj(c, hw, cyc).values())
+        second = en if objective == "latency" else cyc
+        for i in np.lexsort((table.rank, second, objective_value(objective, cyc, en)))[:PLACEMENT_ROWS]:
+            picked.append((int(i), combo, where))
+    rows = {i: row_schedule(shape, hwp, table, i) for i in dict.fromkeys(i for i, _, _ in picked)}
+    return tuple((rows[i], combo, where) for i, combo, where in picked)
+
+
+def _tile_bytes(counts: dict) -> dict[str, tuple]:
+    """(bytes into the first level, bytes out of it) per operand, per table row (``staging.operand_bytes``)."""
+    return {"weights": (counts["tile_weight_bytes"], 0), "inputs": (counts["tile_input_bytes"], 0),
+            "outputs": (0, counts["tile_output_bytes"]),
+            "psums": (counts["tile_psum_read_bytes"], counts["tile_psum_write_bytes"])}
+
+
+def _placement_counts(counts: dict, tiles: dict[str, tuple], whole: dict[str, int], placed: dict[str, int],
+                      h: Hierarchy) -> dict:
+    """Table counts (arrays over rows) with the operands of ``placed`` staged in their levels, as
+    ``staging.staged_counts`` counts one schedule, except the off-chip transactions: a staged operand's tile
+    bursts are taken as its share of the row's bytes (a ranking estimate; the chosen rows are priced exactly)."""
+    c = {k: v for k, v in counts.items() if k != "offchip_bytes"}  # the totals are recounted from the operands
+    for o, f in (("weights", "offchip_weight_bytes"), ("inputs", "offchip_input_bytes")):
+        c[f] = tiles[o][0]
+    c["offchip_output_bytes"] = tiles["outputs"][1]
+    c["offchip_psum_read_bytes"], c["offchip_psum_write_bytes"] = tiles["psums"]
+    tile_total = sum(r + w for r, w in tiles.values())
+    staged_tiles = sum(tiles[o][0] + tiles[o][1] for o in placed)
+    share = np.divide(staged_tiles, tile_total, out=np.zeros(np.shape(tile_total)), where=np.asarray(tile_total) > 0)
+    bursts = c["dma_bursts"] - np.floor(c["dma_bursts"] * share).astype(np.int64)
+    combo, where = tuple(placed), tuple(placed.values())
+    ops = {o: OperandBytes(tiles[o][0], tiles[o][1], whole[o], 0, 0) for o in combo}  # arrays over the rows
+    reads, writes = level_accesses(ops, combo, where, h)
+    for o in combo:
+        bursts = bursts + transactions(whole[o], h.offchip_burst_bytes)
+    field = {"weights": "offchip_weight_bytes", "inputs": "offchip_input_bytes", "outputs": "offchip_output_bytes"}
+    for o in placed:
+        if o == "psums":
+            c["offchip_psum_read_bytes"] = 0
+            c["offchip_psum_write_bytes"] = 0
+        else:
+            c[field[o]] = whole[o]
+    c["dma_bursts"] = bursts
+    c["level_reads"], c["level_writes"] = reads, writes
+    return c
 
 
 def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, objective: str,

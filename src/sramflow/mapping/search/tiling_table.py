@@ -472,12 +472,20 @@ def tiling_tables(shape: ConvShape, hwp: HwParams, burst_sizes: tuple[int, ...],
             for b in (hwp.burst_bytes, *extra)}
 
 
+BY_OPERAND = ("offchip_weight_bytes", "offchip_input_bytes", "offchip_output_bytes", "offchip_psum_read_bytes",
+              "offchip_psum_write_bytes")
+
+
 def _compact(c: dict[str, np.ndarray], totals: bool = True) -> dict[str, np.ndarray | int]:
     """The priced counts in fewer arrays, priced identically by ``cost.model``: off-chip bytes only as read
     (weights + inputs + psums) and write (outputs + psums) totals, whose integer sums are exact; a count equal on
-    every row as one int. ``totals``: False for counts that are none of those (only the last step)."""
+    every row as one int. ``totals``: False for counts that are none of those (only the last step). The off-chip
+    bytes per operand stay as ``tile_<operand>_bytes`` (``tile_psum_read_bytes``, ...), which the pricing does not
+    read: ``choose.placement_tilings`` stages operands row by row."""
     out: dict[str, np.ndarray | int] = dict(c)
     if totals:
+        for k in BY_OPERAND:  # kept apart for pricing a row with operands staged in outer levels
+            out[f"tile_{k[len('offchip_'):]}"] = c[k]
         for total, parts in TOTALS.items():
             out[total] = sum(c[p] for p in parts)
         out["offchip_weight_bytes"] = (c["offchip_weight_bytes"] + c["offchip_input_bytes"]
