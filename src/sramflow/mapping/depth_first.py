@@ -302,9 +302,9 @@ def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_l
     saved = 2 * sum(g.tensor_bytes for g in kept)
     cuts = ", ".join(f"{n} in {axis}" for axis, n in sorted(split_layers.items()))
     n_split = sum(split_layers.values())
-    head = f"depth-first: {n_split} {'layer runs' if n_split == 1 else 'layers run'} in parts ({cuts or 'none'}) " \
-        "with their operands " \
-           f"staged per part in {level_names[1]}" if len(level_names) > 1 else "depth-first"
+    runs = "layer runs" if n_split == 1 else "layers run"
+    head = (f"depth-first: {n_split} {runs} in parts ({cuts or 'none'}) with their operands staged per part in "
+            f"{level_names[1]}") if len(level_names) > 1 else "depth-first"
     head += (f"; {len(kept)} of {len(groups)} Conv -> Conv edges keep their tensor in "
              f"{', '.join(sorted({level_names[g.level] for g in kept}))} ({saved:,} B of off-chip drain + fill saved)"
              if kept else f"; none of {len(groups)} Conv -> Conv edges keeps its whole tensor on chip")
