@@ -24,8 +24,6 @@ would drop as duplicates or as dominated lose those ties, so the choice is the t
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +36,7 @@ from sramflow.mapping.conv import (
     BIAS_BYTES, RELEVANT, ConvShape, HwParams, conv_counts, keeps, reload_factor, spills,
     tile_sums, trips, unit_counts,
 )
+from sramflow.mapping.search.memo import LruMemo
 from sramflow.mapping.search.tiling_table import (
     PRICED, _candidates_steps, _class_sums, _clipped, _in_bursts, _orders, acc_groups, tile_grid,
 )
@@ -370,25 +369,12 @@ def bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective:
     return _memo(dataclasses.replace(shape, name=""), hwp, pricing_key(hw), objective, hw)
 
 
-_MEMO: OrderedDict[tuple, BoundedChoice | None] = OrderedDict()
 MEMO_KEPT = 4096  # choices kept (least recently used dropped)
-
-
-_MEMO_LOCK = threading.Lock()  # threads of a Dask worker share the memo (the search itself runs outside the lock)
+_MEMO: LruMemo[BoundedChoice | None] = LruMemo(MEMO_KEPT)
 
 
 def _memo(shape: ConvShape, hwp: HwParams, key: tuple, objective: str, hw: HardwareSpec) -> BoundedChoice | None:
-    k = (shape, hwp, key, objective)
-    with _MEMO_LOCK:
-        if k in _MEMO:
-            _MEMO.move_to_end(k)
-            return _MEMO[k]
-    got = _bounded_choice(shape, hwp, hw, objective)
-    with _MEMO_LOCK:
-        _MEMO[k] = got
-        while len(_MEMO) > MEMO_KEPT:
-            _MEMO.popitem(last=False)
-    return got
+    return _MEMO.get((shape, hwp, key, objective), lambda: _bounded_choice(shape, hwp, hw, objective))
 
 
 def _bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str) -> BoundedChoice | None:

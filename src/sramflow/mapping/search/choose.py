@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import threading
-from collections import OrderedDict
 from typing import NoReturn
 
 import numpy as np
 
-from sramflow.cost.counts import ceil_div
 from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec, OffchipMemory, Source
@@ -32,6 +29,7 @@ from sramflow.mapping.staging import (
     STAGEABLE, Hierarchy, LevelParams, OperandBytes, fits, level_accesses, staged_counts, transactions,
 )
 from sramflow.mapping.search.bounded import MEMO_KEPT, bounded_choice, pricing_key
+from sramflow.mapping.search.memo import LruMemo
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
 from sramflow.mapping.search.tiling_table import (
     TilingTable, candidates, hw_params, min_working_set_bytes, tiling_table,
@@ -251,9 +249,7 @@ def _staged_options(sch: ConvSchedule, hw: HardwareSpec, h: Hierarchy, objective
         placed = dict(zip(combo, where))
         if any(placed.get(o) != k for o, k in need.items()) or not fits(ops, combo, where, h):
             continue
-        cand = dataclasses.replace(base, staged=combo, staged_levels=where)
-        cand.__dict__["operand_bytes"] = ops  # the tiling's, as computed once above (cached_property's slot)
-        key = (_staged_value(cand, hw, objective), rank, len(combo), tuple(STAGEABLE.index(o) for o in combo), where)
+        cand, key = _placed(base, combo, where, hw, h, objective, rank)
         if best is None or key < best_key:
             best, best_key = cand, key
     return best, best_key
@@ -298,10 +294,10 @@ def search_staged_with(shape: ConvShape, hw: HardwareSpec, objective: str, cache
 
 def _placed(sch: ConvSchedule, combo: tuple[str, ...], where: tuple[int, ...], hw: HardwareSpec, h: Hierarchy,
             objective: str, rank: int) -> tuple[ConvSchedule, tuple]:
-    """``sch`` (an unstaged row schedule) with ``combo`` staged in levels ``where``, and its key as
-    ``_staged_options`` ranks placements."""
+    """``sch`` (an unstaged schedule) with ``combo`` staged in levels ``where``, and its key: (objective, other
+    metric), then ``rank`` (which searched tiling), fewer staged operands, ``STAGEABLE`` order, inner levels."""
     cand = dataclasses.replace(sch, staged=combo, staged_levels=where, levels=h)
-    ops = cand.__dict__["operand_bytes"] = sch.operand_bytes  # the row's, computed once (cached_property slots)
+    ops = cand.__dict__["operand_bytes"] = sch.operand_bytes  # the tiling's, computed once (cached_property slots)
     cand.__dict__["counts"] = staged_counts(sch.counts, ops, combo, where, h)
     return cand, (_staged_value(cand, hw, objective), rank, len(combo), tuple(STAGEABLE.index(o) for o in combo),
                   where)
@@ -320,16 +316,9 @@ def placement_tilings(shape: ConvShape, hw: HardwareSpec, h: Hierarchy, objectiv
     and spills its partial sums to level 1, where either link's pricing sees the spills cross its link."""
     if shape.residual:  # its skip tiles come into the output buffer: nothing may be staged (``ConvSchedule``)
         return []
-    unnamed = dataclasses.replace(shape, name="")
-    key = (unnamed, hw_params(hw, shape), pricing_key(hw), h, objective, tuple(o for o, _ in require))
-    with _PLACEMENT_LOCK:
-        got = _PLACEMENT_MEMO.get(key)
-    if got is None:
-        got = _placement_rows(unnamed, hw, h, objective, tuple(o for o, _ in require))
-        with _PLACEMENT_LOCK:
-            _PLACEMENT_MEMO[key] = got
-            while len(_PLACEMENT_MEMO) > MEMO_KEPT:
-                _PLACEMENT_MEMO.popitem(last=False)
+    unnamed, required = dataclasses.replace(shape, name=""), tuple(o for o, _ in require)
+    got = _PLACEMENT_MEMO.get((unnamed, hw_params(hw, shape), pricing_key(hw), h, objective, required),
+                              lambda: _placement_rows(unnamed, hw, h, objective, required))
     need = dict(require)
     return [(_named(sch, shape), combo, where) for sch, combo, where in got
             if all(dict(zip(combo, where)).get(o) == k for o, k in need.items())]
@@ -342,8 +331,7 @@ def _named(sch: ConvSchedule, shape: ConvShape) -> ConvSchedule:
     return out
 
 
-_PLACEMENT_MEMO: OrderedDict[tuple, tuple] = OrderedDict()  # as ``bounded``'s memo: shapes repeat across calls
-_PLACEMENT_LOCK = threading.Lock()
+_PLACEMENT_MEMO: LruMemo[tuple] = LruMemo(MEMO_KEPT)
 
 
 def _placement_rows(shape: ConvShape, hw: HardwareSpec, h: Hierarchy, objective: str, required: tuple[str, ...]
