@@ -101,3 +101,21 @@ def test_required_placements_are_kept_and_one_level_hardware_searches_none() -> 
 
     one = resolve_hw("sky130-design1")
     assert hierarchy(one) is None and search_staged(sh, one, "latency") == search_conv(sh, one, "latency")
+
+
+def test_allow_limits_what_a_placement_stages() -> None:
+    """``allow``: the placement stages nothing outside it. A 4-channel chunk of B0's 7x7 x 1152 -> 192 projection on
+    design1-l2 stages its outputs too when free to; an input-kept cut's parts may stage only their weights beside
+    their input (``depth_first_split.KEPT_INPUT_PEERS``), and such a part still exists."""
+    from sramflow.hw.load import resolve_hw
+    from sramflow.mapping.depth_first_split import KEPT_INPUT_PEERS, _kept_cuts
+
+    hw = resolve_hw("sky130-design1-l2")
+    sh = ConvShape("prj", 1, 4, 1152, 7, 7, 7, 7, 1, 1, 1, 1, 0, 0, has_bias=True)
+    free = search_staged_with(sh, hw, "latency", require=(("inputs", 1),))
+    assert free is not None and "outputs" in free.staged
+    kept = search_staged_with(sh, hw, "latency", require=(("inputs", 1),), allow=KEPT_INPUT_PEERS)
+    assert kept is not None and set(kept.staged) <= KEPT_INPUT_PEERS and "inputs" in kept.staged_in(1)
+    assert search_staged_with(sh, hw, "latency", require=(("inputs", 1),), allow=frozenset({"outputs"})) is None
+    whole = dataclasses.replace(sh, k_per_group=192)
+    assert (1, 48) in _kept_cuts(whole) and (2, 48) not in _kept_cuts(whole)  # 4-channel chunks, whole input only

@@ -186,3 +186,46 @@ def test_the_report_names_the_level_holding_each_vector() -> None:
     assert "1 SE scales run on their consumer's input path, 1 of them with the excitation vector held" in \
         fusion_sentence(sim)
     assert any(r[0] == "prj" and "(SE vector held in l2)" in r[2] for r in fusion_rows(sim))
+
+
+def _split_held(make: str, bands: int, chunks: int):  # noqa: ANN202 - the l2-held projection cut into parts
+    from sramflow.mapping import depth_first_split as D
+
+    g, hw, res, i, _, held = _l2_held()
+    maker = {"inputs": (D._inputs_kept, D.INPUTS_KEPT_AXIS), "weights": (D._weights_kept, D.KEPT_AXIS)}[make]
+    parts = maker[0](held, D._conv(held), bands, chunks, hw, "latency", {})
+    assert parts is not None
+    return g, hw, res, i, parts, D.keep_scales(parts), D.SplitSchedule(held, maker[1], tuple(D.keep_scales(parts)))
+
+
+@pytest.mark.parametrize(("make", "bands", "chunks"), [("inputs", 1, 4), ("inputs", 2, 2), ("weights", 2, 2)])
+def test_the_parts_of_a_split_keep_the_held_vector_in_level_1(make: str, bands: int, chunks: int) -> None:
+    """Parts that hold the same vector at the same words of l2 load it once: the first part fills it, the others
+    read it where it was left (no off-chip bytes, no level writes, the same reads); bit-exact, counts equal."""
+    g, hw, res, i, loaded, kept, split = _split_held(make, bands, chunks)
+    plans = [p.schedule.scale_plan for p in kept]
+    assert [p.kept for p in plans] == [False] + [True] * (len(plans) - 1)
+    assert len({(p.level, p.base_word) for p in plans}) == 1 and plans[0].level == 1
+    for a, b in zip(loaded[1:], kept[1:]):
+        x, y = a.schedule.counts, b.schedule.counts
+        assert x.offchip_input_bytes - y.offchip_input_bytes == b.schedule.scale_plan.channels
+        assert x.level_writes[0] - y.level_writes[0] == b.schedule.scale_plan.words
+        assert x.level_reads == y.level_reads and x.dma_loads == y.dma_loads + 1
+    assert split.counts.offchip_input_bytes == sum(p.schedule.counts.offchip_input_bytes for p in loaded) - \
+        (len(plans) - 1) * plans[0].channels
+    schedules = list(res.schedules)
+    schedules[i] = split
+    q, x = quantized(g)
+    r = run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.counts_match and r.clobbers == 0
+
+
+def test_a_kept_vector_that_no_part_loaded_is_caught() -> None:
+    """A first part marked as keeping its vector (a planning error, injected): nothing was left in l2 to read."""
+    g, hw, res, i, _, kept, split = _split_held("inputs", 1, 4)
+    first = dataclasses.replace(kept[0], schedule=dataclasses.replace(kept[0].schedule, scale_kept=True))
+    schedules = list(res.schedules)
+    schedules[i] = dataclasses.replace(split, parts=(first, *kept[1:]))
+    q, x = quantized(g)
+    with pytest.raises(FunctionalSimError, match="no part before this one loaded it"):
+        run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes)

@@ -322,8 +322,9 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             if sch.input_scale:
                 x_in = _scaled_input(q, op_of[sch.input_scale], env)
                 vec = _scale_vector(op_of[sch.input_scale], env)
+                loaded: dict[tuple[int, int], int] = {}  # the vectors the parts before left in their level
                 for part, v in _scale_parts(sch, split, vec):
-                    run_input_scale(part, v, m, outer)
+                    run_input_scale(part, v, m, outer, loaded)
             group, sch = sch, sch.conv
             pool = (group, graph.node(group.pool)) if group.pool else None
             data = conv_data(sch, op, q, x_in)

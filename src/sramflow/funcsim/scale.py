@@ -20,9 +20,12 @@ from sramflow.mapping.epilogue import EpilogueSchedule, scale_bytes_loaded
 from sramflow.mapping.steps_table import CONV_DIMS, LOAD, OP
 
 
-def run_input_scale(group: EpilogueSchedule, scale: np.ndarray, m: Machine, outer: tuple[Sram, ...] = ()) -> None:
+def run_input_scale(group: EpilogueSchedule, scale: np.ndarray, m: Machine, outer: tuple[Sram, ...] = (),
+                    loaded: dict[tuple[int, int], int] | None = None) -> None:
     """The scale bytes of one group (or one part of a split layer): ``scale`` holds its input channels' int8
-    scales, G x C in (group, channel) order; ``outer``: the SRAM levels 1, 2, ... (``funcsim.levels``)."""
+    scales, G x C in (group, channel) order; ``outer``: the SRAM levels 1, 2, ... (``funcsim.levels``);
+    ``loaded``: (level, base word) -> tag of the vectors the parts before this one wrote, which a part whose plan
+    keeps its vector reads instead of writing its own (its reads must return this part's scales)."""
     conv, plan = group.conv, group.scale_plan
     table = conv.step_table()
     if plan is None:
@@ -39,13 +42,21 @@ def run_input_scale(group: EpilogueSchedule, scale: np.ndarray, m: Machine, oute
                                  "channels")
     data = np.zeros(plan.words * wb, np.uint8)
     data[:plan.channels] = np.asarray(scale, np.int8).reshape(-1).view(np.uint8)
-    tag = m.new_tag()
     what = f"{sh.name}: held SE scale vector"
-    if plan.level:
-        outer[plan.level - 1].write(plan.base_word, data, tag, what)
+    loaded = {} if loaded is None else loaded
+    if plan.kept:
+        if (plan.level, plan.base_word) not in loaded:
+            raise FunctionalSimError(f"{sh.name}: the SE scale vector is kept at word {plan.base_word} of SRAM level "
+                                     f"{plan.level}, but no part before this one loaded it there")
+        tag = loaded[(plan.level, plan.base_word)]
     else:
-        m.write(plan.base_word, data, tag, what, compute=False)
-    m.tally.offchip_read_bytes += plan.channels
+        tag = m.new_tag()
+        if plan.level:
+            outer[plan.level - 1].write(plan.base_word, data, tag, what)
+        else:
+            m.write(plan.base_word, data, tag, what, compute=False)
+        m.tally.offchip_read_bytes += plan.channels
+        loaded[(plan.level, plan.base_word)] = tag
     rows = np.flatnonzero((table.kind == LOAD) & (table.operand == OP["inputs"]))
     g, c = CONV_DIMS.index("g"), CONV_DIMS.index("c")
     ext = np.stack([table.lo[rows, g], table.hi[rows, g], table.lo[rows, c], table.hi[rows, c]], axis=1)

@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
-from sramflow.cost.counts import Counts
+from sramflow.cost.counts import Counts, ceil_div
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
@@ -50,6 +50,9 @@ from sramflow.mapping.search.choose import (hierarchy, objective_key, schedule_m
                                           search_staged_with)
 
 PART_COUNTS = (2, 4, 8, 16)  # parts tried per axis (equal parts, the last one smaller)
+KEPT_CHUNK_CHANNELS = (4, 8)  # output channels per chunk of the finer cuts tried with the whole input kept: chunks
+# whose weights fit beside it (B0's 7x7 projections: 56 KB of input in a 64 KiB level), in multiples of 4 so that
+# the array's output-channel tiles stay full
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,7 @@ def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -
                 part_conv = dataclasses.replace(part_conv, shape=sub)
             part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
             got.append(Part(part, *span))
+        got = keep_scales(got)
         val = summed_value([p.schedule for p in got], hw, objective)
         if val < base and (best is None or val < best[0]):
             label = "channels" if bands == 1 else "rows" if chunks == 1 else "rows x channels"
@@ -254,10 +258,28 @@ def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -
             got = make(sch, conv, bands, chunks, hw, objective, memo)
             if got is None:
                 continue
+            got = keep_scales(got)
             val = summed_value([p.schedule for p in got], hw, objective)
             if val < base and (best is None or val < best[0]):
                 best = (val, SplitSchedule(sch, axis, tuple(got)))
     return sch if best is None else best[1]
+
+
+def keep_scales(parts: list[Part]) -> list[Part]:
+    """``parts`` with each part's held SE scale vector kept from the part before where that part held the same
+    vector (the same channels) at the same words of the same outer level: the parts run one after the other and
+    each stages its operands below its vector's base word, so nothing between them writes those words and the
+    vector crosses the link once for the run of parts. First-level vectors are reloaded (each part's tiles reuse
+    the first level's words)."""
+    out, before = [], None
+    for p in parts:
+        plan = getattr(p.schedule, "scale_plan", None)
+        key = None if plan is None or plan.level == 0 else (plan.level, plan.base_word, plan.channels)
+        if key is not None and key == before:
+            p = dataclasses.replace(p, schedule=dataclasses.replace(p.schedule, scale_kept=True))
+        out.append(p)
+        before = key
+    return out
 
 
 KEPT_AXIS = "channels x rows"  # channel chunks outermost, each chunk's weights kept in the level across its rows
@@ -271,7 +293,9 @@ def _kept_cuts(sh: ConvShape) -> list[tuple[int, int]]:
     if "channels" not in splittable(sh) or sh.groups > 1:
         return []
     rows = [r for r in (1, *PART_COUNTS) if r <= sh.out_h] if "rows" in splittable(sh) else [1]
-    return [(r, c) for r in rows for c in PART_COUNTS if c <= sh.k_per_group]
+    fine = sorted({ceil_div(sh.k_per_group, c) for c in KEPT_CHUNK_CHANNELS} - set(PART_COUNTS))
+    return [(r, c) for r in rows for c in PART_COUNTS if c <= sh.k_per_group] + \
+        [(1, c) for c in fine if 1 < c <= sh.k_per_group]
 
 
 def _weights_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: HardwareSpec, objective: str,
@@ -297,6 +321,9 @@ def _weights_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw
     return out
 
 
+KEPT_INPUT_PEERS = frozenset({"weights", "inputs"})  # what a part keeping its band's input may stage: its weights
+
+
 def _inputs_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: HardwareSpec, objective: str,
                  memo: dict) -> list[Part] | None:
     """The parts of ``bands`` row bands x ``chunks`` channel chunks, band-major, every part staging its input band
@@ -310,7 +337,7 @@ def _inputs_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw:
     out = []
     at = 0
     for sub, *span in cut:  # band-major
-        part_conv = _staging(sub, "inputs", hw, objective, memo)
+        part_conv = _staging(sub, "inputs", hw, objective, memo, KEPT_INPUT_PEERS)
         if part_conv is None:
             return None
         weights = operand_words(part_conv, "weights", 1) if "weights" in part_conv.staged_in(1) else 0
@@ -326,11 +353,13 @@ def _inputs_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw:
     return out
 
 
-def _staging(sub: ConvShape, operand: str, hw: HardwareSpec, objective: str, memo: dict) -> ConvSchedule | None:
-    """``sub``'s best schedule with ``operand`` staged in level 1 (None where it cannot be), memoized by shape."""
-    key = (dataclasses.replace(sub, name=""), f"{operand} in 1")
+def _staging(sub: ConvShape, operand: str, hw: HardwareSpec, objective: str, memo: dict,
+             allow: frozenset[str] | None = None) -> ConvSchedule | None:
+    """``sub``'s best schedule with ``operand`` staged in level 1 and nothing but ``allow`` staged (None: anything)
+    (None where it cannot be), memoized by shape."""
+    key = (dataclasses.replace(sub, name=""), f"{operand} in 1", allow)
     if key not in memo:
-        memo[key] = search_staged_with(sub, hw, objective, require=((operand, 1),))
+        memo[key] = search_staged_with(sub, hw, objective, require=((operand, 1),), allow=allow)
     got = memo[key]
     return None if got is None else dataclasses.replace(got, shape=sub)
 

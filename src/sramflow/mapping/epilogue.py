@@ -118,7 +118,9 @@ class ScalePlan:
     """An SE excitation vector held whole for one layer (``scale_plan``): ``channels`` bytes (one per input channel,
     G x C) in SRAM level ``level`` from word ``base_word`` (level 0: the first level, above the convolution's buffers;
     level 1: the next level out, above the operands the schedule stages there), loaded once; each of the ``loads``
-    input tile loads reads the words holding its channels' bytes, ``word_reads`` in all."""
+    input tile loads reads the words holding its channels' bytes, ``word_reads`` in all. ``kept``: the part of a
+    split layer before this one left the same vector at the same words of the same outer level (``keep_scales``),
+    so this part reads it there without loading it again."""
 
     level: int
     base_word: int
@@ -126,10 +128,16 @@ class ScalePlan:
     channels: int
     loads: int
     word_reads: int
+    kept: bool = False
 
     @property
     def words(self) -> int:
         return ceil_div(self.channels, self.word_bytes)
+
+    @property
+    def fill_bytes(self) -> int:
+        """The bytes this plan loads from off-chip memory: the vector, or nothing where it is kept."""
+        return 0 if self.kept else self.channels
 
     def delta(self, burst_bytes: int) -> dict[str, object]:
         """The vector's one load from off-chip memory into its words, and the reads: on the first level's port (the
@@ -139,6 +147,8 @@ class ScalePlan:
         if self.level == 0:
             return fill | {"sram_writes_dma": self.words, "sram_reads_compute": self.word_reads}
         at = (0,) * (self.level - 1)
+        if self.kept:
+            return {"dma_transfers": self.loads, "dma_loads": self.loads, "level_reads": (*at, self.word_reads)}
         return fill | {"dma_transfers": 1 + self.loads, "dma_loads": 1 + self.loads,
                        "level_reads": (*at, self.word_reads), "level_writes": (*at, self.words)}
 
@@ -308,6 +318,7 @@ class EpilogueSchedule:
     pool: str = ""  # the global average pool accumulated on the output path ("" none; ``pool_plan``)
     scale_level: int | None = None  # the SRAM level holding the input scale's excitation vector (``scale_plan``)
     pool_carry: PoolCarry | None = None  # a row band's pool sums carried to and from an outer level
+    scale_kept: bool = False  # the held vector was left in its outer level by the part before (``keep_scales``)
 
     def __post_init__(self) -> None:
         if self.pool and self.pool_plan is None:
@@ -330,7 +341,8 @@ class EpilogueSchedule:
     def scale_plan(self) -> ScalePlan | None:
         if self.scale_level is None or not self.input_scale:
             return None
-        return scale_plan(self.conv, self.pool_plan, self.scale_level)
+        got = scale_plan(self.conv, self.pool_plan, self.scale_level)
+        return dataclasses.replace(got, kept=True) if got is not None and self.scale_kept else got
 
     def with_conv(self, conv) -> EpilogueSchedule:  # noqa: ANN001 - a ConvSchedule
         """The group around another schedule of its convolution (a part, a re-tiling, a group's resident form); the
@@ -338,7 +350,7 @@ class EpilogueSchedule:
         lv = self.scale_level
         if lv is not None and scale_plan(conv, pool_plan(conv, self.pool_carry) if self.pool else None, lv) is None:
             lv = None
-        return dataclasses.replace(self, conv=conv, scale_level=lv)
+        return dataclasses.replace(self, conv=conv, scale_level=lv, scale_kept=False)
 
     @property
     def shape(self) -> ConvShape:
@@ -377,7 +389,7 @@ class EpilogueSchedule:
         fused pool, each output store is preceded by the pool's work on its tile (``pool_steps``)."""
         sh, held = self.shape, self.scale_plan
         steps = self.conv.steps()
-        if held is not None:
+        if held is not None and not held.kept:
             yield Step("load", "scale", (("g", 0, sh.groups), ("c", 0, sh.c_per_group)),
                        held.base_word if held.level == 0 else -1, offchip_bytes=held.channels,
                        sram_writes=held.words if held.level == 0 else 0)

@@ -372,10 +372,10 @@ def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] 
         extra = sch.counts.offchip_input_bytes - conv.counts.offchip_input_bytes
         held = getattr(sch, "scale_plan", None)
         if held is not None and held.level > 0:
-            out[f"{hw.offchip.name}<->{names[held.level]}"]["inputs"] += held.channels
+            out[f"{hw.offchip.name}<->{names[held.level]}"]["inputs"] += held.fill_bytes
             for j in range(1, held.level + 1):
                 out[f"{names[j]}<->{names[j - 1]}"]["inputs"] += held.word_reads * held.word_bytes
-            extra -= held.channels
+            extra -= held.fill_bytes
         pair["inputs"] += extra
         pair["outputs"] += sch.counts.offchip_output_bytes - conv.counts.offchip_output_bytes
         pool = getattr(sch, "pool_plan", None)

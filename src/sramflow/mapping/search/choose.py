@@ -236,9 +236,11 @@ def _placements(useful: list[str], levels: int):  # noqa: ANN202 - yields (opera
 
 
 def _staged_options(sch: ConvSchedule, hw: HardwareSpec, h: Hierarchy, objective: str, rank: int,
-                    require: tuple[tuple[str, int], ...] = ()) -> tuple[ConvSchedule | None, tuple]:
+                    require: tuple[tuple[str, int], ...] = (), allow: frozenset[str] | None = None
+                    ) -> tuple[ConvSchedule | None, tuple]:
     """The best placement of ``sch``'s operands; ``require``: (operand, level) pairs every placement must hold
-    (a depth-first group's resident tensors, ``mapping.depth_first``); (None, ()) when none fits."""
+    (a depth-first group's resident tensors, ``mapping.depth_first``); ``allow``: the operands a placement may
+    stage (None: any); (None, ()) when none fits."""
     base = dataclasses.replace(sch, staged=(), staged_levels=(), levels=h)
     ops = base.operand_bytes
     need = dict(require)
@@ -247,7 +249,8 @@ def _staged_options(sch: ConvSchedule, hw: HardwareSpec, h: Hierarchy, objective
     best_key: tuple = () if need else (_staged_value(base, hw, objective), rank, 0, (), ())
     for combo, where in _placements(useful, len(h.outer)):
         placed = dict(zip(combo, where))
-        if any(placed.get(o) != k for o, k in need.items()) or not fits(ops, combo, where, h):
+        if any(placed.get(o) != k for o, k in need.items()) or not fits(ops, combo, where, h) or \
+                (allow is not None and not allow.issuperset(combo)):
             continue
         cand, key = _placed(base, combo, where, hw, h, objective, rank)
         if best is None or key < best_key:
@@ -275,18 +278,22 @@ def search_staged(shape: ConvShape, hw: HardwareSpec, objective: str,
 
 
 def search_staged_with(shape: ConvShape, hw: HardwareSpec, objective: str, cache: TilingCache | None = None,
-                       require: tuple[tuple[str, int], ...] = ()) -> ConvSchedule | None:
-    """``search_staged`` with ``require``: (operand, level) pairs the placement must hold (None: none fits)."""
+                       require: tuple[tuple[str, int], ...] = (), allow: frozenset[str] | None = None
+                       ) -> ConvSchedule | None:
+    """``search_staged`` with ``require``: (operand, level) pairs the placement must hold, and ``allow``: the only
+    operands it may stage (None: any) (None: no placement fits)."""
     sch = search_conv(shape, hw, objective, cache)
     h = hierarchy(hw)
     if h is None:
         return None if require else sch
     alts = [dataclasses.replace(search_conv(shape, level_as_link(hw, k), objective, cache), hw=sch.hw)
             for k in range(1, len(hw.sram))]
-    options = [o for o in (_staged_options(s, hw, h, objective, rank, require)
+    options = [o for o in (_staged_options(s, hw, h, objective, rank, require, allow)
                            for rank, s in enumerate((sch, *alts))) if o[0] is not None]
     rank = len(alts) + 1
     for s, combo, where in placement_tilings(shape, hw, h, objective, require):
+        if allow is not None and not allow.issuperset(combo):
+            continue
         options.append(_placed(s, combo, where, hw, h, objective, rank))
         rank += 1
     return min(options, key=lambda o: o[1])[0] if options else None
