@@ -253,3 +253,61 @@ def test_carried_pool_sums_over_the_band_region_are_caught() -> None:
     q, x = quantized(g)
     with pytest.raises(FunctionalSimError, match="overlap the band region"):
         run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+
+
+def _chunks_kept_input():  # noqa: ANN202 - a channel-chunk band group whose expand input stays in the level
+    from sramflow.mapping.depth_first_bands import _Searcher, try_bands
+    from sramflow.mapping.lower import lower
+    from sramflow.mapping.search.choose import map_shape
+
+    g = se_block_graph(12, 16, 32)  # a 2.3 KiB input, a 4.6 KiB expand output: chunks in a 4 KiB level
+    hw = small_l2(2)
+    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    names = [n.name for n in g.nodes]
+    p, c = _bands(df)["exp"], _bands(df)["dw"]
+    pooled = epi.schedules[names.index("dw")]
+    made = {keep: try_bands(p.whole, dataclasses.replace(pooled, pool=""), 4, c.level, _Searcher(hw, df.objective),
+                            "none", pooled, keep_input=keep) for keep in (False, True)}
+    out = {}
+    for keep, got in made.items():
+        assert got is not None
+        s = list(df.schedules)
+        s[names.index("exp")], s[names.index("dw")] = got
+        gap = names.index("gap")
+        s[gap] = epi.schedules[gap] if got[1].whole.pool else map_shape(lower(g, g.nodes[gap]), hw, df.objective)
+        out[keep] = tuple(s)
+    return g, hw, names, made, out
+
+
+def test_channel_chunks_keep_the_producers_input_in_the_level() -> None:
+    """Every chunk's expand part reads the whole block input: kept, it crosses the link once (the first chunk
+    stages it above its weights, the others read it there), not once per chunk; bit-exact, counts equal, no
+    clobbers."""
+    g, hw, names, made, out = _chunks_kept_input()
+    x_bytes = made[True][0].shape.input_bytes
+    assert made[False][0].counts.offchip_input_bytes == 4 * x_bytes
+    assert made[True][0].counts.offchip_input_bytes == x_bytes
+    parts = [_conv(x.schedule) for x in made[True][0].parts]
+    assert "inputs" not in getattr(parts[0], "resident", ()) and all(x.resident_in("inputs") for x in parts[1:])
+    assert len({x.resident_in("inputs") for x in parts[1:]}) == 1
+    q, x = quantized(g)
+    for keep in (False, True):
+        r = run_functional(g, q, out[keep], x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+        assert r.bit_exact and r.counts_match and r.clobbers == 0
+
+
+def test_a_kept_input_read_from_the_wrong_words_is_caught() -> None:
+    g, hw, names, made, out = _chunks_kept_input()
+    i = names.index("exp")
+    s = out[True][i]
+    part = s.parts[2]
+    conv = _conv(part.schedule)
+    k, at = conv.resident_in("inputs")
+    base = tuple(b - 1 if o == "inputs" else b for o, b in zip(conv.resident, conv.resident_base))
+    moved = dataclasses.replace(part.schedule, conv=dataclasses.replace(conv, resident_base=base)) \
+        if isinstance(part.schedule, EpilogueSchedule) else dataclasses.replace(conv, resident_base=base)
+    bad = dataclasses.replace(s, parts=(*s.parts[:2], dataclasses.replace(part, schedule=moved), *s.parts[3:]))
+    q, x = quantized(g)
+    with pytest.raises(FunctionalSimError, match="resident inputs"):
+        run_functional(g, q, (*out[True][:i], bad, *out[True][i + 1:]), x, hw.main_sram.total_words,
+                       hw.main_sram.word_bytes)

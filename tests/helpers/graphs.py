@@ -72,10 +72,10 @@ def small_conv_graph() -> Graph:
     return Graph("small", "x", "out", shapes, nodes)
 
 
-def se_block_graph(res: int = 6) -> Graph:
+def se_block_graph(res: int = 6, c: int = 4, e: int = 8) -> Graph:
     """An MBConv-like block with every epilogue pattern, random weights: 1x1 expand + HardSwish, depthwise 3x3 +
     SiLU, squeeze-excite (global pool, 1x1 reduce + Relu, 1x1 expand + Sigmoid, channel scale), 1x1 project, the
-    residual Add, global pool and a classifier."""
+    residual Add, global pool and a classifier; ``c`` block channels, ``e`` expanded ones, ``res`` x ``res`` px."""
     def conv(k: int, groups: int = 1) -> dict:
         p = k // 2
         return {"kernel": (k, k), "strides": (1, 1), "dilations": (1, 1), "pads": (p, p, p, p), "groups": groups}
@@ -85,7 +85,7 @@ def se_block_graph(res: int = 6) -> Graph:
     def w(*shape: int) -> dict:
         return {"W": rng.standard_normal(shape).astype(np.float32), "B": rng.standard_normal(shape[0]).astype(np.float32)}
 
-    c, e, s = 4, 8, 2
+    s = 2
     nodes = (
         Node("exp", "Conv", ("x",), "e", conv(1), w(e, c, 1, 1)),
         Node("hs", "HardSigmoid", ("e",), "ehs", {"alpha": 1 / 6, "beta": 0.5}),

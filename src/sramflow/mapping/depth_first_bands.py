@@ -70,6 +70,7 @@ from sramflow.mapping.epilogue import SUM_BYTES, EpilogueSchedule, PoolCarry, po
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower
 from sramflow.mapping.schedule import Schedule
+from sramflow.mapping.staging import footprint_words
 from sramflow.mapping.search.choose import hierarchy, map_shape, schedule_metrics, search_staged_with
 
 BAND_ROWS = (28, 16, 14, 8, 7, 4, 2, 1)  # consumer output rows per band tried (coarse first; the last band smaller)
@@ -227,10 +228,11 @@ class _Searcher:
         self.hw, self.objective = hw, objective
         self.memo: dict = {}
 
-    def __call__(self, sub: ConvShape, require: tuple[tuple[str, int], ...]) -> ConvSchedule | None:
-        key = (dataclasses.replace(sub, name=""), require)
+    def __call__(self, sub: ConvShape, require: tuple[tuple[str, int], ...], allow: frozenset[str] | None = None
+                 ) -> ConvSchedule | None:
+        key = (dataclasses.replace(sub, name=""), require, allow)
         if key not in self.memo:
-            self.memo[key] = search_staged_with(sub, self.hw, self.objective, require=require)
+            self.memo[key] = search_staged_with(sub, self.hw, self.objective, require=require, allow=allow)
         got = self.memo[key]
         return None if got is None else dataclasses.replace(got, shape=sub)
 
@@ -240,7 +242,7 @@ def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
 
 
 def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, halo: str = "recompute",
-              pooled: Schedule | None = None, carry: bool = False
+              pooled: Schedule | None = None, carry: bool = False, keep_input: bool = False
               ) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
     """The band group of ``p`` -> ``c`` (whole-layer schedules; ``c`` without a fused pool) with the part in level
     ``k``: row bands of ``count`` consumer output rows each, their halo rows handled by ``halo`` ("cache" or
@@ -258,7 +260,13 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
     running sums are those channels' whole pool (the consumer's ``whole`` then carries the pool). ``carry`` (row
     bands): the pool stays fused, every channel's running sum carried from band to band in the top words of the
     level (``epilogue.PoolCarry``; the band region sits below them), where every consumer part has room for its
-    channel tile's sums."""
+    channel tile's sums.
+
+    ``keep_input`` (channel chunks): the producer's input, which every chunk reads whole, crosses the link once.
+    The first chunk's producer part stages it in level k above its weights; the later chunks' producer parts keep
+    it there (resident inputs; they may stage their weights below it), as ``depth_first_split``'s input-kept cut
+    does. It must end below every chunk's band, and every consumer part's own staged operands below it (they are
+    staged from word 0 between two producer parts)."""
     h = hierarchy(search.hw)
     assert h is not None
     cap, wb = h.level(k).capacity_words, h.level(k).word_bytes
@@ -279,9 +287,15 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
     region = max(ceil_div(cs[0].input_bytes, wb) for _, cs in cut)
     if region > cap:
         return None
+    if keep_input and (halo != "none" or carry):
+        return None
     prod, cons = [], []
+    at = 0  # where a kept input sits: above the first chunk's weights
     for i, ((psub, *pspan), (csub, *cspan)) in enumerate(cut):
-        new_p, new_c = search(psub, (("outputs", k),)), search(csub, (("inputs", k),))
+        if keep_input:  # the consumer part may stage its weights below the kept input, nothing above them
+            new_p, new_c = search(psub, (("outputs", k), ("inputs", k))), search(csub, (("inputs", k),), KEPT_PEERS)
+        else:
+            new_p, new_c = search(psub, (("outputs", k),)), search(csub, (("inputs", k),))
         if new_p is None or new_c is None:
             return None
         base = cap - region if halo == "cache" else cap - operand_words(new_p, "outputs", k)
@@ -289,7 +303,15 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
         # the producer's other staged operands stay below the whole band (the cached rows included)
         if not (placed(new_p, {"outputs": (k, base)}) and placed(new_c, {"inputs": (k, base)})):
             return None
-        prod.append(Part(_rewrap(p, as_resident(new_p, {"outputs": (k, base + halo_words)})), *pspan))
+        resident = {"outputs": (k, base + halo_words)}
+        if keep_input:
+            kept = _kept_input(new_p, new_c, k, i, at, base)
+            if kept is None:
+                return None
+            at = kept
+            if i:
+                resident["inputs"] = (k, at)
+        prod.append(Part(_rewrap(p, as_resident(new_p, resident)), *pspan))
         consumer = dataclasses.replace(as_resident(new_c, {"inputs": (k, base)}), copied_words=halo_words if i else 0)
         cons.append(Part(consumer, *cspan))
     axis = "channels" if halo == "none" else "rows"
@@ -308,6 +330,27 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
     cons = [dataclasses.replace(x, schedule=_rewrap(whole, x.schedule)) for x in cons]
     return (BandSplitSchedule(p, axis, tuple(prod), "producer", csh.name, k, halo),
             BandSplitSchedule(whole, axis, tuple(cons), "consumer", psh.name, k, halo))
+
+
+KEPT_PEERS = frozenset({"weights", "inputs"})  # what a consumer part beside a kept producer input may stage
+
+
+def _kept_input(prod: ConvSchedule, cons: ConvSchedule, k: int, i: int, at: int, base: int) -> int | None:
+    """Where chunk ``i``'s producer part finds the kept input in level ``k`` (``try_bands``' ``keep_input``): the
+    first chunk puts it above its own weights; the others find it at ``at``. None where a part stages anything but
+    its weights below it or more weights than fit there, the input does not end below the chunk's band at ``base``,
+    or the consumer part's staged operands (from word 0, its resident input excluded) reach into it."""
+    weights = operand_words(prod, "weights", k) if "weights" in prod.staged_in(k) else 0
+    if set(prod.staged_in(k)) - {"weights", "inputs", "outputs"} or (i and weights > at):
+        return None
+    at = weights if i == 0 else at
+    h = cons.levels
+    assert h is not None
+    own = footprint_words(cons.operand_bytes, cons.staged, cons.staged_levels, h)[k - 1] - \
+        operand_words(cons, "inputs", k)
+    if at + operand_words(prod, "inputs", k) > base or own > at:
+        return None
+    return at
 
 
 def _outputs_unstaged(conv: ConvSchedule) -> ConvSchedule:
@@ -390,9 +433,10 @@ def _candidates(p: Schedule, c: Schedule, pooled: Schedule, k: int, search: _Sea
             if got is not None:
                 yield got
     for chunks in PART_COUNTS:
-        got = try_bands(p, c, chunks, k, search, "none", pooled)
-        if got is not None:
-            yield got
+        for keep_input in (False, True):  # the producer's whole input read per chunk, or kept in the level
+            got = try_bands(p, c, chunks, k, search, "none", pooled, keep_input=keep_input)
+            if got is not None:
+                yield got
 
 
 def _decide(graph: Graph, cur: list[Schedule], edge: BandEdge, why: str, hw: HardwareSpec, objective: str,
