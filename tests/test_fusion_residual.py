@@ -197,3 +197,64 @@ def test_b0_residual_groups_bit_exact_on_both_executors(executor: str, b0_16_res
     r = run_functional(g, q, res.schedules, xq, hw.main_sram.total_words, hw.main_sram.word_bytes, executor=executor)
     assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
     assert np.array_equal(r.logits_int8, run_int8(q, xq)[q.output].reshape(-1))
+
+
+def _l2_blocks():  # noqa: ANN202 - an SE block whose projection + Add runs in parts on a 2 KiB level
+    from helpers.mapping import small_l2
+
+    return se_block_graph(24, 4, 8), small_l2(1)
+
+
+def test_a_residual_conv_stages_weights_and_inputs_never_outputs() -> None:
+    """With an outer level the skip tile still comes into the output buffer from off-chip, so the conv may hold its
+    weights and inputs in the level but not its outputs; staged inputs leave the skip loads off-chip: the inputs
+    cross the link once, whole, plus one skip tile per output tile, and the level-pair traffic says so."""
+    from sramflow.mapping.conv import ConvShape
+    from sramflow.mapping.search.choose import hierarchy
+    from sramflow.sim.api import level_traffic
+    from helpers.mapping import small_l2
+
+    hw = small_l2(1)
+    h = hierarchy(hw)
+    sh = ConvShape("prj", 1, 8, 8, 12, 12, 12, 12, 1, 1, 1, 1, 0, 0, has_bias=True, residual=True)
+    hwp = hw_params(hw, sh)
+    base = make_conv_schedule(sh, hwp, ONES | {"k": 4, "c": 8, "w": 4}, ("g", "k", "p", "c"), False)
+    with pytest.raises(MappingError, match="only weights and inputs staged"):
+        dataclasses.replace(base, staged=("outputs",), staged_levels=(1,), levels=h)
+    staged = dataclasses.replace(base, staged=("inputs",), staged_levels=(1,), levels=h)
+    skip = base.counts.offchip_output_bytes
+    assert base.counts.offchip_input_bytes > sh.input_bytes + skip  # the input re-read per output-channel tile
+    assert staged.counts.offchip_input_bytes == sh.input_bytes + skip
+    assert staged.counts.offchip_output_bytes == skip == sh.output_bytes
+    t = level_traffic(staged, hw)
+    names = [m.name for m in hw.sram]
+    assert t[f"{hw.offchip.name}<->{names[0]}"]["inputs"] == skip
+    assert t[f"{hw.offchip.name}<->{names[1]}"]["inputs"] == sh.input_bytes
+    assert sum(v for pair, d in t.items() if pair.startswith(hw.offchip.name) for v in d.values()) == \
+        staged.counts.offchip_bytes
+
+
+@pytest.mark.parametrize("objective", ["latency", "energy"])
+def test_residual_adds_join_staged_and_cut_convs_on_an_outer_level(objective: str) -> None:
+    """On hardware with an outer level a residual Add joins its projection even where that conv stages operands or
+    runs in parts (``sim.api.decide_residuals``, ``choose.search_residual``): each part adds its rows' skip tiles;
+    bit-exact, counts equal, no clobbers."""
+    from sramflow.funcsim.run import run_functional
+    from sramflow.mapping.depth_first_split import SplitSchedule
+    from sramflow.mapping.fused import FusedSchedule
+    from sramflow.sim.api import simulate_graph
+    from helpers.graphs import quantized
+
+    g, hw = _l2_blocks()
+    res = simulate_graph(g, hw, fusion="depth-first", objective=objective)
+    names = [n.name for n in g.nodes]
+    prj, add = res.schedules[names.index("prj")], res.schedules[names.index("add")]
+    assert isinstance(add, FusedSchedule)
+    whole = prj.whole if isinstance(prj, SplitSchedule) else prj
+    assert whole.residual == "add" and whole.shape.residual
+    if objective == "latency":
+        assert isinstance(prj, SplitSchedule) and len(prj.parts) > 1 and whole.conv.staged == ("weights",)
+        assert all(p.schedule.shape.residual for p in prj.parts)
+    q, x = quantized(g)
+    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.counts_match and r.clobbers == 0

@@ -42,10 +42,11 @@ class ConvSchedule:
     levels: Hierarchy | None = None  # the outer SRAM levels, when the hardware has any
 
     def __post_init__(self) -> None:
-        if self.shape.residual and (self.spill_psums or self.keep_psums or self.staged):
+        if self.shape.residual and (self.spill_psums or self.keep_psums or set(self.staged) - RESIDUAL_STAGEABLE):
             raise MappingError(f"layer {self.shape.name!r}: a residual Add on the output path loads the skip tile "
                                "into the output buffer, which must not hold partial sums (spilled or kept) and whose "
-                               "operands must come from off-chip (none staged); map the Add as its own pass")
+                               "outputs must go straight off-chip (only weights and inputs staged); map the Add as "
+                               "its own pass")
 
     @cached_property
     def counts(self) -> Counts:
@@ -68,8 +69,12 @@ class ConvSchedule:
     @cached_property
     def operand_bytes(self) -> dict[str, OperandBytes]:
         sh = self.shape
-        return operand_bytes(self.first_level_counts, sh.weight_bytes + sh.bias_bytes, sh.input_bytes,
-                             sh.output_bytes, sh.psum_bytes, dma_bursts_by_operand(sh, self.hw, self.tiling))
+        c = self.first_level_counts
+        bursts = dma_bursts_by_operand(sh, self.hw, self.tiling)
+        # the skip tile loads (``residual_counts``, the mirror of the output stores) stay off-chip loads of their own
+        skip = (c.offchip_output_bytes, bursts["outputs"]) if sh.residual else (0, 0)
+        return operand_bytes(c, sh.weight_bytes + sh.bias_bytes, sh.input_bytes, sh.output_bytes, sh.psum_bytes,
+                             bursts, skip)
 
     @property
     def double_buffered(self) -> bool:
@@ -92,6 +97,10 @@ class ConvSchedule:
     def steps(self) -> Iterator[Step]:
         t = self.step_table()
         return (t.step(i) for i in range(len(t)))
+
+
+RESIDUAL_STAGEABLE = frozenset({"weights", "inputs"})  # what a conv with a residual Add may hold in outer levels:
+# its skip tiles come into the output buffer, so outputs go straight off-chip and partial sums never sit there
 
 
 def residual_counts(base: Counts, sch: ConvSchedule) -> Counts:

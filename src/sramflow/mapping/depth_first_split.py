@@ -46,8 +46,8 @@ from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.schedule import Schedule, Step
 from sramflow.mapping.depth_first import as_resident, operand_words, summed_value
-from sramflow.mapping.search.choose import (hierarchy, objective_key, schedule_metrics, search_staged,
-                                          search_staged_with)
+from sramflow.mapping.search.choose import (hierarchy, objective_key, schedule_metrics, search_residual,
+                                          search_staged, search_staged_with)
 
 PART_COUNTS = (2, 4, 8, 16)  # parts tried per axis (equal parts, the last one smaller)
 KEPT_CHUNK_CHANNELS = (4, 8)  # output channels per chunk of the finer cuts tried with the whole input kept: chunks
@@ -162,7 +162,7 @@ def chunk_shape(sh: ConvShape, c0: int, c1: int) -> ConvShape:
 
 def splittable(sh: ConvShape) -> tuple[str, ...]:
     """The axes ``sh`` can be cut along."""
-    if sh.pool_op or sh.residual:
+    if sh.pool_op:
         return ()
     axes = ["rows"] if sh.out_h > 1 else []
     if sh.groups == 1 or sh.k_per_group == 1:  # plain or depthwise: the output channels are independent
@@ -242,12 +242,16 @@ def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -
         for sub, *span in cut:
             key = dataclasses.replace(sub, name="")
             if key not in memo:
-                memo[key] = search_staged(sub, hw, objective)
+                memo[key] = search_residual(sub, hw, objective) if sub.residual else search_staged(sub, hw, objective)
             part_conv = memo[key]
+            if part_conv is None:  # no tiling of the part can carry its residual's skip tiles
+                break
             if part_conv.shape.name != conv.shape.name:  # an equal part of another layer: the same schedule
                 part_conv = dataclasses.replace(part_conv, shape=sub)
             part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
             got.append(Part(part, *span))
+        if len(got) < len(cut):
+            continue
         got = keep_scales(got)
         val = summed_value([p.schedule for p in got], hw, objective)
         if val < base and (best is None or val < best[0]):
@@ -359,7 +363,8 @@ def _staging(sub: ConvShape, operand: str, hw: HardwareSpec, objective: str, mem
     (None where it cannot be), memoized by shape."""
     key = (dataclasses.replace(sub, name=""), f"{operand} in 1", allow)
     if key not in memo:
-        memo[key] = search_staged_with(sub, hw, objective, require=((operand, 1),), allow=allow)
+        search = search_residual if sub.residual else search_staged_with
+        memo[key] = search(sub, hw, objective, require=((operand, 1),), allow=allow)
     got = memo[key]
     return None if got is None else dataclasses.replace(got, shape=sub)
 

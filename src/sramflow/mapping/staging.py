@@ -57,13 +57,17 @@ class Hierarchy:
 class OperandBytes:
     """One operand of a conv node: what its tiles move over the first level's DMA (``tile_read``: into the first
     level, ``tile_write``: out of it), its bytes when moved whole once (``whole``), its footprint in the level it
-    is staged in and its off-chip transactions as tiles."""
+    is staged in and its off-chip transactions as tiles. ``side_read`` / ``side_bursts``: loads that come with
+    this operand's but are not its tiles (a residual Add's skip tiles with the inputs, ``ConvShape.residual``): they
+    go off-chip to the first level wherever the operand is staged."""
 
     tile_read: int
     tile_write: int
     whole: int
     footprint: int
     tile_bursts: int
+    side_read: int = 0
+    side_bursts: int = 0
 
 
 def transactions(nbytes: int, burst_bytes: int) -> int:
@@ -73,11 +77,12 @@ def transactions(nbytes: int, burst_bytes: int) -> int:
 
 
 def operand_bytes(c: Counts, weight_bytes: int, input_bytes: int, output_bytes: int, psum_bytes: int,
-                  bursts: dict[str, int]) -> dict[str, OperandBytes]:
-    """Per operand from a conv schedule's one-level counts ``c`` and its ``conv.dma_bursts_by_operand``."""
+                  bursts: dict[str, int], skip: tuple[int, int] = (0, 0)) -> dict[str, OperandBytes]:
+    """Per operand from a conv schedule's one-level counts ``c`` and its ``conv.dma_bursts_by_operand``; ``skip``:
+    the (bytes, bursts) of a residual Add's skip tile loads, which ``c`` counts as inputs."""
     return {
         "weights": OperandBytes(c.offchip_weight_bytes, 0, weight_bytes, weight_bytes, bursts["weights"]),
-        "inputs": OperandBytes(c.offchip_input_bytes, 0, input_bytes, input_bytes, bursts["inputs"]),
+        "inputs": OperandBytes(c.offchip_input_bytes - skip[0], 0, input_bytes, input_bytes, bursts["inputs"], *skip),
         "outputs": OperandBytes(0, c.offchip_output_bytes, output_bytes, output_bytes, bursts["outputs"]),
         "psums": OperandBytes(c.offchip_psum_read_bytes, c.offchip_psum_write_bytes, 0, output_bytes * psum_bytes,
                               bursts["psums"]),
@@ -132,10 +137,11 @@ def staged_counts(c: Counts, ops: dict[str, OperandBytes], staged: tuple[str, ..
     bursts = 0
     for o in STAGEABLE:
         b = ops[o]
+        bursts += b.side_bursts
         if o not in staged:
             bursts += b.tile_bursts
             continue
-        off[o] = b.whole
+        off[o] = b.whole + b.side_read
         bursts += transactions(b.whole, h.offchip_burst_bytes)
     reads, writes = level_accesses(ops, staged, levels, h)
     psums_off = "psums" not in staged
@@ -166,8 +172,9 @@ def pair_traffic(ops: dict[str, OperandBytes], staged: tuple[str, ...], levels: 
         b = ops[o]
         tiles = b.tile_read + b.tile_write
         k = where.get(o, 0)
+        out[f"{offchip}<->{names[0]}"][o] = b.side_read  # skip tiles: off-chip to the first level, staged or not
         if k == 0:
-            out[f"{offchip}<->{names[0]}"][o] = tiles
+            out[f"{offchip}<->{names[0]}"][o] += tiles
             continue
         out[f"{offchip}<->{names[k]}"][o] = b.whole
         for j in range(1, k + 1):

@@ -30,11 +30,12 @@ from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands
 from sramflow.mapping.depth_first_split import SplitSchedule, choose_split, choose_splits
 from sramflow.mapping.epilogue import (DEPTH_FIRST_NOTE, FUSION_MODES, SCALE_LEVELS, EpilogueSchedule, pool_plan,
                                       scale_plan, with_epilogue)
-from sramflow.mapping.fused import FusedShape
+from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
 from sramflow.mapping.lower import lower, lower_graph
 from sramflow.mapping.schedule import Schedule
-from sramflow.mapping.search.choose import OBJECTIVES, best_rows, conv_table, map_shape, row_schedule
+from sramflow.mapping.search.choose import (OBJECTIVES, best_rows, conv_table, hierarchy, map_shape, row_schedule,
+                                          search_residual)
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import DEFAULT_PLANS, PlanCache, point_plan
 from sramflow.mapping.staging import direct_traffic, pair_traffic
@@ -169,11 +170,7 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
     split_memo = {} if split_memo is None else split_memo  # parts and cuts, shared with ``choose_splits``
 
     def value(option: list[Schedule], obj: str) -> tuple[float, float]:
-        """The option as it will run: with depth-first fusion the consumer is cut into parts where that wins
-        (``choose_split``), so each way of running the scale is priced after its own cut."""
-        if prep.fusion == "depth-first" and not under_budget:
-            option = [choose_split(option[0], hw, objective, split_memo), *option[1:]]
-        return summed_value(option, hw, obj)
+        return cut_value(option, hw, objective, obj, split_memo, prep.fusion == "depth-first" and not under_budget)
 
     for i, sh in enumerate(prep.shapes):
         if not (isinstance(sh, FusedShape) and sh.input_scale):
@@ -198,6 +195,48 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
             if len(best) > 1:
                 out[i] = mul
     return tuple(out)
+
+
+def decide_residuals(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str,
+                     split_memo: dict | None = None, under_budget: bool = False) -> tuple[Schedule, ...]:
+    """With outer SRAM levels, join each residual Add that kept a pass of its own (``fuse_schedules``: its conv's
+    schedule keeps partial sums in the output buffer or stages its outputs) to its conv's group where the objective
+    gains: the conv re-searched with the skip tile on its output path (``search_residual``: weights and inputs may
+    be staged) inside the group as decided (epilogue, SE scale), against the group plus the Add's pass, each priced
+    after its own cut (``cut_value``). One level, or under a cycle budget: unchanged."""
+    if hierarchy(hw) is None or under_budget:
+        return schedules
+    out = list(schedules)
+    index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
+    memo = {} if split_memo is None else split_memo
+    cut = prep.fusion == "depth-first"
+    for i, sh in enumerate(prep.shapes):
+        if not (isinstance(sh, FusedShape) and sh.residual) or isinstance(out[i], FusedSchedule):
+            continue
+        j = index[sh.into]
+        group = out[j]
+        conv = group.conv if isinstance(group, EpilogueSchedule) else group
+        if not isinstance(conv, ConvSchedule):
+            continue
+        found = search_residual(dataclasses.replace(conv.shape, residual=True), hw, objective)
+        if found is None:
+            continue
+        joined = dataclasses.replace(group.with_conv(found), residual=sh.name) if isinstance(group, EpilogueSchedule) \
+            else EpilogueSchedule(found, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, sh.name)
+        if cut_value([joined], hw, objective, objective, memo, cut) < \
+                cut_value([group, out[i]], hw, objective, objective, memo, cut):
+            out[j], out[i] = joined, FusedSchedule(sh)
+    return tuple(out)
+
+
+def cut_value(option: list[Schedule], hw: HardwareSpec, objective: str, obj: str, split_memo: dict, cut: bool
+              ) -> tuple[float, float]:
+    """``option``'s (``obj``, other metric) as it will run: with ``cut`` (depth-first fusion) its first schedule, a
+    Conv / Gemm group, is cut into parts where that wins for ``objective`` (``choose_split``), so each way of running
+    an SE scale or a residual Add is priced after its own cut."""
+    if cut:
+        option = [choose_split(option[0], hw, objective, split_memo), *option[1:]]
+    return summed_value(option, hw, obj)
 
 
 def _held(fused: EpilogueSchedule) -> list[EpilogueSchedule]:
@@ -279,6 +318,7 @@ def _choose(prep: PreparedGraph, hw: HardwareSpec, objective: str, cycle_budget:
     schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
     schedules = decide_input_scales(prep, schedules, hw, objective, under_budget=cycle_budget is not None,
                                     split_memo=split_memo)
+    schedules = decide_residuals(prep, schedules, hw, objective, split_memo, under_budget=cycle_budget is not None)
     return decide_pools(prep, schedules, hw, objective)
 
 

@@ -22,7 +22,7 @@ from sramflow.hw.spec import HardwareSpec, OffchipMemory, Source
 from sramflow.mapping.conv import (
     ConvShape, ConvTiling, HwParams, footprint_words, keeps, remember_counts, spills, trips,
 )
-from sramflow.mapping.conv_schedule import ConvSchedule
+from sramflow.mapping.conv_schedule import RESIDUAL_STAGEABLE, ConvSchedule
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.schedule import Schedule, allocate
 from sramflow.mapping.staging import (
@@ -244,6 +244,8 @@ def _staged_options(sch: ConvSchedule, hw: HardwareSpec, h: Hierarchy, objective
     base = dataclasses.replace(sch, staged=(), staged_levels=(), levels=h)
     ops = base.operand_bytes
     need = dict(require)
+    if sch.shape.residual:
+        allow = RESIDUAL_STAGEABLE if allow is None else allow & RESIDUAL_STAGEABLE
     useful = [o for o in STAGEABLE if ops[o].tile_read + ops[o].tile_write > 0 or o in need]
     best: ConvSchedule | None = None if need else base
     best_key: tuple = () if need else (_staged_value(base, hw, objective), rank, 0, (), ())
@@ -308,6 +310,43 @@ def _placed(sch: ConvSchedule, combo: tuple[str, ...], where: tuple[int, ...], h
     cand.__dict__["counts"] = staged_counts(sch.counts, ops, combo, where, h)
     return cand, (_staged_value(cand, hw, objective), rank, len(combo), tuple(STAGEABLE.index(o) for o in combo),
                   where)
+
+
+RESIDUAL_ROWS = 8  # tilings of the table's best tried for a conv that adds a residual's skip tile (``search_residual``)
+RESIDUAL_SCAN = 256  # of the table's best rows, those without partial sums in the output buffer are taken
+
+
+def search_residual(shape: ConvShape, hw: HardwareSpec, objective: str, require: tuple[tuple[str, int], ...] = (),
+                    allow: frozenset[str] | None = None) -> ConvSchedule | None:
+    """The best schedule of a conv whose output path adds a residual's skip tile (``shape.residual``) on hardware
+    with outer levels (None on one level, or where no tiling qualifies). The tiling search does not know the skip
+    tile, so the tilings tried are those the search finds for the conv without it (the two link searches', the
+    placement tilings', and the table's ``RESIDUAL_ROWS`` best of those), each without partial sums in the output buffer,
+    where the skip tile goes; each is priced with the skip loads and every placement of weights and inputs
+    (``RESIDUAL_STAGEABLE``: the outputs go straight off-chip) that holds ``require`` and stages only ``allow``
+    (``search_staged_with``)."""
+    h = hierarchy(hw)
+    if h is None or not shape.residual:
+        return None
+    plain = dataclasses.replace(shape, residual=False)
+    hwp, table = conv_table(plain, hw)
+    tilings = [search_conv(plain, hw, objective), *(search_conv(plain, level_as_link(hw, k), objective)
+                                                    for k in range(1, len(hw.sram)))]
+    tilings += [s for s, _, _ in placement_tilings(plain, hw, h, objective)]
+    free = [t for t in (row_schedule(plain, hwp, table, int(r)) for r in best_rows(table, hw, objective, RESIDUAL_SCAN))
+            if not (t.spill_psums or t.keep_psums)]
+    tilings += free[:RESIDUAL_ROWS]
+    options = []
+    seen = set()
+    for rank, t in enumerate(tilings):
+        if t.spill_psums or t.keep_psums or t.tiling in seen:
+            continue
+        seen.add(t.tiling)
+        base = dataclasses.replace(t, shape=shape, hw=hwp, staged=(), staged_levels=(), levels=None)
+        got = _staged_options(base, hw, h, objective, rank, require, allow)
+        if got[0] is not None:
+            options.append(got)
+    return min(options, key=lambda o: o[1])[0] if options else None
 
 
 PLACEMENT_ROWS = 2  # per placement: the tiling table's rows best under its pricing, then priced exactly
