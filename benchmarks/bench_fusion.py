@@ -12,10 +12,10 @@ executes the fused schedules of design1 and the depth-first ones of design1-l2 (
 Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energy mJ per inference):
   sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 160.79 / 5298.25 / 162.952  depth-first = epilogue
                       (target <= 160: not met; one SRAM level: every depth-first group falls back)
-  sky130-design1-l2   none 107.75 / 3756.22 / 121.897  epilogue  70.67 / 2698.16 /  85.200
-                      depth-first 14.32 / 2000.04 / 32.941  (target <= 12: not met; mapping 80-100 s on 2 shared
-                      cores, 50-75 s before the finer input-kept chunks and kept producer inputs, 20-25 s before
-                      tilings were searched per placement)
+  sky130-design1-l2   none 107.75 / 3756.22 / 121.897  epilogue  70.25 / 2688.01 /  84.770
+                      depth-first 13.91 / 1972.04 / 32.568  (target <= 12: not met; mapping 80-110 s on 2 shared
+                      cores, 50-75 s before the finer input-kept chunks, kept producer inputs and residual Adds
+                      beside staged operands, 20-25 s before tilings were searched per placement)
   design1, 64 KiB     none  59.50 / 2205.05 /  62.872  epilogue  22.49 / 1217.34 /  27.350  depth-first = epilogue
                       (targets <= 20 / <= 10: not met under latency; one SRAM level)
 design1 with a cycle budget (``--objective energy --cycle-budget N``, N above the latency objective's 529,825,100
@@ -25,9 +25,9 @@ choice found nothing cheaper in between), +1 % 155.96 / 5349.45 / 157.698, +2 % 
 schedule, with 3.2 % less energy.
 Depth-first under the other objectives (printed before the budgets; off-chip MB / ms / mJ): design1 energy
 108.05 / 7647.98 / 121.508 and edp 120.01 / 5959.22 / 126.237 (the <= 160 MB traffic is reached by a schedule that
-trades latency for energy, not under the default latency objective); design1-l2 energy 13.63 / 2212.00 / 30.965, edp
-12.73 / 2056.44 / 30.324 (15.25 / 2260.45 / 32.790 and 15.03 / 2049.01 / 32.393 before the finer input-kept chunks
-and kept producer inputs); 64 KiB energy 19.85 / 1363.18 / 24.891 (<= 20 MB met under the energy objective, at 12 %
+trades latency for energy, not under the default latency objective); design1-l2 energy 13.29 / 2163.67 / 30.813, edp
+12.34 / 2023.97 / 30.123 (15.25 / 2260.45 / 32.790 and 15.03 / 2049.01 / 32.393 before the finer input-kept chunks,
+kept producer inputs and residual Adds beside staged operands); 64 KiB energy 19.85 / 1363.18 / 24.891 (<= 20 MB met under the energy objective, at 12 %
 more latency: 15 of its 16 SE excitation vectors held in the SRAM), edp 20.77 / 1245.05 / 25.751.
 design1-l2 none / epilogue moved from 140.84 / 109.26 MB when staging placements started to be ranked by (objective,
 other metric) like tilings: a MAC-bound layer now stages what saves energy instead of staging less on a cycle tie.
@@ -52,7 +52,9 @@ Depth-first on design1-l2 (36.89 MB / 2406.58 ms / 53.104 mJ before band groups,
 across channel chunks too, 15.52 / 2006.52 / 34.096 with tilings searched per placement, 15.33 / 2004.33 / 33.899
 with the parts of a split layer keeping its held SE vector in l2 (it was loaded once per part) and the whole-input
 cut trying 4- and 8-channel chunks, 14.32 / 2000.04 / 32.941 with channel-chunk band groups keeping the expand's
-input in l2 (it was read once per chunk); the paragraph below is as of 15.91 MB):
+input in l2 (it was read once per chunk), 13.91 / 1972.04 / 32.568 with the 9 residual Adds joined to their
+projections, which now may stage weights and inputs and run in parts (``sim.api.decide_residuals``; epilogue
+fusion on l2 moved with it, 70.67 / 2698.16 / 85.200 before); the paragraph below is as of 15.91 MB):
 - band groups of two layers (``mapping/depth_first_bands.py``) keep 10 tensors on chip part by part in l2 (6.75 MB
   of drain + fill saved): stem -> depthwise of features.1.0 and the expand -> depthwise of features.2.0, 2.1, 3.0
   and 4.0 in row bands (halo rows cached: 1.29 MB moved within l2, none recomputed), the expand -> depthwise of
@@ -73,21 +75,16 @@ depthwise output before the scale) costs either a second pass over each block's 
 depthwise recomputed (+0.97 MB of reads and +52 % MACs: those convs hold 200.7 of the 384.5 M) or the depthwise
 output off-chip once each way (+4.61 MB). So <= 10 MB (64 KiB) needs block groups of three or more layers with line
 buffers and the SE handled by recompute (the groups on 64 KiB, one level, carry 17.82 MB of compulsory traffic
-whatever the tiling); on design1-l2 the spill variant (~11 MB) would meet 12 MB: today's 14.32 MB still spills
+whatever the tiling); on design1-l2 the spill variant (~11 MB) would meet 12 MB: today's 13.91 MB still spills
 each block's depthwise output at the SE barrier and crosses each block boundary, and reads the skip tensors again.
-What is left on the table on design1-l2 (14.32 MB): the projections move ~6.2 MB (their inputs are the depthwise
+What is left on the table on design1-l2 (13.91 MB): the projections move ~6.2 MB (their inputs are the depthwise
 outputs, spilled at the SE barrier, ~2.3 MB one way, and their weights; ~1.9 MB above their per-node compulsory
 bytes, mostly the 7x7 projections' weights read once per input band: their whole input kept with 4-channel weight
 chunks moves 289 instead of 512 KB for features.6.1's but takes 5.2 % more cycles (5.89 M against 5.60 M; 7x7
 outputs in 4-pixel tiles, and each chunk's weight fill), so the latency objective declines it and the energy
 objective takes it); the expand convs of features.6.1-7.0 read their 9.4 KB input once per channel chunk (0.26 MB;
-they are split, not band groups); 9 residual Adds keep a pass of their own
-(0.63 MB: their projections stage operands in l2, and a skip tile is loaded from off-chip into the output buffer only
-where nothing is staged; letting such a conv stage its weights and inputs and be cut into parts with its skip tiles
-was tried: the energy objective gained, 13.63 -> 13.45 MB, but under latency features.2.1's projection took a whole-
-layer residual schedule that moves 1.87 MB more, because the residual is decided before its SE scale, whose per-load
-vector work makes the residual schedule's cuts slow; not kept); the pools of features.4.0, 6.0 and 7.0 and the
-classifier keep theirs (0.20 MB); the project
+they are split, not band groups); the pools of features.4.0, 6.0 and 7.0 and the classifier keep a pass of their
+own (0.20 MB); the project
 1x1 (+ residual Add) -> next expand edge is not a group (the Add's skip tile comes from off-chip, and groups of more
 than two layers are not built), nor is anything depth-first on one SRAM level. On design1:
 - 2 of the 9 residual Adds keep their pass (their project convs keep partial sums in the output buffer). Re-tiling
