@@ -195,7 +195,8 @@ def _split_held(make: str, bands: int, chunks: int):  # noqa: ANN202 - the l2-he
     maker = {"inputs": (D._inputs_kept, D.INPUTS_KEPT_AXIS), "weights": (D._weights_kept, D.KEPT_AXIS)}[make]
     parts = maker[0](held, D._conv(held), bands, chunks, hw, "latency", {})
     assert parts is not None
-    return g, hw, res, i, parts, D.keep_scales(parts), D.SplitSchedule(held, maker[1], tuple(D.keep_scales(parts)))
+    kept = D.keep_scales(parts, held.shape)
+    return g, hw, res, i, parts, kept, D.SplitSchedule(held, maker[1], tuple(kept))
 
 
 @pytest.mark.parametrize(("make", "bands", "chunks"), [("inputs", 1, 4), ("inputs", 2, 2), ("weights", 2, 2)])
@@ -229,3 +230,26 @@ def test_a_kept_vector_that_no_part_loaded_is_caught() -> None:
     q, x = quantized(g)
     with pytest.raises(FunctionalSimError, match="no part before this one loaded it"):
         run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+
+
+def test_a_grouped_layers_chunks_do_not_share_their_vectors() -> None:
+    """A grouped layer's channel chunks each hold their own groups' scales: equal sizes at equal words are not the
+    same vector, so none is kept; row bands of it (the same groups) and chunks of a plain layer (every input
+    channel each) are."""
+    from sramflow.mapping.conv import ConvShape
+    from sramflow.mapping.depth_first_split import Part, keep_scales
+    from sramflow.mapping.epilogue import ScalePlan
+
+    @dataclasses.dataclass(frozen=True)
+    class Held:  # the two attributes keep_scales reads and sets
+        scale_plan: ScalePlan
+        scale_kept: bool = False
+
+    plan = ScalePlan(1, 100, 8, 16, 4, 8)
+    dw = ConvShape("dw", 32, 1, 1, 8, 8, 8, 8, 3, 3, 1, 1, 1, 1)
+    pw = ConvShape("pw", 1, 32, 16, 8, 8, 8, 8, 1, 1, 1, 1, 0, 0)
+    chunks = [Part(Held(plan), 0, 8, 0, 8, c, c + 16) for c in (0, 16)]
+    bands = [Part(Held(plan), r, r + 4, r, r + 4, 0, 16) for r in (0, 4)]
+    assert [p.schedule.scale_kept for p in keep_scales(chunks, dw)] == [False, False]
+    assert [p.schedule.scale_kept for p in keep_scales(bands, dw)] == [False, True]
+    assert [p.schedule.scale_kept for p in keep_scales(chunks, pw)] == [False, True]

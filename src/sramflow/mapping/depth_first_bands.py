@@ -65,7 +65,9 @@ from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first import (
     Group, ResidentConvSchedule, as_resident, group_output, operand_words, placed, summed_value,
 )
-from sramflow.mapping.depth_first_split import PART_COUNTS, Part, SplitSchedule, band_shape, chunk_shape, split_parts
+from sramflow.mapping.depth_first_split import (
+    KEPT_INPUT_PEERS, PART_COUNTS, Part, SplitSchedule, band_shape, chunk_shape, split_parts,
+)
 from sramflow.mapping.epilogue import SUM_BYTES, EpilogueSchedule, PoolCarry, pool_plan
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower
@@ -293,7 +295,8 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
     at = 0  # where a kept input sits: above the first chunk's weights
     for i, ((psub, *pspan), (csub, *cspan)) in enumerate(cut):
         if keep_input:  # the consumer part may stage its weights below the kept input, nothing above them
-            new_p, new_c = search(psub, (("outputs", k), ("inputs", k))), search(csub, (("inputs", k),), KEPT_PEERS)
+            new_p = search(psub, (("outputs", k), ("inputs", k)))
+            new_c = search(csub, (("inputs", k),), KEPT_INPUT_PEERS)
         else:
             new_p, new_c = search(psub, (("outputs", k),)), search(csub, (("inputs", k),))
         if new_p is None or new_c is None:
@@ -330,9 +333,6 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
     cons = [dataclasses.replace(x, schedule=_rewrap(whole, x.schedule)) for x in cons]
     return (BandSplitSchedule(p, axis, tuple(prod), "producer", csh.name, k, halo),
             BandSplitSchedule(whole, axis, tuple(cons), "consumer", psh.name, k, halo))
-
-
-KEPT_PEERS = frozenset({"weights", "inputs"})  # what a consumer part beside a kept producer input may stage
 
 
 def _kept_input(prod: ConvSchedule, cons: ConvSchedule, k: int, i: int, at: int, base: int) -> int | None:

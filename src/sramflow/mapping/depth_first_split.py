@@ -252,7 +252,7 @@ def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -
             got.append(Part(part, *span))
         if len(got) < len(cut):
             continue
-        got = keep_scales(got)
+        got = keep_scales(got, conv.shape)
         val = summed_value([p.schedule for p in got], hw, objective)
         if val < base and (best is None or val < best[0]):
             label = "channels" if bands == 1 else "rows" if chunks == 1 else "rows x channels"
@@ -262,23 +262,25 @@ def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -
             got = make(sch, conv, bands, chunks, hw, objective, memo)
             if got is None:
                 continue
-            got = keep_scales(got)
+            got = keep_scales(got, conv.shape)
             val = summed_value([p.schedule for p in got], hw, objective)
             if val < base and (best is None or val < best[0]):
                 best = (val, SplitSchedule(sch, axis, tuple(got)))
     return sch if best is None else best[1]
 
 
-def keep_scales(parts: list[Part]) -> list[Part]:
-    """``parts`` with each part's held SE scale vector kept from the part before where that part held the same
-    vector (the same channels) at the same words of the same outer level: the parts run one after the other and
-    each stages its operands below its vector's base word, so nothing between them writes those words and the
-    vector crosses the link once for the run of parts. First-level vectors are reloaded (each part's tiles reuse
-    the first level's words)."""
+def keep_scales(parts: list[Part], whole: ConvShape) -> list[Part]:
+    """``parts`` (of a layer of shape ``whole``) with each part's held SE scale vector kept from the part before
+    where that part held the same vector (the same input channels: all of them, or a grouped layer's chunk of
+    groups) at the same words of the same outer level: the parts run one after the other and each stages its
+    operands below its vector's base word, so nothing between them writes those words and the vector crosses the
+    link once for the run of parts. First-level vectors are reloaded (each part's tiles reuse the first level's
+    words)."""
     out, before = [], None
     for p in parts:
         plan = getattr(p.schedule, "scale_plan", None)
-        key = None if plan is None or plan.level == 0 else (plan.level, plan.base_word, plan.channels)
+        first = p.ch0 if whole.groups > 1 else 0  # a grouped layer's chunk scales its own groups' channels
+        key = None if plan is None or plan.level == 0 else (plan.level, plan.base_word, plan.channels, first)
         if key is not None and key == before:
             p = dataclasses.replace(p, schedule=dataclasses.replace(p.schedule, scale_kept=True))
         out.append(p)
@@ -325,7 +327,7 @@ def _weights_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw
     return out
 
 
-KEPT_INPUT_PEERS = frozenset({"weights", "inputs"})  # what a part keeping its band's input may stage: its weights
+KEPT_INPUT_PEERS = frozenset({"weights", "inputs"})  # what a part beside a kept input may stage: its weights
 
 
 def _inputs_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: HardwareSpec, objective: str,

@@ -321,8 +321,8 @@ def search_residual(shape: ConvShape, hw: HardwareSpec, objective: str, require:
     """The best schedule of a conv whose output path adds a residual's skip tile (``shape.residual``) on hardware
     with outer levels (None on one level, or where no tiling qualifies). The tiling search does not know the skip
     tile, so the tilings tried are those the search finds for the conv without it (the two link searches', the
-    placement tilings', and the table's ``RESIDUAL_ROWS`` best of those), each without partial sums in the output buffer,
-    where the skip tile goes; each is priced with the skip loads and every placement of weights and inputs
+    placement tilings', and the table's ``RESIDUAL_ROWS`` best of those), each without partial sums in the output
+    buffer, where the skip tile goes; each is priced with the skip loads and every placement of weights and inputs
     (``RESIDUAL_STAGEABLE``: the outputs go straight off-chip) that holds ``require`` and stages only ``allow``
     (``search_staged_with``)."""
     h = hierarchy(hw)
