@@ -273,7 +273,7 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
     assert h is not None
     cap, wb = h.level(k).capacity_words, h.level(k).word_bytes
     psh, csh = _conv(p).shape, _conv(c).shape
-    if halo == "none" and not chunkable(psh, csh):
+    if halo == "none" and not chunkable(psh, csh) or keep_input and (halo != "none" or carry):
         return None
     carry_wpc = ceil_div(SUM_BYTES, wb)
     if carry:
@@ -288,8 +288,6 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
         return None
     region = max(ceil_div(cs[0].input_bytes, wb) for _, cs in cut)
     if region > cap:
-        return None
-    if keep_input and (halo != "none" or carry):
         return None
     prod, cons = [], []
     at = 0  # where a kept input sits: above the first chunk's weights

@@ -360,8 +360,8 @@ def placement_tilings(shape: ConvShape, hw: HardwareSpec, h: Hierarchy, objectiv
     tiling table that price best with those operands staged (``_placement_counts``, every row at once). The link
     searches miss these: with the partial sums held in level 1, a reduction-outermost tiling reads each weight once
     and spills its partial sums to level 1, where either link's pricing sees the spills cross its link."""
-    if shape.residual:  # its skip tiles come into the output buffer: nothing may be staged (``ConvSchedule``)
-        return []
+    if shape.residual:  # the table's rows are priced without its skip tile loads: ``search_residual`` takes the
+        return []  # placement tilings of its shape without the residual instead
     unnamed, required = dataclasses.replace(shape, name=""), tuple(o for o, _ in require)
     got = _PLACEMENT_MEMO.get((unnamed, hw_params(hw, shape), pricing_key(hw), h, objective, required),
                               lambda: _placement_rows(unnamed, hw, h, objective, required))
