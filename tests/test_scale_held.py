@@ -98,6 +98,29 @@ def test_the_decision_holds_the_vector_where_the_objective_gains() -> None:
     assert _held(chosen) == []  # one SRAM level: nowhere else to hold it
 
 
+def test_tilings_that_leave_room_for_the_vector_are_searched_too() -> None:
+    """The best tilings fill a small SRAM, so none of them has words for the vector: the decision also searches the
+    tilings that leave them free, and under the energy objective holds the vector with one of those (bit-exact)."""
+    from sramflow.mapping.depth_first import summed_value
+    from sramflow.sim.api import _researched, _vector_words
+
+    g, hw = se_block_graph(6, 16, 128), make_hw(words=256)
+    i = [n.name for n in g.nodes].index("prj")
+    fast = simulate_graph(g, hw, "latency", fusion="epilogue").schedules[i]
+    per_load = dataclasses.replace(fast, scale_level=None)
+    assert _vector_words(fast) == 64 and _held(per_load) == []  # the fastest tiling leaves no room
+    roomy = _researched(per_load, hw, "latency", 64)
+    assert roomy and all(max(b.end_word for b in r.buffers) <= 256 - 64 and _held(r) for r in roomy)
+    res = simulate_graph(g, hw, "energy", fusion="epilogue")
+    chosen = res.schedules[i]
+    assert isinstance(chosen, EpilogueSchedule) and chosen.scale_held and max(b.end_word for b in chosen.buffers) <= 192
+    assert summed_value([chosen], hw, "energy") < summed_value([dataclasses.replace(chosen, scale_level=None)], hw,
+                                                               "energy")
+    q, x = quantized(g)
+    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.counts_match and r.clobbers == 0
+
+
 def _l2_held(res_px: int = 12):  # noqa: ANN202 - the se block on design1-l2: its projection with the vector in l2
     from sramflow.hw.load import resolve_hw
 

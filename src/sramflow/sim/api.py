@@ -161,7 +161,8 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
     tilings (fewer, larger input loads can win once the scale rides on them); the best of those and the fallback
     is kept. Where an SRAM level has the words (the first above the group's buffers, the next above its staged
     operands), the excitation vector may instead be held there for the layer (one load, then reads per input tile:
-    ``mapping.epilogue.scale_plan``), with the chosen tiling and the re-searched ones; the objective picks among all
+    ``mapping.epilogue.scale_plan``), with the chosen tiling, the re-searched ones and, on one level, the best
+    tilings that leave the vector's words free (the fastest ones fill a small SRAM); the objective picks among all
     of these. Under a cycle budget the tilings are
     the fastest ones, and a held vector or a re-tiling is kept only where it takes no more cycles than the better
     of the fused group and the fallback (one chosen for energy alone could exceed the budget)."""
@@ -183,9 +184,11 @@ def decide_input_scales(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw
         mul = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
         best = min([[fused], [plain, mul]], key=lambda o: value(o, objective))
         found = [[h] for h in _held(fused)]
+        search_obj = "latency" if under_budget else objective
         if len(best) > 1:  # the scale loses with the chosen tiling: would another carry it?
-            found += [[f] for g in _researched(fused, hw, "latency" if under_budget else objective)
-                      for f in (g, *_held(g))]
+            found += [[f] for g in _researched(fused, hw, search_obj) for f in (g, *_held(g))]
+        per_load = dataclasses.replace(fused, scale_level=None, scale_kept=False)
+        found += [[h] for g in _researched(per_load, hw, search_obj, _vector_words(fused)) for h in _held(g)]
         if under_budget:
             limit = value(best, "latency")[0]
             found = [o for o in found if value(o, "latency")[0] <= limit]
@@ -246,14 +249,28 @@ def _held(fused: EpilogueSchedule) -> list[EpilogueSchedule]:
             if lv != fused.scale_level and scale_plan(fused.conv, fused.pool_plan, lv) is not None]
 
 
-def _researched(fused: EpilogueSchedule, hw: HardwareSpec, objective: str) -> list[EpilogueSchedule]:
+def _vector_words(fused: EpilogueSchedule) -> int:
+    """First-level words a held excitation vector takes (one byte per input channel)."""
+    sh = fused.conv.shape
+    return ceil_div(sh.groups * sh.c_per_group, fused.conv.hw.word_bytes)
+
+
+def _researched(fused: EpilogueSchedule, hw: HardwareSpec, objective: str,
+                reserve_words: int = 0) -> list[EpilogueSchedule]:
     """``fused`` with each of its convolution's ``RESEARCH_ROWS`` best tilings (one-level hardware; none where a
     tiling cannot carry the group: partial sums in the output buffer under a residual Add, no room for a fused
-    pool's sums)."""
+    pool's sums). ``reserve_words``: only tilings whose buffers leave that many words of the SRAM free (the best
+    tilings fill it, so none of them has room to hold an excitation vector beside its buffers)."""
     if len(hw.sram) > 1 or not isinstance(fused.conv, ConvSchedule):
         return []
     sh = fused.conv.shape
     hwp, table = conv_table(sh, hw)
+    if reserve_words:
+        if reserve_words >= hwp.capacity_words:
+            return []
+        table = table.within(min(table.capacity_words, hwp.capacity_words - reserve_words))
+        if table.rows == 0:
+            return []
     out = []
     for r in best_rows(table, hw, objective, RESEARCH_ROWS):
         try:
