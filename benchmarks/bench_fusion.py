@@ -10,25 +10,28 @@ executes the fused schedules of design1 and the depth-first ones of design1-l2 (
 (random weights and input) and prints bit-exactness and the count comparison.
 
 Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energy mJ per inference):
-  sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 160.79 / 5298.25 / 162.952  depth-first = epilogue
+  sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 160.79 / 5293.37 / 162.875  depth-first = epilogue
                       (target <= 160: not met; one SRAM level: every depth-first group falls back)
   sky130-design1-l2   none 107.75 / 3756.22 / 121.897  epilogue  70.25 / 2688.01 /  84.770
-                      depth-first 13.91 / 1972.04 / 32.568  (target <= 12: not met; mapping 80-110 s on 2 shared
-                      cores, 50-75 s before the finer input-kept chunks, kept producer inputs and residual Adds
-                      beside staged operands, 20-25 s before tilings were searched per placement)
+                      depth-first 13.41 / 1972.04 / 32.100  (target <= 12: not met; mapping 90-155 s on 2 shared
+                      cores, 80-110 s before the both-kept cut, 50-75 s before the finer input-kept chunks, kept
+                      producer inputs and residual Adds beside staged operands, 20-25 s before tilings were
+                      searched per placement)
   design1, 64 KiB     none  59.50 / 2205.05 /  62.872  epilogue  22.49 / 1217.34 /  27.350  depth-first = epilogue
                       (targets <= 20 / <= 10: not met under latency; one SRAM level)
-design1 with a cycle budget (``--objective energy --cycle-budget N``, N above the latency objective's 529,825,100
-cycles; off-chip MB / ms / mJ): +0.5 % 160.79 / 5298.25 / 162.952 (the latency objective's mapping: the budgeted
-choice found nothing cheaper in between), +1 % 155.96 / 5349.45 / 157.698, +2 % 152.81 / 5392.39 / 154.312, +5 %
-140.26 / 5530.32 / 142.508. The <= 160 MB target is reached at 0.97 % more latency than the latency objective's
-schedule, with 3.2 % less energy.
+design1 with a cycle budget (``--objective energy --cycle-budget N``, N above the latency objective's 529,336,706
+cycles; off-chip MB / ms / mJ): +0.5 % 159.03 / 5311.60 / 161.490, +1 % 155.13 / 5344.28 / 156.762, +2 % 152.26 /
+5378.61 / 153.834, +5 % 139.71 / 5516.54 / 142.030. The <= 160 MB target is reached at 0.34 % more latency than the
+latency objective's schedule, with 0.9 % less energy (before the SE decision searched tilings that leave a held
+vector's words free: +0.5 % 160.79, +1 % 155.96 MB).
 Depth-first under the other objectives (printed before the budgets; off-chip MB / ms / mJ): design1 energy
 108.05 / 7647.98 / 121.508 and edp 120.01 / 5959.22 / 126.237 (the <= 160 MB traffic is reached by a schedule that
-trades latency for energy, not under the default latency objective); design1-l2 energy 13.29 / 2163.67 / 30.813, edp
-12.34 / 2023.97 / 30.123 (15.25 / 2260.45 / 32.790 and 15.03 / 2049.01 / 32.393 before the finer input-kept chunks,
-kept producer inputs and residual Adds beside staged operands); 64 KiB energy 19.85 / 1363.18 / 24.891 (<= 20 MB met under the energy objective, at 12 %
-more latency: 15 of its 16 SE excitation vectors held in the SRAM), edp 20.77 / 1245.05 / 25.751.
+trades latency for energy, not under the default latency objective); design1-l2 energy 13.29 / 2147.99 / 30.692,
+edp 12.34 / 2008.29 / 30.002 (13.29 / 2163.67 / 30.813 and 12.34 / 2023.97 / 30.123 before the both-kept cut;
+15.25 / 2260.45 / 32.790 and 15.03 / 2049.01 / 32.393 before the finer input-kept chunks, kept producer inputs and
+residual Adds beside staged operands); 64 KiB energy 19.77 / 1367.99 / 24.848 (<= 20 MB met under the energy
+objective, at 12 % more latency: its SE excitation vectors held in the SRAM, with tilings that leave their words
+free where the fastest fill it; 19.85 / 1363.18 / 24.891 before), edp 20.78 / 1244.74 / 25.753.
 design1-l2 none / epilogue moved from 140.84 / 109.26 MB when staging placements started to be ranked by (objective,
 other metric) like tilings: a MAC-bound layer now stages what saves energy instead of staging less on a cycle tie.
 They moved again, from 130.04 / 5022.46 / 147.559 and 92.39 / 3961.82 / 111.525, when the staged search began to
@@ -54,7 +57,11 @@ with the parts of a split layer keeping its held SE vector in l2 (it was loaded 
 cut trying 4- and 8-channel chunks, 14.32 / 2000.04 / 32.941 with channel-chunk band groups keeping the expand's
 input in l2 (it was read once per chunk), 13.91 / 1972.04 / 32.568 with the 9 residual Adds joined to their
 projections, which now may stage weights and inputs and run in parts (``sim.api.decide_residuals``; epilogue
-fusion on l2 moved with it, 70.67 / 2698.16 / 85.200 before); the paragraph below is as of 15.91 MB):
+fusion on l2 moved with it, 70.67 / 2698.16 / 85.200 before), 13.41 / 1972.04 / 32.100 with 1x1 layers cut so that
+both operands stay in l2 (``depth_first_split.BOTH_KEPT_AXIS``: 6 of them, the expands of stages 6-7 among them;
+the 7x7 projections decline it under latency: 4-channel weight chunks beside their 56 KB input take 0.6-0.7 % more
+cycles than the 2-band cut, and 8-channel chunks miss the level by 20 words); the paragraph below is as of 15.91
+MB):
 - band groups of two layers (``mapping/depth_first_bands.py``) keep 10 tensors on chip part by part in l2 (6.75 MB
   of drain + fill saved): stem -> depthwise of features.1.0 and the expand -> depthwise of features.2.0, 2.1, 3.0
   and 4.0 in row bands (halo rows cached: 1.29 MB moved within l2, none recomputed), the expand -> depthwise of
@@ -77,10 +84,11 @@ output off-chip once each way (+4.61 MB). So <= 10 MB (64 KiB) needs block group
 buffers and the SE handled by recompute (the groups on 64 KiB, one level, carry 17.82 MB of compulsory traffic
 whatever the tiling); on design1-l2 the spill variant (~11 MB) would meet 12 MB: today's 13.91 MB still spills
 each block's depthwise output at the SE barrier and crosses each block boundary, and reads the skip tensors again.
-What is left on the table on design1-l2 (13.91 MB): the projections move ~6.2 MB (their inputs are the depthwise
-outputs, spilled at the SE barrier, ~2.3 MB one way, and their weights; ~1.9 MB above their per-node compulsory
-bytes, mostly the 7x7 projections' weights read once per input band: their whole input kept with 4-channel weight
-chunks moves 289 instead of 512 KB for features.6.1's but takes 5.2 % more cycles (5.89 M against 5.60 M; 7x7
+What is left on the table on design1-l2 (as of 13.91 MB; 13.41 since the both-kept cut, which took 0.5 MB of the
+re-reads below): the projections move ~6.2 MB (their inputs are the depthwise outputs, spilled at the SE barrier,
+~2.3 MB one way, and their weights; ~1.9 MB above their per-node compulsory bytes, mostly the 7x7 projections'
+weights read once per input band: their whole input kept with 4-channel weight chunks moves 289 instead of 512 KB
+for features.6.1's but takes 5.2 % more cycles (5.89 M against 5.60 M; 7x7
 outputs in 4-pixel tiles, and each chunk's weight fill), so the latency objective declines it and the energy
 objective takes it); the expand convs of features.6.1-7.0 read their 9.4 KB input once per channel chunk (0.26 MB;
 they are split, not band groups); the pools of features.4.0, 6.0 and 7.0 and the classifier keep a pass of their

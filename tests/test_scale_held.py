@@ -215,14 +215,16 @@ def _split_held(make: str, bands: int, chunks: int):  # noqa: ANN202 - the l2-he
     from sramflow.mapping import depth_first_split as D
 
     g, hw, res, i, _, held = _l2_held()
-    maker = {"inputs": (D._inputs_kept, D.INPUTS_KEPT_AXIS), "weights": (D._weights_kept, D.KEPT_AXIS)}[make]
+    maker = {"inputs": (D._inputs_kept, D.INPUTS_KEPT_AXIS), "weights": (D._weights_kept, D.KEPT_AXIS),
+             "both": (D._both_kept, D.BOTH_KEPT_AXIS)}[make]
     parts = maker[0](held, D._conv(held), bands, chunks, hw, "latency", {})
     assert parts is not None
     kept = D.keep_scales(parts, held.shape)
     return g, hw, res, i, parts, kept, D.SplitSchedule(held, maker[1], tuple(kept))
 
 
-@pytest.mark.parametrize(("make", "bands", "chunks"), [("inputs", 1, 4), ("inputs", 2, 2), ("weights", 2, 2)])
+@pytest.mark.parametrize(("make", "bands", "chunks"), [("inputs", 1, 4), ("inputs", 2, 2), ("weights", 2, 2),
+                                                      ("both", 2, 2), ("both", 3, 2)])
 def test_the_parts_of_a_split_keep_the_held_vector_in_level_1(make: str, bands: int, chunks: int) -> None:
     """Parts that hold the same vector at the same words of l2 load it once: the first part fills it, the others
     read it where it was left (no off-chip bytes, no level writes, the same reads); bit-exact, counts equal."""
@@ -230,6 +232,8 @@ def test_the_parts_of_a_split_keep_the_held_vector_in_level_1(make: str, bands: 
     plans = [p.schedule.scale_plan for p in kept]
     assert [p.kept for p in plans] == [False] + [True] * (len(plans) - 1)
     assert len({(p.level, p.base_word) for p in plans}) == 1 and plans[0].level == 1
+    if make == "both":  # above the whole region of input bands, not above the first part's band
+        assert plans[0].base_word >= kept[0].schedule.conv.region_end > 0
     for a, b in zip(loaded[1:], kept[1:]):
         x, y = a.schedule.counts, b.schedule.counts
         assert x.offchip_input_bytes - y.offchip_input_bytes == b.schedule.scale_plan.channels

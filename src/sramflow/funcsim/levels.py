@@ -82,12 +82,17 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
     base = [0] * len(outer)  # next free word of each level (the resident tensors sit above, at their own base)
     where = dict(zip(sch.staged, sch.staged_levels))
     kept = {o: sch.resident_in(o) for o in sch.resident} if isinstance(sch, ResidentConvSchedule) else {}
+    filled = {o: kept.pop(o) for o in sch.filled} if isinstance(sch, ResidentConvSchedule) else {}
     held = {} if held is None else held
 
     def hold(o: str, blob: bytes, count_read: bool) -> bytes:
-        lv, b0 = outer[where[o] - 1], base[where[o] - 1]
-        back, base[where[o] - 1] = _through(lv, m, b0, blob, f"{name}: {o} in {lv.words}-word level {where[o]}",
-                                            count_read)
+        k = where[o]
+        lv, b0 = outer[k - 1], filled[o][1] if o in filled else base[k - 1]
+        if b0 < base[k - 1]:
+            raise FunctionalSimError(f"{name}: {o} filled at word {b0} of level {k}, below the {base[k - 1]} words "
+                                     "this part staged before it")
+        back, nxt = _through(lv, m, b0, blob, f"{name}: {o} in {lv.words}-word level {k}", count_read)
+        base[k - 1] = max(base[k - 1], nxt)
         if o in ("weights", "inputs"):  # the next parts of a chunk (a band) may keep them (``depth_first_split``)
             held[(where[o], b0)] = (int(lv.tag[b0]), len(blob))
         return back

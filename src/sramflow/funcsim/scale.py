@@ -90,7 +90,7 @@ def _first_free_word(group: EpilogueSchedule, level: int, outer: tuple[Sram, ...
             end = max(end, at[1] + ceil_div(size[o], wb))
         elif o in conv.staged_in(level):
             end += ceil_div(size[o], wb)
-    return end
+    return max(end, getattr(conv, "region_end", 0) if level == 1 else 0)
 
 
 def _words(g0: int, g1: int, c0: int, c1: int, c_per_group: int, word_bytes: int) -> np.ndarray:

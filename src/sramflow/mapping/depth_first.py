@@ -25,7 +25,9 @@ into level k); a resident output is not drained (no off-chip bytes or transactio
 tile traffic between level k and the first level is unchanged. Placement: the resident tensor sits at the top of
 level k (``cap - words``), or right below the producer's own resident input when that holds the top; the other
 staged operands are allocated from word 0 up (``funcsim.levels``), and a group is formed only where they end
-below the resident tensors.
+below the resident tensors. A resident operand listed in ``filled`` is only placed (at its base word) and is
+filled as a staged operand is: the first channel chunk of a cut that keeps both operands lays the input out there
+(``depth_first_split.BOTH_KEPT_AXIS``).
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ class ResidentConvSchedule(ConvSchedule):
 
     resident: tuple[str, ...] = ()
     resident_base: tuple[int, ...] = ()
+    # resident operands this part still fills from off-chip memory, at their base word: a cut whose first channel
+    # chunk lays the input out band by band in a region that the later chunks read (``depth_first_split``)
+    filled: tuple[str, ...] = ()
+    # level-1 words up to which such a region reaches: a held SE vector goes above it, not above this part's band
+    region_end: int = 0
     # level words read and written (each) before this part runs to move a band group's cached halo rows to the
     # front of its band (``mapping.depth_first_bands``, halo "cache"); in the level of the resident inputs
     copied_words: int = 0
@@ -83,6 +90,8 @@ def kept_counts(c: Counts, sch: ResidentConvSchedule) -> Counts:
     reads, writes = list(c.level_reads), list(c.level_writes)
     d_w = d_in = d_out = bursts = 0
     for o in sch.resident:
+        if o in sch.filled:  # laid out at its base, but crossing the link as a staged operand does
+            continue
         whole = sch.operand_bytes[o].whole
         k = where[o]
         words = ceil_div(whole, h.level(k).word_bytes)
@@ -110,6 +119,8 @@ def kept_traffic(traffic: dict[str, dict[str, int]], sch: ResidentConvSchedule, 
                  names: tuple[str, ...]) -> dict[str, dict[str, int]]:
     """``staging.pair_traffic`` of ``sch`` without the off-chip crossing of its resident operands."""
     for o in sch.resident:
+        if o in sch.filled:
+            continue
         k = dict(zip(sch.staged, sch.staged_levels))[o]
         traffic[f"{offchip}<->{names[k]}"][o] = 0
     return traffic
@@ -214,10 +225,12 @@ def placed(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> bool:
     return not any(a[0] == b[0] and a[1] < b[2] and b[1] < a[2] for n, a in enumerate(spans) for b in spans[n + 1:])
 
 
-def as_resident(sch: ConvSchedule, resident: dict[str, tuple[int, int]]) -> ResidentConvSchedule:
+def as_resident(sch: ConvSchedule, resident: dict[str, tuple[int, int]], filled: tuple[str, ...] = (),
+                region_end: int = 0) -> ResidentConvSchedule:
     names = tuple(o for o in RESIDENT if o in resident)
     fields = {f.name: getattr(sch, f.name) for f in dataclasses.fields(ConvSchedule)}
-    return ResidentConvSchedule(**fields, resident=names, resident_base=tuple(resident[o][1] for o in names))
+    return ResidentConvSchedule(**fields, resident=names, resident_base=tuple(resident[o][1] for o in names),
+                                filled=tuple(o for o in names if o in filled), region_end=region_end)
 
 
 def summed_value(scheds: list[Schedule], hw: HardwareSpec, objective: str,

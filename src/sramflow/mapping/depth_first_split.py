@@ -26,7 +26,11 @@ and input do not fit the level together, where plain row bands x chunks re-read 
 Its mirror, ``INPUTS_KEPT_AXIS`` (row bands x channel chunks, band-major; one band: the whole input): each band's
 first chunk stages its input band above its own weights, and the band's other chunks keep it there (resident
 inputs; they may stage their weights below it and nothing else). The input crosses the link once, each weight chunk
-once per band. The split decision prices these beside the plain cuts.
+once per band. Both together, ``BOTH_KEPT_AXIS`` (1x1 stride-1 layers, chunk-major): each chunk's weights kept
+across its bands as in ``KEPT_AXIS``, and the whole input kept across the chunks in a region above the largest
+chunk's weights, which the first chunk's bands fill band after band (resident inputs that are still ``filled``)
+and the later chunks read; a held SE vector goes above the whole region (``region_end``). Every operand crosses
+the link once at the bands' tilings. The split decision prices these beside the plain cuts.
 
 Not cut: pooling (vector-unit windows), a layer whose Add on the output path loads skip tiles (its schedule may
 stage nothing, ``ConvSchedule``). Bands of two layers with the band between them in the level are
@@ -257,15 +261,17 @@ def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -
         if val < base and (best is None or val < best[0]):
             label = "channels" if bands == 1 else "rows" if chunks == 1 else "rows x channels"
             best = (val, SplitSchedule(sch, label, tuple(got)))
-    for bands, chunks in _kept_cuts(conv.shape):
-        for axis, make in ((KEPT_AXIS, _weights_kept), (INPUTS_KEPT_AXIS, _inputs_kept)):
-            got = make(sch, conv, bands, chunks, hw, objective, memo)
-            if got is None:
-                continue
-            got = keep_scales(got, conv.shape)
-            val = summed_value([p.schedule for p in got], hw, objective)
-            if val < base and (best is None or val < best[0]):
-                best = (val, SplitSchedule(sch, axis, tuple(got)))
+    cuts = [(a, m, b, c) for b, c in _kept_cuts(conv.shape)
+            for a, m in ((KEPT_AXIS, _weights_kept), (INPUTS_KEPT_AXIS, _inputs_kept))]
+    cuts += [(BOTH_KEPT_AXIS, _both_kept, b, c) for b, c in _both_kept_cuts(conv.shape)]
+    for axis, make, bands, chunks in cuts:
+        got = make(sch, conv, bands, chunks, hw, objective, memo)
+        if got is None:
+            continue
+        got = keep_scales(got, conv.shape)
+        val = summed_value([p.schedule for p in got], hw, objective)
+        if val < base and (best is None or val < best[0]):
+            best = (val, SplitSchedule(sch, axis, tuple(got)))
     return sch if best is None else best[1]
 
 
@@ -328,6 +334,64 @@ def _weights_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw
 
 
 KEPT_INPUT_PEERS = frozenset({"weights", "inputs"})  # what a part beside a kept input may stage: its weights
+BOTH_KEPT_AXIS = "channels x rows, both kept"  # chunk-major; each chunk's weights kept across its row bands, and
+# the input kept across the chunks, laid out band by band by the first chunk
+
+
+def _both_kept_cuts(sh: ConvShape) -> list[tuple[int, int]]:
+    """(bands, chunks) of the cuts that keep both operands: 1x1 stride-1 layers (their bands' inputs are disjoint
+    rows, so the bands tile the input without halo), at least two of each; the chunk counts of ``_kept_cuts`` and
+    the finer ones of ``KEPT_CHUNK_CHANNELS`` (small weight chunks beside a whole input)."""
+    if "channels" not in splittable(sh) or "rows" not in splittable(sh) or sh.groups > 1 or \
+            (sh.kernel_h, sh.kernel_w, sh.stride_h) != (1, 1, 1):
+        return []
+    fine = {ceil_div(sh.k_per_group, c) for c in KEPT_CHUNK_CHANNELS}
+    chunks = sorted(c for c in {*PART_COUNTS, *fine} if 1 < c <= sh.k_per_group)
+    return [(r, c) for r in PART_COUNTS if r <= sh.out_h for c in chunks]
+
+
+def _both_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: HardwareSpec, objective: str,
+               memo: dict) -> list[Part] | None:
+    """The parts of ``bands`` row bands x ``chunks`` channel chunks, chunk-major, every part staging its weights and
+    its input band in level 1 and nothing else. Each chunk's weights go to the bottom of the level, filled by its
+    first band and kept for its other bands (as ``_weights_kept``); the input lies above the largest chunk's
+    weights, band after band: the first chunk's parts fill their band there (resident and ``filled``), the later
+    chunks read it (resident inputs). Weights and input cross the link once each. None where a part cannot stage
+    both, or the region does not fit the level."""
+    cut = sorted(split_parts(conv.shape, "rows", bands, chunks), key=lambda x: (x[5], x[1]))  # chunk-major
+    if len({x[5] for x in cut}) < 2 or len({x[1] for x in cut}) < 2:
+        return None
+    staged = []
+    for sub, *span in cut:
+        key = (dataclasses.replace(sub, name=""), "weights and inputs in 1", KEPT_INPUT_PEERS)
+        if key not in memo:
+            search = search_residual if sub.residual else search_staged_with
+            memo[key] = search(sub, hw, objective, require=(("weights", 1), ("inputs", 1)), allow=KEPT_INPUT_PEERS)
+        if memo[key] is None:
+            return None
+        staged.append((dataclasses.replace(memo[key], shape=sub), span))
+    base = max(operand_words(c, "weights", 1) for c, _ in staged)
+    offset: dict[int, tuple[int, int]] = {}  # band's first row -> (first word, words) of its input in the region
+    end = base
+    for c, span in staged:
+        words = operand_words(c, "inputs", 1)
+        if span[0] not in offset:
+            offset[span[0]] = (end, words)
+            end += words
+        elif offset[span[0]][1] != words:
+            return None  # the chunks must read the band as the first chunk laid it out
+    if end > staged[0][0].levels.level(1).capacity_words:
+        return None
+    out = []
+    first_chunk = cut[0][5]
+    for c, span in staged:
+        resident = {"inputs": (1, offset[span[0]][0])}
+        if span[0] > 0:  # not the chunk's first band: its weights are in the level already
+            resident["weights"] = (1, 0)
+        part_conv = as_resident(c, resident, filled=("inputs",) if span[4] == first_chunk else (), region_end=end)
+        part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
+        out.append(Part(part, *span))
+    return out
 
 
 def _inputs_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: HardwareSpec, objective: str,

@@ -180,6 +180,8 @@ def scale_plan(conv, pool: PoolPlan | None = None, level: int = 0) -> ScalePlan 
             k, at = conv.resident_in(o)
             if k == level:
                 base = max(base, at + ceil_div(conv.operand_bytes[o].footprint, lv.word_bytes))
+        if level == 1:  # a cut's region of kept input bands spans more than this part's band
+            base = max(base, getattr(conv, "region_end", 0))
         wb, capacity = lv.word_bytes, lv.capacity_words
     if base + ceil_div(channels, wb) > capacity:
         return None
