@@ -358,7 +358,15 @@ def _both_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: H
     weights, band after band: the first chunk's parts fill their band there (resident and ``filled``), the later
     chunks read it (resident inputs). Weights and input cross the link once each. None where a part cannot stage
     both, or the region does not fit the level."""
-    cut = sorted(split_parts(conv.shape, "rows", bands, chunks), key=lambda x: (x[5], x[1]))  # chunk-major
+    h = hierarchy(hw)
+    sh = conv.shape
+    if h is None:
+        return None
+    wb, k_chunk = h.level(1).word_bytes, ceil_div(sh.k_per_group, chunks)
+    chunk_bytes = (sh.weight_bytes + sh.bias_bytes) * k_chunk // sh.k_per_group  # at most what a chunk stages
+    if ceil_div(sh.input_bytes, wb) + chunk_bytes // wb > h.level(1).capacity_words:
+        return None  # the whole input and one chunk's weights cannot share the level: no part is searched
+    cut = sorted(split_parts(sh, "rows", bands, chunks), key=lambda x: (x[5], x[1]))  # chunk-major
     if len({x[5] for x in cut}) < 2 or len({x[1] for x in cut}) < 2:
         return None
     staged = []
