@@ -371,13 +371,17 @@ def _both_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: H
         return None
     staged = []
     for sub, *span in cut:
-        key = (dataclasses.replace(sub, name=""), "weights and inputs in 1", KEPT_INPUT_PEERS)
-        if key not in memo:
-            search = search_residual if sub.residual else search_staged_with
-            memo[key] = search(sub, hw, objective, require=(("weights", 1), ("inputs", 1)), allow=KEPT_INPUT_PEERS)
-        if memo[key] is None:
+        named = (sub, "weights and inputs in 1", KEPT_INPUT_PEERS)
+        if named not in memo:
+            key = (dataclasses.replace(sub, name=""), *named[1:])
+            if key not in memo:
+                search = search_residual if sub.residual else search_staged_with
+                memo[key] = search(sub, hw, objective, require=(("weights", 1), ("inputs", 1)),
+                                   allow=KEPT_INPUT_PEERS)
+            memo[named] = None if memo[key] is None else dataclasses.replace(memo[key], shape=sub)
+        if memo[named] is None:
             return None
-        staged.append((dataclasses.replace(memo[key], shape=sub), span))
+        staged.append((memo[named], span))
     base = max(operand_words(c, "weights", 1) for c, _ in staged)
     offset: dict[int, tuple[int, int]] = {}  # band's first row -> (first word, words) of its input in the region
     end = base
@@ -435,12 +439,16 @@ def _staging(sub: ConvShape, operand: str, hw: HardwareSpec, objective: str, mem
              allow: frozenset[str] | None = None) -> ConvSchedule | None:
     """``sub``'s best schedule with ``operand`` staged in level 1 and nothing but ``allow`` staged (None: anything)
     (None where it cannot be), memoized by shape."""
+    named = (sub, f"{operand} in 1", allow)  # this layer's part again (another option of the same layer): its
+    if named in memo:  # schedule as built before, with the counts it has computed
+        return memo[named]
     key = (dataclasses.replace(sub, name=""), f"{operand} in 1", allow)
     if key not in memo:
         search = search_residual if sub.residual else search_staged_with
         memo[key] = search(sub, hw, objective, require=((operand, 1),), allow=allow)
     got = memo[key]
-    return None if got is None else dataclasses.replace(got, shape=sub)
+    memo[named] = None if got is None else dataclasses.replace(got, shape=sub)
+    return memo[named]
 
 
 def choose_splits(schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str, memo: dict | None = None
