@@ -13,7 +13,7 @@ Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energ
   sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 160.79 / 5293.37 / 162.875  depth-first = epilogue
                       (target <= 160: not met; one SRAM level: every depth-first group falls back)
   sky130-design1-l2   none 107.75 / 3756.22 / 121.897  epilogue  70.25 / 2688.01 /  84.770
-                      depth-first 13.41 / 1972.04 / 32.100  (target <= 12: not met; mapping 90-155 s on 2 shared
+                      depth-first 13.41 / 1972.04 / 32.100  (target <= 12: not met; mapping 85-125 s on 2 shared
                       cores, 80-110 s before the both-kept cut, 50-75 s before the finer input-kept chunks, kept
                       producer inputs and residual Adds beside staged operands, 20-25 s before tilings were
                       searched per placement)
