@@ -13,6 +13,7 @@
 #   DATA=.devdata/ham10000 SPLITS=.devdata/splits OUT=/tmp/o [PY=python3] [DEADLINE_S=450] [RES=224]
 #     [BASE_EPOCHS=8] [QAT_EPOCHS=2] [WORKERS=2] [JOBS="fold1 ... final"] [EXTRA=...] scripts/gpu_cv224.sh
 set -u
+. "$(dirname "$0")/deadline.sh"
 PY=${PY:-python3}
 DATA=${DATA:?set DATA to the HAM10000 folder (train + val images)}
 SPLITS=${SPLITS:?set SPLITS to the folder of foldKof5.json files}
@@ -57,16 +58,7 @@ for j in $JOBS; do
     LOG='$LOG'; job $j" &
   pids+=($!)
 done
-while [ "$(elapsed)" -lt "$DEADLINE_S" ]; do
-  alive=0
-  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-  [ "$alive" = 0 ] && break
-  sleep 2
-done
-for p in "${pids[@]}"; do
-  if kill -0 "$p" 2>/dev/null; then echo "deadline: stopping pid $p at $(elapsed)s" | tee -a "$LOG"; kill -- -"$p" 2>/dev/null; fi
-done
-sleep 2
+stop_at_deadline "${pids[@]}"
 for j in $JOBS; do  # a stopped job: its last finished epoch (QAT if one ran, else base), labelled partial
   [ -f "$OUT/$j-qat.safetensors" ] && continue
   for stage in qat base; do

@@ -10,6 +10,7 @@
 #
 #   DATA=.devdata/ham10000 OUT=/tmp/o [PY=python3] [DEADLINE_S=480] [RES=224] scripts/gpu_train_variants.sh
 set -u
+. "$(dirname "$0")/deadline.sh"
 PY=${PY:-python3}
 DATA=${DATA:?set DATA to the HAM10000 folder}
 OUT=${OUT:?set OUT to the folder the checkpoints are copied to}
@@ -73,16 +74,7 @@ for e in $EPOCHS; do
     WORKERS='$WORKERS' WORK='$WORK' EXTRA='$EXTRA'; variant v$k-e$e $e" &
   pids+=($!)
 done
-while [ "$(elapsed)" -lt "$DEADLINE_S" ]; do
-  alive=0
-  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-  [ "$alive" = 0 ] && break
-  sleep 2
-done
-for p in "${pids[@]}"; do
-  if kill -0 "$p" 2>/dev/null; then echo "deadline: stopping variant pid $p at $(elapsed)s" | tee -a "$LOG"; kill -- -"$p" 2>/dev/null; fi
-done
-sleep 1
+stop_at_deadline "${pids[@]}"
 echo "end at $(elapsed)s" | tee -a "$LOG"
 tail -n 3 "$WORK"/v*.log | tee -a "$LOG"
 tar -czf "$OUT/logs.tar.gz" -C "$WORK" --exclude='*.safetensors' . 2>/dev/null
