@@ -371,17 +371,10 @@ def _both_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: H
         return None
     staged = []
     for sub, *span in cut:
-        named = (sub, "weights and inputs in 1", KEPT_INPUT_PEERS)
-        if named not in memo:
-            key = (dataclasses.replace(sub, name=""), *named[1:])
-            if key not in memo:
-                search = search_residual if sub.residual else search_staged_with
-                memo[key] = search(sub, hw, objective, require=(("weights", 1), ("inputs", 1)),
-                                   allow=KEPT_INPUT_PEERS)
-            memo[named] = None if memo[key] is None else dataclasses.replace(memo[key], shape=sub)
-        if memo[named] is None:
+        part_conv = _staging(sub, ("weights", "inputs"), hw, objective, memo, KEPT_INPUT_PEERS)
+        if part_conv is None:
             return None
-        staged.append((memo[named], span))
+        staged.append((part_conv, span))
     base = max(operand_words(c, "weights", 1) for c, _ in staged)
     offset: dict[int, tuple[int, int]] = {}  # band's first row -> (first word, words) of its input in the region
     end = base
@@ -435,17 +428,18 @@ def _inputs_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw:
     return out
 
 
-def _staging(sub: ConvShape, operand: str, hw: HardwareSpec, objective: str, memo: dict,
+def _staging(sub: ConvShape, operands: str | tuple[str, ...], hw: HardwareSpec, objective: str, memo: dict,
              allow: frozenset[str] | None = None) -> ConvSchedule | None:
-    """``sub``'s best schedule with ``operand`` staged in level 1 and nothing but ``allow`` staged (None: anything)
-    (None where it cannot be), memoized by shape."""
-    named = (sub, f"{operand} in 1", allow)  # this layer's part again (another option of the same layer): its
-    if named in memo:  # schedule as built before, with the counts it has computed
+    """``sub``'s best schedule with ``operands`` (one or several) staged in level 1 and nothing but ``allow``
+    staged (None: anything) (None where it cannot be), memoized by shape."""
+    required = (operands,) if isinstance(operands, str) else operands
+    named = (sub, required, allow)  # this layer's part again (another option of the same layer): its schedule as
+    if named in memo:  # built before, with the counts it has computed
         return memo[named]
-    key = (dataclasses.replace(sub, name=""), f"{operand} in 1", allow)
+    key = (dataclasses.replace(sub, name=""), required, allow)
     if key not in memo:
         search = search_residual if sub.residual else search_staged_with
-        memo[key] = search(sub, hw, objective, require=((operand, 1),), allow=allow)
+        memo[key] = search(sub, hw, objective, require=tuple((o, 1) for o in required), allow=allow)
     got = memo[key]
     memo[named] = None if got is None else dataclasses.replace(got, shape=sub)
     return memo[named]
