@@ -86,3 +86,19 @@ def test_a_mixed_column_is_compared_with_another_checkpoints_int8(tmp_path: Path
     assert res["column"] == "mixed vs int8"
     assert res["point"]["int8"]["accuracy"] == 0.75 and res["point"]["mixed"]["accuracy"] == 1.0
     assert "mixed_minus_int8" in res["intervals"]
+
+
+def test_a_new_shipped_checkpoint_takes_the_top_level_and_keeps_the_old_rows(tmp_path: Path) -> None:
+    """``merged(..., shipped=True)``: the new checkpoint's block becomes the top level; the previous shipped block
+    moves to ``other_checkpoints`` with its rows, and each is still found only by its own hash."""
+    doc = merged(merged(None, _table("shipped", "aaa", "PTQ", 0.55)), _table("w4pw", "bbb", "QAT", 0.65))
+    doc = merged(doc, _table("shipped", "ccc", "PTQ", 0.49), shipped=True)
+    assert doc["checkpoint_sha256"] == "ccc" and doc["source"] == "s"
+    assert [b["checkpoint_sha256"] for b in doc["other_checkpoints"]] == ["bbb", "aaa"]
+    assert all("source" not in b and "other_checkpoints" not in b for b in doc["other_checkpoints"])
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps(doc))
+    assert measured_accuracy("pointwise=4,default=8", "aaa", p).entry["balanced_accuracy"] == 0.55
+    assert measured_accuracy("pointwise=4,default=8", "ccc", p).entry["balanced_accuracy"] == 0.49
+    again = merged(doc, _table("shipped", "ccc", "PTQ", 0.50), shipped=True)  # re-measured: replaced in place
+    assert again["entries"][PW4]["balanced_accuracy"] == 0.50 and len(again["other_checkpoints"]) == 2

@@ -74,11 +74,13 @@ def table_from_reports(reports: list[dict[str, Any]], checkpoint: str | Path, me
                       "percentile bootstrap over lesions", "entries": entries}
 
 
-def merged(doc: dict[str, Any] | None, table: dict[str, Any], add: bool = False) -> dict[str, Any]:
+def merged(doc: dict[str, Any] | None, table: dict[str, Any], add: bool = False, shipped: bool = False
+           ) -> dict[str, Any]:
     """``doc`` (an existing table, or None) with ``table`` (one checkpoint's, from ``table_from_reports``) put in:
     it replaces the block of the same sha256, top level or in ``other_checkpoints``, else joins the latter. A
     table without a top-level block (None) becomes ``table`` itself. ``add``: the block's rows of other specs are
-    kept (a row measured later joins those measured before)."""
+    kept (a row measured later joins those measured before). ``shipped``: ``table`` becomes the top-level block (a
+    new shipped checkpoint) and the one there before joins ``other_checkpoints``, its rows kept under its hash."""
     if doc is None:
         return table
     sha = table["checkpoint_sha256"]
@@ -86,6 +88,10 @@ def merged(doc: dict[str, Any] | None, table: dict[str, Any], add: bool = False)
         old = [b for b in (doc, *doc.get("other_checkpoints", [])) if b.get("checkpoint_sha256") == sha]
         if old:
             table = {**table, "entries": {**old[0]["entries"], **table["entries"]}}
+    if shipped and doc.get("checkpoint_sha256") != sha:
+        before = {k: v for k, v in doc.items() if k not in ("source", "other_checkpoints")}
+        others = [b for b in doc.get("other_checkpoints", []) if b.get("checkpoint_sha256") != sha]
+        return {**table, "other_checkpoints": [*others, before]}
     if doc.get("checkpoint_sha256") == sha:
         return {**table, **({"other_checkpoints": doc["other_checkpoints"]} if "other_checkpoints" in doc else {})}
     others = [b for b in doc.get("other_checkpoints", []) if b.get("checkpoint_sha256") != sha]
@@ -96,6 +102,8 @@ def merged(doc: dict[str, Any] | None, table: dict[str, Any], add: bool = False)
 if __name__ == "__main__":  # python -m sramflow.eval.precision_table CHECKPOINT OUT REPORT.json... [--method M]
     import argparse
 
+    from sramflow.jsonio import write_text_atomic
+
     ap = argparse.ArgumentParser(prog="python -m sramflow.eval.precision_table",
                                  description="put one checkpoint's rows into the table OUT (other checkpoints' kept)")
     ap.add_argument("checkpoint")
@@ -103,9 +111,12 @@ if __name__ == "__main__":  # python -m sramflow.eval.precision_table CHECKPOINT
     ap.add_argument("reports", nargs="+", help="accuracy_report.json of `sramflow evaluate --weight-bits SPEC`")
     ap.add_argument("--method", default="PTQ", help="how the mixed rows' weights were made (PTQ, QAT ...)")
     ap.add_argument("--add", action="store_true", help="keep the checkpoint's rows of other specs")
+    ap.add_argument("--shipped", action="store_true",
+                    help="the checkpoint is the new shipped one: its block goes to the top level, the previous "
+                         "top-level block to other_checkpoints")
     a = ap.parse_args()
     reps = [json.loads(Path(p).read_text()) for p in a.reports]
     out = Path(a.out)
     new = table_from_reports(reps, a.checkpoint, a.method)
-    out.write_text(json.dumps(merged(json.loads(out.read_text()) if out.is_file() else None, new, a.add), indent=1)
-                   + "\n")
+    before = json.loads(out.read_text()) if out.is_file() else None
+    write_text_atomic(out, json.dumps(merged(before, new, a.add, a.shipped), indent=1) + "\n")
