@@ -6,7 +6,7 @@
 # files leave it out, so no stage evaluates it).
 #
 #   DATA=../shared/data/ham10000 WORK=build/cv/r128 [FOLDS=5] [PARALLEL=2] [RES=128] [DEVICE=cpu] \
-#     [BASE_ARGS="--epochs 5 --keep last --no-logit-adjust"] [QAT_ARGS="--qat-epochs 2 --lr 3e-5 --qat-float-weight 0.5"] [EXTRA=...] \
+#     [BASE_ARGS="--epochs 5 --balance-alpha 0.25 --keep last --no-logit-adjust"] [QAT_ARGS="--qat-epochs 2 --lr 3e-5 --qat-float-weight 0.5"] [EXTRA=...] \
 #     [ONLY="1 2"] [EVAL_ARGS="--weight-bits pointwise=4,default=8"] scripts/cv_recipe.sh
 #
 # Writes WORK/foldIofK/{base,qat,eval-val}/ and WORK/pooled.json; a fold whose eval-val/accuracy_report.json
@@ -25,7 +25,9 @@ PARALLEL=${PARALLEL:-2}
 RES=${RES:-128}
 DEVICE=${DEVICE:-cpu}
 SPLIT_FILE=${SPLIT_FILE:-weights/ham10000_split.json}
-BASE_ARGS=${BASE_ARGS:---epochs 5 --keep last --no-logit-adjust}  # nothing chosen on the held-out fold
+# The shipped recipe (a25); without --balance-alpha 0.25, the recipe shipped in sessions 5-17 (/work/cv/r128 in the
+# model card). Nothing is chosen on the held-out fold (--keep last --no-logit-adjust).
+BASE_ARGS=${BASE_ARGS:---epochs 5 --balance-alpha 0.25 --keep last --no-logit-adjust}
 QAT_ARGS=${QAT_ARGS:---qat-epochs 2 --lr 3e-5 --qat-float-weight 0.5}
 EXTRA=${EXTRA:-}          # e.g. --batch-size 8 --warmup-steps 1 for a dry run, --workers 4 on a GPU machine
 EVAL_ARGS=${EVAL_ARGS:-}  # e.g. --weight-bits SPEC: the held-out fold's mixed-precision predictions too

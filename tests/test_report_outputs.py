@@ -96,6 +96,6 @@ def test_battery_peak_current_against_rating() -> None:
 def test_checkpoint_figures_on_file() -> None:
     ck = checkpoint_accuracy(str(REPO / "weights" / "efficientnet_b0_ham10000.safetensors"))
     assert ck is not None and ck.n_images == 1689 and ck.trained_resolution == 128
-    assert ck.float_accuracy == pytest.approx(0.791, abs=1e-3)
+    assert ck.float_accuracy == pytest.approx(0.787, abs=1e-3) and ck.int8_accuracy == pytest.approx(0.794, abs=1e-3)
     lo, hi = wilson_interval(0.5, 100)
     assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
