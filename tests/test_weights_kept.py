@@ -20,7 +20,7 @@ from sramflow.mapping.depth_first import ResidentConvSchedule
 from sramflow.mapping.depth_first_split import (BOTH_KEPT_AXIS, INPUTS_KEPT_AXIS, KEPT_AXIS, SplitSchedule, _both_kept,
                                                _both_kept_cuts, _weights_kept)
 from sramflow.sim.api import simulate_graph
-from helpers.graphs import conv_graph, quantized
+from helpers.graphs import conv_graph, pointwise_graph as _pointwise, quantized
 from helpers.mapping import small_l2
 
 
@@ -113,14 +113,6 @@ def test_an_input_kept_in_the_wrong_words_is_caught() -> None:
     q, x = quantized(g)
     with pytest.raises(FunctionalSimError, match="was left"):
         run_functional(g, q, tuple(schedules), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
-
-
-def _pointwise(c: int, k: int, px: int) -> Graph:
-    rng = np.random.default_rng(0)
-    conv = {"kernel": (1, 1), "strides": (1, 1), "dilations": (1, 1), "pads": (0, 0, 0, 0), "groups": 1}
-    node = Node("pw", "Conv", ("x",), "y", conv, {"W": rng.standard_normal((k, c, 1, 1)).astype(np.float32),
-                                                  "B": rng.standard_normal(k).astype(np.float32)})
-    return Graph("pw", "x", "y", {"x": (1, c, px, px), "y": (1, k, px, px)}, (node,))
 
 
 def _both(bands: int = 3, chunks: int = 2):  # noqa: ANN202 - a 1x1 layer whose input (4.5 KB) fits 8 KiB of l2

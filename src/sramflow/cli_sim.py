@@ -16,7 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what the per-layer mapping search minimizes")
     p.add_argument("--cycle-budget", type=positive_int, default=None,
                    help="with --objective energy: the least energy of the network within this many cycles (the "
-                        "Conv/Gemm mappings chosen together rather than each layer for its least energy)")
+                        "Conv/Gemm mappings chosen together rather than each layer for its least energy; with "
+                        "--fusion depth-first on hardware with an outer SRAM level: the fastest depth-first "
+                        "mapping with layers re-cut for energy within the spare cycles)")
     add_fusion_arg(p)
     p.add_argument("--out", default=None, type=out_dir, help="folder for layer_mapping.json, weight_mapping_summary.json, "
                                                "inference_simulator_report.json")

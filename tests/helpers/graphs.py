@@ -111,3 +111,12 @@ def se_block_graph(res: int = 6, c: int = 4, e: int = 8) -> Graph:
               "dact": full(e), "g": one(e), "r": one(s), "rrl": one(s), "sx": one(e), "sxs": one(e),
               "scaled": full(e), "pj": full(c), "y": full(c), "q": one(c), "out": (1, 3)}
     return Graph("se_block", "x", "out", shapes, nodes)
+
+
+def pointwise_graph(c: int, k: int, px: int) -> Graph:
+    """One 1x1 convolution, ``c`` -> ``k`` channels on ``px`` x ``px`` pixels, random float weights (seed 0)."""
+    rng = np.random.default_rng(0)
+    conv = {"kernel": (1, 1), "strides": (1, 1), "dilations": (1, 1), "pads": (0, 0, 0, 0), "groups": 1}
+    node = Node("pw", "Conv", ("x",), "y", conv, {"W": rng.standard_normal((k, c, 1, 1)).astype(np.float32),
+                                                  "B": rng.standard_normal(k).astype(np.float32)})
+    return Graph("pw", "x", "y", {"x": (1, c, px, px), "y": (1, k, px, px)}, (node,))

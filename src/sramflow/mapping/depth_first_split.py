@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from sramflow.cost.counts import Counts, ceil_div
+from sramflow.cost.model import energy_pj
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
@@ -231,6 +232,8 @@ def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -
         return sch
     base = objective_key(*schedule_metrics(sch, hw), objective)
     best: tuple[tuple[float, float], SplitSchedule] | None = None
+    options: list[Schedule] = [sch]  # every way to run the layer that was priced, for ``trade_cuts``
+    memo[("options", id(sch))] = (sch, options)  # the schedule kept alive with its id
     room = max((m.size_bytes for m in hw.sram[1:]), default=hw.main_sram.size_bytes)
     whole: list[tuple[int, int]] = []  # (bands, chunks) whose every part fits the largest level with all operands
     for axis, parts, chunks in _cuts(conv.shape):
@@ -258,9 +261,10 @@ def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -
             continue
         got = keep_scales(got, conv.shape)
         val = summed_value([p.schedule for p in got], hw, objective)
+        label = "channels" if bands == 1 else "rows" if chunks == 1 else "rows x channels"
+        options.append(SplitSchedule(sch, label, tuple(got)))
         if val < base and (best is None or val < best[0]):
-            label = "channels" if bands == 1 else "rows" if chunks == 1 else "rows x channels"
-            best = (val, SplitSchedule(sch, label, tuple(got)))
+            best = (val, options[-1])
     cuts = [(a, m, b, c) for b, c in _kept_cuts(conv.shape)
             for a, m in ((KEPT_AXIS, _weights_kept), (INPUTS_KEPT_AXIS, _inputs_kept))]
     cuts += [(BOTH_KEPT_AXIS, _both_kept, b, c) for b, c in _both_kept_cuts(conv.shape)]
@@ -270,9 +274,79 @@ def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -
             continue
         got = keep_scales(got, conv.shape)
         val = summed_value([p.schedule for p in got], hw, objective)
+        options.append(SplitSchedule(sch, axis, tuple(got)))
         if val < base and (best is None or val < best[0]):
-            best = (val, SplitSchedule(sch, axis, tuple(got)))
+            best = (val, options[-1])
     return sch if best is None else best[1]
+
+
+def priced(sch: Schedule, hw: HardwareSpec) -> tuple[int, float]:
+    """(cycles, energy pJ) of one layer's schedule as ``sim`` prices it: a layer run in parts takes the sum of their
+    cycles (``SplitSchedule.cycles``), its energy is that of the summed counts over those cycles."""
+    if sch.unit == "fused":  # a node run inside another's pass
+        return 0, 0.0
+    if not isinstance(sch, SplitSchedule):
+        return schedule_metrics(sch, hw)
+    cycles = sch.cycles(hw)
+    c = sch.counts
+    return cycles, float(sum(energy_pj({f.name: getattr(c, f.name) for f in dataclasses.fields(c)}, hw,
+                                       cycles).values()))
+
+
+def trade_cuts(final: tuple[Schedule, ...], chosen: tuple[Schedule, ...], before: tuple[Schedule, ...],
+               memos: tuple[dict, ...], hw: HardwareSpec, spare_cycles: int,
+               pairs: list[tuple[tuple[int, ...], tuple[Schedule, ...]]] = ()) -> tuple[tuple[Schedule, ...], int]:
+    """``final`` with layers re-cut for energy within ``spare_cycles`` more cycles in all, and how many moves were
+    made.
+
+    ``before``: the per-layer schedules ``choose_splits`` was given, ``chosen`` what it returned for them (under
+    the latency objective), ``memos`` the memos of ``choose_split`` calls on them (each layer's priced cuts,
+    ``_choose_split``: its parts searched for latency, and for energy where a memo of that objective is given),
+    ``final`` the schedules after the cross-layer groups. Only a layer that no group changed (``final[i] is
+    chosen[i]``) is re-cut: its other cuts are the same layer's operands in the same levels, part by part, so
+    nothing around it moves. ``pairs``: other ways to map a few nodes together (node indices and their schedules,
+    e.g. an SE pool back on its conv's output path), whose nodes no group changed either. Greedy: the move that
+    saves the most energy per added cycle first (one that saves energy at no cost before all), then again from the
+    new schedules, while any fits the cycles left; moves that share a node exclude each other once one is made."""
+    cur = list(final)
+    units: dict[tuple[int, ...], list[tuple[tuple[int, float], tuple[Schedule, ...]]]] = {}
+    for i, (f, c, b) in enumerate(zip(final, chosen, before)):
+        recs = [m.get(("options", id(b))) for m in memos]
+        found = [o for r in recs if r is not None and r[0] is b for o in r[1]]
+        if f is c and len(found) > 1:
+            units[(i,)] = [(priced(o, hw), (o,)) for o in found]
+    for nodes, scheds in pairs:
+        units[nodes] = [(_sum_priced(scheds, hw), scheds)]
+    now = {u: _sum_priced(tuple(cur[k] for k in u), hw) for u in units}
+    made: set[tuple[int, ...]] = set()
+    while True:
+        best: tuple[tuple[float, float], tuple[int, ...], tuple[Schedule, ...], tuple[int, float]] | None = None
+        for u, opts in units.items():
+            c0, e0 = now[u]
+            for (c, e), o in opts:
+                if e >= e0 or c - c0 > spare_cycles:
+                    continue
+                key = ((e0 - e) / max(c - c0, 1), e0 - e)  # pJ saved per added cycle, then pJ saved
+                if best is None or key > best[0]:
+                    best = (key, u, o, (c, e))
+        if best is None:
+            return tuple(cur), len(made)
+        _, u, o, m = best
+        spare_cycles -= m[0] - now[u][0]
+        for k, s in zip(u, o):
+            cur[k] = s
+        now[u] = m
+        made.add(u)
+        for v in [v for v in units if v != u and set(v) & set(u)]:
+            del units[v], now[v]
+
+
+def _sum_priced(scheds: tuple[Schedule, ...], hw: HardwareSpec) -> tuple[int, float]:
+    cycles, energy = 0, 0.0
+    for s in scheds:
+        c, e = priced(s, hw)
+        cycles, energy = cycles + c, energy + e
+    return cycles, energy
 
 
 def keep_scales(parts: list[Part], whole: ConvShape) -> list[Part]:

@@ -27,7 +27,7 @@ from sramflow.mapping.depth_first import (
     Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups, summed_value,
 )
 from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands
-from sramflow.mapping.depth_first_split import SplitSchedule, choose_split, choose_splits
+from sramflow.mapping.depth_first_split import SplitSchedule, choose_split, choose_splits, trade_cuts
 from sramflow.mapping.epilogue import (DEPTH_FIRST_NOTE, FUSION_MODES, SCALE_LEVELS, EpilogueSchedule, pool_plan,
                                       scale_plan, with_epilogue)
 from sramflow.mapping.fused import FusedSchedule, FusedShape
@@ -80,6 +80,7 @@ class SimulationResult:
     cycle_budget: int | None = None
     fusion: str = "none"
     groups: tuple[Group, ...] = ()  # depth-first groups' edges as decided (``mapping.depth_first``)
+    recut_layers: int = 0  # under a cycle budget with depth-first groups: layers re-cut for energy (``trade_cuts``)
 
     @property
     def fusion_note(self) -> str:
@@ -87,14 +88,15 @@ class SimulationResult:
             return ""
         if len(self.hw.sram) < 2:
             return DEPTH_FIRST_NOTE
-        if self.cycle_budget is not None:
-            return ("depth-first groups are not searched under a cycle budget (the budgeted per-layer choice stands): "
-                    "every group falls back to epilogue fusion")
         cuts: dict[str, int] = {}
         for s in self.schedules:
             if isinstance(s, SplitSchedule) and not isinstance(s, BandSplitSchedule):  # band groups: in ``groups``
                 cuts[s.axis] = cuts.get(s.axis, 0) + 1
-        return groups_note(self.groups, tuple(m.name for m in self.hw.sram), cuts)
+        note = groups_note(self.groups, tuple(m.name for m in self.hw.sram), cuts)
+        if self.cycle_budget is None:
+            return note
+        return (f"under the cycle budget: the latency objective's depth-first mapping with {self.recut_layers} "
+                f"layers re-cut for energy within the budget's spare cycles; {note}")
 
 
 def prepare_graph(graph: Graph, fusion: str = "none") -> PreparedGraph:
@@ -281,10 +283,11 @@ def _researched(fused: EpilogueSchedule, hw: HardwareSpec, objective: str,
 
 
 def decide_pools(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec,
-                 objective: str) -> tuple[Schedule, ...]:
+                 objective: str, declined: list | None = None) -> tuple[Schedule, ...]:
     """Keep a global average pool on its Conv's output path only where the objective gains (the running sums' word
     accesses and the vector work against the pool's own pass, which reads the whole feature map back); otherwise the
-    pool gets its own pass again (a per-group fallback)."""
+    pool gets its own pass again (a per-group fallback). ``declined``: gets ((pool index, conv index), the fused
+    pair of schedules) of each pool given its own pass."""
     out = list(schedules)
     index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
     for i, sh in enumerate(prep.shapes):
@@ -298,6 +301,8 @@ def decide_pools(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: Hardw
             else fused.conv
         own = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
         if summed_value([plain, own], hw, objective) < summed_value([fused], hw, objective):
+            if declined is not None:
+                declined.append(((i, j), (out[i], fused)))
             out[i], out[j] = own, plain
     return tuple(out)
 
@@ -306,23 +311,65 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
                       cycle_budget: int | None = None) -> SimulationResult:
     """``cycle_budget`` (energy objective only): the network's least energy with at most that many cycles, the
     vector nodes mapped for energy and the Conv/Gemm nodes chosen together (``mapping.search.budget``) instead
-    of each layer for its own least energy."""
+    of each layer for its own least energy. With depth-first fusion on hardware with outer SRAM levels the budget
+    is spent on the fastest depth-first mapping instead: layers re-cut for energy (``_depth_first_within_budget``)."""
     t0 = time.perf_counter()
     if cycle_budget is not None and objective != "energy":
         raise SramflowError(f"a cycle budget needs the energy objective, got {objective!r}")
     split_memo: dict = {}  # the parts' searches: the scale decision cuts its options as ``choose_splits`` will
-    schedules = _choose(prep, hw, objective, split_memo=split_memo) if cycle_budget is None \
-        else _within_budget(prep, hw, cycle_budget)
     groups: tuple[Group, ...] = ()
-    if prep.fusion == "depth-first" and cycle_budget is None:  # bands / chunks of a layer, then cross-layer
-        # residency, in outer SRAM levels (none on one-level hardware); under a cycle budget the budgeted choice
-        # stands (a part-wise re-choice for energy could exceed the budget)
-        schedules = choose_splits(schedules, hw, objective, split_memo)
-        schedules, groups = plan_groups(prep.graph, schedules, hw, objective)
-        schedules, groups = plan_bands(prep.graph, schedules, groups, hw, objective)  # two layers band by band
+    traded = _depth_first_within_budget(prep, hw, cycle_budget) if cycle_budget is not None else None
+    recut = 0
+    if traded is not None:
+        schedules, groups, recut = traded
+    elif cycle_budget is not None:  # one SRAM level, or no depth-first: the budgeted per-layer choice
+        schedules = _within_budget(prep, hw, cycle_budget)
+    else:
+        schedules = _choose(prep, hw, objective, split_memo=split_memo)
+        if prep.fusion == "depth-first":  # bands / chunks of a layer, then cross-layer residency, in outer SRAM
+            # levels (none on one-level hardware)
+            schedules, groups = _depth_first(prep, schedules, hw, objective, split_memo)
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
-                            time.perf_counter() - t0, cycle_budget, prep.fusion, groups)
+                            time.perf_counter() - t0, cycle_budget, prep.fusion, groups, recut)
+
+
+def _depth_first(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str,
+                 split_memo: dict) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
+    schedules = choose_splits(schedules, hw, objective, split_memo)
+    schedules, groups = plan_groups(prep.graph, schedules, hw, objective)
+    return plan_bands(prep.graph, schedules, groups, hw, objective)  # two layers band by band
+
+
+def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int
+                               ) -> tuple[tuple[Schedule, ...], tuple[Group, ...], int] | None:
+    """Depth-first on hardware with outer SRAM levels under a cycle budget: the latency objective's depth-first
+    mapping, then layers re-cut for energy with the cycles the budget leaves (``trade_cuts``: another way to cut
+    the same layer into parts, e.g. keeping its weights and its input in the outer level at a few more cycles, or
+    the same cut with its parts' tilings searched for energy), or an SE pool put back on its depthwise conv's
+    output path; the third value: how many layers (or pools) were re-mapped.
+    None where that does not apply (one SRAM level, another fusion mode); ``MappingError`` naming the fastest
+    mapping's cycles where it does not fit the budget (no mapping found here has fewer)."""
+    if prep.fusion != "depth-first" or hierarchy(hw) is None:
+        return None
+    memo: dict = {}
+    declined: list = []  # SE pools the latency objective gave a pass of their own, with their fused form
+    before = _choose(prep, hw, "latency", split_memo=memo, declined_pools=declined)
+    chosen = choose_splits(before, hw, "latency", memo)
+    schedules, groups = plan_groups(prep.graph, chosen, hw, "latency")
+    schedules, groups = plan_bands(prep.graph, schedules, groups, hw, "latency")
+    cycles, _ = _network_cost(prep, schedules, hw)
+    if cycles > cycle_budget:
+        raise MappingError(f"--cycle-budget {cycle_budget:,} is below the {cycles:,} cycles of the least feasible "
+                           f"mapping (the latency objective's, fusion {prep.fusion}): raise the budget or use "
+                           "--objective latency")
+    energy_memo: dict = {}  # the same cuts with their parts' tilings searched for energy
+    for b, c, f in zip(before, chosen, schedules):
+        if f is c:
+            choose_split(b, hw, "energy", energy_memo)
+    pools = [(nodes, pair) for nodes, pair in declined if all(schedules[k] is before[k] for k in nodes)]
+    schedules, recut = trade_cuts(schedules, chosen, before, (memo, energy_memo), hw, cycle_budget - cycles, pools)
+    return schedules, groups, recut
 
 
 BUDGET_ROUNDS = 24  # re-choices under a cycle budget at most (B0 on design1: 1-12)
@@ -330,13 +377,14 @@ BUDGET_RESOLUTION = 10_000  # the bisection stops within this fraction of the bu
 
 
 def _choose(prep: PreparedGraph, hw: HardwareSpec, objective: str, cycle_budget: int | None = None,
-            split_memo: dict | None = None) -> tuple[Schedule, ...]:
-    """Per-layer schedules (or the budgeted Conv/Gemm rows), then the fused groups and their per-group fallbacks."""
+            split_memo: dict | None = None, declined_pools: list | None = None) -> tuple[Schedule, ...]:
+    """Per-layer schedules (or the budgeted Conv/Gemm rows), then the fused groups and their per-group fallbacks
+    (``declined_pools``: see ``decide_pools``)."""
     schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
     schedules = decide_input_scales(prep, schedules, hw, objective, under_budget=cycle_budget is not None,
                                     split_memo=split_memo)
     schedules = decide_residuals(prep, schedules, hw, objective, split_memo, under_budget=cycle_budget is not None)
-    return decide_pools(prep, schedules, hw, objective)
+    return decide_pools(prep, schedules, hw, objective, declined_pools)
 
 
 def _network_cost(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec) -> tuple[int, float]:

@@ -24,7 +24,8 @@ def choose_schedules(shapes, hw: HardwareSpec, objective: str,  # noqa: ANN001 -
     if cycle_budget is not None and objective != "energy":
         raise SramflowError(f"a cycle budget needs the energy objective, got {objective!r}")
     if cycle_budget is not None and len(hw.sram) > 1:
-        raise SramflowError(f"{hw.name}: a cycle budget is not supported with a second SRAM level yet; map it with "
+        raise SramflowError(f"{hw.name}: a cycle budget with a second SRAM level is only supported with --fusion "
+                            "depth-first (the fastest depth-first mapping re-cut for energy); otherwise map it with "
                             "--objective alone")
     chosen: dict[object, Schedule] = budget_schedules(shapes, hw, cycle_budget, cache) if cycle_budget is not None \
         else {}

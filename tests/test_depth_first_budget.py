@@ -1,0 +1,63 @@
+"""A cycle budget with depth-first fusion on hardware with an outer SRAM level (``sim.api._depth_first_within_budget``):
+the latency objective's depth-first mapping, then layers re-cut for energy with the cycles the budget leaves
+(``mapping.depth_first_split.trade_cuts``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sramflow.errors import MappingError
+from sramflow.funcsim.run import run_functional
+from sramflow.hw.load import resolve_hw
+from sramflow.mapping.depth_first_split import INPUTS_KEPT_AXIS, KEPT_AXIS, SplitSchedule
+from sramflow.sim.api import prepare_graph, simulate_prepared
+from sramflow.sim.results import total_json
+from helpers.graphs import pointwise_graph, quantized
+
+
+def _setup():  # noqa: ANN202
+    """B0's features.5.1 projection shape (672 -> 112 channels at 14 x 14) on design1-l2: its 131 KB input does not
+    fit the 64 KiB level, so the fastest cut keeps input bands and reads the weights once per band; keeping weight
+    chunks instead reads the input twice, moves less and takes a few hundred cycles more."""
+    g = pointwise_graph(672, 112, 14)
+    hw = resolve_hw("sky130-design1-l2")
+    prep = prepare_graph(g, "depth-first")
+    fastest = simulate_prepared(prep, hw, "latency")
+    return g, hw, prep, fastest, total_json(list(fastest.nodes), hw.clock_mhz)
+
+
+def test_spare_cycles_buy_a_cut_that_saves_energy_and_traffic() -> None:
+    g, hw, prep, fastest, tf = _setup()
+    assert fastest.schedules[0].axis == INPUTS_KEPT_AXIS
+    budget = tf["cycles"] + 10_000
+    res = simulate_prepared(prep, hw, "energy", budget)
+    t = total_json(list(res.nodes), hw.clock_mhz)
+    assert tf["cycles"] < t["cycles"] <= budget and t["energy_uj"] < tf["energy_uj"]
+    assert sum(t["offchip_bytes"].values()) < sum(tf["offchip_bytes"].values())
+    s = res.schedules[0]
+    assert isinstance(s, SplitSchedule) and s.axis == KEPT_AXIS and res.recut_layers == 1
+    assert s.counts.offchip_weight_bytes == s.shape.weight_bytes + s.shape.bias_bytes  # weights cross once
+    assert "1 layers re-cut for energy" in res.fusion_note and res.cycle_budget == budget
+    q, x = quantized(g)
+    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.clobbers == 0 and r.counts_match
+
+
+def test_no_spare_cycles_keep_the_fastest_mapping() -> None:
+    _, hw, prep, fastest, tf = _setup()
+    res = simulate_prepared(prep, hw, "energy", tf["cycles"])
+    t = total_json(list(res.nodes), hw.clock_mhz)
+    assert t["cycles"] == tf["cycles"] and t["energy_uj"] == pytest.approx(tf["energy_uj"])
+    assert res.recut_layers == 0
+    with pytest.raises(MappingError, match=rf"below the {tf['cycles']:,} cycles of the least feasible mapping "
+                                           r"\(the latency objective's, fusion depth-first\)"):
+        simulate_prepared(prep, hw, "energy", tf["cycles"] - 1)
+
+
+def test_a_budget_on_l2_without_depth_first_is_a_named_error() -> None:
+    from sramflow.errors import SramflowError
+
+    g = pointwise_graph(16, 16, 4)
+    hw = resolve_hw("sky130-design1-l2")
+    with pytest.raises(SramflowError, match="only supported with --fusion depth-first"):
+        simulate_prepared(prepare_graph(g, "epilogue"), hw, "energy", 10**9)
