@@ -283,11 +283,10 @@ def _researched(fused: EpilogueSchedule, hw: HardwareSpec, objective: str,
 
 
 def decide_pools(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec,
-                 objective: str, declined: list | None = None) -> tuple[Schedule, ...]:
+                 objective: str) -> tuple[Schedule, ...]:
     """Keep a global average pool on its Conv's output path only where the objective gains (the running sums' word
     accesses and the vector work against the pool's own pass, which reads the whole feature map back); otherwise the
-    pool gets its own pass again (a per-group fallback). ``declined``: gets ((pool index, conv index), the fused
-    pair of schedules) of each pool given its own pass."""
+    pool gets its own pass again (a per-group fallback)."""
     out = list(schedules)
     index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
     for i, sh in enumerate(prep.shapes):
@@ -301,8 +300,6 @@ def decide_pools(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: Hardw
             else fused.conv
         own = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
         if summed_value([plain, own], hw, objective) < summed_value([fused], hw, objective):
-            if declined is not None:
-                declined.append(((i, j), (out[i], fused)))
             out[i], out[j] = own, plain
     return tuple(out)
 
@@ -346,15 +343,13 @@ def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budg
     """Depth-first on hardware with outer SRAM levels under a cycle budget: the latency objective's depth-first
     mapping, then layers re-cut for energy with the cycles the budget leaves (``trade_cuts``: another way to cut
     the same layer into parts, e.g. keeping its weights and its input in the outer level at a few more cycles, or
-    the same cut with its parts' tilings searched for energy), or an SE pool put back on its depthwise conv's
-    output path; the third value: how many layers (or pools) were re-mapped.
+    the same cut with its parts' tilings searched for energy); the third value: how many layers were re-cut.
     None where that does not apply (one SRAM level, another fusion mode); ``MappingError`` naming the fastest
     mapping's cycles where it does not fit the budget (no mapping found here has fewer)."""
     if prep.fusion != "depth-first" or hierarchy(hw) is None:
         return None
     memo: dict = {}
-    declined: list = []  # SE pools the latency objective gave a pass of their own, with their fused form
-    before = _choose(prep, hw, "latency", split_memo=memo, declined_pools=declined)
+    before = _choose(prep, hw, "latency", split_memo=memo)
     chosen = choose_splits(before, hw, "latency", memo)
     schedules, groups = plan_groups(prep.graph, chosen, hw, "latency")
     schedules, groups = plan_bands(prep.graph, schedules, groups, hw, "latency")
@@ -367,8 +362,7 @@ def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budg
     for b, c, f in zip(before, chosen, schedules):
         if f is c:
             choose_split(b, hw, "energy", energy_memo)
-    pools = [(nodes, pair) for nodes, pair in declined if all(schedules[k] is before[k] for k in nodes)]
-    schedules, recut = trade_cuts(schedules, chosen, before, (memo, energy_memo), hw, cycle_budget - cycles, pools)
+    schedules, recut = trade_cuts(schedules, chosen, before, (memo, energy_memo), hw, cycle_budget - cycles)
     return schedules, groups, recut
 
 
@@ -377,14 +371,13 @@ BUDGET_RESOLUTION = 10_000  # the bisection stops within this fraction of the bu
 
 
 def _choose(prep: PreparedGraph, hw: HardwareSpec, objective: str, cycle_budget: int | None = None,
-            split_memo: dict | None = None, declined_pools: list | None = None) -> tuple[Schedule, ...]:
-    """Per-layer schedules (or the budgeted Conv/Gemm rows), then the fused groups and their per-group fallbacks
-    (``declined_pools``: see ``decide_pools``)."""
+            split_memo: dict | None = None) -> tuple[Schedule, ...]:
+    """Per-layer schedules (or the budgeted Conv/Gemm rows), then the fused groups and their per-group fallbacks."""
     schedules = fuse_schedules(prep, choose_schedules(prep.shapes, hw, objective, cycle_budget), hw, objective)
     schedules = decide_input_scales(prep, schedules, hw, objective, under_budget=cycle_budget is not None,
                                     split_memo=split_memo)
     schedules = decide_residuals(prep, schedules, hw, objective, split_memo, under_budget=cycle_budget is not None)
-    return decide_pools(prep, schedules, hw, objective, declined_pools)
+    return decide_pools(prep, schedules, hw, objective)
 
 
 def _network_cost(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec) -> tuple[int, float]:
