@@ -37,7 +37,7 @@ def test_spare_cycles_buy_a_cut_that_saves_energy_and_traffic() -> None:
     s = res.schedules[0]
     assert isinstance(s, SplitSchedule) and s.axis == KEPT_AXIS and res.recut_layers == 1
     assert s.counts.offchip_weight_bytes == s.shape.weight_bytes + s.shape.bias_bytes  # weights cross once
-    assert "1 layers re-cut for energy" in res.fusion_note and res.cycle_budget == budget
+    assert "1 layers re-mapped for energy" in res.fusion_note and res.cycle_budget == budget
     q, x = quantized(g)
     r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
     assert r.bit_exact and r.clobbers == 0 and r.counts_match
@@ -61,3 +61,29 @@ def test_a_budget_on_l2_without_depth_first_is_a_named_error() -> None:
     hw = resolve_hw("sky130-design1-l2")
     with pytest.raises(SramflowError, match="only supported with --fusion depth-first"):
         simulate_prepared(prepare_graph(g, "epilogue"), hw, "energy", 10**9)
+
+
+def test_an_se_pool_gets_words_on_its_depthwise_output_path() -> None:
+    """B0's features.7.0 depthwise (1,152 channels, 7 x 7) on design1-l2: its fastest tiling leaves 2 of the first
+    level's 128 words free, a 2-channel tile's running sums need 4, so epilogue fusion gives the SE pool a pass of
+    its own. Depth-first re-searches the conv with words left free, and keeps that where the objective gains (the
+    pool's pass reads the 56 KB feature map back): fewer cycles and less traffic, bit-exact, counts equal."""
+    from helpers.graphs import se_depthwise_graph
+    from sramflow.mapping.epilogue import EpilogueSchedule
+
+    g = se_depthwise_graph()
+    hw = resolve_hw("sky130-design1-l2")
+    names = [n.name for n in g.nodes]
+    results = {m: simulate_prepared(prepare_graph(g, m), hw, "latency") for m in ("epilogue", "depth-first")}
+    assert results["epilogue"].schedules[names.index("gap")].unit == "vector"
+    res = results["depth-first"]
+    dw = res.schedules[names.index("dw")]
+    assert res.schedules[names.index("gap")].unit == "fused" and isinstance(dw, EpilogueSchedule) and dw.pool == "gap"
+    assert dw.conv.hw.capacity_words == hw.main_sram.total_words  # priced on the real level, not the smaller one
+    pair = [names.index("dw"), names.index("gap")]
+    cycles = {k: sum(r.nodes[i].cycles for i in pair) for k, r in results.items()}
+    offchip = {k: sum(r.schedules[i].counts.offchip_bytes for i in pair) for k, r in results.items()}
+    assert cycles["depth-first"] < cycles["epilogue"] and offchip["depth-first"] < offchip["epilogue"]
+    q, x = quantized(g)
+    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.clobbers == 0 and r.counts_match

@@ -120,3 +120,35 @@ def pointwise_graph(c: int, k: int, px: int) -> Graph:
     node = Node("pw", "Conv", ("x",), "y", conv, {"W": rng.standard_normal((k, c, 1, 1)).astype(np.float32),
                                                   "B": rng.standard_normal(k).astype(np.float32)})
     return Graph("pw", "x", "y", {"x": (1, c, px, px), "y": (1, k, px, px)}, (node,))
+
+
+def se_depthwise_graph(e: int = 1152, px: int = 7, out: int = 320, s: int = 48) -> Graph:
+    """B0's last block without its expand: depthwise 3x3 + SiLU on ``e`` channels of ``px`` x ``px``, the SE (pool,
+    reduce + SiLU, expand + Sigmoid, channel scale) and the 1x1 projection to ``out`` channels; random weights."""
+    rng = np.random.default_rng(3)
+
+    def conv(k: int, groups: int = 1) -> dict:
+        p = k // 2
+        return {"kernel": (k, k), "strides": (1, 1), "dilations": (1, 1), "pads": (p, p, p, p), "groups": groups}
+
+    def w(*shape: int) -> dict:
+        return {"W": rng.standard_normal(shape).astype(np.float32), "B": rng.standard_normal(shape[0]).astype(np.float32)}
+
+    nodes = (
+        Node("dw", "Conv", ("x",), "d", conv(3, e), w(e, 1, 3, 3)),
+        Node("ds", "Sigmoid", ("d",), "dsig"),
+        Node("dm", "Mul", ("d", "dsig"), "dact"),
+        Node("gap", "GlobalAveragePool", ("dact",), "g"),
+        Node("red", "Conv", ("g",), "r", conv(1), w(s, e, 1, 1)),
+        Node("rs", "Sigmoid", ("r",), "rsg"),
+        Node("rm", "Mul", ("r", "rsg"), "rr"),
+        Node("sex", "Conv", ("rr",), "sx", conv(1), w(e, s, 1, 1)),
+        Node("sg", "Sigmoid", ("sx",), "sxs"),
+        Node("sc", "Mul", ("dact", "sxs"), "scaled"),
+        Node("prj", "Conv", ("scaled",), "y", conv(1), w(out, e, 1, 1)),
+    )
+    full = lambda ch: (1, ch, px, px)  # noqa: E731
+    one = lambda ch: (1, ch, 1, 1)  # noqa: E731
+    shapes = {"x": full(e), "d": full(e), "dsig": full(e), "dact": full(e), "g": one(e), "r": one(s), "rsg": one(s),
+              "rr": one(s), "sx": one(e), "sxs": one(e), "scaled": full(e), "y": full(out)}
+    return Graph("se_depthwise", "x", "y", shapes, nodes)

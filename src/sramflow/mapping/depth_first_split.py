@@ -292,41 +292,59 @@ def priced(sch: Schedule, hw: HardwareSpec) -> tuple[int, float]:
 
 
 def trade_cuts(final: tuple[Schedule, ...], chosen: tuple[Schedule, ...], before: tuple[Schedule, ...],
-               memos: tuple[dict, ...], hw: HardwareSpec, spare_cycles: int) -> tuple[tuple[Schedule, ...], int]:
-    """``final`` with layers re-cut for energy within ``spare_cycles`` more cycles in all, and how many were.
+               memos: tuple[dict, ...], hw: HardwareSpec, spare_cycles: int,
+               pairs: list[tuple[tuple[int, ...], tuple[Schedule, ...]]] = ()) -> tuple[tuple[Schedule, ...], int]:
+    """``final`` with layers re-cut for energy within ``spare_cycles`` more cycles in all, and how many moves were
+    made.
 
     ``before``: the per-layer schedules ``choose_splits`` was given, ``chosen`` what it returned for them (under
     the latency objective), ``memos`` the memos of ``choose_split`` calls on them (each layer's priced cuts,
     ``_choose_split``: its parts searched for latency, and for energy where a memo of that objective is given),
     ``final`` the schedules after the cross-layer groups. Only a layer that no group changed (``final[i] is
     chosen[i]``) is re-cut: its other cuts are the same layer's operands in the same levels, part by part, so
-    nothing around it moves. Greedy: the cut that saves the most energy per added cycle first (one that saves
-    energy at no cost before all), then again from the new schedules, while any fits the cycles left."""
+    nothing around it moves. ``pairs``: other ways to map a few nodes together (node indices and their schedules,
+    e.g. an SE pool put on its depthwise conv's output path), whose nodes no group changed either. Greedy: the move that
+    saves the most energy per added cycle first (one that saves energy at no cost before all), then again from the
+    new schedules, while any fits the cycles left; moves that share a node exclude each other once one is made."""
     cur = list(final)
-    options: dict[int, list[tuple[tuple[int, float], Schedule]]] = {}
+    units: dict[tuple[int, ...], list[tuple[tuple[int, float], tuple[Schedule, ...]]]] = {}
     for i, (f, c, b) in enumerate(zip(final, chosen, before)):
         recs = [m.get(("options", id(b))) for m in memos]
         found = [o for r in recs if r is not None and r[0] is b for o in r[1]]
         if f is c and len(found) > 1:
-            options[i] = [(priced(o, hw), o) for o in found]
-    now = {i: priced(cur[i], hw) for i in options}
-    traded: set[int] = set()
+            units[(i,)] = [(priced(o, hw), (o,)) for o in found]
+    for nodes, scheds in pairs:
+        units[nodes] = [(_sum_priced(scheds, hw), scheds)]
+    now = {u: _sum_priced(tuple(cur[k] for k in u), hw) for u in units}
+    made: set[tuple[int, ...]] = set()
     while True:
-        best: tuple[tuple[float, float], int, Schedule, tuple[int, float]] | None = None
-        for i, opts in options.items():
-            c0, e0 = now[i]
+        best: tuple[tuple[float, float], tuple[int, ...], tuple[Schedule, ...], tuple[int, float]] | None = None
+        for u, opts in units.items():
+            c0, e0 = now[u]
             for (c, e), o in opts:
                 if e >= e0 or c - c0 > spare_cycles:
                     continue
                 key = ((e0 - e) / max(c - c0, 1), e0 - e)  # pJ saved per added cycle, then pJ saved
                 if best is None or key > best[0]:
-                    best = (key, i, o, (c, e))
+                    best = (key, u, o, (c, e))
         if best is None:
-            return tuple(cur), len(traded)
-        _, i, o, m = best
-        spare_cycles -= m[0] - now[i][0]
-        cur[i], now[i] = o, m
-        traded.add(i)
+            return tuple(cur), len(made)
+        _, u, o, m = best
+        spare_cycles -= m[0] - now[u][0]
+        for k, s in zip(u, o):
+            cur[k] = s
+        now[u] = m
+        made.add(u)
+        for v in [v for v in units if v != u and set(v) & set(u)]:
+            del units[v], now[v]
+
+
+def _sum_priced(scheds: tuple[Schedule, ...], hw: HardwareSpec) -> tuple[int, float]:
+    cycles, energy = 0, 0.0
+    for s in scheds:
+        c, e = priced(s, hw)
+        cycles, energy = cycles + c, energy + e
+    return cycles, energy
 
 
 def keep_scales(parts: list[Part], whole: ConvShape) -> list[Part]:

@@ -35,7 +35,7 @@ from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, on
 from sramflow.mapping.lower import lower, lower_graph
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.search.choose import (OBJECTIVES, best_rows, conv_table, hierarchy, map_shape, row_schedule,
-                                          search_residual)
+                                          search_conv, search_residual, search_staged_with)
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import DEFAULT_PLANS, PlanCache, point_plan
 from sramflow.mapping.staging import direct_traffic, pair_traffic
@@ -80,7 +80,7 @@ class SimulationResult:
     cycle_budget: int | None = None
     fusion: str = "none"
     groups: tuple[Group, ...] = ()  # depth-first groups' edges as decided (``mapping.depth_first``)
-    recut_layers: int = 0  # under a cycle budget with depth-first groups: layers re-cut for energy (``trade_cuts``)
+    recut_layers: int = 0  # under a cycle budget with depth-first groups: layers re-mapped for energy (``trade_cuts``)
 
     @property
     def fusion_note(self) -> str:
@@ -96,7 +96,7 @@ class SimulationResult:
         if self.cycle_budget is None:
             return note
         return (f"under the cycle budget: the latency objective's depth-first mapping with {self.recut_layers} "
-                f"layers re-cut for energy within the budget's spare cycles; {note}")
+                f"layers re-mapped for energy within the budget's spare cycles; {note}")
 
 
 def prepare_graph(graph: Graph, fusion: str = "none") -> PreparedGraph:
@@ -331,11 +331,26 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
                             time.perf_counter() - t0, cycle_budget, prep.fusion, groups, recut)
 
 
-def _depth_first(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str,
+def _depth_first(prep: PreparedGraph, before: tuple[Schedule, ...], hw: HardwareSpec, objective: str,
                  split_memo: dict) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
-    schedules = choose_splits(schedules, hw, objective, split_memo)
+    schedules = choose_splits(before, hw, objective, split_memo)
     schedules, groups = plan_groups(prep.graph, schedules, hw, objective)
-    return plan_bands(prep.graph, schedules, groups, hw, objective)  # two layers band by band
+    schedules, groups = plan_bands(prep.graph, schedules, groups, hw, objective)  # two layers band by band
+    return _pools_with_room(prep, before, schedules, hw, objective), groups
+
+
+def _pools_with_room(prep: PreparedGraph, before: tuple[Schedule, ...], final: tuple[Schedule, ...],
+                     hw: HardwareSpec, objective: str) -> tuple[Schedule, ...]:
+    """On hardware with outer levels: each SE pool left in a pass of its own for want of first-level words put on its
+    conv's output path, that conv re-searched with the words free (``_pool_alternatives``), where the objective
+    gains (the pool's pass reads the whole feature map back)."""
+    if hierarchy(hw) is None:
+        return final
+    out = list(final)
+    for (i, j), (pool, conv) in _pool_alternatives(prep, before, final, hw, objective):
+        if summed_value([pool, conv], hw, objective) < summed_value([out[i], out[j]], hw, objective):
+            out[i], out[j] = pool, conv
+    return tuple(out)
 
 
 def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int
@@ -343,7 +358,8 @@ def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budg
     """Depth-first on hardware with outer SRAM levels under a cycle budget: the latency objective's depth-first
     mapping, then layers re-cut for energy with the cycles the budget leaves (``trade_cuts``: another way to cut
     the same layer into parts, e.g. keeping its weights and its input in the outer level at a few more cycles, or
-    the same cut with its parts' tilings searched for energy); the third value: how many layers were re-cut.
+    the same cut with its parts' tilings searched for energy, or an SE pool put on its conv's output path); the third
+    value: how many layers (or pool and conv pairs) were re-mapped.
     None where that does not apply (one SRAM level, another fusion mode); ``MappingError`` naming the fastest
     mapping's cycles where it does not fit the budget (no mapping found here has fewer)."""
     if prep.fusion != "depth-first" or hierarchy(hw) is None:
@@ -353,6 +369,7 @@ def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budg
     chosen = choose_splits(before, hw, "latency", memo)
     schedules, groups = plan_groups(prep.graph, chosen, hw, "latency")
     schedules, groups = plan_bands(prep.graph, schedules, groups, hw, "latency")
+    schedules = _pools_with_room(prep, before, schedules, hw, "latency")
     cycles, _ = _network_cost(prep, schedules, hw)
     if cycles > cycle_budget:
         raise MappingError(f"--cycle-budget {cycle_budget:,} is below the {cycles:,} cycles of the least feasible "
@@ -362,8 +379,55 @@ def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budg
     for b, c, f in zip(before, chosen, schedules):
         if f is c:
             choose_split(b, hw, "energy", energy_memo)
-    schedules, recut = trade_cuts(schedules, chosen, before, (memo, energy_memo), hw, cycle_budget - cycles)
+    pools = _pool_alternatives(prep, before, schedules, hw, "latency")
+    schedules, recut = trade_cuts(schedules, chosen, before, (memo, energy_memo), hw, cycle_budget - cycles, pools)
     return schedules, groups, recut
+
+
+POOL_RESERVE_WORDS = (2, 4, 8, 16)  # first-level words left free for a pool's running sums, tried in turn
+
+
+def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final: tuple[Schedule, ...],
+                       hw: HardwareSpec, objective: str) -> list[tuple[tuple[int, ...], tuple[Schedule, ...]]]:
+    """SE pools left in a pass of their own because their conv's fastest tiling fills the first level (no words for
+    one channel tile's running sums, ``pool_plan``): (pool index, conv index) with the pool on the output path of
+    that conv re-searched (same staged operands) with a few words left free. Only where no group changed either."""
+    out: list[tuple[tuple[int, ...], tuple[Schedule, ...]]] = []
+    index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
+    for i, sh in enumerate(prep.shapes):
+        if not (isinstance(sh, FusedShape) and sh.pool) or before[i].unit == "fused":
+            continue
+        j = index[sh.into]
+        plain = before[j]
+        conv = plain.conv if isinstance(plain, EpilogueSchedule) else plain
+        if final[i] is not before[i] or final[j] is not plain or not isinstance(conv, ConvSchedule) or \
+                (isinstance(plain, EpilogueSchedule) and (plain.pool or plain.residual or plain.input_scale)):
+            continue
+        for reserve in POOL_RESERVE_WORDS:
+            new = _with_free_words(conv, hw, reserve, objective)
+            if new is None or pool_plan(new) is None:
+                continue
+            fused = dataclasses.replace(plain, conv=new, pool=sh.name) if isinstance(plain, EpilogueSchedule) else \
+                EpilogueSchedule(new, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name)
+            out.append(((i, j), (FusedSchedule(sh), fused)))
+            break
+    return out
+
+
+def _with_free_words(conv: ConvSchedule, hw: HardwareSpec, words: int, objective: str) -> ConvSchedule | None:
+    """``conv``'s best schedule for ``objective`` with its staged operands in the same levels, searched as if the
+    first level had ``words`` words fewer (its buffers leave them free), priced on ``hw`` itself."""
+    m = hw.sram[0]
+    fewer = -(-words // m.banks)
+    if fewer >= m.words:
+        return None
+    small = dataclasses.replace(hw, sram=(dataclasses.replace(m, words=m.words - fewer, power_of_two_words=False),
+                                          *hw.sram[1:]))
+    got = search_staged_with(conv.shape, small, objective, require=tuple(zip(conv.staged, conv.staged_levels)),
+                             allow=frozenset(conv.staged)) if conv.staged else search_conv(conv.shape, small, objective)
+    if got is None:
+        return None
+    return dataclasses.replace(got, hw=conv.hw, levels=conv.levels)
 
 
 BUDGET_ROUNDS = 24  # re-choices under a cycle budget at most (B0 on design1: 1-12)
