@@ -72,34 +72,38 @@ def small_conv_graph() -> Graph:
     return Graph("small", "x", "out", shapes, nodes)
 
 
+def _same_conv(k: int, groups: int = 1) -> dict:
+    """Conv attributes of a stride-1 k x k convolution padded to keep the size."""
+    p = k // 2
+    return {"kernel": (k, k), "strides": (1, 1), "dilations": (1, 1), "pads": (p, p, p, p), "groups": groups}
+
+
+def _random_wb(rng: np.random.Generator, *shape: int) -> dict:
+    """Standard-normal float weights of ``shape`` and a bias per output channel."""
+    return {"W": rng.standard_normal(shape).astype(np.float32), "B": rng.standard_normal(shape[0]).astype(np.float32)}
+
+
 def se_block_graph(res: int = 6, c: int = 4, e: int = 8) -> Graph:
     """An MBConv-like block with every epilogue pattern, random weights: 1x1 expand + HardSwish, depthwise 3x3 +
     SiLU, squeeze-excite (global pool, 1x1 reduce + Relu, 1x1 expand + Sigmoid, channel scale), 1x1 project, the
     residual Add, global pool and a classifier; ``c`` block channels, ``e`` expanded ones, ``res`` x ``res`` px."""
-    def conv(k: int, groups: int = 1) -> dict:
-        p = k // 2
-        return {"kernel": (k, k), "strides": (1, 1), "dilations": (1, 1), "pads": (p, p, p, p), "groups": groups}
-
     rng = np.random.default_rng(3)
-
-    def w(*shape: int) -> dict:
-        return {"W": rng.standard_normal(shape).astype(np.float32), "B": rng.standard_normal(shape[0]).astype(np.float32)}
 
     s = 2
     nodes = (
-        Node("exp", "Conv", ("x",), "e", conv(1), w(e, c, 1, 1)),
+        Node("exp", "Conv", ("x",), "e", _same_conv(1), _random_wb(rng, e, c, 1, 1)),
         Node("hs", "HardSigmoid", ("e",), "ehs", {"alpha": 1 / 6, "beta": 0.5}),
         Node("hm", "Mul", ("e", "ehs"), "eh"),
-        Node("dw", "Conv", ("eh",), "d", conv(3, e), w(e, 1, 3, 3)),
+        Node("dw", "Conv", ("eh",), "d", _same_conv(3, e), _random_wb(rng, e, 1, 3, 3)),
         Node("ds", "Sigmoid", ("d",), "dsig"),
         Node("dm", "Mul", ("d", "dsig"), "dact"),
         Node("gap", "GlobalAveragePool", ("dact",), "g"),
-        Node("red", "Conv", ("g",), "r", conv(1), w(s, e, 1, 1)),
+        Node("red", "Conv", ("g",), "r", _same_conv(1), _random_wb(rng, s, e, 1, 1)),
         Node("rr", "Relu", ("r",), "rrl"),
-        Node("sex", "Conv", ("rrl",), "sx", conv(1), w(e, s, 1, 1)),
+        Node("sex", "Conv", ("rrl",), "sx", _same_conv(1), _random_wb(rng, e, s, 1, 1)),
         Node("sg", "Sigmoid", ("sx",), "sxs"),
         Node("sc", "Mul", ("dact", "sxs"), "scaled"),
-        Node("prj", "Conv", ("scaled",), "pj", conv(1), w(c, e, 1, 1)),
+        Node("prj", "Conv", ("scaled",), "pj", _same_conv(1), _random_wb(rng, c, e, 1, 1)),
         Node("add", "Add", ("pj", "x"), "y"),
         Node("gp2", "GlobalAveragePool", ("y",), "q"),
         Node("fc", "Gemm", ("q",), "out", {}, {"W": rng.standard_normal((3, c)).astype(np.float32),
@@ -127,25 +131,18 @@ def se_depthwise_graph(e: int = 1152, px: int = 7, out: int = 320, s: int = 48) 
     reduce + SiLU, expand + Sigmoid, channel scale) and the 1x1 projection to ``out`` channels; random weights."""
     rng = np.random.default_rng(3)
 
-    def conv(k: int, groups: int = 1) -> dict:
-        p = k // 2
-        return {"kernel": (k, k), "strides": (1, 1), "dilations": (1, 1), "pads": (p, p, p, p), "groups": groups}
-
-    def w(*shape: int) -> dict:
-        return {"W": rng.standard_normal(shape).astype(np.float32), "B": rng.standard_normal(shape[0]).astype(np.float32)}
-
     nodes = (
-        Node("dw", "Conv", ("x",), "d", conv(3, e), w(e, 1, 3, 3)),
+        Node("dw", "Conv", ("x",), "d", _same_conv(3, e), _random_wb(rng, e, 1, 3, 3)),
         Node("ds", "Sigmoid", ("d",), "dsig"),
         Node("dm", "Mul", ("d", "dsig"), "dact"),
         Node("gap", "GlobalAveragePool", ("dact",), "g"),
-        Node("red", "Conv", ("g",), "r", conv(1), w(s, e, 1, 1)),
+        Node("red", "Conv", ("g",), "r", _same_conv(1), _random_wb(rng, s, e, 1, 1)),
         Node("rs", "Sigmoid", ("r",), "rsg"),
         Node("rm", "Mul", ("r", "rsg"), "rr"),
-        Node("sex", "Conv", ("rr",), "sx", conv(1), w(e, s, 1, 1)),
+        Node("sex", "Conv", ("rr",), "sx", _same_conv(1), _random_wb(rng, e, s, 1, 1)),
         Node("sg", "Sigmoid", ("sx",), "sxs"),
         Node("sc", "Mul", ("dact", "sxs"), "scaled"),
-        Node("prj", "Conv", ("scaled",), "y", conv(1), w(out, e, 1, 1)),
+        Node("prj", "Conv", ("scaled",), "y", _same_conv(1), _random_wb(rng, out, e, 1, 1)),
     )
     full = lambda ch: (1, ch, px, px)  # noqa: E731
     one = lambda ch: (1, ch, 1, 1)  # noqa: E731
