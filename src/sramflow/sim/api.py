@@ -325,18 +325,20 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
         schedules = _choose(prep, hw, objective, split_memo=split_memo)
         if prep.fusion == "depth-first":  # bands / chunks of a layer, then cross-layer residency, in outer SRAM
             # levels (none on one-level hardware)
-            schedules, groups = _depth_first(prep, schedules, hw, objective, split_memo)
+            schedules, groups, _ = _depth_first(prep, schedules, hw, objective, split_memo)
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
                             time.perf_counter() - t0, cycle_budget, prep.fusion, groups, recut)
 
 
 def _depth_first(prep: PreparedGraph, before: tuple[Schedule, ...], hw: HardwareSpec, objective: str,
-                 split_memo: dict) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
-    schedules = choose_splits(before, hw, objective, split_memo)
-    schedules, groups = plan_groups(prep.graph, schedules, hw, objective)
+                 split_memo: dict) -> tuple[tuple[Schedule, ...], tuple[Group, ...], tuple[Schedule, ...]]:
+    """The depth-first schedules of ``before`` (per-layer ones), their groups, and the cuts chosen on the way
+    (``choose_splits``, before any cross-layer group)."""
+    chosen = choose_splits(before, hw, objective, split_memo)
+    schedules, groups = plan_groups(prep.graph, chosen, hw, objective)
     schedules, groups = plan_bands(prep.graph, schedules, groups, hw, objective)  # two layers band by band
-    return _pools_with_room(prep, before, schedules, hw, objective), groups
+    return _pools_with_room(prep, before, schedules, hw, objective), groups, chosen
 
 
 def _pools_with_room(prep: PreparedGraph, before: tuple[Schedule, ...], final: tuple[Schedule, ...],
@@ -366,10 +368,7 @@ def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budg
         return None
     memo: dict = {}
     before = _choose(prep, hw, "latency", split_memo=memo)
-    chosen = choose_splits(before, hw, "latency", memo)
-    schedules, groups = plan_groups(prep.graph, chosen, hw, "latency")
-    schedules, groups = plan_bands(prep.graph, schedules, groups, hw, "latency")
-    schedules = _pools_with_room(prep, before, schedules, hw, "latency")
+    schedules, groups, chosen = _depth_first(prep, before, hw, "latency", memo)
     cycles, _ = _network_cost(prep, schedules, hw)
     if cycles > cycle_budget:
         raise MappingError(f"--cycle-budget {cycle_budget:,} is below the {cycles:,} cycles of the least feasible "
