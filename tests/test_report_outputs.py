@@ -97,5 +97,8 @@ def test_checkpoint_figures_on_file() -> None:
     ck = checkpoint_accuracy(str(REPO / "weights" / "efficientnet_b0_ham10000.safetensors"))
     assert ck is not None and ck.n_images == 1689 and ck.trained_resolution == 128
     assert ck.float_accuracy == pytest.approx(0.787, abs=1e-3) and ck.int8_accuracy == pytest.approx(0.794, abs=1e-3)
+    oof = ck.out_of_fold
+    assert oof is not None and oof.n_images == 6826 and oof.int8_balanced == pytest.approx(0.663, abs=1e-3)
+    assert "out of fold over 5 cross-validation folds (6,826 images): 78.7% / 79.2%" in oof.text()
     lo, hi = wilson_interval(0.5, 100)
     assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)

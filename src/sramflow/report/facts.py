@@ -76,7 +76,9 @@ def accuracy_row(a: ReportInputs) -> ClaimRow:
                     f"{100 * ck.float_accuracy:.1f}% / {100 * ck.int8_accuracy:.1f}% (balanced {ck.float_balanced:.3f}"
                     f" / {ck.int8_balanced:.3f}; float {100 * lo:.1f}-{100 * hi:.1f}%)", "-",
                     f"on file: the shipped checkpoint's {ck.split} split, {ck.n_images:,} images, {res} "
-                    f"({ck.metrics_file}; {ck.interval_note}); not measured by this run: that needs --data")
+                    f"({ck.metrics_file}; {ck.interval_note})"
+                    + (f"; its recipe {ck.out_of_fold.text()}" if ck.out_of_fold else "")
+                    + "; not measured by this run: that needs --data")
 
 
 def claim_rows(a: ReportInputs, cfg: DeploymentConfig) -> list[ClaimRow]:

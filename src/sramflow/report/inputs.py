@@ -41,6 +41,24 @@ class Sensitivity:
 
 
 @dataclass(frozen=True)
+class FoldAccuracy:
+    """Out-of-fold figures of the checkpoint's training recipe: each image classified by a model refit without its
+    fold (``scripts/cv_recipe.sh``), all folds pooled."""
+
+    folds: int
+    n_images: int
+    float_accuracy: float
+    int8_accuracy: float
+    float_balanced: float
+    int8_balanced: float
+
+    def text(self) -> str:
+        return (f"out of fold over {self.folds} cross-validation folds ({self.n_images:,} images): "
+                f"{100 * self.float_accuracy:.1f}% / {100 * self.int8_accuracy:.1f}% (balanced "
+                f"{self.float_balanced:.3f} / {self.int8_balanced:.3f})")
+
+
+@dataclass(frozen=True)
 class CheckpointAccuracy:
     """The shipped checkpoint's own figures, from the metrics file written when it was trained and evaluated."""
 
@@ -53,6 +71,7 @@ class CheckpointAccuracy:
     int8_balanced: float
     trained_resolution: int | None
     float_interval: tuple[float, float]  # Wilson 95 % over images
+    out_of_fold: FoldAccuracy | None = None  # the recipe's cross-validation, where the metrics file has it
 
     @property
     def interval_note(self) -> str:
@@ -87,9 +106,22 @@ def checkpoint_accuracy(checkpoint: str | None) -> CheckpointAccuracy | None:
         res = config.get("resolution")
         return CheckpointAccuracy(mf.name, "test", n, float(fl["accuracy"]), float(i8["accuracy"]),
                                   float(fl["balanced_accuracy"]), float(i8["balanced_accuracy"]),
-                                  int(res) if res else None, wilson_interval(float(fl["accuracy"]), n))
+                                  int(res) if res else None, wilson_interval(float(fl["accuracy"]), n),
+                                  _fold_accuracy(d.get("cross_validation_5fold")))
     except (KeyError, TypeError, ValueError):
         return None  # a metrics file of another shape: the report then says no figures are on file
+
+
+def _fold_accuracy(cv: dict | None) -> FoldAccuracy | None:
+    """``cross_validation_5fold`` of a metrics file (its pooled point figures), or None."""
+    if not cv:
+        return None
+    try:
+        p = cv["point"]
+        return FoldAccuracy(5, int(cv["n_images"]), float(p["float"]["accuracy"]), float(p["int8"]["accuracy"]),
+                            float(p["float"]["balanced_accuracy"]), float(p["int8"]["balanced_accuracy"]))
+    except (KeyError, TypeError, ValueError):
+        return None  # another shape: the test-split figures stand alone
 
 
 TARGET_UNITS = {"latency_ms": "ms", "energy_mj": "mJ", "avg_power_mw": "mW"}

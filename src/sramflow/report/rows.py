@@ -69,7 +69,8 @@ def accuracy_paragraphs(a: ReportInputs) -> list[str]:
     return [claim, f"The shipped checkpoint's figures on file ({ck.metrics_file}, {ck.split} split, {ck.n_images:,} "
                    f"images{res}): float {100 * ck.float_accuracy:.1f} % (balanced {ck.float_balanced:.3f}; "
                    f"{ck.interval_note}: {100 * lo:.1f}-{100 * hi:.1f} %), INT8 {100 * ck.int8_accuracy:.1f} % "
-                   f"(balanced {ck.int8_balanced:.3f}).",
+                   f"(balanced {ck.int8_balanced:.3f})."
+                   + (f" Its training recipe, {ck.out_of_fold.text()}." if ck.out_of_fold else ""),
             "This run did not measure accuracy: that needs --data (a HAM10000 folder)."]
 
 
