@@ -417,7 +417,7 @@ def _with_free_words(conv: ConvSchedule, hw: HardwareSpec, words: int, objective
     """``conv``'s best schedule for ``objective`` with its staged operands in the same levels, searched as if the
     first level had ``words`` words fewer (its buffers leave them free), priced on ``hw`` itself."""
     m = hw.sram[0]
-    fewer = -(-words // m.banks)
+    fewer = ceil_div(words, m.banks)
     if fewer >= m.words:
         return None
     small = dataclasses.replace(hw, sram=(dataclasses.replace(m, words=m.words - fewer, power_of_two_words=False),
