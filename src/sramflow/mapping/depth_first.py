@@ -238,9 +238,12 @@ def summed_value(scheds: list[Schedule], hw: HardwareSpec, objective: str,
                  ) -> tuple[float, float]:
     """``objective_key`` of schedules that run one after the other (their cycles and energies summed)."""
     cyc = en = 0.0
+    seen: dict[int, tuple[float, float]] = {}  # parts of a cut often share one schedule object
     for s in scheds:
-        c, e = metrics(s, hw)
-        cyc, en = cyc + c, en + e
+        got = seen.get(id(s))
+        if got is None:
+            got = seen[id(s)] = metrics(s, hw)
+        cyc, en = cyc + got[0], en + got[1]
     return objective_key(cyc, en, objective)
 
 

@@ -255,11 +255,10 @@ def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -
                 break
             if part_conv.shape.name != conv.shape.name:  # an equal part of another layer: the same schedule
                 part_conv = dataclasses.replace(part_conv, shape=sub)
-            part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
-            got.append(Part(part, *span))
+            got.append(Part(_grouped(sch, part_conv, memo), *span))
         if len(got) < len(cut):
             continue
-        got = keep_scales(got, conv.shape)
+        got = keep_scales(got, conv.shape, memo)
         val = summed_value([p.schedule for p in got], hw, objective)
         label = "channels" if bands == 1 else "rows" if chunks == 1 else "rows x channels"
         options.append(SplitSchedule(sch, label, tuple(got)))
@@ -272,7 +271,7 @@ def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -
         got = make(sch, conv, bands, chunks, hw, objective, memo)
         if got is None:
             continue
-        got = keep_scales(got, conv.shape)
+        got = keep_scales(got, conv.shape, memo)
         val = summed_value([p.schedule for p in got], hw, objective)
         options.append(SplitSchedule(sch, axis, tuple(got)))
         if val < base and (best is None or val < best[0]):
@@ -347,7 +346,7 @@ def _sum_priced(scheds: tuple[Schedule, ...], hw: HardwareSpec) -> tuple[int, fl
     return cycles, energy
 
 
-def keep_scales(parts: list[Part], whole: ConvShape) -> list[Part]:
+def keep_scales(parts: list[Part], whole: ConvShape, memo: dict | None = None) -> list[Part]:
     """``parts`` (of a layer of shape ``whole``) with each part's held SE scale vector kept from the part before
     where that part held the same vector (the same input channels: all of them, or a grouped layer's chunk of
     groups) at the same words of the same outer level: the parts run one after the other and each stages its
@@ -360,7 +359,8 @@ def keep_scales(parts: list[Part], whole: ConvShape) -> list[Part]:
         first = p.ch0 if whole.groups > 1 else 0  # a grouped layer's chunk scales its own groups' channels
         key = None if plan is None or plan.level == 0 else (plan.level, plan.base_word, plan.channels, first)
         if key is not None and key == before:
-            p = dataclasses.replace(p, schedule=dataclasses.replace(p.schedule, scale_kept=True))
+            p = dataclasses.replace(p, schedule=_identical((p.schedule,), ("kept",), memo,
+                                                           lambda s=p.schedule: dataclasses.replace(s, scale_kept=True)))
         out.append(p)
         before = key
     return out
@@ -399,9 +399,8 @@ def _weights_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw
         if part_conv is None:
             return None
         if span[0] > 0:  # not the chunk's first band: its weights are in the level already
-            part_conv = as_resident(part_conv, {"weights": (1, 0)})
-        part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
-        out.append(Part(part, *span))
+            part_conv = _resident(part_conv, {"weights": (1, 0)}, memo)
+        out.append(Part(_grouped(sch, part_conv, memo), *span))
     return out
 
 
@@ -465,9 +464,8 @@ def _both_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw: H
         resident = {"inputs": (1, offset[span[0]][0])}
         if span[0] > 0:  # not the chunk's first band: its weights are in the level already
             resident["weights"] = (1, 0)
-        part_conv = as_resident(c, resident, filled=("inputs",) if span[4] == first_chunk else (), region_end=end)
-        part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
-        out.append(Part(part, *span))
+        part_conv = _resident(c, resident, memo, ("inputs",) if span[4] == first_chunk else (), end)
+        out.append(Part(_grouped(sch, part_conv, memo), *span))
     return out
 
 
@@ -494,10 +492,36 @@ def _inputs_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw:
                 at + operand_words(part_conv, "inputs", 1) > part_conv.levels.level(1).capacity_words:
             return None  # the kept input sits where the first chunk put it: only this part's weights below it
         else:
-            part_conv = as_resident(part_conv, {"inputs": (1, at)})
-        part = sch.with_conv(part_conv) if isinstance(sch, EpilogueSchedule) else part_conv
-        out.append(Part(part, *span))
+            part_conv = _resident(part_conv, {"inputs": (1, at)}, memo)
+        out.append(Part(_grouped(sch, part_conv, memo), *span))
     return out
+
+
+def _identical(objects: tuple[Schedule, ...], values: tuple, memo: dict | None, make):  # noqa: ANN001, ANN202
+    """``make()``, built once per schedule ``objects`` (by identity) and plain ``values``, and shared: the equal
+    parts of a cut (and the same part in every option priced) then compute their counts once, since a schedule's
+    counts are a cached property of the object."""
+    if memo is None:
+        return make()
+    key = ("same", *map(id, objects), *values)
+    got = memo.get(key)
+    if got is None or any(a is not b for a, b in zip(got[0], objects)):
+        got = (objects, make())  # the objects kept alive with their ids
+        memo[key] = got
+    return got[1]
+
+
+def _grouped(sch: Schedule, part_conv: ConvSchedule, memo: dict) -> Schedule:
+    """A part's schedule: ``part_conv`` inside ``sch``'s epilogue group where ``sch`` has one."""
+    if not isinstance(sch, EpilogueSchedule):
+        return part_conv
+    return _identical((sch, part_conv), ("group",), memo, lambda: sch.with_conv(part_conv))
+
+
+def _resident(sch: ConvSchedule, resident: dict[str, tuple[int, int]], memo: dict, filled: tuple[str, ...] = (),
+              region_end: int = 0) -> ConvSchedule:
+    values = ("resident", tuple(sorted(resident.items())), filled, region_end)
+    return _identical((sch,), values, memo, lambda: as_resident(sch, resident, filled, region_end))
 
 
 def _staging(sub: ConvShape, operands: str | tuple[str, ...], hw: HardwareSpec, objective: str, memo: dict,
