@@ -325,34 +325,41 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
         schedules = _choose(prep, hw, objective, split_memo=split_memo)
         if prep.fusion == "depth-first":  # bands / chunks of a layer, then cross-layer residency, in outer SRAM
             # levels (none on one-level hardware)
-            schedules, groups, _ = _depth_first(prep, schedules, hw, objective, split_memo)
+            schedules, groups, _, _ = _depth_first(prep, schedules, hw, objective, split_memo)
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
                             time.perf_counter() - t0, cycle_budget, prep.fusion, groups, recut)
 
 
+PoolPairs = list[tuple[tuple[int, ...], tuple[Schedule, ...]]]  # (pool index, conv index) and their schedules
+
+
 def _depth_first(prep: PreparedGraph, before: tuple[Schedule, ...], hw: HardwareSpec, objective: str,
-                 split_memo: dict) -> tuple[tuple[Schedule, ...], tuple[Group, ...], tuple[Schedule, ...]]:
-    """The depth-first schedules of ``before`` (per-layer ones), their groups, and the cuts chosen on the way
-    (``choose_splits``, before any cross-layer group)."""
+                 split_memo: dict) -> tuple[tuple[Schedule, ...], tuple[Group, ...], tuple[Schedule, ...], PoolPairs]:
+    """The depth-first schedules of ``before`` (per-layer ones), their groups, the cuts chosen on the way
+    (``choose_splits``, before any cross-layer group), and the SE pools that ``_pools_with_room`` could have put on
+    their conv's output path but the objective declined."""
     chosen = choose_splits(before, hw, objective, split_memo)
     schedules, groups = plan_groups(prep.graph, chosen, hw, objective)
     schedules, groups = plan_bands(prep.graph, schedules, groups, hw, objective)  # two layers band by band
-    return _pools_with_room(prep, before, schedules, hw, objective), groups, chosen
+    schedules, declined = _pools_with_room(prep, before, schedules, hw, objective)
+    return schedules, groups, chosen, declined
 
 
 def _pools_with_room(prep: PreparedGraph, before: tuple[Schedule, ...], final: tuple[Schedule, ...],
-                     hw: HardwareSpec, objective: str) -> tuple[Schedule, ...]:
+                     hw: HardwareSpec, objective: str) -> tuple[tuple[Schedule, ...], PoolPairs]:
     """On hardware with outer levels: each SE pool left in a pass of its own for want of first-level words put on its
     conv's output path, that conv re-searched with the words free (``_pool_alternatives``), where the objective
-    gains (the pool's pass reads the whole feature map back)."""
+    gains (the pool's pass reads the whole feature map back); and the alternatives declined."""
     if hierarchy(hw) is None:
-        return final
-    out = list(final)
+        return final, []
+    out, declined = list(final), []
     for (i, j), (pool, conv) in _pool_alternatives(prep, before, final, hw, objective):
         if summed_value([pool, conv], hw, objective) < summed_value([out[i], out[j]], hw, objective):
             out[i], out[j] = pool, conv
-    return tuple(out)
+        else:
+            declined.append(((i, j), (pool, conv)))
+    return tuple(out), declined
 
 
 def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int
@@ -368,7 +375,7 @@ def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budg
         return None
     memo: dict = {}
     before = _choose(prep, hw, "latency", split_memo=memo)
-    schedules, groups, chosen = _depth_first(prep, before, hw, "latency", memo)
+    schedules, groups, chosen, pools = _depth_first(prep, before, hw, "latency", memo)
     cycles, _ = _network_cost(prep, schedules, hw)
     if cycles > cycle_budget:
         raise MappingError(f"--cycle-budget {cycle_budget:,} is below the {cycles:,} cycles of the least feasible "
@@ -378,7 +385,6 @@ def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budg
     for b, c, f in zip(before, chosen, schedules):
         if f is c:
             choose_split(b, hw, "energy", energy_memo)
-    pools = _pool_alternatives(prep, before, schedules, hw, "latency")
     schedules, recut = trade_cuts(schedules, chosen, before, (memo, energy_memo), hw, cycle_budget - cycles, pools)
     return schedules, groups, recut
 
@@ -387,11 +393,11 @@ POOL_RESERVE_WORDS = (2, 4, 8, 16)  # first-level words left free for a pool's r
 
 
 def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final: tuple[Schedule, ...],
-                       hw: HardwareSpec, objective: str) -> list[tuple[tuple[int, ...], tuple[Schedule, ...]]]:
+                       hw: HardwareSpec, objective: str) -> PoolPairs:
     """SE pools left in a pass of their own because their conv's fastest tiling fills the first level (no words for
     one channel tile's running sums, ``pool_plan``): (pool index, conv index) with the pool on the output path of
     that conv re-searched (same staged operands) with a few words left free. Only where no group changed either."""
-    out: list[tuple[tuple[int, ...], tuple[Schedule, ...]]] = []
+    out: PoolPairs = []
     index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
     for i, sh in enumerate(prep.shapes):
         if not (isinstance(sh, FusedShape) and sh.pool) or before[i].unit == "fused":
