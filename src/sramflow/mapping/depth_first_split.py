@@ -359,8 +359,9 @@ def keep_scales(parts: list[Part], whole: ConvShape, memo: dict | None = None) -
         first = p.ch0 if whole.groups > 1 else 0  # a grouped layer's chunk scales its own groups' channels
         key = None if plan is None or plan.level == 0 else (plan.level, plan.base_word, plan.channels, first)
         if key is not None and key == before:
-            p = dataclasses.replace(p, schedule=_identical((p.schedule,), ("kept",), memo,
-                                                           lambda s=p.schedule: dataclasses.replace(s, scale_kept=True)))
+            kept = _identical((p.schedule,), ("kept",), memo,
+                              lambda s=p.schedule: dataclasses.replace(s, scale_kept=True))
+            p = dataclasses.replace(p, schedule=kept)
         out.append(p)
         before = key
     return out
