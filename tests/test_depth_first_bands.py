@@ -86,8 +86,9 @@ def test_a_band_group_keeps_the_expand_output_on_chip() -> None:
     assert len(p.parts) == len(c.parts) >= 2
     for pp, cp in zip(p.parts, c.parts):
         pc, cc = _conv(pp.schedule), _conv(cp.schedule)
-        assert isinstance(pc, ResidentConvSchedule) and pc.resident == ("outputs",)
-        assert isinstance(cc, ResidentConvSchedule) and cc.resident == ("inputs",)
+        # the later bands may also keep the weights the first band's parts staged (``keep_weights``)
+        assert isinstance(pc, ResidentConvSchedule) and pc.resident in {("outputs",), ("weights", "outputs")}
+        assert isinstance(cc, ResidentConvSchedule) and cc.resident in {("inputs",), ("weights", "inputs")}
         assert pc.counts.offchip_output_bytes == 0 and cc.counts.offchip_input_bytes == 0
         assert cp.in_row1 == pp.row1 and (cp.ch0, cp.ch1) == (pp.ch0, pp.ch1)  # the producer computes its band
     assert p.counts == sum((x.schedule.counts for x in p.parts[1:]), p.parts[0].schedule.counts)
@@ -309,5 +310,69 @@ def test_a_kept_input_read_from_the_wrong_words_is_caught() -> None:
     bad = dataclasses.replace(s, parts=(*s.parts[:2], dataclasses.replace(part, schedule=moved), *s.parts[3:]))
     q, x = quantized(g)
     with pytest.raises(FunctionalSimError, match="resident inputs"):
+        run_functional(g, q, (*out[True][:i], bad, *out[True][i + 1:]), x, hw.main_sram.total_words,
+                       hw.main_sram.word_bytes)
+
+
+def _row_bands_kept_weights(halo: str):  # noqa: ANN202 - a row-band group with and without its weights kept
+    from sramflow.mapping.depth_first_bands import _Searcher, try_bands
+    from sramflow.mapping.lower import lower
+    from sramflow.mapping.search.choose import map_shape
+
+    g = se_block_graph(24)
+    hw = small_l2(2)
+    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    names = [n.name for n in g.nodes]
+    pooled = epi.schedules[names.index("dw")]
+    p = epi.schedules[names.index("exp")]
+    made = {keep: try_bands(p, dataclasses.replace(pooled, pool=""), 4, 1, _Searcher(hw, df.objective), halo,
+                            pooled, keep_weights=keep) for keep in (False, True)}
+    out = {}
+    for keep, got in made.items():
+        assert got is not None
+        s = list(df.schedules)
+        s[names.index("exp")], s[names.index("dw")] = got
+        s[names.index("gap")] = map_shape(lower(g, g.nodes[names.index("gap")]), hw, df.objective)
+        out[keep] = tuple(s)
+    return g, hw, names, made, out
+
+
+@pytest.mark.parametrize("halo", ["cache", "recompute"])
+def test_row_bands_keep_both_layers_weights_in_the_level(halo: str) -> None:
+    """``keep_weights``: the first band's parts stage both layers' weights (the expand's at the bottom of the
+    level, the depthwise's above everything any expand part stages there) and the later bands read them where they
+    were left, so each layer's weights cross the link once instead of once per band; bit-exact, counts equal, no
+    clobbers."""
+    g, hw, names, made, out = _row_bands_kept_weights(halo)
+    for role in (0, 1):
+        kept, plain = made[True][role], made[False][role]
+        once = kept.shape.weight_bytes + kept.shape.bias_bytes
+        assert kept.counts.offchip_weight_bytes == once < plain.counts.offchip_weight_bytes
+        parts = [_conv(x.schedule) for x in kept.parts]
+        assert "weights" in parts[0].staged and parts[0].resident_in("weights") is None
+        assert len({x.resident_in("weights") for x in parts[1:]}) == 1
+    prod = [_conv(x.schedule) for x in made[True][0].parts]
+    cons = [_conv(x.schedule) for x in made[True][1].parts]
+    assert all(x.resident_in("weights") == (1, 0) for x in prod[1:])
+    floor = cons[0].floor_words
+    assert floor > 0 and all(x.floor_words == floor and x.resident_in("weights") == (1, floor) for x in cons[1:])
+    q, x = quantized(g)
+    for keep in (False, True):
+        r = run_functional(g, q, out[keep], x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+        assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0
+
+
+def test_kept_band_weights_under_the_consumers_staging_are_caught() -> None:
+    """A consumer part that stages from word 0 instead of its floor writes over the expand's kept weights: the next
+    band's expand part reads them through their tags and the functional simulator says so."""
+    g, hw, names, made, out = _row_bands_kept_weights("cache")
+    i = names.index("dw")
+    s = out[True][i]
+    part = s.parts[0]
+    low = dataclasses.replace(part.schedule, conv=dataclasses.replace(_conv(part.schedule), floor_words=0)) \
+        if isinstance(part.schedule, EpilogueSchedule) else dataclasses.replace(part.schedule, floor_words=0)
+    bad = dataclasses.replace(s, parts=(dataclasses.replace(part, schedule=low), *s.parts[1:]))
+    q, x = quantized(g)
+    with pytest.raises(FunctionalSimError, match="'exp': kept weights"):
         run_functional(g, q, (*out[True][:i], bad, *out[True][i + 1:]), x, hw.main_sram.total_words,
                        hw.main_sram.word_bytes)

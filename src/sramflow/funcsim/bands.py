@@ -99,7 +99,7 @@ def run_band_group(run: Callable[..., np.ndarray], prod: BandSplitSchedule, prod
                             f"band group {sh.name!r} -> {cons.shape.name!r}: level {cons.level}")
     for pp, cp in zip(prod.parts, cons.parts):
         if region is not None:
-            region.band(cp.in_row0, pp.row0, _conv(cp.schedule).resident_base[0])
+            region.band(cp.in_row0, pp.row0, _conv(cp.schedule).resident_in("inputs")[1])
         for split, data, part, y in ((prod, prod_data, pp, ys[0]), (cons, cons_data, cp, ys[1])):
             conv = _conv(part.schedule)
             got = np.asarray(run_staged_conv(run, conv, part_data(data, split, part), m, outer, held, region),

@@ -82,6 +82,8 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
     base = [0] * len(outer)  # next free word of each level (the resident tensors sit above, at their own base)
     where = dict(zip(sch.staged, sch.staged_levels))
     kept = {o: sch.resident_in(o) for o in sch.resident} if isinstance(sch, ResidentConvSchedule) else {}
+    if isinstance(sch, ResidentConvSchedule) and sch.floor_words:  # a band group's kept producer weights lie below
+        base[where["inputs"] - 1] = sch.floor_words
     filled = {o: kept.pop(o) for o in sch.filled} if isinstance(sch, ResidentConvSchedule) else {}
     held = {} if held is None else held
 

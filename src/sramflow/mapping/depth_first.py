@@ -67,6 +67,9 @@ class ResidentConvSchedule(ConvSchedule):
     # level words read and written (each) before this part runs to move a band group's cached halo rows to the
     # front of its band (``mapping.depth_first_bands``, halo "cache"); in the level of the resident inputs
     copied_words: int = 0
+    # words at the bottom of the level of the resident inputs that this part stages nothing in: a band group's
+    # producer keeps its weights there from band to band (``mapping.depth_first_bands``, ``keep_weights``)
+    floor_words: int = 0
 
     @cached_property
     def counts(self) -> Counts:

@@ -244,8 +244,8 @@ def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
 
 
 def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, halo: str = "recompute",
-              pooled: Schedule | None = None, carry: bool = False, keep_input: bool = False
-              ) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
+              pooled: Schedule | None = None, carry: bool = False, keep_input: bool = False,
+              keep_weights: bool = False) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
     """The band group of ``p`` -> ``c`` (whole-layer schedules; ``c`` without a fused pool) with the part in level
     ``k``: row bands of ``count`` consumer output rows each, their halo rows handled by ``halo`` ("cache" or
     "recompute"), or (``halo`` "none") ``count`` channel chunks; None where a part does not fit the level beside its
@@ -268,12 +268,20 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
     The first chunk's producer part stages it in level k above its weights; the later chunks' producer parts keep
     it there (resident inputs; they may stage their weights below it), as ``depth_first_split``'s input-kept cut
     does. It must end below every chunk's band, and every consumer part's own staged operands below it (they are
-    staged from word 0 between two producer parts)."""
+    staged from word 0 between two producer parts).
+
+    ``keep_weights`` (row bands): both layers' weights cross the link once. Every producer part stages its weights
+    at the bottom of level k (parts stage their weights first), the first band's fills them and the later bands'
+    keep them (resident weights, as ``depth_first_split``'s weights-kept cut); its other staged operands sit above
+    them. Every consumer part stages its weights too, and stages from a floor above the most any producer part
+    stages below the band (``floor_words``): the first band's consumer part fills its weights there, the later
+    ones keep them, and their other staged operands sit above them. All of it below the band region."""
     h = hierarchy(search.hw)
     assert h is not None
     cap, wb = h.level(k).capacity_words, h.level(k).word_bytes
     psh, csh = _conv(p).shape, _conv(c).shape
-    if halo == "none" and not chunkable(psh, csh) or keep_input and (halo != "none" or carry):
+    if halo == "none" and not chunkable(psh, csh) or keep_input and (halo != "none" or carry) or \
+            keep_weights and halo == "none":
         return None
     carry_wpc = ceil_div(SUM_BYTES, wb)
     if carry:
@@ -295,6 +303,9 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
         if keep_input:  # the consumer part may stage its weights below the kept input, nothing above them
             new_p = search(psub, (("outputs", k), ("inputs", k)))
             new_c = search(csub, (("inputs", k),), KEPT_INPUT_PEERS)
+        elif keep_weights:
+            new_p = search(psub, (("outputs", k), ("weights", k)))
+            new_c = search(csub, (("inputs", k), ("weights", k)))  # staged from the floor: anything
         else:
             new_p, new_c = search(psub, (("outputs", k),)), search(csub, (("inputs", k),))
         if new_p is None or new_c is None:
@@ -312,9 +323,11 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
             at = kept
             if i:
                 resident["inputs"] = (k, at)
-        prod.append(Part(_rewrap(p, as_resident(new_p, resident)), *pspan))
-        consumer = dataclasses.replace(as_resident(new_c, {"inputs": (k, base)}), copied_words=halo_words if i else 0)
-        cons.append(Part(consumer, *cspan))
+        prod.append((new_p, resident, pspan, base))
+        cons.append((new_c, {"inputs": (k, base)}, cspan, halo_words if i else 0))
+    if keep_weights and _keep_weights(prod, cons, k) is None:
+        return None
+    prod, cons = _parts(p, prod, cons, k, keep_weights)
     axis = "channels" if halo == "none" else "rows"
     if carry:  # the sums are stored from the first level, next to the outputs: those are not staged here
         cons = [dataclasses.replace(x, schedule=_outputs_unstaged(x.schedule)) for x in cons]
@@ -331,6 +344,40 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
     cons = [dataclasses.replace(x, schedule=_rewrap(whole, x.schedule)) for x in cons]
     return (BandSplitSchedule(p, axis, tuple(prod), "producer", csh.name, k, halo),
             BandSplitSchedule(whole, axis, tuple(cons), "consumer", psh.name, k, halo))
+
+
+def _keep_weights(prod: list, cons: list, k: int) -> int | None:
+    """The consumer parts' floor in level ``k`` (``try_bands``' ``keep_weights``): above everything any producer
+    part stages below its band (its weights from word 0, then the rest); None where a consumer part's own staged
+    operands (its weights first) do not end below its band from there, or the parts' weights differ in size."""
+    floor = max(_below_band(c, k, "outputs") for c, *_ in prod)
+    words = {operand_words(c, "weights", k) for c, *_ in cons}
+    if len(words) != 1 or len({operand_words(c, "weights", k) for c, *_ in prod}) != 1 or \
+            any(floor + _below_band(c, k, "inputs") > base for (c, *_), (*_, base) in zip(cons, prod)):
+        return None
+    return floor
+
+
+def _below_band(sch: ConvSchedule, k: int, band: str) -> int:
+    """Words a band group's part stages in level ``k`` besides its ``band`` operand (the producer's resident
+    output, the consumer's resident input)."""
+    fp = footprint_words(sch.operand_bytes, sch.staged, sch.staged_levels, sch.levels)[k - 1]
+    return fp - operand_words(sch, band, k)
+
+
+def _parts(p: Schedule, prod: list, cons: list, k: int, keep_weights: bool) -> tuple[list[Part], list[Part]]:
+    """The band group's parts from (schedule, resident operands, span, band base / halo words) per band: with
+    ``keep_weights``, the first band's parts fill both layers' weights and the later ones keep them."""
+    floor = _keep_weights(prod, cons, k) if keep_weights else None
+    ps, cs = [], []
+    for i, ((new_p, resident, pspan, _), (new_c, c_res, cspan, copied)) in enumerate(zip(prod, cons)):
+        if floor is not None and i:
+            resident = {**resident, "weights": (k, 0)}
+            c_res = {**c_res, "weights": (k, floor)}
+        ps.append(Part(_rewrap(p, as_resident(new_p, resident)), *pspan))
+        consumer = dataclasses.replace(as_resident(new_c, c_res), copied_words=copied, floor_words=floor or 0)
+        cs.append(Part(consumer, *cspan))
+    return ps, cs
 
 
 def _kept_input(prod: ConvSchedule, cons: ConvSchedule, k: int, i: int, at: int, base: int) -> int | None:
@@ -403,7 +450,8 @@ def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Grou
             cur[i], cur[j] = prod, cons
             if pool is not None:
                 cur[edge.pool] = pool
-            g = Group(edge.tensor, pname, cname, nbytes, prod.level, _conv(cons.parts[0].schedule).resident_base[0],
+            band_at = _conv(cons.parts[0].schedule).resident_in("inputs")[1]
+            g = Group(edge.tensor, pname, cname, nbytes, prod.level, band_at,
                       True, "", bands=len(prod.parts), halo=prod.halo, recomputed_macs=prod.recomputed_macs,
                       cached_halo_bytes=cons.cached_halo_bytes, pool_pass=pool is not None,
                       pool_carried=any(getattr(x.schedule, "pool_carry", None) for x in cons.parts))
@@ -426,10 +474,11 @@ def _candidates(p: Schedule, c: Schedule, pooled: Schedule, k: int, search: _Sea
     ``PART_COUNTS`` count."""
     for rows in BAND_ROWS:
         for carry in (True, False):  # the pool's sums carried across the bands, or the pool in a pass of its own
-            got = next((g for g in (try_bands(p, c, rows, k, search, m, pooled, carry) for m in HALO_MODES)
-                        if g is not None), None)
-            if got is not None:
-                yield got
+            for keep in (False, True):  # weights staged per part, or kept in the level from band to band
+                got = next((g for g in (try_bands(p, c, rows, k, search, m, pooled, carry, keep_weights=keep)
+                                        for m in HALO_MODES) if g is not None), None)
+                if got is not None:
+                    yield got
     for chunks in PART_COUNTS:
         for keep_input in (False, True):  # the producer's whole input read per chunk, or kept in the level
             got = try_bands(p, c, chunks, k, search, "none", pooled, keep_input=keep_input)
