@@ -376,3 +376,80 @@ def test_kept_band_weights_under_the_consumers_staging_are_caught() -> None:
     with pytest.raises(FunctionalSimError, match="'exp': kept weights"):
         run_functional(g, q, (*out[True][:i], bad, *out[True][i + 1:]), x, hw.main_sram.total_words,
                        hw.main_sram.word_bytes)
+
+
+def test_channel_chunks_run_their_producer_in_row_bands_with_every_operand_kept() -> None:
+    """``try_chunk_bands``: 2 channel chunks, each chunk's expand in 2 row bands (a tiling per band, as the both-kept
+    cut of one layer), its weights kept across its bands, the block input kept across the chunks, each band's rows
+    written into the chunk's region where the depthwise part reads the whole chunk. Every operand of the expand
+    crosses the link once, the expand output never; bit-exact, counts equal, no clobbers."""
+    from sramflow.mapping.depth_first_bands import _Searcher, try_chunk_bands
+    from sramflow.mapping.lower import lower
+    from sramflow.mapping.search.choose import map_shape
+
+    g = se_block_graph(12, 8, 16)
+    hw = small_l2(2)
+    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    names = [n.name for n in g.nodes]
+    pooled = epi.schedules[names.index("dw")]
+    plain = dataclasses.replace(pooled, pool="") if getattr(pooled, "pool", "") else pooled
+    got = try_chunk_bands(epi.schedules[names.index("exp")], plain, 2, 2, 1, _Searcher(hw, df.objective), pooled)
+    assert got is not None
+    p, c = got
+    assert (p.sub_parts, len(p.parts), len(c.parts)) == (2, 4, 2)
+    sh = p.shape
+    assert p.counts.offchip_weight_bytes == sh.weight_bytes + sh.bias_bytes
+    assert p.counts.offchip_input_bytes == sh.input_bytes and p.counts.offchip_output_bytes == 0
+    assert c.counts.offchip_input_bytes == 0
+    parts = [_conv(x.schedule) for x in p.parts]
+    assert [x.resident_in("weights") is not None for x in parts] == [False, True, False, True]  # chunk-major
+    assert [x.filled for x in parts] == [("inputs",), ("inputs",), (), ()]  # the first chunk lays the input out
+    floor = _conv(c.parts[0].schedule).floor_words
+    assert floor > 0 and {_conv(x.schedule).floor_words for x in c.parts} == {floor}
+    s = list(df.schedules)
+    s[names.index("exp")], s[names.index("dw")] = got
+    gap = names.index("gap")
+    s[gap] = epi.schedules[gap] if c.whole.pool else map_shape(lower(g, g.nodes[gap]), hw, df.objective)
+    q, x = quantized(g)
+    r = run_functional(g, q, tuple(s), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0
+    shifted = dataclasses.replace(parts[1], resident_base=tuple(
+        b - (1 if o == "outputs" else 0) for o, b in zip(parts[1].resident, parts[1].resident_base)))
+    bad = dataclasses.replace(p, parts=(p.parts[0], dataclasses.replace(
+        p.parts[1], schedule=_rewrap_like(p.parts[1].schedule, shifted)), *p.parts[2:]))
+    s[names.index("exp")] = bad
+    with pytest.raises(FunctionalSimError, match="where the consumer part reads it"):
+        run_functional(g, q, tuple(s), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+
+
+def _rewrap_like(sch, conv):  # noqa: ANN001, ANN202
+    return dataclasses.replace(sch, conv=conv) if isinstance(sch, EpilogueSchedule) else conv
+
+
+def test_a_chunk_consumer_takes_its_pool_with_words_left_free() -> None:
+    """``with_pool``: a chunk group's consumer built without its SE pool gets it on every part's output path, each
+    part re-searched with first-level words left free and its outputs stored from the first level; bit-exact,
+    counts equal, and the pool's own pass gone."""
+    from sramflow.mapping.depth_first_bands import _Searcher, try_chunk_bands, with_pool
+    from sramflow.mapping.fused import FusedSchedule
+
+    g = se_block_graph(12, 8, 16)
+    hw = small_l2(2)
+    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    names = [n.name for n in g.nodes]
+    pooled = epi.schedules[names.index("dw")]
+    assert isinstance(pooled, EpilogueSchedule) and pooled.pool == "gap"
+    plain = dataclasses.replace(pooled, pool="")
+    p, c = try_chunk_bands(epi.schedules[names.index("exp")], plain, 2, 2, 1, _Searcher(hw, df.objective))
+    assert not getattr(c.whole, "pool", "")
+    joined = with_pool(c, pooled, hw, df.objective, 4)
+    assert joined is not None and joined.whole.pool == "gap"
+    assert all(x.schedule.pool_plan is not None and "outputs" not in x.schedule.staged for x in joined.parts)
+    assert [_conv(x.schedule).floor_words for x in joined.parts] == [_conv(x.schedule).floor_words for x in c.parts]
+    s = list(df.schedules)
+    s[names.index("exp")], s[names.index("dw")] = p, joined
+    s[names.index("gap")] = epi.schedules[names.index("gap")]
+    assert isinstance(s[names.index("gap")], FusedSchedule)
+    q, x = quantized(g)
+    r = run_functional(g, q, tuple(s), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0

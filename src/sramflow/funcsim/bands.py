@@ -85,7 +85,9 @@ def run_band_group(run: Callable[..., np.ndarray], prod: BandSplitSchedule, prod
                    held: dict) -> tuple[np.ndarray, np.ndarray]:
     """Execute the group's bands in order; returns (the producer's int8 output, the consumer's), each
     (G x K, OH, OW). ``cons_data.x`` only gives the input's shape: every band of it is read from the level."""
-    if len(prod.parts) != len(cons.parts) or prod.partner != cons.shape.name or cons.partner != prod.shape.name:
+    per = prod.sub_parts  # producer parts per consumer part (a channel chunk's producer in row bands)
+    if len(prod.parts) != per * len(cons.parts) or prod.partner != cons.shape.name or \
+            cons.partner != prod.shape.name:
         raise FunctionalSimError(f"band group {prod.shape.name!r} -> {cons.shape.name!r}: the two layers' bands do "
                                  "not pair up; the schedules were made for another graph")
     ys = [np.zeros((s.groups * s.k_per_group, s.out_h, s.out_w), np.int8) for s in (prod.shape, cons.shape)]
@@ -97,13 +99,20 @@ def run_band_group(run: Callable[..., np.ndarray], prod: BandSplitSchedule, prod
         row_bytes = sh.groups * sh.k_per_group * sh.out_w
         region = BandRegion(lv, m, row_bytes // lv.word_bytes,
                             f"band group {sh.name!r} -> {cons.shape.name!r}: level {cons.level}")
-    for pp, cp in zip(prod.parts, cons.parts):
-        if region is not None:
-            region.band(cp.in_row0, pp.row0, _conv(cp.schedule).resident_in("inputs")[1])
-        for split, data, part, y in ((prod, prod_data, pp, ys[0]), (cons, cons_data, cp, ys[1])):
+    elif per > 1:  # each chunk's rows, written band by band, in a region of the chunk's channels per row
+        lv = outer[cons.level - 1]
+        row_bytes = out_channels(cons.parts[0]) * prod.shape.out_w
+        region = BandRegion(lv, m, row_bytes // lv.word_bytes,
+                            f"band group {prod.shape.name!r} -> {cons.shape.name!r}: level {cons.level}")
+    for i, cp in enumerate(cons.parts):
+        pps = prod.parts[i * per:(i + 1) * per]
+        if region is not None:  # a chunk's region starts empty; a row band's starts with its cached halo rows
+            region.band(*((0, 0) if per > 1 else (cp.in_row0, pps[0].row0)),
+                        _conv(cp.schedule).resident_in("inputs")[1])
+        for split, data, part, y in (*((prod, prod_data, pp, ys[0]) for pp in pps), (cons, cons_data, cp, ys[1])):
             conv = _conv(part.schedule)
-            got = np.asarray(run_staged_conv(run, conv, part_data(data, split, part), m, outer, held, region),
-                             np.int8)
+            got = np.asarray(run_staged_conv(run, conv, part_data(data, split, part), m, outer, held, region,
+                                             band_inputs=split is cons), np.int8)
             oc0, n = first_channel(split, part), out_channels(part)
             band = got.reshape(n, part.row1 - part.row0, split.shape.out_w)
             if split is prod:  # rows an earlier band computed (a recomputed halo) must come out the same

@@ -69,14 +69,15 @@ class ResidentIO(Protocol):
 
 def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: ConvData, m: Machine,
                     outer: tuple[Sram, ...], held: dict[tuple[int, int], tuple[int, int]] | None = None,
-                    resident_io: ResidentIO | None = None) -> np.ndarray:
+                    resident_io: ResidentIO | None = None, band_inputs: bool = True) -> np.ndarray:
     """Execute ``sch`` with ``run`` (the bulk executor: it takes the step table) with each staged operand held in its
     level (``outer[k - 1]`` is SRAM level k); moves the staged operands' tile traffic from the off-chip tally to
     the levels' counts. ``held``: the tensors depth-first groups leave in a level, (level, base word) -> (tag,
     bytes) (``mapping.depth_first``): a resident output is written there and stays (no drain), a resident input is
     read from the producer's words (tag-checked: a clobber if anything overwrote them) instead of being filled.
     ``resident_io``: a band group's band region with cached halo rows (``funcsim.bands.BandRegion``), which reads the
-    resident input and writes the resident output row by row instead (``held`` is not used for them)."""
+    resident input (unless not ``band_inputs``: a producer part's kept input) and writes the resident output row by
+    row instead (``held`` is not used for them)."""
     t = sch.step_table()
     name = f"node {sch.shape.name!r}"
     base = [0] * len(outer)  # next free word of each level (the resident tensors sit above, at their own base)
@@ -112,7 +113,7 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
         data = dataclasses.replace(data, weights=np.frombuffer(back[: w.nbytes], np.int8).reshape(w.shape),
                                    bias=None if data.bias is None else
                                    np.frombuffer(back[w.nbytes:], "<i4").astype(np.int64).reshape(b.shape))
-    if "inputs" in kept and resident_io is not None:
+    if "inputs" in kept and resident_io is not None and band_inputs:
         data = dataclasses.replace(data, x=resident_io.read_input(np.asarray(data.x, np.int8), kept["inputs"]))
     elif "inputs" in kept:
         x = np.asarray(data.x, np.int8)

@@ -73,7 +73,8 @@ from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.staging import footprint_words
-from sramflow.mapping.search.choose import hierarchy, map_shape, schedule_metrics, search_staged_with
+from sramflow.mapping.search.choose import (POOL_RESERVE_WORDS, hierarchy, map_shape, schedule_metrics,
+                                          search_staged_with, with_free_words)
 
 BAND_ROWS = (28, 16, 14, 8, 7, 4, 2, 1)  # consumer output rows per band tried (coarse first; the last band smaller)
 HALO_MODES = ("cache", "recompute")  # how neighbouring bands' shared input rows are produced (``try_bands``)
@@ -89,6 +90,8 @@ class BandSplitSchedule(SplitSchedule):
     partner: str = ""
     level: int = 1
     halo: str = "recompute"  # ``HALO_MODES``, or "none" for channel chunks
+    # producer parts per consumer part: a channel chunk's producer run in this many row bands (``try_chunk_bands``)
+    sub_parts: int = 1
 
     @property
     def cached_halo_bytes(self) -> int:
@@ -380,6 +383,94 @@ def _parts(p: Schedule, prod: list, cons: list, k: int, keep_weights: bool) -> t
     return ps, cs
 
 
+def try_chunk_bands(p: Schedule, c: Schedule, chunks: int, bands: int, k: int, search: _Searcher,
+                    pooled: Schedule | None = None, reserve: int = 0
+                    ) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
+    """Channel chunks of a 1x1 stride-1 producer and its depthwise consumer, each chunk's producer run in ``bands``
+    row bands with every operand kept in level ``k`` (``depth_first_split``'s both-kept cut: a row band gets a
+    tiling of its own, which can beat one tiling of every row, e.g. 4 + 3 rows of a 7x7 map): its weights at the
+    bottom of the level, filled by the chunk's first band and kept for its others; the whole input above the
+    largest chunk's weights, laid out band after band by the first chunk's bands and read there by the later ones.
+    Each band's output rows go into the chunk's band region at the top of the level (rows one after the other, each
+    row the chunk's channels: ``funcsim.bands.BandRegion``); then the consumer's part reads the whole chunk there,
+    staging anything else from a floor above the input (``floor_words``). The SE pool stays fused per chunk where
+    every consumer part has room for its sums; ``reserve``: the consumer parts searched as if the first level had
+    that many words fewer (``with_free_words``), for the sums of a pool their fastest tilings leave no room for.
+    Every operand of both layers crosses the link once (the consumer's weights once per chunk, each its own
+    channels). None where it does not apply or fit."""
+    h = hierarchy(search.hw)
+    assert h is not None
+    cap, wb = h.level(k).capacity_words, h.level(k).word_bytes
+    psh, csh = _conv(p).shape, _conv(c).shape
+    n = _channels(psh)
+    if not chunkable(psh, csh) or (psh.kernel_h, psh.kernel_w, psh.stride_h, psh.stride_w) != (1, 1, 1, 1) or \
+            not 1 < chunks < n or n % chunks or not 1 < bands <= psh.out_h or (n // chunks * psh.out_w) % wb:
+        return None
+    row_words = n // chunks * psh.out_w // wb  # one row of a chunk's band region
+    region = psh.out_h * row_words
+    top = cap - region
+    cut = sorted(split_parts(psh, "rows", bands, chunks), key=lambda x: (x[5], x[1]))  # chunk-major
+    staged = []
+    for sub, *span in cut:
+        got = search(sub, (("weights", k), ("inputs", k), ("outputs", k)), frozenset({"weights", "inputs", "outputs"}))
+        if got is None:
+            return None
+        staged.append((got, span))
+    offset: dict[int, int] = {}  # a band's first row -> the first word of its input rows
+    end = max(operand_words(x, "weights", k) for x, _ in staged)
+    for x, span in staged:
+        if span[0] not in offset:
+            offset[span[0]] = end
+            end += operand_words(x, "inputs", k)
+    prod = []
+    for x, (r0, r1, a, b, k0, k1) in staged:
+        resident = {"inputs": (k, offset[r0]), "outputs": (k, top + r0 * row_words)}
+        if r0:  # not the chunk's first band: its weights are in the level already
+            resident["weights"] = (k, 0)
+        prod.append(Part(_rewrap(p, as_resident(x, resident, ("inputs",) if k0 == cut[0][5] else ())),
+                         r0, r1, a, b, k0, k1))
+    cons = []
+    for sub, *span in split_parts(csh, "channels", chunks):
+        got = search(sub, (("inputs", k),))
+        if got is not None and reserve:
+            got = with_free_words(got, search.hw, reserve, search.objective)
+        if got is None or end + _below_band(got, k, "inputs") > top:
+            return None
+        cons.append(Part(dataclasses.replace(as_resident(got, {"inputs": (k, top)}), floor_words=end), *span))
+    keep_pool = isinstance(pooled, EpilogueSchedule) and bool(pooled.pool) \
+        and all(pool_plan(x.schedule) is not None for x in cons)
+    whole = pooled if keep_pool else c
+    cons = [dataclasses.replace(x, schedule=_rewrap(whole, x.schedule)) for x in cons]
+    return (BandSplitSchedule(p, "channels", tuple(prod), "producer", csh.name, k, "none", bands),
+            BandSplitSchedule(whole, "channels", tuple(cons), "consumer", psh.name, k, "none"))
+
+
+def with_pool(cons: BandSplitSchedule, pooled: EpilogueSchedule, hw: HardwareSpec, objective: str, reserve: int
+              ) -> BandSplitSchedule | None:
+    """A channel-chunk consumer whose parts stage from a floor (``try_chunk_bands``) with the SE pool of ``pooled``
+    (its whole schedule with the pool fused) on every part's output path: each part re-searched as if the first
+    level had ``reserve`` words fewer (``with_free_words``), its outputs stored off-chip from the first level, its
+    resident input and floor unchanged; None where a
+    part still has no room for its sums or no longer fits between the floor and its band."""
+    if cons.role != "consumer" or cons.halo != "none":
+        return None
+    parts = []
+    for x in cons.parts:
+        rc = _conv(x.schedule)
+        if not isinstance(rc, ResidentConvSchedule) or not rc.floor_words or tuple(rc.resident) != ("inputs",):
+            return None
+        k, band = rc.resident_in("inputs")
+        plain = ConvSchedule(**{f.name: getattr(rc, f.name) for f in dataclasses.fields(ConvSchedule)})
+        got = with_free_words(plain, hw, reserve, objective, frozenset({"outputs"}))  # the pool reads stored tiles
+        if got is None or rc.floor_words + _below_band(got, k, "inputs") > band:
+            return None
+        new = dataclasses.replace(as_resident(got, {"inputs": (k, band)}), floor_words=rc.floor_words)
+        if pool_plan(new) is None:
+            return None
+        parts.append(dataclasses.replace(x, schedule=_rewrap(pooled, new)))
+    return dataclasses.replace(cons, whole=pooled, parts=tuple(parts))
+
+
 def _kept_input(prod: ConvSchedule, cons: ConvSchedule, k: int, i: int, at: int, base: int) -> int | None:
     """Where chunk ``i``'s producer part finds the kept input in level ``k`` (``try_bands``' ``keep_input``): the
     first chunk puts it above its own weights; the others find it at ``at``. None where a part stages anything but
@@ -484,6 +575,13 @@ def _candidates(p: Schedule, c: Schedule, pooled: Schedule, k: int, search: _Sea
             got = try_bands(p, c, chunks, k, search, "none", pooled, keep_input=keep_input)
             if got is not None:
                 yield got
+        for bands in PART_COUNTS:  # each chunk's producer in row bands, both its operands kept
+            for reserve in (0, *POOL_RESERVE_WORDS):  # then first-level words left free for the pool's sums
+                got = try_chunk_bands(p, c, chunks, bands, k, search, pooled, reserve)
+                if got is not None:
+                    yield got
+                if got is None or got[1].whole is not c or not getattr(pooled, "pool", ""):
+                    break  # nothing fits, the pool is fused, or there is none
 
 
 def _decide(graph: Graph, cur: list[Schedule], edge: BandEdge, why: str, hw: HardwareSpec, objective: str,

@@ -26,16 +26,16 @@ from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first import (
     Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups, summed_value,
 )
-from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands
-from sramflow.mapping.depth_first_split import SplitSchedule, choose_split, choose_splits, trade_cuts
+from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands, with_pool
+from sramflow.mapping.depth_first_split import SplitSchedule, choose_split, choose_splits, priced, trade_cuts
 from sramflow.mapping.epilogue import (DEPTH_FIRST_NOTE, FUSION_MODES, SCALE_LEVELS, EpilogueSchedule, pool_plan,
                                       scale_plan, with_epilogue)
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
 from sramflow.mapping.lower import lower, lower_graph
 from sramflow.mapping.schedule import Schedule
-from sramflow.mapping.search.choose import (OBJECTIVES, best_rows, conv_table, hierarchy, map_shape, row_schedule,
-                                          search_conv, search_residual, search_staged_with)
+from sramflow.mapping.search.choose import (OBJECTIVES, POOL_RESERVE_WORDS, best_rows, conv_table, hierarchy,
+                                          map_shape, row_schedule, search_residual, with_free_words)
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import DEFAULT_PLANS, PlanCache, point_plan
 from sramflow.mapping.staging import direct_traffic, pair_traffic
@@ -355,7 +355,7 @@ def _pools_with_room(prep: PreparedGraph, before: tuple[Schedule, ...], final: t
         return final, []
     out, declined = list(final), []
     for (i, j), (pool, conv) in _pool_alternatives(prep, before, final, hw, objective):
-        if summed_value([pool, conv], hw, objective) < summed_value([out[i], out[j]], hw, objective):
+        if summed_value([pool, conv], hw, objective, priced) < summed_value([out[i], out[j]], hw, objective, priced):
             out[i], out[j] = pool, conv
         else:
             declined.append(((i, j), (pool, conv)))
@@ -389,7 +389,6 @@ def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budg
     return schedules, groups, recut
 
 
-POOL_RESERVE_WORDS = (2, 4, 8, 16)  # first-level words left free for a pool's running sums, tried in turn
 
 
 def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final: tuple[Schedule, ...],
@@ -405,11 +404,16 @@ def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final:
         j = index[sh.into]
         plain = before[j]
         conv = plain.conv if isinstance(plain, EpilogueSchedule) else plain
+        if final[i] is before[i] and isinstance(final[j], BandSplitSchedule):  # a channel-chunk band group's consumer
+            got = _band_pool(final[j], sh, hw, objective)
+            if got is not None:
+                out.append(((i, j), (FusedSchedule(sh), got)))
+            continue
         if final[i] is not before[i] or final[j] is not plain or not isinstance(conv, ConvSchedule) or \
                 (isinstance(plain, EpilogueSchedule) and (plain.pool or plain.residual or plain.input_scale)):
             continue
         for reserve in POOL_RESERVE_WORDS:
-            new = _with_free_words(conv, hw, reserve, objective)
+            new = with_free_words(conv, hw, reserve, objective)
             if new is None or pool_plan(new) is None:
                 continue
             fused = dataclasses.replace(plain, conv=new, pool=sh.name) if isinstance(plain, EpilogueSchedule) else \
@@ -419,20 +423,24 @@ def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final:
     return out
 
 
-def _with_free_words(conv: ConvSchedule, hw: HardwareSpec, words: int, objective: str) -> ConvSchedule | None:
-    """``conv``'s best schedule for ``objective`` with its staged operands in the same levels, searched as if the
-    first level had ``words`` words fewer (its buffers leave them free), priced on ``hw`` itself."""
-    m = hw.sram[0]
-    fewer = ceil_div(words, m.banks)
-    if fewer >= m.words:
+def _band_pool(cons: BandSplitSchedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> Schedule | None:
+    """A channel-chunk band group's consumer with the SE pool ``sh`` on its parts' output paths, with the fewest
+    first-level words left free that give the layer's own schedule and every part room for the sums
+    (``depth_first_bands.with_pool``); None where none do."""
+    whole = cons.whole
+    if cons.halo != "none" or any(getattr(whole, a, "") for a in ("pool", "residual", "input_scale")):
         return None
-    small = dataclasses.replace(hw, sram=(dataclasses.replace(m, words=m.words - fewer, power_of_two_words=False),
-                                          *hw.sram[1:]))
-    got = search_staged_with(conv.shape, small, objective, require=tuple(zip(conv.staged, conv.staged_levels)),
-                             allow=frozenset(conv.staged)) if conv.staged else search_conv(conv.shape, small, objective)
-    if got is None:
-        return None
-    return dataclasses.replace(got, hw=conv.hw, levels=conv.levels)
+    conv = whole.conv if isinstance(whole, EpilogueSchedule) else whole
+    for reserve in POOL_RESERVE_WORDS:
+        new = with_free_words(conv, hw, reserve, objective, frozenset({"outputs"}))
+        if new is None or pool_plan(new) is None:
+            continue
+        pooled = dataclasses.replace(whole, conv=new, pool=sh.name) if isinstance(whole, EpilogueSchedule) else \
+            EpilogueSchedule(new, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name)
+        got = with_pool(cons, pooled, hw, objective, reserve)
+        if got is not None:
+            return got
+    return None
 
 
 BUDGET_ROUNDS = 24  # re-choices under a cycle budget at most (B0 on design1: 1-12)

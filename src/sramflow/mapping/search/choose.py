@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import numpy as np
 
+from sramflow.cost.counts import ceil_div
 from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_cycles
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec, OffchipMemory, Source
@@ -463,3 +464,24 @@ def schedule_cycles(sch: Schedule, hw: HardwareSpec) -> int:
     busy = {k: int(v) for k, v in busy_cycles({f.name: getattr(c, f.name) for f in dataclasses.fields(c)}, hw).items()}
     return int(total_cycles(busy, sch.double_buffered))
 
+
+POOL_RESERVE_WORDS = (2, 4, 8, 16)  # first-level words left free for an SE pool's running sums, tried in turn
+
+
+def with_free_words(conv: ConvSchedule, hw: HardwareSpec, words: int, objective: str,
+                    unstaged: frozenset[str] = frozenset()) -> ConvSchedule | None:
+    """``conv``'s best schedule for ``objective`` with its staged operands in the same levels (less ``unstaged``),
+    searched as if the first level had ``words`` words fewer (its buffers leave them free, e.g. for a fused pool's
+    running sums), priced on ``hw`` itself."""
+    m = hw.sram[0]
+    fewer = ceil_div(words, m.banks)
+    if fewer >= m.words:
+        return None
+    small = dataclasses.replace(hw, sram=(dataclasses.replace(m, words=m.words - fewer, power_of_two_words=False),
+                                          *hw.sram[1:]))
+    keep = tuple((o, lv) for o, lv in zip(conv.staged, conv.staged_levels) if o not in unstaged)
+    got = search_staged_with(conv.shape, small, objective, require=keep, allow=frozenset(o for o, _ in keep)) \
+        if keep else search_conv(conv.shape, small, objective)
+    if got is None:
+        return None
+    return dataclasses.replace(got, hw=conv.hw, levels=conv.levels)
