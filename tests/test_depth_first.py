@@ -130,7 +130,11 @@ def test_b0_224_depth_first_on_l2_bit_exact(b0_graph_224, b0_int8_224, b0_224_si
     bands = {n.name: s for n, s in zip(res.nodes, res.schedules) if isinstance(s, BandSplitSchedule)}
     for name, s in bands.items():
         other = bands[s.partner]
-        assert (other.partner, {s.role, other.role}, len(other.parts)) == (name, {"producer", "consumer"}, len(s.parts))
+        prod, cons = (s, other) if s.role == "producer" else (other, s)
+        assert (other.partner, {s.role, other.role}) == (name, {"producer", "consumer"})
+        assert len(prod.parts) == prod.sub_parts * len(cons.parts) and cons.sub_parts == 1
+    # the 7x7 expand -> depthwise edges: each chunk's expand in row bands, as its both-kept cut of one layer
+    assert any(s.sub_parts > 1 for s in bands.values())
     assert {s.halo for s in bands.values()} >= {"cache", "none"}
     # the SE scales' excitation vectors held in l2 (the 256 B first level has no room), whole layers and parts
     held = [p for s in res.schedules for p in (s.parts if isinstance(s, SplitSchedule) else [s])
