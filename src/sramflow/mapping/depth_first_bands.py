@@ -447,22 +447,24 @@ def try_chunk_bands(p: Schedule, c: Schedule, chunks: int, bands: int, k: int, s
 
 def with_pool(cons: BandSplitSchedule, pooled: EpilogueSchedule, hw: HardwareSpec, objective: str, reserve: int
               ) -> BandSplitSchedule | None:
-    """A channel-chunk consumer whose parts stage from a floor (``try_chunk_bands``) with the SE pool of ``pooled``
-    (its whole schedule with the pool fused) on every part's output path: each part re-searched as if the first
-    level had ``reserve`` words fewer (``with_free_words``), its outputs stored off-chip from the first level, its
-    resident input and floor unchanged; None where a
-    part still has no room for its sums or no longer fits between the floor and its band."""
+    """A channel-chunk consumer with the SE pool of ``pooled`` (its whole schedule with the pool fused) on every
+    part's output path: each part re-searched as if the first level had ``reserve`` words fewer
+    (``with_free_words``), its outputs stored off-chip from the first level, its resident input (and floor) unchanged;
+    None where a part still has no room for its sums, or its staged operands no longer fit where the old ones did:
+    between its floor and its band (``try_chunk_bands``), else within the words the old part staged below the band
+    (``try_bands``' chunks, whose producer may keep its input just above them)."""
     if cons.role != "consumer" or cons.halo != "none":
         return None
     parts = []
     for x in cons.parts:
         rc = _conv(x.schedule)
-        if not isinstance(rc, ResidentConvSchedule) or not rc.floor_words or tuple(rc.resident) != ("inputs",):
+        if not isinstance(rc, ResidentConvSchedule) or tuple(rc.resident) != ("inputs",):
             return None
         k, band = rc.resident_in("inputs")
         plain = ConvSchedule(**{f.name: getattr(rc, f.name) for f in dataclasses.fields(ConvSchedule)})
         got = with_free_words(plain, hw, reserve, objective, frozenset({"outputs"}))  # the pool reads stored tiles
-        if got is None or rc.floor_words + _below_band(got, k, "inputs") > band:
+        room = band - rc.floor_words if rc.floor_words else _below_band(rc, k, "inputs")
+        if got is None or _below_band(got, k, "inputs") > room:
             return None
         new = dataclasses.replace(as_resident(got, {"inputs": (k, band)}), floor_words=rc.floor_words)
         if pool_plan(new) is None:
