@@ -73,8 +73,7 @@ from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.staging import footprint_words
-from sramflow.mapping.search.choose import (POOL_RESERVE_WORDS, hierarchy, map_shape, schedule_metrics,
-                                          search_staged_with, with_free_words)
+from sramflow.mapping.search.choose import hierarchy, map_shape, schedule_metrics, search_staged_with, with_free_words
 
 BAND_ROWS = (28, 16, 14, 8, 7, 4, 2, 1)  # consumer output rows per band tried (coarse first; the last band smaller)
 HALO_MODES = ("cache", "recompute")  # how neighbouring bands' shared input rows are produced (``try_bands``)
@@ -384,8 +383,7 @@ def _parts(p: Schedule, prod: list, cons: list, k: int, keep_weights: bool) -> t
 
 
 def try_chunk_bands(p: Schedule, c: Schedule, chunks: int, bands: int, k: int, search: _Searcher,
-                    pooled: Schedule | None = None, reserve: int = 0
-                    ) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
+                    pooled: Schedule | None = None) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
     """Channel chunks of a 1x1 stride-1 producer and its depthwise consumer, each chunk's producer run in ``bands``
     row bands with every operand kept in level ``k`` (``depth_first_split``'s both-kept cut: a row band gets a
     tiling of its own, which can beat one tiling of every row, e.g. 4 + 3 rows of a 7x7 map): its weights at the
@@ -394,10 +392,9 @@ def try_chunk_bands(p: Schedule, c: Schedule, chunks: int, bands: int, k: int, s
     Each band's output rows go into the chunk's band region at the top of the level (rows one after the other, each
     row the chunk's channels: ``funcsim.bands.BandRegion``); then the consumer's part reads the whole chunk there,
     staging anything else from a floor above the input (``floor_words``). The SE pool stays fused per chunk where
-    every consumer part has room for its sums; ``reserve``: the consumer parts searched as if the first level had
-    that many words fewer (``with_free_words``), for the sums of a pool their fastest tilings leave no room for.
-    Every operand of both layers crosses the link once (the consumer's weights once per chunk, each its own
-    channels). None where it does not apply or fit."""
+    every consumer part has room for its sums (elsewhere ``with_pool`` may give it room later). Every operand of
+    both layers crosses the link once (the consumer's weights once per chunk, each its own channels). None where it
+    does not apply or fit."""
     h = hierarchy(search.hw)
     assert h is not None
     cap, wb = h.level(k).capacity_words, h.level(k).word_bytes
@@ -432,8 +429,6 @@ def try_chunk_bands(p: Schedule, c: Schedule, chunks: int, bands: int, k: int, s
     cons = []
     for sub, *span in split_parts(csh, "channels", chunks):
         got = search(sub, (("inputs", k),))
-        if got is not None and reserve:
-            got = with_free_words(got, search.hw, reserve, search.objective)
         if got is None or end + _below_band(got, k, "inputs") > top:
             return None
         cons.append(Part(dataclasses.replace(as_resident(got, {"inputs": (k, top)}), floor_words=end), *span))
@@ -578,12 +573,9 @@ def _candidates(p: Schedule, c: Schedule, pooled: Schedule, k: int, search: _Sea
             if got is not None:
                 yield got
         for bands in PART_COUNTS:  # each chunk's producer in row bands, both its operands kept
-            for reserve in (0, *POOL_RESERVE_WORDS):  # then first-level words left free for the pool's sums
-                got = try_chunk_bands(p, c, chunks, bands, k, search, pooled, reserve)
-                if got is not None:
-                    yield got
-                if got is None or got[1].whole is not c or not getattr(pooled, "pool", ""):
-                    break  # nothing fits, the pool is fused, or there is none
+            got = try_chunk_bands(p, c, chunks, bands, k, search, pooled)
+            if got is not None:
+                yield got
 
 
 def _decide(graph: Graph, cur: list[Schedule], edge: BandEdge, why: str, hw: HardwareSpec, objective: str,
