@@ -453,3 +453,30 @@ def test_a_chunk_consumer_takes_its_pool_with_words_left_free() -> None:
     q, x = quantized(g)
     r = run_functional(g, q, tuple(s), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
     assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0
+
+
+def test_carried_sums_with_first_level_words_left_free() -> None:
+    """``try_bands(carry=True, reserve=N)``: the consumer parts re-searched as if the first level had N words fewer,
+    their outputs stored from the first level; the sums still carried across the bands, bit-exact, counts equal."""
+    from sramflow.mapping.depth_first_bands import _Searcher, try_bands
+    from sramflow.mapping.epilogue import SUM_BYTES
+
+    g = se_block_graph(24)
+    hw = small_l2(2)
+    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
+    names = [n.name for n in g.nodes]
+    p = epi.schedules[names.index("exp")]
+    pooled = epi.schedules[names.index("dw")]
+    got = try_bands(p, dataclasses.replace(pooled, pool=""), 4, 1, _Searcher(hw, df.objective), "cache", pooled,
+                    carry=True, reserve=4)
+    assert got is not None
+    c = got[1]
+    wpc = -(-SUM_BYTES // hw.sram[1].word_bytes)
+    assert all(x.schedule.pool_carry.base_word == hw.sram[1].total_words - 8 * wpc for x in c.parts)
+    assert all("outputs" not in _conv(x.schedule).staged for x in c.parts)
+    s = list(df.schedules)
+    s[names.index("exp")], s[names.index("dw")] = got
+    s[names.index("gap")] = epi.schedules[names.index("gap")]
+    q, x = quantized(g)
+    r = run_functional(g, q, tuple(s), x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.mismatches == () and r.counts_match and r.clobbers == 0

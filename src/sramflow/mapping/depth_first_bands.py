@@ -73,7 +73,8 @@ from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.staging import footprint_words
-from sramflow.mapping.search.choose import hierarchy, map_shape, schedule_metrics, search_staged_with, with_free_words
+from sramflow.mapping.search.choose import (POOL_RESERVE_WORDS, hierarchy, map_shape, schedule_metrics,
+                                          search_staged_with, with_free_words)
 
 BAND_ROWS = (28, 16, 14, 8, 7, 4, 2, 1)  # consumer output rows per band tried (coarse first; the last band smaller)
 HALO_MODES = ("cache", "recompute")  # how neighbouring bands' shared input rows are produced (``try_bands``)
@@ -247,7 +248,7 @@ def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
 
 def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, halo: str = "recompute",
               pooled: Schedule | None = None, carry: bool = False, keep_input: bool = False,
-              keep_weights: bool = False) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
+              keep_weights: bool = False, reserve: int = 0) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
     """The band group of ``p`` -> ``c`` (whole-layer schedules; ``c`` without a fused pool) with the part in level
     ``k``: row bands of ``count`` consumer output rows each, their halo rows handled by ``halo`` ("cache" or
     "recompute"), or (``halo`` "none") ``count`` channel chunks; None where a part does not fit the level beside its
@@ -271,6 +272,10 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
     it there (resident inputs; they may stage their weights below it), as ``depth_first_split``'s input-kept cut
     does. It must end below every chunk's band, and every consumer part's own staged operands below it (they are
     staged from word 0 between two producer parts).
+
+    ``reserve`` (with ``carry``): every consumer part searched as if the first level had that many words fewer and
+    with its outputs stored from the first level (``with_free_words``), for the sums its own tiling leaves no room
+    for (its outputs are unstaged for the carry either way).
 
     ``keep_weights`` (row bands): both layers' weights cross the link once. Every producer part stages its weights
     at the bottom of level k (parts stage their weights first), the first band's fills them and the later bands'
@@ -310,6 +315,8 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
             new_c = search(csub, (("inputs", k), ("weights", k)))  # staged from the floor: anything
         else:
             new_p, new_c = search(psub, (("outputs", k),)), search(csub, (("inputs", k),))
+        if reserve and new_c is not None:  # first-level words left free for the carried sums
+            new_c = with_free_words(new_c, search.hw, reserve, search.objective, frozenset({"outputs"}))
         if new_p is None or new_c is None:
             return None
         base = cap - region if halo == "cache" else cap - operand_words(new_p, "outputs", k)
@@ -563,10 +570,13 @@ def _candidates(p: Schedule, c: Schedule, pooled: Schedule, k: int, search: _Sea
     for rows in BAND_ROWS:
         for carry in (True, False):  # the pool's sums carried across the bands, or the pool in a pass of its own
             for keep in (False, True):  # weights staged per part, or kept in the level from band to band
-                got = next((g for g in (try_bands(p, c, rows, k, search, m, pooled, carry, keep_weights=keep)
-                                        for m in HALO_MODES) if g is not None), None)
-                if got is not None:
-                    yield got
+                # carried sums: the consumer parts' own tilings, else ones that leave first-level words for them
+                for reserve in (0, *POOL_RESERVE_WORDS) if carry else (0,):
+                    got = next((g for g in (try_bands(p, c, rows, k, search, m, pooled, carry, keep_weights=keep,
+                                                      reserve=reserve) for m in HALO_MODES) if g is not None), None)
+                    if got is not None:
+                        yield got
+                        break
     for chunks in PART_COUNTS:
         for keep_input in (False, True):  # the producer's whole input read per chunk, or kept in the level
             got = try_bands(p, c, chunks, k, search, "none", pooled, keep_input=keep_input)
