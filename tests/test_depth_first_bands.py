@@ -314,19 +314,28 @@ def test_a_kept_input_read_from_the_wrong_words_is_caught() -> None:
                        hw.main_sram.word_bytes)
 
 
-def _row_bands_kept_weights(halo: str):  # noqa: ANN202 - a row-band group with and without its weights kept
+def _row_band_group(halo: str, **options):  # noqa: ANN003, ANN202
+    """se_block at 24x24 in a 4 KiB level: the graph, hardware, both mappings, node names and the band group of
+    4-row bands made with ``options`` (``try_bands``' keyword arguments)."""
     from sramflow.mapping.depth_first_bands import _Searcher, try_bands
-    from sramflow.mapping.lower import lower
-    from sramflow.mapping.search.choose import map_shape
 
     g = se_block_graph(24)
     hw = small_l2(2)
     df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
     names = [n.name for n in g.nodes]
     pooled = epi.schedules[names.index("dw")]
-    p = epi.schedules[names.index("exp")]
-    made = {keep: try_bands(p, dataclasses.replace(pooled, pool=""), 4, 1, _Searcher(hw, df.objective), halo,
-                            pooled, keep_weights=keep) for keep in (False, True)}
+    got = try_bands(epi.schedules[names.index("exp")], dataclasses.replace(pooled, pool=""), 4, 1,
+                    _Searcher(hw, df.objective), halo, pooled, **options)
+    return g, hw, df, epi, names, got
+
+
+def _row_bands_kept_weights(halo: str):  # noqa: ANN202 - a row-band group with and without its weights kept
+    from sramflow.mapping.lower import lower
+    from sramflow.mapping.search.choose import map_shape
+
+    made = {}
+    for keep in (False, True):
+        g, hw, df, epi, names, made[keep] = _row_band_group(halo, keep_weights=keep)
     out = {}
     for keep, got in made.items():
         assert got is not None
@@ -458,17 +467,9 @@ def test_a_chunk_consumer_takes_its_pool_with_words_left_free() -> None:
 def test_carried_sums_with_first_level_words_left_free() -> None:
     """``try_bands(carry=True, reserve=N)``: the consumer parts re-searched as if the first level had N words fewer,
     their outputs stored from the first level; the sums still carried across the bands, bit-exact, counts equal."""
-    from sramflow.mapping.depth_first_bands import _Searcher, try_bands
     from sramflow.mapping.epilogue import SUM_BYTES
 
-    g = se_block_graph(24)
-    hw = small_l2(2)
-    df, epi = simulate_graph(g, hw, fusion="depth-first"), simulate_graph(g, hw, fusion="epilogue")
-    names = [n.name for n in g.nodes]
-    p = epi.schedules[names.index("exp")]
-    pooled = epi.schedules[names.index("dw")]
-    got = try_bands(p, dataclasses.replace(pooled, pool=""), 4, 1, _Searcher(hw, df.objective), "cache", pooled,
-                    carry=True, reserve=4)
+    g, hw, df, epi, names, got = _row_band_group("cache", carry=True, reserve=4)
     assert got is not None
     c = got[1]
     wpc = -(-SUM_BYTES // hw.sram[1].word_bytes)
