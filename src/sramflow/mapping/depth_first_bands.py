@@ -334,9 +334,10 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
                 resident["inputs"] = (k, at)
         prod.append((new_p, resident, pspan, base))
         cons.append((new_c, {"inputs": (k, base)}, cspan, halo_words if i else 0))
-    if keep_weights and _keep_weights(prod, cons, k) is None:
+    floor = _keep_weights(prod, cons, k) if keep_weights else None
+    if keep_weights and floor is None:
         return None
-    prod, cons = _parts(p, prod, cons, k, keep_weights)
+    prod, cons = _parts(p, prod, cons, k, floor)
     axis = "channels" if halo == "none" else "rows"
     if carry:  # the sums are stored from the first level, next to the outputs: those are not staged here
         cons = [dataclasses.replace(x, schedule=_outputs_unstaged(x.schedule)) for x in cons]
@@ -374,10 +375,10 @@ def _below_band(sch: ConvSchedule, k: int, band: str) -> int:
     return fp - operand_words(sch, band, k)
 
 
-def _parts(p: Schedule, prod: list, cons: list, k: int, keep_weights: bool) -> tuple[list[Part], list[Part]]:
-    """The band group's parts from (schedule, resident operands, span, band base / halo words) per band: with
-    ``keep_weights``, the first band's parts fill both layers' weights and the later ones keep them."""
-    floor = _keep_weights(prod, cons, k) if keep_weights else None
+def _parts(p: Schedule, prod: list, cons: list, k: int, floor: int | None) -> tuple[list[Part], list[Part]]:
+    """The band group's parts from (schedule, resident operands, span, band base / halo words) per band: with a
+    consumer ``floor`` (``_keep_weights``), the first band's parts fill both layers' weights and the later ones keep
+    them."""
     ps, cs = [], []
     for i, ((new_p, resident, pspan, _), (new_c, c_res, cspan, copied)) in enumerate(zip(prod, cons)):
         if floor is not None and i:
@@ -463,8 +464,7 @@ def with_pool(cons: BandSplitSchedule, pooled: EpilogueSchedule, hw: HardwareSpe
         if not isinstance(rc, ResidentConvSchedule) or tuple(rc.resident) != ("inputs",):
             return None
         k, band = rc.resident_in("inputs")
-        plain = ConvSchedule(**{f.name: getattr(rc, f.name) for f in dataclasses.fields(ConvSchedule)})
-        got = with_free_words(plain, hw, reserve, objective, frozenset({"outputs"}))  # the pool reads stored tiles
+        got = with_free_words(rc, hw, reserve, objective, frozenset({"outputs"}))  # the pool reads stored tiles
         room = band - rc.floor_words if rc.floor_words else _below_band(rc, k, "inputs")
         if got is None or _below_band(got, k, "inputs") > room:
             return None

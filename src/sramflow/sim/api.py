@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -389,8 +390,6 @@ def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budg
     return schedules, groups, recut
 
 
-
-
 def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final: tuple[Schedule, ...],
                        hw: HardwareSpec, objective: str) -> PoolPairs:
     """SE pools left in a pass of their own because their conv's fastest tiling fills the first level (no words for
@@ -412,15 +411,23 @@ def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final:
         if final[i] is not before[i] or final[j] is not plain or not isinstance(conv, ConvSchedule) or \
                 (isinstance(plain, EpilogueSchedule) and (plain.pool or plain.residual or plain.input_scale)):
             continue
-        for reserve in POOL_RESERVE_WORDS:
-            new = with_free_words(conv, hw, reserve, objective)
-            if new is None or pool_plan(new) is None:
-                continue
-            fused = dataclasses.replace(plain, conv=new, pool=sh.name) if isinstance(plain, EpilogueSchedule) else \
-                EpilogueSchedule(new, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name)
-            out.append(((i, j), (FusedSchedule(sh), fused)))
-            break
+        fused = next(_pooled_with_free_words(plain, sh, hw, objective), None)
+        if fused is not None:
+            out.append(((i, j), (FusedSchedule(sh), fused[1])))
     return out
+
+
+def _pooled_with_free_words(whole: Schedule, sh: FusedShape, hw: HardwareSpec, objective: str,
+                            unstaged: frozenset[str] = frozenset()) -> Iterator[tuple[int, EpilogueSchedule]]:
+    """(words left free, ``whole`` with the SE pool ``sh`` on its output path) for each of ``POOL_RESERVE_WORDS``
+    whose re-searched tiling (``with_free_words``, ``unstaged`` operands no longer staged) has room for the sums."""
+    conv = whole.conv if isinstance(whole, EpilogueSchedule) else whole
+    for reserve in POOL_RESERVE_WORDS:
+        new = with_free_words(conv, hw, reserve, objective, unstaged)
+        if new is None or pool_plan(new) is None:
+            continue
+        yield reserve, (dataclasses.replace(whole, conv=new, pool=sh.name) if isinstance(whole, EpilogueSchedule)
+                        else EpilogueSchedule(new, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name))
 
 
 def _band_pool(cons: BandSplitSchedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> Schedule | None:
@@ -430,13 +437,7 @@ def _band_pool(cons: BandSplitSchedule, sh: FusedShape, hw: HardwareSpec, object
     whole = cons.whole
     if cons.halo != "none" or any(getattr(whole, a, "") for a in ("pool", "residual", "input_scale")):
         return None
-    conv = whole.conv if isinstance(whole, EpilogueSchedule) else whole
-    for reserve in POOL_RESERVE_WORDS:
-        new = with_free_words(conv, hw, reserve, objective, frozenset({"outputs"}))
-        if new is None or pool_plan(new) is None:
-            continue
-        pooled = dataclasses.replace(whole, conv=new, pool=sh.name) if isinstance(whole, EpilogueSchedule) else \
-            EpilogueSchedule(new, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name)
+    for reserve, pooled in _pooled_with_free_words(whole, sh, hw, objective, frozenset({"outputs"})):
         got = with_pool(cons, pooled, hw, objective, reserve)
         if got is not None:
             return got
