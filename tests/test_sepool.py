@@ -185,3 +185,21 @@ def test_channel_tiles_at_once_equal_store_by_store(sizes: dict, order: tuple, d
         means = pool.execute_fused_pool(grp.pool_plan, grp.conv.step_table(), out, mean, m, end)
         got.append((means.tolist(), m.sram.reads, m.sram.writes, m.sram.clobbers, m.tally))
     assert got[0] == got[1] and got[0][3] == 0
+
+
+@pytest.mark.parametrize("fusion", ["epilogue", "depth-first"])
+def test_a_conv_staging_its_outputs_in_an_outer_level_keeps_its_pool_fused(fusion: str) -> None:
+    """Staged outputs go to the outer level, the means straight off-chip from the first level: the pool has no
+    pass of its own, its sums' words and stores are counted, and the run is bit-exact with equal counts."""
+    from helpers.mapping import small_l2
+
+    g = se_block_graph(12, 16, 32)
+    hw = small_l2(8)
+    res = simulate_graph(g, hw, fusion=fusion)
+    grp = res.schedules[_names(g).index("dw")]
+    assert "outputs" in grp.conv.staged and grp.pool == "gap" and grp.pool_plan is not None
+    assert isinstance(res.schedules[_names(g).index("gap")], FusedSchedule)
+    assert grp.counts.offchip_output_bytes == grp.conv.counts.offchip_output_bytes + grp.shape.k_per_group * \
+        grp.shape.groups  # the means, one byte per channel, beside the drained outputs
+    out = _functional(g, res.schedules, hw)
+    assert out.bit_exact and out.counts_match and out.clobbers == 0

@@ -273,12 +273,12 @@ class PoolPlan:
 
 def pool_plan(conv, carry: PoolCarry | None = None) -> PoolPlan | None:  # noqa: ANN001 - a ConvSchedule
     """The running-sum plan of a global average pool fused into the output path of ``conv``, or None where it does
-    not fit: a pooling schedule, outputs staged in an outer level (the means go off-chip from the first level, next
-    to the output stores; staged weights or inputs change nothing here), a g / k loop (of more than one trip)
-    inside the pixel loop (every channel's sum would stay live), or fewer free words above the schedule's buffers
-    than one channel tile's sums need. ``carry``: the sums carried across row bands (``PoolCarry``)."""
+    not fit: a pooling schedule, a g / k loop (of more than one trip) inside the pixel loop (every channel's sum
+    would stay live), or fewer free words above the schedule's buffers than one channel tile's sums need. The means
+    go off-chip from the first level whatever the schedule stages in outer levels (staged outputs are drained from
+    there; the sums never leave the first level). ``carry``: the sums carried across row bands (``PoolCarry``)."""
     sh, hw = conv.shape, conv.hw
-    if "outputs" in getattr(conv, "staged", ()) or sh.pool_op or not conv.buffers:
+    if sh.pool_op or not conv.buffers:
         return None
     t = conv.tiling.sizes()
     n = trips(sh, t)
