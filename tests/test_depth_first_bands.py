@@ -13,7 +13,7 @@ from sramflow.funcsim.run import run_functional
 from sramflow.funcsim.sram import FunctionalSimError
 from sramflow.hw.load import resolve_hw
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.depth_first import ResidentConvSchedule
+from sramflow.mapping.depth_first import ResidentConvSchedule, operand_words
 from sramflow.mapping.depth_first_bands import BandSplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.vector import VectorSchedule
@@ -282,15 +282,17 @@ def _chunks_kept_input():  # noqa: ANN202 - a channel-chunk band group whose exp
 
 def test_channel_chunks_keep_the_producers_input_in_the_level() -> None:
     """Every chunk's expand part reads the whole block input: kept, it crosses the link once (the first chunk
-    stages it above its weights, the others read it there), not once per chunk; bit-exact, counts equal, no
+    fills it right below the bands, the others read it there), not once per chunk; bit-exact, counts equal, no
     clobbers."""
     g, hw, names, made, out = _chunks_kept_input()
     x_bytes = made[True][0].shape.input_bytes
     assert made[False][0].counts.offchip_input_bytes == 4 * x_bytes
     assert made[True][0].counts.offchip_input_bytes == x_bytes
     parts = [_conv(x.schedule) for x in made[True][0].parts]
-    assert "inputs" not in getattr(parts[0], "resident", ()) and all(x.resident_in("inputs") for x in parts[1:])
-    assert len({x.resident_in("inputs") for x in parts[1:]}) == 1
+    assert parts[0].filled == ("inputs",) and not any(x.filled for x in parts[1:])
+    assert len({x.resident_in("inputs") for x in parts}) == 1
+    band = min(x.resident_in("outputs")[1] for x in parts)  # right below the lowest chunk's band
+    assert parts[0].resident_in("inputs")[1] + operand_words(parts[0], "inputs", 1) == band
     q, x = quantized(g)
     for keep in (False, True):
         r = run_functional(g, q, out[keep], x, hw.main_sram.total_words, hw.main_sram.word_bytes)

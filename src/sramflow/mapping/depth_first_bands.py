@@ -268,10 +268,10 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
     channel tile's sums.
 
     ``keep_input`` (channel chunks): the producer's input, which every chunk reads whole, crosses the link once.
-    The first chunk's producer part stages it in level k above its weights; the later chunks' producer parts keep
-    it there (resident inputs; they may stage their weights below it), as ``depth_first_split``'s input-kept cut
-    does. It must end below every chunk's band, and every consumer part's own staged operands below it (they are
-    staged from word 0 between two producer parts).
+    It sits right below the lowest chunk's band: the first chunk's producer part fills it there, the later chunks'
+    producer parts read it (resident inputs; they may stage their weights below it), as ``depth_first_split``'s
+    input-kept cut does. Every consumer part's own staged operands (from word 0, between two producer parts) must
+    end below it: as searched (its outputs staged too, say), else staging at most its weights.
 
     ``reserve`` (with ``carry``): every consumer part searched as if the first level had that many words fewer and
     with its outputs stored from the first level (``with_free_words``), for the sums its own tiling leaves no room
@@ -305,11 +305,12 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
     if region > cap:
         return None
     prod, cons = [], []
-    at = 0  # where a kept input sits: above the first chunk's weights
+    narrow = []  # keep_input: each consumer part staging its weights at most, where its own choice does not fit
     for i, ((psub, *pspan), (csub, *cspan)) in enumerate(cut):
-        if keep_input:  # the consumer part may stage its weights below the kept input, nothing above them
+        if keep_input:
             new_p = search(psub, (("outputs", k), ("inputs", k)))
-            new_c = search(csub, (("inputs", k),), KEPT_INPUT_PEERS)
+            new_c = search(csub, (("inputs", k),))
+            narrow.append(search(csub, (("inputs", k),), KEPT_INPUT_PEERS))
         elif keep_weights:
             new_p = search(psub, (("outputs", k), ("weights", k)))
             new_c = search(csub, (("inputs", k), ("weights", k)))  # staged from the floor: anything
@@ -322,18 +323,16 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
         base = cap - region if halo == "cache" else cap - operand_words(new_p, "outputs", k)
         halo_words = (pspan[0] - cspan[2]) * row_bytes // wb if halo == "cache" else 0  # rows [a, n) in front
         # the producer's other staged operands stay below the whole band (the cached rows included)
-        if not (placed(new_p, {"outputs": (k, base)}) and placed(new_c, {"inputs": (k, base)})):
+        if not (placed(new_p, {"outputs": (k, base)}) and (keep_input or placed(new_c, {"inputs": (k, base)}))):
             return None
         resident = {"outputs": (k, base + halo_words)}
-        if keep_input:
-            kept = _kept_input(new_p, new_c, k, i, at, base)
-            if kept is None:
-                return None
-            at = kept
-            if i:
-                resident["inputs"] = (k, at)
         prod.append((new_p, resident, pspan, base))
         cons.append((new_c, {"inputs": (k, base)}, cspan, halo_words if i else 0))
+    if keep_input:
+        kept = _kept_input(prod, cons, narrow, k)
+        if kept is None:
+            return None
+        prod, cons = kept
     floor = _keep_weights(prod, cons, k) if keep_weights else None
     if keep_weights and floor is None:
         return None
@@ -380,11 +379,11 @@ def _parts(p: Schedule, prod: list, cons: list, k: int, floor: int | None) -> tu
     consumer ``floor`` (``_keep_weights``), the first band's parts fill both layers' weights and the later ones keep
     them."""
     ps, cs = [], []
-    for i, ((new_p, resident, pspan, _), (new_c, c_res, cspan, copied)) in enumerate(zip(prod, cons)):
+    for i, ((new_p, resident, pspan, _, *filled), (new_c, c_res, cspan, copied)) in enumerate(zip(prod, cons)):
         if floor is not None and i:
             resident = {**resident, "weights": (k, 0)}
             c_res = {**c_res, "weights": (k, floor)}
-        ps.append(Part(_rewrap(p, as_resident(new_p, resident)), *pspan))
+        ps.append(Part(_rewrap(p, as_resident(new_p, resident, *filled)), *pspan))
         consumer = dataclasses.replace(as_resident(new_c, c_res), copied_words=copied, floor_words=floor or 0)
         cs.append(Part(consumer, *cspan))
     return ps, cs
@@ -475,22 +474,32 @@ def with_pool(cons: BandSplitSchedule, pooled: EpilogueSchedule, hw: HardwareSpe
     return dataclasses.replace(cons, whole=pooled, parts=tuple(parts))
 
 
-def _kept_input(prod: ConvSchedule, cons: ConvSchedule, k: int, i: int, at: int, base: int) -> int | None:
-    """Where chunk ``i``'s producer part finds the kept input in level ``k`` (``try_bands``' ``keep_input``): the
-    first chunk puts it above its own weights; the others find it at ``at``. None where a part stages anything but
-    its weights below it or more weights than fit there, the input does not end below the chunk's band at ``base``,
-    or the consumer part's staged operands (from word 0, its resident input excluded) reach into it."""
-    weights = operand_words(prod, "weights", k) if "weights" in prod.staged_in(k) else 0
-    if set(prod.staged_in(k)) - {"weights", "inputs", "outputs"} or (i and weights > at):
-        return None
-    at = weights if i == 0 else at
+def _kept_input(prod: list, cons: list, narrow: list, k: int) -> tuple[list, list] | None:
+    """``try_bands``' parts with the producer's input kept in level ``k`` (``keep_input``): right below the lowest
+    chunk's band, filled by the first chunk's producer part and read there by the later ones. None where a producer
+    part stages anything but its weights below it, or a consumer part's own staged operands (from word 0, its
+    resident input excluded) reach into it both as searched and staging at most its weights (``narrow``)."""
+    words = operand_words(prod[0][0], "inputs", k)
+    at = min(base for *_, base in prod) - words
+    out_p, out_c = [], []
+    for i, ((new_p, resident, pspan, base), (new_c, *rest), small) in enumerate(zip(prod, cons, narrow)):
+        if set(new_p.staged_in(k)) - {"weights", "inputs", "outputs"} or \
+                not placed(new_p, {**resident, "inputs": (k, at)}):
+            return None
+        fit = next((c for c in (new_c, small) if c is not None and _own_words(c, k) <= at), None)
+        if fit is None:
+            return None
+        out_p.append((new_p, {**resident, "inputs": (k, at)}, pspan, base, () if i else ("inputs",)))
+        out_c.append((fit, *rest))
+    return out_p, out_c
+
+
+def _own_words(cons: ConvSchedule, k: int) -> int:
+    """The words a band consumer part stages in level ``k`` from word 0 (its resident input excluded)."""
     h = cons.levels
     assert h is not None
-    own = footprint_words(cons.operand_bytes, cons.staged, cons.staged_levels, h)[k - 1] - \
-        operand_words(cons, "inputs", k)
-    if at + operand_words(prod, "inputs", k) > base or own > at:
-        return None
-    return at
+    own = footprint_words(cons.operand_bytes, cons.staged, cons.staged_levels, h)[k - 1]
+    return own - (operand_words(cons, "inputs", k) if "inputs" in cons.staged_in(k) else 0)
 
 
 def _outputs_unstaged(conv: ConvSchedule) -> ConvSchedule:
