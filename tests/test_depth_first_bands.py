@@ -220,6 +220,7 @@ def test_a_row_band_pool_carries_its_sums_across_the_bands(halo: str) -> None:
     wpc = -(-SUM_BYTES // lv.word_bytes)
     assert {y.base_word for y in carries} == {lv.total_words - 8 * wpc}  # 8 channels' sums at the top
     assert all(_conv(x.schedule).resident_base[0] < carries[0].base_word for x in c.parts)
+    assert all("outputs" in _conv(x.schedule).staged for x in c.parts)  # drained from below the band region
     names = [n.name for n in g.nodes]
     gap = names.index("gap")
     assert schedules[gap] is epi.schedules[gap] and epi.schedules[gap].shape.into == "dw"  # no pass of its own

@@ -275,7 +275,8 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
 
     ``reserve`` (with ``carry``): every consumer part searched as if the first level had that many words fewer and
     with its outputs stored from the first level (``with_free_words``), for the sums its own tiling leaves no room
-    for (its outputs are unstaged for the carry either way).
+    for. Without a reserve, a consumer part keeps whatever its search staged (outputs too: they are drained from
+    below the band region, the carried sums sit above it).
 
     ``keep_weights`` (row bands): both layers' weights cross the link once. Every producer part stages its weights
     at the bottom of level k (parts stage their weights first), the first band's fills them and the later bands'
@@ -338,8 +339,7 @@ def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, h
         return None
     prod, cons = _parts(p, prod, cons, k, floor)
     axis = "channels" if halo == "none" else "rows"
-    if carry:  # the sums are stored from the first level, next to the outputs: those are not staged here
-        cons = [dataclasses.replace(x, schedule=_outputs_unstaged(x.schedule)) for x in cons]
+    if carry:  # the sums sit above the band region; staged outputs, below it, are drained as usual
         carries = [PoolCarry(k, cap, carry_wpc, i > 0, i < len(cons) - 1) for i in range(len(cons))]
         if any(pool_plan(x.schedule, cy) is None for x, cy in zip(cons, carries)):
             return None
@@ -500,15 +500,6 @@ def _own_words(cons: ConvSchedule, k: int) -> int:
     assert h is not None
     own = footprint_words(cons.operand_bytes, cons.staged, cons.staged_levels, h)[k - 1]
     return own - (operand_words(cons, "inputs", k) if "inputs" in cons.staged_in(k) else 0)
-
-
-def _outputs_unstaged(conv: ConvSchedule) -> ConvSchedule:
-    """``conv`` with its outputs stored straight off-chip where it staged them in a level (fewer staged operands
-    always fit)."""
-    if "outputs" not in conv.staged:
-        return conv
-    keep = [(o, lv) for o, lv in zip(conv.staged, conv.staged_levels) if o != "outputs"]
-    return dataclasses.replace(conv, staged=tuple(o for o, _ in keep), staged_levels=tuple(lv for _, lv in keep))
 
 
 def _channels(sh: ConvShape) -> int:
