@@ -47,11 +47,14 @@ def test_the_se_pool_joins_the_depthwise_group_and_a_pool_of_an_add_does_not() -
 
 
 def test_b0_every_se_pool_joins_the_conv_before_it(b0_graph_224) -> None:  # noqa: ANN001
+    from sramflow.ir.fusion import sole_reader_pools
+
     g = b0_graph_224
     pools = fused_pools(g)
     every = [n.name for n in g.nodes if n.op == "GlobalAveragePool"]
-    assert sorted(pools) == sorted(every[:-1]) and len(pools) == 16  # the classifier's pool (the last) is not fused
-    for p, conv in pools.items():  # the SE squeeze after the depthwise conv's SiLU
+    assert sorted(pools) == sorted(every) and len(pools) == 17
+    assert sole_reader_pools(g) == {every[-1]} and pools[every[-1]] == "features.8.0/Conv"  # the classifier's pool
+    for p, conv in pools.items():  # the SE squeeze after the depthwise conv's SiLU, the classifier's after the head
         assert g.node(conv).op == "Conv" and _names(g).index(conv) < _names(g).index(p)
 
 
@@ -203,3 +206,55 @@ def test_a_conv_staging_its_outputs_in_an_outer_level_keeps_its_pool_fused(fusio
         grp.shape.groups  # the means, one byte per channel, beside the drained outputs
     out = _functional(g, res.schedules, hw)
     assert out.bit_exact and out.counts_match and out.clobbers == 0
+
+
+def test_a_pool_that_is_its_producer_s_only_reader_removes_the_output_stores() -> None:
+    """B0's head: conv + SiLU -> global average pool -> classifier. The pool is the output's only reader, so the
+    group stores its means and never its output tiles: their DMA reads, bytes, transfers and bursts are gone (the
+    pool's work takes the stores' place in the steps); its bounds move the means, not the output; the output is in
+    no memory, so it is not compared, and the pool's means are bit-exact with equal counts on both executors."""
+    from helpers.graphs import head_graph
+    from sramflow.ir.fusion import sole_reader_pools
+    from sramflow.sim.api import bounds
+
+    g = head_graph()
+    assert fused_pools(g) == {"gap": "head"} and sole_reader_pools(g) == {"gap"}
+    assert sole_reader_pools(se_block_graph()) == frozenset()  # the SE squeeze's tensor is scaled next
+    hw = make_hw()
+    res = simulate_graph(g, hw, fusion="epilogue")
+    grp = res.schedules[_names(g).index("head")]
+    plan = grp.pool_plan
+    assert grp.pool == "gap" and plan.stores is not None and plan.stores.offchip_output_bytes == grp.shape.output_bytes
+    conv = grp.conv.counts
+    assert grp.counts.offchip_output_bytes == plan.channels  # the means only
+    assert grp.counts.sram_reads_dma == conv.sram_reads_dma - plan.stores.sram_reads_dma + plan.channels // 2
+    assert grp.counts.dma_transfers == conv.dma_transfers - plan.stores.dma_transfers + len(
+        [s for s in grp.steps() if s.kind == "store"])
+    assert not any(s.kind == "store" and s.operand == "outputs" for s in grp.steps())
+    b = bounds(grp, hw)
+    assert b.compulsory_bytes == grp.shape.weight_bytes + grp.shape.bias_bytes + grp.shape.input_bytes + plan.channels
+    assert b.offchip_bytes <= grp.counts.offchip_bytes
+    for executor in ("bulk", "step"):
+        out = _functional(g, res.schedules, hw, executor)
+        assert out.bit_exact and out.counts_match and out.clobbers == 0
+        assert out.tensors_compared == 2  # the pool's means and the logits; the head's output is never written
+
+
+def test_a_sole_reader_pool_keeps_the_stores_where_partial_sums_spill() -> None:
+    """Spilled partial sums share the output stores' DMA path: the plan keeps the stores, and the output is written
+    (and compared) as for an SE pool."""
+    from helpers.graphs import head_graph
+
+    g = head_graph(c=16)
+    hw = make_hw()
+    res = simulate_graph(g, hw, fusion="epilogue")
+    i = _names(g).index("head")
+    grp = res.schedules[i]
+    spill = sched(grp.shape, hw, {"k": 2, "c": 4, "w": 5}, ("g", "k", "c", "p"))  # c outside p: psums spill
+    assert spill.counts.offchip_psum_write_bytes > 0
+    plan = pool_plan(spill, None, sole_reader=True)
+    assert plan is not None and plan.stores is None
+    out = list(res.schedules)
+    out[i] = dataclasses.replace(grp, conv=spill)
+    r = _functional(g, tuple(out), hw)
+    assert r.bit_exact and r.counts_match and r.clobbers == 0 and r.tensors_compared == 3

@@ -149,3 +149,20 @@ def se_depthwise_graph(e: int = 1152, px: int = 7, out: int = 320, s: int = 48) 
     shapes = {"x": full(e), "d": full(e), "dsig": full(e), "dact": full(e), "g": one(e), "r": one(s), "rsg": one(s),
               "rr": one(s), "sx": one(e), "sxs": one(e), "scaled": full(e), "y": full(out)}
     return Graph("se_depthwise", "x", "y", shapes, nodes)
+
+
+def head_graph(c: int = 8, k: int = 16, px: int = 5, classes: int = 3) -> Graph:
+    """B0's head: a 1x1 convolution + SiLU whose only reader is the global average pool, then the classifier;
+    random weights."""
+    rng = np.random.default_rng(5)
+    nodes = (
+        Node("head", "Conv", ("x",), "h", _same_conv(1), _random_wb(rng, k, c, 1, 1)),
+        Node("hs", "Sigmoid", ("h",), "hsig"),
+        Node("hm", "Mul", ("h", "hsig"), "hact"),
+        Node("gap", "GlobalAveragePool", ("hact",), "g"),
+        Node("fc", "Gemm", ("g",), "out", {}, {"W": rng.standard_normal((classes, k)).astype(np.float32),
+                                              "B": rng.standard_normal(classes).astype(np.float32)}),
+    )
+    full = lambda ch: (1, ch, px, px)  # noqa: E731
+    shapes = {"x": full(c), "h": full(k), "hsig": full(k), "hact": full(k), "g": (1, k, 1, 1), "out": (1, classes)}
+    return Graph("head", "x", "out", shapes, nodes)

@@ -153,6 +153,8 @@ def run_compute_and_stores(node: ConvNode, d: ConvData, sram: NodeSram, words: n
     k0 = len(groups)
     groups += [gr for _, gr in skips]
     st = node.rows(STORE)
+    if d.unwritten:  # the output stores are not executed
+        st = st[node.op[st] != OP["outputs"]]
     last_write = last_of((node.kind == COMPUTE) & (words > 0))[st]
     for cls in classes(words[st]):
         groups.append(ReadGroup(st[cls], node.t.base_word[st[cls]], last_write[cls],
@@ -299,6 +301,11 @@ def _store(node: ConvNode, d: ConvData, m, res: Residents, acc: np.ndarray, st: 
     if skip is not None:  # the residual Add: each requantized output plus its skip element read from the SRAM
         q = np.asarray(d.residual(q, skip), np.int8).reshape(-1)
     out = np.zeros(gk * sh.out_h * sh.out_w, np.int8)
+    if d.unwritten:  # what the last reduction steps write: the values on the output path
+        done = res.cp[res.last]
+        for cls in classes(*(e[dim][done] for dim in "gkhw")):
+            idx = _tile_index(node, done[cls], tuple(int(e[dim][done[cls[0]]]) for dim in "gkhw")).ravel()
+            out[idx] = q[idx]
     is_out = node.op[st] == OP["outputs"]
     last_of_cp = np.zeros(len(node.t), bool)
     last_of_cp[res.cp] = res.last

@@ -29,7 +29,9 @@ class ConvData:
     bias, ``x_zp`` the pool's pad value (``PoolSpec.fill``), the arithmetic of ``pool`` instead of ``requant``.
     A residual Add on the output path (``ConvShape.residual``): ``skip`` the int8 skip tensor (G x K, OH, OW) the
     skip tile loads read, ``residual`` the ADD kernel's arithmetic applied to each requantized tile and its skip
-    tile read back from the SRAM."""
+    tile read back from the SRAM. ``unwritten``: the output tiles are not stored (a fused pool is the output's only
+    reader, ``mapping.epilogue.PoolPlan.stores``): the output stores are not executed, and the result is what the
+    last reduction steps write (the values on the output path, which the pool adds up)."""
 
     x: np.ndarray
     x_zp: int
@@ -39,6 +41,7 @@ class ConvData:
     pool: PoolSpec | None = None
     skip: np.ndarray | None = None
     residual: Residual | None = None
+    unwritten: bool = False
 
 
 class ConvRun:
@@ -176,6 +179,8 @@ class ConvRun:
                                                             (g, kg, hg, w)))
                 self.m.write(st.base_word + oofs[j], L.pack_grouped(q.transpose(1, 0, 2, 3), kg, self.wb, "i1"),
                              tag, f"{name}: outputs", compute=True)
+                if self.d.unwritten:  # the output path's values, for the pool that is their only reader
+                    self.out[chans.ravel(), h0 + r0:h0 + r1, w0:w1] = np.asarray(q, np.int8).reshape(-1, r1 - r0, w)
             elif access in ("write", "rmw"):
                 if not L.fits(acc, self.pdt):
                     raise FunctionalSimError(f"node {name!r}: a partial sum of output tile {o} does not fit "
@@ -344,7 +349,8 @@ def execute_conv(sch: ConvSchedule, data: ConvData, m: Machine, steps: Iterable[
         elif st.kind == "compute":
             run.compute(st)
         elif st.kind == "store":
-            run.store(st)
+            if not (data.unwritten and st.operand == "outputs"):
+                run.store(st)
         else:
             raise FunctionalSimError(f"node {sh.name!r}: unknown step kind {st.kind!r}")
     return out

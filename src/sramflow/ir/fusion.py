@@ -6,7 +6,7 @@ definition for the quantizer and the mapper:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -172,22 +172,33 @@ def fused_pools(graph: Graph) -> dict[str, str]:
     """GlobalAveragePool -> the Conv / Gemm whose output path accumulates it (``--fusion epilogue``; ``sim.api``
     decides per group whether the chosen schedule has room for the running sums, ``mapping.epilogue.pool_plan``):
     a pool reading the tensor a Conv's group writes (its epilogue chain's last tensor, else its fused activation's
-    or its own output) that something else reads too: the SE squeeze after a depthwise conv's SiLU. A classifier's
-    pool (the tensor's only reader) is not fused yet: ``sim.api.simulate_totals`` would lose its vectorized path
-    (tiling tables) for every plain CNN, and its conv's output would still be written. Each output tile adds its elements to
-    per-channel int32 sums as it is written; the pool's int8 means come from the sums with the MEAN kernel's
-    rounding, and the pool has no pass of its own."""
+    or its own output). Either something else reads that tensor too (the SE squeeze after a depthwise conv's SiLU,
+    whose feature map is scaled next), or the pool is its only reader (a classifier's pool, ``sole_reader_pools``:
+    the tensor need not be written at all). Each output tile adds its elements to per-channel int32 sums as it is
+    produced; the pool's int8 means come from the sums with the MEAN kernel's rounding, and the pool has no pass of
+    its own."""
+    out: dict[str, str] = {}
+    for pool, conv, _ in _pool_readers(graph):
+        out[pool] = conv
+    return out
+
+
+def sole_reader_pools(graph: Graph) -> frozenset[str]:
+    """The pools of ``fused_pools`` that are the only reader of the tensor they pool."""
+    return frozenset(pool for pool, _, sole in _pool_readers(graph) if sole)
+
+
+def _pool_readers(graph: Graph) -> Iterator[tuple[str, str, bool]]:
+    """(pool, the Conv / Gemm whose group writes its input, whether the pool is that tensor's only reader)."""
     consumers = graph.consumers()
     chains = epilogue_chains(graph)
-    out: dict[str, str] = {}
     for n in graph.nodes:
         if n.op not in FUSING_OPS:
             continue
         act = fused_activation(graph, n, consumers)
         t = graph.node(chains[n.name][-1]).output if n.name in chains else (act or n).output
-        for u in consumers.get(t, []):
+        readers = consumers.get(t, [])
+        for u in readers:
             p = graph.node(u)
-            se = len(consumers.get(t, [])) > 1  # the SE squeeze: the feature map is also scaled (read again)
-            if p.op == "GlobalAveragePool" and se and t != graph.output and len(graph.shape(t)) == 4:
-                out[p.name] = n.name
-    return out
+            if p.op == "GlobalAveragePool" and t != graph.output and len(graph.shape(t)) == 4:
+                yield p.name, n.name, len(readers) == 1

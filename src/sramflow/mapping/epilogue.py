@@ -34,7 +34,9 @@ element), reading the running sums before (all but the channel tile's first pixe
 mean_of_sums``: the sum less zero point x count, times the multiplier with 1 / count folded in), written into the
 same words and stored off-chip (one DMA transfer of the channel tile's bytes). The pool's input is never read
 back. A layer run in row bands carries every channel's sum from band to band in an outer level (``PoolCarry``,
-``mapping.depth_first_bands``).
+``mapping.depth_first_bands``). Where the pool is the output's only reader (the classifier's pool after the head
+conv) and the outputs go straight off-chip from the first level, the output tiles are not stored at all
+(``PoolPlan.stores``): the group moves the means, not the feature map.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ import numpy as np
 from sramflow.cost.counts import Counts, ceil_div
 from sramflow.errors import MappingError
 from sramflow.ir.elementwise import BY_OP
-from sramflow.mapping.conv import RELEVANT, ConvShape, bursts, group_classes, reload_factor, trips
+from sramflow.mapping.conv import (RELEVANT, ConvShape, bursts, dma_bursts_by_operand, group_classes, reload_factor,
+                                   trips)
 from sramflow.mapping.schedule import Buffer, Step
 from sramflow.mapping.staging import footprint_words
 from sramflow.mapping.steps_table import CONV_DIMS, LOAD, OP, StepTable
@@ -226,7 +229,8 @@ class PoolPlan:
     """Where and how a fused global average pool accumulates (``pool_plan``): the running sums of one channel tile
     (``tile_channels`` channels, ``words_per_channel`` words each) at ``base_word``; ``pixel_tiles`` final output
     tiles per channel tile; the channel tiles' sizes and counts (edge tiles are smaller); ``carry``: the sums carried
-    across row bands in an outer level (None: the layer's whole pool)."""
+    across row bands in an outer level (None: the layer's whole pool); ``stores``: the convolution's output stores
+    this plan removes (the pool is the only reader of the output, ``output_stores``; None: the outputs are stored)."""
 
     base_word: int
     words_per_channel: int
@@ -236,6 +240,7 @@ class PoolPlan:
     channel_tiles: tuple[tuple[int, int], ...]  # (channels, how many such tiles)
     elements: int  # output elements the sums add (G x K x OH x OW)
     carry: PoolCarry | None = None
+    stores: Counts | None = None
 
     @property
     def channels(self) -> int:
@@ -268,15 +273,36 @@ class PoolPlan:
             out |= {"level_reads": (*at, level_words if cin else 0), "level_writes": (*at, level_words if cout else 0)}
         if cin:
             out |= {"sram_writes_dma": words, "dma_transfers": 2 * tiles, "dma_loads": tiles}
+        if self.stores is not None:  # the output tiles are never stored
+            for f in ("sram_reads_dma", "offchip_output_bytes", "dma_transfers", "dma_bursts"):
+                out[f] = int(out.get(f, 0)) - getattr(self.stores, f)
         return out
 
 
-def pool_plan(conv, carry: PoolCarry | None = None) -> PoolPlan | None:  # noqa: ANN001 - a ConvSchedule
+def output_stores(conv) -> Counts | None:  # noqa: ANN001 - a ConvSchedule
+    """The counts of ``conv``'s output stores (one per output tile, from the first level straight off-chip: the DMA's
+    word reads, the bytes, the transfers and their bursts), or None where its outputs or partial sums go anywhere
+    else (staged in an outer level, partial sums spilled, a residual's skip loads mirroring the stores)."""
+    sh = conv.shape
+    if sh.residual or set(getattr(conv, "staged", ())) - {"weights", "inputs"}:
+        return None
+    c = conv.first_level_counts
+    if c.offchip_psum_read_bytes or c.offchip_psum_write_bytes:
+        return None
+    return Counts(sram_reads_dma=c.sram_reads_dma, offchip_output_bytes=c.offchip_output_bytes,
+                  dma_transfers=c.dma_transfers - c.dma_loads,
+                  dma_bursts=dma_bursts_by_operand(sh, conv.hw, conv.tiling)["outputs"])
+
+
+def pool_plan(conv, carry: PoolCarry | None = None, sole_reader: bool = False  # noqa: ANN001 - a ConvSchedule
+              ) -> PoolPlan | None:
     """The running-sum plan of a global average pool fused into the output path of ``conv``, or None where it does
     not fit: a pooling schedule, a g / k loop (of more than one trip) inside the pixel loop (every channel's sum
     would stay live), or fewer free words above the schedule's buffers than one channel tile's sums need. The means
     go off-chip from the first level whatever the schedule stages in outer levels (staged outputs are drained from
-    there; the sums never leave the first level). ``carry``: the sums carried across row bands (``PoolCarry``)."""
+    there; the sums never leave the first level). ``carry``: the sums carried across row bands (``PoolCarry``).
+    ``sole_reader``: the pool is the only reader of the output, whose stores the plan then removes where they go
+    straight off-chip (``output_stores``; not with carried sums)."""
     sh, hw = conv.shape, conv.hw
     if sh.pool_op or not conv.buffers:
         return None
@@ -291,7 +317,8 @@ def pool_plan(conv, carry: PoolCarry | None = None) -> PoolPlan | None:  # noqa:
         return None
     tiles = tuple((gs * ks, gn * kn) for gs, gn in group_classes(sh.groups, t["g"])
                   for ks, kn in group_classes(sh.k_per_group, t["k"]) if gn and kn)
-    return PoolPlan(base, wpc, hw.word_bytes, t["g"] * t["k"], int(n["p"]), tiles, sh.output_bytes, carry)
+    stores = output_stores(conv) if sole_reader and carry is None else None
+    return PoolPlan(base, wpc, hw.word_bytes, t["g"] * t["k"], int(n["p"]), tiles, sh.output_bytes, carry, stores)
 
 
 def with_epilogue(c: Counts, shape: ConvShape, lanes: int, conv=None, burst_bytes: int = 0,  # noqa: ANN001
@@ -321,6 +348,7 @@ class EpilogueSchedule:
     scale_level: int | None = None  # the SRAM level holding the input scale's excitation vector (``scale_plan``)
     pool_carry: PoolCarry | None = None  # a row band's pool sums carried to and from an outer level
     scale_kept: bool = False  # the held vector was left in its outer level by the part before (``keep_scales``)
+    pool_sole_reader: bool = False  # the pool is the output's only reader: its stores go (``pool_plan``)
 
     def __post_init__(self) -> None:
         if self.pool and self.pool_plan is None:
@@ -333,7 +361,7 @@ class EpilogueSchedule:
 
     @cached_property
     def pool_plan(self) -> PoolPlan | None:
-        return pool_plan(self.conv, self.pool_carry) if self.pool else None
+        return pool_plan(self.conv, self.pool_carry, self.pool_sole_reader) if self.pool else None
 
     @property
     def scale_held(self) -> bool:
@@ -350,7 +378,8 @@ class EpilogueSchedule:
         """The group around another schedule of its convolution (a part, a re-tiling, a group's resident form); the
         vector stays held where that schedule has the words for it in the same level."""
         lv = self.scale_level
-        if lv is not None and scale_plan(conv, pool_plan(conv, self.pool_carry) if self.pool else None, lv) is None:
+        pool = pool_plan(conv, self.pool_carry, self.pool_sole_reader) if self.pool else None
+        if lv is not None and scale_plan(conv, pool, lv) is None:
             lv = None
         return dataclasses.replace(self, conv=conv, scale_level=lv, scale_kept=False)
 
@@ -421,9 +450,11 @@ def pool_steps(steps: Iterator[Step], plan: PoolPlan) -> Iterator[Step]:
     tile, writing them back unless it is the last); after the last, the MEAN of each channel (written into the sum
     words) and the DMA store of the channel tile's int8 means. Carried sums (``PoolCarry``): before the first pixel
     tile a DMA load of the channel tile's sums from the outer level (the first then reads them too); at the last,
-    the sums written back and stored to the level instead of the means."""
+    the sums written back and stored to the level instead of the means. Where the plan removes the output stores
+    (``PoolPlan.stores``), the pool's work takes their place."""
     seen: dict[tuple, int] = {}
     cin, cout = (plan.carry.carry_in, plan.carry.carry_out) if plan.carry is not None else (False, False)
+    unwritten = plan.stores is not None
     for st in steps:
         if st.kind == "store" and st.operand == "outputs":
             key = tuple(r for r in st.region if r[0] in "gk")
@@ -439,6 +470,8 @@ def pool_steps(steps: Iterator[Step], plan: PoolPlan) -> Iterator[Step]:
                        vector_ops=_region_elems(st.region) + (ch if last and not cout else 0))
             if last:
                 yield Step("store", "pool", key, plan.base_word, offchip_bytes=0 if cout else ch, sram_reads=res)
+            if unwritten:
+                continue
         yield st
 
 

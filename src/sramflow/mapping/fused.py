@@ -28,12 +28,15 @@ class FusedShape:
     input_scale: bool = False  # an SE channel scale applied on its consumer's (``into``) input path
     residual: bool = False  # a residual Add whose skip tile its producer (``into``) adds on its output path
     pool: bool = False  # a global average pool its producer (``into``) accumulates on its output path
+    sole_reader: bool = False  # that pool is the only reader of the producer's output (which need not be written)
 
     @property
     def how(self) -> str:
         if self.pool:
             return ("its producer adds each output tile to per-channel int32 sums held in SRAM words and writes the "
-                    "int8 means (MEAN rounding) when a channel's last tile is written")
+                    "int8 means (MEAN rounding) when a channel's last tile is done"
+                    + ("; the pool is the only reader of the producer's output, which is not stored where the "
+                       "producer's outputs go straight off-chip" if self.sole_reader else ""))
         if self.residual:
             return ("its producer loads the skip tile into the output buffer and adds it (int8 ADD) before each output "
                     "tile is written")

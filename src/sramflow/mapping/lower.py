@@ -8,7 +8,7 @@ import numpy as np
 
 from sramflow.errors import UnsupportedOpError
 from sramflow.ir.elementwise import BY_OP
-from sramflow.ir.fusion import epilogue_chains, fused_into, fused_pools, input_scales, residual_adds
+from sramflow.ir.fusion import epilogue_chains, fused_into, fused_pools, input_scales, residual_adds, sole_reader_pools
 from sramflow.ir.graph import Graph, Node
 from sramflow.ir.movement import BY_OP as MOVES
 from sramflow.ir.movement import contiguous_block
@@ -46,10 +46,12 @@ def lower_graph(g: Graph, fusion: str = "none") -> tuple[ConvShape | VectorShape
     scaled = {c: m for m, c in scales.items()}
     residuals = residual_adds(g) if fusion != "none" else {}
     pools = fused_pools(g) if fusion != "none" else {}
+    sole = sole_reader_pools(g) if pools else frozenset()
     out = []
     for n in g.nodes:
         if n.name in pools:  # like a residual Add: ``sim.api`` fuses it where the chosen schedule has room
-            out.append(FusedShape(n.name, n.op, pools[n.name], g.node(pools[n.name]).op, epilogue=True, pool=True))
+            out.append(FusedShape(n.name, n.op, pools[n.name], g.node(pools[n.name]).op, epilogue=True, pool=True,
+                                  sole_reader=n.name in sole))
         elif n.name in residuals:  # the producer's shape stays plain: ``sim.api`` sets ``residual`` where it fits
             out.append(FusedShape(n.name, n.op, residuals[n.name], "Conv", epilogue=True, residual=True))
         elif n.name in epi:

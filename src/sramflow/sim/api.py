@@ -123,6 +123,7 @@ def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec,  # noqa: AN
     scale: dict[str, str] = {}
     residual: dict[str, str] = {}
     pool: dict[str, str] = {}
+    sole: set[str] = set()  # convs whose pool is their output's only reader
     schedules = list(schedules)
     index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
     for i, sh in enumerate(prep.shapes):
@@ -139,13 +140,15 @@ def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec,  # noqa: AN
                 schedules[i] = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
             else:
                 pool[sh.into] = sh.name
+                if sh.sole_reader:
+                    sole.add(sh.into)
         elif isinstance(sh, FusedShape) and sh.input_scale:
             scale[sh.into] = sh.name
         elif isinstance(sh, FusedShape) and sh.epilogue:
             chains.setdefault(sh.into, []).append(sh.name)
     return tuple(EpilogueSchedule(s, tuple(chains.get(s.shape.name, ())), hw.vector_unit.lanes,
                                   scale.get(s.shape.name, ""), hw.offchip.burst_bytes, residual.get(s.shape.name, ""),
-                                  pool.get(s.shape.name, ""))
+                                  pool.get(s.shape.name, ""), pool_sole_reader=s.shape.name in sole)
                  if any(s.shape.name in d for d in (chains, scale, residual, pool)) else s
                  for s in schedules)
 
@@ -287,22 +290,68 @@ def decide_pools(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: Hardw
                  objective: str) -> tuple[Schedule, ...]:
     """Keep a global average pool on its Conv's output path only where the objective gains (the running sums' word
     accesses and the vector work against the pool's own pass, which reads the whole feature map back); otherwise the
-    pool gets its own pass again (a per-group fallback)."""
+    pool gets its own pass again (a per-group fallback). On one SRAM level, a pool left in its own pass for want of
+    free words is put on the output path of its conv re-searched with a few words free (``_pooled_with_free_words``)
+    where the objective gains (with outer levels that is done after the depth-first groups, ``_pools_with_room``)."""
     out = list(schedules)
     index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
     for i, sh in enumerate(prep.shapes):
-        if not (isinstance(sh, FusedShape) and sh.pool) or not isinstance(out[index[sh.into]], EpilogueSchedule):
-            continue
-        j = index[sh.into]
-        fused = out[j]
-        if fused.pool != sh.name:
-            continue
-        plain = dataclasses.replace(fused, pool="") if fused.members or fused.residual or fused.input_scale \
-            else fused.conv
-        own = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
-        if summed_value([plain, own], hw, objective) < summed_value([fused], hw, objective):
-            out[i], out[j] = own, plain
+        if isinstance(sh, FusedShape) and sh.pool:
+            _decide_pool(prep, out, i, index[sh.into], hw, objective)
     return tuple(out)
+
+
+def _decide_pool(prep: PreparedGraph, out: list[Schedule] | dict[int, Schedule], i: int, j: int, hw: HardwareSpec,
+                 objective: str) -> None:
+    """``decide_pools`` for the pool ``i`` and its conv ``j`` (node indices into ``out``), in place."""
+    sh = prep.shapes[i]
+    if hierarchy(hw) is None and not isinstance(out[i], FusedSchedule):
+        _pool_with_room(prep, out, i, j, hw, objective)
+        return
+    fused = out[j]
+    if not isinstance(fused, EpilogueSchedule) or fused.pool != sh.name:
+        return
+    own, plain = _pool_apart(prep, fused, i, hw, objective)
+    if summed_value([plain, own], hw, objective) < summed_value([fused], hw, objective):
+        out[i], out[j] = own, plain
+
+
+def _pool_apart(prep: PreparedGraph, fused: EpilogueSchedule, i: int, hw: HardwareSpec, objective: str
+                ) -> tuple[Schedule, Schedule]:
+    """(the pool ``i``'s own pass, its conv's group ``fused`` without it)."""
+    plain = dataclasses.replace(fused, pool="", pool_sole_reader=False) if fused.members or fused.residual or \
+        fused.input_scale else fused.conv
+    return map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective), plain
+
+
+def _sole_pools_apart(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str
+                      ) -> tuple[Schedule, ...]:
+    """``schedules`` with every pool that is its conv's only reader in a pass of its own: before the depth-first cuts,
+    which do not cut a layer with a fused pool (its sums span the whole layer) and may find a better cut of the conv
+    alone; ``_pools_with_room`` puts the pool back on the output path of a conv they left whole, where the objective
+    gains."""
+    out = list(schedules)
+    index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
+    for i, sh in enumerate(prep.shapes):
+        j = index.get(sh.into, -1) if isinstance(sh, FusedShape) and sh.pool and sh.sole_reader else -1
+        if j >= 0 and isinstance(out[j], EpilogueSchedule) and out[j].pool == sh.name:
+            out[i], out[j] = _pool_apart(prep, out[j], i, hw, objective)
+    return tuple(out)
+
+
+def _pool_with_room(prep: PreparedGraph, out: list[Schedule] | dict[int, Schedule], i: int, j: int,
+                    hw: HardwareSpec, objective: str) -> None:
+    """Put the pool ``i`` (in a pass of its own) on the output path of its conv ``j``, re-searched with the fewest
+    words left free that give it room (``_pooled_with_free_words``), where the objective gains; in place."""
+    sh = prep.shapes[i]
+    plain = out[j]
+    if isinstance(plain, EpilogueSchedule) and (plain.pool or plain.residual or plain.input_scale) or \
+            not isinstance(plain.conv if isinstance(plain, EpilogueSchedule) else plain, ConvSchedule):
+        return
+    fused = next(_pooled_with_free_words(plain, sh, hw, objective), None)
+    if fused is not None and summed_value([FusedSchedule(sh), fused[1]], hw, objective) < \
+            summed_value([out[i], plain], hw, objective):
+        out[i], out[j] = FusedSchedule(sh), fused[1]
 
 
 def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",
@@ -426,8 +475,10 @@ def _pooled_with_free_words(whole: Schedule, sh: FusedShape, hw: HardwareSpec, o
         new = with_free_words(conv, hw, reserve, objective, unstaged)
         if new is None or pool_plan(new) is None:
             continue
-        yield reserve, (dataclasses.replace(whole, conv=new, pool=sh.name) if isinstance(whole, EpilogueSchedule)
-                        else EpilogueSchedule(new, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name))
+        yield reserve, (dataclasses.replace(whole, conv=new, pool=sh.name, pool_sole_reader=sh.sole_reader)
+                        if isinstance(whole, EpilogueSchedule) else
+                        EpilogueSchedule(new, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name,
+                                         pool_sole_reader=sh.sole_reader))
 
 
 def _band_pool(cons: BandSplitSchedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> Schedule | None:
@@ -455,7 +506,10 @@ def _choose(prep: PreparedGraph, hw: HardwareSpec, objective: str, cycle_budget:
     schedules = decide_input_scales(prep, schedules, hw, objective, under_budget=cycle_budget is not None,
                                     split_memo=split_memo)
     schedules = decide_residuals(prep, schedules, hw, objective, split_memo, under_budget=cycle_budget is not None)
-    return decide_pools(prep, schedules, hw, objective)
+    schedules = decide_pools(prep, schedules, hw, objective)
+    if prep.fusion == "depth-first" and hierarchy(hw) is not None:  # the depth-first cuts come next
+        schedules = _sole_pools_apart(prep, schedules, hw, objective)
+    return schedules
 
 
 def _network_cost(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec) -> tuple[int, float]:
@@ -509,7 +563,16 @@ def _within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int) -> 
 
 
 def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
-    return shape_bounds(sch.shape, sch.counts, hw)
+    b = shape_bounds(sch.shape, sch.counts, hw)
+    plan = sch.pool_plan if isinstance(sch, EpilogueSchedule) else None
+    if plan is None or plan.stores is None:
+        return b
+    # the output is never written, only the pool's means: any schedule of the group plus one store of each output
+    # is a schedule of the convolution, so its bounds less the output bytes (plus the means) still bound the group
+    out, means = sch.shape.output_bytes, plan.channels
+    nbytes = b.compulsory_bytes - out + means
+    io = max(b.io_bytes - out, 0) + means if b.io_bytes else 0
+    return Bounds(b.compute_cycles, int(-(-nbytes // hw.offchip.bandwidth_bytes_per_cycle)), nbytes, io)
 
 
 def shape_bounds(sh: ConvShape | VectorShape, c: Counts, hw: HardwareSpec) -> Bounds:
@@ -600,11 +663,15 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     plans and tiling tables."""
     if objective not in OBJECTIVES:
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    scales = any(isinstance(s, FusedShape) and (s.input_scale or s.residual or s.pool) for s in prep.shapes)
-    if len(hw.sram) > 1 or scales:  # the vectorized plan knows one SRAM level (staging is chosen per node by
-        # map_shape) and no per-group fusion decision (``decide_input_scales``, ``fuse_schedules``' residuals)
-        return total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)
+    scales = any(isinstance(s, FusedShape) and (s.input_scale or s.residual or s.pool and not s.sole_reader)
+                 for s in prep.shapes)
     shapes, node_idx = unique_shapes(prep)
+    pools = _sole_pool_pairs(prep)
+    shared = any(int(np.count_nonzero(node_idx == node_idx[j])) > 1 for _, j in pools)
+    if len(hw.sram) > 1 or scales or shared:  # the vectorized plan knows one SRAM level (staging is chosen per
+        # node by map_shape) and no per-group fusion decision (``decide_input_scales``, ``fuse_schedules``'
+        # residuals) but that of a classifier's pool, decided below for its own conv (a shape of no other node)
+        return total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)
     plan = point_plan(shapes, hw, plans)
     if plan.error is not None:
         raise MappingError(*plan.error.args)
@@ -652,5 +719,40 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
         lb.append(b.cycles)
         lb_bytes.append(b.offchip_bytes)
         mac_unit.append(isinstance(shape, ConvShape) and not shape.pool_op)
-    return network_totals(node_idx.tolist(), hw.clock_mhz, cycles.tolist(), energy, mat, binding, lb, mac_unit,
-                          lb_bytes)
+    cycles_l = cycles.tolist()
+    for i, j in pools:  # the pool and its conv as ``simulate_prepared`` maps and prices them
+        for k, sch in zip((i, j), _pool_pair(prep, plan, rows, node_idx, i, j, hw, objective)):
+            r, u = price(prep.graph.nodes[k].name, prep.graph.nodes[k].op, sch, hw), int(node_idx[k])
+            mat[u] = [getattr(r.counts, f) for f in COUNT_FIELDS]
+            cycles_l[u], binding[u], lb[u], lb_bytes[u] = r.cycles, r.binding_resource, r.bounds.cycles, \
+                r.bounds.offchip_bytes
+            mac_unit[u] = r.unit == "mac"
+            for comp in energy:
+                energy[comp][u] = r.energy_pj_by_component[comp]
+    return network_totals(node_idx.tolist(), hw.clock_mhz, cycles_l, energy, mat, binding, lb, mac_unit, lb_bytes)
+
+
+def _sole_pool_pairs(prep: PreparedGraph) -> list[tuple[int, int]]:
+    """(pool, conv) node indices of the pools that are their conv's output's only reader."""
+    index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
+    return [(i, index[sh.into]) for i, sh in enumerate(prep.shapes)
+            if isinstance(sh, FusedShape) and sh.pool and sh.sole_reader]
+
+
+def _pool_pair(prep: PreparedGraph, plan, rows, node_idx: np.ndarray, i: int, j: int,  # noqa: ANN001
+               hw: HardwareSpec, objective: str) -> tuple[Schedule, Schedule]:
+    """The schedules of the pool ``i`` and its conv ``j`` (the row ``plan`` chose for the conv's shape) after
+    ``fuse_schedules`` and ``decide_pools``."""
+    seg = plan.segs[plan.seg_of[int(node_idx[j])]]
+    conv = row_schedule(seg.shape, *seg.source, rows[plan.seg_of[int(node_idx[j])]])
+    name = prep.graph.nodes[j].name
+    members = tuple(s.name for s in prep.shapes if isinstance(s, FusedShape) and s.into == name and s.epilogue
+                    and not (s.pool or s.residual or s.input_scale))
+    pooled = pool_plan(conv) is not None
+    sh = prep.shapes[i]
+    group = EpilogueSchedule(conv, members, hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "",
+                             sh.name if pooled else "", pool_sole_reader=pooled)
+    pair = {i: FusedSchedule(sh) if pooled else map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective),
+            j: group if members or pooled else conv}
+    _decide_pool(prep, pair, i, j, hw, objective)
+    return pair[i], pair[j]
