@@ -106,3 +106,20 @@ def test_cycle_budget_holds_with_fused_groups() -> None:
     with pytest.raises(MappingError, match=f"below the {fastest['cycles']:,} cycles of the least feasible mapping "
                                            r"\(the latency objective's, fusion epilogue\)"):
         simulate_prepared(prep, hw, "energy", fastest["cycles"] - 1)
+
+
+def test_a_budget_still_buys_energy_where_a_classifier_pool_needs_words_freed() -> None:
+    """B0's head on design1: its conv's fastest tiling fills the SRAM, so its pool (the output's only reader) joins
+    it re-searched with words free. Under a budget that re-search is for latency, not energy (a tiling chosen for
+    energy alone would overshoot every budget, and the fastest mapping would be all that is left)."""
+    from helpers.graphs import head_graph
+
+    hw = resolve_hw("sky130-design1")
+    prep = prepare_graph(head_graph(c=128, k=256, px=7), fusion="epilogue")
+    fastest = simulate_prepared(prep, hw, "latency")
+    head = fastest.schedules[0]
+    assert head.pool == "gap" and head.pool_plan.stores is not None and fastest.nodes[3].unit == "fused"
+    t0 = total_json(list(fastest.nodes), hw.clock_mhz)
+    budget = int(t0["cycles"] * 1.02)
+    t = total_json(list(simulate_prepared(prep, hw, "energy", budget).nodes), hw.clock_mhz)
+    assert t["cycles"] <= budget and t["energy_uj"] < t0["energy_uj"]

@@ -287,26 +287,28 @@ def _researched(fused: EpilogueSchedule, hw: HardwareSpec, objective: str,
 
 
 def decide_pools(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec,
-                 objective: str) -> tuple[Schedule, ...]:
+                 objective: str, under_budget: bool = False) -> tuple[Schedule, ...]:
     """Keep a global average pool on its Conv's output path only where the objective gains (the running sums' word
     accesses and the vector work against the pool's own pass, which reads the whole feature map back); otherwise the
     pool gets its own pass again (a per-group fallback). On one SRAM level, a pool left in its own pass for want of
     free words is put on the output path of its conv re-searched with a few words free (``_pooled_with_free_words``)
-    where the objective gains (with outer levels that is done after the depth-first groups, ``_pools_with_room``)."""
+    where the objective gains (with outer levels that is done after the depth-first groups, ``_pools_with_room``).
+    Under a cycle budget that conv is re-searched for latency and kept only where it takes no more cycles than the
+    conv and the pool's pass (a tiling chosen for energy alone could exceed the budget)."""
     out = list(schedules)
     index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
     for i, sh in enumerate(prep.shapes):
         if isinstance(sh, FusedShape) and sh.pool:
-            _decide_pool(prep, out, i, index[sh.into], hw, objective)
+            _decide_pool(prep, out, i, index[sh.into], hw, objective, under_budget)
     return tuple(out)
 
 
 def _decide_pool(prep: PreparedGraph, out: list[Schedule] | dict[int, Schedule], i: int, j: int, hw: HardwareSpec,
-                 objective: str) -> None:
+                 objective: str, under_budget: bool = False) -> None:
     """``decide_pools`` for the pool ``i`` and its conv ``j`` (node indices into ``out``), in place."""
     sh = prep.shapes[i]
     if hierarchy(hw) is None and not isinstance(out[i], FusedSchedule):
-        _pool_with_room(prep, out, i, j, hw, objective)
+        _pool_with_room(prep, out, i, j, hw, objective, under_budget)
         return
     fused = out[j]
     if not isinstance(fused, EpilogueSchedule) or fused.pool != sh.name:
@@ -340,7 +342,7 @@ def _sole_pools_apart(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: 
 
 
 def _pool_with_room(prep: PreparedGraph, out: list[Schedule] | dict[int, Schedule], i: int, j: int,
-                    hw: HardwareSpec, objective: str) -> None:
+                    hw: HardwareSpec, objective: str, under_budget: bool = False) -> None:
     """Put the pool ``i`` (in a pass of its own) on the output path of its conv ``j``, re-searched with the fewest
     words left free that give it room (``_pooled_with_free_words``), where the objective gains; in place."""
     sh = prep.shapes[i]
@@ -348,10 +350,14 @@ def _pool_with_room(prep: PreparedGraph, out: list[Schedule] | dict[int, Schedul
     if isinstance(plain, EpilogueSchedule) and (plain.pool or plain.residual or plain.input_scale) or \
             not isinstance(plain.conv if isinstance(plain, EpilogueSchedule) else plain, ConvSchedule):
         return
-    fused = next(_pooled_with_free_words(plain, sh, hw, objective), None)
-    if fused is not None and summed_value([FusedSchedule(sh), fused[1]], hw, objective) < \
-            summed_value([out[i], plain], hw, objective):
-        out[i], out[j] = FusedSchedule(sh), fused[1]
+    fused = next(_pooled_with_free_words(plain, sh, hw, "latency" if under_budget else objective), None)
+    if fused is None:
+        return
+    new, now = [FusedSchedule(sh), fused[1]], [out[i], plain]
+    if under_budget and summed_value(new, hw, "latency")[0] > summed_value(now, hw, "latency")[0]:
+        return
+    if summed_value(new, hw, objective) < summed_value(now, hw, objective):
+        out[i], out[j] = new
 
 
 def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",
@@ -506,7 +512,7 @@ def _choose(prep: PreparedGraph, hw: HardwareSpec, objective: str, cycle_budget:
     schedules = decide_input_scales(prep, schedules, hw, objective, under_budget=cycle_budget is not None,
                                     split_memo=split_memo)
     schedules = decide_residuals(prep, schedules, hw, objective, split_memo, under_budget=cycle_budget is not None)
-    schedules = decide_pools(prep, schedules, hw, objective)
+    schedules = decide_pools(prep, schedules, hw, objective, under_budget=cycle_budget is not None)
     if prep.fusion == "depth-first" and hierarchy(hw) is not None:  # the depth-first cuts come next
         schedules = _sole_pools_apart(prep, schedules, hw, objective)
     return schedules
