@@ -114,9 +114,10 @@ def test_reports_list_the_groups_and_the_schemas_accept_them() -> None:
     rep, lm = report_json(res), layer_mapping_json(res)
     assert rep["fusion"] == lm["fusion"] == "depth-first" and "not implemented" in rep["fusion_note"]
     groups = {g["producer"]: g for g in rep["fusion_groups"]}
-    assert {p: g["members"] for p, g in groups.items()} == {"exp": ["hs", "hm"], "dw": ["ds", "dm"], "sex": ["sg"],
-                                                            "prj": ["sc", "add"]}
+    assert {p: g["members"] for p, g in groups.items()} == {"exp": ["hs", "hm"], "dw": ["ds", "dm", "gap"],
+                                                            "sex": ["sg"], "prj": ["sc", "add"]}
     assert groups["prj"]["input_scale"] == "sc" and groups["dw"]["input_scale"] is None
+    assert groups["dw"]["pool"] == "gap" and groups["dw"]["output_stored"]  # the SE squeeze: the map is scaled next
     node = {n["name"]: n for n in rep["nodes"]}
     assert groups["dw"]["offchip_bytes_by_operand"] == node["dw"]["offchip_bytes"] and node["ds"]["unit"] == "fused"
     layers = {lay["name"]: lay for lay in lm["layers"]}

@@ -258,3 +258,20 @@ def test_a_sole_reader_pool_keeps_the_stores_where_partial_sums_spill() -> None:
     out[i] = dataclasses.replace(grp, conv=spill)
     r = _functional(g, tuple(out), hw)
     assert r.bit_exact and r.counts_match and r.clobbers == 0 and r.tensors_compared == 3
+
+
+def test_the_report_says_which_group_never_stores_its_output() -> None:
+    import jsonschema
+
+    from helpers.graphs import head_graph
+    from sramflow.report.jsonschemas import load_schema
+    from sramflow.report.rows import fusion_rows, fusion_sentence
+    from sramflow.sim.writers import report_json
+
+    rep = report_json(simulate_graph(head_graph(), make_hw(), fusion="epilogue"))
+    prov = {"sramflow_version": "0", "git_commit": None, "command": "sramflow simulate", "inputs": {}}
+    jsonschema.validate({**rep, "provenance": prov}, load_schema("inference_simulator_report"))
+    (group,) = rep["fusion_groups"]
+    assert group["members"] == ["hs", "hm", "gap"] and group["pool"] == "gap" and group["output_stored"] is False
+    assert "1 of them are their conv's only reader" in fusion_sentence(rep)
+    assert "output never stored" in fusion_rows(rep)[0][2]

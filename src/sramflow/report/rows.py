@@ -105,14 +105,20 @@ def fusion_sentence(sim: dict[str, Any]) -> str:
     scales = (f" {len(scaled)} SE scales run on their consumer's input path, {held} of them with the excitation vector "
               "held in an SRAM level for the layer (the others fetch its bytes with every input tile load)."
               if scaled else "")
-    return (f"Fusion: {mode}, {len(groups)} groups: {fused} element-wise nodes run on a Conv/Gemm's output path "
+    pooled = [g for g in groups if g.get("pool")]
+    unstored = sum(1 for g in pooled if g.get("output_stored") is False)
+    pools = (f" {len(pooled)} global average pools accumulate on their conv's output path"
+             + (f"; {unstored} of them are their conv's only reader, so that conv never stores its output"
+                if unstored else "") + "." if pooled else "")
+    return (f"Fusion: {mode}, {len(groups)} groups: {fused} nodes run on a Conv/Gemm's output path "
             f"(or, for an SE scale, its consumer's input path), so their tensors are never written to a memory "
-            f"level; per node, a fused node's counts are its group's producer's.{scales}{note}")
+            f"level; per node, a fused node's counts are its group's producer's.{scales}{pools}{note}")
 
 
 def fusion_rows(sim: dict[str, Any]) -> list[list[Any]]:
     """One row per fused group: its producer, the nodes fused into it and its off-chip bytes by operand."""
     return [[g["producer"], g["op"], ", ".join(g["members"]) + (f" (SE vector held in {g['scale_held_in']})"
-                                                                 if g.get("scale_held_in") else ""),
+                                                                 if g.get("scale_held_in") else "")
+             + (" (output never stored: the pool is its only reader)" if g.get("output_stored") is False else ""),
              *(f"{g['offchip_bytes_by_operand'].get(k, 0) / 1e3:,.1f}" for k in ("weights", "inputs", "outputs"))]
             for g in sim.get("fusion_groups", [])]

@@ -94,9 +94,13 @@ def fusion_groups_json(res: SimulationResult) -> list[dict[str, Any]]:
             sch = sch.whole  # the group's members are the whole layer's; its counts are the parts' (``r``)
         if isinstance(sch, EpilogueSchedule):  # (a layer split without an epilogue: its node and layer_mapping entry)
             scale = [sch.input_scale] if sch.input_scale else []
+            pool = sch.pool_plan if sch.pool else None
             out.append({"producer": r.name, "op": r.op,
-                        "members": scale + list(sch.members) + ([sch.residual] if sch.residual else []),
+                        "members": scale + list(sch.members) + ([sch.residual] if sch.residual else [])
+                        + ([sch.pool] if sch.pool else []),
                         "input_scale": sch.input_scale or None,
+                        "pool": sch.pool or None,
+                        "output_stored": pool is None or pool.stores is None,
                         **({"scale_held_in": _scale_level_name(sch)} if sch.input_scale else {}),
                         "offchip_bytes_by_operand": offchip_by_operand(r.counts),
                         "level_bytes_by_operand": r.level_traffic,
