@@ -275,3 +275,18 @@ def test_the_report_says_which_group_never_stores_its_output() -> None:
     assert group["members"] == ["hs", "hm", "gap"] and group["pool"] == "gap" and group["output_stored"] is False
     assert "1 of them are their conv's only reader" in fusion_sentence(rep)
     assert "output never stored" in fusion_rows(rep)[0][2]
+
+
+@pytest.mark.parametrize("executor", ["bulk", "step"])
+def test_a_never_stored_output_under_a_folded_activation(executor: str) -> None:
+    """Lite0's head: the Relu the quantizer folds into the conv reads the never-stored output; it is in no memory
+    either, and the pool's means are bit-exact with equal counts."""
+    from helpers.graphs import head_graph
+
+    g = head_graph(act="relu")
+    hw = make_hw()
+    res = simulate_graph(g, hw, fusion="epilogue")
+    grp = res.schedules[_names(g).index("head")]
+    assert grp.pool_plan.stores is not None and isinstance(res.schedules[_names(g).index("hr")], FusedSchedule)
+    out = _functional(g, res.schedules, hw, executor)
+    assert out.bit_exact and out.counts_match and out.clobbers == 0 and out.tensors_compared == 2

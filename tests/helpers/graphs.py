@@ -151,18 +151,19 @@ def se_depthwise_graph(e: int = 1152, px: int = 7, out: int = 320, s: int = 48) 
     return Graph("se_depthwise", "x", "y", shapes, nodes)
 
 
-def head_graph(c: int = 8, k: int = 16, px: int = 5, classes: int = 3) -> Graph:
-    """B0's head: a 1x1 convolution + SiLU whose only reader is the global average pool, then the classifier;
-    random weights."""
+def head_graph(c: int = 8, k: int = 16, px: int = 5, classes: int = 3, act: str = "silu") -> Graph:
+    """B0's head: a 1x1 convolution + SiLU (``act`` "relu": Lite0's, which the quantizer folds into the conv) whose
+    only reader is the global average pool, then the classifier; random weights."""
     rng = np.random.default_rng(5)
+    silu = (Node("hs", "Sigmoid", ("h",), "hsig"), Node("hm", "Mul", ("h", "hsig"), "hact"))
     nodes = (
         Node("head", "Conv", ("x",), "h", _same_conv(1), _random_wb(rng, k, c, 1, 1)),
-        Node("hs", "Sigmoid", ("h",), "hsig"),
-        Node("hm", "Mul", ("h", "hsig"), "hact"),
+        *(silu if act == "silu" else (Node("hr", "Relu", ("h",), "hact"),)),
         Node("gap", "GlobalAveragePool", ("hact",), "g"),
         Node("fc", "Gemm", ("g",), "out", {}, {"W": rng.standard_normal((classes, k)).astype(np.float32),
                                               "B": rng.standard_normal(classes).astype(np.float32)}),
     )
     full = lambda ch: (1, ch, px, px)  # noqa: E731
-    shapes = {"x": full(c), "h": full(k), "hsig": full(k), "hact": full(k), "g": (1, k, 1, 1), "out": (1, classes)}
+    shapes = {"x": full(c), "h": full(k), "hact": full(k), "g": (1, k, 1, 1), "out": (1, classes),
+              **({"hsig": full(k)} if act == "silu" else {})}
     return Graph("head", "x", "out", shapes, nodes)

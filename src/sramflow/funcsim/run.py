@@ -296,6 +296,7 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
     op_of = {b.node.name: b.op for b in bound}
     held: dict[tuple[int, int], tuple[int, int]] = {}  # depth-first groups' resident tensors (``funcsim.levels``)
     pending: dict[str, tuple] = {}  # band-group producers, run band by band with their consumer (``funcsim.bands``)
+    unwritten: set[str] = set()  # groups whose output is never stored (a fused pool is its only reader)
     for b in bound:
         node, sch, op = b.node, b.schedule, b.op
         if isinstance(sch, FusedSchedule) and sch.shape.epilogue:  # computed by its group's pass (below)
@@ -305,7 +306,8 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             continue
         x_in = env.get(node.inputs[0]) if node.inputs else None
         if isinstance(sch, FusedSchedule):  # the pass of the node it is fused into computed it: no accesses
-            env[node.output] = env[graph.node(sch.shape.into).output]
+            if sch.shape.into not in unwritten:  # (an activation of a never-stored output is in no memory either)
+                env[node.output] = env[graph.node(sch.shape.into).output]
             continue
         if not b.runs:
             env[node.output] = env[op.output]
@@ -318,7 +320,7 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             if isinstance(split, BandSplitSchedule) and split.role == "consumer":  # every input band is read from
                 x_in = np.zeros(graph.shape(node.inputs[0])[1:], np.int8)  # the level: x gives only its shape
         pool = None  # a fused global average pool: (its group, its node) once the group's output is written
-        unwritten = False  # that pool is the output's only reader: the output tiles are never stored
+        stored = True  # False: that pool is the output's only reader, the output tiles are never stored
         if isinstance(sch, EpilogueSchedule):  # the chain runs on the requantized outputs before they are written
             if sch.input_scale:
                 x_in = _scaled_input(q, op_of[sch.input_scale], env)
@@ -336,7 +338,8 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
                 chain = _chain_ops(group.members, op_of)
                 data = dataclasses.replace(data, requant=_with_epilogue(data.requant, q, op.output, chain))
             if group.pool_plan is not None and group.pool_plan.stores is not None:
-                unwritten = True
+                stored = False
+                unwritten.add(node.name)
                 data = dataclasses.replace(data, unwritten=True)
         elif isinstance(sch, ConvSchedule):
             data = conv_data(sch, op, q, x_in)
@@ -360,7 +363,7 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             y = run_vector(sch, vector_data(sch, node, op, env, q), m)
         if pool is not None:  # the running sums of every output tile, in the schedule's store order
             _run_fused_pool(pool[0], pool[1], op_of, y, m, env, graph, split, outer)
-        if not unwritten:  # an unwritten output is in no memory: nothing to compare
+        if stored:  # an output never stored is in no memory: nothing to compare
             _store(env, graph, node, op, out_name, y)
     if pending:
         raise FunctionalSimError(f"band-group producer(s) {', '.join(map(repr, pending))} never met their consumer")
