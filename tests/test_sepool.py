@@ -273,7 +273,7 @@ def test_the_report_says_which_group_never_stores_its_output() -> None:
     jsonschema.validate({**rep, "provenance": prov}, load_schema("inference_simulator_report"))
     (group,) = rep["fusion_groups"]
     assert group["members"] == ["hs", "hm", "gap"] and group["pool"] == "gap" and group["output_stored"] is False
-    assert "1 of them are their conv's only reader" in fusion_sentence(rep)
+    assert "1 of them is its conv's only reader, so that conv never stores its output." in fusion_sentence(rep)
     assert "output never stored" in fusion_rows(rep)[0][2]
 
 

@@ -108,8 +108,8 @@ def fusion_sentence(sim: dict[str, Any]) -> str:
     pooled = [g for g in groups if g.get("pool")]
     unstored = sum(1 for g in pooled if g.get("output_stored") is False)
     pools = (f" {len(pooled)} global average pools accumulate on their conv's output path"
-             + (f"; {unstored} of them are their conv's only reader, so that conv never stores its output"
-                if unstored else "") + "." if pooled else "")
+             + (f"; {unstored} of them {'is its' if unstored == 1 else 'are their'} conv's only reader, so that "
+                "conv never stores its output" if unstored else "") + "." if pooled else "")
     return (f"Fusion: {mode}, {len(groups)} groups: {fused} nodes run on a Conv/Gemm's output path "
             f"(or, for an SE scale, its consumer's input path), so their tensors are never written to a memory "
             f"level; per node, a fused node's counts are its group's producer's.{scales}{pools}{note}")
