@@ -231,6 +231,9 @@ def test_a_pool_that_is_its_producer_s_only_reader_removes_the_output_stores() -
     assert grp.counts.dma_transfers == conv.dma_transfers - plan.stores.dma_transfers + len(
         [s for s in grp.steps() if s.kind == "store"])
     assert not any(s.kind == "store" and s.operand == "outputs" for s in grp.steps())
+    stores = [s for s in grp.conv.steps() if s.kind == "store" and s.operand == "outputs"]  # what the plan removes
+    assert (plan.stores.dma_transfers, plan.stores.offchip_output_bytes, plan.stores.sram_reads_dma) == \
+        (len(stores), sum(s.offchip_bytes for s in stores), sum(s.sram_reads for s in stores))
     b = bounds(grp, hw)
     assert b.compulsory_bytes == grp.shape.weight_bytes + grp.shape.bias_bytes + grp.shape.input_bytes + plan.channels
     assert b.offchip_bytes <= grp.counts.offchip_bytes
