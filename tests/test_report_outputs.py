@@ -64,6 +64,8 @@ def test_page_shows_sources_sensitivity_and_honest_labels(out: Path) -> None:
         assert "on 4 random standard-normal inputs" in text
         assert "needs --data" in text  # accuracy row present without --data
         assert "cannot deliver" in text  # 0.2 mA coin cell vs the run's current
+    assert (out / "plots" / "offchip_per_group.png").stat().st_size > 0  # without and with fusion, per group
+    assert "off-chip bytes per group" in page
     assert "{'" not in page  # no raw Python dict text
     assert not re.search(r"<thead><tr>(<th></th>)+</tr></thead>", page)
     assert page.count("<table>") == page.count('<div class="scroll"><table>')

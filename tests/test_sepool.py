@@ -293,3 +293,18 @@ def test_a_never_stored_output_under_a_folded_activation(executor: str) -> None:
     assert grp.pool_plan.stores is not None and isinstance(res.schedules[_names(g).index("hr")], FusedSchedule)
     out = _functional(g, res.schedules, hw, executor)
     assert out.bit_exact and out.counts_match and out.clobbers == 0 and out.tensors_compared == 2
+
+
+def test_group_bytes_without_and_with_fusion() -> None:
+    """The report's per-group comparison: a group's nodes' bytes with --fusion none against the group's own."""
+    from helpers.graphs import head_graph
+    from sramflow.report.rows import group_bytes
+    from sramflow.sim.api import prepare_graph, simulate_prepared
+    from sramflow.sim.writers import report_json
+
+    g, hw = head_graph(), make_hw()
+    fused = report_json(simulate_graph(g, hw, fusion="epilogue"))
+    none = {r.name: r.counts.offchip_bytes for r in simulate_prepared(prepare_graph(g, "none"), hw).nodes}
+    (before, after), = group_bytes(fused, none).values()
+    assert before == none["head"] + none["hs"] + none["hm"] + none["gap"] and after < before
+    assert after == sum(next(iter(fused["fusion_groups"]))["offchip_bytes_by_operand"].values())

@@ -22,7 +22,8 @@ from sramflow.report.html import Image, Section, Table, render_page
 from sramflow.report.inputs import ReportInputs
 from sramflow.report.markdown import summary_markdown
 from sramflow.report.rows import (
-    FUSION_HEADERS, accuracy_paragraphs, functional_rows, fusion_rows, fusion_sentence, perf_rows, quant_rows,
+    FUSION_HEADERS, accuracy_paragraphs, functional_rows, fusion_rows, fusion_sentence, group_bytes, perf_rows,
+    quant_rows,
 )
 
 RESOURCES = ("offchip", "sram_port", "mac", "vector")
@@ -110,11 +111,17 @@ def _perf_section(a: ReportInputs, out: Path, files: list[Path]) -> Section:
         [n["ratio_to_offchip_lower_bound"] for n in nodes], "off-chip bytes / lower bound",
         "Off-chip traffic / max(compulsory, I/O bound) per layer",
         log=True, hline=1.0, names=names), "off-chip traffic bound ratio")
+    groups = group_bytes(sim, a.unfused_offchip) if a.unfused_offchip and sim.get("fusion_groups") else {}
+    fused = [_plot(out, files, "offchip_per_group", plots.paired_bars(
+        {"--fusion none": [v[0] / 1e3 for v in groups.values()],
+         f"--fusion {sim.get('fusion', 'none')}": [v[1] / 1e3 for v in groups.values()]}, "kB per inference",
+        "Off-chip traffic per fused group, without and with fusion", log=True), "off-chip bytes per group")] \
+        if groups else []
     return Section(f"Latency, energy and power on {sim['hw']} (modelled)", [
         "Analytical simulation: counts from the schedule, cycles from the binding resource of each layer, energy = "
         "counts x per-access energies of the hardware description + leakage x time. Every energy is an estimate with "
         "the provenance in the hardware table above.", sensitivity_sentence(a.sensitivity), fusion_sentence(sim)],
-        [Table(["quantity", "value"], perf_rows(a)), lat, busy, energy, traffic, bound, traffic_bound],
+        [Table(["quantity", "value"], perf_rows(a)), lat, busy, energy, traffic, *fused, bound, traffic_bound],
         (Table(FUSION_HEADERS, fusion_rows(sim), "fused groups"),) if sim.get("fusion_groups") else ())
 
 

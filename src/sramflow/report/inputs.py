@@ -189,3 +189,4 @@ class ReportInputs:
     sample_label: str  # what the SQNR / agreement figures were measured on
     notes: tuple[str, ...] = ()  # said at the top of the report (e.g. a resolution mismatch)
     advice: WhatItWouldTake | None = None  # "What it would take" (None: the run was told not to search)
+    unfused_offchip: Mapping[str, int] | None = None  # per node, the off-chip bytes with --fusion none

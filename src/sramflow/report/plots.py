@@ -81,6 +81,25 @@ def stacked_bars(series: Mapping[str, Sequence[float]], ylabel: str, title: str,
     return _png(fig)
 
 
+def paired_bars(series: Mapping[str, Sequence[float]], ylabel: str, title: str, log: bool = False) -> bytes:
+    """Side-by-side bars per item (graph order), one colour per series (e.g. without and with fusion)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    names = list(series)
+    n = len(next(iter(series.values()))) if series else 0
+    width = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        ax.bar(np.arange(n) + (i - (len(names) - 1) / 2) * width, np.asarray(series[name], dtype=float), width=width,
+               color=PALETTE[i % len(PALETTE)], label=name)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("fused group (graph order)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
 def horizontal_bars(values: Mapping[str, float], xlabel: str, title: str, log: bool = False) -> bytes:
     plt = _plt()
     labels = list(values)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sramflow.eval.bootstrap import interval_sentence
@@ -113,6 +114,13 @@ def fusion_sentence(sim: dict[str, Any]) -> str:
     return (f"Fusion: {mode}, {len(groups)} groups: {fused} nodes run on a Conv/Gemm's output path "
             f"(or, for an SE scale, its consumer's input path), so their tensors are never written to a memory "
             f"level; per node, a fused node's counts are its group's producer's.{scales}{pools}{note}")
+
+
+def group_bytes(sim: dict[str, Any], unfused: Mapping[str, int]) -> dict[str, tuple[int, int]]:
+    """Per fused group (its producer): the off-chip bytes of its nodes without fusion (``unfused``: per node, the
+    same network simulated with ``--fusion none``) and with it (the group's)."""
+    return {g["producer"]: (sum(unfused.get(n, 0) for n in (g["producer"], *g["members"])),
+                            sum(g["offchip_bytes_by_operand"].values())) for g in sim.get("fusion_groups", [])}
 
 
 def fusion_rows(sim: dict[str, Any]) -> list[list[Any]]:
