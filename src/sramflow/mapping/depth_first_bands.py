@@ -486,20 +486,12 @@ def _kept_input(prod: list, cons: list, narrow: list, k: int) -> tuple[list, lis
         if set(new_p.staged_in(k)) - {"weights", "inputs", "outputs"} or \
                 not placed(new_p, {**resident, "inputs": (k, at)}):
             return None
-        fit = next((c for c in (new_c, small) if c is not None and _own_words(c, k) <= at), None)
+        fit = next((c for c in (new_c, small) if c is not None and _below_band(c, k, "inputs") <= at), None)
         if fit is None:
             return None
         out_p.append((new_p, {**resident, "inputs": (k, at)}, pspan, base, () if i else ("inputs",)))
         out_c.append((fit, *rest))
     return out_p, out_c
-
-
-def _own_words(cons: ConvSchedule, k: int) -> int:
-    """The words a band consumer part stages in level ``k`` from word 0 (its resident input excluded)."""
-    h = cons.levels
-    assert h is not None
-    own = footprint_words(cons.operand_bytes, cons.staged, cons.staged_levels, h)[k - 1]
-    return own - (operand_words(cons, "inputs", k) if "inputs" in cons.staged_in(k) else 0)
 
 
 def _channels(sh: ConvShape) -> int:

@@ -347,13 +347,10 @@ def _pool_with_room(prep: PreparedGraph, out: list[Schedule] | dict[int, Schedul
     words left free that give it room (``_pooled_with_free_words``), where the objective gains; in place."""
     sh = prep.shapes[i]
     plain = out[j]
-    if isinstance(plain, EpilogueSchedule) and (plain.pool or plain.residual or plain.input_scale) or \
-            not isinstance(plain.conv if isinstance(plain, EpilogueSchedule) else plain, ConvSchedule):
-        return
-    fused = next(_pooled_with_free_words(plain, sh, hw, "latency" if under_budget else objective), None)
+    fused = _pooled_alone(plain, sh, hw, "latency" if under_budget else objective)
     if fused is None:
         return
-    new, now = [FusedSchedule(sh), fused[1]], [out[i], plain]
+    new, now = [FusedSchedule(sh), fused], [out[i], plain]
     if under_budget and summed_value(new, hw, "latency")[0] > summed_value(now, hw, "latency")[0]:
         return
     if summed_value(new, hw, objective) < summed_value(now, hw, objective):
@@ -457,19 +454,29 @@ def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final:
             continue
         j = index[sh.into]
         plain = before[j]
-        conv = plain.conv if isinstance(plain, EpilogueSchedule) else plain
         if final[i] is before[i] and isinstance(final[j], BandSplitSchedule):  # a channel-chunk band group's consumer
             got = _band_pool(final[j], sh, hw, objective)
             if got is not None:
                 out.append(((i, j), (FusedSchedule(sh), got)))
             continue
-        if final[i] is not before[i] or final[j] is not plain or not isinstance(conv, ConvSchedule) or \
-                (isinstance(plain, EpilogueSchedule) and (plain.pool or plain.residual or plain.input_scale)):
+        if final[i] is not before[i] or final[j] is not plain:
             continue
-        fused = next(_pooled_with_free_words(plain, sh, hw, objective), None)
+        fused = _pooled_alone(plain, sh, hw, objective)
         if fused is not None:
-            out.append(((i, j), (FusedSchedule(sh), fused[1])))
+            out.append(((i, j), (FusedSchedule(sh), fused)))
     return out
+
+
+def _pooled_alone(plain: Schedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> EpilogueSchedule | None:
+    """``plain`` (a conv, or its group with neither a pool, a residual Add nor an SE scale) with the pool ``sh`` on
+    its output path, re-searched with the fewest first-level words left free that give the sums room
+    (``_pooled_with_free_words``); None where it takes no pool or no re-search has room."""
+    conv = plain.conv if isinstance(plain, EpilogueSchedule) else plain
+    if not isinstance(conv, ConvSchedule) or \
+            isinstance(plain, EpilogueSchedule) and (plain.pool or plain.residual or plain.input_scale):
+        return None
+    got = next(_pooled_with_free_words(plain, sh, hw, objective), None)
+    return None if got is None else got[1]
 
 
 def _pooled_with_free_words(whole: Schedule, sh: FusedShape, hw: HardwareSpec, objective: str,
