@@ -308,3 +308,73 @@ def test_group_bytes_without_and_with_fusion() -> None:
     (before, after), = group_bytes(fused, none).values()
     assert before == none["head"] + none["hs"] + none["hm"] + none["gap"] and after < before
     assert after == sum(next(iter(fused["fusion_groups"]))["offchip_bytes_by_operand"].values())
+
+
+def _head_on_small_l2():  # noqa: ANN202
+    from helpers.graphs import head_graph
+    from helpers.mapping import small_l2
+
+    g, hw = head_graph(c=48, k=160, px=7), small_l2(2)
+    return g, hw, simulate_graph(g, hw, fusion="depth-first")
+
+
+def test_a_sole_reader_pool_joins_a_head_conv_cut_into_chunks_and_bands() -> None:
+    """B0's head on a 4 KiB l2: the conv runs as chunks of output channels x two row bands, its input and each
+    chunk's weights kept in l2 (``depth_first_split.BOTH_KEPT_AXIS``). The classifier's pool joins every part's
+    output path: a chunk's int32 sums are carried from its first band to its second in the top words of l2
+    (``epilogue.PoolCarry``), no part stores its output tiles, and the pool has no pass of its own. Bit-exact, counts
+    equal, no clobbers; the never-written output is not compared."""
+    from sramflow.mapping.depth_first_split import BOTH_KEPT_AXIS, SplitSchedule
+    from sramflow.sim.api import bounds
+
+    g, hw, res = _head_on_small_l2()
+    split = res.schedules[_names(g).index("head")]
+    assert isinstance(split, SplitSchedule) and split.axis == BOTH_KEPT_AXIS
+    assert isinstance(res.schedules[_names(g).index("gap")], FusedSchedule)
+    assert split.whole.pool == "gap" and split.whole.pool_plan.stores is not None
+    chunks: dict[tuple[int, int], list] = {}
+    for p in split.parts:
+        chunks.setdefault((p.ch0, p.ch1), []).append(p.schedule.pool_carry)
+    assert len(chunks) > 1 and all(len(c) == 2 for c in chunks.values())
+    for first, second in chunks.values():  # out of the first band, into the second, at the same words
+        assert (first.carry_in, first.carry_out, second.carry_in, second.carry_out) == (False, True, True, False)
+        assert first.base_word == second.base_word >= max(p.schedule.conv.region_end for p in split.parts)
+    assert all(p.schedule.pool_plan.stores is not None for p in split.parts)
+    assert not any(s.kind == "store" and s.operand == "outputs" for s in split.steps())
+    sh = split.shape
+    assert split.counts.offchip_output_bytes == sh.k_per_group  # the means only
+    assert bounds(split, hw).compulsory_bytes == sh.weight_bytes + sh.bias_bytes + sh.input_bytes + sh.k_per_group
+    out = _functional(g, res.schedules, hw)
+    assert out.bit_exact and out.counts_match and out.clobbers == 0 and out.tensors_compared == 2
+
+
+def test_the_pool_joins_other_cuts_of_the_conv_and_refuses_band_major_ones() -> None:
+    """Every cut of the head conv the split search priced, with the pool on its parts: row bands carry all channels'
+    sums, channel chunks keep their own pools, a chunk in bands carries its own; a band-major cut (the input kept
+    across a band's chunks) would leave every chunk's sums waiting and is refused. Each accepted cut runs bit-exact
+    with equal counts."""
+    from sramflow.mapping.depth_first_split import INPUTS_KEPT_AXIS, _choose_split
+    from sramflow.sim.api import _split_pool, prepare_graph
+
+    g, hw, res = _head_on_small_l2()
+    i, j = _names(g).index("head"), _names(g).index("gap")
+    plain = dataclasses.replace(res.schedules[i].whole, pool="", pool_sole_reader=False)
+    memo: dict = {}
+    _choose_split(plain, hw, "latency", memo)
+    pool = prepare_graph(g, "depth-first").shapes[j]
+    seen, refused = set(), 0
+    for split in memo[("options", id(plain))][1][1:]:  # the first: the whole layer
+        got = _split_pool(split, pool, hw, "latency")
+        if split.axis == INPUTS_KEPT_AXIS and len({(p.ch0, p.ch1) for p in split.parts}) > 1 and \
+                len({(p.row0, p.row1) for p in split.parts}) > 1:
+            assert got is None
+            refused += 1
+            continue
+        if got is None or split.axis in seen:
+            continue
+        seen.add(split.axis)
+        out = list(res.schedules)
+        out[i] = got
+        r = _functional(g, tuple(out), hw)
+        assert r.bit_exact and r.counts_match and r.clobbers == 0, split.axis
+    assert {"rows", "channels", "channels x rows"} <= seen and refused

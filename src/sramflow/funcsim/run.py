@@ -391,7 +391,7 @@ def _run_fused_pool(group: EpilogueSchedule, node: Node, op_of: dict[str, QOp | 
                                  "quantized MEAN op: quantize the graph that was simulated")
     sh = group.shape
     out = np.asarray(y, np.int8).reshape(sh.groups, sh.k_per_group, sh.out_h, sh.out_w)
-    if split is not None and split.axis == "rows" and any(p.schedule.pool_carry for p in split.parts):
+    if split is not None and any(p.schedule.pool_carry for p in split.parts):
         env[node.output] = _run_carried_pool(split, out, op.attrs, m, outer).reshape(graph.shape(node.output)[1:])
         return
     parts = [(p.schedule, first_channel(split, p)) for p in split.parts] if split is not None else [(group, 0)]
@@ -408,25 +408,40 @@ def _run_fused_pool(group: EpilogueSchedule, node: Node, op_of: dict[str, QOp | 
 def _run_carried_pool(split: SplitSchedule, out: np.ndarray, mean: dict, m: Machine, outer: tuple[Sram, ...]
                       ) -> np.ndarray:
     """A pool fused into a layer run in row bands, its sums carried from band to band in an outer level
-    (``funcsim.pool.execute_carried_pool``): each band's output rows in turn; the last band gives the means."""
-    result, tag = None, None
+    (``funcsim.pool.execute_carried_pool``): each band's output rows in turn, of all channels or of one channel chunk
+    (a chunk's bands run one after the other, ``depth_first_split.split_with_pool``); a chunk's last band gives its
+    channels' means, a chunk of one part its own pool (``execute_fused_pool``)."""
+    sh = split.shape
+    flat = out.reshape(-1, sh.out_h, sh.out_w)
+    means: list[np.ndarray] = []
+    tag = None
     for p in split.parts:
         s = p.schedule
+        ps, c0 = s.shape, first_channel(split, p)
+        mine = flat[c0:c0 + ps.groups * ps.k_per_group, p.row0:p.row1].reshape(ps.groups, ps.k_per_group,
+                                                                            p.row1 - p.row0, sh.out_w)
+        end = max(b.end_word for b in s.conv.buffers)
         cy = s.pool_carry
-        if cy is None or cy.level > len(outer):
-            raise FunctionalSimError(f"{split.shape.name}: a row band's pool sums are not carried in an outer level "
-                                     "this run has")
+        if cy is None:
+            if p.row1 - p.row0 != sh.out_h:
+                raise FunctionalSimError(f"{sh.name}: a row band's pool sums are not carried to the next band")
+            means.append(execute_fused_pool(s.pool_plan, s.conv.step_table(), mine, mean, m, end))
+            continue
+        if cy.level > len(outer):
+            raise FunctionalSimError(f"{sh.name}: a row band's pool sums are not carried in an outer level this run "
+                                     "has")
         at = s.conv.resident_in("inputs") if hasattr(s.conv, "resident_in") else None
         lv = outer[cy.level - 1]
-        if at is not None and at[0] == cy.level and at[1] + ceil_div(s.shape.input_bytes, lv.word_bytes) > cy.base_word:
-            raise FunctionalSimError(f"{split.shape.name}: the carried pool sums at word {cy.base_word} of level "
+        if at is not None and at[0] == cy.level and at[1] + ceil_div(ps.input_bytes, lv.word_bytes) > cy.base_word:
+            raise FunctionalSimError(f"{sh.name}: the carried pool sums at word {cy.base_word} of level "
                                      f"{cy.level} overlap the band region")
-        end = max(b.end_word for b in s.conv.buffers)
-        result, tag = execute_carried_pool(s.pool_plan, s.conv.step_table(), out[:, :, p.row0:p.row1], out.shape[2] *
-                                           out.shape[3], mean, m, end, outer[cy.level - 1], tag)
-    if result is None:
-        raise FunctionalSimError(f"{split.shape.name}: the last row band stored its pool sums instead of the means")
-    return result
+        result, tag = execute_carried_pool(s.pool_plan, s.conv.step_table(), mine, sh.out_h * sh.out_w, mean, m,
+                                           end, lv, tag if cy.carry_in else None)
+        if result is not None:
+            means.append(result)
+    if sum(r.size for r in means) != flat.shape[0]:
+        raise FunctionalSimError(f"{sh.name}: a band stored its pool sums where the means of its channels were due")
+    return np.concatenate(means)
 
 
 def _with_residual(data: ConvData, graph: Graph, q: QuantizedGraph, add: QOp | None, name: str, src: str,

@@ -48,11 +48,12 @@ from sramflow.cost.model import energy_pj
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
-from sramflow.mapping.epilogue import EpilogueSchedule
+from sramflow.mapping.epilogue import SUM_BYTES, EpilogueSchedule, PoolCarry, pool_plan
 from sramflow.mapping.schedule import Schedule, Step
-from sramflow.mapping.depth_first import as_resident, operand_words, summed_value
+from sramflow.mapping.depth_first import ResidentConvSchedule, as_resident, operand_words, summed_value
+from sramflow.mapping.staging import footprint_words
 from sramflow.mapping.search.choose import (hierarchy, objective_key, schedule_metrics, search_residual,
-                                          search_staged, search_staged_with)
+                                          search_staged, search_staged_with, with_free_words)
 
 PART_COUNTS = (2, 4, 8, 16)  # parts tried per axis (equal parts, the last one smaller)
 KEPT_CHUNK_CHANNELS = (4, 8)  # output channels per chunk of the finer cuts tried with the whole input kept: chunks
@@ -550,3 +551,81 @@ def choose_splits(schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: 
         return schedules
     memo = {} if memo is None else memo
     return tuple(choose_split(s, hw, objective, memo) for s in schedules)
+
+
+def split_with_pool(split: SplitSchedule, pooled: EpilogueSchedule, hw: HardwareSpec, objective: str, reserve: int
+              ) -> SplitSchedule | None:
+    """``split`` (a layer cut into parts, chunk-major) with the global average pool of ``pooled`` (the layer's whole
+    schedule with the pool fused) on every part's output path; None where a part has no room for it.
+
+    Each part is re-searched as if the first level had ``reserve`` words fewer (``with_free_words``, its outputs
+    stored from the first level), keeping the operands it staged and those it keeps in level 1 where they were (the
+    same words: a later band reads the weights its chunk's first band left, a later chunk the input the first one
+    laid out). A part that covers all its channels' rows keeps its pool to itself; a chunk cut into row bands
+    carries its channels' int32 sums from band to band in the top words of level 1 (``epilogue.PoolCarry``, above
+    everything every part stages or keeps there). Where the pool is the output's only reader and ``pooled`` removes
+    the output stores, every part must remove them too (``epilogue.output_stores``): the layer's output is then in
+    no memory at all."""
+    h = hierarchy(hw)
+    if h is None or not pooled.pool:
+        return None
+    k, wb = 1, h.level(1).word_bytes
+    chunks: list[list[Part]] = []  # the parts of each channel chunk, in order; a chunk's parts run one after another
+    for p in split.parts:
+        if chunks and (chunks[-1][0].ch0, chunks[-1][0].ch1) == (p.ch0, p.ch1):
+            chunks[-1].append(p)
+        elif any((c[0].ch0, c[0].ch1) == (p.ch0, p.ch1) for c in chunks):
+            return None  # band-major: a chunk's sums would have to wait while other chunks run
+        else:
+            chunks.append([p])
+    wpc = ceil_div(SUM_BYTES, wb)
+    base = h.level(1).capacity_words - max(_channels(c[0]) for c in chunks) * wpc
+    searched: dict[int, ConvSchedule | None] = {}  # equal parts share one schedule object
+    parts = []
+    for chunk in chunks:
+        for i, p in enumerate(chunk):
+            rc = _conv(p.schedule)
+            if id(rc) not in searched:
+                searched[id(rc)] = _with_room(rc, hw, reserve, objective, k)
+            new = searched[id(rc)]
+            if new is None or len(chunk) > 1 and _level_top(new, k) > base:
+                return None
+            carry = PoolCarry(k, base, wpc, i > 0, i < len(chunk) - 1) if len(chunk) > 1 else None
+            plan = pool_plan(new, carry, pooled.pool_sole_reader)
+            if plan is None or (plan.stores is None) != (pooled.pool_plan.stores is None):
+                return None
+            parts.append(dataclasses.replace(p, schedule=dataclasses.replace(pooled.with_conv(new), pool_carry=carry)))
+    return dataclasses.replace(split, whole=pooled, parts=tuple(parts))
+
+
+def _channels(p: Part) -> int:
+    sh = _conv(p.schedule).shape
+    return sh.groups * sh.k_per_group
+
+
+def _with_room(rc: ConvSchedule, hw: HardwareSpec, reserve: int, objective: str, k: int) -> ConvSchedule | None:
+    """``rc`` re-searched with ``reserve`` first-level words free (``with_free_words``), with its resident operands
+    where ``rc`` has them (level ``k``); None where its staged operands could move: every one must take no more words
+    of the level than in ``rc`` (resident ones the same), so that each still lies where ``rc``'s did."""
+    got = with_free_words(rc, hw, reserve, objective, frozenset({"outputs"}))
+    if got is None or not isinstance(rc, ResidentConvSchedule) or not rc.resident:
+        return got
+    if rc.copied_words or rc.floor_words or any(rc.resident_in(o)[0] != k for o in rc.resident):
+        return None
+    for o, lv in zip(got.staged, got.staged_levels):
+        was = dict(zip(rc.staged, rc.staged_levels)).get(o)
+        if was != lv or operand_words(got, o, lv) > operand_words(rc, o, lv) or \
+                o in rc.resident and operand_words(got, o, lv) != operand_words(rc, o, lv):
+            return None
+    if set(rc.resident) - set(got.staged) or _level_top(got, k) > _level_top(rc, k):
+        return None
+    return as_resident(got, {o: rc.resident_in(o) for o in rc.resident}, rc.filled, rc.region_end)
+
+
+def _level_top(sch: ConvSchedule, k: int) -> int:
+    """The first word of level ``k`` above everything ``sch`` stages or keeps there."""
+    fp = footprint_words(sch.operand_bytes, sch.staged, sch.staged_levels, sch.levels)[k - 1] if sch.staged else 0
+    if not isinstance(sch, ResidentConvSchedule):
+        return fp
+    ends = [b + operand_words(sch, o, lv) for o in sch.resident for lv, b in [sch.resident_in(o)] if lv == k]
+    return max([fp, sch.region_end, *ends])

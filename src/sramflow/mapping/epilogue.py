@@ -302,7 +302,7 @@ def pool_plan(conv, carry: PoolCarry | None = None, sole_reader: bool = False  #
     go off-chip from the first level whatever the schedule stages in outer levels (staged outputs are drained from
     there; the sums never leave the first level). ``carry``: the sums carried across row bands (``PoolCarry``).
     ``sole_reader``: the pool is the only reader of the output, whose stores the plan then removes where they go
-    straight off-chip (``output_stores``; not with carried sums)."""
+    straight off-chip (``output_stores``)."""
     sh, hw = conv.shape, conv.hw
     if sh.pool_op or not conv.buffers:
         return None
@@ -317,7 +317,7 @@ def pool_plan(conv, carry: PoolCarry | None = None, sole_reader: bool = False  #
         return None
     tiles = tuple((gs * ks, gn * kn) for gs, gn in group_classes(sh.groups, t["g"])
                   for ks, kn in group_classes(sh.k_per_group, t["k"]) if gn and kn)
-    stores = output_stores(conv) if sole_reader and carry is None else None
+    stores = output_stores(conv) if sole_reader else None
     return PoolPlan(base, wpc, hw.word_bytes, t["g"] * t["k"], int(n["p"]), tiles, sh.output_bytes, carry, stores)
 
 

@@ -28,7 +28,8 @@ from sramflow.mapping.depth_first import (
     Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups, summed_value,
 )
 from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands, with_pool
-from sramflow.mapping.depth_first_split import SplitSchedule, choose_split, choose_splits, priced, trade_cuts
+from sramflow.mapping.depth_first_split import (SplitSchedule, choose_split, choose_splits, priced, split_with_pool,
+                                              trade_cuts)
 from sramflow.mapping.epilogue import (DEPTH_FIRST_NOTE, FUSION_MODES, SCALE_LEVELS, EpilogueSchedule, pool_plan,
                                       scale_plan, with_epilogue)
 from sramflow.mapping.fused import FusedSchedule, FusedShape
@@ -454,8 +455,10 @@ def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final:
             continue
         j = index[sh.into]
         plain = before[j]
-        if final[i] is before[i] and isinstance(final[j], BandSplitSchedule):  # a channel-chunk band group's consumer
-            got = _band_pool(final[j], sh, hw, objective)
+        if final[i] is before[i] and isinstance(final[j], SplitSchedule):  # a layer cut into parts, or a
+            # channel-chunk band group's consumer
+            got = _band_pool(final[j], sh, hw, objective) if isinstance(final[j], BandSplitSchedule) else \
+                _split_pool(final[j], sh, hw, objective)
             if got is not None:
                 out.append(((i, j), (FusedSchedule(sh), got)))
             continue
@@ -503,6 +506,20 @@ def _band_pool(cons: BandSplitSchedule, sh: FusedShape, hw: HardwareSpec, object
         return None
     for reserve, pooled in _pooled_with_free_words(whole, sh, hw, objective, frozenset({"outputs"})):
         got = with_pool(cons, pooled, hw, objective, reserve)
+        if got is not None:
+            return got
+    return None
+
+
+def _split_pool(split: SplitSchedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> Schedule | None:
+    """A layer cut into parts (``depth_first_split``) with the pool ``sh`` on its parts' output paths, a chunk's sums
+    carried across its row bands, with the fewest first-level words left free that give the layer's own schedule
+    and every part room for the sums (``depth_first_split.split_with_pool``); None where none do."""
+    whole = split.whole
+    if any(getattr(whole, a, "") for a in ("pool", "residual", "input_scale")):
+        return None
+    for reserve, pooled in _pooled_with_free_words(whole, sh, hw, objective, frozenset({"outputs"})):
+        got = split_with_pool(split, pooled, hw, objective, reserve)
         if got is not None:
             return got
     return None
@@ -577,7 +594,9 @@ def _within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int) -> 
 
 def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
     b = shape_bounds(sch.shape, sch.counts, hw)
-    plan = sch.pool_plan if isinstance(sch, EpilogueSchedule) else None
+    group = sch.whole if isinstance(sch, SplitSchedule) else sch  # a layer in parts: its whole group's pool (every
+    # part removes the output stores where the whole does, ``depth_first_split.with_pool``)
+    plan = group.pool_plan if isinstance(group, EpilogueSchedule) else None
     if plan is None or plan.stores is None:
         return b
     # the output is never written, only the pool's means: any schedule of the group plus one store of each output
