@@ -344,6 +344,7 @@ def test_a_sole_reader_pool_joins_a_head_conv_cut_into_chunks_and_bands() -> Non
     sh = split.shape
     assert split.counts.offchip_output_bytes == sh.k_per_group  # the means only
     assert bounds(split, hw).compulsory_bytes == sh.weight_bytes + sh.bias_bytes + sh.input_bytes + sh.k_per_group
+    assert "1 of them with the global average pool they feed on their parts' output paths" in res.fusion_note
     out = _functional(g, res.schedules, hw)
     assert out.bit_exact and out.counts_match and out.clobbers == 0 and out.tensors_compared == 2
 

@@ -312,8 +312,10 @@ def _try_edge(cur: list[Schedule], held: dict[int, dict[str, tuple[int, int]]], 
     return summed_value(pair, hw, objective), pair[0], pair[1], base
 
 
-def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_layers: dict[str, int]) -> str:
-    """One line for the reports: the layers run in bands / chunks (``split_layers``: how many per cut), the
+def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_layers: dict[str, int],
+                carried_pools: int = 0) -> str:
+    """One line for the reports: the layers run in bands / chunks (``split_layers``: how many per cut;
+    ``carried_pools`` of them with a fused global average pool whose sums they carry across row bands), the
     Conv -> Conv edges whose tensor stays on chip whole, the band groups (``mapping.depth_first_bands``), and what
     is not implemented."""
     kept = [g for g in groups if g.kept and not g.bands]
@@ -324,6 +326,9 @@ def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_l
     runs = "layer runs" if n_split == 1 else "layers run"
     head = (f"depth-first: {n_split} {runs} in parts ({cuts or 'none'}) with their operands staged per part in "
             f"{level_names[1]}") if len(level_names) > 1 else "depth-first"
+    if carried_pools:
+        head += (f", {carried_pools} of them with the global average pool they feed on their parts' output paths "
+                 "(its sums carried across row bands in the level)")
     head += (f"; {len(kept)} of {len(groups)} Conv -> Conv edges keep their tensor in "
              f"{', '.join(sorted({level_names[g.level] for g in kept}))} ({saved:,} B of off-chip drain + fill saved)"
              if kept else f"; none of {len(groups)} Conv -> Conv edges keeps its whole tensor on chip")

@@ -91,10 +91,12 @@ class SimulationResult:
         if len(self.hw.sram) < 2:
             return DEPTH_FIRST_NOTE
         cuts: dict[str, int] = {}
+        carried = 0
         for s in self.schedules:
             if isinstance(s, SplitSchedule) and not isinstance(s, BandSplitSchedule):  # band groups: in ``groups``
                 cuts[s.axis] = cuts.get(s.axis, 0) + 1
-        note = groups_note(self.groups, tuple(m.name for m in self.hw.sram), cuts)
+                carried += any(getattr(p.schedule, "pool_carry", None) for p in s.parts)
+        note = groups_note(self.groups, tuple(m.name for m in self.hw.sram), cuts, carried)
         if self.cycle_budget is None:
             return note
         return (f"under the cycle budget: the latency objective's depth-first mapping with {self.recut_layers} "
