@@ -355,7 +355,7 @@ def test_the_pool_joins_other_cuts_of_the_conv_and_refuses_band_major_ones() -> 
     across a band's chunks) would leave every chunk's sums waiting and is refused. Each accepted cut runs bit-exact
     with equal counts."""
     from sramflow.mapping.depth_first_split import INPUTS_KEPT_AXIS, _choose_split
-    from sramflow.sim.api import _split_pool, prepare_graph
+    from sramflow.sim.api import _parts_pool, prepare_graph
 
     g, hw, res = _head_on_small_l2()
     i, j = _names(g).index("head"), _names(g).index("gap")
@@ -365,7 +365,7 @@ def test_the_pool_joins_other_cuts_of_the_conv_and_refuses_band_major_ones() -> 
     pool = prepare_graph(g, "depth-first").shapes[j]
     seen, refused = set(), 0
     for split in memo[("options", id(plain))][1][1:]:  # the first: the whole layer
-        got = _split_pool(split, pool, hw, "latency")
+        got = _parts_pool(split, pool, hw, "latency")
         if split.axis == INPUTS_KEPT_AXIS and len({(p.ch0, p.ch1) for p in split.parts}) > 1 and \
                 len({(p.row0, p.row1) for p in split.parts}) > 1:
             assert got is None

@@ -553,8 +553,8 @@ def choose_splits(schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: 
     return tuple(choose_split(s, hw, objective, memo) for s in schedules)
 
 
-def split_with_pool(split: SplitSchedule, pooled: EpilogueSchedule, hw: HardwareSpec, objective: str, reserve: int
-              ) -> SplitSchedule | None:
+def split_with_pool(split: SplitSchedule, pooled: EpilogueSchedule, hw: HardwareSpec, objective: str,
+                    reserve: int) -> SplitSchedule | None:
     """``split`` (a layer cut into parts, chunk-major) with the global average pool of ``pooled`` (the layer's whole
     schedule with the pool fused) on every part's output path; None where a part has no room for it.
 
@@ -612,9 +612,9 @@ def _with_room(rc: ConvSchedule, hw: HardwareSpec, reserve: int, objective: str,
         return got
     if rc.copied_words or rc.floor_words or any(rc.resident_in(o)[0] != k for o in rc.resident):
         return None
+    was = dict(zip(rc.staged, rc.staged_levels))
     for o, lv in zip(got.staged, got.staged_levels):
-        was = dict(zip(rc.staged, rc.staged_levels)).get(o)
-        if was != lv or operand_words(got, o, lv) > operand_words(rc, o, lv) or \
+        if was.get(o) != lv or operand_words(got, o, lv) > operand_words(rc, o, lv) or \
                 o in rc.resident and operand_words(got, o, lv) != operand_words(rc, o, lv):
             return None
     if set(rc.resident) - set(got.staged) or _level_top(got, k) > _level_top(rc, k):

@@ -459,8 +459,7 @@ def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final:
         plain = before[j]
         if final[i] is before[i] and isinstance(final[j], SplitSchedule):  # a layer cut into parts, or a
             # channel-chunk band group's consumer
-            got = _band_pool(final[j], sh, hw, objective) if isinstance(final[j], BandSplitSchedule) else \
-                _split_pool(final[j], sh, hw, objective)
+            got = _parts_pool(final[j], sh, hw, objective)
             if got is not None:
                 out.append(((i, j), (FusedSchedule(sh), got)))
             continue
@@ -499,29 +498,18 @@ def _pooled_with_free_words(whole: Schedule, sh: FusedShape, hw: HardwareSpec, o
                                          pool_sole_reader=sh.sole_reader))
 
 
-def _band_pool(cons: BandSplitSchedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> Schedule | None:
-    """A channel-chunk band group's consumer with the SE pool ``sh`` on its parts' output paths, with the fewest
-    first-level words left free that give the layer's own schedule and every part room for the sums
-    (``depth_first_bands.with_pool``); None where none do."""
-    whole = cons.whole
-    if cons.halo != "none" or any(getattr(whole, a, "") for a in ("pool", "residual", "input_scale")):
-        return None
-    for reserve, pooled in _pooled_with_free_words(whole, sh, hw, objective, frozenset({"outputs"})):
-        got = with_pool(cons, pooled, hw, objective, reserve)
-        if got is not None:
-            return got
-    return None
-
-
-def _split_pool(split: SplitSchedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> Schedule | None:
-    """A layer cut into parts (``depth_first_split``) with the pool ``sh`` on its parts' output paths, a chunk's sums
-    carried across its row bands, with the fewest first-level words left free that give the layer's own schedule
-    and every part room for the sums (``depth_first_split.split_with_pool``); None where none do."""
+def _parts_pool(split: SplitSchedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> Schedule | None:
+    """A layer cut into parts with the pool ``sh`` on its parts' output paths, with the fewest first-level words
+    left free that give the layer's own schedule and every part room for the sums: a channel-chunk band group's
+    consumer (``depth_first_bands.with_pool``), or a layer cut on its own, a chunk's sums carried across its row
+    bands (``depth_first_split.split_with_pool``); None where none do."""
     whole = split.whole
-    if any(getattr(whole, a, "") for a in ("pool", "residual", "input_scale")):
+    band = isinstance(split, BandSplitSchedule)
+    if band and split.halo != "none" or any(getattr(whole, a, "") for a in ("pool", "residual", "input_scale")):
         return None
     for reserve, pooled in _pooled_with_free_words(whole, sh, hw, objective, frozenset({"outputs"})):
-        got = split_with_pool(split, pooled, hw, objective, reserve)
+        got = with_pool(split, pooled, hw, objective, reserve) if band else \
+            split_with_pool(split, pooled, hw, objective, reserve)
         if got is not None:
             return got
     return None
@@ -597,7 +585,7 @@ def _within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int) -> 
 def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
     b = shape_bounds(sch.shape, sch.counts, hw)
     group = sch.whole if isinstance(sch, SplitSchedule) else sch  # a layer in parts: its whole group's pool (every
-    # part removes the output stores where the whole does, ``depth_first_split.with_pool``)
+    # part removes the output stores where the whole does, ``depth_first_split.split_with_pool``)
     plan = group.pool_plan if isinstance(group, EpilogueSchedule) else None
     if plan is None or plan.stores is None:
         return b
