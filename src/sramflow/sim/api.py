@@ -594,13 +594,12 @@ def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
     out, means = sch.shape.output_bytes, plan.channels
     nbytes = b.compulsory_bytes - out + means
     io = max(b.io_bytes - out, 0) + means if b.io_bytes else 0
-    return Bounds(b.compute_cycles, int(-(-nbytes // hw.offchip.bandwidth_bytes_per_cycle)), nbytes, io)
+    return Bounds(b.compute_cycles, _link_cycles(nbytes, hw), nbytes, io)
 
 
 def shape_bounds(sh: ConvShape | VectorShape, c: Counts, hw: HardwareSpec) -> Bounds:
     """Lower bounds of a node with counts ``c``: compute cycles, compulsory off-chip bytes (and their cycles) and,
     for a Conv/Gemm, the communication bound given the on-chip capacity (``mapping.io_bound``)."""
-    bw = hw.offchip.bandwidth_bytes_per_cycle
     io = 0
     if isinstance(sh, ConvShape):
         nbytes = compulsory_bytes(sh)
@@ -610,7 +609,12 @@ def shape_bounds(sh: ConvShape | VectorShape, c: Counts, hw: HardwareSpec) -> Bo
     else:
         nbytes = c.offchip_bytes  # vector nodes move each operand exactly once: their traffic is compulsory
         compute = ceil_div(c.vector_ops + c.lut_ops, hw.vector_unit.lanes)
-    return Bounds(int(compute), int(-(-nbytes // bw)), int(nbytes), int(io))
+    return Bounds(int(compute), _link_cycles(nbytes, hw), int(nbytes), int(io))
+
+
+def _link_cycles(nbytes: float, hw: HardwareSpec) -> int:
+    """Cycles the off-chip link needs for ``nbytes`` at its bandwidth alone (a bound: no transaction overhead)."""
+    return int(-(-nbytes // hw.offchip.bandwidth_bytes_per_cycle))
 
 
 def level_traffic(sch: Schedule, hw: HardwareSpec) -> dict[str, dict[str, int]] | None:
