@@ -67,11 +67,11 @@ Depth-first under the other objectives (printed before the budgets; off-chip MB 
 trades latency for energy, not under the default latency objective; 108.05 and 120.01 MB before the classifier's
 pool joined the head conv); design1-l2 energy 12.29 / 2121.70 / 29.625, edp 11.40 / 1983.45 / 28.988 (the <= 12 MB
 met under edp; 12.42 / 2123.35 / 29.745 and 11.53 / 1985.11 / 29.108 before the classifier's pool joined the head
-conv's parts; 12.42 / 2123.35 / 29.740 and 11.58 / 1986.20 / 29.157 before pools accepted staged outputs; 13.29 / 2147.99 / 30.692 and 12.34 / 2008.29 / 30.002
-before band groups kept their weights and ran chunks in row bands; 13.29 / 2163.67 / 30.813 and 12.34 / 2023.97 /
-30.123 before the both-kept cut;
-15.25 / 2260.45 / 32.790 and 15.03 / 2049.01 / 32.393 before the finer input-kept chunks, kept producer inputs and
-residual Adds beside staged operands); 64 KiB energy 19.65 / 1365.01 / 24.731 (<= 20 MB met under the energy
+conv's parts; 12.42 / 2123.35 / 29.740 and 11.58 / 1986.20 / 29.157 before pools accepted staged outputs;
+13.29 / 2147.99 / 30.692 and 12.34 / 2008.29 / 30.002 before band groups kept their weights and ran chunks in row
+bands; 13.29 / 2163.67 / 30.813 and 12.34 / 2023.97 / 30.123 before the both-kept cut; 15.25 / 2260.45 / 32.790 and
+15.03 / 2049.01 / 32.393 before the finer input-kept chunks, kept producer inputs and residual Adds beside staged
+operands); 64 KiB energy 19.65 / 1365.01 / 24.731 (<= 20 MB met under the energy
 objective, at 12 % more latency: its SE excitation vectors held in the SRAM, with tilings that leave their words
 free where the fastest fill it; 19.77 / 1367.99 / 24.848 before the classifier's pool joined the head conv, 19.85 /
 1363.18 / 24.891 before that), edp 20.66 / 1243.04 / 25.637 (20.78 / 1244.74 / 25.753).

@@ -34,8 +34,9 @@ element), reading the running sums before (all but the channel tile's first pixe
 mean_of_sums``: the sum less zero point x count, times the multiplier with 1 / count folded in), written into the
 same words and stored off-chip (one DMA transfer of the channel tile's bytes). The pool's input is never read
 back. A layer run in row bands carries every channel's sum from band to band in an outer level (``PoolCarry``,
-``mapping.depth_first_bands``; a channel chunk cut into bands, its chunk's sums: ``depth_first_split.split_with_pool``). Where the pool is the output's only reader (the classifier's pool after the head
-conv) and the outputs go straight off-chip from the first level, the output tiles are not stored at all
+``mapping.depth_first_bands``; a channel chunk cut into bands carries its own channels' sums,
+``depth_first_split.split_with_pool``). Where the pool is the output's only reader (the classifier's pool after
+the head conv) and the outputs go straight off-chip from the first level, the output tiles are not stored at all
 (``PoolPlan.stores``): the group moves the means, not the feature map.
 """
 
