@@ -38,6 +38,31 @@ def test_chains_are_fused_into_their_producers() -> None:
     assert all(not isinstance(s, FusedShape) or not s.epilogue for s in lower_graph(se_block_graph()))
 
 
+def test_a_hard_swish_node_is_fused_as_its_decomposed_form_is() -> None:
+    """HardSwish as one ONNX node (opset 14 and later): the expand conv's chain, one HARD_SWISH look-up per element,
+    as the HardSigmoid + Mul pair costs; the SE pool after the depthwise SiLU still joins its group."""
+    shapes = {s.name: s for s in lower_graph(se_block_graph(hard_swish="node"), "epilogue")}
+    pair = {s.name: s for s in lower_graph(se_block_graph(), "epilogue")}
+    assert (shapes["hsw"].into, shapes["hsw"].epilogue) == ("exp", True)
+    assert (shapes["exp"].epilogue_ops, shapes["exp"].epilogue_lut) == \
+        (pair["exp"].epilogue_ops, pair["exp"].epilogue_lut) == (BY_OP["HardSwish"].vector.ops_per_elem, 1)
+    assert shapes["gap"].pool and shapes["gap"].into == "dw"
+
+
+@pytest.mark.parametrize("executor", ["bulk", "step"])
+def test_a_fused_hard_swish_node_is_bit_exact(executor: str) -> None:
+    """The group with a HardSwish node runs the HARD_SWISH kernel on each requantized output tile: bit-exact, counts
+    equal, no clobbers, and its traffic is the decomposed form's (neither writes the pre-activation)."""
+    g, pair = se_block_graph(hard_swish="node"), se_block_graph()
+    hw = make_hw()
+    res, ref = simulate_graph(g, hw, fusion="epilogue"), simulate_graph(pair, hw, fusion="epilogue")
+    assert _by_name(res)["hsw"].unit == "fused" and _by_name(res)["hsw"].counts.offchip_bytes == 0
+    assert sum(r.counts.offchip_bytes for r in res.nodes) == sum(r.counts.offchip_bytes for r in ref.nodes)
+    q, x = quantized(g)
+    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes, executor=executor)
+    assert r.bit_exact and r.counts_match and r.clobbers == 0
+
+
 @pytest.mark.parametrize("executor", ["bulk", "step"])
 @pytest.mark.parametrize("double", [False, True])
 def test_fused_groups_bit_exact_with_identical_counts(executor: str, double: bool) -> None:

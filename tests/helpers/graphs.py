@@ -83,17 +83,21 @@ def _random_wb(rng: np.random.Generator, *shape: int) -> dict:
     return {"W": rng.standard_normal(shape).astype(np.float32), "B": rng.standard_normal(shape[0]).astype(np.float32)}
 
 
-def se_block_graph(res: int = 6, c: int = 4, e: int = 8) -> Graph:
+def se_block_graph(res: int = 6, c: int = 4, e: int = 8, hard_swish: str = "decomposed") -> Graph:
     """An MBConv-like block with every epilogue pattern, random weights: 1x1 expand + HardSwish, depthwise 3x3 +
     SiLU, squeeze-excite (global pool, 1x1 reduce + Relu, 1x1 expand + Sigmoid, channel scale), 1x1 project, the
-    residual Add, global pool and a classifier; ``c`` block channels, ``e`` expanded ones, ``res`` x ``res`` px."""
+    residual Add, global pool and a classifier; ``c`` block channels, ``e`` expanded ones, ``res`` x ``res`` px.
+    ``hard_swish``: "decomposed" (HardSigmoid and Mul, as PyTorch exports it below opset 14) or "node" (one
+    HardSwish node, "hsw", as opset 14 and later export it)."""
     rng = np.random.default_rng(3)
 
     s = 2
+    hswish = (Node("hsw", "HardSwish", ("e",), "eh"),) if hard_swish == "node" else (
+        Node("hs", "HardSigmoid", ("e",), "ehs", {"alpha": 1 / 6, "beta": 0.5}),
+        Node("hm", "Mul", ("e", "ehs"), "eh"))
     nodes = (
         Node("exp", "Conv", ("x",), "e", _same_conv(1), _random_wb(rng, e, c, 1, 1)),
-        Node("hs", "HardSigmoid", ("e",), "ehs", {"alpha": 1 / 6, "beta": 0.5}),
-        Node("hm", "Mul", ("e", "ehs"), "eh"),
+        *hswish,
         Node("dw", "Conv", ("eh",), "d", _same_conv(3, e), _random_wb(rng, e, 1, 3, 3)),
         Node("ds", "Sigmoid", ("d",), "dsig"),
         Node("dm", "Mul", ("d", "dsig"), "dact"),
@@ -111,9 +115,10 @@ def se_block_graph(res: int = 6, c: int = 4, e: int = 8) -> Graph:
     )
     full = lambda ch: (1, ch, res, res)  # noqa: E731
     one = lambda ch: (1, ch, 1, 1)  # noqa: E731
-    shapes = {"x": full(c), "e": full(e), "ehs": full(e), "eh": full(e), "d": full(e), "dsig": full(e),
+    shapes = {"x": full(c), "e": full(e), "eh": full(e), "d": full(e), "dsig": full(e),
               "dact": full(e), "g": one(e), "r": one(s), "rrl": one(s), "sx": one(e), "sxs": one(e),
-              "scaled": full(e), "pj": full(c), "y": full(c), "q": one(c), "out": (1, 3)}
+              "scaled": full(e), "pj": full(c), "y": full(c), "q": one(c), "out": (1, 3),
+              **({} if hard_swish == "node" else {"ehs": full(e)})}
     return Graph("se_block", "x", "out", shapes, nodes)
 
 

@@ -71,18 +71,20 @@ def fused_into(graph: Graph) -> dict[str, str]:
 # (the vector unit takes each requantized output tile before it is written), so the chain's intermediate tensors
 # are never written to a memory level. The patterns, each with the producer's (or the previous link's) output as
 # its only full-size operand and every intermediate consumed inside the chain only:
-# SiLU (Sigmoid(t) and Mul(t, Sigmoid(t))), HardSwish (HardSigmoid(t) and its Mul, one HARD_SWISH look-up),
-# and a lone Sigmoid or HardSigmoid.
+# SiLU (Sigmoid(t) and Mul(t, Sigmoid(t))), HardSwish (HardSigmoid(t) and its Mul, one HARD_SWISH look-up; or the
+# HardSwish node opset 14 and later export), and a lone Sigmoid or HardSigmoid.
+LONE_LINKS = ("Sigmoid", "HardSigmoid", "HardSwish")  # element-wise ops of one input that may form a link alone
 def _chain_link(graph: Graph, t: str, consumers: Mapping[str, list[str]]) -> tuple[str, ...]:
     """The nodes of one epilogue link reading tensor ``t`` (its output is the last node's), or ()."""
     if t == graph.output:
         return ()
     users = [graph.node(u) for u in consumers.get(t, [])]
-    act = [u for u in users if u.op in ("Sigmoid", "HardSigmoid") and list(u.inputs) == [t]]
+    act = [u for u in users if u.op in LONE_LINKS and list(u.inputs) == [t]]
     if len(act) != 1:
         return ()
     a = act[0]
-    mul = hard_swish_mul(graph, a, consumers) if a.op == "HardSigmoid" else _silu_mul(graph, a, consumers)
+    mul = None if a.op == "HardSwish" else \
+        hard_swish_mul(graph, a, consumers) if a.op == "HardSigmoid" else _silu_mul(graph, a, consumers)
     if mul is not None and len(users) == 2 and mul in users:
         return a.name, mul.name
     return (a.name,) if len(users) == 1 else ()
