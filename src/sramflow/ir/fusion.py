@@ -74,6 +74,8 @@ def fused_into(graph: Graph) -> dict[str, str]:
 # SiLU (Sigmoid(t) and Mul(t, Sigmoid(t))), HardSwish (HardSigmoid(t) and its Mul, one HARD_SWISH look-up; or the
 # HardSwish node opset 14 and later export), and a lone Sigmoid or HardSigmoid.
 LONE_LINKS = ("Sigmoid", "HardSigmoid", "HardSwish")  # element-wise ops of one input that may form a link alone
+
+
 def _chain_link(graph: Graph, t: str, consumers: Mapping[str, list[str]]) -> tuple[str, ...]:
     """The nodes of one epilogue link reading tensor ``t`` (its output is the last node's), or ()."""
     if t == graph.output:
