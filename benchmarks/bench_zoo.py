@@ -16,7 +16,7 @@ default as ``simulate`` runs). Nothing is downloaded. Exit status 0 when every n
 
 Measured (this tree, 96 px, sky130-design1, 2-core machine; 11 of 11 pass every stage):
   network              params  MMACs  mismatched  costed   latency ms  energy mJ  off-chip MB
-  resnet18            703,386   24.9    0/40       48/48      219.84     6.492      6.34
+  resnet18            703,386   24.9    0/40       48/48      219.01     6.464      6.31
   mobilenet_v2        112,426    4.7    0/42       64/64       55.78     1.676      1.68
   mobilenet_v3_small  185,735    3.2    0/82       87/87       37.51     1.041      1.03
   densenet             34,558   13.1    0/81       90/90      141.23     3.893      3.86
@@ -32,7 +32,9 @@ mobilenet_v2 from 56.00 ms, v3_small from 42.11 ms / 1.18 MB, shufflenet_v2 from
 efficientnet_b0 from 1001.75 ms / 31.38 MB, all still bit-exact with equal counts.
 MobileNetV3's 13 HardSwish nodes (opset 14 and later export HardSwish as one node, not HardSigmoid and Mul) ran
 as vector passes of their own until a lone HardSwish became an epilogue link (``ir.fusion``): 42.00 ms / 1.174 mJ /
-1.17 MB -> 37.51 / 1.041 / 1.03, and 5 of its 7 pools now join their conv's group.
+1.17 MB -> 37.51 / 1.041 / 1.03, and 5 of its 7 pools now join their conv's group. ResNet18's ReLU after each
+residual Add joins the Add on its conv's output path where the Add does (5 of 8 blocks here; the other 3 Adds keep
+a pass, their conv's partial sums spill): 219.84 ms / 6.492 mJ / 6.34 MB -> 219.01 / 6.464 / 6.31.
 DenseNet first failed at import (a BatchNormalization after a Concat, no Conv to fold into); the importer now
 writes it as the per-channel Mul and Add the TFLite converter writes.
 """

@@ -282,3 +282,77 @@ def test_under_a_budget_a_retiled_scale_never_takes_more_cycles_than_its_fallbac
                 else:
                     slower += cycles > fallback
     assert slower >= 1  # the cap binds: uncapped, some energy re-tilings of budgeted rows are slower (4 of 16)
+
+
+# ---------------------------------------------------------------- an activation after the residual Add (ResNet)
+
+
+def test_the_activation_after_a_residual_add_is_found_and_lowered_with_it() -> None:
+    """ResNet's Add -> ReLU (or ReLU6): the activation is the Add's only reader, so it rides with the Add on the
+    second conv's output path; its clamp is on that conv's shape only with the Add (``lower.residual_shape``)."""
+    from sramflow.ir.fusion import residual_activations
+    from sramflow.mapping.epilogue import output_path_ops
+    from sramflow.mapping.lower import residual_shape
+    from helpers.graphs import resnet_block_graph
+
+    for act, op in (("relu", "Relu"), ("relu6", "Clip")):
+        g = resnet_block_graph(act=act)
+        assert residual_adds(g) == {"add": "c2"} and residual_activations(g) == {"ar": "add"}
+        shapes = {s.name: s for s in lower_graph(g, "epilogue")}
+        assert (shapes["ar"].into, shapes["ar"].after_residual, shapes["ar"].epilogue) == ("c2", True, True)
+        v, add = BY_OP[op].vector, BY_OP["Add"].vector
+        c2, joined = shapes["c2"], residual_shape(g, shapes["c2"])
+        assert (c2.residual_act_ops, c2.residual, joined.residual_act_ops, joined.residual_act_lut) == \
+            (0, False, v.ops_per_elem, v.lut_per_elem)  # the lowering's shape is the plain conv's
+        assert output_path_ops(joined) == \
+            (c2.epilogue_ops + add.ops_per_elem + v.ops_per_elem, c2.epilogue_lut + add.lut_per_elem + v.lut_per_elem)
+    g = se_block_graph()
+    assert residual_activations(g) == {}  # B0's Add has no activation after it
+    prj = next(s for s in lower_graph(g, "epilogue") if s.name == "prj")
+    assert residual_shape(g, prj) == dataclasses.replace(prj, residual=True)
+
+
+@pytest.mark.parametrize("executor", ["bulk", "step"])
+@pytest.mark.parametrize("act", ["relu", "relu6"])
+def test_an_add_and_its_activation_join_the_conv_bit_exact(executor: str, act: str) -> None:
+    """Both have no pass of their own: the group adds the skip tile and clamps each output tile before it is written,
+    so neither the conv's output nor the Add's is ever written. Bit-exact with the integer reference, counts equal."""
+    from helpers.graphs import resnet_block_graph
+    from sramflow.sim.writers import fusion_groups_json
+
+    g, hw = resnet_block_graph(act=act), make_hw()
+    res, none = simulate_graph(g, hw, fusion="epilogue"), simulate_graph(g, hw, fusion="none")
+    by = _by_name(res)
+    assert by["add"].unit == by["ar"].unit == "fused"
+    grp = res.schedules[[n.name for n in g.nodes].index("c2")]
+    assert (grp.residual, grp.residual_act) == ("add", "ar")
+    assert [x["members"] for x in fusion_groups_json(res) if x["producer"] == "c2"] == [["add", "ar"]]
+    saved = sum(r.counts.offchip_bytes for r in none.nodes) - sum(r.counts.offchip_bytes for r in res.nodes)
+    out = g.shape("a")[1] * g.shape("a")[2] * g.shape("a")[3]
+    assert saved == 4 * out  # the conv's output and the Add's, each written once and read once
+    q, x = quantized(g)
+    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes, executor=executor)
+    assert r.bit_exact and r.counts_match and r.clobbers == 0
+
+
+def test_where_the_add_keeps_its_pass_so_does_its_activation() -> None:
+    """A conv whose partial sums spill cannot take the skip tile: the Add and the activation after it each run a
+    pass of their own, bit-exact."""
+    from helpers.graphs import resnet_block_graph
+    from helpers.mapping import sched
+    from sramflow.mapping.search.network import choose_schedules
+    from sramflow.sim.api import fuse_schedules
+
+    g, hw = resnet_block_graph(), make_hw()
+    prep = prepare_graph(g, "epilogue")
+    chosen = list(choose_schedules(prep.shapes, hw, "latency", None))
+    i = [n.name for n in g.nodes].index("c2")
+    chosen[i] = sched(prep.shapes[i], hw, {"k": 2, "c": 4, "w": 6}, ("g", "k", "c", "p"))  # c outside p: spills
+    assert chosen[i].spill_psums
+    out = fuse_schedules(prep, tuple(chosen), hw)
+    assert not isinstance(out[i], EpilogueSchedule) or not out[i].residual
+    kinds = {n.name: s.unit for n, s in zip(g.nodes, out)}
+    assert kinds["add"] == kinds["ar"] == "vector"
+    q, x = quantized(g)
+    r = run_functional(g, q, out, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert r.bit_exact and r.counts_match and r.clobbers == 0

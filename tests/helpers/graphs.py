@@ -122,6 +122,26 @@ def se_block_graph(res: int = 6, c: int = 4, e: int = 8, hard_swish: str = "deco
     return Graph("se_block", "x", "out", shapes, nodes)
 
 
+def resnet_block_graph(c: int = 8, px: int = 6, act: str = "relu") -> Graph:
+    """ResNet's basic block, random weights: 3x3 conv + Relu, 3x3 conv, the residual Add of the block input, the
+    activation after it (``act``: "relu" or "relu6", an ONNX Clip 0..6), global pool and a classifier."""
+    rng = np.random.default_rng(11)
+    post = Node("ar", "Relu", ("s",), "a") if act == "relu" else Node("ar", "Clip", ("s",), "a", {"min": 0.0, "max": 6.0})
+    nodes = (
+        Node("c1", "Conv", ("x",), "h", _same_conv(3), _random_wb(rng, c, c, 3, 3)),
+        Node("r1", "Relu", ("h",), "hr"),
+        Node("c2", "Conv", ("hr",), "v", _same_conv(3), _random_wb(rng, c, c, 3, 3)),
+        Node("add", "Add", ("v", "x"), "s"),
+        post,
+        Node("gap", "GlobalAveragePool", ("a",), "g"),
+        Node("fc", "Gemm", ("g",), "out", {}, {"W": rng.standard_normal((3, c)).astype(np.float32),
+                                              "B": np.zeros(3, np.float32)}),
+    )
+    full = (1, c, px, px)
+    shapes = {"x": full, "h": full, "hr": full, "v": full, "s": full, "a": full, "g": (1, c, 1, 1), "out": (1, 3)}
+    return Graph("resnet_block", "x", "out", shapes, nodes)
+
+
 def pointwise_graph(c: int, k: int, px: int) -> Graph:
     """One 1x1 convolution, ``c`` -> ``k`` channels on ``px`` x ``px`` pixels, random float weights (seed 0)."""
     rng = np.random.default_rng(0)

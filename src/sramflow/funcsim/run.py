@@ -34,7 +34,7 @@ from sramflow.mapping.depth_first_bands import BandSplitSchedule
 from sramflow.mapping.depth_first_split import SplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.fused import FusedSchedule
-from sramflow.mapping.lower import lower_graph
+from sramflow.mapping.lower import lower_graph, residual_shape
 from sramflow.mapping.vector import VectorSchedule
 from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double
 from sramflow.reference.blas import single_thread
@@ -129,11 +129,11 @@ def _accepted_shapes(graph: Graph, fusion: str) -> list[tuple]:
     plain = lower_graph(graph, "none")
     out = []
     for f, p in zip(fused, plain):
-        if getattr(f, "input_scale", False) or getattr(f, "residual", False) or getattr(f, "pool", False):
+        if any(getattr(f, a, False) for a in ("input_scale", "residual", "pool", "after_residual")):
             # or left to a pass of its own
             out.append((f, p))
         elif isinstance(f, ConvShape):  # with or without its SE scale, with or without a residual Add
-            out.append(tuple(dataclasses.replace(f, input_scale_ops=s, residual=r)
+            out.append(tuple(dataclasses.replace(residual_shape(graph, f) if r else f, input_scale_ops=s)
                              for s in {f.input_scale_ops, 0} for r in (False, True)))
         else:
             out.append((f,))
@@ -332,7 +332,8 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             pool = (group, graph.node(group.pool)) if group.pool else None
             data = conv_data(sch, op, q, x_in)
             if group.residual:  # the skip tile of every output tile is added on the output path
-                data, out_name = _with_residual(data, graph, q, op_of[group.residual], group.residual, op.output, env)
+                data, out_name = _with_residual(data, graph, q, op_of[group.residual], group.residual, op.output, env,
+                                                op_of.get(group.residual_act) if group.residual_act else None)
             if group.members:
                 out_name = graph.node(group.members[-1]).output
                 chain = _chain_ops(group.members, op_of)
@@ -445,9 +446,10 @@ def _run_carried_pool(split: SplitSchedule, out: np.ndarray, mean: dict, m: Mach
 
 
 def _with_residual(data: ConvData, graph: Graph, q: QuantizedGraph, add: QOp | None, name: str, src: str,
-                   env: dict[str, np.ndarray]) -> tuple[ConvData, str]:
+                   env: dict[str, np.ndarray], act: QOp | None = None) -> tuple[ConvData, str]:
     """The residual Add's skip tensor and ADD kernel (``reference.run.RUNNERS``, element-wise) on a convolution's
-    data, and the tensor the group writes (the Add's output)."""
+    data, then the activation after it (``act``: its kernel on the sum); and the tensor the group writes (the Add's
+    output, or the activation's)."""
     if add is None:
         raise UnsupportedOpError(f"the residual Add {name!r} fused into a convolution's output path has no quantized "
                                  "op: quantize the graph that was simulated")
@@ -455,11 +457,18 @@ def _with_residual(data: ConvData, graph: Graph, q: QuantizedGraph, add: QOp | N
         raise UnsupportedOpError(f"the residual Add {name!r} does not read its convolution's output {src!r}")
     node = graph.node(name)
     skip = next(t for t in add.inputs if t != src)
+    if act is not None and act.inputs[0] != add.output:
+        raise UnsupportedOpError(f"the activation {act.name!r} fused after the residual Add {name!r} does not read "
+                                 "the Add's output")
 
     def residual(out: np.ndarray, s: np.ndarray) -> np.ndarray:
-        return RUNNERS[add.kind](q, add, {src: out, skip: s}).reshape(out.shape)
+        y = RUNNERS[add.kind](q, add, {src: out, skip: s})
+        if act is not None:
+            y = RUNNERS[act.kind](q, act, {add.output: y})
+        return y.reshape(out.shape)
 
-    return dataclasses.replace(data, skip=env[skip].reshape(-1, *env[skip].shape[-2:]), residual=residual), node.output
+    return (dataclasses.replace(data, skip=env[skip].reshape(-1, *env[skip].shape[-2:]), residual=residual),
+            act.output if act is not None else node.output)
 
 
 def _scaled_input(q: QuantizedGraph, op: QOp | None, env: dict[str, np.ndarray]) -> np.ndarray:

@@ -172,6 +172,22 @@ def residual_adds(graph: Graph) -> dict[str, str]:
     return out
 
 
+def residual_activations(graph: Graph) -> dict[str, str]:
+    """Relu / Relu6 -> the residual Add (``residual_adds``) whose output it alone reads (ResNet's Add -> ReLU, which
+    TFLite's converter fuses into the ADD): with the Add on its Conv's output path, it is applied to each output
+    tile after the skip is added, and the Add's output is never written."""
+    consumers = graph.consumers()
+    out: dict[str, str] = {}
+    for add in residual_adds(graph):
+        t = graph.node(add).output
+        users = consumers.get(t, [])
+        if len(users) == 1 and t != graph.output:
+            act = graph.node(users[0])
+            if fused_activation_kind(act) and act.inputs[0] == t:
+                out[act.name] = add
+    return out
+
+
 def fused_pools(graph: Graph) -> dict[str, str]:
     """GlobalAveragePool -> the Conv / Gemm whose output path accumulates it (``--fusion epilogue``; ``sim.api``
     decides per group whether the chosen schedule has room for the running sums, ``mapping.epilogue.pool_plan``):

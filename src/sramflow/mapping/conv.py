@@ -75,6 +75,10 @@ class ConvShape:
     # vector unit reads it, adds the requantized outputs (its ADD ops are in ``epilogue_ops``) and writes the sum
     # over it; the buffer footprint is unchanged
     residual: bool = False
+    # vector-unit ops and look-ups per output element of an activation applied after that residual Add (ResNet's
+    # Add -> ReLU, ``ir.fusion.residual_activations``); counted only with ``residual``
+    residual_act_ops: int = 0
+    residual_act_lut: int = 0
 
     def __post_init__(self) -> None:
         if self.weight_bits not in WEIGHT_BITS:

@@ -67,10 +67,13 @@ DEPTH_FIRST_NOTE = ("depth-first groups keep tensors, whole or band by band, in 
 
 def output_path_ops(shape: ConvShape) -> tuple[int, int]:
     """Vector ops and look-ups per output element on the output path: the chain's, plus the ADD of a residual Add
-    (``ConvShape.residual``; its skip loads are in the convolution's own counts, ``conv_schedule.residual_counts``)."""
+    (``ConvShape.residual``; its skip loads are in the convolution's own counts, ``conv_schedule.residual_counts``)
+    and the activation after it."""
     add = BY_OP["Add"].vector
-    return (shape.epilogue_ops + (add.ops_per_elem if shape.residual else 0),
-            shape.epilogue_lut + (add.lut_per_elem if shape.residual else 0))
+    if not shape.residual:
+        return shape.epilogue_ops, shape.epilogue_lut
+    return (shape.epilogue_ops + add.ops_per_elem + shape.residual_act_ops,
+            shape.epilogue_lut + add.lut_per_elem + shape.residual_act_lut)
 
 
 def epilogue_delta(shape: ConvShape, lanes: int) -> dict[str, int]:
@@ -350,6 +353,7 @@ class EpilogueSchedule:
     pool_carry: PoolCarry | None = None  # a row band's pool sums carried to and from an outer level
     scale_kept: bool = False  # the held vector was left in its outer level by the part before (``keep_scales``)
     pool_sole_reader: bool = False  # the pool is the output's only reader: its stores go (``pool_plan``)
+    residual_act: str = ""  # the activation applied after the residual Add (``ir.fusion.residual_activations``)
 
     def __post_init__(self) -> None:
         if self.pool and self.pool_plan is None:

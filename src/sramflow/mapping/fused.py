@@ -29,6 +29,7 @@ class FusedShape:
     residual: bool = False  # a residual Add whose skip tile its producer (``into``) adds on its output path
     pool: bool = False  # a global average pool its producer (``into``) accumulates on its output path
     sole_reader: bool = False  # that pool is the only reader of the producer's output (which need not be written)
+    after_residual: bool = False  # an activation applied after its producer's residual Add, on the output path
 
     @property
     def how(self) -> str:
@@ -40,6 +41,8 @@ class FusedShape:
         if self.residual:
             return ("its producer loads the skip tile into the output buffer and adds it (int8 ADD) before each output "
                     "tile is written")
+        if self.after_residual:
+            return "applied by its producer to each output tile after the residual Add, before the tile is written"
         if self.input_scale:
             return "its input loads multiply each channel by the scale vector (int8 MUL) as they arrive"
         if self.epilogue:

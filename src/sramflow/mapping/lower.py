@@ -8,7 +8,8 @@ import numpy as np
 
 from sramflow.errors import UnsupportedOpError
 from sramflow.ir.elementwise import BY_OP
-from sramflow.ir.fusion import epilogue_chains, fused_into, fused_pools, input_scales, residual_adds, sole_reader_pools
+from sramflow.ir.fusion import (epilogue_chains, fused_into, fused_pools, input_scales, residual_activations,
+                                residual_adds, sole_reader_pools)
 from sramflow.ir.graph import Graph, Node
 from sramflow.ir.movement import BY_OP as MOVES
 from sramflow.ir.movement import contiguous_block
@@ -37,7 +38,8 @@ def lower_graph(g: Graph, fusion: str = "none") -> tuple[ConvShape | VectorShape
     into a Conv / Gemm, the Mul of x * HardSigmoid(x) into the HardSigmoid) becomes a ``FusedShape`` naming it.
     ``fusion`` other than "none" (``mapping.epilogue``; "depth-first" falls back to it): the element-wise chain
     after a Conv / Gemm is fused into its output path too, its cost on the producer's ``ConvShape``; a residual Add
-    (``ir.fusion.residual_adds``) becomes a ``FusedShape(residual=True)`` naming its Conv, a global average pool
+    (``ir.fusion.residual_adds``) becomes a ``FusedShape(residual=True)`` naming its Conv (a Relu after it
+    ``FusedShape(after_residual=True)``; ``residual_shape`` where the Add joins), a global average pool
     of a Conv group's output (``ir.fusion.fused_pools``) a ``FusedShape(pool=True)``."""
     fused = fused_into(g)
     chains = epilogue_chains(g) if fusion != "none" else {}
@@ -45,6 +47,7 @@ def lower_graph(g: Graph, fusion: str = "none") -> tuple[ConvShape | VectorShape
     scales = input_scales(g) if fusion != "none" else {}
     scaled = {c: m for m, c in scales.items()}
     residuals = residual_adds(g) if fusion != "none" else {}
+    after = residual_activations(g) if fusion != "none" else {}  # activation -> its residual Add
     pools = fused_pools(g) if fusion != "none" else {}
     sole = sole_reader_pools(g) if pools else frozenset()
     out = []
@@ -56,6 +59,8 @@ def lower_graph(g: Graph, fusion: str = "none") -> tuple[ConvShape | VectorShape
             out.append(FusedShape(n.name, n.op, residuals[n.name], "Conv", epilogue=True, residual=True))
         elif n.name in epi:
             out.append(FusedShape(n.name, n.op, epi[n.name], g.node(epi[n.name]).op, epilogue=True))
+        elif n.name in after:  # like its residual Add: ``sim.api`` fuses it with the Add
+            out.append(FusedShape(n.name, n.op, residuals[after[n.name]], "Conv", epilogue=True, after_residual=True))
         elif n.name in scales:
             out.append(FusedShape(n.name, n.op, scales[n.name], "Conv", epilogue=True, input_scale=True))
         elif n.name in fused:
@@ -68,6 +73,15 @@ def lower_graph(g: Graph, fusion: str = "none") -> tuple[ConvShape | VectorShape
                 sh = dataclasses.replace(sh, input_scale_ops=BY_OP["Mul"].vector.ops_per_elem)
             out.append(sh)
     return tuple(out)
+
+
+def residual_shape(g: Graph, shape: ConvShape) -> ConvShape:
+    """``shape`` (a Conv's) with its residual Add on the output path (``ConvShape.residual``), and the vector ops and
+    look-ups of the activation after that Add where it has one (``ir.fusion.residual_activations``)."""
+    acts = [g.node(a) for a, add in residual_activations(g).items() if residual_adds(g)[add] == shape.name]
+    v = BY_OP[acts[0].op].vector if acts else None
+    return dataclasses.replace(shape, residual=True, residual_act_ops=v.ops_per_elem if v else 0,
+                               residual_act_lut=v.lut_per_elem if v else 0)
 
 
 def _epilogue_cost(g: Graph, chain: tuple[str, ...]) -> dict[str, int]:

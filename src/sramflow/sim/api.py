@@ -34,7 +34,7 @@ from sramflow.mapping.epilogue import (DEPTH_FIRST_NOTE, FUSION_MODES, SCALE_LEV
                                       scale_plan, with_epilogue)
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
-from sramflow.mapping.lower import lower, lower_graph
+from sramflow.mapping.lower import lower, lower_graph, residual_shape
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.search.choose import (OBJECTIVES, POOL_RESERVE_WORDS, best_rows, conv_table, hierarchy,
                                           map_shape, row_schedule, search_residual, with_free_words)
@@ -125,6 +125,7 @@ def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec,  # noqa: AN
     chains: dict[str, list[str]] = {}
     scale: dict[str, str] = {}
     residual: dict[str, str] = {}
+    after: dict[str, str] = {}  # conv -> the activation after its residual Add (with the Add, or its own pass)
     pool: dict[str, str] = {}
     sole: set[str] = set()  # convs whose pool is their output's only reader
     schedules = list(schedules)
@@ -135,9 +136,13 @@ def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec,  # noqa: AN
             if conv.spill_psums or conv.keep_psums or conv.staged:
                 schedules[i] = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
             else:
-                schedules[index[sh.into]] = dataclasses.replace(conv, shape=dataclasses.replace(conv.shape,
-                                                                                                residual=True))
+                schedules[index[sh.into]] = dataclasses.replace(conv, shape=residual_shape(prep.graph, conv.shape))
                 residual[sh.into] = sh.name
+        elif isinstance(sh, FusedShape) and sh.after_residual:  # its Add comes first in graph order
+            if sh.into in residual:
+                after[sh.into] = sh.name
+            else:
+                schedules[i] = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
         elif isinstance(sh, FusedShape) and sh.pool:
             if pool_plan(schedules[index[sh.into]]) is None:
                 schedules[i] = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
@@ -151,7 +156,8 @@ def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec,  # noqa: AN
             chains.setdefault(sh.into, []).append(sh.name)
     return tuple(EpilogueSchedule(s, tuple(chains.get(s.shape.name, ())), hw.vector_unit.lanes,
                                   scale.get(s.shape.name, ""), hw.offchip.burst_bytes, residual.get(s.shape.name, ""),
-                                  pool.get(s.shape.name, ""), pool_sole_reader=s.shape.name in sole)
+                                  pool.get(s.shape.name, ""), pool_sole_reader=s.shape.name in sole,
+                                  residual_act=after.get(s.shape.name, ""))
                  if any(s.shape.name in d for d in (chains, scale, residual, pool)) else s
                  for s in schedules)
 
@@ -230,15 +236,28 @@ def decide_residuals(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: H
         conv = group.conv if isinstance(group, EpilogueSchedule) else group
         if not isinstance(conv, ConvSchedule):
             continue
-        found = search_residual(dataclasses.replace(conv.shape, residual=True), hw, objective)
+        found = search_residual(residual_shape(prep.graph, conv.shape), hw, objective)
         if found is None:
             continue
-        joined = dataclasses.replace(group.with_conv(found), residual=sh.name) if isinstance(group, EpilogueSchedule) \
-            else EpilogueSchedule(found, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, sh.name)
+        a = _residual_act(prep, sh.into)  # the activation after the Add joins with it
+        act = prep.graph.nodes[a].name if a is not None else ""
+        joined = dataclasses.replace(group.with_conv(found), residual=sh.name, residual_act=act) \
+            if isinstance(group, EpilogueSchedule) else \
+            EpilogueSchedule(found, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, sh.name, residual_act=act)
+        passes = [out[i]] + ([out[a]] if a is not None else [])
         if cut_value([joined], hw, objective, objective, memo, cut) < \
-                cut_value([group, out[i]], hw, objective, objective, memo, cut):
+                cut_value([group, *passes], hw, objective, objective, memo, cut):
             out[j], out[i] = joined, FusedSchedule(sh)
+            if a is not None:
+                out[a] = FusedSchedule(prep.shapes[a])
     return tuple(out)
+
+
+def _residual_act(prep: PreparedGraph, conv: str) -> int | None:
+    """The node index of the activation after the residual Add of ``conv`` (``FusedShape.after_residual``), or
+    None."""
+    return next((i for i, sh in enumerate(prep.shapes)
+                 if isinstance(sh, FusedShape) and sh.after_residual and sh.into == conv), None)
 
 
 def cut_value(option: list[Schedule], hw: HardwareSpec, objective: str, obj: str, split_memo: dict, cut: bool

@@ -97,6 +97,7 @@ def fusion_groups_json(res: SimulationResult) -> list[dict[str, Any]]:
             pool = sch.pool_plan if sch.pool else None
             out.append({"producer": r.name, "op": r.op,
                         "members": scale + list(sch.members) + ([sch.residual] if sch.residual else [])
+                        + ([sch.residual_act] if sch.residual_act else [])
                         + ([sch.pool] if sch.pool else []),
                         "input_scale": sch.input_scale or None,
                         "pool": sch.pool or None,
