@@ -78,7 +78,8 @@ def lower_graph(g: Graph, fusion: str = "none") -> tuple[ConvShape | VectorShape
 def residual_shape(g: Graph, shape: ConvShape) -> ConvShape:
     """``shape`` (a Conv's) with its residual Add on the output path (``ConvShape.residual``), and the vector ops and
     look-ups of the activation after that Add where it has one (``ir.fusion.residual_activations``)."""
-    acts = [g.node(a) for a, add in residual_activations(g).items() if residual_adds(g)[add] == shape.name]
+    adds = residual_adds(g)
+    acts = [g.node(a) for a, add in residual_activations(g).items() if adds[add] == shape.name]
     v = BY_OP[acts[0].op].vector if acts else None
     return dataclasses.replace(shape, residual=True, residual_act_ops=v.ops_per_elem if v else 0,
                                residual_act_lut=v.lut_per_elem if v else 0)
