@@ -379,3 +379,24 @@ def test_the_pool_joins_other_cuts_of_the_conv_and_refuses_band_major_ones() -> 
         r = _functional(g, tuple(out), hw)
         assert r.bit_exact and r.counts_match and r.clobbers == 0, split.axis
     assert {"rows", "channels", "channels x rows"} <= seen and refused
+
+
+def test_a_sole_reader_pool_joins_a_conv_whose_input_a_residency_group_keeps() -> None:
+    """pre -> head -> pool on a 2 KiB l2: the depth-first residency group keeps pre's output in l2 for the head
+    (``ResidentConvSchedule``, resident input). The head is re-searched with first-level words free for the sums,
+    its resident input in the same words (``depth_first_split.with_room``), and the pool joins it; the head's output
+    is never stored. Bit-exact, counts equal, no clobbers."""
+    from helpers.graphs import head_graph
+    from helpers.mapping import small_l2
+    from sramflow.mapping.depth_first import ResidentConvSchedule
+
+    g, hw = head_graph(c=16, k=64, px=5, pre=True), small_l2(1)
+    res = simulate_graph(g, hw, fusion="depth-first")
+    head = res.schedules[_names(g).index("head")]
+    assert [(x.kept, x.bands) for x in res.groups] == [(True, 0)]
+    assert isinstance(head.conv, ResidentConvSchedule) and head.conv.resident == ("inputs",)
+    assert head.pool == "gap" and head.pool_plan.stores is not None
+    assert isinstance(res.schedules[_names(g).index("gap")], FusedSchedule)
+    assert res.nodes[_names(g).index("head")].counts.offchip_output_bytes == head.shape.k_per_group  # the means
+    out = _functional(g, res.schedules, hw)  # outer levels: the bulk executor
+    assert out.bit_exact and out.counts_match and out.clobbers == 0

@@ -176,12 +176,15 @@ def se_depthwise_graph(e: int = 1152, px: int = 7, out: int = 320, s: int = 48) 
     return Graph("se_depthwise", "x", "y", shapes, nodes)
 
 
-def head_graph(c: int = 8, k: int = 16, px: int = 5, classes: int = 3, act: str = "silu") -> Graph:
+def head_graph(c: int = 8, k: int = 16, px: int = 5, classes: int = 3, act: str = "silu", pre: bool = False
+               ) -> Graph:
     """B0's head: a 1x1 convolution + SiLU (``act`` "relu": Lite0's, which the quantizer folds into the conv) whose
-    only reader is the global average pool, then the classifier; random weights."""
+    only reader is the global average pool, then the classifier; random weights. ``pre``: a 1x1 convolution ("pre",
+    ``c`` -> ``c`` channels) before the head, whose output only the head reads (a residency group's edge)."""
     rng = np.random.default_rng(5)
     silu = (Node("hs", "Sigmoid", ("h",), "hsig"), Node("hm", "Mul", ("h", "hsig"), "hact"))
     nodes = (
+        *((Node("pre", "Conv", ("x0",), "x", _same_conv(1), _random_wb(rng, c, c, 1, 1)),) if pre else ()),
         Node("head", "Conv", ("x",), "h", _same_conv(1), _random_wb(rng, k, c, 1, 1)),
         *(silu if act == "silu" else (Node("hr", "Relu", ("h",), "hact"),)),
         Node("gap", "GlobalAveragePool", ("hact",), "g"),
@@ -190,5 +193,5 @@ def head_graph(c: int = 8, k: int = 16, px: int = 5, classes: int = 3, act: str 
     )
     full = lambda ch: (1, ch, px, px)  # noqa: E731
     shapes = {"x": full(c), "h": full(k), "hact": full(k), "g": (1, k, 1, 1), "out": (1, classes),
-              **({"hsig": full(k)} if act == "silu" else {})}
-    return Graph("head", "x", "out", shapes, nodes)
+              **({"hsig": full(k)} if act == "silu" else {}), **({"x0": full(c)} if pre else {})}
+    return Graph("head", "x0" if pre else "x", "out", shapes, nodes)

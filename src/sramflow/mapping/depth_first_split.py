@@ -586,7 +586,7 @@ def split_with_pool(split: SplitSchedule, pooled: EpilogueSchedule, hw: Hardware
         for i, p in enumerate(chunk):
             rc = _conv(p.schedule)
             if id(rc) not in searched:
-                searched[id(rc)] = _with_room(rc, hw, reserve, objective, k)
+                searched[id(rc)] = with_room(rc, hw, reserve, objective)
             new = searched[id(rc)]
             if new is None or len(chunk) > 1 and _level_top(new, k) > base:
                 return None
@@ -603,15 +603,18 @@ def _channels(p: Part) -> int:
     return sh.groups * sh.k_per_group
 
 
-def _with_room(rc: ConvSchedule, hw: HardwareSpec, reserve: int, objective: str, k: int) -> ConvSchedule | None:
-    """``rc`` re-searched with ``reserve`` first-level words free (``with_free_words``), with its resident operands
-    where ``rc`` has them (level ``k``); None where its staged operands could move: every one must take no more words
-    of the level than in ``rc`` (resident ones the same), so that each still lies where ``rc``'s did."""
+def with_room(rc: ConvSchedule, hw: HardwareSpec, reserve: int, objective: str) -> ConvSchedule | None:
+    """``rc`` re-searched with ``reserve`` first-level words free (``with_free_words``, e.g. for a fused pool's sums),
+    with its resident operands where ``rc`` has them (a depth-first part's, or a residency group's kept tensor);
+    None where its staged operands could move: every one must take no more words of its level than in ``rc``
+    (resident ones the same), so that each still lies where ``rc``'s did."""
     got = with_free_words(rc, hw, reserve, objective, frozenset({"outputs"}))
     if got is None or not isinstance(rc, ResidentConvSchedule) or not rc.resident:
         return got
-    if rc.copied_words or rc.floor_words or any(rc.resident_in(o)[0] != k for o in rc.resident):
+    levels = {rc.resident_in(o)[0] for o in rc.resident}
+    if rc.copied_words or rc.floor_words or len(levels) != 1:
         return None
+    k = levels.pop()
     was = dict(zip(rc.staged, rc.staged_levels))
     for o, lv in zip(got.staged, got.staged_levels):
         if was.get(o) != lv or operand_words(got, o, lv) > operand_words(rc, o, lv) or \

@@ -29,7 +29,7 @@ from sramflow.mapping.depth_first import (
 )
 from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands, with_pool
 from sramflow.mapping.depth_first_split import (SplitSchedule, choose_split, choose_splits, priced, split_with_pool,
-                                              trade_cuts)
+                                              trade_cuts, with_room)
 from sramflow.mapping.epilogue import (DEPTH_FIRST_NOTE, FUSION_MODES, SCALE_LEVELS, EpilogueSchedule, pool_plan,
                                       scale_plan, with_epilogue)
 from sramflow.mapping.fused import FusedSchedule, FusedShape
@@ -468,7 +468,8 @@ def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final:
                        hw: HardwareSpec, objective: str) -> PoolPairs:
     """SE pools left in a pass of their own because their conv's fastest tiling fills the first level (no words for
     one channel tile's running sums, ``pool_plan``): (pool index, conv index) with the pool on the output path of
-    that conv re-searched (same staged operands) with a few words left free. Only where no group changed either."""
+    that conv re-searched (same staged operands, kept tensors in the same words) with a few words left free: a
+    whole conv, a layer cut into parts, or a residency group's conv."""
     out: PoolPairs = []
     index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
     for i, sh in enumerate(prep.shapes):
@@ -482,12 +483,35 @@ def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final:
             if got is not None:
                 out.append(((i, j), (FusedSchedule(sh), got)))
             continue
-        if final[i] is not before[i] or final[j] is not plain:
+        if final[i] is not before[i]:
             continue
-        fused = _pooled_alone(plain, sh, hw, objective)
+        if final[j] is plain:
+            fused = _pooled_alone(plain, sh, hw, objective)
+        else:  # a residency group's conv (``mapping.depth_first``): its kept tensors stay where the group put them
+            fused = _pooled_in_place(final[j], sh, hw, objective)
         if fused is not None:
             out.append(((i, j), (FusedSchedule(sh), fused)))
     return out
+
+
+def _pooled_in_place(sch: Schedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> EpilogueSchedule | None:
+    """A conv that a depth-first residency group left with tensors kept in an outer level (``sch``: its
+    ``ResidentConvSchedule``, or its group around one, with neither a pool, a residual Add nor an SE scale) with the
+    pool ``sh`` on its output path: re-searched with the fewest first-level words free that give the sums room,
+    its kept tensors in the same words (``depth_first_split.with_room``); None where none does."""
+    rc = sch.conv if isinstance(sch, EpilogueSchedule) else sch
+    if not isinstance(rc, ResidentConvSchedule) or \
+            isinstance(sch, EpilogueSchedule) and (sch.pool or sch.residual or sch.input_scale):
+        return None
+    for reserve in POOL_RESERVE_WORDS:
+        new = with_room(rc, hw, reserve, objective)
+        if new is None or pool_plan(new, None, sh.sole_reader) is None:
+            continue
+        if isinstance(sch, EpilogueSchedule):
+            return dataclasses.replace(sch.with_conv(new), pool=sh.name, pool_sole_reader=sh.sole_reader)
+        return EpilogueSchedule(new, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name,
+                                pool_sole_reader=sh.sole_reader)
+    return None
 
 
 def _pooled_alone(plain: Schedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> EpilogueSchedule | None:
