@@ -352,8 +352,8 @@ def _sole_pools_apart(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: 
                       ) -> tuple[Schedule, ...]:
     """``schedules`` with every pool that is its conv's only reader in a pass of its own: before the depth-first cuts,
     which do not cut a layer with a fused pool (its sums span the whole layer) and may find a better cut of the conv
-    alone; ``_pools_with_room`` puts the pool back on the output path of a conv they left whole, where the objective
-    gains."""
+    alone; ``_pools_with_room`` puts the pool back on the output path of the conv as they left it (whole, cut into
+    parts, or in a residency group), where the objective gains."""
     out = list(schedules)
     index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
     for i, sh in enumerate(prep.shapes):
