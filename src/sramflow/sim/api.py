@@ -369,7 +369,7 @@ def _pool_with_room(prep: PreparedGraph, out: list[Schedule] | dict[int, Schedul
     words left free that give it room (``_pooled_with_free_words``), where the objective gains; in place."""
     sh = prep.shapes[i]
     plain = out[j]
-    fused = _pooled_alone(plain, sh, hw, "latency" if under_budget else objective)
+    fused = _pooled(plain, sh, hw, "latency" if under_budget else objective)
     if fused is None:
         return
     new, now = [FusedSchedule(sh), fused], [out[i], plain]
@@ -485,54 +485,38 @@ def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final:
             continue
         if final[i] is not before[i]:
             continue
-        if final[j] is plain:
-            fused = _pooled_alone(plain, sh, hw, objective)
-        else:  # a residency group's conv (``mapping.depth_first``): its kept tensors stay where the group put them
-            fused = _pooled_in_place(final[j], sh, hw, objective)
+        conv = final[j].conv if isinstance(final[j], EpilogueSchedule) else final[j]
+        if final[j] is not plain and not isinstance(conv, ResidentConvSchedule):
+            continue
+        fused = _pooled(final[j], sh, hw, objective)  # whole, or a residency group's conv (``mapping.depth_first``)
         if fused is not None:
             out.append(((i, j), (FusedSchedule(sh), fused)))
     return out
 
 
-def _pooled_in_place(sch: Schedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> EpilogueSchedule | None:
-    """A conv that a depth-first residency group left with tensors kept in an outer level (``sch``: its
-    ``ResidentConvSchedule``, or its group around one, with neither a pool, a residual Add nor an SE scale) with the
-    pool ``sh`` on its output path: re-searched with the fewest first-level words free that give the sums room,
-    its kept tensors in the same words (``depth_first_split.with_room``); None where none does."""
-    rc = sch.conv if isinstance(sch, EpilogueSchedule) else sch
-    if not isinstance(rc, ResidentConvSchedule) or \
+def _pooled(sch: Schedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> EpilogueSchedule | None:
+    """``sch`` (a conv, or its group with neither a pool, a residual Add nor an SE scale) with the pool ``sh`` on its
+    output path, re-searched with the fewest first-level words left free that give the sums room
+    (``_pooled_with_free_words``; a conv that a residency group left with a kept tensor keeps it in the same words);
+    None where it takes no pool or no re-search has room."""
+    conv = sch.conv if isinstance(sch, EpilogueSchedule) else sch
+    if not isinstance(conv, ConvSchedule) or \
             isinstance(sch, EpilogueSchedule) and (sch.pool or sch.residual or sch.input_scale):
         return None
-    for reserve in POOL_RESERVE_WORDS:
-        new = with_room(rc, hw, reserve, objective)
-        if new is None or pool_plan(new, None, sh.sole_reader) is None:
-            continue
-        if isinstance(sch, EpilogueSchedule):
-            return dataclasses.replace(sch.with_conv(new), pool=sh.name, pool_sole_reader=sh.sole_reader)
-        return EpilogueSchedule(new, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name,
-                                pool_sole_reader=sh.sole_reader)
-    return None
-
-
-def _pooled_alone(plain: Schedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> EpilogueSchedule | None:
-    """``plain`` (a conv, or its group with neither a pool, a residual Add nor an SE scale) with the pool ``sh`` on
-    its output path, re-searched with the fewest first-level words left free that give the sums room
-    (``_pooled_with_free_words``); None where it takes no pool or no re-search has room."""
-    conv = plain.conv if isinstance(plain, EpilogueSchedule) else plain
-    if not isinstance(conv, ConvSchedule) or \
-            isinstance(plain, EpilogueSchedule) and (plain.pool or plain.residual or plain.input_scale):
-        return None
-    got = next(_pooled_with_free_words(plain, sh, hw, objective), None)
+    got = next(_pooled_with_free_words(sch, sh, hw, objective), None)
     return None if got is None else got[1]
 
 
 def _pooled_with_free_words(whole: Schedule, sh: FusedShape, hw: HardwareSpec, objective: str,
                             unstaged: frozenset[str] = frozenset()) -> Iterator[tuple[int, EpilogueSchedule]]:
     """(words left free, ``whole`` with the SE pool ``sh`` on its output path) for each of ``POOL_RESERVE_WORDS``
-    whose re-searched tiling (``with_free_words``, ``unstaged`` operands no longer staged) has room for the sums."""
+    whose re-searched tiling (``with_free_words``, ``unstaged`` operands no longer staged) has room for the sums. A
+    conv with tensors a residency group keeps in an outer level is re-searched with them in the same words and its
+    outputs unstaged (``depth_first_split.with_room``)."""
     conv = whole.conv if isinstance(whole, EpilogueSchedule) else whole
     for reserve in POOL_RESERVE_WORDS:
-        new = with_free_words(conv, hw, reserve, objective, unstaged)
+        new = with_room(conv, hw, reserve, objective) if isinstance(conv, ResidentConvSchedule) else \
+            with_free_words(conv, hw, reserve, objective, unstaged)
         if new is None or pool_plan(new) is None:
             continue
         yield reserve, (dataclasses.replace(whole, conv=new, pool=sh.name, pool_sole_reader=sh.sole_reader)
