@@ -292,7 +292,7 @@ def test_the_activation_after_a_residual_add_is_found_and_lowered_with_it() -> N
     second conv's output path; its clamp is on that conv's shape only with the Add (``lower.residual_shape``)."""
     from sramflow.ir.fusion import residual_activations
     from sramflow.mapping.epilogue import output_path_ops
-    from sramflow.mapping.lower import residual_shape
+    from sramflow.mapping.lower import residual_act_costs, residual_shape
     from helpers.graphs import resnet_block_graph
 
     for act, op in (("relu", "Relu"), ("relu6", "Clip")):
@@ -301,7 +301,7 @@ def test_the_activation_after_a_residual_add_is_found_and_lowered_with_it() -> N
         shapes = {s.name: s for s in lower_graph(g, "epilogue")}
         assert (shapes["ar"].into, shapes["ar"].after_residual, shapes["ar"].epilogue) == ("c2", True, True)
         v, add = BY_OP[op].vector, BY_OP["Add"].vector
-        c2, joined = shapes["c2"], residual_shape(g, shapes["c2"])
+        c2, joined = shapes["c2"], residual_shape(shapes["c2"], residual_act_costs(g))
         assert (c2.residual_act_ops, c2.residual, joined.residual_act_ops, joined.residual_act_lut) == \
             (0, False, v.ops_per_elem, v.lut_per_elem)  # the lowering's shape is the plain conv's
         assert output_path_ops(joined) == \
@@ -309,7 +309,7 @@ def test_the_activation_after_a_residual_add_is_found_and_lowered_with_it() -> N
     g = se_block_graph()
     assert residual_activations(g) == {}  # B0's Add has no activation after it
     prj = next(s for s in lower_graph(g, "epilogue") if s.name == "prj")
-    assert residual_shape(g, prj) == dataclasses.replace(prj, residual=True)
+    assert residual_shape(prj, residual_act_costs(g)) == dataclasses.replace(prj, residual=True)
 
 
 @pytest.mark.parametrize("executor", ["bulk", "step"])

@@ -34,7 +34,7 @@ from sramflow.mapping.depth_first_bands import BandSplitSchedule
 from sramflow.mapping.depth_first_split import SplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.fused import FusedSchedule
-from sramflow.mapping.lower import lower_graph, residual_shape
+from sramflow.mapping.lower import lower_graph, residual_act_costs, residual_shape
 from sramflow.mapping.vector import VectorSchedule
 from sramflow.reference.requant import clamp_to_int8, multiply_by_quantized_multiplier, scale_by_double
 from sramflow.reference.blas import single_thread
@@ -127,13 +127,14 @@ def _accepted_shapes(graph: Graph, fusion: str) -> list[tuple]:
     if fusion == "none":
         return [(s,) for s in fused]
     plain = lower_graph(graph, "none")
+    acts = residual_act_costs(graph)
     out = []
     for f, p in zip(fused, plain):
         if any(getattr(f, a, False) for a in ("input_scale", "residual", "pool", "after_residual")):
             # or left to a pass of its own
             out.append((f, p))
         elif isinstance(f, ConvShape):  # with or without its SE scale, with or without a residual Add
-            out.append(tuple(dataclasses.replace(residual_shape(graph, f) if r else f, input_scale_ops=s)
+            out.append(tuple(dataclasses.replace(residual_shape(f, acts) if r else f, input_scale_ops=s)
                              for s in {f.input_scale_ops, 0} for r in (False, True)))
         else:
             out.append((f,))

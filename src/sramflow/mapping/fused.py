@@ -32,6 +32,12 @@ class FusedShape:
     after_residual: bool = False  # an activation applied after its producer's residual Add, on the output path
 
     @property
+    def link(self) -> bool:
+        """A link of the element-wise chain on its producer's output path (``EpilogueSchedule.members``): an epilogue
+        node that is none of the pool, the residual Add, the activation after it, or the SE scale."""
+        return self.epilogue and not (self.pool or self.residual or self.after_residual or self.input_scale)
+
+    @property
     def how(self) -> str:
         if self.pool:
             return ("its producer adds each output tile to per-channel int32 sums held in SRAM words and writes the "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -75,14 +76,20 @@ def lower_graph(g: Graph, fusion: str = "none") -> tuple[ConvShape | VectorShape
     return tuple(out)
 
 
-def residual_shape(g: Graph, shape: ConvShape) -> ConvShape:
-    """``shape`` (a Conv's) with its residual Add on the output path (``ConvShape.residual``), and the vector ops and
-    look-ups of the activation after that Add where it has one (``ir.fusion.residual_activations``)."""
+def residual_act_costs(g: Graph) -> dict[str, tuple[int, int]]:
+    """Conv -> (vector ops, look-ups) per output element of the activation after its residual Add
+    (``ir.fusion.residual_activations``), for the Convs that have one."""
     adds = residual_adds(g)
-    acts = [g.node(a) for a, add in residual_activations(g).items() if adds[add] == shape.name]
-    v = BY_OP[acts[0].op].vector if acts else None
-    return dataclasses.replace(shape, residual=True, residual_act_ops=v.ops_per_elem if v else 0,
-                               residual_act_lut=v.lut_per_elem if v else 0)
+    return {adds[add]: (BY_OP[g.node(act).op].vector.ops_per_elem, BY_OP[g.node(act).op].vector.lut_per_elem)
+            for act, add in residual_activations(g).items()}
+
+
+def residual_shape(shape: ConvShape, act_costs: Mapping[str, tuple[int, int]]) -> ConvShape:
+    """``shape`` (a Conv's) with its residual Add on the output path (``ConvShape.residual``), and the vector ops and
+    look-ups of the activation after that Add where it has one (``act_costs``: ``residual_act_costs`` of its
+    graph)."""
+    ops, lut = act_costs.get(shape.name, (0, 0))
+    return dataclasses.replace(shape, residual=True, residual_act_ops=ops, residual_act_lut=lut)
 
 
 def _epilogue_cost(g: Graph, chain: tuple[str, ...]) -> dict[str, int]:

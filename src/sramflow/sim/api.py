@@ -34,7 +34,7 @@ from sramflow.mapping.epilogue import (DEPTH_FIRST_NOTE, FUSION_MODES, SCALE_LEV
                                       scale_plan, with_epilogue)
 from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
-from sramflow.mapping.lower import lower, lower_graph, residual_shape
+from sramflow.mapping.lower import lower, lower_graph, residual_act_costs, residual_shape
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.search.choose import (OBJECTIVES, POOL_RESERVE_WORDS, best_rows, conv_table, hierarchy,
                                           map_shape, row_schedule, search_residual, with_free_words)
@@ -67,6 +67,11 @@ class PreparedGraph:
                 first.append(shape)
             idx.append(index[key])
         return tuple(first), np.asarray(idx, dtype=np.int64)
+
+    @cached_property
+    def residual_acts(self) -> dict[str, tuple[int, int]]:
+        """``mapping.lower.residual_act_costs`` of the graph, computed once."""
+        return residual_act_costs(self.graph)
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,8 @@ def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec,  # noqa: AN
             if conv.spill_psums or conv.keep_psums or conv.staged:
                 schedules[i] = map_shape(lower(prep.graph, prep.graph.nodes[i]), hw, objective)
             else:
-                schedules[index[sh.into]] = dataclasses.replace(conv, shape=residual_shape(prep.graph, conv.shape))
+                joined = residual_shape(conv.shape, prep.residual_acts)
+                schedules[index[sh.into]] = dataclasses.replace(conv, shape=joined)
                 residual[sh.into] = sh.name
         elif isinstance(sh, FusedShape) and sh.after_residual:  # its Add comes first in graph order
             if sh.into in residual:
@@ -152,7 +158,7 @@ def fuse_schedules(prep: PreparedGraph, schedules, hw: HardwareSpec,  # noqa: AN
                     sole.add(sh.into)
         elif isinstance(sh, FusedShape) and sh.input_scale:
             scale[sh.into] = sh.name
-        elif isinstance(sh, FusedShape) and sh.epilogue:
+        elif isinstance(sh, FusedShape) and sh.link:
             chains.setdefault(sh.into, []).append(sh.name)
     return tuple(EpilogueSchedule(s, tuple(chains.get(s.shape.name, ())), hw.vector_unit.lanes,
                                   scale.get(s.shape.name, ""), hw.offchip.burst_bytes, residual.get(s.shape.name, ""),
@@ -236,7 +242,7 @@ def decide_residuals(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: H
         conv = group.conv if isinstance(group, EpilogueSchedule) else group
         if not isinstance(conv, ConvSchedule):
             continue
-        found = search_residual(residual_shape(prep.graph, conv.shape), hw, objective)
+        found = search_residual(residual_shape(conv.shape, prep.residual_acts), hw, objective)
         if found is None:
             continue
         a = _residual_act(prep, sh.into)  # the activation after the Add joins with it
@@ -799,8 +805,7 @@ def _pool_pair(prep: PreparedGraph, plan, rows, node_idx: np.ndarray, i: int, j:
     seg = plan.segs[plan.seg_of[int(node_idx[j])]]
     conv = row_schedule(seg.shape, *seg.source, rows[plan.seg_of[int(node_idx[j])]])
     name = prep.graph.nodes[j].name
-    members = tuple(s.name for s in prep.shapes if isinstance(s, FusedShape) and s.into == name and s.epilogue
-                    and not (s.pool or s.residual or s.input_scale))
+    members = tuple(s.name for s in prep.shapes if isinstance(s, FusedShape) and s.into == name and s.link)
     pooled = pool_plan(conv) is not None
     sh = prep.shapes[i]
     group = EpilogueSchedule(conv, members, hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "",
