@@ -386,33 +386,28 @@ def _run_fused_pool(group: EpilogueSchedule, node: Node, op_of: dict[str, QOp | 
                     env: dict[str, np.ndarray], graph: Graph, split: SplitSchedule | None = None,
                     outer: tuple[Sram, ...] = ()) -> None:
     """The group's fused global average pool (``funcsim.pool.execute_fused_pool``) on the tensor it wrote; a layer
-    run in channel chunks (a band group's depthwise consumer): each chunk's own pool on its channels, in turn."""
+    run in parts: each part's share in turn (``_run_parts_pool``)."""
     op = op_of[node.name]
     if op is None or op.kind != "MEAN":
         raise UnsupportedOpError(f"the global average pool {node.name!r} fused into {group.shape.name!r} has no "
                                  "quantized MEAN op: quantize the graph that was simulated")
     sh = group.shape
     out = np.asarray(y, np.int8).reshape(sh.groups, sh.k_per_group, sh.out_h, sh.out_w)
-    if split is not None and any(p.schedule.pool_carry for p in split.parts):
-        env[node.output] = _run_carried_pool(split, out, op.attrs, m, outer).reshape(graph.shape(node.output)[1:])
-        return
-    parts = [(p.schedule, first_channel(split, p)) for p in split.parts] if split is not None else [(group, 0)]
-    means = []
-    for s, c0 in parts:
-        ps = s.shape
-        mine = out.reshape(-1, sh.out_h, sh.out_w)[c0:c0 + ps.groups * ps.k_per_group]
-        end = max(b.end_word for b in s.conv.buffers)
-        means.append(execute_fused_pool(s.pool_plan, s.conv.step_table(),
-                                        mine.reshape(ps.groups, ps.k_per_group, ps.out_h, ps.out_w), op.attrs, m, end))
-    env[node.output] = np.concatenate(means).reshape(graph.shape(node.output)[1:])
+    if split is None:
+        means = execute_fused_pool(group.pool_plan, group.conv.step_table(), out, op.attrs, m,
+                                   max(b.end_word for b in group.conv.buffers))
+    else:
+        means = _run_parts_pool(split, out, op.attrs, m, outer)
+    env[node.output] = means.reshape(graph.shape(node.output)[1:])
 
 
-def _run_carried_pool(split: SplitSchedule, out: np.ndarray, mean: dict, m: Machine, outer: tuple[Sram, ...]
-                      ) -> np.ndarray:
-    """A pool fused into a layer run in row bands, its sums carried from band to band in an outer level
-    (``funcsim.pool.execute_carried_pool``): each band's output rows in turn, of all channels or of one channel chunk
-    (a chunk's bands run one after the other, ``depth_first_split.split_with_pool``); a chunk's last band gives its
-    channels' means, a chunk of one part its own pool (``execute_fused_pool``)."""
+def _run_parts_pool(split: SplitSchedule, out: np.ndarray, mean: dict, m: Machine, outer: tuple[Sram, ...]
+                    ) -> np.ndarray:
+    """A pool fused into a layer run in parts, part by part: a part that computes every row of its channels (a
+    channel chunk) has its own pool (``funcsim.pool.execute_fused_pool``); row bands carry their sums from band to
+    band in an outer level (``execute_carried_pool``), of all channels or of one channel chunk (a chunk's bands run
+    one after the other, ``depth_first_split.split_with_pool``), and a chunk's last band gives its channels'
+    means."""
     sh = split.shape
     flat = out.reshape(-1, sh.out_h, sh.out_w)
     means: list[np.ndarray] = []
