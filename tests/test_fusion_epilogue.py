@@ -356,3 +356,17 @@ def test_where_the_add_keeps_its_pass_so_does_its_activation() -> None:
     q, x = quantized(g)
     r = run_functional(g, q, out, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
     assert r.bit_exact and r.counts_match and r.clobbers == 0
+
+
+def test_an_activation_that_does_not_read_the_add_is_refused_by_the_functional_simulator() -> None:
+    """Schedules whose post-Add activation names an op that does not read the Add's sum (made for another graph):
+    the run stops with an error naming both nodes."""
+    from sramflow.errors import UnsupportedOpError
+    from sramflow.funcsim.run import _with_residual
+    from helpers.graphs import resnet_block_graph
+
+    g = resnet_block_graph()
+    q, x = quantized(g)
+    ops = dict(zip((n.name for n in g.nodes), q.ops_by_position(g)))
+    with pytest.raises(UnsupportedOpError, match="activation 'c1' fused after the residual Add 'add' does not read"):
+        _with_residual(None, g, q, ops["add"], "add", "v", {}, ops["c1"])  # c1's op (its Relu folded in) reads x

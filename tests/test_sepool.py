@@ -400,3 +400,24 @@ def test_a_sole_reader_pool_joins_a_conv_whose_input_a_residency_group_keeps() -
     assert res.nodes[_names(g).index("head")].counts.offchip_output_bytes == head.shape.k_per_group  # the means
     out = _functional(g, res.schedules, hw)  # outer levels: the bulk executor
     assert out.bit_exact and out.counts_match and out.clobbers == 0
+
+
+def test_a_row_band_without_its_carried_sums_is_refused_by_the_functional_simulator() -> None:
+    """A pooled part that covers only some rows must carry its sums to the next band; schedules where it does not
+    (made by hand, or for another graph) stop the run with an error naming the layer."""
+    from sramflow.funcsim.sram import FunctionalSimError
+
+    g, hw, res = _head_on_small_l2()
+    i = _names(g).index("head")
+    split = res.schedules[i]
+    broken = dataclasses.replace(split, parts=tuple(dataclasses.replace(p, schedule=dataclasses.replace(
+        p.schedule, pool_carry=None)) for p in split.parts))
+    out = list(res.schedules)
+    out[i] = broken
+    with pytest.raises(FunctionalSimError, match="head: a row band's pool sums are not carried to the next band"):
+        _functional(g, tuple(out), hw)
+    # every band storing its sums for a next one: no band gives its channels' means
+    out[i] = dataclasses.replace(split, parts=tuple(dataclasses.replace(p, schedule=dataclasses.replace(
+        p.schedule, pool_carry=dataclasses.replace(p.schedule.pool_carry, carry_out=True))) for p in split.parts))
+    with pytest.raises(FunctionalSimError, match="head: a band stored its pool sums where the means of its channels"):
+        _functional(g, tuple(out), hw)
