@@ -16,8 +16,14 @@ Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energ
                       depth-first 12.25 / 1962.11 / 30.998  (target <= 12: not met; mapping 55-60 s on one
                       thread, 72 s before equal parts shared their schedule objects; 85-125 s on 2 shared cores
                       before that, 20-25 s before tilings were searched per placement)
-  design1, 64 KiB     none  59.50 / 2205.05 /  62.872  epilogue  22.36 / 1215.64 /  27.234  depth-first = epilogue
+  design1, 64 KiB     none  59.41 / 2204.58 /  62.794  epilogue  22.28 / 1215.18 /  27.156  depth-first = epilogue
                       (targets <= 20 / <= 10: not met under latency; one SRAM level)
+A tile with more pixels than accumulators may run groups of 2-16 channels over fewer whole rows where those read
+fewer SRAM words than one channel over as many rows as fit (``search.tiling_table.acc_groups``): a strip 4 pixels
+wide then runs 4 channels x 4 pixels per group, as small tiles do, while it holds many rows. Only large SRAMs have
+such tiles: 64 KiB none 59.50 / 2205.05 / 62.872 -> 59.41 / 2204.58 / 62.794, epilogue 22.36 / 1215.64 / 27.234 ->
+22.28 / 1215.18 / 27.156, energy objective 19.65 / 1365.01 / 24.731 -> 18.87 / 1395.97 / 24.183; design1 and
+design1-l2 do not move.
 The classifier's pool joined the head conv's group, whose output (read by the pool alone) is then never stored
 (``ir.fusion.sole_reader_pools``, ``epilogue.PoolPlan.stores``): design1 160.79 / 5293.37 / 162.875 -> 160.66 /
 5292.25 / 162.758 (the head conv re-searched with 8 words free for the sums), 64 KiB 22.49 / 1217.34 / 27.350 ->
@@ -32,9 +38,10 @@ design1 with a cycle budget (``--objective energy --cycle-budget N``, N above th
 cycles; off-chip MB / ms / mJ): +0.5 % 158.91 / 5310.48 / 161.372, +1 % 155.01 / 5343.16 / 156.644, +2 % 152.14 /
 5377.49 / 153.717, +5 % 139.71 / 5516.54 / 142.030. The <= 160 MB target is reached at 0.34 % more latency than the
 latency objective's schedule, with 0.9 % less energy (before the SE decision searched tilings that leave a held
-vector's words free: +0.5 % 160.79, +1 % 155.96 MB). The 64 KiB edit with the same budgets (121,564,366 cycles):
-+0.5 % 22.14 / 1216.96 / 27.019, +1 % and +2 % 21.72 / 1226.31 / 26.616, +5 % 20.67 / 1270.68 / 25.567: its
-<= 20 MB is not reached within 5 % more latency (the energy objective's 19.65 MB takes 12 %).
+vector's words free: +0.5 % 160.79, +1 % 155.96 MB). The 64 KiB edit with the same budgets (121,517,746 cycles):
++0.5 % 22.05 / 1216.50 / 26.941, +1 % 21.63 / 1225.61 / 26.537, +2 % 21.18 / 1239.07 / 26.098, +5 % 20.58 /
+1269.39 / 25.486: its <= 20 MB is not reached within 5 % more latency (the energy objective's 18.87 MB takes 15 %;
+before the channel groups over fewer rows +0.5 % 22.14, +1 % and +2 % 21.72, +5 % 20.67 MB).
 design1-l2 with a cycle budget (the latency objective's depth-first mapping, then the layers no cross-layer group
 changed re-cut for energy within the spare cycles, ``mapping.depth_first_split.trade_cuts``; 196,211,072 cycles):
 **+0.1 % 11.23 / 1963.90 / 30.083: the <= 12 MB target met at 0.09 % more latency and 2.9 % less energy**, +1 %
@@ -71,10 +78,11 @@ conv's parts; 12.42 / 2123.35 / 29.740 and 11.58 / 1986.20 / 29.157 before pools
 13.29 / 2147.99 / 30.692 and 12.34 / 2008.29 / 30.002 before band groups kept their weights and ran chunks in row
 bands; 13.29 / 2163.67 / 30.813 and 12.34 / 2023.97 / 30.123 before the both-kept cut; 15.25 / 2260.45 / 32.790 and
 15.03 / 2049.01 / 32.393 before the finer input-kept chunks, kept producer inputs and residual Adds beside staged
-operands); 64 KiB energy 19.65 / 1365.01 / 24.731 (<= 20 MB met under the energy
-objective, at 12 % more latency: its SE excitation vectors held in the SRAM, with tilings that leave their words
-free where the fastest fill it; 19.77 / 1367.99 / 24.848 before the classifier's pool joined the head conv, 19.85 /
-1363.18 / 24.891 before that), edp 20.66 / 1243.04 / 25.637 (20.78 / 1244.74 / 25.753).
+operands); 64 KiB energy 18.87 / 1395.97 / 24.183 (<= 20 MB met under the energy
+objective, at 15 % more latency: its SE excitation vectors held in the SRAM, with tilings that leave their words
+free where the fastest fill it; 19.65 / 1365.01 / 24.731 before the channel groups over fewer rows, 19.77 /
+1367.99 / 24.848 before the classifier's pool joined the head conv, 19.85 / 1363.18 / 24.891 before that), edp
+20.57 / 1240.05 / 25.550 (20.66 / 1243.04 / 25.637 and 20.78 / 1244.74 / 25.753).
 design1-l2 none / epilogue moved from 140.84 / 109.26 MB when staging placements started to be ranked by (objective,
 other metric) like tilings: a MAC-bound layer now stages what saves energy instead of staging less on a cycle tie.
 They moved again, from 130.04 / 5022.46 / 147.559 and 92.39 / 3961.82 / 111.525, when the staged search began to

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from sramflow.errors import MappingError
 from sramflow.mapping.conv import ConvShape
-from sramflow.mapping.search.choose import search_conv
+from sramflow.mapping.search.choose import make_conv_schedule, search_conv
+from sramflow.mapping.conv import step_sizes
+from sramflow.mapping.search.tiling_table import acc_groups, candidates, hw_params
 from sramflow.mapping.layout import conv_tile_layout, word_address
-from helpers.mapping import make_hw, with_bursts, pw, sched, assert_steps_match
+from helpers.mapping import ONES, SEARCH_SHAPES, make_hw, with_bursts, pw, sched, assert_steps_match
 
 
 def test_output_tile_larger_than_accumulators_by_hand() -> None:
@@ -29,6 +32,40 @@ def test_output_tile_larger_than_accumulators_by_hand() -> None:
     assert (c.macs, c.mac_cycles) == (32, 4)  # 8 MACs per group -> 1 cycle each at 16 MACs/cycle
     assert (c.offchip_weight_bytes, c.offchip_input_bytes, c.offchip_output_bytes) == (16 + 16, 8, 8)
     assert (c.dma_transfers, c.dma_loads) == (4, 3)
+
+
+def test_groups_of_several_channels_over_fewer_rows_where_they_read_less() -> None:
+    # a 1x1 tile of 8 channels x 7 x 7 pixels, 4 input channels, on 16 accumulators: 1 channel x 2 rows reads the
+    # channel's weights and 14 pixels' inputs per 14 outputs (8 groups per channel, 4 x 8 x (2 + 14 x 4 / 2) words
+    # ...), 2 channels x 1 row reads 2 channels' weights and 7 pixels' inputs per 14 outputs: fewer words
+    shape = pw(8, 4, 7, 7)
+    hw = make_hw(accumulators=16, words=4096)
+    hwp = hw_params(hw, shape)
+    sizes = {"k": 8, "c": 4, "h": 7, "w": 7}
+    t = {d: np.array([sizes.get(d, 1)]) for d in "gkchw"}
+    ak, gh = acc_groups(t, hwp, shape)
+    assert (int(ak[0]), int(gh[0])) == (2, 1)
+    one, two = (make_conv_schedule(shape, hwp, ONES | sizes, ("g", "k", "c", "p"), False, gk, rows)
+                for gk, rows in ((1, 2), (2, 1)))
+    assert two.counts.sram_reads_compute < one.counts.sram_reads_compute
+    assert (two.counts.macs, two.counts.mac_cycles) == (one.counts.macs, one.counts.mac_cycles)
+    # every candidate of the search's test layers: the groups chosen never read more than one channel over as many
+    # rows as fit, and they fit the accumulators
+    several = 0
+    for shape in SEARCH_SHAPES:
+        for acc in (4, 16):
+            hwp = hw_params(make_hw(accumulators=acc, words=512), shape)
+            t = candidates(shape, hwp)
+            ak, gh = acc_groups(t, hwp, shape)
+            big = t["g"] * t["h"] * t["w"] > acc
+            base_h = np.minimum(t["h"], acc // (t["g"] * t["w"]))
+            base = step_sizes(shape, hwp, t, np.where(big, 1, ak), np.where(big, base_h, gh))
+            got = step_sizes(shape, hwp, t, ak, gh)
+            assert np.all(ak * gh * t["g"] * t["w"] <= acc)
+            assert np.all(got["w_reads"] + got["i_reads"] + got["b_reads"]
+                          <= base["w_reads"] + base["i_reads"] + base["b_reads"])
+            several += int(np.count_nonzero(big & (ak > 1)))
+    assert several > 0
 
 
 def test_group_must_fit_accumulators() -> None:

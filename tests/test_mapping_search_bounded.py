@@ -111,7 +111,7 @@ def _candidate_sums(shape, hwp):  # noqa: ANN001, ANN202
     t = candidates(shape, hwp)
     if t["g"].size == 0:
         return None
-    ak, gh = acc_groups(t, hwp)
+    ak, gh = acc_groups(t, hwp, shape)
     cs, _, _ = _class_sums(shape, hwp, t, ak, gh, ())
     return t, ak, gh, cs, trips(shape, t)
 
@@ -127,7 +127,7 @@ def test_class_sums_give_each_candidates_own_step_sizes(monkeypatch, part_min: i
             t = candidates(shape, hwp)
             if t["g"].size == 0:
                 continue
-            ak, gh = acc_groups(t, hwp)
+            ak, gh = acc_groups(t, hwp, shape)
             want = step_sizes(shape, hwp, t, ak, gh)
             got = _class_sums(shape, hwp, t, ak, gh, ())[2]
             assert set(got) == set(want)
@@ -199,7 +199,7 @@ def test_both_bounds_are_at_most_each_candidates_best_row() -> None:
             t, q = _candidates_steps(shape, hwp)
             if t["g"].size == 0:
                 continue
-            ak, gh = acc_groups(t, hwp)
+            ak, gh = acc_groups(t, hwp, shape)
             clipped = _clipped(shape, t)
             orders = tuple(_orders(shape))
             k = bounded._Candidates.of(shape, hwp, t, q, ak, gh, clipped, np.arange(t["g"].size))

@@ -11,7 +11,9 @@ pricing (``cost``). Everything else is written here from the definitions in ``ma
   (where the SRAM allows) double buffering; a tiling fits when its buffers (bias once, weights, inputs and outputs
   or partial sums once or twice) fit the SRAM words;
 - accumulator groups: a tile whose pixels fit the accumulators is one pixel group of accumulators // pixels output
-  channels, a larger one runs one channel at a time over groups of accumulators // (g x w) rows;
+  channels; a larger one runs groups of whole rows, one channel over accumulators // (g x w) rows or 2, 4, 8 or 16
+  channels (at most the tile's) over the rows that then fit (at least one), the one whose step reads the fewest
+  SRAM words (weights, bias and input window), the first of those;
 - the counts: the loop nest is walked step by step; an operand is loaded when the tile it needs differs from the
   resident one (biases at the last reduction step of an output tile), partial sums spill when another output tile
   is computed between two reduction steps of one output tile and are kept in the SRAM when they do not spill but the
@@ -130,12 +132,21 @@ def _window(out_n: int, stride: int, kernel: int, dilation: int) -> int:
     return (out_n - 1) * stride + (kernel - 1) * dilation + 1
 
 
-def _groups(p: _Params, tile: dict[str, int]) -> tuple[int, int]:
+def _groups(shape: ConvShape, p: _Params, tile: dict[str, int]) -> tuple[int, int]:
     """(output channels, tile rows) per accumulator group."""
     pixels = tile["g"] * tile["h"] * tile["w"]
     if pixels <= p.accumulators:
         return min(tile["k"], max(p.accumulators // pixels, 1)), tile["h"]
-    return 1, min(tile["h"], max(p.accumulators // (tile["g"] * tile["w"]), 1))
+    row = tile["g"] * tile["w"]
+    options = [(1, min(tile["h"], p.accumulators // row))]
+    options += [(n, min(tile["h"], p.accumulators // (row * n))) for n in (2, 4, 8, 16)
+                if n <= tile["k"] and p.accumulators // (row * n) >= 1]
+
+    def reads(option: tuple[int, int]) -> int:  # SRAM words one step reads (its weights, bias and input window)
+        st = _step(shape, p, tile, *option, 4)
+        return st.w_reads + st.b_reads + st.i_reads
+
+    return min(options, key=reads)  # the first of the fewest
 
 
 @dataclass(frozen=True)
@@ -352,7 +363,7 @@ def search_conv_reference(shape: ConvShape, hw: HardwareSpec, objective: str) ->
     for order in _orders(shape):
         for double in (False, True) if m.double_buffering else (False,):
             for t in tiles:
-                gk, gh = _groups(p, t)
+                gk, gh = _groups(shape, p, t)
                 c, words = _counts(shape, p, tuple(t[d] for d in DIMS), order, gk, gh, hw.offchip.burst_bytes)
                 slots = 2 if double else 1
                 need = words.get("bias", 0) + slots * sum(w for op, w in words.items() if op != "bias")

@@ -58,6 +58,9 @@ CONV_CASES = [
     (ConvShape("dwr", 6, 1, 1, 5, 5, 5, 5, 3, 3, 1, 1, 1, 1), {"g": 2, "h": 5, "w": 3}, 1, 1),
     (ConvShape("dw5r", 3, 1, 1, 9, 9, 5, 5, 5, 5, 2, 2, 2, 2), {"h": 5, "w": 4}, 1, 2),
     (ConvShape("nbr", 1, 4, 3, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1, has_bias=False), {"k": 2, "c": 2, "h": 6, "w": 3}, 1, 2),
+    # ... in groups of several channels over fewer rows (``tiling_table.acc_groups``; uneven last k and row groups)
+    (pw(9, 7, 5, 5), {"k": 5, "c": 3, "h": 5, "w": 2}, 2, 2),
+    (ConvShape("c3rk", 1, 7, 5, 7, 9, 4, 5, 3, 3, 2, 2, 1, 1), {"k": 3, "c": 2, "h": 3, "w": 4}, 2, 1),
 ]
 
 # one layer of each kind the tiling search handles, small enough for an exhaustive search

@@ -41,8 +41,9 @@ simulator must reproduce them exactly):
 - Accumulator groups: a conv tile row's pixels (g x w) fit the accumulators; its rows and k extent need not.
   The array computes the tile in groups of ``ConvTiling.group_k`` output channels x ``group_h`` tile rows (full
   reduction over the step's channels per group): when the tile's pixels fit the accumulators, all its rows and
-  accumulators // pixels channels; otherwise one channel and accumulators // (g x w) rows. Weights and bias are
-  stored per k group, outputs and partial sums per (k group, row group) block, each starting on a word; the
+  accumulators // pixels channels; otherwise whole rows: one channel and accumulators // (g x w) rows, or
+  2-16 channels and the rows that then fit, whichever reads fewer SRAM words (``search.tiling_table.acc_groups``).
+  Weights and bias are stored per k group, outputs and partial sums per (k group, row group) block, each starting on a word; the
   weights and bias are read once per group (so once per row group), the input window rows once per group
   (overlapping rows of neighbouring row groups are read again from the SRAM). ``acc_k = acc_h = 0`` (the
   defaults) mean one group.

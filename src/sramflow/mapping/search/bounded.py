@@ -395,11 +395,11 @@ def _bounded_choice(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective
     best = _Best()
     if size <= SMALL:  # the candidates (whose smallest footprint fits), priced at once
         t, q = _candidates_steps(shape, hwp)
-        ak, gh = acc_groups(t, hwp)
+        ak, gh = acc_groups(t, hwp, shape)
         k = _Candidates.of(shape, hwp, t, q, ak, gh, _clipped(shape, t), np.arange(t["g"].size))
         best.add(_exact(shape, hwp, hw, objective, k, np.arange(t["g"].size), orders))
     else:  # the grid: its tiles that are no candidates have no fitting row, and it keeps the candidates' order
-        ak, gh = acc_groups(t, hwp)
+        ak, gh = acc_groups(t, hwp, shape)
         clipped = _clipped(shape, t)
         free = _OrderFree.of(shape, hwp, t, ak, gh, clipped)
         lb = np.array(np.broadcast_to(_min_price(free.c, hwp, hw, objective), (size,)), dtype=np.float64)

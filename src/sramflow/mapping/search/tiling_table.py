@@ -3,9 +3,9 @@
 Search space: tile sizes per loop dimension (g, k, c, h, w), loop orders (permutations of the loops with
 more than one tile), single or double buffering. An output tile row (g x w pixels) is bounded by the
 accumulators; the tile's rows and k extent are not: the array computes it in accumulator groups (``acc_groups``):
-``accumulators // pixels`` output channels at a time when the tile's pixels fit, else one channel over groups
-of ``accumulators // (g x w)`` rows (each group re-reads its weights and input window rows, see
-``conv.step_sizes``), so a tile holding more outputs than accumulators trades SRAM reads for fewer off-chip
+``accumulators // pixels`` output channels at a time when the tile's pixels fit, else groups of whole rows (one
+channel over as many rows as fit, or a few channels over fewer rows, whichever reads less; each group re-reads
+its weights and input window rows, see ``conv.step_sizes``), so a tile holding more outputs than accumulators trades SRAM reads for fewer off-chip
 reloads. Tile sizes are restricted to the balanced values ceil(N / n) (``conv.balanced_sizes``): any other size
 t has the same tile count as t' = ceil(N / ceil(N / t)) <= t, hence the same reload factors, and loads no more
 bytes and needs no more SRAM with t' (only the per-step rounding of MAC cycles can differ, by less than one cycle
@@ -52,18 +52,46 @@ def hw_params(hw: HardwareSpec, shape: ConvShape | None = None) -> HwParams:
     )
 
 
-def acc_groups(t: dict, hwp: HwParams) -> tuple:
-    """(output channels, tile rows) per accumulator group of each tile: a tile whose pixels fit the
-    accumulators is one pixel group of ``accumulators // pixels`` channels; a larger one (its rows must fit)
-    runs one channel at a time over groups of as many whole rows as fit. Fewer channels or rows per group never
-    help: the weights and the input window are re-read per group and the MAC cycles are rounded per group."""
+GROUP_CHANNELS = (2, 4, 8, 16)  # output channels per accumulator group tried beside one for a tile whose pixels
+# exceed the accumulators (each with as many whole tile rows as then fit)
+
+
+def acc_groups(t: dict, hwp: HwParams, shape: ConvShape) -> tuple:
+    """(output channels, tile rows) per accumulator group of each tile. A tile whose pixels fit the accumulators
+    is one pixel group of ``accumulators // pixels`` channels. A larger one (its rows must fit) runs groups of
+    whole rows: one channel over as many rows as fit, or ``GROUP_CHANNELS`` channels over the rows that then fit,
+    whichever reads the fewest SRAM words per step (weights and bias once per row group, the input window once
+    per channel group: a 7-wide 1x1 tile reads 9 bytes per 14 MACs as 2 channels x 1 row, 15 as 1 channel x 2
+    rows). Groups smaller than that never help: the weights and the input window are re-read per group and the
+    MAC cycles are rounded per group."""
     acc = hwp.accumulators
     row = t["g"] * t["w"]
     # one pixel group (g h w <= acc) exactly when acc // (g w) >= h, and a larger tile has acc // (g h w) = 0: so
     # neither case needs a mask (ak = 1, gh = the rows that fit; ak = the channels that fit, gh = h)
     ak = np.minimum(t["k"], np.maximum(acc // (row * t["h"]), 1))
     gh = np.minimum(t["h"], np.maximum(acc // row, 1))
+    big = np.nonzero(np.logical_and(row * t["h"] > acc, t["k"] > 1))
+    if not big[0].size:
+        return ak, gh
+    sub = {d: v[big] for d, v in t.items()}
+    sak, sgh = ak[big], gh[big]
+    best = _group_reads(shape, hwp, sub, sak, sgh)
+    for channels in GROUP_CHANNELS:
+        rows = acc // (sub["g"] * sub["w"] * channels)  # whole rows that fit beside that many channels
+        ok = np.logical_and(rows >= 1, sub["k"] >= channels)
+        gh2 = np.minimum(sub["h"], np.maximum(rows, 1))
+        reads = _group_reads(shape, hwp, sub, np.full_like(sak, channels), gh2)
+        better = np.logical_and(ok, reads < best)
+        sak, sgh, best = np.where(better, channels, sak), np.where(better, gh2, sgh), np.where(better, reads, best)
+    ak, gh = ak.copy(), gh.copy()
+    ak[big], gh[big] = sak, sgh
     return ak, gh
+
+
+def _group_reads(shape: ConvShape, hwp: HwParams, t: dict, ak, gh):  # noqa: ANN001, ANN202
+    """SRAM words a step reads with accumulator groups of ``ak`` channels x ``gh`` rows (``conv.step_sizes``)."""
+    q = step_sizes(shape, hwp, t, ak, gh)
+    return q["w_reads"] + q["i_reads"] + q["b_reads"]
 
 
 def candidates(shape: ConvShape, hwp: HwParams) -> dict[str, np.ndarray]:
@@ -74,7 +102,7 @@ def _candidates_steps(shape: ConvShape, hwp: HwParams) -> tuple[dict[str, np.nda
     """The candidate tiles (those whose smallest footprint fits) and their ``conv.step_sizes`` (with their
     accumulator groups), computed once for the footprint test."""
     t = tile_grid(shape, hwp)
-    q = step_sizes(shape, hwp, t, *acc_groups(t, hwp))
+    q = step_sizes(shape, hwp, t, *acc_groups(t, hwp, shape))
     fp = q["b_words"] + q["w_words"] + q["i_words"] + q["o_words"]  # footprint_words(..., False, False)["total"]
     keep = fp <= hwp.capacity_words
     return {d: v[keep] for d, v in t.items()}, {k: v[keep] if np.ndim(v) else v for k, v in q.items()}
@@ -363,7 +391,7 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, 
     ``extra_bursts``: other burst sizes whose ``dma_bursts`` (the only count that depends on the burst size) are
     added as ``dma_bursts@<size>`` columns; they take part in the dominance pruning (a row is dropped only when
     dominated in every burst column)."""
-    ak, gh = acc_groups(t, hwp)
+    ak, gh = acc_groups(t, hwp, shape)
     in_b = _in_bursts(shape, t, (hwp.burst_bytes, *extra_bursts))
     cs, cs_extra, _ = _class_sums(shape, hwp, t, ak, gh, extra_bursts)
     q = step_sizes(shape, hwp, t, ak, gh) if q is None else q
@@ -445,7 +473,7 @@ def tiling_tables(shape: ConvShape, hwp: HwParams, burst_sizes: tuple[int, ...],
     extra = tuple(sorted({b for b in burst_sizes if b != hwp.burst_bytes}))
     t, q = _candidates_steps(shape, hwp)
     orders = tuple(_orders(shape))
-    ak, gh = acc_groups(t, hwp)
+    ak, gh = acc_groups(t, hwp, shape)
     free, parts = _rows(shape, hwp, t, orders, prune, extra, q) if t["g"].size else ({}, [])
     cand = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
     order_index = np.concatenate([np.full(p[2].size, p[0]) for p in parts]) if parts else cand.copy()
