@@ -73,6 +73,11 @@ class PreparedGraph:
         """``mapping.lower.residual_act_costs`` of the graph, computed once."""
         return residual_act_costs(self.graph)
 
+    @cached_property
+    def residual_act_nodes(self) -> dict[str, int]:
+        """Conv name -> node index of the activation after its residual Add (``FusedShape.after_residual``)."""
+        return {sh.into: i for i, sh in enumerate(self.shapes) if isinstance(sh, FusedShape) and sh.after_residual}
+
 
 @dataclass(frozen=True)
 class SimulationResult:
@@ -245,7 +250,7 @@ def decide_residuals(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: H
         found = search_residual(residual_shape(conv.shape, prep.residual_acts), hw, objective)
         if found is None:
             continue
-        a = _residual_act(prep, sh.into)  # the activation after the Add joins with it
+        a = prep.residual_act_nodes.get(sh.into)  # the activation after the Add joins with it
         act = prep.graph.nodes[a].name if a is not None else ""
         joined = dataclasses.replace(group.with_conv(found), residual=sh.name, residual_act=act) \
             if isinstance(group, EpilogueSchedule) else \
@@ -257,13 +262,6 @@ def decide_residuals(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: H
             if a is not None:
                 out[a] = FusedSchedule(prep.shapes[a])
     return tuple(out)
-
-
-def _residual_act(prep: PreparedGraph, conv: str) -> int | None:
-    """The node index of the activation after the residual Add of ``conv`` (``FusedShape.after_residual``), or
-    None."""
-    return next((i for i, sh in enumerate(prep.shapes)
-                 if isinstance(sh, FusedShape) and sh.after_residual and sh.into == conv), None)
 
 
 def cut_value(option: list[Schedule], hw: HardwareSpec, objective: str, obj: str, split_memo: dict, cut: bool
