@@ -10,20 +10,24 @@ executes the fused schedules of design1 and the depth-first ones of design1-l2 (
 (random weights and input) and prints bit-exactness and the count comparison.
 
 Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energy mJ per inference):
-  sky130-design1      none 194.91 / 6253.93 / 195.701  epilogue 160.66 / 5292.25 / 162.758  depth-first = epilogue
+  sky130-design1      none 194.89 / 6253.57 / 195.685  epilogue 160.64 / 5291.89 / 162.742  depth-first = epilogue
                       (target <= 160: not met; one SRAM level: every depth-first group falls back)
   sky130-design1-l2   none 107.75 / 3756.22 / 121.897  epilogue  70.05 / 2683.75 /  84.567
                       depth-first 12.25 / 1962.11 / 30.998  (target <= 12: not met; mapping 55-60 s on one
                       thread, 72 s before equal parts shared their schedule objects; 85-125 s on 2 shared cores
                       before that, 20-25 s before tilings were searched per placement)
-  design1, 64 KiB     none  59.41 / 2204.58 /  62.794  epilogue  22.28 / 1215.18 /  27.156  depth-first = epilogue
+  design1, 64 KiB     none  59.08 / 2202.93 /  62.486  epilogue  21.88 / 1213.53 /  26.764  depth-first = epilogue
                       (targets <= 20 / <= 10: not met under latency; one SRAM level)
 A tile with more pixels than accumulators may run groups of 2-16 channels over fewer whole rows where those read
 fewer SRAM words than one channel over as many rows as fit (``search.tiling_table.acc_groups``): a strip 4 pixels
 wide then runs 4 channels x 4 pixels per group, as small tiles do, while it holds many rows. Only large SRAMs have
 such tiles: 64 KiB none 59.50 / 2205.05 / 62.872 -> 59.41 / 2204.58 / 62.794, epilogue 22.36 / 1215.64 / 27.234 ->
 22.28 / 1215.18 / 27.156, energy objective 19.65 / 1365.01 / 24.731 -> 18.87 / 1395.97 / 24.183; design1 and
-design1-l2 do not move.
+design1-l2 do not move. Then double buffering stopped giving a second slot to an operand with one tile in the whole
+layer (loaded once, before the first step: ``conv.buffer_words``), and the words freed take larger tiles: 64 KiB
+none 59.08 / 2202.93 / 62.486, epilogue 21.88 / 1213.53 / 26.764, energy objective 18.87 / 1372.93 / 24.168;
+design1 194.91 / 6253.93 / 195.701 -> 194.89 / 6253.57 / 195.685 and 160.66 / 5292.25 / 162.758 -> 160.64 /
+5291.89 / 162.742 (the SE fc convs, whose squeeze or excitation vector is one input tile); design1-l2 does not move.
 The classifier's pool joined the head conv's group, whose output (read by the pool alone) is then never stored
 (``ir.fusion.sole_reader_pools``, ``epilogue.PoolPlan.stores``): design1 160.79 / 5293.37 / 162.875 -> 160.66 /
 5292.25 / 162.758 (the head conv re-searched with 8 words free for the sums), 64 KiB 22.49 / 1217.34 / 27.350 ->
@@ -34,14 +38,14 @@ its parts' output paths, each chunk carrying its sums from its first band to its
 (features.4.0's SE pool joins its row-band depthwise, 4.1's and 4.2's chunk consumers take faster tilings that
 stage outputs, the expand's kept input now sitting right below the bands to leave them room): 12.42 / 1965.60 /
 31.139 -> 12.37 / 1963.76 / 31.117.
-design1 with a cycle budget (``--objective energy --cycle-budget N``, N above the latency objective's 529,224,706
-cycles; off-chip MB / ms / mJ): +0.5 % 158.91 / 5310.48 / 161.372, +1 % 155.01 / 5343.16 / 156.644, +2 % 152.14 /
-5377.49 / 153.717, +5 % 139.71 / 5516.54 / 142.030. The <= 160 MB target is reached at 0.34 % more latency than the
+design1 with a cycle budget (``--objective energy --cycle-budget N``, N above the latency objective's 529,188,772
+cycles; off-chip MB / ms / mJ): +0.5 % 158.89 / 5310.12 / 161.356, +1 % 154.99 / 5342.78 / 156.631, +2 % 152.12 /
+5377.11 / 153.704, +5 % 139.70 / 5516.16 / 142.017. The <= 160 MB target is reached at 0.34 % more latency than the
 latency objective's schedule, with 0.9 % less energy (before the SE decision searched tilings that leave a held
-vector's words free: +0.5 % 160.79, +1 % 155.96 MB). The 64 KiB edit with the same budgets (121,517,746 cycles):
-+0.5 % 22.05 / 1216.50 / 26.941, +1 % 21.63 / 1225.61 / 26.537, +2 % 21.18 / 1239.07 / 26.098, +5 % 20.58 /
-1269.39 / 25.486: its <= 20 MB is not reached within 5 % more latency (the energy objective's 18.87 MB takes 15 %;
-before the channel groups over fewer rows +0.5 % 22.14, +1 % and +2 % 21.72, +5 % 20.67 MB).
+vector's words free: +0.5 % 160.79, +1 % 155.96 MB). The 64 KiB edit with the same budgets (121,352,962 cycles):
++0.5 % 21.65 / 1214.85 / 26.549, +1 % 21.48 / 1219.67 / 26.393, +2 % 21.07 / 1233.90 / 25.942, +5 % 20.54 /
+1258.86 / 25.448: its <= 20 MB is not reached within 5 % more latency (the energy objective's 18.87 MB takes 13 %;
+before this session's accumulator groups and slots +0.5 % 22.14, +1 % and +2 % 21.72, +5 % 20.67 MB).
 design1-l2 with a cycle budget (the latency objective's depth-first mapping, then the layers no cross-layer group
 changed re-cut for energy within the spare cycles, ``mapping.depth_first_split.trade_cuts``; 196,211,072 cycles):
 **+0.1 % 11.23 / 1963.90 / 30.083: the <= 12 MB target met at 0.09 % more latency and 2.9 % less energy**, +1 %
@@ -70,19 +74,20 @@ fastest tiling left 2 of the 128 first-level words free where a 2-channel tile's
 outer levels a pool left in its own pass gets its conv re-searched with 2-16 words free (``sim.api._pools_with_room``),
 kept where the objective gains.
 Depth-first under the other objectives (printed before the budgets; off-chip MB / ms / mJ): design1 energy
-106.88 / 7621.12 / 120.369 and edp 119.86 / 5955.47 / 126.090 (the <= 160 MB traffic is reached by a schedule that
+106.88 / 7619.89 / 120.368 and edp 119.85 / 5955.09 / 126.077 (the <= 160 MB traffic is reached by a schedule that
 trades latency for energy, not under the default latency objective; 108.05 and 120.01 MB before the classifier's
-pool joined the head conv); design1-l2 energy 12.29 / 2121.70 / 29.625, edp 11.40 / 1983.45 / 28.988 (the <= 12 MB
+pool joined the head conv); design1-l2 energy 12.29 / 2121.71 / 29.625, edp 11.40 / 1983.45 / 28.988 (the <= 12 MB
 met under edp; 12.42 / 2123.35 / 29.745 and 11.53 / 1985.11 / 29.108 before the classifier's pool joined the head
 conv's parts; 12.42 / 2123.35 / 29.740 and 11.58 / 1986.20 / 29.157 before pools accepted staged outputs;
 13.29 / 2147.99 / 30.692 and 12.34 / 2008.29 / 30.002 before band groups kept their weights and ran chunks in row
 bands; 13.29 / 2163.67 / 30.813 and 12.34 / 2023.97 / 30.123 before the both-kept cut; 15.25 / 2260.45 / 32.790 and
 15.03 / 2049.01 / 32.393 before the finer input-kept chunks, kept producer inputs and residual Adds beside staged
-operands); 64 KiB energy 18.87 / 1395.97 / 24.183 (<= 20 MB met under the energy
-objective, at 15 % more latency: its SE excitation vectors held in the SRAM, with tilings that leave their words
-free where the fastest fill it; 19.65 / 1365.01 / 24.731 before the channel groups over fewer rows, 19.77 /
+operands); 64 KiB energy 18.87 / 1372.93 / 24.168 (<= 20 MB met under the energy
+objective, at 13 % more latency: its SE excitation vectors held in the SRAM, with tilings that leave their words
+free where the fastest fill it; 18.87 / 1395.97 / 24.183 before one-tile operands kept one slot, 19.65 / 1365.01 /
+24.731 before the channel groups over fewer rows, 19.77 /
 1367.99 / 24.848 before the classifier's pool joined the head conv, 19.85 / 1363.18 / 24.891 before that), edp
-20.57 / 1240.05 / 25.550 (20.66 / 1243.04 / 25.637 and 20.78 / 1244.74 / 25.753).
+20.40 / 1234.23 / 25.386 (20.57 / 1240.05 / 25.550, 20.66 / 1243.04 / 25.637 and 20.78 / 1244.74 / 25.753).
 design1-l2 none / epilogue moved from 140.84 / 109.26 MB when staging placements started to be ranked by (objective,
 other metric) like tilings: a MAC-bound layer now stages what saves energy instead of staging less on a cycle tie.
 They moved again, from 130.04 / 5022.46 / 147.559 and 92.39 / 3961.82 / 111.525, when the staged search began to

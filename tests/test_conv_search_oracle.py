@@ -124,7 +124,8 @@ def fresh_counts() -> Iterator[None]:
 
 def _halve_accumulator_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     real = tiling_table.acc_groups
-    monkeypatch.setattr(tiling_table, "acc_groups", lambda t, hwp, shape: tuple((g + 1) // 2 for g in real(t, hwp, shape)))
+    monkeypatch.setattr(tiling_table, "acc_groups",
+                        lambda t, hwp, shape: tuple((g + 1) // 2 for g in real(t, hwp, shape)))
 
 
 def _one_more_weight_load_byte(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -175,3 +175,30 @@ def test_efficientnet_b0_small_resolution_bit_exact() -> None:
     assert r.bit_exact and r.counts_match and r.clobbers == 0 and r.step_count_notes == ()
     assert r.tensors_compared == len(q.ops) and r.mismatches == ()
     assert np.array_equal(r.logits_int8, run_int8(q, x)[q.output].reshape(-1))
+
+
+@EXECUTORS
+def test_double_buffering_gives_a_one_tile_operand_one_slot(executor: str) -> None:
+    # the whole 6-channel 5x5 input is one tile (loaded once, before the first step) and k runs in 2 tiles: weights
+    # and outputs get a second slot to prefetch into, the input does not (``conv.buffer_words``)
+    from sramflow.mapping.lower import lower
+
+    g = conv_graph()
+    hw = make_hw(words=512, double=True)
+    sizes = {"g": 1, "k": 2, "c": 6, "h": 5, "w": 5}
+    sch, single = (make_conv_schedule(lower(g, g.nodes[0]), hw_params(hw), sizes, ("g", "k", "c", "p"), double,
+                                      1, 3) for double in (True, False))
+    slots = {(b.operand, b.slot): b.size_words for b in sch.buffers}
+    assert ("inputs", 1) not in slots and ("weights", 1) in slots and ("outputs", 1) in slots
+    assert sch.buffers[-1].end_word == single.buffers[-1].end_word + slots["weights", 1] + slots["outputs", 1]
+    q, x = quantized(g)
+    op = dict(zip((n.name for n in g.nodes), q.ops_by_position(g)))["c"]
+    m = Machine(Sram(512, 2))
+    run = execute_conv if executor == "step" else execute_conv_bulk
+    y = run(sch, conv_data(sch, op, q, x[0]), m, None)
+    assert np.array_equal(y, run_int8(q, x)["y"][0])
+    assert m.sram.clobbers == 0 and m.step_mismatches == []
+    c = sch.counts
+    assert (m.tally.macs, m.tally.sram_reads_compute, m.tally.sram_writes_dma) == (
+        c.macs, c.sram_reads_compute, c.sram_writes_dma)
+    assert m.tally.offchip_read_bytes + m.tally.offchip_write_bytes == c.offchip_bytes

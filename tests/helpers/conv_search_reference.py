@@ -9,7 +9,7 @@ pricing (``cost``). Everything else is written here from the definitions in ``ma
 - the search space: tile sizes ceil(N / n) per dimension (g, k, c, h, w) with an output tile row (g x w) within the
   accumulators, every order of the loops that have more than one iteration (the others outermost), single and
   (where the SRAM allows) double buffering; a tiling fits when its buffers (bias once, weights, inputs and outputs
-  or partial sums once or twice) fit the SRAM words;
+  or partial sums once, or twice when double-buffered and the operand has more than one tile) fit the SRAM words;
 - accumulator groups: a tile whose pixels fit the accumulators is one pixel group of accumulators // pixels output
   channels; a larger one runs groups of whole rows, one channel over accumulators // (g x w) rows or 2, 4, 8 or 16
   channels (at most the tile's) over the rows that then fit (at least one), the one whose step reads the fewest
@@ -365,8 +365,13 @@ def search_conv_reference(shape: ConvShape, hw: HardwareSpec, objective: str) ->
             for t in tiles:
                 gk, gh = _groups(shape, p, t)
                 c, words = _counts(shape, p, tuple(t[d] for d in DIMS), order, gk, gh, hw.offchip.burst_bytes)
-                slots = 2 if double else 1
-                need = words.get("bias", 0) + slots * sum(w for op, w in words.items() if op != "bias")
+                # double buffering gives an operand a second slot only where it has a next tile to prefetch
+                count = {d: -(-ext[d] // t[d]) for d in DIMS}
+                tiles_of = {"weights": count["g"] * count["k"] * count["c"],
+                            "inputs": count["g"] * count["c"] * count["h"] * count["w"],
+                            "outputs": count["g"] * count["k"] * count["h"] * count["w"]}
+                need = words.get("bias", 0) + sum(w * (2 if double and tiles_of[op] > 1 else 1)
+                                                  for op, w in words.items() if op != "bias")
                 if need > capacity_words:
                     continue
                 cycles, energy = price(c, hw, double)

@@ -23,6 +23,8 @@ simulator must reproduce them exactly):
   register file: ``conv.packed_window``), then the window is packed too and each group reads its
   ceil(bytes / word_bytes) words once). Zero padding is
   written by the DMA (counted as SRAM writes) but never fetched off-chip: off-chip bytes are exact.
+  Double buffering gives weights, inputs and outputs (or partial sums) a second slot to prefetch into, except
+  an operand with one tile in the whole layer: it is loaded once, before the first step (``conv.buffer_words``).
 - Compute reads count words, per accumulator group (below): each group reads its weights once (a word is
   latched while its bytes are used), the input window rows of its output rows once per kernel offset (rows the
   offset needs, whole row words) unless the kernel is 1x1 or the group's per-channel window fits the register
@@ -43,10 +45,10 @@ simulator must reproduce them exactly):
   reduction over the step's channels per group): when the tile's pixels fit the accumulators, all its rows and
   accumulators // pixels channels; otherwise whole rows: one channel and accumulators // (g x w) rows, or
   2-16 channels and the rows that then fit, whichever reads fewer SRAM words (``search.tiling_table.acc_groups``).
-  Weights and bias are stored per k group, outputs and partial sums per (k group, row group) block, each starting on a word; the
-  weights and bias are read once per group (so once per row group), the input window rows once per group
-  (overlapping rows of neighbouring row groups are read again from the SRAM). ``acc_k = acc_h = 0`` (the
-  defaults) mean one group.
+  Weights and bias are stored per k group, outputs and partial sums per (k group, row group) block, each
+  starting on a word; the weights and bias are read once per group (so once per row group), the input window rows
+  once per group (overlapping rows of neighbouring row groups are read again from the SRAM). ``acc_k = acc_h = 0``
+  (the defaults) mean one group.
 - Partial sums of a tiled reduction never include the bias: the accumulators start from zero and add the
   bias at the last reduction step (which loads and reads it). So a partial sum is a sum of at most
   n = C x kh x kw products (x - zero point) x w, |product| <= 255 x 128, and it is stored exactly in

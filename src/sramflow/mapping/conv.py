@@ -428,10 +428,28 @@ def weighted_class_sums(q: dict, counts: dict, trip: dict) -> dict:
 
 def footprint_words(shape: ConvShape, hw: HwParams, t: dict, spill, double, ak=None, gh=None) -> dict:  # noqa: ANN001
     q = step_sizes(shape, hw, t, ak, gh)
-    nbuf = np.where(double, 2, 1)
     out = np.where(spill, q["p_words"], q["o_words"])
-    total = q["b_words"] + nbuf * (q["w_words"] + q["i_words"] + out)
+    total = buffer_words(q, trips(shape, t), out, double)
     return {"bias": q["b_words"], "weights": q["w_words"], "inputs": q["i_words"], "outputs": out, "total": total}
+
+
+def buffer_words(q: dict, n: dict, out, double):  # noqa: ANN001, ANN201
+    """Words of a step's buffers (``step_sizes`` ``q``, trips ``n``; ``out``: output or partial-sum words): the
+    bias once; weights, inputs and outputs twice under ``double`` buffering where the operand has more than one
+    tile, else once (a tile loaded once, before the first step, has no next tile to prefetch into a second
+    slot)."""
+    total = q["b_words"]
+    for words, operand in ((q["w_words"], "weights"), (q["i_words"], "inputs"), (out, "outputs")):
+        total = total + np.where(np.logical_and(double, several_tiles(n, operand)), 2, 1) * words
+    return total
+
+
+def several_tiles(n: dict, operand: str):  # noqa: ANN201
+    """Whether ``operand`` ("weights", "inputs" or "outputs") has more than one distinct tile under trips ``n``."""
+    count = 1
+    for loop in RELEVANT[operand]:
+        count = count * n[loop]
+    return count > 1
 
 
 # Per-step quantities summed over the distinct tiles of their operand (``tile_sums``): the sum over all steps

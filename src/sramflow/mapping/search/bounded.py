@@ -33,7 +33,7 @@ from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_c
 from sramflow.cost.table import cost_table
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    BIAS_BYTES, RELEVANT, ConvShape, HwParams, conv_counts, keeps, reload_factor, spills,
+    BIAS_BYTES, RELEVANT, ConvShape, HwParams, buffer_words, conv_counts, keeps, reload_factor, spills,
     tile_sums, trips, unit_counts,
 )
 from sramflow.mapping.search.memo import LruMemo
@@ -294,7 +294,7 @@ def _exact(shape: ConvShape, hwp: HwParams, hw: HardwareSpec, objective: str, k:
     out = np.where(np.logical_or(f[3], f[4]), s.q["p_words"], s.q["o_words"])  # (orders, candidates)
     oi, double, pos = [], [], []
     for dbl in ((False, True) if hwp.double_buffering else (False,)):
-        fp = s.q["b_words"] + (2 if dbl else 1) * (s.q["w_words"] + s.q["i_words"] + out)
+        fp = buffer_words(s.q, s.n, out, dbl)
         o_rows, rows = np.nonzero(fp <= hwp.capacity_words)
         oi.append(o_rows)
         double.append(np.full(rows.size, dbl))

@@ -21,7 +21,7 @@ from sramflow.cost.model import busy_cycles, energy_pj, objective_value, total_c
 from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec, OffchipMemory, Source
 from sramflow.mapping.conv import (
-    ConvShape, ConvTiling, HwParams, footprint_words, keeps, remember_counts, spills, trips,
+    ConvShape, ConvTiling, HwParams, footprint_words, keeps, remember_counts, several_tiles, spills, trips,
 )
 from sramflow.mapping.conv_schedule import RESIDUAL_STAGEABLE, ConvSchedule
 from sramflow.mapping.fused import FusedSchedule, FusedShape
@@ -117,7 +117,9 @@ def make_conv_schedule(shape: ConvShape, hwp: HwParams, sizes: dict[str, int], o
     keep = bool(keeps(tiling.order, n, sizes, tiling.group_k, tiling.group_h))
     fp = footprint_words(shape, hwp, sizes, spill or keep, False, tiling.group_k, tiling.group_h)
     words = {op: int(fp[op]) for op in ("bias", "weights", "inputs", "outputs") if int(fp[op]) > 0}
-    buffers = allocate(words, tuple(op for op in ("weights", "inputs", "outputs") if op in words) if double else ())
+    # under double buffering an operand with one tile (loaded once) keeps one slot (``conv.buffer_words``)
+    buffers = allocate(words, tuple(op for op in ("weights", "inputs", "outputs")
+                                    if op in words and several_tiles(n, op)) if double else ())
     if buffers and buffers[-1].end_word > hwp.capacity_words:
         raise MappingError(f"layer {shape.name!r}: tiling {tiling} needs {buffers[-1].end_word} words, "
                            f"SRAM has {hwp.capacity_words}")

@@ -5,11 +5,11 @@ more than one tile), single or double buffering. An output tile row (g x w pixel
 accumulators; the tile's rows and k extent are not: the array computes it in accumulator groups (``acc_groups``):
 ``accumulators // pixels`` output channels at a time when the tile's pixels fit, else groups of whole rows (one
 channel over as many rows as fit, or a few channels over fewer rows, whichever reads less; each group re-reads
-its weights and input window rows, see ``conv.step_sizes``), so a tile holding more outputs than accumulators trades SRAM reads for fewer off-chip
-reloads. Tile sizes are restricted to the balanced values ceil(N / n) (``conv.balanced_sizes``): any other size
-t has the same tile count as t' = ceil(N / ceil(N / t)) <= t, hence the same reload factors, and loads no more
-bytes and needs no more SRAM with t' (only the per-step rounding of MAC cycles can differ, by less than one cycle
-per step). The rows of a ``TilingTable`` are the candidates the choice (``choose.best_row``) prices.
+its weights and input window rows, see ``conv.step_sizes``), so a tile holding more outputs than accumulators
+trades SRAM reads for fewer off-chip reloads. Tile sizes are restricted to the balanced values ceil(N / n)
+(``conv.balanced_sizes``): any other size t has the same tile count as t' = ceil(N / ceil(N / t)) <= t, hence the
+same reload factors, and loads no more bytes and needs no more SRAM with t' (only the per-step rounding of MAC
+cycles can differ, by less than one cycle per step). The rows of a ``TilingTable`` are the candidates the choice (``choose.best_row``) prices.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from sramflow.cost.counts import ceil_div
 from sramflow.cost.model import TOTALS
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import (
-    BIAS_BYTES, LOOPS, ConvShape, HwParams, balanced_sizes, bursts, clipped_list, conv_counts, footprint_words,
-    order_dma_bursts, step_sizes, tile_classes, tile_sums, trips, unit_counts, weighted_class_sums,
+    BIAS_BYTES, LOOPS, ConvShape, HwParams, balanced_sizes, buffer_words, bursts, clipped_list, conv_counts,
+    footprint_words, order_dma_bursts, step_sizes, tile_classes, tile_sums, trips, unit_counts, weighted_class_sums,
 )
 
 
@@ -409,8 +409,7 @@ def _rows(shape: ConvShape, hwp: HwParams, t: dict, orders: tuple, prune: bool, 
     le = _le_earlier([[c[k] for k in dep] for c, _ in per_order]) if prune else {}
     blocks, fps = {}, {}
     for double in ((False, True) if hwp.double_buffering else (False,)):
-        nbuf = 2 if double else 1
-        fp = [q["b_words"] + nbuf * (q["w_words"] + q["i_words"] + out) for _, out in per_order]
+        fp = [buffer_words(q, n, out, double) for _, out in per_order]
         fits = [f <= hwp.capacity_words for f in fp]
         blocks[double] = [f & ~d for f, d in zip(fits, _dominated(le, fp, fits))] if prune else fits
         fps[double] = fp
