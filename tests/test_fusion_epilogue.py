@@ -179,7 +179,7 @@ def test_b0_224_fused_bit_exact(preset: str, b0_graph_224, b0_int8_224, b0_224_s
     off = lambda r: total_json(list(r.nodes), hw.clock_mhz)["offchip_bytes"]  # noqa: E731
     assert sum(off(res).values()) < sum(off(none).values())
     if preset == "sky130-design1":  # --fusion none is the unfused model, figure for figure
-        assert sum(off(none).values()) == 194_909_391
+        assert sum(off(none).values()) == 194_891_151
         # on 256 bytes the scale bytes that come with every input tile load of a projection cost more than the SE
         # scale's own pass, with the chosen tiling and the next best ones, for all but two, whose projections are
         # re-tiled to hold the excitation vector: features.1.0's (32 channels) and features.2.0's (96 channels, 48
@@ -190,7 +190,7 @@ def test_b0_224_fused_bit_exact(preset: str, b0_graph_224, b0_int8_224, b0_224_s
         assert not {"features.1.0.block.1/Mul", "features.2.0.block.2/Mul"} & set(passes)
         held = [s.conv.shape.name for s in groups if s.input_scale and s.scale_held]
         assert held == ["features.1.0.block.2.0/Conv", "features.2.0.block.3.0/Conv"]
-        assert total_json(list(none.nodes), hw.clock_mhz)["cycles"] == 625_392_832
+        assert total_json(list(none.nodes), hw.clock_mhz)["cycles"] == 625_356_898
         # 7 of the 9 residual Adds join their project conv; the other 2 convs keep partial sums in the output buffer
         # every SE pool accumulates on its depthwise conv's output path, the classifier's pool on the head conv's
         # (re-searched with words free for its sums), whose output, read by nothing else, is never stored

@@ -93,7 +93,7 @@ def test_cycle_budget_holds_with_fused_groups() -> None:
     prep = prepare_graph(se_block_graph(12), fusion="epilogue")
     fastest = total_json(list(simulate_prepared(prep, hw, "latency").nodes), hw.clock_mhz)
     least = total_json(list(simulate_prepared(prep, hw, "energy").nodes), hw.clock_mhz)
-    assert least["cycles"] > fastest["cycles"] * 1.2  # room for a budget to matter
+    assert least["cycles"] > fastest["cycles"] * 1.1  # room for the budgets below to matter
     energies = []
     for factor in (1.0, 1.01, 1.05, 1.1, 1.25):  # 1.25: the least-energy mapping fits (the search between the
         # two is a heuristic: the row budget does not see the SE pool's cycles in its depthwise conv's group)
