@@ -17,16 +17,16 @@ default as ``simulate`` runs). Nothing is downloaded. Exit status 0 when every n
 Measured (this tree, 96 px, sky130-design1, 2-core machine; 11 of 11 pass every stage):
   network              params  MMACs  mismatched  costed   latency ms  energy mJ  off-chip MB
   resnet18            703,386   24.9    0/40       48/48      219.01     6.464      6.31
-  mobilenet_v2        112,426    4.7    0/42       64/64       55.78     1.676      1.68
-  mobilenet_v3_small  185,735    3.2    0/82       87/87       37.51     1.041      1.03
+  mobilenet_v2        112,426    4.7    0/42       64/64       55.47     1.676      1.68
+  mobilenet_v3_small  185,735    3.2    0/82       87/87       36.74     1.040      1.03
   densenet             34,558   13.1    0/81       90/90      141.23     3.893      3.86
-  shufflenet_v2        46,738    1.5    0/51       67/67       20.04     0.549      0.54
+  shufflenet_v2        46,738    1.5    0/51       67/67       19.95     0.537      0.53
   squeezenet1_1       184,362   11.7    0/39       64/64      111.39     3.306      3.18
   googlenet           143,038   16.2    0/50       82/82      155.94     4.315      4.13
-  unet                 29,930   65.8    0/22       31/31      541.59    17.625     17.19
-  unet_bilinear        29,930   65.8    0/22       31/31      565.23    18.371     17.85
-  vgg11               220,050   23.3    0/17       25/25      186.95     6.048      5.99
-  efficientnet_b0   3,995,507   71.1    0/239     238/238     999.71    31.262     31.24
+  unet                 29,930   65.8    0/22       31/31      541.29    17.613     17.18
+  unet_bilinear        29,930   65.8    0/22       31/31      564.93    18.359     17.84
+  vgg11               220,050   23.3    0/17       25/25      186.68     6.036      5.97
+  efficientnet_b0   3,995,507   71.1    0/239     238/238     999.35    31.246     31.22
 The classifier's pool joining its conv's group (whose output, read by the pool alone, is then never stored) moved
 mobilenet_v2 from 56.00 ms, v3_small from 42.11 ms / 1.18 MB, shufflenet_v2 from 20.21 ms / 0.55 MB and
 efficientnet_b0 from 1001.75 ms / 31.38 MB, all still bit-exact with equal counts.
@@ -35,6 +35,10 @@ as vector passes of their own until a lone HardSwish became an epilogue link (``
 1.17 MB -> 37.51 / 1.041 / 1.03, and 5 of its 7 pools now join their conv's group. ResNet18's ReLU after each
 residual Add joins the Add on its conv's output path where the Add does (5 of 8 blocks here; the other 3 Adds keep
 a pass, their conv's partial sums spill): 219.84 ms / 6.492 mJ / 6.34 MB -> 219.01 / 6.464 / 6.31.
+Accumulator groups of several channels over fewer rows and one slot for a one-tile operand under double buffering
+(``search.tiling_table.acc_groups``, ``conv.buffer_words``) moved UNet from 541.59 ms / 17.625 mJ / 17.19 MB (with
+bilinear resize 565.23 / 18.371 / 17.85), VGG11 from 186.95 / 6.048 / 5.99, MobileNetV2 from 55.78 ms, MobileNetV3
+from 37.51 / 1.041, ShuffleNetV2 from 20.04 / 0.549 / 0.54 and B0 from 999.71 / 31.262 / 31.24.
 DenseNet first failed at import (a BatchNormalization after a Concat, no Conv to fold into); the importer now
 writes it as the per-channel Mul and Add the TFLite converter writes.
 """
