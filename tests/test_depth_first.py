@@ -173,6 +173,7 @@ def test_layers_split_on_a_small_level_run_bit_exact() -> None:
     a whole-layer tiling for its weights staged in the level now beats them (fewer cycles, less energy and
     traffic), so the mapper keeps it whole."""
     from sramflow.mapping.depth_first_split import INPUTS_KEPT_AXIS, SplitSchedule, choose_split
+    from sramflow.mapping.search.choose import schedule_metrics
 
     hw = small_l2(1)
     for g in (small_conv_graph(), se_block_graph(20)):
@@ -180,9 +181,14 @@ def test_layers_split_on_a_small_level_run_bit_exact() -> None:
         splits = {n.name: s for n, s in zip(df.nodes, df.schedules) if isinstance(s, SplitSchedule)}
         assert splits, g.name
         assert sum(n.cycles for n in df.nodes) < sum(n.cycles for n in epi.nodes)
-        for s in splits.values():
+        node_of = {n.name: n for n in df.nodes}
+        for name, s in splits.items():
             assert s.counts == sum((p.schedule.counts for p in s.parts[1:]), s.parts[0].schedule.counts)
             assert s.cycles(hw) == sum(price_cycles(p.schedule, hw) for p in s.parts)
+            # the mapper's decisions price a layer in parts as the report does (one ``schedule_metrics``)
+            cycles, energy = schedule_metrics(s, hw)
+            assert cycles == s.cycles(hw) == node_of[name].cycles
+            assert energy == pytest.approx(sum(node_of[name].energy_pj_by_component.values()), rel=1e-12)
         q, x = quantized(g)
         r = run_functional(g, q, df.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
         assert r.bit_exact and r.mismatches == () and r.clobbers == 0 and r.counts_match, g.name

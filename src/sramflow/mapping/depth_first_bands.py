@@ -122,13 +122,7 @@ def _whole(sch: Schedule) -> Schedule:
 
 
 def _metrics(sch: Schedule, hw: HardwareSpec) -> tuple[float, float]:
-    """(cycles, energy pJ) as ``sim.api.price`` prices it: a split layer's parts run one after the other."""
-    if isinstance(sch, SplitSchedule):
-        cyc = en = 0.0
-        for p in sch.parts:
-            c, e = schedule_metrics(p.schedule, hw)
-            cyc, en = cyc + c, en + e
-        return cyc, en
+    """(cycles, energy pJ) as ``sim.api.price`` prices it (a fused node costs nothing of its own)."""
     if sch.unit == "fused":
         return 0.0, 0.0
     c, e = schedule_metrics(sch, hw)

@@ -139,8 +139,8 @@ class SplitSchedule:
                 "channel_chunks": len({(p.ch0, p.ch1) for p in self.parts})}
 
     def cycles(self, hw: HardwareSpec) -> int:
-        """The parts run one after the other: the sum of their cycles."""
-        return sum(schedule_metrics(p.schedule, hw)[0] for p in self.parts)
+        """The parts run one after the other: the sum of their cycles (``schedule_metrics``)."""
+        return schedule_metrics(self, hw)[0]
 
     def steps(self) -> Iterator[Step]:
         for p in self.parts:
@@ -280,17 +280,6 @@ def _choose_split(sch: Schedule, hw: HardwareSpec, objective: str, memo: dict) -
     return sch if best is None else best[1]
 
 
-def priced(sch: Schedule, hw: HardwareSpec) -> tuple[int, float]:
-    """(cycles, energy pJ) of one layer's schedule as ``sim`` prices it: a layer run in parts takes the sum of their
-    cycles (``SplitSchedule.cycles``), its energy is that of the summed counts over those cycles."""
-    if not isinstance(sch, SplitSchedule):
-        return schedule_metrics(sch, hw)
-    cycles = sch.cycles(hw)
-    c = sch.counts
-    return cycles, float(sum(energy_pj({f.name: getattr(c, f.name) for f in dataclasses.fields(c)}, hw,
-                                       cycles).values()))
-
-
 def trade_cuts(final: tuple[Schedule, ...], chosen: tuple[Schedule, ...], before: tuple[Schedule, ...],
                memos: tuple[dict, ...], hw: HardwareSpec, spare_cycles: int,
                pairs: list[tuple[tuple[int, ...], tuple[Schedule, ...]]] = ()) -> tuple[tuple[Schedule, ...], int]:
@@ -312,7 +301,7 @@ def trade_cuts(final: tuple[Schedule, ...], chosen: tuple[Schedule, ...], before
         recs = [m.get(("options", id(b))) for m in memos]
         found = [o for r in recs if r is not None and r[0] is b for o in r[1]]
         if f is c and len(found) > 1:
-            units[(i,)] = [(priced(o, hw), (o,)) for o in found]
+            units[(i,)] = [(schedule_metrics(o, hw), (o,)) for o in found]
     for nodes, scheds in pairs:
         units[nodes] = [(_sum_priced(scheds, hw), scheds)]
     now = {u: _sum_priced(tuple(cur[k] for k in u), hw) for u in units}
@@ -342,7 +331,7 @@ def trade_cuts(final: tuple[Schedule, ...], chosen: tuple[Schedule, ...], before
 def _sum_priced(scheds: tuple[Schedule, ...], hw: HardwareSpec) -> tuple[int, float]:
     cycles, energy = 0, 0.0
     for s in scheds:
-        c, e = priced(s, hw)
+        c, e = schedule_metrics(s, hw)
         cycles, energy = cycles + c, energy + e
     return cycles, energy
 

@@ -28,7 +28,7 @@ from sramflow.mapping.depth_first import (
     Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups, summed_value,
 )
 from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands, with_pool
-from sramflow.mapping.depth_first_split import (SplitSchedule, choose_split, choose_splits, priced, split_with_pool,
+from sramflow.mapping.depth_first_split import (SplitSchedule, choose_split, choose_splits, split_with_pool,
                                               trade_cuts, with_room)
 from sramflow.mapping.epilogue import (DEPTH_FIRST_NOTE, FUSION_MODES, SCALE_LEVELS, EpilogueSchedule, pool_plan,
                                       scale_plan, with_epilogue)
@@ -434,7 +434,7 @@ def _pools_with_room(prep: PreparedGraph, before: tuple[Schedule, ...], final: t
         return final, []
     out, declined = list(final), []
     for (i, j), (pool, conv) in _pool_alternatives(prep, before, final, hw, objective):
-        if summed_value([pool, conv], hw, objective, priced) < summed_value([out[i], out[j]], hw, objective, priced):
+        if summed_value([pool, conv], hw, objective) < summed_value([out[i], out[j]], hw, objective):
             out[i], out[j] = pool, conv
         else:
             declined.append(((i, j), (pool, conv)))

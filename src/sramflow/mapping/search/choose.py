@@ -205,10 +205,16 @@ def objective_key(cycles: float, energy: float, objective: str) -> tuple[float, 
 
 
 def schedule_metrics(sch: Schedule, hw: HardwareSpec) -> tuple[int, float]:
-    """(cycles, energy pJ) of one schedule, as ``sim`` prices it."""
+    """(cycles, energy pJ) of one schedule, as ``sim`` prices it. A layer run in parts (a schedule with ``parts``,
+    ``mapping.depth_first_split``) takes the sum of its parts' cycles (they run one after the other) and the energy
+    of its summed counts over those cycles."""
     c = sch.counts
     cd = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
-    cycles = int(total_cycles({k: int(v) for k, v in busy_cycles(cd, hw).items()}, sch.double_buffered))
+    parts = getattr(sch, "parts", None)
+    if parts is not None:
+        cycles = sum(schedule_metrics(p.schedule, hw)[0] for p in parts)
+    else:
+        cycles = int(total_cycles({k: int(v) for k, v in busy_cycles(cd, hw).items()}, sch.double_buffered))
     return cycles, float(sum(energy_pj(cd, hw, cycles).values()))
 
 
