@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from sramflow.cost.counts import Counts, ceil_div
-from sramflow.cost.model import energy_pj
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule

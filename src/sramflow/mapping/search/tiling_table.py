@@ -9,7 +9,8 @@ its weights and input window rows, see ``conv.step_sizes``), so a tile holding m
 trades SRAM reads for fewer off-chip reloads. Tile sizes are restricted to the balanced values ceil(N / n)
 (``conv.balanced_sizes``): any other size t has the same tile count as t' = ceil(N / ceil(N / t)) <= t, hence the
 same reload factors, and loads no more bytes and needs no more SRAM with t' (only the per-step rounding of MAC
-cycles can differ, by less than one cycle per step). The rows of a ``TilingTable`` are the candidates the choice (``choose.best_row``) prices.
+cycles can differ, by less than one cycle per step). The rows of a ``TilingTable`` are the candidates the choice
+(``choose.best_row``) prices.
 """
 
 from __future__ import annotations
