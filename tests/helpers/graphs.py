@@ -83,6 +83,24 @@ def _random_wb(rng: np.random.Generator, *shape: int) -> dict:
     return {"W": rng.standard_normal(shape).astype(np.float32), "B": rng.standard_normal(shape[0]).astype(np.float32)}
 
 
+def _dw_se(rng: np.random.Generator, src: str, e: int, s: int, reduce: tuple[Node, ...], reduced: str
+           ) -> tuple[Node, ...]:
+    """Depthwise 3x3 + SiLU on the ``e`` channels of ``src``, then the squeeze-excite: global pool, 1x1 reduce to
+    ``s`` channels followed by the ``reduce`` activation nodes (reading "r", writing ``reduced``), 1x1 expand +
+    Sigmoid and the channel scale, which writes "scaled"; random weights drawn from ``rng`` in that order."""
+    return (
+        Node("dw", "Conv", (src,), "d", _same_conv(3, e), _random_wb(rng, e, 1, 3, 3)),
+        Node("ds", "Sigmoid", ("d",), "dsig"),
+        Node("dm", "Mul", ("d", "dsig"), "dact"),
+        Node("gap", "GlobalAveragePool", ("dact",), "g"),
+        Node("red", "Conv", ("g",), "r", _same_conv(1), _random_wb(rng, s, e, 1, 1)),
+        *reduce,
+        Node("sex", "Conv", (reduced,), "sx", _same_conv(1), _random_wb(rng, e, s, 1, 1)),
+        Node("sg", "Sigmoid", ("sx",), "sxs"),
+        Node("sc", "Mul", ("dact", "sxs"), "scaled"),
+    )
+
+
 def se_block_graph(res: int = 6, c: int = 4, e: int = 8, hard_swish: str = "decomposed") -> Graph:
     """An MBConv-like block with every epilogue pattern, random weights: 1x1 expand + HardSwish, depthwise 3x3 +
     SiLU, squeeze-excite (global pool, 1x1 reduce + Relu, 1x1 expand + Sigmoid, channel scale), 1x1 project, the
@@ -98,15 +116,7 @@ def se_block_graph(res: int = 6, c: int = 4, e: int = 8, hard_swish: str = "deco
     nodes = (
         Node("exp", "Conv", ("x",), "e", _same_conv(1), _random_wb(rng, e, c, 1, 1)),
         *hswish,
-        Node("dw", "Conv", ("eh",), "d", _same_conv(3, e), _random_wb(rng, e, 1, 3, 3)),
-        Node("ds", "Sigmoid", ("d",), "dsig"),
-        Node("dm", "Mul", ("d", "dsig"), "dact"),
-        Node("gap", "GlobalAveragePool", ("dact",), "g"),
-        Node("red", "Conv", ("g",), "r", _same_conv(1), _random_wb(rng, s, e, 1, 1)),
-        Node("rr", "Relu", ("r",), "rrl"),
-        Node("sex", "Conv", ("rrl",), "sx", _same_conv(1), _random_wb(rng, e, s, 1, 1)),
-        Node("sg", "Sigmoid", ("sx",), "sxs"),
-        Node("sc", "Mul", ("dact", "sxs"), "scaled"),
+        *_dw_se(rng, "eh", e, s, (Node("rr", "Relu", ("r",), "rrl"),), "rrl"),
         Node("prj", "Conv", ("scaled",), "pj", _same_conv(1), _random_wb(rng, c, e, 1, 1)),
         Node("add", "Add", ("pj", "x"), "y"),
         Node("gp2", "GlobalAveragePool", ("y",), "q"),
@@ -157,16 +167,7 @@ def se_depthwise_graph(e: int = 1152, px: int = 7, out: int = 320, s: int = 48) 
     rng = np.random.default_rng(3)
 
     nodes = (
-        Node("dw", "Conv", ("x",), "d", _same_conv(3, e), _random_wb(rng, e, 1, 3, 3)),
-        Node("ds", "Sigmoid", ("d",), "dsig"),
-        Node("dm", "Mul", ("d", "dsig"), "dact"),
-        Node("gap", "GlobalAveragePool", ("dact",), "g"),
-        Node("red", "Conv", ("g",), "r", _same_conv(1), _random_wb(rng, s, e, 1, 1)),
-        Node("rs", "Sigmoid", ("r",), "rsg"),
-        Node("rm", "Mul", ("r", "rsg"), "rr"),
-        Node("sex", "Conv", ("rr",), "sx", _same_conv(1), _random_wb(rng, e, s, 1, 1)),
-        Node("sg", "Sigmoid", ("sx",), "sxs"),
-        Node("sc", "Mul", ("dact", "sxs"), "scaled"),
+        *_dw_se(rng, "x", e, s, (Node("rs", "Sigmoid", ("r",), "rsg"), Node("rm", "Mul", ("r", "rsg"), "rr")), "rr"),
         Node("prj", "Conv", ("scaled",), "y", _same_conv(1), _random_wb(rng, out, e, 1, 1)),
     )
     full = lambda ch: (1, ch, px, px)  # noqa: E731
