@@ -14,8 +14,9 @@ Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energ
                       (target <= 160: not met; one SRAM level: every depth-first group falls back)
   sky130-design1-l2   none 107.75 / 3756.22 / 121.897  epilogue  70.05 / 2683.75 /  84.567
                       depth-first 12.25 / 1962.11 / 30.998  (target <= 12: not met; mapping 55-60 s on one
-                      thread, 69 s in session 22 both before and after its changes, 72 s before equal parts shared their schedule objects; 85-125 s on 2 shared cores
-                      before that, 20-25 s before tilings were searched per placement)
+                      thread, 69 s in session 22 both before and after its changes, 72 s before equal parts
+                      shared their schedule objects; 85-125 s on 2 shared cores before that, 20-25 s before
+                      tilings were searched per placement)
   design1, 64 KiB     none  59.08 / 2202.93 /  62.486  epilogue  21.88 / 1213.53 /  26.764  depth-first = epilogue
                       (targets <= 20 / <= 10: not met under latency; one SRAM level)
 A tile with more pixels than accumulators may run groups of 2-16 channels over fewer whole rows where those read
