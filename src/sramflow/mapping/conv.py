@@ -429,16 +429,18 @@ def weighted_class_sums(q: dict, counts: dict, trip: dict) -> dict:
 def footprint_words(shape: ConvShape, hw: HwParams, t: dict, spill, double, ak=None, gh=None) -> dict:  # noqa: ANN001
     q = step_sizes(shape, hw, t, ak, gh)
     out = np.where(spill, q["p_words"], q["o_words"])
-    total = buffer_words(q, trips(shape, t), out, double)
+    total = buffer_words(q, trips(shape, t) if np.any(double) else None, out, double)
     return {"bias": q["b_words"], "weights": q["w_words"], "inputs": q["i_words"], "outputs": out, "total": total}
 
 
-def buffer_words(q: dict, n: dict, out, double):  # noqa: ANN001, ANN201
+def buffer_words(q: dict, n: dict | None, out, double):  # noqa: ANN001, ANN201
     """Words of a step's buffers (``step_sizes`` ``q``, trips ``n``; ``out``: output or partial-sum words): the
     bias once; weights, inputs and outputs twice under ``double`` buffering where the operand has more than one
     tile, else once (a tile loaded once, before the first step, has no next tile to prefetch into a second
-    slot)."""
+    slot). ``n`` may be None where nothing is double-buffered (the hot single-buffer footprints skip the trips)."""
     total = q["b_words"]
+    if not np.any(double):
+        return total + q["w_words"] + q["i_words"] + out
     for words, operand in ((q["w_words"], "weights"), (q["i_words"], "inputs"), (out, "outputs")):
         total = total + np.where(np.logical_and(double, several_tiles(n, operand)), 2, 1) * words
     return total
