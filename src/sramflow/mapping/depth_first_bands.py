@@ -73,7 +73,7 @@ from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.staging import footprint_words
-from sramflow.mapping.search.choose import (POOL_RESERVE_WORDS, hierarchy, map_shape, schedule_metrics,
+from sramflow.mapping.search.choose import (POOL_RESERVE_WORDS, hierarchy, map_shape,
                                           search_staged_with, with_free_words)
 
 BAND_ROWS = (28, 16, 14, 8, 7, 4, 2, 1)  # consumer output rows per band tried (coarse first; the last band smaller)
@@ -119,18 +119,6 @@ def _conv(sch: Schedule) -> ConvSchedule:
 
 def _whole(sch: Schedule) -> Schedule:
     return sch.whole if isinstance(sch, SplitSchedule) else sch
-
-
-def _metrics(sch: Schedule, hw: HardwareSpec) -> tuple[float, float]:
-    """(cycles, energy pJ) as ``sim.api.price`` prices it (a fused node costs nothing of its own)."""
-    if sch.unit == "fused":
-        return 0.0, 0.0
-    c, e = schedule_metrics(sch, hw)
-    return float(c), e
-
-
-def _value(scheds: list[Schedule], hw: HardwareSpec, objective: str) -> tuple[float, float]:
-    return summed_value(scheds, hw, objective, _metrics)
 
 
 @dataclass(frozen=True)
@@ -583,12 +571,12 @@ def _decide(graph: Graph, cur: list[Schedule], edge: BandEdge, why: str, hw: Har
     i, j = edge.producer, edge.consumer
     p, c = _whole(cur[i]), _unpooled(_whole(cur[j]))
     own = map_shape(lower(graph, graph.nodes[edge.pool]), hw, objective) if edge.pool >= 0 else None
-    before = _value([cur[i], cur[j]], hw, objective)
+    before = summed_value([cur[i], cur[j]], hw, objective)
     best = None
     for k in range(1, levels + 1):
         for got in _candidates(p, c, _whole(cur[j]), k, search):
             pool = own if own is not None and not getattr(got[1].whole, "pool", "") else None  # unfused: its pass
-            val = _value([*got, *([pool] if pool is not None else [])], hw, objective)
+            val = summed_value([*got, *([pool] if pool is not None else [])], hw, objective)
             if best is None or val < best[0]:
                 best = (val, got, pool)
     if best is None:

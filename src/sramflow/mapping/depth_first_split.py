@@ -51,8 +51,8 @@ from sramflow.mapping.epilogue import SUM_BYTES, EpilogueSchedule, PoolCarry, po
 from sramflow.mapping.schedule import Schedule, Step
 from sramflow.mapping.depth_first import ResidentConvSchedule, as_resident, operand_words, summed_value
 from sramflow.mapping.staging import footprint_words
-from sramflow.mapping.search.choose import (hierarchy, objective_key, schedule_metrics, search_residual,
-                                          search_staged, search_staged_with, with_free_words)
+from sramflow.mapping.search.choose import (hierarchy, objective_key, schedule_cycles, schedule_metrics,
+                                          search_residual, search_staged, search_staged_with, with_free_words)
 
 PART_COUNTS = (2, 4, 8, 16)  # parts tried per axis (equal parts, the last one smaller)
 KEPT_CHUNK_CHANNELS = (4, 8)  # output channels per chunk of the finer cuts tried with the whole input kept: chunks
@@ -138,8 +138,8 @@ class SplitSchedule:
                 "channel_chunks": len({(p.ch0, p.ch1) for p in self.parts})}
 
     def cycles(self, hw: HardwareSpec) -> int:
-        """The parts run one after the other: the sum of their cycles (``schedule_metrics``)."""
-        return schedule_metrics(self, hw)[0]
+        """The parts run one after the other: the sum of their cycles (``schedule_cycles``)."""
+        return schedule_cycles(self, hw)
 
     def steps(self) -> Iterator[Step]:
         for p in self.parts:

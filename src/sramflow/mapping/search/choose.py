@@ -205,17 +205,12 @@ def objective_key(cycles: float, energy: float, objective: str) -> tuple[float, 
 
 
 def schedule_metrics(sch: Schedule, hw: HardwareSpec) -> tuple[int, float]:
-    """(cycles, energy pJ) of one schedule, as ``sim`` prices it. A layer run in parts (a schedule with ``parts``,
-    ``mapping.depth_first_split``) takes the sum of its parts' cycles (they run one after the other) and the energy
-    of its summed counts over those cycles."""
+    """(cycles, energy pJ) of one schedule, as ``sim`` prices it: ``schedule_cycles``, and the energy of its counts
+    over those cycles."""
     c = sch.counts
-    cd = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
-    parts = getattr(sch, "parts", None)
-    if parts is not None:
-        cycles = sum(schedule_metrics(p.schedule, hw)[0] for p in parts)
-    else:
-        cycles = int(total_cycles({k: int(v) for k, v in busy_cycles(cd, hw).items()}, sch.double_buffered))
-    return cycles, float(sum(energy_pj(cd, hw, cycles).values()))
+    cycles = schedule_cycles(sch, hw)
+    return cycles, float(sum(energy_pj({f.name: getattr(c, f.name) for f in dataclasses.fields(c)}, hw,
+                                       cycles).values()))
 
 
 def _staged_value(sch: ConvSchedule, hw: HardwareSpec, objective: str) -> tuple[float, float]:
@@ -465,9 +460,13 @@ def map_shape(shape: ConvShape | VectorShape | FusedShape, hw: HardwareSpec, obj
 
 
 def schedule_cycles(sch: Schedule, hw: HardwareSpec) -> int:
-    """The cycles ``sim`` prices ``sch`` at (0 for a fused activation)."""
+    """The cycles ``sim`` prices ``sch`` at (0 for a fused activation). A layer run in parts (a schedule with
+    ``parts``, ``mapping.depth_first_split``) takes the sum of its parts' cycles: they run one after the other."""
     if sch.unit == "fused":
         return 0
+    parts = getattr(sch, "parts", None)
+    if parts is not None:
+        return sum(schedule_cycles(p.schedule, hw) for p in parts)
     c = sch.counts
     busy = {k: int(v) for k, v in busy_cycles({f.name: getattr(c, f.name) for f in dataclasses.fields(c)}, hw).items()}
     return int(total_cycles(busy, sch.double_buffered))
