@@ -223,7 +223,7 @@ def _split_held(make: str, bands: int, chunks: int):  # noqa: ANN202 - the l2-he
     return g, hw, res, i, parts, kept, D.SplitSchedule(held, maker[1], tuple(kept))
 
 
-@pytest.mark.parametrize(("make", "bands", "chunks"), [("inputs", 1, 4), ("inputs", 2, 2), ("weights", 2, 2),
+@pytest.mark.parametrize(("make", "bands", "chunks"), [("inputs", 1, 4), ("inputs", 2, 2), ("weights", 2, 2), ("weights", 3, 1),
                                                       ("both", 2, 2), ("both", 3, 2)])
 def test_the_parts_of_a_split_keep_the_held_vector_in_level_1(make: str, bands: int, chunks: int) -> None:
     """Parts that hold the same vector at the same words of l2 load it once: the first part fills it, the others
@@ -280,3 +280,17 @@ def test_a_grouped_layers_chunks_do_not_share_their_vectors() -> None:
     assert [p.schedule.scale_kept for p in keep_scales(chunks, dw)] == [False, False]
     assert [p.schedule.scale_kept for p in keep_scales(bands, dw)] == [False, True]
     assert [p.schedule.scale_kept for p in keep_scales(chunks, pw)] == [False, True]
+
+
+def test_one_chunk_keeps_all_weights_across_its_bands() -> None:
+    """The weights-kept cut of one channel chunk: the first band stages every weight in l2 and the other bands read
+    them there, so the layer moves its weights (and bias) off-chip exactly once, where a plain row cut re-reads
+    them per band."""
+    from sramflow.mapping import depth_first_split as D
+
+    *_, parts, _, split = _split_held("weights", 4, 1)
+    sh = split.shape
+    assert (4, 1) in D._kept_cuts(sh)
+    assert len(parts) == 4 and {p.ch0 for p in parts} == {0}
+    assert split.counts.offchip_weight_bytes == sh.weight_bytes + sh.bias_bytes
+    assert all(p.schedule.counts.offchip_weight_bytes == 0 for p in parts[1:])

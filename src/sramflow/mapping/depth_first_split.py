@@ -362,13 +362,14 @@ INPUTS_KEPT_AXIS = "rows x channels, input kept"  # row bands outermost, each ba
 
 def _kept_cuts(sh: ConvShape) -> list[tuple[int, int]]:
     """(bands, chunks) of the cuts that keep an operand in the level from part to part: weights across a chunk's
-    row bands, or a band's input across its channel chunks (one band: the whole input); not grouped layers, whose
-    chunks read their own input channels."""
+    row bands (one chunk: all the layer's weights, for layers whose weights fit the level beside a band while the
+    input does not), or a band's input across its channel chunks (one band: the whole input); not grouped layers,
+    whose chunks read their own input channels."""
     if "channels" not in splittable(sh) or sh.groups > 1:
         return []
     rows = [r for r in (1, *PART_COUNTS) if r <= sh.out_h] if "rows" in splittable(sh) else [1]
     fine = sorted({ceil_div(sh.k_per_group, c) for c in KEPT_CHUNK_CHANNELS} - set(PART_COUNTS))
-    return [(r, c) for r in rows for c in PART_COUNTS if c <= sh.k_per_group] + \
+    return [(r, c) for r in rows for c in (1, *PART_COUNTS) if c <= sh.k_per_group and (r, c) != (1, 1)] + \
         [(1, c) for c in fine if 1 < c <= sh.k_per_group]
 
 
@@ -381,7 +382,7 @@ def _weights_kept(sch: Schedule, conv: ConvSchedule, bands: int, chunks: int, hw
     if bands < 2:
         return None
     cut = sorted(split_parts(conv.shape, "rows", bands, chunks), key=lambda x: (x[5], x[1]))  # chunk-major
-    if len({x[5] for x in cut}) < 2 or len({x[1] for x in cut}) < 2:
+    if len({x[1] for x in cut}) < 2:
         return None
     out = []
     for sub, *span in cut:
