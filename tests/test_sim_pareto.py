@@ -3,6 +3,8 @@ latency and energy objectives' totals, and a certificate excludes exactly the po
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pytest
 
@@ -123,3 +125,32 @@ def test_a_budget_still_buys_energy_where_a_classifier_pool_needs_words_freed() 
     budget = int(t0["cycles"] * 1.02)
     t = total_json(list(simulate_prepared(prep, hw, "energy", budget).nodes), hw.clock_mhz)
     assert t["cycles"] <= budget and t["energy_uj"] < t0["energy_uj"]
+
+
+def test_a_budget_over_the_fastest_mapping() -> None:
+    """``--cycle-budget +P%``: P percent above the latency objective's network cycles, then the least energy within
+    them; the energy objective only; a non-positive percentage is refused."""
+    from sramflow.sim.api import budget_over_fastest
+
+    hw = resolve_hw("sky130-design1")
+    prep = prepare_graph(se_block_graph(12), fusion="epilogue")
+    fastest = total_json(list(simulate_prepared(prep, hw, "latency").nodes), hw.clock_mhz)
+    got, budget = budget_over_fastest(prep, hw, "energy", 25.0)
+    assert got == fastest["cycles"] and budget == int(fastest["cycles"] * 1.25)
+    t = total_json(list(simulate_prepared(prep, hw, "energy", budget).nodes), hw.clock_mhz)
+    assert fastest["cycles"] < t["cycles"] <= budget and t["energy_uj"] < fastest["energy_uj"]
+    with pytest.raises(SramflowError, match="energy objective"):
+        budget_over_fastest(prep, hw, "latency", 5.0)
+    with pytest.raises(SramflowError, match="positive percentage"):
+        budget_over_fastest(prep, hw, "energy", 0.0)
+
+
+def test_the_cli_reads_a_budget_as_cycles_or_a_percentage() -> None:
+    from sramflow.cli_checks import CycleBudgetArg, cycle_budget
+
+    assert cycle_budget("1234") == CycleBudgetArg(cycles=1234)
+    assert cycle_budget("+0.5%") == cycle_budget("0.5%") == cycle_budget(" +0.5 %") == \
+        CycleBudgetArg(over_fastest_pct=0.5)
+    for bad in ("0", "-3", "5x", "0%", "-1%", "+x%", "2000%", "nan%"):
+        with pytest.raises(argparse.ArgumentTypeError, match="percentage|positive"):
+            cycle_budget(bad)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -33,6 +34,34 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
     return value
+
+
+@dataclass(frozen=True)
+class CycleBudgetArg:
+    """``--cycle-budget``: a number of cycles, or a percentage over the latency objective's cycles."""
+
+    cycles: int | None = None
+    over_fastest_pct: float | None = None
+
+
+MAX_BUDGET_PCT = 1000.0  # a budget above 11x the fastest mapping's cycles is a slip, not a trade-off
+
+
+def cycle_budget(text: str) -> CycleBudgetArg:
+    """``N`` cycles, or ``P%`` / ``+P%``: P percent more cycles than the latency objective's mapping."""
+    t = text.strip()
+    if not t.endswith("%"):
+        try:
+            return CycleBudgetArg(cycles=positive_int(t))
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentTypeError(f"{e}; give a positive number of cycles or a percentage over the "
+                                             "fastest mapping's cycles such as +0.5%") from None
+    body = t[:-1].strip()
+    pct = float(_number(body[1:] if body.startswith("+") else body, float, "a percentage such as +0.5%"))
+    if not 0 < pct <= MAX_BUDGET_PCT:
+        raise argparse.ArgumentTypeError(f"must be a positive percentage over the fastest mapping's cycles, at most "
+                                         f"{MAX_BUDGET_PCT:g} %, got {text!r} (e.g. +0.5%)")
+    return CycleBudgetArg(over_fastest_pct=pct)
 
 
 def positive_float(text: str) -> float:

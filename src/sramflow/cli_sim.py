@@ -7,18 +7,19 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     from sramflow.cli_args import add_fusion_arg, add_model_args, add_weight_bits_arg
-    from sramflow.cli_checks import hardware, out_dir, positive_int
+    from sramflow.cli_checks import cycle_budget, hardware, out_dir
 
     p = sub.add_parser("simulate", help="map every layer onto the SRAM, simulate latency / energy / traffic")
     add_model_args(p)
     p.add_argument("--hw", default="sky130-design1", type=hardware, help="hardware preset name or YAML file")
     p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
                    help="what the per-layer mapping search minimizes")
-    p.add_argument("--cycle-budget", type=positive_int, default=None,
-                   help="with --objective energy: the least energy of the network within this many cycles (the "
-                        "Conv/Gemm mappings chosen together rather than each layer for its least energy; with "
-                        "--fusion depth-first on hardware with an outer SRAM level: the fastest depth-first "
-                        "mapping with layers re-cut for energy within the spare cycles)")
+    p.add_argument("--cycle-budget", type=cycle_budget, default=None, metavar="N|+P%",
+                   help="with --objective energy: the least energy of the network within N cycles, or within P "
+                        "percent more cycles than the latency objective's mapping (e.g. +0.5%%: mapped for latency "
+                        "first). The Conv/Gemm mappings are chosen together rather than each layer for its least "
+                        "energy; with --fusion depth-first on hardware with an outer SRAM level: the fastest "
+                        "depth-first mapping with layers re-cut for energy within the spare cycles")
     add_fusion_arg(p)
     p.add_argument("--out", default=None, type=out_dir, help="folder for layer_mapping.json, weight_mapping_summary.json, "
                                                "inference_simulator_report.json")
@@ -41,7 +42,16 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
     hw = resolve_hw(a.hw)
     loaded = load_graph(model_source(a))
     prep = with_weight_bits(prepare_graph(loaded.graph, a.fusion), a.weight_bits)  # packed weights per layer group
-    res = simulate_prepared(prep, hw, a.objective, a.cycle_budget)
+    budget = None
+    if a.cycle_budget is not None:
+        budget = a.cycle_budget.cycles
+        if a.cycle_budget.over_fastest_pct is not None:
+            from sramflow.sim.api import budget_over_fastest
+
+            fastest, budget = budget_over_fastest(prep, hw, a.objective, a.cycle_budget.over_fastest_pct)
+            print(f"cycle budget: +{a.cycle_budget.over_fastest_pct:g} % over the latency objective's "
+                  f"{fastest:,} cycles = {budget:,} cycles")
+    res = simulate_prepared(prep, hw, a.objective, budget)
     if a.weight_bits != 8:
         print(f"weights: --weight-bits {a.weight_bits} (INT4 packed two per byte)")
     print(summary_text(res))

@@ -391,7 +391,8 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     is spent on the fastest depth-first mapping instead: layers re-cut for energy (``_depth_first_within_budget``)."""
     t0 = time.perf_counter()
     if cycle_budget is not None and objective != "energy":
-        raise SramflowError(f"a cycle budget needs the energy objective, got {objective!r}")
+        raise SramflowError(f"a cycle budget needs the energy objective (--objective energy: the least energy "
+                            f"within the budget), got {objective!r}")
     split_memo: dict = {}  # the parts' searches: the scale decision cuts its options as ``choose_splits`` will
     groups: tuple[Group, ...] = ()
     traded = _depth_first_within_budget(prep, hw, cycle_budget) if cycle_budget is not None else None
@@ -408,6 +409,18 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
                             time.perf_counter() - t0, cycle_budget, prep.fusion, groups, recut)
+
+
+def budget_over_fastest(prep: PreparedGraph, hw: HardwareSpec, objective: str, over_pct: float) -> tuple[int, int]:
+    """(the latency objective's network cycles, a cycle budget ``over_pct`` percent above them) for
+    ``simulate_prepared(..., cycle_budget=...)``: the least energy at a stated latency cost."""
+    if objective != "energy":
+        raise SramflowError(f"a cycle budget needs the energy objective (--objective energy: the least energy "
+                            f"within the budget), got {objective!r}")
+    if not over_pct > 0:
+        raise SramflowError(f"a cycle budget over the fastest mapping must be a positive percentage, got {over_pct}")
+    fastest = sum(r.cycles for r in simulate_prepared(prep, hw, "latency").nodes)
+    return fastest, int(fastest * (1 + over_pct / 100))
 
 
 PoolPairs = list[tuple[tuple[int, ...], tuple[Schedule, ...]]]  # (pool index, conv index) and their schedules

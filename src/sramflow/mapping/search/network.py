@@ -22,7 +22,8 @@ def choose_schedules(shapes, hw: HardwareSpec, objective: str,  # noqa: ANN001 -
     if objective not in OBJECTIVES:
         raise SramflowError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if cycle_budget is not None and objective != "energy":
-        raise SramflowError(f"a cycle budget needs the energy objective, got {objective!r}")
+        raise SramflowError(f"a cycle budget needs the energy objective (--objective energy: the least energy "
+                            f"within the budget), got {objective!r}")
     if cycle_budget is not None and len(hw.sram) > 1:
         raise SramflowError(f"{hw.name}: a cycle budget with a second SRAM level is only supported with --fusion "
                             "depth-first (the fastest depth-first mapping re-cut for energy); otherwise map it with "
