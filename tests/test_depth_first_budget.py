@@ -43,6 +43,17 @@ def test_spare_cycles_buy_a_cut_that_saves_energy_and_traffic() -> None:
     assert r.bit_exact and r.clobbers == 0 and r.counts_match
 
 
+def test_a_budget_over_the_fastest_depth_first_mapping() -> None:
+    """``over_fastest_pct``: the fastest depth-first mapping, made once, gives both the budget and the re-cuts; the
+    same mapping as the budget in cycles."""
+    _, hw, prep, fastest, tf = _setup()
+    res = simulate_prepared(prep, hw, "energy", over_fastest_pct=1.0)
+    budget = int(tf["cycles"] * 1.01)
+    assert (res.fastest_cycles, res.cycle_budget) == (tf["cycles"], budget)
+    same = simulate_prepared(prep, hw, "energy", budget)
+    assert [r.counts for r in res.nodes] == [r.counts for r in same.nodes] and res.recut_layers == same.recut_layers
+
+
 def test_no_spare_cycles_keep_the_fastest_mapping() -> None:
     _, hw, prep, fastest, tf = _setup()
     res = simulate_prepared(prep, hw, "energy", tf["cycles"])

@@ -129,20 +129,23 @@ def test_a_budget_still_buys_energy_where_a_classifier_pool_needs_words_freed() 
 
 def test_a_budget_over_the_fastest_mapping() -> None:
     """``--cycle-budget +P%``: P percent above the latency objective's network cycles, then the least energy within
-    them; the energy objective only; a non-positive percentage is refused."""
-    from sramflow.sim.api import budget_over_fastest
-
+    them (the same mapping as that budget in cycles); the energy objective only; a non-positive percentage and
+    both forms at once are refused."""
     hw = resolve_hw("sky130-design1")
     prep = prepare_graph(se_block_graph(12), fusion="epilogue")
     fastest = total_json(list(simulate_prepared(prep, hw, "latency").nodes), hw.clock_mhz)
-    got, budget = budget_over_fastest(prep, hw, "energy", 25.0)
-    assert got == fastest["cycles"] and budget == int(fastest["cycles"] * 1.25)
-    t = total_json(list(simulate_prepared(prep, hw, "energy", budget).nodes), hw.clock_mhz)
+    res = simulate_prepared(prep, hw, "energy", over_fastest_pct=25.0)
+    budget = int(fastest["cycles"] * 1.25)
+    assert (res.fastest_cycles, res.cycle_budget, res.budget_over_pct) == (fastest["cycles"], budget, 25.0)
+    t = total_json(list(res.nodes), hw.clock_mhz)
     assert fastest["cycles"] < t["cycles"] <= budget and t["energy_uj"] < fastest["energy_uj"]
+    assert t == total_json(list(simulate_prepared(prep, hw, "energy", budget).nodes), hw.clock_mhz)
     with pytest.raises(SramflowError, match="energy objective"):
-        budget_over_fastest(prep, hw, "latency", 5.0)
+        simulate_prepared(prep, hw, "latency", over_fastest_pct=5.0)
     with pytest.raises(SramflowError, match="positive percentage"):
-        budget_over_fastest(prep, hw, "energy", 0.0)
+        simulate_prepared(prep, hw, "energy", over_fastest_pct=0.0)
+    with pytest.raises(SramflowError, match="not both"):
+        simulate_prepared(prep, hw, "energy", budget, 5.0)
 
 
 def test_the_cli_reads_a_budget_as_cycles_or_a_percentage() -> None:

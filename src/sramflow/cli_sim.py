@@ -42,16 +42,8 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
     hw = resolve_hw(a.hw)
     loaded = load_graph(model_source(a))
     prep = with_weight_bits(prepare_graph(loaded.graph, a.fusion), a.weight_bits)  # packed weights per layer group
-    budget = None
-    if a.cycle_budget is not None:
-        budget = a.cycle_budget.cycles
-        if a.cycle_budget.over_fastest_pct is not None:
-            from sramflow.sim.api import budget_over_fastest
-
-            fastest, budget = budget_over_fastest(prep, hw, a.objective, a.cycle_budget.over_fastest_pct)
-            print(f"cycle budget: +{a.cycle_budget.over_fastest_pct:g} % over the latency objective's "
-                  f"{fastest:,} cycles = {budget:,} cycles")
-    res = simulate_prepared(prep, hw, a.objective, budget)
+    budget = a.cycle_budget
+    res = simulate_prepared(prep, hw, a.objective, budget and budget.cycles, budget and budget.over_fastest_pct)
     if a.weight_bits != 8:
         print(f"weights: --weight-bits {a.weight_bits} (INT4 packed two per byte)")
     print(summary_text(res))

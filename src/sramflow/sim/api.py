@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,6 +94,10 @@ class SimulationResult:
     fusion: str = "none"
     groups: tuple[Group, ...] = ()  # depth-first groups' edges as decided (``mapping.depth_first``)
     recut_layers: int = 0  # under a cycle budget with depth-first groups: layers re-mapped for energy (``trade_cuts``)
+    # a budget stated over the fastest mapping (``over_fastest_pct``): that percentage and the latency objective's
+    # network cycles it was applied to
+    budget_over_pct: float | None = None
+    fastest_cycles: int | None = None
 
     @property
     def fusion_note(self) -> str:
@@ -384,18 +389,34 @@ def _pool_with_room(prep: PreparedGraph, out: list[Schedule] | dict[int, Schedul
 
 
 def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",
-                      cycle_budget: int | None = None) -> SimulationResult:
+                      cycle_budget: int | None = None, over_fastest_pct: float | None = None) -> SimulationResult:
     """``cycle_budget`` (energy objective only): the network's least energy with at most that many cycles, the
     vector nodes mapped for energy and the Conv/Gemm nodes chosen together (``mapping.search.budget``) instead
     of each layer for its own least energy. With depth-first fusion on hardware with outer SRAM levels the budget
-    is spent on the fastest depth-first mapping instead: layers re-cut for energy (``_depth_first_within_budget``)."""
+    is spent on the fastest depth-first mapping instead: layers re-cut for energy (``_depth_first_within_budget``).
+    ``over_fastest_pct`` (instead of ``cycle_budget``): the budget is that many percent above the latency
+    objective's network cycles (its mapping is made once, also for the depth-first re-cuts)."""
     t0 = time.perf_counter()
-    if cycle_budget is not None and objective != "energy":
+    if (cycle_budget is not None or over_fastest_pct is not None) and objective != "energy":
         raise SramflowError(f"a cycle budget needs the energy objective (--objective energy: the least energy "
                             f"within the budget), got {objective!r}")
+    if cycle_budget is not None and over_fastest_pct is not None:
+        raise SramflowError("give a cycle budget in cycles or as a percentage over the fastest mapping, not both")
+    if over_fastest_pct is not None and not 0 < over_fastest_pct < math.inf:
+        raise SramflowError(f"a cycle budget over the fastest mapping must be a positive percentage, got "
+                            f"{over_fastest_pct}")
     split_memo: dict = {}  # the parts' searches: the scale decision cuts its options as ``choose_splits`` will
     groups: tuple[Group, ...] = ()
-    traded = _depth_first_within_budget(prep, hw, cycle_budget) if cycle_budget is not None else None
+    fastest: int | None = None
+    traded = None
+    if over_fastest_pct is not None:
+        f = _fastest_depth_first(prep, hw)
+        # one SRAM level, or no depth-first: the fastest mapping is a plain latency run
+        fastest = f.cycles if f is not None else sum(r.cycles for r in simulate_prepared(prep, hw, "latency").nodes)
+        cycle_budget = int(fastest * (1 + over_fastest_pct / 100))
+        traded = _trade_within(prep, hw, cycle_budget, f) if f is not None else None
+    elif cycle_budget is not None:
+        traded = _depth_first_within_budget(prep, hw, cycle_budget)
     recut = 0
     if traded is not None:
         schedules, groups, recut = traded
@@ -408,19 +429,8 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
             schedules, groups, _, _ = _depth_first(prep, schedules, hw, objective, split_memo)
     results = [price(node.name, node.op, sch, hw) for node, sch in zip(prep.graph.nodes, schedules)]
     return SimulationResult(prep.graph.name, hw, objective, tuple(schedules), tuple(results), (),
-                            time.perf_counter() - t0, cycle_budget, prep.fusion, groups, recut)
-
-
-def budget_over_fastest(prep: PreparedGraph, hw: HardwareSpec, objective: str, over_pct: float) -> tuple[int, int]:
-    """(the latency objective's network cycles, a cycle budget ``over_pct`` percent above them) for
-    ``simulate_prepared(..., cycle_budget=...)``: the least energy at a stated latency cost."""
-    if objective != "energy":
-        raise SramflowError(f"a cycle budget needs the energy objective (--objective energy: the least energy "
-                            f"within the budget), got {objective!r}")
-    if not over_pct > 0:
-        raise SramflowError(f"a cycle budget over the fastest mapping must be a positive percentage, got {over_pct}")
-    fastest = sum(r.cycles for r in simulate_prepared(prep, hw, "latency").nodes)
-    return fastest, int(fastest * (1 + over_pct / 100))
+                            time.perf_counter() - t0, cycle_budget, prep.fusion, groups, recut, over_fastest_pct,
+                            fastest)
 
 
 PoolPairs = list[tuple[tuple[int, ...], tuple[Schedule, ...]]]  # (pool index, conv index) and their schedules
@@ -463,22 +473,49 @@ def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budg
     value: how many layers (or pool and conv pairs) were re-mapped.
     None where that does not apply (one SRAM level, another fusion mode); ``MappingError`` naming the fastest
     mapping's cycles where it does not fit the budget (no mapping found here has fewer)."""
+    fastest = _fastest_depth_first(prep, hw)
+    return None if fastest is None else _trade_within(prep, hw, cycle_budget, fastest)
+
+
+@dataclass(frozen=True)
+class FastestMapping:
+    """The latency objective's depth-first mapping, with what ``_trade_within`` re-cuts from it."""
+
+    cycles: int  # the network's
+    memo: dict  # the cuts priced on the way (``choose_split``)
+    before: tuple[Schedule, ...]  # per-layer schedules
+    schedules: tuple[Schedule, ...]  # depth-first
+    groups: tuple[Group, ...]
+    chosen: tuple[Schedule, ...]  # the cuts chosen before any cross-layer group
+    declined_pools: PoolPairs
+
+
+def _fastest_depth_first(prep: PreparedGraph, hw: HardwareSpec) -> FastestMapping | None:
+    """The latency objective's depth-first mapping on hardware with outer SRAM levels; None where depth-first
+    re-cuts do not apply (one SRAM level, another fusion mode)."""
     if prep.fusion != "depth-first" or hierarchy(hw) is None:
         return None
     memo: dict = {}
     before = _choose(prep, hw, "latency", split_memo=memo)
     schedules, groups, chosen, pools = _depth_first(prep, before, hw, "latency", memo)
     cycles, _ = _network_cost(prep, schedules, hw)
-    if cycles > cycle_budget:
-        raise MappingError(f"--cycle-budget {cycle_budget:,} is below the {cycles:,} cycles of the least feasible "
+    return FastestMapping(cycles, memo, before, schedules, groups, chosen, pools)
+
+
+def _trade_within(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int, f: FastestMapping
+                  ) -> tuple[tuple[Schedule, ...], tuple[Group, ...], int]:
+    """``_depth_first_within_budget`` from the fastest depth-first mapping ``f``."""
+    if f.cycles > cycle_budget:
+        raise MappingError(f"--cycle-budget {cycle_budget:,} is below the {f.cycles:,} cycles of the least feasible "
                            f"mapping (the latency objective's, fusion {prep.fusion}): raise the budget or use "
                            "--objective latency")
     energy_memo: dict = {}  # the same cuts with their parts' tilings searched for energy
-    for b, c, f in zip(before, chosen, schedules):
-        if f is c:
+    for b, c, s in zip(f.before, f.chosen, f.schedules):
+        if s is c:
             choose_split(b, hw, "energy", energy_memo)
-    schedules, recut = trade_cuts(schedules, chosen, before, (memo, energy_memo), hw, cycle_budget - cycles, pools)
-    return schedules, groups, recut
+    schedules, recut = trade_cuts(f.schedules, f.chosen, f.before, (f.memo, energy_memo), hw,
+                                  cycle_budget - f.cycles, f.declined_pools)
+    return schedules, f.groups, recut
 
 
 def _pool_alternatives(prep: PreparedGraph, before: tuple[Schedule, ...], final: tuple[Schedule, ...],

@@ -16,6 +16,8 @@ def summary_text(res: SimulationResult, top: int = 8) -> str:
     lines = [
         f"{res.graph_name} on {res.hw.name} (objective {res.objective}"
         + (f" within {res.cycle_budget:,} cycles" if res.cycle_budget is not None else "")
+        + (f": +{res.budget_over_pct:g} % over the latency objective's {res.fastest_cycles:,}"
+           if res.budget_over_pct is not None and res.fastest_cycles is not None else "")
         + f"), {t['nodes']} nodes mapped and simulated "
         f"in {res.wall_s:.3f} s, fusion {res.fusion}" + (f" ({res.fusion_note})" if res.fusion_note else ""),
         f"  latency   {t['cycles']:,} cycles = {t['time_ms']:.2f} ms at {res.hw.clock_mhz:g} MHz "

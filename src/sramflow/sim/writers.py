@@ -120,6 +120,7 @@ def depth_first_groups_json(res: SimulationResult) -> list[dict[str, Any]]:
 def report_json(res: SimulationResult) -> dict[str, Any]:
     return {"graph": res.graph_name, "hw": res.hw.name, "hw_description": res.hw.description,
             "clock_mhz": res.hw.clock_mhz, "objective": res.objective, "cycle_budget": res.cycle_budget,
+            "cycle_budget_over_fastest_pct": res.budget_over_pct, "fastest_cycles": res.fastest_cycles,
             "simulation_wall_s": res.wall_s, "fusion": res.fusion, "fusion_note": res.fusion_note,
             "fusion_groups": fusion_groups_json(res), "depth_first_groups": depth_first_groups_json(res),
             "total": total_json(list(res.nodes), res.hw.clock_mhz), "nodes": [node_json(r) for r in res.nodes],
