@@ -168,11 +168,11 @@ def test_layers_split_on_a_small_level_run_bit_exact() -> None:
     """On design1 + a 2 KiB level the chain's tensors (2.3 and 4.6 KiB) do not fit whole: the 3x3 conv runs in
     output-channel chunks that keep its input in the level from chunk to chunk (each part's operands staged), with
     less off-chip traffic and fewer cycles than whole layers; the SE block's projection (at 20 x 20 px) runs in row
-    bands with its residual Add, each band adding its skip rows; executed part by part, bit-exact, counts equal, no
-    clobbers. The 1x1 conv of the first graph ran in two row bands until the search priced tilings per placement:
+    bands of one channel chunk that keep its weights in the level, with its residual Add, each band adding its skip
+    rows; executed part by part, bit-exact, counts equal, no clobbers. The 1x1 conv of the first graph ran in two row bands until the search priced tilings per placement:
     a whole-layer tiling for its weights staged in the level now beats them (fewer cycles, less energy and
     traffic), so the mapper keeps it whole."""
-    from sramflow.mapping.depth_first_split import INPUTS_KEPT_AXIS, SplitSchedule, choose_split
+    from sramflow.mapping.depth_first_split import INPUTS_KEPT_AXIS, KEPT_AXIS, SplitSchedule, choose_split
     from sramflow.mapping.search.choose import schedule_metrics
 
     hw = small_l2(1)
@@ -201,7 +201,9 @@ def test_layers_split_on_a_small_level_run_bit_exact() -> None:
     assert choose_split(p, hw, "latency", {}) is p and "weights" in p.staged
     se = simulate_graph(se_block_graph(20), hw, fusion="depth-first")
     prj = se.schedules[[n.name for n in se.nodes].index("prj")]
-    assert isinstance(prj, SplitSchedule) and prj.axis == "rows" and prj.whole.residual == "add"
+    assert isinstance(prj, SplitSchedule) and prj.axis == KEPT_AXIS and prj.whole.residual == "add"
+    assert {p.ch0 for p in prj.parts} == {0} and len(prj.parts) > 1  # one chunk: its weights cross once
+    assert prj.counts.offchip_weight_bytes == prj.shape.weight_bytes + prj.shape.bias_bytes
     assert prj.halo_bytes == 0  # a 1x1 conv's bands share no input rows
 
 
@@ -226,7 +228,8 @@ def test_reports_list_split_layers_and_edges_and_the_schemas_accept_them() -> No
     assert split["c"]["axis"] == "rows x channels, input kept" and split["a"] is None and split["p"] is None
     se = simulate_graph(se_block_graph(16), small_l2(1), fusion="depth-first")
     se_split = {x["name"]: x.get("depth_first_split") for x in layer_mapping_json(se)["layers"]}
-    assert se_split["prj"] is None  # whole, its residual Add joined (weights staged in the level)
+    # row bands of one chunk, its weights kept in the level from band to band, its residual Add joined
+    assert se_split["prj"]["axis"] == "channels x rows" and se_split["prj"]["parts"] == se_split["prj"]["bands"] > 1
     groups = {g["producer"]: g for g in report_json(se)["fusion_groups"]}
     node = {n["name"]: n for n in report_json(se)["nodes"]}
     assert groups["prj"]["members"] == ["sc", "add"] and groups["exp"]["resident_in_level"] == ["outputs"]
