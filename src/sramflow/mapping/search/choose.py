@@ -337,9 +337,9 @@ def search_residual(shape: ConvShape, hw: HardwareSpec, objective: str, require:
     tilings = [search_conv(plain, hw, objective), *(search_conv(plain, level_as_link(hw, k), objective)
                                                     for k in range(1, len(hw.sram)))]
     tilings += [s for s, _, _ in placement_tilings(plain, hw, h, objective)]
-    free = [t for t in (row_schedule(plain, hwp, table, int(r)) for r in best_rows(table, hw, objective, RESIDUAL_SCAN))
-            if not (t.spill_psums or t.keep_psums)]
-    tilings += free[:RESIDUAL_ROWS]
+    free = (t for t in (row_schedule(plain, hwp, table, int(r)) for r in best_rows(table, hw, objective, RESIDUAL_SCAN))
+            if not (t.spill_psums or t.keep_psums))
+    tilings += itertools.islice(free, RESIDUAL_ROWS)  # built in rank order until that many qualify
     options = []
     seen = set()
     for rank, t in enumerate(tilings):
