@@ -119,3 +119,19 @@ def test_allow_limits_what_a_placement_stages() -> None:
     assert search_staged_with(sh, hw, "latency", require=(("inputs", 1),), allow=frozenset({"outputs"})) is None
     whole = dataclasses.replace(sh, k_per_group=192)
     assert (1, 48) in _kept_cuts(whole) and (2, 48) not in _kept_cuts(whole)  # 4-channel chunks, whole input only
+
+
+def test_first_ranked_is_the_head_of_a_full_lexsort() -> None:
+    """``first_ranked`` (the placement and residual searches' top rows) partitions before sorting: the same indices,
+    in the same order, as the first n of a full ``np.lexsort``, ties in every key included."""
+    import numpy as np
+
+    from sramflow.mapping.search.choose import first_ranked
+
+    rng = np.random.default_rng(7)
+    for _ in range(2000):
+        m, n = int(rng.integers(1, 50)), int(rng.integers(1, 60))
+        p, s, r = (rng.integers(0, k, m).astype(float) for k in (4, 3, 3))
+        assert np.array_equal(first_ranked(p, s, r, n), np.lexsort((r, s, p))[:n])
+    assert np.array_equal(first_ranked(np.array([2.0, 1.0, 1.0]), 0.0, np.array([0, 1, 0]), 1), [2])
+    assert np.array_equal(first_ranked(np.array([2.0, 1.0]), 0.0, np.array([0, 1]), 5), [1, 0])

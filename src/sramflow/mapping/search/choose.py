@@ -151,7 +151,18 @@ def best_rows(table: TilingTable, hw: HardwareSpec, objective: str, n: int) -> n
     cyc = table_cycles(table, hw)
     en = np.broadcast_to(sum(energy_pj(table.counts, hw, cyc).values()), cyc.shape)
     second = en if objective == "latency" else cyc
-    return np.lexsort((table.rank, second, objective_value(objective, cyc, en)))[:n]
+    return first_ranked(objective_value(objective, cyc, en), second, table.rank, n)
+
+
+def first_ranked(primary: np.ndarray, second: np.ndarray, rank: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` indices of ``np.lexsort((rank, second, primary))`` without sorting every row: only the rows
+    whose ``primary`` is at most the n-th smallest can be among them."""
+    primary = np.asarray(primary)
+    second, rank = np.broadcast_to(second, primary.shape), np.broadcast_to(rank, primary.shape)
+    if primary.size > n > 0:
+        idx = np.flatnonzero(primary <= np.partition(primary, n - 1)[n - 1])
+        return idx[np.lexsort((rank[idx], second[idx], primary[idx]))][:n]
+    return np.lexsort((rank, second, primary))[:n]
 
 
 def _first_ranked(table: TilingTable, idx: np.ndarray) -> int:
@@ -406,7 +417,7 @@ def _placement_rows(shape: ConvShape, hw: HardwareSpec, h: Hierarchy, objective:
         cyc = total_cycles(busy_cycles(c, hw), table.double)
         en = sum(energy_pj(c, hw, cyc).values())
         second = en if objective == "latency" else cyc
-        for i in np.lexsort((table.rank, second, objective_value(objective, cyc, en)))[:PLACEMENT_ROWS]:
+        for i in first_ranked(objective_value(objective, cyc, en), second, table.rank, PLACEMENT_ROWS):
             picked.append((int(i), combo, where))
     rows = {i: row_schedule(shape, hwp, table, i) for i in dict.fromkeys(i for i, _, _ in picked)}
     return tuple((rows[i], combo, where) for i, combo, where in picked)
