@@ -42,8 +42,9 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
     hw = resolve_hw(a.hw)
     loaded = load_graph(model_source(a))
     prep = with_weight_bits(prepare_graph(loaded.graph, a.fusion), a.weight_bits)  # packed weights per layer group
-    budget = a.cycle_budget
-    res = simulate_prepared(prep, hw, a.objective, budget and budget.cycles, budget and budget.over_fastest_pct)
+    budget = a.cycle_budget  # a ``CycleBudgetArg``: cycles, or a percentage over the fastest mapping's
+    res = simulate_prepared(prep, hw, a.objective, budget.cycles if budget else None,
+                            budget.over_fastest_pct if budget else None)
     if a.weight_bits != 8:
         print(f"weights: --weight-bits {a.weight_bits} (INT4 packed two per byte)")
     print(summary_text(res))
