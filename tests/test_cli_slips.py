@@ -51,6 +51,9 @@ CASES = [
     (["run", "--num-classes", "two"], "--num-classes", "whole number"),
     (["analyze", "--sram-bytes", "0"], "--sram-bytes", "positive"),
     (["simulate", "--cycle-budget", "0"], "--cycle-budget", "positive"),
+    (["simulate", "--cycle-budget", "+x%"], "--cycle-budget", "percentage"),
+    (["run", "--cycle-budget", "100000"], "--cycle-budget", "percentage over the fastest"),
+    (["run", "--cycle-budget", "0%"], "--cycle-budget", "positive percentage"),
     (["sweep", "--space", "{file}", "--out", "{dir}/o", "--workers", "0"], "--workers", "positive"),
     (["evaluate", "--data", "{dir}", "--batch-size", "0"], "--batch-size", "positive"),
     (["sram", "info", "--hw", "{dir}"], "--hw", "is a folder"),
@@ -97,3 +100,10 @@ def test_good_arguments_still_parse(tmp_path: Path) -> None:
     a = build_parser().parse_args(["run", "--out", str(tmp_path / "new"), "--battery-mah", "2000",
                                    "--inferences-per-hour", "0.5", "--hw", "sky130-design1"])
     assert a.battery_mah == 2000.0 and a.inferences_per_hour == 0.5 and a.out == str(tmp_path / "new")
+
+
+def test_a_run_budget_without_the_energy_objective_stops_before_any_work(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--cycle-budget", "+1%"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--cycle-budget needs --objective energy" in err, err
+

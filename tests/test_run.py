@@ -81,3 +81,22 @@ def test_run_with_data_adds_accuracy(ham_dir: Path, tmp_path: Path) -> None:
     assert "95% intervals (bootstrap over" in (tmp_path / "report.html").read_text()
     assert "95% intervals (bootstrap over" in (tmp_path / "INTEGRATION_SUMMARY.md").read_text()
     assert list((tmp_path / "plots").glob("confusion_*.png"))
+
+
+@pytest.mark.slow
+def test_a_run_with_a_budget_over_the_fastest_mapping(tmp_path: Path) -> None:
+    """``run --objective energy --cycle-budget +2%``: the mapping, its report and the summary state the budget as
+    given and the cycles it was applied to; the network stays within it."""
+    cfg = RunConfig(source=ModelSource(model="efficientnet_lite0", num_classes=7, resolution=32), out_dir=str(tmp_path),
+                    host_baseline=False, functional=False, advise=False, objective="energy", cycle_budget_over_pct=2.0)
+    run(cfg, quiet=True)
+    lm = json.loads((tmp_path / "layer_mapping.json").read_text())
+    sim = json.loads((tmp_path / "inference_simulator_report.json").read_text())
+    for rep in (lm, sim):
+        assert rep["objective"] == "energy" and rep["cycle_budget_over_fastest_pct"] == 2.0
+        assert rep["cycle_budget"] == int(rep["fastest_cycles"] * 1.02)
+    assert rep["fastest_cycles"] < sim["total"]["cycles"] <= sim["cycle_budget"]
+    md = (tmp_path / "INTEGRATION_SUMMARY.md").read_text()
+    assert f"| mapping objective | energy within {sim['cycle_budget']:,} cycles (2 % above the latency objective's " \
+           f"{sim['fastest_cycles']:,}) |" in md
+

@@ -64,6 +64,17 @@ def cycle_budget(text: str) -> CycleBudgetArg:
     return CycleBudgetArg(over_fastest_pct=pct)
 
 
+def over_fastest_budget(text: str) -> float:
+    """``+P%`` only (``sramflow run``): the percentage over each simulation's fastest mapping."""
+    if not text.strip().endswith("%"):
+        raise argparse.ArgumentTypeError(f"give a percentage over the fastest mapping's cycles such as +1%, got "
+                                         f"{text!r} (run's simulations on other hardware, without fusion and at "
+                                         "the sensitivity points each have fastest cycles of their own)")
+    got = cycle_budget(text).over_fastest_pct
+    assert got is not None
+    return got
+
+
 def positive_float(text: str) -> float:
     value = float(_number(text, float, "a number"))
     if not value > 0 or value == float("inf"):

@@ -7,7 +7,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     from sramflow.cli_args import add_fusion_arg, add_model_args, add_weight_bits_arg
-    from sramflow.cli_checks import existing_dir, hardware, out_dir, positive_float, positive_int
+    from sramflow.cli_checks import existing_dir, hardware, out_dir, over_fastest_budget, positive_float, positive_int
 
     p = sub.add_parser("run", help="the whole flow: analyze, quantize, verify, (evaluate), map, simulate, report")
     add_model_args(p)
@@ -23,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calib-images", type=positive_int, default=256)
     p.add_argument("--method", default="percentile", choices=("minmax", "percentile", "mse"))
     p.add_argument("--objective", default="latency", choices=("latency", "energy", "edp"))
+    p.add_argument("--cycle-budget", type=over_fastest_budget, default=None, metavar="+P%",
+                   help="with --objective energy: every simulation of the run takes the least energy within P "
+                        "percent more cycles than its latency objective's mapping (sramflow simulate "
+                        "--cycle-budget)")
     add_fusion_arg(p)
     p.add_argument("--no-functional", action="store_true", help="skip the functional simulation")
     p.add_argument("--no-host-baseline", action="store_true", help="skip timing LiteRT on this host")
@@ -64,9 +68,15 @@ def _cmd_run(a: argparse.Namespace) -> int:
     from sramflow.report.table import render_table
     from sramflow.run import RunConfig, run
 
+    if a.cycle_budget is not None and a.objective != "energy":
+        from sramflow.errors import SramflowError
+
+        raise SramflowError(f"--cycle-budget needs --objective energy (the least energy within the budget), got "
+                            f"--objective {a.objective}")
     cfg = RunConfig(
         source=model_source(a), hw=a.hw, out_dir=a.out, data=a.data, split=a.split, eval_limit=a.eval_limit, tta=a.tta,
-        calib_images=a.calib_images, method=a.method, objective=a.objective, fusion=a.fusion, functional=not a.no_functional,
+        calib_images=a.calib_images, method=a.method, objective=a.objective, cycle_budget_over_pct=a.cycle_budget,
+        fusion=a.fusion, functional=not a.no_functional,
         host_baseline=not a.no_host_baseline, save_calibration=a.save_calibration, seed=a.seed,
         weight_bits=a.weight_bits, advise=a.advise, advise_grid=a.advise_grid, advise_workers=a.advise_workers,
         deployment=DeploymentConfig(battery_mah=a.battery_mah, battery_v=a.battery_v, battery_max_ma=a.battery_max_ma,

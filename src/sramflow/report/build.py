@@ -22,8 +22,8 @@ from sramflow.report.html import Image, Section, Table, render_page
 from sramflow.report.inputs import ReportInputs
 from sramflow.report.markdown import summary_markdown
 from sramflow.report.rows import (
-    FUSION_HEADERS, accuracy_paragraphs, functional_rows, fusion_rows, fusion_sentence, group_bytes, perf_rows,
-    quant_rows,
+    FUSION_HEADERS, accuracy_paragraphs, budget_text, functional_rows, fusion_rows, fusion_sentence, group_bytes,
+    perf_rows, quant_rows,
 )
 
 RESOURCES = ("offchip", "sram_port", "mac", "vector")
@@ -85,7 +85,8 @@ def _mapping_section(a: ReportInputs, out: Path, files: list[Path]) -> Section:
     rows = [[x["name"], x["op"], " ".join(f"{k}={v}" for k, v in x["tile_sizes"].items()), "/".join(x["loop_order"]),
              x["partial_sums"], x["swaps"], x["words_used"], x["fits_without_tiling"]] for x in layers]
     tiled = sum(1 for x in layers if not x["fits_without_tiling"])
-    return Section("Mapping onto the SRAM", [f"{tiled} of {len(layers)} layers need tiling; objective {mp['objective']}."],
+    return Section("Mapping onto the SRAM", [f"{tiled} of {len(layers)} layers need tiling; objective {mp['objective']}"
+                                             f"{budget_text(mp)}."],
                    [img, swaps], (Table(["layer", "op", "tile", "loop order", "partial sums", "swaps", "words used",
                                          "fits whole"], rows, "per-layer tiling (click to open)"),))
 

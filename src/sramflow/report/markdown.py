@@ -17,7 +17,8 @@ from sramflow.report.hardware import (
 )
 from sramflow.report.inputs import ReportInputs
 from sramflow.report.rows import (
-    FUSION_HEADERS, accuracy_paragraphs, functional_rows, fusion_rows, fusion_sentence, perf_rows, quant_rows,
+    FUSION_HEADERS, accuracy_paragraphs, budget_text, functional_rows, fusion_rows, fusion_sentence, perf_rows,
+    quant_rows,
 )
 
 
@@ -63,7 +64,8 @@ def summary_markdown(a: ReportInputs, cfg: DeploymentConfig) -> str:
         "",
         _table(["quantity", "value"], [
             ["latency per inference", f"{t['time_ms']:.2f} ms ({t['cycles']:,} cycles at {sim['clock_mhz']:g} MHz)"],
-            *perf_rows(a)[2:]]),
+            *perf_rows(a)[2:],
+            ["mapping objective", f"{sim['objective']}{budget_text(sim)}"]]),
         "",
         sensitivity_sentence(a.sensitivity),
         "",

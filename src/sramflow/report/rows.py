@@ -130,3 +130,13 @@ def fusion_rows(sim: dict[str, Any]) -> list[list[Any]]:
              + (" (output never stored: the pool is its only reader)" if g.get("output_stored") is False else ""),
              *(f"{g['offchip_bytes_by_operand'].get(k, 0) / 1e3:,.1f}" for k in ("weights", "inputs", "outputs"))]
             for g in sim.get("fusion_groups", [])]
+
+
+def budget_text(mp: dict) -> str:
+    """How a layer mapping's cycle budget was stated, for a sentence that names its objective ('' without one)."""
+    if mp.get("cycle_budget") is None:
+        return ""
+    if mp.get("cycle_budget_over_fastest_pct") is None:
+        return f" within {mp['cycle_budget']:,} cycles"
+    return (f" within {mp['cycle_budget']:,} cycles ({mp['cycle_budget_over_fastest_pct']:g} % above the latency "
+            f"objective's {mp['fastest_cycles']:,})")

@@ -68,7 +68,8 @@ def layer_mapping_json(res: SimulationResult) -> dict[str, Any]:
     return {"hw": res.hw.name, "sram": {"name": m.name, "word_bits": m.word_bits, "words": m.total_words,
                                         "ports": m.ports}, "objective": res.objective,
             "fusion": res.fusion, "fusion_note": res.fusion_note,
-            "cycle_budget": res.cycle_budget, "layers": layers}
+            "cycle_budget": res.cycle_budget, "cycle_budget_over_fastest_pct": res.budget_over_pct,
+            "fastest_cycles": res.fastest_cycles, "layers": layers}
 
 
 def weight_mapping_summary_json(res: SimulationResult) -> dict[str, Any]:
