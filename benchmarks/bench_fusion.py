@@ -13,8 +13,9 @@ Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energ
   sky130-design1      none 194.89 / 6253.57 / 195.685  epilogue 160.64 / 5291.89 / 162.742  depth-first = epilogue
                       (target <= 160: not met; one SRAM level: every depth-first group falls back)
   sky130-design1-l2   none 107.75 / 3756.22 / 121.897  epilogue  70.05 / 2683.75 /  84.567
-                      depth-first 12.24 / 1962.11 / 30.991  (target <= 12: not met; mapping 55-62 s on one
-                      thread, 69 s in session 22 both before and after its changes, 72 s before equal parts
+                      depth-first 12.24 / 1962.11 / 30.991  (target <= 12: not met; mapping 50 s on one
+                      thread, 61 s before session 23's partitioned top rows and lazy residual rows (measured
+                      back to back), 69 s in session 22 both before and after its changes, 72 s before equal parts
                       shared their schedule objects; 85-125 s on 2 shared cores before that, 20-25 s before
                       tilings were searched per placement)
   design1, 64 KiB     none  59.08 / 2202.93 /  62.486  epilogue  21.88 / 1213.53 /  26.764  depth-first = epilogue
