@@ -33,7 +33,6 @@ filled as a staged operand is: the first channel chunk of a cut that keeps both 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -236,16 +235,14 @@ def as_resident(sch: ConvSchedule, resident: dict[str, tuple[int, int]], filled:
                                 filled=tuple(o for o in names if o in filled), region_end=region_end)
 
 
-def summed_value(scheds: list[Schedule], hw: HardwareSpec, objective: str,
-                 metrics: Callable[[Schedule, HardwareSpec], tuple[float, float]] = schedule_metrics,
-                 ) -> tuple[float, float]:
-    """``objective_key`` of schedules that run one after the other (their cycles and energies summed)."""
+def summed_value(scheds: list[Schedule], hw: HardwareSpec, objective: str) -> tuple[float, float]:
+    """``objective_key`` of schedules that run one after the other (their ``schedule_metrics`` summed)."""
     cyc = en = 0.0
     seen: dict[int, tuple[float, float]] = {}  # parts of a cut often share one schedule object
     for s in scheds:
         got = seen.get(id(s))
         if got is None:
-            got = seen[id(s)] = metrics(s, hw)
+            got = seen[id(s)] = schedule_metrics(s, hw)
         cyc, en = cyc + got[0], en + got[1]
     return objective_key(cyc, en, objective)
 
