@@ -1,5 +1,5 @@
-"""A cycle budget with depth-first fusion on hardware with an outer SRAM level (``sim.api._depth_first_within_budget``):
-the latency objective's depth-first mapping, then layers re-cut for energy with the cycles the budget leaves
+"""A cycle budget with depth-first fusion on hardware with an outer SRAM level (``sim.api._trade_within``): the
+latency objective's depth-first mapping, then layers re-cut for energy with the cycles the budget leaves
 (``mapping.depth_first_split.trade_cuts``)."""
 
 from __future__ import annotations

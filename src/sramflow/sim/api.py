@@ -393,7 +393,7 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     """``cycle_budget`` (energy objective only): the network's least energy with at most that many cycles, the
     vector nodes mapped for energy and the Conv/Gemm nodes chosen together (``mapping.search.budget``) instead
     of each layer for its own least energy. With depth-first fusion on hardware with outer SRAM levels the budget
-    is spent on the fastest depth-first mapping instead: layers re-cut for energy (``_depth_first_within_budget``).
+    is spent on the fastest depth-first mapping instead: layers re-cut for energy (``_trade_within``).
     ``over_fastest_pct`` (instead of ``cycle_budget``): the budget is that many percent above the latency
     objective's network cycles (its mapping is made once, also for the depth-first re-cuts)."""
     t0 = time.perf_counter()
@@ -409,14 +409,13 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     groups: tuple[Group, ...] = ()
     fastest: int | None = None
     traded = None
-    if over_fastest_pct is not None:
+    if cycle_budget is not None or over_fastest_pct is not None:
         f = _fastest_depth_first(prep, hw)
-        # one SRAM level, or no depth-first: the fastest mapping is a plain latency run
-        fastest = f.cycles if f is not None else sum(r.cycles for r in simulate_prepared(prep, hw, "latency").nodes)
-        cycle_budget = int(fastest * (1 + over_fastest_pct / 100))
+        if over_fastest_pct is not None:
+            # without depth-first re-cuts (one SRAM level, another fusion mode) the fastest is a plain latency run
+            fastest = f.cycles if f is not None else sum(r.cycles for r in simulate_prepared(prep, hw, "latency").nodes)
+            cycle_budget = int(fastest * (1 + over_fastest_pct / 100))
         traded = _trade_within(prep, hw, cycle_budget, f) if f is not None else None
-    elif cycle_budget is not None:
-        traded = _depth_first_within_budget(prep, hw, cycle_budget)
     recut = 0
     if traded is not None:
         schedules, groups, recut = traded
@@ -464,19 +463,6 @@ def _pools_with_room(prep: PreparedGraph, before: tuple[Schedule, ...], final: t
     return tuple(out), declined
 
 
-def _depth_first_within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int
-                               ) -> tuple[tuple[Schedule, ...], tuple[Group, ...], int] | None:
-    """Depth-first on hardware with outer SRAM levels under a cycle budget: the latency objective's depth-first
-    mapping, then layers re-cut for energy with the cycles the budget leaves (``trade_cuts``: another way to cut
-    the same layer into parts, e.g. keeping its weights and its input in the outer level at a few more cycles, or
-    the same cut with its parts' tilings searched for energy, or an SE pool put on its conv's output path); the third
-    value: how many layers (or pool and conv pairs) were re-mapped.
-    None where that does not apply (one SRAM level, another fusion mode); ``MappingError`` naming the fastest
-    mapping's cycles where it does not fit the budget (no mapping found here has fewer)."""
-    fastest = _fastest_depth_first(prep, hw)
-    return None if fastest is None else _trade_within(prep, hw, cycle_budget, fastest)
-
-
 @dataclass(frozen=True)
 class FastestMapping:
     """The latency objective's depth-first mapping, with what ``_trade_within`` re-cuts from it."""
@@ -504,7 +490,13 @@ def _fastest_depth_first(prep: PreparedGraph, hw: HardwareSpec) -> FastestMappin
 
 def _trade_within(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int, f: FastestMapping
                   ) -> tuple[tuple[Schedule, ...], tuple[Group, ...], int]:
-    """``_depth_first_within_budget`` from the fastest depth-first mapping ``f``."""
+    """Depth-first on hardware with outer SRAM levels under a cycle budget: the latency objective's depth-first
+    mapping ``f`` (``_fastest_depth_first``), then layers re-cut for energy with the cycles the budget leaves
+    (``trade_cuts``: another way to cut the same layer into parts, e.g. keeping its weights and its input in the
+    outer level at a few more cycles, or the same cut with its parts' tilings searched for energy, or an SE pool put
+    on its conv's output path); the third value: how many layers (or pool and conv pairs) were re-mapped.
+    ``MappingError`` naming the fastest mapping's cycles where it does not fit the budget (no mapping found here has
+    fewer)."""
     if f.cycles > cycle_budget:
         raise MappingError(f"--cycle-budget {cycle_budget:,} is below the {f.cycles:,} cycles of the least feasible "
                            f"mapping (the latency objective's, fusion {prep.fusion}): raise the budget or use "
