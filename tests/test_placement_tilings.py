@@ -121,17 +121,17 @@ def test_allow_limits_what_a_placement_stages() -> None:
     assert (1, 48) in _kept_cuts(whole) and (2, 48) not in _kept_cuts(whole)  # 4-channel chunks, whole input only
 
 
-def test_first_ranked_is_the_head_of_a_full_lexsort() -> None:
-    """``first_ranked`` (the placement and residual searches' top rows) partitions before sorting: the same indices,
+def test_lexsort_head_is_the_head_of_a_full_lexsort() -> None:
+    """``lexsort_head`` (the placement and residual searches' top rows) partitions before sorting: the same indices,
     in the same order, as the first n of a full ``np.lexsort``, ties in every key included."""
     import numpy as np
 
-    from sramflow.mapping.search.choose import first_ranked
+    from sramflow.mapping.search.choose import lexsort_head
 
     rng = np.random.default_rng(7)
     for _ in range(2000):
         m, n = int(rng.integers(1, 50)), int(rng.integers(1, 60))
         p, s, r = (rng.integers(0, k, m).astype(float) for k in (4, 3, 3))
-        assert np.array_equal(first_ranked(p, s, r, n), np.lexsort((r, s, p))[:n])
-    assert np.array_equal(first_ranked(np.array([2.0, 1.0, 1.0]), 0.0, np.array([0, 1, 0]), 1), [2])
-    assert np.array_equal(first_ranked(np.array([2.0, 1.0]), 0.0, np.array([0, 1]), 5), [1, 0])
+        assert np.array_equal(lexsort_head(p, s, r, n), np.lexsort((r, s, p))[:n])
+    assert np.array_equal(lexsort_head(np.array([2.0, 1.0, 1.0]), 0.0, np.array([0, 1, 0]), 1), [2])
+    assert np.array_equal(lexsort_head(np.array([2.0, 1.0]), 0.0, np.array([0, 1]), 5), [1, 0])

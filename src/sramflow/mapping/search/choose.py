@@ -151,10 +151,10 @@ def best_rows(table: TilingTable, hw: HardwareSpec, objective: str, n: int) -> n
     cyc = table_cycles(table, hw)
     en = np.broadcast_to(sum(energy_pj(table.counts, hw, cyc).values()), cyc.shape)
     second = en if objective == "latency" else cyc
-    return first_ranked(objective_value(objective, cyc, en), second, table.rank, n)
+    return lexsort_head(objective_value(objective, cyc, en), second, table.rank, n)
 
 
-def first_ranked(primary: np.ndarray, second: np.ndarray, rank: np.ndarray, n: int) -> np.ndarray:
+def lexsort_head(primary: np.ndarray, second: np.ndarray, rank: np.ndarray, n: int) -> np.ndarray:
     """The first ``n`` indices of ``np.lexsort((rank, second, primary))`` without sorting every row: only the rows
     whose ``primary`` is at most the n-th smallest can be among them."""
     primary = np.asarray(primary)
@@ -417,7 +417,7 @@ def _placement_rows(shape: ConvShape, hw: HardwareSpec, h: Hierarchy, objective:
         cyc = total_cycles(busy_cycles(c, hw), table.double)
         en = sum(energy_pj(c, hw, cyc).values())
         second = en if objective == "latency" else cyc
-        for i in first_ranked(objective_value(objective, cyc, en), second, table.rank, PLACEMENT_ROWS):
+        for i in lexsort_head(objective_value(objective, cyc, en), second, table.rank, PLACEMENT_ROWS):
             picked.append((int(i), combo, where))
     rows = {i: row_schedule(shape, hwp, table, i) for i in dict.fromkeys(i for i, _, _ in picked)}
     return tuple((rows[i], combo, where) for i, combo, where in picked)
