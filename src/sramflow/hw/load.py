@@ -42,7 +42,7 @@ _SRAM_FIELDS = {
     "read_energy_pj": NONNEG_FLOAT, "write_energy_pj": NONNEG_FLOAT, "idle_energy_pj_per_cycle": NONNEG_FLOAT,
     "leakage_uw": NONNEG_FLOAT, "clk_to_q_ns": POS_FLOAT, "min_period_ns": POS_FLOAT, "area_um2": NONNEG_FLOAT,
     "vdd_v": POS_FLOAT, "source": SOURCE, "field_sources": FIELD_SOURCES, "double_buffering": BOOL,
-    "tech": STR, "power_of_two_words": BOOL,
+    "tech": STR, "power_of_two_words": BOOL, "partition_of": STR,
 }
 _OFFCHIP_FIELDS = {
     "name": STR, "kind": STR, "bandwidth_bytes_per_cycle": POS_FLOAT, "latency_cycles": NONNEG_INT,
@@ -335,7 +335,10 @@ def _to_plain(obj: Any) -> Any:
         rng = {} if obj.low is None else {"low": obj.low, "high": obj.high}
         return {"kind": obj.kind, "ref": obj.ref, **rng}
     if dataclasses.is_dataclass(obj):
-        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        d = {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        if isinstance(obj, SramMacro) and not obj.partition_of:  # a macro of its own: the key is left out
+            d.pop("partition_of")
+        return d
     if isinstance(obj, Mapping):
         return {k: _to_plain(v) for k, v in obj.items()}
     if isinstance(obj, tuple | list):

@@ -58,6 +58,9 @@ class SramMacro:
     double_buffering: bool = True  # may the mapper split the SRAM into ping-pong halves
     tech: str = ""  # process for OpenRAM export, e.g. "sky130"; "" = not stated
     power_of_two_words: bool = True  # the macro's address decoder needs words = 2^n
+    # The name of the level whose macro this level is a window of (``hw.partition``: the first level split into a
+    # tile buffer and a region): it has no port, leakage or area of its own. "": a macro of its own.
+    partition_of: str = ""
 
     def __post_init__(self) -> None:
         if self.ports not in PORT_KINDS:
@@ -209,6 +212,12 @@ class HardwareSpec:
         names = [m.name for m in self.sram]
         if len(set(names)) != len(names):
             raise HardwareSpecError(f"sram level names must be unique, got {names}")
+        for m in self.sram[1:]:
+            if m.partition_of and m.partition_of != self.sram[0].name:
+                raise HardwareSpecError(f"sram {m.name}: only a window of the first level ({self.sram[0].name!r}) is "
+                                        f"supported, got partition_of={m.partition_of!r}")
+        if self.sram[0].partition_of:
+            raise HardwareSpecError(f"sram {self.sram[0].name}: the first level cannot be a window of another")
         if self.registers is not None and self.registers.size_bytes != mac_register_bytes(self.mac_array):
             raise HardwareSpecError(f"registers: {self.registers.size_bytes} B, but the MAC array holds "
                                     f"{mac_register_bytes(self.mac_array)} B")
