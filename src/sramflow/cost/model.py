@@ -22,7 +22,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from sramflow.cost.counts import ceil_div
-from sramflow.cost.table import OFFCHIP, SRAM, CostTable, cost_table, outer_levels
+from sramflow.cost.table import (
+    OFFCHIP, SRAM, CostTable, cost_table, outer_levels, own_port_levels, shared_port_levels,
+)
 from sramflow.hw.spec import HardwareSpec
 
 RESOURCES = ("offchip", "sram_port", "mac", "vector")
@@ -47,7 +49,8 @@ Hw = HardwareSpec | CostTable
 
 
 def level_resources(t: CostTable) -> tuple[str, ...]:
-    return tuple(f"{lv}_port" for lv in outer_levels(t))
+    """The outer levels' ports as resources; a window of the first level's macro has none (``shared_port_levels``)."""
+    return tuple(f"{lv}_port" for lv in own_port_levels(t))
 
 
 def level_component_actions(t: CostTable) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -103,19 +106,29 @@ def busy_cycles(c: Mapping, hw: Hw, serial: bool = True) -> dict:
     t = cost_table(hw)
     link = np.ceil(_total(c, "offchip_bytes") / t.timing[OFFCHIP, "bandwidth"]) \
         + t.timing[OFFCHIP, "latency"] * c["dma_bursts"]
+    n = action_counts(c, t)
+    # a window of the first level's macro (``hw.partition``): its accesses are transfers on the first level's port
+    win_r, win_w = _window_accesses(n, t)
     out = {
         "offchip": link.astype(np.int64) if isinstance(link, np.ndarray) else int(link),
-        "sram_port": port_cycles(_total(c, "sram_reads"), _total(c, "sram_writes"), t),
+        "sram_port": port_cycles(_total(c, "sram_reads") + win_r, _total(c, "sram_writes") + win_w, t),
         "mac": c["mac_cycles"],
         "vector": c["vector_cycles"],
     }
-    n = action_counts(c, t)
-    for lv in outer_levels(t):
+    for lv in own_port_levels(t):
         out[f"{lv}_port"] = port_cycles(n[lv, "read"], n[lv, "write"], t, lv)
     if serial:
-        out["dma_port"] = port_cycles(c["sram_reads_dma"], c["sram_writes_dma"], t)
+        out["dma_port"] = port_cycles(c["sram_reads_dma"] + win_r, c["sram_writes_dma"] + win_w, t)
         out["compute_port"] = port_cycles(c["sram_reads_compute"], c["sram_writes_compute"], t)
     return out
+
+
+def _window_accesses(n: Mapping, t: CostTable) -> tuple[object, object]:
+    """(reads, writes) of the levels that are windows of the first level's macro, in its words (the same macro)."""
+    reads = writes = 0
+    for lv in shared_port_levels(t):
+        reads, writes = reads + n[lv, "read"], writes + n[lv, "write"]
+    return reads, writes
 def total_cycles(b: Mapping, overlap):  # noqa: ANN001, ANN201
     """Overlapped where ``overlap`` (a bool or an array of them), serial elsewhere. An outer SRAM level's port
     moves data while the off-chip link does (both are transfers): it joins the link's term."""
@@ -156,9 +169,10 @@ def energy_pj(c: Mapping, hw: Hw, cycles) -> dict:  # noqa: ANN001
         out[comp] = e
     banks = t.ports[SRAM].banks
     time_s = cycles / (t.clock_mhz * 1e6)
-    idle = np.maximum(cycles * banks - port_cycles(n[SRAM, "read"], n[SRAM, "write"], t) * banks, 0)
+    win_r, win_w = _window_accesses(n, t)
+    idle = np.maximum(cycles * banks - port_cycles(n[SRAM, "read"] + win_r, n[SRAM, "write"] + win_w, t) * banks, 0)
     out["leakage"] = static_power_uw(t) * time_s * 1e6 + idle * t.energy[SRAM, "idle"]
-    for lv in outer_levels(t):  # each outer level's bank-cycles without an access, in level order
+    for lv in own_port_levels(t):  # each outer level's bank-cycles without an access, in level order
         banks_k = t.ports[lv].banks
         busy_k = port_cycles(n[lv, "read"], n[lv, "write"], t, lv)
         out["leakage"] = out["leakage"] + np.maximum(cycles * banks_k - busy_k * banks_k, 0) * t.energy[lv, "idle"]

@@ -29,6 +29,16 @@ def outer_levels(t: CostTable) -> tuple[str, ...]:
     return tuple(lv for lv in t.ports if lv != SRAM)
 
 
+def own_port_levels(t: CostTable) -> tuple[str, ...]:
+    """The outer SRAM levels with a port of their own (not a window of the first level's macro)."""
+    return tuple(lv for lv in outer_levels(t) if not t.ports[lv].shared_with)
+
+
+def shared_port_levels(t: CostTable) -> tuple[str, ...]:
+    """The outer SRAM levels that are windows of the first level's macro: their accesses take its port."""
+    return tuple(lv for lv in outer_levels(t) if t.ports[lv].shared_with)
+
+
 NO_REGISTER_FILE = Source("assumed", "no register file in the hardware description: its accesses cost nothing")
 
 
@@ -45,6 +55,7 @@ class Port:
 
     kind: str
     banks: int
+    shared_with: str = ""  # the level whose port this level's accesses take (a window of its macro); "": its own
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ def build_table(hw: HardwareSpec) -> CostTable:
             (lv, "idle"): (mk.idle_energy_pj_per_cycle, "pJ/bank-cycle", mk.source_of("idle_energy_pj_per_cycle")),
         }
         static[lv, "static"] = (mk.leakage_uw, "uW/bank", mk.source_of("leakage_uw"))
-        ports[lv] = Port(mk.ports, mk.banks)
+        ports[lv] = Port(mk.ports, mk.banks, SRAM if mk.partition_of else "")
     timing = {
         (OFFCHIP, "bandwidth"): (off.bandwidth_bytes_per_cycle, "bytes/cycle",
                                  off.source_of("bandwidth_bytes_per_cycle")),
