@@ -137,7 +137,7 @@ def test_reports_list_the_groups_and_the_schemas_accept_them() -> None:
 
     res = simulate_graph(se_block_graph(), make_hw(double=True), fusion="depth-first")
     rep, lm = report_json(res), layer_mapping_json(res)
-    assert rep["fusion"] == lm["fusion"] == "depth-first" and "not implemented" in rep["fusion_note"]
+    assert rep["fusion"] == lm["fusion"] == "depth-first" and "falls back to epilogue fusion" in rep["fusion_note"]
     groups = {g["producer"]: g for g in rep["fusion_groups"]}
     assert {p: g["members"] for p, g in groups.items()} == {"exp": ["hs", "hm"], "dw": ["ds", "dm", "gap"],
                                                             "sex": ["sg"], "prj": ["sc", "add"]}

@@ -341,5 +341,4 @@ def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_l
     else:
         head += "; no band group of two layers wins"
     return head + ("; everything else falls back to epilogue fusion. Not implemented: band groups of more than two "
-                   "layers, depth-first on one SRAM level; every tensor no group "
-                   "keeps crosses off-chip once each way")
+                   "layers; every tensor no group keeps crosses off-chip once each way")

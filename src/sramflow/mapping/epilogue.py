@@ -60,9 +60,8 @@ from sramflow.mapping.steps_table import CONV_DIMS, LOAD, OP, StepTable
 
 FUSION_MODES = ("none", "epilogue", "depth-first")
 DEPTH_FIRST_NOTE = ("depth-first groups keep tensors, whole or band by band, in an outer SRAM level "
-                    "(mapping.depth_first, mapping.depth_first_bands); this hardware has none, so every group falls "
-                    "back to epilogue fusion. Depth-first on one SRAM level (the band beside the tiles) is not "
-                    "implemented")
+                    "(mapping.depth_first, mapping.depth_first_bands), or in a region split from the one SRAM beside "
+                    "its tile buffer (hw.partition)")
 
 
 def output_path_ops(shape: ConvShape) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from sramflow.cost.model import (
     COMPONENTS, RESOURCES, busy_cycles, components, energy_pj, resources, total_cycles,
 )
 from sramflow.errors import MappingError, SramflowError
+from sramflow.hw.partition import MIN_TILE_BYTES, is_partitioned, partitioned, split_candidates
 from sramflow.hw.spec import HardwareSpec
 from sramflow.ir.graph import Graph
 from sramflow.mapping.conv import ConvShape
@@ -38,7 +39,8 @@ from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, on
 from sramflow.mapping.lower import lower, lower_graph, residual_act_costs, residual_shape
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.search.choose import (OBJECTIVES, POOL_RESERVE_WORDS, best_rows, conv_table, hierarchy,
-                                          map_shape, row_schedule, search_residual, with_free_words)
+                                          map_shape, objective_key, row_schedule, search_residual,
+                                          with_free_words)
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import DEFAULT_PLANS, PlanCache, point_plan
 from sramflow.mapping.staging import direct_traffic, pair_traffic
@@ -104,7 +106,12 @@ class SimulationResult:
         if self.fusion != "depth-first":
             return ""
         if len(self.hw.sram) < 2:
-            return DEPTH_FIRST_NOTE
+            tried = split_candidates(self.hw)
+            sizes = " or ".join(f"{b:,}" for b in tried)
+            why = (f"the whole SRAM as tile buffer maps better than its splits into {sizes} B of tiles and a region"
+                   if tried else f"no split is tried: a quarter of this SRAM holds less than {MIN_TILE_BYTES:,} B of "
+                   "tiles")
+            return f"{DEPTH_FIRST_NOTE}; here {why}, so every group falls back to epilogue fusion"
         cuts: dict[str, int] = {}
         carried = 0
         for s in self.schedules:
@@ -112,6 +119,10 @@ class SimulationResult:
                 cuts[s.axis] = cuts.get(s.axis, 0) + 1
                 carried += any(getattr(p.schedule, "pool_carry", None) for p in s.parts)
         note = groups_note(self.groups, tuple(m.name for m in self.hw.sram), cuts, carried)
+        if is_partitioned(self.hw):
+            tiles, region = self.hw.sram
+            note = (f"{tiles.name} split into {tiles.size_bytes:,} B of tiles and a {region.size_bytes:,} B region "
+                    f"{region.name} on the same port (hw.partition); {note}")
         if self.cycle_budget is None:
             return note
         return (f"under the cycle budget: the latency objective's depth-first mapping with {self.recut_layers} "
@@ -405,6 +416,27 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     if over_fastest_pct is not None and not 0 < over_fastest_pct < math.inf:
         raise SramflowError(f"a cycle budget over the fastest mapping must be a positive percentage, got "
                             f"{over_fastest_pct}")
+    if prep.fusion == "depth-first" and cycle_budget is None and over_fastest_pct is None and split_candidates(hw):
+        return _split_or_whole(prep, hw, objective, t0)
+    return _simulate(prep, hw, objective, cycle_budget, over_fastest_pct, t0)
+
+
+def _split_or_whole(prep: PreparedGraph, hw: HardwareSpec, objective: str, t0: float) -> SimulationResult:
+    """Depth-first on one SRAM level: the mapping of the whole SRAM as tile buffer, and of each split of it into a
+    tile buffer and a region (``hw.partition``); the best by ``objective``, the whole SRAM on ties."""
+    best, best_key = None, None
+    for h in (hw, *(partitioned(hw, b) for b in split_candidates(hw))):
+        r = _simulate(prep, h, objective, None, None, t0)
+        tot = total_json(list(r.nodes), h.clock_mhz)
+        key = objective_key(tot["cycles"], tot["energy_uj"], objective)
+        if best_key is None or key < best_key:
+            best, best_key = r, key
+    assert best is not None
+    return dataclasses.replace(best, wall_s=time.perf_counter() - t0)
+
+
+def _simulate(prep: PreparedGraph, hw: HardwareSpec, objective: str, cycle_budget: int | None,
+              over_fastest_pct: float | None, t0: float) -> SimulationResult:
     split_memo: dict = {}  # the parts' searches: the scale decision cuts its options as ``choose_splits`` will
     groups: tuple[Group, ...] = ()
     fastest: int | None = None
@@ -413,7 +445,9 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
         f = _fastest_depth_first(prep, hw)
         if over_fastest_pct is not None:
             # without depth-first re-cuts (one SRAM level, another fusion mode) the fastest is a plain latency run
-            fastest = f.cycles if f is not None else sum(r.cycles for r in simulate_prepared(prep, hw, "latency").nodes)
+            # (of the whole SRAM: a budget on one level maps no split)
+            fastest = f.cycles if f is not None else \
+                sum(r.cycles for r in _simulate(prep, hw, "latency", None, None, t0).nodes)
             cycle_budget = int(fastest * (1 + over_fastest_pct / 100))
         traded = _trade_within(prep, hw, cycle_budget, f) if f is not None else None
     recut = 0
@@ -767,7 +801,8 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     shapes, node_idx = unique_shapes(prep)
     pools = _sole_pool_pairs(prep)
     shared = any(int(np.count_nonzero(node_idx == node_idx[j])) > 1 for _, j in pools)
-    if len(hw.sram) > 1 or scales or shared:  # the vectorized plan knows one SRAM level (staging is chosen per
+    if len(hw.sram) > 1 or scales or shared or prep.fusion == "depth-first" and split_candidates(hw):
+        # the vectorized plan knows one SRAM level (staging is chosen per
         # node by map_shape) and no per-group fusion decision (``decide_input_scales``, ``fuse_schedules``'
         # residuals) but that of a classifier's pool, decided below for its own conv (a shape of no other node)
         return total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)

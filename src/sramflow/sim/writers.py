@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sramflow.jsonio import write_json_atomic
+from sramflow.hw.partition import macro_bytes
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first_split import SplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
@@ -78,7 +79,7 @@ def weight_mapping_summary_json(res: SimulationResult) -> dict[str, Any]:
     for r in res.nodes:
         for k, v in offchip_by_operand(r.counts).items():
             tot[k] += v
-    return {"hw": res.hw.name, "sram_bytes": res.hw.main_sram.size_bytes, "layers": len(res.nodes),
+    return {"hw": res.hw.name, "sram_bytes": macro_bytes(res.hw), "layers": len(res.nodes),
             "layers_fitting_whole": whole, "layers_tiled": len(res.nodes) - whole,
             "swaps": sum(r.counts.dma_loads for r in res.nodes), "bytes_moved": sum(tot.values()),
             "bytes_moved_by_operand": tot}

@@ -1,0 +1,131 @@
+"""Depth-first on one SRAM level: the macro split into a tile buffer and a region (``hw.partition``), priced on its
+one port, mapped with the outer-level machinery, and executed bit-exact on real bytes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sramflow.cost.counts import Counts
+from sramflow.cost.model import busy_cycles, energy_pj, resources, static_power_uw
+from sramflow.cost.table import cost_table
+from sramflow.errors import HardwareSpecError
+from sramflow.funcsim.run import run_functional
+from sramflow.hw.load import resolve_hw
+from sramflow.hw.partition import is_partitioned, partitioned, split_candidates
+from sramflow.hw.spec import HardwareSpec
+from sramflow.sim.api import prepare_graph, simulate_prepared
+from sramflow.sim.results import total_json
+from helpers.graphs import quantized, se_block_graph
+
+
+def one_level(size_bytes: int) -> HardwareSpec:
+    """design1 with its macro grown to ``size_bytes`` (the user edit the benchmark makes at 64 KiB)."""
+    hw = resolve_hw("sky130-design1")
+    m = hw.sram[0]
+    return dataclasses.replace(hw, name=f"design1-{size_bytes // 1024}k",
+                               sram=(dataclasses.replace(m, words=size_bytes // m.word_bytes),))
+
+
+def test_split_candidates() -> None:
+    assert split_candidates(resolve_hw("sky130-design1")) == ()  # 256 B: nothing to split
+    assert split_candidates(resolve_hw("sky130-design1-l2")) == ()  # it has an outer level already
+    assert split_candidates(one_level(65536)) == (16384, 8192)
+    assert split_candidates(one_level(16384)) == (4096,)
+    assert split_candidates(one_level(8192)) == ()
+
+
+def test_partitioned_levels_and_errors() -> None:
+    hw = partitioned(one_level(65536), 16384)
+    tiles, region = hw.sram
+    assert (tiles.size_bytes, region.size_bytes, region.partition_of, region.double_buffering) == \
+        (16384, 49152, tiles.name, False)
+    assert (region.leakage_uw, region.idle_energy_pj_per_cycle, region.area_um2) == (0.0, 0.0, 0.0)
+    assert region.source_of("leakage_uw").ref.startswith(f"a window of {tiles.name}")
+    assert is_partitioned(hw) and not is_partitioned(one_level(65536))
+    with pytest.raises(HardwareSpecError, match="only a one-level SRAM"):
+        partitioned(resolve_hw("sky130-design1-l2"), 4096)
+    for bad in (0, 65536, 3):
+        with pytest.raises(HardwareSpecError, match="design1-64k: a tile buffer"):
+            partitioned(one_level(65536), bad)
+    with pytest.raises(HardwareSpecError, match="only a window of the first level"):
+        dataclasses.replace(hw, sram=(tiles, dataclasses.replace(region, partition_of="other")))
+
+
+def test_window_accesses_take_the_first_level_port() -> None:
+    """A move between the two windows is a read and a write of the one port: the region's accesses join the first
+    level's port (and the DMA side of it, without double buffering), it reports no port of its own, and the macro's
+    leakage and idle clock are counted once."""
+    whole = one_level(65536)
+    hw = partitioned(whole, 16384)
+    c = dataclasses.asdict(Counts(sram_reads_compute=7, sram_writes_compute=3, sram_reads_dma=10, sram_writes_dma=5,
+                                  level_reads=(100,), level_writes=(50,)))
+    b = busy_cycles(c, hw)
+    assert b["sram_port"] == 7 + 3 + 10 + 5 + 100 + 50
+    assert (b["dma_port"], b["compute_port"]) == (10 + 5 + 100 + 50, 7 + 3)
+    assert "sram1_port" not in b and "sram1_port" not in resources(hw)
+    assert static_power_uw(cost_table(hw)) == static_power_uw(cost_table(whole))
+    e = energy_pj(c, hw, 1000)
+    m = whole.sram[0]
+    assert e["sram1_read"] == pytest.approx(100 * m.read_energy_pj)
+    assert e["sram1_write"] == pytest.approx(50 * m.write_energy_pj)
+    e_whole = energy_pj(dataclasses.asdict(Counts(sram_reads_compute=7 + 100, sram_writes_compute=3 + 50,
+                                                  sram_reads_dma=10, sram_writes_dma=5)), whole, 1000)
+    assert e["leakage"] == pytest.approx(e_whole["leakage"])  # the same idle bank-cycles as one array
+
+
+@pytest.fixture(scope="module")
+def se48():  # noqa: ANN201
+    g = se_block_graph(48)
+    return g, prepare_graph(g, "depth-first")
+
+
+def test_the_split_is_chosen_by_the_objective(se48) -> None:  # noqa: ANN001
+    """On a 16 KiB SRAM the SE block's 18 KiB expand output cannot stay whole; with the SRAM split into 4 KiB of
+    tiles and a 12 KiB region, it runs as a band group with the band in the region. Depth-first maps both and keeps
+    the better by the objective: under energy the split (less off-chip traffic); the result names its hardware."""
+    g, prep = se48
+    hw = one_level(16384)
+    whole = simulate_prepared(prepare_graph(g, "epilogue"), hw, "energy")
+    split = simulate_prepared(prep, partitioned(hw, 4096), "energy")
+    got = simulate_prepared(prep, hw, "energy")
+    tot = {k: total_json(list(r.nodes), hw.clock_mhz) for k, r in (("whole", whole), ("split", split), ("got", got))}
+    assert tot["split"]["energy_uj"] < tot["whole"]["energy_uj"]
+    assert is_partitioned(got.hw) and tot["got"] == tot["split"]
+    assert sum(tot["split"]["offchip_bytes"].values()) < sum(tot["whole"]["offchip_bytes"].values())
+    assert any(x.kept for x in got.groups)
+    assert got.fusion_note.startswith(f"{hw.sram[0].name} split into 4,096 B of tiles and a 12,288 B region")
+    lat = simulate_prepared(prep, hw, "latency")
+    lat_whole = simulate_prepared(prepare_graph(g, "epilogue"), hw, "latency")
+    assert total_json(list(lat.nodes), hw.clock_mhz)["cycles"] <= total_json(list(lat_whole.nodes), hw.clock_mhz)[
+        "cycles"]
+
+
+@pytest.mark.parametrize("objective", ["energy", "latency"])
+def test_split_runs_bit_exact(se48, objective: str) -> None:  # noqa: ANN001
+    """The split mapping on real bytes: every materialized tensor equals the integer reference, the counts equal
+    the analytical ones, nothing is clobbered, in two arrays of the two windows' sizes."""
+    g, prep = se48
+    hw = partitioned(one_level(16384), 4096)
+    res = simulate_prepared(prep, hw, objective)
+    q, x = quantized(g)
+    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    assert (r.bit_exact, r.counts_match, r.clobbers) == (True, True, 0)
+    assert r.tensors_compared > 0
+
+
+def test_a_split_written_by_hand_round_trips_and_is_checked() -> None:
+    """A YAML may state the split itself (``partition_of`` on the second level); a window of anything but the first
+    level is refused, naming the level."""
+    from sramflow.hw.load import hw_from_dict, hw_to_dict
+
+    hw = partitioned(one_level(65536), 16384)
+    d = hw_to_dict(hw)
+    assert hw_from_dict(d, "split.yaml") == hw
+    assert "partition_of" not in str(hw_to_dict(one_level(65536)))  # a macro of its own leaves the key out
+    at = next(i for i, e in enumerate(d["memories"]) if isinstance(e.get("sram"), dict)
+              and e["sram"].get("partition_of"))
+    d["memories"][at]["sram"]["partition_of"] = "l9"
+    with pytest.raises(HardwareSpecError, match="design1.region: only a window of the first level"):
+        hw_from_dict(d, "split.yaml")
