@@ -47,8 +47,8 @@ layers' current schedules (whole, or split by ``depth_first_split``) with the po
 Counts are the parts' sums, cycles the sum of the parts' cycles (they run one after the other).
 
 Not built: chains of more than two layers in one group (project 1x1 + Add -> next expand -> depthwise: the residual
-Add reads a skip tensor from off-chip), and band groups on one-level hardware (there the tiling owns the only SRAM
-level).
+Add reads a skip tensor from off-chip). On one-level hardware band groups run where ``sim.api`` maps the SRAM split
+into a tile buffer and a region (``hw.partition``): the region is level k.
 """
 
 from __future__ import annotations

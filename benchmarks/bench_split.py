@@ -1,0 +1,96 @@
+"""Depth-first on one SRAM level (``hw.partition``): B0 @224 on the 64 KiB edit of design1, mapped with the whole SRAM
+as tile buffer and split into 16 or 8 KiB of tiles and a region on the same port, under latency and energy.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_split.py [--hw FILE]
+
+Prints each mapping's totals, which one ``simulate --fusion depth-first`` keeps, and what a choice per MBConv block
+(the better of the mappings for each block's nodes, summed) would give: the bound on what choosing the split per
+group instead of per network could gain.
+
+Measured (this tree, one thread; cycles / mJ / off-chip MB):
+  latency  whole 121,352,962 / 26.764 / 21.88   16 KiB 125,403,430 / 33.157 / 28.44   8 KiB 131,357,729 / 39.268 / 34.74
+           kept: whole; per block: 121,344,044 / 26.764 / 21.88 (0.007 % fewer cycles; blocks 0.2-3.1 take 16 KiB)
+  energy   whole 137,292,812 / 24.168 / 18.87   16 KiB 141,379,585 / 17.258 / 10.68   8 KiB 145,711,687 / 17.551 / 10.77
+           kept: 16 KiB; per block: 141,178,109 / 17.179 / 10.62
+Under latency a kept byte's two extra trips through the one 16-bit port cost more than the link time it saves; under
+energy the region halves the traffic and cuts 29 % of the energy. Per block, the choice gains little either way: the
+split that wins, wins almost everywhere. What is left at 10.68 MB is mostly the SE barrier: every depthwise output
+goes off-chip once each way (~4.6 MB), which needs the recompute variant of ``docs/depth_first_blocks.md`` (three-layer
+band groups first) to go.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent / "src"))
+sys.path.insert(0, str(ROOT))
+
+from bench_fusion import yaml_64k  # noqa: E402 - the 64 KiB user edit, as bench_fusion builds it
+from sramflow.frontend.source import ModelSource, load_graph  # noqa: E402
+from sramflow.hw.load import resolve_hw  # noqa: E402
+from sramflow.hw.partition import is_partitioned, partitioned, split_candidates  # noqa: E402
+from sramflow.mapping.search.choose import objective_key  # noqa: E402
+from sramflow.sim.api import prepare_graph, simulate_prepared  # noqa: E402
+from sramflow.sim.results import NodeResult  # noqa: E402
+
+
+def block(name: str) -> str:
+    """B0's MBConv block of a node ("features.2.1"), else the node's own name (stem, head, classifier)."""
+    m = re.match(r"/?(features\.\d+\.\d+)", name)
+    return m.group(1) if m else name
+
+
+def totals(nodes: list[NodeResult]) -> tuple[int, float, int]:
+    return (sum(n.cycles for n in nodes), sum(n.energy_uj for n in nodes),
+            sum(n.counts.offchip_bytes for n in nodes))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hw", default=None, help="a one-level preset or YAML (default: design1 with 64 KiB)")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        hw = resolve_hw(a.hw or str(yaml_64k(Path(tmp))))
+    if not split_candidates(hw):
+        raise SystemExit(f"{hw.name}: no split is tried on this SRAM (hw.partition.split_candidates)")
+    g = load_graph(ModelSource(model="efficientnet_b0", num_classes=7, resolution=224)).graph
+    prep = prepare_graph(g, "depth-first")
+    hws = {"whole": hw, **{f"{b // 1024} KiB": partitioned(hw, b) for b in split_candidates(hw)}}
+    for objective in ("latency", "energy"):
+        nodes: dict[str, list[NodeResult]] = {}
+        for label, h in hws.items():
+            t0 = time.perf_counter()
+            # the whole SRAM mapped as simulate_prepared maps it when it keeps no split
+            res = simulate_prepared(prep, h, objective, None) if label != "whole" else \
+                simulate_prepared(prepare_graph(g, "epilogue"), h, objective)
+            nodes[label] = list(res.nodes)
+            c, e, b = totals(nodes[label])
+            print(f"{objective:8s} {label:7s} {c:>13,} cycles {e / 1e3:8.3f} mJ {b / 1e6:7.2f} MB "
+                  f"({time.perf_counter() - t0:.0f} s)")
+        kept = simulate_prepared(prep, hw, objective)
+        which = f"{kept.hw.sram[0].size_bytes // 1024} KiB" if is_partitioned(kept.hw) else "whole"
+        print(f"{objective:8s} simulate --fusion depth-first keeps: {which}")
+        blocks: dict[str, list[int]] = {}
+        for i, n in enumerate(nodes["whole"]):
+            blocks.setdefault(block(n.name), []).append(i)
+        c = e = b = 0
+        picks = []
+        for name, idx in blocks.items():
+            best = min((objective_key(*totals([nodes[k][i] for i in idx])[:2], objective), k) for k in nodes)
+            bc, be, bb = totals([nodes[best[1]][i] for i in idx])
+            c, e, b = c + bc, e + be, b + bb
+            picks += [name] if best[1] != "whole" else []
+        print(f"{objective:8s} per block: {c:>13,} cycles {e / 1e3:8.3f} mJ {b / 1e6:7.2f} MB "
+              f"(split in {len(picks)} of {len(blocks)}: {', '.join(picks)})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
