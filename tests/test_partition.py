@@ -127,5 +127,6 @@ def test_a_split_written_by_hand_round_trips_and_is_checked() -> None:
     at = next(i for i, e in enumerate(d["memories"]) if isinstance(e.get("sram"), dict)
               and e["sram"].get("partition_of"))
     d["memories"][at]["sram"]["partition_of"] = "l9"
-    with pytest.raises(HardwareSpecError, match="design1.region: only a window of the first level"):
+    with pytest.raises(HardwareSpecError, match=r"split.yaml: memories\[\d\].sram.partition_of: names 'l9', but "
+                       r"only the first SRAM level's macro can be split into windows \(its name: 'design1'\)"):
         hw_from_dict(d, "split.yaml")

@@ -248,6 +248,11 @@ def _memories(levels: Any, origin: str) -> tuple[RegisterLevel | None, tuple[Sra
                        "larger (words x banks x word_bits / 8)")
         if any(m.name == macro.name for m in srams):
             raise _err(origin, f"{path}.sram.name", f"level names must be unique, {macro.name!r} appears twice")
+        if macro.partition_of and (not srams or macro.partition_of != srams[0].name):
+            first = repr(srams[0].name) if srams else "none: this is the first level"
+            raise _err(origin, f"{path}.sram.partition_of", f"names {macro.partition_of!r}, but only the first SRAM "
+                       f"level's macro can be split into windows (its name: {first}); name it, or remove the key "
+                       "for a macro of its own")
         srams.append(macro)
     raise AssertionError("unreachable: the last entry is checked above")
 

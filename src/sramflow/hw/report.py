@@ -135,8 +135,11 @@ def sram_info_text(spec: HardwareSpec, full_refs: bool = False) -> str:
         size = "unbounded" if lv["size_bytes"] is None else f"{lv['size_bytes']:,} B"
         energy = ("energy inside the MAC energy" if lv["kind"] == "registers" else
                   f"read {lv['read_energy_pj_per_byte']:.4g} / write {lv['write_energy_pj_per_byte']:.4g} pJ/B")
-        out.append(f"  L{lv['level']} {lv['name']:<14} {lv['kind']:<9} {size:>12}  port {lv['port_bytes_per_cycle']:g}"
-                   f" B/cycle  {energy}  [{lv['source']['kind']}]")
+        window = next((m.partition_of for m in spec.sram if m.name == lv["name"] and m.partition_of), "")
+        port = f"port of {window} (a window of its macro)" if window else \
+            f"port {lv['port_bytes_per_cycle']:g} B/cycle"
+        out.append(f"  L{lv['level']} {lv['name']:<14} {lv['kind']:<9} {size:>12}  {port}  {energy}  "
+                   f"[{lv['source']['kind']}]")
     out.append("")
     for m in rep["sram"]:
         out.append(f"SRAM {m['name']} ({m['tech'] or 'tech not stated'}, {m['vdd_v']:g} V): {m['organization']}, "
