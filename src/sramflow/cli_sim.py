@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +35,7 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
     from sramflow.cli_args import model_source
     from sramflow.frontend.source import load_graph
     from sramflow.hw.load import resolve_hw
+    from sramflow.hw.partition import split_candidates
     from sramflow.sim.api import prepare_graph, simulate_prepared
     from sramflow.sweep.precision import with_weight_bits
     from sramflow.sim.summary import summary_text
@@ -43,6 +45,11 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
     loaded = load_graph(model_source(a))
     prep = with_weight_bits(prepare_graph(loaded.graph, a.fusion), a.weight_bits)  # packed weights per layer group
     budget = a.cycle_budget  # a ``CycleBudgetArg``: cycles, or a percentage over the fastest mapping's
+    tried = split_candidates(hw) if a.fusion == "depth-first" and budget is None else ()
+    if tried:  # each split maps like a two-level hierarchy: minutes on a large network, where the whole SRAM takes s
+        print(f"depth-first on one SRAM level: mapping {hw.name} whole and split into "
+              f"{' or '.join(f'{b:,}' for b in tried)} B of tiles and a region; the best by the objective is kept",
+              file=sys.stderr, flush=True)
     res = simulate_prepared(prep, hw, a.objective, budget.cycles if budget else None,
                             budget.over_fastest_pct if budget else None)
     if a.weight_bits != 8:
