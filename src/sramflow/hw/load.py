@@ -242,7 +242,7 @@ def _memories(levels: Any, origin: str) -> tuple[RegisterLevel | None, tuple[Sra
             return registers, tuple(srams), _offchip(body, f"{path}.offchip", origin)
         macro = _preset_macro(body, f"{path}.sram", origin) if isinstance(body, str) else _sram(
             body, f"{path}.sram", origin)
-        if srams and macro.size_bytes <= srams[-1].size_bytes:
+        if srams and macro.size_bytes <= srams[-1].size_bytes and not macro.partition_of:  # a window may be small
             raise _err(origin, f"{path}.sram", f"level {macro.name!r} holds {macro.size_bytes} B, no more than the "
                        f"level inside it ({srams[-1].name!r}, {srams[-1].size_bytes} B): an outer level must be "
                        "larger (words x banks x word_bits / 8)")

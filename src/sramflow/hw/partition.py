@@ -17,12 +17,14 @@ from sramflow.errors import HardwareSpecError
 from sramflow.hw.spec import HardwareSpec, Source
 
 REGION_SUFFIX = ".region"
-# The tile buffer's share of the SRAM tried by depth-first fusion on one level (``sim.api``): 1/4 and 1/8. On B0 @224
-# with the 64 KiB edit of design1 under the energy objective, 4, 8, 16 and 24 KiB of tiles moved 10.73, 10.77, 10.68
-# and 11.19 MB (17.3-18.1 mJ): a larger region keeps more, a smaller tile buffer re-reads more.
-TILE_SHARES = (4, 8)
-# No split below this tile buffer: B0's layers need a few KiB of tiles to run near the port's limit, and a region
-# smaller than a few rows of a band keeps nothing (design1's 256 B and the advisor's 4 KiB designs are not split).
+# The tile buffer's shares of the SRAM tried by depth-first fusion on one level (``sim.api``), as (numerator,
+# denominator). On B0 @224 with the 64 KiB edit of design1, under energy 4, 8, 16, 24 and 32 KiB of tiles moved
+# 10.73, 10.77, 10.68, 11.19 and 12.97 MB (a larger region keeps more, a smaller tile buffer re-reads more), and under
+# latency 48 KiB of tiles beat the whole SRAM (121.13 M against 121.35 M cycles) where 32, 16 and 8 KiB lose
+# (122.11, 125.40, 131.36 M).
+TILE_SHARES = ((3, 4), (1, 4), (1, 8))
+# No split where a quarter of the SRAM holds less than this: B0's layers need a few KiB of tiles to run near the
+# port's limit, and a small region keeps little (design1's 256 B and the advisor's 4 KiB designs are not split).
 MIN_TILE_BYTES = 4096
 
 
@@ -50,13 +52,15 @@ def partitioned(hw: HardwareSpec, tile_bytes: int) -> HardwareSpec:
 
 
 def split_candidates(hw: HardwareSpec) -> tuple[int, ...]:
-    """The tile buffer sizes (bytes) depth-first fusion tries on ``hw``: none unless it has one SRAM level large
-    enough (``TILE_SHARES``, ``MIN_TILE_BYTES``)."""
+    """The tile buffer sizes (bytes) depth-first fusion tries on ``hw``: none unless it has one SRAM level whose
+    quarter holds ``MIN_TILE_BYTES``; then ``TILE_SHARES`` of it that hold as much."""
     if len(hw.sram) != 1:
         return ()
     m = hw.sram[0]
+    if m.size_bytes // 4 < MIN_TILE_BYTES:
+        return ()
     per_bank = m.word_bytes * m.banks
-    sizes = (m.size_bytes // share // per_bank * per_bank for share in TILE_SHARES)
+    sizes = (m.size_bytes * num // den // per_bank * per_bank for num, den in TILE_SHARES)
     return tuple(s for s in sizes if s >= MIN_TILE_BYTES)
 
 
