@@ -7,15 +7,16 @@ Prints each mapping's totals, which one ``simulate --fusion depth-first`` keeps,
 (the better of the mappings for each block's nodes, summed) would give: the bound on what choosing the split per
 group instead of per network could gain.
 
-Measured (this tree, one thread; cycles / mJ / off-chip MB):
-  latency  whole 121,352,962 / 26.764 / 21.88   16 KiB 125,403,430 / 33.157 / 28.44   8 KiB 131,357,729 / 39.268 / 34.74
-           kept: whole; per block: 121,344,044 / 26.764 / 21.88 (0.007 % fewer cycles; blocks 0.2-3.1 take 16 KiB)
-  energy   whole 137,292,812 / 24.168 / 18.87   16 KiB 141,379,585 / 17.258 / 10.68   8 KiB 145,711,687 / 17.551 / 10.77
-           kept: 16 KiB; per block: 141,178,109 / 17.179 / 10.62
-Under latency a kept byte's two extra trips through the one 16-bit port cost more than the link time it saves; under
-energy the region halves the traffic and cuts 29 % of the energy. Per block, the choice gains little either way: the
-split that wins, wins almost everywhere. What is left at 10.68 MB is mostly the SE barrier: every depthwise output
-goes off-chip once each way (~4.6 MB), which needs the recompute variant of ``docs/depth_first_blocks.md`` (three-layer
+Measured (this tree, one thread; cycles / mJ / off-chip MB; tiles of 64 KiB = the whole SRAM):
+  latency  whole 121,352,962 / 26.764 / 21.88   48 KiB 121,127,002 / 27.491 / 22.64   16 KiB 125,403,430 / 33.157 / 28.44
+           8 KiB 131,357,729 / 39.268 / 34.74; kept: 48 KiB; per block: 120,874,054 / 27.310 / 22.46 (0.21 % fewer)
+  energy   whole 137,292,812 / 24.168 / 18.87   48 KiB 135,389,787 / 22.946 / 17.34   16 KiB 141,379,585 / 17.258 / 10.68
+           8 KiB 145,711,687 / 17.551 / 10.77; kept: 16 KiB; per block: 140,581,601 / 17.168 / 10.62
+Under latency a kept byte's two extra trips through the one 16-bit port cost about what the link time it saves is
+worth: the 48 KiB split is 0.19 % faster than the whole SRAM and moves more; under energy the 16 KiB split halves the
+traffic and cuts 29 % of the energy. Per block, the choice gains little either way (each split, mapped ~1-2 min, wins
+almost everywhere it wins at all). What is left at 10.68 MB is mostly the SE barrier: every depthwise output goes
+off-chip once each way (~4.6 MB), which needs the recompute variant of ``docs/depth_first_blocks.md`` (three-layer
 band groups first) to go.
 """
 
@@ -42,9 +43,12 @@ from sramflow.sim.results import NodeResult  # noqa: E402
 
 
 def block(name: str) -> str:
-    """B0's MBConv block of a node ("features.2.1"), else the node's own name (stem, head, classifier)."""
-    m = re.match(r"/?(features\.\d+\.\d+)", name)
-    return m.group(1) if m else name
+    """B0's MBConv block of a node ("features.2.1"), the stem ("features.0") or the head conv ("features.8") with
+    their activations, else the node's own name (pool, classifier)."""
+    m = re.search(r"features\.(\d+)\.(\d+)", name)
+    if m is None:
+        return name
+    return f"features.{m.group(1)}" if m.group(1) in ("0", "8") else f"features.{m.group(1)}.{m.group(2)}"
 
 
 def totals(nodes: list[NodeResult]) -> tuple[int, float, int]:
