@@ -132,3 +132,11 @@ def test_a_split_written_by_hand_round_trips_and_is_checked() -> None:
     with pytest.raises(HardwareSpecError, match=r"split.yaml: memories\[\d\].sram.partition_of: names 'l9', but "
                        r"only the first SRAM level's macro can be split into windows \(its name: 'design1'\)"):
         hw_from_dict(d, "split.yaml")
+
+
+def test_a_budget_on_one_level_maps_the_whole_sram_and_says_so(se48) -> None:  # noqa: ANN001
+    g, prep = se48
+    hw = one_level(16384)
+    res = simulate_prepared(prep, hw, "energy", over_fastest_pct=1.0)
+    assert not is_partitioned(res.hw)
+    assert "a cycle budget on one SRAM level maps the whole SRAM" in res.fusion_note

@@ -108,9 +108,12 @@ class SimulationResult:
         if len(self.hw.sram) < 2:
             tried = split_candidates(self.hw)
             sizes = " or ".join(f"{b:,}" for b in tried)
-            why = (f"the whole SRAM as tile buffer maps better than its splits into {sizes} B of tiles and a region"
-                   if tried else f"no split is tried: a quarter of this SRAM holds less than {MIN_TILE_BYTES:,} B of "
-                   "tiles")
+            if not tried:
+                why = f"no split is tried: a quarter of this SRAM holds less than {MIN_TILE_BYTES:,} B of tiles"
+            elif self.cycle_budget is not None:
+                why = "no split is tried: a cycle budget on one SRAM level maps the whole SRAM"
+            else:
+                why = f"the whole SRAM as tile buffer maps better than its splits into {sizes} B of tiles and a region"
             return f"{DEPTH_FIRST_NOTE}; here {why}, so every group falls back to epilogue fusion"
         cuts: dict[str, int] = {}
         carried = 0
@@ -802,8 +805,8 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     pools = _sole_pool_pairs(prep)
     shared = any(int(np.count_nonzero(node_idx == node_idx[j])) > 1 for _, j in pools)
     if len(hw.sram) > 1 or scales or shared or prep.fusion == "depth-first" and split_candidates(hw):
-        # the vectorized plan knows one SRAM level (staging is chosen per
-        # node by map_shape) and no per-group fusion decision (``decide_input_scales``, ``fuse_schedules``'
+        # the vectorized plan knows one SRAM level (staging is chosen per node by map_shape; no split of it into
+        # tiles and a region) and no per-group fusion decision (``decide_input_scales``, ``fuse_schedules``'
         # residuals) but that of a classifier's pool, decided below for its own conv (a shape of no other node)
         return total_json(list(simulate_prepared(prep, hw, objective).nodes), hw.clock_mhz)
     plan = point_plan(shapes, hw, plans)
