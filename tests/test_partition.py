@@ -155,3 +155,24 @@ def test_other_networks_split_bit_exact(make, tile_bytes: int) -> None:  # noqa:
     q, x = quantized(g)
     r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
     assert (r.bit_exact, r.counts_match, r.clobbers) == (True, True, 0)
+
+
+def test_tile_bytes_on_the_command_line(tmp_path, capsys) -> None:  # noqa: ANN001
+    """``simulate --tile-bytes N`` maps the split asked for, ``whole`` no split, and a size that cannot be split is
+    refused naming the flag."""
+    import yaml
+
+    from sramflow.cli import main
+    from sramflow.hw.load import hw_to_dict
+
+    path = tmp_path / "d16k.yaml"
+    path.write_text(yaml.safe_dump(hw_to_dict(one_level(16384)), sort_keys=False))
+    base = ["simulate", "--model", "efficientnet_lite0", "--num-classes", "7", "--resolution", "32", "--hw", str(path)]
+    assert main([*base, "--tile-bytes", "8192", "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr()
+    assert "design1 split into 8,192 B of tiles and a 8,192 B region" in out.out
+    assert "mapping" not in out.err  # nothing else is tried
+    assert main([*base, "--tile-bytes", "whole"]) == 0
+    assert "the whole SRAM was asked for (--tile-bytes whole)" in capsys.readouterr().out
+    assert main([*base, "--tile-bytes", "16384"]) != 0
+    assert "--tile-bytes 16384: design1-16k: a tile buffer of 16384 B must be" in capsys.readouterr().err

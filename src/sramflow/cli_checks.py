@@ -44,6 +44,16 @@ class CycleBudgetArg:
     over_fastest_pct: float | None = None
 
 
+def tile_bytes(text: str) -> int:
+    """``--tile-bytes``: ``whole`` (0: no split of the SRAM) or the tile buffer's bytes of a split."""
+    if text.strip().lower() == "whole":
+        return 0
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{e}; give the tile buffer's bytes (e.g. 16384) or 'whole'") from None
+
+
 MAX_BUDGET_PCT = 1000.0  # a budget above 11x the fastest mapping's cycles is a slip, not a trade-off
 
 

@@ -8,7 +8,7 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     from sramflow.cli_args import add_fusion_arg, add_model_args, add_weight_bits_arg
-    from sramflow.cli_checks import cycle_budget, hardware, out_dir
+    from sramflow.cli_checks import cycle_budget, hardware, out_dir, tile_bytes
 
     p = sub.add_parser("simulate", help="map every layer onto the SRAM, simulate latency / energy / traffic")
     add_model_args(p)
@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "energy; with --fusion depth-first on hardware with an outer SRAM level: the fastest "
                         "depth-first mapping with layers re-cut for energy within the spare cycles")
     add_fusion_arg(p)
+    p.add_argument("--tile-bytes", type=tile_bytes, default=None, metavar="N|whole",
+                   help="a one-level SRAM split into N bytes of tiles and a region of the same macro for "
+                        "depth-first groups and staged operands (hw.partition); 'whole': no split. Default: with "
+                        "--fusion depth-first, the whole SRAM and its splits into 3/4, 1/4 and 1/8 of tiles are "
+                        "mapped and the best by the objective is kept (where a quarter holds 4 KiB)")
     p.add_argument("--out", default=None, type=out_dir, help="folder for layer_mapping.json, weight_mapping_summary.json, "
                                                "inference_simulator_report.json")
     add_weight_bits_arg(p)
@@ -35,7 +40,8 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
     from sramflow.cli_args import model_source
     from sramflow.frontend.source import load_graph
     from sramflow.hw.load import resolve_hw
-    from sramflow.hw.partition import split_candidates
+    from sramflow.errors import HardwareSpecError
+    from sramflow.hw.partition import partitioned, split_candidates
     from sramflow.sim.api import prepare_graph, simulate_prepared
     from sramflow.sweep.precision import with_weight_bits
     from sramflow.sim.summary import summary_text
@@ -45,13 +51,19 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
     loaded = load_graph(model_source(a))
     prep = with_weight_bits(prepare_graph(loaded.graph, a.fusion), a.weight_bits)  # packed weights per layer group
     budget = a.cycle_budget  # a ``CycleBudgetArg``: cycles, or a percentage over the fastest mapping's
-    tried = split_candidates(hw) if a.fusion == "depth-first" and budget is None else ()
+    if a.tile_bytes:  # a split of the user's choosing
+        try:
+            hw = partitioned(hw, a.tile_bytes)
+        except HardwareSpecError as e:
+            raise HardwareSpecError(f"--tile-bytes {a.tile_bytes}: {e}") from None
+    splits = a.tile_bytes is None
+    tried = split_candidates(hw) if a.fusion == "depth-first" and budget is None and splits else ()
     if tried:  # each split maps like a two-level hierarchy: minutes on a large network, where the whole SRAM takes s
         print(f"depth-first on one SRAM level: mapping {hw.name} whole and split into "
               f"{' or '.join(f'{b:,}' for b in tried)} B of tiles and a region; the best by the objective is kept",
               file=sys.stderr, flush=True)
     res = simulate_prepared(prep, hw, a.objective, budget.cycles if budget else None,
-                            budget.over_fastest_pct if budget else None)
+                            budget.over_fastest_pct if budget else None, splits=splits)
     if a.weight_bits != 8:
         print(f"weights: --weight-bits {a.weight_bits} (INT4 packed two per byte)")
     print(summary_text(res))

@@ -100,20 +100,23 @@ class SimulationResult:
     # network cycles it was applied to
     budget_over_pct: float | None = None
     fastest_cycles: int | None = None
+    # depth-first on one SRAM level: the tile buffer sizes of the splits mapped beside the whole SRAM (``hw.partition``)
+    splits_tried: tuple[int, ...] = ()
 
     @property
     def fusion_note(self) -> str:
         if self.fusion != "depth-first":
             return ""
         if len(self.hw.sram) < 2:
-            tried = split_candidates(self.hw)
-            sizes = " or ".join(f"{b:,}" for b in tried)
-            if not tried:
+            sizes = " or ".join(f"{b:,}" for b in self.splits_tried)
+            if self.splits_tried:
+                why = f"the whole SRAM as tile buffer maps better than its splits into {sizes} B of tiles and a region"
+            elif not split_candidates(self.hw):
                 why = f"no split is tried: a quarter of this SRAM holds less than {MIN_TILE_BYTES:,} B of tiles"
             elif self.cycle_budget is not None:
                 why = "no split is tried: a cycle budget on one SRAM level maps the whole SRAM"
             else:
-                why = f"the whole SRAM as tile buffer maps better than its splits into {sizes} B of tiles and a region"
+                why = "no split is tried: the whole SRAM was asked for (--tile-bytes whole)"
             return f"{DEPTH_FIRST_NOTE}; here {why}, so every group falls back to epilogue fusion"
         cuts: dict[str, int] = {}
         carried = 0
@@ -403,13 +406,15 @@ def _pool_with_room(prep: PreparedGraph, out: list[Schedule] | dict[int, Schedul
 
 
 def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "latency",
-                      cycle_budget: int | None = None, over_fastest_pct: float | None = None) -> SimulationResult:
+                      cycle_budget: int | None = None, over_fastest_pct: float | None = None,
+                      splits: bool = True) -> SimulationResult:
     """``cycle_budget`` (energy objective only): the network's least energy with at most that many cycles, the
     vector nodes mapped for energy and the Conv/Gemm nodes chosen together (``mapping.search.budget``) instead
     of each layer for its own least energy. With depth-first fusion on hardware with outer SRAM levels the budget
     is spent on the fastest depth-first mapping instead: layers re-cut for energy (``_trade_within``).
     ``over_fastest_pct`` (instead of ``cycle_budget``): the budget is that many percent above the latency
-    objective's network cycles (its mapping is made once, also for the depth-first re-cuts)."""
+    objective's network cycles (its mapping is made once, also for the depth-first re-cuts). ``splits``: with
+    depth-first fusion on one large SRAM level, also map it split into tiles and a region (``_split_or_whole``)."""
     t0 = time.perf_counter()
     if (cycle_budget is not None or over_fastest_pct is not None) and objective != "energy":
         raise SramflowError(f"a cycle budget needs the energy objective (--objective energy: the least energy "
@@ -419,7 +424,8 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     if over_fastest_pct is not None and not 0 < over_fastest_pct < math.inf:
         raise SramflowError(f"a cycle budget over the fastest mapping must be a positive percentage, got "
                             f"{over_fastest_pct}")
-    if prep.fusion == "depth-first" and cycle_budget is None and over_fastest_pct is None and split_candidates(hw):
+    if splits and prep.fusion == "depth-first" and cycle_budget is None and over_fastest_pct is None \
+            and split_candidates(hw):
         return _split_or_whole(prep, hw, objective, t0)
     return _simulate(prep, hw, objective, cycle_budget, over_fastest_pct, t0)
 
@@ -428,14 +434,15 @@ def _split_or_whole(prep: PreparedGraph, hw: HardwareSpec, objective: str, t0: f
     """Depth-first on one SRAM level: the mapping of the whole SRAM as tile buffer, and of each split of it into a
     tile buffer and a region (``hw.partition``); the best by ``objective``, the whole SRAM on ties."""
     best, best_key = None, None
-    for h in (hw, *(partitioned(hw, b) for b in split_candidates(hw))):
+    tried = split_candidates(hw)
+    for h in (hw, *(partitioned(hw, b) for b in tried)):
         r = _simulate(prep, h, objective, None, None, t0)
         tot = total_json(list(r.nodes), h.clock_mhz)
         key = objective_key(tot["cycles"], tot["energy_uj"], objective)
         if best_key is None or key < best_key:
             best, best_key = r, key
     assert best is not None
-    return dataclasses.replace(best, wall_s=time.perf_counter() - t0)
+    return dataclasses.replace(best, wall_s=time.perf_counter() - t0, splits_tried=tried)
 
 
 def _simulate(prep: PreparedGraph, hw: HardwareSpec, objective: str, cycle_budget: int | None,
