@@ -41,8 +41,8 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
     from sramflow.frontend.source import load_graph
     from sramflow.hw.load import resolve_hw
     from sramflow.errors import HardwareSpecError
-    from sramflow.hw.partition import partitioned, split_candidates
-    from sramflow.sim.api import prepare_graph, simulate_prepared
+    from sramflow.hw.partition import partitioned
+    from sramflow.sim.api import prepare_graph, simulate_prepared, splits_to_try
     from sramflow.sweep.precision import with_weight_bits
     from sramflow.sim.summary import summary_text
     from sramflow.sim.writers import write_outputs
@@ -57,7 +57,7 @@ def _cmd_simulate(a: argparse.Namespace) -> int:
         except HardwareSpecError as e:
             raise HardwareSpecError(f"--tile-bytes {a.tile_bytes}: {e}") from None
     splits = a.tile_bytes is None
-    tried = split_candidates(hw) if a.fusion == "depth-first" and budget is None and splits else ()
+    tried = splits_to_try(prep, hw, budget is not None) if splits else ()
     if tried:  # each split maps like a two-level hierarchy: minutes on a large network, where the whole SRAM takes s
         print(f"depth-first on one SRAM level: mapping {hw.name} whole and split into "
               f"{' or '.join(f'{b:,}' for b in tried)} B of tiles and a region; the best by the objective is kept",

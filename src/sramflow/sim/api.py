@@ -424,17 +424,25 @@ def simulate_prepared(prep: PreparedGraph, hw: HardwareSpec, objective: str = "l
     if over_fastest_pct is not None and not 0 < over_fastest_pct < math.inf:
         raise SramflowError(f"a cycle budget over the fastest mapping must be a positive percentage, got "
                             f"{over_fastest_pct}")
-    if splits and prep.fusion == "depth-first" and cycle_budget is None and over_fastest_pct is None \
-            and split_candidates(hw):
-        return _split_or_whole(prep, hw, objective, t0)
+    budgeted = cycle_budget is not None or over_fastest_pct is not None
+    tried = splits_to_try(prep, hw, budgeted) if splits else ()
+    if tried:
+        return _split_or_whole(prep, hw, objective, tried, t0)
     return _simulate(prep, hw, objective, cycle_budget, over_fastest_pct, t0)
 
 
-def _split_or_whole(prep: PreparedGraph, hw: HardwareSpec, objective: str, t0: float) -> SimulationResult:
+def splits_to_try(prep: PreparedGraph, hw: HardwareSpec, budgeted: bool = False) -> tuple[int, ...]:
+    """The tile buffer sizes ``simulate_prepared`` maps beside the whole SRAM: with depth-first fusion and no cycle
+    budget, ``hw.partition.split_candidates`` (none on hardware with outer levels or a small SRAM)."""
+    return split_candidates(hw) if prep.fusion == "depth-first" and not budgeted else ()
+
+
+def _split_or_whole(prep: PreparedGraph, hw: HardwareSpec, objective: str, tried: tuple[int, ...], t0: float
+                    ) -> SimulationResult:
     """Depth-first on one SRAM level: the mapping of the whole SRAM as tile buffer, and of each split of it into a
-    tile buffer and a region (``hw.partition``); the best by ``objective``, the whole SRAM on ties."""
+    tile buffer and a region (``hw.partition``; ``tried``: their tile bytes); the best by ``objective``, the whole
+    SRAM on ties."""
     best, best_key = None, None
-    tried = split_candidates(hw)
     for h in (hw, *(partitioned(hw, b) for b in tried)):
         r = _simulate(prep, h, objective, None, None, t0)
         tot = total_json(list(r.nodes), h.clock_mhz)
@@ -811,7 +819,7 @@ def simulate_totals(prep: PreparedGraph, hw: HardwareSpec, objective: str = "lat
     shapes, node_idx = unique_shapes(prep)
     pools = _sole_pool_pairs(prep)
     shared = any(int(np.count_nonzero(node_idx == node_idx[j])) > 1 for _, j in pools)
-    if len(hw.sram) > 1 or scales or shared or prep.fusion == "depth-first" and split_candidates(hw):
+    if len(hw.sram) > 1 or scales or shared or splits_to_try(prep, hw):
         # the vectorized plan knows one SRAM level (staging is chosen per node by map_shape; no split of it into
         # tiles and a region) and no per-group fusion decision (``decide_input_scales``, ``fuse_schedules``'
         # residuals) but that of a classifier's pool, decided below for its own conv (a shape of no other node)
