@@ -108,11 +108,16 @@ def test_split_runs_bit_exact(se48, objective: str) -> None:  # noqa: ANN001
     the analytical ones, nothing is clobbered, in two arrays of the two windows' sizes."""
     g, prep = se48
     hw = partitioned(one_level(16384), 4096)
-    res = simulate_prepared(prep, hw, objective)
-    q, x = quantized(g)
-    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    r = _functional(g, simulate_prepared(prep, hw, objective))
     assert (r.bit_exact, r.counts_match, r.clobbers) == (True, True, 0)
     assert r.tensors_compared > 0
+
+
+def _functional(g, res):  # noqa: ANN001, ANN202 - a Graph and its SimulationResult; the funcsim's result
+    """``res``'s schedules run on real bytes (random weights and input), with the two windows as two arrays."""
+    q, x = quantized(g)
+    m = res.hw.main_sram
+    return run_functional(g, q, res.schedules, x, m.total_words, m.word_bytes)
 
 
 def test_a_split_written_by_hand_round_trips_and_is_checked() -> None:
@@ -152,8 +157,7 @@ def test_other_networks_split_bit_exact(make, tile_bytes: int) -> None:  # noqa:
     hw = partitioned(one_level(16384), tile_bytes)
     res = simulate_prepared(prepare_graph(g, "depth-first"), hw, "energy")
     assert sum(sum(n.counts.level_access(1)) for n in res.nodes) > 0  # the region is used
-    q, x = quantized(g)
-    r = run_functional(g, q, res.schedules, x, hw.main_sram.total_words, hw.main_sram.word_bytes)
+    r = _functional(g, res)
     assert (r.bit_exact, r.counts_match, r.clobbers) == (True, True, 0)
 
 
