@@ -106,4 +106,3 @@ def test_a_run_budget_without_the_energy_objective_stops_before_any_work(capsys:
     assert main(["run", "--cycle-budget", "+1%"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--cycle-budget needs --objective energy" in err, err
-

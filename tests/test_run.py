@@ -99,4 +99,3 @@ def test_a_run_with_a_budget_over_the_fastest_mapping(tmp_path: Path) -> None:
     md = (tmp_path / "INTEGRATION_SUMMARY.md").read_text()
     assert f"| mapping objective | energy within {sim['cycle_budget']:,} cycles (2 % above the latency objective's " \
            f"{sim['fastest_cycles']:,}) |" in md
-
