@@ -20,8 +20,10 @@ Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energ
                       tilings were searched per placement)
   design1, 64 KiB     none  59.08 / 2202.93 /  62.486  epilogue  21.88 / 1213.53 /  26.764
                       depth-first 22.64 / 1211.27 / 27.491: the SRAM split into 48 KiB of tiles and a 16 KiB region
-                      (``hw.partition``), 0.19 % faster and 0.76 MB more (targets <= 20 / <= 10: not met under
-                      latency; mapping 6 min on 2 shared cores: the whole SRAM and three splits)
+                      (``hw.partition``), 0.19 % faster and 0.76 MB more, a lead smaller than the first loads
+                      the cycle model leaves out of it (7.9 % against 3.1 % whole: ``bench_prologue.py``)
+                      (targets <= 20 / <= 10: not met under latency; mapping 6 min on 2 shared cores: the whole
+                      SRAM and three splits)
 Depth-first on one SRAM level (``hw.partition``, ``benchmarks/bench_split.py``): the SRAM is also mapped split into a
 tile buffer and a region of the same macro, whose accesses take its one port, and the objective keeps the best.
 Under energy the 64 KiB edit takes 16 KiB of tiles: 18.87 / 1372.93 / 24.168 -> 10.68 / 1413.80 / 17.258 (<= 10 MB
