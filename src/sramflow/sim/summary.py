@@ -22,6 +22,9 @@ def summary_text(res: SimulationResult, top: int = 8) -> str:
         f"in {res.wall_s:.3f} s, fusion {res.fusion}" + (f" ({res.fusion_note})" if res.fusion_note else ""),
         f"  latency   {t['cycles']:,} cycles = {t['time_ms']:.2f} ms at {res.hw.clock_mhz:g} MHz "
         f"(lower bound {t['lower_bound_cycles']:,}, ratio {t['ratio_to_lower_bound']:.2f})",
+        f"            optimistic by at most {res.first_load_cycles:,} cycles "
+        f"({100 * res.first_load_cycles / max(t['cycles'], 1):.2g} %): the first loads of double-buffered layers, "
+        "which the model overlaps with compute",
         f"  energy    {t['energy_uj'] / 1e3:.3f} mJ, average power {t['avg_power_mw']:.2f} mW",
         "  energy by component (uJ): " + ", ".join(f"{k} {v:,.1f}" for k, v in t["energy_uj_by_component"].items()),
         f"  off-chip  {sum(off.values()) / 1e6:.2f} MB: " + ", ".join(f"{k} {v / 1e6:.2f}" for k, v in off.items()),

@@ -125,7 +125,8 @@ def report_json(res: SimulationResult) -> dict[str, Any]:
             "cycle_budget_over_fastest_pct": res.budget_over_pct, "fastest_cycles": res.fastest_cycles,
             "simulation_wall_s": res.wall_s, "fusion": res.fusion, "fusion_note": res.fusion_note,
             "fusion_groups": fusion_groups_json(res), "depth_first_groups": depth_first_groups_json(res),
-            "total": total_json(list(res.nodes), res.hw.clock_mhz), "nodes": [node_json(r) for r in res.nodes],
+            "total": total_json(list(res.nodes), res.hw.clock_mhz), "first_load_cycles": res.first_load_cycles,
+            "nodes": [node_json(r) for r in res.nodes],
             "uncosted_nodes": list(res.uncosted_nodes)}
 
 
