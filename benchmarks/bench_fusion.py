@@ -19,18 +19,17 @@ Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energ
                       shared their schedule objects; 85-125 s on 2 shared cores before that, 20-25 s before
                       tilings were searched per placement)
   design1, 64 KiB     none  59.08 / 2202.93 /  62.486  epilogue  21.88 / 1213.53 /  26.764
-                      depth-first 22.64 / 1211.27 / 27.491: the SRAM split into 48 KiB of tiles and a 16 KiB region
-                      (``hw.partition``), 0.19 % faster and 0.76 MB more, a lead smaller than the first loads
-                      the cycle model leaves out of it (7.9 % against 3.1 % whole: ``bench_prologue.py``)
-                      (targets <= 20 / <= 10: not met under latency; mapping 6 min on 2 shared cores: the whole
-                      SRAM and three splits)
+                      depth-first = epilogue: the whole SRAM, kept over its splits into a tile buffer and a
+                      region (``hw.partition``) with their first loads counted (48 KiB of tiles: 22.64 / 1211.27 /
+                      27.491, 0.19 % fewer cycles in the model, 4.6 % more with its chunks' first loads:
+                      ``bench_prologue.py``) (targets <= 20 / <= 10: not met under latency; mapping 6 min on 2
+                      shared cores: the whole SRAM and three splits)
 Depth-first on one SRAM level (``hw.partition``, ``benchmarks/bench_split.py``): the SRAM is also mapped split into a
-tile buffer and a region of the same macro, whose accesses take its one port, and the objective keeps the best.
-Under energy the 64 KiB edit takes 16 KiB of tiles: 18.87 / 1372.93 / 24.168 -> 10.68 / 1413.80 / 17.258 (<= 10 MB
-not met: the SE barrier's depthwise outputs still cross the link, ~4.6 MB); under edp 20.40 / 1234.23 / 25.386 ->
-11.16 / 1374.95 / 17.625. The 64 KiB budgets below map the whole SRAM; their base is now the 48 KiB split's faster
-latency mapping (121,127,002 cycles), so each budget's figures are the same mapping as before at a budget 0.19 %
-smaller.
+tile buffer and a region of the same macro, whose accesses take its one port, and the objective keeps the best, with
+each mapping's first loads counted in its cycles (``sim.first_loads``). Under energy the 64 KiB edit takes 16 KiB of
+tiles: 18.87 / 1372.93 / 24.168 -> 10.68 / 1413.80 / 17.258 (<= 10 MB not met: the SE barrier's depthwise outputs
+still cross the link, ~4.6 MB); under edp 20.40 / 1234.23 / 25.386 -> 11.16 / 1374.95 / 17.625. The 64 KiB budgets
+below map the whole SRAM, from the whole SRAM's latency mapping (121,352,962 cycles).
 A tile with more pixels than accumulators may run groups of 2-16 channels over fewer whole rows where those read
 fewer SRAM words than one channel over as many rows as fit (``search.tiling_table.acc_groups``): a strip 4 pixels
 wide then runs 4 channels x 4 pixels per group, as small tiles do, while it holds many rows. Only large SRAMs have

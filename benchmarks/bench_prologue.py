@@ -16,12 +16,15 @@ Measured (this tree, one thread; first-load cycles, share of the latency, the la
   sky130-design1                  22,517 =  0.0043 % of 529,188,772
   sky130-design1-l2              114,059 =  0.058 % of 196,211,072
   sky130-design1-64k           3,854,007 =  3.2 % of 121,352,962 (the whole SRAM, which simulate keeps)
-    split, 48 KiB of tiles     9,859,818 =  8.1 % of 121,127,002: 0.19 % fewer cycles than the whole SRAM, 4.6 %
-                               more with the first loads counted (its channel chunks each load their first tiles)
+    split, 48 KiB of tiles     9,859,818 =  8.1 % of 121,127,002: -0.19 % cycles against the whole SRAM, +4.62 %
+                                                                  with the first loads counted (its channel chunks
+                                                                  each load their first tiles)
+    split, 16 KiB of tiles     4,641,272 =  3.7 % of 125,403,430: +3.34 %, +3.86 %
+    split, 8 KiB of tiles      1,011,925 = 0.77 % of 131,357,729: +8.24 %, +5.72 %
 Few large tiles per layer make the first loads a visible share: the 64 KiB edit's latency (and that of any large-SRAM
 design) is optimistic by up to 3 %; design1's thousands of small steps per layer hide them. The design advisor's
 recommended designs of the default run (``--hw sramflow-out/advise/hw/design1.yaml`` and
-``design_weights_offchip.yaml``, 4 KiB SRAM, priced here with 8-bit weights) leave out 0.0015 % and 0.018 %.
+``design_weights_offchip.yaml``, 4 KiB SRAM, priced here with 8-bit weights) leave out 0.0015 % and 0.16 % (its LPDDR4 pays its latency per 64-byte burst).
 """
 
 from __future__ import annotations

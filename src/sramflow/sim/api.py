@@ -117,7 +117,8 @@ class SimulationResult:
         if len(self.hw.sram) < 2:
             sizes = " or ".join(f"{b:,}" for b in self.splits_tried)
             if self.splits_tried:
-                why = f"the whole SRAM as tile buffer maps better than its splits into {sizes} B of tiles and a region"
+                why = (f"the whole SRAM as tile buffer maps better than its splits into {sizes} B of tiles and a region "
+                       "(each mapping's first loads counted)")
             elif not split_candidates(self.hw):
                 why = f"no split is tried: a quarter of this SRAM holds less than {MIN_TILE_BYTES:,} B of tiles"
             elif self.cycle_budget is not None:
