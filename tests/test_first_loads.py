@@ -11,6 +11,7 @@ import pytest
 from sramflow.hw.partition import is_partitioned, partitioned
 from sramflow.mapping.search.choose import make_conv_schedule, objective_key
 from sramflow.mapping.search.tiling_table import hw_params
+from sramflow.mapping.depth_first_bands import BandSplitSchedule
 from sramflow.sim.api import prepare_graph, simulate_prepared
 from sramflow.sim.first_loads import first_load_bytes, first_load_cycles
 from sramflow.sim.results import total_json
@@ -48,8 +49,8 @@ def test_resident_operands_are_not_loaded_over_the_link() -> None:
     g = se_block_graph(48)
     res = simulate_prepared(prepare_graph(g, "depth-first"), partitioned(one_level(16384), 4096), "energy",
                             splits=False)
-    consumers = [p.schedule for s in res.schedules for p in getattr(s, "parts", ())
-                 if "inputs" in getattr(getattr(p.schedule, "conv", p.schedule), "resident", ())]
+    consumers = [p.schedule for s in res.schedules if isinstance(s, BandSplitSchedule) and s.role == "consumer"
+                 for p in s.parts]
     kept_weights = 0
     for part in consumers:
         steps = _before_compute(part)

@@ -19,6 +19,7 @@ import numpy as np
 from sramflow.funcsim.exec_conv import ConvData
 from sramflow.funcsim.levels import run_staged_conv
 from sramflow.funcsim.split import first_channel, out_channels, part_data
+from sramflow.mapping.depth_first_split import SplitSchedule
 from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
 from sramflow.mapping.depth_first_bands import BandSplitSchedule
@@ -82,15 +83,23 @@ class BandRegion:
 
 def run_band_group(run: Callable[..., np.ndarray], prod: BandSplitSchedule, prod_data: ConvData,
                    cons: BandSplitSchedule, cons_data: ConvData, m: Machine, outer: tuple[Sram, ...],
-                   held: dict) -> tuple[np.ndarray, np.ndarray]:
+                   held: dict, last: tuple[SplitSchedule, ConvData, Callable[[np.ndarray], np.ndarray]] | None = None
+                   ) -> tuple[np.ndarray, ...]:
     """Execute the group's bands in order; returns (the producer's int8 output, the consumer's), each
-    (G x K, OH, OW). ``cons_data.x`` only gives the input's shape: every band of it is read from the level."""
+    (G x K, OH, OW). ``cons_data.x`` only gives the input's shape: every band of it is read from the level.
+    ``last``: a third layer (``mapping.depth_first_recompute.RecomputeSchedule``, whose ``own`` parts pair with the
+    consumer's), its data and the map of its resident input (the SE scale): each consumer part leaves its output
+    band in the level (``held``) and the third layer's part reads it there; its output is returned third."""
     per = prod.sub_parts  # producer parts per consumer part (a channel chunk's producer in row bands)
     if len(prod.parts) != per * len(cons.parts) or prod.partner != cons.shape.name or \
             cons.partner != prod.shape.name:
         raise FunctionalSimError(f"band group {prod.shape.name!r} -> {cons.shape.name!r}: the two layers' bands do "
                                  "not pair up; the schedules were made for another graph")
-    ys = [np.zeros((s.groups * s.k_per_group, s.out_h, s.out_w), np.int8) for s in (prod.shape, cons.shape)]
+    third = () if last is None else (last[0].shape,)
+    if last is not None and len(last[0].own) != len(cons.parts):
+        raise FunctionalSimError(f"band group {prod.shape.name!r} -> {cons.shape.name!r}: the third layer "
+                                 f"{last[0].shape.name!r} has {len(last[0].own)} parts for {len(cons.parts)} bands")
+    ys = [np.zeros((s.groups * s.k_per_group, s.out_h, s.out_w), np.int8) for s in (prod.shape, cons.shape, *third)]
     done = np.zeros(ys[0].shape[:2], bool)  # the producer's (channel, row) computed so far
     region = None
     if cons.halo == "cache":
@@ -109,10 +118,17 @@ def run_band_group(run: Callable[..., np.ndarray], prod: BandSplitSchedule, prod
         if region is not None:  # a chunk's region starts empty; a row band's starts with its cached halo rows
             region.band(*((0, 0) if per > 1 else (cp.in_row0, pps[0].row0)),
                         _conv(cp.schedule).resident_in("inputs")[1])
-        for split, data, part, y in (*((prod, prod_data, pp, ys[0]) for pp in pps), (cons, cons_data, cp, ys[1])):
+        steps = [*((prod, prod_data, pp, ys[0]) for pp in pps), (cons, cons_data, cp, ys[1])]
+        if last is not None:
+            steps.append((last[0], last[1], last[0].own[i], ys[2]))
+        for split, data, part, y in steps:
             conv = _conv(part.schedule)
-            got = np.asarray(run_staged_conv(run, conv, part_data(data, split, part), m, outer, held, region,
-                                             band_inputs=split is cons), np.int8)
+            if last is not None and split is last[0]:
+                got = run_staged_conv(run, conv, part_data(data, split, part), m, outer, held, input_map=last[2])
+            else:
+                got = run_staged_conv(run, conv, part_data(data, split, part), m, outer, held, region,
+                                      band_inputs=split is cons, band_outputs=last is None or split is prod)
+            got = np.asarray(got, np.int8)
             oc0, n = first_channel(split, part), out_channels(part)
             band = got.reshape(n, part.row1 - part.row0, split.shape.out_w)
             if split is prod:  # rows an earlier band computed (a recomputed halo) must come out the same
@@ -122,7 +138,7 @@ def run_band_group(run: Callable[..., np.ndarray], prod: BandSplitSchedule, prod
                                              "band that computed it first")
                 seen[...] = True
             y[oc0:oc0 + n, part.row0:part.row1] = band
-    return ys[0], ys[1]
+    return tuple(ys)
 
 
 def _conv(sch):  # noqa: ANN001, ANN202 - a part's conv schedule

@@ -69,7 +69,8 @@ class ResidentIO(Protocol):
 
 def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: ConvData, m: Machine,
                     outer: tuple[Sram, ...], held: dict[tuple[int, int], tuple[int, int]] | None = None,
-                    resident_io: ResidentIO | None = None, band_inputs: bool = True) -> np.ndarray:
+                    resident_io: ResidentIO | None = None, band_inputs: bool = True, band_outputs: bool = True,
+                    input_map: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Execute ``sch`` with ``run`` (the bulk executor: it takes the step table) with each staged operand held in its
     level (``outer[k - 1]`` is SRAM level k); moves the staged operands' tile traffic from the off-chip tally to
     the levels' counts. ``held``: the tensors depth-first groups leave in a level, (level, base word) -> (tag,
@@ -77,7 +78,9 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
     read from the producer's words (tag-checked: a clobber if anything overwrote them) instead of being filled.
     ``resident_io``: a band group's band region with cached halo rows (``funcsim.bands.BandRegion``), which reads the
     resident input (unless not ``band_inputs``: a producer part's kept input) and writes the resident output row by
-    row instead (``held`` is not used for them)."""
+    row instead (``held`` is not used for them), unless not ``band_outputs`` (a recomputed depthwise part, whose
+    output band goes to ``held`` for the projection part after it). ``input_map``: applied to a resident input read
+    through ``held`` (the SE scale on the projection's input path, which the level holds unscaled)."""
     t = sch.step_table()
     name = f"node {sch.shape.name!r}"
     base = [0] * len(outer)  # next free word of each level (the resident tensors sit above, at their own base)
@@ -118,7 +121,8 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
     elif "inputs" in kept:
         x = np.asarray(data.x, np.int8)
         back = resident_read(outer, held, kept["inputs"], x.nbytes, f"{name}: resident inputs")
-        data = dataclasses.replace(data, x=np.frombuffer(back, np.int8).reshape(x.shape))
+        x = np.frombuffer(back, np.int8).reshape(x.shape)
+        data = dataclasses.replace(data, x=x if input_map is None else np.asarray(input_map(x), np.int8))
     elif "inputs" in where:
         x = np.asarray(data.x, np.int8)
         data = dataclasses.replace(data, x=np.frombuffer(hold("inputs", x.tobytes(), False), np.int8).reshape(x.shape))
@@ -146,7 +150,7 @@ def run_staged_conv(run: Callable[..., np.ndarray], sch: ConvSchedule, data: Con
         out = np.asarray(y, np.int8)
         k, b0 = kept["outputs"]
         lv = outer[k - 1]
-        if resident_io is not None:
+        if resident_io is not None and band_outputs:
             resident_io.write_output(out, (k, b0))
         else:
             tag = m.new_tag()

@@ -31,6 +31,7 @@ from sramflow.ir.qgraph import QOp, QuantizedGraph
 from sramflow.mapping.conv import ConvShape
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first_bands import BandSplitSchedule
+from sramflow.mapping.depth_first_recompute import RecomputeSchedule
 from sramflow.mapping.depth_first_split import SplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.fused import FusedSchedule
@@ -298,6 +299,7 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
     held: dict[tuple[int, int], tuple[int, int]] = {}  # depth-first groups' resident tensors (``funcsim.levels``)
     pending: dict[str, tuple] = {}  # band-group producers, run band by band with their consumer (``funcsim.bands``)
     unwritten: set[str] = set()  # groups whose output is never stored (a fused pool is its only reader)
+    banded: dict[str, tuple] = {}  # band-group layers' (data, node, op, output name), for a pass B that recomputes them
     for b in bound:
         node, sch, op = b.node, b.schedule, b.op
         if isinstance(sch, FusedSchedule) and sch.shape.epilogue:  # computed by its group's pass (below)
@@ -318,14 +320,17 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
         split = None
         if isinstance(sch, SplitSchedule):  # a layer in depth-first parts: the whole layer's data, run part by part
             split, sch = sch, sch.whole
-            if isinstance(split, BandSplitSchedule) and split.role == "consumer":  # every input band is read from
-                x_in = np.zeros(graph.shape(node.inputs[0])[1:], np.int8)  # the level: x gives only its shape
+            if isinstance(split, BandSplitSchedule) and split.role in ("consumer", "recompute"):  # every input band
+                x_in = np.zeros(graph.shape(node.inputs[0])[1:], np.int8)  # is read from the level: x gives its shape
         pool = None  # a fused global average pool: (its group, its node) once the group's output is written
         stored = True  # False: that pool is the output's only reader, the output tiles are never stored
         if isinstance(sch, EpilogueSchedule):  # the chain runs on the requantized outputs before they are written
             if sch.input_scale:
-                x_in = _scaled_input(q, op_of[sch.input_scale], env)
-                vec = _scale_vector(op_of[sch.input_scale], env)
+                if isinstance(split, RecomputeSchedule):  # its input is recomputed band by band, scaled per band
+                    vec = _scale_vector(op_of[sch.input_scale], env, _recomputed_output(split, banded))
+                else:
+                    x_in = _scaled_input(q, op_of[sch.input_scale], env)
+                    vec = _scale_vector(op_of[sch.input_scale], env)
                 loaded: dict[tuple[int, int], int] = {}  # the vectors the parts before left in their level
                 for part, v in _scale_parts(sch, split, vec):
                     run_input_scale(part, v, m, outer, loaded)
@@ -347,10 +352,15 @@ def _execute(graph: Graph, q: QuantizedGraph, bound: tuple[BoundNode, ...], env:
             data = conv_data(sch, op, q, x_in)
         if isinstance(sch, ConvSchedule):
             check_weight_bits(sch, data.weights, int(op.attrs.get("weight_bits", 8)))
+            if isinstance(split, BandSplitSchedule):
+                banded[node.name] = (data, node, op, out_name)
             if isinstance(split, BandSplitSchedule) and split.role == "producer":  # runs with its consumer
                 pending[node.name] = (split, data, node, op, out_name)
                 continue
-            if isinstance(split, BandSplitSchedule):
+            if isinstance(split, RecomputeSchedule):
+                y = _run_recompute(run_conv, split, data, banded, op_of[split.whole.input_scale], q, env, graph,
+                                   m, outer, held)
+            elif isinstance(split, BandSplitSchedule):
                 if split.partner not in pending:
                     raise FunctionalSimError(f"node {node.name!r}: its band group's producer {split.partner!r} has "
                                              "not run before it; the schedules were made for another graph")
@@ -477,12 +487,50 @@ def _scaled_input(q: QuantizedGraph, op: QOp | None, env: dict[str, np.ndarray])
     return RUNNERS[op.kind](q, op, {t: env[t] for t in op.inputs}).reshape(x.shape)
 
 
-def _scale_vector(op: QOp, env: dict[str, np.ndarray]) -> np.ndarray:
+def _scale_vector(op: QOp, env: dict[str, np.ndarray], fmap: str = "") -> np.ndarray:
     """The excitation vector of an SE scale's MUL (the input that ``_scaled_input`` does not take as the feature
-    map), one int8 per channel."""
+    map; ``fmap``: the feature map's name, where it is in no memory yet), one int8 per channel."""
+    if fmap:
+        return env[next(t for t in op.inputs if t != fmap)].reshape(-1)
     ins = [env[t] for t in op.inputs]
     x = max(range(len(ins)), key=lambda i: ins[i].size)
     return ins[1 - x].reshape(-1)
+
+
+def _recomputed_output(split: RecomputeSchedule, banded: dict[str, tuple]) -> str:
+    """The tensor a pass B recomputes (its depthwise layer's group output), which pass A never stored."""
+    if split.partner not in banded:
+        raise FunctionalSimError(f"node {split.shape.name!r}: the band group it recomputes ({split.partner!r}) has "
+                                 "not run before it; the schedules were made for another graph")
+    return banded[split.partner][3]
+
+
+def _run_recompute(run: Callable, split: RecomputeSchedule, data: ConvData, banded: dict[str, tuple],
+                   scale: QOp | None, q: QuantizedGraph, env: dict[str, np.ndarray], graph: Graph, m: Machine,
+                   outer: tuple[Sram, ...], held: dict) -> np.ndarray:
+    """Pass B of a recomputed SE block (``mapping.depth_first_recompute``): the band group of pass A again, its
+    depthwise output band left in the level for the projection's part, which scales it on its input path (the
+    MUL's integer kernel on the band, element by element as on the whole tensor) and writes its rows. The producer's
+    output must come out as pass A's; the depthwise output, in no memory until now, is compared like any tensor."""
+    if scale is None:
+        raise UnsupportedOpError(f"node {split.shape.name!r}: its SE scale has no quantized op")
+    prod, cons = split.again
+    if prod.shape.name not in banded:
+        raise FunctionalSimError(f"node {split.shape.name!r}: the band group it recomputes has not run before it")
+    p_data, _, _, p_out = banded[prod.shape.name]
+    c_data, c_node, c_op, c_out = banded[cons.shape.name]
+    vec = next(t for t in scale.inputs if t != c_out)
+
+    def scaled(x: np.ndarray) -> np.ndarray:
+        return RUNNERS[scale.kind](q, scale, {c_out: x, vec: env[vec]}).reshape(x.shape)
+
+    y_p, y_c, y = run_band_group(run, prod, p_data, cons, dataclasses.replace(c_data, unwritten=False), m, outer,
+                                 held, (split, data, scaled))
+    if p_out in env and not np.array_equal(y_p.reshape(-1), env[p_out].reshape(-1)):
+        raise FunctionalSimError(f"node {prod.shape.name!r}: pass B of the recomputed block computed another output "
+                                 "than pass A")
+    _store(env, graph, c_node, c_op, c_out, y_c)
+    return y
 
 
 def _scale_parts(group: EpilogueSchedule, split: SplitSchedule | None, vec: np.ndarray
@@ -492,7 +540,7 @@ def _scale_parts(group: EpilogueSchedule, split: SplitSchedule | None, vec: np.n
     if split is None:
         return [(group, vec)]
     out = []
-    for p in split.parts:
+    for p in getattr(split, "own", ()) or split.parts:  # a recomputing pass B: the projection's own parts
         ps = p.schedule.shape
         lo = p.ch0 * ps.c_per_group if ps.groups < split.shape.groups else 0
         out.append((p.schedule, vec[lo:lo + ps.groups * ps.c_per_group]))

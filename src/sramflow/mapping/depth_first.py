@@ -148,6 +148,9 @@ class Group:
     cached_halo_bytes: int = 0  # halo "cache": the bytes moved within the level to keep the halo rows
     pool_pass: bool = False  # the consumer's fused SE pool went back to a pass of its own (row bands)
     pool_carried: bool = False  # the consumer's fused SE pool kept, its sums carried across the row bands
+    # an SE barrier (depthwise -> projection through the scale): crossed by recomputing the band group before it
+    # (``mapping.depth_first_recompute``) where ``kept``
+    recomputed: bool = False
 
 
 def _conv(sch: Schedule) -> ConvSchedule | None:
@@ -316,7 +319,8 @@ def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_l
     Conv -> Conv edges whose tensor stays on chip whole, the band groups (``mapping.depth_first_bands``), and what
     is not implemented."""
     kept = [g for g in groups if g.kept and not g.bands]
-    banded = [g for g in groups if g.kept and g.bands]
+    banded = [g for g in groups if g.kept and g.bands and not g.recomputed]
+    redone = [g for g in groups if g.kept and g.recomputed]
     saved = 2 * sum(g.tensor_bytes for g in kept)
     cuts = ", ".join(f"{n} in {axis}" for axis, n in sorted(split_layers.items()))
     n_split = sum(split_layers.values())
@@ -340,5 +344,9 @@ def groups_note(groups: tuple[Group, ...], level_names: tuple[str, ...], split_l
                  f"across row bands in the level, {sum(g.pool_pass for g in banded)} back in a pass of their own)")
     else:
         head += "; no band group of two layers wins"
-    return head + ("; everything else falls back to epilogue fusion. Not implemented: band groups of more than two "
-                   "layers; every tensor no group keeps crosses off-chip once each way")
+    if redone:
+        head += (f"; {len(redone)} SE barriers crossed by recomputing the band group before them (its depthwise "
+                 f"output never stored: {2 * sum(g.tensor_bytes for g in redone):,} B of off-chip drain + fill saved "
+                 f"for {sum(g.recomputed_macs for g in redone):,} MACs computed again)")
+    return head + ("; everything else falls back to epilogue fusion. Not implemented: a projection in the band "
+                   "group of the next block's expand; every tensor no group keeps crosses off-chip once each way")

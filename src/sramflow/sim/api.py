@@ -30,6 +30,7 @@ from sramflow.mapping.depth_first import (
     Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups, summed_value,
 )
 from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands, with_pool
+from sramflow.mapping.depth_first_recompute import RecomputeSchedule, plan_recompute
 from sramflow.mapping.depth_first_split import (SplitSchedule, choose_split, choose_splits, split_with_pool,
                                               trade_cuts, with_room)
 from sramflow.mapping.epilogue import (DEPTH_FIRST_NOTE, FUSION_MODES, SCALE_LEVELS, EpilogueSchedule, pool_plan,
@@ -506,6 +507,7 @@ def _depth_first(prep: PreparedGraph, before: tuple[Schedule, ...], hw: Hardware
     schedules, groups = plan_groups(prep.graph, chosen, hw, objective)
     schedules, groups = plan_bands(prep.graph, schedules, groups, hw, objective)  # two layers band by band
     schedules, declined = _pools_with_room(prep, before, schedules, hw, objective)
+    schedules, groups = plan_recompute(prep.graph, schedules, groups, hw, objective)  # across the SE barrier
     return schedules, groups, chosen, declined
 
 
@@ -719,6 +721,9 @@ def _within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int) -> 
 
 def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:
     b = shape_bounds(sch.shape, sch.counts, hw)
+    if isinstance(sch, RecomputeSchedule):  # its cycles include the layers it computes again: so does the bound
+        macs = sch.shape.macs + sum(a.shape.macs for a in sch.again)
+        b = dataclasses.replace(b, compute_cycles=ceil_div(macs, hw.mac_array.macs_per_cycle))
     group = sch.whole if isinstance(sch, SplitSchedule) else sch  # a layer in parts: its whole group's pool (every
     # part removes the output stores where the whole does, ``depth_first_split.split_with_pool``)
     plan = group.pool_plan if isinstance(group, EpilogueSchedule) else None
