@@ -146,3 +146,29 @@ def test_recompute_is_declined_where_spilling_is_as_good(mapped) -> None:  # noq
                                          "cached_halo_bytes": rec.cached_halo_bytes}
     assert split["prj"]["parts"] == len(rec.own)  # the projection's own parts
     assert isinstance(_by_name(res)["dw"], BandSplitSchedule)
+
+
+@pytest.mark.slow
+def test_b0_224_recomputed_blocks_on_a_split_64k_sram_bit_exact(b0_graph_224, b0_int8_224) -> None:  # noqa: ANN001
+    """B0@224 on the 64 KiB edit split into 16 KiB of tiles and a 48 KiB region, depth-first for energy (what
+    ``simulate`` keeps there): the row-band blocks whose pass B fits recompute their expand (or the stem) and
+    depthwise, features.1.0 and 2.1 among them, and the traffic falls below issue 17's 10 MB. Executed on real bytes:
+    bit-exact, counts equal, no clobbers. (~80 s: the mapping.)"""
+    from sramflow.hw.partition import partitioned
+    from sramflow.reference.run import quantize_input
+    from sramflow.sim.api import prepare_graph, simulate_prepared
+    from test_partition import one_level
+
+    g = b0_graph_224
+    hw = partitioned(one_level(65536), 16384)
+    res = simulate_prepared(prepare_graph(g, "depth-first"), hw, "energy", splits=False)
+    rec = {n.name: s for n, s in zip(res.nodes, res.schedules) if isinstance(s, RecomputeSchedule)}
+    assert {"features.1.0.block.2.0/Conv", "features.2.1.block.3.0/Conv"} <= set(rec)
+    assert rec["features.1.0.block.2.0/Conv"].again[0].shape.name == "features.0.0/Conv"  # the stem, again
+    assert _off(res) <= 10_000_000
+    kept = [x for x in res.groups if x.recomputed and x.kept]
+    assert len(kept) == len(rec) and all(x.reason == "" for x in kept)
+    xs, q = b0_int8_224
+    r = run_functional(g, q, res.schedules, quantize_input(q, xs[0]), hw.main_sram.total_words,
+                       hw.main_sram.word_bytes)
+    assert r.bit_exact and r.clobbers == 0 and r.counts_functional == r.counts_analytical
