@@ -73,7 +73,7 @@ from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.lower import lower
 from sramflow.mapping.schedule import Schedule
 from sramflow.mapping.staging import footprint_words
-from sramflow.mapping.search.choose import (POOL_RESERVE_WORDS, hierarchy, map_shape,
+from sramflow.mapping.search.choose import (POOL_RESERVE_WORDS, hierarchy, map_shape, search_residual,
                                           search_staged_with, with_free_words)
 
 BAND_ROWS = (28, 16, 14, 8, 7, 4, 2, 1)  # consumer output rows per band tried (coarse first; the last band smaller)
@@ -219,7 +219,10 @@ class _Searcher:
                  ) -> ConvSchedule | None:
         key = (dataclasses.replace(sub, name=""), require, allow)
         if key not in self.memo:
-            self.memo[key] = search_staged_with(sub, self.hw, self.objective, require=require, allow=allow)
+            # a layer whose output path adds a residual's skip tile (a projection run again with its band group,
+            # ``depth_first_recompute``) takes only tilings without partial sums in the output buffer
+            search = search_residual if sub.residual else search_staged_with
+            self.memo[key] = search(sub, self.hw, self.objective, require=require, allow=allow)
         got = self.memo[key]
         return None if got is None else dataclasses.replace(got, shape=sub)
 
