@@ -94,3 +94,23 @@ def test_splits_are_compared_with_their_first_loads() -> None:
     assert got.hw.sram[0].size_bytes == -min(keys)[1]
     if not is_partitioned(got.hw):
         assert "first loads counted" in got.fusion_note
+
+
+def test_a_held_scale_vector_does_not_end_the_first_loads(b0_224_simulated) -> None:  # noqa: ANN001
+    """features.1.0's projection on design1 holds its SE vector in the first level: each input tile load is preceded
+    by a vector read of the words holding its scales. That read is part of the load, so the first input tile (and
+    what comes after it before the first MAC step) is still a first load."""
+    from sramflow.hw.load import resolve_hw
+
+    res = b0_224_simulated("sky130-design1", "epilogue")
+    s = dict(zip((n.name for n in res.nodes), res.schedules))["features.1.0.block.2.0/Conv"]
+    assert s.scale_level == 0
+    before, loaded = [], set()
+    for st in s.steps():
+        if st.kind == "compute" and st.operand != "scale":
+            break
+        before.append(st)
+        loaded |= {st.operand} if st.kind == "load" else set()
+    assert {"inputs", "weights"} <= loaded and any(st.kind == "compute" for st in before)  # the scale read
+    burst = resolve_hw("sky130-design1").offchip.burst_bytes
+    assert first_load_bytes(s, burst)[0] == sum(st.offchip_bytes for st in before if st.kind == "load")

@@ -40,10 +40,12 @@ def _from_level(sch: Schedule, operand: str) -> bool:
 
 
 def first_load_bytes(sch: Schedule, burst_bytes: int) -> tuple[int, int]:
-    """(off-chip bytes, transactions) of the loads before the first compute step of one schedule run."""
+    """(off-chip bytes, transactions) of the loads before the first compute step (of the MACs, or of a fused pool or
+    epilogue) of one schedule run."""
     nbytes = n = 0
     for step in sch.steps():
-        if step.kind == "compute":
+        # a held SE vector's words read before an input load are that load's scaling, not the first MAC step
+        if step.kind == "compute" and step.operand != "scale":
             break
         if step.kind != "load" or not step.offchip_bytes or step.operand in _NEVER_OFFCHIP \
                 or _from_level(sch, step.operand):
