@@ -84,7 +84,8 @@ class RecomputeSchedule(BandSplitSchedule):
 def plan_recompute(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Group, ...], hw: HardwareSpec,
                    objective: str) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
     """The schedules with each SE barrier the objective favours crossed by recomputation (module docstring), and
-    ``groups`` with one entry per barrier tried (kept, or why not). One-level hardware: nothing changes."""
+    ``groups`` with each barrier tried replaced by its recomputed group where kept, else with why not added to its
+    reason. One-level hardware: nothing changes."""
     if hierarchy(hw) is None:
         return schedules, groups
     cur = list(schedules)
@@ -117,12 +118,17 @@ def plan_recompute(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[
         else:
             cur[i], cur[j], cur[q] = best[1]
         rec = best[1][2] if best is not None and not why else None
-        out.append(Group(t, graph.nodes[j].name, graph.nodes[q].name, graph.numel(t), d.level,
-                         0 if rec is None else _conv(rec.own[0].schedule).resident_in("inputs")[1], rec is not None,
-                         f"recompute: {why}" if why else "", bands=len(rec.own) if rec is not None else 0,
-                         halo=rec.halo if rec is not None else "",
-                         recomputed_macs=rec.recomputed_macs if rec is not None else 0,
-                         cached_halo_bytes=rec.cached_halo_bytes if rec is not None else 0, recomputed=True))
+        g = Group(t, graph.nodes[j].name, graph.nodes[q].name, graph.numel(t), d.level,
+                  0 if rec is None else _conv(rec.own[0].schedule).resident_in("inputs")[1], rec is not None,
+                  f"recompute: {why}" if why else "", bands=len(rec.own) if rec is not None else 0,
+                  halo=rec.halo if rec is not None else "",
+                  recomputed_macs=rec.recomputed_macs if rec is not None else 0,
+                  cached_halo_bytes=rec.cached_halo_bytes if rec is not None else 0, recomputed=rec is not None)
+        at = next((n for n, x in enumerate(out) if x.tensor == t), None)  # the barrier, listed with its reason
+        if at is None:
+            out.append(g)
+        else:
+            out[at] = g if g.kept else dataclasses.replace(out[at], reason=f"{out[at].reason}; {g.reason}")
     return tuple(cur), tuple(out)
 
 
