@@ -6,8 +6,9 @@ with 64 KiB of SRAM (the user edit of ``bench_redesign.py``: the preset's ``word
 
 The targets of issue 17 (design1 <= 160 MB; 64 KiB <= 20 MB with epilogue fusion, <= 10 MB depth-first;
 design1-l2 <= 12 MB depth-first) are printed beside the figures with whether they are met. ``--functional`` also
-executes the fused schedules of design1 and the depth-first ones of design1-l2 (band groups included) on real bytes
-(random weights and input) and prints bit-exactness and the count comparison.
+executes the fused schedules of design1, the depth-first ones of design1-l2 (band groups included) and the 64 KiB
+edit's depth-first energy mapping (its split SRAM and recomputed blocks) on real bytes (random weights and input) and
+prints bit-exactness and the count comparison.
 
 Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energy mJ per inference):
   sky130-design1      none 194.89 / 6253.57 / 195.685  epilogue 160.64 / 5291.89 / 162.742  depth-first = epilogue
@@ -27,9 +28,16 @@ Measured (this tree, B0@224, objective latency; off-chip MB / latency ms / energ
 Depth-first on one SRAM level (``hw.partition``, ``benchmarks/bench_split.py``): the SRAM is also mapped split into a
 tile buffer and a region of the same macro, whose accesses take its one port, and the objective keeps the best, with
 each mapping's first loads counted in its cycles (``sim.first_loads``). Under energy the 64 KiB edit takes 16 KiB of
-tiles: 18.87 / 1372.93 / 24.168 -> 10.68 / 1413.80 / 17.258 (<= 10 MB not met: the SE barrier's depthwise outputs
-still cross the link, ~4.6 MB); under edp 20.40 / 1234.23 / 25.386 -> 11.16 / 1374.95 / 17.625. The 64 KiB budgets
-below map the whole SRAM, from the whole SRAM's latency mapping (121,352,962 cycles).
+tiles: 18.87 / 1372.93 / 24.168 -> **9.24 / 1573.36 / 16.814: the <= 10 MB target met under the energy objective**
+(10.68 / 1413.80 / 17.258 before the SE barrier could be crossed by recomputation, ``mapping.depth_first_recompute``:
+the stem -> features.1.0 and features.2.1's expand -> depthwise groups run twice, pass A keeping only the SE pool's
+sums, pass B feeding each depthwise band to the projection in the region; 1.71 MB of depthwise drain + fill gone for
+0.25 MB of inputs read again and 29.5 M MACs computed again; features.2.0 and 4.0 keep the spill, which costs less
+energy, and no pass B of features.3.0 fits); under edp 20.40 / 1234.23 / 25.386 -> 11.16 / 1374.95 / 17.625 (the
+recomputation declined: +11 % cycles for -2.6 % energy). The 64 KiB budgets below map the whole SRAM, from the whole
+SRAM's latency mapping (121,352,962 cycles). Under latency nothing recomputes (on design1-l2 pass B fits features.2.0,
+3.0 and 4.0 and loses on cycles, energy and edp alike: its 256 B first level makes each recomputed MAC's port work
+dear).
 A tile with more pixels than accumulators may run groups of 2-16 channels over fewer whole rows where those read
 fewer SRAM words than one channel over as many rows as fit (``search.tiling_table.acc_groups``): a strip 4 pixels
 wide then runs 4 channels x 4 pixels per group, as small tiles do, while it holds many rows. Only large SRAMs have

@@ -13,7 +13,8 @@ correction it applies. For the 64 KiB edit it also maps each split of the SRAM (
     PYTHONPATH=src .venv/bin/python benchmarks/bench_prologue.py [--hw sky130-design1 ...]
 
 Measured (this tree, one thread; first-load cycles, share of the latency, the latency's cycles):
-  sky130-design1                  22,517 =  0.0043 % of 529,188,772
+  sky130-design1                  22,605 =  0.0043 % of 529,188,772 (22,517 before the read of a held SE vector
+                                  stopped ending the first loads: features.1.0's projection)
   sky130-design1-l2              114,059 =  0.058 % of 196,211,072
   sky130-design1-64k           3,854,007 =  3.2 % of 121,352,962 (the whole SRAM, which simulate keeps)
     split, 48 KiB of tiles     9,859,818 =  8.1 % of 121,127,002: -0.19 % cycles against the whole SRAM, +4.62 %
