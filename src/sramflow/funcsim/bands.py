@@ -19,10 +19,10 @@ import numpy as np
 from sramflow.funcsim.exec_conv import ConvData
 from sramflow.funcsim.levels import run_staged_conv
 from sramflow.funcsim.split import first_channel, out_channels, part_data
-from sramflow.mapping.depth_first_split import SplitSchedule
 from sramflow.funcsim.sram import FunctionalSimError, Sram
 from sramflow.funcsim.state import Machine
 from sramflow.mapping.depth_first_bands import BandSplitSchedule
+from sramflow.mapping.depth_first_split import SplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 
 
