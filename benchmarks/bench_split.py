@@ -11,16 +11,21 @@ Measured (this tree, one thread; cycles / mJ / off-chip MB / first-load cycles; 
   latency  whole 121,352,962 / 26.764 / 21.88 / 3,854,007   48 KiB 121,127,002 / 27.491 / 22.64 / 9,859,818
            16 KiB 125,403,430 / 33.157 / 28.44 / 4,641,272   8 KiB 131,357,729 / 39.268 / 34.74 / 1,011,925
            kept: whole; per block: 121,312,456 / 26.770 / 21.89 / 3,841,809 (0.04 % fewer with first loads)
-  energy   whole 137,292,812 / 24.168 / 18.87 / 2,852,712   48 KiB 135,389,787 / 22.946 / 17.34 / 5,304,640
-           16 KiB 141,379,585 / 17.258 / 10.68 / 3,940,195   8 KiB 145,711,687 / 17.551 / 10.77 / 387,109
-           kept: 16 KiB; per block: 140,581,601 / 17.168 / 10.62 / 3,864,383
+  energy   whole 137,292,812 / 24.168 / 18.87 / 3,004,142   48 KiB 135,389,787 / 22.946 / 17.34 / 5,323,252
+           16 KiB 157,336,406 / 16.814 /  9.24 / 4,012,347   8 KiB 162,318,630 / 17.135 /  9.33 / 463,065
+           kept: 16 KiB; per block: 157,188,544 / 16.751 / 9.19 / 3,940,339
+  (energy before the SE barrier could be crossed by recomputation: 16 KiB 141,379,585 / 17.258 / 10.68, 8 KiB
+  145,711,687 / 17.551 / 10.77; the first loads grew where a held SE vector's read had ended them early)
 Under latency a kept byte's two extra trips through the one 16-bit port cost about what the link time it saves is
 worth: the 48 KiB split is 0.19 % faster than the whole SRAM in the model and moves more, and its channel chunks,
 each loading its first tiles before any compute, make it 4.6 % slower with first loads counted, as ``simulate``
 compares them. Under energy the 16 KiB split halves the traffic and cuts 29 % of the energy. Per block, the choice
-gains little either way (each split, mapped ~1-3 min, wins almost everywhere it wins at all). What is left at
-10.68 MB is mostly the SE barrier: every depthwise output goes off-chip once each way (~4.6 MB), which needs the
-recompute variant of ``docs/depth_first_blocks.md`` (three-layer band groups first) to go.
+gains little either way (each split, mapped ~1-3 min, wins almost everywhere it wins at all). With 16 or 8 KiB of
+tiles the region holds the bands of a recomputed block (``mapping.depth_first_recompute``: features.1.0's and 2.1's
+depthwise outputs never leave the chip), which takes the energy objective below 10 MB; the 48 KiB split's 16 KiB
+region holds none. What is left at 9.24 MB: the weights (4.30 MB), the blocks' boundary tensors and the depthwise
+outputs of the blocks that still spill at the SE barrier (features.2.0 and 4.0 for energy, 3.0 where no pass B
+fits, and every channel-chunk group).
 """
 
 from __future__ import annotations
