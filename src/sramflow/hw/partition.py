@@ -19,8 +19,9 @@ from sramflow.hw.spec import HardwareSpec, Source
 REGION_SUFFIX = ".region"
 # The tile buffer's shares of the SRAM tried by depth-first fusion on one level (``sim.api``), as (numerator,
 # denominator). On B0 @224 with the 64 KiB edit of design1, under energy 4, 8, 16, 24 and 32 KiB of tiles moved
-# 10.73, 10.77, 10.68, 11.19 and 12.97 MB (a larger region keeps more, a smaller tile buffer re-reads more). Three
-# quarters serve large SRAMs: at 1 MiB under energy 768 KiB of tiles take 17.91 mJ against 23.27 whole. Under latency
+# 10.73, 10.77, 10.68, 11.19 and 12.97 MB before the SE barrier could be recomputed (a larger region keeps more, a
+# smaller tile buffer re-reads more; 16 and 8 KiB now 9.24 and 9.33 MB). Three quarters serve large SRAMs: at 1 MiB
+# under energy 768 KiB of tiles take 17.44 mJ against 23.27 whole. Under latency
 # no split beats the whole 64 KiB once first loads are counted (``sim.first_loads``): 48 KiB of tiles take 121.13 M
 # cycles against 121.35 M, but 131.0 M against 125.2 M with them.
 TILE_SHARES = ((3, 4), (1, 4), (1, 8))
