@@ -174,3 +174,28 @@ def test_b0_224_recomputed_blocks_on_a_split_64k_sram_bit_exact(b0_graph_224, b0
     r = run_functional(g, q, res.schedules, quantize_input(q, xs[0]), hw.main_sram.total_words,
                        hw.main_sram.word_bytes)
     assert r.bit_exact and r.clobbers == 0 and r.counts_functional == r.counts_analytical
+
+
+def test_a_projection_whose_output_stays_on_chip_is_not_replaced(mapped) -> None:  # noqa: ANN001
+    """Pass B writes the projection's rows off-chip. Where the projection's output stays on chip for the next layer (a
+    band group's producer, a residency group's resident output), replacing it would leave that reader waiting, so
+    the barrier is not crossed there."""
+    from sramflow.mapping.depth_first_recompute import _projection
+
+    g, hw, res, spill = mapped
+    names = [n.name for n in g.nodes]
+    index = {n: i for i, n in enumerate(names)}
+    cur = list(spill.schedules)
+    q = index["prj"]
+    args = (g, cur, "dact", "gap", index, g.consumers())
+    assert _projection(*args) == q
+    prj = cur[q]
+    cur[q] = dataclasses.replace(_by_name(spill)["exp"], whole=prj)  # as a band group's producer
+    assert _projection(*args) is None
+    # a projection without a residual Add may keep its output in the level for a residency group: here the same
+    # conv marked so (this one adds a skip tile, so it cannot stage its outputs for real)
+    conv = _conv(prj)
+    fields = {f.name: getattr(conv, f.name) for f in dataclasses.fields(conv)}
+    kept = ResidentConvSchedule(**fields, resident=("outputs",), resident_base=(0,))
+    cur[q] = dataclasses.replace(prj, conv=kept, scale_level=None)
+    assert _projection(*args) is None

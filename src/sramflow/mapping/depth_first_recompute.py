@@ -155,8 +155,17 @@ def _projection(graph: Graph, cur: list[Schedule], t: str, pool: str, index: dic
     for q in range(index[mul] + 1, len(cur)):
         w = _whole(cur[q])
         if isinstance(w, EpilogueSchedule) and w.input_scale == mul:
-            return q if not isinstance(cur[q], FusedSchedule) else None
+            return q if _replaceable(cur[q]) else None
     return None
+
+
+def _replaceable(p: Schedule) -> bool:
+    """Whether pass B may take the projection's place: not where its output stays on chip for the next layer (a band
+    group's producer, or a residency group's resident output), whose reader would then wait for it in vain."""
+    if isinstance(p, (FusedSchedule, BandSplitSchedule)):
+        return False
+    parts = [x.schedule for x in p.parts] if isinstance(p, SplitSchedule) else [p]
+    return not any(isinstance(_conv(x), ResidentConvSchedule) and "outputs" in _conv(x).resident for x in parts)
 
 
 def recompute(e: BandSplitSchedule, d: BandSplitSchedule, p: Schedule, search: _Searcher
