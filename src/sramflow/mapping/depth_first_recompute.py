@@ -6,9 +6,10 @@ row-band group of expand -> depthwise (``mapping.depth_first_bands``) stores the
 projection reads it back: once each way, the largest traffic left in early blocks (features.1.0 and 2.1 of B0 at
 224: 0.80 and 0.90 MB). Recomputing removes both crossings:
 
-- **Pass A (squeeze)** is the band group as mapped, its depthwise parts with the SE pool's sums carried from band
-  to band (``epilogue.PoolCarry``), now as the output's only reader: no part stores its output
-  (``PoolPlan.stores``). The depthwise output is in no memory after it.
+- **Pass A (squeeze)** is a row-band group of the edge (any cut ``depth_first_bands`` makes of it, chosen together
+  with its pass B), its depthwise parts with the SE pool's sums carried from band to band (``epilogue.PoolCarry``),
+  now as the output's only reader: no part stores its output (``PoolPlan.stores``; a part that staged its outputs in
+  the level is re-searched to store them from the first level). The depthwise output is in no memory after it.
 - The SE's fc1 -> fc2 run as before, in graph order.
 - **Pass B (excite, project)** is the projection's schedule (``RecomputeSchedule``). Band by band it runs the
   producer's part again (the same part as in pass A: its input band read off-chip again, its output into the band
