@@ -540,7 +540,7 @@ def _scale_parts(group: EpilogueSchedule, split: SplitSchedule | None, vec: np.n
     if split is None:
         return [(group, vec)]
     out = []
-    for p in getattr(split, "own", ()) or split.parts:  # a recomputing pass B: the projection's own parts
+    for p in split.own_parts:
         ps = p.schedule.shape
         lo = p.ch0 * ps.c_per_group if ps.groups < split.shape.groups else 0
         out.append((p.schedule, vec[lo:lo + ps.groups * ps.c_per_group]))

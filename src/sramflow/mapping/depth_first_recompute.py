@@ -61,23 +61,12 @@ class RecomputeSchedule(BandSplitSchedule):
     again: tuple[BandSplitSchedule, ...] = ()
     own: tuple[Part, ...] = ()
 
-    def _own_split(self) -> SplitSchedule:
-        return SplitSchedule(self.whole, self.axis, self.own)
-
     @property
-    def halo_bytes(self) -> int:
-        return self._own_split().halo_bytes
-
-    @property
-    def buffers(self):  # noqa: ANN201 - the projection's first part's
-        return self.own[0].schedule.buffers
-
-    @property
-    def double_buffered(self) -> bool:
-        return self.own[0].schedule.double_buffered
+    def own_parts(self) -> tuple[Part, ...]:
+        return self.own
 
     def describe(self) -> dict[str, object]:
-        return {**self._own_split().describe(),
+        return {**SplitSchedule.describe(self),
                 "recompute": {"layers": [a.shape.name for a in self.again], "level": self.level, "halo": self.halo,
                               "recomputed_macs": self.recomputed_macs, "cached_halo_bytes": self.cached_halo_bytes}}
 

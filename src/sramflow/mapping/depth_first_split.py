@@ -88,6 +88,12 @@ class SplitSchedule:
     def shape(self) -> ConvShape:
         return self.whole.shape
 
+    @property
+    def own_parts(self) -> tuple[Part, ...]:
+        """The parts of this layer itself: all of ``parts``, except where other layers' parts run among them (a
+        recomputing pass B, ``depth_first_recompute.RecomputeSchedule``)."""
+        return self.parts
+
     @cached_property
     def counts(self) -> Counts:
         total = self.parts[0].schedule.counts
@@ -97,11 +103,11 @@ class SplitSchedule:
 
     @property
     def buffers(self):  # noqa: ANN201 - the first part's (every part's buffers are reported per part)
-        return self.parts[0].schedule.buffers
+        return self.own_parts[0].schedule.buffers
 
     @property
     def double_buffered(self) -> bool:
-        return self.parts[0].schedule.double_buffered
+        return self.own_parts[0].schedule.double_buffered
 
     @property
     def unit(self) -> str:
@@ -125,7 +131,7 @@ class SplitSchedule:
         sh = self.shape
         once = {}
         read = 0
-        for p in self.parts:
+        for p in self.own_parts:
             ps = _conv(p.schedule).shape
             cin = ps.groups * ps.c_per_group
             read += (p.in_row1 - p.in_row0) * sh.in_w * cin
@@ -133,9 +139,9 @@ class SplitSchedule:
         return read - sum(once.values())
 
     def describe(self) -> dict[str, object]:
-        return {"axis": self.axis, "parts": len(self.parts), "halo_bytes": self.halo_bytes,
-                "bands": len({(p.row0, p.row1) for p in self.parts}),
-                "channel_chunks": len({(p.ch0, p.ch1) for p in self.parts})}
+        own = self.own_parts
+        return {"axis": self.axis, "parts": len(own), "halo_bytes": self.halo_bytes,
+                "bands": len({(p.row0, p.row1) for p in own}), "channel_chunks": len({(p.ch0, p.ch1) for p in own})}
 
     def cycles(self, hw: HardwareSpec) -> int:
         """The parts run one after the other: the sum of their cycles (``schedule_cycles``)."""

@@ -24,10 +24,8 @@ def _scale_level_name(sch: EpilogueSchedule) -> str | None:
 
 
 def _tiling(sch: Schedule) -> dict[str, Any]:
-    if isinstance(sch, SplitSchedule):  # a layer in depth-first bands / chunks: the first part's tiling (its own
-        # where the parts of a recomputed band group run with it)
-        own = getattr(sch, "own", ()) or sch.parts
-        return {**_tiling(own[0].schedule), "depth_first_split": sch.describe()}
+    if isinstance(sch, SplitSchedule):  # a layer in depth-first bands / chunks: its first part's tiling
+        return {**_tiling(sch.own_parts[0].schedule), "depth_first_split": sch.describe()}
     if isinstance(sch, EpilogueSchedule):
         return {**_tiling(sch.conv), "fusion_group": sch.shape.name, "epilogue": list(sch.members),
                 "input_scale": sch.input_scale or None,
