@@ -55,7 +55,7 @@ def _with_halo(g, res, epi, hw, halo: str, carry: bool = False) -> tuple:  # noq
     ("none") 4 channel chunks with the SE pool fused per chunk where it fits, as in ``epi`` (the epilogue-fused
     schedules); a row-band consumer's pool gets its own pass, or (``carry``) stays fused with its sums carried
     across the bands in the level."""
-    from sramflow.mapping.depth_first_bands import _Searcher, try_bands
+    from sramflow.mapping.depth_first_bands import BandSearcher, try_bands
     from sramflow.mapping.lower import lower
     from sramflow.mapping.search.choose import map_shape
 
@@ -63,7 +63,7 @@ def _with_halo(g, res, epi, hw, halo: str, carry: bool = False) -> tuple:  # noq
     p, c = _bands(res)["exp"], _bands(res)["dw"]
     pooled = epi.schedules[names.index("dw")]
     plain = dataclasses.replace(pooled, pool="")
-    got = try_bands(p.whole, plain, 4, c.level, _Searcher(hw, res.objective), halo, pooled, carry)
+    got = try_bands(p.whole, plain, 4, c.level, BandSearcher(hw, res.objective), halo, pooled, carry)
     assert got is not None
     out = list(res.schedules)
     out[names.index("exp")], out[names.index("dw")] = got
@@ -258,7 +258,7 @@ def test_carried_pool_sums_over_the_band_region_are_caught() -> None:
 
 
 def _chunks_kept_input():  # noqa: ANN202 - a channel-chunk band group whose expand input stays in the level
-    from sramflow.mapping.depth_first_bands import _Searcher, try_bands
+    from sramflow.mapping.depth_first_bands import BandSearcher, try_bands
     from sramflow.mapping.lower import lower
     from sramflow.mapping.search.choose import map_shape
 
@@ -268,7 +268,7 @@ def _chunks_kept_input():  # noqa: ANN202 - a channel-chunk band group whose exp
     names = [n.name for n in g.nodes]
     p, c = _bands(df)["exp"], _bands(df)["dw"]
     pooled = epi.schedules[names.index("dw")]
-    made = {keep: try_bands(p.whole, dataclasses.replace(pooled, pool=""), 4, c.level, _Searcher(hw, df.objective),
+    made = {keep: try_bands(p.whole, dataclasses.replace(pooled, pool=""), 4, c.level, BandSearcher(hw, df.objective),
                             "none", pooled, keep_input=keep) for keep in (False, True)}
     out = {}
     for keep, got in made.items():
@@ -320,7 +320,7 @@ def test_a_kept_input_read_from_the_wrong_words_is_caught() -> None:
 def _row_band_group(halo: str, **options):  # noqa: ANN003, ANN202
     """se_block at 24x24 in a 4 KiB level: the graph, hardware, both mappings, node names and the band group of
     4-row bands made with ``options`` (``try_bands``' keyword arguments)."""
-    from sramflow.mapping.depth_first_bands import _Searcher, try_bands
+    from sramflow.mapping.depth_first_bands import BandSearcher, try_bands
 
     g = se_block_graph(24)
     hw = small_l2(2)
@@ -328,7 +328,7 @@ def _row_band_group(halo: str, **options):  # noqa: ANN003, ANN202
     names = [n.name for n in g.nodes]
     pooled = epi.schedules[names.index("dw")]
     got = try_bands(epi.schedules[names.index("exp")], dataclasses.replace(pooled, pool=""), 4, 1,
-                    _Searcher(hw, df.objective), halo, pooled, **options)
+                    BandSearcher(hw, df.objective), halo, pooled, **options)
     return g, hw, df, epi, names, got
 
 
@@ -395,7 +395,7 @@ def test_channel_chunks_run_their_producer_in_row_bands_with_every_operand_kept(
     cut of one layer), its weights kept across its bands, the block input kept across the chunks, each band's rows
     written into the chunk's region where the depthwise part reads the whole chunk. Every operand of the expand
     crosses the link once, the expand output never; bit-exact, counts equal, no clobbers."""
-    from sramflow.mapping.depth_first_bands import _Searcher, try_chunk_bands
+    from sramflow.mapping.depth_first_bands import BandSearcher, try_chunk_bands
     from sramflow.mapping.lower import lower
     from sramflow.mapping.search.choose import map_shape
 
@@ -405,7 +405,7 @@ def test_channel_chunks_run_their_producer_in_row_bands_with_every_operand_kept(
     names = [n.name for n in g.nodes]
     pooled = epi.schedules[names.index("dw")]
     plain = dataclasses.replace(pooled, pool="") if getattr(pooled, "pool", "") else pooled
-    got = try_chunk_bands(epi.schedules[names.index("exp")], plain, 2, 2, 1, _Searcher(hw, df.objective), pooled)
+    got = try_chunk_bands(epi.schedules[names.index("exp")], plain, 2, 2, 1, BandSearcher(hw, df.objective), pooled)
     assert got is not None
     p, c = got
     assert (p.sub_parts, len(p.parts), len(c.parts)) == (2, 4, 2)
@@ -442,7 +442,7 @@ def test_a_chunk_consumer_takes_its_pool_with_words_left_free() -> None:
     """``with_pool``: a chunk group's consumer built without its SE pool gets it on every part's output path, each
     part re-searched with first-level words left free and its outputs stored from the first level; bit-exact,
     counts equal, and the pool's own pass gone."""
-    from sramflow.mapping.depth_first_bands import _Searcher, try_chunk_bands, with_pool
+    from sramflow.mapping.depth_first_bands import BandSearcher, try_chunk_bands, with_pool
     from sramflow.mapping.fused import FusedSchedule
 
     g = se_block_graph(12, 8, 16)
@@ -452,7 +452,7 @@ def test_a_chunk_consumer_takes_its_pool_with_words_left_free() -> None:
     pooled = epi.schedules[names.index("dw")]
     assert isinstance(pooled, EpilogueSchedule) and pooled.pool == "gap"
     plain = dataclasses.replace(pooled, pool="")
-    p, c = try_chunk_bands(epi.schedules[names.index("exp")], plain, 2, 2, 1, _Searcher(hw, df.objective))
+    p, c = try_chunk_bands(epi.schedules[names.index("exp")], plain, 2, 2, 1, BandSearcher(hw, df.objective))
     assert not getattr(c.whole, "pool", "")
     joined = with_pool(c, pooled, hw, df.objective, 4)
     assert joined is not None and joined.whole.pool == "gap"

@@ -41,7 +41,7 @@ def mapped():  # noqa: ANN201
     (``plan_recompute`` off: the band group spills the depthwise output at the SE barrier)."""
     g, hw = se_block_graph(24), small_l2(2)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(api, "plan_recompute", lambda graph, s, groups, h, o: (s, groups))
+        mp.setattr(api, "plan_recompute", lambda graph, s, groups, *rest: (s, groups))
         spill = simulate_graph(g, hw, "energy", fusion="depth-first")
     return g, hw, simulate_graph(g, hw, "energy", fusion="depth-first"), spill
 

@@ -208,8 +208,9 @@ def _chunk_cut(p: ConvShape, c: ConvShape, chunks: int) -> list[tuple[tuple, tup
     return out
 
 
-class _Searcher:
-    """``search_staged_with`` per (sub-shape, required placement), memoized by the shape without its name."""
+class BandSearcher:
+    """``search_staged_with`` per (sub-shape, required placement), memoized by the shape without its name, for one
+    hardware and objective."""
 
     def __init__(self, hw: HardwareSpec, objective: str) -> None:
         self.hw, self.objective = hw, objective
@@ -231,7 +232,7 @@ def _rewrap(sch: Schedule, conv: ConvSchedule) -> Schedule:
     return sch.with_conv(conv) if isinstance(sch, EpilogueSchedule) else conv
 
 
-def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: _Searcher, halo: str = "recompute",
+def try_bands(p: Schedule, c: Schedule, count: int, k: int, search: BandSearcher, halo: str = "recompute",
               pooled: Schedule | None = None, carry: bool = False, keep_input: bool = False,
               keep_weights: bool = False, reserve: int = 0) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
     """The band group of ``p`` -> ``c`` (whole-layer schedules; ``c`` without a fused pool) with the part in level
@@ -374,7 +375,7 @@ def _parts(p: Schedule, prod: list, cons: list, k: int, floor: int | None) -> tu
     return ps, cs
 
 
-def try_chunk_bands(p: Schedule, c: Schedule, chunks: int, bands: int, k: int, search: _Searcher,
+def try_chunk_bands(p: Schedule, c: Schedule, chunks: int, bands: int, k: int, search: BandSearcher,
                     pooled: Schedule | None = None) -> tuple[BandSplitSchedule, BandSplitSchedule] | None:
     """Channel chunks of a 1x1 stride-1 producer and its depthwise consumer, each chunk's producer run in ``bands``
     row bands with every operand kept in level ``k`` (``depth_first_split``'s both-kept cut: a row band gets a
@@ -491,20 +492,21 @@ def _unpooled(c: Schedule) -> Schedule:
 
 
 def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Group, ...], hw: HardwareSpec,
-               objective: str) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
+               objective: str, search: BandSearcher | None = None) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
     """The schedules with every band group the objective favours (``BandSplitSchedule`` on both layers, a row-band
     consumer's fused pool back in a pass of its own; edges decided largest tensor first, a layer in one group at
     most), and ``groups`` (``depth_first.plan_groups``' edges) with each
     band-group edge's decision: an edge already listed is replaced where it is kept in bands, else its reason says
     why bands did not win either; an edge not listed there (a split layer's) is added. One-level hardware: nothing
-    changes."""
+    changes. ``search``: the part searches, shared with a later step that tries the same cuts
+    (``depth_first_recompute``)."""
     h = hierarchy(hw)
     if h is None:
         return schedules, groups
     cur = list(schedules)
     out = list(groups)
     at = {(g.producer, g.consumer): n for n, g in enumerate(out)}
-    search = _Searcher(hw, objective)
+    search = BandSearcher(hw, objective) if search is None else search
     # the largest tensors first: a layer joins one band group at most, so an expand 1x1 between a small edge (from
     # the project before it) and a large one (to its depthwise) is kept for the large one
     edges = sorted(band_edges(graph, tuple(cur)), key=lambda e: -graph.numel(e[0].tensor))
@@ -538,7 +540,7 @@ def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Grou
     return tuple(cur), tuple(out)
 
 
-def _candidates(p: Schedule, c: Schedule, pooled: Schedule, k: int, search: _Searcher
+def _candidates(p: Schedule, c: Schedule, pooled: Schedule, k: int, search: BandSearcher
                 ) -> Iterator[tuple[BandSplitSchedule, BandSplitSchedule]]:
     """Every band group ``try_bands`` makes of the edge in level ``k``: row bands of each ``BAND_ROWS`` count with
     their halo rows cached, or recomputed where caching does not fit (the recomputing producer parts compute a
@@ -566,7 +568,7 @@ def _candidates(p: Schedule, c: Schedule, pooled: Schedule, k: int, search: _Sea
 
 
 def _decide(graph: Graph, cur: list[Schedule], edge: BandEdge, why: str, hw: HardwareSpec, objective: str,
-            search: _Searcher, levels: int
+            search: BandSearcher, levels: int
             ) -> tuple[tuple[BandSplitSchedule, BandSplitSchedule, Schedule | None] | None, str]:
     """The best band group of ``edge`` (with the pool's own pass, or None without a pool), or why none is kept."""
     if why:

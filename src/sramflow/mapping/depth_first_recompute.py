@@ -42,8 +42,8 @@ from sramflow.ir.graph import Graph
 from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first import Group, ResidentConvSchedule, as_resident, group_output, operand_words, \
     summed_value
-from sramflow.mapping.depth_first_bands import BandSplitSchedule, _below_band, _candidates, _conv, _rewrap, _Searcher, \
-    _unpooled, _whole
+from sramflow.mapping.depth_first_bands import (BandSearcher, BandSplitSchedule, _below_band, _candidates, _conv,
+                                               _rewrap, _unpooled, _whole)
 from sramflow.mapping.depth_first_split import Part, SplitSchedule, band_shape
 from sramflow.mapping.epilogue import EpilogueSchedule, scale_plan
 from sramflow.mapping.fused import FusedSchedule
@@ -72,7 +72,8 @@ class RecomputeSchedule(BandSplitSchedule):
 
 
 def plan_recompute(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Group, ...], hw: HardwareSpec,
-                   objective: str) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
+                   objective: str, search: BandSearcher | None = None
+                   ) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
     """The schedules with each SE barrier the objective favours crossed by recomputation (module docstring), and
     ``groups`` with each barrier tried replaced by its recomputed group where kept, else with why not added to its
     reason. One-level hardware: nothing changes."""
@@ -82,7 +83,7 @@ def plan_recompute(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[
     out = list(groups)
     index = {n.name: i for i, n in enumerate(graph.nodes)}
     readers = graph.consumers()
-    search = _Searcher(hw, objective)
+    search = BandSearcher(hw, objective) if search is None else search  # ``plan_bands``' searches, where given
     for j, d in enumerate(schedules):
         if type(d) is not BandSplitSchedule or d.role != "consumer" or d.axis != "rows" or \
                 not (isinstance(d.whole, EpilogueSchedule) and d.whole.pool):
@@ -122,7 +123,7 @@ def plan_recompute(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[
     return tuple(cur), tuple(out)
 
 
-def _passes(e: BandSplitSchedule, d: BandSplitSchedule, p: Schedule, search: _Searcher
+def _passes(e: BandSplitSchedule, d: BandSplitSchedule, p: Schedule, search: BandSearcher
             ) -> Iterator[tuple[BandSplitSchedule, BandSplitSchedule, RecomputeSchedule]]:
     """(producer, pass A, pass B) of every row-band group of the edge with the pool's sums carried
     (``depth_first_bands._candidates``, in ``d``'s level) that a pass B fits beside."""
@@ -158,7 +159,7 @@ def _replaceable(p: Schedule) -> bool:
     return not any(isinstance(_conv(x), ResidentConvSchedule) and "outputs" in _conv(x).resident for x in parts)
 
 
-def recompute(e: BandSplitSchedule, d: BandSplitSchedule, p: Schedule, search: _Searcher
+def recompute(e: BandSplitSchedule, d: BandSplitSchedule, p: Schedule, search: BandSearcher
               ) -> tuple[BandSplitSchedule, RecomputeSchedule] | None:
     """Pass A (``d`` without its output stores) and pass B (``RecomputeSchedule`` of the projection ``p``, a whole
     schedule) of the band group ``e`` -> ``d``; None where it does not apply or fit level ``d.level``."""
@@ -210,7 +211,7 @@ def recompute(e: BandSplitSchedule, d: BandSplitSchedule, p: Schedule, search: _
                                       own=tuple(own))
 
 
-def _squeeze(d: BandSplitSchedule, search: _Searcher) -> BandSplitSchedule | None:
+def _squeeze(d: BandSplitSchedule, search: BandSearcher) -> BandSplitSchedule | None:
     """Pass A: ``d`` with its pool as the output's only reader (no output stores), or None where a part (or the
     whole, which the functional simulator reads the choice from) cannot remove them. A part that stages its outputs
     in the level (drained from there) is re-searched to store them from the first level (``_unstored``)."""
@@ -222,7 +223,7 @@ def _squeeze(d: BandSplitSchedule, search: _Searcher) -> BandSplitSchedule | Non
                                                            for x, y in zip(d.parts, parts)))
 
 
-def _unstored(sch: EpilogueSchedule, search: _Searcher) -> EpilogueSchedule | None:
+def _unstored(sch: EpilogueSchedule, search: BandSearcher) -> EpilogueSchedule | None:
     """``sch`` (a fused pool on its output path) with the pool as the output's only reader, its stores removed:
     as it is, else re-searched with its outputs stored from the first level and 0-16 first-level words left free
     for the sums (``with_free_words``), its other staged operands in the same levels taking no more words there

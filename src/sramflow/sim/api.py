@@ -29,7 +29,7 @@ from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first import (
     Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups, summed_value,
 )
-from sramflow.mapping.depth_first_bands import BandSplitSchedule, plan_bands, with_pool
+from sramflow.mapping.depth_first_bands import BandSearcher, BandSplitSchedule, plan_bands, with_pool
 from sramflow.mapping.depth_first_recompute import RecomputeSchedule, plan_recompute
 from sramflow.mapping.depth_first_split import (SplitSchedule, choose_split, choose_splits, split_with_pool,
                                               trade_cuts, with_room)
@@ -505,9 +505,10 @@ def _depth_first(prep: PreparedGraph, before: tuple[Schedule, ...], hw: Hardware
     their conv's output path but the objective declined."""
     chosen = choose_splits(before, hw, objective, split_memo)
     schedules, groups = plan_groups(prep.graph, chosen, hw, objective)
-    schedules, groups = plan_bands(prep.graph, schedules, groups, hw, objective)  # two layers band by band
+    search = BandSearcher(hw, objective)  # band groups' part searches: the SE barrier's recompute tries the same cuts
+    schedules, groups = plan_bands(prep.graph, schedules, groups, hw, objective, search)  # two layers band by band
     schedules, declined = _pools_with_room(prep, before, schedules, hw, objective)
-    schedules, groups = plan_recompute(prep.graph, schedules, groups, hw, objective)  # across the SE barrier
+    schedules, groups = plan_recompute(prep.graph, schedules, groups, hw, objective, search)  # across the SE barrier
     return schedules, groups, chosen, declined
 
 
