@@ -214,16 +214,13 @@ def price_cycles(sch, hw) -> int:  # noqa: ANN001
 
 
 def test_reports_list_split_layers_and_edges_and_the_schemas_accept_them() -> None:
-    import jsonschema
-
-    from sramflow.report.jsonschemas import load_schema
+    from helpers.schemas import validate_as_written
     from sramflow.sim.writers import layer_mapping_json
 
     res = simulate_graph(small_conv_graph(), small_l2(1), fusion="depth-first")
     rep, lm = report_json(res), layer_mapping_json(res)
-    prov = {"sramflow_version": "0", "git_commit": None, "command": "sramflow simulate", "inputs": {}}
-    jsonschema.validate({**rep, "provenance": prov}, load_schema("inference_simulator_report"))
-    jsonschema.validate({**lm, "provenance": prov}, load_schema("layer_mapping"))
+    validate_as_written(rep, "inference_simulator_report")
+    validate_as_written(lm, "layer_mapping")
     split = {x["name"]: x.get("depth_first_split") for x in lm["layers"]}
     assert split["c"]["axis"] == "rows x channels, input kept" and split["a"] is None and split["p"] is None
     se = simulate_graph(se_block_graph(16), small_l2(1), fusion="depth-first")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import jsonschema
 import pytest
 
 from sramflow.funcsim.run import run_functional
@@ -17,11 +16,11 @@ from sramflow.mapping.depth_first import ResidentConvSchedule, operand_words
 from sramflow.mapping.depth_first_bands import BandSplitSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
 from sramflow.mapping.vector import VectorSchedule
-from sramflow.report.jsonschemas import load_schema
 from sramflow.sim.api import simulate_graph
 from sramflow.sim.writers import layer_mapping_json, report_json
 from helpers.graphs import quantized, se_block_graph
 from helpers.mapping import small_l2
+from helpers.schemas import validate_as_written
 
 L2 = "sky130-design1-l2"
 
@@ -100,9 +99,8 @@ def test_a_band_group_keeps_the_expand_output_on_chip() -> None:
     assert off(df) < off(epi)
     rep, lm = report_json(df), layer_mapping_json(df)
     assert "1 run as band groups of two layers" in rep["fusion_note"]
-    prov = {"sramflow_version": "0", "git_commit": None, "command": "sramflow simulate", "inputs": {}}
-    jsonschema.validate({**rep, "provenance": prov}, load_schema("inference_simulator_report"))
-    jsonschema.validate({**lm, "provenance": prov}, load_schema("layer_mapping"))
+    validate_as_written(rep, "inference_simulator_report")
+    validate_as_written(lm, "layer_mapping")
     split = {x["name"]: x.get("depth_first_split") for x in lm["layers"]}
     assert split["exp"]["band_group"] == {"role": "producer", "partner": "dw", "level": 1, "halo": p.halo,
                                           "recomputed_macs": p.recomputed_macs,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import jsonschema
 import pytest
 
 from sramflow.funcsim.run import run_functional
@@ -15,12 +14,12 @@ from sramflow.mapping.depth_first import ResidentConvSchedule
 from sramflow.mapping.depth_first_bands import BandSplitSchedule
 from sramflow.mapping.depth_first_recompute import RecomputeSchedule
 from sramflow.mapping.epilogue import EpilogueSchedule
-from sramflow.report.jsonschemas import load_schema
 from sramflow.sim import api
 from sramflow.sim.api import simulate_graph
 from sramflow.sim.writers import layer_mapping_json, report_json
 from helpers.graphs import quantized, se_block_graph
 from helpers.mapping import small_l2
+from helpers.schemas import validate_as_written
 
 
 def _conv(s):  # noqa: ANN001, ANN202
@@ -138,9 +137,8 @@ def test_recompute_is_declined_where_spilling_is_as_good(mapped) -> None:  # noq
     assert len(lat.groups) == len(res.groups)  # one entry per edge either way
     rep, lm = report_json(res), layer_mapping_json(res)
     assert "1 SE barriers crossed by recomputing" in rep["fusion_note"]
-    prov = {"sramflow_version": "0", "git_commit": None, "command": "sramflow simulate", "inputs": {}}
-    jsonschema.validate({**rep, "provenance": prov}, load_schema("inference_simulator_report"))
-    jsonschema.validate({**lm, "provenance": prov}, load_schema("layer_mapping"))
+    validate_as_written(rep, "inference_simulator_report")
+    validate_as_written(lm, "layer_mapping")
     split = {x["name"]: x.get("depth_first_split") for x in lm["layers"]}
     rec = _by_name(res)["prj"]
     assert split["prj"]["recompute"] == {"layers": ["exp", "dw"], "level": rec.level, "halo": rec.halo,

@@ -264,16 +264,13 @@ def test_a_sole_reader_pool_keeps_the_stores_where_partial_sums_spill() -> None:
 
 
 def test_the_report_says_which_group_never_stores_its_output() -> None:
-    import jsonschema
-
     from helpers.graphs import head_graph
-    from sramflow.report.jsonschemas import load_schema
+    from helpers.schemas import validate_as_written
     from sramflow.report.rows import fusion_rows, fusion_sentence
     from sramflow.sim.writers import report_json
 
     rep = report_json(simulate_graph(head_graph(), make_hw(), fusion="epilogue"))
-    prov = {"sramflow_version": "0", "git_commit": None, "command": "sramflow simulate", "inputs": {}}
-    jsonschema.validate({**rep, "provenance": prov}, load_schema("inference_simulator_report"))
+    validate_as_written(rep, "inference_simulator_report")
     (group,) = rep["fusion_groups"]
     assert group["members"] == ["hs", "hm", "gap"] and group["pool"] == "gap" and group["output_stored"] is False
     assert "1 of them is its conv's only reader, so that conv never stores its output." in fusion_sentence(rep)
