@@ -35,7 +35,10 @@ channel tiles load their sums from there before their first pixel tile (all but 
 after their last (all but the last band, which finishes the means); the consumer parts store their outputs straight
 off-chip, next to the sums. Where that does not fit (the level, or a part's first-level words), the pool is
 **unfused** (its own pass again, reading the consumer's output back from off-chip). Both are priced in the
-comparison that decides.
+comparison that decides. A pool that the per-layer choice left in a pass of its own (the whole layer's tiling had no
+room for the sums, or the objective declined them there) is offered to the group all the same (``PoolOffer``): the
+parts are searched anew and may keep it fused. A channel-chunk group is also tried with its consumer parts
+re-searched with words left free for the sums (``with_pool``).
 
 Which edges qualify (``band_edges``): the producer's output (after its epilogue) has exactly one reader, the
 consumer; every node between them in graph order is an epilogue node fused into the producer; neither is in a
@@ -43,7 +46,8 @@ residency group (``depth_first.plan_groups``, which runs first and keeps whole t
 residual Add or an SE scale on its input path; both have more than one output row and neither is a pool. Per edge
 and level every cut (``_candidates``) is priced as the sum of its parts' (cycles, energy) plus the pool's own pass
 where it was unfused, and the best is kept only where the objective (then the other metric) improves on the two
-layers' current schedules (whole, or split by ``depth_first_split``) with the pool fused; elsewhere both fall back.
+layers' current schedules (whole, or split by ``depth_first_split``) with the pool fused, or with its pass where it
+was offered; elsewhere both fall back.
 Counts are the parts' sums, cycles the sum of the parts' cycles (they run one after the other).
 
 Not built: chains of more than two layers in one group (project 1x1 + Add -> next expand -> depthwise: the residual
@@ -156,6 +160,18 @@ def band_edges(graph: Graph, schedules: tuple[Schedule, ...]) -> list[tuple[Band
 
 def _pool_index(graph: Graph, c: Schedule, index: dict[str, int]) -> int:
     return index[c.pool] if isinstance(c, EpilogueSchedule) and c.pool else -1
+
+
+@dataclass(frozen=True)
+class PoolOffer:
+    """An SE pool that the per-layer choice left in a pass of its own (its conv's whole tiling had no room, or the
+    objective declined the fused pool for the whole layer), offered to the band group of its conv, whose parts are
+    searched anew and may carry its sums: the pool's node index, the conv's whole schedule with the pool fused
+    (``pooled``), and the pool node's schedule once fused (``fused``)."""
+
+    pool: int
+    pooled: Schedule
+    fused: FusedSchedule
 
 
 def _why_not(graph: Graph, schedules: tuple[Schedule, ...], p: Schedule, c: Schedule, i: int, j: int) -> str:
@@ -492,14 +508,16 @@ def _unpooled(c: Schedule) -> Schedule:
 
 
 def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Group, ...], hw: HardwareSpec,
-               objective: str, search: BandSearcher | None = None) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
+               objective: str, search: BandSearcher | None = None, offers: dict[int, PoolOffer] | None = None
+               ) -> tuple[tuple[Schedule, ...], tuple[Group, ...]]:
     """The schedules with every band group the objective favours (``BandSplitSchedule`` on both layers, a row-band
     consumer's fused pool back in a pass of its own; edges decided largest tensor first, a layer in one group at
     most), and ``groups`` (``depth_first.plan_groups``' edges) with each
     band-group edge's decision: an edge already listed is replaced where it is kept in bands, else its reason says
     why bands did not win either; an edge not listed there (a split layer's) is added. One-level hardware: nothing
     changes. ``search``: the part searches, shared with a later step that tries the same cuts
-    (``depth_first_recompute``)."""
+    (``depth_first_recompute``). ``offers``: per consumer node index, an SE pool in a pass of its own that the
+    consumer's band group may fuse (``PoolOffer``; the pass is priced on both sides of the comparison)."""
     h = hierarchy(hw)
     if h is None:
         return schedules, groups
@@ -518,16 +536,21 @@ def plan_bands(graph: Graph, schedules: tuple[Schedule, ...], groups: tuple[Grou
             continue
         if not why and (isinstance(cur[i], BandSplitSchedule) or isinstance(cur[j], BandSplitSchedule)):
             why = "a layer of the edge is in a band group already (of a larger tensor)"
-        decided = _decide(graph, cur, edge, why, hw, objective, search, len(h.outer))
+        offer = (offers or {}).get(j) if edge.pool < 0 else None
+        if offer is not None:
+            edge = dataclasses.replace(edge, pool=offer.pool)
+        decided = _decide(graph, cur, edge, why, hw, objective, search, len(h.outer), offer)
         if decided[0] is not None:
             prod, cons, pool = decided[0]
             cur[i], cur[j] = prod, cons
             if pool is not None:
                 cur[edge.pool] = pool
+            elif offer is not None:
+                cur[edge.pool] = offer.fused
             band_at = _conv(cons.parts[0].schedule).resident_in("inputs")[1]
             g = Group(edge.tensor, pname, cname, nbytes, prod.level, band_at,
                       True, "", bands=len(prod.parts), halo=prod.halo, recomputed_macs=prod.recomputed_macs,
-                      cached_halo_bytes=cons.cached_halo_bytes, pool_pass=pool is not None,
+                      cached_halo_bytes=cons.cached_halo_bytes, pool_pass=pool is not None and offer is None,
                       pool_carried=any(getattr(x.schedule, "pool_carry", None) for x in cons.parts))
         else:
             g = Group(edge.tensor, pname, cname, nbytes, 0, 0, False, decided[1])
@@ -567,19 +590,38 @@ def _candidates(p: Schedule, c: Schedule, pooled: Schedule, k: int, search: Band
                 yield got
 
 
+def _with_chunk_pools(groups: Iterator[tuple[BandSplitSchedule, BandSplitSchedule]], pooled: Schedule,
+                      hw: HardwareSpec, objective: str) -> Iterator[tuple[BandSplitSchedule, BandSplitSchedule]]:
+    """``groups``, and after each channel-chunk group, the same group with its consumer parts re-searched with words
+    left free for the pool's sums, for each of ``POOL_RESERVE_WORDS`` that gives every part room (``with_pool``).
+    Where the parts had no room, the objective then weighs the pool fused per chunk against its own pass; where they
+    had, a tiling that stores its outputs from the first level may still be the better one."""
+    for got in groups:
+        yield got
+        if got[1].halo != "none" or not (isinstance(pooled, EpilogueSchedule) and pooled.pool):
+            continue
+        for reserve in POOL_RESERVE_WORDS:
+            fused = with_pool(got[1], pooled, hw, objective, reserve)
+            if fused is not None:
+                yield got[0], fused
+
+
 def _decide(graph: Graph, cur: list[Schedule], edge: BandEdge, why: str, hw: HardwareSpec, objective: str,
-            search: BandSearcher, levels: int
+            search: BandSearcher, levels: int, offer: PoolOffer | None = None
             ) -> tuple[tuple[BandSplitSchedule, BandSplitSchedule, Schedule | None] | None, str]:
-    """The best band group of ``edge`` (with the pool's own pass, or None without a pool), or why none is kept."""
+    """The best band group of ``edge`` (with the pool's own pass, or None without a pool or with it fused), or why
+    none is kept. ``offer``: the consumer's pool is in a pass of its own now (``PoolOffer``)."""
     if why:
         return None, why
     i, j = edge.producer, edge.consumer
     p, c = _whole(cur[i]), _unpooled(_whole(cur[j]))
-    own = map_shape(lower(graph, graph.nodes[edge.pool]), hw, objective) if edge.pool >= 0 else None
-    before = summed_value([cur[i], cur[j]], hw, objective)
+    pooled = offer.pooled if offer is not None else _whole(cur[j])
+    own = None if edge.pool < 0 else cur[edge.pool] if offer is not None else \
+        map_shape(lower(graph, graph.nodes[edge.pool]), hw, objective)
+    before = summed_value([cur[i], cur[j], *([own] if offer is not None else [])], hw, objective)
     best = None
     for k in range(1, levels + 1):
-        for got in _candidates(p, c, _whole(cur[j]), k, search):
+        for got in _with_chunk_pools(_candidates(p, c, pooled, k, search), pooled, hw, objective):
             pool = own if own is not None and not getattr(got[1].whole, "pool", "") else None  # unfused: its pass
             val = summed_value([*got, *([pool] if pool is not None else [])], hw, objective)
             if best is None or val < best[0]:

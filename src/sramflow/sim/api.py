@@ -29,7 +29,7 @@ from sramflow.mapping.conv_schedule import ConvSchedule
 from sramflow.mapping.depth_first import (
     Group, ResidentConvSchedule, groups_note, kept_traffic, plan_groups, summed_value,
 )
-from sramflow.mapping.depth_first_bands import BandSearcher, BandSplitSchedule, plan_bands, with_pool
+from sramflow.mapping.depth_first_bands import BandSearcher, BandSplitSchedule, PoolOffer, plan_bands, with_pool
 from sramflow.mapping.depth_first_recompute import RecomputeSchedule, plan_recompute
 from sramflow.mapping.depth_first_split import (SplitSchedule, choose_split, choose_splits, split_with_pool,
                                               trade_cuts, with_room)
@@ -506,7 +506,8 @@ def _depth_first(prep: PreparedGraph, before: tuple[Schedule, ...], hw: Hardware
     chosen = choose_splits(before, hw, objective, split_memo)
     schedules, groups = plan_groups(prep.graph, chosen, hw, objective)
     search = BandSearcher(hw, objective)  # band groups' part searches: the SE barrier's recompute tries the same cuts
-    schedules, groups = plan_bands(prep.graph, schedules, groups, hw, objective, search)  # two layers band by band
+    schedules, groups = plan_bands(prep.graph, schedules, groups, hw, objective, search,  # two layers band by band
+                                   _pool_offers(prep, schedules, hw, objective))
     schedules, declined = _pools_with_room(prep, before, schedules, hw, objective)
     schedules, groups = plan_recompute(prep.graph, schedules, groups, hw, objective, search)  # across the SE barrier
     return schedules, groups, chosen, declined
@@ -630,10 +631,36 @@ def _pooled_with_free_words(whole: Schedule, sh: FusedShape, hw: HardwareSpec, o
             with_free_words(conv, hw, reserve, objective, unstaged)
         if new is None or pool_plan(new) is None:
             continue
-        yield reserve, (dataclasses.replace(whole, conv=new, pool=sh.name, pool_sole_reader=sh.sole_reader)
-                        if isinstance(whole, EpilogueSchedule) else
-                        EpilogueSchedule(new, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name,
-                                         pool_sole_reader=sh.sole_reader))
+        yield reserve, _with_pool(whole, new, sh, hw)
+
+
+def _with_pool(whole: Schedule, conv: Schedule, sh: FusedShape, hw: HardwareSpec) -> EpilogueSchedule:
+    """``whole`` (a conv, or its group) as a group with the conv ``conv`` and the SE pool ``sh`` on its output path."""
+    if isinstance(whole, EpilogueSchedule):
+        return dataclasses.replace(whole, conv=conv, pool=sh.name, pool_sole_reader=sh.sole_reader)
+    return EpilogueSchedule(conv, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name,
+                            pool_sole_reader=sh.sole_reader)
+
+
+def _pool_offers(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str
+                 ) -> dict[int, PoolOffer]:
+    """Per conv node index: its SE pool, in a pass of its own now, offered to the conv's band group
+    (``depth_first_bands.PoolOffer``; its whole schedule with the pool is re-searched with words free for the sums,
+    ``_pooled``). The per-layer choice priced the pool fused with the whole conv; a band group searches its parts
+    anew and may carry the sums across its bands, which that choice never saw."""
+    if hierarchy(hw) is None:  # no band groups
+        return {}
+    index = {n.name: i for i, n in enumerate(prep.graph.nodes)}
+    out = {}
+    for i, sh in enumerate(prep.shapes):
+        if not (isinstance(sh, FusedShape) and sh.pool) or isinstance(schedules[i], FusedSchedule):
+            continue
+        j = index[sh.into]
+        whole = schedules[j].whole if isinstance(schedules[j], SplitSchedule) else schedules[j]
+        pooled = _pooled(whole, sh, hw, objective)
+        if pooled is not None:
+            out[j] = PoolOffer(i, pooled, FusedSchedule(sh))
+    return out
 
 
 def _parts_pool(split: SplitSchedule, sh: FusedShape, hw: HardwareSpec, objective: str) -> Schedule | None:
