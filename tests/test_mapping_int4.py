@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from sramflow.errors import MappingError, PrecisionError, UnsupportedOpError
+from sramflow.errors import MappingError, PrecisionError
 from sramflow.ir.graph import Graph, Node
 from sramflow.mapping.conv import ConvShape
 from sramflow.sim.api import prepare_graph, simulate_prepared

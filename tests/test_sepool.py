@@ -12,7 +12,7 @@ import pytest
 from sramflow.errors import MappingError
 from sramflow.funcsim.run import run_functional
 from sramflow.ir.fusion import fused_pools
-from sramflow.mapping.epilogue import EpilogueSchedule, pool_plan
+from sramflow.mapping.epilogue import pool_plan
 from sramflow.mapping.fused import FusedSchedule
 from sramflow.mapping.vector import VectorSchedule
 from sramflow.sim.api import simulate_graph

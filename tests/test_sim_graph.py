@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 
 from sramflow.ir.graph import Graph, Node
 from sramflow.sim.api import simulate_graph

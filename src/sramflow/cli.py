@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from sramflow import __version__
 from sramflow.cli_args import add_model_args, model_source
-from sramflow.cli_checks import OneLineParser, existing_file, out_dir, positive_int
+from sramflow.cli_checks import OneLineParser, out_dir, positive_int
 from sramflow.errors import SramflowError
 from sramflow.jsonio import provenance_scope
 

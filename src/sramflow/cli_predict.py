@@ -11,7 +11,6 @@ Registered by cli.py; no heavy imports at module level (``sramflow --help`` stay
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -9,7 +9,6 @@ result on; the report is built from those results, never from the files read bac
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
