@@ -180,3 +180,40 @@ def test_tile_bytes_on_the_command_line(tmp_path, capsys) -> None:  # noqa: ANN0
     assert "the whole SRAM was asked for (--tile-bytes whole)" in capsys.readouterr().out
     assert main([*base, "--tile-bytes", "16384"]) != 0
     assert "--tile-bytes 16384: design1-16k: a tile buffer of 16384 B must be" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", ["split", "whole"])
+def test_sensitivity_points_keep_the_headlines_layout(se48, case: str, monkeypatch) -> None:  # noqa: ANN001
+    """``sramflow run``'s sensitivity step maps each assumed figure's ends on the SRAM layout the headline kept (its
+    split, or the whole SRAM where that won), not the whole SRAM and its splits again (four mappings a point); the
+    report's sentence says so. A point equals a simulation of that layout with the figure changed. Under energy the
+    SE block keeps the 4 KiB split of 16 KiB, the residual block the whole SRAM."""
+    from sramflow.report.hardware import sensitivity_sentence
+    from sramflow.run import _with_field, held_layout, sensitivity
+    from sramflow.sim import api
+    from sramflow.sim.writers import report_json
+    prep = se48[1] if case == "split" else prepare_graph(resnet_block_graph(c=16, px=40), "depth-first")
+    hw, objective = one_level(16384), "energy"
+    head = simulate_prepared(prep, hw, objective)
+    tiles, text = held_layout(head)
+    assert tiles == (4096 if case == "split" else None) and text
+    seen = []
+    real = api.simulate_prepared
+
+    def spy(p, h, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append((h, k.get("splits", True)))
+        return real(p, h, *a, **k)
+
+    monkeypatch.setattr(api, "simulate_prepared", spy)
+    sens = sensitivity(prep, hw, objective, report_json(head)["total"], None, (tiles, text))
+    assert sens.points and len(seen) == len(sens.points)
+    assert all((is_partitioned(h) and h.sram[0].size_bytes == tiles) if tiles else (not is_partitioned(h) and not s)
+               for h, s in seen)
+    p = sens.points[0]
+    monkeypatch.setattr(api, "simulate_prepared", real)
+    changed = _with_field(hw, p.component, p.field, p.at)
+    direct = total_json(list(real(prep, partitioned(changed, tiles) if tiles else changed, objective,
+                                  splits=False).nodes), hw.clock_mhz)
+    assert (p.time_ms, p.energy_mj) == (direct["time_ms"], direct["energy_uj"] / 1e3)
+    assert "Each point keeps the headline's" in sensitivity_sentence(sens)
+    assert held_layout(simulate_prepared(prep, partitioned(hw, 4096), objective)) == (None, "")  # no choice made

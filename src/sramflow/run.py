@@ -207,13 +207,40 @@ def _with_field(hw: Any, component: str, field_name: str, value: float) -> Any:
     return replace(hw, **{component: replace(part, **{field_name: type(getattr(part, field_name))(value)})})
 
 
-def sensitivity(prep: Any, hw: Any, objective: str, base: Any, over_pct: float | None = None) -> Any:
-    """The headline with each assumed figure that states a range at its low and its high end (one at a time)."""
+def held_layout(sim: Any) -> tuple[int | None, str]:
+    """Where the headline chose between the whole one-level SRAM and its splits into tiles and a region
+    (``sim.api.splits_to_try``): the tile bytes of the one it kept (None: the whole SRAM) and the report's words for
+    it; (None, "") where it chose nothing."""
+    from sramflow.hw.partition import is_partitioned
+
+    if not sim.splits_tried:
+        return None, ""
+    if is_partitioned(sim.hw):
+        tiles = sim.hw.sram[0].size_bytes
+        return tiles, (f"the headline's split of the SRAM ({tiles:,} B of tiles, the rest a region for depth-first "
+                       "groups)")
+    return None, "the headline's whole SRAM as tile buffer (no split)"
+
+
+def sensitivity(prep: Any, hw: Any, objective: str, base: Any, over_pct: float | None = None,
+                held: tuple[int | None, str] = (None, "")) -> Any:
+    """The headline with each assumed figure that states a range at its low and its high end (one at a time).
+    ``held`` (``held_layout``): the split (or the whole SRAM) the headline kept, which every point keeps: each point
+    maps that one layout, not the whole SRAM and its three splits again (four times the mapping, over an hour on a
+    64 KiB SRAM); its tilings, cuts and groups are still chosen anew."""
     from dataclasses import fields
 
+    from sramflow.hw.partition import partitioned
     from sramflow.report.inputs import Sensitivity, SensitivityPoint
     from sramflow.sim.api import simulate_prepared
     from sramflow.sim.writers import report_json
+
+    tiles, held_text = held
+
+    def point(h: Any) -> Any:
+        h = partitioned(h, tiles) if tiles else h
+        return report_json(simulate_prepared(prep, h, objective, over_fastest_pct=over_pct,
+                                             splits=not held_text))["total"]
 
     parts = [(f"sram[{i}]", m) for i, m in enumerate(hw.sram)] + [(name, getattr(hw, attr)) for name, attr in _RANGED]
     points, unranged = [], []
@@ -229,11 +256,10 @@ def sensitivity(prep: Any, hw: Any, objective: str, base: Any, over_pct: float |
                 unranged.append(f"{comp}.{f.name}")
                 continue
             for end, at in (("low", src.low), ("high", src.high)):
-                t = report_json(simulate_prepared(prep, _with_field(hw, comp, f.name, at), objective,
-                                                  over_fastest_pct=over_pct))["total"]
+                t = point(_with_field(hw, comp, f.name, at))
                 points.append(SensitivityPoint(comp, f.name, _unit(f.name), float(value), end, float(at),
                                                t["time_ms"], t["energy_uj"] / 1e3))
-    return Sensitivity(base["time_ms"], base["energy_uj"] / 1e3, tuple(points), tuple(unranged))
+    return Sensitivity(base["time_ms"], base["energy_uj"] / 1e3, tuple(points), tuple(unranged), held_text)
 
 
 def _provenance(cfg: RunConfig, stored_calibration: Path | None) -> Any:
@@ -520,7 +546,7 @@ def _run(cfg: RunConfig, out: Path, quiet: bool) -> RunResult:
     from sramflow.report.inputs import ReportInputs, checkpoint_accuracy
 
     sens = p.step("sensitivity: the headline at either end of each assumed figure's range",
-                  lambda: sensitivity(prep, hw, cfg.objective, report_json(sim)["total"], budget))
+                  lambda: sensitivity(prep, hw, cfg.objective, report_json(sim)["total"], budget, held_layout(sim)))
     advice = None
     if not cfg.advise:
         drop_stale_advice(out)

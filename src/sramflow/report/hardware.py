@@ -75,7 +75,8 @@ def sensitivity_sentence(sens: Sensitivity | None) -> str:
         t0, t1, e0, e1 = sens.span()
         text = (f"Sensitivity: over the stated ranges of the assumed figures (one at a time), latency spans "
                 f"{t0:,.1f}-{t1:,.1f} ms and energy {e0:,.2f}-{e1:,.2f} mJ per inference (as described: "
-                f"{sens.base_time_ms:,.1f} ms, {sens.base_energy_mj:,.2f} mJ).")
+                f"{sens.base_time_ms:,.1f} ms, {sens.base_energy_mj:,.2f} mJ)." +
+                (f" Each point keeps {sens.held}; its mapping is searched anew within it." if sens.held else ""))
     if sens.unranged:
         text += f" Assumed without a stated range: {', '.join(sens.unranged)}."
     return text

@@ -32,6 +32,7 @@ class Sensitivity:
     base_energy_mj: float
     points: tuple[SensitivityPoint, ...]
     unranged: tuple[str, ...]  # assumed figures whose description states no range ("mac_array.leakage_uw", ...)
+    held: str = ""  # the SRAM layout every point keeps where the headline chose one (``run.held_layout``)
 
     def span(self) -> tuple[float, float, float, float]:
         """Least and greatest latency (ms) and energy (mJ) over the points, the described headline included."""
