@@ -51,6 +51,7 @@ from sramflow.mapping.epilogue import SUM_BYTES, EpilogueSchedule, PoolCarry, po
 from sramflow.mapping.schedule import Schedule, Step
 from sramflow.mapping.depth_first import ResidentConvSchedule, as_resident, operand_words, summed_value
 from sramflow.mapping.staging import footprint_words
+from sramflow.mapping.search.budget import greedy_moves, sum_priced
 from sramflow.mapping.search.choose import (hierarchy, objective_key, schedule_cycles, schedule_metrics,
                                           search_residual, search_staged, search_staged_with, with_free_words)
 
@@ -300,7 +301,6 @@ def trade_cuts(final: tuple[Schedule, ...], chosen: tuple[Schedule, ...], before
     e.g. an SE pool put on its depthwise conv's output path), whose nodes no group changed either. Greedy: the move that
     saves the most energy per added cycle first (one that saves energy at no cost before all), then again from the
     new schedules, while any fits the cycles left; moves that share a node exclude each other once one is made."""
-    cur = list(final)
     units: dict[tuple[int, ...], list[tuple[tuple[int, float], tuple[Schedule, ...]]]] = {}
     for i, (f, c, b) in enumerate(zip(final, chosen, before)):
         recs = [m.get(("options", id(b))) for m in memos]
@@ -308,37 +308,8 @@ def trade_cuts(final: tuple[Schedule, ...], chosen: tuple[Schedule, ...], before
         if f is c and len(found) > 1:
             units[(i,)] = [(schedule_metrics(o, hw), (o,)) for o in found]
     for nodes, scheds in pairs:
-        units[nodes] = [(_sum_priced(scheds, hw), scheds)]
-    now = {u: _sum_priced(tuple(cur[k] for k in u), hw) for u in units}
-    made: set[tuple[int, ...]] = set()
-    while True:
-        best: tuple[tuple[float, float], tuple[int, ...], tuple[Schedule, ...], tuple[int, float]] | None = None
-        for u, opts in units.items():
-            c0, e0 = now[u]
-            for (c, e), o in opts:
-                if e >= e0 or c - c0 > spare_cycles:
-                    continue
-                key = ((e0 - e) / max(c - c0, 1), e0 - e)  # pJ saved per added cycle, then pJ saved
-                if best is None or key > best[0]:
-                    best = (key, u, o, (c, e))
-        if best is None:
-            return tuple(cur), len(made)
-        _, u, o, m = best
-        spare_cycles -= m[0] - now[u][0]
-        for k, s in zip(u, o):
-            cur[k] = s
-        now[u] = m
-        made.add(u)
-        for v in [v for v in units if v != u and set(v) & set(u)]:
-            del units[v], now[v]
-
-
-def _sum_priced(scheds: tuple[Schedule, ...], hw: HardwareSpec) -> tuple[int, float]:
-    cycles, energy = 0, 0.0
-    for s in scheds:
-        c, e = schedule_metrics(s, hw)
-        cycles, energy = cycles + c, energy + e
-    return cycles, energy
+        units[nodes] = [(sum_priced(scheds, hw), scheds)]
+    return greedy_moves(final, units, hw, spare_cycles)
 
 
 def keep_scales(parts: list[Part], whole: ConvShape, memo: dict | None = None) -> list[Part]:

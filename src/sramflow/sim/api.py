@@ -39,13 +39,14 @@ from sramflow.mapping.fused import FusedSchedule, FusedShape
 from sramflow.mapping.io_bound import compulsory_bytes, io_lower_bound_bytes, onchip_capacity_bytes
 from sramflow.mapping.lower import lower, lower_graph, residual_act_costs, residual_shape
 from sramflow.mapping.schedule import Schedule
+from sramflow.mapping.search.budget import Moves, greedy_moves, pareto_rows
 from sramflow.mapping.search.choose import (OBJECTIVES, POOL_RESERVE_WORDS, best_rows, conv_table, hierarchy,
-                                          map_shape, objective_key, row_schedule, search_residual,
-                                          with_free_words)
+                                          map_shape, objective_key, row_schedule, schedule_metrics,
+                                          search_residual, with_free_words)
 from sramflow.mapping.search.network import choose_schedules
 from sramflow.mapping.search.plan import DEFAULT_PLANS, PlanCache, point_plan
 from sramflow.mapping.staging import direct_traffic, pair_traffic
-from sramflow.mapping.vector import VectorShape
+from sramflow.mapping.vector import VectorSchedule, VectorShape
 from sramflow.sim.first_loads import first_load_cycles
 from sramflow.sim.results import Bounds, NodeResult, network_totals, total_json
 
@@ -739,12 +740,49 @@ def _within_budget(prep: PreparedGraph, hw: HardwareSpec, cycle_budget: int) -> 
             target = (fit[0] + over_at) // 2
     fastest = _choose(prep, hw, "latency")
     cycles, energy = _network_cost(prep, fastest, hw)
-    if cycles <= cycle_budget:  # the budgeted choice is a heuristic around fused groups: never worse than this
-        return fastest if fit is None or energy < fit[2] else fit[1]
+    if cycles <= cycle_budget:  # the budgeted choice is a heuristic around fused groups: never worse than these
+        traded, _ = greedy_moves(fastest, _retiled(prep, fastest, hw), hw, cycle_budget - cycles)
+        options = [(energy, 0, fastest), (_network_cost(prep, traded, hw)[1], 1, traded)]
+        return min([*options, *([(fit[2], 2, fit[1])] if fit is not None else [])], key=lambda o: o[:2])[2]
     if fit is not None:
         return fit[1]
     raise MappingError(f"--cycle-budget {cycle_budget:,} is below the {cycles:,} cycles of the least feasible mapping "
                        f"(the latency objective's, fusion {prep.fusion}): raise the budget or use --objective latency")
+
+
+def _retiled(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec) -> Moves:
+    """The moves ``greedy_moves`` may make from ``schedules`` (the latency objective's, groups and fallbacks as
+    decided): each Conv/Gemm group with its convolution re-tiled along its tiling table's Pareto rows (the fused
+    shape's table: a tiling the group cannot carry is skipped; a held SE vector without the words is fetched per
+    load instead, ``EpilogueSchedule.with_conv``), and each vector pass mapped for energy. The budgeted choice
+    (``mapping.search.budget``) maps every vector pass for energy and re-decides the groups, so a budget a few tenths
+    of a percent over the fastest mapping may fit none of its choices; these moves spend such a budget."""
+    tables: dict[ConvShape, tuple] = {}
+    units: Moves = {}
+    for i, s in enumerate(schedules):
+        conv = s.conv if isinstance(s, EpilogueSchedule) else s
+        if isinstance(s, VectorSchedule):
+            alt = map_shape(s.shape, hw, "energy")
+            if alt != s:
+                units[(i,)] = [(schedule_metrics(alt, hw), (alt,))]
+            continue
+        if type(conv) is not ConvSchedule:  # a fused node, a Softmax, or a schedule of another kind
+            continue
+        if conv.shape not in tables:
+            hwp, table = conv_table(conv.shape, hw)
+            tables[conv.shape] = (hwp, table, pareto_rows(table, hw)[2])
+        hwp, table, rows = tables[conv.shape]
+        opts = []
+        for r in rows:
+            try:
+                new = row_schedule(conv.shape, hwp, table, int(r))
+                o = s.with_conv(new) if isinstance(s, EpilogueSchedule) else new
+            except MappingError:  # partial sums where a residual Add's skip tile goes, no room for a pool's sums
+                continue
+            opts.append((schedule_metrics(o, hw), (o,)))
+        if opts:
+            units[(i,)] = opts
+    return units
 
 
 def bounds(sch: Schedule, hw: HardwareSpec) -> Bounds:

@@ -22,7 +22,8 @@ from sramflow.errors import MappingError
 from sramflow.hw.spec import HardwareSpec
 from sramflow.mapping.conv import ConvShape, HwParams
 from sramflow.mapping.schedule import Schedule
-from sramflow.mapping.search.choose import conv_table, map_shape, row_schedule, schedule_cycles, table_cycles
+from sramflow.mapping.search.choose import (conv_table, map_shape, row_schedule, schedule_cycles, schedule_metrics,
+                                          table_cycles)
 from sramflow.mapping.search.table_cache import DEFAULT_CACHE, TilingCache
 from sramflow.mapping.search.tiling_table import TilingTable
 
@@ -57,13 +58,65 @@ def layer_fronts(shapes, hw: HardwareSpec,  # noqa: ANN001 - shapes of a prepare
     out = []
     for key, n in count.items():
         hwp, table = conv_table(first[key], hw, cache)
-        cyc = table_cycles(table, hw)
-        en = np.broadcast_to(sum(energy_pj(table.counts, hw, cyc).values()), cyc.shape).astype(np.float64)
-        order = np.lexsort((table.rank, en, cyc))  # equal rows: the search's tie-break (enumeration order)
-        c, e = cyc[order], en[order]
-        keep = np.r_[True, np.minimum.accumulate(e)[:-1] > e[1:]] if e.size else np.zeros(0, bool)
-        out.append(LayerFront(first[key].name, n, c[keep].astype(np.int64), e[keep], key, order[keep], (hwp, table)))
+        c, e, rows = pareto_rows(table, hw)
+        out.append(LayerFront(first[key].name, n, c, e, key, rows, (hwp, table)))
     return out
+
+
+def pareto_rows(table: TilingTable, hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cycles, energy pJ, row index) of ``table``'s Pareto rows, cycles ascending: no row with fewer or equal
+    cycles has less energy (equal rows: the search's tie-break, enumeration order)."""
+    cyc = table_cycles(table, hw)
+    en = np.broadcast_to(sum(energy_pj(table.counts, hw, cyc).values()), cyc.shape).astype(np.float64)
+    order = np.lexsort((table.rank, en, cyc))
+    c, e = cyc[order], en[order]
+    keep = np.r_[True, np.minimum.accumulate(e)[:-1] > e[1:]] if e.size else np.zeros(0, bool)
+    return c[keep].astype(np.int64), e[keep], order[keep]
+
+
+Moves = dict[tuple[int, ...], list[tuple[tuple[int, float], tuple[Schedule, ...]]]]
+
+
+def greedy_moves(schedules: tuple[Schedule, ...], units: Moves, hw: HardwareSpec, spare_cycles: int
+                 ) -> tuple[tuple[Schedule, ...], int]:
+    """``schedules`` with moves made within ``spare_cycles`` more cycles in all, and how many were made. ``units``:
+    per group of node indices, other ways to map those nodes (their (cycles, energy pJ) and schedules). Greedy: the
+    move that saves the most energy per added cycle first (one that saves energy at no cost before all), then again
+    from the new schedules, while any fits the cycles left; moves that share a node exclude each other once one is
+    made."""
+    cur = list(schedules)
+    units = dict(units)
+    now = {u: sum_priced(tuple(cur[k] for k in u), hw) for u in units}
+    made: set[tuple[int, ...]] = set()
+    while True:
+        best: tuple[tuple[float, float], tuple[int, ...], tuple[Schedule, ...], tuple[int, float]] | None = None
+        for u, opts in units.items():
+            c0, e0 = now[u]
+            for (c, e), o in opts:
+                if e >= e0 or c - c0 > spare_cycles:
+                    continue
+                key = ((e0 - e) / max(c - c0, 1), e0 - e)  # pJ saved per added cycle, then pJ saved
+                if best is None or key > best[0]:
+                    best = (key, u, o, (c, e))
+        if best is None:
+            return tuple(cur), len(made)
+        _, u, o, m = best
+        spare_cycles -= m[0] - now[u][0]
+        for k, s in zip(u, o):
+            cur[k] = s
+        now[u] = m
+        made.add(u)
+        for v in [v for v in units if v != u and set(v) & set(u)]:
+            del units[v], now[v]
+
+
+def sum_priced(scheds: tuple[Schedule, ...], hw: HardwareSpec) -> tuple[int, float]:
+    """(cycles, energy pJ) of ``scheds`` together, as ``sim`` prices each (``schedule_metrics``)."""
+    cycles, energy = 0, 0.0
+    for s in scheds:
+        c, e = schedule_metrics(s, hw)
+        cycles, energy = cycles + c, energy + e
+    return cycles, energy
 
 
 def lagrangian(fronts: list[LayerFront], lam: float) -> tuple[int, float]:
