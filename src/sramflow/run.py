@@ -226,8 +226,8 @@ def sensitivity(prep: Any, hw: Any, objective: str, base: Any, over_pct: float |
                 held: tuple[int | None, str] = (None, "")) -> Any:
     """The headline with each assumed figure that states a range at its low and its high end (one at a time).
     ``held`` (``held_layout``): the split (or the whole SRAM) the headline kept, which every point keeps: each point
-    maps that one layout, not the whole SRAM and its three splits again (four times the mapping, over an hour on a
-    64 KiB SRAM); its tilings, cuts and groups are still chosen anew."""
+    maps that one layout, not the whole SRAM and its three splits again (four mappings a point: the 64 KiB edit's
+    eight points under energy take 11 min with one); its tilings, cuts and groups are still chosen anew."""
     from dataclasses import fields
 
     from sramflow.hw.partition import partitioned
