@@ -51,7 +51,7 @@ from sramflow.mapping.epilogue import SUM_BYTES, EpilogueSchedule, PoolCarry, po
 from sramflow.mapping.schedule import Schedule, Step
 from sramflow.mapping.depth_first import ResidentConvSchedule, as_resident, operand_words, summed_value
 from sramflow.mapping.staging import footprint_words
-from sramflow.mapping.search.budget import greedy_moves, sum_priced
+from sramflow.mapping.search.budget import Moves, greedy_moves, sum_priced
 from sramflow.mapping.search.choose import (hierarchy, objective_key, schedule_cycles, schedule_metrics,
                                           search_residual, search_staged, search_staged_with, with_free_words)
 
@@ -301,7 +301,7 @@ def trade_cuts(final: tuple[Schedule, ...], chosen: tuple[Schedule, ...], before
     e.g. an SE pool put on its depthwise conv's output path), whose nodes no group changed either. Greedy: the move that
     saves the most energy per added cycle first (one that saves energy at no cost before all), then again from the
     new schedules, while any fits the cycles left; moves that share a node exclude each other once one is made."""
-    units: dict[tuple[int, ...], list[tuple[tuple[int, float], tuple[Schedule, ...]]]] = {}
+    units: Moves = {}
     for i, (f, c, b) in enumerate(zip(final, chosen, before)):
         recs = [m.get(("options", id(b))) for m in memos]
         found = [o for r in recs if r is not None and r[0] is b for o in r[1]]

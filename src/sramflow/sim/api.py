@@ -632,15 +632,10 @@ def _pooled_with_free_words(whole: Schedule, sh: FusedShape, hw: HardwareSpec, o
             with_free_words(conv, hw, reserve, objective, unstaged)
         if new is None or pool_plan(new) is None:
             continue
-        yield reserve, _with_pool(whole, new, sh, hw)
-
-
-def _with_pool(whole: Schedule, conv: Schedule, sh: FusedShape, hw: HardwareSpec) -> EpilogueSchedule:
-    """``whole`` (a conv, or its group) as a group with the conv ``conv`` and the SE pool ``sh`` on its output path."""
-    if isinstance(whole, EpilogueSchedule):
-        return dataclasses.replace(whole, conv=conv, pool=sh.name, pool_sole_reader=sh.sole_reader)
-    return EpilogueSchedule(conv, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name,
-                            pool_sole_reader=sh.sole_reader)
+        yield reserve, (dataclasses.replace(whole, conv=new, pool=sh.name, pool_sole_reader=sh.sole_reader)
+                        if isinstance(whole, EpilogueSchedule) else
+                        EpilogueSchedule(new, (), hw.vector_unit.lanes, "", hw.offchip.burst_bytes, "", sh.name,
+                                         pool_sole_reader=sh.sole_reader))
 
 
 def _pool_offers(prep: PreparedGraph, schedules: tuple[Schedule, ...], hw: HardwareSpec, objective: str
